@@ -1,0 +1,253 @@
+"""The training engine: K models at once, in chunks, with stop/pause flags
+between chunks, progress through a callback (never per step), snapshots into
+the History (and a run file), and NaN/inf halting per model.
+
+Full-batch one-hot runs use the compiled kernel (kernels.py); everything else
+the torch path (torch_backend.py). Both follow one contract: evaluate the loss
+of the current step, record it if the history wants it, update.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import kernels
+from .config import TrainConfig
+from .data import BatchStream, make_dataset
+from .history import History
+from .init import initial_parameters
+
+_OPT_CODES = {"adam": kernels.OPT_ADAM, "adamw": kernels.OPT_ADAMW, "sgd": kernels.OPT_SGD}
+
+
+def lr_schedule(config: TrainConfig, steps: np.ndarray) -> np.ndarray:
+    """Learning rate of the update taken at each (0-based) step.
+
+    constant: lr. warmup-cosine (SMDD): linear warm-up from lr/warmup to lr
+    over `warmup` steps, then cosine decay to 0 at the last step.
+    """
+    steps = np.asarray(steps, dtype=np.float64)
+    if config.schedule == "constant":
+        return np.full(steps.shape, config.lr)
+    total = max(config.steps, 1)
+    warm = min(config.warmup, total)
+    out = np.empty(steps.shape)
+    w = steps < warm
+    out[w] = config.lr * (steps[w] + 1) / max(warm, 1)
+    span = max(total - warm, 1)
+    frac = np.clip((steps[~w] - warm) / span, 0.0, 1.0)
+    out[~w] = config.lr * 0.5 * (1.0 + np.cos(np.pi * frac))
+    return out
+
+
+@dataclass
+class Progress:
+    step: int  # steps done
+    total: int
+    loss: np.ndarray  # (K,) loss at `step` (NaN for halted models)
+    steps_per_s: float
+    halted: dict = field(default_factory=dict)  # model -> step, newly halted this chunk
+    done: bool = False
+
+
+class Trainer:
+    """Train config.models models. Thread-safe stop/pause; call run() from a worker."""
+
+    def __init__(self, config: TrainConfig, history: Optional[History] = None, writer=None,
+                 threads: Optional[int] = None, initial=None, dataset=None):
+        config.validate()
+        self.config = config
+        K, m, n = config.models, config.m, config.n
+        self.history = history or History(K, m, n, untied=config.untied,
+                                          budget_bytes=int(config.history_budget_mb * 2**20))
+        self.writer = writer
+        self.threads = threads
+        self.dataset = make_dataset(config) if dataset is None else dataset
+        W, b, M = initial if initial is not None else initial_parameters(config)
+        self.K, self.m, self.n = K, m, n
+        self.step = 0  # parameters are those after `step` updates
+        self.halted = -np.ones(K, dtype=np.int64)
+        self._stop = threading.Event()
+        self._pause = threading.Event()
+        self._resume = threading.Condition()
+        self.use_kernel = config.data == "identity" and config.effective_batch == n
+        if self.use_kernel:
+            f32 = np.float32
+            self.Wb = kernels.to_blocks(W, f32)
+            self.bb = kernels.to_blocks(b, f32)
+            if config.untied:
+                self.Db = kernels.to_blocks(np.swapaxes(M, 1, 2), f32)
+            else:  # unused by the kernel when tied
+                self.Db = np.zeros((1, m, n, kernels.LANES), f32)
+            z = np.zeros_like
+            self.sW1, self.sW2 = z(self.Wb), z(self.Wb)
+            self.sb1, self.sb2 = z(self.bb), z(self.bb)
+            self.sD1, self.sD2 = z(self.Db), z(self.Db)
+            self.imp = config.importance_vector().astype(f32)
+        else:
+            from .torch_backend import TorchTrainer
+
+            batches = BatchStream(config) if (config.data == "sparse" and config.examples is None) else None
+            self.torch = TorchTrainer(config, W, b, M, dataset=self.dataset, batches=batches,
+                                      generator_seed=config.seed)
+        self._chunk = 1
+        self._first = True
+
+    # ------------------------------------------------------------------ flags
+    def request_stop(self):
+        self._stop.set()
+        with self._resume:
+            self._resume.notify_all()
+
+    def request_pause(self):
+        self._pause.set()
+
+    def resume(self):
+        self._pause.clear()
+        with self._resume:
+            self._resume.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return self._pause.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.config.steps or bool((self.halted >= 0).all())
+
+    # -------------------------------------------------------------- parameters
+    def parameters(self):
+        """Current W (K,m,n), b (K,n), M (K,n,m) or None as float32 copies."""
+        if self.use_kernel:
+            W = kernels.from_blocks(self.Wb, self.K).copy()
+            b = kernels.from_blocks(self.bb, self.K).copy()
+            M = np.swapaxes(kernels.from_blocks(self.Db, self.K), 1, 2).copy() if self.config.untied else None
+            return W, b, M
+        return self.torch.state()
+
+    # ---------------------------------------------------------------- training
+    def train_chunk(self, nsteps: int) -> dict:
+        """Take up to nsteps updates (fewer at the end of the run); returns newly halted models."""
+        cfg = self.config
+        t = self.step
+        nsteps = int(max(0, min(nsteps, cfg.steps - t)))
+        if nsteps == 0 and not self._first:
+            return {}
+        lo = t if self._first else t + 1
+        wanted = self.history.record_steps(lo, t + nsteps + 1)
+        rec_steps = np.union1d(wanted, [t + nsteps]).astype(np.int64)
+        if not self._first:
+            rec_steps = rec_steps[rec_steps > t]
+        R = len(rec_steps)
+        rec_idx = -np.ones(nsteps + 1, dtype=np.int64)
+        rec_idx[rec_steps - t] = np.arange(R)
+        K, m, n = self.K, self.m, self.n
+        recW = np.empty((R, K, m, n), np.float32)
+        recb = np.empty((R, K, n), np.float32)
+        recM = np.empty((R, K, n, m) if cfg.untied else (1, 1, 1, 1), np.float32)
+        recloss = np.empty((R, K), np.float32)
+        lrs = lr_schedule(cfg, np.arange(t, t + nsteps))
+        before = self.halted.copy()
+        if self.use_kernel:
+            kernels.train_identity_chunk(
+                self.Wb, self.bb, self.Db, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2,
+                self.imp, K, t, t, lrs, _OPT_CODES[cfg.optimizer], float(cfg.weight_decay),
+                float(cfg.beta1), float(cfg.beta2), float(cfg.eps), float(cfg.momentum),
+                bool(cfg.bias), bool(cfg.untied), self.halted,
+                rec_idx, recW, recb, recM, recloss)
+        else:
+            self.torch.run(t, t, lrs, rec_idx, recW, recb, recM, recloss, self.halted)
+        for r, s in enumerate(rec_steps):
+            Mr = recM[r] if cfg.untied else None
+            self.history.append(int(s), recW[r], recb[r], recloss[r], Mr)
+            if self.writer is not None:
+                self.writer.append(int(s), recW[r], recb[r], recloss[r], Mr)
+        newly = {int(k): int(self.halted[k]) for k in np.nonzero((self.halted >= 0) & (before < 0))[0]}
+        for k, s in newly.items():
+            self.history.mark_halted(k, s)
+            if self.writer is not None:
+                self.writer.mark_halted(k, s)
+        self._last_loss = recloss[-1].copy() if R else np.full(K, np.nan, np.float32)
+        self.step = t + nsteps
+        self._first = False
+        if self.writer is not None:
+            self.writer.maybe_flush()
+        return newly
+
+    def run(self, progress: Optional[Callable[[Progress], None]] = None,
+            chunk_seconds: float = 0.1, report_seconds: float = 0.1) -> Progress:
+        """Train until config.steps, a stop request, or every model halted.
+
+        Chunks are sized to take about chunk_seconds; pause requests hold the
+        loop between chunks; progress is called at most every report_seconds
+        (and once at the end).
+        """
+        _set_threads(self.threads)
+        cfg = self.config
+        t_start = time.perf_counter()
+        step_start = self.step
+        last_report = 0.0
+        halted_acc: dict = {}
+        chunk = max(1, self._chunk)
+        while not self._stop.is_set() and (self.step < cfg.steps or self._first):
+            if self._pause.is_set():
+                with self._resume:
+                    self._resume.wait(0.05)
+                continue
+            t0 = time.perf_counter()
+            halted_acc.update(self.train_chunk(chunk))
+            dt = time.perf_counter() - t0
+            # aim each chunk at chunk_seconds (bounded growth)
+            if dt > 0:
+                chunk = int(max(1, min(chunk * 4, chunk * chunk_seconds / dt)))
+            self._chunk = chunk
+            if bool((self.halted >= 0).all()):
+                break
+            now = time.perf_counter()
+            if progress is not None and now - last_report >= report_seconds:
+                last_report = now
+                progress(self._progress(step_start, t_start, halted_acc))
+                halted_acc = {}
+        if self.writer is not None:
+            self.writer.flush()
+        final = self._progress(step_start, t_start, halted_acc, done=True)
+        if progress is not None:
+            progress(final)
+        return final
+
+    def _progress(self, step_start, t_start, halted, done=False) -> Progress:
+        el = time.perf_counter() - t_start
+        rate = (self.step - step_start) / el if el > 0 else 0.0
+        loss = getattr(self, "_last_loss", np.full(self.K, np.nan, np.float32))
+        return Progress(self.step, self.config.steps, loss, rate, dict(halted), done)
+
+
+def _set_threads(threads: Optional[int]):
+    """Threads for numba and torch. None: all cores. The GUI passes 1 (see DESIGN.md)."""
+    import os
+
+    import numba
+    import torch
+
+    n = threads or os.cpu_count() or 1
+    n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(n)
+    torch.set_num_threads(n)
+
+
+def train(config: TrainConfig, progress=None, writer=None, threads=None) -> Trainer:
+    """Convenience: build a Trainer, run it to the end, return it."""
+    trainer = Trainer(config, writer=writer, threads=threads)
+    trainer.run(progress)
+    return trainer
+
+
+__all__ = ["Trainer", "Progress", "train", "lr_schedule"]

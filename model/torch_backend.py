@@ -1,0 +1,127 @@
+"""General training step in torch: any data (one-hot minibatches, finite or fresh
+sparse sets), closed-form gradients, torch.optim for the update.
+
+The compiled kernel (kernels.py) covers full-batch one-hot data, the seed's
+setting; this path covers the rest with the same maths on (K, B, n) batches:
+    H = X W^T (K,B,m);  P = H D^T + b;  O = ReLU(P);  E = O - X
+    L_k = mean_b sum_i I_i E^2;  G = (2/B) I E [P > 0]
+    db = sum_b G;  dD = G^T H;  dH = G D;  dW_enc = dH^T X;  tied: dW = H^T G + dW_enc
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class TorchTrainer:
+    def __init__(self, config, W, b, M, dataset=None, batches=None, generator_seed=0):
+        self.cfg = config
+        self.W = torch.tensor(W, dtype=torch.float32)
+        self.b = torch.tensor(b, dtype=torch.float32)
+        self.M = torch.tensor(M, dtype=torch.float32) if M is not None else None
+        params = [self.W] + ([self.b] if config.bias else []) + ([self.M] if self.M is not None else [])
+        for p in params:
+            p.grad = torch.zeros_like(p)
+        if config.optimizer == "adamw":
+            self.opt = torch.optim.AdamW(params, lr=config.lr, betas=(config.beta1, config.beta2),
+                                         eps=config.eps, weight_decay=config.weight_decay, foreach=True)
+        elif config.optimizer == "adam":
+            self.opt = torch.optim.Adam(params, lr=config.lr, betas=(config.beta1, config.beta2),
+                                        eps=config.eps, weight_decay=config.weight_decay, foreach=True)
+        else:
+            self.opt = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                                       weight_decay=config.weight_decay, foreach=True)
+        self.imp = torch.tensor(config.importance_vector(), dtype=torch.float32)
+        self.alive = torch.ones(config.models, dtype=torch.bool)
+        self.data = None
+        if config.data == "identity":
+            self.data = torch.eye(config.n, dtype=torch.float32)  # shared by all models
+        elif dataset is not None:
+            self.data = torch.tensor(dataset, dtype=torch.float32)  # (K, T, n)
+        self.batches = batches
+        self.batch = config.effective_batch
+        self.rng = torch.Generator().manual_seed(int(generator_seed) + 0x5EED)
+
+    def _batch(self, step):
+        """The batch of `step`: each step draws once, even when a chunk boundary
+        evaluates the same step twice (end of one chunk, start of the next)."""
+        if getattr(self, "_batch_step", None) != step:
+            self._batch_step = step
+            self._cached = self._draw()
+        return self._cached
+
+    def _draw(self):
+        if self.batches is not None:
+            return torch.from_numpy(self.batches.next())  # (B, n) shared
+        X = self.data
+        T = X.shape[-2]
+        if self.batch >= T:
+            return X
+        idx = torch.randperm(T, generator=self.rng)[: self.batch]
+        return X[..., idx, :]
+
+    def loss_and_grads(self, X):
+        W, b, M = self.W, self.b, self.M
+        D = W.transpose(1, 2) if M is None else M  # (K, n, m)
+        H = torch.matmul(X, W.transpose(1, 2))  # (K, B, m)
+        P = torch.matmul(H, D.transpose(1, 2))
+        if self.cfg.bias:
+            P = P + b[:, None, :]
+        B = X.shape[-2]
+        O = torch.relu(P)
+        E = O - X
+        loss = (E * E * self.imp).sum(-1).mean(-1)
+        G = (2.0 / B) * self.imp * E * (P > 0)
+        Xk = X if X.dim() == 3 else X.expand(W.shape[0], -1, -1)
+        dH = torch.matmul(G, D)  # (K, B, m)
+        gW = torch.matmul(dH.transpose(1, 2), Xk)  # encoder part
+        if M is None:
+            gW += torch.matmul(H.transpose(1, 2), G)
+        else:
+            self.M.grad.copy_(torch.matmul(G.transpose(1, 2), H))
+        self.W.grad.copy_(gW)
+        if self.cfg.bias:
+            self.b.grad.copy_(G.sum(1))
+        return loss
+
+    def run(self, t0, global0, lrs, rec_idx, recW, recb, recM, recloss, halted):
+        """Same contract as kernels.train_identity_chunk."""
+        nsteps = len(lrs)
+        for s in range(nsteps + 1):
+            loss = self.loss_and_grads(self._batch(global0 + s))
+            bad = ~torch.isfinite(loss)
+            if self.cfg.bias:
+                bad |= ~torch.isfinite(self.b).all(1)
+            bad |= ~torch.isfinite(self.W).flatten(1).all(1)
+            newly = bad & self.alive
+            if newly.any():
+                for k in torch.nonzero(newly).flatten().tolist():
+                    halted[k] = global0 + s
+                self.alive &= ~bad
+            r = rec_idx[s]
+            if r >= 0:
+                lv = loss.numpy().copy()
+                lv[~self.alive.numpy()] = np.nan
+                recloss[r] = lv
+                recW[r] = self.W.numpy()
+                recb[r] = self.b.numpy()
+                if self.M is not None:
+                    recM[r] = self.M.numpy()
+            if s == nsteps:
+                break
+            # halted models must not poison the others: zero their gradients
+            if not bool(self.alive.all()):
+                dead = ~self.alive
+                for p in (self.W, self.b, self.M):
+                    if p is not None and p.grad is not None:
+                        p.grad[dead] = 0
+            for group in self.opt.param_groups:
+                group["lr"] = float(lrs[s])
+            with torch.no_grad():
+                self.opt.step()
+
+    def state(self):
+        W = self.W.numpy().copy()
+        b = self.b.numpy().copy()
+        M = self.M.numpy().copy() if self.M is not None else None
+        return W, b, M

@@ -1,0 +1,202 @@
+"""The training engine against an independent autograd + torch.optim reference,
+and the engine's contracts: batching, determinism, halting, flags."""
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from model.config import TrainConfig
+from model.engine import Trainer, lr_schedule
+from model.init import henighan, initial_parameters
+
+
+def reference_train(cfg, W0, b0, M0, X_fn, steps):
+    """Plain autograd over the batched model with torch.optim: the notebook pattern."""
+    W = torch.tensor(W0, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(b0, dtype=torch.float64, requires_grad=True)
+    M = torch.tensor(M0, dtype=torch.float64, requires_grad=True) if M0 is not None else None
+    params = [W] + ([b] if cfg.bias else []) + ([M] if M is not None else [])
+    kw = dict(lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, **kw)
+    elif cfg.optimizer == "adam":
+        opt = torch.optim.Adam(params, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, **kw)
+    else:
+        opt = torch.optim.SGD(params, momentum=cfg.momentum, **kw)
+    imp = torch.tensor(cfg.importance_vector())
+    lrs = lr_schedule(cfg, np.arange(steps))
+    losses = []
+    for t in range(steps + 1):
+        X = torch.as_tensor(X_fn(t), dtype=torch.float64)
+        h = torch.einsum("kmn,kbn->kbm", W, X) if X.dim() == 3 else torch.einsum("kmn,bn->kbm", W, X)
+        D = W.transpose(1, 2) if M is None else M
+        out = torch.einsum("knm,kbm->kbn", D, h)
+        if cfg.bias:
+            out = out + b[:, None, :]
+        out = torch.relu(out)
+        loss = (((out - X) ** 2) * imp).sum(-1).mean(-1)
+        losses.append(loss.detach().numpy())
+        if t == steps:
+            break
+        opt.zero_grad()
+        loss.sum().backward()
+        for g in opt.param_groups:
+            g["lr"] = lrs[t]
+        opt.step()
+    return W.detach().numpy(), b.detach().numpy(), (M.detach().numpy() if M is not None else None), losses
+
+
+VARIANTS = [
+    dict(),
+    dict(optimizer="adam", weight_decay=1e-3),
+    dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=1e-3),
+    dict(untied=True),
+    dict(bias=False),
+    dict(importance=[0.9 ** i for i in range(7)]),
+    dict(schedule="warmup-cosine", warmup=10, steps=60),
+    dict(m=3),
+]
+
+
+@pytest.mark.parametrize("changes", VARIANTS, ids=[str(v) for v in VARIANTS])
+def test_kernel_matches_autograd_reference(changes):
+    cfg = TrainConfig(n=7, m=2, steps=60, models=5, seed=3, lr=1e-2).replace(**changes).validate()
+    W0, b0, M0 = initial_parameters(cfg)
+    rng = np.random.default_rng(0)
+    b0 = (rng.normal(size=b0.shape) * 0.1).astype(np.float32) if cfg.bias else b0
+    tr = Trainer(cfg, initial=(W0, b0, M0))
+    assert tr.use_kernel
+    tr.run()
+    W, b, M = tr.parameters()
+    Wr, br, Mr, losses = reference_train(cfg, W0, b0, M0, lambda t: np.eye(cfg.n), cfg.steps)
+    np.testing.assert_allclose(W, Wr, atol=2e-4)
+    if cfg.bias:
+        np.testing.assert_allclose(b, br, atol=2e-4)
+    else:
+        assert np.all(b == 0)
+    if cfg.untied:
+        np.testing.assert_allclose(M, Mr, atol=2e-4)
+    h = tr.history
+    np.testing.assert_allclose(h.losses()[1][0], losses[0], rtol=1e-5)
+    np.testing.assert_allclose(h.losses()[1][-1], losses[-1], rtol=1e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize("changes", [dict(), dict(untied=True), dict(optimizer="sgd", lr=0.1)])
+def test_torch_path_matches_reference_on_finite_sparse_data(changes):
+    cfg = TrainConfig(n=12, m=2, data="sparse", sparsity=0.7, examples=40, steps=40, models=3,
+                      seed=1, lr=1e-2).replace(**changes).validate()
+    tr = Trainer(cfg)
+    assert not tr.use_kernel
+    W0, b0, M0 = initial_parameters(cfg)
+    tr.run()
+    W, b, M = tr.parameters()
+    Wr, br, Mr, _ = reference_train(cfg, W0, b0, M0, lambda t: tr.dataset, cfg.steps)
+    np.testing.assert_allclose(W, Wr, atol=2e-4)
+    np.testing.assert_allclose(b, br, atol=2e-4)
+
+
+def test_torch_path_fresh_batches_match_reference():
+    cfg = TrainConfig(n=30, m=2, data="sparse", sparsity=0.9, batch=64, steps=30, seed=2, lr=1e-2).validate()
+    from model.data import BatchStream
+
+    stream = BatchStream(cfg)
+    batches = [stream.next() for _ in range(cfg.steps + 1)]
+    tr = Trainer(cfg)
+    W0, b0, M0 = initial_parameters(cfg)
+    tr.run()
+    Wr, br, _, _ = reference_train(cfg, W0, b0, M0, lambda t: batches[t], cfg.steps)
+    np.testing.assert_allclose(tr.parameters()[0], Wr, atol=2e-4)
+
+
+def test_sparse_examples_are_unit_norm_with_the_right_sparsity():
+    from model.data import model_dataset
+
+    X = model_dataset(0, 2000, 500, 0.99)
+    norms = np.linalg.norm(X, axis=1)
+    nz = norms > 0
+    np.testing.assert_allclose(norms[nz], 1.0, rtol=1e-5)
+    density = (X > 0).mean()
+    assert abs(density - 0.01) < 0.002
+    assert np.all(X >= 0)
+
+
+@pytest.mark.parametrize("cfg", [
+    TrainConfig(n=7, steps=300, models=6, seed=10),
+    TrainConfig(n=9, data="sparse", sparsity=0.8, examples=30, steps=100, models=4, seed=10),
+], ids=["identity-kernel", "finite-sparse-torch"])
+def test_model_k_of_a_batch_is_the_single_run_with_seed_s_plus_k(cfg):
+    batch = Trainer(cfg)
+    batch.run()
+    for k in (0, 3):
+        single = Trainer(cfg.replace(models=1, seed=cfg.seed + k))
+        single.run()
+        a, b = batch.history.snapshot(model=k), single.history.snapshot(model=0)
+        np.testing.assert_allclose(a.W, b.W, atol=1e-5)
+        np.testing.assert_allclose(a.b, b.b, atol=1e-5)
+        np.testing.assert_allclose(a.loss, b.loss, rtol=1e-4)
+
+
+def test_same_config_and_seed_give_the_same_history():
+    cfg = TrainConfig(n=7, steps=500, models=3, seed=4)
+    h1, h2 = Trainer(cfg), Trainer(cfg)
+    h1.run(chunk_seconds=0.001)
+    h2.run(chunk_seconds=1.0)  # different chunking, same history
+    assert np.array_equal(h1.history.steps, h2.history.steps)
+    for i in range(0, len(h1.history), 50):
+        np.testing.assert_array_equal(h1.history.row(i)[1], h2.history.row(i)[1])
+
+
+@pytest.mark.parametrize("data", ["identity", "sparse"])
+def test_a_diverging_model_halts_and_the_others_go_on(data):
+    cfg = TrainConfig(n=7, steps=200, models=3, seed=0, optimizer="sgd", lr=0.01, momentum=0.0,
+                      data=data, examples=20 if data == "sparse" else None, sparsity=0.5)
+    W, b, M = initial_parameters(cfg)
+    W[1] *= 1e12  # model 1's outputs overflow float32 (~1e24 squared)
+    tr = Trainer(cfg, initial=(W, b, M))
+    tr.run()
+    assert tr.halted[1] >= 0 and tr.halted[0] < 0 and tr.halted[2] < 0
+    assert tr.history.halted[1] == tr.halted[1]
+    assert tr.step == 200
+    ok = tr.history.snapshot(model=0)
+    assert ok.step == 200 and np.isfinite(ok.loss)
+    bad = tr.history.snapshot(model=1)
+    assert bad.step < tr.halted[1] or tr.halted[1] == 0
+    assert np.all(np.isfinite(bad.W))
+
+
+def test_stop_and_pause_flags_take_effect_between_chunks():
+    cfg = TrainConfig(n=7, steps=10**8, seed=0)
+    tr = Trainer(cfg, threads=1)
+    reports = []
+    th = threading.Thread(target=tr.run, kwargs=dict(progress=reports.append, chunk_seconds=0.01))
+    th.start()
+    try:
+        while not reports:
+            th.join(0.01)
+        tr.request_pause()
+        th.join(0.3)
+        s1 = tr.step
+        th.join(0.3)
+        assert tr.step == s1, "paused training must not advance"
+        tr.resume()
+        th.join(0.3)
+        assert tr.step > s1
+    finally:
+        tr.request_stop()
+        th.join(5)
+    assert not th.is_alive()
+    assert 0 < tr.step < cfg.steps
+    assert reports[-1].done
+    assert len(reports) < tr.step  # progress is not reported per step
+
+
+def test_henighan_init_stays_put_and_schedule_shapes():
+    cfg = TrainConfig(n=7, steps=50, init="analytic", optimizer="adam", weight_decay=0.0)
+    tr = Trainer(cfg)
+    tr.run()
+    W, b = henighan(7)
+    assert tr.history.snapshot(step=0).loss < 1e-10
+    lrs = lr_schedule(TrainConfig(steps=100, warmup=10, schedule="warmup-cosine", lr=1.0), np.arange(100))
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert lrs[10] == pytest.approx(1.0) and lrs[-1] < 1e-3 and np.all(np.diff(lrs[10:]) <= 1e-12)
