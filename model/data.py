@@ -18,24 +18,20 @@ _DATA_STREAM = 0xDA7A
 _BATCH_STREAM = 0xBA7C
 
 
-def normalise_rows(X: np.ndarray) -> np.ndarray:
-    """Rescale each example (last axis) to unit norm; zero rows stay zero."""
-    norms = np.linalg.norm(X, axis=-1, keepdims=True)
-    return np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
+def sparse_coo(rng: np.random.Generator, count: int, n: int, sparsity: float):
+    """`count` sparse examples as (rows, cols, vals): unit-norm rows, row-major order.
 
-
-def sparse_examples(rng: np.random.Generator, count: int, n: int, sparsity: float,
-                    dtype=np.float32) -> np.ndarray:
-    """(count, n) sparse examples, unit-norm rows. Draws only the non-zeros."""
-    X = np.zeros((count, n), dtype=np.float64)
+    Draws only the non-zeros when the data is very sparse: the number of
+    non-zeros of a row is Binomial(n, 1 - S) and their positions are uniform
+    without replacement (rare duplicates are redrawn).
+    """
     density = 1.0 - sparsity
     if density >= 0.05 or count * n <= 1_000_000:
         mask = rng.random((count, n)) < density
         vals = 1.0 - rng.random((count, n))  # uniform in (0, 1]
-        X = np.where(mask, vals, 0.0)
+        rows, cols = np.nonzero(mask)
+        vals = vals[rows, cols]
     else:
-        # number of non-zeros per row ~ Binomial(n, density), positions uniform
-        # without replacement within a row (rejection of rare duplicates).
         nnz = rng.binomial(n, density, size=count)
         rows = np.repeat(np.arange(count), nnz)
         cols = rng.integers(0, n, size=rows.size)
@@ -47,8 +43,24 @@ def sparse_examples(rng: np.random.Generator, count: int, n: int, sparsity: floa
             if not dup.any():
                 break
             cols[dup] = rng.integers(0, n, size=int(dup.sum()))
-        X[rows, cols] = 1.0 - rng.random(rows.size)
-    return normalise_rows(X).astype(dtype)
+        order = np.lexsort((cols, rows))
+        rows, cols = rows[order], cols[order]
+        vals = 1.0 - rng.random(rows.size)
+    norms = np.sqrt(np.bincount(rows, weights=vals * vals, minlength=count))
+    vals = vals / norms[rows]
+    return rows.astype(np.int64), cols.astype(np.int64), vals.astype(np.float32)
+
+
+def densify(rows, cols, vals, count: int, n: int, dtype=np.float32) -> np.ndarray:
+    X = np.zeros((count, n), dtype=dtype)
+    X[rows, cols] = vals
+    return X
+
+
+def sparse_examples(rng: np.random.Generator, count: int, n: int, sparsity: float,
+                    dtype=np.float32) -> np.ndarray:
+    """(count, n) sparse examples, unit-norm rows (an all-zero row stays zero)."""
+    return densify(*sparse_coo(rng, count, n, sparsity), count, n, dtype)
 
 
 def model_dataset(seed: int, T: int, n: int, sparsity: float) -> np.ndarray:
@@ -74,5 +86,10 @@ class BatchStream:
         self.sparsity = config.sparsity
         self.batch = config.effective_batch
 
+    def next_coo(self):
+        """The next batch as (rows, cols, vals)."""
+        return sparse_coo(self.rng, self.batch, self.n, self.sparsity)
+
     def next(self) -> np.ndarray:
-        return sparse_examples(self.rng, self.batch, self.n, self.sparsity)
+        """The next batch, dense (B, n); the same stream as next_coo."""
+        return densify(*self.next_coo(), self.batch, self.n)

@@ -9,8 +9,17 @@ setting; this path covers the rest with the same maths on (K, B, n) batches:
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
+
+
+class SparseBatch(NamedTuple):
+    rows: torch.Tensor
+    cols: torch.Tensor
+    vals: torch.Tensor
+    size: int
 
 
 class TorchTrainer:
@@ -51,8 +60,10 @@ class TorchTrainer:
         return self._cached
 
     def _draw(self):
-        if self.batches is not None:
-            return torch.from_numpy(self.batches.next())  # (B, n) shared
+        if self.batches is not None:  # shared by all models, kept sparse
+            rows, cols, vals = self.batches.next_coo()
+            return SparseBatch(torch.from_numpy(rows), torch.from_numpy(cols), torch.from_numpy(vals),
+                               self.batch)
         X = self.data
         T = X.shape[-2]
         if self.batch >= T:
@@ -61,6 +72,8 @@ class TorchTrainer:
         return X[..., idx, :]
 
     def loss_and_grads(self, X):
+        if isinstance(X, SparseBatch):
+            return self._sparse_loss_and_grads(X)
         W, b, M = self.W, self.b, self.M
         D = W.transpose(1, 2) if M is None else M  # (K, n, m)
         H = torch.matmul(X, W.transpose(1, 2))  # (K, B, m)
@@ -82,6 +95,44 @@ class TorchTrainer:
         self.W.grad.copy_(gW)
         if self.cfg.bias:
             self.b.grad.copy_(G.sum(1))
+        return loss
+
+    def _sparse_loss_and_grads(self, X: "SparseBatch"):
+        """The same maths for a batch with a few non-zeros per example.
+
+        Where x = 0 (almost everywhere): E = ReLU(P) and G = (2/B) I ReLU(P),
+        so the dense (K, B, n) work is one matmul, one clamp, one square-sum,
+        one scale and two matmuls; the non-zeros are corrected afterwards.
+        """
+        W, b, M = self.W, self.b, self.M
+        rows, cols, vals, B = X.rows, X.cols, X.vals, X.size
+        K, m, n = W.shape
+        D = W.transpose(1, 2) if M is None else M  # (K, n, m)
+        Wc = W[:, :, cols] * vals  # (K, m, nnz)
+        H = torch.zeros(K, B, m).index_add_(1, rows, Wc.transpose(1, 2))
+        if self.cfg.bias:
+            P = torch.baddbmm(b[:, None, :], H, D.transpose(1, 2))
+        else:
+            P = torch.bmm(H, D.transpose(1, 2))
+        Pnz = P[:, rows, cols]  # (K, nnz) pre-activations at the non-zeros
+        R = P.clamp_(min=0.0)
+        loss = ((R * R).sum(1) * self.imp).sum(-1)
+        Rnz = Pnz.clamp(min=0.0)
+        Inz = self.imp[cols]
+        corr = Inz * ((Rnz - vals) ** 2 - Rnz * Rnz)
+        loss = (loss + corr.sum(-1)) / B
+        c = 2.0 / B
+        G = R.mul_(c * self.imp)
+        G[:, rows, cols] = c * Inz * (Rnz - vals) * (Pnz > 0)
+        if self.cfg.bias:
+            self.b.grad.copy_(G.sum(1))
+        dH = torch.bmm(G, D)  # (K, B, m)
+        gW = torch.zeros(K, m, n).index_add_(2, cols, (dH[:, rows, :] * vals[:, None]).transpose(1, 2))
+        if M is None:
+            gW += torch.bmm(H.transpose(1, 2), G)
+        else:
+            self.M.grad.copy_(torch.bmm(G.transpose(1, 2), H))
+        self.W.grad.copy_(gW)
         return loss
 
     def run(self, t0, global0, lrs, rec_idx, recW, recb, recM, recloss, halted):

@@ -200,3 +200,24 @@ def test_henighan_init_stays_put_and_schedule_shapes():
     lrs = lr_schedule(TrainConfig(steps=100, warmup=10, schedule="warmup-cosine", lr=1.0), np.arange(100))
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert lrs[10] == pytest.approx(1.0) and lrs[-1] < 1e-3 and np.all(np.diff(lrs[10:]) <= 1e-12)
+
+
+def test_very_sparse_batches_draw_only_nonzeros_and_stay_exact():
+    from model.data import sparse_coo
+
+    rng = np.random.default_rng(0)
+    rows, cols, vals = sparse_coo(rng, 300, 10_000, 0.999)
+    key = rows * 10_000 + cols
+    assert np.unique(key).size == key.size  # no duplicate positions
+    norms = np.sqrt(np.bincount(rows, weights=vals.astype(np.float64) ** 2, minlength=300))
+    np.testing.assert_allclose(norms[norms > 0], 1.0, rtol=1e-5)
+    assert abs(rows.size / (300 * 10_000) - 0.001) < 0.0003
+
+
+def test_identity_minibatches_train():
+    cfg = TrainConfig(n=6, batch=3, steps=300, lr=1e-2, seed=0)
+    tr = Trainer(cfg)
+    assert not tr.use_kernel
+    tr.run()
+    steps, loss = tr.history.losses(model=0)
+    assert steps[-1] == 300 and loss[-1] < loss[0]
