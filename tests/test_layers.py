@@ -1,0 +1,64 @@
+"""The house rules of DESIGN.md: imports run main.py -> app -> widgets, render3d -> model;
+model/ never imports Qt; no pickle anywhere."""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+QT = ("PyQt6", "PySide6", "PyQt5", "pyqtgraph", "OpenGL", "superqt")
+ORDER = {"model": 0, "widgets": 1, "render3d": 1, "app": 2}
+
+
+def _imports(path):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                yield a.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            if node.level and node.module is None:
+                continue
+            mod = node.module or ""
+            if node.level:
+                mod = path.parent.relative_to(ROOT).parts[0] + "." + mod
+            yield mod, node.lineno
+
+
+def test_model_never_imports_qt_statically():
+    bad = [f"{p.relative_to(ROOT)}:{ln} imports {mod}" for p in (ROOT / "model").rglob("*.py")
+           for mod, ln in _imports(p) if mod.split(".")[0] in QT]
+    assert not bad, bad
+
+
+def test_importing_the_model_loads_no_qt():
+    code = ("import sys, model.engine, model.analysis, model.geometry, model.runfile, model.history;"
+            f"print([m for m in sys.modules if m.split('.')[0] in {QT!r}])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_layers_import_only_downwards():
+    bad = []
+    for layer, rank in ORDER.items():
+        for p in (ROOT / layer).rglob("*.py"):
+            for mod, ln in _imports(p):
+                top = mod.split(".")[0]
+                if top in ORDER and ORDER[top] > rank or (top in ORDER and ORDER[top] == rank and top != layer):
+                    bad.append(f"{p.relative_to(ROOT)}:{ln} imports {mod}")
+    assert not bad, bad
+
+
+def test_no_pickle_anywhere():
+    bad = []
+    for p in ROOT.rglob("*.py"):
+        if ".venv" in p.parts:
+            continue
+        text = p.read_text()
+        for mod, ln in _imports(p):
+            if mod.split(".")[0] in ("pickle", "cPickle", "dill", "cloudpickle", "joblib"):
+                bad.append(f"{p.relative_to(ROOT)}:{ln}")
+        if "allow_pickle=True" in text.replace(" ", "") and "tests" not in p.relative_to(ROOT).parts:
+            bad.append(f"{p.relative_to(ROOT)}: allow_pickle=True")
+    assert not bad, bad
