@@ -96,6 +96,7 @@ class Trainer:
                                       generator_seed=config.seed)
         self._chunk = 1
         self._first = True
+        self._written = -1  # last step written to the run file
 
     # ------------------------------------------------------------------ flags
     def request_stop(self):
@@ -167,9 +168,13 @@ class Trainer:
             self.torch.run(t, t, lrs, rec_idx, recW, recb, recM, recloss, self.halted)
         for r, s in enumerate(rec_steps):
             Mr = recM[r] if cfg.untied else None
-            self.history.append(int(s), recW[r], recb[r], recloss[r], Mr)
-            if self.writer is not None:
+            kept = self.history.append(int(s), recW[r], recb[r], recloss[r], Mr)
+            # The file gets the rows the history keeps (so it grows like the
+            # history, not like the step count); the latest unkept row is
+            # written when a run ends (write_latest).
+            if self.writer is not None and kept:
                 self.writer.append(int(s), recW[r], recb[r], recloss[r], Mr)
+                self._written = int(s)
         newly = {int(k): int(self.halted[k]) for k in np.nonzero((self.halted >= 0) & (before < 0))[0]}
         for k, s in newly.items():
             self.history.mark_halted(k, s)
@@ -181,6 +186,17 @@ class Trainer:
         if self.writer is not None:
             self.writer.maybe_flush()
         return newly
+
+    def write_latest(self):
+        """Write the history's latest row to the run file if it is not there yet, and flush."""
+        if self.writer is None:
+            return
+        latest = self.history.latest_step
+        if latest is not None and latest > self._written:
+            step, W, b, loss, M = self.history.row(len(self.history) - 1)
+            self.writer.append(int(step), W, b, loss, M)
+            self._written = int(step)
+        self.writer.flush()
 
     def run(self, progress: Optional[Callable[[Progress], None]] = None,
             chunk_seconds: float = 0.1, report_seconds: float = 0.1) -> Progress:
@@ -216,8 +232,7 @@ class Trainer:
                 last_report = now
                 progress(self._progress(step_start, t_start, halted_acc))
                 halted_acc = {}
-        if self.writer is not None:
-            self.writer.flush()
+        self.write_latest()
         final = self._progress(step_start, t_start, halted_acc, done=True)
         if progress is not None:
             progress(final)
