@@ -14,7 +14,7 @@ hundreds of thousands of steps a second.
 
 Maths (example j = e_j, output i; decoder D = W^T when tied, M when untied;
 the kernel keeps the decoder transposed, Dt (m, n), so both cases share code):
-    P_ij = sum_a Dt_ai W_aj + b_i,  O = ReLU(P),  E = O - I
+    P_ij = sum_a Dt_ai W_aj + b_i,  O = ReLU(P),  E = O - I   (P then holds G)
     L    = (1/n) sum_ij I_i E_ij^2
     G_ij = dL/dP_ij = (2/n) I_i E_ij [P_ij > 0]
     dL/db = G 1;  tied: dL/dW = W (G + G^T);  untied: dL/dDt = W G^T, dL/dW = Dt G
@@ -130,28 +130,44 @@ def train_identity_chunk(W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2, imp, K,
         chk = np.empty(L, W.dtype)
         lanes = min(L, K - blk * L)
         for s in range(nsteps + 1):
-            # ---- forward: P = Dt^T W + b, then G and the loss in place
-            for i in range(n):
-                for j in range(n):
-                    for l in range(L):
-                        P[i, j, l] = bk[i, l] if use_bias else zero
-                    for a in range(m):
-                        for l in range(L):
-                            P[i, j, l] += Dk[a, i, l] * Wk[a, j, l]
+            # ---- forward: P = Dt^T W + b, then G, the loss and db in place
             for l in range(L):
                 loss[l] = zero
                 chk[l] = zero
             for i in range(n):
                 ci = two_over_n * imp[i]
+                ii = imp[i]
+                for l in range(L):
+                    gb[i, l] = zero
                 for j in range(n):
                     d = one if i == j else zero
-                    for l in range(L):
-                        p = P[i, j, l]
-                        chk[l] += p
-                        pos = p > zero
-                        e = (p if pos else zero) - d
-                        loss[l] += imp[i] * e * e
-                        P[i, j, l] = ci * e if pos else zero
+                    if m == 2:  # the common case, fused: one pass, P never stored
+                        for l in range(L):
+                            p = Dk[0, i, l] * Wk[0, j, l] + Dk[1, i, l] * Wk[1, j, l]
+                            if use_bias:
+                                p += bk[i, l]
+                            chk[l] += p
+                            pos = p > zero
+                            e = (p if pos else zero) - d
+                            loss[l] += ii * e * e
+                            g = ci * e if pos else zero
+                            P[i, j, l] = g
+                            gb[i, l] += g
+                    else:
+                        for l in range(L):
+                            P[i, j, l] = bk[i, l] if use_bias else zero
+                        for a in range(m):
+                            for l in range(L):
+                                P[i, j, l] += Dk[a, i, l] * Wk[a, j, l]
+                        for l in range(L):
+                            p = P[i, j, l]
+                            chk[l] += p
+                            pos = p > zero
+                            e = (p if pos else zero) - d
+                            loss[l] += ii * e * e
+                            g = ci * e if pos else zero
+                            P[i, j, l] = g
+                            gb[i, l] += g
             # ---- halting and recording
             r = rec_idx[s]
             for l in range(lanes):
@@ -173,13 +189,6 @@ def train_identity_chunk(W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2, imp, K,
             if s == nsteps:
                 break
             # ---- backward
-            if use_bias:
-                for i in range(n):
-                    for l in range(L):
-                        gb[i, l] = zero
-                    for j in range(n):
-                        for l in range(L):
-                            gb[i, l] += P[i, j, l]
             if untied:
                 # gD[a,i] = sum_j W[a,j] G[i,j];  gW[a,j] = sum_i Dt[a,i] G[i,j]
                 for a in range(m):
@@ -201,9 +210,15 @@ def train_identity_chunk(W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2, imp, K,
                             gW[a, c, l] = zero
                 for c in range(n):
                     for j in range(n):
-                        for a in range(m):
+                        if m == 2:
                             for l in range(L):
-                                gW[a, c, l] += Wk[a, j, l] * (P[j, c, l] + P[c, j, l])
+                                g = P[j, c, l] + P[c, j, l]
+                                gW[0, c, l] += Wk[0, j, l] * g
+                                gW[1, c, l] += Wk[1, j, l] * g
+                        else:
+                            for a in range(m):
+                                for l in range(L):
+                                    gW[a, c, l] += Wk[a, j, l] * (P[j, c, l] + P[c, j, l])
             # ---- fused optimiser update
             lr = lrs[s]
             tt = t0 + s + 1
