@@ -12,6 +12,7 @@ import sys
 from typing import Optional, Sequence
 
 EXIT_USAGE = 2
+COMMANDS = ("train", "inspect")
 
 
 class CliError(Exception):
@@ -109,7 +110,7 @@ def _flag(field: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="main.py", description="Latent geometry explorer: train and inspect toy ReLU autoencoders "
-                "x' = ReLU(W^T W x + b). Without a command: the explorer (headless default training until the window exists).")
+                "x' = ReLU(W^T W x + b). Without a command: the explorer window; with a run file: the window on that run.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     t = sub.add_parser("train", help="train K models, record their history to a run file",
                        description="Train K toy autoencoders at once, with a progress bar; print the final loss "
@@ -214,12 +215,6 @@ def cmd_inspect(a) -> int:
     return 0
 
 
-def cmd_default() -> int:
-    """Until the window exists: the default experiment, headless."""
-    a = build_parser().parse_args(["train"])
-    return cmd_train(a)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from model.config import ConfigError
@@ -229,8 +224,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception:  # pragma: no cover
         RunFileError = OSError  # type: ignore
     try:
-        if not argv:
-            return cmd_default()
+        if not argv or (len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in COMMANDS):
+            from .gui import run_gui
+
+            return run_gui(argv[0] if argv else None)
         a = build_parser().parse_args(argv)
         if a.command == "train":
             return cmd_train(a)

@@ -21,6 +21,11 @@ from .data import BatchStream, make_dataset
 from .history import History
 from .init import initial_parameters
 
+# numba's fallback 'workqueue' threading layer aborts if two threads launch
+# parallel kernels at once; one kernel call at a time per process is safe
+# under every layer (a second trainer waits for the chunk in flight).
+_KERNEL_LOCK = threading.Lock()
+
 _OPT_CODES = {"adam": kernels.OPT_ADAM, "adamw": kernels.OPT_ADAMW, "sgd": kernels.OPT_SGD}
 
 
@@ -73,6 +78,7 @@ class Trainer:
         self.halted = -np.ones(K, dtype=np.int64)
         self._stop = threading.Event()
         self._pause = threading.Event()
+        self._step_once = threading.Event()
         self._resume = threading.Condition()
         self.use_kernel = config.data == "identity" and config.effective_batch == n
         if self.use_kernel:
@@ -106,6 +112,12 @@ class Trainer:
 
     def request_pause(self):
         self._pause.set()
+
+    def step_once(self):
+        """While paused: let exactly one chunk run, then pause again."""
+        self._step_once.set()
+        with self._resume:
+            self._resume.notify_all()
 
     def resume(self):
         self._pause.clear()
@@ -158,12 +170,13 @@ class Trainer:
         lrs = lr_schedule(cfg, np.arange(t, t + nsteps))
         before = self.halted.copy()
         if self.use_kernel:
-            kernels.train_identity_chunk(
-                self.Wb, self.bb, self.Db, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2,
-                self.imp, K, t, t, lrs, _OPT_CODES[cfg.optimizer], float(cfg.weight_decay),
-                float(cfg.beta1), float(cfg.beta2), float(cfg.eps), float(cfg.momentum),
-                bool(cfg.bias), bool(cfg.untied), self.halted,
-                rec_idx, recW, recb, recM, recloss)
+            with _KERNEL_LOCK:
+                kernels.train_identity_chunk(
+                    self.Wb, self.bb, self.Db, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2,
+                    self.imp, K, t, t, lrs, _OPT_CODES[cfg.optimizer], float(cfg.weight_decay),
+                    float(cfg.beta1), float(cfg.beta2), float(cfg.eps), float(cfg.momentum),
+                    bool(cfg.bias), bool(cfg.untied), self.halted,
+                    rec_idx, recW, recb, recM, recloss)
         else:
             self.torch.run(t, t, lrs, rec_idx, recW, recb, recM, recloss, self.halted)
         for r, s in enumerate(rec_steps):
@@ -199,14 +212,15 @@ class Trainer:
         self.writer.flush()
 
     def run(self, progress: Optional[Callable[[Progress], None]] = None,
-            chunk_seconds: float = 0.1, report_seconds: float = 0.1) -> Progress:
+            chunk_seconds: float = 0.1, report_seconds: float = 0.1,
+            threads: Optional[int] = None) -> Progress:
         """Train until config.steps, a stop request, or every model halted.
 
         Chunks are sized to take about chunk_seconds; pause requests hold the
         loop between chunks; progress is called at most every report_seconds
         (and once at the end).
         """
-        _set_threads(self.threads)
+        _set_threads(threads if threads is not None else self.threads)
         cfg = self.config
         t_start = time.perf_counter()
         step_start = self.step
@@ -214,10 +228,11 @@ class Trainer:
         halted_acc: dict = {}
         chunk = max(1, self._chunk)
         while not self._stop.is_set() and (self.step < cfg.steps or self._first):
-            if self._pause.is_set():
+            if self._pause.is_set() and not self._step_once.is_set():
                 with self._resume:
                     self._resume.wait(0.05)
                 continue
+            self._step_once.clear()
             t0 = time.perf_counter()
             halted_acc.update(self.train_chunk(chunk))
             dt = time.perf_counter() - t0

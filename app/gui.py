@@ -1,0 +1,39 @@
+"""Start the explorer window."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+
+def has_display() -> bool:
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                    or os.environ.get("QT_QPA_PLATFORM"))
+    return True
+
+
+def run_gui(path: Optional[str] = None) -> int:
+    if not has_display():
+        print("main.py: no display (DISPLAY is not set): run the explorer on a desktop, under "
+              "xvfb-run, or use the headless commands (main.py train --help)", file=sys.stderr)
+        return 2
+    if path is not None and not os.path.exists(path):
+        print(f"main.py: {path}: no such run file", file=sys.stderr)
+        return 2
+    from PyQt6.QtWidgets import QApplication
+
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Latent geometry explorer")
+    from .main_window import MainWindow
+
+    win = MainWindow(autostart=path is None)
+    win.show()
+    if path is not None:
+        if not win.open_run(path):
+            # the dialog explains; the window stays usable
+            pass
+    return app.exec()

@@ -1,0 +1,357 @@
+"""The explorer window: experiment form and run controls, the 2D views as docks,
+the timeline, run files. Views redraw at display rate from the session's frame.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PyQt6.QtGui import QAction, QGuiApplication, QKeySequence
+from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
+                             QPushButton, QVBoxLayout, QWidget)
+
+from model.config import ConfigError, TrainConfig
+from widgets.experiment_form import ExperimentForm
+from widgets.model_picker import ModelPicker
+from widgets.timeline import Timeline
+
+from .session import Session
+
+DEFAULT_EXPERIMENT = TrainConfig(n=7, m=2, data="identity", optimizer="adamw", lr=1e-3, steps=25_000, seed=0)
+RUN_FILTER = "Run files (*.h5 *.hdf5);;All files (*)"
+MAX_RECENT = 8
+VIEW_TITLES = {"zones": "Latent zones", "wheel": "Feature wheel", "gram": "WᵀW + b", "bias": "Bias and norm",
+               "loss": "Loss", "verdict": "Verdict"}
+
+
+def settings() -> QSettings:
+    org = os.environ.get("LGE_SETTINGS_ORG", "latent-geometry-explorer")
+    return QSettings(org, "explorer")
+
+
+class RunControls(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.start = QPushButton("Start")
+        self.start.setToolTip("Start (or restart) training with the experiment above")
+        self.pause = QPushButton("Pause")
+        self.pause.setToolTip("Pause / resume training between chunks")
+        self.step = QPushButton("Step")
+        self.step.setToolTip("Train one chunk, then pause")
+        self.stop = QPushButton("Stop")
+        self.stop.setToolTip("Stop training; the history is kept")
+        for b in (self.start, self.pause, self.step, self.stop):
+            lay.addWidget(b)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: Optional[Session] = None, autostart: bool = True, restore: bool = True):
+        super().__init__()
+        self.setWindowTitle("Latent geometry explorer")
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AnimatedDocks)
+        self.session = session or Session(self)
+        self.dialogs: list = []  # dialogs shown (non-modal), for tests and for closing
+        self._dirty = True
+        self.redraw_count = 0
+        self.last_redraw_ms = 0.0
+
+        # ---- experiment dock
+        self.form = ExperimentForm()
+        self.controls = RunControls()
+        exp = QWidget()
+        lay = QVBoxLayout(exp)
+        lay.addWidget(self.form)
+        lay.addWidget(self.controls)
+        lay.addStretch(1)
+        self._dock("experiment", "Experiment", exp, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.picker = ModelPicker()
+        self._dock("models", "Models", self.picker, Qt.DockWidgetArea.LeftDockWidgetArea)
+
+        # ---- views
+        from widgets.views2d import make_views
+
+        self.views = make_views()
+        first = None
+        for key, view in self.views.items():
+            d = self._dock(key, VIEW_TITLES.get(key, key), view, Qt.DockWidgetArea.RightDockWidgetArea)
+            if key in ("zones", "wheel"):
+                continue
+            if first is None:
+                first = d
+            else:
+                self.tabifyDockWidget(first, d)
+            view.featureClicked.connect(self._feature_clicked)
+        for key in ("zones", "wheel"):
+            self.views[key].featureClicked.connect(self._feature_clicked)
+        placeholder = QLabel("The 3D latent plane view comes here (issue 4).")
+        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._dock("plane3d", "3D latent plane", placeholder, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCentralWidget(None)
+        zones = self.docks["zones"]
+        self.splitDockWidget(zones, self.docks["wheel"], Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(self.docks["wheel"], self.docks["plane3d"])
+        self.docks["wheel"].raise_()
+
+        # ---- timeline
+        self.timeline = Timeline()
+        tl_dock = self._dock("timeline", "Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
+        tl_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.timeline.install_shortcuts(self)
+
+        # ---- status
+        self.status = QLabel("ready")
+        self.statusBar().addWidget(self.status, 1)
+
+        self._build_menus()
+        self._connect()
+
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setInterval(16)  # display rate; frames are dropped, never queued
+        self._redraw_timer.timeout.connect(self._tick)
+        self._redraw_timer.start()
+
+        if restore:
+            self._restore_settings()
+        else:
+            self.resize(1400, 900)
+        self._update_buttons()
+        if autostart:
+            QTimer.singleShot(0, self.start_training)
+
+    # ================================================================ layout
+    def _dock(self, key, title, widget, area):
+        if not hasattr(self, "docks"):
+            self.docks = {}
+        d = QDockWidget(title, self)
+        d.setObjectName(f"dock_{key}")
+        d.setWidget(widget)
+        self.addDockWidget(area, d)
+        self.docks[key] = d
+        return d
+
+    def _build_menus(self):
+        m = self.menuBar().addMenu("&File")
+        a = QAction("&Open run…", self)
+        a.setShortcut(QKeySequence.StandardKey.Open)
+        a.triggered.connect(self.open_dialog)
+        m.addAction(a)
+        self.recent_menu = m.addMenu("Open &recent")
+        a = QAction("&Save run as…", self)
+        a.setShortcut(QKeySequence.StandardKey.SaveAs)
+        a.triggered.connect(self.save_dialog)
+        m.addAction(a)
+        m.addSeparator()
+        a = QAction("&Quit", self)
+        a.setShortcut(QKeySequence.StandardKey.Quit)
+        a.triggered.connect(self.close)
+        m.addAction(a)
+        v = self.menuBar().addMenu("&View")
+        for d in self.docks.values():
+            v.addAction(d.toggleViewAction())
+        self._refresh_recent()
+
+    def _connect(self):
+        s = self.session
+        self.controls.start.clicked.connect(self.start_training)
+        self.controls.pause.clicked.connect(self.toggle_pause)
+        self.controls.step.clicked.connect(s.step_once)
+        self.controls.stop.clicked.connect(lambda: s.stop_training())
+        self.form.validityChanged.connect(lambda ok: self._update_buttons())
+        s.frameChanged.connect(self._mark_dirty)
+        s.runChanged.connect(self._on_run_changed)
+        s.stateChanged.connect(lambda st: self._update_buttons())
+        s.message.connect(self.status.setText)
+        s.error.connect(self.show_error)
+        s.modelsChanged.connect(self._update_models)
+        self.timeline.stepRequested.connect(s.request_step)
+        self.timeline.followLiveChanged.connect(s.set_follow_live)
+        self.picker.modelChosen.connect(s.set_model)
+
+    # ============================================================= actions
+    def start_training(self):
+        try:
+            cfg = self.form.config()
+        except ConfigError as exc:
+            self.show_error("Invalid experiment", str(exc))
+            return
+        try:
+            self.session.start(cfg)
+        except ConfigError as exc:
+            self.show_error("Cannot start", str(exc))
+            return
+        settings().setValue("last_experiment", cfg.to_json())
+
+    def toggle_pause(self):
+        s = self.session
+        if s.state == "paused":
+            s.resume()
+        else:
+            s.pause()
+
+    def open_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Open run", str(Path.home()), RUN_FILTER)
+        if path:
+            self.open_run(path)
+
+    def open_run(self, path) -> bool:
+        ok = self.session.open(path)
+        if ok:
+            self._add_recent(str(path))
+            self.setWindowTitle(f"Latent geometry explorer — {Path(path).name}")
+        return ok
+
+    def save_dialog(self):
+        path, _ = QFileDialog.getSaveFileName(self, "Save run as", str(Path.home() / "run.h5"), RUN_FILTER)
+        if path:
+            if not path.endswith((".h5", ".hdf5")):
+                path += ".h5"
+            if self.session.save_as(path):
+                self._add_recent(path)
+
+    def show_error(self, title: str, text: str):
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text.split("\n\n")[0], parent=self)
+        if "\n\n" in text:
+            box.setDetailedText(text.split("\n\n", 1)[1])
+        box.setModal(False)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+        self.dialogs.append(box)
+        box.show()
+
+    def _feature_clicked(self, i: int):
+        mods = QGuiApplication.keyboardModifiers()
+        self.session.select_feature(i, add=bool(mods & (Qt.KeyboardModifier.ControlModifier |
+                                                        Qt.KeyboardModifier.ShiftModifier)))
+
+    # ============================================================= redraw
+    def _mark_dirty(self):
+        self._dirty = True
+
+    def _tick(self):
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.redraw()
+
+    def redraw(self):
+        """Redraw every view from the session's current frame (the one code path)."""
+        t0 = time.perf_counter()
+        s = self.session
+        if s.history is not None:
+            self.timeline.set_steps(s.history.steps)
+        snap, ctx = s.frame()
+        if snap is not None and not s.follow_live:
+            self.timeline.set_current_step(snap.step)
+        for view in self.views.values():
+            view.set_snapshot(snap, ctx)
+        if snap is not None and ctx is not None and ctx.analysis is not None:
+            verdict = ctx.analysis.verdict
+            self.status.setToolTip(f"step {snap.step}: {verdict}")
+        self.redraw_count += 1
+        self.last_redraw_ms = (time.perf_counter() - t0) * 1000
+        if self.session.worker is not None and self.session.worker.latest is not None:
+            pass
+
+    def _on_run_changed(self):
+        s = self.session
+        self.timeline.set_steps(s.history.steps if s.history is not None else [])
+        self.timeline.set_follow_live(True) if hasattr(self.timeline, "set_follow_live") else None
+        self._update_models()
+        if s.config is not None and s.trainer is None:
+            self.form.set_config(s.config)
+
+    def _update_models(self):
+        s = self.session
+        if s.config is None:
+            return
+        import numpy as np
+
+        seeds = s.config.seed + np.arange(s.config.models)
+        self.picker.set_models(seeds, s.final_losses(), s.verdicts)
+        self.picker.set_current(s.model)
+
+    def _update_buttons(self):
+        s = self.session
+        training = s.is_training()
+        self.controls.start.setEnabled(self.form.is_valid())
+        self.controls.start.setText("Restart" if training else "Start")
+        self.controls.pause.setEnabled(training)
+        self.controls.pause.setText("Resume" if s.state == "paused" else "Pause")
+        self.controls.step.setEnabled(training)
+        self.controls.stop.setEnabled(training)
+
+    # ============================================================ run files
+    def _add_recent(self, path: str):
+        st = settings()
+        recent = [p for p in (st.value("recent", []) or []) if p != path]
+        recent.insert(0, path)
+        st.setValue("recent", recent[:MAX_RECENT])
+        self._refresh_recent()
+
+    def _refresh_recent(self):
+        self.recent_menu.clear()
+        recent = settings().value("recent", []) or []
+        if isinstance(recent, str):
+            recent = [recent]
+        for p in recent:
+            a = QAction(p, self)
+            a.triggered.connect(lambda _=False, p=p: self.open_run(p))
+            self.recent_menu.addAction(a)
+        self.recent_menu.setEnabled(bool(recent))
+
+    def dragEnterEvent(self, e):
+        if e.mimeData().hasUrls() and any(u.isLocalFile() for u in e.mimeData().urls()):
+            e.acceptProposedAction()
+
+    def dropEvent(self, e):
+        for u in e.mimeData().urls():
+            if u.isLocalFile():
+                self.open_run(u.toLocalFile())
+                break
+
+    # ============================================================= settings
+    def _restore_settings(self):
+        st = settings()
+        self.resize(1400, 900)
+        geo = st.value("geometry")
+        if isinstance(geo, QByteArray) and self.restoreGeometry(geo):
+            if not self._on_screen():
+                self.resize(1400, 900)
+                self.move(40, 40)
+        state = st.value("state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        last = st.value("last_experiment")
+        if isinstance(last, str):
+            try:
+                self.form.set_config(TrainConfig.from_json(last))
+            except (ConfigError, ValueError, TypeError, json.JSONDecodeError):
+                pass  # a stale or foreign setting: keep the defaults
+        else:
+            self.form.set_config(DEFAULT_EXPERIMENT)
+
+    def _on_screen(self) -> bool:
+        frame = self.frameGeometry()
+        for screen in QGuiApplication.screens():
+            inter = screen.availableGeometry().intersected(frame)
+            if inter.width() >= 200 and inter.height() >= 150:
+                return True
+        return False
+
+    def closeEvent(self, e):
+        st = settings()
+        st.setValue("geometry", self.saveGeometry())
+        st.setValue("state", self.saveState())
+        self._redraw_timer.stop()
+        for d in self.dialogs:
+            d.close()
+        if hasattr(self.timeline, "stop"):
+            self.timeline.stop()
+        self.session.shutdown(timeout=2.0)
+        super().closeEvent(e)

@@ -1,0 +1,44 @@
+"""Feature colours: one colour per feature, the same in every view, frame and export.
+
+n <= 20: a fixed categorical palette (feature 1 is always the same blue).
+n > 20: colour by angle (hue = the feature's angle in the latent plane) taken
+from one reference snapshot of the run (its latest), so colours do not change
+while scrubbing; neighbouring features get neighbouring hues.
+"""
+from __future__ import annotations
+
+import colorsys
+
+import numpy as np
+
+# Tableau-20-like, reordered so the first 10 are the strong colours.
+_CATEGORICAL = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
+    "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+]
+CATEGORICAL_MAX = len(_CATEGORICAL)
+NEUTRAL = (150, 150, 150, 255)
+HIGHLIGHT = (255, 215, 0, 255)
+
+
+def _hex(c: str):
+    return tuple(int(c[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def feature_colors(n: int, ref_angles=None) -> np.ndarray:
+    """(n, 4) uint8 RGBA. ref_angles (radians, (n,)) is used only when n > 20."""
+    out = np.empty((n, 4), dtype=np.uint8)
+    out[:, 3] = 255
+    if n <= CATEGORICAL_MAX:
+        out[:, :3] = np.array([_hex(c) for c in _CATEGORICAL[:n]], dtype=np.uint8).reshape(n, 3)
+        return out
+    if ref_angles is None:
+        hues = np.arange(n) / n
+    else:
+        a = np.asarray(ref_angles, dtype=np.float64)
+        a = np.where(np.isfinite(a), a, 0.0)
+        hues = (a % (2 * np.pi)) / (2 * np.pi)
+    rgb = np.array([colorsys.hsv_to_rgb(h, 0.75, 0.9) for h in hues])
+    out[:, :3] = np.round(rgb * 255).astype(np.uint8)
+    return out

@@ -1,0 +1,135 @@
+"""The session and the training worker, driven through their Qt signals."""
+import time
+
+import numpy as np
+import pytest
+
+from model.config import TrainConfig
+from model.engine import Trainer
+
+pytest.importorskip("PyQt6")
+from app.session import Session  # noqa: E402
+
+
+@pytest.fixture
+def session(qtbot):
+    s = Session()
+    yield s
+    assert s.shutdown(timeout=2.0)
+
+
+def wait_state(qtbot, s, *states, timeout=20000):
+    qtbot.waitUntil(lambda: s.state in states, timeout=timeout)
+
+
+def test_training_runs_in_the_background_and_the_frame_follows(qtbot, session):
+    frames = []
+    session.frameChanged.connect(lambda: frames.append(1))
+    session.start(TrainConfig(n=7, steps=20_000, seed=0))
+    assert session.is_training()
+    wait_state(qtbot, session, "finished")
+    snap, ctx = session.frame()
+    assert snap.step == 20_000 and ctx.analysis.verdict == "perfect"
+    assert 0 < len(frames) < 2000  # coalesced: not one signal per step
+    assert session.run_path is not None and session.run_path.exists()  # autosaved
+    from model.runfile import open_run
+
+    assert open_run(session.run_path).history.latest_step == 20_000
+
+
+def test_pause_resume_step_and_stop(qtbot, session):
+    session.start(TrainConfig(n=7, steps=10**8, seed=0))
+    qtbot.waitUntil(lambda: session.trainer.step > 0, timeout=10000)
+    session.pause()
+    time.sleep(0.2)
+    s1 = session.trainer.step
+    time.sleep(0.2)
+    assert session.trainer.step == s1 and session.state == "paused"
+    session.step_once()
+    qtbot.waitUntil(lambda: session.trainer.step > s1, timeout=5000)
+    s2 = session.trainer.step
+    time.sleep(0.2)
+    assert session.trainer.step == s2  # one chunk, then paused again
+    session.resume()
+    qtbot.waitUntil(lambda: session.trainer.step > s2, timeout=5000)
+    t = time.monotonic()
+    assert session.stop_training(timeout=2.0)
+    assert time.monotonic() - t < 2.0
+    assert session.state == "stopped" and not session.is_training()
+    assert session.history.latest_step == session.trainer.step  # history kept
+
+
+def test_scrubbing_serves_the_snapshot_at_or_before_the_step(qtbot, session):
+    session.start(TrainConfig(n=7, steps=3000, seed=1))
+    wait_state(qtbot, session, "finished")
+    session.request_step(1234)
+    snap, _ = session.frame()
+    assert snap.step == session.history.steps[session.history.index_at(1234)] <= 1234
+    assert not session.follow_live
+    session.set_follow_live(True)
+    assert session.frame()[0].step == 3000
+
+
+def test_a_worker_exception_becomes_an_error_and_keeps_the_history(qtbot, session, monkeypatch):
+    calls = {"n": 0}
+    orig = Trainer.train_chunk
+
+    def flaky(self, nsteps):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise RuntimeError("simulated failure in the engine")
+        return orig(self, nsteps)
+
+    monkeypatch.setattr(Trainer, "train_chunk", flaky)
+    errors = []
+    session.error.connect(lambda title, text: errors.append((title, text)))
+    session.start(TrainConfig(n=7, steps=10**7, seed=0))
+    wait_state(qtbot, session, "failed")
+    qtbot.waitUntil(lambda: bool(errors), timeout=5000)
+    assert "simulated failure" in errors[0][1]
+    assert len(session.history) > 0 and session.frame()[0] is not None
+
+
+def test_nan_stops_training_with_a_message_naming_the_step(qtbot, session):
+    errors = []
+    session.error.connect(lambda title, text: errors.append((title, text)))
+    session.start(TrainConfig(n=7, steps=10**6, seed=0, optimizer="sgd", lr=100.0))
+    wait_state(qtbot, session, "finished")
+    halted_at = int(session.trainer.halted[0])
+    assert halted_at >= 0
+    assert errors and f"step {halted_at:,}" in errors[0][1]
+    assert session.trainer.step < 10**6  # training stopped
+    snap = session.frame()[0]
+    assert snap.step < halted_at and np.all(np.isfinite(snap.W))
+
+
+def test_opening_a_bad_file_leaves_the_session_untouched(qtbot, session, tmp_path):
+    session.start(TrainConfig(n=7, steps=2000, seed=0))
+    wait_state(qtbot, session, "finished")
+    before = (session.config, session.history, session.frame()[0].step)
+    errors = []
+    session.error.connect(lambda title, text: errors.append(text))
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"garbage" * 100)
+    assert not session.open(bad)
+    assert errors and str(bad) in errors[0]
+    assert (session.config, session.history, session.frame()[0].step) == before
+
+
+def test_save_as_and_open_round_trip(qtbot, session, tmp_path):
+    session.start(TrainConfig(n=6, steps=1500, seed=2, models=3))
+    wait_state(qtbot, session, "finished")
+    session.set_model(2)
+    snap = session.frame()[0]
+    path = tmp_path / "saved.h5"
+    assert session.save_as(path)
+    other = Session()
+    try:
+        assert other.open(path)
+        other.set_model(2)
+        s2 = other.frame()[0]
+        assert s2.step == snap.step
+        np.testing.assert_array_equal(s2.W, snap.W)
+        assert other.verdicts is not None and len(other.verdicts) == 3
+    finally:
+        other.shutdown()

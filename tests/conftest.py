@@ -1,0 +1,45 @@
+"""Suite-wide guards: no test may leave a thread running or a window open."""
+import os
+import sys
+import threading
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+os.environ.setdefault("LGE_DATA_DIR", os.path.join("/tmp", f"lge-test-{os.getpid()}"))
+# Tests must not read or write the user's real settings.
+os.environ.setdefault("LGE_SETTINGS_ORG", f"lge-tests-{os.getpid()}")
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads_or_windows():
+    before = set(threading.enumerate())
+    yield
+    # threads: give finishing workers a bounded moment, then fail
+    deadline = time.monotonic() + 3.0
+    leaked = []
+    while time.monotonic() < deadline:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()
+                  and not t.name.startswith(("pydevd", "QDBus"))]
+        if not leaked:
+            break
+        time.sleep(0.02)
+    problems = []
+    if leaked:
+        problems.append(f"threads left running: {[t.name for t in leaked]}")
+    if "PyQt6.QtWidgets" in sys.modules:
+        from PyQt6.QtWidgets import QApplication
+
+        app = QApplication.instance()
+        if app is not None:
+            app.processEvents()
+            open_windows = [w for w in app.topLevelWidgets() if w.isVisible()]
+            for w in open_windows:
+                w.close()
+            if open_windows:
+                problems.append(f"windows left open: {[type(w).__name__ for w in open_windows]}")
+    if problems:
+        pytest.fail("; ".join(problems))

@@ -1,0 +1,23 @@
+"""What every view receives besides the snapshot. A view is a function of
+(snapshot, ViewContext): live training, scrubbing and export all call
+`view.set_snapshot(snapshot, ctx)` and nothing else."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+
+@dataclass
+class ViewContext:
+    colors: np.ndarray  # (n, 4) uint8 RGBA, one per feature (resources.palette)
+    selected: frozenset = frozenset()  # 0-based feature indices highlighted everywhere
+    onehot: bool = True  # one-hot (identity) data: verdicts and reconstruction apply
+    analysis: object = None  # model.analysis.Analysis of this snapshot, computed once per frame
+    dataset: Optional[np.ndarray] = None  # (T, n) finite dataset of the shown model, for embeddings
+    loss_steps: Optional[np.ndarray] = None  # (N,) recorded steps
+    losses: Optional[np.ndarray] = None  # (N, K) recorded losses of all models
+    model: int = 0  # the shown model (0-based)
+    plane: str = ""  # description of the 2D latent plane (m > 2)
+    extra: dict = field(default_factory=dict)
