@@ -91,7 +91,7 @@ def _update(p, g, s1, s2, lr, t, opt, wd, beta1, beta2, eps, momentum):
         p[q] = p[q] * decay - step_size * m1 / (np.sqrt(m2) * inv_sq_bc2 + ep)
 
 
-@nb.njit(cache=True, fastmath=_FM, parallel=True)
+@nb.njit(cache=True, fastmath=_FM, parallel=True, nogil=True)
 def train_identity_chunk(W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2, imp, K,
                          t0, global0, lrs, opt, wd, beta1, beta2, eps, momentum,
                          use_bias, untied, halted,
