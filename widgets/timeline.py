@@ -1,0 +1,386 @@
+"""The timeline: scrub and play back the recorded steps of a run.
+
+The slider indexes the recorded steps (``History.steps``), not step numbers,
+because the steps are irregular: dense early, thinned later. The label shows
+"step S / latest".
+
+Who moves what:
+* the user (slider, buttons, keys) and playback emit ``stepRequested(step)``; the
+  session answers with the snapshot at or before that step and may call
+  ``set_current_step`` back: that never emits (no loops);
+* ``set_steps`` is called as training records snapshots. When following live the
+  position jumps to the newest step and ``stepRequested`` is emitted once if the
+  shown step changed. Otherwise the user's position is kept: the step they chose
+  stays the anchor and the slider sits on the recorded step at or before it (the
+  history may thin a step away; then ``stepRequested`` reports the new one).
+* moving by hand (slider, previous/next, start) or starting playback stops
+  following live; "end" keeps the follow state.
+
+Playback runs a QTimer at display rate (~60 Hz) that advances ``speed / 60``
+snapshots per tick (fractions accumulate) and emits only the newest step of each
+tick: frames are dropped, never queued. At the end it loops or stops.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QKeySequence, QShortcut
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QStyle,
+    QToolButton,
+    QWidget,
+)
+
+SPEEDS = (10, 30, 60, 120, 240)  # snapshots per second
+DEFAULT_SPEED = 60
+TICK_HZ = 60
+
+
+class Timeline(QWidget):
+    """Slider over the recorded steps with playback and follow-live.
+
+    Signals: ``stepRequested(int)``, ``followLiveChanged(bool)``, ``playingChanged(bool)``.
+    """
+
+    stepRequested = pyqtSignal(int)
+    followLiveChanged = pyqtSignal(bool)
+    playingChanged = pyqtSignal(bool)
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self._steps = np.zeros(0, dtype=np.int64)
+        self._index = -1  # slider position; -1 = no steps
+        self._anchor: Optional[int] = None  # the step the user (or the session) chose
+        self._follow = True
+        self._playing = False
+        self._acc = 0.0
+        self._updating = False
+        self._shortcuts: list = []
+
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        tip_keys = " (space: play/pause, ←/→: previous/next snapshot, Home/End: first/last)"
+
+        def button(name, text, tip, slot, icon=None):
+            b = QToolButton()
+            b.setObjectName(name)
+            b.setText(text)
+            b.setAccessibleName(text)
+            if icon is not None:
+                b.setIcon(self.style().standardIcon(icon))
+                b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+            b.setToolTip(tip)
+            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            b.clicked.connect(slot)
+            return b
+
+        SP = QStyle.StandardPixmap
+        self._play_icon = self.style().standardIcon(SP.SP_MediaPlay)
+        self._pause_icon = self.style().standardIcon(SP.SP_MediaPause)
+        self.start_button = button("timeline_start", "first", "first snapshot (Home)", self.go_start,
+                                   SP.SP_MediaSkipBackward)
+        self.prev_button = button("timeline_prev", "previous", "previous snapshot (←)", self.step_back,
+                                  SP.SP_MediaSeekBackward)
+        self.play_button = button("timeline_play", "play", "play / pause (space)", self.toggle_play,
+                                  SP.SP_MediaPlay)
+        self.next_button = button("timeline_next", "next", "next snapshot (→)", self.step_forward,
+                                  SP.SP_MediaSeekForward)
+        self.end_button = button("timeline_end", "last", "last snapshot (End)", self.go_end,
+                                 SP.SP_MediaSkipForward)
+
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName("timeline_slider")
+        self.slider.setRange(0, 0)
+        self.slider.setToolTip("recorded snapshots" + tip_keys)
+        self.slider.valueChanged.connect(self._slider_moved)
+
+        self.label = QLabel("no steps yet")
+        self.label.setObjectName("timeline_label")
+        self.label.setMinimumWidth(150)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+        self.speed_combo = QComboBox()
+        self.speed_combo.setObjectName("timeline_speed")
+        for s in SPEEDS:
+            self.speed_combo.addItem(f"{s}/s", s)
+        self.speed_combo.setCurrentIndex(SPEEDS.index(DEFAULT_SPEED))
+        self.speed_combo.setToolTip("playback speed, snapshots per second")
+        self.speed_combo.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+
+        self.loop_check = QCheckBox("loop")
+        self.loop_check.setObjectName("timeline_loop")
+        self.loop_check.setToolTip("start again from the first snapshot at the end")
+        self.loop_check.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+
+        self.follow_check = QCheckBox("follow live")
+        self.follow_check.setObjectName("timeline_follow")
+        self.follow_check.setToolTip("jump to each new snapshot as training records it")
+        self.follow_check.setChecked(True)
+        self.follow_check.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.follow_check.toggled.connect(self._follow_toggled)
+
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(3)
+        for w in (self.start_button, self.prev_button, self.play_button, self.next_button,
+                  self.end_button):
+            row.addWidget(w)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.label)
+        row.addWidget(self.speed_combo)
+        row.addWidget(self.loop_check)
+        row.addWidget(self.follow_check)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(round(1000 / TICK_HZ))
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._tick)
+        self._refresh()
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def steps(self) -> np.ndarray:
+        return self._steps.copy()
+
+    @property
+    def current_step(self) -> Optional[int]:
+        """The recorded step the timeline sits on (None before any step)."""
+        return int(self._steps[self._index]) if self._index >= 0 else None
+
+    @property
+    def current_index(self) -> int:
+        return self._index
+
+    @property
+    def follow_live(self) -> bool:
+        return self._follow
+
+    @follow_live.setter
+    def follow_live(self, on: bool) -> None:
+        self.set_follow_live(on)
+
+    @property
+    def playing(self) -> bool:
+        return self._playing
+
+    @property
+    def speed(self) -> int:
+        return int(self.speed_combo.currentData())
+
+    @speed.setter
+    def speed(self, snapshots_per_second: int) -> None:
+        v = int(snapshots_per_second)
+        i = self.speed_combo.findData(v)
+        if i < 0:
+            self.speed_combo.addItem(f"{v}/s", v)
+            i = self.speed_combo.count() - 1
+        self.speed_combo.setCurrentIndex(i)
+
+    @property
+    def loop(self) -> bool:
+        return self.loop_check.isChecked()
+
+    @loop.setter
+    def loop(self, on: bool) -> None:
+        self.loop_check.setChecked(bool(on))
+
+    # ------------------------------------------------------------------ external API
+    def set_steps(self, steps) -> None:
+        """The recorded steps (ascending). Following live: go to the newest (emit if it
+        changed). Otherwise keep the user's position (the recorded step at or before it)."""
+        before = self.current_step
+        self._steps = np.asarray(steps, dtype=np.int64).reshape(-1).copy()
+        N = len(self._steps)
+        if N == 0:
+            self._index = -1
+            self._anchor = None
+        elif self._follow and not self._playing:
+            self._index = N - 1
+            self._anchor = int(self._steps[-1])
+        else:
+            if self._anchor is None:
+                self._anchor = int(self._steps[-1] if self._follow else self._steps[0])
+            self._index = self._index_at(self._anchor)
+        self._refresh()
+        after = self.current_step
+        if after is not None and after != before:
+            self.stepRequested.emit(after)
+
+    def set_current_step(self, step: int) -> None:
+        """Move to the recorded step at or before ``step`` without emitting stepRequested."""
+        self._anchor = int(step)
+        if len(self._steps):
+            self._index = self._index_at(self._anchor)
+        self._refresh()
+
+    def set_follow_live(self, on: bool) -> None:
+        """Turn following live on (jump to the newest, emit stepRequested) or off."""
+        on = bool(on)
+        if on == self._follow:
+            return
+        self._follow = on
+        if on:
+            self.pause()
+        self._updating = True
+        try:
+            self.follow_check.setChecked(on)
+        finally:
+            self._updating = False
+        self.followLiveChanged.emit(on)
+        if on and len(self._steps):
+            self._move_to(len(self._steps) - 1, stop_following=False)
+
+    def play(self) -> None:
+        if self._playing or len(self._steps) < 2:
+            return
+        self.set_follow_live(False)
+        if self._index >= len(self._steps) - 1:  # at the end: start over
+            self._move_to(0, stop_following=False)
+        self._acc = 0.0
+        self._playing = True
+        self._timer.start()
+        self._refresh()
+        self.playingChanged.emit(True)
+
+    def pause(self) -> None:
+        if not self._playing:
+            return
+        self._playing = False
+        self._timer.stop()
+        self._refresh()
+        self.playingChanged.emit(False)
+
+    def toggle_play(self) -> None:
+        if self._playing:
+            self.pause()
+        else:
+            self.play()
+
+    def step_forward(self) -> None:
+        """Next snapshot (stops following live)."""
+        if len(self._steps):
+            self.set_follow_live(False)
+            self._move_to(min(self._index + 1, len(self._steps) - 1))
+
+    def step_back(self) -> None:
+        """Previous snapshot (stops following live)."""
+        if len(self._steps):
+            self.set_follow_live(False)
+            self._move_to(max(self._index - 1, 0))
+
+    def go_start(self) -> None:
+        """First snapshot (stops following live)."""
+        if len(self._steps):
+            self.set_follow_live(False)
+            self._move_to(0)
+
+    def go_end(self) -> None:
+        """Last snapshot (keeps the follow state)."""
+        if len(self._steps):
+            self._move_to(len(self._steps) - 1, stop_following=False)
+
+    def install_shortcuts(self, window: QWidget) -> list:
+        """Space, ←/→, Home/End as window-wide shortcuts on ``window``.
+
+        Text fields keep these keys while they have focus (Qt lets a focused line
+        edit override a shortcut it would consume)."""
+        for sc in self._shortcuts:
+            sc.setEnabled(False)
+            sc.deleteLater()
+        self._shortcuts = []
+        for key, slot in ((Qt.Key.Key_Space, self.toggle_play), (Qt.Key.Key_Left, self.step_back),
+                          (Qt.Key.Key_Right, self.step_forward), (Qt.Key.Key_Home, self.go_start),
+                          (Qt.Key.Key_End, self.go_end)):
+            sc = QShortcut(QKeySequence(key), window)
+            sc.setContext(Qt.ShortcutContext.WindowShortcut)
+            sc.setAutoRepeat(True)
+            sc.activated.connect(slot)
+            self._shortcuts.append(sc)
+        return list(self._shortcuts)
+
+    # ------------------------------------------------------------------ internals
+    def _index_at(self, step: int) -> int:
+        i = int(np.searchsorted(self._steps, step, side="right")) - 1
+        return max(i, 0)
+
+    def _move_to(self, index: int, stop_following: bool = True) -> None:
+        """A move the user or playback asked for: update and emit stepRequested."""
+        if not len(self._steps):
+            return
+        if stop_following:
+            self.set_follow_live(False)
+        index = int(np.clip(index, 0, len(self._steps) - 1))
+        changed = index != self._index
+        self._index = index
+        self._anchor = int(self._steps[index])
+        self._refresh()
+        if changed:
+            self.stepRequested.emit(int(self._steps[index]))
+
+    def _slider_moved(self, value: int) -> None:
+        if self._updating:
+            return
+        self.pause()
+        self._move_to(value)
+
+    def _follow_toggled(self, on: bool) -> None:
+        if not self._updating:
+            self.set_follow_live(on)
+
+    def _tick(self) -> None:
+        N = len(self._steps)
+        if not self._playing or N < 2:
+            self.pause()
+            return
+        self._acc += self.speed / TICK_HZ
+        adv = int(self._acc)
+        if adv == 0:
+            return
+        self._acc -= adv
+        target = self._index + adv
+        if target >= N - 1:
+            # show the last snapshot first; on the next advance, wrap (loop) or stop
+            target = 0 if (self.loop and self._index >= N - 1) else N - 1
+        self._move_to(target, stop_following=False)
+        if target >= N - 1 and not self.loop:
+            self.pause()
+
+    def _refresh(self) -> None:
+        N = len(self._steps)
+        self._updating = True
+        try:
+            self.slider.setRange(0, max(N - 1, 0))
+            self.slider.setValue(max(self._index, 0))
+        finally:
+            self._updating = False
+        has = N > 0
+        self.slider.setEnabled(N > 1)
+        for b in (self.start_button, self.prev_button, self.next_button, self.end_button):
+            b.setEnabled(has)
+        self.play_button.setEnabled(N > 1)
+        self.play_button.setText("pause" if self._playing else "play")
+        self.play_button.setIcon(self._pause_icon if self._playing else self._play_icon)
+        if has:
+            self.label.setText(f"step {int(self._steps[self._index]):,} / {int(self._steps[-1]):,}")
+        else:
+            self.label.setText("no steps yet")
+
+    def keyPressEvent(self, event):  # noqa: N802 (Qt)
+        key = event.key()
+        actions = {Qt.Key.Key_Space: self.toggle_play, Qt.Key.Key_Left: self.step_back,
+                   Qt.Key.Key_Right: self.step_forward, Qt.Key.Key_Home: self.go_start,
+                   Qt.Key.Key_End: self.go_end}
+        if key in actions and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            actions[key]()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
+__all__ = ["Timeline", "SPEEDS", "TICK_HZ"]
