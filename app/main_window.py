@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(zones, self.docks["wheel"], Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.docks["wheel"], self.docks["plane3d"])
         self.docks["wheel"].raise_()
+        self.docks["verdict"].raise_()
 
         # ---- timeline
         self.timeline = Timeline()
@@ -117,10 +118,12 @@ class MainWindow(QMainWindow):
         self._redraw_timer.timeout.connect(self._tick)
         self._redraw_timer.start()
 
+        self.resize(1500, 950)
+        self.resizeDocks([self.docks["experiment"], zones], [470, 1000], Qt.Orientation.Horizontal)
+        self.resizeDocks([zones, first], [560, 300], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["experiment"], self.docks["models"]], [650, 200], Qt.Orientation.Vertical)
         if restore:
             self._restore_settings()
-        else:
-            self.resize(1400, 900)
         self._update_buttons()
         if autostart:
             QTimer.singleShot(0, self.start_training)
@@ -170,7 +173,7 @@ class MainWindow(QMainWindow):
         s.message.connect(self.status.setText)
         s.error.connect(self.show_error)
         s.modelsChanged.connect(self._update_models)
-        self.timeline.stepRequested.connect(s.request_step)
+        self.timeline.stepRequested.connect(self._step_requested)
         self.timeline.followLiveChanged.connect(s.set_follow_live)
         self.picker.modelChosen.connect(s.set_model)
 
@@ -224,6 +227,13 @@ class MainWindow(QMainWindow):
         self.dialogs.append(box)
         box.show()
 
+    def _step_requested(self, step: int):
+        # The timeline also asks for the newest step while following live.
+        if self.timeline.follow_live:
+            self.session.set_follow_live(True)
+        else:
+            self.session.request_step(step)
+
     def _feature_clicked(self, i: int):
         mods = QGuiApplication.keyboardModifiers()
         self.session.select_feature(i, add=bool(mods & (Qt.KeyboardModifier.ControlModifier |
@@ -255,13 +265,11 @@ class MainWindow(QMainWindow):
             self.status.setToolTip(f"step {snap.step}: {verdict}")
         self.redraw_count += 1
         self.last_redraw_ms = (time.perf_counter() - t0) * 1000
-        if self.session.worker is not None and self.session.worker.latest is not None:
-            pass
 
     def _on_run_changed(self):
         s = self.session
         self.timeline.set_steps(s.history.steps if s.history is not None else [])
-        self.timeline.set_follow_live(True) if hasattr(self.timeline, "set_follow_live") else None
+        self.timeline.set_follow_live(True)
         self._update_models()
         if s.config is not None and s.trainer is None:
             self.form.set_config(s.config)
@@ -318,7 +326,6 @@ class MainWindow(QMainWindow):
     # ============================================================= settings
     def _restore_settings(self):
         st = settings()
-        self.resize(1400, 900)
         geo = st.value("geometry")
         if isinstance(geo, QByteArray) and self.restoreGeometry(geo):
             if not self._on_screen():
@@ -351,7 +358,6 @@ class MainWindow(QMainWindow):
         self._redraw_timer.stop()
         for d in self.dialogs:
             d.close()
-        if hasattr(self.timeline, "stop"):
-            self.timeline.stop()
+        self.timeline.pause()
         self.session.shutdown(timeout=2.0)
         super().closeEvent(e)

@@ -329,6 +329,8 @@ class Session(QObject):
         self.modelsChanged.emit()
 
     def final_losses(self) -> np.ndarray:
-        if self.history is None or len(self.history) == 0:
+        if self.config is None:
             return np.zeros(0)
+        if self.history is None or len(self.history) == 0:
+            return np.full(self.config.models, np.nan)
         return np.array([self.history.snapshot(model=k).loss for k in range(self.config.models)])

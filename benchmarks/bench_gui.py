@@ -1,0 +1,127 @@
+"""The explorer's responsiveness, under an X server (run via scripts/xdisplay.sh).
+
+- GUI event latency while training n = 7 at full speed: p50/p99 interval
+  between ticks of a 1 ms QTimer (a stalled event loop shows as long gaps),
+  against the same measurement with no training (baseline).
+- Training throughput inside the GUI against the headless engine at the same
+  K and thread count (target >= 80%).
+- Scrub latency: a timeline step request -> every 2D view redrawn, n = 7 and
+  n = 10,000 (targets 16 ms and 100 ms).
+
+Run: bash scripts/xdisplay.sh .venv/bin/python benchmarks/bench_gui.py
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+os.environ.setdefault("LGE_SETTINGS_ORG", "lge-bench")
+
+
+def event_gaps(app, seconds):
+    from PyQt6.QtCore import QTimer
+
+    stamps = []
+    timer = QTimer()
+    timer.setInterval(1)
+    timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
+    timer.start()
+    t_end = time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        app.processEvents()
+        time.sleep(0.0005)
+    timer.stop()
+    gaps = np.diff(stamps) * 1000
+    return np.percentile(gaps, 50), np.percentile(gaps, 99), gaps.max()
+
+
+def headless_rate(cfg, seconds, threads=1):
+    from model.engine import Trainer, _set_threads
+
+    _set_threads(threads)
+    tr = Trainer(cfg.replace(steps=10**9))
+    tr.train_chunk(2)
+    t0 = time.perf_counter()
+    s0 = tr.step
+    chunk = 1
+    while time.perf_counter() - t0 < seconds:
+        c0 = time.perf_counter()
+        tr.train_chunk(chunk)
+        dt = time.perf_counter() - c0
+        chunk = int(max(1, min(chunk * 4, chunk * 0.03 / max(dt, 1e-9))))
+    return (tr.step - s0) / (time.perf_counter() - t0)
+
+
+def main(seconds=4.0):
+    import pyqtgraph as pg
+    from PyQt6.QtWidgets import QApplication
+
+    from app.main_window import MainWindow
+    from model.config import TrainConfig
+    from model.engine import Trainer
+    from model.runfile import save_run
+
+    pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    app = QApplication.instance() or QApplication([])
+    rows = []
+    win = MainWindow(autostart=False, restore=False)
+    win.show()
+    app.processEvents()
+    base = event_gaps(app, 1.5)
+    cfg = TrainConfig(n=7, steps=10**9, seed=0)
+    win.form.set_config(cfg)
+    win.start_training()
+    time.sleep(0.3)
+    app.processEvents()
+    s0, t0 = win.session.trainer.step, time.perf_counter()
+    live = event_gaps(app, seconds)
+    gui_rate = (win.session.trainer.step - s0) / (time.perf_counter() - t0)
+    win.session.stop_training()
+    rows.append(("event gap p50 while training n=7 (ms)", live[0], "idle window", base[0], ""))
+    rows.append(("event gap p99 while training n=7 (ms)", live[1], "idle window", base[1], "<= 50 ms"))
+    head = headless_rate(TrainConfig(n=7, seed=0), seconds, threads=1)
+    rows.append(("training steps/s in the GUI (K=1, 1 thread)", gui_rate, "headless engine", head, ">= 80%"))
+
+    for n, steps, target in ((7, 3000, 16), (10_000, 40, 100)):
+        c = TrainConfig(n=n, steps=steps, seed=0, data="identity" if n < 100 else "sparse",
+                        sparsity=0.999, batch=None if n < 100 else 256)
+        tr = Trainer(c)
+        tr.run()
+        path = f"/tmp/bench_gui_{n}.h5"
+        save_run(path, c, tr.history)
+        win.open_run(path)
+        app.processEvents()
+        win.redraw()
+        steps_arr = win.session.history.steps
+        rng = np.random.default_rng(0)
+        times = []
+        naive = []
+        for s in rng.choice(steps_arr, size=20):
+            t = time.perf_counter()
+            win.session.request_step(int(s))
+            win.redraw()
+            app.processEvents()
+            times.append((time.perf_counter() - t) * 1000)
+            # baseline: the same frame with analysis recomputed (no cache) and every view rebuilt
+            win.session._analysis_cache.clear()
+            t = time.perf_counter()
+            snap, ctx = win.session.frame()
+            for v in win.views.values():
+                v.set_snapshot(None, ctx)
+                v.set_snapshot(snap, ctx)
+            app.processEvents()
+            naive.append((time.perf_counter() - t) * 1000)
+        rows.append((f"scrub latency n={n:,}, all 2D views (ms, median)", float(np.median(times)),
+                     "clear + redraw, no cache", float(np.median(naive)), f"<= {target} ms"))
+    win.close()
+    print(f"{'measure':52} {'ours':>10}  {'baseline':>24} {'':>10}  target")
+    for name, o, bname, b, target in rows:
+        print(f"{name:52} {o:10,.1f}  {bname:>24} {b:10,.1f}  {target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""The explorer window driven as a user drives it (pytest-qt, the real window)."""
+import time
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QByteArray, QMimeData, QPoint, QPointF, Qt, QUrl
+from PyQt6.QtGui import QDropEvent
+from PyQt6.QtWidgets import QLineEdit
+
+from app.main_window import DEFAULT_EXPERIMENT, MainWindow, settings
+from model.config import TrainConfig
+from model.engine import Trainer
+
+
+@pytest.fixture
+def make_window(qtbot):
+    made = []
+
+    def make(**kw):
+        kw.setdefault("autostart", False)
+        kw.setdefault("restore", False)
+        w = MainWindow(**kw)
+        qtbot.addWidget(w)
+        w.show()
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close()
+        assert not w.session.is_training()
+
+
+def finished(w):
+    return w.session.state in ("finished", "stopped", "failed")
+
+
+def test_default_experiment_starts_at_once_and_every_view_follows(qtbot, make_window):
+    w = make_window(autostart=True)
+    qtbot.waitUntil(lambda: w.session.is_training() or finished(w), timeout=10000)
+    cfg = w.session.config
+    assert (cfg.n, cfg.m, cfg.data, cfg.optimizer, cfg.lr, cfg.steps, cfg.seed) == \
+        (DEFAULT_EXPERIMENT.n, 2, "identity", "adamw", 1e-3, 25_000, 0)
+    qtbot.waitUntil(lambda: finished(w), timeout=60000)
+    qtbot.waitUntil(lambda: not w._dirty, timeout=2000)
+    w.redraw()
+    snap, ctx = w.session.frame()
+    assert snap.step == 25_000
+    assert ctx.analysis.verdict == "perfect"
+    assert w.timeline.current_step == 25_000
+    for key, view in w.views.items():
+        assert getattr(view, "snapshot", snap) is snap or getattr(view, "_snap", snap) is snap, key
+
+
+def test_pause_step_resume_stop_buttons(qtbot, make_window):
+    w = make_window()
+    w.form.set_config(TrainConfig(n=7, steps=10**8, seed=0))
+    qtbot.mouseClick(w.controls.start, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.session.trainer is not None and w.session.trainer.step > 100, timeout=10000)
+    qtbot.mouseClick(w.controls.pause, Qt.MouseButton.LeftButton)
+    assert w.controls.pause.text() == "Resume"
+    time.sleep(0.15)
+    s1 = w.session.trainer.step
+    qtbot.wait(150)
+    assert w.session.trainer.step == s1
+    qtbot.mouseClick(w.controls.step, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.session.trainer.step > s1, timeout=5000)
+    qtbot.mouseClick(w.controls.pause, Qt.MouseButton.LeftButton)  # resume
+    assert w.controls.pause.text() == "Pause"
+    qtbot.mouseClick(w.controls.stop, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not w.session.is_training(), timeout=3000)
+    assert not w.controls.stop.isEnabled()
+
+
+def test_scrubbing_redraws_from_the_history(qtbot, make_window):
+    w = make_window()
+    w.form.set_config(TrainConfig(n=7, steps=5000, seed=0))
+    w.start_training()
+    qtbot.waitUntil(lambda: finished(w), timeout=30000)
+    w.redraw()
+    n0 = w.redraw_count
+    w.timeline.go_start()
+    qtbot.waitUntil(lambda: w.redraw_count > n0, timeout=2000)
+    assert w.session.frame()[0].step == 0 and not w.session.follow_live
+    qtbot.keyClick(w, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: w.session.frame()[0].step == 1, timeout=2000)
+    qtbot.keyClick(w, Qt.Key.Key_End)
+    qtbot.waitUntil(lambda: w.session.frame()[0].step == 5000, timeout=2000)
+
+
+def test_bad_form_values_block_the_start(qtbot, make_window):
+    w = make_window()
+    lr = w.form.field_widget("lr")
+    edit = lr if isinstance(lr, QLineEdit) else lr.findChild(QLineEdit)
+    edit.setFocus()
+    edit.selectAll()
+    qtbot.keyClicks(edit, "abc")
+    qtbot.waitUntil(lambda: not w.controls.start.isEnabled(), timeout=2000)
+    assert "lr" in w.form.errors()
+    assert w.form.error_label("lr").isVisible()
+    edit.selectAll()
+    qtbot.keyClicks(edit, "0.01")
+    qtbot.waitUntil(lambda: w.controls.start.isEnabled(), timeout=2000)
+
+
+def test_open_save_and_a_bad_file(qtbot, make_window, tmp_path):
+    w = make_window()
+    w.form.set_config(TrainConfig(n=6, steps=2000, seed=3, models=4))
+    w.start_training()
+    qtbot.waitUntil(lambda: finished(w), timeout=30000)
+    path = tmp_path / "saved.h5"
+    assert w.session.save_as(path)
+    bad = tmp_path / "notes.h5"
+    bad.write_text("these are not a run")
+    before = w.session.history
+    assert not w.open_run(bad)
+    assert w.dialogs and str(bad) in w.dialogs[-1].text()
+    assert w.session.history is before
+    w2 = make_window()
+    assert w2.open_run(path)
+    w2.session.set_model(3)
+    w2.redraw()
+    assert w2.session.frame()[0].step == 2000
+    assert w2.picker.K == 4
+    recent = settings().value("recent", [])
+    assert str(path) in recent
+
+
+def test_drag_and_drop_opens_a_run(qtbot, make_window, tmp_path):
+    from model.runfile import save_run
+
+    cfg = TrainConfig(n=5, steps=100, seed=0)
+    tr = Trainer(cfg)
+    tr.run()
+    path = tmp_path / "dropped.h5"
+    save_run(path, cfg, tr.history)
+    w = make_window()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    ev = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                    Qt.KeyboardModifier.NoModifier)
+    w.dropEvent(ev)
+    assert w.session.config.n == 5 and w.session.history.latest_step == 100
+
+
+def test_worker_exception_shows_a_dialog_and_keeps_the_history(qtbot, make_window, monkeypatch):
+    orig = Trainer.train_chunk
+    calls = {"n": 0}
+
+    def flaky(self, nsteps):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise RuntimeError("simulated engine failure")
+        return orig(self, nsteps)
+
+    monkeypatch.setattr(Trainer, "train_chunk", flaky)
+    w = make_window()
+    w.form.set_config(TrainConfig(n=7, steps=10**7, seed=0))
+    w.start_training()
+    qtbot.waitUntil(lambda: w.session.state == "failed", timeout=10000)
+    qtbot.waitUntil(lambda: bool(w.dialogs), timeout=3000)
+    assert "simulated engine failure" in w.dialogs[-1].text()
+    assert len(w.session.history) > 0
+    w.redraw()  # the views still draw the kept history
+
+
+def test_nan_run_stops_with_a_message_naming_the_step(qtbot, make_window):
+    w = make_window()
+    w.form.set_config(TrainConfig(n=7, steps=10**6, seed=0, optimizer="sgd", lr=100.0))
+    w.start_training()
+    qtbot.waitUntil(lambda: finished(w), timeout=20000)
+    qtbot.waitUntil(lambda: bool(w.dialogs), timeout=3000)
+    step = int(w.session.trainer.halted[0])
+    assert f"step {step:,}" in w.dialogs[-1].text()
+
+
+def test_closing_while_training_stops_within_two_seconds(qtbot, make_window):
+    w = make_window()
+    w.form.set_config(TrainConfig(n=7, steps=10**9, seed=0))
+    w.start_training()
+    qtbot.waitUntil(lambda: w.session.trainer.step > 0, timeout=10000)
+    worker = w.session.worker
+    t = time.monotonic()
+    w.close()
+    assert time.monotonic() - t < 2.0
+    assert not worker.is_running()
+
+
+def test_settings_restore_safely(qtbot, make_window):
+    st = settings()
+    w = make_window()
+    w.move(-5000, -5000)  # off every screen
+    w.close()
+    st.setValue("last_experiment", '{"n": "not a number"}')
+    w2 = make_window(restore=True)
+    assert w2._on_screen()
+    assert w2.form.config() == DEFAULT_EXPERIMENT or w2.form.is_valid()
+    st.setValue("last_experiment", TrainConfig(n=9, steps=10).to_json())
+    w3 = make_window(restore=True)
+    assert w3.form.config().n == 9
