@@ -88,8 +88,8 @@ class Session(QObject):
         self.worker.halted.connect(self._on_halted)
         self.worker.failed.connect(self._on_failed)
         self.worker.finished.connect(self._on_finished)
-        self._set_state("training")
         self.worker.start()
+        self._set_state("training")
 
     def pause(self):
         if self.worker is not None and self.worker.is_running():
