@@ -59,6 +59,8 @@ class MainWindow(QMainWindow):
         self.session = session or Session(self)
         self.dialogs: list = []  # dialogs shown (non-modal), for tests and for closing
         self._dirty = True
+        self._stale: set = set()
+        self._next_redraw = 0.0
         self.redraw_count = 0
         self.last_redraw_ms = 0.0
 
@@ -135,6 +137,7 @@ class MainWindow(QMainWindow):
         d = QDockWidget(title, self)
         d.setObjectName(f"dock_{key}")
         d.setWidget(widget)
+        d.visibilityChanged.connect(lambda shown, key=key: self._dock_shown(key, shown))
         self.addDockWidget(area, d)
         self.docks[key] = d
         return d
@@ -240,26 +243,43 @@ class MainWindow(QMainWindow):
                                                         Qt.KeyboardModifier.ShiftModifier)))
 
     # ============================================================= redraw
+    def _dock_shown(self, key, shown):
+        if shown and key in getattr(self, "_stale", ()):
+            self._dirty = True
+            self._next_redraw = 0.0
+
     def _mark_dirty(self):
         self._dirty = True
 
     def _tick(self):
-        if not self._dirty:
+        # Redraw at display rate at most, and never more than half of the
+        # time: after a redraw that took d ms, wait at least d ms, so input
+        # events and the training worker (which needs the GIL between
+        # kernel calls) always get their share.
+        if not self._dirty or time.perf_counter() < self._next_redraw:
             return
         self._dirty = False
         self.redraw()
+        self._next_redraw = time.perf_counter() + self.last_redraw_ms / 1000
 
     def redraw(self):
         """Redraw every view from the session's current frame (the one code path)."""
         t0 = time.perf_counter()
+        self._dirty = False
         s = self.session
         if s.history is not None:
             self.timeline.set_steps(s.history.steps)
         snap, ctx = s.frame()
         if snap is not None and not s.follow_live:
             self.timeline.set_current_step(snap.step)
-        for view in self.views.values():
-            view.set_snapshot(snap, ctx)
+        for key, view in self.views.items():
+            # Views hidden behind a tab or closed are brought up to date when
+            # they are shown (visibilityChanged marks the window dirty).
+            if view.isVisible() and not view.visibleRegion().isEmpty():
+                view.set_snapshot(snap, ctx)
+                self._stale.discard(key)
+            else:
+                self._stale.add(key)
         if snap is not None and ctx is not None and ctx.analysis is not None:
             verdict = ctx.analysis.verdict
             self.status.setToolTip(f"step {snap.step}: {verdict}")

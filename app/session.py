@@ -8,6 +8,7 @@ dirty when something changes; the window redraws at display rate.
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -31,6 +32,7 @@ from .worker import TrainingWorker
 # Above this many features, analysis runs off the GUI thread (it takes
 # ~0.2 s at n = 10,000) and the views get it when it is ready.
 SYNC_ANALYSIS_MAX_N = 1500
+ANALYSIS_DEBOUNCE_S = 0.15
 
 
 class Session(QObject):
@@ -64,6 +66,7 @@ class Session(QObject):
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
         self._pending_analysis: set = set()
         self._closed = False
+        self._wanted_analysis = None
         self._loss_cache = (None, None, None)
 
     # ================================================================ training
@@ -218,15 +221,24 @@ class Session(QObject):
             a = analyze(snap, onehot=onehot)
             self._cache_analysis(key, a)
             return a
+        self._wanted_analysis = key
         if key not in self._pending_analysis and not self._closed:
             self._pending_analysis.add(key)
-            fut = self._pool.submit(analyze, snap, onehot=onehot)
+            fut = self._pool.submit(self._analyze_if_wanted, key, snap, onehot)
             fut.add_done_callback(lambda f, key=key: self._analysis_done(key, f))
         return None
 
+    def _analyze_if_wanted(self, key, snap, onehot):  # analysis thread
+        # While scrubbing, frames pass faster than analyses finish: wait a
+        # moment, then skip the job if another frame is wanted by now.
+        time.sleep(ANALYSIS_DEBOUNCE_S)
+        if key != self._wanted_analysis or self._closed:
+            return None
+        return analyze(snap, onehot=onehot)
+
     def _analysis_done(self, key, fut):  # analysis thread
         self._pending_analysis.discard(key)
-        if fut.cancelled() or fut.exception() is not None:
+        if fut.cancelled() or fut.exception() is not None or fut.result() is None:
             return
         self._cache_analysis(key, fut.result())
         self.frameChanged.emit()  # queued to the GUI thread
