@@ -1,0 +1,85 @@
+"""Helpers for the widget tests: models, contexts, showing a view, reading its pixels."""
+from __future__ import annotations
+
+import numpy as np
+
+SIZE = (520, 480)
+
+
+def henighan_snapshot(n: int = 7, step: int = 100):
+    from model.init import henighan
+    from model.snapshot import Snapshot
+
+    W, b = henighan(n)
+    return Snapshot(step, W, b, loss=0.0)
+
+
+def symmetric_failure_snapshot(step: int = 200):
+    """The seed's symmetric failure: a regular hexagon (Henighan n = 6) and W_7 = 0, b_7 = 1/7."""
+    from model.init import henighan
+    from model.snapshot import Snapshot
+
+    W6, b6 = henighan(6)
+    W = np.hstack([W6, np.zeros((2, 1))])
+    b = np.concatenate([b6, [1.0 / 7.0]])
+    return Snapshot(step, W, b, loss=6 / 49)
+
+
+def circle_snapshot(n: int = 10_000, seed: int = 0, step: int = 300):
+    """Random W around a circle: angles uniform, radius 1 +- 5%, b ~ -0.9."""
+    from model.snapshot import Snapshot
+
+    rng = np.random.default_rng(seed)
+    th = rng.uniform(0, 2 * np.pi, n)
+    r = 1 + 0.05 * rng.normal(size=n)
+    return Snapshot(step, r * np.vstack([np.cos(th), np.sin(th)]), rng.normal(-0.9, 0.05, n), loss=0.5)
+
+
+def make_ctx(snap, analysis=True, **kw):
+    from model import geometry as geo
+    from model.analysis import analyze
+    from resources.palette import feature_colors
+    from widgets.context import ViewContext
+
+    W2 = snap.W if snap.m == 2 else geo.project(snap.W)
+    a = analyze(snap) if analysis else None
+    return ViewContext(colors=feature_colors(snap.n, geo.angles(W2)), analysis=a, **kw)
+
+
+def show(qtbot, w, size=SIZE):
+    from PyQt6.QtWidgets import QApplication
+
+    qtbot.addWidget(w)
+    w.resize(*size)
+    w.show()
+    qtbot.waitExposed(w)
+    QApplication.processEvents()
+    return w
+
+
+def render(view, plot=None):
+    """Let the view paint, then grab its plot's viewport as a QImage."""
+    from PyQt6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    plot = view.plot if plot is None else plot
+    plot.viewport().grab()  # first paint settles the auto-range
+    QApplication.processEvents()
+    return plot.viewport().grab().toImage()
+
+
+def rgb_at(img, p):
+    c = img.pixelColor(p.x(), p.y())
+    return np.array([c.red(), c.green(), c.blue()], dtype=float)
+
+
+def blend(rgba, bg=(255, 255, 255)):
+    """The colour a translucent rgba takes over the background."""
+    c = np.asarray(rgba, dtype=float)
+    a = c[3] / 255.0
+    return a * c[:3] + (1 - a) * np.asarray(bg, dtype=float)
+
+
+def nearest(rgb, candidates) -> int:
+    d = [np.linalg.norm(np.asarray(rgb, float) - np.asarray(c, float)) for c in candidates]
+    return int(np.argmin(d))

@@ -1,0 +1,118 @@
+"""Feature wheel: dead features marked, radius-group circles, data embeddings, clicks."""
+import numpy as np
+from PyQt6.QtCore import QPoint, Qt
+
+from model.analysis import analyze
+from model.snapshot import Snapshot
+from tests.widgets import (circle_snapshot, henighan_snapshot, make_ctx, render, rgb_at, show,
+                           symmetric_failure_snapshot)
+from widgets.feature_wheel import (ARROWS_MAX, FeatureWheelView, arrow_subset, data_embeddings, dead_text,
+                                   radius_circles)
+
+
+def _view(qtbot, snap, ctx):
+    v = show(qtbot, FeatureWheelView())
+    v.set_snapshot(snap, ctx)
+    return v
+
+
+def test_symmetric_failure_marks_the_dead_feature(qtbot):
+    snap = symmetric_failure_snapshot()
+    ctx = make_ctx(snap)
+    v = _view(qtbot, snap, ctx)
+    assert v.dead_marked == [6]
+    assert v.dead_label.textItem.toPlainText() == "dead: 7"
+    assert v.dead_rings.isVisible() and len(v.dead_rings.data) == 1
+    # the ring at the origin is drawn in feature 7's colour: some pixel on it is close to that colour
+    img = render(v)
+    o = v.map_to_viewport(0.0, 0.0)
+    want = ctx.colors[6, :3].astype(float)
+    best = min(np.abs(rgb_at(img, QPoint(o.x() + dx, o.y() + dy)) - want).max()
+               for dx in range(-9, 10) for dy in range(-9, 10) if 5 <= np.hypot(dx, dy) <= 8.5)
+    assert best < 40
+    # Henighan: nothing dead, no ring, no label
+    h = henighan_snapshot(7)
+    v.set_snapshot(h, make_ctx(h))
+    assert v.dead_marked == [] and not v.dead_rings.isVisible()
+    assert v.dead_label.textItem.toPlainText() == ""
+
+
+def test_radius_group_circles_match_the_analysis(qtbot):
+    snap = symmetric_failure_snapshot()
+    v = _view(qtbot, snap, make_ctx(snap))
+    a = analyze(snap)
+    assert len([c for c in v.circle_items if c.isVisible()]) == len(a.radius_groups) == 1
+    # two circles: alternate radii 1 and 2.2 (the seed's two-circle picture)
+    n = 8
+    th = 2 * np.pi * np.arange(n) / n
+    r = np.where(np.arange(n) % 2 == 0, 1.0, 2.2)
+    snap2 = Snapshot(1, r * np.vstack([np.cos(th), np.sin(th)]), np.full(n, -0.5))
+    a2 = analyze(snap2)
+    v.set_snapshot(snap2, make_ctx(snap2))
+    visible = [c for c in v.circle_items if c.isVisible()]
+    assert len(visible) == len(a2.radius_groups) == 2
+    np.testing.assert_allclose(sorted(v.shown_circles), sorted(g["radius"] for g in a2.radius_groups))
+    x, y = visible[0].getData()
+    np.testing.assert_allclose(np.hypot(x, y), v.shown_circles[0])
+    assert radius_circles(a2) == [(g["radius"], len(g["members"])) for g in a2.radius_groups]
+
+
+def test_data_embeddings_overlay_and_toggle(qtbot):
+    snap = henighan_snapshot(7)
+    rng = np.random.default_rng(0)
+    X = np.eye(7)[rng.integers(0, 7, 50)] * rng.uniform(0.2, 1, (50, 1))
+    H, owner = data_embeddings(snap, X)
+    np.testing.assert_allclose(H, X @ snap.W.T)
+    assert owner.tolist() == np.argmax(X, axis=1).tolist()
+    ctx = make_ctx(snap, dataset=X)
+    v = _view(qtbot, snap, ctx)
+    assert v.data_box.isEnabled() and v.show_data
+    assert v.data_points == 50 and v.data.isVisible()
+    np.testing.assert_allclose(np.c_[v.data.data["x"], v.data.data["y"]], H)
+    v.data_box.setChecked(False)
+    assert not v.show_data and v.data_points == 0
+    v.set_show_data(True)
+    assert v.data_points == 50
+    v.set_snapshot(snap, make_ctx(snap))  # no dataset: the toggle is disabled
+    assert not v.data_box.isEnabled() and v.data_points == 0
+
+
+def test_click_on_an_arrow_emits_its_feature(qtbot):
+    snap = henighan_snapshot(7)
+    v = _view(qtbot, snap, make_ctx(snap))
+    render(v)
+    for k in (0, 4):
+        with qtbot.waitSignal(v.featureClicked, timeout=1000) as sig:
+            qtbot.mouseClick(v.plot.viewport(), Qt.MouseButton.LeftButton,
+                             pos=v.map_to_viewport(*(0.7 * snap.W[:, k])))
+        assert sig.args == [k]
+    # a click far from every arrow emits nothing
+    with qtbot.assertNotEmitted(v.featureClicked):
+        qtbot.mouseClick(v.plot.viewport(), Qt.MouseButton.LeftButton,
+                         pos=v.map_to_viewport(*(0.25 * (snap.W[:, 0] + snap.W[:, 1]))))
+
+
+def test_arrow_colours_in_the_render(qtbot):
+    snap = henighan_snapshot(7)
+    ctx = make_ctx(snap)
+    v = _view(qtbot, snap, ctx)
+    img = render(v)
+    for k in range(7):
+        p = v.map_to_viewport(*(0.6 * snap.W[:, k]))
+        near = [rgb_at(img, QPoint(p.x() + dx, p.y() + dy)) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+        assert min(np.abs(c - ctx.colors[k, :3]).max() for c in near) < 30
+
+
+def test_large_n_subsamples_arrows_and_labels_only_selected(qtbot):
+    snap = circle_snapshot(10_000)
+    ctx = make_ctx(snap, selected=frozenset({3, 9000}))
+    v = _view(qtbot, snap, ctx)
+    assert len(v.drawn_arrows) == ARROWS_MAX
+    assert sorted(v.labels.texts()) == ["4", "9001"]
+    assert v.tips.group_count() > 0
+    render(v)
+    sub = arrow_subset(snap.W, 100)
+    assert len(sub) == 100 and len(np.unique(sub)) == 100
+    assert dead_text(np.arange(0, 600, 2)) == "dead: 300 features"
+    assert dead_text(np.arange(300)) == "dead: 1-300"
+    assert dead_text(np.array([2, 6])) == "dead: 3, 7"

@@ -1,0 +1,63 @@
+"""Verdict panel: the verdict in words, the per-feature table (a model, selected first), clicks."""
+import numpy as np
+from PyQt6.QtCore import QAbstractTableModel, Qt
+from PyQt6.QtWidgets import QTableView
+
+from tests.widgets import circle_snapshot, henighan_snapshot, make_ctx, show, symmetric_failure_snapshot
+from widgets.verdict_panel import COLUMNS, VerdictPanel, cell_text, table_order, verdict_words
+
+
+def test_verdicts_in_words(qtbot):
+    v = show(qtbot, VerdictPanel())
+    s = symmetric_failure_snapshot()
+    v.set_snapshot(s, make_ctx(s))
+    assert v.verdict == "symmetric_failure"
+    assert "symmetric" in v.header.text().lower() and "Symmetric failure" in v.header_text()
+    assert "7" in v.header_text().splitlines()[0]  # names the dead feature
+    h = henighan_snapshot(7)
+    v.set_snapshot(h, make_ctx(h))
+    assert v.verdict == "perfect" and "perfect" in v.header.text().lower()
+    assert "radius cv" in v.header_text() and "gap ratio" in v.header_text()
+    assert verdict_words("two_circle_failure") == "Two-circle failure"
+
+
+def test_analysis_computed_when_ctx_has_none(qtbot):
+    v = show(qtbot, VerdictPanel())
+    s = symmetric_failure_snapshot()
+    v.set_snapshot(s, make_ctx(s, analysis=False))
+    assert v.verdict == "symmetric_failure"
+
+
+def test_table_contents_order_and_click(qtbot):
+    v = show(qtbot, VerdictPanel())
+    s = symmetric_failure_snapshot()
+    v.set_snapshot(s, make_ctx(s, selected=frozenset({6})))
+    m = v.table.model()
+    assert isinstance(m, QAbstractTableModel) and isinstance(v.table, QTableView)
+    assert m.rowCount() == 7 and m.columnCount() == len(COLUMNS)
+    assert [m.headerData(c, Qt.Orientation.Horizontal) for c in range(len(COLUMNS))] == list(COLUMNS)
+    # the selected feature first, then the others by index
+    assert [m.data(m.index(r, 0)) for r in range(7)] == ["7", "1", "2", "3", "4", "5", "6"]
+    assert m.data(m.index(0, COLUMNS.index("dead"))) == "dead"
+    assert m.data(m.index(0, COLUMNS.index("reconstructed"))) == "no"
+    assert m.data(m.index(1, COLUMNS.index("reconstructed"))) == "yes"
+    assert float(m.data(m.index(1, COLUMNS.index("p_i(W_i)")))) == 1.0
+    assert m.data(m.index(0, 0), Qt.ItemDataRole.FontRole).bold()
+    rect = v.table.visualRect(m.index(3, 1))
+    with qtbot.waitSignal(v.featureClicked, timeout=1000) as sig:
+        qtbot.mouseClick(v.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert sig.args == [2]
+
+
+def test_large_n_uses_the_model(qtbot):
+    v = show(qtbot, VerdictPanel())
+    s = circle_snapshot(10_000)
+    v.set_snapshot(s, make_ctx(s, selected=frozenset({9999, 42})))
+    m = v.table.model()
+    assert m.rowCount() == 10_000
+    assert [m.data(m.index(r, 0)) for r in range(3)] == ["43", "10000", "1"]
+    assert table_order(5, [3, 9, -1]).tolist() == [3, 0, 1, 2, 4]
+    a = v.analysis
+    assert cell_text(a, 0, COLUMNS.index("norm")) == f"{a.norms[0]:.4g}"
+    v.set_snapshot(None, None)
+    assert m.rowCount() == 0 and v.header.text() == ""

@@ -1,0 +1,101 @@
+"""The contract every 2D view follows, and the shared helpers."""
+import numpy as np
+import pytest
+from PyQt6.QtCore import pyqtBoundSignal
+
+from model.snapshot import Snapshot
+from tests.widgets import circle_snapshot, henighan_snapshot, make_ctx, render, show, symmetric_failure_snapshot
+from widgets import views2d
+from widgets.views2d import (VIEW_KEYS, color_groups, feature_colors_for, make_views, nice_ceil, nice_range,
+                             point_segment_distance, ranges_text)
+
+
+@pytest.fixture
+def views(qtbot):
+    vs = make_views()
+    for w in vs.values():
+        show(qtbot, w, (420, 360))
+    return vs
+
+
+def test_make_views_one_of_each_with_the_contract(views):
+    assert tuple(views) == VIEW_KEYS == ("zones", "wheel", "gram", "bias", "loss", "verdict")
+    names = {k: type(v).__name__ for k, v in views.items()}
+    assert names == {"zones": "ZoneMapView", "wheel": "FeatureWheelView", "gram": "GramView",
+                     "bias": "BiasNormView", "loss": "LossView", "verdict": "VerdictPanel"}
+    for v in views.values():
+        assert isinstance(v.featureClicked, pyqtBoundSignal)
+        assert callable(v.set_snapshot)
+    assert views2d.ZoneMapView is type(views["zones"])  # lazy re-export
+
+
+def _all(views, snap, ctx):
+    for v in views.values():
+        v.set_snapshot(snap, ctx)
+    for k, v in views.items():
+        if k != "verdict":
+            render(v)
+
+
+def test_all_views_on_the_seed_models_and_clear(views):
+    for snap in (henighan_snapshot(7), symmetric_failure_snapshot()):
+        steps = np.arange(50) * 10
+        _all(views, snap, make_ctx(snap, selected=frozenset({1}), loss_steps=steps,
+                                   losses=np.exp(-steps[:, None] / 100.0)))
+    for v in views.values():
+        v.set_snapshot(None, None)
+
+
+def test_all_views_at_n_10000(views):
+    snap = circle_snapshot(10_000)
+    steps = np.arange(300) * 10
+    ctx = make_ctx(snap, selected=frozenset({0, 5000, 9999}), loss_steps=steps,
+                   losses=np.exp(-steps[:, None] / 1000.0) * np.ones((1, 40)))
+    _all(views, snap, ctx)
+    assert views["zones"].drawn_mode == "raster"
+    assert views["verdict"].table.model().rowCount() == 10_000
+    # a second, different snapshot reuses the items
+    items_before = len(views["wheel"].plot_item.items)
+    snap2 = circle_snapshot(10_000, seed=1, step=400)
+    _all(views, snap2, make_ctx(snap2, loss_steps=steps, losses=ctx.losses))
+    assert len(views["wheel"].plot_item.items) == items_before
+
+
+def test_all_views_m3_untied_and_no_colors(views):
+    rng = np.random.default_rng(2)
+    snap = Snapshot(7, rng.normal(size=(3, 12)), rng.normal(size=12) * 0.2 - 0.5, loss=0.3,
+                    M=rng.normal(size=(12, 3)))
+    ctx = make_ctx(snap)
+    ctx.colors = None  # a view falls back to the palette
+    _all(views, snap, ctx)
+    assert "principal directions" in views["zones"].note.text()
+    assert "principal directions" in views["wheel"].note.text()
+    one = Snapshot(1, np.array([[1.0, -0.5, 0.2]]), np.array([0.1, -0.2, 0.0]))  # m = 1
+    _all(views, one, make_ctx(one))
+
+
+def test_color_groups_exact_when_few_and_close_when_coarsened():
+    rng = np.random.default_rng(0)
+    c = rng.integers(0, 256, (10, 4), dtype=np.uint8)
+    g, gc = color_groups(c)
+    assert np.array_equal(gc[g], c)
+    big = rng.integers(0, 256, (5000, 4), dtype=np.uint8)
+    g, gc = color_groups(big, 64)
+    assert len(gc) <= 64
+    assert np.abs(gc[g].astype(int) - big.astype(int)).max() < 128
+    g2, _ = color_groups(big, 64)  # cached
+    assert g2 is g
+
+
+def test_small_helpers():
+    assert nice_ceil(0.93) == 1.0 and nice_ceil(1.01) == 1.2 and nice_ceil(1693) == 2000
+    assert nice_range(-0.93, 0.14) == (-1.0, 0.15)
+    assert ranges_text([1, 2, 3, 5]) == "1-3, 5"
+    assert ranges_text(list(range(0, 400, 2))) == "200 features"
+    d = point_segment_distance(np.array([[0, 0, 2, 0], [0, 0, 0, 0]]), 1.0, 1.0)
+    np.testing.assert_allclose(d, [1.0, np.sqrt(2)])
+    snap = henighan_snapshot(30)
+    ctx = make_ctx(snap)
+    assert np.array_equal(feature_colors_for(snap, ctx), ctx.colors)
+    ctx.colors = ctx.colors[:5]  # wrong length: palette colours by angle
+    assert feature_colors_for(snap, ctx).shape == (30, 4)

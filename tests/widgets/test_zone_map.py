@@ -1,0 +1,241 @@
+"""Latent-zone map: the raster kernels against model.geometry, hover_text by hand,
+pixels of a rendered Henighan heptagon, the clip toggle, clicks, n = 10,000."""
+import math
+import re
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+
+from model import geometry as geo
+from model.snapshot import Snapshot
+from tests.widgets import (blend, circle_snapshot, henighan_snapshot, make_ctx, nearest, render, rgb_at, show,
+                           symmetric_failure_snapshot)
+from widgets import zone_map as zm
+from widgets.zone_map import ZoneMapView, envelope_raster, hover_text, polygon_mask, zone_rgba
+
+WHITE = np.array([255.0, 255.0, 255.0])
+
+
+# ----------------------------------------------------------------------------
+# pure helpers
+
+@pytest.mark.parametrize("seed,n", [(0, 7), (1, 50), (2, 400), (3, 3000)])
+def test_envelope_raster_matches_the_brute_force_raster(seed, n):
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(2, n))
+    b = rng.normal(size=n)
+    box = geo.default_box(W)
+    ref_idx, ref_best = geo.zone_raster(W, b, box, 64)
+    idx, best = envelope_raster(W.T, b, box, 64, 64)
+    np.testing.assert_allclose(best, ref_best, rtol=1e-12, atol=1e-12)
+    # the winner may differ only at exact ties, where the values agree
+    assert np.mean(idx == ref_idx) > 0.999
+
+
+def test_envelope_raster_handles_equal_slopes_and_dead_features():
+    # features 0 and 1 share A = (1, 0): the larger b wins; feature 3 is dead (A = 0)
+    A = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    b = np.array([0.1, 0.3, -0.2, 0.05])
+    box = (-2.0, 2.0, -2.0, 2.0)
+    idx, best = envelope_raster(A, b, box, 40, 40)
+    xs, ys = zm.pixel_centres(box, 40, 40)
+    X, Y = np.meshgrid(xs, ys)
+    P = np.stack([X + 0.1, X + 0.3, Y - 0.2, np.full_like(X, 0.05)])
+    np.testing.assert_allclose(best, P.max(axis=0), atol=1e-12)
+    assert not np.any(idx == 0)  # always beaten by feature 1
+
+
+def test_polygon_mask_matches_point_in_polygon():
+    # a concave "pac-man" with a vertex at the origin, and a square
+    pac = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+    ext = (-1.5, 1.5, -1.5, 1.5)
+    m = polygon_mask(pac, ext, 30, 30)
+    xs, ys = zm.pixel_centres(ext, 30, 30)
+    for iy in range(0, 30, 3):
+        for ix in range(0, 30, 3):
+            x, y = xs[ix], ys[iy]
+            # inside the diamond |x| + |y| < 1 but not in the first quadrant (the mouth)
+            want = abs(x) + abs(y) < 1 and not (x > 0 and y > 0)
+            assert m[iy, ix] == want, (x, y)
+    sq = polygon_mask(np.array([[0, 0], [1, 0], [1, 1], [0, 1.0]]), (-1, 2, -1, 2), 3, 3)
+    assert sq.tolist() == [[False, False, False], [False, True, False], [False, False, False]]
+
+
+def test_zone_rgba_colours_fires_dims_and_clips():
+    snap = henighan_snapshot(7)
+    colors = make_ctx(snap, analysis=False).colors
+    ext = geo.default_box(snap.W, 0.5)
+    rgba, idx, best = zone_rgba(snap.W, snap.b, colors, ext, 128, clip_to_shape=True)
+    xs, ys = zm.pixel_centres(ext, 128, 128)
+
+    def px(h):
+        return int(np.argmin(abs(ys - h[1]))), int(np.argmin(abs(xs - h[0])))
+
+    for k in range(7):
+        iy, ix = px(0.9 * snap.W[:, k])
+        assert idx[iy, ix] == k and best[iy, ix] > 0
+        assert rgba[iy, ix, :3].tolist() == colors[k, :3].tolist()
+        assert rgba[iy, ix, 3] == zm.RASTER_ALPHA_ON
+    iy, ix = px((0.0, 0.0))  # nothing fires at the centre (b < 0): dimmed
+    assert rgba[iy, ix, 3] == zm.RASTER_ALPHA_OFF
+    iy, ix = px(1.2 * snap.W[:, 0])  # outside the shape: transparent when clipped
+    assert rgba[iy, ix, 3] == 0
+    rgba2, _, _ = zone_rgba(snap.W, snap.b, colors, ext, 128, clip_to_shape=False)
+    assert rgba2[iy, ix, 3] == zm.RASTER_ALPHA_ON
+
+
+def _active_from_text(text):
+    return [int(k) for k in re.findall(r"(\d+) \(p = ", text)]
+
+
+def test_hover_text_lists_exactly_the_active_features_hand_computed():
+    # p(h) = W^T h + b at h = (0.3, 0.1): p1 = 0.3 - 0.5 < 0, p2 = 0.1 + 0.2 = 0.3, p3 = -0.3 + 0 < 0
+    snap = Snapshot(0, np.array([[1.0, 0.0, -1.0], [0.0, 1.0, 0.0]]), np.array([-0.5, 0.2, 0.0]))
+    t = hover_text(snap, (0.3, 0.1))
+    assert _active_from_text(t) == [2]
+    assert "p = 0.3)" in t and "h = (0.3, 0.1)" in t
+    # at h = (-0.7, -0.1): p1 = -1.2, p2 = 0.1, p3 = 0.7 -> 3 then 2 (by p)
+    assert _active_from_text(hover_text(snap, (-0.7, -0.1))) == [3, 2]
+    t0 = hover_text(snap, (0.0, -0.5))  # p = (-0.5, -0.3, 0): nothing > 0
+    assert "active: none" in t0 and _active_from_text(t0) == []
+
+
+def test_hover_text_at_the_midpoint_of_two_henighan_features():
+    # mid = (W_1 + W_2)/2: p_1 = p_2 = r^2 (1 - cos phi)/2 = 1/2; p_3 = r^2 (cos 2phi - cos phi)/2 < 0
+    snap = henighan_snapshot(7)
+    mid = 0.5 * (snap.W[:, 0] + snap.W[:, 1])
+    t = hover_text(snap, mid)
+    assert sorted(_active_from_text(t)) == [1, 2]
+    assert t.count("p = 0.5)") == 2
+
+
+# ----------------------------------------------------------------------------
+# the rendered view
+
+def _view(qtbot, snap, ctx, **kw):
+    v = show(qtbot, ZoneMapView())
+    for k, val in kw.items():
+        getattr(v, "set_" + k)(val)
+    v.set_snapshot(snap, ctx)
+    return v
+
+
+@pytest.mark.parametrize("mode", ["polygons", "raster"])
+def test_pixel_inside_zone_k_has_feature_k_colour(qtbot, mode):
+    snap = henighan_snapshot(7)
+    ctx = make_ctx(snap)
+    v = _view(qtbot, snap, ctx, mode=mode)
+    assert v.drawn_mode == mode
+    img = render(v)
+    alpha = zm.ZONE_ALPHA if mode == "polygons" else zm.RASTER_ALPHA_ON
+    expect = [blend(np.r_[ctx.colors[k, :3], alpha]) for k in range(7)]
+    phi = 2 * math.pi / 7
+    for k in range(7):
+        # on the arrow itself (opaque colour k) and beside it, off the arrow, still only in zone k
+        # (the 2-pixel arrow may be missed by half a pixel: opaque or translucent colour k both count)
+        on = rgb_at(img, v.map_to_viewport(*(0.9 * snap.W[:, k])))
+        j = nearest(on, list(ctx.colors[:, :3]) + expect + [WHITE])
+        assert j < 14 and j % 7 == k, (k, on)
+        c, s = math.cos(0.12 * phi), math.sin(0.12 * phi)
+        h = 0.85 * np.array([c * snap.W[0, k] - s * snap.W[1, k], s * snap.W[0, k] + c * snap.W[1, k]])
+        assert list(np.nonzero(snap.W.T @ h + snap.b > 0)[0]) == [k]
+        off = rgb_at(img, v.map_to_viewport(*h))
+        assert nearest(off, expect + [WHITE]) == k
+        assert np.abs(off - expect[k]).max() < 40, (k, off, expect[k])
+
+
+def test_outside_the_shape_background_when_clipped_coloured_on_the_whole_plane(qtbot):
+    snap = henighan_snapshot(7)
+    ctx = make_ctx(snap)
+    v = _view(qtbot, snap, ctx)
+    r = float(np.hypot(*snap.W[:, 0]))
+    # beyond the middle of the edge W_1 W_2 (the edge is at r cos(pi/7) ~ 0.90 r): outside the shape,
+    # inside zones 1 and 2 (p_1 = p_2 = r^2 (cos(pi/7) - cos(2 pi/7)) > 0)
+    a = math.pi / 7
+    h = 1.02 * r * np.array([math.cos(a), math.sin(a)])
+    assert list(np.nonzero(snap.W.T @ h + snap.b > 0)[0]) == [0, 1]
+    assert v.clip_to_shape and v.clip_box.isChecked()
+    px = rgb_at(render(v), v.map_to_viewport(*h))
+    assert np.abs(px - WHITE).max() <= 3, px
+    v.clip_box.setChecked(False)  # the checkbox drives the property
+    assert not v.clip_to_shape
+    px2 = rgb_at(render(v), v.map_to_viewport(*h))
+    assert np.abs(px2 - WHITE).max() > 40, px2
+    # zones 1 and 2 overlap there: feature 2's translucent orange over feature 1's blue
+    both = blend(np.r_[ctx.colors[1, :3], zm.ZONE_ALPHA], bg=blend(np.r_[ctx.colors[0, :3], zm.ZONE_ALPHA]))
+    both2 = blend(np.r_[ctx.colors[0, :3], zm.ZONE_ALPHA], bg=blend(np.r_[ctx.colors[1, :3], zm.ZONE_ALPHA]))
+    assert min(np.abs(px2 - both).max(), np.abs(px2 - both2).max()) < 30, (px2, both, both2)
+    v.set_clip_to_shape(True)
+    assert v.clip_box.isChecked()
+    px3 = rgb_at(render(v), v.map_to_viewport(*h))
+    assert np.abs(px3 - WHITE).max() <= 3
+
+
+def test_symmetric_failure_dead_zone_covers_the_whole_shape(qtbot):
+    snap = symmetric_failure_snapshot()
+    ctx = make_ctx(snap)
+    v = _view(qtbot, snap, ctx)
+    img = render(v)
+    # near the origin only feature 7 fires (b_7 = 1/7 > 0): its zone tints the centre
+    px = rgb_at(img, v.map_to_viewport(0.05, -0.3))
+    want = blend(np.r_[ctx.colors[6, :3], zm.ZONE_ALPHA])
+    assert np.abs(px - want).max() < 30, (px, want)
+
+
+def test_click_on_an_arrow_and_on_a_zone_emits_feature(qtbot):
+    snap = henighan_snapshot(7)
+    v = _view(qtbot, snap, make_ctx(snap))
+    render(v)
+    with qtbot.waitSignal(v.featureClicked, timeout=1000) as sig:
+        qtbot.mouseClick(v.plot.viewport(), Qt.MouseButton.LeftButton, pos=v.map_to_viewport(*(0.5 * snap.W[:, 2])))
+    assert sig.args == [2]
+    # inside zone 5 (0-based 4) but away from its arrow
+    h = 0.97 * snap.W[:, 4] + 0.04 * snap.W[:, 3]
+    with qtbot.waitSignal(v.featureClicked, timeout=1000) as sig:
+        qtbot.mouseClick(v.plot.viewport(), Qt.MouseButton.LeftButton, pos=v.map_to_viewport(*h))
+    assert sig.args == [4]
+
+
+def test_hover_updates_the_status_line(qtbot):
+    snap = henighan_snapshot(7)
+    v = _view(qtbot, snap, make_ctx(snap))
+    render(v)
+    mid = 0.5 * (snap.W[:, 0] + snap.W[:, 1])
+    v._on_move(v.vb.mapViewToScene(pg_point(mid)))
+    assert sorted(_active_from_text(v.status.text())) == [1, 2]
+
+
+def pg_point(h):
+    from PyQt6.QtCore import QPointF
+
+    return QPointF(float(h[0]), float(h[1]))
+
+
+def test_large_n_uses_the_raster_and_colours_by_the_strongest_feature(qtbot):
+    snap = circle_snapshot(10_000)
+    ctx = make_ctx(snap, selected=frozenset({5, 1234}))
+    v = _view(qtbot, snap, ctx)
+    assert v.drawn_mode == "raster"
+    assert v.last_rgba is not None and max(v.last_rgba.shape[:2]) == zm.RASTER_RES
+    img = render(v)
+    # a point near the rim in direction of feature 17: the strongest feature there is drawn in its colour
+    k = 17
+    h = 0.97 * snap.W[:, k]
+    p = snap.W.T @ h + snap.b
+    win = int(np.argmax(p))
+    px = rgb_at(img, v.map_to_viewport(*h))
+    want = blend(np.r_[ctx.colors[win, :3], zm.RASTER_ALPHA_ON if p[win] > 0 else zm.RASTER_ALPHA_OFF])
+    assert np.abs(px - want).max() < 45, (px, want)
+    assert sorted(v.labels.texts()) == ["1235", "6"]  # only selected features are labelled
+    v.set_clip_to_shape(False)
+    v.set_snapshot(None, ctx)
+    assert v.drawn_mode is None
+
+
+def test_m3_model_shows_the_plane(qtbot):
+    rng = np.random.default_rng(4)
+    snap = Snapshot(5, rng.normal(size=(3, 9)), rng.normal(size=9) * 0.1 - 0.3)
+    v = _view(qtbot, snap, make_ctx(snap))
+    assert "principal directions" in v.note.text()
+    render(v)

@@ -1,0 +1,298 @@
+"""The feature wheel: the W_i as arrows from the origin in their colours, dead
+features marked at the origin, the analysis' radius groups as dashed circles,
+and for a finite dataset the data embeddings h_t = W x_t (the SMDD figure)."""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+
+from model import geometry as geo
+from model.snapshot import Snapshot
+
+from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel,
+                      analysis_of, color_groups, feature_colors_for, nice_ceil, plane_of, plane_text,
+                      point_segment_distance, polygons_xy, qcolor, ranges_text, segments_xy, selected_of)
+from .zone_map import CLICK_PX, arrow_heads, arrow_segments, label_positions
+
+#: At most this many data embeddings are drawn (an even subsample above).
+DATA_MAX = 20_000
+#: Above this many features the arrows drawn are an even subsample in angular order
+#: (every feature's tip is still drawn as a dot): 10,000 full-length lines cost
+#: ~30 ms of pixel filling and show the same colour disk.
+ARROWS_MAX = 1000
+#: At most this many dead features get their own ring at the origin.
+DEAD_RINGS_MAX = 6
+CIRCLE_PEN = (90, 90, 90, 255)
+CIRCLE_POINTS = 181
+
+
+# ----------------------------------------------------------------------------
+# pure helpers
+
+def circle_xy(radius: float, k: int = CIRCLE_POINTS) -> Tuple[np.ndarray, np.ndarray]:
+    t = np.linspace(0.0, 2 * np.pi, k)
+    return radius * np.cos(t), radius * np.sin(t)
+
+
+def radius_circles(analysis) -> List[Tuple[float, int]]:
+    """[(radius, member count)] of the analysis' radius groups (live features)."""
+    return [(float(g["radius"]), len(g["members"])) for g in analysis.radius_groups]
+
+
+def dead_text(dead: np.ndarray) -> str:
+    """'' when none, else 'dead: 7' / 'dead: 3, 7' (1-based) or 'dead: 120 features'."""
+    dead = np.asarray(dead, dtype=np.int64)
+    if dead.size == 0:
+        return ""
+    return "dead: " + ranges_text((dead + 1).tolist(), max_chars=40)
+
+
+def arrow_subset(W2: np.ndarray, max_arrows: int = ARROWS_MAX) -> np.ndarray:
+    """The features whose arrows are drawn: all up to max_arrows, else every k-th in angular order."""
+    n = W2.shape[1]
+    if n <= max_arrows:
+        return np.arange(n, dtype=np.int64)
+    order = geo.angular_order(W2)
+    return np.sort(order[np.linspace(0, n - 1, max_arrows).round().astype(np.int64)])
+
+
+def data_embeddings(snap: Snapshot, dataset, max_points: int = DATA_MAX):
+    """(H (T', 2) embeddings h_t = W x_t on the drawn plane, owner (T',) strongest input feature).
+
+    An even subsample of at most max_points examples; owner[t] = argmax_i x_t[i]
+    (the feature whose colour the point takes), -1 for an all-zero example.
+    """
+    X = np.asarray(dataset, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != snap.n:
+        raise ValueError(f"dataset must be (T, n) = (T, {snap.n}), got shape {X.shape}")
+    T = X.shape[0]
+    if T > max_points:
+        X = X[np.linspace(0, T - 1, max_points).astype(np.int64)]
+    W2 = plane_of(snap)[0]
+    H = X @ W2.T
+    owner = np.argmax(np.abs(X), axis=1) if X.shape[1] else np.zeros(X.shape[0], np.int64)
+    zero = ~np.any(X != 0, axis=1)
+    owner = np.where(zero, -1, owner)
+    return H, owner
+
+
+# ----------------------------------------------------------------------------
+# the view
+
+class FeatureWheelView(PlotPanel):
+    """Feature wheel. Toggle ``show_data`` (set_show_data / the checkbox): the data
+    embeddings of ctx.dataset as a scatter overlay (only when a dataset is given)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent, aspect_locked=True)
+        self._show_data = True
+        self.data_box = self.add_toggle("data embeddings", True, self.set_show_data,
+                                        "h_t = W x_t of the finite dataset (ctx.dataset)")
+        self.data_box.setEnabled(False)
+        pi = self.plot_item
+        self.circle_items: List[pg.PlotCurveItem] = []
+        self.circle_labels = LabelPool(pi, cap=8, size_pt=7)
+        self.data = pg.ScatterPlotItem(size=4, pen=None)
+        self.data.setZValue(-3)
+        self.data.setVisible(False)
+        pi.addItem(self.data)
+        self.arrows = ColorPathsItem("lines", width=2.0)
+        self.arrows.setZValue(5)
+        pi.addItem(self.arrows)
+        self.heads = ColorPathsItem("fill")
+        self.heads.setZValue(6)
+        pi.addItem(self.heads)
+        self.tips = ColorPathsItem("points", width=3.0)
+        self.tips.setZValue(6)
+        pi.addItem(self.tips)
+        self.sel_under = ColorPathsItem("lines", width=5.0)
+        self.sel_under.setZValue(7)
+        pi.addItem(self.sel_under)
+        self.sel_arrows = ColorPathsItem("lines", width=3.0)
+        self.sel_arrows.setZValue(8)
+        pi.addItem(self.sel_arrows)
+        self.dead_rings = pg.ScatterPlotItem(pxMode=True, symbol="o", brush=None)
+        self.dead_rings.setZValue(9)
+        self.dead_rings.setVisible(False)
+        pi.addItem(self.dead_rings)
+        self.dead_label = pg.TextItem(anchor=(0, 0), color=(40, 40, 40))
+        self.dead_label.setZValue(20)
+        pi.addItem(self.dead_label, ignoreBounds=True)
+        self.labels = LabelPool(pi)
+        self.bounds_item = ColorPathsItem()  # no paths: keeps the labels beyond the tips in view
+        pi.addItem(self.bounds_item)
+        self._W2 = None
+        self.drawn_arrows = np.zeros(0, dtype=np.int64)
+        self.dead_marked: List[int] = []
+        self.shown_circles: List[float] = []
+        self.data_points = 0
+
+    # toggles -----------------------------------------------------------
+    @property
+    def show_data(self) -> bool:
+        return self._show_data
+
+    def set_show_data(self, on: bool):
+        on = bool(on)
+        if on != self._show_data:
+            self._show_data = on
+            if self.data_box.isChecked() != on:
+                self.data_box.setChecked(on)
+            self.redraw()
+
+    # drawing -----------------------------------------------------------
+    def _set_circles(self, radii: List[Tuple[float, int]]):
+        while len(self.circle_items) < len(radii):
+            pen = pg.mkPen(CIRCLE_PEN, width=1.2, style=Qt.PenStyle.DashLine)
+            it = pg.PlotCurveItem(pen=pen)
+            it.setZValue(7.5)  # above the arrows: at large n the arrows fill the disk
+            self.plot_item.addItem(it)
+            self.circle_items.append(it)
+        for it, (r, _) in zip(self.circle_items, radii):
+            it.setData(*circle_xy(r))
+            it.setVisible(True)
+        for it in self.circle_items[len(radii):]:
+            it.setVisible(False)
+            it.setData([], [])
+        self.shown_circles = [r for r, _ in radii]
+        c = np.cos(np.pi / 4)
+        self.circle_labels.set([(f"r={r:.3g} ({k})", r * c, -r * c, CIRCLE_PEN, False) for r, k in radii[:8]]
+                               if len(radii) > 1 else [])
+
+    def _clear(self):
+        for it in (self.arrows, self.heads, self.tips, self.sel_under, self.sel_arrows):
+            it.clear()
+        self.drawn_arrows = np.zeros(0, dtype=np.int64)
+        self._set_circles([])
+        self.dead_rings.setData([])
+        self.dead_rings.setVisible(False)
+        self.dead_label.setText("")
+        self.labels.set([])
+        self.data.setData([])
+        self.data.setVisible(False)
+        self.note.setText("")
+        self._W2 = None
+        self.dead_marked = []
+        self.data_points = 0
+
+    def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
+        self._snap, self._ctx = snap, ctx
+        if snap is None or snap.n == 0:
+            self._clear()
+            return
+        n = snap.n
+        W2 = plane_of(snap)[0]
+        self._W2 = W2
+        a = analysis_of(snap, ctx)
+        colors = feature_colors_for(snap, ctx)
+        sel = selected_of(ctx, n)
+
+        # arrows (a subsample above ARROWS_MAX), heads up to LABEL_MAX, dots at the tips above
+        drawn = arrow_subset(W2)
+        self.drawn_arrows = drawn
+        x, y = segments_xy(arrow_segments(W2[:, drawn]))
+        self.arrows.set_features(colors[drawn], x, y)
+        if n <= LABEL_MAX:
+            hx, hy, hc = polygons_xy(list(arrow_heads(W2)))
+            self.heads.set_features(colors, hx, hy, hc, np.full(n, 4))
+            self.tips.clear()
+        else:
+            self.heads.clear()
+            self.tips.set_features(colors, W2[0], W2[1])
+        if len(sel):
+            sx, sy = segments_xy(arrow_segments(W2[:, sel]))
+            self.sel_under.set_features(np.tile(np.array(OUTLINE, np.uint8), (len(sel), 1)), sx, sy, max_groups=1)
+            self.sel_arrows.set_features(colors[sel], sx, sy)
+        else:
+            self.sel_under.clear()
+            self.sel_arrows.clear()
+
+        # radius groups
+        self._set_circles(radius_circles(a))
+
+        # dead features: hollow rings at the origin + a label
+        dead = np.nonzero(a.dead_mask)[0]
+        self.dead_marked = dead.tolist()
+        if len(dead):
+            ring = dead[:DEAD_RINGS_MAX]
+            self.dead_rings.setData(pos=np.zeros((len(ring), 2)), size=14 + 7 * np.arange(len(ring)),
+                                    pen=[pg.mkPen(qcolor(colors[i]), width=2.5) for i in ring],
+                                    brush=None, symbol="o")
+            self.dead_rings.setVisible(True)
+            self.dead_label.setText(dead_text(dead))
+            r = max(float(np.max(np.hypot(W2[0], W2[1]))), 1e-9)
+            self.dead_label.setPos(0.04 * r, -0.04 * r)
+        elif self.dead_rings.isVisible():
+            self.dead_rings.setData([])
+            self.dead_rings.setVisible(False)
+            self.dead_label.setText("")
+
+        # labels
+        rmax = float(np.max(np.hypot(W2[0], W2[1]))) if n else 1.0
+        R = nice_ceil(1.15 * max(rmax, max([r for r, _ in radius_circles(a)], default=0.0), 1e-9))
+        self.bounds_item.set_bounds((-R, R, -R, R))
+        lab = np.arange(n) if n <= LABEL_MAX else sel[:SELECTED_LABEL_MAX]
+        lab = lab[~a.dead_mask[lab]] if n <= LABEL_MAX else lab
+        pos = label_positions(W2[:, lab], 0.08 * max(rmax, 1e-9))
+        selset = set(sel.tolist())
+        dark = np.clip(colors[lab].astype(int) * 0.7, 0, 255).astype(np.uint8)
+        dark[:, 3] = 255
+        self.labels.set([(str(i + 1), px, py, dark[t], i in selset)
+                         for t, (i, (px, py)) in enumerate(zip(lab.tolist(), pos))])
+
+        # data embeddings
+        ds = getattr(ctx, "dataset", None) if ctx is not None else None
+        have = ds is not None and np.ndim(ds) == 2 and np.shape(ds)[1] == n
+        self.data_box.setEnabled(bool(have))
+        if have and self._show_data:
+            H, owner = data_embeddings(snap, ds)
+            grp, gcol = color_groups(colors)
+            brushes = np.array([pg.mkBrush(qcolor(c, 150)) for c in gcol] + [pg.mkBrush(120, 120, 120, 150)],
+                               dtype=object)
+            g = np.where(owner >= 0, grp[np.maximum(owner, 0)], len(gcol))
+            self.data.setData(pos=H, brush=brushes[g], size=4, pen=None)
+            self.data.setVisible(True)
+            self.data_points = H.shape[0]
+        elif self.data.isVisible():
+            self.data.setData([])
+            self.data.setVisible(False)
+            self.data_points = 0
+
+        parts = [f"n = {n}", f"radius groups {len(a.radius_groups)}"]
+        if len(drawn) < n:
+            parts.append(f"arrows: {len(drawn)} of {n} (even in angle), every tip dotted")
+        if len(dead):
+            parts.append(f"{len(dead)} dead")
+        if self.data_points:
+            parts.append(f"{self.data_points} data points" + (f" (of {np.shape(ds)[0]})"
+                                                               if np.shape(ds)[0] > self.data_points else ""))
+        pt = plane_text(snap, ctx)
+        if pt:
+            parts.append(pt)
+        self.note.setText("   ".join(parts))
+
+    # interaction -------------------------------------------------------
+    def feature_at(self, x: float, y: float) -> int:
+        """The arrow within CLICK_PX pixels of (x, y) (nearest), or -1."""
+        if self._W2 is None or self._W2.shape[1] == 0:
+            return -1
+        d = point_segment_distance(arrow_segments(self._W2), x, y)
+        k = int(np.argmin(d))
+        return k if d[k] <= CLICK_PX * max(self.view_pixel_size()) else -1
+
+    def _clicked(self, x, y):
+        k = self.feature_at(x, y)
+        if k >= 0:
+            self.featureClicked.emit(k)
+
+    def _hovered(self, x, y):
+        k = self.feature_at(x, y)
+        if k >= 0 and self._snap is not None:
+            w = self._W2[:, k]
+            self.status.setText(f"feature {k + 1}: W = ({w[0]:.4g}, {w[1]:.4g}), |W| = {np.hypot(*w):.4g}, "
+                                f"b = {self._snap.b[k]:.4g}")
+        else:
+            self.status.setText(f"h = ({x:.4g}, {y:.4g})")

@@ -1,0 +1,218 @@
+"""The loss curves of all K models on a log y axis (ctx.loss_steps, ctx.losses (N, K)):
+the shown model (ctx.model) highlighted, the others faint (up to OTHERS_MAX lines,
+else a min / median / max band), a vertical line at the current step.
+
+The view plots log10(loss) on a linear view with a log-labelled axis; losses
+that are zero, negative or NaN have no logarithm and leave gaps (counted in
+the note) instead of breaking the axis."""
+from __future__ import annotations
+
+import math
+from typing import Dict, Optional
+
+import numpy as np
+import pyqtgraph as pg
+
+from model.snapshot import Snapshot
+
+from .views2d import PlotPanel, fmt_num
+
+#: Up to this many other models are drawn as lines; more become a band.
+OTHERS_MAX = 20
+MAIN_PEN = (31, 119, 180)
+OTHER_PEN = (140, 140, 140, 110)
+BAND_BRUSH = (150, 150, 150, 70)
+STEP_PEN = (214, 39, 40)
+
+
+# ----------------------------------------------------------------------------
+# pure helpers
+
+def log_losses(losses) -> np.ndarray:
+    """log10 of the positive finite losses, NaN elsewhere (no warnings)."""
+    L = np.asarray(losses, dtype=np.float64)
+    ok = np.isfinite(L) & (L > 0)
+    out = np.full(L.shape, np.nan)
+    out[ok] = np.log10(L[ok])
+    return out
+
+
+def loss_series(steps, losses, model: int = 0, others_max: int = OTHERS_MAX) -> Dict[str, object]:
+    """What the loss view draws, in log10 units.
+
+    Returns a dict: x (N,) steps; main (N,) log10 loss of ``model`` (NaN gaps);
+    others: list of (N,) arrays (K - 1 <= others_max) or None; band: (x, lo, med,
+    hi) over the other models (finite rows only) when K - 1 > others_max, else
+    None; nonpositive / nan: how many recorded values could not be drawn.
+    """
+    x = np.asarray(steps, dtype=np.float64).ravel()
+    L = np.asarray(losses, dtype=np.float64)
+    if L.ndim == 1:
+        L = L[:, None]
+    if L.ndim != 2 or L.shape[0] != x.size:
+        raise ValueError(f"losses must be (N, K) with N = len(loss_steps) = {x.size}, got shape {L.shape}")
+    K = L.shape[1]
+    model = int(model) if 0 <= int(model) < K else 0
+    lg = log_losses(L)
+    out: Dict[str, object] = {
+        "x": x, "main": lg[:, model] if K else np.full(x.size, np.nan), "others": None, "band": None,
+        "nonpositive": int(np.sum(np.isfinite(L) & (L <= 0))), "nan": int(np.sum(~np.isfinite(L))),
+        "K": K, "model": model,
+    }
+    rest = np.delete(lg, model, axis=1) if K > 1 else np.zeros((x.size, 0))
+    if rest.shape[1] == 0:
+        return out
+    if rest.shape[1] <= others_max:
+        out["others"] = [rest[:, j] for j in range(rest.shape[1])]
+    else:
+        ok = np.any(np.isfinite(rest), axis=1)
+        r = rest[ok]
+        lo = np.nanmin(r, axis=1) if r.size else np.zeros(0)
+        hi = np.nanmax(r, axis=1) if r.size else np.zeros(0)
+        med = np.nanmedian(r, axis=1) if r.size else np.zeros(0)
+        out["band"] = (x[ok], lo, med, hi)
+    return out
+
+
+def step_loss(steps, main_log: np.ndarray, step: int, snap_loss: float) -> float:
+    """log10 loss at the current step: the snapshot's loss when drawable, else the
+    shown model's value at the last recorded step <= step (NaN if none)."""
+    if snap_loss is not None and math.isfinite(snap_loss) and snap_loss > 0:
+        return math.log10(snap_loss)
+    x = np.asarray(steps, dtype=np.float64)
+    if x.size == 0:
+        return float("nan")
+    i = int(np.searchsorted(x, step, side="right")) - 1
+    return float(main_log[i]) if 0 <= i < x.size else float("nan")
+
+
+# ----------------------------------------------------------------------------
+# the view
+
+class LossView(PlotPanel):
+    """Loss curves (log y). ``step_line`` is the vertical line at snap.step."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        pi = self.plot_item
+        pi.getAxis("left").setLogMode(True)
+        pi.setLabel("left", "loss")
+        pi.setLabel("bottom", "step")
+        self.others = []
+        self.band_lo = pg.PlotCurveItem(pen=None)
+        self.band_hi = pg.PlotCurveItem(pen=None)
+        self.band = pg.FillBetweenItem(self.band_lo, self.band_hi, brush=pg.mkBrush(BAND_BRUSH))
+        self.band.setZValue(-10)
+        pi.addItem(self.band_lo)
+        pi.addItem(self.band_hi)
+        pi.addItem(self.band)
+        self.median = pg.PlotCurveItem(pen=pg.mkPen(OTHER_PEN[:3], width=1, style=pg.QtCore.Qt.PenStyle.DashLine))
+        pi.addItem(self.median)
+        self.main = pg.PlotDataItem(pen=pg.mkPen(MAIN_PEN, width=2), connect="finite")
+        self.main.setDownsampling(auto=True, method="peak")
+        self.main.setClipToView(True)
+        self.main.setZValue(10)
+        pi.addItem(self.main)
+        self.step_line = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen(STEP_PEN, width=1.5))
+        self.step_line.setZValue(20)
+        pi.addItem(self.step_line, ignoreBounds=True)
+        self.marker = pg.ScatterPlotItem(size=8, pen=pg.mkPen(STEP_PEN), brush=pg.mkBrush(255, 255, 255))
+        self.marker.setZValue(21)
+        pi.addItem(self.marker, ignoreBounds=True)
+        self._key = None
+        self.series: Optional[Dict[str, object]] = None
+
+    def _set_others(self, arrays, x):
+        arrays = arrays or []
+        while len(self.others) < len(arrays):
+            it = pg.PlotDataItem(pen=pg.mkPen(OTHER_PEN, width=1), connect="finite")
+            it.setDownsampling(auto=True, method="peak")
+            it.setClipToView(True)
+            self.plot_item.addItem(it)
+            self.others.append(it)
+        for it, y in zip(self.others, arrays):
+            it.setData(x, y, connect="finite")
+            it.setVisible(True)
+        for it in self.others[len(arrays):]:
+            it.setData([], [])
+            it.setVisible(False)
+
+    def _set_band(self, band):
+        if band is None or len(band[0]) == 0:
+            for it in (self.band_lo, self.band_hi, self.median):
+                it.setData([], [])
+            self.band.setVisible(False)
+            return
+        x, lo, med, hi = band
+        self.band_lo.setData(x, lo)
+        self.band_hi.setData(x, hi)
+        self.median.setData(x, med)
+        self.band.setVisible(True)
+
+    def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
+        self._snap, self._ctx = snap, ctx
+        steps = getattr(ctx, "loss_steps", None) if ctx is not None else None
+        losses = getattr(ctx, "losses", None) if ctx is not None else None
+        model = int(getattr(ctx, "model", 0) or 0) if ctx is not None else 0
+        if snap is None and steps is None:
+            self._key = None
+            self.series = None
+            self.main.setData([], [])
+            self._set_others(None, None)
+            self._set_band(None)
+            self.marker.setData([])
+            self.step_line.setVisible(False)
+            self.note.setText("")
+            return
+        if steps is not None and losses is not None and len(steps):
+            st = np.asarray(steps, dtype=np.float64)
+            ls = np.asarray(losses, dtype=np.float64)
+            k = self._key
+            same = (k is not None and k[2] == model and k[0].shape == st.shape and k[1].shape == ls.shape
+                    and np.array_equal(k[0], st) and np.array_equal(k[1], ls, equal_nan=True))
+            if not same:
+                s = loss_series(st, ls, model)
+                self.series = s
+                self.main.setData(s["x"], s["main"], connect="finite")
+                self._set_others(s["others"], s["x"])
+                self._set_band(s["band"])
+                # a copy: the history may fill its arrays in place
+                self._key = (st.copy(), ls.copy(), model)
+        else:
+            self._key = None
+            self.series = None
+            self.main.setData([], [])
+            self._set_others(None, None)
+            self._set_band(None)
+        s = self.series
+        parts = []
+        if snap is not None:
+            self.step_line.setValue(float(snap.step))
+            self.step_line.setVisible(True)
+            y = step_loss(s["x"] if s else [], s["main"] if s else np.zeros(0), snap.step, snap.loss)
+            if math.isfinite(y):
+                self.marker.setData([float(snap.step)], [y])
+            else:
+                self.marker.setData([])
+            parts.append(f"step {snap.step}, loss {fmt_num(snap.loss, 6)}")
+        else:
+            self.step_line.setVisible(False)
+            self.marker.setData([])
+        if s is not None:
+            K = s["K"]
+            if K > 1:
+                parts.append(f"model {s['model'] + 1} of {K}" + ("; others: min/median/max band"
+                                                                if s["band"] is not None else "; others faint"))
+            bad = []
+            if s["nonpositive"]:
+                bad.append(f"{s['nonpositive']} zero/negative")
+            if s["nan"]:
+                bad.append(f"{s['nan']} NaN/inf")
+            if bad:
+                parts.append(" and ".join(bad) + " not drawn (log axis)")
+        else:
+            parts.append("no loss history")
+        self.note.setText("   ".join(parts))
+
+    def _hovered(self, x, y):
+        self.status.setText(f"step {x:.0f}, loss {10 ** y:.4g}" if math.isfinite(y) and abs(y) < 300 else "")

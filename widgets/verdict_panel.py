@@ -1,0 +1,329 @@
+"""The analysis in words and numbers: the verdict (perfect / symmetric failure /
+merged / two-circle / imperfect), the regularity figures, and the per-feature
+table (a QTableView over a model, so n = 10,000 costs nothing until scrolled),
+selected features first."""
+from __future__ import annotations
+
+import html
+import math
+from typing import List, Optional, Sequence
+
+import numpy as np
+from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QRect, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont
+from PyQt6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStyle, QStyledItemDelegate, QTableView,
+                             QVBoxLayout, QWidget)
+
+from model.snapshot import Snapshot
+
+from .views2d import analysis_of, feature_colors_for, fmt_num, qcolor, ranges_text, selected_of
+
+COLUMNS = ("feature", "norm", "angle", "bias", "D_i", "p_i(W_i)", "max p_j", "reconstructed", "dead", "merged")
+VERDICT_WORDS = {
+    "perfect": "Perfect",
+    "symmetric_failure": "Symmetric failure",
+    "merged_failure": "Merged failure",
+    "two_circle_failure": "Two-circle failure",
+    "imperfect": "Imperfect",
+}
+VERDICT_COLORS = {
+    "perfect": "#2ca02c",
+    "symmetric_failure": "#d62728",
+    "merged_failure": "#d62728",
+    "two_circle_failure": "#d62728",
+    "imperfect": "#ff7f0e",
+}
+
+
+# ----------------------------------------------------------------------------
+# pure helpers
+
+def verdict_words(verdict: str) -> str:
+    """'symmetric_failure' -> 'Symmetric failure' (unknown verdicts: underscores to spaces)."""
+    return VERDICT_WORDS.get(verdict, str(verdict).replace("_", " ").capitalize())
+
+
+def table_order(n: int, selected: Sequence[int] = ()) -> np.ndarray:
+    """Row order of the table: selected features first (sorted), then the rest by index."""
+    sel = np.array(sorted({int(i) for i in selected if 0 <= int(i) < n}), dtype=np.int64)
+    mask = np.ones(n, dtype=bool)
+    mask[sel] = False
+    return np.concatenate([sel, np.nonzero(mask)[0]]).astype(np.int64)
+
+
+class Partners:
+    """Merged partners of each feature, looked up lazily (a table shows a few rows)."""
+
+    def __init__(self, groups):
+        self.groups = [list(g) for g in groups]
+        self.of = {}
+        for gi, g in enumerate(self.groups):
+            for i in g:
+                self.of[i] = gi
+
+    def get(self, i, default=()):
+        gi = self.of.get(i)
+        if gi is None:
+            return list(default)
+        return [j for j in self.groups[gi] if j != i]
+
+
+def merged_partners(a) -> "Partners":
+    """{feature: [partners]}-like lookup (0-based) from the analysis' merged groups."""
+    return Partners(a.merged_groups)
+
+
+def cell_text(a, i: int, col: int, partners: Optional[dict] = None) -> str:
+    """The text of feature i (0-based) in column col of the table."""
+    name = COLUMNS[col]
+    if name == "feature":
+        return str(i + 1)
+    if name == "norm":
+        return fmt_num(a.norms[i])
+    if name == "angle":
+        return f"{a.angles_deg[i]:.2f}"
+    if name == "bias":
+        return fmt_num(a.biases[i])
+    if name == "D_i":
+        return f"{a.dims[i]:.3f}"
+    if name == "p_i(W_i)":
+        return fmt_num(a.self_activation[i])
+    if name == "max p_j":
+        v = a.max_other[i]
+        return "-" if not math.isfinite(v) else fmt_num(v)
+    if name == "reconstructed":
+        return "yes" if a.reconstructed_mask[i] else "no"
+    if name == "dead":
+        return "dead" if a.dead_mask[i] else ""
+    if name == "merged":
+        p = (partners if partners is not None else merged_partners(a)).get(i, [])
+        return ", ".join(str(j + 1) for j in p[:8]) + (" ..." if len(p) > 8 else "")
+    raise IndexError(col)
+
+
+def summary_lines(a) -> List[str]:
+    """The header text as plain lines: verdict, loss, regularity, counts, plane."""
+    lines = [f"{verdict_words(a.verdict)}: {a.verdict_text}"]
+    loss = a.loss if a.loss is not None else float("nan")
+    kind = "exact float64, one-hot" if a.onehot else "recorded"
+    lines.append(f"step {a.step} \u00b7 n = {a.n} \u00b7 m = {a.m} \u00b7 loss {fmt_num(loss, 8)} ({kind})")
+    rg = "; ".join(f"r \u2248 {g['radius']:.4g}: {ranges_text(np.asarray(g['members']) + 1, 40)}"
+                   for g in a.radius_groups[:6])
+    if len(a.radius_groups) > 6:
+        rg += f"; ... {len(a.radius_groups) - 6} more"
+    gap = a.gap_ratio
+    gap_t = "n/a" if gap is None else ("inf" if math.isinf(gap) else f"{gap:.4f}")
+    cv = "n/a" if a.radius_cv is None else f"{a.radius_cv:.4f}"
+    lines.append(f"regularity: radius cv {cv}, gap ratio {gap_t}, radius groups {len(a.radius_groups)}"
+                 + (f" ({rg})" if rg else ""))
+    nr, nd = int(np.sum(a.reconstructed_mask)), int(np.sum(a.dead_mask))
+    lines.append(f"reconstructed {nr} of {a.n} \u00b7 dead {nd}"
+                 + (f" ({ranges_text(np.nonzero(a.dead_mask)[0] + 1, 40)})" if nd else "")
+                 + f" \u00b7 merged groups {len(a.merged_groups)}")
+    if a.sparse:
+        s = a.sparse
+        lines.append(f"sum D_i {fmt_num(s['sum_dim'])}, D_i > 0.5: {s['features_dim_gt_half']}, "
+                     f"represented: {s['represented']}")
+    if a.m != 2:
+        lines.append(f"plane: {a.plane}")
+    return lines
+
+
+# ----------------------------------------------------------------------------
+# the table model
+
+class FeatureTableModel(QAbstractTableModel):
+    """The per-feature table over an Analysis; rows in ``order`` (feature indices)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.a = None
+        self.order = np.zeros(0, dtype=np.int64)
+        self.colors = np.zeros((0, 4), np.uint8)
+        self.selected = frozenset()
+        self.partners = {}
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self._grey = QColor(130, 130, 130)
+        self._qcolors = {}
+
+    def set_analysis(self, a, order, colors, selected):
+        """New contents. Same rows (count and order): dataChanged, else a model reset."""
+        order = np.asarray(order, dtype=np.int64)
+        same_rows = (self.a is not None and a is not None and order.shape == self.order.shape
+                     and np.array_equal(order, self.order))
+        if not same_rows:
+            self.beginResetModel()
+        self.a = a
+        self.order = order
+        if not (colors is self.colors or (np.shape(colors) == np.shape(self.colors)
+                                          and np.array_equal(colors, self.colors))):
+            self._qcolors = {}
+        self.colors = colors
+        self.selected = frozenset(int(i) for i in selected)
+        self.partners = merged_partners(a) if a is not None else {}
+        if same_rows:
+            if len(order):
+                self.dataChanged.emit(self.index(0, 0), self.index(len(order) - 1, len(COLUMNS) - 1))
+        else:
+            self.endResetModel()
+
+    def feature_of_row(self, row: int) -> int:
+        return int(self.order[row]) if 0 <= row < len(self.order) else -1
+
+    def rowCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() or self.a is None else len(self.order)
+
+    def columnCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    _DISPLAY = Qt.ItemDataRole.DisplayRole
+    _DECORATION = Qt.ItemDataRole.DecorationRole
+    _FONT = Qt.ItemDataRole.FontRole
+    _FOREGROUND = Qt.ItemDataRole.ForegroundRole
+    _ALIGN = Qt.ItemDataRole.TextAlignmentRole
+    _HANDLED = frozenset((_DISPLAY, _DECORATION, _FONT, _FOREGROUND, _ALIGN))
+    _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def cell(self, row: int, col: int):
+        """(text, colour swatch or None, bold, dead, right-aligned) of a cell, in one call (the delegate's)."""
+        i = int(self.order[row])
+        dec = None
+        if col == 0:
+            dec = self._qcolors.get(i)
+            if dec is None:
+                dec = self._qcolors[i] = qcolor(self.colors[i])
+        return (cell_text(self.a, i, col, self.partners), dec, i in self.selected, bool(self.a.dead_mask[i]),
+                0 < col < 7)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if role not in self._HANDLED or self.a is None:
+            return None
+        r, c = index.row(), index.column()
+        i = int(self.order[r])
+        if role == self._DISPLAY:
+            return cell_text(self.a, i, c, self.partners)
+        if role == self._DECORATION:
+            if c != 0:
+                return None
+            q = self._qcolors.get(i)
+            if q is None:
+                q = self._qcolors[i] = qcolor(self.colors[i])
+            return q
+        if role == self._FONT:
+            return self._bold if i in self.selected else None
+        if role == self._FOREGROUND:
+            return self._grey if self.a.dead_mask[i] else None
+        return self._RIGHT if 0 < c < 7 else None
+
+
+class FastDelegate(QStyledItemDelegate):
+    """Paints a cell with one drawText (the styled delegate's text layout costs ~2x)."""
+
+    _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self._grey = QColor(130, 130, 130)
+
+    def paint(self, p, opt, index):
+        m = index.model()
+        if m.a is None:
+            return
+        text, dec, bold, dead, right = m.cell(index.row(), index.column())
+        r = opt.rect
+        if opt.state & QStyle.StateFlag.State_Selected:
+            p.fillRect(r, opt.palette.highlight())
+            p.setPen(opt.palette.highlightedText().color())
+        else:
+            p.setPen(self._grey if dead else opt.palette.text().color())
+        x = r.x() + 3
+        if dec is not None:
+            h = r.height() - 6
+            p.fillRect(QRect(x, r.y() + 3, h, h), dec)
+            x += h + 4
+        if bold:
+            p.setFont(self._bold)
+        p.drawText(QRect(x, r.y(), r.right() - x - 2, r.height()), self._RIGHT if right else self._LEFT, text)
+        if bold:
+            p.setFont(opt.font)
+
+
+# ----------------------------------------------------------------------------
+# the panel
+
+class VerdictPanel(QWidget):
+    """Verdict in words + regularity figures (``header``) above the per-feature table (``table``)."""
+
+    featureClicked = pyqtSignal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(4)
+        self.header = QLabel("")
+        self.header.setWordWrap(True)
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.header)
+        self.model = FeatureTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setItemDelegate(FastDelegate(self.table))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        vh = self.table.verticalHeader()
+        vh.setVisible(False)
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(20)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.setStretchLastSection(True)
+        for c, w in enumerate((70, 70, 60, 75, 50, 75, 75, 90, 45, 70)):
+            self.table.setColumnWidth(c, w)
+        self.table.clicked.connect(self._on_clicked)
+        lay.addWidget(self.table, 1)
+        self.analysis = None
+        self.verdict = ""
+
+    def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
+        if snap is None or snap.n == 0:
+            self.analysis = None
+            self.verdict = ""
+            self.header.setText("")
+            self.model.set_analysis(None, np.zeros(0, dtype=np.int64), np.zeros((0, 4), np.uint8), ())
+            return
+        a = analysis_of(snap, ctx)
+        self.analysis = a
+        self.verdict = a.verdict
+        colors = feature_colors_for(snap, ctx)
+        sel = selected_of(ctx, snap.n)
+        self.model.set_analysis(a, table_order(snap.n, sel.tolist()), colors, sel.tolist())
+        lines = summary_lines(a)
+        col = VERDICT_COLORS.get(a.verdict, "#333")
+        first = html.escape(lines[0])
+        head = (f"<span style='font-size: 13pt; font-weight: bold; color: {col}'>"
+                f"{html.escape(verdict_words(a.verdict))}</span>"
+                f"<span style='color: #333'> \u2014 {html.escape(a.verdict_text)}</span>")
+        rest = "<br>".join(html.escape(s) for s in lines[1:])
+        self.header.setText(head + "<br><span style='font-size: 9pt; color: #444'>" + rest + "</span>")
+        self.header.setToolTip(first)
+
+    def header_text(self) -> str:
+        """The header as plain text (for tests and export)."""
+        return "\n".join(summary_lines(self.analysis)) if self.analysis is not None else ""
+
+    def _on_clicked(self, index):
+        k = self.model.feature_of_row(index.row())
+        if k >= 0:
+            self.featureClicked.emit(k)

@@ -1,0 +1,579 @@
+"""The six 2D views and what they share.
+
+Every view is a QWidget with ``set_snapshot(snap, ctx)`` (redraw from these two,
+None clears), a ``featureClicked(int)`` signal (0-based feature index) and pure
+module-level helpers that compute what it draws (testable without pixels):
+
+    zones    widgets.zone_map.ZoneMapView         latent-zone map (h-space)
+    wheel    widgets.feature_wheel.FeatureWheelView  W_i arrows, dead, radius groups, data
+    gram     widgets.gram_view.GramView           W^T W + b heatmap, row maxima
+    bias     widgets.bias_view.BiasNormView       b_i and |W_i| bars
+    loss     widgets.loss_view.LossView           loss curves of all K models (log y)
+    verdict  widgets.verdict_panel.VerdictPanel   per-feature table + verdict
+
+``make_views()`` returns one of each, keyed as above. This module holds the
+pieces they share: the plot panel (toolbar row, plot, status line, click and
+hover plumbing), a coloured-path item that draws thousands of features in a
+few paint calls, colour grouping, the plane for m != 2 and the per-snapshot
+analysis cache. The view classes are importable from here too (lazily, so the
+view modules can import this one).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
+from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from model import geometry as geo
+from model.analysis import Analysis, analyze
+from model.snapshot import Snapshot
+from resources import palette
+
+#: Above this many features no per-feature text labels are drawn (selected ones still are).
+LABEL_MAX = 40
+#: At most this many selected features get a text label.
+SELECTED_LABEL_MAX = 40
+#: Coloured paths are drawn in at most this many colour groups (see color_groups).
+MAX_COLOR_GROUPS = 128
+#: The background of every plot (the seed's figures are on white).
+BACKGROUND = (255, 255, 255, 255)
+#: Outline colour of highlighted (selected) features.
+OUTLINE = (20, 20, 20, 255)
+
+VIEW_MODULES = {
+    "zones": ("widgets.zone_map", "ZoneMapView"),
+    "wheel": ("widgets.feature_wheel", "FeatureWheelView"),
+    "gram": ("widgets.gram_view", "GramView"),
+    "bias": ("widgets.bias_view", "BiasNormView"),
+    "loss": ("widgets.loss_view", "LossView"),
+    "verdict": ("widgets.verdict_panel", "VerdictPanel"),
+}
+VIEW_KEYS = tuple(VIEW_MODULES)
+
+
+def make_views(parent=None) -> Dict[str, QWidget]:
+    """One of each view, keyed "zones", "wheel", "gram", "bias", "loss", "verdict"."""
+    out = {}
+    for key, (mod, cls) in VIEW_MODULES.items():
+        out[key] = getattr(importlib.import_module(mod), cls)(parent)
+    return out
+
+
+def __getattr__(name):  # lazy re-export of the view classes (PEP 562)
+    for mod, cls in VIEW_MODULES.values():
+        if name == cls:
+            return getattr(importlib.import_module(mod), cls)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ----------------------------------------------------------------------------
+# pure helpers (no Qt)
+
+def feature_colors_for(snap: Snapshot, ctx) -> np.ndarray:
+    """(n, 4) uint8: ctx.colors when it fits the snapshot, else the palette's colours."""
+    n = snap.n
+    c = None if ctx is None else getattr(ctx, "colors", None)
+    if c is not None:
+        c = np.asarray(c)
+        if c.shape == (n, 4):
+            return c.astype(np.uint8, copy=False)
+        if c.shape == (n, 3):
+            return np.column_stack([c.astype(np.uint8), np.full(n, 255, np.uint8)])
+    W2 = plane_of(snap)[0]
+    return palette.feature_colors(n, geo.angles(W2))
+
+
+def plane_of(snap: Snapshot) -> Tuple[np.ndarray, Optional[np.ndarray], str]:
+    """(W2 (2, n), decoder2 (n, 2) or None when tied, description) of the drawn plane.
+
+    m = 2: W itself. m != 2: geometry.project (top two principal directions).
+    On that plane p(h) = decoder2 h + b (W2^T h + b when tied).
+    """
+    U, desc = geo.plane_basis(snap.W)
+    W2 = snap.W if snap.m == 2 else U.T @ snap.W
+    D2 = None if snap.M is None else snap.M @ U
+    return np.ascontiguousarray(W2), D2, desc
+
+
+def plane_text(snap: Snapshot, ctx) -> str:
+    """The small plane note shown by the h-space views: '' for m = 2."""
+    if snap is None or snap.m == 2:
+        return ""
+    txt = getattr(ctx, "plane", "") if ctx is not None else ""
+    return txt or plane_of(snap)[2]
+
+
+def selected_of(ctx, n: int) -> np.ndarray:
+    """Sorted valid 0-based indices of ctx.selected."""
+    sel = getattr(ctx, "selected", None) if ctx is not None else None
+    if not sel:
+        return np.zeros(0, dtype=np.int64)
+    a = np.array(sorted(int(i) for i in sel), dtype=np.int64)
+    return a[(a >= 0) & (a < n)]
+
+
+def color_groups(colors: np.ndarray, max_groups: int = MAX_COLOR_GROUPS):
+    """Group features by colour so thousands of them draw in a few paint calls.
+
+    Returns (group (n,) int, group_colors (G, 4) uint8). Features with equal
+    RGBA share a group; when there are more than ``max_groups`` distinct
+    colours, channels are coarsened (low bits dropped) until at most
+    max_groups remain, and a group is drawn in its first member's colour, so a
+    feature's drawn colour is within 2^s - 1 per channel of ctx.colors[i]
+    (s = bits dropped; about 2-5 at n = 10,000, where neighbours in angle share
+    a hue anyway).
+    """
+    c = np.ascontiguousarray(np.asarray(colors, dtype=np.uint8).reshape(-1, 4))
+    n = c.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 4), np.uint8)
+    ckey = (n, int(max_groups), hash(c.tobytes()))
+    hit = _GROUP_CACHE.get(ckey)
+    if hit is not None:
+        return hit
+    c32 = c.astype(np.uint32)
+    for s in range(0, 8):
+        q = c32 >> s
+        key = (q[:, 0] << 24) | (q[:, 1] << 16) | (q[:, 2] << 8) | q[:, 3]
+        uk, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        if len(uk) <= max_groups:
+            break
+    out = (inv.astype(np.int64).ravel(), c[first])
+    out[0].setflags(write=False)
+    out[1].setflags(write=False)
+    if len(_GROUP_CACHE) >= 8:
+        _GROUP_CACHE.pop(next(iter(_GROUP_CACHE)))
+    _GROUP_CACHE[ckey] = out
+    return out
+
+
+_GROUP_CACHE: dict = {}
+
+
+def segments_xy(segs: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(k, 4) segments (x0, y0, x1, y1) -> interleaved x, y for connect='pairs'."""
+    s = np.asarray(segs, dtype=np.float64).reshape(-1, 4)
+    return s[:, [0, 2]].ravel(), s[:, [1, 3]].ravel()
+
+
+def polygons_xy(polys: Sequence[np.ndarray]):
+    """A list of (k, 2) polygons -> (x, y, connect) for one path of closed subpaths."""
+    polys = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polys]
+    polys = [p for p in polys if p.shape[0] >= 2]
+    if not polys:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int32)
+    closed = [np.vstack([p, p[:1]]) for p in polys]
+    pts = np.vstack(closed)
+    con = np.ones(pts.shape[0], dtype=np.int32)
+    ends = np.cumsum([len(p) for p in closed]) - 1
+    con[ends] = 0
+    return pts[:, 0], pts[:, 1], con
+
+
+def rects_xy(x0, x1, y0, y1):
+    """Axis-aligned rectangles (arrays) -> (x, y, connect) of closed subpaths."""
+    x0, x1, y0, y1 = (np.asarray(v, dtype=np.float64).ravel() for v in (x0, x1, y0, y1))
+    k = x0.size
+    xs = np.stack([x0, x1, x1, x0, x0], axis=1).ravel()
+    ys = np.stack([y0, y0, y1, y1, y0], axis=1).ravel()
+    con = np.tile(np.array([1, 1, 1, 1, 0], dtype=np.int32), k)
+    return xs, ys, con
+
+
+def point_segment_distance(segs: np.ndarray, x: float, y: float) -> np.ndarray:
+    """(k,) Euclidean distance of (x, y) to each segment (x0, y0, x1, y1)."""
+    s = np.asarray(segs, dtype=np.float64).reshape(-1, 4)
+    ax, ay, bx, by = s.T
+    dx, dy = bx - ax, by - ay
+    L2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(L2 > 0, ((x - ax) * dx + (y - ay) * dy) / np.where(L2 > 0, L2, 1.0), 0.0)
+    t = np.clip(t, 0.0, 1.0)
+    px, py = ax + t * dx, ay + t * dy
+    return np.hypot(x - px, y - py)
+
+
+_NICE = np.array([1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0])
+
+
+def nice_ceil(x: float) -> float:
+    """The smallest 'nice' number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of 10) >= x > 0.
+
+    Views round their auto-range bounds with it so the range (and pyqtgraph's
+    cached axis pictures, ~3 ms per axis to regenerate) stays put between frames.
+    """
+    x = float(x)
+    if not np.isfinite(x) or x <= 0:
+        return 1.0
+    e = np.floor(np.log10(x))
+    m = x / 10 ** e
+    k = int(np.searchsorted(_NICE, m * (1 - 1e-12), side="left"))
+    return float(f"{_NICE[min(k, len(_NICE) - 1)] * 10 ** e:.12g}")
+
+
+def nice_range(lo: float, hi: float) -> Tuple[float, float]:
+    """(lo, hi) widened to nice numbers on both sides of 0 (0 included)."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    a = -nice_ceil(-lo) if lo < 0 else 0.0
+    b = nice_ceil(hi) if hi > 0 else 0.0
+    if a == b:
+        b = 1.0
+    return a, b
+
+
+def fmt_num(x: float, digits: int = 4) -> str:
+    x = float(x)
+    if not np.isfinite(x):
+        return "-" if np.isneginf(x) else str(x)
+    return f"{x:.{digits}g}"
+
+
+def ranges_text(one_based: Sequence[int], max_chars: int = 60) -> str:
+    """[1, 2, 3, 5] -> '1-3, 5'; a count when the text would be longer than max_chars."""
+    v = np.unique(np.asarray(one_based, dtype=np.int64).ravel())
+    if v.size == 0:
+        return "none"
+    brk = np.nonzero(np.diff(v) != 1)[0]
+    starts = np.concatenate([[0], brk + 1])
+    ends = np.concatenate([brk, [v.size - 1]])
+    if len(starts) * 2 > max_chars:  # every run takes at least 2 characters
+        return f"{v.size} features"
+    txt = ", ".join(str(v[a]) if a == b else f"{v[a]}-{v[b]}" for a, b in zip(starts.tolist(), ends.tolist()))
+    return txt if len(txt) <= max_chars else f"{v.size} features"
+
+
+_ANALYSIS_CACHE: List[object] = [None, None, None]  # [snapshot, onehot, analysis]
+
+
+def analysis_of(snap: Snapshot, ctx) -> Analysis:
+    """ctx.analysis when it belongs to this snapshot, else analyze(snap) (cached for the last snapshot).
+
+    The session computes the analysis once per frame and hands it over in ctx;
+    a view only computes it itself (about 0.2 s at n = 10,000) when none came.
+    """
+    onehot = bool(getattr(ctx, "onehot", True)) if ctx is not None else True
+    a = getattr(ctx, "analysis", None) if ctx is not None else None
+    if a is not None and getattr(a, "n", None) == snap.n and getattr(a, "step", snap.step) == snap.step:
+        return a
+    if _ANALYSIS_CACHE[0] is snap and _ANALYSIS_CACHE[1] == onehot:
+        return _ANALYSIS_CACHE[2]
+    a = analyze(snap, onehot=onehot)
+    _ANALYSIS_CACHE[:] = [snap, onehot, a]
+    return a
+
+
+# ----------------------------------------------------------------------------
+# Qt helpers
+
+def qcolor(c, alpha: Optional[int] = None) -> QColor:
+    c = [int(v) for v in np.asarray(c).ravel()[:4]]
+    if len(c) == 3:
+        c.append(255)
+    if alpha is not None:
+        c[3] = int(alpha)
+    return QColor(c[0], c[1], c[2], c[3])
+
+
+def _qpolygonf(x: np.ndarray, y: np.ndarray):
+    """A QPolygonF filled from numpy without a Python loop."""
+    poly = pg.functions.create_qpolygonf(len(x))
+    arr = pg.functions.ndarray_from_qpolygonf(poly)
+    arr[:, 0] = x
+    arr[:, 1] = y
+    return poly
+
+
+class ColorPathsItem(pg.GraphicsObject):
+    """Many features' shapes in a few paint calls: one primitive per colour group.
+
+    mode "lines": segments (point pairs) drawn with QPainter.drawLines and a
+    cosmetic pen of ``width`` pixels; "points": one point per feature, a square
+    dot of ``width`` pixels; "stroke": paths (polylines, closed subpaths)
+    stroked; "fill": closed subpaths filled (winding, so overlapping subpaths of
+    one group do not cancel), outlined when ``outline`` is a colour.
+
+    Qt's rasteriser is slow on one path with thousands of subpaths (seconds for
+    10,000 rectangles) and on long 1-pixel lines, so callers keep fill paths
+    small (few subpaths per group) and big line sets short or subsampled.
+    """
+
+    MODES = ("lines", "points", "stroke", "fill")
+
+    def __init__(self, mode: str = "lines", width: float = 1.5, outline=None):
+        super().__init__()
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
+        self.mode = mode
+        self.width = float(width)
+        self.outline = outline
+        self._items: List[Tuple[QPen, QBrush, object]] = []
+        self._bounds = None  # (x0, x1, y0, y1)
+        self._rect = QRectF()
+
+    def clear(self):
+        self.set_paths([], None)
+
+    def _pen(self, qc: QColor) -> QPen:
+        pen = QPen(qc)
+        pen.setWidthF(self.width)
+        pen.setCosmetic(True)
+        pen.setCapStyle(Qt.PenCapStyle.SquareCap if self.mode == "points" else Qt.PenCapStyle.FlatCap)
+        return pen
+
+    def set_paths(self, groups: Sequence[Tuple[object, object]], bounds):
+        """groups: [(rgba, primitive)], primitive a QPainterPath (stroke/fill) or a
+        QPolygonF (lines: point pairs; points); bounds: (x0, x1, y0, y1) or None."""
+        self.prepareGeometryChange()
+        items = []
+        nobrush = QBrush(Qt.BrushStyle.NoBrush)
+        for col, prim in groups:
+            qc = col if isinstance(col, QColor) else qcolor(col)
+            if self.mode == "fill":
+                if self.outline is not None:
+                    pen = QPen(qcolor(self.outline))
+                    pen.setWidthF(self.width)
+                    pen.setCosmetic(True)
+                else:
+                    pen = QPen(Qt.PenStyle.NoPen)
+                prim.setFillRule(Qt.FillRule.WindingFill)
+                items.append((pen, QBrush(qc), prim))
+            else:
+                items.append((self._pen(qc), nobrush, prim))
+        self._items = items
+        self._bounds = None if bounds is None else tuple(float(v) for v in bounds)
+        if self._bounds is None or not all(np.isfinite(self._bounds)):
+            self._bounds = None
+            self._rect = QRectF()
+        else:
+            x0, x1, y0, y1 = self._bounds
+            self._rect = QRectF(x0, y0, max(x1 - x0, 1e-12), max(y1 - y0, 1e-12))
+        self.informViewBoundsChanged()
+        self.update()
+
+    def set_features(self, colors: np.ndarray, x: np.ndarray, y: np.ndarray, connect=None,
+                     counts: Optional[np.ndarray] = None, max_groups: int = MAX_COLOR_GROUPS):
+        """Per-feature geometry, flat: feature f owns ``counts[f]`` consecutive points.
+
+        lines: 2 points per segment; points: 1 per feature; stroke/fill: closed
+        subpaths with ``connect`` an int32 array aligned with x and y (see
+        polygons_xy / rects_xy). Features are grouped by colour (color_groups)
+        and each group becomes one primitive.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        colors = np.asarray(colors, dtype=np.uint8).reshape(-1, 4)
+        if counts is None:
+            counts = np.full(colors.shape[0], {"lines": 2, "points": 1}.get(self.mode, 1), dtype=np.int64)
+        counts = np.asarray(counts, dtype=np.int64)
+        n = counts.size
+        if n == 0 or x.size == 0:
+            self.set_paths([], None)
+            return
+        grp, gcol = color_groups(colors, max_groups)
+        owner = np.repeat(np.arange(n), counts)
+        go = grp[owner]
+        order = np.argsort(go, kind="stable")
+        g_sorted = go[order]
+        xs, ys = x[order], y[order]
+        con = None if connect is None or isinstance(connect, str) else np.asarray(connect, dtype=np.int32)[order]
+        bnd = np.searchsorted(g_sorted, np.arange(len(gcol) + 1))
+        groups = []
+        for g in range(len(gcol)):
+            a, b = bnd[g], bnd[g + 1]
+            if b <= a:
+                continue
+            if self.mode in ("lines", "points"):
+                prim = _qpolygonf(xs[a:b], ys[a:b])
+            elif con is None:
+                prim = pg.arrayToQPath(xs[a:b], ys[a:b], connect="all", finiteCheck=False)
+            else:
+                cc = con[a:b].copy()
+                cc[-1] = 0
+                prim = pg.arrayToQPath(xs[a:b], ys[a:b], connect=cc, finiteCheck=False)
+            groups.append((gcol[g], prim))
+        fin = np.isfinite(x) & np.isfinite(y)
+        bounds = (x[fin].min(), x[fin].max(), y[fin].min(), y[fin].max()) if fin.any() else None
+        self.set_paths(groups, bounds)
+
+    def set_bounds(self, bounds):
+        """Override the data bounds (x0, x1, y0, y1) used by auto-range."""
+        self.prepareGeometryChange()
+        x0, x1, y0, y1 = (float(v) for v in bounds)
+        self._bounds = (x0, x1, y0, y1)
+        self._rect = QRectF(x0, y0, max(x1 - x0, 1e-12), max(y1 - y0, 1e-12))
+        self.informViewBoundsChanged()
+        self.update()
+
+    def group_count(self) -> int:
+        return len(self._items)
+
+    def boundingRect(self):
+        return QRectF(self._rect)
+
+    def dataBounds(self, ax, frac=1.0, orthoRange=None):
+        if self._bounds is None:
+            return None
+        return (self._bounds[0], self._bounds[1]) if ax == 0 else (self._bounds[2], self._bounds[3])
+
+    def paint(self, p, *args):
+        if not self._items:
+            return
+        mode = self.mode
+        for pen, brush, prim in self._items:
+            p.setPen(pen)
+            if mode == "lines":
+                p.drawLines(prim)
+            elif mode == "points":
+                p.drawPoints(prim)
+            else:
+                p.setBrush(brush)
+                p.drawPath(prim)
+
+
+class LabelPool:
+    """A pool of pg.TextItem reused across frames (never more than ``cap`` shown)."""
+
+    def __init__(self, plot_item, cap: int = LABEL_MAX + SELECTED_LABEL_MAX, size_pt: int = 8):
+        self.plot_item = plot_item
+        self.cap = cap
+        self.size_pt = size_pt
+        self.items: List[pg.TextItem] = []
+        self.shown = 0
+
+    def set(self, labels: Sequence[Tuple[str, float, float, object, bool]]):
+        """labels: [(text, x, y, rgba, bold)]; anchors centred."""
+        labels = list(labels)[: self.cap]
+        while len(self.items) < len(labels):
+            t = pg.TextItem(anchor=(0.5, 0.5))
+            f = QFont()
+            f.setPointSize(self.size_pt)
+            t.setFont(f)
+            t.setZValue(50)
+            self.plot_item.addItem(t, ignoreBounds=True)
+            self.items.append(t)
+        for t, (txt, x, y, col, bold) in zip(self.items, labels):
+            key = (txt, tuple(int(v) for v in np.asarray(col).ravel()[:4]), bool(bold))
+            if getattr(t, "_lge_key", None) != key:  # restyling a text item costs a relayout
+                f = t.textItem.font()
+                if f.bold() != bool(bold):
+                    f.setBold(bool(bold))
+                    t.setFont(f)
+                t.setColor(qcolor(col))
+                t.setPlainText(txt)
+                t._lge_key = key
+            p = t.pos()
+            if p.x() != float(x) or p.y() != float(y):
+                t.setPos(float(x), float(y))
+            if not t.isVisible():
+                t.setVisible(True)
+        for t in self.items[len(labels):]:
+            if t.isVisible():
+                t.setVisible(False)
+        self.shown = len(labels)
+
+    def texts(self) -> List[str]:
+        return [t.textItem.toPlainText() for t in self.items[: self.shown]]
+
+
+def set_ticks_if_changed(axis, ticks):
+    """axis.setTicks(ticks) only when they differ (setTicks drops the axis' cached picture)."""
+    if getattr(axis, "_lge_ticks", "unset") != ticks:
+        axis.setTicks(ticks)
+        axis._lge_ticks = ticks
+
+
+class PlotPanel(QWidget):
+    """A plot with a toolbar row (toggles, notes) above and a status line below.
+
+    Subclasses override ``_clicked(x, y)`` and ``_hovered(x, y)`` (view
+    coordinates of the plot) and call ``add_toggle`` for their checkboxes.
+    """
+
+    featureClicked = pyqtSignal(int)
+
+    def __init__(self, parent=None, aspect_locked: bool = False):
+        super().__init__(parent)
+        self._snap: Optional[Snapshot] = None
+        self._ctx = None
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.setSpacing(2)
+        self.toolbar = QHBoxLayout()
+        self.toolbar.setContentsMargins(2, 0, 2, 0)
+        self.note = QLabel("")
+        self.note.setStyleSheet("color: #555; font-size: 9pt;")
+        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.toolbar.addWidget(self.note, 1)
+        lay.addLayout(self.toolbar)
+        self.plot = pg.PlotWidget(background=BACKGROUND[:3])
+        self.plot.setMinimumSize(120, 100)
+        self.plot_item = self.plot.getPlotItem()
+        self.vb = self.plot_item.getViewBox()
+        self.plot_item.hideButtons()
+        self.plot_item.setMenuEnabled(False)
+        if aspect_locked:
+            self.vb.setAspectLocked(True)
+        lay.addWidget(self.plot, 1)
+        self.status = QLabel("")
+        self.status.setStyleSheet("color: #333; font-size: 9pt;")
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.status)
+        self.plot.scene().sigMouseClicked.connect(self._on_click)
+        self.plot.scene().sigMouseMoved.connect(self._on_move)
+
+    # toolbar -----------------------------------------------------------
+    def add_toggle(self, text: str, checked: bool, slot, tip: str = "") -> QCheckBox:
+        cb = QCheckBox(text)
+        cb.setChecked(checked)
+        if tip:
+            cb.setToolTip(tip)
+        cb.toggled.connect(slot)
+        self.toolbar.insertWidget(self.toolbar.count() - 1, cb)
+        return cb
+
+    def redraw(self):
+        """Redraw from the last snapshot and context (after a toggle)."""
+        if self._snap is not None:
+            self.set_snapshot(self._snap, self._ctx)
+
+    # coordinates -------------------------------------------------------
+    def map_to_viewport(self, x: float, y: float) -> QPoint:
+        """View coordinates -> pixel position in ``self.plot.viewport()`` (for clicks and pixel checks)."""
+        self.vb.prepareForPaint()
+        sp = self.vb.mapViewToScene(QPointF(float(x), float(y)))
+        return self.plot.mapFromScene(sp)
+
+    def view_pixel_size(self) -> Tuple[float, float]:
+        """Size of one screen pixel in view units (x, y)."""
+        self.vb.prepareForPaint()
+        px = self.vb.viewPixelSize()
+        return float(px[0]), float(px[1])
+
+    # events ------------------------------------------------------------
+    def _on_click(self, ev):
+        if ev.button() != Qt.MouseButton.LeftButton or self._snap is None:
+            return
+        if not self.vb.sceneBoundingRect().contains(ev.scenePos()):
+            return
+        p = self.vb.mapSceneToView(ev.scenePos())
+        self._clicked(p.x(), p.y())
+
+    def _on_move(self, scene_pos):
+        if self._snap is None:
+            return
+        if not self.vb.sceneBoundingRect().contains(scene_pos):
+            return
+        p = self.vb.mapSceneToView(scene_pos)
+        self._hovered(p.x(), p.y())
+
+    def _clicked(self, x: float, y: float):
+        pass
+
+    def _hovered(self, x: float, y: float):
+        pass

@@ -1,0 +1,505 @@
+"""The latent-zone map (the seed's "latent zones"): h-space, the latent shape, each
+feature's zone {h : p_k(h) = W_k.h + b_k > 0} in its colour, the feature vectors.
+
+Up to POLYGON_MAX features the zones are exact polygons (geometry.zone_polygons),
+translucent so overlaps show. Above it they are a raster of the strongest
+feature (argmax_k p_k(h)) in its colour, dimmed where nothing fires
+(max_k p_k <= 0) and transparent outside the latent shape when clipped.
+The raster is an exact upper envelope per pixel row (envelope_raster, a
+numba convex-hull-trick sweep: O(rows x (n + columns)), about 10 ms at
+n = 10,000 and 256 x 256), not the n x pixels product of geometry.zone_raster.
+"""
+from __future__ import annotations
+
+import math
+from typing import List, Optional, Tuple
+
+import numba as nb
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QRectF
+
+from model import geometry as geo
+from model.snapshot import Snapshot
+
+from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel,
+                      feature_colors_for, fmt_num, nice_ceil, plane_of, plane_text, point_segment_distance,
+                      polygons_xy, segments_xy, selected_of)
+
+#: Exact zone polygons up to this many features, the strongest-feature raster above.
+POLYGON_MAX = 300
+#: Arrows for every feature up to this many features; above, only selected ones.
+ARROWS_MAX = 300
+#: Longest side of the raster in pixels.
+RASTER_RES = 256
+#: Alpha of a zone polygon (translucent: two overlapping zones are visibly darker).
+ZONE_ALPHA = 95
+#: Raster alpha where the strongest feature fires, and where nothing fires (dimmed).
+RASTER_ALPHA_ON = 200
+RASTER_ALPHA_OFF = 55
+#: Margin of the whole-plane box around the feature vectors (fraction of the largest coordinate).
+WHOLE_PLANE_MARGIN = 0.5
+#: Margin of the clipped view's box.
+SHAPE_MARGIN = 0.1
+#: A click within this many pixels of an arrow picks that feature.
+CLICK_PX = 6.0
+SHAPE_PEN = (60, 60, 60, 255)
+
+
+# ----------------------------------------------------------------------------
+# pure helpers
+
+@nb.njit(cache=True)
+def _envelope_rows(sx, sy, sb, korig, xs, ys, idx_out, best_out):  # pragma: no cover - compiled
+    # sx, sy, sb: slopes (A_x), A_y and b sorted by slope; korig: original indices
+    n = sx.size
+    stack = np.empty(n, np.int64)
+    sl = np.empty(n)
+    ic = np.empty(n)
+    nx = xs.size
+    for r in range(ys.size):
+        y = ys[r]
+        top = 0
+        for t in range(n):
+            s = sx[t]
+            c = sy[t] * y + sb[t]
+            if top > 0 and sl[top - 1] == s:
+                if c <= ic[top - 1]:
+                    continue
+                top -= 1
+            while top >= 2:
+                s1 = sl[top - 2]
+                c1 = ic[top - 2]
+                if (c1 - c) * (sl[top - 1] - s1) <= (c1 - ic[top - 1]) * (s - s1):
+                    top -= 1
+                else:
+                    break
+            stack[top] = t
+            sl[top] = s
+            ic[top] = c
+            top += 1
+        j = 0
+        for q in range(nx):
+            x = xs[q]
+            while j + 1 < top and sl[j + 1] * x + ic[j + 1] >= sl[j] * x + ic[j]:
+                j += 1
+            idx_out[r, q] = korig[stack[j]]
+            best_out[r, q] = sl[j] * x + ic[j]
+
+
+@nb.njit(cache=True)
+def _compose_rgba(idx, best, inside, cols, a_on, a_off, out):  # pragma: no cover - compiled
+    ny, nx = idx.shape
+    for r in range(ny):
+        for q in range(nx):
+            k = idx[r, q]
+            if k < 0 or not inside[r, q]:
+                out[r, q, 0] = 0
+                out[r, q, 1] = 0
+                out[r, q, 2] = 0
+                out[r, q, 3] = 0
+                continue
+            out[r, q, 0] = cols[k, 0]
+            out[r, q, 1] = cols[k, 1]
+            out[r, q, 2] = cols[k, 2]
+            out[r, q, 3] = a_on if best[r, q] > 0 else a_off
+
+
+@nb.njit(cache=True)
+def _polygon_toggles(px, py, x0, dx, y0, dy, nx, ny, tog):  # pragma: no cover - compiled
+    N = px.size
+    for e in range(N):
+        xa = px[e]
+        ya = py[e]
+        xb = px[(e + 1) % N]
+        yb = py[(e + 1) % N]
+        if ya == yb:
+            continue
+        ylo = min(ya, yb)
+        yhi = max(ya, yb)
+        r0 = int(math.ceil((ylo - y0) / dy - 0.5))
+        r1 = int(math.ceil((yhi - y0) / dy - 0.5))
+        if r0 < 0:
+            r0 = 0
+        if r1 > ny:
+            r1 = ny
+        for r in range(r0, r1):
+            yc = y0 + (r + 0.5) * dy
+            xi = xa + (yc - ya) * (xb - xa) / (yb - ya)
+            c = int(math.ceil((xi - x0) / dx - 0.5))
+            if c < 0:
+                c = 0
+            if c > nx:
+                c = nx
+            tog[r, c] ^= 1
+
+
+def raster_shape(extent, res: int = RASTER_RES) -> Tuple[int, int]:
+    """(nx, ny) pixels of a raster of the extent: longest side ``res``, square pixels."""
+    x0, x1, y0, y1 = extent
+    w, h = x1 - x0, y1 - y0
+    if w >= h:
+        return res, max(1, int(round(res * h / w)))
+    return max(1, int(round(res * w / h))), res
+
+
+def pixel_centres(extent, nx: int, ny: int):
+    x0, x1, y0, y1 = (float(v) for v in extent)
+    xs = x0 + (np.arange(nx) + 0.5) * ((x1 - x0) / nx)
+    ys = y0 + (np.arange(ny) + 0.5) * ((y1 - y0) / ny)
+    return xs, ys
+
+
+def envelope_raster(A: np.ndarray, b: np.ndarray, extent, nx: int, ny: int):
+    """((ny, nx) argmax_k p_k, (ny, nx) max_k p_k) at pixel centres, p_k(h) = A_k.h + b_k.
+
+    Rows start at ymin (geometry's raster convention). Exact per row: the upper
+    envelope of the n lines x -> A_kx x + (A_ky y + b_k) (slopes sorted once),
+    swept along the row. Same answer as geometry.zone_raster except at exact
+    ties (different winner, same value).
+    """
+    A = np.ascontiguousarray(np.asarray(A, dtype=np.float64).reshape(-1, 2))
+    b = np.ascontiguousarray(np.asarray(b, dtype=np.float64).ravel())
+    n = A.shape[0]
+    idx = np.full((ny, nx), -1, dtype=np.int64)
+    best = np.full((ny, nx), -np.inf)
+    if n == 0:
+        return idx, best
+    xs, ys = pixel_centres(extent, nx, ny)
+    order = np.argsort(A[:, 0], kind="stable").astype(np.int64)
+    _envelope_rows(np.ascontiguousarray(A[order, 0]), np.ascontiguousarray(A[order, 1]),
+                   np.ascontiguousarray(b[order]), order, xs, ys, idx, best)
+    return idx, best
+
+
+def polygon_mask(poly: np.ndarray, extent, nx: int, ny: int) -> np.ndarray:
+    """(ny, nx) bool: pixel centres inside the polygon (even-odd rule), rows from ymin."""
+    P = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
+    if P.shape[0] < 3:
+        return np.zeros((ny, nx), dtype=bool)
+    x0, x1, y0, y1 = (float(v) for v in extent)
+    tog = np.zeros((ny, nx + 1), dtype=np.uint8)
+    _polygon_toggles(np.ascontiguousarray(P[:, 0]), np.ascontiguousarray(P[:, 1]),
+                     x0, (x1 - x0) / nx, y0, (y1 - y0) / ny, nx, ny, tog)
+    return (np.bitwise_xor.accumulate(tog, axis=1)[:, :nx]).astype(bool)
+
+
+def zone_extent(W2: np.ndarray, clip_to_shape: bool) -> Tuple[float, float, float, float]:
+    """The box drawn: around the shape (clipped) or the larger whole-plane box."""
+    return geo.default_box(W2, SHAPE_MARGIN if clip_to_shape else WHOLE_PLANE_MARGIN)
+
+
+def zone_rgba(W2, b, colors, extent, res: int = RASTER_RES, clip_to_shape: bool = True,
+              decoder=None, alpha_on: int = RASTER_ALPHA_ON, alpha_off: int = RASTER_ALPHA_OFF):
+    """The large-n zone map: (ny, nx, 4) uint8 RGBA, rows from ymin, and (idx, best).
+
+    Each pixel takes the colour of its strongest feature (argmax_k p_k(h)) with
+    alpha ``alpha_on`` where it fires (max p > 0) and ``alpha_off`` (dimmed)
+    where nothing fires; transparent outside the latent shape when clipped.
+    """
+    W2 = np.asarray(W2, dtype=np.float64)
+    A = W2.T if decoder is None else np.asarray(decoder, dtype=np.float64)
+    nx, ny = raster_shape(extent, res)
+    idx, best = envelope_raster(A, b, extent, nx, ny)
+    cols = np.ascontiguousarray(np.asarray(colors, dtype=np.uint8).reshape(-1, 4))
+    if clip_to_shape:
+        inside = polygon_mask(geo.latent_shape(W2), extent, nx, ny)
+    else:
+        inside = np.ones((ny, nx), dtype=bool)
+    rgba = np.empty((ny, nx, 4), dtype=np.uint8)
+    _compose_rgba(idx, best, inside, cols, np.uint8(alpha_on), np.uint8(alpha_off), rgba)
+    return rgba, idx, best
+
+
+def active_features(snap: Snapshot, h) -> Tuple[np.ndarray, np.ndarray]:
+    """(features with p_k(h) > 0 sorted by p descending, their p) at h on the drawn plane."""
+    W2, D2, _ = plane_of(snap)
+    A = W2.T if D2 is None else D2
+    h = np.asarray(h, dtype=np.float64).ravel()[:2]
+    p = A @ h + snap.b
+    act = np.nonzero(p > 0)[0]
+    act = act[np.argsort(-p[act], kind="stable")]
+    return act, p[act]
+
+
+def hover_text(snap: Snapshot, h, max_items: int = 12) -> str:
+    """What hovering at h shows: h, the active features (p_k(h) > 0, 1-based) and their p."""
+    if snap is None:
+        return ""
+    h = np.asarray(h, dtype=np.float64).ravel()[:2]
+    act, p = active_features(snap, h)
+    head = f"h = ({h[0]:.4g}, {h[1]:.4g})"
+    if len(act) == 0:
+        W2, D2, _ = plane_of(snap)
+        A = W2.T if D2 is None else D2
+        pall = A @ h + snap.b
+        k = int(np.argmax(pall)) if pall.size else -1
+        tail = f"   active: none" + (f" (largest p = {fmt_num(pall[k])} at feature {k + 1})" if k >= 0 else "")
+        return head + tail
+    items = ", ".join(f"{k + 1} (p = {fmt_num(v)})" for k, v in zip(act[:max_items].tolist(), p[:max_items].tolist()))
+    more = f", ... {len(act) - max_items} more" if len(act) > max_items else ""
+    return f"{head}   active ({len(act)} of {snap.n}): {items}{more}"
+
+
+def arrow_segments(W2: np.ndarray) -> np.ndarray:
+    """(n, 4) segments (0, 0, W_i) of the feature vectors."""
+    W2 = np.asarray(W2, dtype=np.float64)
+    n = W2.shape[1]
+    return np.column_stack([np.zeros(n), np.zeros(n), W2[0], W2[1]])
+
+
+def arrow_heads(W2: np.ndarray, size: Optional[float] = None) -> np.ndarray:
+    """(n, 3, 2) triangles at the tips of the feature vectors (size: head length)."""
+    W2 = np.asarray(W2, dtype=np.float64)
+    nrm = np.hypot(W2[0], W2[1])
+    if size is None:
+        size = 0.08 * (float(nrm.max()) if nrm.size else 1.0)
+    L = np.minimum(size, 0.45 * nrm)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.where(nrm > 0, W2 / np.where(nrm > 0, nrm, 1.0), 0.0)
+    v = np.stack([-u[1], u[0]])
+    tip = W2
+    base = W2 - L * u
+    left = base + 0.45 * L * v
+    right = base - 0.45 * L * v
+    return np.stack([tip.T, left.T, right.T], axis=1)
+
+
+def label_positions(W2: np.ndarray, offset: float) -> np.ndarray:
+    """(n, 2) label positions just beyond each tip (outward along W_i)."""
+    W2 = np.asarray(W2, dtype=np.float64)
+    nrm = np.hypot(W2[0], W2[1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.where(nrm > 0, W2 / np.where(nrm > 0, nrm, 1.0), np.array([[1.0], [0.0]]))
+    return (W2 + offset * u).T
+
+
+# ----------------------------------------------------------------------------
+# the view
+
+class ZoneMapView(PlotPanel):
+    """Latent-zone map. Toggle: ``clip_to_shape`` (set_clip_to_shape / the checkbox):
+    True clips zones to the latent shape, False shows the whole plane (a box
+    around the shape). ``mode``: "auto" (polygons up to POLYGON_MAX features,
+    raster above), "polygons" or "raster". Hover shows hover_text in the status line."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent, aspect_locked=True)
+        self._clip = True
+        self._mode = "auto"
+        self.clip_box = self.add_toggle("clip to latent shape", True, self.set_clip_to_shape,
+                                        "on: zones inside the latent shape; off: the whole plane around it")
+        pi = self.plot_item
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setZValue(-10)
+        pi.addItem(self.image)
+        self.zones = ColorPathsItem("fill")
+        self.zones.setZValue(-5)
+        pi.addItem(self.zones)
+        self.sel_zones = ColorPathsItem("stroke", width=2.0)
+        self.sel_zones.setZValue(-4)
+        pi.addItem(self.sel_zones)
+        self.shape = pg.PlotCurveItem(pen=pg.mkPen(SHAPE_PEN, width=1.5))
+        self.shape.setZValue(0)
+        pi.addItem(self.shape)
+        self.arrows = ColorPathsItem("lines", width=2.0)
+        self.arrows.setZValue(10)
+        pi.addItem(self.arrows)
+        self.heads = ColorPathsItem("fill")
+        self.heads.setZValue(11)
+        pi.addItem(self.heads)
+        self.sel_under = ColorPathsItem("lines", width=5.0)
+        self.sel_under.setZValue(12)
+        pi.addItem(self.sel_under)
+        self.sel_arrows = ColorPathsItem("lines", width=3.0)
+        self.sel_arrows.setZValue(13)
+        pi.addItem(self.sel_arrows)
+        self.labels = LabelPool(pi)
+        self.bounds_item = ColorPathsItem()  # no paths: makes auto-range include the labels' margin
+        pi.addItem(self.bounds_item)
+        self.drawn_mode = None  # "polygons" | "raster" after a frame
+        self._arrow_feats = np.zeros(0, dtype=np.int64)
+        self._W2 = None
+        self._extent = None
+        self.last_rgba = None
+        self._raster_key = None
+
+    # toggles -----------------------------------------------------------
+    @property
+    def clip_to_shape(self) -> bool:
+        return self._clip
+
+    def set_clip_to_shape(self, on: bool):
+        on = bool(on)
+        if on != self._clip:
+            self._clip = on
+            if self.clip_box.isChecked() != on:
+                self.clip_box.setChecked(on)
+            self.redraw()
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    def set_mode(self, mode: str):
+        if mode not in ("auto", "polygons", "raster"):
+            raise ValueError(f"mode must be 'auto', 'polygons' or 'raster', got {mode!r}")
+        if mode != self._mode:
+            self._mode = mode
+            self.redraw()
+
+    def extent(self):
+        """The box (xmin, xmax, ymin, ymax) of the last frame, or None."""
+        return self._extent
+
+    # drawing -----------------------------------------------------------
+    def _clear(self):
+        self.image.clear()
+        self.image.setVisible(False)
+        for it in (self.zones, self.sel_zones, self.arrows, self.heads, self.sel_under, self.sel_arrows):
+            it.clear()
+        self.shape.setData([], [])
+        self.labels.set([])
+        self.note.setText("")
+        self.status.setText("")
+        self.drawn_mode = None
+        self._arrow_feats = np.zeros(0, dtype=np.int64)
+        self._W2 = None
+        self._extent = None
+        self.last_rgba = None
+        self._raster_key = None
+
+    def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
+        self._snap, self._ctx = snap, ctx
+        if snap is None or snap.n == 0:
+            self._clear()
+            return
+        n = snap.n
+        W2, D2, _ = plane_of(snap)
+        self._W2 = W2
+        b = snap.b
+        colors = feature_colors_for(snap, ctx)
+        sel = selected_of(ctx, n)
+        clip = self._clip
+        extent = zone_extent(W2, clip)
+        self._extent = extent
+        shape = geo.latent_shape(W2)
+        mode = self._mode if self._mode != "auto" else ("polygons" if n <= POLYGON_MAX else "raster")
+        self.drawn_mode = mode
+
+        # zones
+        if mode == "polygons":
+            self.image.setVisible(False)
+            self.last_rgba = None
+            self._raster_key = None
+            polys = geo.zone_polygons(W2, b, clip="shape" if clip else "box", box=extent, decoder=D2)
+            counts = np.array([len(p) + 1 if len(p) >= 3 else 0 for p in polys], dtype=np.int64)
+            x, y, con = polygons_xy([p for p in polys if len(p) >= 3])
+            zc = colors.copy()
+            zc[:, 3] = ZONE_ALPHA
+            self.zones.set_features(zc, x, y, con, counts, max_groups=max(n, 1))
+            sel_polys = [polys[i] for i in sel if len(polys[i]) >= 3]
+        else:
+            self.zones.clear()
+            # same snapshot, colours and clipping (e.g. only the selection changed): keep the raster
+            key = (snap, clip, extent, hash(np.ascontiguousarray(colors).tobytes()))
+            if self._raster_key is not None and self._raster_key[0] is snap and self._raster_key[1:] == key[1:]:
+                rgba = self.last_rgba
+            else:
+                rgba, _, _ = zone_rgba(W2, b, colors, extent, RASTER_RES, clip, decoder=D2)
+                self._raster_key = key
+            self.last_rgba = rgba
+            self.image.setImage(rgba, autoLevels=False)
+            x0, x1, y0, y1 = extent
+            self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+            self.image.setVisible(True)
+            region = shape if clip else geo.box_polygon(extent)
+            A = W2.T if D2 is None else D2
+            sel_polys = []
+            for i in sel[:SELECTED_LABEL_MAX]:
+                pg_ = geo.clip_polygon_halfplane(region, A[i], b[i])
+                if len(pg_) >= 3:
+                    sel_polys.append(pg_)
+        if len(sel_polys):
+            x, y, con = polygons_xy(sel_polys)
+            self.sel_zones.set_features(np.array([OUTLINE], np.uint8), x, y, con, np.array([len(x)]),
+                                        max_groups=1)
+        else:
+            self.sel_zones.clear()
+
+        # latent shape outline (thin and translucent when its vertices are dense)
+        self.shape.setPen(pg.mkPen(SHAPE_PEN if n <= POLYGON_MAX else SHAPE_PEN[:3] + (110,),
+                                   width=1.5 if n <= POLYGON_MAX else 1.0))
+        if shape.shape[0] >= 2:
+            closed = np.vstack([shape, shape[:1]])
+            self.shape.setData(closed[:, 0], closed[:, 1])
+        else:
+            self.shape.setData([], [])
+
+        # arrows
+        feats = np.arange(n) if n <= ARROWS_MAX else sel
+        self._arrow_feats = feats
+        segs = arrow_segments(W2[:, feats])
+        x, y = segments_xy(segs)
+        self.arrows.set_features(colors[feats], x, y)
+        if n <= LABEL_MAX:
+            tri = arrow_heads(W2)
+            x, y, con = polygons_xy(list(tri))
+            self.heads.set_features(colors, x, y, con, np.full(n, 4))
+        else:
+            self.heads.clear()
+        if len(sel):
+            sx, sy = segments_xy(arrow_segments(W2[:, sel]))
+            self.sel_under.set_features(np.tile(np.array(OUTLINE, np.uint8), (len(sel), 1)), sx, sy, max_groups=1)
+            self.sel_arrows.set_features(colors[sel], sx, sy)
+        else:
+            self.sel_under.clear()
+            self.sel_arrows.clear()
+
+        # labels: every feature up to LABEL_MAX, else the selected ones
+        span = extent[1] - extent[0]
+        x0, x1, y0, y1 = extent
+        R = nice_ceil(max(abs(x0), abs(x1), abs(y0), abs(y1)) * (1.06 if clip else 1.0))
+        self.bounds_item.set_bounds((-R, R, -R, R))
+        lab_feats = np.arange(n) if n <= LABEL_MAX else sel[:SELECTED_LABEL_MAX]
+        pos = label_positions(W2[:, lab_feats], 0.06 * span)
+        selset = set(sel.tolist())
+        dark = np.clip(colors[lab_feats].astype(int) * 0.7, 0, 255).astype(np.uint8)
+        dark[:, 3] = 255
+        self.labels.set([(str(i + 1), px, py, dark[t], i in selset)
+                         for t, (i, (px, py)) in enumerate(zip(lab_feats.tolist(), pos))])
+
+        # notes
+        parts = [f"n = {n}", "exact zones" if mode == "polygons" else
+                 f"strongest feature ({self.last_rgba.shape[1]}\u00d7{self.last_rgba.shape[0]}; dim: none fires)"]
+        if n > ARROWS_MAX:
+            parts.append("arrows: selected only")
+        pt = plane_text(snap, ctx)
+        if pt:
+            parts.append(pt)
+        self.note.setText("   ".join(parts))
+
+    # interaction -------------------------------------------------------
+    def _hovered(self, x, y):
+        self.status.setText(hover_text(self._snap, (x, y)))
+
+    def feature_at(self, x: float, y: float) -> int:
+        """The feature a click at (x, y) picks: an arrow within CLICK_PX pixels, else
+        the strongest feature whose zone covers (x, y); -1 for none."""
+        snap = self._snap
+        if snap is None or self._W2 is None:
+            return -1
+        feats = self._arrow_feats
+        if len(feats):
+            d = point_segment_distance(arrow_segments(self._W2[:, feats]), x, y)
+            px = max(self.view_pixel_size())
+            k = int(np.argmin(d))
+            if d[k] <= CLICK_PX * px:
+                return int(feats[k])
+        act, _ = active_features(snap, (x, y))
+        return int(act[0]) if len(act) else -1
+
+    def _clicked(self, x, y):
+        k = self.feature_at(x, y)
+        if k >= 0:
+            self.featureClicked.emit(k)
