@@ -179,15 +179,15 @@ class Trainer:
                     rec_idx, recW, recb, recM, recloss)
         else:
             self.torch.run(t, t, lrs, rec_idx, recW, recb, recM, recloss, self.halted)
-        for r, s in enumerate(rec_steps):
-            Mr = recM[r] if cfg.untied else None
-            kept = self.history.append(int(s), recW[r], recb[r], recloss[r], Mr)
-            # The file gets the rows the history keeps (so it grows like the
-            # history, not like the step count); the latest unkept row is
-            # written when a run ends (write_latest).
-            if self.writer is not None and kept:
-                self.writer.append(int(s), recW[r], recb[r], recloss[r], Mr)
-                self._written = int(s)
+        kept = self.history.append_block(rec_steps, recW, recb, recloss, recM if cfg.untied else None)
+        # The file gets the rows the history keeps (so it grows like the
+        # history, not like the step count); the latest unkept row is written
+        # when a run ends (write_latest).
+        if self.writer is not None:
+            for r in np.nonzero(kept)[0]:
+                self.writer.append(int(rec_steps[r]), recW[r], recb[r], recloss[r],
+                                   recM[r] if cfg.untied else None)
+                self._written = int(rec_steps[r])
         newly = {int(k): int(self.halted[k]) for k in np.nonzero((self.halted >= 0) & (before < 0))[0]}
         for k, s in newly.items():
             self.history.mark_halted(k, s)

@@ -257,6 +257,44 @@ class History:
                 self._has_latest = True
             return keep
 
+    def append_block(self, steps, W, b, loss, M=None) -> np.ndarray:
+        """Append R rows at once (steps (R,), W (R,K,m,n), ...): the engine's path.
+
+        Same result as R calls of append(); rows in the dense prefix are
+        copied in one block (the common case early in a run), the rest go
+        through the per-row policy. Returns which rows were kept.
+        """
+        steps = np.asarray(steps, dtype=np.int64)
+        R = steps.size
+        kept = np.zeros(R, dtype=bool)
+        if R == 0:
+            return kept
+        if np.any(np.diff(steps) <= 0):
+            raise ValueError("steps must increase")
+        with self._lock:
+            r = 0
+            n_rows = self._kept + int(self._has_latest)
+            if n_rows and int(steps[0]) <= int(self._steps[n_rows - 1]):
+                raise ValueError(f"steps must increase: got {int(steps[0])} after {int(self._steps[n_rows - 1])}")
+            if self._s0 is None:
+                self._s0 = int(steps[0])
+            r = int(np.searchsorted(steps, self._t0))  # rows with step < t0: all kept, in order
+            if r:
+                i = self._kept
+                self._steps[i:i + r] = steps[:r]
+                self._W[i:i + r] = W[:r]
+                self._b[i:i + r] = b[:r]
+                self._loss[i:i + r] = np.asarray(loss[:r]).reshape(r, self.K)
+                if self._M is not None:
+                    self._M[i:i + r] = M[:r]
+                self._kept += r
+                self._n_dense += r
+                self._has_latest = False
+                kept[:r] = True
+            for j in range(r, R):
+                kept[j] = self.append(int(steps[j]), W[j], b[j], loss[j], None if M is None else M[j])
+        return kept
+
     def _append_kept(self, step: int, W, b, loss, M=None) -> None:
         """Loader's path: keep a row unconditionally (caller keeps len <= capacity - 1)."""
         W, b, loss, M = self._check(W, b, loss, M)

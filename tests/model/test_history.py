@@ -234,3 +234,29 @@ def test_concurrent_writer_and_readers_see_consistent_rows():
     assert not any(t.is_alive() for t in threads)
     assert not errors, errors
     assert h.latest_step == 5999
+
+
+def test_append_block_equals_row_by_row_appends():
+    """The engine's block append keeps exactly what per-row appends keep."""
+    import numpy as np
+    from model.history import History
+
+    rng = np.random.default_rng(0)
+    K, m, n = 2, 2, 3
+    a = History(K, m, n, budget_bytes=40 * (4 * (K * m * n + K * n + K) + 8))
+    b = History(K, m, n, budget_bytes=a.budget_bytes)
+    step = 0
+    for chunk in (1, 5, 17, 3, 40, 100, 7, 300):
+        steps = np.concatenate([b.record_steps(step + (step > 0), step + chunk + 1)])
+        steps = np.union1d(steps, [step + chunk])
+        steps = steps[steps > (step if step > 0 else -1)]
+        W = rng.normal(size=(steps.size, K, m, n)).astype(np.float32)
+        bb = rng.normal(size=(steps.size, K, n)).astype(np.float32)
+        loss = rng.random((steps.size, K)).astype(np.float32)
+        kept_rows = [a.append(int(s), W[i], bb[i], loss[i]) for i, s in enumerate(steps)]
+        kept_block = b.append_block(steps, W, bb, loss)
+        assert list(kept_block) == kept_rows
+        step += chunk
+    assert np.array_equal(a.steps, b.steps)
+    for i in range(len(a)):
+        np.testing.assert_array_equal(a.row(i)[1], b.row(i)[1])
