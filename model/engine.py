@@ -183,11 +183,10 @@ class Trainer:
         # The file gets the rows the history keeps (so it grows like the
         # history, not like the step count); the latest unkept row is written
         # when a run ends (write_latest).
-        if self.writer is not None:
-            for r in np.nonzero(kept)[0]:
-                self.writer.append(int(rec_steps[r]), recW[r], recb[r], recloss[r],
-                                   recM[r] if cfg.untied else None)
-                self._written = int(rec_steps[r])
+        if self.writer is not None and kept.any():
+            self.writer.append_block(rec_steps[kept], recW[kept], recb[kept], recloss[kept],
+                                     recM[kept] if cfg.untied else None)
+            self._written = int(rec_steps[kept][-1])
         newly = {int(k): int(self.halted[k]) for k in np.nonzero((self.halted >= 0) & (before < 0))[0]}
         for k, s in newly.items():
             self.history.mark_halted(k, s)

@@ -137,6 +137,17 @@ def _row_crc(step, W, b, loss, M=None) -> int:
     return crc & 0xFFFFFFFF
 
 
+def _block_crc(steps, W, b, loss, M=None) -> np.ndarray:
+    """_row_crc of each of R rows at once: one contiguous byte matrix, one crc32 call a row."""
+    R = steps.size
+    parts = [np.ascontiguousarray(steps, dtype=np.int64).view(np.uint8).reshape(R, 8)]
+    for a in (W, b, loss, M):
+        if a is not None:
+            parts.append(np.ascontiguousarray(a, dtype=np.float32).reshape(R, -1).view(np.uint8))
+    rows = np.concatenate(parts, axis=1)
+    return np.fromiter((zlib.crc32(r) for r in rows), dtype=np.uint32, count=R)
+
+
 def _dataset_to_csr(dataset) -> tuple:
     X = np.asarray(dataset, dtype=np.float32)
     if X.ndim != 3:
@@ -261,23 +272,33 @@ class RunWriter:
     # ------------------------------------------------------------- appends
     def append(self, step: int, W, b, loss, M=None) -> None:
         """Buffer one row (copies). Steps must strictly increase."""
+        K, m, n = self.K, self.m, self.n
+        self.append_block(np.array([int(step)]), np.asarray(W).reshape(1, K, m, n),
+                          np.asarray(b).reshape(1, K, n), np.asarray(loss).reshape(1, K),
+                          None if M is None else np.asarray(M).reshape(1, K, n, m))
+
+    def append_block(self, steps, W, b, loss, M=None) -> None:
+        """Buffer R rows at once (copies): steps (R,), W (R,K,m,n), b (R,K,n), loss (R,K), M (R,K,n,m)."""
         if self._f is None:
             raise RunFileError(self.path, "the writer is closed")
-        step = int(step)
-        if self._last_step is not None and step <= self._last_step:
-            raise ValueError(f"steps must increase: got {step} after {self._last_step}")
+        steps = np.array(steps, dtype=np.int64, copy=True).reshape(-1)
+        R = steps.size
+        if R == 0:
+            return
+        if np.any(np.diff(steps) <= 0) or (self._last_step is not None and steps[0] <= self._last_step):
+            raise ValueError(f"steps must increase: got {steps[:3].tolist()}... after {self._last_step}")
         K, m, n = self.K, self.m, self.n
-        W = np.array(W, dtype=np.float32, copy=True).reshape(K, m, n)
-        b = np.array(b, dtype=np.float32, copy=True).reshape(K, n)
-        loss = np.array(loss, dtype=np.float32, copy=True).reshape(K)
+        W = np.array(W, dtype=np.float32, copy=True).reshape(R, K, m, n)
+        b = np.array(b, dtype=np.float32, copy=True).reshape(R, K, n)
+        loss = np.array(loss, dtype=np.float32, copy=True).reshape(R, K)
         if self.untied:
             if M is None:
                 raise ValueError("untied run: append needs M (K, n, m)")
-            M = np.array(M, dtype=np.float32, copy=True).reshape(K, n, m)
+            M = np.array(M, dtype=np.float32, copy=True).reshape(R, K, n, m)
         else:
             M = None
-        self._rows.append((step, W, b, loss, M))
-        self._last_step = step
+        self._rows.append((steps, W, b, loss, M))
+        self._last_step = int(steps[-1])
         self._buffered_bytes += W.nbytes + b.nbytes + loss.nbytes + (M.nbytes if M is not None else 0)
         if self._buffered_bytes >= _BLOCK_BYTES:
             self._write_rows()
@@ -296,24 +317,28 @@ class RunWriter:
     def _write_rows(self) -> None:
         if not self._rows:
             return
-        rows, self._rows, self._buffered_bytes = self._rows, [], 0
-        lo, hi = self._written, self._written + len(rows)
+        blocks, self._rows, self._buffered_bytes = self._rows, [], 0
+        steps = np.concatenate([blk[0] for blk in blocks])
+        arrays = [np.concatenate([blk[j] for blk in blocks]) for j in (1, 2, 3)]
+        if self.untied:
+            arrays.append(np.concatenate([blk[4] for blk in blocks]))
+        lo, hi = self._written, self._written + steps.size
         h = self._h
         try:
             names = ["W", "b", "loss"] + (["M"] if self.untied else [])
-            for j, name in enumerate(names, start=1):
+            for name, a in zip(names, arrays):
                 d = h[name]
                 d.resize(hi, axis=0)
-                d[lo:hi] = np.stack([r[j] for r in rows])
+                d[lo:hi] = a
             d = h["crc"]
             d.resize(hi, axis=0)
-            d[lo:hi] = np.array([_row_crc(*r) for r in rows], dtype=np.uint32)
+            d[lo:hi] = _block_crc(steps, *arrays)
             d = h["steps"]  # last: the rows' data first, then their steps
             d.resize(hi, axis=0)
-            d[lo:hi] = np.array([r[0] for r in rows], dtype=np.int64)
+            d[lo:hi] = steps
         except Exception as exc:
-            self._rows = rows + self._rows  # kept for a later try
-            self._buffered_bytes += sum(r[1].nbytes for r in rows)
+            self._rows = blocks + self._rows  # kept for a later try
+            self._buffered_bytes += sum(blk[1].nbytes for blk in blocks)
             if isinstance(exc, OSError):
                 raise RunFileError(self.path, _os_problem(exc, "write rows")) from None
             raise RunFileError(self.path, f"cannot write rows: {_one_line(exc)}") from None

@@ -406,3 +406,19 @@ def test_user_runs_dir_and_autosave_path(tmp_path, monkeypatch):
     a.write_bytes(b"")
     b = autosave_path(cfg)
     assert b != a and b.parent == d
+
+
+def test_block_crc_equals_the_per_row_crc():
+    import numpy as np
+    from model.runfile import _block_crc, _row_crc
+
+    rng = np.random.default_rng(1)
+    steps = np.array([3, 9, 12])
+    W = rng.normal(size=(3, 2, 2, 5)).astype(np.float32)
+    b = rng.normal(size=(3, 2, 5)).astype(np.float32)
+    loss = rng.random((3, 2)).astype(np.float32)
+    M = rng.normal(size=(3, 2, 5, 2)).astype(np.float32)
+    for MM in (None, M):
+        got = _block_crc(steps, W, b, loss, MM)
+        want = [_row_crc(steps[i], W[i], b[i], loss[i], None if MM is None else MM[i]) for i in range(3)]
+        assert got.tolist() == want
