@@ -13,9 +13,13 @@ n = 10,000: random W around a circle (radius 1 +- 5%, angles uniform, b ~ -0.9),
 one model in the loss history.
 
 Baseline (same run, same snapshots and size): the naive way, which recreates
-every plot item each frame: plot.clear(), then one translucent polygon item per
-feature zone (geometry.zone_polygons) plus one arrow item and one text label per
-feature; one curve item per feature arrow; a fresh ImageItem for W^T W + b (the
+every plot item each frame (straight into the ViewBox, auto-range off while
+adding: even naive code must dodge PlotItem.addItem's quadratic list scan):
+zones: one translucent polygon item per feature zone (geometry.zone_polygons),
+one arrow item per feature, text labels up to 40 features; above 300 features
+the brute-force strongest-feature raster (geometry.zone_raster, every feature
+at every pixel, same resolution) in a fresh ImageItem; wheel: one curve item
+per feature arrow; a fresh ImageItem for W^T W + b (the
 same block); a fresh pg.BarGraphItem with one brush per bar; a log-mode plot
 with one curve per model; a QTableWidget filled with n x 10 QTableWidgetItems.
 
@@ -102,72 +106,87 @@ class NaiveViews:
 
     def set(self, key, snap, ctx):
         w = self.w[key]
-        vb = w.getPlotItem().getViewBox() if key != "verdict" else None
-        if vb is not None:  # no auto-range per added item (that alone is quadratic in n)
+        vb = w.getPlotItem().getViewBox() if key not in ("verdict", "loss") else None
+        if vb is not None:
+            # Even naive code must avoid two quadratic traps: an auto-range per added item, and
+            # PlotItem.addItem's "already added?" list scan. Items go straight into the ViewBox.
             vb.disableAutoRange()
+            vb.clear()
         getattr(self, "_" + key)(snap, ctx)
         if vb is not None:
             vb.enableAutoRange()
 
     def _zones(self, snap, ctx):
-        from PyQt6.QtCore import QPointF
-        from PyQt6.QtGui import QPolygonF
+        from PyQt6.QtCore import QRectF
         from PyQt6.QtWidgets import QGraphicsPolygonItem
 
         from model import geometry as geo
+        from widgets.zone_map import RASTER_RES, raster_shape, zone_extent
 
-        pg, p = self.pg, self.w["zones"]
-        p.clear()
-        polys = geo.zone_polygons(snap.W, snap.b)
-        for k, poly in enumerate(polys):
-            if len(poly) < 3:
-                continue
-            c = ctx.colors[k]
-            it = QGraphicsPolygonItem(QPolygonF([QPointF(float(x), float(y)) for x, y in poly]))
-            it.setBrush(pg.mkBrush(int(c[0]), int(c[1]), int(c[2]), 95))
-            it.setPen(pg.mkPen(None))
-            p.addItem(it)
+        pg, p = self.pg, self.w["zones"].getPlotItem().getViewBox()
+        if snap.n <= 300:
+            # one translucent polygon item per feature zone
+            for k, poly in enumerate(geo.zone_polygons(snap.W, snap.b)):
+                if len(poly) < 3:
+                    continue
+                c = ctx.colors[k]
+                qp = pg.functions.create_qpolygonf(len(poly))
+                pg.functions.ndarray_from_qpolygonf(qp)[:] = poly
+                it = QGraphicsPolygonItem(qp)
+                it.setBrush(pg.mkBrush(int(c[0]), int(c[1]), int(c[2]), 95))
+                it.setPen(pg.mkPen(None))
+                p.addItem(it)
+        else:
+            # the exact polygons are too many (their vertices grow like n^2): the brute-force
+            # strongest-feature raster (every feature at every pixel), in a fresh ImageItem
+            ext = zone_extent(snap.W, True)
+            nx, ny = raster_shape(ext, RASTER_RES)
+            idx, best = geo.zone_raster(snap.W, snap.b, ext, max(nx, ny))
+            rgba = ctx.colors[idx].copy()
+            rgba[..., 3] = np.where(best > 0, 200, 55)
+            img = pg.ImageItem(rgba, axisOrder="row-major")
+            img.setRect(QRectF(ext[0], ext[2], ext[1] - ext[0], ext[3] - ext[2]))
+            p.addItem(img)
         shape = geo.latent_shape(snap.W)
-        p.plot(np.r_[shape[:, 0], shape[:1, 0]], np.r_[shape[:, 1], shape[:1, 1]], pen="k")
-        for k in range(snap.n):
+        p.addItem(pg.PlotCurveItem(np.r_[shape[:, 0], shape[:1, 0]], np.r_[shape[:, 1], shape[:1, 1]], pen="k"))
+        for k in range(snap.n if snap.n <= 300 else 0):
             c = tuple(int(v) for v in ctx.colors[k])
             p.addItem(pg.PlotCurveItem([0, snap.W[0, k]], [0, snap.W[1, k]], pen=pg.mkPen(c, width=2)))
-            t = pg.TextItem(str(k + 1), color=c)
-            t.setPos(float(snap.W[0, k]), float(snap.W[1, k]))
-            p.addItem(t)
+            if snap.n <= 40:  # even the naive view keeps the no-labels-above-40 rule
+                t = pg.TextItem(str(k + 1), color=c)
+                t.setPos(float(snap.W[0, k]), float(snap.W[1, k]))
+                p.addItem(t, ignoreBounds=True)
 
     def _wheel(self, snap, ctx):
         from PyQt6.QtCore import Qt
 
-        pg, p = self.pg, self.w["wheel"]
-        p.clear()
+        pg, p = self.pg, self.w["wheel"].getPlotItem().getViewBox()
         for k in range(snap.n):
             c = tuple(int(v) for v in ctx.colors[k])
             p.addItem(pg.PlotCurveItem([0, snap.W[0, k]], [0, snap.W[1, k]], pen=pg.mkPen(c, width=2)))
         for g in ctx.analysis.radius_groups:
             t = np.linspace(0, 2 * np.pi, 181)
-            p.plot(g["radius"] * np.cos(t), g["radius"] * np.sin(t), pen=pg.mkPen("k", style=Qt.PenStyle.DashLine))
+            p.addItem(pg.PlotCurveItem(g["radius"] * np.cos(t), g["radius"] * np.sin(t),
+                                       pen=pg.mkPen("k", style=Qt.PenStyle.DashLine)))
 
     def _gram(self, snap, ctx):
         from widgets.gram_view import block_indices, diverging_lut, gram_block, symmetric_limit
 
-        pg, p = self.pg, self.w["gram"]
-        p.clear()
+        pg, p = self.pg, self.w["gram"].getPlotItem().getViewBox()
         P = gram_block(snap, block_indices(snap.n, ctx.selected))
         L = symmetric_limit(P)
         img = pg.ImageItem(P.T, levels=(-L, L), lut=diverging_lut())
         p.addItem(img)
 
     def _bias(self, snap, ctx):
-        pg, p = self.pg, self.w["bias"]
-        p.clear()
+        pg, p = self.pg, self.w["bias"].getPlotItem().getViewBox()
         x = np.arange(1, snap.n + 1)
         brushes = [pg.mkBrush(*[int(v) for v in c]) for c in ctx.colors]
         p.addItem(pg.BarGraphItem(x=x, height=snap.b, width=0.8, brushes=brushes))
         p.addItem(pg.BarGraphItem(x=x, y0=0, height=-np.linalg.norm(snap.W, axis=0), width=0.8, brushes=brushes))
 
     def _loss(self, snap, ctx):
-        pg, p = self.pg, self.w["loss"]
+        pg, p = self.pg, self.w["loss"].getPlotItem()
         p.clear()
         p.setLogMode(False, True)
         L = np.where(ctx.losses > 0, ctx.losses, np.nan)

@@ -252,7 +252,7 @@ def onehot_loss(W, b, importance=None, M=None) -> float:
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}  # no nnan/ninf: -inf is used
 
 
-@nb.njit(cache=True, fastmath=_FASTMATH)
+@nb.njit(cache=True, fastmath=_FASTMATH, nogil=True)
 def _probe_kernel2(D, Wt, b, imp, neg, selfa, other, loss_rows):  # pragma: no cover - compiled
     n = D.shape[0]
     for i in range(n):

@@ -18,11 +18,10 @@ from .views2d import (BACKGROUND, LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorP
 #: Bar width in feature units (bars touch above BAR_GAP_MAX features: no moire of sub-pixel gaps).
 BAR_WIDTH = 0.8
 BAR_GAP_MAX = 200
-#: Above this many features the bars are peak-downsampled to the plot's pixel columns
-#: (recomputed when the x range changes): Qt fills thousands of sub-pixel rectangles slowly.
+#: Above this many features the bars are peak-downsampled to the plot's pixel columns and
+#: drawn as an image (recomputed when the x range or the size changes): Qt fills thousands
+#: of sub-pixel rectangles slowly (a path of 10,000 bars takes seconds).
 BIN_MIN = 600
-#: Colour groups of the binned bars (a bin's colour is its peak feature's, coarsened to this many).
-BIN_GROUPS = 32
 #: A click this many pixels beyond a bar's end (or beside a thin bar) still picks it.
 CLICK_PX = 4.0
 
@@ -83,6 +82,24 @@ def bar_bins(values: np.ndarray, x_lo: float, x_hi: float, nbins: int):
     return x0, x1, lo, hi, owner.astype(np.int64), k
 
 
+def bins_rgba(lo: np.ndarray, hi: np.ndarray, colors: np.ndarray, y0: float, y1: float, rows: int) -> np.ndarray:
+    """(rows, B, 4) uint8 image of binned bars, row 0 at y0: column b is colors[b] from
+    lo[b] to hi[b] (pixel centres), and a bar shorter than a row still fills the row of its far end."""
+    lo = np.asarray(lo, dtype=np.float64)
+    hi = np.asarray(hi, dtype=np.float64)
+    B = lo.size
+    rows = max(1, int(rows))
+    dy = (float(y1) - float(y0)) / rows
+    yc = y0 + (np.arange(rows) + 0.5) * dy
+    mask = (yc[:, None] >= lo[None, :]) & (yc[:, None] <= hi[None, :])
+    end = np.where(hi >= -lo, hi, lo)
+    some = (hi - lo) > 0
+    r_end = np.clip(np.floor((end - y0) / dy - 1e-9 * np.sign(end)), 0, rows - 1).astype(np.int64)
+    mask[r_end[some], np.arange(B)[some]] = True
+    cols = np.asarray(colors, dtype=np.uint8).reshape(B, 4)
+    return np.where(mask[:, :, None], cols[None, :, :], np.uint8(0)).astype(np.uint8)
+
+
 def bias_norm_values(snap: Snapshot) -> Tuple[np.ndarray, np.ndarray]:
     """(b, |W_i|) per feature (norms in the full m dims)."""
     return snap.b.copy(), geo.norms(snap.W)
@@ -110,9 +127,14 @@ class BiasNormView(PlotPanel):
         self.plot2.scene().sigMouseClicked.connect(self._on_click2)
         self.plot2.scene().sigMouseMoved.connect(self._on_move2)
         self._pairs = []
+        self._bin_images = []
         for pi in (self.plot_item, self.plot_item2):
             bars = ColorPathsItem("fill")
             pi.addItem(bars)
+            img = pg.ImageItem(axisOrder="row-major")
+            img.setVisible(False)
+            pi.addItem(img)
+            self._bin_images.append(img)
             sel = ColorPathsItem("stroke", width=2.0)
             sel.setZValue(5)
             pi.addItem(sel)
@@ -133,6 +155,7 @@ class BiasNormView(PlotPanel):
         self.binned = False
         self.bin_size = 1
         self._bin_key = None
+        self._yranges = []
         self.vb.sigXRangeChanged.connect(self._rebin)
         self.vb.sigResized.connect(self._rebin)
 
@@ -149,6 +172,8 @@ class BiasNormView(PlotPanel):
                 bars.clear()
                 sel.clear()
                 labels.set([])
+            for img in self._bin_images:
+                img.setVisible(False)
             self.bias_values = np.zeros(0)
             self.norm_values = np.zeros(0)
             self.note.setText("")
@@ -162,12 +187,19 @@ class BiasNormView(PlotPanel):
         self._colors = colors
         self.binned = n > BIN_MIN
         self._bin_key = None
-        if self.binned:
-            self._rebin()
+        self._yranges = []
         for bi, vals in zip(self._bounds_items, (b, nrm)):
             fin = vals[np.isfinite(vals)]
             lo, hi = nice_range(fin.min(initial=0.0), fin.max(initial=0.0) * (1.12 if len(sel) else 1.0))
             bi.set_bounds((0.5, n + 0.5, lo, hi))
+            self._yranges.append((lo, hi))
+        if self.binned:
+            for (bars, _, _) in self._pairs:
+                bars.clear()
+            self._rebin()
+        else:
+            for img in self._bin_images:
+                img.setVisible(False)
         for (bars, sel_item, labels), vals in zip(self._pairs, (b, nrm)):
             x0, x1, y0, y1 = bar_rects(vals, self.bar_width)
             if not self.binned:
@@ -209,13 +241,16 @@ class BiasNormView(PlotPanel):
         if key == self._bin_key:
             return
         self._bin_key = key
-        for (bars, _, _), vals in zip(self._pairs, (self.bias_values, self.norm_values)):
+        for img, vb, (ylo, yhi), vals in zip(self._bin_images, (self.vb, self.vb2), self._yranges,
+                                            (self.bias_values, self.norm_values)):
             x0, x1, y0, y1, owner, k = bar_bins(vals, xa, xb, nb)
-            x, y, con = rects_xy(x0, x1, y0, y1)
-            bars.set_features(self._colors[owner], x, y, con, np.full(len(owner), 5), max_groups=BIN_GROUPS)
-            # bounds of all bars (not only those in view) so auto-range sees every feature
-            fin = vals[np.isfinite(vals)]
-            bars.set_bounds((0.5, n + 0.5, min(0.0, float(fin.min(initial=0.0))), max(0.0, float(fin.max(initial=0.0)))))
+            if len(owner) == 0:
+                img.setVisible(False)
+                continue
+            rows = max(32, int(vb.height()))
+            img.setImage(bins_rgba(y0, y1, self._colors[owner], ylo, yhi, rows), autoLevels=False)
+            img.setRect(pg.QtCore.QRectF(x0[0], ylo, x1[-1] - x0[0], yhi - ylo))
+            img.setVisible(True)
             self.bin_size = k
         self._update_note()
 

@@ -22,7 +22,7 @@ DATA_MAX = 20_000
 #: Above this many features the arrows drawn are an even subsample in angular order
 #: (every feature's tip is still drawn as a dot): 10,000 full-length lines cost
 #: ~30 ms of pixel filling and show the same colour disk.
-ARROWS_MAX = 1000
+ARROWS_MAX = 600
 #: At most this many dead features get their own ring at the origin.
 DEAD_RINGS_MAX = 6
 CIRCLE_PEN = (90, 90, 90, 255)

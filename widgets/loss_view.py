@@ -12,6 +12,7 @@ from typing import Dict, Optional
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt6.QtWidgets import QGraphicsItem
 
 from model.snapshot import Snapshot
 
@@ -21,6 +22,9 @@ from .views2d import PlotPanel, fmt_num
 OTHERS_MAX = 20
 MAIN_PEN = (31, 119, 180)
 OTHER_PEN = (140, 140, 140, 110)
+#: The curves change only when the history does; scrubbing moves the step line over them,
+#: so they are cached as pixmaps (Qt repaints the cache, not the curves).
+CURVE_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
 BAND_BRUSH = (150, 150, 150, 70)
 STEP_PEN = (214, 39, 40)
 
@@ -103,15 +107,18 @@ class LossView(PlotPanel):
         self.band_hi = pg.PlotCurveItem(pen=None)
         self.band = pg.FillBetweenItem(self.band_lo, self.band_hi, brush=pg.mkBrush(BAND_BRUSH))
         self.band.setZValue(-10)
+        self.band.setCacheMode(CURVE_CACHE)
         pi.addItem(self.band_lo)
         pi.addItem(self.band_hi)
         pi.addItem(self.band)
         self.median = pg.PlotCurveItem(pen=pg.mkPen(OTHER_PEN[:3], width=1, style=pg.QtCore.Qt.PenStyle.DashLine))
+        self.median.setCacheMode(CURVE_CACHE)
         pi.addItem(self.median)
         self.main = pg.PlotDataItem(pen=pg.mkPen(MAIN_PEN, width=2), connect="finite")
         self.main.setDownsampling(auto=True, method="peak")
         self.main.setClipToView(True)
         self.main.setZValue(10)
+        self.main.curve.setCacheMode(CURVE_CACHE)
         pi.addItem(self.main)
         self.step_line = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen(STEP_PEN, width=1.5))
         self.step_line.setZValue(20)
@@ -126,6 +133,7 @@ class LossView(PlotPanel):
         arrays = arrays or []
         while len(self.others) < len(arrays):
             it = pg.PlotDataItem(pen=pg.mkPen(OTHER_PEN, width=1), connect="finite")
+            it.curve.setCacheMode(CURVE_CACHE)
             it.setDownsampling(auto=True, method="peak")
             it.setClipToView(True)
             self.plot_item.addItem(it)

@@ -4,7 +4,6 @@ table (a QTableView over a model, so n = 10,000 costs nothing until scrolled),
 selected features first."""
 from __future__ import annotations
 
-import html
 import math
 from typing import List, Optional, Sequence
 
@@ -54,23 +53,23 @@ def table_order(n: int, selected: Sequence[int] = ()) -> np.ndarray:
 class Partners:
     """Merged partners of each feature, looked up lazily (a table shows a few rows)."""
 
-    def __init__(self, groups):
+    def __init__(self, groups, n: int):
         self.groups = [list(g) for g in groups]
-        self.of = {}
-        for gi, g in enumerate(self.groups):
-            for i in g:
-                self.of[i] = gi
+        self.of = np.full(n, -1, dtype=np.int64)
+        if self.groups:
+            flat = np.concatenate([np.asarray(g, dtype=np.int64) for g in self.groups])
+            self.of[flat] = np.repeat(np.arange(len(self.groups)), [len(g) for g in self.groups])
 
     def get(self, i, default=()):
-        gi = self.of.get(i)
-        if gi is None:
+        gi = int(self.of[i]) if 0 <= i < len(self.of) else -1
+        if gi < 0:
             return list(default)
         return [j for j in self.groups[gi] if j != i]
 
 
 def merged_partners(a) -> "Partners":
     """{feature: [partners]}-like lookup (0-based) from the analysis' merged groups."""
-    return Partners(a.merged_groups)
+    return Partners(a.merged_groups, a.n)
 
 
 def cell_text(a, i: int, col: int, partners: Optional[dict] = None) -> str:
@@ -233,6 +232,9 @@ class FastDelegate(QStyledItemDelegate):
         self._bold = QFont()
         self._bold.setBold(True)
         self._grey = QColor(130, 130, 130)
+        self._text = None
+
+    _SELECTED = QStyle.StateFlag.State_Selected.value
 
     def paint(self, p, opt, index):
         m = index.model()
@@ -240,19 +242,20 @@ class FastDelegate(QStyledItemDelegate):
             return
         text, dec, bold, dead, right = m.cell(index.row(), index.column())
         r = opt.rect
-        if opt.state & QStyle.StateFlag.State_Selected:
+        if opt.state.value & self._SELECTED:
             p.fillRect(r, opt.palette.highlight())
             p.setPen(opt.palette.highlightedText().color())
         else:
-            p.setPen(self._grey if dead else opt.palette.text().color())
-        x = r.x() + 3
+            if self._text is None:
+                self._text = opt.palette.text().color()
+            p.setPen(self._grey if dead else self._text)
+        x, y, h = r.x() + 3, r.y(), r.height()
         if dec is not None:
-            h = r.height() - 6
-            p.fillRect(QRect(x, r.y() + 3, h, h), dec)
-            x += h + 4
+            p.fillRect(x, y + 3, h - 6, h - 6, dec)
+            x += h - 2
         if bold:
             p.setFont(self._bold)
-        p.drawText(QRect(x, r.y(), r.right() - x - 2, r.height()), self._RIGHT if right else self._LEFT, text)
+        p.drawText(x, y, r.right() - x - 2, h, self._RIGHT if right else self._LEFT, text)
         if bold:
             p.setFont(opt.font)
 
@@ -270,11 +273,18 @@ class VerdictPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(4)
+        # plain-text labels (rich text is re-parsed and re-laid out on every frame)
+        self.title = QLabel("")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.title)
         self.header = QLabel("")
-        self.header.setWordWrap(True)
-        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setTextFormat(Qt.TextFormat.PlainText)
+        self.header.setStyleSheet("color: #444; font-size: 9pt;")
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.header)
+        self._title_style = None
         self.model = FeatureTableModel(self)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -300,6 +310,7 @@ class VerdictPanel(QWidget):
         if snap is None or snap.n == 0:
             self.analysis = None
             self.verdict = ""
+            self.title.setText("")
             self.header.setText("")
             self.model.set_analysis(None, np.zeros(0, dtype=np.int64), np.zeros((0, 4), np.uint8), ())
             return
@@ -311,13 +322,15 @@ class VerdictPanel(QWidget):
         self.model.set_analysis(a, table_order(snap.n, sel.tolist()), colors, sel.tolist())
         lines = summary_lines(a)
         col = VERDICT_COLORS.get(a.verdict, "#333")
-        first = html.escape(lines[0])
-        head = (f"<span style='font-size: 13pt; font-weight: bold; color: {col}'>"
-                f"{html.escape(verdict_words(a.verdict))}</span>"
-                f"<span style='color: #333'> \u2014 {html.escape(a.verdict_text)}</span>")
-        rest = "<br>".join(html.escape(s) for s in lines[1:])
-        self.header.setText(head + "<br><span style='font-size: 9pt; color: #444'>" + rest + "</span>")
-        self.header.setToolTip(first)
+        if self._title_style != col:
+            self.title.setStyleSheet(f"font-size: 12pt; font-weight: bold; color: {col};")
+            self._title_style = col
+        self.title.setText(lines[0])
+        self.header.setText("\n".join(lines[1:]))
+
+    def text(self) -> str:
+        """Everything the header shows, as plain text."""
+        return (self.title.text() + "\n" + self.header.text()).strip()
 
     def header_text(self) -> str:
         """The header as plain text (for tests and export)."""

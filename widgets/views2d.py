@@ -435,49 +435,74 @@ class ColorPathsItem(pg.GraphicsObject):
                 p.drawPath(prim)
 
 
+class LabelsItem(pg.GraphicsObject):
+    """Text labels at data points, centred, in screen pixels (not scaled with zoom),
+    all drawn by one item in one paint call: cheaper than a pg.TextItem per label
+    (each of which relayouts and re-transforms on every move)."""
+
+    def __init__(self, size_pt: int = 8):
+        super().__init__()
+        self._font = QFont()
+        self._font.setPointSize(size_pt)
+        self._bold = QFont(self._font)
+        self._bold.setBold(True)
+        self._labels: List[Tuple[str, float, float, QColor, bool]] = []
+        self.setZValue(50)
+
+    def set_labels(self, labels):
+        self._labels = [(str(t), float(x), float(y), qcolor(c), bool(bd)) for t, x, y, c, bd in labels]
+        self.prepareGeometryChange()
+        self.update()
+
+    def boundingRect(self):
+        vr = self.viewRect()  # the whole visible view: labels are never clipped by a stale rect
+        return QRectF() if vr is None or not self._labels else vr
+
+    def dataBounds(self, ax, frac=1.0, orthoRange=None):
+        return None
+
+    def viewRangeChanged(self):
+        self.prepareGeometryChange()
+
+    def paint(self, p, *args):
+        if not self._labels:
+            return
+        tr = p.transform()
+        p.save()
+        p.resetTransform()
+        cur = None
+        for txt, x, y, col, bold in self._labels:
+            f = self._bold if bold else self._font
+            if f is not cur:
+                p.setFont(f)
+                cur = f
+            pt = tr.map(QPointF(x, y))
+            p.setPen(col)
+            p.drawText(QRectF(pt.x() - 60, pt.y() - 10, 120, 20), int(Qt.AlignmentFlag.AlignCenter), txt)
+        p.restore()
+
+
 class LabelPool:
-    """A pool of pg.TextItem reused across frames (never more than ``cap`` shown)."""
+    """Labels of one plot (at most ``cap``): text, data position, colour, bold; one LabelsItem."""
 
     def __init__(self, plot_item, cap: int = LABEL_MAX + SELECTED_LABEL_MAX, size_pt: int = 8):
         self.plot_item = plot_item
         self.cap = cap
-        self.size_pt = size_pt
-        self.items: List[pg.TextItem] = []
+        self.item = LabelsItem(size_pt)
+        plot_item.addItem(self.item, ignoreBounds=True)
         self.shown = 0
+        self._labels = []
 
     def set(self, labels: Sequence[Tuple[str, float, float, object, bool]]):
-        """labels: [(text, x, y, rgba, bold)]; anchors centred."""
+        """labels: [(text, x, y, rgba, bold)], centred at (x, y)."""
         labels = list(labels)[: self.cap]
-        while len(self.items) < len(labels):
-            t = pg.TextItem(anchor=(0.5, 0.5))
-            f = QFont()
-            f.setPointSize(self.size_pt)
-            t.setFont(f)
-            t.setZValue(50)
-            self.plot_item.addItem(t, ignoreBounds=True)
-            self.items.append(t)
-        for t, (txt, x, y, col, bold) in zip(self.items, labels):
-            key = (txt, tuple(int(v) for v in np.asarray(col).ravel()[:4]), bool(bold))
-            if getattr(t, "_lge_key", None) != key:  # restyling a text item costs a relayout
-                f = t.textItem.font()
-                if f.bold() != bool(bold):
-                    f.setBold(bool(bold))
-                    t.setFont(f)
-                t.setColor(qcolor(col))
-                t.setPlainText(txt)
-                t._lge_key = key
-            p = t.pos()
-            if p.x() != float(x) or p.y() != float(y):
-                t.setPos(float(x), float(y))
-            if not t.isVisible():
-                t.setVisible(True)
-        for t in self.items[len(labels):]:
-            if t.isVisible():
-                t.setVisible(False)
+        if labels or self._labels:
+            self.item.set_labels(labels)
+        self._labels = labels
         self.shown = len(labels)
 
     def texts(self) -> List[str]:
-        return [t.textItem.toPlainText() for t in self.items[: self.shown]]
+        return [str(t[0]) for t in self._labels]
 
 
 def set_ticks_if_changed(axis, ticks):

@@ -190,12 +190,13 @@ def zone_extent(W2: np.ndarray, clip_to_shape: bool) -> Tuple[float, float, floa
 
 
 def zone_rgba(W2, b, colors, extent, res: int = RASTER_RES, clip_to_shape: bool = True,
-              decoder=None, alpha_on: int = RASTER_ALPHA_ON, alpha_off: int = RASTER_ALPHA_OFF):
+              decoder=None, alpha_on: int = RASTER_ALPHA_ON, alpha_off: int = RASTER_ALPHA_OFF, shape=None):
     """The large-n zone map: (ny, nx, 4) uint8 RGBA, rows from ymin, and (idx, best).
 
     Each pixel takes the colour of its strongest feature (argmax_k p_k(h)) with
     alpha ``alpha_on`` where it fires (max p > 0) and ``alpha_off`` (dimmed)
-    where nothing fires; transparent outside the latent shape when clipped.
+    where nothing fires; transparent outside the latent shape when clipped
+    (``shape``: geometry.latent_shape(W2), computed when not given).
     """
     W2 = np.asarray(W2, dtype=np.float64)
     A = W2.T if decoder is None else np.asarray(decoder, dtype=np.float64)
@@ -203,7 +204,7 @@ def zone_rgba(W2, b, colors, extent, res: int = RASTER_RES, clip_to_shape: bool 
     idx, best = envelope_raster(A, b, extent, nx, ny)
     cols = np.ascontiguousarray(np.asarray(colors, dtype=np.uint8).reshape(-1, 4))
     if clip_to_shape:
-        inside = polygon_mask(geo.latent_shape(W2), extent, nx, ny)
+        inside = polygon_mask(geo.latent_shape(W2) if shape is None else shape, extent, nx, ny)
     else:
         inside = np.ones((ny, nx), dtype=bool)
     rgba = np.empty((ny, nx, 4), dtype=np.uint8)
@@ -315,6 +316,7 @@ class ZoneMapView(PlotPanel):
         self.sel_arrows.setZValue(13)
         pi.addItem(self.sel_arrows)
         self.labels = LabelPool(pi)
+        self._shape_dense = False
         self.bounds_item = ColorPathsItem()  # no paths: makes auto-range include the labels' margin
         pi.addItem(self.bounds_item)
         self.drawn_mode = None  # "polygons" | "raster" after a frame
@@ -406,7 +408,7 @@ class ZoneMapView(PlotPanel):
             if self._raster_key is not None and self._raster_key[0] is snap and self._raster_key[1:] == key[1:]:
                 rgba = self.last_rgba
             else:
-                rgba, _, _ = zone_rgba(W2, b, colors, extent, RASTER_RES, clip, decoder=D2)
+                rgba, _, _ = zone_rgba(W2, b, colors, extent, RASTER_RES, clip, decoder=D2, shape=shape)
                 self._raster_key = key
             self.last_rgba = rgba
             self.image.setImage(rgba, autoLevels=False)
@@ -427,10 +429,13 @@ class ZoneMapView(PlotPanel):
         else:
             self.sel_zones.clear()
 
-        # latent shape outline (thin and translucent when its vertices are dense)
-        self.shape.setPen(pg.mkPen(SHAPE_PEN if n <= POLYGON_MAX else SHAPE_PEN[:3] + (110,),
-                                   width=1.5 if n <= POLYGON_MAX else 1.0))
-        if shape.shape[0] >= 2:
+        # latent shape outline; the clipped raster shows the shape by itself (and 10,000 dense
+        # vertices cost ~4 ms to stroke), so the outline is drawn there only on the whole plane
+        dense = n > POLYGON_MAX
+        if self._shape_dense != dense:
+            self.shape.setPen(pg.mkPen(SHAPE_PEN[:3] + (110,), width=1.0) if dense else pg.mkPen(SHAPE_PEN, width=1.5))
+            self._shape_dense = dense
+        if shape.shape[0] >= 2 and not (mode == "raster" and clip):
             closed = np.vstack([shape, shape[:1]])
             self.shape.setData(closed[:, 0], closed[:, 1])
         else:

@@ -4,7 +4,7 @@ import pytest
 from PyQt6.QtCore import Qt
 
 from tests.widgets import circle_snapshot, make_ctx, render, rgb_at, show, symmetric_failure_snapshot
-from widgets.bias_view import BIN_MIN, BiasNormView, bar_at, bar_bins, bar_rects
+from widgets.bias_view import BIN_MIN, BiasNormView, bar_at, bar_bins, bar_rects, bins_rgba
 
 
 def test_bar_rects_and_bar_at():
@@ -29,6 +29,15 @@ def test_bar_bins_keep_the_peaks():
     np.testing.assert_allclose(y1, [0.3, 5.0, 0.1])
     assert owner.tolist() == [1, 4, 6]
     np.testing.assert_allclose(x0, [0.5, 3.5, 6.5])
+
+
+def test_bins_rgba_fills_each_column_between_its_ends():
+    cols = np.array([[255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255]], np.uint8)
+    img = bins_rgba(np.array([-1.0, 0.0, 0.0]), np.array([0.0, 0.5, 0.01]), cols, -1.0, 1.0, 20)
+    assert img.shape == (20, 3, 4)
+    assert img[:10, 0, 3].tolist() == [255] * 10 and img[10:, 0, 3].tolist() == [0] * 10
+    assert img[10:15, 1, 1].tolist() == [255] * 5 and img[15:, 1, 3].max() == 0 and img[:10, 1, 3].max() == 0
+    assert img[10, 2, 2] == 255 and img[:, 2, 3].sum() == 255  # shorter than a row: one pixel
 
 
 def test_bars_in_feature_colours_and_clicks(qtbot):
@@ -69,6 +78,9 @@ def test_large_n_bins_the_bars(qtbot):
     render(v)
     assert v.binned and v.bin_size > 1 and 10_000 > BIN_MIN
     assert "peak of" in v.note.text()
+    # the column image holds the colour of each bin's peak feature
+    img = v._bin_images[0]
+    assert img.isVisible() and img.image.shape[1] * v.bin_size >= 10_000
     # zoom in to 40 features: one bar per feature again
     v.vb.setXRange(100, 140, padding=0)
     render(v)

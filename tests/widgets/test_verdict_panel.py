@@ -12,11 +12,11 @@ def test_verdicts_in_words(qtbot):
     s = symmetric_failure_snapshot()
     v.set_snapshot(s, make_ctx(s))
     assert v.verdict == "symmetric_failure"
-    assert "symmetric" in v.header.text().lower() and "Symmetric failure" in v.header_text()
+    assert "symmetric" in v.text().lower() and v.title.text().startswith("Symmetric failure")
     assert "7" in v.header_text().splitlines()[0]  # names the dead feature
     h = henighan_snapshot(7)
     v.set_snapshot(h, make_ctx(h))
-    assert v.verdict == "perfect" and "perfect" in v.header.text().lower()
+    assert v.verdict == "perfect" and v.title.text().startswith("Perfect") and "perfect" in v.text().lower()
     assert "radius cv" in v.header_text() and "gap ratio" in v.header_text()
     assert verdict_words("two_circle_failure") == "Two-circle failure"
 
@@ -60,4 +60,4 @@ def test_large_n_uses_the_model(qtbot):
     a = v.analysis
     assert cell_text(a, 0, COLUMNS.index("norm")) == f"{a.norms[0]:.4g}"
     v.set_snapshot(None, None)
-    assert m.rowCount() == 0 and v.header.text() == ""
+    assert m.rowCount() == 0 and v.text() == ""
