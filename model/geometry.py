@@ -278,7 +278,7 @@ def _probe_kernel2(D, Wt, b, imp, neg, selfa, other, loss_rows):  # pragma: no c
         loss_rows[i] = acc
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _probe_kernel(D, Wt, b, imp, neg, selfa, other, loss_rows):  # pragma: no cover - compiled
     n, m = D.shape
     for i in range(n):
