@@ -12,7 +12,7 @@ from typing import Optional
 from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QGuiApplication, QKeySequence
 from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-                             QPushButton, QVBoxLayout, QWidget)
+                             QPushButton, QTabBar, QVBoxLayout, QWidget)
 
 from model.config import ConfigError, TrainConfig
 from widgets.experiment_form import ExperimentForm
@@ -55,9 +55,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Latent geometry explorer")
         self.setAcceptDrops(True)
-        self.setDockOptions(QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AnimatedDocks)
+        self.setDockOptions(QMainWindow.DockOption.AllowTabbedDocks)
         self.session = session or Session(self)
         self.dialogs: list = []  # dialogs shown (non-modal), for tests and for closing
+        self.docks: dict = {}
         self._dirty = True
         self._stale: set = set()
         self._next_redraw = 0.0
@@ -80,26 +81,24 @@ class MainWindow(QMainWindow):
         from widgets.views2d import make_views
 
         self.views = make_views()
-        first = None
-        for key, view in self.views.items():
-            d = self._dock(key, VIEW_TITLES.get(key, key), view, Qt.DockWidgetArea.RightDockWidgetArea)
-            if key in ("zones", "wheel"):
-                continue
-            if first is None:
-                first = d
-            else:
-                self.tabifyDockWidget(first, d)
-            view.featureClicked.connect(self._feature_clicked)
-        for key in ("zones", "wheel"):
-            self.views[key].featureClicked.connect(self._feature_clicked)
         placeholder = QLabel("The 3D latent plane view comes here (issue 4).")
         placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._dock("plane3d", "3D latent plane", placeholder, Qt.DockWidgetArea.RightDockWidgetArea)
+        # Layout, built in one pass so no dock is moved after it is placed:
+        # zones | wheel (tabbed with the 3D view) on top, the other views tabbed below.
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        zones = self._dock("zones", VIEW_TITLES["zones"], self.views["zones"], right)
+        first = self._dock("gram", VIEW_TITLES["gram"], self.views["gram"], right)
+        self.splitDockWidget(zones, first, Qt.Orientation.Vertical)
+        wheel = self._dock("wheel", VIEW_TITLES["wheel"], self.views["wheel"], right)
+        self.splitDockWidget(zones, wheel, Qt.Orientation.Horizontal)
+        plane = self._dock("plane3d", "3D latent plane", placeholder, right)
+        self.tabifyDockWidget(wheel, plane)
+        for key in ("bias", "loss", "verdict"):
+            self.tabifyDockWidget(first, self._dock(key, VIEW_TITLES[key], self.views[key], right))
+        for view in self.views.values():
+            view.featureClicked.connect(self._feature_clicked)
         self.setCentralWidget(None)
-        zones = self.docks["zones"]
-        self.splitDockWidget(zones, self.docks["wheel"], Qt.Orientation.Horizontal)
-        self.tabifyDockWidget(self.docks["wheel"], self.docks["plane3d"])
-        self.docks["wheel"].raise_()
+        wheel.raise_()
         self.docks["verdict"].raise_()
 
         # ---- timeline
@@ -132,8 +131,6 @@ class MainWindow(QMainWindow):
 
     # ================================================================ layout
     def _dock(self, key, title, widget, area):
-        if not hasattr(self, "docks"):
-            self.docks = {}
         d = QDockWidget(title, self)
         d.setObjectName(f"dock_{key}")
         d.setWidget(widget)
@@ -370,6 +367,19 @@ class MainWindow(QMainWindow):
             if inter.width() >= 200 and inter.height() >= 150:
                 return True
         return False
+
+    def showEvent(self, e):
+        super().showEvent(e)
+        QTimer.singleShot(0, self._hide_stale_tab_bars)
+
+    def _hide_stale_tab_bars(self):
+        """Work around a Qt 6 dock layout glitch: a tab bar from an earlier, smaller
+        tab group (same docks) can stay visible over the views after tabifying."""
+        bars = [b for b in self.findChildren(QTabBar) if b.parent() is self and b.isVisible()]
+        tabs = {b: {b.tabText(i) for i in range(b.count())} for b in bars}
+        for b in bars:
+            if any(o is not b and tabs[b] < tabs[o] for o in bars):
+                b.hide()
 
     def closeEvent(self, e):
         st = settings()
