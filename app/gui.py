@@ -36,4 +36,16 @@ def run_gui(path: Optional[str] = None) -> int:
         if not win.open_run(path):
             # the dialog explains; the window stays usable
             pass
+    quit_ms = os.environ.get("LGE_QUIT_AFTER_MS")  # smoke tests: close by itself
+    if quit_ms:
+        from PyQt6.QtCore import QTimer
+
+        def report_and_close():
+            s = win.session
+            snap = s.snapshot()
+            print(f"state={s.state} step={snap.step if snap else None} n={s.config.n if s.config else None}",
+                  flush=True)
+            win.close()
+
+        QTimer.singleShot(int(quit_ms), report_and_close)
     return app.exec()

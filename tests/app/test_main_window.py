@@ -207,3 +207,47 @@ def test_settings_restore_safely(qtbot, make_window):
     st.setValue("last_experiment", TrainConfig(n=9, steps=10).to_json())
     w3 = make_window(restore=True)
     assert w3.form.config().n == 9
+
+
+def test_clicking_a_feature_selects_it_in_every_view(qtbot, make_window):
+    w = make_window()
+    w.form.set_config(TrainConfig(n=7, steps=500, seed=0))
+    w.start_training()
+    qtbot.waitUntil(lambda: finished(w), timeout=30000)
+    w.views["wheel"].featureClicked.emit(4)
+    assert w.session.selected == {4}
+    w.redraw()
+    assert w.session.frame()[1].selected == frozenset({4})
+    assert w.views["zones"]._ctx.selected == frozenset({4})
+    w.views["bias"].featureClicked.emit(4)  # clicking it again clears the selection
+    assert w.session.selected == set()
+
+
+def test_main_py_opens_the_window_and_a_run_file(tmp_path):
+    """`python main.py` (make run) and `python main.py RUN.h5`, as real processes."""
+    import os
+    import subprocess
+    import sys
+
+    from model.runfile import save_run
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, LGE_QUIT_AFTER_MS="6000", LGE_SETTINGS_ORG="lge-test-main")
+    env.pop("QT_QPA_PLATFORM", None) if os.environ.get("DISPLAY") else None
+    r = subprocess.run([sys.executable, "main.py"], cwd=root, env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "n=7" in r.stdout and "state=" in r.stdout and "Traceback" not in r.stderr
+    cfg = TrainConfig(n=5, steps=50, seed=0)
+    tr = Trainer(cfg)
+    tr.run()
+    path = tmp_path / "r.h5"
+    save_run(path, cfg, tr.history)
+    env["LGE_QUIT_AFTER_MS"] = "3000"
+    r = subprocess.run([sys.executable, "main.py", str(path)], cwd=root, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "state=opened step=50 n=5" in r.stdout
+    r = subprocess.run([sys.executable, "main.py", str(tmp_path / "missing.h5")], cwd=root, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "missing.h5" in r.stderr
