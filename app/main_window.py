@@ -110,6 +110,8 @@ class MainWindow(QMainWindow):
         # ---- status
         self.status = QLabel("ready")
         self.statusBar().addWidget(self.status, 1)
+        self.verdict_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.verdict_label)
 
         self._build_menus()
         self._connect()
@@ -277,9 +279,10 @@ class MainWindow(QMainWindow):
                 self._stale.discard(key)
             else:
                 self._stale.add(key)
-        if snap is not None and ctx is not None and ctx.analysis is not None:
-            verdict = ctx.analysis.verdict
-            self.status.setToolTip(f"step {snap.step}: {verdict}")
+        if snap is not None:
+            verdict = ctx.analysis.verdict.replace("_", " ") if ctx.analysis is not None else "…"
+            model = f"model {s.model} · " if s.config.models > 1 else ""
+            self.verdict_label.setText(f"{model}shown: step {snap.step:,} · verdict: {verdict}")
         self.redraw_count += 1
         self.last_redraw_ms = (time.perf_counter() - t0) * 1000
 

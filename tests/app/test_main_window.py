@@ -48,6 +48,8 @@ def test_default_experiment_starts_at_once_and_every_view_follows(qtbot, make_wi
     assert snap.step == 25_000
     assert ctx.analysis.verdict == "perfect"
     assert w.timeline.current_step == 25_000
+    assert "step 25,000" in w.verdict_label.text() and "perfect" in w.verdict_label.text()
+    assert "steps/s" in w.status.text() and "loss" in w.status.text()
     assert w.views["verdict"].verdict == "perfect"
     assert "25000" in w.views["verdict"].header.text().replace(",", "")
     for key in ("zones", "wheel"):
