@@ -23,8 +23,8 @@ per feature arrow; a fresh ImageItem for W^T W + b (the
 same block); a fresh pg.BarGraphItem with one brush per bar; a log-mode plot
 with one curve per model; a QTableWidget filled with n x 10 QTableWidgetItems.
 
-``rows()`` returns dicts (keys: case, n, view, ms, baseline_ms, speedup,
-target_ms, ok, note) so a combined benchmark can merge them; ``main()`` prints
+``rows()`` returns dicts (keys: case, n, view, ms (median), best_ms, baseline_ms,
+speedup, target_ms, ok, note) so a combined benchmark can merge them; ``main()`` prints
 the table.
 """
 from __future__ import annotations
@@ -212,8 +212,8 @@ class NaiveViews:
 # ----------------------------------------------------------------------------
 # timing
 
-def _time_frames(app, setters, snaps, ctxs, frames: int) -> float:
-    """Median ms per frame of (all setters, then one processEvents)."""
+def _time_frames(app, setters, snaps, ctxs, frames: int):
+    """(median, best) ms per frame of (all setters, then one processEvents), after a warm-up."""
     ts = []
     for f in range(frames):
         s, c = snaps[f % len(snaps)], ctxs[f % len(ctxs)]
@@ -223,11 +223,11 @@ def _time_frames(app, setters, snaps, ctxs, frames: int) -> float:
         app.processEvents()
         ts.append(time.perf_counter() - t)
     warm = min(2, len(ts) - 1)
-    return float(np.median(ts[warm:])) * 1e3
+    return float(np.median(ts[warm:])) * 1e3, float(np.min(ts[warm:])) * 1e3
 
 
-def _row(case, n, view, ms, baseline_ms, target, note=""):
-    return {"case": case, "n": n, "view": view, "ms": ms, "baseline_ms": baseline_ms,
+def _row(case, n, view, ms, baseline_ms, target, note="", best_ms=None):
+    return {"case": case, "n": n, "view": view, "ms": ms, "best_ms": best_ms, "baseline_ms": baseline_ms,
             "speedup": (baseline_ms / ms) if baseline_ms and ms else None, "target_ms": target,
             "ok": (ms <= target) if target is not None else None, "note": note}
 
@@ -256,14 +256,14 @@ def rows(quick: bool = False, sizes=(7, 10_000)) -> List[Dict[str, object]]:
         app.processEvents()
         per_view = {}
         for k, v in views.items():
-            ms = _time_frames(app, [v.set_snapshot], snaps, ctxs, frames)
-            bms = _time_frames(app, [lambda s, c, k=k: naive.set(k, s, c)], snaps, ctxs, base_frames)
+            ms, best = _time_frames(app, [v.set_snapshot], snaps, ctxs, frames)
+            bms, _ = _time_frames(app, [lambda s, c, k=k: naive.set(k, s, c)], snaps, ctxs, base_frames)
             per_view[k] = (ms, bms)
-            out.append(_row("set_snapshot + paint", n, k, ms, bms, None))
-        ms = _time_frames(app, [v.set_snapshot for v in views.values()], snaps, ctxs, frames)
+            out.append(_row("set_snapshot + paint", n, k, ms, bms, None, best_ms=best))
+        ms, best = _time_frames(app, [v.set_snapshot for v in views.values()], snaps, ctxs, frames)
         bms = sum(b for _, b in per_view.values())
         out.append(_row("set_snapshot + paint", n, "all six", ms, bms, TARGETS.get(n),
-                        "baseline: sum of the per-view naive times"))
+                        "baseline: sum of the per-view naive times", best_ms=best))
         for w in shown:
             w.close()
             w.deleteLater()
@@ -281,13 +281,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     rs = rows(quick=quick)
     print(f"2D views: set_snapshot + processEvents, median ms per frame, {VIEW_SIZE[0]}x{VIEW_SIZE[1]} offscreen "
           f"(Qt platform {os.environ.get('QT_QPA_PLATFORM')}), {os.cpu_count()} CPUs")
-    print(f"{'n':>6}  {'view':<8} {'ms':>8} {'baseline':>10} {'speedup':>8} {'target':>7}  ok")
+    print(f"{'n':>6}  {'view':<8} {'median':>8} {'best':>7} {'baseline':>10} {'speedup':>8} {'target':>7}  ok")
     for r in rs:
         ok = "" if r["ok"] is None else ("yes" if r["ok"] else "NO")
-        print(f"{r['n']:>6}  {r['view']:<8} {_fmt(r['ms']):>8} {_fmt(r['baseline_ms']):>10} "
+        print(f"{r['n']:>6}  {r['view']:<8} {_fmt(r['ms']):>8} {_fmt(r['best_ms']):>7} {_fmt(r['baseline_ms']):>10} "
               f"{_fmt(r['speedup'], '.1f') + 'x' if r['speedup'] else '-':>8} {_fmt(r['target_ms'], '.0f'):>7}  {ok}")
-    print("baseline: every item recreated each frame (per-feature polygon/curve/text items, fresh "
-          "BarGraphItem/ImageItem, log-mode curves, a QTableWidget of n x 10 items); "
+    print("ms: median (best) per frame; ok judges the median against the target. baseline: every item "
+          "recreated each frame (per-feature polygon/curve/text items, or the brute-force raster above 300 "
+          "features; fresh BarGraphItem/ImageItem; log-mode curves; a QTableWidget of n x 10 items); "
           "'all six' baseline = sum of the per-view baselines")
     return 0
 

@@ -97,7 +97,9 @@ def bins_rgba(lo: np.ndarray, hi: np.ndarray, colors: np.ndarray, y0: float, y1:
     r_end = np.clip(np.floor((end - y0) / dy - 1e-9 * np.sign(end)), 0, rows - 1).astype(np.int64)
     mask[r_end[some], np.arange(B)[some]] = True
     cols = np.asarray(colors, dtype=np.uint8).reshape(B, 4)
-    return np.where(mask[:, :, None], cols[None, :, :], np.uint8(0)).astype(np.uint8)
+    out = np.zeros((rows, B, 4), dtype=np.uint8)
+    np.copyto(out, np.broadcast_to(cols[None, :, :], out.shape), where=mask[:, :, None])
+    return out
 
 
 def bias_norm_values(snap: Snapshot) -> Tuple[np.ndarray, np.ndarray]:
@@ -176,7 +178,7 @@ class BiasNormView(PlotPanel):
                 img.setVisible(False)
             self.bias_values = np.zeros(0)
             self.norm_values = np.zeros(0)
-            self.note.setText("")
+            self.set_note("")
             return
         n = snap.n
         self.bar_width = BAR_WIDTH if n <= BAR_GAP_MAX else 1.0
@@ -226,7 +228,7 @@ class BiasNormView(PlotPanel):
 
     def _update_note(self):
         extra = f"   bars: peak of {self.bin_size} per pixel column" if self.binned and self.bin_size > 1 else ""
-        self.note.setText(self._note + extra)
+        self.set_note(self._note + extra)
 
     def _rebin(self, *args):
         """Large n: peak-downsample the bars in view to the plot's pixel columns."""

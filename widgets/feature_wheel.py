@@ -173,7 +173,7 @@ class FeatureWheelView(PlotPanel):
         self.labels.set([])
         self.data.setData([])
         self.data.setVisible(False)
-        self.note.setText("")
+        self.set_note("")
         self._W2 = None
         self.dead_marked = []
         self.data_points = 0
@@ -272,7 +272,7 @@ class FeatureWheelView(PlotPanel):
         pt = plane_text(snap, ctx)
         if pt:
             parts.append(pt)
-        self.note.setText("   ".join(parts))
+        self.set_note("   ".join(parts))
 
     # interaction -------------------------------------------------------
     def feature_at(self, x: float, y: float) -> int:

@@ -168,7 +168,7 @@ class GramView(PlotPanel):
             self.sel_rows.clear()
             self.block = np.zeros(0, dtype=np.int64)
             self.values = None
-            self.note.setText("")
+            self.set_note("")
             return
         n = snap.n
         sel = selected_of(ctx, n)
@@ -203,7 +203,7 @@ class GramView(PlotPanel):
             + (", selected first)" if len(sel) and not self._angular else ")"))
         if self._angular:
             shown += ", by angle"
-        self.note.setText(f"{what}: [i, j] = p_i(W_j), row maxima outlined, colour limits \u00b1{fmt_num(L)}; {shown}")
+        self.set_note(f"{what}: [i, j] = p_i(W_j), row maxima outlined, colour limits \u00b1{fmt_num(L)}; {shown}")
 
     def cell_at(self, x: float, y: float) -> Tuple[int, int]:
         """(row, column) block position of the cell under (x, y), or (-1, -1)."""

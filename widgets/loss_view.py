@@ -1,6 +1,7 @@
 """The loss curves of all K models on a log y axis (ctx.loss_steps, ctx.losses (N, K)):
-the shown model (ctx.model) highlighted, the others faint (up to OTHERS_MAX lines,
-else a min / median / max band), a vertical line at the current step.
+the shown model (ctx.model) highlighted, the others faint (up to OTHERS_MAX lines in
+one item, else a min / median / max band), a vertical line at the current step.
+The curves are cached as pixmaps: scrubbing only moves the line over them.
 
 The view plots log10(loss) on a linear view with a log-labelled axis; losses
 that are zero, negative or NaN have no logarithm and leave gaps (counted in
@@ -8,7 +9,7 @@ the note) instead of breaking the axis."""
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import pyqtgraph as pg
@@ -20,6 +21,8 @@ from .views2d import PlotPanel, fmt_num
 
 #: Up to this many other models are drawn as lines; more become a band.
 OTHERS_MAX = 20
+#: Each other model's curve is peak-downsampled to about this many points.
+OTHERS_POINTS = 2000
 MAIN_PEN = (31, 119, 180)
 OTHER_PEN = (140, 140, 140, 110)
 #: The curves change only when the history does; scrubbing moves the step line over them,
@@ -78,6 +81,37 @@ def loss_series(steps, losses, model: int = 0, others_max: int = OTHERS_MAX) -> 
     return out
 
 
+def downsample_peak(x: np.ndarray, y: np.ndarray, max_points: int = OTHERS_POINTS):
+    """(x, y) reduced to at most ~max_points by keeping each bucket's min and max (NaN-aware)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    N = x.size
+    if N <= max_points:
+        return x, y
+    k = int(np.ceil(2 * N / max_points))
+    B = N // k
+    xb = x[: B * k].reshape(B, k)
+    yb = y[: B * k].reshape(B, k)
+    fin = np.isfinite(yb)
+    lo = np.where(fin, yb, np.inf).argmin(axis=1)
+    hi = np.where(fin, yb, -np.inf).argmax(axis=1)
+    a, b = np.minimum(lo, hi), np.maximum(lo, hi)
+    r = np.arange(B)
+    xs = np.stack([xb[r, a], xb[r, b]], axis=1).ravel()
+    ys = np.stack([yb[r, a], yb[r, b]], axis=1).ravel()
+    return np.concatenate([xs, x[B * k:]]), np.concatenate([ys, y[B * k:]])
+
+
+def others_xy(x: np.ndarray, arrays) -> Tuple[np.ndarray, np.ndarray]:
+    """Several curves over the same x as one NaN-separated polyline (each peak-downsampled)."""
+    xs, ys = [], []
+    for y in arrays:
+        dx, dy = downsample_peak(x, y)
+        xs += [dx, [np.nan]]
+        ys += [dy, [np.nan]]
+    return np.concatenate(xs), np.concatenate(ys)
+
+
 def step_loss(steps, main_log: np.ndarray, step: int, snap_loss: float) -> float:
     """log10 loss at the current step: the snapshot's loss when drawable, else the
     shown model's value at the last recorded step <= step (NaN if none)."""
@@ -102,7 +136,6 @@ class LossView(PlotPanel):
         pi.getAxis("left").setLogMode(True)
         pi.setLabel("left", "loss")
         pi.setLabel("bottom", "step")
-        self.others = []
         self.band_lo = pg.PlotCurveItem(pen=None)
         self.band_hi = pg.PlotCurveItem(pen=None)
         self.band = pg.FillBetweenItem(self.band_lo, self.band_hi, brush=pg.mkBrush(BAND_BRUSH))
@@ -126,24 +159,26 @@ class LossView(PlotPanel):
         self.marker = pg.ScatterPlotItem(size=8, pen=pg.mkPen(STEP_PEN), brush=pg.mkBrush(255, 255, 255))
         self.marker.setZValue(21)
         pi.addItem(self.marker, ignoreBounds=True)
+        self.others_curve = pg.PlotCurveItem(pen=pg.mkPen(OTHER_PEN, width=1))
+        self.others_curve.setCacheMode(CURVE_CACHE)
+        self.others_curve.setVisible(False)
+        pi.addItem(self.others_curve)
+        self.others_count = 0
         self._key = None
         self.series: Optional[Dict[str, object]] = None
 
     def _set_others(self, arrays, x):
+        """The other models' curves: one item (one path, one cached pixmap), NaN-separated."""
         arrays = arrays or []
-        while len(self.others) < len(arrays):
-            it = pg.PlotDataItem(pen=pg.mkPen(OTHER_PEN, width=1), connect="finite")
-            it.curve.setCacheMode(CURVE_CACHE)
-            it.setDownsampling(auto=True, method="peak")
-            it.setClipToView(True)
-            self.plot_item.addItem(it)
-            self.others.append(it)
-        for it, y in zip(self.others, arrays):
-            it.setData(x, y, connect="finite")
-            it.setVisible(True)
-        for it in self.others[len(arrays):]:
-            it.setData([], [])
-            it.setVisible(False)
+        if not arrays:
+            self.others_curve.setData([], [])
+            self.others_curve.setVisible(False)
+            self.others_count = 0
+            return
+        xs, ys = others_xy(x, arrays)
+        self.others_curve.setData(xs, ys, connect="finite")
+        self.others_curve.setVisible(True)
+        self.others_count = len(arrays)
 
     def _set_band(self, band):
         if band is None or len(band[0]) == 0:
@@ -170,7 +205,7 @@ class LossView(PlotPanel):
             self._set_band(None)
             self.marker.setData([])
             self.step_line.setVisible(False)
-            self.note.setText("")
+            self.set_note("")
             return
         if steps is not None and losses is not None and len(steps):
             st = np.asarray(steps, dtype=np.float64)
@@ -220,7 +255,7 @@ class LossView(PlotPanel):
                 parts.append(" and ".join(bad) + " not drawn (log axis)")
         else:
             parts.append("no loss history")
-        self.note.setText("   ".join(parts))
+        self.set_note("   ".join(parts))
 
     def _hovered(self, x, y):
         self.status.setText(f"step {x:.0f}, loss {10 ** y:.4g}" if math.isfinite(y) and abs(y) < 300 else "")

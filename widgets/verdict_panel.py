@@ -8,7 +8,7 @@ import math
 from typing import List, Optional, Sequence
 
 import numpy as np
-from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QRect, Qt, pyqtSignal
+from PyQt6.QtCore import QAbstractTableModel, QModelIndex, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont
 from PyQt6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStyle, QStyledItemDelegate, QTableView,
                              QVBoxLayout, QWidget)
@@ -51,16 +51,26 @@ def table_order(n: int, selected: Sequence[int] = ()) -> np.ndarray:
 
 
 class Partners:
-    """Merged partners of each feature, looked up lazily (a table shows a few rows)."""
+    """Merged partners of each feature, looked up lazily (a table shows a few rows):
+    the feature -> group index is built on the first lookup, not every frame."""
 
     def __init__(self, groups, n: int):
-        self.groups = [list(g) for g in groups]
-        self.of = np.full(n, -1, dtype=np.int64)
+        self.groups = groups
+        self.n = n
+        self.of = None
+
+    def _build(self):
+        self.of = np.full(self.n, -1, dtype=np.int64)
         if self.groups:
-            flat = np.concatenate([np.asarray(g, dtype=np.int64) for g in self.groups])
-            self.of[flat] = np.repeat(np.arange(len(self.groups)), [len(g) for g in self.groups])
+            lens = [len(g) for g in self.groups]
+            flat = np.fromiter((i for g in self.groups for i in g), dtype=np.int64, count=sum(lens))
+            self.of[flat] = np.repeat(np.arange(len(self.groups)), lens)
 
     def get(self, i, default=()):
+        if not self.groups:
+            return list(default)
+        if self.of is None:
+            self._build()
         gi = int(self.of[i]) if 0 <= i < len(self.of) else -1
         if gi < 0:
             return list(default)

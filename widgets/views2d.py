@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
+from PyQt6.QtGui import QBrush, QColor, QFont, QPen
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from model import geometry as geo
@@ -39,7 +39,7 @@ LABEL_MAX = 40
 #: At most this many selected features get a text label.
 SELECTED_LABEL_MAX = 40
 #: Coloured paths are drawn in at most this many colour groups (see color_groups).
-MAX_COLOR_GROUPS = 128
+MAX_COLOR_GROUPS = 64
 #: The background of every plot (the seed's figures are on white).
 BACKGROUND = (255, 255, 255, 255)
 #: Outline colour of highlighted (selected) features.
@@ -153,6 +153,7 @@ def color_groups(colors: np.ndarray, max_groups: int = MAX_COLOR_GROUPS):
 
 
 _GROUP_CACHE: dict = {}
+_PEN_CACHE: dict = {}
 
 
 def segments_xy(segs: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -314,15 +315,24 @@ class ColorPathsItem(pg.GraphicsObject):
         self._items: List[Tuple[QPen, QBrush, object]] = []
         self._bounds = None  # (x0, x1, y0, y1)
         self._rect = QRectF()
+        self._padded = None
 
     def clear(self):
-        self.set_paths([], None)
+        if self._items or self._bounds is not None:
+            self.set_paths([], None)
 
-    def _pen(self, qc: QColor) -> QPen:
-        pen = QPen(qc)
-        pen.setWidthF(self.width)
-        pen.setCosmetic(True)
-        pen.setCapStyle(Qt.PenCapStyle.SquareCap if self.mode == "points" else Qt.PenCapStyle.FlatCap)
+    def _pen(self, col) -> QPen:
+        key = (bytes(np.asarray(col, dtype=np.uint8).ravel()[:4]) if not isinstance(col, QColor) else col.rgba(),
+               self.width, self.mode == "points")
+        pen = _PEN_CACHE.get(key)
+        if pen is None:
+            pen = QPen(col if isinstance(col, QColor) else qcolor(col))
+            pen.setWidthF(self.width)
+            pen.setCosmetic(True)
+            pen.setCapStyle(Qt.PenCapStyle.SquareCap if self.mode == "points" else Qt.PenCapStyle.FlatCap)
+            if len(_PEN_CACHE) > 4096:
+                _PEN_CACHE.clear()
+            _PEN_CACHE[key] = pen
         return pen
 
     def set_paths(self, groups: Sequence[Tuple[object, object]], bounds):
@@ -332,18 +342,18 @@ class ColorPathsItem(pg.GraphicsObject):
         items = []
         nobrush = QBrush(Qt.BrushStyle.NoBrush)
         for col, prim in groups:
+            if self.mode != "fill":
+                items.append((self._pen(col), nobrush, prim))
+                continue
             qc = col if isinstance(col, QColor) else qcolor(col)
-            if self.mode == "fill":
-                if self.outline is not None:
-                    pen = QPen(qcolor(self.outline))
-                    pen.setWidthF(self.width)
-                    pen.setCosmetic(True)
-                else:
-                    pen = QPen(Qt.PenStyle.NoPen)
-                prim.setFillRule(Qt.FillRule.WindingFill)
-                items.append((pen, QBrush(qc), prim))
+            if self.outline is not None:
+                pen = QPen(qcolor(self.outline))
+                pen.setWidthF(self.width)
+                pen.setCosmetic(True)
             else:
-                items.append((self._pen(qc), nobrush, prim))
+                pen = QPen(Qt.PenStyle.NoPen)
+            prim.setFillRule(Qt.FillRule.WindingFill)
+            items.append((pen, QBrush(qc), prim))
         self._items = items
         self._bounds = None if bounds is None else tuple(float(v) for v in bounds)
         if self._bounds is None or not all(np.isfinite(self._bounds)):
@@ -401,19 +411,41 @@ class ColorPathsItem(pg.GraphicsObject):
         self.set_paths(groups, bounds)
 
     def set_bounds(self, bounds):
-        """Override the data bounds (x0, x1, y0, y1) used by auto-range."""
-        self.prepareGeometryChange()
+        """Override the data bounds (x0, x1, y0, y1) used by auto-range.
+
+        A no-op when unchanged; an item without paths schedules no repaint (its
+        rectangle may reach over the axes, which would then repaint too)."""
         x0, x1, y0, y1 = (float(v) for v in bounds)
+        if self._bounds == (x0, x1, y0, y1):
+            return
+        self.prepareGeometryChange()
         self._bounds = (x0, x1, y0, y1)
-        self._rect = QRectF(x0, y0, max(x1 - x0, 1e-12), max(y1 - y0, 1e-12))
+        self._rect = QRectF(x0, y0, max(x1 - x0, 1e-12), max(y1 - y0, 1e-12)) if self._items else QRectF()
         self.informViewBoundsChanged()
-        self.update()
+        if self._items:
+            self.update()
 
     def group_count(self) -> int:
         return len(self._items)
 
     def boundingRect(self):
-        return QRectF(self._rect)
+        if self._rect.isNull():
+            return QRectF()
+        if self._padded is None:
+            # cosmetic pens draw (width / 2 + 1) pixels beyond the geometry: pad by that in view units
+            pad = self.width / 2 + 1 if (self.mode != "fill" or self.outline is not None) else 1.0
+            px, py = self.pixelWidth(), self.pixelHeight()
+            px = px if np.isfinite(px) else 0.0
+            py = py if np.isfinite(py) else 0.0
+            self._padded = self._rect.adjusted(-pad * px, -pad * py, pad * px, pad * py)
+        return QRectF(self._padded)
+
+    def prepareGeometryChange(self):
+        self._padded = None
+        super().prepareGeometryChange()
+
+    def viewTransformChanged(self):
+        self.prepareGeometryChange()  # the pixel padding depends on the zoom
 
     def dataBounds(self, ax, frac=1.0, orthoRange=None):
         if self._bounds is None:
@@ -455,8 +487,18 @@ class LabelsItem(pg.GraphicsObject):
         self.update()
 
     def boundingRect(self):
-        vr = self.viewRect()  # the whole visible view: labels are never clipped by a stale rect
-        return QRectF() if vr is None or not self._labels else vr
+        """The labels' points padded by a text box (in pixels), inside the view less a
+        3-pixel margin (an update region touching the axes would repaint them too)."""
+        vr = self.viewRect()
+        if vr is None or not self._labels:
+            return QRectF()
+        vb = self.getViewBox()
+        px, py = (abs(v) for v in vb.viewPixelSize()) if vb is not None else (0.0, 0.0)
+        xs = [t[1] for t in self._labels]
+        ys = [t[2] for t in self._labels]
+        r = QRectF(min(xs) - 64 * px, min(ys) - 12 * py, max(xs) - min(xs) + 128 * px, max(ys) - min(ys) + 24 * py)
+        inner = vr.adjusted(3 * px, 3 * py, -3 * px, -3 * py)
+        return r.intersected(inner)
 
     def dataBounds(self, ax, frac=1.0, orthoRange=None):
         return None
@@ -561,6 +603,12 @@ class PlotPanel(QWidget):
         cb.toggled.connect(slot)
         self.toolbar.insertWidget(self.toolbar.count() - 1, cb)
         return cb
+
+    def set_note(self, text: str):
+        """The small note above the plot (its tooltip holds the whole text when it is cut off)."""
+        if self.note.text() != text:
+            self.note.setText(text)
+            self.note.setToolTip(text)
 
     def redraw(self):
         """Redraw from the last snapshot and context (after a toggle)."""

@@ -12,7 +12,7 @@ n = 10,000 and 256 x 256), not the n x pixels product of geometry.zone_raster.
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numba as nb
 import numpy as np
@@ -212,6 +212,28 @@ def zone_rgba(W2, b, colors, extent, res: int = RASTER_RES, clip_to_shape: bool 
     return rgba, idx, best
 
 
+def zone_edge(a, c: float, box) -> Optional[np.ndarray]:
+    """(4,) segment (x0, y0, x1, y1) of the zone boundary {h : a.h + c = 0} inside the box, or None."""
+    a = np.asarray(a, dtype=np.float64).ravel()[:2]
+    x0, x1, y0, y1 = (float(v) for v in box)
+    nrm = float(np.hypot(a[0], a[1]))
+    if nrm == 0:
+        return None
+    p0 = -c * a / nrm ** 2  # the point of the line closest to the origin
+    d = np.array([-a[1], a[0]]) / nrm
+    lo, hi = -np.inf, np.inf
+    for k, (mn, mx) in enumerate(((x0, x1), (y0, y1))):
+        if abs(d[k]) < 1e-15:
+            if not (mn <= p0[k] <= mx):
+                return None
+            continue
+        t1, t2 = (mn - p0[k]) / d[k], (mx - p0[k]) / d[k]
+        lo, hi = max(lo, min(t1, t2)), min(hi, max(t1, t2))
+    if not (hi > lo):
+        return None
+    return np.r_[p0 + lo * d, p0 + hi * d]
+
+
 def active_features(snap: Snapshot, h) -> Tuple[np.ndarray, np.ndarray]:
     """(features with p_k(h) > 0 sorted by p descending, their p) at h on the drawn plane."""
     W2, D2, _ = plane_of(snap)
@@ -300,6 +322,9 @@ class ZoneMapView(PlotPanel):
         self.sel_zones = ColorPathsItem("stroke", width=2.0)
         self.sel_zones.setZValue(-4)
         pi.addItem(self.sel_zones)
+        self.sel_edges = ColorPathsItem("lines", width=2.0)  # raster mode: a selected zone's edge
+        self.sel_edges.setZValue(-4)
+        pi.addItem(self.sel_edges)
         self.shape = pg.PlotCurveItem(pen=pg.mkPen(SHAPE_PEN, width=1.5))
         self.shape.setZValue(0)
         pi.addItem(self.shape)
@@ -358,11 +383,12 @@ class ZoneMapView(PlotPanel):
     def _clear(self):
         self.image.clear()
         self.image.setVisible(False)
-        for it in (self.zones, self.sel_zones, self.arrows, self.heads, self.sel_under, self.sel_arrows):
+        for it in (self.zones, self.sel_zones, self.sel_edges, self.arrows, self.heads, self.sel_under,
+                   self.sel_arrows):
             it.clear()
         self.shape.setData([], [])
         self.labels.set([])
-        self.note.setText("")
+        self.set_note("")
         self.status.setText("")
         self.drawn_mode = None
         self._arrow_feats = np.zeros(0, dtype=np.int64)
@@ -415,13 +441,18 @@ class ZoneMapView(PlotPanel):
             x0, x1, y0, y1 = extent
             self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
             self.image.setVisible(True)
-            region = shape if clip else geo.box_polygon(extent)
+            # selected zones: their edge line (an outline along a dense, jagged shape is a black smear)
             A = W2.T if D2 is None else D2
             sel_polys = []
-            for i in sel[:SELECTED_LABEL_MAX]:
-                pg_ = geo.clip_polygon_halfplane(region, A[i], b[i])
-                if len(pg_) >= 3:
-                    sel_polys.append(pg_)
+            edges = [e for e in (zone_edge(A[i], b[i], extent) for i in sel[:SELECTED_LABEL_MAX]) if e is not None]
+            if edges:
+                ex, ey = segments_xy(np.array(edges))
+                self.sel_edges.set_features(np.tile(np.array(OUTLINE, np.uint8), (len(edges), 1)), ex, ey,
+                                            max_groups=1)
+            else:
+                self.sel_edges.clear()
+        if mode == "polygons":
+            self.sel_edges.clear()
         if len(sel_polys):
             x, y, con = polygons_xy(sel_polys)
             self.sel_zones.set_features(np.array([OUTLINE], np.uint8), x, y, con, np.array([len(x)]),
@@ -482,7 +513,7 @@ class ZoneMapView(PlotPanel):
         pt = plane_text(snap, ctx)
         if pt:
             parts.append(pt)
-        self.note.setText("   ".join(parts))
+        self.set_note("   ".join(parts))
 
     # interaction -------------------------------------------------------
     def _hovered(self, x, y):

@@ -1,6 +1,5 @@
 """Bias and norm bars: geometry of the bars, colours in the render, clicks, large n."""
 import numpy as np
-import pytest
 from PyQt6.QtCore import Qt
 
 from tests.widgets import circle_snapshot, make_ctx, render, rgb_at, show, symmetric_failure_snapshot

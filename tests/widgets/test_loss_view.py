@@ -3,10 +3,11 @@ the shown model is highlighted, others faint or a band."""
 import math
 
 import numpy as np
+import pytest
 
 from model.snapshot import Snapshot
 from tests.widgets import henighan_snapshot, make_ctx, render, rgb_at, show
-from widgets.loss_view import OTHERS_MAX, LossView, log_losses, loss_series, step_loss
+from widgets.loss_view import OTHERS_MAX, LossView, downsample_peak, log_losses, loss_series, step_loss
 
 
 def test_log_losses_and_series_with_zeros_and_nan():
@@ -33,6 +34,18 @@ def test_many_models_become_a_band():
     assert s["others"] is None and len(x) == 49
     assert np.all(lo <= med) and np.all(med <= hi)
     np.testing.assert_allclose(hi, np.log10(L[np.arange(50) != 3, -1]))
+
+
+def test_downsample_peak_keeps_extremes():
+    x = np.arange(10_000.0)
+    y = np.sin(x / 300.0)
+    y[5000] = 7.0
+    y[7000] = np.nan
+    dx, dy = downsample_peak(x, y, 1000)
+    assert len(dx) <= 1100 and np.nanmax(dy) == 7.0 and np.nanmin(dy) == pytest.approx(-1, abs=1e-3)
+    assert np.all(np.diff(dx) >= 0)
+    same = downsample_peak(x[:50], y[:50], 1000)
+    assert np.array_equal(same[1], y[:50])
 
 
 def _ctx(snap, losses, steps=None, model=0):
@@ -94,5 +107,7 @@ def test_shown_model_is_highlighted(qtbot):
     v.set_snapshot(snap, _ctx(snap, L, model=1))
     x, y = v.main.getData()
     np.testing.assert_allclose(y, np.log10(L[:, 1]))
-    assert sum(it.isVisible() for it in v.others) == 2
+    assert v.others_count == 2 and v.others_curve.isVisible()
+    xo, yo = v.others_curve.getData()
+    assert np.isnan(yo).sum() == 2  # two curves, NaN-separated
     assert "model 2 of 3" in v.note.text()

@@ -1,5 +1,4 @@
 """Verdict panel: the verdict in words, the per-feature table (a model, selected first), clicks."""
-import numpy as np
 from PyQt6.QtCore import QAbstractTableModel, Qt
 from PyQt6.QtWidgets import QTableView
 

@@ -12,7 +12,7 @@ from model.snapshot import Snapshot
 from tests.widgets import (blend, circle_snapshot, henighan_snapshot, make_ctx, nearest, render, rgb_at, show,
                            symmetric_failure_snapshot)
 from widgets import zone_map as zm
-from widgets.zone_map import ZoneMapView, envelope_raster, hover_text, polygon_mask, zone_rgba
+from widgets.zone_map import ZoneMapView, envelope_raster, hover_text, polygon_mask, zone_edge, zone_rgba
 
 WHITE = np.array([255.0, 255.0, 255.0])
 
@@ -83,6 +83,16 @@ def test_zone_rgba_colours_fires_dims_and_clips():
     assert rgba[iy, ix, 3] == 0
     rgba2, _, _ = zone_rgba(snap.W, snap.b, colors, ext, 128, clip_to_shape=False)
     assert rgba2[iy, ix, 3] == zm.RASTER_ALPHA_ON
+
+
+def test_zone_edge_is_the_boundary_line_inside_the_box():
+    e = zone_edge((1.0, 0.0), -0.5, (-1, 1, -2, 2))  # x = 0.5
+    np.testing.assert_allclose(sorted([e[1], e[3]]), [-2, 2])
+    np.testing.assert_allclose([e[0], e[2]], [0.5, 0.5])
+    e = zone_edge((1.0, 1.0), 0.0, (-1, 1, -1, 1))  # y = -x, corner to corner
+    np.testing.assert_allclose(np.abs(e), 1.0)
+    assert zone_edge((1.0, 0.0), -3.0, (-1, 1, -1, 1)) is None  # x = 3: outside
+    assert zone_edge((0.0, 0.0), 1.0, (-1, 1, -1, 1)) is None  # a dead feature has no edge
 
 
 def _active_from_text(text):
@@ -228,6 +238,7 @@ def test_large_n_uses_the_raster_and_colours_by_the_strongest_feature(qtbot):
     want = blend(np.r_[ctx.colors[win, :3], zm.RASTER_ALPHA_ON if p[win] > 0 else zm.RASTER_ALPHA_OFF])
     assert np.abs(px - want).max() < 45, (px, want)
     assert sorted(v.labels.texts()) == ["1235", "6"]  # only selected features are labelled
+    assert v.sel_edges.group_count() == 1  # the selected zones' edges
     v.set_clip_to_shape(False)
     v.set_snapshot(None, ctx)
     assert v.drawn_mode is None
