@@ -63,6 +63,7 @@ class Session(QObject):
         self.verdicts: Optional[list] = None
         self.last_progress = None
         self._analysis_cache: dict = {}
+        self._last_analysis: dict = {}  # model -> its most recent analysis (any step)
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
         self._pending_analysis: set = set()
         self._closed = False
@@ -205,10 +206,15 @@ class Session(QObject):
             return None, None
         cfg = self.config
         steps, losses = self._losses()
+        analysis = self.analysis(snap)
+        pending = analysis is None
+        if pending:  # large n, still computing: show the latest analysis of this model meanwhile
+            analysis = self._last_analysis.get(self.model)
         ctx = ViewContext(
             colors=self.colors, selected=frozenset(self.selected), onehot=cfg.data == "identity",
-            analysis=self.analysis(snap), dataset=None if self.dataset is None else self.dataset[self.model],
+            analysis=analysis, dataset=None if self.dataset is None else self.dataset[self.model],
             loss_steps=steps, losses=losses, model=self.model,
+            extra={"analysis_pending": pending and analysis is not None},
         )
         return snap, ctx
 
@@ -247,6 +253,8 @@ class Session(QObject):
         if len(self._analysis_cache) > 256:
             self._analysis_cache.clear()
         self._analysis_cache[key] = a
+        if key[2] == id(self.history):
+            self._last_analysis[key[0]] = a
 
     def _losses(self):
         h = self.history
@@ -266,6 +274,7 @@ class Session(QObject):
         self.verdicts = None
         self.last_progress = None
         self._analysis_cache.clear()
+        self._last_analysis = {}
         self._loss_cache = (None, None, None)
         self._recolor()
         self.runChanged.emit()
