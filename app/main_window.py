@@ -251,15 +251,16 @@ class MainWindow(QMainWindow):
         self._dirty = True
 
     def _tick(self):
-        # Redraw at display rate at most, and never more than half of the
-        # time: after a redraw that took d ms, wait at least d ms, so input
-        # events and the training worker (which needs the GIL between
-        # kernel calls) always get their share.
+        # Redraw at display rate at most, and leave the rest of the time to
+        # input events and to the training worker (which needs the GIL
+        # between kernel calls): after a redraw that took d ms, wait d ms
+        # (scrubbing) or 2d ms (while training: at most a third of the time).
         if not self._dirty or time.perf_counter() < self._next_redraw:
             return
         self._dirty = False
         self.redraw()
-        self._next_redraw = time.perf_counter() + self.last_redraw_ms / 1000
+        factor = 2.0 if self.session.state == "training" else 1.0
+        self._next_redraw = time.perf_counter() + factor * self.last_redraw_ms / 1000
 
     def redraw(self):
         """Redraw every view from the session's current frame (the one code path)."""
