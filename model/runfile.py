@@ -137,6 +137,20 @@ def _row_crc(step, W, b, loss, M=None) -> int:
     return crc & 0xFFFFFFFF
 
 
+def _write_header(f, config, dataset, meta, K, m, n, untied):
+    """The parts every run file starts with; returns the (empty) history group."""
+    f.attrs["format"] = FORMAT
+    f.attrs["format_version"] = FORMAT_VERSION
+    f.attrs["config"] = config.to_json()
+    f.attrs["meta"] = json.dumps(meta or {})
+    f.create_dataset("meta_json", shape=(0,), maxshape=(None,), dtype=np.uint8, chunks=(4096,))
+    if dataset is not None:
+        _write_dataset(f, dataset)
+    g = f.create_group("history")
+    _make_history_datasets(g, K, m, n, untied)
+    return g
+
+
 def _block_crc(steps, W, b, loss, M=None) -> np.ndarray:
     """_row_crc of each of R rows at once: one contiguous byte matrix, one crc32 call a row."""
     R = steps.size
@@ -246,14 +260,7 @@ class RunWriter:
         except OSError as exc:
             raise RunFileError(self.path, _os_problem(exc, "create the run file")) from None
         try:
-            f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["config"] = config.to_json()
-            f.attrs["meta"] = json.dumps(meta or {})
-            f.create_dataset("meta_json", shape=(0,), maxshape=(None,), dtype=np.uint8, chunks=(4096,))
-            if dataset is not None:
-                _write_dataset(f, dataset)
-            _make_history_datasets(f.create_group("history"), self.K, self.m, self.n, self.untied)
+            _write_header(f, config, dataset, meta, self.K, self.m, self.n, self.untied)
             f.flush()
             f.swmr_mode = True
         except Exception as exc:
@@ -424,16 +431,8 @@ def save_run(path, config: TrainConfig, history: History, dataset=None, meta: Op
             raise RunFileError(path, _os_problem(exc, "save")) from None
         try:
             with f:
-                f.attrs["format"] = FORMAT
-                f.attrs["format_version"] = FORMAT_VERSION
-                f.attrs["config"] = config.to_json()
-                f.attrs["meta"] = json.dumps(meta or {})
-                f.create_dataset("meta_json", shape=(0,), maxshape=(None,), dtype=np.uint8, chunks=(4096,))
-                if dataset is not None:
-                    _write_dataset(f, dataset)
-                g = f.create_group("history")
                 K, m, n, untied = history.K, history.m, history.n, history.untied
-                _make_history_datasets(g, K, m, n, untied)
+                g = _write_header(f, config, dataset, meta, K, m, n, untied)
                 with history.locked_arrays() as a:
                     N = len(a["steps"])
                     names = ["steps", "W", "b", "loss"] + (["M"] if untied else [])
