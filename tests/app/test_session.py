@@ -133,3 +133,22 @@ def test_save_as_and_open_round_trip(qtbot, session, tmp_path):
         assert other.verdicts is not None and len(other.verdicts) == 3
     finally:
         other.shutdown()
+
+
+def test_large_n_analysis_runs_in_the_background_and_views_borrow_the_latest(qtbot, session):
+    from app.session import SYNC_ANALYSIS_MAX_N
+
+    n = SYNC_ANALYSIS_MAX_N + 500
+    session.start(TrainConfig(n=n, data="sparse", sparsity=0.99, batch=64, steps=30, seed=0))
+    wait_state(qtbot, session, "finished", timeout=60000)
+    snap, ctx = session.frame()
+    assert ctx.analysis is None or ctx.analysis.step == snap.step  # not computed on this thread
+    qtbot.waitUntil(lambda: session.frame()[1].analysis is not None, timeout=10000)
+    a = session.frame()[1].analysis
+    assert a.step == snap.step and a.n == n
+    session.request_step(10)
+    snap10, ctx10 = session.frame()
+    # while step 10 is analysed in the background, the latest analysis is lent and marked so
+    if ctx10.analysis is not None and ctx10.analysis.step != snap10.step:
+        assert ctx10.extra["analysis_pending"]
+    qtbot.waitUntil(lambda: session.frame()[1].analysis.step == snap10.step, timeout=10000)
