@@ -87,7 +87,7 @@ def _add_train_options(p: argparse.ArgumentParser):
     o.add_argument("--threads", type=_int_arg("--threads"), default=None, help="CPU threads (default: all)")
 
 
-def config_from_args(a) -> "TrainConfig":
+def config_from_args(a):
     from model.config import ConfigError, TrainConfig, importance_decay
 
     cfg = TrainConfig(

@@ -119,7 +119,7 @@ def rows():
     out.append(("max gap (steps)", f"{int(gaps.max()):,}", f"median gap {int(np.median(gaps)):,}"))
     out.append(("history nbytes", f"{h.nbytes / mib:.1f} MiB", f"<= budget {budget / mib:.0f} MiB: "
                 f"{h.nbytes <= budget}"))
-    out.append(("peak traced memory", f"{peak / mib:.1f} MiB", f"tracemalloc, incl. the benchmark's input row and record_steps arrays"))
+    out.append(("peak traced memory", f"{peak / mib:.1f} MiB", "tracemalloc, incl. the benchmark's input row and record_steps arrays"))
     out.append(("peak RSS growth", f"{max(0, rss1 - rss0) / mib:.1f} MiB", "getrusage ru_maxrss"))
     rate = appends / dt
     bdt, bbytes = baseline(appends)

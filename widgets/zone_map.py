@@ -257,7 +257,7 @@ def hover_text(snap: Snapshot, h, max_items: int = 12) -> str:
         A = W2.T if D2 is None else D2
         pall = A @ h + snap.b
         k = int(np.argmax(pall)) if pall.size else -1
-        tail = f"   active: none" + (f" (largest p = {fmt_num(pall[k])} at feature {k + 1})" if k >= 0 else "")
+        tail = "   active: none" + (f" (largest p = {fmt_num(pall[k])} at feature {k + 1})" if k >= 0 else "")
         return head + tail
     items = ", ".join(f"{k + 1} (p = {fmt_num(v)})" for k, v in zip(act[:max_items].tolist(), p[:max_items].tolist()))
     more = f", ... {len(act) - max_items} more" if len(act) > max_items else ""

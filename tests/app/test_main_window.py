@@ -1,9 +1,8 @@
 """The explorer window driven as a user drives it (pytest-qt, the real window)."""
 import time
 
-import numpy as np
 import pytest
-from PyQt6.QtCore import QByteArray, QMimeData, QPoint, QPointF, Qt, QUrl
+from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 from PyQt6.QtWidgets import QLineEdit
 
