@@ -13,6 +13,7 @@ from model import geometry as geo
 from model.snapshot import Snapshot
 
 from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel,
+                      add_arrow_layers, add_paths,
                       analysis_of, color_groups, feature_colors_for, nice_ceil, plane_of, plane_text,
                       point_segment_distance, polygons_xy, qcolor, ranges_text, segments_xy, selected_of)
 from .zone_map import CLICK_PX, arrow_heads, arrow_segments, label_positions
@@ -99,21 +100,8 @@ class FeatureWheelView(PlotPanel):
         self.data.setZValue(-3)
         self.data.setVisible(False)
         pi.addItem(self.data)
-        self.arrows = ColorPathsItem("lines", width=2.0)
-        self.arrows.setZValue(5)
-        pi.addItem(self.arrows)
-        self.heads = ColorPathsItem("fill")
-        self.heads.setZValue(6)
-        pi.addItem(self.heads)
-        self.tips = ColorPathsItem("points", width=3.0)
-        self.tips.setZValue(6)
-        pi.addItem(self.tips)
-        self.sel_under = ColorPathsItem("lines", width=5.0)
-        self.sel_under.setZValue(7)
-        pi.addItem(self.sel_under)
-        self.sel_arrows = ColorPathsItem("lines", width=3.0)
-        self.sel_arrows.setZValue(8)
-        pi.addItem(self.sel_arrows)
+        self.arrows, self.heads, self.sel_under, self.sel_arrows = add_arrow_layers(pi, 5)
+        self.tips = add_paths(pi, "points", 6, 3.0)
         self.dead_rings = pg.ScatterPlotItem(pxMode=True, symbol="o", brush=None)
         self.dead_rings.setZValue(9)
         self.dead_rings.setVisible(False)

@@ -473,6 +473,21 @@ class ColorPathsItem(pg.GraphicsObject):
                 p.drawPath(prim)
 
 
+def add_paths(plot_item, kind: str, z: float, width: float = 1.0) -> "ColorPathsItem":
+    """A ColorPathsItem at depth z, added to the plot (the views' layers of arrows and heads)."""
+    item = ColorPathsItem(kind, width=width) if kind != "fill" else ColorPathsItem(kind)
+    item.setZValue(z)
+    plot_item.addItem(item)
+    return item
+
+
+def add_arrow_layers(plot_item, z: float):
+    """The four layers every arrow view draws: shafts, heads, and the selected
+    arrows' white underlay and coloured shaft on top. Returns them in that order."""
+    return (add_paths(plot_item, "lines", z, 2.0), add_paths(plot_item, "fill", z + 1),
+            add_paths(plot_item, "lines", z + 2, 5.0), add_paths(plot_item, "lines", z + 3, 3.0))
+
+
 class LabelsItem(pg.GraphicsObject):
     """Text labels at data points, centred, in screen pixels (not scaled with zoom),
     all drawn by one item in one paint call: cheaper than a pg.TextItem per label

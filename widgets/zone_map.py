@@ -23,8 +23,8 @@ from model import geometry as geo
 from model.snapshot import Snapshot
 
 from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel,
-                      feature_colors_for, fmt_num, nice_ceil, plane_of, plane_text, point_segment_distance,
-                      polygons_xy, segments_xy, selected_of)
+                      add_arrow_layers, feature_colors_for, fmt_num, nice_ceil, plane_of, plane_text,
+                      point_segment_distance, polygons_xy, segments_xy, selected_of)
 
 #: Exact zone polygons up to this many features, the strongest-feature raster above.
 POLYGON_MAX = 300
@@ -328,18 +328,7 @@ class ZoneMapView(PlotPanel):
         self.shape = pg.PlotCurveItem(pen=pg.mkPen(SHAPE_PEN, width=1.5))
         self.shape.setZValue(0)
         pi.addItem(self.shape)
-        self.arrows = ColorPathsItem("lines", width=2.0)
-        self.arrows.setZValue(10)
-        pi.addItem(self.arrows)
-        self.heads = ColorPathsItem("fill")
-        self.heads.setZValue(11)
-        pi.addItem(self.heads)
-        self.sel_under = ColorPathsItem("lines", width=5.0)
-        self.sel_under.setZValue(12)
-        pi.addItem(self.sel_under)
-        self.sel_arrows = ColorPathsItem("lines", width=3.0)
-        self.sel_arrows.setZValue(13)
-        pi.addItem(self.sel_arrows)
+        self.arrows, self.heads, self.sel_under, self.sel_arrows = add_arrow_layers(pi, 10)
         self.labels = LabelPool(pi)
         self._shape_dense = False
         self.bounds_item = ColorPathsItem()  # no paths: makes auto-range include the labels' margin
