@@ -253,14 +253,7 @@ class ModelPicker(QWidget):
         k = int(k)
         if not 0 <= k < max(self.table_model.K, 1):
             raise ValueError(f"model must be from 0 to {self.table_model.K - 1}, got {k}")
-        self._current = k
-        self._updating = True
-        try:
-            self.spin.setValue(k)
-            self._select_row()
-        finally:
-            self._updating = False
-        self._update_seed_label()
+        self._show(k)
 
     # ------------------------------------------------------------------ internals
     def _apply_k(self, K: int) -> None:
@@ -295,6 +288,11 @@ class ModelPicker(QWidget):
     def _choose(self, k: int) -> None:
         if k == self._current:
             return
+        self._show(k)
+        self.modelChosen.emit(k)
+
+    def _show(self, k: int) -> None:
+        """Make k the current model in the spin box, the table and the seed label (no signal)."""
         self._current = k
         self._updating = True
         try:
@@ -303,7 +301,6 @@ class ModelPicker(QWidget):
         finally:
             self._updating = False
         self._update_seed_label()
-        self.modelChosen.emit(k)
 
     def _spin_changed(self, k: int) -> None:
         if not self._updating:
