@@ -342,9 +342,8 @@ class Session(QObject):
         if h is None or len(h) == 0:
             return
         onehot = cfg.data == "identity"
-        snaps = [h.snapshot(model=k) for k in range(cfg.models)]
         if cfg.models * cfg.n <= 20_000:
-            self.verdicts = [analyze(s, onehot=onehot).verdict for s in snaps]
+            self.verdicts = [analyze(h.snapshot(model=k), onehot=onehot).verdict for k in range(cfg.models)]
         else:
             self.verdicts = None
         self.modelsChanged.emit()
@@ -354,4 +353,8 @@ class Session(QObject):
             return np.zeros(0)
         if self.history is None or len(self.history) == 0:
             return np.full(self.config.models, np.nan)
-        return np.array([self.history.snapshot(model=k).loss for k in range(self.config.models)])
+        # the latest row for every model; a halted model's from its last finite snapshot
+        losses = self._losses()[1][-1].astype(np.float64)
+        for k in np.nonzero(self.history.halted >= 0)[0]:
+            losses[k] = self.history.snapshot(model=int(k)).loss
+        return losses
