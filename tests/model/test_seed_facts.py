@@ -9,14 +9,12 @@ import pytest
 
 from model.analysis import analyze
 from model.config import TrainConfig
-from model.engine import Trainer
+from model.engine import Trainer, train
 from model.runfile import RunWriter, open_run
 
 
 def _train(**kw):
-    tr = Trainer(TrainConfig(**kw))
-    tr.run()
-    return tr
+    return train(TrainConfig(**kw))
 
 
 def test_n6_adamw_lr1e3_25000_steps_seed0_ends_perfect():
