@@ -25,6 +25,6 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 "$VENV/bin/python" -m pip install -q -r requirements.txt 2>&1 | grep -v '^WARNING: Location' || true
-"$VENV/bin/python" -c "import torch, numpy, numba, h5py, PyQt6, pyqtgraph" \
+"$VENV/bin/python" -c "import torch, numpy, numba, h5py, PyQt6, pyqtgraph, imageio, imageio_ffmpeg" \
   || { echo "bootstrap: the pinned packages did not install" >&2; exit 1; }
 echo "$want" > "$VENV/.stamp"
