@@ -6,13 +6,19 @@ allowed, exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import sys
 from typing import Optional, Sequence
 
 EXIT_USAGE = 2
-COMMANDS = ("train", "inspect")
+#: Commands beyond train/inspect live in their own modules: name -> module. Each
+#: module has ``add_parser(sub)`` (adds its subparser to the argparse
+#: subparsers ``sub``) and ``run(args) -> int``; raising CliError (or the core's
+#: ConfigError / RunFileError) gives the one-line message and exit status 2.
+EXTRA_COMMANDS = {}
+COMMANDS = ("train", "inspect") + tuple(EXTRA_COMMANDS)
 
 
 class CliError(Exception):
@@ -125,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--step", type=_int_arg("--step"), default=None, help="snapshot at or before this step (default: latest)")
     i.add_argument("--model", type=_int_arg("--model"), default=0, help="which model of a batched run, 0-based")
     i.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    for name, mod in EXTRA_COMMANDS.items():
+        importlib.import_module(mod).add_parser(sub)
     return p
 
 
@@ -233,6 +241,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_train(a)
         if a.command == "inspect":
             return cmd_inspect(a)
+        if a.command in EXTRA_COMMANDS:
+            return importlib.import_module(EXTRA_COMMANDS[a.command]).run(a)
         build_parser().print_help()
         return EXIT_USAGE
     except CliError as e:
