@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMai
 
 from model.config import ConfigError, TrainConfig
 from widgets.experiment_form import ExperimentForm
+from widgets.live_text import LiveText
 from widgets.model_picker import ModelPicker
 from widgets.timeline import Timeline
 
@@ -108,9 +109,10 @@ class MainWindow(QMainWindow):
         self.timeline.install_shortcuts(self)
 
         # ---- status
-        self.status = QLabel("ready")
+        # LiveText: a QLabel's setText relayouts the whole window, on every frame
+        self.status = LiveText("ready")
         self.statusBar().addWidget(self.status, 1)
-        self.verdict_label = QLabel("")
+        self.verdict_label = LiveText("", min_width=260)
         self.statusBar().addPermanentWidget(self.verdict_label)
 
         self._build_menus()

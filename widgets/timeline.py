@@ -31,12 +31,13 @@ from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QSlider,
     QStyle,
     QToolButton,
     QWidget,
 )
+
+from .live_text import LiveText
 
 SPEEDS = (10, 30, 60, 120, 240)  # snapshots per second
 DEFAULT_SPEED = 60
@@ -100,10 +101,10 @@ class Timeline(QWidget):
         self.slider.setToolTip("recorded snapshots" + tip_keys)
         self.slider.valueChanged.connect(self._slider_moved)
 
-        self.label = QLabel("no steps yet")
+        # LiveText: a QLabel's setText would relayout the window on every scrubbed frame
+        self.label = LiveText("no steps yet", align=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                              min_width=150)
         self.label.setObjectName("timeline_label")
-        self.label.setMinimumWidth(150)
-        self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
         self.speed_combo = QComboBox()
         self.speed_combo.setObjectName("timeline_speed")
@@ -364,8 +365,10 @@ class Timeline(QWidget):
         for b in (self.start_button, self.prev_button, self.next_button, self.end_button):
             b.setEnabled(has)
         self.play_button.setEnabled(N > 1)
-        self.play_button.setText("pause" if self._playing else "play")
-        self.play_button.setIcon(self._pause_icon if self._playing else self._play_icon)
+        text = "pause" if self._playing else "play"
+        if self.play_button.text() != text:  # setText/setIcon relayout: only on a change
+            self.play_button.setText(text)
+            self.play_button.setIcon(self._pause_icon if self._playing else self._play_icon)
         if has:
             self.label.setText(f"step {int(self._steps[self._index]):,} / {int(self._steps[-1]):,}")
         else:

@@ -10,12 +10,13 @@ from typing import List, Optional, Sequence
 import numpy as np
 from PyQt6.QtCore import QAbstractTableModel, QModelIndex, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont
-from PyQt6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStyle, QStyledItemDelegate, QTableView,
+from PyQt6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QTableView,
                              QVBoxLayout, QWidget)
 
 from model.snapshot import Snapshot
 
 from .views2d import analysis_of, feature_colors_for, fmt_num, qcolor, ranges_text, selected_of
+from .live_text import LiveText
 
 COLUMNS = ("feature", "norm", "angle", "bias", "D_i", "p_i(W_i)", "max p_j", "reconstructed", "dead", "merged")
 VERDICT_WORDS = {
@@ -284,15 +285,18 @@ class VerdictPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(4)
         # plain-text labels (rich text is re-parsed and re-laid out on every frame)
-        self.title = QLabel("")
-        self.title.setTextFormat(Qt.TextFormat.PlainText)
-        self.title.setWordWrap(True)
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # LiveText, not QLabel: a QLabel's setText relayouts the whole window on every frame
+        self.title = LiveText(wrap=True)
+        f = QFont(self.font())
+        f.setPointSize(12)
+        f.setBold(True)
+        self.title.setFont(f)
         lay.addWidget(self.title)
-        self.header = QLabel("")
-        self.header.setTextFormat(Qt.TextFormat.PlainText)
-        self.header.setStyleSheet("color: #444; font-size: 9pt;")
-        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.header = LiveText()
+        f = QFont(self.font())
+        f.setPointSize(9)
+        self.header.setFont(f)
+        self.header.setColor("#444")
         lay.addWidget(self.header)
         self._title_style = None
         self.model = FeatureTableModel(self)
@@ -333,7 +337,7 @@ class VerdictPanel(QWidget):
         lines = summary_lines(a)
         col = VERDICT_COLORS.get(a.verdict, "#333")
         if self._title_style != col:
-            self.title.setStyleSheet(f"font-size: 12pt; font-weight: bold; color: {col};")
+            self.title.setColor(col)
             self._title_style = col
         self.title.setText(lines[0])
         self.header.setText("\n".join(lines[1:]))

@@ -1,0 +1,110 @@
+"""A text line that changes every frame without relayouting the window.
+
+QLabel.setText always calls updateGeometry(): the parent layout is
+invalidated, and in a QMainWindow that means a LayoutRequest and a repaint of
+the whole window (docks, separators, status bar) on every frame while
+scrubbing. LiveText repaints only itself, and asks for a new layout only when
+the height its text needs (wrapped at the current width) changes.
+"""
+from __future__ import annotations
+
+from PyQt6.QtCore import QRect, QSize, Qt
+from PyQt6.QtGui import QAction, QColor, QFont, QGuiApplication, QPainter
+from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+
+class LiveText(QWidget):
+    """Plain text, optionally word-wrapped, in one colour; right-click copies it."""
+
+    MARGIN = 2
+
+    def __init__(self, text: str = "", parent=None, wrap: bool = False,
+                 align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, min_width: int = 40):
+        super().__init__(parent)
+        self._text = ""
+        self._wrap = bool(wrap)
+        self._align = align
+        self._color = None
+        self._min_width = int(min_width)
+        self._height = 0
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        copy = QAction("Copy text", self)
+        copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(self._text))
+        self.addAction(copy)
+        self.setText(text)
+
+    # --- the QLabel subset the window uses
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt naming)
+        text = str(text)
+        if text == self._text:
+            return
+        self._text = text
+        self.setToolTip(text if self._wrap else "")
+        h = self._needed_height(self.width() if self.width() > 0 else 400)
+        if h != self._height or (not self._wrap and self.sizeHint().width() > self.width() > 0):
+            self._height = h  # a taller text, or a longer line than the space it has: relayout
+            self.updateGeometry()
+        self.update()
+
+    def setColor(self, color) -> None:  # noqa: N802
+        self._color = QColor(color)
+        self.update()
+
+    def setFont(self, font: QFont) -> None:  # noqa: N802
+        super().setFont(font)
+        self._height = self._needed_height(max(self.width(), 400))
+        self.updateGeometry()
+        self.update()
+
+    # --- geometry
+    def _flags(self) -> int:
+        f = int(self._align.value if hasattr(self._align, "value") else self._align)
+        return f | (int(Qt.TextFlag.TextWordWrap.value) if self._wrap else 0)
+
+    def _needed_height(self, width: int) -> int:
+        fm = self.fontMetrics()
+        if not self._text:
+            return fm.height() + 2 * self.MARGIN
+        if not self._wrap:
+            return fm.height() * (self._text.count("\n") + 1) + 2 * self.MARGIN
+        r = fm.boundingRect(QRect(0, 0, max(width - 2 * self.MARGIN, 10), 10_000), self._flags(), self._text)
+        return r.height() + 2 * self.MARGIN
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        return self._wrap
+
+    def heightForWidth(self, w: int) -> int:  # noqa: N802
+        return self._needed_height(w)
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        fm = self.fontMetrics()
+        lines = self._text.split("\n") if self._text else [""]
+        w = max(fm.horizontalAdvance(s) for s in lines) + 2 * self.MARGIN
+        if self._wrap:
+            w = min(w, 400)
+        return QSize(max(w, self._min_width), self._needed_height(w))
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(self._min_width, self._needed_height(max(self.width(), self._min_width)))
+
+    def resizeEvent(self, e):  # noqa: N802
+        if self._wrap:
+            h = self._needed_height(e.size().width())
+            if h != self._height:
+                self._height = h
+                self.updateGeometry()
+        super().resizeEvent(e)
+
+    def paintEvent(self, e):  # noqa: N802
+        p = QPainter(self)
+        p.setPen(self._color if self._color is not None else self.palette().windowText().color())
+        m = self.MARGIN
+        p.drawText(self.rect().adjusted(m, m, -m, -m), self._flags(), self._text)
+        p.end()
+
+
+__all__ = ["LiveText"]
