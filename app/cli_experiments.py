@@ -1,0 +1,362 @@
+"""The seed's experiments on the command line: `sweep`, `probe`, `datasize`.
+
+    main.py sweep [train options] --models K [--grid n=6,7,8] [--out SWEEP.h5] [--json]
+    main.py probe RUN.h5 [--step S] [--model k] --path bias|feature|random [--feature i]
+                  [--direction j|angle:DEG|random] [--range a,b] [--points N] [--json]
+                  [--continue-steps N --at t [--out RUN.h5]]
+    main.py datasize --sizes 3,5,8,... [train options] [--test-examples N] [--out FILE.h5] [--json]
+
+One module for the three commands (app/cli.py's EXTRA_COMMANDS maps each name
+here): ``add_parser`` adds the three subparsers once, ``run`` dispatches on
+the command. Bad input: one line naming the flag and what it allows, exit 2.
+Progress bars go to stderr; --json prints exactly one JSON object on stdout.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+from .cli import CliError, _add_train_options, _float_arg, _int_arg, config_from_args
+
+COMMANDS = ("sweep", "probe", "datasize")
+
+
+def add_parser(sub) -> None:
+    if "sweep" not in sub.choices:
+        _add_sweep(sub)
+    if "probe" not in sub.choices:
+        _add_probe(sub)
+    if "datasize" not in sub.choices:
+        _add_datasize(sub)
+
+
+def run(a) -> int:
+    return {"sweep": cmd_sweep, "probe": cmd_probe, "datasize": cmd_datasize}[a.command](a)
+
+
+def _json_safe(x):
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {str(k): _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    try:
+        import numpy as np
+
+        if isinstance(x, np.generic):
+            return _json_safe(x.item())
+    except ImportError:  # pragma: no cover
+        pass
+    return x
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(_json_safe(obj), allow_nan=False))
+
+
+# =========================================================================== sweep
+def _add_sweep(sub):
+    p = sub.add_parser("sweep", help="train K seeds of a configuration (or a grid of them) and count the verdicts",
+                       description="Seed sweep / failure atlas: K seeds of each configuration trained as one "
+                       "batched run; per configuration the count and rate of each verdict with Wilson 95%% "
+                       "intervals. Model k of a configuration with --seed s is the single run with seed s + k.")
+    _add_train_options(p)
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="vary one training option over values (repeatable: the grid is their product). Keys: "
+                   "n, m, lr, optimizer, weight_decay, init, steps, momentum, beta1, beta2, eps, schedule, "
+                   "warmup, data, sparsity, examples, batch")
+    p.add_argument("--out", default=None, help="sweep file to write (.h5); default: a new file in the user's "
+                   "data folder")
+    p.add_argument("--json", action="store_true", help="print one JSON object: per configuration the counts "
+                   "per verdict and the rates (with 95%% intervals)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def cmd_sweep(a) -> int:
+    from tqdm import tqdm
+
+    from model.sweep import SweepRunner, default_sweep_path, parse_grid
+
+    if a.init == "run":
+        raise CliError("main.py sweep: --init: a sweep trains fresh models: use xavier or analytic")
+    cfg = config_from_args(a)
+    grid = parse_grid(a.grid)
+    out = a.out or str(default_sweep_path(cfg, cfg.models))
+    runner = SweepRunner(cfg, grid, cfg.models, out=out, threads=a.threads)
+    bar = tqdm(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
+    state = {"key": None}
+
+    def progress(p):
+        if p.phase == "done":
+            return
+        key = (p.index, p.phase)
+        if state["key"] != key:
+            state["key"] = key
+            bar.reset(total=p.total)
+            bar.unit = "step" if p.phase == "train" else "model"
+            bar.set_description(f"[{p.index + 1}/{p.configs}] {p.label} {p.phase}")
+        bar.update(p.done - bar.n)
+
+    try:
+        sweep = runner.run(progress)
+    except KeyboardInterrupt:
+        runner.request_cancel()
+        bar.close()
+        print("interrupted: the configurations completed so far are saved in " + out, file=sys.stderr)
+        return 130
+    bar.close()
+    if a.json:
+        _print_json(sweep.summary())
+        return 0
+    for e in sweep.entries:
+        s = e.summary()
+        lo, hi = s["failure_ci95"]
+        print(f"{e.label}: {e.K} models, failures {100 * s['failure_rate']:.1f}% "
+              f"[95% CI {100 * lo:.1f}-{100 * hi:.1f}%], median loss {s['median_loss']:.3g}")
+        for v, r in e.rates().items():
+            print(f"  {v:<20} {r['count']:>7}  {100 * r['rate']:6.2f}%  [{100 * r['ci95'][0]:.2f}, "
+                  f"{100 * r['ci95'][1]:.2f}]")
+    if sweep.cancelled:
+        print(f"cancelled: {len(sweep.entries)} of {sweep.planned} configurations done", file=sys.stderr)
+    print(f"sweep saved: {out}")
+    return 0
+
+
+# =========================================================================== probe
+def _add_probe(sub):
+    p = sub.add_parser("probe", help="loss along a one-parameter path through a snapshot: is it a local optimum?",
+                       description="Perturbation probe: loss(t) of (W, b) + t (dW, db) around a snapshot, with "
+                       "the slope and curvature at t = 0 (finite differences, checked against autograd). "
+                       "Paths: bias (b_i + t), feature (W_i + t u, u = another feature's W_j, a unit vector at "
+                       "an angle, or random), random (a random unit direction in all parameters). Features are "
+                       "numbered from 1, as in the seed (feature 7).")
+    p.add_argument("run", help="run file (.h5)")
+    p.add_argument("--step", type=_int_arg("--step"), default=None, help="snapshot at or before this step (default: latest)")
+    p.add_argument("--model", type=_int_arg("--model"), default=0, help="which model of a batched run, 0-based")
+    p.add_argument("--path", choices=("bias", "feature", "random"), default="feature", help="the path (default feature)")
+    p.add_argument("--feature", type=_int_arg("--feature"), default=None,
+                   help="the feature i moved by the bias and feature paths, 1..n (default: the first dead "
+                   "feature, else n)")
+    p.add_argument("--direction", default=None,
+                   help="feature path direction u: a feature number j (u = W_j; the seed's W_7 = a W_6 is "
+                   "--feature 7 --direction 6), angle:DEG (unit vector at DEG degrees), or random "
+                   "(default: the nearest live feature)")
+    p.add_argument("--seed", type=_int_arg("--seed"), default=0, help="seed of random directions")
+    p.add_argument("--range", default="1", help="t range: A for -A..A, or a,b with a < b (write --range=-0.5,2 "
+                   "when a is negative); default 1")
+    p.add_argument("--points", type=_int_arg("--points"), default=101, help="points on the t grid, 3..100000")
+    p.add_argument("--continue-steps", type=_int_arg("--continue-steps"), default=None,
+                   help="then train the perturbed model (at --at) this many more steps, and the unperturbed "
+                   "one the same way as a control, and say whether it escapes")
+    p.add_argument("--at", type=_float_arg("--at"), default=None, help="t of the perturbed model (default: 0.05 "
+                   "times the range's larger end)")
+    p.add_argument("--threads", type=_int_arg("--threads"), default=None, help="CPU threads (default: all)")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+
+
+def _parse_range(text: str):
+    parts = [s.strip() for s in str(text).split(",")]
+    try:
+        if len(parts) == 1:
+            lo, hi = -abs(float(parts[0])), abs(float(parts[0]))
+        elif len(parts) == 2:
+            lo, hi = float(parts[0]), float(parts[1])
+        else:
+            raise ValueError
+    except ValueError:
+        raise CliError(f"main.py probe: --range must be A (for -A..A) or two numbers a,b with a < b, "
+                       f"got {text!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+        raise CliError(f"main.py probe: --range must be two finite numbers a,b with a < b, got {text!r}")
+    return lo, hi
+
+
+def _parse_direction(text, n: int):
+    if text is None:
+        return None
+    t = str(text).strip().lower()
+    if t == "random":
+        return ("random", None)
+    if t.startswith("angle:") or t.startswith("angle="):
+        try:
+            deg = float(t[6:])
+            if not math.isfinite(deg):
+                raise ValueError
+        except ValueError:
+            raise CliError(f"main.py probe: --direction angle:DEG needs a finite number of degrees, got {text!r}") from None
+        return ("angle", deg)
+    try:
+        j = int(t)
+    except ValueError:
+        raise CliError(f"main.py probe: --direction must be a feature number 1..{n}, angle:DEG or random; "
+                       f"got {text!r}") from None
+    if not 1 <= j <= n:
+        raise CliError(f"main.py probe: --direction must be a feature number from 1 to n = {n}, got {j}")
+    return ("feature", j - 1)
+
+
+def cmd_probe(a) -> int:
+    import numpy as np
+
+    from model import probe as pr
+    from model.analysis import analyze
+    from model.runfile import open_run
+
+    lo, hi = _parse_range(a.range)
+    if not 3 <= a.points <= 100_000:
+        raise CliError(f"main.py probe: --points must be from 3 to 100000, got {a.points}")
+    if a.continue_steps is not None and not 1 <= a.continue_steps <= 10_000_000:
+        raise CliError(f"main.py probe: --continue-steps must be from 1 to 10000000, got {a.continue_steps}")
+    run = open_run(a.run)
+    cfg = run.config
+    if not 0 <= a.model < cfg.models:
+        raise CliError(f"main.py probe: --model must be from 0 to {cfg.models - 1} for {a.run}, got {a.model}")
+    if a.step is not None and a.step < 0:
+        raise CliError(f"main.py probe: --step must be >= 0, got {a.step}")
+    snap = run.history.snapshot(step=a.step, model=a.model)
+    n = snap.n
+    onehot = cfg.data == "identity"
+    an = analyze(snap, onehot=onehot)
+    if a.feature is not None and not 1 <= a.feature <= n:
+        raise CliError(f"main.py probe: --feature must be from 1 to n = {n}, got {a.feature}")
+    k = (a.feature - 1) if a.feature is not None else (an.dead[0] if an.dead else n - 1)
+    direction = _parse_direction(a.direction, n)
+    if a.path == "feature":
+        if direction is None:  # the nearest live feature by angle (the seed: W_7 = a W_6)
+            live = [j for j in range(n) if j != k and not an.dead_mask[j]] or [j for j in range(n) if j != k]
+            if not live:
+                raise CliError("main.py probe: the feature path needs n >= 2 (u = another feature's W_j)")
+            j = live[int(np.argmin([abs(((an.angles_deg[j] - an.angles_deg[k]) + 180) % 360 - 180)
+                                    if not an.dead_mask[k] else -an.norms[j] for j in live]))]
+            direction = ("feature", j)
+        elif direction[0] == "random":
+            direction = ("random", a.seed)
+        if direction[0] == "feature" and direction[1] == k:
+            raise CliError(f"main.py probe: --direction must be another feature than --feature {k + 1}")
+    objective = pr.objective_for(cfg, run.dataset, a.model)
+    path = pr.make_path(snap, a.path, feature=k, direction=direction, seed=a.seed, bias=cfg.bias)
+    res = pr.probe(snap, path, objective, (lo, hi), a.points)
+    out = {"run": a.run, "model": a.model, "step": snap.step, "verdict": an.verdict,
+           "recorded_loss": snap.loss, **res.to_dict()}
+    cont = None
+    if a.continue_steps is not None:
+        t_at = a.at if a.at is not None else 0.05 * max(abs(lo), abs(hi))
+        start = pr.perturbed(snap, path, t_at, objective)
+        cont = pr.continue_training(cfg, snap, start, a.continue_steps, t_at, objective, threads=a.threads,
+                                    dataset=run.dataset)
+        out["continue"] = cont.to_dict()
+    if a.json:
+        _print_json(out)
+        return 0
+    print(f"{a.run}  model {a.model}  step {snap.step}  verdict {an.verdict.replace('_', ' ')}")
+    print(f"path: {path.text}   objective: {res.objective}")
+    print(f"loss(0) = {res.loss0:.10g}   (recorded {snap.loss:.6g})")
+    print(f"slope   dL/dt   = {res.slope_fd: .6g}  (finite differences, h = {res.fd_step:g})   "
+          f"{res.slope_autograd: .6g}  (autograd)")
+    print(f"curvature d2L/dt2 = {res.curvature_fd: .6g}  (finite differences)   {res.curvature_autograd: .6g}  (autograd)")
+    if not res.smooth_at_zero:
+        print(f"t = 0 sits on a ReLU kink (a pre-activation exactly at 0): one-sided slopes {res.slope_left:.6g} "
+              f"(left) and {res.slope_right:.6g} (right); autograd takes ReLU'(0) = 0")
+    ts_ = res.t_star
+    verdict = ("a local minimum along this path" if res.local_min_along_path else
+               "not a minimum along this path (the loss falls to one side)" if ts_ is None or abs(ts_) > 0
+               else "flat")
+    print(f"t = 0 is {verdict}" + (f"; the local quadratic's minimum is at t = {ts_:.3g}" if ts_ is not None else ""))
+    tb, lb = res.best()
+    print(f"lowest loss on the grid: {lb:.6g} at t = {tb:.4g}")
+    print(f"{'t':>10} {'loss':>14}")
+    idx = np.unique(np.round(np.linspace(0, len(res.ts) - 1, min(len(res.ts), 21))).astype(int))
+    idx = np.union1d(idx, [int(np.argmin(np.abs(res.ts)))])
+    for i in idx:
+        print(f"{res.ts[i]:>10.4g} {res.losses[i]:>14.8g}" + ("   <- t = 0" if res.ts[i] == 0 else ""))
+    if cont is not None:
+        c = cont
+        print(f"continued {c.steps} steps from t = {c.t:g} (loss {c.loss_start:.6g}): loss {c.loss_after:.6g}, "
+              f"verdict {c.verdict_after.replace('_', ' ')} -> {'escaped' if c.escaped else 'did not escape'}")
+        if c.control_loss_after is not None:
+            print(f"control (t = 0, same steps, fresh optimiser state): loss {c.control_loss_after:.6g}, verdict "
+                  f"{c.control_verdict_after.replace('_', ' ')}"
+                  + (" (escaped too: the restart alone frees it)" if c.control_escaped else ""))
+    return 0
+
+
+# ======================================================================== datasize
+def _add_datasize(sub):
+    from model.datasize import DEFAULT_TEST_EXAMPLES, smdd_config
+
+    p = sub.add_parser("datasize", help="SMDD dataset-size sweep: train on T examples for each T",
+                       description="Dataset-size sweep (Anthropic's SMDD): sparse data with a finite training "
+                       "set of T examples, for each T of --sizes; per T the train and test loss, feature and "
+                       "data dimensionality, and the hidden embeddings of the training examples. Defaults are "
+                       "SMDD's setting: n = 10000, m = 2, S = 0.999, full-batch AdamW lr 1e-3, weight decay "
+                       "1e-2, warm-up 2500 steps then cosine, 50000 steps. Sizes that would not fit in memory "
+                       "are refused before anything trains.")
+    _add_train_options(p)
+    s = smdd_config()
+    p.set_defaults(n=s.n, m=s.m, data="sparse", sparsity=s.sparsity, steps=s.steps, optimizer=s.optimizer,
+                   lr=s.lr, weight_decay=s.weight_decay, schedule=s.schedule, warmup=s.warmup)
+    p.add_argument("--sizes", required=True, help="dataset sizes T, comma-separated, e.g. 3,5,8,10,15,30,50,100,"
+                   "200,500,1000")
+    p.add_argument("--test-examples", type=_int_arg("--test-examples"), default=DEFAULT_TEST_EXAMPLES,
+                   help=f"fresh examples for the test loss (default {DEFAULT_TEST_EXAMPLES})")
+    p.add_argument("--max-memory-gb", type=_float_arg("--max-memory-gb"), default=None,
+                   help="memory the sweep may plan for (default: 80%% of what is available now)")
+    p.add_argument("--out", default=None, help="file to write (.h5)")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def cmd_datasize(a) -> int:
+    from tqdm import tqdm
+
+    from model.datasize import DataSizeRunner, parse_sizes
+
+    if a.data != "sparse":
+        raise CliError(f"main.py datasize: --data must be sparse for a dataset-size sweep, got {a.data}")
+    if a.examples is not None:
+        raise CliError("main.py datasize: --examples is set per size: use --sizes")
+    if a.batch is not None:
+        raise CliError("main.py datasize: --batch: a dataset-size sweep trains full-batch (leave --batch out)")
+    if a.init == "run":
+        raise CliError("main.py datasize: --init: a dataset-size sweep trains fresh models: use xavier")
+    if a.max_memory_gb is not None and not a.max_memory_gb > 0:
+        raise CliError(f"main.py datasize: --max-memory-gb must be > 0, got {a.max_memory_gb:g}")
+    sizes = parse_sizes(a.sizes)
+    cfg = config_from_args(a)
+    limit = None if a.max_memory_gb is None else int(a.max_memory_gb * 2**30)
+    runner = DataSizeRunner(cfg, sizes, a.test_examples, out=a.out, threads=a.threads, memory_limit=limit)
+    bar = tqdm(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
+    state = {"key": None}
+
+    def progress(p):
+        if p.phase != "train":
+            return
+        if state["key"] != p.index:
+            state["key"] = p.index
+            bar.reset(total=p.total)
+            bar.set_description(f"[{p.index + 1}/{p.sizes}] T = {p.T}")
+        bar.update(p.done - bar.n)
+
+    try:
+        res = runner.run(progress)
+    except KeyboardInterrupt:
+        runner.request_cancel()
+        bar.close()
+        print("interrupted" + (f": the sizes completed so far are saved in {a.out}" if a.out else ""),
+              file=sys.stderr)
+        return 130
+    bar.close()
+    if a.json:
+        _print_json(res.summary())
+        return 0
+    print(f"{'T':>8} {'train loss':>12} {'test loss':>12} {'sum D_i':>9} {'sum D_t':>9} {'max D_t':>9} "
+          f"{'m/|W|^2':>9}")
+    for r in res.results:
+        s = r.summary()
+        print(f"{s['T']:>8} {s['train_loss']:>12.5g} {s['test_loss']:>12.5g} {s['feature_dim_sum']:>9.4g} "
+              f"{s['data_dim_sum']:>9.4g} {s['data_dim_max']:>9.4g} {s['dims_per_feature']:>9.4g}")
+    if a.out:
+        print(f"saved: {a.out}")
+    return 0

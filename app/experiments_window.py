@@ -1,0 +1,595 @@
+"""The Experiments window: seed sweeps (failure atlas), perturbation probes,
+dataset-size sweeps, beside the explorer.
+
+Every computation runs in a background thread (``Job``); the GUI learns of
+progress through a coalesced signal and pulls the latest state; Cancel asks the
+runner to stop between chunks, and what finished is kept (and saved). Closing
+the window cancels and joins its jobs within a bounded time, never terminates.
+
+- Sweep: K seeds of the Experiment form's configuration (optionally over a
+  grid) as one batched run per configuration; the SweepView shows the verdict
+  rates, the loss histogram and the gallery. Clicking a thumbnail re-runs that
+  model alone (seed s + k, the same model) as a normal run in the explorer, with
+  its full history.
+- Probe: loss along a path through the snapshot the explorer shows; the model at
+  a chosen t can replace it in every view (3D and zones included) while the
+  box is ticked, and "Continue training from t" starts a normal run from the
+  perturbed model and reports, when it ends, whether it escaped.
+- Dataset size: SMDD's sweep over T; sizes that would not fit in memory are
+  refused before anything trains.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtWidgets import (QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
+                             QProgressBar, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+
+from model.config import ConfigError, TrainConfig
+from model.runfile import RunFileError, user_runs_dir
+from widgets.datasize_view import DataSizeView
+from widgets.probe_view import ProbeView
+from widgets.sweep_view import SweepView
+
+SWEEP_FILTER = "Sweep files (*.h5 *.hdf5);;All files (*)"
+ERROR_STYLE = "color: #c62828"
+
+
+class Job(QObject):
+    """``fn(progress)`` in a Python thread. ``progressed`` is coalesced (pull ``latest``);
+    ``finished(result)`` or ``failed(text)`` at the end. ``cancel`` is the runner's own."""
+
+    progressed = pyqtSignal()
+    finished = pyqtSignal(object)
+    failed = pyqtSignal(str)
+
+    def __init__(self, fn: Callable, cancel: Optional[Callable] = None, name: str = "experiment", parent=None):
+        super().__init__(parent)
+        self.fn, self._cancel, self.name = fn, cancel, name
+        self.latest = None
+        self._pending = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run, name=f"{self.name}-job", daemon=True)
+        self._thread.start()
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def consumed(self):
+        self._pending.clear()
+
+    def cancel(self):
+        if self._cancel is not None:
+            self._cancel()
+
+    def wait(self, timeout: float) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def _progress(self, p):
+        self.latest = p
+        if not self._pending.is_set():
+            self._pending.set()
+            self.progressed.emit()
+
+    def _run(self):
+        try:
+            result = self.fn(self._progress)
+        except (ConfigError, RunFileError) as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a failure is a message, never a crash
+            self.failed.emit(f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}")
+        else:
+            self.finished.emit(result)
+
+
+def _status(label: QLabel, text: str, error: bool = False):
+    label.setStyleSheet(ERROR_STYLE if error else "")
+    label.setText(text.split("\n\n")[0])
+
+
+# =============================================================================
+# sweep tab
+
+class SweepTab(QWidget):
+    def __init__(self, session, get_config: Callable[[], TrainConfig], on_open_model: Optional[Callable] = None,
+                 parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.get_config = get_config
+        self.on_open_model = on_open_model
+        self.job: Optional[Job] = None
+        self.runner = None
+        self.sweep = None
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        self.base_label = QLabel("")
+        self.base_label.setWordWrap(True)
+        self.models = QSpinBox()
+        self.models.setRange(1, 1_000_000)
+        self.models.setValue(1000)
+        self.models.setToolTip("K: seeds per configuration (model k has seed s + k)")
+        self.grid = QLineEdit()
+        self.grid.setPlaceholderText("e.g. n=6,7,8 lr=1e-3,3e-3 (empty: the configuration alone)")
+        self.grid.setToolTip("vary training options: key=v1,v2,... separated by spaces; keys: n, m, lr, optimizer, "
+                             "weight_decay, init, steps, momentum, schedule, warmup, data, sparsity, examples, batch")
+        form.addRow("configuration", self.base_label)
+        form.addRow("seeds K", self.models)
+        form.addRow("grid", self.grid)
+        lay.addLayout(form)
+        row = QHBoxLayout()
+        self.run_button = QPushButton("Run sweep")
+        self.cancel_button = QPushButton("Cancel")
+        self.open_button = QPushButton("Open sweep…")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        for w in (self.run_button, self.cancel_button, self.open_button):
+            row.addWidget(w)
+        row.addWidget(self.progress, 1)
+        lay.addLayout(row)
+        lay.addWidget(self.status)
+        self.view = SweepView()
+        lay.addWidget(self.view, 1)
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.open_button.clicked.connect(self.open_dialog)
+        self.view.modelChosen.connect(self.open_model)
+        self._update_buttons()
+        self.refresh_base()
+
+    def refresh_base(self):
+        try:
+            c = self.get_config()
+        except ConfigError as exc:
+            self.base_label.setText(f"the Experiment form is invalid: {exc}")
+            return
+        self.base_label.setText(f"the Experiment form's: n = {c.n}, m = {c.m}, {c.data}, {c.optimizer} lr {c.lr:g}, "
+                                f"weight decay {c.weight_decay:g}, {c.steps:,} steps, init {c.init}, seed {c.seed}")
+
+    def _update_buttons(self):
+        busy = self.job is not None and self.job.is_running()
+        self.run_button.setEnabled(not busy)
+        self.open_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+
+    def start(self, out=None) -> bool:
+        from model.sweep import SweepRunner, default_sweep_path, parse_grid
+
+        self.refresh_base()
+        try:
+            base = self.get_config()
+            if base.init == "run":
+                raise ConfigError("init", "a sweep trains fresh models: choose xavier or analytic")
+            grid = parse_grid([self.grid.text()])
+            path = Path(out) if out else default_sweep_path(base, self.models.value())
+            runner = SweepRunner(base, grid, self.models.value(), out=path, threads=1)
+        except (ConfigError, RunFileError) as exc:
+            _status(self.status, str(exc), error=True)
+            return False
+        self.runner = runner
+        self.job = Job(runner.run, runner.request_cancel, "sweep", self)
+        self.job.progressed.connect(self._on_progress)
+        self.job.finished.connect(self._on_done)
+        self.job.failed.connect(self._on_failed)
+        self.progress.setValue(0)
+        _status(self.status, f"sweeping {len(runner.plan)} configuration(s) × {self.models.value():,} seeds → {path}")
+        self.job.start()
+        self._update_buttons()
+        return True
+
+    def cancel(self):
+        if self.job is not None:
+            self.job.cancel()
+            _status(self.status, "cancelling: the configurations completed so far are kept")
+
+    def _on_progress(self):
+        job = self.job
+        if job is None or job.latest is None:
+            return
+        p = job.latest
+        job.consumed()
+        if p.phase == "done":
+            return
+        frac = (p.index + (p.done / max(p.total, 1)) * (0.9 if p.phase == "train" else 1.0)
+                - (0 if p.phase == "train" else 0.1) * (1 - p.done / max(p.total, 1))) / max(p.configs, 1)
+        self.progress.setValue(int(1000 * min(max(frac, 0.0), 1.0)))
+        self.progress.setFormat(f"[{p.index + 1}/{p.configs}] {p.label}: {p.phase} {p.done:,}/{p.total:,}")
+
+    def _on_done(self, sweep):
+        self.sweep = sweep
+        self.view.set_sweep(sweep)
+        self.progress.setValue(1000 if not sweep.cancelled else self.progress.value())
+        self.progress.setFormat("done" if not sweep.cancelled else "cancelled")
+        done = f"{len(sweep.entries)} of {sweep.planned} configuration(s)"
+        _status(self.status, ("cancelled: " if sweep.cancelled else "finished: ") + done
+                + (f", saved to {sweep.path}" if sweep.path else ""))
+        self._update_buttons()
+
+    def _on_failed(self, text: str):
+        _status(self.status, f"sweep failed: {text}", error=True)
+        self._update_buttons()
+
+    def open_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Open sweep", str(user_runs_dir()), SWEEP_FILTER)
+        if path:
+            self.open(path)
+
+    def open(self, path) -> bool:
+        from model.sweep import open_sweep
+
+        try:
+            sweep = open_sweep(path)
+        except RunFileError as exc:
+            _status(self.status, str(exc), error=True)
+            return False
+        self.sweep = sweep
+        self.view.set_sweep(sweep)
+        _status(self.status, f"opened {path}: {len(sweep.entries)} configuration(s)"
+                + (" (cancelled: partial)" if sweep.cancelled else ""))
+        return True
+
+    def open_model(self, entry_index: int, k: int):
+        """Re-run model k of the entry alone (seed s + k: the same model) as a normal run, full history."""
+        e = self.sweep.entries[entry_index]
+        cfg = e.single_run_config(k)
+        try:
+            self.session.start(cfg)
+        except (ConfigError, RunFileError) as exc:
+            _status(self.status, str(exc), error=True)
+            return
+        if self.on_open_model is not None:
+            self.on_open_model(cfg)
+        _status(self.status, f"model {k} of {e.label} ({e.verdicts[k].replace('_', ' ')}): re-running it alone "
+                             f"with seed {cfg.seed} in the explorer, with its full history")
+
+    def shutdown(self, timeout: float) -> bool:
+        if self.job is not None:
+            self.job.cancel()
+            return self.job.wait(timeout)
+        return True
+
+
+# =============================================================================
+# probe tab
+
+class ProbeTab(QWidget):
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.job: Optional[Job] = None
+        self.base = None  # the snapshot probed
+        self.path = None
+        self.result = None
+        self.continued = None  # (run config, loss before, verdict before) of a continued run
+        lay = QVBoxLayout(self)
+        self.info = QLabel("")
+        lay.addWidget(self.info)
+        self.view = ProbeView()
+        lay.addWidget(self.view, 1)
+        self.view.probeRequested.connect(self.start)
+        self.view.tChanged.connect(self._t_changed)
+        self.view.showPerturbed.connect(self._show_changed)
+        self.view.continueRequested.connect(self.continue_from)
+        session.runChanged.connect(self._run_changed)
+        session.stateChanged.connect(self._state_changed)
+        self._run_changed()
+
+    def _history_snapshot(self):
+        s = self.session
+        if s.history is None or len(s.history) == 0:
+            return None
+        step = None if s.follow_live else s.requested_step
+        return s.history.snapshot(step=step, model=s.model)
+
+    def _run_changed(self):
+        s = self.session
+        self.view.show_box.setChecked(False)
+        if s.config is None:
+            self.info.setText("no run yet")
+            return
+        snap = self._history_snapshot()
+        dead = []
+        if snap is not None and s.config.data == "identity" and snap.n <= 2000:
+            from model.analysis import analyze
+
+            dead = analyze(snap).dead
+        self.view.set_model_info(s.config.n, dead, s.config.steps)
+        self.info.setText("probes the snapshot the explorer shows (model, step) at the moment Probe is pressed")
+
+    def start(self, params: dict) -> bool:
+        from model import probe as pr
+
+        s = self.session
+        snap = self._history_snapshot()
+        if snap is None:
+            self.view.show_error("nothing to probe: train or open a run first")
+            return False
+        cfg, dataset = s.config, s.dataset
+        try:
+            path = pr.make_path(snap, params["kind"], params["feature"], params["direction"], params["seed"],
+                                bias=cfg.bias)
+        except ConfigError as exc:
+            self.view.show_error(str(exc))
+            return False
+
+        def work(progress):
+            obj = pr.objective_for(cfg, dataset, snap.model)
+            return pr.probe(snap, path, obj, params["range"], params["points"])
+
+        self.base, self.path = snap, path
+        self.job = Job(work, None, "probe", self)
+        self.job.finished.connect(self._on_done)
+        self.job.failed.connect(lambda text: self.view.show_error(f"probe failed: {text.splitlines()[0]}"))
+        self.info.setText(f"probing model {snap.model} at step {snap.step:,}: {path.text}")
+        self.job.start()
+        return True
+
+    def _on_done(self, result):
+        self.result = result
+        self.view.set_result(result)
+
+    def perturbed_at(self, t: float):
+        from model import probe as pr
+
+        snap = pr.perturbed(self.base, self.path, t)
+        loss = float(np.interp(t, self.result.ts, self.result.losses))
+        return dataclasses.replace(snap, loss=loss)
+
+    def _t_changed(self, t: float):
+        if self.view.show_box.isChecked() and self.result is not None:
+            self.session.set_override(self.perturbed_at(t))
+
+    def _show_changed(self, on: bool):
+        if on and self.result is not None:
+            self.session.set_override(self.perturbed_at(self.view.t()))
+        elif self.session.override is not None:
+            self.session.set_override(None)
+
+    def continue_from(self, t: float, steps: int):
+        from model import probe as pr
+
+        if self.result is None:
+            return
+        s = self.session
+        start = self.perturbed_at(t)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        file = user_runs_dir() / f"perturbed-{stamp}-model{start.model}-step{start.step}-t{t:.4g}.h5"
+        try:
+            cfg = pr.save_start_run(file, s.config, start).replace(steps=int(steps)).validate()
+            before = (self.result.loss0, self.base)
+            self.view.show_box.setChecked(False)
+            s.start(cfg)
+        except (ConfigError, RunFileError) as exc:
+            self.view.show_error(str(exc))
+            return
+        self.continued = (cfg, before[0], t)
+        self.view.status.setText(f"training on from t = {t:.4g} for {steps:,} steps in the explorer "
+                                 f"(unperturbed loss {before[0]:.5g}) …")
+
+    def _state_changed(self, state: str):
+        if self.continued is None or state not in ("finished", "stopped"):
+            return
+        cfg, loss0, t = self.continued
+        s = self.session
+        if s.config is not cfg and s.config != cfg:
+            self.continued = None
+            return
+        from model import probe as pr
+        from model.analysis import analyze
+
+        end = s.history.snapshot()
+        a = analyze(end, onehot=cfg.data == "identity")
+        loss = a.loss if cfg.data == "identity" else end.loss
+        esc = pr.escaped(loss0, loss)
+        self.view.status.setText(
+            f"continued from t = {t:.4g}: loss {loss0:.5g} → {loss:.5g} after {end.step:,} steps, verdict "
+            f"{a.verdict.replace('_', ' ')}: " + ("escaped" if esc else "did not escape (fell back or stayed)"))
+        self.continued = None
+
+    def shutdown(self, timeout: float) -> bool:
+        if self.session.override is not None:
+            self.session.set_override(None)
+        return self.job.wait(timeout) if self.job is not None else True
+
+
+# =============================================================================
+# dataset-size tab
+
+class DataSizeTab(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        from model.datasize import DEFAULT_TEST_EXAMPLES, smdd_config
+
+        self.job: Optional[Job] = None
+        self.runner = None
+        self.result = None
+        s = smdd_config()
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        self.fields = {}
+        for key, label, value in (("sizes", "sizes T", "3,5,8,10,15,30,50,100,200,500,1000"),
+                                  ("n", "n", str(s.n)), ("sparsity", "sparsity S", f"{s.sparsity:g}"),
+                                  ("steps", "steps", str(s.steps)), ("warmup", "warm-up steps", str(s.warmup)),
+                                  ("lr", "lr (AdamW)", f"{s.lr:g}"), ("weight_decay", "weight decay", f"{s.weight_decay:g}"),
+                                  ("models", "models per T", "1"), ("seed", "seed", "0"),
+                                  ("test_examples", "test examples", str(DEFAULT_TEST_EXAMPLES))):
+            e = QLineEdit(value)
+            form.addRow(label, e)
+            self.fields[key] = e
+        lay.addLayout(form)
+        lay.addWidget(QLabel("SMDD's setting: m = 2, full-batch AdamW, linear warm-up then cosine decay."))
+        row = QHBoxLayout()
+        self.run_button = QPushButton("Run")
+        self.cancel_button = QPushButton("Cancel")
+        self.open_button = QPushButton("Open…")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        for w in (self.run_button, self.cancel_button, self.open_button):
+            row.addWidget(w)
+        row.addWidget(self.progress, 1)
+        lay.addLayout(row)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        lay.addWidget(self.status)
+        self.view = DataSizeView()
+        lay.addWidget(self.view, 1)
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.open_button.clicked.connect(self.open_dialog)
+        self._update_buttons()
+
+    def _update_buttons(self):
+        busy = self.job is not None and self.job.is_running()
+        self.run_button.setEnabled(not busy)
+        self.open_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+
+    def config(self):
+        """(base TrainConfig, sizes, test examples); ConfigError naming the field."""
+        from model.datasize import parse_sizes, smdd_config
+
+        def num(key, conv, what):
+            text = self.fields[key].text().strip()
+            try:
+                v = conv(text)
+            except ValueError:
+                raise ConfigError(key, f"must be {what}, got {text!r}") from None
+            return v
+
+        sizes = parse_sizes(self.fields["sizes"].text())
+        cfg = smdd_config(n=num("n", int, "a whole number"), sparsity=num("sparsity", float, "a number"),
+                          steps=num("steps", int, "a whole number"), warmup=num("warmup", int, "a whole number"),
+                          lr=num("lr", float, "a number"), weight_decay=num("weight_decay", float, "a number"),
+                          models=num("models", int, "a whole number"), seed=num("seed", int, "a whole number"))
+        return cfg, sizes, num("test_examples", int, "a whole number")
+
+    def start(self, out=None) -> bool:
+        from model.datasize import DataSizeRunner
+
+        try:
+            cfg, sizes, test = self.config()
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = Path(out) if out else user_runs_dir() / f"datasize-{stamp}-n{cfg.n}.h5"
+            runner = DataSizeRunner(cfg, sizes, test, out=path, threads=1)
+        except (ConfigError, RunFileError) as exc:
+            _status(self.status, str(exc), error=True)
+            return False
+        self.runner = runner
+        self.job = Job(runner.run, runner.request_cancel, "datasize", self)
+        self.job.progressed.connect(self._on_progress)
+        self.job.finished.connect(self._on_done)
+        self.job.failed.connect(lambda text: (_status(self.status, f"failed: {text}", True), self._update_buttons()))
+        est = max(runner.estimates.values())
+        from model.datasize import fmt_bytes
+
+        _status(self.status, f"training {len(sizes)} sizes (peak memory about {fmt_bytes(est)}) → {path}")
+        self.job.start()
+        self._update_buttons()
+        return True
+
+    def cancel(self):
+        if self.job is not None:
+            self.job.cancel()
+            _status(self.status, "cancelling: the sizes completed so far are kept")
+
+    def _on_progress(self):
+        job = self.job
+        if job is None or job.latest is None:
+            return
+        p = job.latest
+        job.consumed()
+        if p.phase == "done":
+            return
+        frac = (p.index + p.done / max(p.total, 1)) / max(p.sizes, 1)
+        self.progress.setValue(int(1000 * min(frac, 1.0)))
+        self.progress.setFormat(f"T = {p.T:,} ({p.index + 1}/{p.sizes}): {p.phase} {p.done:,}/{p.total:,}")
+
+    def _on_done(self, result):
+        self.result = result
+        self.view.set_result(result)
+        self.progress.setValue(1000 if not result.cancelled else self.progress.value())
+        self.progress.setFormat("done" if not result.cancelled else "cancelled")
+        _status(self.status, ("cancelled: " if result.cancelled else "finished: ")
+                + f"{len(result.results)} of {len(result.sizes)} sizes" + (f", saved to {result.path}" if result.path else ""))
+        self._update_buttons()
+
+    def open_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Open dataset-size sweep", str(user_runs_dir()), SWEEP_FILTER)
+        if path:
+            self.open(path)
+
+    def open(self, path) -> bool:
+        from model.datasize import open_datasize
+
+        try:
+            res = open_datasize(path)
+        except RunFileError as exc:
+            _status(self.status, str(exc), error=True)
+            return False
+        self.result = res
+        self.view.set_result(res)
+        _status(self.status, f"opened {path}: {len(res.results)} sizes")
+        return True
+
+    def shutdown(self, timeout: float) -> bool:
+        if self.job is not None:
+            self.job.cancel()
+            return self.job.wait(timeout)
+        return True
+
+
+# =============================================================================
+# the window
+
+class ExperimentsWindow(QMainWindow):
+    TABS = ("sweep", "probe", "datasize")
+
+    def __init__(self, session, get_config: Callable[[], TrainConfig], on_open_model: Optional[Callable] = None,
+                 parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Experiments — latent geometry explorer")
+        self.tabs = QTabWidget()
+        self.sweep = SweepTab(session, get_config, on_open_model)
+        self.probe = ProbeTab(session)
+        self.datasize = DataSizeTab()
+        self.tabs.addTab(self.sweep, "Seed sweep")
+        self.tabs.addTab(self.probe, "Perturbation probe")
+        self.tabs.addTab(self.datasize, "Dataset size (SMDD)")
+        self.setCentralWidget(self.tabs)
+        self.resize(1150, 950)
+
+    def show_tab(self, name: str):
+        self.tabs.setCurrentIndex(self.TABS.index(name))
+        if name == "sweep":
+            self.sweep.refresh_base()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def shutdown(self, timeout: float = 2.0) -> bool:
+        ok = True
+        for tab in (self.sweep, self.probe, self.datasize):
+            ok = tab.shutdown(timeout) and ok
+        return ok
+
+    def closeEvent(self, e):
+        if self.probe.session.override is not None:
+            self.probe.session.set_override(None)
+        super().closeEvent(e)
+
+
+__all__ = ["ExperimentsWindow", "Job", "SweepTab", "ProbeTab", "DataSizeTab"]

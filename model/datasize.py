@@ -1,0 +1,455 @@
+"""Dataset-size sweeps (Anthropic's "Superposition, Memorization, and Double
+Descent", SMDD): train on sparse data with a finite training set of T examples,
+for each T of a list, and measure what the model represents (no Qt).
+
+Per T (K models, model k with seed s + k, its training set from that seed
+alone, model/data.py): the final W, b; the train loss (on its T examples) and
+the test loss (on fresh examples from a separate stream), both float64 and
+recomputed from the final parameters; the feature dimensionalities D_i of
+the columns of W and the data dimensionalities of the hidden embeddings
+h_t = W x_t of the training examples; and those embeddings themselves (the
+T-gons at small T, drawn beside the feature vectors).
+
+SMDD's setting (``smdd_config``): n = 10,000, m = 2, S = 0.999, full-batch
+AdamW, lr 1e-3, weight decay 1e-2, linear warm-up (2,500 steps) then cosine
+decay, 50,000 steps. Full-batch training on a finite set goes through the
+engine's dense torch path, so memory grows like K T n: ``memory_estimate``
+gives the peak for one T, and ``check_sizes`` refuses, before anything
+trains, every T whose estimate exceeds the memory available, naming T and
+the estimate.
+
+Files (HDF5, no pickle; ``format`` = "latent-geometry-datasize", version 1)::
+
+    /             attrs: format, format_version, base (TrainConfig JSON), sizes (JSON),
+                         test_examples, cancelled
+    /sizes/T<T>   attrs: T, config (JSON), step
+                  W (K,m,n) f32, b (K,n) f32, train_loss (K,), test_loss (K,), recorded_loss (K,) f64,
+                  feature_dims (K,n) f64, data_dims (K,T) f64, H (K,m,T) f32
+
+The training sets are not stored: they are regenerated from the seeds
+(``model.data.model_dataset``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from . import geometry as geo
+from .config import ConfigError, TrainConfig
+from .data import sparse_coo
+from .runfile import RunFileError, _one_line, _os_problem
+
+DATASIZE_FORMAT = "latent-geometry-datasize"
+DATASIZE_FORMAT_VERSION = 1
+#: SMDD's sizes (the issue's list, continued by 1-2-5 decades).
+SMDD_SIZES = (3, 5, 8, 10, 15, 30, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
+DEFAULT_TEST_EXAMPLES = 2_000
+_TEST_STREAM = 0x7E57
+#: Peak bytes of full-batch training per dataset float (4 K T n bytes): the
+#: dataset, its torch copy and the dense path's (K, T, n) temporaries; measured
+#: at n = 10,000 (T = 500 and 2,000) as about 7 units, rounded up.
+TRAIN_UNITS = 8
+#: Memory the process needs besides (torch, numba, the GUI), bytes.
+BASE_BYTES = 400 * 2**20
+#: History budget of each size's Trainer (only the final parameters are used).
+DATASIZE_HISTORY_MB = 4.0
+#: Of the memory available, this fraction may be planned for.
+MEMORY_FRACTION = 0.8
+
+
+def smdd_config(n: int = 10_000, **changes) -> TrainConfig:
+    """SMDD's training setting (the sizes are set per T)."""
+    cfg = TrainConfig(n=n, m=2, data="sparse", sparsity=0.999, examples=None, batch=None, steps=50_000,
+                      optimizer="adamw", lr=1e-3, weight_decay=1e-2, schedule="warmup-cosine", warmup=2_500)
+    return cfg.replace(**changes).validate() if changes else cfg.validate()
+
+
+def parse_sizes(text: str) -> List[int]:
+    """'3,5,8,1e3' -> [3, 5, 8, 1000] (sorted, unique). Bad input: ConfigError('sizes', ...)."""
+    out = []
+    for part in str(text).replace(";", ",").split(","):
+        p = part.strip().replace("_", "")
+        if not p:
+            continue
+        try:
+            v = float(p)
+            if not v.is_integer():
+                raise ValueError
+            v = int(v)
+        except ValueError:
+            raise ConfigError("sizes", f"must be whole numbers of examples separated by commas, got {part.strip()!r}") from None
+        if not 1 <= v <= 10_000_000:
+            raise ConfigError("sizes", f"each T must be from 1 to 10000000, got {v}")
+        out.append(v)
+    if not out:
+        raise ConfigError("sizes", "needs at least one dataset size T, e.g. 3,5,8,10,15,30,50,100")
+    return sorted(set(out))
+
+
+def available_memory() -> int:
+    """Bytes the system can give now (MemAvailable; physical memory where that is unknown)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def memory_estimate(config: TrainConfig, T: int, test_examples: int = DEFAULT_TEST_EXAMPLES) -> int:
+    """Peak bytes to train and measure K models of ``config`` on T examples each."""
+    K, n, m = config.models, config.n, config.m
+    unit = 4 * K * T * n
+    train = TRAIN_UNITS * unit
+    measure = 8 * T * n + 8 * min(geo.CHUNK_ELEMS, max(test_examples, T) * n) * 2
+    history = int(DATASIZE_HISTORY_MB * 2**20)
+    state = 4 * K * (m * n + n) * 6  # parameters, grads, moments
+    return int(train + measure + history + state + BASE_BYTES)
+
+
+def fmt_bytes(b: float) -> str:
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if b >= size:
+            return f"{b / size:.3g} {unit}"
+    return f"{int(b)} B"
+
+
+def check_sizes(config: TrainConfig, sizes: Sequence[int], limit: Optional[int] = None,
+                test_examples: int = DEFAULT_TEST_EXAMPLES) -> Dict[int, int]:
+    """{T: estimated bytes}; ConfigError('sizes', ...) naming every T that would not fit in ``limit``
+    (default: MEMORY_FRACTION of the memory available now)."""
+    if limit is None:
+        limit = int(MEMORY_FRACTION * available_memory())
+    est = {int(T): memory_estimate(config, int(T), test_examples) for T in sizes}
+    bad = [T for T, e in est.items() if e > limit]
+    if bad:
+        shown = ", ".join(f"T = {T} (about {fmt_bytes(est[T])})" for T in bad[:6])
+        more = f" and {len(bad) - 6} more" if len(bad) > 6 else ""
+        raise ConfigError("sizes", f"{shown}{more} would not fit in memory: {fmt_bytes(limit)} may be used "
+                                   f"(n = {config.n}, K = {config.models}); leave those sizes out, or lower n "
+                                   f"or --models")
+    return est
+
+
+# ----------------------------------------------------------------------------
+# measuring
+
+def coo_loss(W, b, rows, cols, vals, count: int, importance=None, M=None) -> float:
+    """Mean over ``count`` examples (given as COO) of sum_i I_i (ReLU(D W x + b)_i - x_i)^2, float64.
+
+    Dense only in chunks of examples: the zeros contribute I_i ReLU(p_i)^2, the
+    non-zeros are corrected afterwards.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    m, n = W.shape
+    D = geo.decoder_of(W, M)
+    imp = np.ones(n) if importance is None else np.asarray(importance, dtype=np.float64)
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    vals = np.asarray(vals, dtype=np.float64)
+    H = np.zeros((count, m))
+    np.add.at(H, rows, (W[:, cols] * vals).T)
+    total = 0.0
+    blk = max(1, geo.CHUNK_ELEMS // max(n, 1))
+    for s in range(0, count, blk):
+        P = H[s:s + blk] @ D.T + b
+        np.maximum(P, 0.0, out=P)
+        total += float(np.einsum("ti,ti,i->", P, P, imp))
+    pnz = np.einsum("ka,ka->k", H[rows], D[cols]) + b[cols]
+    rnz = np.maximum(pnz, 0.0)
+    total += float(np.sum(imp[cols] * ((rnz - vals) ** 2 - rnz * rnz)))
+    return total / count if count else 0.0
+
+
+def fresh_test_set(config: TrainConfig, model: int, count: int):
+    """Fresh examples (rows, cols, vals) for model k's test loss: a stream separate from training."""
+    rng = np.random.default_rng([_TEST_STREAM, config.seed + int(model)])
+    return sparse_coo(rng, int(count), config.n, config.sparsity)
+
+
+@dataclass
+class SizeResult:
+    T: int
+    config: TrainConfig  # examples = T
+    step: int
+    W: np.ndarray  # (K, m, n)
+    b: np.ndarray  # (K, n)
+    train_loss: np.ndarray  # (K,) float64, recomputed on the training set
+    test_loss: np.ndarray  # (K,) float64, on fresh examples
+    recorded_loss: np.ndarray  # (K,) the engine's last recorded loss
+    feature_dims: np.ndarray  # (K, n)
+    data_dims: np.ndarray  # (K, T)
+    H: np.ndarray  # (K, m, T) hidden embeddings of the training examples
+
+    def summary(self) -> dict:
+        med = lambda a: float(np.median(a)) if np.size(a) else None  # noqa: E731
+        fro2 = np.sum(self.W.astype(np.float64) ** 2, axis=(1, 2))
+        return {
+            "T": self.T, "models": int(self.W.shape[0]), "step": self.step,
+            "train_loss": med(self.train_loss), "test_loss": med(self.test_loss),
+            "feature_dim_sum": med(self.feature_dims.sum(1)),
+            "data_dim_sum": med(self.data_dims.sum(1)),
+            "feature_dim_max": med(self.feature_dims.max(1)) if self.feature_dims.size else None,
+            "data_dim_max": med(self.data_dims.max(1)) if self.data_dims.size else None,
+            "dims_per_feature": med(self.config.m / np.where(fro2 > 0, fro2, np.nan)),
+        }
+
+
+@dataclass
+class DataSizeSweep:
+    base: TrainConfig
+    sizes: List[int]
+    test_examples: int
+    results: List[SizeResult] = field(default_factory=list)
+    cancelled: bool = False
+    path: Optional[Path] = None
+
+    def summary(self) -> dict:
+        return {"base": self.base.to_dict(), "sizes": list(self.sizes), "test_examples": self.test_examples,
+                "cancelled": self.cancelled, "out": None if self.path is None else str(self.path),
+                "results": [r.summary() for r in self.results]}
+
+    def by_T(self, T: int) -> SizeResult:
+        for r in self.results:
+            if r.T == T:
+                return r
+        raise KeyError(T)
+
+
+@dataclass
+class DataSizeProgress:
+    index: int
+    sizes: int
+    T: int
+    phase: str  # "train" | "measure" | "done"
+    done: int
+    total: int
+    steps_per_s: float = 0.0
+
+
+def measure(config: TrainConfig, W, b, dataset, test_examples: int, M=None):
+    """train loss, test loss, feature dims, data dims, H for K models. dataset (K, T, n)."""
+    K, T = dataset.shape[0], dataset.shape[1]
+    imp = None if config.importance is None else config.importance_vector()
+    train_loss = np.empty(K)
+    test_loss = np.empty(K)
+    fd = np.empty((K, config.n))
+    dd = np.empty((K, T))
+    H = np.empty((K, config.m, T), np.float32)
+    for k in range(K):
+        Wk = np.asarray(W[k], np.float64)
+        bk = np.asarray(b[k], np.float64)
+        Mk = None if M is None else np.asarray(M[k], np.float64)
+        X = dataset[k]
+        r, c = np.nonzero(X)
+        train_loss[k] = coo_loss(Wk, bk, r, c, X[r, c], T, imp, Mk)
+        tr, tc, tv = fresh_test_set(config, k, test_examples)
+        test_loss[k] = coo_loss(Wk, bk, tr, tc, tv, test_examples, imp, Mk)
+        fd[k] = geo.feature_dimensionality(Wk)
+        Hk = Wk @ np.asarray(X, np.float64).T  # (m, T)
+        H[k] = Hk
+        dd[k] = geo.data_dimensionality(Hk)
+    return train_loss, test_loss, fd, dd, H
+
+
+class DataSizeRunner:
+    """Train one finite-T configuration per size, in order; cancel keeps the finished sizes."""
+
+    def __init__(self, base: TrainConfig, sizes: Sequence[int], test_examples: int = DEFAULT_TEST_EXAMPLES,
+                 out=None, threads: Optional[int] = None, memory_limit: Optional[int] = None):
+        if base.data != "sparse":
+            raise ConfigError("data", f"a dataset-size sweep needs sparse data, got {base.data!r}")
+        if base.init == "run":
+            raise ConfigError("init", "a dataset-size sweep trains fresh models: use xavier, not run")
+        test_examples = int(test_examples)
+        if not 1 <= test_examples <= 10_000_000:
+            raise ConfigError("test_examples", f"must be from 1 to 10000000, got {test_examples}")
+        sizes = sorted(set(int(T) for T in sizes))
+        if not sizes:
+            raise ConfigError("sizes", "needs at least one dataset size T")
+        self.configs = []
+        for T in sizes:
+            cfg = base.replace(examples=T, batch=None, history_budget_mb=DATASIZE_HISTORY_MB)
+            try:
+                cfg.validate()
+            except ConfigError as exc:
+                raise ConfigError(exc.field, f"{str(exc).split(': ', 1)[-1]} (at T = {T})") from None
+            self.configs.append(cfg)
+        self.estimates = check_sizes(base, sizes, memory_limit, test_examples)
+        self.base = base.replace(examples=None, batch=None)
+        self.sizes = sizes
+        self.test_examples = test_examples
+        self.out = None if out is None else Path(out)
+        if self.out is not None:
+            from .sweep import _check_writable
+
+            _check_writable(self.out, True)
+        self.threads = threads
+        self._cancel = threading.Event()
+        self._trainer = None
+        self._lock = threading.Lock()
+        self.result = DataSizeSweep(self.base, sizes, test_examples, path=self.out)
+
+    def request_cancel(self):
+        self._cancel.set()
+        with self._lock:
+            if self._trainer is not None:
+                self._trainer.request_stop()
+
+    def run(self, progress: Optional[Callable[[DataSizeProgress], None]] = None) -> DataSizeSweep:
+        from .engine import Trainer
+
+        N = len(self.sizes)
+        for i, cfg in enumerate(self.configs):
+            if self._cancel.is_set():
+                break
+            T = cfg.examples
+            trainer = Trainer(cfg, threads=self.threads)
+            with self._lock:
+                self._trainer = trainer
+            if self._cancel.is_set():
+                trainer.request_stop()
+
+            def on_progress(p, i=i, T=T):
+                if progress is not None:
+                    progress(DataSizeProgress(i, N, T, "train", p.step, p.total, p.steps_per_s))
+
+            trainer.run(on_progress)
+            with self._lock:
+                self._trainer = None
+            if self._cancel.is_set():
+                break
+            if progress is not None:
+                progress(DataSizeProgress(i, N, T, "measure", 0, 1))
+            h = trainer.history
+            step, W, b, rec, M = h.row(len(h) - 1)
+            for k in np.nonzero(h.halted >= 0)[0]:
+                s = h.snapshot(model=int(k))
+                W[k], b[k], rec[k] = s.W, s.b, np.nan
+            trl, tel, fd, dd, H = measure(cfg, W, b, trainer.dataset, self.test_examples, M)
+            self.result.results.append(SizeResult(T, cfg.replace(history_budget_mb=self.base.history_budget_mb),
+                                                  int(step), W, b, trl, tel, rec.astype(np.float64), fd, dd, H))
+            if self.out is not None:
+                save_datasize(self.out, self.result)
+        self.result.cancelled = len(self.result.results) < N
+        if self.out is not None and (self.result.cancelled or not self.result.results):
+            save_datasize(self.out, self.result)
+        if progress is not None:
+            progress(DataSizeProgress(len(self.result.results), N, 0, "done", len(self.result.results), N))
+        return self.result
+
+
+# ----------------------------------------------------------------------------
+# files
+
+def save_datasize(path, sweep: DataSizeSweep) -> Path:
+    import h5py
+
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    tmp = folder / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        try:
+            f = h5py.File(tmp, "x")
+        except OSError as exc:
+            raise RunFileError(path, _os_problem(exc, "write the dataset-size sweep")) from None
+        try:
+            with f:
+                f.attrs["format"] = DATASIZE_FORMAT
+                f.attrs["format_version"] = DATASIZE_FORMAT_VERSION
+                f.attrs["base"] = sweep.base.to_json()
+                f.attrs["sizes"] = json.dumps(list(sweep.sizes))
+                f.attrs["test_examples"] = int(sweep.test_examples)
+                f.attrs["cancelled"] = bool(sweep.cancelled)
+                g = f.create_group("sizes")
+                for r in sweep.results:
+                    c = g.create_group(f"T{r.T:09d}")
+                    c.attrs["T"] = int(r.T)
+                    c.attrs["config"] = r.config.to_json()
+                    c.attrs["step"] = int(r.step)
+                    for name, arr, dt in (("W", r.W, np.float32), ("b", r.b, np.float32),
+                                          ("train_loss", r.train_loss, np.float64),
+                                          ("test_loss", r.test_loss, np.float64),
+                                          ("recorded_loss", r.recorded_loss, np.float64),
+                                          ("feature_dims", r.feature_dims, np.float64),
+                                          ("data_dims", r.data_dims, np.float64), ("H", r.H, np.float32)):
+                        c.create_dataset(name, data=np.asarray(arr, dt))
+            os.replace(tmp, path)
+        except RunFileError:
+            raise
+        except OSError as exc:
+            raise RunFileError(path, _os_problem(exc, "write the dataset-size sweep")) from None
+        except Exception as exc:
+            raise RunFileError(path, f"cannot write the dataset-size sweep: {_one_line(exc)}") from None
+    finally:
+        if tmp.exists():
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+    sweep.path = path
+    return path
+
+
+def open_datasize(path) -> DataSizeSweep:
+    import h5py
+
+    from .sweep import _str_attr
+
+    path = Path(path)
+    if not path.exists():
+        raise RunFileError(path, "file not found")
+    if path.is_dir() or not h5py.is_hdf5(os.fspath(path)):
+        raise RunFileError(path, f"is not a dataset-size sweep (an HDF5 file with format '{DATASIZE_FORMAT}')")
+    try:
+        with h5py.File(path, "r") as f:
+            fmt = f.attrs.get("format")
+            fmt = _str_attr(fmt) if fmt is not None else None
+            if fmt != DATASIZE_FORMAT:
+                raise RunFileError(path, f"is an HDF5 file but not a dataset-size sweep (format {fmt!r}, "
+                                         f"expected {DATASIZE_FORMAT!r})")
+            ver = int(np.asarray(f.attrs.get("format_version", -1)).reshape(()))
+            if not 1 <= ver <= DATASIZE_FORMAT_VERSION:
+                raise RunFileError(path, f"has format_version {ver}; this program reads 1 to "
+                                         f"{DATASIZE_FORMAT_VERSION}")
+            base = TrainConfig.from_json(_str_attr(f.attrs["base"]))
+            sw = DataSizeSweep(base, json.loads(_str_attr(f.attrs["sizes"])), int(f.attrs["test_examples"]),
+                               cancelled=bool(f.attrs.get("cancelled", False)), path=path)
+            for key in sorted(f["sizes"]):
+                c = f["sizes"][key]
+                cfg = TrainConfig.from_json(_str_attr(c.attrs["config"]))
+                T = int(c.attrs["T"])
+                K, m, n = cfg.models, cfg.m, cfg.n
+                arrs = {name: c[name][()] for name in ("W", "b", "train_loss", "test_loss", "recorded_loss",
+                                                        "feature_dims", "data_dims", "H")}
+                want = {"W": (K, m, n), "b": (K, n), "train_loss": (K,), "test_loss": (K,), "recorded_loss": (K,),
+                        "feature_dims": (K, n), "data_dims": (K, T), "H": (K, m, T)}
+                for name, shape in want.items():
+                    if arrs[name].shape != shape:
+                        raise RunFileError(path, f"sizes/{key}/{name} has shape {arrs[name].shape}, expected {shape}")
+                sw.results.append(SizeResult(T, cfg, int(c.attrs["step"]), **arrs))
+            return sw
+    except RunFileError:
+        raise
+    except ConfigError as exc:
+        raise RunFileError(path, f"bad config: {exc}") from None
+    except Exception as exc:
+        raise RunFileError(path, f"is damaged ({type(exc).__name__}: {_one_line(exc)})") from None
+
+
+__all__ = ["SMDD_SIZES", "smdd_config", "parse_sizes", "memory_estimate", "check_sizes", "available_memory",
+           "coo_loss", "fresh_test_set", "measure", "SizeResult", "DataSizeSweep", "DataSizeProgress",
+           "DataSizeRunner", "save_datasize", "open_datasize", "fmt_bytes", "DEFAULT_TEST_EXAMPLES"]

@@ -1,0 +1,509 @@
+"""Perturbation probes: is a snapshot a local optimum? (no Qt)
+
+A probe path is a straight line through parameter space, (W, b)(t) = (W + t dW,
+b + t db) (an untied decoder M stays fixed), so every path of the seed is one:
+
+- ``bias_path(snap, k)``: b_k + t (the seed's "why can't b_7 decrease?");
+- ``feature_path(snap, k, direction)``: W_k + t u with u another feature's
+  W_j (the seed's W_7 = a W_6: t = a), a unit vector at an angle in the
+  latent plane, or a random unit vector (seeded);
+- ``random_path(snap, seed)``: a random unit direction in all of (W, b).
+
+``probe(snap, path, objective)`` evaluates loss(t) on a grid around t = 0
+(float64, the same loss the core reports: ``geometry.onehot_loss`` for
+one-hot data, the mean over the examples of sum_i I_i (ReLU(D W x + b)_i -
+x_i)^2 for a dataset), and the slope and curvature at t = 0 twice: central
+finite differences and torch autograd (float64), which must agree away from
+the ReLU kinks. ``perturbed(snap, path, t)`` is the Snapshot at t, for the
+3D and zone views (the seed's tilt figure); ``continue_training`` trains on
+from it and says whether the model escapes (its loss falls clearly below
+the unperturbed loss) or falls back.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import geometry as geo
+from .config import ConfigError, TrainConfig
+from .snapshot import Snapshot
+
+#: Finite-difference step for slope and curvature at t = 0 (loss(t) is piecewise
+#: quartic in t; 1e-4 keeps float64 round-off in the curvature near 1e-8 * loss).
+FD_STEP = 1e-4
+#: ... but never wider than a quarter of the distance to the nearest kink, nor narrower than this.
+MIN_FD_STEP = 1e-7
+#: Fresh-data runs (T = infinity) are probed on this many examples of a fixed stream.
+EVAL_EXAMPLES = 4096
+_EVAL_STREAM = 0xE7A1
+#: A continued model "escaped" when its final loss is below (1 - ESCAPE_REL) x the
+#: unperturbed loss (and below it by more than ESCAPE_ABS): at least halved, as a
+#: symmetric failure (loss (n-1)/n^2) becoming perfect (loss ~0) does; a model
+#: that only settles deeper into its basin lowers its loss by a few percent.
+ESCAPE_REL = 0.5
+ESCAPE_ABS = 1e-6
+DIRECTION_KINDS = ("feature", "angle", "random")
+PATH_KINDS = ("bias", "feature", "random")
+
+
+# ----------------------------------------------------------------------------
+# paths
+
+@dataclass(frozen=True)
+class ProbePath:
+    """(W, b)(t) = (W + t dW, b + t db); ``text`` says it the way the seed does (1-based)."""
+
+    kind: str
+    dW: np.ndarray  # (m, n)
+    db: np.ndarray  # (n,)
+    text: str
+    feature: Optional[int] = None  # 0-based, bias and feature paths
+
+    def at(self, snap: Snapshot, t: float):
+        return snap.W + t * self.dW, snap.b + t * self.db
+
+
+def _check_feature(snap: Snapshot, k: int, name: str = "feature") -> int:
+    k = int(k)
+    if not 0 <= k < snap.n:
+        raise ConfigError(name, f"must be a feature from 1 to n = {snap.n}, got {k + 1}")
+    return k
+
+
+def bias_path(snap: Snapshot, k: int) -> ProbePath:
+    """b_k + t (k 0-based)."""
+    k = _check_feature(snap, k)
+    db = np.zeros(snap.n)
+    db[k] = 1.0
+    return ProbePath("bias", np.zeros_like(snap.W), db, f"b_{k + 1} + t", feature=k)
+
+
+def direction_vector(snap: Snapshot, k: int, direction) -> Tuple[np.ndarray, str]:
+    """u (m,) and its description for a feature path.
+
+    direction: ("feature", j) -> W_j (0-based j != k); ("angle", degrees) -> the
+    unit vector at that angle in the latent plane (plane_basis for m != 2);
+    ("random", seed) -> a random unit vector of R^m; or an (m,) array.
+    """
+    m = snap.m
+    if isinstance(direction, np.ndarray) or (isinstance(direction, (list, tuple)) and len(direction) == m
+                                             and not isinstance(direction[0], str)):
+        u = np.asarray(direction, dtype=np.float64).reshape(-1)
+        if u.shape != (m,) or not np.all(np.isfinite(u)):
+            raise ConfigError("direction", f"must be a finite vector of m = {m} numbers")
+        return u, "u"
+    kind, value = direction
+    if kind == "feature":
+        j = _check_feature(snap, value, "direction")
+        if j == k:
+            raise ConfigError("direction", f"must be another feature than {k + 1} (W_k + t W_k only rescales it)")
+        return snap.W[:, j].copy(), f"W_{j + 1}"
+    if kind == "angle":
+        deg = float(value)
+        if not math.isfinite(deg):
+            raise ConfigError("direction", f"angle must be a finite number of degrees, got {value!r}")
+        U, _ = geo.plane_basis(snap.W)
+        th = math.radians(deg)
+        u = U @ np.array([math.cos(th), math.sin(th)])
+        return u, f"u({deg:g}°)"
+    if kind == "random":
+        rng = np.random.default_rng([0x9A7B, int(value)])
+        u = rng.normal(size=m)
+        return u / np.linalg.norm(u), f"u(random, seed {int(value)})"
+    raise ConfigError("direction", f"must be one of {', '.join(DIRECTION_KINDS)}; got {kind!r}")
+
+
+def feature_path(snap: Snapshot, k: int, direction=("random", 0)) -> ProbePath:
+    """W_k + t u (k 0-based); see direction_vector for u."""
+    k = _check_feature(snap, k)
+    u, name = direction_vector(snap, k, direction)
+    dW = np.zeros_like(snap.W)
+    dW[:, k] = u
+    return ProbePath("feature", dW, np.zeros(snap.n), f"W_{k + 1} + t·{name}", feature=k)
+
+
+def random_path(snap: Snapshot, seed: int = 0, bias: bool = True) -> ProbePath:
+    """A random unit direction in all parameters (W and, when the run has one, b)."""
+    rng = np.random.default_rng([0x9A7C, int(seed)])
+    dW = rng.normal(size=snap.W.shape)
+    db = rng.normal(size=snap.n) if bias else np.zeros(snap.n)
+    norm = math.sqrt(float(np.sum(dW * dW) + np.sum(db * db)))
+    return ProbePath("random", dW / norm, db / norm, f"(W, b) + t·d (random unit direction, seed {int(seed)})")
+
+
+def make_path(snap: Snapshot, kind: str, feature: Optional[int] = None, direction=None, seed: int = 0,
+              bias: bool = True) -> ProbePath:
+    """One entry point for the CLI and the GUI. feature is 0-based."""
+    if kind == "bias":
+        if feature is None:
+            raise ConfigError("feature", "the bias path needs a feature (b_k + t)")
+        return bias_path(snap, feature)
+    if kind == "feature":
+        if feature is None:
+            raise ConfigError("feature", "the feature path needs a feature (W_k + t u)")
+        return feature_path(snap, feature, direction if direction is not None else ("random", seed))
+    if kind == "random":
+        return random_path(snap, seed, bias=bias)
+    raise ConfigError("path", f"must be one of {', '.join(PATH_KINDS)}; got {kind!r}")
+
+
+# ----------------------------------------------------------------------------
+# the objective
+
+class Objective:
+    """The training loss of one model, in float64: one-hot (the n examples e_i) or a dataset X (T, n)."""
+
+    def __init__(self, X: Optional[np.ndarray] = None, importance=None, description: str = ""):
+        self.X = None if X is None else np.ascontiguousarray(np.asarray(X, dtype=np.float64))
+        self.importance = None if importance is None else np.asarray(importance, dtype=np.float64)
+        self.description = description or ("one-hot examples" if X is None else f"{self.X.shape[0]} examples")
+
+    @property
+    def onehot(self) -> bool:
+        return self.X is None
+
+    def __call__(self, W, b, M=None) -> float:
+        if self.X is None:
+            return geo.onehot_loss(W, b, importance=self.importance, M=M)
+        X = self.X
+        T, n = X.shape
+        D = geo.decoder_of(W, M)
+        imp = np.ones(n) if self.importance is None else self.importance
+        blk = max(1, geo.CHUNK_ELEMS // max(n, 1))
+        total = 0.0
+        for s in range(0, T, blk):
+            Xs = X[s:s + blk]
+            P = (Xs @ W.T) @ D.T + b
+            np.maximum(P, 0.0, out=P)
+            P -= Xs
+            total += float(np.einsum("ti,ti,i->", P, P, imp))
+        return total / T if T else 0.0
+
+    def torch_loss(self, W, b, M=None):
+        """The same loss on torch float64 tensors (for autograd)."""
+        import torch
+
+        n = W.shape[1]
+        imp = torch.ones(n, dtype=torch.float64) if self.importance is None else torch.from_numpy(self.importance)
+        X = torch.eye(n, dtype=torch.float64) if self.X is None else torch.from_numpy(self.X)
+        D = W.T if M is None else M
+        P = (X @ W.T) @ D.T + b
+        E = torch.relu(P) - X
+        return (E * E * imp).sum(-1).mean()
+
+
+def objective_for(config: TrainConfig, dataset=None, model: int = 0, eval_examples: int = EVAL_EXAMPLES) -> Objective:
+    """The objective a run's model k was trained on.
+
+    identity: one-hot. Finite sparse set: that model's examples (``dataset`` (K, T, n)
+    or (T, n); regenerated from the seed when None). Fresh data: a fixed sample
+    of ``eval_examples`` from a separate stream of the run's seed.
+    """
+    imp = None if config.importance is None else config.importance_vector()
+    if config.data == "identity":
+        return Objective(None, imp)
+    if config.examples is not None:
+        if dataset is None:
+            from .data import model_dataset
+
+            X = model_dataset(config.seed + model, config.examples, config.n, config.sparsity)
+        else:
+            X = np.asarray(dataset)
+            if X.ndim == 3:
+                X = X[model]
+        return Objective(X, imp, f"the model's {X.shape[0]} training examples")
+    from .data import sparse_examples
+
+    rng = np.random.default_rng([_EVAL_STREAM, config.seed])
+    X = sparse_examples(rng, int(eval_examples), config.n, config.sparsity, dtype=np.float64)
+    return Objective(X, imp, f"{int(eval_examples)} fresh examples (fixed evaluation sample)")
+
+
+# ----------------------------------------------------------------------------
+# probing
+
+@dataclass
+class ProbeResult:
+    path: ProbePath
+    ts: np.ndarray
+    losses: np.ndarray
+    loss0: float  # loss at t = 0
+    slope_fd: float
+    curvature_fd: float
+    slope_autograd: float
+    curvature_autograd: float
+    fd_step: float
+    objective: str
+    slope_left: float = float("nan")  # (L(0) - L(-h)) / h
+    slope_right: float = float("nan")  # (L(h) - L(0)) / h
+    kink_distance: float = math.inf  # nearest |t| where a pre-activation crosses 0 (0: at t = 0)
+
+    @property
+    def smooth_at_zero(self) -> bool:
+        """Finite differences and autograd agree: no ReLU kink at t = 0.
+
+        Exact solutions (Henighan's n-gon) put pre-activations exactly at 0, where
+        loss(t) has a kink: the one-sided slopes differ, autograd takes ReLU'(0) = 0,
+        and the central differences average the two sides.
+        """
+        def close(a, b):
+            return abs(a - b) <= 1e-4 * max(1.0, abs(a), abs(b))
+        return close(self.slope_fd, self.slope_autograd) and \
+            abs(self.curvature_fd - self.curvature_autograd) <= 1e-3 * max(1.0, abs(self.curvature_autograd))
+
+    @property
+    def t_star(self) -> Optional[float]:
+        """The minimum of the local quadratic model at t = 0, -slope / curvature (None if curvature <= 0)."""
+        return -self.slope_fd / self.curvature_fd if self.curvature_fd > 0 else None
+
+    @property
+    def local_min_along_path(self) -> bool:
+        """Curvature > 0 and the local quadratic's minimum within 1% of the probed range of t = 0."""
+        ts = self.t_star
+        span = float(max(abs(self.ts[0]), abs(self.ts[-1])))
+        return ts is not None and abs(ts) <= 0.01 * span
+
+    def best(self) -> Tuple[float, float]:
+        """(t, loss) of the lowest point of the grid."""
+        i = int(np.nanargmin(self.losses))
+        return float(self.ts[i]), float(self.losses[i])
+
+    def to_dict(self) -> dict:
+        tb, lb = self.best()
+        return {
+            "path": self.path.text, "kind": self.path.kind,
+            "feature": None if self.path.feature is None else self.path.feature + 1,
+            "objective": self.objective,
+            "loss0": self.loss0, "slope": self.slope_fd, "curvature": self.curvature_fd,
+            "slope_autograd": self.slope_autograd, "curvature_autograd": self.curvature_autograd,
+            "fd_step": self.fd_step, "t_star": self.t_star, "slope_left": self.slope_left,
+            "slope_right": self.slope_right, "smooth_at_zero": bool(self.smooth_at_zero),
+            "kink_distance": None if math.isinf(self.kink_distance) else self.kink_distance,
+            "local_min_along_path": bool(self.local_min_along_path),
+            "best_t": tb, "best_loss": lb,
+            "t": [float(t) for t in self.ts], "loss": [float(v) for v in self.losses],
+        }
+
+
+def loss_curve(snap: Snapshot, path: ProbePath, ts: Sequence[float], objective: Objective) -> np.ndarray:
+    ts = np.asarray(ts, dtype=np.float64)
+    return np.array([objective(*path.at(snap, float(t)), M=snap.M) for t in ts])
+
+
+def kink_distance(snap: Snapshot, path: ProbePath, objective: Objective) -> float:
+    """The smallest |t| > 0 where some pre-activation on the path crosses 0 (a kink of
+    loss(t)); 0.0 when one sits exactly at 0 at t = 0, inf when none ever does.
+
+    Every pre-activation is a polynomial in t of degree <= 2: with h0 = W x, h1 = dW x,
+    P_i(t) = (W_i + t dW_i).(h0 + t h1) + b_i + t db_i when tied (D = W^T), and
+    M_i.(h0 + t h1) + b_i + t db_i when untied; one-hot data is X = I. Chunked over examples.
+    """
+    W, dW, b, db = snap.W, path.dW, snap.b, path.db
+    m, n = W.shape
+    X = np.eye(n) if objective.X is None else objective.X
+    T = X.shape[0]
+    best = math.inf
+    blk = max(1, geo.CHUNK_ELEMS // max(n, 1))
+    for s0 in range(0, T, blk):
+        Xs = X[s0:s0 + blk]
+        H0, H1 = Xs @ W.T, Xs @ dW.T  # (t, m)
+        if snap.M is None:
+            A = H0 @ W + b
+            B = H0 @ dW + H1 @ W + db
+            C = H1 @ dW
+        else:
+            A = H0 @ snap.M.T + b
+            B = H1 @ snap.M.T + db
+            C = np.zeros_like(A)
+        if np.any(A == 0.0):
+            return 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lin = np.abs(C) <= 1e-300
+            r_lin = np.where(lin & (B != 0), -A / B, np.inf)
+            disc = B * B - 4 * A * C
+            sq = np.sqrt(np.where(disc >= 0, disc, np.nan))
+            q = -0.5 * (B + np.copysign(sq, B))
+            r1 = np.where(~lin, q / C, np.inf)
+            r2 = np.where(~lin, A / q, np.inf)
+        roots = np.abs(np.concatenate([r_lin.ravel(), r1.ravel(), r2.ravel()]))
+        roots = roots[np.isfinite(roots) & (roots > 0)]
+        if roots.size:
+            best = min(best, float(roots.min()))
+    return best
+
+
+def finite_differences(snap: Snapshot, path: ProbePath, objective: Objective, h: float = FD_STEP):
+    """(loss(0), slope, curvature) at t = 0 by central differences."""
+    lm, l0, lp = loss_curve(snap, path, [-h, 0.0, h], objective)
+    return float(l0), float((lp - lm) / (2 * h)), float((lp - 2 * l0 + lm) / (h * h))
+
+
+def autograd_derivatives(snap: Snapshot, path: ProbePath, objective: Objective):
+    """(loss(0), dL/dt, d2L/dt2) at t = 0 by torch autograd in float64."""
+    import torch
+
+    t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    W = torch.from_numpy(snap.W) + t * torch.from_numpy(path.dW)
+    b = torch.from_numpy(snap.b) + t * torch.from_numpy(path.db)
+    M = None if snap.M is None else torch.from_numpy(snap.M)
+    L = objective.torch_loss(W, b, M)
+    (g,) = torch.autograd.grad(L, t, create_graph=True)
+    (c,) = torch.autograd.grad(g, t, allow_unused=True) if g.requires_grad else (None,)
+    return float(L.detach()), float(g.detach()), 0.0 if c is None else float(c.detach())
+
+
+def probe(snap: Snapshot, path: ProbePath, objective: Objective, t_range: Tuple[float, float] = (-1.0, 1.0),
+          points: int = 201, h: float = FD_STEP) -> ProbeResult:
+    """loss(t) on `points` values over t_range (t = 0 always included), slope and curvature at 0."""
+    lo, hi = float(t_range[0]), float(t_range[1])
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+        raise ConfigError("range", f"must be two finite numbers a < b, got {lo:g}, {hi:g}")
+    points = int(points)
+    if not 3 <= points <= 100_000:
+        raise ConfigError("points", f"must be from 3 to 100000, got {points}")
+    ts = np.union1d(np.linspace(lo, hi, points), [0.0])
+    losses = loss_curve(snap, path, ts, objective)
+    kink = kink_distance(snap, path, objective)
+    if kink > 0:  # differences must not straddle a kink: stay inside a quarter of the distance to it
+        h = min(h, max(kink / 4, MIN_FD_STEP))
+    lm, l0, lp = loss_curve(snap, path, [-h, 0.0, h], objective)
+    s, c = (lp - lm) / (2 * h), (lp - 2 * l0 + lm) / (h * h)
+    _, sa, ca = autograd_derivatives(snap, path, objective)
+    return ProbeResult(path, ts, losses, float(l0), float(s), float(c), sa, ca, h, objective.description,
+                       float((l0 - lm) / h), float((lp - l0) / h), kink)
+
+
+def perturbed(snap: Snapshot, path: ProbePath, t: float, objective: Optional[Objective] = None) -> Snapshot:
+    """The model at t on the path (its loss filled in when an objective is given)."""
+    W, b = path.at(snap, float(t))
+    loss = objective(W, b, M=snap.M) if objective is not None else float("nan")
+    return Snapshot(step=snap.step, W=W, b=b, loss=loss, M=snap.M, importance=snap.importance, model=snap.model)
+
+
+# ----------------------------------------------------------------------------
+# continuing from a perturbed model
+
+@dataclass
+class ContinueResult:
+    t: float
+    steps: int
+    loss_before: float  # the unperturbed model
+    loss_start: float  # the perturbed model
+    loss_after: float  # after `steps` more steps
+    verdict_before: str
+    verdict_after: str
+    escaped: bool
+    history: object  # model.history.History of the continued run
+    config: TrainConfig
+    # the control: the unperturbed model (t = 0) trained on the same way, fresh
+    # optimiser state included (a restarted Adam alone can free a stuck model)
+    control_loss_after: Optional[float] = None
+    control_verdict_after: Optional[str] = None
+    control_escaped: Optional[bool] = None
+
+    @property
+    def escape_due_to_perturbation(self) -> Optional[bool]:
+        """Escaped while the unperturbed control did not (None without a control)."""
+        if self.control_escaped is None:
+            return None
+        return bool(self.escaped and not self.control_escaped)
+
+    def to_dict(self) -> dict:
+        return {"t": self.t, "steps": self.steps, "loss_before": self.loss_before, "loss_start": self.loss_start,
+                "loss_after": self.loss_after, "verdict_before": self.verdict_before,
+                "verdict_after": self.verdict_after, "escaped": bool(self.escaped),
+                "control_loss_after": self.control_loss_after, "control_verdict_after": self.control_verdict_after,
+                "control_escaped": self.control_escaped,
+                "escape_due_to_perturbation": self.escape_due_to_perturbation}
+
+
+def continue_config(config: TrainConfig, snap: Snapshot, steps: int) -> TrainConfig:
+    """The single-model config that trains on from ``snap`` (model k's seed and data), init from parameters."""
+    steps = int(steps)
+    if not 1 <= steps <= 1_000_000_000:
+        raise ConfigError("continue_steps", f"must be from 1 to 1000000000, got {steps}")
+    return config.replace(models=1, seed=config.seed + int(snap.model), steps=steps, init="xavier",
+                          init_run=None, init_step=None, init_model=0).validate()
+
+
+def escaped(loss_before: float, loss_after: float) -> bool:
+    return bool(loss_after < loss_before * (1 - ESCAPE_REL) and loss_before - loss_after > ESCAPE_ABS)
+
+
+def _train_from(cfg: TrainConfig, start: Snapshot, data, threads, stop_event=None):
+    from .engine import Trainer
+
+    M = None if start.M is None else start.M[None].astype(np.float32)
+    if cfg.untied and M is None:
+        M = start.W.T[None].astype(np.float32)
+    initial = (start.W[None].astype(np.float32), start.b[None].astype(np.float32), M)
+    trainer = Trainer(cfg, initial=initial, dataset=data, threads=threads)
+    if stop_event is not None:
+        def check(_p):
+            if stop_event.is_set():
+                trainer.request_stop()
+        trainer.run(check)
+    else:
+        trainer.run()
+    return trainer
+
+
+def continue_training(config: TrainConfig, original: Snapshot, start: Snapshot, steps: int, t: float = 0.0,
+                      objective: Optional[Objective] = None, threads: Optional[int] = None,
+                      dataset=None, control: bool = True, stop_event=None) -> ContinueResult:
+    """Train ``start`` (a perturbed copy of ``original``) for ``steps`` more steps with the run's
+    settings (fresh optimiser state). With ``control``, the unperturbed model is trained the same
+    way too, so an escape that a restarted optimiser alone would give is told apart."""
+    from .analysis import analyze
+
+    cfg = continue_config(config, original, steps)
+    data = None
+    if dataset is not None:
+        X = np.asarray(dataset)
+        data = (X[original.model] if X.ndim == 3 else X)[None].astype(np.float32)
+    trainer = _train_from(cfg, start, data, threads, stop_event)
+    end = trainer.history.snapshot()
+    obj = objective or objective_for(config, dataset, original.model)
+    onehot = config.data == "identity"
+    lb = obj(original.W, original.b, M=original.M)
+    ls = obj(start.W, start.b, M=start.M)
+    la = obj(end.W, end.b, M=end.M)
+    vb = analyze(original, onehot=onehot).verdict
+    va = analyze(end, onehot=onehot).verdict
+    res = ContinueResult(float(t), int(steps), lb, ls, la, vb, va, escaped(lb, la), trainer.history, cfg)
+    if control and not (stop_event is not None and stop_event.is_set()):
+        ctrl = _train_from(cfg, original, data, threads, stop_event).history.snapshot()
+        res.control_loss_after = obj(ctrl.W, ctrl.b, M=ctrl.M)
+        res.control_verdict_after = analyze(ctrl, onehot=onehot).verdict
+        res.control_escaped = escaped(lb, res.control_loss_after)
+    return res
+
+
+def save_start_run(path, config: TrainConfig, start: Snapshot) -> TrainConfig:
+    """Write ``start`` as a one-snapshot run file at ``path`` and return the config
+    ``init="run"`` that trains on from it (so the continued run reopens and
+    reproduces like any other): used by the GUI's "continue training"."""
+    from .history import History
+    from .runfile import save_run
+
+    path = Path(path)
+    one = config.replace(models=1, seed=config.seed + int(start.model), init="xavier", init_run=None,
+                         init_step=None, init_model=0, steps=0)
+    h = History(1, start.m, start.n, untied=config.untied, budget_bytes=2**20)
+    M = None
+    if config.untied:
+        M = (start.M if start.M is not None else start.W.T)[None]
+    h.append(int(start.step), start.W[None], start.b[None], np.array([start.loss]), M)
+    save_run(path, one, h, meta={"perturbed_from": {"model": int(start.model), "step": int(start.step)}})
+    return one.replace(init="run", init_run=str(path), init_step=None, init_model=0,
+                       steps=config.steps).validate()
+
+
+__all__ = ["ProbePath", "bias_path", "feature_path", "random_path", "make_path", "direction_vector",
+           "Objective", "objective_for", "ProbeResult", "probe", "loss_curve", "finite_differences",
+           "autograd_derivatives", "kink_distance", "perturbed", "continue_training", "continue_config", "ContinueResult",
+           "save_start_run", "escaped", "PATH_KINDS", "DIRECTION_KINDS", "FD_STEP"]

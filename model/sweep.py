@@ -1,0 +1,631 @@
+"""Seed sweeps and the failure atlas: K seeds of one configuration (or of each
+configuration of a grid) trained as one batched run, every model's final
+parameters kept, every model's verdict counted (no Qt).
+
+- ``parse_grid(["n=6,7,8", "lr=1e-3,3e-3"])`` -> {"n": [6, 7, 8], "lr": [...]};
+  ``expand_grid(base, grid)`` -> the validated TrainConfigs of the cartesian
+  product, in the order the keys were given. Unknown keys or bad values raise
+  ConfigError("grid", ...) naming the key and what it allows.
+- ``SweepRunner(base, grid, models).run(progress)`` trains each configuration
+  as one batched Trainer with a tiny history (only the final parameters are
+  kept, so K = 10,000+ fits), then analyses each model alone with
+  ``model.analysis.analyze`` (the same verdict as ``inspect`` gives).
+  ``request_cancel()`` (any thread) stops between chunks; the configurations
+  completed so far are kept (and saved), the one in progress is dropped.
+- Model k of a configuration with seed s is the single run with seed s + k
+  (model/init.py, model/data.py): ``SweepEntry.single_run_config(k)``
+  re-trains it alone with its full history.
+- Rates come with Wilson 95% intervals (``wilson_interval``), the loss
+  histogram is over log10(final loss), stacked by verdict.
+
+Sweep files (HDF5, no pickle; ``format`` = "latent-geometry-sweep", version 1)::
+
+    /            attrs: format, format_version, base (TrainConfig JSON), grid (JSON),
+                        models (K), cancelled (bool), verdict_names (JSON list)
+    /configs/cNNNN  attrs: config (JSON, models = K), grid (JSON: this entry's values),
+                        label, step (the step of the final parameters)
+                    seeds (K,) int64, W (K,m,n) f32, b (K,n) f32, loss (K,) f32,
+                    verdict (K,) int16 (index into verdict_names), halted (K,) int64,
+                    M (K,n,m) f32 when untied
+
+``save_sweep`` writes a temp file and renames it over the target, so a crash
+never leaves a half-written sweep; the runner saves after each completed
+configuration. Every read or write failure is a RunFileError (one line).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .analysis import SPARSE_VERDICT, VERDICTS, analyze
+from .config import DATA_KINDS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
+from .runfile import FORMAT as RUN_FORMAT
+from .runfile import RunFileError, _one_line, _os_problem, user_runs_dir
+from .snapshot import Snapshot
+
+SWEEP_FORMAT = "latent-geometry-sweep"
+SWEEP_FORMAT_VERSION = 1
+#: A model whose loss became NaN/inf; its parameters are its last finite snapshot.
+DIVERGED = "diverged"
+#: Every verdict a sweep can count, in display order.
+SWEEP_VERDICTS = tuple(VERDICTS) + (DIVERGED, SPARSE_VERDICT)
+#: History budget of a sweep's Trainer: only the final row matters (3 rows minimum).
+SWEEP_HISTORY_MB = 0.01
+#: z of a two-sided 95% interval.
+Z95 = 1.959963984540054
+
+# grid key -> (kind, allowed): kind "int", "float" or "choice"
+GRID_KEYS: Dict[str, tuple] = {
+    "n": ("int", None),
+    "m": ("int", None),
+    "lr": ("float", None),
+    "optimizer": ("choice", OPTIMIZERS),
+    "weight_decay": ("float", None),
+    "init": ("choice", ("xavier", "analytic")),
+    "steps": ("int", None),
+    "momentum": ("float", None),
+    "beta1": ("float", None),
+    "beta2": ("float", None),
+    "eps": ("float", None),
+    "schedule": ("choice", SCHEDULES),
+    "warmup": ("int", None),
+    "data": ("choice", DATA_KINDS),
+    "sparsity": ("float", None),
+    "examples": ("int", None),
+    "batch": ("int", None),
+}
+
+
+# ----------------------------------------------------------------------------
+# grids
+
+def _grid_key(raw: str) -> str:
+    key = raw.strip().lower().replace("-", "_")
+    aliases = {"wd": "weight_decay", "optimiser": "optimizer", "t": "examples"}
+    return aliases.get(key, key)
+
+
+def _parse_value(key: str, text: str):
+    kind, allowed = GRID_KEYS[key]
+    t = text.strip()
+    if kind == "int":
+        try:
+            v = float(t)
+            if not v.is_integer():
+                raise ValueError
+            return int(v)
+        except ValueError:
+            raise ConfigError("grid", f"{key} values must be whole numbers, got {text!r}") from None
+    if kind == "float":
+        try:
+            v = float(t)
+        except ValueError:
+            raise ConfigError("grid", f"{key} values must be numbers, got {text!r}") from None
+        if not math.isfinite(v):
+            raise ConfigError("grid", f"{key} values must be finite numbers, got {text!r}")
+        return v
+    v = t.lower()
+    if v not in allowed:
+        raise ConfigError("grid", f"{key} values must be one of {', '.join(allowed)}; got {text!r}")
+    return v
+
+
+def parse_grid(specs: Optional[Sequence[str]]) -> Dict[str, list]:
+    """["n=6,7,8", "lr=1e-3,3e-3"] -> {"n": [6, 7, 8], "lr": [0.001, 0.003]} (key order kept).
+
+    Several pairs may also share one string, separated by spaces or ';'.
+    """
+    grid: Dict[str, list] = {}
+    for spec in specs or []:
+        for part in str(spec).replace(";", " ").split():
+            if "=" not in part:
+                raise ConfigError("grid", f"expected key=v1,v2,... got {part!r} (keys: {', '.join(GRID_KEYS)})")
+            raw_key, raw_vals = part.split("=", 1)
+            key = _grid_key(raw_key)
+            if key not in GRID_KEYS:
+                raise ConfigError("grid", f"unknown key {raw_key.strip()!r} in {part!r}; allowed keys: "
+                                          f"{', '.join(GRID_KEYS)}")
+            if key in grid:
+                raise ConfigError("grid", f"key {key!r} is given twice")
+            vals = [v for v in raw_vals.split(",") if v.strip()]
+            if not vals:
+                raise ConfigError("grid", f"{key} has no values in {part!r}")
+            parsed = [_parse_value(key, v) for v in vals]
+            dedup = []
+            for v in parsed:
+                if v not in dedup:
+                    dedup.append(v)
+            grid[key] = dedup
+    return grid
+
+
+def grid_label(values: Dict[str, object]) -> str:
+    """{"n": 8, "lr": 0.001} -> 'n=8 lr=0.001' ('base' when empty)."""
+    if not values:
+        return "base"
+    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+
+
+def expand_grid(base: TrainConfig, grid: Optional[Dict[str, list]] = None):
+    """[(values dict, validated TrainConfig)] for the cartesian product of the grid over base."""
+    grid = grid or {}
+    keys = list(grid)
+    out = []
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        values = dict(zip(keys, combo))
+        cfg = base.replace(**values)
+        try:
+            cfg.validate()
+        except ConfigError as exc:
+            where = grid_label(values)
+            if exc.field in values:
+                raise ConfigError("grid", f"{where}: {exc}") from None
+            raise ConfigError(exc.field, f"{str(exc).split(': ', 1)[-1]} (in grid configuration {where})") from None
+        out.append((values, cfg))
+    return out
+
+
+# ----------------------------------------------------------------------------
+# statistics
+
+def wilson_interval(k: int, n: int, z: float = Z95):
+    """Wilson score interval for k successes out of n: (low, high); (0, 1) when n = 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = k / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    lo = 0.0 if k <= 0 else max(0.0, centre - half)  # exact ends: no 1e-18 round-off
+    hi = 1.0 if k >= n else min(1.0, centre + half)
+    return lo, hi
+
+
+def loss_histogram(losses, verdicts, bins: int = 40, floor: float = 1e-12):
+    """Histogram of log10(final loss), stacked by verdict.
+
+    Returns (edges (bins+1,) in log10 units, {verdict: counts (bins,)}). Losses
+    below ``floor`` are counted in the first bin; non-finite ones are left out.
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    verdicts = np.asarray(verdicts, dtype=object)
+    ok = np.isfinite(losses)
+    x = np.log10(np.maximum(losses[ok], floor))
+    if x.size == 0:
+        edges = np.linspace(-1, 0, bins + 1)
+    else:
+        lo, hi = float(x.min()), float(x.max())
+        if hi - lo < 1e-9:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = np.linspace(lo, hi, bins + 1)
+    out = {}
+    vs = verdicts[ok]
+    for v in SWEEP_VERDICTS:
+        sel = vs == v
+        if sel.any():
+            out[v] = np.histogram(x[sel], bins=edges)[0]
+    return edges, out
+
+
+# ----------------------------------------------------------------------------
+# results
+
+@dataclass
+class SweepEntry:
+    """One configuration of a sweep: K models, their final parameters and verdicts."""
+
+    config: TrainConfig  # models = K, seed = s: model k is the single run with seed s + k
+    grid: Dict[str, object]
+    W: np.ndarray  # (K, m, n) float32
+    b: np.ndarray  # (K, n) float32
+    loss: np.ndarray  # (K,) float32, the recorded loss at `step` (NaN when diverged)
+    verdicts: np.ndarray  # (K,) object: names from SWEEP_VERDICTS
+    halted: np.ndarray  # (K,) int64, -1 = ran to the end
+    step: int
+    M: Optional[np.ndarray] = None
+
+    @property
+    def K(self) -> int:
+        return int(self.W.shape[0])
+
+    @property
+    def label(self) -> str:
+        return grid_label(self.grid)
+
+    @property
+    def seeds(self) -> np.ndarray:
+        return self.config.seed + np.arange(self.K, dtype=np.int64)
+
+    def counts(self) -> Dict[str, int]:
+        """{verdict: count} for every verdict seen, in SWEEP_VERDICTS order."""
+        out = {}
+        for v in SWEEP_VERDICTS:
+            c = int(np.sum(self.verdicts == v))
+            if c:
+                out[v] = c
+        return out
+
+    def rates(self) -> Dict[str, dict]:
+        """{verdict: {"count", "rate", "ci95": [low, high]}} (Wilson 95%) for every verdict seen."""
+        K = self.K
+        out = {}
+        for v, c in self.counts().items():
+            lo, hi = wilson_interval(c, K)
+            out[v] = {"count": c, "rate": c / K, "ci95": [lo, hi]}
+        return out
+
+    def failures(self) -> np.ndarray:
+        """0-based indices of the models whose verdict is not perfect."""
+        return np.nonzero(self.verdicts != "perfect")[0]
+
+    def snapshot(self, k: int) -> Snapshot:
+        k = int(k)
+        if not 0 <= k < self.K:
+            raise IndexError(f"model {k} out of range 0..{self.K - 1}")
+        cfg = self.config
+        return Snapshot(step=self.step, W=self.W[k], b=self.b[k], loss=float(self.loss[k]),
+                        M=None if self.M is None else self.M[k],
+                        importance=None if cfg.importance is None else cfg.importance_vector(), model=k)
+
+    def single_run_config(self, k: int, history_budget_mb: Optional[float] = None) -> TrainConfig:
+        """The single run that reproduces model k (seed s + k), with its full history."""
+        k = int(k)
+        if not 0 <= k < self.K:
+            raise IndexError(f"model {k} out of range 0..{self.K - 1}")
+        return self.config.replace(
+            models=1, seed=self.config.seed + k,
+            history_budget_mb=TrainConfig().history_budget_mb if history_budget_mb is None else history_budget_mb,
+        ).validate()
+
+    def summary(self) -> dict:
+        """JSON-safe: label, grid, config, models, counts, rates (with Wilson 95% intervals), loss median."""
+        fin = self.loss[np.isfinite(self.loss)]
+        return {
+            "label": self.label,
+            "grid": dict(self.grid),
+            "config": self.config.to_dict(),
+            "models": self.K,
+            "counts": self.counts(),
+            "rates": {v: r["rate"] for v, r in self.rates().items()},
+            "ci95": {v: r["ci95"] for v, r in self.rates().items()},
+            "failure_rate": float(np.mean(self.verdicts != "perfect")) if self.K else 0.0,
+            "failure_ci95": list(wilson_interval(int(np.sum(self.verdicts != "perfect")), self.K)),
+            "median_loss": float(np.median(fin)) if fin.size else None,
+        }
+
+
+@dataclass
+class Sweep:
+    base: TrainConfig
+    grid: Dict[str, list]
+    models: int
+    entries: List[SweepEntry] = field(default_factory=list)
+    cancelled: bool = False
+    path: Optional[Path] = None
+
+    @property
+    def planned(self) -> int:
+        n = 1
+        for v in self.grid.values():
+            n *= len(v)
+        return n
+
+    def summary(self) -> dict:
+        return {"models": self.models, "grid": self.grid, "cancelled": self.cancelled,
+                "configurations_done": len(self.entries), "configurations_planned": self.planned,
+                "out": None if self.path is None else str(self.path),
+                "configurations": [e.summary() for e in self.entries]}
+
+
+@dataclass
+class SweepProgress:
+    index: int  # configuration (0-based)
+    configs: int
+    label: str
+    phase: str  # "train" | "analyse" | "done"
+    done: int  # steps (train) or models (analyse)
+    total: int
+    steps_per_s: float = 0.0
+
+
+# ----------------------------------------------------------------------------
+# running
+
+def _verdict_of(snap: Snapshot, onehot: bool) -> str:
+    return analyze(snap, onehot=onehot).verdict
+
+
+class SweepRunner:
+    """Train the configurations of a sweep one after another, each as one batched run.
+
+    Thread-safe ``request_cancel``; ``run`` is meant for a worker thread (the
+    CLI calls it directly). ``out``: the sweep file, saved after every
+    completed configuration (atomically).
+    """
+
+    def __init__(self, base: TrainConfig, grid: Optional[Dict[str, list]] = None, models: Optional[int] = None,
+                 out=None, threads: Optional[int] = None, overwrite: bool = True):
+        base = base.replace(models=int(models if models is not None else base.models))
+        base.validate()
+        if base.init == "run":
+            raise ConfigError("init", "a sweep trains fresh models: use xavier or analytic, not run")
+        self.base = base
+        self.grid = dict(grid or {})
+        self.plan = expand_grid(base, self.grid)  # validated up front: nothing trains on a bad grid
+        self.out = None if out is None else Path(out)
+        self.threads = threads
+        self.overwrite = overwrite
+        self._cancel = threading.Event()
+        self._trainer = None
+        self._lock = threading.Lock()
+        self.sweep = Sweep(base=base, grid=self.grid, models=base.models, path=self.out)
+        if self.out is not None:
+            _check_writable(self.out, overwrite)
+
+    def request_cancel(self):
+        self._cancel.set()
+        with self._lock:
+            if self._trainer is not None:
+                self._trainer.request_stop()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def run(self, progress: Optional[Callable[[SweepProgress], None]] = None) -> Sweep:
+        from .engine import Trainer
+
+        total = len(self.plan)
+        for i, (values, cfg) in enumerate(self.plan):
+            if self._cancel.is_set():
+                break
+            label = grid_label(values)
+            tcfg = cfg.replace(history_budget_mb=SWEEP_HISTORY_MB)
+            trainer = Trainer(tcfg, threads=self.threads)
+            with self._lock:
+                self._trainer = trainer
+            if self._cancel.is_set():
+                trainer.request_stop()
+
+            def on_progress(p, i=i, label=label):
+                if progress is not None:
+                    progress(SweepProgress(i, total, label, "train", p.step, p.total, p.steps_per_s))
+
+            trainer.run(on_progress)
+            with self._lock:
+                self._trainer = None
+            if self._cancel.is_set() or trainer.step < cfg.steps and not (trainer.halted >= 0).all():
+                break
+            entry = self._collect(values, cfg, trainer, i, total, label, progress)
+            if entry is None:
+                break
+            self.sweep.entries.append(entry)
+            if self.out is not None:
+                save_sweep(self.out, self.sweep)
+        self.sweep.cancelled = self._cancel.is_set() or len(self.sweep.entries) < total
+        if self.out is not None and (self.sweep.cancelled or not self.sweep.entries):
+            save_sweep(self.out, self.sweep)  # records the cancel (and an empty sweep, if nothing finished)
+        if progress is not None:
+            progress(SweepProgress(len(self.sweep.entries), total, "", "done", len(self.sweep.entries), total))
+        return self.sweep
+
+    def _collect(self, values, cfg, trainer, i, total, label, progress) -> Optional[SweepEntry]:
+        h = trainer.history
+        step, W, b, loss, M = h.row(len(h) - 1)
+        halted = h.halted
+        K = cfg.models
+        onehot = cfg.data == "identity"
+        imp = None if cfg.importance is None else cfg.importance_vector()
+        verdicts = np.empty(K, dtype=object)
+        t_last = 0.0
+        for k in range(K):
+            if k % 256 == 0 and self._cancel.is_set():
+                return None
+            if halted[k] >= 0:
+                s = h.snapshot(model=k)  # its last finite snapshot
+                W[k], b[k], loss[k] = s.W, s.b, np.nan
+                if M is not None:
+                    M[k] = s.M
+                verdicts[k] = DIVERGED
+                continue
+            snap = Snapshot(step=step, W=W[k], b=b[k], loss=float(loss[k]), M=None if M is None else M[k],
+                            importance=imp, model=k)
+            verdicts[k] = _verdict_of(snap, onehot)
+            now = time.perf_counter()
+            if progress is not None and (now - t_last > 0.1 or k == K - 1):
+                t_last = now
+                progress(SweepProgress(i, total, label, "analyse", k + 1, K))
+        return SweepEntry(config=cfg, grid=dict(values), W=W, b=b, loss=loss, verdicts=verdicts,
+                          halted=halted, step=int(step), M=M)
+
+
+def run_sweep(base: TrainConfig, grid=None, models: Optional[int] = None, out=None, progress=None,
+              threads: Optional[int] = None) -> Sweep:
+    """Convenience: build a SweepRunner and run it to the end."""
+    return SweepRunner(base, grid, models, out=out, threads=threads).run(progress)
+
+
+# ----------------------------------------------------------------------------
+# files
+
+def default_sweep_path(base: TrainConfig, models: int) -> Path:
+    """A new, timestamped sweep file name beside the autosaved runs."""
+    folder = user_runs_dir()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stem = f"sweep-{stamp}-n{base.n}-m{base.m}-K{models}-seed{base.seed}"
+    p = folder / f"{stem}.h5"
+    i = 2
+    while p.exists():
+        p = folder / f"{stem}-{i}.h5"
+        i += 1
+    return p
+
+
+def _check_writable(path: Path, overwrite: bool) -> None:
+    if path.is_dir():
+        raise RunFileError(path, "cannot write the sweep: it is a folder")
+    if path.exists() and not overwrite:
+        raise RunFileError(path, "cannot write the sweep: the file already exists")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise RunFileError(path, "cannot write the sweep: the folder does not exist")
+    if not os.access(folder, os.W_OK):
+        raise RunFileError(path, "cannot write the sweep: permission denied")
+
+
+def save_sweep(path, sweep: Sweep) -> Path:
+    """Write the sweep to ``path`` atomically (temp file + os.replace)."""
+    import h5py
+
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    tmp = folder / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        try:
+            f = h5py.File(tmp, "x")
+        except OSError as exc:
+            raise RunFileError(path, _os_problem(exc, "write the sweep")) from None
+        try:
+            with f:
+                f.attrs["format"] = SWEEP_FORMAT
+                f.attrs["format_version"] = SWEEP_FORMAT_VERSION
+                f.attrs["base"] = sweep.base.to_json()
+                f.attrs["grid"] = json.dumps(sweep.grid)
+                f.attrs["models"] = int(sweep.models)
+                f.attrs["cancelled"] = bool(sweep.cancelled)
+                f.attrs["verdict_names"] = json.dumps(list(SWEEP_VERDICTS))
+                g = f.create_group("configs")
+                code = {v: i for i, v in enumerate(SWEEP_VERDICTS)}
+                for i, e in enumerate(sweep.entries):
+                    c = g.create_group(f"c{i:04d}")
+                    c.attrs["config"] = e.config.to_json()
+                    c.attrs["grid"] = json.dumps(e.grid)
+                    c.attrs["label"] = e.label
+                    c.attrs["step"] = int(e.step)
+                    c.create_dataset("seeds", data=e.seeds)
+                    c.create_dataset("W", data=np.asarray(e.W, np.float32))
+                    c.create_dataset("b", data=np.asarray(e.b, np.float32))
+                    c.create_dataset("loss", data=np.asarray(e.loss, np.float32))
+                    c.create_dataset("verdict", data=np.array([code[v] for v in e.verdicts], dtype=np.int16))
+                    c.create_dataset("halted", data=np.asarray(e.halted, np.int64))
+                    if e.M is not None:
+                        c.create_dataset("M", data=np.asarray(e.M, np.float32))
+            os.replace(tmp, path)
+        except RunFileError:
+            raise
+        except OSError as exc:
+            raise RunFileError(path, _os_problem(exc, "write the sweep")) from None
+        except Exception as exc:
+            raise RunFileError(path, f"cannot write the sweep: {_one_line(exc)}") from None
+    finally:
+        if tmp.exists():
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+    sweep.path = path
+    return path
+
+
+def _str_attr(v) -> str:
+    if isinstance(v, bytes):
+        return v.decode("utf-8")
+    if isinstance(v, np.ndarray) and v.shape == ():
+        return _str_attr(v[()])
+    if isinstance(v, str):
+        return v
+    raise TypeError(f"expected a string, got {type(v).__name__}")
+
+
+def open_sweep(path) -> Sweep:
+    """Read a sweep file. Any problem is a RunFileError naming the file (one line)."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise RunFileError(path, "file not found")
+    if path.is_dir():
+        raise RunFileError(path, "is a folder, not a sweep file")
+    try:
+        ok = h5py.is_hdf5(os.fspath(path))
+    except Exception:
+        ok = False
+    if not ok:
+        raise RunFileError(path, f"is not a sweep file (not HDF5; a sweep file is an HDF5 file with format "
+                                 f"'{SWEEP_FORMAT}')")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise RunFileError(path, f"is damaged (HDF5 cannot open it: {_one_line(exc)})") from None
+    try:
+        with f:
+            return _read_sweep(f, path)
+    except RunFileError:
+        raise
+    except ConfigError as exc:
+        raise RunFileError(path, f"bad config: {exc}") from None
+    except Exception as exc:
+        raise RunFileError(path, f"is damaged ({type(exc).__name__}: {_one_line(exc)})") from None
+
+
+def _read_sweep(f, path: Path) -> Sweep:
+    fmt = f.attrs.get("format")
+    try:
+        fmt = _str_attr(fmt) if fmt is not None else None
+    except (TypeError, UnicodeDecodeError):
+        fmt = None
+    if fmt == RUN_FORMAT:
+        raise RunFileError(path, "is a run file, not a sweep (open it as a run: main.py RUN.h5, or inspect)")
+    if fmt != SWEEP_FORMAT:
+        raise RunFileError(path, f"is an HDF5 file but not a sweep (format attribute {fmt!r}, expected "
+                                 f"{SWEEP_FORMAT!r})")
+    ver = int(np.asarray(f.attrs.get("format_version", -1)).reshape(()))
+    if ver > SWEEP_FORMAT_VERSION:
+        raise RunFileError(path, f"was written by a newer version of the program (format_version {ver}; this "
+                                 f"one reads up to {SWEEP_FORMAT_VERSION}); update to open it")
+    if ver < 1:
+        raise RunFileError(path, f"has an unknown format_version {ver}")
+    base = TrainConfig.from_json(_str_attr(f.attrs["base"]))
+    grid = json.loads(_str_attr(f.attrs["grid"]))
+    names = json.loads(_str_attr(f.attrs["verdict_names"]))
+    models = int(np.asarray(f.attrs["models"]).reshape(()))
+    sweep = Sweep(base=base, grid=grid, models=models, cancelled=bool(f.attrs.get("cancelled", False)), path=path)
+    g = f["configs"]
+    for key in sorted(g):
+        c = g[key]
+        cfg = TrainConfig.from_json(_str_attr(c.attrs["config"]))
+        K, m, n = cfg.models, cfg.m, cfg.n
+        W = np.asarray(c["W"][()], np.float32)
+        b = np.asarray(c["b"][()], np.float32)
+        loss = np.asarray(c["loss"][()], np.float32)
+        codes = np.asarray(c["verdict"][()], np.int64)
+        halted = np.asarray(c["halted"][()], np.int64)
+        want = {"W": (K, m, n), "b": (K, n), "loss": (K,), "verdict": (K,), "halted": (K,)}
+        for name, arr in (("W", W), ("b", b), ("loss", loss), ("verdict", codes), ("halted", halted)):
+            if arr.shape != want[name]:
+                raise RunFileError(path, f"configs/{key}/{name} has shape {arr.shape}, but its config "
+                                         f"(models={K}, m={m}, n={n}) needs {want[name]}")
+        if codes.size and (codes.min() < 0 or codes.max() >= len(names)):
+            raise RunFileError(path, f"configs/{key}/verdict has codes outside 0..{len(names) - 1}")
+        M = np.asarray(c["M"][()], np.float32) if "M" in c else None
+        verdicts = np.array([names[i] for i in codes], dtype=object)
+        sweep.entries.append(SweepEntry(config=cfg, grid=json.loads(_str_attr(c.attrs["grid"])), W=W, b=b,
+                                        loss=loss, verdicts=verdicts, halted=halted,
+                                        step=int(np.asarray(c.attrs["step"]).reshape(())), M=M))
+    return sweep
+
+
+__all__ = ["GRID_KEYS", "SWEEP_VERDICTS", "DIVERGED", "parse_grid", "expand_grid", "grid_label",
+           "wilson_interval", "loss_histogram", "SweepEntry", "Sweep", "SweepProgress", "SweepRunner",
+           "run_sweep", "save_sweep", "open_sweep", "default_sweep_path"]

@@ -1,0 +1,142 @@
+"""The dataset-size sweep (SMDD) view: train and test loss against T, feature and
+data dimensionality against T, and per T the hidden embeddings h_t = W x_t of
+the training examples (the T-gons at small T) beside the feature vectors W_i.
+
+A view of data only: ``set_result(DataSizeSweep or None)``; ``model`` picks which
+of the K models of each size is drawn in the embedding panels.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+
+TRAIN_PEN = (31, 119, 180)
+TEST_PEN = (214, 39, 40)
+FEATURE_PEN = (150, 150, 150)
+DATA_PEN = (31, 119, 180)
+#: Embedding panels per row; at most this many panels in all (an even subset of the sizes above).
+PANELS_PER_ROW = 6
+MAX_PANELS = 24
+#: At most this many examples / features drawn per panel.
+POINTS_MAX = 2000
+
+
+def curves(result, model=None):
+    """{name: (T (S,), values (S,))}: medians over the K models unless ``model`` is given."""
+    Ts = np.array([r.T for r in result.results], dtype=np.float64)
+
+    def pick(a):
+        a = np.asarray(a, dtype=np.float64)
+        return float(a[model]) if model is not None else float(np.median(a))
+
+    out = {
+        "train loss": [pick(r.train_loss) for r in result.results],
+        "test loss": [pick(r.test_loss) for r in result.results],
+        "feature dims (sum D_i)": [pick(r.feature_dims.sum(1)) for r in result.results],
+        "data dims (sum D_t)": [pick(r.data_dims.sum(1)) for r in result.results],
+        "max feature D_i": [pick(r.feature_dims.max(1)) for r in result.results],
+        "max data D_t": [pick(r.data_dims.max(1)) for r in result.results],
+    }
+    return {k: (Ts, np.array(v)) for k, v in out.items()}
+
+
+def embedding_segments(H: np.ndarray, max_points: int = POINTS_MAX) -> np.ndarray:
+    """(k, 4) segments from the origin to each column of H (m = 2; an even subsample above max_points)."""
+    H = np.asarray(H, dtype=np.float64)
+    if H.shape[0] != 2:
+        from model.geometry import project
+
+        H = project(H)
+    T = H.shape[1]
+    idx = np.arange(T) if T <= max_points else np.linspace(0, T - 1, max_points).astype(np.int64)
+    z = np.zeros(len(idx))
+    return np.column_stack([z, z, H[0, idx], H[1, idx]])
+
+
+class DataSizeView(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.result = None
+        self.model = 0
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        self.summary = QLabel("no dataset-size sweep")
+        lay.addWidget(self.summary)
+        split = QSplitter(Qt.Orientation.Vertical)
+        top = QWidget()
+        tl = QHBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        self.loss_plot = pg.PlotWidget()
+        self.loss_plot.setLogMode(x=True, y=True)
+        self.loss_plot.setLabel("bottom", "dataset size T")
+        self.loss_plot.setLabel("left", "loss")
+        self.loss_plot.addLegend(offset=(5, 5))
+        self.dim_plot = pg.PlotWidget()
+        self.dim_plot.setLogMode(x=True, y=False)
+        self.dim_plot.setLabel("bottom", "dataset size T")
+        self.dim_plot.setLabel("left", "dimensionality")
+        self.dim_plot.addLegend(offset=(-5, -5))
+        tl.addWidget(self.loss_plot)
+        tl.addWidget(self.dim_plot)
+        self.grid = pg.GraphicsLayoutWidget()
+        split.addWidget(top)
+        split.addWidget(self.grid)
+        split.setSizes([300, 500])
+        lay.addWidget(split, 1)
+        self.panels: list = []
+
+    def set_result(self, result, model: int = 0) -> None:
+        self.result = result
+        self.model = int(model)
+        for p in (self.loss_plot, self.dim_plot):
+            p.clear()
+            if p.plotItem.legend is not None:
+                p.plotItem.legend.clear()
+        self.grid.clear()
+        self.panels = []
+        if result is None or not result.results:
+            self.summary.setText("no dataset-size sweep" if result is None else "no size has finished yet")
+            return
+        b = result.base
+        K = result.results[0].W.shape[0]
+        self.summary.setText(
+            f"n = {b.n}, m = {b.m}, S = {b.sparsity:g}, {b.optimizer} lr {b.lr:g} wd {b.weight_decay:g}, "
+            f"{b.schedule}, {b.steps:,} steps · {len(result.results)} of {len(result.sizes)} sizes"
+            + (" (cancelled)" if result.cancelled else "") + (f" · model {self.model} of {K} drawn" if K > 1 else ""))
+        c = curves(result, self.model if K > 1 else None)
+        sym = dict(symbol="o", symbolSize=7)
+        for name, pen in (("train loss", TRAIN_PEN), ("test loss", TEST_PEN)):
+            T, v = c[name]
+            ok = v > 0
+            self.loss_plot.plot(T[ok], v[ok], pen=pg.mkPen(pen, width=2), symbolBrush=pen, name=name, **sym)
+        for name, pen, style in (("feature dims (sum D_i)", (44, 160, 44), Qt.PenStyle.SolidLine),
+                                 ("data dims (sum D_t)", (148, 103, 189), Qt.PenStyle.SolidLine),
+                                 ("max feature D_i", (44, 160, 44), Qt.PenStyle.DashLine),
+                                 ("max data D_t", (148, 103, 189), Qt.PenStyle.DashLine)):
+            T, v = c[name]
+            self.dim_plot.plot(T, v, pen=pg.mkPen(pen, width=2, style=style), symbolBrush=pen, name=name, **sym)
+        rs = result.results
+        if len(rs) > MAX_PANELS:
+            rs = [rs[i] for i in np.linspace(0, len(rs) - 1, MAX_PANELS).round().astype(int)]
+        for i, r in enumerate(rs):
+            k = min(self.model, r.W.shape[0] - 1)
+            p = self.grid.addPlot(row=i // PANELS_PER_ROW, col=i % PANELS_PER_ROW, title=f"T = {r.T:,}")
+            p.setAspectLocked(True)
+            p.hideAxis("left")
+            p.hideAxis("bottom")
+            p.setMouseEnabled(False, False)
+            fs = embedding_segments(r.W[k])
+            fx, fy = fs[:, [0, 2]].ravel(), fs[:, [1, 3]].ravel()
+            p.plot(fx, fy, connect="pairs", pen=pg.mkPen(FEATURE_PEN + (90,), width=1))
+            ds = embedding_segments(r.H[k])
+            dx, dy = ds[:, [0, 2]].ravel(), ds[:, [1, 3]].ravel()
+            if r.T <= 200:
+                p.plot(dx, dy, connect="pairs", pen=pg.mkPen(DATA_PEN, width=1.5))
+            p.plot(ds[:, 2], ds[:, 3], pen=None, symbol="o", symbolSize=5 if r.T <= 200 else 3,
+                   symbolBrush=DATA_PEN, symbolPen=None)
+            self.panels.append(p)
+
+
+__all__ = ["DataSizeView", "curves", "embedding_segments"]

@@ -1,0 +1,276 @@
+"""The perturbation probe panel: is the shown snapshot a local optimum?
+
+Controls pick a one-parameter path through the snapshot (b_i + t; W_i + t u with u
+another feature's W_j, an angle or random; a random direction in all
+parameters: model/probe.py); the plot shows loss(t) with t = 0 marked, the
+tangent (slope) and the local quadratic (curvature) there, and a draggable
+marker for the chosen t; a slider moves it too. The readout gives loss(0), the
+slope and curvature by finite differences and by autograd.
+
+The panel computes nothing: it emits ``probeRequested(params)``,
+``tChanged(t)``, ``showPerturbed(bool)`` and ``continueRequested(t, steps)``;
+the app runs the probe off the GUI thread and calls ``set_result``.
+Features are numbered from 1 in the controls, as in the seed.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
+                             QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
+
+CURVE_PEN = (31, 119, 180)
+TANGENT_PEN = (214, 39, 40)
+QUAD_PEN = (44, 160, 44)
+SLIDER_STEPS = 1000
+
+
+def local_models(result, ts: np.ndarray):
+    """(tangent, quadratic) of the result at t = 0 over ts: L0 + s t and L0 + s t + c t^2 / 2."""
+    ts = np.asarray(ts, dtype=np.float64)
+    tan = result.loss0 + result.slope_fd * ts
+    quad = tan + 0.5 * result.curvature_fd * ts * ts
+    return tan, quad
+
+
+def readout_text(result) -> str:
+    r = result
+    lines = [f"<b>{r.path.text}</b> &nbsp; ({r.objective})",
+             f"loss(0) = {r.loss0:.8g}",
+             f"slope dL/dt = {r.slope_fd:.5g} (finite differences, h = {r.fd_step:.2g}) · {r.slope_autograd:.5g} (autograd)",
+             f"curvature d²L/dt² = {r.curvature_fd:.5g} · {r.curvature_autograd:.5g} (autograd)"]
+    if not r.smooth_at_zero:
+        lines.append("t = 0 sits on a ReLU kink (a pre-activation exactly at 0): one-sided slopes "
+                     f"{r.slope_left:.4g} / {r.slope_right:.4g}")
+    if r.local_min_along_path:
+        lines.append("<span style='color:#2ca02c'>t = 0 is a local minimum along this path</span>")
+    else:
+        ts = r.t_star
+        lines.append("<span style='color:#d62728'>not a minimum along this path"
+                     + (f": the local quadratic's minimum is at t = {ts:.3g}" if ts is not None else "") + "</span>")
+    tb, lb = r.best()
+    lines.append(f"lowest on the grid: {lb:.6g} at t = {tb:.4g}")
+    return "<br>".join(lines)
+
+
+class ProbeView(QWidget):
+    probeRequested = pyqtSignal(dict)  # kind, feature (0-based), direction, seed, range, points
+    tChanged = pyqtSignal(float)
+    showPerturbed = pyqtSignal(bool)
+    continueRequested = pyqtSignal(float, int)  # t, steps
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.result = None
+        self.n = 7
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        g = QGridLayout()
+        self.kind = QComboBox()
+        self.kind.addItems(["feature", "bias", "random"])
+        self.kind.setToolTip("feature: W_i + t u · bias: b_i + t · random: a random unit direction in (W, b)")
+        self.feature = QSpinBox()
+        self.feature.setRange(1, self.n)
+        self.feature.setPrefix("i = ")
+        self.feature.setToolTip("the feature moved (1-based, as in the seed)")
+        self.direction = QComboBox()
+        self.direction.addItems(["another feature's W_j", "angle", "random"])
+        self.dir_feature = QSpinBox()
+        self.dir_feature.setRange(1, self.n)
+        self.dir_feature.setPrefix("j = ")
+        self.angle = QDoubleSpinBox()
+        self.angle.setRange(-360, 360)
+        self.angle.setSuffix("°")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 10**6)
+        self.seed.setPrefix("seed ")
+        self.span = QDoubleSpinBox()
+        self.span.setRange(1e-4, 1e4)
+        self.span.setDecimals(4)
+        self.span.setValue(1.0)
+        self.span.setPrefix("t in ±")
+        self.points = QSpinBox()
+        self.points.setRange(3, 20_001)
+        self.points.setValue(201)
+        self.points.setSuffix(" points")
+        self.run_button = QPushButton("Probe")
+        self.run_button.setToolTip("compute loss(t) along the path through the snapshot shown")
+        g.addWidget(QLabel("path"), 0, 0)
+        g.addWidget(self.kind, 0, 1)
+        g.addWidget(self.feature, 0, 2)
+        g.addWidget(self.direction, 0, 3)
+        g.addWidget(self.dir_feature, 0, 4)
+        g.addWidget(self.angle, 0, 5)
+        g.addWidget(self.seed, 0, 6)
+        g.addWidget(self.span, 1, 1)
+        g.addWidget(self.points, 1, 2)
+        g.addWidget(self.run_button, 1, 6)
+        lay.addLayout(g)
+        self.plot = pg.PlotWidget()
+        self.plot.setLabel("bottom", "t")
+        self.plot.setLabel("left", "loss")
+        for ax in ("bottom", "left"):
+            self.plot.getAxis(ax).enableAutoSIPrefix(False)
+        self.plot.addLegend(offset=(-5, 5))
+        self.curve = self.plot.plot([], [], pen=pg.mkPen(CURVE_PEN, width=2), name="loss(t)")
+        self.tangent = self.plot.plot([], [], pen=pg.mkPen(TANGENT_PEN, width=1.5, style=Qt.PenStyle.DashLine),
+                                      name="slope at 0")
+        self.quad = self.plot.plot([], [], pen=pg.mkPen(QUAD_PEN, width=1.5, style=Qt.PenStyle.DotLine),
+                                   name="curvature at 0")
+        self.zero = pg.InfiniteLine(0.0, angle=90, pen=pg.mkPen((120, 120, 120), width=1))
+        self.marker = pg.InfiniteLine(0.0, angle=90, movable=True, pen=pg.mkPen((0, 0, 0), width=2))
+        self.plot.addItem(self.zero)
+        self.plot.addItem(self.marker)
+        self.dot = pg.ScatterPlotItem([], [], size=9, brush=pg.mkBrush(0, 0, 0))
+        self.plot.addItem(self.dot)
+        lay.addWidget(self.plot, 1)
+        row = QHBoxLayout()
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setValue(SLIDER_STEPS // 2)
+        self.t_label = QLabel("t = 0")
+        self.t_label.setMinimumWidth(160)
+        self.show_box = QCheckBox("show the model at t in the views")
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 10_000_000)
+        self.steps.setValue(20_000)
+        self.steps.setSuffix(" steps")
+        self.continue_button = QPushButton("Continue training from t")
+        self.continue_button.setToolTip("train the perturbed model on as a new run in the explorer (escape or fall back?)")
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.t_label)
+        row.addWidget(self.show_box)
+        row.addWidget(self.steps)
+        row.addWidget(self.continue_button)
+        lay.addLayout(row)
+        self.readout = QLabel("Probe the snapshot shown: choose a path and press Probe.")
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        self.readout.setWordWrap(True)
+        lay.addWidget(self.readout)
+        self.status = QLabel("")
+        lay.addWidget(self.status)
+
+        self.kind.currentIndexChanged.connect(self._update_enabled)
+        self.direction.currentIndexChanged.connect(self._update_enabled)
+        self.run_button.clicked.connect(self.request)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.marker.sigPositionChanged.connect(self._marker_moved)
+        self.show_box.toggled.connect(self.showPerturbed.emit)
+        self.continue_button.clicked.connect(lambda: self.continueRequested.emit(self.t(), self.steps.value()))
+        self._update_enabled()
+        self._set_has_result(False)
+
+    # ------------------------------------------------------------- controls
+    def set_model_info(self, n: int, dead=(), steps: Optional[int] = None):
+        """Feature ranges for n; the default moved feature is the first dead one (the seed's feature 7)."""
+        self.n = int(n)
+        for sb in (self.feature, self.dir_feature):
+            sb.setRange(1, max(1, self.n))
+        if dead:
+            self.feature.setValue(int(dead[0]) + 1)
+            live = [j for j in range(self.n) if j not in set(dead)]
+            if live:
+                self.dir_feature.setValue(live[-1] + 1)
+        if steps is not None:
+            self.steps.setValue(max(1, int(steps)))
+
+    def _update_enabled(self):
+        kind = self.kind.currentText()
+        d = self.direction.currentIndex()
+        self.feature.setEnabled(kind != "random")
+        self.direction.setEnabled(kind == "feature")
+        self.dir_feature.setEnabled(kind == "feature" and d == 0)
+        self.angle.setEnabled(kind == "feature" and d == 1)
+        self.seed.setEnabled(kind == "random" or (kind == "feature" and d == 2))
+
+    def params(self) -> dict:
+        kind = self.kind.currentText()
+        d = self.direction.currentIndex()
+        direction = None
+        if kind == "feature":
+            direction = (("feature", self.dir_feature.value() - 1) if d == 0 else
+                         ("angle", float(self.angle.value())) if d == 1 else ("random", self.seed.value()))
+        a = float(self.span.value())
+        return {"kind": kind, "feature": self.feature.value() - 1, "direction": direction,
+                "seed": self.seed.value(), "range": (-a, a), "points": self.points.value()}
+
+    def request(self):
+        self.status.setText("probing…")
+        self.probeRequested.emit(self.params())
+
+    def show_error(self, text: str):
+        self.status.setText(text)
+
+    # --------------------------------------------------------------- result
+    def _set_has_result(self, on: bool):
+        for w in (self.slider, self.show_box, self.continue_button, self.steps):
+            w.setEnabled(on)
+
+    def set_result(self, result) -> None:
+        self.result = result
+        if result is None:
+            for c in (self.curve, self.tangent, self.quad):
+                c.setData([], [])
+            self.readout.setText("")
+            self._set_has_result(False)
+            return
+        ts, ls = result.ts, result.losses
+        self.curve.setData(ts, ls)
+        tan, quad = local_models(result, ts)
+        span = float(max(abs(ts[0]), abs(ts[-1])))
+        near = np.abs(ts) <= 0.35 * span
+        self.tangent.setData(ts[near], tan[near])
+        self.quad.setData(ts[near], quad[near])
+        lo, hi = float(np.nanmin(ls)), float(np.nanmax(ls))
+        pad = 0.05 * (hi - lo if hi > lo else max(abs(hi), 1e-6))
+        self.plot.setXRange(float(ts[0]), float(ts[-1]), padding=0.02)
+        self.plot.setYRange(lo - pad, hi + pad, padding=0)
+        self.readout.setText(readout_text(result))
+        self.status.setText("")
+        self._set_has_result(True)
+        self.set_t(0.0)
+
+    # -------------------------------------------------------------------- t
+    def t(self) -> float:
+        return float(self.marker.value())
+
+    def set_t(self, t: float) -> None:
+        if self.result is None:
+            return
+        ts = self.result.ts
+        t = float(np.clip(t, ts[0], ts[-1]))
+        self.marker.blockSignals(True)
+        self.marker.setValue(t)
+        self.marker.blockSignals(False)
+        self.slider.blockSignals(True)
+        self.slider.setValue(int(round((t - ts[0]) / (ts[-1] - ts[0]) * SLIDER_STEPS)))
+        self.slider.blockSignals(False)
+        self._t_changed(t)
+
+    def _slider_moved(self, v: int):
+        if self.result is None:
+            return
+        ts = self.result.ts
+        t = float(ts[0] + (ts[-1] - ts[0]) * v / SLIDER_STEPS)
+        if abs(t) < 0.5 * (ts[-1] - ts[0]) / SLIDER_STEPS:
+            t = 0.0
+        self.marker.blockSignals(True)
+        self.marker.setValue(t)
+        self.marker.blockSignals(False)
+        self._t_changed(t)
+
+    def _marker_moved(self):
+        self.set_t(self.t())
+
+    def _t_changed(self, t: float):
+        r = self.result
+        loss = float(np.interp(t, r.ts, r.losses))
+        self.dot.setData([t], [loss])
+        self.t_label.setText(f"t = {t:.4g}   loss ≈ {loss:.5g}")
+        self.tChanged.emit(t)
+
+
+__all__ = ["ProbeView", "local_models", "readout_text"]

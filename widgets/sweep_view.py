@@ -1,0 +1,384 @@
+"""The failure atlas: what a seed sweep found.
+
+- a configuration chooser (one entry per grid configuration);
+- the verdict table: count, rate and Wilson 95% interval of each verdict, and
+  the same as bars with interval whiskers;
+- the loss histogram: log10(final loss), stacked by verdict;
+- the gallery: one small feature wheel per model, grouped by verdict (a tab
+  per verdict, "all" sorted by verdict then loss). It is one QListView over a
+  model that reads the sweep's numpy arrays; a delegate paints each visible
+  thumbnail on demand (and caches its pixmap), so 10,000 models cost what the
+  visible ones cost. Clicking a thumbnail emits ``modelChosen(entry, k)``.
+
+A view of data only: it never trains. ``set_sweep(sweep)`` (None clears).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QAbstractListModel, QModelIndex, QPointF, QRectF, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QPainter, QPen, QPixmap
+from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QListView,
+                             QSplitter, QStyle, QStyledItemDelegate, QTabBar, QTableWidget, QTableWidgetItem,
+                             QVBoxLayout, QWidget)
+
+from model.sweep import SWEEP_VERDICTS, loss_histogram
+from resources import palette
+
+#: One colour per verdict (bars, histogram, thumbnail frames).
+VERDICT_COLORS = {
+    "perfect": (44, 160, 44),
+    "symmetric_failure": (214, 39, 40),
+    "merged_failure": (148, 103, 189),
+    "two_circle_failure": (255, 127, 14),
+    "imperfect": (127, 127, 127),
+    "diverged": (0, 0, 0),
+    "n/a (sparse data)": (31, 119, 180),
+}
+THUMB = 84  # thumbnail size, px
+PIXMAP_CACHE = 3000
+
+
+def verdict_label(v: str) -> str:
+    return v.replace("_", " ")
+
+
+# ----------------------------------------------------------------------------
+# pure helpers
+
+def gallery_order(verdicts, losses, verdict: Optional[str] = None) -> np.ndarray:
+    """Model indices shown in the gallery: one verdict's models by loss, or (None) all
+    models grouped by verdict (SWEEP_VERDICTS order), each group by loss."""
+    v = np.asarray(verdicts, dtype=object)
+    loss = np.asarray(losses, dtype=np.float64)
+    key_loss = np.where(np.isfinite(loss), loss, np.inf)
+    if verdict is not None:
+        idx = np.nonzero(v == verdict)[0]
+        return idx[np.argsort(key_loss[idx], kind="stable")]
+    rank = {name: i for i, name in enumerate(SWEEP_VERDICTS)}
+    vr = np.array([rank.get(x, len(rank)) for x in v], dtype=np.int64)
+    return np.lexsort((np.arange(len(v)), key_loss, vr))
+
+
+def thumbnail_segments(W: np.ndarray, size: float, margin: float = 6.0) -> np.ndarray:
+    """(n, 4) pixel segments (x0, y0, x1, y1) from the centre to each W_i (the plane for m != 2),
+    scaled so the longest fits the thumbnail; y grows downwards."""
+    W = np.asarray(W, dtype=np.float64)
+    if W.shape[0] != 2:
+        from model.geometry import project
+
+        W = project(W)
+    r = float(np.max(np.hypot(W[0], W[1]))) if W.size else 0.0
+    s = (size / 2 - margin) / r if r > 0 else 0.0
+    c = size / 2
+    x1 = c + s * W[0]
+    y1 = c - s * W[1]
+    return np.column_stack([np.full_like(x1, c), np.full_like(y1, c), x1, y1])
+
+
+# ----------------------------------------------------------------------------
+# the gallery
+
+class GalleryModel(QAbstractListModel):
+    """Rows = models of one sweep entry, in a given order. Data is read lazily."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.entry = None
+        self.order = np.zeros(0, dtype=np.int64)
+
+    def set_entry(self, entry, order):
+        self.beginResetModel()
+        self.entry = entry
+        self.order = np.asarray(order, dtype=np.int64)
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(self.order)
+
+    def model_at(self, row: int) -> int:
+        return int(self.order[row])
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or self.entry is None:
+            return None
+        k = int(self.order[index.row()])
+        e = self.entry
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (f"model {k} (seed {e.config.seed + k})\nverdict: {verdict_label(e.verdicts[k])}\n"
+                    f"final loss {float(e.loss[k]):.4g}\nclick: open it in the explorer")
+        if role == Qt.ItemDataRole.UserRole:
+            return k
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{k}"
+        return None
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """Paints a small feature wheel per model; pixmaps are cached (LRU)."""
+
+    def __init__(self, parent=None, size: int = THUMB):
+        super().__init__(parent)
+        self.size = size
+        self._cache: "OrderedDict" = OrderedDict()
+        self.painted = 0  # thumbnails rendered (not served from the cache): for tests
+
+    def clear(self):
+        self._cache.clear()
+
+    def sizeHint(self, option, index):
+        return QSize(self.size + 4, self.size + 16)
+
+    def _pixmap(self, entry, k: int) -> QPixmap:
+        key = (id(entry), k, self.size)
+        pm = self._cache.get(key)
+        if pm is not None:
+            self._cache.move_to_end(key)
+            return pm
+        self.painted += 1
+        s = self.size
+        pm = QPixmap(s, s)
+        pm.fill(QColor(255, 255, 255))
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        W = entry.W[k]
+        n = W.shape[1]
+        segs = thumbnail_segments(W, s)
+        ang = np.arctan2(segs[:, 3] - segs[:, 1], segs[:, 2] - segs[:, 0]) if n > 20 else None
+        cols = palette.feature_colors(n, None if ang is None else -ang)
+        pen = QPen()
+        pen.setWidthF(2.0 if n <= 20 else 1.0)
+        step = max(1, n // 400)
+        for i in range(0, n, step):
+            c = cols[i]
+            pen.setColor(QColor(int(c[0]), int(c[1]), int(c[2])))
+            p.setPen(pen)
+            x0, y0, x1, y1 = segs[i]
+            p.drawLine(QPointF(x0, y0), QPointF(x1, y1))
+        vc = VERDICT_COLORS.get(entry.verdicts[k], (0, 0, 0))
+        frame = QPen(QColor(*vc))
+        frame.setWidth(3)
+        p.setPen(frame)
+        p.drawRect(1, 1, s - 3, s - 3)
+        p.end()
+        self._cache[key] = pm
+        if len(self._cache) > PIXMAP_CACHE:
+            self._cache.popitem(last=False)
+        return pm
+
+    def paint(self, painter, option, index):
+        model = index.model()
+        entry = getattr(model, "entry", None)
+        if entry is None:
+            return
+        k = index.data(Qt.ItemDataRole.UserRole)
+        r = option.rect
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(r, option.palette.highlight())
+        pm = self._pixmap(entry, int(k))
+        painter.drawPixmap(r.x() + 2, r.y() + 2, pm)
+        painter.setPen(QColor(60, 60, 60))
+        painter.drawText(QRectF(r.x(), r.y() + self.size + 2, r.width(), 14),
+                         Qt.AlignmentFlag.AlignCenter, f"{k}")
+
+
+class Gallery(QListView):
+    modelClicked = pyqtSignal(int)  # model index k of the entry
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(500)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSpacing(2)
+        self.gallery_model = GalleryModel(self)
+        self.delegate = ThumbnailDelegate(self)
+        self.setModel(self.gallery_model)
+        self.setItemDelegate(self.delegate)
+        self.clicked.connect(lambda idx: self.modelClicked.emit(self.gallery_model.model_at(idx.row())))
+
+
+# ----------------------------------------------------------------------------
+# the view
+
+class SweepView(QWidget):
+    """Verdict table and bars, loss histogram and gallery of one sweep."""
+
+    modelChosen = pyqtSignal(int, int)  # entry index, model k
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.sweep = None
+        self.entry_index = 0
+        self._verdict_tabs: list = []
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        top = QHBoxLayout()
+        self.config_box = QComboBox()
+        self.config_box.setToolTip("the grid configuration shown")
+        self.config_box.currentIndexChanged.connect(self._entry_changed)
+        self.summary = QLabel("no sweep")
+        self.summary.setWordWrap(True)
+        top.addWidget(QLabel("configuration:"))
+        top.addWidget(self.config_box, 0)
+        top.addWidget(self.summary, 1)
+        lay.addLayout(top)
+        split = QSplitter(Qt.Orientation.Vertical)
+        upper = QSplitter(Qt.Orientation.Horizontal)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["verdict", "count", "rate", "95% interval (Wilson)"])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.bars = pg.PlotWidget()
+        self.bars.setLabel("left", "rate")
+        self.bars.setMouseEnabled(False, False)
+        self.bars.hideButtons()
+        self.hist = pg.PlotWidget()
+        self.hist.setLabel("bottom", "log10 final loss")
+        self.hist.setLabel("left", "models")
+        self.hist.addLegend(offset=(-5, 5))
+        self.hist.hideButtons()
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.table, 1)
+        ll.addWidget(self.bars, 1)
+        upper.addWidget(left)
+        upper.addWidget(self.hist)
+        upper.setSizes([400, 500])
+        lower = QWidget()
+        gl = QVBoxLayout(lower)
+        gl.setContentsMargins(0, 0, 0, 0)
+        self.tabs = QTabBar()
+        self.tabs.setExpanding(False)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.gallery = Gallery()
+        self.gallery.modelClicked.connect(lambda k: self.modelChosen.emit(self.entry_index, k))
+        gl.addWidget(self.tabs)
+        gl.addWidget(self.gallery, 1)
+        split.addWidget(upper)
+        split.addWidget(lower)
+        split.setSizes([300, 500])
+        lay.addWidget(split, 1)
+
+    # ------------------------------------------------------------------ data
+    def set_sweep(self, sweep) -> None:
+        self.sweep = sweep
+        self.gallery.delegate.clear()
+        self.config_box.blockSignals(True)
+        self.config_box.clear()
+        if sweep is not None:
+            for e in sweep.entries:
+                self.config_box.addItem(e.label)
+        self.config_box.blockSignals(False)
+        self.config_box.setVisible(sweep is not None and len(sweep.entries) > 1)
+        self.entry_index = 0
+        self._show_entry()
+
+    def entry(self):
+        if self.sweep is None or not self.sweep.entries:
+            return None
+        return self.sweep.entries[min(self.entry_index, len(self.sweep.entries) - 1)]
+
+    def _entry_changed(self, i: int):
+        if i >= 0:
+            self.entry_index = i
+            self._show_entry()
+
+    def _show_entry(self):
+        e = self.entry()
+        self.table.setRowCount(0)
+        self.bars.clear()
+        self.hist.clear()
+        if self.hist.plotItem.legend is not None:
+            self.hist.plotItem.legend.clear()
+        self.tabs.blockSignals(True)
+        while self.tabs.count():
+            self.tabs.removeTab(0)
+        self.tabs.blockSignals(False)
+        if e is None:
+            self.summary.setText("no sweep" if self.sweep is None else "the sweep has no completed configuration")
+            self.gallery.gallery_model.set_entry(None, [])
+            return
+        s = e.summary()
+        lo, hi = s["failure_ci95"]
+        cancelled = " (cancelled: partial)" if self.sweep.cancelled else ""
+        self.summary.setText(f"{e.K:,} models (seeds {e.config.seed}..{e.config.seed + e.K - 1}), "
+                             f"{e.config.steps:,} steps · failures {100 * s['failure_rate']:.1f}% "
+                             f"[{100 * lo:.1f}, {100 * hi:.1f}]{cancelled}")
+        rates = e.rates()
+        self.table.setRowCount(len(rates))
+        for row, (v, r) in enumerate(rates.items()):
+            items = [verdict_label(v), f"{r['count']:,}", f"{100 * r['rate']:.1f}%",
+                     f"{100 * r['ci95'][0]:.1f}% – {100 * r['ci95'][1]:.1f}%"]
+            for col, text in enumerate(items):
+                it = QTableWidgetItem(text)
+                if col == 0:
+                    it.setForeground(QColor(*VERDICT_COLORS.get(v, (0, 0, 0))))
+                self.table.setItem(row, col, it)
+        # bars with Wilson whiskers
+        xs = np.arange(len(rates), dtype=float)
+        ys = np.array([r["rate"] for r in rates.values()])
+        brushes = [pg.mkBrush(*VERDICT_COLORS.get(v, (0, 0, 0))) for v in rates]
+        self.bars.addItem(pg.BarGraphItem(x=xs, height=ys, width=0.6, brushes=brushes, pen=None))
+        lo_ = np.array([r["ci95"][0] for r in rates.values()])
+        hi_ = np.array([r["ci95"][1] for r in rates.values()])
+        self.bars.addItem(pg.ErrorBarItem(x=xs, y=ys, top=hi_ - ys, bottom=ys - lo_, beam=0.25,
+                                          pen=pg.mkPen((0, 0, 0), width=1.5)))
+        self.bars.getAxis("bottom").setTicks([[(i, verdict_label(v).replace(" failure", ""))
+                                               for i, v in enumerate(rates)]])
+        self.bars.setYRange(0, 1.05, padding=0)
+        self.bars.setXRange(-0.6, len(rates) - 0.4, padding=0)
+        # stacked histogram
+        edges, counts = loss_histogram(e.loss, e.verdicts, bins=40)
+        base = np.zeros(len(edges) - 1)
+        w = edges[1] - edges[0]
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        for v, c in counts.items():
+            item = pg.BarGraphItem(x=centres, height=c, y0=base, width=w * 0.95,
+                                   brush=pg.mkBrush(*VERDICT_COLORS.get(v, (0, 0, 0))), pen=None)
+            self.hist.addItem(item)
+            self.hist.plotItem.legend.addItem(item, verdict_label(v))
+            base = base + c
+        # verdict tabs
+        self.tabs.blockSignals(True)
+        self._verdict_tabs = [None] + list(rates)
+        self.tabs.addTab(f"all ({e.K:,})")
+        for v, r in rates.items():
+            i = self.tabs.addTab(f"{verdict_label(v)} ({r['count']:,})")
+            self.tabs.setTabTextColor(i, QColor(*VERDICT_COLORS.get(v, (0, 0, 0))))
+        self.tabs.setCurrentIndex(0)
+        self.tabs.blockSignals(False)
+        self.tabs.setMinimumHeight(self.tabs.sizeHint().height())  # a bar made empty keeps height 0 otherwise
+        self._tab_changed(0)
+
+    def _tab_changed(self, i: int):
+        e = self.entry()
+        if e is None or i < 0 or i >= len(self._verdict_tabs):
+            return
+        self.show_verdict(self._verdict_tabs[i])
+
+    def show_verdict(self, verdict: Optional[str]):
+        """Gallery of one verdict's models (None: all, grouped by verdict)."""
+        e = self.entry()
+        if e is None:
+            return
+        if verdict in self._verdict_tabs:
+            i = self._verdict_tabs.index(verdict)
+            if self.tabs.currentIndex() != i:
+                self.tabs.blockSignals(True)
+                self.tabs.setCurrentIndex(i)
+                self.tabs.blockSignals(False)
+        self.gallery.gallery_model.set_entry(e, gallery_order(e.verdicts, e.loss, verdict))
+
+
+__all__ = ["SweepView", "Gallery", "GalleryModel", "ThumbnailDelegate", "gallery_order", "thumbnail_segments",
+           "VERDICT_COLORS"]
