@@ -17,7 +17,8 @@ EXIT_USAGE = 2
 #: module has ``add_parser(sub)`` (adds its subparser to the argparse
 #: subparsers ``sub``) and ``run(args) -> int``; raising CliError (or the core's
 #: ConfigError / RunFileError) gives the one-line message and exit status 2.
-EXTRA_COMMANDS = {}
+EXTRA_COMMANDS = {"export": "app.cli_export", "animate": "app.cli_export",
+                  "sweep": "app.cli_experiments", "probe": "app.cli_experiments", "datasize": "app.cli_experiments"}
 COMMANDS = ("train", "inspect") + tuple(EXTRA_COMMANDS)
 
 

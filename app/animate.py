@@ -1,0 +1,351 @@
+"""Training animations: which recorded steps become frames, the frame loop, and
+the encoders (MP4: H.264/yuv420p through the ffmpeg that imageio-ffmpeg carries;
+GIF: Pillow, one frame at a time).
+
+The frame loop renders on the calling (GUI) thread, a frame at a time
+(``AnimationJob.step(budget)``: the window calls it from a timer, the CLI in a
+loop), and hands the pixels to an encoder thread through a short queue. The
+file is written to a temporary file beside the target and renamed when the
+last frame is in; cancel or an error removes the temporary file, so no
+half-written file is left behind.
+"""
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from .export import ExportError, FigureRenderer, check_output, discard, finish_file, qimage_bgra, temp_path
+
+ANIMATION_FORMATS = (".mp4", ".gif")
+DEFAULT_FRAMES = 150
+MAX_FRAMES = 100_000
+FPS_MAX = 120
+GIF_FPS_MAX = 50  # GIF delays are whole hundredths of a second; players clamp faster ones
+X264_PARAMS = ["-preset", "veryfast", "-crf", "20", "-movflags", "+faststart"]
+
+
+# ------------------------------------------------------------------ step plan
+def select_steps(recorded: Sequence[int], start: Optional[int] = None, end: Optional[int] = None,
+                 frames: Optional[int] = None, stride: Optional[int] = None, log_time: bool = False) -> np.ndarray:
+    """The recorded step shown in each frame (at or before each frame's time).
+
+    Frame times run from ``start`` to ``end`` (default: the first and latest
+    recorded steps), either ``frames`` of them (default DEFAULT_FRAMES) evenly
+    spaced in steps, or in log(1 + step) with ``log_time`` (early training
+    changes fastest), or one every ``stride`` steps (and the end). A frame's
+    snapshot is the latest one recorded at or before its time, so frames may
+    repeat a snapshot where the history is sparse: time stays true.
+    """
+    rec = np.asarray(recorded, dtype=np.int64)
+    if rec.size == 0:
+        raise ExportError("run", "the history is empty")
+    first, latest = int(rec[0]), int(rec[-1])
+    s0 = first if start is None else int(start)
+    s1 = latest if end is None else int(end)
+    if not first <= s0 <= latest:
+        raise ExportError("--from", f"must be from {first} to {latest} (the recorded steps), got {s0}")
+    if not first <= s1 <= latest:
+        raise ExportError("--to", f"must be from {first} to {latest} (the recorded steps), got {s1}")
+    if s1 <= s0:
+        raise ExportError("--to", f"must be greater than --from ({s0}), got {s1}")
+    if frames is not None and stride is not None:
+        raise ExportError("--frames", "give --frames or --stride, not both")
+    if stride is not None:
+        if log_time:
+            raise ExportError("--log-time", "spaces a number of frames (--frames), not a --stride")
+        if stride < 1:
+            raise ExportError("--stride", f"must be >= 1 step, got {stride}")
+        times = np.arange(s0, s1 + 1, int(stride), dtype=np.int64)
+        if times[-1] != s1:
+            times = np.append(times, s1)
+        if times.size > MAX_FRAMES:
+            raise ExportError("--stride", f"gives {times.size:,} frames; at most {MAX_FRAMES:,} (a larger stride)")
+    else:
+        k = DEFAULT_FRAMES if frames is None else int(frames)
+        if not 2 <= k <= MAX_FRAMES:
+            raise ExportError("--frames", f"must be from 2 to {MAX_FRAMES:,}, got {k}")
+        if log_time:
+            times = np.geomspace(s0 + 1.0, s1 + 1.0, k) - 1.0
+        else:
+            times = np.linspace(float(s0), float(s1), k)
+        times = np.floor(times + 1e-9).astype(np.int64)
+        times[0], times[-1] = s0, s1
+    idx = np.searchsorted(rec, times, side="right") - 1
+    return rec[np.clip(idx, 0, rec.size - 1)]
+
+
+def even_size(w: int, h: int):
+    """H.264 with yuv420p needs even sides: round odd ones up."""
+    return w + (w % 2), h + (h % 2)
+
+
+# ------------------------------------------------------------------- encoders
+class Mp4Encoder:
+    """H.264 (libx264), yuv420p, through imageio-ffmpeg's ffmpeg; frames are BGRA bytes."""
+
+    def __init__(self, path: Path, size, fps: float):
+        import imageio_ffmpeg
+
+        w, h = size
+        if w % 2 or h % 2:
+            raise ExportError("--size", f"MP4 (H.264, yuv420p) needs even sides, got {w}x{h}")
+        self.gen = imageio_ffmpeg.write_frames(str(path), (int(w), int(h)), pix_fmt_in="bgra", pix_fmt_out="yuv420p",
+                                               fps=fps, codec="libx264", quality=None, macro_block_size=2,
+                                               ffmpeg_log_level="error", output_params=list(X264_PARAMS))
+        self.gen.send(None)
+
+    def write(self, frame: bytes):
+        self.gen.send(frame)
+
+    def close(self):
+        self.gen.close()
+
+    def abort(self):
+        try:
+            self.gen.close()
+        except Exception:
+            pass
+
+
+class GifEncoder:
+    """Animated GIF through Pillow, written frame by frame (constant memory): each frame
+    quantized to its own 256-colour table (the flat colours of the views come out exact)."""
+
+    def __init__(self, path: Path, size, fps: float):
+        self.size = (int(size[0]), int(size[1]))
+        self.delay_ms = max(20, int(round(100.0 / fps)) * 10)
+        self.f = open(path, "wb")
+        self.first = True
+
+    def write(self, frame: bytes):
+        from PIL import GifImagePlugin, Image
+
+        im = Image.frombuffer("RGBA", self.size, frame, "raw", "BGRA", 0, 1).convert("RGB")
+        q = im.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+        if self.first:
+            header, _ = GifImagePlugin.getheader(q, info={"loop": 0, "duration": self.delay_ms})
+            for chunk in header:
+                self.f.write(chunk)
+        for chunk in GifImagePlugin.getdata(q, duration=self.delay_ms, include_color_table=not self.first):
+            self.f.write(chunk)
+        self.first = False
+
+    def close(self):
+        self.f.write(b";")
+        self.f.close()
+
+    def abort(self):
+        try:
+            self.f.close()
+        except Exception:
+            pass
+
+
+class EncoderThread:
+    """Feeds an encoder from a worker thread through a short queue (the renderer never waits
+    on the encoder for long; ``ready()`` says whether a frame can be handed over now)."""
+
+    def __init__(self, encoder, depth: int = 4):
+        self.encoder = encoder
+        self.q: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: Optional[BaseException] = None
+        self._abort = False
+        self.thread = threading.Thread(target=self._run, name="export-encoder", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            item = self.q.get()
+            if item is None or self._abort:
+                return
+            if self.error is not None:
+                continue
+            try:
+                self.encoder.write(item)
+            except BaseException as exc:  # surfaced to the caller at its next put/finish
+                self.error = exc
+
+    def ready(self) -> bool:
+        return not self.q.full()
+
+    def _check(self):
+        if self.error is not None:
+            raise ExportError("--out", f"encoding failed: {' '.join(str(self.error).split())[:300]}")
+
+    def put(self, frame: bytes):
+        self._check()
+        while True:
+            try:
+                self.q.put(frame, timeout=0.1)
+                return
+            except queue.Full:
+                self._check()
+                if not self.thread.is_alive():
+                    raise ExportError("--out", "the encoder stopped") from None
+
+    def finish(self):
+        self.q.put(None)
+        self.thread.join()
+        self._check()
+        self.encoder.close()
+
+    def abort(self):
+        self._abort = True
+        while True:
+            try:
+                self.q.get_nowait()
+            except queue.Empty:
+                break
+        self.q.put(None)
+        self.thread.join(10.0)
+        self.encoder.abort()
+
+
+def open_encoder(path: Path, size, fps: float):
+    return (Mp4Encoder if path.suffix.lower() == ".mp4" else GifEncoder)(path, size, fps)
+
+
+def check_fps(fps: float, ext: str) -> float:
+    fps = float(fps)
+    top = GIF_FPS_MAX if ext == ".gif" else FPS_MAX
+    if not (math.isfinite(fps) and 1 <= fps <= top):
+        raise ExportError("--fps", f"must be from 1 to {top} frames per second{' for GIF' if ext == '.gif' else ''}, "
+                                   f"got {fps:g}")
+    return fps
+
+
+# ------------------------------------------------------------------ the job
+class AnimationJob:
+    """Render ``steps`` through ``renderer`` and encode them to ``path``.
+
+    ``frame_at(step) -> (snapshot, ctx)``. ``orbit``: degrees the 3D camera turns
+    over the whole animation (0: none). Drive it with ``step(budget_s)`` until it
+    returns False (or ``run()``), then ``finish()``; ``cancel()`` at any time
+    removes the temporary file.
+    """
+
+    def __init__(self, renderer: FigureRenderer, frame_at: Callable, steps: Sequence[int], path, fps: float = 30,
+                 orbit: float = 0.0):
+        self.target = check_output(path, ANIMATION_FORMATS)
+        self.fps = check_fps(fps, self.target.suffix.lower())
+        self.renderer = renderer
+        self.frame_at = frame_at
+        self.steps = np.asarray(steps, dtype=np.int64)
+        self.total = int(self.steps.size)
+        self.orbit = float(orbit)
+        o = renderer.options
+        if self.target.suffix.lower() == ".mp4":
+            o.width, o.height = even_size(o.width, o.height)
+        o.background = "white"  # video frames are opaque
+        self.done = 0
+        self.tmp: Optional[Path] = None
+        self.enc: Optional[EncoderThread] = None
+        self.t0: Optional[float] = None
+        self.state = "new"  # new | running | finished | cancelled | failed
+        self._last = None
+
+    @property
+    def size(self):
+        return self.renderer.options.width, self.renderer.options.height
+
+    def start(self):
+        if self.total:
+            self.renderer.prepare(*self.frame_at(int(self.steps[-1])))
+        self.tmp = temp_path(self.target)
+        try:
+            self.enc = EncoderThread(open_encoder(self.tmp, self.size, self.fps))
+        except BaseException:
+            discard(self.tmp)
+            self.tmp = None
+            self.state = "failed"
+            raise
+        self.t0 = time.perf_counter()
+        self.state = "running"
+
+    def _render(self, i: int) -> bytes:
+        step = int(self.steps[i])
+        if self._last is not None and self._last[0] == step and not self.orbit:
+            return self._last[1]  # a repeated snapshot: the same pixels
+        snap, ctx = self.frame_at(step)
+        if self.orbit:
+            self.renderer.set_orbit(self.orbit * i / max(1, self.total - 1))
+        data = qimage_bgra(self.renderer.image(snap, ctx))
+        self._last = (step, data)
+        return data
+
+    def step(self, budget_s: float = 0.03, wait: bool = False) -> bool:
+        """Render and queue frames for up to ``budget_s`` seconds; False when all are queued.
+        Without ``wait`` it returns early while the encoder's queue is full (the GUI's timer
+        comes back later); with it, it waits for the encoder (the CLI)."""
+        if self.state == "new":
+            self.start()
+        if self.state != "running":
+            return False
+        t_end = time.perf_counter() + budget_s
+        try:
+            while self.done < self.total:
+                if not wait and not self.enc.ready() and self.done > 0:
+                    break  # the encoder is behind: come back later rather than wait here
+                self.enc.put(self._render(self.done))
+                self.done += 1
+                if time.perf_counter() >= t_end:
+                    break
+        except BaseException:
+            self.cancel()
+            self.state = "failed"
+            raise
+        return self.done < self.total
+
+    def encoder_idle(self) -> bool:
+        """True when every queued frame has been taken by the encoder (finish() then waits at most one frame)."""
+        return self.enc is None or self.enc.q.empty()
+
+    def finish(self) -> Path:
+        """Wait for the encoder, then move the file into place."""
+        try:
+            self.enc.finish()
+            finish_file(self.tmp, self.target)
+        except BaseException:
+            self.cancel()
+            self.state = "failed"
+            raise
+        self.state = "finished"
+        self.tmp = None
+        return self.target
+
+    def cancel(self):
+        if self.enc is not None:
+            self.enc.abort()
+            self.enc = None
+        discard(self.tmp)
+        self.tmp = None
+        if self.state in ("new", "running"):
+            self.state = "cancelled"
+
+    def run(self, progress: Optional[Callable[[int, int], None]] = None) -> Path:
+        """Every frame, then finish (the CLI's loop). Ctrl+C cancels and re-raises."""
+        try:
+            while self.step(0.25, wait=True):
+                if progress is not None:
+                    progress(self.done, self.total)
+            if progress is not None:
+                progress(self.done, self.total)
+            return self.finish()
+        except BaseException:
+            self.cancel()
+            raise
+
+    def elapsed(self) -> float:
+        return 0.0 if self.t0 is None else time.perf_counter() - self.t0
+
+    def eta(self) -> Optional[float]:
+        """Seconds left, from the mean time per frame so far (None before the first frame)."""
+        if self.done == 0:
+            return None
+        return self.elapsed() / self.done * (self.total - self.done)

@@ -1,0 +1,260 @@
+"""`main.py export` (a figure of one snapshot) and `main.py animate` (a video of the
+training history), headless: the same views as the window, drawn off screen.
+
+2D views need no display (Qt's offscreen platform is used). The 3D view needs an
+X server for GL: without DISPLAY the command re-runs itself under xvfb-run when
+that exists, else it says in one line how to run it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from .cli import CliError, _float_arg, _int_arg
+
+VIEW_CHOICES = ("zones", "wheel", "gram", "bias", "loss", "verdict", "plane3d", "figure")
+XVFB_ARGS = ["-a", "-s", "-screen 0 1920x1080x24 +extension GLX +render -noreset"]
+ENV_XVFB_CHILD = "LGE_UNDER_XVFB"
+
+
+def _common(p, animate: bool):
+    p.add_argument("run", help="run file (.h5)")
+    p.add_argument("--view", required=True, choices=VIEW_CHOICES,
+                   help="what to draw: one view, or 'figure' (several side by side, --panels)")
+    p.add_argument("--panels", default=None,
+                   help="views of --view figure, comma-separated, or wheel+zones / plane3d+zones (default wheel,zones)")
+    p.add_argument("--model", type=_int_arg("--model"), default=0, help="which model of a batched run, 0-based")
+    p.add_argument("--axes", default=None, help="plane3d: the output axes i,j,k, 1-based feature numbers (default: two strong features and the weakest, as in the seed)")
+    p.add_argument("--select", default=None, help="features to highlight, 1-based, comma-separated")
+    p.add_argument("--size", default=None, help="WIDTHxHEIGHT in pixels (default " +
+                   ("1280x720" if animate else "1200x800; 1600x800 for a figure") + ")")
+    p.add_argument("--title", default="auto", help="title text (default: the run's config)")
+    p.add_argument("--no-title", action="store_true", help="no title")
+    p.add_argument("--no-caption", action="store_true", help="no 'step · loss' caption")
+    p.add_argument("--legend", action=argparse.BooleanOptionalAction, default=None,
+                   help="legend of feature colours (default: on for the views that colour features)")
+    p.add_argument("--font-size", type=_float_arg("--font-size"), default=10.0, help="points, 4..72 (default 10)")
+
+
+def add_parser(sub):
+    """Adds both `export` and `animate` (EXTRA_COMMANDS names this module for each)."""
+    if "export" in sub.choices:
+        return
+    e = sub.add_parser("export", help="a figure of one snapshot: PNG, SVG or PDF",
+                       description="Draw one view (or a figure of several) of one snapshot of a saved run to a "
+                       "PNG at the chosen pixel size, or to SVG / PDF (vector; 2D views).")
+    _common(e, animate=False)
+    e.add_argument("--step", type=_int_arg("--step"), default=None,
+                   help="snapshot at or before this step (default: the latest)")
+    e.add_argument("--background", choices=("white", "transparent"), default="white", help="default white")
+    e.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.pdf")
+    a = sub.add_parser("animate", help="a video of the training history: MP4 or GIF",
+                       description="Render a range of the recorded history, one snapshot per frame, to an MP4 "
+                       "(H.264) or a GIF, with a progress bar.")
+    _common(a, animate=True)
+    a.add_argument("--from", dest="start", type=_int_arg("--from"), default=None,
+                   help="first step (default: the first recorded)")
+    a.add_argument("--to", dest="end", type=_int_arg("--to"), default=None, help="last step (default: the latest)")
+    g = a.add_mutually_exclusive_group()
+    g.add_argument("--frames", type=_int_arg("--frames"), default=None, help="number of frames (default 150)")
+    g.add_argument("--stride", type=_int_arg("--stride"), default=None, help="one frame every D training steps")
+    a.add_argument("--log-time", action="store_true",
+                   help="frames evenly spaced in log(1 + step): early training, which changes fastest, gets more")
+    a.add_argument("--fps", type=_float_arg("--fps"), default=30.0, help="frames per second (default 30; GIF <= 50)")
+    a.add_argument("--orbit", type=_float_arg("--orbit"), default=0.0,
+                   help="plane3d: degrees the camera turns over the whole animation (default 0)")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+    a.add_argument("--out", required=True, help="FILE.mp4 or FILE.gif")
+
+
+# ------------------------------------------------------------------ helpers
+def _panels(a):
+    from .export import ExportError, parse_panels
+
+    if a.view == "figure":
+        try:
+            return parse_panels(a.panels or "wheel,zones")
+        except ExportError as exc:
+            raise CliError(f"main.py {a.command}: {exc}") from None
+    if a.panels is not None:
+        raise CliError(f"main.py {a.command}: --panels applies to --view figure")
+    return (a.view,)
+
+
+def _numbers(text, flag, n, count=None):
+    try:
+        vals = [int(t) for t in str(text).split(",") if t.strip()]
+    except ValueError:
+        vals = None
+    what = f"{count} different feature numbers" if count else "feature numbers"
+    if (vals is None or (count and len(vals) != count) or not vals or len(set(vals)) != len(vals)
+            or not all(1 <= v <= n for v in vals)):
+        eg = ",".join(str(i) for i in range(1, min(n, count or 2) + 1))
+        raise CliError(f"main.py: {flag} must be {what} from 1 to {n} (comma-separated, e.g. {eg}), got {text!r}")
+    return vals
+
+
+def prepare_display(gl: bool):
+    """Pick the Qt platform before the QApplication exists: offscreen for 2D; an X server for GL."""
+    if not gl:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        return
+    if os.environ.get("QT_QPA_PLATFORM", "") == "offscreen":
+        raise CliError("main.py: view plane3d needs an X display (GL), which QT_QPA_PLATFORM=offscreen cannot "
+                       "host: unset QT_QPA_PLATFORM")
+    if os.environ.get("DISPLAY"):
+        return
+    how = "run it under xvfb-run -a (package xvfb), or bash scripts/xdisplay.sh .venv/bin/python main.py ..."
+    main_py = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if os.environ.get(ENV_XVFB_CHILD) or shutil.which("xvfb-run") is None or main_py is None \
+            or main_py.name != "main.py":
+        raise CliError(f"main.py: view plane3d needs an X display (GL) and there is none: {how}")
+    env = dict(os.environ, **{ENV_XVFB_CHILD: "1"})
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe("xvfb-run", ["xvfb-run", *XVFB_ARGS, sys.executable, str(main_py), *sys.argv[1:]], env)
+
+
+def _quiet_qt():
+    from PyQt6.QtCore import QtMsgType, qInstallMessageHandler
+
+    def handler(mode, context, message):
+        if mode in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
+            print(f"Qt: {message}", file=sys.stderr)
+
+    qInstallMessageHandler(handler)
+
+
+_APP = []  # the QApplication made here: it must outlive every widget
+
+
+def _app():
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        _quiet_qt()
+        app = QApplication(["main.py"])
+        _APP.append(app)
+    return app
+
+
+def load(a, panels):
+    """(session on the run with the model chosen, figure options, run title)."""
+    from .export import ExportError, FigureOptions, needs_gl, parse_size, plane3d_class, run_title
+
+    if "plane3d" in panels and plane3d_class() is None:
+        raise CliError(f"main.py {a.command}: view plane3d is not available yet")
+    prepare_display(needs_gl(panels))
+    _app()
+    from .session import Session
+
+    s = Session()
+    errors = []
+    s.error.connect(lambda title, text: errors.append(text))
+    if not s.open(a.run):
+        s.shutdown()
+        raise CliError(f"main.py: {errors[0] if errors else a.run}")
+    try:
+        cfg = s.config
+        if not 0 <= a.model < cfg.models:
+            raise CliError(f"main.py: --model must be from 0 to {cfg.models - 1} for {a.run}, got {a.model}")
+        s.set_model(a.model)
+        default = "1280x720" if a.command == "animate" else ("1600x800" if len(panels) > 1 else "1200x800")
+        try:
+            w, h = parse_size(a.size or default)
+        except ExportError as exc:
+            raise CliError(f"main.py: {exc}") from None
+        axes = None
+        if a.axes is not None:
+            if "plane3d" not in panels:
+                raise CliError("main.py: --axes applies to the 3D view (--view plane3d, or a figure with plane3d)")
+            axes = tuple(v - 1 for v in _numbers(a.axes, "--axes", cfg.n, 3))
+        elif "plane3d" in panels and cfg.n < 3:
+            raise CliError(f"main.py: view plane3d needs n >= 3 output axes; {a.run} has n = {cfg.n}")
+        if a.select is not None:
+            s.selected = {v - 1 for v in _numbers(a.select, "--select", cfg.n)}
+        opts = FigureOptions(width=w, height=h, title=None if a.no_title else a.title, caption=not a.no_caption,
+                             legend=a.legend, font_size=a.font_size, axes=axes,
+                             background=getattr(a, "background", "white"))
+        return s, opts, run_title(cfg, a.model)
+    except BaseException:
+        s.shutdown()
+        raise
+
+
+# ----------------------------------------------------------------- commands
+def cmd_export(a) -> int:
+    from .export import ExportError, FigureRenderer, check_output
+
+    panels = _panels(a)
+    try:
+        check_output(a.out, (".png", ".svg", ".pdf"))
+    except ExportError as exc:
+        raise CliError(f"main.py: {exc}") from None
+    s, opts, title = load(a, panels)
+    try:
+        h = s.history
+        if a.step is not None and not h.first_step <= a.step <= h.latest_step:
+            raise CliError(f"main.py: --step must be from {h.first_step} to {h.latest_step} (the recorded steps of "
+                           f"{a.run}), got {a.step}")
+        snap, ctx = s.frame_at(a.step)
+        try:
+            with FigureRenderer(panels, opts, title) as r:
+                out = r.save(a.out, snap, ctx)
+        except ExportError as exc:
+            raise CliError(f"main.py: {exc}") from None
+    finally:
+        s.shutdown()
+    print(f"wrote {out} ({opts.width}x{opts.height} {out.suffix[1:]}, step {snap.step:,})")
+    return 0
+
+
+def cmd_animate(a) -> int:
+    from tqdm import tqdm
+
+    from .animate import AnimationJob, check_fps, select_steps
+    from .export import ExportError, FigureRenderer, check_output
+
+    panels = _panels(a)
+    try:
+        out = check_output(a.out, (".mp4", ".gif"))
+        check_fps(a.fps, out.suffix.lower())
+    except ExportError as exc:
+        raise CliError(f"main.py: {exc}") from None
+    if a.orbit and "plane3d" not in panels:
+        raise CliError("main.py: --orbit applies to the 3D view (--view plane3d, or a figure with plane3d)")
+    s, opts, title = load(a, panels)
+    try:
+        try:
+            steps = select_steps(s.history.steps, a.start, a.end, a.frames, a.stride, a.log_time)
+        except ExportError as exc:
+            raise CliError(f"main.py: {exc}") from None
+        bar = tqdm(total=len(steps), unit="frame", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
+
+        def progress(done, total):
+            bar.update(done - bar.n)
+
+        try:
+            with FigureRenderer(panels, opts, title) as r:
+                job = AnimationJob(r, s.frame_at, steps, out, fps=a.fps, orbit=a.orbit)
+                path = job.run(progress)
+        except ExportError as exc:
+            raise CliError(f"main.py: {exc}") from None
+        finally:
+            bar.close()
+    finally:
+        s.shutdown()
+    w, h = opts.width, opts.height
+    print(f"wrote {path} ({len(steps)} frames, {w}x{h}, {a.fps:g} fps, {len(steps) / a.fps:.1f} s; steps "
+          f"{int(steps[0]):,}..{int(steps[-1]):,}{', log time' if a.log_time else ''})")
+    return 0
+
+
+def run(a) -> int:
+    if a.command == "export":
+        return cmd_export(a)
+    return cmd_animate(a)

@@ -1,0 +1,770 @@
+"""Figures: any view, or several side by side, rendered from (snapshot, ViewContext)
+at a chosen pixel size to a QImage, PNG, SVG or PDF.
+
+Export uses the views themselves (a view is a function of snapshot and
+settings): a ``FigureRenderer`` owns fresh, never-shown-on-screen instances of
+the views it draws, hands them each frame's snapshot, and paints them with a
+QPainter onto the target device:
+
+- 2D views: their pyqtgraph scenes through ``QGraphicsScene.render`` (real
+  vector paths and text in SVG and PDF; pyqtgraph's own SVGExporter fails on
+  Qt 6.11), a Qt widget (the verdict table) through ``QWidget.render``;
+- the 3D view (``render3d.plane_view.PlaneView``): its ``render_image(w, h)``
+  at exactly the panel's pixel size (twice that, drawn as a bitmap, in SVG/PDF).
+
+Around the panels: a header (the run's config at the left, "step · loss" at
+the right), the feature-colour legend below, and the panel names above the
+panels of a composed figure. Files are written to a temporary file in the
+target folder and renamed at the end, so a failure leaves no partial file.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from PyQt6.QtCore import QMarginsF, QPoint, QPointF, QRectF, QSize, QSizeF, Qt
+from PyQt6.QtGui import (QColor, QFont, QFontMetricsF, QImage, QLinearGradient, QPageLayout, QPageSize,
+                         QPainter, QPdfWriter, QPen)
+from PyQt6.QtWidgets import QApplication, QGraphicsItem, QWidget
+
+from resources import palette
+from widgets.views2d import VIEW_KEYS, VIEW_MODULES
+
+#: Views that can be exported on their own ("figure" composes several).
+VIEWS = VIEW_KEYS + ("plane3d",)
+#: The composed figures offered by name (the seed's pair, and the 3D plane beside the zones).
+FIGURES = {"wheel+zones": ("wheel", "zones"), "plane3d+zones": ("plane3d", "zones")}
+DEFAULT_PANELS = FIGURES["wheel+zones"]
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
+VIEW_TITLES = {"zones": "Latent zones", "wheel": "Feature wheel", "gram": "WᵀW + b", "bias": "Bias and norm",
+               "loss": "Loss", "verdict": "Verdict", "plane3d": "3D latent plane"}
+#: Views whose pictures colour features (the legend is on by default for these).
+FEATURE_COLOURED = ("zones", "wheel", "bias", "plane3d")
+#: View toggles copied from the window's views into the exported ones (property -> set_<property>).
+VIEW_SETTINGS = ("clip_to_shape", "mode", "show_data", "relu", "angular")
+DPI = 96  # device pixels per inch of every target (1 pt = 4/3 px)
+#: Publication style of the exported plots' axes (the window's are lighter grey).
+AXIS_PEN = (70, 70, 70)
+AXIS_TEXT = (25, 25, 25)
+MAX_SIDE = 8192
+PLANE3D_MISSING = "view plane3d is not available yet"
+
+
+class ExportError(ValueError):
+    """Bad export input or an unwritable target: ``str()`` is one line naming the field."""
+
+    def __init__(self, field: str, problem: str):
+        self.field = field
+        self.problem = " ".join(str(problem).split())
+        super().__init__(f"{field}: {self.problem}" if field else self.problem)
+
+
+@dataclass
+class FigureOptions:
+    width: int = 1200
+    height: int = 800
+    background: str = "white"  # "white" | "transparent"
+    title: Optional[str] = "auto"  # "auto": the run's config; "" / None: no title; else the text
+    caption: bool = True  # "step S · loss L" at the right of the title line
+    legend: Optional[bool] = None  # feature colours; None: on for the views that colour features
+    font_size: float = 10.0  # points (96 dpi: 1 pt = 4/3 px)
+    axes: Optional[Tuple[int, int, int]] = None  # plane3d axis triple, 0-based
+    camera: Optional[str] = None  # plane3d camera preset
+    orbit: float = 0.0  # plane3d camera azimuth (degrees)
+    settings: Dict[str, dict] = field(default_factory=dict)  # view key -> {toggle: value}
+
+
+# ---------------------------------------------------------------------- helpers
+def parse_size(text: str, field_name: str = "--size") -> Tuple[int, int]:
+    """'1280x720' -> (1280, 720); ExportError naming the field otherwise."""
+    t = str(text).lower().replace("×", "x").strip()
+    parts = t.split("x")
+    try:
+        w, h = (int(p) for p in parts)
+    except ValueError:
+        raise ExportError(field_name, f"must be WIDTHxHEIGHT in pixels, e.g. 1280x720, got {text!r}") from None
+    if not (16 <= w <= MAX_SIDE and 16 <= h <= MAX_SIDE):
+        raise ExportError(field_name, f"width and height must be from 16 to {MAX_SIDE} pixels, got {text!r}")
+    return w, h
+
+
+def parse_panels(text: str, field_name: str = "--panels") -> Tuple[str, ...]:
+    """'wheel,zones' or a FIGURES name -> the panel keys."""
+    if text in FIGURES:
+        return FIGURES[text]
+    keys = tuple(k.strip() for k in str(text).split(",") if k.strip())
+    bad = [k for k in keys if k not in VIEWS]
+    if bad or not 1 <= len(keys) <= 4:
+        raise ExportError(field_name, f"must be 1 to 4 comma-separated views of {', '.join(VIEWS)} "
+                                      f"(or {' / '.join(FIGURES)}), got {text!r}")
+    return keys
+
+
+def check_output(path, formats: Sequence[str], field_name: str = "--out") -> Path:
+    """The output path, if its extension is one of ``formats`` and its folder is writable."""
+    p = Path(os.fspath(path)).expanduser()
+    ext = p.suffix.lower()
+    if ext not in formats:
+        raise ExportError(field_name, f"{p}: the file name must end in {', '.join(formats)}"
+                                      + (f", got {ext!r}" if ext else ""))
+    folder = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise ExportError(field_name, f"cannot write {p}: it is a folder")
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise ExportError(field_name, f"cannot write {p}: the folder {folder} {problem}")
+    if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise ExportError(field_name, f"cannot write {p}: permission denied")
+    return p
+
+
+def temp_path(target: Path) -> Path:
+    """A fresh, hidden temporary file beside ``target`` with the same extension (renamed on success)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent)
+    except OSError as exc:
+        raise ExportError("--out", f"cannot write {target}: {exc.strerror or exc}") from None
+    os.close(fd)
+    return Path(tmp)
+
+
+def finish_file(tmp: Path, target: Path):
+    """Rename the finished temporary file onto the target (atomic on one file system)."""
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; the result is an ordinary file
+        os.replace(tmp, target)
+    except OSError as exc:
+        discard(tmp)
+        raise ExportError("--out", f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def discard(tmp: Optional[Path]):
+    if tmp is not None:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def run_title(config, model: int = 0) -> str:
+    """The config line of a run: 'n = 7, m = 2 · identity · adamw lr 0.001 · seed 0'."""
+    if config is None:
+        return ""
+    data = config.data + (f" S={config.sparsity:g}" if config.data == "sparse" else "")
+    opt = f"{config.optimizer} lr {config.lr:g}"
+    if config.weight_decay:
+        opt += f" wd {config.weight_decay:g}"
+    who = (f"model {model} (seed {config.seed + model})" if config.models > 1 else f"seed {config.seed}")
+    return f"n = {config.n}, m = {config.m} · {data} · {opt} · {who}"
+
+
+def step_caption(snap) -> str:
+    if snap is None:
+        return ""
+    loss = float(snap.loss) if snap.loss is not None else float("nan")
+    return f"step {snap.step:,} · loss {loss:.4g}" if np.isfinite(loss) else f"step {snap.step:,}"
+
+
+def view_settings(view) -> dict:
+    """The toggles of a window view worth copying into an exported one."""
+    out = {}
+    for name in VIEW_SETTINGS:
+        if hasattr(type(view), name) and hasattr(view, "set_" + name):
+            out[name] = getattr(view, name)
+    return out
+
+
+def plane3d_class():
+    """render3d.plane_view.PlaneView, or None while it does not exist."""
+    try:
+        from render3d import plane_view  # noqa: PLC0415
+    except Exception:
+        return None
+    cls = getattr(plane_view, "PlaneView", None)
+    return cls if cls is not None and hasattr(cls, "render_image") else None
+
+
+def needs_gl(panels: Sequence[str]) -> bool:
+    return "plane3d" in panels
+
+
+def pt_px(pt: float) -> float:
+    return pt * DPI / 72.0
+
+
+# ----------------------------------------------------------------------- panels
+def _new_view(key: str):
+    import importlib
+
+    mod, cls = VIEW_MODULES[key]
+    return getattr(importlib.import_module(mod), cls)()
+
+
+class _Panel:
+    """One view inside a figure, sized to its rectangle, never shown on screen."""
+
+    def __init__(self, key: str, options: FigureOptions):
+        self.key = key
+        self.options = options
+        self.size = QSize(0, 0)
+        self._az0 = None
+        if key == "plane3d":
+            cls = plane3d_class()
+            if cls is None:
+                raise ExportError("--view", PLANE3D_MISSING)
+            self.view = cls()
+        else:
+            self.view = _new_view(key)
+        v = self.view
+        v.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        for name, value in options.settings.get(key, {}).items():
+            setter = getattr(v, "set_" + name, None)
+            if setter is not None and name in VIEW_SETTINGS:
+                setter(value)
+        if key == "plane3d":
+            self._strip_3d_chrome()
+            if options.axes is not None:
+                v.set_triple(tuple(int(a) for a in options.axes))
+            if options.camera and hasattr(v, "set_camera"):
+                v.set_camera(options.camera)
+        else:
+            self._strip_chrome()
+        self._styled = key == "plane3d"
+
+    # 2D: only the plot(s), in publication style --------------------------------
+    def _strip_chrome(self):
+        v = self.view
+        tb = getattr(v, "toolbar", None)
+        if tb is not None:
+            for i in range(tb.count()):
+                w = tb.itemAt(i).widget()
+                if w is not None:
+                    w.hide()
+        status = getattr(v, "status", None)
+        if isinstance(status, QWidget):
+            status.hide()
+        if v.layout() is not None:
+            v.layout().setContentsMargins(0, 0, 0, 0)
+
+    def _strip_3d_chrome(self):
+        """Only the GL view: its toolbar rows would set the widget's minimum size and the GL
+        view's aspect (the camera is framed for that aspect)."""
+        v = self.view
+        gl = getattr(v, "gl", None)
+        lay = v.layout()
+        if lay is None:
+            return
+
+        def hide_in(layout):
+            for i in range(layout.count()):
+                it = layout.itemAt(i)
+                w = it.widget()
+                if w is not None and w is not gl:
+                    w.hide()
+                elif it.layout() is not None:
+                    hide_in(it.layout())
+
+        hide_in(lay)
+        lay.setContentsMargins(0, 0, 0, 0)
+
+    def graphics_views(self):
+        import pyqtgraph as pg
+
+        return [g for g in self.view.findChildren(pg.GraphicsView)]
+
+    def _style(self):
+        import pyqtgraph as pg
+
+        from widgets.views2d import LabelsItem
+
+        pt = float(self.options.font_size)
+        font = QFont()
+        font.setPointSizeF(pt)
+        gvs = self.graphics_views()
+        if not gvs:  # a Qt widget (the verdict table): its font
+            self.view.setFont(font)
+        for gv in gvs:
+            for item in gv.scene().items():
+                if isinstance(item, pg.AxisItem):
+                    item.setTickFont(font)
+                    item.label.setFont(font)
+                    item.setPen(pg.mkPen(AXIS_PEN))
+                    item.setTextPen(pg.mkPen(AXIS_TEXT))
+                    # no SI prefix ("loss (x0.001)" over "7·10²" reads badly in print); pyqtgraph
+                    # 0.14's enableAutoSIPrefix(False) still computes a scale, so reset it by hand
+                    item.autoSIPrefix = False
+                    item.autoSIPrefixScale = 1.0
+                    item.labelUnitPrefix = ""
+                    item._updateLabel()
+                elif isinstance(item, LabelsItem):
+                    item.set_point_size(max(6.0, pt - 1.0))
+                if item.cacheMode() != QGraphicsItem.CacheMode.NoCache:
+                    item.setCacheMode(QGraphicsItem.CacheMode.NoCache)  # vector output, not cached pixmaps
+
+    def resize(self, w: int, h: int):
+        w, h = max(1, int(w)), max(1, int(h))
+        if self.size == QSize(w, h):
+            return
+        self.size = QSize(w, h)
+        v = self.view
+        v.resize(w, h)
+        if not v.isVisible():
+            v.show()
+        v.resize(w, h)
+        if v.layout() is not None:
+            v.layout().activate()
+        QApplication.sendPostedEvents()
+        if not self._styled:  # once the plots have a size (their items map pixels then)
+            self._style()
+            self._styled = True
+
+    def set_snapshot(self, snap, ctx):
+        self.view.set_snapshot(snap, ctx)
+
+    def set_orbit(self, offset: float):
+        """plane3d: turn the camera ``offset`` degrees from where it was framed."""
+        if self.key != "plane3d" or not hasattr(self.view, "set_orbit"):
+            return
+        if self._az0 is None:
+            if not offset:
+                return
+            self._az0 = float(self.view.camera_params()["azimuth"])
+        self.view.set_orbit(self._az0 + float(offset))
+
+    def prepare(self, snap, ctx):
+        """plane3d, before an animation: fix the axis triple and frame the camera on ``snap``
+        (the last frame's), so the camera does not jump while training moves the plane."""
+        if self.key != "plane3d" or snap is None:
+            return
+        v = self.view
+        v.set_snapshot(snap, ctx)
+        if self.options.axes is None:
+            v.set_triple(tuple(v.triple))
+        v.set_camera(self.options.camera or v.camera_preset)
+        self._az0 = None
+
+    def paint(self, p: QPainter, rect: QRectF, raster: bool):
+        """Paint the view into ``rect`` (device pixels; the panel is sized to it)."""
+        if self.key == "plane3d":
+            scale = 1 if raster else 2
+            img = self.view.render_image(int(rect.width()) * scale, int(rect.height()) * scale)
+            p.drawImage(rect, img)
+            return
+        gvs = [g for g in self.graphics_views() if g.isVisible()]
+        if not gvs:
+            p.save()
+            p.translate(rect.topLeft())
+            self.view.render(p, QPoint(0, 0), flags=QWidget.RenderFlag.DrawChildren)
+            p.restore()
+            return
+        for gv in gvs:
+            off = gv.mapTo(self.view, QPoint(0, 0))
+            w, h = gv.width(), gv.height()
+            target = QRectF(rect.x() + off.x(), rect.y() + off.y(), w, h)
+            items = [] if raster else [it for it in gv.scene().items() if hasattr(it, "setExportMode")]
+            for it in items:  # pyqtgraph's export mode: e.g. scatter symbols as paths, not cached pixmaps
+                it.setExportMode(True, {"antialias": True, "background": None, "painter": p,
+                                        "resolutionScale": 1.0})
+            try:
+                gv.scene().render(p, target, QRectF(gv.sceneRect()), Qt.AspectRatioMode.IgnoreAspectRatio)
+            finally:
+                for it in items:
+                    it.setExportMode(False)
+
+    def close(self):
+        self.view.close()
+        self.view.deleteLater()
+
+
+# --------------------------------------------------------------------- renderer
+class FigureRenderer:
+    """Renders one view or a composed figure, frame after frame, at a fixed size.
+
+    ``panels``: view keys drawn side by side (one key: a single view).
+    ``title``: the run's config line used when ``options.title == "auto"``.
+    """
+
+    def __init__(self, panels: Sequence[str], options: Optional[FigureOptions] = None, title: str = ""):
+        self.options = options or FigureOptions()
+        self.panels_keys = tuple(panels)
+        bad = [k for k in self.panels_keys if k not in VIEWS]
+        if bad or not self.panels_keys:
+            raise ExportError("--view", f"must be one of {', '.join(VIEWS)} or figure, got {', '.join(bad) or 'none'}")
+        o = self.options
+        if o.background not in ("white", "transparent"):
+            raise ExportError("--background", f"must be white or transparent, got {o.background!r}")
+        if not 4 <= float(o.font_size) <= 72:
+            raise ExportError("--font-size", f"must be from 4 to 72 points, got {o.font_size:g}")
+        self.run_title = title
+        self.panels: List[_Panel] = []
+        try:
+            for k in self.panels_keys:
+                self.panels.append(_Panel(k, o))
+        except Exception:
+            self.close()
+            raise
+        self._settled = False
+        self._cap_min = 0.0
+        self.legend_swatches: List[Tuple[int, QRectF]] = []  # (feature, rect) of the last frame (tests)
+        self.panel_rects: List[QRectF] = []
+
+    @property
+    def size(self) -> QSize:
+        return QSize(int(self.options.width), int(self.options.height))
+
+    def legend_on(self) -> bool:
+        if self.options.legend is not None:
+            return bool(self.options.legend)
+        return any(k in FEATURE_COLOURED for k in self.panels_keys)
+
+    def title_text(self) -> str:
+        t = self.options.title
+        if t is None or t == "":
+            return ""
+        return self.run_title if t == "auto" else str(t)
+
+    # layout -----------------------------------------------------------------
+    def _fonts(self):
+        pt = float(self.options.font_size)
+        body = QFont()
+        body.setPointSizeF(pt)
+        title = QFont(body)
+        title.setPointSizeF(pt * 1.15)
+        title.setBold(True)
+        return body, title
+
+    def layout(self, n: int, caption: str):
+        """(header rect or None, [panel rects], [panel label rects], legend rect or None)."""
+        W, H = self.options.width, self.options.height
+        fs = pt_px(self.options.font_size)
+        header = bool(self.title_text() or (self.options.caption and caption))
+        legend = self.legend_on() and n > 0
+        decorated = header or legend or len(self.panels) > 1
+        pad = round(0.6 * fs) if decorated else 0
+        y = pad
+        hrect = None
+        if header:
+            hh = round(fs * 1.15 * 1.6)
+            hrect = QRectF(pad, y, W - 2 * pad, hh)
+            y += hh + round(0.3 * fs)
+        lrect = None
+        bottom = H - pad
+        if legend:
+            rows = self._legend_rows(n, W - 2 * pad)
+            lh = round(fs * 1.7) * len(rows) if rows else round(fs * 1.9)
+            lrect = QRectF(pad, bottom - lh, W - 2 * pad, lh)
+            bottom -= lh + round(0.3 * fs)
+        label_h = round(fs * 1.5) if len(self.panels) > 1 else 0
+        k = len(self.panels)
+        gap = pad if k > 1 else 0
+        pw = (W - 2 * pad - gap * (k - 1)) / k
+        rects, labels = [], []
+        for i in range(k):
+            x = round(pad + i * (pw + gap))
+            x1 = round(pad + i * (pw + gap) + pw)
+            if label_h:
+                labels.append(QRectF(x, y, x1 - x, label_h))
+            rects.append(QRectF(x, y + label_h, x1 - x, max(1, round(bottom - y - label_h))))
+        return hrect, rects, labels, lrect
+
+    def _legend_rows(self, n: int, width: float):
+        """Feature swatches (n <= 20 categorical colours) packed into rows: [[(feature, x offset)]]."""
+        if n > palette.CATEGORICAL_MAX:
+            return []
+        body, _ = self._fonts()
+        fm = QFontMetricsF(body)
+        fs = pt_px(self.options.font_size)
+        sw = fs
+        head = fm.horizontalAdvance("feature") + fs
+        rows, row, x = [], [], head
+        for i in range(n):
+            w = sw + 0.4 * fs + fm.horizontalAdvance(str(i + 1)) + fs
+            if row and x + w > width:
+                rows.append(row)
+                row, x = [], head
+            row.append((i, x))
+            x += w
+        if row:
+            rows.append(row)
+        return rows
+
+    def to_pixel(self, panel: int, x: float, y: float) -> Optional[QPointF]:
+        """Figure pixel of the view point (x, y) in 2D panel ``panel``'s (first) plot, as last painted."""
+        pn = self.panels[panel]
+        vb = getattr(pn.view, "vb", None)
+        if vb is None or panel >= len(self.panel_rects):
+            return None
+        gv = pn.view.plot
+        sp = vb.mapViewToScene(QPointF(float(x), float(y)))
+        off = gv.mapTo(pn.view, QPoint(0, 0))
+        r = self.panel_rects[panel]
+        return QPointF(r.x() + off.x() + sp.x(), r.y() + off.y() + sp.y())
+
+    # painting -----------------------------------------------------------------
+    def set_orbit(self, offset: float):
+        """The 3D camera's turn (degrees) from its framed azimuth, for the next frames."""
+        self.options.orbit = float(offset)
+
+    def prepare(self, snap, ctx):
+        """Before an animation: size the panels and let the 3D view fix its triple and frame
+        its camera on ``snap`` (the last frame's: the plane grows while training)."""
+        caption = step_caption(snap) if self.options.caption else ""
+        _, rects, _, _ = self.layout(0 if snap is None else snap.n, caption)
+        if caption:  # room for the caption kept steady over the frames (the title does not jitter)
+            body, _ = self._fonts()
+            self._cap_min = 1.15 * QFontMetricsF(body).horizontalAdvance(caption) + pt_px(self.options.font_size)
+        for pn, r in zip(self.panels, rects):
+            pn.resize(int(r.width()), int(r.height()))
+            pn.prepare(snap, ctx)
+
+    def paint(self, p: QPainter, snap, ctx, raster: bool = True):
+        """Paint the whole figure onto ``p`` (device pixels, options.width x height)."""
+        o = self.options
+        n = 0 if snap is None else snap.n
+        caption = step_caption(snap) if o.caption else ""
+        hrect, rects, labels, lrect = self.layout(n, caption)
+        self.panel_rects = rects
+        for pn, r in zip(self.panels, rects):
+            pn.resize(int(r.width()), int(r.height()))
+            pn.set_snapshot(snap, ctx)
+            pn.set_orbit(o.orbit)
+        if not self._settled:  # the first paints settle the axes' widths (fonts) and auto-ranges
+            scratch = QImage(max(1, o.width), max(1, o.height), QImage.Format.Format_ARGB32_Premultiplied)
+            for _ in range(2):
+                sp = QPainter(scratch)
+                for pn, r in zip(self.panels, rects):
+                    if pn.key != "plane3d":
+                        pn.paint(sp, r, True)
+                sp.end()
+                QApplication.sendPostedEvents()
+            self._settled = True
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+        if o.background == "white":
+            p.fillRect(QRectF(0, 0, o.width, o.height), QColor(255, 255, 255))
+        body, tfont = self._fonts()
+        ink = QColor(20, 20, 20)
+        if hrect is not None:
+            p.setPen(ink)
+            p.setFont(tfont)
+            title = self.title_text()
+            cap_w = 0.0
+            if caption:
+                p.setFont(body)
+                fm = QFontMetricsF(body)
+                cap_w = max(fm.horizontalAdvance(caption) + pt_px(o.font_size), self._cap_min)
+                p.drawText(hrect, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), caption)
+            if title:
+                p.setFont(tfont)
+                room = QRectF(hrect.x(), hrect.y(), max(1.0, hrect.width() - cap_w), hrect.height())
+                text = QFontMetricsF(tfont).elidedText(title, Qt.TextElideMode.ElideRight, room.width())
+                p.drawText(room, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
+        if labels:
+            p.setFont(body)
+            p.setPen(QColor(60, 60, 60))
+            for key, lr in zip(self.panels_keys, labels):
+                p.drawText(lr, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), VIEW_TITLES[key])
+        for pn, r in zip(self.panels, rects):
+            p.save()
+            p.setClipRect(r)
+            pn.paint(p, r, raster)
+            p.restore()
+        self.legend_swatches = []
+        if lrect is not None and snap is not None:
+            self._paint_legend(p, lrect, snap, ctx)
+
+    def _colors(self, snap, ctx) -> np.ndarray:
+        from widgets.views2d import feature_colors_for
+
+        return feature_colors_for(snap, ctx)
+
+    def _paint_legend(self, p: QPainter, rect: QRectF, snap, ctx):
+        n = snap.n
+        body, _ = self._fonts()
+        fm = QFontMetricsF(body)
+        fs = pt_px(self.options.font_size)
+        p.setFont(body)
+        ink = QColor(30, 30, 30)
+        colors = self._colors(snap, ctx)
+        rows = self._legend_rows(n, rect.width())
+        if not rows:  # many features: colour = angle
+            text = "feature colour = its angle in the latent plane:  0°"
+            p.setPen(ink)
+            tw = fm.horizontalAdvance(text)
+            p.drawText(QRectF(rect.x(), rect.y(), tw + 2, rect.height()),
+                       int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
+            x0 = rect.x() + tw + 0.5 * fs
+            bw = min(rect.width() - (x0 - rect.x()) - 4 * fs, 18 * fs)
+            bar = QRectF(x0, rect.center().y() - 0.4 * fs, max(bw, fs), 0.8 * fs)
+            hues = palette.feature_colors(361, np.radians(np.arange(361.0)))
+            g = QLinearGradient(bar.topLeft(), bar.topRight())
+            for i in range(0, 361, 15):
+                c = hues[i]
+                g.setColorAt(i / 360.0, QColor(int(c[0]), int(c[1]), int(c[2])))
+            p.fillRect(bar, g)
+            p.drawText(QRectF(bar.right() + 0.3 * fs, rect.y(), 4 * fs, rect.height()),
+                       int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), "360°")
+            return
+        rh = rect.height() / len(rows)
+        sel = set(getattr(ctx, "selected", ()) or ())
+        for r, row in enumerate(rows):
+            y = rect.y() + r * rh
+            # centre the rows
+            last_i, last_x = row[-1]
+            used = last_x + fs + 0.4 * fs + fm.horizontalAdvance(str(last_i + 1))
+            x_off = rect.x() + max(0.0, (rect.width() - used) / 2)
+            if r == 0:
+                p.setPen(ink)
+                p.drawText(QRectF(x_off, y, fm.horizontalAdvance("feature") + 2, rh),
+                           int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), "feature")
+            for i, dx in row:
+                c = colors[i]
+                sw = QRectF(x_off + dx, y + (rh - fs) / 2, fs, fs)
+                p.fillRect(sw, QColor(int(c[0]), int(c[1]), int(c[2])))
+                if i in sel:
+                    p.setPen(QPen(QColor(20, 20, 20), 1.5))
+                    p.drawRect(sw)
+                self.legend_swatches.append((i, sw))
+                p.setPen(ink)
+                f = QFont(body)
+                f.setBold(i in sel)
+                p.setFont(f)
+                p.drawText(QRectF(sw.right() + 0.4 * fs, y, 3 * fs, rh),
+                           int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), str(i + 1))
+                p.setFont(body)
+
+    # targets ------------------------------------------------------------------
+    def image(self, snap, ctx) -> QImage:
+        """The figure as a QImage (ARGB32 premultiplied) of exactly options.width x height."""
+        o = self.options
+        img = QImage(o.width, o.height, QImage.Format.Format_ARGB32_Premultiplied)
+        dpm = round(DPI / 0.0254)
+        img.setDotsPerMeterX(dpm)
+        img.setDotsPerMeterY(dpm)
+        img.fill(QColor(255, 255, 255) if o.background == "white" else QColor(0, 0, 0, 0))
+        p = QPainter(img)
+        try:
+            self.paint(p, snap, ctx, raster=True)
+        finally:
+            p.end()
+        return img
+
+    def save(self, path, snap, ctx) -> Path:
+        """Write PNG, SVG or PDF (by the extension) through a temporary file beside it."""
+        target = check_output(path, FIGURE_FORMATS)
+        ext = target.suffix.lower()
+        if ext in (".svg", ".pdf") and "plane3d" in self.panels_keys and len(self.panels_keys) == 1:
+            raise ExportError("--out", "the 3D view exports to .png (a GL rendering); SVG and PDF are for 2D "
+                                       "views and figures")
+        tmp = temp_path(target)
+        try:
+            if ext == ".png":
+                img = self.image(snap, ctx)
+                if not img.save(str(tmp), "PNG"):
+                    raise ExportError("--out", f"cannot write {target}")
+            elif ext == ".svg":
+                self._save_svg(tmp, snap, ctx)
+            else:
+                self._save_pdf(tmp, snap, ctx)
+            if tmp.stat().st_size == 0:
+                raise ExportError("--out", f"cannot write {target}: nothing was written")
+        except BaseException:
+            discard(tmp)
+            raise
+        finish_file(tmp, target)
+        return target
+
+    def _save_svg(self, tmp: Path, snap, ctx):
+        from PyQt6.QtSvg import QSvgGenerator
+
+        o = self.options
+        g = QSvgGenerator()
+        g.setFileName(str(tmp))
+        g.setSize(QSize(o.width, o.height))
+        g.setViewBox(QRectF(0, 0, o.width, o.height))
+        g.setResolution(DPI)
+        g.setTitle(self.title_text() or "figure")
+        g.setDescription(step_caption(snap))
+        p = QPainter(g)
+        try:
+            self.paint(p, snap, ctx, raster=False)
+        finally:
+            p.end()
+        # QSvgGenerator states the size in mm, which readers convert at 90 or 96 dpi: state pixels
+        text = tmp.read_text(encoding="utf-8")
+        head, sep, rest = text.partition("viewBox=")
+        if sep:
+            import re
+
+            head = re.sub(r'width="[0-9.]+mm" height="[0-9.]+mm"', f'width="{o.width}px" height="{o.height}px"',
+                          head, count=1)
+            tmp.write_text(head + sep + rest, encoding="utf-8")
+
+    def _save_pdf(self, tmp: Path, snap, ctx):
+        o = self.options
+        w = QPdfWriter(str(tmp))
+        w.setResolution(DPI)
+        w.setCreator("latent geometry explorer")
+        w.setTitle(self.title_text() or "figure")
+        page = QPageSize(QSizeF(o.width * 72.0 / DPI, o.height * 72.0 / DPI), QPageSize.Unit.Point, "figure",
+                         QPageSize.SizeMatchPolicy.ExactMatch)
+        w.setPageLayout(QPageLayout(page, QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0)))
+        p = QPainter(w)
+        try:
+            # the page is o.width x o.height device pixels at DPI; map exactly onto it
+            sx = w.width() / o.width
+            sy = w.height() / o.height
+            if abs(sx - 1) > 1e-6 or abs(sy - 1) > 1e-6:
+                p.scale(sx, sy)
+            self.paint(p, snap, ctx, raster=False)
+        finally:
+            p.end()
+
+    def close(self):
+        for pn in self.panels:
+            pn.close()
+        self.panels = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def export_figure(path, panels: Sequence[str], snap, ctx, options: Optional[FigureOptions] = None,
+                  title: str = "") -> Path:
+    """Render ``panels`` (one view key, or several side by side) for one snapshot to ``path``."""
+    with FigureRenderer(panels, options, title) as r:
+        return r.save(path, snap, ctx)
+
+
+def qimage_bgra(img: QImage) -> bytes:
+    """The pixels of an ARGB32 QImage as tightly packed BGRA bytes (little-endian memory order)."""
+    if img.format() not in (QImage.Format.Format_ARGB32_Premultiplied, QImage.Format.Format_ARGB32,
+                            QImage.Format.Format_RGB32):
+        img = img.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+    w, h = img.width(), img.height()
+    ptr = img.constBits()
+    ptr.setsize(img.sizeInBytes())
+    if img.bytesPerLine() == 4 * w:
+        return bytes(ptr)
+    a = np.frombuffer(ptr, dtype=np.uint8).reshape(h, img.bytesPerLine())[:, : 4 * w]
+    return a.tobytes()
+
+
+def qimage_rgb(img: QImage) -> np.ndarray:
+    """(h, w, 3) uint8 RGB copy of a QImage."""
+    w, h = img.width(), img.height()
+    a = np.frombuffer(qimage_bgra(img), dtype=np.uint8).reshape(h, w, 4)
+    return a[:, :, [2, 1, 0]].copy()
+
+
+__all__ = ["ExportError", "FigureOptions", "FigureRenderer", "export_figure", "parse_size", "parse_panels",
+           "check_output", "run_title", "step_caption", "view_settings", "plane3d_class", "VIEWS", "FIGURES"]
