@@ -82,8 +82,9 @@ class MainWindow(QMainWindow):
         from widgets.views2d import make_views
 
         self.views = make_views()
-        placeholder = QLabel("The 3D latent plane view comes here (issue 4).")
-        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        from render3d.plane_view import PlaneView
+
+        self.plane3d = PlaneView()  # fed in redraw() like the 2D views; Alt+click in a 2D view sends a feature
         # Layout, built in one pass so no dock is moved after it is placed:
         # zones | wheel (tabbed with the 3D view) on top, the other views tabbed below.
         right = Qt.DockWidgetArea.RightDockWidgetArea
@@ -92,12 +93,13 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(zones, first, Qt.Orientation.Vertical)
         wheel = self._dock("wheel", VIEW_TITLES["wheel"], self.views["wheel"], right)
         self.splitDockWidget(zones, wheel, Qt.Orientation.Horizontal)
-        plane = self._dock("plane3d", "3D latent plane", placeholder, right)
+        plane = self._dock("plane3d", "3D latent plane", self.plane3d, right)
         self.tabifyDockWidget(wheel, plane)
         for key in ("bias", "loss", "verdict"):
             self.tabifyDockWidget(first, self._dock(key, VIEW_TITLES[key], self.views[key], right))
         for view in self.views.values():
             view.featureClicked.connect(self._feature_clicked)
+        self.plane3d.featureClicked.connect(self._feature_clicked)
         self.setCentralWidget(None)
         wheel.raise_()
         self.docks["verdict"].raise_()
@@ -155,6 +157,15 @@ class MainWindow(QMainWindow):
         a.triggered.connect(self.save_dialog)
         m.addAction(a)
         m.addSeparator()
+        from .export_dialog import open_animation_dialog, open_figure_dialog
+
+        self.export_figure_action = QAction("Export &figure…", self)
+        self.export_figure_action.triggered.connect(lambda: open_figure_dialog(self))
+        m.addAction(self.export_figure_action)
+        self.export_animation_action = QAction("Export &animation…", self)
+        self.export_animation_action.triggered.connect(lambda: open_animation_dialog(self))
+        m.addAction(self.export_animation_action)
+        m.addSeparator()
         a = QAction("&Quit", self)
         a.setShortcut(QKeySequence.StandardKey.Quit)
         a.triggered.connect(self.close)
@@ -162,7 +173,26 @@ class MainWindow(QMainWindow):
         v = self.menuBar().addMenu("&View")
         for d in self.docks.values():
             v.addAction(d.toggleViewAction())
+        self._build_experiments_menu()
         self._refresh_recent()
+
+    def _build_experiments_menu(self):
+        """Experiments: seed sweeps (failure atlas), perturbation probes, dataset-size sweeps (issue 6)."""
+        m = self.menuBar().addMenu("E&xperiments")
+        for name, text in (("sweep", "&Seed sweep (failure atlas)…"), ("probe", "&Perturbation probe…"),
+                           ("datasize", "&Dataset-size sweep (SMDD)…")):
+            a = QAction(text, self)
+            a.triggered.connect(lambda _=False, name=name: self.show_experiments(name))
+            m.addAction(a)
+
+    def show_experiments(self, tab: str = "sweep"):
+        """The Experiments window (one, made on first use), on the given tab."""
+        if getattr(self, "experiments", None) is None:
+            from .experiments_window import ExperimentsWindow
+
+            self.experiments = ExperimentsWindow(self.session, self.form.config, on_open_model=self.form.set_config)
+        self.experiments.show_tab(tab)
+        return self.experiments
 
     def _connect(self):
         s = self.session
@@ -240,6 +270,9 @@ class MainWindow(QMainWindow):
 
     def _feature_clicked(self, i: int):
         mods = QGuiApplication.keyboardModifiers()
+        if mods & Qt.KeyboardModifier.AltModifier:  # Alt+click: into the 3D view's axis triple
+            self.plane3d.send_feature(i)
+            return
         self.session.select_feature(i, add=bool(mods & (Qt.KeyboardModifier.ControlModifier |
                                                         Qt.KeyboardModifier.ShiftModifier)))
 
@@ -282,9 +315,16 @@ class MainWindow(QMainWindow):
                 self._stale.discard(key)
             else:
                 self._stale.add(key)
+        if self.plane3d.isVisible() and not self.plane3d.visibleRegion().isEmpty():
+            self.plane3d.set_snapshot(snap, ctx)
+            self._stale.discard("plane3d")
+        else:
+            self._stale.add("plane3d")
         if snap is not None:
             verdict = ctx.analysis.verdict.replace("_", " ") if ctx.analysis is not None else "…"
             model = f"model {s.model} · " if s.config.models > 1 else ""
+            if getattr(s, "override", None) is not None:
+                model = "perturbed copy (probe) · " + model
             self.verdict_label.setText(f"{model}shown: step {snap.step:,} · verdict: {verdict}")
         self.redraw_count += 1
         self.last_redraw_ms = (time.perf_counter() - t0) * 1000
@@ -395,5 +435,8 @@ class MainWindow(QMainWindow):
         for d in self.dialogs:
             d.close()
         self.timeline.pause()
+        if getattr(self, "experiments", None) is not None:
+            self.experiments.shutdown(timeout=2.0)
+            self.experiments.close()
         self.session.shutdown(timeout=2.0)
         super().closeEvent(e)

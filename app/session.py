@@ -69,6 +69,7 @@ class Session(QObject):
         self._closed = False
         self._wanted_analysis = None
         self._loss_cache = (None, None, None)
+        self.override: Optional[Snapshot] = None  # a snapshot shown instead of the history's (probes)
 
     # ================================================================ training
     def start(self, config: TrainConfig):
@@ -194,6 +195,8 @@ class Session(QObject):
 
     # ================================================================ frames
     def snapshot(self) -> Optional[Snapshot]:
+        if self.override is not None:
+            return self.override
         if self.history is None or len(self.history) == 0:
             return None
         step = None if self.follow_live else self.requested_step
@@ -204,9 +207,28 @@ class Session(QObject):
         snap = self.snapshot()
         if snap is None:
             return None, None
+        return snap, self._context(snap)
+
+    def frame_at(self, step: Optional[int]):
+        """(snapshot, ViewContext) of the shown model at or before `step` (None: the latest),
+        leaving the session's state as it is: what export and animation hand the views.
+        The analysis is computed here, even for large n; (None, None) before any data."""
+        if self.history is None or len(self.history) == 0:
+            return None, None
+        snap = self.history.snapshot(step=step, model=self.model)
+        return snap, self._context(snap, wait=True)
+
+    def _context(self, snap: Snapshot, wait: bool = False):
         cfg = self.config
         steps, losses = self._losses()
-        analysis = self.analysis(snap)
+        if wait:
+            key = (self.model, snap.step, id(self.history))
+            analysis = self._analysis_cache.get(key)
+            if analysis is None:
+                analysis = analyze(snap, onehot=cfg.data == "identity")
+                self._cache_analysis(key, analysis)
+        else:
+            analysis = self.analysis(snap)
         pending = analysis is None
         if pending:  # large n, still computing: show the latest analysis of this model meanwhile
             analysis = self._last_analysis.get(self.model)
@@ -216,10 +238,19 @@ class Session(QObject):
             loss_steps=steps, losses=losses, model=self.model,
             extra={"analysis_pending": pending and analysis is not None},
         )
-        return snap, ctx
+        return ctx
+
+    def set_override(self, snap: Optional[Snapshot]):
+        """Show ``snap`` (e.g. a perturbed copy of the shown model) in every view instead of the
+        history's snapshot, until set_override(None) or a new run; the run itself is untouched."""
+        for key in [k for k in self._analysis_cache if k[0] == "override"]:
+            del self._analysis_cache[key]  # keyed by id(): never serve a freed snapshot's analysis
+        self.override = snap
+        self.frameChanged.emit()
 
     def analysis(self, snap: Snapshot):
-        key = (self.model, snap.step, id(self.history))
+        key = ((self.model, snap.step, id(self.history)) if snap is not self.override
+               else ("override", id(snap), None))
         if key in self._analysis_cache:
             return self._analysis_cache[key]
         onehot = self.config.data == "identity"
@@ -267,6 +298,7 @@ class Session(QObject):
     # ============================================================== internals
     def _install(self, config, history, dataset, path):
         self.config, self.history, self.dataset, self.run_path = config, history, dataset, path
+        self.override = None
         self.model = 0
         self.follow_live = True
         self.requested_step = None

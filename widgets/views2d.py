@@ -502,6 +502,13 @@ class LabelsItem(pg.GraphicsObject):
         self._labels: List[Tuple[str, float, float, QColor, bool]] = []
         self.setZValue(50)
 
+    def set_point_size(self, size_pt: float):
+        """The labels' font size in points (export sets it with the figure's font size)."""
+        self._font.setPointSizeF(float(size_pt))
+        self._bold.setPointSizeF(float(size_pt))
+        self.prepareGeometryChange()
+        self.update()
+
     def set_labels(self, labels):
         self._labels = [(str(t), float(x), float(y), qcolor(c), bool(bd)) for t, x, y, c, bd in labels]
         self.prepareGeometryChange()

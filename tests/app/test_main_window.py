@@ -252,3 +252,37 @@ def test_main_py_opens_the_window_and_a_run_file(tmp_path):
     r = subprocess.run([sys.executable, "main.py", str(tmp_path / "missing.h5")], cwd=root, env=env,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "missing.h5" in r.stderr
+
+
+def test_3d_dock_follows_the_frame_and_alt_click_sends_a_feature(qtbot, make_window, monkeypatch):
+    import numpy as np
+    from PyQt6.QtWidgets import QApplication
+
+    import app.main_window as mw
+    from render3d.plane_view import PlaneView
+
+    w = make_window()
+    assert isinstance(w.docks["plane3d"].widget(), PlaneView) and w.plane3d is w.docks["plane3d"].widget()
+    w.form.set_config(TrainConfig(n=7, steps=300, seed=0))
+    w.start_training()
+    qtbot.waitUntil(lambda: finished(w), timeout=30000)
+    w.docks["plane3d"].raise_()
+    qtbot.waitUntil(lambda: w.plane3d.isVisible() and not w.plane3d.visibleRegion().isEmpty(), timeout=3000)
+    w.redraw()
+    snap, _ = w.session.frame()
+    assert w.plane3d.scene is not None and w.plane3d._snap.step == snap.step == 300
+    np.testing.assert_allclose(w.plane3d.scene.bias, snap.b[list(w.plane3d.triple)])
+    img = w.plane3d.render_image(300, 200)
+    assert (img.width(), img.height()) == (300, 200) and img.pixelColor(150, 100).isValid()
+
+    class AltHeld:  # the keyboard state of an Alt+click
+        @staticmethod
+        def keyboardModifiers():
+            return Qt.KeyboardModifier.AltModifier
+
+    monkeypatch.setattr(mw, "QGuiApplication", AltHeld)
+    k = next(i for i in range(7) if i not in w.plane3d.triple)
+    w.views["zones"].featureClicked.emit(k)
+    assert k in w.plane3d.triple and w.session.selected == set()  # sent to the triple, not selected
+    monkeypatch.undo()
+    QApplication.processEvents()

@@ -1,0 +1,331 @@
+"""GL items of the 3D view: they receive arrays and draw them, nothing else.
+
+pyqtgraph 0.14's GL items assume one OpenGL context for the whole process:
+their shader programs are cached per class (GLLinePlotItem, GLScatterPlotItem)
+or per module (GLMeshItem's shaders), and their buffers live in the context
+that created them. A second context, i.e. a floated dock (Qt gives a widget
+a new context when it changes top-level window) or the hidden offscreen view
+that ``PlaneView.render_image`` uses when the dock was never shown, then
+fails with ``GLError 1281 invalid value`` in glUseProgram (pyqtgraph issues
+#1822, #2008, #2618, #3455; the usual remedy, AA_ShareOpenGLContexts, must be
+set before the QApplication exists). These subclasses cache programs per
+view and recreate their buffers when the view's context changes
+(``GLView.generation``, bumped by initializeGL), so the view works in any
+context without that application-wide switch.
+
+Buffer reuse: every item pads its arrays to a capacity that only grows (a
+power of two with 25% headroom), so a new snapshot of the same model overwrites
+the same GPU buffers (QOpenGLBuffer.write) instead of reallocating them;
+padding is invisible (degenerate triangles, zero-alpha segments and points).
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pyqtgraph.opengl as gl
+from pyqtgraph.opengl import shaders
+from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
+from pyqtgraph.opengl.items import GLLinePlotItem as _lpi
+from pyqtgraph.opengl.items import GLMeshItem as _mi
+from pyqtgraph.opengl.items import GLScatterPlotItem as _spi
+from PyQt6.QtCore import QPointF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QPainter
+from PyQt6.QtOpenGL import QOpenGLBuffer
+
+from .scene import project_to_pixels
+
+#: GL state of the opaque parts (lines, points, arrowheads): depth-tested, blended for antialiasing.
+LINE_OPTS = "translucent"
+#: The translucent latent shape is drawn last, depth-tested: lines in front stay crisp, lines
+#: behind show through, dimmed.
+MESH_OPTS = "translucent"
+
+
+def capacity(k: int, cap: int = 0) -> int:
+    """Buffer capacity for k elements: cap while k fits, else the next power of two >= 1.25 k
+    (at least 16): the headroom absorbs the few cells a moving sliver line adds or removes."""
+    if k <= cap:
+        return cap
+    c = 16
+    while c < 1.25 * k:
+        c *= 2
+    return c
+
+
+class GLView(gl.GLViewWidget):
+    """GLViewWidget that counts its contexts (``generation``) and reports clicks.
+
+    ``clicked(x, y)`` fires on a press and release within 4 pixels (a drag
+    rotates the camera as usual and is not a click).
+    """
+
+    clicked = pyqtSignal(float, float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.generation = 0
+        self.programs: dict = {}
+        self._press = None
+        self.paint_count = 0
+
+    def initializeGL(self):
+        self.generation += 1
+        self.programs = {}
+        super().initializeGL()
+
+    def paintGL(self):
+        self.paint_count += 1
+        super().paintGL()
+
+    def mvp(self, width=None, height=None) -> np.ndarray:
+        """(4, 4) row-major projection x view matrix for a viewport of this size (default: the widget)."""
+        w = float(self.width() if width is None else width)
+        h = float(self.height() if height is None else height)
+        region = (0, 0, w, h)
+        m = self.projectionMatrix(region, region) * self.viewMatrix()
+        return np.array(m.copyDataTo(), dtype=np.float64).reshape(4, 4)
+
+    def mousePressEvent(self, ev):
+        self._press = ev.position()
+        super().mousePressEvent(ev)
+
+    def mouseReleaseEvent(self, ev):
+        super().mouseReleaseEvent(ev)
+        p0, self._press = self._press, None
+        if p0 is not None and ev.button() == Qt.MouseButton.LeftButton:
+            d = ev.position() - p0
+            if abs(d.x()) <= 4 and abs(d.y()) <= 4:
+                self.clicked.emit(ev.position().x(), ev.position().y())
+
+
+class _ContextSafe:
+    """Mixin: recreate buffers when the view's context changes; programs cached per view."""
+
+    _BUFFERS: tuple = ()
+    _gen = None
+
+    def _sync_context(self) -> bool:
+        v = self.view()
+        gen = getattr(v, "generation", None)
+        if gen == self._gen:
+            return False
+        changed = self._gen is not None
+        self._gen = gen
+        if changed:
+            for name, kind in self._BUFFERS:
+                setattr(self, name, QOpenGLBuffer(kind))
+        return changed
+
+    def _program(self, base):
+        v = self.view()
+        progs = getattr(v, "programs", None)
+        if progs is None:
+            return base.getShaderProgram()
+        p = progs.get(base)
+        if p is None:
+            old = base._shaderProgram
+            base._shaderProgram = None
+            try:
+                p = base.getShaderProgram()
+            finally:
+                base._shaderProgram = old
+            progs[base] = p
+        return p
+
+
+_VB = QOpenGLBuffer.Type.VertexBuffer
+_IB = QOpenGLBuffer.Type.IndexBuffer
+
+
+class LineItem(_ContextSafe, gl.GLLinePlotItem):
+    """Coloured segments ('lines' mode) from (2K, 3) positions and (2K, 4) or one colour."""
+
+    _BUFFERS = (("m_vbo_position", _VB), ("m_vbo_color", _VB))
+
+    def __init__(self, width: float = 1.0, antialias: bool = True, glOptions=LINE_OPTS):
+        super().__init__(mode="lines", width=width, antialias=antialias, glOptions=glOptions)
+        self._cap = 0
+        self.count = 0
+        self.base_width = float(width)
+
+    def set_lines(self, pos, colors):
+        pos = np.asarray(pos, dtype=np.float32).reshape(-1, 3)
+        k = pos.shape[0]
+        self.count = k
+        cap = capacity(k, self._cap)
+        self._cap = cap
+        P = np.zeros((cap, 3), dtype=np.float32)
+        P[:k] = pos
+        C = np.zeros((cap, 4), dtype=np.float32)
+        c = np.asarray(colors, dtype=np.float32)
+        C[:k] = c.reshape(-1, 4) if c.ndim == 2 else c.reshape(1, 4)
+        self.setData(pos=P, color=C)
+
+    def getShaderProgram(self):  # called as self.getShaderProgram() by GLLinePlotItem.paint
+        return self._program(_lpi.GLLinePlotItem)
+
+    def paint(self):
+        if self.count == 0 or self.pos is None:
+            return
+        if self._sync_context():
+            self.dirty_bits = _lpi.DirtyFlag.POSITION | _lpi.DirtyFlag.COLOR
+        super().paint()
+
+
+class PointItem(_ContextSafe, gl.GLScatterPlotItem):
+    """Points (pixel-sized) from (K, 3) positions, (K, 4) colours and a size."""
+
+    _BUFFERS = (("m_vbo_position", _VB), ("m_vbo_color", _VB), ("m_vbo_size", _VB))
+
+    def __init__(self, glOptions=LINE_OPTS):
+        super().__init__(pxMode=True, glOptions=glOptions)
+        self._cap = 0
+        self.count = 0
+
+    def set_points(self, pos, colors, size: float):
+        pos = np.asarray(pos, dtype=np.float32).reshape(-1, 3)
+        k = pos.shape[0]
+        self.count = k
+        cap = capacity(k, self._cap)
+        self._cap = cap
+        P = np.zeros((cap, 3), dtype=np.float32)
+        P[:k] = pos
+        C = np.zeros((cap, 4), dtype=np.float32)
+        c = np.asarray(colors, dtype=np.float32)
+        C[:k] = c.reshape(-1, 4) if c.ndim == 2 else c.reshape(1, 4)
+        S = np.zeros(cap, dtype=np.float32)
+        S[:k] = size
+        self.setData(pos=P, color=C, size=S)
+
+    def getShaderProgram(self):
+        return self._program(_spi.GLScatterPlotItem)
+
+    def paint(self):
+        if self.count == 0 or self.pos is None:
+            return
+        if self._sync_context():
+            self.dirty_bits = _spi.DirtyFlag.POSITION | _spi.DirtyFlag.COLOR | _spi.DirtyFlag.SIZE
+        super().paint()
+
+
+class MeshItem(_ContextSafe, gl.GLMeshItem):
+    """Triangles from (V, 3) positions, (F, 3) faces and (V, 4) vertex colours (no shading)."""
+
+    _BUFFERS = (("m_vbo_position", _VB), ("m_vbo_normal", _VB), ("m_vbo_color", _VB),
+                ("m_ibo_faces", _IB), ("m_vbo_edgeVerts", _VB), ("m_ibo_edges", _IB))
+    _ALL = _mi.DirtyFlag.POSITION | _mi.DirtyFlag.COLOR | _mi.DirtyFlag.FACES
+
+    def __init__(self, glOptions=MESH_OPTS):
+        super().__init__(smooth=True, computeNormals=False, shader=None, glOptions=glOptions)
+        self._vcap = 0
+        self._fcap = 0
+        self.count = 0
+        self._pending = _mi.DirtyFlag(0)
+
+    def set_mesh(self, pos, faces, colors):
+        pos = np.asarray(pos, dtype=np.float32).reshape(-1, 3)
+        faces = np.asarray(faces, dtype=np.uint32).reshape(-1, 3)
+        nv, nf = pos.shape[0], faces.shape[0]
+        self.count = nf
+        self._vcap = capacity(nv, self._vcap)
+        self._fcap = capacity(nf, self._fcap)
+        V = np.zeros((self._vcap, 3), dtype=np.float32)
+        V[:nv] = pos
+        F = np.zeros((self._fcap, 3), dtype=np.uint32)  # padding: degenerate (0, 0, 0)
+        F[:nf] = faces
+        C = np.zeros((self._vcap, 4), dtype=np.float32)
+        C[:nv] = np.asarray(colors, dtype=np.float32).reshape(-1, 4)
+        self.vertexes, self.faces, self.colors = V, F, C
+        self._pending |= self._ALL
+        self.update()
+
+    def shader(self):
+        v = self.view()
+        progs = getattr(v, "programs", None)
+        if progs is None:
+            return shaders.getShaderProgram(None)
+        sp = progs.get("mesh")
+        if sp is None:
+            sp = copy.copy(shaders.getShaderProgram(None))
+            sp.prog = None
+            sp.uniformData = {}
+            sp.blockData = {}
+            progs["mesh"] = sp
+        return sp
+
+    def paint(self):
+        if self.count == 0 or self.vertexes is None:
+            return
+        if self._sync_context():
+            self._pending |= self._ALL
+        if self._pending:
+            self.upload_vertex_buffers(self._pending)
+            self._pending = _mi.DirtyFlag(0)
+        super().paint()
+
+
+class LabelItem(GLGraphicsItem):
+    """Text labels at 3D positions, painted with one QPainter over the GL picture (drawn last)."""
+
+    def __init__(self):
+        super().__init__()
+        self.labels = []
+        self.scale = 1.0
+        self.setDepthValue(1000)
+
+    def set_labels(self, labels):
+        self.labels = list(labels)
+        self.update()
+
+    def paint(self):
+        if not self.labels:
+            return
+        v = self.view()
+        mvp = np.array(self.mvpMatrix().copyDataTo(), dtype=np.float64).reshape(4, 4)
+        painter = QPainter(v)
+        try:
+            paint_labels(painter, self.labels, mvp, v.width(), v.height(), self.scale)
+        finally:
+            painter.end()
+
+
+def paint_labels(painter: QPainter, labels, mvp: np.ndarray, width: float, height: float,
+                 scale: float = 1.0, caption: str = ""):
+    """Draw scene labels (render3d.scene.Label) projected with mvp onto a (width x height) device.
+
+    Each label sits just right of and above its point, over a white halo (the
+    text drawn in white around it) so it reads over the mesh and the lines.
+    ``caption`` (e.g. the plane of an m > 2 model) goes in the top-left corner.
+    """
+    painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+    base = QFont("DejaVu Sans")
+    base.setPixelSize(max(8, int(round(12 * scale))))
+    bold = QFont(base)
+    bold.setBold(True)
+    bold.setPixelSize(max(9, int(round(14 * scale))))
+    white = QColor(255, 255, 255, 235)
+    o = max(1.0, round(scale))
+    offsets = [(dx * o, dy * o) for dx, dy in ((-1, -1), (1, 1), (-1, 1), (1, -1))]
+
+    def text(x, y, s, font, color):
+        painter.setFont(font)
+        painter.setPen(white)
+        for dx, dy in offsets:
+            painter.drawText(QPointF(x + dx, y + dy), s)
+        painter.setPen(color)
+        painter.drawText(QPointF(x, y), s)
+
+    if labels:
+        pos = np.array([lb.pos for lb in labels], dtype=np.float64).reshape(-1, 3)
+        xy, vis = project_to_pixels(mvp, pos, width, height)
+        dx, dy = 5.0 * scale, -5.0 * scale
+        for lb, (x, y), ok in zip(labels, xy, vis):
+            if not ok or not (-50 <= x <= width + 50 and -50 <= y <= height + 50):
+                continue
+            c = lb.color
+            text(float(x + dx), float(y + dy), lb.text, bold if lb.bold else base,
+                 QColor.fromRgbF(float(c[0]), float(c[1]), float(c[2]), float(c[3])))
+    if caption:
+        fm = QFontMetricsF(base)
+        text(6 * scale, 6 * scale + fm.ascent(), caption, base, QColor(40, 40, 40))

@@ -1,0 +1,633 @@
+"""The 3D latent plane (the seed's central picture) as a dock of the explorer.
+
+``PlaneView.set_snapshot(snap, ctx)`` builds the arrays (render3d.scene, pure
+numpy) and hands them to a few GL items (render3d.gl_items) that only draw
+them; Qt repaints at display rate. The triple of output axes, the enlarge
+factors and the toggles are ``PlaneSettings``; the camera stays where it is
+while snapshots change (it is framed again on a preset, on Fit, on a new
+triple or when n changes).
+
+Controls (toolbar): the triple by feature number (x, y, z spin boxes), step
+the z axis through the features (◀ ▶), "Default" (two strong features and the
+weakest, following training until a feature dies), "Selected → axes" (the
+features selected in the 2D views go into the triple), toggles (slivers,
+after ReLU, cube, bias, tilt, labels), the enlarge factor per axis and the
+camera presets (iso, normal = from the plane's underside, along x / y / z,
+Fit). A click on a vertex point emits featureClicked (selects it everywhere).
+
+Export: ``render_image(w, h)`` renders the current scene at exactly w x h
+pixels (GLViewWidget.renderToArray, then the labels painted over it);
+``set_orbit(azimuth)`` turns the camera about the vertical axis for
+animations (``camera_params()`` / ``set_camera_params(...)`` save and restore
+the whole camera). For an animation over the history, call
+``set_triple(view.triple)`` first: it pins the axes, so the default triple
+(which follows training until a feature dies) cannot switch, and re-frame,
+mid-animation.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QImage, QPainter, QVector3D
+from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy,
+                             QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from model.snapshot import Snapshot
+
+from . import scene as sc
+from .gl_items import GLView, LabelItem, LineItem, MeshItem, PointItem, paint_labels
+from .scene import PlaneSettings
+
+BACKGROUND = (255, 255, 255, 255)
+#: Pixel sizes of the drawing elements at scale 1 (render_image scales them with the image).
+POINT_PX = 9.0
+POINT_PX_LARGE_N = 3.0
+RELU_POINT_PX = 6.0
+WIDTH = {"thin": 1.2, "outline": 1.6, "thick": 2.8}
+#: A click within this many pixels of a vertex point picks its feature.
+CLICK_PX = 8.0
+CAMERA_TEXT = {"iso": "Iso", "normal": "Normal", "axis-i": "x", "axis-j": "y", "axis-k": "z"}
+CAMERA_TIPS = {
+    "iso": "Isometric: from above the positive octant",
+    "normal": "Along the plane's normal, from its underside: the feature vectors appear as a wheel",
+    "axis-i": "Look down the x axis (feature i) towards the origin",
+    "axis-j": "Look down the y axis (feature j) towards the origin",
+    "axis-k": "Look down the z axis (feature k) towards the origin",
+}
+
+
+def _colored(pos, color) -> np.ndarray:
+    """(2K, 4) colours of a line set: per-vertex colours as given, or one colour repeated."""
+    c = np.asarray(color, dtype=np.float32)
+    k = len(pos)
+    return c.reshape(-1, 4) if c.ndim == 2 else np.tile(c.reshape(1, 4), (k, 1))
+
+
+class SceneItems:
+    """The GL items of one view, fed from a Scene.
+
+    Few items, so a frame costs few draw calls: the thin lines (cube, negative
+    half-axes, drop lines, spokes, ReLU lines) in one item, the thick ones
+    (positive half-axes, bias arrow, tilt arrows) in another, the outline, the
+    arrowheads, the points, the translucent shape (drawn after everything
+    opaque) and the labels (last).
+    """
+
+    def __init__(self, view: GLView):
+        self.view = view
+        self.thin = LineItem(WIDTH["thin"])
+        self.thick = LineItem(WIDTH["thick"])
+        self.outline = LineItem(WIDTH["outline"])
+        self.heads = MeshItem(glOptions="translucent")
+        self.points = PointItem()
+        self.relu_points = PointItem()
+        self.mesh = MeshItem()
+        self.labels = LabelItem()
+        order = [self.thin, self.thick, self.outline, self.heads, self.points, self.relu_points, self.mesh,
+                 self.labels]
+        for d, it in enumerate(order):
+            it.setDepthValue(d)  # the translucent mesh after everything opaque, the labels last
+            view.addItem(it)
+        self.lines = [self.thin, self.thick, self.outline]
+        self.scale = 1.0
+        self._dense = None
+
+    def clear(self):
+        for it in self.lines:
+            it.set_lines(np.zeros((0, 3)), np.zeros((0, 4)))
+        self.heads.set_mesh(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 4)))
+        self.mesh.set_mesh(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 4)))
+        self.points.set_points(np.zeros((0, 3)), np.zeros((0, 4)), 1.0)
+        self.relu_points.set_points(np.zeros((0, 3)), np.zeros((0, 4)), 1.0)
+        self.labels.set_labels([])
+
+    def set_scale(self, s: float):
+        """Line widths, point sizes and fonts times s (render_image at a large size)."""
+        self.scale = s
+        for it in self.lines:
+            it.setData(width=it.base_width * s)
+        self.labels.scale = s
+
+    def show(self, S: sc.Scene, st: PlaneSettings):
+        s = self.scale
+        thin = [(S.axes_neg, sc.NEG_AXIS)]
+        thick = [(S.axes_pos, S.axes_colors)]
+        if st.show_cube:
+            thin.append((S.cube, sc.CUBE))
+        if st.show_bias:
+            thin.append((S.drop_lines, sc.DROP))
+            thick.append((S.bias_lines, sc.BIAS))
+        if st.show_vertices and not st.after_relu:
+            thin.append((S.spokes, S.spoke_colors))
+        if st.after_relu:
+            thin.append((S.relu_lines, sc.RELU_LINE))
+        if st.show_tilt:
+            thick.append((S.tilt_lines, S.tilt_line_colors))
+        for item, parts in ((self.thin, thin), (self.thick, thick)):
+            parts = [(np.asarray(p, dtype=np.float32).reshape(-1, 3), c) for p, c in parts]
+            item.set_lines(np.concatenate([p for p, _ in parts]),
+                           np.concatenate([_colored(p, c) for p, c in parts]))
+        # thousands of tiny segments: plain 1-px lines (antialiased wide lines cost ~2 us each in
+        # software GL, and at that density the ring looks the same)
+        dense = S.n > 300
+        if dense != self._dense:
+            self._dense = dense
+            self.outline.antialias = not dense
+            self.outline.base_width = 1.0 if dense else WIDTH["outline"]
+            self.outline.setData(width=self.outline.base_width * s)
+        self.outline.set_lines(S.outline, S.outline_color)
+        z = np.zeros((0, 3))
+        if st.show_shape:
+            self.mesh.set_mesh(S.mesh_pos, S.mesh_faces, S.mesh_colors)
+        else:
+            self.mesh.set_mesh(z, np.zeros((0, 3)), np.zeros((0, 4)))
+        self.heads.set_mesh(S.head_pos, S.head_faces, S.head_colors)
+        if st.show_vertices:
+            k = S.vertex_shown
+            px = (POINT_PX if S.n <= 300 else POINT_PX_LARGE_N) * s
+            self.points.set_points(S.vertex_pos[k], S.vertex_colors[k], px)
+        else:
+            self.points.set_points(z, np.zeros((0, 4)), 1.0)
+        if st.after_relu:
+            k = S.vertex_shown
+            self.relu_points.set_points(S.relu_pos[k], S.vertex_colors[k],
+                                        (RELU_POINT_PX if S.n <= 300 else POINT_PX_LARGE_N) * s)
+        else:
+            self.relu_points.set_points(z, np.zeros((0, 4)), 1.0)
+        self.labels.set_labels(S.labels)
+
+
+def _spin(tip: str) -> QSpinBox:
+    s = QSpinBox()
+    s.setRange(1, 1)
+    s.setToolTip(tip)
+    s.setKeyboardTracking(False)
+    return s
+
+
+class PlaneView(QWidget):
+    """The 3D latent plane inside a triple of output axes (see the module docstring)."""
+
+    featureClicked = pyqtSignal(int)
+    settingsChanged = pyqtSignal(object)  # PlaneSettings, after any change of triple, toggle or factor
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._snap: Optional[Snapshot] = None
+        self._ctx = None
+        self._settings = PlaneSettings()
+        self._auto = True           # the triple follows default_triple until the user picks one
+        self._slot_age = [1, 0, 2]  # send_feature replaces the slot set longest ago (z first)
+        self._n = None
+        self._preset = "iso"
+        self._need_fit = True
+        self._offscreen = None
+        self._updating = False
+        self.scene: Optional[sc.Scene] = None
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.setSpacing(2)
+
+        # row 1: the triple and the camera
+        r1 = QHBoxLayout()
+        r1.setContentsMargins(2, 0, 2, 0)
+        r1.addWidget(QLabel("axes"))
+        self.spins = [_spin("Feature on the x axis (i)"), _spin("Feature on the y axis (j)"),
+                      _spin("Feature on the z axis (k): the feature under study")]
+        for name, s in zip("xyz", self.spins):
+            r1.addWidget(QLabel(name))
+            r1.addWidget(s)
+            s.valueChanged.connect(self._spins_changed)
+        self.prev_btn = self._tool("◀", "Step the z axis to the previous feature", lambda: self.step(-1))
+        self.next_btn = self._tool("▶", "Step the z axis to the next feature", lambda: self.step(1))
+        r1.addWidget(self.prev_btn)
+        r1.addWidget(self.next_btn)
+        self.default_btn = self._tool("Default", "Two strong features and the weakest (dead) one, as in the "
+                                      "seed; follows training until you pick a triple", self.use_default)
+        r1.addWidget(self.default_btn)
+        self.selected_btn = self._tool("Selected → axes", "Put the features selected in the 2D views into "
+                                       "the triple (Alt+click in a 2D view sends one)", self.send_selected)
+        r1.addWidget(self.selected_btn)
+        r1.addStretch(1)
+        r1.addWidget(QLabel("camera"))
+        self.camera_btns = {}
+        for key in sc.CAMERA_PRESETS:
+            b = self._tool(CAMERA_TEXT[key], CAMERA_TIPS[key], lambda _=False, k=key: self.set_camera(k))
+            self.camera_btns[key] = b
+            r1.addWidget(b)
+        self.fit_btn = self._tool("Fit", "Frame the scene again (same viewing direction)", self.fit)
+        r1.addWidget(self.fit_btn)
+        lay.addLayout(r1)
+
+        # row 2: toggles and enlarge factors
+        r2 = QHBoxLayout()
+        r2.setContentsMargins(2, 0, 2, 0)
+        self.toggles = {}
+        for key, text, tip in (
+                ("show_slivers", "slivers", "Fill the part of the shape where p_axis > 0 in that feature's colour"),
+                ("after_relu", "after ReLU", "Fold the shape through ReLU: each vertex goes to ReLU(p), "
+                                             "onto the hypercube's faces and edges"),
+                ("show_cube", "cube", "Edges of the ReLU hypercube (unit cube in the positive octant)"),
+                ("show_bias", "bias", "The bias offset: origin -> (b_i, b_j, b_k), where h = 0 lands"),
+                ("show_tilt", "tilt", "Along each axis, the direction on the plane in which p_axis grows, "
+                                      "and |W_axis|"),
+                ("show_labels", "labels", "Axis, bias, tilt and vertex labels")):
+            cb = QCheckBox(text)
+            cb.setToolTip(tip)
+            cb.setChecked(getattr(self._settings, key))
+            cb.toggled.connect(lambda on, key=key: self.set_settings(self._settings.with_(**{key: bool(on)})))
+            self.toggles[key] = cb
+            r2.addWidget(cb)
+        r2.addStretch(1)
+        r2.addWidget(QLabel("enlarge"))
+        self.enlarge_spins = []
+        for name in "xyz":
+            d = QDoubleSpinBox()
+            d.setRange(0.01, 1000.0)
+            d.setDecimals(2)
+            d.setSingleStep(0.5)
+            d.setValue(1.0)
+            d.setPrefix(f"{name} ×")
+            d.setKeyboardTracking(False)
+            d.setToolTip(f"Stretch the {name} axis by this factor (the seed enlarges dimension 7 to show b_7)")
+            d.valueChanged.connect(self._enlarge_changed)
+            self.enlarge_spins.append(d)
+            r2.addWidget(d)
+        lay.addLayout(r2)
+
+        self.gl = GLView()
+        self.gl.setBackgroundColor(BACKGROUND)
+        self.gl.setMinimumSize(160, 120)
+        self.gl.clicked.connect(self._gl_clicked)
+        lay.addWidget(self.gl, 1)
+        self.items = SceneItems(self.gl)
+
+        self.status = QLabel("")
+        self.status.setStyleSheet("color: #333; font-size: 9pt;")
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.setWordWrap(True)
+        lay.addWidget(self.status)
+        self._sync_controls()
+
+    def _tool(self, text, tip, slot) -> QToolButton:
+        b = QToolButton()
+        b.setText(text)
+        b.setToolTip(tip)
+        b.clicked.connect(slot)
+        return b
+
+    # ================================================================ state
+    @property
+    def settings(self) -> PlaneSettings:
+        return self._settings
+
+    @property
+    def triple(self):
+        return self._settings.triple
+
+    @property
+    def camera_preset(self) -> str:
+        return self._preset
+
+    def set_settings(self, st: PlaneSettings):
+        """Replace every setting (triple, enlarge, toggles); an explicit triple turns the default off."""
+        if not isinstance(st, PlaneSettings):
+            raise TypeError(f"settings must be a PlaneSettings, got {type(st).__name__}")
+        old = self._settings
+        if self._snap is not None:
+            st = st.with_(triple=sc.check_triple(st.triple, self._snap.n))
+        if st.triple != old.triple:
+            self._auto = False
+        self._apply(st, refit=st.triple != old.triple or st.enlarge != old.enlarge)
+
+    def set_triple(self, triple: Sequence[int]):
+        """Show the output axes (i, j, k) (0-based) on x, y, z; the default no longer follows training."""
+        t = tuple(int(v) for v in triple)
+        if self._snap is not None:
+            t = sc.check_triple(t, self._snap.n)
+        self._auto = False
+        if t != self._settings.triple:
+            self._apply(self._settings.with_(triple=t), refit=True)
+
+    def send_feature(self, i: int):
+        """Put feature i (0-based) into the triple: it replaces the axis set longest ago (z first).
+
+        A feature already on an axis stays where it is.
+        """
+        i = int(i)
+        if self._snap is not None and not 0 <= i < self._snap.n:
+            return
+        t = list(self._settings.triple)
+        if i in t:
+            self._auto = False
+            return
+        slot = int(np.argmax(self._slot_age))
+        t[slot] = i
+        self._touch(slot)
+        self.set_triple(tuple(t))
+
+    def send_selected(self):
+        """The features selected in the 2D views (ctx.selected) go into the triple, up to three."""
+        sel = sorted(getattr(self._ctx, "selected", ()) or ()) if self._ctx is not None else []
+        if self._snap is not None:
+            sel = [i for i in sel if 0 <= i < self._snap.n]
+        if len(sel) >= 3:
+            self._slot_age = [1, 0, 2]
+            self.set_triple(tuple(sel[:3]))
+            return
+        for i in sel:
+            self.send_feature(i)
+
+    def _touch(self, slot: int):
+        self._slot_age = [a + 1 for a in self._slot_age]
+        self._slot_age[slot] = 0
+
+    def step(self, delta: int = 1):
+        """Step the z axis through the features (skipping x and y)."""
+        if self._snap is None:
+            return
+        self.set_triple(sc.step_triple(self._settings.triple, self._snap.n, delta))
+
+    def use_default(self):
+        """Back to the default triple (two strong features and the weakest), following training."""
+        self._auto = True
+        if self._snap is not None:
+            t = sc.default_triple(self._snap, getattr(self._ctx, "analysis", None))
+            self._apply(self._settings.with_(triple=t), refit=t != self._settings.triple)
+
+    def _apply(self, st: PlaneSettings, refit: bool):
+        changed = st != self._settings
+        self._settings = st
+        if refit:
+            self._need_fit = True
+        self._sync_controls()
+        self.redraw()
+        if changed:
+            self.settingsChanged.emit(st)
+
+    def _sync_controls(self):
+        self._updating = True
+        try:
+            n = self._snap.n if self._snap is not None else max(self._settings.triple) + 1
+            for s, v in zip(self.spins, self._settings.triple):
+                s.setRange(1, max(n, 1))
+                s.setValue(v + 1)
+            for d, v in zip(self.enlarge_spins, self._settings.enlarge):
+                d.setValue(v)
+            for key, cb in self.toggles.items():
+                cb.setChecked(getattr(self._settings, key))
+            self.default_btn.setText("Default ✓" if self._auto else "Default")
+        finally:
+            self._updating = False
+
+    def _spins_changed(self):
+        if self._updating:
+            return
+        t = tuple(s.value() - 1 for s in self.spins)
+        for slot, (a, b) in enumerate(zip(t, self._settings.triple)):
+            if a != b:
+                self._touch(slot)
+        self.set_triple(t)
+
+    def _enlarge_changed(self):
+        if self._updating:
+            return
+        e = tuple(float(d.value()) for d in self.enlarge_spins)
+        self.set_settings(self._settings.with_(enlarge=e))
+
+    # ============================================================= drawing
+    def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
+        """Draw this snapshot (None clears). The camera stays put unless n changed."""
+        self._snap, self._ctx = snap, ctx
+        if snap is None or snap.n == 0:
+            self.scene = None
+            self.items.clear()
+            self.status.setText("")
+            return
+        n = snap.n
+        before = (self._settings, self._auto, self._n)
+        if n != self._n:
+            self._n = n
+            self._need_fit = True
+            t = self._settings.triple
+            if self._auto or not all(0 <= v < n for v in t) or n < 3:
+                self._auto = self._auto or n >= 3
+                self._settings = self._settings.with_(triple=sc.default_triple(snap, getattr(ctx, "analysis", None)))
+                self._slot_age = [1, 0, 2]
+        elif self._auto:
+            # follow training: switch when a feature has died and none of the triple is dead
+            a = getattr(ctx, "analysis", None)
+            dead = set(getattr(a, "dead", []) or []) if a is not None and getattr(a, "n", n) == n else set()
+            if dead and not dead & set(self._settings.triple):
+                t = sc.default_triple(snap, a)
+                if t != self._settings.triple:
+                    self._settings = self._settings.with_(triple=t)
+                    self._need_fit = True
+        if (self._settings, self._auto, self._n) != before:  # spin boxes cost a relayout: only on change
+            self._sync_controls()
+        self.redraw()
+
+    def redraw(self):
+        """Rebuild the scene from the last snapshot and the settings."""
+        snap, ctx = self._snap, self._ctx
+        if snap is None:
+            return
+        colors = _colors_for(snap, ctx)
+        a = getattr(ctx, "analysis", None)
+        dead = getattr(a, "dead", None) if a is not None and getattr(a, "n", snap.n) == snap.n else None
+        S = sc.build_scene(snap, self._settings, colors, dead=dead)
+        self.scene = S
+        self.items.show(S, self._settings)
+        if self._need_fit:
+            self._need_fit = False
+            self._apply_camera(self._preset, S)
+        text = self.describe()
+        if text != self.status.text():
+            self.status.setText(text)
+
+    def describe(self) -> str:
+        """The status line: triple, bias, tilt, flat axes, the plane for m != 2."""
+        S = self.scene
+        if S is None:
+            return ""
+        t = [v + 1 for v in S.triple]
+        parts = [f"x, y, z = features {t[0]}, {t[1]}, {t[2]}",
+                 "b = (" + ", ".join(sc.fmt(v) for v in S.bias) + ")",
+                 "tilt |W| = (" + ", ".join(sc.fmt(v) for v in S.tilt_mag) + ")"]
+        flat = [t[s] for s in range(3) if S.flat[s]]
+        if flat:
+            parts.append("flat (dead): " + ", ".join(f"feature {f}: p{f} = b{f} on the whole plane" for f in flat))
+        nearly = [t[s] for s in range(3) if S.info["dead"][s] and not S.flat[s]]
+        if nearly:
+            parts.append("dead, nearly flat: " + ", ".join(
+                f"feature {f} (|W{f}| = {sc.fmt(S.tilt_mag[t.index(f)])})" for f in nearly))
+        if any(e != 1 for e in S.enlarge):
+            parts.append("enlarged ×(" + ", ".join(f"{e:g}" for e in S.enlarge) + ")")
+        if self._settings.after_relu:
+            parts.append("after ReLU")
+        if S.plane:
+            parts.append(S.plane)
+        return "   ·   ".join(parts)
+
+    # ============================================================== camera
+    def set_camera(self, preset: str):
+        """Camera preset: "iso", "normal" (along the plane's normal, from its underside),
+        "axis-i", "axis-j", "axis-k" (looking down that axis). Frames the scene."""
+        if preset not in sc.CAMERA_PRESETS:
+            raise ValueError(f"camera preset must be one of {', '.join(sc.CAMERA_PRESETS)}, got {preset!r}")
+        self._preset = preset
+        if self.scene is None:
+            self._need_fit = True
+            return
+        self._apply_camera(preset, self.scene)
+
+    def fit(self):
+        """Frame the scene again, keeping the viewing direction."""
+        if self.scene is None:
+            return
+        o = self.gl.opts
+        c, D = sc.fit_camera(self.scene.fit_points, o["elevation"], o["azimuth"], self._aspect(), o["fov"])
+        self.gl.setCameraPosition(pos=QVector3D(*map(float, c)), distance=D)
+
+    def _aspect(self) -> float:
+        return self.gl.width() / max(self.gl.height(), 1)
+
+    def _apply_camera(self, preset: str, S: sc.Scene):
+        c = sc.camera_for(preset, S, self._aspect())
+        self.gl.setCameraPosition(pos=QVector3D(*map(float, c["center"])), distance=c["distance"],
+                                  elevation=c["elevation"], azimuth=c["azimuth"])
+
+    def camera_params(self) -> dict:
+        """The camera: center (3,), distance, elevation, azimuth (degrees), fov."""
+        o = self.gl.opts
+        ctr = o["center"]
+        return {"center": (ctr.x(), ctr.y(), ctr.z()), "distance": float(o["distance"]),
+                "elevation": float(o["elevation"]), "azimuth": float(o["azimuth"]), "fov": float(o["fov"])}
+
+    def set_camera_params(self, center=None, distance=None, elevation=None, azimuth=None, fov=None):
+        if fov is not None:
+            self.gl.opts["fov"] = float(fov)
+        self.gl.setCameraPosition(pos=None if center is None else QVector3D(*map(float, center)),
+                                  distance=distance, elevation=elevation, azimuth=azimuth)
+
+    def set_orbit(self, azimuth_degrees: float):
+        """Turn the camera to this azimuth (degrees) about the vertical (z) axis through the
+        scene's centre, keeping elevation and distance. For an orbit animation call it with
+        start + 360 * t / frames (start = camera_params()["azimuth"])."""
+        self.gl.setCameraPosition(azimuth=float(azimuth_degrees))
+
+    # ============================================================== export
+    def render_image(self, width: int, height: int) -> QImage:
+        """The current scene rendered at exactly width x height pixels (QImage ARGB32).
+
+        Rendered offscreen (renderToArray, tiled FBO), not a screen grab scaled
+        up; labels are painted over it. Line widths, point sizes and fonts grow
+        with the image (scale min(w, h) / 500, between 1 and 4). Works when the
+        view is hidden (a hidden offscreen view with the same camera renders it).
+        """
+        w, h = int(width), int(height)
+        if w < 1 or h < 1:
+            raise ValueError(f"image size must be at least 1 x 1, got {width} x {height}")
+        view, items = self.gl, self.items
+        hidden = not self.gl.isValid()
+        if hidden:
+            view, items = self._offscreen_view()
+            view.opts.update({k: self.gl.opts[k] for k in ("center", "distance", "elevation", "azimuth", "fov")})
+        scale = float(np.clip(min(w, h) / 500.0, 1.0, 4.0))
+        old_scale = items.scale
+        # keep what the widget shows inside the image: a wider image than the widget keeps the
+        # vertical extent (pyqtgraph's fov is horizontal), a narrower one the horizontal extent
+        fov0 = view.opts["fov"]
+        aw = self.gl.width() / max(self.gl.height(), 1)
+        ar = w / h
+        if ar > aw:
+            t = math.tan(math.radians(0.5 * fov0)) * ar / aw
+            view.opts["fov"] = min(2 * math.degrees(math.atan(t)), 170.0)
+        labels_shown = items.labels.visible()
+        try:
+            if self.scene is not None:
+                items.set_scale(scale)
+                items.show(self.scene, self._settings)
+            else:
+                items.clear()
+            items.labels.setVisible(False)
+            arr = view.renderToArray((w, h))
+            mvp = view.mvp(w, h)
+        finally:
+            view.opts["fov"] = fov0
+            items.labels.setVisible(labels_shown)
+            if scale != old_scale and self.scene is not None:
+                items.set_scale(old_scale)
+                items.show(self.scene, self._settings)
+            if hidden:
+                view.hide()
+        img = QImage(np.ascontiguousarray(arr).data, w, h, 4 * w, QImage.Format.Format_ARGB32).copy()
+        if self.scene is not None and (self._settings.show_labels or self.scene.plane):
+            p = QPainter(img)
+            try:
+                paint_labels(p, self.scene.labels if self._settings.show_labels else [], mvp, w, h, scale,
+                             caption=self.scene.plane)
+            finally:
+                p.end()
+        return img
+
+    def _offscreen_view(self):
+        if self._offscreen is None:
+            v = GLView(self)
+            v.setWindowFlag(Qt.WindowType.Window, True)
+            v.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+            v.setBackgroundColor(BACKGROUND)
+            self._offscreen = (v, SceneItems(v))
+        v, items = self._offscreen
+        v.resize(max(self.gl.width(), 64), max(self.gl.height(), 48))
+        v.show()
+        from PyQt6.QtWidgets import QApplication
+
+        QApplication.processEvents()
+        return v, items
+
+    # ============================================================ picking
+    def feature_at(self, x: float, y: float) -> int:
+        """The feature whose vertex point is within CLICK_PX pixels of (x, y) in the GL view, else -1."""
+        S = self.scene
+        if S is None or not len(S.vertex_shown):
+            return -1
+        k = S.vertex_shown
+        pos = S.relu_pos[k] if self._settings.after_relu and len(S.relu_pos) else S.vertex_pos[k]
+        xy, vis = sc.project_to_pixels(self.gl.mvp(), pos, self.gl.width(), self.gl.height())
+        d = np.hypot(xy[:, 0] - x, xy[:, 1] - y)
+        d[~vis] = np.inf
+        j = int(np.argmin(d))
+        return int(k[j]) if d[j] <= CLICK_PX else -1
+
+    def pixel_of(self, p3) -> tuple:
+        """GL-view pixel (x, y) of a point in GL coordinates (tests, picking)."""
+        xy, _ = sc.project_to_pixels(self.gl.mvp(), np.asarray(p3, dtype=np.float64).reshape(1, 3),
+                                     self.gl.width(), self.gl.height())
+        return float(xy[0, 0]), float(xy[0, 1])
+
+    def _gl_clicked(self, x, y):
+        k = self.feature_at(x, y)
+        if k >= 0:
+            self.featureClicked.emit(k)
+
+
+def _colors_for(snap: Snapshot, ctx) -> np.ndarray:
+    """(n, 4) uint8: ctx.colors when they fit the snapshot, else the palette's colours."""
+    n = snap.n
+    c = None if ctx is None else getattr(ctx, "colors", None)
+    if c is not None:
+        c = np.asarray(c)
+        if c.shape == (n, 4):
+            return c.astype(np.uint8, copy=False)
+        if c.shape == (n, 3):
+            return np.column_stack([c.astype(np.uint8), np.full(n, 255, np.uint8)])
+    from model import geometry as geo
+    from resources import palette
+
+    return palette.feature_colors(n, geo.angles(sc.plane_of(snap)[0]))

@@ -1,0 +1,894 @@
+"""What the 3D latent-plane view draws, as pure numpy arrays (no Qt, no GL).
+
+The seed's picture: the model's 2D latent plane {p(h) = D h + b : h in R^2}
+(D the decoder, W^T when tied) living in n-dimensional output space, seen
+through three output axes (i, j, k). ``build_scene(snap, settings, colors)``
+returns a ``Scene``: vertex, face and colour arrays for every part of that
+picture, in GL coordinates
+
+    (x, y, z) = (e_i p_i, e_j p_j, e_k p_k)     e = settings.enlarge
+
+so the GL items only receive arrays. Everything is vectorised (O(n) in numpy,
+never an n x n array): n = 10,000 builds in a few milliseconds.
+
+The parts (see Scene for the arrays):
+- the latent shape: the polygon of h-space through the W_t in angular order
+  (model.geometry.latent_shape), triangulated as a fan from h = 0 (exact when
+  every angular gap is below pi, pac-man included; a gap of pi or more is cut
+  off along its chord), then split along the three lines p_a(h) = 0 of the
+  triple into cells of constant sign pattern. A cell where exactly one axis
+  a fires (p_a > 0) is an activation sliver, drawn in feature a's colour; a
+  cell where several fire takes the mean of their colours; the rest is
+  neutral. Because the sign pattern is constant on a cell, ReLU is linear
+  there: the after-ReLU picture folds each cell exactly onto the hypercube's
+  faces and edges (negative coordinates set to 0).
+- the outline of the shape and each vertex p(W_t) in feature t's colour.
+- the bias offset: an arrow from the origin to (b_i, b_j, b_k), where the
+  plane's h = 0 lands, with a drop line from its tip to each axis and the
+  value there.
+- the tilt along each axis a of the triple: an arrow on the plane from p(0)
+  to p(D_a), i.e. along the direction of h in which p_a grows (D_a = W_a when
+  tied), labelled |D_a|; a flat axis (|D_a| ~ 0, a dead feature) gets no
+  arrow and the label "flat" (p_a = b_a on the whole plane).
+- the three axes (positive halves emphasised, labelled with feature numbers)
+  and optionally the unit ReLU hypercube in the positive octant.
+- after ReLU: each vertex's image ReLU(p(W_t)) and a line to it.
+
+m != 2: the plane is model.geometry.plane_basis's (the top two principal
+directions of W's columns, as in the 2D views); ``Scene.plane`` says so.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from model import geometry as geo
+from model.snapshot import Snapshot
+
+#: Colour (RGBA 0..1) of the part of the shape where no axis of the triple fires.
+NEUTRAL = (0.70, 0.71, 0.75, 0.42)
+#: Alpha of an activation sliver.
+SLIVER_ALPHA = 0.62
+#: Outline colour of the latent shape, and its faint "before ReLU" ghost.
+OUTLINE = (0.18, 0.18, 0.22, 1.0)
+GHOST = (0.35, 0.35, 0.40, 0.45)
+#: The bias arrow, its drop lines, the negative half-axes, the hypercube.
+BIAS = (0.08, 0.08, 0.08, 1.0)
+DROP = (0.35, 0.35, 0.35, 0.85)
+NEG_AXIS = (0.55, 0.55, 0.55, 0.9)
+CUBE = (0.45, 0.45, 0.50, 0.55)
+RELU_LINE = (0.30, 0.30, 0.30, 0.55)
+#: |D_a| below this (relative to the largest feature norm, or absolutely) is a flat axis.
+FLAT_REL = 1e-3
+FLAT_ABS = 1e-9
+#: Vertex labels (feature numbers at p(W_t)) up to this many features.
+VERTEX_LABEL_MAX = 20
+#: Vertices drawn as points up to this many features; above, every k-th vertex in
+#: angular order (k = ceil(n / POINT_MAX)) plus the triple's own features.
+POINT_MAX = 2_500
+#: Spokes p(0) -> p(W_t) of the feature wheel up to this many features, at this alpha.
+SPOKE_MAX = 300
+SPOKE_ALPHA = 0.55
+
+Triple = Tuple[int, int, int]
+
+
+# ----------------------------------------------------------------------------
+# settings
+
+@dataclass(frozen=True)
+class PlaneSettings:
+    """How the 3D view draws a snapshot. ``triple`` is 0-based (i, j, k) -> (x, y, z)."""
+
+    triple: Triple = (0, 1, 2)
+    enlarge: Tuple[float, float, float] = (1.0, 1.0, 1.0)
+    show_shape: bool = True
+    show_cube: bool = True
+    after_relu: bool = False
+    show_slivers: bool = True
+    show_bias: bool = True
+    show_tilt: bool = True
+    show_vertices: bool = True
+    show_labels: bool = True
+
+    def __post_init__(self):
+        t = tuple(int(v) for v in self.triple)
+        if len(t) != 3:
+            raise ValueError(f"triple must be 3 feature indices (0-based), got {self.triple!r}")
+        e = tuple(float(v) for v in self.enlarge)
+        if len(e) != 3 or not all(math.isfinite(v) and v > 0 for v in e):
+            raise ValueError(f"enlarge must be 3 positive finite factors, got {self.enlarge!r}")
+        object.__setattr__(self, "triple", t)
+        object.__setattr__(self, "enlarge", e)
+
+    def with_(self, **kw) -> "PlaneSettings":
+        return replace(self, **kw)
+
+
+def check_triple(triple, n: int) -> Triple:
+    """The triple as ints, each in 0..n-1; a clear message otherwise.
+
+    n < 3 cannot have three distinct axes: indices repeat (clamped to n - 1).
+    """
+    t = tuple(int(v) for v in triple)
+    if len(t) != 3:
+        raise ValueError(f"triple must have 3 features, got {triple!r}")
+    if n < 1:
+        raise ValueError("the snapshot has no features (n = 0)")
+    if n < 3:
+        return tuple(min(max(v, 0), n - 1) for v in t)  # type: ignore[return-value]
+    bad = [v for v in t if not 0 <= v < n]
+    if bad:
+        raise ValueError(f"triple features must be 1..{n} (0-based 0..{n - 1}), got {[v + 1 for v in t]}")
+    return t  # type: ignore[return-value]
+
+
+def default_triple(snap: Snapshot, analysis=None) -> Triple:
+    """The seed's choice: two strong features on x, y and the weakest (dead) one on z.
+
+    Weakest: the dead feature of smallest norm when ``analysis`` has dead
+    features, else the smallest |W_t|. Strong: the two lowest-numbered features
+    whose norm is within 1% of the largest among the others (so a regular
+    polygon gives features 1 and 2, as in the seed's dimensions 1, 2, 7);
+    if fewer than two are that close, the two largest norms.
+    """
+    n = snap.n
+    if n < 3:
+        return check_triple((0, 1, 2), n)
+    nr = geo.norms(snap.W)
+    dead = list(getattr(analysis, "dead", []) or []) if analysis is not None else []
+    dead = [d for d in dead if 0 <= d < n]
+    if dead:
+        weak = int(min(dead, key=lambda d: (nr[d], d)))
+    else:
+        weak = int(np.lexsort((np.arange(n), nr))[0])
+    rest = np.delete(np.arange(n), weak)
+    nmax = float(nr[rest].max())
+    close = rest[nr[rest] >= 0.99 * nmax] if nmax > 0 else rest
+    if len(close) >= 2:
+        s1, s2 = int(close[0]), int(close[1])
+    else:
+        o = rest[np.lexsort((rest, -nr[rest]))]
+        s1, s2 = sorted(int(v) for v in o[:2])
+    return (s1, s2, weak)
+
+
+def step_triple(triple: Sequence[int], n: int, delta: int = 1) -> Triple:
+    """Step the z axis (the feature under study) by ``delta`` through 0..n-1, skipping x and y."""
+    i, j, k = check_triple(triple, n)
+    if n <= 3:
+        return (i, j, (k + delta) % n)
+    step = 1 if delta >= 0 else -1
+    for _ in range(abs(int(delta)) or 0):
+        k = (k + step) % n
+        while k in (i, j):
+            k = (k + step) % n
+    return (i, j, k)
+
+
+# ----------------------------------------------------------------------------
+# the plane
+
+def plane_of(snap: Snapshot) -> Tuple[np.ndarray, np.ndarray, str]:
+    """(W2 (2, n), D2 (n, 2), description): feature vectors and decoder on the drawn plane.
+
+    m = 2: W and D = W^T (or the untied M). m != 2: the plane_basis plane U,
+    W2 = U^T W, D2 = D U; on it p(h) = D2 h + b.
+    """
+    U, desc = geo.plane_basis(snap.W)
+    if snap.m == 2:
+        W2 = snap.W
+        D2 = snap.W.T if snap.M is None else snap.M
+    else:
+        W2 = U.T @ snap.W
+        D2 = geo.decoder_of(snap.W, snap.M) @ U
+    return np.ascontiguousarray(W2), np.ascontiguousarray(D2), desc
+
+
+def shape_polygon(W2: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(V (N, 2), order (N,)): the latent shape's vertices in angular order and their features."""
+    order = geo.angular_order(W2)
+    return np.ascontiguousarray(W2[:, order].T), order
+
+
+def _fan(V: np.ndarray):
+    """Triangles of the shape: a fan from h = 0 over its edges, as a flat batch.
+
+    Returns (pts (3T, 2), offsets (T+1,), chord) where chord is None, or
+    (a (2,), c) when the largest angular gap is pi or more: the shape is then
+    the fan minus the triangle (0, V_g, V_g+1) over that gap, i.e. the fan
+    clipped to the far side {a.h + c >= 0} of the gap's chord.
+    """
+    N = V.shape[0]
+    if N < 2:
+        return np.zeros((0, 2)), np.zeros(1, dtype=np.int64), None
+    th = np.arctan2(V[:, 1], V[:, 0])
+    nxt = np.roll(np.arange(N), -1)
+    gaps = np.diff(np.concatenate([th, th[:1] + 2 * np.pi]))
+    live = np.hypot(V[:, 0], V[:, 1]) > 0
+    edges = np.arange(N)
+    chord = None
+    if live.sum() >= 2:
+        g = int(np.argmax(gaps))
+        if gaps[g] >= np.pi - 1e-12:
+            a0, a1 = V[g], V[nxt[g]]
+            d = a1 - a0
+            nrm = np.array([d[1], -d[0]])
+            c = -float(nrm @ a0)
+            side = float(nrm @ V[live].mean(axis=0)) + c
+            tol = 1e-12 * float(np.abs(nrm).sum() * max(np.abs(V).max(), 1e-300))
+            if side < -tol or (abs(side) <= tol and c > 0):  # the shape's side positive, else h = 0's negative
+                nrm, c = -nrm, -c
+            if np.any(nrm != 0):
+                chord = (nrm, c)
+                edges = np.delete(edges, g)
+    T = len(edges)
+    pts = np.empty((T, 3, 2))
+    pts[:, 0] = 0.0
+    pts[:, 1] = V[edges]
+    pts[:, 2] = V[nxt[edges]]
+    off = np.arange(T + 1, dtype=np.int64) * 3
+    return pts.reshape(-1, 2), off, chord
+
+
+def clip_flat(pts: np.ndarray, offsets: np.ndarray, A: np.ndarray, c: np.ndarray, strict: bool):
+    """Sutherland-Hodgman of every polygon g of a flat batch by {h : A[g].h + c[g] > 0 (>= 0)}.
+
+    pts (P, 2), offsets (G+1,): polygon g is pts[offsets[g]:offsets[g+1]].
+    Returns (pts, offsets) with the same G polygons (some possibly empty).
+    Convex subjects give convex results.
+    """
+    G = len(offsets) - 1
+    counts = np.diff(offsets)
+    P = pts.shape[0]
+    if P == 0:
+        return pts, offsets
+    gid = np.repeat(np.arange(G), counts)
+    s = A[gid, 0] * pts[:, 0] + A[gid, 1] * pts[:, 1] + c[gid]
+    inside = s > 0 if strict else s >= 0
+    prev = np.arange(P) - 1
+    ok = counts > 0
+    prev[offsets[:-1][ok]] = offsets[1:][ok] - 1
+    cross = inside != inside[prev]
+    emit = np.stack([cross, inside], axis=1)
+    vi, slot = np.nonzero(emit)
+    out = pts[vi].copy()
+    xi = slot == 0
+    v = vi[xi]
+    pv = prev[v]
+    t = s[pv] / (s[pv] - s[v])
+    out[xi] = pts[pv] + t[:, None] * (pts[v] - pts[pv])
+    new_counts = np.bincount(gid[vi], minlength=G)
+    new_off = np.zeros(G + 1, dtype=np.int64)
+    np.cumsum(new_counts, out=new_off[1:])
+    return out, new_off
+
+
+def _compact(pts, off, bits):
+    """Drop polygons with fewer than 3 vertices."""
+    cnt = np.diff(off)
+    keep = cnt >= 3
+    if keep.all():
+        return pts, off, bits
+    gid = np.repeat(np.arange(len(cnt)), cnt)
+    pts = pts[keep[gid]]
+    cnt = cnt[keep]
+    off = np.zeros(len(cnt) + 1, dtype=np.int64)
+    np.cumsum(cnt, out=off[1:])
+    return pts, off, bits[keep]
+
+
+def _select(pts, off, mask):
+    """The polygons of a flat batch where mask is True."""
+    cnt = np.diff(off)
+    gid = np.repeat(np.arange(len(cnt)), cnt)
+    c = cnt[mask]
+    o = np.zeros(len(c) + 1, dtype=np.int64)
+    np.cumsum(c, out=o[1:])
+    return pts[mask[gid]], o
+
+
+def _concat(parts):
+    """Concatenate flat batches [(pts, off, bits), ...]."""
+    pts = np.concatenate([p for p, _, _ in parts])
+    offs = [np.zeros(1, dtype=np.int64)]
+    base = 0
+    for _, o, _ in parts:
+        offs.append(o[1:] + base)
+        base += int(o[-1])
+    return pts, np.concatenate(offs), np.concatenate([b for _, _, b in parts]).astype(np.uint8)
+
+
+def split_cells(pts, off, bits, a, c: float, bit: int):
+    """Split every convex cell by the line a.h + c = 0: the part where a.h + c > 0 gets ``bit``.
+
+    Only the cells the line crosses are clipped (a sliver line crosses few of
+    the fan's triangles); cells wholly on one side keep their vertices.
+    """
+    G = len(off) - 1
+    if G == 0:
+        return pts, off, bits
+    s = pts @ np.asarray(a, dtype=np.float64) + float(c)
+    smin = np.minimum.reduceat(s, off[:-1])
+    smax = np.maximum.reduceat(s, off[:-1])
+    pos = smin > 0
+    cross = (smin <= 0) & (smax > 0)
+    bits = np.where(pos, bits | bit, bits).astype(np.uint8)
+    if not cross.any():
+        return pts, off, bits
+    keep_pts, keep_off = _select(pts, off, ~cross)
+    cp, co = _select(pts, off, cross)
+    cb = bits[cross]
+    Gc = len(co) - 1
+    Ag = np.tile(np.asarray(a, dtype=np.float64), (Gc, 1))
+    cg = np.full(Gc, float(c))
+    p_pts, p_off = clip_flat(cp, co, Ag, cg, strict=True)
+    n_pts, n_off = clip_flat(cp, co, -Ag, -cg, strict=False)
+    p = _compact(p_pts, p_off, (cb | bit).astype(np.uint8))
+    q = _compact(n_pts, n_off, cb.copy())
+    return _concat([(keep_pts, keep_off, bits[~cross]), p, q])
+
+
+def sign_cells(V: np.ndarray, A3: np.ndarray, b3: np.ndarray):
+    """The latent shape cut into convex cells of constant sign of p_a(h) = A3[a].h + b3[a].
+
+    V: (N, 2) shape vertices in angular order. Returns (pts (P, 2), offsets
+    (G+1,), bits (G,) uint8) where bit s of bits[g] is set when p_{triple[s]} > 0
+    on cell g (strictly, in its interior). Every cell is a convex polygon.
+    """
+    pts, off, chord = _fan(V)
+    G = len(off) - 1
+    if chord is not None and G:
+        pts, off = clip_flat(pts, off, np.tile(chord[0], (G, 1)), np.full(G, chord[1]), strict=False)
+    bits = np.zeros(len(off) - 1, dtype=np.uint8)
+    pts, off, bits = _compact(pts, off, bits)
+    keys = {(float(A3[s, 0]), float(A3[s, 1]), float(b3[s])) for s in range(3)}
+    if chord is None and len(keys) == 3 and len(off) > 1:
+        # all cells are the fan's triangles: those no line crosses get their bits at once,
+        # only the crossed ones (a few, near the sliver lines) go through the clipping
+        T = pts.reshape(-1, 3, 2)
+        P = T @ np.asarray(A3, dtype=np.float64).T + np.asarray(b3, dtype=np.float64)  # (G, 3 vertices, 3 axes)
+        pos = (P > 0).all(axis=1)
+        non = (P <= 0).all(axis=1)
+        crossed = ~(pos | non).all(axis=1)
+        ubits = (pos @ np.array([1, 2, 4])).astype(np.uint8)
+        keep = ~crossed
+        upts = T[keep].reshape(-1, 2)
+        uoff = np.arange(int(keep.sum()) + 1, dtype=np.int64) * 3
+        if not crossed.any():
+            return upts, uoff, ubits[keep]
+        cpts = T[crossed].reshape(-1, 2)
+        coff = np.arange(int(crossed.sum()) + 1, dtype=np.int64) * 3
+        cbits = np.zeros(len(coff) - 1, dtype=np.uint8)
+        for s in range(3):
+            cpts, coff, cbits = split_cells(cpts, coff, cbits, A3[s], float(b3[s]), 1 << s)
+        return _concat([(upts, uoff, ubits[keep]), (cpts, coff, cbits)])
+    seen = {}
+    for s in range(3):
+        key = (float(A3[s, 0]), float(A3[s, 1]), float(b3[s]))
+        if key in seen:  # a repeated axis (n < 3): same split, same bit as before
+            bits = np.where(bits & (1 << seen[key]), bits | (1 << s), bits).astype(np.uint8)
+            continue
+        seen[key] = s
+        pts, off, bits = split_cells(pts, off, bits, A3[s], float(b3[s]), 1 << s)
+    return pts, off, bits
+
+
+def cell_areas(pts: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """(G,) areas of the convex cells of a flat batch."""
+    G = len(off) - 1
+    if G == 0:
+        return np.zeros(0)
+    cnt = np.diff(off)
+    gid = np.repeat(np.arange(G), cnt)
+    nxt = np.arange(pts.shape[0]) + 1
+    nxt[off[1:] - 1] = off[:-1]
+    cr = pts[:, 0] * pts[nxt, 1] - pts[:, 1] * pts[nxt, 0]
+    return 0.5 * np.abs(np.bincount(gid, weights=cr, minlength=G))
+
+
+def fan_faces(off: np.ndarray) -> np.ndarray:
+    """(F, 3) uint32 triangles of every convex polygon of a flat batch (fan from its first vertex)."""
+    cnt = np.diff(off)
+    nt = np.maximum(cnt - 2, 0)
+    T = int(nt.sum())
+    if T == 0:
+        return np.zeros((0, 3), dtype=np.uint32)
+    g = np.repeat(np.arange(len(cnt)), nt)
+    st = np.zeros(len(cnt), dtype=np.int64)
+    np.cumsum(nt[:-1], out=st[1:])
+    t = np.arange(T) - st[g] + 1
+    base = off[:-1][g]
+    return np.stack([base, base + t, base + t + 1], axis=1).astype(np.uint32)
+
+
+# ----------------------------------------------------------------------------
+# small geometry helpers
+
+def cone_mesh(tips: np.ndarray, dirs: np.ndarray, length, radius, segments: int = 12):
+    """Arrowheads: k cones with the given tips, axis directions (towards the tip), length, radius.
+
+    Returns (vertices (k * (segments + 2), 3), faces (k * 2 * segments, 3) uint32).
+    Zero directions give degenerate (invisible) cones.
+    """
+    tips = np.asarray(tips, dtype=np.float64).reshape(-1, 3)
+    dirs = np.asarray(dirs, dtype=np.float64).reshape(-1, 3)
+    k = tips.shape[0]
+    L = np.broadcast_to(np.asarray(length, dtype=np.float64), (k,))
+    R = np.broadcast_to(np.asarray(radius, dtype=np.float64), (k,))
+    nrm = np.linalg.norm(dirs, axis=1)
+    u = np.where(nrm[:, None] > 0, dirs / np.where(nrm > 0, nrm, 1.0)[:, None], 0.0)
+    # two unit vectors perpendicular to u
+    ref = np.where(np.abs(u[:, 2:3]) < 0.9, np.array([[0.0, 0.0, 1.0]]), np.array([[1.0, 0.0, 0.0]]))
+    p = np.cross(u, ref)
+    pn = np.linalg.norm(p, axis=1)
+    p = np.where(pn[:, None] > 0, p / np.where(pn > 0, pn, 1.0)[:, None], 0.0)
+    q = np.cross(u, p)
+    ang = 2 * np.pi * np.arange(segments) / segments
+    base = tips - L[:, None] * u
+    ring = (base[:, None, :] + R[:, None, None] * (np.cos(ang)[None, :, None] * p[:, None, :]
+                                                   + np.sin(ang)[None, :, None] * q[:, None, :]))
+    verts = np.concatenate([tips[:, None, :], base[:, None, :], ring], axis=1)  # (k, S+2, 3)
+    s = np.arange(segments)
+    s1 = (s + 1) % segments
+    side = np.stack([np.zeros(segments, int), 2 + s, 2 + s1], axis=1)
+    cap = np.stack([np.ones(segments, int), 2 + s1, 2 + s], axis=1)
+    f1 = np.concatenate([side, cap])  # (2S, 3)
+    faces = (f1[None, :, :] + (np.arange(k) * (segments + 2))[:, None, None]).reshape(-1, 3)
+    return verts.reshape(-1, 3), faces.astype(np.uint32)
+
+
+def project_to_pixels(mvp: np.ndarray, pts: np.ndarray, width: float, height: float):
+    """(k, 2) pixel positions (x right, y down) and (k,) visibility of 3D points.
+
+    mvp: (4, 4) row-major model-view-projection matrix (as QMatrix4x4 prints it).
+    Visible: in front of the camera (w > 0).
+    """
+    P = np.asarray(pts, dtype=np.float64).reshape(-1, 3)
+    H = np.column_stack([P, np.ones(len(P))]) @ np.asarray(mvp, dtype=np.float64).T
+    w = H[:, 3]
+    vis = w > 1e-12
+    ws = np.where(vis, w, 1.0)
+    x = (H[:, 0] / ws + 1.0) * 0.5 * width
+    y = (1.0 - H[:, 1] / ws) * 0.5 * height
+    return np.column_stack([x, y]), vis
+
+
+def rgba01(colors: np.ndarray) -> np.ndarray:
+    """(n, 4) float32 0..1 from (n, 4) uint8 (or (n, 3))."""
+    c = np.asarray(colors)
+    if c.ndim == 2 and c.shape[1] == 3:
+        c = np.column_stack([c, np.full(len(c), 255)])
+    c = c.astype(np.float32)
+    return c / 255.0 if c.size and c.max() > 1.0 else c
+
+
+def darker(c, f: float = 0.7) -> Tuple[float, float, float, float]:
+    c = np.asarray(c, dtype=np.float64).ravel()
+    return (float(c[0] * f), float(c[1] * f), float(c[2] * f), 1.0)
+
+
+# ----------------------------------------------------------------------------
+# the scene
+
+@dataclass
+class Label:
+    """Text at a 3D position (GL coordinates); ``kind``: axis, bias, tilt, vertex."""
+
+    pos: np.ndarray
+    text: str
+    color: Tuple[float, float, float, float]
+    kind: str = ""
+    bold: bool = False
+
+
+@dataclass
+class Scene:
+    """Every array the 3D view draws (float32 positions in GL coordinates, RGBA 0..1 colours).
+
+    Line sets are (2K, 3) segment endpoints ('lines' mode) with (2K, 4) colours.
+    """
+
+    n: int
+    triple: Triple
+    enlarge: np.ndarray                     # (3,)
+    # latent shape, cut into sign cells
+    cells_h: np.ndarray                     # (P, 2) cell vertices in h-space
+    cells_off: np.ndarray                   # (G+1,)
+    cells_bits: np.ndarray                  # (G,) uint8: bit s set where p_triple[s] > 0
+    mesh_pos: np.ndarray                    # (P, 3) float32 (after ReLU when settings.after_relu)
+    mesh_faces: np.ndarray                  # (F, 3) uint32
+    mesh_colors: np.ndarray                 # (P, 4) float32
+    outline: np.ndarray                     # (2N, 3) segments of the shape's outline
+    outline_color: Tuple[float, float, float, float]
+    shape3: np.ndarray                      # (N, 3) shape vertices p(W_order[t]) in GL coordinates
+    order: np.ndarray                       # (N,) features in angular order
+    # vertices p(W_t), feature order
+    vertex_pos: np.ndarray                  # (n, 3)
+    vertex_colors: np.ndarray               # (n, 4)
+    vertex_shown: np.ndarray                # (K,) feature indices drawn as points
+    spokes: np.ndarray                      # (2K, 3) p(0) -> p(W_t): the feature wheel on the plane (n <= SPOKE_MAX)
+    spoke_colors: np.ndarray                # (2K, 4)
+    # bias offset
+    bias: np.ndarray                        # (3,) (b_i, b_j, b_k), not enlarged
+    bias_tip: np.ndarray                    # (3,) GL coordinates
+    bias_lines: np.ndarray                  # (2, 3) the arrow's shaft, origin -> tip
+    drop_lines: np.ndarray                  # (6, 3) tip -> (b_i, 0, 0), (0, b_j, 0), (0, 0, b_k)
+    # tilt
+    tilt: np.ndarray                        # (3, 2) D_a on the plane (h-space gradient of p_a)
+    tilt_mag: np.ndarray                    # (3,) |D_a|
+    flat: np.ndarray                        # (3,) bool
+    tilt_lines: np.ndarray                  # (2K, 3)
+    tilt_line_colors: np.ndarray            # (2K, 4)
+    # arrowheads (bias and tilt)
+    head_pos: np.ndarray                    # (H, 3)
+    head_faces: np.ndarray                  # (F, 3) uint32
+    head_colors: np.ndarray                 # (H, 4)
+    # axes and cube
+    axes_pos: np.ndarray                    # (6, 3) positive half-axes
+    axes_colors: np.ndarray                 # (6, 4)
+    axes_neg: np.ndarray                    # (6, 3) negative half-axes
+    axis_len: np.ndarray                    # (3,) positive lengths (GL units)
+    cube: np.ndarray                        # (24, 3) or (0, 3)
+    # after ReLU
+    relu_pos: np.ndarray                    # (n, 3) ReLU(p(W_t)) (only when after_relu, else (0, 3))
+    relu_lines: np.ndarray                  # (2n, 3) vertex -> image
+    labels: List[Label]
+    center: np.ndarray                      # (3,) middle of the drawn content
+    radius: float                           # half-diagonal of its bounding box
+    fit_points: np.ndarray                  # (K, 3) what a camera preset frames
+    normal: np.ndarray                      # (3,) unit normal of the plane in GL coordinates (0 if degenerate)
+    plane: str                              # description of the plane (m != 2), '' for m = 2
+    info: dict = field(default_factory=dict)
+
+
+def _segments(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(k, 3), (k, 3) -> (2k, 3) interleaved segment endpoints."""
+    out = np.empty((2 * len(a), 3), dtype=np.float32)
+    out[0::2] = a
+    out[1::2] = b
+    return out
+
+
+def fmt(v: float) -> str:
+    """A number for a label: 3 significant digits, exponent outside [1e-3, 1000)."""
+    v = float(v)
+    if v == 0 or not math.isfinite(v):
+        return "0" if v == 0 else str(v)
+    a = abs(v)
+    if a >= 1000 or a < 1e-3:
+        return f"{v:.2e}"
+    return f"{v:.3g}"
+
+
+def build_scene(snap: Snapshot, settings: PlaneSettings, colors: Optional[np.ndarray] = None,
+                dead: Optional[Sequence[int]] = None) -> Scene:
+    """All arrays of the 3D view for (snapshot, settings, feature colours (n, 4) uint8).
+
+    ``dead``: 0-based dead features (model.analysis.Analysis.dead); a dead axis
+    of the triple whose tilt is not exactly flat is labelled "dead, nearly flat".
+    """
+    n = snap.n
+    tri = check_triple(settings.triple, n)
+    ti = np.array(tri, dtype=np.int64)
+    E = np.asarray(settings.enlarge, dtype=np.float64)
+    if colors is None:
+        from resources import palette  # pure numpy module
+
+        colors = palette.feature_colors(n, geo.angles(plane_of(snap)[0]))
+    col = rgba01(colors)
+    if col.shape != (n, 4):
+        raise ValueError(f"colors must be (n, 4) = ({n}, 4), got {col.shape}")
+    W2, D2, desc = plane_of(snap)
+    b = snap.b
+    A3 = D2[ti]            # (3, 2): p_triple(h) = A3 h + b3
+    b3 = b[ti]
+
+    def to_gl(h):          # h (k, 2) -> (k, 3) GL coordinates
+        return (np.asarray(h, dtype=np.float64).reshape(-1, 2) @ A3.T + b3) * E
+
+    # ---- the latent shape and its sign cells
+    V, order = shape_polygon(W2)
+    pts, off, bits = sign_cells(V, A3, b3)
+    P3 = to_gl(pts)
+    if settings.after_relu:
+        P3 = np.maximum(P3, 0.0)
+    faces = fan_faces(off)
+    cnt = np.diff(off)
+    # cell colours
+    G = len(cnt)
+    ccol = np.tile(np.array(NEUTRAL, dtype=np.float32), (G, 1))
+    if settings.show_slivers and G:
+        m = np.stack([(bits >> s) & 1 for s in range(3)], axis=1).astype(np.float32)  # (G, 3)
+        k = m.sum(axis=1)
+        fire = k > 0
+        mix = (m @ col[ti, :3]) / np.maximum(k, 1)[:, None]
+        ccol[fire, :3] = mix[fire]
+        ccol[fire, 3] = SLIVER_ALPHA
+    mesh_colors = np.repeat(ccol, cnt, axis=0).astype(np.float32)
+
+    # outline and vertices
+    shape3 = to_gl(V)
+    N = shape3.shape[0]
+    outline = _segments(shape3, np.roll(shape3, -1, axis=0)) if N >= 2 else np.zeros((0, 3), np.float32)
+    vertex_pos = np.empty((n, 3))
+    vertex_pos[order] = shape3
+    if n <= POINT_MAX:
+        shown = np.arange(n)
+    else:
+        stride = int(math.ceil(n / POINT_MAX))
+        shown = np.union1d(order[::stride], ti)
+
+    # ---- the feature wheel on the plane: p(0) = b -> p(W_t)
+    tip = b3 * E
+    if n <= SPOKE_MAX:
+        others = np.array([t for t in range(n) if t not in tri], dtype=np.int64)
+        spokes = _segments(np.tile(tip, (len(others), 1)), vertex_pos[others])
+        sc_ = col[others].copy()
+        sc_[:, 3] = SPOKE_ALPHA
+        spoke_colors = np.repeat(sc_, 2, axis=0)
+    else:
+        spokes = np.zeros((0, 3), np.float32)
+        spoke_colors = np.zeros((0, 4), np.float32)
+
+    # ---- bias
+    origin = np.zeros(3)
+    foot = np.zeros((3, 3))
+    foot[[0, 1, 2], [0, 1, 2]] = tip
+    bias_lines = _segments(origin[None, :], tip[None, :])
+    drop_lines = _segments(np.tile(tip, (3, 1)), foot)
+
+    # ---- tilt
+    nr_all = geo.norms(snap.W)
+    big = float(nr_all.max()) if n else 0.0
+    tmag = np.hypot(A3[:, 0], A3[:, 1])
+    flat = tmag <= max(FLAT_ABS, FLAT_REL * big)
+    starts, ends, tcols = [], [], []
+    for s in range(3):
+        if flat[s] or (s > 0 and tri[s] in tri[:s]):
+            continue
+        starts.append(tip)
+        ends.append(to_gl(A3[s][None, :])[0])
+        tcols.append(darker(col[tri[s]], 0.85))
+    tilt_lines = _segments(np.array(starts).reshape(-1, 3), np.array(ends).reshape(-1, 3))
+    tilt_line_colors = np.repeat(np.array(tcols, dtype=np.float32).reshape(-1, 4), 2, axis=0)
+
+    # ---- extent (before axes, which are sized from it)
+    content = [shape3, tip[None, :], origin[None, :]]
+    cube_hi = E.copy() if settings.show_cube else np.zeros(3)
+    content.append(cube_hi[None, :])
+    if settings.after_relu:
+        content.append(np.maximum(shape3, 0))
+    allp = np.concatenate([c.reshape(-1, 3) for c in content])
+    lo = allp.min(axis=0)
+    hi = allp.max(axis=0)
+    span = float(np.max(hi - lo)) if allp.size else 1.0
+    span = span if span > 0 else 1.0
+    axis_len = np.maximum(hi, 0.0) + 0.18 * span
+    axis_neg = np.minimum(lo, 0.0) - 0.08 * span
+    ax = np.zeros((6, 3))
+    axn = np.zeros((6, 3))
+    for s in range(3):
+        ax[2 * s + 1, s] = axis_len[s]
+        axn[2 * s + 1, s] = axis_neg[s]
+    axes_colors = np.repeat(np.array([darker(col[t], 0.9) for t in tri], dtype=np.float32), 2, axis=0)
+
+    # arrowheads: scaled with the scene
+    hl = 0.035 * span
+    head_tips, head_dirs, head_cols, head_len = [], [], [], []
+    if settings.show_bias:
+        d = tip - origin
+        L = float(np.linalg.norm(d))
+        if L > 0:
+            head_tips.append(tip)
+            head_dirs.append(d)
+            head_cols.append(BIAS)
+            head_len.append(min(hl, 0.45 * L))
+    if settings.show_tilt:
+        for s0, e0, c0 in zip(starts, ends, tcols):
+            d = e0 - s0
+            L = float(np.linalg.norm(d))
+            if L > 0:
+                head_tips.append(e0)
+                head_dirs.append(d)
+                head_cols.append(c0)
+                head_len.append(min(hl, 0.45 * L))
+    for s in range(3):  # the positive end of each axis
+        e0 = ax[2 * s + 1]
+        head_tips.append(e0)
+        head_dirs.append(e0)
+        head_cols.append(tuple(axes_colors[2 * s]))
+        head_len.append(0.8 * hl)
+    hv, hf = cone_mesh(np.array(head_tips), np.array(head_dirs), np.array(head_len),
+                       0.32 * np.array(head_len))
+    per = hv.shape[0] // max(len(head_tips), 1)
+    head_colors = np.repeat(np.array(head_cols, dtype=np.float32).reshape(-1, 4), per, axis=0)
+
+    # cube
+    if settings.show_cube:
+        c8 = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], dtype=np.float64) * E
+        ed = [(a, b_) for a in range(8) for b_ in range(a + 1, 8) if bin(a ^ b_).count("1") == 1]
+        cube = _segments(c8[[a for a, _ in ed]], c8[[b_ for _, b_ in ed]])
+    else:
+        cube = np.zeros((0, 3), np.float32)
+
+    # after ReLU
+    if settings.after_relu:
+        relu_pos = np.maximum(vertex_pos, 0.0)
+        moved = np.any(relu_pos != vertex_pos, axis=1)
+        relu_lines = _segments(vertex_pos[moved], relu_pos[moved])
+    else:
+        relu_pos = np.zeros((0, 3))
+        relu_lines = np.zeros((0, 3), np.float32)
+
+    # plane normal (GL coordinates): the cross product of the plane's two directions
+    c1, c2 = A3[:, 0] * E, A3[:, 1] * E
+    nv = np.cross(c1, c2)
+    nn = float(np.linalg.norm(nv))
+    normal = nv / nn if nn > 1e-12 * max(float(np.linalg.norm(c1) * np.linalg.norm(c2)), 1e-300) else np.zeros(3)
+
+    # labels
+    dead_set = set(int(d) for d in (dead or ()))
+    labels: List[Label] = []
+    if settings.show_labels:
+        for s in range(3):
+            t = tri[s]
+            txt = f"{t + 1}" + (f" (×{E[s]:g})" if E[s] != 1 else "")
+            if flat[s]:
+                txt += f"  flat: |W{t + 1}| = {fmt(tmag[s])}"
+            elif t in dead_set:
+                txt += f"  dead, nearly flat: |W{t + 1}| = {fmt(tmag[s])}"
+            apos = ax[2 * s + 1].copy()
+            apos[s] += 0.04 * span
+            labels.append(Label(apos, txt, darker(col[t], 0.75), "axis", True))
+        if settings.show_bias:
+            labels.append(Label(tip.copy(), "b = (" + ", ".join(fmt(v) for v in b3) + ")", BIAS, "bias"))
+        if settings.show_tilt:
+            for s in range(3):
+                if flat[s] or (s > 0 and tri[s] in tri[:s]):
+                    continue
+                t = tri[s]
+                labels.append(Label(to_gl(A3[s][None, :])[0], f"|W{t + 1}| = {fmt(tmag[s])}",
+                                    darker(col[t], 0.7), "tilt"))
+        if n <= VERTEX_LABEL_MAX and settings.show_vertices:
+            for t in range(n):
+                if t in tri:
+                    continue
+                labels.append(Label(vertex_pos[t].copy(), str(t + 1), darker(col[t], 0.7), "vertex"))
+
+    # what the camera frames: the shape (subsampled), the origin, the bias tip, the axes, the cube
+    sub = shape3 if N <= 4000 else shape3[:: int(math.ceil(N / 4000))]
+    ends = ax[1::2].copy()
+    ends[[0, 1, 2], [0, 1, 2]] += 0.06 * span  # room for the axis labels
+    fit_points = np.concatenate([sub, tip[None, :], origin[None, :], ax, axn, ends, cube.reshape(-1, 3)])
+
+    areas = cell_areas(pts, off)
+    center = 0.5 * (lo + hi)
+    radius = float(0.5 * np.linalg.norm(np.maximum(axis_len, hi) - np.minimum(axis_neg, lo)))
+    info = {
+        "triple": tri,
+        "bias": b3.copy(),
+        "tilt": tmag.copy(),
+        "flat": flat.copy(),
+        "dead": np.array([t in dead_set for t in tri]),
+        "sliver_area": np.array([float(areas[((bits >> s) & 1).astype(bool)].sum()) for s in range(3)]),
+        "shape_area": float(areas.sum()),
+    }
+    return Scene(
+        n=n, triple=tri, enlarge=E,
+        cells_h=pts, cells_off=off, cells_bits=bits,
+        mesh_pos=P3.astype(np.float32), mesh_faces=faces, mesh_colors=mesh_colors,
+        outline=outline, outline_color=GHOST if settings.after_relu else OUTLINE,
+        shape3=shape3.astype(np.float32), order=order,
+        vertex_pos=vertex_pos.astype(np.float32), vertex_colors=col, vertex_shown=shown,
+        spokes=spokes, spoke_colors=spoke_colors,
+        bias=b3.copy(), bias_tip=tip, bias_lines=bias_lines, drop_lines=drop_lines,
+        tilt=A3.copy(), tilt_mag=tmag, flat=flat, tilt_lines=tilt_lines, tilt_line_colors=tilt_line_colors,
+        head_pos=hv.astype(np.float32), head_faces=hf, head_colors=head_colors,
+        axes_pos=ax.astype(np.float32), axes_colors=axes_colors, axes_neg=axn.astype(np.float32),
+        axis_len=axis_len, cube=cube,
+        relu_pos=relu_pos.astype(np.float32), relu_lines=relu_lines,
+        labels=labels, fit_points=fit_points, center=center, radius=max(radius, 1e-6), normal=normal,
+        plane="" if snap.m == 2 else desc, info=info,
+    )
+
+
+# ----------------------------------------------------------------------------
+# the camera
+
+#: Camera presets: name -> what it looks along.
+CAMERA_PRESETS = ("iso", "normal", "axis-i", "axis-j", "axis-k")
+ISO = (22.0, 35.0)  # (elevation, azimuth) degrees: the camera above the positive x-y quadrant
+FOV = 60.0           # pyqtgraph's horizontal field of view
+
+
+def camera_direction(elevation: float, azimuth: float) -> np.ndarray:
+    """Unit vector from the centre towards the camera (pyqtgraph's euler convention)."""
+    el, az = math.radians(elevation), math.radians(azimuth)
+    return np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
+
+
+def direction_angles(d) -> Tuple[float, float]:
+    """(elevation, azimuth) degrees of a direction from the centre towards the camera."""
+    d = np.asarray(d, dtype=np.float64)
+    d = d / np.linalg.norm(d)
+    el = math.degrees(math.asin(max(-1.0, min(1.0, float(d[2])))))
+    az = math.degrees(math.atan2(float(d[1]), float(d[0]))) if abs(d[2]) < 1 - 1e-12 else -90.0
+    return el, az
+
+
+def underside_direction(scene: Scene) -> np.ndarray:
+    """Direction towards a camera under the plane, looking up at it along its normal.
+
+    "Under" is the side away from the positive octant: the normal is oriented
+    so that it points towards (1, 1, 1), and the camera sits on the other side.
+    A degenerate plane (rank < 2 in the triple) falls back to (-1, -1, -1)/sqrt 3.
+    """
+    nv = np.asarray(scene.normal, dtype=np.float64)
+    if not np.any(nv):
+        return -np.ones(3) / math.sqrt(3)
+    s = float(nv.sum())
+    if s < 0 or (s == 0 and nv[2] < 0):
+        nv = -nv
+    return -nv
+
+
+def camera_basis(elevation: float, azimuth: float):
+    """(d, r, u): towards the camera, screen right, screen up (pyqtgraph's euler camera, z up)."""
+    d = camera_direction(elevation, azimuth)
+    az = math.radians(azimuth)
+    r = np.array([-math.sin(az), math.cos(az), 0.0])
+    u = np.cross(d, r)
+    return d, r, u
+
+
+def fit_camera(points, elevation: float, azimuth: float, aspect: float = 4 / 3, fov: float = FOV,
+               margin: float = 0.85) -> Tuple[np.ndarray, float]:
+    """(center (3,), distance): the perspective camera looking from (elevation, azimuth) in which
+    every point lies inside ``margin`` of the view, centred on their projected extent.
+
+    aspect: width / height; fov: horizontal field of view (degrees).
+    """
+    P = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    if P.shape[0] == 0:
+        return np.zeros(3), 10.0
+    d, r, u = camera_basis(elevation, azimuth)
+    c = 0.5 * (P.min(axis=0) + P.max(axis=0))
+    Q = P - c
+    x, y = Q @ r, Q @ u
+    c = c + r * 0.5 * (x.max() + x.min()) + u * 0.5 * (y.max() + y.min())
+    Q = P - c
+    x, y, z = Q @ r, Q @ u, Q @ d
+    tx = math.tan(math.radians(0.5 * fov)) * margin
+    ty = tx / max(aspect, 1e-6)
+    D = float(np.max(z + np.maximum(np.abs(x) / tx, np.abs(y) / ty)))
+    span = float(np.max(P.max(axis=0) - P.min(axis=0)))
+    D = max(D, float(z.max()) + 0.05 * max(span, 1e-6), 1e-6)
+    return c, D
+
+
+def camera_for(preset: str, scene: Scene, aspect: float = 4 / 3) -> dict:
+    """Camera parameters (elevation, azimuth, center (3,), distance) of a preset that frame the scene.
+
+    iso: from above, between the positive x and y axes; normal: along the
+    plane's normal from its underside (the feature vectors then appear as the
+    seed's wheel); axis-i/j/k: looking down the positive x/y/z axis towards
+    the origin. aspect: width / height of the view.
+    """
+    if preset not in CAMERA_PRESETS:
+        raise ValueError(f"camera preset must be one of {', '.join(CAMERA_PRESETS)}, got {preset!r}")
+    if preset == "iso":
+        el, az = ISO
+    elif preset == "normal":
+        el, az = direction_angles(underside_direction(scene))
+    elif preset == "axis-i":
+        el, az = 0.0, 0.0
+    elif preset == "axis-j":
+        el, az = 0.0, 90.0
+    else:
+        el, az = 90.0, -90.0
+    c, D = fit_camera(scene.fit_points, el, az, aspect)
+    return {"elevation": el, "azimuth": az, "center": c, "distance": D}

@@ -1,0 +1,328 @@
+"""The 3D view in GL (run under Xvfb: QT_QPA_PLATFORM=offscreen cannot host QOpenGLWidget).
+
+Pixel checks on render_image (renderToArray at the requested size): a feature's
+sliver colour appears where its sliver is, the bias arrow's tip moves with b_k,
+a dead feature's plane is flat; plus the controls, picking, hidden and floated
+views. Renders are saved as /tmp/plane3d_test_*.png to look at.
+"""
+import numpy as np
+import pytest
+
+from model.snapshot import Snapshot
+from render3d import scene as sc
+from tests.widgets import blend, henighan_snapshot, make_ctx, symmetric_failure_snapshot
+
+SIZE = (480, 400)
+
+
+@pytest.fixture
+def view(qtbot, qapp):
+    if qapp.platformName() in ("offscreen", "minimal"):
+        pytest.skip("GL needs a real X server (run under xvfb-run); offscreen cannot host QOpenGLWidget")
+    from render3d.plane_view import PlaneView
+
+    v = PlaneView()
+    qtbot.addWidget(v)
+    v.resize(620, 520)
+    v.show()
+    qtbot.waitExposed(v)
+    qapp.processEvents()
+    return v
+
+
+def rgb(img):
+    """QImage -> (h, w, 3) uint8 RGB."""
+    from PyQt6.QtGui import QImage
+
+    img = img.convertToFormat(QImage.Format.Format_ARGB32)
+    w, h = img.width(), img.height()
+    ptr = img.constBits()
+    ptr.setsize(img.sizeInBytes())
+    a = np.frombuffer(ptr, np.uint8).reshape(h, img.bytesPerLine() // 4, 4)[:, :w]
+    return a[..., [2, 1, 0]].copy()
+
+
+def render(v, name, w=SIZE[0], h=SIZE[1]):
+    img = v.render_image(w, h)
+    img.save(f"/tmp/plane3d_test_{name}.png")
+    return rgb(img)
+
+
+def pixel(v, p3, w=SIZE[0], h=SIZE[1]):
+    xy, vis = sc.project_to_pixels(v.gl.mvp(w, h), np.asarray(p3, float).reshape(1, 3), w, h)
+    assert vis[0]
+    return int(round(xy[0, 1])), int(round(xy[0, 0]))  # (row, col)
+
+
+def patch(a, rc, r=2):
+    y, x = rc
+    return a[max(y - r, 0):y + r + 1, max(x - r, 0):x + r + 1].reshape(-1, 3).astype(float)
+
+
+def pure_cell_centroid(S, s):
+    """h at the centroid of the largest cell where only axis s fires."""
+    a = sc.cell_areas(S.cells_h, S.cells_off)
+    ok = np.nonzero(S.cells_bits == (1 << s))[0]
+    g = ok[np.argmax(a[ok])]
+    return S.cells_h[S.cells_off[g]:S.cells_off[g + 1]].mean(axis=0)
+
+
+def quiet(v, **kw):
+    """Only the shape and what the test names: no labels, cube, points, tilt."""
+    st = v.settings.with_(show_labels=False, show_cube=False, show_vertices=False, show_tilt=False,
+                          show_shape=True, show_slivers=True)
+    v.set_settings(st.with_(**kw) if kw else st)
+
+
+def test_sliver_colour_appears_where_the_sliver_is(view, qapp):
+    snap = henighan_snapshot(7)
+    ctx = make_ctx(snap)
+    view.set_snapshot(snap, ctx)
+    view.set_triple((0, 1, 2))
+    quiet(view)
+    view.set_camera("normal")  # the plane faces the camera
+    a = render(view, "slivers")
+    S = view.scene
+    A3, b3 = S.tilt, S.bias
+    for s, f in enumerate((0, 1, 2)):
+        h = pure_cell_centroid(S, s)
+        got = np.median(patch(a, pixel(view, A3 @ h + b3)), axis=0)
+        want = blend((*ctx.colors[f, :3], 255 * sc.SLIVER_ALPHA))
+        assert np.abs(got - want).max() < 12, (s, got, want)
+    # the neutral part: h = 0 lands at b (no axis fires there: b < 0)
+    got = np.median(patch(a, pixel(view, S.bias_tip)), axis=0)
+    assert np.abs(got - blend(np.array(sc.NEUTRAL) * 255)).max() < 12
+    # and the sliver colour is there because of the slivers: switched off, it is gone
+    view.set_settings(view.settings.with_(show_slivers=False))
+    b_ = render(view, "no_slivers")
+    h = pure_cell_centroid(S, 0)
+    got = np.median(patch(b_, pixel(view, A3 @ h + b3)), axis=0)
+    assert np.abs(got - blend(np.array(sc.NEUTRAL) * 255)).max() < 12
+    want = blend((*ctx.colors[0, :3], 255 * sc.SLIVER_ALPHA))
+    near = lambda img: int((np.abs(img.astype(float) - want).max(axis=2) < 10).sum())  # noqa: E731
+    assert near(a) > 200 and near(b_) < near(a) // 20
+
+
+def test_bias_tip_moves_with_b_k_and_the_camera_stays(view, qapp):
+    snap = symmetric_failure_snapshot()
+    view.set_snapshot(snap, make_ctx(snap))
+    assert view.triple == (0, 1, 6)
+    quiet(view, enlarge=(1.0, 1.0, 3.0))  # as the seed enlarges dimension 7 to show b_7
+    view.set_camera("axis-i")  # looking down x: y to the right, z (feature 7) up
+    cam = view.camera_params()
+    a1 = render(view, "bias_before")
+    tip1 = pixel(view, view.scene.bias_tip)
+    b = snap.b.copy()
+    b[6] = 0.6
+    snap2 = Snapshot(snap.step + 1, snap.W, b)
+    view.set_snapshot(snap2, make_ctx(snap2))
+    assert view.camera_params() == cam  # the camera stays put while the snapshot changes
+    a2 = render(view, "bias_after")
+    np.testing.assert_allclose(view.scene.bias_tip, [-1, -1, 1.8])
+    tip2 = pixel(view, view.scene.bias_tip)
+    assert tip1[0] - tip2[0] > 40 and abs(tip1[1] - tip2[1]) <= 3  # straight up on screen
+
+    def dark(img, rc):
+        return float(patch(img, rc, 4).sum(axis=1).min()) < 3 * 90
+
+    assert dark(a1, tip1) and not dark(a1, tip2)
+    assert dark(a2, tip2) and not dark(a2, tip1)
+
+
+def test_dead_feature_plane_is_flat(view, qapp):
+    snap = symmetric_failure_snapshot()
+    W = snap.W.copy()
+    W[:, 6] = 0.45 * W[:, 5]  # feature 7 tilted a little along W_6 (the seed's 'W7 = a W6')
+    tilted = Snapshot(snap.step, W, snap.b)
+
+    def rows_covered(s, name, elevation=0.0):
+        view.set_snapshot(s, make_ctx(s))
+        view.set_triple((0, 1, 6))
+        quiet(view)
+        S = view.scene
+        # camera level with the plane's h = 0 point, looking along x: a flat plane is a line
+        view.set_camera_params(center=S.bias_tip, elevation=elevation, azimuth=0.0,
+                               distance=sc.fit_camera(S.fit_points, 0, 0, SIZE[0] / SIZE[1])[1])
+        with_shape = render(view, name)
+        quiet(view, show_shape=False)
+        without = render(view, name + "_noshape")
+        diff = np.abs(with_shape.astype(int) - without.astype(int)).max(axis=2) > 12
+        return np.nonzero(diff.any(axis=1))[0]
+
+    flat = rows_covered(snap, "flat")
+    tilt = rows_covered(tilted, "tilted")
+    assert len(flat) <= 2, flat          # edge-on, a flat plane is (at most) a line
+    assert len(tilt) >= 25, len(tilt)    # a tilted one is not
+    assert len(rows_covered(snap, "flat_from_above", elevation=15.0)) >= 10  # the flat one is drawn
+
+
+def test_render_image_exact_size_and_large(view, qapp):
+    snap = henighan_snapshot(7)
+    view.set_snapshot(snap, make_ctx(snap))
+    for w, h in ((333, 222), (1500, 1100)):
+        img = view.render_image(w, h)
+        assert (img.width(), img.height()) == (w, h)
+    img.save("/tmp/plane3d_test_large.png")
+    a = rgb(img)
+    # drawn at that size, not a small picture scaled up: the sliver of feature 1 at its projected place
+    S = view.scene
+    h = pure_cell_centroid(S, 0)
+    view.set_camera(view.camera_preset)
+    a = rgb(view.render_image(1500, 1100))
+    rc = pixel(view, S.tilt @ h + S.bias, 1500, 1100)
+    want = blend((*make_ctx(snap).colors[0, :3], 255 * sc.SLIVER_ALPHA))
+    assert np.abs(np.median(patch(a, rc), axis=0) - want).max() < 14
+
+
+def test_hidden_and_floated_views_render(qtbot, qapp):
+    if qapp.platformName() in ("offscreen", "minimal"):
+        pytest.skip("GL needs a real X server")
+    from PyQt6.QtCore import Qt
+    from PyQt6.QtWidgets import QDockWidget, QMainWindow
+
+    from render3d.plane_view import PlaneView
+
+    snap = henighan_snapshot(7)
+    ctx = make_ctx(snap)
+    want = blend((*ctx.colors[0, :3], 255 * sc.SLIVER_ALPHA))
+
+    def count(img):
+        return int((np.abs(rgb(img).astype(float) - want).max(axis=2) < 10).sum())
+
+    hidden = PlaneView()  # never shown: its GL widget has no context; an offscreen view renders
+    qtbot.addWidget(hidden)
+    hidden.set_snapshot(snap, ctx)
+    img = hidden.render_image(400, 300)
+    img.save("/tmp/plane3d_test_hidden.png")
+    assert count(img) > 100
+    assert not any(w.isVisible() for w in qapp.topLevelWidgets())
+    # a dock floated out gets a new GL context: the items rebuild their programs and buffers
+    win = QMainWindow()
+    qtbot.addWidget(win)
+    v = PlaneView()
+    dock = QDockWidget("3D", win)
+    dock.setWidget(v)
+    win.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    win.resize(700, 600)
+    win.show()
+    qtbot.waitExposed(win)
+    v.set_snapshot(snap, ctx)
+    qapp.processEvents()
+    assert count(v.render_image(400, 300)) > 100
+    gen = v.gl.generation
+    dock.setFloating(True)
+    qtbot.waitUntil(lambda: v.gl.generation > gen and v.gl.isValid(), timeout=3000)
+    img = v.render_image(400, 300)
+    img.save("/tmp/plane3d_test_floated.png")
+    assert count(img) > 100
+    win.close()
+
+
+def test_triple_controls_send_feature_step_default(view, qapp):
+    from model.analysis import analyze
+
+    snap = symmetric_failure_snapshot()
+    ctx = make_ctx(snap)
+    seen = []
+    view.settingsChanged.connect(seen.append)
+    view.set_snapshot(snap, ctx)
+    assert view.triple == (0, 1, 6) and [s.value() for s in view.spins] == [1, 2, 7]
+    view.send_feature(3)              # replaces z first
+    assert view.triple == (0, 1, 3)
+    view.send_feature(4)              # then the axis set longest ago
+    assert view.triple == (4, 1, 3)
+    view.send_feature(1)              # already shown: nothing moves
+    assert view.triple == (4, 1, 3)
+    view.spins[1].setValue(6)         # the y spin box, 1-based
+    assert view.triple == (4, 5, 3)
+    view.step(1)                      # z steps, skipping x and y
+    assert view.triple == (4, 5, 6)
+    view.step(1)
+    assert view.triple == (4, 5, 0)
+    assert seen and seen[-1].triple == (4, 5, 0)
+    # the user's triple survives new snapshots
+    view.set_snapshot(snap, ctx)
+    assert view.triple == (4, 5, 0)
+    view.use_default()
+    assert view.triple == (0, 1, 6)
+    # "Selected -> axes": three selected features become the triple
+    from widgets.context import ViewContext
+
+    view.set_snapshot(snap, ViewContext(colors=ctx.colors, selected=frozenset({2, 3, 5}), analysis=analyze(snap)))
+    view.selected_btn.click()
+    assert view.triple == (2, 3, 5)
+    # enlarge spin box -> settings -> the scene
+    view.enlarge_spins[2].setValue(4.0)
+    assert view.settings.enlarge == (1.0, 1.0, 4.0)
+    assert view.scene.enlarge.tolist() == [1.0, 1.0, 4.0]
+    assert "features 3, 4, 6" in view.status.text() and "b = (-1, -1, -1)" in view.status.text()
+    view.set_snapshot(None, None)
+    assert view.scene is None
+
+
+def test_default_follows_training_until_a_feature_dies(view, qapp):
+    from model.analysis import analyze
+
+    rng = np.random.default_rng(3)
+    early = Snapshot(0, rng.normal(size=(2, 7)), np.zeros(7))
+    view.set_snapshot(early, make_ctx(early))
+    first = view.triple
+    late = symmetric_failure_snapshot()
+    view.set_snapshot(late, make_ctx(late))
+    assert analyze(late).dead == [6] and 6 not in first
+    assert view.triple == (0, 1, 6)
+
+
+def test_click_on_a_vertex_emits_feature(view, qtbot, qapp):
+    from PyQt6.QtCore import QPoint, Qt
+
+    snap = henighan_snapshot(7)
+    view.set_snapshot(snap, make_ctx(snap))
+    view.set_camera("normal")
+    qapp.processEvents()
+    x, y = view.pixel_of(view.scene.vertex_pos[4])
+    with qtbot.waitSignal(view.featureClicked, timeout=2000) as blocker:
+        qtbot.mouseClick(view.gl, Qt.MouseButton.LeftButton, pos=QPoint(int(round(x)), int(round(y))))
+    assert blocker.args == [4]
+    assert view.feature_at(5, 5) == -1
+
+
+def test_orbit_turns_the_camera(view, qapp):
+    snap = henighan_snapshot(7)
+    view.set_snapshot(snap, make_ctx(snap))
+    view.set_camera("iso")
+    a = rgb(view.render_image(320, 240))
+    cam = view.camera_params()
+    view.set_orbit(cam["azimuth"] + 90)
+    c2 = view.camera_params()
+    assert c2["azimuth"] == pytest.approx(cam["azimuth"] + 90)
+    assert c2["elevation"] == cam["elevation"] and c2["distance"] == cam["distance"]
+    b = rgb(view.render_image(320, 240))
+    assert np.abs(a.astype(int) - b.astype(int)).max(axis=2).mean() > 2
+
+
+def test_new_snapshots_reuse_the_gl_buffers(view, qapp):
+    rng = np.random.default_rng(0)
+    base = henighan_snapshot(7)
+    view.set_snapshot(base, make_ctx(base))
+    view.render_image(200, 150)  # uploads
+    mesh, outline = view.items.mesh, view.items.outline
+
+    def gpu_bytes(buf):  # the size GL holds for the buffer (bound, in the view's context)
+        view.gl.makeCurrent()
+        buf.bind()
+        try:
+            return buf.size()
+        finally:
+            buf.release()
+
+    ids = (mesh.m_vbo_position.bufferId(), mesh.m_ibo_faces.bufferId(), outline.m_vbo_position.bufferId())
+    sizes = (gpu_bytes(mesh.m_vbo_position), gpu_bytes(outline.m_vbo_position))
+    assert sizes[0] == mesh._vcap * 12  # (capacity, 3) float32
+    for s in range(3):
+        snap = Snapshot(s, base.W + 0.05 * rng.normal(size=base.W.shape), base.b + 0.05 * rng.normal(size=7))
+        view.set_snapshot(snap, make_ctx(snap))
+        view.render_image(200, 150)
+        assert (mesh.m_vbo_position.bufferId(), mesh.m_ibo_faces.bufferId(),
+                outline.m_vbo_position.bufferId()) == ids
+        assert (gpu_bytes(mesh.m_vbo_position), gpu_bytes(outline.m_vbo_position)) == sizes
