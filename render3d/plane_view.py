@@ -30,7 +30,7 @@ import math
 from typing import Optional, Sequence
 
 import numpy as np
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QImage, QPainter, QVector3D
 from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy,
                              QSpinBox, QToolButton, QVBoxLayout, QWidget)
@@ -263,7 +263,11 @@ class PlaneView(QWidget):
         self.gl.setBackgroundColor(BACKGROUND)
         self.gl.setMinimumSize(160, 120)
         self.gl.clicked.connect(self._gl_clicked)
-        lay.addWidget(self.gl, 1)
+        # The GL widget joins the layout when this view is first shown: a QOpenGLWidget
+        # anywhere in a window switches the whole window to OpenGL compositing, which under
+        # software GL (Mesa llvmpipe, Xvfb) costs ~15 ms on every repaint of every view, so
+        # a window whose 3D dock was never opened must not carry one.
+        self._gl_slot = lay.count()
         self.items = SceneItems(self.gl)
 
         self.status = QLabel("")
@@ -273,6 +277,18 @@ class PlaneView(QWidget):
         self.status.setWordWrap(True)
         lay.addWidget(self.status)
         self._sync_controls()
+
+    def showEvent(self, e):  # noqa: N802 (Qt)
+        super().showEvent(e)
+        # a tabified dock is shown and hidden again while the window first lays out: wait
+        QTimer.singleShot(0, self._ensure_gl)
+
+    def _ensure_gl(self):
+        """Put the GL widget into the layout once this view is really on screen."""
+        if self.gl.parent() is self or not self.isVisible() or self.visibleRegion().isEmpty():
+            return
+        self.gl.resize(max(self.width() - 4, 160), max(self.height() - 80, 120))
+        self.layout().insertWidget(self._gl_slot, self.gl, 1)
 
     def _tool(self, text, tip, slot) -> QToolButton:
         b = QToolButton()
@@ -404,6 +420,7 @@ class PlaneView(QWidget):
     def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
         """Draw this snapshot (None clears). The camera stays put unless n changed."""
         self._snap, self._ctx = snap, ctx
+        self._ensure_gl()
         if snap is None or snap.n == 0:
             self.scene = None
             self.items.clear()

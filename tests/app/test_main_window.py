@@ -266,9 +266,18 @@ def test_3d_dock_follows_the_frame_and_alt_click_sends_a_feature(qtbot, make_win
     w.form.set_config(TrainConfig(n=7, steps=300, seed=0))
     w.start_training()
     qtbot.waitUntil(lambda: finished(w), timeout=30000)
+    from PyQt6.QtOpenGLWidgets import QOpenGLWidget
+
+    # a GL widget switches the whole window to GL compositing: none until the 3D dock is opened
+    assert not w.findChildren(QOpenGLWidget)
     w.docks["plane3d"].raise_()
     qtbot.waitUntil(lambda: w.plane3d.isVisible() and not w.plane3d.visibleRegion().isEmpty(), timeout=3000)
     w.redraw()
+    qtbot.waitUntil(lambda: w.findChildren(QOpenGLWidget) == [w.plane3d.gl] and w.plane3d.gl.isValid(), timeout=3000)
+    fb = w.plane3d.gl.grabFramebuffer()
+    px = np.array([[fb.pixelColor(x, y).getRgb()[:3] for x in range(0, fb.width(), 4)]
+                   for y in range(0, fb.height(), 4)])
+    assert (px.sum(axis=2) < 600).mean() > 0.01  # the docked GL view draws the scene on screen
     snap, _ = w.session.frame()
     assert w.plane3d.scene is not None and w.plane3d._snap.step == snap.step == 300
     np.testing.assert_allclose(w.plane3d.scene.bias, snap.b[list(w.plane3d.triple)])
