@@ -324,7 +324,13 @@ def paint_labels(painter: QPainter, labels, mvp: np.ndarray, width: float, heigh
             if not ok or not (-50 <= x <= width + 50 and -50 <= y <= height + 50):
                 continue
             c = lb.color
-            text(float(x + dx), float(y + dy), lb.text, bold if lb.bold else base,
+            font = bold if lb.bold else base
+            # keep the whole text inside the picture (a long axis label at the right edge
+            # would be cut off in a figure panel): slide it left / down as needed
+            fm = QFontMetricsF(font)
+            tx = min(float(x + dx), width - fm.horizontalAdvance(lb.text) - 3 * scale)
+            ty = max(float(y + dy), fm.ascent() + 2 * scale)
+            text(max(tx, 2.0 * scale), min(ty, height - fm.descent() - 2 * scale), lb.text, font,
                  QColor.fromRgbF(float(c[0]), float(c[1]), float(c[2]), float(c[3])))
     if caption:
         fm = QFontMetricsF(base)
