@@ -136,6 +136,14 @@ class LossView(PlotPanel):
         pi.getAxis("left").setLogMode(True)
         pi.setLabel("left", "loss")
         pi.setLabel("bottom", "step")
+        for name in ("left", "bottom"):
+            # no SI prefix: on the log axis it read "loss (x0.001)" over ticks like "7·10²".
+            # pyqtgraph 0.14's enableAutoSIPrefix(False) keeps the last scale, so reset it too
+            ax = pi.getAxis(name)
+            ax.enableAutoSIPrefix(False)
+            ax.autoSIPrefixScale = 1.0
+            ax.labelUnitPrefix = ""
+            ax._updateLabel()
         self.band_lo = pg.PlotCurveItem(pen=None)
         self.band_hi = pg.PlotCurveItem(pen=None)
         self.band = pg.FillBetweenItem(self.band_lo, self.band_hi, brush=pg.mkBrush(BAND_BRUSH))

@@ -111,3 +111,16 @@ def test_shown_model_is_highlighted(qtbot):
     xo, yo = v.others_curve.getData()
     assert np.isnan(yo).sum() == 2  # two curves, NaN-separated
     assert "model 2 of 3" in v.note.text()
+
+
+def test_axes_have_no_si_prefix_scale(qtbot):
+    """Losses from 1e3 down to 1e-9: the log axis reads 'loss' over powers of ten, never
+    'loss (x0.001)' over rescaled ticks (pyqtgraph's auto SI prefix on a log axis)."""
+    snap = henighan_snapshot(7)
+    L = np.logspace(3, -9, 400)[:, None]
+    v = show(qtbot, LossView())
+    v.set_snapshot(Snapshot(20_000, snap.W, snap.b, loss=1e-9), _ctx(snap, L, steps=np.arange(400) * 50))
+    render(v)
+    for name in ("left", "bottom"):
+        ax = v.plot_item.getAxis(name)
+        assert ax.autoSIPrefixScale == 1.0 and "(x" not in ax.labelString()
