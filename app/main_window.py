@@ -11,7 +11,7 @@ from typing import Optional
 
 from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QGuiApplication, QKeySequence
-from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
+from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QMainWindow, QMessageBox,
                              QPushButton, QTabBar, QVBoxLayout, QWidget)
 
 from model.config import ConfigError, TrainConfig

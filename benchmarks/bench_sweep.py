@@ -92,7 +92,7 @@ def main():
     print(f"{'ours: batched kernel (train)':52} {train_s:10.2f} {r_full / train_s:12.1f}x")
     print(f"{'ours: whole sweep (train + every verdict)':52} {total:10.2f} {r_full / total:12.1f}x")
     fails = K - counts.get("perfect", 0)
-    print(f"verdicts: " + ", ".join(f"{v} {c}" for v, c in counts.items()) + f"  (failures {fails}/{K})")
+    print("verdicts: " + ", ".join(f"{v} {c}" for v, c in counts.items()) + f"  (failures {fails}/{K})")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -44,7 +43,7 @@ import numpy as np
 from . import geometry as geo
 from .config import ConfigError, TrainConfig
 from .data import sparse_coo
-from .runfile import RunFileError, _one_line, _os_problem
+from .runfile import RunFileError, _one_line, atomic_h5
 
 DATASIZE_FORMAT = "latent-geometry-datasize"
 DATASIZE_FORMAT_VERSION = 1
@@ -356,50 +355,27 @@ class DataSizeRunner:
 # files
 
 def save_datasize(path, sweep: DataSizeSweep) -> Path:
-    import h5py
-
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    tmp = folder / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        try:
-            f = h5py.File(tmp, "x")
-        except OSError as exc:
-            raise RunFileError(path, _os_problem(exc, "write the dataset-size sweep")) from None
-        try:
-            with f:
-                f.attrs["format"] = DATASIZE_FORMAT
-                f.attrs["format_version"] = DATASIZE_FORMAT_VERSION
-                f.attrs["base"] = sweep.base.to_json()
-                f.attrs["sizes"] = json.dumps(list(sweep.sizes))
-                f.attrs["test_examples"] = int(sweep.test_examples)
-                f.attrs["cancelled"] = bool(sweep.cancelled)
-                g = f.create_group("sizes")
-                for r in sweep.results:
-                    c = g.create_group(f"T{r.T:09d}")
-                    c.attrs["T"] = int(r.T)
-                    c.attrs["config"] = r.config.to_json()
-                    c.attrs["step"] = int(r.step)
-                    for name, arr, dt in (("W", r.W, np.float32), ("b", r.b, np.float32),
-                                          ("train_loss", r.train_loss, np.float64),
-                                          ("test_loss", r.test_loss, np.float64),
-                                          ("recorded_loss", r.recorded_loss, np.float64),
-                                          ("feature_dims", r.feature_dims, np.float64),
-                                          ("data_dims", r.data_dims, np.float64), ("H", r.H, np.float32)):
-                        c.create_dataset(name, data=np.asarray(arr, dt))
-            os.replace(tmp, path)
-        except RunFileError:
-            raise
-        except OSError as exc:
-            raise RunFileError(path, _os_problem(exc, "write the dataset-size sweep")) from None
-        except Exception as exc:
-            raise RunFileError(path, f"cannot write the dataset-size sweep: {_one_line(exc)}") from None
-    finally:
-        if tmp.exists():
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
+    with atomic_h5(path, "write the dataset-size sweep") as f:
+        f.attrs["format"] = DATASIZE_FORMAT
+        f.attrs["format_version"] = DATASIZE_FORMAT_VERSION
+        f.attrs["base"] = sweep.base.to_json()
+        f.attrs["sizes"] = json.dumps(list(sweep.sizes))
+        f.attrs["test_examples"] = int(sweep.test_examples)
+        f.attrs["cancelled"] = bool(sweep.cancelled)
+        g = f.create_group("sizes")
+        for r in sweep.results:
+            c = g.create_group(f"T{r.T:09d}")
+            c.attrs["T"] = int(r.T)
+            c.attrs["config"] = r.config.to_json()
+            c.attrs["step"] = int(r.step)
+            for name, arr, dt in (("W", r.W, np.float32), ("b", r.b, np.float32),
+                                  ("train_loss", r.train_loss, np.float64),
+                                  ("test_loss", r.test_loss, np.float64),
+                                  ("recorded_loss", r.recorded_loss, np.float64),
+                                  ("feature_dims", r.feature_dims, np.float64),
+                                  ("data_dims", r.data_dims, np.float64), ("H", r.H, np.float32)):
+                c.create_dataset(name, data=np.asarray(arr, dt))
     sweep.path = path
     return path
 

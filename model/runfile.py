@@ -44,6 +44,7 @@ import os
 import time
 import uuid
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -414,55 +415,66 @@ class RunWriter:
 
 
 # ------------------------------------------------------------------- save
-def save_run(path, config: TrainConfig, history: History, dataset=None, meta: Optional[dict] = None) -> Path:
-    """Write ``history`` (all rows) to a new file at ``path``, atomically (temp file + os.replace)."""
+@contextmanager
+def atomic_h5(path, doing: str, libver=None):
+    """A new HDF5 file, written under a temporary name beside ``path`` and renamed onto
+    ``path`` when the with-block ends without an error (removed otherwise), so a reader
+    never sees half a file and a failed write leaves the old file as it was. Any error:
+    RunFileError naming ``path`` and what was being done (``doing``, e.g. "save")."""
     import h5py
 
     path = Path(path)
-    _check_dims(config, history.K, history.m, history.n, history.untied)
     folder = path.parent if str(path.parent) else Path(".")
     tmp = folder / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         if path.is_dir():
-            raise RunFileError(path, "cannot save: it is a folder")
+            raise RunFileError(path, f"cannot {doing}: it is a folder")
         try:
-            f = h5py.File(tmp, "x", libver=LIBVER)
+            f = h5py.File(tmp, "x", **({"libver": libver} if libver else {}))
         except OSError as exc:
-            raise RunFileError(path, _os_problem(exc, "save")) from None
+            raise RunFileError(path, _os_problem(exc, doing)) from None
         try:
             with f:
-                K, m, n, untied = history.K, history.m, history.n, history.untied
-                g = _write_header(f, config, dataset, meta, K, m, n, untied)
-                with history.locked_arrays() as a:
-                    N = len(a["steps"])
-                    names = ["steps", "W", "b", "loss"] + (["M"] if untied else [])
-                    for name in names + ["crc"]:
-                        g[name].resize(N, axis=0)
-                    row_bytes = max(1, history.bytes_per_snapshot)
-                    block = max(1, _BLOCK_BYTES // row_bytes)
-                    for lo in range(0, N, block):
-                        hi = min(N, lo + block)
-                        for name in names:
-                            g[name][lo:hi] = a[name][lo:hi]
-                        g["crc"][lo:hi] = np.array(
-                            [_row_crc(a["steps"][i], a["W"][i], a["b"][i], a["loss"][i],
-                                      None if a["M"] is None else a["M"][i]) for i in range(lo, hi)],
-                            dtype=np.uint32)
-                    g["halted"][...] = a["halted"]
-                    g["committed"][()] = N
+                yield f
             os.replace(tmp, path)
         except RunFileError:
             raise
         except OSError as exc:
-            raise RunFileError(path, _os_problem(exc, "save")) from None
+            raise RunFileError(path, _os_problem(exc, doing)) from None
         except Exception as exc:
-            raise RunFileError(path, f"cannot save: {_one_line(exc)}") from None
+            raise RunFileError(path, f"cannot {doing}: {_one_line(exc)}") from None
     finally:
         if tmp.exists():
             try:
                 tmp.unlink()
             except OSError:
                 pass
+
+
+def save_run(path, config: TrainConfig, history: History, dataset=None, meta: Optional[dict] = None) -> Path:
+    """Write ``history`` (all rows) to a new file at ``path``, atomically (see atomic_h5)."""
+    path = Path(path)
+    _check_dims(config, history.K, history.m, history.n, history.untied)
+    with atomic_h5(path, "save", libver=LIBVER) as f:
+        K, m, n, untied = history.K, history.m, history.n, history.untied
+        g = _write_header(f, config, dataset, meta, K, m, n, untied)
+        with history.locked_arrays() as a:
+            N = len(a["steps"])
+            names = ["steps", "W", "b", "loss"] + (["M"] if untied else [])
+            for name in names + ["crc"]:
+                g[name].resize(N, axis=0)
+            row_bytes = max(1, history.bytes_per_snapshot)
+            block = max(1, _BLOCK_BYTES // row_bytes)
+            for lo in range(0, N, block):
+                hi = min(N, lo + block)
+                for name in names:
+                    g[name][lo:hi] = a[name][lo:hi]
+                g["crc"][lo:hi] = np.array(
+                    [_row_crc(a["steps"][i], a["W"][i], a["b"][i], a["loss"][i],
+                              None if a["M"] is None else a["M"][i]) for i in range(lo, hi)],
+                    dtype=np.uint32)
+            g["halted"][...] = a["halted"]
+            g["committed"][()] = N
     return path
 
 

@@ -40,7 +40,6 @@ import math
 import os
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -50,7 +49,7 @@ import numpy as np
 from .analysis import SPARSE_VERDICT, VERDICTS, analyze
 from .config import DATA_KINDS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 from .runfile import FORMAT as RUN_FORMAT
-from .runfile import RunFileError, _one_line, _os_problem, user_runs_dir
+from .runfile import RunFileError, _one_line, atomic_h5, user_runs_dir
 from .snapshot import Snapshot
 
 SWEEP_FORMAT = "latent-geometry-sweep"
@@ -486,54 +485,31 @@ def _check_writable(path: Path, overwrite: bool) -> None:
 
 def save_sweep(path, sweep: Sweep) -> Path:
     """Write the sweep to ``path`` atomically (temp file + os.replace)."""
-    import h5py
-
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    tmp = folder / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        try:
-            f = h5py.File(tmp, "x")
-        except OSError as exc:
-            raise RunFileError(path, _os_problem(exc, "write the sweep")) from None
-        try:
-            with f:
-                f.attrs["format"] = SWEEP_FORMAT
-                f.attrs["format_version"] = SWEEP_FORMAT_VERSION
-                f.attrs["base"] = sweep.base.to_json()
-                f.attrs["grid"] = json.dumps(sweep.grid)
-                f.attrs["models"] = int(sweep.models)
-                f.attrs["cancelled"] = bool(sweep.cancelled)
-                f.attrs["verdict_names"] = json.dumps(list(SWEEP_VERDICTS))
-                g = f.create_group("configs")
-                code = {v: i for i, v in enumerate(SWEEP_VERDICTS)}
-                for i, e in enumerate(sweep.entries):
-                    c = g.create_group(f"c{i:04d}")
-                    c.attrs["config"] = e.config.to_json()
-                    c.attrs["grid"] = json.dumps(e.grid)
-                    c.attrs["label"] = e.label
-                    c.attrs["step"] = int(e.step)
-                    c.create_dataset("seeds", data=e.seeds)
-                    c.create_dataset("W", data=np.asarray(e.W, np.float32))
-                    c.create_dataset("b", data=np.asarray(e.b, np.float32))
-                    c.create_dataset("loss", data=np.asarray(e.loss, np.float32))
-                    c.create_dataset("verdict", data=np.array([code[v] for v in e.verdicts], dtype=np.int16))
-                    c.create_dataset("halted", data=np.asarray(e.halted, np.int64))
-                    if e.M is not None:
-                        c.create_dataset("M", data=np.asarray(e.M, np.float32))
-            os.replace(tmp, path)
-        except RunFileError:
-            raise
-        except OSError as exc:
-            raise RunFileError(path, _os_problem(exc, "write the sweep")) from None
-        except Exception as exc:
-            raise RunFileError(path, f"cannot write the sweep: {_one_line(exc)}") from None
-    finally:
-        if tmp.exists():
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
+    with atomic_h5(path, "write the sweep") as f:
+        f.attrs["format"] = SWEEP_FORMAT
+        f.attrs["format_version"] = SWEEP_FORMAT_VERSION
+        f.attrs["base"] = sweep.base.to_json()
+        f.attrs["grid"] = json.dumps(sweep.grid)
+        f.attrs["models"] = int(sweep.models)
+        f.attrs["cancelled"] = bool(sweep.cancelled)
+        f.attrs["verdict_names"] = json.dumps(list(SWEEP_VERDICTS))
+        g = f.create_group("configs")
+        code = {v: i for i, v in enumerate(SWEEP_VERDICTS)}
+        for i, e in enumerate(sweep.entries):
+            c = g.create_group(f"c{i:04d}")
+            c.attrs["config"] = e.config.to_json()
+            c.attrs["grid"] = json.dumps(e.grid)
+            c.attrs["label"] = e.label
+            c.attrs["step"] = int(e.step)
+            c.create_dataset("seeds", data=e.seeds)
+            c.create_dataset("W", data=np.asarray(e.W, np.float32))
+            c.create_dataset("b", data=np.asarray(e.b, np.float32))
+            c.create_dataset("loss", data=np.asarray(e.loss, np.float32))
+            c.create_dataset("verdict", data=np.array([code[v] for v in e.verdicts], dtype=np.int16))
+            c.create_dataset("halted", data=np.asarray(e.halted, np.int64))
+            if e.M is not None:
+                c.create_dataset("M", data=np.asarray(e.M, np.float32))
     sweep.path = path
     return path
 
