@@ -429,7 +429,7 @@ def _flat_areas(pts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return 0.5 * np.abs(np.bincount(gid, weights=cr, minlength=G))
 
 
-def _clip_flat(pts, offsets, A, c, strict: bool):
+def clip_flat(pts, offsets, A, c, strict: bool):
     """Sutherland-Hodgman of every polygon g of a flat batch by {h: A[g].h + c[g] > 0}.
 
     ``strict`` chooses > 0 (open half-plane) or >= 0. Returns (pts, offsets).
@@ -475,7 +475,7 @@ def clip_polygon_halfplane(poly, a, c) -> np.ndarray:
     if P.ndim != 2 or P.shape[1] != 2:
         raise ValueError(f"poly must be (k, 2), got shape {P.shape}")
     A = _arr(a, "a").reshape(1, 2)
-    out, off = _clip_flat(P, np.array([0, P.shape[0]]), A, np.array([float(c)]), strict=True)
+    out, off = clip_flat(P, np.array([0, P.shape[0]]), A, np.array([float(c)]), strict=True)
     return out if out.shape[0] >= 3 else np.zeros((0, 2))
 
 
@@ -633,11 +633,11 @@ def _envelope_1d(A, b, reps, box):
     fin = np.isfinite(lo)
     A1 = np.where(fin[:, None], Au, 0.0)
     c1 = np.where(fin, -np.where(fin, lo, 0.0), 1.0)
-    pts, off = _clip_flat(pts, off, A1, c1, strict=False)
+    pts, off = clip_flat(pts, off, A1, c1, strict=False)
     fin = np.isfinite(hi)
     A2 = np.where(fin[:, None], -Au, 0.0)
     c2 = np.where(fin, np.where(fin, hi, 0.0), 1.0)
-    pts, off = _clip_flat(pts, off, A2, c2, strict=False)
+    pts, off = clip_flat(pts, off, A2, c2, strict=False)
     return pts, off, reps[L]
 
 
@@ -682,7 +682,7 @@ def _cells_from_rays(box, nv, fin_k, fin_p, ray_k, ray_s, ray_nu):
     # clip to the box: x >= x0, x <= x1, y >= y0, y <= y1
     G = len(owners)
     for a, c in (((1.0, 0.0), -x0), ((-1.0, 0.0), x1), ((0.0, 1.0), -y0), ((0.0, -1.0), y1)):
-        pts, off = _clip_flat(pts, off, np.tile(a, (G, 1)), np.full(G, c), strict=False)
+        pts, off = clip_flat(pts, off, np.tile(a, (G, 1)), np.full(G, c), strict=False)
     return pts, off, owners
 
 

@@ -234,39 +234,6 @@ def _fan(V: np.ndarray):
     return pts.reshape(-1, 2), off, chord
 
 
-def clip_flat(pts: np.ndarray, offsets: np.ndarray, A: np.ndarray, c: np.ndarray, strict: bool):
-    """Sutherland-Hodgman of every polygon g of a flat batch by {h : A[g].h + c[g] > 0 (>= 0)}.
-
-    pts (P, 2), offsets (G+1,): polygon g is pts[offsets[g]:offsets[g+1]].
-    Returns (pts, offsets) with the same G polygons (some possibly empty).
-    Convex subjects give convex results.
-    """
-    G = len(offsets) - 1
-    counts = np.diff(offsets)
-    P = pts.shape[0]
-    if P == 0:
-        return pts, offsets
-    gid = np.repeat(np.arange(G), counts)
-    s = A[gid, 0] * pts[:, 0] + A[gid, 1] * pts[:, 1] + c[gid]
-    inside = s > 0 if strict else s >= 0
-    prev = np.arange(P) - 1
-    ok = counts > 0
-    prev[offsets[:-1][ok]] = offsets[1:][ok] - 1
-    cross = inside != inside[prev]
-    emit = np.stack([cross, inside], axis=1)
-    vi, slot = np.nonzero(emit)
-    out = pts[vi].copy()
-    xi = slot == 0
-    v = vi[xi]
-    pv = prev[v]
-    t = s[pv] / (s[pv] - s[v])
-    out[xi] = pts[pv] + t[:, None] * (pts[v] - pts[pv])
-    new_counts = np.bincount(gid[vi], minlength=G)
-    new_off = np.zeros(G + 1, dtype=np.int64)
-    np.cumsum(new_counts, out=new_off[1:])
-    return out, new_off
-
-
 def _compact(pts, off, bits):
     """Drop polygons with fewer than 3 vertices."""
     cnt = np.diff(off)
@@ -325,8 +292,8 @@ def split_cells(pts, off, bits, a, c: float, bit: int):
     Gc = len(co) - 1
     Ag = np.tile(np.asarray(a, dtype=np.float64), (Gc, 1))
     cg = np.full(Gc, float(c))
-    p_pts, p_off = clip_flat(cp, co, Ag, cg, strict=True)
-    n_pts, n_off = clip_flat(cp, co, -Ag, -cg, strict=False)
+    p_pts, p_off = geo.clip_flat(cp, co, Ag, cg, strict=True)
+    n_pts, n_off = geo.clip_flat(cp, co, -Ag, -cg, strict=False)
     p = _compact(p_pts, p_off, (cb | bit).astype(np.uint8))
     q = _compact(n_pts, n_off, cb.copy())
     return _concat([(keep_pts, keep_off, bits[~cross]), p, q])
@@ -342,7 +309,7 @@ def sign_cells(V: np.ndarray, A3: np.ndarray, b3: np.ndarray):
     pts, off, chord = _fan(V)
     G = len(off) - 1
     if chord is not None and G:
-        pts, off = clip_flat(pts, off, np.tile(chord[0], (G, 1)), np.full(G, chord[1]), strict=False)
+        pts, off = geo.clip_flat(pts, off, np.tile(chord[0], (G, 1)), np.full(G, chord[1]), strict=False)
     bits = np.zeros(len(off) - 1, dtype=np.uint8)
     pts, off, bits = _compact(pts, off, bits)
     keys = {(float(A3[s, 0]), float(A3[s, 1]), float(b3[s])) for s in range(3)}
