@@ -636,15 +636,7 @@ class PlaneView(QWidget):
 
 def _colors_for(snap: Snapshot, ctx) -> np.ndarray:
     """(n, 4) uint8: ctx.colors when they fit the snapshot, else the palette's colours."""
-    n = snap.n
-    c = None if ctx is None else getattr(ctx, "colors", None)
-    if c is not None:
-        c = np.asarray(c)
-        if c.shape == (n, 4):
-            return c.astype(np.uint8, copy=False)
-        if c.shape == (n, 3):
-            return np.column_stack([c.astype(np.uint8), np.full(n, 255, np.uint8)])
-    from model import geometry as geo
     from resources import palette
 
-    return palette.feature_colors(n, geo.angles(sc.plane_of(snap)[0]))
+    c = None if ctx is None else getattr(ctx, "colors", None)
+    return palette.colors_for(snap.n, c, lambda: sc.plane_of(snap)[0])

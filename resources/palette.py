@@ -42,3 +42,19 @@ def feature_colors(n: int, ref_angles=None) -> np.ndarray:
     rgb = np.array([colorsys.hsv_to_rgb(h, 0.75, 0.9) for h in hues])
     out[:, :3] = np.round(rgb * 255).astype(np.uint8)
     return out
+
+
+def colors_for(n: int, colors=None, W2=None) -> np.ndarray:
+    """(n, 4) uint8: ``colors`` (a view context's, RGBA or RGB) when they fit n features,
+    else the palette's colours by the angles of the 2D feature vectors ``W2`` (2, n), or of
+    what ``W2()`` returns when it is a function (computed only when it is needed)."""
+    if colors is not None:
+        c = np.asarray(colors)
+        if c.shape == (n, 4):
+            return c.astype(np.uint8, copy=False)
+        if c.shape == (n, 3):
+            return np.column_stack([c.astype(np.uint8), np.full(n, 255, np.uint8)])
+    if callable(W2):
+        W2 = W2()
+    ref = None if W2 is None else np.arctan2(np.asarray(W2)[1], np.asarray(W2)[0])
+    return feature_colors(n, ref)

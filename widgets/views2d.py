@@ -76,16 +76,8 @@ def __getattr__(name):  # lazy re-export of the view classes (PEP 562)
 
 def feature_colors_for(snap: Snapshot, ctx) -> np.ndarray:
     """(n, 4) uint8: ctx.colors when it fits the snapshot, else the palette's colours."""
-    n = snap.n
     c = None if ctx is None else getattr(ctx, "colors", None)
-    if c is not None:
-        c = np.asarray(c)
-        if c.shape == (n, 4):
-            return c.astype(np.uint8, copy=False)
-        if c.shape == (n, 3):
-            return np.column_stack([c.astype(np.uint8), np.full(n, 255, np.uint8)])
-    W2 = plane_of(snap)[0]
-    return palette.feature_colors(n, geo.angles(W2))
+    return palette.colors_for(snap.n, c, lambda: plane_of(snap)[0])
 
 
 def plane_of(snap: Snapshot) -> Tuple[np.ndarray, Optional[np.ndarray], str]:
