@@ -32,7 +32,7 @@ from PyQt6.QtGui import (QColor, QFont, QFontMetricsF, QImage, QLinearGradient, 
 from PyQt6.QtWidgets import QApplication, QGraphicsItem, QWidget
 
 from resources import palette
-from widgets.views2d import VIEW_KEYS, VIEW_MODULES
+from widgets.views2d import VIEW_KEYS, VIEW_MODULES, no_si_prefix
 
 #: Views that can be exported on their own ("figure" composes several).
 VIEWS = VIEW_KEYS + ("plane3d",)
@@ -296,12 +296,7 @@ class _Panel:
                     item.label.setFont(font)
                     item.setPen(pg.mkPen(AXIS_PEN))
                     item.setTextPen(pg.mkPen(AXIS_TEXT))
-                    # no SI prefix ("loss (x0.001)" over "7·10²" reads badly in print); pyqtgraph
-                    # 0.14's enableAutoSIPrefix(False) still computes a scale, so reset it by hand
-                    item.autoSIPrefix = False
-                    item.autoSIPrefixScale = 1.0
-                    item.labelUnitPrefix = ""
-                    item._updateLabel()
+                    no_si_prefix(item)  # "loss (x0.001)" over "7·10²" reads badly in print
                 elif isinstance(item, LabelsItem):
                     item.set_point_size(max(6.0, pt - 1.0))
                 if item.cacheMode() != QGraphicsItem.CacheMode.NoCache:

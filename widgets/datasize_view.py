@@ -12,6 +12,8 @@ import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
+from .views2d import log_ticks_at
+
 TRAIN_PEN = (31, 119, 180)
 TEST_PEN = (214, 39, 40)
 FEATURE_PEN = (150, 150, 150)
@@ -117,6 +119,8 @@ class DataSizeView(QWidget):
                                  ("max data D_t", (148, 103, 189), Qt.PenStyle.DashLine)):
             T, v = c[name]
             self.dim_plot.plot(T, v, pen=pg.mkPen(pen, width=2, style=style), symbolBrush=pen, name=name, **sym)
+        for p in (self.loss_plot, self.dim_plot):
+            log_ticks_at(p.getAxis("bottom"), [r.T for r in result.results])
         rs = result.results
         if len(rs) > MAX_PANELS:
             rs = [rs[i] for i in np.linspace(0, len(rs) - 1, MAX_PANELS).round().astype(int)]

@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import QGraphicsItem
 
 from model.snapshot import Snapshot
 
-from .views2d import PlotPanel, fmt_num
+from .views2d import PlotPanel, fmt_num, no_si_prefix
 
 #: Up to this many other models are drawn as lines; more become a band.
 OTHERS_MAX = 20
@@ -137,13 +137,7 @@ class LossView(PlotPanel):
         pi.setLabel("left", "loss")
         pi.setLabel("bottom", "step")
         for name in ("left", "bottom"):
-            # no SI prefix: on the log axis it read "loss (x0.001)" over ticks like "7·10²".
-            # pyqtgraph 0.14's enableAutoSIPrefix(False) keeps the last scale, so reset it too
-            ax = pi.getAxis(name)
-            ax.enableAutoSIPrefix(False)
-            ax.autoSIPrefixScale = 1.0
-            ax.labelUnitPrefix = ""
-            ax._updateLabel()
+            no_si_prefix(pi.getAxis(name))
         self.band_lo = pg.PlotCurveItem(pen=None)
         self.band_hi = pg.PlotCurveItem(pen=None)
         self.band = pg.FillBetweenItem(self.band_lo, self.band_hi, brush=pg.mkBrush(BAND_BRUSH))

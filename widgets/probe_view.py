@@ -22,6 +22,8 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
                              QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
+from .views2d import no_si_prefix
+
 CURVE_PEN = (31, 119, 180)
 TANGENT_PEN = (214, 39, 40)
 QUAD_PEN = (44, 160, 44)
@@ -113,7 +115,7 @@ class ProbeView(QWidget):
         self.plot.setLabel("bottom", "t")
         self.plot.setLabel("left", "loss")
         for ax in ("bottom", "left"):
-            self.plot.getAxis(ax).enableAutoSIPrefix(False)
+            no_si_prefix(self.plot.getAxis(ax))
         self.plot.addLegend(offset=(-5, 5))
         self.curve = self.plot.plot([], [], pen=pg.mkPen(CURVE_PEN, width=2), name="loss(t)")
         self.tangent = self.plot.plot([], [], pen=pg.mkPen(TANGENT_PEN, width=1.5, style=Qt.PenStyle.DashLine),

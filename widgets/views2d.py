@@ -567,6 +567,23 @@ class LabelPool:
         return [str(t[0]) for t in self._labels]
 
 
+def no_si_prefix(axis):
+    """Turn pyqtgraph's automatic SI prefix off on ``axis`` (it labelled a log loss axis
+    "loss (x0.001)" over rescaled ticks). 0.14's enableAutoSIPrefix(False) keeps the scale
+    it last computed, so the scale and the prefix are reset too."""
+    axis.enableAutoSIPrefix(False)
+    axis.autoSIPrefixScale = 1.0
+    axis.labelUnitPrefix = ""
+    axis._updateLabel()
+
+
+def log_ticks_at(axis, values):
+    """Major ticks of a log-x axis at exactly ``values`` (e.g. dataset sizes T), labelled with
+    the numbers themselves, no minor labels (pyqtgraph's crowd into "4·10⁵·10⁶·10...")."""
+    vals = sorted({float(v) for v in values if v > 0})
+    axis.setTicks([[(float(np.log10(v)), f"{v:,.0f}" if v >= 1 else f"{v:g}") for v in vals], []])
+
+
 def set_ticks_if_changed(axis, ticks):
     """axis.setTicks(ticks) only when they differ (setTicks drops the axis' cached picture)."""
     if getattr(axis, "_lge_ticks", "unset") != ticks:
