@@ -23,8 +23,8 @@ os.environ.setdefault("LGE_SETTINGS_ORG", "lge-bench")
 
 
 def event_gaps(app, seconds):
-    """Run the Qt event loop normally for `seconds` with a 1 ms timer; return
-    the p50, p99 and max intervals between its ticks (ms)."""
+    """Run the Qt event loop normally for `seconds` with a 1 ms timer; return the
+    intervals between its ticks (ms): a stalled event loop shows as long gaps."""
     from PyQt6.QtCore import QEventLoop, QTimer
 
     stamps = []
@@ -36,7 +36,10 @@ def event_gaps(app, seconds):
     QTimer.singleShot(int(seconds * 1000), loop.quit)
     loop.exec()
     timer.stop()
-    gaps = np.diff(stamps) * 1000
+    return np.diff(stamps) * 1000
+
+
+def _p(gaps):
     return np.percentile(gaps, 50), np.percentile(gaps, 99), gaps.max()
 
 
@@ -80,23 +83,34 @@ def main(seconds=4.0):
     win = MainWindow(autostart=False, restore=False)
     win.show()
     app.processEvents()
-    base = event_gaps(app, 1.5)
+    base = _p(event_gaps(app, 1.5))
     cfg = TrainConfig(n=7, steps=10**9, seed=0)
     win.form.set_config(cfg)
     win.start_training()
     time.sleep(0.3)
     app.processEvents()
-    s0, t0, f0 = win.session.trainer.step, time.perf_counter(), win.redraw_count
-    live = event_gaps(app, seconds)
-    dt = time.perf_counter() - t0
-    gui_rate = (win.session.trainer.step - s0) / dt
-    fps = (win.redraw_count - f0) / dt
+    # GUI and headless training alternate (3 rounds each): this VM's speed drifts by
+    # tens of percent over seconds, which one GUI block then one headless block misread
+    gaps, gui_steps, gui_time, frames, head_rates = [], 0, 0.0, 0, []
+    for _ in range(3):
+        s0, t0, f0 = win.session.trainer.step, time.perf_counter(), win.redraw_count
+        gaps.append(event_gaps(app, seconds / 3))
+        gui_time += time.perf_counter() - t0
+        gui_steps += win.session.trainer.step - s0
+        frames += win.redraw_count - f0
+        win.session.pause()
+        time.sleep(0.1)
+        head_rates.append(headless_rate(TrainConfig(n=7, seed=0), seconds / 3, threads=1))
+        win.session.resume()
+        time.sleep(0.1)
     win.session.stop_training()
+    live = _p(np.concatenate(gaps))
+    gui_rate, fps, head = gui_steps / gui_time, frames / gui_time, float(np.mean(head_rates))
     rows.append(("event gap p50 while training n=7 (ms)", live[0], "idle window", base[0], ""))
     rows.append(("event gap p99 while training n=7 (ms)", live[1], "idle window", base[1], "<= 50 ms"))
     rows.append(("views redrawn per second while training", fps, "display rate", 60.0, "live, not per step"))
-    head = headless_rate(TrainConfig(n=7, seed=0), seconds, threads=1)
-    rows.append(("training steps/s in the GUI (K=1, 1 thread)", gui_rate, "headless engine + file", head, ">= 80%"))
+    rows.append(("training steps/s in the GUI (K=1, 1 thread)", gui_rate, "headless engine + file", head,
+                 f">= 80% (here {100 * gui_rate / head:.0f}%)"))
 
     for n, steps, target in ((7, 3000, 16), (10_000, 40, 100)):
         c = TrainConfig(n=n, steps=steps, seed=0, data="identity" if n < 100 else "sparse",
