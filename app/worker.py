@@ -71,7 +71,10 @@ class TrainingWorker(QObject):
 
     def _run(self):
         try:
-            self.trainer.run(self._progress, chunk_seconds=0.03, report_seconds=1 / 60, threads=self.threads)
+            # 60 ms chunks: between chunks the worker needs the GIL the GUI holds while it
+            # paints; 30 ms chunks kept the GUI at 64-76% of headless training, 60 ms at 84-85%
+            # (benchmarks/bench_gui.py), with new steps still reaching the views ~16 times a second
+            self.trainer.run(self._progress, chunk_seconds=0.06, report_seconds=1 / 60, threads=self.threads)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a dialog, not a crash
             self.error = f"{type(exc).__name__}: {exc}"
             self.failed.emit(self.error, traceback.format_exc())
