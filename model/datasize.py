@@ -119,7 +119,7 @@ def memory_estimate(config: TrainConfig, T: int, test_examples: int = DEFAULT_TE
 
 
 def fmt_bytes(b: float) -> str:
-    for unit, size in (("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+    for unit, size in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
         if b >= size:
             return f"{b / size:.3g} {unit}"
     return f"{int(b)} B"

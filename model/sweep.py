@@ -345,6 +345,39 @@ def _verdict_of(snap: Snapshot, onehot: bool) -> str:
     return analyze(snap, onehot=onehot).verdict
 
 
+def memory_estimate(cfg: TrainConfig) -> int:
+    """Rough peak bytes to train one configuration's K models at once and analyse them:
+    parameters, gradients, optimiser moments and the kept final parameters (about ten
+    float32 copies of W and b), plus the data the step touches (a finite set of T
+    examples per model, or a fresh batch with its dense (K, B, n) intermediates)."""
+    from .datasize import BASE_BYTES, TRAIN_UNITS
+
+    K, n, m = cfg.models, cfg.n, cfg.m
+    params = 4 * K * (m * n * (2 if cfg.untied else 1) + n)
+    est = 10 * params + BASE_BYTES
+    if cfg.data != "identity":
+        rows = cfg.examples if cfg.examples is not None else cfg.effective_batch()
+        est += TRAIN_UNITS * 4 * K * int(rows) * n
+    return int(est)
+
+
+def check_memory(plan, limit: Optional[int] = None) -> None:
+    """ConfigError('models', ...) naming the first configuration of ``plan`` ([(values, cfg)])
+    that would not fit in ``limit`` bytes (default: the share of the memory available now
+    that a sweep may plan for), with the estimate."""
+    from .datasize import MEMORY_FRACTION, available_memory, fmt_bytes
+
+    if limit is None:
+        limit = int(MEMORY_FRACTION * available_memory())
+    for values, cfg in plan:
+        est = memory_estimate(cfg)
+        if est > limit:
+            where = f" ({grid_label(values)})" if values else ""
+            raise ConfigError("models", f"{cfg.models:,} models of n = {cfg.n:,}{where} would need about "
+                                        f"{fmt_bytes(est)}, more than the {fmt_bytes(limit)} that may be used; "
+                                        f"lower --models or n")
+
+
 class SweepRunner:
     """Train the configurations of a sweep one after another, each as one batched run.
 
@@ -362,6 +395,7 @@ class SweepRunner:
         self.base = base
         self.grid = dict(grid or {})
         self.plan = expand_grid(base, self.grid)  # validated up front: nothing trains on a bad grid
+        check_memory(self.plan)  # and nothing starts that would run out of memory part-way
         self.out = None if out is None else Path(out)
         self.threads = threads
         self.overwrite = overwrite

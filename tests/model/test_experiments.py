@@ -499,3 +499,21 @@ def test_datasize_refuses_one_hot_data():
     with pytest.raises(ConfigError) as ei:
         DataSizeRunner(TrainConfig(n=10), [3])
     assert ei.value.field == "data" and "sparse" in str(ei.value)
+
+
+def test_a_sweep_that_would_not_fit_in_memory_is_refused_before_anything_trains(tmp_path):
+    from model.sweep import SweepRunner, check_memory, expand_grid, memory_estimate
+
+    small = TrainConfig(n=8, models=100)
+    assert memory_estimate(small.replace(models=1000)) > memory_estimate(small)
+    assert memory_estimate(small.replace(n=80)) > memory_estimate(small)
+    sparse = TrainConfig(n=1000, data="sparse", sparsity=0.99, examples=500, models=10)
+    assert memory_estimate(sparse) >= 8 * 4 * 10 * 500 * 1000  # the K finite sets dominate
+    check_memory(expand_grid(small, {}), limit=2**40)  # fits: no error
+    with pytest.raises(ConfigError) as e:
+        check_memory(expand_grid(small, {"n": [6, 80_000]}), limit=2**30)
+    assert e.value.field == "models" and "n = 80,000" in str(e.value) and "GB" in str(e.value)
+    out = tmp_path / "huge.h5"
+    with pytest.raises(ConfigError, match="would need about"):
+        SweepRunner(TrainConfig(n=100_000, steps=10), models=1_000_000, out=out)
+    assert not out.exists()
