@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         self._dirty = True
         self._stale: set = set()
         self._next_redraw = 0.0
+        self._tick_pending = False
         self.redraw_count = 0
         self.last_redraw_ms = 0.0
 
@@ -283,7 +284,18 @@ class MainWindow(QMainWindow):
             self._next_redraw = 0.0
 
     def _mark_dirty(self):
+        # Redraw as soon as the pacing allows rather than at the next 16 ms tick (a scrub
+        # would wait 8 ms on average for it); one pending call at a time, so a burst of
+        # slider moves still gives one frame: frames are dropped, never queued.
         self._dirty = True
+        if not self._tick_pending:
+            self._tick_pending = True
+            wait_ms = max(0, int(1000 * (self._next_redraw - time.perf_counter())) + 1)
+            QTimer.singleShot(wait_ms, self._pending_tick)
+
+    def _pending_tick(self):
+        self._tick_pending = False
+        self._tick()
 
     def _tick(self):
         # Redraw at display rate at most, and leave the rest of the time to
