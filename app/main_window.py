@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from PyQt6 import sip
 from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QGuiApplication, QKeySequence
 from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QMainWindow, QMessageBox,
@@ -295,7 +296,8 @@ class MainWindow(QMainWindow):
 
     def _pending_tick(self):
         self._tick_pending = False
-        self._tick()
+        if not sip.isdeleted(self):  # the window may be gone by the time the timer fires
+            self._tick()
 
     def _tick(self):
         # Redraw at display rate at most, and leave the rest of the time to
