@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -43,6 +42,7 @@ import numpy as np
 from . import geometry as geo
 from .config import ConfigError, TrainConfig
 from .data import sparse_coo
+from .engine import TrainingQueue
 from .runfile import RunFileError, _one_line, atomic_h5
 
 DATASIZE_FORMAT = "latent-geometry-datasize"
@@ -264,7 +264,7 @@ def measure(config: TrainConfig, W, b, dataset, test_examples: int, M=None):
     return train_loss, test_loss, fd, dd, H
 
 
-class DataSizeRunner:
+class DataSizeRunner(TrainingQueue):
     """Train one finite-T configuration per size, in order; cancel keeps the finished sizes."""
 
     def __init__(self, base: TrainConfig, sizes: Sequence[int], test_examples: int = DEFAULT_TEST_EXAMPLES,
@@ -296,39 +296,21 @@ class DataSizeRunner:
             from .sweep import _check_writable
 
             _check_writable(self.out, True)
-        self.threads = threads
-        self._cancel = threading.Event()
-        self._trainer = None
-        self._lock = threading.Lock()
+        super().__init__(threads)
         self.result = DataSizeSweep(self.base, sizes, test_examples, path=self.out)
 
-    def request_cancel(self):
-        self._cancel.set()
-        with self._lock:
-            if self._trainer is not None:
-                self._trainer.request_stop()
-
     def run(self, progress: Optional[Callable[[DataSizeProgress], None]] = None) -> DataSizeSweep:
-        from .engine import Trainer
-
         N = len(self.sizes)
         for i, cfg in enumerate(self.configs):
             if self._cancel.is_set():
                 break
             T = cfg.examples
-            trainer = Trainer(cfg, threads=self.threads)
-            with self._lock:
-                self._trainer = trainer
-            if self._cancel.is_set():
-                trainer.request_stop()
 
             def on_progress(p, i=i, T=T):
                 if progress is not None:
                     progress(DataSizeProgress(i, N, T, "train", p.step, p.total, p.steps_per_s))
 
-            trainer.run(on_progress)
-            with self._lock:
-                self._trainer = None
+            trainer = self._train(cfg, on_progress)
             if self._cancel.is_set():
                 break
             if progress is not None:

@@ -259,6 +259,42 @@ class Trainer:
         return Progress(self.step, self.config.steps, loss, rate, dict(halted), done)
 
 
+class TrainingQueue:
+    """Trains configurations one after another (sweeps, dataset-size sweeps) for a worker
+    thread that any other thread may cancel: ``request_cancel`` stops the run in progress
+    between chunks, and ``cancelled`` tells the loop not to start the next one."""
+
+    def __init__(self, threads: Optional[int] = None):
+        self.threads = threads
+        self._cancel = threading.Event()
+        self._trainer: Optional[Trainer] = None
+        self._lock = threading.Lock()
+
+    def request_cancel(self):
+        self._cancel.set()
+        with self._lock:
+            if self._trainer is not None:
+                self._trainer.request_stop()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def _train(self, config: TrainConfig, progress=None) -> "Trainer":
+        """One configuration, run to its end unless cancelled (before or while it runs)."""
+        trainer = Trainer(config, threads=self.threads)
+        with self._lock:
+            self._trainer = trainer
+        if self._cancel.is_set():
+            trainer.request_stop()
+        try:
+            trainer.run(progress)
+        finally:
+            with self._lock:
+                self._trainer = None
+        return trainer
+
+
 def _set_threads(threads: Optional[int]):
     """Threads for numba and torch. None: all cores. The GUI passes 1 (see DESIGN.md)."""
     import os

@@ -38,7 +38,6 @@ import itertools
 import json
 import math
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +47,7 @@ import numpy as np
 
 from .analysis import SPARSE_VERDICT, VERDICTS, analyze
 from .config import DATA_KINDS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
+from .engine import TrainingQueue
 from .runfile import FORMAT as RUN_FORMAT
 from .runfile import RunFileError, _one_line, atomic_h5, user_runs_dir
 from .snapshot import Snapshot
@@ -378,7 +378,7 @@ def check_memory(plan, limit: Optional[int] = None) -> None:
                                         f"lower --models or n")
 
 
-class SweepRunner:
+class SweepRunner(TrainingQueue):
     """Train the configurations of a sweep one after another, each as one batched run.
 
     Thread-safe ``request_cancel``; ``run`` is meant for a worker thread (the
@@ -396,48 +396,25 @@ class SweepRunner:
         self.grid = dict(grid or {})
         self.plan = expand_grid(base, self.grid)  # validated up front: nothing trains on a bad grid
         check_memory(self.plan)  # and nothing starts that would run out of memory part-way
+        super().__init__(threads)
         self.out = None if out is None else Path(out)
-        self.threads = threads
         self.overwrite = overwrite
-        self._cancel = threading.Event()
-        self._trainer = None
-        self._lock = threading.Lock()
         self.sweep = Sweep(base=base, grid=self.grid, models=base.models, path=self.out)
         if self.out is not None:
             _check_writable(self.out, overwrite)
 
-    def request_cancel(self):
-        self._cancel.set()
-        with self._lock:
-            if self._trainer is not None:
-                self._trainer.request_stop()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
     def run(self, progress: Optional[Callable[[SweepProgress], None]] = None) -> Sweep:
-        from .engine import Trainer
-
         total = len(self.plan)
         for i, (values, cfg) in enumerate(self.plan):
             if self._cancel.is_set():
                 break
             label = grid_label(values)
-            tcfg = cfg.replace(history_budget_mb=SWEEP_HISTORY_MB)
-            trainer = Trainer(tcfg, threads=self.threads)
-            with self._lock:
-                self._trainer = trainer
-            if self._cancel.is_set():
-                trainer.request_stop()
 
             def on_progress(p, i=i, label=label):
                 if progress is not None:
                     progress(SweepProgress(i, total, label, "train", p.step, p.total, p.steps_per_s))
 
-            trainer.run(on_progress)
-            with self._lock:
-                self._trainer = None
+            trainer = self._train(cfg.replace(history_budget_mb=SWEEP_HISTORY_MB), on_progress)
             if self._cancel.is_set() or trainer.step < cfg.steps and not (trainer.halted >= 0).all():
                 break
             entry = self._collect(values, cfg, trainer, i, total, label, progress)
