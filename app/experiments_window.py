@@ -102,7 +102,59 @@ def _status(label: QLabel, text: str, error: bool = False):
 # =============================================================================
 # sweep tab
 
-class SweepTab(QWidget):
+class _RunnerTab(QWidget):
+    """What the sweep and dataset-size tabs share: a runner (model.engine.TrainingQueue) in a
+    Job, the Run / Open / Cancel buttons, the progress bar and the status line."""
+
+    CANCEL_NOTE = "cancelling"
+    OPEN_TITLE = "Open"
+
+    def _update_buttons(self):
+        busy = self.job is not None and self.job.is_running()
+        self.run_button.setEnabled(not busy)
+        self.open_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+
+    def _start_job(self, runner, name: str, message: str, on_failed):
+        self.runner = runner
+        self.job = Job(runner.run, runner.request_cancel, name, self)
+        self.job.progressed.connect(self._on_progress)
+        self.job.finished.connect(self._on_done)
+        self.job.failed.connect(on_failed)
+        _status(self.status, message)
+        self.job.start()
+        self._update_buttons()
+
+    def cancel(self):
+        if self.job is not None:
+            self.job.cancel()
+            _status(self.status, self.CANCEL_NOTE)
+
+    def _latest_progress(self):
+        """The job's newest progress report (taken: the next one may be sent), or None."""
+        job = self.job
+        if job is None or job.latest is None:
+            return None
+        p = job.latest
+        job.consumed()
+        return None if p.phase == "done" else p
+
+    def open_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, self.OPEN_TITLE, str(user_runs_dir()), SWEEP_FILTER)
+        if path:
+            self.open(path)
+
+    def shutdown(self, timeout: float) -> bool:
+        if self.job is not None:
+            self.job.cancel()
+            return self.job.wait(timeout)
+        return True
+
+
+class SweepTab(_RunnerTab):
+    CANCEL_NOTE = "cancelling: the configurations completed so far are kept"
+    OPEN_TITLE = "Open sweep"
+
     def __init__(self, session, get_config: Callable[[], TrainConfig], on_open_model: Optional[Callable] = None,
                  parent=None):
         super().__init__(parent)
@@ -160,12 +212,6 @@ class SweepTab(QWidget):
         self.base_label.setText(f"the Experiment form's: n = {c.n}, m = {c.m}, {c.data}, {c.optimizer} lr {c.lr:g}, "
                                 f"weight decay {c.weight_decay:g}, {c.steps:,} steps, init {c.init}, seed {c.seed}")
 
-    def _update_buttons(self):
-        busy = self.job is not None and self.job.is_running()
-        self.run_button.setEnabled(not busy)
-        self.open_button.setEnabled(not busy)
-        self.cancel_button.setEnabled(busy)
-
     def start(self, out=None) -> bool:
         from model.sweep import SweepRunner, default_sweep_path, parse_grid
 
@@ -180,29 +226,14 @@ class SweepTab(QWidget):
         except (ConfigError, RunFileError) as exc:
             _status(self.status, str(exc), error=True)
             return False
-        self.runner = runner
-        self.job = Job(runner.run, runner.request_cancel, "sweep", self)
-        self.job.progressed.connect(self._on_progress)
-        self.job.finished.connect(self._on_done)
-        self.job.failed.connect(self._on_failed)
         self.progress.setValue(0)
-        _status(self.status, f"sweeping {len(runner.plan)} configuration(s) × {self.models.value():,} seeds → {path}")
-        self.job.start()
-        self._update_buttons()
+        self._start_job(runner, "sweep", f"sweeping {len(runner.plan)} configuration(s) × "
+                        f"{self.models.value():,} seeds → {path}", self._on_failed)
         return True
 
-    def cancel(self):
-        if self.job is not None:
-            self.job.cancel()
-            _status(self.status, "cancelling: the configurations completed so far are kept")
-
     def _on_progress(self):
-        job = self.job
-        if job is None or job.latest is None:
-            return
-        p = job.latest
-        job.consumed()
-        if p.phase == "done":
+        p = self._latest_progress()
+        if p is None:
             return
         frac = (p.index + (p.done / max(p.total, 1)) * (0.9 if p.phase == "train" else 1.0)
                 - (0 if p.phase == "train" else 0.1) * (1 - p.done / max(p.total, 1))) / max(p.configs, 1)
@@ -222,11 +253,6 @@ class SweepTab(QWidget):
     def _on_failed(self, text: str):
         _status(self.status, f"sweep failed: {text}", error=True)
         self._update_buttons()
-
-    def open_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Open sweep", str(user_runs_dir()), SWEEP_FILTER)
-        if path:
-            self.open(path)
 
     def open(self, path) -> bool:
         from model.sweep import open_sweep
@@ -255,12 +281,6 @@ class SweepTab(QWidget):
             self.on_open_model(cfg)
         _status(self.status, f"model {k} of {e.label} ({e.verdicts[k].replace('_', ' ')}): re-running it alone "
                              f"with seed {cfg.seed} in the explorer, with its full history")
-
-    def shutdown(self, timeout: float) -> bool:
-        if self.job is not None:
-            self.job.cancel()
-            return self.job.wait(timeout)
-        return True
 
 
 # =============================================================================
@@ -409,7 +429,10 @@ class ProbeTab(QWidget):
 # =============================================================================
 # dataset-size tab
 
-class DataSizeTab(QWidget):
+class DataSizeTab(_RunnerTab):
+    CANCEL_NOTE = "cancelling: the sizes completed so far are kept"
+    OPEN_TITLE = "Open dataset-size sweep"
+
     def __init__(self, parent=None):
         super().__init__(parent)
         from model.datasize import DEFAULT_TEST_EXAMPLES, smdd_config
@@ -452,12 +475,6 @@ class DataSizeTab(QWidget):
         self.open_button.clicked.connect(self.open_dialog)
         self._update_buttons()
 
-    def _update_buttons(self):
-        busy = self.job is not None and self.job.is_running()
-        self.run_button.setEnabled(not busy)
-        self.open_button.setEnabled(not busy)
-        self.cancel_button.setEnabled(busy)
-
     def config(self):
         """(base TrainConfig, sizes, test examples); ConfigError naming the field."""
         from model.datasize import parse_sizes, smdd_config
@@ -488,31 +505,17 @@ class DataSizeTab(QWidget):
         except (ConfigError, RunFileError) as exc:
             _status(self.status, str(exc), error=True)
             return False
-        self.runner = runner
-        self.job = Job(runner.run, runner.request_cancel, "datasize", self)
-        self.job.progressed.connect(self._on_progress)
-        self.job.finished.connect(self._on_done)
-        self.job.failed.connect(lambda text: (_status(self.status, f"failed: {text}", True), self._update_buttons()))
-        est = max(runner.estimates.values())
         from model.datasize import fmt_bytes
 
-        _status(self.status, f"training {len(sizes)} sizes (peak memory about {fmt_bytes(est)}) → {path}")
-        self.job.start()
-        self._update_buttons()
+        est = max(runner.estimates.values())
+        self._start_job(runner, "datasize",
+                        f"training {len(sizes)} sizes (peak memory about {fmt_bytes(est)}) → {path}",
+                        lambda text: (_status(self.status, f"failed: {text}", True), self._update_buttons()))
         return True
 
-    def cancel(self):
-        if self.job is not None:
-            self.job.cancel()
-            _status(self.status, "cancelling: the sizes completed so far are kept")
-
     def _on_progress(self):
-        job = self.job
-        if job is None or job.latest is None:
-            return
-        p = job.latest
-        job.consumed()
-        if p.phase == "done":
+        p = self._latest_progress()
+        if p is None:
             return
         frac = (p.index + p.done / max(p.total, 1)) / max(p.sizes, 1)
         self.progress.setValue(int(1000 * min(frac, 1.0)))
@@ -527,11 +530,6 @@ class DataSizeTab(QWidget):
                 + f"{len(result.results)} of {len(result.sizes)} sizes" + (f", saved to {result.path}" if result.path else ""))
         self._update_buttons()
 
-    def open_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Open dataset-size sweep", str(user_runs_dir()), SWEEP_FILTER)
-        if path:
-            self.open(path)
-
     def open(self, path) -> bool:
         from model.datasize import open_datasize
 
@@ -543,12 +541,6 @@ class DataSizeTab(QWidget):
         self.result = res
         self.view.set_result(res)
         _status(self.status, f"opened {path}: {len(res.results)} sizes")
-        return True
-
-    def shutdown(self, timeout: float) -> bool:
-        if self.job is not None:
-            self.job.cancel()
-            return self.job.wait(timeout)
         return True
 
 
