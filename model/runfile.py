@@ -783,11 +783,13 @@ def user_runs_dir() -> Path:
     return runs
 
 
-def autosave_path(config: TrainConfig) -> Path:
-    """A new, timestamped file name in ``user_runs_dir()`` for this config."""
+def autosave_path(config: TrainConfig, kind: str = "run", models: Optional[int] = None) -> Path:
+    """A new, timestamped file name in ``user_runs_dir()`` for this config (``kind``: "run",
+    "sweep", ...; ``models``: K when it is not the config's)."""
     runs = user_runs_dir()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = f"run-{stamp}-n{config.n}-m{config.m}-K{config.models}-seed{config.seed}"
+    K = config.models if models is None else models
+    base = f"{kind}-{stamp}-n{config.n}-m{config.m}-K{K}-seed{config.seed}"
     p = runs / f"{base}.h5"
     i = 2
     while p.exists():

@@ -49,7 +49,7 @@ from .analysis import SPARSE_VERDICT, VERDICTS, analyze
 from .config import DATA_KINDS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 from .engine import TrainingQueue
 from .runfile import FORMAT as RUN_FORMAT
-from .runfile import RunFileError, _one_line, atomic_h5, user_runs_dir
+from .runfile import RunFileError, _one_line, atomic_h5, autosave_path
 from .snapshot import Snapshot
 
 SWEEP_FORMAT = "latent-geometry-sweep"
@@ -471,15 +471,7 @@ def run_sweep(base: TrainConfig, grid=None, models: Optional[int] = None, out=No
 
 def default_sweep_path(base: TrainConfig, models: int) -> Path:
     """A new, timestamped sweep file name beside the autosaved runs."""
-    folder = user_runs_dir()
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    stem = f"sweep-{stamp}-n{base.n}-m{base.m}-K{models}-seed{base.seed}"
-    p = folder / f"{stem}.h5"
-    i = 2
-    while p.exists():
-        p = folder / f"{stem}-{i}.h5"
-        i += 1
-    return p
+    return autosave_path(base, "sweep", models)
 
 
 def _check_writable(path: Path, overwrite: bool) -> None:
