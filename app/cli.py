@@ -53,7 +53,7 @@ def _float_arg(name):
 
 
 def _add_train_options(p: argparse.ArgumentParser):
-    from model.config import DATA_KINDS, INITS, OPTIMIZERS, SCHEDULES, TrainConfig
+    from model.config import DATA_KINDS, DEFAULT_WEIGHT_DECAY, INITS, OPTIMIZERS, SCHEDULES, TrainConfig
 
     d = TrainConfig()
     g = p.add_argument_group("model and data")
@@ -74,8 +74,9 @@ def _add_train_options(p: argparse.ArgumentParser):
     o.add_argument("--steps", type=_int_arg("--steps"), default=d.steps, help=f"training steps (default {d.steps})")
     o.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="default adamw")
     o.add_argument("--lr", type=_float_arg("--lr"), default=d.lr, help=f"learning rate > 0 (default {d.lr:g})")
-    o.add_argument("--weight-decay", type=_float_arg("--weight-decay"), default=d.weight_decay,
-                   help=f">= 0; decoupled for adamw, L2 for adam and sgd (default {d.weight_decay:g})")
+    o.add_argument("--weight-decay", type=_float_arg("--weight-decay"), default=None,
+                   help=">= 0; decoupled for adamw, L2 for adam and sgd (default: the optimiser's own, as in "
+                        "torch: " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_WEIGHT_DECAY.items()) + ")")
     o.add_argument("--momentum", type=_float_arg("--momentum"), default=d.momentum, help="sgd momentum in [0, 1)")
     o.add_argument("--schedule", choices=SCHEDULES, default=d.schedule,
                    help="constant, or linear warm-up then cosine decay to 0")

@@ -210,7 +210,7 @@ class SweepTab(_RunnerTab):
             self.base_label.setText(f"the Experiment form is invalid: {exc}")
             return
         self.base_label.setText(f"the Experiment form's: n = {c.n}, m = {c.m}, {c.data}, {c.optimizer} lr {c.lr:g}, "
-                                f"weight decay {c.weight_decay:g}, {c.steps:,} steps, init {c.init}, seed {c.seed}")
+                                f"weight decay {c.effective_weight_decay:g}, {c.steps:,} steps, init {c.init}, seed {c.seed}")
 
     def start(self, out=None) -> bool:
         from model.sweep import SweepRunner, default_sweep_path, parse_grid
@@ -447,7 +447,7 @@ class DataSizeTab(_RunnerTab):
         for key, label, value in (("sizes", "sizes T", "3,5,8,10,15,30,50,100,200,500,1000"),
                                   ("n", "n", str(s.n)), ("sparsity", "sparsity S", f"{s.sparsity:g}"),
                                   ("steps", "steps", str(s.steps)), ("warmup", "warm-up steps", str(s.warmup)),
-                                  ("lr", "lr (AdamW)", f"{s.lr:g}"), ("weight_decay", "weight decay", f"{s.weight_decay:g}"),
+                                  ("lr", "lr (AdamW)", f"{s.lr:g}"), ("weight_decay", "weight decay", f"{s.effective_weight_decay:g}"),
                                   ("models", "models per T", "1"), ("seed", "seed", "0"),
                                   ("test_examples", "test examples", str(DEFAULT_TEST_EXAMPLES))):
             e = QLineEdit(value)

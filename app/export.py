@@ -158,8 +158,8 @@ def run_title(config, model: int = 0) -> str:
         return ""
     data = config.data + (f" S={config.sparsity:g}" if config.data == "sparse" else "")
     opt = f"{config.optimizer} lr {config.lr:g}"
-    if config.weight_decay:
-        opt += f" wd {config.weight_decay:g}"
+    if config.effective_weight_decay:
+        opt += f" wd {config.effective_weight_decay:g}"
     who = (f"model {model} (seed {config.seed + model})" if config.models > 1 else f"seed {config.seed}")
     return f"n = {config.n}, m = {config.m} · {data} · {opt} · {who}"
 

@@ -1,27 +1,74 @@
-"""What a model has learnt: per-feature facts, regularity and a verdict (numpy, no Qt).
+"""What a model has learnt: findings with their evidence, and a verdict derived from them (numpy, no Qt).
 
-``analyze(snapshot)`` reads one Snapshot and returns an Analysis; its
-``to_dict()`` is JSON-safe and ``format_analysis`` prints a table for the CLI.
+``analyze(snapshot)`` reads one Snapshot and returns an Analysis: per-feature
+facts, a list of ``Finding`` (each with its evidence in numbers and its
+margin), closed-form references, and the verdict. ``to_dict()`` is JSON-safe
+and ``format_analysis`` prints it for the CLI.
 
-Criteria (one-hot data; p(h) = D h + b, D the decoder, W^T when tied):
-- dead: |W_i| < DEAD_REL * max_j |W_j|, or |W_i| < DEAD_ABS. A dead feature
-  outputs ReLU(b_i) whatever the input (under MSE b_i settles at 1/n).
-- reconstructed ("unique single positive value"): i not dead,
-  p_i(W_i) > RECON_TOL, and p_j(W_i) <= RECON_TOL for every live j != i. A dead
-  j fires ReLU(b_j) on every input; that is j's own failure, not i's.
-- merged: live features whose directions lie within the merge threshold of one
-  another (single-linkage groups); same direction means indistinguishable
-  zones, and at most one of them can be reconstructed.
-- regularity of the live features: radius_cv (std/mean of |W_i|), gap_ratio
-  (largest / smallest angular gap between consecutive live features in angular
-  order, the wrap-around gap included), radius_groups (sorted live norms split
-  where one norm exceeds the previous by more than RADIUS_GROUP_RATIO).
-- verdict, first match wins: perfect (every feature reconstructed),
-  symmetric_failure (>= 1 dead feature, every other feature reconstructed),
-  merged_failure (some live features share a direction), two_circle_failure
-  (live features on >= 2 radius groups, some not reconstructed), imperfect.
-  Zero loss does not force a regular polygon (the seed's "wiggle room"), so
-  perfect does not demand regularity: regularity is reported beside it.
+One-hot data; p(h) = D h + b with D the decoder (W^T when tied, M when
+untied); P[i, j] = p_j(W_i) is output j's pre-activation on input e_i.
+
+Findings (kinds in FINDING_KINDS):
+- dead: features whose W_i is (near) zero: |W_i| < DEAD_REL * max_j |W_j| or
+  |W_i| < DEAD_ABS. Such a feature tilts the plane along its axis by |W_i|^2
+  (p_i(W_i) - b_i), under 1% of the strongest feature's tilt; its output is
+  (nearly) ReLU(b_i) whatever the input, and under MSE a bias with no
+  direction settles at the mean target, 1/n. Evidence per feature: the norm
+  and its ratio to the largest, b_i against 1/n, the spread of p_i over the
+  inputs, and whether it is the seed's *clean* dead feature (spread and
+  |b_i - 1/n| both below CLEAN_TOL). Trained models put weak features at
+  0.02-0.07 of the largest norm and healthy ones above 0.2 (n = 7 and 8,
+  2,000 AdamW seeds); DEAD_REL = 0.1 sits in that empty band.
+- dead_output: outputs that never fire: p_j(W_i) <= RECON_TOL for every input
+  i (the output is ~0 whatever the input; loss 1/n each). For an untied
+  decoder this, not W's columns, is what "dead" means for the output.
+- not_reconstructed: live features whose input does not give the seed's
+  "unique single positive value": p_i(W_i) > RECON_TOL and p_j(W_i) <=
+  RECON_TOL for every live j != i. Evidence: on which inputs which outputs
+  misfire. RECON_TOL = 1e-2: training approaches p = 0 from above only
+  asymptotically (the gradient vanishes with the error), so an exact sign test
+  would call nearly perfect models failures; a wrong output below 1e-2 costs at
+  most 1e-4 of loss.
+- merged: live features whose directions lie within min(MERGE_DEG,
+  MERGE_FRAC * 360/n) degrees of each other (single linkage): one zone for
+  several features, at most one can be reconstructed.
+- radius_groups: the live norms, sorted, split where one exceeds the previous
+  by more than RADIUS_GROUP_RATIO (1.3; wiggle-room solutions vary radii by
+  ~13%, two-circle failures by ~2x and more).
+- regular / irregular: whether the live features (at least 3) form a regular
+  polygon: largest/smallest radius <= REGULAR_RATIO and largest/smallest
+  angular gap <= REGULAR_GAP (both 1.1: within 10% of the regular L-gon, whose
+  ratios are exactly 1). The seed's failure is regular to 1e-7; the AdamW
+  failures with a weak feature have radius ratios of 2-5 and gap ratios of
+  2.5-5.5, so both populations sit at least a decade (in the log of the
+  ratio) away from the threshold.
+
+Margins: every criterion reports how far its value is from its threshold, 0
+on the threshold, positive where the finding holds, negative where it does
+not. Ratio criteria are in decades of the log-excess, log10(ln thr / ln value)
+for "value <= thr" (a regular polygon with ratio 1 + 1e-7 has margin 6: six
+decades to spare); norm and angle criteria in decades, log10(thr / value);
+reconstruction in pre-activation units. ``None`` in JSON means infinitely
+far (e.g. W_i exactly 0).
+
+Verdict (derived from the findings, first match wins):
+- perfect: every feature reconstructed (regularity not demanded: zero loss
+  does not force a regular polygon, the seed's "wiggle room").
+- symmetric_failure: dead features (or dead outputs) and the live features a
+  regular polygon (the seed's failure: the others "have equal magnitude and
+  are spaced apart equally").
+- asymmetric_failure: dead features (or dead outputs) with live features that
+  are not a regular polygon (two radii, uneven gaps, fewer than 3).
+- merged_failure: no dead feature; live features share a direction.
+- two_circle_failure: no dead feature; live features on >= 2 radii, some not
+  reconstructed.
+- imperfect: anything else (also: nothing live at all).
+
+Closed-form reference (one-hot): with d dead features whose output is
+ReLU(b_i) with b_i = 1/n, e dead outputs, and every other feature
+reconstructed exactly, the loss is sum_dead I_i (n-1)/n^2 + sum_deadout I_j/n
+(d (n-1)/n^2 with unit importance); ``reference`` puts the measured loss and
+each dead b_i beside it.
 
 For m > 2 angles, gaps and the angular order are measured on the plane of
 model.geometry.plane_basis (the analysis names it); norms, D_i, merging (the
@@ -38,18 +85,15 @@ import numpy as np
 from . import geometry as geo
 from .snapshot import Snapshot
 
-#: A feature is dead below this fraction of the largest feature norm. A tenth
-#: of the largest norm tilts the plane along its axis by a hundredth of what
-#: the largest does (p_i(W_i) = |W_i|^2); the seed's dead feature sits at ~0.
+#: A feature is dead below this fraction of the largest feature norm (see above).
 DEAD_REL = 0.1
 #: ... or below this absolute norm (covers W = 0, where the relative test is void).
 DEAD_ABS = 1e-6
-#: Tolerance on pre-activations (outputs are on the scale of the target 1).
-#: Training approaches the sign boundary p_j(W_i) = 0 from above only
-#: asymptotically (the gradient vanishes with the error), so an exact sign test
-#: would call nearly perfect models failures; 1e-2 is 1% of the target and a
-#: wrong output below it costs at most 1e-4 of loss. Exact solutions sit at 0
-#: +- 1e-12, far inside it.
+#: The seed's clean dead feature: output spread over the inputs and |b_i - 1/n|
+#: both below this (1e-3 of the target 1: the loss differs from d(n-1)/n^2 by
+#: at most ~1e-6 per dead feature).
+CLEAN_TOL = 1e-3
+#: Tolerance on pre-activations (outputs are on the scale of the target 1), see above.
 RECON_TOL = 1e-2
 #: Two live features are merged when their directions differ by less than
 #: min(MERGE_DEG, MERGE_FRAC * 360/n) degrees: 1 degree, but never more than a
@@ -57,16 +101,24 @@ RECON_TOL = 1e-2
 MERGE_DEG = 1.0
 MERGE_FRAC = 0.1
 #: Sorted live norms start a new radius group when one exceeds the previous by
-#: more than this factor. Wiggle-room solutions vary radii by ~13% (about 1.13
-#: between extremes); two-circle failures differ by about 2x.
+#: more than this factor.
 RADIUS_GROUP_RATIO = 1.3
+#: A regular polygon: largest/smallest radius and largest/smallest gap at most these.
+REGULAR_RATIO = 1.1
+REGULAR_GAP = 1.1
 #: Sparse data: a feature counts as represented when |W_i| > REPRESENTED_NORM
 #: (Toy Models of Superposition: represented features have |W_i| near 1).
 REPRESENTED_NORM = 0.5
 #: Sparse data: a feature "has its own dimension" when D_i > DIM_HALF.
 DIM_HALF = 0.5
+#: Units of the verdict margins that are not in decades.
+PRE_ACTIVATION_MARGINS = ("reconstructed", "dead_output")
+#: Above this n the per-input misfire lists are cut to their counts.
+DETAIL_MAX = 64
 
-VERDICTS = ("perfect", "symmetric_failure", "merged_failure", "two_circle_failure", "imperfect")
+VERDICTS = ("perfect", "symmetric_failure", "asymmetric_failure", "merged_failure", "two_circle_failure",
+            "imperfect")
+FINDING_KINDS = ("dead", "dead_output", "not_reconstructed", "merged", "radius_groups", "regular", "irregular")
 SPARSE_VERDICT = "n/a (sparse data)"
 
 
@@ -93,6 +145,70 @@ def _ranges(one_based: List[int]) -> str:
     return ", ".join(out)
 
 
+def _short(idx0, limit: int = 60) -> str:
+    """0-based indices as 1-based ranges, or a count when the text would be long."""
+    txt = _ranges([int(i) + 1 for i in idx0])
+    return txt if len(txt) <= limit else f"{len(list(idx0))} features"
+
+
+def _jsafe(v):
+    """Evidence values made JSON-safe (numpy scalars, arrays, inf/nan -> None)."""
+    if isinstance(v, dict):
+        return {str(k): _jsafe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsafe(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return [_jsafe(x) for x in v.tolist()]
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return _jf(v)
+    return v
+
+
+# ----------------------------------------------------------------------------
+# margins (0 on the threshold, positive where the criterion holds)
+
+def margin_below(value: float, thr: float) -> float:
+    """Decades by which value lies below thr (value <= thr holds): log10(thr / value)."""
+    if value <= 0:
+        return math.inf
+    return math.log10(thr / value)
+
+
+def margin_ratio_below(ratio: float, thr: float) -> float:
+    """For ratios >= 1: decades by which the excess ln(ratio) lies below ln(thr)."""
+    if not math.isfinite(ratio):
+        return -math.inf
+    ex = math.log(max(ratio, 1.0))
+    if ex <= 0:
+        return math.inf
+    return math.log10(math.log(thr) / ex)
+
+
+@dataclass
+class Finding:
+    """One observation about a snapshot, with its numbers.
+
+    kind: one of FINDING_KINDS; features: 0-based (1-based in to_dict);
+    evidence: numbers behind it; margin: distance of the deciding criterion
+    from its threshold (0 on it, positive: holds), in ``margin_unit``.
+    """
+
+    kind: str
+    features: List[int]
+    text: str
+    evidence: Dict[str, Any] = field(default_factory=dict)
+    margin: Optional[float] = None
+    margin_unit: str = "decades"
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"kind": self.kind, "features": [int(i) + 1 for i in self.features], "text": self.text,
+                "evidence": _jsafe(self.evidence), "margin": _jf(self.margin), "margin_unit": self.margin_unit}
+
+
 @dataclass
 class Analysis:
     """The facts about one snapshot. Arrays are 0-based; to_dict() is 1-based."""
@@ -113,13 +229,20 @@ class Analysis:
     self_activation: np.ndarray  # p_i(W_i)
     max_other: np.ndarray  # max over live j != i of p_j(W_i) (-inf if none)
     reconstructed_mask: np.ndarray
-    dead_mask: np.ndarray
+    dead_mask: np.ndarray  # W_i (near) zero
     merged_groups: List[List[int]]  # 0-based, each of size >= 2
     radius_cv: Optional[float]
     gap_ratio: Optional[float]  # inf when two live features share an angle
     radius_groups: List[Dict[str, Any]]  # {"radius": mean, "members": [0-based]}
     sparse: Dict[str, Any] = field(default_factory=dict)
     tolerances: Dict[str, float] = field(default_factory=dict)
+    dead_output_mask: Optional[np.ndarray] = None  # outputs that never fire (one-hot)
+    recon_margin: Optional[np.ndarray] = None  # min(p_i(W_i) - tol, tol - max_other), pre-activation units
+    findings: List[Finding] = field(default_factory=list)
+    reference: Dict[str, Any] = field(default_factory=dict)
+    verdict_margins: Dict[str, Optional[float]] = field(default_factory=dict)
+    radius_ratio: Optional[float] = None  # largest / smallest live norm
+    untied: bool = False
 
     # -- convenience (0-based)
     @property
@@ -129,6 +252,20 @@ class Analysis:
     @property
     def dead(self) -> List[int]:
         return np.nonzero(self.dead_mask)[0].tolist()
+
+    @property
+    def dead_outputs(self) -> List[int]:
+        return [] if self.dead_output_mask is None else np.nonzero(self.dead_output_mask)[0].tolist()
+
+    @property
+    def finding_kinds(self) -> List[str]:
+        return [f.kind for f in self.findings]
+
+    def finding(self, kind: str) -> Optional[Finding]:
+        for f in self.findings:
+            if f.kind == kind:
+                return f
+        return None
 
     def merged_with(self, i: int) -> List[int]:
         for g in self.merged_groups:
@@ -142,6 +279,8 @@ class Analysis:
         for g in self.merged_groups:
             for i in g:
                 partner[i] = [j + 1 for j in g if j != i]
+        dout = self.dead_output_mask
+        rm = self.recon_margin
         feats = []
         for i in range(self.n):
             feats.append({
@@ -153,7 +292,9 @@ class Analysis:
                 "self_activation": _jf(self.self_activation[i]),
                 "max_other_activation": _jf(self.max_other[i]),
                 "reconstructed": bool(self.reconstructed_mask[i]),
+                "reconstruction_margin": None if rm is None else _jf(rm[i]),
                 "dead": bool(self.dead_mask[i]),
+                "dead_output": bool(dout[i]) if dout is not None else False,
                 "merged_with": partner.get(i, []),
             })
         d = {
@@ -163,15 +304,21 @@ class Analysis:
             "n": int(self.n),
             "m": int(self.m),
             "data": "one-hot" if self.onehot else "sparse",
+            "decoder": "untied" if self.untied else "tied",
             "verdict": self.verdict,
             "verdict_text": self.verdict_text,
+            "verdict_margins": {k: _jf(v) for k, v in self.verdict_margins.items()},
             "plane": self.plane,
             "reconstructed": [i + 1 for i in self.reconstructed],
             "dead": [i + 1 for i in self.dead],
+            "dead_outputs": [i + 1 for i in self.dead_outputs],
             "merged": [[i + 1 for i in g] for g in self.merged_groups],
+            "findings": [f.to_dict() for f in self.findings],
+            "reference": _jsafe(self.reference),
             "features": feats,
             "regularity": {
                 "radius_cv": _jf(self.radius_cv),
+                "radius_ratio": _jf(self.radius_ratio),
                 # None when undefined (no live feature) or infinite (a zero gap)
                 "gap_ratio": _jf(self.gap_ratio),
                 "gap_ratio_infinite": bool(self.gap_ratio is not None and math.isinf(self.gap_ratio)),
@@ -229,12 +376,21 @@ def _merged_groups(W, W2, live, thr_rad) -> List[List[int]]:
     return sorted(out)
 
 
+def _group_max_angle(W, g) -> float:
+    """Largest angle (degrees) between two members of a merged group."""
+    U = W[:, g] / np.linalg.norm(W[:, g], axis=0)
+    c = np.clip(U.T @ U, -1.0, 1.0)
+    return float(np.degrees(np.arccos(c.min())))
+
+
 def _regularity(nrm, ang, live):
+    """(radius cv, gap ratio, radius groups, radius ratio, group split ratios) of the live features."""
     idx = np.nonzero(live)[0]
     if len(idx) == 0:
-        return None, None, []
+        return None, None, [], None, []
     r = nrm[idx]
     cv = float(np.std(r) / np.mean(r)) if np.mean(r) > 0 else None
+    ratio = float(r.max() / r.min()) if r.min() > 0 else math.inf
     if len(idx) == 1:
         gap = 1.0
     else:
@@ -244,11 +400,41 @@ def _regularity(nrm, ang, live):
         gap = math.inf if gmin <= 0 else gmax / gmin
     o = np.argsort(r, kind="stable")
     rs = r[o]
-    breaks = np.nonzero(rs[1:] > RADIUS_GROUP_RATIO * rs[:-1])[0] + 1
+    steps = rs[1:] / np.maximum(rs[:-1], 1e-300)
+    breaks = np.nonzero(steps > RADIUS_GROUP_RATIO)[0] + 1
     groups = []
     for part in np.split(np.arange(len(rs)), breaks):
         groups.append({"radius": float(np.mean(rs[part])), "members": sorted(idx[o[part]].tolist())})
-    return cv, gap, groups
+    return cv, gap, groups, ratio, steps
+
+
+def _onehot_table(W, b, D, live, tol, detail: bool):
+    """One chunked pass over P[i, j] = p_j(W_i) (no n x n array for large n).
+
+    Returns col_max, col_min (output j's largest / smallest pre-activation over
+    the inputs), misfire_count[i] (live outputs j != i with P[i, j] > tol), and,
+    when detail, misfires[i] = [(j, P[i, j]) ...] for those outputs.
+    """
+    n = W.shape[1]
+    col_max = np.full(n, -np.inf)
+    col_min = np.full(n, np.inf)
+    misfire = np.zeros(n, dtype=np.int64)
+    lists: Optional[List[List]] = [[] for _ in range(n)] if detail else None
+    mask_out = np.where(live, 0.0, -np.inf)
+    blk = max(1, geo.CHUNK_ELEMS // max(n, 1))
+    for s in range(0, n, blk):
+        e = min(n, s + blk)
+        P = W[:, s:e].T @ D.T + b[None, :]  # (e-s, n)
+        np.maximum(col_max, P.max(axis=0), out=col_max)
+        np.minimum(col_min, P.min(axis=0), out=col_min)
+        Q = P + mask_out[None, :]
+        Q[np.arange(e - s), np.arange(s, e)] = -np.inf
+        bad = Q > tol
+        misfire[s:e] = bad.sum(axis=1)
+        if detail:
+            for r, c in zip(*np.nonzero(bad)):
+                lists[s + int(r)].append((int(c), float(P[r, c])))
+    return col_max, col_min, misfire, lists
 
 
 # ----------------------------------------------------------------------------
@@ -259,9 +445,10 @@ def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True) -> 
 
     tol is the reconstruction tolerance (RECON_TOL). The one-hot facts (p_i(W_i),
     the largest live p_j(W_i), and the float64 one-hot loss, importance-weighted)
-    come from one fused pass, geometry.onehot_probe: O(n^2 m) time, O(n) memory
-    (about 0.2 s at n = 10,000, m = 2). The loss agrees with
-    geometry.onehot_loss (the plain numpy path) to 1e-12 relative.
+    come from one fused pass, geometry.onehot_probe; the per-output facts
+    (whether an output ever fires, its spread over the inputs) and the misfire
+    counts from one chunked pass over P: O(n^2 m) time, O(n) memory beyond
+    chunks of ~4M elements.
     """
     W, b = snapshot.W, snapshot.b
     m, n = W.shape
@@ -273,42 +460,22 @@ def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True) -> 
     dims = geo.feature_dimensionality(W)
     maxn = float(nrm.max()) if n else 0.0
     dead = (nrm < DEAD_REL * maxn) | (nrm < DEAD_ABS)
-    live = ~dead
-    selfa, other, loss1h = geo.onehot_probe(W, b, importance=imp, M=snapshot.M, live=live)
-    recon = live & (selfa > tol) & (other <= tol)
+    wlive = ~dead
+    selfa, other, loss1h = geo.onehot_probe(W, b, importance=imp, M=snapshot.M, live=wlive)
     thr_deg = min(MERGE_DEG, MERGE_FRAC * 360.0 / max(n, 1))
-    groups = _merged_groups(W, W2, live, math.radians(thr_deg))
-    cv, gap, rgroups = _regularity(nrm, ang, live)
     recorded = float(snapshot.loss) if snapshot.loss is not None else math.nan
-    nd, nl, nr = int(dead.sum()), int(live.sum()), int(recon.sum())
-    sparse: Dict[str, Any] = {}
-    if onehot:
-        one = lambda mask: _ranges([i + 1 for i in np.nonzero(mask)[0].tolist()])
-        if nr == n:
-            verdict, text = "perfect", f"every feature reconstructed (all {n})"
-        elif nd >= 1 and nl >= 1 and nr == nl:
-            verdict = "symmetric_failure"
-            text = (f"feature(s) {one(dead) if len(one(dead)) <= 80 else str(nd)} dead (output ReLU(b) for every input), "
-                    f"every other feature reconstructed")
-        elif groups:
-            verdict = "merged_failure"
-            shown = "; ".join("{" + ", ".join(str(i + 1) for i in g) + "}" for g in groups[:8])
-            more = f" and {len(groups) - 8} more groups" if len(groups) > 8 else ""
-            text = f"live features share a direction: {shown}{more}"
-        elif len(rgroups) >= 2 and nr < nl:
-            verdict = "two_circle_failure"
-            text = (f"live features on {len(rgroups)} radii ("
-                    + ", ".join(f"r={g['radius']:.3g}: {len(g['members'])}" for g in rgroups[:8])
-                    + (", ..." if len(rgroups) > 8 else "")
-                    + ")" + (f"; not reconstructed: {one(live & ~recon)}" if len(one(live & ~recon)) <= 80 else ""))
-        else:
-            verdict = "imperfect"
-            bad = one(~recon)
-            text = f"{nr} of {n} features reconstructed" + (f"; not reconstructed: {bad}" if len(bad) <= 80 else "")
-        loss = loss1h
-    else:
-        verdict, text = SPARSE_VERDICT, "the one-hot verdicts do not apply to sparse data"
-        loss = recorded
+    tolerances = {"recon_tol": float(tol), "dead_rel": DEAD_REL, "dead_abs": DEAD_ABS, "clean_tol": CLEAN_TOL,
+                  "merge_deg": float(thr_deg), "radius_group_ratio": RADIUS_GROUP_RATIO,
+                  "regular_ratio": REGULAR_RATIO, "regular_gap": REGULAR_GAP,
+                  "represented_norm": REPRESENTED_NORM}
+    common = dict(step=int(snapshot.step), n=n, m=m, onehot=bool(onehot), recorded_loss=recorded, plane=plane,
+                  norms=nrm, angles_deg=np.degrees(ang), biases=b.copy(), dims=dims,
+                  self_activation=selfa, max_other=other, dead_mask=dead, tolerances=tolerances,
+                  untied=snapshot.M is not None)
+
+    if not onehot:
+        groups = _merged_groups(W, W2, wlive, math.radians(thr_deg))
+        cv, gap, rgroups, ratio, _ = _regularity(nrm, ang, wlive)
         fro2 = float(np.sum(W * W))
         sparse = {
             "sum_dim": float(dims.sum()),
@@ -318,17 +485,199 @@ def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True) -> 
             "dims_per_feature": float(m / fro2) if fro2 > 0 else None,
             "mean_dim_represented": float(dims[nrm > REPRESENTED_NORM].mean()) if np.any(nrm > REPRESENTED_NORM) else None,
         }
-    return Analysis(
-        step=int(snapshot.step), n=n, m=m, onehot=bool(onehot),
-        loss=loss, recorded_loss=recorded, verdict=verdict, verdict_text=text, plane=plane,
-        norms=nrm, angles_deg=np.degrees(ang), biases=b.copy(), dims=dims,
-        self_activation=selfa, max_other=other,
-        reconstructed_mask=recon, dead_mask=dead, merged_groups=groups,
-        radius_cv=cv, gap_ratio=gap, radius_groups=rgroups, sparse=sparse,
-        tolerances={"recon_tol": float(tol), "dead_rel": DEAD_REL, "dead_abs": DEAD_ABS,
-                    "merge_deg": float(thr_deg), "radius_group_ratio": RADIUS_GROUP_RATIO,
-                    "represented_norm": REPRESENTED_NORM},
-    )
+        return Analysis(loss=recorded, verdict=SPARSE_VERDICT,
+                        verdict_text="the one-hot verdicts do not apply to sparse data",
+                        reconstructed_mask=np.zeros(n, dtype=bool), merged_groups=groups,
+                        radius_cv=cv, gap_ratio=gap, radius_groups=rgroups, radius_ratio=ratio,
+                        sparse=sparse, **common)
+
+    D = geo.decoder_of(W, snapshot.M)
+    col_max, col_min, misfire, lists = _onehot_table(W, b, D, wlive, tol, detail=n <= DETAIL_MAX)
+    dead_out = col_max <= tol
+    failed = dead | dead_out
+    live = ~failed
+    recon = wlive & (selfa > tol) & (other <= tol)
+    # reconstruction margin of each feature (dead ones are excluded by the dead criterion: nan)
+    rmargin = np.where(wlive, np.minimum(selfa - tol, tol - other), np.nan)
+    groups = _merged_groups(W, W2, live, math.radians(thr_deg))
+    cv, gap, rgroups, ratio, split_steps = _regularity(nrm, ang, live)
+    nl = int(live.sum())
+
+    findings: List[Finding] = []
+    dead_margin = merged_margin = reg_margin = None
+    inv_n = 1.0 / n
+
+    # -- dead features
+    if dead.any():
+        idx = np.nonzero(dead)[0]
+        per = []
+        for i in idx.tolist():
+            rho = nrm[i] / maxn if maxn > 0 else 0.0
+            spread = float(col_max[i] - col_min[i])
+            per.append({"feature": i + 1, "norm": nrm[i], "norm_ratio": rho, "bias": b[i],
+                        "reference_bias": inv_n, "bias_diff": b[i] - inv_n, "output_spread": spread,
+                        "clean": bool(spread <= CLEAN_TOL and abs(b[i] - inv_n) <= CLEAN_TOL),
+                        "margin": margin_below(rho, DEAD_REL) if nrm[i] >= DEAD_ABS else math.inf})
+        mg = min(p["margin"] for p in per)
+        nclean = sum(p["clean"] for p in per)
+        if len(per) == 1:
+            p = per[0]
+            text = (f"feature {p['feature']} dead: |W| = {p['norm']:.3g} ({100 * p['norm_ratio']:.3g}% of the largest), "
+                    f"b = {p['bias']:.6g} vs 1/n = {inv_n:.6g} (diff {p['bias_diff']:+.3g}), output spread "
+                    f"{p['output_spread']:.3g}: " + ("the seed's clean dead feature" if p["clean"]
+                                                    else "weak, not the clean dead feature (W = 0, b = 1/n)"))
+        else:
+            text = (f"features {_short(idx)} dead (|W| < {DEAD_REL:g} of the largest); {nclean} of {len(per)} clean "
+                    f"(b = 1/n, constant output)")
+        dead_margin = mg
+        findings.append(Finding("dead", idx.tolist(), text, {"features": per[:DETAIL_MAX], "count": len(per),
+                                                             "clean": nclean}, mg))
+
+    # -- outputs that never fire
+    if dead_out.any():
+        idx = np.nonzero(dead_out)[0]
+        mg = float(np.min(tol - col_max[idx]))
+        per = [{"feature": i + 1, "max_pre_activation": col_max[i], "bias": b[i]} for i in idx[:DETAIL_MAX].tolist()]
+        findings.append(Finding("dead_output", idx.tolist(),
+                                f"output(s) {_short(idx)} never fire on any input (largest pre-activation "
+                                f"{float(col_max[idx].max()):.3g} <= {tol:g}); each costs 1/n of loss",
+                                {"outputs": per, "count": int(len(idx))}, mg, "pre-activation"))
+
+    # -- not reconstructed (live features)
+    bad = np.nonzero(live & ~recon)[0]
+    if len(bad):
+        per = []
+        for i in bad[:DETAIL_MAX].tolist():
+            e = {"feature": i + 1, "own_output": float(selfa[i]), "own_fires": bool(selfa[i] > tol),
+                 "misfiring_outputs": int(misfire[i]), "margin": float(rmargin[i])}
+            if lists is not None:
+                e["misfires"] = [{"output": j + 1, "pre_activation": v} for j, v in lists[i]]
+            per.append(e)
+        mg = float(np.max(rmargin[bad]))  # the member nearest to being reconstructed
+        if lists is not None:
+            parts = []
+            for e in per[:6]:
+                w = [f"{x['output']} ({x['pre_activation']:.3g})" for x in e.get("misfires", [])[:4]]
+                s = f"input {e['feature']}: " + (f"fires {', '.join(w)}" if w else "no wrong output")
+                if not e["own_fires"]:
+                    s += f", own output off ({e['own_output']:.3g})"
+                parts.append(s)
+            detail = "; ".join(parts) + ("; ..." if len(per) > 6 else "")
+        else:
+            detail = f"{int(np.sum(misfire[bad] > 0))} inputs fire a wrong output"
+        findings.append(Finding("not_reconstructed", bad.tolist(),
+                                f"{len(bad)} live feature(s) not reconstructed ({_short(bad)}): {detail}",
+                                {"features": per, "count": int(len(bad))}, mg, "pre-activation"))
+
+    # -- merged
+    if groups:
+        per = [{"features": [i + 1 for i in g], "max_angle_deg": _group_max_angle(W, g)} for g in groups[:DETAIL_MAX]]
+        mg = merged_margin = min(margin_below(p["max_angle_deg"], thr_deg) for p in per)
+        shown = "; ".join("{" + ", ".join(str(i + 1) for i in g[:8]) + (", ..." if len(g) > 8 else "") + "}"
+                          for g in groups[:8])
+        more = f" and {len(groups) - 8} more groups" if len(groups) > 8 else ""
+        findings.append(Finding("merged", sorted(i for g in groups for i in g),
+                                f"live features share a direction (within {thr_deg:.3g} deg): {shown}{more}",
+                                {"groups": per, "threshold_deg": thr_deg}, mg))
+
+    # -- radius groups
+    if len(rgroups) >= 2:
+        split = float(np.max(split_steps))
+        mg = -margin_ratio_below(split, RADIUS_GROUP_RATIO)
+        findings.append(Finding("radius_groups", np.nonzero(live)[0].tolist(),
+                                f"live features on {len(rgroups)} radii ("
+                                + ", ".join(f"r={g['radius']:.3g}: {len(g['members'])}" for g in rgroups[:8])
+                                + (", ..." if len(rgroups) > 8 else "") + f"), largest step x{split:.3g}",
+                                {"groups": [{"radius": g["radius"], "members": [i + 1 for i in g["members"]]}
+                                            for g in rgroups[:DETAIL_MAX]], "largest_step": split,
+                                 "threshold": RADIUS_GROUP_RATIO}, mg))
+
+    # -- regularity of the live features
+    if nl >= 3:
+        m_r = margin_ratio_below(ratio, REGULAR_RATIO)
+        m_g = margin_ratio_below(gap, REGULAR_GAP)
+        mg = reg_margin = min(m_r, m_g)
+        regular = mg >= 0
+        ev = {"live": nl, "radius_ratio": ratio, "radius_cv": cv, "gap_ratio": gap,
+              "radius_margin": m_r, "gap_margin": m_g, "threshold_radius": REGULAR_RATIO, "threshold_gap": REGULAR_GAP}
+        word = "a regular" if regular else "not a regular"
+        findings.append(Finding("regular" if regular else "irregular", np.nonzero(live)[0].tolist(),
+                                f"the {nl} live features are {word} {nl}-gon: radius ratio {ratio:.6g}, gap ratio "
+                                f"{gap:.6g} (regular: both <= {REGULAR_RATIO:g})", ev, mg if regular else -mg))
+    else:
+        regular = False
+
+    # -- the verdict, from the findings; verdict_margins holds, for each
+    # criterion that decided it, how far that decision is from flipping
+    nr = int(recon.sum())
+    one = lambda idx: _short(idx, 80)
+    vm: Dict[str, Optional[float]] = {}
+    far_bad = float(np.max(-rmargin[wlive & ~recon])) if np.any(wlive & ~recon) else math.inf
+    no_dead = -margin_below(float(nrm.min()) / maxn, DEAD_REL) if n and maxn > 0 and not dead.any() else None
+    if nr == n:
+        verdict, text = "perfect", f"every feature reconstructed (all {n})"
+        vm["reconstructed"] = float(np.min(rmargin))
+    elif failed.any() and nl >= 1:
+        what = []
+        if dead.any():
+            what.append(f"feature(s) {one(np.nonzero(dead)[0])} dead")
+            vm["dead"] = dead_margin
+        if dead_out.any():
+            what.append(f"output(s) {one(np.nonzero(dead_out)[0])} never fire")
+            vm["dead_output"] = float(np.min(tol - col_max[dead_out]))
+        head = " and ".join(what)
+        if regular:
+            verdict = "symmetric_failure"
+            text = f"{head}; the other {nl} are a regular {nl}-gon"
+            if nl > nr:
+                text += f" ({nl - nr} not reconstructed)"
+        else:
+            verdict = "asymmetric_failure"
+            if nl < 3:
+                shape = f"only {nl} live"
+            elif len(rgroups) >= 2:
+                shape = f"the other {nl} on {len(rgroups)} radii"
+            else:
+                shape = f"the other {nl} not a regular polygon"
+            text = f"{head}; {shape} (radius ratio {ratio:.3g}, gap ratio {gap:.3g})"
+        if nl >= 3:
+            vm["regular"] = reg_margin if regular else -reg_margin
+    elif groups:
+        verdict = "merged_failure"
+        text = findings[[f.kind for f in findings].index("merged")].text
+        vm.update(no_dead=no_dead, merged=merged_margin)
+    elif len(rgroups) >= 2:
+        verdict = "two_circle_failure"
+        text = (f"live features on {len(rgroups)} radii ("
+                + ", ".join(f"r={g['radius']:.3g}: {len(g['members'])}" for g in rgroups[:8])
+                + (", ..." if len(rgroups) > 8 else "") + f"); not reconstructed: {one(np.nonzero(~recon)[0])}")
+        vm.update(no_dead=no_dead, radius_groups=-margin_ratio_below(float(np.max(split_steps)), RADIUS_GROUP_RATIO),
+                  reconstructed=far_bad)
+    else:
+        verdict = "imperfect"
+        text = f"{nr} of {n} features reconstructed; not reconstructed: {one(np.nonzero(~recon)[0])}"
+        if math.isfinite(far_bad):
+            vm["reconstructed"] = far_bad
+
+    # -- the closed-form reference
+    fired_dead = dead & ~dead_out
+    ref_loss = float(np.sum(imp[fired_dead]) * (n - 1) / n ** 2 + np.sum(imp[dead_out]) / n)
+    applies = bool(failed.any() and nl >= 1 and np.all(recon[live]))
+    reference = {
+        "applies": applies,
+        "formula": "sum over dead features of I_i (n-1)/n^2 + sum over dead outputs of I_j/n"
+                   + (" = d(n-1)/n^2" if not dead_out.any() and np.all(imp == 1) else ""),
+        "dead_bias": inv_n,
+        "loss": ref_loss,
+        "loss_measured": loss1h,
+        "loss_diff": loss1h - ref_loss,
+        "dead_bias_diff": {str(i + 1): float(b[i] - inv_n) for i in np.nonzero(fired_dead)[0][:DETAIL_MAX].tolist()},
+    }
+
+    return Analysis(loss=loss1h, verdict=verdict, verdict_text=text, reconstructed_mask=recon,
+                    merged_groups=groups, radius_cv=cv, gap_ratio=gap, radius_groups=rgroups, radius_ratio=ratio,
+                    dead_output_mask=dead_out, recon_margin=rmargin, findings=findings, reference=reference,
+                    verdict_margins=vm, **common)
 
 
 def _fmt(x, spec):
@@ -339,17 +688,49 @@ def _fmt(x, spec):
     return format(x, spec)
 
 
+def fmt_margin(v: Optional[float], unit: str = "decades") -> str:
+    """A margin in words: '+1.2 dec', '-0.003', 'exact' (infinitely far)."""
+    if v is None or (isinstance(v, float) and math.isinf(v) and v > 0):
+        return "exact"
+    if isinstance(v, float) and math.isinf(v):
+        return "-inf"
+    return f"{v:+.2g} dec" if unit == "decades" else f"{v:+.3g}"
+
+
+def finding_lines(a: Analysis) -> List[str]:
+    """One line per finding: kind, text and margin; then the closed-form reference."""
+    out = []
+    for f in a.findings:
+        out.append(f"  {f.kind}: {f.text}  [margin {fmt_margin(f.margin, f.margin_unit)}]")
+    r = a.reference
+    if r:
+        state = "applies" if r.get("applies") else "does not apply (some live feature not reconstructed)"
+        if np.any(a.dead_mask) or (a.dead_output_mask is not None and np.any(a.dead_output_mask)):
+            out.append(f"  reference ({r['formula']}): loss {r['loss']:.10g}, measured {_fmt(r['loss_measured'], '.10g')}, "
+                       f"diff {r['loss_diff']:+.3g}; dead b vs 1/n = {r['dead_bias']:.6g}: "
+                       + (", ".join(f"{k}: {v:+.3g}" for k, v in list(r["dead_bias_diff"].items())[:8]) or "none")
+                       + f" ({state})")
+    return out
+
+
 def format_analysis(a: Analysis, max_rows: int = 64) -> str:
-    """A readable text report: header, regularity and a per-feature table."""
+    """A readable text report: header, findings, regularity and a per-feature table."""
     lines = []
     data = "one-hot" if a.onehot else "sparse"
-    lines.append(f"step {a.step}   n = {a.n}   m = {a.m}   data: {data}")
+    lines.append(f"step {a.step}   n = {a.n}   m = {a.m}   data: {data}" + ("   decoder: untied" if a.untied else ""))
     if a.onehot:
         lines.append(f"loss {_fmt(a.loss, '.10g')} (exact float64, one-hot)   "
                      f"recorded {_fmt(None if a.recorded_loss is None or math.isnan(a.recorded_loss) else a.recorded_loss, '.6g')}")
     else:
         lines.append(f"loss {_fmt(None if a.loss is None or math.isnan(a.loss) else a.loss, '.6g')} (recorded)")
     lines.append(f"verdict: {a.verdict.replace('_', ' ')} - {a.verdict_text}")
+    if a.verdict_margins:
+        lines.append("verdict margins (distance from flipping): "
+                     + ", ".join(f"{k} {fmt_margin(v, 'pre-activation' if k in PRE_ACTIVATION_MARGINS else 'decades')}"
+                                 for k, v in a.verdict_margins.items()))
+    if a.findings:
+        lines.append("findings:")
+        lines.extend(finding_lines(a))
     lines.append(f"plane: {a.plane}")
     def members(g):
         txt = _ranges([i + 1 for i in g["members"]])
@@ -367,7 +748,8 @@ def format_analysis(a: Analysis, max_rows: int = 64) -> str:
                      f"dims per feature {_fmt(s['dims_per_feature'], '.4g')}")
     t = a.tolerances
     lines.append(f"criteria: recon tol {t['recon_tol']:g}, dead |W_i| < {t['dead_rel']:g} max or < {t['dead_abs']:g}, "
-                 f"merged < {t['merge_deg']:.3g} deg, radius groups split at x{t['radius_group_ratio']:g}")
+                 f"merged < {t['merge_deg']:.3g} deg, radius groups split at x{t['radius_group_ratio']:g}, "
+                 f"regular: radius and gap ratios <= {t['regular_ratio']:g}")
     lines.append("")
     lines.append(f"{'feature':>7} {'norm':>10} {'angle':>8} {'bias':>11} {'D_i':>6} {'p_i(W_i)':>10} "
                  f"{'max p_j':>10}  recon  dead  merged")
@@ -375,13 +757,15 @@ def format_analysis(a: Analysis, max_rows: int = 64) -> str:
     for g in a.merged_groups:
         for i in g:
             partner[i] = ",".join(str(j + 1) for j in g if j != i)
+    dout = a.dead_output_mask
     rows = range(a.n) if a.n <= max_rows else range(max_rows)
     for i in rows:
         mo = a.max_other[i]
+        dd = "yes" if a.dead_mask[i] else ("out" if dout is not None and dout[i] else ".")
         lines.append(
             f"{i + 1:>7} {a.norms[i]:>10.4g} {a.angles_deg[i]:>8.2f} {a.biases[i]:>11.4g} {a.dims[i]:>6.3f} "
             f"{a.self_activation[i]:>10.4g} {('-' if not math.isfinite(mo) else format(mo, '.4g')):>10}  "
-            f"{'yes' if a.reconstructed_mask[i] else 'no':>5}  {'yes' if a.dead_mask[i] else '.':>4}  "
+            f"{'yes' if a.reconstructed_mask[i] else 'no':>5}  {dd:>4}  "
             f"{partner.get(i, '')}")
     if a.n > max_rows:
         lines.append(f"... ({a.n - max_rows} more features)")

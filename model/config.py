@@ -16,6 +16,10 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "warmup-cosine")
 INITS = ("xavier", "analytic", "run")
 
+#: Each optimiser's weight decay when none is given: torch.optim's own defaults
+#: (Adam 0, AdamW 0.01, SGD 0), so "adam" is Adam without regularisation.
+DEFAULT_WEIGHT_DECAY = {"adam": 0.0, "adamw": 1e-2, "sgd": 0.0}
+
 MAX_N = 100_000
 MAX_MODELS = 1_000_000
 
@@ -41,7 +45,9 @@ class TrainConfig:
     steps: int = 25_000
     optimizer: str = "adamw"
     lr: float = 1e-3
-    weight_decay: float = 1e-2  # used by adamw (decoupled) and sgd (L2)
+    #: decoupled for adamw, L2 for adam and sgd; None = the optimiser's default
+    #: (DEFAULT_WEIGHT_DECAY), kept None so a grid over optimisers gives each its own
+    weight_decay: Optional[float] = None
     momentum: float = 0.9  # sgd only
     beta1: float = 0.9
     beta2: float = 0.999
@@ -76,6 +82,13 @@ class TrainConfig:
         if self.batch is not None:
             return self.batch
         return self.num_examples if self.finite else 1024
+
+    @property
+    def effective_weight_decay(self) -> float:
+        """The weight decay training uses: the given one, else the optimiser's default."""
+        if self.weight_decay is not None:
+            return float(self.weight_decay)
+        return DEFAULT_WEIGHT_DECAY.get(self.optimizer, 0.0)
 
     def importance_vector(self):
         import numpy as np
@@ -125,7 +138,8 @@ class TrainConfig:
         integer("steps", 0, 1_000_000_000)
         choice("optimizer", OPTIMIZERS)
         real("lr", 0.0, 100.0, lo_open=True)
-        real("weight_decay", 0.0, 100.0)
+        if self.weight_decay is not None:
+            real("weight_decay", 0.0, 100.0)
         real("momentum", 0.0, 1.0, hi_open=True)
         real("beta1", 0.0, 1.0, hi_open=True)
         real("beta2", 0.0, 1.0, hi_open=True)

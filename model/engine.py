@@ -173,7 +173,7 @@ class Trainer:
             with _KERNEL_LOCK:
                 kernels.train_identity_chunk(
                     self.Wb, self.bb, self.Db, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2,
-                    self.imp, K, t, t, lrs, _OPT_CODES[cfg.optimizer], float(cfg.weight_decay),
+                    self.imp, K, t, t, lrs, _OPT_CODES[cfg.optimizer], cfg.effective_weight_decay,
                     float(cfg.beta1), float(cfg.beta2), float(cfg.eps), float(cfg.momentum),
                     bool(cfg.bias), bool(cfg.untied), self.halted,
                     rec_idx, recW, recb, recM, recloss)

@@ -33,13 +33,13 @@ class TorchTrainer:
             p.grad = torch.zeros_like(p)
         if config.optimizer == "adamw":
             self.opt = torch.optim.AdamW(params, lr=config.lr, betas=(config.beta1, config.beta2),
-                                         eps=config.eps, weight_decay=config.weight_decay, foreach=True)
+                                         eps=config.eps, weight_decay=config.effective_weight_decay, foreach=True)
         elif config.optimizer == "adam":
             self.opt = torch.optim.Adam(params, lr=config.lr, betas=(config.beta1, config.beta2),
-                                        eps=config.eps, weight_decay=config.weight_decay, foreach=True)
+                                        eps=config.eps, weight_decay=config.effective_weight_decay, foreach=True)
         else:
             self.opt = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
-                                       weight_decay=config.weight_decay, foreach=True)
+                                       weight_decay=config.effective_weight_decay, foreach=True)
         self.imp = torch.tensor(config.importance_vector(), dtype=torch.float32)
         self.alive = torch.ones(config.models, dtype=torch.bool)
         self.data = None

@@ -104,7 +104,7 @@ class DataSizeView(QWidget):
         b = result.base
         K = result.results[0].W.shape[0]
         self.summary.setText(
-            f"n = {b.n}, m = {b.m}, S = {b.sparsity:g}, {b.optimizer} lr {b.lr:g} wd {b.weight_decay:g}, "
+            f"n = {b.n}, m = {b.m}, S = {b.sparsity:g}, {b.optimizer} lr {b.lr:g} wd {b.effective_weight_decay:g}, "
             f"{b.schedule}, {b.steps:,} steps · {len(result.results)} of {len(result.sizes)} sizes"
             + (" (cancelled)" if result.cancelled else "") + (f" · model {self.model} of {K} drawn" if K > 1 else ""))
         c = curves(result, self.model if K > 1 else None)

@@ -42,6 +42,7 @@ from PyQt6.QtWidgets import (
 
 from model.config import (
     DATA_KINDS,
+    DEFAULT_WEIGHT_DECAY,
     INITS,
     MAX_MODELS,
     MAX_N,
@@ -96,7 +97,8 @@ HELP: dict = {
     "steps": "steps: training steps",
     "optimizer": "optimizer",
     "lr": "lr: learning rate, e.g. 1e-3",
-    "weight_decay": "weight decay: decoupled for adamw, L2 for adam and sgd",
+    "weight_decay": "weight decay: decoupled for adamw, L2 for adam and sgd; empty = the optimiser's own default, "
+                    "as in torch (" + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_WEIGHT_DECAY.items()) + ")",
     "momentum": "momentum (sgd only)",
     "beta1": "beta1: Adam's first-moment decay (adam, adamw)",
     "beta2": "beta2: Adam's second-moment decay (adam, adamw)",
@@ -390,9 +392,10 @@ class ExperimentForm(QWidget):
             f = self._fields
             for key in ("n", "m", "steps", "warmup", "seed", "models", "init_model"):
                 f[key].editor.setText(_show_number(getattr(cfg, key)))
-            for key in ("sparsity", "lr", "weight_decay", "momentum", "beta1", "beta2", "eps",
-                        "history_budget_mb"):
+            for key in ("sparsity", "lr", "momentum", "beta1", "beta2", "eps", "history_budget_mb"):
                 f[key].editor.setText(_show_number(getattr(cfg, key)))
+            # empty = the optimiser's own default (shown as the placeholder)
+            f["weight_decay"].editor.setText("" if cfg.weight_decay is None else _show_number(cfg.weight_decay))
             for key in ("data", "optimizer", "schedule", "init"):
                 combo: QComboBox = f[key].editor
                 i = combo.findText(str(getattr(cfg, key)))
@@ -475,9 +478,11 @@ class ExperimentForm(QWidget):
         for key in ("n", "m", "steps", "warmup", "seed", "models", "init_model"):
             parse(key, _parse_int)
         parse("init_step", _parse_int, True)
-        for key in ("sparsity", "lr", "weight_decay", "momentum", "beta1", "beta2", "eps",
-                    "history_budget_mb"):
+        for key in ("sparsity", "lr", "momentum", "beta1", "beta2", "eps", "history_budget_mb"):
             parse(key, _parse_float)
+        parse("weight_decay", _parse_float, True)
+        wd = self._fields["weight_decay"].editor
+        wd.setPlaceholderText(f"default {DEFAULT_WEIGHT_DECAY.get(optimizer, 0.0):g} ({optimizer})")
         if self.fresh_check.isChecked():
             kw["examples"] = None
         else:

@@ -212,3 +212,181 @@ def test_format_analysis_table():
     assert rows and rows[0].split()[-2:] == ["no", "yes"]  # not reconstructed, dead
     big = format_analysis(analyze(snap(*henighan(100))), max_rows=10)
     assert "90 more features" in big
+
+
+# ----------------------------------------------------------------------------
+# findings, margins and the verdict derived from them (hand-built models)
+
+def _perfect_two_radii(deg, r):
+    """Live features at angles deg and radii r with b_i = 1 - r_i^2: p_i(W_i) = 1 exactly."""
+    W = polar(deg, r)
+    return W, 1 - np.asarray(r, float) ** 2
+
+
+def _with_dead(W, b, n_dead=1, w=0.0, bias=None):
+    n = W.shape[1] + n_dead
+    Wd = np.zeros((2, n_dead))
+    Wd[0, :] = w
+    return np.hstack([W, Wd]), np.append(b, np.full(n_dead, 1.0 / n if bias is None else bias))
+
+
+def test_clean_symmetric_failure_findings_reference_and_margins():
+    W6, b6 = henighan(6)
+    W, b = _with_dead(W6, b6)
+    a = analyze(snap(W, b))
+    assert a.verdict == "symmetric_failure"
+    assert a.finding_kinds[:1] == ["dead"] and "regular" in a.finding_kinds
+    dead = a.finding("dead")
+    ev = dead.evidence["features"][0]
+    assert ev["feature"] == 7 and ev["clean"] and ev["bias_diff"] == pytest.approx(0, abs=1e-15)
+    assert ev["output_spread"] == 0.0
+    assert math.isinf(dead.margin)  # W_7 exactly 0: infinitely far from the threshold
+    r = a.reference
+    assert r["applies"] and r["dead_bias"] == pytest.approx(1 / 7)
+    assert r["loss"] == pytest.approx(6 / 49, abs=1e-15)  # d (n-1)/n^2
+    assert abs(r["loss_diff"]) < 1e-12
+    # a regular hexagon up to float rounding (ratios 1 + ~1e-16): > 10 decades to spare
+    assert a.verdict_margins["regular"] > 10 and math.isinf(a.verdict_margins["dead"])
+    d = a.to_dict()
+    json.dumps(d, allow_nan=False)
+    assert d["findings"][0]["kind"] == "dead" and d["findings"][0]["features"] == [7]
+    assert d["findings"][0]["margin"] is None  # infinite -> null
+    assert d["reference"]["loss"] == pytest.approx(6 / 49)
+
+
+@pytest.mark.parametrize("n, d", [(7, 2), (9, 3), (12, 1)])
+def test_reference_loss_d_dead_features_closed_form(n, d):
+    Wl, bl = henighan(n - d)
+    W, b = _with_dead(Wl, bl, n_dead=d, bias=1.0 / n)
+    a = analyze(snap(W, b))
+    assert a.verdict == "symmetric_failure"
+    assert a.loss == pytest.approx(d * (n - 1) / n ** 2, abs=1e-12)
+    assert a.reference["loss"] == pytest.approx(d * (n - 1) / n ** 2, abs=1e-15)
+    assert abs(a.reference["loss_diff"]) < 1e-12
+    assert len(a.finding("dead").features) == d and a.finding("dead").evidence["clean"] == d
+
+
+def test_dead_bias_off_the_optimum_shows_in_the_reference():
+    W6, b6 = henighan(6)
+    W, b = _with_dead(W6, b6, bias=0.25)
+    a = analyze(snap(W, b))
+    # the dead output is 0.25 on every input: (1 - 0.25)^2 + 6 * 0.25^2 per 7 inputs
+    assert a.loss == pytest.approx((0.75 ** 2 + 6 * 0.0625) / 7, abs=1e-12)
+    assert a.reference["loss_diff"] == pytest.approx((0.75 ** 2 + 6 * 0.0625) / 7 - 6 / 49, abs=1e-12)
+    assert a.reference["dead_bias_diff"]["7"] == pytest.approx(0.25 - 1 / 7)
+    assert not a.finding("dead").evidence["features"][0]["clean"]
+
+
+def test_dead_feature_with_two_radius_live_features_is_asymmetric():
+    # six live features 60 deg apart, radii 2.2 and 3.3 alternating, b_i = 1 - r_i^2 so p_i(W_i) = 1;
+    # a neighbour's p_j(W_i) = 2.2 * 3.3 * cos 60 + 1 - r_j^2 <= 3.63 - 3.84 < 0: all six
+    # reconstructed; feature 7 dead at b = 1/7.
+    deg = [0, 60, 120, 180, 240, 300]
+    r = [2.2, 3.3, 2.2, 3.3, 2.2, 3.3]
+    Wl, bl = _perfect_two_radii(deg, r)
+    W, b = _with_dead(Wl, bl)
+    a = analyze(snap(W, b))
+    assert a.reconstructed == list(range(6))
+    assert a.verdict == "asymmetric_failure"
+    assert {"dead", "radius_groups", "irregular"} <= set(a.finding_kinds)
+    irr = a.finding("irregular")
+    assert irr.evidence["radius_ratio"] == pytest.approx(1.5)
+    # margin in decades of the log-excess: log10(ln 1.5 / ln 1.1) > 0 for "irregular"
+    assert irr.margin == pytest.approx(math.log10(math.log(1.5) / math.log(1.1)))
+    assert a.verdict_margins["regular"] == pytest.approx(irr.margin)
+    # the clean reference still applies (the others reconstruct exactly): loss 6/49
+    assert a.reference["applies"] and a.loss == pytest.approx(6 / 49, abs=1e-12)
+
+
+def test_weak_feature_is_dead_but_not_clean():
+    # the AdamW shape: a weak feature, |W_7| ~ 0.08 of radius 3.5, b_7 ~ 0.28 (not 1/7)
+    W6, b6 = henighan(6)
+    W6 = W6 * 1.0
+    W, b = _with_dead(W6, b6, w=0.08, bias=0.28)
+    a = analyze(snap(W, b))
+    f = a.finding("dead")
+    ev = f.evidence["features"][0]
+    assert ev["feature"] == 7 and not ev["clean"]
+    assert ev["norm"] == pytest.approx(0.08)
+    rho = 0.08 / np.sqrt(2.0)  # the hexagon's radius is sqrt(2)
+    assert ev["norm_ratio"] == pytest.approx(rho)
+    assert f.margin == pytest.approx(math.log10(DEAD_REL / rho))
+    assert "weak" in f.text
+    assert ev["output_spread"] > 0.1  # its output varies with the input: not constant
+
+
+def test_regularity_threshold_flips_exactly_at_the_ratio_and_margin_changes_sign():
+    from model.analysis import REGULAR_RATIO
+    W6, b6 = henighan(6)
+    for f, want, sign in ((0.999, "symmetric_failure", 1), (1.001, "asymmetric_failure", -1)):
+        scale = np.ones(6)
+        scale[0] = REGULAR_RATIO * f  # one radius stretched: radius ratio REGULAR_RATIO * f
+        Wl = W6 * scale
+        W, b = _with_dead(Wl, b6)
+        a = analyze(snap(W, b))
+        assert a.verdict == want
+        kind = "regular" if sign > 0 else "irregular"
+        fnd = a.finding(kind)
+        assert fnd is not None and fnd.evidence["radius_ratio"] == pytest.approx(REGULAR_RATIO * f)
+        expect = math.log10(math.log(REGULAR_RATIO) / math.log(REGULAR_RATIO * f))
+        assert fnd.evidence["radius_margin"] == pytest.approx(expect)
+        assert np.sign(fnd.evidence["radius_margin"]) == sign
+        assert abs(a.verdict_margins["regular"]) == pytest.approx(abs(expect))  # small: near the threshold
+
+
+def test_untied_outputs_that_never_fire_are_dead_outputs():
+    # Henighan n = 7 encoder; decoder rows 2..7 zero and b_j = -0.5 there: outputs 2..7 never fire.
+    W, b = henighan(7)
+    M = W.T.copy()
+    M[1:] = 0.0
+    b = b.copy()
+    b[1:] = -0.5
+    a = analyze(snap(W, b, M=M))
+    assert a.dead_outputs == [1, 2, 3, 4, 5, 6]
+    assert a.dead == []  # every W column is healthy: dead means outputs here
+    assert a.loss == pytest.approx(6 / 7, abs=1e-12)  # each never-firing output costs 1/n
+    assert a.reference["loss"] == pytest.approx(6 / 7)
+    assert a.reference["applies"] and abs(a.reference["loss_diff"]) < 1e-12
+    f = a.finding("dead_output")
+    assert f.features == [1, 2, 3, 4, 5, 6] and f.margin == pytest.approx(RECON_TOL + 0.5)
+    assert a.verdict == "asymmetric_failure"  # one live output left: no polygon
+    assert "never fire" in a.verdict_text
+    d = a.to_dict()
+    assert d["dead_outputs"] == [2, 3, 4, 5, 6, 7] and d["decoder"] == "untied"
+
+
+def test_not_reconstructed_lists_the_misfiring_outputs():
+    # +-pairs; b_3 = 0.3 makes output 3 fire on inputs 1 and 2 (W_3 . W_1 = W_3 . W_2 = 0)
+    W = np.array([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]])
+    b = np.array([0.0, 0.0, 0.3, 0.0])
+    a = analyze(snap(W, b))
+    f = a.finding("not_reconstructed")
+    assert f.features == [0, 1]
+    per = {e["feature"]: e for e in f.evidence["features"]}
+    assert per[1]["misfires"] == [{"output": 3, "pre_activation": pytest.approx(0.3)}]
+    assert per[2]["misfires"] == [{"output": 3, "pre_activation": pytest.approx(0.3)}]
+    assert f.margin == pytest.approx(RECON_TOL - 0.3)  # negative: how far from reconstructed
+    assert "input 1: fires 3 (0.3)" in f.text
+    assert a.verdict == "imperfect"
+
+
+def test_two_circle_failure_without_dead_features_and_its_margins():
+    # six on a big circle (r = 3) and two small ones (r = 1) inside their neighbours' chords
+    # (1 < 3 cos 45deg): no dead feature (1/3 > DEAD_REL), two radii. Row-wise (the seed's
+    # criterion), a small feature's own input is fine, but its big neighbours' inputs fire the
+    # small feature's output: p_7(W_3) = 3 * 1 * cos 45deg + 0 = 2.12.
+    deg = [0, 45, 90, 180, 225, 270, 135, 315]
+    r = [3, 3, 3, 3, 3, 3, 1, 1]
+    W = polar(deg, r)
+    b = 1 - np.asarray(r, float) ** 2
+    a = analyze(snap(W, b))
+    assert a.dead == []
+    assert a.verdict == "two_circle_failure"
+    f = a.finding("not_reconstructed")
+    assert f.features == [0, 2, 3, 5]
+    per = {e["feature"]: e for e in f.evidence["features"]}
+    assert per[3]["misfires"] == [{"output": 7, "pre_activation": pytest.approx(3 * math.cos(math.pi / 4))}]
+    assert a.finding("radius_groups").evidence["largest_step"] == pytest.approx(3.0)
+    vm = a.verdict_margins
+    assert vm["radius_groups"] == pytest.approx(math.log10(math.log(3.0) / math.log(1.3)))
+    assert vm["no_dead"] == pytest.approx(math.log10((1 / 3) / DEAD_REL))

@@ -17,7 +17,9 @@ def reference_train(cfg, W0, b0, M0, X_fn, steps):
     b = torch.tensor(b0, dtype=torch.float64, requires_grad=True)
     M = torch.tensor(M0, dtype=torch.float64, requires_grad=True) if M0 is not None else None
     params = [W] + ([b] if cfg.bias else []) + ([M] if M is not None else [])
-    kw = dict(lr=cfg.lr, weight_decay=cfg.weight_decay)
+    kw = dict(lr=cfg.lr)
+    if cfg.weight_decay is not None:  # else torch.optim's own default, which ours must equal
+        kw["weight_decay"] = cfg.weight_decay
     if cfg.optimizer == "adamw":
         opt = torch.optim.AdamW(params, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, **kw)
     elif cfg.optimizer == "adam":
@@ -50,6 +52,8 @@ def reference_train(cfg, W0, b0, M0, X_fn, steps):
 VARIANTS = [
     dict(),
     dict(optimizer="adam", weight_decay=1e-3),
+    dict(optimizer="adam"),  # the default weight decay: torch's Adam has none
+    dict(optimizer="sgd", lr=0.05, momentum=0.9),
     dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=1e-3),
     dict(untied=True),
     dict(bias=False),
@@ -221,3 +225,14 @@ def test_identity_minibatches_train():
     tr.run()
     steps, loss = tr.history.losses(model=0)
     assert steps[-1] == 300 and loss[-1] < loss[0]
+
+
+def test_each_optimiser_defaults_to_torchs_weight_decay():
+    import inspect
+    for name, cls in (("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW), ("sgd", torch.optim.SGD)):
+        torch_default = inspect.signature(cls).parameters["weight_decay"].default
+        cfg = TrainConfig(optimizer=name).validate()
+        assert cfg.weight_decay is None and cfg.effective_weight_decay == torch_default, name
+    # an explicit value wins, and a grid over optimisers keeps each one's own default
+    assert TrainConfig(optimizer="adam", weight_decay=0.5).effective_weight_decay == 0.5
+    assert TrainConfig(optimizer="adamw").replace(optimizer="adam").effective_weight_decay == 0.0

@@ -55,7 +55,7 @@ def test_failure_rates_of_300_seeds(n, expected, low, high):
     assert low <= failures <= high, (n, failures, expected)
     if n == 8:
         kinds = set(verdicts)
-        assert {"symmetric_failure", "two_circle_failure"} <= kinds
+        assert {"asymmetric_failure", "two_circle_failure"} <= kinds
 
 
 def test_symmetric_failures_have_the_seeds_signature():
@@ -100,3 +100,37 @@ def test_weight_decay_slowly_pulls_perfect_models_onto_the_regular_polygon():
     regs = [analyze(tr.history.snapshot(model=k)).to_dict()["regularity"] for k in range(50)]
     assert np.median([r["radius_cv"] for r in regs]) < 0.002
     assert np.median([r["gap_ratio"] for r in regs]) < 1.02
+
+
+def test_sgd_seed10_is_the_seeds_clean_symmetric_failure():
+    """SGD (momentum 0.9, no weight decay), n = 7, seed 10: six features on one circle, feature 1
+    dead with b_1 = 1/7, loss 6/49 = d (n-1)/n^2: the seed's failure, and the tool says so."""
+    a = analyze(_train(n=7, optimizer="sgd", weight_decay=0.0, seed=10).history.snapshot())
+    assert a.verdict == "symmetric_failure"
+    assert a.dead == [0]
+    ev = a.finding("dead").evidence["features"][0]
+    assert ev["clean"] and abs(ev["bias_diff"]) < 1e-5
+    assert a.reference["applies"] and abs(a.reference["loss_diff"]) < 1e-6
+    assert a.finding("regular").evidence["radius_ratio"] < 1 + 1e-5
+    assert a.verdict_margins["regular"] > 3  # decades: nowhere near the threshold
+
+
+@pytest.mark.parametrize("seed", [76, 915])
+def test_adamw_n7_failures_are_a_weak_feature_beside_two_radii(seed):
+    """The two AdamW n = 7 failures among seeds 0..999: a weak feature (|W| ~ 0.08, b ~ 0.28, not
+    1/7) beside live features on two radii: asymmetric, not the seed's symmetric failure."""
+    a = analyze(_train(n=7, seed=seed).history.snapshot())
+    assert a.verdict == "asymmetric_failure"
+    ev = a.finding("dead").evidence["features"][0]
+    assert not ev["clean"] and 0.2 < ev["bias"] < 0.35 and 0.03 < ev["norm"] < 0.2
+    assert "radius_groups" in a.finding_kinds and "irregular" in a.finding_kinds
+    assert a.verdict_margins["regular"] > 0.5 and a.verdict_margins["dead"] > 0.3
+
+
+def test_untied_seed0_outputs_that_never_fire_are_the_failure():
+    """Untied n = 7 seed 0 ends at loss 6/7: six outputs never fire, one per 1/n of loss."""
+    a = analyze(_train(n=7, untied=True, seed=0).history.snapshot())
+    assert len(a.dead_outputs) == 6 and a.dead == []
+    assert a.loss == pytest.approx(6 / 7, abs=1e-6)
+    assert a.reference["loss"] == pytest.approx(6 / 7) and abs(a.reference["loss_diff"]) < 1e-6
+    assert a.verdict == "asymmetric_failure" and "never fire" in a.verdict_text
