@@ -70,7 +70,7 @@ def _add_sweep(sub):
     p.add_argument("--out", default=None, help="sweep file to write (.h5); default: a new file in the user's "
                    "data folder")
     p.add_argument("--json", action="store_true", help="print one JSON object: per configuration the counts "
-                   "per verdict and the rates (with 95%% intervals)")
+                   "per verdict and per finding and the rates (with 95%% intervals)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -118,6 +118,12 @@ def cmd_sweep(a) -> int:
         for v, r in e.rates().items():
             print(f"  {v:<20} {r['count']:>7}  {100 * r['rate']:6.2f}%  [{100 * r['ci95'][0]:.2f}, "
                   f"{100 * r['ci95'][1]:.2f}]")
+        fr = e.finding_rates()
+        if fr:
+            print("  findings (models with each; a model can have several):")
+            for v, r in fr.items():
+                print(f"    {v:<18} {r['count']:>7}  {100 * r['rate']:6.2f}%  [{100 * r['ci95'][0]:.2f}, "
+                      f"{100 * r['ci95'][1]:.2f}]")
     if sweep.cancelled:
         print(f"cancelled: {len(sweep.entries)} of {sweep.planned} configurations done", file=sys.stderr)
     print(f"sweep saved: {out}")

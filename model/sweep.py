@@ -45,7 +45,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .analysis import SPARSE_VERDICT, VERDICTS, analyze
+from .analysis import FINDING_KINDS, SPARSE_VERDICT, VERDICTS, analyze
 from .config import DATA_KINDS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 from .engine import TrainingQueue
 from .runfile import FORMAT as RUN_FORMAT
@@ -233,6 +233,9 @@ class SweepEntry:
     halted: np.ndarray  # (K,) int64, -1 = ran to the end
     step: int
     M: Optional[np.ndarray] = None
+    #: (K,) int32 bit masks: bit i set when model k has finding FINDING_KINDS[i]
+    #: (None for sweeps saved before findings existed)
+    findings: Optional[np.ndarray] = None
 
     @property
     def K(self) -> int:
@@ -262,6 +265,24 @@ class SweepEntry:
         for v, c in self.counts().items():
             lo, hi = wilson_interval(c, K)
             out[v] = {"count": c, "rate": c / K, "ci95": [lo, hi]}
+        return out
+
+    def has_finding(self, kind: str) -> np.ndarray:
+        """(K,) bool: the models with a finding of this kind (all False when not recorded)."""
+        if self.findings is None or kind not in FINDING_KINDS:
+            return np.zeros(self.K, dtype=bool)
+        return (np.asarray(self.findings, np.int64) >> FINDING_KINDS.index(kind)) & 1 == 1
+
+    def finding_rates(self) -> Dict[str, dict]:
+        """{finding: {"count", "rate", "ci95"}} (Wilson 95%) for every finding seen, FINDING_KINDS order."""
+        out = {}
+        if self.findings is None:
+            return out
+        for kind in FINDING_KINDS:
+            c = int(np.sum(self.has_finding(kind)))
+            if c:
+                lo, hi = wilson_interval(c, self.K)
+                out[kind] = {"count": c, "rate": c / self.K, "ci95": [lo, hi]}
         return out
 
     def failures(self) -> np.ndarray:
@@ -301,6 +322,10 @@ class SweepEntry:
             "failure_rate": float(np.mean(self.verdicts != "perfect")) if self.K else 0.0,
             "failure_ci95": list(wilson_interval(int(np.sum(self.verdicts != "perfect")), self.K)),
             "median_loss": float(np.median(fin)) if fin.size else None,
+            # models with each finding (a model can have several), with Wilson 95% intervals
+            "finding_counts": {k: r["count"] for k, r in self.finding_rates().items()},
+            "finding_rates": {k: r["rate"] for k, r in self.finding_rates().items()},
+            "finding_ci95": {k: r["ci95"] for k, r in self.finding_rates().items()},
         }
 
 
@@ -341,8 +366,18 @@ class SweepProgress:
 # ----------------------------------------------------------------------------
 # running
 
-def _verdict_of(snap: Snapshot, onehot: bool) -> str:
-    return analyze(snap, onehot=onehot).verdict
+def finding_mask(kinds) -> int:
+    """Bit mask of finding kinds (bit i = FINDING_KINDS[i])."""
+    m = 0
+    for k in kinds:
+        m |= 1 << FINDING_KINDS.index(k)
+    return m
+
+
+def _verdict_of(snap: Snapshot, onehot: bool):
+    """(verdict, finding bit mask) of one model."""
+    a = analyze(snap, onehot=onehot)
+    return a.verdict, finding_mask(a.finding_kinds)
 
 
 def memory_estimate(cfg: TrainConfig) -> int:
@@ -438,6 +473,7 @@ class SweepRunner(TrainingQueue):
         onehot = cfg.data == "identity"
         imp = None if cfg.importance is None else cfg.importance_vector()
         verdicts = np.empty(K, dtype=object)
+        findings = np.zeros(K, dtype=np.int32)
         t_last = 0.0
         for k in range(K):
             if k % 256 == 0 and self._cancel.is_set():
@@ -451,13 +487,13 @@ class SweepRunner(TrainingQueue):
                 continue
             snap = Snapshot(step=step, W=W[k], b=b[k], loss=float(loss[k]), M=None if M is None else M[k],
                             importance=imp, model=k)
-            verdicts[k] = _verdict_of(snap, onehot)
+            verdicts[k], findings[k] = _verdict_of(snap, onehot)
             now = time.perf_counter()
             if progress is not None and (now - t_last > 0.1 or k == K - 1):
                 t_last = now
                 progress(SweepProgress(i, total, label, "analyse", k + 1, K))
         return SweepEntry(config=cfg, grid=dict(values), W=W, b=b, loss=loss, verdicts=verdicts,
-                          halted=halted, step=int(step), M=M)
+                          halted=halted, step=int(step), M=M, findings=findings)
 
 
 def run_sweep(base: TrainConfig, grid=None, models: Optional[int] = None, out=None, progress=None,
@@ -497,6 +533,7 @@ def save_sweep(path, sweep: Sweep) -> Path:
         f.attrs["models"] = int(sweep.models)
         f.attrs["cancelled"] = bool(sweep.cancelled)
         f.attrs["verdict_names"] = json.dumps(list(SWEEP_VERDICTS))
+        f.attrs["finding_names"] = json.dumps(list(FINDING_KINDS))
         g = f.create_group("configs")
         code = {v: i for i, v in enumerate(SWEEP_VERDICTS)}
         for i, e in enumerate(sweep.entries):
@@ -511,6 +548,8 @@ def save_sweep(path, sweep: Sweep) -> Path:
             c.create_dataset("loss", data=np.asarray(e.loss, np.float32))
             c.create_dataset("verdict", data=np.array([code[v] for v in e.verdicts], dtype=np.int16))
             c.create_dataset("halted", data=np.asarray(e.halted, np.int64))
+            if e.findings is not None:
+                c.create_dataset("findings", data=np.asarray(e.findings, np.int32))
             if e.M is not None:
                 c.create_dataset("M", data=np.asarray(e.M, np.float32))
     sweep.path = path
@@ -578,6 +617,10 @@ def _read_sweep(f, path: Path) -> Sweep:
     base = TrainConfig.from_json(_str_attr(f.attrs["base"]))
     grid = json.loads(_str_attr(f.attrs["grid"]))
     names = json.loads(_str_attr(f.attrs["verdict_names"]))
+    fnames = json.loads(_str_attr(f.attrs["finding_names"])) if "finding_names" in f.attrs else None
+    if fnames is not None and (not isinstance(fnames, list) or not all(isinstance(x, str) for x in fnames)
+                               or len(fnames) > 31):
+        raise RunFileError(path, "finding_names is not a list of at most 31 names")
     models = int(np.asarray(f.attrs["models"]).reshape(()))
     sweep = Sweep(base=base, grid=grid, models=models, cancelled=bool(f.attrs.get("cancelled", False)), path=path)
     g = f["configs"]
@@ -599,12 +642,23 @@ def _read_sweep(f, path: Path) -> Sweep:
             raise RunFileError(path, f"configs/{key}/verdict has codes outside 0..{len(names) - 1}")
         M = np.asarray(c["M"][()], np.float32) if "M" in c else None
         verdicts = np.array([names[i] for i in codes], dtype=object)
+        found = None
+        if "findings" in c and fnames is not None:
+            raw = np.asarray(c["findings"][()], np.int64)
+            if raw.shape != (K,):
+                raise RunFileError(path, f"configs/{key}/findings has shape {raw.shape}, needs ({K},)")
+            # re-map the file's bit order onto ours (kinds this version does not know are dropped)
+            found = np.zeros(K, dtype=np.int32)
+            for bit, kind in enumerate(fnames):
+                if kind in FINDING_KINDS:
+                    found |= (((raw >> bit) & 1) << FINDING_KINDS.index(kind)).astype(np.int32)
         sweep.entries.append(SweepEntry(config=cfg, grid=json.loads(_str_attr(c.attrs["grid"])), W=W, b=b,
                                         loss=loss, verdicts=verdicts, halted=halted,
-                                        step=int(np.asarray(c.attrs["step"]).reshape(())), M=M))
+                                        step=int(np.asarray(c.attrs["step"]).reshape(())), M=M,
+                                        findings=found))
     return sweep
 
 
-__all__ = ["GRID_KEYS", "SWEEP_VERDICTS", "DIVERGED", "parse_grid", "expand_grid", "grid_label",
+__all__ = ["GRID_KEYS", "SWEEP_VERDICTS", "DIVERGED", "finding_mask", "parse_grid", "expand_grid", "grid_label",
            "wilson_interval", "loss_histogram", "SweepEntry", "Sweep", "SweepProgress", "SweepRunner",
            "run_sweep", "save_sweep", "open_sweep", "default_sweep_path"]

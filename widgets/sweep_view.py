@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderV
                              QSplitter, QStyle, QStyledItemDelegate, QTabBar, QTableWidget, QTableWidgetItem,
                              QVBoxLayout, QWidget)
 
+from model.analysis import FINDING_KINDS
 from model.sweep import SWEEP_VERDICTS, loss_histogram
 from resources import palette
 
@@ -32,6 +33,7 @@ from resources import palette
 VERDICT_COLORS = {
     "perfect": (44, 160, 44),
     "symmetric_failure": (214, 39, 40),
+    "asymmetric_failure": (140, 86, 75),
     "merged_failure": (148, 103, 189),
     "two_circle_failure": (255, 127, 14),
     "imperfect": (127, 127, 127),
@@ -49,18 +51,21 @@ def verdict_label(v: str) -> str:
 # ----------------------------------------------------------------------------
 # pure helpers
 
-def gallery_order(verdicts, losses, verdict: Optional[str] = None) -> np.ndarray:
+def gallery_order(verdicts, losses, verdict: Optional[str] = None, keep=None) -> np.ndarray:
     """Model indices shown in the gallery: one verdict's models by loss, or (None) all
-    models grouped by verdict (SWEEP_VERDICTS order), each group by loss."""
+    models grouped by verdict (SWEEP_VERDICTS order), each group by loss. keep: an
+    optional (K,) bool filter (e.g. the models with one finding)."""
     v = np.asarray(verdicts, dtype=object)
     loss = np.asarray(losses, dtype=np.float64)
     key_loss = np.where(np.isfinite(loss), loss, np.inf)
+    ok = np.ones(len(v), dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     if verdict is not None:
-        idx = np.nonzero(v == verdict)[0]
+        idx = np.nonzero((v == verdict) & ok)[0]
         return idx[np.argsort(key_loss[idx], kind="stable")]
     rank = {name: i for i, name in enumerate(SWEEP_VERDICTS)}
     vr = np.array([rank.get(x, len(rank)) for x in v], dtype=np.int64)
-    return np.lexsort((np.arange(len(v)), key_loss, vr))
+    order = np.lexsort((np.arange(len(v)), key_loss, vr))
+    return order[ok[order]]
 
 
 def thumbnail_segments(W: np.ndarray, size: float, margin: float = 6.0) -> np.ndarray:
@@ -108,8 +113,12 @@ class GalleryModel(QAbstractListModel):
         k = int(self.order[index.row()])
         e = self.entry
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (f"model {k} (seed {e.config.seed + k})\nverdict: {verdict_label(e.verdicts[k])}\n"
-                    f"final loss {float(e.loss[k]):.4g}\nclick: open it in the explorer")
+            found = ""
+            if e.findings is not None:
+                found = "findings: " + (", ".join(x.replace("_", " ") for x in FINDING_KINDS
+                                                  if (int(e.findings[k]) >> FINDING_KINDS.index(x)) & 1) or "none") + "\n"
+            return (f"model {k} (seed {e.config.seed + k})\nverdict: {verdict_label(e.verdicts[k])}\n" + found
+                    + f"final loss {float(e.loss[k]):.4g}\nclick: open it in the explorer")
         if role == Qt.ItemDataRole.UserRole:
             return k
         if role == Qt.ItemDataRole.DisplayRole:
@@ -229,6 +238,12 @@ class SweepView(QWidget):
         top.addWidget(QLabel("configuration:"))
         top.addWidget(self.config_box, 0)
         top.addWidget(self.summary, 1)
+        self.finding_box = QComboBox()
+        self.finding_box.setObjectName("finding_filter")
+        self.finding_box.setToolTip("show only the models with this finding (counts per finding are in the table)")
+        self.finding_box.currentIndexChanged.connect(lambda _i: self._tab_changed(self.tabs.currentIndex()))
+        top.addWidget(QLabel("finding:"))
+        top.addWidget(self.finding_box, 0)
         lay.addLayout(top)
         split = QSplitter(Qt.Orientation.Vertical)
         upper = QSplitter(Qt.Orientation.Horizontal)
@@ -315,15 +330,25 @@ class SweepView(QWidget):
                              f"{e.config.steps:,} steps · failures {100 * s['failure_rate']:.1f}% "
                              f"[{100 * lo:.1f}, {100 * hi:.1f}]{cancelled}")
         rates = e.rates()
-        self.table.setRowCount(len(rates))
-        for row, (v, r) in enumerate(rates.items()):
-            items = [verdict_label(v), f"{r['count']:,}", f"{100 * r['rate']:.1f}%",
+        frates = e.finding_rates()
+        self.table.setRowCount(len(rates) + len(frates))
+        rows = [(verdict_label(v), r, QColor(*VERDICT_COLORS.get(v, (0, 0, 0)))) for v, r in rates.items()]
+        rows += [(f"finding: {k.replace('_', ' ')}", r, QColor(90, 90, 90)) for k, r in frates.items()]
+        for row, (label, r, color) in enumerate(rows):
+            items = [label, f"{r['count']:,}", f"{100 * r['rate']:.1f}%",
                      f"{100 * r['ci95'][0]:.1f}% – {100 * r['ci95'][1]:.1f}%"]
             for col, text in enumerate(items):
                 it = QTableWidgetItem(text)
                 if col == 0:
-                    it.setForeground(QColor(*VERDICT_COLORS.get(v, (0, 0, 0))))
+                    it.setForeground(color)
                 self.table.setItem(row, col, it)
+        self.finding_box.blockSignals(True)
+        self.finding_box.clear()
+        self.finding_box.addItem("any", None)
+        for k, r in frates.items():
+            self.finding_box.addItem(f"{k.replace('_', ' ')} ({r['count']:,})", k)
+        self.finding_box.setEnabled(bool(frates))
+        self.finding_box.blockSignals(False)
         # bars with Wilson whiskers
         xs = np.arange(len(rates), dtype=float)
         ys = np.array([r["rate"] for r in rates.values()])
@@ -366,8 +391,13 @@ class SweepView(QWidget):
             return
         self.show_verdict(self._verdict_tabs[i])
 
+    def show_finding(self, kind: Optional[str]):
+        """Filter the gallery to the models with this finding (None: any)."""
+        i = self.finding_box.findData(kind)
+        self.finding_box.setCurrentIndex(max(i, 0))
+
     def show_verdict(self, verdict: Optional[str]):
-        """Gallery of one verdict's models (None: all, grouped by verdict)."""
+        """Gallery of one verdict's models (None: all, grouped by verdict), within the finding filter."""
         e = self.entry()
         if e is None:
             return
@@ -377,7 +407,9 @@ class SweepView(QWidget):
                 self.tabs.blockSignals(True)
                 self.tabs.setCurrentIndex(i)
                 self.tabs.blockSignals(False)
-        self.gallery.gallery_model.set_entry(e, gallery_order(e.verdicts, e.loss, verdict))
+        kind = self.finding_box.currentData()
+        keep = e.has_finding(kind) if kind else None
+        self.gallery.gallery_model.set_entry(e, gallery_order(e.verdicts, e.loss, verdict, keep))
 
 
 __all__ = ["SweepView", "Gallery", "GalleryModel", "ThumbnailDelegate", "gallery_order", "thumbnail_segments",

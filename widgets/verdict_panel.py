@@ -22,6 +22,7 @@ COLUMNS = ("feature", "norm", "angle", "bias", "D_i", "p_i(W_i)", "max p_j", "re
 VERDICT_WORDS = {
     "perfect": "Perfect",
     "symmetric_failure": "Symmetric failure",
+    "asymmetric_failure": "Asymmetric failure",
     "merged_failure": "Merged failure",
     "two_circle_failure": "Two-circle failure",
     "imperfect": "Imperfect",
@@ -29,6 +30,7 @@ VERDICT_WORDS = {
 VERDICT_COLORS = {
     "perfect": "#2ca02c",
     "symmetric_failure": "#d62728",
+    "asymmetric_failure": "#d62728",
     "merged_failure": "#d62728",
     "two_circle_failure": "#d62728",
     "imperfect": "#ff7f0e",

@@ -59,17 +59,19 @@ def test_sweep_runs_in_the_background_and_the_atlas_shows_it(qtbot, make_window,
     counts = e.counts()
     assert sum(counts.values()) == 64 and counts.get("perfect", 0) < 64  # n = 8 fails often
     view = tab.view
-    assert view.table.rowCount() == len(counts)
-    assert [view.table.item(r, 0).text() for r in range(view.table.rowCount())] == \
-        [v.replace("_", " ") for v in counts]
+    # one row per verdict, then one per finding
+    assert view.table.rowCount() == len(counts) + len(e.finding_rates())
+    assert [view.table.item(r, 0).text() for r in range(len(counts))] == [v.replace("_", " ") for v in counts]
+    assert [view.table.item(len(counts) + r, 0).text() for r in range(len(e.finding_rates()))] == \
+        ["finding: " + k.replace("_", " ") for k in e.finding_rates()]
     assert view.gallery.gallery_model.rowCount() == 64
     # grouped by verdict: "all" lists the perfect models first, then the failures
     order = view.gallery.gallery_model.order
     assert list(e.verdicts[order][:counts["perfect"]]) == ["perfect"] * counts["perfect"]
     # a verdict tab shows that verdict only
-    view.show_verdict("symmetric_failure")
+    view.show_verdict("asymmetric_failure")  # the usual AdamW n = 8 failure: a weak feature, two radii
     shown = view.gallery.gallery_model.order
-    assert len(shown) == counts["symmetric_failure"] and set(e.verdicts[shown]) == {"symmetric_failure"}
+    assert len(shown) == counts["asymmetric_failure"] and set(e.verdicts[shown]) == {"asymmetric_failure"}
     # pixels: the first thumbnail's frame has the verdict's colour, and it draws its arrows
     QApplication.processEvents()
     img = view.gallery.viewport().grab().toImage()
@@ -78,7 +80,7 @@ def test_sweep_runs_in_the_background_and_the_atlas_shows_it(qtbot, make_window,
     from widgets.sweep_view import VERDICT_COLORS
 
     c = img.pixelColor(r.x() + 3, r.y() + 2 + 40)
-    assert (c.red(), c.green(), c.blue()) == VERDICT_COLORS["symmetric_failure"]
+    assert (c.red(), c.green(), c.blue()) == VERDICT_COLORS["asymmetric_failure"]
     inner = [img.pixelColor(x, y) for x in range(r.x() + 10, r.x() + 80, 3) for y in range(r.y() + 10, r.y() + 80, 3)]
     assert sum(1 for p in inner if (p.red(), p.green(), p.blue()) != (255, 255, 255)) > 20
 
@@ -177,7 +179,7 @@ def test_probe_panel_probes_the_shown_snapshot_and_shows_the_perturbed_model(qtb
     tab = w.probe
     snap = session.snapshot()
     a = analyze(snap)
-    assert a.verdict == "symmetric_failure"
+    assert a.verdict == "asymmetric_failure"  # AdamW n = 8 seed 0: a weak feature, two radii
     # the default path moves the dead feature (the seed's W_7) towards a live one
     assert tab.view.feature.value() == a.dead[0] + 1
     tab.view.span.setValue(0.5)
@@ -256,3 +258,53 @@ def test_main_window_has_an_experiments_menu(qtbot):
     assert ex.isVisible() and ex.tabs.currentWidget() is ex.probe
     w.close()
     assert not ex.isVisible()
+
+
+def test_sweep_counts_and_filters_by_finding(qtbot, tmp_path):
+    """Findings are recorded per model, survive the file, are counted with Wilson intervals and
+    filter the gallery: checked against models built by hand (a clean symmetric failure, a
+    Henighan solution, a two-radius failure)."""
+    from model.analysis import analyze
+    from model.snapshot import Snapshot
+    from model.sweep import Sweep, SweepEntry, finding_mask, open_sweep, save_sweep, wilson_interval
+    from widgets.sweep_view import SweepView
+
+    def henighan(n):
+        phi = 2 * np.pi / n
+        th = phi * np.arange(1, n + 1)
+        r2 = 1 / (1 - np.cos(phi))
+        return np.sqrt(r2) * np.vstack([np.cos(th), np.sin(th)]), np.full(n, -r2 * np.cos(phi))
+
+    W7, b7 = henighan(7)
+    W6, b6 = henighan(6)
+    Wsym, bsym = np.hstack([W6, np.zeros((2, 1))]), np.append(b6, 1 / 7)
+    models = [(W7, b7)] * 3 + [(Wsym, bsym)] * 2
+    K = len(models)
+    W = np.stack([w for w, _ in models]).astype(np.float32)
+    b = np.stack([x for _, x in models]).astype(np.float32)
+    kinds = [analyze(Snapshot(step=1, W=w, b=x)).finding_kinds for w, x in models]
+    verdicts = np.array([analyze(Snapshot(step=1, W=w, b=x)).verdict for w, x in models], dtype=object)
+    assert list(verdicts) == ["perfect"] * 3 + ["symmetric_failure"] * 2
+    assert "dead" in kinds[3] and "dead" not in kinds[0]
+    e = SweepEntry(config=TrainConfig(n=7, models=K), grid={}, W=W, b=b, loss=np.zeros(K, np.float32),
+                   verdicts=verdicts, halted=-np.ones(K, np.int64), step=1,
+                   findings=np.array([finding_mask(k) for k in kinds], np.int32))
+    path = save_sweep(tmp_path / "s.h5", Sweep(base=e.config, grid={}, models=K, entries=[e]))
+    back = open_sweep(path).entries[0]
+    assert back.has_finding("dead").tolist() == [False, False, False, True, True]
+    r = back.finding_rates()["dead"]
+    assert r["count"] == 2 and r["ci95"] == pytest.approx(list(wilson_interval(2, 5)))
+    assert back.summary()["finding_counts"]["dead"] == 2
+
+    v = SweepView()
+    qtbot.addWidget(v)
+    v.set_sweep(open_sweep(path))
+    labels = [v.table.item(r, 0).text() for r in range(v.table.rowCount())]
+    assert "finding: dead" in labels
+    assert v.gallery.gallery_model.rowCount() == 5
+    v.show_finding("dead")
+    assert sorted(v.gallery.gallery_model.model_at(i) for i in range(v.gallery.gallery_model.rowCount())) == [3, 4]
+    v.show_verdict("perfect")  # perfect and dead: none
+    assert v.gallery.gallery_model.rowCount() == 0
+    v.show_finding(None)
+    assert v.gallery.gallery_model.rowCount() == 3

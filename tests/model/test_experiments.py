@@ -153,7 +153,7 @@ def test_loss_histogram_is_stacked_by_verdict(sweep_n6_n8):
     # failures sit at higher loss than perfect models
     centres = 0.5 * (edges[1:] + edges[:-1])
     mean_log = {v: float((c * centres).sum() / c.sum()) for v, c in counts.items()}
-    assert mean_log["symmetric_failure"] > mean_log["perfect"] + 2
+    assert mean_log["asymmetric_failure"] > mean_log["perfect"] + 2
 
 
 def test_sweep_file_round_trip(tmp_path, sweep_n6_n8):
@@ -248,7 +248,7 @@ def _pick(trainer, verdict):
     pytest.skip(f"no {verdict} among the models")  # pragma: no cover
 
 
-@pytest.mark.parametrize("verdict", ["symmetric_failure", "perfect"])
+@pytest.mark.parametrize("verdict", ["asymmetric_failure", "perfect"])
 def test_probe_at_t0_is_the_models_loss_and_its_numerical_gradient_matches_autograd(trained_n8, verdict):
     from model import probe as pr
 
@@ -355,7 +355,7 @@ def test_bad_probe_arguments_raise_config_errors():
 def test_continue_training_from_a_perturbed_model(trained_n8):
     from model import probe as pr
 
-    snap, a = _pick(trained_n8, "symmetric_failure")
+    snap, a = _pick(trained_n8, "asymmetric_failure")
     k = a.dead[0]
     obj = pr.objective_for(trained_n8.config)
     path = pr.feature_path(snap, k, ("feature", (k + 1) % 8))
@@ -367,7 +367,7 @@ def test_continue_training_from_a_perturbed_model(trained_n8):
     np.testing.assert_allclose(first.W, start.W, atol=1e-6)  # it starts from the perturbed model
     assert res.loss_before == pytest.approx(a.loss, rel=1e-12)
     assert res.loss_start == pytest.approx(start.loss) and res.loss_start > res.loss_before
-    assert res.verdict_before == "symmetric_failure"
+    assert res.verdict_before == "asymmetric_failure"
     end = h.snapshot()
     assert res.loss_after == pytest.approx(analyze(end).loss, rel=1e-12)
     assert res.verdict_after == analyze(end).verdict
