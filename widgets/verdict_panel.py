@@ -13,6 +13,7 @@ from PyQt6.QtGui import QColor, QFont
 from PyQt6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QTableView,
                              QVBoxLayout, QWidget)
 
+from model.analysis import finding_lines
 from model.snapshot import Snapshot
 
 from .views2d import analysis_of, feature_colors_for, fmt_num, qcolor, ranges_text, selected_of
@@ -106,7 +107,10 @@ def cell_text(a, i: int, col: int, partners: Optional[dict] = None) -> str:
     if name == "reconstructed":
         return "yes" if a.reconstructed_mask[i] else "no"
     if name == "dead":
-        return "dead" if a.dead_mask[i] else ""
+        if a.dead_mask[i]:
+            return "dead"
+        dout = getattr(a, "dead_output_mask", None)
+        return "output" if dout is not None and dout[i] else ""
     if name == "merged":
         p = (partners if partners is not None else merged_partners(a)).get(i, [])
         return ", ".join(str(j + 1) for j in p[:8]) + (" ..." if len(p) > 8 else "")
@@ -119,6 +123,11 @@ def summary_lines(a) -> List[str]:
     loss = a.loss if a.loss is not None else float("nan")
     kind = "exact float64, one-hot" if a.onehot else "recorded"
     lines.append(f"step {a.step} \u00b7 n = {a.n} \u00b7 m = {a.m} \u00b7 loss {fmt_num(loss, 8)} ({kind})")
+    # the findings behind the verdict, each with its numbers and margin, then the closed-form reference
+    found = finding_lines(a)
+    if found:
+        lines.append("findings:")
+        lines.extend(found)
     rg = "; ".join(f"r \u2248 {g['radius']:.4g}: {ranges_text(np.asarray(g['members']) + 1, 40)}"
                    for g in a.radius_groups[:6])
     if len(a.radius_groups) > 6:

@@ -60,3 +60,20 @@ def test_large_n_uses_the_model(qtbot):
     assert cell_text(a, 0, COLUMNS.index("norm")) == f"{a.norms[0]:.4g}"
     v.set_snapshot(None, None)
     assert m.rowCount() == 0 and v.text() == ""
+
+
+def test_findings_are_listed_with_their_numbers(qtbot):
+    """The seed's clean failure: the panel names the dead feature, its bias against 1/n and
+    the closed-form loss 6/49 beside the measured one."""
+    v = show(qtbot, VerdictPanel())
+    s = symmetric_failure_snapshot()
+    v.set_snapshot(s, make_ctx(s))
+    text = v.header_text()
+    assert "findings:" in text
+    dead = [ln for ln in text.splitlines() if ln.strip().startswith("dead:")]
+    assert dead and "feature 7 dead" in dead[0] and "1/n = 0.142857" in dead[0] and "clean" in dead[0]
+    ref = [ln for ln in text.splitlines() if "reference" in ln]
+    assert ref and "0.1224489796" in ref[0]  # 6/49
+    assert any(ln.strip().startswith("regular:") for ln in text.splitlines())
+    # what the panel shows is on screen: the painted header holds the findings text
+    assert "findings:" in v.header.text()
