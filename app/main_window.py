@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from PyQt6 import sip
-from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QGuiApplication, QKeySequence
 from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QMainWindow, QMessageBox,
                              QPushButton, QTabBar, QVBoxLayout, QWidget)
@@ -50,6 +50,15 @@ class RunControls(QWidget):
         self.stop.setToolTip("Stop training; the history is kept")
         for b in (self.start, self.pause, self.step, self.stop):
             lay.addWidget(b)
+
+
+#: The timeline's story: at most this many snapshots are analysed for it (every
+#: k-th snapshot beyond), fewer above STORY_BIG_N features (an analysis costs ~0.3 s at n = 10,000).
+STORY_SNAPSHOTS = 200
+STORY_SNAPSHOTS_BIG = 40
+STORY_BIG_N = 2000
+#: While training, the story is brought up to date this often (ms).
+STORY_REFRESH_MS = 3000
 
 
 class MainWindow(QMainWindow):
@@ -126,6 +135,18 @@ class MainWindow(QMainWindow):
         self._redraw_timer.setInterval(16)  # display rate; frames are dropped, never queued
         self._redraw_timer.timeout.connect(self._tick)
         self._redraw_timer.start()
+
+        # the timeline's story (steps where the diagnosis changed), computed off the GUI thread
+        import concurrent.futures
+
+        self._story_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="story")
+        self._story_key = None
+        self._story_closed = False
+        self.storyReady.connect(self._story_ready)
+        self._story_timer = QTimer(self)
+        self._story_timer.setInterval(STORY_REFRESH_MS)
+        self._story_timer.timeout.connect(lambda: self.session.state == "training" and self.refresh_story())
+        self._story_timer.start()
 
         self.resize(1500, 950)
         self.resizeDocks([self.docks["experiment"], zones], [470, 1000], Qt.Orientation.Horizontal)
@@ -209,6 +230,9 @@ class MainWindow(QMainWindow):
         s.message.connect(self.status.setText)
         s.error.connect(self.show_error)
         s.modelsChanged.connect(self._update_models)
+        s.stateChanged.connect(lambda st: st != "training" and self.refresh_story())
+        s.frameChanged.connect(lambda: self._story_key is not None and self._story_key[1] != s.model
+                               and self.refresh_story())
         self.timeline.stepRequested.connect(self._step_requested)
         self.timeline.followLiveChanged.connect(s.set_follow_live)
         self.picker.modelChosen.connect(s.set_model)
@@ -347,6 +371,9 @@ class MainWindow(QMainWindow):
         s = self.session
         self.timeline.set_steps(s.history.steps if s.history is not None else [])
         self.timeline.set_follow_live(True)
+        self.timeline.set_events([])
+        self._story_key = None
+        self.refresh_story()
         self._update_models()
         if s.config is not None and s.trainer is None:
             self.form.set_config(s.config)
@@ -441,7 +468,53 @@ class MainWindow(QMainWindow):
             if any(o is not b and tabs[b] < tabs[o] for o in bars):
                 b.hide()
 
+    # ============================================================= the story
+    storyReady = pyqtSignal(object, object)  # key, events (from the story thread)
+
+    def refresh_story(self) -> None:
+        """Mark on the timeline the recorded steps where the shown model's diagnosis changed."""
+        from model.story import diagnosis_events
+
+        s = self.session
+        h = s.history
+        if h is None or s.config is None or not len(h):
+            return
+        key = (id(h), s.model, len(h), h.latest_step)
+        if key == self._story_key:
+            return
+        self._story_key = key
+        cap = STORY_SNAPSHOTS if s.config.n <= STORY_BIG_N else STORY_SNAPSHOTS_BIG
+        stride = max(1, -(-len(h) // cap))
+        onehot = s.config.data == "identity"
+        if not onehot:
+            self.timeline.set_events([])  # the one-hot diagnosis does not apply
+            return
+
+        def done(f, key=key):
+            try:
+                events = f.result()
+            except Exception:  # noqa: BLE001 - a story that cannot be told is left out, never fatal
+                events = []
+            if not sip.isdeleted(self):
+                self.storyReady.emit(key, events)
+
+        if self._story_closed:
+            return
+        self._story_pool.submit(diagnosis_events, h, s.model, onehot, stride).add_done_callback(done)
+
+    def _story_ready(self, key, events):
+        if key != self._story_key:
+            return  # an older request
+        from widgets.verdict_panel import VERDICT_COLORS
+
+        for e in events:
+            e["color"] = VERDICT_COLORS.get(e["verdict"], "#333")
+        self.timeline.set_events(events)
+
     def closeEvent(self, e):
+        self._story_timer.stop()
+        self._story_closed = True
+        self._story_pool.shutdown(wait=False, cancel_futures=True)
         st = settings()
         st.setValue("geometry", self.saveGeometry())
         st.setValue("state", self.saveState())

@@ -522,10 +522,10 @@ def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True) -> 
         nclean = sum(p["clean"] for p in per)
         if len(per) == 1:
             p = per[0]
-            text = (f"feature {p['feature']} dead: |W| = {p['norm']:.3g} ({100 * p['norm_ratio']:.3g}% of the largest), "
-                    f"b = {p['bias']:.6g} vs 1/n = {inv_n:.6g} (diff {p['bias_diff']:+.3g}), output spread "
-                    f"{p['output_spread']:.3g}: " + ("the seed's clean dead feature" if p["clean"]
-                                                    else "weak, not the clean dead feature (W = 0, b = 1/n)"))
+            text = (f"feature {p['feature']} dead: |W| {p['norm']:.3g} ({p['norm_ratio']:.2g} of the largest), "
+                    f"b {p['bias']:.6g} vs 1/n {inv_n:.6g} ({p['bias_diff']:+.2g}), output spread "
+                    f"{p['output_spread']:.2g}: " + ("clean (the seed's W = 0, b = 1/n)" if p["clean"]
+                                                    else "weak, not the clean W = 0, b = 1/n"))
         else:
             text = (f"features {_short(idx)} dead (|W| < {DEAD_REL:g} of the largest); {nclean} of {len(per)} clean "
                     f"(b = 1/n, constant output)")
@@ -667,6 +667,8 @@ def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True) -> 
         "applies": applies,
         "formula": "sum over dead features of I_i (n-1)/n^2 + sum over dead outputs of I_j/n"
                    + (" = d(n-1)/n^2" if not dead_out.any() and np.all(imp == 1) else ""),
+        "formula_short": ("d(n-1)/n^2" if not dead_out.any() and np.all(imp == 1) else
+                          "sum I_i (n-1)/n^2 + sum I_j/n" if dead_out.any() else "sum I_i (n-1)/n^2"),
         "dead_bias": inv_n,
         "loss": ref_loss,
         "loss_measured": loss1h,
@@ -704,12 +706,11 @@ def finding_lines(a: Analysis) -> List[str]:
         out.append(f"  {f.kind}: {f.text}  [margin {fmt_margin(f.margin, f.margin_unit)}]")
     r = a.reference
     if r:
-        state = "applies" if r.get("applies") else "does not apply (some live feature not reconstructed)"
         if np.any(a.dead_mask) or (a.dead_output_mask is not None and np.any(a.dead_output_mask)):
-            out.append(f"  reference ({r['formula']}): loss {r['loss']:.10g}, measured {_fmt(r['loss_measured'], '.10g')}, "
-                       f"diff {r['loss_diff']:+.3g}; dead b vs 1/n = {r['dead_bias']:.6g}: "
-                       + (", ".join(f"{k}: {v:+.3g}" for k, v in list(r["dead_bias_diff"].items())[:8]) or "none")
-                       + f" ({state})")
+            out.append(f"  reference {r['formula_short']} = {r['loss']:.10g}, measured {_fmt(r['loss_measured'], '.10g')} "
+                       f"({r['loss_diff']:+.2g}); dead b - 1/n: "
+                       + (", ".join(f"{k}: {v:+.2g}" for k, v in list(r["dead_bias_diff"].items())[:8]) or "none")
+                       + ("" if r.get("applies") else " (does not apply: a live feature is not reconstructed)"))
     return out
 
 

@@ -25,15 +25,17 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QKeySequence, QShortcut
+from PyQt6.QtCore import QPoint, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QColor, QKeySequence, QPainter, QPen, QShortcut
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QSlider,
     QStyle,
+    QStyleOptionSlider,
     QToolButton,
+    QToolTip,
     QWidget,
 )
 
@@ -42,6 +44,83 @@ from .live_text import LiveText
 SPEEDS = (10, 30, 60, 120, 240)  # snapshots per second
 DEFAULT_SPEED = 60
 TICK_HZ = 60
+
+
+class StorySlider(QSlider):
+    """A slider that jumps to the clicked position (not one page towards it) and marks the
+    recorded snapshots at which the diagnosis changed (``set_marks``), with their text as a
+    tooltip."""
+
+    MARK_HIT_PX = 5
+
+    def __init__(self, orientation, parent=None):
+        super().__init__(orientation, parent)
+        self._marks: list = []  # (index, text, QColor)
+        self.setMouseTracking(True)
+
+    def set_marks(self, marks) -> None:
+        self._marks = [(int(i), str(t), QColor(c)) for i, t, c in marks]
+        self.update()
+
+    def marks(self) -> list:
+        return [(i, t) for i, t, _ in self._marks]
+
+    def _option(self) -> QStyleOptionSlider:
+        opt = QStyleOptionSlider()
+        self.initStyleOption(opt)
+        return opt
+
+    def x_of(self, value: int) -> int:
+        """The pixel x of a slider value (the centre of the handle there)."""
+        opt = self._option()
+        st = self.style()
+        groove = st.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderGroove, self)
+        handle = st.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle, self)
+        span = groove.width() - handle.width()
+        pos = QStyle.sliderPositionFromValue(self.minimum(), self.maximum(), int(value), max(span, 0))
+        return groove.x() + pos + handle.width() // 2
+
+    def value_at(self, x: int) -> int:
+        opt = self._option()
+        st = self.style()
+        groove = st.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderGroove, self)
+        handle = st.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle, self)
+        span = groove.width() - handle.width()
+        return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(),
+                                              int(x - groove.x() - handle.width() // 2), max(span, 1))
+
+    def mousePressEvent(self, event):  # noqa: N802 (Qt)
+        if event.button() == Qt.MouseButton.LeftButton and self.maximum() > self.minimum():
+            opt = self._option()
+            hit = self.style().hitTestComplexControl(QStyle.ComplexControl.CC_Slider, opt,
+                                                     event.position().toPoint(), self)
+            if hit != QStyle.SubControl.SC_SliderHandle:
+                # jump to the clicked step, then let the press start a drag from there
+                self.setValue(self.value_at(int(event.position().x())))
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event):  # noqa: N802 (Qt)
+        if not event.buttons():
+            x = event.position().x()
+            near = [t for i, t, _ in self._marks if abs(self.x_of(i) - x) <= self.MARK_HIT_PX]
+            if near:
+                QToolTip.showText(event.globalPosition().toPoint(), "\n".join(near), self)
+            else:
+                QToolTip.hideText()
+        super().mouseMoveEvent(event)
+
+    def paintEvent(self, event):  # noqa: N802 (Qt)
+        super().paintEvent(event)
+        if not self._marks:
+            return
+        p = QPainter(self)
+        h = self.height()
+        for i, _t, c in self._marks:
+            x = self.x_of(i)
+            p.setPen(QPen(c, 3))
+            p.drawLine(QPoint(x, 0), QPoint(x, max(3, h // 4)))
+            p.drawLine(QPoint(x, h - max(3, h // 4)), QPoint(x, h))
+        p.end()
 
 
 class Timeline(QWidget):
@@ -64,6 +143,7 @@ class Timeline(QWidget):
         self._acc = 0.0
         self._updating = False
         self._shortcuts: list = []
+        self._events: list = []
 
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         tip_keys = " (space: play/pause, ←/→: previous/next snapshot, Home/End: first/last)"
@@ -95,7 +175,7 @@ class Timeline(QWidget):
         self.end_button = button("timeline_end", "last", "last snapshot (End)", self.go_end,
                                  SP.SP_MediaSkipForward)
 
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider = StorySlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName("timeline_slider")
         self.slider.setRange(0, 0)
         self.slider.setToolTip("recorded snapshots" + tip_keys)
@@ -209,9 +289,28 @@ class Timeline(QWidget):
                 self._anchor = int(self._steps[-1] if self._follow else self._steps[0])
             self._index = self._index_at(self._anchor)
         self._refresh()
+        if self._events:
+            self._place_marks()
         after = self.current_step
         if after is not None and after != before:
             self.stepRequested.emit(after)
+
+    def set_events(self, events) -> None:
+        """Mark the steps at which the diagnosis changed: [{"step", "text", "color"?}, ...]
+        (model.story.diagnosis_events). A mark sits on the recorded snapshot at or before its step."""
+        self._events = list(events or [])
+        self._place_marks()
+
+    def events(self) -> list:
+        return list(self._events)
+
+    def _place_marks(self) -> None:
+        ev = self._events
+        if not len(self._steps):
+            self.slider.set_marks([])
+            return
+        self.slider.set_marks([(self._index_at(int(e["step"])), f"step {int(e['step']):,}: {e['text']}",
+                                e.get("color", "#d62728")) for e in ev])
 
     def set_current_step(self, step: int) -> None:
         """Move to the recorded step at or before ``step`` without emitting stepRequested."""

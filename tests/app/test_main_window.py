@@ -295,3 +295,31 @@ def test_3d_dock_follows_the_frame_and_alt_click_sends_a_feature(qtbot, make_win
     assert k in w.plane3d.triple and w.session.selected == set()  # sent to the triple, not selected
     monkeypatch.undo()
     QApplication.processEvents()
+
+
+def test_timeline_tells_when_the_seeds_failure_began(qtbot, make_window, tmp_path):
+    """SGD, n = 7, seed 10 (the seed's clean symmetric failure): opened in the window, the
+    timeline marks the recorded step where feature 1 died, with the verdict as its text."""
+    from model.runfile import save_run
+    from model.story import stable_since
+
+    cfg = TrainConfig(n=7, optimizer="sgd", weight_decay=0.0, seed=10, steps=25_000)
+    tr = Trainer(cfg)
+    tr.run()
+    path = tmp_path / "sgd10.h5"
+    save_run(path, cfg, tr.history)
+    w = make_window()
+    assert w.session.open(path)
+    qtbot.waitUntil(lambda: any(e["verdict"] == "symmetric_failure" for e in w.timeline.events()), timeout=20000)
+    ev = [e for e in w.timeline.events() if e["verdict"] == "symmetric_failure"][-1]
+    assert ev["dead"] == [1] and "dead: 1" in ev["text"]
+    # the measured statement "symmetric failure since step S", every snapshot checked: the mark
+    # is on the first analysed snapshot at or after S (the window analyses every k-th snapshot)
+    from app.main_window import STORY_SNAPSHOTS
+
+    h = w.session.history
+    since = stable_since(h, exhaustive_max=10**6)
+    stride = -(-len(h) // STORY_SNAPSHOTS)
+    assert since.step <= ev["step"] and h.index_at(ev["step"]) - h.index_at(since.step) < stride
+    marks = w.timeline.slider.marks()
+    assert any(t.startswith(f"step {ev['step']:,}: symmetric failure") for _, t in marks)

@@ -591,3 +591,40 @@ def test_picker_in_a_window_comes_back_for_k_above_1(qtbot):
     assert [p.table_model.model_at(r) for r in range(3)] == [2, 1, 0]
     assert p.current == 2 and p.table_model.model_at(p.view.currentIndex().row()) == 2
     window.close()
+
+
+def test_timeline_click_jumps_to_the_clicked_step(qtbot, timeline):
+    """A click on the groove goes to the snapshot under the pointer, not one page towards it."""
+    timeline.resize(900, 40)
+    timeline.show()
+    qtbot.waitExposed(timeline)
+    steps = np.arange(0, 1000, 10)
+    timeline.follow_live = False
+    timeline.set_steps(steps)
+    timeline.go_start()
+    asked = _record(timeline.stepRequested)
+    x = timeline.slider.x_of(80)
+    qtbot.mouseClick(timeline.slider, Qt.MouseButton.LeftButton, pos=QPoint(x, timeline.slider.height() // 2))
+    assert abs(timeline.current_index - 80) <= 1
+    assert asked and abs(asked[-1] - 800) <= 10
+
+
+def test_timeline_marks_the_story_where_it_happened(qtbot, timeline):
+    timeline.resize(900, 40)
+    timeline.show()
+    qtbot.waitExposed(timeline)
+    timeline.set_steps(STEPS)
+    timeline.set_events([{"step": 0, "text": "perfect", "color": "#00ff00"},
+                         {"step": 25, "text": "symmetric failure; dead: 7", "color": "#ff0000"}])
+    # step 25 is not recorded: the mark sits on the recorded step at or before it (20, index 6)
+    assert timeline.slider.marks() == [(0, "step 0: perfect"), (6, "step 25: symmetric failure; dead: 7")]
+    img = timeline.slider.grab().toImage()
+    x = timeline.slider.x_of(6)
+    c = img.pixelColor(x, 1)
+    assert (c.red(), c.green(), c.blue()) == (255, 0, 0)
+    assert img.pixelColor(timeline.slider.x_of(3), 1) != c  # no mark between them
+    # the history thins: the marks move with the recorded steps
+    timeline.set_steps(STEPS[::2])  # 0, 2, 4, 20, 80, 320
+    assert timeline.slider.marks()[1][0] == 3
+    timeline.set_events([])
+    assert timeline.slider.marks() == []

@@ -71,7 +71,7 @@ def test_findings_are_listed_with_their_numbers(qtbot):
     text = v.header_text()
     assert "findings:" in text
     dead = [ln for ln in text.splitlines() if ln.strip().startswith("dead:")]
-    assert dead and "feature 7 dead" in dead[0] and "1/n = 0.142857" in dead[0] and "clean" in dead[0]
+    assert dead and "feature 7 dead" in dead[0] and "1/n 0.142857" in dead[0] and "clean" in dead[0]
     ref = [ln for ln in text.splitlines() if "reference" in ln]
     assert ref and "0.1224489796" in ref[0]  # 6/49
     assert any(ln.strip().startswith("regular:") for ln in text.splitlines())
