@@ -112,7 +112,9 @@ class ModelTableModel(QAbstractTableModel):
                 return str(int(self._seeds[k]))
             if c == COL_LOSS:
                 v = float(self._losses[k])
-                return f"{v:.6g}" if np.isfinite(v) else ("halted" if np.isnan(v) else str(v))
+                # NaN: no loss recorded yet (before the first step). A model that diverged
+                # keeps the loss of its last finite snapshot (the session hands that over).
+                return f"{v:.6g}" if np.isfinite(v) else ("–" if np.isnan(v) else str(v))
             return str(self._verdicts[k]) if self._verdicts[k] is not None else ""
         if role == Qt.ItemDataRole.TextAlignmentRole and c != COL_VERDICT:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -150,7 +152,7 @@ class ModelTableModel(QAbstractTableModel):
             key = models
         if order == Qt.SortOrder.DescendingOrder:
             key = -key
-        # stable; ties by model number; NaN (halted) last either way
+        # stable; ties by model number; NaN (no loss yet) last either way
         if key.dtype.kind == "f":
             nan = np.isnan(key)
             order_ = np.lexsort((models, np.where(nan, 0.0, key), nan))

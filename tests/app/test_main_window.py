@@ -323,3 +323,14 @@ def test_timeline_tells_when_the_seeds_failure_began(qtbot, make_window, tmp_pat
     assert since.step <= ev["step"] and h.index_at(ev["step"]) - h.index_at(since.step) < stride
     marks = w.timeline.slider.marks()
     assert any(t.startswith(f"step {ev['step']:,}: symmetric failure") for _, t in marks)
+
+
+def test_model_table_before_the_first_step_says_no_loss_not_halted(qtbot, make_window):
+    w = make_window()
+    w.form.set_config(TrainConfig(n=7, models=4, steps=10**9, seed=0))
+    w.session.start(w.form.config())
+    tm = w.picker.table_model
+    # whatever the worker has done by now, no row may claim a model halted
+    texts = [tm.data(tm.index(r, 2)) for r in range(tm.rowCount())]
+    assert "halted" not in texts
+    w.session.stop_training()

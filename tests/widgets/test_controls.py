@@ -540,7 +540,7 @@ def test_picker_click_row_chooses_model(qtbot, picker):
 
 def test_picker_sort_by_loss(qtbot, picker):
     seeds, losses, verdicts = _models(1000, seed=3)
-    losses[17] = np.nan  # a halted model sorts last
+    losses[17] = np.nan  # a model with no loss yet sorts last
     picker.set_models(seeds, losses, verdicts)
     picker.set_current(5)
     chosen = _record(picker.modelChosen)
@@ -549,10 +549,10 @@ def test_picker_sort_by_loss(qtbot, picker):
     shown = [float(tm.data(tm.index(r, COL_LOSS))) for r in range(998)]
     assert shown == sorted(shown)
     assert tm.data(tm.index(0, COL_MODEL)) == str(int(np.nanargmin(losses)))
-    assert tm.data(tm.index(999, COL_LOSS)) == "halted"
+    assert tm.data(tm.index(999, COL_LOSS)) == "–"
     picker.view.sortByColumn(COL_LOSS, Qt.SortOrder.DescendingOrder)
     assert tm.data(tm.index(0, COL_MODEL)) == str(int(np.nanargmax(losses)))
-    assert tm.data(tm.index(999, COL_LOSS)) == "halted"
+    assert tm.data(tm.index(999, COL_LOSS)) == "–"
     # the chosen model stays chosen and selected through sorting, and nothing is emitted
     assert chosen == []
     assert tm.model_at(picker.view.currentIndex().row()) == 5
