@@ -33,7 +33,7 @@ from PyQt6.QtCore import QPointF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 from PyQt6.QtOpenGL import QOpenGLBuffer
 
-from .scene import project_to_pixels
+from .scene import place_labels, project_to_pixels
 
 #: GL state of the opaque parts (lines, points, arrowheads): depth-tested, blended for antialiasing.
 LINE_OPTS = "translucent"
@@ -319,18 +319,18 @@ def paint_labels(painter: QPainter, labels, mvp: np.ndarray, width: float, heigh
     if labels:
         pos = np.array([lb.pos for lb in labels], dtype=np.float64).reshape(-1, 3)
         xy, vis = project_to_pixels(mvp, pos, width, height)
-        dx, dy = 5.0 * scale, -5.0 * scale
-        for lb, (x, y), ok in zip(labels, xy, vis):
-            if not ok or not (-50 <= x <= width + 50 and -50 <= y <= height + 50):
+        shown = [i for i, (x, y) in enumerate(xy)
+                 if vis[i] and -50 <= x <= width + 50 and -50 <= y <= height + 50]
+        fonts = [bold if labels[i].bold else base for i in shown]
+        fms = [QFontMetricsF(f) for f in fonts]
+        sizes = [(fm.horizontalAdvance(labels[i].text), fm.height()) for i, fm in zip(shown, fms)]
+        # no two labels overprint (axis and bias labels first; a vertex label with no free place is left out)
+        corners = place_labels(xy[shown], sizes, [labels[i].kind for i in shown], width, height, 5.0 * scale)
+        for i, font, fm, (x0, y0) in zip(shown, fonts, fms, corners):
+            if not np.isfinite(x0):
                 continue
-            c = lb.color
-            font = bold if lb.bold else base
-            # keep the whole text inside the picture (a long axis label at the right edge
-            # would be cut off in a figure panel): slide it left / down as needed
-            fm = QFontMetricsF(font)
-            tx = min(float(x + dx), width - fm.horizontalAdvance(lb.text) - 3 * scale)
-            ty = max(float(y + dy), fm.ascent() + 2 * scale)
-            text(max(tx, 2.0 * scale), min(ty, height - fm.descent() - 2 * scale), lb.text, font,
+            c = labels[i].color
+            text(float(x0), float(y0) + fm.ascent(), labels[i].text, font,
                  QColor.fromRgbF(float(c[0]), float(c[1]), float(c[2]), float(c[3])))
     if caption:
         fm = QFontMetricsF(base)

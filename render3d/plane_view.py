@@ -184,6 +184,7 @@ class PlaneView(QWidget):
         self._n = None
         self._preset = "iso"
         self._need_fit = True
+        self._framed = None  # the camera as last framed automatically (None: the user moved it)
         self._offscreen = None
         self._updating = False
         self.scene: Optional[sc.Scene] = None
@@ -463,6 +464,12 @@ class PlaneView(QWidget):
         if self._need_fit:
             self._need_fit = False
             self._apply_camera(self._preset, S)
+            self._framed = self._camera_key()
+        elif self._framed == self._camera_key() and not self._in_view(S):
+            # the shape grew out of the frame (training) and the user has not moved the camera
+            # since it was last framed: frame it again, same viewing direction
+            self.fit()
+            self._framed = self._camera_key()
         text = self.describe()
         if text != self.status.text():
             self.status.setText(text)
@@ -502,6 +509,7 @@ class PlaneView(QWidget):
             self._need_fit = True
             return
         self._apply_camera(preset, self.scene)
+        self._framed = self._camera_key()
 
     def fit(self):
         """Frame the scene again, keeping the viewing direction."""
@@ -510,6 +518,19 @@ class PlaneView(QWidget):
         o = self.gl.opts
         c, D = sc.fit_camera(self.scene.fit_points, o["elevation"], o["azimuth"], self._aspect(), o["fov"])
         self.gl.setCameraPosition(pos=QVector3D(*map(float, c)), distance=D)
+        self._framed = self._camera_key()
+
+    def _camera_key(self):
+        o = self.gl.opts
+        ctr = o["center"]
+        return (round(ctr.x(), 9), round(ctr.y(), 9), round(ctr.z(), 9), round(float(o["distance"]), 9),
+                round(float(o["elevation"]), 6), round(float(o["azimuth"]), 6), round(float(o["fov"]), 6))
+
+    def _in_view(self, S) -> bool:
+        o = self.gl.opts
+        ctr = o["center"]
+        return sc.points_in_view(S.fit_points, (ctr.x(), ctr.y(), ctr.z()), o["distance"], o["elevation"],
+                                 o["azimuth"], self._aspect(), o["fov"])
 
     def _aspect(self) -> float:
         return self.gl.width() / max(self.gl.height(), 1)

@@ -837,6 +837,73 @@ def fit_camera(points, elevation: float, azimuth: float, aspect: float = 4 / 3, 
     return c, D
 
 
+#: Label placement order: earlier kinds are placed first and are never hidden.
+LABEL_PRIORITY = ("axis", "bias", "tilt", "vertex")
+#: Kinds that may be hidden when every candidate place overlaps a placed label.
+LABEL_HIDEABLE = ("vertex",)
+
+
+def place_labels(anchors, sizes, kinds, width: float, height: float, gap: float = 5.0):
+    """Top-left corners (N, 2) for text boxes of ``sizes`` (N, 2: w, h) near pixel ``anchors``
+    (N, 2) so that no two boxes overlap, or NaN for a hidden label.
+
+    Greedy, in LABEL_PRIORITY order: each label takes the first candidate place (right-above
+    its point, then right-below, left-above, left-below, then one and two box heights further
+    up or down) that stays inside the picture and overlaps no placed box. A label of a kind
+    not in LABEL_HIDEABLE that finds no free place keeps its first candidate (it is never
+    dropped); a hideable one is hidden.
+    """
+    A = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
+    S = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
+    N = len(A)
+    out = np.full((N, 2), np.nan)
+    rank = {k: i for i, k in enumerate(LABEL_PRIORITY)}
+    order = sorted(range(N), key=lambda i: (rank.get(kinds[i], len(rank)), i))
+    placed = []  # (x0, y0, x1, y1)
+
+    def clamp(x, y, w, h):
+        return min(max(x, 2.0), max(width - w - 2.0, 2.0)), min(max(y, 2.0), max(height - h - 2.0, 2.0))
+
+    def free(x, y, w, h):
+        return all(x + w <= a0 or a1 <= x or y + h <= b0 or b1 <= y for a0, b0, a1, b1 in placed)
+
+    for i in order:
+        (ax, ay), (w, h) = A[i], S[i]
+        cands = [(ax + gap, ay - gap - h), (ax + gap, ay + gap), (ax - gap - w, ay - gap - h), (ax - gap - w, ay + gap)]
+        for k in (1, 2):
+            cands += [(ax + gap, ay - gap - h - k * h), (ax + gap, ay + gap + k * h)]
+        pos = None
+        for cx, cy in cands:
+            cx, cy = clamp(cx, cy, w, h)
+            if free(cx, cy, w, h):
+                pos = (cx, cy)
+                break
+        if pos is None:
+            if kinds[i] in LABEL_HIDEABLE:
+                continue
+            pos = clamp(*cands[0], w, h)
+        out[i] = pos
+        placed.append((pos[0], pos[1], pos[0] + w, pos[1] + h))
+    return out
+
+
+def points_in_view(points, center, distance: float, elevation: float, azimuth: float, aspect: float = 4 / 3,
+                   fov: float = FOV, margin: float = 0.98) -> bool:
+    """Whether every point projects inside ``margin`` of the perspective view (and in front of
+    the camera) of the camera at center + distance * d(elevation, azimuth)."""
+    P = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    if P.shape[0] == 0:
+        return True
+    d, r, u = camera_basis(elevation, azimuth)
+    Q = P - np.asarray(center, dtype=np.float64).reshape(3)
+    depth = float(distance) - Q @ d  # distance in front of the camera
+    if np.any(depth <= 1e-9):
+        return False
+    tx = math.tan(math.radians(0.5 * fov)) * margin
+    ty = tx / max(aspect, 1e-6)
+    return bool(np.all(np.abs(Q @ r) <= tx * depth) and np.all(np.abs(Q @ u) <= ty * depth))
+
+
 def camera_for(preset: str, scene: Scene, aspect: float = 4 / 3) -> dict:
     """Camera parameters (elevation, azimuth, center (3,), distance) of a preset that frame the scene.
 

@@ -113,12 +113,13 @@ def test_bias_tip_moves_with_b_k_and_the_camera_stays(view, qapp):
     a1 = render(view, "bias_before")
     tip1 = pixel(view, view.scene.bias_tip)
     b = snap.b.copy()
-    b[6] = 0.6
+    b[6] = 0.35
     snap2 = Snapshot(snap.step + 1, snap.W, b)
     view.set_snapshot(snap2, make_ctx(snap2))
-    assert view.camera_params() == cam  # the camera stays put while the snapshot changes
+    # the camera stays put while the snapshot changes (and the scene stays inside the frame)
+    assert view._in_view(view.scene) and view.camera_params() == cam
     a2 = render(view, "bias_after")
-    np.testing.assert_allclose(view.scene.bias_tip, [-1, -1, 1.8])
+    np.testing.assert_allclose(view.scene.bias_tip, [-1, -1, 1.05])
     tip2 = pixel(view, view.scene.bias_tip)
     assert tip1[0] - tip2[0] > 40 and abs(tip1[1] - tip2[1]) <= 3  # straight up on screen
 
@@ -326,3 +327,37 @@ def test_new_snapshots_reuse_the_gl_buffers(view, qapp):
         assert (mesh.m_vbo_position.bufferId(), mesh.m_ibo_faces.bufferId(),
                 outline.m_vbo_position.bufferId()) == ids
         assert (gpu_bytes(mesh.m_vbo_position), gpu_bytes(outline.m_vbo_position)) == sizes
+
+
+def test_points_in_view_on_a_camera_built_by_hand():
+    # looking along -x at the origin from distance 10 (elevation 0, azimuth 0): the screen is (y, z)
+    d, r, u = sc.camera_basis(0.0, 0.0)
+    assert np.allclose(d, [1, 0, 0]) and np.allclose(r, [0, 1, 0]) and np.allclose(u, [0, 0, 1])
+    tx = np.tan(np.radians(sc.FOV / 2))
+    edge = 10 * tx  # half-width of the view at the origin's depth
+    inside = [[0, 0.9 * edge, 0]]
+    outside = [[0, 1.1 * edge, 0]]
+    assert sc.points_in_view(inside, (0, 0, 0), 10.0, 0.0, 0.0, aspect=1.0, margin=1.0)
+    assert not sc.points_in_view(outside, (0, 0, 0), 10.0, 0.0, 0.0, aspect=1.0, margin=1.0)
+    assert not sc.points_in_view([[11, 0, 0]], (0, 0, 0), 10.0, 0.0, 0.0)  # behind the camera
+
+
+def test_camera_refits_when_the_shape_grows_unless_the_user_moved_it(view):
+    s = henighan_snapshot(7)
+    view.set_snapshot(s, make_ctx(s))
+    assert view._in_view(view.scene)
+    big = Snapshot(step=2, W=s.W * 6.0, b=s.b * 36.0)  # the same shape, 6x larger (training grows it)
+    view.set_snapshot(big, make_ctx(big))
+    assert view._in_view(view.scene)  # framed again: nothing is cut by the frame
+    # the user zooms in: their camera is kept even if the shape leaves the frame
+    p = view.camera_params()
+    view.set_camera_params(distance=p["distance"] / 8)
+    bigger = Snapshot(step=3, W=s.W * 12.0, b=s.b * 144.0)
+    view.set_snapshot(bigger, make_ctx(bigger))
+    assert view.camera_params()["distance"] == pytest.approx(p["distance"] / 8)
+    assert not view._in_view(view.scene)
+    # pressing Fit hands framing back to the view
+    view.fit()
+    view.set_snapshot(big, make_ctx(big))
+    view.set_snapshot(Snapshot(step=4, W=s.W * 30.0, b=s.b * 900.0), make_ctx(big))
+    assert view._in_view(view.scene)

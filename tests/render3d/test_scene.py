@@ -251,3 +251,27 @@ def test_degenerate_models_do_not_break_the_scene():
         assert S.info["shape_area"] == pytest.approx(0.0, abs=1e-12)
         assert np.isfinite(S.mesh_pos).all() and np.isfinite(S.fit_points).all()
     assert build_scene(cases[1], PlaneSettings(triple=(0, 1, 2))).flat.all()
+
+
+def test_labels_are_placed_without_overlap_axis_labels_first():
+    # three labels on one point (the seed's crowding near the origin): none overlaps another
+    anchors = [(100, 100)] * 3
+    sizes = [(80, 14)] * 3
+    corners = sc.place_labels(anchors, sizes, ["vertex", "bias", "axis"], 400, 300)
+    assert np.all(np.isfinite(corners))
+    boxes = [(x, y, x + w, y + h) for (x, y), (w, h) in zip(corners, sizes)]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            a, b = boxes[i], boxes[j]
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    # the axis label took the default place: right of and above its point
+    assert tuple(corners[2]) == (105, 100 - 5 - 14)
+    # every box is inside the picture
+    assert all(0 <= x and x + 80 <= 400 and 0 <= y and y + 14 <= 300 for x, y in corners)
+
+
+def test_a_vertex_label_with_no_room_is_hidden_but_an_axis_label_never():
+    # a picture too small for more than one box
+    corners = sc.place_labels([(10, 10)] * 3, [(50, 20)] * 3, ["axis", "vertex", "bias"], 60, 26)
+    assert np.isfinite(corners[0]).all() and np.isfinite(corners[2]).all()  # kept (may overlap)
+    assert np.isnan(corners[1]).all()  # the vertex label is left out
