@@ -147,6 +147,7 @@ class MainWindow(QMainWindow):
         self._story_timer.setInterval(STORY_REFRESH_MS)
         self._story_timer.timeout.connect(lambda: self.session.state == "training" and self.refresh_story())
         self._story_timer.start()
+        self.timeline.slider.hover_text = self._hover_text
 
         self.resize(1500, 950)
         self.resizeDocks([self.docks["experiment"], zones], [470, 1000], Qt.Orientation.Horizontal)
@@ -501,6 +502,16 @@ class MainWindow(QMainWindow):
         if self._story_closed:
             return
         self._story_pool.submit(diagnosis_events, h, s.model, onehot, stride).add_done_callback(done)
+
+    def _hover_text(self, index: int) -> str:
+        """The timeline's tooltip: the recorded step under the pointer and the shown model's loss there."""
+        s = self.session
+        h = s.history
+        if h is None or not len(h):
+            return ""
+        steps, losses = h.losses(s.model)
+        index = min(max(int(index), 0), len(steps) - 1)
+        return f"step {int(steps[index]):,} · loss {float(losses[index]):.6g}"
 
     def _story_ready(self, key, events):
         if key != self._story_key:

@@ -47,15 +47,19 @@ TICK_HZ = 60
 
 
 class StorySlider(QSlider):
-    """A slider that jumps to the clicked position (not one page towards it) and marks the
-    recorded snapshots at which the diagnosis changed (``set_marks``), with their text as a
-    tooltip."""
+    """A slider that jumps to the clicked position (not one page towards it; a click within a
+    few pixels of a mark lands on the mark), marks the recorded snapshots at which the
+    diagnosis changed (``set_marks``), and draws a strip under the groove coloured by the
+    verdict in force over each stretch of the history. Hovering shows the step under the
+    pointer, its loss (``hover_text``) and the marks there."""
 
     MARK_HIT_PX = 5
+    STRIP_PX = 4
 
     def __init__(self, orientation, parent=None):
         super().__init__(orientation, parent)
         self._marks: list = []  # (index, text, QColor)
+        self.hover_text = None  # callable(value) -> str, e.g. "step 3,000 · loss 0.12"
         self.setMouseTracking(True)
 
     def set_marks(self, marks) -> None:
@@ -89,22 +93,41 @@ class StorySlider(QSlider):
         return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(),
                                               int(x - groove.x() - handle.width() // 2), max(span, 1))
 
+    def mark_near(self, x: float):
+        """The index of the mark within MARK_HIT_PX of pixel x (the nearest), or None."""
+        best = None
+        for i, _t, _c in self._marks:
+            d = abs(self.x_of(i) - x)
+            if d <= self.MARK_HIT_PX and (best is None or d < best[0]):
+                best = (d, i)
+        return None if best is None else best[1]
+
     def mousePressEvent(self, event):  # noqa: N802 (Qt)
         if event.button() == Qt.MouseButton.LeftButton and self.maximum() > self.minimum():
             opt = self._option()
             hit = self.style().hitTestComplexControl(QStyle.ComplexControl.CC_Slider, opt,
                                                      event.position().toPoint(), self)
             if hit != QStyle.SubControl.SC_SliderHandle:
-                # jump to the clicked step, then let the press start a drag from there
-                self.setValue(self.value_at(int(event.position().x())))
+                # jump to the clicked step (or the mark under the pointer), then let the press
+                # start a drag from there
+                x = event.position().x()
+                m = self.mark_near(x)
+                self.setValue(m if m is not None else self.value_at(int(x)))
         super().mousePressEvent(event)
+
+    def tooltip_at(self, x: float) -> str:
+        """What hovering at pixel x says: the step (and loss) under the pointer, and the marks there."""
+        lines = []
+        if self.hover_text is not None and self.maximum() >= self.minimum():
+            lines.append(self.hover_text(self.value_at(int(x))))
+        lines += [t for i, t, _ in self._marks if abs(self.x_of(i) - x) <= self.MARK_HIT_PX]
+        return "\n".join(s for s in lines if s)
 
     def mouseMoveEvent(self, event):  # noqa: N802 (Qt)
         if not event.buttons():
-            x = event.position().x()
-            near = [t for i, t, _ in self._marks if abs(self.x_of(i) - x) <= self.MARK_HIT_PX]
-            if near:
-                QToolTip.showText(event.globalPosition().toPoint(), "\n".join(near), self)
+            text = self.tooltip_at(event.position().x())
+            if text:
+                QToolTip.showText(event.globalPosition().toPoint(), text, self)
             else:
                 QToolTip.hideText()
         super().mouseMoveEvent(event)
@@ -115,11 +138,16 @@ class StorySlider(QSlider):
             return
         p = QPainter(self)
         h = self.height()
+        # the strip: each mark's colour from its snapshot to the next mark (the verdict in force)
+        ends = [self.x_of(i) for i, _t, _c in self._marks[1:]] + [self.x_of(self.maximum()) + 1]
+        for (i, _t, c), x1 in zip(self._marks, ends):
+            x0 = self.x_of(i)
+            p.fillRect(x0, h - self.STRIP_PX, max(x1 - x0, 1), self.STRIP_PX, c)
         for i, _t, c in self._marks:
             x = self.x_of(i)
             p.setPen(QPen(c, 3))
             p.drawLine(QPoint(x, 0), QPoint(x, max(3, h // 4)))
-            p.drawLine(QPoint(x, h - max(3, h // 4)), QPoint(x, h))
+            p.drawLine(QPoint(x, h - max(3, h // 4)), QPoint(x, h - self.STRIP_PX))
         p.end()
 
 

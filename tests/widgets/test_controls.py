@@ -628,3 +628,27 @@ def test_timeline_marks_the_story_where_it_happened(qtbot, timeline):
     assert timeline.slider.marks()[1][0] == 3
     timeline.set_events([])
     assert timeline.slider.marks() == []
+
+
+def test_timeline_strip_hover_and_click_on_a_mark(qtbot, timeline):
+    timeline.resize(900, 40)
+    timeline.show()
+    qtbot.waitExposed(timeline)
+    steps = np.arange(0, 1000, 10)
+    timeline.follow_live = False
+    timeline.set_steps(steps)
+    timeline.set_events([{"step": 0, "text": "perfect", "color": "#00ff00"},
+                         {"step": 500, "text": "symmetric failure", "color": "#ff0000"}])
+    sl = timeline.slider
+    sl.hover_text = lambda i: f"step {int(steps[i]):,} · loss {i / 100:.2f}"
+    img = sl.grab().toImage()
+    y = sl.height() - 2  # the strip under the groove: green before step 500, red after
+    g, r = img.pixelColor(sl.x_of(20), y), img.pixelColor(sl.x_of(80), y)
+    assert (g.red(), g.green(), g.blue()) == (0, 255, 0) and (r.red(), r.green(), r.blue()) == (255, 0, 0)
+    tip = sl.tooltip_at(sl.x_of(50))
+    assert tip.splitlines() == ["step 500 · loss 0.50", "step 500: symmetric failure"]
+    assert sl.tooltip_at(sl.x_of(30)) == "step 300 · loss 0.30"
+    # a click 3 px beside the mark lands on the mark's snapshot
+    timeline.go_start()
+    qtbot.mouseClick(sl, Qt.MouseButton.LeftButton, pos=QPoint(sl.x_of(50) + 3, sl.height() // 2))
+    assert timeline.current_step == 500
