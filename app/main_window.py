@@ -12,7 +12,8 @@ from typing import Optional
 from PyQt6 import sip
 from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QGuiApplication, QKeySequence
-from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QMainWindow, QMessageBox,
+from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
+                             QScrollArea, QToolButton,
                              QPushButton, QTabBar, QVBoxLayout, QWidget)
 
 from model.config import ConfigError, TrainConfig
@@ -61,8 +62,29 @@ STORY_BIG_N = 2000
 STORY_REFRESH_MS = 3000
 
 
+#: Named layouts (View > Layout). explore: the pictures first (zones | 3D plane | wheel side by
+#: side over the other views, a compact form); compare: the models table tall beside zones,
+#: wheel, loss and verdict (the 3D view tabbed behind the wheel); figure: only the pictures.
+LAYOUTS = ("explore", "compare", "figure")
+DEFAULT_LAYOUT = "explore"
+
+
+class _FormScroll(QScrollArea):
+    """The experiment dock's scroll area: the form takes two columns when they fit, else one."""
+
+    def __init__(self, form):
+        super().__init__()
+        self._form = form
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def resizeEvent(self, e):  # noqa: N802 (Qt)
+        self._form.set_columns(2 if self.viewport().width() >= self._form.two_column_width() + 8 else 1)
+        super().resizeEvent(e)
+
+
 class MainWindow(QMainWindow):
-    def __init__(self, session: Optional[Session] = None, autostart: bool = True, restore: bool = True):
+    def __init__(self, session: Optional[Session] = None, autostart: bool = True, restore: bool = True,
+                 layout: Optional[str] = None):
         super().__init__()
         self.setWindowTitle("Latent geometry explorer")
         self.setAcceptDrops(True)
@@ -82,10 +104,30 @@ class MainWindow(QMainWindow):
         self.controls = RunControls()
         exp = QWidget()
         lay = QVBoxLayout(exp)
+        lay.setContentsMargins(2, 2, 2, 2)
+        # the form collapses to a one-line summary of the experiment (the pictures get the room)
+        head = QHBoxLayout()
+        self.form_toggle = QToolButton()
+        self.form_toggle.setObjectName("form_toggle")
+        self.form_toggle.setCheckable(True)
+        self.form_toggle.setArrowType(Qt.ArrowType.DownArrow)
+        self.form_toggle.setToolTip("collapse the form to a one-line summary of the experiment")
+        self.form_toggle.toggled.connect(self.set_form_collapsed)
+        self.form_summary = QLabel("")
+        self.form_summary.setObjectName("experiment_summary")
+        self.form_summary.setWordWrap(True)
+        head.addWidget(self.form_toggle)
+        head.addWidget(self.form_summary, 1)
+        lay.addLayout(head)
         lay.addWidget(self.form)
         lay.addWidget(self.controls)
         lay.addStretch(1)
-        self._dock("experiment", "Experiment", exp, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.form.configChanged.connect(self._update_form_summary)
+        scroll = _FormScroll(self.form)  # the dock stays narrow: the form reflows to one column and scrolls
+        scroll.setWidget(exp)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self._dock("experiment", "Experiment", scroll, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.picker = ModelPicker()
         self._dock("models", "Models", self.picker, Qt.DockWidgetArea.LeftDockWidgetArea)
 
@@ -96,29 +138,21 @@ class MainWindow(QMainWindow):
         from render3d.plane_view import PlaneView
 
         self.plane3d = PlaneView()  # fed in redraw() like the 2D views; Alt+click in a 2D view sends a feature
-        # Layout, built in one pass so no dock is moved after it is placed:
-        # zones | wheel (tabbed with the 3D view) on top, the other views tabbed below.
         right = Qt.DockWidgetArea.RightDockWidgetArea
-        zones = self._dock("zones", VIEW_TITLES["zones"], self.views["zones"], right)
-        first = self._dock("gram", VIEW_TITLES["gram"], self.views["gram"], right)
-        self.splitDockWidget(zones, first, Qt.Orientation.Vertical)
-        wheel = self._dock("wheel", VIEW_TITLES["wheel"], self.views["wheel"], right)
-        self.splitDockWidget(zones, wheel, Qt.Orientation.Horizontal)
-        plane = self._dock("plane3d", "3D latent plane", self.plane3d, right)
-        self.tabifyDockWidget(wheel, plane)
-        for key in ("bias", "loss", "verdict"):
-            self.tabifyDockWidget(first, self._dock(key, VIEW_TITLES[key], self.views[key], right))
+        for key in ("zones", "plane3d", "wheel", "verdict", "gram", "bias", "loss"):
+            self._dock(key, VIEW_TITLES.get(key, "3D latent plane"),
+                       self.plane3d if key == "plane3d" else self.views[key], right)
         for view in self.views.values():
             view.featureClicked.connect(self._feature_clicked)
         self.plane3d.featureClicked.connect(self._feature_clicked)
         self.setCentralWidget(None)
-        wheel.raise_()
-        self.docks["verdict"].raise_()
 
         # ---- timeline
         self.timeline = Timeline()
         tl_dock = self._dock("timeline", "Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
         tl_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        # one row of controls: never let the bottom dock area take the pictures' height
+        self.timeline.setMaximumHeight(self.timeline.sizeHint().height() + 12)
         self.timeline.install_shortcuts(self)
 
         # ---- status
@@ -150,9 +184,10 @@ class MainWindow(QMainWindow):
         self.timeline.slider.hover_text = self._hover_text
 
         self.resize(1500, 950)
-        self.resizeDocks([self.docks["experiment"], zones], [470, 1000], Qt.Orientation.Horizontal)
-        self.resizeDocks([zones, first], [560, 300], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["experiment"], self.docks["models"]], [650, 200], Qt.Orientation.Vertical)
+        self.layout_name = None
+        remembered = settings().value("layout") if restore else None
+        self.apply_layout(layout or (remembered if remembered in LAYOUTS else DEFAULT_LAYOUT))
+        self._update_form_summary()
         if restore:
             self._restore_settings()
         self._update_buttons()
@@ -160,6 +195,107 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.start_training)
 
     # ================================================================ layout
+    def apply_layout(self, name: str) -> None:
+        """Arrange the docks as the named layout (LAYOUTS) and remember it."""
+        if name not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {name!r}")
+        D = self.docks
+        O = Qt.Orientation
+        L, R, B = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea, \
+            Qt.DockWidgetArea.BottomDockWidgetArea
+        for d in D.values():
+            d.setFloating(False)
+            self.removeDockWidget(d)
+        self.addDockWidget(B, D["timeline"])
+        self.addDockWidget(R, D["zones"])
+        if name == "explore":
+            self.addDockWidget(L, D["experiment"])
+            self.splitDockWidget(D["experiment"], D["models"], O.Vertical)
+            self.splitDockWidget(D["zones"], D["verdict"], O.Vertical)  # first: the verdict row spans all three
+            self.splitDockWidget(D["zones"], D["plane3d"], O.Horizontal)
+            self.splitDockWidget(D["plane3d"], D["wheel"], O.Horizontal)
+            for key in ("gram", "bias", "loss"):
+                self.tabifyDockWidget(D["verdict"], D[key])
+            shown = list(D)
+        elif name == "compare":
+            self.addDockWidget(L, D["experiment"])
+            self.splitDockWidget(D["experiment"], D["models"], O.Vertical)
+            self.splitDockWidget(D["zones"], D["wheel"], O.Horizontal)
+            self.tabifyDockWidget(D["wheel"], D["plane3d"])
+            self.splitDockWidget(D["zones"], D["loss"], O.Vertical)
+            self.splitDockWidget(D["loss"], D["verdict"], O.Horizontal)
+            for key in ("gram", "bias"):
+                self.tabifyDockWidget(D["verdict"], D[key])
+            shown = list(D)
+        else:  # figure
+            self.splitDockWidget(D["zones"], D["plane3d"], O.Horizontal)
+            self.splitDockWidget(D["plane3d"], D["wheel"], O.Horizontal)
+            shown = ["timeline", "zones", "plane3d", "wheel"]
+        for key, d in D.items():
+            d.setVisible(key in shown)
+        if name == "compare":
+            D["wheel"].raise_()
+        D["verdict"].raise_()
+        self.set_form_collapsed(name == "compare")
+        self.layout_name = name
+        # dock sizes only take once the window is laid out: now, and again when it is shown
+        self._size_layout()
+        QTimer.singleShot(0, self._size_layout)
+        for n, a in getattr(self, "layout_actions", {}).items():
+            a.setChecked(n == name)
+        settings().setValue("layout", name)
+        self._dirty = True
+
+    def _size_layout(self) -> None:
+        """Share the window out as the current layout says (fractions of the window)."""
+        name, D, O = self.layout_name, self.docks, Qt.Orientation
+        if name is None or sip.isdeleted(self):
+            return
+        W, H = max(self.width(), 900), max(self.height(), 600)
+        self.resizeDocks([D["timeline"]], [max(self.timeline.sizeHint().height() + 30, 60)], O.Vertical)
+        pics = [D["zones"], D["plane3d"], D["wheel"]]
+        if name == "explore":
+            self.resizeDocks([D["experiment"], D["zones"]], [int(W * 0.22), int(W * 0.78)], O.Horizontal)
+            self.resizeDocks(pics, [int(W * 0.26)] * 3, O.Horizontal)
+            self.resizeDocks([D["zones"], D["verdict"]], [int(H * 0.55), int(H * 0.3)], O.Vertical)
+            self.resizeDocks([D["experiment"], D["models"]], [int(H * 0.7), int(H * 0.15)], O.Vertical)
+        elif name == "compare":
+            self.resizeDocks([D["experiment"], D["zones"]], [int(W * 0.25), int(W * 0.75)], O.Horizontal)
+            self.resizeDocks([D["experiment"], D["models"]], [int(H * 0.1), int(H * 0.75)], O.Vertical)
+            self.resizeDocks([D["zones"], D["wheel"]], [int(W * 0.37)] * 2, O.Horizontal)
+            self.resizeDocks([D["zones"], D["loss"]], [int(H * 0.5), int(H * 0.35)], O.Vertical)
+        else:
+            self.resizeDocks(pics, [W // 3] * 3, O.Horizontal)
+
+    def showEvent(self, e):  # noqa: N802 (Qt)
+        super().showEvent(e)
+        if not getattr(self, "_sized_on_show", False):
+            self._sized_on_show = True
+            QTimer.singleShot(0, self._size_layout)
+
+    def set_form_collapsed(self, on: bool) -> None:
+        """Hide the form behind a one-line summary of the experiment (or show it again)."""
+        on = bool(on)
+        if self.form_toggle.isChecked() != on:
+            self.form_toggle.setChecked(on)  # re-enters through toggled
+            return
+        self.form.setVisible(not on)
+        self.form_summary.setVisible(on)
+        self.form_toggle.setArrowType(Qt.ArrowType.RightArrow if on else Qt.ArrowType.DownArrow)
+        self.form_toggle.setToolTip("show the whole form" if on else
+                                    "collapse the form to a one-line summary of the experiment")
+
+    def _update_form_summary(self, *_):
+        try:
+            c = self.form.config()
+        except ConfigError as exc:
+            self.form_summary.setText(f"invalid: {exc}")
+            return
+        data = "one-hot" if c.data == "identity" else f"sparse S={c.sparsity:g}"
+        self.form_summary.setText(
+            f"n={c.n} m={c.m} {data} · {c.optimizer} lr {c.lr:g} wd {c.effective_weight_decay:g} · "
+            f"{c.steps:,} steps · K={c.models} seed {c.seed}" + (" · untied" if c.untied else ""))
+
     def _dock(self, key, title, widget, area):
         d = QDockWidget(title, self)
         d.setObjectName(f"dock_{key}")
@@ -195,6 +331,21 @@ class MainWindow(QMainWindow):
         a.triggered.connect(self.close)
         m.addAction(a)
         v = self.menuBar().addMenu("&View")
+        lm = v.addMenu("&Layout")
+        self.layout_actions = {}
+        for i, name in enumerate(LAYOUTS):
+            a = QAction(name.capitalize(), self)
+            a.setCheckable(True)
+            a.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            a.triggered.connect(lambda _=False, name=name: self.apply_layout(name))
+            lm.addAction(a)
+            self.layout_actions[name] = a
+        lm.addSeparator()
+        a = QAction("&Reset", self)
+        a.setToolTip("the default layout (explore), every dock back in place")
+        a.triggered.connect(lambda: self.apply_layout(DEFAULT_LAYOUT))
+        lm.addAction(a)
+        v.addSeparator()
         for d in self.docks.values():
             v.addAction(d.toggleViewAction())
         self._build_experiments_menu()

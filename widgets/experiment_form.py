@@ -369,6 +369,32 @@ class ExperimentForm(QWidget):
         grid.addLayout(left, 0, 0)
         grid.addLayout(right, 0, 1)
         grid.addWidget(self.summary, 1, 0, 1, 2)
+        self._grid, self._left, self._right, self._columns = grid, left, right, 2
+
+    def two_column_width(self) -> int:
+        """The width the form needs to show its groups in two columns."""
+        return self._left.sizeHint().width() + self._right.sizeHint().width() + self._grid.spacing()
+
+    @property
+    def columns(self) -> int:
+        return self._columns
+
+    def set_columns(self, n: int) -> None:
+        """Lay the groups out in two columns (Model, Data, Start from | Optimisation, Recording)
+        or in one (a narrow dock): the same fields, reflowed."""
+        n = 1 if n <= 1 else 2
+        if n == self._columns:
+            return
+        g = self._grid
+        g.removeItem(self._right)
+        g.removeWidget(self.summary)
+        if n == 2:
+            g.addLayout(self._right, 0, 1)
+            g.addWidget(self.summary, 1, 0, 1, 2)
+        else:
+            g.addLayout(self._right, 1, 0)
+            g.addWidget(self.summary, 2, 0)
+        self._columns = n
 
     # ------------------------------------------------------------------ access
     def field_widget(self, key: str) -> QWidget:
