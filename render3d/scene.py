@@ -93,6 +93,10 @@ class PlaneSettings:
     show_tilt: bool = True
     show_vertices: bool = True
     show_labels: bool = True
+    #: a flat axis (a dead feature: p_k = b_k on the whole plane) whose offset would be
+    #: too small to read is enlarged automatically, as the seed enlarges dimension 7 by hand;
+    #: only axes whose ``enlarge`` factor is 1 (not set by the user)
+    auto_enlarge: bool = True
 
     def __post_init__(self):
         t = tuple(int(v) for v in self.triple)
@@ -531,6 +535,38 @@ def fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
+#: A flat axis is enlarged until its offset is this fraction of the largest coordinate on the shape.
+AUTO_ENLARGE_TARGET = 0.4
+AUTO_ENLARGE_STEPS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+#: An axis is flat when its spread over the shape is below this fraction of the largest coordinate.
+FLAT_REL = 1e-3
+
+
+def auto_enlarge_factors(A3, b3, V, user=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """(3,) factors for the axes of a triple: for a flat axis (its p spreads by < FLAT_REL of the
+    largest |p| on the shape V) with user factor 1 and an offset below AUTO_ENLARGE_TARGET of that
+    largest |p|, the largest of 1, 2, 5, 10, 20, 50, 100 that keeps the offset within the target;
+    1 otherwise."""
+    A3 = np.asarray(A3, dtype=np.float64)
+    b3 = np.asarray(b3, dtype=np.float64)
+    out = np.ones(3)
+    V = np.asarray(V, dtype=np.float64).reshape(-1, 2)
+    if V.shape[0] == 0:
+        return out
+    P = V @ A3.T + b3  # (N, 3)
+    R = float(np.max(np.abs(P)))
+    if R <= 0:
+        return out
+    spread = P.max(axis=0) - P.min(axis=0)
+    for s in range(3):
+        off = abs(float(b3[s]))
+        if user[s] != 1.0 or spread[s] > FLAT_REL * R or off <= 0 or off >= AUTO_ENLARGE_TARGET * R:
+            continue
+        want = AUTO_ENLARGE_TARGET * R / off
+        out[s] = max(f for f in AUTO_ENLARGE_STEPS if f <= want)
+    return out
+
+
 def build_scene(snap: Snapshot, settings: PlaneSettings, colors: Optional[np.ndarray] = None,
                 dead: Optional[Sequence[int]] = None) -> Scene:
     """All arrays of the 3D view for (snapshot, settings, feature colours (n, 4) uint8).
@@ -553,6 +589,8 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: Optional[np.nda
     b = snap.b
     A3 = D2[ti]            # (3, 2): p_triple(h) = A3 h + b3
     b3 = b[ti]
+    if settings.auto_enlarge:
+        E = E * auto_enlarge_factors(A3, b3, shape_polygon(W2)[0], tuple(settings.enlarge))
 
     def to_gl(h):          # h (k, 2) -> (k, 3) GL coordinates
         return (np.asarray(h, dtype=np.float64).reshape(-1, 2) @ A3.T + b3) * E

@@ -101,7 +101,7 @@ def test_symmetric_failure_default_triple_flat_dead_axis():
     tri = sc.default_triple(snap, analyze(snap))
     assert tri == (0, 1, 6)  # the seed's dimensions 1, 2, 7
     assert sc.default_triple(snap) == (0, 1, 6)  # without analysis: the smallest norm
-    S = build_scene(snap, PlaneSettings(triple=tri))
+    S = build_scene(snap, PlaneSettings(triple=tri, auto_enlarge=False))
     assert S.flat.tolist() == [False, False, True]
     assert S.tilt_mag[2] == 0
     # flat: p_7 = b_7 = 1/7 on the whole plane, so every vertex has the same z
@@ -117,6 +117,13 @@ def test_symmetric_failure_default_triple_flat_dead_axis():
     # enlarging the dead axis moves the plane (and the bias tip) up by that factor
     E = build_scene(snap, PlaneSettings(triple=tri, enlarge=(1, 1, 7)))
     np.testing.assert_allclose(E.bias_tip, [-1, -1, 1.0], atol=1e-12)
+    # by default the flat axis is enlarged automatically: on the hexagon (radius sqrt 2, b = -1)
+    # p_1 runs from 2 cos 0 - 1 = 1 to 2 cos 180 - 1 = -3, so the largest |p| is 3; b_7 = 1/7 is
+    # lifted to at most 0.4 * 3: the largest of 1, 2, 5, 10, ... below 0.4 * 3 * 7 = 8.4 is 5
+    A = build_scene(snap, PlaneSettings(triple=tri))
+    np.testing.assert_allclose(A.enlarge, [1, 1, 5])
+    np.testing.assert_allclose(A.bias_tip, [-1, -1, 5 / 7], atol=1e-12)
+    np.testing.assert_allclose(A.shape3[:, 2], 5 / 7, atol=1e-6)
 
 
 def test_henighan_vertices_fire_only_their_own_axis():
