@@ -412,3 +412,28 @@ def test_random_m3_sets_agree_with_the_lp(seed):
         else:
             bl = s.blockers[i]
             assert 1 <= len(bl) <= 4 and in_hull_lp(P[bl], P[i])
+
+
+def test_features_subset_gives_the_same_answers_for_those_features():
+    rng = np.random.default_rng(5)
+    for m in (2, 3):
+        n = 60
+        th = rng.uniform(0, 2 * np.pi, n)
+        W = np.where(rng.random(n) < 0.3, 0.6, 1.4) * np.vstack([np.cos(th), np.sin(th)])
+        if m == 3:
+            W = np.vstack([W, 0.2 * rng.normal(size=n)])
+        full = separability(W)
+        pick = [0, 7, 33, 59]
+        part = separability(W, features=pick)
+        assert part.computed.tolist() == [i in pick for i in range(n)]
+        for i in range(n):
+            if i in pick:
+                assert part.separable[i] == full.separable[i]
+                assert part.margin[i] == full.margin[i] and part.blockers[i] == full.blockers[i]
+                assert part.neighbours[i].tolist() == full.neighbours[i].tolist()
+                assert part.feature_dict(i) == full.feature_dict(i)
+            else:
+                assert not part.separable[i] and math.isnan(part.margin[i])
+                assert part.feature_dict(i)["separable"] is None and part.neighbours[i, 0] == -1
+    with pytest.raises(ValueError, match="features"):
+        separability(W, features=[n])

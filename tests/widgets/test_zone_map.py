@@ -346,9 +346,18 @@ def test_separation_at_large_n_draws_the_selection_only(qtbot):
     ctx = make_ctx(snap)
     v = _view(qtbot, snap, ctx, show_separation=True)
     assert len(v.sep_drawn) == 0 and "select features" in v.note.text()
-    sep = zm.separability_of(snap, ctx)
-    some = [int(np.nonzero(sep.separable)[0][0]), int(np.nonzero(~sep.separable & sep.live)[0][0])]
-    v.set_snapshot(snap, make_ctx(snap, selected=frozenset(some)))
+    assert not zm.separability_of(snap, ctx).computed.any()  # nothing selected: nothing asked
+    from model.separability import separability
+
+    full = separability(snap.W, ~ctx.analysis.dead_mask)
+    some = [int(np.nonzero(full.separable)[0][0]), int(np.nonzero(~full.separable & full.live)[0][0])]
+    ctx2 = make_ctx(snap, selected=frozenset(some))
+    v.set_snapshot(snap, ctx2)
+    sep = zm.separability_of(snap, ctx2)  # only the selection is computed, with the full answer's values
+    assert np.nonzero(sep.computed)[0].tolist() == sorted(some)
+    assert [sep.separable[i] for i in some] == [True, False]
+    assert sep.margin[some[0]] == full.margin[some[0]] and sep.blockers[some[1]] == full.blockers[some[1]]
     assert sorted(v.sep_drawn.tolist()) == sorted(some)
     assert len(v.sep_segments) == 1 and len(v.sep_polygons) == 1
+    assert "separable 1 of 2 selected" in v.note.text()
     render(v)
