@@ -47,7 +47,8 @@ in that triangle, so the margin is v's distance to that chain (found with an
 angular window about an interior point, so each point is looked at O(1)
 times). Collinear live points reduce to a line. m > 2: Wolfe's minimum-norm-
 point algorithm (finite and exact up to rounding) per feature, with a qhull
-pre-filter where it applies.
+pre-filter where it applies; its final support is the blocking set. m = 1: the
+line case.
 
 Sensitivity. ``fire_threshold``: the smallest input value x > 0 at which the
 one-hot input x e_i makes output i fire, p_i = x g_i + b_i > 0 with the gain
@@ -56,8 +57,9 @@ g_i > 0: -b_i/g_i (fires for x above it, strictly); b_i > 0: 0 (fires at any
 x > 0, however small, e.g. a dead feature with b = 1/n); b_i = 0: 0 when g_i > 0,
 else never; never firing is inf (None in JSON). ``sliver_share``: the area of
 the zone {h : p_i(h) > 0} inside the latent shape over the shape's area
-(geometry.zone_polygons, exact polygons); on the principal plane for m > 2
-(``plane`` says which), None where the shape has no area.
+(geometry.zone_areas: the exact areas of zone_polygons' clipped polygons); on
+the principal plane for m > 2 (``plane`` says which), None where the shape has
+no area (n < 3, collinear feature vectors, m = 1).
 """
 from __future__ import annotations
 
@@ -103,9 +105,11 @@ class Separability:
     feature indices (empty when separable). Gap evidence (nan / -1 where a
     feature has none; see the module doc): neighbours (n, 2), radius (n,) =
     |W_i| on the plane, neighbour_radii (n, 2), gap_before/gap_after (n,)
-    alpha1, alpha2 in radians, half_gap, needed_half_gap, chord_distance d,
-    chord_margin (signed distance of W_i from the chord line, > 0 outside),
-    outside_chord (bool). plane: where the gap evidence is measured.
+    alpha1, alpha2 in radians, half_gap, needed_half_gap (0 when W_i is outside
+    the chord for any gap; nan when W_i is aligned with a neighbour and inside it:
+    no gap suffices), chord_distance d, chord_margin (signed distance of W_i from
+    the chord line, > 0 outside), outside_chord (bool). plane: where the gap
+    evidence is measured. tolerance x scale: the margin counted as touching.
     """
 
     n: int
