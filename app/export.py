@@ -45,7 +45,7 @@ VIEW_TITLES = {"zones": "Latent zones", "wheel": "Feature wheel", "gram": "WᵀW
 #: Views whose pictures colour features (the legend is on by default for these).
 FEATURE_COLOURED = ("zones", "wheel", "bias", "plane3d")
 #: View toggles copied from the window's views into the exported ones (property -> set_<property>).
-VIEW_SETTINGS = ("clip_to_shape", "mode", "show_data", "relu", "angular")
+VIEW_SETTINGS = ("clip_to_shape", "mode", "show_data", "relu", "angular", "show_separation", "show_gaps")
 DPI = 96  # device pixels per inch of every target (1 pt = 4/3 px)
 #: Publication style of the exported plots' axes (the window's are lighter grey).
 AXIS_PEN = (70, 70, 70)

@@ -482,6 +482,39 @@ def clip_polygon_halfplane(poly, a, c) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # zones
 
+def _zone_windows(V, A, b) -> Tuple[np.ndarray, np.ndarray]:
+    """(lo, cnt): the vertices of the latent shape V (in angular order) that can lie
+    in zone k are V[lo_k], ..., V[lo_k + cnt_k - 1] (indices mod N; cnt = N: all).
+
+    A zone that excludes the origin (b_k <= 0) holds only vertices within
+    arccos(-b_k / (|A_k| r_max)) of A_k's direction (r_max the largest |V|);
+    that window is found by binary search. Every vertex outside it has p_k <= 0.
+    """
+    N = V.shape[0]
+    n = A.shape[0]
+    th = np.arctan2(V[:, 1], V[:, 0])
+    rmax = float(np.max(np.hypot(V[:, 0], V[:, 1])))
+    an = np.hypot(A[:, 0], A[:, 1])
+    lo = np.zeros(n, dtype=np.int64)
+    cnt = np.full(n, N, dtype=np.int64)
+    win = b <= 0
+    if rmax > 0 and np.all(np.diff(th) >= 0):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cosb = np.where(an > 0, -b / (an * rmax), np.inf)
+        none = win & (cosb >= 1.0)  # every vertex has p_k <= 0
+        cnt[none] = 0
+        part = win & ~none
+        w = np.arccos(np.clip(cosb[part], -1.0, 1.0)) + 1e-9
+        tha = np.arctan2(A[part, 1], A[part, 0])
+        th3 = np.concatenate([th - 2 * np.pi, th, th + 2 * np.pi])
+        l3 = np.searchsorted(th3, tha - w, side="left")
+        h3 = np.searchsorted(th3, tha + w, side="right")
+        c = np.minimum(h3 - l3, N)
+        lo[part] = np.where(c >= N, 0, l3 - N)
+        cnt[part] = c
+    return lo, cnt
+
+
 def zone_polygons(W2, b, clip: str = "shape", box=None, decoder=None) -> List[np.ndarray]:
     """Feature k's zone {h : A_k.h + b_k > 0} clipped to the latent shape (or a box), for all k.
 
@@ -515,26 +548,10 @@ def zone_polygons(W2, b, clip: str = "shape", box=None, decoder=None) -> List[np
     if N < 3:
         return [empty for _ in range(n)]
     # angular window [lo, lo + cnt) of candidate vertices for each feature
-    th = np.arctan2(V[:, 1], V[:, 0])
-    rmax = float(np.max(np.hypot(V[:, 0], V[:, 1])))
-    an = np.hypot(A[:, 0], A[:, 1])
-    lo = np.zeros(n, dtype=np.int64)
-    cnt = np.full(n, N, dtype=np.int64)
-    win = b <= 0
-    if clip == "shape" and rmax > 0 and np.all(np.diff(th) >= 0):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cosb = np.where(an > 0, -b / (an * rmax), np.inf)
-        none = win & (cosb >= 1.0)  # every vertex has p_k <= 0
-        cnt[none] = 0
-        part = win & ~none
-        w = np.arccos(np.clip(cosb[part], -1.0, 1.0)) + 1e-9
-        tha = np.arctan2(A[part, 1], A[part, 0])
-        th3 = np.concatenate([th - 2 * np.pi, th, th + 2 * np.pi])
-        l3 = np.searchsorted(th3, tha - w, side="left")
-        h3 = np.searchsorted(th3, tha + w, side="right")
-        c = np.minimum(h3 - l3, N)
-        lo[part] = np.where(c >= N, 0, l3 - N)
-        cnt[part] = c
+    if clip == "shape":
+        lo, cnt = _zone_windows(V, A, b)
+    else:
+        lo, cnt = np.zeros(n, dtype=np.int64), np.full(n, N, dtype=np.int64)
     polys: List[np.ndarray] = [empty] * n
     feats = np.nonzero(cnt > 0)[0]
     if len(feats) == 0:
@@ -579,6 +596,83 @@ def zone_polygons(W2, b, clip: str = "shape", box=None, decoder=None) -> List[np
             polys[k] = poly
         s0 = e0
     return polys
+
+
+@nb.njit(cache=True, nogil=True)
+def _zone_area_kernel(V, A, b, lo, cnt, out):  # pragma: no cover - compiled
+    # see zone_areas: per feature, the shoelace of its clipped polygon summed edge by edge
+    N = V.shape[0]
+    for k in range(A.shape[0]):
+        c = cnt[k]
+        if c <= 0:
+            continue
+        ax = A[k, 0]
+        ay = A[k, 1]
+        bk = b[k]
+        an = math.sqrt(ax * ax + ay * ay)
+        if c >= N:
+            first = 0
+            L = N
+        else:
+            first = lo[k] - 1
+            L = c + 1
+        acc = 0.0
+        for e in range(L):
+            ip = (first + e) % N
+            iq = (ip + 1) % N
+            px = V[ip, 0]
+            py = V[ip, 1]
+            qx = V[iq, 0]
+            qy = V[iq, 1]
+            sp = ax * px + ay * py + bk
+            sq = ax * qx + ay * qy + bk
+            inp = sp > 0
+            inq = sq > 0
+            if inp and inq:
+                acc += px * qy - py * qx
+            elif inp != inq:
+                t = sp / (sp - sq)
+                xx = px + t * (qx - px)
+                xy = py + t * (qy - py)
+                tl = (-ay * xx + ax * xy) / an
+                if inp:
+                    acc += px * xy - py * xx - tl * (-bk / an)
+                else:
+                    acc += xx * qy - xy * qx + tl * (-bk / an)
+        out[k] = abs(0.5 * acc)
+
+
+def zone_areas(W2, b, decoder=None) -> Tuple[np.ndarray, float]:
+    """(areas (n,), shape area): the area of each zone {h : A_k.h + b_k > 0} inside the
+    latent shape (the polygons of zone_polygons(clip="shape")), without building them.
+
+    Shoelace over the clipped polygon, summed edge by edge: an edge P -> Q of
+    the shape contributes P x Q when both ends are inside, P x X (X the exit
+    point) or Y x Q (Y the entry point) when it crosses the line, 0 outside;
+    the clipped polygon's pieces along the line {A_k.h + b_k = 0} add
+    (-b_k/|A_k|) (sum of entry t - sum of exit t), t the position along the
+    line, whatever the pairing of exits and entries. Only the angular window
+    of _zone_windows is visited, so the cost is O(n log n + window sizes).
+    """
+    A = _normals2(W2, decoder)
+    W2 = _arr(W2, "W2", 2)
+    b = _arr(b, "b", 1)
+    n = A.shape[0]
+    if b.shape != (n,):
+        raise ValueError(f"b must be (n,) = ({n},), got shape {b.shape}")
+    V = latent_shape(W2)
+    N = V.shape[0]
+    out = np.zeros(n)
+    if N < 3 or n == 0:
+        return out, 0.0
+    shape_area = polygon_area(V)
+    an = np.hypot(A[:, 0], A[:, 1])
+    flat = an == 0  # p_k is the constant b_k: the whole shape or nothing
+    out[flat & (b > 0)] = shape_area
+    lo, cnt = _zone_windows(V, A, b)
+    cnt[flat] = 0
+    _zone_area_kernel(np.ascontiguousarray(V), np.ascontiguousarray(A), np.ascontiguousarray(b), lo, cnt, out)
+    return out, shape_area
 
 
 # ----------------------------------------------------------------------------

@@ -1,8 +1,17 @@
 """The feature wheel: the W_i as arrows from the origin in their colours, dead
 features marked at the origin, the analysis' radius groups as dashed circles,
-and for a finite dataset the data embeddings h_t = W x_t (the SMDD figure)."""
+and for a finite dataset the data embeddings h_t = W x_t (the SMDD figure).
+
+On demand ("gap needed"), the two-circle question: for a feature W_i inside its
+neighbours' circle (model.separability's gap evidence: the neighbours u, v are the
+edge of the other live features' hull that the ray through W_i crosses), the
+chord u-v, an arc over the actual gap between u and v, and two dashed rays in
+W_i's colour at the edges of the gap it would need to lie outside the chord (its
+position in the gap kept). Rays outside the arc: the gap is too small, W_i is
+inside the chord and not linearly separable."""
 from __future__ import annotations
 
+import math
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -16,7 +25,7 @@ from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, La
                       add_arrow_layers, add_paths,
                       analysis_of, color_groups, feature_colors_for, nice_ceil, plane_of, plane_text,
                       point_segment_distance, polygons_xy, qcolor, ranges_text, segments_xy, selected_of)
-from .zone_map import CLICK_PX, arrow_heads, arrow_segments, label_positions
+from .zone_map import CLICK_PX, arrow_heads, arrow_segments, label_positions, separability_of
 
 #: At most this many data embeddings are drawn (an even subsample above).
 DATA_MAX = 20_000
@@ -28,6 +37,15 @@ ARROWS_MAX = 600
 DEAD_RINGS_MAX = 6
 CIRCLE_PEN = (90, 90, 90, 255)
 CIRCLE_POINTS = 181
+#: "gap needed": with nothing selected, drawn for every qualifying feature up to this many
+#: features; above it, for the selected features only (at most SELECTED_LABEL_MAX).
+GAP_ALL_MAX = 24
+#: Features whose needed half-gap is below this (radians, 0.5 degree) are not drawn unless
+#: selected: their rays would lie on W_i's own arrow (a feature on or beyond its neighbours'
+#: circle needs no gap at all; arccos near 1 leaves ~1e-8 rad of rounding there).
+GAP_DRAW_MIN = math.radians(0.5)
+GAP_PEN = (110, 110, 110, 255)
+ARC_POINTS = 48
 
 
 # ----------------------------------------------------------------------------
@@ -80,12 +98,73 @@ def data_embeddings(snap: Snapshot, dataset, max_points: int = DATA_MAX):
     return H, owner
 
 
+def gap_features(sep, selected: np.ndarray) -> np.ndarray:
+    """Features whose gap is drawn: the selected ones with gap evidence, else (n <= GAP_ALL_MAX)
+    every feature with gap evidence needing at least GAP_DRAW_MIN of half-gap."""
+    has = sep.has_gap & np.isfinite(sep.needed_half_gap)
+    if len(selected):
+        sel = np.asarray(selected, dtype=np.int64)[:SELECTED_LABEL_MAX]
+        return sel[has[sel]]
+    if sep.n > GAP_ALL_MAX:
+        return np.zeros(0, dtype=np.int64)
+    return np.nonzero(has & (sep.needed_half_gap >= GAP_DRAW_MIN))[0]
+
+
+def gap_geometry(sep, i: int, W2) -> dict:
+    """What the wheel draws for feature i (on the drawn plane): ``chord`` (4,) u -> v,
+    ``rays`` (2, 4) from the origin at the needed gap's edges out to the neighbours'
+    larger radius, ``actual_arc`` and ``needed_arc`` (k, 2) polylines, and the angles
+    (radians): theta (W_i's), actual (from, to) and needed (from, to)."""
+    W2 = np.asarray(W2, dtype=np.float64)
+    u, v = (int(k) for k in sep.neighbours[i])
+    th = math.atan2(W2[1, i], W2[0, i])
+    a1, a2 = float(sep.gap_before[i]), float(sep.gap_after[i])
+    T = a1 + a2
+    x = float(sep.needed_half_gap[i])
+    n1, n2 = (2 * x * a1 / T, 2 * x * a2 / T) if T > 0 else (x, x)
+    R = float(max(sep.neighbour_radii[i]))
+    r = float(sep.radius[i])
+    rays = np.array([[0.0, 0.0, R * math.cos(th - n1), R * math.sin(th - n1)],
+                     [0.0, 0.0, R * math.cos(th + n2), R * math.sin(th + n2)]])
+
+    def arc(rad, t0, t1):
+        t = np.linspace(t0, t1, ARC_POINTS)
+        return np.column_stack([rad * np.cos(t), rad * np.sin(t)])
+
+    rho = 0.55 * r
+    return {"chord": np.r_[W2[:, u], W2[:, v]], "rays": rays,
+            "actual_arc": arc(rho, th - a1, th + a2), "needed_arc": arc(0.8 * rho, th - n1, th + n2),
+            "theta": th, "actual": (th - a1, th + a2), "needed": (th - n1, th + n2)}
+
+
+def _dashed(pen):
+    from PyQt6.QtGui import QPen
+
+    p = QPen(pen)
+    p.setStyle(Qt.PenStyle.DashLine)
+    return p
+
+
+def _polylines_xy(lines):
+    """Open polylines (k_i, 2) -> (x, y, connect) for one path (no closing segment)."""
+    lines = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in lines]
+    if not lines:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int32)
+    pts = np.vstack(lines)
+    con = np.ones(len(pts), dtype=np.int32)
+    con[np.cumsum([len(p) for p in lines]) - 1] = 0
+    return pts[:, 0], pts[:, 1], con
+
+
 # ----------------------------------------------------------------------------
 # the view
 
 class FeatureWheelView(PlotPanel):
     """Feature wheel. Toggle ``show_data`` (set_show_data / the checkbox): the data
-    embeddings of ctx.dataset as a scatter overlay (only when a dataset is given)."""
+    embeddings of ctx.dataset as a scatter overlay (only when a dataset is given).
+    Toggle ``show_gaps`` (set_show_gaps / "gap needed", off by default): the needed
+    against the actual angular gap of features inside their neighbours' chord (see
+    the module doc); the selected features only when n > GAP_ALL_MAX."""
 
     def __init__(self, parent=None):
         super().__init__(parent, aspect_locked=True)
@@ -93,6 +172,13 @@ class FeatureWheelView(PlotPanel):
         self.data_box = self.add_toggle("data embeddings", True, self.set_show_data,
                                         "h_t = W x_t of the finite dataset (ctx.dataset)")
         self.data_box.setEnabled(False)
+        self._show_gaps = False
+        self.gap_box = self.add_toggle(
+            "gap needed", False, self.set_show_gaps,
+            "For a feature inside the circle of its neighbours u, v (the other live features' hull edge\n"
+            "across its direction): grey arc = the actual gap between u and v, dotted line = the chord u-v,\n"
+            "dashed rays and inner arc in its colour = the gap it would need to lie outside that chord\n"
+            "(arccos(r/R) each side for equal radii). Needed wider than actual: not linearly separable.")
         pi = self.plot_item
         self.circle_items: List[pg.PlotCurveItem] = []
         self.circle_labels = LabelPool(pi, cap=8, size_pt=7)
@@ -109,6 +195,17 @@ class FeatureWheelView(PlotPanel):
         self.dead_label = pg.TextItem(anchor=(0, 0), color=(40, 40, 40))
         self.dead_label.setZValue(20)
         pi.addItem(self.dead_label, ignoreBounds=True)
+        self.gap_chords = pg.PlotCurveItem(pen=pg.mkPen(GAP_PEN, width=1.2, style=Qt.PenStyle.DotLine))
+        self.gap_arcs = pg.PlotCurveItem(pen=pg.mkPen(GAP_PEN, width=2.0))
+        self.gap_rays = ColorPathsItem("stroke", width=1.6)  # per-feature colour, dashed below
+        self.gap_needed_arcs = ColorPathsItem("stroke", width=2.4)
+        for it in (self.gap_chords, self.gap_arcs, self.gap_rays, self.gap_needed_arcs):
+            it.setZValue(8)
+            pi.addItem(it, ignoreBounds=True)
+        self.gap_labels = LabelPool(pi, cap=SELECTED_LABEL_MAX, size_pt=7)
+        self.gap_drawn = np.zeros(0, dtype=np.int64)
+        self.gap_shapes: dict = {}  # feature -> gap_geometry
+        self._sep = None
         self.labels = LabelPool(pi)
         self.bounds_item = ColorPathsItem()  # no paths: keeps the labels beyond the tips in view
         pi.addItem(self.bounds_item)
@@ -129,6 +226,18 @@ class FeatureWheelView(PlotPanel):
             self._show_data = on
             if self.data_box.isChecked() != on:
                 self.data_box.setChecked(on)
+            self.redraw()
+
+    @property
+    def show_gaps(self) -> bool:
+        return self._show_gaps
+
+    def set_show_gaps(self, on: bool):
+        on = bool(on)
+        if on != self._show_gaps:
+            self._show_gaps = on
+            if self.gap_box.isChecked() != on:
+                self.gap_box.setChecked(on)
             self.redraw()
 
     # drawing -----------------------------------------------------------
@@ -161,6 +270,7 @@ class FeatureWheelView(PlotPanel):
         self.labels.set([])
         self.data.setData([])
         self.data.setVisible(False)
+        self._clear_gaps()
         self.set_note("")
         self._W2 = None
         self.dead_marked = []
@@ -249,6 +359,12 @@ class FeatureWheelView(PlotPanel):
             self.data.setVisible(False)
             self.data_points = 0
 
+        # needed against actual gap
+        if self._show_gaps:
+            self._draw_gaps(snap, ctx, W2, colors, sel)
+        else:
+            self._clear_gaps()
+
         parts = [f"n = {n}", f"radius groups {len(a.radius_groups)}"]
         if len(drawn) < n:
             parts.append(f"arrows: {len(drawn)} of {n} (even in angle), every tip dotted")
@@ -257,10 +373,59 @@ class FeatureWheelView(PlotPanel):
         if self.data_points:
             parts.append(f"{self.data_points} data points" + (f" (of {np.shape(ds)[0]})"
                                                                if np.shape(ds)[0] > self.data_points else ""))
+        if self._show_gaps:
+            parts.append(f"gap needed: {len(self.gap_drawn)} feature(s)" if len(self.gap_drawn) or len(sel) or
+                         n <= GAP_ALL_MAX else "gap needed: select features")
         pt = plane_text(snap, ctx)
         if pt:
             parts.append(pt)
         self.set_note("   ".join(parts))
+
+    def _clear_gaps(self):
+        for it in (self.gap_chords, self.gap_arcs):
+            it.setData([], [])
+        self.gap_rays.clear()
+        self.gap_needed_arcs.clear()
+        self.gap_labels.set([])
+        self.gap_drawn = np.zeros(0, dtype=np.int64)
+        self.gap_shapes = {}
+        self._sep = None
+
+    def _draw_gaps(self, snap, ctx, W2, colors, sel):
+        sep = separability_of(snap, ctx)
+        self._sep = sep
+        feats = gap_features(sep, sel)
+        shapes = {i: gap_geometry(sep, i, W2) for i in feats.tolist()}
+        self.gap_shapes = shapes
+        self.gap_drawn = feats
+        if not shapes:
+            self._clear_gaps()
+            self._sep = sep
+            return
+        g = list(shapes.values())
+        self.gap_chords.setData(*segments_xy(np.array([s["chord"] for s in g])), connect="pairs")
+        ax, ay, acon = _polylines_xy([s["actual_arc"] for s in g])
+        self.gap_arcs.setData(ax, ay, connect=acon)
+        # rays: one open two-point path per ray (each feature owns 2 rays = 4 points)
+        rx, ry, rcon = _polylines_xy([seg.reshape(2, 2) for s in g for seg in s["rays"]])
+        self.gap_rays.set_features(colors[feats], rx, ry, rcon, np.full(len(feats), 4))
+        nx, ny, ncon = _polylines_xy([s["needed_arc"] for s in g])
+        self.gap_needed_arcs.set_features(colors[feats], nx, ny, ncon, np.full(len(feats), ARC_POINTS))
+        for it in (self.gap_rays, self.gap_needed_arcs):  # dashed copies (the item's pens are shared)
+            it._items = [(_dashed(pen), br, prim) for pen, br, prim in it._items]
+        deg = math.degrees
+        dark = np.clip(colors[feats].astype(int) * 0.7, 0, 255).astype(np.uint8)
+        dark[:, 3] = 255
+        labs = []
+        for t, i in enumerate(feats.tolist()):
+            s = shapes[i]
+            r = float(sep.radius[i])
+            lab = (f"need {deg(sep.needed_half_gap[i]):.1f}\u00b0, "
+                   f"have {deg(sep.half_gap[i]):.1f}\u00b0")
+            # just outside the actual arc, half-way from W_i to its next neighbour (off the arrows)
+            th = s["theta"] + 0.5 * float(sep.gap_after[i])
+            labs.append((lab, 0.7 * r * math.cos(th), 0.7 * r * math.sin(th), dark[t], False))
+        self.gap_labels.set(labs)
 
     # interaction -------------------------------------------------------
     def feature_at(self, x: float, y: float) -> int:
@@ -280,7 +445,10 @@ class FeatureWheelView(PlotPanel):
         k = self.feature_at(x, y)
         if k >= 0 and self._snap is not None:
             w = self._W2[:, k]
-            self.status.setText(f"feature {k + 1}: W = ({w[0]:.4g}, {w[1]:.4g}), |W| = {np.hypot(*w):.4g}, "
-                                f"b = {self._snap.b[k]:.4g}")
+            text = (f"feature {k + 1}: W = ({w[0]:.4g}, {w[1]:.4g}), |W| = {np.hypot(*w):.4g}, "
+                    f"b = {self._snap.b[k]:.4g}")
+            if self._show_gaps and self._sep is not None:
+                text += "   |   " + self._sep.describe(k)
+            self.status.setText(text)
         else:
             self.status.setText(f"h = ({x:.4g}, {y:.4g})")

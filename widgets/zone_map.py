@@ -19,12 +19,15 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF
 
+from PyQt6.QtCore import Qt
+
 from model import geometry as geo
+from model.separability import Separability, separability
 from model.snapshot import Snapshot
 
 from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel,
-                      add_arrow_layers, feature_colors_for, fmt_num, nice_ceil, plane_of, plane_text,
-                      point_segment_distance, polygons_xy, segments_xy, selected_of)
+                      add_arrow_layers, analysis_of, feature_colors_for, fmt_num, nice_ceil, plane_of,
+                      plane_text, point_segment_distance, polygons_xy, segments_xy, selected_of)
 
 #: Exact zone polygons up to this many features, the strongest-feature raster above.
 POLYGON_MAX = 300
@@ -44,6 +47,18 @@ SHAPE_MARGIN = 0.1
 #: A click within this many pixels of an arrow picks that feature.
 CLICK_PX = 6.0
 SHAPE_PEN = (60, 60, 60, 255)
+#: Separation overlay: with nothing selected, every live feature's line or hull is drawn up to
+#: this many features; above it, only the selected features' (at most SELECTED_LABEL_MAX).
+SEPARATION_ALL_MAX = 24
+#: The max-margin line of a separable feature (dashed, dark) and the hull of a blocked
+#: feature's blockers (dashed, red); the margin itself is a thin solid segment.
+SEPARATING_PEN = (25, 25, 25, 255)
+BLOCKING_PEN = (205, 25, 25, 255)
+#: Half-length of a drawn separating line, as a fraction of the largest |W_i|.
+SEPARATING_HALF = 0.3
+#: Above this many features the overlays compute separability for the selected features
+#: only (the whole answer costs ~50-150 ms at n = 10,000, per snapshot while scrubbing).
+SEPARATION_FULL_MAX = 2000
 
 
 # ----------------------------------------------------------------------------
@@ -298,13 +313,92 @@ def label_positions(W2: np.ndarray, offset: float) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------
+# separability (shared with the feature wheel), computed once per snapshot
+
+_SEP_CACHE: list = [None, None, None]  # [snapshot, (live mask bytes, features), Separability]
+
+
+def separability_of(snap: Snapshot, ctx) -> Separability:
+    """The snapshot's model.separability.Separability over its live features (the
+    analysis' dead features excluded): ctx.analysis.separability when the
+    analysis carries one for this snapshot, else computed and cached for the
+    last snapshot and selection (the views redraw at display rate; this runs
+    once per snapshot). Above SEPARATION_FULL_MAX features only the selected
+    features are answered (``computed``)."""
+    a = analysis_of(snap, ctx)
+    own = getattr(a, "separability", None)
+    if isinstance(own, Separability) and own.n == snap.n and getattr(a, "step", None) == snap.step:
+        return own
+    live = ~np.asarray(a.dead_mask, dtype=bool)
+    feats = None if snap.n <= SEPARATION_FULL_MAX else tuple(selected_of(ctx, snap.n).tolist())
+    key = (live.tobytes(), feats)
+    if _SEP_CACHE[0] is snap and _SEP_CACHE[1] == key:
+        return _SEP_CACHE[2]
+    sep = separability(snap.W, live, features=feats)
+    _SEP_CACHE[:] = [snap, key, sep]
+    return sep
+
+
+def separation_features(sep: Separability, selected: np.ndarray) -> np.ndarray:
+    """The live features whose separation is drawn: the selected ones, else every live
+    feature up to SEPARATION_ALL_MAX features, else none."""
+    live = sep.live if sep.computed is None else sep.computed
+    if len(selected):
+        sel = np.asarray(selected, dtype=np.int64)[:SELECTED_LABEL_MAX]
+        return sel[live[sel]]
+    if sep.n <= SEPARATION_ALL_MAX:
+        return np.nonzero(live)[0]
+    return np.zeros(0, dtype=np.int64)
+
+
+def separating_segment(sep: Separability, i: int, W, half: float) -> Optional[np.ndarray]:
+    """(4,) segment (x0, y0, x1, y1) on the drawn plane of feature i's max-margin line,
+    centred between W_i and the others' hull, 2 * half long; None when not separable.
+
+    m = 2: the perpendicular bisector of W_i and the hull's nearest point. m > 2: the
+    separating hyperplane's intersection with the drawn plane (geometry.plane_basis).
+    """
+    line = sep.separating_line(i)
+    if line is None:
+        return None
+    a, c = line
+    W = np.asarray(W, dtype=np.float64)
+    U = np.eye(2) if W.shape[0] == 2 else geo.plane_basis(W)[0]
+    a2 = U.T @ a
+    na = float(np.hypot(a2[0], a2[1]))
+    if na < 1e-12:
+        return None  # the hyperplane contains the plane's normal directions only
+    mid = U.T @ (0.5 * (W[:, i] + sep.nearest[i]))
+    y0 = mid - ((a2 @ mid - c) / na ** 2) * a2  # onto the line
+    d = np.array([-a2[1], a2[0]]) / na
+    return np.r_[y0 - half * d, y0 + half * d]
+
+
+def blocking_polygon(sep: Separability, i: int, W2) -> np.ndarray:
+    """(k, 2) the blockers of feature i on the drawn plane, in angular order about their
+    centroid (a triangle, a segment or a point); (0, 2) when it has none."""
+    bl = sep.blockers[i]
+    if not bl:
+        return np.zeros((0, 2))
+    P = np.asarray(W2, dtype=np.float64)[:, bl].T
+    c = P.mean(axis=0)
+    return P[np.argsort(np.arctan2(P[:, 1] - c[1], P[:, 0] - c[0]), kind="stable")]
+
+
+# ----------------------------------------------------------------------------
 # the view
 
 class ZoneMapView(PlotPanel):
     """Latent-zone map. Toggle: ``clip_to_shape`` (set_clip_to_shape / the checkbox):
     True clips zones to the latent shape, False shows the whole plane (a box
     around the shape). ``mode``: "auto" (polygons up to POLYGON_MAX features,
-    raster above), "polygons" or "raster". Hover shows hover_text in the status line."""
+    raster above), "polygons" or "raster". Hover shows hover_text in the status line.
+    Toggle ``show_separation`` (set_show_separation / the "separation" checkbox, off by
+    default): for the selected features (every live one up to SEPARATION_ALL_MAX when
+    none is selected), the max-margin line between W_i and the other live features'
+    hull (dashed, dark; the margin as a thin segment to the hull's nearest point) when
+    W_i is linearly separable, else the hull of its blockers (dashed, red); hovering
+    a feature's arrow then says which, with the margin and the neighbours' gap."""
 
     def __init__(self, parent=None):
         super().__init__(parent, aspect_locked=True)
@@ -312,6 +406,13 @@ class ZoneMapView(PlotPanel):
         self._mode = "auto"
         self.clip_box = self.add_toggle("clip to latent shape", True, self.set_clip_to_shape,
                                         "on: zones inside the latent shape; off: the whole plane around it")
+        self._show_sep = False
+        self.sep_box = self.add_toggle(
+            "separation", False, self.set_show_separation,
+            "Linear separability of the selected features (every live one when none is selected and n is small):\n"
+            "dashed dark line: the max-margin line between W_i and the hull of the other live W_j\n"
+            "(thin segment: the margin, to the hull's nearest point); dashed red outline: the\n"
+            "features whose hull contains W_i (not separable). Hover an arrow for the numbers.")
         pi = self.plot_item
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(-10)
@@ -329,6 +430,16 @@ class ZoneMapView(PlotPanel):
         self.shape.setZValue(0)
         pi.addItem(self.shape)
         self.arrows, self.heads, self.sel_under, self.sel_arrows = add_arrow_layers(pi, 10)
+        self.sep_lines = pg.PlotCurveItem(pen=pg.mkPen(SEPARATING_PEN, width=1.8, style=Qt.PenStyle.DashLine))
+        self.sep_margins = pg.PlotCurveItem(pen=pg.mkPen(SEPARATING_PEN, width=1.0))
+        self.sep_hulls = pg.PlotCurveItem(pen=pg.mkPen(BLOCKING_PEN, width=1.8, style=Qt.PenStyle.DashLine))
+        for it in (self.sep_lines, self.sep_margins, self.sep_hulls):
+            it.setZValue(14)  # above the arrows, below the labels
+            pi.addItem(it, ignoreBounds=True)
+        self.sep_drawn = np.zeros(0, dtype=np.int64)  # features whose separation is drawn
+        self.sep_segments = np.zeros((0, 4))  # their separating segments (x0, y0, x1, y1)
+        self.sep_polygons: list = []  # their blocking hulls
+        self._sep = None
         self.labels = LabelPool(pi)
         self._shape_dense = False
         self.bounds_item = ColorPathsItem()  # no paths: makes auto-range include the labels' margin
@@ -364,6 +475,18 @@ class ZoneMapView(PlotPanel):
             self._mode = mode
             self.redraw()
 
+    @property
+    def show_separation(self) -> bool:
+        return self._show_sep
+
+    def set_show_separation(self, on: bool):
+        on = bool(on)
+        if on != self._show_sep:
+            self._show_sep = on
+            if self.sep_box.isChecked() != on:
+                self.sep_box.setChecked(on)
+            self.redraw()
+
     def extent(self):
         """The box (xmin, xmax, ymin, ymax) of the last frame, or None."""
         return self._extent
@@ -376,6 +499,7 @@ class ZoneMapView(PlotPanel):
                    self.sel_arrows):
             it.clear()
         self.shape.setData([], [])
+        self._clear_separation()
         self.labels.set([])
         self.set_note("")
         self.status.setText("")
@@ -481,6 +605,11 @@ class ZoneMapView(PlotPanel):
             self.sel_under.clear()
             self.sel_arrows.clear()
 
+        # separation overlay
+        sep_note = self._draw_separation(snap, ctx, W2, sel) if self._show_sep else None
+        if not self._show_sep:
+            self._clear_separation()
+
         # labels: every feature up to LABEL_MAX, else the selected ones
         span = extent[1] - extent[0]
         x0, x1, y0, y1 = extent
@@ -499,14 +628,79 @@ class ZoneMapView(PlotPanel):
                  f"strongest feature ({self.last_rgba.shape[1]}\u00d7{self.last_rgba.shape[0]}; dim: none fires)"]
         if n > ARROWS_MAX:
             parts.append("arrows: selected only")
+        if sep_note:
+            parts.append(sep_note)
         pt = plane_text(snap, ctx)
         if pt:
             parts.append(pt)
         self.set_note("   ".join(parts))
 
+    def _clear_separation(self):
+        for it in (self.sep_lines, self.sep_margins, self.sep_hulls):
+            it.setData([], [])
+        self.sep_drawn = np.zeros(0, dtype=np.int64)
+        self.sep_segments = np.zeros((0, 4))
+        self.sep_polygons = []
+        self._sep = None
+
+    def _draw_separation(self, snap, ctx, W2, sel) -> str:
+        """Draw the separation overlay; returns its note."""
+        sep = separability_of(snap, ctx)
+        self._sep = sep
+        feats = separation_features(sep, sel)
+        R = float(np.max(np.hypot(W2[0], W2[1]))) if snap.n else 1.0
+        segs, margins, polys, drawn = [], [], [], []
+        for i in feats.tolist():
+            if sep.separable[i]:
+                seg = separating_segment(sep, i, snap.W, SEPARATING_HALF * R)
+                if seg is None:
+                    continue
+                segs.append(seg)
+                q = sep.nearest[i] if snap.m == 2 else geo.plane_basis(snap.W)[0].T @ sep.nearest[i]
+                if np.all(np.isfinite(q)):
+                    margins.append(np.r_[W2[:, i], q])
+                drawn.append(i)
+            elif sep.blockers[i]:
+                polys.append(blocking_polygon(sep, i, W2))
+                drawn.append(i)
+        self.sep_drawn = np.array(drawn, dtype=np.int64)
+        self.sep_segments = np.array(segs).reshape(-1, 4)
+        self.sep_polygons = polys
+        if segs:
+            self.sep_lines.setData(*segments_xy(self.sep_segments), connect="pairs")
+        else:
+            self.sep_lines.setData([], [])
+        if margins:
+            self.sep_margins.setData(*segments_xy(np.array(margins)), connect="pairs")
+        else:
+            self.sep_margins.setData([], [])
+        if polys:
+            x, y, con = polygons_xy(polys)
+            self.sep_hulls.setData(x, y, connect=con)
+        else:
+            self.sep_hulls.setData([], [])
+        live = int(sep.live.sum())
+        if sep.computed is not None and int(sep.computed.sum()) < live:
+            k = int(sep.computed.sum())
+            txt = (f"separable {int(sep.separable.sum())} of {k} selected" if k else
+                   "separation: select features to draw their lines")
+        else:
+            txt = f"separable {int(sep.separable.sum())} of {live} live"
+            if not len(feats) and live:
+                txt += " (select features to draw their lines)"
+        return txt
+
     # interaction -------------------------------------------------------
     def _hovered(self, x, y):
-        self.status.setText(hover_text(self._snap, (x, y)))
+        text = hover_text(self._snap, (x, y))
+        if self._show_sep and self._sep is not None and self._W2 is not None:
+            feats = self._arrow_feats
+            if len(feats):
+                d = point_segment_distance(arrow_segments(self._W2[:, feats]), x, y)
+                k = int(np.argmin(d))
+                if d[k] <= CLICK_PX * max(self.view_pixel_size()):
+                    text = self._sep.describe(int(feats[k])) + "   |   " + text
+        self.status.setText(text)
 
     def feature_at(self, x: float, y: float) -> int:
         """The feature a click at (x, y) picks: an arrow within CLICK_PX pixels, else

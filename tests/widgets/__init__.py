@@ -83,3 +83,18 @@ def blend(rgba, bg=(255, 255, 255)):
 def nearest(rgb, candidates) -> int:
     d = [np.linalg.norm(np.asarray(rgb, float) - np.asarray(c, float)) for c in candidates]
     return int(np.argmin(d))
+
+
+def two_radius_snapshot(R: float = 1.6, delta: float = 0.12, step: int = 300):
+    """n = 8: six features on a circle of radius R at 0, 60, ..., 300 degrees (features 1, 3,
+    4, 5, 7, 8) and two on a smaller circle between neighbours 30 degrees either side: feature 2
+    at 30 degrees, radius R cos 30 - delta (just inside the chord of features 1 and 3), feature 6
+    at 210 degrees, radius R cos 30 + delta (just outside the chord of features 5 and 7)."""
+    import math
+
+    from model.snapshot import Snapshot
+
+    c30 = R * math.cos(math.pi / 6)
+    ang = np.radians([0, 30, 60, 120, 180, 210, 240, 300])
+    r = np.array([R, c30 - delta, R, R, R, c30 + delta, R, R])
+    return Snapshot(step, r * np.vstack([np.cos(ang), np.sin(ang)]), np.full(8, -1.5), loss=0.1)

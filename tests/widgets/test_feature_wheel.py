@@ -1,6 +1,6 @@
 """Feature wheel: dead features marked, radius-group circles, data embeddings, clicks."""
 import numpy as np
-from PyQt6.QtCore import QPoint, Qt
+from PyQt6.QtCore import QPoint, QPointF, Qt
 
 from model.analysis import analyze
 from model.snapshot import Snapshot
@@ -116,3 +116,81 @@ def test_large_n_subsamples_arrows_and_labels_only_selected(qtbot):
     assert dead_text(np.arange(0, 600, 2)) == "dead: 300 features"
     assert dead_text(np.arange(300)) == "dead: 1-300"
     assert dead_text(np.array([2, 6])) == "dead: 3, 7"
+
+
+# ----------------------------------------------------------------------------
+# needed against actual gap
+
+def test_gap_geometry_by_hand():
+    import math
+
+    from tests.widgets import two_radius_snapshot
+    from widgets.feature_wheel import gap_features, gap_geometry
+    from widgets.zone_map import separability_of
+
+    R, delta = 1.6, 0.12
+    snap = two_radius_snapshot(R, delta)
+    sep = separability_of(snap, make_ctx(snap))
+    # only the two small-circle features need a gap; equal neighbour radii, centred: arccos(r / R)
+    assert gap_features(sep, np.zeros(0, np.int64)).tolist() == [1, 5]
+    for i, r, th in ((1, R * math.cos(math.pi / 6) - delta, 30.0), (5, R * math.cos(math.pi / 6) + delta, -150.0)):  # atan2 angles
+        need = math.acos(r / R)
+        g = gap_geometry(sep, i, snap.W)
+        t = math.radians(th)
+        np.testing.assert_allclose(g["actual"], (t - math.pi / 6, t + math.pi / 6), atol=1e-12)
+        np.testing.assert_allclose(g["needed"], (t - need, t + need), atol=1e-12)
+        np.testing.assert_allclose(g["rays"][0, 2:], R * np.array([math.cos(t - need), math.sin(t - need)]), atol=1e-12)
+        np.testing.assert_allclose(g["rays"][1, 2:], R * np.array([math.cos(t + need), math.sin(t + need)]), atol=1e-12)
+        nb = sep.neighbours[i]
+        np.testing.assert_allclose(g["chord"], np.r_[snap.W[:, nb[0]], snap.W[:, nb[1]]])
+    # feature 2 needs more than it has (inside the chord), feature 6 less (outside)
+    assert sep.needed_half_gap[1] > sep.half_gap[1] and sep.needed_half_gap[5] < sep.half_gap[5]
+    # a regular polygon needs no gap: nothing drawn unless selected
+    h = henighan_snapshot(7)
+    sep7 = separability_of(h, make_ctx(h))
+    assert gap_features(sep7, np.zeros(0, np.int64)).tolist() == []
+    assert gap_features(sep7, np.array([2])).tolist() == [2]
+
+
+def test_gap_overlay_draws_the_needed_rays_and_goes_with_the_toggle(qtbot):
+    import math
+
+    from tests.widgets import two_radius_snapshot
+
+    R, delta = 1.6, 0.12
+    snap = two_radius_snapshot(R, delta)
+    ctx = make_ctx(snap)
+    v = _view(qtbot, snap, ctx)
+    assert not v.show_gaps and not v.gap_box.isChecked()
+    # the needed rays of feature 2: at 30 deg -+ arccos((R cos 30 - delta)/R), sampled at 0.7..0.95 R
+    need = math.acos((R * math.cos(math.pi / 6) - delta) / R)
+    pts = [rho * R * np.array([math.cos(a), math.sin(a)])
+           for a in (math.pi / 6 - need, math.pi / 6 + need) for rho in np.linspace(0.7, 0.95, 11)]
+    off = render(v)
+    base = np.array([rgb_at(off, v.map_to_viewport(*p)) for p in pts])
+    want = ctx.colors[1, :3].astype(float)
+    assert np.sum(np.abs(base - want).max(axis=1) < 40) == 0
+    v.gap_box.setChecked(True)
+    assert v.show_gaps and v.gap_drawn.tolist() == [1, 5]
+    img = render(v)
+    on = np.array([rgb_at(img, v.map_to_viewport(*p)) for p in pts])
+    assert np.sum(np.abs(on - want).max(axis=1) < 40) >= 10, on  # dashed: most samples on a dash
+    assert v.gap_labels.texts()[0] == f"need {math.degrees(need):.1f}\u00b0, have 30.0\u00b0"
+    # hovering feature 2's arrow gives the numbers in words
+    v._on_move(v.vb.mapViewToScene(QPointF(*(0.6 * snap.W[:, 1]))))
+    assert "feature 2: not separable" in v.status.text() and f"needed {math.degrees(need):.2f} deg" in v.status.text()
+    v.set_show_gaps(False)
+    assert not v.gap_box.isChecked() and len(v.gap_drawn) == 0
+    img2 = render(v)
+    assert np.abs(np.array([rgb_at(img2, v.map_to_viewport(*p)) for p in pts]) - base).max() <= 3
+
+
+def test_gap_overlay_at_large_n_only_for_the_selection(qtbot):
+    snap = circle_snapshot(10_000)
+    v = show(qtbot, FeatureWheelView())
+    v.set_show_gaps(True)
+    v.set_snapshot(snap, make_ctx(snap))
+    assert len(v.gap_drawn) == 0 and "select features" in v.note.text()
+    v.set_snapshot(snap, make_ctx(snap, selected=frozenset({3, 9000})))
+    assert set(v.gap_drawn.tolist()) <= {3, 9000}
+    render(v)

@@ -250,3 +250,114 @@ def test_m3_model_shows_the_plane(qtbot):
     v = _view(qtbot, snap, make_ctx(snap))
     assert "principal directions" in v.note.text()
     render(v)
+
+
+# ----------------------------------------------------------------------------
+# the separation overlay (linear separability)
+
+def _pixels(img, v, pts):
+    return np.array([rgb_at(img, v.map_to_viewport(*p)) for p in pts])
+
+
+def test_separating_segment_and_blocking_polygon_by_hand():
+    from tests.widgets import two_radius_snapshot
+
+    R, delta = 1.6, 0.12
+    snap = two_radius_snapshot(R, delta)
+    sep = zm.separability_of(snap, make_ctx(snap))
+    # feature 6 (at 210 deg, R cos 30 + delta): beyond the chord of 5 and 7 by delta; the
+    # max-margin line is perpendicular to its direction, half-way: at R cos 30 + delta/2
+    u = np.array([math.cos(math.radians(210)), math.sin(math.radians(210))])
+    seg = zm.separating_segment(sep, 5, snap.W, 0.5)
+    mid = 0.5 * (seg[:2] + seg[2:])
+    np.testing.assert_allclose(mid, (R * math.cos(math.pi / 6) + delta / 2) * u, atol=1e-12)
+    assert abs(np.dot(seg[2:] - seg[:2], u)) < 1e-12 and np.hypot(*(seg[2:] - seg[:2])) == pytest.approx(1.0)
+    # feature 2 (at 30 deg, R cos 30 - delta): inside the chord of 1 and 3, not separable; its
+    # blockers include both neighbours and their triangle holds W_2 (barycentric, by hand)
+    assert not sep.separable[1] and zm.separating_segment(sep, 1, snap.W, 0.5) is None
+    bl = sep.blockers[1]
+    assert {0, 2} <= set(bl) and len(bl) == 3
+    A, B, C = (snap.W[:, j] for j in bl)
+    lam = np.linalg.solve(np.vstack([np.column_stack([A, B, C]), np.ones(3)]), np.r_[snap.W[:, 1], 1.0])
+    assert np.all(lam > 0)
+    poly = zm.blocking_polygon(sep, 1, snap.W)
+    assert sorted(map(tuple, poly.round(12))) == sorted(map(tuple, snap.W[:, bl].T.round(12)))
+    # nothing selected: every live feature is drawn (n = 8 <= SEPARATION_ALL_MAX); selected: those only
+    assert zm.separation_features(sep, np.zeros(0, np.int64)).tolist() == list(range(8))
+    assert zm.separation_features(sep, np.array([1, 5])).tolist() == [1, 5]
+
+
+def test_separation_overlay_appears_where_computed_and_goes_with_the_toggle(qtbot):
+    from tests.widgets import two_radius_snapshot
+
+    snap = two_radius_snapshot()
+    ctx = make_ctx(snap, selected=frozenset({1, 5}))
+    v = _view(qtbot, snap, ctx)
+    assert not v.show_separation and not v.sep_box.isChecked()
+    off = render(v)
+    # where the overlay will be: along feature 6's separating line, and along the blocking
+    # hull's edge from feature 1 to feature 3 (the chord feature 2 sits inside)
+    sep = zm.separability_of(snap, ctx)
+    seg = zm.separating_segment(sep, 5, snap.W, zm.SEPARATING_HALF * 1.6)
+    line_pts = [seg[:2] + t * (seg[2:] - seg[:2]) for t in np.linspace(0.25, 0.75, 13)]  # inside the shape
+    W1, W3 = snap.W[:, 0], snap.W[:, 2]
+    hull_pts = [W1 + t * (W3 - W1) for t in np.linspace(0.15, 0.85, 17)]
+    base_line, base_hull = _pixels(off, v, line_pts), _pixels(off, v, hull_pts)
+
+    v.sep_box.setChecked(True)  # the checkbox drives the property
+    assert v.show_separation
+    assert v.sep_drawn.tolist() == [1, 5]
+    np.testing.assert_allclose(v.sep_segments, [seg], atol=1e-12)
+    img = render(v)
+    on_line, on_hull = _pixels(img, v, line_pts), _pixels(img, v, hull_pts)
+    dark = np.array(zm.SEPARATING_PEN[:3], float)
+    red = np.array(zm.BLOCKING_PEN[:3], float)
+    # dashed: most samples fall on a dash, in the overlay's colour, where nothing like it was before
+    assert np.sum(np.abs(on_line - dark).max(axis=1) < 60) >= 6, on_line
+    assert np.sum(np.abs(base_line - dark).max(axis=1) < 60) == 0
+    assert np.sum(np.abs(on_hull - red).max(axis=1) < 70) >= 8, on_hull
+    assert np.sum(np.abs(base_hull - red).max(axis=1) < 70) == 0
+    assert "separable 7 of 8 live" in v.note.text()
+
+    v.set_show_separation(False)
+    assert not v.sep_box.isChecked() and len(v.sep_drawn) == 0
+    img2 = render(v)
+    assert np.abs(_pixels(img2, v, line_pts) - base_line).max() <= 3
+    assert np.abs(_pixels(img2, v, hull_pts) - base_hull).max() <= 3
+
+
+def test_separation_hover_says_why(qtbot):
+    from tests.widgets import two_radius_snapshot
+
+    snap = two_radius_snapshot()
+    v = _view(qtbot, snap, make_ctx(snap), show_separation=True)
+    render(v)
+    v._on_move(v.vb.mapViewToScene(pg_point(0.6 * snap.W[:, 1])))
+    t = v.status.text()
+    assert t.startswith("feature 2: not separable, inside the hull of ") and "neighbours 1, 3" in t
+    v._on_move(v.vb.mapViewToScene(pg_point(0.6 * snap.W[:, 5])))
+    # the margin is delta (its distance to the chord); needed half-gap arccos((R cos 30 + delta)/R) = 19.78 deg
+    t = v.status.text()
+    assert t.startswith("feature 6: separable, margin 0.12;") and "half-gap 30.00 deg, needed 19.78 deg" in t
+
+
+def test_separation_at_large_n_draws_the_selection_only(qtbot):
+    snap = circle_snapshot(10_000)
+    ctx = make_ctx(snap)
+    v = _view(qtbot, snap, ctx, show_separation=True)
+    assert len(v.sep_drawn) == 0 and "select features" in v.note.text()
+    assert not zm.separability_of(snap, ctx).computed.any()  # nothing selected: nothing asked
+    from model.separability import separability
+
+    full = separability(snap.W, ~ctx.analysis.dead_mask)
+    some = [int(np.nonzero(full.separable)[0][0]), int(np.nonzero(~full.separable & full.live)[0][0])]
+    ctx2 = make_ctx(snap, selected=frozenset(some))
+    v.set_snapshot(snap, ctx2)
+    sep = zm.separability_of(snap, ctx2)  # only the selection is computed, with the full answer's values
+    assert np.nonzero(sep.computed)[0].tolist() == sorted(some)
+    assert [sep.separable[i] for i in some] == [True, False]
+    assert sep.margin[some[0]] == full.margin[some[0]] and sep.blockers[some[1]] == full.blockers[some[1]]
+    assert sorted(v.sep_drawn.tolist()) == sorted(some)
+    assert len(v.sep_segments) == 1 and len(v.sep_polygons) == 1
+    assert "separable 1 of 2 selected" in v.note.text()
+    render(v)
