@@ -214,7 +214,7 @@ def cmd_inspect(a) -> int:
     if a.step is not None and a.step < 0:
         raise CliError(f"--step must be >= 0, got {a.step}")
     snap = run.history.snapshot(step=a.step, model=a.model)
-    an = analyze(snap, onehot=cfg.data == "identity")
+    an = analyze(snap, onehot=cfg.data == "identity", extras=True)  # separability and sensitivity at any n
     if a.json:
         d = an.to_dict()
         d.setdefault("model", a.model)

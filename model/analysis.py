@@ -35,6 +35,14 @@ Findings (kinds in FINDING_KINDS):
 - radius_groups: the live norms, sorted, split where one exceeds the previous
   by more than RADIUS_GROUP_RATIO (1.3; wiggle-room solutions vary radii by
   ~13%, two-circle failures by ~2x and more).
+- not_separable / separable_not_separated (the seed's Question 1): a live W_i
+  is linearly separable when it lies strictly outside the convex hull of the
+  other live W_j (model.separability; margin = its distance to that hull,
+  blockers = the features whose hull holds it). Reconstruction implies
+  separability (a zone is a half-plane), so the interesting features are the
+  separable ones that are not reconstructed ("separable but not separated");
+  for those the evidence also gives the two neighbours' half-gap against the
+  half-gap needed to be outside their chord (r > R cos alpha).
 - regular / irregular: whether the live features (at least 3) form a regular
   polygon: largest/smallest radius <= REGULAR_RATIO and largest/smallest
   angular gap <= REGULAR_GAP (both 1.1: within 10% of the regular L-gon, whose
@@ -83,6 +91,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from . import geometry as geo
+from .separability import Separability, Sensitivity, sensitivity, separability
 from .snapshot import Snapshot
 
 #: A feature is dead below this fraction of the largest feature norm (see above).
@@ -118,7 +127,11 @@ DETAIL_MAX = 64
 
 VERDICTS = ("perfect", "symmetric_failure", "asymmetric_failure", "merged_failure", "two_circle_failure",
             "imperfect")
-FINDING_KINDS = ("dead", "dead_output", "not_reconstructed", "merged", "radius_groups", "regular", "irregular")
+FINDING_KINDS = ("dead", "dead_output", "not_reconstructed", "merged", "radius_groups", "regular", "irregular",
+                 "separable_not_separated", "not_separable")
+#: Separability and sensitivity (model.separability) are part of the analysis up to this n
+#: (about 0.5 s more at n = 10,000); above, only when asked (inspect always asks).
+EXTRAS_MAX_N = 2000
 SPARSE_VERDICT = "n/a (sparse data)"
 
 
@@ -243,6 +256,8 @@ class Analysis:
     verdict_margins: Dict[str, Optional[float]] = field(default_factory=dict)
     radius_ratio: Optional[float] = None  # largest / smallest live norm
     untied: bool = False
+    separability: Optional[Separability] = None  # of the live W_i (None when not computed)
+    sensitivity: Optional[Sensitivity] = None
 
     # -- convenience (0-based)
     @property
@@ -297,6 +312,12 @@ class Analysis:
                 "dead_output": bool(dout[i]) if dout is not None else False,
                 "merged_with": partner.get(i, []),
             })
+            if self.separability is not None:
+                sd = self.separability.feature_dict(i)
+                feats[-1].update(separable=sd["separable"], separation_margin=sd["separation_margin"],
+                                 separation={"blockers": sd["blockers"], "gap": sd["gap"]})
+            if self.sensitivity is not None:
+                feats[-1].update(self.sensitivity.feature_dict(i))
         d = {
             "step": int(self.step),
             "loss": _jf(self.loss),
@@ -440,10 +461,12 @@ def _onehot_table(W, b, D, live, tol, detail: bool):
 # ----------------------------------------------------------------------------
 # the analysis
 
-def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True) -> Analysis:
+def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True,
+            extras: Optional[bool] = None) -> Analysis:
     """Analyse one snapshot. onehot=False: the model was trained on sparse data.
 
-    tol is the reconstruction tolerance (RECON_TOL). The one-hot facts (p_i(W_i),
+    tol is the reconstruction tolerance (RECON_TOL). extras: compute separability
+    and sensitivity (None: when n <= EXTRAS_MAX_N). The one-hot facts (p_i(W_i),
     the largest live p_j(W_i), and the float64 one-hot loss, importance-weighted)
     come from one fused pass, geometry.onehot_probe; the per-output facts
     (whether an output ever fires, its spread over the inputs) and the misfire
@@ -491,6 +514,10 @@ def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True) -> 
                         radius_cv=cv, gap_ratio=gap, radius_groups=rgroups, radius_ratio=ratio,
                         sparse=sparse, **common)
 
+    if extras is None:
+        extras = n <= EXTRAS_MAX_N
+    sep = separability(W, wlive) if extras and n else None
+    sens = sensitivity(W, b, snapshot.M) if extras and n else None
     D = geo.decoder_of(W, snapshot.M)
     col_max, col_min, misfire, lists = _onehot_table(W, b, D, wlive, tol, detail=n <= DETAIL_MAX)
     dead_out = col_max <= tol
@@ -592,6 +619,37 @@ def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True) -> 
                                             for g in rgroups[:DETAIL_MAX]], "largest_step": split,
                                  "threshold": RADIUS_GROUP_RATIO}, mg))
 
+    # -- linear separability (the seed's Question 1)
+    if sep is not None:
+        tested = wlive & ~dead_out
+        insep = np.nonzero(tested & ~sep.separable)[0]
+        if len(insep):
+            per = [{"feature": i + 1, "blockers": [j + 1 for j in sep.blockers[i]]} for i in insep[:DETAIL_MAX].tolist()]
+            parts = "; ".join(f"{e['feature']} inside the hull of {', '.join(map(str, e['blockers']))}"
+                              for e in per[:6]) + ("; ..." if len(per) > 6 else "")
+            findings.append(Finding("not_separable", insep.tolist(),
+                                    f"{len(insep)} live feature(s) not linearly separable from the others: {parts}",
+                                    {"features": per, "count": int(len(insep))}, None, "none"))
+        sns = np.nonzero(tested & sep.separable & ~recon)[0]
+        if len(sns):
+            per = []
+            for i in sns[:DETAIL_MAX].tolist():
+                e = {"feature": i + 1, "separation_margin": float(sep.margin[i]), "gap": sep.gap_dict(i)}
+                per.append(e)
+            bits = []
+            for e in per[:6]:
+                g = e["gap"]
+                t = f"{e['feature']} (margin {e['separation_margin']:.3g}"
+                if g is not None and g["needed_half_gap_deg"] is not None:
+                    t += f"; half-gap {g['half_gap_deg']:.1f} deg, needed {g['needed_half_gap_deg']:.1f}"
+                bits.append(t + ")")
+            findings.append(Finding(
+                "separable_not_separated", sns.tolist(),
+                f"{len(sns)} live feature(s) separable by a line but not reconstructed: " + "; ".join(bits)
+                + ("; ..." if len(per) > 6 else ""),
+                {"features": per, "count": int(len(sns))},
+                float(np.min(sep.margin[sns])), "latent units"))
+
     # -- regularity of the live features
     if nl >= 3:
         m_r = margin_ratio_below(ratio, REGULAR_RATIO)
@@ -679,7 +737,7 @@ def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True) -> 
     return Analysis(loss=loss1h, verdict=verdict, verdict_text=text, reconstructed_mask=recon,
                     merged_groups=groups, radius_cv=cv, gap_ratio=gap, radius_groups=rgroups, radius_ratio=ratio,
                     dead_output_mask=dead_out, recon_margin=rmargin, findings=findings, reference=reference,
-                    verdict_margins=vm, **common)
+                    verdict_margins=vm, separability=sep, sensitivity=sens, **common)
 
 
 def _fmt(x, spec):
@@ -703,7 +761,8 @@ def finding_lines(a: Analysis) -> List[str]:
     """One line per finding: kind, text and margin; then the closed-form reference."""
     out = []
     for f in a.findings:
-        out.append(f"  {f.kind}: {f.text}  [margin {fmt_margin(f.margin, f.margin_unit)}]")
+        mg = "" if f.margin_unit == "none" else f"  [margin {fmt_margin(f.margin, f.margin_unit)}]"
+        out.append(f"  {f.kind}: {f.text}{mg}")
     r = a.reference
     if r:
         if np.any(a.dead_mask) or (a.dead_output_mask is not None and np.any(a.dead_output_mask)):
@@ -712,6 +771,18 @@ def finding_lines(a: Analysis) -> List[str]:
                        + (", ".join(f"{k}: {v:+.2g}" for k, v in list(r["dead_bias_diff"].items())[:8]) or "none")
                        + ("" if r.get("applies") else " (does not apply: a live feature is not reconstructed)"))
     return out
+
+
+def _sep_cell(sep, i) -> str:
+    if sep is None or not sep.live[i] or (sep.computed is not None and not sep.computed[i]):
+        return "-"
+    return "yes" if sep.separable[i] else "no"
+
+
+def _sep_margin_cell(sep, i) -> str:
+    if _sep_cell(sep, i) == "-":
+        return "-"
+    return _fmt(float(sep.margin[i]), ".4g")
 
 
 def format_analysis(a: Analysis, max_rows: int = 64) -> str:
@@ -753,7 +824,8 @@ def format_analysis(a: Analysis, max_rows: int = 64) -> str:
                  f"regular: radius and gap ratios <= {t['regular_ratio']:g}")
     lines.append("")
     lines.append(f"{'feature':>7} {'norm':>10} {'angle':>8} {'bias':>11} {'D_i':>6} {'p_i(W_i)':>10} "
-                 f"{'max p_j':>10}  recon  dead  merged")
+                 f"{'max p_j':>10}  recon  dead  {'sep':>3} {'sep margin':>10} {'fires x >':>9}  merged")
+    sep, sens = a.separability, a.sensitivity
     partner = {}
     for g in a.merged_groups:
         for i in g:
@@ -767,6 +839,8 @@ def format_analysis(a: Analysis, max_rows: int = 64) -> str:
             f"{i + 1:>7} {a.norms[i]:>10.4g} {a.angles_deg[i]:>8.2f} {a.biases[i]:>11.4g} {a.dims[i]:>6.3f} "
             f"{a.self_activation[i]:>10.4g} {('-' if not math.isfinite(mo) else format(mo, '.4g')):>10}  "
             f"{'yes' if a.reconstructed_mask[i] else 'no':>5}  {dd:>4}  "
+            f"{_sep_cell(sep, i):>3} {_sep_margin_cell(sep, i):>10} "
+            f"{('-' if sens is None else _fmt(float(sens.fire_threshold[i]), '.4g')):>9}  "
             f"{partner.get(i, '')}")
     if a.n > max_rows:
         lines.append(f"... ({a.n - max_rows} more features)")

@@ -19,7 +19,8 @@ from model.snapshot import Snapshot
 from .views2d import analysis_of, feature_colors_for, fmt_num, qcolor, ranges_text, selected_of
 from .live_text import LiveText
 
-COLUMNS = ("feature", "norm", "angle", "bias", "D_i", "p_i(W_i)", "max p_j", "reconstructed", "dead", "merged")
+COLUMNS = ("feature", "norm", "angle", "bias", "D_i", "p_i(W_i)", "max p_j", "reconstructed", "dead", "separable",
+           "fires at x >", "merged")
 VERDICT_WORDS = {
     "perfect": "Perfect",
     "symmetric_failure": "Symmetric failure",
@@ -111,6 +112,17 @@ def cell_text(a, i: int, col: int, partners: Optional[dict] = None) -> str:
             return "dead"
         dout = getattr(a, "dead_output_mask", None)
         return "output" if dout is not None and dout[i] else ""
+    if name == "separable":
+        sep = getattr(a, "separability", None)
+        if sep is None or not sep.live[i] or (sep.computed is not None and not sep.computed[i]):
+            return ""
+        return f"yes ({fmt_num(sep.margin[i])})" if sep.separable[i] else "no"
+    if name == "fires at x >":
+        sens = getattr(a, "sensitivity", None)
+        if sens is None:
+            return ""
+        v = float(sens.fire_threshold[i])
+        return "never" if math.isinf(v) else fmt_num(v)
     if name == "merged":
         p = (partners if partners is not None else merged_partners(a)).get(i, [])
         return ", ".join(str(j + 1) for j in p[:8]) + (" ..." if len(p) > 8 else "")
@@ -324,7 +336,7 @@ class VerdictPanel(QWidget):
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(True)
-        for c, w in enumerate((70, 70, 60, 75, 50, 75, 75, 90, 45, 70)):
+        for c, w in enumerate((70, 70, 60, 75, 50, 75, 75, 90, 45, 90, 80, 70)):
             self.table.setColumnWidth(c, w)
         self.table.clicked.connect(self._on_clicked)
         lay.addWidget(self.table, 1)

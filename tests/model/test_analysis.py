@@ -209,7 +209,8 @@ def test_format_analysis_table():
     assert "symmetric failure" in text and "step 25000" in text
     assert "0.1224489796" in text  # 6/49
     rows = [ln for ln in text.splitlines() if ln.strip().startswith("7 ")]
-    assert rows and rows[0].split()[-2:] == ["no", "yes"]  # not reconstructed, dead
+    # not reconstructed, dead, not tested for separability (dead), fires on any input (b_7 > 0)
+    assert rows and rows[0].split()[-5:] == ["no", "yes", "-", "-", "0"]
     big = format_analysis(analyze(snap(*henighan(100))), max_rows=10)
     assert "90 more features" in big
 
@@ -390,3 +391,57 @@ def test_two_circle_failure_without_dead_features_and_its_margins():
     vm = a.verdict_margins
     assert vm["radius_groups"] == pytest.approx(math.log10(math.log(3.0) / math.log(1.3)))
     assert vm["no_dead"] == pytest.approx(math.log10((1 / 3) / DEAD_REL))
+
+
+def test_separable_but_not_separated_and_inside_the_hull_question_1():
+    """The seed's Question 1 on hand-built points: six on a big circle (R = 3, 60 deg apart)
+    and two small features between neighbours (half-gap 30 deg): one at r = R cos 30 + 0.05
+    (just outside the chord: separable), one at r = R cos 30 - 0.05 (inside: not separable).
+    Neither is reconstructed with b = 1 - r^2."""
+    R, a = 3.0, math.radians(30)
+    r_out, r_in = R * math.cos(a) + 0.05, R * math.cos(a) - 0.05
+    deg = [0, 60, 120, 180, 240, 300, 30, 210]
+    r = [R] * 6 + [r_out, r_in]
+    W = polar(deg, r)
+    b = 1 - np.asarray(r) ** 2
+    a_ = analyze(snap(W, b))
+    sep = a_.separability
+    assert sep.separable[6] and not sep.separable[7]
+    # margin of the outside point: its distance to the chord through its neighbours = r - R cos 30
+    assert sep.margin[6] == pytest.approx(0.05, rel=1e-9)
+    assert a_.finding("not_separable").features == [7]
+    assert a_.finding("not_separable").evidence["features"][0]["blockers"][:2] == [4, 5] or \
+        set(a_.finding("not_separable").evidence["features"][0]["blockers"]) >= {4, 5}
+    # the small feature outside its chord is reconstructed: its own input fires only output 7
+    # (3 r cos 30 + 1 - 9 < 0). Its big neighbours are vertices of the hull (separable) but not
+    # reconstructed: their inputs fire output 7, p_7(W_1) = 3 r cos 30 + 1 - r^2 > 0 (about 0.87)
+    assert 6 in a_.reconstructed
+    assert 3 * r_out * math.cos(a) + 1 - r_out ** 2 > 0
+    f = a_.finding("separable_not_separated")
+    assert f is not None and f.features == [0, 1, 3, 4]
+    # the gap evidence of the small separable feature: half-gap 30 deg against arccos(r / R)
+    g = a_.separability.gap_dict(6)
+    assert g["half_gap_deg"] == pytest.approx(30.0)
+    assert g["needed_half_gap_deg"] == pytest.approx(math.degrees(math.acos(r_out / R)))
+    d = a_.to_dict()
+    json.dumps(d, allow_nan=False)
+    f7 = d["features"][6]
+    assert f7["separable"] is True and f7["separation_margin"] == pytest.approx(0.05, rel=1e-9)
+    assert d["features"][7]["separable"] is False
+    # sensitivity: the smallest input that fires output i is -b_i / |W_i|^2 when b_i < 0
+    assert f7["fire_threshold"] == pytest.approx(-(1 - r_out ** 2) / r_out ** 2)
+    assert 0 < f7["sliver_share"] < 1
+
+
+def test_henighan_every_feature_separable_and_fires_at_cos_phi():
+    for n in (5, 7, 12):
+        W, b = henighan(n)
+        a = analyze(snap(W, b))
+        assert a.separability.separable.all() and a.finding("not_separable") is None
+        assert a.finding("separable_not_separated") is None  # all reconstructed
+        d = a.to_dict()
+        for f in d["features"]:
+            assert f["fire_threshold"] == pytest.approx(math.cos(2 * math.pi / n))
+            # each margin is the distance from a vertex to its neighbours' chord: r (1 - cos 2pi/n)
+            r = math.sqrt(1 / (1 - math.cos(2 * math.pi / n)))
+            assert f["separation_margin"] == pytest.approx(r * (1 - math.cos(2 * math.pi / n)), rel=1e-9)

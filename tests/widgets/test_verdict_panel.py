@@ -1,4 +1,5 @@
 """Verdict panel: the verdict in words, the per-feature table (a model, selected first), clicks."""
+import pytest
 from PyQt6.QtCore import QAbstractTableModel, Qt
 from PyQt6.QtWidgets import QTableView
 
@@ -77,3 +78,21 @@ def test_findings_are_listed_with_their_numbers(qtbot):
     assert any(ln.strip().startswith("regular:") for ln in text.splitlines())
     # what the panel shows is on screen: the painted header holds the findings text
     assert "findings:" in v.header.text()
+
+
+def test_separability_and_fire_threshold_columns(qtbot):
+    """Henighan n = 7: every feature separable with margin r (1 - cos 2pi/7); the smallest input
+    that fires output i is -b_i / r^2 = cos 2pi/7."""
+    import math
+
+    v = show(qtbot, VerdictPanel())
+    h = henighan_snapshot(7)
+    v.set_snapshot(h, make_ctx(h))
+    m = v.table.model()
+    sep = m.data(m.index(0, COLUMNS.index("separable")))
+    r = math.sqrt(1 / (1 - math.cos(2 * math.pi / 7)))
+    assert sep.startswith("yes (") and float(sep[5:-1]) == pytest.approx(r * (1 - math.cos(2 * math.pi / 7)), rel=1e-3)
+    assert float(m.data(m.index(0, COLUMNS.index("fires at x >")))) == pytest.approx(math.cos(2 * math.pi / 7), rel=1e-3)
+    s = symmetric_failure_snapshot()
+    v.set_snapshot(s, make_ctx(s, selected=frozenset({6})))
+    assert m.data(m.index(0, COLUMNS.index("separable"))) == ""  # the dead feature is not tested
