@@ -122,7 +122,7 @@ def cmd_sweep(a) -> int:
         if fr:
             print("  findings (models with each; a model can have several):")
             for v, r in fr.items():
-                print(f"    {v:<18} {r['count']:>7}  {100 * r['rate']:6.2f}%  [{100 * r['ci95'][0]:.2f}, "
+                print(f"    {v:<24} {r['count']:>7}  {100 * r['rate']:6.2f}%  [{100 * r['ci95'][0]:.2f}, "
                       f"{100 * r['ci95'][1]:.2f}]")
     if sweep.cancelled:
         print(f"cancelled: {len(sweep.entries)} of {sweep.planned} configurations done", file=sys.stderr)
