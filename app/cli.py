@@ -9,6 +9,7 @@ import argparse
 import importlib
 import json
 import math
+import re
 import sys
 from typing import Optional, Sequence
 
@@ -28,16 +29,33 @@ class CliError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, no usage dump
+        # argparse says "argument --n: <why>"; the project's form is "--n: <why>"
+        message = re.sub(r"^argument ([^:]+): ", r"\1: ", " ".join(str(message).split()))
         raise CliError(f"{self.prog}: {message}")
 
 
-def _int_arg(name):
+def _int_arg(name, lo: Optional[int] = None, hi: Optional[int] = None):
+    """argparse type: a whole number, within [lo, hi] when given (the message names both ends)."""
     def conv(text):
         try:
-            return int(text)
+            v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
+            rng = f" from {lo} to {hi}" if lo is not None and hi is not None else ""
+            raise argparse.ArgumentTypeError(f"must be a whole number{rng}, got {text!r}") from None
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            rng = f"from {lo} to {hi}" if hi is not None else f">= {lo}"
+            raise argparse.ArgumentTypeError(f"must be {rng}, got {v}")
+        return v
     return conv
+
+
+#: --threads: at least one; more than the machine has is clamped to its cores by the engine.
+MAX_THREADS = 1024
+
+
+def add_threads_option(p) -> None:
+    p.add_argument("--threads", type=_int_arg("--threads", 1, MAX_THREADS), default=None,
+                   help=f"CPU threads, 1..{MAX_THREADS} (default: all cores)")
 
 
 def _float_arg(name):
@@ -45,9 +63,9 @@ def _float_arg(name):
         try:
             v = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
         if not math.isfinite(v):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number, got {text!r}")
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
         return v
     return conv
 
@@ -91,7 +109,7 @@ def _add_train_options(p: argparse.ArgumentParser):
                    help="model of --init-run to start from, 0-based")
     o.add_argument("--history-budget-mb", type=_float_arg("--history-budget-mb"), default=d.history_budget_mb,
                    help="memory budget of the recorded history")
-    o.add_argument("--threads", type=_int_arg("--threads"), default=None, help="CPU threads (default: all)")
+    add_threads_option(o)
 
 
 def config_from_args(a):

@@ -17,7 +17,7 @@ import json
 import math
 import sys
 
-from .cli import CliError, _add_train_options, _float_arg, _int_arg, config_from_args
+from .cli import CliError, _add_train_options, _float_arg, _int_arg, add_threads_option, config_from_args
 
 COMMANDS = ("sweep", "probe", "datasize")
 
@@ -152,7 +152,7 @@ def _add_probe(sub):
                    "one the same way as a control, and say whether it escapes")
     p.add_argument("--at", type=_float_arg("--at"), default=None, help="t of the perturbed model (default: 0.05 "
                    "times the range's larger end)")
-    p.add_argument("--threads", type=_int_arg("--threads"), default=None, help="CPU threads (default: all)")
+    add_threads_option(p)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
 

@@ -76,7 +76,7 @@ def _panels(a):
 
     if a.view == "figure":
         try:
-            return parse_panels(a.panels or "wheel,zones")
+            return parse_panels("wheel,zones" if a.panels is None else a.panels)
         except ExportError as exc:
             raise CliError(f"main.py {a.command}: {exc}") from None
     if a.panels is not None:
@@ -165,7 +165,7 @@ def load(a, panels):
         s.set_model(a.model)
         default = "1280x720" if a.command == "animate" else ("1600x800" if len(panels) > 1 else "1200x800")
         try:
-            w, h = parse_size(a.size or default)
+            w, h = parse_size(default if a.size is None else a.size)
         except ExportError as exc:
             raise CliError(f"main.py: {exc}") from None
         axes = None
