@@ -124,6 +124,8 @@ def parse_grid(specs: Optional[Sequence[str]]) -> Dict[str, list]:
     """
     grid: Dict[str, list] = {}
     for spec in specs or []:
+        if not str(spec).replace(";", " ").split():
+            raise ConfigError("grid", f"expected key=v1,v2,... got {spec!r} (keys: {', '.join(GRID_KEYS)})")
         for part in str(spec).replace(";", " ").split():
             if "=" not in part:
                 raise ConfigError("grid", f"expected key=v1,v2,... got {part!r} (keys: {', '.join(GRID_KEYS)})")
