@@ -27,6 +27,7 @@ DEFAULT_FRAMES = 150
 MAX_FRAMES = 100_000
 FPS_MAX = 120
 GIF_FPS_MAX = 50  # GIF delays are whole hundredths of a second; players clamp faster ones
+ORBIT_MAX = 720  # degrees the 3D camera may turn over one animation (two full turns either way)
 X264_PARAMS = ["-preset", "veryfast", "-crf", "20", "-movflags", "+faststart"]
 
 
@@ -59,8 +60,8 @@ def select_steps(recorded: Sequence[int], start: Optional[int] = None, end: Opti
     if stride is not None:
         if log_time:
             raise ExportError("--log-time", "spaces a number of frames (--frames), not a --stride")
-        if stride < 1:
-            raise ExportError("--stride", f"must be >= 1 step, got {stride}")
+        if not 1 <= stride <= s1 - s0:
+            raise ExportError("--stride", f"must be from 1 to {s1 - s0} (the steps from {s0} to {s1}), got {stride}")
         times = np.arange(s0, s1 + 1, int(stride), dtype=np.int64)
         if times[-1] != s1:
             times = np.append(times, s1)
@@ -211,6 +212,13 @@ def open_encoder(path: Path, size, fps: float):
     return (Mp4Encoder if path.suffix.lower() == ".mp4" else GifEncoder)(path, size, fps)
 
 
+def check_orbit(orbit: float) -> float:
+    orbit = float(orbit)
+    if not (math.isfinite(orbit) and -ORBIT_MAX <= orbit <= ORBIT_MAX):
+        raise ExportError("--orbit", f"must be from -{ORBIT_MAX} to {ORBIT_MAX} degrees, got {orbit:g}")
+    return orbit
+
+
 def check_fps(fps: float, ext: str) -> float:
     fps = float(fps)
     top = GIF_FPS_MAX if ext == ".gif" else FPS_MAX
@@ -238,7 +246,7 @@ class AnimationJob:
         self.frame_at = frame_at
         self.steps = np.asarray(steps, dtype=np.int64)
         self.total = int(self.steps.size)
-        self.orbit = float(orbit)
+        self.orbit = check_orbit(orbit)
         o = renderer.options
         if self.target.suffix.lower() == ".mp4":
             o.width, o.height = even_size(o.width, o.height)

@@ -9,6 +9,7 @@ import argparse
 import importlib
 import json
 import math
+import re
 import sys
 from typing import Optional, Sequence
 
@@ -28,16 +29,42 @@ class CliError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, no usage dump
+        # argparse says "argument --n: <why>"; the project's form is "--n: <why>"
+        message = re.sub(r"^argument ([^:]+): ", r"\1: ", " ".join(str(message).split()))
         raise CliError(f"{self.prog}: {message}")
 
 
-def _int_arg(name):
+def _int_arg(name, lo: Optional[int] = None, hi: Optional[int] = None):
+    """argparse type: a whole number, within [lo, hi] when given (the message names both ends)."""
     def conv(text):
         try:
-            return int(text)
+            v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
+            rng = f" from {lo} to {hi}" if lo is not None and hi is not None else ""
+            raise argparse.ArgumentTypeError(f"must be a whole number{rng}, got {text!r}") from None
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            rng = f"from {lo} to {hi}" if hi is not None else f">= {lo}"
+            raise argparse.ArgumentTypeError(f"must be {rng}, got {v}")
+        return v
     return conv
+
+
+def _path_arg(name):
+    """argparse type: a file name, never empty (an empty one would mean the current folder)."""
+    def conv(text):
+        if not str(text).strip():
+            raise argparse.ArgumentTypeError(f"needs a file name, got {text!r}")
+        return text
+    return conv
+
+
+#: --threads: at least one; more than the machine has is clamped to its cores by the engine.
+MAX_THREADS = 1024
+
+
+def add_threads_option(p) -> None:
+    p.add_argument("--threads", type=_int_arg("--threads", 1, MAX_THREADS), default=None,
+                   help=f"CPU threads, 1..{MAX_THREADS} (default: all cores)")
 
 
 def _float_arg(name):
@@ -45,9 +72,9 @@ def _float_arg(name):
         try:
             v = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
         if not math.isfinite(v):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number, got {text!r}")
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
         return v
     return conv
 
@@ -85,24 +112,30 @@ def _add_train_options(p: argparse.ArgumentParser):
     o.add_argument("--models", type=_int_arg("--models"), default=d.models, help="K models trained at once")
     o.add_argument("--init", choices=INITS, default=d.init,
                    help="xavier (normal), analytic (Henighan's n-gon, m = 2), run (continue a saved run)")
-    o.add_argument("--init-run", default=None, help="saved run file for --init run")
+    o.add_argument("--init-run", type=_path_arg("--init-run"), default=None, help="saved run file for --init run")
     o.add_argument("--init-step", type=_int_arg("--init-step"), default=None,
                    help="snapshot at or before this step of --init-run (default: latest)")
-    o.add_argument("--init-model", type=_int_arg("--init-model"), default=0,
-                   help="model of --init-run to start from, 0-based")
+    o.add_argument("--init-model", type=_int_arg("--init-model"), default=None,
+                   help="model of --init-run to start from, 0-based (default 0)")
     o.add_argument("--history-budget-mb", type=_float_arg("--history-budget-mb"), default=d.history_budget_mb,
                    help="memory budget of the recorded history")
-    o.add_argument("--threads", type=_int_arg("--threads"), default=None, help="CPU threads (default: all)")
+    add_threads_option(o)
 
 
 def config_from_args(a):
     from model.config import ConfigError, TrainConfig, importance_decay
 
+    if a.init != "run":  # options of --init run given without it: refused rather than ignored
+        for given, name in ((a.init_run, "init_run"), (a.init_step, "init_step"), (a.init_model, "init_model")):
+            if given is not None:
+                raise ConfigError(name, f"applies to --init run (starting from a saved run), but --init is {a.init}")
+    if a.data == "identity" and a.examples is not None:
+        raise ConfigError("examples", "applies to --data sparse (identity data is the n one-hot examples)")
     cfg = TrainConfig(
         n=a.n, m=a.m, data=a.data, sparsity=a.sparsity, examples=a.examples, batch=a.batch,
         steps=a.steps, optimizer=a.optimizer, lr=a.lr, weight_decay=a.weight_decay, momentum=a.momentum,
         schedule=a.schedule, warmup=a.warmup, seed=a.seed, models=a.models, init=a.init,
-        init_run=a.init_run, init_step=a.init_step, init_model=a.init_model, bias=not a.no_bias,
+        init_run=a.init_run, init_step=a.init_step, init_model=a.init_model or 0, bias=not a.no_bias,
         untied=a.untied, history_budget_mb=a.history_budget_mb,
     )
     if a.importance_decay is not None:
@@ -124,12 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train K toy autoencoders at once, with a progress bar; print the final loss "
                        "and verdict (a summary table for K > 1); record the history to --out.")
     _add_train_options(t)
-    t.add_argument("--out", default=None, help="run file to write (.h5); default: a new file in the user's data folder")
+    t.add_argument("--out", type=_path_arg("--out"), default=None, help="run file to write (.h5); default: a new file in the user's data folder")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     i = sub.add_parser("inspect", help="the analysis of one snapshot of a run file",
                        description="Analyse one snapshot of a saved run: per-feature norms, angles, biases, "
                        "dimensionality, reconstruction, the regularity figures and the verdict.")
-    i.add_argument("run", help="run file (.h5)")
+    i.add_argument("run", type=_path_arg("run"), help="run file (.h5)")
     i.add_argument("--step", type=_int_arg("--step"), default=None, help="snapshot at or before this step (default: latest)")
     i.add_argument("--model", type=_int_arg("--model"), default=0, help="which model of a batched run, 0-based")
     i.add_argument("--json", action="store_true", help="print exactly one JSON object")
@@ -151,9 +184,9 @@ def cmd_train(a) -> int:
     from model.data import make_dataset
     from model.init import initial_parameters
 
-    out = a.out or str(autosave_path(cfg))
     dataset = make_dataset(cfg)
     initial = initial_parameters(cfg)  # before the file opens: a bad --init-run leaves no empty file
+    out = a.out if a.out is not None else str(autosave_path(cfg))
     with RunWriter(out, cfg, dataset=dataset, K=cfg.models, m=cfg.m, n=cfg.n) as writer:
         trainer = Trainer(cfg, writer=writer, threads=a.threads, initial=initial, dataset=dataset)
         bar = tqdm(total=cfg.steps, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)

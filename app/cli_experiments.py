@@ -17,9 +17,10 @@ import json
 import math
 import sys
 
-from .cli import CliError, _add_train_options, _float_arg, _int_arg, config_from_args
+from .cli import CliError, _add_train_options, _float_arg, _int_arg, _path_arg, add_threads_option, config_from_args
 
 COMMANDS = ("sweep", "probe", "datasize")
+MAX_MEMORY_GB = 1e6  # a petabyte: beyond any machine, and still a whole number of bytes in an int64
 
 
 def add_parser(sub) -> None:
@@ -67,7 +68,7 @@ def _add_sweep(sub):
                    help="vary one training option over values (repeatable: the grid is their product). Keys: "
                    "n, m, lr, optimizer, weight_decay, init, steps, momentum, beta1, beta2, eps, schedule, "
                    "warmup, data, sparsity, examples, batch")
-    p.add_argument("--out", default=None, help="sweep file to write (.h5); default: a new file in the user's "
+    p.add_argument("--out", type=_path_arg("--out"), default=None, help="sweep file to write (.h5); default: a new file in the user's "
                    "data folder")
     p.add_argument("--json", action="store_true", help="print one JSON object: per configuration the counts "
                    "per verdict and per finding and the rates (with 95%% intervals)")
@@ -138,7 +139,7 @@ def _add_probe(sub):
                        "Paths: bias (b_i + t), feature (W_i + t u, u = another feature's W_j, a unit vector at "
                        "an angle, or random), random (a random unit direction in all parameters). Features are "
                        "numbered from 1, as in the seed (feature 7).")
-    p.add_argument("run", help="run file (.h5)")
+    p.add_argument("run", type=_path_arg("run"), help="run file (.h5)")
     p.add_argument("--step", type=_int_arg("--step"), default=None, help="snapshot at or before this step (default: latest)")
     p.add_argument("--model", type=_int_arg("--model"), default=0, help="which model of a batched run, 0-based")
     p.add_argument("--path", choices=("bias", "feature", "random"), default="feature", help="the path (default feature)")
@@ -149,16 +150,16 @@ def _add_probe(sub):
                    help="feature path direction u: a feature number j (u = W_j; the seed's W_7 = a W_6 is "
                    "--feature 7 --direction 6), angle:DEG (unit vector at DEG degrees), or random "
                    "(default: the nearest live feature)")
-    p.add_argument("--seed", type=_int_arg("--seed"), default=0, help="seed of random directions")
+    p.add_argument("--seed", type=_int_arg("--seed", 0), default=0, help="seed of random directions, >= 0")
     p.add_argument("--range", default="1", help="t range: A for -A..A, or a,b with a < b (write --range=-0.5,2 "
                    "when a is negative); default 1")
     p.add_argument("--points", type=_int_arg("--points"), default=101, help="points on the t grid, 3..100000")
     p.add_argument("--continue-steps", type=_int_arg("--continue-steps"), default=None,
                    help="then train the perturbed model (at --at) this many more steps, and the unperturbed "
                    "one the same way as a control, and say whether it escapes")
-    p.add_argument("--at", type=_float_arg("--at"), default=None, help="t of the perturbed model (default: 0.05 "
-                   "times the range's larger end)")
-    p.add_argument("--threads", type=_int_arg("--threads"), default=None, help="CPU threads (default: all)")
+    p.add_argument("--at", type=_float_arg("--at"), default=None, help="with --continue-steps: t of the perturbed "
+                   "model, within --range (default: 0.05 times the range's larger end)")
+    add_threads_option(p)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
 
@@ -211,6 +212,16 @@ def cmd_probe(a) -> int:
     from model.runfile import open_run
 
     lo, hi = _parse_range(a.range)
+    if a.at is not None:
+        if a.continue_steps is None:
+            raise CliError("main.py probe: --at: applies to --continue-steps (the t it continues training from)")
+        if not lo <= a.at <= hi:
+            raise CliError(f"main.py probe: --at: must be within --range [{lo:g}, {hi:g}], got {a.at:g}")
+    if a.direction is not None and a.path != "feature":
+        raise CliError(f"main.py probe: --direction: applies to --path feature, but --path is {a.path}")
+    if a.feature is not None and a.path == "random":
+        raise CliError("main.py probe: --feature: applies to --path bias or feature; --path random moves every "
+                       "parameter")
     if not 3 <= a.points <= 100_000:
         raise CliError(f"main.py probe: --points must be from 3 to 100000, got {a.points}")
     if a.continue_steps is not None and not 1 <= a.continue_steps <= 10_000_000:
@@ -309,7 +320,7 @@ def _add_datasize(sub):
                    help=f"fresh examples for the test loss (default {DEFAULT_TEST_EXAMPLES})")
     p.add_argument("--max-memory-gb", type=_float_arg("--max-memory-gb"), default=None,
                    help="memory the sweep may plan for (default: 80%% of what is available now)")
-    p.add_argument("--out", default=None, help="file to write (.h5)")
+    p.add_argument("--out", type=_path_arg("--out"), default=None, help="file to write (.h5)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -327,8 +338,9 @@ def cmd_datasize(a) -> int:
         raise CliError("main.py datasize: --batch: a dataset-size sweep trains full-batch (leave --batch out)")
     if a.init == "run":
         raise CliError("main.py datasize: --init: a dataset-size sweep trains fresh models: use xavier")
-    if a.max_memory_gb is not None and not a.max_memory_gb > 0:
-        raise CliError(f"main.py datasize: --max-memory-gb must be > 0, got {a.max_memory_gb:g}")
+    if a.max_memory_gb is not None and not 0 < a.max_memory_gb <= MAX_MEMORY_GB:
+        raise CliError(f"main.py datasize: --max-memory-gb: must be > 0 and at most {MAX_MEMORY_GB:g}, "
+                       f"got {a.max_memory_gb:g}")
     sizes = parse_sizes(a.sizes)
     cfg = config_from_args(a)
     limit = None if a.max_memory_gb is None else int(a.max_memory_gb * 2**30)

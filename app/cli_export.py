@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .cli import CliError, _float_arg, _int_arg
+from .cli import CliError, _float_arg, _int_arg, _path_arg
 
 VIEW_CHOICES = ("zones", "wheel", "gram", "bias", "loss", "verdict", "plane3d", "figure")
 XVFB_ARGS = ["-a", "-s", "-screen 0 1920x1080x24 +extension GLX +render -noreset"]
@@ -21,7 +21,7 @@ ENV_XVFB_CHILD = "LGE_UNDER_XVFB"
 
 
 def _common(p, animate: bool):
-    p.add_argument("run", help="run file (.h5)")
+    p.add_argument("run", type=_path_arg("run"), help="run file (.h5)")
     p.add_argument("--view", required=True, choices=VIEW_CHOICES,
                    help="what to draw: one view, or 'figure' (several side by side, --panels)")
     p.add_argument("--panels", default=None,
@@ -50,7 +50,7 @@ def add_parser(sub):
     e.add_argument("--step", type=_int_arg("--step"), default=None,
                    help="snapshot at or before this step (default: the latest)")
     e.add_argument("--background", choices=("white", "transparent"), default="white", help="default white")
-    e.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.pdf")
+    e.add_argument("--out", required=True, type=_path_arg("--out"), help="FILE.png, FILE.svg or FILE.pdf")
     a = sub.add_parser("animate", help="a video of the training history: MP4 or GIF",
                        description="Render a range of the recorded history, one snapshot per frame, to an MP4 "
                        "(H.264) or a GIF, with a progress bar.")
@@ -67,7 +67,7 @@ def add_parser(sub):
     a.add_argument("--orbit", type=_float_arg("--orbit"), default=0.0,
                    help="plane3d: degrees the camera turns over the whole animation (default 0)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
-    a.add_argument("--out", required=True, help="FILE.mp4 or FILE.gif")
+    a.add_argument("--out", required=True, type=_path_arg("--out"), help="FILE.mp4 or FILE.gif")
 
 
 # ------------------------------------------------------------------ helpers
@@ -76,7 +76,7 @@ def _panels(a):
 
     if a.view == "figure":
         try:
-            return parse_panels(a.panels or "wheel,zones")
+            return parse_panels("wheel,zones" if a.panels is None else a.panels)
         except ExportError as exc:
             raise CliError(f"main.py {a.command}: {exc}") from None
     if a.panels is not None:
@@ -165,7 +165,7 @@ def load(a, panels):
         s.set_model(a.model)
         default = "1280x720" if a.command == "animate" else ("1600x800" if len(panels) > 1 else "1200x800")
         try:
-            w, h = parse_size(a.size or default)
+            w, h = parse_size(default if a.size is None else a.size)
         except ExportError as exc:
             raise CliError(f"main.py: {exc}") from None
         axes = None
@@ -216,13 +216,14 @@ def cmd_export(a) -> int:
 def cmd_animate(a) -> int:
     from tqdm import tqdm
 
-    from .animate import AnimationJob, check_fps, select_steps
+    from .animate import AnimationJob, check_fps, check_orbit, select_steps
     from .export import ExportError, FigureRenderer, check_output
 
     panels = _panels(a)
     try:
         out = check_output(a.out, (".mp4", ".gif"))
         check_fps(a.fps, out.suffix.lower())
+        check_orbit(a.orbit)
     except ExportError as exc:
         raise CliError(f"main.py: {exc}") from None
     if a.orbit and "plane3d" not in panels:
@@ -233,19 +234,21 @@ def cmd_animate(a) -> int:
             steps = select_steps(s.history.steps, a.start, a.end, a.frames, a.stride, a.log_time)
         except ExportError as exc:
             raise CliError(f"main.py: {exc}") from None
-        bar = tqdm(total=len(steps), unit="frame", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
+        bar = None
 
         def progress(done, total):
             bar.update(done - bar.n)
 
         try:
-            with FigureRenderer(panels, opts, title) as r:
+            with FigureRenderer(panels, opts, title) as r:  # checks the options: no bar drawn before
                 job = AnimationJob(r, s.frame_at, steps, out, fps=a.fps, orbit=a.orbit)
+                bar = tqdm(total=len(steps), unit="frame", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
                 path = job.run(progress)
         except ExportError as exc:
             raise CliError(f"main.py: {exc}") from None
         finally:
-            bar.close()
+            if bar is not None:
+                bar.close()
     finally:
         s.shutdown()
     w, h = opts.width, opts.height

@@ -16,7 +16,7 @@ from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDoubl
                              QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QRadioButton,
                              QSpinBox, QVBoxLayout, QWidget)
 
-from .animate import DEFAULT_FRAMES, GIF_FPS_MAX, AnimationJob, select_steps
+from .animate import DEFAULT_FRAMES, GIF_FPS_MAX, ORBIT_MAX, AnimationJob, select_steps
 from .export import (FEATURE_COLOURED, MAX_SIDE, VIEW_TITLES, ExportError, FigureOptions, FigureRenderer,
                      plane3d_class, run_title, view_settings)
 
@@ -245,7 +245,7 @@ class AnimationDialog(_Common):
         self.fps_box.setValue(30)
         self.form.insertRow(4, "Frames per second", self.fps_box)
         self.orbit_box = QDoubleSpinBox()
-        self.orbit_box.setRange(-720, 720)
+        self.orbit_box.setRange(-ORBIT_MAX, ORBIT_MAX)
         self.orbit_box.setSuffix("°")
         self.orbit_box.setToolTip("3D view: degrees the camera turns over the whole animation")
         self.form.insertRow(5, "Camera orbit", self.orbit_box)

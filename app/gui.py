@@ -18,9 +18,14 @@ def run_gui(path: Optional[str] = None) -> int:
         print("main.py: no display (DISPLAY is not set): run the explorer on a desktop, under "
               "xvfb-run, or use the headless commands (main.py train --help)", file=sys.stderr)
         return 2
-    if path is not None and not os.path.exists(path):
-        print(f"main.py: {path}: no such run file", file=sys.stderr)
-        return 2
+    if path is not None:  # a path that is no readable regular file: one line, before any window opens
+        from model.runfile import RunFileError, check_readable
+
+        try:
+            check_readable(path)
+        except RunFileError as exc:
+            print(f"main.py: {exc}", file=sys.stderr)
+            return 2
     from PyQt6.QtWidgets import QApplication
 
     import pyqtgraph as pg

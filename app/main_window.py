@@ -4,13 +4,12 @@ the timeline, run files. Views redraw at display rate from the session's frame.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Optional
 
 from PyQt6 import sip
-from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QByteArray, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QGuiApplication, QKeySequence
 from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
                              QScrollArea, QToolButton,
@@ -23,6 +22,7 @@ from widgets.model_picker import ModelPicker
 from widgets.timeline import Timeline
 
 from .session import Session
+from .settings import Settings
 
 DEFAULT_EXPERIMENT = TrainConfig(n=7, m=2, data="identity", optimizer="adamw", lr=1e-3, steps=25_000, seed=0)
 RUN_FILTER = "Run files (*.h5 *.hdf5);;All files (*)"
@@ -31,9 +31,9 @@ VIEW_TITLES = {"zones": "Latent zones", "wheel": "Feature wheel", "gram": "WᵀW
                "loss": "Loss", "verdict": "Verdict"}
 
 
-def settings() -> QSettings:
-    org = os.environ.get("LGE_SETTINGS_ORG", "latent-geometry-explorer")
-    return QSettings(org, "explorer")
+def settings() -> Settings:
+    """The window's settings (plain values in a JSON file: app/settings.py says why not QSettings)."""
+    return Settings()
 
 
 class RunControls(QWidget):
@@ -553,16 +553,14 @@ class MainWindow(QMainWindow):
     # ============================================================ run files
     def _add_recent(self, path: str):
         st = settings()
-        recent = [p for p in (st.value("recent", []) or []) if p != path]
+        recent = [p for p in st.value("recent", []) if p != path]
         recent.insert(0, path)
         st.setValue("recent", recent[:MAX_RECENT])
         self._refresh_recent()
 
     def _refresh_recent(self):
         self.recent_menu.clear()
-        recent = settings().value("recent", []) or []
-        if isinstance(recent, str):
-            recent = [recent]
+        recent = settings().value("recent", [])
         for p in recent:
             a = QAction(p, self)
             a.triggered.connect(lambda _=False, p=p: self.open_run(p))
@@ -583,13 +581,13 @@ class MainWindow(QMainWindow):
     def _restore_settings(self):
         st = settings()
         geo = st.value("geometry")
-        if isinstance(geo, QByteArray) and self.restoreGeometry(geo):
+        if isinstance(geo, bytes) and self.restoreGeometry(QByteArray(geo)):
             if not self._on_screen():
                 self.resize(1400, 900)
                 self.move(40, 40)
         state = st.value("state")
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
+        if isinstance(state, bytes):
+            self.restoreState(QByteArray(state))
         last = st.value("last_experiment")
         if isinstance(last, str):
             try:
@@ -678,8 +676,8 @@ class MainWindow(QMainWindow):
         self._story_closed = True
         self._story_pool.shutdown(wait=False, cancel_futures=True)
         st = settings()
-        st.setValue("geometry", self.saveGeometry())
-        st.setValue("state", self.saveState())
+        st.setValue("geometry", bytes(self.saveGeometry()))
+        st.setValue("state", bytes(self.saveState()))
         self._redraw_timer.stop()
         for d in self.dialogs:
             d.close()

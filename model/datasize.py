@@ -43,9 +43,8 @@ from . import geometry as geo
 from .config import ConfigError, TrainConfig
 from .data import sparse_coo
 from .engine import TrainingQueue
-from .runfile import RunFileError, _one_line, atomic_h5
+from .runfile import DATASIZE_FORMAT, RunFileError, _as_str, atomic_h5, check_real, read_h5
 
-DATASIZE_FORMAT = "latent-geometry-datasize"
 DATASIZE_FORMAT_VERSION = 1
 #: SMDD's sizes (the issue's list, continued by 1-2-5 decades).
 SMDD_SIZES = (3, 5, 8, 10, 15, 30, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
@@ -363,49 +362,35 @@ def save_datasize(path, sweep: DataSizeSweep) -> Path:
 
 
 def open_datasize(path) -> DataSizeSweep:
-    import h5py
-
-    from .sweep import _str_attr
-
+    """Read a dataset-size sweep file through the read guard (runfile.read_h5). Any problem is
+    a RunFileError naming the file (one line)."""
     path = Path(path)
-    if not path.exists():
-        raise RunFileError(path, "file not found")
-    if path.is_dir() or not h5py.is_hdf5(os.fspath(path)):
-        raise RunFileError(path, f"is not a dataset-size sweep (an HDF5 file with format '{DATASIZE_FORMAT}')")
-    try:
-        with h5py.File(path, "r") as f:
-            fmt = f.attrs.get("format")
-            fmt = _str_attr(fmt) if fmt is not None else None
-            if fmt != DATASIZE_FORMAT:
-                raise RunFileError(path, f"is an HDF5 file but not a dataset-size sweep (format {fmt!r}, "
-                                         f"expected {DATASIZE_FORMAT!r})")
-            ver = int(np.asarray(f.attrs.get("format_version", -1)).reshape(()))
-            if not 1 <= ver <= DATASIZE_FORMAT_VERSION:
-                raise RunFileError(path, f"has format_version {ver}; this program reads 1 to "
-                                         f"{DATASIZE_FORMAT_VERSION}")
-            base = TrainConfig.from_json(_str_attr(f.attrs["base"]))
-            sw = DataSizeSweep(base, json.loads(_str_attr(f.attrs["sizes"])), int(f.attrs["test_examples"]),
-                               cancelled=bool(f.attrs.get("cancelled", False)), path=path)
-            for key in sorted(f["sizes"]):
-                c = f["sizes"][key]
-                cfg = TrainConfig.from_json(_str_attr(c.attrs["config"]))
-                T = int(c.attrs["T"])
-                K, m, n = cfg.models, cfg.m, cfg.n
-                arrs = {name: c[name][()] for name in ("W", "b", "train_loss", "test_loss", "recorded_loss",
-                                                        "feature_dims", "data_dims", "H")}
-                want = {"W": (K, m, n), "b": (K, n), "train_loss": (K,), "test_loss": (K,), "recorded_loss": (K,),
-                        "feature_dims": (K, n), "data_dims": (K, T), "H": (K, m, T)}
-                for name, shape in want.items():
-                    if arrs[name].shape != shape:
-                        raise RunFileError(path, f"sizes/{key}/{name} has shape {arrs[name].shape}, expected {shape}")
-                sw.results.append(SizeResult(T, cfg, int(c.attrs["step"]), **arrs))
-            return sw
-    except RunFileError:
-        raise
-    except ConfigError as exc:
-        raise RunFileError(path, f"bad config: {exc}") from None
-    except Exception as exc:
-        raise RunFileError(path, f"is damaged ({type(exc).__name__}: {_one_line(exc)})") from None
+    return read_h5(path, lambda f: _read_datasize(f, path), fmt=DATASIZE_FORMAT)
+
+
+def _read_datasize(f, path: Path) -> DataSizeSweep:
+    ver = int(np.asarray(f.attrs.get("format_version", -1)).reshape(()))
+    if not 1 <= ver <= DATASIZE_FORMAT_VERSION:
+        raise RunFileError(path, f"has format_version {ver}; this program reads 1 to {DATASIZE_FORMAT_VERSION}")
+    base = TrainConfig.from_json(_as_str(f.attrs["base"]))
+    sw = DataSizeSweep(base, json.loads(_as_str(f.attrs["sizes"])), int(f.attrs["test_examples"]),
+                       cancelled=bool(f.attrs.get("cancelled", False)), path=path)
+    names = ("W", "b", "train_loss", "test_loss", "recorded_loss", "feature_dims", "data_dims", "H")
+    for key in sorted(f["sizes"]):
+        c = f["sizes"][key]
+        cfg = TrainConfig.from_json(_as_str(c.attrs["config"]))
+        T = int(c.attrs["T"])
+        K, m, n = cfg.models, cfg.m, cfg.n
+        for name in names:
+            check_real(c[name], path, f"sizes/{key}/{name}")
+        arrs = {name: c[name][()] for name in names}
+        want = {"W": (K, m, n), "b": (K, n), "train_loss": (K,), "test_loss": (K,), "recorded_loss": (K,),
+                "feature_dims": (K, n), "data_dims": (K, T), "H": (K, m, T)}
+        for name, shape in want.items():
+            if arrs[name].shape != shape:
+                raise RunFileError(path, f"sizes/{key}/{name} has shape {arrs[name].shape}, expected {shape}")
+        sw.results.append(SizeResult(T, cfg, int(c.attrs["step"]), **arrs))
+    return sw
 
 
 __all__ = ["SMDD_SIZES", "smdd_config", "parse_sizes", "memory_estimate", "check_sizes", "available_memory",

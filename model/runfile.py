@@ -38,9 +38,11 @@ one line naming the file and the problem. This module never pickles.
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import stat
 import time
 import uuid
 import zlib
@@ -56,6 +58,8 @@ from .history import History
 from .snapshot import Snapshot
 
 FORMAT = "latent-geometry-run"
+SWEEP_FORMAT = "latent-geometry-sweep"  # model/sweep.py
+DATASIZE_FORMAT = "latent-geometry-datasize"  # model/datasize.py
 FORMAT_VERSION = 1
 LIBVER = ("v110", "v110")  # SWMR needs >= v1.10 file format; v110 keeps files readable by HDF5 1.10+
 _SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -193,6 +197,10 @@ def _read_dataset(g, path) -> np.ndarray:
     if len(shape) != 3 or min(shape) < 0:
         raise RunFileError(path, f"dataset has a bad shape attribute {shape}")
     K, T, n = shape
+    check_real(g["data"], path, "dataset/data")
+    for name in ("indptr", "indices"):
+        if g[name].dtype.kind not in "iu":
+            raise RunFileError(path, f"dataset/{name} holds {g[name].dtype} values; it must hold whole numbers")
     indptr = np.asarray(g["indptr"][()], dtype=np.int64)
     indices = np.asarray(g["indices"][()], dtype=np.int64)
     data = np.asarray(g["data"][()], dtype=np.float32)
@@ -478,43 +486,105 @@ def save_run(path, config: TrainConfig, history: History, dataset=None, meta: Op
     return path
 
 
-# ------------------------------------------------------------------- read
-@dataclass
-class Run:
-    """A run read from a file."""
+# ------------------------------------------------------------- read guard
+#: Every HDF5 file this program writes names its kind in the ``format`` attribute:
+#: format -> (what a person calls it, what it is, how to open it instead).
+FILE_KINDS = {
+    FORMAT: ("run file", "latent-geometry run", "open it with main.py inspect / export / probe, or in the window"),
+    SWEEP_FORMAT: ("sweep file", "sweep", "open it in the window: Experiments > Seed sweep > Open"),
+    DATASIZE_FORMAT: ("dataset-size sweep file", "dataset-size sweep",
+                      "open it in the window: Experiments > Dataset size > Open"),
+}
+#: The problem every reader reports for a run file whose history has no row yet.
+NO_SNAPSHOT = "no snapshot recorded yet"
+_NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
 
-    path: Path
-    config: TrainConfig
-    history: History
-    dataset: Optional[np.ndarray] = None
-    meta: dict = field(default_factory=dict)
+
+def _kind_name(fmt: str) -> str:
+    return FILE_KINDS.get(fmt, ("HDF5 file",))[0]
 
 
-def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise RunFileError(path, "file not found")
-    if path.is_dir():
-        raise RunFileError(path, "is a folder, not a run file")
+def _describe_mode(mode: int) -> Optional[str]:
+    """None for a regular file, else what the path is (a FIFO would block every read)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    for test, what in _NOT_REGULAR:
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def check_readable(path, fmt: str = FORMAT) -> None:
+    """Refuse, with a one-line RunFileError, any path that is not a regular, readable file
+    that starts like HDF5, before anything opens it: a missing file, a broken link, a symbolic
+    link loop, a folder, a FIFO (opening one blocks until a writer comes), a socket or device,
+    an empty or non-HDF5 file. ``fmt`` (a FILE_KINDS key) names the kind of file in messages.
+    The file is opened non-blocking and checked again through its descriptor, so a path swapped
+    for a FIFO after the first check is still refused without blocking."""
+    kind = _kind_name(fmt)
+    text = os.fspath(path)
+    if text == "":
+        raise RunFileError(path, "no file name given (the name is empty)")
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
-            head = fh.read(8)
+        st = os.stat(text)
+    except FileNotFoundError:
+        if os.path.islink(text):
+            try:
+                target = os.readlink(text)
+            except OSError:
+                target = "?"
+            raise RunFileError(path, f"is a broken symbolic link (it points to {target}, which does not "
+                                     f"exist)") from None
+        raise RunFileError(path, "file not found") from None
+    except NotADirectoryError:
+        raise RunFileError(path, "file not found (a part of the path is a file, not a folder)") from None
+    except PermissionError:
+        raise RunFileError(path, "cannot read: permission denied") from None
+    except ValueError:  # an embedded NUL
+        raise RunFileError(path, "is not a valid file name") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RunFileError(path, "is a symbolic link loop (the links point at each other and never "
+                                     "reach a file)") from None
+        if exc.errno == errno.ENAMETOOLONG:
+            raise RunFileError(path, "the file name is too long") from None
+        raise RunFileError(path, _os_problem(exc, "read")) from None
+    what = _describe_mode(st.st_mode)
+    if what is not None:
+        raise RunFileError(path, f"is {what}, not a {kind}" + (
+            ": only regular files are read" if what != "a folder" else ""))
+    try:
+        fd = os.open(text, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except PermissionError:
         raise RunFileError(path, "cannot read: permission denied") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RunFileError(path, "is a symbolic link loop") from None
         raise RunFileError(path, _os_problem(exc, "read")) from None
-    if size == 0:
+    try:
+        st = os.fstat(fd)
+        what = _describe_mode(st.st_mode)
+        if what is not None:  # swapped since the stat above
+            raise RunFileError(path, f"is {what}, not a {kind}: only regular files are read")
+        head = os.read(fd, 8)
+    except OSError as exc:
+        raise RunFileError(path, _os_problem(exc, "read")) from None
+    finally:
+        os.close(fd)
+    if st.st_size == 0:
         raise RunFileError(path, "the file is empty")
     if head != _SIGNATURE:
         import h5py
 
-        try:
-            ok = bool(h5py.is_hdf5(os.fspath(path)))
+        try:  # HDF5 also allows a user block before the signature
+            ok = bool(h5py.is_hdf5(text))
         except Exception:
             ok = False
         if not ok:
-            raise RunFileError(path, f"is not a run file (not HDF5; a run file is an HDF5 file "
-                                     f"with format '{FORMAT}')")
+            raise RunFileError(path, f"is not a {kind} (not HDF5; a {kind} is an HDF5 file with format '{fmt}')")
 
 
 def _open_h5(path: Path):
@@ -545,6 +615,108 @@ def _open_h5(path: Path):
     raise RunFileError(path, f"is damaged (HDF5 cannot open it: {msg})") from None
 
 
+def _check_self_contained(f, path: Path) -> None:
+    """Refuse a file that reaches outside itself: an external link (another file), a dataset
+    stored in external raw files, or a virtual dataset (mapped from other files). Reading any of
+    them opens another path, which can be a FIFO (blocks) or a file the user never chose. Walks
+    every link without following one; hard-linked cycles are visited once."""
+    import h5py
+
+    stack, seen = [f], set()
+    while stack:
+        g = stack.pop()
+        for name in g:
+            where = f"{g.name.rstrip('/')}/{name}"
+            link = g.get(name, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                raise RunFileError(path, f"{where} is a link to another file ({link.filename}): only "
+                                         f"self-contained files are read")
+            if not isinstance(link, h5py.HardLink):  # soft links name a path inside this file
+                continue
+            obj = g[name]
+            info = h5py.h5o.get_info(obj.id)
+            key = (info.fileno, info.addr)  # one per object, however many hard links reach it
+            if key in seen:
+                continue
+            seen.add(key)
+            if isinstance(obj, h5py.Group):
+                stack.append(obj)
+            elif isinstance(obj, h5py.Dataset):
+                if obj.external:
+                    raise RunFileError(path, f"{where} stores its data in another file "
+                                             f"({obj.external[0][0]}): only self-contained files are read")
+                if obj.is_virtual:
+                    raise RunFileError(path, f"{where} is a virtual dataset (its data lives in other files): "
+                                             f"only self-contained files are read")
+
+
+def _check_format(f, path: Path, fmt: str) -> None:
+    found = f.attrs.get("format")
+    try:
+        found = _as_str(found) if found is not None else None
+    except (TypeError, UnicodeDecodeError):
+        found = None
+    if found == fmt:
+        return
+    _, what, _ = FILE_KINDS[fmt]
+    if found in FILE_KINDS:
+        other, _, how = FILE_KINDS[found]
+        raise RunFileError(path, f"is a {other}, not a {what} ({how})")
+    raise RunFileError(path, f"is an HDF5 file but not a {what} (format attribute {found!r}, expected {fmt!r})")
+
+
+def check_real(ds, path, name: str) -> None:
+    """Refuse a dataset that does not hold real numbers (complex, strings, compound...): one line."""
+    kind = ds.dtype.kind
+    if kind not in "fiu":
+        what = {"c": "complex numbers", "S": "byte strings", "U": "text", "O": "objects",
+                "V": "records", "b": "booleans"}.get(kind, f"values of type {ds.dtype}")
+        raise RunFileError(path, f"{name} holds {what} ({ds.dtype}); it must hold real numbers")
+
+
+def read_h5(path, fn, fmt: str = FORMAT):
+    """The read guard every reader of this program's HDF5 files goes through: check the path
+    (check_readable), open it (as an SWMR reader when a writer has it, or left the mark),
+    refuse a file that reaches outside itself or is of another kind (``fmt``: a FILE_KINDS
+    key), then return ``fn(f)``. Every failure is a one-line RunFileError naming the file:
+    nothing from h5py leaks out as a traceback."""
+    path = Path(path)
+    check_readable(path, fmt)
+    try:
+        f = _open_h5(path)
+    except RunFileError:
+        raise
+    except Exception as exc:
+        raise RunFileError(path, f"is damaged (HDF5 cannot open it: {_one_line(exc)})") from None
+    try:
+        with f:
+            _check_self_contained(f, path)
+            _check_format(f, path, fmt)
+            return fn(f)
+    except RunFileError:
+        raise
+    except ConfigError as exc:
+        raise RunFileError(path, f"bad config: {exc}") from None
+    except MemoryError:
+        raise RunFileError(path, "is too large to load into memory (or its sizes are damaged)") from None
+    except OSError as exc:
+        raise RunFileError(path, f"is damaged (read failed: {_one_line(exc)})") from None
+    except Exception as exc:  # the file boundary: nothing from h5py leaks out as a traceback
+        raise RunFileError(path, f"is damaged ({type(exc).__name__}: {_one_line(exc)})") from None
+
+
+# ------------------------------------------------------------------- read
+@dataclass
+class Run:
+    """A run read from a file."""
+
+    path: Path
+    config: TrainConfig
+    history: History
+    dataset: Optional[np.ndarray] = None
+    meta: dict = field(default_factory=dict)
+
+
 @dataclass
 class _Header:
     config: TrainConfig
@@ -557,14 +729,8 @@ class _Header:
 
 
 def _read_header(f, path: Path) -> _Header:
-    fmt = f.attrs.get("format")
-    try:
-        fmt = _as_str(fmt) if fmt is not None else None
-    except (TypeError, UnicodeDecodeError):
-        fmt = None
-    if fmt != FORMAT:
-        raise RunFileError(path, f"is an HDF5 file but not a latent-geometry run (format attribute "
-                                 f"{fmt!r}, expected {FORMAT!r})")
+    """The config and the history's sizes, checked against each other (read_h5 has checked
+    the format attribute)."""
     ver = f.attrs.get("format_version")
     try:
         ver = int(np.asarray(ver).reshape(()))
@@ -612,11 +778,15 @@ def _read_header(f, path: Path) -> _Header:
         if "M" not in h:
             raise RunFileError(path, "config says untied but history has no 'M' dataset")
         want["M"] = (K, n, m)
+    for name in ("steps", "crc", "halted", "committed"):
+        if name in h and h[name].dtype.kind not in "iu":
+            raise RunFileError(path, f"history/{name} holds {h[name].dtype} values; it must hold whole numbers")
     committed = None
     if "committed" in h:
         committed = int(np.asarray(h["committed"][()]).reshape(()))
     N = committed if committed is not None else int(h["steps"].shape[0]) if h["steps"].ndim else 0
     for name, row in want.items():
+        check_real(h[name], path, f"history/{name}")
         shape = h[name].shape
         if len(shape) != 1 + len(row) or tuple(shape[1:]) != row:
             raise RunFileError(path, f"history/{name} has shape {shape}, but config (models={K}, "
@@ -651,29 +821,6 @@ def _read_halted(h, K: int) -> np.ndarray:
     return np.full(K, -1, dtype=np.int64)
 
 
-def _guard(path: Path, fn):
-    """Run ``fn`` on the opened file, turning any library error into a RunFileError."""
-    path = Path(path)
-    _check_path(path)
-    try:
-        f = _open_h5(path)
-    except RunFileError:
-        raise
-    except Exception as exc:
-        raise RunFileError(path, f"is damaged (HDF5 cannot open it: {_one_line(exc)})") from None
-    try:
-        with f:
-            return fn(f)
-    except RunFileError:
-        raise
-    except MemoryError:
-        raise RunFileError(path, "is too large to load into memory (or its sizes are damaged)") from None
-    except OSError as exc:
-        raise RunFileError(path, f"is damaged (read failed: {_one_line(exc)})") from None
-    except Exception as exc:  # the file boundary: nothing from h5py leaks out as a traceback
-        raise RunFileError(path, f"is damaged ({type(exc).__name__}: {_one_line(exc)})") from None
-
-
 def _well_spread(N: int, keep: int) -> np.ndarray:
     """``keep`` indices of range(N), evenly spread over the rows, first and last included."""
     if N <= keep:
@@ -691,6 +838,8 @@ def open_run(path, budget_bytes: Optional[int] = None) -> Run:
 
     def read(f):
         hd = _read_header(f, path)
+        if hd.N == 0:  # the writer died (or the disk filled) before its first flush
+            raise RunFileError(path, NO_SNAPSHOT)
         h = f["history"]
         dataset = _read_dataset(f["dataset"], path) if "dataset" in f else None
         budget = int(budget_bytes if budget_bytes is not None else hd.config.history_budget_mb * 2**20)
@@ -719,7 +868,7 @@ def open_run(path, budget_bytes: Optional[int] = None) -> Run:
                 hist.mark_halted(k, int(s))
         return Run(path=path, config=hd.config, history=hist, dataset=dataset, meta=hd.meta)
 
-    return _guard(path, read)
+    return read_h5(path, read)
 
 
 def load_snapshot(path, step: Optional[int] = None, model: int = 0):
@@ -736,7 +885,7 @@ def load_snapshot(path, step: Optional[int] = None, model: int = 0):
             raise RunFileError(path, f"has {hd.K} model(s); model {k} does not exist "
                                      f"(models are numbered 0..{hd.K - 1})")
         if hd.N == 0:
-            raise RunFileError(path, "has no snapshots")
+            raise RunFileError(path, NO_SNAPSHOT)
         steps = _read_steps(h, hd.N, path)
         i = hd.N - 1 if step is None else max(0, int(np.searchsorted(steps, int(step), side="right")) - 1)
         halt = int(_read_halted(h, hd.K)[k])
@@ -763,7 +912,7 @@ def load_snapshot(path, step: Optional[int] = None, model: int = 0):
                         model=k)
         return cfg, snap
 
-    return _guard(path, read)
+    return read_h5(path, read)
 
 
 # ------------------------------------------------------------------ places
@@ -799,4 +948,5 @@ def autosave_path(config: TrainConfig, kind: str = "run", models: Optional[int] 
 
 
 __all__ = ["RunFileError", "RunWriter", "Run", "save_run", "open_run", "load_snapshot",
-           "user_runs_dir", "autosave_path", "FORMAT", "FORMAT_VERSION"]
+           "user_runs_dir", "autosave_path", "FORMAT", "FORMAT_VERSION", "SWEEP_FORMAT", "DATASIZE_FORMAT",
+           "FILE_KINDS", "NO_SNAPSHOT", "check_readable", "check_real", "read_h5"]

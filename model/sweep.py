@@ -48,11 +48,9 @@ import numpy as np
 from .analysis import FINDING_KINDS, SPARSE_VERDICT, VERDICTS, analyze
 from .config import DATA_KINDS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 from .engine import TrainingQueue
-from .runfile import FORMAT as RUN_FORMAT
-from .runfile import RunFileError, _one_line, atomic_h5, autosave_path
+from .runfile import SWEEP_FORMAT, RunFileError, _as_str, atomic_h5, autosave_path, check_real, read_h5
 from .snapshot import Snapshot
 
-SWEEP_FORMAT = "latent-geometry-sweep"
 SWEEP_FORMAT_VERSION = 1
 #: A model whose loss became NaN/inf; its parameters are its last finite snapshot.
 DIVERGED = "diverged"
@@ -126,6 +124,8 @@ def parse_grid(specs: Optional[Sequence[str]]) -> Dict[str, list]:
     """
     grid: Dict[str, list] = {}
     for spec in specs or []:
+        if not str(spec).replace(";", " ").split():
+            raise ConfigError("grid", f"expected key=v1,v2,... got {spec!r} (keys: {', '.join(GRID_KEYS)})")
         for part in str(spec).replace(";", " ").split():
             if "=" not in part:
                 raise ConfigError("grid", f"expected key=v1,v2,... got {part!r} (keys: {', '.join(GRID_KEYS)})")
@@ -556,68 +556,24 @@ def save_sweep(path, sweep: Sweep) -> Path:
     return path
 
 
-def _str_attr(v) -> str:
-    if isinstance(v, bytes):
-        return v.decode("utf-8")
-    if isinstance(v, np.ndarray) and v.shape == ():
-        return _str_attr(v[()])
-    if isinstance(v, str):
-        return v
-    raise TypeError(f"expected a string, got {type(v).__name__}")
-
-
 def open_sweep(path) -> Sweep:
-    """Read a sweep file. Any problem is a RunFileError naming the file (one line)."""
-    import h5py
-
+    """Read a sweep file through the read guard (runfile.read_h5). Any problem is a
+    RunFileError naming the file (one line)."""
     path = Path(path)
-    if not path.exists():
-        raise RunFileError(path, "file not found")
-    if path.is_dir():
-        raise RunFileError(path, "is a folder, not a sweep file")
-    try:
-        ok = h5py.is_hdf5(os.fspath(path))
-    except Exception:
-        ok = False
-    if not ok:
-        raise RunFileError(path, f"is not a sweep file (not HDF5; a sweep file is an HDF5 file with format "
-                                 f"'{SWEEP_FORMAT}')")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise RunFileError(path, f"is damaged (HDF5 cannot open it: {_one_line(exc)})") from None
-    try:
-        with f:
-            return _read_sweep(f, path)
-    except RunFileError:
-        raise
-    except ConfigError as exc:
-        raise RunFileError(path, f"bad config: {exc}") from None
-    except Exception as exc:
-        raise RunFileError(path, f"is damaged ({type(exc).__name__}: {_one_line(exc)})") from None
+    return read_h5(path, lambda f: _read_sweep(f, path), fmt=SWEEP_FORMAT)
 
 
 def _read_sweep(f, path: Path) -> Sweep:
-    fmt = f.attrs.get("format")
-    try:
-        fmt = _str_attr(fmt) if fmt is not None else None
-    except (TypeError, UnicodeDecodeError):
-        fmt = None
-    if fmt == RUN_FORMAT:
-        raise RunFileError(path, "is a run file, not a sweep (open it as a run: main.py RUN.h5, or inspect)")
-    if fmt != SWEEP_FORMAT:
-        raise RunFileError(path, f"is an HDF5 file but not a sweep (format attribute {fmt!r}, expected "
-                                 f"{SWEEP_FORMAT!r})")
     ver = int(np.asarray(f.attrs.get("format_version", -1)).reshape(()))
     if ver > SWEEP_FORMAT_VERSION:
         raise RunFileError(path, f"was written by a newer version of the program (format_version {ver}; this "
                                  f"one reads up to {SWEEP_FORMAT_VERSION}); update to open it")
     if ver < 1:
         raise RunFileError(path, f"has an unknown format_version {ver}")
-    base = TrainConfig.from_json(_str_attr(f.attrs["base"]))
-    grid = json.loads(_str_attr(f.attrs["grid"]))
-    names = json.loads(_str_attr(f.attrs["verdict_names"]))
-    fnames = json.loads(_str_attr(f.attrs["finding_names"])) if "finding_names" in f.attrs else None
+    base = TrainConfig.from_json(_as_str(f.attrs["base"]))
+    grid = json.loads(_as_str(f.attrs["grid"]))
+    names = json.loads(_as_str(f.attrs["verdict_names"]))
+    fnames = json.loads(_as_str(f.attrs["finding_names"])) if "finding_names" in f.attrs else None
     if fnames is not None and (not isinstance(fnames, list) or not all(isinstance(x, str) for x in fnames)
                                or len(fnames) > 31):
         raise RunFileError(path, "finding_names is not a list of at most 31 names")
@@ -626,8 +582,15 @@ def _read_sweep(f, path: Path) -> Sweep:
     g = f["configs"]
     for key in sorted(g):
         c = g[key]
-        cfg = TrainConfig.from_json(_str_attr(c.attrs["config"]))
+        cfg = TrainConfig.from_json(_as_str(c.attrs["config"]))
         K, m, n = cfg.models, cfg.m, cfg.n
+        for name in ("W", "b", "loss", "M"):
+            if name in c:
+                check_real(c[name], path, f"configs/{key}/{name}")
+        for name in ("verdict", "halted", "seeds"):
+            if name in c and c[name].dtype.kind not in "iu":
+                raise RunFileError(path, f"configs/{key}/{name} holds {c[name].dtype} values; it must hold "
+                                         f"whole numbers")
         W = np.asarray(c["W"][()], np.float32)
         b = np.asarray(c["b"][()], np.float32)
         loss = np.asarray(c["loss"][()], np.float32)
@@ -641,9 +604,15 @@ def _read_sweep(f, path: Path) -> Sweep:
         if codes.size and (codes.min() < 0 or codes.max() >= len(names)):
             raise RunFileError(path, f"configs/{key}/verdict has codes outside 0..{len(names) - 1}")
         M = np.asarray(c["M"][()], np.float32) if "M" in c else None
+        if M is not None and M.shape != (K, n, m):
+            raise RunFileError(path, f"configs/{key}/M has shape {M.shape}, but its config (models={K}, m={m}, "
+                                     f"n={n}) needs {(K, n, m)}")
         verdicts = np.array([names[i] for i in codes], dtype=object)
         found = None
         if "findings" in c and fnames is not None:
+            if c["findings"].dtype.kind not in "iu":
+                raise RunFileError(path, f"configs/{key}/findings holds {c['findings'].dtype} values; it must "
+                                         f"hold whole numbers")
             raw = np.asarray(c["findings"][()], np.int64)
             if raw.shape != (K,):
                 raise RunFileError(path, f"configs/{key}/findings has shape {raw.shape}, needs ({K},)")
@@ -652,7 +621,7 @@ def _read_sweep(f, path: Path) -> Sweep:
             for bit, kind in enumerate(fnames):
                 if kind in FINDING_KINDS:
                     found |= (((raw >> bit) & 1) << FINDING_KINDS.index(kind)).astype(np.int32)
-        sweep.entries.append(SweepEntry(config=cfg, grid=json.loads(_str_attr(c.attrs["grid"])), W=W, b=b,
+        sweep.entries.append(SweepEntry(config=cfg, grid=json.loads(_as_str(c.attrs["grid"])), W=W, b=b,
                                         loss=loss, verdicts=verdicts, halted=halted,
                                         step=int(np.asarray(c.attrs["step"]).reshape(())), M=M,
                                         findings=found))
