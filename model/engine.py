@@ -308,6 +308,99 @@ def _set_threads(threads: Optional[int]):
     torch.set_num_threads(n)
 
 
+# ---------------------------------------------------------------------- memory
+#: Peak bytes of the torch path per float of the data a step touches (4 K B n bytes for a
+#: (K, B, n) batch, 4 K T n for a finite set): the data, its torch copy and the dense
+#: path's (K, B, n) temporaries; measured at n = 10,000 (T = 500 and 2,000) as about 7
+#: units, rounded up.
+TRAIN_UNITS = 8
+#: Memory the process needs besides (torch, numba, the GUI), bytes.
+BASE_BYTES = 400 * 2**20
+#: Of the memory available, this fraction may be planned for.
+MEMORY_FRACTION = 0.8
+
+
+def available_memory() -> int:
+    """Bytes the system can give now (MemAvailable; physical memory where that is unknown)."""
+    import os
+
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def fmt_bytes(b: float) -> str:
+    for unit, size in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if b >= size:
+            return f"{b / size:.3g} {unit}"
+    return f"{int(b)} B"
+
+
+def memory_parts(config: TrainConfig) -> dict:
+    """Peak bytes to train ``config``'s K models, by what needs them (each part keyed by the
+    option that sizes it): "models" (parameters, gradients, optimiser moments and a kept
+    copy: about ten float32 copies of W and b, plus the process itself), "n" (the (n, n)
+    one-hot data of the torch path, used when the batch is not the full n), "examples"
+    (a finite set of T examples per model) or "batch" (a (K, B, n) batch and its
+    temporaries), and "history_budget_mb" (the history as the run fills it, at most its
+    budget, and the run file's write buffer)."""
+    from .history import History
+
+    K, n, m = config.models, config.n, config.m
+    params = 4 * K * (m * n * (2 if config.untied else 1) + n)
+    parts = {"models": 10 * params + BASE_BYTES}
+    if config.data == "identity":
+        if config.effective_batch != n:  # torch path: eye(n) and a (K, B, n) batch
+            parts["n"] = 4 * n * n
+            parts["batch"] = TRAIN_UNITS * 4 * K * config.effective_batch * n
+    elif config.examples is not None:
+        parts["examples"] = TRAIN_UNITS * 4 * K * int(config.examples) * n
+    else:
+        parts["batch"] = TRAIN_UNITS * 4 * K * config.effective_batch * n
+    parts["history_budget_mb"] = History.planned_bytes(K, m, n, config.untied,
+                                                       int(config.history_budget_mb * 2**20), config.steps + 2)
+    return parts
+
+
+def memory_estimate(config: TrainConfig) -> int:
+    """Peak bytes to train ``config`` (the sum of ``memory_parts``): the one estimate that
+    train, sweeps, dataset-size sweeps and the window check before anything starts."""
+    return int(sum(memory_parts(config).values()))
+
+
+def check_memory(config: TrainConfig, limit: Optional[int] = None, where: str = "") -> int:
+    """The estimate, or ConfigError naming the part that dominates it (its option is the
+    error's field) when it exceeds ``limit`` bytes (default: MEMORY_FRACTION of the
+    memory available now). ``where``: a note after the sizes (e.g. a sweep's grid label)."""
+    from .config import ConfigError
+
+    if limit is None:
+        limit = int(MEMORY_FRACTION * available_memory())
+    parts = memory_parts(config)
+    est = int(sum(parts.values()))
+    if est > limit:
+        field = max(parts, key=parts.get)
+        what = {"models": "the parameters", "n": f"the ({config.n:,}, {config.n:,}) one-hot data",
+                "examples": f"the {config.examples or 0:,} examples per model", "batch": "the batches",
+                "history_budget_mb": "the history"}[field]
+        lower = {"models": "--models or n", "n": "n, or use the full batch (leave --batch out)",
+                 "examples": "--examples, --models or n", "batch": "--batch, --models or n",
+                 "history_budget_mb": "--history-budget-mb"}[field]
+        K = config.models
+        raise ConfigError(field, f"{K:,} model{'s' if K != 1 else ''} of n = {config.n:,}{where} would need about "
+                                 f"{fmt_bytes(est)} ({what}: {fmt_bytes(parts[field])}), more than the "
+                                 f"{fmt_bytes(limit)} that may be used; lower {lower}")
+    return est
+
+
 def train(config: TrainConfig, progress=None, writer=None, threads=None) -> Trainer:
     """Convenience: build a Trainer, run it to the end, return it."""
     trainer = Trainer(config, writer=writer, threads=threads)
@@ -315,4 +408,5 @@ def train(config: TrainConfig, progress=None, writer=None, threads=None) -> Trai
     return trainer
 
 
-__all__ = ["Trainer", "Progress", "train", "lr_schedule"]
+__all__ = ["Trainer", "Progress", "train", "lr_schedule", "memory_estimate", "memory_parts", "check_memory",
+           "available_memory", "fmt_bytes", "TRAIN_UNITS", "BASE_BYTES", "MEMORY_FRACTION"]

@@ -96,6 +96,14 @@ class History:
         self._lock = threading.RLock()
 
     # ----------------------------------------------------------------- sizes
+    @staticmethod
+    def planned_bytes(K: int, m: int, n: int, untied: bool, budget_bytes: int, rows: int) -> int:
+        """Bytes a History of this budget touches when ``rows`` rows are appended (its arrays
+        are allocated empty: a page counts once a row is written to it): at most the budget."""
+        bpr = _bytes_per_row(int(K), int(m), int(n), bool(untied))
+        capacity = max(3, (int(budget_bytes) - 8 * int(K)) // bpr)
+        return int(min(capacity, max(1, int(rows))) * bpr + 8 * int(K))
+
     @property
     def bytes_per_snapshot(self) -> int:
         return self._bpr
