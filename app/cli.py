@@ -155,7 +155,9 @@ def _add_train_options(p: argparse.ArgumentParser):
     o.add_argument("--init-model", type=_int_arg("--init-model"), default=0,
                    help="model of --init-run to start from, 0-based")
     o.add_argument("--history-budget-mb", type=_float_arg("--history-budget-mb"), default=d.history_budget_mb,
-                   help="memory budget of the recorded history")
+                   help="MB of memory for recording the run: the history (thinned as training goes on), the "
+                   "rows in flight and the run file's write buffer; not the model, its data or the libraries. "
+                   "The run file holds the rows the history ends with: about this size, however many steps")
     o.add_argument("--threads", type=_int_arg("--threads"), default=None, help="CPU threads (default: all)")
 
 

@@ -249,9 +249,11 @@ class MainWindow(QMainWindow):
     def save_dialog(self):
         path, _ = QFileDialog.getSaveFileName(self, "Save run as", str(Path.home() / "run.h5"), RUN_FILTER)
         if path:
+            confirmed = True  # the dialog asked before choosing an existing file
             if not path.endswith((".h5", ".hdf5")):
                 path += ".h5"
-            if self.session.save_as(path):
+                confirmed = False  # it asked about another name: this one is not replaced
+            if self.session.save_as(path, replace=confirmed):
                 self._add_recent(path)
 
     def show_error(self, title: str, text: str):

@@ -26,6 +26,10 @@ from .init import initial_parameters
 # under every layer (a second trainer waits for the chunk in flight).
 _KERNEL_LOCK = threading.Lock()
 
+#: Most bytes of recorded rows one chunk holds (the kernel's output arrays; at most a
+#: sixteenth of the history budget): a chunk that would record more is cut short.
+REC_BYTES = 4 * 2**20
+
 _OPT_CODES = {"adam": kernels.OPT_ADAM, "adamw": kernels.OPT_ADAMW, "sgd": kernels.OPT_SGD}
 
 
@@ -63,12 +67,21 @@ class Trainer:
     """Train config.models models. Thread-safe stop/pause; call run() from a worker."""
 
     def __init__(self, config: TrainConfig, history: Optional[History] = None, writer=None,
-                 threads: Optional[int] = None, initial=None, dataset=None):
+                 threads: Optional[int] = None, initial=None, dataset=None, on_writer_error=None):
+        """``on_writer_error(exc)``: when given, a run file that cannot be written (a full disk)
+        is reported to it and training goes on without the file (the window: the history is
+        in memory and can be saved elsewhere); without it the RunFileError ends ``run``."""
         config.validate()
+        self.on_writer_error = on_writer_error
         self.config = config
         K, m, n = config.models, config.m, config.n
+        # The budget bounds everything that records the run: the rows a chunk records
+        # (rec_bytes), the run file's write buffer, and the history gets the rest.
+        budget = int(config.history_budget_mb * 2**20)
+        self.rec_bytes = max(1, min(REC_BYTES, budget // 16))
+        buffered = int(getattr(writer, "buffer_bytes", 0)) if writer is not None else 0
         self.history = history or History(K, m, n, untied=config.untied,
-                                          budget_bytes=int(config.history_budget_mb * 2**20))
+                                          budget_bytes=max(budget - self.rec_bytes - buffered, budget // 2))
         self.writer = writer
         self.threads = threads
         self.dataset = make_dataset(config) if dataset is None else dataset
@@ -156,6 +169,10 @@ class Trainer:
             return {}
         lo = t if self._first else t + 1
         wanted = self.history.record_steps(lo, t + nsteps + 1)
+        cap = max(2, self.rec_bytes // self.history.bytes_per_snapshot)
+        if len(wanted) >= cap:  # a shorter chunk: its recorded rows stay within REC_BYTES
+            nsteps = max(1 if not self._first else 0, int(wanted[cap - 2]) - t)
+            wanted = wanted[wanted <= t + nsteps]
         rec_steps = np.union1d(wanted, [t + nsteps]).astype(np.int64)
         if not self._first:
             rec_steps = rec_steps[rec_steps > t]
@@ -180,13 +197,17 @@ class Trainer:
         else:
             self.torch.run(t, t, lrs, rec_idx, recW, recb, recM, recloss, self.halted)
         kept = self.history.append_block(rec_steps, recW, recb, recloss, recM if cfg.untied else None)
-        # The file gets the rows the history keeps (so it grows like the
-        # history, not like the step count); the latest unkept row is written
-        # when a run ends (write_latest).
-        if self.writer is not None and kept.any():
-            self.writer.append_block(rec_steps[kept], recW[kept], recb[kept], recloss[kept],
-                                     recM[kept] if cfg.untied else None)
-            self._written = int(rec_steps[kept][-1])
+        # The file gets the kept rows that the history will still hold at the end of the run
+        # (History.lasting: the dense prefix and the final thinned grid), so it holds at most
+        # the history's capacity of rows, however many steps; the latest row is written when
+        # a run ends (write_latest).
+        if self.writer is not None:
+            fkeep = kept & self.history.lasting(rec_steps, cfg.steps)
+            if fkeep.any():
+                sel = slice(None) if fkeep.all() else fkeep  # all kept: views, no copy (the writer copies)
+                self._to_file(self.writer.append_block, rec_steps[sel], recW[sel], recb[sel], recloss[sel],
+                              recM[sel] if cfg.untied else None)
+                self._written = int(rec_steps[fkeep][-1])
         newly = {int(k): int(self.halted[k]) for k in np.nonzero((self.halted >= 0) & (before < 0))[0]}
         for k, s in newly.items():
             self.history.mark_halted(k, s)
@@ -196,8 +217,21 @@ class Trainer:
         self.step = t + nsteps
         self._first = False
         if self.writer is not None:
-            self.writer.maybe_flush()
+            self._to_file(self.writer.maybe_flush)
         return newly
+
+    def _to_file(self, fn, *args):
+        """A call on the run file's writer; a write failure (RunFileError) ends the run, or with
+        ``on_writer_error`` is reported there once and the run goes on without the file."""
+        from .runfile import RunFileError
+
+        try:
+            return fn(*args)
+        except RunFileError as exc:
+            if self.on_writer_error is None:
+                raise
+            self.writer = None
+            self.on_writer_error(exc)
 
     def write_latest(self):
         """Write the history's latest row to the run file if it is not there yet, and flush."""
@@ -206,9 +240,10 @@ class Trainer:
         latest = self.history.latest_step
         if latest is not None and latest > self._written:
             step, W, b, loss, M = self.history.row(len(self.history) - 1)
-            self.writer.append(int(step), W, b, loss, M)
+            self._to_file(self.writer.append, int(step), W, b, loss, M)
             self._written = int(step)
-        self.writer.flush()
+        if self.writer is not None:
+            self._to_file(self.writer.flush)
 
     def run(self, progress: Optional[Callable[[Progress], None]] = None,
             chunk_seconds: float = 0.1, report_seconds: float = 0.1,

@@ -175,6 +175,27 @@ class History:
         with self._lock:
             return self._plan(start, stop)
 
+    def final_grid(self, last_step: int):
+        """(t0, stride) of the thinned region once every wanted step up to ``last_step`` has been
+        appended: its stride then is the smallest power of two (at least the current one) whose
+        grid t0, t0 + stride, ... up to ``last_step`` fits the thinned region's P - D rows."""
+        with self._lock:
+            t0 = self._t0
+            rows = self._P - self.dense_rows
+            stride = self.stride
+            while (int(last_step) - t0) // stride + 1 > rows:
+                stride *= 2
+            return t0, stride
+
+    def lasting(self, steps, last_step: int) -> np.ndarray:
+        """Which of ``steps`` (bool mask) this history will still hold when the run has reached
+        ``last_step``: the dense prefix and the final grid of the thinned region (final_grid).
+        A run file that records only these rows holds at most ``capacity`` rows (with the
+        latest), whatever the step count, and they are the rows the history ends with."""
+        steps = np.asarray(steps, dtype=np.int64)
+        t0, stride = self.final_grid(last_step)
+        return (steps < t0) | ((steps - t0) % stride == 0)
+
     def wants(self, step: int) -> bool:
         """Whether an append of ``step`` now would be kept (not only held as the latest)."""
         with self._lock:

@@ -160,14 +160,17 @@ def _write_header(f, config, dataset, meta, K, m, n, untied):
 
 
 def _block_crc(steps, W, b, loss, M=None) -> np.ndarray:
-    """_row_crc of each of R rows at once: one contiguous byte matrix, one crc32 call a row."""
+    """_row_crc of each of R rows, row by row (no copy of the block)."""
     R = steps.size
-    parts = [np.ascontiguousarray(steps, dtype=np.int64).view(np.uint8).reshape(R, 8)]
-    for a in (W, b, loss, M):
-        if a is not None:
-            parts.append(np.ascontiguousarray(a, dtype=np.float32).reshape(R, -1).view(np.uint8))
-    rows = np.concatenate(parts, axis=1)
-    return np.fromiter((zlib.crc32(r) for r in rows), dtype=np.uint32, count=R)
+    steps = np.ascontiguousarray(steps, dtype=np.int64)
+    arrays = [np.ascontiguousarray(a, dtype=np.float32).reshape(R, -1) for a in (W, b, loss, M) if a is not None]
+    out = np.empty(R, dtype=np.uint32)
+    for i in range(R):
+        crc = zlib.crc32(steps[i:i + 1].data)
+        for a in arrays:
+            crc = zlib.crc32(a[i].data, crc)
+        out[i] = crc & 0xFFFFFFFF
+    return out
 
 
 def _dataset_to_csr(dataset) -> tuple:
@@ -297,6 +300,10 @@ class RunWriter:
         _check_dims(config, self.K, self.m, self.n, self.untied)
         self.flush_seconds = float(flush_seconds)
         self.replace = bool(overwrite)
+        # rows buffered before they are written: at most an eighth of the history's budget
+        # (and _BLOCK_BYTES), so the writer adds little to the memory the budget bounds
+        row = 4 * (self.K * self.m * self.n * (2 if self.untied else 1) + self.K * self.n + self.K) + 8
+        self.buffer_bytes = int(max(row, min(_BLOCK_BYTES, config.history_budget_mb * 2**20 / 8)))
         self._rows: list = []
         self._buffered_bytes = 0
         self._written = 0  # rows written to the datasets
@@ -379,7 +386,7 @@ class RunWriter:
         self._rows.append((steps, W, b, loss, M))
         self._last_step = int(steps[-1])
         self._buffered_bytes += W.nbytes + b.nbytes + loss.nbytes + (M.nbytes if M is not None else 0)
-        if self._buffered_bytes >= _BLOCK_BYTES:
+        if self._buffered_bytes >= self.buffer_bytes:
             self._write_rows()
 
     def mark_halted(self, k: int, step: int) -> None:
