@@ -12,6 +12,7 @@ half-written file is left behind.
 from __future__ import annotations
 
 import math
+import os
 import queue
 import threading
 import time
@@ -20,7 +21,8 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .export import ExportError, FigureRenderer, check_output, discard, finish_file, qimage_bgra, temp_path
+from .export import (ExportError, FigureRenderer, check_output, discard, finish_file, qimage_bgra, temp_path,
+                     write_error)
 
 ANIMATION_FORMATS = (".mp4", ".gif")
 DEFAULT_FRAMES = 150
@@ -88,30 +90,75 @@ def even_size(w: int, h: int):
 
 # ------------------------------------------------------------------- encoders
 class Mp4Encoder:
-    """H.264 (libx264), yuv420p, through imageio-ffmpeg's ffmpeg; frames are BGRA bytes."""
+    """H.264 (libx264), yuv420p, through the ffmpeg that imageio-ffmpeg carries, run here
+    (not through imageio_ffmpeg.write_frames, which drops ffmpeg's exit status): frames
+    are BGRA bytes on ffmpeg's stdin; ``close`` waits for ffmpeg and raises ExportError
+    with its own last words when it failed (e.g. a full disk while it writes the index
+    at the end: the file would be unplayable, "moov atom not found")."""
 
     def __init__(self, path: Path, size, fps: float):
+        import subprocess
+        import tempfile
+        from fractions import Fraction
+
         import imageio_ffmpeg
 
         w, h = size
         if w % 2 or h % 2:
             raise ExportError("--size", f"MP4 (H.264, yuv420p) needs even sides, got {w}x{h}")
-        self.gen = imageio_ffmpeg.write_frames(str(path), (int(w), int(h)), pix_fmt_in="bgra", pix_fmt_out="yuv420p",
-                                               fps=fps, codec="libx264", quality=None, macro_block_size=2,
-                                               ffmpeg_log_level="error", output_params=list(X264_PARAMS))
-        self.gen.send(None)
+        self.path = self.name = Path(path)  # name: the file named in messages (the target, not the temporary)
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo",
+               "-s", f"{int(w)}x{int(h)}", "-pix_fmt", "bgra", "-r", str(Fraction(fps).limit_denominator()),
+               "-i", "-", "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-v", "error",
+               *X264_PARAMS, str(self.path)]
+        self.log = tempfile.TemporaryFile()  # ffmpeg's messages, for the error line
+        # its own session: a Ctrl+C in the terminal reaches this program, which stops the encoder itself
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log,
+                                     start_new_session=True)
+
+    def _failed(self) -> ExportError:
+        try:
+            self.log.seek(0)
+            lines = [ln.strip() for ln in self.log.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        except (OSError, ValueError):
+            lines = []
+        if any("no space left" in ln.lower() for ln in lines):
+            why = "the disk is full"
+        else:
+            last = lines[-1][:300] if lines else f"ffmpeg exited with status {self.proc.returncode}"
+            why = f"the MP4 encoder failed ({last})"
+        return ExportError("--out", f"cannot write {self.name}: {why}", status=1)
 
     def write(self, frame: bytes):
-        self.gen.send(frame)
+        try:
+            self.proc.stdin.write(frame)
+        except (BrokenPipeError, OSError):
+            self.proc.wait()
+            raise self._failed() from None
 
     def close(self):
-        self.gen.close()
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        self.proc.wait()
+        try:
+            if self.proc.returncode != 0:
+                raise self._failed()
+        finally:
+            self.log.close()
 
     def abort(self):
         try:
-            self.gen.close()
+            self.proc.kill()
+            self.proc.wait(10)
         except Exception:
             pass
+        try:
+            self.proc.stdin.close()
+        except Exception:
+            pass
+        self.log.close()
 
 
 class GifEncoder:
@@ -119,6 +166,7 @@ class GifEncoder:
     quantized to its own 256-colour table (the flat colours of the views come out exact)."""
 
     def __init__(self, path: Path, size, fps: float):
+        self.path = self.name = Path(path)  # name: the file named in messages
         self.size = (int(size[0]), int(size[1]))
         self.delay_ms = max(20, int(round(100.0 / fps)) * 10)
         self.f = open(path, "wb")
@@ -177,7 +225,11 @@ class EncoderThread:
 
     def _check(self):
         if self.error is not None:
-            raise ExportError("--out", f"encoding failed: {' '.join(str(self.error).split())[:300]}")
+            if isinstance(self.error, ExportError):
+                raise self.error
+            if isinstance(self.error, OSError):  # GIF: Pillow's writes are plain file writes
+                raise write_error(getattr(self.encoder, "name", "the file"), self.error)
+            raise ExportError("--out", f"encoding failed: {' '.join(str(self.error).split())[:300]}", status=1)
 
     def put(self, frame: bytes):
         self._check()
@@ -194,7 +246,10 @@ class EncoderThread:
         self.q.put(None)
         self.thread.join()
         self._check()
-        self.encoder.close()
+        try:
+            self.encoder.close()
+        except OSError as exc:  # GIF: the last write or the close met a full disk
+            raise write_error(getattr(self.encoder, "name", "the file"), exc) from None
 
     def abort(self):
         self._abort = True
@@ -239,8 +294,9 @@ class AnimationJob:
     """
 
     def __init__(self, renderer: FigureRenderer, frame_at: Callable, steps: Sequence[int], path, fps: float = 30,
-                 orbit: float = 0.0):
-        self.target = check_output(path, ANIMATION_FORMATS)
+                 orbit: float = 0.0, replace: bool = False):
+        self.replace = bool(replace)
+        self.target = check_output(path, ANIMATION_FORMATS, replace=self.replace)
         self.fps = check_fps(fps, self.target.suffix.lower())
         self.renderer = renderer
         self.frame_at = frame_at
@@ -267,7 +323,15 @@ class AnimationJob:
             self.renderer.prepare(*self.frame_at(int(self.steps[-1])))
         self.tmp = temp_path(self.target)
         try:
-            self.enc = EncoderThread(open_encoder(self.tmp, self.size, self.fps))
+            os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # the name is ours
+            enc = open_encoder(self.tmp, self.size, self.fps)
+            enc.name = self.target
+            self.enc = EncoderThread(enc)
+        except OSError as exc:
+            discard(self.tmp)
+            self.tmp = None
+            self.state = "failed"
+            raise write_error(self.target, exc) from None
         except BaseException:
             discard(self.tmp)
             self.tmp = None
@@ -318,7 +382,7 @@ class AnimationJob:
         """Wait for the encoder, then move the file into place."""
         try:
             self.enc.finish()
-            finish_file(self.tmp, self.target)
+            finish_file(self.tmp, self.target, self.replace)
         except BaseException:
             self.cancel()
             self.state = "failed"
@@ -336,14 +400,23 @@ class AnimationJob:
         if self.state in ("new", "running"):
             self.state = "cancelled"
 
-    def run(self, progress: Optional[Callable[[int, int], None]] = None) -> Path:
-        """Every frame, then finish (the CLI's loop). Ctrl+C cancels and re-raises."""
+    def run(self, progress: Optional[Callable[[int, int], None]] = None,
+            should_stop: Optional[Callable[[], bool]] = None) -> Optional[Path]:
+        """Every frame, then finish (the CLI's loop). ``should_stop`` is asked between slices of
+        a quarter of a second: when it says True the job cancels (nothing is written) and run
+        returns None. An exception (a KeyboardInterrupt too) cancels and re-raises."""
         try:
             while self.step(0.25, wait=True):
                 if progress is not None:
                     progress(self.done, self.total)
+                if should_stop is not None and should_stop():
+                    self.cancel()
+                    return None
             if progress is not None:
                 progress(self.done, self.total)
+            if should_stop is not None and should_stop():
+                self.cancel()
+                return None
             return self.finish()
         except BaseException:
             self.cancel()

@@ -14,6 +14,8 @@ import sys
 from typing import Optional, Sequence
 
 EXIT_USAGE = 2
+EXIT_FAILURE = 1  # the machine failed (a full disk, an I/O error, out of memory), not the input
+EXIT_INTERRUPTED = 130  # Ctrl+C (128 + SIGINT), as a shell reports it
 #: Commands beyond train/inspect live in their own modules: name -> module. Each
 #: module has ``add_parser(sub)`` (adds its subparser to the argparse
 #: subparsers ``sub``) and ``run(args) -> int``; raising CliError (or the core's
@@ -24,7 +26,70 @@ COMMANDS = ("train", "inspect") + tuple(EXTRA_COMMANDS)
 
 
 class CliError(Exception):
-    """A user-facing error: one line, exit status 2."""
+    """A user-facing error: one line, exit status ``status`` (2: the input; 1: the machine)."""
+
+    def __init__(self, message: str, status: int = EXIT_USAGE):
+        super().__init__(message)
+        self.status = int(status)
+
+
+class Interrupt:
+    """Ctrl+C during a long command, as a request to stop rather than an exception.
+
+    Inside ``with Interrupt(stop, ...) as intr:`` the first SIGINT calls each ``stop``
+    (e.g. ``Trainer.request_stop``: the engine stops between chunks, a tenth of a
+    second or so) and sets ``intr.requested``; the command then finishes what is
+    complete, says so in one line and exits 130. A KeyboardInterrupt raised at a
+    random point instead could land inside a Qt paint (PyQt prints and swallows it)
+    or between two writes of a file. A second Ctrl+C raises KeyboardInterrupt as
+    usual. Outside the main thread this does nothing (signals go to the main thread).
+    """
+
+    def __init__(self, *stops):
+        self.stops = list(stops)
+        self.requested = False
+        self._previous = None
+
+    def add(self, stop) -> None:
+        """Another thing to stop; called at once if Ctrl+C came already."""
+        self.stops.append(stop)
+        if self.requested:
+            stop()
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        for stop in self.stops:
+            stop()
+
+    def __enter__(self) -> "Interrupt":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+def check_out(path, force: bool, what: str = "--out") -> None:
+    """Refuse, before any work, an output path that cannot be written: an existing file
+    unless --force (one rule for every command that writes), a folder, a missing folder."""
+    from model.outfile import check_target, problem
+
+    try:
+        check_target(path, force)
+    except FileExistsError:
+        raise CliError(f"main.py: {what}: {path} already exists; pass --force to replace it") from None
+    except OSError as exc:
+        raise CliError(f"main.py: {what}: {problem(exc, f'write {path}')}") from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -118,7 +183,9 @@ def _add_train_options(p: argparse.ArgumentParser):
     o.add_argument("--init-model", type=_int_arg("--init-model"), default=None,
                    help="model of --init-run to start from, 0-based (default 0)")
     o.add_argument("--history-budget-mb", type=_float_arg("--history-budget-mb"), default=d.history_budget_mb,
-                   help="memory budget of the recorded history")
+                   help="MB of memory for recording the run: the history (thinned as training goes on), the "
+                   "rows in flight and the run file's write buffer; not the model, its data or the libraries. "
+                   "The run file holds the rows the history ends with: about this size, however many steps")
     add_threads_option(o)
 
 
@@ -158,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "and verdict (a summary table for K > 1); record the history to --out.")
     _add_train_options(t)
     t.add_argument("--out", type=_path_arg("--out"), default=None, help="run file to write (.h5); default: a new file in the user's data folder")
+    t.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
+                   "is never touched)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     i = sub.add_parser("inspect", help="the analysis of one snapshot of a run file",
                        description="Analyse one snapshot of a saved run: per-feature norms, angles, biases, "
@@ -177,39 +246,51 @@ def cmd_train(a) -> int:
     from tqdm import tqdm
 
     from model.analysis import analyze
-    from model.engine import Trainer
+    from model.engine import Trainer, check_memory
     from model.runfile import RunWriter, autosave_path
 
     cfg = config_from_args(a)
     from model.data import make_dataset
     from model.init import initial_parameters
 
+    if a.out is not None:
+        check_out(a.out, a.force)
+    check_memory(cfg)  # before anything is allocated: a run that cannot fit is refused, naming why
+    out = a.out if a.out is not None else str(autosave_path(cfg))
     dataset = make_dataset(cfg)
     initial = initial_parameters(cfg)  # before the file opens: a bad --init-run leaves no empty file
-    out = a.out if a.out is not None else str(autosave_path(cfg))
-    with RunWriter(out, cfg, dataset=dataset, K=cfg.models, m=cfg.m, n=cfg.n) as writer:
-        trainer = Trainer(cfg, writer=writer, threads=a.threads, initial=initial, dataset=dataset)
-        bar = tqdm(total=cfg.steps, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
-        halted_msgs = []
+    halted_msgs = []
+    with Interrupt() as intr:
+        # the file appears under its name with its first snapshot (RunWriter); a run stopped
+        # before that, or that cannot write it, leaves none
+        with RunWriter(out, cfg, dataset=dataset, K=cfg.models, m=cfg.m, n=cfg.n, overwrite=a.force) as writer:
+            trainer = Trainer(cfg, writer=writer, threads=a.threads, initial=initial, dataset=dataset)
+            intr.add(trainer.request_stop)
+            bar = tqdm(total=cfg.steps, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
 
-        def progress(p):
-            bar.update(p.step - bar.n)
-            live = p.loss[np.isfinite(p.loss)]
-            if live.size:
-                bar.set_postfix_str(f"loss {np.median(live):.3g}" + (" (median)" if cfg.models > 1 else ""))
-            for k, s in p.halted.items():
-                halted_msgs.append(f"model {k}: loss became NaN/inf at step {s}; its history stops at its last "
-                                   f"finite snapshot")
+            def progress(p):
+                bar.update(p.step - bar.n)
+                live = p.loss[np.isfinite(p.loss)]
+                if live.size:
+                    bar.set_postfix_str(f"loss {np.median(live):.3g}" + (" (median)" if cfg.models > 1 else ""))
+                for k, s in p.halted.items():
+                    halted_msgs.append(f"model {k}: loss became NaN/inf at step {s}; its history stops at its "
+                                       f"last finite snapshot")
 
-        try:
-            trainer.run(progress)
-        except KeyboardInterrupt:
-            trainer.request_stop()
-            print("interrupted: the history so far is saved", file=sys.stderr)
-        bar.close()
+            try:
+                trainer.run(progress)
+            finally:
+                bar.close()
     for msg in halted_msgs:
         print(msg, file=sys.stderr)
     h = trainer.history
+    if intr.requested:
+        if writer.published:
+            print(f"main.py: interrupted at step {trainer.step:,} of {cfg.steps:,}: the history up to step "
+                  f"{writer.committed_step:,} is saved in {out}", file=sys.stderr)
+        else:
+            print("main.py: interrupted before the first snapshot: nothing was saved", file=sys.stderr)
+        return EXIT_INTERRUPTED
     onehot = cfg.data == "identity"
     if cfg.models == 1:
         snap = h.snapshot(model=0)
@@ -258,14 +339,18 @@ def cmd_inspect(a) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    from model.config import ConfigError
+def _out_of_memory(exc: BaseException) -> bool:
+    """MemoryError, or torch's allocation failure (a RuntimeError)."""
+    if isinstance(exc, MemoryError):
+        return True
+    low = str(exc).lower()
+    return isinstance(exc, RuntimeError) and "alloc" in low and "memory" in low
 
-    try:
-        from model.runfile import RunFileError
-    except Exception:  # pragma: no cover
-        RunFileError = OSError  # type: ignore
+
+def _run(argv) -> int:
+    from model.config import ConfigError
+    from model.runfile import RunFileError
+
     try:
         if not argv or (len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in COMMANDS):
             from .gui import run_gui
@@ -282,11 +367,39 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_USAGE
     except CliError as e:
         print(str(e), file=sys.stderr)
+        return e.status
     except ConfigError as e:
         print(f"main.py: {_flag(e.field)}: {str(e).split(': ', 1)[1]}", file=sys.stderr)
     except RunFileError as e:
         print(f"main.py: {e}", file=sys.stderr)
+        return e.status
     except KeyboardInterrupt:
         print("main.py: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except (MemoryError, RuntimeError) as e:
+        if not _out_of_memory(e):
+            raise
+        print("main.py: out of memory: this run needs more memory than the machine could give "
+              "(lower n, --models, --examples or --batch)", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_USAGE
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The command line; returns the exit status. A reader that closes the pipe early
+    (``main.py inspect run.h5 --json | head -c 10``) ends the command quietly: Python's
+    recipe, stdout pointed at /dev/null so that the interpreter's final flush is quiet."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        status = _run(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        return status
+    except BrokenPipeError:
+        import os
+
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_FAILURE

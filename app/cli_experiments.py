@@ -17,7 +17,8 @@ import json
 import math
 import sys
 
-from .cli import CliError, _add_train_options, _float_arg, _int_arg, _path_arg, add_threads_option, config_from_args
+from .cli import (EXIT_INTERRUPTED, CliError, Interrupt, _add_train_options, _float_arg, _int_arg, _path_arg,
+                  add_threads_option, check_out, config_from_args)
 
 COMMANDS = ("sweep", "probe", "datasize")
 MAX_MEMORY_GB = 1e6  # a petabyte: beyond any machine, and still a whole number of bytes in an int64
@@ -61,7 +62,7 @@ def _print_json(obj) -> None:
 def _add_sweep(sub):
     p = sub.add_parser("sweep", help="train K seeds of a configuration (or a grid of them) and count the verdicts",
                        description="Seed sweep / failure atlas: K seeds of each configuration trained as one "
-                       "batched run; per configuration the count and rate of each verdict with Wilson 95%% "
+                       "batched run; per configuration the count and rate of each verdict with Wilson 95% "
                        "intervals. Model k of a configuration with --seed s is the single run with seed s + k.")
     _add_train_options(p)
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
@@ -70,6 +71,8 @@ def _add_sweep(sub):
                    "warmup, data, sparsity, examples, batch")
     p.add_argument("--out", type=_path_arg("--out"), default=None, help="sweep file to write (.h5); default: a new file in the user's "
                    "data folder")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
+                   "is never touched)")
     p.add_argument("--json", action="store_true", help="print one JSON object: per configuration the counts "
                    "per verdict and per finding and the rates (with 95%% intervals)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -84,8 +87,10 @@ def cmd_sweep(a) -> int:
         raise CliError("main.py sweep: --init: a sweep trains fresh models: use xavier or analytic")
     cfg = config_from_args(a)
     grid = parse_grid(a.grid)
+    if a.out is not None:
+        check_out(a.out, a.force)
     out = a.out or str(default_sweep_path(cfg, cfg.models))
-    runner = SweepRunner(cfg, grid, cfg.models, out=out, threads=a.threads)
+    runner = SweepRunner(cfg, grid, cfg.models, out=out, threads=a.threads, overwrite=a.force)
     bar = tqdm(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
     state = {"key": None}
 
@@ -101,13 +106,16 @@ def cmd_sweep(a) -> int:
         bar.update(p.done - bar.n)
 
     try:
-        sweep = runner.run(progress)
-    except KeyboardInterrupt:
-        runner.request_cancel()
+        with Interrupt(runner.request_cancel) as intr:
+            sweep = runner.run(progress)
+    finally:
         bar.close()
-        print("interrupted: the configurations completed so far are saved in " + out, file=sys.stderr)
-        return 130
-    bar.close()
+    if intr.requested:
+        done = len(sweep.entries)
+        print(f"main.py: interrupted: {done} of {sweep.planned} configuration(s) finished"
+              + (f" and saved in {sweep.path}" if sweep.path is not None else "; nothing was saved"),
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     if a.json:
         _print_json(sweep.summary())
         return 0
@@ -258,15 +266,24 @@ def cmd_probe(a) -> int:
     out = {"run": a.run, "model": a.model, "step": snap.step, "verdict": an.verdict,
            "recorded_loss": snap.loss, **res.to_dict()}
     cont = None
+    stopped_at = None
     if a.continue_steps is not None:
+        import threading
+
         t_at = a.at if a.at is not None else 0.05 * max(abs(lo), abs(hi))
         start = pr.perturbed(snap, path, t_at, objective)
-        cont = pr.continue_training(cfg, snap, start, a.continue_steps, t_at, objective, threads=a.threads,
-                                    dataset=run.dataset)
-        out["continue"] = cont.to_dict()
+        stop = threading.Event()
+        with Interrupt(stop.set) as intr:
+            cont = pr.continue_training(cfg, snap, start, a.continue_steps, t_at, objective, threads=a.threads,
+                                        dataset=run.dataset, stop_event=stop)
+        if intr.requested:  # the continuation is incomplete: report only the probe, which is complete
+            stopped_at = cont.history.latest_step or 0
+            cont = None
+        else:
+            out["continue"] = cont.to_dict()
     if a.json:
         _print_json(out)
-        return 0
+        return _probe_interrupted(stopped_at, a.continue_steps)
     print(f"{a.run}  model {a.model}  step {snap.step}  verdict {an.verdict.replace('_', ' ')}")
     print(f"path: {path.text}   objective: {res.objective}")
     print(f"loss(0) = {res.loss0:.10g}   (recorded {snap.loss:.6g})")
@@ -296,7 +313,16 @@ def cmd_probe(a) -> int:
             print(f"control (t = 0, same steps, fresh optimiser state): loss {c.control_loss_after:.6g}, verdict "
                   f"{c.control_verdict_after.replace('_', ' ')}"
                   + (" (escaped too: the restart alone frees it)" if c.control_escaped else ""))
-    return 0
+    return _probe_interrupted(stopped_at, a.continue_steps)
+
+
+def _probe_interrupted(stopped_at, steps) -> int:
+    """After the probe's output: 0, or the one line and 130 when Ctrl+C cut --continue-steps short."""
+    if stopped_at is None:
+        return 0
+    print(f"main.py: interrupted: the continued training stopped at step {stopped_at:,} of {steps:,} and is "
+          f"not reported; the probe above is complete", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 # ======================================================================== datasize
@@ -321,6 +347,8 @@ def _add_datasize(sub):
     p.add_argument("--max-memory-gb", type=_float_arg("--max-memory-gb"), default=None,
                    help="memory the sweep may plan for (default: 80%% of what is available now)")
     p.add_argument("--out", type=_path_arg("--out"), default=None, help="file to write (.h5)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
+                   "is never touched)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -343,8 +371,11 @@ def cmd_datasize(a) -> int:
                        f"got {a.max_memory_gb:g}")
     sizes = parse_sizes(a.sizes)
     cfg = config_from_args(a)
+    if a.out is not None:
+        check_out(a.out, a.force)
     limit = None if a.max_memory_gb is None else int(a.max_memory_gb * 2**30)
-    runner = DataSizeRunner(cfg, sizes, a.test_examples, out=a.out, threads=a.threads, memory_limit=limit)
+    runner = DataSizeRunner(cfg, sizes, a.test_examples, out=a.out, threads=a.threads, memory_limit=limit,
+                            overwrite=a.force)
     bar = tqdm(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
     state = {"key": None}
 
@@ -358,14 +389,16 @@ def cmd_datasize(a) -> int:
         bar.update(p.done - bar.n)
 
     try:
-        res = runner.run(progress)
-    except KeyboardInterrupt:
-        runner.request_cancel()
+        with Interrupt(runner.request_cancel) as intr:
+            res = runner.run(progress)
+    finally:
         bar.close()
-        print("interrupted" + (f": the sizes completed so far are saved in {a.out}" if a.out else ""),
-              file=sys.stderr)
-        return 130
-    bar.close()
+    if intr.requested:
+        done = len(res.results)
+        saved = (f" and saved in {res.path}" if res.path is not None else
+                 "; nothing was saved" if a.out else " (no --out: nothing is saved)")
+        print(f"main.py: interrupted: {done} of {len(res.sizes)} size(s) finished{saved}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if a.json:
         _print_json(res.summary())
         return 0

@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .cli import CliError, _float_arg, _int_arg, _path_arg
+from .cli import EXIT_INTERRUPTED, CliError, Interrupt, _float_arg, _int_arg, _path_arg, check_out
 
 VIEW_CHOICES = ("zones", "wheel", "gram", "bias", "loss", "verdict", "plane3d", "figure")
 XVFB_ARGS = ["-a", "-s", "-screen 0 1920x1080x24 +extension GLX +render -noreset"]
@@ -51,6 +51,8 @@ def add_parser(sub):
                    help="snapshot at or before this step (default: the latest)")
     e.add_argument("--background", choices=("white", "transparent"), default="white", help="default white")
     e.add_argument("--out", required=True, type=_path_arg("--out"), help="FILE.png, FILE.svg or FILE.pdf")
+    e.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
+                   "is never touched)")
     a = sub.add_parser("animate", help="a video of the training history: MP4 or GIF",
                        description="Render a range of the recorded history, one snapshot per frame, to an MP4 "
                        "(H.264) or a GIF, with a progress bar.")
@@ -68,6 +70,8 @@ def add_parser(sub):
                    help="plane3d: degrees the camera turns over the whole animation (default 0)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.add_argument("--out", required=True, type=_path_arg("--out"), help="FILE.mp4 or FILE.gif")
+    a.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
+                   "is never touched)")
 
 
 # ------------------------------------------------------------------ helpers
@@ -192,9 +196,10 @@ def cmd_export(a) -> int:
 
     panels = _panels(a)
     try:
-        check_output(a.out, (".png", ".svg", ".pdf"))
+        check_output(a.out, (".png", ".svg", ".pdf"), replace=True)  # the name; its existence: check_out
     except ExportError as exc:
-        raise CliError(f"main.py: {exc}") from None
+        raise CliError(f"main.py: {exc}", exc.status) from None
+    check_out(a.out, a.force)
     s, opts, title = load(a, panels)
     try:
         h = s.history
@@ -203,10 +208,14 @@ def cmd_export(a) -> int:
                            f"{a.run}), got {a.step}")
         snap, ctx = s.frame_at(a.step)
         try:
-            with FigureRenderer(panels, opts, title) as r:
-                out = r.save(a.out, snap, ctx)
+            # Ctrl+C while Qt paints would be swallowed by PyQt: it is asked after the render
+            with Interrupt() as intr, FigureRenderer(panels, opts, title) as r:
+                out = r.save(a.out, snap, ctx, replace=a.force, interrupted=lambda: intr.requested)
         except ExportError as exc:
-            raise CliError(f"main.py: {exc}") from None
+            raise CliError(f"main.py: {exc}", exc.status) from None
+        except KeyboardInterrupt:
+            print(f"main.py: interrupted: nothing was written to {a.out}", file=sys.stderr)
+            return EXIT_INTERRUPTED
     finally:
         s.shutdown()
     print(f"wrote {out} ({opts.width}x{opts.height} {out.suffix[1:]}, step {snap.step:,})")
@@ -221,11 +230,12 @@ def cmd_animate(a) -> int:
 
     panels = _panels(a)
     try:
-        out = check_output(a.out, (".mp4", ".gif"))
+        out = check_output(a.out, (".mp4", ".gif"), replace=True)  # the name; its existence: check_out
         check_fps(a.fps, out.suffix.lower())
         check_orbit(a.orbit)
     except ExportError as exc:
-        raise CliError(f"main.py: {exc}") from None
+        raise CliError(f"main.py: {exc}", exc.status) from None
+    check_out(a.out, a.force)
     if a.orbit and "plane3d" not in panels:
         raise CliError("main.py: --orbit applies to the 3D view (--view plane3d, or a figure with plane3d)")
     s, opts, title = load(a, panels)
@@ -233,24 +243,29 @@ def cmd_animate(a) -> int:
         try:
             steps = select_steps(s.history.steps, a.start, a.end, a.frames, a.stride, a.log_time)
         except ExportError as exc:
-            raise CliError(f"main.py: {exc}") from None
+            raise CliError(f"main.py: {exc}", exc.status) from None
         bar = None
 
         def progress(done, total):
             bar.update(done - bar.n)
 
         try:
-            with FigureRenderer(panels, opts, title) as r:  # checks the options: no bar drawn before
-                job = AnimationJob(r, s.frame_at, steps, out, fps=a.fps, orbit=a.orbit)
+            # Ctrl+C: asked between frames (a KeyboardInterrupt raised inside a Qt paint is swallowed)
+            with Interrupt() as intr, FigureRenderer(panels, opts, title) as r:  # checks the options first
+                job = AnimationJob(r, s.frame_at, steps, out, fps=a.fps, orbit=a.orbit, replace=a.force)
                 bar = tqdm(total=len(steps), unit="frame", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
-                path = job.run(progress)
+                path = job.run(progress, should_stop=lambda: intr.requested)
         except ExportError as exc:
-            raise CliError(f"main.py: {exc}") from None
+            raise CliError(f"main.py: {exc}", exc.status) from None
         finally:
             if bar is not None:
                 bar.close()
     finally:
         s.shutdown()
+    if path is None:
+        print(f"main.py: interrupted after {job.done} of {len(steps)} frames: nothing was written to {out}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     w, h = opts.width, opts.height
     print(f"wrote {path} ({len(steps)} frames, {w}x{h}, {a.fps:g} fps, {len(steps) / a.fps:.1f} s; steps "
           f"{int(steps[0]):,}..{int(steps[-1]):,}{', log time' if a.log_time else ''})")

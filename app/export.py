@@ -15,12 +15,13 @@ QPainter onto the target device:
 Around the panels: a header (the run's config at the left, "step · loss" at
 the right), the feature-colour legend below, and the panel names above the
 panels of a composed figure. Files are written to a temporary file in the
-target folder and renamed at the end, so a failure leaves no partial file.
+target folder and published under their name at the end (model/outfile.py), so
+a failure leaves no partial file, and an existing file is replaced only when
+asked (``replace``).
 """
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -55,12 +56,22 @@ PLANE3D_MISSING = "view plane3d is not available yet"
 
 
 class ExportError(ValueError):
-    """Bad export input or an unwritable target: ``str()`` is one line naming the field."""
+    """Bad export input or an unwritable target: ``str()`` is one line naming the field.
+    ``status``: 2 for the user's input, 1 when the machine failed (a full disk)."""
 
-    def __init__(self, field: str, problem: str):
+    def __init__(self, field: str, problem: str, status: int = 2):
         self.field = field
         self.problem = " ".join(str(problem).split())
+        self.status = int(status)
         super().__init__(f"{field}: {self.problem}" if field else self.problem)
+
+
+def write_error(target, exc: BaseException, field: str = "--out") -> ExportError:
+    """The ExportError for a failed write of ``target``: the reason in one line (the disk
+    is full, permission denied, ...), status 1 when the disk failed."""
+    from model.outfile import is_disk_failure, problem
+
+    return ExportError(field, problem(exc, f"write {target}"), status=1 if is_disk_failure(exc) else 2)
 
 
 @dataclass
@@ -104,8 +115,11 @@ def parse_panels(text: str, field_name: str = "--panels") -> Tuple[str, ...]:
     return keys
 
 
-def check_output(path, formats: Sequence[str], field_name: str = "--out") -> Path:
-    """The output path, if its extension is one of ``formats`` and its folder is writable."""
+def check_output(path, formats: Sequence[str], field_name: str = "--out", replace: bool = False) -> Path:
+    """The output path, if its extension is one of ``formats``, its folder is writable, and
+    it does not exist yet (or ``replace``: the user asked to replace it)."""
+    from model.outfile import check_target
+
     p = Path(os.fspath(path)).expanduser()
     ext = p.suffix.lower()
     if ext not in formats:
@@ -117,39 +131,44 @@ def check_output(path, formats: Sequence[str], field_name: str = "--out") -> Pat
     if not folder.is_dir():
         problem = "is not a folder" if folder.exists() else "does not exist"
         raise ExportError(field_name, f"cannot write {p}: the folder {folder} {problem}")
-    if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+    try:
+        check_target(p, replace)
+    except FileExistsError:
+        raise ExportError(field_name, f"{p} already exists (choose another name, or ask to replace it: "
+                                      f"--force on the command line)") from None
+    except OSError as exc:
+        raise write_error(p, exc, field_name) from None
+    if p.exists() and not os.access(p, os.W_OK):
         raise ExportError(field_name, f"cannot write {p}: permission denied")
     return p
 
 
 def temp_path(target: Path) -> Path:
-    """A fresh, hidden temporary file beside ``target`` with the same extension (renamed on success)."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent)
-    except OSError as exc:
-        raise ExportError("--out", f"cannot write {target}: {exc.strerror or exc}") from None
-    os.close(fd)
-    return Path(tmp)
+    """A fresh, hidden temporary name beside ``target`` with the same extension (published on
+    success: model/outfile.py). Nothing is created."""
+    from model.outfile import temp_beside
+
+    return temp_beside(target)
 
 
-def finish_file(tmp: Path, target: Path):
-    """Rename the finished temporary file onto the target (atomic on one file system)."""
+def finish_file(tmp: Path, target: Path, replace: bool = False):
+    """Publish the finished temporary file under the target's name (model/outfile.py: one
+    step; an existing target only with ``replace``); the temporary file is gone either way."""
+    from model.outfile import publish
+
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; the result is an ordinary file
-        os.replace(tmp, target)
+        publish(tmp, target, replace)
+    except FileExistsError:
+        raise ExportError("--out", f"{target} already exists (it appeared while exporting); nothing was "
+                                   f"replaced") from None
     except OSError as exc:
-        discard(tmp)
-        raise ExportError("--out", f"cannot write {target}: {exc.strerror or exc}") from None
+        raise write_error(target, exc) from None
 
 
 def discard(tmp: Optional[Path]):
-    if tmp is not None:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    from model.outfile import discard as _discard
+
+    _discard(tmp)
 
 
 def run_title(config, model: int = 0) -> str:
@@ -650,37 +669,66 @@ class FigureRenderer:
             p.end()
         return img
 
-    def save(self, path, snap, ctx) -> Path:
-        """Write PNG, SVG or PDF (by the extension) through a temporary file beside it."""
-        target = check_output(path, FIGURE_FORMATS)
+    def save(self, path, snap, ctx, replace: bool = False, interrupted=None) -> Path:
+        """Write PNG, SVG or PDF (by the extension): rendered in memory, written to a temporary
+        file beside it with plain writes (a full disk is one clear line, not libpng's), and
+        published under its name (an existing file only with ``replace``). ``interrupted``:
+        a callable asked after rendering; when it says True nothing is written and
+        KeyboardInterrupt is raised."""
+        from model.outfile import write_new
+
+        target = check_output(path, FIGURE_FORMATS, replace=replace)
         ext = target.suffix.lower()
         if ext in (".svg", ".pdf") and "plane3d" in self.panels_keys and len(self.panels_keys) == 1:
             raise ExportError("--out", "the 3D view exports to .png (a GL rendering); SVG and PDF are for 2D "
                                        "views and figures")
+        data = self.encode(ext, snap, ctx)
+        if not data:
+            raise ExportError("--out", f"cannot write {target}: nothing was rendered", status=1)
+        if interrupted is not None and interrupted():
+            raise KeyboardInterrupt
         tmp = temp_path(target)
         try:
-            if ext == ".png":
-                img = self.image(snap, ctx)
-                if not img.save(str(tmp), "PNG"):
-                    raise ExportError("--out", f"cannot write {target}")
-            elif ext == ".svg":
-                self._save_svg(tmp, snap, ctx)
-            else:
-                self._save_pdf(tmp, snap, ctx)
-            if tmp.stat().st_size == 0:
-                raise ExportError("--out", f"cannot write {target}: nothing was written")
-        except BaseException:
-            discard(tmp)
-            raise
-        finish_file(tmp, target)
+            write_new(tmp, data)
+        except OSError as exc:
+            raise write_error(target, exc) from None
+        finish_file(tmp, target, replace)
         return target
 
-    def _save_svg(self, tmp: Path, snap, ctx):
+    def encode(self, ext: str, snap, ctx) -> bytes:
+        """The figure as the bytes of a .png, .svg or .pdf file."""
+        from PyQt6.QtCore import QBuffer, QByteArray, QIODevice
+
+        ba = QByteArray()
+        buf = QBuffer(ba)
+        buf.open(QIODevice.OpenModeFlag.WriteOnly)
+        if ext == ".png":
+            if not self.image(snap, ctx).save(buf, "PNG"):
+                raise ExportError("--out", "the PNG encoder failed", status=1)
+        elif ext == ".svg":
+            self._save_svg(buf, snap, ctx)
+        else:
+            self._save_pdf(buf, snap, ctx)
+        buf.close()
+        data = bytes(ba)
+        if ext == ".svg":  # QSvgGenerator states the size in mm, which readers convert at 90 or 96 dpi
+            import re
+
+            o = self.options
+            text = data.decode("utf-8")
+            head, sep, rest = text.partition("viewBox=")
+            if sep:
+                head = re.sub(r'width="[0-9.]+mm" height="[0-9.]+mm"',
+                              f'width="{o.width}px" height="{o.height}px"', head, count=1)
+                data = (head + sep + rest).encode("utf-8")
+        return data
+
+    def _save_svg(self, device, snap, ctx):
         from PyQt6.QtSvg import QSvgGenerator
 
         o = self.options
         g = QSvgGenerator()
-        g.setFileName(str(tmp))
+        g.setOutputDevice(device)
         g.setSize(QSize(o.width, o.height))
         g.setViewBox(QRectF(0, 0, o.width, o.height))
         g.setResolution(DPI)
@@ -691,19 +739,10 @@ class FigureRenderer:
             self.paint(p, snap, ctx, raster=False)
         finally:
             p.end()
-        # QSvgGenerator states the size in mm, which readers convert at 90 or 96 dpi: state pixels
-        text = tmp.read_text(encoding="utf-8")
-        head, sep, rest = text.partition("viewBox=")
-        if sep:
-            import re
 
-            head = re.sub(r'width="[0-9.]+mm" height="[0-9.]+mm"', f'width="{o.width}px" height="{o.height}px"',
-                          head, count=1)
-            tmp.write_text(head + sep + rest, encoding="utf-8")
-
-    def _save_pdf(self, tmp: Path, snap, ctx):
+    def _save_pdf(self, device, snap, ctx):
         o = self.options
-        w = QPdfWriter(str(tmp))
+        w = QPdfWriter(device)
         w.setResolution(DPI)
         w.setCreator("latent geometry explorer")
         w.setTitle(self.title_text() or "figure")
@@ -719,7 +758,7 @@ class FigureRenderer:
                 p.scale(sx, sy)
             self.paint(p, snap, ctx, raster=False)
         finally:
-            p.end()
+            p.end()  # writes the end of the document
 
     def close(self):
         for pn in self.panels:
@@ -734,10 +773,10 @@ class FigureRenderer:
 
 
 def export_figure(path, panels: Sequence[str], snap, ctx, options: Optional[FigureOptions] = None,
-                  title: str = "") -> Path:
+                  title: str = "", replace: bool = False) -> Path:
     """Render ``panels`` (one view key, or several side by side) for one snapshot to ``path``."""
     with FigureRenderer(panels, options, title) as r:
-        return r.save(path, snap, ctx)
+        return r.save(path, snap, ctx, replace=replace)
 
 
 def qimage_bgra(img: QImage) -> bytes:

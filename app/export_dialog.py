@@ -8,6 +8,7 @@ time left, and Cancel removes the half-written file.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -66,6 +67,9 @@ class _Common(QDialog):
         self.session = window.session
         self.setWindowTitle(title)
         self._filter = formats
+        # paths an existing file may be replaced at: chosen with Browse… (whose dialog asked)
+        # or written by this dialog already; any other existing file is never touched
+        self._may_replace: set = set()
         lay = QVBoxLayout(self)
         self.form = QFormLayout()
         lay.addLayout(self.form)
@@ -136,6 +140,24 @@ class _Common(QDialog):
         path, _ = QFileDialog.getSaveFileName(self, self.windowTitle(), start, self._filter)
         if path:
             self.path.setText(path)
+            self._may_replace.add(self._key(path))
+
+    @staticmethod
+    def _key(path) -> str:
+        return os.path.abspath(os.path.expanduser(str(path).strip()))
+
+    def replace_ok(self, path) -> bool:
+        """Whether an existing file at ``path`` may be replaced (see _may_replace)."""
+        return self._key(path) in self._may_replace
+
+    def check_replace(self, path) -> bool:
+        """False (with the reason shown) when ``path`` is an existing file nobody asked to replace."""
+        p = Path(os.path.expanduser(str(path).strip()))
+        if p.is_file() and not self.replace_ok(p):
+            self.show_message(f"{p} already exists: choose it with Browse… to replace it, or another name.",
+                              error=True)
+            return False
+        return True
 
     def default_name(self) -> str:
         return "figure.png"
@@ -190,12 +212,15 @@ class FigureDialog(_Common):
         if not self.path.text().strip():
             self.show_message("Choose a file (.png, .svg or .pdf).", error=True)
             return None
+        if not self.check_replace(self.path.text()):
+            return None
         try:
             with FigureRenderer(self.panels(), self.options(), self.title()) as r:
-                out = r.save(self.path.text().strip(), snap, ctx)
+                out = r.save(self.path.text().strip(), snap, ctx, replace=self.replace_ok(self.path.text()))
         except ExportError as exc:
             self.show_message(str(exc), error=True)
             return None
+        self._may_replace.add(self._key(out))
         self.show_message(f"Wrote {out} (step {snap.step:,}).")
         self.exported.emit(str(out))
         return out
@@ -328,8 +353,11 @@ class AnimationDialog(_Common):
             if self.path.text().strip().lower().endswith(".gif") and fps > GIF_FPS_MAX:
                 raise ExportError("Frames per second", f"must be at most {GIF_FPS_MAX} for GIF")
             orbit = self.orbit_box.value() if "plane3d" in self.panels() else 0.0
+            if not self.check_replace(self.path.text()):
+                return False
             renderer = FigureRenderer(self.panels(), self.options(), self.title())
-            self.job = AnimationJob(renderer, s.frame_at, steps, self.path.text().strip(), fps=fps, orbit=orbit)
+            self.job = AnimationJob(renderer, s.frame_at, steps, self.path.text().strip(), fps=fps, orbit=orbit,
+                                    replace=self.replace_ok(self.path.text()))
             self.job.start()
         except ExportError as exc:
             if renderer is not None:
@@ -372,6 +400,7 @@ class AnimationDialog(_Common):
             self.finished_export.emit("")
             return
         secs = job.total / job.fps
+        self._may_replace.add(self._key(out))
         self._end(f"Wrote {out} ({job.total} frames, {secs:.1f} s).")
         self.finished_export.emit(str(out))
 

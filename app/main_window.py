@@ -241,6 +241,7 @@ class MainWindow(QMainWindow):
         # dock sizes only take once the window is laid out: now, and again when it is shown
         self._size_layout()
         QTimer.singleShot(0, self._size_layout)
+        QTimer.singleShot(0, self._hide_stale_tab_bars)
         for n, a in getattr(self, "layout_actions", {}).items():
             a.setChecked(n == name)
         settings().setValue("layout", name)
@@ -266,12 +267,6 @@ class MainWindow(QMainWindow):
             self.resizeDocks([D["zones"], D["loss"]], [int(H * 0.5), int(H * 0.35)], O.Vertical)
         else:
             self.resizeDocks(pics, [W // 3] * 3, O.Horizontal)
-
-    def showEvent(self, e):  # noqa: N802 (Qt)
-        super().showEvent(e)
-        if not getattr(self, "_sized_on_show", False):
-            self._sized_on_show = True
-            QTimer.singleShot(0, self._size_layout)
 
     def set_form_collapsed(self, on: bool) -> None:
         """Hide the form behind a one-line summary of the experiment (or show it again)."""
@@ -425,9 +420,11 @@ class MainWindow(QMainWindow):
     def save_dialog(self):
         path, _ = QFileDialog.getSaveFileName(self, "Save run as", str(Path.home() / "run.h5"), RUN_FILTER)
         if path:
+            confirmed = True  # the dialog asked before choosing an existing file
             if not path.endswith((".h5", ".hdf5")):
                 path += ".h5"
-            if self.session.save_as(path):
+                confirmed = False  # it asked about another name: this one is not replaced
+            if self.session.save_as(path, replace=confirmed):
                 self._add_recent(path)
 
     def show_error(self, title: str, text: str):
@@ -605,9 +602,12 @@ class MainWindow(QMainWindow):
                 return True
         return False
 
-    def showEvent(self, e):
+    def showEvent(self, e):  # noqa: N802 (Qt)
         super().showEvent(e)
         QTimer.singleShot(0, self._hide_stale_tab_bars)
+        if not getattr(self, "_sized_on_show", False):  # dock sizes take once the window is laid out
+            self._sized_on_show = True
+            QTimer.singleShot(0, self._size_layout)
 
     def _hide_stale_tab_bars(self):
         """Work around a Qt 6 dock layout glitch: a tab bar from an earlier, smaller

@@ -18,7 +18,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from model.analysis import analyze
 from model.config import TrainConfig
 from model.data import make_dataset
-from model.engine import Trainer
+from model.engine import Trainer, check_memory
 from model.geometry import angles, project
 from model.history import History
 from model.init import initial_parameters
@@ -75,6 +75,7 @@ class Session(QObject):
     def start(self, config: TrainConfig):
         """Start a new run (stopping any run in progress). Bad configs raise ConfigError."""
         config = config.validate()
+        check_memory(config)  # a run that cannot fit is refused (ConfigError naming why), nothing stops
         dataset = make_dataset(config)
         initial = initial_parameters(config)  # may raise for a bad init run: nothing changes then
         self.stop_training()
@@ -85,7 +86,8 @@ class Session(QObject):
         except RunFileError as exc:
             self.message.emit(f"autosave disabled: {exc}")
             path = None
-        trainer = Trainer(config, writer=writer, initial=initial, dataset=dataset)
+        trainer = Trainer(config, writer=writer, initial=initial, dataset=dataset,
+                          on_writer_error=self._autosave_failed)
         self._install(config, trainer.history, dataset, path)
         self.trainer, self.writer = trainer, writer
         self.worker = TrainingWorker(trainer, threads=self.train_threads)
@@ -150,12 +152,14 @@ class Session(QObject):
                           f"{run.history.first_step}..{run.history.latest_step}")
         return True
 
-    def save_as(self, path) -> bool:
+    def save_as(self, path, replace: bool = False) -> bool:
+        """Save the run to ``path``; an existing file is replaced only with ``replace`` (a save
+        dialog that asked)."""
         if self.history is None or self.config is None:
             self.error.emit("Nothing to save", "Train or open a run first.")
             return False
         try:
-            save_run(path, self.config, self.history, dataset=self.dataset)
+            save_run(path, self.config, self.history, dataset=self.dataset, replace=replace)
         except RunFileError as exc:
             self.error.emit("Cannot save run", str(exc))
             return False
@@ -331,6 +335,12 @@ class Session(QObject):
             except RunFileError as exc:
                 self.message.emit(f"autosave: {exc}")
             self.writer = None
+
+    def _autosave_failed(self, exc):  # worker thread: signals reach the GUI queued
+        """The autosave file cannot be written (a full disk): training goes on in memory."""
+        self.message.emit(f"autosave stopped: {exc}")
+        self.error.emit("Autosave stopped", f"{exc}\n\nTraining goes on in memory; File > Save run as… saves "
+                                            f"it elsewhere.")
 
     def _on_progress(self):
         w = self.worker

@@ -32,7 +32,6 @@ The training sets are not stored: they are regenerated from the seeds
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -42,7 +41,8 @@ import numpy as np
 from . import geometry as geo
 from .config import ConfigError, TrainConfig
 from .data import sparse_coo
-from .engine import TrainingQueue
+from .engine import BASE_BYTES, MEMORY_FRACTION, TRAIN_UNITS, TrainingQueue, available_memory, fmt_bytes  # noqa: F401
+from .engine import memory_estimate as memory_estimate_training
 from .runfile import DATASIZE_FORMAT, RunFileError, _as_str, atomic_h5, check_real, read_h5
 
 DATASIZE_FORMAT_VERSION = 1
@@ -50,16 +50,8 @@ DATASIZE_FORMAT_VERSION = 1
 SMDD_SIZES = (3, 5, 8, 10, 15, 30, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 DEFAULT_TEST_EXAMPLES = 2_000
 _TEST_STREAM = 0x7E57
-#: Peak bytes of full-batch training per dataset float (4 K T n bytes): the
-#: dataset, its torch copy and the dense path's (K, T, n) temporaries; measured
-#: at n = 10,000 (T = 500 and 2,000) as about 7 units, rounded up.
-TRAIN_UNITS = 8
-#: Memory the process needs besides (torch, numba, the GUI), bytes.
-BASE_BYTES = 400 * 2**20
 #: History budget of each size's Trainer (only the final parameters are used).
 DATASIZE_HISTORY_MB = 4.0
-#: Of the memory available, this fraction may be planned for.
-MEMORY_FRACTION = 0.8
 
 
 def smdd_config(n: int = 10_000, **changes) -> TrainConfig:
@@ -91,37 +83,15 @@ def parse_sizes(text: str) -> List[int]:
     return sorted(set(out))
 
 
-def available_memory() -> int:
-    """Bytes the system can give now (MemAvailable; physical memory where that is unknown)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 8 * 2**30
-
-
 def memory_estimate(config: TrainConfig, T: int, test_examples: int = DEFAULT_TEST_EXAMPLES) -> int:
-    """Peak bytes to train and measure K models of ``config`` on T examples each."""
-    K, n, m = config.models, config.n, config.m
-    unit = 4 * K * T * n
-    train = TRAIN_UNITS * unit
+    """Peak bytes to train and measure K models of ``config`` on T examples each: the
+    engine's estimate for training (model.engine.memory_estimate: the K finite sets
+    dominate) plus the measurement (a float64 copy of the embeddings, chunked losses)."""
+    n = config.n
+    train = memory_estimate_training(config.replace(examples=int(T), batch=None,
+                                                    history_budget_mb=DATASIZE_HISTORY_MB))
     measure = 8 * T * n + 8 * min(geo.CHUNK_ELEMS, max(test_examples, T) * n) * 2
-    history = int(DATASIZE_HISTORY_MB * 2**20)
-    state = 4 * K * (m * n + n) * 6  # parameters, grads, moments
-    return int(train + measure + history + state + BASE_BYTES)
-
-
-def fmt_bytes(b: float) -> str:
-    for unit, size in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
-        if b >= size:
-            return f"{b / size:.3g} {unit}"
-    return f"{int(b)} B"
+    return int(train + measure)
 
 
 def check_sizes(config: TrainConfig, sizes: Sequence[int], limit: Optional[int] = None,
@@ -267,7 +237,8 @@ class DataSizeRunner(TrainingQueue):
     """Train one finite-T configuration per size, in order; cancel keeps the finished sizes."""
 
     def __init__(self, base: TrainConfig, sizes: Sequence[int], test_examples: int = DEFAULT_TEST_EXAMPLES,
-                 out=None, threads: Optional[int] = None, memory_limit: Optional[int] = None):
+                 out=None, threads: Optional[int] = None, memory_limit: Optional[int] = None,
+                 overwrite: bool = False):
         if base.data != "sparse":
             raise ConfigError("data", f"a dataset-size sweep needs sparse data, got {base.data!r}")
         if base.init == "run":
@@ -291,12 +262,13 @@ class DataSizeRunner(TrainingQueue):
         self.sizes = sizes
         self.test_examples = test_examples
         self.out = None if out is None else Path(out)
+        self.overwrite = overwrite
         if self.out is not None:
             from .sweep import _check_writable
 
-            _check_writable(self.out, True)
+            _check_writable(self.out, overwrite, "write the dataset-size sweep")
         super().__init__(threads)
-        self.result = DataSizeSweep(self.base, sizes, test_examples, path=self.out)
+        self.result = DataSizeSweep(self.base, sizes, test_examples, path=None)  # set once saved
 
     def run(self, progress: Optional[Callable[[DataSizeProgress], None]] = None) -> DataSizeSweep:
         N = len(self.sizes)
@@ -322,22 +294,30 @@ class DataSizeRunner(TrainingQueue):
             trl, tel, fd, dd, H = measure(cfg, W, b, trainer.dataset, self.test_examples, M)
             self.result.results.append(SizeResult(T, cfg.replace(history_budget_mb=self.base.history_budget_mb),
                                                   int(step), W, b, trl, tel, rec.astype(np.float64), fd, dd, H))
-            if self.out is not None:
-                save_datasize(self.out, self.result)
+            self._save()
         self.result.cancelled = len(self.result.results) < N
-        if self.out is not None and (self.result.cancelled or not self.result.results):
-            save_datasize(self.out, self.result)
+        if self.result.cancelled and self.result.results:
+            self._save()  # records the cancel; with nothing finished nothing is written
         if progress is not None:
             progress(DataSizeProgress(len(self.result.results), N, 0, "done", len(self.result.results), N))
         return self.result
 
 
+    def _save(self) -> None:
+        """The first save may replace an existing file only with ``overwrite``; later ones
+        replace the file this runner wrote."""
+        if self.out is not None:
+            save_datasize(self.out, self.result, replace=self.overwrite or self.result.path is not None)
+
+
 # ----------------------------------------------------------------------------
 # files
 
-def save_datasize(path, sweep: DataSizeSweep) -> Path:
+def save_datasize(path, sweep: DataSizeSweep, replace: bool = False) -> Path:
+    """Write the dataset-size sweep atomically (runfile.atomic_h5); an existing file is
+    replaced only with ``replace``."""
     path = Path(path)
-    with atomic_h5(path, "write the dataset-size sweep") as f:
+    with atomic_h5(path, "write the dataset-size sweep", replace=replace) as f:
         f.attrs["format"] = DATASIZE_FORMAT
         f.attrs["format_version"] = DATASIZE_FORMAT_VERSION
         f.attrs["base"] = sweep.base.to_json()

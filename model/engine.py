@@ -26,6 +26,10 @@ from .init import initial_parameters
 # under every layer (a second trainer waits for the chunk in flight).
 _KERNEL_LOCK = threading.Lock()
 
+#: Most bytes of recorded rows one chunk holds (the kernel's output arrays; at most a
+#: sixteenth of the history budget): a chunk that would record more is cut short.
+REC_BYTES = 4 * 2**20
+
 _OPT_CODES = {"adam": kernels.OPT_ADAM, "adamw": kernels.OPT_ADAMW, "sgd": kernels.OPT_SGD}
 
 
@@ -63,12 +67,21 @@ class Trainer:
     """Train config.models models. Thread-safe stop/pause; call run() from a worker."""
 
     def __init__(self, config: TrainConfig, history: Optional[History] = None, writer=None,
-                 threads: Optional[int] = None, initial=None, dataset=None):
+                 threads: Optional[int] = None, initial=None, dataset=None, on_writer_error=None):
+        """``on_writer_error(exc)``: when given, a run file that cannot be written (a full disk)
+        is reported to it and training goes on without the file (the window: the history is
+        in memory and can be saved elsewhere); without it the RunFileError ends ``run``."""
         config.validate()
+        self.on_writer_error = on_writer_error
         self.config = config
         K, m, n = config.models, config.m, config.n
+        # The budget bounds everything that records the run: the rows a chunk records
+        # (rec_bytes), the run file's write buffer, and the history gets the rest.
+        budget = int(config.history_budget_mb * 2**20)
+        self.rec_bytes = max(1, min(REC_BYTES, budget // 16))
+        buffered = int(getattr(writer, "buffer_bytes", 0)) if writer is not None else 0
         self.history = history or History(K, m, n, untied=config.untied,
-                                          budget_bytes=int(config.history_budget_mb * 2**20))
+                                          budget_bytes=max(budget - self.rec_bytes - buffered, budget // 2))
         self.writer = writer
         self.threads = threads
         self.dataset = make_dataset(config) if dataset is None else dataset
@@ -156,6 +169,10 @@ class Trainer:
             return {}
         lo = t if self._first else t + 1
         wanted = self.history.record_steps(lo, t + nsteps + 1)
+        cap = max(2, self.rec_bytes // self.history.bytes_per_snapshot)
+        if len(wanted) >= cap:  # a shorter chunk: its recorded rows stay within REC_BYTES
+            nsteps = max(1 if not self._first else 0, int(wanted[cap - 2]) - t)
+            wanted = wanted[wanted <= t + nsteps]
         rec_steps = np.union1d(wanted, [t + nsteps]).astype(np.int64)
         if not self._first:
             rec_steps = rec_steps[rec_steps > t]
@@ -180,13 +197,17 @@ class Trainer:
         else:
             self.torch.run(t, t, lrs, rec_idx, recW, recb, recM, recloss, self.halted)
         kept = self.history.append_block(rec_steps, recW, recb, recloss, recM if cfg.untied else None)
-        # The file gets the rows the history keeps (so it grows like the
-        # history, not like the step count); the latest unkept row is written
-        # when a run ends (write_latest).
-        if self.writer is not None and kept.any():
-            self.writer.append_block(rec_steps[kept], recW[kept], recb[kept], recloss[kept],
-                                     recM[kept] if cfg.untied else None)
-            self._written = int(rec_steps[kept][-1])
+        # The file gets the kept rows that the history will still hold at the end of the run
+        # (History.lasting: the dense prefix and the final thinned grid), so it holds at most
+        # the history's capacity of rows, however many steps; the latest row is written when
+        # a run ends (write_latest).
+        if self.writer is not None:
+            fkeep = kept & self.history.lasting(rec_steps, cfg.steps)
+            if fkeep.any():
+                sel = slice(None) if fkeep.all() else fkeep  # all kept: views, no copy (the writer copies)
+                self._to_file(self.writer.append_block, rec_steps[sel], recW[sel], recb[sel], recloss[sel],
+                              recM[sel] if cfg.untied else None)
+                self._written = int(rec_steps[fkeep][-1])
         newly = {int(k): int(self.halted[k]) for k in np.nonzero((self.halted >= 0) & (before < 0))[0]}
         for k, s in newly.items():
             self.history.mark_halted(k, s)
@@ -196,8 +217,21 @@ class Trainer:
         self.step = t + nsteps
         self._first = False
         if self.writer is not None:
-            self.writer.maybe_flush()
+            self._to_file(self.writer.maybe_flush)
         return newly
+
+    def _to_file(self, fn, *args):
+        """A call on the run file's writer; a write failure (RunFileError) ends the run, or with
+        ``on_writer_error`` is reported there once and the run goes on without the file."""
+        from .runfile import RunFileError
+
+        try:
+            return fn(*args)
+        except RunFileError as exc:
+            if self.on_writer_error is None:
+                raise
+            self.writer = None
+            self.on_writer_error(exc)
 
     def write_latest(self):
         """Write the history's latest row to the run file if it is not there yet, and flush."""
@@ -206,9 +240,10 @@ class Trainer:
         latest = self.history.latest_step
         if latest is not None and latest > self._written:
             step, W, b, loss, M = self.history.row(len(self.history) - 1)
-            self.writer.append(int(step), W, b, loss, M)
+            self._to_file(self.writer.append, int(step), W, b, loss, M)
             self._written = int(step)
-        self.writer.flush()
+        if self.writer is not None:
+            self._to_file(self.writer.flush)
 
     def run(self, progress: Optional[Callable[[Progress], None]] = None,
             chunk_seconds: float = 0.1, report_seconds: float = 0.1,
@@ -308,6 +343,99 @@ def _set_threads(threads: Optional[int]):
     torch.set_num_threads(n)
 
 
+# ---------------------------------------------------------------------- memory
+#: Peak bytes of the torch path per float of the data a step touches (4 K B n bytes for a
+#: (K, B, n) batch, 4 K T n for a finite set): the data, its torch copy and the dense
+#: path's (K, B, n) temporaries; measured at n = 10,000 (T = 500 and 2,000) as about 7
+#: units, rounded up.
+TRAIN_UNITS = 8
+#: Memory the process needs besides (torch, numba, the GUI), bytes.
+BASE_BYTES = 400 * 2**20
+#: Of the memory available, this fraction may be planned for.
+MEMORY_FRACTION = 0.8
+
+
+def available_memory() -> int:
+    """Bytes the system can give now (MemAvailable; physical memory where that is unknown)."""
+    import os
+
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def fmt_bytes(b: float) -> str:
+    for unit, size in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if b >= size:
+            return f"{b / size:.3g} {unit}"
+    return f"{int(b)} B"
+
+
+def memory_parts(config: TrainConfig) -> dict:
+    """Peak bytes to train ``config``'s K models, by what needs them (each part keyed by the
+    option that sizes it): "models" (parameters, gradients, optimiser moments and a kept
+    copy: about ten float32 copies of W and b, plus the process itself), "n" (the (n, n)
+    one-hot data of the torch path, used when the batch is not the full n), "examples"
+    (a finite set of T examples per model) or "batch" (a (K, B, n) batch and its
+    temporaries), and "history_budget_mb" (the history as the run fills it, at most its
+    budget, and the run file's write buffer)."""
+    from .history import History
+
+    K, n, m = config.models, config.n, config.m
+    params = 4 * K * (m * n * (2 if config.untied else 1) + n)
+    parts = {"models": 10 * params + BASE_BYTES}
+    if config.data == "identity":
+        if config.effective_batch != n:  # torch path: eye(n) and a (K, B, n) batch
+            parts["n"] = 4 * n * n
+            parts["batch"] = TRAIN_UNITS * 4 * K * config.effective_batch * n
+    elif config.examples is not None:
+        parts["examples"] = TRAIN_UNITS * 4 * K * int(config.examples) * n
+    else:
+        parts["batch"] = TRAIN_UNITS * 4 * K * config.effective_batch * n
+    parts["history_budget_mb"] = History.planned_bytes(K, m, n, config.untied,
+                                                       int(config.history_budget_mb * 2**20), config.steps + 2)
+    return parts
+
+
+def memory_estimate(config: TrainConfig) -> int:
+    """Peak bytes to train ``config`` (the sum of ``memory_parts``): the one estimate that
+    train, sweeps, dataset-size sweeps and the window check before anything starts."""
+    return int(sum(memory_parts(config).values()))
+
+
+def check_memory(config: TrainConfig, limit: Optional[int] = None, where: str = "") -> int:
+    """The estimate, or ConfigError naming the part that dominates it (its option is the
+    error's field) when it exceeds ``limit`` bytes (default: MEMORY_FRACTION of the
+    memory available now). ``where``: a note after the sizes (e.g. a sweep's grid label)."""
+    from .config import ConfigError
+
+    if limit is None:
+        limit = int(MEMORY_FRACTION * available_memory())
+    parts = memory_parts(config)
+    est = int(sum(parts.values()))
+    if est > limit:
+        field = max(parts, key=parts.get)
+        what = {"models": "the parameters", "n": f"the ({config.n:,}, {config.n:,}) one-hot data",
+                "examples": f"the {config.examples or 0:,} examples per model", "batch": "the batches",
+                "history_budget_mb": "the history"}[field]
+        lower = {"models": "--models or n", "n": "n, or use the full batch (leave --batch out)",
+                 "examples": "--examples, --models or n", "batch": "--batch, --models or n",
+                 "history_budget_mb": "--history-budget-mb"}[field]
+        K = config.models
+        raise ConfigError(field, f"{K:,} model{'s' if K != 1 else ''} of n = {config.n:,}{where} would need about "
+                                 f"{fmt_bytes(est)} ({what}: {fmt_bytes(parts[field])}), more than the "
+                                 f"{fmt_bytes(limit)} that may be used; lower {lower}")
+    return est
+
+
 def train(config: TrainConfig, progress=None, writer=None, threads=None) -> Trainer:
     """Convenience: build a Trainer, run it to the end, return it."""
     trainer = Trainer(config, writer=writer, threads=threads)
@@ -315,4 +443,5 @@ def train(config: TrainConfig, progress=None, writer=None, threads=None) -> Trai
     return trainer
 
 
-__all__ = ["Trainer", "Progress", "train", "lr_schedule"]
+__all__ = ["Trainer", "Progress", "train", "lr_schedule", "memory_estimate", "memory_parts", "check_memory",
+           "available_memory", "fmt_bytes", "TRAIN_UNITS", "BASE_BYTES", "MEMORY_FRACTION"]

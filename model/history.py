@@ -96,6 +96,14 @@ class History:
         self._lock = threading.RLock()
 
     # ----------------------------------------------------------------- sizes
+    @staticmethod
+    def planned_bytes(K: int, m: int, n: int, untied: bool, budget_bytes: int, rows: int) -> int:
+        """Bytes a History of this budget touches when ``rows`` rows are appended (its arrays
+        are allocated empty: a page counts once a row is written to it): at most the budget."""
+        bpr = _bytes_per_row(int(K), int(m), int(n), bool(untied))
+        capacity = max(3, (int(budget_bytes) - 8 * int(K)) // bpr)
+        return int(min(capacity, max(1, int(rows))) * bpr + 8 * int(K))
+
     @property
     def bytes_per_snapshot(self) -> int:
         return self._bpr
@@ -166,6 +174,27 @@ class History:
         """The steps in [start, stop) the policy wants appended (int64, ascending)."""
         with self._lock:
             return self._plan(start, stop)
+
+    def final_grid(self, last_step: int):
+        """(t0, stride) of the thinned region once every wanted step up to ``last_step`` has been
+        appended: its stride then is the smallest power of two (at least the current one) whose
+        grid t0, t0 + stride, ... up to ``last_step`` fits the thinned region's P - D rows."""
+        with self._lock:
+            t0 = self._t0
+            rows = self._P - self.dense_rows
+            stride = self.stride
+            while (int(last_step) - t0) // stride + 1 > rows:
+                stride *= 2
+            return t0, stride
+
+    def lasting(self, steps, last_step: int) -> np.ndarray:
+        """Which of ``steps`` (bool mask) this history will still hold when the run has reached
+        ``last_step``: the dense prefix and the final grid of the thinned region (final_grid).
+        A run file that records only these rows holds at most ``capacity`` rows (with the
+        latest), whatever the step count, and they are the rows the history ends with."""
+        steps = np.asarray(steps, dtype=np.int64)
+        t0, stride = self.final_grid(last_step)
+        return (steps < t0) | ((steps - t0) % stride == 0)
 
     def wants(self, step: int) -> bool:
         """Whether an append of ``step`` now would be kept (not only held as the latest)."""

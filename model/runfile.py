@@ -53,6 +53,7 @@ from typing import Optional
 
 import numpy as np
 
+from . import outfile
 from .config import ConfigError, TrainConfig
 from .history import History
 from .snapshot import Snapshot
@@ -69,12 +70,17 @@ APP_NAME = "latent-geometry-explorer"
 
 
 class RunFileError(Exception):
-    """A run file that cannot be read or written. ``str()`` is one line: file, problem."""
+    """A run file that cannot be read or written. ``str()`` is one line: file, problem.
 
-    def __init__(self, path, problem: str):
+    ``status``: the exit status it means on the command line: 2 for the user's input
+    (a bad file or name, an existing target), 1 for the machine's failure (a full disk,
+    an I/O error)."""
+
+    def __init__(self, path, problem: str, status: int = 2):
         self.path = os.fspath(path) if path is not None else ""
         problem = str(problem).encode("utf-8", "backslashreplace").decode("utf-8")  # no lone surrogates
         self.problem = " ".join(problem.split())  # one line
+        self.status = int(status)
         super().__init__(f"{self.path}: {self.problem}")
 
 
@@ -85,17 +91,18 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _os_problem(exc: OSError, doing: str) -> str:
-    msg = _one_line(exc)
-    low = msg.lower()
-    if isinstance(exc, PermissionError) or "permission denied" in low or "errno = 13" in low:
-        return f"cannot {doing}: permission denied"
-    if isinstance(exc, FileNotFoundError) or "no such file" in low or "errno = 2," in low:
-        return f"cannot {doing}: the folder does not exist"
-    if "no space" in low or "errno = 28" in low:
-        return f"cannot {doing}: the disk is full"
-    if "file exists" in low or "errno = 17" in low:
-        return f"cannot {doing}: the file already exists"
-    return f"cannot {doing}: {msg}"
+    return outfile.problem(exc, doing)
+
+
+def write_error(path, exc: BaseException, doing: str) -> RunFileError:
+    """The RunFileError for a failed write: exit status 1 for a disk failure, else 2."""
+    if isinstance(exc, RunFileError):
+        return exc
+    if isinstance(exc, OSError):
+        return RunFileError(path, outfile.problem(exc, doing), status=1 if outfile.is_disk_failure(exc) else 2)
+    if isinstance(exc, MemoryError):
+        return RunFileError(path, f"cannot {doing}: out of memory", status=1)
+    return RunFileError(path, f"cannot {doing}: {_one_line(exc)}", status=1)
 
 
 def _chunks(row_shape: tuple, itemsize: int, target: int = 2**20, max_rows: int = 1024) -> tuple:
@@ -157,14 +164,17 @@ def _write_header(f, config, dataset, meta, K, m, n, untied):
 
 
 def _block_crc(steps, W, b, loss, M=None) -> np.ndarray:
-    """_row_crc of each of R rows at once: one contiguous byte matrix, one crc32 call a row."""
+    """_row_crc of each of R rows, row by row (no copy of the block)."""
     R = steps.size
-    parts = [np.ascontiguousarray(steps, dtype=np.int64).view(np.uint8).reshape(R, 8)]
-    for a in (W, b, loss, M):
-        if a is not None:
-            parts.append(np.ascontiguousarray(a, dtype=np.float32).reshape(R, -1).view(np.uint8))
-    rows = np.concatenate(parts, axis=1)
-    return np.fromiter((zlib.crc32(r) for r in rows), dtype=np.uint32, count=R)
+    steps = np.ascontiguousarray(steps, dtype=np.int64)
+    arrays = [np.ascontiguousarray(a, dtype=np.float32).reshape(R, -1) for a in (W, b, loss, M) if a is not None]
+    out = np.empty(R, dtype=np.uint32)
+    for i in range(R):
+        crc = zlib.crc32(steps[i:i + 1].data)
+        for a in arrays:
+            crc = zlib.crc32(a[i].data, crc)
+        out[i] = crc & 0xFFFFFFFF
+    return out
 
 
 def _dataset_to_csr(dataset) -> tuple:
@@ -233,6 +243,38 @@ def _check_dims(config: TrainConfig, K: int, m: int, n: int, untied: bool) -> No
 
 
 # ------------------------------------------------------------------ writer
+#: Space reserved beyond what a block's chunks need, for the HDF5 metadata a write
+#: or flush adds (chunk index blocks, object header updates: a few kB each).
+_META_MARGIN = 64 * 2**10
+
+
+def _chunk_bytes(d, lo: int, hi: int) -> int:
+    """Bytes of the chunks of the resizable dataset ``d`` that rows [lo, hi) touch and rows
+    [0, lo) did not: HDF5 allocates a chunk whole, the first time a row of it is written."""
+    c = d.chunks
+    if c is None:
+        return 0
+    per_rows = 1
+    for size, k in zip(d.shape[1:], c[1:]):
+        per_rows *= -(-int(size) // int(k))
+    new = -(-int(hi) // c[0]) - (-(-int(lo) // c[0]))
+    return max(0, new) * per_rows * int(np.prod(c)) * d.dtype.itemsize
+
+
+def _header_image(config, meta, K, m, n, untied) -> bytes:
+    """A new run file's header (attributes, empty history datasets) as the bytes of an
+    HDF5 file, built in memory: it reaches the disk through plain writes."""
+    import h5py
+
+    f = h5py.File(f"run-header-{uuid.uuid4().hex}.h5", "w", driver="core", backing_store=False, libver=LIBVER)
+    try:
+        _write_header(f, config, None, meta, K, m, n, untied)
+        f.flush()
+        return f.id.get_file_image()
+    finally:
+        f.close()
+
+
 class RunWriter:
     """Write a live run to ``path``: rows buffered in memory, written and flushed in blocks.
 
@@ -240,6 +282,16 @@ class RunWriter:
     flushes when ``flush_seconds`` have passed; after a SIGKILL the file
     reopens with every row up to the last flush. K, m, n, untied default to the
     config's models, m, n, untied.
+
+    The file is built under a hidden temporary name beside ``path`` and appears
+    under ``path`` (model/outfile.py's ``publish``) at the first flush that
+    commits a row, which ``maybe_flush`` does at once: a run file is never seen
+    without a snapshot, and a run that recorded none leaves no file. An
+    existing ``path`` is refused (RunFileError, status 2) unless ``overwrite``,
+    which replaces it in that one step. The space of every block is reserved
+    before HDF5 writes it (outfile.SpaceReserve): a full disk is a RunFileError
+    (status 1) raised before the write, the rows committed until then stay
+    readable, and the writer writes nothing more (``failed``).
     """
 
     def __init__(self, path, config: TrainConfig, dataset=None, K: Optional[int] = None,
@@ -255,32 +307,56 @@ class RunWriter:
         self.untied = bool(config.untied if untied is None else untied)
         _check_dims(config, self.K, self.m, self.n, self.untied)
         self.flush_seconds = float(flush_seconds)
+        self.replace = bool(overwrite)
+        # rows buffered before they are written: at most an eighth of the history's budget
+        # (and _BLOCK_BYTES), so the writer adds little to the memory the budget bounds
+        row = 4 * (self.K * self.m * self.n * (2 if self.untied else 1) + self.K * self.n + self.K) + 8
+        self.buffer_bytes = int(max(row, min(_BLOCK_BYTES, config.history_budget_mb * 2**20 / 8)))
         self._rows: list = []
         self._buffered_bytes = 0
         self._written = 0  # rows written to the datasets
         self._committed = 0
+        self._committed_step: Optional[int] = None
+        self._written_step: Optional[int] = None
         self._last_step: Optional[int] = None
         self._halted = np.full(self.K, -1, dtype=np.int64)
         self._halted_dirty = False
         self._meta_dirty: Optional[bytes] = None
         self._f = None
+        self._reserve = None
+        self._published = False
+        self.failed: Optional[RunFileError] = None
         try:
-            f = h5py.File(self.path, "w" if overwrite else "x", libver=LIBVER)
+            outfile.check_target(self.path, self.replace)
         except OSError as exc:
-            raise RunFileError(self.path, _os_problem(exc, "create the run file")) from None
+            raise write_error(self.path, exc, "create the run file") from None
+        self._tmp = outfile.temp_beside(self.path)
+        f = None
         try:
-            _write_header(f, config, dataset, meta, self.K, self.m, self.n, self.untied)
+            image = _header_image(config, meta, self.K, self.m, self.n, self.untied)
+            outfile.write_new(self._tmp, image)
+            self._reserve = outfile.SpaceReserve(self._tmp)
+            self._reserve.ensure(len(image) + _META_MARGIN)
+            f = h5py.File(self._tmp, "r+", libver=LIBVER)
+            if dataset is not None:
+                # each array, and up to one chunk of it (h5py's chunks are at most 1 MiB) unfilled
+                need = sum(a.nbytes + min(max(a.nbytes, 2**14), 2**20) for a in _dataset_to_csr(dataset)[1:])
+                self._reserve.ensure(self._reserve.size() + need + _META_MARGIN)
+                _write_dataset(f, dataset)
             f.flush()
             f.swmr_mode = True
-        except Exception as exc:
-            f.close()
-            try:  # the half-made file is ours: do not leave it behind
-                self.path.unlink()
-            except OSError:
-                pass
-            if isinstance(exc, OSError):
-                raise RunFileError(self.path, _os_problem(exc, "write the run file")) from None
-            raise RunFileError(self.path, f"cannot write the run file: {_one_line(exc)}") from None
+        except BaseException as exc:
+            if f is not None:
+                try:
+                    f.close()
+                except Exception:
+                    pass
+            if self._reserve is not None:
+                self._reserve.release()
+            outfile.discard(self._tmp)  # the half-made file is ours: do not leave it behind
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise write_error(self.path, exc, "create the run file") from None
         self._f = f
         self._h = f["history"]
         self._last_flush = time.monotonic()
@@ -297,6 +373,8 @@ class RunWriter:
         """Buffer R rows at once (copies): steps (R,), W (R,K,m,n), b (R,K,n), loss (R,K), M (R,K,n,m)."""
         if self._f is None:
             raise RunFileError(self.path, "the writer is closed")
+        if self.failed is not None:
+            raise self.failed
         steps = np.array(steps, dtype=np.int64, copy=True).reshape(-1)
         R = steps.size
         if R == 0:
@@ -316,7 +394,7 @@ class RunWriter:
         self._rows.append((steps, W, b, loss, M))
         self._last_step = int(steps[-1])
         self._buffered_bytes += W.nbytes + b.nbytes + loss.nbytes + (M.nbytes if M is not None else 0)
-        if self._buffered_bytes >= _BLOCK_BYTES:
+        if self._buffered_bytes >= self.buffer_bytes:
             self._write_rows()
 
     def mark_halted(self, k: int, step: int) -> None:
@@ -330,62 +408,99 @@ class RunWriter:
         """Replace the run's metadata (written at the next flush)."""
         self._meta_dirty = json.dumps(meta).encode("utf-8")
 
+    def _fail(self, exc: BaseException, doing: str, kept: Optional[str] = None) -> RunFileError:
+        """Remember the first write failure: from now on the writer writes nothing (after a
+        failed write libhdf5's state cannot be trusted with another one)."""
+        if self.failed is None:
+            err = write_error(self.path, exc, doing)
+            if kept is None:
+                kept = (f"the {self._committed:,} snapshot(s) up to step {self._committed_step:,} are kept"
+                        if self._committed else "nothing was recorded")
+            self.failed = RunFileError(self.path, f"{err.problem}; {kept}", status=err.status)
+        return self.failed
+
+    def _ensure_space(self, extra: int) -> None:
+        """Reserve ``extra`` bytes (plus the metadata margin) past the file's end before
+        HDF5 writes them; a disk that cannot give them fails the writer here."""
+        try:
+            end = max(int(self._f.id.get_filesize()), self._reserve.size())
+            self._reserve.ensure(end + int(extra) + _META_MARGIN)
+        except OSError as exc:
+            raise self._fail(exc, "write rows") from None
+
     def _write_rows(self) -> None:
         if not self._rows:
             return
-        blocks, self._rows, self._buffered_bytes = self._rows, [], 0
-        steps = np.concatenate([blk[0] for blk in blocks])
-        arrays = [np.concatenate([blk[j] for blk in blocks]) for j in (1, 2, 3)]
-        if self.untied:
-            arrays.append(np.concatenate([blk[4] for blk in blocks]))
-        lo, hi = self._written, self._written + steps.size
+        if self.failed is not None:
+            raise self.failed
+        blocks = self._rows
+        R = sum(blk[0].size for blk in blocks)
+        lo, hi = self._written, self._written + R
         h = self._h
+        names = ["W", "b", "loss"] + (["M"] if self.untied else [])
+        self._ensure_space(sum(_chunk_bytes(h[name], lo, hi) for name in names + ["crc", "steps"]))
+        self._rows, self._buffered_bytes = [], 0
         try:
-            names = ["W", "b", "loss"] + (["M"] if self.untied else [])
-            for name, a in zip(names, arrays):
-                d = h[name]
-                d.resize(hi, axis=0)
-                d[lo:hi] = a
-            d = h["crc"]
-            d.resize(hi, axis=0)
-            d[lo:hi] = _block_crc(steps, *arrays)
-            d = h["steps"]  # last: the rows' data first, then their steps
-            d.resize(hi, axis=0)
-            d[lo:hi] = steps
+            for name in names + ["crc", "steps"]:  # steps last: the rows' data first, then their steps
+                h[name].resize(hi, axis=0)
+            pos = lo
+            for blk in blocks:  # block by block: no concatenated copy of the buffer
+                steps, arrays = blk[0], [a for a in blk[1:] if a is not None]
+                end = pos + steps.size
+                for name, a in zip(names, arrays):
+                    h[name][pos:end] = a
+                h["crc"][pos:end] = _block_crc(steps, *arrays)
+                h["steps"][pos:end] = steps
+                pos = end
         except Exception as exc:
-            self._rows = blocks + self._rows  # kept for a later try
-            self._buffered_bytes += sum(blk[1].nbytes for blk in blocks)
-            if isinstance(exc, OSError):
-                raise RunFileError(self.path, _os_problem(exc, "write rows")) from None
-            raise RunFileError(self.path, f"cannot write rows: {_one_line(exc)}") from None
+            raise self._fail(exc, "write rows") from None
         self._written = hi
+        self._written_step = int(blocks[-1][0][-1])
 
     def flush(self) -> None:
-        """Write the buffered rows and make them durable against a crash of this process."""
+        """Write the buffered rows and make them durable against a crash of this process;
+        the first flush that commits a row publishes the file under its name."""
         if self._f is None:
             return
+        if self.failed is not None:
+            raise self.failed
         self._write_rows()
+        meta = self._meta_dirty
+        self._ensure_space(0 if meta is None else len(meta) + 4096)
         try:
             if self._halted_dirty:
                 self._h["halted"][...] = self._halted
                 self._halted_dirty = False
-            if self._meta_dirty is not None:
+            if meta is not None:
                 d = self._f["meta_json"]
-                d.resize(len(self._meta_dirty), axis=0)
-                d[...] = np.frombuffer(self._meta_dirty, dtype=np.uint8)
+                d.resize(len(meta), axis=0)
+                d[...] = np.frombuffer(meta, dtype=np.uint8)
                 self._meta_dirty = None
             self._f.flush()
             if self._committed != self._written:
                 self._h["committed"][()] = self._written
                 self._f.flush()
                 self._committed = self._written
+                self._committed_step = self._written_step
         except Exception as exc:
-            raise RunFileError(self.path, f"cannot flush: {_one_line(exc)}") from None
+            raise self._fail(exc, "flush") from None
+        if not self._published and self._committed:
+            try:
+                outfile.publish(self._tmp, self.path, self.replace)
+            except OSError as exc:
+                # the name was taken meanwhile (or cannot be linked): the temporary file is gone
+                raise self._fail(exc, "create the run file", kept="nothing was written") from None
+            self._published = True
         self._last_flush = time.monotonic()
 
     def maybe_flush(self) -> bool:
-        """Flush if ``flush_seconds`` passed since the last flush; returns whether it did."""
-        if self._f is not None and time.monotonic() - self._last_flush >= self.flush_seconds:
+        """Flush if ``flush_seconds`` passed since the last flush, or if the file is not
+        published yet and rows are waiting (the first snapshot goes to disk at once);
+        returns whether it did."""
+        if self._f is None:
+            return False
+        if (time.monotonic() - self._last_flush >= self.flush_seconds
+                or (not self._published and self.rows)):
             self.flush()
             return True
         return False
@@ -396,20 +511,40 @@ class RunWriter:
         return self._committed
 
     @property
+    def committed_step(self) -> Optional[int]:
+        """The step of the last committed row (None before the first)."""
+        return self._committed_step
+
+    @property
+    def published(self) -> bool:
+        """Whether the file is under its name (it is from its first committed row on)."""
+        return self._published
+
+    @property
     def rows(self) -> int:
-        return self._written + len(self._rows)
+        return self._written + sum(blk[0].size for blk in self._rows)
 
     def close(self) -> None:
+        """Flush (unless a write failed) and close. A run that committed no row leaves no file.
+        Raises the write failure, if any, after closing."""
         if self._f is None:
             return
-        try:
-            self.flush()
-        finally:
-            f, self._f = self._f, None
+        err = self.failed
+        if err is None:
             try:
-                f.close()
-            except Exception as exc:
-                raise RunFileError(self.path, f"cannot close: {_one_line(exc)}") from None
+                self.flush()
+            except RunFileError as exc:
+                err = exc
+        f, self._f = self._f, None
+        try:
+            f.close()
+        except Exception as exc:
+            err = err or write_error(self.path, exc, "close the run file")
+        self._reserve.release()
+        if not self._published:
+            outfile.discard(self._tmp)
+        if err is not None:
+            raise err
 
     @property
     def closed(self) -> bool:
@@ -424,65 +559,74 @@ class RunWriter:
 
 # ------------------------------------------------------------------- save
 @contextmanager
-def atomic_h5(path, doing: str, libver=None):
-    """A new HDF5 file, written under a temporary name beside ``path`` and renamed onto
-    ``path`` when the with-block ends without an error (removed otherwise), so a reader
-    never sees half a file and a failed write leaves the old file as it was. Any error:
-    RunFileError naming ``path`` and what was being done (``doing``, e.g. "save")."""
+def atomic_h5(path, doing: str, libver=None, replace: bool = False):
+    """A new HDF5 file for ``path``, written in one go: built in memory (h5py's core
+    driver) while the with-block runs, then written to a temporary file beside ``path``
+    with plain writes and published under ``path`` (model/outfile.py), so a reader never
+    sees half a file, a full disk never reaches HDF5, and a failed write leaves the old
+    file as it was. An existing ``path`` is replaced only with ``replace``. Any error:
+    RunFileError naming ``path`` and what was being done (``doing``, e.g. "save"),
+    status 1 for a disk failure, else 2."""
     import h5py
 
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    tmp = folder / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
-        if path.is_dir():
-            raise RunFileError(path, f"cannot {doing}: it is a folder")
+        outfile.check_target(path, replace)
+    except OSError as exc:
+        raise write_error(path, exc, doing) from None
+    tmp = outfile.temp_beside(path)
+    try:
+        f = h5py.File(f"image-{uuid.uuid4().hex}.h5", "w", driver="core", backing_store=False,
+                      **({"libver": libver} if libver else {}))
+    except Exception as exc:
+        raise write_error(path, exc, doing) from None
+    try:
         try:
-            f = h5py.File(tmp, "x", **({"libver": libver} if libver else {}))
-        except OSError as exc:
-            raise RunFileError(path, _os_problem(exc, doing)) from None
-        try:
-            with f:
-                yield f
-            os.replace(tmp, path)
-        except RunFileError:
-            raise
-        except OSError as exc:
-            raise RunFileError(path, _os_problem(exc, doing)) from None
-        except Exception as exc:
-            raise RunFileError(path, f"cannot {doing}: {_one_line(exc)}") from None
+            yield f
+            f.flush()
+            image = f.id.get_file_image()
+        finally:
+            f.close()
+        outfile.write_new(tmp, image)
+        del image
+        outfile.publish(tmp, path, replace)
+    except RunFileError:
+        raise
+    except Exception as exc:
+        raise write_error(path, exc, doing) from None
     finally:
-        if tmp.exists():
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
+        outfile.discard(tmp)
 
 
-def save_run(path, config: TrainConfig, history: History, dataset=None, meta: Optional[dict] = None) -> Path:
-    """Write ``history`` (all rows) to a new file at ``path``, atomically (see atomic_h5)."""
+def save_run(path, config: TrainConfig, history: History, dataset=None, meta: Optional[dict] = None,
+             replace: bool = False) -> Path:
+    """Write ``history`` (all rows) to a new file at ``path`` through a RunWriter: the file
+    appears complete or not at all; an existing ``path`` is replaced only with ``replace``."""
     path = Path(path)
     _check_dims(config, history.K, history.m, history.n, history.untied)
-    with atomic_h5(path, "save", libver=LIBVER) as f:
-        K, m, n, untied = history.K, history.m, history.n, history.untied
-        g = _write_header(f, config, dataset, meta, K, m, n, untied)
+    if len(history) == 0:
+        raise RunFileError(path, "cannot save: the history is empty (no snapshot recorded yet)")
+    w = RunWriter(path, config, dataset=dataset, meta=meta, overwrite=replace, flush_seconds=float("inf"))
+    try:
         with history.locked_arrays() as a:
             N = len(a["steps"])
-            names = ["steps", "W", "b", "loss"] + (["M"] if untied else [])
-            for name in names + ["crc"]:
-                g[name].resize(N, axis=0)
-            row_bytes = max(1, history.bytes_per_snapshot)
-            block = max(1, _BLOCK_BYTES // row_bytes)
+            block = max(1, _BLOCK_BYTES // max(1, history.bytes_per_snapshot))
             for lo in range(0, N, block):
                 hi = min(N, lo + block)
-                for name in names:
-                    g[name][lo:hi] = a[name][lo:hi]
-                g["crc"][lo:hi] = np.array(
-                    [_row_crc(a["steps"][i], a["W"][i], a["b"][i], a["loss"][i],
-                              None if a["M"] is None else a["M"][i]) for i in range(lo, hi)],
-                    dtype=np.uint32)
-            g["halted"][...] = a["halted"]
-            g["committed"][()] = N
+                w.append_block(a["steps"][lo:hi], a["W"][lo:hi], a["b"][lo:hi], a["loss"][lo:hi],
+                               None if a["M"] is None else a["M"][lo:hi])
+                w._write_rows()  # at most one block buffered
+            for k, s in enumerate(a["halted"]):
+                if s >= 0:
+                    w.mark_halted(k, int(s))
+    except BaseException:
+        w.failed = w.failed or RunFileError(path, "cannot save: interrupted")
+        try:
+            w.close()
+        except RunFileError:
+            pass
+        raise
+    w.close()  # publishes (or raises, leaving no file)
     return path
 
 

@@ -28,16 +28,17 @@ Sweep files (HDF5, no pickle; ``format`` = "latent-geometry-sweep", version 1)::
                     verdict (K,) int16 (index into verdict_names), halted (K,) int64,
                     M (K,n,m) f32 when untied
 
-``save_sweep`` writes a temp file and renames it over the target, so a crash
-never leaves a half-written sweep; the runner saves after each completed
-configuration. Every read or write failure is a RunFileError (one line).
+``save_sweep`` writes the whole file to a temporary name and publishes it under
+the target's (runfile.atomic_h5), so a crash never leaves a half-written sweep
+and an existing file is replaced only when asked (``replace``; the runner's
+``overwrite``, the CLI's --force); the runner saves after each completed
+configuration, and writes nothing when none completed. Every read or write failure is a RunFileError (one line).
 """
 from __future__ import annotations
 
 import itertools
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,8 @@ import numpy as np
 from .analysis import FINDING_KINDS, SPARSE_VERDICT, VERDICTS, analyze
 from .config import DATA_KINDS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 from .engine import TrainingQueue
+from .engine import check_memory as engine_check_memory
+from .engine import memory_estimate as engine_memory_estimate
 from .runfile import SWEEP_FORMAT, RunFileError, _as_str, atomic_h5, autosave_path, check_real, read_h5
 from .snapshot import Snapshot
 
@@ -381,36 +384,18 @@ def _verdict_of(snap: Snapshot, onehot: bool):
 
 
 def memory_estimate(cfg: TrainConfig) -> int:
-    """Rough peak bytes to train one configuration's K models at once and analyse them:
-    parameters, gradients, optimiser moments and the kept final parameters (about ten
-    float32 copies of W and b), plus the data the step touches (a finite set of T
-    examples per model, or a fresh batch with its dense (K, B, n) intermediates)."""
-    from .datasize import BASE_BYTES, TRAIN_UNITS
-
-    K, n, m = cfg.models, cfg.n, cfg.m
-    params = 4 * K * (m * n * (2 if cfg.untied else 1) + n)
-    est = 10 * params + BASE_BYTES
-    if cfg.data != "identity":
-        rows = cfg.examples if cfg.examples is not None else cfg.effective_batch()
-        est += TRAIN_UNITS * 4 * K * int(rows) * n
-    return int(est)
+    """Peak bytes to train one configuration's K models at once and analyse them: the
+    engine's estimate (model.engine.memory_estimate) with the sweep's tiny history."""
+    return engine_memory_estimate(cfg.replace(history_budget_mb=SWEEP_HISTORY_MB))
 
 
 def check_memory(plan, limit: Optional[int] = None) -> None:
-    """ConfigError('models', ...) naming the first configuration of ``plan`` ([(values, cfg)])
-    that would not fit in ``limit`` bytes (default: the share of the memory available now
-    that a sweep may plan for), with the estimate."""
-    from .datasize import MEMORY_FRACTION, available_memory, fmt_bytes
-
-    if limit is None:
-        limit = int(MEMORY_FRACTION * available_memory())
+    """ConfigError naming the first configuration of ``plan`` ([(values, cfg)]) that would
+    not fit in ``limit`` bytes (default: the share of the memory available now that a
+    sweep may plan for), with the estimate (model.engine.check_memory)."""
     for values, cfg in plan:
-        est = memory_estimate(cfg)
-        if est > limit:
-            where = f" ({grid_label(values)})" if values else ""
-            raise ConfigError("models", f"{cfg.models:,} models of n = {cfg.n:,}{where} would need about "
-                                        f"{fmt_bytes(est)}, more than the {fmt_bytes(limit)} that may be used; "
-                                        f"lower --models or n")
+        engine_check_memory(cfg.replace(history_budget_mb=SWEEP_HISTORY_MB), limit,
+                            f" ({grid_label(values)})" if values else "")
 
 
 class SweepRunner(TrainingQueue):
@@ -422,7 +407,7 @@ class SweepRunner(TrainingQueue):
     """
 
     def __init__(self, base: TrainConfig, grid: Optional[Dict[str, list]] = None, models: Optional[int] = None,
-                 out=None, threads: Optional[int] = None, overwrite: bool = True):
+                 out=None, threads: Optional[int] = None, overwrite: bool = False):
         base = base.replace(models=int(models if models is not None else base.models))
         base.validate()
         if base.init == "run":
@@ -434,7 +419,7 @@ class SweepRunner(TrainingQueue):
         super().__init__(threads)
         self.out = None if out is None else Path(out)
         self.overwrite = overwrite
-        self.sweep = Sweep(base=base, grid=self.grid, models=base.models, path=self.out)
+        self.sweep = Sweep(base=base, grid=self.grid, models=base.models, path=None)  # set once saved
         if self.out is not None:
             _check_writable(self.out, overwrite)
 
@@ -456,14 +441,19 @@ class SweepRunner(TrainingQueue):
             if entry is None:
                 break
             self.sweep.entries.append(entry)
-            if self.out is not None:
-                save_sweep(self.out, self.sweep)
+            self._save()
         self.sweep.cancelled = self._cancel.is_set() or len(self.sweep.entries) < total
-        if self.out is not None and (self.sweep.cancelled or not self.sweep.entries):
-            save_sweep(self.out, self.sweep)  # records the cancel (and an empty sweep, if nothing finished)
+        if self.sweep.cancelled and self.sweep.entries:
+            self._save()  # records the cancel; with nothing finished nothing is written
         if progress is not None:
             progress(SweepProgress(len(self.sweep.entries), total, "", "done", len(self.sweep.entries), total))
         return self.sweep
+
+    def _save(self) -> None:
+        """Save the sweep to ``out``: the first save may replace an existing file only with
+        ``overwrite``; later ones replace the file this runner wrote."""
+        if self.out is not None:
+            save_sweep(self.out, self.sweep, replace=self.overwrite or self.sweep.path is not None)
 
     def _collect(self, values, cfg, trainer, i, total, label, progress) -> Optional[SweepEntry]:
         h = trainer.history
@@ -510,22 +500,23 @@ def default_sweep_path(base: TrainConfig, models: int) -> Path:
     return autosave_path(base, "sweep", models)
 
 
-def _check_writable(path: Path, overwrite: bool) -> None:
-    if path.is_dir():
-        raise RunFileError(path, "cannot write the sweep: it is a folder")
-    if path.exists() and not overwrite:
-        raise RunFileError(path, "cannot write the sweep: the file already exists")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise RunFileError(path, "cannot write the sweep: the folder does not exist")
-    if not os.access(folder, os.W_OK):
-        raise RunFileError(path, "cannot write the sweep: permission denied")
+def _check_writable(path: Path, overwrite: bool, doing: str = "write the sweep") -> None:
+    """Refuse, before anything trains, a target that cannot be written (an existing file
+    without ``overwrite``, a folder, a missing folder, no permission)."""
+    from .outfile import check_target
+    from .runfile import write_error
+
+    try:
+        check_target(path, overwrite)
+    except OSError as exc:
+        raise write_error(path, exc, doing) from None
 
 
-def save_sweep(path, sweep: Sweep) -> Path:
-    """Write the sweep to ``path`` atomically (temp file + os.replace)."""
+def save_sweep(path, sweep: Sweep, replace: bool = False) -> Path:
+    """Write the sweep to ``path`` atomically (runfile.atomic_h5); an existing file is
+    replaced only with ``replace``."""
     path = Path(path)
-    with atomic_h5(path, "write the sweep") as f:
+    with atomic_h5(path, "write the sweep", replace=replace) as f:
         f.attrs["format"] = SWEEP_FORMAT
         f.attrs["format_version"] = SWEEP_FORMAT_VERSION
         f.attrs["base"] = sweep.base.to_json()

@@ -113,5 +113,7 @@ def test_continue_training_from_a_saved_run(trained, tmp_path):
     assert r.returncode == 0, r.stderr
     d = json.loads(run("inspect", str(cont), "--json", "--step", "0").stdout)
     assert d["verdict"] == "perfect"  # it starts where the saved run ended
-    r = run("train", "--n", "7", "--steps", "10", "--init", "run", "--init-run", str(out), "--out", str(cont))
+    bad = tmp_path / "bad.h5"
+    r = run("train", "--n", "7", "--steps", "10", "--init", "run", "--init-run", str(out), "--out", str(bad))
     assert r.returncode == 2 and "init" in r.stderr
+    assert not bad.exists()

@@ -457,6 +457,6 @@ def test_cli_plane3d_without_a_display_starts_its_own_x_server(run7, tmp_path):
     a = rgb_of(QImage(str(out)))
     assert a.shape == (200, 300, 3)
     assert (a.sum(axis=2) < 600).mean() > 0.01  # the scene is drawn, not a blank image
-    r = _cli("export", str(run7), "--view", "plane3d", "--out", str(out),
+    r = _cli("export", str(run7), "--view", "plane3d", "--out", str(tmp_path / "q.png"),
              env_extra={"QT_QPA_PLATFORM": "offscreen"})
     assert r.returncode == 2 and "QT_QPA_PLATFORM" in r.stderr and len(r.stderr.strip().splitlines()) == 1

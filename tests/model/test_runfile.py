@@ -121,7 +121,11 @@ def test_writer_append_flush_reopen(tmp_path):
     p = tmp_path / "live.h5"
     ds = make_dataset(cfg)
     with RunWriter(p, cfg, dataset=ds, flush_seconds=3600, meta={"started": 1}) as w:
-        for s in range(10):
+        assert not p.exists()  # not under its name before it holds a snapshot
+        w.append(0, np.full((K, m, n), 0), np.full((K, n), 0), np.full(K, 0))
+        assert w.maybe_flush() is True and w.published  # the first snapshot goes to disk at once
+        assert len(open_run(p).history) == 1
+        for s in range(1, 10):
             w.append(s, np.full((K, m, n), s), np.full((K, n), s), np.full(K, s))
         assert w.maybe_flush() is False  # flush_seconds not reached
         w.flush()
@@ -358,13 +362,16 @@ def test_save_run_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(runfile, "_write_dataset", boom)
     with pytest.raises(RunFileError, match="disk is full") as e:
-        save_run(p, cfg, make_history(cfg, seed=2), dataset=make_dataset(cfg))
+        save_run(p, cfg, make_history(cfg, seed=2), dataset=make_dataset(cfg), replace=True)
     assert "run.h5" in str(e.value)
     assert p.read_bytes() == before  # the old file is untouched
     assert sorted(x.name for x in tmp_path.iterdir()) == ["run.h5"]  # no temp file left
     monkeypatch.undo()
     h2 = make_history(cfg, seed=2)
-    save_run(p, cfg, h2)  # replacing works
+    with pytest.raises(RunFileError, match="already exists"):
+        save_run(p, cfg, h2)  # never replaced unasked
+    assert p.read_bytes() == before
+    save_run(p, cfg, h2, replace=True)  # replacing when asked works
     assert_same_history(open_run(p).history, h2)
     assert sorted(x.name for x in tmp_path.iterdir()) == ["run.h5"]
 
