@@ -31,6 +31,7 @@ CURVE_PEN = (31, 119, 180)
 TANGENT_PEN = (214, 39, 40)
 QUAD_PEN = (44, 160, 44)
 REF_PEN = (148, 103, 189)
+REF_ALPHA = 150
 SLIDER_STEPS = 1000
 DEG = 180.0 / np.pi
 
@@ -140,7 +141,7 @@ class ProbeView(QWidget):
                                    name="curvature at 0")
         # the two-vector closed form (angle path); in the legend only while drawn
         # drawn wide and translucent under loss(t), so a curve that matches shows as a halo around it
-        self.ref = self.plot.plot([], [], pen=pg.mkPen(REF_PEN + (150,), width=7))
+        self.ref = self.plot.plot([], [], pen=pg.mkPen(REF_PEN + (REF_ALPHA,), width=7))
         self.ref.setZValue(-1)
         self.zero = pg.InfiniteLine(0.0, angle=90, pen=pg.mkPen((120, 120, 120), width=1))
         self.marker = pg.InfiniteLine(0.0, angle=90, movable=True, pen=pg.mkPen((0, 0, 0), width=2))
