@@ -2,13 +2,15 @@
 
 ``local_optimum(snapshot, objective)`` measures, in float64 with torch autograd,
 the gradient of the training loss and its curvature in the lowest directions,
-and says what kind of point the snapshot is:
+and says what kind of point the snapshot is (first match wins):
 
-- ``moving``: the gradient still dominates (criterion below);
 - ``kink``: some pre-activation on the data sits at 0 (within rounding), where
   the loss is not twice differentiable: the curvature there depends on which
   side one moves to, so one-sided curvatures along the lowest direction are
-  given instead of a Hessian value that depends on ReLU'(0);
+  given instead of a Hessian value that depends on ReLU'(0) (the Hessian's
+  eigenvalues are still reported, with torch's convention ReLU'(0) = 0);
+- ``moving``: the gradient still dominates (criterion below); the escape then
+  describes the downhill direction -g;
 - ``saddle``: a curvature below -tol; the escape is the lowest eigenvector,
   described by the features it moves (1-based, e.g. "mostly W_7 along W_6");
 - ``minimum``: every remaining curvature >= -tol; flat directions (zero
@@ -22,8 +24,8 @@ sum_i I_i (ReLU(D W x + b)_i - x_i)^2; one-hot data is the identity matrix),
 plus (l2 / 2)|theta|^2 when the run's optimiser adds coupled L2 decay
 (``coupled_l2``).
 
-Symmetries set aside. The loss depends on W only through D W: W -> R W (and
-M -> M R^-1 untied) leaves it unchanged, so the curvature along the generators
+Symmetries set aside. The loss depends on (W, M) only through D W: W -> R W
+(and M -> M R^-1 untied) leaves it unchanged, so the curvature along the generators
 is zero whatever the model and says nothing about it. Tied models (D = W^T):
 R orthogonal, m(m - 1)/2 generators A W with A = E_ab - E_ba (J W for m = 2).
 Untied: any invertible R, m^2 generators (A W, -M A) with A = E_ab. The
@@ -346,19 +348,17 @@ class _Loss:
 # ----------------------------------------------------------------------------
 # pre-activations and kinks
 
-def _preactivation_stats(snap: Snapshot, objective, bias: bool, unit: float):
+def _preactivation_stats(snap: Snapshot, objective, bias: bool, unit: float, tol_abs: Optional[float] = None):
     """Pre-activations P (examples x outputs) that depend on the parameters, with
-    their rounding tolerance and the parameter-space norm of their gradient.
+    their rounding tolerance (or ``tol_abs``) and the parameter-space norm of their gradient.
 
-    Returns (min |P|/tol, list of (output, example) 0-based on a kink, nearest kink
-    distance over all entries not on a kink, count on a kink, distance over all)."""
+    Returns (min |P| / tol, list of (output, example) 0-based on a kink (at most 20),
+    nearest kink distance over the entries not on a kink, count on a kink, distance over all)."""
     W, b = snap.W, snap.b
     m, n = W.shape
     D = snap.decoder
-    X = np.eye(n) if objective is None or objective.X is None else objective.X
-    imp = None if objective is None or objective.importance is None else objective.importance
-    if imp is None and snap.importance is not None and (objective is None or objective.X is None):
-        imp = snap.importance
+    X = np.eye(n) if objective.X is None else objective.X
+    imp = objective.importance
     outs = np.ones(n, dtype=bool) if imp is None else (np.asarray(imp) != 0)
     coef = 2 * unit + (m + 2) * EPS
     absW, absD, absb = np.abs(W), np.abs(D), np.abs(b)
@@ -372,8 +372,10 @@ def _preactivation_stats(snap: Snapshot, objective, bias: bool, unit: float):
         Xs = X[s:s + blk]
         H = Xs @ W.T  # (t, m)
         P = H @ D.T + b  # (t, n)
-        S = (np.abs(Xs) @ absW.T) @ absD.T + absb
-        tol = coef * S
+        if tol_abs is None:
+            tol = coef * ((np.abs(Xs) @ absW.T) @ absD.T + absb)
+        else:
+            tol = np.full(P.shape, float(tol_abs))
         x2 = np.einsum("tj,tj->t", Xs, Xs)
         h2 = np.einsum("ta,ta->t", H, H)
         if snap.M is None:  # |grad P_ti|^2 = |W_i|^2 |x|^2 + 2 x_i W_i.h + |h|^2 (+ 1 for b_i)
@@ -502,7 +504,7 @@ def _check_tolerances(tolerances: dict) -> dict:
 
 def _lanczos(hvp, p: int, k: int, U: np.ndarray):
     """The k lowest eigenpairs of H on the complement of span(U) (U orthonormal)."""
-    from scipy.sparse.linalg import LinearOperator, eigsh
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
     def proj(v):
         return v - U @ (U.T @ v) if U.shape[1] else v
@@ -524,7 +526,14 @@ def _lanczos(hvp, p: int, k: int, U: np.ndarray):
 
     A = LinearOperator((p, p), matvec=op, dtype=np.float64)
     ncv = min(p, max(2 * k + 1, 40))
-    lam, V = eigsh(A, k=k, which="SA", tol=0.0, ncv=ncv, maxiter=max(1000, 20 * p))
+    try:
+        lam, V = eigsh(A, k=k, which="SA", tol=0.0, ncv=ncv, maxiter=max(1000, 20 * p))
+    except ArpackNoConvergence as exc:  # keep the pairs that converged; their residuals say how well
+        lam, V = exc.eigenvalues, exc.eigenvectors
+        if lam is None or len(lam) == 0:
+            raise RuntimeError(f"Lanczos found none of the {k} lowest curvatures of {p} parameters; "
+                               "try a smaller k or the exact Hessian (exact_max_params)") from None
+        k = len(lam)
     order = np.argsort(lam)
     lam, V = lam[order], V[:, order]
     res = np.array([float(np.linalg.norm(op(V[:, i]) - lam[i] * V[:, i])) for i in range(k)])
@@ -608,6 +617,7 @@ def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetrie
     else:
         hvp = loss.hvp_factory(theta)
         lam, V, res, Hn = _lanczos(hvp, p, kk, U)
+        kk = len(lam)
         lam_all = lam
         method = "lanczos"
 
@@ -627,10 +637,7 @@ def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetrie
 
     # kinks
     kink_margin, kink_entries, dist_other, kink_count, dist_all = _preactivation_stats(
-        snapshot, objective, params.bias, unit)
-    if "kink_tol" in tol_over:  # recount with the given absolute tolerance
-        kink_margin, kink_entries, dist_other, kink_count, dist_all = _kinks_abs(
-            snapshot, objective, params.bias, float(tol_over["kink_tol"]))
+        snapshot, objective, params.bias, unit, tol_over.get("kink_tol"))
 
     # moving: along the gradient and along each of the k lowest directions
     grad_floor = (unit + p * EPS) * Hn * tnorm
@@ -710,20 +717,6 @@ def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetrie
         set_direction(V[:, 0])
         res_obj.escape = ""
     return res_obj
-
-
-def _kinks_abs(snap, objective, bias, tol_abs):
-    """_preactivation_stats with one absolute tolerance (the kink_tol override)."""
-    margin, entries, dist_other, count, dist_all = _preactivation_stats(snap, objective, bias, 0.0)
-    # recompute with the absolute tolerance: margin was relative to the rounding tolerance
-    W, b = snap.W, snap.b
-    n = W.shape[1]
-    X = np.eye(n) if objective is None or objective.X is None else objective.X
-    P = (X @ W.T) @ snap.decoder.T + b
-    on = np.abs(P) <= tol_abs
-    ti, ii = np.nonzero(on)
-    entries = [(int(i), int(t)) for t, i in zip(ti[:20], ii[:20])]
-    return float(np.abs(P).min() / tol_abs) if P.size else math.inf, entries, dist_other, int(on.sum()), dist_all
 
 
 def _one_sided(loss: _Loss, theta: np.ndarray, v: np.ndarray, h: float) -> Dict[str, float]:
