@@ -192,6 +192,8 @@ class OptimumResult:
             o = self.one_sided or {}
             first = (f"on a ReLU kink: {self.kink_count} pre-activation{'s' if self.kink_count != 1 else ''} at 0 "
                      f"(gradient {self.grad_norm:.3g}, loss {self.loss:.6g})")
+            if c:
+                first += f"; with them off the lowest curvature is {c[0]:.3g}"
             if not o:
                 return first
             side = (f"\n  along the lowest direction: curvature {o['curvature_minus']:.4g} for t < 0, "
