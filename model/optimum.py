@@ -273,14 +273,15 @@ class _Loss:
     """theta -> loss as torch float64, with gradient, Hessian-vector products and
     the gradient of a curvature v.H.v (third derivatives)."""
 
-    def __init__(self, params: _Params, objective, l2: float):
+    def __init__(self, params: _Params, objective, l2: float, off=None):
         self.P = params
         self.obj = objective
         self.l2 = float(l2)
+        self.off = off  # (examples, n) bool tensor of pre-activations held off, or None
 
     def __call__(self, theta):
         W, b, M = self.P.split(theta)
-        L = self.obj.torch_loss(W, b, M)
+        L = self.obj.torch_loss(W, b, M, off=self.off)
         if self.l2:
             L = L + 0.5 * self.l2 * (theta * theta).sum()
         return L
@@ -354,7 +355,7 @@ def _preactivation_stats(snap: Snapshot, objective, bias: bool, unit: float, tol
     """Pre-activations P (examples x outputs) that depend on the parameters, with
     their rounding tolerance (or ``tol_abs``) and the parameter-space norm of their gradient.
 
-    Returns (min |P| / tol, list of (output, example) 0-based on a kink (at most 20),
+    Returns (min |P| / tol, (example, output) index arrays of the entries on a kink,
     nearest kink distance over the entries not on a kink, count on a kink, distance over all)."""
     W, b = snap.W, snap.b
     m, n = W.shape
@@ -369,7 +370,8 @@ def _preactivation_stats(snap: Snapshot, objective, bias: bool, unit: float, tol
     T = X.shape[0]
     blk = max(1, 2_000_000 // max(n, 1))
     margin, dist_other, dist_all, count = math.inf, math.inf, math.inf, 0
-    entries: List[Tuple[int, int]] = []
+    rows: List[np.ndarray] = []
+    cols: List[np.ndarray] = []
     for s in range(0, T, blk):
         Xs = X[s:s + blk]
         H = Xs @ W.T  # (t, m)
@@ -400,11 +402,11 @@ def _preactivation_stats(snap: Snapshot, objective, bias: bool, unit: float, tol
         c = int(on.sum())
         if c:
             count += c
-            if len(entries) < 20:
-                ti, ii = np.nonzero(on)
-                for t_, i_ in zip(ti[:20 - len(entries)], ii[:20 - len(entries)]):
-                    entries.append((int(i_), int(s + t_)))
-    return margin, entries, dist_other, count, dist_all
+            ti, ii = np.nonzero(on)
+            rows.append(ti + s)
+            cols.append(ii)
+    idx = (np.concatenate(rows), np.concatenate(cols)) if rows else (np.zeros(0, int), np.zeros(0, int))
+    return margin, idx, dist_other, count, dist_all
 
 
 # ----------------------------------------------------------------------------
@@ -576,13 +578,24 @@ def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetrie
     if objective is None:
         objective = Objective(None, snapshot.importance)
     params = _Params(snapshot, bias)
-    loss = _Loss(params, objective, l2)
     theta = params.theta
     p = params.p
     unit, prec = _param_unit(snapshot)
     if "param_unit" in tol_over:
         unit, prec = float(tol_over["param_unit"]), f"given ({tol_over['param_unit']:g})"
-    L0 = loss.value(theta)
+    # kinks first: at a kink the gradient and Hessian are those of the piece with the kinked
+    # pre-activations off (not whatever sign their rounding happens to take)
+    kink_margin, kink_idx, dist_other, kink_count, dist_all = _preactivation_stats(
+        snapshot, objective, params.bias, unit, tol_over.get("kink_tol"))
+    true_loss = _Loss(params, objective, l2)
+    off = None
+    if kink_count:
+        torch = _torch()
+        T = snapshot.n if objective.X is None else objective.X.shape[0]
+        off = torch.zeros((T, snapshot.n), dtype=torch.bool)
+        off[torch.from_numpy(kink_idx[0]), torch.from_numpy(kink_idx[1])] = True
+    loss = _Loss(params, objective, l2, off)
+    L0 = true_loss.value(theta)
     g = loss.grad(theta)
     gnorm = float(np.linalg.norm(g))
     tnorm = float(np.linalg.norm(theta))
@@ -637,9 +650,6 @@ def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetrie
     if exact:
         n_neg = max(n_neg, int(np.sum(lam_all < -tol_shared)))
 
-    # kinks
-    kink_margin, kink_entries, dist_other, kink_count, dist_all = _preactivation_stats(
-        snapshot, objective, params.bias, unit, tol_over.get("kink_tol"))
 
     # moving: along the gradient and along each of the k lowest directions
     grad_floor = (unit + p * EPS) * Hn * tnorm
@@ -678,7 +688,8 @@ def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetrie
         method=method, n_params=p, n_symmetries=s, n_flat=n_flat, n_flat_lower_bound=not exact,
         n_negative=n_neg, curvature_tols=curv_tols, hessian_norm=Hn, param_precision=prec,
         grad_curvature=c_g, newton_distance=newton, validity_radius=r_g, moving_ratio=moving_ratio,
-        grad_floor=grad_floor, loss_drop=drop, radius_from_kink=by_kink, kink_count=kink_count, kink_entries=[(o + 1, e + 1) for o, e in kink_entries],
+        grad_floor=grad_floor, loss_drop=drop, radius_from_kink=by_kink, kink_count=kink_count,
+        kink_entries=[(int(o) + 1, int(e) + 1) for e, o in zip(kink_idx[0][:20], kink_idx[1][:20])],
         kink_margin=kink_margin, kink_distance=dist_all)
 
     def set_direction(v):
@@ -695,7 +706,7 @@ def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetrie
         v = V[:, 0]
         h0 = float(tol_over.get("fd_step", FD_STEP)) * max(1.0, tnorm)
         h = min(h0, dist_other / 3.0) if math.isfinite(dist_other) else h0
-        res_obj.one_sided = _one_sided(loss, theta, v, h)
+        res_obj.one_sided = _one_sided(true_loss, theta, v, h)
         o = res_obj.one_sided
         tol_c = max(curv_tols[0], o["curvature_err"])
         tol_s = o["slope_err"]

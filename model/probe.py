@@ -276,8 +276,12 @@ class Objective:
             total += float(np.einsum("ti,ti,i->", P, P, imp))
         return total / T if T else 0.0
 
-    def torch_loss(self, W, b, M=None):
-        """The same loss on torch float64 tensors (for autograd)."""
+    def torch_loss(self, W, b, M=None, off=None):
+        """The same loss on torch float64 tensors (for autograd).
+
+        off: an optional (examples, n) boolean tensor of pre-activations held off (ReLU = 0
+        whatever their value): one smooth piece of the loss at a ReLU kink.
+        """
         import torch
 
         n = W.shape[1]
@@ -285,7 +289,10 @@ class Objective:
         X = torch.eye(n, dtype=torch.float64) if self.X is None else torch.from_numpy(self.X)
         D = W.T if M is None else M
         P = (X @ W.T) @ D.T + b
-        E = torch.relu(P) - X
+        R = torch.relu(P)
+        if off is not None:
+            R = torch.where(off, torch.zeros_like(R), R)
+        E = R - X
         return (E * E * imp).sum(-1).mean()
 
 

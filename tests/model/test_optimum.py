@@ -25,8 +25,10 @@ def hexagon_failure(r2=3.0):
     return Snapshot(0, W, b)
 
 
-def hexagon_lowest_curvature():
-    """The lowest curvature of hexagon_failure(3) with the rotation set aside, by hand.
+def hexagon_lowest_curvature(r2=3.0):
+    """The lowest curvature of hexagon_failure(r2) with the rotation set aside, by hand (written out for
+    r2 = 3; in general 102/7 is 6 r2 - 24/7, 13 is 4 r2 + 1 and 72 is 8 * 3 r2, with neighbours' pre-activations
+    off, i.e. strictly negative for r2 > 2 and at 0 with ReLU'(0) = 0 for r2 = 2).
 
     Unnormalised loss (7x the mean). Only these second derivatives survive (every other
     pre-activation is strictly off or constant):
@@ -39,9 +41,11 @@ def hexagon_lowest_curvature():
     mu - 102/7 = (4/49)(1/mu)(6 + 72/(mu - 26)), i.e.
     mu (mu - 102/7)(mu - 26) - (24/49) mu + 336/49 = 0, twice (x in R^2). Normalised: / 7.
     """
-    a = 102 / 7
-    coeffs = np.polymul(np.polymul([1, 0], [1, -a]), [1, -26])
-    coeffs = np.polyadd(coeffs, [-24 / 49, 336 / 49])
+    a = 6 * r2 - 24 / 7
+    g2 = 2 * (4 * r2 + 1)
+    # mu (mu - a)(mu - g2) = (4/49)(6 (mu - g2) + 8 * 3 r2)
+    coeffs = np.polymul(np.polymul([1, 0], [1, -a]), [1, -g2])
+    coeffs = np.polyadd(coeffs, [-24 / 49, (4 / 49) * (6 * g2 - 24 * r2)])
     roots = np.roots(coeffs)
     assert np.all(np.abs(roots.imag) < 1e-12)
     return float(np.min(roots.real)) / 7
@@ -84,6 +88,17 @@ def test_seed_hexagon_failure_is_a_saddle_whose_escape_turns_the_live_features()
     # mostly the live features turning (tangentially), with a little of W_7
     assert "turning" in res.escape and res.escape_parts[0]["feature"] in range(1, 7)
     assert "saddle" in res.describe() and "escape:" in res.describe()
+
+
+def test_hexagon_failure_with_neighbours_at_zero_is_on_kinks():
+    """r^2 = 2, b = -1 (Henighan's hexagon) plus the dead feature: each live feature's two neighbours sit
+    exactly at 0, twelve kinks; with them off, the Hessian's lowest curvature is the cubic's root at r2 = 2."""
+    snap = hexagon_failure(2.0)
+    assert geo.onehot_loss(snap.W, snap.b) == pytest.approx(6 / 49, rel=1e-13)
+    res = local_optimum(snap)
+    assert res.kind == "kink" and res.kink_count == 12
+    assert res.lowest_curvatures[0] == pytest.approx(hexagon_lowest_curvature(2.0), rel=1e-9)
+    assert "with them off the lowest curvature is" in res.describe()
 
 
 def test_the_rotation_mode_is_exactly_flat_and_set_aside():
