@@ -1,7 +1,7 @@
 """The seed's experiments on the command line: `sweep`, `probe`, `datasize`.
 
     main.py sweep [train options] --models K [--grid n=6,7,8] [--out SWEEP.h5] [--json]
-    main.py probe RUN.h5 [--step S] [--model k] --path bias|feature|random [--feature i]
+    main.py probe RUN.h5 [--step S] [--model k] --path bias|feature|random|angle [--feature i]
                   [--direction j|angle:DEG|random] [--range a,b] [--points N] [--json]
                   [--continue-steps N --at t [--out RUN.h5]]
     main.py datasize --sizes 3,5,8,... [train options] [--test-examples N] [--out FILE.h5] [--json]
@@ -145,28 +145,32 @@ def _add_probe(sub):
                        description="Perturbation probe: loss(t) of (W, b) + t (dW, db) around a snapshot, with "
                        "the slope and curvature at t = 0 (finite differences, checked against autograd). "
                        "Paths: bias (b_i + t), feature (W_i + t u, u = another feature's W_j, a unit vector at "
-                       "an angle, or random), random (a random unit direction in all parameters). Features are "
+                       "an angle, or random), random (a random unit direction in all parameters), angle (W_i "
+                       "turned by θ about the origin, |W_i| kept; --range in degrees; on a model of two features "
+                       "the two-vector curve (max(0, cos φ))² is printed beside it). Features are "
                        "numbered from 1, as in the seed (feature 7).")
     p.add_argument("run", type=_path_arg("run"), help="run file (.h5)")
     p.add_argument("--step", type=_int_arg("--step"), default=None, help="snapshot at or before this step (default: latest)")
     p.add_argument("--model", type=_int_arg("--model"), default=0, help="which model of a batched run, 0-based")
-    p.add_argument("--path", choices=("bias", "feature", "random"), default="feature", help="the path (default feature)")
+    p.add_argument("--path", choices=("bias", "feature", "random", "angle"), default="feature",
+                   help="the path (default feature)")
     p.add_argument("--feature", type=_int_arg("--feature"), default=None,
-                   help="the feature i moved by the bias and feature paths, 1..n (default: the first dead "
-                   "feature, else n)")
+                   help="the feature i moved by the bias, feature and angle paths, 1..n (default: the first "
+                   "dead feature, else n; for angle the first live one)")
     p.add_argument("--direction", default=None,
                    help="feature path direction u: a feature number j (u = W_j; the seed's W_7 = a W_6 is "
                    "--feature 7 --direction 6), angle:DEG (unit vector at DEG degrees), or random "
-                   "(default: the nearest live feature)")
+                   "(default: the nearest live feature). The angle path turns W_i toward it (m = 2: "
+                   "counter-clockwise when omitted; m > 2: required)")
     p.add_argument("--seed", type=_int_arg("--seed", 0), default=0, help="seed of random directions, >= 0")
-    p.add_argument("--range", default="1", help="t range: A for -A..A, or a,b with a < b (write --range=-0.5,2 "
-                   "when a is negative); default 1")
+    p.add_argument("--range", default=None, help="t range: A for -A..A, or a,b with a < b (write --range=-0.5,2 "
+                   "when a is negative); default 1; for the angle path in degrees, default 180")
     p.add_argument("--points", type=_int_arg("--points"), default=101, help="points on the t grid, 3..100000")
     p.add_argument("--continue-steps", type=_int_arg("--continue-steps"), default=None,
                    help="then train the perturbed model (at --at) this many more steps, and the unperturbed "
                    "one the same way as a control, and say whether it escapes")
     p.add_argument("--at", type=_float_arg("--at"), default=None, help="with --continue-steps: t of the perturbed "
-                   "model, within --range (default: 0.05 times the range's larger end)")
+                   "model, within --range (default: 0.05 times the range's larger end; degrees for the angle path)")
     add_threads_option(p)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
@@ -219,17 +223,20 @@ def cmd_probe(a) -> int:
     from model.analysis import analyze
     from model.runfile import open_run
 
-    lo, hi = _parse_range(a.range)
+    angle = a.path == "angle"
+    lo, hi = _parse_range(a.range if a.range is not None else ("180" if angle else "1"))
     if a.at is not None:
         if a.continue_steps is None:
             raise CliError("main.py probe: --at: applies to --continue-steps (the t it continues training from)")
         if not lo <= a.at <= hi:
             raise CliError(f"main.py probe: --at: must be within --range [{lo:g}, {hi:g}], got {a.at:g}")
-    if a.direction is not None and a.path != "feature":
-        raise CliError(f"main.py probe: --direction: applies to --path feature, but --path is {a.path}")
+    if a.direction is not None and a.path not in ("feature", "angle"):
+        raise CliError(f"main.py probe: --direction: applies to --path feature or angle, but --path is {a.path}")
     if a.feature is not None and a.path == "random":
-        raise CliError("main.py probe: --feature: applies to --path bias or feature; --path random moves every "
-                       "parameter")
+        raise CliError("main.py probe: --feature: applies to --path bias, feature or angle; --path random moves "
+                       "every parameter")
+    if angle:  # degrees on the command line, radians in the path
+        lo, hi = math.radians(lo), math.radians(hi)
     if not 3 <= a.points <= 100_000:
         raise CliError(f"main.py probe: --points must be from 3 to 100000, got {a.points}")
     if a.continue_steps is not None and not 1 <= a.continue_steps <= 10_000_000:
@@ -246,8 +253,18 @@ def cmd_probe(a) -> int:
     an = analyze(snap, onehot=onehot)
     if a.feature is not None and not 1 <= a.feature <= n:
         raise CliError(f"main.py probe: --feature must be from 1 to n = {n}, got {a.feature}")
-    k = (a.feature - 1) if a.feature is not None else (an.dead[0] if an.dead else n - 1)
+    if a.feature is not None:
+        k = a.feature - 1
+    elif angle:  # a dead feature has no direction to turn
+        k = next((j for j in range(n) if not an.dead_mask[j]), 0)
+    else:
+        k = an.dead[0] if an.dead else n - 1
     direction = _parse_direction(a.direction, n)
+    if angle:
+        if direction is not None and direction[0] == "random":
+            direction = ("random", a.seed)
+        if direction is not None and direction[0] == "feature" and direction[1] == k:
+            raise CliError(f"main.py probe: --direction must be another feature than --feature {k + 1}")
     if a.path == "feature":
         if direction is None:  # the nearest live feature by angle (the seed: W_7 = a W_6)
             live = [j for j in range(n) if j != k and not an.dead_mask[j]] or [j for j in range(n) if j != k]
@@ -270,7 +287,7 @@ def cmd_probe(a) -> int:
     if a.continue_steps is not None:
         import threading
 
-        t_at = a.at if a.at is not None else 0.05 * max(abs(lo), abs(hi))
+        t_at = (math.radians(a.at) if angle else a.at) if a.at is not None else 0.05 * max(abs(lo), abs(hi))
         start = pr.perturbed(snap, path, t_at, objective)
         stop = threading.Event()
         with Interrupt(stop.set) as intr:
@@ -299,12 +316,23 @@ def cmd_probe(a) -> int:
                else "flat")
     print(f"t = 0 is {verdict}" + (f"; the local quadratic's minimum is at t = {ts_:.3g}" if ts_ is not None else ""))
     tb, lb = res.best()
-    print(f"lowest loss on the grid: {lb:.6g} at t = {tb:.4g}")
-    print(f"{'t':>10} {'loss':>14}")
     idx = np.unique(np.round(np.linspace(0, len(res.ts) - 1, min(len(res.ts), 21))).astype(int))
     idx = np.union1d(idx, [int(np.argmin(np.abs(res.ts)))])
-    for i in idx:
-        print(f"{res.ts[i]:>10.4g} {res.losses[i]:>14.8g}" + ("   <- t = 0" if res.ts[i] == 0 else ""))
+    if angle:
+        print(f"lowest loss on the grid: {lb:.6g} at θ = {math.degrees(tb):.4g}°   (slope and curvature per radian)")
+        ref = res.reference
+        print(res.reference_text)
+        print(f"{'θ (deg)':>10} {'loss':>14}" + (f" {'closed form':>14}" if ref is not None else ""))
+        for i in idx:
+            print(f"{math.degrees(res.ts[i]):>10.4g} {res.losses[i]:>14.8g}"
+                  + (f" {ref[i]:>14.8g}" if ref is not None else "") + ("   <- θ = 0" if res.ts[i] == 0 else ""))
+        if ref is not None:
+            print(f"largest |loss - closed form| on the grid: {float(np.max(np.abs(res.losses - ref))):.3g}")
+    else:
+        print(f"lowest loss on the grid: {lb:.6g} at t = {tb:.4g}")
+        print(f"{'t':>10} {'loss':>14}")
+        for i in idx:
+            print(f"{res.ts[i]:>10.4g} {res.losses[i]:>14.8g}" + ("   <- t = 0" if res.ts[i] == 0 else ""))
     if cont is not None:
         c = cont
         print(f"continued {c.steps} steps from t = {c.t:g} (loss {c.loss_start:.6g}): loss {c.loss_after:.6g}, "

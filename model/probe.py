@@ -9,6 +9,13 @@ b + t db) (an untied decoder M stays fixed), so every path of the seed is one:
   latent plane, or a random unit vector (seeded);
 - ``random_path(snap, seed)``: a random unit direction in all of (W, b).
 
+One path is not a line: ``angle_path(snap, k)`` rotates W_k by t radians about
+the origin, |W_k| kept (in the latent plane for m = 2; for m > 2 in the plane
+of W_k and a chosen second direction). Its loss(t) is compared with the
+closed form of a model of two features (``two_vector_curve``): with unit
+vectors, no bias and equal importance the loss is (max(0, cos phi))^2, phi the
+angle between them, i.e. (cos 2 phi + 1) / 2 wherever cos phi >= 0.
+
 ``probe(snap, path, objective)`` evaluates loss(t) on a grid around t = 0
 (float64, the same loss the core reports: ``geometry.onehot_loss`` for
 one-hot data, the mean over the examples of sum_i I_i (ReLU(D W x + b)_i -
@@ -47,7 +54,7 @@ _EVAL_STREAM = 0xE7A1
 ESCAPE_REL = 0.5
 ESCAPE_ABS = 1e-6
 DIRECTION_KINDS = ("feature", "angle", "random")
-PATH_KINDS = ("bias", "feature", "random")
+PATH_KINDS = ("bias", "feature", "random", "angle")
 
 
 # ----------------------------------------------------------------------------
@@ -55,16 +62,56 @@ PATH_KINDS = ("bias", "feature", "random")
 
 @dataclass(frozen=True)
 class ProbePath:
-    """(W, b)(t) = (W + t dW, b + t db); ``text`` says it the way the seed does (1-based)."""
+    """(W, b)(t) = (W + t dW, b + t db); ``text`` says it the way the seed does (1-based).
+
+    The angle path instead rotates column ``feature`` of W by t radians in the plane
+    spanned by the orthonormal columns of ``plane`` (m, 2), from plane[:, 0] toward
+    plane[:, 1]; dW is then its tangent at t = 0.
+    """
 
     kind: str
     dW: np.ndarray  # (m, n)
     db: np.ndarray  # (n,)
     text: str
-    feature: Optional[int] = None  # 0-based, bias and feature paths
+    feature: Optional[int] = None  # 0-based, bias, feature and angle paths
+    plane: Optional[np.ndarray] = None  # (m, 2), angle path only
+    other: Optional[int] = None  # 0-based feature the angle path turns toward, if one
+
+    @property
+    def linear(self) -> bool:
+        return self.plane is None
 
     def at(self, snap: Snapshot, t: float):
-        return snap.W + t * self.dW, snap.b + t * self.db
+        if self.plane is None:
+            return snap.W + t * self.dW, snap.b + t * self.db
+        W = snap.W.copy()
+        W[:, self.feature] = rotate_in_plane(W[:, self.feature], self.plane, float(t))
+        return W, snap.b.copy()
+
+    def torch_at(self, snap: Snapshot, t):
+        """(W, b) at a torch scalar t (float64), differentiable in t."""
+        import torch
+
+        W0 = torch.from_numpy(snap.W)
+        b0 = torch.from_numpy(snap.b)
+        if self.plane is None:
+            return W0 + t * torch.from_numpy(self.dW), b0 + t * torch.from_numpy(self.db)
+        E = torch.from_numpy(self.plane)
+        w = W0[:, self.feature]
+        c = E.T @ w  # coordinates in the plane (the rest of w is left as it is)
+        rc = torch.stack([torch.cos(t) * c[0] - torch.sin(t) * c[1], torch.sin(t) * c[0] + torch.cos(t) * c[1]])
+        col = w + E @ (rc - c)
+        onehot = torch.zeros(snap.n, dtype=torch.float64)
+        onehot[self.feature] = 1.0
+        return W0 + (col - w)[:, None] * onehot[None, :], b0
+
+
+def rotate_in_plane(w: np.ndarray, plane: np.ndarray, t: float) -> np.ndarray:
+    """w rotated by t radians in the plane of the orthonormal columns of ``plane`` (m, 2)."""
+    c = plane.T @ w
+    ct, st = math.cos(t), math.sin(t)
+    rc = np.array([ct * c[0] - st * c[1], st * c[0] + ct * c[1]])
+    return w + plane @ (rc - c)
 
 
 def _check_feature(snap: Snapshot, k: int, name: str = "feature") -> int:
@@ -135,6 +182,46 @@ def random_path(snap: Snapshot, seed: int = 0, bias: bool = True) -> ProbePath:
     return ProbePath("random", dW / norm, db / norm, f"(W, b) + t·d (random unit direction, seed {int(seed)})")
 
 
+def angle_path(snap: Snapshot, k: int, direction=None) -> ProbePath:
+    """W_k rotated by t radians about the origin, |W_k| kept (k 0-based).
+
+    m = 2: in the latent plane, counter-clockwise for t > 0, or toward u when a
+    direction is given (see direction_vector). m > 2: in the plane of W_k and u, from
+    W_k toward u; a direction is required there. m = 1 has no rotation.
+    """
+    k = _check_feature(snap, k)
+    m = snap.m
+    if m < 2:
+        raise ConfigError("path", "the angle path needs m >= 2 latent dimensions (m = 1 has no rotation)")
+    w = snap.W[:, k]
+    r = float(np.linalg.norm(w))
+    if not r > 0:
+        raise ConfigError("feature", f"W_{k + 1} is 0: rotating it about the origin leaves it where it is")
+    e1 = w / r
+    other = None
+    if direction is None:
+        if m != 2:
+            raise ConfigError("direction", f"the angle path for m = {m} needs a direction to rotate W_{k + 1} "
+                              "toward: a feature j, angle:DEG or random")
+        e2 = np.array([-e1[1], e1[0]])
+        how = "counter-clockwise"
+    else:
+        u, name = direction_vector(snap, k, direction)
+        if isinstance(direction, tuple) and direction[0] == "feature":
+            other = int(direction[1])
+        u = u - (u @ e1) * e1
+        nu = float(np.linalg.norm(u))
+        if not nu > 1e-12 * max(1.0, float(np.linalg.norm(u))):
+            raise ConfigError("direction", f"{name} is parallel to W_{k + 1}: no plane to rotate in")
+        e2 = u / nu
+        how = f"toward {name}"
+    plane = np.stack([e1, e2], axis=1)
+    dW = np.zeros_like(snap.W)
+    dW[:, k] = r * e2
+    return ProbePath("angle", dW, np.zeros(snap.n), f"W_{k + 1} turned by θ {how} (|W_{k + 1}| kept)",
+                     feature=k, plane=plane, other=other)
+
+
 def make_path(snap: Snapshot, kind: str, feature: Optional[int] = None, direction=None, seed: int = 0,
               bias: bool = True) -> ProbePath:
     """One entry point for the CLI and the GUI. feature is 0-based."""
@@ -148,6 +235,12 @@ def make_path(snap: Snapshot, kind: str, feature: Optional[int] = None, directio
         return feature_path(snap, feature, direction if direction is not None else ("random", seed))
     if kind == "random":
         return random_path(snap, seed, bias=bias)
+    if kind == "angle":
+        if feature is None:
+            raise ConfigError("feature", "the angle path needs a feature (W_k turned by θ)")
+        if direction is not None and direction[0] == "random" and direction[1] is None:
+            direction = ("random", seed)
+        return angle_path(snap, feature, direction)
     raise ConfigError("path", f"must be one of {', '.join(PATH_KINDS)}; got {kind!r}")
 
 
@@ -183,8 +276,12 @@ class Objective:
             total += float(np.einsum("ti,ti,i->", P, P, imp))
         return total / T if T else 0.0
 
-    def torch_loss(self, W, b, M=None):
-        """The same loss on torch float64 tensors (for autograd)."""
+    def torch_loss(self, W, b, M=None, off=None):
+        """The same loss on torch float64 tensors (for autograd).
+
+        off: an optional (examples, n) boolean tensor of pre-activations held off (ReLU = 0
+        whatever their value): one smooth piece of the loss at a ReLU kink.
+        """
         import torch
 
         n = W.shape[1]
@@ -192,7 +289,10 @@ class Objective:
         X = torch.eye(n, dtype=torch.float64) if self.X is None else torch.from_numpy(self.X)
         D = W.T if M is None else M
         P = (X @ W.T) @ D.T + b
-        E = torch.relu(P) - X
+        R = torch.relu(P)
+        if off is not None:
+            R = torch.where(off, torch.zeros_like(R), R)
+        E = R - X
         return (E * E * imp).sum(-1).mean()
 
 
@@ -241,6 +341,8 @@ class ProbeResult:
     slope_left: float = float("nan")  # (L(0) - L(-h)) / h
     slope_right: float = float("nan")  # (L(h) - L(0)) / h
     kink_distance: float = math.inf  # nearest |t| where a pre-activation crosses 0 (0: at t = 0)
+    reference: Optional[np.ndarray] = None  # angle path: the two-vector closed form on ts, where it applies
+    reference_text: str = ""  # what the reference is, or why there is none
 
     @property
     def smooth_at_zero(self) -> bool:
@@ -286,6 +388,9 @@ class ProbeResult:
             "local_min_along_path": bool(self.local_min_along_path),
             "best_t": tb, "best_loss": lb,
             "t": [float(t) for t in self.ts], "loss": [float(v) for v in self.losses],
+            **({"t_unit": "rad", "theta_deg": [math.degrees(float(t)) for t in self.ts],
+                "reference": None if self.reference is None else [float(v) for v in self.reference],
+                "reference_text": self.reference_text} if self.path.kind == "angle" else {}),
         }
 
 
@@ -302,6 +407,8 @@ def kink_distance(snap: Snapshot, path: ProbePath, objective: Objective) -> floa
     P_i(t) = (W_i + t dW_i).(h0 + t h1) + b_i + t db_i when tied (D = W^T), and
     M_i.(h0 + t h1) + b_i + t db_i when untied; one-hot data is X = I. Chunked over examples.
     """
+    if not path.linear:
+        return _angle_kink_distance(snap, path, objective)
     W, dW, b, db = snap.W, path.dW, snap.b, path.db
     m, n = W.shape
     X = np.eye(n) if objective.X is None else objective.X
@@ -336,6 +443,83 @@ def kink_distance(snap: Snapshot, path: ProbePath, objective: Objective) -> floa
     return best
 
 
+def _angle_kink_distance(snap: Snapshot, path: ProbePath, objective: Objective) -> float:
+    """kink_distance for the angle path. Turning W_k keeps |W_k|, so every pre-activation
+    is c + a cos t + s sin t (tied: output k's W_k(t).(h_rest + x_k W_k(t)) has the
+    constant x_k |W_k|^2; every other output is linear in W_k(t)); c, a, s come from
+    its values at t = 0, pi/2, pi, and its zeros from cos(t - atan2(s, a)) = -c / hypot(a, s)."""
+    n = snap.n
+    X = np.eye(n) if objective.X is None else objective.X
+    T = X.shape[0]
+    best = math.inf
+    blk = max(1, geo.CHUNK_ELEMS // max(n, 1))
+    params = [path.at(snap, t) for t in (0.0, math.pi / 2, math.pi)]
+    for s0 in range(0, T, blk):
+        Xs = X[s0:s0 + blk]
+        P0, P1, P2 = (((Xs @ W.T) @ geo.decoder_of(W, snap.M).T + b) for W, b in params)
+        if np.any(P0 == 0.0):
+            return 0.0
+        c = 0.5 * (P0 + P2)
+        a = 0.5 * (P0 - P2)
+        sn = P1 - c
+        R = np.hypot(a, sn)
+        ok = (R > 0) & (np.abs(c) <= R)
+        if not np.any(ok):
+            continue
+        delta = np.arctan2(sn[ok], a[ok])
+        ac = np.arccos(np.clip(-c[ok] / R[ok], -1.0, 1.0))
+        roots = np.concatenate([delta + ac, delta - ac])
+        roots = np.abs((roots + math.pi) % (2 * math.pi) - math.pi)
+        roots = roots[roots > 0]
+        if roots.size:
+            best = min(best, float(roots.min()))
+    return best
+
+
+def two_vector_curve(snap: Snapshot, path: ProbePath, ts, objective: Objective):
+    """(values on ts or None, text): the closed-form loss of the angle path on a model of two features.
+
+    Applies when the data is one-hot, the decoder tied, n = 2 and the other feature
+    W_j lies in the rotation plane (always for m = 2). Then, with r_i = |W_i| and phi
+    the angle between W_k(t) and W_j, the loss (the mean over the two inputs) is
+        (I_k (ReLU(r_k^2 + b_k) - 1)^2 + I_j (ReLU(r_j^2 + b_j) - 1)^2
+         + I_k ReLU(r_k r_j cos phi + b_k)^2 + I_j ReLU(r_k r_j cos phi + b_j)^2) / 2,
+    which for unit vectors, b = 0 and I = 1 is (max(0, cos phi))^2.
+    """
+    ts = np.asarray(ts, dtype=np.float64)
+    if path.kind != "angle":
+        return None, "the two-vector curve belongs to the angle path"
+    if not objective.onehot:
+        return None, "the two-vector curve does not apply: it is the loss on one-hot inputs, this run's data is sparse"
+    if snap.M is not None:
+        return None, "the two-vector curve does not apply: it assumes a tied decoder (D = W^T), this run is untied"
+    if snap.n != 2:
+        return None, (f"the two-vector curve does not apply: it is the loss of a model of two features, this one "
+                      f"has n = {snap.n} (the others' outputs change too)")
+    k = path.feature
+    j = 1 - k
+    E = path.plane
+    wj = snap.W[:, j]
+    cj = E.T @ wj
+    if np.linalg.norm(wj - E @ cj) > 1e-12 * max(1.0, float(np.linalg.norm(wj))):
+        return None, f"the two-vector curve does not apply: W_{j + 1} is not in the plane W_{k + 1} turns in"
+    rk = float(np.linalg.norm(snap.W[:, k]))
+    rj = float(np.linalg.norm(wj))
+    alpha = math.atan2(cj[1], cj[0])  # W_k(t) sits at angle t in the plane's coordinates
+    phi = ts - alpha
+    imp = np.ones(2) if objective.importance is None else objective.importance
+    b = snap.b
+    relu = lambda x: np.maximum(x, 0.0)  # noqa: E731
+    cross = rk * rj * np.cos(phi)
+    diag = imp[k] * (relu(rk * rk + b[k]) - 1.0) ** 2 + imp[j] * (relu(rj * rj + b[j]) - 1.0) ** 2
+    vals = 0.5 * (diag + imp[k] * relu(cross + b[k]) ** 2 + imp[j] * relu(cross + b[j]) ** 2)
+    unit = abs(rk - 1) <= 1e-9 and abs(rj - 1) <= 1e-9 and np.all(np.abs(b) <= 1e-9) and np.all(imp == 1)
+    text = ("two-vector curve (max(0, cos φ))², φ the angle between W_1 and W_2" if unit else
+            f"two-vector closed form (|W_{k + 1}| = {rk:.3g}, |W_{j + 1}| = {rj:.3g}, b = ({b[0]:.3g}, {b[1]:.3g})); "
+            "with unit vectors and b = 0 it is (max(0, cos φ))²")
+    return vals, text
+
+
 def finite_differences(snap: Snapshot, path: ProbePath, objective: Objective, h: float = FD_STEP):
     """(loss(0), slope, curvature) at t = 0 by central differences."""
     lm, l0, lp = loss_curve(snap, path, [-h, 0.0, h], objective)
@@ -347,8 +531,7 @@ def autograd_derivatives(snap: Snapshot, path: ProbePath, objective: Objective):
     import torch
 
     t = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    W = torch.from_numpy(snap.W) + t * torch.from_numpy(path.dW)
-    b = torch.from_numpy(snap.b) + t * torch.from_numpy(path.db)
+    W, b = path.torch_at(snap, t)
     M = None if snap.M is None else torch.from_numpy(snap.M)
     L = objective.torch_loss(W, b, M)
     (g,) = torch.autograd.grad(L, t, create_graph=True)
@@ -373,8 +556,11 @@ def probe(snap: Snapshot, path: ProbePath, objective: Objective, t_range: Tuple[
     lm, l0, lp = loss_curve(snap, path, [-h, 0.0, h], objective)
     s, c = (lp - lm) / (2 * h), (lp - 2 * l0 + lm) / (h * h)
     _, sa, ca = autograd_derivatives(snap, path, objective)
-    return ProbeResult(path, ts, losses, float(l0), float(s), float(c), sa, ca, h, objective.description,
-                       float((l0 - lm) / h), float((lp - l0) / h), kink)
+    res = ProbeResult(path, ts, losses, float(l0), float(s), float(c), sa, ca, h, objective.description,
+                      float((l0 - lm) / h), float((lp - l0) / h), kink)
+    if path.kind == "angle":
+        res.reference, res.reference_text = two_vector_curve(snap, path, ts, objective)
+    return res
 
 
 def perturbed(snap: Snapshot, path: ProbePath, t: float, objective: Optional[Objective] = None) -> Snapshot:
@@ -503,7 +689,8 @@ def save_start_run(path, config: TrainConfig, start: Snapshot) -> TrainConfig:
                        steps=config.steps).validate()
 
 
-__all__ = ["ProbePath", "bias_path", "feature_path", "random_path", "make_path", "direction_vector",
+__all__ = ["ProbePath", "bias_path", "feature_path", "random_path", "angle_path", "make_path", "direction_vector",
+           "rotate_in_plane", "two_vector_curve",
            "Objective", "objective_for", "ProbeResult", "probe", "loss_curve", "finite_differences",
            "autograd_derivatives", "kink_distance", "perturbed", "continue_training", "continue_config", "ContinueResult",
            "save_start_run", "escaped", "PATH_KINDS", "DIRECTION_KINDS", "FD_STEP"]

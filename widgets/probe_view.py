@@ -2,10 +2,13 @@
 
 Controls pick a one-parameter path through the snapshot (b_i + t; W_i + t u with u
 another feature's W_j, an angle or random; a random direction in all
-parameters: model/probe.py); the plot shows loss(t) with t = 0 marked, the
-tangent (slope) and the local quadratic (curvature) there, and a draggable
-marker for the chosen t; a slider moves it too. The readout gives loss(0), the
-slope and curvature by finite differences and by autograd.
+parameters; W_i turned by an angle θ, |W_i| kept: model/probe.py); the plot
+shows loss(t) with t = 0 marked, the tangent (slope) and the local quadratic
+(curvature) there, and a draggable marker for the chosen t; a slider moves it
+too. The readout gives loss(0), the slope and curvature by finite differences
+and by autograd. The angle path is drawn over θ in degrees (slope and curvature
+stay per radian) with the two-vector closed form overlaid where it applies (a
+model of two features; the readout says why when it does not).
 
 The panel computes nothing: it emits ``probeRequested(params)``,
 ``tChanged(t)``, ``showPerturbed(bool)`` and ``continueRequested(t, steps)``;
@@ -27,7 +30,10 @@ from .views2d import no_si_prefix
 CURVE_PEN = (31, 119, 180)
 TANGENT_PEN = (214, 39, 40)
 QUAD_PEN = (44, 160, 44)
+REF_PEN = (148, 103, 189)
+REF_ALPHA = 150
 SLIDER_STEPS = 1000
+DEG = 180.0 / np.pi
 
 
 def local_models(result, ts: np.ndarray):
@@ -40,7 +46,9 @@ def local_models(result, ts: np.ndarray):
 
 def readout_text(result) -> str:
     r = result
-    lines = [f"<b>{r.path.text}</b> &nbsp; ({r.objective})",
+    angle = r.path.kind == "angle"
+    lines = [f"<b>{r.path.text}</b> &nbsp; ({r.objective})" + (" &nbsp; θ in degrees; slope and curvature per "
+                                                                "radian" if angle else ""),
              f"loss(0) = {r.loss0:.8g}",
              f"slope dL/dt = {r.slope_fd:.5g} (finite differences, h = {r.fd_step:.2g}) · {r.slope_autograd:.5g} (autograd)",
              f"curvature d²L/dt² = {r.curvature_fd:.5g} · {r.curvature_autograd:.5g} (autograd)"]
@@ -54,7 +62,14 @@ def readout_text(result) -> str:
         lines.append("<span style='color:#d62728'>not a minimum along this path"
                      + (f": the local quadratic's minimum is at t = {ts:.3g}" if ts is not None else "") + "</span>")
     tb, lb = r.best()
-    lines.append(f"lowest on the grid: {lb:.6g} at t = {tb:.4g}")
+    lines.append(f"lowest on the grid: {lb:.6g} at " + (f"θ = {tb * DEG:.4g}°" if angle else f"t = {tb:.4g}"))
+    if angle:
+        if r.reference is not None:
+            dev = float(np.max(np.abs(np.asarray(r.losses) - np.asarray(r.reference))))
+            lines.append(f"<span style='color:#9467bd'>overlay: {r.reference_text}; largest |loss − closed form| "
+                         f"{dev:.2g}</span>")
+        else:
+            lines.append(f"no overlay: {r.reference_text}")
     return "<br>".join(lines)
 
 
@@ -72,8 +87,10 @@ class ProbeView(QWidget):
         lay.setContentsMargins(2, 2, 2, 2)
         g = QGridLayout()
         self.kind = QComboBox()
-        self.kind.addItems(["feature", "bias", "random"])
-        self.kind.setToolTip("feature: W_i + t u · bias: b_i + t · random: a random unit direction in (W, b)")
+        self.kind.addItems(["feature", "bias", "random", "angle"])
+        self.kind.setToolTip("feature: W_i + t u · bias: b_i + t · random: a random unit direction in (W, b) · "
+                             "angle: W_i turned by θ toward the direction, |W_i| kept")
+        self._xscale = 1.0  # plot x per path t: degrees per radian for the angle path
         self.feature = QSpinBox()
         self.feature.setRange(1, self.n)
         self.feature.setPrefix("i = ")
@@ -122,6 +139,10 @@ class ProbeView(QWidget):
                                       name="slope at 0")
         self.quad = self.plot.plot([], [], pen=pg.mkPen(QUAD_PEN, width=1.5, style=Qt.PenStyle.DotLine),
                                    name="curvature at 0")
+        # the two-vector closed form (angle path); in the legend only while drawn
+        # drawn wide and translucent under loss(t), so a curve that matches shows as a halo around it
+        self.ref = self.plot.plot([], [], pen=pg.mkPen(REF_PEN + (REF_ALPHA,), width=7))
+        self.ref.setZValue(-1)
         self.zero = pg.InfiniteLine(0.0, angle=90, pen=pg.mkPen((120, 120, 120), width=1))
         self.marker = pg.InfiniteLine(0.0, angle=90, movable=True, pen=pg.mkPen((0, 0, 0), width=2))
         self.plot.addItem(self.zero)
@@ -156,6 +177,7 @@ class ProbeView(QWidget):
         lay.addWidget(self.status)
 
         self.kind.currentIndexChanged.connect(self._update_enabled)
+        self.kind.currentIndexChanged.connect(self._kind_changed)
         self.direction.currentIndexChanged.connect(self._update_enabled)
         self.run_button.clicked.connect(self.request)
         self.slider.valueChanged.connect(self._slider_moved)
@@ -182,20 +204,33 @@ class ProbeView(QWidget):
     def _update_enabled(self):
         kind = self.kind.currentText()
         d = self.direction.currentIndex()
+        directed = kind in ("feature", "angle")
         self.feature.setEnabled(kind != "random")
-        self.direction.setEnabled(kind == "feature")
-        self.dir_feature.setEnabled(kind == "feature" and d == 0)
-        self.angle.setEnabled(kind == "feature" and d == 1)
-        self.seed.setEnabled(kind == "random" or (kind == "feature" and d == 2))
+        self.direction.setEnabled(directed)
+        self.dir_feature.setEnabled(directed and d == 0)
+        self.angle.setEnabled(directed and d == 1)
+        self.seed.setEnabled(kind == "random" or (directed and d == 2))
+
+    def _kind_changed(self):
+        """The angle path's span is in degrees (default ±180°); the others' in t (default ±1)."""
+        angle = self.kind.currentText() == "angle"
+        if angle and self.span.suffix() != "°":
+            self.span.setSuffix("°")
+            self.span.setValue(180.0)
+        elif not angle and self.span.suffix() == "°":
+            self.span.setSuffix("")
+            self.span.setValue(1.0)
 
     def params(self) -> dict:
         kind = self.kind.currentText()
         d = self.direction.currentIndex()
         direction = None
-        if kind == "feature":
+        if kind in ("feature", "angle"):
             direction = (("feature", self.dir_feature.value() - 1) if d == 0 else
                          ("angle", float(self.angle.value())) if d == 1 else ("random", self.seed.value()))
         a = float(self.span.value())
+        if kind == "angle":
+            a = float(np.radians(a))
         return {"kind": kind, "feature": self.feature.value() - 1, "direction": direction,
                 "seed": self.seed.value(), "range": (-a, a), "points": self.points.value()}
 
@@ -216,28 +251,48 @@ class ProbeView(QWidget):
         if result is None:
             for c in (self.curve, self.tangent, self.quad):
                 c.setData([], [])
+            self._set_reference(None, None)
             self.readout.setText("")
             self._set_has_result(False)
             return
         ts, ls = result.ts, result.losses
-        self.curve.setData(ts, ls)
+        angle = result.path.kind == "angle"
+        self._xscale = DEG if angle else 1.0
+        self.plot.setLabel("bottom", "θ (degrees)" if angle else "t")
+        xs = ts * self._xscale
+        self.curve.setData(xs, ls)
         tan, quad = local_models(result, ts)
         span = float(max(abs(ts[0]), abs(ts[-1])))
         near = np.abs(ts) <= 0.35 * span
-        self.tangent.setData(ts[near], tan[near])
-        self.quad.setData(ts[near], quad[near])
-        lo, hi = float(np.nanmin(ls)), float(np.nanmax(ls))
+        self.tangent.setData(xs[near], tan[near])
+        self.quad.setData(xs[near], quad[near])
+        ref = getattr(result, "reference", None) if angle else None
+        self._set_reference(xs, ref)
+        allv = ls if ref is None else np.concatenate([ls, ref])
+        lo, hi = float(np.nanmin(allv)), float(np.nanmax(allv))
         pad = 0.05 * (hi - lo if hi > lo else max(abs(hi), 1e-6))
-        self.plot.setXRange(float(ts[0]), float(ts[-1]), padding=0.02)
+        self.plot.setXRange(float(xs[0]), float(xs[-1]), padding=0.02)
         self.plot.setYRange(lo - pad, hi + pad, padding=0)
         self.readout.setText(readout_text(result))
         self.status.setText("")
         self._set_has_result(True)
         self.set_t(0.0)
 
+    def _set_reference(self, xs, ref):
+        legend = self.plot.plotItem.legend
+        if ref is None:
+            self.ref.setData([], [])
+            if legend is not None:
+                legend.removeItem(self.ref)
+            return
+        self.ref.setData(xs, np.asarray(ref, dtype=np.float64))
+        if legend is not None and not any(getattr(sample, "item", None) is self.ref for sample, _ in legend.items):
+            legend.addItem(self.ref, "two-vector closed form")
+
     # -------------------------------------------------------------------- t
     def t(self) -> float:
-        return float(self.marker.value())
+        """The marker's t in the path's units (radians for the angle path)."""
+        return float(self.marker.value()) / self._xscale
 
     def set_t(self, t: float) -> None:
         if self.result is None:
@@ -245,7 +300,7 @@ class ProbeView(QWidget):
         ts = self.result.ts
         t = float(np.clip(t, ts[0], ts[-1]))
         self.marker.blockSignals(True)
-        self.marker.setValue(t)
+        self.marker.setValue(t * self._xscale)
         self.marker.blockSignals(False)
         self.slider.blockSignals(True)
         self.slider.setValue(int(round((t - ts[0]) / (ts[-1] - ts[0]) * SLIDER_STEPS)))
@@ -260,7 +315,7 @@ class ProbeView(QWidget):
         if abs(t) < 0.5 * (ts[-1] - ts[0]) / SLIDER_STEPS:
             t = 0.0
         self.marker.blockSignals(True)
-        self.marker.setValue(t)
+        self.marker.setValue(t * self._xscale)
         self.marker.blockSignals(False)
         self._t_changed(t)
 
@@ -270,8 +325,9 @@ class ProbeView(QWidget):
     def _t_changed(self, t: float):
         r = self.result
         loss = float(np.interp(t, r.ts, r.losses))
-        self.dot.setData([t], [loss])
-        self.t_label.setText(f"t = {t:.4g}   loss ≈ {loss:.5g}")
+        self.dot.setData([t * self._xscale], [loss])
+        where = f"θ = {t * DEG:.4g}°" if r.path.kind == "angle" else f"t = {t:.4g}"
+        self.t_label.setText(f"{where}   loss ≈ {loss:.5g}")
         self.tChanged.emit(t)
 
 
