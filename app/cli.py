@@ -235,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--step", type=_int_arg("--step"), default=None, help="snapshot at or before this step (default: latest)")
     i.add_argument("--model", type=_int_arg("--model"), default=0, help="which model of a batched run, 0-based")
     i.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    i.add_argument("--optimum", action="store_true",
+                   help="also the local-optimum test: the gradient, the lowest curvatures of the loss (the latent "
+                   "rotation set aside), whether the snapshot is a minimum, a saddle (with its escape direction), on "
+                   "a ReLU kink or still moving, and the recorded step since which the diagnosis is unchanged "
+                   "(slower: seconds; Lanczos above 600 parameters)")
     for name, mod in EXTRA_COMMANDS.items():
         importlib.import_module(mod).add_parser(sub)
     return p
@@ -328,15 +333,55 @@ def cmd_inspect(a) -> int:
     if a.step is not None and a.step < 0:
         raise CliError(f"--step must be >= 0, got {a.step}")
     snap = run.history.snapshot(step=a.step, model=a.model)
-    an = analyze(snap, onehot=cfg.data == "identity", extras=True)  # separability and sensitivity at any n
+    onehot = cfg.data == "identity"
+    an = analyze(snap, onehot=onehot, extras=True)  # separability and sensitivity at any n
+    opt = optimum_report(run, snap, a.model) if a.optimum else None
     if a.json:
         d = an.to_dict()
         d.setdefault("model", a.model)
         d.setdefault("run", a.run)
+        if opt is not None:
+            d["local_optimum"] = opt
         print(json.dumps(d, allow_nan=False))
     else:
         print(format_analysis(an))
+        if opt is not None:
+            print("")
+            print("local optimum: " + opt["text"])
+            print("stable since: " + opt["stable_since"]["text"])
     return 0
+
+
+def optimum_report(run, snap, model: int) -> dict:
+    """inspect --optimum: model.optimum's test on the snapshot, the recorded step since which
+    the diagnosis is unchanged (model.story), and whether what the loss could still lose is
+    below what float32 training resolves."""
+    import numpy as np
+
+    from model.optimum import coupled_l2, local_optimum
+    from model.probe import objective_for
+    from model.story import stable_since
+
+    cfg = run.config
+    obj = objective_for(cfg, run.dataset, model)
+    res = local_optimum(snap, obj, bias=cfg.bias, l2=coupled_l2(cfg), threads=1)
+    d = res.to_dict()
+    text = res.describe()
+    # Training runs in float32: a loss that can fall by less than half a float32 ulp of
+    # itself is, for that training, as good as stuck (the parameters stop changing).
+    loss = float(res.loss)
+    res32 = 0.5 * float(np.spacing(np.float32(loss))) if math.isfinite(loss) else float("nan")
+    d["float32_loss_resolution"] = res32 if math.isfinite(res32) else None
+    below = res.kind == "moving" and math.isfinite(res.loss_drop) and res.loss_drop < res32
+    d["below_float32"] = bool(below)
+    if below:
+        text += (f"\n  the loss can fall by only {res.loss_drop:.2g} before the next kink, below the float32 "
+                 f"resolution of the loss ({res32:.2g}): float32 training is as good as stuck here")
+    since = stable_since(run.history, snap.step, model, cfg.data == "identity")
+    d["stable_since"] = since.to_dict()
+    d["stable_since"]["text"] = since.describe()
+    d["text"] = text
+    return d
 
 
 def _out_of_memory(exc: BaseException) -> bool:

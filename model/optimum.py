@@ -104,7 +104,7 @@ def coupled_l2(config) -> float:
     """The L2 coefficient the run's optimiser adds to the gradient (SGD and Adam
     with weight decay: their fixed points are stationary points of L + wd/2 |theta|^2;
     AdamW's decoupled decay is no term of any loss)."""
-    return float(config.weight_decay) if config.optimizer in ("sgd", "adam") else 0.0
+    return float(config.effective_weight_decay) if config.optimizer in ("sgd", "adam") else 0.0
 
 
 # ----------------------------------------------------------------------------

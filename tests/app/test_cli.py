@@ -117,3 +117,41 @@ def test_continue_training_from_a_saved_run(trained, tmp_path):
     r = run("train", "--n", "7", "--steps", "10", "--init", "run", "--init-run", str(out), "--out", str(bad))
     assert r.returncode == 2 and "init" in r.stderr
     assert not bad.exists()
+
+
+def test_inspect_optimum_on_a_hand_built_history(tmp_path):
+    """A run whose history is built by hand: Henighan's n = 7 solution until step 300, then the
+    seed's failure with a strictly-off hexagon (r^2 = 3, b = -2; feature 7 W = 0, b = 1/7).
+    inspect --optimum says: a saddle (the hexagon's free turns couple to W_7: the closed form
+    is checked in tests/model/test_optimum.py), no rotation mode among the curvatures, and the
+    diagnosis unchanged since step 300, the first failed snapshot."""
+    import numpy as np
+
+    from model.config import TrainConfig
+    from model.history import History
+    from model.runfile import save_run
+
+    phi = 2 * np.pi / 7
+    th = phi * np.arange(1, 8)
+    r2 = 1 / (1 - np.cos(phi))
+    Wh, bh = np.sqrt(r2) * np.vstack([np.cos(th), np.sin(th)]), np.full(7, -r2 * np.cos(phi))
+    th6 = 2 * np.pi / 6 * np.arange(1, 7)
+    Wf = np.hstack([np.sqrt(3.0) * np.vstack([np.cos(th6), np.sin(th6)]), np.zeros((2, 1))])
+    bf = np.append(np.full(6, -2.0), 1 / 7)
+    h = History(K=1, m=2, n=7, budget_bytes=10_000_000)
+    for s in range(0, 600, 50):
+        W, b = (Wh, bh) if s < 300 else (Wf, bf)
+        h.append(s, W[None].astype(np.float32), b[None].astype(np.float32), np.zeros(1, np.float32))
+    path = tmp_path / "hand.h5"
+    save_run(path, TrainConfig(n=7, steps=550, optimizer="adam"), h)
+    r = run("inspect", str(path), "--optimum", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["verdict"] == "symmetric_failure"
+    lo = d["local_optimum"]
+    assert lo["kind"] == "saddle" and lo["lowest_curvatures"][0] < 0 and lo["n_symmetries"] == 1
+    assert lo["escape"] and lo["escape_parts"]  # the escape is described (its W_7 share: test_optimum)
+    assert lo["stable_since"]["step"] == 300 and lo["stable_since"]["changed_at"] == 250
+    t = run("inspect", str(path), "--optimum")
+    assert t.returncode == 0 and "local optimum: saddle" in t.stdout
+    assert "symmetric failure since step 300" in t.stdout
