@@ -524,3 +524,29 @@ def test_a_sweep_with_a_config_that_cannot_fit_leaves_the_existing_file(tmp_path
     assert main(["sweep", "--n", "100000", "--models", "100000", "--steps", "5", "--force", "--out", str(out)]) == 2
     assert "would need about" in capsys.readouterr().err
     assert out.read_bytes() == run7.read_bytes()
+
+
+# ------------------------------------------------------------------- window
+def test_the_window_s_autosave_on_a_disk_that_fills_stops_but_training_goes_on(qtbot, disk, monkeypatch):
+    """The session's autosave meets a full disk: one message (a dialog and the status line),
+    the snapshots written before stay readable, and training goes on in memory to the end."""
+    pytest.importorskip("PyQt6")
+    from app.session import Session
+
+    monkeypatch.setenv("LGE_DATA_DIR", str(disk))
+    s = Session()
+    errors, messages = [], []
+    s.error.connect(lambda title, text: errors.append((title, text)))
+    s.message.connect(messages.append)
+    try:
+        s.start(TrainConfig(n=7, steps=300_000, seed=0))
+        path = s.run_path
+        qtbot.waitUntil(lambda: s.state == "finished", timeout=180_000)
+    finally:
+        assert s.shutdown(timeout=5.0)
+    assert s.history.latest_step == 300_000  # trained to the end, in memory
+    assert [t for t, _ in errors] == ["Autosave stopped"], errors
+    assert "disk is full" in errors[0][1] and any(m.startswith("autosave stopped:") for m in messages)
+    run = open_run(path)  # what was written before the disk filled
+    assert 1 <= len(run.history) and run.history.latest_step < 300_000
+    assert hidden_parts(disk / "runs") == []
