@@ -91,6 +91,7 @@ def cmd_sweep(a) -> int:
         check_out(a.out, a.force)
     out = a.out or str(default_sweep_path(cfg, cfg.models))
     runner = SweepRunner(cfg, grid, cfg.models, out=out, threads=a.threads, overwrite=a.force)
+    intr = Interrupt(runner.request_cancel).__enter__()  # from here on Ctrl+C cancels (left below)
     bar = tqdm(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
     state = {"key": None}
 
@@ -106,9 +107,9 @@ def cmd_sweep(a) -> int:
         bar.update(p.done - bar.n)
 
     try:
-        with Interrupt(runner.request_cancel) as intr:
-            sweep = runner.run(progress)
+        sweep = runner.run(progress)
     finally:
+        intr.__exit__()
         bar.close()
     if intr.requested:
         done = len(sweep.entries)
@@ -289,10 +290,25 @@ def cmd_probe(a) -> int:
 
         t_at = (math.radians(a.at) if angle else a.at) if a.at is not None else 0.05 * max(abs(lo), abs(hi))
         start = pr.perturbed(snap, path, t_at, objective)
+        from tqdm import tqdm
+
         stop = threading.Event()
         with Interrupt(stop.set) as intr:
-            cont = pr.continue_training(cfg, snap, start, a.continue_steps, t_at, objective, threads=a.threads,
-                                        dataset=run.dataset, stop_event=stop)
+            bar = tqdm(total=a.continue_steps, unit="step", file=sys.stderr, dynamic_ncols=True)
+            shown = {"label": None}
+
+            def progress(label, p):
+                if shown["label"] != label:
+                    shown["label"] = label
+                    bar.reset(total=p.total)
+                    bar.set_description(label)
+                bar.update(p.step - bar.n)
+
+            try:
+                cont = pr.continue_training(cfg, snap, start, a.continue_steps, t_at, objective, threads=a.threads,
+                                            dataset=run.dataset, stop_event=stop, progress=progress)
+            finally:
+                bar.close()
         if intr.requested:  # the continuation is incomplete: report only the probe, which is complete
             stopped_at = cont.history.latest_step or 0
             cont = None
@@ -404,6 +420,7 @@ def cmd_datasize(a) -> int:
     limit = None if a.max_memory_gb is None else int(a.max_memory_gb * 2**30)
     runner = DataSizeRunner(cfg, sizes, a.test_examples, out=a.out, threads=a.threads, memory_limit=limit,
                             overwrite=a.force)
+    intr = Interrupt(runner.request_cancel).__enter__()  # from here on Ctrl+C cancels (left below)
     bar = tqdm(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
     state = {"key": None}
 
@@ -417,9 +434,9 @@ def cmd_datasize(a) -> int:
         bar.update(p.done - bar.n)
 
     try:
-        with Interrupt(runner.request_cancel) as intr:
-            res = runner.run(progress)
+        res = runner.run(progress)
     finally:
+        intr.__exit__()
         bar.close()
     if intr.requested:
         done = len(res.results)

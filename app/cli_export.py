@@ -239,6 +239,8 @@ def cmd_animate(a) -> int:
     if a.orbit and "plane3d" not in panels:
         raise CliError("main.py: --orbit applies to the 3D view (--view plane3d, or a figure with plane3d)")
     s, opts, title = load(a, panels)
+    # Ctrl+C: asked between frames (a KeyboardInterrupt raised inside a Qt paint is swallowed)
+    intr = Interrupt().__enter__()
     try:
         try:
             steps = select_steps(s.history.steps, a.start, a.end, a.frames, a.stride, a.log_time)
@@ -250,8 +252,7 @@ def cmd_animate(a) -> int:
             bar.update(done - bar.n)
 
         try:
-            # Ctrl+C: asked between frames (a KeyboardInterrupt raised inside a Qt paint is swallowed)
-            with Interrupt() as intr, FigureRenderer(panels, opts, title) as r:  # checks the options first
+            with FigureRenderer(panels, opts, title) as r:  # checks the options: no bar drawn before
                 job = AnimationJob(r, s.frame_at, steps, out, fps=a.fps, orbit=a.orbit, replace=a.force)
                 bar = tqdm(total=len(steps), unit="frame", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
                 path = job.run(progress, should_stop=lambda: intr.requested)
@@ -261,6 +262,7 @@ def cmd_animate(a) -> int:
             if bar is not None:
                 bar.close()
     finally:
+        intr.__exit__()
         s.shutdown()
     if path is None:
         print(f"main.py: interrupted after {job.done} of {len(steps)} frames: nothing was written to {out}",

@@ -537,6 +537,14 @@ class FigureRenderer:
             pn.resize(int(r.width()), int(r.height()))
             pn.prepare(snap, ctx)
 
+    #: A callable asked between panels (export's Ctrl+C): when it says True, painting stops with
+    #: KeyboardInterrupt, raised here in Python between Qt's paints (inside one, PyQt swallows it).
+    interrupted = None
+
+    def _check_stop(self):
+        if self.interrupted is not None and self.interrupted():
+            raise KeyboardInterrupt
+
     def paint(self, p: QPainter, snap, ctx, raster: bool = True):
         """Paint the whole figure onto ``p`` (device pixels, options.width x height)."""
         o = self.options
@@ -552,10 +560,13 @@ class FigureRenderer:
             scratch = QImage(max(1, o.width), max(1, o.height), QImage.Format.Format_ARGB32_Premultiplied)
             for _ in range(2):
                 sp = QPainter(scratch)
-                for pn, r in zip(self.panels, rects):
-                    if pn.key != "plane3d":
-                        pn.paint(sp, r, True)
-                sp.end()
+                try:
+                    for pn, r in zip(self.panels, rects):
+                        self._check_stop()
+                        if pn.key != "plane3d":
+                            pn.paint(sp, r, True)
+                finally:
+                    sp.end()
                 QApplication.sendPostedEvents()
             self._settled = True
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -585,6 +596,7 @@ class FigureRenderer:
             for key, lr in zip(self.panels_keys, labels):
                 p.drawText(lr, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), VIEW_TITLES[key])
         for pn, r in zip(self.panels, rects):
+            self._check_stop()
             p.save()
             p.setClipRect(r)
             pn.paint(p, r, raster)
@@ -673,8 +685,8 @@ class FigureRenderer:
         """Write PNG, SVG or PDF (by the extension): rendered in memory, written to a temporary
         file beside it with plain writes (a full disk is one clear line, not libpng's), and
         published under its name (an existing file only with ``replace``). ``interrupted``:
-        a callable asked after rendering; when it says True nothing is written and
-        KeyboardInterrupt is raised."""
+        a callable asked between panels and before writing; when it says True nothing is
+        written and KeyboardInterrupt is raised."""
         from model.outfile import write_new
 
         target = check_output(path, FIGURE_FORMATS, replace=replace)
@@ -682,7 +694,11 @@ class FigureRenderer:
         if ext in (".svg", ".pdf") and "plane3d" in self.panels_keys and len(self.panels_keys) == 1:
             raise ExportError("--out", "the 3D view exports to .png (a GL rendering); SVG and PDF are for 2D "
                                        "views and figures")
-        data = self.encode(ext, snap, ctx)
+        self.interrupted = interrupted
+        try:
+            data = self.encode(ext, snap, ctx)
+        finally:
+            self.interrupted = None
         if not data:
             raise ExportError("--out", f"cannot write {target}: nothing was rendered", status=1)
         if interrupted is not None and interrupted():

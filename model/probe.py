@@ -620,7 +620,7 @@ def escaped(loss_before: float, loss_after: float) -> bool:
     return bool(loss_after < loss_before * (1 - ESCAPE_REL) and loss_before - loss_after > ESCAPE_ABS)
 
 
-def _train_from(cfg: TrainConfig, start: Snapshot, data, threads, stop_event=None):
+def _train_from(cfg: TrainConfig, start: Snapshot, data, threads, stop_event=None, progress=None):
     from .engine import Trainer
 
     M = None if start.M is None else start.M[None].astype(np.float32)
@@ -628,22 +628,24 @@ def _train_from(cfg: TrainConfig, start: Snapshot, data, threads, stop_event=Non
         M = start.W.T[None].astype(np.float32)
     initial = (start.W[None].astype(np.float32), start.b[None].astype(np.float32), M)
     trainer = Trainer(cfg, initial=initial, dataset=data, threads=threads)
-    if stop_event is not None:
-        def check(_p):
-            if stop_event.is_set():
-                trainer.request_stop()
-        trainer.run(check)
-    else:
-        trainer.run()
+
+    def check(p):
+        if stop_event is not None and stop_event.is_set():
+            trainer.request_stop()
+        if progress is not None:
+            progress(p)
+
+    trainer.run(check)
     return trainer
 
 
 def continue_training(config: TrainConfig, original: Snapshot, start: Snapshot, steps: int, t: float = 0.0,
                       objective: Optional[Objective] = None, threads: Optional[int] = None,
-                      dataset=None, control: bool = True, stop_event=None) -> ContinueResult:
+                      dataset=None, control: bool = True, stop_event=None, progress=None) -> ContinueResult:
     """Train ``start`` (a perturbed copy of ``original``) for ``steps`` more steps with the run's
     settings (fresh optimiser state). With ``control``, the unperturbed model is trained the same
-    way too, so an escape that a restarted optimiser alone would give is told apart."""
+    way too, so an escape that a restarted optimiser alone would give is told apart.
+    ``progress(label, engine_progress)``: label "perturbed" or "control"."""
     from .analysis import analyze
 
     cfg = continue_config(config, original, steps)
@@ -651,7 +653,8 @@ def continue_training(config: TrainConfig, original: Snapshot, start: Snapshot, 
     if dataset is not None:
         X = np.asarray(dataset)
         data = (X[original.model] if X.ndim == 3 else X)[None].astype(np.float32)
-    trainer = _train_from(cfg, start, data, threads, stop_event)
+    trainer = _train_from(cfg, start, data, threads, stop_event,
+                          None if progress is None else (lambda p: progress("perturbed", p)))
     end = trainer.history.snapshot()
     obj = objective or objective_for(config, dataset, original.model)
     onehot = config.data == "identity"
@@ -662,7 +665,8 @@ def continue_training(config: TrainConfig, original: Snapshot, start: Snapshot, 
     va = analyze(end, onehot=onehot).verdict
     res = ContinueResult(float(t), int(steps), lb, ls, la, vb, va, escaped(lb, la), trainer.history, cfg)
     if control and not (stop_event is not None and stop_event.is_set()):
-        ctrl = _train_from(cfg, original, data, threads, stop_event).history.snapshot()
+        ctrl = _train_from(cfg, original, data, threads, stop_event,
+                           None if progress is None else (lambda p: progress("control", p))).history.snapshot()
         res.control_loss_after = obj(ctrl.W, ctrl.b, M=ctrl.M)
         res.control_verdict_after = analyze(ctrl, onehot=onehot).verdict
         res.control_escaped = escaped(lb, res.control_loss_after)
