@@ -466,7 +466,7 @@ def describe_direction(snap: Snapshot, dW: np.ndarray, db: Optional[np.ndarray],
                 if not big[j]:
                     continue
                 cth = float(u @ units[:, j])
-                label = (f"outward" if cth > 0 else "inward") if j == i else \
+                label = ("outward" if cth > 0 else "inward") if j == i else \
                     (f"along W_{j + 1}" if cth > 0 else f"against W_{j + 1}")
                 if abs(cth) > abs(best[0]) + 1e-12:
                     best = (cth, label, j)
