@@ -331,7 +331,8 @@ class TrainingQueue:
 
 
 def _set_threads(threads: Optional[int]):
-    """Threads for numba and torch. None: all cores. The GUI passes 1 (see DESIGN.md)."""
+    """Threads for numba and torch. None: all cores. The GUI passes 1: with two cores,
+    torch's default of two threads collapses when the other core is busy (docs/ARCHITECTURE.md)."""
     import os
 
     import numba

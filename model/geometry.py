@@ -8,7 +8,7 @@ Pre-activation over the latent space: p(h) = D h + b, so p_k(h) = D_k . h + b_k,
 where D_k (a row of the decoder, = W_k when tied) is the tilt of the latent
 plane along output axis k.
 
-Conventions (see shared DESIGN.md for the vocabulary):
+Conventions (the vocabulary is in docs/ARCHITECTURE.md):
 - W is (m, n), its columns W_i are the feature vectors; b is (n,).
 - 2D functions take W2 = (2, n): W itself when m = 2, else ``project(W)``;
   callers for m > 2 use W2 and the same b (tied: p on that plane is

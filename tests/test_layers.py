@@ -1,4 +1,4 @@
-"""The house rules of DESIGN.md: imports run main.py -> app -> widgets, render3d -> model;
+"""The house rules (docs/ARCHITECTURE.md): imports run main.py -> app -> widgets, render3d -> model;
 model/ never imports Qt; no pickle anywhere."""
 import ast
 import subprocess
