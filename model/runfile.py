@@ -927,13 +927,16 @@ def user_runs_dir() -> Path:
     return runs
 
 
-def autosave_path(config: TrainConfig, kind: str = "run", models: Optional[int] = None) -> Path:
+def autosave_path(config: TrainConfig, kind: str = "run", models: Optional[int] = None,
+                  stem: Optional[str] = None) -> Path:
     """A new, timestamped file name in ``user_runs_dir()`` for this config (``kind``: "run",
-    "sweep", ...; ``models``: K when it is not the config's)."""
+    "sweep", ...; ``models``: K when it is not the config's; ``stem``: the name before the
+    time stamp instead of kind and config), never one that exists."""
     runs = user_runs_dir()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     K = config.models if models is None else models
-    base = f"{kind}-{stamp}-n{config.n}-m{config.m}-K{K}-seed{config.seed}"
+    base = (f"{kind}-{stamp}-n{config.n}-m{config.m}-K{K}-seed{config.seed}" if stem is None
+            else f"{stem}-{stamp}")
     p = runs / f"{base}.h5"
     i = 2
     while p.exists():
