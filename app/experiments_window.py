@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 import traceback
 from pathlib import Path
 from typing import Callable, Optional
@@ -33,7 +32,7 @@ from PyQt6.QtWidgets import (QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLin
                              QProgressBar, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from model.config import ConfigError, TrainConfig
-from model.runfile import RunFileError, user_runs_dir
+from model.runfile import RunFileError, autosave_path, user_runs_dir
 from widgets.datasize_view import DataSizeView
 from widgets.probe_view import ProbeView
 from widgets.sweep_view import SweepView
@@ -387,9 +386,8 @@ class ProbeTab(QWidget):
             return
         s = self.session
         start = self.perturbed_at(t)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        file = user_runs_dir() / f"perturbed-{stamp}-model{start.model}-step{start.step}-t{t:.4g}.h5"
         try:
+            file = autosave_path(s.config, stem=f"perturbed-model{start.model}-step{start.step}-t{t:.4g}")
             cfg = pr.save_start_run(file, s.config, start).replace(steps=int(steps)).validate()
             before = (self.result.loss0, self.base)
             self.view.show_box.setChecked(False)
@@ -500,8 +498,7 @@ class DataSizeTab(_RunnerTab):
 
         try:
             cfg, sizes, test = self.config()
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            path = Path(out) if out else user_runs_dir() / f"datasize-{stamp}-n{cfg.n}.h5"
+            path = Path(out) if out else autosave_path(cfg, "datasize")
             runner = DataSizeRunner(cfg, sizes, test, out=path, threads=1)
         except (ConfigError, RunFileError) as exc:
             _status(self.status, str(exc), error=True)

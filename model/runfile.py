@@ -33,8 +33,19 @@ caught. (Flushes reach the OS, not the platter: a power cut is not covered;
 kill -9 is.) Verified by tests/model/test_runfile.py::test_sigkill_keeps_flushed_rows
 and, during development, by 100+ kills at random moments (n = 7, 1,000, 20,000).
 
+Names and full disks (model/outfile.py): a RunWriter builds the file under a
+hidden temporary name beside the target and publishes it under the target's name
+at the first flush that commits a row (at once after the first chunk), so a run
+file never appears without a snapshot, and an existing file is replaced only when
+asked (``overwrite``). Before HDF5 writes a block, its space is reserved
+(``SpaceReserve``): a full disk stops the writer before libhdf5 meets a failed
+write (after which it cannot be trusted: a flush could crash the process), and the
+rows committed until then stay readable. Files written in one go (``atomic_h5``:
+sweeps, dataset-size sweeps) are built in memory and written with plain writes.
+
 Every failure to read or write a run file is a ``RunFileError`` whose message is
-one line naming the file and the problem. This module never pickles.
+one line naming the file and the problem; its ``status`` says whose failure it
+was (2: the input, 1: the machine). This module never pickles.
 """
 from __future__ import annotations
 
@@ -1076,13 +1087,16 @@ def user_runs_dir() -> Path:
     return runs
 
 
-def autosave_path(config: TrainConfig, kind: str = "run", models: Optional[int] = None) -> Path:
+def autosave_path(config: TrainConfig, kind: str = "run", models: Optional[int] = None,
+                  stem: Optional[str] = None) -> Path:
     """A new, timestamped file name in ``user_runs_dir()`` for this config (``kind``: "run",
-    "sweep", ...; ``models``: K when it is not the config's)."""
+    "sweep", ...; ``models``: K when it is not the config's; ``stem``: the name before the
+    time stamp instead of kind and config), never one that exists."""
     runs = user_runs_dir()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     K = config.models if models is None else models
-    base = f"{kind}-{stamp}-n{config.n}-m{config.m}-K{K}-seed{config.seed}"
+    base = (f"{kind}-{stamp}-n{config.n}-m{config.m}-K{K}-seed{config.seed}" if stem is None
+            else f"{stem}-{stamp}")
     p = runs / f"{base}.h5"
     i = 2
     while p.exists():
