@@ -195,7 +195,8 @@ sys.path.insert(0, sys.argv[1])
 import app.cli, app.cli_export, app.cli_experiments, model.sweep, model.datasize
 from model.runfile import RunFileError
 import model.runfile
-readers = {"sweep": model.sweep.open_sweep, "datasize": model.datasize.open_datasize, "run": model.runfile.open_run}
+readers = {"sweep": model.sweep.open_sweep, "datasize": model.datasize.open_datasize, "run": model.runfile.open_run,
+           "snapshot": model.runfile.load_snapshot}
 proto.write("ready\n")
 for line in sys.stdin:
     req = json.loads(line)
@@ -419,6 +420,30 @@ def test_the_window_refuses_every_bad_run_file_with_one_dialog(qtbot, corpus, wo
     text = w.dialogs[-1].text()
     assert path.name in text and "\n" not in text and any(x in text for x in words), text
     assert w.session.history is before and w.session.state == "idle"
+
+
+@pytest.mark.parametrize("name", WINDOW_CASES)
+def test_the_window_refuses_to_start_from_every_bad_run_file_with_one_dialog(qtbot, corpus, worker, tmp_path,
+                                                                            unblock, monkeypatch, name):
+    """The form's init = run from a bad file: Start shows one dialog; nothing trains, nothing is saved."""
+    from app.main_window import MainWindow
+    from model.config import TrainConfig
+
+    path, words = lookup(corpus, name)
+    refused_in_time(worker, tmp_path, "snapshot", path)
+    unblocker = unblock()
+    monkeypatch.setenv("LGE_DATA_DIR", str(tmp_path / "data"))
+    w = MainWindow(autostart=False, restore=False)
+    qtbot.addWidget(w)
+    w.form.set_config(TrainConfig(n=5, steps=10, init="run", init_run=str(path)))
+    n0 = len(w.dialogs)
+    w.start_training()
+    assert unblocker.unblocked == [], f"the window blocked on {unblocker.unblocked}"
+    assert len(w.dialogs) == n0 + 1
+    text = w.dialogs[-1].text()
+    assert path.name in text and "\n" not in text, text
+    assert w.session.state == "idle" and w.session.worker is None
+    assert not any(p.is_file() for p in (tmp_path / "data").rglob("*"))
 
 
 @pytest.fixture
