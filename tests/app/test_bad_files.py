@@ -328,11 +328,14 @@ def test_every_reader_refuses_every_bad_file_in_one_line(worker, corpus, tmp_pat
     assert not any(p.is_file() for p in (worker.tmp / "data").rglob("*"))
 
 
-def test_a_real_inspect_of_a_fifo_returns(tmp_path):
-    """The real command (not the worker) on a FIFO: one line, exit 2, long before the timeout."""
+@pytest.mark.parametrize("args", [["inspect", "f.h5"], ["f.h5"]], ids=["inspect FIFO", "window FIFO"])
+def test_a_real_main_py_on_a_fifo_returns(tmp_path, args):
+    """The real program (not the worker) on a FIFO, as a command and as the window's file argument
+    (refused before any window opens): one line, exit 2. The timeout only ends a hang."""
     os.mkfifo(tmp_path / "f.h5")
-    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "inspect", "f.h5"], capture_output=True, text=True,
-                       cwd=tmp_path, timeout=120)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LGE_QUIT_AFTER_MS="1")
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=120, env=env)
     assert r.returncode == 2 and r.stderr.strip() == "main.py: f.h5: is a named pipe (FIFO), not a run file: only " \
                                                       "regular files are read", r.stderr
 
