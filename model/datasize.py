@@ -362,6 +362,8 @@ def _read_datasize(f, path: Path) -> DataSizeSweep:
         T = int(c.attrs["T"])
         K, m, n = cfg.models, cfg.m, cfg.n
         for name in names:
+            if name not in c:
+                raise RunFileError(path, f"sizes/{key} has no '{name}' dataset")
             check_real(c[name], path, f"sizes/{key}/{name}")
         arrs = {name: c[name][()] for name in names}
         want = {"W": (K, m, n), "b": (K, n), "train_loss": (K,), "test_loss": (K,), "recorded_loss": (K,),

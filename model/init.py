@@ -59,9 +59,12 @@ def initial_parameters(config):
         if M is not None:
             M[:] = Wh.T
     elif config.init == "run":
-        from .runfile import load_snapshot
+        from .runfile import RunFileError, load_snapshot
 
-        saved_config, snap = load_snapshot(config.init_run, config.init_step, config.init_model)
+        try:
+            saved_config, snap = load_snapshot(config.init_run, config.init_step, config.init_model)
+        except RunFileError as exc:  # the option that named the file: one message for the CLI and the form
+            raise ConfigError("init_run", str(exc)) from None
         if snap.W.shape != (m, n):
             raise ConfigError("init_run", f"the saved run has W of shape {snap.W.shape}, this run needs ({m}, {n})")
         W[:] = snap.W

@@ -575,6 +575,9 @@ def _read_sweep(f, path: Path) -> Sweep:
         c = g[key]
         cfg = TrainConfig.from_json(_as_str(c.attrs["config"]))
         K, m, n = cfg.models, cfg.m, cfg.n
+        for name in ("W", "b", "loss", "verdict", "halted"):
+            if name not in c:
+                raise RunFileError(path, f"configs/{key} has no '{name}' dataset")
         for name in ("W", "b", "loss", "M"):
             if name in c:
                 check_real(c[name], path, f"configs/{key}/{name}")

@@ -20,8 +20,6 @@ import select
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -197,7 +195,8 @@ sys.path.insert(0, sys.argv[1])
 import app.cli, app.cli_export, app.cli_experiments, model.sweep, model.datasize
 from model.runfile import RunFileError
 import model.runfile
-readers = {"sweep": model.sweep.open_sweep, "datasize": model.datasize.open_datasize, "run": model.runfile.open_run}
+readers = {"sweep": model.sweep.open_sweep, "datasize": model.datasize.open_datasize, "run": model.runfile.open_run,
+           "snapshot": model.runfile.load_snapshot}
 proto.write("ready\n")
 for line in sys.stdin:
     req = json.loads(line)
@@ -329,50 +328,68 @@ def test_every_reader_refuses_every_bad_file_in_one_line(worker, corpus, tmp_pat
     assert not any(p.is_file() for p in (worker.tmp / "data").rglob("*"))
 
 
-def test_a_real_inspect_of_a_fifo_returns(tmp_path):
-    """The real command (not the worker) on a FIFO: one line, exit 2, long before the timeout."""
+@pytest.mark.parametrize("args", [["inspect", "f.h5"], ["f.h5"]], ids=["inspect FIFO", "window FIFO"])
+def test_a_real_main_py_on_a_fifo_returns(tmp_path, args):
+    """The real program (not the worker) on a FIFO, as a command and as the window's file argument
+    (refused before any window opens): one line, exit 2. The timeout only ends a hang."""
     os.mkfifo(tmp_path / "f.h5")
-    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "inspect", "f.h5"], capture_output=True, text=True,
-                       cwd=tmp_path, timeout=120)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LGE_QUIT_AFTER_MS="1")
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=120, env=env)
     assert r.returncode == 2 and r.stderr.strip() == "main.py: f.h5: is a named pipe (FIFO), not a run file: only " \
                                                       "regular files are read", r.stderr
 
 
 # ------------------------------------------------------------------ the window
+UNBLOCKER = r"""
+import os, sys, time
+fifos, log = sys.argv[2:], sys.argv[1]
+while True:
+    for p in fifos:
+        try:
+            fd = os.open(p, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: nobody is reading it
+            continue
+        os.close(fd)  # a blocked reader now sees end-of-file
+        with open(log, "a") as fh:
+            fh.write(os.path.basename(p) + "\n")
+    time.sleep(0.05)
+"""
+
+
 class FifoUnblocker:
-    """Opens the write end of every FIFO in a folder if a reader is blocked on it, so a hang ends
-    (and is recorded) instead of stopping the test run; it never fires for a reader that refuses
-    FIFOs, because then no reader is waiting (open for writing fails with ENXIO)."""
+    """A separate process that opens the write end of every FIFO of the corpus whenever a reader
+    waits on one, so a hang in the window ends (and is recorded) instead of stopping the test run.
+    A process, not a thread: h5py holds the GIL while HDF5 blocks in open(). It never fires for a
+    reader that refuses FIFOs: then nobody waits (opening for writing fails with ENXIO)."""
 
-    def __init__(self, fifos):
-        self.fifos = list(fifos)
-        self.unblocked = []
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, name="fifo-unblocker", daemon=True)
-        self._t.start()
+    def __init__(self, fifos, log: Path):
+        self.log = log
+        self.proc = subprocess.Popen([sys.executable, "-c", UNBLOCKER, str(log), *map(str, fifos)])
 
-    def _run(self):
-        while not self._stop.wait(0.05):
-            for p in self.fifos:
-                try:
-                    fd = os.open(p, os.O_WRONLY | os.O_NONBLOCK)
-                except OSError:  # ENXIO: nobody is reading it
-                    continue
-                os.close(fd)
-                self.unblocked.append(p.name)
+    @property
+    def unblocked(self):
+        return self.log.read_text().split() if self.log.exists() else []
 
     def stop(self):
-        self._stop.set()
-        self._t.join()
+        self.proc.kill()
+        self.proc.wait()
 
 
 @pytest.fixture
-def unblocker(corpus):
+def unblock(corpus, tmp_path):
+    """Start the unblocker (call it after refused_in_time: the worker must not be helped)."""
     entries, _ = corpus
     folder = entries["fifo"][0].parent
-    u = FifoUnblocker(p for p in folder.iterdir() if p.is_fifo())
-    yield u
-    u.stop()
+    made = []
+
+    def start():
+        made.append(FifoUnblocker([p for p in folder.iterdir() if p.is_fifo()], tmp_path / "unblocked.log"))
+        return made[-1]
+
+    yield start
+    for u in made:
+        u.stop()
 
 
 WINDOW_CASES = cases_for("run", corpus_names())
@@ -390,11 +407,12 @@ def refused_in_time(worker, tmp_path, reader, path):
 
 
 @pytest.mark.parametrize("name", WINDOW_CASES)
-def test_the_window_refuses_every_bad_run_file_with_one_dialog(qtbot, corpus, worker, tmp_path, unblocker, name):
+def test_the_window_refuses_every_bad_run_file_with_one_dialog(qtbot, corpus, worker, tmp_path, unblock, name):
     from app.main_window import MainWindow
 
     path, words = lookup(corpus, name)
     refused_in_time(worker, tmp_path, "run", path)
+    unblocker = unblock()
     w = MainWindow(autostart=False, restore=False)
     qtbot.addWidget(w)
     before = w.session.history
@@ -405,6 +423,30 @@ def test_the_window_refuses_every_bad_run_file_with_one_dialog(qtbot, corpus, wo
     text = w.dialogs[-1].text()
     assert path.name in text and "\n" not in text and any(x in text for x in words), text
     assert w.session.history is before and w.session.state == "idle"
+
+
+@pytest.mark.parametrize("name", WINDOW_CASES)
+def test_the_window_refuses_to_start_from_every_bad_run_file_with_one_dialog(qtbot, corpus, worker, tmp_path,
+                                                                            unblock, monkeypatch, name):
+    """The form's init = run from a bad file: Start shows one dialog; nothing trains, nothing is saved."""
+    from app.main_window import MainWindow
+    from model.config import TrainConfig
+
+    path, words = lookup(corpus, name)
+    refused_in_time(worker, tmp_path, "snapshot", path)
+    unblocker = unblock()
+    monkeypatch.setenv("LGE_DATA_DIR", str(tmp_path / "data"))
+    w = MainWindow(autostart=False, restore=False)
+    qtbot.addWidget(w)
+    w.form.set_config(TrainConfig(n=5, steps=10, init="run", init_run=str(path)))
+    n0 = len(w.dialogs)
+    w.start_training()
+    assert unblocker.unblocked == [], f"the window blocked on {unblocker.unblocked}"
+    assert len(w.dialogs) == n0 + 1
+    text = w.dialogs[-1].text()
+    assert path.name in text and "\n" not in text, text
+    assert w.session.state == "idle" and w.session.worker is None
+    assert not any(p.is_file() for p in (tmp_path / "data").rglob("*"))
 
 
 @pytest.fixture
@@ -424,9 +466,10 @@ def experiments(qtbot):
 @pytest.mark.parametrize("tab, name", [(t, n) for t, k in (("sweep", "sweep"), ("datasize", "datasize"))
                                        for n in cases_for(k, corpus_names())])
 def test_the_experiments_tabs_refuse_every_bad_file_in_one_status_line(experiments, corpus, worker, tmp_path,
-                                                                      unblocker, tab, name):
+                                                                      unblock, tab, name):
     path, words = lookup(corpus, name)
     refused_in_time(worker, tmp_path, tab, path)
+    unblocker = unblock()
     t = getattr(experiments, tab)
     shown = getattr(t, "sweep" if tab == "sweep" else "result")
     assert not t.open(str(path))

@@ -429,3 +429,34 @@ def test_block_crc_equals_the_per_row_crc():
         got = _block_crc(steps, W, b, loss, MM)
         want = [_row_crc(steps[i], W[i], b[i], loss[i], None if MM is None else MM[i]) for i in range(3)]
         assert got.tolist() == want
+
+
+# ------------------------------------------------------------------ read guard
+def test_the_read_guard_walks_every_object_once_and_keeps_links_inside_the_file(tmp_path):
+    """A hard-linked group cycle (a group holding itself) and soft links inside the file: the
+    self-containedness walk ends and the run reads; a dataset stored outside the file, reached
+    only through that cycle, is still found."""
+    cfg = make_config(models=1, data="identity", examples=None)
+    p = save_run(tmp_path / "cycle.h5", cfg, make_history(cfg, steps=range(5)))
+    with h5py.File(p, "a") as f:
+        g = f.create_group("extra")
+        g["self"] = g  # hard link: /extra/self is /extra
+        f["extra/history_alias"] = h5py.SoftLink("/history")
+    assert len(open_run(p).history) == 5
+    outside = tmp_path / "raw.bin"
+    outside.write_bytes(b"\0" * 64)
+    with h5py.File(p, "a") as f:
+        f["extra"].create_dataset("raw", shape=(16,), dtype=np.float32, external=[(str(outside), 0, 64)])
+    for reader in (open_run, load_snapshot):
+        with pytest.raises(RunFileError, match="extra/raw stores its data in another file"):
+            reader(p)
+
+
+def test_a_path_swapped_for_a_fifo_is_refused_without_blocking(tmp_path):
+    """check_readable opens non-blocking and checks the descriptor: a FIFO is refused by its type."""
+    os.mkfifo(tmp_path / "f.h5")
+    with pytest.raises(RunFileError) as e:
+        runfile.check_readable(tmp_path / "f.h5")
+    assert e.value.problem == "is a named pipe (FIFO), not a run file: only regular files are read"
+    with pytest.raises(RunFileError, match="sweep file"):
+        runfile.check_readable(tmp_path / "f.h5", runfile.SWEEP_FORMAT)
