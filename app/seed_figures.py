@@ -30,9 +30,10 @@ N7_STEPS = 25_000
 SMALL_STEPS = 10_000
 MIN_STEPS = 50
 #: The dataset-size sweep at a reduced scale: n = 1,000 features with S = 0.99 keeps SMDD's
-#: ~10 active features per example (n (1 - S) = 10); 5,000 full-batch steps at lr 5e-3 (SMDD:
-#: 50,000 at 1e-3) are enough for the examples to form T-gons at T <= 10.
-DATASIZE = dict(n=1_000, sparsity=0.99, steps=5_000, lr=5e-3, sizes=(3, 5, 8, 10), test_examples=500)
+#: ~10 active features per example (n (1 - S) = 10); 10,000 full-batch steps at lr 5e-3 (SMDD:
+#: 50,000 at 1e-3) are enough for the examples to form T-gons at T <= 10; T = 15 and 30 show
+#: where that stops (the seed: "under a certain threshold limit").
+DATASIZE = dict(n=1_000, sparsity=0.99, steps=10_000, lr=5e-3, sizes=(3, 5, 8, 10, 15, 30), test_examples=500)
 DATASIZE_QUICK = dict(n=200, sparsity=0.95, steps=200, lr=5e-3, sizes=(3, 5), test_examples=100)
 #: How much the failure's dead axis is stretched in its 3D figures (b = 1/7 next to |p| ~ 1-2).
 DEAD_ENLARGE = 5.0
@@ -519,7 +520,7 @@ FIGURES: List[FigureSpec] = [
     FigureSpec("relu-clamping-3d", "Data latents (on the plane) being ReLU-ed onto the ReLU hypercube in 3D: "
                "before (left) and after (right)", (1600, 800), ("n3",), draw_fold),
     FigureSpec("memorized-training-examples", "Latent vectors of datasets as T increases: the T-gons",
-               (1600, 1000), ("datasize",), draw_tgons),
+               (1600, 860), ("datasize",), draw_tgons),
     FigureSpec("wtw-visual", "A visual depiction of WᵀW", (900, 800), ("n7",), draw_wtw_visual),
 ]
 
