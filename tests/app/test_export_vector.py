@@ -307,7 +307,8 @@ def test_flatten_path_commands_relative_and_unsupported_kept_with_a_pixel_width(
     m = (2.0, 0.0, 0.0, 2.0, 10.0, 0.0)
     assert _nums(transform_path("m1,1 l1,0 h1 v1 z", m)) == [12, 2, 14, 2, 16, 2, 16, 4]
     assert transform_path("M0 0 Q1 1 2 0", m).startswith("M10,0 Q12,2 14,0")
-    svg = QT_LIKE.replace('d="M0,0 L1,0 C1,0.5 0.5,1 0,1 Z"', 'd="M0,0 A1,1 0 0 1 1,1" vector-effect="non-scaling-stroke"')
+    svg = QT_LIKE.replace('d="M0,0 L1,0 C1,0.5 0.5,1 0,1 Z"',
+                          'd="M0,0 A1,1 0 0 1 1,1" vector-effect="non-scaling-stroke"')
     svg = svg.replace('<path vector-effect="none" ', "<path ")
     root = _parse(flatten_svg(svg))
     arc = [el for el in root.iter(SVG + "path") if "A" in el.get("d")][0]
