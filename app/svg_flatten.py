@@ -370,7 +370,8 @@ class _Flattener:
             el.set("transform", fmt_matrix(m))
         stroke = props.get("stroke")
         if stroke is not None and stroke != "none":
-            w = float(props.get("stroke-width", "1") or 1)
+            found = _NUM_RE.findall(props.get("stroke-width", "1") or "1")
+            w = float(found[0]) if found else 1.0
             el.set("stroke-width", fmt(w * factor) if factor != 1.0 else props.get("stroke-width", "1"))
             for name in ("stroke-dasharray", "stroke-dashoffset"):
                 if props.get(name) is not None:
