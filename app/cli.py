@@ -21,7 +21,8 @@ EXIT_INTERRUPTED = 130  # Ctrl+C (128 + SIGINT), as a shell reports it
 #: subparsers ``sub``) and ``run(args) -> int``; raising CliError (or the core's
 #: ConfigError / RunFileError) gives the one-line message and exit status 2.
 EXTRA_COMMANDS = {"export": "app.cli_export", "animate": "app.cli_export",
-                  "sweep": "app.cli_experiments", "probe": "app.cli_experiments", "datasize": "app.cli_experiments"}
+                  "sweep": "app.cli_experiments", "probe": "app.cli_experiments", "datasize": "app.cli_experiments",
+                  "figures": "app.cli_figures"}
 COMMANDS = ("train", "inspect") + tuple(EXTRA_COMMANDS)
 
 

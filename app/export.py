@@ -10,7 +10,13 @@ QPainter onto the target device:
   vector paths and text in SVG and PDF; pyqtgraph's own SVGExporter fails on
   Qt 6.11), a Qt widget (the verdict table) through ``QWidget.render``;
 - the 3D view (``render3d.plane_view.PlaneView``): its ``render_image(w, h)``
-  at exactly the panel's pixel size (twice that, drawn as a bitmap, in SVG/PDF).
+  at exactly the panel's pixel size (in SVG/PDF a bitmap of twice the pixels,
+  line widths and fonts: the same picture, sharper).
+
+SVG: QSvgGenerator's output is rewritten by ``app.svg_flatten`` (geometry in
+output pixels, literal stroke widths, each panel clipped to its rectangle) so
+that librsvg, browsers and Inkscape draw what the PNG shows; PDF images are
+written lossless.
 
 Around the panels: a header (the run's config at the left, "step · loss" at
 the right), the feature-colour legend below, and the panel names above the
@@ -213,6 +219,46 @@ def needs_gl(panels: Sequence[str]) -> bool:
     return "plane3d" in panels
 
 
+def svg_font_families(svg_text: str) -> Dict[str, str]:
+    """font-family values of Qt's SVG -> the family Qt resolved them to, with a CSS generic
+    fallback: Qt writes its alias "Sans Serif", which other renderers may map to another font."""
+    import re
+
+    from PyQt6.QtGui import QFontInfo
+
+    generic = {"sans serif": "sans-serif", "sans": "sans-serif", "serif": "serif", "monospace": "monospace"}
+    out = {}
+    for fam in set(re.findall(r'font-family="([^"]*)"', svg_text)):
+        real = QFontInfo(QFont(fam)).family()
+        fallback = generic.get(fam.strip().lower(), "sans-serif")
+        out[fam] = f"'{real}', {fallback}" if real else fallback
+    return out
+
+
+def resample_nearest(href: str, w: int, h: int, flip_x: bool, flip_y: bool) -> Optional[str]:
+    """A data-URI bitmap enlarged to w x h pixels without smoothing (and mirrored), as a PNG
+    data URI; None if it cannot be decoded or would shrink."""
+    import base64
+
+    from PyQt6.QtCore import QBuffer, QByteArray, QIODevice
+
+    head, _, data = href.partition(",")
+    if ";base64" not in head:
+        return None
+    img = QImage.fromData(base64.b64decode(data))
+    if img.isNull() or w < img.width() or h < img.height():
+        return None  # only blocky enlargements (WᵀW cells); a detailed bitmap (3D panel) stays as is
+    if flip_x or flip_y:
+        img = img.mirrored(flip_x, flip_y)
+    img = img.scaled(w, h, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation)
+    ba = QByteArray()
+    buf = QBuffer(ba)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    img.save(buf, "PNG")
+    buf.close()
+    return "data:image/png;base64," + base64.b64encode(bytes(ba)).decode("ascii")
+
+
 def pt_px(pt: float) -> float:
     return pt * DPI / 72.0
 
@@ -366,8 +412,13 @@ class _Panel:
     def paint(self, p: QPainter, rect: QRectF, raster: bool):
         """Paint the view into ``rect`` (device pixels; the panel is sized to it)."""
         if self.key == "plane3d":
-            scale = 1 if raster else 2
-            img = self.view.render_image(int(rect.width()) * scale, int(rect.height()) * scale)
+            w, h = int(rect.width()), int(rect.height())
+            if raster:
+                img = self.view.render_image(w, h)
+            else:  # twice the pixels, and twice the line widths and fonts: the same picture, sharper
+                from render3d.plane_view import image_scale
+
+                img = self.view.render_image(2 * w, 2 * h, scale=2 * image_scale(w, h))
             p.drawImage(rect, img)
             return
         gvs = [g for g in self.graphics_views() if g.isVisible()]
@@ -416,6 +467,11 @@ class FigureRenderer:
         if not 4 <= float(o.font_size) <= 72:
             raise ExportError("--font-size", f"must be from 4 to 72 points, got {o.font_size:g}")
         self.run_title = title
+        import pyqtgraph as pg
+
+        # antialiased lines, as in the window (app.gui sets it there; a headless export did not,
+        # and its PNG lines were jagged next to the same figure in SVG / PDF)
+        pg.setConfigOptions(antialias=True)
         self.panels: List[_Panel] = []
         try:
             for k in self.panels_keys:
@@ -424,6 +480,7 @@ class FigureRenderer:
             self.close()
             raise
         self._settled = False
+        self._svg_marks = False  # paint the panel clip marks (SVG export)
         self._cap_min = 0.0
         self.legend_swatches: List[Tuple[int, QRectF]] = []  # (feature, rect) of the last frame (tests)
         self.panel_rects: List[QRectF] = []
@@ -595,15 +652,24 @@ class FigureRenderer:
             p.setPen(QColor(60, 60, 60))
             for key, lr in zip(self.panels_keys, labels):
                 p.drawText(lr, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), VIEW_TITLES[key])
-        for pn, r in zip(self.panels, rects):
+        for i, (pn, r) in enumerate(zip(self.panels, rects)):
             self._check_stop()
             p.save()
+            self._clip_mark(p, i, False)
             p.setClipRect(r)
             pn.paint(p, r, raster)
             p.restore()
+            self._clip_mark(p, i, True)
         self.legend_swatches = []
         if lrect is not None and snap is not None:
             self._paint_legend(p, lrect, snap, ctx)
+
+    def _clip_mark(self, p: QPainter, k: int, end: bool):
+        """SVG only: the marks around panel k that app.svg_flatten turns into its clip."""
+        if self._svg_marks:
+            from .svg_flatten import clip_mark
+
+            p.fillRect(QRectF(*clip_mark(k, end)), QColor(1, 2, 3))
 
     def _colors(self, snap, ctx) -> np.ndarray:
         from widgets.views2d import feature_colors_for
@@ -730,13 +796,19 @@ class FigureRenderer:
         if ext == ".svg":  # QSvgGenerator states the size in mm, which readers convert at 90 or 96 dpi
             import re
 
+            from .svg_flatten import flatten_svg
+
             o = self.options
             text = data.decode("utf-8")
             head, sep, rest = text.partition("viewBox=")
             if sep:
                 head = re.sub(r'width="[0-9.]+mm" height="[0-9.]+mm"',
                               f'width="{o.width}px" height="{o.height}px"', head, count=1)
-                data = (head + sep + rest).encode("utf-8")
+            text = head + sep + rest
+            # geometry in output pixels with literal stroke widths: renders alike in Qt, librsvg,
+            # browsers and Inkscape (app.svg_flatten says why Qt's own output does not)
+            clips = {k: (r.x(), r.y(), r.width(), r.height()) for k, r in enumerate(self.panel_rects)}
+            data = flatten_svg(text, svg_font_families(text), clips, resample_nearest).encode("utf-8")
         return data
 
     def _save_svg(self, device, snap, ctx):
@@ -751,9 +823,11 @@ class FigureRenderer:
         g.setTitle(self.title_text() or "figure")
         g.setDescription(step_caption(snap))
         p = QPainter(g)
+        self._svg_marks = True
         try:
             self.paint(p, snap, ctx, raster=False)
         finally:
+            self._svg_marks = False
             p.end()
 
     def _save_pdf(self, device, snap, ctx):
@@ -766,6 +840,9 @@ class FigureRenderer:
                          QPageSize.SizeMatchPolicy.ExactMatch)
         w.setPageLayout(QPageLayout(page, QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0)))
         p = QPainter(w)
+        # images (WᵀW cells, the 3D panel) kept exact: QPdfWriter's default JPEG would bleed the
+        # colours of neighbouring cells into each other (chroma subsampling)
+        p.setRenderHint(QPainter.RenderHint.LosslessImageRendering, True)
         try:
             # the page is o.width x o.height device pixels at DPI; map exactly onto it
             sx = w.width() / o.width

@@ -59,6 +59,11 @@ CAMERA_TIPS = {
 }
 
 
+def image_scale(w: int, h: int) -> float:
+    """Line width, point size and font factor of a w x h rendering: min(w, h) / 500 in [1, 4]."""
+    return float(np.clip(min(w, h) / 500.0, 1.0, 4.0))
+
+
 def _colored(pos, color) -> np.ndarray:
     """(2K, 4) colours of a line set: per-vertex colours as given, or one colour repeated."""
     c = np.asarray(color, dtype=np.float32)
@@ -560,13 +565,15 @@ class PlaneView(QWidget):
         self.gl.setCameraPosition(azimuth=float(azimuth_degrees))
 
     # ============================================================== export
-    def render_image(self, width: int, height: int) -> QImage:
+    def render_image(self, width: int, height: int, scale: Optional[float] = None) -> QImage:
         """The current scene rendered at exactly width x height pixels (QImage ARGB32).
 
         Rendered offscreen (renderToArray, tiled FBO), not a screen grab scaled
         up; labels are painted over it. Line widths, point sizes and fonts grow
-        with the image (scale min(w, h) / 500, between 1 and 4). Works when the
-        view is hidden (a hidden offscreen view with the same camera renders it).
+        with the image (``scale``; default ``image_scale(w, h)``: min(w, h) / 500,
+        between 1 and 4; a figure drawn at twice its pixels passes twice the scale
+        of its size). Works when the view is hidden (a hidden offscreen view with
+        the same camera renders it).
         """
         w, h = int(width), int(height)
         if w < 1 or h < 1:
@@ -576,7 +583,7 @@ class PlaneView(QWidget):
         if hidden:
             view, items = self._offscreen_view()
             view.opts.update({k: self.gl.opts[k] for k in ("center", "distance", "elevation", "azimuth", "fov")})
-        scale = float(np.clip(min(w, h) / 500.0, 1.0, 4.0))
+        scale = image_scale(w, h) if scale is None else float(scale)
         old_scale = items.scale
         # keep what the widget shows inside the image: a wider image than the widget keeps the
         # vertical extent (pyqtgraph's fov is horizontal), a narrower one the horizontal extent

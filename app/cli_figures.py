@@ -1,0 +1,154 @@
+"""`main.py figures --out DIR`: the seed's figures, reproduced (app.seed_figures).
+
+Trains what the figures need (progress bar on stderr), then writes one PNG per
+figure, named after the seed's caption, and ``index.md`` listing them with the
+seed's captions and what this run shows. ``--quick`` or ``--steps-scale S``
+shorten every training (the captions then say what the shorter runs reached).
+
+The 3D figures need GL on an X server: without DISPLAY the command re-runs
+itself under xvfb-run, as ``export`` does. Files already in DIR under the same
+names are not overwritten without ``--force``. Every file is written to a
+temporary file beside it and renamed when complete, and the index is rewritten
+after each figure: Ctrl+C leaves complete files only, and an index that lists
+exactly the figures written.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from .cli import CliError, _float_arg, _int_arg
+
+MAX_SCALE = 10.0
+
+
+def add_parser(sub):
+    if "figures" in sub.choices:
+        return
+    f = sub.add_parser("figures", help="the seed's figures, reproduced: one PNG each and an index",
+                       description="Train the models the seed's figures show (a few minutes on two cores) and "
+                       "write one PNG per figure, named after the seed's caption, and index.md with the captions "
+                       "and what each trained model shows.")
+    f.add_argument("--out", required=True, help="folder to write the figures into (created if missing)")
+    g = f.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true",
+                   help="a fast draft: 2%% of the training steps and a tiny dataset-size sweep")
+    g.add_argument("--steps-scale", type=_float_arg("--steps-scale"), default=None,
+                   help=f"multiply every training's step count by S, 0 < S <= {MAX_SCALE:g} (default 1)")
+    f.add_argument("--force", action="store_true", help="overwrite figures already in --out")
+    f.add_argument("--threads", type=_int_arg("--threads"), default=1,
+                   help="CPU threads per training (default 1: the models are small, and more threads only "
+                        "wait on each other)")
+    f.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def check_out(text: str, force: bool, names) -> Path:
+    """The output folder (not created yet): refused if it is a file, its parent is missing or not
+    writable, or it holds files of these names and ``force`` is off."""
+    out = Path(os.fspath(text)).expanduser()
+    if out.exists() and not out.is_dir():
+        raise CliError(f"main.py figures: --out {out} is a file, not a folder")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not out.exists() and not parent.is_dir():
+        raise CliError(f"main.py figures: --out {out}: the folder {parent} does not exist")
+    where = out if out.exists() else parent
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise CliError(f"main.py figures: --out {out}: permission denied")
+    if out.is_dir() and not force:
+        taken = [n for n in names if (out / n).exists()]
+        if taken:
+            shown = ", ".join(taken[:3]) + (f" and {len(taken) - 3} more" if len(taken) > 3 else "")
+            raise CliError(f"main.py figures: --out {out} already holds {shown}: pass --force to overwrite them")
+    return out
+
+
+def run(a) -> int:
+    from . import seed_figures as sf
+
+    if a.steps_scale is not None and not 0 < a.steps_scale <= MAX_SCALE:
+        raise CliError(f"main.py figures: --steps-scale must be > 0 and <= {MAX_SCALE:g}, got {a.steps_scale:g}")
+    if a.threads < 1:
+        raise CliError(f"main.py figures: --threads must be >= 1, got {a.threads}")
+    names = [s.file for s in sf.FIGURES] + [sf.INDEX]
+    out = check_out(a.out, a.force, names)
+    from .cli_export import _app, prepare_display
+
+    prepare_display(True)  # the 3D figures need GL: under xvfb-run when there is no display
+    _app()
+    scale = 0.02 if a.quick else (a.steps_scale or 1.0)
+    t0 = time.monotonic()
+    out.mkdir(exist_ok=True)
+    written = []
+    try:
+        with sf.temp_folder() as tmp:
+            runs = sf.Runs(Path(tmp))
+            _train(sf, runs, scale, a)
+            _draw(sf, runs, out, scale, a, written)
+    except KeyboardInterrupt:
+        print(f"main.py figures: interrupted: {len(written)} of {len(sf.FIGURES)} figures written to {out} "
+              f"(complete files only; {sf.INDEX} lists them)", file=sys.stderr)
+        return 130
+    print(f"wrote {len(written)} figures and {sf.INDEX} to {out} in {time.monotonic() - t0:.0f} s"
+          + ("" if scale == 1.0 else f" (steps x{scale:g})"))
+    return 0
+
+
+class _NoBar:
+    """--quiet: no bar (a disabled tqdm would still start its monitor thread)."""
+
+    def update(self, k=1):
+        pass
+
+    def set_postfix_str(self, s):
+        pass
+
+    def close(self):
+        pass
+
+
+def _bar(total, unit, desc, quiet):
+    if quiet:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True)
+
+
+def _train(sf, runs, scale, a):
+    configs = sf.run_configs(scale)
+    base, sizes, test_examples = sf.datasize_plan(a.quick, scale)
+    total = sum(c.steps * c.models for c in configs.values()) + base.steps * len(sizes)
+    bar = _bar(total, "step", "training", a.quiet)
+
+    def tick(k, per=1):
+        bar.update(k * per)
+
+    try:
+        for key, cfg in configs.items():
+            bar.set_postfix_str(f"{key}: {cfg.optimizer}, {cfg.steps:,} steps" + (f" x {cfg.models} models"
+                                                                                   if cfg.models > 1 else ""))
+            sf.train_all({key: cfg}, runs, a.threads, lambda k, m=cfg.models: tick(k, m))
+        bar.set_postfix_str(f"T-gons: n = {base.n:,}, T = {', '.join(map(str, sizes))}")
+        runs.datasize = sf.train_datasize(base, sizes, test_examples, a.threads, tick)
+    finally:
+        bar.close()
+
+
+def _draw(sf, runs, out, scale, a, written):
+    base = runs.datasize.base
+    note = (f"Training steps: {'full (as listed)' if scale == 1.0 else f'x{scale:g} of the full counts'}; the "
+            f"T-gons at a reduced scale (n = {base.n:,}, {base.steps:,} steps). Trained and drawn in this "
+            f"run; the numbers below are measured from its models.")
+    bar = _bar(len(sf.FIGURES), "figure", "figures", a.quiet)
+    try:
+        for spec in sf.FIGURES:
+            bar.set_postfix_str(spec.file)
+            img, text = spec.draw(runs, spec.size)
+            sf.write_image(img, out / spec.file)
+            written.append((spec, text))
+            sf.write_text(sf.index_markdown(written, note), out / sf.INDEX)
+            bar.update(1)
+    finally:
+        bar.close()
