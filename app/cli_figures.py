@@ -146,9 +146,11 @@ def _draw(sf, runs, out, scale, a, written):
         for spec in sf.FIGURES:
             bar.set_postfix_str(spec.file)
             img, text = spec.draw(runs, spec.size)
-            sf.write_image(img, out / spec.file)
+            sf.write_image(img, out / spec.file, replace=a.force)
+            # the index is rewritten after each figure: from the second write on it is this run's own
+            sf.write_text(sf.index_markdown(written + [(spec, text)], note), out / sf.INDEX,
+                          replace=a.force or bool(written))
             written.append((spec, text))
-            sf.write_text(sf.index_markdown(written, note), out / sf.INDEX)
             bar.update(1)
     finally:
         bar.close()

@@ -536,8 +536,9 @@ def index_markdown(entries: Sequence[Tuple[FigureSpec, str]], note: str) -> str:
     return "\n".join(lines)
 
 
-def write_image(img, target: Path) -> Path:
-    """PNG through a temporary file beside the target, renamed at the end (never half-written)."""
+def write_image(img, target: Path, replace: bool = False) -> Path:
+    """PNG through a temporary file beside the target, published at the end (never half-written;
+    an existing target only with ``replace``)."""
     from .export import ExportError, discard, finish_file, temp_path
 
     tmp = temp_path(target)
@@ -547,11 +548,11 @@ def write_image(img, target: Path) -> Path:
     except BaseException:
         discard(tmp)
         raise
-    finish_file(tmp, target)
+    finish_file(tmp, target, replace)
     return target
 
 
-def write_text(text: str, target: Path) -> Path:
+def write_text(text: str, target: Path, replace: bool = False) -> Path:
     from .export import discard, finish_file, temp_path
 
     tmp = temp_path(target)
@@ -560,7 +561,7 @@ def write_text(text: str, target: Path) -> Path:
     except BaseException:
         discard(tmp)
         raise
-    finish_file(tmp, target)
+    finish_file(tmp, target, replace)
     return target
 
 
