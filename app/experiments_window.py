@@ -220,7 +220,8 @@ class SweepTab(_RunnerTab):
             base = self.get_config()
             if base.init == "run":
                 raise ConfigError("init", "a sweep trains fresh models: choose xavier or analytic")
-            grid = parse_grid([self.grid.text()])
+            text = self.grid.text()
+            grid = parse_grid([text] if text.strip() else [])  # an empty field: no grid (an empty --grid is an error)
             path = Path(out) if out else default_sweep_path(base, self.models.value())
             runner = SweepRunner(base, grid, self.models.value(), out=path, threads=1)
         except (ConfigError, RunFileError) as exc:
