@@ -2,9 +2,12 @@
 between chunks, progress through a callback (never per step), snapshots into
 the History (and a run file), and NaN/inf halting per model.
 
-Full-batch one-hot runs use the compiled kernel (kernels.py); everything else
-the torch path (torch_backend.py). Both follow one contract: evaluate the loss
-of the current step, record it if the history wants it, update.
+Full-batch one-hot runs use the compiled one-hot kernel (kernels.py); sparse
+data (finite sets, full batch or minibatches, fresh batches) and one-hot
+minibatches the compiled sparse kernel (sparse_backend.py, sparse_kernels.py);
+``backend="torch"`` sends those to the torch path (torch_backend.py) instead,
+the reference they are tested against. All follow one contract: evaluate the
+loss of the current step, record it if the history wants it, update.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import numpy as np
 
 from . import kernels
 from .config import TrainConfig
-from .data import BatchStream, make_dataset
+from .data import BatchStream, SparseDataset, make_dataset
 from .history import History
 from .init import initial_parameters
 
@@ -60,10 +63,21 @@ class Progress:
 
 
 class Trainer:
-    """Train config.models models. Thread-safe stop/pause; call run() from a worker."""
+    """Train config.models models. Thread-safe stop/pause; call run() from a worker.
+
+    dataset: the finite sets, dense (K, T, n) or a data.SparseDataset; None draws
+    them from the seeds. ``dataset`` reads them back dense (made on first use when
+    the run keeps them sparse; ``sparse_dataset`` is the sparse form). backend:
+    "auto" (compiled wherever a kernel covers the run) or "torch" (the torch path
+    for everything but full-batch one-hot data).
+    """
+
+    BACKENDS = ("auto", "torch")
 
     def __init__(self, config: TrainConfig, history: Optional[History] = None, writer=None,
-                 threads: Optional[int] = None, initial=None, dataset=None):
+                 threads: Optional[int] = None, initial=None, dataset=None, backend: str = "auto"):
+        if backend not in self.BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(self.BACKENDS)}, got {backend!r}")
         config.validate()
         self.config = config
         K, m, n = config.models, config.m, config.n
@@ -71,7 +85,8 @@ class Trainer:
                                           budget_bytes=int(config.history_budget_mb * 2**20))
         self.writer = writer
         self.threads = threads
-        self.dataset = make_dataset(config) if dataset is None else dataset
+        self.sparse_dataset = dataset if isinstance(dataset, SparseDataset) else None
+        self._dataset = None if isinstance(dataset, SparseDataset) else dataset
         W, b, M = initial if initial is not None else initial_parameters(config)
         self.K, self.m, self.n = K, m, n
         self.step = 0  # parameters are those after `step` updates
@@ -81,6 +96,7 @@ class Trainer:
         self._step_once = threading.Event()
         self._resume = threading.Condition()
         self.use_kernel = config.data == "identity" and config.effective_batch == n
+        self.use_sparse_kernel = not self.use_kernel and backend == "auto"
         if self.use_kernel:
             f32 = np.float32
             self.Wb = kernels.to_blocks(W, f32)
@@ -94,6 +110,12 @@ class Trainer:
             self.sb1, self.sb2 = z(self.bb), z(self.bb)
             self.sD1, self.sD2 = z(self.Db), z(self.Db)
             self.imp = config.importance_vector().astype(f32)
+        elif self.use_sparse_kernel:
+            from .sparse_backend import SparseTrainer
+
+            self.sparse = SparseTrainer(config, W, b, M, dataset=dataset, generator_seed=config.seed)
+            if config.data == "sparse" and config.examples is not None:
+                self.sparse_dataset = self.sparse.dataset
         else:
             from .torch_backend import TorchTrainer
 
@@ -103,6 +125,16 @@ class Trainer:
         self._chunk = 1
         self._first = True
         self._written = -1  # last step written to the run file
+
+    @property
+    def dataset(self) -> Optional[np.ndarray]:
+        """The finite sets, dense (K, T, n); None for one-hot or fresh data."""
+        if self._dataset is None:
+            if self.sparse_dataset is not None:
+                self._dataset = self.sparse_dataset.dense()
+            elif self.config.data == "sparse" and self.config.examples is not None:
+                self._dataset = make_dataset(self.config)
+        return self._dataset
 
     # ------------------------------------------------------------------ flags
     def request_stop(self):
@@ -144,6 +176,8 @@ class Trainer:
             b = kernels.from_blocks(self.bb, self.K).copy()
             M = np.swapaxes(kernels.from_blocks(self.Db, self.K), 1, 2).copy() if self.config.untied else None
             return W, b, M
+        if self.use_sparse_kernel:
+            return self.sparse.state()
         return self.torch.state()
 
     # ---------------------------------------------------------------- training
@@ -177,6 +211,9 @@ class Trainer:
                     float(cfg.beta1), float(cfg.beta2), float(cfg.eps), float(cfg.momentum),
                     bool(cfg.bias), bool(cfg.untied), self.halted,
                     rec_idx, recW, recb, recM, recloss)
+        elif self.use_sparse_kernel:
+            with _KERNEL_LOCK:
+                self.sparse.run(t, t, lrs, rec_idx, recW, recb, recM, recloss, self.halted)
         else:
             self.torch.run(t, t, lrs, rec_idx, recW, recb, recM, recloss, self.halted)
         kept = self.history.append_block(rec_steps, recW, recb, recloss, recM if cfg.untied else None)
