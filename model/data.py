@@ -20,6 +20,11 @@ _DATA_STREAM = 0xDA7A
 _BATCH_STREAM = 0xBA7C
 
 
+def dense_draw(count: int, n: int, sparsity: float) -> bool:
+    """Whether sparse_coo draws `count` examples through a dense (count, n) mask."""
+    return 1.0 - sparsity >= 0.05 or count * n <= 1_000_000
+
+
 def sparse_coo(rng: np.random.Generator, count: int, n: int, sparsity: float):
     """`count` sparse examples as (rows, cols, vals): unit-norm rows, row-major order.
 
@@ -28,7 +33,7 @@ def sparse_coo(rng: np.random.Generator, count: int, n: int, sparsity: float):
     without replacement (rare duplicates are redrawn).
     """
     density = 1.0 - sparsity
-    if density >= 0.05 or count * n <= 1_000_000:
+    if dense_draw(count, n, sparsity):
         mask = rng.random((count, n)) < density
         vals = 1.0 - rng.random((count, n))  # uniform in (0, 1]
         rows, cols = np.nonzero(mask)

@@ -228,17 +228,23 @@ def test_datasize_tab_refuses_sizes_that_do_not_fit_and_runs_small_ones(qtbot, m
     w = make_window()
     tab = w.datasize
     tab.fields["sizes"].setText("3,5000000")
+    tab.fields["sparsity"].setText("0")  # the sets are kept sparse: dense examples are what does not fit
     assert not tab.start()
     assert "T = 5000000" in tab.status.text() and "would not fit" in tab.status.text()
     assert "c62828" in tab.status.styleSheet()
     for key, value in (("sizes", "3,10"), ("n", "20"), ("sparsity", "0.9"), ("steps", "300"), ("warmup", "30"),
                        ("test_examples", "500")):
         tab.fields[key].setText(value)
+    formats = []
+    tab.progress.valueChanged.connect(lambda v: formats.append((v, tab.progress.format())))
     assert tab.start()
     qtbot.waitUntil(lambda: _idle(tab), timeout=60000)
     assert [r.T for r in tab.result.results] == [3, 10]
     assert len(tab.view.panels) == 2
-    assert tab.view.panels[0].titleLabel.text == "T = 3"
+    assert tab.view.panels[0].titleLabel.text.startswith("T = 3")
+    values = [v for v, _ in formats]
+    assert values == sorted(values) and tab.progress.value() == 1000  # the whole sweep, forwards only
+    assert any("all sizes" in f and "left" in f for _, f in formats)
 
 
 def test_main_window_has_an_experiments_menu(qtbot):
