@@ -52,6 +52,36 @@ def _json_safe(x):
     return x
 
 
+def _add_cluster_option(p) -> None:
+    p.add_argument("--cluster", default=None, metavar="local|HOST:PORT",
+                   help="run each configuration (sweep) or size (datasize) as a task on Ray: 'local' starts Ray "
+                   "workers on this machine, HOST:PORT joins a running Ray cluster (needs Ray: pip install -r "
+                   "requirements-cluster.txt); results and files equal a run without it")
+
+
+def _connect_cluster(a) -> None:
+    """With --cluster: start or join Ray now, before any progress bar (a missing Ray or an
+    address that does not answer is one line). Ray is imported only here."""
+    if a.cluster:
+        from model import cluster
+
+        cluster.connect(a.cluster)
+
+
+def _run_maybe_on_cluster(a, runner, progress, what: str):
+    """runner.run(progress), or on Ray when --cluster is given."""
+    if not a.cluster:
+        return runner.run(progress)
+    from model import cluster
+
+    try:
+        if what == "sweep":
+            return cluster.run_sweep(runner, a.cluster, progress)
+        return cluster.run_datasize(runner, a.cluster, progress)
+    finally:
+        cluster.shutdown()
+
+
 def _g(x, spec: str = ".4g") -> str:
     """A number for a table; '-' for none, 'inf' for infinity."""
     if x is None:
@@ -79,6 +109,7 @@ def _add_sweep(sub):
     p.add_argument("--json", action="store_true", help="print one JSON object: per configuration the counts "
                    "per verdict and the rates (with 95%% intervals)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_cluster_option(p)
 
 
 def cmd_sweep(a) -> int:
@@ -92,6 +123,7 @@ def cmd_sweep(a) -> int:
     grid = parse_grid(a.grid)
     out = a.out or str(default_sweep_path(cfg, cfg.models))
     runner = SweepRunner(cfg, grid, cfg.models, out=out, threads=a.threads)
+    _connect_cluster(a)
     bar = tqdm(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
     state = {"key": None}
 
@@ -107,7 +139,7 @@ def cmd_sweep(a) -> int:
         bar.update(p.done - bar.n)
 
     try:
-        sweep = runner.run(progress)
+        sweep = _run_maybe_on_cluster(a, runner, progress, "sweep")
     except KeyboardInterrupt:
         runner.request_cancel()
         bar.close()
@@ -316,6 +348,7 @@ def _add_datasize(sub):
                    "embedding_gap_ratio: per model) and the vectors themselves (embeddings: per model, T vectors of "
                    "m numbers)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_cluster_option(p)
 
 
 def cmd_datasize(a) -> int:
@@ -337,6 +370,7 @@ def cmd_datasize(a) -> int:
     cfg = config_from_args(a)
     limit = None if a.max_memory_gb is None else int(a.max_memory_gb * 2**30)
     runner = DataSizeRunner(cfg, sizes, a.test_examples, out=a.out, threads=a.threads, memory_limit=limit)
+    _connect_cluster(a)
     # one bar for the whole sweep (its estimated work, in permille), with the size in
     # progress and the time left from model.datasize.TimeLeft
     bar = tqdm(total=1000, disable=a.quiet, file=sys.stderr, dynamic_ncols=True,
@@ -349,10 +383,11 @@ def cmd_datasize(a) -> int:
         rate = f", {p.steps_per_s:,.0f} steps/s" if p.phase == "train" and p.steps_per_s else ""
         bar.set_description_str(f"[{p.index + 1}/{p.sizes}] T = {p.T:,}: {what}{rate}; all sizes: about "
                             f"{fmt_seconds(p.seconds_left)} left", refresh=False)
-        bar.update(max(0, int(round(1000 * p.fraction)) - bar.n))
+        bar.n = max(bar.n, int(round(1000 * p.fraction)))
+        bar.refresh()  # the text changes even when the bar does not move
 
     try:
-        res = runner.run(progress)
+        res = _run_maybe_on_cluster(a, runner, progress, "datasize")
     except KeyboardInterrupt:
         runner.request_cancel()
         bar.close()

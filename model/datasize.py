@@ -339,7 +339,10 @@ class TimeLeft:
     A step on T examples costs about a + c T seconds (the optimiser's pass and the
     other per-step work; the (example, output) pairs). Sizes timed at two or more T
     fit a and c by least squares; before that, a = PRIOR_EXAMPLES c (measured on the
-    compiled path at n = 10,000: a step costs about what 8 more examples cost)."""
+    compiled path at n = 10,000: a step costs about what 8 more examples cost).
+    Small sizes alone cannot tell c (their steps are mostly the fixed part), so the
+    runner first times a few steps of the largest size (``calibrate``): that point
+    stands in for the largest size until it is timed for real."""
 
     PRIOR_EXAMPLES = 8.0
     #: A size in progress is timed once it has run this long (its first chunk includes
@@ -352,6 +355,10 @@ class TimeLeft:
         self.timed: Dict[int, tuple] = {}  # T -> (steps, seconds) of finished sizes
         self.current = None  # (index, steps done, seconds) of the size in progress
         self._shown = 0.0  # the largest fraction returned: the bar never moves back
+        self.anchor = None  # (T, seconds a step) from calibrate
+
+    def calibrate(self, T: int, seconds_per_step: float):
+        self.anchor = (int(T), float(seconds_per_step))
 
     def update(self, index: int, steps_done: int, seconds: float, finished: bool = False):
         T = self.sizes[index]
@@ -364,6 +371,8 @@ class TimeLeft:
     def _model(self):
         """(a, c) seconds a step = a + c T, or None before anything was timed."""
         pts = [(T, sec / st) for T, (st, sec) in self.timed.items() if st > 0 and sec > 0]
+        if self.anchor is not None and self.anchor[0] not in self.timed and self.anchor[1] > 0:
+            pts.append(self.anchor)
         if self.current is not None and self.current[1] > 0 and self.current[2] >= self.MIN_SECONDS:
             i, st, sec = self.current
             if self.sizes[i] not in self.timed:
@@ -451,12 +460,34 @@ class DataSizeRunner(TrainingQueue):
         super().__init__(threads)
         self.result = DataSizeSweep(self.base, sizes, test_examples, path=self.out)
 
+    def _step_seconds(self, cfg: TrainConfig, budget: float = 1.0) -> float:
+        """Seconds a step of ``cfg`` takes here now: a few steps of a throw-away Trainer
+        (its set drawn, one step to warm up, then steps for up to about ``budget`` s)."""
+        import time
+
+        from .engine import Trainer, _set_threads
+
+        _set_threads(self.threads)
+        tr = Trainer(cfg.replace(steps=10**6, history_budget_mb=0.01), threads=self.threads)
+        tr.train_chunk(1)
+        t = time.perf_counter()
+        tr.train_chunk(1)
+        one = time.perf_counter() - t
+        extra = int(max(0, min(20, budget / max(one, 1e-6) - 1)))
+        if extra:
+            t = time.perf_counter()
+            tr.train_chunk(extra)
+            return (time.perf_counter() - t) / extra
+        return one
+
     def run(self, progress: Optional[Callable[[DataSizeProgress], None]] = None) -> DataSizeSweep:
         import time
 
         N = len(self.sizes)
         clock = TimeLeft(self.sizes, self.base.steps)
         self.time_left = clock
+        if N > 1 and not self._cancel.is_set():
+            clock.calibrate(self.sizes[-1], self._step_seconds(self.configs[-1]))
         for i, cfg in enumerate(self.configs):
             if self._cancel.is_set():
                 break

@@ -32,7 +32,7 @@ REGULARITY_MAX_T = 50
 def _num(x) -> str:
     if x is None:
         return "-"
-    return "inf" if not np.isfinite(x) else f"{x:.2g}" if abs(x) < 0.01 else f"{x:.2f}"
+    return "inf" if not np.isfinite(x) else f"{x:.3g}"
 
 
 def curves(result, model=None):
