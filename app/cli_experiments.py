@@ -54,6 +54,43 @@ def _json_safe(x):
     return x
 
 
+def _add_cluster_option(p) -> None:
+    p.add_argument("--cluster", default=None, metavar="local|HOST:PORT",
+                   help="run each configuration (sweep) or size (datasize) as a task on Ray: 'local' starts Ray "
+                   "workers on this machine, HOST:PORT joins a running Ray cluster (needs Ray: pip install -r "
+                   "requirements-cluster.txt); results and files equal a run without it")
+
+
+def _connect_cluster(a) -> None:
+    """With --cluster: start or join Ray now, before any progress bar (a missing Ray or an
+    address that does not answer is one line). Ray is imported only here."""
+    if a.cluster:
+        from model import cluster
+
+        cluster.connect(a.cluster)
+
+
+def _run_maybe_on_cluster(a, runner, progress, what: str):
+    """runner.run(progress), or on Ray when --cluster is given."""
+    if not a.cluster:
+        return runner.run(progress)
+    from model import cluster
+
+    try:
+        if what == "sweep":
+            return cluster.run_sweep(runner, a.cluster, progress)
+        return cluster.run_datasize(runner, a.cluster, progress)
+    finally:
+        cluster.shutdown()
+
+
+def _g(x, spec: str = ".4g") -> str:
+    """A number for a table; '-' for none, 'inf' for infinity."""
+    if x is None:
+        return "-"
+    return format(x, spec) if math.isfinite(x) else "inf"
+
+
 def _print_json(obj) -> None:
     print(json.dumps(_json_safe(obj), allow_nan=False))
 
@@ -76,6 +113,7 @@ def _add_sweep(sub):
     p.add_argument("--json", action="store_true", help="print one JSON object: per configuration the counts "
                    "per verdict and per finding and the rates (with 95%% intervals)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_cluster_option(p)
 
 
 def cmd_sweep(a) -> int:
@@ -91,6 +129,7 @@ def cmd_sweep(a) -> int:
         check_out(a.out, a.force)
     out = a.out or str(default_sweep_path(cfg, cfg.models))
     runner = SweepRunner(cfg, grid, cfg.models, out=out, threads=a.threads, overwrite=a.force)
+    _connect_cluster(a)
     intr = Interrupt(runner.request_cancel).__enter__()  # from here on Ctrl+C cancels (left below)
     bar = tqdm(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
     state = {"key": None}
@@ -107,7 +146,7 @@ def cmd_sweep(a) -> int:
         bar.update(p.done - bar.n)
 
     try:
-        sweep = runner.run(progress)
+        sweep = _run_maybe_on_cluster(a, runner, progress, "sweep")
     finally:
         intr.__exit__()
         bar.close()
@@ -393,14 +432,18 @@ def _add_datasize(sub):
     p.add_argument("--out", type=_path_arg("--out"), default=None, help="file to write (.h5)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
                    "is never touched)")
-    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object: per T the losses, "
+                   "dimensionalities, the regularity of the training examples' hidden vectors (embedding_radius_cv, "
+                   "embedding_gap_ratio: per model) and the vectors themselves (embeddings: per model, T vectors of "
+                   "m numbers)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_cluster_option(p)
 
 
 def cmd_datasize(a) -> int:
     from tqdm import tqdm
 
-    from model.datasize import DataSizeRunner, parse_sizes
+    from model.datasize import DataSizeRunner, fmt_seconds, parse_sizes
 
     if a.data != "sparse":
         raise CliError(f"main.py datasize: --data must be sparse for a dataset-size sweep, got {a.data}")
@@ -420,21 +463,25 @@ def cmd_datasize(a) -> int:
     limit = None if a.max_memory_gb is None else int(a.max_memory_gb * 2**30)
     runner = DataSizeRunner(cfg, sizes, a.test_examples, out=a.out, threads=a.threads, memory_limit=limit,
                             overwrite=a.force)
+    _connect_cluster(a)
     intr = Interrupt(runner.request_cancel).__enter__()  # from here on Ctrl+C cancels (left below)
-    bar = tqdm(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
-    state = {"key": None}
+    # one bar for the whole sweep (its estimated work, in permille), with the size in
+    # progress and the time left from model.datasize.TimeLeft
+    bar = tqdm(total=1000, disable=a.quiet, file=sys.stderr, dynamic_ncols=True,
+               bar_format="{percentage:3.0f}%|{bar}| {desc}")
 
     def progress(p):
-        if p.phase != "train":
+        if p.phase == "done":
             return
-        if state["key"] != p.index:
-            state["key"] = p.index
-            bar.reset(total=p.total)
-            bar.set_description(f"[{p.index + 1}/{p.sizes}] T = {p.T}")
-        bar.update(p.done - bar.n)
+        what = f"step {p.done:,}/{p.total:,}" if p.phase == "train" else "measuring"
+        rate = f", {p.steps_per_s:,.0f} steps/s" if p.phase == "train" and p.steps_per_s else ""
+        bar.set_description_str(f"[{p.index + 1}/{p.sizes}] T = {p.T:,}: {what}{rate}; all sizes: about "
+                            f"{fmt_seconds(p.seconds_left)} left", refresh=False)
+        bar.n = max(bar.n, int(round(1000 * p.fraction)))
+        bar.refresh()  # the text changes even when the bar does not move
 
     try:
-        res = runner.run(progress)
+        res = _run_maybe_on_cluster(a, runner, progress, "datasize")
     finally:
         intr.__exit__()
         bar.close()
@@ -448,11 +495,18 @@ def cmd_datasize(a) -> int:
         _print_json(res.summary())
         return 0
     print(f"{'T':>8} {'train loss':>12} {'test loss':>12} {'sum D_i':>9} {'sum D_t':>9} {'max D_t':>9} "
-          f"{'m/|W|^2':>9}")
+          f"{'m/|W|^2':>9} {'h radius cv':>12} {'h gap ratio':>12}")
     for r in res.results:
         s = r.summary()
+        cv, gap = r.regularity()[0]
         print(f"{s['T']:>8} {s['train_loss']:>12.5g} {s['test_loss']:>12.5g} {s['feature_dim_sum']:>9.4g} "
-              f"{s['data_dim_sum']:>9.4g} {s['data_dim_max']:>9.4g} {s['dims_per_feature']:>9.4g}")
+              f"{s['data_dim_sum']:>9.4g} {s['data_dim_max']:>9.4g} {s['dims_per_feature']:>9.4g} "
+              f"{_g(cv):>12} {_g(gap):>12}")
+    if res.results and res.results[0].W.shape[0] > 1:
+        print("(losses and dimensionalities: medians over the models; h radius cv and gap ratio: model 0's "
+              "training examples' hidden vectors, 0 and 1 for a regular T-gon)")
+    else:
+        print("(h radius cv, h gap ratio: of the training examples' hidden vectors; 0 and 1 for a regular T-gon)")
     if a.out:
         print(f"saved: {a.out}")
     return 0

@@ -515,9 +515,12 @@ class DataSizeTab(_RunnerTab):
         p = self._latest_progress()
         if p is None:
             return
-        frac = (p.index + p.done / max(p.total, 1)) / max(p.sizes, 1)
-        self.progress.setValue(int(1000 * min(frac, 1.0)))
-        self.progress.setFormat(f"T = {p.T:,} ({p.index + 1}/{p.sizes}): {p.phase} {p.done:,}/{p.total:,}")
+        from model.datasize import fmt_seconds
+
+        self.progress.setValue(int(1000 * min(max(p.fraction, 0.0), 1.0)))
+        what = f"step {p.done:,}/{p.total:,}" if p.phase == "train" else "measuring"
+        self.progress.setFormat(f"T = {p.T:,} ({p.index + 1}/{p.sizes}): {what} · all sizes: %p%, about "
+                                f"{fmt_seconds(p.seconds_left)} left")
 
     def _on_done(self, result):
         self.result = result

@@ -11,11 +11,18 @@ shared by all models of the run.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 # Distinct stream tags so data never reuses the init's random numbers.
 _DATA_STREAM = 0xDA7A
 _BATCH_STREAM = 0xBA7C
+
+
+def dense_draw(count: int, n: int, sparsity: float) -> bool:
+    """Whether sparse_coo draws `count` examples through a dense (count, n) mask."""
+    return 1.0 - sparsity >= 0.05 or count * n <= 1_000_000
 
 
 def sparse_coo(rng: np.random.Generator, count: int, n: int, sparsity: float):
@@ -26,7 +33,7 @@ def sparse_coo(rng: np.random.Generator, count: int, n: int, sparsity: float):
     without replacement (rare duplicates are redrawn).
     """
     density = 1.0 - sparsity
-    if density >= 0.05 or count * n <= 1_000_000:
+    if dense_draw(count, n, sparsity):
         mask = rng.random((count, n)) < density
         vals = 1.0 - rng.random((count, n))  # uniform in (0, 1]
         rows, cols = np.nonzero(mask)
@@ -65,8 +72,7 @@ def sparse_examples(rng: np.random.Generator, count: int, n: int, sparsity: floa
 
 def model_dataset(seed: int, T: int, n: int, sparsity: float) -> np.ndarray:
     """The finite sparse training set of the model whose seed is `seed`: (T, n)."""
-    rng = np.random.default_rng([_DATA_STREAM, seed])
-    return sparse_examples(rng, T, n, sparsity)
+    return densify(*model_dataset_coo(seed, T, n, sparsity), T, n)
 
 
 def make_dataset(config) -> np.ndarray | None:
@@ -93,3 +99,80 @@ class BatchStream:
     def next(self) -> np.ndarray:
         """The next batch, dense (B, n); the same stream as next_coo."""
         return densify(*self.next_coo(), self.batch, self.n)
+
+
+class SparseDataset:
+    """Finite training sets kept sparse: K blocks of T rows in one CSR (indptr, cols,
+    vals), block k being model k's set. Memory O(nnz); ``dense()`` gives the (K, T, n)
+    array that ``make_dataset`` gives, for the code that wants it dense."""
+
+    def __init__(self, indptr, cols, vals, K: int, T: int, n: int):
+        self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+        self.cols = np.ascontiguousarray(cols, dtype=np.int64)
+        self.vals = np.ascontiguousarray(vals, dtype=np.float32)
+        self.K, self.T, self.n = int(K), int(T), int(n)
+        if self.indptr.shape != (self.K * self.T + 1,):
+            raise ValueError(f"indptr must have K T + 1 = {self.K * self.T + 1} entries, got {self.indptr.shape}")
+
+    @classmethod
+    def from_coo(cls, blocks, T: int, n: int) -> "SparseDataset":
+        """From one (rows, cols, vals) per model, rows 0..T-1 in row-major order."""
+        counts, cols, vals = [], [], []
+        for rows, c, v in blocks:
+            counts.append(np.bincount(rows, minlength=T))
+            cols.append(c)
+            vals.append(v)
+        K = len(counts)
+        indptr = np.zeros(K * T + 1, np.int64)
+        if K:
+            np.cumsum(np.concatenate(counts), out=indptr[1:])
+        cat = (lambda a, dt: np.concatenate(a).astype(dt, copy=False) if a else np.zeros(0, dt))
+        return cls(indptr, cat(cols, np.int64), cat(vals, np.float32), K, T, n)
+
+    @classmethod
+    def from_dense(cls, X) -> "SparseDataset":
+        """From a dense (K, T, n) array (each block row-major)."""
+        X = np.asarray(X, dtype=np.float32)
+        K, T, n = X.shape
+        blocks = []
+        for k in range(K):
+            r, c = np.nonzero(X[k])
+            blocks.append((r, c, X[k][r, c]))
+        return cls.from_coo(blocks, T, n)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.cols.size)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.indptr.nbytes + self.cols.nbytes + self.vals.nbytes)
+
+    def coo(self, k: int):
+        """Model k's set as (rows 0..T-1, cols, vals)."""
+        lo, hi = self.indptr[k * self.T], self.indptr[(k + 1) * self.T]
+        counts = np.diff(self.indptr[k * self.T:(k + 1) * self.T + 1])
+        rows = np.repeat(np.arange(self.T, dtype=np.int64), counts)
+        return rows, self.cols[lo:hi], self.vals[lo:hi]
+
+    def dense(self, k: Optional[int] = None) -> np.ndarray:
+        """Model k's (T, n) set, or all of them (K, T, n) when k is None."""
+        if k is not None:
+            return densify(*self.coo(k), self.T, self.n)
+        return np.stack([self.dense(j) for j in range(self.K)]) if self.K else np.zeros((0, self.T, self.n),
+                                                                                          np.float32)
+
+
+def model_dataset_coo(seed: int, T: int, n: int, sparsity: float):
+    """model_dataset's examples as (rows, cols, vals): the same draws, never dense."""
+    rng = np.random.default_rng([_DATA_STREAM, seed])
+    return sparse_coo(rng, T, n, sparsity)
+
+
+def make_sparse_dataset(config) -> Optional[SparseDataset]:
+    """make_dataset's sets, kept sparse (None for identity or fresh data)."""
+    if config.data != "sparse" or config.examples is None:
+        return None
+    T = config.examples
+    return SparseDataset.from_coo([model_dataset_coo(config.seed + k, T, config.n, config.sparsity)
+                                   for k in range(config.models)], T, config.n)

@@ -12,11 +12,15 @@ T-gons at small T, drawn beside the feature vectors).
 
 SMDD's setting (``smdd_config``): n = 10,000, m = 2, S = 0.999, full-batch
 AdamW, lr 1e-3, weight decay 1e-2, linear warm-up (2,500 steps) then cosine
-decay, 50,000 steps. Full-batch training on a finite set goes through the
-engine's dense torch path, so memory grows like K T n: ``memory_estimate``
-gives the peak for one T, and ``check_sizes`` refuses, before anything
-trains, every T whose estimate exceeds the memory available, naming T and
-the estimate.
+decay, 50,000 steps. Training goes through the engine's compiled sparse path
+(model/sparse_kernels.py) and the sets stay sparse, so memory grows like the
+non-zeros, K T n (1 - S), not like K T n: ``memory_estimate`` gives the peak
+for one T, and ``check_sizes`` refuses, before anything trains, every T whose
+estimate exceeds the memory available, naming T and the estimate.
+
+Progress: ``DataSizeProgress`` carries the whole sweep's fraction done and an
+estimate of the time left (``TimeLeft``: a step of size T costs a + c T, the
+fixed part and the (example, output) pairs, fitted to the sizes timed so far).
 
 Files (HDF5, no pickle; ``format`` = "latent-geometry-datasize", version 1)::
 
@@ -41,8 +45,7 @@ import numpy as np
 from . import geometry as geo
 from .config import ConfigError, TrainConfig
 from .data import sparse_coo
-from .engine import BASE_BYTES, MEMORY_FRACTION, TRAIN_UNITS, TrainingQueue, available_memory, fmt_bytes  # noqa: F401
-from .engine import memory_estimate as memory_estimate_training
+from .engine import BASE_BYTES, MEMORY_FRACTION, TrainingQueue, available_memory, fmt_bytes, sparse_data_bytes  # noqa: F401
 from .runfile import DATASIZE_FORMAT, RunFileError, _as_str, atomic_h5, check_real, read_h5
 
 DATASIZE_FORMAT_VERSION = 1
@@ -83,15 +86,32 @@ def parse_sizes(text: str) -> List[int]:
     return sorted(set(out))
 
 
+def expected_nonzeros(config: TrainConfig, T: int) -> float:
+    """Expected non-zeros of one model's set of T examples: T n (1 - S)."""
+    return T * config.n * (1.0 - config.sparsity)
+
+
+def training_bytes(config: TrainConfig, T: int) -> int:
+    """Peak bytes of training K models of ``config`` on T examples each on the compiled sparse
+    path: the data (model.engine.sparse_data_bytes, the one estimate train and sweeps use too)
+    and the parameters, gradients and optimiser moments (O(K m n))."""
+    K, n, m = config.models, config.n, config.m
+    params = 4 * K * (m * n * (2 if config.untied else 1) + n) * 8
+    return int(sparse_data_bytes(config, T) + params)
+
+
 def memory_estimate(config: TrainConfig, T: int, test_examples: int = DEFAULT_TEST_EXAMPLES) -> int:
-    """Peak bytes to train and measure K models of ``config`` on T examples each: the
-    engine's estimate for training (model.engine.memory_estimate: the K finite sets
-    dominate) plus the measurement (a float64 copy of the embeddings, chunked losses)."""
-    n = config.n
-    train = memory_estimate_training(config.replace(examples=int(T), batch=None,
-                                                    history_budget_mb=DATASIZE_HISTORY_MB))
-    measure = 8 * T * n + 8 * min(geo.CHUNK_ELEMS, max(test_examples, T) * n) * 2
-    return int(train + measure)
+    """Peak bytes to train and measure K models of ``config`` on T examples each.
+
+    Measuring (coo_loss, one model at a time) holds a chunk of pre-activations and the
+    temporaries of its sums (4 float64 copies of a chunk: measured 3.3) and ~96 bytes a
+    non-zero of the training and test sets; the kept results O(K (n + m T))."""
+    K, n, m = config.models, config.n, config.m
+    nnz = expected_nonzeros(config, T) + expected_nonzeros(config, test_examples)
+    measure = (32 * min(geo.CHUNK_ELEMS, max(test_examples, T) * n) + 96 * nnz + 16 * m * (T + test_examples)
+               + 8 * K * (n + T) + 4 * K * m * (n + T))
+    history = int(DATASIZE_HISTORY_MB * 2**20)
+    return int(training_bytes(config, T) + measure + history + BASE_BYTES)
 
 
 def check_sizes(config: TrainConfig, sizes: Sequence[int], limit: Optional[int] = None,
@@ -165,6 +185,7 @@ class SizeResult:
     def summary(self) -> dict:
         med = lambda a: float(np.median(a)) if np.size(a) else None  # noqa: E731
         fro2 = np.sum(self.W.astype(np.float64) ** 2, axis=(1, 2))
+        reg = self.regularity()
         return {
             "T": self.T, "models": int(self.W.shape[0]), "step": self.step,
             "train_loss": med(self.train_loss), "test_loss": med(self.test_loss),
@@ -173,7 +194,15 @@ class SizeResult:
             "feature_dim_max": med(self.feature_dims.max(1)) if self.feature_dims.size else None,
             "data_dim_max": med(self.data_dims.max(1)) if self.data_dims.size else None,
             "dims_per_feature": med(self.config.m / np.where(fro2 > 0, fro2, np.nan)),
+            "embedding_radius_cv": [cv for cv, _ in reg],
+            "embedding_gap_ratio": [gap for _, gap in reg],
+            # per model, the T hidden vectors h_t = W x_t of its training examples, each m numbers
+            "embeddings": np.swapaxes(self.H, 1, 2).astype(np.float64).tolist(),
         }
+
+    def regularity(self) -> list:
+        """Per model (radius_cv, gap_ratio) of its training examples' hidden vectors."""
+        return [embedding_regularity(self.H[k]) for k in range(self.H.shape[0])]
 
 
 @dataclass
@@ -206,11 +235,40 @@ class DataSizeProgress:
     done: int
     total: int
     steps_per_s: float = 0.0
+    fraction: float = 0.0  # of the whole sweep (its estimated work)
+    seconds_left: Optional[float] = None  # estimated, to the end of the sweep; None until timed
+
+
+def hidden_embeddings(W, rows, cols, vals, T: int) -> np.ndarray:
+    """H (m, T) float64: h_t = W x_t for T examples given as COO."""
+    W = np.asarray(W, dtype=np.float64)
+    H = np.zeros((W.shape[0], T))
+    for a in range(W.shape[0]):
+        H[a] = np.bincount(rows, weights=W[a, cols] * vals, minlength=T)
+    return H
+
+
+def embedding_regularity(H):
+    """(radius_cv, gap_ratio) of the non-zero hidden vectors (columns of H, m = 2 or their
+    principal plane): the same figures inspect gives for feature vectors. A regular T-gon
+    has radius_cv 0 and gap_ratio 1."""
+    from .analysis import _regularity
+
+    H = np.asarray(H, dtype=np.float64)
+    H2 = H if H.shape[0] == 2 else geo.project(H)
+    nrm = geo.norms(H)
+    cv, gap, _ = _regularity(nrm, geo.angles(H2), nrm > 0)
+    return cv, gap
 
 
 def measure(config: TrainConfig, W, b, dataset, test_examples: int, M=None):
-    """train loss, test loss, feature dims, data dims, H for K models. dataset (K, T, n)."""
-    K, T = dataset.shape[0], dataset.shape[1]
+    """train loss, test loss, feature dims, data dims, H for K models.
+    dataset: a data.SparseDataset, or dense (K, T, n)."""
+    from .data import SparseDataset
+
+    if not isinstance(dataset, SparseDataset):
+        dataset = SparseDataset.from_dense(dataset)
+    K, T = dataset.K, dataset.T
     imp = None if config.importance is None else config.importance_vector()
     train_loss = np.empty(K)
     test_loss = np.empty(K)
@@ -221,16 +279,107 @@ def measure(config: TrainConfig, W, b, dataset, test_examples: int, M=None):
         Wk = np.asarray(W[k], np.float64)
         bk = np.asarray(b[k], np.float64)
         Mk = None if M is None else np.asarray(M[k], np.float64)
-        X = dataset[k]
-        r, c = np.nonzero(X)
-        train_loss[k] = coo_loss(Wk, bk, r, c, X[r, c], T, imp, Mk)
+        r, c, v = dataset.coo(k)
+        train_loss[k] = coo_loss(Wk, bk, r, c, v, T, imp, Mk)
         tr, tc, tv = fresh_test_set(config, k, test_examples)
         test_loss[k] = coo_loss(Wk, bk, tr, tc, tv, test_examples, imp, Mk)
         fd[k] = geo.feature_dimensionality(Wk)
-        Hk = Wk @ np.asarray(X, np.float64).T  # (m, T)
+        Hk = hidden_embeddings(Wk, r, c, v.astype(np.float64), T)  # (m, T)
         H[k] = Hk
         dd[k] = geo.data_dimensionality(Hk)
     return train_loss, test_loss, fd, dd, H
+
+
+class TimeLeft:
+    """Time left of a dataset-size sweep, from the steps timed so far.
+
+    A step on T examples costs about a + c T seconds (the optimiser's pass and the
+    other per-step work; the (example, output) pairs). Sizes timed at two or more T
+    fit a and c by least squares; before that, a = PRIOR_EXAMPLES c (measured on the
+    compiled path at n = 10,000: a step costs about what 8 more examples cost).
+    Small sizes alone cannot tell c (their steps are mostly the fixed part), so the
+    runner first times a few steps of the largest size (``calibrate``): that point
+    stands in for the largest size until it is timed for real."""
+
+    PRIOR_EXAMPLES = 8.0
+    #: A size in progress is timed once it has run this long (its first chunk includes
+    #: drawing its set and warming up the kernel).
+    MIN_SECONDS = 1.0
+
+    def __init__(self, sizes: Sequence[int], steps: int):
+        self.sizes = [int(T) for T in sizes]
+        self.steps = int(steps)
+        self.timed: Dict[int, tuple] = {}  # T -> (steps, seconds) of finished sizes
+        self.current = None  # (index, steps done, seconds) of the size in progress
+        self._shown = 0.0  # the largest fraction returned: the bar never moves back
+        self.anchor = None  # (T, seconds a step) from calibrate
+
+    def calibrate(self, T: int, seconds_per_step: float):
+        self.anchor = (int(T), float(seconds_per_step))
+
+    def update(self, index: int, steps_done: int, seconds: float, finished: bool = False):
+        T = self.sizes[index]
+        if finished:
+            self.timed[T] = (steps_done, seconds)
+            self.current = None
+        else:
+            self.current = (index, steps_done, seconds)
+
+    def _model(self):
+        """(a, c) seconds a step = a + c T, or None before anything was timed."""
+        pts = [(T, sec / st) for T, (st, sec) in self.timed.items() if st > 0 and sec > 0]
+        if self.anchor is not None and self.anchor[0] not in self.timed and self.anchor[1] > 0:
+            pts.append(self.anchor)
+        if self.current is not None and self.current[1] > 0 and self.current[2] >= self.MIN_SECONDS:
+            i, st, sec = self.current
+            if self.sizes[i] not in self.timed:
+                pts.append((self.sizes[i], sec / st))
+        if not pts:
+            return None
+        Ts = np.array([p[0] for p in pts], float)
+        y = np.array([p[1] for p in pts], float)
+        if len(set(Ts.tolist())) >= 2:
+            A = np.column_stack([np.ones_like(Ts), Ts])
+            (a, c), *_ = np.linalg.lstsq(A, y, rcond=None)
+            if a >= 0 and c > 0:
+                return float(a), float(c)
+        c = float(np.sum(y) / np.sum(Ts + self.PRIOR_EXAMPLES))
+        return self.PRIOR_EXAMPLES * c, c
+
+    def fraction(self, index: int, steps_done: int) -> float:
+        """Share of the sweep's estimated work done (sizes before `index` done, and
+        `steps_done` steps of size `index`); never less than it said before (a refit
+        of the cost model may lower the estimate)."""
+        model = self._model()
+        a, c = model if model is not None else (self.PRIOR_EXAMPLES, 1.0)
+        cost = [self.steps * (a + c * T) for T in self.sizes]
+        done = sum(cost[:index]) + (steps_done * (a + c * self.sizes[index]) if index < len(cost) else 0.0)
+        total = sum(cost)
+        self._shown = max(self._shown, float(min(1.0, done / total)) if total > 0 else 1.0)
+        return self._shown
+
+    def seconds_left(self, index: int, steps_done: int) -> Optional[float]:
+        """Estimated seconds to the end of the sweep (training), None before any step was timed."""
+        model = self._model()
+        if model is None:
+            return None
+        a, c = model
+        left = sum(self.steps * (a + c * T) for T in self.sizes[index + 1:])
+        if index < len(self.sizes):
+            left += max(0, self.steps - steps_done) * (a + c * self.sizes[index])
+        return float(left)
+
+
+def fmt_seconds(s: Optional[float]) -> str:
+    """'2 h 05 min', '12 min 30 s', '45 s'; '?' when unknown."""
+    if s is None or not np.isfinite(s):
+        return "?"
+    s = int(round(s))
+    if s >= 3600:
+        return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+    if s >= 60:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s} s"
 
 
 class DataSizeRunner(TrainingQueue):
@@ -270,28 +419,60 @@ class DataSizeRunner(TrainingQueue):
         super().__init__(threads)
         self.result = DataSizeSweep(self.base, sizes, test_examples, path=None)  # set once saved
 
+    def _step_seconds(self, cfg: TrainConfig, budget: float = 1.0) -> float:
+        """Seconds a step of ``cfg`` takes here now: a few steps of a throw-away Trainer
+        (its set drawn, one step to warm up, then steps for up to about ``budget`` s)."""
+        import time
+
+        from .engine import Trainer, _set_threads
+
+        _set_threads(self.threads)
+        tr = Trainer(cfg.replace(steps=10**6, history_budget_mb=0.01), threads=self.threads)
+        tr.train_chunk(1)
+        t = time.perf_counter()
+        tr.train_chunk(1)
+        one = time.perf_counter() - t
+        extra = int(max(0, min(20, budget / max(one, 1e-6) - 1)))
+        if extra:
+            t = time.perf_counter()
+            tr.train_chunk(extra)
+            return (time.perf_counter() - t) / extra
+        return one
+
     def run(self, progress: Optional[Callable[[DataSizeProgress], None]] = None) -> DataSizeSweep:
+        import time
+
         N = len(self.sizes)
+        clock = TimeLeft(self.sizes, self.base.steps)
+        self.time_left = clock
+        if N > 1 and not self._cancel.is_set():
+            clock.calibrate(self.sizes[-1], self._step_seconds(self.configs[-1]))
         for i, cfg in enumerate(self.configs):
             if self._cancel.is_set():
                 break
             T = cfg.examples
+            t_start = time.perf_counter()
 
-            def on_progress(p, i=i, T=T):
+            def on_progress(p, i=i, T=T, t_start=t_start):
+                clock.update(i, p.step, time.perf_counter() - t_start)
                 if progress is not None:
-                    progress(DataSizeProgress(i, N, T, "train", p.step, p.total, p.steps_per_s))
+                    progress(DataSizeProgress(i, N, T, "train", p.step, p.total, p.steps_per_s,
+                                              clock.fraction(i, p.step), clock.seconds_left(i, p.step)))
 
             trainer = self._train(cfg, on_progress)
             if self._cancel.is_set():
                 break
+            clock.update(i, trainer.step, time.perf_counter() - t_start, finished=True)
             if progress is not None:
-                progress(DataSizeProgress(i, N, T, "measure", 0, 1))
+                progress(DataSizeProgress(i, N, T, "measure", 0, 1, 0.0, clock.fraction(i + 1, 0),
+                                          clock.seconds_left(i + 1, 0)))
             h = trainer.history
             step, W, b, rec, M = h.row(len(h) - 1)
             for k in np.nonzero(h.halted >= 0)[0]:
                 s = h.snapshot(model=int(k))
                 W[k], b[k], rec[k] = s.W, s.b, np.nan
-            trl, tel, fd, dd, H = measure(cfg, W, b, trainer.dataset, self.test_examples, M)
+            data = trainer.sparse_dataset if trainer.sparse_dataset is not None else trainer.dataset
+            trl, tel, fd, dd, H = measure(cfg, W, b, data, self.test_examples, M)
             self.result.results.append(SizeResult(T, cfg.replace(history_budget_mb=self.base.history_budget_mb),
                                                   int(step), W, b, trl, tel, rec.astype(np.float64), fd, dd, H))
             self._save()
@@ -299,7 +480,9 @@ class DataSizeRunner(TrainingQueue):
         if self.result.cancelled and self.result.results:
             self._save()  # records the cancel; with nothing finished nothing is written
         if progress is not None:
-            progress(DataSizeProgress(len(self.result.results), N, 0, "done", len(self.result.results), N))
+            progress(DataSizeProgress(len(self.result.results), N, 0, "done", len(self.result.results), N, 0.0,
+                                      1.0 if not self.result.cancelled else clock.fraction(len(self.result.results), 0),
+                                      0.0))
         return self.result
 
 
@@ -375,6 +558,7 @@ def _read_datasize(f, path: Path) -> DataSizeSweep:
     return sw
 
 
-__all__ = ["SMDD_SIZES", "smdd_config", "parse_sizes", "memory_estimate", "check_sizes", "available_memory",
-           "coo_loss", "fresh_test_set", "measure", "SizeResult", "DataSizeSweep", "DataSizeProgress",
+__all__ = ["SMDD_SIZES", "smdd_config", "parse_sizes", "memory_estimate", "training_bytes", "check_sizes",
+           "available_memory", "coo_loss", "fresh_test_set", "measure", "hidden_embeddings", "embedding_regularity",
+           "TimeLeft", "fmt_seconds", "SizeResult", "DataSizeSweep", "DataSizeProgress",
            "DataSizeRunner", "save_datasize", "open_datasize", "fmt_bytes", "DEFAULT_TEST_EXAMPLES"]

@@ -2,9 +2,12 @@
 between chunks, progress through a callback (never per step), snapshots into
 the History (and a run file), and NaN/inf halting per model.
 
-Full-batch one-hot runs use the compiled kernel (kernels.py); everything else
-the torch path (torch_backend.py). Both follow one contract: evaluate the loss
-of the current step, record it if the history wants it, update.
+Full-batch one-hot runs use the compiled one-hot kernel (kernels.py); sparse
+data (finite sets, full batch or minibatches, fresh batches) and one-hot
+minibatches the compiled sparse kernel (sparse_backend.py, sparse_kernels.py);
+``backend="torch"`` sends those to the torch path (torch_backend.py) instead,
+the reference they are tested against. All follow one contract: evaluate the
+loss of the current step, record it if the history wants it, update.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import numpy as np
 
 from . import kernels
 from .config import TrainConfig
-from .data import BatchStream, make_dataset
+from .data import BatchStream, SparseDataset, make_dataset
 from .history import History
 from .init import initial_parameters
 
@@ -64,13 +67,26 @@ class Progress:
 
 
 class Trainer:
-    """Train config.models models. Thread-safe stop/pause; call run() from a worker."""
+    """Train config.models models. Thread-safe stop/pause; call run() from a worker.
+
+    dataset: the finite sets, dense (K, T, n) or a data.SparseDataset; None draws
+    them from the seeds. ``dataset`` reads them back dense (made on first use when
+    the run keeps them sparse; ``sparse_dataset`` is the sparse form). backend:
+    "auto" (compiled wherever a kernel covers the run) or "torch" (the torch path
+    for everything but full-batch one-hot data).
+    """
+
+    BACKENDS = ("auto", "torch")
 
     def __init__(self, config: TrainConfig, history: Optional[History] = None, writer=None,
-                 threads: Optional[int] = None, initial=None, dataset=None, on_writer_error=None):
+                 threads: Optional[int] = None, initial=None, dataset=None, on_writer_error=None,
+                 backend: str = "auto"):
         """``on_writer_error(exc)``: when given, a run file that cannot be written (a full disk)
         is reported to it and training goes on without the file (the window: the history is
-        in memory and can be saved elsewhere); without it the RunFileError ends ``run``."""
+        in memory and can be saved elsewhere); without it the RunFileError ends ``run``.
+        ``backend``: "auto" (the compiled kernels where they apply) or "torch"."""
+        if backend not in self.BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(self.BACKENDS)}, got {backend!r}")
         config.validate()
         self.on_writer_error = on_writer_error
         self.config = config
@@ -84,7 +100,8 @@ class Trainer:
                                           budget_bytes=max(budget - self.rec_bytes - buffered, budget // 2))
         self.writer = writer
         self.threads = threads
-        self.dataset = make_dataset(config) if dataset is None else dataset
+        self.sparse_dataset = dataset if isinstance(dataset, SparseDataset) else None
+        self._dataset = None if isinstance(dataset, SparseDataset) else dataset
         W, b, M = initial if initial is not None else initial_parameters(config)
         self.K, self.m, self.n = K, m, n
         self.step = 0  # parameters are those after `step` updates
@@ -94,6 +111,7 @@ class Trainer:
         self._step_once = threading.Event()
         self._resume = threading.Condition()
         self.use_kernel = config.data == "identity" and config.effective_batch == n
+        self.use_sparse_kernel = not self.use_kernel and backend == "auto"
         if self.use_kernel:
             f32 = np.float32
             self.Wb = kernels.to_blocks(W, f32)
@@ -107,6 +125,12 @@ class Trainer:
             self.sb1, self.sb2 = z(self.bb), z(self.bb)
             self.sD1, self.sD2 = z(self.Db), z(self.Db)
             self.imp = config.importance_vector().astype(f32)
+        elif self.use_sparse_kernel:
+            from .sparse_backend import SparseTrainer
+
+            self.sparse = SparseTrainer(config, W, b, M, dataset=dataset, generator_seed=config.seed)
+            if config.data == "sparse" and config.examples is not None:
+                self.sparse_dataset = self.sparse.dataset
         else:
             from .torch_backend import TorchTrainer
 
@@ -116,6 +140,16 @@ class Trainer:
         self._chunk = 1
         self._first = True
         self._written = -1  # last step written to the run file
+
+    @property
+    def dataset(self) -> Optional[np.ndarray]:
+        """The finite sets, dense (K, T, n); None for one-hot or fresh data."""
+        if self._dataset is None:
+            if self.sparse_dataset is not None:
+                self._dataset = self.sparse_dataset.dense()
+            elif self.config.data == "sparse" and self.config.examples is not None:
+                self._dataset = make_dataset(self.config)
+        return self._dataset
 
     # ------------------------------------------------------------------ flags
     def request_stop(self):
@@ -157,6 +191,8 @@ class Trainer:
             b = kernels.from_blocks(self.bb, self.K).copy()
             M = np.swapaxes(kernels.from_blocks(self.Db, self.K), 1, 2).copy() if self.config.untied else None
             return W, b, M
+        if self.use_sparse_kernel:
+            return self.sparse.state()
         return self.torch.state()
 
     # ---------------------------------------------------------------- training
@@ -194,6 +230,9 @@ class Trainer:
                     float(cfg.beta1), float(cfg.beta2), float(cfg.eps), float(cfg.momentum),
                     bool(cfg.bias), bool(cfg.untied), self.halted,
                     rec_idx, recW, recb, recM, recloss)
+        elif self.use_sparse_kernel:
+            with _KERNEL_LOCK:
+                self.sparse.run(t, t, lrs, rec_idx, recW, recb, recM, recloss, self.halted)
         else:
             self.torch.run(t, t, lrs, rec_idx, recW, recb, recM, recloss, self.halted)
         kept = self.history.append_block(rec_steps, recW, recb, recloss, recM if cfg.untied else None)
@@ -380,6 +419,24 @@ def fmt_bytes(b: float) -> str:
     return f"{int(b)} B"
 
 
+def sparse_data_bytes(config: TrainConfig, rows: int) -> int:
+    """Peak bytes of the compiled sparse path's data for sets (or batches) of ``rows`` examples
+    per model: the K sets kept sparse (CSR: 12 bytes a non-zero, 8 a row), drawing one set
+    (dense draws, 17 bytes an entry, where data.sparse_coo draws densely; else 96 bytes a
+    non-zero: measured 79 at n = 10,000, T = 50,000) and the kernel's per-step state (h and
+    its per-block gradients: O(K m rows)). The parameters are counted apart."""
+    from .data import dense_draw
+    from .sparse_backend import feature_blocks
+
+    K, n, m = config.models, config.n, config.m
+    nnz = rows * n * (1.0 - config.sparsity)
+    data = K * (12 * nnz + 8 * (rows + 1))
+    draw = 17 * rows * n if dense_draw(rows, n, config.sparsity) else 96 * nnz
+    blocks = feature_blocks(K, rows, n)
+    step = K * (4 * m * rows * (2 + blocks) + 8 * rows * blocks)
+    return int(data + draw + step)
+
+
 def memory_parts(config: TrainConfig) -> dict:
     """Peak bytes to train ``config``'s K models, by what needs them (each part keyed by the
     option that sizes it): "models" (parameters, gradients, optimiser moments and a kept
@@ -397,10 +454,10 @@ def memory_parts(config: TrainConfig) -> dict:
         if config.effective_batch != n:  # torch path: eye(n) and a (K, B, n) batch
             parts["n"] = 4 * n * n
             parts["batch"] = TRAIN_UNITS * 4 * K * config.effective_batch * n
-    elif config.examples is not None:
-        parts["examples"] = TRAIN_UNITS * 4 * K * int(config.examples) * n
+    elif config.examples is not None:  # sparse data trains on the compiled sparse path: O(non-zeros)
+        parts["examples"] = sparse_data_bytes(config, int(config.examples))
     else:
-        parts["batch"] = TRAIN_UNITS * 4 * K * config.effective_batch * n
+        parts["batch"] = sparse_data_bytes(config, config.effective_batch)
     parts["history_budget_mb"] = History.planned_bytes(K, m, n, config.untied,
                                                        int(config.history_budget_mb * 2**20), config.steps + 2)
     return parts

@@ -1,6 +1,7 @@
 """The dataset-size sweep (SMDD) view: train and test loss against T, feature and
 data dimensionality against T, and per T the hidden embeddings h_t = W x_t of
-the training examples (the T-gons at small T) beside the feature vectors W_i.
+the training examples (the T-gons at small T, with their radius cv and gap
+ratio) beside the feature vectors W_i.
 
 A view of data only: ``set_result(DataSizeSweep or None)``; ``model`` picks which
 of the K models of each size is drawn in the embedding panels.
@@ -23,6 +24,15 @@ PANELS_PER_ROW = 6
 MAX_PANELS = 24
 #: At most this many examples / features drawn per panel.
 POINTS_MAX = 2000
+#: Panels up to this T name the regularity of the hidden vectors (a regular T-gon: radius cv 0,
+#: gap ratio 1); above it the examples no longer form a polygon.
+REGULARITY_MAX_T = 50
+
+
+def _num(x) -> str:
+    if x is None:
+        return "-"
+    return "inf" if not np.isfinite(x) else f"{x:.3g}"
 
 
 def curves(result, model=None):
@@ -126,7 +136,11 @@ class DataSizeView(QWidget):
             rs = [rs[i] for i in np.linspace(0, len(rs) - 1, MAX_PANELS).round().astype(int)]
         for i, r in enumerate(rs):
             k = min(self.model, r.W.shape[0] - 1)
-            p = self.grid.addPlot(row=i // PANELS_PER_ROW, col=i % PANELS_PER_ROW, title=f"T = {r.T:,}")
+            title = f"T = {r.T:,}"
+            if r.T <= REGULARITY_MAX_T:
+                cv, gap = r.regularity()[k]
+                title += f"<br><small>radius cv {_num(cv)}, gap ratio {_num(gap)}</small>"
+            p = self.grid.addPlot(row=i // PANELS_PER_ROW, col=i % PANELS_PER_ROW, title=title)
             p.setAspectLocked(True)
             p.hideAxis("left")
             p.hideAxis("bottom")

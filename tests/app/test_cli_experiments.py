@@ -106,8 +106,9 @@ def test_probe_of_a_missing_file_names_it(tmp_path):
 
 def test_datasize_refuses_sizes_that_do_not_fit_naming_t_and_the_estimate(tmp_path):
     out = tmp_path / "ds.h5"
-    r = run("datasize", "--sizes", "3,5,200000", "--out", str(out))
-    _one_line_error(r, "--sizes", "T = 200000", "GB", "would not fit in memory")
+    # the sets are kept sparse, so what does not fit is a large set of dense examples
+    r = run("datasize", "--sizes", "3,5,2000000", "--sparsity", "0", "--test-examples", "100", "--out", str(out))
+    _one_line_error(r, "--sizes", "T = 2000000", "GB", "would not fit in memory")
     assert "T = 3 " not in r.stderr and not out.exists()
     _one_line_error(run("datasize", "--sizes", "3,x"), "--sizes", "'x'")
     _one_line_error(run("datasize", "--sizes", "3", "--data", "identity"), "--data", "sparse")
@@ -128,3 +129,29 @@ def test_datasize_json_small_run(tmp_path):
     back = open_datasize(out)
     assert [x.T for x in back.results] == [3, 100]
     assert back.results[0].train_loss[0] == pytest.approx(small["train_loss"], rel=1e-12)
+    # the hidden vectors of the training examples, per model: h_t = W x_t, from the seeds' sets
+    import numpy as np
+
+    from model.data import model_dataset
+
+    for res, T in zip(d["results"], (3, 100)):
+        emb = np.array(res["embeddings"])
+        assert emb.shape == (1, T, 2)
+        X = model_dataset(0, T, 30, 0.9).astype(np.float64)
+        W = back.by_T(T).W[0].astype(np.float64)
+        np.testing.assert_allclose(emb[0], X @ W.T, rtol=1e-5, atol=1e-6)
+        assert len(res["embedding_radius_cv"]) == 1 and len(res["embedding_gap_ratio"]) == 1
+
+
+def test_datasize_progress_shows_the_whole_sweep_and_the_time_left(tmp_path):
+    r = run("datasize", "--sizes", "3,40", "--n", "30", "--sparsity", "0.9", "--steps", "3000", "--warmup", "100",
+            "--test-examples", "200", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    frames = [f for f in r.stderr.replace("\r", "\n").splitlines() if f.strip()]
+    assert any("[1/2] T = 3" in f for f in frames) and any("[2/2] T = 40" in f for f in frames)
+    import re
+
+    assert any(re.search(r"all sizes: about \d+ (s|min|h)", f) for f in frames)  # a number once T = 3 is timed
+    assert "100%" in frames[-1]
+    table = r.stdout.splitlines()
+    assert "h radius cv" in table[0] and "h gap ratio" in table[0]

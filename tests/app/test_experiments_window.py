@@ -230,17 +230,29 @@ def test_datasize_tab_refuses_sizes_that_do_not_fit_and_runs_small_ones(qtbot, m
     w = make_window()
     tab = w.datasize
     tab.fields["sizes"].setText("3,5000000")
+    tab.fields["sparsity"].setText("0")  # the sets are kept sparse: dense examples are what does not fit
     assert not tab.start()
     assert "T = 5000000" in tab.status.text() and "would not fit" in tab.status.text()
     assert "c62828" in tab.status.styleSheet()
     for key, value in (("sizes", "3,10"), ("n", "20"), ("sparsity", "0.9"), ("steps", "300"), ("warmup", "30"),
                        ("test_examples", "500")):
         tab.fields[key].setText(value)
+    values = []
+    tab.progress.valueChanged.connect(values.append)
     assert tab.start()
     qtbot.waitUntil(lambda: _idle(tab), timeout=60000)
     assert [r.T for r in tab.result.results] == [3, 10]
     assert len(tab.view.panels) == 2
-    assert tab.view.panels[0].titleLabel.text == "T = 3"
+    assert tab.view.panels[0].titleLabel.text.startswith("T = 3")
+    assert values == sorted(values) and tab.progress.value() == 1000  # the whole sweep, forwards only
+    # a report in the middle of a long sweep: the whole sweep's share and the time left
+    from model.datasize import DataSizeProgress
+
+    tab.job.latest = DataSizeProgress(2, 11, 8, "train", 12_000, 50_000, 9000.0, 0.25, 125.0)
+    tab._on_progress()
+    assert tab.progress.value() == 250
+    assert tab.progress.format().startswith("T = 8 (3/11): step 12,000/50,000")
+    assert "about 2 min 05 s left" in tab.progress.format()
 
 
 def test_main_window_has_an_experiments_menu(qtbot):

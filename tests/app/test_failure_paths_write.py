@@ -508,8 +508,10 @@ def test_memory_estimate_is_one_function_for_train_sweep_and_datasize():
 
     cfg = TrainConfig(n=1000, data="sparse", sparsity=0.99, examples=500, models=10, steps=100)
     parts = engine.memory_parts(cfg)
-    # the finite sets: TRAIN_UNITS float32 copies of K T n
-    assert parts["examples"] == engine.TRAIN_UNITS * 4 * 10 * 500 * 1000
+    # the finite sets, kept sparse on the compiled path: O(non-zeros), far below K T n floats
+    assert parts["examples"] == engine.sparse_data_bytes(cfg, 500)
+    nnz = 10 * 500 * 1000 * 0.01
+    assert 12 * nnz < parts["examples"] < 4 * 10 * 500 * 1000
     assert sweep.memory_estimate(cfg) == engine.memory_estimate(cfg.replace(history_budget_mb=sweep.SWEEP_HISTORY_MB))
     d = datasize.memory_estimate(cfg, 500, 2000) - engine.memory_estimate(
         cfg.replace(examples=500, batch=None, history_budget_mb=datasize.DATASIZE_HISTORY_MB))

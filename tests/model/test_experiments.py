@@ -394,24 +394,54 @@ def test_a_perturbed_model_saved_as_a_run_starts_a_normal_run(tmp_path, trained_
 # =============================================================================
 # dataset-size sweeps
 
-def test_memory_estimate_grows_with_T_and_oversized_T_is_refused_naming_T_and_the_estimate():
+def test_memory_estimate_follows_the_non_zeros_and_oversized_T_is_refused_naming_T_and_the_estimate():
     from model.datasize import check_sizes, fmt_bytes, memory_estimate, smdd_config
 
-    cfg = smdd_config()  # n = 10,000
-    e = [memory_estimate(cfg, T) for T in (10, 1_000, 100_000)]
+    cfg = smdd_config()  # n = 10,000, S = 0.999: ~10 non-zeros an example
+    e = [memory_estimate(cfg, T) for T in (1_000, 10_000, 100_000)]
     assert e[0] < e[1] < e[2]
-    # linear in K T n: from 1,000 to 100,000 examples, 99,000 * n floats times 8 training
-    # units of 4 bytes (model.datasize.TRAIN_UNITS) and one float64 copy for the embeddings
-    assert (e[2] - e[1]) == pytest.approx(99_000 * 10_000 * (4 * 8 + 8), rel=0.01)
-    limit = 2 * 2**30
+    # the compiled path keeps the sets sparse: far below one dense float32 copy of the sets
+    assert e[2] - e[1] < 0.05 * 4 * 99_000 * 10_000
+    # and the data part grows with the non-zeros: ten times the density, several times the growth
+    dense10 = cfg.replace(sparsity=0.99)
+    assert memory_estimate(dense10, 100_000) - memory_estimate(dense10, 1_000) > 4 * (e[2] - e[1])
+    full = cfg.replace(sparsity=0.0)  # dense data: every entry is a non-zero
+    big = memory_estimate(full, 100_000)
+    assert big > 12 * 100_000 * 10_000  # at least the CSR of 1e9 non-zeros
+    limit = 8 * 2**30  # (dense data: the 2,000 fresh test examples alone take ~2 GB to draw and measure)
     with pytest.raises(ConfigError) as ei:
-        check_sizes(cfg, [3, 100, 100_000], limit=limit)
+        check_sizes(full, [3, 100, 100_000], limit=limit)
     msg = str(ei.value)
     assert ei.value.field == "sizes"
-    assert "T = 100000" in msg and fmt_bytes(e[2]) in msg and "T = 100 " not in msg and "T = 3 " not in msg
+    assert "T = 100000" in msg and fmt_bytes(big) in msg and "T = 100 " not in msg and "T = 3 " not in msg
     assert fmt_bytes(limit) in msg
-    est = check_sizes(cfg, [3, 100], limit=limit)
-    assert set(est) == {3, 100}
+    est = check_sizes(cfg, [3, 100, 100_000], limit=limit)  # sparse: all of them fit
+    assert set(est) == {3, 100, 100_000}
+
+
+def test_memory_estimate_bounds_a_real_runs_peak():
+    """A dataset-size sweep in a fresh process: its peak resident memory stays below the estimate."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, numpy as np\n"
+        "from model.datasize import DataSizeRunner, smdd_config, memory_estimate, BASE_BYTES\n"
+        "from model.engine import Trainer\n"
+        "from model.config import TrainConfig\n"
+        "Trainer(TrainConfig(n=50, data='sparse', examples=5, steps=2)).run()  # imports and kernels loaded\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "cfg = smdd_config(steps=2, warmup=1)\n"
+        "DataSizeRunner(cfg, [50_000], test_examples=2000, threads=1).run()\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "print(peak - base, memory_estimate(cfg, 50_000) - BASE_BYTES)\n")
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=600)
+    assert r.returncode == 0, r.stderr
+    used, estimate = (int(x) for x in r.stdout.split())
+    assert 0 < used < estimate
 
 
 def test_parse_sizes():
@@ -459,6 +489,54 @@ def test_datasize_sweep_measures_each_T(datasize_small):
     assert np.median(small.test_loss - small.train_loss) > np.median(big.test_loss - big.train_loss)
     # at T = 3 the examples use the whole plane (SMDD's T-gons: data dimensionality ~ 2 in total)
     assert np.all(small.data_dims.sum(1) > 1.5)
+
+
+def test_time_left_fits_a_plus_c_T_to_the_timed_sizes():
+    from model.datasize import TimeLeft
+
+    tl = TimeLeft([10, 100, 1000], steps=1000)
+    assert tl.seconds_left(0, 0) is None  # nothing timed yet
+    tl.update(0, 1000, 2.0, finished=True)  # T = 10: 2 ms a step
+    tl.update(1, 500, 5.0)  # T = 100, half done: 10 ms a step
+    # a + 10 c = 2e-3, a + 100 c = 10e-3  =>  c = 8e-3 / 90, a = 2e-3 - 10 c
+    c = 8e-3 / 90
+    a = 2e-3 - 10 * c
+    assert tl.seconds_left(1, 500) == pytest.approx(500 * 10e-3 + 1000 * (a + 1000 * c))
+    total = 1000 * ((a + 10 * c) + (a + 100 * c) + (a + 1000 * c))
+    assert tl.fraction(1, 500) == pytest.approx((1000 * 2e-3 + 500 * 10e-3) / total)
+    # one size timed: a step costs what PRIOR_EXAMPLES more examples cost
+    one = TimeLeft([10, 100], steps=100)
+    one.update(0, 100, 1.8, finished=True)  # 18 ms = (10 + 8) c
+    assert one.seconds_left(1, 0) == pytest.approx(100 * 0.001 * (100 + TimeLeft.PRIOR_EXAMPLES))
+    # the bar never moves back when a refit lowers the estimate
+    two = TimeLeft([10, 100], steps=100)
+    two.update(0, 100, 1.01, finished=True)  # 10.1 ms a step
+    two.update(1, 60, 0.5)  # too short to be timed yet: the prior's a = 8 c
+    before = two.fraction(1, 60)
+    assert before == pytest.approx((100 * 18 + 60 * 108) / (100 * 18 + 100 * 108))
+    two.update(1, 60, 6.0)  # 100 ms a step: a fit with a = 0.11 c, T = 100 weighs more
+    fresh = TimeLeft([10, 100], steps=100)
+    fresh.update(0, 100, 1.01, finished=True)
+    fresh.update(1, 60, 6.0)
+    assert fresh.fraction(1, 60) < before - 0.01  # what the refit alone says
+    assert two.fraction(1, 60) == before
+
+
+def test_embedding_regularity_of_hand_built_polygons():
+    from model.datasize import embedding_regularity
+
+    th = 2 * np.pi * np.arange(5) / 5 + 0.3
+    pent = 0.7 * np.stack([np.cos(th), np.sin(th)])
+    cv, gap = embedding_regularity(pent)
+    assert cv == pytest.approx(0.0, abs=1e-12) and gap == pytest.approx(1.0, abs=1e-12)
+    # radii 1 and 2 alternating on a square: cv = std/mean = 0.5/1.5; gaps equal
+    sq = np.array([[1, 0, -1, 0], [0, 2, 0, -2]], float)
+    cv, gap = embedding_regularity(sq)
+    assert cv == pytest.approx(1 / 3) and gap == pytest.approx(1.0)
+    # a zero vector (an example with no non-zero) is left out; a triangle with angles 0, 90, 180
+    tri = np.array([[1, 0, -1, 0], [0, 1, 0, 0]], float)
+    cv, gap = embedding_regularity(tri)
+    assert cv == pytest.approx(0.0) and gap == pytest.approx(180 / 90)
 
 
 def test_coo_loss_equals_the_dense_loss():

@@ -1,0 +1,360 @@
+"""Seed sweeps and dataset-size sweeps on a Ray cluster (no Qt; Ray is imported only here,
+and only when a run asks for a cluster).
+
+``connect("local")`` starts Ray workers on this machine; ``connect("HOST:PORT")`` joins a
+running cluster (``ray start --head`` on one machine, ``ray start --address HOST:PORT`` on
+the others). Each configuration of a sweep, and each dataset size T, is one task: the
+task builds the same runner the in-process run uses for that one point (the same
+configuration, seeds and kernels) and returns its arrays, so results and files equal an
+in-process run's (the kernels' numbers do not depend on the number of threads; machines
+with different vector units may round differently). The driver saves the file after each
+finished task, reports progress from the workers (an actor that they write their step
+counts to), and cancels: ``request_cancel`` stops the tasks (between training chunks)
+and keeps what finished. Ray retries a task whose worker was lost (MAX_RETRIES times); a
+task that still fails ends the run with one line naming the point, after saving the
+others.
+
+What crosses the wire is only JSON text and plain numeric arrays packed with numpy's npz
+format (``allow_pickle=False``); Ray carries them.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+from .config import ConfigError, TrainConfig
+
+#: Ray re-runs a task whose worker died this many times before the run fails.
+MAX_RETRIES = 3
+#: Seconds a TCP connection to a cluster address may take before it counts as not answering.
+CONNECT_TIMEOUT = 5.0
+#: Workers report progress at most this often (seconds).
+REPORT_SECONDS = 0.5
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+class ClusterError(ConfigError):
+    """A cluster problem (Ray missing, an address that does not answer, a task that failed);
+    ``field`` is "cluster"."""
+
+    def __init__(self, message: str):
+        super().__init__("cluster", message)
+
+
+def _ray():
+    try:
+        import ray  # noqa: F401 - only ever imported here
+    except ImportError:
+        raise ClusterError("needs Ray, which is not installed (pip install -r requirements-cluster.txt); "
+                           "leave --cluster out to run here") from None
+    return ray
+
+
+def _check_address(address: str) -> None:
+    """One line, quickly, when nothing listens at HOST:PORT (ray.init would retry for a minute)."""
+    text = address.split("://", 1)[-1]
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ClusterError(f"must be 'local' or a Ray cluster address HOST:PORT (e.g. 10.0.0.5:6379), got {address!r}")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT):
+            pass
+    except OSError as exc:
+        raise ClusterError(f"no Ray cluster answers at {address} ({exc.strerror or type(exc).__name__}); start one "
+                           f"with 'ray start --head' there, or use --cluster local") from None
+
+
+def connect(address: str, cpus: Optional[int] = None) -> None:
+    """Start (``local``) or join (``HOST:PORT``) a Ray cluster for this process; a no-op if
+    Ray is already running here."""
+    address = str(address).strip()
+    if address != "local":
+        _check_address(address)  # before Ray: a wrong address is named even where Ray is missing
+    ray = _ray()
+    if ray.is_initialized():
+        return
+    env = {"env_vars": {"PYTHONPATH": os.pathsep.join([str(_ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])}}
+    try:
+        if address == "local":
+            ray.init(num_cpus=cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
+                     runtime_env=env, logging_level="ERROR")
+        else:
+            # the workers get this checkout's code; their machines need the same packages
+            ray.init(address=address, log_to_driver=False, logging_level="ERROR",
+                     runtime_env={"working_dir": str(_ROOT), "excludes": [".venv", ".git", "tests", "*.h5"]})
+    except ClusterError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Ray's own errors, as one line
+        raise ClusterError(f"could not {'start local Ray workers' if address == 'local' else 'join ' + address}: "
+                           f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def shutdown() -> None:
+    ray = _ray()
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+# ----------------------------------------------------------------------------
+# packing: JSON and npz only
+
+def _pack(meta: dict, arrays: Dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+             **{k: np.asarray(v) for k, v in arrays.items()})
+    return buf.getvalue()
+
+
+def _unpack(blob: bytes):
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        meta = json.loads(bytes(z["__meta__"]).decode())
+        arrays = {k: z[k] for k in z.files if k != "__meta__"}
+    return meta, arrays
+
+
+# ----------------------------------------------------------------------------
+# the tasks (run in the workers)
+
+class _Reporter:
+    """A task's progress callback: writes (done, total, steps/s) to the board, at most every
+    REPORT_SECONDS."""
+
+    def __init__(self, board, key: int):
+        self.board, self.key, self.last = board, key, 0.0
+
+    def __call__(self, done: int, total: int, rate: float, final: bool = False):
+        now = time.monotonic()
+        if final or now - self.last >= REPORT_SECONDS:
+            self.last = now
+            self.board.report.remote(self.key, int(done), int(total), float(rate))
+
+
+def sweep_point(config_json: str, threads: Optional[int], board, key: int) -> bytes:
+    """Train and judge one sweep configuration (as SweepRunner does in process)."""
+    from .sweep import SWEEP_VERDICTS, SweepRunner
+
+    cfg = TrainConfig.from_json(config_json)
+    runner = SweepRunner(cfg, None, cfg.models, out=None, threads=threads)
+    rep = _Reporter(board, key)
+    sweep = runner.run(lambda p: rep(p.done, p.total, p.steps_per_s) if p.phase == "train" else None)
+    if not sweep.entries:
+        raise RuntimeError("the configuration did not finish")
+    e = sweep.entries[0]
+    rep(cfg.steps, cfg.steps, 0.0, final=True)
+    code = {v: i for i, v in enumerate(SWEEP_VERDICTS)}
+    arrays = {"W": e.W, "b": e.b, "loss": e.loss, "halted": e.halted,
+              "verdict": np.array([code[v] for v in e.verdicts], np.int16)}
+    if e.M is not None:
+        arrays["M"] = e.M
+    return _pack({"step": int(e.step), "verdict_names": list(SWEEP_VERDICTS)}, arrays)
+
+
+def datasize_point(config_json: str, T: int, test_examples: int, threads: Optional[int], board, key: int) -> bytes:
+    """Train and measure one dataset size (as DataSizeRunner does in process)."""
+    from .datasize import DataSizeRunner
+
+    base = TrainConfig.from_json(config_json)
+    runner = DataSizeRunner(base, [T], test_examples, out=None, threads=threads)
+    rep = _Reporter(board, key)
+    res = runner.run(lambda p: rep(p.done, p.total, p.steps_per_s) if p.phase == "train" else None)
+    if not res.results:
+        raise RuntimeError("the size did not finish")
+    r = res.results[0]
+    rep(base.steps, base.steps, 0.0, final=True)
+    return _pack({"T": int(r.T), "step": int(r.step), "config": r.config.to_json()},
+                 {name: getattr(r, name) for name in ("W", "b", "train_loss", "test_loss", "recorded_loss",
+                                                       "feature_dims", "data_dims", "H")})
+
+
+class _Board:
+    """An actor the tasks write their progress to and the driver reads."""
+
+    def __init__(self):
+        self.state: Dict[int, tuple] = {}
+
+    def report(self, key: int, done: int, total: int, rate: float):
+        self.state[key] = (done, total, rate)
+
+    def read(self) -> Dict[int, tuple]:
+        return dict(self.state)
+
+
+# ----------------------------------------------------------------------------
+# the driver
+
+class ClusterRun:
+    """Runs tasks (one per point) on the cluster, in order of submission for the results.
+
+    ``submit(fn, *args)`` -> one point; ``run(on_result, on_progress)`` waits, calls
+    ``on_result(index, blob)`` as each finishes (in any order) and ``on_progress(states)``
+    (index -> (done, total, steps/s)) every ``poll`` seconds. ``request_cancel`` (any thread)
+    cancels what has not finished."""
+
+    def __init__(self, threads: Optional[int] = None, cpus_per_task: int = 1):
+        self.ray = _ray()
+        self.threads = threads if threads is not None else cpus_per_task
+        self.cpus = cpus_per_task
+        self.board = self.ray.remote(num_cpus=0)(_Board).remote()
+        self.refs: List = []
+        self.labels: List[str] = []
+        self._cancel = threading.Event()
+
+    def submit(self, fn: Callable, label: str, *args):
+        remote = self.ray.remote(num_cpus=self.cpus, max_retries=MAX_RETRIES, retry_exceptions=False)(fn)
+        self.refs.append(remote.remote(*args, self.threads, self.board, len(self.refs)))
+        self.labels.append(label)
+
+    def request_cancel(self):
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def run(self, on_result: Callable[[int, bytes], None], on_progress: Optional[Callable] = None,
+            poll: float = 0.25) -> bool:
+        """True when every point finished; False when cancelled (what finished was passed on)."""
+        ray = self.ray
+        index = {ref.hex(): i for i, ref in enumerate(self.refs)}
+        pending = list(self.refs)
+        while pending:
+            if self._cancel.is_set():
+                for ref in pending:
+                    ray.cancel(ref)
+                return False
+            done, pending = ray.wait(pending, num_returns=len(pending), timeout=poll)
+            for ref in done:
+                i = index[ref.hex()]
+                try:
+                    blob = ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - a lost task, after Ray's retries
+                    for other in pending:
+                        ray.cancel(other)
+                    text = str(exc).strip().splitlines()
+                    why = next((ln for ln in reversed(text) if ln.strip()), type(exc).__name__)
+                    raise ClusterError(f"the task for {self.labels[i]} failed after {MAX_RETRIES} retries: "
+                                       f"{why.strip()}") from None
+                on_result(i, blob)
+            if on_progress is not None:
+                on_progress(ray.get(self.board.read.remote()))
+        return True
+
+
+def run_sweep(runner, address: str, progress=None, cpus: Optional[int] = None):
+    """SweepRunner ``runner``'s configurations as Ray tasks; returns its Sweep (saved to
+    runner.out after each finished configuration, in the plan's order)."""
+    from .sweep import SweepEntry, SweepProgress, grid_label, save_sweep
+
+    connect(address, cpus)
+    run = ClusterRun(runner.threads)
+    runner._cluster = run
+    plan = runner.plan
+    total_steps = sum(cfg.steps for _, cfg in plan)
+    finished: Dict[int, SweepEntry] = {}
+    for values, cfg in plan:
+        run.submit(sweep_point, grid_label(values), cfg.to_json())
+
+    def on_result(i, blob):
+        meta, a = _unpack(blob)
+        values, cfg = plan[i]
+        names = meta["verdict_names"]
+        finished[i] = SweepEntry(config=cfg, grid=dict(values), W=a["W"], b=a["b"], loss=a["loss"],
+                                 verdicts=np.array([names[c] for c in a["verdict"]], dtype=object),
+                                 halted=a["halted"], step=int(meta["step"]), M=a.get("M"))
+        runner.sweep.entries = [finished[j] for j in sorted(finished)]
+        if runner.out is not None:
+            save_sweep(runner.out, runner.sweep)
+
+    def on_progress(states):
+        if progress is None:
+            return
+        done = sum(min(d, t) for d, t, _ in states.values())
+        rate = sum(r for d, t, r in states.values() if d < t)
+        progress(SweepProgress(min(len(finished), len(plan) - 1), len(plan),
+                               f"on the cluster, {len(finished)} of {len(plan)} configurations done", "train",
+                               done, total_steps, rate))
+
+    complete = _drive(run, runner, on_result, on_progress)
+    runner.sweep.cancelled = not complete or len(finished) < len(plan)
+    if runner.out is not None and (runner.sweep.cancelled or not finished):
+        save_sweep(runner.out, runner.sweep)
+    if progress is not None:
+        progress(SweepProgress(len(finished), len(plan), "", "done", len(finished), len(plan)))
+    return runner.sweep
+
+
+def run_datasize(runner, address: str, progress=None, cpus: Optional[int] = None):
+    """DataSizeRunner ``runner``'s sizes as Ray tasks; returns its DataSizeSweep (saved to
+    runner.out after each finished size, sizes in order)."""
+    from .datasize import DataSizeProgress, SizeResult, save_datasize
+
+    connect(address, cpus)
+    run = ClusterRun(runner.threads)
+    runner._cluster = run
+    sizes = runner.sizes
+    N = len(sizes)
+    finished: Dict[int, SizeResult] = {}
+    steps = runner.base.steps
+    for cfg in runner.configs:
+        run.submit(datasize_point, f"T = {cfg.examples}", runner.base.to_json(), int(cfg.examples),
+                   int(runner.test_examples))
+    start = time.monotonic()
+
+    def on_result(i, blob):
+        meta, a = _unpack(blob)
+        finished[i] = SizeResult(int(meta["T"]), TrainConfig.from_json(meta["config"]), int(meta["step"]), **a)
+        runner.result.results = [finished[j] for j in sorted(finished)]
+        if runner.out is not None:
+            save_datasize(runner.out, runner.result)
+
+    def on_progress(states):
+        if progress is None:
+            return
+        # work of a step ~ T (the pairs): the fraction of the whole, and a plain extrapolation
+        work = {i: steps * (sizes[i] + 8.0) for i in range(N)}
+        done = sum(work[i] * (1.0 if i in finished else min(d, t) / max(t, 1))
+                   for i, (d, t, _) in states.items())
+        frac = done / max(sum(work.values()), 1e-9)
+        el = time.monotonic() - start
+        left = el * (1 - frac) / frac if frac > 0.01 else None
+        i = max((j for j in states if j not in finished), default=max(states, default=0))
+        d, t, r = states.get(i, (0, steps, 0.0))
+        progress(DataSizeProgress(i, N, sizes[i], "train", d, t, r, frac, left))  # the largest size running
+
+    complete = _drive(run, runner, on_result, on_progress)
+    runner.result.cancelled = not complete or len(finished) < N
+    if runner.out is not None and (runner.result.cancelled or not finished):
+        save_datasize(runner.out, runner.result)
+    if progress is not None:
+        progress(DataSizeProgress(len(finished), N, 0, "done", len(finished), N, 0.0, 1.0, 0.0))
+    return runner.result
+
+
+def _drive(run: ClusterRun, runner, on_result, on_progress) -> bool:
+    """run.run, cancelled when the runner is (its request_cancel comes from any thread)."""
+    stop = threading.Event()
+
+    def watch():
+        while not stop.wait(0.1):
+            if runner.cancelled:
+                run.request_cancel()
+                return
+
+    w = threading.Thread(target=watch, name="cluster-cancel-watch", daemon=True)
+    w.start()
+    try:
+        return run.run(on_result, on_progress)
+    finally:
+        stop.set()
+        w.join(1.0)
+
+
+__all__ = ["ClusterError", "connect", "shutdown", "run_sweep", "run_datasize", "MAX_RETRIES"]

@@ -1,0 +1,179 @@
+"""The compiled sparse path of the engine (model/sparse_kernels.py): sparse data,
+finite sets (full batch or minibatches), fresh batches, and one-hot minibatches.
+
+It draws the same batches as the torch path (torch_backend.py) from the same
+streams (a minibatch is ``torch.randperm`` of the same generator; a fresh batch
+is the run's BatchStream), one draw per step even when a chunk boundary
+evaluates a step twice, so the two paths train the same models. A chunk's
+batches are prepared in Python once, then the kernel runs the whole chunk.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from . import sparse_kernels as sk
+from .data import BatchStream, SparseDataset, make_sparse_dataset
+from .kernels import OPT_ADAM, OPT_ADAMW, OPT_SGD
+
+_OPT_CODES = {"adam": OPT_ADAM, "adamw": OPT_ADAMW, "sgd": OPT_SGD}
+#: A step with at least this many (example, output) pairs, of fewer than SPLIT_BLOCKS
+#: models, is computed in feature blocks that threads can share (one parallel region a
+#: step, ~0.1 ms to start on a busy 2-core machine, against ~0.1 ns a pair).
+SPLIT_MIN_PAIRS = 2_000_000
+SPLIT_BLOCKS = 4
+#: How often (in chunks) the schedule not in use is timed again.
+RETRY_CHUNKS = 16
+
+
+def feature_blocks(K: int, B: int, n: int) -> int:
+    """Feature blocks of each model's step. A function of the run alone (never of the
+    threads or the machine's load), so a run's numbers never depend on where it ran."""
+    if K >= SPLIT_BLOCKS or B * n < SPLIT_MIN_PAIRS:
+        return 1
+    return -(-SPLIT_BLOCKS // K)
+
+
+def _identity_csr(n: int):
+    return np.arange(n + 1, dtype=np.int64), np.arange(n, dtype=np.int64), np.ones(n, np.float32)
+
+
+class SparseTrainer:
+    """Same interface as TorchTrainer: ``run`` (the kernels' contract) and ``state``."""
+
+    def __init__(self, config, W, b, M, dataset=None, batches: Optional[BatchStream] = None,
+                 generator_seed: int = 0):
+        self.cfg = config
+        K, m, n = config.models, config.m, config.n
+        f32 = np.float32
+        self.W = np.ascontiguousarray(W, dtype=f32).copy()
+        self.b = np.ascontiguousarray(b, dtype=f32).copy()
+        if config.untied:
+            self.Dt = np.ascontiguousarray(np.swapaxes(np.asarray(M, f32), 1, 2))
+        else:
+            self.Dt = np.zeros((1, m, n), f32)  # unused when tied
+        z = np.zeros_like
+        self.sW1, self.sW2 = z(self.W), z(self.W)
+        self.sb1, self.sb2 = z(self.b), z(self.b)
+        self.sD1, self.sD2 = z(self.Dt), z(self.Dt)
+        self.imp = np.ascontiguousarray(config.importance_vector(), dtype=f32)
+        self.batch = int(config.effective_batch)
+        self.batches = None
+        self.sel_cache = None  # (step, rows of the minibatch)
+        self.coo_cache = None  # (step, fresh batch)
+        if config.data == "identity":
+            self.kind = "finite"
+            self.T = n
+            self.indptr, self.cols, self.vals = _identity_csr(n)
+            self.base = np.zeros(K, np.int64)  # one set shared by all models
+        elif config.examples is not None:
+            self.kind = "finite"
+            if dataset is None:
+                dataset = make_sparse_dataset(config)
+            elif not isinstance(dataset, SparseDataset):
+                dataset = SparseDataset.from_dense(dataset)
+            self.dataset = dataset
+            self.T = dataset.T
+            self.indptr, self.cols, self.vals = dataset.indptr, dataset.cols, dataset.vals
+            self.base = np.arange(K, dtype=np.int64) * self.T
+        else:
+            self.kind = "fresh"
+            self.T = None
+            self.batches = batches if batches is not None else BatchStream(config)
+            self.base = np.zeros(K, np.int64)
+        self.minibatch = self.kind == "finite" and self.batch < self.T
+        self.blocks = feature_blocks(K, self.batch, n)
+        self.step_seconds: dict = {}  # schedule -> seconds a step, timed on real chunks
+        self.chunks = 0
+        if self.minibatch:
+            import torch
+
+            self.rng = torch.Generator().manual_seed(int(generator_seed) + 0x5EED)  # as TorchTrainer
+
+    # ------------------------------------------------------------------ batches
+    def _minibatch_rows(self, step: int) -> np.ndarray:
+        if self.sel_cache is None or self.sel_cache[0] != step:
+            import torch
+
+            idx = torch.randperm(self.T, generator=self.rng)[: self.batch].numpy().astype(np.int64)
+            self.sel_cache = (step, idx)
+        return self.sel_cache[1]
+
+    def _fresh_batch(self, step: int):
+        if self.coo_cache is None or self.coo_cache[0] != step:
+            self.coo_cache = (step, self.batches.next_coo())
+        return self.coo_cache[1]
+
+    def _chunk_data(self, global0: int, nsteps: int):
+        """(indptr, cols, vals, row0 (S,), sel (S, B) or (0, B)) for steps global0 .. global0 + nsteps."""
+        S = nsteps + 1
+        B = self.batch
+        if self.kind == "finite":
+            row0 = np.zeros(S, np.int64)
+            if not self.minibatch:
+                return self.indptr, self.cols, self.vals, row0, np.zeros((0, B), np.int64)
+            sel = np.empty((S, B), np.int64)
+            for s in range(S):
+                sel[s] = self._minibatch_rows(global0 + s)
+            return self.indptr, self.cols, self.vals, row0, sel
+        parts = [self._fresh_batch(global0 + s) for s in range(S)]
+        counts = np.concatenate([np.bincount(r, minlength=B) for r, _, _ in parts])
+        indptr = np.zeros(S * B + 1, np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        cols = np.concatenate([c for _, c, _ in parts]).astype(np.int64, copy=False)
+        vals = np.concatenate([v for _, _, v in parts]).astype(np.float32, copy=False)
+        return indptr, cols, vals, np.arange(S, dtype=np.int64) * B, np.zeros((0, B), np.int64)
+
+    # ----------------------------------------------------------------- training
+    def _schedule(self, threads: int) -> str:
+        """'split' (blocks over threads, a parallel region a step) or 'models' (a thread a
+        model for the whole chunk). Both give the same numbers; which is faster depends on
+        the machine's load (a region a step waits for its slowest thread, and on a shared
+        machine a thread can wait milliseconds for a core), so both are timed on real
+        chunks and the faster is used, the other retried every RETRY_CHUNKS chunks."""
+        if self.blocks == 1 or threads <= 1:
+            return "models"
+        for mode in ("split", "models"):
+            if mode not in self.step_seconds:
+                return mode
+        best = min(self.step_seconds, key=self.step_seconds.get)
+        self.chunks += 1
+        if self.chunks % RETRY_CHUNKS == 0:
+            return "models" if best == "split" else "split"
+        return best
+
+    def run(self, t0, global0, lrs, rec_idx, recW, recb, recM, recloss, halted):
+        """Same contract as kernels.train_identity_chunk."""
+        import time
+
+        import numba
+
+        cfg = self.cfg
+        indptr, cols, vals, row0, sel = self._chunk_data(global0, len(lrs))
+        args = (self.W, self.b, self.Dt, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2, self.imp,
+                indptr, cols, vals, self.base, row0, sel, self.batch, int(t0), int(global0),
+                np.ascontiguousarray(lrs, dtype=np.float64), _OPT_CODES[cfg.optimizer], float(cfg.weight_decay),
+                float(cfg.beta1), float(cfg.beta2), float(cfg.eps), float(cfg.momentum), bool(cfg.bias),
+                bool(cfg.untied), halted, rec_idx, recW, recb, recM, recloss, self.blocks)
+        threads = numba.get_num_threads()
+        mode = self._schedule(threads)
+        t = time.perf_counter()
+        if mode == "split":
+            sk.train_sparse_split(*args)
+        else:
+            # no more threads than models: an idle thread spinning at the end of the region
+            # takes a core from the working ones
+            numba.set_num_threads(max(1, min(threads, cfg.models)))
+            try:
+                sk.train_sparse_models(*args)
+            finally:
+                numba.set_num_threads(threads)
+        if self.blocks > 1 and threads > 1:
+            per_step = (time.perf_counter() - t) / (len(lrs) + 1)
+            old = self.step_seconds.get(mode)
+            self.step_seconds[mode] = per_step if old is None else 0.5 * (old + per_step)
+
+    def state(self):
+        M = np.swapaxes(self.Dt, 1, 2).copy() if self.cfg.untied else None
+        return self.W.copy(), self.b.copy(), M
