@@ -257,7 +257,7 @@ def embedding_regularity(H):
     H = np.asarray(H, dtype=np.float64)
     H2 = H if H.shape[0] == 2 else geo.project(H)
     nrm = geo.norms(H)
-    cv, gap, _ = _regularity(nrm, geo.angles(H2), nrm > 0)
+    cv, gap = _regularity(nrm, geo.angles(H2), nrm > 0)[:2]
     return cv, gap
 
 

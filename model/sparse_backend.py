@@ -153,7 +153,7 @@ class SparseTrainer:
         indptr, cols, vals, row0, sel = self._chunk_data(global0, len(lrs))
         args = (self.W, self.b, self.Dt, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2, self.imp,
                 indptr, cols, vals, self.base, row0, sel, self.batch, int(t0), int(global0),
-                np.ascontiguousarray(lrs, dtype=np.float64), _OPT_CODES[cfg.optimizer], float(cfg.weight_decay),
+                np.ascontiguousarray(lrs, dtype=np.float64), _OPT_CODES[cfg.optimizer], cfg.effective_weight_decay,
                 float(cfg.beta1), float(cfg.beta2), float(cfg.eps), float(cfg.momentum), bool(cfg.bias),
                 bool(cfg.untied), halted, rec_idx, recW, recb, recM, recloss, self.blocks)
         threads = numba.get_num_threads()

@@ -281,10 +281,11 @@ def test_ctrl_c_in_datasize_keeps_the_finished_sizes(tmp_path):
     from model.datasize import open_datasize
 
     out = tmp_path / "d.h5"
-    # T = 3 takes a moment; T = 200,000 (dense path, n = 20) takes minutes: Ctrl+C comes during it
-    rd = Reader(start("datasize", "--n", "20", "--sizes", "3,200000", "--steps", "3000", "--warmup", "10",
+    # T = 3 takes a moment; T = 100,000 at SMDD's n = 10,000 and S = 0.999 (about 10^6 non-zeros a
+    # step) takes minutes even on the compiled sparse path: Ctrl+C comes during it
+    rd = Reader(start("datasize", "--n", "10000", "--sizes", "3,100000", "--steps", "20000", "--warmup", "10",
                       "--test-examples", "100", "--out", out))
-    rd.wait_for(r"\[2/2\] T = 200000")
+    rd.wait_for(r"\[2/2\] T = 100,?000")
     assert interrupt(rd) == 130
     line = one_clean_line(rd.text)
     assert line == f"main.py: interrupted: 1 of 2 size(s) finished and saved in {out}", line
@@ -441,7 +442,8 @@ def test_train_out_a_folder_says_it_is_a_folder(tmp_path, capsys):
 # ------------------------------------------------------------------ memory
 @pytest.mark.parametrize("args, field", [
     (["--n", "100000", "--batch", "1000"], "--n"),  # the torch path's (n, n) one-hot data: 40 GB
-    (["--data", "sparse", "--examples", "10000000", "--n", "1000"], "--examples"),
+    # sparse sets are kept sparse: 10^7 examples of n = 10^5 at S = 0.9 hold 10^11 non-zeros (> 1 TB)
+    (["--data", "sparse", "--examples", "10000000", "--n", "100000", "--sparsity", "0.9"], "--examples"),
     (["--models", "1000000", "--n", "10000"], "--models"),
 ])
 def test_train_that_cannot_fit_in_memory_is_refused_before_anything(tmp_path, capsys, args, field):
