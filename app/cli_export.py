@@ -103,6 +103,14 @@ def _numbers(text, flag, n, count=None):
 
 def prepare_display(gl: bool):
     """Pick the Qt platform before the QApplication exists: offscreen for 2D; an X server for GL."""
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None:  # the platform is chosen already (a process that exported before, or the window)
+        if gl and app.platformName() in ("offscreen", "minimal"):
+            raise CliError("main.py: view plane3d needs an X display (GL); this process runs Qt on the "
+                           f"{app.platformName()} platform")
+        return
     if not gl:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         return

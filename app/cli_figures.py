@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import CliError, _float_arg, _int_arg
+from .cli import MAX_THREADS, CliError, _float_arg, _int_arg
 
 MAX_SCALE = 10.0
 
@@ -38,7 +38,7 @@ def add_parser(sub):
     g.add_argument("--steps-scale", type=_float_arg("--steps-scale"), default=None,
                    help=f"multiply every training's step count by S, 0 < S <= {MAX_SCALE:g} (default 1)")
     f.add_argument("--force", action="store_true", help="overwrite figures already in --out")
-    f.add_argument("--threads", type=_int_arg("--threads"), default=1,
+    f.add_argument("--threads", type=_int_arg("--threads", 1, MAX_THREADS), default=1,
                    help="CPU threads per training (default 1: the models are small, and more threads only "
                         "wait on each other)")
     f.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -69,8 +69,6 @@ def run(a) -> int:
 
     if a.steps_scale is not None and not 0 < a.steps_scale <= MAX_SCALE:
         raise CliError(f"main.py figures: --steps-scale must be > 0 and <= {MAX_SCALE:g}, got {a.steps_scale:g}")
-    if a.threads < 1:
-        raise CliError(f"main.py figures: --threads must be >= 1, got {a.threads}")
     names = [s.file for s in sf.FIGURES] + [sf.INDEX]
     out = check_out(a.out, a.force, names)
     from .cli_export import _app, prepare_display

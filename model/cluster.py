@@ -152,6 +152,8 @@ def sweep_point(config_json: str, threads: Optional[int], board, key: int) -> by
     code = {v: i for i, v in enumerate(SWEEP_VERDICTS)}
     arrays = {"W": e.W, "b": e.b, "loss": e.loss, "halted": e.halted,
               "verdict": np.array([code[v] for v in e.verdicts], np.int16)}
+    if e.findings is not None:
+        arrays["findings"] = np.asarray(e.findings, np.int32)
     if e.M is not None:
         arrays["M"] = e.M
     return _pack({"step": int(e.step), "verdict_names": list(SWEEP_VERDICTS)}, arrays)
@@ -251,7 +253,7 @@ class ClusterRun:
 def run_sweep(runner, address: str, progress=None, cpus: Optional[int] = None):
     """SweepRunner ``runner``'s configurations as Ray tasks; returns its Sweep (saved to
     runner.out after each finished configuration, in the plan's order)."""
-    from .sweep import SweepEntry, SweepProgress, grid_label, save_sweep
+    from .sweep import SweepEntry, SweepProgress, grid_label
 
     connect(address, cpus)
     run = ClusterRun(runner.threads)
@@ -268,10 +270,10 @@ def run_sweep(runner, address: str, progress=None, cpus: Optional[int] = None):
         names = meta["verdict_names"]
         finished[i] = SweepEntry(config=cfg, grid=dict(values), W=a["W"], b=a["b"], loss=a["loss"],
                                  verdicts=np.array([names[c] for c in a["verdict"]], dtype=object),
-                                 halted=a["halted"], step=int(meta["step"]), M=a.get("M"))
+                                 halted=a["halted"], step=int(meta["step"]), M=a.get("M"),
+                                 findings=a.get("findings"))
         runner.sweep.entries = [finished[j] for j in sorted(finished)]
-        if runner.out is not None:
-            save_sweep(runner.out, runner.sweep)
+        runner._save()  # the runner's own rule: the first save replaces only with --force
 
     def on_progress(states):
         if progress is None:
@@ -284,8 +286,8 @@ def run_sweep(runner, address: str, progress=None, cpus: Optional[int] = None):
 
     complete = _drive(run, runner, on_result, on_progress)
     runner.sweep.cancelled = not complete or len(finished) < len(plan)
-    if runner.out is not None and (runner.sweep.cancelled or not finished):
-        save_sweep(runner.out, runner.sweep)
+    if runner.out is not None and runner.sweep.cancelled and finished:
+        runner._save()  # records the cancel; nothing finished: nothing written
     if progress is not None:
         progress(SweepProgress(len(finished), len(plan), "", "done", len(finished), len(plan)))
     return runner.sweep
@@ -294,7 +296,7 @@ def run_sweep(runner, address: str, progress=None, cpus: Optional[int] = None):
 def run_datasize(runner, address: str, progress=None, cpus: Optional[int] = None):
     """DataSizeRunner ``runner``'s sizes as Ray tasks; returns its DataSizeSweep (saved to
     runner.out after each finished size, sizes in order)."""
-    from .datasize import DataSizeProgress, SizeResult, save_datasize
+    from .datasize import DataSizeProgress, SizeResult
 
     connect(address, cpus)
     run = ClusterRun(runner.threads)
@@ -313,7 +315,7 @@ def run_datasize(runner, address: str, progress=None, cpus: Optional[int] = None
         finished[i] = SizeResult(int(meta["T"]), TrainConfig.from_json(meta["config"]), int(meta["step"]), **a)
         runner.result.results = [finished[j] for j in sorted(finished)]
         if runner.out is not None:
-            save_datasize(runner.out, runner.result)
+            runner._save()
 
     def on_progress(states):
         if progress is None:
@@ -331,8 +333,8 @@ def run_datasize(runner, address: str, progress=None, cpus: Optional[int] = None
 
     complete = _drive(run, runner, on_result, on_progress)
     runner.result.cancelled = not complete or len(finished) < N
-    if runner.out is not None and (runner.result.cancelled or not finished):
-        save_datasize(runner.out, runner.result)
+    if runner.out is not None and runner.result.cancelled and finished:
+        runner._save()  # records the cancel; nothing finished: nothing written
     if progress is not None:
         progress(DataSizeProgress(len(finished), N, 0, "done", len(finished), N, 0.0, 1.0, 0.0))
     return runner.result

@@ -94,11 +94,20 @@ def build_corpus(folder: Path) -> dict:
         f.create_dataset("temperature", data=np.arange(10.0))
         f.attrs["instrument"] = "thermometer"
     c["foreign-hdf5"] = (folder / "foreign.h5", None, ["HDF5 file but not a"])
-    # a run whose writer died before its first flush
+    # a run whose writer died before its first snapshot (older versions published the file at
+    # once; today's RunWriter publishes it with its first snapshot): a real run, its rows cut to 0
     from model.config import TrainConfig
-    from model.runfile import RunWriter
+    from model.engine import Trainer
+    from model.runfile import save_run
 
-    RunWriter(folder / "no-snapshot.h5", TrainConfig(n=5, steps=10)).close()
+    cfg = TrainConfig(n=5, steps=10)
+    tr = Trainer(cfg)
+    tr.run()
+    save_run(folder / "no-snapshot.h5", cfg, tr.history)
+    with h5py.File(folder / "no-snapshot.h5", "r+") as f:
+        for name in ("W", "b", "crc", "loss", "steps"):
+            f["history"][name].resize(0, axis=0)
+        f["history/committed"][()] = 0
     c["zero-snapshots"] = (folder / "no-snapshot.h5", "run", ["no snapshot recorded yet"])
     # each kind damaged the same ways
     for kind, src in good.items():

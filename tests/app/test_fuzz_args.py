@@ -242,6 +242,18 @@ def cases_animate():
     return c
 
 
+def cases_figures():
+    p = ["figures", "--out", "figs"]
+    c = _numeric("float", "--steps-scale", prefix=p)
+    c += _numeric("int", "--threads", prefix=p)
+    c += [
+        ("figures:no-out", ["figures", "--quick"], "--out"),
+        ("figures:--quick-and--steps-scale", p + ["--quick", "--steps-scale", "0.5"], "--steps-scale"),
+        ("figures:--out=no-folder", ["figures", "--out", "nowhere/figs"], "nowhere"),
+    ]
+    return c
+
+
 def cases_top():
     return [
         ("main:unknown-flag", ["--bogus"], "--bogus"),
@@ -251,7 +263,8 @@ def cases_top():
 
 
 CASES = {"train": cases_train, "sweep": cases_sweep, "datasize": cases_datasize, "inspect": cases_inspect,
-         "probe": cases_probe, "export": cases_export, "animate": cases_animate, "main": cases_top}
+         "probe": cases_probe, "export": cases_export, "animate": cases_animate, "figures": cases_figures,
+         "main": cases_top}
 
 
 def all_cases():
