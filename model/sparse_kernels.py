@@ -165,10 +165,9 @@ def _fused(Dk, bk, imp, H, i0, i1, coef, use_bias, gD, gb, dh):
     dt = H.dtype.type
     zero = dt(0.0)
     total = 0.0
-    for i in range(i0, i1):
-        gb[i] = zero
-        for a in range(m):
-            gD[a, i] = zero
+    gb[i0:i1] = zero  # (slices: a loop over i with one over a inside is not vectorised: ~20 us at n = 10,000)
+    for a in range(m):
+        gD[a, i0:i1] = zero
     if B >= WIDE_BATCH:
         for e0 in range(0, B, TILE):
             e1 = min(B, e0 + TILE)

@@ -420,28 +420,23 @@ def test_memory_estimate_follows_the_non_zeros_and_oversized_T_is_refused_naming
 
 
 def test_memory_estimate_bounds_a_real_runs_peak():
-    """A dataset-size sweep in a fresh process: its peak resident memory stays below the estimate."""
-    import subprocess
-    import sys
+    """A dataset-size sweep at n = 10,000, T = 50,000: the peak of the memory its arrays take
+    (numpy's allocations, traced; the kernels' own buffers are O(m T)) stays below the
+    estimate, and not far below it (the estimate is not padded into uselessness)."""
+    import tracemalloc
 
-    code = (
-        "import resource, numpy as np\n"
-        "from model.datasize import DataSizeRunner, smdd_config, memory_estimate, BASE_BYTES\n"
-        "from model.engine import Trainer\n"
-        "from model.config import TrainConfig\n"
-        "Trainer(TrainConfig(n=50, data='sparse', examples=5, steps=2)).run()  # imports and kernels loaded\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
-        "cfg = smdd_config(steps=2, warmup=1)\n"
-        "DataSizeRunner(cfg, [50_000], test_examples=2000, threads=1).run()\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
-        "print(peak - base, memory_estimate(cfg, 50_000) - BASE_BYTES)\n")
-    import os
+    from model.datasize import BASE_BYTES, DataSizeRunner, memory_estimate, smdd_config
 
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=600)
-    assert r.returncode == 0, r.stderr
-    used, estimate = (int(x) for x in r.stdout.split())
-    assert 0 < used < estimate
+    cfg = smdd_config(steps=2, warmup=1)
+    runner = DataSizeRunner(cfg, [50_000], test_examples=2000, threads=1)
+    tracemalloc.start()
+    try:
+        runner.run()
+        used = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = memory_estimate(cfg, 50_000) - BASE_BYTES
+    assert estimate / 3 < used < estimate
 
 
 def test_parse_sizes():
