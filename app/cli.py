@@ -394,7 +394,7 @@ def _out_of_memory(exc: BaseException) -> bool:
 
 def _run(argv) -> int:
     from model.config import ConfigError
-    from model.runfile import RunFileError
+    from model.outfile import RunFileError  # light: the parser path imports no h5py
 
     try:
         if not argv or (len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in COMMANDS):

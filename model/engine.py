@@ -331,16 +331,22 @@ class TrainingQueue:
 
 
 def _set_threads(threads: Optional[int]):
-    """Threads for numba and torch. None: all cores. The GUI passes 1 (see DESIGN.md)."""
+    """Threads for numba and torch. None: all cores. The GUI passes 1.
+
+    Only for the libraries this process has imported: a run on the compiled path does
+    not import torch to set its threads (each run sets them again when it starts)."""
     import os
+    import sys
 
-    import numba
-    import torch
-
-    n = threads or os.cpu_count() or 1
-    n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
-    numba.set_num_threads(n)
-    torch.set_num_threads(n)
+    cores = os.cpu_count() or 1
+    n = max(1, min(threads or cores, cores))
+    numba = sys.modules.get("numba")  # imported with the kernels (model.kernels)
+    if numba is not None:
+        n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(n)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
 
 
 # ---------------------------------------------------------------------- memory

@@ -54,6 +54,7 @@ from typing import Optional
 import numpy as np
 
 from . import outfile
+from .outfile import RunFileError  # noqa: F401 (defined beside the writers' rules; re-exported)
 from .config import ConfigError, TrainConfig
 from .history import History
 from .snapshot import Snapshot
@@ -67,21 +68,6 @@ _SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _BLOCK_BYTES = 32 * 2**20  # rows buffered by RunWriter before they are written out
 ENV_DATA_DIR = "LGE_DATA_DIR"
 APP_NAME = "latent-geometry-explorer"
-
-
-class RunFileError(Exception):
-    """A run file that cannot be read or written. ``str()`` is one line: file, problem.
-
-    ``status``: the exit status it means on the command line: 2 for the user's input
-    (a bad file or name, an existing target), 1 for the machine's failure (a full disk,
-    an I/O error)."""
-
-    def __init__(self, path, problem: str, status: int = 2):
-        self.path = os.fspath(path) if path is not None else ""
-        problem = str(problem).encode("utf-8", "backslashreplace").decode("utf-8")  # no lone surrogates
-        self.problem = " ".join(problem.split())  # one line
-        self.status = int(status)
-        super().__init__(f"{self.path}: {self.problem}")
 
 
 # ----------------------------------------------------------------- helpers
