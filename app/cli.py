@@ -306,8 +306,8 @@ def cmd_train(a) -> int:
     else:
         verdicts = {}
         rows = []
-        for k in range(cfg.models):
-            an = analyze(h.snapshot(model=k), onehot=onehot)
+        for k in range(cfg.models):  # the verdict only: separability and sensitivity do not decide it
+            an = analyze(h.snapshot(model=k), onehot=onehot, extras=False)
             verdicts[an.verdict] = verdicts.get(an.verdict, 0) + 1
             rows.append((k, cfg.seed + k, an.loss, an.verdict))
         print(f"{'model':>6} {'seed':>6} {'loss':>12}  verdict")
