@@ -254,7 +254,8 @@ def onehot_loss(W, b, importance=None, M=None) -> float:
 
 
 def onehot_probe(W, b, importance=None, M=None, live=None):
-    """The one-hot probes e_i in one fused pass (numba, no n x n array).
+    """The one-hot probes e_i in one pass: numpy in row blocks up to NUMPY_MAX_N features,
+    above it a fused numba kernel that builds no n x n array.
 
     Returns (self_act, max_other, loss): self_act[i] = p_i(W_i); max_other[i] =
     max over j != i with live[j] of p_j(W_i) (-inf if none; live defaults to
