@@ -82,3 +82,13 @@ def test_inspect_of_a_small_run_reads_with_h5py_only(tmp_path):
     res = _imports_of(["inspect", str(path), "--json"])
     assert res["codes"] == [0]
     assert res["imported"] == ["h5py"]
+
+
+def test_training_on_the_compiled_path_from_the_analytic_start_imports_no_torch(tmp_path):
+    # Henighan's n-gon start and the compiled one-hot kernel: numba and h5py, not torch
+    # (Xavier starts draw from torch's generator, the torch path trains with it)
+    out = tmp_path / "analytic.h5"
+    res = _imports_of(["train", "--n", "7", "--steps", "50", "--init", "analytic", "--out", str(out), "--quiet"])
+    assert res["codes"] == [0] and out.exists()
+    assert "torch" not in res["imported"] and "PyQt6" not in res["imported"]
+    assert {"numba", "h5py"} <= set(res["imported"])
