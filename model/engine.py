@@ -272,11 +272,13 @@ class Trainer:
                 continue
             self._step_once.clear()
             t0 = time.perf_counter()
+            before = self.step
             halted_acc.update(self.train_chunk(chunk))
             dt = time.perf_counter() - t0
-            # aim each chunk at chunk_seconds (bounded growth)
+            # aim each chunk at chunk_seconds (bounded growth), from the steps it took: a chunk
+            # cut short for its recorded rows must not make the next one look cheap
             if dt > 0:
-                chunk = int(max(1, min(chunk * 4, chunk * chunk_seconds / dt)))
+                chunk = int(max(1, min(chunk * 4, max(1, self.step - before) * chunk_seconds / dt)))
             self._chunk = chunk
             if bool((self.halted >= 0).all()):
                 break
