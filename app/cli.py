@@ -307,8 +307,8 @@ def cmd_train(a) -> int:
     else:
         verdicts = {}
         rows = []
-        for k in range(cfg.models):
-            an = analyze(h.snapshot(model=k), onehot=onehot)
+        for k in range(cfg.models):  # the verdict only: separability and sensitivity do not decide it
+            an = analyze(h.snapshot(model=k), onehot=onehot, extras=False)
             verdicts[an.verdict] = verdicts.get(an.verdict, 0) + 1
             rows.append((k, cfg.seed + k, an.loss, an.verdict))
         print(f"{'model':>6} {'seed':>6} {'loss':>12}  verdict")
@@ -395,7 +395,7 @@ def _out_of_memory(exc: BaseException) -> bool:
 
 def _run(argv) -> int:
     from model.config import ConfigError
-    from model.runfile import RunFileError
+    from model.outfile import RunFileError  # light: the parser path imports no h5py
 
     try:
         if not argv or (len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in COMMANDS):

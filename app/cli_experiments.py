@@ -410,7 +410,7 @@ def _probe_interrupted(stopped_at, steps) -> int:
 
 # ======================================================================== datasize
 def _add_datasize(sub):
-    from model.datasize import DEFAULT_TEST_EXAMPLES, smdd_config
+    from model.config import DEFAULT_TEST_EXAMPLES, smdd_config
 
     p = sub.add_parser("datasize", help="SMDD dataset-size sweep: train on T examples for each T",
                        description="Dataset-size sweep (Anthropic's SMDD): sparse data with a finite training "

@@ -206,3 +206,18 @@ def importance_decay(n: int, decay: float) -> list:
 
 __all__ = ["TrainConfig", "ConfigError", "DATA_KINDS", "OPTIMIZERS", "SCHEDULES", "INITS",
            "importance_decay"]
+
+
+# ------------------------------------------------------------------ SMDD
+#: Fresh examples that measure a dataset-size sweep's test loss (model.datasize).
+DEFAULT_TEST_EXAMPLES = 2_000
+
+
+def smdd_config(n: int = 10_000, **changes) -> TrainConfig:
+    """SMDD's training setting (the sizes are set per T): n = 10,000, m = 2, S = 0.999,
+    full-batch AdamW, lr 1e-3, weight decay 1e-2, warm-up 2,500 steps then cosine,
+    50,000 steps. Here rather than in model.datasize so that the command line's
+    defaults cost no import of the training machinery."""
+    cfg = TrainConfig(n=n, m=2, data="sparse", sparsity=0.999, examples=None, batch=None, steps=50_000,
+                      optimizer="adamw", lr=1e-3, weight_decay=1e-2, schedule="warmup-cosine", warmup=2_500)
+    return cfg.replace(**changes).validate() if changes else cfg.validate()

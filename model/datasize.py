@@ -43,7 +43,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from . import geometry as geo
-from .config import ConfigError, TrainConfig
+from .config import DEFAULT_TEST_EXAMPLES, ConfigError, TrainConfig, smdd_config  # noqa: F401 (re-exported)
 from .data import sparse_coo
 from .engine import BASE_BYTES, MEMORY_FRACTION, TrainingQueue, available_memory, fmt_bytes, sparse_data_bytes  # noqa: F401
 from .runfile import DATASIZE_FORMAT, RunFileError, _as_str, atomic_h5, check_real, read_h5
@@ -51,17 +51,9 @@ from .runfile import DATASIZE_FORMAT, RunFileError, _as_str, atomic_h5, check_re
 DATASIZE_FORMAT_VERSION = 1
 #: SMDD's sizes (the issue's list, continued by 1-2-5 decades).
 SMDD_SIZES = (3, 5, 8, 10, 15, 30, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
-DEFAULT_TEST_EXAMPLES = 2_000
 _TEST_STREAM = 0x7E57
 #: History budget of each size's Trainer (only the final parameters are used).
 DATASIZE_HISTORY_MB = 4.0
-
-
-def smdd_config(n: int = 10_000, **changes) -> TrainConfig:
-    """SMDD's training setting (the sizes are set per T)."""
-    cfg = TrainConfig(n=n, m=2, data="sparse", sparsity=0.999, examples=None, batch=None, steps=50_000,
-                      optimizer="adamw", lr=1e-3, weight_decay=1e-2, schedule="warmup-cosine", warmup=2_500)
-    return cfg.replace(**changes).validate() if changes else cfg.validate()
 
 
 def parse_sizes(text: str) -> List[int]:

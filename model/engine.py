@@ -30,8 +30,12 @@ from .init import initial_parameters
 _KERNEL_LOCK = threading.Lock()
 
 #: Most bytes of recorded rows one chunk holds (the kernel's output arrays; at most a
-#: sixteenth of the history budget): a chunk that would record more is cut short.
-REC_BYTES = 4 * 2**20
+#: sixteenth of the history budget): a chunk that would record more is cut short. Each
+#: chunk is a parallel launch of the kernel, which costs milliseconds when the machine is
+#: busy, so the cap is as large as the budget allows: with 4 MiB, K = 10,000 (880 kB a
+#: row) cut 3,000 steps into 183 chunks instead of 31. 16 MiB stays below glibc's largest
+#: mmap threshold (32 MiB), so the arrays of one chunk reuse the last one's memory.
+REC_BYTES = 16 * 2**20
 
 _OPT_CODES = {"adam": kernels.OPT_ADAM, "adamw": kernels.OPT_ADAMW, "sgd": kernels.OPT_SGD}
 
@@ -307,11 +311,13 @@ class Trainer:
                 continue
             self._step_once.clear()
             t0 = time.perf_counter()
+            before = self.step
             halted_acc.update(self.train_chunk(chunk))
             dt = time.perf_counter() - t0
-            # aim each chunk at chunk_seconds (bounded growth)
+            # aim each chunk at chunk_seconds (bounded growth), from the steps it took: a chunk
+            # cut short for its recorded rows must not make the next one look cheap
             if dt > 0:
-                chunk = int(max(1, min(chunk * 4, chunk * chunk_seconds / dt)))
+                chunk = int(max(1, min(chunk * 4, max(1, self.step - before) * chunk_seconds / dt)))
             self._chunk = chunk
             if bool((self.halted >= 0).all()):
                 break
@@ -371,16 +377,22 @@ class TrainingQueue:
 
 def _set_threads(threads: Optional[int]):
     """Threads for numba and torch. None: all cores. The GUI passes 1: with two cores,
-    torch's default of two threads collapses when the other core is busy (docs/ARCHITECTURE.md)."""
+    torch's default of two threads collapses when the other core is busy (docs/ARCHITECTURE.md).
+
+    Only for the libraries this process has imported: a run on the compiled path does
+    not import torch to set its threads (each run sets them again when it starts)."""
     import os
+    import sys
 
-    import numba
-    import torch
-
-    n = threads or os.cpu_count() or 1
-    n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
-    numba.set_num_threads(n)
-    torch.set_num_threads(n)
+    cores = os.cpu_count() or 1
+    n = max(1, min(threads or cores, cores))
+    numba = sys.modules.get("numba")  # imported with the kernels (model.kernels)
+    if numba is not None:
+        n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(n)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
 
 
 # ---------------------------------------------------------------------- memory

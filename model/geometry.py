@@ -1,7 +1,10 @@
 """Geometry of the latent plane, as exact float64 numpy (no Qt, no torch).
 
-scipy.spatial (ConvexHull) builds the strongest-feature partition; one small
-numba kernel fuses the one-hot probes (onehot_probe) so no n x n array is built.
+scipy.spatial (ConvexHull) builds the strongest-feature partition. Above
+NUMPY_MAX_N features, numba kernels (model/geometry_kernels.py, imported on
+first use) fuse the one-hot probes (onehot_probe) so no n x n array is built,
+and sum the zone areas; below it the same sums run in numpy, which costs less
+than loading numba.
 
 Model: x' = ReLU(D W x + b), D the decoder (W^T when tied, M (n, m) untied).
 Pre-activation over the latent space: p(h) = D h + b, so p_k(h) = D_k . h + b_k,
@@ -27,11 +30,17 @@ import math
 from collections.abc import Mapping
 from typing import List, Optional, Tuple
 
-import numba as nb
 import numpy as np
 
 #: Target size (elements) of the float64 temporaries in chunked loops (32 MB).
 CHUNK_ELEMS = 1 << 22
+
+#: Up to this many features onehot_probe and zone_areas run in numpy (an n x n block
+#: of 1,024^2 float64 is 8 MB and takes milliseconds); above it through the numba
+#: kernels, whose fixed cost (importing numba and loading a kernel from its on-disk
+#: cache: about a second in a fresh process) is then small beside the work. A fixed
+#: rule, so that the same model always gets the same path and the same bits.
+NUMPY_MAX_N = 1024
 
 #: Relative size of a singular value below which points count as collinear
 #: (2D feature vectors) or coplanar (lifted points) in strongest_partition.
@@ -244,65 +253,9 @@ def onehot_loss(W, b, importance=None, M=None) -> float:
     return total / n
 
 
-# Branch-free inner loops (a dead j adds -inf to its value instead of branching):
-# the data-dependent branches of a plain loop cost ~8 ns per (i, j) pair.
-# Serial on purpose: the probe runs beside the training worker's parallel
-# kernels, and numba's workqueue layer (the fallback where no OpenMP/TBB
-# runtime exists) aborts on concurrent parallel launches from two threads.
-_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}  # no nnan/ninf: -inf is used
-
-
-@nb.njit(cache=True, fastmath=_FASTMATH, nogil=True)
-def _probe_kernel2(D, Wt, b, imp, neg, selfa, other, loss_rows):  # pragma: no cover - compiled
-    n = D.shape[0]
-    for i in range(n):
-        w0 = Wt[i, 0]
-        w1 = Wt[i, 1]
-        best = -np.inf
-        acc = 0.0
-        for j in range(i):
-            p = D[j, 0] * w0 + D[j, 1] * w1 + b[j]
-            pp = max(p, 0.0)
-            acc += imp[j] * pp * pp
-            best = max(best, p + neg[j])
-        for j in range(i + 1, n):
-            p = D[j, 0] * w0 + D[j, 1] * w1 + b[j]
-            pp = max(p, 0.0)
-            acc += imp[j] * pp * pp
-            best = max(best, p + neg[j])
-        p = D[i, 0] * w0 + D[i, 1] * w1 + b[i]
-        selfa[i] = p
-        o = max(p, 0.0) - 1.0
-        acc += imp[i] * o * o
-        other[i] = best
-        loss_rows[i] = acc
-
-
-@nb.njit(cache=True, nogil=True)
-def _probe_kernel(D, Wt, b, imp, neg, selfa, other, loss_rows):  # pragma: no cover - compiled
-    n, m = D.shape
-    for i in range(n):
-        best = -np.inf
-        acc = 0.0
-        for j in range(n):
-            p = 0.0
-            for q in range(m):
-                p += D[j, q] * Wt[i, q]
-            p += b[j]
-            if j == i:
-                selfa[i] = p
-                o = max(p, 0.0) - 1.0
-                acc += imp[j] * o * o
-            else:
-                pp = max(p, 0.0)
-                acc += imp[j] * pp * pp
-                best = max(best, p + neg[j])
-        other[i] = best
-        loss_rows[i] = acc
-
-
 def onehot_probe(W, b, importance=None, M=None, live=None):
-    """The one-hot probes e_i in one fused pass (numba, no n x n array).
+    """The one-hot probes e_i in one pass: numpy in row blocks up to NUMPY_MAX_N features,
+    above it a fused numba kernel that builds no n x n array.
 
     Returns (self_act, max_other, loss): self_act[i] = p_i(W_i); max_other[i] =
     max over j != i with live[j] of p_j(W_i) (-inf if none; live defaults to
@@ -321,16 +274,41 @@ def onehot_probe(W, b, importance=None, M=None, live=None):
     selfa = np.empty(n)
     other = np.empty(n)
     rows = np.empty(n)
-    if n:
+    if 0 < n <= NUMPY_MAX_N:
+        _probe_numpy(D, Wt, b, imp, neg, selfa, other, rows)
+    elif n:
+        from . import geometry_kernels as gk
+
         if D.shape[1] <= 2:
             pad = 2 - D.shape[1]
             if pad:
                 D = np.hstack([D, np.zeros((n, pad))])
                 Wt = np.hstack([Wt, np.zeros((n, pad))])
-            _probe_kernel2(D, Wt, np.ascontiguousarray(b), imp, neg, selfa, other, rows)
+            gk._probe_kernel2(D, Wt, np.ascontiguousarray(b), imp, neg, selfa, other, rows)
         else:
-            _probe_kernel(D, Wt, np.ascontiguousarray(b), imp, neg, selfa, other, rows)
+            gk._probe_kernel(D, Wt, np.ascontiguousarray(b), imp, neg, selfa, other, rows)
     return selfa, other, (float(np.sum(rows)) / n if n else 0.0)
+
+
+def _probe_numpy(D, Wt, b, imp, neg, selfa, other, loss_rows) -> None:
+    """geometry_kernels._probe_kernel's sums in numpy, for small n: row i of P = Wt D^T + b
+    holds p_j(W_i); the diagonal is the self-activation, the rest the interference."""
+    n = D.shape[0]
+    blk = max(1, CHUNK_ELEMS // n)
+    for s in range(0, n, blk):
+        e = min(n, s + blk)
+        P = Wt[s:e] @ D.T
+        P += b
+        r = np.arange(e - s)
+        diag = P[r, r + s].copy()
+        selfa[s:e] = diag
+        R = np.maximum(P, 0.0)
+        R *= R
+        R[r, r + s] = (np.maximum(diag, 0.0) - 1.0) ** 2
+        loss_rows[s:e] = R @ imp
+        P += neg
+        P[r, r + s] = -np.inf
+        other[s:e] = P.max(axis=1)
 
 
 def feature_dimensionality(W) -> np.ndarray:
@@ -598,50 +576,6 @@ def zone_polygons(W2, b, clip: str = "shape", box=None, decoder=None) -> List[np
     return polys
 
 
-@nb.njit(cache=True, nogil=True)
-def _zone_area_kernel(V, A, b, lo, cnt, out):  # pragma: no cover - compiled
-    # see zone_areas: per feature, the shoelace of its clipped polygon summed edge by edge
-    N = V.shape[0]
-    for k in range(A.shape[0]):
-        c = cnt[k]
-        if c <= 0:
-            continue
-        ax = A[k, 0]
-        ay = A[k, 1]
-        bk = b[k]
-        an = math.sqrt(ax * ax + ay * ay)
-        if c >= N:
-            first = 0
-            L = N
-        else:
-            first = lo[k] - 1
-            L = c + 1
-        acc = 0.0
-        for e in range(L):
-            ip = (first + e) % N
-            iq = (ip + 1) % N
-            px = V[ip, 0]
-            py = V[ip, 1]
-            qx = V[iq, 0]
-            qy = V[iq, 1]
-            sp = ax * px + ay * py + bk
-            sq = ax * qx + ay * qy + bk
-            inp = sp > 0
-            inq = sq > 0
-            if inp and inq:
-                acc += px * qy - py * qx
-            elif inp != inq:
-                t = sp / (sp - sq)
-                xx = px + t * (qx - px)
-                xy = py + t * (qy - py)
-                tl = (-ay * xx + ax * xy) / an
-                if inp:
-                    acc += px * xy - py * xx - tl * (-bk / an)
-                else:
-                    acc += xx * qy - xy * qx + tl * (-bk / an)
-        out[k] = abs(0.5 * acc)
-
-
 def zone_areas(W2, b, decoder=None) -> Tuple[np.ndarray, float]:
     """(areas (n,), shape area): the area of each zone {h : A_k.h + b_k > 0} inside the
     latent shape (the polygons of zone_polygons(clip="shape")), without building them.
@@ -671,8 +605,51 @@ def zone_areas(W2, b, decoder=None) -> Tuple[np.ndarray, float]:
     out[flat & (b > 0)] = shape_area
     lo, cnt = _zone_windows(V, A, b)
     cnt[flat] = 0
-    _zone_area_kernel(np.ascontiguousarray(V), np.ascontiguousarray(A), np.ascontiguousarray(b), lo, cnt, out)
+    if n <= NUMPY_MAX_N:
+        _zone_area_numpy(V, A, b, lo, cnt, out)
+    else:
+        from .geometry_kernels import _zone_area_kernel
+
+        _zone_area_kernel(np.ascontiguousarray(V), np.ascontiguousarray(A), np.ascontiguousarray(b), lo, cnt, out)
     return out, shape_area
+
+
+def _zone_area_numpy(V, A, b, lo, cnt, out) -> None:
+    """geometry_kernels._zone_area_kernel in numpy, for small n: every (zone, edge) pair of
+    the windows at once, summed per zone in the kernel's order (np.bincount adds in index
+    order), so both give the same bits."""
+    N = V.shape[0]
+    feats = np.nonzero(cnt > 0)[0]
+    if not len(feats):
+        return
+    c = cnt[feats]
+    full = c >= N
+    first = np.where(full, 0, lo[feats] - 1)
+    L = np.where(full, N, c + 1)
+    kk = np.repeat(np.arange(len(feats)), L)
+    start = np.cumsum(L) - L
+    e = np.arange(int(L.sum())) - np.repeat(start, L)
+    ip = (np.repeat(first, L) + e) % N
+    iq = (ip + 1) % N
+    k = feats[kk]
+    ax, ay, bk = A[k, 0], A[k, 1], b[k]
+    an = np.sqrt(ax * ax + ay * ay)
+    px, py, qx, qy = V[ip, 0], V[ip, 1], V[iq, 0], V[iq, 1]
+    sp = ax * px + ay * py + bk
+    sq = ax * qx + ay * qy + bk
+    inp, inq = sp > 0, sq > 0
+    term = np.where(inp & inq, px * qy - py * qx, 0.0)
+    cross = inp != inq
+    if cross.any():
+        j = np.nonzero(cross)[0]
+        t = sp[j] / (sp[j] - sq[j])
+        xx = px[j] + t * (qx[j] - px[j])
+        xy = py[j] + t * (qy[j] - py[j])
+        tl = (-ay[j] * xx + ax[j] * xy) / an[j]
+        off = -bk[j] / an[j]
+        term[j] = np.where(inp[j], px[j] * xy - py[j] * xx - tl * off, xx * qy[j] - xy * qx[j] + tl * off)
+    acc = np.bincount(kk, weights=term, minlength=len(feats))
+    out[feats] = np.abs(0.5 * acc)
 
 
 # ----------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from .config import ConfigError
 
@@ -31,7 +30,12 @@ def henighan(n: int):
 
 
 def xavier(seed: int, m: int, n: int, untied: bool):
-    """Xavier-normal W (m, n) (std sqrt(2/(m+n))), and M (n, m) when untied, from seed alone."""
+    """Xavier-normal W (m, n) (std sqrt(2/(m+n))), and M (n, m) when untied, from seed alone.
+
+    Drawn by torch's generator (the runs' seeds mean what they always meant), so torch is
+    imported here, when a run starts from Xavier, and not by the modules that only read."""
+    import torch
+
     g = torch.Generator().manual_seed(int(seed))
     std = math.sqrt(2.0 / (m + n))
     W = (torch.randn(m, n, generator=g, dtype=torch.float32) * std).numpy()

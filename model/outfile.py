@@ -33,6 +33,22 @@ import uuid
 from pathlib import Path
 from typing import Optional
 
+
+class RunFileError(Exception):
+    """A run file that cannot be read or written. ``str()`` is one line: file, problem.
+
+    ``status``: the exit status it means on the command line: 2 for the user's input
+    (a bad file or name, an existing target), 1 for the machine's failure (a full disk,
+    an I/O error)."""
+
+    def __init__(self, path, problem: str, status: int = 2):
+        self.path = os.fspath(path) if path is not None else ""
+        problem = str(problem).encode("utf-8", "backslashreplace").decode("utf-8")  # no lone surrogates
+        self.problem = " ".join(problem.split())  # one line
+        self.status = int(status)
+        super().__init__(f"{self.path}: {self.problem}")
+
+
 #: errno values that mean "the disk failed us" rather than "the name is wrong".
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
 _FALLOC_FL_KEEP_SIZE = 0x01

@@ -19,10 +19,11 @@ Crash safety (RunWriter): the file is created with ``libver=('v110', 'v110')``
 (checksummed metadata) and switched to SWMR write mode once all objects exist.
 SWMR keeps the on-disk file consistent at every moment (HDF5 orders its
 metadata writes for concurrent readers), so a writer killed with SIGKILL leaves
-a file that opens. Rows reach the file in blocks: ``flush()`` resizes and
-writes the datasets, ``H5Fflush``-es, then sets ``history/committed`` to the new
-row count and flushes again, so a reader never trusts rows whose data might not
-have reached the disk. A file left by a killed writer still carries HDF5's
+a file that opens. Rows reach the file in blocks, written by the writer's own
+thread while training goes on: it resizes and writes the datasets,
+``H5Fflush``-es, then sets ``history/committed`` to the new row count and
+flushes again, so a reader never trusts rows whose data might not have reached
+the disk. A file left by a killed writer still carries HDF5's
 "open for SWMR write" flag; ``open_run``/``load_snapshot`` open it as an SWMR
 reader, which is what that flag allows. The history datasets carry no HDF5
 filter: a SIGKILL can tear the in-place rewrite of the chunk holding the last
@@ -31,7 +32,7 @@ committed rows; unfiltered, those rows' bytes are rewritten unchanged. Each row
 carries its own CRC32 instead, checked on read, so corrupt bytes are still
 caught. (Flushes reach the OS, not the platter: a power cut is not covered;
 kill -9 is.) Verified by tests/model/test_runfile.py::test_sigkill_keeps_flushed_rows
-and, during development, by 100+ kills at random moments (n = 7, 1,000, 20,000).
+and ::test_sigkill_of_a_writer_at_work_loses_at_most_five_seconds, and, during development, by 100+ kills at random moments (n = 7, 1,000, 20,000).
 
 Names and full disks (model/outfile.py): a RunWriter builds the file under a
 hidden temporary name beside the target and publishes it under the target's name
@@ -53,7 +54,9 @@ import errno
 import json
 import math
 import os
+import queue
 import stat
+import threading
 import time
 import uuid
 import zlib
@@ -65,6 +68,7 @@ from typing import Optional
 import numpy as np
 
 from . import outfile
+from .outfile import RunFileError  # noqa: F401 (defined beside the writers' rules; re-exported)
 from .config import ConfigError, TrainConfig
 from .history import History
 from .snapshot import Snapshot
@@ -78,21 +82,6 @@ _SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _BLOCK_BYTES = 32 * 2**20  # rows buffered by RunWriter before they are written out
 ENV_DATA_DIR = "LGE_DATA_DIR"
 APP_NAME = "latent-geometry-explorer"
-
-
-class RunFileError(Exception):
-    """A run file that cannot be read or written. ``str()`` is one line: file, problem.
-
-    ``status``: the exit status it means on the command line: 2 for the user's input
-    (a bad file or name, an existing target), 1 for the machine's failure (a full disk,
-    an I/O error)."""
-
-    def __init__(self, path, problem: str, status: int = 2):
-        self.path = os.fspath(path) if path is not None else ""
-        problem = str(problem).encode("utf-8", "backslashreplace").decode("utf-8")  # no lone surrogates
-        self.problem = " ".join(problem.split())  # one line
-        self.status = int(status)
-        super().__init__(f"{self.path}: {self.problem}")
 
 
 # ----------------------------------------------------------------- helpers
@@ -286,23 +275,64 @@ def _header_image(config, meta, K, m, n, untied) -> bytes:
         f.close()
 
 
-class RunWriter:
-    """Write a live run to ``path``: rows buffered in memory, written and flushed in blocks.
+class _Stage:
+    """Rows waiting to be written: preallocated arrays of ``cap`` rows (reused, so
+    copying a block in touches no fresh memory) and how many are filled."""
 
-    ``append`` only copies; ``maybe_flush`` (call it every chunk) writes and
-    flushes when ``flush_seconds`` have passed; after a SIGKILL the file
-    reopens with every row up to the last flush. K, m, n, untied default to the
-    config's models, m, n, untied.
+    def __init__(self, cap: int, K: int, m: int, n: int, untied: bool):
+        self.cap = int(cap)
+        self.steps = np.empty(self.cap, dtype=np.int64)
+        self.W = np.empty((self.cap, K, m, n), dtype=np.float32)
+        self.b = np.empty((self.cap, K, n), dtype=np.float32)
+        self.loss = np.empty((self.cap, K), dtype=np.float32)
+        self.M = np.empty((self.cap, K, n, m), dtype=np.float32) if untied else None
+        self.rows = 0
+
+    def put(self, steps, W, b, loss, M, lo: int) -> int:
+        """Copy rows lo.. of a block in (as many as fit); returns how many."""
+        r = min(self.cap - self.rows, steps.size - lo)
+        a, z = self.rows, self.rows + r
+        self.steps[a:z] = steps[lo:lo + r]
+        self.W[a:z] = W[lo:lo + r]
+        self.b[a:z] = b[lo:lo + r]
+        self.loss[a:z] = loss[lo:lo + r]
+        if self.M is not None:
+            self.M[a:z] = M[lo:lo + r]
+        self.rows = z
+        return r
+
+    def arrays(self) -> list:
+        """The filled rows of W, b, loss (and M), as views."""
+        r = self.rows
+        return [a[:r] for a in (self.W, self.b, self.loss, self.M) if a is not None]
+
+
+class RunWriter:
+    """Write a live run to ``path``: rows staged in memory, written and flushed in blocks
+    by a background thread while training goes on.
+
+    ``append`` / ``append_block`` copy the rows into one of two staging blocks
+    (preallocated: ``buffer_bytes`` in all); a full block is handed to the
+    writer thread, which reserves its space, writes it into the datasets with
+    each row's CRC32, and the caller goes on filling the other block (it waits
+    only if the thread is still busy with the previous one: at most one block in
+    flight). ``maybe_flush`` (call it every chunk) hands over the staged rows with
+    a flush when ``flush_seconds`` have passed; ``flush`` does the same and waits.
+    After a SIGKILL the file reopens with every row up to the last completed
+    flush: at most ``flush_seconds`` plus the time to write one block are lost.
+    K, m, n, untied default to the config's models, m, n, untied. Only the
+    writer thread touches the HDF5 file between ``__init__`` and ``close``.
 
     The file is built under a hidden temporary name beside ``path`` and appears
     under ``path`` (model/outfile.py's ``publish``) at the first flush that
-    commits a row, which ``maybe_flush`` does at once: a run file is never seen
-    without a snapshot, and a run that recorded none leaves no file. An
-    existing ``path`` is refused (RunFileError, status 2) unless ``overwrite``,
-    which replaces it in that one step. The space of every block is reserved
-    before HDF5 writes it (outfile.SpaceReserve): a full disk is a RunFileError
-    (status 1) raised before the write, the rows committed until then stay
-    readable, and the writer writes nothing more (``failed``).
+    commits a row, which ``maybe_flush`` does at once and waits for: a run file
+    is never seen without a snapshot, and a run that recorded none leaves no
+    file. An existing ``path`` is refused (RunFileError, status 2) unless
+    ``overwrite``, which replaces it in that one step. The space of every block
+    is reserved before HDF5 writes it (outfile.SpaceReserve): a full disk is a
+    RunFileError (status 1) before the write, the rows committed until then stay
+    readable, and the writer writes nothing more (``failed``); the thread's
+    failure is raised by the next call (append, maybe_flush, flush or close).
     """
 
     def __init__(self, path, config: TrainConfig, dataset=None, K: Optional[int] = None,
@@ -319,20 +349,31 @@ class RunWriter:
         _check_dims(config, self.K, self.m, self.n, self.untied)
         self.flush_seconds = float(flush_seconds)
         self.replace = bool(overwrite)
-        # rows buffered before they are written: at most an eighth of the history's budget
-        # (and _BLOCK_BYTES), so the writer adds little to the memory the budget bounds
+        # the two staging blocks: at most an eighth of the history's budget (and
+        # _BLOCK_BYTES) in all, so the writer adds little to the memory the budget bounds
         row = 4 * (self.K * self.m * self.n * (2 if self.untied else 1) + self.K * self.n + self.K) + 8
-        self.buffer_bytes = int(max(row, min(_BLOCK_BYTES, config.history_budget_mb * 2**20 / 8)))
-        self._rows: list = []
-        self._buffered_bytes = 0
-        self._written = 0  # rows written to the datasets
-        self._committed = 0
-        self._committed_step: Optional[int] = None
-        self._written_step: Optional[int] = None
+        self._row_bytes = row
+        self.buffer_bytes = int(max(2 * row, min(_BLOCK_BYTES, config.history_budget_mb * 2**20 / 8)))
+        self._stage_rows = max(1, self.buffer_bytes // 2 // row)
+        self._stages: list = []  # made on first use
+        self._stage: Optional[_Stage] = None  # the block being filled (caller's side)
+        self._buffered_bytes = 0  # bytes staged in it
+        self._appended = 0  # rows appended
         self._last_step: Optional[int] = None
         self._halted = np.full(self.K, -1, dtype=np.int64)
         self._halted_dirty = False
         self._meta_dirty: Optional[bytes] = None
+        # the writer thread's side (read by the caller only while the thread is idle, or
+        # as single attributes)
+        self._written = 0  # rows written to the datasets
+        self._committed = 0
+        self._committed_step: Optional[int] = None
+        self._written_step: Optional[int] = None
+        self._thread: Optional[threading.Thread] = None
+        self._jobs: "queue.Queue" = queue.Queue()
+        self._idle = threading.Condition()
+        self._busy = False  # a job is in flight
+        self._inflight: Optional[_Stage] = None  # the staging block it holds
         self._f = None
         self._reserve = None
         self._published = False
@@ -374,39 +415,46 @@ class RunWriter:
 
     # ------------------------------------------------------------- appends
     def append(self, step: int, W, b, loss, M=None) -> None:
-        """Buffer one row (copies). Steps must strictly increase."""
+        """Stage one row (copies). Steps must strictly increase."""
         K, m, n = self.K, self.m, self.n
         self.append_block(np.array([int(step)]), np.asarray(W).reshape(1, K, m, n),
                           np.asarray(b).reshape(1, K, n), np.asarray(loss).reshape(1, K),
                           None if M is None else np.asarray(M).reshape(1, K, n, m))
 
     def append_block(self, steps, W, b, loss, M=None) -> None:
-        """Buffer R rows at once (copies): steps (R,), W (R,K,m,n), b (R,K,n), loss (R,K), M (R,K,n,m)."""
+        """Stage R rows at once (copies): steps (R,), W (R,K,m,n), b (R,K,n), loss (R,K), M (R,K,n,m).
+        A staging block that fills goes to the writer thread."""
         if self._f is None:
             raise RunFileError(self.path, "the writer is closed")
         if self.failed is not None:
             raise self.failed
-        steps = np.array(steps, dtype=np.int64, copy=True).reshape(-1)
+        steps = np.asarray(steps, dtype=np.int64).reshape(-1)
         R = steps.size
         if R == 0:
             return
         if np.any(np.diff(steps) <= 0) or (self._last_step is not None and steps[0] <= self._last_step):
             raise ValueError(f"steps must increase: got {steps[:3].tolist()}... after {self._last_step}")
         K, m, n = self.K, self.m, self.n
-        W = np.array(W, dtype=np.float32, copy=True).reshape(R, K, m, n)
-        b = np.array(b, dtype=np.float32, copy=True).reshape(R, K, n)
-        loss = np.array(loss, dtype=np.float32, copy=True).reshape(R, K)
+        W = np.asarray(W).reshape(R, K, m, n)
+        b = np.asarray(b).reshape(R, K, n)
+        loss = np.asarray(loss).reshape(R, K)
         if self.untied:
             if M is None:
                 raise ValueError("untied run: append needs M (K, n, m)")
-            M = np.array(M, dtype=np.float32, copy=True).reshape(R, K, n, m)
+            M = np.asarray(M).reshape(R, K, n, m)
         else:
             M = None
-        self._rows.append((steps, W, b, loss, M))
+        lo = 0
+        while lo < R:
+            if self._stage is None:
+                self._stage = self._free_stage()
+            took = self._stage.put(steps, W, b, loss, M, lo)
+            lo += took
+            self._buffered_bytes += took * self._row_bytes
+            if self._stage.rows == self._stage.cap:
+                self._submit(flush=False, wait=False)
+        self._appended += R
         self._last_step = int(steps[-1])
-        self._buffered_bytes += W.nbytes + b.nbytes + loss.nbytes + (M.nbytes if M is not None else 0)
-        if self._buffered_bytes >= self.buffer_bytes:
-            self._write_rows()
 
     def mark_halted(self, k: int, step: int) -> None:
         if not 0 <= int(k) < self.K:
@@ -419,6 +467,78 @@ class RunWriter:
         """Replace the run's metadata (written at the next flush)."""
         self._meta_dirty = json.dumps(meta).encode("utf-8")
 
+    # ------------------------------------------------- caller <-> writer thread
+    def _free_stage(self) -> _Stage:
+        """A staging block that no job holds: of the two (made on first use), the one the
+        writer thread is not writing (at most one job is in flight, and the caller holds
+        none when it asks)."""
+        for st in self._stages:
+            if st is not self._inflight:
+                st.rows = 0
+                return st
+        st = _Stage(self._stage_rows, self.K, self.m, self.n, self.untied)
+        self._stages.append(st)
+        return st
+
+    def _wait_idle(self) -> None:
+        with self._idle:
+            while self._busy:
+                self._idle.wait()
+
+    def _submit(self, flush: bool, wait: bool) -> None:
+        """Hand the staged rows (and, with ``flush``, a flush of them and of the halted steps
+        and metadata) to the writer thread; at most one job is in flight, so this first waits
+        for the previous one. ``wait``: also wait for this one. Raises the thread's failure."""
+        self._wait_idle()
+        if self.failed is not None:
+            raise self.failed
+        stage, self._stage, self._buffered_bytes = self._stage, None, 0
+        if stage is not None and stage.rows == 0:
+            stage = None
+        if stage is None and not flush:
+            return
+        halted = meta = None
+        if flush:
+            if self._halted_dirty:
+                halted, self._halted_dirty = self._halted.copy(), False
+            meta, self._meta_dirty = self._meta_dirty, None
+            self._last_flush = time.monotonic()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="run-writer", daemon=True)
+            self._thread.start()
+        with self._idle:
+            self._busy = True
+            self._inflight = stage
+        self._jobs.put((stage, flush, halted, meta))
+        if wait:
+            self._wait_idle()
+            if self.failed is not None:
+                raise self.failed
+
+    def _work(self) -> None:
+        """The writer thread: one job at a time until close() sends None."""
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            stage, flush, halted, meta = job
+            try:
+                if self.failed is None:
+                    if stage is not None:
+                        self._write_stage(stage)
+                    if flush:
+                        self._flush_file(halted, meta)
+            except RunFileError:
+                pass  # recorded in self.failed by _fail
+            except BaseException as exc:  # noqa: BLE001 - reported to the caller, never lost
+                self._fail(exc, "write rows")
+            finally:
+                with self._idle:
+                    self._busy = False
+                    self._inflight = None
+                    self._idle.notify_all()
+
+    # ------------------------------------------------------- writer thread
     def _fail(self, exc: BaseException, doing: str, kept: Optional[str] = None) -> RunFileError:
         """Remember the first write failure: from now on the writer writes nothing (after a
         failed write libhdf5's state cannot be trusted with another one)."""
@@ -439,54 +559,37 @@ class RunWriter:
         except OSError as exc:
             raise self._fail(exc, "write rows") from None
 
-    def _write_rows(self) -> None:
-        if not self._rows:
-            return
-        if self.failed is not None:
-            raise self.failed
-        blocks = self._rows
-        R = sum(blk[0].size for blk in blocks)
+    def _write_stage(self, stage: _Stage) -> None:
+        R = stage.rows
         lo, hi = self._written, self._written + R
         h = self._h
         names = ["W", "b", "loss"] + (["M"] if self.untied else [])
         self._ensure_space(sum(_chunk_bytes(h[name], lo, hi) for name in names + ["crc", "steps"]))
-        self._rows, self._buffered_bytes = [], 0
+        arrays = stage.arrays()
+        steps = stage.steps[:R]
         try:
             for name in names + ["crc", "steps"]:  # steps last: the rows' data first, then their steps
                 h[name].resize(hi, axis=0)
-            pos = lo
-            for blk in blocks:  # block by block: no concatenated copy of the buffer
-                steps, arrays = blk[0], [a for a in blk[1:] if a is not None]
-                end = pos + steps.size
-                for name, a in zip(names, arrays):
-                    h[name][pos:end] = a
-                h["crc"][pos:end] = _block_crc(steps, *arrays)
-                h["steps"][pos:end] = steps
-                pos = end
+            for name, a in zip(names, arrays):
+                h[name][lo:hi] = a
+            h["crc"][lo:hi] = _block_crc(steps, *arrays)
+            h["steps"][lo:hi] = steps
         except Exception as exc:
             raise self._fail(exc, "write rows") from None
         self._written = hi
-        self._written_step = int(blocks[-1][0][-1])
+        self._written_step = int(steps[-1])
 
-    def flush(self) -> None:
-        """Write the buffered rows and make them durable against a crash of this process;
-        the first flush that commits a row publishes the file under its name."""
-        if self._f is None:
-            return
-        if self.failed is not None:
-            raise self.failed
-        self._write_rows()
-        meta = self._meta_dirty
+    def _flush_file(self, halted, meta) -> None:
+        """H5Fflush, then mark the written rows committed and flush again; the first flush
+        that commits a row publishes the file under its name."""
         self._ensure_space(0 if meta is None else len(meta) + 4096)
         try:
-            if self._halted_dirty:
-                self._h["halted"][...] = self._halted
-                self._halted_dirty = False
+            if halted is not None:
+                self._h["halted"][...] = halted
             if meta is not None:
                 d = self._f["meta_json"]
                 d.resize(len(meta), axis=0)
                 d[...] = np.frombuffer(meta, dtype=np.uint8)
-                self._meta_dirty = None
             self._f.flush()
             if self._committed != self._written:
                 self._h["committed"][()] = self._written
@@ -502,17 +605,40 @@ class RunWriter:
                 # the name was taken meanwhile (or cannot be linked): the temporary file is gone
                 raise self._fail(exc, "create the run file", kept="nothing was written") from None
             self._published = True
-        self._last_flush = time.monotonic()
+
+    # --------------------------------------------------------- caller side
+    def _write_rows(self) -> None:
+        """Write the staged rows now (no flush) and wait until they are written."""
+        if self._f is None:
+            return
+        self._submit(flush=False, wait=True)
+
+    def flush(self) -> None:
+        """Write the staged rows and make them durable against a crash of this process, and
+        wait until that is done; the first flush that commits a row publishes the file under
+        its name."""
+        if self._f is None:
+            return
+        if self.failed is not None:
+            raise self.failed
+        self._submit(flush=True, wait=True)
 
     def maybe_flush(self) -> bool:
-        """Flush if ``flush_seconds`` passed since the last flush, or if the file is not
-        published yet and rows are waiting (the first snapshot goes to disk at once);
+        """Hand the staged rows to the writer thread with a flush if ``flush_seconds`` passed
+        since the last one (without waiting for it), or flush and wait if the file is not
+        published yet and rows are staged (the first snapshot goes to disk at once);
         returns whether it did."""
         if self._f is None:
             return False
-        if (time.monotonic() - self._last_flush >= self.flush_seconds
-                or (not self._published and self.rows)):
-            self.flush()
+        if self.failed is not None:
+            raise self.failed
+        if not self._published and self._appended:
+            if self._committed < self._appended:
+                self._submit(flush=True, wait=True)
+                return True
+            return False
+        if time.monotonic() - self._last_flush >= self.flush_seconds:
+            self._submit(flush=True, wait=False)
             return True
         return False
 
@@ -533,11 +659,12 @@ class RunWriter:
 
     @property
     def rows(self) -> int:
-        return self._written + sum(blk[0].size for blk in self._rows)
+        """Rows appended (staged, in flight or written)."""
+        return self._appended
 
     def close(self) -> None:
-        """Flush (unless a write failed) and close. A run that committed no row leaves no file.
-        Raises the write failure, if any, after closing."""
+        """Flush (unless a write failed), stop the writer thread and close. A run that
+        committed no row leaves no file. Raises the write failure, if any, after closing."""
         if self._f is None:
             return
         err = self.failed
@@ -546,6 +673,13 @@ class RunWriter:
                 self.flush()
             except RunFileError as exc:
                 err = exc
+        self._wait_idle()
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+        err = err or self.failed
+        self._stages, self._stage = [], None
         f, self._f = self._f, None
         try:
             f.close()

@@ -38,7 +38,8 @@ exact; m > 2: the same quantities on the principal plane
 (geometry.plane_basis), where they describe the projected points only.
 
 Method (m = 2, O(n log n) for n = 10,000): exact duplicates first; then one
-convex hull of the live points (qhull). A point that is not a hull vertex lies
+convex hull of the live points (qhull; up to PY_HULL_MAX points Andrew's
+monotone chain in Python, which takes less than importing scipy). A point that is not a hull vertex lies
 in the hull of the others (margin 0; blockers from a fan triangulation of the
 hull). For a hull vertex v with hull neighbours p and q, the others' hull
 differs from the full hull only inside the triangle (p, v, q): it is the full
@@ -70,6 +71,11 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from . import geometry as geo
+
+#: Up to this many live points (m = 2) the hull of all of them is _hull2's monotone
+#: chain (a few milliseconds), above it qhull (scipy.spatial, whose import alone
+#: takes a few tenths of a second); both drop collinear points from the vertices.
+PY_HULL_MAX = 1024
 
 #: A margin at or below MARGIN_REL x (largest live |W_j|) counts as touching
 #: (not separable). Coordinates of size R carry rounding of ~1e-16 R, and the
@@ -388,16 +394,20 @@ def _planar(U, want=None) -> Dict[str, Any]:
     sv = np.linalg.svd(U - c0, compute_uv=False)
     hull_v = None
     if k >= 3 and sv[1] > geo.DEGENERATE_REL * sv[0]:
-        from scipy.spatial import ConvexHull, QhullError
-        try:
-            hull_v = ConvexHull(U).vertices  # counter-clockwise in 2D
-        except QhullError:
-            hull_v = None
+        if k <= PY_HULL_MAX:
+            hull_v = np.asarray(_hull2(U.tolist()), dtype=np.int64)  # counter-clockwise
+        else:
+            from scipy.spatial import ConvexHull, QhullError
+            try:
+                hull_v = ConvexHull(U).vertices  # counter-clockwise in 2D
+            except QhullError:
+                hull_v = None
     if hull_v is None or len(hull_v) < 3:
         return _collinear(U, margin, nearest, blockers, nb)
 
     h = len(hull_v)
     V = U[hull_v]
+    touch = MARGIN_REL * float(np.max(np.hypot(U[:, 0], U[:, 1])))
     c = V.mean(axis=0)  # strictly inside the hull
     th_v = np.arctan2(V[:, 1] - c[1], V[:, 0] - c[0])
     r0 = int(np.argmin(th_v))
@@ -444,7 +454,10 @@ def _planar(U, want=None) -> Dict[str, Any]:
             continue
         pp, qq = P[t], Qn[t]
         side = _cross(qq - pp, U[cand] - pp)  # v is on the right (< 0) of p -> q
-        cand = cand[side < 0]
+        # beyond the chord by more than the touching distance: a point within rounding of
+        # it (a near-duplicate of p or q) changes the margin by less than MARGIN_REL and
+        # could cost p or q its place in the chain's hull
+        cand = cand[side < -touch * math.hypot(*(qq - pp))]
         if len(cand) == 0:
             continue
         pts = np.vstack([pp[None], qq[None], U[cand]])

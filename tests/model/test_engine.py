@@ -236,3 +236,35 @@ def test_each_optimiser_defaults_to_torchs_weight_decay():
     # an explicit value wins, and a grid over optimisers keeps each one's own default
     assert TrainConfig(optimizer="adam", weight_decay=0.5).effective_weight_decay == 0.5
     assert TrainConfig(optimizer="adamw").replace(optimizer="adam").effective_weight_decay == 0.0
+
+
+def test_chunks_cut_for_their_recorded_rows_keep_aiming_at_chunk_seconds(monkeypatch):
+    """On a fake clock (1 ms a step, so chunk_seconds = 0.1 means 100 steps): chunks cut
+    short because they would record too many rows must not make the next chunk's asked
+    size grow without bound; the asked size stays within 4x the 100 steps the clock
+    allows (the controller's growth bound), and every chunk's steps within it."""
+    import model.engine as engine
+
+    clock = [0.0]
+    monkeypatch.setattr(engine.time, "perf_counter", lambda: clock[0])
+    asked, taken = [], []
+    orig = Trainer.train_chunk
+
+    def chunk(self, n):
+        before = self.step
+        out = orig(self, n)
+        asked.append(n)
+        taken.append(self.step - before)
+        clock[0] += 1e-3 * max(1, self.step - before)
+        return out
+
+    monkeypatch.setattr(Trainer, "train_chunk", chunk)
+    # K = 200 models of n = 7: 17.6 kB a row, a 0.5 MB budget lets a chunk record 1 row
+    # (rec_bytes 32 kB): early on, while the history wants every step, chunks are cut to 1
+    cfg = TrainConfig(n=7, models=200, steps=20_000, history_budget_mb=0.5).validate()
+    tr = Trainer(cfg, threads=1)
+    tr.run(chunk_seconds=0.1)
+    assert tr.step == cfg.steps
+    assert min(taken[5:40]) < 10  # the cut chunks were there
+    assert max(asked) <= 400 and max(taken) <= 400
+    assert max(taken[-20:]) >= 50  # and later chunks run their time's worth

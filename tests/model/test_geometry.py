@@ -380,9 +380,18 @@ def test_model_does_not_import_qt():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
 
 
+@pytest.fixture(params=["numpy", "numba"])
+def small_n_path(request, monkeypatch):
+    """Both ways onehot_probe and zone_areas sum: numpy (n <= NUMPY_MAX_N) and the numba
+    kernels (forced here at small n by lowering the limit)."""
+    if request.param == "numba":
+        monkeypatch.setattr(g, "NUMPY_MAX_N", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("m", [1, 2, 3])
-def test_onehot_probe_matches_the_dense_matrix(m):
-    # two independent paths: the fused numba probe and the dense P = D W + b
+def test_onehot_probe_matches_the_dense_matrix(m, small_n_path):
+    # two independent paths: the fused probe (numpy or numba) and the dense P = D W + b
     rng = np.random.default_rng(m)
     n = 9
     W = rng.normal(size=(m, n))
@@ -400,3 +409,35 @@ def test_onehot_probe_matches_the_dense_matrix(m):
         E = np.maximum(P, 0) - np.eye(n)
         assert loss == pytest.approx(float(np.sum(imp[:, None] * E**2)) / n, rel=1e-12)
         assert loss == pytest.approx(g.onehot_loss(W, b, importance=imp, M=dec), rel=1e-12)
+
+
+def test_onehot_probe_above_the_numpy_limit_matches_the_dense_matrix():
+    # the path the command line takes for n > NUMPY_MAX_N (numba), against the dense matrix
+    rng = np.random.default_rng(5)
+    n = g.NUMPY_MAX_N + 3
+    W = rng.normal(size=(2, n))
+    b = rng.normal(scale=0.3, size=n)
+    live = rng.random(n) > 0.2
+    P = g.wtw_plus_b(W, b)
+    selfa, other, loss = g.onehot_probe(W, b, live=live)
+    np.testing.assert_allclose(selfa, np.diag(P), atol=1e-12)
+    Q = np.where(live[:, None], P, -np.inf)
+    np.fill_diagonal(Q, -np.inf)
+    np.testing.assert_allclose(other, Q.max(axis=0), atol=1e-12)
+    assert loss == pytest.approx(g.onehot_loss(W, b), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_zone_areas_numpy_and_numba_give_the_same_bits(seed, monkeypatch):
+    # the kernel and its numpy twin add the same terms in the same order
+    rng = np.random.default_rng(seed)
+    n = 40
+    th = rng.uniform(0, 2 * np.pi, n)
+    W = rng.uniform(0.05, 1.5, n) * np.vstack([np.cos(th), np.sin(th)])
+    b = rng.normal(-0.3, 0.5, n)
+    D = rng.normal(size=(n, 2)) if seed % 2 else None
+    a_np, s_np = g.zone_areas(W, b, decoder=D)
+    monkeypatch.setattr(g, "NUMPY_MAX_N", 0)
+    a_nb, s_nb = g.zone_areas(W, b, decoder=D)
+    assert np.array_equal(a_np, a_nb) and s_np == s_nb
+    assert (a_np > 0).any() and (a_np == 0).any()  # zones that cut the shape and zones outside it

@@ -9,6 +9,7 @@ import pytest
 from scipy.optimize import linprog
 
 from model import geometry as geo
+from model import separability as sep_module
 from model.separability import MARGIN_REL, min_norm_point, sensitivity, separability
 
 
@@ -221,8 +222,11 @@ def test_one_and_two_live_features():
 # ----------------------------------------------------------------------------
 # against independent oracles on random point sets
 
+@pytest.mark.parametrize("hull", ["monotone chain", "qhull"])
 @pytest.mark.parametrize("seed", range(12))
-def test_random_planar_sets_agree_with_lp_and_all_pairs_distance(seed):
+def test_random_planar_sets_agree_with_lp_and_all_pairs_distance(seed, hull, monkeypatch):
+    if hull == "qhull":  # the path above PY_HULL_MAX points, forced at small n
+        monkeypatch.setattr(sep_module, "PY_HULL_MAX", 0)
     rng = np.random.default_rng(seed)
     n = int(rng.integers(5, 45))
     kind = seed % 3
@@ -362,8 +366,11 @@ def test_sliver_share_by_hand_on_a_diamond_and_the_dead_feature():
     assert sens.sliver_share[6] == pytest.approx(1.0, rel=1e-14)
 
 
+@pytest.mark.parametrize("kernel", [False, True])
 @pytest.mark.parametrize("seed", range(6))
-def test_zone_areas_equal_the_areas_of_the_clipped_polygons(seed):
+def test_zone_areas_equal_the_areas_of_the_clipped_polygons(seed, kernel, monkeypatch):
+    if kernel:  # numba's kernel (above NUMPY_MAX_N), forced at small n
+        monkeypatch.setattr(geo, "NUMPY_MAX_N", 0)
     rng = np.random.default_rng(seed)
     n = int(rng.integers(3, 60))
     th = rng.uniform(0, 2 * np.pi, n)
