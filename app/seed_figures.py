@@ -9,7 +9,7 @@ the trained model, not assumed: a reduced-step run says what it reached).
 
 The trainings are small (n <= 7 at m = 2 on one-hot data, a few seconds each),
 except the dataset-size T-gons, which use the SMDD machinery (model.datasize)
-at a reduced scale (SMDD's n = 10,000 and 50,000 steps take hours here):
+at a reduced scale (so that the command stays about a minute; SMDD's own scale is the datasize command's):
 ``DATASIZE`` says which.
 """
 from __future__ import annotations
@@ -472,7 +472,8 @@ def draw_tgons(runs: Runs, size):
         g = np.diff(np.r_[a, a[0] + 360.0]) if len(a) else np.zeros(0)
         parts.append(f"T = {r.T}: angular gaps {g.min():.0f}°–{g.max():.0f}° (regular: {360 / r.T:.0f}°), "
                      f"train loss {float(r.train_loss[0]):.2g}")
-    return img, (f"Reduced scale (SMDD: n = 10,000, S = 0.999, 50,000 steps at lr 1e-3, which take hours here): "
+    return img, (f"Reduced scale (SMDD: n = 10,000, S = 0.999, 50,000 steps at lr 1e-3: the datasize "
+                 f"command's scale, about 8 minutes for the whole figure): "
                  f"n = {b.n:,}, S = {b.sparsity:g} (about {b.n * (1 - b.sparsity):.0f} active features per "
                  f"example, as in SMDD), full-batch AdamW lr {b.lr:g} with warm-up and cosine decay, "
                  f"{b.steps:,} steps per size. The hidden embeddings h_t = W x_t of the T training examples "
