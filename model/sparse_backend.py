@@ -23,8 +23,10 @@ _OPT_CODES = {"adam": OPT_ADAM, "adamw": OPT_ADAMW, "sgd": OPT_SGD}
 #: step, ~0.1 ms to start on a busy 2-core machine, against ~0.1 ns a pair).
 SPLIT_MIN_PAIRS = 2_000_000
 SPLIT_BLOCKS = 4
-#: How often (in chunks) the schedule not in use is timed again.
+#: The schedule not in use is timed again after this many chunks (then twice as many ...),
+#: on at most TRIAL_STEPS steps.
 RETRY_CHUNKS = 16
+TRIAL_STEPS = 4
 
 
 def feature_blocks(K: int, B: int, n: int) -> int:
@@ -84,8 +86,10 @@ class SparseTrainer:
             self.base = np.zeros(K, np.int64)
         self.minibatch = self.kind == "finite" and self.batch < self.T
         self.blocks = feature_blocks(K, self.batch, n)
-        self.step_seconds: dict = {}  # schedule -> seconds a step, timed on real chunks
+        self.step_seconds: dict = {}  # schedule -> seconds a step, timed on real steps
         self.chunks = 0
+        self.retry_every = RETRY_CHUNKS
+        self.retry_at = RETRY_CHUNKS
         if self.minibatch:
             import torch
 
@@ -126,22 +130,32 @@ class SparseTrainer:
         return indptr, cols, vals, np.arange(S, dtype=np.int64) * B, np.zeros((0, B), np.int64)
 
     # ----------------------------------------------------------------- training
-    def _schedule(self, threads: int) -> str:
-        """'split' (blocks over threads, a parallel region a step) or 'models' (a thread a
-        model for the whole chunk). Both give the same numbers; which is faster depends on
-        the machine's load (a region a step waits for its slowest thread, and on a shared
-        machine a thread can wait milliseconds for a core), so both are timed on real
-        chunks and the faster is used, the other retried every RETRY_CHUNKS chunks."""
+    def _plan(self, threads: int, nsteps: int):
+        """[(schedule, first step, last step)] for a chunk of nsteps updates.
+
+        'split' (blocks over threads, a parallel region a step) or 'models' (a thread a
+        model for the whole chunk) give the same numbers; which is faster depends on the
+        machine's load (a region a step waits for its slowest thread, and on a shared
+        machine that can be 100x slower), so both are timed on real steps: the faster runs
+        the chunks; the other is tried on the first TRIAL_STEPS steps of a chunk now and
+        then (every RETRY_CHUNKS chunks, twice as rarely each time it loses)."""
         if self.blocks == 1 or threads <= 1:
-            return "models"
-        for mode in ("split", "models"):
-            if mode not in self.step_seconds:
-                return mode
-        best = min(self.step_seconds, key=self.step_seconds.get)
-        self.chunks += 1
-        if self.chunks % RETRY_CHUNKS == 0:
-            return "models" if best == "split" else "split"
-        return best
+            return [("models", 0, nsteps)]
+        untimed = [m for m in ("split", "models") if m not in self.step_seconds]
+        if untimed and len(untimed) == 2:
+            trial, rest = "split", "models"
+        elif untimed:
+            trial, rest = untimed[0], min(self.step_seconds, key=self.step_seconds.get)
+        else:
+            best = min(self.step_seconds, key=self.step_seconds.get)
+            self.chunks += 1
+            if self.chunks < self.retry_at:
+                return [(best, 0, nsteps)]
+            self.retry_at = self.chunks + self.retry_every
+            self.retry_every *= 2
+            trial, rest = ("models" if best == "split" else "split"), best
+        k = min(TRIAL_STEPS, nsteps)
+        return [(trial, 0, k)] + ([(rest, k, nsteps)] if k < nsteps else [])
 
     def run(self, t0, global0, lrs, rec_idx, recW, recb, recM, recloss, halted):
         """Same contract as kernels.train_identity_chunk."""
@@ -150,29 +164,33 @@ class SparseTrainer:
         import numba
 
         cfg = self.cfg
-        indptr, cols, vals, row0, sel = self._chunk_data(global0, len(lrs))
-        args = (self.W, self.b, self.Dt, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2, self.imp,
-                indptr, cols, vals, self.base, row0, sel, self.batch, int(t0), int(global0),
-                np.ascontiguousarray(lrs, dtype=np.float64), _OPT_CODES[cfg.optimizer], cfg.effective_weight_decay,
-                float(cfg.beta1), float(cfg.beta2), float(cfg.eps), float(cfg.momentum), bool(cfg.bias),
-                bool(cfg.untied), halted, rec_idx, recW, recb, recM, recloss, self.blocks)
+        nsteps = len(lrs)
+        indptr, cols, vals, row0, sel = self._chunk_data(global0, nsteps)
+        lrs = np.ascontiguousarray(lrs, dtype=np.float64)
         threads = numba.get_num_threads()
-        mode = self._schedule(threads)
-        t = time.perf_counter()
-        if mode == "split":
-            sk.train_sparse_split(*args)
-        else:
-            # no more threads than models: an idle thread spinning at the end of the region
-            # takes a core from the working ones
-            numba.set_num_threads(max(1, min(threads, cfg.models)))
-            try:
-                sk.train_sparse_models(*args)
-            finally:
-                numba.set_num_threads(threads)
-        if self.blocks > 1 and threads > 1:
-            per_step = (time.perf_counter() - t) / (len(lrs) + 1)
-            old = self.step_seconds.get(mode)
-            self.step_seconds[mode] = per_step if old is None else 0.5 * (old + per_step)
+        for mode, a, b in self._plan(threads, nsteps):
+            # steps a .. b of the chunk (the loss at b is evaluated again by the next part: the same numbers)
+            args = (self.W, self.b, self.Dt, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2, self.imp,
+                    indptr, cols, vals, self.base, row0[a:b + 1], sel[a:b + 1] if sel.shape[0] else sel,
+                    self.batch, int(t0) + a, int(global0) + a, lrs[a:b], _OPT_CODES[cfg.optimizer],
+                    cfg.effective_weight_decay, float(cfg.beta1), float(cfg.beta2), float(cfg.eps), float(cfg.momentum),
+                    bool(cfg.bias), bool(cfg.untied), halted, rec_idx[a:b + 1], recW, recb, recM, recloss,
+                    self.blocks)
+            t = time.perf_counter()
+            if mode == "split":
+                sk.train_sparse_split(*args)
+            else:
+                # no more threads than models: an idle thread spinning at the end of the region
+                # takes a core from the working ones
+                numba.set_num_threads(max(1, min(threads, cfg.models)))
+                try:
+                    sk.train_sparse_models(*args)
+                finally:
+                    numba.set_num_threads(threads)
+            if self.blocks > 1 and threads > 1:
+                per_step = (time.perf_counter() - t) / (b - a + 1)
+                old = self.step_seconds.get(mode)
+                self.step_seconds[mode] = per_step if old is None else 0.5 * (old + per_step)
 
     def state(self):
         M = np.swapaxes(self.Dt, 1, 2).copy() if self.cfg.untied else None

@@ -109,23 +109,48 @@ def test_one_hot_minibatches_take_the_compiled_path_and_match_autograd():
 
 
 @pytest.mark.parametrize("changes", [dict(models=1), dict(models=1, untied=True),
-                                     dict(models=2, examples=None, batch=64), dict(models=1, m=3, batch=20)],
-                         ids=["K1", "K1-untied", "K2-fresh", "K1-m3-minibatch"])
+                                     dict(models=2, examples=None, batch=64), dict(models=1, m=3, batch=20),
+                                     dict(n=2000, examples=700, steps=40)],
+                         ids=["K1", "K1-untied", "K2-fresh", "K1-m3-minibatch", "n2000-two-tiles"])
 def test_split_and_per_model_schedules_give_the_same_numbers_bit_for_bit(monkeypatch, changes):
+    """Which schedule runs (chosen by timing, so by the machine's load) never changes a number:
+    nor does a chunk run partly on one and partly on the other."""
     monkeypatch.setattr(sb, "SPLIT_MIN_PAIRS", 1)  # feature blocks at this small size
     cfg = _config(OPTIMISERS[0], "finite", False, steps=120).replace(**changes).validate()
+    plans = {
+        "split": lambda threads, n: [("split", 0, n)],
+        "models": lambda threads, n: [("models", 0, n)],
+        "mixed": lambda threads, n: [("split", 0, min(3, n))] + ([("models", 3, n)] if n > 3 else []),
+    }
     runs = {}
-    for mode in ("split", "models"):
+    for name, plan in plans.items():
         tr = Trainer(cfg, threads=2)
         assert tr.sparse.blocks > 1
-        tr.sparse._schedule = lambda threads, mode=mode: mode
+        tr.sparse._plan = plan
         tr.run(chunk_seconds=0.002)
-        runs[mode] = tr
-    a, b = runs["split"], runs["models"]
-    for x, y in zip(a.parameters(), b.parameters()):
-        if x is not None:
-            np.testing.assert_array_equal(x, y)
-    np.testing.assert_array_equal(a.history.losses()[1], b.history.losses()[1])
+        runs[name] = tr
+    a = runs["split"]
+    for b in (runs["models"], runs["mixed"]):
+        for x, y in zip(a.parameters(), b.parameters()):
+            if x is not None:
+                np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(a.history.steps, b.history.steps)
+        np.testing.assert_array_equal(a.history.losses()[1], b.history.losses()[1])
+
+
+def test_the_slower_schedule_is_tried_on_a_few_steps_ever_more_rarely():
+    tr = Trainer(_config(OPTIMISERS[0], "finite", False, steps=10))
+    sp = tr.sparse
+    sp.blocks = 4
+    assert sp._plan(1, 100) == [("models", 0, 100)]  # one thread: nothing to split
+    assert sp._plan(2, 100) == [("split", 0, sb.TRIAL_STEPS), ("models", sb.TRIAL_STEPS, 100)]
+    sp.step_seconds = {"split": 0.05, "models": 0.001}  # split is 50x slower here (a busy machine)
+    plans = [sp._plan(2, 100) for _ in range(sb.RETRY_CHUNKS * 7)]
+    trials = [i for i, p in enumerate(plans) if p[0][0] == "split"]
+    assert all(p[0][2] == sb.TRIAL_STEPS for i, p in enumerate(plans) if i in trials)
+    gaps = np.diff(trials)
+    assert len(trials) >= 2 and np.all(gaps[1:] >= 2 * gaps[:-1] - 1)  # ever more rarely
+    assert all(p == [("models", 0, 100)] for i, p in enumerate(plans) if i not in trials)
 
 
 @pytest.mark.parametrize("data", ["finite", "minibatch", "fresh"])
