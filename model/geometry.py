@@ -493,6 +493,16 @@ def _zone_windows(V, A, b) -> Tuple[np.ndarray, np.ndarray]:
     return lo, cnt
 
 
+def _zone_args(W2, b, decoder):
+    """(A (n, 2) the zone normals, W2, b) checked: b must be (n,)."""
+    A = _normals2(W2, decoder)
+    W2 = _arr(W2, "W2", 2)
+    b = _arr(b, "b", 1)
+    if b.shape != (A.shape[0],):
+        raise ValueError(f"b must be (n,) = ({A.shape[0]},), got shape {b.shape}")
+    return A, W2, b
+
+
 def zone_polygons(W2, b, clip: str = "shape", box=None, decoder=None) -> List[np.ndarray]:
     """Feature k's zone {h : A_k.h + b_k > 0} clipped to the latent shape (or a box), for all k.
 
@@ -507,12 +517,8 @@ def zone_polygons(W2, b, clip: str = "shape", box=None, decoder=None) -> List[np
     only that angular window (found by binary search) is clipped. A sliver
     zone costs O(log n + its size), not O(n).
     """
-    A = _normals2(W2, decoder)
-    W2 = _arr(W2, "W2", 2)
-    b = _arr(b, "b", 1)
+    A, W2, b = _zone_args(W2, b, decoder)
     n = A.shape[0]
-    if b.shape != (n,):
-        raise ValueError(f"b must be (n,) = ({n},), got shape {b.shape}")
     if clip == "shape":
         V = latent_shape(W2)
     elif clip == "box":
@@ -588,12 +594,8 @@ def zone_areas(W2, b, decoder=None) -> Tuple[np.ndarray, float]:
     line, whatever the pairing of exits and entries. Only the angular window
     of _zone_windows is visited, so the cost is O(n log n + window sizes).
     """
-    A = _normals2(W2, decoder)
-    W2 = _arr(W2, "W2", 2)
-    b = _arr(b, "b", 1)
+    A, W2, b = _zone_args(W2, b, decoder)
     n = A.shape[0]
-    if b.shape != (n,):
-        raise ValueError(f"b must be (n,) = ({n},), got shape {b.shape}")
     V = latent_shape(W2)
     N = V.shape[0]
     out = np.zeros(n)

@@ -129,12 +129,10 @@ def test_inspect_optimum_on_a_hand_built_history(tmp_path):
 
     from model.config import TrainConfig
     from model.history import History
+    from model.init import henighan
     from model.runfile import save_run
 
-    phi = 2 * np.pi / 7
-    th = phi * np.arange(1, 8)
-    r2 = 1 / (1 - np.cos(phi))
-    Wh, bh = np.sqrt(r2) * np.vstack([np.cos(th), np.sin(th)]), np.full(7, -r2 * np.cos(phi))
+    Wh, bh = henighan(7)
     th6 = 2 * np.pi / 6 * np.arange(1, 7)
     Wf = np.hstack([np.sqrt(3.0) * np.vstack([np.cos(th6), np.sin(th6)]), np.zeros((2, 1))])
     bf = np.append(np.full(6, -2.0), 1 / 7)

@@ -277,15 +277,10 @@ def test_sweep_counts_and_filters_by_finding(qtbot, tmp_path):
     filter the gallery: checked against models built by hand (a clean symmetric failure, a
     Henighan solution, a two-radius failure)."""
     from model.analysis import analyze
+    from model.init import henighan
     from model.snapshot import Snapshot
     from model.sweep import Sweep, SweepEntry, finding_mask, open_sweep, save_sweep, wilson_interval
     from widgets.sweep_view import SweepView
-
-    def henighan(n):
-        phi = 2 * np.pi / n
-        th = phi * np.arange(1, n + 1)
-        r2 = 1 / (1 - np.cos(phi))
-        return np.sqrt(r2) * np.vstack([np.cos(th), np.sin(th)]), np.full(n, -r2 * np.cos(phi))
 
     W7, b7 = henighan(7)
     W6, b6 = henighan(6)

@@ -3,14 +3,8 @@ import numpy as np
 import pytest
 
 from model.history import History
+from model.init import henighan
 from model.story import diagnosis_events, stable_since
-
-
-def henighan(n):
-    phi = 2 * np.pi / n
-    th = phi * np.arange(1, n + 1)
-    r2 = 1 / (1 - np.cos(phi))
-    return np.sqrt(r2) * np.vstack([np.cos(th), np.sin(th)]), np.full(n, -r2 * np.cos(phi))
 
 
 def _history(switch_at, steps):
