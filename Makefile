@@ -1,5 +1,5 @@
 # Quick start: `make run` opens the explorer; `make test` runs the whole suite.
-.PHONY: run test setup bench clean
+.PHONY: run test lint setup bench clean
 PY := .venv/bin/python
 
 setup:
@@ -8,8 +8,13 @@ setup:
 run: setup
 	$(PY) main.py
 
-test: setup
+test: setup lint
 	@bash scripts/xdisplay.sh $(PY) -m pytest -q
+
+# ruff: pyflakes and pycodestyle rules; lint-imports: the layer contracts (both configured in pyproject.toml)
+lint: setup
+	.venv/bin/ruff check --quiet .
+	@out=$$(.venv/bin/lint-imports --no-cache 2>&1) || { echo "$$out"; exit 1; }; echo "$$out" | grep -E 'KEPT|BROKEN'
 
 bench: setup
 	$(PY) benchmarks/bench_core.py

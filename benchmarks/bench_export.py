@@ -41,8 +41,8 @@ def make_run(folder: str) -> str:
 
 
 def bench(session, panels, frames: int, ext: str, folder: str):
-    from app.animate import AnimationJob, select_steps
-    from app.export import FigureOptions, FigureRenderer, qimage_bgra, run_title
+    from app.export.animate import AnimationJob, select_steps
+    from app.export.figure import FigureOptions, FigureRenderer, qimage_bgra, run_title
 
     steps = select_steps(session.history.steps, frames=frames)  # evenly spaced: every frame distinct
     title = run_title(session.config)
@@ -76,8 +76,8 @@ def main(argv=None) -> int:
     from PyQt6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])  # noqa: F841
-    from app.export import plane3d_class
-    from app.session import Session
+    from app.export.figure import plane3d_class
+    from app.gui.session import Session
 
     cases = [("zones (n = 7)", ("zones",), ".mp4")]
     if "--gif" in argv:

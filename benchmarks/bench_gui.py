@@ -72,7 +72,7 @@ def main(seconds=4.0):
     import pyqtgraph as pg
     from PyQt6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
+    from app.gui.main_window import MainWindow
     from model.config import TrainConfig
     from model.engine import Trainer
     from model.runfile import save_run

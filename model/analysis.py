@@ -668,7 +668,8 @@ def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True,
     # -- the verdict, from the findings; verdict_margins holds, for each
     # criterion that decided it, how far that decision is from flipping
     nr = int(recon.sum())
-    one = lambda idx: _short(idx, 80)
+    def one(idx):
+        return _short(idx, 80)
     vm: Dict[str, Optional[float]] = {}
     far_bad = float(np.max(-rmargin[wlive & ~recon])) if np.any(wlive & ~recon) else math.inf
     no_dead = -margin_below(float(nrm.min()) / maxn, DEAD_REL) if n and maxn > 0 and not dead.any() else None

@@ -126,7 +126,8 @@ class SparseDataset:
         indptr = np.zeros(K * T + 1, np.int64)
         if K:
             np.cumsum(np.concatenate(counts), out=indptr[1:])
-        cat = (lambda a, dt: np.concatenate(a).astype(dt, copy=False) if a else np.zeros(0, dt))
+        def cat(a, dt):
+            return np.concatenate(a).astype(dt, copy=False) if a else np.zeros(0, dt)
         return cls(indptr, cat(cols, np.int64), cat(vals, np.float32), K, T, n)
 
     @classmethod

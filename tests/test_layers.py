@@ -1,5 +1,7 @@
-"""The house rules (docs/ARCHITECTURE.md): imports run main.py -> app -> widgets, render3d -> model;
-model/ never imports Qt; no pickle anywhere."""
+"""The house rules (docs/ARCHITECTURE.md) that import-linter cannot see: the static rules (imports run
+app -> widgets, render3d -> model; model/ never imports Qt; no pickle module; no cycles inside a package)
+are contracts in pyproject.toml, checked by `lint-imports` in `make test`. Here: what is loaded at run
+time, and pickle reached through numpy."""
 import ast
 import subprocess
 import sys
@@ -7,7 +9,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 QT = ("PyQt6", "PySide6", "PyQt5", "pyqtgraph", "OpenGL", "superqt")
-ORDER = {"model": 0, "widgets": 1, "render3d": 1, "app": 2}
 
 
 def _imports(path):
@@ -25,29 +26,12 @@ def _imports(path):
             yield mod, node.lineno
 
 
-def test_model_never_imports_qt_statically():
-    bad = [f"{p.relative_to(ROOT)}:{ln} imports {mod}" for p in (ROOT / "model").rglob("*.py")
-           for mod, ln in _imports(p) if mod.split(".")[0] in QT]
-    assert not bad, bad
-
-
 def test_importing_the_model_loads_no_qt():
     code = ("import sys, model.engine, model.analysis, model.geometry, model.runfile, model.history;"
             f"print([m for m in sys.modules if m.split('.')[0] in {QT!r}])")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
-
-
-def test_layers_import_only_downwards():
-    bad = []
-    for layer, rank in ORDER.items():
-        for p in (ROOT / layer).rglob("*.py"):
-            for mod, ln in _imports(p):
-                top = mod.split(".")[0]
-                if top in ORDER and ORDER[top] > rank or (top in ORDER and ORDER[top] == rank and top != layer):
-                    bad.append(f"{p.relative_to(ROOT)}:{ln} imports {mod}")
-    assert not bad, bad
 
 
 def test_no_pickle_anywhere():

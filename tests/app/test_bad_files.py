@@ -201,7 +201,7 @@ WORKER = r"""
 import json, os, sys, traceback
 proto = os.fdopen(os.dup(1), "w", buffering=1)
 sys.path.insert(0, sys.argv[1])
-import app.cli, app.cli_export, app.cli_experiments, model.sweep, model.datasize
+import app.cli, app.cli.export, app.cli.experiments, model.sweep, model.datasize
 from model.runfile import RunFileError
 import model.runfile
 readers = {"sweep": model.sweep.open_sweep, "datasize": model.datasize.open_datasize, "run": model.runfile.open_run,
@@ -417,7 +417,7 @@ def refused_in_time(worker, tmp_path, reader, path):
 
 @pytest.mark.parametrize("name", WINDOW_CASES)
 def test_the_window_refuses_every_bad_run_file_with_one_dialog(qtbot, corpus, worker, tmp_path, unblock, name):
-    from app.main_window import MainWindow
+    from app.gui.main_window import MainWindow
 
     path, words = lookup(corpus, name)
     refused_in_time(worker, tmp_path, "run", path)
@@ -438,7 +438,7 @@ def test_the_window_refuses_every_bad_run_file_with_one_dialog(qtbot, corpus, wo
 def test_the_window_refuses_to_start_from_every_bad_run_file_with_one_dialog(qtbot, corpus, worker, tmp_path,
                                                                             unblock, monkeypatch, name):
     """The form's init = run from a bad file: Start shows one dialog; nothing trains, nothing is saved."""
-    from app.main_window import MainWindow
+    from app.gui.main_window import MainWindow
     from model.config import TrainConfig
 
     path, words = lookup(corpus, name)
@@ -460,8 +460,8 @@ def test_the_window_refuses_to_start_from_every_bad_run_file_with_one_dialog(qtb
 
 @pytest.fixture
 def experiments(qtbot):
-    from app.experiments_window import ExperimentsWindow
-    from app.session import Session
+    from app.gui.experiments_window import ExperimentsWindow
+    from app.gui.session import Session
     from model.config import TrainConfig
 
     s = Session()

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("PyQt6")
 from PyQt6.QtGui import QImage  # noqa: E402
 
-import app.seed_figures as sf  # noqa: E402
+import app.export.seed_figures as sf  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 

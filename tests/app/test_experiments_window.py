@@ -10,8 +10,8 @@ from model.analysis import analyze
 from model.config import TrainConfig
 
 pytest.importorskip("PyQt6")
-from app.experiments_window import ExperimentsWindow  # noqa: E402
-from app.session import Session  # noqa: E402
+from app.gui.experiments_window import ExperimentsWindow  # noqa: E402
+from app.gui.session import Session  # noqa: E402
 
 
 @pytest.fixture
@@ -256,7 +256,7 @@ def test_datasize_tab_refuses_sizes_that_do_not_fit_and_runs_small_ones(qtbot, m
 
 
 def test_main_window_has_an_experiments_menu(qtbot):
-    from app.main_window import MainWindow
+    from app.gui.main_window import MainWindow
 
     w = MainWindow(autostart=False, restore=False)
     qtbot.addWidget(w)

@@ -13,8 +13,8 @@ pytest.importorskip("PyQt6")
 from PyQt6.QtCore import QSize  # noqa: E402
 from PyQt6.QtGui import QColor, QImage, QPainter  # noqa: E402
 
-from app.animate import AnimationJob, select_steps  # noqa: E402
-from app.export import (ExportError, FigureOptions, FigureRenderer, check_output, export_figure,  # noqa: E402
+from app.export.animate import AnimationJob, select_steps  # noqa: E402
+from app.export.figure import (ExportError, FigureOptions, FigureRenderer, check_output, export_figure,  # noqa: E402
                         parse_panels, parse_size, qimage_rgb, run_title)
 from model import geometry as geo  # noqa: E402
 
@@ -35,7 +35,7 @@ def run7(tmp_path_factory):
 
 @pytest.fixture
 def session(qtbot, run7):
-    from app.session import Session
+    from app.gui.session import Session
 
     s = Session()
     assert s.open(run7)
@@ -323,7 +323,7 @@ def test_cli_errors_are_one_line_and_exit_2(run7, tmp_path, monkeypatch, capsys,
 # --------------------------------------------------------------------- window
 @pytest.fixture
 def window(qtbot, run7):
-    from app.main_window import MainWindow
+    from app.gui.main_window import MainWindow
 
     w = MainWindow(autostart=False, restore=False)
     qtbot.addWidget(w)
@@ -393,7 +393,7 @@ def test_window_animation_dialog_progress_cancel_and_finish(qtbot, window, tmp_p
 # ------------------------------------------------------------------------- 3D
 @pytest.fixture
 def gl(qapp):
-    from app.export import plane3d_class
+    from app.export.figure import plane3d_class
 
     if plane3d_class() is None:
         pytest.skip("render3d.plane_view.PlaneView is not there yet")
@@ -444,7 +444,7 @@ def test_plane3d_animation_with_orbit_decodes(gl, session, tmp_path):
 def test_cli_plane3d_without_a_display_starts_its_own_x_server(run7, tmp_path):
     import shutil
 
-    from app.export import plane3d_class
+    from app.export.figure import plane3d_class
 
     if plane3d_class() is None:
         pytest.skip("render3d.plane_view.PlaneView is not there yet")

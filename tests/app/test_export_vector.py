@@ -17,7 +17,6 @@ title's drift is most of it), PDF renders under 0.1 %; the SVG that QSvgGenerato
 writes by itself (non-scaling strokes under scaling transforms) has 23-83 %. The
 bound is 2 %, and each test reports its measured fraction.
 """
-import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -28,8 +27,8 @@ import pytest
 pytest.importorskip("PyQt6")
 from PyQt6.QtGui import QImage  # noqa: E402
 
-from app.export import FigureOptions, FigureRenderer, qimage_rgb, run_title  # noqa: E402
-from app.svg_flatten import clip_mark, flatten_svg, parse_transform, transform_path  # noqa: E402
+from app.export.figure import FigureOptions, FigureRenderer, qimage_rgb, run_title  # noqa: E402
+from app.export.svg_flatten import clip_mark, flatten_svg, parse_transform, transform_path  # noqa: E402
 
 SIZE = (600, 400)
 BLUR = 9  # px: the averaging window of the difference image
@@ -61,7 +60,7 @@ def run7(tmp_path_factory):
 
 @pytest.fixture
 def frame(qtbot, run7):
-    from app.session import Session
+    from app.gui.session import Session
 
     s = Session()
     assert s.open(run7)
@@ -160,7 +159,7 @@ def test_svg_and_pdf_render_like_the_png_outside_qt(frame, tmp_path, panels):
 
 def test_figure_with_the_3d_plane_renders_like_the_png(frame, tmp_path, qapp):
     """The 3D panel is a bitmap inside the vector figure (twice the pixels in SVG / PDF)."""
-    from app.export import plane3d_class
+    from app.export.figure import plane3d_class
 
     need("rsvg-convert", "librsvg2-bin")
     need("pdftoppm", "poppler-utils")
@@ -178,7 +177,7 @@ def test_qt_svg_as_written_fails_the_comparison(frame, tmp_path, monkeypatch):
     """The comparison detects the defect it is for: QSvgGenerator's own output (non-scaling strokes
     under the plot's scaling transform) rendered by librsvg is far from the PNG."""
     need("rsvg-convert", "librsvg2-bin")
-    import app.svg_flatten as sf
+    import app.export.svg_flatten as sf
 
     snap, ctx, title = frame
     ref, _, _, arrows = export_three(("wheel", "zones"), snap, ctx, title, tmp_path)

@@ -537,7 +537,7 @@ def test_the_window_s_autosave_on_a_disk_that_fills_stops_but_training_goes_on(q
     """The session's autosave meets a full disk: one message (a dialog and the status line),
     the snapshots written before stay readable, and training goes on in memory to the end."""
     pytest.importorskip("PyQt6")
-    from app.session import Session
+    from app.gui.session import Session
 
     monkeypatch.setenv("LGE_DATA_DIR", str(disk))
     s = Session()

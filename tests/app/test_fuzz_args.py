@@ -318,9 +318,9 @@ def workdir(tmp_path, good_run, monkeypatch, qapp):
     import model.engine
     import model.probe
     import model.sweep
-    import app.animate
-    import app.export
-    import app.main_window
+    import app.export.animate
+    import app.export.figure
+    import app.gui.main_window
 
     cwd = tmp_path / "cwd"
     cwd.mkdir()
@@ -338,9 +338,9 @@ def workdir(tmp_path, good_run, monkeypatch, qapp):
     monkeypatch.setattr(model.sweep.SweepRunner, "run", wire("SweepRunner.run"))
     monkeypatch.setattr(model.datasize.DataSizeRunner, "run", wire("DataSizeRunner.run"))
     monkeypatch.setattr(model.probe, "continue_training", wire("probe.continue_training"))
-    monkeypatch.setattr(app.export.FigureRenderer, "save", wire("FigureRenderer.save"))
-    monkeypatch.setattr(app.animate.AnimationJob, "run", wire("AnimationJob.run"))
-    monkeypatch.setattr(app.main_window, "MainWindow", wire("the window"))
+    monkeypatch.setattr(app.export.figure.FigureRenderer, "save", wire("FigureRenderer.save"))
+    monkeypatch.setattr(app.export.animate.AnimationJob, "run", wire("AnimationJob.run"))
+    monkeypatch.setattr(app.gui.main_window, "MainWindow", wire("the window"))
     monkeypatch.setattr(os, "execvpe", wire("os.execvpe (a re-run under xvfb-run)"))
     env = dict(os.environ)
     yield cwd

@@ -5,7 +5,7 @@ from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 from PyQt6.QtWidgets import QLineEdit
 
-from app.main_window import DEFAULT_EXPERIMENT, MainWindow, settings
+from app.gui.main_window import DEFAULT_EXPERIMENT, MainWindow, settings
 from model.config import TrainConfig
 from model.engine import Trainer
 
@@ -262,7 +262,7 @@ def test_3d_dock_follows_the_frame_and_alt_click_sends_a_feature(qtbot, make_win
     import numpy as np
     from PyQt6.QtWidgets import QApplication
 
-    import app.main_window as mw
+    import app.gui.main_window as mw
     from render3d.plane_view import PlaneView
 
     w = make_window(layout="compare")  # the 3D view tabbed behind the wheel
@@ -319,7 +319,7 @@ def test_timeline_tells_when_the_seeds_failure_began(qtbot, make_window, tmp_pat
     assert ev["dead"] == [1] and "dead: 1" in ev["text"]
     # the measured statement "symmetric failure since step S", every snapshot checked: the mark
     # is on the first analysed snapshot at or after S (the window analyses every k-th snapshot)
-    from app.main_window import STORY_SNAPSHOTS
+    from app.gui.main_window import STORY_SNAPSHOTS
 
     h = w.session.history
     since = stable_since(h, exhaustive_max=10**6)
@@ -341,7 +341,7 @@ def test_model_table_before_the_first_step_says_no_loss_not_halted(qtbot, make_w
 
 
 def test_layouts_give_the_pictures_the_room_and_are_remembered(qtbot, make_window):
-    from app.main_window import LAYOUTS
+    from app.gui.main_window import LAYOUTS
 
     w = make_window()  # no layout remembered: explore
     w.resize(1920, 1080)

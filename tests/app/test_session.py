@@ -8,7 +8,7 @@ from model.config import TrainConfig
 from model.engine import Trainer
 
 pytest.importorskip("PyQt6")
-from app.session import Session  # noqa: E402
+from app.gui.session import Session  # noqa: E402
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ def test_save_as_and_open_round_trip(qtbot, session, tmp_path):
 
 
 def test_large_n_analysis_runs_in_the_background_and_views_borrow_the_latest(qtbot, session):
-    from app.session import SYNC_ANALYSIS_MAX_N
+    from app.gui.session import SYNC_ANALYSIS_MAX_N
 
     n = SYNC_ANALYSIS_MAX_N + 500
     session.start(TrainConfig(n=n, data="sparse", sparsity=0.99, batch=64, steps=30, seed=0))

@@ -70,7 +70,7 @@ def config_home(tmp_path, monkeypatch):
 
 
 def test_values_round_trip_as_plain_types(config_home):
-    from app.settings import Settings, settings_path
+    from app.gui.settings import Settings, settings_path
 
     assert settings_path() == config_home / "explorer.json"
     st = Settings()
@@ -89,7 +89,7 @@ def test_values_round_trip_as_plain_types(config_home):
 
 
 def test_bad_entries_are_dropped_with_a_warning_and_the_file_is_rewritten(config_home, caplog):
-    from app.settings import Settings
+    from app.gui.settings import Settings
 
     config_home.mkdir(parents=True)
     path = config_home / "explorer.json"
@@ -100,7 +100,7 @@ def test_bad_entries_are_dropped_with_a_warning_and_the_file_is_rewritten(config
         "last_experiment": '{"n": 9}',  # the one good entry
         "payload": "anything",  # unknown
     }))
-    with caplog.at_level(logging.WARNING, logger="app.settings"):
+    with caplog.at_level(logging.WARNING, logger="app.gui.settings"):
         st = Settings()
     assert st.value("last_experiment") == '{"n": 9}'
     assert st.value("geometry") is None and st.value("state") is None and st.value("recent", []) == []
@@ -113,11 +113,11 @@ def test_bad_entries_are_dropped_with_a_warning_and_the_file_is_rewritten(config
 @pytest.mark.parametrize("content", [b"not json at all", b"[1, 2, 3]", b"\xff\xfe not UTF-8", b"[" * 100_000,
                                      b'{"recent": "/a.h5"'])
 def test_a_broken_settings_file_gives_the_defaults(config_home, caplog, content):
-    from app.settings import Settings
+    from app.gui.settings import Settings
 
     config_home.mkdir(parents=True)
     (config_home / "explorer.json").write_bytes(content)
-    with caplog.at_level(logging.WARNING, logger="app.settings"):
+    with caplog.at_level(logging.WARNING, logger="app.gui.settings"):
         st = Settings()
     assert st.value("recent", []) == [] and caplog.records
     st.setValue("recent", ["/x.h5"])
@@ -125,18 +125,18 @@ def test_a_broken_settings_file_gives_the_defaults(config_home, caplog, content)
 
 
 def test_a_fifo_as_the_settings_file_does_not_block(config_home, caplog):
-    from app.settings import Settings
+    from app.gui.settings import Settings
 
     config_home.mkdir(parents=True)
     os.mkfifo(config_home / "explorer.json")
-    with caplog.at_level(logging.WARNING, logger="app.settings"):
+    with caplog.at_level(logging.WARNING, logger="app.gui.settings"):
         st = Settings()  # a blocking open would wait here for a writer forever
     assert st.value("recent", []) == []
     assert any("not a regular file" in r.getMessage() for r in caplog.records)
 
 
 def test_the_window_restores_from_the_json_settings(qtbot, config_home):
-    from app.main_window import MainWindow, settings
+    from app.gui.main_window import MainWindow, settings
     from model.config import TrainConfig
 
     write_pickled_ini(config_home / "explorer.conf", config_home / "MARKER")

@@ -268,7 +268,8 @@ def check_partition(W2, b, box, res=160, min_agree=0.99):
     assert sum(g.polygon_area(p) for p in part.values()) == pytest.approx(area, rel=1e-9)
     X, Y, _ = pixel_grid(box, res)
     naive = g.naive_argmax_raster(W2, b, box, res)
-    P = lambda L: W2[0, L] * X + W2[1, L] * Y + b[L]
+    def P(L):
+        return W2[0, L] * X + W2[1, L] * Y + b[L]
     label = np.full(X.shape, -1)
     cover = np.zeros(X.shape, dtype=int)
     lo = np.full(X.shape, np.inf)

@@ -13,7 +13,7 @@ QPainter onto the target device:
   at exactly the panel's pixel size (in SVG/PDF a bitmap of twice the pixels,
   line widths and fonts: the same picture, sharper).
 
-SVG: QSvgGenerator's output is rewritten by ``app.svg_flatten`` (geometry in
+SVG: QSvgGenerator's output is rewritten by ``app.export.svg_flatten`` (geometry in
 output pixels, literal stroke widths, each panel clipped to its rectangle) so
 that librsvg, browsers and Inkscape draw what the PNG shows; PDF images are
 written lossless.
@@ -665,9 +665,9 @@ class FigureRenderer:
             self._paint_legend(p, lrect, snap, ctx)
 
     def _clip_mark(self, p: QPainter, k: int, end: bool):
-        """SVG only: the marks around panel k that app.svg_flatten turns into its clip."""
+        """SVG only: the marks around panel k that app.export.svg_flatten turns into its clip."""
         if self._svg_marks:
-            from .svg_flatten import clip_mark
+            from app.export.svg_flatten import clip_mark
 
             p.fillRect(QRectF(*clip_mark(k, end)), QColor(1, 2, 3))
 
@@ -796,7 +796,7 @@ class FigureRenderer:
         if ext == ".svg":  # QSvgGenerator states the size in mm, which readers convert at 90 or 96 dpi
             import re
 
-            from .svg_flatten import flatten_svg
+            from app.export.svg_flatten import flatten_svg
 
             o = self.options
             text = data.decode("utf-8")
@@ -806,7 +806,7 @@ class FigureRenderer:
                               f'width="{o.width}px" height="{o.height}px"', head, count=1)
             text = head + sep + rest
             # geometry in output pixels with literal stroke widths: renders alike in Qt, librsvg,
-            # browsers and Inkscape (app.svg_flatten says why Qt's own output does not)
+            # browsers and Inkscape (app.export.svg_flatten says why Qt's own output does not)
             clips = {k: (r.x(), r.y(), r.width(), r.height()) for k, r in enumerate(self.panel_rects)}
             data = flatten_svg(text, svg_font_families(text), clips, resample_nearest).encode("utf-8")
         return data

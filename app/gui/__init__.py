@@ -33,7 +33,7 @@ def run_gui(path: Optional[str] = None) -> int:
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Latent geometry explorer")
-    from .main_window import MainWindow
+    from app.gui.main_window import MainWindow
 
     win = MainWindow(autostart=path is None)
     win.show()

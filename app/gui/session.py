@@ -27,7 +27,7 @@ from model.snapshot import Snapshot
 from resources.palette import feature_colors
 from widgets.context import ViewContext
 
-from .worker import TrainingWorker
+from app.gui.worker import TrainingWorker
 
 # Above this many features, analysis runs off the GUI thread (it takes
 # ~0.2 s at n = 10,000) and the views get it when it is ready.

@@ -6,7 +6,7 @@
                   [--continue-steps N --at t [--out RUN.h5]]
     main.py datasize --sizes 3,5,8,... [train options] [--test-examples N] [--out FILE.h5] [--json]
 
-One module for the three commands (app/cli.py's EXTRA_COMMANDS maps each name
+One module for the three commands (app/cli/__init__.py's EXTRA_COMMANDS maps each name
 here): ``add_parser`` adds the three subparsers once, ``run`` dispatches on
 the command. Bad input: one line naming the flag and what it allows, exit 2.
 Progress bars go to stderr; --json prints exactly one JSON object on stdout.
@@ -17,7 +17,7 @@ import json
 import math
 import sys
 
-from .cli import (EXIT_INTERRUPTED, CliError, Interrupt, _add_train_options, _float_arg, _int_arg, _path_arg,
+from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, _add_train_options, _float_arg, _int_arg, _path_arg,
                   add_threads_option, check_out, config_from_args)
 
 COMMANDS = ("sweep", "probe", "datasize")

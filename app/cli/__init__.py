@@ -20,9 +20,9 @@ EXIT_INTERRUPTED = 130  # Ctrl+C (128 + SIGINT), as a shell reports it
 #: module has ``add_parser(sub)`` (adds its subparser to the argparse
 #: subparsers ``sub``) and ``run(args) -> int``; raising CliError (or the core's
 #: ConfigError / RunFileError) gives the one-line message and exit status 2.
-EXTRA_COMMANDS = {"export": "app.cli_export", "animate": "app.cli_export",
-                  "sweep": "app.cli_experiments", "probe": "app.cli_experiments", "datasize": "app.cli_experiments",
-                  "figures": "app.cli_figures"}
+EXTRA_COMMANDS = {"export": "app.cli.export", "animate": "app.cli.export",
+                  "sweep": "app.cli.experiments", "probe": "app.cli.experiments", "datasize": "app.cli.experiments",
+                  "figures": "app.cli.figures"}
 COMMANDS = ("train", "inspect") + tuple(EXTRA_COMMANDS)
 
 
@@ -399,7 +399,7 @@ def _run(argv) -> int:
 
     try:
         if not argv or (len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in COMMANDS):
-            from .gui import run_gui
+            from app.gui import run_gui
 
             return run_gui(argv[0] if argv else None)
         a = build_parser().parse_args(argv)

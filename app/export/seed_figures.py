@@ -3,7 +3,7 @@
 Each figure of Ryan Tan's *Optimization Failure* that this tool can draw is a
 ``FigureSpec``: the file it is written to (named after the seed's caption), the
 seed's caption, the trainings it needs, and a ``draw`` function that renders it
-with the export renderer (``app.export.FigureRenderer``, the same views as the
+with the export renderer (``app.export.figure.FigureRenderer``, the same views as the
 window) and says, in a caption of its own, what this run shows (measured from
 the trained model, not assumed: a reduced-step run says what it reached).
 
@@ -103,8 +103,8 @@ class Runs:
 
     def frame(self, key: str, model: int = 0) -> Frame:
         if (key, model) not in self._frames:
-            from .export import run_title
-            from .session import Session
+            from app.export.figure import run_title
+            from app.gui.session import Session
 
             s = Session()
             try:
@@ -167,7 +167,7 @@ def train_datasize(base, sizes, test_examples, threads, tick):
 
 # ------------------------------------------------------------------- rendering
 def renderer(panels, frame: Frame, w: int, h: int, title: Optional[str] = None, **opts):
-    from .export import FigureOptions, FigureRenderer
+    from app.export.figure import FigureOptions, FigureRenderer
 
     o = FigureOptions(width=w, height=h, title="auto" if title is None else title, **opts)
     return FigureRenderer(panels, o, frame.title)
@@ -540,7 +540,7 @@ def index_markdown(entries: Sequence[Tuple[FigureSpec, str]], note: str) -> str:
 def write_image(img, target: Path, replace: bool = False) -> Path:
     """PNG through a temporary file beside the target, published at the end (never half-written;
     an existing target only with ``replace``)."""
-    from .export import ExportError, discard, finish_file, temp_path
+    from app.export.figure import ExportError, discard, finish_file, temp_path
 
     tmp = temp_path(target)
     try:
@@ -554,7 +554,7 @@ def write_image(img, target: Path, replace: bool = False) -> Path:
 
 
 def write_text(text: str, target: Path, replace: bool = False) -> Path:
-    from .export import discard, finish_file, temp_path
+    from app.export.figure import discard, finish_file, temp_path
 
     tmp = temp_path(target)
     try:

@@ -21,7 +21,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .export import (ExportError, FigureRenderer, check_output, discard, finish_file, qimage_bgra, temp_path,
+from app.export.figure import (ExportError, FigureRenderer, check_output, discard, finish_file, qimage_bgra, temp_path,
                      write_error)
 
 ANIMATION_FORMATS = (".mp4", ".gif")

@@ -3,7 +3,7 @@
 Both draw the session's run with fresh, off-screen views (the window's views keep
 their size and state) and copy the window's view toggles. The animation dialog
 renders a frame or two per timer tick on the GUI thread and encodes in a worker
-thread (app.animate), so the window stays responsive; its progress bar shows the
+thread (app.export.animate), so the window stays responsive; its progress bar shows the
 time left, and Cancel removes the half-written file.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDoubl
                              QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QRadioButton,
                              QSpinBox, QVBoxLayout, QWidget)
 
-from .animate import DEFAULT_FRAMES, GIF_FPS_MAX, ORBIT_MAX, AnimationJob, select_steps
-from .export import (FEATURE_COLOURED, MAX_SIDE, VIEW_TITLES, ExportError, FigureOptions, FigureRenderer,
+from app.export.animate import DEFAULT_FRAMES, GIF_FPS_MAX, ORBIT_MAX, AnimationJob, select_steps
+from app.export.figure import (FEATURE_COLOURED, MAX_SIDE, VIEW_TITLES, ExportError, FigureOptions, FigureRenderer,
                      plane3d_class, run_title, view_settings)
 
 FIGURE_FILTER = "PNG image (*.png);;SVG vector (*.svg);;PDF vector (*.pdf)"

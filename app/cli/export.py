@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .cli import EXIT_INTERRUPTED, CliError, Interrupt, _float_arg, _int_arg, _path_arg, check_out
+from app.cli import EXIT_INTERRUPTED, CliError, Interrupt, _float_arg, _int_arg, _path_arg, check_out
 
 VIEW_CHOICES = ("zones", "wheel", "gram", "bias", "loss", "verdict", "plane3d", "figure")
 XVFB_ARGS = ["-a", "-s", "-screen 0 1920x1080x24 +extension GLX +render -noreset"]
@@ -76,7 +76,7 @@ def add_parser(sub):
 
 # ------------------------------------------------------------------ helpers
 def _panels(a):
-    from .export import ExportError, parse_panels
+    from app.export.figure import ExportError, parse_panels
 
     if a.view == "figure":
         try:
@@ -156,13 +156,13 @@ def _app():
 
 def load(a, panels):
     """(session on the run with the model chosen, figure options, run title)."""
-    from .export import ExportError, FigureOptions, needs_gl, parse_size, plane3d_class, run_title
+    from app.export.figure import ExportError, FigureOptions, needs_gl, parse_size, plane3d_class, run_title
 
     if "plane3d" in panels and plane3d_class() is None:
         raise CliError(f"main.py {a.command}: view plane3d is not available yet")
     prepare_display(needs_gl(panels))
     _app()
-    from .session import Session
+    from app.gui.session import Session
 
     s = Session()
     errors = []
@@ -200,7 +200,7 @@ def load(a, panels):
 
 # ----------------------------------------------------------------- commands
 def cmd_export(a) -> int:
-    from .export import ExportError, FigureRenderer, check_output
+    from app.export.figure import ExportError, FigureRenderer, check_output
 
     panels = _panels(a)
     try:
@@ -233,8 +233,8 @@ def cmd_export(a) -> int:
 def cmd_animate(a) -> int:
     from tqdm import tqdm
 
-    from .animate import AnimationJob, check_fps, check_orbit, select_steps
-    from .export import ExportError, FigureRenderer, check_output
+    from app.export.animate import AnimationJob, check_fps, check_orbit, select_steps
+    from app.export.figure import ExportError, FigureRenderer, check_output
 
     panels = _panels(a)
     try:

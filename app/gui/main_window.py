@@ -21,8 +21,8 @@ from widgets.live_text import LiveText
 from widgets.model_picker import ModelPicker
 from widgets.timeline import Timeline
 
-from .session import Session
-from .settings import Settings
+from app.gui.session import Session
+from app.gui.settings import Settings
 
 DEFAULT_EXPERIMENT = TrainConfig(n=7, m=2, data="identity", optimizer="adamw", lr=1e-3, steps=25_000, seed=0)
 RUN_FILTER = "Run files (*.h5 *.hdf5);;All files (*)"
@@ -32,7 +32,7 @@ VIEW_TITLES = {"zones": "Latent zones", "wheel": "Feature wheel", "gram": "WᵀW
 
 
 def settings() -> Settings:
-    """The window's settings (plain values in a JSON file: app/settings.py says why not QSettings)."""
+    """The window's settings (plain values in a JSON file: app/gui/settings.py says why not QSettings)."""
     return Settings()
 
 
@@ -312,7 +312,7 @@ class MainWindow(QMainWindow):
         a.triggered.connect(self.save_dialog)
         m.addAction(a)
         m.addSeparator()
-        from .export_dialog import open_animation_dialog, open_figure_dialog
+        from app.gui.export_dialog import open_animation_dialog, open_figure_dialog
 
         self.export_figure_action = QAction("Export &figure…", self)
         self.export_figure_action.triggered.connect(lambda: open_figure_dialog(self))
@@ -358,7 +358,7 @@ class MainWindow(QMainWindow):
     def show_experiments(self, tab: str = "sweep"):
         """The Experiments window (one, made on first use), on the given tab."""
         if getattr(self, "experiments", None) is None:
-            from .experiments_window import ExperimentsWindow
+            from app.gui.experiments_window import ExperimentsWindow
 
             self.experiments = ExperimentsWindow(self.session, self.form.config, on_open_model=self.form.set_config)
         self.experiments.show_tab(tab)

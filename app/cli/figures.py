@@ -1,4 +1,4 @@
-"""`main.py figures --out DIR`: the seed's figures, reproduced (app.seed_figures).
+"""`main.py figures --out DIR`: the seed's figures, reproduced (app.export.seed_figures).
 
 Trains what the figures need (progress bar on stderr), then writes one PNG per
 figure, named after the seed's caption, and ``index.md`` listing them with the
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import MAX_THREADS, CliError, _float_arg, _int_arg
+from app.cli import MAX_THREADS, CliError, _float_arg, _int_arg
 
 MAX_SCALE = 10.0
 
@@ -65,13 +65,13 @@ def check_out(text: str, force: bool, names) -> Path:
 
 
 def run(a) -> int:
-    from . import seed_figures as sf
+    from app.export import seed_figures as sf
 
     if a.steps_scale is not None and not 0 < a.steps_scale <= MAX_SCALE:
         raise CliError(f"main.py figures: --steps-scale must be > 0 and <= {MAX_SCALE:g}, got {a.steps_scale:g}")
     names = [s.file for s in sf.FIGURES] + [sf.INDEX]
     out = check_out(a.out, a.force, names)
-    from .cli_export import _app, prepare_display
+    from app.cli.export import _app, prepare_display
 
     prepare_display(True)  # the 3D figures need GL: under xvfb-run when there is no display
     _app()

@@ -1,0 +1,1 @@
+"""Rendering views to files: figures (PNG, SVG, PDF), animations, the seed's figures."""
