@@ -46,7 +46,7 @@ from . import geometry as geo
 from .config import DEFAULT_TEST_EXAMPLES, ConfigError, TrainConfig, smdd_config  # noqa: F401 (re-exported)
 from .data import sparse_coo
 from .engine import BASE_BYTES, MEMORY_FRACTION, TrainingQueue, available_memory, fmt_bytes, sparse_data_bytes  # noqa: F401
-from .runfile import DATASIZE_FORMAT, RunFileError, _as_str, atomic_h5, check_real, read_h5
+from .h5io import DATASIZE_FORMAT, RunFileError, as_str, check_real, check_writable, read_h5, read_version, write_h5
 
 DATASIZE_FORMAT_VERSION = 1
 #: SMDD's sizes (the issue's list, continued by 1-2-5 decades).
@@ -405,9 +405,7 @@ class DataSizeRunner(TrainingQueue):
         self.out = None if out is None else Path(out)
         self.overwrite = overwrite
         if self.out is not None:
-            from .sweep import _check_writable
-
-            _check_writable(self.out, overwrite, "write the dataset-size sweep")
+            check_writable(self.out, overwrite, DATASIZE_FORMAT)
         super().__init__(threads)
         self.result = DataSizeSweep(self.base, sizes, test_examples, path=None)  # set once saved
 
@@ -489,12 +487,10 @@ class DataSizeRunner(TrainingQueue):
 # files
 
 def save_datasize(path, sweep: DataSizeSweep, replace: bool = False) -> Path:
-    """Write the dataset-size sweep atomically (runfile.atomic_h5); an existing file is
+    """Write the dataset-size sweep atomically (h5io.write_h5); an existing file is
     replaced only with ``replace``."""
     path = Path(path)
-    with atomic_h5(path, "write the dataset-size sweep", replace=replace) as f:
-        f.attrs["format"] = DATASIZE_FORMAT
-        f.attrs["format_version"] = DATASIZE_FORMAT_VERSION
+    with write_h5(path, DATASIZE_FORMAT, DATASIZE_FORMAT_VERSION, replace=replace) as f:
         f.attrs["base"] = sweep.base.to_json()
         f.attrs["sizes"] = json.dumps(list(sweep.sizes))
         f.attrs["test_examples"] = int(sweep.test_examples)
@@ -517,23 +513,21 @@ def save_datasize(path, sweep: DataSizeSweep, replace: bool = False) -> Path:
 
 
 def open_datasize(path) -> DataSizeSweep:
-    """Read a dataset-size sweep file through the read guard (runfile.read_h5). Any problem is
-    a RunFileError naming the file (one line)."""
+    """Read a dataset-size sweep file through the read guard (h5io.read_h5). Any problem is
+    a RunFileError naming the file and its kind (one line)."""
     path = Path(path)
     return read_h5(path, lambda f: _read_datasize(f, path), fmt=DATASIZE_FORMAT)
 
 
 def _read_datasize(f, path: Path) -> DataSizeSweep:
-    ver = int(np.asarray(f.attrs.get("format_version", -1)).reshape(()))
-    if not 1 <= ver <= DATASIZE_FORMAT_VERSION:
-        raise RunFileError(path, f"has format_version {ver}; this program reads 1 to {DATASIZE_FORMAT_VERSION}")
-    base = TrainConfig.from_json(_as_str(f.attrs["base"]))
-    sw = DataSizeSweep(base, json.loads(_as_str(f.attrs["sizes"])), int(f.attrs["test_examples"]),
+    read_version(f, path, DATASIZE_FORMAT, DATASIZE_FORMAT_VERSION)
+    base = TrainConfig.from_json(as_str(f.attrs["base"]))
+    sw = DataSizeSweep(base, json.loads(as_str(f.attrs["sizes"])), int(f.attrs["test_examples"]),
                        cancelled=bool(f.attrs.get("cancelled", False)), path=path)
     names = ("W", "b", "train_loss", "test_loss", "recorded_loss", "feature_dims", "data_dims", "H")
     for key in sorted(f["sizes"]):
         c = f["sizes"][key]
-        cfg = TrainConfig.from_json(_as_str(c.attrs["config"]))
+        cfg = TrainConfig.from_json(as_str(c.attrs["config"]))
         T = int(c.attrs["T"])
         K, m, n = cfg.models, cfg.m, cfg.n
         for name in names:

@@ -35,18 +35,21 @@ from typing import Optional
 
 
 class RunFileError(Exception):
-    """A run file that cannot be read or written. ``str()`` is one line: file, problem.
+    """A file of this program (run, sweep, dataset-size sweep) that cannot be read or written.
+    ``str()`` is one line: "file: problem", or "file (kind): problem" when ``kind`` ("sweep
+    file", ...) is given because the problem does not say what kind of file it is.
 
     ``status``: the exit status it means on the command line: 2 for the user's input
     (a bad file or name, an existing target), 1 for the machine's failure (a full disk,
     an I/O error)."""
 
-    def __init__(self, path, problem: str, status: int = 2):
+    def __init__(self, path, problem: str, status: int = 2, kind: Optional[str] = None):
         self.path = os.fspath(path) if path is not None else ""
         problem = str(problem).encode("utf-8", "backslashreplace").decode("utf-8")  # no lone surrogates
         self.problem = " ".join(problem.split())  # one line
         self.status = int(status)
-        super().__init__(f"{self.path}: {self.problem}")
+        self.kind = kind
+        super().__init__(f"{self.path} ({kind}): {self.problem}" if kind else f"{self.path}: {self.problem}")
 
 
 #: errno values that mean "the disk failed us" rather than "the name is wrong".

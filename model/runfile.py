@@ -41,26 +41,26 @@ file never appears without a snapshot, and an existing file is replaced only whe
 asked (``overwrite``). Before HDF5 writes a block, its space is reserved
 (``SpaceReserve``): a full disk stops the writer before libhdf5 meets a failed
 write (after which it cannot be trusted: a flush could crash the process), and the
-rows committed until then stay readable. Files written in one go (``atomic_h5``:
-sweeps, dataset-size sweeps) are built in memory and written with plain writes.
+rows committed until then stay readable.
 
+Reading goes through model/h5io.py's guard (``read_h5``: regular files only,
+self-contained, of this kind, SWMR readers for a file a writer has or left).
 Every failure to read or write a run file is a ``RunFileError`` whose message is
-one line naming the file and the problem; its ``status`` says whose failure it
-was (2: the input, 1: the machine). This module never pickles.
+one line naming the file, its kind and the problem; its ``status`` says whose
+failure it was (2: the input, 1: the machine). This module never pickles.
+``FORMAT``, ``SWEEP_FORMAT``, ``DATASIZE_FORMAT``, ``FILE_KINDS``, ``check_readable``,
+``check_real`` and ``read_h5`` are model/h5io.py's, re-exported.
 """
 from __future__ import annotations
 
-import errno
 import json
 import math
 import os
 import queue
-import stat
 import threading
 import time
 import uuid
 import zlib
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -68,43 +68,23 @@ from typing import Optional
 import numpy as np
 
 from . import outfile
-from .outfile import RunFileError  # noqa: F401 (defined beside the writers' rules; re-exported)
 from .config import ConfigError, TrainConfig
+from .h5io import (DATASIZE_FORMAT, FILE_KINDS, SWEEP_FORMAT, RunFileError, as_str, check_readable,
+                   check_real, check_whole, one_line, read_h5, read_version, stamp, write_error)
+from .h5io import RUN_FORMAT as FORMAT
 from .history import History
 from .snapshot import Snapshot
 
-FORMAT = "latent-geometry-run"
-SWEEP_FORMAT = "latent-geometry-sweep"  # model/sweep.py
-DATASIZE_FORMAT = "latent-geometry-datasize"  # model/datasize.py
 FORMAT_VERSION = 1
 LIBVER = ("v110", "v110")  # SWMR needs >= v1.10 file format; v110 keeps files readable by HDF5 1.10+
-_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _BLOCK_BYTES = 32 * 2**20  # rows buffered by RunWriter before they are written out
 ENV_DATA_DIR = "LGE_DATA_DIR"
 APP_NAME = "latent-geometry-explorer"
+#: The problem every reader reports for a run file whose history has no row yet.
+NO_SNAPSHOT = "no snapshot recorded yet"
 
 
 # ----------------------------------------------------------------- helpers
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-
-
-def _os_problem(exc: OSError, doing: str) -> str:
-    return outfile.problem(exc, doing)
-
-
-def write_error(path, exc: BaseException, doing: str) -> RunFileError:
-    """The RunFileError for a failed write: exit status 1 for a disk failure, else 2."""
-    if isinstance(exc, RunFileError):
-        return exc
-    if isinstance(exc, OSError):
-        return RunFileError(path, outfile.problem(exc, doing), status=1 if outfile.is_disk_failure(exc) else 2)
-    if isinstance(exc, MemoryError):
-        return RunFileError(path, f"cannot {doing}: out of memory", status=1)
-    return RunFileError(path, f"cannot {doing}: {_one_line(exc)}", status=1)
-
-
 def _chunks(row_shape: tuple, itemsize: int, target: int = 2**20, max_rows: int = 1024) -> tuple:
     row_bytes = itemsize * int(np.prod(row_shape, dtype=np.int64))
     rows = int(max(1, min(max_rows, target // max(1, row_bytes))))
@@ -151,8 +131,7 @@ def _row_crc(step, W, b, loss, M=None) -> int:
 
 def _write_header(f, config, dataset, meta, K, m, n, untied):
     """The parts every run file starts with; returns the (empty) history group."""
-    f.attrs["format"] = FORMAT
-    f.attrs["format_version"] = FORMAT_VERSION
+    stamp(f, FORMAT, FORMAT_VERSION)
     f.attrs["config"] = config.to_json()
     f.attrs["meta"] = json.dumps(meta or {})
     f.create_dataset("meta_json", shape=(0,), maxshape=(None,), dtype=np.uint8, chunks=(4096,))
@@ -209,8 +188,7 @@ def _read_dataset(g, path) -> np.ndarray:
     K, T, n = shape
     check_real(g["data"], path, "dataset/data")
     for name in ("indptr", "indices"):
-        if g[name].dtype.kind not in "iu":
-            raise RunFileError(path, f"dataset/{name} holds {g[name].dtype} values; it must hold whole numbers")
+        check_whole(g[name], path, f"dataset/{name}")
     indptr = np.asarray(g["indptr"][()], dtype=np.int64)
     indices = np.asarray(g["indices"][()], dtype=np.int64)
     data = np.asarray(g["data"][()], dtype=np.float32)
@@ -223,16 +201,6 @@ def _read_dataset(g, path) -> np.ndarray:
     rows = np.repeat(np.arange(R, dtype=np.int64), np.diff(indptr))
     dense[rows, indices] = data
     return dense.reshape(K, T, n)
-
-
-def _as_str(v) -> str:
-    if isinstance(v, bytes):
-        return v.decode("utf-8")
-    if isinstance(v, np.ndarray) and v.shape == ():
-        return _as_str(v[()])
-    if isinstance(v, str):
-        return v
-    raise TypeError(f"expected a string, got {type(v).__name__}")
 
 
 def _check_dims(config: TrainConfig, K: int, m: int, n: int, untied: bool) -> None:
@@ -702,47 +670,6 @@ class RunWriter:
         self.close()
 
 
-# ------------------------------------------------------------------- save
-@contextmanager
-def atomic_h5(path, doing: str, libver=None, replace: bool = False):
-    """A new HDF5 file for ``path``, written in one go: built in memory (h5py's core
-    driver) while the with-block runs, then written to a temporary file beside ``path``
-    with plain writes and published under ``path`` (model/outfile.py), so a reader never
-    sees half a file, a full disk never reaches HDF5, and a failed write leaves the old
-    file as it was. An existing ``path`` is replaced only with ``replace``. Any error:
-    RunFileError naming ``path`` and what was being done (``doing``, e.g. "save"),
-    status 1 for a disk failure, else 2."""
-    import h5py
-
-    path = Path(path)
-    try:
-        outfile.check_target(path, replace)
-    except OSError as exc:
-        raise write_error(path, exc, doing) from None
-    tmp = outfile.temp_beside(path)
-    try:
-        f = h5py.File(f"image-{uuid.uuid4().hex}.h5", "w", driver="core", backing_store=False,
-                      **({"libver": libver} if libver else {}))
-    except Exception as exc:
-        raise write_error(path, exc, doing) from None
-    try:
-        try:
-            yield f
-            f.flush()
-            image = f.id.get_file_image()
-        finally:
-            f.close()
-        outfile.write_new(tmp, image)
-        del image
-        outfile.publish(tmp, path, replace)
-    except RunFileError:
-        raise
-    except Exception as exc:
-        raise write_error(path, exc, doing) from None
-    finally:
-        outfile.discard(tmp)
-
-
 def save_run(path, config: TrainConfig, history: History, dataset=None, meta: Optional[dict] = None,
              replace: bool = False) -> Path:
     """Write ``history`` (all rows) to a new file at ``path`` through a RunWriter: the file
@@ -775,225 +702,6 @@ def save_run(path, config: TrainConfig, history: History, dataset=None, meta: Op
     return path
 
 
-# ------------------------------------------------------------- read guard
-#: Every HDF5 file this program writes names its kind in the ``format`` attribute:
-#: format -> (what a person calls it, what it is, how to open it instead).
-FILE_KINDS = {
-    FORMAT: ("run file", "latent-geometry run", "open it with main.py inspect / export / probe, or in the window"),
-    SWEEP_FORMAT: ("sweep file", "sweep", "open it in the window: Experiments > Seed sweep > Open"),
-    DATASIZE_FORMAT: ("dataset-size sweep file", "dataset-size sweep",
-                      "open it in the window: Experiments > Dataset size > Open"),
-}
-#: The problem every reader reports for a run file whose history has no row yet.
-NO_SNAPSHOT = "no snapshot recorded yet"
-_NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
-                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
-
-
-def _kind_name(fmt: str) -> str:
-    return FILE_KINDS.get(fmt, ("HDF5 file",))[0]
-
-
-def _describe_mode(mode: int) -> Optional[str]:
-    """None for a regular file, else what the path is (a FIFO would block every read)."""
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    for test, what in _NOT_REGULAR:
-        if test(mode):
-            return what
-    return "not a regular file"
-
-
-def check_readable(path, fmt: str = FORMAT) -> None:
-    """Refuse, with a one-line RunFileError, any path that is not a regular, readable file
-    that starts like HDF5, before anything opens it: a missing file, a broken link, a symbolic
-    link loop, a folder, a FIFO (opening one blocks until a writer comes), a socket or device,
-    an empty or non-HDF5 file. ``fmt`` (a FILE_KINDS key) names the kind of file in messages.
-    The file is opened non-blocking and checked again through its descriptor, so a path swapped
-    for a FIFO after the first check is still refused without blocking."""
-    kind = _kind_name(fmt)
-    text = os.fspath(path)
-    if text == "":
-        raise RunFileError(path, "no file name given (the name is empty)")
-    try:
-        st = os.stat(text)
-    except FileNotFoundError:
-        if os.path.islink(text):
-            try:
-                target = os.readlink(text)
-            except OSError:
-                target = "?"
-            raise RunFileError(path, f"is a broken symbolic link (it points to {target}, which does not "
-                                     f"exist)") from None
-        raise RunFileError(path, "file not found") from None
-    except NotADirectoryError:
-        raise RunFileError(path, "file not found (a part of the path is a file, not a folder)") from None
-    except PermissionError:
-        raise RunFileError(path, "cannot read: permission denied") from None
-    except ValueError:  # an embedded NUL
-        raise RunFileError(path, "is not a valid file name") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise RunFileError(path, "is a symbolic link loop (the links point at each other and never "
-                                     "reach a file)") from None
-        if exc.errno == errno.ENAMETOOLONG:
-            raise RunFileError(path, "the file name is too long") from None
-        raise RunFileError(path, _os_problem(exc, "read")) from None
-    what = _describe_mode(st.st_mode)
-    if what is not None:
-        raise RunFileError(path, f"is {what}, not a {kind}" + (
-            ": only regular files are read" if what != "a folder" else ""))
-    try:
-        fd = os.open(text, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    except PermissionError:
-        raise RunFileError(path, "cannot read: permission denied") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise RunFileError(path, "is a symbolic link loop") from None
-        raise RunFileError(path, _os_problem(exc, "read")) from None
-    try:
-        st = os.fstat(fd)
-        what = _describe_mode(st.st_mode)
-        if what is not None:  # swapped since the stat above
-            raise RunFileError(path, f"is {what}, not a {kind}: only regular files are read")
-        head = os.read(fd, 8)
-    except OSError as exc:
-        raise RunFileError(path, _os_problem(exc, "read")) from None
-    finally:
-        os.close(fd)
-    if st.st_size == 0:
-        raise RunFileError(path, "the file is empty")
-    if head != _SIGNATURE:
-        import h5py
-
-        try:  # HDF5 also allows a user block before the signature
-            ok = bool(h5py.is_hdf5(text))
-        except Exception:
-            ok = False
-        if not ok:
-            raise RunFileError(path, f"is not a {kind} (not HDF5; a {kind} is an HDF5 file with format '{fmt}')")
-
-
-def _open_h5(path: Path):
-    import h5py
-
-    try:
-        return h5py.File(path, "r")
-    except OSError as exc:
-        msg = _one_line(exc)
-        low = msg.lower()
-    if "truncated" in low:
-        raise RunFileError(path, "is truncated (the file is shorter than its header says: an "
-                                 "incomplete copy or download?)") from None
-    if "already open for write" in low or "unable to lock" in low:
-        # a live (or killed) SWMR writer: read as an SWMR reader
-        try:
-            return h5py.File(path, "r", swmr=True)
-        except OSError as exc:
-            msg = _one_line(exc)
-            low = msg.lower()
-            if "already open for" in low:
-                raise RunFileError(path, "is marked open for writing: another program has it open, or one "
-                                         "that crashed left the mark (h5clear -s clears it)") from None
-            if "unable to lock" in low:
-                raise RunFileError(path, "is locked by another program") from None
-    if "permission denied" in low or "errno = 13" in low:
-        raise RunFileError(path, "cannot read: permission denied") from None
-    raise RunFileError(path, f"is damaged (HDF5 cannot open it: {msg})") from None
-
-
-def _check_self_contained(f, path: Path) -> None:
-    """Refuse a file that reaches outside itself: an external link (another file), a dataset
-    stored in external raw files, or a virtual dataset (mapped from other files). Reading any of
-    them opens another path, which can be a FIFO (blocks) or a file the user never chose. Walks
-    every link without following one; hard-linked cycles are visited once."""
-    import h5py
-
-    stack, seen = [f], set()
-    while stack:
-        g = stack.pop()
-        for name in g:
-            where = f"{g.name.rstrip('/')}/{name}"
-            link = g.get(name, getlink=True)
-            if isinstance(link, h5py.ExternalLink):
-                raise RunFileError(path, f"{where} is a link to another file ({link.filename}): only "
-                                         f"self-contained files are read")
-            if not isinstance(link, h5py.HardLink):  # soft links name a path inside this file
-                continue
-            obj = g[name]
-            info = h5py.h5o.get_info(obj.id)
-            key = (info.fileno, info.addr)  # one per object, however many hard links reach it
-            if key in seen:
-                continue
-            seen.add(key)
-            if isinstance(obj, h5py.Group):
-                stack.append(obj)
-            elif isinstance(obj, h5py.Dataset):
-                if obj.external:
-                    raise RunFileError(path, f"{where} stores its data in another file "
-                                             f"({obj.external[0][0]}): only self-contained files are read")
-                if obj.is_virtual:
-                    raise RunFileError(path, f"{where} is a virtual dataset (its data lives in other files): "
-                                             f"only self-contained files are read")
-
-
-def _check_format(f, path: Path, fmt: str) -> None:
-    found = f.attrs.get("format")
-    try:
-        found = _as_str(found) if found is not None else None
-    except (TypeError, UnicodeDecodeError):
-        found = None
-    if found == fmt:
-        return
-    _, what, _ = FILE_KINDS[fmt]
-    if found in FILE_KINDS:
-        other, _, how = FILE_KINDS[found]
-        raise RunFileError(path, f"is a {other}, not a {what} ({how})")
-    raise RunFileError(path, f"is an HDF5 file but not a {what} (format attribute {found!r}, expected {fmt!r})")
-
-
-def check_real(ds, path, name: str) -> None:
-    """Refuse a dataset that does not hold real numbers (complex, strings, compound...): one line."""
-    kind = ds.dtype.kind
-    if kind not in "fiu":
-        what = {"c": "complex numbers", "S": "byte strings", "U": "text", "O": "objects",
-                "V": "records", "b": "booleans"}.get(kind, f"values of type {ds.dtype}")
-        raise RunFileError(path, f"{name} holds {what} ({ds.dtype}); it must hold real numbers")
-
-
-def read_h5(path, fn, fmt: str = FORMAT):
-    """The read guard every reader of this program's HDF5 files goes through: check the path
-    (check_readable), open it (as an SWMR reader when a writer has it, or left the mark),
-    refuse a file that reaches outside itself or is of another kind (``fmt``: a FILE_KINDS
-    key), then return ``fn(f)``. Every failure is a one-line RunFileError naming the file:
-    nothing from h5py leaks out as a traceback."""
-    path = Path(path)
-    check_readable(path, fmt)
-    try:
-        f = _open_h5(path)
-    except RunFileError:
-        raise
-    except Exception as exc:
-        raise RunFileError(path, f"is damaged (HDF5 cannot open it: {_one_line(exc)})") from None
-    try:
-        with f:
-            _check_self_contained(f, path)
-            _check_format(f, path, fmt)
-            return fn(f)
-    except RunFileError:
-        raise
-    except ConfigError as exc:
-        raise RunFileError(path, f"bad config: {exc}") from None
-    except MemoryError:
-        raise RunFileError(path, "is too large to load into memory (or its sizes are damaged)") from None
-    except OSError as exc:
-        raise RunFileError(path, f"is damaged (read failed: {_one_line(exc)})") from None
-    except Exception as exc:  # the file boundary: nothing from h5py leaks out as a traceback
-        raise RunFileError(path, f"is damaged ({type(exc).__name__}: {_one_line(exc)})") from None
-
-
 # ------------------------------------------------------------------- read
 @dataclass
 class Run:
@@ -1020,16 +728,7 @@ class _Header:
 def _read_header(f, path: Path) -> _Header:
     """The config and the history's sizes, checked against each other (read_h5 has checked
     the format attribute)."""
-    ver = f.attrs.get("format_version")
-    try:
-        ver = int(np.asarray(ver).reshape(()))
-    except Exception:
-        raise RunFileError(path, f"has an unreadable format_version {ver!r}") from None
-    if ver > FORMAT_VERSION:
-        raise RunFileError(path, f"was written by a newer version of the program (format_version {ver}; "
-                                 f"this one reads up to {FORMAT_VERSION}); update to open it")
-    if ver < 1:
-        raise RunFileError(path, f"has an unknown format_version {ver}")
+    read_version(f, path, FORMAT, FORMAT_VERSION)
     if "config" in f.attrs:
         raw = f.attrs["config"]
     elif "config" in f:
@@ -1037,15 +736,15 @@ def _read_header(f, path: Path) -> _Header:
     else:
         raise RunFileError(path, "has no config")
     try:
-        config = TrainConfig.from_json(_as_str(raw))
+        config = TrainConfig.from_json(as_str(raw))
     except ConfigError as exc:
         raise RunFileError(path, f"bad config: {exc}") from None
     except (TypeError, ValueError, UnicodeDecodeError) as exc:
-        raise RunFileError(path, f"bad config: {_one_line(exc)}") from None
+        raise RunFileError(path, f"bad config: {one_line(exc)}") from None
     meta: dict = {}
     if "meta" in f.attrs:
         try:
-            meta = json.loads(_as_str(f.attrs["meta"]))
+            meta = json.loads(as_str(f.attrs["meta"]))
         except (TypeError, ValueError, UnicodeDecodeError):
             raise RunFileError(path, "meta attribute is not valid JSON") from None
     if "meta_json" in f and f["meta_json"].shape[0] > 0:
@@ -1068,8 +767,8 @@ def _read_header(f, path: Path) -> _Header:
             raise RunFileError(path, "config says untied but history has no 'M' dataset")
         want["M"] = (K, n, m)
     for name in ("steps", "crc", "halted", "committed"):
-        if name in h and h[name].dtype.kind not in "iu":
-            raise RunFileError(path, f"history/{name} holds {h[name].dtype} values; it must hold whole numbers")
+        if name in h:
+            check_whole(h[name], path, f"history/{name}")
     committed = None
     if "committed" in h:
         committed = int(np.asarray(h["committed"][()]).reshape(()))
@@ -1217,7 +916,7 @@ def user_runs_dir() -> Path:
     try:
         runs.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RunFileError(runs, _os_problem(exc, "create the runs folder")) from None
+        raise RunFileError(runs, outfile.problem(exc, "create the runs folder")) from None
     return runs
 
 

@@ -29,7 +29,7 @@ Sweep files (HDF5, no pickle; ``format`` = "latent-geometry-sweep", version 1)::
                     M (K,n,m) f32 when untied
 
 ``save_sweep`` writes the whole file to a temporary name and publishes it under
-the target's (runfile.atomic_h5), so a crash never leaves a half-written sweep
+the target's (model/h5io.py's write_h5), so a crash never leaves a half-written sweep
 and an existing file is replaced only when asked (``replace``; the runner's
 ``overwrite``, the CLI's --force); the runner saves after each completed
 configuration, and writes nothing when none completed. Every read or write failure is a RunFileError (one line).
@@ -51,7 +51,9 @@ from .config import DATA_KINDS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 from .engine import TrainingQueue
 from .engine import check_memory as engine_check_memory
 from .engine import memory_estimate as engine_memory_estimate
-from .runfile import SWEEP_FORMAT, RunFileError, _as_str, atomic_h5, autosave_path, check_real, read_h5
+from .h5io import (SWEEP_FORMAT, RunFileError, as_str, check_real, check_whole, check_writable, read_h5, read_version,
+                   write_h5)
+from .runfile import autosave_path
 from .snapshot import Snapshot
 
 SWEEP_FORMAT_VERSION = 1
@@ -421,7 +423,7 @@ class SweepRunner(TrainingQueue):
         self.overwrite = overwrite
         self.sweep = Sweep(base=base, grid=self.grid, models=base.models, path=None)  # set once saved
         if self.out is not None:
-            _check_writable(self.out, overwrite)
+            check_writable(self.out, overwrite, SWEEP_FORMAT)
 
     def run(self, progress: Optional[Callable[[SweepProgress], None]] = None) -> Sweep:
         total = len(self.plan)
@@ -500,25 +502,11 @@ def default_sweep_path(base: TrainConfig, models: int) -> Path:
     return autosave_path(base, "sweep", models)
 
 
-def _check_writable(path: Path, overwrite: bool, doing: str = "write the sweep") -> None:
-    """Refuse, before anything trains, a target that cannot be written (an existing file
-    without ``overwrite``, a folder, a missing folder, no permission)."""
-    from .outfile import check_target
-    from .runfile import write_error
-
-    try:
-        check_target(path, overwrite)
-    except OSError as exc:
-        raise write_error(path, exc, doing) from None
-
-
 def save_sweep(path, sweep: Sweep, replace: bool = False) -> Path:
-    """Write the sweep to ``path`` atomically (runfile.atomic_h5); an existing file is
+    """Write the sweep to ``path`` atomically (h5io.write_h5); an existing file is
     replaced only with ``replace``."""
     path = Path(path)
-    with atomic_h5(path, "write the sweep", replace=replace) as f:
-        f.attrs["format"] = SWEEP_FORMAT
-        f.attrs["format_version"] = SWEEP_FORMAT_VERSION
+    with write_h5(path, SWEEP_FORMAT, SWEEP_FORMAT_VERSION, replace=replace) as f:
         f.attrs["base"] = sweep.base.to_json()
         f.attrs["grid"] = json.dumps(sweep.grid)
         f.attrs["models"] = int(sweep.models)
@@ -548,23 +536,18 @@ def save_sweep(path, sweep: Sweep, replace: bool = False) -> Path:
 
 
 def open_sweep(path) -> Sweep:
-    """Read a sweep file through the read guard (runfile.read_h5). Any problem is a
-    RunFileError naming the file (one line)."""
+    """Read a sweep file through the read guard (h5io.read_h5). Any problem is a
+    RunFileError naming the file and its kind (one line)."""
     path = Path(path)
     return read_h5(path, lambda f: _read_sweep(f, path), fmt=SWEEP_FORMAT)
 
 
 def _read_sweep(f, path: Path) -> Sweep:
-    ver = int(np.asarray(f.attrs.get("format_version", -1)).reshape(()))
-    if ver > SWEEP_FORMAT_VERSION:
-        raise RunFileError(path, f"was written by a newer version of the program (format_version {ver}; this "
-                                 f"one reads up to {SWEEP_FORMAT_VERSION}); update to open it")
-    if ver < 1:
-        raise RunFileError(path, f"has an unknown format_version {ver}")
-    base = TrainConfig.from_json(_as_str(f.attrs["base"]))
-    grid = json.loads(_as_str(f.attrs["grid"]))
-    names = json.loads(_as_str(f.attrs["verdict_names"]))
-    fnames = json.loads(_as_str(f.attrs["finding_names"])) if "finding_names" in f.attrs else None
+    read_version(f, path, SWEEP_FORMAT, SWEEP_FORMAT_VERSION)
+    base = TrainConfig.from_json(as_str(f.attrs["base"]))
+    grid = json.loads(as_str(f.attrs["grid"]))
+    names = json.loads(as_str(f.attrs["verdict_names"]))
+    fnames = json.loads(as_str(f.attrs["finding_names"])) if "finding_names" in f.attrs else None
     if fnames is not None and (not isinstance(fnames, list) or not all(isinstance(x, str) for x in fnames)
                                or len(fnames) > 31):
         raise RunFileError(path, "finding_names is not a list of at most 31 names")
@@ -573,7 +556,7 @@ def _read_sweep(f, path: Path) -> Sweep:
     g = f["configs"]
     for key in sorted(g):
         c = g[key]
-        cfg = TrainConfig.from_json(_as_str(c.attrs["config"]))
+        cfg = TrainConfig.from_json(as_str(c.attrs["config"]))
         K, m, n = cfg.models, cfg.m, cfg.n
         for name in ("W", "b", "loss", "verdict", "halted"):
             if name not in c:
@@ -581,10 +564,9 @@ def _read_sweep(f, path: Path) -> Sweep:
         for name in ("W", "b", "loss", "M"):
             if name in c:
                 check_real(c[name], path, f"configs/{key}/{name}")
-        for name in ("verdict", "halted", "seeds"):
-            if name in c and c[name].dtype.kind not in "iu":
-                raise RunFileError(path, f"configs/{key}/{name} holds {c[name].dtype} values; it must hold "
-                                         f"whole numbers")
+        for name in ("verdict", "halted", "seeds", "findings"):
+            if name in c:
+                check_whole(c[name], path, f"configs/{key}/{name}")
         W = np.asarray(c["W"][()], np.float32)
         b = np.asarray(c["b"][()], np.float32)
         loss = np.asarray(c["loss"][()], np.float32)
@@ -604,9 +586,6 @@ def _read_sweep(f, path: Path) -> Sweep:
         verdicts = np.array([names[i] for i in codes], dtype=object)
         found = None
         if "findings" in c and fnames is not None:
-            if c["findings"].dtype.kind not in "iu":
-                raise RunFileError(path, f"configs/{key}/findings holds {c['findings'].dtype} values; it must "
-                                         f"hold whole numbers")
             raw = np.asarray(c["findings"][()], np.int64)
             if raw.shape != (K,):
                 raise RunFileError(path, f"configs/{key}/findings has shape {raw.shape}, needs ({K},)")
@@ -615,7 +594,7 @@ def _read_sweep(f, path: Path) -> Sweep:
             for bit, kind in enumerate(fnames):
                 if kind in FINDING_KINDS:
                     found |= (((raw >> bit) & 1) << FINDING_KINDS.index(kind)).astype(np.int32)
-        sweep.entries.append(SweepEntry(config=cfg, grid=json.loads(_as_str(c.attrs["grid"])), W=W, b=b,
+        sweep.entries.append(SweepEntry(config=cfg, grid=json.loads(as_str(c.attrs["grid"])), W=W, b=b,
                                         loss=loss, verdicts=verdicts, halted=halted,
                                         step=int(np.asarray(c.attrs["step"]).reshape(())), M=M,
                                         findings=found))
