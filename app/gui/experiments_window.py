@@ -1,8 +1,9 @@
 """The Experiments window: seed sweeps (failure atlas), perturbation probes,
 dataset-size sweeps, beside the explorer.
 
-Every computation runs in a background thread (``Job``); the GUI learns of
-progress through a coalesced signal and pulls the latest state; Cancel asks the
+Every computation runs in a background thread (app/gui/worker.py's
+``BackgroundJob``, the same class that trains in the explorer); the GUI learns of
+progress through a coalesced signal and takes the latest report; Cancel asks the
 runner to stop between chunks, and what finished is kept (and saved). Closing
 the window cancels and joins its jobs within a bounded time, never terminates.
 
@@ -21,17 +22,15 @@ the window cancels and joins its jobs within a bounded time, never terminates.
 from __future__ import annotations
 
 import dataclasses
-import threading
-import traceback
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
-from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtWidgets import (QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
                              QProgressBar, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from model.config import ConfigError, TrainConfig
+from app.gui.worker import BackgroundJob
 from model.runfile import RunFileError, autosave_path, user_runs_dir
 from widgets.datasize_view import DataSizeView
 from widgets.probe_view import ProbeView
@@ -39,58 +38,6 @@ from widgets.sweep_view import SweepView
 
 SWEEP_FILTER = "Sweep files (*.h5 *.hdf5);;All files (*)"
 ERROR_STYLE = "color: #c62828"
-
-
-class Job(QObject):
-    """``fn(progress)`` in a Python thread. ``progressed`` is coalesced (pull ``latest``);
-    ``finished(result)`` or ``failed(text)`` at the end. ``cancel`` is the runner's own."""
-
-    progressed = pyqtSignal()
-    finished = pyqtSignal(object)
-    failed = pyqtSignal(str)
-
-    def __init__(self, fn: Callable, cancel: Optional[Callable] = None, name: str = "experiment", parent=None):
-        super().__init__(parent)
-        self.fn, self._cancel, self.name = fn, cancel, name
-        self.latest = None
-        self._pending = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-
-    def start(self):
-        self._thread = threading.Thread(target=self._run, name=f"{self.name}-job", daemon=True)
-        self._thread.start()
-
-    def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def consumed(self):
-        self._pending.clear()
-
-    def cancel(self):
-        if self._cancel is not None:
-            self._cancel()
-
-    def wait(self, timeout: float) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
-
-    def _progress(self, p):
-        self.latest = p
-        if not self._pending.is_set():
-            self._pending.set()
-            self.progressed.emit()
-
-    def _run(self):
-        try:
-            result = self.fn(self._progress)
-        except (ConfigError, RunFileError) as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a failure is a message, never a crash
-            self.failed.emit(f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}")
-        else:
-            self.finished.emit(result)
 
 
 def _status(label: QLabel, text: str, error: bool = False):
@@ -101,12 +48,36 @@ def _status(label: QLabel, text: str, error: bool = False):
 # =============================================================================
 # sweep tab
 
+#: the errors whose message says it all (a bad form or file): no traceback with them
+EXPECTED = (ConfigError, RunFileError)
+
+
 class _RunnerTab(QWidget):
     """What the sweep and dataset-size tabs share: a runner (model.engine.TrainingQueue) in a
-    Job, the Run / Open / Cancel buttons, the progress bar and the status line."""
+    BackgroundJob, the Run / Open / Cancel buttons, the progress bar and the status line."""
 
     CANCEL_NOTE = "cancelling"
     OPEN_TITLE = "Open"
+
+    def _add_controls(self, lay: QVBoxLayout, run_text: str, open_text: str) -> None:
+        """The row of Run / Cancel / Open and the progress bar, then the status line, into ``lay``."""
+        row = QHBoxLayout()
+        self.run_button = QPushButton(run_text)
+        self.cancel_button = QPushButton("Cancel")
+        self.open_button = QPushButton(open_text)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        for w in (self.run_button, self.cancel_button, self.open_button):
+            row.addWidget(w)
+        row.addWidget(self.progress, 1)
+        lay.addLayout(row)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        lay.addWidget(self.status)
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.open_button.clicked.connect(self.open_dialog)
 
     def _update_buttons(self):
         busy = self.job is not None and self.job.is_running()
@@ -116,9 +87,9 @@ class _RunnerTab(QWidget):
 
     def _start_job(self, runner, name: str, message: str, on_failed):
         self.runner = runner
-        self.job = Job(runner.run, runner.request_cancel, name, self)
+        self.job = BackgroundJob(runner.run, runner.request_cancel, f"{name}-job", EXPECTED, self)
         self.job.progressed.connect(self._on_progress)
-        self.job.finished.connect(self._on_done)
+        self.job.done.connect(self._on_done)
         self.job.failed.connect(on_failed)
         _status(self.status, message)
         self.job.start()
@@ -131,12 +102,8 @@ class _RunnerTab(QWidget):
 
     def _latest_progress(self):
         """The job's newest progress report (taken: the next one may be sent), or None."""
-        job = self.job
-        if job is None or job.latest is None:
-            return None
-        p = job.latest
-        job.consumed()
-        return None if p.phase == "done" else p
+        p = self.job.take_latest() if self.job is not None else None
+        return None if p is None or p.phase == "done" else p
 
     def open_dialog(self):
         path, _ = QFileDialog.getOpenFileName(self, self.OPEN_TITLE, str(user_runs_dir()), SWEEP_FILTER)
@@ -146,7 +113,7 @@ class _RunnerTab(QWidget):
     def shutdown(self, timeout: float) -> bool:
         if self.job is not None:
             self.job.cancel()
-            return self.job.wait(timeout)
+            return self.job.join(timeout)
         return True
 
 
@@ -160,7 +127,7 @@ class SweepTab(_RunnerTab):
         self.session = session
         self.get_config = get_config
         self.on_open_model = on_open_model
-        self.job: Optional[Job] = None
+        self.job: Optional[BackgroundJob] = None
         self.runner = None
         self.sweep = None
         lay = QVBoxLayout(self)
@@ -179,25 +146,9 @@ class SweepTab(_RunnerTab):
         form.addRow("seeds K", self.models)
         form.addRow("grid", self.grid)
         lay.addLayout(form)
-        row = QHBoxLayout()
-        self.run_button = QPushButton("Run sweep")
-        self.cancel_button = QPushButton("Cancel")
-        self.open_button = QPushButton("Open sweep…")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(True)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        for w in (self.run_button, self.cancel_button, self.open_button):
-            row.addWidget(w)
-        row.addWidget(self.progress, 1)
-        lay.addLayout(row)
-        lay.addWidget(self.status)
+        self._add_controls(lay, "Run sweep", "Open sweep…")
         self.view = SweepView()
         lay.addWidget(self.view, 1)
-        self.run_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.open_button.clicked.connect(self.open_dialog)
         self.view.modelChosen.connect(self.open_model)
         self._update_buttons()
         self.refresh_base()
@@ -250,8 +201,8 @@ class SweepTab(_RunnerTab):
                 + (f", saved to {sweep.path}" if sweep.path else ""))
         self._update_buttons()
 
-    def _on_failed(self, text: str):
-        _status(self.status, f"sweep failed: {text}", error=True)
+    def _on_failed(self, message: str, tb: str):
+        _status(self.status, f"sweep failed: {message}", error=True)
         self._update_buttons()
 
     def open(self, path) -> bool:
@@ -290,7 +241,7 @@ class ProbeTab(QWidget):
     def __init__(self, session, parent=None):
         super().__init__(parent)
         self.session = session
-        self.job: Optional[Job] = None
+        self.job: Optional[BackgroundJob] = None
         self.base = None  # the snapshot probed
         self.path = None
         self.result = None
@@ -351,9 +302,9 @@ class ProbeTab(QWidget):
             return pr.probe(snap, path, obj, params["range"], params["points"])
 
         self.base, self.path = snap, path
-        self.job = Job(work, None, "probe", self)
-        self.job.finished.connect(self._on_done)
-        self.job.failed.connect(lambda text: self.view.show_error(f"probe failed: {text.splitlines()[0]}"))
+        self.job = BackgroundJob(work, None, "probe-job", EXPECTED, self)
+        self.job.done.connect(self._on_done)
+        self.job.failed.connect(lambda message, tb: self.view.show_error(f"probe failed: {message}"))
         self.info.setText(f"probing model {snap.model} at step {snap.step:,}: {path.text}")
         self.job.start()
         return True
@@ -422,7 +373,7 @@ class ProbeTab(QWidget):
     def shutdown(self, timeout: float) -> bool:
         if self.session.override is not None:
             self.session.set_override(None)
-        return self.job.wait(timeout) if self.job is not None else True
+        return self.job.join(timeout) if self.job is not None else True
 
 
 # =============================================================================
@@ -436,7 +387,7 @@ class DataSizeTab(_RunnerTab):
         super().__init__(parent)
         from model.datasize import DEFAULT_TEST_EXAMPLES, smdd_config
 
-        self.job: Optional[Job] = None
+        self.job: Optional[BackgroundJob] = None
         self.runner = None
         self.result = None
         s = smdd_config()
@@ -454,24 +405,9 @@ class DataSizeTab(_RunnerTab):
             self.fields[key] = e
         lay.addLayout(form)
         lay.addWidget(QLabel("SMDD's setting: m = 2, full-batch AdamW, linear warm-up then cosine decay."))
-        row = QHBoxLayout()
-        self.run_button = QPushButton("Run")
-        self.cancel_button = QPushButton("Cancel")
-        self.open_button = QPushButton("Open…")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        for w in (self.run_button, self.cancel_button, self.open_button):
-            row.addWidget(w)
-        row.addWidget(self.progress, 1)
-        lay.addLayout(row)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        lay.addWidget(self.status)
+        self._add_controls(lay, "Run", "Open…")
         self.view = DataSizeView()
         lay.addWidget(self.view, 1)
-        self.run_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.open_button.clicked.connect(self.open_dialog)
         self._update_buttons()
 
     def config(self):
@@ -508,7 +444,8 @@ class DataSizeTab(_RunnerTab):
         est = max(runner.estimates.values())
         self._start_job(runner, "datasize",
                         f"training {len(sizes)} sizes (peak memory about {fmt_bytes(est)}) → {path}",
-                        lambda text: (_status(self.status, f"failed: {text}", True), self._update_buttons()))
+                        lambda message, tb: (_status(self.status, f"failed: {message}", True),
+                                             self._update_buttons()))
         return True
 
     def _on_progress(self):
@@ -585,4 +522,4 @@ class ExperimentsWindow(QMainWindow):
         super().closeEvent(e)
 
 
-__all__ = ["ExperimentsWindow", "Job", "SweepTab", "ProbeTab", "DataSizeTab"]
+__all__ = ["ExperimentsWindow", "SweepTab", "ProbeTab", "DataSizeTab"]

@@ -346,8 +346,7 @@ class Session(QObject):
         w = self.worker
         if w is None:
             return
-        self.last_progress = w.latest
-        w.consumed()
+        self.last_progress = w.take_latest()
         if self.follow_live:
             self.frameChanged.emit()
         p = w.latest
@@ -370,8 +369,7 @@ class Session(QObject):
         w = self.worker
         if w is None or self.sender() is not w:
             return
-        if w._thread is not None:
-            w._thread.join(1.0)
+        w.join(1.0)
         self._finish_writer()
         if self.state in ("training", "paused"):
             self._set_state("finished")

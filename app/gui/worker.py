@@ -1,82 +1,142 @@
-"""The training worker: a Python thread that runs the engine and never touches a widget.
+"""Background jobs: a Python thread that runs one computation and never touches a widget.
 
-It reports through Qt signals that the GUI receives queued; progress is
-coalesced: while the GUI has not yet handled the last `progressed` signal no
-new one is sent (frames are dropped, never queued), and the GUI pulls the
-latest state (history, Progress) when it redraws.
+``BackgroundJob`` runs ``fn(progress)`` (training, a sweep, a probe, a dataset-size
+sweep) and reports through Qt signals, which the GUI receives queued:
+
+- ``progressed()``: coalesced. The thread keeps the newest report in ``latest``
+  and sends a signal only when the GUI has taken the previous one
+  (``take_latest``), so at most one progress update is ever queued: a fast job
+  never floods the GUI thread, it drops frames instead. A report the job marks
+  as ``urgent`` (the last one) is always sent.
+- ``done(result)`` when ``fn`` returns; ``failed(message, traceback)`` when it
+  raises (the traceback is empty for the ``expected`` errors, whose message is
+  the whole story: a bad file, a bad form); then, always, ``finished()`` as the
+  thread is about to end.
+- ``cancel()`` asks the computation to stop (its own ``cancel`` callable, e.g.
+  a runner's ``request_cancel``); ``join(timeout)`` waits for the thread and says
+  whether it ended. Nothing is ever terminated.
+
+``TrainingWorker`` is the explorer's training job: the engine's Trainer, with
+pause, resume, one step, and a ``halted`` signal for a model whose loss became
+NaN/inf.
 """
 from __future__ import annotations
 
 import threading
 import traceback
-from typing import Optional
+from typing import Any, Callable, Optional, Tuple, Type
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from model.engine import Progress, Trainer
 
 
-class TrainingWorker(QObject):
-    progressed = pyqtSignal()  # pull `latest` and the history
-    halted = pyqtSignal(int, int)  # model, step: loss became NaN/inf
-    failed = pyqtSignal(str, str)  # message, traceback text
-    finished = pyqtSignal()  # the thread is about to end (done, stopped or failed)
+class BackgroundJob(QObject):
+    """``fn(progress)`` in a Python thread (see the module doc). ``latest``: the newest report."""
 
-    def __init__(self, trainer: Trainer, threads: int = 1, parent=None):
+    progressed = pyqtSignal()  # take_latest() for the report
+    done = pyqtSignal(object)  # fn's result
+    failed = pyqtSignal(str, str)  # message, traceback text ("" for an expected error)
+    finished = pyqtSignal()  # the thread is about to end (done, cancelled or failed)
+
+    def __init__(self, fn: Callable[[Callable[[Any], None]], Any], cancel: Optional[Callable[[], None]] = None,
+                 name: str = "job", expected: Tuple[Type[BaseException], ...] = (), parent=None):
         super().__init__(parent)
-        self.trainer = trainer
-        self.threads = threads
-        self.latest: Optional[Progress] = None
-        self._pending = threading.Event()  # a progressed signal is in flight
-        self._thread: Optional[threading.Thread] = None
+        self.fn, self._cancel, self.name, self.expected = fn, cancel, name, tuple(expected)
+        self.latest: Any = None
         self.error: Optional[str] = None
+        self._pending = threading.Event()  # a progressed signal is queued and not yet taken
+        self._thread: Optional[threading.Thread] = None
 
     # ------------------------------------------------------------ GUI thread
-    def start(self):
-        self._thread = threading.Thread(target=self._run, name="training-worker", daemon=True)
+    def start(self) -> None:
+        """Start the thread (once)."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self.name} was started already")
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
     def is_running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def consumed(self):
-        """The GUI handled the last progressed signal: the next one may be sent."""
+    def take_latest(self) -> Any:
+        """The newest report (None before the first); the next report may send a signal again.
+        The flag is cleared before ``latest`` is read, so a report arriving meanwhile is either
+        in what this returns or announced by a new signal, never lost."""
         self._pending.clear()
+        return self.latest
 
-    def pause(self):
-        self.trainer.request_pause()
+    def cancel(self) -> None:
+        """Ask the computation to stop (between its chunks); returns at once."""
+        if self._cancel is not None:
+            self._cancel()
 
-    def resume(self):
-        self.trainer.resume()
-
-    def step_once(self):
-        self.trainer.step_once()
-
-    def stop(self, timeout: float = 2.0) -> bool:
-        """Ask the engine to stop between chunks and wait up to `timeout` s. Never terminates."""
-        self.trainer.request_stop()
+    def join(self, timeout: Optional[float] = None) -> bool:
+        """Wait up to ``timeout`` seconds (None: until it ends) for the thread; True when it has
+        ended (or never started). Never terminates it."""
         if self._thread is not None:
             self._thread.join(timeout)
             return not self._thread.is_alive()
         return True
 
-    # --------------------------------------------------------- worker thread
-    def _progress(self, p: Progress):
+    # --------------------------------------------------------- the job's thread
+    def report(self, p: Any, urgent: bool = False) -> None:
+        """The progress callback ``fn`` gets: keep ``p`` and announce it unless an announcement
+        is still queued (``urgent``: announce it anyway)."""
         self.latest = p
-        for k, s in p.halted.items():
-            self.halted.emit(int(k), int(s))
-        if p.done or not self._pending.is_set():
+        if urgent or not self._pending.is_set():
             self._pending.set()
             self.progressed.emit()
 
-    def _run(self):
+    def _run(self) -> None:
         try:
-            # 60 ms chunks: between chunks the worker needs the GIL the GUI holds while it
-            # paints; 30 ms chunks kept the GUI at 64-76% of headless training, 60 ms at 84-85%
-            # (benchmarks/bench_gui.py), with new steps still reaching the views ~16 times a second
-            self.trainer.run(self._progress, chunk_seconds=0.06, report_seconds=1 / 60, threads=self.threads)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a dialog, not a crash
+            result = self.fn(self.report)
+        except self.expected as exc:
+            self.error = str(exc)
+            self.failed.emit(self.error, "")
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
             self.error = f"{type(exc).__name__}: {exc}"
             self.failed.emit(self.error, traceback.format_exc())
+        else:
+            self.done.emit(result)
         finally:
             self.finished.emit()
+
+
+class TrainingWorker(BackgroundJob):
+    """The explorer's training: ``trainer.run`` in a BackgroundJob; ``stop`` = cancel + join."""
+
+    halted = pyqtSignal(int, int)  # model, step: loss became NaN/inf
+
+    def __init__(self, trainer: Trainer, threads: int = 1, parent=None):
+        super().__init__(self._train, trainer.request_stop, "training-worker", parent=parent)
+        self.trainer = trainer
+        self.threads = threads
+
+    def pause(self) -> None:
+        self.trainer.request_pause()
+
+    def resume(self) -> None:
+        self.trainer.resume()
+
+    def step_once(self) -> None:
+        self.trainer.step_once()
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Ask the engine to stop between chunks and wait up to ``timeout`` s. Never terminates."""
+        self.cancel()
+        return self.join(timeout)
+
+    def _train(self, progress) -> None:
+        # 60 ms chunks: between chunks the worker needs the GIL the GUI holds while it
+        # paints; 30 ms chunks kept the GUI at 64-76% of headless training, 60 ms at 84-85%
+        # (benchmarks/bench_gui.py), with new steps still reaching the views ~16 times a second
+        self.trainer.run(self._progress, chunk_seconds=0.06, report_seconds=1 / 60, threads=self.threads)
+
+    def _progress(self, p: Progress) -> None:
+        for k, s in p.halted.items():
+            self.halted.emit(int(k), int(s))
+        self.report(p, urgent=p.done)
+
+
+__all__ = ["BackgroundJob", "TrainingWorker"]
