@@ -137,18 +137,24 @@ class _Reporter:
             self.board.report.remote(self.key, int(done), int(total), float(rate))
 
 
+def _run_point(runner, items: Callable, what: str, steps: int, board, key: int):
+    """Run a runner of one point with its training progress on the board; the point's result
+    (``items(result)[0]``)."""
+    rep = _Reporter(board, key)
+    done = items(runner.run(lambda p: rep(p.done, p.total, p.steps_per_s) if p.phase == "train" else None))
+    if not done:
+        raise RuntimeError(f"the {what} did not finish")
+    rep(steps, steps, 0.0, final=True)
+    return done[0]
+
+
 def sweep_point(config_json: str, threads: Optional[int], board, key: int) -> bytes:
     """Train and judge one sweep configuration (as SweepRunner does in process)."""
     from .sweep import SWEEP_VERDICTS, SweepRunner
 
     cfg = TrainConfig.from_json(config_json)
     runner = SweepRunner(cfg, None, cfg.models, out=None, threads=threads)
-    rep = _Reporter(board, key)
-    sweep = runner.run(lambda p: rep(p.done, p.total, p.steps_per_s) if p.phase == "train" else None)
-    if not sweep.entries:
-        raise RuntimeError("the configuration did not finish")
-    e = sweep.entries[0]
-    rep(cfg.steps, cfg.steps, 0.0, final=True)
+    e = _run_point(runner, lambda sweep: sweep.entries, "configuration", cfg.steps, board, key)
     code = {v: i for i, v in enumerate(SWEEP_VERDICTS)}
     arrays = {"W": e.W, "b": e.b, "loss": e.loss, "halted": e.halted,
               "verdict": np.array([code[v] for v in e.verdicts], np.int16)}
@@ -165,12 +171,7 @@ def datasize_point(config_json: str, T: int, test_examples: int, threads: Option
 
     base = TrainConfig.from_json(config_json)
     runner = DataSizeRunner(base, [T], test_examples, out=None, threads=threads)
-    rep = _Reporter(board, key)
-    res = runner.run(lambda p: rep(p.done, p.total, p.steps_per_s) if p.phase == "train" else None)
-    if not res.results:
-        raise RuntimeError("the size did not finish")
-    r = res.results[0]
-    rep(base.steps, base.steps, 0.0, final=True)
+    r = _run_point(runner, lambda res: res.results, "size", base.steps, board, key)
     return _pack({"T": int(r.T), "step": int(r.step), "config": r.config.to_json()},
                  {name: getattr(r, name) for name in ("W", "b", "train_loss", "test_loss", "recorded_loss",
                                                        "feature_dims", "data_dims", "H")})
@@ -257,7 +258,6 @@ def run_sweep(runner, address: str, progress=None, cpus: Optional[int] = None):
 
     connect(address, cpus)
     run = ClusterRun(runner.threads)
-    runner._cluster = run
     plan = runner.plan
     total_steps = sum(cfg.steps for _, cfg in plan)
     finished: Dict[int, SweepEntry] = {}
@@ -273,7 +273,7 @@ def run_sweep(runner, address: str, progress=None, cpus: Optional[int] = None):
                                  halted=a["halted"], step=int(meta["step"]), M=a.get("M"),
                                  findings=a.get("findings"))
         runner.sweep.entries = [finished[j] for j in sorted(finished)]
-        runner._save()  # the runner's own rule: the first save replaces only with --force
+        runner.save()  # the runner's own rule: the first save replaces only with --force
 
     def on_progress(states):
         if progress is None:
@@ -287,7 +287,7 @@ def run_sweep(runner, address: str, progress=None, cpus: Optional[int] = None):
     complete = _drive(run, runner, on_result, on_progress)
     runner.sweep.cancelled = not complete or len(finished) < len(plan)
     if runner.out is not None and runner.sweep.cancelled and finished:
-        runner._save()  # records the cancel; nothing finished: nothing written
+        runner.save()  # records the cancel; nothing finished: nothing written
     if progress is not None:
         progress(SweepProgress(len(finished), len(plan), "", "done", len(finished), len(plan)))
     return runner.sweep
@@ -300,7 +300,6 @@ def run_datasize(runner, address: str, progress=None, cpus: Optional[int] = None
 
     connect(address, cpus)
     run = ClusterRun(runner.threads)
-    runner._cluster = run
     sizes = runner.sizes
     N = len(sizes)
     finished: Dict[int, SizeResult] = {}
@@ -315,7 +314,7 @@ def run_datasize(runner, address: str, progress=None, cpus: Optional[int] = None
         finished[i] = SizeResult(int(meta["T"]), TrainConfig.from_json(meta["config"]), int(meta["step"]), **a)
         runner.result.results = [finished[j] for j in sorted(finished)]
         if runner.out is not None:
-            runner._save()
+            runner.save()
 
     def on_progress(states):
         if progress is None:
@@ -334,7 +333,7 @@ def run_datasize(runner, address: str, progress=None, cpus: Optional[int] = None
     complete = _drive(run, runner, on_result, on_progress)
     runner.result.cancelled = not complete or len(finished) < N
     if runner.out is not None and runner.result.cancelled and finished:
-        runner._save()  # records the cancel; nothing finished: nothing written
+        runner.save()  # records the cancel; nothing finished: nothing written
     if progress is not None:
         progress(DataSizeProgress(len(finished), N, 0, "done", len(finished), N, 0.0, 1.0, 0.0))
     return runner.result

@@ -465,10 +465,10 @@ class DataSizeRunner(TrainingQueue):
             trl, tel, fd, dd, H = measure(cfg, W, b, data, self.test_examples, M)
             self.result.results.append(SizeResult(T, cfg.replace(history_budget_mb=self.base.history_budget_mb),
                                                   int(step), W, b, trl, tel, rec.astype(np.float64), fd, dd, H))
-            self._save()
+            self.save()
         self.result.cancelled = len(self.result.results) < N
         if self.result.cancelled and self.result.results:
-            self._save()  # records the cancel; with nothing finished nothing is written
+            self.save()  # records the cancel; with nothing finished nothing is written
         if progress is not None:
             progress(DataSizeProgress(len(self.result.results), N, 0, "done", len(self.result.results), N, 0.0,
                                       1.0 if not self.result.cancelled else clock.fraction(len(self.result.results), 0),
@@ -476,7 +476,7 @@ class DataSizeRunner(TrainingQueue):
         return self.result
 
 
-    def _save(self) -> None:
+    def save(self) -> None:
         """The first save may replace an existing file only with ``overwrite``; later ones
         replace the file this runner wrote."""
         if self.out is not None:

@@ -288,6 +288,8 @@ class RunWriter:
     a flush when ``flush_seconds`` have passed; ``flush`` does the same and waits.
     After a SIGKILL the file reopens with every row up to the last completed
     flush: at most ``flush_seconds`` plus the time to write one block are lost.
+    ``rows``, ``rows_committed``, ``committed_step``, ``published`` and ``failed``
+    say where the writer stands (read them; the writer sets them).
     K, m, n, untied default to the config's models, m, n, untied. Only the
     writer thread touches the HDF5 file between ``__init__`` and ``close``.
 
@@ -326,7 +328,7 @@ class RunWriter:
         self._stages: list = []  # made on first use
         self._stage: Optional[_Stage] = None  # the block being filled (caller's side)
         self._buffered_bytes = 0  # bytes staged in it
-        self._appended = 0  # rows appended
+        self.rows = 0  # rows appended (staged, in flight or written)
         self._last_step: Optional[int] = None
         self._halted = np.full(self.K, -1, dtype=np.int64)
         self._halted_dirty = False
@@ -334,8 +336,8 @@ class RunWriter:
         # the writer thread's side (read by the caller only while the thread is idle, or
         # as single attributes)
         self._written = 0  # rows written to the datasets
-        self._committed = 0
-        self._committed_step: Optional[int] = None
+        self.rows_committed = 0  # the rows a crash right now would keep
+        self.committed_step: Optional[int] = None  # the step of the last of them (None before the first)
         self._written_step: Optional[int] = None
         self._thread: Optional[threading.Thread] = None
         self._jobs: "queue.Queue" = queue.Queue()
@@ -344,7 +346,7 @@ class RunWriter:
         self._inflight: Optional[_Stage] = None  # the staging block it holds
         self._f = None
         self._reserve = None
-        self._published = False
+        self.published = False  # the file is under its name (from its first committed row on)
         self.failed: Optional[RunFileError] = None
         try:
             outfile.check_target(self.path, self.replace)
@@ -421,7 +423,7 @@ class RunWriter:
             self._buffered_bytes += took * self._row_bytes
             if self._stage.rows == self._stage.cap:
                 self._submit(flush=False, wait=False)
-        self._appended += R
+        self.rows += R
         self._last_step = int(steps[-1])
 
     def mark_halted(self, k: int, step: int) -> None:
@@ -513,8 +515,8 @@ class RunWriter:
         if self.failed is None:
             err = write_error(self.path, exc, doing)
             if kept is None:
-                kept = (f"the {self._committed:,} snapshot(s) up to step {self._committed_step:,} are kept"
-                        if self._committed else "nothing was recorded")
+                kept = (f"the {self.rows_committed:,} snapshot(s) up to step {self.committed_step:,} are kept"
+                        if self.rows_committed else "nothing was recorded")
             self.failed = RunFileError(self.path, f"{err.problem}; {kept}", status=err.status)
         return self.failed
 
@@ -559,20 +561,20 @@ class RunWriter:
                 d.resize(len(meta), axis=0)
                 d[...] = np.frombuffer(meta, dtype=np.uint8)
             self._f.flush()
-            if self._committed != self._written:
+            if self.rows_committed != self._written:
                 self._h["committed"][()] = self._written
                 self._f.flush()
-                self._committed = self._written
-                self._committed_step = self._written_step
+                self.rows_committed = self._written
+                self.committed_step = self._written_step
         except Exception as exc:
             raise self._fail(exc, "flush") from None
-        if not self._published and self._committed:
+        if not self.published and self.rows_committed:
             try:
                 outfile.publish(self._tmp, self.path, self.replace)
             except OSError as exc:
                 # the name was taken meanwhile (or cannot be linked): the temporary file is gone
                 raise self._fail(exc, "create the run file", kept="nothing was written") from None
-            self._published = True
+            self.published = True
 
     # --------------------------------------------------------- caller side
     def _write_rows(self) -> None:
@@ -600,8 +602,8 @@ class RunWriter:
             return False
         if self.failed is not None:
             raise self.failed
-        if not self._published and self._appended:
-            if self._committed < self._appended:
+        if not self.published and self.rows:
+            if self.rows_committed < self.rows:
                 self._submit(flush=True, wait=True)
                 return True
             return False
@@ -609,26 +611,6 @@ class RunWriter:
             self._submit(flush=True, wait=False)
             return True
         return False
-
-    @property
-    def rows_committed(self) -> int:
-        """Rows a crash right now would keep."""
-        return self._committed
-
-    @property
-    def committed_step(self) -> Optional[int]:
-        """The step of the last committed row (None before the first)."""
-        return self._committed_step
-
-    @property
-    def published(self) -> bool:
-        """Whether the file is under its name (it is from its first committed row on)."""
-        return self._published
-
-    @property
-    def rows(self) -> int:
-        """Rows appended (staged, in flight or written)."""
-        return self._appended
 
     def close(self) -> None:
         """Flush (unless a write failed), stop the writer thread and close. A run that
@@ -654,7 +636,7 @@ class RunWriter:
         except Exception as exc:
             err = err or write_error(self.path, exc, "close the run file")
         self._reserve.release()
-        if not self._published:
+        if not self.published:
             outfile.discard(self._tmp)
         if err is not None:
             raise err

@@ -443,15 +443,15 @@ class SweepRunner(TrainingQueue):
             if entry is None:
                 break
             self.sweep.entries.append(entry)
-            self._save()
+            self.save()
         self.sweep.cancelled = self._cancel.is_set() or len(self.sweep.entries) < total
         if self.sweep.cancelled and self.sweep.entries:
-            self._save()  # records the cancel; with nothing finished nothing is written
+            self.save()  # records the cancel; with nothing finished nothing is written
         if progress is not None:
             progress(SweepProgress(len(self.sweep.entries), total, "", "done", len(self.sweep.entries), total))
         return self.sweep
 
-    def _save(self) -> None:
+    def save(self) -> None:
         """Save the sweep to ``out``: the first save may replace an existing file only with
         ``overwrite``; later ones replace the file this runner wrote."""
         if self.out is not None:

@@ -110,6 +110,34 @@ class _RunnerTab(QWidget):
         if path:
             self.open(path)
 
+    def _show(self, result) -> None:
+        """Show a sweep's result (finished or opened) in the tab's view."""
+        raise NotImplementedError
+
+    def _summary(self, result) -> str:
+        """What the result holds, in a few words ("3 of 4 sizes")."""
+        raise NotImplementedError
+
+    def _on_done(self, result):
+        self._show(result)
+        self.progress.setValue(self.progress.value() if result.cancelled else 1000)
+        self.progress.setFormat("cancelled" if result.cancelled else "done")
+        _status(self.status, ("cancelled: " if result.cancelled else "finished: ") + self._summary(result)
+                + (f", saved to {result.path}" if result.path else ""))
+        self._update_buttons()
+
+    def _open_with(self, reader: Callable, path) -> bool:
+        """Read ``path`` with ``reader`` and show it; a bad file is one status line."""
+        try:
+            result = reader(path)
+        except RunFileError as exc:
+            _status(self.status, str(exc), error=True)
+            return False
+        self._show(result)
+        _status(self.status, f"opened {path}: {self._summary(result)}"
+                + (" (cancelled: partial)" if result.cancelled else ""))
+        return True
+
     def shutdown(self, timeout: float) -> bool:
         if self.job is not None:
             self.job.cancel()
@@ -191,15 +219,12 @@ class SweepTab(_RunnerTab):
         self.progress.setValue(int(1000 * min(max(frac, 0.0), 1.0)))
         self.progress.setFormat(f"[{p.index + 1}/{p.configs}] {p.label}: {p.phase} {p.done:,}/{p.total:,}")
 
-    def _on_done(self, sweep):
+    def _show(self, sweep):
         self.sweep = sweep
         self.view.set_sweep(sweep)
-        self.progress.setValue(1000 if not sweep.cancelled else self.progress.value())
-        self.progress.setFormat("done" if not sweep.cancelled else "cancelled")
-        done = f"{len(sweep.entries)} of {sweep.planned} configuration(s)"
-        _status(self.status, ("cancelled: " if sweep.cancelled else "finished: ") + done
-                + (f", saved to {sweep.path}" if sweep.path else ""))
-        self._update_buttons()
+
+    def _summary(self, sweep) -> str:
+        return f"{len(sweep.entries)} of {sweep.planned} configuration(s)"
 
     def _on_failed(self, message: str, tb: str):
         _status(self.status, f"sweep failed: {message}", error=True)
@@ -208,16 +233,7 @@ class SweepTab(_RunnerTab):
     def open(self, path) -> bool:
         from model.sweep import open_sweep
 
-        try:
-            sweep = open_sweep(path)
-        except RunFileError as exc:
-            _status(self.status, str(exc), error=True)
-            return False
-        self.sweep = sweep
-        self.view.set_sweep(sweep)
-        _status(self.status, f"opened {path}: {len(sweep.entries)} configuration(s)"
-                + (" (cancelled: partial)" if sweep.cancelled else ""))
-        return True
+        return self._open_with(open_sweep, path)
 
     def open_model(self, entry_index: int, k: int):
         """Re-run model k of the entry alone (seed s + k: the same model) as a normal run, full history."""
@@ -459,27 +475,17 @@ class DataSizeTab(_RunnerTab):
         self.progress.setFormat(f"T = {p.T:,} ({p.index + 1}/{p.sizes}): {what} · all sizes: %p%, about "
                                 f"{fmt_seconds(p.seconds_left)} left")
 
-    def _on_done(self, result):
+    def _show(self, result):
         self.result = result
         self.view.set_result(result)
-        self.progress.setValue(1000 if not result.cancelled else self.progress.value())
-        self.progress.setFormat("done" if not result.cancelled else "cancelled")
-        _status(self.status, ("cancelled: " if result.cancelled else "finished: ")
-                + f"{len(result.results)} of {len(result.sizes)} sizes" + (f", saved to {result.path}" if result.path else ""))
-        self._update_buttons()
+
+    def _summary(self, result) -> str:
+        return f"{len(result.results)} of {len(result.sizes)} sizes"
 
     def open(self, path) -> bool:
         from model.datasize import open_datasize
 
-        try:
-            res = open_datasize(path)
-        except RunFileError as exc:
-            _status(self.status, str(exc), error=True)
-            return False
-        self.result = res
-        self.view.set_result(res)
-        _status(self.status, f"opened {path}: {len(res.results)} sizes")
-        return True
+        return self._open_with(open_datasize, path)
 
 
 # =============================================================================
