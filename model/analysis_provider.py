@@ -80,11 +80,13 @@ class AnalysisProvider:
         self._latest: Dict[int, Analysis] = {}
         self._unkeyed: list = []  # [(snapshot, analysis)], newest last
         self._sep: Optional[Tuple[Snapshot, Hashable, Separability]] = None
+        self._generation = 0  # bumped by reset(): a result computed for an earlier run is dropped
 
     # ------------------------------------------------------------ the cache
     def reset(self, onehot: bool) -> None:
         """A new run: forget every analysis."""
         with self._lock:
+            self._generation += 1
             self.onehot = bool(onehot)
             self._cache.clear()
             self._latest.clear()
@@ -111,15 +113,20 @@ class AnalysisProvider:
         return snap.n > SYNC_ANALYSIS_MAX_N
 
     def compute(self, key: Hashable, snap: Snapshot) -> Analysis:
-        """Analyse ``snap`` (any thread) and store the result under ``key``."""
-        a = self._analyze(snap, onehot=self.onehot)
-        self.store(key, a)
+        """Analyse ``snap`` (any thread) and store the result under ``key``, unless a new run
+        was loaded meanwhile (then it is returned, not stored)."""
+        with self._lock:
+            generation, onehot = self._generation, self.onehot
+        a = self._analyze(snap, onehot=onehot)
+        self.store(key, a, generation)
         return a
 
-    def store(self, key: Hashable, a: Analysis) -> None:
+    def store(self, key: Hashable, a: Analysis, generation: Optional[int] = None) -> None:
         """Store ``a`` under ``key``; a recorded snapshot's (key ``(run, model, step)``) becomes
-        its model's latest."""
+        its model's latest. ``generation``: the one ``a`` was computed in (dropped if stale)."""
         with self._lock:
+            if generation is not None and generation != self._generation:
+                return
             if len(self._cache) >= CACHE_MAX:
                 self._cache.clear()
             self._cache[key] = a

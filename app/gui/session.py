@@ -18,7 +18,6 @@ from typing import Hashable, Optional, Set, Tuple
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from model.analysis import Analysis
 from model.analysis_provider import ANALYSIS_DEBOUNCE_S, SYNC_ANALYSIS_MAX_N, AnalysisProvider
 from model.config import TrainConfig
 from model.data import make_dataset
@@ -253,15 +252,6 @@ class Session(QObject):
         if fr is None:
             return None, None
         return fr.snapshot, context_of(fr, self.analyses)
-
-    def analysis(self, snap: Snapshot) -> Optional[Analysis]:
-        """The analysis of ``snap`` (the current snapshot or another of the shown model): computed
-        here up to SYNC_ANALYSIS_MAX_N features, else None while the analysis thread computes it."""
-        key = self.explorer.key_of(snap)
-        a = self.analyses.get(key, snap)
-        if a is None:
-            self._analyze_later(key, snap)
-        return a
 
     def _analyze_later(self, key: Hashable, snap: Snapshot) -> None:
         self._wanted_analysis = key

@@ -105,6 +105,17 @@ def test_provider_forgets_overrides_but_not_the_run():
     assert p.latest(0) is run  # an override's analysis is never a model's latest
 
 
+def test_an_analysis_finished_after_a_new_run_was_loaded_is_dropped():
+    def slow(snap, onehot=True):  # the analysis thread; meanwhile the GUI loads another run
+        p.reset(onehot=True)
+        return analyze(snap, onehot=onehot)
+
+    p = AnalysisProvider(analyze_fn=slow)
+    a = p.compute((1, 0, 0), Snapshot(0, *perfect(5)))
+    assert a.verdict == "perfect"  # returned to its caller ...
+    assert p.cached((1, 0, 0)) is None and p.latest(0) is None  # ... but never lent to the new run
+
+
 def test_provider_separability_once_per_snapshot_and_selection_with_the_direct_answer():
     W, b = one_dead(7)
     snap = Snapshot(0, W, b)
@@ -208,6 +219,26 @@ def test_an_override_gets_its_own_analysis_and_a_replaced_one_is_never_served():
     st.set_override(None)
     assert st.frame().analysis is run_analysis  # the run's analyses were kept
     assert st.live_advanced()
+
+
+def test_a_freed_override_is_not_kept_and_its_successor_gets_its_own_analysis():
+    import gc
+    import weakref
+
+    st = state_of([perfect(7)])
+    snap = Snapshot(3, *one_dead(7))
+    gone = weakref.ref(snap)
+    st.set_override(snap)
+    old = st.frame()
+    old_key = old.key
+    assert old.analysis.verdict == "symmetric_failure"
+    st.set_override(None)
+    del old, snap
+    gc.collect()
+    assert gone() is None  # nothing (cache, provider, state) holds the replaced override
+    st.set_override(Snapshot(3, *perfect(7)))  # same step and shape, possibly the same address
+    fr = st.frame()
+    assert fr.key != old_key and fr.analysis.verdict == "perfect" and fr.analysis.dead == []
 
 
 def test_new_run_forgets_the_old_runs_analyses_and_state():
