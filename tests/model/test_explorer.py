@@ -16,19 +16,17 @@ from model.init import henighan
 from model.runfile import RunFileError, save_run
 from model.separability import separability
 from model.snapshot import Snapshot
+from tests.widgets import symmetric_failure_snapshot
 
 
 def perfect(n=7):
-    W, b = henighan(n)
-    return W, b
+    return henighan(n)
 
 
-def one_dead(n=7):
-    """The hexagon of Henighan's n - 1 solution and feature n dead: W_n = 0, b_n = 1/n."""
-    Wh, bh = henighan(n - 1)
-    W = np.concatenate([Wh, np.zeros((2, 1))], axis=1)
-    b = np.concatenate([bh, [1.0 / n]])
-    return W, b
+def one_dead():
+    """The seed's symmetric failure: Henighan's hexagon and feature 7 dead (W_7 = 0, b_7 = 1/7)."""
+    s = symmetric_failure_snapshot()
+    return s.W, s.b
 
 
 def history_of(params, steps, K=None):
@@ -66,7 +64,7 @@ def test_provider_analyses_the_closed_forms_and_serves_the_same_object_for_the_s
     a = p.get(("run", 0, 10), Snapshot(10, W, b))
     assert a.verdict == "perfect" and a.reconstructed == list(range(7))
     assert p.get(("run", 0, 10), Snapshot(10, W, b)) is a and count.calls == 1
-    W, b = one_dead(7)
+    W, b = one_dead()
     f = p.get(("run", 0, 20), Snapshot(20, W, b))
     assert f.verdict == "symmetric_failure" and f.dead == [6]
     # the closed form of one dead feature at b = 1/n beside exact others: (n - 1)/n^2
@@ -117,7 +115,7 @@ def test_an_analysis_finished_after_a_new_run_was_loaded_is_dropped():
 
 
 def test_provider_separability_once_per_snapshot_and_selection_with_the_direct_answer():
-    W, b = one_dead(7)
+    W, b = one_dead()
     snap = Snapshot(0, W, b)
     live = np.arange(7) < 6
     p = AnalysisProvider()
@@ -144,7 +142,7 @@ def test_provider_of_snapshot_is_shared_by_the_views_of_one_frame():
 
 # ------------------------------------------------------------------ the state
 def test_frame_draws_the_shown_model_and_its_analysis_once():
-    st = state_of([perfect(7), one_dead(7)])
+    st = state_of([perfect(7), one_dead()])
     fr = st.frame()
     assert fr.snapshot.step == 3 and fr.model == 0 and not fr.pending
     assert fr.analysis.verdict == "perfect" and fr.analysis.step == 3
@@ -203,7 +201,7 @@ def test_frame_at_leaves_the_state_as_it_is():
 def test_an_override_gets_its_own_analysis_and_a_replaced_one_is_never_served():
     st = state_of([perfect(7)])
     run_analysis = st.frame().analysis
-    dead = Snapshot(3, *one_dead(7))
+    dead = Snapshot(3, *one_dead())
     st.set_override(dead)
     fr = st.frame()
     assert fr.snapshot is dead and fr.key[0] == OVERRIDE
@@ -226,7 +224,7 @@ def test_a_freed_override_is_not_kept_and_its_successor_gets_its_own_analysis():
     import weakref
 
     st = state_of([perfect(7)])
-    snap = Snapshot(3, *one_dead(7))
+    snap = Snapshot(3, *one_dead())
     gone = weakref.ref(snap)
     st.set_override(snap)
     old = st.frame()
@@ -246,7 +244,7 @@ def test_new_run_forgets_the_old_runs_analyses_and_state():
     st.request_step(1)
     st.select_feature(2)
     key = st.frame().key
-    st.load(TrainConfig(n=7, m=2), history_of([one_dead(7)], [0, 1, 2, 3]))
+    st.load(TrainConfig(n=7, m=2), history_of([one_dead()], [0, 1, 2, 3]))
     assert st.follow_live and st.selected == set() and st.override is None and st.model == 0
     assert st.analyses.cached(key) is None and st.frame().key != key  # same model and step, another run
     assert st.frame().analysis.verdict == "symmetric_failure"
@@ -278,7 +276,7 @@ def test_selection():
 
 
 def test_open_reads_a_run_file_and_a_bad_file_changes_nothing(tmp_path):
-    W, b = one_dead(7)
+    W, b = one_dead()
     cfg = TrainConfig(n=7, m=2)
     path = tmp_path / "run.h5"
     save_run(path, cfg, history_of([(W, b)], [0, 5, 9]))
@@ -297,7 +295,7 @@ def test_open_reads_a_run_file_and_a_bad_file_changes_nothing(tmp_path):
 
 
 def test_final_losses_and_colours():
-    st = state_of([perfect(7), one_dead(7)])
+    st = state_of([perfect(7), one_dead()])
     assert st.final_losses().tolist() == [0.0, 0.0]  # the recorded losses of the last row
     assert st.colors.shape == (7, 4)
     big = state_of([perfect(30)])
