@@ -48,10 +48,16 @@ from .analysis import EXTRAS_MAX_N, Analysis, analyze
 from .separability import Separability, separability
 from .snapshot import Snapshot
 
+# Each value's reason is in the module docstring above.
+#: Features up to which an analysis is computed where it is asked (above: in the background).
 SYNC_ANALYSIS_MAX_N = 1500
+#: Features above which the separation overlays answer the selected features only.
 SEPARATION_FULL_MAX = EXTRAS_MAX_N
+#: Analyses kept per run.
 CACHE_MAX = 256
+#: Seconds a background analysis waits before it starts, dropped if another frame is wanted.
 ANALYSIS_DEBOUNCE_S = 0.15
+#: models x n up to which every model's verdict is computed for the model picker.
 VERDICTS_MAX_WORK = 20_000
 #: Snapshots without a key (a view handed a snapshot and no analysis) remembered by identity:
 #: the six views of one frame ask for the same snapshot, two frames at most are in flight.
