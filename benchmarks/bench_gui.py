@@ -138,7 +138,7 @@ def main(seconds=4.0):
             app.processEvents()  # the paint events the redraw posted
             times.append((time.perf_counter() - t) * 1000)
             # baseline: the same frame with analysis recomputed (no cache) and every view rebuilt
-            win.session._analysis_cache.clear()
+            win.session.analyses.reset(win.session.analyses.onehot)
             t = time.perf_counter()
             snap, ctx = win.session.frame()
             for v in win.views.values():

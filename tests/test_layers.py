@@ -27,7 +27,8 @@ def _imports(path):
 
 
 def test_importing_the_model_loads_no_qt():
-    code = ("import sys, model.engine, model.analysis, model.geometry, model.runfile, model.history;"
+    code = ("import sys, model.engine, model.analysis, model.geometry, model.runfile, model.history, "
+            "model.explorer, model.analysis_provider;"
             f"print([m for m in sys.modules if m.split('.')[0] in {QT!r}])")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0, r.stderr

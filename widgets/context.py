@@ -8,6 +8,9 @@ from typing import Optional
 
 import numpy as np
 
+from model.analysis_provider import AnalysisProvider
+from model.explorer import Frame
+
 
 @dataclass
 class ViewContext:
@@ -20,4 +23,16 @@ class ViewContext:
     losses: Optional[np.ndarray] = None  # (N, K) recorded losses of all models
     model: int = 0  # the shown model (0-based)
     plane: str = ""  # description of the 2D latent plane (m > 2)
+    provider: Optional[AnalysisProvider] = None  # the run's analyses; None: a view computes its own, uncached
     extra: dict = field(default_factory=dict)
+
+
+def context_of(frame: Frame, provider: Optional[AnalysisProvider] = None) -> ViewContext:
+    """The ViewContext of a frame; ``provider`` answers what the views compute for
+    themselves (the separability of a selection, the analysis of a snapshot handed
+    over without one), once per snapshot."""
+    pending = bool(frame.pending and frame.analysis is not None)
+    return ViewContext(colors=frame.colors, selected=frame.selected, onehot=frame.onehot,
+                       analysis=frame.analysis, dataset=frame.dataset, loss_steps=frame.loss_steps,
+                       losses=frame.losses, model=frame.model, provider=provider,
+                       extra={"analysis_pending": pending})

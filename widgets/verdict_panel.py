@@ -362,6 +362,8 @@ class VerdictPanel(QWidget):
         if self._title_style != col:
             self.title.setColor(col)
             self._title_style = col
+        if a.step != snap.step:  # lent while this step's analysis is computed in the background
+            lines.insert(1, f"step {snap.step:,} shown; its analysis is being computed (this is step {a.step:,}'s)")
         self.title.setText(lines[0])
         self.header.setText("\n".join(lines[1:]))
 

@@ -22,6 +22,7 @@ from PyQt6.QtCore import QRectF
 from PyQt6.QtCore import Qt
 
 from model import geometry as geo
+from model.analysis_provider import SEPARATION_FULL_MAX
 from model.separability import Separability, separability
 from model.snapshot import Snapshot
 
@@ -56,9 +57,6 @@ SEPARATING_PEN = (25, 25, 25, 255)
 BLOCKING_PEN = (205, 25, 25, 255)
 #: Half-length of a drawn separating line, as a fraction of the largest |W_i|.
 SEPARATING_HALF = 0.3
-#: Above this many features the overlays compute separability for the selected features
-#: only (the whole answer costs ~50-150 ms at n = 10,000, per snapshot while scrubbing).
-SEPARATION_FULL_MAX = 2000
 
 
 # ----------------------------------------------------------------------------
@@ -315,28 +313,23 @@ def label_positions(W2: np.ndarray, offset: float) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # separability (shared with the feature wheel), computed once per snapshot
 
-_SEP_CACHE: list = [None, None, None]  # [snapshot, (live mask bytes, features), Separability]
-
-
 def separability_of(snap: Snapshot, ctx) -> Separability:
     """The snapshot's model.separability.Separability over its live features (the
     analysis' dead features excluded): ctx.analysis.separability when the
-    analysis carries one for this snapshot, else computed and cached for the
-    last snapshot and selection (the views redraw at display rate; this runs
-    once per snapshot). Above SEPARATION_FULL_MAX features only the selected
-    features are answered (``computed``)."""
+    analysis carries one for this snapshot, else computed by ctx.provider (once
+    for the last snapshot and selection: the views redraw at display rate), or
+    here when there is no provider. Above SEPARATION_FULL_MAX features only the
+    selected features are answered (``computed``)."""
     a = analysis_of(snap, ctx)
     own = getattr(a, "separability", None)
     if isinstance(own, Separability) and own.n == snap.n and getattr(a, "step", None) == snap.step:
         return own
     live = ~np.asarray(a.dead_mask, dtype=bool)
     feats = None if snap.n <= SEPARATION_FULL_MAX else tuple(selected_of(ctx, snap.n).tolist())
-    key = (live.tobytes(), feats)
-    if _SEP_CACHE[0] is snap and _SEP_CACHE[1] == key:
-        return _SEP_CACHE[2]
-    sep = separability(snap.W, live, features=feats)
-    _SEP_CACHE[:] = [snap, key, sep]
-    return sep
+    provider = getattr(ctx, "provider", None) if ctx is not None else None
+    if provider is not None:
+        return provider.separability(snap, live, feats)
+    return separability(snap.W, live, features=feats)
 
 
 def separation_features(sep: Separability, selected: np.ndarray) -> np.ndarray:

@@ -154,48 +154,56 @@ def _app():
     return app
 
 
+def frames_of(state):
+    """``frame_at(step) -> (snapshot, ViewContext)`` of an ExplorerState: what the renderer
+    and the animation draw (each frame's analysis computed there and then, at any n)."""
+    from widgets.context import context_of
+
+    def frame_at(step):
+        fr = state.frame_at(step)
+        return fr.snapshot, context_of(fr, state.analyses)
+
+    return frame_at
+
+
 def load(a, panels):
-    """(session on the run with the model chosen, figure options, run title)."""
+    """(explorer state of the run with the model chosen, figure options, run title)."""
     from app.export.figure import ExportError, FigureOptions, needs_gl, parse_size, plane3d_class, run_title
 
     if "plane3d" in panels and plane3d_class() is None:
         raise CliError(f"main.py {a.command}: view plane3d is not available yet")
     prepare_display(needs_gl(panels))
     _app()
-    from app.gui.session import Session
+    from model.explorer import ExplorerState
+    from model.runfile import RunFileError
 
-    s = Session()
-    errors = []
-    s.error.connect(lambda title, text: errors.append(text))
-    if not s.open(a.run):
-        s.shutdown()
-        raise CliError(f"main.py: {errors[0] if errors else a.run}")
+    s = ExplorerState()
     try:
-        cfg = s.config
-        if not 0 <= a.model < cfg.models:
-            raise CliError(f"main.py: --model must be from 0 to {cfg.models - 1} for {a.run}, got {a.model}")
-        s.set_model(a.model)
-        default = "1280x720" if a.command == "animate" else ("1600x800" if len(panels) > 1 else "1200x800")
-        try:
-            w, h = parse_size(default if a.size is None else a.size)
-        except ExportError as exc:
-            raise CliError(f"main.py: {exc}") from None
-        axes = None
-        if a.axes is not None:
-            if "plane3d" not in panels:
-                raise CliError("main.py: --axes applies to the 3D view (--view plane3d, or a figure with plane3d)")
-            axes = tuple(v - 1 for v in _numbers(a.axes, "--axes", cfg.n, 3))
-        elif "plane3d" in panels and cfg.n < 3:
-            raise CliError(f"main.py: view plane3d needs n >= 3 output axes; {a.run} has n = {cfg.n}")
-        if a.select is not None:
-            s.selected = {v - 1 for v in _numbers(a.select, "--select", cfg.n)}
-        opts = FigureOptions(width=w, height=h, title=None if a.no_title else a.title, caption=not a.no_caption,
-                             legend=a.legend, font_size=a.font_size, axes=axes,
-                             background=getattr(a, "background", "white"))
-        return s, opts, run_title(cfg, a.model)
-    except BaseException:
-        s.shutdown()
-        raise
+        s.open(a.run)
+    except RunFileError as exc:
+        raise CliError(f"main.py: {exc}") from None
+    cfg = s.config
+    if not 0 <= a.model < cfg.models:
+        raise CliError(f"main.py: --model must be from 0 to {cfg.models - 1} for {a.run}, got {a.model}")
+    s.set_model(a.model)
+    default = "1280x720" if a.command == "animate" else ("1600x800" if len(panels) > 1 else "1200x800")
+    try:
+        w, h = parse_size(default if a.size is None else a.size)
+    except ExportError as exc:
+        raise CliError(f"main.py: {exc}") from None
+    axes = None
+    if a.axes is not None:
+        if "plane3d" not in panels:
+            raise CliError("main.py: --axes applies to the 3D view (--view plane3d, or a figure with plane3d)")
+        axes = tuple(v - 1 for v in _numbers(a.axes, "--axes", cfg.n, 3))
+    elif "plane3d" in panels and cfg.n < 3:
+        raise CliError(f"main.py: view plane3d needs n >= 3 output axes; {a.run} has n = {cfg.n}")
+    if a.select is not None:
+        s.selected = {v - 1 for v in _numbers(a.select, "--select", cfg.n)}
+    opts = FigureOptions(width=w, height=h, title=None if a.no_title else a.title, caption=not a.no_caption,
+                         legend=a.legend, font_size=a.font_size, axes=axes,
+                         background=getattr(a, "background", "white"))
+    return s, opts, run_title(cfg, a.model)
 
 
 # ----------------------------------------------------------------- commands
@@ -209,23 +217,20 @@ def cmd_export(a) -> int:
         raise CliError(f"main.py: {exc}", exc.status) from None
     check_out(a.out, a.force)
     s, opts, title = load(a, panels)
+    h = s.history
+    if a.step is not None and not h.first_step <= a.step <= h.latest_step:
+        raise CliError(f"main.py: --step must be from {h.first_step} to {h.latest_step} (the recorded steps of "
+                       f"{a.run}), got {a.step}")
+    snap, ctx = frames_of(s)(a.step)
     try:
-        h = s.history
-        if a.step is not None and not h.first_step <= a.step <= h.latest_step:
-            raise CliError(f"main.py: --step must be from {h.first_step} to {h.latest_step} (the recorded steps of "
-                           f"{a.run}), got {a.step}")
-        snap, ctx = s.frame_at(a.step)
-        try:
-            # Ctrl+C while Qt paints would be swallowed by PyQt: it is asked after the render
-            with Interrupt() as intr, FigureRenderer(panels, opts, title) as r:
-                out = r.save(a.out, snap, ctx, replace=a.force, interrupted=lambda: intr.requested)
-        except ExportError as exc:
-            raise CliError(f"main.py: {exc}", exc.status) from None
-        except KeyboardInterrupt:
-            print(f"main.py: interrupted: nothing was written to {a.out}", file=sys.stderr)
-            return EXIT_INTERRUPTED
-    finally:
-        s.shutdown()
+        # Ctrl+C while Qt paints would be swallowed by PyQt: it is asked after the render
+        with Interrupt() as intr, FigureRenderer(panels, opts, title) as r:
+            out = r.save(a.out, snap, ctx, replace=a.force, interrupted=lambda: intr.requested)
+    except ExportError as exc:
+        raise CliError(f"main.py: {exc}", exc.status) from None
+    except KeyboardInterrupt:
+        print(f"main.py: interrupted: nothing was written to {a.out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(f"wrote {out} ({opts.width}x{opts.height} {out.suffix[1:]}, step {snap.step:,})")
     return 0
 
@@ -261,7 +266,7 @@ def cmd_animate(a) -> int:
 
         try:
             with FigureRenderer(panels, opts, title) as r:  # checks the options: no bar drawn before
-                job = AnimationJob(r, s.frame_at, steps, out, fps=a.fps, orbit=a.orbit, replace=a.force)
+                job = AnimationJob(r, frames_of(s), steps, out, fps=a.fps, orbit=a.orbit, replace=a.force)
                 bar = tqdm(total=len(steps), unit="frame", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
                 path = job.run(progress, should_stop=lambda: intr.requested)
         except ExportError as exc:
@@ -271,7 +276,6 @@ def cmd_animate(a) -> int:
                 bar.close()
     finally:
         intr.__exit__()
-        s.shutdown()
     if path is None:
         print(f"main.py: interrupted after {job.done} of {len(steps)} frames: nothing was written to {out}",
               file=sys.stderr)

@@ -84,8 +84,8 @@ class Frame:
 
 
 class Runs:
-    """The trained histories, saved to run files in ``folder`` and read back through a Session
-    (the window's path from a run file to (snapshot, ViewContext))."""
+    """The trained histories, saved to run files in ``folder`` and read back through an
+    ExplorerState (the path from a run file to (snapshot, ViewContext) that export takes)."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
@@ -104,17 +104,15 @@ class Runs:
     def frame(self, key: str, model: int = 0) -> Frame:
         if (key, model) not in self._frames:
             from app.export.figure import run_title
-            from app.gui.session import Session
+            from model.explorer import ExplorerState
+            from widgets.context import context_of
 
-            s = Session()
-            try:
-                if not s.open(self.paths[key]):
-                    raise RuntimeError(f"cannot read back {self.paths[key]}")
-                s.set_model(model)
-                snap, ctx = s.frame_at(None)
-                self._frames[(key, model)] = Frame(snap, ctx, run_title(s.config, model), s.config)
-            finally:
-                s.shutdown()
+            s = ExplorerState()
+            s.open(self.paths[key])  # a RunFileError names the file
+            s.set_model(model)
+            fr = s.frame_at(None)
+            self._frames[(key, model)] = Frame(fr.snapshot, context_of(fr, s.analyses), run_title(s.config, model),
+                                               s.config)
         return self._frames[(key, model)]
 
 

@@ -1,38 +1,37 @@
-"""The session: the one place that knows the current run, the shown model, the
-current step and the selected features. Views never ask anything else.
+"""The session: the window's one owner of what is shown. It wraps a Qt-free
+model.explorer.ExplorerState (the run, the shown model, the step, the selection,
+follow-live, the override) and its model.analysis_provider.AnalysisProvider, and
+adds what needs Qt or threads: the signals the window listens to, the training
+worker, and the analysis thread in which large models are analysed.
 
-Live training, scrubbing and export all go through `frame()`, which returns
-(snapshot, ViewContext) for the current state. The session only marks itself
-dirty when something changes; the window redraws at display rate.
+Live training, scrubbing and export all go through `frame()` / `frame_at()`,
+which return (snapshot, ViewContext). The session only marks itself dirty when
+something changes; the window redraws at display rate.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Hashable, Optional, Set, Tuple
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from model.analysis import analyze
+from model.analysis_provider import ANALYSIS_DEBOUNCE_S, SYNC_ANALYSIS_MAX_N, AnalysisProvider
 from model.config import TrainConfig
 from model.data import make_dataset
 from model.engine import Trainer, check_memory
-from model.geometry import angles, project
+from model.explorer import ExplorerState
 from model.history import History
 from model.init import initial_parameters
 from model.runfile import RunFileError, RunWriter, autosave_path, open_run, save_run
 from model.snapshot import Snapshot
-from resources.palette import feature_colors
-from widgets.context import ViewContext
+from widgets.context import ViewContext, context_of
 
 from app.gui.worker import TrainingWorker
 
-# Above this many features, analysis runs off the GUI thread (it takes
-# ~0.2 s at n = 10,000) and the views get it when it is ready.
-SYNC_ANALYSIS_MAX_N = 1500
-ANALYSIS_DEBOUNCE_S = 0.15
+__all__ = ["Session", "SYNC_ANALYSIS_MAX_N", "ANALYSIS_DEBOUNCE_S"]
 
 
 class Session(QObject):
@@ -47,29 +46,66 @@ class Session(QObject):
     def __init__(self, parent=None, train_threads: int = 1):
         super().__init__(parent)
         self.train_threads = train_threads
-        self.config: Optional[TrainConfig] = None
-        self.history: Optional[History] = None
-        self.dataset: Optional[np.ndarray] = None
-        self.run_path: Optional[Path] = None
+        self.explorer = ExplorerState()
         self.trainer: Optional[Trainer] = None
         self.worker: Optional[TrainingWorker] = None
         self.writer: Optional[RunWriter] = None
         self.state = "idle"
-        self.model = 0
-        self.follow_live = True
-        self.requested_step: Optional[int] = None
-        self.selected: set = set()
-        self.colors = feature_colors(7)
         self.verdicts: Optional[list] = None
         self.last_progress = None
-        self._analysis_cache: dict = {}
-        self._last_analysis: dict = {}  # model -> its most recent analysis (any step)
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
         self._pending_analysis: set = set()
         self._closed = False
         self._wanted_analysis = None
-        self._loss_cache = (None, None, None)
-        self.override: Optional[Snapshot] = None  # a snapshot shown instead of the history's (probes)
+
+    # ======================================================= the explorer state
+    @property
+    def analyses(self) -> AnalysisProvider:
+        return self.explorer.analyses
+
+    @property
+    def config(self) -> Optional[TrainConfig]:
+        return self.explorer.config
+
+    @property
+    def history(self) -> Optional[History]:
+        return self.explorer.history
+
+    @property
+    def dataset(self) -> Optional[np.ndarray]:
+        return self.explorer.dataset
+
+    @property
+    def run_path(self) -> Optional[Path]:
+        return self.explorer.path
+
+    @property
+    def model(self) -> int:
+        return self.explorer.model
+
+    @property
+    def follow_live(self) -> bool:
+        return self.explorer.follow_live
+
+    @property
+    def requested_step(self) -> Optional[int]:
+        return self.explorer.requested_step
+
+    @property
+    def selected(self) -> Set[int]:
+        return self.explorer.selected
+
+    @selected.setter
+    def selected(self, features) -> None:
+        self.explorer.selected = set(features)
+
+    @property
+    def override(self) -> Optional[Snapshot]:
+        return self.explorer.override
+
+    @property
+    def colors(self) -> np.ndarray:
+        return self.explorer.colors
 
     # ================================================================ training
     def start(self, config: TrainConfig):
@@ -138,7 +174,7 @@ class Session(QObject):
     def open(self, path) -> bool:
         """Open a saved run. A bad file leaves the current session untouched."""
         try:
-            run = open_run(path)
+            run = open_run(path)  # read before anything stops: a bad file changes nothing
         except RunFileError as exc:
             self.error.emit("Cannot open run", str(exc))
             return False
@@ -163,166 +199,88 @@ class Session(QObject):
         except RunFileError as exc:
             self.error.emit("Cannot save run", str(exc))
             return False
-        self.run_path = Path(path)
+        self.explorer.path = Path(path)
         self.message.emit(f"saved {path}")
         return True
 
     # ============================================================ navigation
-    def set_model(self, k: int):
-        if self.config is None or not 0 <= k < self.config.models or k == self.model:
-            return
-        self.model = int(k)
-        self._recolor()
-        self.frameChanged.emit()
+    def set_model(self, k: int) -> None:
+        if self.explorer.set_model(k):
+            self.frameChanged.emit()
 
-    def request_step(self, step: int):
+    def request_step(self, step: int) -> None:
         """Show the snapshot at or before `step` (scrubbing). Stops following live."""
-        self.requested_step = int(step)
-        self.follow_live = False
+        self.explorer.request_step(step)
         self.frameChanged.emit()
 
-    def set_follow_live(self, on: bool):
-        self.follow_live = bool(on)
-        if on:
-            self.requested_step = None
+    def set_follow_live(self, on: bool) -> None:
+        """Follow live training, or stay at the step shown now."""
+        self.explorer.set_follow_live(on)
         self.frameChanged.emit()
 
-    def select_feature(self, i: int, add: bool = False):
-        if self.config is None or not 0 <= i < self.config.n:
-            return
-        if add:
-            self.selected ^= {int(i)}
-        else:
-            self.selected = set() if self.selected == {int(i)} else {int(i)}
-        self.selectionChanged.emit()
+    def select_feature(self, i: int, add: bool = False) -> None:
+        if self.explorer.select_feature(i, add):
+            self.selectionChanged.emit()
+            self.frameChanged.emit()
+
+    def set_override(self, snap: Optional[Snapshot]) -> None:
+        """Show ``snap`` (e.g. a perturbed copy of the shown model) in every view instead of the
+        history's snapshot, until set_override(None) or a new run; the run itself is untouched."""
+        self.explorer.set_override(snap)
         self.frameChanged.emit()
 
     # ================================================================ frames
     def snapshot(self) -> Optional[Snapshot]:
-        if self.override is not None:
-            return self.override
-        if self.history is None or len(self.history) == 0:
-            return None
-        step = None if self.follow_live else self.requested_step
-        return self.history.snapshot(step=step, model=self.model)
+        return self.explorer.snapshot()
 
-    def frame(self):
-        """(snapshot, ViewContext) of the current state; (None, None) before any data."""
-        snap = self.snapshot()
-        if snap is None:
+    def frame(self) -> Tuple[Optional[Snapshot], Optional[ViewContext]]:
+        """(snapshot, ViewContext) of the current state; (None, None) before any data. A large
+        model's analysis is computed in the analysis thread (frameChanged when it is ready);
+        meanwhile the model's latest analysis is lent, marked ``analysis_pending``."""
+        fr = self.explorer.frame()
+        if fr is None:
             return None, None
-        return snap, self._context(snap)
+        if fr.pending:
+            self._analyze_later(fr.key, fr.snapshot)
+        return fr.snapshot, context_of(fr, self.analyses)
 
-    def frame_at(self, step: Optional[int]):
+    def frame_at(self, step: Optional[int]) -> Tuple[Optional[Snapshot], Optional[ViewContext]]:
         """(snapshot, ViewContext) of the shown model at or before `step` (None: the latest),
         leaving the session's state as it is: what export and animation hand the views.
         The analysis is computed here, even for large n; (None, None) before any data."""
-        if self.history is None or len(self.history) == 0:
+        fr = self.explorer.frame_at(step)
+        if fr is None:
             return None, None
-        snap = self.history.snapshot(step=step, model=self.model)
-        return snap, self._context(snap, wait=True)
+        return fr.snapshot, context_of(fr, self.analyses)
 
-    def _context(self, snap: Snapshot, wait: bool = False):
-        cfg = self.config
-        steps, losses = self._losses()
-        if wait:
-            key = (self.model, snap.step, id(self.history))
-            analysis = self._analysis_cache.get(key)
-            if analysis is None:
-                analysis = analyze(snap, onehot=cfg.data == "identity")
-                self._cache_analysis(key, analysis)
-        else:
-            analysis = self.analysis(snap)
-        pending = analysis is None
-        if pending:  # large n, still computing: show the latest analysis of this model meanwhile
-            analysis = self._last_analysis.get(self.model)
-        ctx = ViewContext(
-            colors=self.colors, selected=frozenset(self.selected), onehot=cfg.data == "identity",
-            analysis=analysis, dataset=None if self.dataset is None else self.dataset[self.model],
-            loss_steps=steps, losses=losses, model=self.model,
-            extra={"analysis_pending": pending and analysis is not None},
-        )
-        return ctx
-
-    def set_override(self, snap: Optional[Snapshot]):
-        """Show ``snap`` (e.g. a perturbed copy of the shown model) in every view instead of the
-        history's snapshot, until set_override(None) or a new run; the run itself is untouched."""
-        for key in [k for k in self._analysis_cache if k[0] == "override"]:
-            del self._analysis_cache[key]  # keyed by id(): never serve a freed snapshot's analysis
-        self.override = snap
-        self.frameChanged.emit()
-
-    def analysis(self, snap: Snapshot):
-        key = ((self.model, snap.step, id(self.history)) if snap is not self.override
-               else ("override", id(snap), None))
-        if key in self._analysis_cache:
-            return self._analysis_cache[key]
-        onehot = self.config.data == "identity"
-        if snap.n <= SYNC_ANALYSIS_MAX_N:
-            a = analyze(snap, onehot=onehot)
-            self._cache_analysis(key, a)
-            return a
+    def _analyze_later(self, key: Hashable, snap: Snapshot) -> None:
         self._wanted_analysis = key
         if key not in self._pending_analysis and not self._closed:
             self._pending_analysis.add(key)
-            fut = self._pool.submit(self._analyze_if_wanted, key, snap, onehot)
+            fut = self._pool.submit(self._analyze_if_wanted, key, snap)
             fut.add_done_callback(lambda f, key=key: self._analysis_done(key, f))
-        return None
 
-    def _analyze_if_wanted(self, key, snap, onehot):  # analysis thread
+    def _analyze_if_wanted(self, key: Hashable, snap: Snapshot):  # analysis thread
         # While scrubbing, frames pass faster than analyses finish: wait a
         # moment, then skip the job if another frame is wanted by now.
         time.sleep(ANALYSIS_DEBOUNCE_S)
         if key != self._wanted_analysis or self._closed:
             return None
-        return analyze(snap, onehot=onehot)
+        return self.analyses.compute(key, snap)
 
-    def _analysis_done(self, key, fut):  # analysis thread
+    def _analysis_done(self, key: Hashable, fut) -> None:  # analysis thread
         self._pending_analysis.discard(key)
         if fut.cancelled() or fut.exception() is not None or fut.result() is None:
             return
-        self._cache_analysis(key, fut.result())
         self.frameChanged.emit()  # queued to the GUI thread
 
-    def _cache_analysis(self, key, a):
-        if len(self._analysis_cache) > 256:
-            self._analysis_cache.clear()
-        self._analysis_cache[key] = a
-        if key[2] == id(self.history):
-            self._last_analysis[key[0]] = a
-
-    def _losses(self):
-        h = self.history
-        stamp = (id(h), len(h), h.latest_step)
-        if self._loss_cache[0] != stamp:
-            steps, losses = h.losses()
-            self._loss_cache = (stamp, steps, losses)
-        return self._loss_cache[1], self._loss_cache[2]
-
     # ============================================================== internals
-    def _install(self, config, history, dataset, path):
-        self.config, self.history, self.dataset, self.run_path = config, history, dataset, path
-        self.override = None
-        self.model = 0
-        self.follow_live = True
-        self.requested_step = None
-        self.selected = set()
+    def _install(self, config, history, dataset, path) -> None:
+        self.explorer.load(config, history, dataset, path)
         self.verdicts = None
         self.last_progress = None
-        self._analysis_cache.clear()
-        self._last_analysis = {}
-        self._loss_cache = (None, None, None)
-        self._recolor()
         self.runChanged.emit()
         self.frameChanged.emit()
-
-    def _recolor(self):
-        """Colours: categorical for n <= 20, else by angle at the latest snapshot (stable while scrubbing)."""
-        n = self.config.n
-        ref = None
-        if n > 20 and self.history is not None and len(self.history):
-            ref = angles(project(self.history.snapshot(model=self.model).W))
-        self.colors = feature_colors(n, ref)
 
     def _set_state(self, state: str):
         self.state = state
@@ -347,9 +305,9 @@ class Session(QObject):
         if w is None:
             return
         self.last_progress = w.take_latest()
-        if self.follow_live:
+        if self.explorer.live_advanced():
             self.frameChanged.emit()
-        p = w.latest
+        p = self.last_progress
         if p is not None:
             live = p.loss[np.isfinite(p.loss)]
             loss = f"{float(np.median(live)):.4g}" if live.size else "nan"
@@ -376,25 +334,12 @@ class Session(QObject):
         self.frameChanged.emit()
         self._compute_verdicts()
 
-    def _compute_verdicts(self):
+    def _compute_verdicts(self) -> None:
         """Final loss and verdict of each model, for the model picker."""
-        h, cfg = self.history, self.config
-        if h is None or len(h) == 0:
+        if not self.explorer.has_data():
             return
-        onehot = cfg.data == "identity"
-        if cfg.models * cfg.n <= 20_000:
-            self.verdicts = [analyze(h.snapshot(model=k), onehot=onehot).verdict for k in range(cfg.models)]
-        else:
-            self.verdicts = None
+        self.verdicts = self.explorer.model_verdicts()
         self.modelsChanged.emit()
 
     def final_losses(self) -> np.ndarray:
-        if self.config is None:
-            return np.zeros(0)
-        if self.history is None or len(self.history) == 0:
-            return np.full(self.config.models, np.nan)
-        # the latest row for every model; a halted model's from its last finite snapshot
-        losses = self._losses()[1][-1].astype(np.float64)
-        for k in np.nonzero(self.history.halted >= 0)[0]:
-            losses[k] = self.history.snapshot(model=int(k)).loss
-        return losses
+        return self.explorer.final_losses()

@@ -150,3 +150,20 @@ def test_large_n_analysis_runs_in_the_background_and_views_borrow_the_latest(qtb
     if ctx10.analysis is not None and ctx10.analysis.step != snap10.step:
         assert ctx10.extra["analysis_pending"]
     qtbot.waitUntil(lambda: session.frame()[1].analysis.step == snap10.step, timeout=10000)
+
+
+def test_live_steps_move_the_frame_only_while_following(qtbot, session):
+    session.start(TrainConfig(n=7, steps=10**8, seed=0))
+    qtbot.waitUntil(lambda: session.trainer.step > 0, timeout=10000)
+    first = int(session.history.steps[0])
+    session.request_step(first)  # scrubbing: stops following
+    frames = []
+    session.frameChanged.connect(lambda: frames.append(1))
+    s0 = session.trainer.step
+    qtbot.waitUntil(lambda: session.history.latest_step > s0 + 1000, timeout=20000)
+    qtbot.wait(50)  # the progress signals queued by now are handled
+    assert session.frame()[0].step == first and not frames  # progress did not move or dirty the frame
+    session.set_follow_live(True)
+    qtbot.waitUntil(lambda: len(frames) > 1, timeout=5000)  # following: progress marks the frame stale
+    assert session.frame()[0].step > s0
+    assert session.stop_training(timeout=2.0)

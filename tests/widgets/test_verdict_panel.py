@@ -28,6 +28,18 @@ def test_analysis_computed_when_ctx_has_none(qtbot):
     assert v.verdict == "symmetric_failure"
 
 
+def test_a_lent_analysis_says_whose_it_is(qtbot):
+    v = show(qtbot, VerdictPanel())
+    s = symmetric_failure_snapshot(step=200)
+    later = symmetric_failure_snapshot(step=300)
+    lent = make_ctx(s)
+    lent.extra["analysis_pending"] = True  # the session lends step 200's while 300's is computed
+    v.set_snapshot(later, lent)
+    assert "step 300 shown; its analysis is being computed (this is step 200's)" in v.text()
+    v.set_snapshot(later, make_ctx(later))
+    assert "being computed" not in v.text()
+
+
 def test_table_contents_order_and_click(qtbot):
     v = show(qtbot, VerdictPanel())
     s = symmetric_failure_snapshot()

@@ -1,0 +1,243 @@
+"""What the explorer shows, without Qt: the run, the shown model, the step, the
+selection, whether the frame follows live training, and the override (a probed or
+edited snapshot shown instead of the history's).
+
+The window's session wraps one ``ExplorerState`` (adding signals, the training
+worker and the analysis thread); headless export uses one directly: open a file,
+pick the model and the step, take ``frame_at(step)``. Every view draws one
+``Frame``: the snapshot, its analysis (from the state's ``AnalysisProvider``)
+and what else the views share (colours, selection, the loss curves).
+
+Follow-live has one owner, this state: while following, the frame is the latest
+recorded step and moves with every new one (``live_advanced()`` says whether to
+redraw); ``request_step`` (scrubbing) stops following and pins the frame to the
+requested step, so new live steps leave it where it is.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Hashable, List, Optional, Set, Tuple
+
+import numpy as np
+
+from resources.palette import CATEGORICAL_MAX, feature_colors
+
+from .analysis import Analysis
+from .analysis_provider import OVERRIDE, VERDICTS_MAX_WORK, AnalysisProvider
+from .config import TrainConfig
+from .geometry import angles, project
+from .history import History
+from .runfile import open_run
+from .snapshot import Snapshot
+
+_SERIALS = itertools.count(1)  # run and override identities: never reused, unlike id()
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame: what every view draws. ``analysis`` is the snapshot's own, or, while that
+    is computed in the background (``pending``), the model's latest one (another step's)
+    or None. ``key`` names the snapshot in the provider's cache."""
+
+    snapshot: Snapshot
+    analysis: Optional[Analysis]
+    pending: bool
+    key: Hashable
+    colors: np.ndarray
+    selected: frozenset
+    onehot: bool
+    dataset: Optional[np.ndarray]
+    loss_steps: np.ndarray
+    losses: np.ndarray
+    model: int
+
+
+class ExplorerState:
+    """The run being explored and what of it is shown. Pure: no threads, no Qt."""
+
+    def __init__(self, provider: Optional[AnalysisProvider] = None):
+        self.analyses = provider if provider is not None else AnalysisProvider()
+        self.config: Optional[TrainConfig] = None
+        self.history: Optional[History] = None
+        self.dataset: Optional[np.ndarray] = None
+        self.path: Optional[Path] = None
+        self.model = 0
+        self.follow_live = True
+        self.requested_step: Optional[int] = None
+        self.selected: Set[int] = set()
+        self.override: Optional[Snapshot] = None
+        self.colors = feature_colors(7)
+        self._run = 0
+        self._override_id = 0
+        self._loss_cache: Tuple = (None, None, None)
+
+    # ------------------------------------------------------------ the run
+    def load(self, config: TrainConfig, history: History, dataset: Optional[np.ndarray] = None,
+             path=None) -> None:
+        """Show a new run (being trained, or read from a file) from its start state: model 0,
+        following live, nothing selected, no override, no analyses."""
+        self.config, self.history, self.dataset = config, history, dataset
+        self.path = None if path is None else Path(path)
+        self._run = next(_SERIALS)
+        self.model = 0
+        self.follow_live = True
+        self.requested_step = None
+        self.selected = set()
+        self.override = None
+        self._loss_cache = (None, None, None)
+        self.analyses.reset(onehot=config.data == "identity")
+        self.recolor()
+
+    def open(self, path) -> None:
+        """Read a run file and show it. model.runfile.RunFileError (one line naming the file)
+        on a bad file, and then the state is as it was."""
+        run = open_run(path)
+        self.load(run.config, run.history, run.dataset, Path(path))
+
+    @property
+    def onehot(self) -> bool:
+        return self.config is None or self.config.data == "identity"
+
+    def has_data(self) -> bool:
+        return self.history is not None and len(self.history) > 0
+
+    # ------------------------------------------------------------ navigation
+    def set_model(self, k: int) -> bool:
+        """Show model ``k`` (0-based); False (nothing changes) when out of range or already shown."""
+        if self.config is None or not 0 <= int(k) < self.config.models or int(k) == self.model:
+            return False
+        self.model = int(k)
+        self.recolor()
+        return True
+
+    def request_step(self, step: int) -> None:
+        """Show the recorded snapshot at or before ``step`` (scrubbing): stops following live."""
+        self.requested_step = int(step)
+        self.follow_live = False
+
+    def set_follow_live(self, on: bool) -> None:
+        """Follow live training (the frame is the latest step) or stop at the step shown now."""
+        self.follow_live = bool(on)
+        if self.follow_live:
+            self.requested_step = None
+        elif self.requested_step is None and self.has_data():
+            self.requested_step = self.history.latest_step  # stay here while training goes on
+
+    def live_advanced(self) -> bool:
+        """A new step was recorded: whether the frame moved with it (only when following live
+        and no override is shown)."""
+        return self.follow_live and self.override is None
+
+    def shown_step(self) -> Optional[int]:
+        """The step asked of the history: None (the latest) while following live."""
+        return None if self.follow_live else self.requested_step
+
+    def select_feature(self, i: int, add: bool = False) -> bool:
+        """Select feature ``i`` (0-based) alone (again: deselect), or toggle it with ``add``.
+        False (nothing changes) for a feature the run does not have."""
+        if self.config is None or not 0 <= int(i) < self.config.n:
+            return False
+        i = int(i)
+        if add:
+            self.selected ^= {i}
+        else:
+            self.selected = set() if self.selected == {i} else {i}
+        return True
+
+    def set_override(self, snap: Optional[Snapshot]) -> None:
+        """Show ``snap`` (a probed or edited copy of the shown model) instead of the history's
+        snapshot until set_override(None) or a new run; the run itself is untouched. The
+        replaced override's analyses are forgotten."""
+        self.analyses.forget_overrides()
+        self.override = snap
+        self._override_id = next(_SERIALS) if snap is not None else 0
+
+    # ---------------------------------------------------------------- frames
+    def snapshot(self) -> Optional[Snapshot]:
+        """The snapshot every view draws now (the override when there is one); None before data."""
+        if self.override is not None:
+            return self.override
+        if not self.has_data():
+            return None
+        return self.history.snapshot(step=self.shown_step(), model=self.model)
+
+    def snapshot_at(self, step: Optional[int]) -> Optional[Snapshot]:
+        """The shown model's recorded snapshot at or before ``step`` (None: the latest)."""
+        if not self.has_data():
+            return None
+        return self.history.snapshot(step=step, model=self.model)
+
+    def key_of(self, snap: Snapshot) -> Hashable:
+        """The provider's key for ``snap``: the override's serial, or (run, model, step)."""
+        if snap is self.override and snap is not None:
+            return (OVERRIDE, self._override_id)
+        return (self._run, int(snap.model), int(snap.step))
+
+    def frame(self, wait: bool = False) -> Optional[Frame]:
+        """The current frame; None before any data. Without ``wait`` a large model's analysis
+        is not computed here (AnalysisProvider.in_background): the frame lends the model's
+        latest one and says ``pending``; the caller computes ``frame.key`` elsewhere."""
+        snap = self.snapshot()
+        return None if snap is None else self._frame(snap, wait)
+
+    def frame_at(self, step: Optional[int]) -> Optional[Frame]:
+        """The frame of the shown model at or before ``step`` (None: the latest), the state left
+        as it is, its analysis computed here at any n: what export and animation draw."""
+        snap = self.snapshot_at(step)
+        return None if snap is None else self._frame(snap, wait=True)
+
+    def _frame(self, snap: Snapshot, wait: bool) -> Frame:
+        key = self.key_of(snap)
+        analysis = self.analyses.get(key, snap, wait=wait)
+        pending = analysis is None
+        if pending:
+            analysis = self.analyses.latest(self.model)
+        steps, losses = self.losses()
+        dataset = None if self.dataset is None else self.dataset[self.model]
+        return Frame(snapshot=snap, analysis=analysis, pending=pending, key=key, colors=self.colors,
+                     selected=frozenset(self.selected), onehot=self.onehot, dataset=dataset,
+                     loss_steps=steps, losses=losses, model=self.model)
+
+    def losses(self) -> Tuple[np.ndarray, np.ndarray]:
+        """(steps (N,), losses (N, K)) of the run, copied once per new recorded row."""
+        h = self.history
+        stamp = (self._run, len(h), h.latest_step)
+        if self._loss_cache[0] != stamp:
+            steps, losses = h.losses()
+            self._loss_cache = (stamp, steps, losses)
+        return self._loss_cache[1], self._loss_cache[2]
+
+    # ------------------------------------------------------------ the models
+    def recolor(self) -> None:
+        """Colours: categorical up to CATEGORICAL_MAX features, else by angle at the shown
+        model's latest snapshot (stable while scrubbing)."""
+        n = self.config.n
+        ref = None
+        if n > CATEGORICAL_MAX and self.has_data():
+            ref = angles(project(self.history.snapshot(model=self.model).W))
+        self.colors = feature_colors(n, ref)
+
+    def model_verdicts(self) -> Optional[List[str]]:
+        """The verdict of each model's latest snapshot (for the model picker); None when the run
+        is too large to analyse every model at once (VERDICTS_MAX_WORK) or has no data."""
+        cfg = self.config
+        if not self.has_data() or cfg.models * cfg.n > VERDICTS_MAX_WORK:
+            return None
+        out = []
+        for k in range(cfg.models):
+            snap = self.history.snapshot(model=k)
+            out.append(self.analyses.get(self.key_of(snap), snap, wait=True).verdict)
+        return out
+
+    def final_losses(self) -> np.ndarray:
+        """The latest recorded loss of every model; a halted model's from its last finite snapshot."""
+        if self.config is None:
+            return np.zeros(0)
+        if not self.has_data():
+            return np.full(self.config.models, np.nan)
+        losses = self.losses()[1][-1].astype(np.float64)
+        for k in np.nonzero(self.history.halted >= 0)[0]:
+            losses[k] = self.history.snapshot(model=int(k)).loss
+        return losses
