@@ -21,13 +21,14 @@ view modules can import this one).
 from __future__ import annotations
 
 import importlib
-from typing import Dict, List, Optional, Sequence, Tuple
+from dataclasses import replace
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont, QPen
-from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from model import geometry as geo
 from model.analysis import Analysis, analyze
@@ -595,15 +596,24 @@ class PlotPanel(QWidget):
     """A plot with a toolbar row (toggles, notes) above and a status line below.
 
     Subclasses override ``_clicked(x, y)`` and ``_hovered(x, y)`` (view
-    coordinates of the plot) and call ``add_toggle`` for their checkboxes.
+    coordinates of the plot). A view with options names its frozen settings
+    dataclass in ``SETTINGS``: ``settings`` is the value, ``set_settings(s)``
+    replaces it (one ``settingsChanged(s)`` signal, a redraw), and the toolbar's
+    checkboxes and combos (``add_setting_toggle`` / ``add_setting_choice``) only
+    show the value and ask for a new one: the value is the one owner.
     """
 
     featureClicked = pyqtSignal(int)
+    settingsChanged = pyqtSignal(object)  # the new settings value, after any change
+    #: the view's frozen settings dataclass; None: the view has no options
+    SETTINGS: Optional[type] = None
 
     def __init__(self, parent=None, aspect_locked: bool = False):
         super().__init__(parent)
         self._snap: Optional[Snapshot] = None
         self._ctx = None
+        self._settings = self.SETTINGS() if self.SETTINGS is not None else None
+        self._setting_widgets: Dict[str, QWidget] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.setSpacing(2)
@@ -641,6 +651,58 @@ class PlotPanel(QWidget):
         self.toolbar.insertWidget(self.toolbar.count() - 1, cb)
         return cb
 
+    # settings ----------------------------------------------------------
+    @property
+    def settings(self) -> Any:
+        """The view's settings (a frozen dataclass, ``SETTINGS``); None for a view without options."""
+        return self._settings
+
+    def set_settings(self, st) -> None:
+        """Replace the settings: the controls show them, ``settingsChanged`` is emitted once and the
+        view redraws; the same value again changes nothing."""
+        if self.SETTINGS is None or not isinstance(st, self.SETTINGS):
+            want = self.SETTINGS.__name__ if self.SETTINGS is not None else "nothing (this view has no options)"
+            raise TypeError(f"settings must be a {want}, got {type(st).__name__}")
+        if st == self._settings:
+            return
+        self._settings = st
+        self._show_settings()
+        self.settingsChanged.emit(st)
+        self.redraw()
+
+    def _change_setting(self, name: str, value) -> None:
+        self.set_settings(replace(self._settings, **{name: value}))
+
+    def add_setting_toggle(self, name: str, text: str, tip: str = "") -> QCheckBox:
+        """A checkbox that shows the bool setting ``name`` and asks to change it."""
+        cb = self.add_toggle(text, bool(getattr(self._settings, name)),
+                             lambda on, name=name: self._change_setting(name, bool(on)), tip)
+        self._setting_widgets[name] = cb
+        return cb
+
+    def add_setting_choice(self, name: str, choices: Dict[str, str], tip: str = "") -> QComboBox:
+        """A combo box (value -> text) that shows the setting ``name`` and asks to change it."""
+        combo = QComboBox()
+        for value, text in choices.items():
+            combo.addItem(text, value)
+        combo.setCurrentIndex(max(0, combo.findData(getattr(self._settings, name))))
+        if tip:
+            combo.setToolTip(tip)
+        combo.currentIndexChanged.connect(lambda _i, name=name, c=combo: self._change_setting(name, c.currentData()))
+        self.toolbar.insertWidget(self.toolbar.count() - 1, combo)
+        self._setting_widgets[name] = combo
+        return combo
+
+    def _show_settings(self) -> None:
+        """The controls show the current value (a control already showing it is left alone, so
+        nothing is asked again)."""
+        for name, w in self._setting_widgets.items():
+            v = getattr(self._settings, name)
+            if isinstance(w, QCheckBox) and w.isChecked() != bool(v):
+                w.setChecked(bool(v))
+            elif isinstance(w, QComboBox) and w.currentData() != v:
+                w.setCurrentIndex(w.findData(v))
+
     def set_note(self, text: str):
         """The small note above the plot (its tooltip holds the whole text when it is cut off)."""
         if self.note.text() != text:
@@ -666,13 +728,18 @@ class PlotPanel(QWidget):
         return float(px[0]), float(px[1])
 
     # events ------------------------------------------------------------
-    def _on_click(self, ev):
+    def clicked_point(self, ev, vb) -> Optional[QPointF]:
+        """The view point of a left click inside view box ``vb`` (None for any other click)."""
         if ev.button() != Qt.MouseButton.LeftButton or self._snap is None:
-            return
-        if not self.vb.sceneBoundingRect().contains(ev.scenePos()):
-            return
-        p = self.vb.mapSceneToView(ev.scenePos())
-        self._clicked(p.x(), p.y())
+            return None
+        if not vb.sceneBoundingRect().contains(ev.scenePos()):
+            return None
+        return vb.mapSceneToView(ev.scenePos())
+
+    def _on_click(self, ev):
+        p = self.clicked_point(ev, self.vb)
+        if p is not None:
+            self._clicked(p.x(), p.y())
 
     def _on_move(self, scene_pos):
         if self._snap is None:
