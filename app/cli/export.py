@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Optional
 
 from app.cli import EXIT_INTERRUPTED, CliError, Interrupt, _float_arg, _int_arg, _path_arg, check_out
 
@@ -161,7 +162,7 @@ def _app():
     return app
 
 
-def view_options(a, panels, n: int):
+def view_options(a, panels, n: Optional[int]):
     """(views' settings {key: dataclass}, camera or None, axes 0-based or None) from --axes and --set."""
     from app.export.view_settings import SettingError, apply_sets
 
@@ -182,6 +183,7 @@ def load(a, panels):
 
     if "plane3d" in panels and plane3d_class() is None:
         raise CliError(f"main.py {a.command}: view plane3d is not available yet")
+    view_options(a, panels, None)  # a bad --set is refused before anything starts (the axes' range: below)
     prepare_display(needs_gl(panels))
     _app()
     from app.gui.session import Session

@@ -216,37 +216,46 @@ def parse_set(spec: str, views: Sequence[str]) -> Tuple[str, str, str, str, str]
     return v, k, target, fname, value
 
 
-def _axes_value(value: str, n: int) -> Tuple[int, int, int]:
+def _axes_value(value: str, n: Optional[int]) -> Tuple[int, int, int]:
     try:
         vals = [int(t) for t in value.split(",")]
     except ValueError:
         vals = []
-    if len(vals) != 3 or len(set(vals)) != 3 or not all(1 <= x <= n for x in vals):
-        raise ValueError(f"must be 3 different feature numbers from 1 to {n}, e.g. 1,2,{min(n, 3)}")
+    top = n if n is not None else max([3] + vals)
+    if len(vals) != 3 or len(set(vals)) != 3 or not all(1 <= x <= top for x in vals):
+        upto = f" from 1 to {n}" if n is not None else " from 1"
+        raise ValueError(f"must be 3 different feature numbers{upto}, e.g. 1,2,{min(top, 3)}")
     return tuple(x - 1 for x in vals)  # type: ignore[return-value]
 
 
-def apply_sets(specs: Sequence[str], views: Sequence[str], n: int, base: Optional[Mapping[str, Any]] = None,
+def apply_sets(specs: Sequence[str], views: Sequence[str], n: Optional[int], base: Optional[Mapping[str, Any]] = None,
                camera: Optional[CameraSettings] = None, axes=None):
     """Apply ``--set`` specs in order: (views' settings {key: dataclass}, camera or None, axes 0-based
-    or None). ``base``: the settings to start from (defaults for the rest); ``n``: the run's features."""
+    or None). ``base``: the settings to start from (defaults for the rest); ``n``: the run's features
+    (None: not known yet; the axes' range is then left to a later call)."""
     out = {k: (base or {}).get(k) or settings_class(k)() for k in views if k in SETTINGS_CLASSES}
     for spec in specs or ():
         v, key, target, fname, value = parse_set(spec, views)
         name = f"--set {spec.partition('=')[0].strip()}"
-        try:
-            if target == "axes":
+        if target == "axes":
+            try:
                 axes = _axes_value(value, n)
-            elif target == "camera":
-                camera = with_value(camera or CameraSettings(), fname, value)
-            else:
-                out[v] = with_value(out[v], fname, value)
-        except (ValueError, TypeError) as exc:
-            cls = CameraSettings if target == "camera" else type(out[v])
-            what = str(exc) if target == "axes" else f"must be {_describe(cls, fname)}"
-            if target != "axes" and str(exc):
-                what += f" ({exc})"
-            raise SettingError(name, f"{what}, got {value!r}") from None
+            except ValueError as exc:
+                raise SettingError(name, f"{exc}, got {value!r}") from None
+            continue
+        obj = (camera or CameraSettings()) if target == "camera" else out[v]
+        try:
+            typed = coerce(type(obj), fname, value)
+        except (ValueError, TypeError):
+            raise SettingError(name, f"must be {_describe(type(obj), fname)}, got {value!r}") from None
+        try:
+            obj = dataclasses.replace(obj, **{fname: typed})
+        except (ValueError, TypeError) as exc:  # the dataclass's own check of the whole value
+            raise SettingError(name, f"{exc}") from None
+        if target == "camera":
+            camera = obj
+        else:
+            out[v] = obj
     return out, camera, axes
 
 
