@@ -170,7 +170,8 @@ def view_options(a, panels, n: Optional[int]):
     if a.axes is not None:
         if "plane3d" not in panels:
             raise CliError("main.py: --axes applies to the 3D view (--view plane3d, or a figure with plane3d)")
-        axes = tuple(v - 1 for v in _numbers(a.axes, "--axes", n, 3))
+        if n is not None:  # (its range is checked once the run is open)
+            axes = tuple(v - 1 for v in _numbers(a.axes, "--axes", n, 3))
     try:
         return apply_sets(a.set, panels, n, axes=axes)
     except SettingError as exc:

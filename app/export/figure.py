@@ -525,6 +525,13 @@ class FigureRenderer:
             return bool(self.options.legend)
         return any(k in FEATURE_COLOURED for k in self.panels_keys)
 
+    def panel_title(self, key: str) -> str:
+        """The name above a panel of a composed figure (WᵀW without b says so)."""
+        st = self.options.view_settings(key)
+        if key == "gram" and not st.bias:
+            return "ReLU(WᵀW)" if st.relu else "WᵀW"
+        return VIEW_TITLES[key]
+
     def title_text(self) -> str:
         t = self.options.title
         if t is None or t == "":
@@ -682,7 +689,7 @@ class FigureRenderer:
             p.setFont(body)
             p.setPen(QColor(60, 60, 60))
             for key, lr in zip(self.panels_keys, labels):
-                p.drawText(lr, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), VIEW_TITLES[key])
+                p.drawText(lr, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), self.panel_title(key))
         for i, (pn, r) in enumerate(zip(self.panels, rects)):
             self._check_stop()
             p.save()
