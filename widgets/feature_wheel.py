@@ -12,7 +12,6 @@ inside the chord and not linearly separable."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -22,11 +21,10 @@ from PyQt6.QtCore import Qt
 from model import geometry as geo
 from model.snapshot import Snapshot
 
-from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel,
-                      add_arrow_layers, add_paths,
-                      analysis_of, color_groups, feature_colors_for, nice_ceil, plane_of, plane_text,
-                      point_segment_distance, polygons_xy, qcolor, ranges_text, segments_xy, selected_of)
-from .zone_map import CLICK_PX, arrow_heads, arrow_segments, label_positions, separability_of
+from .views2d import (LABEL_MAX, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel, add_arrow_layers, add_paths,
+                      analysis_of, color_groups, feature_colors_for, label_colors, nice_ceil, plane_of, plane_text,
+                      point_segment_distance, qcolor, ranges_text, segments_xy, selected_of, settings_dataclass)
+from .zone_map import CLICK_PX, arrow_segments, draw_arrows, label_positions, separability_of
 
 #: At most this many data embeddings are drawn (an even subsample above).
 DATA_MAX = 20_000
@@ -160,7 +158,7 @@ def _polylines_xy(lines):
 # ----------------------------------------------------------------------------
 # the view
 
-@dataclass(frozen=True)
+@settings_dataclass
 class WheelSettings:
     """How the feature wheel draws a snapshot. ``show_data``: the data embeddings of
     ctx.dataset (when there is one); ``show_gaps``: the needed against the actual gap."""
@@ -262,9 +260,7 @@ class FeatureWheelView(PlotPanel):
         self.data_points = 0
 
     def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
-        self._snap, self._ctx = snap, ctx
-        if snap is None or snap.n == 0:
-            self._clear()
+        if not self._take(snap, ctx):
             return
         n = snap.n
         st = self._settings
@@ -302,25 +298,13 @@ class FeatureWheelView(PlotPanel):
     def _draw_arrows(self, W2, colors, sel) -> np.ndarray:
         """Arrows (a subsample above ARROWS_MAX), heads up to LABEL_MAX, dots at the tips above;
         returns the features whose arrows are drawn."""
-        n = W2.shape[1]
         drawn = arrow_subset(W2)
         self.drawn_arrows = drawn
-        x, y = segments_xy(arrow_segments(W2[:, drawn]))
-        self.arrows.set_features(colors[drawn], x, y)
-        if n <= LABEL_MAX:
-            hx, hy, hc = polygons_xy(list(arrow_heads(W2)))
-            self.heads.set_features(colors, hx, hy, hc, np.full(n, 4))
+        draw_arrows(self, W2, drawn, colors, sel)
+        if W2.shape[1] <= LABEL_MAX:
             self.tips.clear()
         else:
-            self.heads.clear()
             self.tips.set_features(colors, W2[0], W2[1])
-        if len(sel):
-            sx, sy = segments_xy(arrow_segments(W2[:, sel]))
-            self.sel_under.set_features(np.tile(np.array(OUTLINE, np.uint8), (len(sel), 1)), sx, sy, max_groups=1)
-            self.sel_arrows.set_features(colors[sel], sx, sy)
-        else:
-            self.sel_under.clear()
-            self.sel_arrows.clear()
         return drawn
 
     def _draw_dead(self, W2, a, colors) -> np.ndarray:
@@ -352,8 +336,7 @@ class FeatureWheelView(PlotPanel):
         lab = lab[~a.dead_mask[lab]] if n <= LABEL_MAX else lab
         pos = label_positions(W2[:, lab], 0.08 * max(rmax, 1e-9))
         selset = set(sel.tolist())
-        dark = np.clip(colors[lab].astype(int) * 0.7, 0, 255).astype(np.uint8)
-        dark[:, 3] = 255
+        dark = label_colors(colors[lab])
         self.labels.set([(str(i + 1), px, py, dark[t], i in selset)
                          for t, (i, (px, py)) in enumerate(zip(lab.tolist(), pos))])
 
@@ -408,8 +391,7 @@ class FeatureWheelView(PlotPanel):
         for it in (self.gap_rays, self.gap_needed_arcs):  # dashed copies (the item's pens are shared)
             it._items = [(_dashed(pen), br, prim) for pen, br, prim in it._items]
         deg = math.degrees
-        dark = np.clip(colors[feats].astype(int) * 0.7, 0, 255).astype(np.uint8)
-        dark[:, 3] = 255
+        dark = label_colors(colors[feats])
         labs = []
         for t, i in enumerate(feats.tolist()):
             s = shapes[i]

@@ -6,7 +6,7 @@ features first, then the first features, BLOCK_MAX in all): n x n float64 is
 800 MB at n = 10,000."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Optional, Tuple
 
 import numpy as np
@@ -17,8 +17,8 @@ from model import geometry as geo
 from model.snapshot import Snapshot
 from resources import palette
 
-from .views2d import (LABEL_MAX, OUTLINE, ColorPathsItem, PlotPanel, fmt_num, ranges_text, rects_xy,
-                      selected_of, set_ticks_if_changed)
+from .views2d import (LABEL_MAX, OUTLINE, ColorPathsItem, PlotPanel, fmt_num, ranges_text, rects_xy, selected_of,
+                      set_ticks_if_changed, settings_dataclass)
 
 #: The largest block shown (rows and columns).
 BLOCK_MAX = 200
@@ -105,7 +105,7 @@ def value_color(v: float, L: float) -> Tuple[int, int, int]:
 GRAM_ORDERS = ("index", "angle")
 
 
-@dataclass(frozen=True)
+@settings_dataclass
 class GramSettings:
     """How the WᵀW view draws a snapshot: ``relu`` (ReLU(WᵀW + b), the reconstruction of I),
     ``bias`` (with b, or WᵀW alone), ``order`` of rows and columns ("index": feature order,
@@ -114,10 +114,6 @@ class GramSettings:
     relu: bool = False
     bias: bool = True
     order: str = field(default="index", metadata={"choices": GRAM_ORDERS})
-
-    def __post_init__(self):
-        if self.order not in GRAM_ORDERS:
-            raise ValueError(f"order must be one of {', '.join(GRAM_ORDERS)}, got {self.order!r}")
 
 
 class GramView(PlotPanel):

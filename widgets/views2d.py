@@ -21,7 +21,7 @@ view modules can import this one).
 from __future__ import annotations
 
 import importlib
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -74,6 +74,22 @@ def __getattr__(name):  # lazy re-export of the view classes (PEP 562)
 
 # ----------------------------------------------------------------------------
 # pure helpers (no Qt)
+
+def settings_dataclass(cls):
+    """A view's settings class: a frozen dataclass whose fields that list ``choices`` in their
+    metadata are checked when a value is made (check_choices)."""
+    cls.__post_init__ = check_choices
+    return dataclass(frozen=True)(cls)
+
+
+def check_choices(value) -> None:
+    """ValueError unless each field of the settings dataclass ``value`` that lists ``choices`` in
+    its metadata holds one of them."""
+    for f in fields(value):
+        choices = f.metadata.get("choices")
+        if choices is not None and getattr(value, f.name) not in choices:
+            raise ValueError(f"{f.name} must be one of {', '.join(choices)}, got {getattr(value, f.name)!r}")
+
 
 def feature_colors_for(snap: Snapshot, ctx) -> np.ndarray:
     """(n, 4) uint8: ctx.colors when it fits the snapshot, else the palette's colours."""
@@ -474,6 +490,25 @@ def add_paths(plot_item, kind: str, z: float, width: float = 1.0) -> "ColorPaths
     return item
 
 
+def label_colors(colors: np.ndarray) -> np.ndarray:
+    """(k, 4) uint8: feature colours darkened for text labels (opaque)."""
+    dark = np.clip(np.asarray(colors).astype(int) * 0.7, 0, 255).astype(np.uint8)
+    dark[:, 3] = 255
+    return dark
+
+
+def set_selected_arrows(under: "ColorPathsItem", over: "ColorPathsItem", segs: np.ndarray,
+                        colors: np.ndarray) -> None:
+    """The selected features' arrows ``segs`` (k, 4): a dark underlay and their colours on top."""
+    if len(colors):
+        x, y = segments_xy(segs)
+        under.set_features(np.tile(np.array(OUTLINE, np.uint8), (len(colors), 1)), x, y, max_groups=1)
+        over.set_features(colors, x, y)
+    else:
+        under.clear()
+        over.clear()
+
+
 def add_arrow_layers(plot_item, z: float):
     """The four layers every arrow view draws: shafts, heads, and the selected
     arrows' white underlay and coloured shaft on top. Returns them in that order."""
@@ -702,6 +737,17 @@ class PlotPanel(QWidget):
                 w.setChecked(bool(v))
             elif isinstance(w, QComboBox) and w.currentData() != v:
                 w.setCurrentIndex(w.findData(v))
+
+    def _take(self, snap: Optional[Snapshot], ctx) -> bool:
+        """Keep the frame to draw; False (and the view cleared by its ``_clear``) when it has no features."""
+        self._snap, self._ctx = snap, ctx
+        if snap is None or snap.n == 0:
+            self._clear()
+            return False
+        return True
+
+    def _clear(self):
+        pass
 
     def set_note(self, text: str):
         """The small note above the plot (its tooltip holds the whole text when it is cut off)."""

@@ -12,7 +12,7 @@ n = 10,000 and 256 x 256), not the n x pixels product of geometry.zone_raster.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Optional, Tuple
 
 import numba as nb
@@ -26,9 +26,10 @@ from model import geometry as geo
 from model.separability import Separability, separability
 from model.snapshot import Snapshot
 
-from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel,
-                      add_arrow_layers, analysis_of, feature_colors_for, fmt_num, nice_ceil, plane_of,
-                      plane_text, point_segment_distance, polygons_xy, segments_xy, selected_of)
+from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel, add_arrow_layers,
+                      analysis_of, feature_colors_for, fmt_num, label_colors, nice_ceil, plane_of, plane_text,
+                      point_segment_distance, polygons_xy, segments_xy, selected_of, set_selected_arrows,
+                      settings_dataclass)
 
 #: Exact zone polygons up to this many features, the strongest-feature raster above.
 POLYGON_MAX = 300
@@ -319,6 +320,20 @@ def label_positions(W2: np.ndarray, offset: float) -> np.ndarray:
 _SEP_CACHE: list = [None, None, None]  # [snapshot, (live mask bytes, features), Separability]
 
 
+def draw_arrows(view, W2: np.ndarray, feats: np.ndarray, colors: np.ndarray, sel: np.ndarray) -> None:
+    """Into the arrow layers of ``view`` (views2d.add_arrow_layers: arrows, heads, sel_under,
+    sel_arrows): the arrows of ``feats``, every head up to LABEL_MAX features, the selected on top."""
+    n = W2.shape[1]
+    x, y = segments_xy(arrow_segments(W2[:, feats]))
+    view.arrows.set_features(colors[feats], x, y)
+    if n <= LABEL_MAX:
+        hx, hy, hc = polygons_xy(list(arrow_heads(W2)))
+        view.heads.set_features(colors, hx, hy, hc, np.full(n, 4))
+    else:
+        view.heads.clear()
+    set_selected_arrows(view.sel_under, view.sel_arrows, arrow_segments(W2[:, sel]), colors[sel])
+
+
 def separability_of(snap: Snapshot, ctx) -> Separability:
     """The snapshot's model.separability.Separability over its live features (the
     analysis' dead features excluded): ctx.analysis.separability when the
@@ -392,7 +407,7 @@ def blocking_polygon(sep: Separability, i: int, W2) -> np.ndarray:
 ZONE_MODES = ("auto", "polygons", "raster")
 
 
-@dataclass(frozen=True)
+@settings_dataclass
 class ZoneSettings:
     """How the zone map draws a snapshot. ``clip_to_shape``: zones inside the latent shape (True)
     or the whole plane around it; ``show_separation``: the separation overlay; ``mode``: "auto"
@@ -401,10 +416,6 @@ class ZoneSettings:
     clip_to_shape: bool = True
     show_separation: bool = False
     mode: str = field(default="auto", metadata={"choices": ZONE_MODES})
-
-    def __post_init__(self):
-        if self.mode not in ZONE_MODES:
-            raise ValueError(f"mode must be one of {', '.join(ZONE_MODES)}, got {self.mode!r}")
 
 
 class ZoneMapView(PlotPanel):
@@ -490,9 +501,7 @@ class ZoneMapView(PlotPanel):
         self._raster_key = None
 
     def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
-        self._snap, self._ctx = snap, ctx
-        if snap is None or snap.n == 0:
-            self._clear()
+        if not self._take(snap, ctx):
             return
         n = snap.n
         st = self._settings
@@ -592,20 +601,7 @@ class ZoneMapView(PlotPanel):
         n = W2.shape[1]
         feats = np.arange(n) if n <= ARROWS_MAX else sel
         self._arrow_feats = feats
-        x, y = segments_xy(arrow_segments(W2[:, feats]))
-        self.arrows.set_features(colors[feats], x, y)
-        if n <= LABEL_MAX:
-            x, y, con = polygons_xy(list(arrow_heads(W2)))
-            self.heads.set_features(colors, x, y, con, np.full(n, 4))
-        else:
-            self.heads.clear()
-        if len(sel):
-            sx, sy = segments_xy(arrow_segments(W2[:, sel]))
-            self.sel_under.set_features(np.tile(np.array(OUTLINE, np.uint8), (len(sel), 1)), sx, sy, max_groups=1)
-            self.sel_arrows.set_features(colors[sel], sx, sy)
-        else:
-            self.sel_under.clear()
-            self.sel_arrows.clear()
+        draw_arrows(self, W2, feats, colors, sel)
 
     def _draw_labels(self, W2, colors, sel, extent) -> None:
         """Every feature's number up to LABEL_MAX, else the selected ones'; the auto-range bounds."""
@@ -617,8 +613,7 @@ class ZoneMapView(PlotPanel):
         lab_feats = np.arange(n) if n <= LABEL_MAX else sel[:SELECTED_LABEL_MAX]
         pos = label_positions(W2[:, lab_feats], 0.06 * span)
         selset = set(sel.tolist())
-        dark = np.clip(colors[lab_feats].astype(int) * 0.7, 0, 255).astype(np.uint8)
-        dark[:, 3] = 255
+        dark = label_colors(colors[lab_feats])
         self.labels.set([(str(i + 1), px, py, dark[t], i in selset)
                          for t, (i, (px, py)) in enumerate(zip(lab_feats.tolist(), pos))])
 

@@ -113,19 +113,6 @@ def test_settings_file_stores_the_views_through_their_dataclasses(tmp_path, capl
 
 
 # ------------------------------------------------------------------ window
-@pytest.fixture(scope="module")
-def run7(tmp_path_factory):
-    from model.config import TrainConfig
-    from model.engine import train
-    from model.runfile import save_run
-
-    cfg = TrainConfig(n=7, m=2, steps=600, lr=1e-2, seed=0)
-    tr = train(cfg, threads=1)
-    path = tmp_path_factory.mktemp("views") / "n7.h5"
-    save_run(path, cfg, tr.history)
-    return path
-
-
 @pytest.fixture
 def window(qtbot, run7):
     from app.gui.main_window import MainWindow
