@@ -403,7 +403,8 @@ class _Panel:
 
     def _place_camera(self):
         """plane3d: the camera of options.camera (its preset already framed the scene): turned to
-        its angles, at its distance and centre when given, else framed again from there."""
+        its angles, at its distance and centre when given; without a distance, framed again
+        from the new direction."""
         c = self.options.camera
         v = self.view
         v.set_camera(c.preset)
@@ -411,7 +412,7 @@ class _Panel:
             return
         v.set_camera_params(center=c.center, distance=c.distance, elevation=c.elevation, azimuth=c.azimuth,
                             fov=c.fov)
-        if not c.exact:
+        if c.distance is None:
             v.fit()
 
     def set_orbit(self, offset: float):
