@@ -210,3 +210,53 @@ def test_saved_view_settings_come_back_in_a_new_window(qtbot, window):
         assert not w2.plane3d.settings.show_cube and not w2.plane3d.toggles["show_cube"].isChecked()
     finally:
         w2.close()
+
+
+# --------------------------------------------------------------- command line
+def test_cli_set_draws_what_the_settings_value_draws(run7, tmp_path, monkeypatch, qapp):
+    from app.cli import main
+    from app.gui.session import Session
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM", "xcb"))
+    bare = ["--no-title", "--no-caption", "--no-legend", "--size", "420x300", "--step", "900"]
+    out = tmp_path / "g.png"
+    assert main(["export", str(run7), "--view", "gram", "--set", "gram.bias=false", "--set", "gram.order=angle",
+                 *bare, "--out", str(out)]) == 0
+    s = Session()
+    try:
+        assert s.open(run7)
+        snap, ctx = s.frame_at(900)
+        with FigureRenderer(("gram",), _bare(420, 300, views={"gram": GramSettings(bias=False, order="angle")})) as r:
+            want = _rgb(r.image(snap, ctx))
+        with FigureRenderer(("gram",), _bare(420, 300)) as r:
+            default = _rgb(r.image(snap, ctx))
+    finally:
+        s.shutdown(timeout=2.0)
+    got = _rgb(QImage(str(out)))
+    assert np.abs(got - want).max() == 0
+    assert (np.abs(got - default).sum(axis=2) > 60).sum() > 500
+
+
+def test_cli_animate_takes_set_too(run7, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PIL import Image
+
+    main_py = Path(__file__).resolve().parents[2] / "main.py"
+    common = [sys.executable, str(main_py), "animate", str(run7), "--view", "zones", "--frames", "2", "--size",
+              "240x200", "--no-title", "--no-caption", "--quiet", "--fps", "5"]
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    for extra, name in (([], "a.gif"), (["--set", "zones.clip_to_shape=false"], "b.gif")):
+        r = subprocess.run([*common, *extra, "--out", str(tmp_path / name)], capture_output=True, text=True,
+                           timeout=240, env=env)
+        assert r.returncode == 0, r.stderr
+    frames = []
+    for name in ("a.gif", "b.gif"):
+        im = Image.open(tmp_path / name)
+        im.seek(1)
+        frames.append(np.asarray(im.convert("RGB")).astype(int))
+    # the whole plane shows zones where the clipped map is white outside the latent shape
+    white = [(np.abs(f - 255).sum(axis=2) < 10).mean() for f in frames]
+    assert white[1] < white[0] - 0.1, white
