@@ -6,7 +6,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QPoint, QPointF, Qt
+from PyQt6.QtCore import QPoint, QPointF
 
 from model import geometry as geo
 from model.snapshot import Snapshot
@@ -268,12 +268,8 @@ class BiasNormView(PlotPanel):
             self.featureClicked.emit(k)
 
     def _on_click2(self, ev):
-        if ev.button() != Qt.MouseButton.LeftButton or self._snap is None:
-            return
-        if not self.vb2.sceneBoundingRect().contains(ev.scenePos()):
-            return
-        p = self.vb2.mapSceneToView(ev.scenePos())
-        k = self._pick(self.vb2, self.norm_values, p.x(), p.y())
+        p = self.clicked_point(ev, self.vb2)
+        k = -1 if p is None else self._pick(self.vb2, self.norm_values, p.x(), p.y())
         if k >= 0:
             self.featureClicked.emit(k)
 

@@ -21,11 +21,10 @@ from PyQt6.QtCore import Qt
 from model import geometry as geo
 from model.snapshot import Snapshot
 
-from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel,
-                      add_arrow_layers, add_paths,
-                      analysis_of, color_groups, feature_colors_for, nice_ceil, plane_of, plane_text,
-                      point_segment_distance, polygons_xy, qcolor, ranges_text, segments_xy, selected_of)
-from .zone_map import CLICK_PX, arrow_heads, arrow_segments, label_positions, separability_of
+from .views2d import (LABEL_MAX, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel, add_arrow_layers, add_paths,
+                      analysis_of, color_groups, feature_colors_for, label_colors, nice_ceil, plane_of, plane_text,
+                      point_segment_distance, qcolor, ranges_text, segments_xy, selected_of, settings_dataclass)
+from .zone_map import CLICK_PX, arrow_segments, draw_arrows, label_positions, separability_of
 
 #: At most this many data embeddings are drawn (an even subsample above).
 DATA_MAX = 20_000
@@ -159,22 +158,31 @@ def _polylines_xy(lines):
 # ----------------------------------------------------------------------------
 # the view
 
+@settings_dataclass
+class WheelSettings:
+    """How the feature wheel draws a snapshot. ``show_data``: the data embeddings of
+    ctx.dataset (when there is one); ``show_gaps``: the needed against the actual gap."""
+
+    show_data: bool = True
+    show_gaps: bool = False
+
+
 class FeatureWheelView(PlotPanel):
-    """Feature wheel. Toggle ``show_data`` (set_show_data / the checkbox): the data
+    """Feature wheel, drawn as its ``settings`` (WheelSettings) say. ``show_data``: the data
     embeddings of ctx.dataset as a scatter overlay (only when a dataset is given).
-    Toggle ``show_gaps`` (set_show_gaps / "gap needed", off by default): the needed
-    against the actual angular gap of features inside their neighbours' chord (see
-    the module doc); the selected features only when n > GAP_ALL_MAX."""
+    ``show_gaps`` ("gap needed", off by default): the needed against the actual angular gap
+    of features inside their neighbours' chord (see the module doc); the selected features
+    only when n > GAP_ALL_MAX."""
+
+    SETTINGS = WheelSettings
 
     def __init__(self, parent=None):
         super().__init__(parent, aspect_locked=True)
-        self._show_data = True
-        self.data_box = self.add_toggle("data embeddings", True, self.set_show_data,
-                                        "h_t = W x_t of the finite dataset (ctx.dataset)")
+        self.data_box = self.add_setting_toggle("show_data", "data embeddings",
+                                                "h_t = W x_t of the finite dataset (ctx.dataset)")
         self.data_box.setEnabled(False)
-        self._show_gaps = False
-        self.gap_box = self.add_toggle(
-            "gap needed", False, self.set_show_gaps,
+        self.gap_box = self.add_setting_toggle(
+            "show_gaps", "gap needed",
             "For a feature inside the circle of its neighbours u, v (the other live features' hull edge\n"
             "across its direction): grey arc = the actual gap between u and v, dotted line = the chord u-v,\n"
             "dashed rays and inner arc in its colour = the gap it would need to lie outside that chord\n"
@@ -215,31 +223,6 @@ class FeatureWheelView(PlotPanel):
         self.shown_circles: List[float] = []
         self.data_points = 0
 
-    # toggles -----------------------------------------------------------
-    @property
-    def show_data(self) -> bool:
-        return self._show_data
-
-    def set_show_data(self, on: bool):
-        on = bool(on)
-        if on != self._show_data:
-            self._show_data = on
-            if self.data_box.isChecked() != on:
-                self.data_box.setChecked(on)
-            self.redraw()
-
-    @property
-    def show_gaps(self) -> bool:
-        return self._show_gaps
-
-    def set_show_gaps(self, on: bool):
-        on = bool(on)
-        if on != self._show_gaps:
-            self._show_gaps = on
-            if self.gap_box.isChecked() != on:
-                self.gap_box.setChecked(on)
-            self.redraw()
-
     # drawing -----------------------------------------------------------
     def _set_circles(self, radii: List[Tuple[float, int]]):
         while len(self.circle_items) < len(radii):
@@ -277,41 +260,55 @@ class FeatureWheelView(PlotPanel):
         self.data_points = 0
 
     def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
-        self._snap, self._ctx = snap, ctx
-        if snap is None or snap.n == 0:
-            self._clear()
+        if not self._take(snap, ctx):
             return
         n = snap.n
+        st = self._settings
         W2 = plane_of(snap)[0]
         self._W2 = W2
         a = analysis_of(snap, ctx)
         colors = feature_colors_for(snap, ctx)
         sel = selected_of(ctx, n)
+        drawn = self._draw_arrows(W2, colors, sel)
+        self._set_circles(radius_circles(a))
+        dead = self._draw_dead(W2, a, colors)
+        self._draw_labels(W2, a, colors, sel)
+        ds = getattr(ctx, "dataset", None) if ctx is not None else None
+        self._draw_data(snap, ds, colors)
+        if st.show_gaps:
+            self._draw_gaps(snap, ctx, W2, colors, sel)
+        else:
+            self._clear_gaps()
+        parts = [f"n = {n}", f"radius groups {len(a.radius_groups)}"]
+        if len(drawn) < n:
+            parts.append(f"arrows: {len(drawn)} of {n} (even in angle), every tip dotted")
+        if len(dead):
+            parts.append(f"{len(dead)} dead")
+        if self.data_points:
+            parts.append(f"{self.data_points} data points" + (f" (of {np.shape(ds)[0]})"
+                                                               if np.shape(ds)[0] > self.data_points else ""))
+        if st.show_gaps:
+            parts.append(f"gap needed: {len(self.gap_drawn)} feature(s)" if len(self.gap_drawn) or len(sel) or
+                         n <= GAP_ALL_MAX else "gap needed: select features")
+        pt = plane_text(snap, ctx)
+        if pt:
+            parts.append(pt)
+        self.set_note("   ".join(parts))
 
-        # arrows (a subsample above ARROWS_MAX), heads up to LABEL_MAX, dots at the tips above
+    def _draw_arrows(self, W2, colors, sel) -> np.ndarray:
+        """Arrows (a subsample above ARROWS_MAX), heads up to LABEL_MAX, dots at the tips above;
+        returns the features whose arrows are drawn."""
         drawn = arrow_subset(W2)
         self.drawn_arrows = drawn
-        x, y = segments_xy(arrow_segments(W2[:, drawn]))
-        self.arrows.set_features(colors[drawn], x, y)
-        if n <= LABEL_MAX:
-            hx, hy, hc = polygons_xy(list(arrow_heads(W2)))
-            self.heads.set_features(colors, hx, hy, hc, np.full(n, 4))
+        draw_arrows(self, W2, drawn, colors, sel)
+        if W2.shape[1] <= LABEL_MAX:
             self.tips.clear()
         else:
-            self.heads.clear()
             self.tips.set_features(colors, W2[0], W2[1])
-        if len(sel):
-            sx, sy = segments_xy(arrow_segments(W2[:, sel]))
-            self.sel_under.set_features(np.tile(np.array(OUTLINE, np.uint8), (len(sel), 1)), sx, sy, max_groups=1)
-            self.sel_arrows.set_features(colors[sel], sx, sy)
-        else:
-            self.sel_under.clear()
-            self.sel_arrows.clear()
+        return drawn
 
-        # radius groups
-        self._set_circles(radius_circles(a))
-
-        # dead features: hollow rings at the origin + a label
+    def _draw_dead(self, W2, a, colors) -> np.ndarray:
+        """Dead features: hollow rings at the origin and a label; returns them."""
         dead = np.nonzero(a.dead_mask)[0]
         self.dead_marked = dead.tolist()
         if len(dead):
@@ -327,8 +324,11 @@ class FeatureWheelView(PlotPanel):
             self.dead_rings.setData([])
             self.dead_rings.setVisible(False)
             self.dead_label.setText("")
+        return dead
 
-        # labels
+    def _draw_labels(self, W2, a, colors, sel) -> None:
+        """The live features' numbers up to LABEL_MAX (else the selected ones'); the auto-range bounds."""
+        n = W2.shape[1]
         rmax = float(np.max(np.hypot(W2[0], W2[1]))) if n else 1.0
         R = nice_ceil(1.15 * max(rmax, max([r for r, _ in radius_circles(a)], default=0.0), 1e-9))
         self.bounds_item.set_bounds((-R, R, -R, R))
@@ -336,16 +336,15 @@ class FeatureWheelView(PlotPanel):
         lab = lab[~a.dead_mask[lab]] if n <= LABEL_MAX else lab
         pos = label_positions(W2[:, lab], 0.08 * max(rmax, 1e-9))
         selset = set(sel.tolist())
-        dark = np.clip(colors[lab].astype(int) * 0.7, 0, 255).astype(np.uint8)
-        dark[:, 3] = 255
+        dark = label_colors(colors[lab])
         self.labels.set([(str(i + 1), px, py, dark[t], i in selset)
                          for t, (i, (px, py)) in enumerate(zip(lab.tolist(), pos))])
 
-        # data embeddings
-        ds = getattr(ctx, "dataset", None) if ctx is not None else None
-        have = ds is not None and np.ndim(ds) == 2 and np.shape(ds)[1] == n
+    def _draw_data(self, snap, ds, colors) -> None:
+        """The data embeddings of ``ds`` (the finite dataset), when there is one and they are on."""
+        have = ds is not None and np.ndim(ds) == 2 and np.shape(ds)[1] == snap.n
         self.data_box.setEnabled(bool(have))
-        if have and self._show_data:
+        if have and self._settings.show_data:
             H, owner = data_embeddings(snap, ds)
             grp, gcol = color_groups(colors)
             brushes = np.array([pg.mkBrush(qcolor(c, 150)) for c in gcol] + [pg.mkBrush(120, 120, 120, 150)],
@@ -358,28 +357,6 @@ class FeatureWheelView(PlotPanel):
             self.data.setData([])
             self.data.setVisible(False)
             self.data_points = 0
-
-        # needed against actual gap
-        if self._show_gaps:
-            self._draw_gaps(snap, ctx, W2, colors, sel)
-        else:
-            self._clear_gaps()
-
-        parts = [f"n = {n}", f"radius groups {len(a.radius_groups)}"]
-        if len(drawn) < n:
-            parts.append(f"arrows: {len(drawn)} of {n} (even in angle), every tip dotted")
-        if len(dead):
-            parts.append(f"{len(dead)} dead")
-        if self.data_points:
-            parts.append(f"{self.data_points} data points" + (f" (of {np.shape(ds)[0]})"
-                                                               if np.shape(ds)[0] > self.data_points else ""))
-        if self._show_gaps:
-            parts.append(f"gap needed: {len(self.gap_drawn)} feature(s)" if len(self.gap_drawn) or len(sel) or
-                         n <= GAP_ALL_MAX else "gap needed: select features")
-        pt = plane_text(snap, ctx)
-        if pt:
-            parts.append(pt)
-        self.set_note("   ".join(parts))
 
     def _clear_gaps(self):
         for it in (self.gap_chords, self.gap_arcs):
@@ -414,8 +391,7 @@ class FeatureWheelView(PlotPanel):
         for it in (self.gap_rays, self.gap_needed_arcs):  # dashed copies (the item's pens are shared)
             it._items = [(_dashed(pen), br, prim) for pen, br, prim in it._items]
         deg = math.degrees
-        dark = np.clip(colors[feats].astype(int) * 0.7, 0, 255).astype(np.uint8)
-        dark[:, 3] = 255
+        dark = label_colors(colors[feats])
         labs = []
         for t, i in enumerate(feats.tolist()):
             s = shapes[i]
@@ -447,7 +423,7 @@ class FeatureWheelView(PlotPanel):
             w = self._W2[:, k]
             text = (f"feature {k + 1}: W = ({w[0]:.4g}, {w[1]:.4g}), |W| = {np.hypot(*w):.4g}, "
                     f"b = {self._snap.b[k]:.4g}")
-            if self._show_gaps and self._sep is not None:
+            if self._settings.show_gaps and self._sep is not None:
                 text += "   |   " + self._sep.describe(k)
             self.status.setText(text)
         else:

@@ -1,10 +1,12 @@
 """W^T W + b as a heatmap (entry [i, j] = p_i(W_j), geometry.wtw_plus_b), each row's
-maximum outlined (the seed's figure), diverging colours centred on 0; a toggle
-to ReLU(W^T W + b), the reconstruction of I. Large n shows a block (selected
+maximum outlined (the seed's figure), diverging colours centred on 0. Its settings
+(GramSettings): ReLU(W^T W + b), the reconstruction of I; W^T W alone (without b);
+rows and columns in feature order or by the features' angles. Large n shows a block (selected
 features first, then the first features, BLOCK_MAX in all): n x n float64 is
 800 MB at n = 10,000."""
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Optional, Tuple
 
 import numpy as np
@@ -15,8 +17,8 @@ from model import geometry as geo
 from model.snapshot import Snapshot
 from resources import palette
 
-from .views2d import (LABEL_MAX, OUTLINE, ColorPathsItem, PlotPanel, fmt_num, ranges_text, rects_xy,
-                      selected_of, set_ticks_if_changed)
+from .views2d import (LABEL_MAX, OUTLINE, ColorPathsItem, PlotPanel, fmt_num, ranges_text, rects_xy, selected_of,
+                      set_ticks_if_changed, settings_dataclass)
 
 #: The largest block shown (rows and columns).
 BLOCK_MAX = 200
@@ -50,14 +52,15 @@ def angular_block(snap: Snapshot, idx: np.ndarray) -> np.ndarray:
     return idx[np.argsort(geo.angles(W2[:, idx]), kind="stable")]
 
 
-def gram_block(snap: Snapshot, idx: np.ndarray, relu: bool = False) -> np.ndarray:
-    """(k, k) block of P = D W + b (P[i, j] = p_i(W_j)) at rows and columns idx; ReLU'd if relu."""
+def gram_block(snap: Snapshot, idx: np.ndarray, relu: bool = False, bias: bool = True) -> np.ndarray:
+    """(k, k) block of P = D W + b (P[i, j] = p_i(W_j)) at rows and columns idx; without b
+    when not ``bias`` (D W alone); ReLU'd if relu."""
     idx = np.asarray(idx, dtype=np.int64)
+    b = snap.b if bias else np.zeros_like(snap.b)
     if len(idx) == snap.n and np.array_equal(idx, np.arange(snap.n)):
-        P = geo.relu_wtw_plus_b(snap.W, snap.b, snap.M) if relu else geo.wtw_plus_b(snap.W, snap.b, snap.M)
-        return P
+        return geo.relu_wtw_plus_b(snap.W, b, snap.M) if relu else geo.wtw_plus_b(snap.W, b, snap.M)
     D = snap.decoder
-    P = D[idx] @ snap.W[:, idx] + snap.b[idx][:, None]
+    P = D[idx] @ snap.W[:, idx] + b[idx][:, None]
     return np.maximum(P, 0.0) if relu else P
 
 
@@ -99,18 +102,32 @@ def value_color(v: float, L: float) -> Tuple[int, int, int]:
 # ----------------------------------------------------------------------------
 # the view
 
+GRAM_ORDERS = ("index", "angle")
+
+
+@settings_dataclass
+class GramSettings:
+    """How the WᵀW view draws a snapshot: ``relu`` (ReLU(WᵀW + b), the reconstruction of I),
+    ``bias`` (with b, or WᵀW alone), ``order`` of rows and columns ("index": feature order,
+    selected first above BLOCK_MAX; "angle": by the features' angles, the seed's circulant)."""
+
+    relu: bool = False
+    bias: bool = True
+    order: str = field(default="index", metadata={"choices": GRAM_ORDERS})
+
+
 class GramView(PlotPanel):
-    """W^T W + b heatmap. Toggle ``relu`` (set_relu / the checkbox). ``block`` holds
+    """W^T W + b heatmap, drawn as its ``settings`` (GramSettings) say. ``block`` holds
     the feature indices of the rows/columns shown; hover shows the value."""
+
+    SETTINGS = GramSettings
 
     def __init__(self, parent=None):
         super().__init__(parent, aspect_locked=True)
-        self._relu = False
-        self._angular = False
-        self.relu_box = self.add_toggle("ReLU", False, self.set_relu,
-                                        "show ReLU(W^T W + b): the reconstruction of I")
-        self.angular_box = self.add_toggle("by angle", False, self.set_angular,
-                                           "order rows and columns by the features' angles")
+        self.relu_box = self.add_setting_toggle("relu", "ReLU", "show ReLU(W^T W + b): the reconstruction of I")
+        self.bias_box = self.add_setting_toggle("bias", "+ b", "add the bias b_i to row i (off: W^T W alone)")
+        self.order_combo = self.add_setting_choice("order", {"index": "feature order", "angle": "by angle"},
+                                                   "order rows and columns by feature number or by angle")
         pi = self.plot_item
         self.vb.invertY(True)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -128,30 +145,6 @@ class GramView(PlotPanel):
         self.values: Optional[np.ndarray] = None
         self.maxima_cols = np.zeros(0, dtype=np.int64)
         self.limit = 1.0
-
-    @property
-    def relu(self) -> bool:
-        return self._relu
-
-    def set_relu(self, on: bool):
-        on = bool(on)
-        if on != self._relu:
-            self._relu = on
-            if self.relu_box.isChecked() != on:
-                self.relu_box.setChecked(on)
-            self.redraw()
-
-    @property
-    def angular(self) -> bool:
-        return self._angular
-
-    def set_angular(self, on: bool):
-        on = bool(on)
-        if on != self._angular:
-            self._angular = on
-            if self.angular_box.isChecked() != on:
-                self.angular_box.setChecked(on)
-            self.redraw()
 
     def _ticks(self, idx):
         k = len(idx)
@@ -171,14 +164,15 @@ class GramView(PlotPanel):
             self.set_note("")
             return
         n = snap.n
+        st = self._settings
         sel = selected_of(ctx, n)
         idx = block_indices(n, sel.tolist())
-        if self._angular:
+        if st.order == "angle":
             idx = angular_block(snap, idx)
-        P = gram_block(snap, idx, self._relu)
+        P = gram_block(snap, idx, st.relu, st.bias)
         k = len(idx)
         self.block, self.values = idx, P
-        L = symmetric_limit(gram_block(snap, idx, False) if self._relu else P)
+        L = symmetric_limit(gram_block(snap, idx, False, st.bias) if st.relu else P)
         self.limit = L
         self.image.setImage(P, levels=(-L, L), autoLevels=False)
         self.image.setRect(QRectF(0, 0, k, k))
@@ -197,13 +191,15 @@ class GramView(PlotPanel):
         ticks = self._ticks(idx)
         set_ticks_if_changed(self.plot_item.getAxis("bottom"), ticks)
         set_ticks_if_changed(self.plot_item.getAxis("left"), ticks)
-        what = "ReLU(W\u1d40W + b)" if self._relu else "W\u1d40W + b"
+        inner = "W\u1d40W + b" if st.bias else "W\u1d40W"
+        what = f"ReLU({inner})" if st.relu else inner
+        entry = "p_i(W_j)" if st.bias else "D_i\u00b7W_j"
         shown = "all features" if k == n else (
             f"features {ranges_text((idx + 1).tolist(), 40)} ({k} of {n}"
-            + (", selected first)" if len(sel) and not self._angular else ")"))
-        if self._angular:
+            + (", selected first)" if len(sel) and st.order != "angle" else ")"))
+        if st.order == "angle":
             shown += ", by angle"
-        self.set_note(f"{what}: [i, j] = p_i(W_j), row maxima outlined, colour limits \u00b1{fmt_num(L)}; {shown}")
+        self.set_note(f"{what}: [i, j] = {entry}, row maxima outlined, colour limits \u00b1{fmt_num(L)}; {shown}")
 
     def cell_at(self, x: float, y: float) -> Tuple[int, int]:
         """(row, column) block position of the cell under (x, y), or (-1, -1)."""
@@ -220,7 +216,9 @@ class GramView(PlotPanel):
             return
         i, j = int(self.block[r]) + 1, int(self.block[c]) + 1
         v = self.values[r, c]
-        name = f"ReLU(p_{i}(W_{j}))" if self._relu else f"p_{i}(W_{j})"
+        st = self._settings
+        name = f"p_{i}(W_{j})" if st.bias else f"D_{i}\u00b7W_{j}"
+        name = f"ReLU({name})" if st.relu else name
         star = "   (row maximum)" if self.maxima_cols[r] == c else ""
         self.status.setText(f"{name} = {v:.6g}{star}")
 

@@ -16,6 +16,11 @@ Who moves what:
 * moving by hand (slider, previous/next, start) or starting playback stops
   following live; "end" keeps the follow state.
 
+Follow-live has one owner, which is not the timeline: the timeline shows it (the
+"follow live" checkbox, ``show_follow_live(on)``, which never emits) and asks for a
+change with ``followLiveChanged(on)``; the owner (the window's session) answers by
+showing its value. A timeline on its own (no owner connected) keeps what it showed.
+
 Playback runs a QTimer at display rate (~60 Hz) that advances ``speed / 60``
 snapshots per tick (fractions accumulate) and emits only the newest step of each
 tick: frames are dropped, never queued. At the end it loops or stops.
@@ -74,24 +79,22 @@ class StorySlider(QSlider):
         self.initStyleOption(opt)
         return opt
 
+    def _track(self):
+        """(x of the first handle centre, pixels the handle centre travels) of the groove."""
+        opt = self._option()
+        st = self.style()
+        groove = st.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderGroove, self)
+        handle = st.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle, self)
+        return groove.x() + handle.width() // 2, groove.width() - handle.width()
+
     def x_of(self, value: int) -> int:
         """The pixel x of a slider value (the centre of the handle there)."""
-        opt = self._option()
-        st = self.style()
-        groove = st.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderGroove, self)
-        handle = st.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle, self)
-        span = groove.width() - handle.width()
-        pos = QStyle.sliderPositionFromValue(self.minimum(), self.maximum(), int(value), max(span, 0))
-        return groove.x() + pos + handle.width() // 2
+        x0, span = self._track()
+        return x0 + QStyle.sliderPositionFromValue(self.minimum(), self.maximum(), int(value), max(span, 0))
 
     def value_at(self, x: int) -> int:
-        opt = self._option()
-        st = self.style()
-        groove = st.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderGroove, self)
-        handle = st.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle, self)
-        span = groove.width() - handle.width()
-        return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(),
-                                              int(x - groove.x() - handle.width() // 2), max(span, 1))
+        x0, span = self._track()
+        return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(), int(x - x0), max(span, 1))
 
     def mark_near(self, x: float):
         """The index of the mark within MARK_HIT_PX of pixel x (the nearest), or None."""
@@ -154,7 +157,8 @@ class StorySlider(QSlider):
 class Timeline(QWidget):
     """Slider over the recorded steps with playback and follow-live.
 
-    Signals: ``stepRequested(int)``, ``followLiveChanged(bool)``, ``playingChanged(bool)``.
+    Signals: ``stepRequested(int)``, ``followLiveChanged(bool)`` (a request to the owner of
+    follow-live), ``playingChanged(bool)``.
     """
 
     stepRequested = pyqtSignal(int)
@@ -166,7 +170,6 @@ class Timeline(QWidget):
         self._steps = np.zeros(0, dtype=np.int64)
         self._index = -1  # slider position; -1 = no steps
         self._anchor: Optional[int] = None  # the step the user (or the session) chose
-        self._follow = True
         self._playing = False
         self._acc = 0.0
         self._updating = False
@@ -268,7 +271,8 @@ class Timeline(QWidget):
 
     @property
     def follow_live(self) -> bool:
-        return self._follow
+        """Whether it shows following live (the owner's value, as last shown or asked for)."""
+        return self.follow_check.isChecked()
 
     @follow_live.setter
     def follow_live(self, on: bool) -> None:
@@ -309,12 +313,12 @@ class Timeline(QWidget):
         if N == 0:
             self._index = -1
             self._anchor = None
-        elif self._follow and not self._playing:
+        elif self.follow_live and not self._playing:
             self._index = N - 1
             self._anchor = int(self._steps[-1])
         else:
             if self._anchor is None:
-                self._anchor = int(self._steps[-1] if self._follow else self._steps[0])
+                self._anchor = int(self._steps[-1] if self.follow_live else self._steps[0])
             self._index = self._index_at(self._anchor)
         self._refresh()
         if self._events:
@@ -347,12 +351,12 @@ class Timeline(QWidget):
             self._index = self._index_at(self._anchor)
         self._refresh()
 
-    def set_follow_live(self, on: bool) -> None:
-        """Turn following live on (jump to the newest, emit stepRequested) or off."""
+    def show_follow_live(self, on: bool) -> bool:
+        """Show the owner's follow-live value (never emits); following live pauses playback.
+        Returns whether what it showed changed."""
         on = bool(on)
-        if on == self._follow:
-            return
-        self._follow = on
+        if on == self.follow_live:
+            return False
         if on:
             self.pause()
         self._updating = True
@@ -360,6 +364,16 @@ class Timeline(QWidget):
             self.follow_check.setChecked(on)
         finally:
             self._updating = False
+        return True
+
+    def set_follow_live(self, on: bool) -> None:
+        """Ask for following live on (shown at once: jump to the newest, emit stepRequested) or
+        off: ``followLiveChanged(on)`` tells the owner."""
+        if self.show_follow_live(on):
+            self._ask_follow_live(bool(on))
+
+    def _ask_follow_live(self, on: bool) -> None:
+        """What it shows changed by hand: tell the owner, and jump to the newest when on."""
         self.followLiveChanged.emit(on)
         if on and len(self._steps):
             self._move_to(len(self._steps) - 1, stop_following=False)
@@ -458,8 +472,11 @@ class Timeline(QWidget):
         self._move_to(value)
 
     def _follow_toggled(self, on: bool) -> None:
-        if not self._updating:
-            self.set_follow_live(on)
+        if self._updating:
+            return
+        if on:
+            self.pause()
+        self._ask_follow_live(bool(on))
 
     def _tick(self) -> None:
         N = len(self._steps)

@@ -21,13 +21,14 @@ view modules can import this one).
 from __future__ import annotations
 
 import importlib
-from typing import Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, fields, replace
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont, QPen
-from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from model import geometry as geo
 from model.analysis import Analysis, analyze
@@ -73,6 +74,22 @@ def __getattr__(name):  # lazy re-export of the view classes (PEP 562)
 
 # ----------------------------------------------------------------------------
 # pure helpers (no Qt)
+
+def settings_dataclass(cls):
+    """A view's settings class: a frozen dataclass whose fields that list ``choices`` in their
+    metadata are checked when a value is made (check_choices)."""
+    cls.__post_init__ = check_choices
+    return dataclass(frozen=True)(cls)
+
+
+def check_choices(value) -> None:
+    """ValueError unless each field of the settings dataclass ``value`` that lists ``choices`` in
+    its metadata holds one of them."""
+    for f in fields(value):
+        choices = f.metadata.get("choices")
+        if choices is not None and getattr(value, f.name) not in choices:
+            raise ValueError(f"{f.name} must be one of {', '.join(choices)}, got {getattr(value, f.name)!r}")
+
 
 def feature_colors_for(snap: Snapshot, ctx) -> np.ndarray:
     """(n, 4) uint8: ctx.colors when it fits the snapshot, else the palette's colours."""
@@ -472,6 +489,25 @@ def add_paths(plot_item, kind: str, z: float, width: float = 1.0) -> "ColorPaths
     return item
 
 
+def label_colors(colors: np.ndarray) -> np.ndarray:
+    """(k, 4) uint8: feature colours darkened for text labels (opaque)."""
+    dark = np.clip(np.asarray(colors).astype(int) * 0.7, 0, 255).astype(np.uint8)
+    dark[:, 3] = 255
+    return dark
+
+
+def set_selected_arrows(under: "ColorPathsItem", over: "ColorPathsItem", segs: np.ndarray,
+                        colors: np.ndarray) -> None:
+    """The selected features' arrows ``segs`` (k, 4): a dark underlay and their colours on top."""
+    if len(colors):
+        x, y = segments_xy(segs)
+        under.set_features(np.tile(np.array(OUTLINE, np.uint8), (len(colors), 1)), x, y, max_groups=1)
+        over.set_features(colors, x, y)
+    else:
+        under.clear()
+        over.clear()
+
+
 def add_arrow_layers(plot_item, z: float):
     """The four layers every arrow view draws: shafts, heads, and the selected
     arrows' white underlay and coloured shaft on top. Returns them in that order."""
@@ -594,15 +630,24 @@ class PlotPanel(QWidget):
     """A plot with a toolbar row (toggles, notes) above and a status line below.
 
     Subclasses override ``_clicked(x, y)`` and ``_hovered(x, y)`` (view
-    coordinates of the plot) and call ``add_toggle`` for their checkboxes.
+    coordinates of the plot). A view with options names its frozen settings
+    dataclass in ``SETTINGS``: ``settings`` is the value, ``set_settings(s)``
+    replaces it (one ``settingsChanged(s)`` signal, a redraw), and the toolbar's
+    checkboxes and combos (``add_setting_toggle`` / ``add_setting_choice``) only
+    show the value and ask for a new one: the value is the one owner.
     """
 
     featureClicked = pyqtSignal(int)
+    settingsChanged = pyqtSignal(object)  # the new settings value, after any change
+    #: the view's frozen settings dataclass; None: the view has no options
+    SETTINGS: Optional[type] = None
 
     def __init__(self, parent=None, aspect_locked: bool = False):
         super().__init__(parent)
         self._snap: Optional[Snapshot] = None
         self._ctx = None
+        self._settings = self.SETTINGS() if self.SETTINGS is not None else None
+        self._setting_widgets: Dict[str, QWidget] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.setSpacing(2)
@@ -640,6 +685,69 @@ class PlotPanel(QWidget):
         self.toolbar.insertWidget(self.toolbar.count() - 1, cb)
         return cb
 
+    # settings ----------------------------------------------------------
+    @property
+    def settings(self) -> Any:
+        """The view's settings (a frozen dataclass, ``SETTINGS``); None for a view without options."""
+        return self._settings
+
+    def set_settings(self, st) -> None:
+        """Replace the settings: the controls show them, ``settingsChanged`` is emitted once and the
+        view redraws; the same value again changes nothing."""
+        if self.SETTINGS is None or not isinstance(st, self.SETTINGS):
+            want = self.SETTINGS.__name__ if self.SETTINGS is not None else "nothing (this view has no options)"
+            raise TypeError(f"settings must be a {want}, got {type(st).__name__}")
+        if st == self._settings:
+            return
+        self._settings = st
+        self._show_settings()
+        self.settingsChanged.emit(st)
+        self.redraw()
+
+    def _change_setting(self, name: str, value) -> None:
+        self.set_settings(replace(self._settings, **{name: value}))
+
+    def add_setting_toggle(self, name: str, text: str, tip: str = "") -> QCheckBox:
+        """A checkbox that shows the bool setting ``name`` and asks to change it."""
+        cb = self.add_toggle(text, bool(getattr(self._settings, name)),
+                             lambda on, name=name: self._change_setting(name, bool(on)), tip)
+        self._setting_widgets[name] = cb
+        return cb
+
+    def add_setting_choice(self, name: str, choices: Dict[str, str], tip: str = "") -> QComboBox:
+        """A combo box (value -> text) that shows the setting ``name`` and asks to change it."""
+        combo = QComboBox()
+        for value, text in choices.items():
+            combo.addItem(text, value)
+        combo.setCurrentIndex(max(0, combo.findData(getattr(self._settings, name))))
+        if tip:
+            combo.setToolTip(tip)
+        combo.currentIndexChanged.connect(lambda _i, name=name, c=combo: self._change_setting(name, c.currentData()))
+        self.toolbar.insertWidget(self.toolbar.count() - 1, combo)
+        self._setting_widgets[name] = combo
+        return combo
+
+    def _show_settings(self) -> None:
+        """The controls show the current value (a control already showing it is left alone, so
+        nothing is asked again)."""
+        for name, w in self._setting_widgets.items():
+            v = getattr(self._settings, name)
+            if isinstance(w, QCheckBox) and w.isChecked() != bool(v):
+                w.setChecked(bool(v))
+            elif isinstance(w, QComboBox) and w.currentData() != v:
+                w.setCurrentIndex(w.findData(v))
+
+    def _take(self, snap: Optional[Snapshot], ctx) -> bool:
+        """Keep the frame to draw; False (and the view cleared by its ``_clear``) when it has no features."""
+        self._snap, self._ctx = snap, ctx
+        if snap is None or snap.n == 0:
+            self._clear()
+            return False
+        return True
+
+    def _clear(self):
+        pass
+
     def set_note(self, text: str):
         """The small note above the plot (its tooltip holds the whole text when it is cut off)."""
         if self.note.text() != text:
@@ -665,13 +773,18 @@ class PlotPanel(QWidget):
         return float(px[0]), float(px[1])
 
     # events ------------------------------------------------------------
-    def _on_click(self, ev):
+    def clicked_point(self, ev, vb) -> Optional[QPointF]:
+        """The view point of a left click inside view box ``vb`` (None for any other click)."""
         if ev.button() != Qt.MouseButton.LeftButton or self._snap is None:
-            return
-        if not self.vb.sceneBoundingRect().contains(ev.scenePos()):
-            return
-        p = self.vb.mapSceneToView(ev.scenePos())
-        self._clicked(p.x(), p.y())
+            return None
+        if not vb.sceneBoundingRect().contains(ev.scenePos()):
+            return None
+        return vb.mapSceneToView(ev.scenePos())
+
+    def _on_click(self, ev):
+        p = self.clicked_point(ev, self.vb)
+        if p is not None:
+            self._clicked(p.x(), p.y())
 
     def _on_move(self, scene_pos):
         if self._snap is None:

@@ -12,6 +12,7 @@ n = 10,000 and 256 x 256), not the n x pixels product of geometry.zone_raster.
 from __future__ import annotations
 
 import math
+from dataclasses import field
 from typing import Optional, Tuple
 
 import numba as nb
@@ -26,9 +27,10 @@ from model.analysis_provider import SEPARATION_FULL_MAX
 from model.separability import Separability, separability
 from model.snapshot import Snapshot
 
-from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel,
-                      add_arrow_layers, analysis_of, feature_colors_for, fmt_num, nice_ceil, plane_of,
-                      plane_text, point_segment_distance, polygons_xy, segments_xy, selected_of)
+from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel, add_arrow_layers,
+                      analysis_of, feature_colors_for, fmt_num, label_colors, nice_ceil, plane_of, plane_text,
+                      point_segment_distance, polygons_xy, segments_xy, selected_of, set_selected_arrows,
+                      settings_dataclass)
 
 #: Exact zone polygons up to this many features, the strongest-feature raster above.
 POLYGON_MAX = 300
@@ -313,6 +315,20 @@ def label_positions(W2: np.ndarray, offset: float) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # separability (shared with the feature wheel), computed once per snapshot
 
+def draw_arrows(view, W2: np.ndarray, feats: np.ndarray, colors: np.ndarray, sel: np.ndarray) -> None:
+    """Into the arrow layers of ``view`` (views2d.add_arrow_layers: arrows, heads, sel_under,
+    sel_arrows): the arrows of ``feats``, every head up to LABEL_MAX features, the selected on top."""
+    n = W2.shape[1]
+    x, y = segments_xy(arrow_segments(W2[:, feats]))
+    view.arrows.set_features(colors[feats], x, y)
+    if n <= LABEL_MAX:
+        hx, hy, hc = polygons_xy(list(arrow_heads(W2)))
+        view.heads.set_features(colors, hx, hy, hc, np.full(n, 4))
+    else:
+        view.heads.clear()
+    set_selected_arrows(view.sel_under, view.sel_arrows, arrow_segments(W2[:, sel]), colors[sel])
+
+
 def separability_of(snap: Snapshot, ctx) -> Separability:
     """The snapshot's model.separability.Separability over its live features (the
     analysis' dead features excluded): ctx.analysis.separability when the
@@ -381,27 +397,37 @@ def blocking_polygon(sep: Separability, i: int, W2) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # the view
 
+ZONE_MODES = ("auto", "polygons", "raster")
+
+
+@settings_dataclass
+class ZoneSettings:
+    """How the zone map draws a snapshot. ``clip_to_shape``: zones inside the latent shape (True)
+    or the whole plane around it; ``show_separation``: the separation overlay; ``mode``: "auto"
+    (polygons up to POLYGON_MAX features, raster above), "polygons" or "raster"."""
+
+    clip_to_shape: bool = True
+    show_separation: bool = False
+    mode: str = field(default="auto", metadata={"choices": ZONE_MODES})
+
+
 class ZoneMapView(PlotPanel):
-    """Latent-zone map. Toggle: ``clip_to_shape`` (set_clip_to_shape / the checkbox):
-    True clips zones to the latent shape, False shows the whole plane (a box
-    around the shape). ``mode``: "auto" (polygons up to POLYGON_MAX features,
-    raster above), "polygons" or "raster". Hover shows hover_text in the status line.
-    Toggle ``show_separation`` (set_show_separation / the "separation" checkbox, off by
-    default): for the selected features (every live one up to SEPARATION_ALL_MAX when
+    """Latent-zone map, drawn as its ``settings`` (ZoneSettings) say: clipped to the latent
+    shape or the whole plane, polygons or raster. Hover shows hover_text in the status line.
+    With ``show_separation`` (the "separation" checkbox, off by default): for the selected features (every live one up to SEPARATION_ALL_MAX when
     none is selected), the max-margin line between W_i and the other live features'
     hull (dashed, dark; the margin as a thin segment to the hull's nearest point) when
     W_i is linearly separable, else the hull of its blockers (dashed, red); hovering
     a feature's arrow then says which, with the margin and the neighbours' gap."""
 
+    SETTINGS = ZoneSettings
+
     def __init__(self, parent=None):
         super().__init__(parent, aspect_locked=True)
-        self._clip = True
-        self._mode = "auto"
-        self.clip_box = self.add_toggle("clip to latent shape", True, self.set_clip_to_shape,
-                                        "on: zones inside the latent shape; off: the whole plane around it")
-        self._show_sep = False
-        self.sep_box = self.add_toggle(
-            "separation", False, self.set_show_separation,
+        self.clip_box = self.add_setting_toggle("clip_to_shape", "clip to latent shape",
+                                                "on: zones inside the latent shape; off: the whole plane around it")
+        self.sep_box = self.add_setting_toggle(
+            "show_separation", "separation",
             "Linear separability of the selected features (every live one when none is selected and n is small):\n"
             "dashed dark line: the max-margin line between W_i and the hull of the other live W_j\n"
             "(thin segment: the margin, to the hull's nearest point); dashed red outline: the\n"
@@ -444,42 +470,6 @@ class ZoneMapView(PlotPanel):
         self.last_rgba = None
         self._raster_key = None
 
-    # toggles -----------------------------------------------------------
-    @property
-    def clip_to_shape(self) -> bool:
-        return self._clip
-
-    def set_clip_to_shape(self, on: bool):
-        on = bool(on)
-        if on != self._clip:
-            self._clip = on
-            if self.clip_box.isChecked() != on:
-                self.clip_box.setChecked(on)
-            self.redraw()
-
-    @property
-    def mode(self) -> str:
-        return self._mode
-
-    def set_mode(self, mode: str):
-        if mode not in ("auto", "polygons", "raster"):
-            raise ValueError(f"mode must be 'auto', 'polygons' or 'raster', got {mode!r}")
-        if mode != self._mode:
-            self._mode = mode
-            self.redraw()
-
-    @property
-    def show_separation(self) -> bool:
-        return self._show_sep
-
-    def set_show_separation(self, on: bool):
-        on = bool(on)
-        if on != self._show_sep:
-            self._show_sep = on
-            if self.sep_box.isChecked() != on:
-                self.sep_box.setChecked(on)
-            self.redraw()
-
     def extent(self):
         """The box (xmin, xmax, ymin, ymax) of the last frame, or None."""
         return self._extent
@@ -504,119 +494,35 @@ class ZoneMapView(PlotPanel):
         self._raster_key = None
 
     def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
-        self._snap, self._ctx = snap, ctx
-        if snap is None or snap.n == 0:
-            self._clear()
+        if not self._take(snap, ctx):
             return
         n = snap.n
+        st = self._settings
         W2, D2, _ = plane_of(snap)
         self._W2 = W2
-        b = snap.b
         colors = feature_colors_for(snap, ctx)
         sel = selected_of(ctx, n)
-        clip = self._clip
-        extent = zone_extent(W2, clip)
+        extent = zone_extent(W2, st.clip_to_shape)
         self._extent = extent
         shape = geo.latent_shape(W2)
-        mode = self._mode if self._mode != "auto" else ("polygons" if n <= POLYGON_MAX else "raster")
+        mode = st.mode if st.mode != "auto" else ("polygons" if n <= POLYGON_MAX else "raster")
         self.drawn_mode = mode
-
-        # zones
         if mode == "polygons":
-            self.image.setVisible(False)
-            self.last_rgba = None
-            self._raster_key = None
-            polys = geo.zone_polygons(W2, b, clip="shape" if clip else "box", box=extent, decoder=D2)
-            counts = np.array([len(p) + 1 if len(p) >= 3 else 0 for p in polys], dtype=np.int64)
-            x, y, con = polygons_xy([p for p in polys if len(p) >= 3])
-            zc = colors.copy()
-            zc[:, 3] = ZONE_ALPHA
-            self.zones.set_features(zc, x, y, con, counts, max_groups=max(n, 1))
-            sel_polys = [polys[i] for i in sel if len(polys[i]) >= 3]
+            sel_polys = self._draw_polygons(snap, W2, D2, colors, sel, extent)
         else:
-            self.zones.clear()
-            # same snapshot, colours and clipping (e.g. only the selection changed): keep the raster
-            key = (snap, clip, extent, hash(np.ascontiguousarray(colors).tobytes()))
-            if self._raster_key is not None and self._raster_key[0] is snap and self._raster_key[1:] == key[1:]:
-                rgba = self.last_rgba
-            else:
-                rgba, _, _ = zone_rgba(W2, b, colors, extent, RASTER_RES, clip, decoder=D2, shape=shape)
-                self._raster_key = key
-            self.last_rgba = rgba
-            self.image.setImage(rgba, autoLevels=False)
-            x0, x1, y0, y1 = extent
-            self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-            self.image.setVisible(True)
-            # selected zones: their edge line (an outline along a dense, jagged shape is a black smear)
-            A = W2.T if D2 is None else D2
-            sel_polys = []
-            edges = [e for e in (zone_edge(A[i], b[i], extent) for i in sel[:SELECTED_LABEL_MAX]) if e is not None]
-            if edges:
-                ex, ey = segments_xy(np.array(edges))
-                self.sel_edges.set_features(np.tile(np.array(OUTLINE, np.uint8), (len(edges), 1)), ex, ey,
-                                            max_groups=1)
-            else:
-                self.sel_edges.clear()
-        if mode == "polygons":
-            self.sel_edges.clear()
+            sel_polys = self._draw_raster(snap, W2, D2, colors, sel, extent, shape)
         if len(sel_polys):
             x, y, con = polygons_xy(sel_polys)
             self.sel_zones.set_features(np.array([OUTLINE], np.uint8), x, y, con, np.array([len(x)]),
                                         max_groups=1)
         else:
             self.sel_zones.clear()
-
-        # latent shape outline; the clipped raster shows the shape by itself (and 10,000 dense
-        # vertices cost ~4 ms to stroke), so the outline is drawn there only on the whole plane
-        dense = n > POLYGON_MAX
-        if self._shape_dense != dense:
-            self.shape.setPen(pg.mkPen(SHAPE_PEN[:3] + (110,), width=1.0) if dense else pg.mkPen(SHAPE_PEN, width=1.5))
-            self._shape_dense = dense
-        if shape.shape[0] >= 2 and not (mode == "raster" and clip):
-            closed = np.vstack([shape, shape[:1]])
-            self.shape.setData(closed[:, 0], closed[:, 1])
-        else:
-            self.shape.setData([], [])
-
-        # arrows
-        feats = np.arange(n) if n <= ARROWS_MAX else sel
-        self._arrow_feats = feats
-        segs = arrow_segments(W2[:, feats])
-        x, y = segments_xy(segs)
-        self.arrows.set_features(colors[feats], x, y)
-        if n <= LABEL_MAX:
-            tri = arrow_heads(W2)
-            x, y, con = polygons_xy(list(tri))
-            self.heads.set_features(colors, x, y, con, np.full(n, 4))
-        else:
-            self.heads.clear()
-        if len(sel):
-            sx, sy = segments_xy(arrow_segments(W2[:, sel]))
-            self.sel_under.set_features(np.tile(np.array(OUTLINE, np.uint8), (len(sel), 1)), sx, sy, max_groups=1)
-            self.sel_arrows.set_features(colors[sel], sx, sy)
-        else:
-            self.sel_under.clear()
-            self.sel_arrows.clear()
-
-        # separation overlay
-        sep_note = self._draw_separation(snap, ctx, W2, sel) if self._show_sep else None
-        if not self._show_sep:
+        self._draw_outline(shape, n, mode)
+        self._draw_arrows(W2, colors, sel)
+        sep_note = self._draw_separation(snap, ctx, W2, sel) if st.show_separation else None
+        if not st.show_separation:
             self._clear_separation()
-
-        # labels: every feature up to LABEL_MAX, else the selected ones
-        span = extent[1] - extent[0]
-        x0, x1, y0, y1 = extent
-        R = nice_ceil(max(abs(x0), abs(x1), abs(y0), abs(y1)) * (1.06 if clip else 1.0))
-        self.bounds_item.set_bounds((-R, R, -R, R))
-        lab_feats = np.arange(n) if n <= LABEL_MAX else sel[:SELECTED_LABEL_MAX]
-        pos = label_positions(W2[:, lab_feats], 0.06 * span)
-        selset = set(sel.tolist())
-        dark = np.clip(colors[lab_feats].astype(int) * 0.7, 0, 255).astype(np.uint8)
-        dark[:, 3] = 255
-        self.labels.set([(str(i + 1), px, py, dark[t], i in selset)
-                         for t, (i, (px, py)) in enumerate(zip(lab_feats.tolist(), pos))])
-
-        # notes
+        self._draw_labels(W2, colors, sel, extent)
         parts = [f"n = {n}", "exact zones" if mode == "polygons" else
                  f"strongest feature ({self.last_rgba.shape[1]}\u00d7{self.last_rgba.shape[0]}; dim: none fires)"]
         if n > ARROWS_MAX:
@@ -627,6 +533,82 @@ class ZoneMapView(PlotPanel):
         if pt:
             parts.append(pt)
         self.set_note("   ".join(parts))
+
+    def _draw_polygons(self, snap, W2, D2, colors, sel, extent) -> list:
+        """The exact zones, translucent; returns the selected features' zone polygons."""
+        self.image.setVisible(False)
+        self.last_rgba = None
+        self._raster_key = None
+        self.sel_edges.clear()
+        polys = geo.zone_polygons(W2, snap.b, clip="shape" if self._settings.clip_to_shape else "box", box=extent,
+                                  decoder=D2)
+        counts = np.array([len(p) + 1 if len(p) >= 3 else 0 for p in polys], dtype=np.int64)
+        x, y, con = polygons_xy([p for p in polys if len(p) >= 3])
+        zc = colors.copy()
+        zc[:, 3] = ZONE_ALPHA
+        self.zones.set_features(zc, x, y, con, counts, max_groups=max(snap.n, 1))
+        return [polys[i] for i in sel if len(polys[i]) >= 3]
+
+    def _draw_raster(self, snap, W2, D2, colors, sel, extent, shape) -> list:
+        """The strongest-feature raster, the selected zones' edge lines; returns no polygons."""
+        self.zones.clear()
+        clip = self._settings.clip_to_shape
+        b = snap.b
+        # same snapshot, colours and clipping (e.g. only the selection changed): keep the raster
+        key = (snap, clip, extent, hash(np.ascontiguousarray(colors).tobytes()))
+        if self._raster_key is not None and self._raster_key[0] is snap and self._raster_key[1:] == key[1:]:
+            rgba = self.last_rgba
+        else:
+            rgba, _, _ = zone_rgba(W2, b, colors, extent, RASTER_RES, clip, decoder=D2, shape=shape)
+            self._raster_key = key
+        self.last_rgba = rgba
+        self.image.setImage(rgba, autoLevels=False)
+        x0, x1, y0, y1 = extent
+        self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.image.setVisible(True)
+        # selected zones: their edge line (an outline along a dense, jagged shape is a black smear)
+        A = W2.T if D2 is None else D2
+        edges = [e for e in (zone_edge(A[i], b[i], extent) for i in sel[:SELECTED_LABEL_MAX]) if e is not None]
+        if edges:
+            ex, ey = segments_xy(np.array(edges))
+            self.sel_edges.set_features(np.tile(np.array(OUTLINE, np.uint8), (len(edges), 1)), ex, ey,
+                                        max_groups=1)
+        else:
+            self.sel_edges.clear()
+        return []
+
+    def _draw_outline(self, shape, n: int, mode: str) -> None:
+        """The latent shape's outline; the clipped raster shows the shape by itself (and 10,000
+        dense vertices cost ~4 ms to stroke), so there it is drawn only on the whole plane."""
+        dense = n > POLYGON_MAX
+        if self._shape_dense != dense:
+            self.shape.setPen(pg.mkPen(SHAPE_PEN[:3] + (110,), width=1.0) if dense else pg.mkPen(SHAPE_PEN, width=1.5))
+            self._shape_dense = dense
+        if shape.shape[0] >= 2 and not (mode == "raster" and self._settings.clip_to_shape):
+            closed = np.vstack([shape, shape[:1]])
+            self.shape.setData(closed[:, 0], closed[:, 1])
+        else:
+            self.shape.setData([], [])
+
+    def _draw_arrows(self, W2, colors, sel) -> None:
+        n = W2.shape[1]
+        feats = np.arange(n) if n <= ARROWS_MAX else sel
+        self._arrow_feats = feats
+        draw_arrows(self, W2, feats, colors, sel)
+
+    def _draw_labels(self, W2, colors, sel, extent) -> None:
+        """Every feature's number up to LABEL_MAX, else the selected ones'; the auto-range bounds."""
+        n = W2.shape[1]
+        span = extent[1] - extent[0]
+        x0, x1, y0, y1 = extent
+        R = nice_ceil(max(abs(x0), abs(x1), abs(y0), abs(y1)) * (1.06 if self._settings.clip_to_shape else 1.0))
+        self.bounds_item.set_bounds((-R, R, -R, R))
+        lab_feats = np.arange(n) if n <= LABEL_MAX else sel[:SELECTED_LABEL_MAX]
+        pos = label_positions(W2[:, lab_feats], 0.06 * span)
+        selset = set(sel.tolist())
+        dark = label_colors(colors[lab_feats])
+        self.labels.set([(str(i + 1), px, py, dark[t], i in selset)
+                         for t, (i, (px, py)) in enumerate(zip(lab_feats.tolist(), pos))])
 
     def _clear_separation(self):
         for it in (self.sep_lines, self.sep_margins, self.sep_hulls):
@@ -686,7 +668,7 @@ class ZoneMapView(PlotPanel):
     # interaction -------------------------------------------------------
     def _hovered(self, x, y):
         text = hover_text(self._snap, (x, y))
-        if self._show_sep and self._sep is not None and self._W2 is not None:
+        if self._settings.show_separation and self._sep is not None and self._W2 is not None:
             feats = self._arrow_feats
             if len(feats):
                 d = point_segment_distance(arrow_segments(self._W2[:, feats]), x, y)

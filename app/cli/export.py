@@ -12,10 +12,16 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Optional
 
 from app.cli import EXIT_INTERRUPTED, CliError, Interrupt, _float_arg, _int_arg, _path_arg, check_out
 
-VIEW_CHOICES = ("zones", "wheel", "gram", "bias", "loss", "verdict", "plane3d", "figure")
+VIEW_CHOICES = ("zones", "wheel", "gram", "bias", "loss", "verdict", "plane3d", "plane", "figure")  # plane = plane3d
+SET_HELP = ("a view's setting, VIEW.KEY=VALUE (repeatable): zones.clip_to_shape=false, zones.mode=raster, "
+            "wheel.show_data=false, gram.order=angle, gram.bias=false, gram.relu=true, plane3d.axes=1,2,7, "
+            "plane3d.enlarge=1,1,5, plane3d.after_relu=true, plane3d.slivers=false (also cube, bias, tilt, "
+            "labels, vertices, shape), plane3d.camera=iso|normal|axis-i|axis-j|axis-k, plane3d.elevation=DEG, "
+            "plane3d.azimuth=DEG; a bad key lists the allowed ones")
 XVFB_ARGS = ["-a", "-s", "-screen 0 1920x1080x24 +extension GLX +render -noreset"]
 ENV_XVFB_CHILD = "LGE_UNDER_XVFB"
 
@@ -27,7 +33,9 @@ def _common(p, animate: bool):
     p.add_argument("--panels", default=None,
                    help="views of --view figure, comma-separated, or wheel+zones / plane3d+zones (default wheel,zones)")
     p.add_argument("--model", type=_int_arg("--model"), default=0, help="which model of a batched run, 0-based")
-    p.add_argument("--axes", default=None, help="plane3d: the output axes i,j,k, 1-based feature numbers (default: two strong features and the weakest, as in the seed)")
+    p.add_argument("--axes", default=None, help="plane3d: the output axes i,j,k, 1-based feature numbers (default: two "
+                   "strong features and the weakest, as in the seed); the same as --set plane3d.axes=i,j,k")
+    p.add_argument("--set", dest="set", action="append", default=[], metavar="VIEW.KEY=VALUE", help=SET_HELP)
     p.add_argument("--select", default=None, help="features to highlight, 1-based, comma-separated")
     p.add_argument("--size", default=None, help="WIDTHxHEIGHT in pixels (default " +
                    ("1280x720" if animate else "1200x800; 1600x800 for a figure") + ")")
@@ -85,7 +93,7 @@ def _panels(a):
             raise CliError(f"main.py {a.command}: {exc}") from None
     if a.panels is not None:
         raise CliError(f"main.py {a.command}: --panels applies to --view figure")
-    return (a.view,)
+    return ("plane3d",) if a.view == "plane" else (a.view,)
 
 
 def _numbers(text, flag, n, count=None):
@@ -166,12 +174,29 @@ def frames_of(state):
     return frame_at
 
 
+def view_options(a, panels, n: Optional[int]):
+    """(views' settings {key: dataclass}, camera or None, axes 0-based or None) from --axes and --set."""
+    from app.export.view_settings import SettingError, apply_sets
+
+    axes = None
+    if a.axes is not None:
+        if "plane3d" not in panels:
+            raise CliError("main.py: --axes applies to the 3D view (--view plane3d, or a figure with plane3d)")
+        if n is not None:  # (its range is checked once the run is open)
+            axes = tuple(v - 1 for v in _numbers(a.axes, "--axes", n, 3))
+    try:
+        return apply_sets(a.set, panels, n, axes=axes)
+    except SettingError as exc:
+        raise CliError(f"main.py: {exc}") from None
+
+
 def load(a, panels):
     """(explorer state of the run with the model chosen, figure options, run title)."""
     from app.export.figure import ExportError, FigureOptions, needs_gl, parse_size, plane3d_class, run_title
 
     if "plane3d" in panels and plane3d_class() is None:
         raise CliError(f"main.py {a.command}: view plane3d is not available yet")
+    view_options(a, panels, None)  # a bad --set is refused before anything starts (the axes' range: below)
     prepare_display(needs_gl(panels))
     _app()
     from model.explorer import ExplorerState
@@ -191,17 +216,13 @@ def load(a, panels):
         w, h = parse_size(default if a.size is None else a.size)
     except ExportError as exc:
         raise CliError(f"main.py: {exc}") from None
-    axes = None
-    if a.axes is not None:
-        if "plane3d" not in panels:
-            raise CliError("main.py: --axes applies to the 3D view (--view plane3d, or a figure with plane3d)")
-        axes = tuple(v - 1 for v in _numbers(a.axes, "--axes", cfg.n, 3))
-    elif "plane3d" in panels and cfg.n < 3:
+    views, camera, axes = view_options(a, panels, cfg.n)
+    if "plane3d" in panels and cfg.n < 3:
         raise CliError(f"main.py: view plane3d needs n >= 3 output axes; {a.run} has n = {cfg.n}")
     if a.select is not None:
         s.selected = {v - 1 for v in _numbers(a.select, "--select", cfg.n)}
     opts = FigureOptions(width=w, height=h, title=None if a.no_title else a.title, caption=not a.no_caption,
-                         legend=a.legend, font_size=a.font_size, axes=axes,
+                         legend=a.legend, font_size=a.font_size, axes=axes, camera=camera, views=views,
                          background=getattr(a, "background", "white"))
     return s, opts, run_title(cfg, a.model)
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PyQt6.QtCore import QMarginsF, QPoint, QPointF, QRectF, QSize, QSizeF, Qt
@@ -38,6 +38,7 @@ from PyQt6.QtGui import (QColor, QFont, QFontMetricsF, QImage, QLinearGradient, 
                          QPainter, QPdfWriter, QPen)
 from PyQt6.QtWidgets import QApplication, QGraphicsItem, QWidget
 
+from app.export.view_settings import CameraSettings, settings_class
 from resources import palette
 from widgets.views2d import VIEW_KEYS, VIEW_MODULES, no_si_prefix
 
@@ -51,8 +52,6 @@ VIEW_TITLES = {"zones": "Latent zones", "wheel": "Feature wheel", "gram": "WᵀW
                "loss": "Loss", "verdict": "Verdict", "plane3d": "3D latent plane"}
 #: Views whose pictures colour features (the legend is on by default for these).
 FEATURE_COLOURED = ("zones", "wheel", "bias", "plane3d")
-#: View toggles copied from the window's views into the exported ones (property -> set_<property>).
-VIEW_SETTINGS = ("clip_to_shape", "mode", "show_data", "relu", "angular", "show_separation", "show_gaps")
 DPI = 96  # device pixels per inch of every target (1 pt = 4/3 px)
 #: Publication style of the exported plots' axes (the window's are lighter grey).
 AXIS_PEN = (70, 70, 70)
@@ -82,6 +81,14 @@ def write_error(target, exc: BaseException, field: str = "--out") -> ExportError
 
 @dataclass
 class FigureOptions:
+    """What a figure looks like around its views, and the views' own settings.
+
+    ``views``: view key -> that view's settings value (widgets.zone_map.ZoneSettings, ...,
+    render3d.scene.PlaneSettings; app.export.view_settings says which), the defaults for
+    views not named. The 3D view's axis triple is ``axes`` (0-based; None: the view's
+    default, two strong features and the weakest), not the ``triple`` of its settings;
+    ``camera``: its camera (None: the iso preset, framed)."""
+
     width: int = 1200
     height: int = 800
     background: str = "white"  # "white" | "transparent"
@@ -90,9 +97,20 @@ class FigureOptions:
     legend: Optional[bool] = None  # feature colours; None: on for the views that colour features
     font_size: float = 10.0  # points (96 dpi: 1 pt = 4/3 px)
     axes: Optional[Tuple[int, int, int]] = None  # plane3d axis triple, 0-based
-    camera: Optional[str] = None  # plane3d camera preset
+    camera: Optional[CameraSettings] = None  # plane3d camera
     orbit: float = 0.0  # plane3d camera azimuth (degrees)
-    settings: Dict[str, dict] = field(default_factory=dict)  # view key -> {toggle: value}
+    views: Dict[str, Any] = field(default_factory=dict)  # view key -> settings dataclass
+
+    def view_settings(self, key: str):
+        """The settings value the view ``key`` is drawn with (its defaults when none is given);
+        None for a view without options."""
+        st = self.views.get(key)
+        if st is not None:
+            return st
+        try:
+            return settings_class(key)()
+        except KeyError:
+            return None
 
 
 # ---------------------------------------------------------------------- helpers
@@ -196,15 +214,6 @@ def step_caption(snap) -> str:
     return f"step {snap.step:,} · loss {loss:.4g}" if np.isfinite(loss) else f"step {snap.step:,}"
 
 
-def view_settings(view) -> dict:
-    """The toggles of a window view worth copying into an exported one."""
-    out = {}
-    for name in VIEW_SETTINGS:
-        if hasattr(type(view), name) and hasattr(view, "set_" + name):
-            out[name] = getattr(view, name)
-    return out
-
-
 def plane3d_class():
     """render3d.plane_view.PlaneView, or None while it does not exist."""
     try:
@@ -279,6 +288,7 @@ class _Panel:
         self.options = options
         self.size = QSize(0, 0)
         self._az0 = None
+        self._camera_due = False
         if key == "plane3d":
             cls = plane3d_class()
             if cls is None:
@@ -288,17 +298,18 @@ class _Panel:
             self.view = _new_view(key)
         v = self.view
         v.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-        for name, value in options.settings.get(key, {}).items():
-            setter = getattr(v, "set_" + name, None)
-            if setter is not None and name in VIEW_SETTINGS:
-                setter(value)
+        st = options.view_settings(key)
         if key == "plane3d":
             self._strip_3d_chrome()
+            v.set_settings(st.with_(triple=v.triple))  # the triple is options.axes (None: the default)
             if options.axes is not None:
                 v.set_triple(tuple(int(a) for a in options.axes))
-            if options.camera and hasattr(v, "set_camera"):
-                v.set_camera(options.camera)
+            self._camera_due = options.camera is not None
+            if options.camera is not None:
+                v.set_camera(options.camera.preset)
         else:
+            if st is not None:
+                v.set_settings(st)
             self._strip_chrome()
         self._styled = key == "plane3d"
 
@@ -386,6 +397,23 @@ class _Panel:
 
     def set_snapshot(self, snap, ctx):
         self.view.set_snapshot(snap, ctx)
+        if self._camera_due and snap is not None:  # the scene exists: place the camera as asked
+            self._camera_due = False
+            self._place_camera()
+
+    def _place_camera(self):
+        """plane3d: the camera of options.camera (its preset already framed the scene): turned to
+        its angles, at its distance and centre when given; without a distance, framed again
+        from the new direction."""
+        c = self.options.camera
+        v = self.view
+        v.set_camera(c.preset)
+        if c.elevation is None and c.azimuth is None and c.distance is None and c.center is None and c.fov is None:
+            return
+        v.set_camera_params(center=c.center, distance=c.distance, elevation=c.elevation, azimuth=c.azimuth,
+                            fov=c.fov)
+        if c.distance is None:
+            v.fit()
 
     def set_orbit(self, offset: float):
         """plane3d: turn the camera ``offset`` degrees from where it was framed."""
@@ -406,7 +434,11 @@ class _Panel:
         v.set_snapshot(snap, ctx)
         if self.options.axes is None:
             v.set_triple(tuple(v.triple))
-        v.set_camera(self.options.camera or v.camera_preset)
+        if self.options.camera is not None:
+            self._camera_due = False
+            self._place_camera()
+        else:
+            v.set_camera(v.camera_preset)
         self._az0 = None
 
     def paint(self, p: QPainter, rect: QRectF, raster: bool):
@@ -493,6 +525,13 @@ class FigureRenderer:
         if self.options.legend is not None:
             return bool(self.options.legend)
         return any(k in FEATURE_COLOURED for k in self.panels_keys)
+
+    def panel_title(self, key: str) -> str:
+        """The name above a panel of a composed figure (WᵀW without b says so)."""
+        st = self.options.view_settings(key)
+        if key == "gram" and not st.bias:
+            return "ReLU(WᵀW)" if st.relu else "WᵀW"
+        return VIEW_TITLES[key]
 
     def title_text(self) -> str:
         t = self.options.title
@@ -651,7 +690,7 @@ class FigureRenderer:
             p.setFont(body)
             p.setPen(QColor(60, 60, 60))
             for key, lr in zip(self.panels_keys, labels):
-                p.drawText(lr, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), VIEW_TITLES[key])
+                p.drawText(lr, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), self.panel_title(key))
         for i, (pn, r) in enumerate(zip(self.panels, rects)):
             self._check_stop()
             p.save()
@@ -894,4 +933,4 @@ def qimage_rgb(img: QImage) -> np.ndarray:
 
 
 __all__ = ["ExportError", "FigureOptions", "FigureRenderer", "export_figure", "parse_size", "parse_panels",
-           "check_output", "run_title", "step_caption", "view_settings", "plane3d_class", "VIEWS", "FIGURES"]
+           "check_output", "run_title", "step_caption", "plane3d_class", "VIEWS", "FIGURES"]

@@ -165,6 +165,7 @@ def train_datasize(base, sizes, test_examples, threads, tick):
 
 # ------------------------------------------------------------------- rendering
 def renderer(panels, frame: Frame, w: int, h: int, title: Optional[str] = None, **opts):
+    """A FigureRenderer of ``panels`` at w x h; ``opts``: further FigureOptions (e.g. ``views``)."""
     from app.export.figure import FigureOptions, FigureRenderer
 
     o = FigureOptions(width=w, height=h, title="auto" if title is None else title, **opts)
@@ -352,6 +353,8 @@ def draw_n7_dims(runs: Runs, size):
 
 
 def draw_gram(runs: Runs, size):
+    from widgets.gram_view import GramSettings
+
     from model.init import henighan
     from model.snapshot import Snapshot
 
@@ -361,10 +364,9 @@ def draw_gram(runs: Runs, size):
     ideal = with_snapshot(fr, Snapshot(step=0, W=W, b=b, loss=0.0), title=f"ideal: Henighan's n = {n}-gon")
     failed = dataclasses.replace(fr, title=f"failed: {fr.title}")
     w, h = size
-    rs = [renderer(("gram",), x, w // 2, h, legend=False) for x in (ideal, failed)]
+    rs = [renderer(("gram",), x, w // 2, h, legend=False, views={"gram": GramSettings(order="angle")})
+          for x in (ideal, failed)]
     try:
-        for r in rs:
-            r.panels[0].view.set_angular(True)
         img = sheet([(rs[0], ideal), (rs[1], failed)], w, h)
     finally:
         for r in rs:
@@ -479,6 +481,8 @@ def draw_tgons(runs: Runs, size):
 
 
 def draw_wtw_visual(runs: Runs, size):
+    from widgets.gram_view import GramSettings
+
     from model.init import henighan
     from model.snapshot import Snapshot
 
@@ -490,8 +494,8 @@ def draw_wtw_visual(runs: Runs, size):
     ctx = dataclasses.replace(fr.ctx, colors=feature_colors(n), selected=frozenset(), loss_steps=None, losses=None)
     ideal = with_snapshot(Frame(None, ctx, "", fr.config), Snapshot(step=0, W=W, b=b, loss=0.0),
                           title=f"Henighan's closed form, n = {n}, m = 2")
-    with renderer(("gram",), ideal, *size, legend=False, caption=False) as r:
-        r.panels[0].view.set_angular(True)
+    with renderer(("gram",), ideal, *size, legend=False, caption=False,
+                  views={"gram": GramSettings(order="angle")}) as r:
         img = r.image(ideal.snap, ideal.ctx)
     c = math.cos(2 * math.pi / n)
     return img, (f"WᵀW + b of the closed form for n = {n} (the seed shows WᵀW for 10 vectors): a circulant "

@@ -1,10 +1,11 @@
 """File > Export figure… and File > Export animation…: the window's export dialogs.
 
 Both draw the session's run with fresh, off-screen views (the window's views keep
-their size and state) and copy the window's view toggles. The animation dialog
-renders a frame or two per timer tick on the GUI thread and encodes in a worker
-thread (app.export.animate), so the window stays responsive; its progress bar shows the
-time left, and Cancel removes the half-written file.
+their size and state) drawn with the window's views' settings values, the 3D view's
+axis triple and its camera (``window_view_options``): the file shows what the window
+shows. The animation dialog renders a frame or two per timer tick on the GUI thread
+and encodes in a worker thread (app.export.animate), so the window stays responsive;
+its progress bar shows the time left, and Cancel removes the half-written file.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDoubl
 
 from app.export.animate import DEFAULT_FRAMES, GIF_FPS_MAX, ORBIT_MAX, AnimationJob, select_steps
 from app.export.figure import (FEATURE_COLOURED, MAX_SIDE, VIEW_TITLES, ExportError, FigureOptions, FigureRenderer,
-                     plane3d_class, run_title, view_settings)
+                               plane3d_class, run_title)
+from app.export.view_settings import CameraSettings
 
 FIGURE_FILTER = "PNG image (*.png);;SVG vector (*.svg);;PDF vector (*.pdf)"
 ANIMATION_FILTER = "MP4 video (*.mp4);;GIF animation (*.gif)"
@@ -39,23 +41,12 @@ def view_choices() -> List[Tuple[str, Tuple[str, ...]]]:
     return out
 
 
-def _window_settings(window) -> dict:
-    views = getattr(window, "views", {}) or {}
-    return {k: view_settings(v) for k, v in views.items()}
-
-
-def _window_axes(window):
-    """The axis triple the window's 3D view shows, if it tells."""
-    for name in ("plane_view", "plane3d", "view3d"):
-        v = getattr(window, name, None)
-        t = getattr(v, "triple", None) if v is not None else None
-        if t is not None:
-            t = t() if callable(t) else t
-            try:
-                return tuple(int(i) for i in t)
-            except (TypeError, ValueError):
-                return None
-    return None
+def window_view_options(window) -> dict:
+    """What the window's views show, as FigureOptions fields: ``views`` (each view's settings
+    value), ``axes`` (the 3D view's triple) and ``camera`` (its whole camera)."""
+    plane = window.plane3d
+    return {"views": window.view_settings(), "axes": tuple(int(i) for i in plane.triple),
+            "camera": CameraSettings(preset=plane.camera_preset, **plane.camera_params())}
 
 
 class _Common(QDialog):
@@ -166,8 +157,7 @@ class _Common(QDialog):
         title = (self.title_text.text().strip() or "auto") if self.title_box.isChecked() else None
         return FigureOptions(width=self.width_box.value(), height=self.height_box.value(), title=title,
                              caption=self.caption_box.isChecked(), legend=self.legend_box.isChecked(),
-                             font_size=self.font_box.value(), axes=_window_axes(self.window),
-                             settings=_window_settings(self.window))
+                             font_size=self.font_box.value(), **window_view_options(self.window))
 
     def title(self) -> str:
         s = self.session
@@ -176,6 +166,14 @@ class _Common(QDialog):
     def show_message(self, text: str, error: bool = False):
         self.message.setStyleSheet("color: #b00020;" if error else "")
         self.message.setText(text)
+
+    def add_buttons(self, *buttons: QPushButton) -> None:
+        """The dialog's buttons at the right of its last row, then Close."""
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        self.buttons.addStretch(1)
+        for b in buttons + (close,):
+            self.buttons.addWidget(b)
 
 
 class FigureDialog(_Common):
@@ -191,11 +189,7 @@ class FigureDialog(_Common):
         self.export_button = QPushButton("Export")
         self.export_button.setDefault(True)
         self.export_button.clicked.connect(self.export)
-        close = QPushButton("Close")
-        close.clicked.connect(self.close)
-        self.buttons.addStretch(1)
-        self.buttons.addWidget(self.export_button)
-        self.buttons.addWidget(close)
+        self.add_buttons(self.export_button)
 
     def options(self) -> FigureOptions:
         o = super().options()
@@ -286,12 +280,7 @@ class AnimationDialog(_Common):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
-        close = QPushButton("Close")
-        close.clicked.connect(self.close)
-        self.buttons.addStretch(1)
-        self.buttons.addWidget(self.start_button)
-        self.buttons.addWidget(self.cancel_button)
-        self.buttons.addWidget(close)
+        self.add_buttons(self.start_button, self.cancel_button)
         self.job: Optional[AnimationJob] = None
         self.renderer: Optional[FigureRenderer] = None
         self.timer = QTimer(self)

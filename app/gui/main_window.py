@@ -22,7 +22,7 @@ from widgets.model_picker import ModelPicker
 from widgets.timeline import Timeline
 
 from app.gui.session import Session
-from app.gui.settings import Settings
+from app.gui.settings import Settings, load_views, save_views
 
 DEFAULT_EXPERIMENT = TrainConfig(n=7, m=2, data="identity", optimizer="adamw", lr=1e-3, steps=25_000, seed=0)
 RUN_FILTER = "Run files (*.h5 *.hdf5);;All files (*)"
@@ -99,7 +99,39 @@ class MainWindow(QMainWindow):
         self.redraw_count = 0
         self.last_redraw_ms = 0.0
 
-        # ---- experiment dock
+        self._build_experiment_dock()
+        self._build_views()
+        self._build_timeline()
+        # ---- status
+        # LiveText: a QLabel's setText relayouts the whole window, on every frame
+        self.status = LiveText("ready")
+        self.statusBar().addWidget(self.status, 1)
+        self.verdict_label = LiveText("", min_width=260)
+        self.statusBar().addPermanentWidget(self.verdict_label)
+
+        self._build_menus()
+        self._connect()
+
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setInterval(16)  # display rate; frames are dropped, never queued
+        self._redraw_timer.timeout.connect(self._tick)
+        self._redraw_timer.start()
+        self._start_story()
+
+        self.resize(1500, 950)
+        self.layout_name = None
+        remembered = settings().value("layout") if restore else None
+        self.apply_layout(layout or (remembered if remembered in LAYOUTS else DEFAULT_LAYOUT))
+        self._update_form_summary()
+        if restore:
+            self._restore_settings()
+        self._update_buttons()
+        if autostart:
+            QTimer.singleShot(0, self.start_training)
+
+    # ================================================================ parts
+    def _build_experiment_dock(self) -> None:
+        """The experiment form (collapsible to a one-line summary), the run controls, the models."""
         self.form = ExperimentForm()
         self.controls = RunControls()
         exp = QWidget()
@@ -131,7 +163,8 @@ class MainWindow(QMainWindow):
         self.picker = ModelPicker()
         self._dock("models", "Models", self.picker, Qt.DockWidgetArea.LeftDockWidgetArea)
 
-        # ---- views
+    def _build_views(self) -> None:
+        """The 2D views and the 3D view, each in a dock; a view's settings are saved as they change."""
         from widgets.views2d import make_views
 
         self.views = make_views()
@@ -146,8 +179,11 @@ class MainWindow(QMainWindow):
             view.featureClicked.connect(self._feature_clicked)
         self.plane3d.featureClicked.connect(self._feature_clicked)
         self.setCentralWidget(None)
+        for view in self.settings_views().values():
+            view.settingsChanged.connect(self._save_view_settings)
 
-        # ---- timeline
+    def _build_timeline(self) -> None:
+        """The timeline: it shows the session's follow-live and asks the session to change it."""
         self.timeline = Timeline()
         tl_dock = self._dock("timeline", "Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
         tl_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
@@ -155,22 +191,8 @@ class MainWindow(QMainWindow):
         self.timeline.setMaximumHeight(self.timeline.sizeHint().height() + 12)
         self.timeline.install_shortcuts(self)
 
-        # ---- status
-        # LiveText: a QLabel's setText relayouts the whole window, on every frame
-        self.status = LiveText("ready")
-        self.statusBar().addWidget(self.status, 1)
-        self.verdict_label = LiveText("", min_width=260)
-        self.statusBar().addPermanentWidget(self.verdict_label)
-
-        self._build_menus()
-        self._connect()
-
-        self._redraw_timer = QTimer(self)
-        self._redraw_timer.setInterval(16)  # display rate; frames are dropped, never queued
-        self._redraw_timer.timeout.connect(self._tick)
-        self._redraw_timer.start()
-
-        # the timeline's story (steps where the diagnosis changed), computed off the GUI thread
+    def _start_story(self) -> None:
+        """The timeline's story (steps where the diagnosis changed), computed off the GUI thread."""
         import concurrent.futures
 
         self._story_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="story")
@@ -183,16 +205,31 @@ class MainWindow(QMainWindow):
         self._story_timer.start()
         self.timeline.slider.hover_text = self._hover_text
 
-        self.resize(1500, 950)
-        self.layout_name = None
-        remembered = settings().value("layout") if restore else None
-        self.apply_layout(layout or (remembered if remembered in LAYOUTS else DEFAULT_LAYOUT))
-        self._update_form_summary()
-        if restore:
-            self._restore_settings()
-        self._update_buttons()
-        if autostart:
-            QTimer.singleShot(0, self.start_training)
+    # ========================================================== view settings
+    def settings_views(self) -> dict:
+        """view key -> the view, for every view with settings (the 3D view included)."""
+        from app.export.view_settings import SETTINGS_CLASSES
+
+        out = {k: v for k, v in self.views.items() if k in SETTINGS_CLASSES}
+        out["plane3d"] = self.plane3d
+        return out
+
+    def view_settings(self) -> dict:
+        """view key -> the settings value each view shows now."""
+        return {k: v.settings for k, v in self.settings_views().items()}
+
+    def _save_view_settings(self, *_) -> None:
+        save_views(settings(), self.view_settings())
+
+    def _restore_view_settings(self) -> None:
+        """The views' saved settings (the 3D view keeps its triple: it belongs to a run)."""
+        views = self.settings_views()
+        for key, st in load_views(settings()).items():
+            if key == "plane3d":
+                st = st.with_(triple=self.plane3d.triple)
+            views[key].set_settings(st)
+        self._save_view_settings()  # rewritten without what was dropped
+
 
     # ================================================================ layout
     def apply_layout(self, name: str) -> None:
@@ -489,6 +526,7 @@ class MainWindow(QMainWindow):
         t0 = time.perf_counter()
         self._dirty = False
         s = self.session
+        self.timeline.show_follow_live(s.follow_live)  # the session owns follow-live; the timeline shows it
         if s.history is not None:
             self.timeline.set_steps(s.history.steps)
         snap, ctx = s.frame()
@@ -518,8 +556,8 @@ class MainWindow(QMainWindow):
 
     def _on_run_changed(self):
         s = self.session
+        self.timeline.show_follow_live(s.follow_live)
         self.timeline.set_steps(s.history.steps if s.history is not None else [])
-        self.timeline.set_follow_live(True)
         self.timeline.set_events([])
         self._story_key = None
         self.refresh_story()
@@ -585,6 +623,7 @@ class MainWindow(QMainWindow):
         state = st.value("state")
         if isinstance(state, bytes):
             self.restoreState(QByteArray(state))
+        self._restore_view_settings()
         last = st.value("last_experiment")
         if isinstance(last, str):
             try:

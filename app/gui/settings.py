@@ -10,6 +10,12 @@ file that is not a JSON object) is dropped with a one-line warning and the file
 is rewritten without it. Only a regular file is read (a FIFO would block the
 window's start), and at most MAX_BYTES of it.
 
+``views`` holds each view's settings value (widgets.zone_map.ZoneSettings, ...,
+render3d.scene.PlaneSettings) as a JSON object per view: written with ``save_views``,
+read back through the same dataclasses with ``load_views`` (a view or key it does not
+know, or a value of the wrong type, is left out with a one-line warning; the defaults
+stand for it).
+
 The file lives in the user's config folder: ``<config>/<org>/explorer.json``,
 ``org`` = $LGE_SETTINGS_ORG or "latent-geometry-explorer" (tests set their own).
 """
@@ -24,14 +30,15 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 ENV_ORG = "LGE_SETTINGS_ORG"
 DEFAULT_ORG = "latent-geometry-explorer"
 FILE_NAME = "explorer.json"
 MAX_BYTES = 1 << 20  # window geometry, dock state, a few paths: a few kB
-#: key -> type of its value: "str", "str_list", "int", "float", "bool", "bytes"
-SCHEMA = {"geometry": "bytes", "state": "bytes", "last_experiment": "str", "recent": "str_list", "layout": "str"}
+#: key -> type of its value: "str", "str_list", "int", "float", "bool", "bytes", "objects" (name -> JSON object)
+SCHEMA = {"geometry": "bytes", "state": "bytes", "last_experiment": "str", "recent": "str_list", "layout": "str",
+          "views": "objects"}
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +62,15 @@ def _decode(kind: str, raw: Any):
         return raw
     if kind == "float" and isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw):
         return float(raw)
+    if kind == "objects" and isinstance(raw, dict) and all(isinstance(v, dict) for v in raw.values()):
+        return {str(k): dict(v) for k, v in raw.items()}
     if kind == "bytes" and isinstance(raw, str):
         try:
             return base64.b64decode(raw.encode("ascii"), validate=True)
         except (binascii.Error, UnicodeEncodeError):
             raise ValueError("is not base64 text") from None
-    raise ValueError(f"is a JSON {type(raw).__name__}, not a {kind.replace('_', ' ')}")
+    what = "JSON object of JSON objects" if kind == "objects" else kind.replace("_", " ")
+    raise ValueError(f"is a JSON {type(raw).__name__}, not a {what}")
 
 
 def _encode(kind: str, value: Any):
@@ -176,4 +186,26 @@ class Settings:
             log.warning("settings: cannot write %s (%s)", self.path, exc.strerror or exc)
 
 
-__all__ = ["Settings", "settings_path", "SCHEMA"]
+def save_views(st: Settings, views: Dict[str, Any]) -> None:
+    """Store the views' settings values (view key -> dataclass) under ``views``."""
+    from app.export.view_settings import to_json
+
+    st.setValue("views", {k: to_json(v) for k, v in views.items()})
+
+
+def load_views(st: Settings) -> Dict[str, Any]:
+    """The stored views' settings as their dataclasses (view key -> value); what cannot be read
+    is left out with a warning each (app.export.view_settings.from_json)."""
+    from app.export.view_settings import SETTINGS_CLASSES, from_json, settings_class
+
+    out = {}
+    for key, raw in (st.value("views") or {}).items():
+        if key not in SETTINGS_CLASSES:
+            log.warning("settings: dropped the settings of unknown view %r from %s", key, st.path)
+            continue
+        out[key] = from_json(settings_class(key), raw, lambda text: log.warning("settings: %s", text),
+                             where=f"views.{key}")
+    return out
+
+
+__all__ = ["Settings", "settings_path", "SCHEMA", "save_views", "load_views"]

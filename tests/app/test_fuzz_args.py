@@ -195,10 +195,23 @@ def _export_common(cmd: str, out: str):
                  prefix=[cmd, "good.h5", "--view", "figure", "--panels", "plane3d+zones", "--out", out])
     c += _values("--panels", ["", "bogus", "zones,bogus", "zones,zones,zones,zones,zones"],
                  prefix=[cmd, "good.h5", "--view", "figure", "--out", out])
+    # --set VIEW.KEY=VALUE: the view, the key and the value each checked against the view's settings
+    c += _values("--set", ["", "zones", "zones.", "zones.clip_to_shape", "bogus.x=1", "zones.bogus=1", ".=1",
+                           "zones.clip_to_shape=maybe", "zones.clip_to_shape=", "zones.mode=bogus", "zones.mode=",
+                           "wheel.show_data=1", "plane3d.enlarge=1,1", "plane3d.enlarge=1,1,0",
+                           "plane3d.enlarge=1,1,-5", "plane3d.enlarge=1,1,nan", "plane3d.enlarge=1,1,inf",
+                           "plane3d.enlarge=a,b,c", "plane3d.axes=1,1,2", "plane3d.axes=1,2,9", "plane3d.axes=0,1,2",
+                           "plane3d.axes=1,2", "plane3d.slivers=2", "plane3d.camera=bogus", "plane3d.elevation=nan",
+                           "plane3d.azimuth=inf", "plane3d.distance=-1", "plane3d.distance=0", "plane3d.triple=0,1,2"],
+                 prefix=[cmd, "good.h5", "--view", "figure", "--panels", "plane3d+zones", "--out", out])
+    c += _values("--set", ["gram.order=bogus", "gram.bias=maybe", "gram.relu=", "gram.order=1"],
+                 prefix=[cmd, "good.h5", "--view", "gram", "--out", out])
     c += _choice("--view", prefix=[cmd, "good.h5", "--out", out])
     c += [
         (f"{cmd}:--panels-without-figure", p + ["--panels", "wheel,zones"], "--panels"),
         (f"{cmd}:--axes-without-plane3d", p + ["--axes", "1,2,3"], "--axes"),
+        (f"{cmd}:--set-view-not-drawn", p + ["--set", "gram.relu=true"], "--set gram.relu"),
+        (f"{cmd}:--set-plane-not-drawn", p + ["--set", "plane.axes=1,2,3"], "--set plane.axes"),
         (f"{cmd}:--model=beyond", p + ["--model", "1"], "--model"),
         (f"{cmd}:no-view", [cmd, "good.h5", "--out", out], "--view"),
         (f"{cmd}:no-out", [cmd, "good.h5", "--view", "zones"], "--out"),

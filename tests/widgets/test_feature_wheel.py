@@ -6,7 +6,7 @@ from model.analysis import analyze
 from model.snapshot import Snapshot
 from tests.widgets import (circle_snapshot, henighan_snapshot, make_ctx, render, rgb_at, show,
                            symmetric_failure_snapshot)
-from widgets.feature_wheel import (ARROWS_MAX, FeatureWheelView, arrow_subset, data_embeddings, dead_text,
+from widgets.feature_wheel import (ARROWS_MAX, FeatureWheelView, WheelSettings, arrow_subset, data_embeddings, dead_text,
                                    radius_circles)
 
 
@@ -66,12 +66,13 @@ def test_data_embeddings_overlay_and_toggle(qtbot):
     assert owner.tolist() == np.argmax(X, axis=1).tolist()
     ctx = make_ctx(snap, dataset=X)
     v = _view(qtbot, snap, ctx)
-    assert v.data_box.isEnabled() and v.show_data
+    assert v.data_box.isEnabled() and v.settings.show_data
     assert v.data_points == 50 and v.data.isVisible()
     np.testing.assert_allclose(np.c_[v.data.data["x"], v.data.data["y"]], H)
     v.data_box.setChecked(False)
-    assert not v.show_data and v.data_points == 0
-    v.set_show_data(True)
+    assert not v.settings.show_data and v.data_points == 0
+    v.set_settings(WheelSettings(show_data=True))
+    assert v.data_box.isChecked()
     assert v.data_points == 50
     v.set_snapshot(snap, make_ctx(snap))  # no dataset: the toggle is disabled
     assert not v.data_box.isEnabled() and v.data_points == 0
@@ -161,7 +162,7 @@ def test_gap_overlay_draws_the_needed_rays_and_goes_with_the_toggle(qtbot):
     snap = two_radius_snapshot(R, delta)
     ctx = make_ctx(snap)
     v = _view(qtbot, snap, ctx)
-    assert not v.show_gaps and not v.gap_box.isChecked()
+    assert not v.settings.show_gaps and not v.gap_box.isChecked()
     # the needed rays of feature 2: at 30 deg -+ arccos((R cos 30 - delta)/R), sampled at 0.7..0.95 R
     need = math.acos((R * math.cos(math.pi / 6) - delta) / R)
     pts = [rho * R * np.array([math.cos(a), math.sin(a)])
@@ -171,7 +172,7 @@ def test_gap_overlay_draws_the_needed_rays_and_goes_with_the_toggle(qtbot):
     want = ctx.colors[1, :3].astype(float)
     assert np.sum(np.abs(base - want).max(axis=1) < 40) == 0
     v.gap_box.setChecked(True)
-    assert v.show_gaps and v.gap_drawn.tolist() == [1, 5]
+    assert v.settings.show_gaps and v.gap_drawn.tolist() == [1, 5]
     img = render(v)
     on = np.array([rgb_at(img, v.map_to_viewport(*p)) for p in pts])
     assert np.sum(np.abs(on - want).max(axis=1) < 40) >= 10, on  # dashed: most samples on a dash
@@ -179,7 +180,7 @@ def test_gap_overlay_draws_the_needed_rays_and_goes_with_the_toggle(qtbot):
     # hovering feature 2's arrow gives the numbers in words
     v._on_move(v.vb.mapViewToScene(QPointF(*(0.6 * snap.W[:, 1]))))
     assert "feature 2: not separable" in v.status.text() and f"needed {math.degrees(need):.2f} deg" in v.status.text()
-    v.set_show_gaps(False)
+    v.set_settings(WheelSettings())
     assert not v.gap_box.isChecked() and len(v.gap_drawn) == 0
     img2 = render(v)
     assert np.abs(np.array([rgb_at(img2, v.map_to_viewport(*p)) for p in pts]) - base).max() <= 3
@@ -188,7 +189,7 @@ def test_gap_overlay_draws_the_needed_rays_and_goes_with_the_toggle(qtbot):
 def test_gap_overlay_at_large_n_only_for_the_selection(qtbot):
     snap = circle_snapshot(10_000)
     v = show(qtbot, FeatureWheelView())
-    v.set_show_gaps(True)
+    v.set_settings(WheelSettings(show_gaps=True))
     v.set_snapshot(snap, make_ctx(snap))
     assert len(v.gap_drawn) == 0 and "select features" in v.note.text()
     v.set_snapshot(snap, make_ctx(snap, selected=frozenset({3, 9000})))

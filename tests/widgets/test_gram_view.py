@@ -1,5 +1,7 @@
 """W^T W + b heatmap: row maxima on Henighan's diagonal, diverging colours in the render,
 the ReLU toggle, hover and click, the block at large n."""
+import math
+
 import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
@@ -7,7 +9,7 @@ from PyQt6.QtCore import Qt
 from model import geometry as geo
 from model.snapshot import Snapshot
 from tests.widgets import circle_snapshot, henighan_snapshot, make_ctx, render, rgb_at, show
-from widgets.gram_view import (BLOCK_MAX, GramView, block_indices, diverging_lut, gram_block, row_maxima,
+from widgets.gram_view import (BLOCK_MAX, GramSettings, GramView, block_indices, diverging_lut, gram_block, row_maxima,
                                symmetric_limit, value_color)
 
 
@@ -68,8 +70,9 @@ def test_render_diagonal_red_far_off_diagonal_blue_and_maxima_outlined(qtbot):
         assert np.abs(f - value_color(v.values[i, far], v.limit)).max() < 12
     # the outline of a row maximum: dark pixels on the diagonal cell's border
     p0, p1 = _cell_px(v, 2, 2), _cell_px(v, 3, 3)
-    half = (p1.x() - p0.x()) // 2
-    edge = rgb_at(img, type(p0)(p0.x() - half, p0.y()))
+    half = (p1.x() - p0.x()) / 2  # the border between cells (2, 1) and (2, 2), maybe between two pixels
+    edge = min((rgb_at(img, type(p0)(int(round(p0.x() - half)) + dx, p0.y())) for dx in (-1, 0, 1)),
+               key=lambda px: px.max())
     assert edge.max() < 90, edge
 
 
@@ -78,13 +81,36 @@ def test_relu_toggle_shows_the_reconstruction_of_I(qtbot):
     v = show(qtbot, GramView())
     v.set_snapshot(snap, make_ctx(snap))
     v.relu_box.setChecked(True)
-    assert v.relu
+    assert v.settings.relu
     np.testing.assert_allclose(v.values, np.eye(7), atol=1e-9)
     img = render(v)
     off = rgb_at(img, _cell_px(v, 0, 3))  # ReLU'd negative: white
     assert off.min() > 235, off
-    v.set_relu(False)
+    v.set_settings(GramSettings(relu=False))
     assert not v.relu_box.isChecked() and v.values.min() < 0
+
+
+def test_without_b_the_block_is_wtw_of_henighans_polygon(qtbot):
+    """Henighan's n-gon: (W^T W)_ij = r^2 cos(2 pi (i - j)/n), r^2 = 1/(1 - cos 2 pi/n); with
+    b_i = -r^2 cos 2 pi/n the diagonal is exactly 1 (ReLU(W^T W + b) = I)."""
+    n = 7
+    snap = henighan_snapshot(n)
+    v = show(qtbot, GramView())
+    v.set_snapshot(snap, make_ctx(snap))
+    c = math.cos(2 * math.pi / n)
+    r2 = 1 / (1 - c)
+    np.testing.assert_allclose(np.diag(v.values), 1.0, atol=1e-12)
+    seen = []
+    v.settingsChanged.connect(seen.append)
+    v.bias_box.setChecked(False)  # the checkbox asks for W^T W alone
+    assert seen == [GramSettings(bias=False)] and not v.settings.bias
+    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    np.testing.assert_allclose(v.values, r2 * np.cos(2 * math.pi * (i - j) / n), atol=1e-12)
+    assert v.note.text().startswith("W\u1d40W:")
+    v._hovered(1.5, 0.5)
+    assert v.status.text().startswith("D_1\u00b7W_2 = ")
+    v.set_settings(GramSettings(bias=False, order="angle"))  # the value drives the controls
+    assert v.order_combo.currentData() == "angle" and not v.bias_box.isChecked() and len(seen) == 2
 
 
 def test_hover_and_click_a_row(qtbot):
@@ -107,7 +133,8 @@ def test_large_n_shows_a_block_and_says_so(qtbot):
     assert len(v.block) == BLOCK_MAX and v.block[0] == 9999
     assert v.values.shape == (BLOCK_MAX, BLOCK_MAX)
     assert f"{BLOCK_MAX} of 10000" in v.note.text()
-    v.set_angular(True)
+    v.order_combo.setCurrentIndex(v.order_combo.findData("angle"))
+    assert v.settings.order == "angle"
     ang = geo.angles(snap.W[:, v.block])
     assert np.all(np.diff(ang) >= 0)
     render(v)

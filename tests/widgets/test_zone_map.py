@@ -12,7 +12,7 @@ from model.snapshot import Snapshot
 from tests.widgets import (blend, circle_snapshot, henighan_snapshot, make_ctx, nearest, render, rgb_at, show,
                            symmetric_failure_snapshot)
 from widgets import zone_map as zm
-from widgets.zone_map import ZoneMapView, envelope_raster, hover_text, polygon_mask, zone_edge, zone_rgba
+from widgets.zone_map import ZoneMapView, ZoneSettings, envelope_raster, hover_text, polygon_mask, zone_edge, zone_rgba
 
 WHITE = np.array([255.0, 255.0, 255.0])
 
@@ -125,8 +125,8 @@ def test_hover_text_at_the_midpoint_of_two_henighan_features():
 
 def _view(qtbot, snap, ctx, **kw):
     v = show(qtbot, ZoneMapView())
-    for k, val in kw.items():
-        getattr(v, "set_" + k)(val)
+    if kw:
+        v.set_settings(ZoneSettings(**kw))
     v.set_snapshot(snap, ctx)
     return v
 
@@ -165,19 +165,21 @@ def test_outside_the_shape_background_when_clipped_coloured_on_the_whole_plane(q
     a = math.pi / 7
     h = 1.02 * r * np.array([math.cos(a), math.sin(a)])
     assert list(np.nonzero(snap.W.T @ h + snap.b > 0)[0]) == [0, 1]
-    assert v.clip_to_shape and v.clip_box.isChecked()
+    assert v.settings.clip_to_shape and v.clip_box.isChecked()
     px = rgb_at(render(v), v.map_to_viewport(*h))
     assert np.abs(px - WHITE).max() <= 3, px
-    v.clip_box.setChecked(False)  # the checkbox drives the property
-    assert not v.clip_to_shape
+    changed = []
+    v.settingsChanged.connect(changed.append)
+    v.clip_box.setChecked(False)  # the checkbox asks for a new settings value
+    assert not v.settings.clip_to_shape and changed == [ZoneSettings(clip_to_shape=False)]
     px2 = rgb_at(render(v), v.map_to_viewport(*h))
     assert np.abs(px2 - WHITE).max() > 40, px2
     # zones 1 and 2 overlap there: feature 2's translucent orange over feature 1's blue
     both = blend(np.r_[ctx.colors[1, :3], zm.ZONE_ALPHA], bg=blend(np.r_[ctx.colors[0, :3], zm.ZONE_ALPHA]))
     both2 = blend(np.r_[ctx.colors[0, :3], zm.ZONE_ALPHA], bg=blend(np.r_[ctx.colors[1, :3], zm.ZONE_ALPHA]))
     assert min(np.abs(px2 - both).max(), np.abs(px2 - both2).max()) < 30, (px2, both, both2)
-    v.set_clip_to_shape(True)
-    assert v.clip_box.isChecked()
+    v.set_settings(ZoneSettings(clip_to_shape=True))  # the value drives the checkbox
+    assert v.clip_box.isChecked() and len(changed) == 2
     px3 = rgb_at(render(v), v.map_to_viewport(*h))
     assert np.abs(px3 - WHITE).max() <= 3
 
@@ -239,7 +241,7 @@ def test_large_n_uses_the_raster_and_colours_by_the_strongest_feature(qtbot):
     assert np.abs(px - want).max() < 45, (px, want)
     assert sorted(v.labels.texts()) == ["1235", "6"]  # only selected features are labelled
     assert v.sel_edges.group_count() == 1  # the selected zones' edges
-    v.set_clip_to_shape(False)
+    v.set_settings(ZoneSettings(clip_to_shape=False, mode="raster"))
     v.set_snapshot(None, ctx)
     assert v.drawn_mode is None
 
@@ -293,7 +295,7 @@ def test_separation_overlay_appears_where_computed_and_goes_with_the_toggle(qtbo
     snap = two_radius_snapshot()
     ctx = make_ctx(snap, selected=frozenset({1, 5}))
     v = _view(qtbot, snap, ctx)
-    assert not v.show_separation and not v.sep_box.isChecked()
+    assert not v.settings.show_separation and not v.sep_box.isChecked()
     off = render(v)
     # where the overlay will be: along feature 6's separating line, and along the blocking
     # hull's edge from feature 1 to feature 3 (the chord feature 2 sits inside)
@@ -304,8 +306,8 @@ def test_separation_overlay_appears_where_computed_and_goes_with_the_toggle(qtbo
     hull_pts = [W1 + t * (W3 - W1) for t in np.linspace(0.15, 0.85, 17)]
     base_line, base_hull = _pixels(off, v, line_pts), _pixels(off, v, hull_pts)
 
-    v.sep_box.setChecked(True)  # the checkbox drives the property
-    assert v.show_separation
+    v.sep_box.setChecked(True)  # the checkbox asks for a new settings value
+    assert v.settings.show_separation
     assert v.sep_drawn.tolist() == [1, 5]
     np.testing.assert_allclose(v.sep_segments, [seg], atol=1e-12)
     img = render(v)
@@ -319,7 +321,7 @@ def test_separation_overlay_appears_where_computed_and_goes_with_the_toggle(qtbo
     assert np.sum(np.abs(base_hull - red).max(axis=1) < 70) == 0
     assert "separable 7 of 8 live" in v.note.text()
 
-    v.set_show_separation(False)
+    v.set_settings(ZoneSettings())
     assert not v.sep_box.isChecked() and len(v.sep_drawn) == 0
     img2 = render(v)
     assert np.abs(_pixels(img2, v, line_pts) - base_line).max() <= 3
