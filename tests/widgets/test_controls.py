@@ -1,8 +1,6 @@
 """The experiment form, the timeline and the model picker (pytest-qt, offscreen)."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from PyQt6.QtCore import QAbstractTableModel, QPoint, Qt
