@@ -43,6 +43,10 @@ class ConfigError(ValueError):
         self.field, self.message = self.errors[0]
         super().__init__("\n".join(f"{f}: {m}" for f, m in self.errors))
 
+    def one_line(self) -> str:
+        """Every error on one line, "; "-separated (for messages that must stay one line)."""
+        return "; ".join(f"{f}: {m}" for f, m in self.errors)
+
 
 # --------------------------------------------------------------------------- the schema
 #: The experiment form's groups, in the order they are shown.

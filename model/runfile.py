@@ -985,7 +985,7 @@ def read_h5(path, fn, fmt: str = FORMAT):
     except RunFileError:
         raise
     except ConfigError as exc:
-        raise RunFileError(path, f"bad config: {exc}") from None
+        raise RunFileError(path, f"bad config: {exc.one_line()}") from None
     except MemoryError:
         raise RunFileError(path, "is too large to load into memory (or its sizes are damaged)") from None
     except OSError as exc:
@@ -1039,7 +1039,7 @@ def _read_header(f, path: Path) -> _Header:
     try:
         config = TrainConfig.from_json(_as_str(raw))
     except ConfigError as exc:
-        raise RunFileError(path, f"bad config: {exc}") from None
+        raise RunFileError(path, f"bad config: {exc.one_line()}") from None
     except (TypeError, ValueError, UnicodeDecodeError) as exc:
         raise RunFileError(path, f"bad config: {_one_line(exc)}") from None
     meta: dict = {}
