@@ -11,7 +11,12 @@ import json
 import math
 import re
 import sys
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
+
+if TYPE_CHECKING:  # annotations only: the parser path imports no numpy or h5py
+    from model.config import TrainConfig
+    from model.runfile import Run
+    from model.snapshot import Snapshot
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1  # the machine failed (a full disk, an I/O error, out of memory), not the input
@@ -184,7 +189,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     add_threads_option(groups["Optimisation"])
 
 
-def config_from_args(a: argparse.Namespace):
+def config_from_args(a: argparse.Namespace) -> "TrainConfig":
     """The TrainConfig of the parsed training options, validated; an option refused where
     it does not apply (Option.strict, e.g. --init-step without --init run) or a bad value
     raises ConfigError naming the option."""
@@ -351,7 +356,7 @@ def cmd_inspect(a) -> int:
     return 0
 
 
-def run_snapshot(run, a: argparse.Namespace, prog: str = ""):
+def run_snapshot(run: "Run", a: argparse.Namespace, prog: str = "") -> "Snapshot":
     """The snapshot --step/--model name in a run file opened for inspect or probe; a model
     the run does not have or a negative step is one line (prog: the message's prefix)."""
     cfg = run.config
