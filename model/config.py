@@ -150,7 +150,7 @@ class Option:
         if self.kind == "bool":
             return None if isinstance(v, bool) else f"must be true or false, got {v!r}"
         if self.kind == "path":
-            return None if isinstance(v, str) and v.strip() else f"must be a file name, got {v!r}"
+            return None if isinstance(v, str) else f"must be a file name, got {v!r}"  # empty: RULES
         return None  # importance: a rule, as its length is n's
 
     def parse(self, text: str, optional: Optional[bool] = None) -> Any:

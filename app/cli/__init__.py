@@ -159,8 +159,8 @@ def _option_argument(g, opt) -> None:
     kw: dict = {"dest": opt.key}
     if opt.kind == "bool":  # a flag that flips the default
         kw.update(action="store_false" if opt.default else "store_true", default=opt.default)
-        g.add_argument(opt.flag, help=f"{opt.help} (default {'on; this turns it off' if opt.default else 'off'})",
-                       **kw)
+        g.add_argument(opt.flag, help=opt.help.replace("%", "%%") + " (default "
+                       + ("on; this turns it off)" if opt.default else "off)"), **kw)
         return
     if opt.kind == "choice":
         kw["choices"] = opt.choices
@@ -172,7 +172,7 @@ def _option_argument(g, opt) -> None:
         else ["default %(default)s"]
     allowed = [] if opt.kind in ("path", "choice") else [opt.allowed()]
     parts = "; ".join(allowed + shown)
-    g.add_argument(opt.flag, help=opt.help + (f" ({parts})" if parts else ""), **kw)
+    g.add_argument(opt.flag, help=opt.help.replace("%", "%%") + (f" ({parts})" if parts else ""), **kw)
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
