@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import sys
 
 import pytest
 
@@ -22,12 +23,22 @@ class _WithDropout(TrainConfig):
                             group="Optimisation", low=0.0, high=1.0, high_open=True, sweep=True)
 
 
+def _holders():
+    """(module, attribute) of every loaded module's name bound to the patched class."""
+    return [(mod, name) for mod in list(sys.modules.values()) if mod is not None
+            for name, v in list(vars(mod).items()) if v is _WithDropout and mod.__name__ != __name__]
+
+
 @pytest.fixture
 def with_dropout(monkeypatch):
     """The one edit, in place for one test: TrainConfig with a 'dropout' option."""
     for mod in (model.config, model.sweep, widgets.experiment_form):
         monkeypatch.setattr(mod, "TrainConfig", _WithDropout)
     yield _WithDropout
+    # a module first imported during the test bound the patched name ("from model.config
+    # import TrainConfig"): give it the real class, as monkeypatch does for the three above
+    for mod, name in _holders():
+        setattr(mod, name, TrainConfig)
     model.config._schema.cache_clear()
 
 
@@ -105,5 +116,6 @@ def test_no_trace_is_left_behind():
     assert "dropout" not in {o.name for o in schema()}
     assert "dropout" not in {o.name for o in model.config.schema()}
     assert model.sweep.TrainConfig is TrainConfig is model.config.TrainConfig
+    assert _holders() == []  # no module, imported before or during the tests, holds the patched class
     with pytest.raises(ConfigError, match="unknown key 'dropout'"):
         model.sweep.parse_grid(["dropout=0.5"])
