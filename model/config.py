@@ -1,15 +1,24 @@
-"""Training configuration: one validated, JSON-serialisable description of a run.
+"""Training configuration: one declarative schema, one validated, JSON-serialisable
+description of a run.
 
-Every option of the core lives here, with its allowed values, so the CLI, the
-GUI form and the run file all validate the same way and name the same field.
+Every training option is one field of ``TrainConfig`` declared with ``option(...)``:
+its type, range (ends open or closed) or choices, default, help, when it applies,
+whether a sweep grid may vary it, and how the experiment form shows it. ``schema()``
+reads these declarations back as ``Option`` records, and everything else is built
+from them: ``validate()`` (every bad field at once, in one ``ConfigError``), the
+experiment form (widgets.experiment_form), the training options of every command
+that trains (app.cli) and the sweep grid parser (model.sweep). Adding a training
+option is one ``option(...)`` line here. Rules between options (a batch within the
+training set, analytic needs m = 2, ...) are ``RULES``.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 DATA_KINDS = ("identity", "sparse")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -25,55 +34,333 @@ MAX_MODELS = 1_000_000
 
 
 class ConfigError(ValueError):
-    """A bad option value. ``field`` names the option; the message says what is allowed."""
+    """Bad option values: ``errors`` lists (field, message) for every bad field, in the
+    schema's order; ``field`` and ``message`` are the first one's. ``str()`` is one line
+    "field: message" per error, each naming what the field allows."""
 
-    def __init__(self, field_name: str, message: str):
-        self.field = field_name
-        super().__init__(f"{field_name}: {message}")
+    def __init__(self, field_name: str, message: str = "", errors: Sequence[tuple[str, str]] = ()):
+        self.errors: list[tuple[str, str]] = [(str(f), str(m)) for f, m in errors] or [(field_name, message)]
+        self.field, self.message = self.errors[0]
+        super().__init__("\n".join(f"{f}: {m}" for f, m in self.errors))
+
+    def one_line(self) -> str:
+        """Every error on one line, "; "-separated (for messages that must stay one line)."""
+        return "; ".join(f"{f}: {m}" for f, m in self.errors)
+
+
+# --------------------------------------------------------------------------- the schema
+#: The experiment form's groups, in the order they are shown.
+GROUPS = ("Model", "Data", "Optimisation", "Start from", "Recording")
+KINDS = ("int", "float", "choice", "bool", "path", "importance")
+
+
+@dataclass(frozen=True)
+class Option:
+    """What one training option is, allows and means; declared on its TrainConfig field
+    with ``option(...)`` and read back (name and default filled in) by ``schema()``.
+
+    kind: "int", "float" (finite), "choice", "bool", "path" (a file name) or
+    "importance" (a per-feature list, given as the decay d of I_i = d**i; low/high
+    bound d). low/high: the range, each end closed unless low_open/high_open.
+    optional: None is allowed (its meaning is in ``help``). applies: ((field,
+    values), ...), the option matters only when each field has one of its values
+    (the form disables it otherwise); strict: the command line refuses it given
+    where it does not apply (applies_note says why it would be meaningless).
+    sweep: a sweep grid may vary it (over sweep_choices, when given, else every
+    choice; aliases are other names the grid accepts). cli: it has a command-line
+    flag (``flag``). Form hints: label, group (one of GROUPS), placeholder,
+    check_text (a bool's check box), none_check (a check box that means None, e.g.
+    "auto") and none_fill (the number the box shows until one is typed).
+    """
+
+    kind: str
+    help: str
+    name: str = ""
+    default: Any = None
+    label: str = ""
+    group: str = "Model"
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple = ()
+    optional: bool = False
+    applies: tuple = ()
+    applies_note: str = ""
+    strict: bool = False
+    sweep: bool = False
+    sweep_choices: tuple = ()
+    aliases: tuple = ()
+    cli: bool = True
+    placeholder: str = ""
+    check_text: str = ""
+    none_check: str = ""
+    none_fill: str = ""
+
+    @property
+    def key(self) -> str:
+        """The name the form and the command line use: the decay for importance, else the field's."""
+        return "importance_decay" if self.kind == "importance" else self.name
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag: --no-NAME for a bool that is on by default, else --KEY."""
+        if self.kind == "bool" and self.default is True:
+            return "--no-" + self.name.replace("_", "-")
+        return "--" + self.key.replace("_", "-")
+
+    def allowed(self) -> str:
+        """What the option allows, in words (tooltips, --help, parse errors)."""
+        if self.kind == "int":
+            return f"a whole number from {_fmt(self.low)} to {_fmt(self.high)}"
+        if self.kind in ("float", "importance"):
+            return f"a number in {self._interval()}"
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        return "a file name"
+
+    def _interval(self) -> str:
+        return f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+    def range_problem(self, v) -> Optional[str]:
+        """Why the number ``v`` is outside the range (None when inside). For importance: of the decay."""
+        if self.kind == "int":
+            return None if self.low <= v <= self.high else f"must be from {_fmt(self.low)} to {_fmt(self.high)}, got {v}"
+        if (v < self.low or (self.low_open and v == self.low)) or (v > self.high or (self.high_open and v == self.high)):
+            return f"must be in {self._interval()}, got {v:g}"
+        return None
+
+    def problem(self, v) -> Optional[str]:
+        """Why ``v`` is not a valid value of this option on its own (None when it is).
+        Rules between options (RULES) are checked by TrainConfig.problems()."""
+        if v is None and (self.optional or self.kind == "importance"):
+            return None
+        if self.kind == "int":
+            if isinstance(v, bool) or not isinstance(v, int):
+                return f"must be a whole number from {_fmt(self.low)} to {_fmt(self.high)}, got {v!r}"
+            return self.range_problem(v)
+        if self.kind == "float":
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                return f"must be a finite number, got {v!r}"
+            return self.range_problem(v)
+        if self.kind == "choice":
+            return None if v in self.choices else f"must be one of {', '.join(self.choices)}; got {v!r}"
+        if self.kind == "bool":
+            return None if isinstance(v, bool) else f"must be true or false, got {v!r}"
+        if self.kind == "path":
+            return None if isinstance(v, str) else f"must be a file name, got {v!r}"  # empty: RULES
+        return None  # importance: a rule, as its length is n's
+
+    def parse(self, text: str, optional: Optional[bool] = None) -> Any:
+        """A number typed by a person ("1e-3", "25_000", "1,000", "1e5" for a whole number)
+        as this option's value, without the range check; empty is None when ``optional``
+        (default: the option's). ConfigError names the option and what it allows."""
+        raw = str(text).strip()
+        t = raw.replace(",", "").replace(" ", "")
+        if not t:
+            if self.optional if optional is None else optional:
+                return None
+            raise ConfigError(self.key, f"is required: {self.allowed()}")
+        try:
+            v = float(t)
+        except ValueError:
+            raise ConfigError(self.key, f"must be {self.allowed()}, got {raw!r}") from None
+        if self.kind == "int":
+            try:
+                return int(t)
+            except ValueError:
+                if math.isfinite(v) and v == int(v):
+                    return int(v)
+            raise ConfigError(self.key, f"must be {self.allowed()}, got {raw!r}")
+        if not math.isfinite(v):
+            raise ConfigError(self.key, f"must be a finite number, {self.allowed()}; got {raw!r}")
+        return v
+
+    def applies_to(self, values: Mapping[str, Any]) -> Optional[tuple[str, tuple]]:
+        """None when the option applies given the other options' ``values``, else the
+        (field, values) condition that does not hold."""
+        for name, allowed in self.applies:
+            if values.get(name) not in allowed:
+                return name, allowed
+        return None
+
+
+def _fmt(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def option(default: Any, kind: str, help: str, **hints) -> Any:
+    """A TrainConfig field declared with its Option (see Option for the hints)."""
+    if kind not in KINDS:
+        raise ValueError(f"option kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return dataclasses.field(default=default, metadata={"option": Option(kind, help, **hints)})
+
+
+def schema(cls: Optional[type] = None) -> tuple[Option, ...]:
+    """The training options of ``cls`` (default TrainConfig), in declaration order: what
+    validate(), the experiment form, the command line and the sweep grid are built from."""
+    return _schema(TrainConfig if cls is None else cls)
+
+
+@functools.lru_cache(maxsize=None)
+def _schema(cls: type) -> tuple[Option, ...]:
+    out = []
+    for f in dataclasses.fields(cls):
+        opt = f.metadata.get("option")
+        if opt is None:
+            raise TypeError(f"{cls.__name__}.{f.name} is not declared with option()")
+        out.append(dataclasses.replace(opt, name=f.name, default=f.default, label=opt.label or f.name))
+    return tuple(out)
+
+
+def grid_options(cls: Optional[type] = None) -> dict[str, Option]:
+    """{name: Option} of the options a sweep grid may vary."""
+    return {o.name: o for o in schema(cls) if o.sweep}
+
+
+# --------------------------------------------------------------------------- rules between options
+def _batch_within_n(c) -> Optional[tuple[str, str]]:
+    if c.onehot and c.batch is not None and c.batch > c.n:
+        return "batch", f"must be from 1 to n = {c.n} for identity data, got {c.batch}"
+    return None
+
+
+def _batch_within_examples(c) -> Optional[tuple[str, str]]:
+    if c.data == "sparse" and c.examples is not None and c.batch is not None and c.batch > c.examples:
+        return "batch", f"must be from 1 to examples = {c.examples}, got {c.batch}"
+    return None
+
+
+def _analytic_needs_m2(c) -> Optional[tuple[str, str]]:
+    if c.init == "analytic" and c.m != 2:
+        return "init", f"analytic (Henighan's n-gon) needs m = 2, got m = {c.m}"
+    return None
+
+
+def _run_needs_a_file(c) -> Optional[tuple[str, str]]:
+    if c.init == "run" and not c.init_run:
+        return "init_run", "init 'run' needs the path of a saved run"
+    return None
+
+
+def _importance_per_feature(c) -> Optional[tuple[str, str]]:
+    imp = c.importance
+    if imp is not None and (not isinstance(imp, (list, tuple)) or len(imp) != c.n or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in imp)):
+        return "importance", f"must be a list of n = {c.n} numbers >= 0"
+    return None
+
+
+#: Rules between options: (the fields each reads, the rule). A rule is checked only when
+#: none of its fields is bad on its own; it returns (field, message) or None.
+RULES = (
+    (("batch", "n", "data"), _batch_within_n),
+    (("batch", "examples", "data"), _batch_within_examples),
+    (("init", "m"), _analytic_needs_m2),
+    (("init", "init_run"), _run_needs_a_file),
+    (("importance", "n"), _importance_per_feature),
+)
+
+_ADAM = (("optimizer", ("adam", "adamw")),)
+_RUN = (("init", ("run",)),)
+_RUN_NOTE = "starting from a saved run"
 
 
 @dataclass
 class TrainConfig:
-    """A run's settings. Field names are the CLI's flags with '-' for '_'."""
+    """A run's settings, one ``option(...)`` per training option: the schema itself.
+    Field names are the command line's flags with '_' for '-'."""
 
-    n: int = 7
-    m: int = 2
-    data: str = "identity"
-    sparsity: float = 0.999
-    examples: Optional[int] = None  # T; None = a fresh batch every step (T = infinity)
-    batch: Optional[int] = None  # None = full batch for finite sets, 1024 for fresh data
-    steps: int = 25_000
-    optimizer: str = "adamw"
-    lr: float = 1e-3
-    #: decoupled for adamw, L2 for adam and sgd; None = the optimiser's default
-    #: (DEFAULT_WEIGHT_DECAY), kept None so a grid over optimisers gives each its own
-    weight_decay: Optional[float] = None
-    momentum: float = 0.9  # sgd only
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    schedule: str = "constant"
-    warmup: int = 2_500
-    seed: int = 0
-    models: int = 1  # K
-    init: str = "xavier"
-    init_run: Optional[str] = None  # path of a saved run, for init == "run"
-    init_step: Optional[int] = None  # snapshot at or before this step; None = latest
-    init_model: int = 0  # which model of the saved run (0-based)
-    bias: bool = True
-    untied: bool = False
-    importance: Optional[list] = None  # per-feature importance I_i; None = all 1
-    history_budget_mb: float = 256.0
+    # Model
+    n: int = option(7, "int", "features (output dimensions)", label="n features", low=1, high=MAX_N, sweep=True)
+    m: int = option(2, "int", "latent dimensions", label="m latent dims", low=1, high=1000, sweep=True)
+    bias: bool = option(True, "bool", "train a bias b (off: b = 0)", check_text="train a bias b")
+    untied: bool = option(False, "bool", "untied decoder M, separate from W: x' = ReLU(M W x + b)",
+                          check_text="untied decoder M")
+    models: int = option(1, "int", "models trained at once (model k uses seed + k)", label="models K",
+                         low=1, high=MAX_MODELS)
+    seed: int = option(0, "int", "model k uses seed + k", low=0, high=2**31 - 1 - MAX_MODELS)
+    # Data
+    data: str = option("identity", "choice", "identity: the n one-hot examples; sparse: entries 0 with "
+                       "probability S, else uniform (0, 1], unit-norm rows", group="Data", choices=DATA_KINDS,
+                       sweep=True)
+    sparsity: float = option(0.999, "float", "probability S that an entry is 0 (sparse data)", label="sparsity S",
+                             group="Data", low=0.0, high=1.0, high_open=True, applies=(("data", ("sparse",)),),
+                             sweep=True)
+    #: T; None = a fresh batch every step (T = infinity)
+    examples: Optional[int] = option(
+        None, "int", "T, a finite training set fixed by the seed (sparse data); none: a fresh batch every step",
+        label="examples T", group="Data", low=1, high=10_000_000, optional=True, applies=(("data", ("sparse",)),),
+        strict=True, applies_note="identity data is the n one-hot examples", sweep=True, aliases=("t",),
+        placeholder="T", none_check="∞ fresh batches", none_fill="1000")
+    batch: Optional[int] = option(None, "int", "examples per step; auto: the full batch for finite sets, 1024 for "
+                                  "fresh data", group="Data", low=1, high=1_000_000, optional=True, sweep=True,
+                                  none_check="auto", none_fill="1024")
+    #: per-feature importance I_i; None = all 1
+    importance: Optional[list] = option(
+        None, "importance", "per-feature importance I_i = decay**(i-1) (feature i, 1-based); none: all 1",
+        label="importance decay", group="Data", low=0.0, high=1.0, low_open=True, placeholder="all 1")
+    # Optimisation
+    optimizer: str = option("adamw", "choice", "the optimiser", group="Optimisation", choices=OPTIMIZERS,
+                            sweep=True, aliases=("optimiser",))
+    lr: float = option(1e-3, "float", "learning rate, e.g. 1e-3", group="Optimisation", low=0.0, high=100.0,
+                       low_open=True, sweep=True)
+    #: None = the optimiser's default (DEFAULT_WEIGHT_DECAY), kept None so a grid over
+    #: optimisers gives each its own
+    weight_decay: Optional[float] = option(
+        None, "float", "decoupled for adamw, L2 for adam and sgd; none: the optimiser's own default, as in torch ("
+        + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_WEIGHT_DECAY.items()) + ")", label="weight decay",
+        group="Optimisation", low=0.0, high=100.0, optional=True, sweep=True, aliases=("wd",))
+    momentum: float = option(0.9, "float", "sgd momentum", group="Optimisation", low=0.0, high=1.0, high_open=True,
+                             applies=(("optimizer", ("sgd",)),), sweep=True)
+    beta1: float = option(0.9, "float", "Adam's first-moment decay (adam, adamw)", group="Optimisation", low=0.0,
+                          high=1.0, high_open=True, applies=_ADAM, sweep=True)
+    beta2: float = option(0.999, "float", "Adam's second-moment decay (adam, adamw)", group="Optimisation",
+                          low=0.0, high=1.0, high_open=True, applies=_ADAM, sweep=True)
+    eps: float = option(1e-8, "float", "Adam's denominator epsilon (adam, adamw)", group="Optimisation", low=0.0,
+                        high=1.0, low_open=True, applies=_ADAM, sweep=True)
+    schedule: str = option("constant", "choice", "constant, or linear warm-up then cosine decay to 0",
+                           group="Optimisation", choices=SCHEDULES, sweep=True)
+    warmup: int = option(2_500, "int", "warm-up steps (warmup-cosine)", label="warm-up steps", group="Optimisation",
+                         low=0, high=1_000_000_000, applies=(("schedule", ("warmup-cosine",)),), sweep=True)
+    steps: int = option(25_000, "int", "training steps", group="Optimisation", low=0, high=1_000_000_000, sweep=True)
+    # Start from
+    init: str = option("xavier", "choice", "xavier (normal), analytic (Henighan's n-gon, needs m = 2), run "
+                       "(continue a saved run)", group="Start from", choices=INITS, sweep=True,
+                       sweep_choices=("xavier", "analytic"))
+    init_run: Optional[str] = option(None, "path", "the saved run to start from (init run)", label="run file",
+                                     group="Start from", optional=True, applies=_RUN, strict=True,
+                                     applies_note=_RUN_NOTE, placeholder="saved run (.h5)")
+    init_step: Optional[int] = option(None, "int", "the snapshot at or before this step of the saved run; none: "
+                                      "the latest", label="run step", group="Start from", low=0, high=10**12,
+                                      optional=True, applies=_RUN, strict=True, applies_note=_RUN_NOTE,
+                                      placeholder="latest")
+    init_model: int = option(0, "int", "which model of the saved run, 0-based", label="run model",
+                             group="Start from", low=0, high=MAX_MODELS, applies=_RUN, strict=True,
+                             applies_note=_RUN_NOTE)
+    # Recording
+    history_budget_mb: float = option(
+        256.0, "float", "MB of memory for recording the run: the history (thinned as training goes on), the rows "
+        "in flight and the run file's write buffer; not the model, its data or the libraries. The run file holds "
+        "the rows the history ends with: about this size, however many steps", label="history budget (MB)",
+        group="Recording", low=0.01, high=1_000_000.0)
 
     # ------------------------------------------------------------------ derived
     @property
+    def onehot(self) -> bool:
+        """True for identity data: the n one-hot examples."""
+        return self.data == "identity"
+
+    @property
     def finite(self) -> bool:
         """True when the training set is a fixed, finite set of examples."""
-        return self.data == "identity" or self.examples is not None
+        return self.onehot or self.examples is not None
 
     @property
     def num_examples(self) -> Optional[int]:
-        if self.data == "identity":
+        if self.onehot:
             return self.n
         return self.examples
 
@@ -98,76 +385,29 @@ class TrainConfig:
         return np.asarray(self.importance, dtype=np.float64)
 
     # --------------------------------------------------------------- validation
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, message) for every bad field, in the schema's order, then the rules
+        between options whose fields are each fine on their own (RULES)."""
+        out = []
+        for opt in schema(type(self)):
+            msg = opt.problem(getattr(self, opt.name))
+            if msg is not None:
+                out.append((opt.name, msg))
+        bad = {f for f, _ in out}
+        for fields, rule in RULES:
+            hit = None if bad & set(fields) else rule(self)
+            if hit is not None and hit[0] not in bad:
+                out.append(hit)
+                bad.add(hit[0])
+        return out
+
     def validate(self) -> "TrainConfig":
-        """Raise ConfigError naming the first bad field and what it allows."""
-
-        def integer(name, lo, hi, allow_none=False):
-            v = getattr(self, name)
-            if v is None and allow_none:
-                return
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise ConfigError(name, f"must be a whole number from {lo} to {hi}, got {v!r}")
-            if not lo <= v <= hi:
-                raise ConfigError(name, f"must be from {lo} to {hi}, got {v}")
-
-        def real(name, lo, hi, lo_open=False, hi_open=False):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ConfigError(name, f"must be a finite number, got {v!r}")
-            if (v < lo or (lo_open and v == lo)) or (v > hi or (hi_open and v == hi)):
-                lb = "(" if lo_open else "["
-                rb = ")" if hi_open else "]"
-                raise ConfigError(name, f"must be in {lb}{lo:g}, {hi:g}{rb}, got {v:g}")
-
-        def choice(name, options):
-            v = getattr(self, name)
-            if v not in options:
-                raise ConfigError(name, f"must be one of {', '.join(options)}; got {v!r}")
-
-        integer("n", 1, MAX_N)
-        integer("m", 1, 1000)
-        choice("data", DATA_KINDS)
-        real("sparsity", 0.0, 1.0, hi_open=True)
-        integer("examples", 1, 10_000_000, allow_none=True)
-        integer("batch", 1, 1_000_000, allow_none=True)
-        if self.data == "identity" and self.batch is not None and self.batch > self.n:
-            raise ConfigError("batch", f"must be from 1 to n = {self.n} for identity data, got {self.batch}")
-        if self.data == "sparse" and self.examples is not None and self.batch is not None \
-                and self.batch > self.examples:
-            raise ConfigError("batch", f"must be from 1 to examples = {self.examples}, got {self.batch}")
-        integer("steps", 0, 1_000_000_000)
-        choice("optimizer", OPTIMIZERS)
-        real("lr", 0.0, 100.0, lo_open=True)
-        if self.weight_decay is not None:
-            real("weight_decay", 0.0, 100.0)
-        real("momentum", 0.0, 1.0, hi_open=True)
-        real("beta1", 0.0, 1.0, hi_open=True)
-        real("beta2", 0.0, 1.0, hi_open=True)
-        real("eps", 0.0, 1.0, lo_open=True)
-        choice("schedule", SCHEDULES)
-        integer("warmup", 0, 1_000_000_000)
-        integer("seed", 0, 2**31 - 1 - MAX_MODELS)
-        integer("models", 1, MAX_MODELS)
-        choice("init", INITS)
-        if self.init == "analytic" and self.m != 2:
-            raise ConfigError("init", f"analytic (Henighan's n-gon) needs m = 2, got m = {self.m}")
-        if self.init == "run" and not self.init_run:
-            raise ConfigError("init_run", "init 'run' needs the path of a saved run")
-        integer("init_step", 0, 10**12, allow_none=True)
-        integer("init_model", 0, MAX_MODELS)
-        if not isinstance(self.bias, bool):
-            raise ConfigError("bias", f"must be true or false, got {self.bias!r}")
-        if not isinstance(self.untied, bool):
-            raise ConfigError("untied", f"must be true or false, got {self.untied!r}")
+        """Raise one ConfigError naming every bad field and what each allows."""
+        errors = self.problems()
+        if errors:
+            raise ConfigError("", errors=errors)
         if self.importance is not None:
-            imp = self.importance
-            if not isinstance(imp, (list, tuple)) or len(imp) != self.n or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-                for v in imp
-            ):
-                raise ConfigError("importance", f"must be a list of n = {self.n} numbers >= 0")
-            self.importance = [float(v) for v in imp]
-        real("history_budget_mb", 0.01, 1_000_000)
+            self.importance = [float(v) for v in self.importance]
         return self
 
     # ------------------------------------------------------------ serialisation
@@ -204,8 +444,8 @@ def importance_decay(n: int, decay: float) -> list:
     return [float(decay) ** i for i in range(n)]
 
 
-__all__ = ["TrainConfig", "ConfigError", "DATA_KINDS", "OPTIMIZERS", "SCHEDULES", "INITS",
-           "importance_decay"]
+__all__ = ["TrainConfig", "ConfigError", "Option", "option", "schema", "grid_options", "RULES", "GROUPS",
+           "DATA_KINDS", "OPTIMIZERS", "SCHEDULES", "INITS", "importance_decay"]
 
 
 # ------------------------------------------------------------------ SMDD

@@ -396,7 +396,7 @@ class DataSizeRunner(TrainingQueue):
             try:
                 cfg.validate()
             except ConfigError as exc:
-                raise ConfigError(exc.field, f"{str(exc).split(': ', 1)[-1]} (at T = {T})") from None
+                raise ConfigError("", errors=[(f, f"{m} (at T = {T})") for f, m in exc.errors]) from None
             self.configs.append(cfg)
         self.estimates = check_sizes(base, sizes, memory_limit, test_examples)
         self.base = base.replace(examples=None, batch=None)

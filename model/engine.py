@@ -114,7 +114,7 @@ class Trainer:
         self._pause = threading.Event()
         self._step_once = threading.Event()
         self._resume = threading.Condition()
-        self.use_kernel = config.data == "identity" and config.effective_batch == n
+        self.use_kernel = config.onehot and config.effective_batch == n
         self.use_sparse_kernel = not self.use_kernel and backend == "auto"
         if self.use_kernel:
             f32 = np.float32
@@ -462,7 +462,7 @@ def memory_parts(config: TrainConfig) -> dict:
     K, n, m = config.models, config.n, config.m
     params = 4 * K * (m * n * (2 if config.untied else 1) + n)
     parts = {"models": 10 * params + BASE_BYTES}
-    if config.data == "identity":
+    if config.onehot:
         if config.effective_batch != n:  # torch path: eye(n) and a (K, B, n) batch
             parts["n"] = 4 * n * n
             parts["batch"] = TRAIN_UNITS * 4 * K * config.effective_batch * n

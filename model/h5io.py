@@ -320,7 +320,7 @@ def read_h5(path, fn: Callable[..., T], fmt: str = RUN_FORMAT) -> T:
     except RunFileError as exc:
         raise _named(exc, fmt) from None
     except ConfigError as exc:
-        raise RunFileError(path, f"bad config: {exc}", kind=kind) from None
+        raise RunFileError(path, f"bad config: {exc.one_line()}", kind=kind) from None
     except MemoryError:
         raise RunFileError(path, f"the {kind} is too large to load into memory (or its sizes are "
                                  f"damaged)") from None

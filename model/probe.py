@@ -304,7 +304,7 @@ def objective_for(config: TrainConfig, dataset=None, model: int = 0, eval_exampl
     of ``eval_examples`` from a separate stream of the run's seed.
     """
     imp = None if config.importance is None else config.importance_vector()
-    if config.data == "identity":
+    if config.onehot:
         return Objective(None, imp)
     if config.examples is not None:
         if dataset is None:
@@ -657,7 +657,7 @@ def continue_training(config: TrainConfig, original: Snapshot, start: Snapshot, 
                           None if progress is None else (lambda p: progress("perturbed", p)))
     end = trainer.history.snapshot()
     obj = objective or objective_for(config, dataset, original.model)
-    onehot = config.data == "identity"
+    onehot = config.onehot
     lb = obj(original.W, original.b, M=original.M)
     ls = obj(start.W, start.b, M=start.M)
     la = obj(end.W, end.b, M=end.M)

@@ -720,7 +720,7 @@ def _read_header(f, path: Path) -> _Header:
     try:
         config = TrainConfig.from_json(as_str(raw))
     except ConfigError as exc:
-        raise RunFileError(path, f"bad config: {exc}") from None
+        raise RunFileError(path, f"bad config: {exc.one_line()}") from None
     except (TypeError, ValueError, UnicodeDecodeError) as exc:
         raise RunFileError(path, f"bad config: {one_line(exc)}") from None
     meta: dict = {}

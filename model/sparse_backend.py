@@ -64,7 +64,7 @@ class SparseTrainer:
         self.batches = None
         self.sel_cache = None  # (step, rows of the minibatch)
         self.coo_cache = None  # (step, fresh batch)
-        if config.data == "identity":
+        if config.onehot:
             self.kind = "finite"
             self.T = n
             self.indptr, self.cols, self.vals = _identity_csr(n)

@@ -4,8 +4,10 @@ parameters kept, every model's verdict counted (no Qt).
 
 - ``parse_grid(["n=6,7,8", "lr=1e-3,3e-3"])`` -> {"n": [6, 7, 8], "lr": [...]};
   ``expand_grid(base, grid)`` -> the validated TrainConfigs of the cartesian
-  product, in the order the keys were given. Unknown keys or bad values raise
-  ConfigError("grid", ...) naming the key and what it allows.
+  product, in the order the keys were given. The keys are the schema's
+  sweepable options (model.config.grid_options: Option.sweep), each value
+  checked against the option's type, choices and range. Unknown keys or bad
+  values raise ConfigError("grid", ...) naming the key and what it allows.
 - ``SweepRunner(base, grid, models).run(progress)`` trains each configuration
   as one batched Trainer with a tiny history (only the final parameters are
   kept, so K = 10,000+ fits), then analyses each model alone with
@@ -47,7 +49,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from .analysis import FINDING_KINDS, SPARSE_VERDICT, VERDICTS, analyze
-from .config import DATA_KINDS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
+from .config import ConfigError, Option, TrainConfig, grid_options
 from .engine import TrainingQueue
 from .engine import check_memory as engine_check_memory
 from .engine import memory_estimate as engine_memory_estimate
@@ -66,59 +68,50 @@ SWEEP_HISTORY_MB = 0.01
 #: z of a two-sided 95% interval.
 Z95 = 1.959963984540054
 
-# grid key -> (kind, allowed): kind "int", "float" or "choice"
-GRID_KEYS: Dict[str, tuple] = {
-    "n": ("int", None),
-    "m": ("int", None),
-    "lr": ("float", None),
-    "optimizer": ("choice", OPTIMIZERS),
-    "weight_decay": ("float", None),
-    "init": ("choice", ("xavier", "analytic")),
-    "steps": ("int", None),
-    "momentum": ("float", None),
-    "beta1": ("float", None),
-    "beta2": ("float", None),
-    "eps": ("float", None),
-    "schedule": ("choice", SCHEDULES),
-    "warmup": ("int", None),
-    "data": ("choice", DATA_KINDS),
-    "sparsity": ("float", None),
-    "examples": ("int", None),
-    "batch": ("int", None),
-}
-
-
 # ----------------------------------------------------------------------------
-# grids
+# grids: the keys are the schema's sweepable options (model.config.grid_options)
 
-def _grid_key(raw: str) -> str:
-    key = raw.strip().lower().replace("-", "_")
-    aliases = {"wd": "weight_decay", "optimiser": "optimizer", "t": "examples"}
-    return aliases.get(key, key)
+def _grid_keys() -> Dict[str, Option]:
+    """{key: Option} of the options a grid may vary, with their aliases (wd, optimiser, t)."""
+    opts = grid_options(TrainConfig)
+    keys = dict(opts)
+    for opt in opts.values():
+        for alias in opt.aliases:
+            keys.setdefault(alias, opt)
+    return keys
 
 
-def _parse_value(key: str, text: str):
-    kind, allowed = GRID_KEYS[key]
-    t = text.strip()
-    if kind == "int":
-        try:
-            v = float(t)
-            if not v.is_integer():
-                raise ValueError
-            return int(v)
-        except ValueError:
-            raise ConfigError("grid", f"{key} values must be whole numbers, got {text!r}") from None
-    if kind == "float":
-        try:
-            v = float(t)
-        except ValueError:
-            raise ConfigError("grid", f"{key} values must be numbers, got {text!r}") from None
-        if not math.isfinite(v):
-            raise ConfigError("grid", f"{key} values must be finite numbers, got {text!r}")
-        return v
-    v = t.lower()
-    if v not in allowed:
-        raise ConfigError("grid", f"{key} values must be one of {', '.join(allowed)}; got {text!r}")
+def _grid_key(raw: str, keys: Dict[str, Option]) -> Optional[Option]:
+    return keys.get(raw.strip().lower().replace("-", "_"))
+
+
+def _parse_value(opt: Option, text: str):
+    """One grid value of ``opt``: its type, its choices (sweep_choices when it has them)
+    and its range, as the schema gives them."""
+    key, t = opt.name, text.strip()
+    if opt.kind == "choice":
+        allowed = opt.sweep_choices or opt.choices
+        if t.lower() not in allowed:
+            raise ConfigError("grid", f"{key} values must be one of {', '.join(allowed)}; got {text!r}")
+        return t.lower()
+    if opt.kind == "bool":
+        if t.lower() not in ("true", "false"):
+            raise ConfigError("grid", f"{key} values must be true or false, got {text!r}")
+        return t.lower() == "true"
+    try:
+        v = float(t)
+    except ValueError:
+        what = "whole numbers" if opt.kind == "int" else "numbers"
+        raise ConfigError("grid", f"{key} values must be {what}, got {text!r}") from None
+    if opt.kind == "int":
+        if not v.is_integer():
+            raise ConfigError("grid", f"{key} values must be whole numbers, got {text!r}")
+        v = int(v)
+    elif not math.isfinite(v):
+        raise ConfigError("grid", f"{key} values must be finite numbers, got {text!r}")
+    why = opt.range_problem(v)
+    if why is not None:
+        raise ConfigError("grid", f"{key}={t}: {why}")
     return v
 
 
@@ -128,23 +121,25 @@ def parse_grid(specs: Optional[Sequence[str]]) -> Dict[str, list]:
     Several pairs may also share one string, separated by spaces or ';'.
     """
     grid: Dict[str, list] = {}
+    keys = _grid_keys()
+    names = ", ".join(grid_options(TrainConfig))
     for spec in specs or []:
         if not str(spec).replace(";", " ").split():
-            raise ConfigError("grid", f"expected key=v1,v2,... got {spec!r} (keys: {', '.join(GRID_KEYS)})")
+            raise ConfigError("grid", f"expected key=v1,v2,... got {spec!r} (keys: {names})")
         for part in str(spec).replace(";", " ").split():
             if "=" not in part:
-                raise ConfigError("grid", f"expected key=v1,v2,... got {part!r} (keys: {', '.join(GRID_KEYS)})")
+                raise ConfigError("grid", f"expected key=v1,v2,... got {part!r} (keys: {names})")
             raw_key, raw_vals = part.split("=", 1)
-            key = _grid_key(raw_key)
-            if key not in GRID_KEYS:
-                raise ConfigError("grid", f"unknown key {raw_key.strip()!r} in {part!r}; allowed keys: "
-                                          f"{', '.join(GRID_KEYS)}")
+            opt = _grid_key(raw_key, keys)
+            if opt is None:
+                raise ConfigError("grid", f"unknown key {raw_key.strip()!r} in {part!r}; allowed keys: {names}")
+            key = opt.name
             if key in grid:
                 raise ConfigError("grid", f"key {key!r} is given twice")
             vals = [v for v in raw_vals.split(",") if v.strip()]
             if not vals:
                 raise ConfigError("grid", f"{key} has no values in {part!r}")
-            parsed = [_parse_value(key, v) for v in vals]
+            parsed = [_parse_value(opt, v) for v in vals]
             dedup = []
             for v in parsed:
                 if v not in dedup:
@@ -170,11 +165,11 @@ def expand_grid(base: TrainConfig, grid: Optional[Dict[str, list]] = None):
         cfg = base.replace(**values)
         try:
             cfg.validate()
-        except ConfigError as exc:
+        except ConfigError as exc:  # each bad field, named as the grid's or as the base's
             where = grid_label(values)
-            if exc.field in values:
-                raise ConfigError("grid", f"{where}: {exc}") from None
-            raise ConfigError(exc.field, f"{str(exc).split(': ', 1)[-1]} (in grid configuration {where})") from None
+            raise ConfigError("", errors=[("grid", f"{where}: {f}: {m}") if f in values else
+                                          (f, f"{m} (in grid configuration {where})")
+                                          for f, m in exc.errors]) from None
         out.append((values, cfg))
     return out
 
@@ -462,7 +457,7 @@ class SweepRunner(TrainingQueue):
         step, W, b, loss, M = h.row(len(h) - 1)
         halted = h.halted
         K = cfg.models
-        onehot = cfg.data == "identity"
+        onehot = cfg.onehot
         imp = None if cfg.importance is None else cfg.importance_vector()
         verdicts = np.empty(K, dtype=object)
         findings = np.zeros(K, dtype=np.int32)
@@ -601,6 +596,6 @@ def _read_sweep(f, path: Path) -> Sweep:
     return sweep
 
 
-__all__ = ["GRID_KEYS", "SWEEP_VERDICTS", "DIVERGED", "finding_mask", "parse_grid", "expand_grid", "grid_label",
+__all__ = ["SWEEP_VERDICTS", "DIVERGED", "finding_mask", "parse_grid", "expand_grid", "grid_label",
            "wilson_interval", "loss_histogram", "SweepEntry", "Sweep", "SweepProgress", "SweepRunner",
            "run_sweep", "save_sweep", "open_sweep", "default_sweep_path"]

@@ -43,7 +43,7 @@ class TorchTrainer:
         self.imp = torch.tensor(config.importance_vector(), dtype=torch.float32)
         self.alive = torch.ones(config.models, dtype=torch.bool)
         self.data = None
-        if config.data == "identity":
+        if config.onehot:
             self.data = torch.eye(config.n, dtype=torch.float32)  # shared by all models
         elif dataset is not None:
             self.data = torch.tensor(dataset, dtype=torch.float32)  # (K, T, n)

@@ -1,27 +1,26 @@
-"""The experiment form: every option of ``TrainConfig``, validated at the field.
+"""The experiment form: every training option of the schema (model.config.schema),
+validated at the field.
 
-Numbers are typed into line edits, never clamped: "1e-3", "0.999", "25_000" and
-"1e5" (for a whole number) are understood; a bad value ("abc", "-1", "2" for
-sparsity, n = 0, "analytic" with m != 2) is refused at its field, which gets a red
-border and a message under it naming the field and what is allowed. The form
-validates on every edit: each field is parsed (a parse error names that field),
-then a ``TrainConfig`` is built and ``validate()``-d; every ``ConfigError`` is
-mapped back to the widget of its field. Fields that do not apply (sparsity and
-examples for identity data, momentum unless sgd, betas/eps for sgd, warm-up
-unless warmup-cosine, the run fields unless init = run) are disabled; a bad
-value left in a disabled field is not reported and the config carries the
-default for it.
-
-The allowed ranges shown in tooltips and parse errors live in one table,
-``LIMITS``, which mirrors the bounds of ``TrainConfig.validate()`` (a test probes
-validate() at each bound so the two cannot drift apart).
+The form is built from the schema: one row per option in its group (Model, Data,
+Start from | Optimisation, Recording), a line edit for a number, a combo box for a
+choice, a check box for a bool, a line edit and a browse button for a file, an
+extra check box where the schema gives one for None ("auto", "∞ fresh batches");
+each row's tooltip is the option's help and what it allows. Numbers are typed, never
+clamped: "1e-3", "0.999", "25_000" and "1e5" (for a whole number) are understood
+(Option.parse). On every edit each field is parsed (a parse error names that
+field), a ``TrainConfig`` is built and checked once (``TrainConfig.problems()``:
+every bad field and every broken rule between fields at once), and each error is
+shown at its field: a red border and a message under it naming the field and what
+it allows. Fields that do not apply (Option.applies: sparsity and examples for
+identity data, momentum unless sgd, ...) are disabled; a bad value left in a
+disabled field is not reported and the config carries the default for it.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import os
-from typing import Optional
+from typing import Any, Optional
 
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import (
@@ -40,141 +39,15 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from model.config import (
-    DATA_KINDS,
-    DEFAULT_WEIGHT_DECAY,
-    INITS,
-    MAX_MODELS,
-    MAX_N,
-    OPTIMIZERS,
-    SCHEDULES,
-    ConfigError,
-    TrainConfig,
-    importance_decay,
-)
+from model.config import DEFAULT_WEIGHT_DECAY, ConfigError, Option, TrainConfig, importance_decay, schema
 
-# --------------------------------------------------------------------------- limits
-# One place for every bound the form tells a person about. ("int", lo, hi) or
-# ("float", lo, hi, lo_open, hi_open) or ("choice", options). The numeric bounds
-# mirror TrainConfig.validate(); "importance_decay" is the form's (and the CLI's)
-# own option: importance I_i = decay**i.
-LIMITS: dict = {
-    "n": ("int", 1, MAX_N),
-    "m": ("int", 1, 1000),
-    "data": ("choice", DATA_KINDS),
-    "sparsity": ("float", 0.0, 1.0, False, True),
-    "examples": ("int", 1, 10_000_000),
-    "batch": ("int", 1, 1_000_000),
-    "steps": ("int", 0, 1_000_000_000),
-    "optimizer": ("choice", OPTIMIZERS),
-    "lr": ("float", 0.0, 100.0, True, False),
-    "weight_decay": ("float", 0.0, 100.0, False, False),
-    "momentum": ("float", 0.0, 1.0, False, True),
-    "beta1": ("float", 0.0, 1.0, False, True),
-    "beta2": ("float", 0.0, 1.0, False, True),
-    "eps": ("float", 0.0, 1.0, True, False),
-    "schedule": ("choice", SCHEDULES),
-    "warmup": ("int", 0, 1_000_000_000),
-    "seed": ("int", 0, 2**31 - 1 - MAX_MODELS),
-    "models": ("int", 1, MAX_MODELS),
-    "init": ("choice", INITS),
-    "init_step": ("int", 0, 10**12),
-    "init_model": ("int", 0, MAX_MODELS),
-    "importance_decay": ("float", 0.0, 1.0, True, False),
-    "history_budget_mb": ("float", 0.01, 1_000_000.0, False, False),
-}
-
-# What each field means (the first half of its tooltip).
-HELP: dict = {
-    "n": "n: features (output dimensions)",
-    "m": "m: latent dimensions",
-    "data": "data: identity = the n one-hot examples; sparse = entries 0 with probability S, "
-            "else uniform (0, 1], unit-norm rows",
-    "sparsity": "sparsity S: probability that an entry is 0 (sparse data only)",
-    "examples": "examples T: a finite training set fixed by the seed (sparse data only); "
-                "tick '∞ fresh batches' for a new batch every step",
-    "batch": "batch: examples per step; 'auto' = full batch for finite sets, 1024 for fresh data",
-    "steps": "steps: training steps",
-    "optimizer": "optimizer",
-    "lr": "lr: learning rate, e.g. 1e-3",
-    "weight_decay": "weight decay: decoupled for adamw, L2 for adam and sgd; empty = the optimiser's own default, "
-                    "as in torch (" + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_WEIGHT_DECAY.items()) + ")",
-    "momentum": "momentum (sgd only)",
-    "beta1": "beta1: Adam's first-moment decay (adam, adamw)",
-    "beta2": "beta2: Adam's second-moment decay (adam, adamw)",
-    "eps": "eps: Adam's denominator epsilon (adam, adamw)",
-    "schedule": "schedule: constant, or linear warm-up then cosine decay to 0",
-    "warmup": "warmup: warm-up steps (warmup-cosine only)",
-    "seed": "seed: model k uses seed + k",
-    "models": "models K: models trained at once (model k uses seed + k)",
-    "init": "init: xavier (normal), analytic (Henighan's n-gon, needs m = 2), run (continue a saved run)",
-    "init_run": "run file: the saved run to start from (init = run)",
-    "init_step": "run step: the snapshot at or before this step; empty = the latest",
-    "init_model": "run model: which model of the saved run, 0-based",
-    "bias": "bias: train a bias b (unticked: b = 0)",
-    "untied": "untied: decoder M separate from W, x' = ReLU(M W x + b)",
-    "importance_decay": "importance decay: per-feature importance I_i = decay**(i-1) "
-                        "(feature i, 1-based); empty = all 1",
-    "history_budget_mb": "history budget: memory for the recorded history, in MB",
-}
+#: The groups of each column when the form has two (groups not named here go right).
+COLUMNS = (("Model", "Data", "Start from"), ("Optimisation", "Recording"))
 
 
-def _fmt(v) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
-
-def allowed_text(key: str) -> str:
-    """What the field allows, in words (the tooltips' and parse errors' text)."""
-    rule = LIMITS.get(key)
-    if rule is None:
-        return ""
-    if rule[0] == "int":
-        return f"a whole number from {_fmt(rule[1])} to {_fmt(rule[2])}"
-    if rule[0] == "float":
-        _, lo, hi, lo_open, hi_open = rule
-        return f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-    return "one of " + ", ".join(rule[1])
-
-
-def tooltip(key: str) -> str:
-    allowed = allowed_text(key)
-    text = HELP.get(key, key)
-    return f"{text}.\nAllowed: {allowed}." if allowed else f"{text}."
-
-
-# --------------------------------------------------------------------------- parsing
-def _parse_int(key: str, text: str, optional: bool = False) -> Optional[int]:
-    t = text.strip().replace(",", "").replace(" ", "")
-    if not t:
-        if optional:
-            return None
-        raise ConfigError(key, f"is required: {allowed_text(key)}")
-    try:
-        return int(t)
-    except ValueError:
-        pass
-    try:
-        v = float(t)
-    except ValueError:
-        raise ConfigError(key, f"must be {allowed_text(key)}, got {text.strip()!r}") from None
-    if math.isfinite(v) and v == int(v):
-        return int(v)
-    raise ConfigError(key, f"must be {allowed_text(key)}, got {text.strip()!r}")
-
-
-def _parse_float(key: str, text: str, optional: bool = False) -> Optional[float]:
-    t = text.strip().replace(",", "").replace(" ", "")
-    if not t:
-        if optional:
-            return None
-        raise ConfigError(key, f"is required: {allowed_text(key)}")
-    try:
-        v = float(t)
-    except ValueError:
-        raise ConfigError(key, f"must be {allowed_text(key)}, got {text.strip()!r}") from None
-    if not math.isfinite(v):
-        raise ConfigError(key, f"must be a finite number, {allowed_text(key)}; got {text.strip()!r}")
-    return v
+def tooltip(opt: Option) -> str:
+    """An option's tooltip: its label and help, and what it allows."""
+    return f"{opt.label}: {opt.help}.\nAllowed: {opt.allowed()}."
 
 
 def _show_number(v) -> str:
@@ -187,10 +60,6 @@ def _show_number(v) -> str:
         return str(int(v))
     return repr(v)  # round-trips exactly ("0.001", "1e-08")
 
-
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-# substitutes used while collecting every error (validate() stops at the first)
-_SUBSTITUTE = dict(_DEFAULTS, init_run="<unset>")
 
 INVALID_STYLE = "border: 2px solid #d32f2f; border-radius: 3px;"
 ERROR_LABEL_STYLE = "color: #d32f2f;"
@@ -206,10 +75,11 @@ class _Field:
 
 
 class ExperimentForm(QWidget):
-    """A form for every training option; refuses bad values at the field.
+    """A form for every training option of the schema; refuses bad values at the field.
 
     Signals: ``validityChanged(bool)`` when the form turns valid/invalid,
     ``configChanged()`` after every edit (valid or not) and after ``set_config``.
+    Fields are named by Option.key (``importance_decay`` for the importance list).
     """
 
     validityChanged = pyqtSignal(bool)
@@ -217,53 +87,74 @@ class ExperimentForm(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
+        self._options: dict[str, Option] = {o.key: o for o in schema(TrainConfig)}
         self._fields: dict[str, _Field] = {}
+        self._none_checks: dict[str, QCheckBox] = {}  # key -> the check box that means None
+        self._browse_buttons: dict[str, QPushButton] = {}
         self._errors: dict[str, ConfigError] = {}
         self._cfg: Optional[TrainConfig] = None
         self._valid = True
         self._loading = False
         self._custom_importance: Optional[list] = None
         self._build()
+        # the schema's "auto" and "∞ fresh batches" boxes and the run file's browse button
+        self.fresh_check = self._none_checks.get("examples")
+        self.batch_auto_check = self._none_checks.get("batch")
+        self.browse_button = self._browse_buttons.get("init_run")
         self.set_config(TrainConfig())
 
     # ------------------------------------------------------------------ building
-    def _line(self, key: str, placeholder: str = "") -> QLineEdit:
-        e = QLineEdit()
-        e.setObjectName(f"field_{key}")
-        e.setPlaceholderText(placeholder)
-        e.setMinimumWidth(70)
-        e.textChanged.connect(self._edited)
-        return e
+    def _editor(self, opt: Option) -> QWidget:
+        """The widget that edits ``opt``: a combo box, a check box or a line edit."""
+        if opt.kind == "choice":
+            w = QComboBox()
+            w.addItems(list(opt.choices))
+            w.currentIndexChanged.connect(self._edited)
+        elif opt.kind == "bool":
+            w = QCheckBox(opt.check_text or opt.label)
+            w.toggled.connect(self._edited)
+        else:
+            w = QLineEdit()
+            w.setPlaceholderText(opt.placeholder)
+            w.setMinimumWidth(70)
+            w.textChanged.connect(self._edited)
+        w.setObjectName(f"field_{opt.key}")
+        return w
 
-    def _combo(self, key: str, options) -> QComboBox:
-        c = QComboBox()
-        c.setObjectName(f"field_{key}")
-        c.addItems(list(options))
-        c.currentIndexChanged.connect(self._edited)
-        return c
+    def _extras(self, opt: Option) -> tuple[tuple, tuple]:
+        """(widgets left of the editor, right of it): the None check box, the browse button."""
+        if opt.none_check:
+            c = QCheckBox(opt.none_check)
+            c.setObjectName(f"field_{opt.key}_none")
+            c.toggled.connect(self._edited)
+            self._none_checks[opt.key] = c
+            return (c,), ()
+        if opt.kind == "path":
+            b = QPushButton("…")
+            b.setObjectName(f"browse_{opt.key}")
+            b.setToolTip("choose a saved run file")
+            b.setFixedWidth(28)
+            b.clicked.connect(lambda _=False, key=opt.key: self._browse(key))
+            self._browse_buttons[opt.key] = b
+            return (), (b,)
+        return (), ()
 
-    def _check(self, key: str, text: str) -> QCheckBox:
-        c = QCheckBox(text)
-        c.setObjectName(f"field_{key}")
-        c.toggled.connect(self._edited)
-        return c
-
-    def _add(self, form: QFormLayout, key: str, label: str, editor: QWidget, *, extra: tuple = (),
-             styled: Optional[QWidget] = None):
-        """A row: label | [editor, extra widgets] with an error label underneath."""
+    def _add(self, form: QFormLayout, opt: Option) -> None:
+        """A row: label | [left extras, editor, right extras] with an error label underneath."""
+        key, editor = opt.key, self._editor(opt)
+        left, right = self._extras(opt)
         container = QWidget()
         v = QVBoxLayout(container)
         v.setContentsMargins(0, 0, 0, 0)
         v.setSpacing(1)
-        if extra:
-            row = QHBoxLayout()
-            row.setContentsMargins(0, 0, 0, 0)
-            for w in extra:
-                row.addWidget(w)
-            row.addWidget(editor, 1)
-            v.addLayout(row)
-        else:
-            v.addWidget(editor)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        for w in left:
+            row.addWidget(w)
+        row.addWidget(editor, 1)
+        for w in right:
+            row.addWidget(w)
+        v.addLayout(row)
         err = QLabel()
         err.setObjectName(f"error_{key}")
         err.setStyleSheet(ERROR_LABEL_STYLE)
@@ -271,14 +162,12 @@ class ExperimentForm(QWidget):
         err.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         err.hide()
         v.addWidget(err)
-        lab = QLabel(label)
-        tip = tooltip(key)
-        lab.setToolTip(tip)
-        editor.setToolTip(tip)
-        for w in extra:
+        lab = QLabel(opt.label)
+        tip = tooltip(opt)
+        for w in (lab, editor) + left:
             w.setToolTip(tip)
         form.addRow(lab, container)
-        self._fields[key] = _Field(key, editor, styled or editor, lab, container, err)
+        self._fields[key] = _Field(key, editor, editor, lab, container, err)
 
     @staticmethod
     def _form(title: str):
@@ -290,63 +179,11 @@ class ExperimentForm(QWidget):
         return box, f
 
     def _build(self):
-        model_box, fm = self._form("Model")
-        self._add(fm, "n", "n features", self._line("n"))
-        self._add(fm, "m", "m latent dims", self._line("m"))
-        self.bias_check = self._check("bias", "train a bias b")
-        self._add(fm, "bias", "bias", self.bias_check)
-        self.untied_check = self._check("untied", "untied decoder M")
-        self._add(fm, "untied", "untied", self.untied_check)
-        self._add(fm, "models", "models K", self._line("models"))
-        self._add(fm, "seed", "seed", self._line("seed"))
-
-        data_box, fd = self._form("Data")
-        self._add(fd, "data", "data", self._combo("data", DATA_KINDS))
-        self._add(fd, "sparsity", "sparsity S", self._line("sparsity"))
-        self.fresh_check = QCheckBox("∞ fresh batches")
-        self.fresh_check.setObjectName("field_examples_fresh")
-        self.fresh_check.toggled.connect(self._edited)
-        self._add(fd, "examples", "examples T", self._line("examples", "T"), extra=(self.fresh_check,))
-        self.batch_auto_check = QCheckBox("auto")
-        self.batch_auto_check.setObjectName("field_batch_auto")
-        self.batch_auto_check.toggled.connect(self._edited)
-        self._add(fd, "batch", "batch", self._line("batch"), extra=(self.batch_auto_check,))
-        self._add(fd, "importance_decay", "importance decay", self._line("importance_decay", "all 1"))
-
-        opt_box, fo = self._form("Optimisation")
-        self._add(fo, "optimizer", "optimizer", self._combo("optimizer", OPTIMIZERS))
-        self._add(fo, "lr", "lr", self._line("lr"))
-        self._add(fo, "weight_decay", "weight decay", self._line("weight_decay"))
-        self._add(fo, "momentum", "momentum", self._line("momentum"))
-        self._add(fo, "beta1", "beta1", self._line("beta1"))
-        self._add(fo, "beta2", "beta2", self._line("beta2"))
-        self._add(fo, "eps", "eps", self._line("eps"))
-        self._add(fo, "schedule", "schedule", self._combo("schedule", SCHEDULES))
-        self._add(fo, "warmup", "warm-up steps", self._line("warmup"))
-        self._add(fo, "steps", "steps", self._line("steps"))
-
-        init_box, fi = self._form("Start from")
-        self._add(fi, "init", "init", self._combo("init", INITS))
-        self.browse_button = QPushButton("…")
-        self.browse_button.setObjectName("browse_init_run")
-        self.browse_button.setToolTip("choose a saved run file")
-        self.browse_button.setFixedWidth(28)
-        self.browse_button.clicked.connect(self._browse)
-        run_edit = self._line("init_run", "saved run (.h5)")
-        self._add(fi, "init_run", "run file", run_edit)
-        # the browse button sits right of the path
-        row = self._fields["init_run"].container.layout()
-        row.removeWidget(run_edit)
-        h = QHBoxLayout()
-        h.setContentsMargins(0, 0, 0, 0)
-        h.addWidget(run_edit, 1)
-        h.addWidget(self.browse_button)
-        row.insertLayout(0, h)
-        self._add(fi, "init_step", "run step", self._line("init_step", "latest"))
-        self._add(fi, "init_model", "run model", self._line("init_model"))
-
-        rec_box, fr = self._form("Recording")
-        self._add(fr, "history_budget_mb", "history budget (MB)", self._line("history_budget_mb"))
+        boxes: dict[str, tuple] = {}
+        for opt in self._options.values():  # the schema's order within each group
+            if opt.group not in boxes:
+                boxes[opt.group] = self._form(opt.group)
+            self._add(boxes[opt.group][1], opt)
 
         self.summary = QLabel()
         self.summary.setObjectName("form_summary")
@@ -357,14 +194,15 @@ class ExperimentForm(QWidget):
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(6)
-        left = QVBoxLayout()
-        left.addWidget(model_box)
-        left.addWidget(data_box)
-        left.addWidget(init_box)
+        left, right = QVBoxLayout(), QVBoxLayout()
+        for name in COLUMNS[0]:
+            if name in boxes:
+                left.addWidget(boxes[name][0])
+        others = [name for name in boxes if name not in COLUMNS[0] + COLUMNS[1]]
+        for name in COLUMNS[1] + tuple(others):
+            if name in boxes:
+                right.addWidget(boxes[name][0])
         left.addStretch(1)
-        right = QVBoxLayout()
-        right.addWidget(opt_box)
-        right.addWidget(rec_box)
         right.addStretch(1)
         grid.addLayout(left, 0, 0)
         grid.addLayout(right, 0, 1)
@@ -407,55 +245,50 @@ class ExperimentForm(QWidget):
     def _text(self, key: str) -> str:
         return self._fields[key].editor.text()
 
-    def _choice(self, key: str) -> str:
-        return self._fields[key].editor.currentText()
-
     # ------------------------------------------------------------------ public API
     def set_config(self, cfg: TrainConfig) -> None:
         """Show ``cfg`` in the form (one configChanged, validityChanged if it flips)."""
         self._loading = True
         try:
-            f = self._fields
-            for key in ("n", "m", "steps", "warmup", "seed", "models", "init_model"):
-                f[key].editor.setText(_show_number(getattr(cfg, key)))
-            for key in ("sparsity", "lr", "momentum", "beta1", "beta2", "eps", "history_budget_mb"):
-                f[key].editor.setText(_show_number(getattr(cfg, key)))
-            # empty = the optimiser's own default (shown as the placeholder)
-            f["weight_decay"].editor.setText("" if cfg.weight_decay is None else _show_number(cfg.weight_decay))
-            for key in ("data", "optimizer", "schedule", "init"):
-                combo: QComboBox = f[key].editor
-                i = combo.findText(str(getattr(cfg, key)))
-                if i < 0:  # an unknown value: show it so validate() can name it
-                    combo.addItem(str(getattr(cfg, key)))
-                    i = combo.count() - 1
-                combo.setCurrentIndex(i)
-            self.fresh_check.setChecked(cfg.examples is None)
-            if cfg.examples is not None:
-                f["examples"].editor.setText(_show_number(cfg.examples))
-            elif not f["examples"].editor.text():
-                f["examples"].editor.setText("1000")
-            self.batch_auto_check.setChecked(cfg.batch is None)
-            if cfg.batch is not None:
-                f["batch"].editor.setText(_show_number(cfg.batch))
-            elif not f["batch"].editor.text():
-                f["batch"].editor.setText("1024")
-            f["init_run"].editor.setText(cfg.init_run or "")
-            f["init_step"].editor.setText("" if cfg.init_step is None else _show_number(cfg.init_step))
-            self.bias_check.setChecked(bool(cfg.bias))
-            self.untied_check.setChecked(bool(cfg.untied))
             self._custom_importance = None
-            imp_text = ""
-            if cfg.importance is not None:
-                decay = _detect_decay(cfg.importance)
-                if decay is not None:
-                    imp_text = _show_number(decay)
-                else:
-                    self._custom_importance = list(cfg.importance)
-                    imp_text = "custom"
-            f["importance_decay"].editor.setText(imp_text)
+            for opt in self._options.values():
+                self._show_value(opt, getattr(cfg, opt.name))
         finally:
             self._loading = False
         self._edited()
+
+    def _show_value(self, opt: Option, value: Any) -> None:
+        editor = self._fields[opt.key].editor
+        if opt.kind == "choice":
+            i = editor.findText(str(value))
+            if i < 0:  # an unknown value: show it so that validation can name it
+                editor.addItem(str(value))
+                i = editor.count() - 1
+            editor.setCurrentIndex(i)
+        elif opt.kind == "bool":
+            editor.setChecked(bool(value))
+        elif opt.kind == "path":
+            editor.setText(value or "")
+        elif opt.kind == "importance":
+            editor.setText(self._importance_text(value))
+        elif opt.key in self._none_checks:  # None = the box ticked; the number stays for unticking
+            self._none_checks[opt.key].setChecked(value is None)
+            if value is not None:
+                editor.setText(_show_number(value))
+            elif not editor.text():
+                editor.setText(opt.none_fill)
+        else:  # empty = None (an optional option's default, shown as the placeholder)
+            editor.setText("" if value is None else _show_number(value))
+
+    def _importance_text(self, imp) -> str:
+        """The decay d of importance_decay(n, d), or "custom" (the list is kept), or empty."""
+        if imp is None:
+            return ""
+        decay = _detect_decay(imp)
+        if decay is not None:
+            return _show_number(decay)
+        self._custom_importance = list(imp)
+        return "custom"
 
     def config(self) -> TrainConfig:
         """The form's config; raises ConfigError (the first bad field) when invalid."""
@@ -471,109 +304,70 @@ class ExperimentForm(QWidget):
         return {k: str(e) for k, e in self._errors.items()}
 
     # ------------------------------------------------------------------ validation
-    def _applies(self, key: str, data: str, optimizer: str, schedule: str, init: str) -> bool:
-        if key in ("sparsity", "examples"):
-            return data == "sparse"
-        if key == "momentum":
-            return optimizer == "sgd"
-        if key in ("beta1", "beta2", "eps"):
-            return optimizer != "sgd"
-        if key == "warmup":
-            return schedule == "warmup-cosine"
-        if key in ("init_run", "init_step", "init_model"):
-            return init == "run"
-        return True
+    def _read(self, opt: Option) -> Any:
+        """The value of ``opt`` in its widget (for importance: the decay or the kept custom
+        list); ConfigError when the text is not a value of its type."""
+        editor = self._fields[opt.key].editor
+        if opt.kind == "choice":
+            return editor.currentText()
+        if opt.kind == "bool":
+            return editor.isChecked()
+        if opt.kind == "path":
+            return editor.text().strip() or None
+        check = self._none_checks.get(opt.key)
+        if check is not None and check.isChecked():
+            return None
+        text = editor.text()
+        if opt.kind == "importance" and text.strip() == "custom" and self._custom_importance:
+            return list(self._custom_importance)
+        v = opt.parse(text, optional=opt.optional and check is None or opt.kind == "importance")
+        if opt.kind == "importance" and v is not None:
+            why = opt.range_problem(v)
+            if why is not None:
+                raise ConfigError(opt.key, why)
+        return v
+
+    def _values(self) -> tuple[dict, dict]:
+        """({field: value} for a TrainConfig, {key: parse error}); a field that does not
+        parse carries its default."""
+        kw, errors = {}, {}
+        for opt in self._options.values():
+            try:
+                kw[opt.name] = self._read(opt)
+            except ConfigError as exc:
+                errors[opt.key] = exc
+                kw[opt.name] = opt.default
+        for opt in self._options.values():  # a decay becomes the list for n (a bad n: none)
+            if opt.kind == "importance" and isinstance(kw[opt.name], float):
+                n_ok = self._options["n"].problem(kw["n"]) is None
+                kw[opt.name] = importance_decay(kw["n"], kw[opt.name]) if n_ok else None
+        return kw, errors
 
     def _edited(self, *_):
         if self._loading:
             return
-        data, optimizer = self._choice("data"), self._choice("optimizer")
-        schedule, init = self._choice("schedule"), self._choice("init")
-        applies = {k: self._applies(k, data, optimizer, schedule, init) for k in self._fields}
-        errors: dict[str, ConfigError] = {}
-        kw: dict = {}
-
-        def parse(key, fn, optional=False):
-            try:
-                kw[key] = fn(key, self._text(key), optional)
-            except ConfigError as exc:
-                if applies[key]:
-                    errors[key] = exc
-                kw[key] = _SUBSTITUTE[key]
-
-        for key in ("n", "m", "steps", "warmup", "seed", "models", "init_model"):
-            parse(key, _parse_int)
-        parse("init_step", _parse_int, True)
-        for key in ("sparsity", "lr", "momentum", "beta1", "beta2", "eps", "history_budget_mb"):
-            parse(key, _parse_float)
-        parse("weight_decay", _parse_float, True)
-        wd = self._fields["weight_decay"].editor
-        wd.setPlaceholderText(f"default {DEFAULT_WEIGHT_DECAY.get(optimizer, 0.0):g} ({optimizer})")
-        if self.fresh_check.isChecked():
-            kw["examples"] = None
-        else:
-            parse("examples", _parse_int)
-        if self.batch_auto_check.isChecked():
-            kw["batch"] = None
-        else:
-            parse("batch", _parse_int)
-        for key in ("data", "optimizer", "schedule", "init"):
-            kw[key] = self._choice(key)
-        path = self._text("init_run").strip()
-        kw["init_run"] = path or None
-        kw["bias"] = self.bias_check.isChecked()
-        kw["untied"] = self.untied_check.isChecked()
-
-        # importance: a decay (rebuilt from n whenever n changes), "custom" (kept list) or empty
-        decay = None
-        imp_text = self._text("importance_decay").strip()
-        custom = self._custom_importance if imp_text == "custom" and self._custom_importance else None
-        if custom is None:
-            try:
-                decay = _parse_float("importance_decay", imp_text, True)
-                if decay is not None and not 0.0 < decay <= 1.0:
-                    raise ConfigError("importance_decay", f"must be {allowed_text('importance_decay')}, "
-                                      f"got {decay:g}")
-            except ConfigError as exc:
-                errors["importance_decay"] = exc
-                decay = None
-
-        def importance_for(n):
-            if custom is not None:
-                return list(custom)
-            if decay is None:
-                return None
-            if isinstance(n, int) and 1 <= n <= MAX_N:
-                return importance_decay(n, decay)
-            return None  # n itself is bad: validate() names n first
-
-        # validate, collecting every error: validate() stops at the first, so substitute
-        # the default for each bad field and go on (a field that does not apply is not
-        # reported: its default goes into the config)
-        cfg = None
-        seen = set()
-        for _ in range(len(_DEFAULTS) + 2):
-            kw["importance"] = importance_for(kw["n"])
-            cfg = TrainConfig(**kw)
-            try:
-                cfg.validate()
-                break
-            except ConfigError as exc:
-                fname = exc.field
-                if fname in seen:  # the substitute did not help: stop here
-                    break
-                seen.add(fname)
-                key = "importance_decay" if fname == "importance" else fname
-                if applies.get(key, True) and key not in errors:
-                    errors[key] = exc
-                if fname == "importance":
-                    custom, decay = None, None
-                elif fname in _SUBSTITUTE:
-                    kw[fname] = _SUBSTITUTE[fname]
-                else:
-                    break
-        if init == "run" and path and "init_run" not in errors and not os.path.isfile(path):
-            errors["init_run"] = ConfigError("init_run", f"no such file: {path}")
+        kw, parsed_bad = self._values()
+        applies = {o.key: o.applies_to(kw) is None for o in self._options.values()}
+        errors = {k: e for k, e in parsed_bad.items() if applies[k]}
+        cfg = TrainConfig(**kw)
+        defaults = {}
+        for name, msg in cfg.problems():  # every bad field and broken rule, in one check
+            opt = next((o for o in self._options.values() if o.name == name), None)
+            key = opt.key if opt is not None else name
+            if opt is not None and not applies[key]:
+                defaults[name] = opt.default  # a disabled field: not held against the form
+            elif key not in errors:
+                errors[key] = ConfigError(key, msg)
+        if defaults:
+            cfg = cfg.replace(**defaults)
+        for opt in self._options.values():  # a file to start from must exist
+            path = kw[opt.name] if opt.kind == "path" else None
+            if path and applies[opt.key] and opt.key not in errors and not os.path.isfile(path):
+                errors[opt.key] = ConfigError(opt.key, f"no such file: {path}")
+        if "weight_decay" in self._fields:  # empty = the optimiser's own default, named here
+            opt_name = kw.get("optimizer", "")
+            self._fields["weight_decay"].editor.setPlaceholderText(
+                f"default {DEFAULT_WEIGHT_DECAY.get(opt_name, 0.0):g} ({opt_name})")
         self._cfg = cfg
         self._errors = errors
         self._show(applies)
@@ -586,10 +380,13 @@ class ExperimentForm(QWidget):
     def _show(self, applies: dict) -> None:
         for key, fld in self._fields.items():
             on = applies.get(key, True)
+            check = self._none_checks.get(key)
             fld.label.setEnabled(on)
-            fld.editor.setEnabled(on and not (
-                (key == "examples" and self.fresh_check.isChecked())
-                or (key == "batch" and self.batch_auto_check.isChecked())))
+            fld.editor.setEnabled(on and not (check is not None and check.isChecked()))
+            if check is not None:
+                check.setEnabled(on)
+            if key in self._browse_buttons:
+                self._browse_buttons[key].setEnabled(on)
             exc = self._errors.get(key)
             if exc is not None:
                 fld.styled.setStyleSheet(INVALID_STYLE)
@@ -601,8 +398,6 @@ class ExperimentForm(QWidget):
                 fld.styled.setProperty("invalid", False)
                 fld.error.clear()
                 fld.error.hide()
-        self.fresh_check.setEnabled(applies["examples"])
-        self.browse_button.setEnabled(applies["init_run"])
         unknown = [str(e) for k, e in self._errors.items() if k not in self._fields]
         if self._errors:
             names = ", ".join(self._errors)
@@ -615,12 +410,12 @@ class ExperimentForm(QWidget):
             self.summary.clear()
             self.summary.hide()
 
-    def _browse(self):
-        start = os.path.dirname(self._text("init_run")) or ""
+    def _browse(self, key: str) -> None:
+        start = os.path.dirname(self._text(key)) or ""
         path, _ = QFileDialog.getOpenFileName(self, "Start from a saved run", start,
                                               "Runs (*.h5 *.hdf5);;All files (*)")
         if path:
-            self._fields["init_run"].editor.setText(path)
+            self._fields[key].editor.setText(path)
 
 
 def _detect_decay(imp) -> Optional[float]:
@@ -640,4 +435,4 @@ def _detect_decay(imp) -> Optional[float]:
     return None
 
 
-__all__ = ["ExperimentForm", "LIMITS", "HELP", "allowed_text", "tooltip", "INVALID_STYLE"]
+__all__ = ["ExperimentForm", "COLUMNS", "tooltip", "INVALID_STYLE"]

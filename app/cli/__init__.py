@@ -11,7 +11,12 @@ import json
 import math
 import re
 import sys
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
+
+if TYPE_CHECKING:  # annotations only: the parser path imports no numpy or h5py
+    from model.config import TrainConfig
+    from model.runfile import Run
+    from model.snapshot import Snapshot
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1  # the machine failed (a full disk, an I/O error, out of memory), not the input
@@ -145,75 +150,79 @@ def _float_arg(name):
     return conv
 
 
-def _add_train_options(p: argparse.ArgumentParser):
-    from model.config import DATA_KINDS, DEFAULT_WEIGHT_DECAY, INITS, OPTIMIZERS, SCHEDULES, TrainConfig
-
-    d = TrainConfig()
-    g = p.add_argument_group("model and data")
-    g.add_argument("--n", type=_int_arg("--n"), default=d.n, help=f"features, 1..100000 (default {d.n})")
-    g.add_argument("--m", type=_int_arg("--m"), default=d.m, help=f"latent dimensions (default {d.m})")
-    g.add_argument("--data", choices=DATA_KINDS, default=d.data, help="identity: the n one-hot examples; "
-                   "sparse: entries 0 with probability S else uniform (0,1], unit-norm rows")
-    g.add_argument("--sparsity", type=_float_arg("--sparsity"), default=d.sparsity, help="S in [0, 1) (sparse data)")
-    g.add_argument("--examples", type=_int_arg("--examples"), default=None,
-                   help="T, a finite training set fixed by the seed (sparse data); omit for a fresh batch every step")
-    g.add_argument("--batch", type=_int_arg("--batch"), default=None,
-                   help="batch size (default: full batch for finite sets, 1024 for fresh data)")
-    g.add_argument("--importance-decay", type=_float_arg("--importance-decay"), default=None,
-                   help="per-feature importance I_i = decay**(i-1) (default: all 1)")
-    g.add_argument("--no-bias", action="store_true", help="train without a bias (b = 0)")
-    g.add_argument("--untied", action="store_true", help="untied decoder: x' = ReLU(M W x + b)")
-    o = p.add_argument_group("optimisation")
-    o.add_argument("--steps", type=_int_arg("--steps"), default=d.steps, help=f"training steps (default {d.steps})")
-    o.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="default adamw")
-    o.add_argument("--lr", type=_float_arg("--lr"), default=d.lr, help=f"learning rate > 0 (default {d.lr:g})")
-    o.add_argument("--weight-decay", type=_float_arg("--weight-decay"), default=None,
-                   help=">= 0; decoupled for adamw, L2 for adam and sgd (default: the optimiser's own, as in "
-                        "torch: " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_WEIGHT_DECAY.items()) + ")")
-    o.add_argument("--momentum", type=_float_arg("--momentum"), default=d.momentum, help="sgd momentum in [0, 1)")
-    o.add_argument("--schedule", choices=SCHEDULES, default=d.schedule,
-                   help="constant, or linear warm-up then cosine decay to 0")
-    o.add_argument("--warmup", type=_int_arg("--warmup"), default=d.warmup, help="warm-up steps")
-    o.add_argument("--seed", type=_int_arg("--seed"), default=d.seed, help="model k uses seed + k")
-    o.add_argument("--models", type=_int_arg("--models"), default=d.models, help="K models trained at once")
-    o.add_argument("--init", choices=INITS, default=d.init,
-                   help="xavier (normal), analytic (Henighan's n-gon, m = 2), run (continue a saved run)")
-    o.add_argument("--init-run", type=_path_arg("--init-run"), default=None, help="saved run file for --init run")
-    o.add_argument("--init-step", type=_int_arg("--init-step"), default=None,
-                   help="snapshot at or before this step of --init-run (default: latest)")
-    o.add_argument("--init-model", type=_int_arg("--init-model"), default=None,
-                   help="model of --init-run to start from, 0-based (default 0)")
-    o.add_argument("--history-budget-mb", type=_float_arg("--history-budget-mb"), default=d.history_budget_mb,
-                   help="MB of memory for recording the run: the history (thinned as training goes on), the "
-                   "rows in flight and the run file's write buffer; not the model, its data or the libraries. "
-                   "The run file holds the rows the history ends with: about this size, however many steps")
-    add_threads_option(o)
+def _option_argument(g, opt) -> None:
+    """One training option (model.config.Option) as an argparse argument of group ``g``:
+    its flag, a type that refuses what is not a number (validate() checks the range, so
+    the message is the config's), its help with what it allows and its default. Options
+    that are optional or refused where they do not apply (Option.strict) default to None,
+    "not given"; config_from_args puts the schema's default in their place."""
+    kw: dict = {"dest": opt.key}
+    if opt.kind == "bool":  # a flag that flips the default
+        kw.update(action="store_false" if opt.default else "store_true", default=opt.default)
+        g.add_argument(opt.flag, help=opt.help.replace("%", "%%") + " (default "
+                       + ("on; this turns it off)" if opt.default else "off)"), **kw)
+        return
+    if opt.kind == "choice":
+        kw["choices"] = opt.choices
+    else:
+        kw["type"] = {"int": _int_arg, "path": _path_arg}.get(opt.kind, _float_arg)(opt.flag)
+    kw["default"] = None if (opt.optional or opt.strict or opt.kind == "importance") else opt.default
+    # argparse fills in %(default)s when help is shown: a command's own defaults (datasize) included
+    shown = ([] if opt.default is None else [f"default {opt.default}"]) if kw["default"] is None \
+        else ["default %(default)s"]
+    allowed = [] if opt.kind in ("path", "choice") else [opt.allowed()]
+    parts = "; ".join(allowed + shown)
+    g.add_argument(opt.flag, help=opt.help.replace("%", "%%") + (f" ({parts})" if parts else ""), **kw)
 
 
-def config_from_args(a):
-    from model.config import ConfigError, TrainConfig, importance_decay
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    """The training options, from the schema (model.config.schema), grouped as in the form,
+    for every command that trains (train, sweep, datasize), and --threads."""
+    from model.config import GROUPS, TrainConfig, schema
 
-    if a.init != "run":  # options of --init run given without it: refused rather than ignored
-        for given, name in ((a.init_run, "init_run"), (a.init_step, "init_step"), (a.init_model, "init_model")):
-            if given is not None:
-                raise ConfigError(name, f"applies to --init run (starting from a saved run), but --init is {a.init}")
-    if a.data == "identity" and a.examples is not None:
-        raise ConfigError("examples", "applies to --data sparse (identity data is the n one-hot examples)")
-    cfg = TrainConfig(
-        n=a.n, m=a.m, data=a.data, sparsity=a.sparsity, examples=a.examples, batch=a.batch,
-        steps=a.steps, optimizer=a.optimizer, lr=a.lr, weight_decay=a.weight_decay, momentum=a.momentum,
-        schedule=a.schedule, warmup=a.warmup, seed=a.seed, models=a.models, init=a.init,
-        init_run=a.init_run, init_step=a.init_step, init_model=a.init_model or 0, bias=not a.no_bias,
-        untied=a.untied, history_budget_mb=a.history_budget_mb,
-    )
-    if a.importance_decay is not None:
-        if not 0 < a.importance_decay <= 1:
-            raise ConfigError("importance_decay", f"must be in (0, 1], got {a.importance_decay:g}")
-        cfg.importance = importance_decay(cfg.n, a.importance_decay)
-    return cfg.validate()
+    opts = [o for o in schema(TrainConfig) if o.cli]
+    groups = {}
+    for name in GROUPS + tuple(o.group for o in opts if o.group not in GROUPS):
+        groups.setdefault(name, p.add_argument_group(name.lower()))
+    for opt in opts:
+        _option_argument(groups[opt.group], opt)
+    add_threads_option(groups["Optimisation"])
+
+
+def config_from_args(a: argparse.Namespace) -> "TrainConfig":
+    """The TrainConfig of the parsed training options, validated; an option refused where
+    it does not apply (Option.strict, e.g. --init-step without --init run) or a bad value
+    raises ConfigError naming the option."""
+    from model.config import ConfigError, TrainConfig, importance_decay, schema
+
+    opts = schema(TrainConfig)
+    given = {o.name: getattr(a, o.key, None) for o in opts if o.cli}
+    values = {o.name: o.default if given.get(o.name) is None else given[o.name] for o in opts}
+    for o in opts:  # given where it does not apply: refused rather than ignored
+        off = o.applies_to(values) if o.strict and given.get(o.name) is not None else None
+        if off is not None:
+            ctl = _flag(off[0])
+            note = f" ({o.applies_note})" if o.applies_note else ""
+            raise ConfigError(o.name, f"applies to {ctl} {' or '.join(off[1])}{note}, but {ctl} is {values[off[0]]}")
+    for o in opts:  # the importance options are given as a decay d: I_i = d**(i-1)
+        decay = given.get(o.name) if o.kind == "importance" else None
+        if decay is not None:
+            why = o.range_problem(decay)
+            if why is not None:
+                raise ConfigError(o.key, why)
+            n, n_opt = values["n"], next(p for p in opts if p.name == "n")
+            # a bad n is named by validate(); no importance list is built for it
+            values[o.name] = importance_decay(n, decay) if n_opt.problem(n) is None else None
+    return TrainConfig(**values).validate()
 
 
 def _flag(field: str) -> str:
+    """The command-line flag of a config field (the schema's, e.g. --no-bias), else --FIELD."""
+    from model.config import TrainConfig, schema
+
+    for o in schema(TrainConfig):
+        if field in (o.name, o.key):
+            return o.flag
     return "--" + field.replace("_", "-")
 
 
@@ -297,7 +306,7 @@ def cmd_train(a) -> int:
         else:
             print("main.py: interrupted before the first snapshot: nothing was saved", file=sys.stderr)
         return EXIT_INTERRUPTED
-    onehot = cfg.data == "identity"
+    onehot = cfg.onehot
     if cfg.models == 1:
         snap = h.snapshot(model=0)
         an = analyze(snap, onehot=onehot)
@@ -328,14 +337,8 @@ def cmd_inspect(a) -> int:
     from model.runfile import open_run
 
     run = open_run(a.run)
-    cfg = run.config
-    if not 0 <= a.model < cfg.models:
-        raise CliError(f"--model must be from 0 to {cfg.models - 1} for {a.run}, got {a.model}")
-    if a.step is not None and a.step < 0:
-        raise CliError(f"--step must be >= 0, got {a.step}")
-    snap = run.history.snapshot(step=a.step, model=a.model)
-    onehot = cfg.data == "identity"
-    an = analyze(snap, onehot=onehot, extras=True)  # separability and sensitivity at any n
+    snap = run_snapshot(run, a)
+    an = analyze(snap, onehot=run.config.onehot, extras=True)  # separability and sensitivity at any n
     opt = optimum_report(run, snap, a.model) if a.optimum else None
     if a.json:
         d = an.to_dict()
@@ -351,6 +354,17 @@ def cmd_inspect(a) -> int:
             print("local optimum: " + opt["text"])
             print("stable since: " + opt["stable_since"]["text"])
     return 0
+
+
+def run_snapshot(run: "Run", a: argparse.Namespace, prog: str = "") -> "Snapshot":
+    """The snapshot --step/--model name in a run file opened for inspect or probe; a model
+    the run does not have or a negative step is one line (prog: the message's prefix)."""
+    cfg = run.config
+    if not 0 <= a.model < cfg.models:
+        raise CliError(f"{prog}--model must be from 0 to {cfg.models - 1} for {a.run}, got {a.model}")
+    if a.step is not None and a.step < 0:
+        raise CliError(f"{prog}--step must be >= 0, got {a.step}")
+    return run.history.snapshot(step=a.step, model=a.model)
 
 
 def optimum_report(run, snap, model: int) -> dict:
@@ -378,7 +392,7 @@ def optimum_report(run, snap, model: int) -> dict:
     if below:
         text += (f"\n  the loss can fall by only {res.loss_drop:.2g} before the next kink, below the float32 "
                  f"resolution of the loss ({res32:.2g}): float32 training is as good as stuck here")
-    since = stable_since(run.history, snap.step, model, cfg.data == "identity")
+    since = stable_since(run.history, snap.step, model, cfg.onehot)
     d["stable_since"] = since.to_dict()
     d["stable_since"]["text"] = since.describe()
     d["text"] = text
@@ -414,8 +428,8 @@ def _run(argv) -> int:
     except CliError as e:
         print(str(e), file=sys.stderr)
         return e.status
-    except ConfigError as e:
-        print(f"main.py: {_flag(e.field)}: {str(e).split(': ', 1)[1]}", file=sys.stderr)
+    except ConfigError as e:  # every bad option, on one line
+        print("main.py: " + "; ".join(f"{_flag(f)}: {m}" for f, m in e.errors), file=sys.stderr)
     except RunFileError as e:
         print(f"main.py: {e}", file=sys.stderr)
         return e.status

@@ -18,7 +18,7 @@ import math
 import sys
 
 from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, _add_train_options, _float_arg, _int_arg, _path_arg,
-                  add_threads_option, check_out, config_from_args)
+                     add_threads_option, check_out, config_from_args, run_snapshot)
 
 COMMANDS = ("sweep", "probe", "datasize")
 MAX_MEMORY_GB = 1e6  # a petabyte: beyond any machine, and still a whole number of bytes in an int64
@@ -84,6 +84,17 @@ def _run_maybe_on_cluster(a, runner, progress, what: str):
         cluster.shutdown()
 
 
+def _run_cancellable(a, runner, progress, bar, what: str):
+    """(runner's result, whether Ctrl+C cancelled it): _run_maybe_on_cluster with Ctrl+C
+    cancelling the runner between chunks; the progress bar is closed either way."""
+    intr = Interrupt(runner.request_cancel).__enter__()  # from here on Ctrl+C cancels (left below)
+    try:
+        return _run_maybe_on_cluster(a, runner, progress, what), intr.requested
+    finally:
+        intr.__exit__()
+        bar.close()
+
+
 def _g(x, spec: str = ".4g") -> str:
     """A number for a table; '-' for none, 'inf' for infinity."""
     if x is None:
@@ -102,10 +113,11 @@ def _add_sweep(sub):
                        "batched run; per configuration the count and rate of each verdict with Wilson 95% "
                        "intervals. Model k of a configuration with --seed s is the single run with seed s + k.")
     _add_train_options(p)
+    from model.config import TrainConfig, grid_options
+
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="vary one training option over values (repeatable: the grid is their product). Keys: "
-                   "n, m, lr, optimizer, weight_decay, init, steps, momentum, beta1, beta2, eps, schedule, "
-                   "warmup, data, sparsity, examples, batch")
+                   + ", ".join(grid_options(TrainConfig)))
     p.add_argument("--out", type=_path_arg("--out"), default=None, help="sweep file to write (.h5); default: a new file in the user's "
                    "data folder")
     p.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
@@ -130,7 +142,6 @@ def cmd_sweep(a) -> int:
     out = a.out or str(default_sweep_path(cfg, cfg.models))
     runner = SweepRunner(cfg, grid, cfg.models, out=out, threads=a.threads, overwrite=a.force)
     _connect_cluster(a)
-    intr = Interrupt(runner.request_cancel).__enter__()  # from here on Ctrl+C cancels (left below)
     bar = tqdm(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
     state = {"key": None}
 
@@ -145,12 +156,8 @@ def cmd_sweep(a) -> int:
             bar.set_description(f"[{p.index + 1}/{p.configs}] {p.label} {p.phase}")
         bar.update(p.done - bar.n)
 
-    try:
-        sweep = _run_maybe_on_cluster(a, runner, progress, "sweep")
-    finally:
-        intr.__exit__()
-        bar.close()
-    if intr.requested:
+    sweep, interrupted = _run_cancellable(a, runner, progress, bar, "sweep")
+    if interrupted:
         done = len(sweep.entries)
         print(f"main.py: interrupted: {done} of {sweep.planned} configuration(s) finished"
               + (f" and saved in {sweep.path}" if sweep.path is not None else "; nothing was saved"),
@@ -283,14 +290,9 @@ def cmd_probe(a) -> int:
         raise CliError(f"main.py probe: --continue-steps must be from 1 to 10000000, got {a.continue_steps}")
     run = open_run(a.run)
     cfg = run.config
-    if not 0 <= a.model < cfg.models:
-        raise CliError(f"main.py probe: --model must be from 0 to {cfg.models - 1} for {a.run}, got {a.model}")
-    if a.step is not None and a.step < 0:
-        raise CliError(f"main.py probe: --step must be >= 0, got {a.step}")
-    snap = run.history.snapshot(step=a.step, model=a.model)
+    snap = run_snapshot(run, a, "main.py probe: ")
     n = snap.n
-    onehot = cfg.data == "identity"
-    an = analyze(snap, onehot=onehot)
+    an = analyze(snap, onehot=cfg.onehot)
     if a.feature is not None and not 1 <= a.feature <= n:
         raise CliError(f"main.py probe: --feature must be from 1 to n = {n}, got {a.feature}")
     if a.feature is not None:
@@ -464,7 +466,6 @@ def cmd_datasize(a) -> int:
     runner = DataSizeRunner(cfg, sizes, a.test_examples, out=a.out, threads=a.threads, memory_limit=limit,
                             overwrite=a.force)
     _connect_cluster(a)
-    intr = Interrupt(runner.request_cancel).__enter__()  # from here on Ctrl+C cancels (left below)
     # one bar for the whole sweep (its estimated work, in permille), with the size in
     # progress and the time left from model.datasize.TimeLeft
     bar = tqdm(total=1000, disable=a.quiet, file=sys.stderr, dynamic_ncols=True,
@@ -480,12 +481,8 @@ def cmd_datasize(a) -> int:
         bar.n = max(bar.n, int(round(1000 * p.fraction)))
         bar.refresh()  # the text changes even when the bar does not move
 
-    try:
-        res = _run_maybe_on_cluster(a, runner, progress, "datasize")
-    finally:
-        intr.__exit__()
-        bar.close()
-    if intr.requested:
+    res, interrupted = _run_cancellable(a, runner, progress, bar, "datasize")
+    if interrupted:
         done = len(res.results)
         saved = (f" and saved in {res.path}" if res.path is not None else
                  "; nothing was saved" if a.out else " (no --out: nothing is saved)")

@@ -75,7 +75,32 @@ def train_option_cases(cmd: str):
         run = ["--init", "run", "--init-run", "good.h5"]
         cases += _numeric("int", "--init-step", ok=("zero", "huge"), prefix=p + run)
         cases += _numeric("int", "--init-model", ok=("zero",), prefix=p + run)
-    return cases
+    return cases + schema_option_cases(cmd, {needle for _, _, needle in cases})
+
+
+def schema_option_cases(cmd: str, covered: set):
+    """Cases for every numeric training option of the schema not listed above (a new
+    option is fuzzed without an edit here): the families outside what it allows."""
+    from model.config import schema
+
+    out = []
+    for opt in schema():
+        if opt.kind not in ("int", "float") or opt.flag in covered or opt.strict:
+            continue
+        fams = INT_FAMILIES if opt.kind == "int" else FLOAT_FAMILIES
+        ok = []
+        for fam, text in fams.items():
+            try:
+                v = float(text)
+            except ValueError:
+                continue
+            if opt.kind == "int" and not v.is_integer():
+                continue
+            if opt.problem(int(v) if opt.kind == "int" else v) is None:
+                ok.append(fam)
+        suffix = ["--data", "sparse"] if ("data", ("sparse",)) in opt.applies and cmd != "datasize" else []
+        out += _numeric(opt.kind, opt.flag, ok=tuple(ok), prefix=[cmd], suffix=suffix)
+    return out
 
 
 def cases_train():

@@ -378,6 +378,14 @@ def bad_config_value(tmp):
     return _edit(_valid(tmp, "badlr.h5"), fn)
 
 
+def bad_config_values(tmp):
+    def fn(f):  # two bad fields: both named, on one line
+        d = json.loads(f.attrs["config"])
+        d["lr"], d["steps"] = -1, -5
+        f.attrs["config"] = json.dumps(d)
+    return _edit(_valid(tmp, "badtwo.h5"), fn)
+
+
 def bad_rows(tmp):
     def fn(f):  # W has fewer rows than steps
         f["history/W"].resize(10, axis=0)
@@ -402,7 +410,8 @@ BAD = {
     bad_missing: "not found", bad_directory: "folder", bad_empty: "empty", bad_truncated: "truncated",
     bad_corrupt_middle: "damaged", bad_corrupt_superblock: "damaged", bad_foreign_hdf5: "not a latent-geometry run",
     bad_other_format: "something-else", bad_png: "not HDF5", bad_text: "not HDF5", bad_newer_version: "newer",
-    bad_config_json: "bad config", bad_config_value: "lr", bad_rows: "rows", bad_shape_vs_config: "shape",
+    bad_config_json: "bad config", bad_config_value: "lr", bad_config_values: "lr: must be in (0, 100], got -1; "
+    "steps: must be from 0 to 1000000000, got -5", bad_rows: "rows", bad_shape_vs_config: "shape",
     bad_steps_order: "increasing",
 }
 

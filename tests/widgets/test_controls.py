@@ -1,8 +1,6 @@
 """The experiment form, the timeline and the model picker (pytest-qt, offscreen)."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from PyQt6.QtCore import QAbstractTableModel, QPoint, Qt
@@ -10,7 +8,7 @@ from PyQt6.QtGui import QStandardItemModel
 from PyQt6.QtWidgets import QLabel, QTableWidget, QVBoxLayout, QWidget
 
 from model.config import ConfigError, TrainConfig
-from widgets.experiment_form import LIMITS, ExperimentForm, allowed_text
+from widgets.experiment_form import ExperimentForm
 from widgets.model_picker import COL_LOSS, COL_MODEL, ModelPicker, ModelTableModel
 from widgets.timeline import TICK_HZ, Timeline
 
@@ -235,49 +233,18 @@ def test_form_tooltips_state_allowed_values(form):
     for key, fld in form._fields.items():
         tip = fld.editor.toolTip()
         assert tip, key
-        if key in LIMITS:
-            assert allowed_text(key) in tip, key
+        assert form._options[key].allowed() in tip and form._options[key].help in tip, key
     assert "100000" in form.field_widget("n").toolTip()
     assert "identity, sparse" in form.field_widget("data").toolTip()
+    assert "(0, 100]" in form.field_widget("lr").toolTip()
 
 
-def _fails_on(field, **kw):
-    try:
-        TrainConfig(**kw).validate()
-    except ConfigError as exc:
-        return exc.field == field
-    return False
+def test_form_has_a_widget_for_every_option_of_the_schema(form):
+    from model.config import schema
 
-
-@pytest.mark.parametrize("key", [k for k in LIMITS if k != "importance_decay"])
-def test_limits_table_matches_validate(key):
-    """The form's one table of bounds agrees with TrainConfig.validate() at every bound."""
-    rule = LIMITS[key]
-    base = {"data": "sparse"} if key == "batch" else {}
-    if key == "examples":
-        base = {"data": "sparse"}
-    if rule[0] == "choice":
-        for v in rule[1]:
-            kw = dict(base, **{key: v})
-            if v == "run":
-                kw["init_run"] = "x.h5"
-            TrainConfig(**kw).validate()
-        assert _fails_on(key, **dict(base, **{key: "nope"}))
-        return
-    if rule[0] == "int":
-        _, lo, hi = rule
-        TrainConfig(**dict(base, **{key: lo})).validate()
-        TrainConfig(**dict(base, **{key: hi})).validate()
-        assert _fails_on(key, **dict(base, **{key: lo - 1}))
-        assert _fails_on(key, **dict(base, **{key: hi + 1}))
-        return
-    _, lo, hi, lo_open, hi_open = rule
-    inside_lo = math.nextafter(lo, math.inf) if lo_open else lo
-    inside_hi = math.nextafter(hi, -math.inf) if hi_open else hi
-    TrainConfig(**dict(base, **{key: inside_lo})).validate()
-    TrainConfig(**dict(base, **{key: inside_hi})).validate()
-    assert _fails_on(key, **dict(base, **{key: lo if lo_open else math.nextafter(lo, -math.inf)}))
-    assert _fails_on(key, **dict(base, **{key: hi if hi_open else math.nextafter(hi, math.inf)}))
+    keys = [o.key for o in schema()]
+    assert list(form._fields) == keys
+    assert "importance_decay" in keys and "beta1" in keys
 
 
 # =========================================================================== timeline
