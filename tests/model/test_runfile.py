@@ -213,7 +213,8 @@ def test_sigkill_keeps_flushed_rows(tmp_path):
 
 # The writer as the engine drives it (default flush_seconds = 2): rows appended every few
 # milliseconds, each carrying the time it was appended (CLOCK_MONOTONIC, the same for
-# every process) as its step, so the parent can tell how old the last committed row is.
+# every process) as its step, and the step of its last committed row printed after each
+# (benchmarks/bench_kill.py measures with it how many seconds of rows a kill loses).
 # A small budget makes the staging blocks hold a few rows, so blocks go to the writer
 # thread all the time, between its flushes.
 TIMED_CHILD = r"""
@@ -230,15 +231,16 @@ while True:
     last = step
     w.maybe_flush()
     if w.published:
-        print(w.rows_committed, flush=True)
+        print(w.committed_step, flush=True)
     time.sleep(0.003)
 """
 
 
-def test_sigkill_of_a_writer_at_work_loses_at_most_five_seconds(tmp_path):
+def test_sigkill_of_a_writer_at_work_keeps_every_committed_row(tmp_path):
     """A real kill -9 while rows stream in and blocks are in the writer thread: the file
-    opens, its rows are intact, and the newest committed row is at most 5 s older than the
-    kill (flushes every 2 s, plus one block in flight)."""
+    opens, its rows are intact, it holds every row the writer had reported committed before
+    the kill, and it was committing all along (not only the first snapshot). How old the
+    newest row is at the kill is benchmarks/bench_kill.py's figure, not a test's."""
     p = tmp_path / "timed.h5"
     proc = subprocess.Popen([sys.executable, "-c", TIMED_CHILD, str(p)], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -246,9 +248,9 @@ def test_sigkill_of_a_writer_at_work_loses_at_most_five_seconds(tmp_path):
         proc.stdout.readline()  # published: the first snapshot is on disk
         time.sleep(6.0)  # three flush periods of streaming
         assert proc.poll() is None, proc.stderr.read()
-        killed_ms = time.monotonic() * 1000
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        reported = [int(x) for x in proc.stdout.read().split()]  # committed steps, before the kill
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -258,8 +260,8 @@ def test_sigkill_of_a_writer_at_work_loses_at_most_five_seconds(tmp_path):
     r = open_run(p, budget_bytes=2**30)  # every row (the config's 2 MB would thin them)
     st = r.history.steps
     assert len(st) > 100 and np.all(np.diff(st) > 0)
-    lost_s = (killed_ms - st[-1]) / 1000
-    assert lost_s <= 5.0, f"the newest committed row is {lost_s:.1f} s older than the kill"
+    assert st[-1] >= reported[-1]  # nothing the writer called committed is lost
+    assert len(set(reported)) >= 2  # it committed again while streaming
     for i in (0, len(st) // 2, len(st) - 1):
         step, W, b, loss, _ = r.history.row(i)
         assert np.all(W == step % 65536) and np.all(b == -(step % 65536)) and np.all(loss == step % 1000)
