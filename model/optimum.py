@@ -72,11 +72,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from .snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
+    from .probe import Objective
 
 EPS = float(np.finfo(np.float64).eps)
 #: Half an ulp of float32: the precision of a trained (float32) parameter.
@@ -100,7 +104,7 @@ MAX_PARTS = 3
 ALONG_COS = 0.9
 
 
-def coupled_l2(config) -> float:
+def coupled_l2(config: TrainConfig) -> float:
     """The L2 coefficient the run's optimiser adds to the gradient (SGD and Adam
     with weight decay: their fixed points are stationary points of L + wd/2 |theta|^2;
     AdamW's decoupled decay is no term of any loss)."""
@@ -413,7 +417,7 @@ def _preactivation_stats(snap: Snapshot, objective, bias: bool, unit: float, tol
 # describing a direction in the seed's words
 
 def describe_direction(snap: Snapshot, dW: np.ndarray, db: Optional[np.ndarray], dM: Optional[np.ndarray],
-                       share: float = DESCRIBE_SHARE, max_parts: int = MAX_PARTS):
+                       share: float = DESCRIBE_SHARE, max_parts: int = MAX_PARTS) -> Tuple[str, List[Dict[str, Any]]]:
     """(text, parts) for a unit direction in parameter space, 1-based feature numbers.
 
     Each feature's W part is named by the reference it lies closest to (|cos| >=
@@ -544,7 +548,7 @@ def _lanczos(hvp, p: int, k: int, U: np.ndarray):
     return lam, V, res, lam_max
 
 
-def local_optimum(snapshot: Snapshot, objective=None, k: int = 6, exact_max_params: int = EXACT_MAX_PARAMS, *,
+def local_optimum(snapshot: Snapshot, objective: Optional[Objective] = None, k: int = 6, exact_max_params: int = EXACT_MAX_PARAMS, *,
                   bias: bool = True, l2: float = 0.0, symmetries: bool = True, threads: Optional[int] = None,
                   **tolerances) -> OptimumResult:
     """Gradient, lowest curvatures (symmetries set aside) and the kind of point (see the module doc).

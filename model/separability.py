@@ -68,6 +68,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from numpy.typing import ArrayLike
+
 import numpy as np
 
 from . import geometry as geo
@@ -284,7 +286,7 @@ def _hull2(P) -> List[int]:
     return lower[:-1] + upper[:-1]
 
 
-def min_norm_point(Q) -> Tuple[np.ndarray, List[int], np.ndarray]:
+def min_norm_point(Q: ArrayLike) -> Tuple[np.ndarray, List[int], np.ndarray]:
     """Wolfe's algorithm: the point x of conv(rows of Q) nearest the origin.
 
     Returns (x, support, weights): x = weights @ Q[support], the support
@@ -770,7 +772,8 @@ def _gap_quantities(W, nbr) -> Dict[str, np.ndarray]:
     return g
 
 
-def separability(W, live_mask=None, features=None) -> Separability:
+def separability(W: ArrayLike, live_mask: Optional[ArrayLike] = None,
+                 features: Optional[ArrayLike] = None) -> Separability:
     """Separability of each live feature vector from the other live ones (see the module doc).
 
     W: (m, n) float64; live_mask: (n,) bool, the features to test and to test
@@ -799,7 +802,7 @@ def separability(W, live_mask=None, features=None) -> Separability:
     return out
 
 
-def fire_threshold(gain, b) -> np.ndarray:
+def fire_threshold(gain: ArrayLike, b: ArrayLike) -> np.ndarray:
     """(n,) smallest x > 0 with x gain_i + b_i > 0: -b/gain (b < 0 < gain), 0 (b > 0, or b = 0 < gain), else inf."""
     g = np.asarray(gain, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -811,7 +814,7 @@ def fire_threshold(gain, b) -> np.ndarray:
     return out
 
 
-def sensitivity(W, b, M=None) -> Sensitivity:
+def sensitivity(W: ArrayLike, b: ArrayLike, M: Optional[ArrayLike] = None) -> Sensitivity:
     """Per-feature fire threshold and sliver share (see the module doc). M: (n, m) untied decoder."""
     W, b = geo._check_Wb(W, b)
     m, n = W.shape

@@ -41,12 +41,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from model import geometry as geo
 from model.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from model.analysis import Analysis
 
 #: Colour (RGBA 0..1) of the part of the shape where no axis of the triple fires.
 NEUTRAL = (0.70, 0.71, 0.75, 0.42)
@@ -112,7 +116,7 @@ class PlaneSettings:
         return replace(self, **kw)
 
 
-def check_triple(triple, n: int) -> Triple:
+def check_triple(triple: Sequence[int], n: int) -> Triple:
     """The triple as ints, each in 0..n-1; a clear message otherwise.
 
     n < 3 cannot have three distinct axes: indices repeat (clamped to n - 1).
@@ -130,7 +134,7 @@ def check_triple(triple, n: int) -> Triple:
     return t  # type: ignore[return-value]
 
 
-def default_triple(snap: Snapshot, analysis=None) -> Triple:
+def default_triple(snap: Snapshot, analysis: Optional[Analysis] = None) -> Triple:
     """The seed's choice: two strong features on x, y and the weakest (dead) one on z.
 
     Weakest: the dead feature of smallest norm when ``analysis`` has dead
@@ -273,7 +277,8 @@ def _concat(parts):
     return pts, np.concatenate(offs), np.concatenate([b for _, _, b in parts]).astype(np.uint8)
 
 
-def split_cells(pts, off, bits, a, c: float, bit: int):
+def split_cells(pts: np.ndarray, off: np.ndarray, bits: np.ndarray, a: np.ndarray, c: float,
+                bit: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split every convex cell by the line a.h + c = 0: the part where a.h + c > 0 gets ``bit``.
 
     Only the cells the line crosses are clipped (a sliver line crosses few of
@@ -303,7 +308,7 @@ def split_cells(pts, off, bits, a, c: float, bit: int):
     return _concat([(keep_pts, keep_off, bits[~cross]), p, q])
 
 
-def sign_cells(V: np.ndarray, A3: np.ndarray, b3: np.ndarray):
+def sign_cells(V: np.ndarray, A3: np.ndarray, b3: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The latent shape cut into convex cells of constant sign of p_a(h) = A3[a].h + b3[a].
 
     V: (N, 2) shape vertices in angular order. Returns (pts (P, 2), offsets
@@ -379,7 +384,8 @@ def fan_faces(off: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # small geometry helpers
 
-def cone_mesh(tips: np.ndarray, dirs: np.ndarray, length, radius, segments: int = 12):
+def cone_mesh(tips: np.ndarray, dirs: np.ndarray, length: ArrayLike, radius: ArrayLike,
+              segments: int = 12) -> Tuple[np.ndarray, np.ndarray]:
     """Arrowheads: k cones with the given tips, axis directions (towards the tip), length, radius.
 
     Returns (vertices (k * (segments + 2), 3), faces (k * 2 * segments, 3) uint32).
@@ -412,7 +418,8 @@ def cone_mesh(tips: np.ndarray, dirs: np.ndarray, length, radius, segments: int 
     return verts.reshape(-1, 3), faces.astype(np.uint32)
 
 
-def project_to_pixels(mvp: np.ndarray, pts: np.ndarray, width: float, height: float):
+def project_to_pixels(mvp: np.ndarray, pts: np.ndarray, width: float,
+                      height: float) -> Tuple[np.ndarray, np.ndarray]:
     """(k, 2) pixel positions (x right, y down) and (k,) visibility of 3D points.
 
     mvp: (4, 4) row-major model-view-projection matrix (as QMatrix4x4 prints it).
@@ -437,7 +444,7 @@ def rgba01(colors: np.ndarray) -> np.ndarray:
     return c / 255.0 if c.size and c.max() > 1.0 else c
 
 
-def darker(c, f: float = 0.7) -> Tuple[float, float, float, float]:
+def darker(c: ArrayLike, f: float = 0.7) -> Tuple[float, float, float, float]:
     c = np.asarray(c, dtype=np.float64).ravel()
     return (float(c[0] * f), float(c[1] * f), float(c[2] * f), 1.0)
 
@@ -542,7 +549,8 @@ AUTO_ENLARGE_STEPS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 FLAT_REL = 1e-3
 
 
-def auto_enlarge_factors(A3, b3, V, user=(1.0, 1.0, 1.0)) -> np.ndarray:
+def auto_enlarge_factors(A3: ArrayLike, b3: ArrayLike, V: ArrayLike,
+                         user: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
     """(3,) factors for the axes of a triple: for a flat axis (its p spreads by < FLAT_REL of the
     largest |p| on the shape V) with user factor 1 and an offset below AUTO_ENLARGE_TARGET of that
     largest |p|, the largest of 1, 2, 5, 10, 20, 50, 100 that keeps the offset within the target;
@@ -870,7 +878,7 @@ def camera_direction(elevation: float, azimuth: float) -> np.ndarray:
     return np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
 
 
-def direction_angles(d) -> Tuple[float, float]:
+def direction_angles(d: ArrayLike) -> Tuple[float, float]:
     """(elevation, azimuth) degrees of a direction from the centre towards the camera."""
     d = np.asarray(d, dtype=np.float64)
     d = d / np.linalg.norm(d)
@@ -895,7 +903,7 @@ def underside_direction(scene: Scene) -> np.ndarray:
     return -nv
 
 
-def camera_basis(elevation: float, azimuth: float):
+def camera_basis(elevation: float, azimuth: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(d, r, u): towards the camera, screen right, screen up (pyqtgraph's euler camera, z up)."""
     d = camera_direction(elevation, azimuth)
     az = math.radians(azimuth)
@@ -904,7 +912,7 @@ def camera_basis(elevation: float, azimuth: float):
     return d, r, u
 
 
-def fit_camera(points, elevation: float, azimuth: float, aspect: float = 4 / 3, fov: float = FOV,
+def fit_camera(points: ArrayLike, elevation: float, azimuth: float, aspect: float = 4 / 3, fov: float = FOV,
                margin: float = 0.85) -> Tuple[np.ndarray, float]:
     """(center (3,), distance): the perspective camera looking from (elevation, azimuth) in which
     every point lies inside ``margin`` of the view, centred on their projected extent.
@@ -935,7 +943,8 @@ LABEL_PRIORITY = ("axis", "bias", "tilt", "vertex")
 LABEL_HIDEABLE = ("vertex",)
 
 
-def place_labels(anchors, sizes, kinds, width: float, height: float, gap: float = 5.0):
+def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], width: float, height: float,
+                 gap: float = 5.0) -> np.ndarray:
     """Top-left corners (N, 2) for text boxes of ``sizes`` (N, 2: w, h) near pixel ``anchors``
     (N, 2) so that no two boxes overlap, or NaN for a hidden label.
 
@@ -979,8 +988,8 @@ def place_labels(anchors, sizes, kinds, width: float, height: float, gap: float 
     return out
 
 
-def points_in_view(points, center, distance: float, elevation: float, azimuth: float, aspect: float = 4 / 3,
-                   fov: float = FOV, margin: float = 0.98) -> bool:
+def points_in_view(points: ArrayLike, center: ArrayLike, distance: float, elevation: float, azimuth: float,
+                   aspect: float = 4 / 3, fov: float = FOV, margin: float = 0.98) -> bool:
     """Whether every point projects inside ``margin`` of the perspective view (and in front of
     the camera) of the camera at center + distance * d(elevation, azimuth)."""
     P = np.asarray(points, dtype=np.float64).reshape(-1, 3)
