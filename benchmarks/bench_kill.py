@@ -1,7 +1,7 @@
 """How much of a run a kill -9 loses: the age of the newest row on disk at the moment the
 writer is killed, in seconds.
 
-The writer streams rows as the engine does (tests/model/test_runfile.py's TIMED_CHILD: every
+The writer streams rows as the engine does (tests/model/test_runfile.py's stream_and_kill: every
 few milliseconds a row whose step is the time it was appended, CLOCK_MONOTONIC in ms, the
 same clock in every process); after --stream seconds it is killed with SIGKILL, the file is
 opened, and the newest row's age at the kill is printed. The writer flushes every 2 s
@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -26,31 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from model.runfile import open_run  # noqa: E402
-from tests.model.test_runfile import TIMED_CHILD  # noqa: E402
+from tests.model.test_runfile import stream_and_kill  # noqa: E402
 
 
 def lost_seconds(folder: str, stream: float) -> float:
     """Stream rows for `stream` seconds, kill -9 the writer, return the newest row's age at the kill."""
     p = os.path.join(folder, f"timed-{time.monotonic_ns()}.h5")
-    proc = subprocess.Popen([sys.executable, "-c", TIMED_CHILD, p], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        proc.stdout.readline()  # the first snapshot is on disk
-        drain = threading.Thread(target=proc.stdout.read, daemon=True)  # a full pipe would stall the writer
-        drain.start()
-        time.sleep(stream)
-        if proc.poll() is not None:
-            raise RuntimeError(f"the writer ended early: {proc.stderr.read()[-2000:]}")
-        killed_ms = time.monotonic() * 1000
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        drain.join(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
-        proc.stdout.close()
-        proc.stderr.close()
+    killed_ms, _ = stream_and_kill(p, stream)
     st = open_run(p, budget_bytes=2**30).history.steps
     return (killed_ms - float(st[-1])) / 1000
 

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -236,27 +237,41 @@ while True:
 """
 
 
-def test_sigkill_of_a_writer_at_work_keeps_every_committed_row(tmp_path):
-    """A real kill -9 while rows stream in and blocks are in the writer thread: the file
-    opens, its rows are intact, it holds every row the writer had reported committed before
-    the kill, and it was committing all along (not only the first snapshot). How old the
-    newest row is at the kill is benchmarks/bench_kill.py's figure, not a test's."""
-    p = tmp_path / "timed.h5"
-    proc = subprocess.Popen([sys.executable, "-c", TIMED_CHILD, str(p)], cwd=REPO, stdout=subprocess.PIPE,
+def stream_and_kill(path, seconds: float = 6.0):
+    """Run TIMED_CHILD writing ``path`` and kill -9 it after ``seconds`` of streaming. Returns the
+    time of the kill (CLOCK_MONOTONIC, ms: the rows' clock) and the committed steps the writer
+    reported before it."""
+    proc = subprocess.Popen([sys.executable, "-c", TIMED_CHILD, str(path)], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    reported = []
     try:
         proc.stdout.readline()  # published: the first snapshot is on disk
-        time.sleep(6.0)  # three flush periods of streaming
+        # read as it comes: a full pipe would stall the writer
+        drain = threading.Thread(target=lambda: reported.extend(int(x) for x in proc.stdout.read().split()),
+                                 daemon=True)
+        drain.start()
+        time.sleep(seconds)
         assert proc.poll() is None, proc.stderr.read()
+        killed_ms = time.monotonic() * 1000
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-        reported = [int(x) for x in proc.stdout.read().split()]  # committed steps, before the kill
+        drain.join(30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
         proc.stdout.close()
         proc.stderr.close()
+    return killed_ms, reported
+
+
+def test_sigkill_of_a_writer_at_work_keeps_every_committed_row(tmp_path):
+    """A real kill -9 while rows stream in and blocks are in the writer thread: the file
+    opens, its rows are intact, it holds every row the writer had reported committed before
+    the kill, and it was committing all along (not only the first snapshot). How old the
+    newest row is at the kill is benchmarks/bench_kill.py's figure, not a test's."""
+    p = tmp_path / "timed.h5"
+    _, reported = stream_and_kill(p, 6.0)  # three flush periods of streaming
     r = open_run(p, budget_bytes=2**30)  # every row (the config's 2 MB would thin them)
     st = r.history.steps
     assert len(st) > 100 and np.all(np.diff(st) > 0)
