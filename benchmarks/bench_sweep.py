@@ -26,6 +26,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _common import notebook_step  # noqa: E402
 from model.config import TrainConfig  # noqa: E402
 from model.engine import _set_threads  # noqa: E402
 from model.sweep import SweepRunner  # noqa: E402
@@ -33,19 +34,7 @@ from model.sweep import SweepRunner  # noqa: E402
 
 def reference(K: int, n: int, steps: int, m: int = 2) -> float:
     """Seconds for `steps` steps of the notebook pattern (after 20 warm-up steps)."""
-    W = torch.nn.Parameter(torch.nn.init.xavier_normal_(torch.empty(K, n, m)))
-    b = torch.nn.Parameter(torch.zeros(K, n))
-    opt = torch.optim.AdamW([W, b], lr=1e-3, weight_decay=1e-2, foreach=True)
-    X = torch.eye(n).unsqueeze(1).expand(n, K, n)  # (batch, instances, features)
-
-    def step():
-        h = torch.einsum("...if,ifh->...ih", X, W)
-        out = torch.relu(torch.einsum("...ih,ifh->...if", h, W) + b)
-        loss = ((X - out) ** 2).sum(-1).mean(0).sum()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
+    step = notebook_step(K, n, m, foreach=True)
     for _ in range(20):
         step()
     t0 = time.perf_counter()

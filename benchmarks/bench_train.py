@@ -19,6 +19,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _common import notebook_step  # noqa: E402
 from model.config import TrainConfig  # noqa: E402
 from model.engine import Trainer, _set_threads  # noqa: E402
 
@@ -36,20 +37,7 @@ def _timed(step_fn, seconds, per_call):
 
 def reference_identity(K, n=7, m=2, seconds=2.0):
     """Anthropic notebook pattern: model-steps/s."""
-    W = torch.nn.Parameter(torch.nn.init.xavier_normal_(torch.empty(K, n, m)))
-    b = torch.nn.Parameter(torch.zeros(K, n))
-    opt = torch.optim.AdamW([W, b], lr=1e-3, weight_decay=1e-2)
-    X = torch.eye(n).unsqueeze(1).expand(n, K, n)  # (batch, instances, features)
-
-    def step():
-        h = torch.einsum("...if,ifh->...ih", X, W)
-        out = torch.relu(torch.einsum("...ih,ifh->...if", h, W) + b)
-        loss = ((X - out) ** 2).sum(-1).mean(0).sum()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return _timed(step, seconds, K)
+    return _timed(notebook_step(K, n, m), seconds, K)
 
 
 def plain_loop(n=7, m=2, seconds=2.0):

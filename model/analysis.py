@@ -86,7 +86,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -461,6 +461,369 @@ def _onehot_table(W, b, D, live, tol, detail: bool):
 # ----------------------------------------------------------------------------
 # the analysis
 
+@dataclass
+class _Facts:
+    """The facts of one snapshot that the findings, the verdict and the reference read (0-based)."""
+
+    W: np.ndarray
+    b: np.ndarray
+    n: int
+    m: int
+    imp: np.ndarray
+    nrm: np.ndarray
+    ang: np.ndarray
+    dims: np.ndarray
+    maxn: float
+    dead: np.ndarray           # W_i (near) zero
+    wlive: np.ndarray          # ~dead
+    selfa: np.ndarray          # p_i(W_i)
+    other: np.ndarray          # the largest live p_j(W_i), j != i
+    loss1h: float
+    thr_deg: float
+    tol: float
+    # one-hot only (_onehot_facts)
+    col_max: Any = None        # per output, over the inputs
+    col_min: Any = None
+    misfire: Any = None        # per input, how many wrong outputs fire
+    lists: Optional[List[List]] = None
+    dead_out: Any = None       # outputs that never fire
+    failed: Any = None         # dead | dead_out
+    live: Any = None           # ~failed
+    recon: Any = None
+    rmargin: Any = None
+    groups: List[List[int]] = field(default_factory=list)
+    cv: Optional[float] = None
+    gap: Optional[float] = None
+    rgroups: List[Dict[str, Any]] = field(default_factory=list)
+    ratio: Optional[float] = None
+    split_steps: Any = None
+    nl: int = 0
+    sep: Optional[Separability] = None
+
+
+def _basic_facts(snapshot: Snapshot, tol: float) -> Tuple[_Facts, np.ndarray, str]:
+    """The facts both kinds of analysis need, W on its plane, and the plane's description."""
+    W, b = snapshot.W, snapshot.b
+    m, n = W.shape
+    imp = np.ones(n) if snapshot.importance is None else np.asarray(snapshot.importance, dtype=np.float64)
+    U, plane = geo.plane_basis(W)
+    W2 = U.T @ W
+    nrm = geo.norms(W)
+    maxn = float(nrm.max()) if n else 0.0
+    dead = (nrm < DEAD_REL * maxn) | (nrm < DEAD_ABS)
+    selfa, other, loss1h = geo.onehot_probe(W, b, importance=imp, M=snapshot.M, live=~dead)
+    f = _Facts(W=W, b=b, n=n, m=m, imp=imp, nrm=nrm, ang=geo.angles(W2), dims=geo.feature_dimensionality(W),
+               maxn=maxn, dead=dead, wlive=~dead, selfa=selfa, other=other, loss1h=loss1h,
+               thr_deg=min(MERGE_DEG, MERGE_FRAC * 360.0 / max(n, 1)), tol=float(tol))
+    return f, W2, plane
+
+
+def _common(f: _Facts, snapshot: Snapshot, onehot: bool, plane: str) -> Dict[str, Any]:
+    """The keyword arguments of Analysis that both kinds of analysis fill alike."""
+    tolerances = {"recon_tol": f.tol, "dead_rel": DEAD_REL, "dead_abs": DEAD_ABS, "clean_tol": CLEAN_TOL,
+                  "merge_deg": float(f.thr_deg), "radius_group_ratio": RADIUS_GROUP_RATIO,
+                  "regular_ratio": REGULAR_RATIO, "regular_gap": REGULAR_GAP,
+                  "represented_norm": REPRESENTED_NORM}
+    recorded = float(snapshot.loss) if snapshot.loss is not None else math.nan
+    return dict(step=int(snapshot.step), n=f.n, m=f.m, onehot=bool(onehot), recorded_loss=recorded, plane=plane,
+                norms=f.nrm, angles_deg=np.degrees(f.ang), biases=f.b.copy(), dims=f.dims,
+                self_activation=f.selfa, max_other=f.other, dead_mask=f.dead, tolerances=tolerances,
+                untied=snapshot.M is not None)
+
+
+def _sparse_analysis(f: _Facts, W2: np.ndarray, common: Dict[str, Any]) -> Analysis:
+    """Sparse data: the one-hot verdicts do not apply; the dimensionality summary instead."""
+    nrm, dims = f.nrm, f.dims
+    groups = _merged_groups(f.W, W2, f.wlive, math.radians(f.thr_deg))
+    cv, gap, rgroups, ratio, _ = _regularity(nrm, f.ang, f.wlive)
+    fro2 = float(np.sum(f.W * f.W))
+    represented = nrm > REPRESENTED_NORM
+    sparse = {
+        "sum_dim": float(dims.sum()),
+        "features_dim_gt_half": int(np.sum(dims > DIM_HALF)),
+        "represented": int(np.sum(represented)),
+        "represented_norm": REPRESENTED_NORM,
+        "dims_per_feature": float(f.m / fro2) if fro2 > 0 else None,
+        "mean_dim_represented": float(dims[represented].mean()) if np.any(represented) else None,
+    }
+    return Analysis(loss=common["recorded_loss"], verdict=SPARSE_VERDICT,
+                    verdict_text="the one-hot verdicts do not apply to sparse data",
+                    reconstructed_mask=np.zeros(f.n, dtype=bool), merged_groups=groups,
+                    radius_cv=cv, gap_ratio=gap, radius_groups=rgroups, radius_ratio=ratio,
+                    sparse=sparse, **common)
+
+
+def _onehot_facts(f: _Facts, W2: np.ndarray, M: Optional[np.ndarray]) -> None:
+    """Fill f's one-hot facts: the per-output table, reconstruction and its margin, merging, radii."""
+    D = geo.decoder_of(f.W, M)
+    f.col_max, f.col_min, f.misfire, f.lists = _onehot_table(f.W, f.b, D, f.wlive, f.tol, detail=f.n <= DETAIL_MAX)
+    f.dead_out = f.col_max <= f.tol
+    f.failed = f.dead | f.dead_out
+    f.live = ~f.failed
+    f.recon = f.wlive & (f.selfa > f.tol) & (f.other <= f.tol)
+    # reconstruction margin of each feature (dead ones are excluded by the dead criterion: nan)
+    f.rmargin = np.where(f.wlive, np.minimum(f.selfa - f.tol, f.tol - f.other), np.nan)
+    f.groups = _merged_groups(f.W, W2, f.live, math.radians(f.thr_deg))
+    f.cv, f.gap, f.rgroups, f.ratio, f.split_steps = _regularity(f.nrm, f.ang, f.live)
+    f.nl = int(f.live.sum())
+
+
+def _finding_dead(f: _Facts) -> Optional[Finding]:
+    """Dead features, each with its norm ratio, its bias against 1/n and whether it is clean."""
+    if not f.dead.any():
+        return None
+    idx = np.nonzero(f.dead)[0]
+    inv_n = 1.0 / f.n
+    nrm, b = f.nrm, f.b
+    per = []
+    for i in idx.tolist():
+        rho = nrm[i] / f.maxn if f.maxn > 0 else 0.0
+        spread = float(f.col_max[i] - f.col_min[i])
+        per.append({"feature": i + 1, "norm": nrm[i], "norm_ratio": rho, "bias": b[i],
+                    "reference_bias": inv_n, "bias_diff": b[i] - inv_n, "output_spread": spread,
+                    "clean": bool(spread <= CLEAN_TOL and abs(b[i] - inv_n) <= CLEAN_TOL),
+                    "margin": margin_below(rho, DEAD_REL) if nrm[i] >= DEAD_ABS else math.inf})
+    mg = min(p["margin"] for p in per)
+    nclean = sum(p["clean"] for p in per)
+    if len(per) == 1:
+        p = per[0]
+        text = (f"feature {p['feature']} dead: |W| {p['norm']:.3g} ({p['norm_ratio']:.2g} of the largest), "
+                f"b {p['bias']:.6g} vs 1/n {inv_n:.6g} ({p['bias_diff']:+.2g}), output spread "
+                f"{p['output_spread']:.2g}: " + ("clean (the seed's W = 0, b = 1/n)" if p["clean"]
+                                                else "weak, not the clean W = 0, b = 1/n"))
+    else:
+        text = (f"features {_short(idx)} dead (|W| < {DEAD_REL:g} of the largest); {nclean} of {len(per)} clean "
+                f"(b = 1/n, constant output)")
+    return Finding("dead", idx.tolist(), text, {"features": per[:DETAIL_MAX], "count": len(per),
+                                                "clean": nclean}, mg)
+
+
+def _finding_dead_output(f: _Facts) -> Optional[Finding]:
+    """Outputs that never fire on any input."""
+    if not f.dead_out.any():
+        return None
+    idx = np.nonzero(f.dead_out)[0]
+    mg = float(np.min(f.tol - f.col_max[idx]))
+    per = [{"feature": i + 1, "max_pre_activation": f.col_max[i], "bias": f.b[i]} for i in idx[:DETAIL_MAX].tolist()]
+    return Finding("dead_output", idx.tolist(),
+                   f"output(s) {_short(idx)} never fire on any input (largest pre-activation "
+                   f"{float(f.col_max[idx].max()):.3g} <= {f.tol:g}); each costs 1/n of loss",
+                   {"outputs": per, "count": int(len(idx))}, mg, "pre-activation")
+
+
+def _misfire_detail(f: _Facts, bad: np.ndarray, per: List[Dict[str, Any]]) -> str:
+    """Which inputs fire which wrong outputs (the first six), or only how many when not listed."""
+    if f.lists is None:
+        return f"{int(np.sum(f.misfire[bad] > 0))} inputs fire a wrong output"
+    parts = []
+    for e in per[:6]:
+        w = [f"{x['output']} ({x['pre_activation']:.3g})" for x in e.get("misfires", [])[:4]]
+        s = f"input {e['feature']}: " + (f"fires {', '.join(w)}" if w else "no wrong output")
+        if not e["own_fires"]:
+            s += f", own output off ({e['own_output']:.3g})"
+        parts.append(s)
+    return "; ".join(parts) + ("; ..." if len(per) > 6 else "")
+
+
+def _finding_not_reconstructed(f: _Facts) -> Optional[Finding]:
+    """Live features whose input does not give a unique single positive output."""
+    bad = np.nonzero(f.live & ~f.recon)[0]
+    if not len(bad):
+        return None
+    per = []
+    for i in bad[:DETAIL_MAX].tolist():
+        e = {"feature": i + 1, "own_output": float(f.selfa[i]), "own_fires": bool(f.selfa[i] > f.tol),
+             "misfiring_outputs": int(f.misfire[i]), "margin": float(f.rmargin[i])}
+        if f.lists is not None:
+            e["misfires"] = [{"output": j + 1, "pre_activation": v} for j, v in f.lists[i]]
+        per.append(e)
+    mg = float(np.max(f.rmargin[bad]))  # the member nearest to being reconstructed
+    return Finding("not_reconstructed", bad.tolist(),
+                   f"{len(bad)} live feature(s) not reconstructed ({_short(bad)}): {_misfire_detail(f, bad, per)}",
+                   {"features": per, "count": int(len(bad))}, mg, "pre-activation")
+
+
+def _finding_merged(f: _Facts) -> Optional[Finding]:
+    """Groups of live features that share a direction."""
+    groups = f.groups
+    if not groups:
+        return None
+    per = [{"features": [i + 1 for i in g], "max_angle_deg": _group_max_angle(f.W, g)} for g in groups[:DETAIL_MAX]]
+    mg = min(margin_below(p["max_angle_deg"], f.thr_deg) for p in per)
+    shown = "; ".join("{" + ", ".join(str(i + 1) for i in g[:8]) + (", ..." if len(g) > 8 else "") + "}"
+                      for g in groups[:8])
+    more = f" and {len(groups) - 8} more groups" if len(groups) > 8 else ""
+    return Finding("merged", sorted(i for g in groups for i in g),
+                   f"live features share a direction (within {f.thr_deg:.3g} deg): {shown}{more}",
+                   {"groups": per, "threshold_deg": f.thr_deg}, mg)
+
+
+def _radii_text(rgroups: List[Dict[str, Any]]) -> str:
+    """'live features on 2 radii (r=1: 4, r=2: 4' (the caller closes the bracket)."""
+    return (f"live features on {len(rgroups)} radii ("
+            + ", ".join(f"r={g['radius']:.3g}: {len(g['members'])}" for g in rgroups[:8])
+            + (", ..." if len(rgroups) > 8 else ""))
+
+
+def _finding_radius_groups(f: _Facts) -> Optional[Finding]:
+    """Live features on two or more radii."""
+    if len(f.rgroups) < 2:
+        return None
+    split = float(np.max(f.split_steps))
+    mg = -margin_ratio_below(split, RADIUS_GROUP_RATIO)
+    return Finding("radius_groups", np.nonzero(f.live)[0].tolist(),
+                   _radii_text(f.rgroups) + f"), largest step x{split:.3g}",
+                   {"groups": [{"radius": g["radius"], "members": [i + 1 for i in g["members"]]}
+                               for g in f.rgroups[:DETAIL_MAX]], "largest_step": split,
+                    "threshold": RADIUS_GROUP_RATIO}, mg)
+
+
+def _findings_separability(f: _Facts) -> List[Finding]:
+    """The seed's Question 1: live features not linearly separable, and separable ones not reconstructed."""
+    sep = f.sep
+    if sep is None:
+        return []
+    out = []
+    tested = f.wlive & ~f.dead_out
+    insep = np.nonzero(tested & ~sep.separable)[0]
+    if len(insep):
+        per = [{"feature": i + 1, "blockers": [j + 1 for j in sep.blockers[i]]} for i in insep[:DETAIL_MAX].tolist()]
+        parts = "; ".join(f"{e['feature']} inside the hull of {', '.join(map(str, e['blockers']))}"
+                          for e in per[:6]) + ("; ..." if len(per) > 6 else "")
+        out.append(Finding("not_separable", insep.tolist(),
+                           f"{len(insep)} live feature(s) not linearly separable from the others: {parts}",
+                           {"features": per, "count": int(len(insep))}, None, "none"))
+    sns = np.nonzero(tested & sep.separable & ~f.recon)[0]
+    if len(sns):
+        per = [{"feature": i + 1, "separation_margin": float(sep.margin[i]), "gap": sep.gap_dict(i)}
+               for i in sns[:DETAIL_MAX].tolist()]
+        bits = []
+        for e in per[:6]:
+            g = e["gap"]
+            t = f"{e['feature']} (margin {e['separation_margin']:.3g}"
+            if g is not None and g["needed_half_gap_deg"] is not None:
+                t += f"; half-gap {g['half_gap_deg']:.1f} deg, needed {g['needed_half_gap_deg']:.1f}"
+            bits.append(t + ")")
+        out.append(Finding(
+            "separable_not_separated", sns.tolist(),
+            f"{len(sns)} live feature(s) separable by a line but not reconstructed: " + "; ".join(bits)
+            + ("; ..." if len(per) > 6 else ""),
+            {"features": per, "count": int(len(sns))},
+            float(np.min(sep.margin[sns])), "latent units"))
+    return out
+
+
+def _finding_regularity(f: _Facts) -> Optional[Finding]:
+    """Whether the live features (at least 3) form a regular polygon; the margin is the nearer of the
+    radius and gap criteria, signed so that it is positive where the finding (regular or irregular) holds."""
+    nl = f.nl
+    if nl < 3:
+        return None
+    m_r = margin_ratio_below(f.ratio, REGULAR_RATIO)
+    m_g = margin_ratio_below(f.gap, REGULAR_GAP)
+    mg = min(m_r, m_g)
+    regular = mg >= 0
+    ev = {"live": nl, "radius_ratio": f.ratio, "radius_cv": f.cv, "gap_ratio": f.gap,
+          "radius_margin": m_r, "gap_margin": m_g, "threshold_radius": REGULAR_RATIO, "threshold_gap": REGULAR_GAP}
+    word = "a regular" if regular else "not a regular"
+    return Finding("regular" if regular else "irregular", np.nonzero(f.live)[0].tolist(),
+                   f"the {nl} live features are {word} {nl}-gon: radius ratio {f.ratio:.6g}, gap ratio "
+                   f"{f.gap:.6g} (regular: both <= {REGULAR_RATIO:g})", ev, mg if regular else -mg)
+
+
+def _findings(f: _Facts) -> List[Finding]:
+    """Every finding that holds, in FINDING_KINDS order."""
+    found = [_finding_dead(f), _finding_dead_output(f), _finding_not_reconstructed(f), _finding_merged(f),
+             _finding_radius_groups(f), *_findings_separability(f), _finding_regularity(f)]
+    return [x for x in found if x is not None]
+
+
+def _failure_verdict(f: _Facts, by_kind: Dict[str, Finding], vm: Dict[str, Optional[float]]) -> Tuple[str, str]:
+    """Dead features or dead outputs beside at least one live feature: symmetric or asymmetric failure."""
+    what = []
+    if f.dead.any():
+        what.append(f"feature(s) {_short(np.nonzero(f.dead)[0], 80)} dead")
+        vm["dead"] = by_kind["dead"].margin
+    if f.dead_out.any():
+        what.append(f"output(s) {_short(np.nonzero(f.dead_out)[0], 80)} never fire")
+        vm["dead_output"] = float(np.min(f.tol - f.col_max[f.dead_out]))
+    head = " and ".join(what)
+    nl, nr = f.nl, int(f.recon.sum())
+    regular = "regular" in by_kind
+    if regular:
+        verdict = "symmetric_failure"
+        text = f"{head}; the other {nl} are a regular {nl}-gon"
+        if nl > nr:
+            text += f" ({nl - nr} not reconstructed)"
+    else:
+        verdict = "asymmetric_failure"
+        if nl < 3:
+            shape = f"only {nl} live"
+        elif len(f.rgroups) >= 2:
+            shape = f"the other {nl} on {len(f.rgroups)} radii"
+        else:
+            shape = f"the other {nl} not a regular polygon"
+        text = f"{head}; {shape} (radius ratio {f.ratio:.3g}, gap ratio {f.gap:.3g})"
+    if nl >= 3:  # the regularity finding's margin is signed to hold for the verdict taken
+        vm["regular"] = by_kind["regular" if regular else "irregular"].margin
+    return verdict, text
+
+
+def _verdict(f: _Facts, findings: List[Finding]) -> Tuple[str, str, Dict[str, Optional[float]]]:
+    """The verdict from the findings (first match wins) and, for each criterion that decided it,
+    how far that decision is from flipping."""
+    n, nr = f.n, int(f.recon.sum())
+    by_kind = {x.kind: x for x in findings}
+    vm: Dict[str, Optional[float]] = {}
+    far_bad = float(np.max(-f.rmargin[f.wlive & ~f.recon])) if np.any(f.wlive & ~f.recon) else math.inf
+    no_dead = -margin_below(float(f.nrm.min()) / f.maxn, DEAD_REL) if n and f.maxn > 0 and not f.dead.any() else None
+    not_recon = _short(np.nonzero(~f.recon)[0], 80)
+    if nr == n:
+        verdict, text = "perfect", f"every feature reconstructed (all {n})"
+        vm["reconstructed"] = float(np.min(f.rmargin))
+    elif f.failed.any() and f.nl >= 1:
+        verdict, text = _failure_verdict(f, by_kind, vm)
+    elif f.groups:
+        verdict = "merged_failure"
+        text = by_kind["merged"].text
+        vm.update(no_dead=no_dead, merged=by_kind["merged"].margin)
+    elif len(f.rgroups) >= 2:
+        verdict = "two_circle_failure"
+        text = _radii_text(f.rgroups) + f"); not reconstructed: {not_recon}"
+        vm.update(no_dead=no_dead,
+                  radius_groups=-margin_ratio_below(float(np.max(f.split_steps)), RADIUS_GROUP_RATIO),
+                  reconstructed=far_bad)
+    else:
+        verdict = "imperfect"
+        text = f"{nr} of {n} features reconstructed; not reconstructed: {not_recon}"
+        if math.isfinite(far_bad):
+            vm["reconstructed"] = far_bad
+    return verdict, text, vm
+
+
+def _reference(f: _Facts) -> Dict[str, Any]:
+    """The closed-form loss of the dead features and outputs when every other feature is reconstructed,
+    beside the measured loss and each dead feature's bias against 1/n."""
+    n, imp, dead_out = f.n, f.imp, f.dead_out
+    inv_n = 1.0 / n
+    fired_dead = f.dead & ~dead_out
+    ref_loss = float(np.sum(imp[fired_dead]) * (n - 1) / n ** 2 + np.sum(imp[dead_out]) / n)
+    applies = bool(f.failed.any() and f.nl >= 1 and np.all(f.recon[f.live]))
+    unit_imp = not dead_out.any() and np.all(imp == 1)
+    return {
+        "applies": applies,
+        "formula": "sum over dead features of I_i (n-1)/n^2 + sum over dead outputs of I_j/n"
+                   + (" = d(n-1)/n^2" if unit_imp else ""),
+        "formula_short": ("d(n-1)/n^2" if unit_imp else
+                          "sum I_i (n-1)/n^2 + sum I_j/n" if dead_out.any() else "sum I_i (n-1)/n^2"),
+        "dead_bias": inv_n,
+        "loss": ref_loss,
+        "loss_measured": f.loss1h,
+        "loss_diff": f.loss1h - ref_loss,
+        "dead_bias_diff": {str(i + 1): float(f.b[i] - inv_n) for i in np.nonzero(fired_dead)[0][:DETAIL_MAX].tolist()},
+    }
+
+
 def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True,
             extras: Optional[bool] = None) -> Analysis:
     """Analyse one snapshot. onehot=False: the model was trained on sparse data.
@@ -473,272 +836,22 @@ def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True,
     counts from one chunked pass over P: O(n^2 m) time, O(n) memory beyond
     chunks of ~4M elements.
     """
-    W, b = snapshot.W, snapshot.b
-    m, n = W.shape
-    imp = np.ones(n) if snapshot.importance is None else np.asarray(snapshot.importance, dtype=np.float64)
-    U, plane = geo.plane_basis(W)
-    W2 = U.T @ W
-    nrm = geo.norms(W)
-    ang = geo.angles(W2)
-    dims = geo.feature_dimensionality(W)
-    maxn = float(nrm.max()) if n else 0.0
-    dead = (nrm < DEAD_REL * maxn) | (nrm < DEAD_ABS)
-    wlive = ~dead
-    selfa, other, loss1h = geo.onehot_probe(W, b, importance=imp, M=snapshot.M, live=wlive)
-    thr_deg = min(MERGE_DEG, MERGE_FRAC * 360.0 / max(n, 1))
-    recorded = float(snapshot.loss) if snapshot.loss is not None else math.nan
-    tolerances = {"recon_tol": float(tol), "dead_rel": DEAD_REL, "dead_abs": DEAD_ABS, "clean_tol": CLEAN_TOL,
-                  "merge_deg": float(thr_deg), "radius_group_ratio": RADIUS_GROUP_RATIO,
-                  "regular_ratio": REGULAR_RATIO, "regular_gap": REGULAR_GAP,
-                  "represented_norm": REPRESENTED_NORM}
-    common = dict(step=int(snapshot.step), n=n, m=m, onehot=bool(onehot), recorded_loss=recorded, plane=plane,
-                  norms=nrm, angles_deg=np.degrees(ang), biases=b.copy(), dims=dims,
-                  self_activation=selfa, max_other=other, dead_mask=dead, tolerances=tolerances,
-                  untied=snapshot.M is not None)
-
+    f, W2, plane = _basic_facts(snapshot, tol)
+    common = _common(f, snapshot, onehot, plane)
     if not onehot:
-        groups = _merged_groups(W, W2, wlive, math.radians(thr_deg))
-        cv, gap, rgroups, ratio, _ = _regularity(nrm, ang, wlive)
-        fro2 = float(np.sum(W * W))
-        sparse = {
-            "sum_dim": float(dims.sum()),
-            "features_dim_gt_half": int(np.sum(dims > DIM_HALF)),
-            "represented": int(np.sum(nrm > REPRESENTED_NORM)),
-            "represented_norm": REPRESENTED_NORM,
-            "dims_per_feature": float(m / fro2) if fro2 > 0 else None,
-            "mean_dim_represented": float(dims[nrm > REPRESENTED_NORM].mean()) if np.any(nrm > REPRESENTED_NORM) else None,
-        }
-        return Analysis(loss=recorded, verdict=SPARSE_VERDICT,
-                        verdict_text="the one-hot verdicts do not apply to sparse data",
-                        reconstructed_mask=np.zeros(n, dtype=bool), merged_groups=groups,
-                        radius_cv=cv, gap_ratio=gap, radius_groups=rgroups, radius_ratio=ratio,
-                        sparse=sparse, **common)
-
+        return _sparse_analysis(f, W2, common)
+    n = f.n
     if extras is None:
         extras = n <= EXTRAS_MAX_N
-    sep = separability(W, wlive) if extras and n else None
-    sens = sensitivity(W, b, snapshot.M) if extras and n else None
-    D = geo.decoder_of(W, snapshot.M)
-    col_max, col_min, misfire, lists = _onehot_table(W, b, D, wlive, tol, detail=n <= DETAIL_MAX)
-    dead_out = col_max <= tol
-    failed = dead | dead_out
-    live = ~failed
-    recon = wlive & (selfa > tol) & (other <= tol)
-    # reconstruction margin of each feature (dead ones are excluded by the dead criterion: nan)
-    rmargin = np.where(wlive, np.minimum(selfa - tol, tol - other), np.nan)
-    groups = _merged_groups(W, W2, live, math.radians(thr_deg))
-    cv, gap, rgroups, ratio, split_steps = _regularity(nrm, ang, live)
-    nl = int(live.sum())
-
-    findings: List[Finding] = []
-    dead_margin = merged_margin = reg_margin = None
-    inv_n = 1.0 / n
-
-    # -- dead features
-    if dead.any():
-        idx = np.nonzero(dead)[0]
-        per = []
-        for i in idx.tolist():
-            rho = nrm[i] / maxn if maxn > 0 else 0.0
-            spread = float(col_max[i] - col_min[i])
-            per.append({"feature": i + 1, "norm": nrm[i], "norm_ratio": rho, "bias": b[i],
-                        "reference_bias": inv_n, "bias_diff": b[i] - inv_n, "output_spread": spread,
-                        "clean": bool(spread <= CLEAN_TOL and abs(b[i] - inv_n) <= CLEAN_TOL),
-                        "margin": margin_below(rho, DEAD_REL) if nrm[i] >= DEAD_ABS else math.inf})
-        mg = min(p["margin"] for p in per)
-        nclean = sum(p["clean"] for p in per)
-        if len(per) == 1:
-            p = per[0]
-            text = (f"feature {p['feature']} dead: |W| {p['norm']:.3g} ({p['norm_ratio']:.2g} of the largest), "
-                    f"b {p['bias']:.6g} vs 1/n {inv_n:.6g} ({p['bias_diff']:+.2g}), output spread "
-                    f"{p['output_spread']:.2g}: " + ("clean (the seed's W = 0, b = 1/n)" if p["clean"]
-                                                    else "weak, not the clean W = 0, b = 1/n"))
-        else:
-            text = (f"features {_short(idx)} dead (|W| < {DEAD_REL:g} of the largest); {nclean} of {len(per)} clean "
-                    f"(b = 1/n, constant output)")
-        dead_margin = mg
-        findings.append(Finding("dead", idx.tolist(), text, {"features": per[:DETAIL_MAX], "count": len(per),
-                                                             "clean": nclean}, mg))
-
-    # -- outputs that never fire
-    if dead_out.any():
-        idx = np.nonzero(dead_out)[0]
-        mg = float(np.min(tol - col_max[idx]))
-        per = [{"feature": i + 1, "max_pre_activation": col_max[i], "bias": b[i]} for i in idx[:DETAIL_MAX].tolist()]
-        findings.append(Finding("dead_output", idx.tolist(),
-                                f"output(s) {_short(idx)} never fire on any input (largest pre-activation "
-                                f"{float(col_max[idx].max()):.3g} <= {tol:g}); each costs 1/n of loss",
-                                {"outputs": per, "count": int(len(idx))}, mg, "pre-activation"))
-
-    # -- not reconstructed (live features)
-    bad = np.nonzero(live & ~recon)[0]
-    if len(bad):
-        per = []
-        for i in bad[:DETAIL_MAX].tolist():
-            e = {"feature": i + 1, "own_output": float(selfa[i]), "own_fires": bool(selfa[i] > tol),
-                 "misfiring_outputs": int(misfire[i]), "margin": float(rmargin[i])}
-            if lists is not None:
-                e["misfires"] = [{"output": j + 1, "pre_activation": v} for j, v in lists[i]]
-            per.append(e)
-        mg = float(np.max(rmargin[bad]))  # the member nearest to being reconstructed
-        if lists is not None:
-            parts = []
-            for e in per[:6]:
-                w = [f"{x['output']} ({x['pre_activation']:.3g})" for x in e.get("misfires", [])[:4]]
-                s = f"input {e['feature']}: " + (f"fires {', '.join(w)}" if w else "no wrong output")
-                if not e["own_fires"]:
-                    s += f", own output off ({e['own_output']:.3g})"
-                parts.append(s)
-            detail = "; ".join(parts) + ("; ..." if len(per) > 6 else "")
-        else:
-            detail = f"{int(np.sum(misfire[bad] > 0))} inputs fire a wrong output"
-        findings.append(Finding("not_reconstructed", bad.tolist(),
-                                f"{len(bad)} live feature(s) not reconstructed ({_short(bad)}): {detail}",
-                                {"features": per, "count": int(len(bad))}, mg, "pre-activation"))
-
-    # -- merged
-    if groups:
-        per = [{"features": [i + 1 for i in g], "max_angle_deg": _group_max_angle(W, g)} for g in groups[:DETAIL_MAX]]
-        mg = merged_margin = min(margin_below(p["max_angle_deg"], thr_deg) for p in per)
-        shown = "; ".join("{" + ", ".join(str(i + 1) for i in g[:8]) + (", ..." if len(g) > 8 else "") + "}"
-                          for g in groups[:8])
-        more = f" and {len(groups) - 8} more groups" if len(groups) > 8 else ""
-        findings.append(Finding("merged", sorted(i for g in groups for i in g),
-                                f"live features share a direction (within {thr_deg:.3g} deg): {shown}{more}",
-                                {"groups": per, "threshold_deg": thr_deg}, mg))
-
-    # -- radius groups
-    if len(rgroups) >= 2:
-        split = float(np.max(split_steps))
-        mg = -margin_ratio_below(split, RADIUS_GROUP_RATIO)
-        findings.append(Finding("radius_groups", np.nonzero(live)[0].tolist(),
-                                f"live features on {len(rgroups)} radii ("
-                                + ", ".join(f"r={g['radius']:.3g}: {len(g['members'])}" for g in rgroups[:8])
-                                + (", ..." if len(rgroups) > 8 else "") + f"), largest step x{split:.3g}",
-                                {"groups": [{"radius": g["radius"], "members": [i + 1 for i in g["members"]]}
-                                            for g in rgroups[:DETAIL_MAX]], "largest_step": split,
-                                 "threshold": RADIUS_GROUP_RATIO}, mg))
-
-    # -- linear separability (the seed's Question 1)
-    if sep is not None:
-        tested = wlive & ~dead_out
-        insep = np.nonzero(tested & ~sep.separable)[0]
-        if len(insep):
-            per = [{"feature": i + 1, "blockers": [j + 1 for j in sep.blockers[i]]} for i in insep[:DETAIL_MAX].tolist()]
-            parts = "; ".join(f"{e['feature']} inside the hull of {', '.join(map(str, e['blockers']))}"
-                              for e in per[:6]) + ("; ..." if len(per) > 6 else "")
-            findings.append(Finding("not_separable", insep.tolist(),
-                                    f"{len(insep)} live feature(s) not linearly separable from the others: {parts}",
-                                    {"features": per, "count": int(len(insep))}, None, "none"))
-        sns = np.nonzero(tested & sep.separable & ~recon)[0]
-        if len(sns):
-            per = []
-            for i in sns[:DETAIL_MAX].tolist():
-                e = {"feature": i + 1, "separation_margin": float(sep.margin[i]), "gap": sep.gap_dict(i)}
-                per.append(e)
-            bits = []
-            for e in per[:6]:
-                g = e["gap"]
-                t = f"{e['feature']} (margin {e['separation_margin']:.3g}"
-                if g is not None and g["needed_half_gap_deg"] is not None:
-                    t += f"; half-gap {g['half_gap_deg']:.1f} deg, needed {g['needed_half_gap_deg']:.1f}"
-                bits.append(t + ")")
-            findings.append(Finding(
-                "separable_not_separated", sns.tolist(),
-                f"{len(sns)} live feature(s) separable by a line but not reconstructed: " + "; ".join(bits)
-                + ("; ..." if len(per) > 6 else ""),
-                {"features": per, "count": int(len(sns))},
-                float(np.min(sep.margin[sns])), "latent units"))
-
-    # -- regularity of the live features
-    if nl >= 3:
-        m_r = margin_ratio_below(ratio, REGULAR_RATIO)
-        m_g = margin_ratio_below(gap, REGULAR_GAP)
-        mg = reg_margin = min(m_r, m_g)
-        regular = mg >= 0
-        ev = {"live": nl, "radius_ratio": ratio, "radius_cv": cv, "gap_ratio": gap,
-              "radius_margin": m_r, "gap_margin": m_g, "threshold_radius": REGULAR_RATIO, "threshold_gap": REGULAR_GAP}
-        word = "a regular" if regular else "not a regular"
-        findings.append(Finding("regular" if regular else "irregular", np.nonzero(live)[0].tolist(),
-                                f"the {nl} live features are {word} {nl}-gon: radius ratio {ratio:.6g}, gap ratio "
-                                f"{gap:.6g} (regular: both <= {REGULAR_RATIO:g})", ev, mg if regular else -mg))
-    else:
-        regular = False
-
-    # -- the verdict, from the findings; verdict_margins holds, for each
-    # criterion that decided it, how far that decision is from flipping
-    nr = int(recon.sum())
-    def one(idx):
-        return _short(idx, 80)
-    vm: Dict[str, Optional[float]] = {}
-    far_bad = float(np.max(-rmargin[wlive & ~recon])) if np.any(wlive & ~recon) else math.inf
-    no_dead = -margin_below(float(nrm.min()) / maxn, DEAD_REL) if n and maxn > 0 and not dead.any() else None
-    if nr == n:
-        verdict, text = "perfect", f"every feature reconstructed (all {n})"
-        vm["reconstructed"] = float(np.min(rmargin))
-    elif failed.any() and nl >= 1:
-        what = []
-        if dead.any():
-            what.append(f"feature(s) {one(np.nonzero(dead)[0])} dead")
-            vm["dead"] = dead_margin
-        if dead_out.any():
-            what.append(f"output(s) {one(np.nonzero(dead_out)[0])} never fire")
-            vm["dead_output"] = float(np.min(tol - col_max[dead_out]))
-        head = " and ".join(what)
-        if regular:
-            verdict = "symmetric_failure"
-            text = f"{head}; the other {nl} are a regular {nl}-gon"
-            if nl > nr:
-                text += f" ({nl - nr} not reconstructed)"
-        else:
-            verdict = "asymmetric_failure"
-            if nl < 3:
-                shape = f"only {nl} live"
-            elif len(rgroups) >= 2:
-                shape = f"the other {nl} on {len(rgroups)} radii"
-            else:
-                shape = f"the other {nl} not a regular polygon"
-            text = f"{head}; {shape} (radius ratio {ratio:.3g}, gap ratio {gap:.3g})"
-        if nl >= 3:
-            vm["regular"] = reg_margin if regular else -reg_margin
-    elif groups:
-        verdict = "merged_failure"
-        text = findings[[f.kind for f in findings].index("merged")].text
-        vm.update(no_dead=no_dead, merged=merged_margin)
-    elif len(rgroups) >= 2:
-        verdict = "two_circle_failure"
-        text = (f"live features on {len(rgroups)} radii ("
-                + ", ".join(f"r={g['radius']:.3g}: {len(g['members'])}" for g in rgroups[:8])
-                + (", ..." if len(rgroups) > 8 else "") + f"); not reconstructed: {one(np.nonzero(~recon)[0])}")
-        vm.update(no_dead=no_dead, radius_groups=-margin_ratio_below(float(np.max(split_steps)), RADIUS_GROUP_RATIO),
-                  reconstructed=far_bad)
-    else:
-        verdict = "imperfect"
-        text = f"{nr} of {n} features reconstructed; not reconstructed: {one(np.nonzero(~recon)[0])}"
-        if math.isfinite(far_bad):
-            vm["reconstructed"] = far_bad
-
-    # -- the closed-form reference
-    fired_dead = dead & ~dead_out
-    ref_loss = float(np.sum(imp[fired_dead]) * (n - 1) / n ** 2 + np.sum(imp[dead_out]) / n)
-    applies = bool(failed.any() and nl >= 1 and np.all(recon[live]))
-    reference = {
-        "applies": applies,
-        "formula": "sum over dead features of I_i (n-1)/n^2 + sum over dead outputs of I_j/n"
-                   + (" = d(n-1)/n^2" if not dead_out.any() and np.all(imp == 1) else ""),
-        "formula_short": ("d(n-1)/n^2" if not dead_out.any() and np.all(imp == 1) else
-                          "sum I_i (n-1)/n^2 + sum I_j/n" if dead_out.any() else "sum I_i (n-1)/n^2"),
-        "dead_bias": inv_n,
-        "loss": ref_loss,
-        "loss_measured": loss1h,
-        "loss_diff": loss1h - ref_loss,
-        "dead_bias_diff": {str(i + 1): float(b[i] - inv_n) for i in np.nonzero(fired_dead)[0][:DETAIL_MAX].tolist()},
-    }
-
-    return Analysis(loss=loss1h, verdict=verdict, verdict_text=text, reconstructed_mask=recon,
-                    merged_groups=groups, radius_cv=cv, gap_ratio=gap, radius_groups=rgroups, radius_ratio=ratio,
-                    dead_output_mask=dead_out, recon_margin=rmargin, findings=findings, reference=reference,
-                    verdict_margins=vm, separability=sep, sensitivity=sens, **common)
+    f.sep = separability(f.W, f.wlive) if extras and n else None
+    sens = sensitivity(f.W, f.b, snapshot.M) if extras and n else None
+    _onehot_facts(f, W2, snapshot.M)
+    findings = _findings(f)
+    verdict, text, vm = _verdict(f, findings)
+    return Analysis(loss=f.loss1h, verdict=verdict, verdict_text=text, reconstructed_mask=f.recon,
+                    merged_groups=f.groups, radius_cv=f.cv, gap_ratio=f.gap, radius_groups=f.rgroups,
+                    radius_ratio=f.ratio, dead_output_mask=f.dead_out, recon_margin=f.rmargin, findings=findings,
+                    reference=_reference(f), verdict_margins=vm, separability=f.sep, sensitivity=sens, **common)
 
 
 def _fmt(x, spec):

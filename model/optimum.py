@@ -72,11 +72,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from .snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
+    from .probe import Objective
 
 EPS = float(np.finfo(np.float64).eps)
 #: Half an ulp of float32: the precision of a trained (float32) parameter.
@@ -100,7 +104,7 @@ MAX_PARTS = 3
 ALONG_COS = 0.9
 
 
-def coupled_l2(config) -> float:
+def coupled_l2(config: TrainConfig) -> float:
     """The L2 coefficient the run's optimiser adds to the gradient (SGD and Adam
     with weight decay: their fixed points are stationary points of L + wd/2 |theta|^2;
     AdamW's decoupled decay is no term of any loss)."""
@@ -413,7 +417,7 @@ def _preactivation_stats(snap: Snapshot, objective, bias: bool, unit: float, tol
 # describing a direction in the seed's words
 
 def describe_direction(snap: Snapshot, dW: np.ndarray, db: Optional[np.ndarray], dM: Optional[np.ndarray],
-                       share: float = DESCRIBE_SHARE, max_parts: int = MAX_PARTS):
+                       share: float = DESCRIBE_SHARE, max_parts: int = MAX_PARTS) -> Tuple[str, List[Dict[str, Any]]]:
     """(text, parts) for a unit direction in parameter space, 1-based feature numbers.
 
     Each feature's W part is named by the reference it lies closest to (|cos| >=
@@ -544,7 +548,7 @@ def _lanczos(hvp, p: int, k: int, U: np.ndarray):
     return lam, V, res, lam_max
 
 
-def local_optimum(snapshot: Snapshot, objective=None, k: int = 6, exact_max_params: int = EXACT_MAX_PARAMS, *,
+def local_optimum(snapshot: Snapshot, objective: Optional[Objective] = None, k: int = 6, exact_max_params: int = EXACT_MAX_PARAMS, *,
                   bias: bool = True, l2: float = 0.0, symmetries: bool = True, threads: Optional[int] = None,
                   **tolerances) -> OptimumResult:
     """Gradient, lowest curvatures (symmetries set aside) and the kind of point (see the module doc).
@@ -568,111 +572,77 @@ def local_optimum(snapshot: Snapshot, objective=None, k: int = 6, exact_max_para
         torch.set_num_threads(before)
 
 
-def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetries, tolerances) -> OptimumResult:
-    from .probe import Objective
-
-    tol_over = _check_tolerances(dict(tolerances))
-    k = int(k)
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    if objective is None:
-        objective = Objective(None, snapshot.importance)
-    params = _Params(snapshot, bias)
-    theta = params.theta
-    p = params.p
-    unit, prec = _param_unit(snapshot)
-    if "param_unit" in tol_over:
-        unit, prec = float(tol_over["param_unit"]), f"given ({tol_over['param_unit']:g})"
-    # kinks first: at a kink the gradient and Hessian are those of the piece with the kinked
-    # pre-activations off (not whatever sign their rounding happens to take)
-    kink_margin, kink_idx, dist_other, kink_count, dist_all = _preactivation_stats(
-        snapshot, objective, params.bias, unit, tol_over.get("kink_tol"))
-    true_loss = _Loss(params, objective, l2)
-    off = None
-    if kink_count:
-        torch = _torch()
-        T = snapshot.n if objective.X is None else objective.X.shape[0]
-        off = torch.zeros((T, snapshot.n), dtype=torch.bool)
-        off[torch.from_numpy(kink_idx[0]), torch.from_numpy(kink_idx[1])] = True
-    loss = _Loss(params, objective, l2, off)
-    L0 = true_loss.value(theta)
-    g = loss.grad(theta)
-    gnorm = float(np.linalg.norm(g))
-    tnorm = float(np.linalg.norm(theta))
-
-    # symmetry tangents: an orthonormal basis of their span
+def _symmetry_basis(params: _Params, tnorm: float, symmetries: bool) -> np.ndarray:
+    """(p, s) orthonormal basis of the span of the symmetry tangents (s = 0 when set aside or none)."""
     if symmetries:
         Tg = params.tangents()
         if Tg.shape[1]:
             Uu, Ss, _ = np.linalg.svd(Tg, full_matrices=False)
-            keep = Ss > 64 * EPS * max(tnorm, 1.0)
-            U = Uu[:, keep]
-        else:
-            U = np.zeros((p, 0))
-    else:
-        U = np.zeros((p, 0))
-    s = U.shape[1]
-    kk = max(1, min(k, p - s))
+            return Uu[:, Ss > 64 * EPS * max(tnorm, 1.0)]
+    return np.zeros((params.p, 0))
 
-    exact = p <= int(exact_max_params) or p - s <= kk + 1
-    if exact:
-        H = loss.hessian(theta)
-        if s:
-            Qf, _ = np.linalg.qr(U, mode="complete")
-            N = Qf[:, s:]
-        else:
-            N = np.eye(p)
-        lam_all, Y = np.linalg.eigh(N.T @ H @ N)
-        Hn = float(np.max(np.abs(lam_all))) if lam_all.size else 0.0
-        lam = lam_all[:kk]
-        V = N @ Y[:, :kk]
-        res = np.zeros(kk)
-        hvp = lambda v: H @ v  # noqa: E731
-        method = "exact"
-    else:
+
+@dataclass
+class _Spectrum:
+    """The kk lowest curvatures off the symmetries and what they were measured with."""
+
+    lam: np.ndarray         # (kk,)
+    V: np.ndarray           # (p, kk) their directions
+    res: np.ndarray         # (kk,) residuals (0 when exact)
+    Hn: float               # |H| (the largest |eigenvalue|, or Lanczos's estimate)
+    lam_all: np.ndarray     # every eigenvalue off the symmetries when exact, else lam
+    hvp: Any                # v -> H v
+    method: str             # "exact" | "lanczos"
+    exact: bool
+
+
+def _spectrum(loss: "_Loss", theta: np.ndarray, U: np.ndarray, kk: int, exact: bool) -> _Spectrum:
+    """The lowest curvatures on the complement of span(U): exact Hessian or Lanczos."""
+    p, s = theta.size, U.shape[1]
+    if not exact:
         hvp = loss.hvp_factory(theta)
         lam, V, res, Hn = _lanczos(hvp, p, kk, U)
-        kk = len(lam)
-        lam_all = lam
-        method = "lanczos"
-
-    tol_round = 2.0 * p * EPS * Hn
-    curv_tols, grad_l = [], []
-    for i in range(kk):
-        dl = loss.curvature_gradient(theta, V[:, i])
-        grad_l.append(dl)
-        curv_tols.append(tol_round + unit * float(np.sum(np.abs(dl * theta))) + float(res[i]))
-    if "curvature_tol" in tol_over:
-        curv_tols = [float(tol_over["curvature_tol"])] * kk
-    tol_shared = max(curv_tols)
-    n_flat = int(np.sum(np.abs(lam_all) <= tol_shared))
-    n_neg = int(sum(1 for i in range(kk) if lam[i] < -curv_tols[i]))
-    if exact:
-        n_neg = max(n_neg, int(np.sum(lam_all < -tol_shared)))
+        return _Spectrum(lam, V, res, Hn, lam, hvp, "lanczos", False)
+    H = loss.hessian(theta)
+    if s:
+        Qf, _ = np.linalg.qr(U, mode="complete")
+        N = Qf[:, s:]
+    else:
+        N = np.eye(p)
+    lam_all, Y = np.linalg.eigh(N.T @ H @ N)
+    Hn = float(np.max(np.abs(lam_all))) if lam_all.size else 0.0
+    return _Spectrum(lam_all[:kk], N @ Y[:, :kk], np.zeros(kk), Hn, lam_all, lambda v: H @ v, "exact", True)
 
 
-    # moving: along the gradient and along each of the k lowest directions
-    grad_floor = (unit + p * EPS) * Hn * tnorm
+def _moving_ratios(loss: "_Loss", theta, g, sp: _Spectrum, curv_tols, grad_l, dist_other: float, unit: float,
+                   tol_round: float, grad_floor: float) -> Tuple[List[float], Dict[str, Any]]:
+    """Along -g and each lowest direction: the Newton step against half the radius where the quadratic
+    model holds (or the gradient against its floor where the curvature is flat). Returns the ratios and
+    what the gradient direction says (grad_curvature, newton_distance, validity_radius, loss_drop,
+    radius_from_kink)."""
+    gnorm = float(np.linalg.norm(g))
     ratios = []
-    c_g, newton, r_g, drop, by_kink = float("nan"), float("nan"), float("nan"), 0.0, False
+    gd = dict(grad_curvature=float("nan"), newton_distance=float("nan"), validity_radius=float("nan"),
+              loss_drop=0.0, radius_from_kink=False)
     if gnorm > 0:
         gh = g / gnorm
-        c_g = float(gh @ hvp(gh))
+        c_g = float(gh @ sp.hvp(gh))
         dcg = loss.curvature_gradient(theta, gh)
         tol_g = tol_round + unit * float(np.sum(np.abs(dcg * theta)))
         rho = float(np.linalg.norm(dcg))
         r_c = abs(c_g) / rho if rho > 0 else math.inf
         r_g = min(r_c, dist_other)
-        by_kink = dist_other <= r_c
         t_step = r_g if c_g <= 0 else min(gnorm / c_g, r_g)
-        drop = gnorm * t_step - 0.5 * c_g * t_step * t_step if math.isfinite(t_step) else math.inf
+        gd.update(grad_curvature=c_g, validity_radius=r_g, radius_from_kink=dist_other <= r_c,
+                  loss_drop=gnorm * t_step - 0.5 * c_g * t_step * t_step if math.isfinite(t_step) else math.inf)
         if abs(c_g) <= tol_g:
-            newton = math.inf
+            gd["newton_distance"] = math.inf
             ratios.append(gnorm / grad_floor if grad_floor > 0 else math.inf)
         else:
-            newton = gnorm / abs(c_g)
+            newton = gd["newton_distance"] = gnorm / abs(c_g)
             ratios.append(newton / (0.5 * r_g) if r_g > 0 else math.inf)
-    for i in range(kk):
+    lam, V = sp.lam, sp.V
+    for i in range(len(lam)):
         gi = abs(float(V[:, i] @ g))
         if abs(lam[i]) <= curv_tols[i]:
             ratios.append(gi / grad_floor if grad_floor > 0 else (math.inf if gi > 0 else 0.0))
@@ -680,17 +650,13 @@ def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetrie
             rho = float(np.linalg.norm(grad_l[i]))
             r_i = min(abs(lam[i]) / rho if rho > 0 else math.inf, dist_other)
             ratios.append((gi / abs(lam[i])) / (0.5 * r_i) if r_i > 0 else (math.inf if gi > 0 else 0.0))
-    moving_ratio = max(ratios) if ratios else 0.0
-    moving = moving_ratio > 1.0
+    return ratios, gd
 
-    res_obj = OptimumResult(
-        grad_norm=gnorm, lowest_curvatures=[float(x) for x in lam], kind="minimum", escape="", loss=L0,
-        method=method, n_params=p, n_symmetries=s, n_flat=n_flat, n_flat_lower_bound=not exact,
-        n_negative=n_neg, curvature_tols=curv_tols, hessian_norm=Hn, param_precision=prec,
-        grad_curvature=c_g, newton_distance=newton, validity_radius=r_g, moving_ratio=moving_ratio,
-        grad_floor=grad_floor, loss_drop=drop, radius_from_kink=by_kink, kink_count=kink_count,
-        kink_entries=[(int(o) + 1, int(e) + 1) for e, o in zip(kink_idx[0][:20], kink_idx[1][:20])],
-        kink_margin=kink_margin, kink_distance=dist_all)
+
+def _classify(res_obj: OptimumResult, snapshot: Snapshot, params: _Params, true_loss: "_Loss", theta, g,
+              sp: _Spectrum, curv_tols, dist_other: float, fd_step: float) -> None:
+    """Set res_obj's kind (kink, moving, saddle, minimum; first match wins), its escape and direction."""
+    V, tnorm, gnorm = sp.V, float(np.linalg.norm(theta)), float(np.linalg.norm(g))
 
     def set_direction(v):
         dW, db, dM = params.split(v)
@@ -701,10 +667,10 @@ def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetrie
         res_obj.escape_parts = parts
         return text
 
-    if kink_count:
+    if res_obj.kink_count:
         res_obj.kind = "kink"
         v = V[:, 0]
-        h0 = float(tol_over.get("fd_step", FD_STEP)) * max(1.0, tnorm)
+        h0 = fd_step * max(1.0, tnorm)
         h = min(h0, dist_other / 3.0) if math.isfinite(dist_other) else h0
         res_obj.one_sided = _one_sided(true_loss, theta, v, h)
         o = res_obj.one_sided
@@ -719,16 +685,88 @@ def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetrie
             res_obj.escape = set_direction(v if down_plus else -v)
         else:
             set_direction(v)
-    elif moving:
+    elif res_obj.moving_ratio > 1.0:
         res_obj.kind = "moving"
         res_obj.escape = set_direction(-g / gnorm) if gnorm > 0 else ""
-    elif n_neg:
+    elif res_obj.n_negative:
         res_obj.kind = "saddle"
         res_obj.escape = set_direction(V[:, 0])
     else:
         res_obj.kind = "minimum"
         set_direction(V[:, 0])
         res_obj.escape = ""
+
+
+def _kink_losses(snapshot: Snapshot, objective, params: _Params, l2: float, unit: float, tol_over: dict):
+    """The pre-activation statistics, and the loss with the kinked pre-activations held off (at a kink
+    the gradient and Hessian are those of that piece, not whatever sign their rounding takes) beside
+    the true loss."""
+    stats = _preactivation_stats(snapshot, objective, params.bias, unit, tol_over.get("kink_tol"))
+    kink_idx, kink_count = stats[1], stats[3]
+    off = None
+    if kink_count:
+        torch = _torch()
+        T = snapshot.n if objective.X is None else objective.X.shape[0]
+        off = torch.zeros((T, snapshot.n), dtype=torch.bool)
+        off[torch.from_numpy(kink_idx[0]), torch.from_numpy(kink_idx[1])] = True
+    return stats, _Loss(params, objective, l2), _Loss(params, objective, l2, off)
+
+
+def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetries, tolerances) -> OptimumResult:
+    from .probe import Objective
+
+    tol_over = _check_tolerances(dict(tolerances))
+    k = int(k)
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if objective is None:
+        objective = Objective(None, snapshot.importance)
+    params = _Params(snapshot, bias)
+    theta, p = params.theta, params.p
+    unit, prec = _param_unit(snapshot)
+    if "param_unit" in tol_over:
+        unit, prec = float(tol_over["param_unit"]), f"given ({tol_over['param_unit']:g})"
+    # kinks first
+    stats, true_loss, loss = _kink_losses(snapshot, objective, params, l2, unit, tol_over)
+    kink_margin, kink_idx, dist_other, kink_count, dist_all = stats
+    L0 = true_loss.value(theta)
+    g = loss.grad(theta)
+    gnorm = float(np.linalg.norm(g))
+    tnorm = float(np.linalg.norm(theta))
+
+    U = _symmetry_basis(params, tnorm, symmetries)
+    s = U.shape[1]
+    kk = max(1, min(k, p - s))
+    sp = _spectrum(loss, theta, U, kk, p <= int(exact_max_params) or p - s <= kk + 1)
+    kk = len(sp.lam)
+    lam = sp.lam
+
+    tol_round = 2.0 * p * EPS * sp.Hn
+    curv_tols, grad_l = [], []
+    for i in range(kk):
+        dl = loss.curvature_gradient(theta, sp.V[:, i])
+        grad_l.append(dl)
+        curv_tols.append(tol_round + unit * float(np.sum(np.abs(dl * theta))) + float(sp.res[i]))
+    if "curvature_tol" in tol_over:
+        curv_tols = [float(tol_over["curvature_tol"])] * kk
+    tol_shared = max(curv_tols)
+    n_flat = int(np.sum(np.abs(sp.lam_all) <= tol_shared))
+    n_neg = int(sum(1 for i in range(kk) if lam[i] < -curv_tols[i]))
+    if sp.exact:
+        n_neg = max(n_neg, int(np.sum(sp.lam_all < -tol_shared)))
+
+    # moving: along the gradient and along each of the k lowest directions
+    grad_floor = (unit + p * EPS) * sp.Hn * tnorm
+    ratios, gd = _moving_ratios(loss, theta, g, sp, curv_tols, grad_l, dist_other, unit, tol_round, grad_floor)
+    res_obj = OptimumResult(
+        grad_norm=gnorm, lowest_curvatures=[float(x) for x in lam], kind="minimum", escape="", loss=L0,
+        method=sp.method, n_params=p, n_symmetries=s, n_flat=n_flat, n_flat_lower_bound=not sp.exact,
+        n_negative=n_neg, curvature_tols=curv_tols, hessian_norm=sp.Hn, param_precision=prec,
+        moving_ratio=max(ratios) if ratios else 0.0, grad_floor=grad_floor, kink_count=kink_count,
+        kink_entries=[(int(o) + 1, int(e) + 1) for e, o in zip(kink_idx[0][:20], kink_idx[1][:20])],
+        kink_margin=kink_margin, kink_distance=dist_all, **gd)
+    _classify(res_obj, snapshot, params, true_loss, theta, g, sp, curv_tols, dist_other,
+              float(tol_over.get("fd_step", FD_STEP)))
     return res_obj
 
 

@@ -68,6 +68,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from numpy.typing import ArrayLike
+
 import numpy as np
 
 from . import geometry as geo
@@ -284,7 +286,7 @@ def _hull2(P) -> List[int]:
     return lower[:-1] + upper[:-1]
 
 
-def min_norm_point(Q) -> Tuple[np.ndarray, List[int], np.ndarray]:
+def min_norm_point(Q: ArrayLike) -> Tuple[np.ndarray, List[int], np.ndarray]:
     """Wolfe's algorithm: the point x of conv(rows of Q) nearest the origin.
 
     Returns (x, support, weights): x = weights @ Q[support], the support
@@ -375,6 +377,197 @@ def _needed_half_gap(r, R1, R2, a1, a2):
 # ----------------------------------------------------------------------------
 # the planar method
 
+def _hull_vertices(U: np.ndarray) -> Optional[np.ndarray]:
+    """Indices of the convex hull of the 2D points U, counter-clockwise; None for fewer than 3 points
+    or a (numerically) collinear set."""
+    k = U.shape[0]
+    c0 = U.mean(axis=0)
+    sv = np.linalg.svd(U - c0, compute_uv=False)
+    if k < 3 or sv[1] <= geo.DEGENERATE_REL * sv[0]:
+        return None
+    if k <= PY_HULL_MAX:
+        return np.asarray(_hull2(U.tolist()), dtype=np.int64)  # counter-clockwise
+    from scipy.spatial import ConvexHull, QhullError
+    try:
+        return ConvexHull(U).vertices  # counter-clockwise in 2D
+    except QhullError:
+        return None
+
+
+@dataclass
+class _Hull:
+    """The hull of the points U (k, 2) in angular order about an interior point c, and the inner points."""
+
+    U: np.ndarray
+    hull_v: np.ndarray      # (h,) hull vertices, angles about c increasing
+    V: np.ndarray           # (h, 2) = U[hull_v]
+    th_v: np.ndarray        # (h,) their angles about c
+    inner: np.ndarray       # the other points, by angle about c
+    th_in: np.ndarray
+    touch: float            # a distance below this counts as touching
+
+    @property
+    def h(self) -> int:
+        return len(self.hull_v)
+
+    @property
+    def prv(self) -> np.ndarray:
+        return np.roll(np.arange(self.h), 1)
+
+    @property
+    def nxt(self) -> np.ndarray:
+        return np.roll(np.arange(self.h), -1)
+
+
+def _order_hull(U: np.ndarray, hull_v: np.ndarray) -> _Hull:
+    k = U.shape[0]
+    V = U[hull_v]
+    touch = MARGIN_REL * float(np.max(np.hypot(U[:, 0], U[:, 1])))
+    c = V.mean(axis=0)  # strictly inside the hull
+    th_v = np.arctan2(V[:, 1] - c[1], V[:, 0] - c[0])
+    r0 = int(np.argmin(th_v))
+    hull_v = np.roll(hull_v, -r0)
+    th_v = np.roll(th_v, -r0)  # increasing (convex polygon about an interior point)
+    is_v = np.zeros(k, dtype=bool)
+    is_v[hull_v] = True
+    inner = np.nonzero(~is_v)[0]
+    th_in = np.arctan2(U[inner, 1] - c[1], U[inner, 0] - c[0])
+    o = np.argsort(th_in, kind="stable")
+    return _Hull(U, hull_v, U[hull_v], th_v, inner[o], th_in[o], touch)
+
+
+def _chain(hl: _Hull, t: int, cand: np.ndarray) -> Optional[np.ndarray]:
+    """The chain of the others' hull that replaces vertex t, from the candidate inner points in its
+    triangle (None: the triangle is empty, the chord is the chain)."""
+    U = hl.U
+    pp, qq = hl.V[hl.prv[t]], hl.V[hl.nxt[t]]
+    side = _cross(qq - pp, U[cand] - pp)  # v is on the right (< 0) of p -> q
+    # beyond the chord by more than the touching distance: a point within rounding of
+    # it (a near-duplicate of p or q) changes the margin by less than MARGIN_REL and
+    # could cost p or q its place in the chain's hull
+    cand = cand[side < -hl.touch * math.hypot(*(qq - pp))]
+    if len(cand) == 0:
+        return None
+    pts = np.vstack([pp[None], qq[None], U[cand]])
+    hv = _hull2(pts.tolist())
+    # ccw order of conv(S) runs p -> chain -> q -> (chord) -> p
+    s0 = hv.index(0)
+    hv = hv[s0:] + hv[:s0]
+    s1 = hv.index(1)
+    ids = np.concatenate([[hl.hull_v[hl.prv[t]], hl.hull_v[hl.nxt[t]]], cand])
+    return ids[np.array(hv[:s1 + 1])]
+
+
+def _vertex_chains(hl: _Hull, wv: np.ndarray) -> List[Optional[np.ndarray]]:
+    """For each hull vertex asked for (wv), the chain of the others' hull that replaces it."""
+    h, ni, inner = hl.h, len(hl.inner), hl.inner
+    # inner points in the angular window (th_prev, th_next) about c
+    lo_t = hl.th_v[hl.prv]
+    hi_t = hl.th_v[hl.nxt]
+    hi_t = np.where(hi_t <= lo_t, hi_t + 2 * np.pi, hi_t)
+    wide = (hi_t - lo_t) >= np.pi  # the triangle may leave the window: look at every inner point
+    th3 = np.concatenate([hl.th_in - 2 * np.pi, hl.th_in, hl.th_in + 2 * np.pi])
+    a3 = np.searchsorted(th3, lo_t, side="left")
+    b3 = np.searchsorted(th3, hi_t, side="right")
+    chains: List[Optional[np.ndarray]] = [None] * h
+    for t in np.nonzero(wv)[0]:
+        if ni == 0:
+            break
+        if wide[t] or h == 3:
+            cand = inner
+        else:
+            if b3[t] <= a3[t]:
+                continue
+            cand = inner[np.arange(a3[t], b3[t]) % ni]
+        if len(cand):
+            chains[t] = _chain(hl, t, cand)
+    return chains
+
+
+def _vertex_margins(hl: _Hull, chains, wv, margin, nearest, blockers) -> Tuple[np.ndarray, np.ndarray]:
+    """Each hull vertex's distance to its chain (the chord when its triangle is empty), and the blockers
+    of one that touches it. Returns the masks (simple: chord, cx: chain)."""
+    U, V, hull_v, prv, nxt = hl.U, hl.V, hl.hull_v, hl.prv, hl.nxt
+    simple = np.array([ch is None for ch in chains]) & wv
+    cx = np.array([ch is not None for ch in chains])
+    if simple.any():
+        q, d = _seg_nearest(V[simple], V[prv][simple], V[nxt][simple])
+        iv = hull_v[simple]
+        margin[iv] = d
+        nearest[iv] = q
+    for t in np.nonzero(cx)[0]:
+        ch = chains[t]
+        q, d = _seg_nearest(V[t][None], U[ch[:-1]], U[ch[1:]])
+        e = int(np.argmin(d))
+        margin[hull_v[t]] = d[e]
+        nearest[hull_v[t]] = q[e]
+    # a vertex within rounding of its chain touches it: blocked by that edge's ends
+    scale = float(np.max(np.linalg.norm(U, axis=1)))
+    for t in np.nonzero(wv & (margin[hull_v] <= MARGIN_REL * scale))[0]:
+        ch = chains[t] if chains[t] is not None else np.array([hull_v[prv[t]], hull_v[nxt[t]]])
+        _, d = _seg_nearest(V[t][None], U[ch[:-1]], U[ch[1:]])
+        e = int(np.argmin(d))
+        blockers[hull_v[t]] = sorted({int(ch[e]), int(ch[e + 1])})
+    return simple, cx
+
+
+def _inner_blockers(hl: _Hull, inner_w: np.ndarray, th_w: np.ndarray, blockers) -> None:
+    """Inner points: the corners of the fan triangle of the hull that holds each (apex: the vertex
+    starting the point's sector about c) with a barycentric weight above BARY_TOL."""
+    nw, h, V, hull_v = len(inner_w), hl.h, hl.V, hl.hull_v
+    if not nw:
+        return
+    pos = (np.searchsorted(hl.th_v, th_w, side="right") - 1) % h
+    p = hl.U[inner_w]
+    A = V[pos]
+    lo = np.ones(nw, dtype=np.int64)
+    hi = np.full(nw, h - 1, dtype=np.int64)
+    while np.any(hi - lo > 1):
+        mid = (lo + hi) // 2
+        ok = _cross(V[(pos + mid) % h] - A, p - A) >= 0
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    B, C = V[(pos + lo) % h], V[(pos + lo + 1) % h]
+    area = _cross(B - A, C - A)
+    la = _cross(B - p, C - p) / area
+    lb = _cross(C - p, A - p) / area
+    lc = 1.0 - la - lb
+    tri = np.stack([hull_v[pos], hull_v[(pos + lo) % h], hull_v[(pos + lo + 1) % h]], axis=1)
+    lam = np.stack([la, lb, lc], axis=1)
+    keep = lam > BARY_TOL
+    keep[~keep.any(axis=1), 0] = True
+    for i, tr, kp in zip(inner_w.tolist(), tri.tolist(), keep.tolist()):
+        blockers[i] = sorted(v for v, f in zip(tr, kp) if f)
+
+
+def _gap_neighbours(hl: _Hull, chains, simple, cx, inner_w, nb) -> None:
+    """Gap evidence (the origin inside the hull): the edge of the others' hull crossed by the ray 0 -> U_i."""
+    U, V, hull_v, h, prv, nxt = hl.U, hl.V, hl.hull_v, hl.h, hl.prv, hl.nxt
+    P, Qn = V[prv], V[nxt]
+    ang_v = np.arctan2(V[:, 1], V[:, 0])
+    o2 = np.argsort(ang_v, kind="stable")
+    ang_s = ang_v[o2]
+    if len(inner_w):
+        ang = np.arctan2(U[inner_w, 1], U[inner_w, 0])
+        pos2 = (np.searchsorted(ang_s, ang, side="right") - 1) % h
+        # consecutive in angle about the origin = consecutive along the hull (origin inside)
+        nb[inner_w, 0] = hull_v[o2[pos2]]
+        nb[inner_w, 1] = hull_v[o2[(pos2 + 1) % h]]
+    # a vertex whose triangle holds no other point: the chord of its hull neighbours
+    ok = simple & (_cross(Qn - P, -P) > 0)
+    nb[hull_v[ok], 0] = hull_v[prv[ok]]
+    nb[hull_v[ok], 1] = hull_v[nxt[ok]]
+    for t in np.nonzero(cx)[0]:
+        ch = chains[t]
+        A, B = U[ch[:-1]], U[ch[1:]]
+        if not np.all(_cross(B - A, -A) > 0):
+            continue  # the origin is outside the others' hull
+        w = V[t]
+        e = np.nonzero((_cross(A, w) >= 0) & (_cross(w, B) >= 0))[0]
+        if len(e):
+            nb[hull_v[t]] = (ch[e[0]], ch[e[0] + 1])
+
+
 def _planar(U, want=None) -> Dict[str, Any]:
     """Separability of distinct 2D points U (k, 2) from each other; see the module doc.
 
@@ -390,159 +583,23 @@ def _planar(U, want=None) -> Dict[str, Any]:
     if k == 1:
         margin[0] = np.inf
         return dict(margin=margin, nearest=nearest, blockers=blockers, neighbours=nb)
-    c0 = U.mean(axis=0)
-    sv = np.linalg.svd(U - c0, compute_uv=False)
-    hull_v = None
-    if k >= 3 and sv[1] > geo.DEGENERATE_REL * sv[0]:
-        if k <= PY_HULL_MAX:
-            hull_v = np.asarray(_hull2(U.tolist()), dtype=np.int64)  # counter-clockwise
-        else:
-            from scipy.spatial import ConvexHull, QhullError
-            try:
-                hull_v = ConvexHull(U).vertices  # counter-clockwise in 2D
-            except QhullError:
-                hull_v = None
+    hull_v = _hull_vertices(U)
     if hull_v is None or len(hull_v) < 3:
         return _collinear(U, margin, nearest, blockers, nb)
-
-    h = len(hull_v)
-    V = U[hull_v]
-    touch = MARGIN_REL * float(np.max(np.hypot(U[:, 0], U[:, 1])))
-    c = V.mean(axis=0)  # strictly inside the hull
-    th_v = np.arctan2(V[:, 1] - c[1], V[:, 0] - c[0])
-    r0 = int(np.argmin(th_v))
-    hull_v = np.roll(hull_v, -r0)
-    V = U[hull_v]
-    th_v = np.roll(th_v, -r0)  # increasing (convex polygon about an interior point)
-    is_v = np.zeros(k, dtype=bool)
-    is_v[hull_v] = True
-    inner = np.nonzero(~is_v)[0]
-    th_in = np.arctan2(U[inner, 1] - c[1], U[inner, 0] - c[0])
-    o = np.argsort(th_in, kind="stable")
-    inner, th_in = inner[o], th_in[o]
+    hl = _order_hull(U, hull_v)
     want = np.ones(k, dtype=bool) if want is None else np.asarray(want, dtype=bool)
-    wv = want[hull_v]  # the hull vertices asked for
-
-    # the origin strictly inside the full hull (needed for any gap evidence)
-    E0, E1 = V, np.roll(V, -1, axis=0)
-    origin_in = bool(np.all(_cross(E1 - E0, -E0) > 0))
-
-    # --- hull vertices: the chain of the others' hull that replaces each one
-    prv = np.roll(np.arange(h), 1)
-    nxt = np.roll(np.arange(h), -1)
-    P, Qn = V[prv], V[nxt]
-    # inner points in the angular window (th_prev, th_next) about c
-    lo_t = th_v[prv]
-    hi_t = th_v[nxt]
-    hi_t = np.where(hi_t <= lo_t, hi_t + 2 * np.pi, hi_t)
-    wide = (hi_t - lo_t) >= np.pi  # the triangle may leave the window: look at every inner point
-    th3 = np.concatenate([th_in - 2 * np.pi, th_in, th_in + 2 * np.pi])
-    a3 = np.searchsorted(th3, lo_t, side="left")
-    b3 = np.searchsorted(th3, hi_t, side="right")
-    ni = len(inner)
-    chains: List[Optional[np.ndarray]] = [None] * h
-    for t in np.nonzero(wv)[0]:
-        if ni == 0:
-            break
-        if wide[t] or h == 3:
-            cand = inner
-        else:
-            if b3[t] <= a3[t]:
-                continue
-            cand = inner[np.arange(a3[t], b3[t]) % ni]
-        if len(cand) == 0:
-            continue
-        pp, qq = P[t], Qn[t]
-        side = _cross(qq - pp, U[cand] - pp)  # v is on the right (< 0) of p -> q
-        # beyond the chord by more than the touching distance: a point within rounding of
-        # it (a near-duplicate of p or q) changes the margin by less than MARGIN_REL and
-        # could cost p or q its place in the chain's hull
-        cand = cand[side < -touch * math.hypot(*(qq - pp))]
-        if len(cand) == 0:
-            continue
-        pts = np.vstack([pp[None], qq[None], U[cand]])
-        hv = _hull2(pts.tolist())
-        # ccw order of conv(S) runs p -> chain -> q -> (chord) -> p
-        s0 = hv.index(0)
-        hv = hv[s0:] + hv[:s0]
-        s1 = hv.index(1)
-        ids = np.concatenate([[hull_v[prv[t]], hull_v[nxt[t]]], cand])
-        chains[t] = ids[np.array(hv[:s1 + 1])]
-    # margins: distance to the chain (the chord when the triangle is empty)
-    simple = np.array([ch is None for ch in chains]) & wv
-    cx = np.array([ch is not None for ch in chains])
-    if simple.any():
-        q, d = _seg_nearest(V[simple], P[simple], Qn[simple])
-        iv = hull_v[simple]
-        margin[iv] = d
-        nearest[iv] = q
-    for t in np.nonzero(cx)[0]:
-        ch = chains[t]
-        A, B = U[ch[:-1]], U[ch[1:]]
-        q, d = _seg_nearest(V[t][None], A, B)
-        e = int(np.argmin(d))
-        margin[hull_v[t]] = d[e]
-        nearest[hull_v[t]] = q[e]
-    # a vertex within rounding of its chain touches it: blocked by that edge's ends
-    scale = float(np.max(np.linalg.norm(U, axis=1)))
-    for t in np.nonzero(wv & (margin[hull_v] <= MARGIN_REL * scale))[0]:
-        ch = chains[t] if chains[t] is not None else np.array([hull_v[prv[t]], hull_v[nxt[t]]])
-        A, B = U[ch[:-1]], U[ch[1:]]
-        _, d = _seg_nearest(V[t][None], A, B)
-        e = int(np.argmin(d))
-        blockers[hull_v[t]] = sorted({int(ch[e]), int(ch[e + 1])})
-
-    # --- inner points: a fan triangle of the hull (apex: the vertex starting the point's sector about c)
-    wi = want[inner]
-    inner_w, th_w = inner[wi], th_in[wi]
-    nw = len(inner_w)
-    if nw:
-        pos = (np.searchsorted(th_v, th_w, side="right") - 1) % h
-        p = U[inner_w]
-        A = V[pos]
-        lo = np.ones(nw, dtype=np.int64)
-        hi = np.full(nw, h - 1, dtype=np.int64)
-        while np.any(hi - lo > 1):
-            mid = (lo + hi) // 2
-            ok = _cross(V[(pos + mid) % h] - A, p - A) >= 0
-            lo = np.where(ok, mid, lo)
-            hi = np.where(ok, hi, mid)
-        B, C = V[(pos + lo) % h], V[(pos + lo + 1) % h]
-        area = _cross(B - A, C - A)
-        la = _cross(B - p, C - p) / area
-        lb = _cross(C - p, A - p) / area
-        lc = 1.0 - la - lb
-        tri = np.stack([hull_v[pos], hull_v[(pos + lo) % h], hull_v[(pos + lo + 1) % h]], axis=1)
-        lam = np.stack([la, lb, lc], axis=1)
-        keep = lam > BARY_TOL
-        keep[~keep.any(axis=1), 0] = True
-        for i, tr, kp in zip(inner_w.tolist(), tri.tolist(), keep.tolist()):
-            blockers[i] = sorted(v for v, f in zip(tr, kp) if f)
-
-    # --- gap evidence: the edge of the others' hull crossed by the ray 0 -> U_i
-    if origin_in:
-        ang_v = np.arctan2(V[:, 1], V[:, 0])
-        o2 = np.argsort(ang_v, kind="stable")
-        ang_s = ang_v[o2]
-        if nw:
-            ang = np.arctan2(U[inner_w, 1], U[inner_w, 0])
-            pos2 = (np.searchsorted(ang_s, ang, side="right") - 1) % h
-            # consecutive in angle about the origin = consecutive along the hull (origin inside)
-            nb[inner_w, 0] = hull_v[o2[pos2]]
-            nb[inner_w, 1] = hull_v[o2[(pos2 + 1) % h]]
-        # a vertex whose triangle holds no other point: the chord of its hull neighbours
-        ok = simple & (_cross(Qn - P, -P) > 0)
-        nb[hull_v[ok], 0] = hull_v[prv[ok]]
-        nb[hull_v[ok], 1] = hull_v[nxt[ok]]
-        for t in np.nonzero(cx)[0]:
-            ch = chains[t]
-            A, B = U[ch[:-1]], U[ch[1:]]
-            if not np.all(_cross(B - A, -A) > 0):
-                continue  # the origin is outside the others' hull
-            w = V[t]
-            e = np.nonzero((_cross(A, w) >= 0) & (_cross(w, B) >= 0))[0]
-            if len(e):
-                nb[hull_v[t]] = (ch[e[0]], ch[e[0] + 1])
+    wv = want[hl.hull_v]  # the hull vertices asked for
+    # hull vertices: the chain of the others' hull that replaces each one
+    chains = _vertex_chains(hl, wv)
+    simple, cx = _vertex_margins(hl, chains, wv, margin, nearest, blockers)
+    # inner points
+    wi = want[hl.inner]
+    inner_w = hl.inner[wi]
+    _inner_blockers(hl, inner_w, hl.th_in[wi], blockers)
+    # gap evidence needs the origin strictly inside the full hull
+    E0 = hl.V
+    if np.all(_cross(np.roll(E0, -1, axis=0) - E0, -E0) > 0):
+        _gap_neighbours(hl, chains, simple, cx, inner_w, nb)
     return dict(margin=margin, nearest=nearest, blockers=blockers, neighbours=nb)
 
 
@@ -599,22 +656,12 @@ def _general(U, want=None) -> Dict[str, Any]:
 # ----------------------------------------------------------------------------
 # public API
 
-def separability(W, live_mask=None, features=None) -> Separability:
-    """Separability of each live feature vector from the other live ones (see the module doc).
-
-    W: (m, n) float64; live_mask: (n,) bool, the features to test and to test
-    against (default: every feature with W_i != 0). Dead features get
-    separable False, margin nan, no blockers and no gap evidence.
-    features: 0-based indices to answer for (default: every live one); the
-    others are still obstacles but are left uncomputed (``computed`` False,
-    margin nan, separable False, None in feature_dict). At n = 10,000 the
-    whole answer takes ~50-150 ms; views that redraw per snapshot ask only
-    for the selected features (the hull of all live points, ~10 ms, remains).
-    """
+def _check_args(W, live_mask, features) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(W as float64, the live mask, the features to answer for), or ValueError naming the argument."""
     W = np.asarray(W, dtype=np.float64)
     if W.ndim != 2:
         raise ValueError(f"W must be (m, n), got shape {W.shape}")
-    m, n = W.shape
+    n = W.shape[1]
     live = (np.any(W != 0, axis=0) if live_mask is None
             else np.asarray(live_mask, dtype=bool).reshape(-1))
     if live.shape != (n,):
@@ -629,109 +676,133 @@ def separability(W, live_mask=None, features=None) -> Separability:
             raise ValueError(f"features must be 0-based indices in 0..{n - 1}")
         fm[f] = True
         computed &= fm
-    idx = np.nonzero(live)[0]
-    L = len(idx)
+    return W, live, computed
+
+
+def _points_answer(U: np.ndarray, want: np.ndarray, m: int) -> Dict[str, Any]:
+    """margin, nearest, blockers (and neighbours for m <= 2) of the distinct points U (k, m)."""
+    if m == 2:
+        return _planar(U, want)
+    if m > 2:
+        return _general(U, want)
+    res = (_planar(np.column_stack([U, np.zeros(len(U))]), want) if len(U) > 1
+           else dict(margin=np.array([np.inf]), nearest=np.full((1, 2), np.nan), blockers=[[]],
+                     neighbours=np.full((1, 2), -1)))
+    res["nearest"] = res["nearest"][:, :1]
+    return res
+
+
+def _plane_neighbours(W, idx, reps, want, res) -> np.ndarray:
+    """Gap-evidence neighbours of the representatives on the drawn plane (m = 2: the same points;
+    m > 2: the projected ones, when no two of them coincide; m = 1: none)."""
+    m = W.shape[0]
+    if m == 2:
+        return res["neighbours"]
+    nb_rep = np.full((len(reps), 2), -1, dtype=np.int64)
+    if m > 2:
+        U2 = (geo.plane_basis(W)[0].T @ W[:, idx]).T[reps]
+        if len(np.unique(U2, axis=0)) == len(reps):  # no two projected points coincide
+            nb_rep = _planar(U2, want)["neighbours"]
+    return nb_rep
+
+
+def _answer_live(W, idx, computed, scale, out: Dict[str, Any]) -> None:
+    """Fill out's margin, nearest, blockers, separable and neighbours for the live features idx."""
+    margin, blockers = out["margin"], out["blockers"]
     P = np.ascontiguousarray(W[:, idx].T)
-    scale = float(np.max(np.linalg.norm(P, axis=1))) if L else 1.0
-    scale = scale if scale > 0 else 1.0
+    # exact duplicates: each is inside the others' hull (its twin), margin 0
+    _, first, inv, cnt = np.unique(P, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    dup = cnt[inv] > 1
+    for g in np.nonzero(cnt > 1)[0]:
+        members = np.nonzero(inv == g)[0]
+        for t in members:
+            twin = int(members[members != t][0])
+            blockers[idx[t]] = [int(idx[twin])]
+            margin[idx[t]] = 0.0
+    reps = np.sort(first)
+    want = computed[idx[reps]]
+    res = _points_answer(P[reps], want, W.shape[0])
+    solo = ~dup[reps] & want
+    feat = idx[reps]  # original index of each representative
+    fs = feat[solo]
+    margin[fs] = res["margin"][solo]
+    out["nearest"][fs] = res["nearest"][solo]
+    for t in np.nonzero(solo)[0]:
+        blockers[feat[t]] = [int(feat[j]) for j in res["blockers"][t]]
+    out["sep"][fs] = res["margin"][solo] > MARGIN_REL * scale
+    nb_rep = _plane_neighbours(W, idx, reps, want, res)
+    has = solo & (nb_rep[:, 0] >= 0)
+    out["nbr"][feat[has]] = feat[nb_rep[has]]
+    out["sep"][~computed] = False
+    margin[~computed] = np.nan
+    for i in idx[dup & ~computed[idx]]:  # only duplicates have answers filled in up front
+        blockers[i] = []
 
-    margin = np.full(n, np.nan)
-    nearest = np.full((n, m), np.nan)
-    blockers: List[List[int]] = [[] for _ in range(n)]
-    sep = np.zeros(n, dtype=bool)
-    nbr = np.full((n, 2), -1, dtype=np.int64)
-    plane = "latent plane (m = 2)" if m == 2 else geo.plane_basis(W)[1] if m > 2 else "latent line (m = 1)"
 
-    if L:
-        # exact duplicates: each is inside the others' hull (its twin), margin 0
-        _, first, inv, cnt = np.unique(P, axis=0, return_index=True, return_inverse=True, return_counts=True)
-        inv = inv.ravel()
-        dup = cnt[inv] > 1
-        for g in np.nonzero(cnt > 1)[0]:
-            members = np.nonzero(inv == g)[0]
-            for t in members:
-                twin = int(members[members != t][0])
-                blockers[idx[t]] = [int(idx[twin])]
-                margin[idx[t]] = 0.0
-        reps = np.sort(first)
-        U = P[reps]
-        want = computed[idx[reps]]
-        if m == 2:
-            res = _planar(U, want)
-        elif m == 1:
-            res = (_planar(np.column_stack([U, np.zeros(len(U))]), want) if len(U) > 1
-                   else dict(margin=np.array([np.inf]), nearest=np.full((1, 2), np.nan), blockers=[[]],
-                             neighbours=np.full((1, 2), -1)))
-            res["nearest"] = res["nearest"][:, :1]
-        else:
-            res = _general(U, want)
-        solo = ~dup[reps] & want
-        feat = idx[reps]  # original index of each representative
-        fs = feat[solo]
-        margin[fs] = res["margin"][solo]
-        nearest[fs] = res["nearest"][solo]
-        for t in np.nonzero(solo)[0]:
-            blockers[feat[t]] = [int(feat[j]) for j in res["blockers"][t]]
-        sep[fs] = res["margin"][solo] > MARGIN_REL * scale
-        # gap evidence on the drawn plane (m = 2: the same points)
-        if m == 2:
-            nb_rep = res["neighbours"]
-        elif m > 2:
-            U2 = (geo.plane_basis(W)[0].T @ W[:, idx]).T[reps]
-            nb_rep = np.full((len(reps), 2), -1, dtype=np.int64)
-            if len(np.unique(U2, axis=0)) == len(reps):  # no two projected points coincide
-                nb_rep = _planar(U2, want)["neighbours"]
-        else:
-            nb_rep = np.full((len(reps), 2), -1, dtype=np.int64)
-        has = solo & (nb_rep[:, 0] >= 0)
-        nbr[feat[has]] = feat[nb_rep[has]]
-        sep[~computed] = False
-        margin[~computed] = np.nan
-        for i in idx[dup & ~computed[idx]]:  # only duplicates have answers filled in up front
-            blockers[i] = []
-
-    # gap quantities on the plane
+def _gap_quantities(W, nbr) -> Dict[str, np.ndarray]:
+    """Radii, gaps, the half-gap needed and the chord's distance and margin on the plane, for each
+    feature with two neighbours (nan elsewhere)."""
+    m, n = W.shape
     W2 = W if m == 2 else (geo.project(W) if m > 2 else np.vstack([W, np.zeros((1, n))]))
-    radius = np.full(n, np.nan)
-    nrad = np.full((n, 2), np.nan)
-    g1 = np.full(n, np.nan)
-    g2 = np.full(n, np.nan)
-    half = np.full(n, np.nan)
-    need = np.full(n, np.nan)
-    dch = np.full(n, np.nan)
-    cm = np.full(n, np.nan)
-    outside = np.zeros(n, dtype=bool)
+    g = {k: np.full(n, np.nan) for k in ("radius", "gap_before", "gap_after", "half_gap", "needed_half_gap",
+                                         "chord_distance", "chord_margin")}
+    g["neighbour_radii"] = np.full((n, 2), np.nan)
+    g["outside_chord"] = np.zeros(n, dtype=bool)
     gi = np.nonzero(nbr[:, 0] >= 0)[0]
-    if len(gi):
-        w = W2[:, gi].T
-        u = W2[:, nbr[gi, 0]].T
-        v = W2[:, nbr[gi, 1]].T
-        r = np.linalg.norm(w, axis=1)
-        R1 = np.linalg.norm(u, axis=1)
-        R2 = np.linalg.norm(v, axis=1)
-        a1 = np.arctan2(_cross(u, w), np.einsum("ij,ij->i", u, w))
-        a2 = np.arctan2(_cross(w, v), np.einsum("ij,ij->i", w, v))
-        a1 = np.maximum(a1, 0.0)
-        a2 = np.maximum(a2, 0.0)
-        radius[gi], nrad[gi, 0], nrad[gi, 1] = r, R1, R2
-        g1[gi], g2[gi] = a1, a2
-        half[gi] = 0.5 * (a1 + a2)
-        dch[gi] = _chord_distance(R1, R2, a1, a2)
-        need[gi] = _needed_half_gap(r, R1, R2, a1, a2)
-        e = v - u
-        cr = _cross(e, w - u)
-        cm[gi] = -cr / np.linalg.norm(e, axis=1)  # > 0: beyond the chord (away from the origin)
-        outside[gi] = cm[gi] > 0
-    out = Separability(n=n, m=m, live=live, separable=sep, margin=margin, nearest=nearest, blockers=blockers,
-                       neighbours=nbr, radius=radius, neighbour_radii=nrad, gap_before=g1, gap_after=g2,
-                       half_gap=half, needed_half_gap=need, chord_distance=dch, chord_margin=cm,
-                       outside_chord=outside, plane=plane, tolerance=MARGIN_REL, scale=scale,
-                       computed=computed)
+    if not len(gi):
+        return g
+    w = W2[:, gi].T
+    u = W2[:, nbr[gi, 0]].T
+    v = W2[:, nbr[gi, 1]].T
+    r = np.linalg.norm(w, axis=1)
+    R1 = np.linalg.norm(u, axis=1)
+    R2 = np.linalg.norm(v, axis=1)
+    a1 = np.maximum(np.arctan2(_cross(u, w), np.einsum("ij,ij->i", u, w)), 0.0)
+    a2 = np.maximum(np.arctan2(_cross(w, v), np.einsum("ij,ij->i", w, v)), 0.0)
+    g["radius"][gi], g["neighbour_radii"][gi, 0], g["neighbour_radii"][gi, 1] = r, R1, R2
+    g["gap_before"][gi], g["gap_after"][gi] = a1, a2
+    g["half_gap"][gi] = 0.5 * (a1 + a2)
+    g["chord_distance"][gi] = _chord_distance(R1, R2, a1, a2)
+    g["needed_half_gap"][gi] = _needed_half_gap(r, R1, R2, a1, a2)
+    e = v - u
+    cr = _cross(e, w - u)
+    g["chord_margin"][gi] = -cr / np.linalg.norm(e, axis=1)  # > 0: beyond the chord (away from the origin)
+    g["outside_chord"][gi] = g["chord_margin"][gi] > 0
+    return g
+
+
+def separability(W: ArrayLike, live_mask: Optional[ArrayLike] = None,
+                 features: Optional[ArrayLike] = None) -> Separability:
+    """Separability of each live feature vector from the other live ones (see the module doc).
+
+    W: (m, n) float64; live_mask: (n,) bool, the features to test and to test
+    against (default: every feature with W_i != 0). Dead features get
+    separable False, margin nan, no blockers and no gap evidence.
+    features: 0-based indices to answer for (default: every live one); the
+    others are still obstacles but are left uncomputed (``computed`` False,
+    margin nan, separable False, None in feature_dict). At n = 10,000 the
+    whole answer takes ~50-150 ms; views that redraw per snapshot ask only
+    for the selected features (the hull of all live points, ~10 ms, remains).
+    """
+    W, live, computed = _check_args(W, live_mask, features)
+    m, n = W.shape
+    idx = np.nonzero(live)[0]
+    scale = float(np.max(np.linalg.norm(W[:, idx], axis=0))) if len(idx) else 1.0
+    scale = scale if scale > 0 else 1.0
+    ans = dict(margin=np.full(n, np.nan), nearest=np.full((n, m), np.nan),
+               blockers=[[] for _ in range(n)], sep=np.zeros(n, dtype=bool), nbr=np.full((n, 2), -1, dtype=np.int64))
+    if len(idx):
+        _answer_live(W, idx, computed, scale, ans)
+    plane = "latent plane (m = 2)" if m == 2 else geo.plane_basis(W)[1] if m > 2 else "latent line (m = 1)"
+    out = Separability(n=n, m=m, live=live, separable=ans["sep"], margin=ans["margin"], nearest=ans["nearest"],
+                       blockers=ans["blockers"], neighbours=ans["nbr"], **_gap_quantities(W, ans["nbr"]),
+                       plane=plane, tolerance=MARGIN_REL, scale=scale, computed=computed)
     out._W = W
     return out
 
 
-def fire_threshold(gain, b) -> np.ndarray:
+def fire_threshold(gain: ArrayLike, b: ArrayLike) -> np.ndarray:
     """(n,) smallest x > 0 with x gain_i + b_i > 0: -b/gain (b < 0 < gain), 0 (b > 0, or b = 0 < gain), else inf."""
     g = np.asarray(gain, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -743,7 +814,7 @@ def fire_threshold(gain, b) -> np.ndarray:
     return out
 
 
-def sensitivity(W, b, M=None) -> Sensitivity:
+def sensitivity(W: ArrayLike, b: ArrayLike, M: Optional[ArrayLike] = None) -> Sensitivity:
     """Per-feature fire threshold and sliver share (see the module doc). M: (n, m) untied decoder."""
     W, b = geo._check_Wb(W, b)
     m, n = W.shape

@@ -53,6 +53,22 @@ def capacity(k: int, cap: int = 0) -> int:
     return c
 
 
+def _padded(item, pos, colors):
+    """(P (cap, 3), C (cap, 4), k): k positions and their colours ((k, 4) or one) padded with zeros
+    to the item's buffer capacity, which grows as needed (``item._cap``); sets ``item.count`` = k."""
+    pos = np.asarray(pos, dtype=np.float32).reshape(-1, 3)
+    k = pos.shape[0]
+    item.count = k
+    cap = capacity(k, item._cap)
+    item._cap = cap
+    P = np.zeros((cap, 3), dtype=np.float32)
+    P[:k] = pos
+    C = np.zeros((cap, 4), dtype=np.float32)
+    c = np.asarray(colors, dtype=np.float32)
+    C[:k] = c.reshape(-1, 4) if c.ndim == 2 else c.reshape(1, 4)
+    return P, C, k
+
+
 class GLView(gl.GLViewWidget):
     """GLViewWidget that counts its contexts (``generation``) and reports clicks.
 
@@ -150,16 +166,7 @@ class LineItem(_ContextSafe, gl.GLLinePlotItem):
         self.base_width = float(width)
 
     def set_lines(self, pos, colors):
-        pos = np.asarray(pos, dtype=np.float32).reshape(-1, 3)
-        k = pos.shape[0]
-        self.count = k
-        cap = capacity(k, self._cap)
-        self._cap = cap
-        P = np.zeros((cap, 3), dtype=np.float32)
-        P[:k] = pos
-        C = np.zeros((cap, 4), dtype=np.float32)
-        c = np.asarray(colors, dtype=np.float32)
-        C[:k] = c.reshape(-1, 4) if c.ndim == 2 else c.reshape(1, 4)
+        P, C, _ = _padded(self, pos, colors)
         self.setData(pos=P, color=C)
 
     def getShaderProgram(self):  # called as self.getShaderProgram() by GLLinePlotItem.paint
@@ -184,17 +191,8 @@ class PointItem(_ContextSafe, gl.GLScatterPlotItem):
         self.count = 0
 
     def set_points(self, pos, colors, size: float):
-        pos = np.asarray(pos, dtype=np.float32).reshape(-1, 3)
-        k = pos.shape[0]
-        self.count = k
-        cap = capacity(k, self._cap)
-        self._cap = cap
-        P = np.zeros((cap, 3), dtype=np.float32)
-        P[:k] = pos
-        C = np.zeros((cap, 4), dtype=np.float32)
-        c = np.asarray(colors, dtype=np.float32)
-        C[:k] = c.reshape(-1, 4) if c.ndim == 2 else c.reshape(1, 4)
-        S = np.zeros(cap, dtype=np.float32)
+        P, C, k = _padded(self, pos, colors)
+        S = np.zeros(P.shape[0], dtype=np.float32)
         S[:k] = size
         self.setData(pos=P, color=C, size=S)
 

@@ -197,8 +197,30 @@ class PlaneView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.setSpacing(2)
+        lay.addLayout(self._build_triple_row())
+        lay.addLayout(self._build_toggle_row())
 
-        # row 1: the triple and the camera
+        self.gl = GLView()
+        self.gl.setBackgroundColor(BACKGROUND)
+        self.gl.setMinimumSize(160, 120)
+        self.gl.clicked.connect(self._gl_clicked)
+        # The GL widget joins the layout when this view is first shown: a QOpenGLWidget
+        # anywhere in a window switches the whole window to OpenGL compositing, which under
+        # software GL (Mesa llvmpipe, Xvfb) costs ~15 ms on every repaint of every view, so
+        # a window whose 3D dock was never opened must not carry one.
+        self._gl_slot = lay.count()
+        self.items = SceneItems(self.gl)
+
+        self.status = QLabel("")
+        self.status.setStyleSheet("color: #333; font-size: 9pt;")
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.setWordWrap(True)
+        lay.addWidget(self.status)
+        self._sync_controls()
+
+    def _build_triple_row(self) -> QHBoxLayout:
+        """Row 1: the triple (x, y, z boxes, step z, Default, Selected → axes) and the camera presets."""
         r1 = QHBoxLayout()
         r1.setContentsMargins(2, 0, 2, 0)
         r1.addWidget(QLabel("axes"))
@@ -227,9 +249,10 @@ class PlaneView(QWidget):
             r1.addWidget(b)
         self.fit_btn = self._tool("Fit", "Frame the scene again (same viewing direction)", self.fit)
         r1.addWidget(self.fit_btn)
-        lay.addLayout(r1)
+        return r1
 
-        # row 2: toggles and enlarge factors
+    def _build_toggle_row(self) -> QHBoxLayout:
+        """Row 2: the drawing toggles and the enlarge factor of each axis."""
         r2 = QHBoxLayout()
         r2.setContentsMargins(2, 0, 2, 0)
         self.toggles = {}
@@ -263,26 +286,7 @@ class PlaneView(QWidget):
             d.valueChanged.connect(self._enlarge_changed)
             self.enlarge_spins.append(d)
             r2.addWidget(d)
-        lay.addLayout(r2)
-
-        self.gl = GLView()
-        self.gl.setBackgroundColor(BACKGROUND)
-        self.gl.setMinimumSize(160, 120)
-        self.gl.clicked.connect(self._gl_clicked)
-        # The GL widget joins the layout when this view is first shown: a QOpenGLWidget
-        # anywhere in a window switches the whole window to OpenGL compositing, which under
-        # software GL (Mesa llvmpipe, Xvfb) costs ~15 ms on every repaint of every view, so
-        # a window whose 3D dock was never opened must not carry one.
-        self._gl_slot = lay.count()
-        self.items = SceneItems(self.gl)
-
-        self.status = QLabel("")
-        self.status.setStyleSheet("color: #333; font-size: 9pt;")
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status.setWordWrap(True)
-        lay.addWidget(self.status)
-        self._sync_controls()
+        return r2
 
     def showEvent(self, e):  # noqa: N802 (Qt)
         super().showEvent(e)

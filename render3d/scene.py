@@ -41,12 +41,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from model import geometry as geo
 from model.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from model.analysis import Analysis
 
 #: Colour (RGBA 0..1) of the part of the shape where no axis of the triple fires.
 NEUTRAL = (0.70, 0.71, 0.75, 0.42)
@@ -112,7 +116,7 @@ class PlaneSettings:
         return replace(self, **kw)
 
 
-def check_triple(triple, n: int) -> Triple:
+def check_triple(triple: Sequence[int], n: int) -> Triple:
     """The triple as ints, each in 0..n-1; a clear message otherwise.
 
     n < 3 cannot have three distinct axes: indices repeat (clamped to n - 1).
@@ -130,7 +134,7 @@ def check_triple(triple, n: int) -> Triple:
     return t  # type: ignore[return-value]
 
 
-def default_triple(snap: Snapshot, analysis=None) -> Triple:
+def default_triple(snap: Snapshot, analysis: Optional[Analysis] = None) -> Triple:
     """The seed's choice: two strong features on x, y and the weakest (dead) one on z.
 
     Weakest: the dead feature of smallest norm when ``analysis`` has dead
@@ -273,7 +277,8 @@ def _concat(parts):
     return pts, np.concatenate(offs), np.concatenate([b for _, _, b in parts]).astype(np.uint8)
 
 
-def split_cells(pts, off, bits, a, c: float, bit: int):
+def split_cells(pts: np.ndarray, off: np.ndarray, bits: np.ndarray, a: np.ndarray, c: float,
+                bit: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split every convex cell by the line a.h + c = 0: the part where a.h + c > 0 gets ``bit``.
 
     Only the cells the line crosses are clipped (a sliver line crosses few of
@@ -303,7 +308,7 @@ def split_cells(pts, off, bits, a, c: float, bit: int):
     return _concat([(keep_pts, keep_off, bits[~cross]), p, q])
 
 
-def sign_cells(V: np.ndarray, A3: np.ndarray, b3: np.ndarray):
+def sign_cells(V: np.ndarray, A3: np.ndarray, b3: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The latent shape cut into convex cells of constant sign of p_a(h) = A3[a].h + b3[a].
 
     V: (N, 2) shape vertices in angular order. Returns (pts (P, 2), offsets
@@ -379,7 +384,8 @@ def fan_faces(off: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # small geometry helpers
 
-def cone_mesh(tips: np.ndarray, dirs: np.ndarray, length, radius, segments: int = 12):
+def cone_mesh(tips: np.ndarray, dirs: np.ndarray, length: ArrayLike, radius: ArrayLike,
+              segments: int = 12) -> Tuple[np.ndarray, np.ndarray]:
     """Arrowheads: k cones with the given tips, axis directions (towards the tip), length, radius.
 
     Returns (vertices (k * (segments + 2), 3), faces (k * 2 * segments, 3) uint32).
@@ -412,7 +418,8 @@ def cone_mesh(tips: np.ndarray, dirs: np.ndarray, length, radius, segments: int 
     return verts.reshape(-1, 3), faces.astype(np.uint32)
 
 
-def project_to_pixels(mvp: np.ndarray, pts: np.ndarray, width: float, height: float):
+def project_to_pixels(mvp: np.ndarray, pts: np.ndarray, width: float,
+                      height: float) -> Tuple[np.ndarray, np.ndarray]:
     """(k, 2) pixel positions (x right, y down) and (k,) visibility of 3D points.
 
     mvp: (4, 4) row-major model-view-projection matrix (as QMatrix4x4 prints it).
@@ -437,7 +444,7 @@ def rgba01(colors: np.ndarray) -> np.ndarray:
     return c / 255.0 if c.size and c.max() > 1.0 else c
 
 
-def darker(c, f: float = 0.7) -> Tuple[float, float, float, float]:
+def darker(c: ArrayLike, f: float = 0.7) -> Tuple[float, float, float, float]:
     c = np.asarray(c, dtype=np.float64).ravel()
     return (float(c[0] * f), float(c[1] * f), float(c[2] * f), 1.0)
 
@@ -542,7 +549,8 @@ AUTO_ENLARGE_STEPS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 FLAT_REL = 1e-3
 
 
-def auto_enlarge_factors(A3, b3, V, user=(1.0, 1.0, 1.0)) -> np.ndarray:
+def auto_enlarge_factors(A3: ArrayLike, b3: ArrayLike, V: ArrayLike,
+                         user: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
     """(3,) factors for the axes of a triple: for a flat axis (its p spreads by < FLAT_REL of the
     largest |p| on the shape V) with user factor 1 and an offset below AUTO_ENLARGE_TARGET of that
     largest |p|, the largest of 1, 2, 5, 10, 20, 50, 100 that keeps the offset within the target;
@@ -567,13 +575,28 @@ def auto_enlarge_factors(A3, b3, V, user=(1.0, 1.0, 1.0)) -> np.ndarray:
     return out
 
 
-def build_scene(snap: Snapshot, settings: PlaneSettings, colors: Optional[np.ndarray] = None,
-                dead: Optional[Sequence[int]] = None) -> Scene:
-    """All arrays of the 3D view for (snapshot, settings, feature colours (n, 4) uint8).
+@dataclass
+class _Frame:
+    """Where the plane lands in GL coordinates: p_triple(h) = A3 h + b3, scaled by E per axis."""
 
-    ``dead``: 0-based dead features (model.analysis.Analysis.dead); a dead axis
-    of the triple whose tilt is not exactly flat is labelled "dead, nearly flat".
-    """
+    tri: Triple
+    ti: np.ndarray          # (3,) int64
+    A3: np.ndarray          # (3, 2)
+    b3: np.ndarray          # (3,)
+    E: np.ndarray           # (3,) enlarge factors in force
+    col: np.ndarray         # (n, 4) feature colours, RGBA 0..1
+
+    def to_gl(self, h) -> np.ndarray:
+        """h (k, 2) -> (k, 3) GL coordinates."""
+        return (np.asarray(h, dtype=np.float64).reshape(-1, 2) @ self.A3.T + self.b3) * self.E
+
+    @property
+    def tip(self) -> np.ndarray:
+        """p(0) = b on the triple, in GL coordinates: the bias arrow's tip and the spokes' hub."""
+        return self.b3 * self.E
+
+
+def _frame(snap: Snapshot, settings: PlaneSettings, colors: Optional[np.ndarray], W2, D2) -> _Frame:
     n = snap.n
     tri = check_triple(settings.triple, n)
     ti = np.array(tri, dtype=np.int64)
@@ -581,89 +604,80 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: Optional[np.nda
     if colors is None:
         from resources import palette  # pure numpy module
 
-        colors = palette.feature_colors(n, geo.angles(plane_of(snap)[0]))
+        colors = palette.feature_colors(n, geo.angles(W2))
     col = rgba01(colors)
     if col.shape != (n, 4):
         raise ValueError(f"colors must be (n, 4) = ({n}, 4), got {col.shape}")
-    W2, D2, desc = plane_of(snap)
-    b = snap.b
-    A3 = D2[ti]            # (3, 2): p_triple(h) = A3 h + b3
-    b3 = b[ti]
+    A3 = D2[ti]
+    b3 = snap.b[ti]
     if settings.auto_enlarge:
         E = E * auto_enlarge_factors(A3, b3, shape_polygon(W2)[0], tuple(settings.enlarge))
+    return _Frame(tri, ti, A3, b3, E, col)
 
-    def to_gl(h):          # h (k, 2) -> (k, 3) GL coordinates
-        return (np.asarray(h, dtype=np.float64).reshape(-1, 2) @ A3.T + b3) * E
 
-    # ---- the latent shape and its sign cells
-    V, order = shape_polygon(W2)
-    pts, off, bits = sign_cells(V, A3, b3)
-    P3 = to_gl(pts)
-    if settings.after_relu:
-        P3 = np.maximum(P3, 0.0)
-    faces = fan_faces(off)
-    cnt = np.diff(off)
-    # cell colours
+def _cell_colors(fr: _Frame, bits: np.ndarray, cnt: np.ndarray, slivers: bool) -> np.ndarray:
+    """(P, 4) colour of each cell vertex: neutral, or the mean colour of the axes that fire on the cell."""
     G = len(cnt)
     ccol = np.tile(np.array(NEUTRAL, dtype=np.float32), (G, 1))
-    if settings.show_slivers and G:
+    if slivers and G:
         m = np.stack([(bits >> s) & 1 for s in range(3)], axis=1).astype(np.float32)  # (G, 3)
         k = m.sum(axis=1)
         fire = k > 0
-        mix = (m @ col[ti, :3]) / np.maximum(k, 1)[:, None]
+        mix = (m @ fr.col[fr.ti, :3]) / np.maximum(k, 1)[:, None]
         ccol[fire, :3] = mix[fire]
         ccol[fire, 3] = SLIVER_ALPHA
-    mesh_colors = np.repeat(ccol, cnt, axis=0).astype(np.float32)
+    return np.repeat(ccol, cnt, axis=0).astype(np.float32)
 
-    # outline and vertices
-    shape3 = to_gl(V)
-    N = shape3.shape[0]
-    outline = _segments(shape3, np.roll(shape3, -1, axis=0)) if N >= 2 else np.zeros((0, 3), np.float32)
-    vertex_pos = np.empty((n, 3))
-    vertex_pos[order] = shape3
-    if n <= POINT_MAX:
-        shown = np.arange(n)
-    else:
-        stride = int(math.ceil(n / POINT_MAX))
-        shown = np.union1d(order[::stride], ti)
 
-    # ---- the feature wheel on the plane: p(0) = b -> p(W_t)
-    tip = b3 * E
-    if n <= SPOKE_MAX:
-        others = np.array([t for t in range(n) if t not in tri], dtype=np.int64)
-        spokes = _segments(np.tile(tip, (len(others), 1)), vertex_pos[others])
-        sc_ = col[others].copy()
-        sc_[:, 3] = SPOKE_ALPHA
-        spoke_colors = np.repeat(sc_, 2, axis=0)
-    else:
-        spokes = np.zeros((0, 3), np.float32)
-        spoke_colors = np.zeros((0, 4), np.float32)
+def _spokes(fr: _Frame, vertex_pos: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The feature wheel on the plane, p(0) = b -> p(W_t) for the features off the triple (n <= SPOKE_MAX)."""
+    n = vertex_pos.shape[0]
+    if n > SPOKE_MAX:
+        return np.zeros((0, 3), np.float32), np.zeros((0, 4), np.float32)
+    others = np.array([t for t in range(n) if t not in fr.tri], dtype=np.int64)
+    spokes = _segments(np.tile(fr.tip, (len(others), 1)), vertex_pos[others])
+    sc_ = fr.col[others].copy()
+    sc_[:, 3] = SPOKE_ALPHA
+    return spokes, np.repeat(sc_, 2, axis=0)
 
-    # ---- bias
-    origin = np.zeros(3)
-    foot = np.zeros((3, 3))
-    foot[[0, 1, 2], [0, 1, 2]] = tip
-    bias_lines = _segments(origin[None, :], tip[None, :])
-    drop_lines = _segments(np.tile(tip, (3, 1)), foot)
 
-    # ---- tilt
+def _tilted_axes(fr: _Frame, flat: np.ndarray) -> List[int]:
+    """The positions s of the triple that get a tilt arrow: not flat, and not a repeat of an earlier axis."""
+    tri = fr.tri
+    return [s for s in range(3) if not (flat[s] or (s > 0 and tri[s] in tri[:s]))]
+
+
+def _tilt(fr: _Frame, snap: Snapshot):
+    """|D_a|, the flat axes, and the tilt arrows p(0) -> p(D_a) (starts, ends, colours)."""
     nr_all = geo.norms(snap.W)
-    big = float(nr_all.max()) if n else 0.0
-    tmag = np.hypot(A3[:, 0], A3[:, 1])
+    big = float(nr_all.max()) if snap.n else 0.0
+    tmag = np.hypot(fr.A3[:, 0], fr.A3[:, 1])
     flat = tmag <= max(FLAT_ABS, FLAT_REL * big)
     starts, ends, tcols = [], [], []
-    for s in range(3):
-        if flat[s] or (s > 0 and tri[s] in tri[:s]):
-            continue
-        starts.append(tip)
-        ends.append(to_gl(A3[s][None, :])[0])
-        tcols.append(darker(col[tri[s]], 0.85))
-    tilt_lines = _segments(np.array(starts).reshape(-1, 3), np.array(ends).reshape(-1, 3))
-    tilt_line_colors = np.repeat(np.array(tcols, dtype=np.float32).reshape(-1, 4), 2, axis=0)
+    for s in _tilted_axes(fr, flat):
+        starts.append(fr.tip)
+        ends.append(fr.to_gl(fr.A3[s][None, :])[0])
+        tcols.append(darker(fr.col[fr.tri[s]], 0.85))
+    return tmag, flat, starts, ends, tcols
 
-    # ---- extent (before axes, which are sized from it)
-    content = [shape3, tip[None, :], origin[None, :]]
-    cube_hi = E.copy() if settings.show_cube else np.zeros(3)
+
+@dataclass
+class _Extent:
+    """The box of the drawn content and the axes sized from it."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    span: float
+    axis_len: np.ndarray    # (3,)
+    axis_neg: np.ndarray    # (3,)
+    ax: np.ndarray          # (6, 3) positive half-axes as segments
+    axn: np.ndarray         # (6, 3) negative half-axes
+
+
+def _extent(fr: _Frame, shape3: np.ndarray, settings: PlaneSettings) -> _Extent:
+    """The content's box (shape, bias tip, origin, cube, folded shape) and the axes reaching past it."""
+    content = [shape3, fr.tip[None, :], np.zeros((1, 3))]
+    cube_hi = fr.E.copy() if settings.show_cube else np.zeros(3)
     content.append(cube_hi[None, :])
     if settings.after_relu:
         content.append(np.maximum(shape3, 0))
@@ -679,103 +693,146 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: Optional[np.nda
     for s in range(3):
         ax[2 * s + 1, s] = axis_len[s]
         axn[2 * s + 1, s] = axis_neg[s]
-    axes_colors = np.repeat(np.array([darker(col[t], 0.9) for t in tri], dtype=np.float32), 2, axis=0)
+    return _Extent(lo, hi, span, axis_len, axis_neg, ax, axn)
 
-    # arrowheads: scaled with the scene
-    hl = 0.035 * span
-    head_tips, head_dirs, head_cols, head_len = [], [], [], []
+
+def _add_head(heads: List[list], tip: np.ndarray, d: np.ndarray, color, hl: float) -> None:
+    """Append an arrowhead at tip along d (none for a zero-length arrow), at most 0.45 of the arrow long."""
+    L = float(np.linalg.norm(d))
+    if L > 0:
+        heads.append([tip, d, color, min(hl, 0.45 * L)])
+
+
+def _heads(fr: _Frame, ext: _Extent, axes_colors: np.ndarray, tilt_arrows, settings: PlaneSettings):
+    """Arrowheads of the bias, the tilt arrows and the positive axes, scaled with the scene: (vertices,
+    faces, colours)."""
+    hl = 0.035 * ext.span
+    heads: List[list] = []
     if settings.show_bias:
-        d = tip - origin
-        L = float(np.linalg.norm(d))
-        if L > 0:
-            head_tips.append(tip)
-            head_dirs.append(d)
-            head_cols.append(BIAS)
-            head_len.append(min(hl, 0.45 * L))
+        _add_head(heads, fr.tip, fr.tip, BIAS, hl)  # the bias arrow starts at the origin
     if settings.show_tilt:
-        for s0, e0, c0 in zip(starts, ends, tcols):
-            d = e0 - s0
-            L = float(np.linalg.norm(d))
-            if L > 0:
-                head_tips.append(e0)
-                head_dirs.append(d)
-                head_cols.append(c0)
-                head_len.append(min(hl, 0.45 * L))
+        for s0, e0, c0 in zip(*tilt_arrows):
+            _add_head(heads, e0, e0 - s0, c0, hl)
     for s in range(3):  # the positive end of each axis
-        e0 = ax[2 * s + 1]
-        head_tips.append(e0)
-        head_dirs.append(e0)
-        head_cols.append(tuple(axes_colors[2 * s]))
-        head_len.append(0.8 * hl)
-    hv, hf = cone_mesh(np.array(head_tips), np.array(head_dirs), np.array(head_len),
-                       0.32 * np.array(head_len))
-    per = hv.shape[0] // max(len(head_tips), 1)
-    head_colors = np.repeat(np.array(head_cols, dtype=np.float32).reshape(-1, 4), per, axis=0)
+        e0 = ext.ax[2 * s + 1]
+        heads.append([e0, e0, tuple(axes_colors[2 * s]), 0.8 * hl])
+    tips, dirs, cols, lens = zip(*heads)
+    hv, hf = cone_mesh(np.array(tips), np.array(dirs), np.array(lens), 0.32 * np.array(lens))
+    per = hv.shape[0] // max(len(heads), 1)
+    return hv, hf, np.repeat(np.array(cols, dtype=np.float32).reshape(-1, 4), per, axis=0)
 
-    # cube
-    if settings.show_cube:
-        c8 = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], dtype=np.float64) * E
-        ed = [(a, b_) for a in range(8) for b_ in range(a + 1, 8) if bin(a ^ b_).count("1") == 1]
-        cube = _segments(c8[[a for a, _ in ed]], c8[[b_ for _, b_ in ed]])
-    else:
-        cube = np.zeros((0, 3), np.float32)
 
-    # after ReLU
-    if settings.after_relu:
-        relu_pos = np.maximum(vertex_pos, 0.0)
-        moved = np.any(relu_pos != vertex_pos, axis=1)
-        relu_lines = _segments(vertex_pos[moved], relu_pos[moved])
-    else:
-        relu_pos = np.zeros((0, 3))
-        relu_lines = np.zeros((0, 3), np.float32)
+def _cube(E: np.ndarray, show: bool) -> np.ndarray:
+    """The 12 edges of the unit ReLU hypercube (enlarged), as segments."""
+    if not show:
+        return np.zeros((0, 3), np.float32)
+    c8 = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], dtype=np.float64) * E
+    ed = [(a, b_) for a in range(8) for b_ in range(a + 1, 8) if bin(a ^ b_).count("1") == 1]
+    return _segments(c8[[a for a, _ in ed]], c8[[b_ for _, b_ in ed]])
 
-    # plane normal (GL coordinates): the cross product of the plane's two directions
-    c1, c2 = A3[:, 0] * E, A3[:, 1] * E
+
+def _after_relu(vertex_pos: np.ndarray, on: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """Each vertex's image ReLU(p(W_t)) and a line to it from every vertex that moves."""
+    if not on:
+        return np.zeros((0, 3)), np.zeros((0, 3), np.float32)
+    relu_pos = np.maximum(vertex_pos, 0.0)
+    moved = np.any(relu_pos != vertex_pos, axis=1)
+    return relu_pos, _segments(vertex_pos[moved], relu_pos[moved])
+
+
+def _normal(fr: _Frame) -> np.ndarray:
+    """Unit normal of the plane in GL coordinates (the cross product of its two directions), 0 if degenerate."""
+    c1, c2 = fr.A3[:, 0] * fr.E, fr.A3[:, 1] * fr.E
     nv = np.cross(c1, c2)
     nn = float(np.linalg.norm(nv))
-    normal = nv / nn if nn > 1e-12 * max(float(np.linalg.norm(c1) * np.linalg.norm(c2)), 1e-300) else np.zeros(3)
+    return nv / nn if nn > 1e-12 * max(float(np.linalg.norm(c1) * np.linalg.norm(c2)), 1e-300) else np.zeros(3)
 
-    # labels
-    dead_set = set(int(d) for d in (dead or ()))
+
+def _labels(fr: _Frame, ext: _Extent, tmag, flat, dead_set, vertex_pos, settings: PlaneSettings) -> List[Label]:
+    """The axes' feature numbers (with enlarge factor, flat or dead), the bias, the tilts, the vertices."""
+    if not settings.show_labels:
+        return []
+    tri, E, col = fr.tri, fr.E, fr.col
     labels: List[Label] = []
-    if settings.show_labels:
-        for s in range(3):
+    for s in range(3):
+        t = tri[s]
+        txt = f"{t + 1}" + (f" (×{E[s]:g})" if E[s] != 1 else "")
+        if flat[s]:
+            txt += f"  flat: |W{t + 1}| = {fmt(tmag[s])}"
+        elif t in dead_set:
+            txt += f"  dead, nearly flat: |W{t + 1}| = {fmt(tmag[s])}"
+        apos = ext.ax[2 * s + 1].copy()
+        apos[s] += 0.04 * ext.span
+        labels.append(Label(apos, txt, darker(col[t], 0.75), "axis", True))
+    if settings.show_bias:
+        labels.append(Label(fr.tip.copy(), "b = (" + ", ".join(fmt(v) for v in fr.b3) + ")", BIAS, "bias"))
+    if settings.show_tilt:
+        for s in _tilted_axes(fr, flat):
             t = tri[s]
-            txt = f"{t + 1}" + (f" (×{E[s]:g})" if E[s] != 1 else "")
-            if flat[s]:
-                txt += f"  flat: |W{t + 1}| = {fmt(tmag[s])}"
-            elif t in dead_set:
-                txt += f"  dead, nearly flat: |W{t + 1}| = {fmt(tmag[s])}"
-            apos = ax[2 * s + 1].copy()
-            apos[s] += 0.04 * span
-            labels.append(Label(apos, txt, darker(col[t], 0.75), "axis", True))
-        if settings.show_bias:
-            labels.append(Label(tip.copy(), "b = (" + ", ".join(fmt(v) for v in b3) + ")", BIAS, "bias"))
-        if settings.show_tilt:
-            for s in range(3):
-                if flat[s] or (s > 0 and tri[s] in tri[:s]):
-                    continue
-                t = tri[s]
-                labels.append(Label(to_gl(A3[s][None, :])[0], f"|W{t + 1}| = {fmt(tmag[s])}",
-                                    darker(col[t], 0.7), "tilt"))
-        if n <= VERTEX_LABEL_MAX and settings.show_vertices:
-            for t in range(n):
-                if t in tri:
-                    continue
+            labels.append(Label(fr.to_gl(fr.A3[s][None, :])[0], f"|W{t + 1}| = {fmt(tmag[s])}",
+                                darker(col[t], 0.7), "tilt"))
+    n = vertex_pos.shape[0]
+    if n <= VERTEX_LABEL_MAX and settings.show_vertices:
+        for t in range(n):
+            if t not in tri:
                 labels.append(Label(vertex_pos[t].copy(), str(t + 1), darker(col[t], 0.7), "vertex"))
+    return labels
 
-    # what the camera frames: the shape (subsampled), the origin, the bias tip, the axes, the cube
+
+def _fit_points(fr: _Frame, ext: _Extent, shape3: np.ndarray, cube: np.ndarray) -> np.ndarray:
+    """What the camera frames: the shape (subsampled), the origin, the bias tip, the axes, the cube."""
+    N = shape3.shape[0]
     sub = shape3 if N <= 4000 else shape3[:: int(math.ceil(N / 4000))]
-    ends = ax[1::2].copy()
-    ends[[0, 1, 2], [0, 1, 2]] += 0.06 * span  # room for the axis labels
-    fit_points = np.concatenate([sub, tip[None, :], origin[None, :], ax, axn, ends, cube.reshape(-1, 3)])
+    ends = ext.ax[1::2].copy()
+    ends[[0, 1, 2], [0, 1, 2]] += 0.06 * ext.span  # room for the axis labels
+    return np.concatenate([sub, fr.tip[None, :], np.zeros((1, 3)), ext.ax, ext.axn, ends, cube.reshape(-1, 3)])
+
+
+def build_scene(snap: Snapshot, settings: PlaneSettings, colors: Optional[np.ndarray] = None,
+                dead: Optional[Sequence[int]] = None) -> Scene:
+    """All arrays of the 3D view for (snapshot, settings, feature colours (n, 4) uint8).
+
+    ``dead``: 0-based dead features (model.analysis.Analysis.dead); a dead axis
+    of the triple whose tilt is not exactly flat is labelled "dead, nearly flat".
+    """
+    n = snap.n
+    W2, D2, desc = plane_of(snap)
+    fr = _frame(snap, settings, colors, W2, D2)
+    tri, E, tip = fr.tri, fr.E, fr.tip
+
+    # the latent shape and its sign cells
+    V, order = shape_polygon(W2)
+    pts, off, bits = sign_cells(V, fr.A3, fr.b3)
+    P3 = fr.to_gl(pts)
+    if settings.after_relu:
+        P3 = np.maximum(P3, 0.0)
+
+    # outline and vertices
+    shape3 = fr.to_gl(V)
+    N = shape3.shape[0]
+    outline = _segments(shape3, np.roll(shape3, -1, axis=0)) if N >= 2 else np.zeros((0, 3), np.float32)
+    vertex_pos = np.empty((n, 3))
+    vertex_pos[order] = shape3
+    shown = np.arange(n) if n <= POINT_MAX else np.union1d(order[::int(math.ceil(n / POINT_MAX))], fr.ti)
+    spokes, spoke_colors = _spokes(fr, vertex_pos)
+
+    # bias: the arrow from the origin and the drop lines to the axes
+    foot = np.zeros((3, 3))
+    foot[[0, 1, 2], [0, 1, 2]] = tip
+    tmag, flat, *tilt_arrows = _tilt(fr, snap)
+    starts, ends, tcols = tilt_arrows
+    ext = _extent(fr, shape3, settings)
+    axes_colors = np.repeat(np.array([darker(fr.col[t], 0.9) for t in tri], dtype=np.float32), 2, axis=0)
+    hv, hf, head_colors = _heads(fr, ext, axes_colors, tilt_arrows, settings)
+    cube = _cube(E, settings.show_cube)
+    relu_pos, relu_lines = _after_relu(vertex_pos, settings.after_relu)
+    dead_set = set(int(d) for d in (dead or ()))
 
     areas = cell_areas(pts, off)
-    center = 0.5 * (lo + hi)
-    radius = float(0.5 * np.linalg.norm(np.maximum(axis_len, hi) - np.minimum(axis_neg, lo)))
+    radius = float(0.5 * np.linalg.norm(np.maximum(ext.axis_len, ext.hi) - np.minimum(ext.axis_neg, ext.lo)))
     info = {
         "triple": tri,
-        "bias": b3.copy(),
+        "bias": fr.b3.copy(),
         "tilt": tmag.copy(),
         "flat": flat.copy(),
         "dead": np.array([t in dead_set for t in tri]),
@@ -785,19 +842,24 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: Optional[np.nda
     return Scene(
         n=n, triple=tri, enlarge=E,
         cells_h=pts, cells_off=off, cells_bits=bits,
-        mesh_pos=P3.astype(np.float32), mesh_faces=faces, mesh_colors=mesh_colors,
+        mesh_pos=P3.astype(np.float32), mesh_faces=fan_faces(off),
+        mesh_colors=_cell_colors(fr, bits, np.diff(off), settings.show_slivers),
         outline=outline, outline_color=GHOST if settings.after_relu else OUTLINE,
         shape3=shape3.astype(np.float32), order=order,
-        vertex_pos=vertex_pos.astype(np.float32), vertex_colors=col, vertex_shown=shown,
+        vertex_pos=vertex_pos.astype(np.float32), vertex_colors=fr.col, vertex_shown=shown,
         spokes=spokes, spoke_colors=spoke_colors,
-        bias=b3.copy(), bias_tip=tip, bias_lines=bias_lines, drop_lines=drop_lines,
-        tilt=A3.copy(), tilt_mag=tmag, flat=flat, tilt_lines=tilt_lines, tilt_line_colors=tilt_line_colors,
+        bias=fr.b3.copy(), bias_tip=tip, bias_lines=_segments(np.zeros((1, 3)), tip[None, :]),
+        drop_lines=_segments(np.tile(tip, (3, 1)), foot),
+        tilt=fr.A3.copy(), tilt_mag=tmag, flat=flat,
+        tilt_lines=_segments(np.array(starts).reshape(-1, 3), np.array(ends).reshape(-1, 3)),
+        tilt_line_colors=np.repeat(np.array(tcols, dtype=np.float32).reshape(-1, 4), 2, axis=0),
         head_pos=hv.astype(np.float32), head_faces=hf, head_colors=head_colors,
-        axes_pos=ax.astype(np.float32), axes_colors=axes_colors, axes_neg=axn.astype(np.float32),
-        axis_len=axis_len, cube=cube,
+        axes_pos=ext.ax.astype(np.float32), axes_colors=axes_colors, axes_neg=ext.axn.astype(np.float32),
+        axis_len=ext.axis_len, cube=cube,
         relu_pos=relu_pos.astype(np.float32), relu_lines=relu_lines,
-        labels=labels, fit_points=fit_points, center=center, radius=max(radius, 1e-6), normal=normal,
-        plane="" if snap.m == 2 else desc, info=info,
+        labels=_labels(fr, ext, tmag, flat, dead_set, vertex_pos, settings),
+        fit_points=_fit_points(fr, ext, shape3, cube), center=0.5 * (ext.lo + ext.hi),
+        radius=max(radius, 1e-6), normal=_normal(fr), plane="" if snap.m == 2 else desc, info=info,
     )
 
 
@@ -816,7 +878,7 @@ def camera_direction(elevation: float, azimuth: float) -> np.ndarray:
     return np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
 
 
-def direction_angles(d) -> Tuple[float, float]:
+def direction_angles(d: ArrayLike) -> Tuple[float, float]:
     """(elevation, azimuth) degrees of a direction from the centre towards the camera."""
     d = np.asarray(d, dtype=np.float64)
     d = d / np.linalg.norm(d)
@@ -841,7 +903,7 @@ def underside_direction(scene: Scene) -> np.ndarray:
     return -nv
 
 
-def camera_basis(elevation: float, azimuth: float):
+def camera_basis(elevation: float, azimuth: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(d, r, u): towards the camera, screen right, screen up (pyqtgraph's euler camera, z up)."""
     d = camera_direction(elevation, azimuth)
     az = math.radians(azimuth)
@@ -850,7 +912,7 @@ def camera_basis(elevation: float, azimuth: float):
     return d, r, u
 
 
-def fit_camera(points, elevation: float, azimuth: float, aspect: float = 4 / 3, fov: float = FOV,
+def fit_camera(points: ArrayLike, elevation: float, azimuth: float, aspect: float = 4 / 3, fov: float = FOV,
                margin: float = 0.85) -> Tuple[np.ndarray, float]:
     """(center (3,), distance): the perspective camera looking from (elevation, azimuth) in which
     every point lies inside ``margin`` of the view, centred on their projected extent.
@@ -881,7 +943,8 @@ LABEL_PRIORITY = ("axis", "bias", "tilt", "vertex")
 LABEL_HIDEABLE = ("vertex",)
 
 
-def place_labels(anchors, sizes, kinds, width: float, height: float, gap: float = 5.0):
+def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], width: float, height: float,
+                 gap: float = 5.0) -> np.ndarray:
     """Top-left corners (N, 2) for text boxes of ``sizes`` (N, 2: w, h) near pixel ``anchors``
     (N, 2) so that no two boxes overlap, or NaN for a hidden label.
 
@@ -925,8 +988,8 @@ def place_labels(anchors, sizes, kinds, width: float, height: float, gap: float 
     return out
 
 
-def points_in_view(points, center, distance: float, elevation: float, azimuth: float, aspect: float = 4 / 3,
-                   fov: float = FOV, margin: float = 0.98) -> bool:
+def points_in_view(points: ArrayLike, center: ArrayLike, distance: float, elevation: float, azimuth: float,
+                   aspect: float = 4 / 3, fov: float = FOV, margin: float = 0.98) -> bool:
     """Whether every point projects inside ``margin`` of the perspective view (and in front of
     the camera) of the camera at center + distance * d(elevation, azimuth)."""
     P = np.asarray(points, dtype=np.float64).reshape(-1, 3)

@@ -3,9 +3,9 @@ app -> widgets, render3d -> model; model/ never imports Qt; no pickle module; no
 are contracts in pyproject.toml, checked by `lint-imports` in `make test`. Here: what is loaded at run
 time, and pickle reached through numpy."""
 import ast
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.fresh_python import loaded_after
 
 ROOT = Path(__file__).resolve().parents[1]
 QT = ("PyQt6", "PySide6", "PyQt5", "pyqtgraph", "OpenGL", "superqt")
@@ -27,12 +27,8 @@ def _imports(path):
 
 
 def test_importing_the_model_loads_no_qt():
-    code = ("import sys, model.engine, model.analysis, model.geometry, model.runfile, model.history, "
-            "model.explorer, model.analysis_provider;"
-            f"print([m for m in sys.modules if m.split('.')[0] in {QT!r}])")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "[]"
+    assert loaded_after("import model.engine, model.analysis, model.geometry, model.runfile, model.history, "
+                        "model.explorer, model.analysis_provider", QT) == []
 
 
 def test_no_pickle_anywhere():

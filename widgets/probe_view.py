@@ -85,6 +85,21 @@ class ProbeView(QWidget):
         self.n = 7
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(self._build_path_controls())
+        lay.addWidget(self._build_plot(), 1)
+        lay.addLayout(self._build_t_row())
+        self.readout = QLabel("Probe the snapshot shown: choose a path and press Probe.")
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        self.readout.setWordWrap(True)
+        lay.addWidget(self.readout)
+        self.status = QLabel("")
+        lay.addWidget(self.status)
+        self._connect()
+        self._update_enabled()
+        self._set_has_result(False)
+
+    def _build_path_controls(self) -> QGridLayout:
+        """The path (kind, feature, direction, angle, seed), its range and points, and Probe."""
         g = QGridLayout()
         self.kind = QComboBox()
         self.kind.addItems(["feature", "bias", "random", "angle"])
@@ -127,7 +142,10 @@ class ProbeView(QWidget):
         g.addWidget(self.span, 1, 1)
         g.addWidget(self.points, 1, 2)
         g.addWidget(self.run_button, 1, 6)
-        lay.addLayout(g)
+        return g
+
+    def _build_plot(self) -> pg.PlotWidget:
+        """loss(t) with its slope and curvature at 0, the closed-form overlay, and the t marker."""
         self.plot = pg.PlotWidget()
         self.plot.setLabel("bottom", "t")
         self.plot.setLabel("left", "loss")
@@ -149,7 +167,10 @@ class ProbeView(QWidget):
         self.plot.addItem(self.marker)
         self.dot = pg.ScatterPlotItem([], [], size=9, brush=pg.mkBrush(0, 0, 0))
         self.plot.addItem(self.dot)
-        lay.addWidget(self.plot, 1)
+        return self.plot
+
+    def _build_t_row(self) -> QHBoxLayout:
+        """The t slider, showing the model at t, and continuing training from it."""
         row = QHBoxLayout()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
@@ -168,14 +189,9 @@ class ProbeView(QWidget):
         row.addWidget(self.show_box)
         row.addWidget(self.steps)
         row.addWidget(self.continue_button)
-        lay.addLayout(row)
-        self.readout = QLabel("Probe the snapshot shown: choose a path and press Probe.")
-        self.readout.setTextFormat(Qt.TextFormat.RichText)
-        self.readout.setWordWrap(True)
-        lay.addWidget(self.readout)
-        self.status = QLabel("")
-        lay.addWidget(self.status)
+        return row
 
+    def _connect(self) -> None:
         self.kind.currentIndexChanged.connect(self._update_enabled)
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self.direction.currentIndexChanged.connect(self._update_enabled)
@@ -184,8 +200,6 @@ class ProbeView(QWidget):
         self.marker.sigPositionChanged.connect(self._marker_moved)
         self.show_box.toggled.connect(self.showPerturbed.emit)
         self.continue_button.clicked.connect(lambda: self.continueRequested.emit(self.t(), self.steps.value()))
-        self._update_enabled()
-        self._set_has_result(False)
 
     # ------------------------------------------------------------- controls
     def set_model_info(self, n: int, dead=(), steps: Optional[int] = None):

@@ -264,6 +264,18 @@ class FigureSpec:
         return self.slug + ".png"
 
 
+#: Every figure, in the seed's order (the order the draw functions below are defined in).
+FIGURES: List[FigureSpec] = []
+
+
+def _figure(slug: str, size: Tuple[int, int], runs: Tuple[str, ...], caption: str):
+    """Register the decorated draw function as the figure ``slug`` (see FigureSpec) at the end of FIGURES."""
+    def register(draw: Callable) -> Callable:
+        FIGURES.append(FigureSpec(slug, caption, size, runs, draw))
+        return draw
+    return register
+
+
 def _n6_model(runs: Runs) -> int:
     """The first of the n = 6 seeds that reconstructs every feature (the seed picked such a one)."""
     cfg = runs.configs["n6"]
@@ -273,6 +285,8 @@ def _n6_model(runs: Runs) -> int:
     return 0
 
 
+@_figure("latent-zone-intro", (1600, 800), ("n6",),
+         "Latent zones of a perfect n = 6 model: W's columns on a circle (left), the latent zones (right)")
 def draw_n6_zones(runs: Runs, size):
     k = _n6_model(runs)
     fr = runs.frame("n6", k)
@@ -288,6 +302,8 @@ def draw_n6_zones(runs: Runs, size):
                  f"to fire).")
 
 
+@_figure("latent-zone-intro-2", (1000, 800), ("n6",),
+         "The latent space (a planar hexagon) in 3D, with the activation sliver of the z-th feature")
 def draw_n6_plane(runs: Runs, size):
     from render3d.scene import default_triple
 
@@ -317,6 +333,7 @@ def _n7_setup(fr) -> str:
             f"seed {c.seed}, {c.steps:,} steps")
 
 
+@_figure("symmetric-failure-1", (1600, 800), ("n7",), "Symmetric Failure: n = 7, m = 2, trained for 25,000 epochs")
 def draw_n7_failure(runs: Runs, size):
     fr, an, t = _failure(runs)
     with renderer(("wheel", "zones"), fr, *size) as r:
@@ -336,6 +353,8 @@ def draw_n7_failure(runs: Runs, size):
     return img, f"{_n7_setup(fr)} (the seed: AdamW): {what}.{mouth}"
 
 
+@_figure("dimensions-1-2-7-simple", (1000, 800), ("n7",),
+         "The 1st, 2nd and 7th dimension values of the latent shape (the 7th dimension is enlarged)")
 def draw_n7_dims(runs: Runs, size):
     fr, an, t = _failure(runs)
     with renderer(("plane3d",), fr, *size) as r:
@@ -352,6 +371,8 @@ def draw_n7_dims(runs: Runs, size):
                  f"{feats(t)} here), enlarged ×{DEAD_ENLARGE:g} so that b_{z + 1} can be seen{flat}.")
 
 
+@_figure("ideal-vs-unideal-wtw", (1600, 760), ("n7",),
+         "Left: ideal WᵀW (all 7 features learnt). Right: Symmetric Failure WᵀW (only 6 features learnt)")
 def draw_gram(runs: Runs, size):
     from widgets.gram_view import GramSettings
 
@@ -379,6 +400,7 @@ def draw_gram(runs: Runs, size):
                  f"ReLU(WᵀW + b) = I. Right: the symmetric failure ({_n7_setup(fr)}): {zero}.")
 
 
+@_figure("w7-0.05-w6-tilt", (1000, 800), ("n7",), "Tilt introduced when W7 = 0.05 * W6")
 def draw_tilt(runs: Runs, size):
     from model.probe import feature_path, perturbed
 
@@ -421,6 +443,7 @@ def _gaps(an) -> str:
     return ", ".join(f"{v:.0f}°" for v in g)
 
 
+@_figure("five-5d-axial-vectors", (1600, 800), ("n5",), "Five 5D axial vectors embedded into 2D space, + some rotation")
 def draw_pentagon(runs: Runs, size):
     def text(an):
         shape = "still spread into a regular pentagon" if regular(an) else "do not form a regular pentagon (yet)"
@@ -431,6 +454,8 @@ def draw_pentagon(runs: Runs, size):
     return _wheel_zones(runs, "n5", size, text)
 
 
+@_figure("four-4d-axial-vectors", (1600, 800), ("n4",),
+         "Four 4D axial vectors embedded into 2D space, + some rotation (n ≤ 2m)")
 def draw_cross(runs: Runs, size):
     def text(an):
         if regular(an) and an.verdict == "perfect":
@@ -441,6 +466,8 @@ def draw_cross(runs: Runs, size):
     return _wheel_zones(runs, "n4", size, text)
 
 
+@_figure("relu-clamping-3d", (1600, 800), ("n3",),
+         "Data latents (on the plane) being ReLU-ed onto the ReLU hypercube in 3D: before (left) and after (right)")
 def draw_fold(runs: Runs, size):
     fr = runs.frame("n3")
     w, h = size
@@ -461,6 +488,8 @@ def draw_fold(runs: Runs, size):
                  f"its faces.")
 
 
+@_figure("memorized-training-examples", (1600, 860), ("datasize",),
+         "Latent vectors of datasets as T increases: the T-gons")
 def draw_tgons(runs: Runs, size):
     res = runs.datasize
     img = datasize_image(res, *size)
@@ -480,6 +509,7 @@ def draw_tgons(runs: Runs, size):
                  f"(blue) beside the feature vectors (grey): " + "; ".join(parts) + ".")
 
 
+@_figure("wtw-visual", (900, 800), ("n7",), "A visual depiction of WᵀW")
 def draw_wtw_visual(runs: Runs, size):
     from widgets.gram_view import GramSettings
 
@@ -504,28 +534,6 @@ def draw_wtw_visual(runs: Runs, size):
                  f"positive.")
 
 
-FIGURES: List[FigureSpec] = [
-    FigureSpec("latent-zone-intro", "Latent zones of a perfect n = 6 model: W's columns on a circle (left), "
-               "the latent zones (right)", (1600, 800), ("n6",), draw_n6_zones),
-    FigureSpec("latent-zone-intro-2", "The latent space (a planar hexagon) in 3D, with the activation sliver "
-               "of the z-th feature", (1000, 800), ("n6",), draw_n6_plane),
-    FigureSpec("symmetric-failure-1", "Symmetric Failure: n = 7, m = 2, trained for 25,000 epochs",
-               (1600, 800), ("n7",), draw_n7_failure),
-    FigureSpec("dimensions-1-2-7-simple", "The 1st, 2nd and 7th dimension values of the latent shape "
-               "(the 7th dimension is enlarged)", (1000, 800), ("n7",), draw_n7_dims),
-    FigureSpec("ideal-vs-unideal-wtw", "Left: ideal WᵀW (all 7 features learnt). Right: Symmetric Failure WᵀW "
-               "(only 6 features learnt)", (1600, 760), ("n7",), draw_gram),
-    FigureSpec("w7-0.05-w6-tilt", "Tilt introduced when W7 = 0.05 * W6", (1000, 800), ("n7",), draw_tilt),
-    FigureSpec("five-5d-axial-vectors", "Five 5D axial vectors embedded into 2D space, + some rotation",
-               (1600, 800), ("n5",), draw_pentagon),
-    FigureSpec("four-4d-axial-vectors", "Four 4D axial vectors embedded into 2D space, + some rotation "
-               "(n ≤ 2m)", (1600, 800), ("n4",), draw_cross),
-    FigureSpec("relu-clamping-3d", "Data latents (on the plane) being ReLU-ed onto the ReLU hypercube in 3D: "
-               "before (left) and after (right)", (1600, 800), ("n3",), draw_fold),
-    FigureSpec("memorized-training-examples", "Latent vectors of datasets as T increases: the T-gons",
-               (1600, 860), ("datasize",), draw_tgons),
-    FigureSpec("wtw-visual", "A visual depiction of WᵀW", (900, 800), ("n7",), draw_wtw_visual),
-]
 
 
 def index_markdown(entries: Sequence[Tuple[FigureSpec, str]], note: str) -> str:

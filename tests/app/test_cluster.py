@@ -81,7 +81,7 @@ def on_ray(tmp_path_factory):
     process; a task whose worker dies the first time; a cancelled run."""
     d = tmp_path_factory.mktemp("cluster")
     r = _python(f"""
-        import json, os, time
+        import json, os
         import numpy as np
         from model import cluster
         from model.config import TrainConfig
@@ -109,13 +109,16 @@ def on_ray(tmp_path_factory):
         long = SweepRunner(TrainConfig(n=6, models=4, steps=10**7), parse_grid(["n=6,7"]), 4,
                            out=d + "/cancelled.h5")
         import threading
-        t0 = time.monotonic()
         threading.Timer(3.0, long.request_cancel).start()
         sw = cluster.run_sweep(long, "local")
-        took = time.monotonic() - t0
+        cancel_seen = long._cluster.cancelled  # the runner's cancel reached the cluster run
+        from model.sweep import open_sweep
+        kept = os.path.exists(d + "/cancelled.h5") and open_sweep(d + "/cancelled.h5")
+        kept = [kept.cancelled, len(kept.entries)] if kept else None
         cluster.shutdown()
         print(json.dumps({{"phases": phases, "retried": got[0][0], "crashed": os.path.exists(d + "/crashed-once"),
-                          "cancelled": sw.cancelled, "done": len(sw.entries), "took": took}}))
+                          "cancelled": sw.cancelled, "done": len(sw.entries), "cancel_seen": cancel_seen,
+                          "kept": kept}}))
     """, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     return d, json.loads(r.stdout.strip().splitlines()[-1])
@@ -157,4 +160,8 @@ def test_a_small_grid_on_local_ray_equals_the_in_process_run(on_ray):
 def test_a_lost_worker_is_retried_and_cancel_keeps_what_finished(on_ray):
     d, info = on_ray
     assert info["crashed"] and info["retried"] == {"attempt": "after the crash", "key": 0}
-    assert info["cancelled"] and info["done"] < 2 and info["took"] < 60
+    # the cancel was honoured: it reached the cluster run and the sweep stopped before its two points of
+    # 10^7 steps finished (ignored, they would run to the end and both be done); what finished is on disk,
+    # marked cancelled (nothing finished: nothing written)
+    assert info["cancelled"] and info["cancel_seen"] and info["done"] < 2
+    assert info["kept"] == ([True, info["done"]] if info["done"] else None)

@@ -11,14 +11,6 @@ from model.config import TrainConfig
 
 pytest.importorskip("PyQt6")
 from app.gui.experiments_window import ExperimentsWindow  # noqa: E402
-from app.gui.session import Session  # noqa: E402
-
-
-@pytest.fixture
-def session(qtbot):
-    s = Session()
-    yield s
-    assert s.shutdown(timeout=3.0)
 
 
 @pytest.fixture

@@ -19,16 +19,6 @@ from app.export.figure import (ExportError, FigureOptions, FigureRenderer, check
 from model import geometry as geo  # noqa: E402
 
 
-@pytest.fixture
-def session(qtbot, run7):
-    from app.gui.session import Session
-
-    s = Session()
-    assert s.open(run7)
-    yield s
-    assert s.shutdown(timeout=2.0)
-
-
 def rgb_of(img: QImage) -> np.ndarray:
     return qimage_rgb(img).astype(int)
 
@@ -68,10 +58,10 @@ def render_svg(path, size) -> QImage:
 
 
 # ------------------------------------------------------------------- figures
-def test_png_figure_has_exact_size_feature_colours_title_and_legend(session, tmp_path):
-    snap, ctx = session.frame_at(None)
+def test_png_figure_has_exact_size_feature_colours_title_and_legend(session7, tmp_path):
+    snap, ctx = session7.frame_at(None)
     opts = FigureOptions(width=900, height=420)
-    with FigureRenderer(("wheel", "zones"), opts, run_title(session.config)) as r:
+    with FigureRenderer(("wheel", "zones"), opts, run_title(session7.config)) as r:
         out = r.save(tmp_path / "fig.png", snap, ctx)
         img = QImage(str(out))
         assert (img.width(), img.height()) == (900, 420)
@@ -85,8 +75,8 @@ def test_png_figure_has_exact_size_feature_colours_title_and_legend(session, tmp
     assert os.listdir(tmp_path) == ["fig.png"]  # no temporary file left
 
 
-def test_png_options_transparent_no_title_font_size(session, tmp_path):
-    snap, ctx = session.frame_at(500)
+def test_png_options_transparent_no_title_font_size(session7, tmp_path):
+    snap, ctx = session7.frame_at(500)
     assert snap.step <= 500
     bare = FigureOptions(width=400, height=300, background="transparent", title=None, caption=False, legend=False)
     export_figure(tmp_path / "bare.png", ("zones",), snap, ctx, bare)
@@ -106,10 +96,10 @@ def test_png_options_transparent_no_title_font_size(session, tmp_path):
     assert ink[1] > 2 * ink[0] > 0
 
 
-def test_svg_is_vector_paths_and_text_and_draws_the_same_figure(session, tmp_path):
-    snap, ctx = session.frame_at(None)
+def test_svg_is_vector_paths_and_text_and_draws_the_same_figure(session7, tmp_path):
+    snap, ctx = session7.frame_at(None)
     opts = FigureOptions(width=800, height=400)
-    with FigureRenderer(("wheel", "zones"), opts, run_title(session.config)) as r:
+    with FigureRenderer(("wheel", "zones"), opts, run_title(session7.config)) as r:
         out = r.save(tmp_path / "fig.svg", snap, ctx)
         root = ET.parse(out).getroot()
         ns = "{http://www.w3.org/2000/svg}"
@@ -125,10 +115,10 @@ def test_svg_is_vector_paths_and_text_and_draws_the_same_figure(session, tmp_pat
             check_arrows_and_legend(a, r, snap, ctx.colors, panel)
 
 
-def test_pdf_opens_with_one_page_of_the_size_and_the_figure(session, tmp_path):
+def test_pdf_opens_with_one_page_of_the_size_and_the_figure(session7, tmp_path):
     from PyQt6.QtPdf import QPdfDocument
 
-    snap, ctx = session.frame_at(None)
+    snap, ctx = session7.frame_at(None)
     for key in ("bias", "loss", "verdict", "gram"):  # every kind of 2D view goes to PDF
         export_figure(tmp_path / f"{key}.pdf", (key,), snap, ctx, FigureOptions(width=500, height=300))
     with FigureRenderer(("wheel", "zones"), FigureOptions(width=800, height=400)) as r:
@@ -192,10 +182,10 @@ def _job(session, tmp_path, name, panels=("zones",), frames=12, size=(320, 240),
     return r, AnimationJob(r, session.frame_at, steps, tmp_path / name, fps=fps, **kw)
 
 
-def test_mp4_is_h264_with_the_frames_and_size_and_frames_change(session, tmp_path):
+def test_mp4_is_h264_with_the_frames_and_size_and_frames_change(session7, tmp_path):
     import imageio_ffmpeg
 
-    r, job = _job(session, tmp_path, "a.mp4", frames=12, size=(321, 240))
+    r, job = _job(session7, tmp_path, "a.mp4", frames=12, size=(321, 240))
     with r:
         while job.step(0.05):
             assert job.eta() is not None
@@ -211,10 +201,10 @@ def test_mp4_is_h264_with_the_frames_and_size_and_frames_change(session, tmp_pat
     assert os.listdir(tmp_path) == ["a.mp4"]
 
 
-def test_gif_decodes_to_the_frames_and_shows_the_colours(session, tmp_path):
+def test_gif_decodes_to_the_frames_and_shows_the_colours(session7, tmp_path):
     from PIL import Image
 
-    r, job = _job(session, tmp_path, "a.gif", frames=6, size=(300, 200), panels=("wheel", "zones"))
+    r, job = _job(session7, tmp_path, "a.gif", frames=6, size=(300, 200), panels=("wheel", "zones"))
     with r:
         out = job.run()
     im = Image.open(out)
@@ -225,13 +215,13 @@ def test_gif_decodes_to_the_frames_and_shows_the_colours(session, tmp_path):
         frames.append(np.asarray(im.convert("RGB")).astype(int))
     assert np.abs(frames[0] - frames[-1]).mean() > 1
     last = frames[-1].reshape(-1, 3)
-    colors = session.frame_at(None)[1].colors[:, :3].astype(int)
+    colors = session7.frame_at(None)[1].colors[:, :3].astype(int)
     for c in colors:  # every feature colour is in the last frame (legend swatches at least)
         assert np.min(np.linalg.norm(last - c, axis=1)) < 12
 
 
-def test_cancel_leaves_no_file_behind(session, tmp_path):
-    r, job = _job(session, tmp_path, "c.mp4", frames=40)
+def test_cancel_leaves_no_file_behind(session7, tmp_path):
+    r, job = _job(session7, tmp_path, "c.mp4", frames=40)
     with r:
         job.step(0.0)
         job.step(0.0)
@@ -387,8 +377,8 @@ def gl(qapp):
         pytest.skip("GL needs a real X server (run under xvfb-run); offscreen cannot host QOpenGLWidget")
 
 
-def test_plane3d_png_is_rendered_at_the_size_not_upscaled(gl, session, tmp_path):
-    snap, ctx = session.frame_at(None)
+def test_plane3d_png_is_rendered_at_the_size_not_upscaled(gl, session7, tmp_path):
+    snap, ctx = session7.frame_at(None)
     bare = FigureOptions(width=420, height=300, title=None, caption=False, legend=False, axes=(0, 2, 4))
     with FigureRenderer(("plane3d",), bare) as r:
         out = r.save(tmp_path / "p.png", snap, ctx)
@@ -411,10 +401,10 @@ def test_plane3d_png_is_rendered_at_the_size_not_upscaled(gl, session, tmp_path)
     assert sorted(os.listdir(tmp_path)) == ["f.pdf", "p.png"]
 
 
-def test_plane3d_animation_with_orbit_decodes(gl, session, tmp_path):
+def test_plane3d_animation_with_orbit_decodes(gl, session7, tmp_path):
     from PIL import Image
 
-    r, job = _job(session, tmp_path, "o.gif", frames=6, size=(240, 180), panels=("plane3d",), orbit=120)
+    r, job = _job(session7, tmp_path, "o.gif", frames=6, size=(240, 180), panels=("plane3d",), orbit=120)
     with r:
         out = job.run()
         assert r.panels[0].view.camera_params()["azimuth"] != r.panels[0]._az0  # the camera turned

@@ -44,29 +44,10 @@ def need(binary: str, package: str):
                     f"it when run as root)")
 
 
-@pytest.fixture(scope="module")
-def run7(tmp_path_factory):
-    """A short n = 7 run (two dead features; arrows, zones, a loss curve, a WᵀW with contrast)."""
-    from model.config import TrainConfig
-    from model.engine import train
-    from model.runfile import save_run
-
-    cfg = TrainConfig(n=7, m=2, steps=1500, lr=1e-2, seed=0)
-    tr = train(cfg, threads=1)
-    path = tmp_path_factory.mktemp("vector") / "n7.h5"
-    save_run(path, cfg, tr.history)
-    return path
-
-
 @pytest.fixture
-def frame(qtbot, run7):
-    from app.gui.session import Session
-
-    s = Session()
-    assert s.open(run7)
-    snap, ctx = s.frame_at(None)
-    yield snap, ctx, run_title(s.config)
-    assert s.shutdown(timeout=2.0)
+def frame(session7):
+    snap, ctx = session7.frame_at(None)
+    return snap, ctx, run_title(session7.config)
 
 
 # ------------------------------------------------------------------- metric

@@ -159,17 +159,8 @@ def test_drag_and_drop_opens_a_run(qtbot, make_window, tmp_path):
     assert w.session.config.n == 5 and w.session.history.latest_step == 100
 
 
-def test_worker_exception_shows_a_dialog_and_keeps_the_history(qtbot, make_window, monkeypatch):
-    orig = Trainer.train_chunk
-    calls = {"n": 0}
-
-    def flaky(self, nsteps):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise RuntimeError("simulated engine failure")
-        return orig(self, nsteps)
-
-    monkeypatch.setattr(Trainer, "train_chunk", flaky)
+def test_worker_exception_shows_a_dialog_and_keeps_the_history(qtbot, make_window, engine_fails_on):
+    engine_fails_on(4, "simulated engine failure")
     w = make_window()
     w.form.set_config(TrainConfig(n=7, steps=10**7, seed=0))
     w.start_training()

@@ -5,17 +5,9 @@ import numpy as np
 import pytest
 
 from model.config import TrainConfig
-from model.engine import Trainer
 
 pytest.importorskip("PyQt6")
 from app.gui.session import Session  # noqa: E402
-
-
-@pytest.fixture
-def session(qtbot):
-    s = Session()
-    yield s
-    assert s.shutdown(timeout=2.0)
 
 
 def wait_state(qtbot, s, *states, timeout=20000):
@@ -68,17 +60,8 @@ def test_scrubbing_serves_the_snapshot_at_or_before_the_step(qtbot, session):
     assert session.frame()[0].step == 3000
 
 
-def test_a_worker_exception_becomes_an_error_and_keeps_the_history(qtbot, session, monkeypatch):
-    calls = {"n": 0}
-    orig = Trainer.train_chunk
-
-    def flaky(self, nsteps):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise RuntimeError("simulated failure in the engine")
-        return orig(self, nsteps)
-
-    monkeypatch.setattr(Trainer, "train_chunk", flaky)
+def test_a_worker_exception_becomes_an_error_and_keeps_the_history(qtbot, session, engine_fails_on):
+    engine_fails_on(5, "simulated failure in the engine")
     errors = []
     session.error.connect(lambda title, text: errors.append((title, text)))
     session.start(TrainConfig(n=7, steps=10**7, seed=0))

@@ -16,6 +16,7 @@ from model.config import TrainConfig
 from model.history import History
 from model.init import henighan
 from model.runfile import save_run
+from tests.fresh_python import loaded_after
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "numba", "PyQt6", "h5py", "pyqtgraph", "scipy")
@@ -55,11 +56,7 @@ def test_help_of_every_command_imports_no_heavy_library():
 
 
 def test_building_the_parser_imports_no_heavy_library():
-    code = ("import sys; from app.cli import build_parser; build_parser(); "
-            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "[]"
+    assert loaded_after("from app.cli import build_parser; build_parser()", HEAVY) == []
 
 
 def test_a_bad_flag_imports_no_heavy_library():

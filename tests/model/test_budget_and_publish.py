@@ -16,9 +16,10 @@ from model.outfile import check_target, is_disk_failure, problem, publish, temp_
 from model.runfile import RunFileError, RunWriter, open_run
 
 
-def _simulate(h: History, steps: int, chunk: int):
+def _simulate(h: History, steps: int, chunk: int, on_append=None):
     """The engine's recording loop without training: appends what the policy wants per chunk
-    plus each chunk's last step; returns every step appended and whether it was kept."""
+    plus each chunk's last step; returns every step appended and whether it was kept.
+    on_append(step, kept), when given, is called right after each append."""
     W = np.zeros((h.K, h.m, h.n), np.float32)
     b = np.zeros((h.K, h.n), np.float32)
     loss = np.zeros(h.K, np.float32)
@@ -30,7 +31,10 @@ def _simulate(h: History, steps: int, chunk: int):
         if not want or want[-1] != hi:
             want.append(hi)
         for s in want:
-            seen.append((int(s), h.append(int(s), W, b, loss)))
+            kept = h.append(int(s), W, b, loss)
+            seen.append((int(s), kept))
+            if on_append is not None:
+                on_append(int(s), kept)
         t = hi + 1
     return seen
 
@@ -42,20 +46,12 @@ def test_the_rows_lasting_to_the_end_are_exactly_the_rows_the_history_ends_with(
     at most ``capacity`` rows whatever the step count."""
     h = History(1, 2, 5, budget_bytes=100 * (4 * (10 + 5 + 1) + 8))  # 100 rows
     lasting = []
-    W = np.zeros((1, 2, 5), np.float32)
-    b = np.zeros((1, 5), np.float32)
-    loss = np.zeros(1, np.float32)
-    t = 0
-    while t <= steps:
-        hi = min(steps, t + chunk - 1)
-        want = list(h.record_steps(t, hi + 1))
-        if not want or want[-1] != hi:
-            want.append(hi)
-        for s in want:
-            kept = h.append(int(s), W, b, loss)
-            if kept and h.lasting([s], steps)[0]:
-                lasting.append(int(s))
-        t = hi + 1
+
+    def note(s, kept):  # asked right after each append
+        if kept and h.lasting([s], steps)[0]:
+            lasting.append(s)
+
+    _simulate(h, steps, chunk, note)
     final = h.steps
     kept_final = final if final[-1] in lasting else final[:-1]  # the latest row may be an unkept one
     assert lasting == [int(s) for s in kept_final]

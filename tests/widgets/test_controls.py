@@ -265,6 +265,16 @@ def _record(signal):
     return out
 
 
+def _shown(qtbot, timeline, steps, follow_live=None):
+    """The timeline on screen, 900 x 40, over these steps (follow_live set first when given)."""
+    timeline.resize(900, 40)
+    timeline.show()
+    qtbot.waitExposed(timeline)
+    if follow_live is not None:
+        timeline.follow_live = follow_live
+    timeline.set_steps(steps)
+
+
 def test_timeline_slider_over_irregular_steps(timeline):
     timeline.follow_live = False
     timeline.set_steps(STEPS)
@@ -562,12 +572,8 @@ def test_picker_in_a_window_comes_back_for_k_above_1(qtbot):
 
 def test_timeline_click_jumps_to_the_clicked_step(qtbot, timeline):
     """A click on the groove goes to the snapshot under the pointer, not one page towards it."""
-    timeline.resize(900, 40)
-    timeline.show()
-    qtbot.waitExposed(timeline)
     steps = np.arange(0, 1000, 10)
-    timeline.follow_live = False
-    timeline.set_steps(steps)
+    _shown(qtbot, timeline, steps, follow_live=False)
     timeline.go_start()
     asked = _record(timeline.stepRequested)
     x = timeline.slider.x_of(80)
@@ -577,10 +583,7 @@ def test_timeline_click_jumps_to_the_clicked_step(qtbot, timeline):
 
 
 def test_timeline_marks_the_story_where_it_happened(qtbot, timeline):
-    timeline.resize(900, 40)
-    timeline.show()
-    qtbot.waitExposed(timeline)
-    timeline.set_steps(STEPS)
+    _shown(qtbot, timeline, STEPS)
     timeline.set_events([{"step": 0, "text": "perfect", "color": "#00ff00"},
                          {"step": 25, "text": "symmetric failure; dead: 7", "color": "#ff0000"}])
     # step 25 is not recorded: the mark sits on the recorded step at or before it (20, index 6)
@@ -598,12 +601,8 @@ def test_timeline_marks_the_story_where_it_happened(qtbot, timeline):
 
 
 def test_timeline_strip_hover_and_click_on_a_mark(qtbot, timeline):
-    timeline.resize(900, 40)
-    timeline.show()
-    qtbot.waitExposed(timeline)
     steps = np.arange(0, 1000, 10)
-    timeline.follow_live = False
-    timeline.set_steps(steps)
+    _shown(qtbot, timeline, steps, follow_live=False)
     timeline.set_events([{"step": 0, "text": "perfect", "color": "#00ff00"},
                          {"step": 500, "text": "symmetric failure", "color": "#ff0000"}])
     sl = timeline.slider
