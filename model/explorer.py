@@ -87,7 +87,7 @@ class ExplorerState:
         self.selected = set()
         self.override = None
         self._loss_cache = (None, None, None)
-        self.analyses.reset(onehot=config.data == "identity")
+        self.analyses.reset(onehot=config.onehot)
         self.recolor()
 
     def open(self, path) -> None:
@@ -98,7 +98,7 @@ class ExplorerState:
 
     @property
     def onehot(self) -> bool:
-        return self.config is None or self.config.data == "identity"
+        return self.config is None or self.config.onehot
 
     def has_data(self) -> bool:
         return self.history is not None and len(self.history) > 0

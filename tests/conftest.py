@@ -12,6 +12,18 @@ if ROOT not in sys.path:
 os.environ.setdefault("LGE_DATA_DIR", os.path.join("/tmp", f"lge-test-{os.getpid()}"))
 # Tests must not read or write the user's real settings.
 os.environ.setdefault("LGE_SETTINGS_ORG", f"lge-tests-{os.getpid()}")
+# The Qt platform the suite was started with (an X display from scripts/xdisplay.sh): a test module
+# that sets QT_QPA_PLATFORM when it is imported would switch every later test, and every subprocess
+# they start, to the offscreen platform, which cannot host the GL views.
+_PLATFORM_AT_START = os.environ.get("QT_QPA_PLATFORM")
+
+
+def pytest_collection_finish(session):
+    now = os.environ.get("QT_QPA_PLATFORM")
+    if now != _PLATFORM_AT_START:
+        raise pytest.UsageError(f"a test module set QT_QPA_PLATFORM={now!r} while being collected "
+                                f"(it was {_PLATFORM_AT_START!r}): set it per test (monkeypatch.setenv) or in a "
+                                f"subprocess's env instead")
 
 
 @pytest.fixture(autouse=True)

@@ -290,7 +290,7 @@ class ProbeTab(QWidget):
             return
         snap = self._history_snapshot()
         dead = []
-        if snap is not None and s.config.data == "identity" and snap.n <= 2000:
+        if snap is not None and s.config.onehot and snap.n <= 2000:
             from model.analysis import analyze
 
             dead = analyze(snap).dead
@@ -378,8 +378,8 @@ class ProbeTab(QWidget):
         from model.analysis import analyze
 
         end = s.history.snapshot()
-        a = analyze(end, onehot=cfg.data == "identity")
-        loss = a.loss if cfg.data == "identity" else end.loss
+        a = analyze(end, onehot=cfg.onehot)
+        loss = a.loss if cfg.onehot else end.loss
         esc = pr.escaped(loss0, loss)
         self.view.status.setText(
             f"continued from t = {t:.4g}: loss {loss0:.5g} → {loss:.5g} after {end.step:,} steps, verdict "

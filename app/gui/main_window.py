@@ -323,7 +323,7 @@ class MainWindow(QMainWindow):
         except ConfigError as exc:
             self.form_summary.setText(f"invalid: {exc}")
             return
-        data = "one-hot" if c.data == "identity" else f"sparse S={c.sparsity:g}"
+        data = "one-hot" if c.onehot else f"sparse S={c.sparsity:g}"
         self.form_summary.setText(
             f"n={c.n} m={c.m} {data} · {c.optimizer} lr {c.lr:g} wd {c.effective_weight_decay:g} · "
             f"{c.steps:,} steps · K={c.models} seed {c.seed}" + (" · untied" if c.untied else ""))
@@ -674,7 +674,7 @@ class MainWindow(QMainWindow):
         self._story_key = key
         cap = STORY_SNAPSHOTS if s.config.n <= STORY_BIG_N else STORY_SNAPSHOTS_BIG
         stride = max(1, -(-len(h) // cap))
-        onehot = s.config.data == "identity"
+        onehot = s.config.onehot
         if not onehot:
             self.timeline.set_events([])  # the one-hot diagnosis does not apply
             return

@@ -109,9 +109,12 @@ def on_ray(tmp_path_factory):
         long = SweepRunner(TrainConfig(n=6, models=4, steps=10**7), parse_grid(["n=6,7"]), 4,
                            out=d + "/cancelled.h5")
         import threading
+        seen = []  # the runner's cancel reaches the cluster run: ClusterRun.request_cancel is called
+        orig_cancel = cluster.ClusterRun.request_cancel
+        cluster.ClusterRun.request_cancel = lambda self: (seen.append(True), orig_cancel(self))[1]
         threading.Timer(3.0, long.request_cancel).start()
         sw = cluster.run_sweep(long, "local")
-        cancel_seen = long._cluster.cancelled  # the runner's cancel reached the cluster run
+        cancel_seen = bool(seen)
         from model.sweep import open_sweep
         kept = os.path.exists(d + "/cancelled.h5") and open_sweep(d + "/cancelled.h5")
         kept = [kept.cancelled, len(kept.entries)] if kept else None

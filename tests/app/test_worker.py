@@ -2,10 +2,7 @@
 Every wait is on an event the test controls; nothing depends on how fast a thread runs."""
 from __future__ import annotations
 
-import os
 import threading
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 from PyQt6.QtWidgets import QApplication
