@@ -314,8 +314,8 @@ def test_timeline_tells_when_the_seeds_failure_began(qtbot, make_window, tmp_pat
     save_run(path, cfg, tr.history)
     w = make_window()
     assert w.session.open(path)
-    qtbot.waitUntil(lambda: any(e["verdict"] == "symmetric_failure" for e in w.timeline.events()), timeout=20000)
-    ev = [e for e in w.timeline.events() if e["verdict"] == "symmetric_failure"][-1]
+    qtbot.waitUntil(lambda: any(e.get("verdict") == "symmetric_failure" for e in w.timeline.events()), timeout=20000)
+    ev = [e for e in w.timeline.events() if e.get("verdict") == "symmetric_failure"][-1]
     assert ev["dead"] == [1] and "dead: 1" in ev["text"]
     # the measured statement "symmetric failure since step S", every snapshot checked: the mark
     # is on the first analysed snapshot at or after S (the window analyses every k-th snapshot)
@@ -327,6 +327,10 @@ def test_timeline_tells_when_the_seeds_failure_began(qtbot, make_window, tmp_pat
     assert since.step <= ev["step"] and h.index_at(ev["step"]) - h.index_at(since.step) < stride
     marks = w.timeline.slider.marks()
     assert any(t.startswith(f"step {ev['step']:,}: symmetric failure") for _, t in marks)
+    # after the death the loss settles on the closed form d(n-1)/n² = 6/49: a plateau mark there
+    plateaus = [e for e in w.timeline.events() if e.get("kind") == "plateau"]
+    assert plateaus and plateaus[-1]["step"] > ev["step"] and abs(plateaus[-1]["level"] - 6 / 49) < 1e-3 * 6 / 49
+    assert (h.index_at(plateaus[-1]["step"]), plateaus[-1]["text"]) in w.timeline.slider.plateau_marks()
 
 
 def test_model_table_before_the_first_step_says_no_loss_not_halted(qtbot, make_window):
