@@ -954,6 +954,27 @@ def _check_format(f, path: Path, fmt: str) -> None:
     raise RunFileError(path, f"is an HDF5 file but not a {what} (format attribute {found!r}, expected {fmt!r})")
 
 
+def file_kind(path) -> str:
+    """Which of this program's files ``path`` is: FORMAT (a run), SWEEP_FORMAT or DATASIZE_FORMAT,
+    read from its ``format`` attribute through the read guard (``read_h5``); any other HDF5 file
+    is a one-line RunFileError naming the kinds it could have been."""
+    path = Path(path)
+
+    def kind(f):
+        found = f.attrs.get("format")
+        try:
+            found = _as_str(found) if found is not None else None
+        except (TypeError, UnicodeDecodeError):
+            found = None
+        if found in FILE_KINDS:
+            return found
+        kinds = ", ".join(v[0] for v in FILE_KINDS.values())
+        raise RunFileError(path, f"is an HDF5 file but none of this program's files ({kinds}; format "
+                                 f"attribute {found!r})")
+
+    return read_h5(path, kind, fmt=None)
+
+
 def check_real(ds, path, name: str) -> None:
     """Refuse a dataset that does not hold real numbers (complex, strings, compound...): one line."""
     kind = ds.dtype.kind
@@ -963,14 +984,14 @@ def check_real(ds, path, name: str) -> None:
         raise RunFileError(path, f"{name} holds {what} ({ds.dtype}); it must hold real numbers")
 
 
-def read_h5(path, fn, fmt: str = FORMAT):
+def read_h5(path, fn, fmt: Optional[str] = FORMAT):
     """The read guard every reader of this program's HDF5 files goes through: check the path
     (check_readable), open it (as an SWMR reader when a writer has it, or left the mark),
     refuse a file that reaches outside itself or is of another kind (``fmt``: a FILE_KINDS
-    key), then return ``fn(f)``. Every failure is a one-line RunFileError naming the file:
-    nothing from h5py leaks out as a traceback."""
+    key; None: any kind, ``fn`` looks), then return ``fn(f)``. Every failure is a one-line
+    RunFileError naming the file: nothing from h5py leaks out as a traceback."""
     path = Path(path)
-    check_readable(path, fmt)
+    check_readable(path, fmt or FORMAT)
     try:
         f = _open_h5(path)
     except RunFileError:
@@ -980,7 +1001,8 @@ def read_h5(path, fn, fmt: str = FORMAT):
     try:
         with f:
             _check_self_contained(f, path)
-            _check_format(f, path, fmt)
+            if fmt is not None:
+                _check_format(f, path, fmt)
             return fn(f)
     except RunFileError:
         raise
@@ -1240,5 +1262,5 @@ def autosave_path(config: TrainConfig, kind: str = "run", models: Optional[int] 
 
 
 __all__ = ["RunFileError", "RunWriter", "Run", "save_run", "open_run", "load_snapshot",
-           "user_runs_dir", "autosave_path", "FORMAT", "FORMAT_VERSION", "SWEEP_FORMAT", "DATASIZE_FORMAT",
+           "user_runs_dir", "autosave_path", "file_kind", "FORMAT", "FORMAT_VERSION", "SWEEP_FORMAT", "DATASIZE_FORMAT",
            "FILE_KINDS", "NO_SNAPSHOT", "check_readable", "check_real", "read_h5"]

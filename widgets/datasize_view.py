@@ -99,6 +99,10 @@ class DataSizeView(QWidget):
         lay.addWidget(split, 1)
         self.panels: list = []
 
+    def figure_controls(self) -> list:
+        """The widgets an exported figure leaves out (app.export.experiment_figures): none."""
+        return []
+
     def set_result(self, result, model: int = 0) -> None:
         self.result = result
         self.model = int(model)

@@ -187,6 +187,14 @@ class ProbeView(QWidget):
         self._update_enabled()
         self._set_has_result(False)
 
+    def figure_controls(self) -> list:
+        """The widgets an exported figure leaves out (app.export.experiment_figures): the path
+        pickers, Probe, the t slider and its readout, Continue; the plot and the readout stay."""
+        caption = [w for w in self.findChildren(QLabel) if w.text() == "path"]
+        return caption + [self.kind, self.feature, self.direction, self.dir_feature, self.angle, self.seed,
+                          self.span, self.points, self.run_button, self.slider, self.t_label, self.show_box,
+                          self.steps, self.continue_button, self.status]
+
     # ------------------------------------------------------------- controls
     def set_model_info(self, n: int, dead=(), steps: Optional[int] = None):
         """Feature ranges for n; the default moved feature is the first dead one (the seed's feature 7)."""
