@@ -442,6 +442,11 @@ class MainWindow(QMainWindow):
             self.session.set_follow_live(True)
         else:
             self.session.request_step(step)
+        # Scrubbing: redraw now when the pacing allows, inside the slider's own event, so the
+        # slider's repaint and the views' repaints reach the screen in one window composition
+        # (with the GL view, each composition costs the whole window; a redraw posted for later
+        # made two per frame). A burst of moves still gives one frame per paced interval.
+        self._tick()
 
     def _feature_clicked(self, i: int):
         mods = QGuiApplication.keyboardModifiers()

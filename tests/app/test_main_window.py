@@ -104,6 +104,33 @@ def test_scrubbing_redraws_from_the_history(qtbot, make_window):
     qtbot.waitUntil(lambda: w.session.frame()[0].step == 5000, timeout=2000)
 
 
+def test_a_scrub_redraws_in_the_slider_event_and_a_burst_gives_one_frame(qtbot, make_window, monkeypatch):
+    """The slider's move redraws before control returns to the event loop (one window composition
+    for the slider and the views), and moves within the paced interval after it are coalesced."""
+    import app.gui.main_window as mw
+
+    w = make_window()
+    w.form.set_config(TrainConfig(n=7, steps=2000, seed=0))
+    w.start_training()
+    qtbot.waitUntil(lambda: finished(w), timeout=30000)
+    w.redraw()
+    w.timeline.set_follow_live(False)
+    clock = [1000.0]
+    monkeypatch.setattr(mw.time, "perf_counter", lambda: clock[0])  # a frozen clock: the pacing decides
+    w._next_redraw = 0.0
+    n0 = w.redraw_count
+    w.timeline.slider.setValue(10)  # no event processed after it
+    assert w.redraw_count == n0 + 1 and w.session.frame()[0].step == int(w.session.history.steps[10])
+    w.last_redraw_ms = 5.0
+    w._next_redraw = clock[0] + 0.005  # the pacing after a 5 ms redraw
+    for i in (20, 30, 40):
+        w.timeline.slider.setValue(i)
+    assert w.redraw_count == n0 + 1  # coalesced: one pending frame, not three
+    clock[0] += 0.01
+    qtbot.waitUntil(lambda: w.redraw_count == n0 + 2, timeout=2000)
+    assert w.session.frame()[0].step == int(w.session.history.steps[40])  # the latest move wins
+
+
 def test_bad_form_values_block_the_start(qtbot, make_window):
     w = make_window()
     lr = w.form.field_widget("lr")
