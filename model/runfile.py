@@ -968,9 +968,9 @@ def file_kind(path) -> str:
             found = None
         if found in FILE_KINDS:
             return found
-        kinds = ", ".join(v[0] for v in FILE_KINDS.values())
-        raise RunFileError(path, f"is an HDF5 file but none of this program's files ({kinds}; format "
-                                 f"attribute {found!r})")
+        kinds = [v[0] for v in FILE_KINDS.values()]
+        raise RunFileError(path, f"is an HDF5 file but not a {', '.join(kinds[:-1])} or {kinds[-1]} (format "
+                                 f"attribute {found!r}, expected one of {', '.join(map(repr, FILE_KINDS))})")
 
     return read_h5(path, kind, fmt=None)
 

@@ -250,8 +250,8 @@ def _refuse_run_options(a, what: str) -> None:
     if a.no_caption:
         given.append("--no-caption")
     if given:
-        raise CliError(f"main.py export: {given[0]}: applies to a run file; {a.run} is a {what}, whose "
-                       f"Experiments view is drawn whole")
+        raise CliError(f"main.py export: {given[0]}: applies to a run file; {a.run} is a {what}, not a run file "
+                       f"(its Experiments view is drawn whole: leave out {given[0]})")
 
 
 def export_experiment(a, kind: str) -> int:
