@@ -216,9 +216,10 @@ def cmd_export(a) -> int:
     if kind != FORMAT:
         return export_experiment(a, kind)
     if a.view is None:
-        raise CliError(f"main.py export: --view: required for a run file: one of {', '.join(VIEW_CHOICES)}")
+        raise CliError(f"main.py export: --view: required: {a.run} is a run file, not a sweep or dataset-size file; "
+                       f"name the view to draw, one of {', '.join(VIEW_CHOICES)}")
     if a.config is not None:
-        raise CliError(f"main.py export: --config: applies to a sweep file; {a.run} is a run file")
+        raise CliError(f"main.py export: --config: applies to a sweep file; {a.run} is a run file, not a sweep file")
     panels = _panels(a)
     s, opts, title = load(a, panels)
     try:
@@ -263,7 +264,7 @@ def export_experiment(a, kind: str) -> int:
     what = FILE_KINDS[kind][0]
     _refuse_run_options(a, what)
     if kind == DATASIZE_FORMAT and a.config is not None:
-        raise CliError(f"main.py export: --config: applies to a sweep file; {a.run} is a {what}")
+        raise CliError(f"main.py export: --config: applies to a sweep file; {a.run} is a {what}, not a sweep file")
     try:
         w, h = parse_size(a.size) if a.size is not None else ef.DEFAULT_SIZE
     except ExportError as exc:
