@@ -310,7 +310,7 @@ def main(seconds=4.0):
         tr = Trainer(c)
         tr.run()
         path = f"/tmp/bench_gui_{n}.h5"
-        save_run(path, c, tr.history)
+        save_run(path, c, tr.history, replace=True)  # a second run of the benchmark replaces it
         win.open_run(path)
         app.processEvents()
         win.redraw()
