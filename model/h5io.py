@@ -182,7 +182,7 @@ def _head(text: str, path, kind: str) -> tuple:
         os.close(fd)
 
 
-def check_readable(path, fmt: str = RUN_FORMAT) -> None:
+def check_readable(path, fmt: Optional[str] = RUN_FORMAT) -> None:
     """Refuse, with a one-line RunFileError naming the file and its kind (``fmt``, a FILE_KINDS
     key), any path that is not a regular, readable file that starts like HDF5, before anything
     opens it: a missing file, a broken link, a symbolic link loop, a folder, a FIFO (opening one
@@ -207,6 +207,8 @@ def check_readable(path, fmt: str = RUN_FORMAT) -> None:
             except Exception:
                 ok = False
             if not ok:
+                if fmt is None:  # any of this program's kinds (file_kind)
+                    raise RunFileError(path, "is not HDF5 (a run, sweep or dataset-size sweep file is HDF5)")
                 raise RunFileError(path, f"is not a {kind} (not HDF5; a {kind} is an HDF5 file with format "
                                          f"'{fmt}')")
     except RunFileError as exc:
@@ -297,11 +299,11 @@ def _check_format(f, path: Path, fmt: str) -> None:
                        kind=kind)
 
 
-def read_h5(path, fn: Callable[..., T], fmt: str = RUN_FORMAT) -> T:
+def read_h5(path, fn: Callable[..., T], fmt: Optional[str] = RUN_FORMAT) -> T:
     """The read guard every reader of this program's HDF5 files goes through: check the path
     (check_readable), open it (as an SWMR reader when a writer has it, or left the mark),
     refuse a file that reaches outside itself or is of another kind (``fmt``: a FILE_KINDS
-    key), then return ``fn(f)``. Every failure is a one-line RunFileError naming the file and
+    key; None: any kind, ``fn`` looks), then return ``fn(f)``. Every failure is a one-line RunFileError naming the file and
     its kind: nothing from h5py leaks out as a traceback."""
     path = Path(path)
     check_readable(path, fmt)
@@ -315,7 +317,8 @@ def read_h5(path, fn: Callable[..., T], fmt: str = RUN_FORMAT) -> T:
             raise RunFileError(path, f"is a damaged {kind} (HDF5 cannot open it: {one_line(exc)})") from None
         with f:
             _check_self_contained(f, path)
-            _check_format(f, path, fmt)
+            if fmt is not None:
+                _check_format(f, path, fmt)
             return fn(f)
     except RunFileError as exc:
         raise _named(exc, fmt) from None
@@ -328,6 +331,27 @@ def read_h5(path, fn: Callable[..., T], fmt: str = RUN_FORMAT) -> T:
         raise RunFileError(path, f"is a damaged {kind} (read failed: {one_line(exc)})") from None
     except Exception as exc:  # the file boundary: nothing from h5py leaks out as a traceback
         raise RunFileError(path, f"is a damaged {kind} ({type(exc).__name__}: {one_line(exc)})") from None
+
+
+def file_kind(path) -> str:
+    """Which of this program's files ``path`` is: RUN_FORMAT, SWEEP_FORMAT or DATASIZE_FORMAT,
+    read from its ``format`` attribute through the read guard; any other HDF5 file is a one-line
+    RunFileError naming the kinds it could have been."""
+    path = Path(path)
+
+    def kind(f):
+        found = f.attrs.get("format")
+        try:
+            found = as_str(found) if found is not None else None
+        except (TypeError, UnicodeDecodeError):
+            found = None
+        if found in FILE_KINDS:
+            return found
+        kinds = [v[0] for v in FILE_KINDS.values()]
+        raise RunFileError(path, f"is an HDF5 file but not a {', '.join(kinds[:-1])} or {kinds[-1]} (format "
+                                 f"attribute {found!r}, expected one of {', '.join(map(repr, FILE_KINDS))})")
+
+    return read_h5(path, kind, fmt=None)
 
 
 # ----------------------------------------------------------------------- write

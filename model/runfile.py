@@ -69,7 +69,7 @@ import numpy as np
 
 from . import outfile
 from .config import ConfigError, TrainConfig
-from .h5io import (DATASIZE_FORMAT, FILE_KINDS, SWEEP_FORMAT, RunFileError, as_str, check_readable,
+from .h5io import (DATASIZE_FORMAT, FILE_KINDS, SWEEP_FORMAT, RunFileError, as_str, check_readable, file_kind,
                    check_real, check_whole, one_line, read_h5, read_version, stamp, write_error)
 from .h5io import RUN_FORMAT as FORMAT
 from .history import History
@@ -921,5 +921,5 @@ def autosave_path(config: TrainConfig, kind: str = "run", models: Optional[int] 
 
 
 __all__ = ["RunFileError", "RunWriter", "Run", "save_run", "open_run", "load_snapshot",
-           "user_runs_dir", "autosave_path", "FORMAT", "FORMAT_VERSION", "SWEEP_FORMAT", "DATASIZE_FORMAT",
+           "user_runs_dir", "autosave_path", "file_kind", "FORMAT", "FORMAT_VERSION", "SWEEP_FORMAT", "DATASIZE_FORMAT",
            "FILE_KINDS", "NO_SNAPSHOT", "check_readable", "check_real", "read_h5"]

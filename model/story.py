@@ -8,6 +8,11 @@ dead outputs) is the same as at a given step, checked on the recorded snapshots.
 ``diagnosis_events`` lists every recorded step at which the diagnosis changed
 (the story of a run: "feature 1 died at step 2,400; symmetric failure since").
 
+``loss_plateaus`` lists the recorded steps from which the loss stopped moving
+("loss plateau at 0.1224 from step 7,400"): its relative change over a doubling
+of the step count stays below ``PLATEAU_REL_TOL`` (see there for why), and a new
+plateau starts only after the loss moved again.
+
 Each check is one ``model.analysis.analyze`` (about 1 ms at n = 7, ~0.3 s at
 n = 10,000), so a long history at large n is scanned coarse-to-fine: snapshots
 at exponentially growing distances back from the step until one differs, then
@@ -17,8 +22,11 @@ says which method it used and how many snapshots it analysed.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
+
+import numpy as np
 
 from .analysis import analyze
 
@@ -134,4 +142,123 @@ def diagnosis_events(history, model: int = 0, onehot: bool = True, stride: int =
     return out
 
 
-__all__ = ["stable_since", "diagnosis_events", "diagnosis_key", "Since", "EXHAUSTIVE_MAX"]
+# ------------------------------------------------------------------ loss plateaus
+#: The loss has "stopped moving" from step s when, over the window [s, s + max(s, PLATEAU_MIN_WINDOW)]
+#: (a doubling of the step count: training dynamics run on a log-time scale, so a fixed window would
+#: call every slow descent late in a run flat), it stays within this fraction of its value at s.
+#: Why 1e-3: the levels a one-hot model gets stuck on differ by at least a relative 1/n (d against
+#: d + 1 dead features, loss d(n-1)/n²: a relative step of 1/d >= 1/n). A loss moving by less than
+#: 1e-3 per doubling needs more than 1/(n·1e-3) doublings to cover that step: more than 10 doublings
+#: (a run 1,000 times longer) for n <= 100. It is also far above float32's resolution of the loss
+#: (a relative 6e-8), so a float-stuck loss counts as flat and rounding never breaks a plateau.
+PLATEAU_REL_TOL = 1e-3
+#: The shortest window, in steps (the doubling window of step 0 would be empty).
+PLATEAU_MIN_WINDOW = 100
+#: Recorded losses are smoothed by a running median over this many snapshots before the test (a
+#: median keeps a sudden drop where it is, unlike a mean, and ignores a single minibatch spike).
+PLATEAU_SMOOTH = 5
+
+
+def _running_median(x: np.ndarray, k: int) -> np.ndarray:
+    if k <= 1 or len(x) < 3:
+        return x.copy()
+    h = k // 2
+    pad = np.concatenate([np.full(h, x[0]), x, np.full(h, x[-1])])
+    win = np.lib.stride_tricks.sliding_window_view(pad, 2 * h + 1)
+    return np.median(win, axis=1)
+
+
+def _range_reduce(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, op) -> np.ndarray:
+    """op (np.maximum or np.minimum) over x[lo[q]..hi[q]] (inclusive) for every query, by a sparse
+    table: O(N log N), where slicing each window would be O(N²) on a long history."""
+    table = [x]
+    span = 1
+    while 2 * span <= len(x):
+        prev = table[-1]
+        table.append(op(prev[:-span], prev[span:]))
+        span *= 2
+    length = hi - lo + 1
+    k = np.floor(np.log2(length)).astype(np.int64)
+    out = np.empty(len(lo))
+    for level in np.unique(k):
+        q = k == level
+        t = table[level]
+        out[q] = op(t[lo[q]], t[hi[q] - (1 << level) + 1])
+    return out
+
+
+def plateau_windows(steps, losses, rel_tol: float = PLATEAU_REL_TOL, min_window: int = PLATEAU_MIN_WINDOW,
+                    smooth: int = PLATEAU_SMOOTH) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per recorded snapshot i: (flat, change, end). ``end[i]`` is the index of the first recorded step at
+    or after steps[i] + max(steps[i], min_window) (-1 when the history does not reach it: undecided,
+    never flat); ``change[i]`` the largest relative deviation of the smoothed loss over [i, end[i]] from
+    its value at i (NaN when undecided); ``flat`` = change < rel_tol."""
+    steps = np.asarray(steps, dtype=np.int64).reshape(-1)
+    loss = _running_median(np.asarray(losses, dtype=np.float64).reshape(-1), int(smooth))
+    N = len(steps)
+    targets = steps + np.maximum(steps, int(min_window))
+    end = np.searchsorted(steps, targets, side="left")
+    end = np.where(end < N, end, -1)
+    change = np.full(N, np.nan)
+    idx = np.flatnonzero(end >= 0)
+    if len(idx):
+        finite = np.isfinite(loss)
+        hi = _range_reduce(np.where(finite, loss, np.inf), idx, end[idx], np.maximum)
+        lo = _range_reduce(np.where(finite, loss, -np.inf), idx, end[idx], np.minimum)
+        dev = np.maximum(hi - loss[idx], loss[idx] - lo)  # inf when the window holds a non-finite loss
+        # relative to |L_i|; a loss at exactly 0 compares in absolute terms (0 stays 0: flat)
+        with np.errstate(invalid="ignore"):
+            change[idx] = dev / np.maximum(np.abs(loss[idx]), 1e-300)
+    with np.errstate(invalid="ignore"):
+        flat = change < rel_tol
+    return flat, change, end
+
+
+def loss_plateaus(steps, losses, rel_tol: float = PLATEAU_REL_TOL, min_window: int = PLATEAU_MIN_WINDOW,
+                  smooth: int = PLATEAU_SMOOTH) -> List[dict]:
+    """The recorded steps from which the loss stopped moving, oldest first.
+
+    A plateau starts at the first recorded step whose window (see ``PLATEAU_REL_TOL``) is flat after
+    one that was not (or at the first decided step); a new plateau needs a window that moved in
+    between. Each event: {"kind": "plateau", "step", "level" (the median smoothed loss over the
+    window), "change" (the relative change over it), "rel_tol", "window" ([from, to] steps),
+    "margin" (decades: log10(rel_tol / change), positive = flat; None when the loss did not change
+    at all), "text"}.
+    """
+    steps = np.asarray(steps, dtype=np.int64).reshape(-1)
+    flat, change, end = plateau_windows(steps, losses, rel_tol, min_window, smooth)
+    loss = _running_median(np.asarray(losses, dtype=np.float64).reshape(-1), int(smooth))
+    out: List[dict] = []
+    was_flat = False
+    for i in range(len(steps)):
+        if end[i] < 0:
+            break  # undecided from here on: the history does not reach the window's end
+        if flat[i] and not was_flat:
+            level = float(np.median(loss[i:end[i] + 1]))
+            c = float(change[i])
+            margin = None if c == 0 else math.log10(rel_tol / c)
+            out.append({"kind": "plateau", "step": int(steps[i]), "level": level, "change": c,
+                        "rel_tol": float(rel_tol), "window": [int(steps[i]), int(steps[end[i]])],
+                        "margin": margin, "text": f"loss plateau at {level:.4g} from step {int(steps[i]):,}"})
+        was_flat = bool(flat[i])
+    return out
+
+
+def history_plateaus(history, model: int = 0) -> List[dict]:
+    """``loss_plateaus`` of one model of a history (its recorded losses)."""
+    steps, losses = history.losses(model)
+    return loss_plateaus(steps, losses)
+
+
+def story_events(history, model: int = 0, onehot: bool = True, stride: int = 1) -> List[dict]:
+    """The timeline's story: the diagnosis changes (one-hot data only: the diagnosis is a one-hot
+    one) and the loss plateaus (any data), each event with its "kind" ("diagnosis" | "plateau"),
+    sorted by step."""
+    events = [dict(e, kind="diagnosis") for e in diagnosis_events(history, model, onehot, stride)] if onehot else []
+    events += history_plateaus(history, model)
+    return sorted(events, key=lambda e: (e["step"], e["kind"] != "diagnosis"))
+
+
+__all__ = ["stable_since", "diagnosis_events", "diagnosis_key", "Since", "EXHAUSTIVE_MAX", "loss_plateaus",
+           "plateau_windows", "history_plateaus", "story_events", "PLATEAU_REL_TOL", "PLATEAU_MIN_WINDOW",
+           "PLATEAU_SMOOTH"]

@@ -26,6 +26,11 @@ def _hex(c: str):
     return tuple(int(c[i:i + 2], 16) for i in (1, 3, 5))
 
 
+#: The strong palette colours by name (RGB), for the curves of the plots that are not about features.
+BLUE, GREEN, RED, PURPLE = (_hex(c) for c in ("#1f77b4", "#2ca02c", "#d62728", "#9467bd"))
+GREY = NEUTRAL[:3]
+
+
 def feature_colors(n: int, ref_angles=None) -> np.ndarray:
     """(n, 4) uint8 RGBA. ref_angles (radians, (n,)) is used only when n > 20."""
     out = np.empty((n, 4), dtype=np.uint8)

@@ -13,12 +13,13 @@ import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
+from resources.palette import BLUE, GREEN, GREY, PURPLE, RED
+
 from .views2d import log_ticks_at
 
-TRAIN_PEN = (31, 119, 180)
-TEST_PEN = (214, 39, 40)
-FEATURE_PEN = (150, 150, 150)
-DATA_PEN = (31, 119, 180)
+TRAIN_PEN, TEST_PEN = BLUE, RED  # the loss curves
+FEATURE_PEN, DATA_PEN = GREY, BLUE  # the embedding panels: feature vectors, training examples
+FEATURE_DIM_PEN, DATA_DIM_PEN = GREEN, PURPLE  # the dimensionality curves
 #: Embedding panels per row; at most this many panels in all (an even subset of the sizes above).
 PANELS_PER_ROW = 6
 MAX_PANELS = 24
@@ -99,6 +100,10 @@ class DataSizeView(QWidget):
         lay.addWidget(split, 1)
         self.panels: list = []
 
+    def figure_controls(self) -> list:
+        """The widgets an exported figure leaves out (app.export.experiment_figures): none."""
+        return []
+
     def set_result(self, result, model: int = 0) -> None:
         self.result = result
         self.model = int(model)
@@ -123,10 +128,10 @@ class DataSizeView(QWidget):
             T, v = c[name]
             ok = v > 0
             self.loss_plot.plot(T[ok], v[ok], pen=pg.mkPen(pen, width=2), symbolBrush=pen, name=name, **sym)
-        for name, pen, style in (("feature dims (sum D_i)", (44, 160, 44), Qt.PenStyle.SolidLine),
-                                 ("data dims (sum D_t)", (148, 103, 189), Qt.PenStyle.SolidLine),
-                                 ("max feature D_i", (44, 160, 44), Qt.PenStyle.DashLine),
-                                 ("max data D_t", (148, 103, 189), Qt.PenStyle.DashLine)):
+        for name, pen, style in (("feature dims (sum D_i)", FEATURE_DIM_PEN, Qt.PenStyle.SolidLine),
+                                 ("data dims (sum D_t)", DATA_DIM_PEN, Qt.PenStyle.SolidLine),
+                                 ("max feature D_i", FEATURE_DIM_PEN, Qt.PenStyle.DashLine),
+                                 ("max data D_t", DATA_DIM_PEN, Qt.PenStyle.DashLine)):
             T, v = c[name]
             self.dim_plot.plot(T, v, pen=pg.mkPen(pen, width=2, style=style), symbolBrush=pen, name=name, **sym)
         for p in (self.loss_plot, self.dim_plot):

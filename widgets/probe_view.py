@@ -25,15 +25,23 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
                              QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
+from resources.palette import BLUE, GREEN, PURPLE, RED
+
 from .views2d import no_si_prefix
 
-CURVE_PEN = (31, 119, 180)
-TANGENT_PEN = (214, 39, 40)
-QUAD_PEN = (44, 160, 44)
-REF_PEN = (148, 103, 189)
+CURVE_PEN, TANGENT_PEN, QUAD_PEN = BLUE, RED, GREEN  # loss(t), the slope and the curvature at 0
+REF_PEN = PURPLE  # the two-vector closed form
 REF_ALPHA = 150
 SLIDER_STEPS = 1000
 DEG = 180.0 / np.pi
+
+
+def _spin_box(lo: int, hi: int, value: int, suffix: str = "") -> QSpinBox:
+    sb = QSpinBox()
+    sb.setRange(lo, hi)
+    sb.setValue(value)
+    sb.setSuffix(suffix)
+    return sb
 
 
 def local_models(result, ts: np.ndarray):
@@ -126,10 +134,7 @@ class ProbeView(QWidget):
         self.span.setDecimals(4)
         self.span.setValue(1.0)
         self.span.setPrefix("t in ±")
-        self.points = QSpinBox()
-        self.points.setRange(3, 20_001)
-        self.points.setValue(201)
-        self.points.setSuffix(" points")
+        self.points = _spin_box(3, 20_001, 201, suffix=" points")
         self.run_button = QPushButton("Probe")
         self.run_button.setToolTip("compute loss(t) along the path through the snapshot shown")
         g.addWidget(QLabel("path"), 0, 0)
@@ -178,10 +183,7 @@ class ProbeView(QWidget):
         self.t_label = QLabel("t = 0")
         self.t_label.setMinimumWidth(160)
         self.show_box = QCheckBox("show the model at t in the views")
-        self.steps = QSpinBox()
-        self.steps.setRange(1, 10_000_000)
-        self.steps.setValue(20_000)
-        self.steps.setSuffix(" steps")
+        self.steps = _spin_box(1, 10_000_000, 20_000, suffix=" steps")
         self.continue_button = QPushButton("Continue training from t")
         self.continue_button.setToolTip("train the perturbed model on as a new run in the explorer (escape or fall back?)")
         row.addWidget(self.slider, 1)
@@ -200,6 +202,14 @@ class ProbeView(QWidget):
         self.marker.sigPositionChanged.connect(self._marker_moved)
         self.show_box.toggled.connect(self.showPerturbed.emit)
         self.continue_button.clicked.connect(lambda: self.continueRequested.emit(self.t(), self.steps.value()))
+
+    def figure_controls(self) -> list:
+        """The widgets an exported figure leaves out (app.export.experiment_figures): the path
+        pickers, Probe, the t slider and its readout, Continue; the plot and the readout stay."""
+        caption = [w for w in self.findChildren(QLabel) if w.text() == "path"]
+        return caption + [self.kind, self.feature, self.direction, self.dir_feature, self.angle, self.seed,
+                          self.span, self.points, self.run_button, self.slider, self.t_label, self.show_box,
+                          self.steps, self.continue_button, self.status]
 
     # ------------------------------------------------------------- controls
     def set_model_info(self, n: int, dead=(), steps: Optional[int] = None):

@@ -235,14 +235,16 @@ class SweepView(QWidget):
         self.config_box.currentIndexChanged.connect(self._entry_changed)
         self.summary = QLabel("no sweep")
         self.summary.setWordWrap(True)
-        top.addWidget(QLabel("configuration:"))
+        self.config_label = QLabel("configuration:")
+        top.addWidget(self.config_label)
         top.addWidget(self.config_box, 0)
         top.addWidget(self.summary, 1)
         self.finding_box = QComboBox()
         self.finding_box.setObjectName("finding_filter")
         self.finding_box.setToolTip("show only the models with this finding (counts per finding are in the table)")
         self.finding_box.currentIndexChanged.connect(lambda _i: self._tab_changed(self.tabs.currentIndex()))
-        top.addWidget(QLabel("finding:"))
+        self.finding_label = QLabel("finding:")
+        top.addWidget(self.finding_label)
         top.addWidget(self.finding_box, 0)
         lay.addLayout(top)
         split = QSplitter(Qt.Orientation.Vertical)
@@ -283,6 +285,10 @@ class SweepView(QWidget):
         split.addWidget(lower)
         split.setSizes([300, 500])
         lay.addWidget(split, 1)
+
+    def figure_controls(self) -> list:
+        """The widgets an exported figure leaves out (app.export.experiment_figures): the pickers."""
+        return [self.config_label, self.config_box, self.finding_label, self.finding_box]
 
     # ------------------------------------------------------------------ data
     def set_sweep(self, sweep) -> None:

@@ -31,7 +31,7 @@ from typing import Optional
 
 import numpy as np
 from PyQt6.QtCore import QPoint, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QColor, QKeySequence, QPainter, QPen, QShortcut
+from PyQt6.QtGui import QColor, QKeySequence, QPainter, QPen, QPolygon, QShortcut
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -54,16 +54,20 @@ TICK_HZ = 60
 class StorySlider(QSlider):
     """A slider that jumps to the clicked position (not one page towards it; a click within a
     few pixels of a mark lands on the mark), marks the recorded snapshots at which the
-    diagnosis changed (``set_marks``), and draws a strip under the groove coloured by the
+    diagnosis changed (``set_marks``: lines at the top and bottom in the verdict's colour) and
+    where the loss plateaued (``set_plateau_marks``: a hollow triangle over the groove and a
+    dotted line, in PLATEAU_COLOR), and draws a strip under the groove coloured by the
     verdict in force over each stretch of the history. Hovering shows the step under the
     pointer, its loss (``hover_text``) and the marks there."""
 
     MARK_HIT_PX = 5
     STRIP_PX = 4
+    PLATEAU_COLOR = "#17becf"
 
     def __init__(self, orientation, parent=None):
         super().__init__(orientation, parent)
-        self._marks: list = []  # (index, text, QColor)
+        self._marks: list = []  # (index, text, QColor): diagnosis changes
+        self._plateaus: list = []  # (index, text): loss plateaus
         self.hover_text = None  # callable(value) -> str, e.g. "step 3,000 · loss 0.12"
         self.setMouseTracking(True)
 
@@ -71,8 +75,22 @@ class StorySlider(QSlider):
         self._marks = [(int(i), str(t), QColor(c)) for i, t, c in marks]
         self.update()
 
+    def set_plateau_marks(self, marks) -> None:
+        """[(index, text), ...]: the recorded snapshots from which the loss stopped moving."""
+        self._plateaus = [(int(i), str(t)) for i, t in marks]
+        self.update()
+
     def marks(self) -> list:
+        """The diagnosis marks, [(index, text), ...]."""
         return [(i, t) for i, t, _ in self._marks]
+
+    def plateau_marks(self) -> list:
+        """The loss-plateau marks, [(index, text), ...]."""
+        return list(self._plateaus)
+
+    def _all_marks(self):
+        yield from ((i, t) for i, t, _ in self._marks)
+        yield from self._plateaus
 
     def _option(self) -> QStyleOptionSlider:
         opt = QStyleOptionSlider()
@@ -99,7 +117,7 @@ class StorySlider(QSlider):
     def mark_near(self, x: float):
         """The index of the mark within MARK_HIT_PX of pixel x (the nearest), or None."""
         best = None
-        for i, _t, _c in self._marks:
+        for i, _t in self._all_marks():
             d = abs(self.x_of(i) - x)
             if d <= self.MARK_HIT_PX and (best is None or d < best[0]):
                 best = (d, i)
@@ -123,7 +141,7 @@ class StorySlider(QSlider):
         lines = []
         if self.hover_text is not None and self.maximum() >= self.minimum():
             lines.append(self.hover_text(self.value_at(int(x))))
-        lines += [t for i, t, _ in self._marks if abs(self.x_of(i) - x) <= self.MARK_HIT_PX]
+        lines += [t for i, t in self._all_marks() if abs(self.x_of(i) - x) <= self.MARK_HIT_PX]
         return "\n".join(s for s in lines if s)
 
     def mouseMoveEvent(self, event):  # noqa: N802 (Qt)
@@ -137,9 +155,31 @@ class StorySlider(QSlider):
 
     def paintEvent(self, event):  # noqa: N802 (Qt)
         super().paintEvent(event)
-        if not self._marks:
+        if not self._marks and not self._plateaus:
             return
         p = QPainter(self)
+        self._paint_diagnosis(p)
+        self._paint_plateaus(p)
+        p.end()
+
+    def _paint_plateaus(self, p: QPainter) -> None:
+        """Each plateau: a hollow downward triangle at the top and a dotted line down to the strip."""
+        if not self._plateaus:
+            return
+        h = self.height()
+        c = QColor(self.PLATEAU_COLOR)
+        a = max(3, h // 5)  # the triangle's half-width and height
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        for i, _t in self._plateaus:
+            x = self.x_of(i)
+            p.setPen(QPen(c, 1, Qt.PenStyle.DotLine))
+            p.drawLine(QPoint(x, a), QPoint(x, h - self.STRIP_PX - 1))
+            p.setPen(QPen(c, 2))
+            p.drawPolyline(QPolygon([QPoint(x - a, 1), QPoint(x + a, 1), QPoint(x, a + 1), QPoint(x - a, 1)]))
+
+    def _paint_diagnosis(self, p: QPainter) -> None:
+        if not self._marks:
+            return
         h = self.height()
         # the strip: each mark's colour from its snapshot to the next mark (the verdict in force)
         ends = [self.x_of(i) for i, _t, _c in self._marks[1:]] + [self.x_of(self.maximum()) + 1]
@@ -151,7 +191,6 @@ class StorySlider(QSlider):
             p.setPen(QPen(c, 3))
             p.drawLine(QPoint(x, 0), QPoint(x, max(3, h // 4)))
             p.drawLine(QPoint(x, h - max(3, h // 4)), QPoint(x, h - self.STRIP_PX))
-        p.end()
 
 
 class Timeline(QWidget):
@@ -328,8 +367,10 @@ class Timeline(QWidget):
             self.stepRequested.emit(after)
 
     def set_events(self, events) -> None:
-        """Mark the steps at which the diagnosis changed: [{"step", "text", "color"?}, ...]
-        (model.story.diagnosis_events). A mark sits on the recorded snapshot at or before its step."""
+        """Mark the story: [{"step", "text", "color"?, "kind"?}, ...] (model.story.story_events):
+        diagnosis changes (no kind, or "diagnosis") and loss plateaus (kind "plateau", their own mark
+        style, left out of the verdict strip). A mark sits on the recorded snapshot at or before its
+        step."""
         self._events = list(events or [])
         self._place_marks()
 
@@ -340,9 +381,14 @@ class Timeline(QWidget):
         ev = self._events
         if not len(self._steps):
             self.slider.set_marks([])
+            self.slider.set_plateau_marks([])
             return
+        diag = [e for e in ev if e.get("kind", "diagnosis") != "plateau"]
         self.slider.set_marks([(self._index_at(int(e["step"])), f"step {int(e['step']):,}: {e['text']}",
-                                e.get("color", "#d62728")) for e in ev])
+                                e.get("color", "#d62728")) for e in diag])
+        # a plateau's text already names its step ("loss plateau at 0.1224 from step 3,900")
+        self.slider.set_plateau_marks([(self._index_at(int(e["step"])), str(e["text"]))
+                                       for e in ev if e.get("kind") == "plateau"])
 
     def set_current_step(self, step: int) -> None:
         """Move to the recorded step at or before ``step`` without emitting stepRequested."""

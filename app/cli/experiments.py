@@ -3,7 +3,7 @@
     main.py sweep [train options] --models K [--grid n=6,7,8] [--out SWEEP.h5] [--json]
     main.py probe RUN.h5 [--step S] [--model k] --path bias|feature|random|angle [--feature i]
                   [--direction j|angle:DEG|random] [--range a,b] [--points N] [--json]
-                  [--continue-steps N --at t [--out RUN.h5]]
+                  [--continue-steps N] [--at t] [--out RUN.h5] [--figure FILE.png|svg|pdf] [--force]
     main.py datasize --sizes 3,5,8,... [train options] [--test-examples N] [--out FILE.h5] [--json]
 
 One module for the three commands (app/cli/__init__.py's EXTRA_COMMANDS maps each name
@@ -216,8 +216,19 @@ def _add_probe(sub):
     p.add_argument("--continue-steps", type=_int_arg("--continue-steps"), default=None,
                    help="then train the perturbed model (at --at) this many more steps, and the unperturbed "
                    "one the same way as a control, and say whether it escapes")
-    p.add_argument("--at", type=_float_arg("--at"), default=None, help="with --continue-steps: t of the perturbed "
-                   "model, within --range (default: 0.05 times the range's larger end; degrees for the angle path)")
+    p.add_argument("--at", type=_float_arg("--at"), default=None, help="with --continue-steps or --out: t of the "
+                   "perturbed model, within --range (default: 0.05 times the range's larger end; degrees for the "
+                   "angle path)")
+    p.add_argument("--out", type=_path_arg("--out"), default=None,
+                   help="save the perturbed model as a run file (.h5) that inspect, export, probe and the window "
+                   "open: the model at --at (one snapshot, at the probed step), or with --continue-steps its "
+                   "continued training (the whole history; not written if Ctrl+C cuts it short)")
+    p.add_argument("--figure", type=_path_arg("--figure"), default=None,
+                   help="draw the probe view (loss along the path, the local quadratic, the closed form "
+                   "for the angle path) to FILE.png, .svg or .pdf: probe results are not kept in a file, so the "
+                   "figure is drawn here")
+    p.add_argument("--force", action="store_true", help="replace --out / --figure if it exists (otherwise an "
+                   "existing file is refused)")
     add_threads_option(p)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
@@ -263,20 +274,17 @@ def _parse_direction(text, n: int):
     return ("feature", j - 1)
 
 
-def cmd_probe(a) -> int:
-    import numpy as np
-
-    from model import probe as pr
-    from model.analysis import analyze
-    from model.runfile import open_run
-
+def _probe_check_args(a) -> tuple:
+    """The flags that need no file: (lo, hi) of the t range (radians for the angle path)."""
     angle = a.path == "angle"
     lo, hi = _parse_range(a.range if a.range is not None else ("180" if angle else "1"))
     if a.at is not None:
-        if a.continue_steps is None:
-            raise CliError("main.py probe: --at: applies to --continue-steps (the t it continues training from)")
+        if a.continue_steps is None and a.out is None:
+            raise CliError("main.py probe: --at: applies to --continue-steps or --out (the t of the perturbed model)")
         if not lo <= a.at <= hi:
             raise CliError(f"main.py probe: --at: must be within --range [{lo:g}, {hi:g}], got {a.at:g}")
+    if a.force and a.out is None and a.figure is None:
+        raise CliError("main.py probe: --force: applies to --out or --figure (replace an existing file)")
     if a.direction is not None and a.path not in ("feature", "angle"):
         raise CliError(f"main.py probe: --direction: applies to --path feature or angle, but --path is {a.path}")
     if a.feature is not None and a.path == "random":
@@ -288,11 +296,35 @@ def cmd_probe(a) -> int:
         raise CliError(f"main.py probe: --points must be from 3 to 100000, got {a.points}")
     if a.continue_steps is not None and not 1 <= a.continue_steps <= 10_000_000:
         raise CliError(f"main.py probe: --continue-steps must be from 1 to 10000000, got {a.continue_steps}")
+    if a.out is not None:
+        check_out(a.out, a.force)
+    if a.figure is not None:
+        from app.export.experiment_figures import ExportError, check_figure_path
+
+        try:
+            check_figure_path(a.figure, a.force, "--figure")
+        except ExportError as exc:
+            raise CliError(f"main.py probe: {exc}", exc.status) from None
+    return lo, hi
+
+
+def _probe_snapshot(a):
+    """(run, snapshot, its analysis) of --model at --step."""
+    from model.analysis import analyze
+    from model.runfile import open_run
+
     run = open_run(a.run)
     cfg = run.config
     snap = run_snapshot(run, a, "main.py probe: ")
+    return run, snap, analyze(snap, onehot=cfg.onehot)
+
+
+def _probe_feature_and_direction(a, snap, an) -> tuple:
+    """(k, direction): the 0-based feature the path moves and the path's direction (see --direction)."""
+    import numpy as np
+
     n = snap.n
-    an = analyze(snap, onehot=cfg.onehot)
+    angle = a.path == "angle"
     if a.feature is not None and not 1 <= a.feature <= n:
         raise CliError(f"main.py probe: --feature must be from 1 to n = {n}, got {a.feature}")
     if a.feature is not None:
@@ -302,11 +334,8 @@ def cmd_probe(a) -> int:
     else:
         k = an.dead[0] if an.dead else n - 1
     direction = _parse_direction(a.direction, n)
-    if angle:
-        if direction is not None and direction[0] == "random":
-            direction = ("random", a.seed)
-        if direction is not None and direction[0] == "feature" and direction[1] == k:
-            raise CliError(f"main.py probe: --direction must be another feature than --feature {k + 1}")
+    if angle and direction is not None and direction[0] == "random":
+        direction = ("random", a.seed)
     if a.path == "feature":
         if direction is None:  # the nearest live feature by angle (the seed: W_7 = a W_6)
             live = [j for j in range(n) if j != k and not an.dead_mask[j]] or [j for j in range(n) if j != k]
@@ -317,47 +346,139 @@ def cmd_probe(a) -> int:
             direction = ("feature", j)
         elif direction[0] == "random":
             direction = ("random", a.seed)
-        if direction[0] == "feature" and direction[1] == k:
-            raise CliError(f"main.py probe: --direction must be another feature than --feature {k + 1}")
-    objective = pr.objective_for(cfg, run.dataset, a.model)
-    path = pr.make_path(snap, a.path, feature=k, direction=direction, seed=a.seed, bias=cfg.bias)
+    if a.path in ("feature", "angle") and direction is not None and direction[0] == "feature" \
+            and direction[1] == k:
+        raise CliError(f"main.py probe: --direction must be another feature than --feature {k + 1}")
+    return k, direction
+
+
+def _probe_t_at(a, lo: float, hi: float) -> float:
+    """The t of the perturbed model (--at; radians for the angle path): default 0.05 times the range's larger end."""
+    if a.at is None:
+        return 0.05 * max(abs(lo), abs(hi))
+    return math.radians(a.at) if a.path == "angle" else a.at
+
+
+def _probe_continue(a, run, snap, path, t_at, objective):
+    """--continue-steps: (ContinueResult or None, the step Ctrl+C stopped it at or None)."""
+    import threading
+
+    from tqdm import tqdm
+
+    from model import probe as pr
+
+    start = pr.perturbed(snap, path, t_at, objective)
+    stop = threading.Event()
+    with Interrupt(stop.set) as intr:
+        bar = tqdm(total=a.continue_steps, unit="step", file=sys.stderr, dynamic_ncols=True)
+        shown = {"label": None}
+
+        def progress(label, p):
+            if shown["label"] != label:
+                shown["label"] = label
+                bar.reset(total=p.total)
+                bar.set_description(label)
+            bar.update(p.step - bar.n)
+
+        try:
+            cont = pr.continue_training(run.config, snap, start, a.continue_steps, t_at, objective,
+                                        threads=a.threads, dataset=run.dataset, stop_event=stop, progress=progress)
+        finally:
+            bar.close()
+    if intr.requested:  # the continuation is incomplete: report only the probe, which is complete
+        return None, cont.history.latest_step or 0
+    return cont, None
+
+
+def _probe_save(a, run, snap, path, t_at, objective, cont) -> str:
+    """--out: the perturbed model at t_at (one snapshot), or its continued training (the whole
+    history), as a run file that inspect, export, probe and the window open. Returns what was saved."""
+    from model import probe as pr
+    from model.history import History
+    from model.runfile import save_run
+
+    cfg = run.config
+    meta = {"perturbed_from": {"run": str(a.run), "model": int(a.model), "step": int(snap.step),
+                               "path": path.text, "t": float(t_at)}}
+    if cont is not None:
+        save_run(a.out, cont.config, cont.history, dataset=_one_model_dataset(run, a.model), meta=meta,
+                 replace=a.force)
+        return f"the perturbed model (t = {cont.t:g}) after {cont.steps:,} more steps"
+    start = pr.perturbed(snap, path, t_at, objective)
+    one = cfg.replace(models=1, seed=cfg.seed + int(a.model), init="xavier", init_run=None, init_step=None,
+                      init_model=0).validate()
+    h = History(1, start.m, start.n, untied=cfg.untied, budget_bytes=2**20)
+    M = None if not cfg.untied else (start.M if start.M is not None else start.W.T)[None]
+    h.append(int(snap.step), start.W[None], start.b[None], [start.loss], M)
+    save_run(a.out, one, h, dataset=_one_model_dataset(run, a.model), meta=meta, replace=a.force)
+    return f"the perturbed model at t = {t_at:g} (step {snap.step:,})"
+
+
+def _probe_figure(a, res, snap, config) -> None:
+    """--figure: the probe view (the window's, off screen) drawn to PNG, SVG or PDF."""
+    from app.cli.export import _app, prepare_display
+    from app.export.experiment_figures import ExportError, write_probe_figure
+
+    prepare_display(False)
+    _app()
+    try:
+        write_probe_figure(a.figure, res, snap, config, a.model, replace=a.force)
+    except ExportError as exc:
+        raise CliError(f"main.py probe: {exc}", exc.status) from None
+
+
+def _one_model_dataset(run, model: int):
+    """The finite dataset of model ``model`` (None for fresh data)."""
+    if run.dataset is None:
+        return None
+    import numpy as np
+
+    X = np.asarray(run.dataset)
+    return X[model] if X.ndim == 3 else X
+
+
+def cmd_probe(a) -> int:
+    from model import probe as pr
+
+    lo, hi = _probe_check_args(a)
+    run, snap, an = _probe_snapshot(a)
+    k, direction = _probe_feature_and_direction(a, snap, an)
+    objective = pr.objective_for(run.config, run.dataset, a.model)
+    path = pr.make_path(snap, a.path, feature=k, direction=direction, seed=a.seed, bias=run.config.bias)
     res = pr.probe(snap, path, objective, (lo, hi), a.points)
     out = {"run": a.run, "model": a.model, "step": snap.step, "verdict": an.verdict,
            "recorded_loss": snap.loss, **res.to_dict()}
-    cont = None
-    stopped_at = None
+    t_at = _probe_t_at(a, lo, hi)
+    cont, stopped_at = None, None
     if a.continue_steps is not None:
-        import threading
-
-        t_at = (math.radians(a.at) if angle else a.at) if a.at is not None else 0.05 * max(abs(lo), abs(hi))
-        start = pr.perturbed(snap, path, t_at, objective)
-        from tqdm import tqdm
-
-        stop = threading.Event()
-        with Interrupt(stop.set) as intr:
-            bar = tqdm(total=a.continue_steps, unit="step", file=sys.stderr, dynamic_ncols=True)
-            shown = {"label": None}
-
-            def progress(label, p):
-                if shown["label"] != label:
-                    shown["label"] = label
-                    bar.reset(total=p.total)
-                    bar.set_description(label)
-                bar.update(p.step - bar.n)
-
-            try:
-                cont = pr.continue_training(cfg, snap, start, a.continue_steps, t_at, objective, threads=a.threads,
-                                            dataset=run.dataset, stop_event=stop, progress=progress)
-            finally:
-                bar.close()
-        if intr.requested:  # the continuation is incomplete: report only the probe, which is complete
-            stopped_at = cont.history.latest_step or 0
-            cont = None
-        else:
+        cont, stopped_at = _probe_continue(a, run, snap, path, t_at, objective)
+        if cont is not None:
             out["continue"] = cont.to_dict()
+    saved = []
+    if a.out is not None and stopped_at is None:
+        what = _probe_save(a, run, snap, path, t_at, objective, cont)
+        out["saved"] = str(a.out)
+        saved.append(f"run saved: {a.out} ({what})")
+    if a.figure is not None:
+        _probe_figure(a, res, snap, run.config)
+        out["figure"] = str(a.figure)
+        saved.append(f"figure saved: {a.figure}")
     if a.json:
         _print_json(out)
-        return _probe_interrupted(stopped_at, a.continue_steps)
+    else:
+        _print_probe(a, snap, an, path, res, cont)
+        for line in saved:
+            print(line)
+    if a.out is not None and stopped_at is not None:
+        print(f"main.py: --out: {a.out} was not written (the continued training was interrupted)", file=sys.stderr)
+    return _probe_interrupted(stopped_at, a.continue_steps)
+
+
+def _print_probe(a, snap, an, path, res, cont) -> None:
+    """The probe in words: the path, loss(0), slope and curvature, the curve, the continuation."""
+    import numpy as np
+
+    angle = a.path == "angle"
     print(f"{a.run}  model {a.model}  step {snap.step}  verdict {an.verdict.replace('_', ' ')}")
     print(f"path: {path.text}   objective: {res.objective}")
     print(f"loss(0) = {res.loss0:.10g}   (recorded {snap.loss:.6g})")
@@ -398,7 +519,6 @@ def cmd_probe(a) -> int:
             print(f"control (t = 0, same steps, fresh optimiser state): loss {c.control_loss_after:.6g}, verdict "
                   f"{c.control_verdict_after.replace('_', ' ')}"
                   + (" (escaped too: the restart alone frees it)" if c.control_escaped else ""))
-    return _probe_interrupted(stopped_at, a.continue_steps)
 
 
 def _probe_interrupted(stopped_at, steps) -> int:

@@ -27,9 +27,11 @@ ENV_XVFB_CHILD = "LGE_UNDER_XVFB"
 
 
 def _common(p, animate: bool):
-    p.add_argument("run", type=_path_arg("run"), help="run file (.h5)")
-    p.add_argument("--view", required=True, choices=VIEW_CHOICES,
-                   help="what to draw: one view, or 'figure' (several side by side, --panels)")
+    p.add_argument("run", type=_path_arg("run"), help="run file (.h5)" if animate else "run file (.h5), or a "
+                   "sweep or dataset-size file (its Experiments view is drawn: the atlas, the SMDD view)")
+    p.add_argument("--view", required=animate, default=None, choices=VIEW_CHOICES,
+                   help="what to draw: one view, or 'figure' (several side by side, --panels)"
+                   + ("" if animate else "; required for a run file"))
     p.add_argument("--panels", default=None,
                    help="views of --view figure, comma-separated, or wheel+zones / plane3d+zones (default wheel,zones)")
     p.add_argument("--model", type=_int_arg("--model"), default=0, help="which model of a batched run, 0-based")
@@ -57,6 +59,8 @@ def add_parser(sub):
     _common(e, animate=False)
     e.add_argument("--step", type=_int_arg("--step"), default=None,
                    help="snapshot at or before this step (default: the latest)")
+    e.add_argument("--config", type=_int_arg("--config"), default=None,
+                   help="a sweep file of several configurations (--grid): which one, 1-based (default 1)")
     e.add_argument("--background", choices=("white", "transparent"), default="white", help="default white")
     e.add_argument("--out", required=True, type=_path_arg("--out"), help="FILE.png, FILE.svg or FILE.pdf")
     e.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
@@ -230,13 +234,23 @@ def load(a, panels):
 # ----------------------------------------------------------------- commands
 def cmd_export(a) -> int:
     from app.export.figure import ExportError, FigureRenderer, check_output
+    from model.h5io import RUN_FORMAT as FORMAT
+    from model.h5io import file_kind
 
-    panels = _panels(a)
     try:
         check_output(a.out, (".png", ".svg", ".pdf"), replace=True)  # the name; its existence: check_out
     except ExportError as exc:
         raise CliError(f"main.py: {exc}", exc.status) from None
     check_out(a.out, a.force)
+    kind = file_kind(a.run)
+    if kind != FORMAT:
+        return export_experiment(a, kind)
+    if a.view is None:
+        raise CliError(f"main.py export: --view: required: {a.run} is a run file, not a sweep or dataset-size file; "
+                       f"name the view to draw, one of {', '.join(VIEW_CHOICES)}")
+    if a.config is not None:
+        raise CliError(f"main.py export: --config: applies to a sweep file; {a.run} is a run file, not a sweep file")
+    panels = _panels(a)
     s, opts, title = load(a, panels)
     h = s.history
     if a.step is not None and not h.first_step <= a.step <= h.latest_step:
@@ -253,6 +267,65 @@ def cmd_export(a) -> int:
         print(f"main.py: interrupted: nothing was written to {a.out}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"wrote {out} ({opts.width}x{opts.height} {out.suffix[1:]}, step {snap.step:,})")
+    return 0
+
+
+def _refuse_run_options(a, what: str) -> None:
+    """The options that choose what of a run to draw do not apply to a sweep or dataset-size file."""
+    given = [flag for flag, v in (("--view", a.view), ("--panels", a.panels), ("--step", a.step),
+                                  ("--axes", a.axes), ("--select", a.select), ("--legend", a.legend))
+             if v is not None]
+    if a.no_caption:
+        given.append("--no-caption")
+    if given:
+        raise CliError(f"main.py export: {given[0]}: applies to a run file; {a.run} is a {what}, not a run file "
+                       f"(its Experiments view is drawn whole: leave out {given[0]})")
+
+
+def export_experiment(a, kind: str) -> int:
+    """``export`` of a sweep file (the atlas of --config) or a dataset-size file (the SMDD view of --model)."""
+    from app.export import experiment_figures as ef
+    from app.export.figure import ExportError, FigureOptions, parse_size
+    from model.runfile import DATASIZE_FORMAT, FILE_KINDS, SWEEP_FORMAT
+
+    what = FILE_KINDS[kind][0]
+    _refuse_run_options(a, what)
+    if kind == DATASIZE_FORMAT and a.config is not None:
+        raise CliError(f"main.py export: --config: applies to a sweep file; {a.run} is a {what}, not a sweep file")
+    try:
+        w, h = parse_size(a.size) if a.size is not None else ef.DEFAULT_SIZE
+    except ExportError as exc:
+        raise CliError(f"main.py: {exc}") from None
+    opts = FigureOptions(width=w, height=h, title=None if a.no_title else a.title, font_size=a.font_size,
+                         background=a.background)
+    prepare_display(False)
+    _app()
+    try:
+        with Interrupt() as intr:
+            stop = lambda: intr.requested  # noqa: E731
+            if kind == SWEEP_FORMAT:
+                from model.sweep import open_sweep
+
+                sweep = open_sweep(a.run)
+                if a.model:
+                    raise CliError("main.py export: --model: a sweep file's atlas shows all its models; pick "
+                                   "one with main.py train --seed (model k of seed s is seed s + k)")
+                out = ef.write_sweep_figure(a.out, sweep, opts, entry=(a.config or 1) - 1, replace=a.force,
+                                            interrupted=stop)
+            else:
+                from model.datasize import open_datasize
+
+                res = open_datasize(a.run)
+                K = res.results[0].W.shape[0] if res.results else 1
+                if not 0 <= a.model < K:
+                    raise CliError(f"main.py export: --model must be from 0 to {K - 1} for {a.run}, got {a.model}")
+                out = ef.write_datasize_figure(a.out, res, opts, model=a.model, replace=a.force, interrupted=stop)
+    except ExportError as exc:
+        raise CliError(f"main.py: {exc}", exc.status) from None
+    except KeyboardInterrupt:
+        print(f"main.py: interrupted: nothing was written to {a.out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"wrote {out} ({opts.width}x{opts.height} {out.suffix[1:]}, the {what}'s view)")
     return 0
 
 

@@ -462,21 +462,26 @@ class _Panel:
             return
         for gv in gvs:
             off = gv.mapTo(self.view, QPoint(0, 0))
-            w, h = gv.width(), gv.height()
-            target = QRectF(rect.x() + off.x(), rect.y() + off.y(), w, h)
-            items = [] if raster else [it for it in gv.scene().items() if hasattr(it, "setExportMode")]
-            for it in items:  # pyqtgraph's export mode: e.g. scatter symbols as paths, not cached pixmaps
-                it.setExportMode(True, {"antialias": True, "background": None, "painter": p,
-                                        "resolutionScale": 1.0})
-            try:
-                gv.scene().render(p, target, QRectF(gv.sceneRect()), Qt.AspectRatioMode.IgnoreAspectRatio)
-            finally:
-                for it in items:
-                    it.setExportMode(False)
+            render_graphics_view(p, gv, QRectF(rect.x() + off.x(), rect.y() + off.y(), gv.width(), gv.height()),
+                                 raster)
 
     def close(self):
         self.view.close()
         self.view.deleteLater()
+
+
+def render_graphics_view(p: QPainter, gv, target: QRectF, raster: bool) -> None:
+    """Paint a pyqtgraph GraphicsView's scene into ``target``: vector paths and text on an SVG or PDF
+    painter (``raster`` False: pyqtgraph's export mode, e.g. scatter symbols as paths, not cached
+    pixmaps)."""
+    items = [] if raster else [it for it in gv.scene().items() if hasattr(it, "setExportMode")]
+    for it in items:
+        it.setExportMode(True, {"antialias": True, "background": None, "painter": p, "resolutionScale": 1.0})
+    try:
+        gv.scene().render(p, target, QRectF(gv.sceneRect()), Qt.AspectRatioMode.IgnoreAspectRatio)
+    finally:
+        for it in items:
+            it.setExportMode(False)
 
 
 # --------------------------------------------------------------------- renderer
@@ -490,7 +495,7 @@ class FigureRenderer:
     def __init__(self, panels: Sequence[str], options: Optional[FigureOptions] = None, title: str = ""):
         self.options = options or FigureOptions()
         self.panels_keys = tuple(panels)
-        bad = [k for k in self.panels_keys if k not in VIEWS]
+        bad = [k for k in self.panels_keys if k not in self.known_views()]
         if bad or not self.panels_keys:
             raise ExportError("--view", f"must be one of {', '.join(VIEWS)} or figure, got {', '.join(bad) or 'none'}")
         o = self.options
@@ -507,7 +512,7 @@ class FigureRenderer:
         self.panels: List[_Panel] = []
         try:
             for k in self.panels_keys:
-                self.panels.append(_Panel(k, o))
+                self.panels.append(self.make_panel(k))
         except Exception:
             self.close()
             raise
@@ -516,6 +521,14 @@ class FigureRenderer:
         self._cap_min = 0.0
         self.legend_swatches: List[Tuple[int, QRectF]] = []  # (feature, rect) of the last frame (tests)
         self.panel_rects: List[QRectF] = []
+
+    def known_views(self) -> Sequence[str]:
+        """The panel keys this renderer draws (a subclass draws other widgets: experiment views)."""
+        return VIEWS
+
+    def make_panel(self, key: str) -> "_Panel":
+        """A fresh, never-shown panel for ``key`` (a subclass builds its own)."""
+        return _Panel(key, self.options)
 
     @property
     def size(self) -> QSize:

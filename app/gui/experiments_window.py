@@ -18,6 +18,9 @@ the window cancels and joins its jobs within a bounded time, never terminates.
   perturbed model and reports, when it ends, whether it escaped.
 - Dataset size: SMDD's sweep over T; sizes that would not fit in memory are
   refused before anything trains.
+
+Each tab's Export… draws its view to PNG, SVG or PDF with the renderer of
+``main.py export`` (app.export.experiment_figures).
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ from widgets.probe_view import ProbeView
 from widgets.sweep_view import SweepView
 
 SWEEP_FILTER = "Sweep files (*.h5 *.hdf5);;All files (*)"
+FIGURE_FILTER = "PNG image (*.png);;SVG (*.svg);;PDF (*.pdf)"
 ERROR_STYLE = "color: #c62828"
 
 
@@ -52,7 +56,49 @@ def _status(label: QLabel, text: str, error: bool = False):
 EXPECTED = (ConfigError, RunFileError)
 
 
-class _RunnerTab(QWidget):
+class _FigureExport:
+    """An Export… button that draws the tab's view to PNG, SVG or PDF with the renderer of
+    ``main.py export`` (app.export.experiment_figures): ``export_figure(path)`` writes,
+    ``export_dialog()`` asks where (the dialog asks before replacing a file)."""
+
+    FIGURE_NAME = "experiment"
+
+    def _make_export_button(self) -> QPushButton:
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("draw this view to a PNG, SVG or PDF file (as main.py export does)")
+        self.export_button.clicked.connect(self.export_dialog)
+        self.export_button.setEnabled(False)
+        return self.export_button
+
+    def _write_figure(self, path, replace: bool) -> Path:  # pragma: no cover - each tab has its own
+        raise NotImplementedError
+
+    def _export_status(self, text: str, error: bool = False) -> None:
+        _status(self.status, text, error)
+
+    def export_figure(self, path, replace: bool = False) -> Optional[Path]:
+        """Draw the view to ``path`` (.png, .svg, .pdf); the outcome goes to the status line."""
+        from app.export.figure import ExportError
+
+        try:
+            out = self._write_figure(path, replace)
+        except (ExportError, RunFileError) as exc:
+            self._export_status(f"export failed: {exc}", error=True)
+            return None
+        self._export_status(f"figure saved: {out}")
+        return out
+
+    def export_dialog(self) -> Optional[Path]:
+        path, chosen = QFileDialog.getSaveFileName(self, "Export figure", str(Path.home() / f"{self.FIGURE_NAME}.png"),
+                                                   FIGURE_FILTER)
+        if not path:
+            return None
+        if not Path(path).suffix:  # the filter chosen names the format
+            path += "." + ("svg" if chosen.startswith("SVG") else "pdf" if chosen.startswith("PDF") else "png")
+        return self.export_figure(path, replace=True)  # the dialog asked before a file is replaced
+
+
+class _RunnerTab(_FigureExport, QWidget):
     """What the sweep and dataset-size tabs share: a runner (model.engine.TrainingQueue) in a
     BackgroundJob, the Run / Open / Cancel buttons, the progress bar and the status line."""
 
@@ -68,7 +114,7 @@ class _RunnerTab(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
-        for w in (self.run_button, self.cancel_button, self.open_button):
+        for w in (self.run_button, self.cancel_button, self.open_button, self._make_export_button()):
             row.addWidget(w)
         row.addWidget(self.progress, 1)
         lay.addLayout(row)
@@ -148,6 +194,7 @@ class _RunnerTab(QWidget):
 class SweepTab(_RunnerTab):
     CANCEL_NOTE = "cancelling: the configurations completed so far are kept"
     OPEN_TITLE = "Open sweep"
+    FIGURE_NAME = "sweep-atlas"
 
     def __init__(self, session, get_config: Callable[[], TrainConfig], on_open_model: Optional[Callable] = None,
                  parent=None):
@@ -219,9 +266,15 @@ class SweepTab(_RunnerTab):
         self.progress.setValue(int(1000 * min(max(frac, 0.0), 1.0)))
         self.progress.setFormat(f"[{p.index + 1}/{p.configs}] {p.label}: {p.phase} {p.done:,}/{p.total:,}")
 
+    def _write_figure(self, path, replace: bool) -> Path:
+        from app.export.experiment_figures import write_sweep_figure
+
+        return write_sweep_figure(path, self.sweep, entry=self.view.entry_index, replace=replace)
+
     def _show(self, sweep):
         self.sweep = sweep
         self.view.set_sweep(sweep)
+        self.export_button.setEnabled(bool(sweep.entries))
 
     def _summary(self, sweep) -> str:
         return f"{len(sweep.entries)} of {sweep.planned} configuration(s)"
@@ -253,7 +306,9 @@ class SweepTab(_RunnerTab):
 # =============================================================================
 # probe tab
 
-class ProbeTab(QWidget):
+class ProbeTab(_FigureExport, QWidget):
+    FIGURE_NAME = "probe"
+
     def __init__(self, session, parent=None):
         super().__init__(parent)
         self.session = session
@@ -264,7 +319,10 @@ class ProbeTab(QWidget):
         self.continued = None  # (run config, loss before, verdict before) of a continued run
         lay = QVBoxLayout(self)
         self.info = QLabel("")
-        lay.addWidget(self.info)
+        top = QHBoxLayout()
+        top.addWidget(self.info, 1)
+        top.addWidget(self._make_export_button())
+        lay.addLayout(top)
         self.view = ProbeView()
         lay.addWidget(self.view, 1)
         self.view.probeRequested.connect(self.start)
@@ -328,6 +386,16 @@ class ProbeTab(QWidget):
     def _on_done(self, result):
         self.result = result
         self.view.set_result(result)
+        self.export_button.setEnabled(result is not None)
+
+    def _export_status(self, text: str, error: bool = False) -> None:
+        self.view.show_error(text)
+
+    def _write_figure(self, path, replace: bool) -> Path:
+        from app.export.experiment_figures import write_probe_figure
+
+        return write_probe_figure(path, self.result, self.base, self.session.config, self.base.model,
+                                  replace=replace)
 
     def perturbed_at(self, t: float):
         from model import probe as pr
@@ -398,6 +466,7 @@ class ProbeTab(QWidget):
 class DataSizeTab(_RunnerTab):
     CANCEL_NOTE = "cancelling: the sizes completed so far are kept"
     OPEN_TITLE = "Open dataset-size sweep"
+    FIGURE_NAME = "dataset-size"
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -475,9 +544,15 @@ class DataSizeTab(_RunnerTab):
         self.progress.setFormat(f"T = {p.T:,} ({p.index + 1}/{p.sizes}): {what} · all sizes: %p%, about "
                                 f"{fmt_seconds(p.seconds_left)} left")
 
+    def _write_figure(self, path, replace: bool) -> Path:
+        from app.export.experiment_figures import write_datasize_figure
+
+        return write_datasize_figure(path, self.result, model=self.view.model, replace=replace)
+
     def _show(self, result):
         self.result = result
         self.view.set_result(result)
+        self.export_button.setEnabled(bool(result.results))
 
     def _summary(self, result) -> str:
         return f"{len(result.results)} of {len(result.sizes)} sizes"

@@ -479,6 +479,11 @@ class MainWindow(QMainWindow):
             self.session.set_follow_live(True)
         else:
             self.session.request_step(step)
+        # Scrubbing: redraw now when the pacing allows, inside the slider's own event, so the
+        # slider's repaint and the views' repaints reach the screen in one window composition
+        # (with the GL view, each composition costs the whole window; a redraw posted for later
+        # made two per frame). A burst of moves still gives one frame per paced interval.
+        self._tick()
 
     def _feature_clicked(self, i: int):
         mods = QGuiApplication.keyboardModifiers()
@@ -661,8 +666,9 @@ class MainWindow(QMainWindow):
     storyReady = pyqtSignal(object, object)  # key, events (from the story thread)
 
     def refresh_story(self) -> None:
-        """Mark on the timeline the recorded steps where the shown model's diagnosis changed."""
-        from model.story import diagnosis_events
+        """Mark on the timeline the recorded steps where the shown model's diagnosis changed and
+        where its loss plateaued."""
+        from model.story import story_events
 
         s = self.session
         h = s.history
@@ -674,10 +680,7 @@ class MainWindow(QMainWindow):
         self._story_key = key
         cap = STORY_SNAPSHOTS if s.config.n <= STORY_BIG_N else STORY_SNAPSHOTS_BIG
         stride = max(1, -(-len(h) // cap))
-        onehot = s.config.onehot
-        if not onehot:
-            self.timeline.set_events([])  # the one-hot diagnosis does not apply
-            return
+        onehot = s.config.onehot  # else only the plateaus: the one-hot diagnosis does not apply
 
         def done(f, key=key):
             try:
@@ -689,7 +692,7 @@ class MainWindow(QMainWindow):
 
         if self._story_closed:
             return
-        self._story_pool.submit(diagnosis_events, h, s.model, onehot, stride).add_done_callback(done)
+        self._story_pool.submit(story_events, h, s.model, onehot, stride).add_done_callback(done)
 
     def _hover_text(self, index: int) -> str:
         """The timeline's tooltip: the recorded step under the pointer and the shown model's loss there."""
@@ -707,7 +710,8 @@ class MainWindow(QMainWindow):
         from widgets.verdict_panel import VERDICT_COLORS
 
         for e in events:
-            e["color"] = VERDICT_COLORS.get(e["verdict"], "#333")
+            if e.get("kind") != "plateau":
+                e["color"] = VERDICT_COLORS.get(e["verdict"], "#333")
         self.timeline.set_events(events)
 
     def closeEvent(self, e):

@@ -305,6 +305,8 @@ def worker(tmp_path_factory):
 READERS = {  # reader -> (kind it reads, request for a path)
     "inspect": ("run", lambda p: {"argv": ["inspect", p]}),
     "export": ("run", lambda p: {"argv": ["export", p, "--view", "zones", "--out", "out.png"]}),
+    # export reads sweep files too (their atlas); --config asks for one, so a run or dataset-size file is refused
+    "export --config": ("sweep", lambda p: {"argv": ["export", p, "--config", "1", "--out", "out.png"]}),
     "animate": ("run", lambda p: {"argv": ["animate", p, "--view", "zones", "--frames", "3", "--out", "out.gif",
                                            "--quiet"]}),
     "probe": ("run", lambda p: {"argv": ["probe", p, "--points", "5"]}),

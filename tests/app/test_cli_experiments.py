@@ -1,6 +1,7 @@
 """`main.py sweep`, `probe`, `datasize` as a user runs them: real subprocesses, real files."""
 import json
 
+import numpy as np
 import pytest
 
 from tests.app.test_cli import run
@@ -155,3 +156,74 @@ def test_datasize_progress_shows_the_whole_sweep_and_the_time_left(tmp_path):
     assert "100%" in frames[-1]
     table = r.stdout.splitlines()
     assert "h radius cv" in table[0] and "h gap ratio" in table[0]
+
+
+def test_probe_out_saves_the_perturbed_model_as_a_run(failed_run, tmp_path, qtbot):
+    """`probe --out`: the model at --at on the path, built here by hand (W_3 + t W_2, b unchanged),
+    is what the run reader finds in the file, at the probed step; inspect and the window open it."""
+    from app.gui.session import Session
+    from model.runfile import open_run
+
+    out = tmp_path / "perturbed.h5"
+    r = run("probe", str(failed_run), "--path", "feature", "--feature", "3", "--direction", "2", "--range", "0.5",
+            "--points", "11", "--at", "0.2", "--out", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["saved"] == str(out)
+    orig = open_run(failed_run).history.snapshot()
+    W = orig.W.copy()
+    W[:, 2] += 0.2 * orig.W[:, 1]
+    got = open_run(out)
+    assert len(got.history) == 1
+    snap = got.history.snapshot()
+    assert snap.step == orig.step == d["step"]
+    np.testing.assert_allclose(snap.W, W, rtol=0, atol=1e-6)  # float32 in the file
+    np.testing.assert_array_equal(snap.b, orig.b)
+    assert got.config.models == 1 and got.config.n == 8
+    ins = run("inspect", str(out), "--json")
+    assert ins.returncode == 0, ins.stderr
+    # the loss the file records is the perturbed model's (the probe's curve at t = 0.2)
+    i = int(np.argmin(np.abs(np.array(d["t"]) - 0.2)))
+    assert d["t"][i] == pytest.approx(0.2) and json.loads(ins.stdout)["loss"] == pytest.approx(d["loss"][i], rel=1e-5)
+    s = Session()
+    try:
+        assert s.open(out) and s.history.latest_step == orig.step
+    finally:
+        s.shutdown(2.0)
+    # an existing --out is refused before anything runs
+    _one_line_error(run("probe", str(failed_run), "--out", str(out)), "--out", "already exists")
+
+
+def test_probe_out_with_continue_saves_the_continued_training(failed_run, tmp_path):
+    from model.runfile import open_run
+
+    out = tmp_path / "continued.h5"
+    r = run("probe", str(failed_run), "--path", "bias", "--feature", "3", "--range", "0.5", "--points", "5",
+            "--continue-steps", "300", "--at", "0.1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert f"run saved: {out} (the perturbed model (t = 0.1) after 300 more steps)" in r.stdout
+    orig = open_run(failed_run).history.snapshot()
+    h = open_run(out).history
+    assert h.first_step == 0 and h.latest_step == 300
+    first = h.snapshot(step=0)
+    b = orig.b.copy()
+    b[2] += 0.1  # the bias path: b_3 + t
+    np.testing.assert_allclose(first.b, b, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(first.W, orig.W, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--at", "0.1"], ["--at", "--continue-steps or --out"]),
+    (["--force"], ["--force", "--out or --figure"]),
+    (["--figure", "x.txt"], ["--figure", ".png, .svg, .pdf"]),
+])
+def test_probe_out_and_figure_flags_are_checked(failed_run, args, words):
+    _one_line_error(run("probe", str(failed_run), *args), *words)
+
+
+def test_probe_figure_writes_the_probe_view(failed_run, tmp_path):
+    out = tmp_path / "probe.png"
+    r = run("probe", str(failed_run), "--path", "bias", "--range", "0.5", "--points", "11", "--figure", str(out))
+    assert r.returncode == 0, r.stderr
+    assert f"figure saved: {out}" in r.stdout
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -317,3 +317,45 @@ def test_clip_marks_wrap_what_lies_between_them():
     assert inside == ["50"]  # the red square, clipped; the rect drawn after the end mark is outside
     outside = [r.get("width") for g in top if g is not wrap[0] for r in g.iter(SVG + "rect")]
     assert outside == ["2"]
+
+
+# ------------------------------------------------------ the Experiments views
+EXPERIMENTS = ("sweep", "datasize", "probe")
+
+
+def _write_experiment(key, folder, name, qapp):
+    from app.export import experiment_figures as ef
+    from tests.app.experiment_data import hand_datasize, hand_sweep, seed_probe
+
+    opts = FigureOptions(width=900, height=600)
+    if key == "sweep":
+        from model.sweep import open_sweep
+
+        path = folder / "sweep.h5"
+        return ef.write_sweep_figure(folder / name, open_sweep(path if path.exists() else hand_sweep(path)), opts)
+    if key == "datasize":
+        from model.datasize import open_datasize
+
+        path = folder / "smdd.h5"
+        return ef.write_datasize_figure(folder / name, open_datasize(path if path.exists() else hand_datasize(path)),
+                                        opts)
+    res, snap, cfg = seed_probe()
+    return ef.write_probe_figure(folder / name, res, snap, cfg, options=opts)
+
+
+@pytest.mark.parametrize("key", EXPERIMENTS)
+def test_experiment_views_render_alike_in_svg_and_pdf(qapp, tmp_path, key):
+    """The sweep atlas, the dataset-size view and the probe view: the same comparison as the
+    explorer's views (their tables, labels and gallery thumbnails are widgets painted beside the
+    plots' scenes)."""
+    need("rsvg-convert", "librsvg2-bin")
+    need("pdftoppm", "poppler-utils")
+    ref = png_rgb(_write_experiment(key, tmp_path, "f.png", qapp))
+    a_svg = rsvg(_write_experiment(key, tmp_path, "f.svg", qapp), tmp_path / "svg.png")
+    a_pdf = poppler(_write_experiment(key, tmp_path, "f.pdf", qapp), tmp_path / "pdf")
+    f_svg, f_pdf = mismatch(ref, a_svg), mismatch(ref, a_pdf)
+    print(f"{key}: mismatch svg {f_svg:.2%}, pdf {f_pdf:.2%} (bound {BOUND:.0%})")
+    assert f_svg < BOUND, f"SVG (librsvg) differs from the PNG on {f_svg:.2%} of the pixels (bound {BOUND:.0%})"
+    assert f_pdf < BOUND, f"PDF (poppler) differs from the PNG on {f_pdf:.2%} of the pixels (bound {BOUND:.0%})"
+    ink = (ref < 200).any(axis=2).mean()  # not a blank page that matches a blank page
+    assert ink > 0.02, f"{key}: only {ink:.1%} of the figure is drawn"

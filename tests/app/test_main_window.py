@@ -104,6 +104,33 @@ def test_scrubbing_redraws_from_the_history(qtbot, make_window):
     qtbot.waitUntil(lambda: w.session.frame()[0].step == 5000, timeout=2000)
 
 
+def test_a_scrub_redraws_in_the_slider_event_and_a_burst_gives_one_frame(qtbot, make_window, monkeypatch):
+    """The slider's move redraws before control returns to the event loop (one window composition
+    for the slider and the views), and moves within the paced interval after it are coalesced."""
+    import app.gui.main_window as mw
+
+    w = make_window()
+    w.form.set_config(TrainConfig(n=7, steps=2000, seed=0))
+    w.start_training()
+    qtbot.waitUntil(lambda: finished(w), timeout=30000)
+    w.redraw()
+    w.timeline.set_follow_live(False)
+    clock = [1000.0]
+    monkeypatch.setattr(mw.time, "perf_counter", lambda: clock[0])  # a frozen clock: the pacing decides
+    w._next_redraw = 0.0
+    n0 = w.redraw_count
+    w.timeline.slider.setValue(10)  # no event processed after it
+    assert w.redraw_count == n0 + 1 and w.session.frame()[0].step == int(w.session.history.steps[10])
+    w.last_redraw_ms = 5.0
+    w._next_redraw = clock[0] + 0.005  # the pacing after a 5 ms redraw
+    for i in (20, 30, 40):
+        w.timeline.slider.setValue(i)
+    assert w.redraw_count == n0 + 1  # coalesced: one pending frame, not three
+    clock[0] += 0.01
+    qtbot.waitUntil(lambda: w.redraw_count == n0 + 2, timeout=2000)
+    assert w.session.frame()[0].step == int(w.session.history.steps[40])  # the latest move wins
+
+
 def test_bad_form_values_block_the_start(qtbot, make_window):
     w = make_window()
     lr = w.form.field_widget("lr")
@@ -305,8 +332,8 @@ def test_timeline_tells_when_the_seeds_failure_began(qtbot, make_window, tmp_pat
     save_run(path, cfg, tr.history)
     w = make_window()
     assert w.session.open(path)
-    qtbot.waitUntil(lambda: any(e["verdict"] == "symmetric_failure" for e in w.timeline.events()), timeout=20000)
-    ev = [e for e in w.timeline.events() if e["verdict"] == "symmetric_failure"][-1]
+    qtbot.waitUntil(lambda: any(e.get("verdict") == "symmetric_failure" for e in w.timeline.events()), timeout=20000)
+    ev = [e for e in w.timeline.events() if e.get("verdict") == "symmetric_failure"][-1]
     assert ev["dead"] == [1] and "dead: 1" in ev["text"]
     # the measured statement "symmetric failure since step S", every snapshot checked: the mark
     # is on the first analysed snapshot at or after S (the window analyses every k-th snapshot)
@@ -318,6 +345,10 @@ def test_timeline_tells_when_the_seeds_failure_began(qtbot, make_window, tmp_pat
     assert since.step <= ev["step"] and h.index_at(ev["step"]) - h.index_at(since.step) < stride
     marks = w.timeline.slider.marks()
     assert any(t.startswith(f"step {ev['step']:,}: symmetric failure") for _, t in marks)
+    # after the death the loss settles on the closed form d(n-1)/n² = 6/49: a plateau mark there
+    plateaus = [e for e in w.timeline.events() if e.get("kind") == "plateau"]
+    assert plateaus and plateaus[-1]["step"] > ev["step"] and abs(plateaus[-1]["level"] - 6 / 49) < 1e-3 * 6 / 49
+    assert (h.index_at(plateaus[-1]["step"]), plateaus[-1]["text"]) in w.timeline.slider.plateau_marks()
 
 
 def test_model_table_before_the_first_step_says_no_loss_not_halted(qtbot, make_window):

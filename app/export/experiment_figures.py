@@ -1,0 +1,177 @@
+"""The Experiments window's views as figures: the seed-sweep atlas, the dataset-size
+(SMDD) view and the perturbation probe, drawn to PNG, SVG or PDF by the same renderer
+as the explorer's views (``app.export.figure.FigureRenderer``: header, temporary file
+published in one step, SVG flattened for librsvg, lossless PDF images).
+
+Each view is a fresh, never-shown instance of the window's own widget, given the result
+(``set_sweep`` / ``set_result``) and sized to the figure; its controls (the widgets its
+``figure_controls()`` names: path pickers, buttons, sliders) are hidden, so the figure
+shows the plots, tables and readouts. The plots are painted as their pyqtgraph scenes
+(vector paths and text in SVG and PDF), every other widget by its own paint (a table's
+cells, a label's text, the sweep gallery's thumbnails as images).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+from PyQt6.QtCore import QPoint, QPointF, QRectF, QSize, Qt
+from PyQt6.QtGui import QPainter, QRegion
+from PyQt6.QtWidgets import QWidget
+
+from app.export.figure import (FIGURE_FORMATS, ExportError, FigureOptions, FigureRenderer, _Panel, check_output,
+                               render_graphics_view, run_title)
+
+#: The experiment views a figure can show: the key, and what the figure's title calls it.
+EXPERIMENT_VIEWS = {"sweep": "Seed sweep", "datasize": "Dataset size (SMDD)", "probe": "Perturbation probe"}
+#: The default figure size of an experiment view (pixels): they hold more than one plot.
+DEFAULT_SIZE = (1400, 900)
+
+
+def paint_widget_tree(p: QPainter, root: QWidget, origin: QPointF, raster: bool) -> None:
+    """Paint ``root`` and its visible children at ``origin`` of ``p``: pyqtgraph views as their
+    scenes (``render_graphics_view``), every other widget by its own paint, children over parents."""
+    import pyqtgraph as pg
+
+    def walk(w: QWidget) -> None:
+        if not w.isVisibleTo(root) and w is not root:
+            return
+        off = w.mapTo(root, QPoint(0, 0)) if w is not root else QPoint(0, 0)
+        r = QRectF(origin.x() + off.x(), origin.y() + off.y(), w.width(), w.height())
+        if isinstance(w, pg.GraphicsView):
+            render_graphics_view(p, w, r, raster)
+            return
+        p.save()
+        p.translate(r.topLeft())
+        w.render(p, QPoint(0, 0), QRegion(w.rect()), QWidget.RenderFlag(0))
+        p.restore()
+        for c in w.children():
+            if isinstance(c, QWidget) and not c.isWindow():
+                walk(c)
+
+    walk(root)
+
+
+class _WidgetPanel(_Panel):
+    """An experiment view as the one panel of a figure (it holds its result; snapshots pass it by)."""
+
+    def __init__(self, key: str, options: FigureOptions, view: QWidget):
+        self.key = key
+        self.options = options
+        self.size = QSize(0, 0)
+        self._az0 = None
+        self.view = view
+        view.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        for w in view.figure_controls():
+            w.hide()
+        self._styled = False
+
+    def set_snapshot(self, snap, ctx) -> None:
+        pass
+
+    def paint(self, p: QPainter, rect: QRectF, raster: bool) -> None:
+        paint_widget_tree(p, self.view, rect.topLeft(), raster)
+
+
+class ExperimentFigureRenderer(FigureRenderer):
+    """A FigureRenderer whose one panel is an experiment view (``EXPERIMENT_VIEWS``) holding its result."""
+
+    def __init__(self, key: str, view: QWidget, options: Optional[FigureOptions] = None, title: str = ""):
+        self._view = view
+        options = options or FigureOptions(*DEFAULT_SIZE)
+        options.legend = False  # no feature colours to explain (the views say what their colours are)
+        super().__init__((key,), options, title)
+
+    def known_views(self) -> Sequence[str]:
+        return tuple(EXPERIMENT_VIEWS)
+
+    def make_panel(self, key: str) -> _Panel:
+        return _WidgetPanel(key, self.options, self._view)
+
+
+def check_figure_path(path, replace: bool, field_name: str = "--out") -> Path:
+    """The figure's path if it ends in .png, .svg or .pdf, its folder is writable and it does not
+    exist (or ``replace``); ExportError naming ``field_name`` otherwise."""
+    return check_output(path, FIGURE_FORMATS, field_name, replace)
+
+
+def _render(path, key: str, view: QWidget, options: Optional[FigureOptions], title: str, snap=None,
+            replace: bool = False, interrupted=None) -> Path:
+    with ExperimentFigureRenderer(key, view, options, title) as r:
+        return r.save(path, snap, None, replace=replace, interrupted=interrupted)
+
+
+def sweep_view_for(sweep, entry: int = 0):
+    """A SweepView showing configuration ``entry`` of ``sweep``."""
+    from widgets.sweep_view import SweepView
+
+    from PyQt6.QtWidgets import QSplitter
+
+    v = SweepView()
+    v.set_sweep(sweep)
+    if entry:
+        v.config_box.setCurrentIndex(int(entry))
+    # the table whole (a row per verdict and per finding) over the gallery, which scrolls on screen
+    t = v.table
+    need = t.horizontalHeader().sizeHint().height() + t.rowCount() * t.verticalHeader().defaultSectionSize() + 4
+    t.setMinimumHeight(need)
+    t.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    for sp in v.findChildren(QSplitter):
+        if sp.orientation() == Qt.Orientation.Vertical:
+            sp.setSizes([need + 250, 300])
+    return v
+
+
+def datasize_view_for(result, model: int = 0):
+    from widgets.datasize_view import DataSizeView
+
+    v = DataSizeView()
+    v.set_result(result, model)
+    return v
+
+
+def probe_view_for(result, n: int):
+    from widgets.probe_view import ProbeView
+
+    v = ProbeView()
+    v.set_model_info(n)
+    v.set_result(result)
+    return v
+
+
+def write_sweep_figure(path, sweep, options: Optional[FigureOptions] = None, entry: int = 0,
+                       replace: bool = False, interrupted=None) -> Path:
+    """The sweep atlas (verdict table and rates with intervals, loss histogram, gallery) of one
+    configuration to PNG, SVG or PDF."""
+    name = Path(str(getattr(sweep, "path", "") or "")).name
+    title = f"{EXPERIMENT_VIEWS['sweep']}" + (f" · {name}" if name else "")
+    if not 0 <= int(entry) < len(sweep.entries):
+        raise ExportError("--config", f"must be from 1 to {len(sweep.entries)} (the sweep's configurations), "
+                                      f"got {int(entry) + 1}")
+    if len(sweep.entries) > 1:
+        title += f" · configuration {int(entry) + 1} of {len(sweep.entries)}: {sweep.entries[int(entry)].label}"
+    return _render(path, "sweep", sweep_view_for(sweep, entry), options, title, replace=replace,
+                   interrupted=interrupted)
+
+
+def write_datasize_figure(path, result, options: Optional[FigureOptions] = None, model: int = 0,
+                          replace: bool = False, interrupted=None) -> Path:
+    """The dataset-size view (losses and dimensionalities against T, the hidden embeddings per T)."""
+    name = Path(str(getattr(result, "path", "") or "")).name
+    title = f"{EXPERIMENT_VIEWS['datasize']}" + (f" · {name}" if name else "")
+    return _render(path, "datasize", datasize_view_for(result, model), options, title, replace=replace,
+                   interrupted=interrupted)
+
+
+def write_probe_figure(path, result, snap, config=None, model: int = 0, options: Optional[FigureOptions] = None,
+                       replace: bool = False, interrupted=None) -> Path:
+    """The probe view (loss along the path, slope and curvature at 0, the closed form for the
+    angle path, the readout) of the probe of ``snap``; the header names the run and the step."""
+    title = EXPERIMENT_VIEWS["probe"] + (f" · {run_title(config, model)}" if config is not None else "")
+    return _render(path, "probe", probe_view_for(result, snap.n), options, title, snap=snap, replace=replace,
+                   interrupted=interrupted)
+
+
+__all__ = ["EXPERIMENT_VIEWS", "DEFAULT_SIZE", "ExperimentFigureRenderer", "paint_widget_tree", "check_figure_path",
+           "write_sweep_figure", "write_datasize_figure", "write_probe_figure", "sweep_view_for",
+           "datasize_view_for", "probe_view_for", "ExportError"]
