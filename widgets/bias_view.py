@@ -110,6 +110,13 @@ def bias_norm_values(snap: Snapshot) -> Tuple[np.ndarray, np.ndarray]:
 # ----------------------------------------------------------------------------
 # the view
 
+def _unlink_x(vb: pg.ViewBox) -> None:
+    from PyQt6 import sip
+
+    if not sip.isdeleted(vb):
+        vb.setXLink(None)
+
+
 class BiasNormView(PlotPanel):
     """Two bar plots: ``plot`` (bias b_i) above ``plot2`` (norm |W_i|)."""
 
@@ -125,6 +132,10 @@ class BiasNormView(PlotPanel):
         self.plot_item2.setLabel("bottom", "feature")
         self.vb2 = self.plot_item2.getViewBox()
         self.vb2.setXLink(self.vb)
+        # Unlink before the children go: Qt emits destroyed() before it deletes a widget's children,
+        # and a link left in place lets a resize of one view box reach the other after its C++ object
+        # was deleted (RuntimeError in the Qt event loop, then a segmentation fault in AxisItem).
+        self.destroyed.connect(lambda *_, vb2=self.vb2: _unlink_x(vb2))
         self.layout().insertWidget(2, self.plot2, 1)
         self.plot2.scene().sigMouseClicked.connect(self._on_click2)
         self.plot2.scene().sigMouseMoved.connect(self._on_move2)

@@ -87,3 +87,20 @@ def test_large_n_bins_the_bars(qtbot):
     with qtbot.waitSignal(v.featureClicked, timeout=1000) as sig:
         qtbot.mouseClick(v.plot.viewport(), Qt.MouseButton.LeftButton, pos=v.map_to_viewport(120, snap.b[119] / 2))
     assert sig.args == [119]
+
+
+def test_the_two_plots_are_unlinked_before_qt_deletes_them(qtbot):
+    """The norm plot's x axis follows the bias plot's (a pyqtgraph link). Qt emits destroyed()
+    before it deletes a widget's children: the link must be gone by then, or a resize reaching one
+    view box after the other's C++ object was deleted raises in the event loop and can crash."""
+    from PyQt6.QtCore import QCoreApplication, QEvent
+
+    v = BiasNormView()
+    qtbot.addWidget(v)
+    vb, vb2 = v.vb, v.vb2
+    assert vb2.linkedView(vb2.XAxis) is vb  # linked while alive
+    seen = []
+    v.destroyed.connect(lambda *_: seen.append((vb2.linkedView(vb2.XAxis), vb.linkedView(vb.XAxis))))
+    v.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    assert seen == [(None, None)]
