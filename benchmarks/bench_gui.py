@@ -54,10 +54,10 @@ def headless_rate(cfg, seconds, threads=1):
     """The headless engine as `main.py train` runs it: recording to a run file."""
     import tempfile
 
-    from model.engine import Trainer, _set_threads
+    from model.engine import Trainer, set_threads
     from model.runfile import RunWriter
 
-    _set_threads(threads)
+    set_threads(threads)
     cfg = cfg.replace(steps=10**9)
     path = os.path.join(tempfile.mkdtemp(), "headless.h5")
     tr = Trainer(cfg, writer=RunWriter(path, cfg))

@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from model.config import TrainConfig  # noqa: E402
 from model.data import BatchStream, model_dataset  # noqa: E402
 from model.datasize import DATASIZE_HISTORY_MB  # noqa: E402
-from model.engine import Trainer, _set_threads  # noqa: E402
+from model.engine import Trainer, set_threads  # noqa: E402
 
 N, M, S = 10_000, 2, 0.999
 #: What the issue asks of each case (ratio to the reference).
@@ -89,7 +89,7 @@ def reference(T, seconds: float) -> float:
 
 def ours(T, seconds: float, threads):
     """(steps/s, fraction of outputs that fire, batch size) of the engine's compiled path."""
-    _set_threads(threads)
+    set_threads(threads)
     cfg = TrainConfig(n=N, m=M, data="sparse", sparsity=S, examples=T, batch=None if T else 1024,
                       steps=10**9, seed=0, history_budget_mb=DATASIZE_HISTORY_MB)
     tr = Trainer(cfg)

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from _common import notebook_step  # noqa: E402
 from model.config import TrainConfig  # noqa: E402
-from model.engine import _set_threads  # noqa: E402
+from model.engine import set_threads  # noqa: E402
 from model.sweep import SweepRunner  # noqa: E402
 
 
@@ -66,12 +66,12 @@ def main():
     ap.add_argument("--ref-steps", type=int, default=2_000, help="reference steps timed (then extrapolated)")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for both (default: all)")
     a = ap.parse_args()
-    _set_threads(a.threads)
+    set_threads(a.threads)
     K, n, steps = a.models, a.n, a.steps
     print(f"sweep: K = {K:,} seeds, n = {n}, m = 2, one-hot, AdamW lr 1e-3 wd 1e-2, {steps:,} steps; "
           f"threads {torch.get_num_threads()}, {os.cpu_count()} cores")
     total, train_s, counts = ours(K, n, steps, a.threads)
-    _set_threads(a.threads)
+    set_threads(a.threads)
     ref_steps = min(a.ref_steps, steps)
     r = reference(K, n, ref_steps)
     r_full = r * steps / ref_steps

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from _common import notebook_step  # noqa: E402
 from model.config import TrainConfig  # noqa: E402
-from model.engine import Trainer, _set_threads  # noqa: E402
+from model.engine import Trainer, set_threads  # noqa: E402
 
 
 def _timed(step_fn, seconds, per_call):
@@ -107,7 +107,7 @@ def reference_sparse(n, batch, S, seconds=2.0):
 
 
 def rows(seconds=2.0, quick=False):
-    _set_threads(None)
+    set_threads(None)
     out = []
     Ks = (1, 1000) if quick else (1, 1000, 10000)
     targets = {10000: 10.0}

@@ -404,7 +404,7 @@ def _group_max_angle(W, g) -> float:
     return float(np.degrees(np.arccos(c.min())))
 
 
-def _regularity(nrm, ang, live):
+def regularity(nrm, ang, live):
     """(radius cv, gap ratio, radius groups, radius ratio, group split ratios) of the live features."""
     idx = np.nonzero(live)[0]
     if len(idx) == 0:
@@ -535,7 +535,7 @@ def _sparse_analysis(f: _Facts, W2: np.ndarray, common: Dict[str, Any]) -> Analy
     """Sparse data: the one-hot verdicts do not apply; the dimensionality summary instead."""
     nrm, dims = f.nrm, f.dims
     groups = _merged_groups(f.W, W2, f.wlive, math.radians(f.thr_deg))
-    cv, gap, rgroups, ratio, _ = _regularity(nrm, f.ang, f.wlive)
+    cv, gap, rgroups, ratio, _ = regularity(nrm, f.ang, f.wlive)
     fro2 = float(np.sum(f.W * f.W))
     represented = nrm > REPRESENTED_NORM
     sparse = {
@@ -564,7 +564,7 @@ def _onehot_facts(f: _Facts, W2: np.ndarray, M: Optional[np.ndarray]) -> None:
     # reconstruction margin of each feature (dead ones are excluded by the dead criterion: nan)
     f.rmargin = np.where(f.wlive, np.minimum(f.selfa - f.tol, f.tol - f.other), np.nan)
     f.groups = _merged_groups(f.W, W2, f.live, math.radians(f.thr_deg))
-    f.cv, f.gap, f.rgroups, f.ratio, f.split_steps = _regularity(f.nrm, f.ang, f.live)
+    f.cv, f.gap, f.rgroups, f.ratio, f.split_steps = regularity(f.nrm, f.ang, f.live)
     f.nl = int(f.live.sum())
 
 

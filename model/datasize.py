@@ -244,12 +244,12 @@ def embedding_regularity(H):
     """(radius_cv, gap_ratio) of the non-zero hidden vectors (columns of H, m = 2 or their
     principal plane): the same figures inspect gives for feature vectors. A regular T-gon
     has radius_cv 0 and gap_ratio 1."""
-    from .analysis import _regularity
+    from .analysis import regularity
 
     H = np.asarray(H, dtype=np.float64)
     H2 = H if H.shape[0] == 2 else geo.project(H)
     nrm = geo.norms(H)
-    cv, gap = _regularity(nrm, geo.angles(H2), nrm > 0)[:2]
+    cv, gap = regularity(nrm, geo.angles(H2), nrm > 0)[:2]
     return cv, gap
 
 
@@ -414,9 +414,9 @@ class DataSizeRunner(TrainingQueue):
         (its set drawn, one step to warm up, then steps for up to about ``budget`` s)."""
         import time
 
-        from .engine import Trainer, _set_threads
+        from .engine import Trainer, set_threads
 
-        _set_threads(self.threads)
+        set_threads(self.threads)
         tr = Trainer(cfg.replace(steps=10**6, history_budget_mb=0.01), threads=self.threads)
         tr.train_chunk(1)
         t = time.perf_counter()

@@ -297,7 +297,7 @@ class Trainer:
         loop between chunks; progress is called at most every report_seconds
         (and once at the end).
         """
-        _set_threads(threads if threads is not None else self.threads)
+        set_threads(threads if threads is not None else self.threads)
         cfg = self.config
         t_start = time.perf_counter()
         step_start = self.step
@@ -375,7 +375,7 @@ class TrainingQueue:
         return trainer
 
 
-def _set_threads(threads: Optional[int]):
+def set_threads(threads: Optional[int]):
     """Threads for numba and torch. None: all cores. The GUI passes 1: with two cores,
     torch's default of two threads collapses when the other core is busy (docs/ARCHITECTURE.md).
 

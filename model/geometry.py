@@ -610,14 +610,14 @@ def zone_areas(W2, b, decoder=None) -> Tuple[np.ndarray, float]:
     if n <= NUMPY_MAX_N:
         _zone_area_numpy(V, A, b, lo, cnt, out)
     else:
-        from .geometry_kernels import _zone_area_kernel
+        from .geometry_kernels import zone_area_kernel
 
-        _zone_area_kernel(np.ascontiguousarray(V), np.ascontiguousarray(A), np.ascontiguousarray(b), lo, cnt, out)
+        zone_area_kernel(np.ascontiguousarray(V), np.ascontiguousarray(A), np.ascontiguousarray(b), lo, cnt, out)
     return out, shape_area
 
 
 def _zone_area_numpy(V, A, b, lo, cnt, out) -> None:
-    """geometry_kernels._zone_area_kernel in numpy, for small n: every (zone, edge) pair of
+    """geometry_kernels.zone_area_kernel in numpy, for small n: every (zone, edge) pair of
     the windows at once, summed per zone in the kernel's order (np.bincount adds in index
     order), so both give the same bits."""
     N = V.shape[0]

@@ -73,7 +73,7 @@ def _probe_kernel(D, Wt, b, imp, neg, selfa, other, loss_rows):  # pragma: no co
 
 
 @nb.njit(cache=True, nogil=True)
-def _zone_area_kernel(V, A, b, lo, cnt, out):  # pragma: no cover - compiled
+def zone_area_kernel(V, A, b, lo, cnt, out):  # pragma: no cover - compiled
     # see zone_areas: per feature, the shoelace of its clipped polygon summed edge by edge
     N = V.shape[0]
     for k in range(A.shape[0]):

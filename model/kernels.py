@@ -53,7 +53,7 @@ def from_blocks(B: np.ndarray, K: int) -> np.ndarray:
 
 
 @nb.njit(cache=True, fastmath=_FM, inline="always")
-def _update(p, g, s1, s2, lr, t, opt, wd, beta1, beta2, eps, momentum):
+def optimizer_update(p, g, s1, s2, lr, t, opt, wd, beta1, beta2, eps, momentum):
     """One optimiser step on flat float32 arrays, in place. t: 1-based count."""
     dt = p.dtype.type
     if opt == OPT_SGD:
@@ -223,11 +223,11 @@ def train_identity_chunk(W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2, imp, K,
             lr = lrs[s]
             tt = t0 + s + 1
             sz = m * n * L
-            _update(Wk.reshape(sz), gW.reshape(sz), sW1[blk].reshape(sz), sW2[blk].reshape(sz),
+            optimizer_update(Wk.reshape(sz), gW.reshape(sz), sW1[blk].reshape(sz), sW2[blk].reshape(sz),
                     lr, tt, opt, wd, beta1, beta2, eps, momentum)
             if use_bias:
-                _update(bk.reshape(n * L), gb.reshape(n * L), sb1[blk].reshape(n * L),
+                optimizer_update(bk.reshape(n * L), gb.reshape(n * L), sb1[blk].reshape(n * L),
                         sb2[blk].reshape(n * L), lr, tt, opt, wd, beta1, beta2, eps, momentum)
             if untied:
-                _update(Dk.reshape(sz), gD.reshape(sz), sD1[blk].reshape(sz), sD2[blk].reshape(sz),
+                optimizer_update(Dk.reshape(sz), gD.reshape(sz), sD1[blk].reshape(sz), sD2[blk].reshape(sz),
                         lr, tt, opt, wd, beta1, beta2, eps, momentum)

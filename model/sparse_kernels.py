@@ -35,7 +35,7 @@ short); ``train_sparse_split`` splits each step's fused pass into feature
 blocks across threads (right for a few models with a long step, SMDD's K = 1,
 T >= a few hundred): one parallel region a step.
 
-Optimisers: model.kernels._update, the same torch.optim update as the one-hot
+Optimisers: model.kernels.optimizer_update, the same torch.optim update as the one-hot
 kernel. Accumulations: float32 within a tile, float64 for the loss across
 tiles. The `reassoc` fast-math flag lets LLVM vectorise the sums; no
 `nnan`/`ninf`: a model whose loss or parameters stop being finite is halted.
@@ -53,7 +53,7 @@ import math
 import numba as nb
 import numpy as np
 
-from .kernels import _update
+from .kernels import optimizer_update
 
 _FM = {"contract", "arcp", "nsz", "afn", "reassoc"}
 #: Examples per tile of the wide loop order (h and dh of a tile: 4 TILE floats for m = 2, in L1).
@@ -352,12 +352,12 @@ def _apply(Wk, bk, Dk, gW, gb, gD, sW1, sW2, sb1, sb2, sD1, sD2, lr, tt, opt, wd
     """One optimiser update of one model (tied: gW already holds the decoder's part)."""
     m, n = Wk.shape
     sz = m * n
-    _update(Wk.reshape(sz), gW.reshape(sz), sW1.reshape(sz), sW2.reshape(sz),
+    optimizer_update(Wk.reshape(sz), gW.reshape(sz), sW1.reshape(sz), sW2.reshape(sz),
             lr, tt, opt, wd, beta1, beta2, eps, momentum)
     if use_bias:
-        _update(bk, gb, sb1, sb2, lr, tt, opt, wd, beta1, beta2, eps, momentum)
+        optimizer_update(bk, gb, sb1, sb2, lr, tt, opt, wd, beta1, beta2, eps, momentum)
     if untied:
-        _update(Dk.reshape(sz), gD.reshape(sz), sD1.reshape(sz), sD2.reshape(sz),
+        optimizer_update(Dk.reshape(sz), gD.reshape(sz), sD1.reshape(sz), sD2.reshape(sz),
                 lr, tt, opt, wd, beta1, beta2, eps, momentum)
 
 

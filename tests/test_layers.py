@@ -43,3 +43,23 @@ def test_no_pickle_anywhere():
         if "allow_pickle=True" in text.replace(" ", "") and "tests" not in p.relative_to(ROOT).parts:
             bad.append(f"{p.relative_to(ROOT)}: allow_pickle=True")
     assert not bad, bad
+
+
+def test_no_module_imports_another_modules_private_names():
+    """Modules share code through public names only: `from model.x import _helper` couples to what
+    x keeps to itself (import-linter sees modules, not names). Aliasing a public name to a private
+    one (`import discard as _discard`) is fine."""
+    import ast
+
+    ours = ("app", "widgets", "render3d", "model", "resources")
+    bad = []
+    for top in ours:
+        for src in sorted((ROOT / top).rglob("*.py")):
+            for node in ast.walk(ast.parse(src.read_text())):
+                if not isinstance(node, ast.ImportFrom):
+                    continue
+                relative, module = node.level > 0, node.module or ""
+                if relative or module.split(".")[0] in ours:
+                    bad += [f"{src.relative_to(ROOT)}:{node.lineno} imports {module}.{a.name}"
+                            for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+    assert bad == []

@@ -105,7 +105,7 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{self.prog}: {message}")
 
 
-def _int_arg(name, lo: Optional[int] = None, hi: Optional[int] = None):
+def int_arg(name, lo: Optional[int] = None, hi: Optional[int] = None):
     """argparse type: a whole number, within [lo, hi] when given (the message names both ends)."""
     def conv(text):
         try:
@@ -120,7 +120,7 @@ def _int_arg(name, lo: Optional[int] = None, hi: Optional[int] = None):
     return conv
 
 
-def _path_arg(name):
+def path_arg(name):
     """argparse type: a file name, never empty (an empty one would mean the current folder)."""
     def conv(text):
         if not str(text).strip():
@@ -134,11 +134,11 @@ MAX_THREADS = 1024
 
 
 def add_threads_option(p) -> None:
-    p.add_argument("--threads", type=_int_arg("--threads", 1, MAX_THREADS), default=None,
+    p.add_argument("--threads", type=int_arg("--threads", 1, MAX_THREADS), default=None,
                    help=f"CPU threads, 1..{MAX_THREADS} (default: all cores)")
 
 
-def _float_arg(name):
+def float_arg(name):
     def conv(text):
         try:
             v = float(text)
@@ -165,7 +165,7 @@ def _option_argument(g, opt) -> None:
     if opt.kind == "choice":
         kw["choices"] = opt.choices
     else:
-        kw["type"] = {"int": _int_arg, "path": _path_arg}.get(opt.kind, _float_arg)(opt.flag)
+        kw["type"] = {"int": int_arg, "path": path_arg}.get(opt.kind, float_arg)(opt.flag)
     kw["default"] = None if (opt.optional or opt.strict or opt.kind == "importance") else opt.default
     # argparse fills in %(default)s when help is shown: a command's own defaults (datasize) included
     shown = ([] if opt.default is None else [f"default {opt.default}"]) if kw["default"] is None \
@@ -175,7 +175,7 @@ def _option_argument(g, opt) -> None:
     g.add_argument(opt.flag, help=opt.help.replace("%", "%%") + (f" ({parts})" if parts else ""), **kw)
 
 
-def _add_train_options(p: argparse.ArgumentParser) -> None:
+def add_train_options(p: argparse.ArgumentParser) -> None:
     """The training options, from the schema (model.config.schema), grouped as in the form,
     for every command that trains (train, sweep, datasize), and --threads."""
     from model.config import GROUPS, TrainConfig, schema
@@ -233,17 +233,17 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train K models, record their history to a run file",
                        description="Train K toy autoencoders at once, with a progress bar; print the final loss "
                        "and verdict (a summary table for K > 1); record the history to --out.")
-    _add_train_options(t)
-    t.add_argument("--out", type=_path_arg("--out"), default=None, help="run file to write (.h5); default: a new file in the user's data folder")
+    add_train_options(t)
+    t.add_argument("--out", type=path_arg("--out"), default=None, help="run file to write (.h5); default: a new file in the user's data folder")
     t.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
                    "is never touched)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     i = sub.add_parser("inspect", help="the analysis of one snapshot of a run file",
                        description="Analyse one snapshot of a saved run: per-feature norms, angles, biases, "
                        "dimensionality, reconstruction, the regularity figures and the verdict.")
-    i.add_argument("run", type=_path_arg("run"), help="run file (.h5)")
-    i.add_argument("--step", type=_int_arg("--step"), default=None, help="snapshot at or before this step (default: latest)")
-    i.add_argument("--model", type=_int_arg("--model"), default=0, help="which model of a batched run, 0-based")
+    i.add_argument("run", type=path_arg("run"), help="run file (.h5)")
+    i.add_argument("--step", type=int_arg("--step"), default=None, help="snapshot at or before this step (default: latest)")
+    i.add_argument("--model", type=int_arg("--model"), default=0, help="which model of a batched run, 0-based")
     i.add_argument("--json", action="store_true", help="print exactly one JSON object")
     i.add_argument("--optimum", action="store_true",
                    help="also the local-optimum test: the gradient, the lowest curvatures of the loss (the latent "

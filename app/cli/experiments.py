@@ -17,7 +17,7 @@ import json
 import math
 import sys
 
-from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, _add_train_options, _float_arg, _int_arg, _path_arg,
+from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, add_train_options, float_arg, int_arg, path_arg,
                      add_threads_option, check_out, config_from_args, run_snapshot)
 
 COMMANDS = ("sweep", "probe", "datasize")
@@ -112,13 +112,13 @@ def _add_sweep(sub):
                        description="Seed sweep / failure atlas: K seeds of each configuration trained as one "
                        "batched run; per configuration the count and rate of each verdict with Wilson 95% "
                        "intervals. Model k of a configuration with --seed s is the single run with seed s + k.")
-    _add_train_options(p)
+    add_train_options(p)
     from model.config import TrainConfig, grid_options
 
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="vary one training option over values (repeatable: the grid is their product). Keys: "
                    + ", ".join(grid_options(TrainConfig)))
-    p.add_argument("--out", type=_path_arg("--out"), default=None, help="sweep file to write (.h5); default: a new file in the user's "
+    p.add_argument("--out", type=path_arg("--out"), default=None, help="sweep file to write (.h5); default: a new file in the user's "
                    "data folder")
     p.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
                    "is never touched)")
@@ -196,12 +196,12 @@ def _add_probe(sub):
                        "turned by θ about the origin, |W_i| kept; --range in degrees; on a model of two features "
                        "the two-vector curve (max(0, cos φ))² is printed beside it). Features are "
                        "numbered from 1, as in the seed (feature 7).")
-    p.add_argument("run", type=_path_arg("run"), help="run file (.h5)")
-    p.add_argument("--step", type=_int_arg("--step"), default=None, help="snapshot at or before this step (default: latest)")
-    p.add_argument("--model", type=_int_arg("--model"), default=0, help="which model of a batched run, 0-based")
+    p.add_argument("run", type=path_arg("run"), help="run file (.h5)")
+    p.add_argument("--step", type=int_arg("--step"), default=None, help="snapshot at or before this step (default: latest)")
+    p.add_argument("--model", type=int_arg("--model"), default=0, help="which model of a batched run, 0-based")
     p.add_argument("--path", choices=("bias", "feature", "random", "angle"), default="feature",
                    help="the path (default feature)")
-    p.add_argument("--feature", type=_int_arg("--feature"), default=None,
+    p.add_argument("--feature", type=int_arg("--feature"), default=None,
                    help="the feature i moved by the bias, feature and angle paths, 1..n (default: the first "
                    "dead feature, else n; for angle the first live one)")
     p.add_argument("--direction", default=None,
@@ -209,21 +209,21 @@ def _add_probe(sub):
                    "--feature 7 --direction 6), angle:DEG (unit vector at DEG degrees), or random "
                    "(default: the nearest live feature). The angle path turns W_i toward it (m = 2: "
                    "counter-clockwise when omitted; m > 2: required)")
-    p.add_argument("--seed", type=_int_arg("--seed", 0), default=0, help="seed of random directions, >= 0")
+    p.add_argument("--seed", type=int_arg("--seed", 0), default=0, help="seed of random directions, >= 0")
     p.add_argument("--range", default=None, help="t range: A for -A..A, or a,b with a < b (write --range=-0.5,2 "
                    "when a is negative); default 1; for the angle path in degrees, default 180")
-    p.add_argument("--points", type=_int_arg("--points"), default=101, help="points on the t grid, 3..100000")
-    p.add_argument("--continue-steps", type=_int_arg("--continue-steps"), default=None,
+    p.add_argument("--points", type=int_arg("--points"), default=101, help="points on the t grid, 3..100000")
+    p.add_argument("--continue-steps", type=int_arg("--continue-steps"), default=None,
                    help="then train the perturbed model (at --at) this many more steps, and the unperturbed "
                    "one the same way as a control, and say whether it escapes")
-    p.add_argument("--at", type=_float_arg("--at"), default=None, help="with --continue-steps or --out: t of the "
+    p.add_argument("--at", type=float_arg("--at"), default=None, help="with --continue-steps or --out: t of the "
                    "perturbed model, within --range (default: 0.05 times the range's larger end; degrees for the "
                    "angle path)")
-    p.add_argument("--out", type=_path_arg("--out"), default=None,
+    p.add_argument("--out", type=path_arg("--out"), default=None,
                    help="save the perturbed model as a run file (.h5) that inspect, export, probe and the window "
                    "open: the model at --at (one snapshot, at the probed step), or with --continue-steps its "
                    "continued training (the whole history; not written if Ctrl+C cuts it short)")
-    p.add_argument("--figure", type=_path_arg("--figure"), default=None,
+    p.add_argument("--figure", type=path_arg("--figure"), default=None,
                    help="draw the probe view (loss along the path, the local quadratic, the closed form "
                    "for the angle path) to FILE.png, .svg or .pdf: probe results are not kept in a file, so the "
                    "figure is drawn here")
@@ -416,11 +416,11 @@ def _probe_save(a, run, snap, path, t_at, objective, cont) -> str:
 
 def _probe_figure(a, res, snap, config) -> None:
     """--figure: the probe view (the window's, off screen) drawn to PNG, SVG or PDF."""
-    from app.cli.export import _app, prepare_display
+    from app.cli.export import qt_app, prepare_display
     from app.export.experiment_figures import ExportError, write_probe_figure
 
     prepare_display(False)
-    _app()
+    qt_app()
     try:
         write_probe_figure(a.figure, res, snap, config, a.model, replace=a.force)
     except ExportError as exc:
@@ -541,17 +541,17 @@ def _add_datasize(sub):
                        "SMDD's setting: n = 10000, m = 2, S = 0.999, full-batch AdamW lr 1e-3, weight decay "
                        "1e-2, warm-up 2500 steps then cosine, 50000 steps. Sizes that would not fit in memory "
                        "are refused before anything trains.")
-    _add_train_options(p)
+    add_train_options(p)
     s = smdd_config()
     p.set_defaults(n=s.n, m=s.m, data="sparse", sparsity=s.sparsity, steps=s.steps, optimizer=s.optimizer,
                    lr=s.lr, weight_decay=s.weight_decay, schedule=s.schedule, warmup=s.warmup)
     p.add_argument("--sizes", required=True, help="dataset sizes T, comma-separated, e.g. 3,5,8,10,15,30,50,100,"
                    "200,500,1000")
-    p.add_argument("--test-examples", type=_int_arg("--test-examples"), default=DEFAULT_TEST_EXAMPLES,
+    p.add_argument("--test-examples", type=int_arg("--test-examples"), default=DEFAULT_TEST_EXAMPLES,
                    help=f"fresh examples for the test loss (default {DEFAULT_TEST_EXAMPLES})")
-    p.add_argument("--max-memory-gb", type=_float_arg("--max-memory-gb"), default=None,
+    p.add_argument("--max-memory-gb", type=float_arg("--max-memory-gb"), default=None,
                    help="memory the sweep may plan for (default: 80%% of what is available now)")
-    p.add_argument("--out", type=_path_arg("--out"), default=None, help="file to write (.h5)")
+    p.add_argument("--out", type=path_arg("--out"), default=None, help="file to write (.h5)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
                    "is never touched)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object: per T the losses, "

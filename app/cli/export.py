@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from app.cli import EXIT_INTERRUPTED, CliError, Interrupt, _float_arg, _int_arg, _path_arg, check_out
+from app.cli import EXIT_INTERRUPTED, CliError, Interrupt, float_arg, int_arg, path_arg, check_out
 
 VIEW_CHOICES = ("zones", "wheel", "gram", "bias", "loss", "verdict", "plane3d", "plane", "figure")  # plane = plane3d
 SET_HELP = ("a view's setting, VIEW.KEY=VALUE (repeatable): zones.clip_to_shape=false, zones.mode=raster, "
@@ -27,14 +27,14 @@ ENV_XVFB_CHILD = "LGE_UNDER_XVFB"
 
 
 def _common(p, animate: bool):
-    p.add_argument("run", type=_path_arg("run"), help="run file (.h5)" if animate else "run file (.h5), or a "
+    p.add_argument("run", type=path_arg("run"), help="run file (.h5)" if animate else "run file (.h5), or a "
                    "sweep or dataset-size file (its Experiments view is drawn: the atlas, the SMDD view)")
     p.add_argument("--view", required=animate, default=None, choices=VIEW_CHOICES,
                    help="what to draw: one view, or 'figure' (several side by side, --panels)"
                    + ("" if animate else "; required for a run file"))
     p.add_argument("--panels", default=None,
                    help="views of --view figure, comma-separated, or wheel+zones / plane3d+zones (default wheel,zones)")
-    p.add_argument("--model", type=_int_arg("--model"), default=0, help="which model of a batched run, 0-based")
+    p.add_argument("--model", type=int_arg("--model"), default=0, help="which model of a batched run, 0-based")
     p.add_argument("--axes", default=None, help="plane3d: the output axes i,j,k, 1-based feature numbers (default: two "
                    "strong features and the weakest, as in the seed); the same as --set plane3d.axes=i,j,k")
     p.add_argument("--set", dest="set", action="append", default=[], metavar="VIEW.KEY=VALUE", help=SET_HELP)
@@ -46,7 +46,7 @@ def _common(p, animate: bool):
     p.add_argument("--no-caption", action="store_true", help="no 'step · loss' caption")
     p.add_argument("--legend", action=argparse.BooleanOptionalAction, default=None,
                    help="legend of feature colours (default: on for the views that colour features)")
-    p.add_argument("--font-size", type=_float_arg("--font-size"), default=10.0, help="points, 4..72 (default 10)")
+    p.add_argument("--font-size", type=float_arg("--font-size"), default=10.0, help="points, 4..72 (default 10)")
 
 
 def add_parser(sub):
@@ -57,31 +57,31 @@ def add_parser(sub):
                        description="Draw one view (or a figure of several) of one snapshot of a saved run to a "
                        "PNG at the chosen pixel size, or to SVG / PDF (vector; 2D views).")
     _common(e, animate=False)
-    e.add_argument("--step", type=_int_arg("--step"), default=None,
+    e.add_argument("--step", type=int_arg("--step"), default=None,
                    help="snapshot at or before this step (default: the latest)")
-    e.add_argument("--config", type=_int_arg("--config"), default=None,
+    e.add_argument("--config", type=int_arg("--config"), default=None,
                    help="a sweep file of several configurations (--grid): which one, 1-based (default 1)")
     e.add_argument("--background", choices=("white", "transparent"), default="white", help="default white")
-    e.add_argument("--out", required=True, type=_path_arg("--out"), help="FILE.png, FILE.svg or FILE.pdf")
+    e.add_argument("--out", required=True, type=path_arg("--out"), help="FILE.png, FILE.svg or FILE.pdf")
     e.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
                    "is never touched)")
     a = sub.add_parser("animate", help="a video of the training history: MP4 or GIF",
                        description="Render a range of the recorded history, one snapshot per frame, to an MP4 "
                        "(H.264) or a GIF, with a progress bar.")
     _common(a, animate=True)
-    a.add_argument("--from", dest="start", type=_int_arg("--from"), default=None,
+    a.add_argument("--from", dest="start", type=int_arg("--from"), default=None,
                    help="first step (default: the first recorded)")
-    a.add_argument("--to", dest="end", type=_int_arg("--to"), default=None, help="last step (default: the latest)")
+    a.add_argument("--to", dest="end", type=int_arg("--to"), default=None, help="last step (default: the latest)")
     g = a.add_mutually_exclusive_group()
-    g.add_argument("--frames", type=_int_arg("--frames"), default=None, help="number of frames (default 150)")
-    g.add_argument("--stride", type=_int_arg("--stride"), default=None, help="one frame every D training steps")
+    g.add_argument("--frames", type=int_arg("--frames"), default=None, help="number of frames (default 150)")
+    g.add_argument("--stride", type=int_arg("--stride"), default=None, help="one frame every D training steps")
     a.add_argument("--log-time", action="store_true",
                    help="frames evenly spaced in log(1 + step): early training, which changes fastest, gets more")
-    a.add_argument("--fps", type=_float_arg("--fps"), default=30.0, help="frames per second (default 30; GIF <= 50)")
-    a.add_argument("--orbit", type=_float_arg("--orbit"), default=0.0,
+    a.add_argument("--fps", type=float_arg("--fps"), default=30.0, help="frames per second (default 30; GIF <= 50)")
+    a.add_argument("--orbit", type=float_arg("--orbit"), default=0.0,
                    help="plane3d: degrees the camera turns over the whole animation (default 0)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
-    a.add_argument("--out", required=True, type=_path_arg("--out"), help="FILE.mp4 or FILE.gif")
+    a.add_argument("--out", required=True, type=path_arg("--out"), help="FILE.mp4 or FILE.gif")
     a.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
                    "is never touched)")
 
@@ -155,7 +155,7 @@ def _quiet_qt():
 _APP = []  # the QApplication made here: it must outlive every widget
 
 
-def _app():
+def qt_app():
     from PyQt6.QtWidgets import QApplication
 
     app = QApplication.instance()
@@ -202,7 +202,7 @@ def load(a, panels):
         raise CliError(f"main.py {a.command}: view plane3d is not available yet")
     view_options(a, panels, None)  # a bad --set is refused before anything starts (the axes' range: below)
     prepare_display(needs_gl(panels))
-    _app()
+    qt_app()
     from model.explorer import ExplorerState
     from model.runfile import RunFileError
 
@@ -299,7 +299,7 @@ def export_experiment(a, kind: str) -> int:
     opts = FigureOptions(width=w, height=h, title=None if a.no_title else a.title, font_size=a.font_size,
                          background=a.background)
     prepare_display(False)
-    _app()
+    qt_app()
     try:
         with Interrupt() as intr:
             stop = lambda: intr.requested  # noqa: E731

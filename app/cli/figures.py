@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.cli import MAX_THREADS, CliError, _float_arg, _int_arg
+from app.cli import MAX_THREADS, CliError, float_arg, int_arg
 
 MAX_SCALE = 10.0
 
@@ -35,10 +35,10 @@ def add_parser(sub):
     g = f.add_mutually_exclusive_group()
     g.add_argument("--quick", action="store_true",
                    help="a fast draft: 2%% of the training steps and a tiny dataset-size sweep")
-    g.add_argument("--steps-scale", type=_float_arg("--steps-scale"), default=None,
+    g.add_argument("--steps-scale", type=float_arg("--steps-scale"), default=None,
                    help=f"multiply every training's step count by S, 0 < S <= {MAX_SCALE:g} (default 1)")
     f.add_argument("--force", action="store_true", help="overwrite figures already in --out")
-    f.add_argument("--threads", type=_int_arg("--threads", 1, MAX_THREADS), default=1,
+    f.add_argument("--threads", type=int_arg("--threads", 1, MAX_THREADS), default=1,
                    help="CPU threads per training (default 1: the models are small, and more threads only "
                         "wait on each other)")
     f.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -71,10 +71,10 @@ def run(a) -> int:
         raise CliError(f"main.py figures: --steps-scale must be > 0 and <= {MAX_SCALE:g}, got {a.steps_scale:g}")
     names = [s.file for s in sf.FIGURES] + [sf.INDEX]
     out = check_out(a.out, a.force, names)
-    from app.cli.export import _app, prepare_display
+    from app.cli.export import qt_app, prepare_display
 
     prepare_display(True)  # the 3D figures need GL: under xvfb-run when there is no display
-    _app()
+    qt_app()
     scale = 0.02 if a.quick else (a.steps_scale or 1.0)
     t0 = time.monotonic()
     out.mkdir(exist_ok=True)

@@ -19,7 +19,7 @@ from PyQt6.QtCore import QPoint, QPointF, QRectF, QSize, Qt
 from PyQt6.QtGui import QPainter, QRegion
 from PyQt6.QtWidgets import QWidget
 
-from app.export.figure import (FIGURE_FORMATS, ExportError, FigureOptions, FigureRenderer, _Panel, check_output,
+from app.export.figure import (FIGURE_FORMATS, ExportError, FigureOptions, FigureRenderer, Panel, check_output,
                                render_graphics_view, run_title)
 
 #: The experiment views a figure can show: the key, and what the figure's title calls it.
@@ -52,7 +52,7 @@ def paint_widget_tree(p: QPainter, root: QWidget, origin: QPointF, raster: bool)
     walk(root)
 
 
-class _WidgetPanel(_Panel):
+class _WidgetPanel(Panel):
     """An experiment view as the one panel of a figure (it holds its result; snapshots pass it by)."""
 
     def __init__(self, key: str, options: FigureOptions, view: QWidget):
@@ -85,7 +85,7 @@ class ExperimentFigureRenderer(FigureRenderer):
     def known_views(self) -> Sequence[str]:
         return tuple(EXPERIMENT_VIEWS)
 
-    def make_panel(self, key: str) -> _Panel:
+    def make_panel(self, key: str) -> Panel:
         return _WidgetPanel(key, self.options, self._view)
 
 

@@ -280,7 +280,7 @@ def _new_view(key: str):
     return getattr(importlib.import_module(mod), cls)()
 
 
-class _Panel:
+class Panel:
     """One view inside a figure, sized to its rectangle, never shown on screen."""
 
     def __init__(self, key: str, options: FigureOptions):
@@ -509,7 +509,7 @@ class FigureRenderer:
         # antialiased lines, as in the window (app.gui sets it there; a headless export did not,
         # and its PNG lines were jagged next to the same figure in SVG / PDF)
         pg.setConfigOptions(antialias=True)
-        self.panels: List[_Panel] = []
+        self.panels: List[Panel] = []
         try:
             for k in self.panels_keys:
                 self.panels.append(self.make_panel(k))
@@ -526,9 +526,9 @@ class FigureRenderer:
         """The panel keys this renderer draws (a subclass draws other widgets: experiment views)."""
         return VIEWS
 
-    def make_panel(self, key: str) -> "_Panel":
+    def make_panel(self, key: str) -> "Panel":
         """A fresh, never-shown panel for ``key`` (a subclass builds its own)."""
-        return _Panel(key, self.options)
+        return Panel(key, self.options)
 
     @property
     def size(self) -> QSize:
