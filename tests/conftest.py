@@ -1,4 +1,5 @@
 """Suite-wide guards: no test may leave a thread running or a window open."""
+import gc
 import os
 import sys
 import threading
@@ -26,10 +27,29 @@ def pytest_collection_finish(session):
                                 f"subprocess's env instead")
 
 
+# As in the application (app.gui.collect_garbage_in_gui_thread): no automatic cyclic garbage
+# collection, which may start in any thread (a training or analysis thread) and destroy Qt graphics
+# items the GUI thread is painting; the fixture below collects in the main thread between tests.
+gc.disable()
+_GC_THRESHOLD = gc.get_threshold()
+
+
+def _collect_in_this_thread():
+    """What the automatic collector would have done by now, generation by generation."""
+    l0, l1, l2 = gc.get_count()
+    if l0 > _GC_THRESHOLD[0]:
+        gc.collect(0)
+        if l1 > _GC_THRESHOLD[1]:
+            gc.collect(1)
+            if l2 > _GC_THRESHOLD[2]:
+                gc.collect(2)
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_threads_or_windows():
     before = set(threading.enumerate())
     yield
+    _collect_in_this_thread()
     # threads: give finishing workers a bounded moment, then fail
     deadline = time.monotonic() + 3.0
     leaked = []

@@ -163,6 +163,9 @@ def qt_app():
         _quiet_qt()
         app = QApplication(["main.py"])
         _APP.append(app)
+        from app.gui import collect_garbage_in_gui_thread
+
+        collect_garbage_in_gui_thread()  # the animation's encoder runs in a thread
     return app
 
 

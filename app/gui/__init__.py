@@ -6,6 +6,22 @@ import sys
 from typing import Optional
 
 
+_COLLECTORS: list = []  # the one collector of this process (kept alive with the QApplication)
+
+
+def collect_garbage_in_gui_thread() -> None:
+    """Turn Python's automatic cyclic garbage collection off and collect on a timer of the GUI
+    thread instead (pyqtgraph's GarbageCollector). Training, analysis and encoding run in other
+    threads; an automatic collection started there can destroy a cycle holding Qt graphics items
+    while the GUI thread paints them: "wrapped C/C++ object ... has been deleted", then a
+    segmentation fault. Call it once the QApplication exists; a second call does nothing."""
+    if _COLLECTORS:
+        return
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    _COLLECTORS.append(GarbageCollector(interval=0.5))
+
+
 def has_display() -> bool:
     if sys.platform.startswith("linux"):
         return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
@@ -33,6 +49,7 @@ def run_gui(path: Optional[str] = None) -> int:
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Latent geometry explorer")
+    collect_garbage_in_gui_thread()
     from app.gui.main_window import MainWindow
 
     win = MainWindow(autostart=path is None)

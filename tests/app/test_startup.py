@@ -89,3 +89,26 @@ def test_training_on_the_compiled_path_from_the_analytic_start_imports_no_torch(
     assert res["codes"] == [0] and out.exists()
     assert "torch" not in res["imported"] and "PyQt6" not in res["imported"]
     assert {"numba", "h5py"} <= set(res["imported"])
+
+
+def test_garbage_is_collected_in_the_gui_thread_only(qapp, monkeypatch):
+    """The window and headless export turn automatic (any-thread) cyclic collection off and
+    collect on a GUI-thread timer: a collection started in a training or analysis thread could
+    destroy Qt graphics items while the GUI thread paints them."""
+    import gc
+
+    import app.gui as gui
+
+    monkeypatch.setattr(gui, "_COLLECTORS", [])
+    gc.enable()
+    try:
+        gui.collect_garbage_in_gui_thread()
+        assert not gc.isenabled()
+        (collector,) = gui._COLLECTORS
+        assert collector.timer.isActive() and collector.timer.thread() is qapp.thread()
+        gui.collect_garbage_in_gui_thread()  # once per process
+        assert len(gui._COLLECTORS) == 1
+    finally:
+        for c in gui._COLLECTORS:
+            c.timer.stop()
+        gc.disable()  # as the suite runs (tests/conftest.py)
