@@ -477,13 +477,15 @@ class MainWindow(QMainWindow):
         # The timeline also asks for the newest step while following live.
         if self.timeline.follow_live:
             self.session.set_follow_live(True)
-        else:
-            self.session.request_step(step)
+            return
+        self.session.request_step(step)
         # Scrubbing: redraw now when the pacing allows, inside the slider's own event, so the
         # slider's repaint and the views' repaints reach the screen in one window composition
         # (with the GL view, each composition costs the whole window; a redraw posted for later
-        # made two per frame). A burst of moves still gives one frame per paced interval.
-        self._tick()
+        # made two per frame). A burst of moves still gives one frame per paced interval. Never
+        # from inside a redraw (its timeline update can ask for a step): that one is queued.
+        if not self._in_redraw:
+            self._tick()
 
     def _feature_clicked(self, i: int):
         mods = QGuiApplication.keyboardModifiers()
@@ -526,8 +528,17 @@ class MainWindow(QMainWindow):
         factor = 2.0 if self.session.state == "training" else 1.0
         self._next_redraw = time.perf_counter() + factor * self.last_redraw_ms / 1000
 
+    _in_redraw = False
+
     def redraw(self):
         """Redraw every view from the session's current frame (the one code path)."""
+        self._in_redraw = True
+        try:
+            self._redraw()
+        finally:
+            self._in_redraw = False
+
+    def _redraw(self):
         t0 = time.perf_counter()
         self._dirty = False
         s = self.session
