@@ -21,6 +21,7 @@ padding is invisible (degenerate triangles, zero-alpha segments and points).
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING, Dict, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import pyqtgraph.opengl as gl
@@ -30,10 +31,15 @@ from pyqtgraph.opengl.items import GLLinePlotItem as _lpi
 from pyqtgraph.opengl.items import GLMeshItem as _mi
 from pyqtgraph.opengl.items import GLScatterPlotItem as _spi
 from PyQt6.QtCore import QPointF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QPainter
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter
 from PyQt6.QtOpenGL import QOpenGLBuffer
+from PyQt6.QtWidgets import QWidget
 
-from .scene import place_labels, project_to_pixels
+from .scene import Label, place_labels, project_to_pixels
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from OpenGL.GL.shaders import ShaderProgram as GLProgram
 
 #: GL state of the opaque parts (lines, points, arrowheads): depth-tested, blended for antialiasing.
 LINE_OPTS = "translucent"
@@ -78,23 +84,23 @@ class GLView(gl.GLViewWidget):
 
     clicked = pyqtSignal(float, float)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.generation = 0
         self.programs: dict = {}
         self._press = None
         self.paint_count = 0
 
-    def initializeGL(self):
+    def initializeGL(self) -> None:
         self.generation += 1
         self.programs = {}
         super().initializeGL()
 
-    def paintGL(self):
+    def paintGL(self) -> None:
         self.paint_count += 1
         super().paintGL()
 
-    def mvp(self, width=None, height=None) -> np.ndarray:
+    def mvp(self, width: Optional[float] = None, height: Optional[float] = None) -> np.ndarray:
         """(4, 4) row-major projection x view matrix for a viewport of this size (default: the widget)."""
         w = float(self.width() if width is None else width)
         h = float(self.height() if height is None else height)
@@ -102,11 +108,11 @@ class GLView(gl.GLViewWidget):
         m = self.projectionMatrix(region, region) * self.viewMatrix()
         return np.array(m.copyDataTo(), dtype=np.float64).reshape(4, 4)
 
-    def mousePressEvent(self, ev):
+    def mousePressEvent(self, ev: QMouseEvent) -> None:
         self._press = ev.position()
         super().mousePressEvent(ev)
 
-    def mouseReleaseEvent(self, ev):
+    def mouseReleaseEvent(self, ev: QMouseEvent) -> None:
         super().mouseReleaseEvent(ev)
         p0, self._press = self._press, None
         if p0 is not None and ev.button() == Qt.MouseButton.LeftButton:
@@ -159,20 +165,21 @@ class LineItem(_ContextSafe, gl.GLLinePlotItem):
 
     _BUFFERS = (("m_vbo_position", _VB), ("m_vbo_color", _VB))
 
-    def __init__(self, width: float = 1.0, antialias: bool = True, glOptions=LINE_OPTS):
+    def __init__(self, width: float = 1.0, antialias: bool = True,
+                 glOptions: Union[str, Dict[str, object]] = LINE_OPTS):
         super().__init__(mode="lines", width=width, antialias=antialias, glOptions=glOptions)
         self._cap = 0
         self.count = 0
         self.base_width = float(width)
 
-    def set_lines(self, pos, colors):
+    def set_lines(self, pos: ArrayLike, colors: ArrayLike) -> None:
         P, C, _ = _padded(self, pos, colors)
         self.setData(pos=P, color=C)
 
-    def getShaderProgram(self):  # called as self.getShaderProgram() by GLLinePlotItem.paint
+    def getShaderProgram(self) -> GLProgram:  # called as self.getShaderProgram() by GLLinePlotItem.paint
         return self._program(_lpi.GLLinePlotItem)
 
-    def paint(self):
+    def paint(self) -> None:
         if self.count == 0 or self.pos is None:
             return
         if self._sync_context():
@@ -185,21 +192,21 @@ class PointItem(_ContextSafe, gl.GLScatterPlotItem):
 
     _BUFFERS = (("m_vbo_position", _VB), ("m_vbo_color", _VB), ("m_vbo_size", _VB))
 
-    def __init__(self, glOptions=LINE_OPTS):
+    def __init__(self, glOptions: Union[str, Dict[str, object]] = LINE_OPTS):
         super().__init__(pxMode=True, glOptions=glOptions)
         self._cap = 0
         self.count = 0
 
-    def set_points(self, pos, colors, size: float):
+    def set_points(self, pos: ArrayLike, colors: ArrayLike, size: float) -> None:
         P, C, k = _padded(self, pos, colors)
         S = np.zeros(P.shape[0], dtype=np.float32)
         S[:k] = size
         self.setData(pos=P, color=C, size=S)
 
-    def getShaderProgram(self):
+    def getShaderProgram(self) -> GLProgram:
         return self._program(_spi.GLScatterPlotItem)
 
-    def paint(self):
+    def paint(self) -> None:
         if self.count == 0 or self.pos is None:
             return
         if self._sync_context():
@@ -214,14 +221,14 @@ class MeshItem(_ContextSafe, gl.GLMeshItem):
                 ("m_ibo_faces", _IB), ("m_vbo_edgeVerts", _VB), ("m_ibo_edges", _IB))
     _ALL = _mi.DirtyFlag.POSITION | _mi.DirtyFlag.COLOR | _mi.DirtyFlag.FACES
 
-    def __init__(self, glOptions=MESH_OPTS):
+    def __init__(self, glOptions: Union[str, Dict[str, object]] = MESH_OPTS):
         super().__init__(smooth=True, computeNormals=False, shader=None, glOptions=glOptions)
         self._vcap = 0
         self._fcap = 0
         self.count = 0
         self._pending = _mi.DirtyFlag(0)
 
-    def set_mesh(self, pos, faces, colors):
+    def set_mesh(self, pos: ArrayLike, faces: ArrayLike, colors: ArrayLike) -> None:
         pos = np.asarray(pos, dtype=np.float32).reshape(-1, 3)
         faces = np.asarray(faces, dtype=np.uint32).reshape(-1, 3)
         nv, nf = pos.shape[0], faces.shape[0]
@@ -238,7 +245,7 @@ class MeshItem(_ContextSafe, gl.GLMeshItem):
         self._pending |= self._ALL
         self.update()
 
-    def shader(self):
+    def shader(self) -> shaders.ShaderProgram:
         v = self.view()
         progs = getattr(v, "programs", None)
         if progs is None:
@@ -252,7 +259,7 @@ class MeshItem(_ContextSafe, gl.GLMeshItem):
             progs["mesh"] = sp
         return sp
 
-    def paint(self):
+    def paint(self) -> None:
         if self.count == 0 or self.vertexes is None:
             return
         if self._sync_context():
@@ -272,11 +279,11 @@ class LabelItem(GLGraphicsItem):
         self.scale = 1.0
         self.setDepthValue(1000)
 
-    def set_labels(self, labels):
+    def set_labels(self, labels: Iterable[Label]) -> None:
         self.labels = list(labels)
         self.update()
 
-    def paint(self):
+    def paint(self) -> None:
         if not self.labels:
             return
         v = self.view()
@@ -288,8 +295,8 @@ class LabelItem(GLGraphicsItem):
             painter.end()
 
 
-def paint_labels(painter: QPainter, labels, mvp: np.ndarray, width: float, height: float,
-                 scale: float = 1.0, caption: str = ""):
+def paint_labels(painter: QPainter, labels: Sequence[Label], mvp: np.ndarray, width: float, height: float,
+                 scale: float = 1.0, caption: str = "") -> None:
     """Draw scene labels (render3d.scene.Label) projected with mvp onto a (width x height) device.
 
     Each label sits just right of and above its point, over a white halo (the

@@ -27,11 +27,11 @@ mid-animation.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QImage, QPainter, QVector3D
+from PyQt6.QtGui import QImage, QPainter, QShowEvent, QVector3D
 from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy,
                              QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
@@ -39,7 +39,12 @@ from model.snapshot import Snapshot
 
 from . import scene as sc
 from .gl_items import GLView, LabelItem, LineItem, MeshItem, PointItem, paint_labels
-from .scene import PlaneSettings
+from .scene import PlaneSettings, Triple
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from widgets.context import ViewContext
 
 BACKGROUND = (255, 255, 255, 255)
 #: Pixel sizes of the drawing elements at scale 1 (render_image scales them with the image).
@@ -100,7 +105,7 @@ class SceneItems:
         self.scale = 1.0
         self._dense = None
 
-    def clear(self):
+    def clear(self) -> None:
         for it in self.lines:
             it.set_lines(np.zeros((0, 3)), np.zeros((0, 4)))
         self.heads.set_mesh(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 4)))
@@ -109,14 +114,14 @@ class SceneItems:
         self.relu_points.set_points(np.zeros((0, 3)), np.zeros((0, 4)), 1.0)
         self.labels.set_labels([])
 
-    def set_scale(self, s: float):
+    def set_scale(self, s: float) -> None:
         """Line widths, point sizes and fonts times s (render_image at a large size)."""
         self.scale = s
         for it in self.lines:
             it.setData(width=it.base_width * s)
         self.labels.scale = s
 
-    def show(self, S: sc.Scene, st: PlaneSettings):
+    def show(self, S: sc.Scene, st: PlaneSettings) -> None:
         s = self.scale
         thin = [(S.axes_neg, sc.NEG_AXIS)]
         thick = [(S.axes_pos, S.axes_colors)]
@@ -179,7 +184,7 @@ class PlaneView(QWidget):
     featureClicked = pyqtSignal(int)
     settingsChanged = pyqtSignal(object)  # PlaneSettings, after any change of triple, toggle or factor
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self._snap: Optional[Snapshot] = None
         self._ctx = None
@@ -288,7 +293,7 @@ class PlaneView(QWidget):
             r2.addWidget(d)
         return r2
 
-    def showEvent(self, e):  # noqa: N802 (Qt)
+    def showEvent(self, e: QShowEvent) -> None:  # noqa: N802 (Qt)
         super().showEvent(e)
         # a tabified dock is shown and hidden again while the window first lays out: wait
         QTimer.singleShot(0, self._ensure_gl)
@@ -313,14 +318,14 @@ class PlaneView(QWidget):
         return self._settings
 
     @property
-    def triple(self):
+    def triple(self) -> Triple:
         return self._settings.triple
 
     @property
     def camera_preset(self) -> str:
         return self._preset
 
-    def set_settings(self, st: PlaneSettings):
+    def set_settings(self, st: PlaneSettings) -> None:
         """Replace every setting (triple, enlarge, toggles); an explicit triple turns the default off."""
         if not isinstance(st, PlaneSettings):
             raise TypeError(f"settings must be a PlaneSettings, got {type(st).__name__}")
@@ -331,7 +336,7 @@ class PlaneView(QWidget):
             self._auto = False
         self._apply(st, refit=st.triple != old.triple or st.enlarge != old.enlarge)
 
-    def set_triple(self, triple: Sequence[int]):
+    def set_triple(self, triple: Sequence[int]) -> None:
         """Show the output axes (i, j, k) (0-based) on x, y, z; the default no longer follows training."""
         t = tuple(int(v) for v in triple)
         if self._snap is not None:
@@ -340,7 +345,7 @@ class PlaneView(QWidget):
         if t != self._settings.triple:
             self._apply(self._settings.with_(triple=t), refit=True)
 
-    def send_feature(self, i: int):
+    def send_feature(self, i: int) -> None:
         """Put feature i (0-based) into the triple: it replaces the axis set longest ago (z first).
 
         A feature already on an axis stays where it is.
@@ -357,7 +362,7 @@ class PlaneView(QWidget):
         self._touch(slot)
         self.set_triple(tuple(t))
 
-    def send_selected(self):
+    def send_selected(self) -> None:
         """The features selected in the 2D views (ctx.selected) go into the triple, up to three."""
         sel = sorted(getattr(self._ctx, "selected", ()) or ()) if self._ctx is not None else []
         if self._snap is not None:
@@ -373,13 +378,13 @@ class PlaneView(QWidget):
         self._slot_age = [a + 1 for a in self._slot_age]
         self._slot_age[slot] = 0
 
-    def step(self, delta: int = 1):
+    def step(self, delta: int = 1) -> None:
         """Step the z axis through the features (skipping x and y)."""
         if self._snap is None:
             return
         self.set_triple(sc.step_triple(self._settings.triple, self._snap.n, delta))
 
-    def use_default(self):
+    def use_default(self) -> None:
         """Back to the default triple (two strong features and the weakest), following training."""
         self._auto = True
         if self._snap is not None:
@@ -427,7 +432,7 @@ class PlaneView(QWidget):
         self.set_settings(self._settings.with_(enlarge=e))
 
     # ============================================================= drawing
-    def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
+    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
         """Draw this snapshot (None clears). The camera stays put unless n changed."""
         self._snap, self._ctx = snap, ctx
         self._ensure_gl()
@@ -459,7 +464,7 @@ class PlaneView(QWidget):
             self._sync_controls()
         self.redraw()
 
-    def redraw(self):
+    def redraw(self) -> None:
         """Rebuild the scene from the last snapshot and the settings."""
         snap, ctx = self._snap, self._ctx
         if snap is None:
@@ -508,7 +513,7 @@ class PlaneView(QWidget):
         return "   ·   ".join(parts)
 
     # ============================================================== camera
-    def set_camera(self, preset: str):
+    def set_camera(self, preset: str) -> None:
         """Camera preset: "iso", "normal" (along the plane's normal, from its underside),
         "axis-i", "axis-j", "axis-k" (looking down that axis). Frames the scene."""
         if preset not in sc.CAMERA_PRESETS:
@@ -520,7 +525,7 @@ class PlaneView(QWidget):
         self._apply_camera(preset, self.scene)
         self._framed = self._camera_key()
 
-    def fit(self):
+    def fit(self) -> None:
         """Frame the scene again, keeping the viewing direction."""
         if self.scene is None:
             return
@@ -556,13 +561,15 @@ class PlaneView(QWidget):
         return {"center": (ctr.x(), ctr.y(), ctr.z()), "distance": float(o["distance"]),
                 "elevation": float(o["elevation"]), "azimuth": float(o["azimuth"]), "fov": float(o["fov"])}
 
-    def set_camera_params(self, center=None, distance=None, elevation=None, azimuth=None, fov=None):
+    def set_camera_params(self, center: Optional[Sequence[float]] = None, distance: Optional[float] = None,
+                          elevation: Optional[float] = None, azimuth: Optional[float] = None,
+                          fov: Optional[float] = None) -> None:
         if fov is not None:
             self.gl.opts["fov"] = float(fov)
         self.gl.setCameraPosition(pos=None if center is None else QVector3D(*map(float, center)),
                                   distance=distance, elevation=elevation, azimuth=azimuth)
 
-    def set_orbit(self, azimuth_degrees: float):
+    def set_orbit(self, azimuth_degrees: float) -> None:
         """Turn the camera to this azimuth (degrees) about the vertical (z) axis through the
         scene's centre, keeping elevation and distance. For an orbit animation call it with
         start + 360 * t / frames (start = camera_params()["azimuth"])."""
@@ -654,7 +661,7 @@ class PlaneView(QWidget):
         j = int(np.argmin(d))
         return int(k[j]) if d[j] <= CLICK_PX else -1
 
-    def pixel_of(self, p3) -> tuple:
+    def pixel_of(self, p3: ArrayLike) -> Tuple[float, float]:
         """GL-view pixel (x, y) of a point in GL coordinates (tests, picking)."""
         xy, _ = sc.project_to_pixels(self.gl.mvp(), np.asarray(p3, dtype=np.float64).reshape(1, 3),
                                      self.gl.width(), self.gl.height())

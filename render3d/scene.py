@@ -112,7 +112,7 @@ class PlaneSettings:
         object.__setattr__(self, "triple", t)
         object.__setattr__(self, "enlarge", e)
 
-    def with_(self, **kw) -> "PlaneSettings":
+    def with_(self, **kw: object) -> "PlaneSettings":
         return replace(self, **kw)
 
 

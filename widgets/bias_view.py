@@ -2,14 +2,18 @@
 1-based, x linked), bars in the feature colours, selected bars outlined and labelled."""
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, QPointF
+from PyQt6.QtWidgets import QWidget
 
 from model import geometry as geo
 from model.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from widgets.context import ViewContext
 
 from .views2d import (BACKGROUND, LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel,
                       feature_colors_for, fmt_num, nice_range, rects_xy, selected_of,
@@ -29,7 +33,7 @@ CLICK_PX = 4.0
 # ----------------------------------------------------------------------------
 # pure helpers
 
-def bar_rects(values: np.ndarray, width: float = BAR_WIDTH):
+def bar_rects(values: np.ndarray, width: float = BAR_WIDTH) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(x0, x1, y0, y1) arrays of the bars: feature i (0-based) at x = i + 1, from 0 to values[i]."""
     v = np.asarray(values, dtype=np.float64).ravel()
     v = np.where(np.isfinite(v), v, 0.0)
@@ -52,7 +56,8 @@ def bar_at(values: np.ndarray, x: float, y: float, width: float = BAR_WIDTH,
     return -1
 
 
-def bar_bins(values: np.ndarray, x_lo: float, x_hi: float, nbins: int):
+def bar_bins(values: np.ndarray, x_lo: float, x_hi: float,
+             nbins: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Peak downsampling of the bars visible in [x_lo, x_hi] into at most nbins bins.
 
     Consecutive features (x = i + 1) share a bin of k = ceil(visible / nbins);
@@ -120,7 +125,7 @@ def _unlink_x(vb: pg.ViewBox) -> None:
 class BiasNormView(PlotPanel):
     """Two bar plots: ``plot`` (bias b_i) above ``plot2`` (norm |W_i|)."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.plot_item.setLabel("left", "bias b_i")
         self.plot2 = pg.PlotWidget(background=BACKGROUND[:3])
@@ -178,7 +183,7 @@ class BiasNormView(PlotPanel):
         self.vb2.prepareForPaint()
         return self.plot2.mapFromScene(self.vb2.mapViewToScene(QPointF(float(x), float(y))))
 
-    def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
+    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
         self._snap, self._ctx = snap, ctx
         if snap is None or snap.n == 0:
             for bars, sel, labels in self._pairs:

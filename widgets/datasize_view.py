@@ -8,6 +8,8 @@ of the K models of each size is drawn in the embedding panels.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Dict, Optional, Tuple
+
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
@@ -16,6 +18,9 @@ from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 from resources.palette import BLUE, GREEN, GREY, PURPLE, RED
 
 from .views2d import log_ticks_at
+
+if TYPE_CHECKING:
+    from model.datasize import DataSizeSweep
 
 TRAIN_PEN, TEST_PEN = BLUE, RED  # the loss curves
 FEATURE_PEN, DATA_PEN = GREY, BLUE  # the embedding panels: feature vectors, training examples
@@ -36,7 +41,7 @@ def _num(x) -> str:
     return "inf" if not np.isfinite(x) else f"{x:.3g}"
 
 
-def curves(result, model=None):
+def curves(result: DataSizeSweep, model: Optional[int] = None) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
     """{name: (T (S,), values (S,))}: medians over the K models unless ``model`` is given."""
     Ts = np.array([r.T for r in result.results], dtype=np.float64)
 
@@ -69,7 +74,7 @@ def embedding_segments(H: np.ndarray, max_points: int = POINTS_MAX) -> np.ndarra
 
 
 class DataSizeView(QWidget):
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.result = None
         self.model = 0
@@ -104,7 +109,7 @@ class DataSizeView(QWidget):
         """The widgets an exported figure leaves out (app.export.experiment_figures): none."""
         return []
 
-    def set_result(self, result, model: int = 0) -> None:
+    def set_result(self, result: Optional[DataSizeSweep], model: int = 0) -> None:
         self.result = result
         self.model = int(model)
         for p in (self.loss_plot, self.dim_plot):

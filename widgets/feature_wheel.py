@@ -12,14 +12,20 @@ inside the chord and not linearly separable."""
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QWidget
 
 from model import geometry as geo
 from model.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from model.analysis import Analysis
+    from model.separability import Separability
+    from widgets.context import ViewContext
 
 from .views2d import (LABEL_MAX, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel, add_arrow_layers, add_paths,
                       analysis_of, color_groups, feature_colors_for, label_colors, nice_ceil, plane_of, plane_text,
@@ -55,7 +61,7 @@ def circle_xy(radius: float, k: int = CIRCLE_POINTS) -> Tuple[np.ndarray, np.nda
     return radius * np.cos(t), radius * np.sin(t)
 
 
-def radius_circles(analysis) -> List[Tuple[float, int]]:
+def radius_circles(analysis: Analysis) -> List[Tuple[float, int]]:
     """[(radius, member count)] of the analysis' radius groups (live features)."""
     return [(float(g["radius"]), len(g["members"])) for g in analysis.radius_groups]
 
@@ -77,7 +83,8 @@ def arrow_subset(W2: np.ndarray, max_arrows: int = ARROWS_MAX) -> np.ndarray:
     return np.sort(order[np.linspace(0, n - 1, max_arrows).round().astype(np.int64)])
 
 
-def data_embeddings(snap: Snapshot, dataset, max_points: int = DATA_MAX):
+def data_embeddings(snap: Snapshot, dataset: np.ndarray,
+                    max_points: int = DATA_MAX) -> Tuple[np.ndarray, np.ndarray]:
     """(H (T', 2) embeddings h_t = W x_t on the drawn plane, owner (T',) strongest input feature).
 
     An even subsample of at most max_points examples; owner[t] = argmax_i x_t[i]
@@ -97,7 +104,7 @@ def data_embeddings(snap: Snapshot, dataset, max_points: int = DATA_MAX):
     return H, owner
 
 
-def gap_features(sep, selected: np.ndarray) -> np.ndarray:
+def gap_features(sep: Separability, selected: np.ndarray) -> np.ndarray:
     """Features whose gap is drawn: the selected ones with gap evidence, else (n <= GAP_ALL_MAX)
     every feature with gap evidence needing at least GAP_DRAW_MIN of half-gap."""
     has = sep.has_gap & np.isfinite(sep.needed_half_gap)
@@ -109,7 +116,7 @@ def gap_features(sep, selected: np.ndarray) -> np.ndarray:
     return np.nonzero(has & (sep.needed_half_gap >= GAP_DRAW_MIN))[0]
 
 
-def gap_geometry(sep, i: int, W2) -> dict:
+def gap_geometry(sep: Separability, i: int, W2: np.ndarray) -> dict:
     """What the wheel draws for feature i (on the drawn plane): ``chord`` (4,) u -> v,
     ``rays`` (2, 4) from the origin at the needed gap's edges out to the neighbours'
     larger radius, ``actual_arc`` and ``needed_arc`` (k, 2) polylines, and the angles
@@ -176,7 +183,7 @@ class FeatureWheelView(PlotPanel):
 
     SETTINGS = WheelSettings
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent, aspect_locked=True)
         self.data_box = self.add_setting_toggle("show_data", "data embeddings",
                                                 "h_t = W x_t of the finite dataset (ctx.dataset)")
@@ -259,7 +266,7 @@ class FeatureWheelView(PlotPanel):
         self.dead_marked = []
         self.data_points = 0
 
-    def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
+    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
         if not self._take(snap, ctx):
             return
         n = snap.n

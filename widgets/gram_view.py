@@ -7,11 +7,12 @@ features first, then the first features, BLOCK_MAX in all): n x n float64 is
 from __future__ import annotations
 
 from dataclasses import field
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Iterable, Optional, Tuple
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF
+from PyQt6.QtWidgets import QWidget
 
 from model import geometry as geo
 from model.snapshot import Snapshot
@@ -19,6 +20,9 @@ from resources import palette
 
 from .views2d import (LABEL_MAX, OUTLINE, ColorPathsItem, PlotPanel, fmt_num, ranges_text, rects_xy, selected_of,
                       set_ticks_if_changed, settings_dataclass)
+
+if TYPE_CHECKING:
+    from widgets.context import ViewContext
 
 #: The largest block shown (rows and columns).
 BLOCK_MAX = 200
@@ -31,7 +35,7 @@ POS = (178, 24, 43)
 # ----------------------------------------------------------------------------
 # pure helpers
 
-def block_indices(n: int, selected=(), max_n: int = BLOCK_MAX) -> np.ndarray:
+def block_indices(n: int, selected: Iterable[int] = (), max_n: int = BLOCK_MAX) -> np.ndarray:
     """The features shown: all (index order) when n <= max_n, else the selected ones
     first (sorted) and then the first unselected features, max_n in all."""
     if n <= max_n:
@@ -122,7 +126,7 @@ class GramView(PlotPanel):
 
     SETTINGS = GramSettings
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent, aspect_locked=True)
         self.relu_box = self.add_setting_toggle("relu", "ReLU", "show ReLU(W^T W + b): the reconstruction of I")
         self.bias_box = self.add_setting_toggle("bias", "+ b", "add the bias b_i to row i (off: W^T W alone)")
@@ -153,7 +157,7 @@ class GramView(PlotPanel):
         step = 1 if k <= LABEL_MAX else int(np.ceil(k / 10))
         return [[(t + 0.5, str(int(idx[t]) + 1)) for t in range(0, k, step)]]
 
-    def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
+    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
         self._snap, self._ctx = snap, ctx
         if snap is None or snap.n == 0:
             self.image.clear()

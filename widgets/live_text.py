@@ -8,8 +8,10 @@ the height its text needs (wrapped at the current width) changes.
 """
 from __future__ import annotations
 
+from typing import Optional, Union
+
 from PyQt6.QtCore import QRect, QSize, Qt
-from PyQt6.QtGui import QAction, QColor, QFont, QGuiApplication, QPainter
+from PyQt6.QtGui import QAction, QColor, QFont, QGuiApplication, QPainter, QPaintEvent, QResizeEvent
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 
@@ -18,8 +20,8 @@ class LiveText(QWidget):
 
     MARGIN = 2
 
-    def __init__(self, text: str = "", parent=None, wrap: bool = False,
-                 align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, min_width: int = 40):
+    def __init__(self, text: str = "", parent: Optional[QWidget] = None, wrap: bool = False,
+                 align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, min_width: int = 40):
         super().__init__(parent)
         self._text = ""
         self._wrap = bool(wrap)
@@ -50,7 +52,7 @@ class LiveText(QWidget):
             self.updateGeometry()
         self.update()
 
-    def setColor(self, color) -> None:  # noqa: N802
+    def setColor(self, color: Union[QColor, str, Qt.GlobalColor]) -> None:  # noqa: N802
         self._color = QColor(color)
         self.update()
 
@@ -91,7 +93,7 @@ class LiveText(QWidget):
     def minimumSizeHint(self) -> QSize:  # noqa: N802
         return QSize(self._min_width, self._needed_height(max(self.width(), self._min_width)))
 
-    def resizeEvent(self, e):  # noqa: N802
+    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802
         if self._wrap:
             h = self._needed_height(e.size().width())
             if h != self._height:
@@ -99,7 +101,7 @@ class LiveText(QWidget):
                 self.updateGeometry()
         super().resizeEvent(e)
 
-    def paintEvent(self, e):  # noqa: N802
+    def paintEvent(self, e: QPaintEvent) -> None:  # noqa: N802
         p = QPainter(self)
         p.setPen(self._color if self._color is not None else self.palette().windowText().color())
         m = self.MARGIN

@@ -9,15 +9,20 @@ the note) instead of breaking the axis."""
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, Optional, Tuple
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtWidgets import QGraphicsItem
+from PyQt6.QtWidgets import QGraphicsItem, QWidget
 
 from model.snapshot import Snapshot
 
 from .views2d import PlotPanel, fmt_num, no_si_prefix
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from widgets.context import ViewContext
 
 #: Up to this many other models are drawn as lines; more become a band.
 OTHERS_MAX = 20
@@ -35,7 +40,7 @@ STEP_PEN = (214, 39, 40)
 # ----------------------------------------------------------------------------
 # pure helpers
 
-def log_losses(losses) -> np.ndarray:
+def log_losses(losses: ArrayLike) -> np.ndarray:
     """log10 of the positive finite losses, NaN elsewhere (no warnings)."""
     L = np.asarray(losses, dtype=np.float64)
     ok = np.isfinite(L) & (L > 0)
@@ -44,7 +49,7 @@ def log_losses(losses) -> np.ndarray:
     return out
 
 
-def loss_series(steps, losses, model: int = 0, others_max: int = OTHERS_MAX) -> Dict[str, object]:
+def loss_series(steps: ArrayLike, losses: ArrayLike, model: int = 0, others_max: int = OTHERS_MAX) -> Dict[str, object]:
     """What the loss view draws, in log10 units.
 
     Returns a dict: x (N,) steps; main (N,) log10 loss of ``model`` (NaN gaps);
@@ -81,7 +86,7 @@ def loss_series(steps, losses, model: int = 0, others_max: int = OTHERS_MAX) -> 
     return out
 
 
-def downsample_peak(x: np.ndarray, y: np.ndarray, max_points: int = OTHERS_POINTS):
+def downsample_peak(x: np.ndarray, y: np.ndarray, max_points: int = OTHERS_POINTS) -> Tuple[np.ndarray, np.ndarray]:
     """(x, y) reduced to at most ~max_points by keeping each bucket's min and max (NaN-aware)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -102,7 +107,7 @@ def downsample_peak(x: np.ndarray, y: np.ndarray, max_points: int = OTHERS_POINT
     return np.concatenate([xs, x[B * k:]]), np.concatenate([ys, y[B * k:]])
 
 
-def others_xy(x: np.ndarray, arrays) -> Tuple[np.ndarray, np.ndarray]:
+def others_xy(x: np.ndarray, arrays: Iterable[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
     """Several curves over the same x as one NaN-separated polyline (each peak-downsampled)."""
     xs, ys = [], []
     for y in arrays:
@@ -112,7 +117,7 @@ def others_xy(x: np.ndarray, arrays) -> Tuple[np.ndarray, np.ndarray]:
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def step_loss(steps, main_log: np.ndarray, step: int, snap_loss: float) -> float:
+def step_loss(steps: ArrayLike, main_log: np.ndarray, step: int, snap_loss: float) -> float:
     """log10 loss at the current step: the snapshot's loss when drawable, else the
     shown model's value at the last recorded step <= step (NaN if none)."""
     if snap_loss is not None and math.isfinite(snap_loss) and snap_loss > 0:
@@ -130,7 +135,7 @@ def step_loss(steps, main_log: np.ndarray, step: int, snap_loss: float) -> float
 class LossView(PlotPanel):
     """Loss curves (log y). ``step_line`` is the vertical line at snap.step."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         pi = self.plot_item
         pi.getAxis("left").setLogMode(True)
@@ -194,7 +199,7 @@ class LossView(PlotPanel):
         self.median.setData(x, med)
         self.band.setVisible(True)
 
-    def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
+    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
         self._snap, self._ctx = snap, ctx
         steps = getattr(ctx, "loss_steps", None) if ctx is not None else None
         losses = getattr(ctx, "losses", None) if ctx is not None else None

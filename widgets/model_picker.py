@@ -12,10 +12,10 @@ with seed s is the same model as a single run with seed s + k.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import numpy as np
-from PyQt6.QtCore import QAbstractTableModel, QModelIndex, Qt, pyqtSignal
+from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -27,6 +27,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 COLUMNS = ("model", "seed", "final loss", "verdict")
 COL_MODEL, COL_SEED, COL_LOSS, COL_VERDICT = range(4)
 
@@ -34,7 +37,7 @@ COL_MODEL, COL_SEED, COL_LOSS, COL_VERDICT = range(4)
 class ModelTableModel(QAbstractTableModel):
     """K rows read from numpy arrays through a sort permutation."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QObject] = None):
         super().__init__(parent)
         self._seeds = np.zeros(0, dtype=np.int64)
         self._losses = np.zeros(0, dtype=np.float64)
@@ -44,7 +47,7 @@ class ModelTableModel(QAbstractTableModel):
         self._sort: tuple = (COL_MODEL, Qt.SortOrder.AscendingOrder)
 
     # data
-    def set_data(self, seeds, losses, verdicts) -> None:
+    def set_data(self, seeds: ArrayLike, losses: ArrayLike, verdicts: Optional[Sequence[Optional[str]]]) -> None:
         self.beginResetModel()
         self._seeds = np.asarray(seeds, dtype=np.int64).reshape(-1)
         self._losses = np.asarray(losses, dtype=np.float64).reshape(-1)
@@ -59,7 +62,7 @@ class ModelTableModel(QAbstractTableModel):
         self._apply_sort()
         self.endResetModel()
 
-    def update_losses(self, losses, verdicts=None) -> None:
+    def update_losses(self, losses: ArrayLike, verdicts: Optional[Sequence[Optional[str]]] = None) -> None:
         """New final losses/verdicts for the same K models (keeps the sort)."""
         losses = np.asarray(losses, dtype=np.float64).reshape(-1)
         K = len(self._seeds)
@@ -89,18 +92,19 @@ class ModelTableModel(QAbstractTableModel):
         return int(self._rows[k])
 
     # Qt model API
-    def rowCount(self, parent=QModelIndex()):  # noqa: N802
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self._order)
 
-    def columnCount(self, parent=QModelIndex()):  # noqa: N802
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Optional[str]:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return COLUMNS[section]
         return None
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Union[str, int, None]:
         if not index.isValid():
             return None
         k = int(self._order[index.row()])
@@ -122,10 +126,10 @@ class ModelTableModel(QAbstractTableModel):
             return k
         return None
 
-    def flags(self, index):
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
-    def sort(self, column, order=Qt.SortOrder.AscendingOrder):
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.layoutAboutToBeChanged.emit()
         old = self._order.copy()
         self._sort = (int(column), order)
@@ -229,7 +233,7 @@ class ModelPicker(QWidget):
     def current(self) -> int:
         return self._current
 
-    def set_models(self, seeds, losses, verdicts: Optional[Sequence[str]] = None) -> None:
+    def set_models(self, seeds: ArrayLike, losses: ArrayLike, verdicts: Optional[Sequence[str]] = None) -> None:
         """The K models: their seeds, final losses and (optionally) verdicts. Keeps the
         current model when it still exists. K = 1 hides and disables the picker."""
         same_k = len(np.asarray(seeds).reshape(-1)) == self.table_model.K and self.table_model.K > 0

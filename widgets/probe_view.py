@@ -17,7 +17,7 @@ Features are numbered from 1 in the controls, as in the seed.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 import numpy as np
 import pyqtgraph as pg
@@ -28,6 +28,9 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, 
 from resources.palette import BLUE, GREEN, PURPLE, RED
 
 from .views2d import no_si_prefix
+
+if TYPE_CHECKING:
+    from model.probe import ProbeResult
 
 CURVE_PEN, TANGENT_PEN, QUAD_PEN = BLUE, RED, GREEN  # loss(t), the slope and the curvature at 0
 REF_PEN = PURPLE  # the two-vector closed form
@@ -44,7 +47,7 @@ def _spin_box(lo: int, hi: int, value: int, suffix: str = "") -> QSpinBox:
     return sb
 
 
-def local_models(result, ts: np.ndarray):
+def local_models(result: ProbeResult, ts: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """(tangent, quadratic) of the result at t = 0 over ts: L0 + s t and L0 + s t + c t^2 / 2."""
     ts = np.asarray(ts, dtype=np.float64)
     tan = result.loss0 + result.slope_fd * ts
@@ -52,7 +55,7 @@ def local_models(result, ts: np.ndarray):
     return tan, quad
 
 
-def readout_text(result) -> str:
+def readout_text(result: ProbeResult) -> str:
     r = result
     angle = r.path.kind == "angle"
     lines = [f"<b>{r.path.text}</b> &nbsp; ({r.objective})" + (" &nbsp; θ in degrees; slope and curvature per "
@@ -87,7 +90,7 @@ class ProbeView(QWidget):
     showPerturbed = pyqtSignal(bool)
     continueRequested = pyqtSignal(float, int)  # t, steps
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.result = None
         self.n = 7
@@ -212,7 +215,7 @@ class ProbeView(QWidget):
                           self.steps, self.continue_button, self.status]
 
     # ------------------------------------------------------------- controls
-    def set_model_info(self, n: int, dead=(), steps: Optional[int] = None):
+    def set_model_info(self, n: int, dead: Sequence[int] = (), steps: Optional[int] = None) -> None:
         """Feature ranges for n; the default moved feature is the first dead one (the seed's feature 7)."""
         self.n = int(n)
         for sb in (self.feature, self.dir_feature):
@@ -258,11 +261,11 @@ class ProbeView(QWidget):
         return {"kind": kind, "feature": self.feature.value() - 1, "direction": direction,
                 "seed": self.seed.value(), "range": (-a, a), "points": self.points.value()}
 
-    def request(self):
+    def request(self) -> None:
         self.status.setText("probing…")
         self.probeRequested.emit(self.params())
 
-    def show_error(self, text: str):
+    def show_error(self, text: str) -> None:
         self.status.setText(text)
 
     # --------------------------------------------------------------- result
@@ -270,7 +273,7 @@ class ProbeView(QWidget):
         for w in (self.slider, self.show_box, self.continue_button, self.steps):
             w.setEnabled(on)
 
-    def set_result(self, result) -> None:
+    def set_result(self, result: Optional[ProbeResult]) -> None:
         self.result = result
         if result is None:
             for c in (self.curve, self.tangent, self.quad):

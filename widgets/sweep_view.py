@@ -15,19 +15,22 @@ A view of data only: it never trains. ``set_sweep(sweep)`` (None clears).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QAbstractListModel, QModelIndex, QPointF, QRectF, QSize, Qt, pyqtSignal
+from PyQt6.QtCore import QAbstractListModel, QModelIndex, QObject, QPointF, QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QPainter, QPen, QPixmap
 from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QListView,
-                             QSplitter, QStyle, QStyledItemDelegate, QTabBar, QTableWidget, QTableWidgetItem,
+                             QSplitter, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTabBar, QTableWidget, QTableWidgetItem,
                              QVBoxLayout, QWidget)
 
 from model.analysis import FINDING_KINDS
-from model.sweep import SWEEP_VERDICTS, loss_histogram
+from model.sweep import SWEEP_VERDICTS, Sweep, SweepEntry, loss_histogram
 from resources import palette
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 #: One colour per verdict (bars, histogram, thumbnail frames).
 VERDICT_COLORS = {
@@ -51,7 +54,8 @@ def verdict_label(v: str) -> str:
 # ----------------------------------------------------------------------------
 # pure helpers
 
-def gallery_order(verdicts, losses, verdict: Optional[str] = None, keep=None) -> np.ndarray:
+def gallery_order(verdicts: ArrayLike, losses: ArrayLike, verdict: Optional[str] = None,
+                  keep: Optional[ArrayLike] = None) -> np.ndarray:
     """Model indices shown in the gallery: one verdict's models by loss, or (None) all
     models grouped by verdict (SWEEP_VERDICTS order), each group by loss. keep: an
     optional (K,) bool filter (e.g. the models with one finding)."""
@@ -90,24 +94,24 @@ def thumbnail_segments(W: np.ndarray, size: float, margin: float = 6.0) -> np.nd
 class GalleryModel(QAbstractListModel):
     """Rows = models of one sweep entry, in a given order. Data is read lazily."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QObject] = None):
         super().__init__(parent)
         self.entry = None
         self.order = np.zeros(0, dtype=np.int64)
 
-    def set_entry(self, entry, order):
+    def set_entry(self, entry: Optional[SweepEntry], order: ArrayLike) -> None:
         self.beginResetModel()
         self.entry = entry
         self.order = np.asarray(order, dtype=np.int64)
         self.endResetModel()
 
-    def rowCount(self, parent=QModelIndex()):
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.order)
 
     def model_at(self, row: int) -> int:
         return int(self.order[row])
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Union[str, int, None]:
         if not index.isValid() or self.entry is None:
             return None
         k = int(self.order[index.row()])
@@ -129,16 +133,16 @@ class GalleryModel(QAbstractListModel):
 class ThumbnailDelegate(QStyledItemDelegate):
     """Paints a small feature wheel per model; pixmaps are cached (LRU)."""
 
-    def __init__(self, parent=None, size: int = THUMB):
+    def __init__(self, parent: Optional[QObject] = None, size: int = THUMB):
         super().__init__(parent)
         self.size = size
         self._cache: "OrderedDict" = OrderedDict()
         self.painted = 0  # thumbnails rendered (not served from the cache): for tests
 
-    def clear(self):
+    def clear(self) -> None:
         self._cache.clear()
 
-    def sizeHint(self, option, index):
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         return QSize(self.size + 4, self.size + 16)
 
     def _pixmap(self, entry, k: int) -> QPixmap:
@@ -178,7 +182,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             self._cache.popitem(last=False)
         return pm
 
-    def paint(self, painter, option, index):
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         model = index.model()
         entry = getattr(model, "entry", None)
         if entry is None:
@@ -197,7 +201,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
 class Gallery(QListView):
     modelClicked = pyqtSignal(int)  # model index k of the entry
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setResizeMode(QListView.ResizeMode.Adjust)
@@ -222,7 +226,7 @@ class SweepView(QWidget):
 
     modelChosen = pyqtSignal(int, int)  # entry index, model k
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.sweep = None
         self.entry_index = 0
@@ -291,7 +295,7 @@ class SweepView(QWidget):
         return [self.config_label, self.config_box, self.finding_label, self.finding_box]
 
     # ------------------------------------------------------------------ data
-    def set_sweep(self, sweep) -> None:
+    def set_sweep(self, sweep: Optional[Sweep]) -> None:
         self.sweep = sweep
         self.gallery.delegate.clear()
         self.config_box.blockSignals(True)
@@ -304,7 +308,7 @@ class SweepView(QWidget):
         self.entry_index = 0
         self._show_entry()
 
-    def entry(self):
+    def entry(self) -> Optional[SweepEntry]:
         if self.sweep is None or not self.sweep.entries:
             return None
         return self.sweep.entries[min(self.entry_index, len(self.sweep.entries) - 1)]
@@ -397,12 +401,12 @@ class SweepView(QWidget):
             return
         self.show_verdict(self._verdict_tabs[i])
 
-    def show_finding(self, kind: Optional[str]):
+    def show_finding(self, kind: Optional[str]) -> None:
         """Filter the gallery to the models with this finding (None: any)."""
         i = self.finding_box.findData(kind)
         self.finding_box.setCurrentIndex(max(i, 0))
 
-    def show_verdict(self, verdict: Optional[str]):
+    def show_verdict(self, verdict: Optional[str]) -> None:
         """Gallery of one verdict's models (None: all, grouped by verdict), within the finding filter."""
         e = self.entry()
         if e is None:

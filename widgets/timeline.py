@@ -27,11 +27,11 @@ tick: frames are dropped, never queued. At the end it loops or stops.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Iterable, Optional, Tuple, Union
 
 import numpy as np
 from PyQt6.QtCore import QPoint, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QColor, QKeySequence, QPainter, QPen, QPolygon, QShortcut
+from PyQt6.QtGui import QColor, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygon, QShortcut
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -45,6 +45,9 @@ from PyQt6.QtWidgets import (
 )
 
 from .live_text import LiveText
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 SPEEDS = (10, 30, 60, 120, 240)  # snapshots per second
 DEFAULT_SPEED = 60
@@ -64,18 +67,18 @@ class StorySlider(QSlider):
     STRIP_PX = 4
     PLATEAU_COLOR = "#17becf"
 
-    def __init__(self, orientation, parent=None):
+    def __init__(self, orientation: Qt.Orientation, parent: Optional[QWidget] = None):
         super().__init__(orientation, parent)
         self._marks: list = []  # (index, text, QColor): diagnosis changes
         self._plateaus: list = []  # (index, text): loss plateaus
         self.hover_text = None  # callable(value) -> str, e.g. "step 3,000 · loss 0.12"
         self.setMouseTracking(True)
 
-    def set_marks(self, marks) -> None:
+    def set_marks(self, marks: Iterable[Tuple[int, str, Union[str, QColor]]]) -> None:
         self._marks = [(int(i), str(t), QColor(c)) for i, t, c in marks]
         self.update()
 
-    def set_plateau_marks(self, marks) -> None:
+    def set_plateau_marks(self, marks: Iterable[Tuple[int, str]]) -> None:
         """[(index, text), ...]: the recorded snapshots from which the loss stopped moving."""
         self._plateaus = [(int(i), str(t)) for i, t in marks]
         self.update()
@@ -114,7 +117,7 @@ class StorySlider(QSlider):
         x0, span = self._track()
         return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(), int(x - x0), max(span, 1))
 
-    def mark_near(self, x: float):
+    def mark_near(self, x: float) -> Optional[int]:
         """The index of the mark within MARK_HIT_PX of pixel x (the nearest), or None."""
         best = None
         for i, _t in self._all_marks():
@@ -123,7 +126,7 @@ class StorySlider(QSlider):
                 best = (d, i)
         return None if best is None else best[1]
 
-    def mousePressEvent(self, event):  # noqa: N802 (Qt)
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt)
         if event.button() == Qt.MouseButton.LeftButton and self.maximum() > self.minimum():
             opt = self._option()
             hit = self.style().hitTestComplexControl(QStyle.ComplexControl.CC_Slider, opt,
@@ -144,7 +147,7 @@ class StorySlider(QSlider):
         lines += [t for i, t in self._all_marks() if abs(self.x_of(i) - x) <= self.MARK_HIT_PX]
         return "\n".join(s for s in lines if s)
 
-    def mouseMoveEvent(self, event):  # noqa: N802 (Qt)
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt)
         if not event.buttons():
             text = self.tooltip_at(event.position().x())
             if text:
@@ -153,7 +156,7 @@ class StorySlider(QSlider):
                 QToolTip.hideText()
         super().mouseMoveEvent(event)
 
-    def paintEvent(self, event):  # noqa: N802 (Qt)
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt)
         super().paintEvent(event)
         if not self._marks and not self._plateaus:
             return
@@ -343,7 +346,7 @@ class Timeline(QWidget):
         self.loop_check.setChecked(bool(on))
 
     # ------------------------------------------------------------------ external API
-    def set_steps(self, steps) -> None:
+    def set_steps(self, steps: ArrayLike) -> None:
         """The recorded steps (ascending). Following live: go to the newest (emit if it
         changed). Otherwise keep the user's position (the recorded step at or before it)."""
         before = self.current_step
@@ -366,7 +369,7 @@ class Timeline(QWidget):
         if after is not None and after != before:
             self.stepRequested.emit(after)
 
-    def set_events(self, events) -> None:
+    def set_events(self, events: Optional[Iterable[dict]]) -> None:
         """Mark the story: [{"step", "text", "color"?, "kind"?}, ...] (model.story.story_events):
         diagnosis changes (no kind, or "diagnosis") and loss plateaus (kind "plateau", their own mark
         style, left out of the verdict strip). A mark sits on the recorded snapshot at or before its
@@ -564,7 +567,7 @@ class Timeline(QWidget):
         else:
             self.label.setText("no steps yet")
 
-    def keyPressEvent(self, event):  # noqa: N802 (Qt)
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt)
         key = event.key()
         actions = {Qt.Key.Key_Space: self.toggle_play, Qt.Key.Key_Left: self.step_back,
                    Qt.Key.Key_Right: self.step_forward, Qt.Key.Key_Home: self.go_start,

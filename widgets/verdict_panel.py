@@ -5,19 +5,24 @@ selected features first."""
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from PyQt6.QtCore import QAbstractTableModel, QModelIndex, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont
-from PyQt6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QTableView,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QPainter
+from PyQt6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
+                             QTableView, QVBoxLayout, QWidget)
 
-from model.analysis import finding_lines
+from model.analysis import Analysis, finding_lines
 from model.snapshot import Snapshot
 
 from .views2d import analysis_of, feature_colors_for, fmt_num, qcolor, ranges_text, selected_of
 from .live_text import LiveText
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from widgets.context import ViewContext
 
 COLUMNS = ("feature", "norm", "angle", "bias", "D_i", "p_i(W_i)", "max p_j", "reconstructed", "dead", "separable",
            "fires at x >", "merged")
@@ -59,7 +64,7 @@ class Partners:
     """Merged partners of each feature, looked up lazily (a table shows a few rows):
     the feature -> group index is built on the first lookup, not every frame."""
 
-    def __init__(self, groups, n: int):
+    def __init__(self, groups: Sequence[Sequence[int]], n: int):
         self.groups = groups
         self.n = n
         self.of = None
@@ -71,7 +76,7 @@ class Partners:
             flat = np.fromiter((i for g in self.groups for i in g), dtype=np.int64, count=sum(lens))
             self.of[flat] = np.repeat(np.arange(len(self.groups)), lens)
 
-    def get(self, i, default=()):
+    def get(self, i: int, default: Iterable[int] = ()) -> List[int]:
         if not self.groups:
             return list(default)
         if self.of is None:
@@ -82,12 +87,12 @@ class Partners:
         return [j for j in self.groups[gi] if j != i]
 
 
-def merged_partners(a) -> "Partners":
+def merged_partners(a: Analysis) -> "Partners":
     """{feature: [partners]}-like lookup (0-based) from the analysis' merged groups."""
     return Partners(a.merged_groups, a.n)
 
 
-def cell_text(a, i: int, col: int, partners: Optional[dict] = None) -> str:
+def cell_text(a: Analysis, i: int, col: int, partners: Optional[Partners] = None) -> str:
     """The text of feature i (0-based) in column col of the table."""
     name = COLUMNS[col]
     if name == "feature":
@@ -129,7 +134,7 @@ def cell_text(a, i: int, col: int, partners: Optional[dict] = None) -> str:
     raise IndexError(col)
 
 
-def summary_lines(a) -> List[str]:
+def summary_lines(a: Analysis) -> List[str]:
     """The header text as plain lines: verdict, loss, regularity, counts, plane."""
     lines = [f"{verdict_words(a.verdict)}: {a.verdict_text}"]
     loss = a.loss if a.loss is not None else float("nan")
@@ -168,7 +173,7 @@ def summary_lines(a) -> List[str]:
 class FeatureTableModel(QAbstractTableModel):
     """The per-feature table over an Analysis; rows in ``order`` (feature indices)."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QObject] = None):
         super().__init__(parent)
         self.a = None
         self.order = np.zeros(0, dtype=np.int64)
@@ -180,7 +185,8 @@ class FeatureTableModel(QAbstractTableModel):
         self._grey = QColor(130, 130, 130)
         self._qcolors = {}
 
-    def set_analysis(self, a, order, colors, selected):
+    def set_analysis(self, a: Optional[Analysis], order: ArrayLike, colors: np.ndarray,
+                     selected: Iterable[int]) -> None:
         """New contents. Same rows (count and order): dataChanged, else a model reset."""
         order = np.asarray(order, dtype=np.int64)
         same_rows = (self.a is not None and a is not None and order.shape == self.order.shape
@@ -204,13 +210,14 @@ class FeatureTableModel(QAbstractTableModel):
     def feature_of_row(self, row: int) -> int:
         return int(self.order[row]) if 0 <= row < len(self.order) else -1
 
-    def rowCount(self, parent=QModelIndex()):
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() or self.a is None else len(self.order)
 
-    def columnCount(self, parent=QModelIndex()):
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Optional[str]:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return COLUMNS[section]
         return None
@@ -223,7 +230,7 @@ class FeatureTableModel(QAbstractTableModel):
     _HANDLED = frozenset((_DISPLAY, _DECORATION, _FONT, _FOREGROUND, _ALIGN))
     _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
-    def cell(self, row: int, col: int):
+    def cell(self, row: int, col: int) -> Tuple[str, Optional[QColor], bool, bool, bool]:
         """(text, colour swatch or None, bold, dead, right-aligned) of a cell, in one call (the delegate's)."""
         i = int(self.order[row])
         dec = None
@@ -234,7 +241,8 @@ class FeatureTableModel(QAbstractTableModel):
         return (cell_text(self.a, i, col, self.partners), dec, i in self.selected, bool(self.a.dead_mask[i]),
                 0 < col < 7)
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index: QModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Union[str, QColor, QFont, int, None]:
         if role not in self._HANDLED or self.a is None:
             return None
         r, c = index.row(), index.column()
@@ -261,7 +269,7 @@ class FastDelegate(QStyledItemDelegate):
     _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
     _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QObject] = None):
         super().__init__(parent)
         self._bold = QFont()
         self._bold.setBold(True)
@@ -270,7 +278,7 @@ class FastDelegate(QStyledItemDelegate):
 
     _SELECTED = QStyle.StateFlag.State_Selected.value
 
-    def paint(self, p, opt, index):
+    def paint(self, p: QPainter, opt: QStyleOptionViewItem, index: QModelIndex) -> None:
         m = index.model()
         if m.a is None:
             return
@@ -302,7 +310,7 @@ class VerdictPanel(QWidget):
 
     featureClicked = pyqtSignal(int)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -343,7 +351,7 @@ class VerdictPanel(QWidget):
         self.analysis = None
         self.verdict = ""
 
-    def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
+    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
         if snap is None or snap.n == 0:
             self.analysis = None
             self.verdict = ""

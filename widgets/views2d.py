@@ -22,18 +22,24 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, fields, replace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QBrush, QColor, QFont, QPen
+from PyQt6.QtGui import QBrush, QColor, QFont, QPainter, QPen
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from model import geometry as geo
 from model.analysis import Analysis, analyze
 from model.snapshot import Snapshot
 from resources import palette
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
+
+    from widgets.context import ViewContext
 
 #: Above this many features no per-feature text labels are drawn (selected ones still are).
 LABEL_MAX = 40
@@ -57,7 +63,7 @@ VIEW_MODULES = {
 VIEW_KEYS = tuple(VIEW_MODULES)
 
 
-def make_views(parent=None) -> Dict[str, QWidget]:
+def make_views(parent: Optional[QWidget] = None) -> Dict[str, QWidget]:
     """One of each view, keyed "zones", "wheel", "gram", "bias", "loss", "verdict"."""
     out = {}
     for key, (mod, cls) in VIEW_MODULES.items():
@@ -75,14 +81,14 @@ def __getattr__(name):  # lazy re-export of the view classes (PEP 562)
 # ----------------------------------------------------------------------------
 # pure helpers (no Qt)
 
-def settings_dataclass(cls):
+def settings_dataclass(cls: type) -> type:
     """A view's settings class: a frozen dataclass whose fields that list ``choices`` in their
     metadata are checked when a value is made (check_choices)."""
     cls.__post_init__ = check_choices
     return dataclass(frozen=True)(cls)
 
 
-def check_choices(value) -> None:
+def check_choices(value: object) -> None:
     """ValueError unless each field of the settings dataclass ``value`` that lists ``choices`` in
     its metadata holds one of them."""
     for f in fields(value):
@@ -91,7 +97,7 @@ def check_choices(value) -> None:
             raise ValueError(f"{f.name} must be one of {', '.join(choices)}, got {getattr(value, f.name)!r}")
 
 
-def feature_colors_for(snap: Snapshot, ctx) -> np.ndarray:
+def feature_colors_for(snap: Snapshot, ctx: Optional[ViewContext]) -> np.ndarray:
     """(n, 4) uint8: ctx.colors when it fits the snapshot, else the palette's colours."""
     c = None if ctx is None else getattr(ctx, "colors", None)
     return palette.colors_for(snap.n, c, lambda: plane_of(snap)[0])
@@ -109,7 +115,7 @@ def plane_of(snap: Snapshot) -> Tuple[np.ndarray, Optional[np.ndarray], str]:
     return np.ascontiguousarray(W2), D2, desc
 
 
-def plane_text(snap: Snapshot, ctx) -> str:
+def plane_text(snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> str:
     """The small plane note shown by the h-space views: '' for m = 2."""
     if snap is None or snap.m == 2:
         return ""
@@ -117,7 +123,7 @@ def plane_text(snap: Snapshot, ctx) -> str:
     return txt or plane_of(snap)[2]
 
 
-def selected_of(ctx, n: int) -> np.ndarray:
+def selected_of(ctx: Optional[ViewContext], n: int) -> np.ndarray:
     """Sorted valid 0-based indices of ctx.selected."""
     sel = getattr(ctx, "selected", None) if ctx is not None else None
     if not sel:
@@ -126,7 +132,7 @@ def selected_of(ctx, n: int) -> np.ndarray:
     return a[(a >= 0) & (a < n)]
 
 
-def color_groups(colors: np.ndarray, max_groups: int = MAX_COLOR_GROUPS):
+def color_groups(colors: np.ndarray, max_groups: int = MAX_COLOR_GROUPS) -> Tuple[np.ndarray, np.ndarray]:
     """Group features by colour so thousands of them draw in a few paint calls.
 
     Returns (group (n,) int, group_colors (G, 4) uint8). Features with equal
@@ -163,7 +169,7 @@ def segments_xy(segs: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return s[:, [0, 2]].ravel(), s[:, [1, 3]].ravel()
 
 
-def polygons_xy(polys: Sequence[np.ndarray]):
+def polygons_xy(polys: Sequence[np.ndarray]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A list of (k, 2) polygons -> (x, y, connect) for one path of closed subpaths."""
     polys = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polys]
     polys = [p for p in polys if p.shape[0] >= 2]
@@ -177,7 +183,7 @@ def polygons_xy(polys: Sequence[np.ndarray]):
     return pts[:, 0], pts[:, 1], con
 
 
-def rects_xy(x0, x1, y0, y1):
+def rects_xy(x0: ArrayLike, x1: ArrayLike, y0: ArrayLike, y1: ArrayLike) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Axis-aligned rectangles (arrays) -> (x, y, connect) of closed subpaths."""
     x0, x1, y0, y1 = (np.asarray(v, dtype=np.float64).ravel() for v in (x0, x1, y0, y1))
     k = x0.size
@@ -249,7 +255,7 @@ def ranges_text(one_based: Sequence[int], max_chars: int = 60) -> str:
     return txt if len(txt) <= max_chars else f"{v.size} features"
 
 
-def analysis_of(snap: Snapshot, ctx) -> Analysis:
+def analysis_of(snap: Snapshot, ctx: Optional[ViewContext]) -> Analysis:
     """ctx.analysis when it belongs to this snapshot, else the analysis of ``snap`` from
     ctx.provider (computed once for the views of one frame), else analyze(snap).
 
@@ -275,7 +281,7 @@ def analysis_of(snap: Snapshot, ctx) -> Analysis:
 # ----------------------------------------------------------------------------
 # Qt helpers
 
-def qcolor(c, alpha: Optional[int] = None) -> QColor:
+def qcolor(c: ArrayLike, alpha: Optional[int] = None) -> QColor:
     c = [int(v) for v in np.asarray(c).ravel()[:4]]
     if len(c) == 3:
         c.append(255)
@@ -309,7 +315,7 @@ class ColorPathsItem(pg.GraphicsObject):
 
     MODES = ("lines", "points", "stroke", "fill")
 
-    def __init__(self, mode: str = "lines", width: float = 1.5, outline=None):
+    def __init__(self, mode: str = "lines", width: float = 1.5, outline: Optional[ArrayLike] = None):
         super().__init__()
         if mode not in self.MODES:
             raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
@@ -322,7 +328,7 @@ class ColorPathsItem(pg.GraphicsObject):
         self._padded = None
         self._groups = None  # (colours, max_groups, color_groups' answer): colours change per run, not per frame
 
-    def clear(self):
+    def clear(self) -> None:
         if self._items or self._bounds is not None:
             self.set_paths([], None)
 
@@ -340,7 +346,7 @@ class ColorPathsItem(pg.GraphicsObject):
             _PEN_CACHE[key] = pen
         return pen
 
-    def set_paths(self, groups: Sequence[Tuple[object, object]], bounds):
+    def set_paths(self, groups: Sequence[Tuple[object, object]], bounds: Optional[Sequence[float]]) -> None:
         """groups: [(rgba, primitive)], primitive a QPainterPath (stroke/fill) or a
         QPolygonF (lines: point pairs; points); bounds: (x0, x1, y0, y1) or None."""
         self.prepareGeometryChange()
@@ -370,8 +376,8 @@ class ColorPathsItem(pg.GraphicsObject):
         self.informViewBoundsChanged()
         self.update()
 
-    def set_features(self, colors: np.ndarray, x: np.ndarray, y: np.ndarray, connect=None,
-                     counts: Optional[np.ndarray] = None, max_groups: int = MAX_COLOR_GROUPS):
+    def set_features(self, colors: np.ndarray, x: np.ndarray, y: np.ndarray, connect: Union[str, np.ndarray, None] = None,
+                     counts: Optional[np.ndarray] = None, max_groups: int = MAX_COLOR_GROUPS) -> None:
         """Per-feature geometry, flat: feature f owns ``counts[f]`` consecutive points.
 
         lines: 2 points per segment; points: 1 per feature; stroke/fill: closed
@@ -424,7 +430,7 @@ class ColorPathsItem(pg.GraphicsObject):
         self._groups = (colors.copy(), max_groups, out)
         return out
 
-    def set_bounds(self, bounds):
+    def set_bounds(self, bounds: Sequence[float]) -> None:
         """Override the data bounds (x0, x1, y0, y1) used by auto-range.
 
         A no-op when unchanged; an item without paths schedules no repaint (its
@@ -442,7 +448,7 @@ class ColorPathsItem(pg.GraphicsObject):
     def group_count(self) -> int:
         return len(self._items)
 
-    def boundingRect(self):
+    def boundingRect(self) -> QRectF:
         if self._rect.isNull():
             return QRectF()
         if self._padded is None:
@@ -454,19 +460,20 @@ class ColorPathsItem(pg.GraphicsObject):
             self._padded = self._rect.adjusted(-pad * px, -pad * py, pad * px, pad * py)
         return QRectF(self._padded)
 
-    def prepareGeometryChange(self):
+    def prepareGeometryChange(self) -> None:
         self._padded = None
         super().prepareGeometryChange()
 
-    def viewTransformChanged(self):
+    def viewTransformChanged(self) -> None:
         self.prepareGeometryChange()  # the pixel padding depends on the zoom
 
-    def dataBounds(self, ax, frac=1.0, orthoRange=None):
+    def dataBounds(self, ax: int, frac: float = 1.0,
+                   orthoRange: Optional[Sequence[float]] = None) -> Optional[Tuple[float, float]]:
         if self._bounds is None:
             return None
         return (self._bounds[0], self._bounds[1]) if ax == 0 else (self._bounds[2], self._bounds[3])
 
-    def paint(self, p, *args):
+    def paint(self, p: QPainter, *args: object) -> None:
         if not self._items:
             return
         mode = self.mode
@@ -481,7 +488,7 @@ class ColorPathsItem(pg.GraphicsObject):
                 p.drawPath(prim)
 
 
-def add_paths(plot_item, kind: str, z: float, width: float = 1.0) -> "ColorPathsItem":
+def add_paths(plot_item: pg.PlotItem, kind: str, z: float, width: float = 1.0) -> "ColorPathsItem":
     """A ColorPathsItem at depth z, added to the plot (the views' layers of arrows and heads)."""
     item = ColorPathsItem(kind, width=width) if kind != "fill" else ColorPathsItem(kind)
     item.setZValue(z)
@@ -508,7 +515,8 @@ def set_selected_arrows(under: "ColorPathsItem", over: "ColorPathsItem", segs: n
         over.clear()
 
 
-def add_arrow_layers(plot_item, z: float):
+def add_arrow_layers(plot_item: pg.PlotItem, z: float) -> Tuple[ColorPathsItem, ColorPathsItem, ColorPathsItem,
+                                                                ColorPathsItem]:
     """The four layers every arrow view draws: shafts, heads, and the selected
     arrows' white underlay and coloured shaft on top. Returns them in that order."""
     return (add_paths(plot_item, "lines", z, 2.0), add_paths(plot_item, "fill", z + 1),
@@ -529,19 +537,19 @@ class LabelsItem(pg.GraphicsObject):
         self._labels: List[Tuple[str, float, float, QColor, bool]] = []
         self.setZValue(50)
 
-    def set_point_size(self, size_pt: float):
+    def set_point_size(self, size_pt: float) -> None:
         """The labels' font size in points (export sets it with the figure's font size)."""
         self._font.setPointSizeF(float(size_pt))
         self._bold.setPointSizeF(float(size_pt))
         self.prepareGeometryChange()
         self.update()
 
-    def set_labels(self, labels):
+    def set_labels(self, labels: Iterable[Tuple[str, float, float, ArrayLike, bool]]) -> None:
         self._labels = [(str(t), float(x), float(y), qcolor(c), bool(bd)) for t, x, y, c, bd in labels]
         self.prepareGeometryChange()
         self.update()
 
-    def boundingRect(self):
+    def boundingRect(self) -> QRectF:
         """The labels' points padded by a text box (in pixels), inside the view less a
         3-pixel margin (an update region touching the axes would repaint them too)."""
         vr = self.viewRect()
@@ -555,13 +563,13 @@ class LabelsItem(pg.GraphicsObject):
         inner = vr.adjusted(3 * px, 3 * py, -3 * px, -3 * py)
         return r.intersected(inner)
 
-    def dataBounds(self, ax, frac=1.0, orthoRange=None):
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Optional[Sequence[float]] = None) -> None:
         return None
 
-    def viewRangeChanged(self):
+    def viewRangeChanged(self) -> None:
         self.prepareGeometryChange()
 
-    def paint(self, p, *args):
+    def paint(self, p: QPainter, *args: object) -> None:
         if not self._labels:
             return
         tr = p.transform()
@@ -582,7 +590,7 @@ class LabelsItem(pg.GraphicsObject):
 class LabelPool:
     """Labels of one plot (at most ``cap``): text, data position, colour, bold; one LabelsItem."""
 
-    def __init__(self, plot_item, cap: int = LABEL_MAX + SELECTED_LABEL_MAX, size_pt: int = 8):
+    def __init__(self, plot_item: pg.PlotItem, cap: int = LABEL_MAX + SELECTED_LABEL_MAX, size_pt: int = 8):
         self.plot_item = plot_item
         self.cap = cap
         self.item = LabelsItem(size_pt)
@@ -590,7 +598,7 @@ class LabelPool:
         self.shown = 0
         self._labels = []
 
-    def set(self, labels: Sequence[Tuple[str, float, float, object, bool]]):
+    def set(self, labels: Sequence[Tuple[str, float, float, ArrayLike, bool]]) -> None:
         """labels: [(text, x, y, rgba, bold)], centred at (x, y)."""
         labels = list(labels)[: self.cap]
         if labels or self._labels:
@@ -602,7 +610,7 @@ class LabelPool:
         return [str(t[0]) for t in self._labels]
 
 
-def no_si_prefix(axis):
+def no_si_prefix(axis: pg.AxisItem) -> None:
     """Turn pyqtgraph's automatic SI prefix off on ``axis`` (it labelled a log loss axis
     "loss (x0.001)" over rescaled ticks). 0.14's enableAutoSIPrefix(False) keeps the scale
     it last computed, so the scale and the prefix are reset too."""
@@ -612,14 +620,14 @@ def no_si_prefix(axis):
     axis._updateLabel()
 
 
-def log_ticks_at(axis, values):
+def log_ticks_at(axis: pg.AxisItem, values: Iterable[float]) -> None:
     """Major ticks of a log-x axis at exactly ``values`` (e.g. dataset sizes T), labelled with
     the numbers themselves, no minor labels (pyqtgraph's crowd into "4·10⁵·10⁶·10...")."""
     vals = sorted({float(v) for v in values if v > 0})
     axis.setTicks([[(float(np.log10(v)), f"{v:,.0f}" if v >= 1 else f"{v:g}") for v in vals], []])
 
 
-def set_ticks_if_changed(axis, ticks):
+def set_ticks_if_changed(axis: pg.AxisItem, ticks: Optional[List[List[Tuple[float, str]]]]) -> None:
     """axis.setTicks(ticks) only when they differ (setTicks drops the axis' cached picture)."""
     if getattr(axis, "_lge_ticks", "unset") != ticks:
         axis.setTicks(ticks)
@@ -642,7 +650,7 @@ class PlotPanel(QWidget):
     #: the view's frozen settings dataclass; None: the view has no options
     SETTINGS: Optional[type] = None
 
-    def __init__(self, parent=None, aspect_locked: bool = False):
+    def __init__(self, parent: Optional[QWidget] = None, aspect_locked: bool = False):
         super().__init__(parent)
         self._snap: Optional[Snapshot] = None
         self._ctx = None
@@ -676,7 +684,7 @@ class PlotPanel(QWidget):
         self.plot.scene().sigMouseMoved.connect(self._on_move)
 
     # toolbar -----------------------------------------------------------
-    def add_toggle(self, text: str, checked: bool, slot, tip: str = "") -> QCheckBox:
+    def add_toggle(self, text: str, checked: bool, slot: Callable[[bool], object], tip: str = "") -> QCheckBox:
         cb = QCheckBox(text)
         cb.setChecked(checked)
         if tip:
@@ -691,7 +699,7 @@ class PlotPanel(QWidget):
         """The view's settings (a frozen dataclass, ``SETTINGS``); None for a view without options."""
         return self._settings
 
-    def set_settings(self, st) -> None:
+    def set_settings(self, st: object) -> None:
         """Replace the settings: the controls show them, ``settingsChanged`` is emitted once and the
         view redraws; the same value again changes nothing."""
         if self.SETTINGS is None or not isinstance(st, self.SETTINGS):
@@ -748,13 +756,13 @@ class PlotPanel(QWidget):
     def _clear(self):
         pass
 
-    def set_note(self, text: str):
+    def set_note(self, text: str) -> None:
         """The small note above the plot (its tooltip holds the whole text when it is cut off)."""
         if self.note.text() != text:
             self.note.setText(text)
             self.note.setToolTip(text)
 
-    def redraw(self):
+    def redraw(self) -> None:
         """Redraw from the last snapshot and context (after a toggle)."""
         if self._snap is not None:
             self.set_snapshot(self._snap, self._ctx)
@@ -773,7 +781,7 @@ class PlotPanel(QWidget):
         return float(px[0]), float(px[1])
 
     # events ------------------------------------------------------------
-    def clicked_point(self, ev, vb) -> Optional[QPointF]:
+    def clicked_point(self, ev: MouseClickEvent, vb: pg.ViewBox) -> Optional[QPointF]:
         """The view point of a left click inside view box ``vb`` (None for any other click)."""
         if ev.button() != Qt.MouseButton.LeftButton or self._snap is None:
             return None

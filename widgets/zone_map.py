@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import field
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 import numba as nb
 import numpy as np
@@ -21,6 +21,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QRectF
 
 from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QWidget
 
 from model import geometry as geo
 from model.analysis_provider import SEPARATION_FULL_MAX
@@ -31,6 +32,11 @@ from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, La
                       analysis_of, feature_colors_for, fmt_num, label_colors, nice_ceil, plane_of, plane_text,
                       point_segment_distance, polygons_xy, segments_xy, selected_of, set_selected_arrows,
                       settings_dataclass)
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from widgets.context import ViewContext
 
 #: Exact zone polygons up to this many features, the strongest-feature raster above.
 POLYGON_MAX = 300
@@ -149,7 +155,7 @@ def _polygon_toggles(px, py, x0, dx, y0, dy, nx, ny, tog):  # pragma: no cover -
             tog[r, c] ^= 1
 
 
-def raster_shape(extent, res: int = RASTER_RES) -> Tuple[int, int]:
+def raster_shape(extent: Sequence[float], res: int = RASTER_RES) -> Tuple[int, int]:
     """(nx, ny) pixels of a raster of the extent: longest side ``res``, square pixels."""
     x0, x1, y0, y1 = extent
     w, h = x1 - x0, y1 - y0
@@ -158,14 +164,15 @@ def raster_shape(extent, res: int = RASTER_RES) -> Tuple[int, int]:
     return max(1, int(round(res * w / h))), res
 
 
-def pixel_centres(extent, nx: int, ny: int):
+def pixel_centres(extent: Sequence[float], nx: int, ny: int) -> Tuple[np.ndarray, np.ndarray]:
     x0, x1, y0, y1 = (float(v) for v in extent)
     xs = x0 + (np.arange(nx) + 0.5) * ((x1 - x0) / nx)
     ys = y0 + (np.arange(ny) + 0.5) * ((y1 - y0) / ny)
     return xs, ys
 
 
-def envelope_raster(A: np.ndarray, b: np.ndarray, extent, nx: int, ny: int):
+def envelope_raster(A: np.ndarray, b: np.ndarray, extent: Sequence[float], nx: int,
+                    ny: int) -> Tuple[np.ndarray, np.ndarray]:
     """((ny, nx) argmax_k p_k, (ny, nx) max_k p_k) at pixel centres, p_k(h) = A_k.h + b_k.
 
     Rows start at ymin (geometry's raster convention). Exact per row: the upper
@@ -187,7 +194,7 @@ def envelope_raster(A: np.ndarray, b: np.ndarray, extent, nx: int, ny: int):
     return idx, best
 
 
-def polygon_mask(poly: np.ndarray, extent, nx: int, ny: int) -> np.ndarray:
+def polygon_mask(poly: np.ndarray, extent: Sequence[float], nx: int, ny: int) -> np.ndarray:
     """(ny, nx) bool: pixel centres inside the polygon (even-odd rule), rows from ymin."""
     P = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
     if P.shape[0] < 3:
@@ -204,8 +211,10 @@ def zone_extent(W2: np.ndarray, clip_to_shape: bool) -> Tuple[float, float, floa
     return geo.default_box(W2, SHAPE_MARGIN if clip_to_shape else WHOLE_PLANE_MARGIN)
 
 
-def zone_rgba(W2, b, colors, extent, res: int = RASTER_RES, clip_to_shape: bool = True,
-              decoder=None, alpha_on: int = RASTER_ALPHA_ON, alpha_off: int = RASTER_ALPHA_OFF, shape=None):
+def zone_rgba(W2: ArrayLike, b: ArrayLike, colors: ArrayLike, extent: Sequence[float], res: int = RASTER_RES,
+              clip_to_shape: bool = True, decoder: Optional[ArrayLike] = None, alpha_on: int = RASTER_ALPHA_ON,
+              alpha_off: int = RASTER_ALPHA_OFF,
+              shape: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The large-n zone map: (ny, nx, 4) uint8 RGBA, rows from ymin, and (idx, best).
 
     Each pixel takes the colour of its strongest feature (argmax_k p_k(h)) with
@@ -227,7 +236,7 @@ def zone_rgba(W2, b, colors, extent, res: int = RASTER_RES, clip_to_shape: bool 
     return rgba, idx, best
 
 
-def zone_edge(a, c: float, box) -> Optional[np.ndarray]:
+def zone_edge(a: ArrayLike, c: float, box: Sequence[float]) -> Optional[np.ndarray]:
     """(4,) segment (x0, y0, x1, y1) of the zone boundary {h : a.h + c = 0} inside the box, or None."""
     a = np.asarray(a, dtype=np.float64).ravel()[:2]
     x0, x1, y0, y1 = (float(v) for v in box)
@@ -249,7 +258,7 @@ def zone_edge(a, c: float, box) -> Optional[np.ndarray]:
     return np.r_[p0 + lo * d, p0 + hi * d]
 
 
-def active_features(snap: Snapshot, h) -> Tuple[np.ndarray, np.ndarray]:
+def active_features(snap: Snapshot, h: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
     """(features with p_k(h) > 0 sorted by p descending, their p) at h on the drawn plane."""
     W2, D2, _ = plane_of(snap)
     A = W2.T if D2 is None else D2
@@ -260,7 +269,7 @@ def active_features(snap: Snapshot, h) -> Tuple[np.ndarray, np.ndarray]:
     return act, p[act]
 
 
-def hover_text(snap: Snapshot, h, max_items: int = 12) -> str:
+def hover_text(snap: Optional[Snapshot], h: ArrayLike, max_items: int = 12) -> str:
     """What hovering at h shows: h, the active features (p_k(h) > 0, 1-based) and their p."""
     if snap is None:
         return ""
@@ -315,7 +324,7 @@ def label_positions(W2: np.ndarray, offset: float) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # separability (shared with the feature wheel), computed once per snapshot
 
-def draw_arrows(view, W2: np.ndarray, feats: np.ndarray, colors: np.ndarray, sel: np.ndarray) -> None:
+def draw_arrows(view: PlotPanel, W2: np.ndarray, feats: np.ndarray, colors: np.ndarray, sel: np.ndarray) -> None:
     """Into the arrow layers of ``view`` (views2d.add_arrow_layers: arrows, heads, sel_under,
     sel_arrows): the arrows of ``feats``, every head up to LABEL_MAX features, the selected on top."""
     n = W2.shape[1]
@@ -329,7 +338,7 @@ def draw_arrows(view, W2: np.ndarray, feats: np.ndarray, colors: np.ndarray, sel
     set_selected_arrows(view.sel_under, view.sel_arrows, arrow_segments(W2[:, sel]), colors[sel])
 
 
-def separability_of(snap: Snapshot, ctx) -> Separability:
+def separability_of(snap: Snapshot, ctx: Optional[ViewContext]) -> Separability:
     """The snapshot's model.separability.Separability over its live features (the
     analysis' dead features excluded): ctx.analysis.separability when the
     analysis carries one for this snapshot, else computed by ctx.provider (once
@@ -360,7 +369,7 @@ def separation_features(sep: Separability, selected: np.ndarray) -> np.ndarray:
     return np.zeros(0, dtype=np.int64)
 
 
-def separating_segment(sep: Separability, i: int, W, half: float) -> Optional[np.ndarray]:
+def separating_segment(sep: Separability, i: int, W: np.ndarray, half: float) -> Optional[np.ndarray]:
     """(4,) segment (x0, y0, x1, y1) on the drawn plane of feature i's max-margin line,
     centred between W_i and the others' hull, 2 * half long; None when not separable.
 
@@ -383,7 +392,7 @@ def separating_segment(sep: Separability, i: int, W, half: float) -> Optional[np
     return np.r_[y0 - half * d, y0 + half * d]
 
 
-def blocking_polygon(sep: Separability, i: int, W2) -> np.ndarray:
+def blocking_polygon(sep: Separability, i: int, W2: np.ndarray) -> np.ndarray:
     """(k, 2) the blockers of feature i on the drawn plane, in angular order about their
     centroid (a triangle, a segment or a point); (0, 2) when it has none."""
     bl = sep.blockers[i]
@@ -422,7 +431,7 @@ class ZoneMapView(PlotPanel):
 
     SETTINGS = ZoneSettings
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent, aspect_locked=True)
         self.clip_box = self.add_setting_toggle("clip_to_shape", "clip to latent shape",
                                                 "on: zones inside the latent shape; off: the whole plane around it")
@@ -470,7 +479,7 @@ class ZoneMapView(PlotPanel):
         self.last_rgba = None
         self._raster_key = None
 
-    def extent(self):
+    def extent(self) -> Optional[Tuple[float, float, float, float]]:
         """The box (xmin, xmax, ymin, ymax) of the last frame, or None."""
         return self._extent
 
@@ -493,7 +502,7 @@ class ZoneMapView(PlotPanel):
         self.last_rgba = None
         self._raster_key = None
 
-    def set_snapshot(self, snap: Optional[Snapshot], ctx) -> None:
+    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
         if not self._take(snap, ctx):
             return
         n = snap.n
