@@ -305,8 +305,8 @@ class RunWriter:
     failure is raised by the next call (append, maybe_flush, flush or close).
     """
 
-    def __init__(self, path: Union[str, Path], config: TrainConfig, dataset: Optional[np.ndarray] = None, K: Optional[int] = None,
-                 m: Optional[int] = None, n: Optional[int] = None, flush_seconds: float = 2.0,
+    def __init__(self, path: Union[str, Path], config: TrainConfig, dataset: Optional[np.ndarray] = None,
+                 K: Optional[int] = None, m: Optional[int] = None, n: Optional[int] = None, flush_seconds: float = 2.0,
                  *, untied: Optional[bool] = None, meta: Optional[dict] = None,
                  overwrite: bool = False):
         import h5py

@@ -191,7 +191,8 @@ def _range_reduce(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, op) -> np.ndarr
     return out
 
 
-def plateau_windows(steps: np.ndarray, losses: np.ndarray, rel_tol: float = PLATEAU_REL_TOL, min_window: int = PLATEAU_MIN_WINDOW,
+def plateau_windows(steps: np.ndarray, losses: np.ndarray, rel_tol: float = PLATEAU_REL_TOL,
+                    min_window: int = PLATEAU_MIN_WINDOW,
                     smooth: int = PLATEAU_SMOOTH) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per recorded snapshot i: (flat, change, end). ``end[i]`` is the index of the first recorded step at
     or after steps[i] + max(steps[i], min_window) (-1 when the history does not reach it: undecided,
@@ -218,8 +219,8 @@ def plateau_windows(steps: np.ndarray, losses: np.ndarray, rel_tol: float = PLAT
     return flat, change, end
 
 
-def loss_plateaus(steps: np.ndarray, losses: np.ndarray, rel_tol: float = PLATEAU_REL_TOL, min_window: int = PLATEAU_MIN_WINDOW,
-                  smooth: int = PLATEAU_SMOOTH) -> List[dict]:
+def loss_plateaus(steps: np.ndarray, losses: np.ndarray, rel_tol: float = PLATEAU_REL_TOL,
+                  min_window: int = PLATEAU_MIN_WINDOW, smooth: int = PLATEAU_SMOOTH) -> List[dict]:
     """The recorded steps from which the loss stopped moving, oldest first.
 
     A plateau starts at the first recorded step whose window (see ``PLATEAU_REL_TOL``) is flat after
