@@ -86,7 +86,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -404,7 +404,9 @@ def _group_max_angle(W, g) -> float:
     return float(np.degrees(np.arccos(c.min())))
 
 
-def regularity(nrm, ang, live):
+def regularity(nrm: np.ndarray, ang: np.ndarray, live: np.ndarray
+               ) -> Tuple[Optional[float], Optional[float], List[Dict[str, Union[float, List[int]]]],
+                          Optional[float], Union[List[float], np.ndarray]]:
     """(radius cv, gap ratio, radius groups, radius ratio, group split ratios) of the live features."""
     idx = np.nonzero(live)[0]
     if len(idx) == 0:

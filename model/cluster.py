@@ -26,11 +26,17 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional
 
 import numpy as np
 
 from .config import ConfigError, TrainConfig
+
+if TYPE_CHECKING:
+    from ray.actor import ActorHandle
+
+    from .datasize import DataSizeProgress, DataSizeRunner, DataSizeSweep
+    from .sweep import Sweep, SweepProgress, SweepRunner
 
 #: Ray re-runs a task whose worker died this many times before the run fails.
 MAX_RETRIES = 3
@@ -148,7 +154,7 @@ def _run_point(runner, items: Callable, what: str, steps: int, board, key: int):
     return done[0]
 
 
-def sweep_point(config_json: str, threads: Optional[int], board, key: int) -> bytes:
+def sweep_point(config_json: str, threads: Optional[int], board: ActorHandle, key: int) -> bytes:
     """Train and judge one sweep configuration (as SweepRunner does in process)."""
     from .sweep import SWEEP_VERDICTS, SweepRunner
 
@@ -165,7 +171,8 @@ def sweep_point(config_json: str, threads: Optional[int], board, key: int) -> by
     return _pack({"step": int(e.step), "verdict_names": list(SWEEP_VERDICTS)}, arrays)
 
 
-def datasize_point(config_json: str, T: int, test_examples: int, threads: Optional[int], board, key: int) -> bytes:
+def datasize_point(config_json: str, T: int, test_examples: int, threads: Optional[int], board: ActorHandle,
+                   key: int) -> bytes:
     """Train and measure one dataset size (as DataSizeRunner does in process)."""
     from .datasize import DataSizeRunner
 
@@ -210,12 +217,12 @@ class ClusterRun:
         self.labels: List[str] = []
         self._cancel = threading.Event()
 
-    def submit(self, fn: Callable, label: str, *args):
+    def submit(self, fn: Callable[..., bytes], label: str, *args: object) -> None:
         remote = self.ray.remote(num_cpus=self.cpus, max_retries=MAX_RETRIES, retry_exceptions=False)(fn)
         self.refs.append(remote.remote(*args, self.threads, self.board, len(self.refs)))
         self.labels.append(label)
 
-    def request_cancel(self):
+    def request_cancel(self) -> None:
         self._cancel.set()
 
     @property
@@ -251,7 +258,8 @@ class ClusterRun:
         return True
 
 
-def run_sweep(runner, address: str, progress=None, cpus: Optional[int] = None):
+def run_sweep(runner: SweepRunner, address: str, progress: Optional[Callable[[SweepProgress], None]] = None,
+              cpus: Optional[int] = None) -> Sweep:
     """SweepRunner ``runner``'s configurations as Ray tasks; returns its Sweep (saved to
     runner.out after each finished configuration, in the plan's order)."""
     from .sweep import SweepEntry, SweepProgress, grid_label
@@ -293,7 +301,9 @@ def run_sweep(runner, address: str, progress=None, cpus: Optional[int] = None):
     return runner.sweep
 
 
-def run_datasize(runner, address: str, progress=None, cpus: Optional[int] = None):
+def run_datasize(runner: DataSizeRunner, address: str,
+                 progress: Optional[Callable[[DataSizeProgress], None]] = None,
+                 cpus: Optional[int] = None) -> DataSizeSweep:
     """DataSizeRunner ``runner``'s sizes as Ray tasks; returns its DataSizeSweep (saved to
     runner.out after each finished size, sizes in order)."""
     from .datasize import DataSizeProgress, SizeResult

@@ -18,7 +18,10 @@ import functools
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DATA_KINDS = ("identity", "sparse")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -124,7 +127,7 @@ class Option:
     def _interval(self) -> str:
         return f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
 
-    def range_problem(self, v) -> Optional[str]:
+    def range_problem(self, v: float) -> Optional[str]:
         """Why the number ``v`` is outside the range (None when inside). For importance: of the decay."""
         if self.kind == "int":
             return None if self.low <= v <= self.high else f"must be from {_fmt(self.low)} to {_fmt(self.high)}, got {v}"
@@ -132,7 +135,7 @@ class Option:
             return f"must be in {self._interval()}, got {v:g}"
         return None
 
-    def problem(self, v) -> Optional[str]:
+    def problem(self, v: object) -> Optional[str]:
         """Why ``v`` is not a valid value of this option on its own (None when it is).
         Rules between options (RULES) are checked by TrainConfig.problems()."""
         if v is None and (self.optional or self.kind == "importance"):
@@ -191,7 +194,7 @@ def _fmt(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def option(default: Any, kind: str, help: str, **hints) -> Any:
+def option(default: Any, kind: str, help: str, **hints: Any) -> Any:
     """A TrainConfig field declared with its Option (see Option for the hints)."""
     if kind not in KINDS:
         raise ValueError(f"option kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -377,7 +380,7 @@ class TrainConfig:
             return float(self.weight_decay)
         return DEFAULT_WEIGHT_DECAY.get(self.optimizer, 0.0)
 
-    def importance_vector(self):
+    def importance_vector(self) -> np.ndarray:
         import numpy as np
 
         if self.importance is None:
@@ -435,7 +438,7 @@ class TrainConfig:
             raise ConfigError("config", f"is not valid JSON ({exc})") from None
         return cls.from_dict(d)
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
 
 
@@ -453,7 +456,7 @@ __all__ = ["TrainConfig", "ConfigError", "Option", "option", "schema", "grid_opt
 DEFAULT_TEST_EXAMPLES = 2_000
 
 
-def smdd_config(n: int = 10_000, **changes) -> TrainConfig:
+def smdd_config(n: int = 10_000, **changes: Any) -> TrainConfig:
     """SMDD's training setting (the sizes are set per T): n = 10,000, m = 2, S = 0.999,
     full-batch AdamW, lr 1e-3, weight decay 1e-2, warm-up 2,500 steps then cosine,
     50,000 steps. Here rather than in model.datasize so that the command line's

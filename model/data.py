@@ -11,9 +11,17 @@ shared by all models of the run.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Iterable, Optional, Tuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+
+    from .config import TrainConfig
+
+#: Sparse examples as (rows, cols, vals): int64 row and column indices, float32 values.
+Coo = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 # Distinct stream tags so data never reuses the init's random numbers.
 _DATA_STREAM = 0xDA7A
@@ -25,7 +33,7 @@ def dense_draw(count: int, n: int, sparsity: float) -> bool:
     return 1.0 - sparsity >= 0.05 or count * n <= 1_000_000
 
 
-def sparse_coo(rng: np.random.Generator, count: int, n: int, sparsity: float):
+def sparse_coo(rng: np.random.Generator, count: int, n: int, sparsity: float) -> Coo:
     """`count` sparse examples as (rows, cols, vals): unit-norm rows, row-major order.
 
     Draws only the non-zeros when the data is very sparse: the number of
@@ -58,14 +66,15 @@ def sparse_coo(rng: np.random.Generator, count: int, n: int, sparsity: float):
     return rows.astype(np.int64), cols.astype(np.int64), vals.astype(np.float32)
 
 
-def densify(rows, cols, vals, count: int, n: int, dtype=np.float32) -> np.ndarray:
+def densify(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, count: int, n: int,
+            dtype: DTypeLike = np.float32) -> np.ndarray:
     X = np.zeros((count, n), dtype=dtype)
     X[rows, cols] = vals
     return X
 
 
 def sparse_examples(rng: np.random.Generator, count: int, n: int, sparsity: float,
-                    dtype=np.float32) -> np.ndarray:
+                    dtype: DTypeLike = np.float32) -> np.ndarray:
     """(count, n) sparse examples, unit-norm rows (an all-zero row stays zero)."""
     return densify(*sparse_coo(rng, count, n, sparsity), count, n, dtype)
 
@@ -75,7 +84,7 @@ def model_dataset(seed: int, T: int, n: int, sparsity: float) -> np.ndarray:
     return densify(*model_dataset_coo(seed, T, n, sparsity), T, n)
 
 
-def make_dataset(config) -> np.ndarray | None:
+def make_dataset(config: TrainConfig) -> np.ndarray | None:
     """(K, T, n) float32 for a finite sparse run; None for identity or fresh data."""
     if config.data != "sparse" or config.examples is None:
         return None
@@ -86,13 +95,13 @@ def make_dataset(config) -> np.ndarray | None:
 class BatchStream:
     """Fresh sparse batches (T = infinity), one stream shared by all models."""
 
-    def __init__(self, config):
+    def __init__(self, config: TrainConfig):
         self.rng = np.random.default_rng([_BATCH_STREAM, config.seed])
         self.n = config.n
         self.sparsity = config.sparsity
         self.batch = config.effective_batch
 
-    def next_coo(self):
+    def next_coo(self) -> Coo:
         """The next batch as (rows, cols, vals)."""
         return sparse_coo(self.rng, self.batch, self.n, self.sparsity)
 
@@ -106,7 +115,7 @@ class SparseDataset:
     vals), block k being model k's set. Memory O(nnz); ``dense()`` gives the (K, T, n)
     array that ``make_dataset`` gives, for the code that wants it dense."""
 
-    def __init__(self, indptr, cols, vals, K: int, T: int, n: int):
+    def __init__(self, indptr: np.ndarray, cols: np.ndarray, vals: np.ndarray, K: int, T: int, n: int):
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
         self.cols = np.ascontiguousarray(cols, dtype=np.int64)
         self.vals = np.ascontiguousarray(vals, dtype=np.float32)
@@ -115,7 +124,7 @@ class SparseDataset:
             raise ValueError(f"indptr must have K T + 1 = {self.K * self.T + 1} entries, got {self.indptr.shape}")
 
     @classmethod
-    def from_coo(cls, blocks, T: int, n: int) -> "SparseDataset":
+    def from_coo(cls, blocks: Iterable[Coo], T: int, n: int) -> "SparseDataset":
         """From one (rows, cols, vals) per model, rows 0..T-1 in row-major order."""
         counts, cols, vals = [], [], []
         for rows, c, v in blocks:
@@ -131,7 +140,7 @@ class SparseDataset:
         return cls(indptr, cat(cols, np.int64), cat(vals, np.float32), K, T, n)
 
     @classmethod
-    def from_dense(cls, X) -> "SparseDataset":
+    def from_dense(cls, X: np.ndarray) -> "SparseDataset":
         """From a dense (K, T, n) array (each block row-major)."""
         X = np.asarray(X, dtype=np.float32)
         K, T, n = X.shape
@@ -149,7 +158,7 @@ class SparseDataset:
     def nbytes(self) -> int:
         return int(self.indptr.nbytes + self.cols.nbytes + self.vals.nbytes)
 
-    def coo(self, k: int):
+    def coo(self, k: int) -> Coo:
         """Model k's set as (rows 0..T-1, cols, vals)."""
         lo, hi = self.indptr[k * self.T], self.indptr[(k + 1) * self.T]
         counts = np.diff(self.indptr[k * self.T:(k + 1) * self.T + 1])
@@ -164,13 +173,13 @@ class SparseDataset:
                                                                                           np.float32)
 
 
-def model_dataset_coo(seed: int, T: int, n: int, sparsity: float):
+def model_dataset_coo(seed: int, T: int, n: int, sparsity: float) -> Coo:
     """model_dataset's examples as (rows, cols, vals): the same draws, never dense."""
     rng = np.random.default_rng([_DATA_STREAM, seed])
     return sparse_coo(rng, T, n, sparsity)
 
 
-def make_sparse_dataset(config) -> Optional[SparseDataset]:
+def make_sparse_dataset(config: TrainConfig) -> Optional[SparseDataset]:
     """make_dataset's sets, kept sparse (None for identity or fresh data)."""
     if config.data != "sparse" or config.examples is None:
         return None

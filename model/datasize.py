@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -47,6 +47,9 @@ from .config import DEFAULT_TEST_EXAMPLES, ConfigError, TrainConfig, smdd_config
 from .data import sparse_coo
 from .engine import BASE_BYTES, MEMORY_FRACTION, TrainingQueue, available_memory, fmt_bytes, sparse_data_bytes  # noqa: F401
 from .h5io import DATASIZE_FORMAT, RunFileError, as_str, check_real, check_writable, read_h5, read_version, write_h5
+
+if TYPE_CHECKING:
+    from .data import Coo, SparseDataset
 
 DATASIZE_FORMAT_VERSION = 1
 #: SMDD's sizes (the issue's list, continued by 1-2-5 decades).
@@ -126,7 +129,8 @@ def check_sizes(config: TrainConfig, sizes: Sequence[int], limit: Optional[int] 
 # ----------------------------------------------------------------------------
 # measuring
 
-def coo_loss(W, b, rows, cols, vals, count: int, importance=None, M=None) -> float:
+def coo_loss(W: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, count: int,
+             importance: Optional[np.ndarray] = None, M: Optional[np.ndarray] = None) -> float:
     """Mean over ``count`` examples (given as COO) of sum_i I_i (ReLU(D W x + b)_i - x_i)^2, float64.
 
     Dense only in chunks of examples: the zeros contribute I_i ReLU(p_i)^2, the
@@ -154,7 +158,7 @@ def coo_loss(W, b, rows, cols, vals, count: int, importance=None, M=None) -> flo
     return total / count if count else 0.0
 
 
-def fresh_test_set(config: TrainConfig, model: int, count: int):
+def fresh_test_set(config: TrainConfig, model: int, count: int) -> Coo:
     """Fresh examples (rows, cols, vals) for model k's test loss: a stream separate from training."""
     rng = np.random.default_rng([_TEST_STREAM, config.seed + int(model)])
     return sparse_coo(rng, int(count), config.n, config.sparsity)
@@ -231,7 +235,7 @@ class DataSizeProgress:
     seconds_left: Optional[float] = None  # estimated, to the end of the sweep; None until timed
 
 
-def hidden_embeddings(W, rows, cols, vals, T: int) -> np.ndarray:
+def hidden_embeddings(W: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, T: int) -> np.ndarray:
     """H (m, T) float64: h_t = W x_t for T examples given as COO."""
     W = np.asarray(W, dtype=np.float64)
     H = np.zeros((W.shape[0], T))
@@ -240,7 +244,7 @@ def hidden_embeddings(W, rows, cols, vals, T: int) -> np.ndarray:
     return H
 
 
-def embedding_regularity(H):
+def embedding_regularity(H: np.ndarray) -> Tuple[Optional[float], Optional[float]]:
     """(radius_cv, gap_ratio) of the non-zero hidden vectors (columns of H, m = 2 or their
     principal plane): the same figures inspect gives for feature vectors. A regular T-gon
     has radius_cv 0 and gap_ratio 1."""
@@ -253,7 +257,9 @@ def embedding_regularity(H):
     return cv, gap
 
 
-def measure(config: TrainConfig, W, b, dataset, test_examples: int, M=None):
+def measure(config: TrainConfig, W: np.ndarray, b: np.ndarray, dataset: Union[SparseDataset, np.ndarray],
+            test_examples: int, M: Optional[np.ndarray] = None
+            ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """train loss, test loss, feature dims, data dims, H for K models.
     dataset: a data.SparseDataset, or dense (K, T, n)."""
     from .data import SparseDataset
@@ -306,10 +312,10 @@ class TimeLeft:
         self._shown = 0.0  # the largest fraction returned: the bar never moves back
         self.anchor = None  # (T, seconds a step) from calibrate
 
-    def calibrate(self, T: int, seconds_per_step: float):
+    def calibrate(self, T: int, seconds_per_step: float) -> None:
         self.anchor = (int(T), float(seconds_per_step))
 
-    def update(self, index: int, steps_done: int, seconds: float, finished: bool = False):
+    def update(self, index: int, steps_done: int, seconds: float, finished: bool = False) -> None:
         T = self.sizes[index]
         if finished:
             self.timed[T] = (steps_done, seconds)
@@ -378,7 +384,8 @@ class DataSizeRunner(TrainingQueue):
     """Train one finite-T configuration per size, in order; cancel keeps the finished sizes."""
 
     def __init__(self, base: TrainConfig, sizes: Sequence[int], test_examples: int = DEFAULT_TEST_EXAMPLES,
-                 out=None, threads: Optional[int] = None, memory_limit: Optional[int] = None,
+                 out: Optional[Union[str, Path]] = None, threads: Optional[int] = None,
+                 memory_limit: Optional[int] = None,
                  overwrite: bool = False):
         if base.data != "sparse":
             raise ConfigError("data", f"a dataset-size sweep needs sparse data, got {base.data!r}")
@@ -486,7 +493,7 @@ class DataSizeRunner(TrainingQueue):
 # ----------------------------------------------------------------------------
 # files
 
-def save_datasize(path, sweep: DataSizeSweep, replace: bool = False) -> Path:
+def save_datasize(path: Union[str, Path], sweep: DataSizeSweep, replace: bool = False) -> Path:
     """Write the dataset-size sweep atomically (h5io.write_h5); an existing file is
     replaced only with ``replace``."""
     path = Path(path)
@@ -512,7 +519,7 @@ def save_datasize(path, sweep: DataSizeSweep, replace: bool = False) -> Path:
     return path
 
 
-def open_datasize(path) -> DataSizeSweep:
+def open_datasize(path: Union[str, Path]) -> DataSizeSweep:
     """Read a dataset-size sweep file through the read guard (h5io.read_h5). Any problem is
     a RunFileError naming the file and its kind (one line)."""
     path = Path(path)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional, Tuple, Union
 
 import numpy as np
 
@@ -23,6 +23,10 @@ from .config import TrainConfig
 from .data import BatchStream, SparseDataset, make_dataset
 from .history import History
 from .init import initial_parameters
+
+if TYPE_CHECKING:
+    from .h5io import RunFileError
+    from .runfile import RunWriter
 
 # numba's fallback 'workqueue' threading layer aborts if two threads launch
 # parallel kernels at once; one kernel call at a time per process is safe
@@ -82,8 +86,11 @@ class Trainer:
 
     BACKENDS = ("auto", "torch")
 
-    def __init__(self, config: TrainConfig, history: Optional[History] = None, writer=None,
-                 threads: Optional[int] = None, initial=None, dataset=None, on_writer_error=None,
+    def __init__(self, config: TrainConfig, history: Optional[History] = None, writer: Optional[RunWriter] = None,
+                 threads: Optional[int] = None,
+                 initial: Optional[Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]] = None,
+                 dataset: Optional[Union[np.ndarray, SparseDataset]] = None,
+                 on_writer_error: Optional[Callable[[RunFileError], None]] = None,
                  backend: str = "auto"):
         """``on_writer_error(exc)``: when given, a run file that cannot be written (a full disk)
         is reported to it and training goes on without the file (the window: the history is
@@ -156,21 +163,21 @@ class Trainer:
         return self._dataset
 
     # ------------------------------------------------------------------ flags
-    def request_stop(self):
+    def request_stop(self) -> None:
         self._stop.set()
         with self._resume:
             self._resume.notify_all()
 
-    def request_pause(self):
+    def request_pause(self) -> None:
         self._pause.set()
 
-    def step_once(self):
+    def step_once(self) -> None:
         """While paused: let exactly one chunk run, then pause again."""
         self._step_once.set()
         with self._resume:
             self._resume.notify_all()
 
-    def resume(self):
+    def resume(self) -> None:
         self._pause.clear()
         with self._resume:
             self._resume.notify_all()
@@ -188,7 +195,7 @@ class Trainer:
         return self.step >= self.config.steps or bool((self.halted >= 0).all())
 
     # -------------------------------------------------------------- parameters
-    def parameters(self):
+    def parameters(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         """Current W (K,m,n), b (K,n), M (K,n,m) or None as float32 copies."""
         if self.use_kernel:
             W = kernels.from_blocks(self.Wb, self.K).copy()
@@ -276,7 +283,7 @@ class Trainer:
             self.writer = None
             self.on_writer_error(exc)
 
-    def write_latest(self):
+    def write_latest(self) -> None:
         """Write the history's latest row to the run file if it is not there yet, and flush."""
         if self.writer is None:
             return
@@ -350,7 +357,7 @@ class TrainingQueue:
         self._trainer: Optional[Trainer] = None
         self._lock = threading.Lock()
 
-    def request_cancel(self):
+    def request_cancel(self) -> None:
         self._cancel.set()
         with self._lock:
             if self._trainer is not None:
@@ -375,7 +382,7 @@ class TrainingQueue:
         return trainer
 
 
-def set_threads(threads: Optional[int]):
+def set_threads(threads: Optional[int]) -> None:
     """Threads for numba and torch. None: all cores. The GUI passes 1: with two cores,
     torch's default of two threads collapses when the other core is busy (docs/ARCHITECTURE.md).
 
@@ -506,7 +513,8 @@ def check_memory(config: TrainConfig, limit: Optional[int] = None, where: str = 
     return est
 
 
-def train(config: TrainConfig, progress=None, writer=None, threads=None) -> Trainer:
+def train(config: TrainConfig, progress: Optional[Callable[[Progress], None]] = None,
+          writer: Optional[RunWriter] = None, threads: Optional[int] = None) -> Trainer:
     """Convenience: build a Trainer, run it to the end, return it."""
     trainer = Trainer(config, writer=writer, threads=threads)
     trainer.run(progress)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Hashable, List, Optional, Set, Tuple
+from typing import Hashable, List, Optional, Set, Tuple, Union
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class ExplorerState:
 
     # ------------------------------------------------------------ the run
     def load(self, config: TrainConfig, history: History, dataset: Optional[np.ndarray] = None,
-             path=None) -> None:
+             path: Optional[Union[str, Path]] = None) -> None:
         """Show a new run (being trained, or read from a file) from its start state: model 0,
         following live, nothing selected, no override, no analyses."""
         self.config, self.history, self.dataset = config, history, dataset
@@ -90,7 +90,7 @@ class ExplorerState:
         self.analyses.reset(onehot=config.onehot)
         self.recolor()
 
-    def open(self, path) -> None:
+    def open(self, path: Union[str, Path]) -> None:
         """Read a run file and show it. model.runfile.RunFileError (one line naming the file)
         on a bad file, and then the state is as it was."""
         run = open_run(path)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -72,7 +72,7 @@ def _check_Wb(W, b) -> Tuple[np.ndarray, np.ndarray]:
     return W, b
 
 
-def decoder_of(W, M=None) -> np.ndarray:
+def decoder_of(W: np.ndarray, M: Optional[np.ndarray] = None) -> np.ndarray:
     """(n, m) decoder: W^T when tied (M is None), else M."""
     W = _arr(W, "W", 2)
     if M is None:
@@ -103,13 +103,13 @@ def _check_box(box, name="box") -> Box:
     return x0, x1, y0, y1
 
 
-def box_polygon(box) -> np.ndarray:
+def box_polygon(box: Box) -> np.ndarray:
     """(4, 2) counter-clockwise polygon of a box (xmin, xmax, ymin, ymax)."""
     x0, x1, y0, y1 = _check_box(box)
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
 
 
-def default_box(W2, margin: float = 0.1) -> Box:
+def default_box(W2: np.ndarray, margin: float = 0.1) -> Box:
     """A square centred on the origin covering every W_i (and the origin) with a margin."""
     W2 = _arr(W2, "W2", 2)
     r = float(np.max(np.abs(W2))) if W2.size else 0.0
@@ -122,7 +122,7 @@ def default_box(W2, margin: float = 0.1) -> Box:
 # ----------------------------------------------------------------------------
 # the plane used to draw m != 2 models
 
-def plane_basis(W) -> Tuple[np.ndarray, str]:
+def plane_basis(W: np.ndarray) -> Tuple[np.ndarray, str]:
     """(U (m, 2), description) of the plane that 2D views draw.
 
     m == 2: the identity. m == 1: h is drawn as (h, 0) (U = [[1, 0]]).
@@ -150,13 +150,13 @@ def plane_basis(W) -> Tuple[np.ndarray, str]:
     return U, desc
 
 
-def project(W) -> np.ndarray:
+def project(W: np.ndarray) -> np.ndarray:
     """W2 = U^T W, (2, n): the feature vectors on the plane_basis plane."""
     U, _ = plane_basis(W)
     return U.T @ _arr(W, "W", 2)
 
 
-def project_decoder(W, M=None) -> np.ndarray:
+def project_decoder(W: np.ndarray, M: Optional[np.ndarray] = None) -> np.ndarray:
     """(n, 2) decoder restricted to the plane_basis plane: D U (= W2^T when tied)."""
     U, _ = plane_basis(W)
     return decoder_of(W, M) @ U
@@ -165,24 +165,24 @@ def project_decoder(W, M=None) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # feature vectors and the latent shape
 
-def angles(W2) -> np.ndarray:
+def angles(W2: np.ndarray) -> np.ndarray:
     """(n,) atan2 angle of each column, radians in (-pi, pi]."""
     W2 = _arr(W2, "W2", 2)
     return np.arctan2(W2[1], W2[0])
 
 
-def norms(W) -> np.ndarray:
+def norms(W: np.ndarray) -> np.ndarray:
     """(n,) Euclidean norm of each column."""
     W = _arr(W, "W", 2)
     return np.sqrt(np.einsum("ij,ij->j", W, W))
 
 
-def angular_order(W2) -> np.ndarray:
+def angular_order(W2: np.ndarray) -> np.ndarray:
     """Column indices sorted by angle (stable on ties)."""
     return np.argsort(angles(W2), kind="stable")
 
 
-def latent_shape(W2) -> np.ndarray:
+def latent_shape(W2: np.ndarray) -> np.ndarray:
     """(n, 2) vertices of the latent shape: the W_i in angular order.
 
     A W_i near the origin makes the seed's "pac-man" mouth; the polygon is
@@ -192,7 +192,8 @@ def latent_shape(W2) -> np.ndarray:
     return np.ascontiguousarray(W2[:, angular_order(W2)].T)
 
 
-def shape_output_vertices(W, b, M=None, rows=None) -> Tuple[np.ndarray, np.ndarray]:
+def shape_output_vertices(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None,
+                          rows: Optional[Union[slice, np.ndarray]] = None) -> Tuple[np.ndarray, np.ndarray]:
     """(V, order): V[t] = p(W_order[t]) = column order[t] of D W + b, an (n, n) array.
 
     Rows follow the latent shape's angular order (on the plane_basis plane for
@@ -209,24 +210,25 @@ def shape_output_vertices(W, b, M=None, rows=None) -> Tuple[np.ndarray, np.ndarr
     return V, order
 
 
-def wtw(W, M=None) -> np.ndarray:
+def wtw(W: np.ndarray, M: Optional[np.ndarray] = None) -> np.ndarray:
     """(n, n) D W (W^T W when tied). Column j is the pre-bias output for e_j."""
     W = _arr(W, "W", 2)
     return decoder_of(W, M) @ W
 
 
-def wtw_plus_b(W, b, M=None) -> np.ndarray:
+def wtw_plus_b(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None) -> np.ndarray:
     """(n, n) P = D W + b[:, None]: P[i, j] = p_i(W_j), output i's pre-activation for e_j."""
     W, b = _check_Wb(W, b)
     return wtw(W, M) + b[:, None]
 
 
-def relu_wtw_plus_b(W, b, M=None) -> np.ndarray:
+def relu_wtw_plus_b(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None) -> np.ndarray:
     """(n, n) ReLU(D W + b): column j is the reconstruction of e_j (I when perfect)."""
     return np.maximum(wtw_plus_b(W, b, M), 0.0)
 
 
-def onehot_loss(W, b, importance=None, M=None) -> float:
+def onehot_loss(W: np.ndarray, b: np.ndarray, importance: Optional[np.ndarray] = None,
+                M: Optional[np.ndarray] = None) -> float:
     """Exact float64 loss on one-hot data: (1/n) sum_j sum_i I_i (ReLU(P_ij) - d_ij)^2.
 
     P_ij = (D W)_ij + b_i is output i for input e_j. Chunked over examples so
@@ -253,7 +255,9 @@ def onehot_loss(W, b, importance=None, M=None) -> float:
     return total / n
 
 
-def onehot_probe(W, b, importance=None, M=None, live=None):
+def onehot_probe(W: np.ndarray, b: np.ndarray, importance: Optional[np.ndarray] = None,
+                 M: Optional[np.ndarray] = None,
+                 live: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, float]:
     """The one-hot probes e_i in one pass: numpy in row blocks up to NUMPY_MAX_N features,
     above it a fused numba kernel that builds no n x n array.
 
@@ -311,7 +315,7 @@ def _probe_numpy(D, Wt, b, imp, neg, selfa, other, loss_rows) -> None:
         other[s:e] = P.max(axis=1)
 
 
-def feature_dimensionality(W) -> np.ndarray:
+def feature_dimensionality(W: np.ndarray) -> np.ndarray:
     """(n,) D_i = |W_i|^2 / sum_j (W^_i . W_j)^2; 0 for a zero column.
 
     sum_j (W^_i . W_j)^2 = W^_i^T (W W^T) W^_i, so this costs O(n m^2).
@@ -329,7 +333,7 @@ def feature_dimensionality(W) -> np.ndarray:
     return out
 
 
-def data_dimensionality(H) -> np.ndarray:
+def data_dimensionality(H: np.ndarray) -> np.ndarray:
     """(T,) the same formula over data embeddings H = W X, (m, T)."""
     return feature_dimensionality(H)
 
@@ -346,20 +350,21 @@ def _triple(triple, n) -> np.ndarray:
     return t
 
 
-def bias_offset(b, triple) -> np.ndarray:
+def bias_offset(b: np.ndarray, triple: Sequence[int]) -> np.ndarray:
     """(3,) (b_i, b_j, b_k): the plane's offset from the origin in the triple."""
     b = _arr(b, "b", 1)
     return b[_triple(triple, b.shape[0])].copy()
 
 
-def tilt(W, triple, M=None) -> np.ndarray:
+def tilt(W: np.ndarray, triple: Sequence[int], M: Optional[np.ndarray] = None) -> np.ndarray:
     """(3, m) the gradients of p_i, p_j, p_k over h: rows of the decoder (W_k when tied)."""
     W = _arr(W, "W", 2)
     D = decoder_of(W, M)
     return D[_triple(triple, W.shape[1])].copy()
 
 
-def plane_in_triple(W, b, triple, points_h, M=None) -> np.ndarray:
+def plane_in_triple(W: np.ndarray, b: np.ndarray, triple: Sequence[int], points_h: np.ndarray,
+                    M: Optional[np.ndarray] = None) -> np.ndarray:
     """(N, 3) coordinates (p_i, p_j, p_k) of latent points h.
 
     points_h is (N, m); for m != 2 an (N, 2) array of plane coordinates is also
@@ -383,7 +388,7 @@ def plane_in_triple(W, b, triple, points_h, M=None) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # polygons: flat batches (all polygons in one vertex array + offsets)
 
-def polygon_area(poly) -> float:
+def polygon_area(poly: np.ndarray) -> float:
     """Area of a polygon (absolute shoelace; exact for the output of the clips here)."""
     P = _arr(poly, "poly")
     if P.ndim != 2 or P.shape[0] < 3:
@@ -407,7 +412,8 @@ def _flat_areas(pts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return 0.5 * np.abs(np.bincount(gid, weights=cr, minlength=G))
 
 
-def clip_flat(pts, offsets, A, c, strict: bool):
+def clip_flat(pts: np.ndarray, offsets: np.ndarray, A: np.ndarray, c: np.ndarray,
+              strict: bool) -> Tuple[np.ndarray, np.ndarray]:
     """Sutherland-Hodgman of every polygon g of a flat batch by {h: A[g].h + c[g] > 0}.
 
     ``strict`` chooses > 0 (open half-plane) or >= 0. Returns (pts, offsets).
@@ -445,7 +451,7 @@ def _split(pts, offsets) -> List[np.ndarray]:
     return [p if p.shape[0] >= 3 else np.zeros((0, 2)) for p in polys]
 
 
-def clip_polygon_halfplane(poly, a, c) -> np.ndarray:
+def clip_polygon_halfplane(poly: np.ndarray, a: np.ndarray, c: float) -> np.ndarray:
     """poly intersected with {h : a.h + c > 0} (Sutherland-Hodgman; poly may be non-convex)."""
     P = _arr(poly, "poly")
     if P.size == 0:
@@ -503,7 +509,8 @@ def _zone_args(W2, b, decoder):
     return A, W2, b
 
 
-def zone_polygons(W2, b, clip: str = "shape", box=None, decoder=None) -> List[np.ndarray]:
+def zone_polygons(W2: np.ndarray, b: np.ndarray, clip: str = "shape", box: Optional[Box] = None,
+                  decoder: Optional[np.ndarray] = None) -> List[np.ndarray]:
     """Feature k's zone {h : A_k.h + b_k > 0} clipped to the latent shape (or a box), for all k.
 
     A_k = W_k (tied, m = 2 or W2 = project(W)) or ``decoder[k]`` (n, 2).
@@ -582,7 +589,8 @@ def zone_polygons(W2, b, clip: str = "shape", box=None, decoder=None) -> List[np
     return polys
 
 
-def zone_areas(W2, b, decoder=None) -> Tuple[np.ndarray, float]:
+def zone_areas(W2: np.ndarray, b: np.ndarray,
+               decoder: Optional[np.ndarray] = None) -> Tuple[np.ndarray, float]:
     """(areas (n,), shape area): the area of each zone {h : A_k.h + b_k > 0} inside the
     latent shape (the polygons of zone_polygons(clip="shape")), without building them.
 
@@ -796,7 +804,8 @@ def _hull2d_rays(Ar, h0):
     return hv, ray_k, ray_s, ray_nu
 
 
-def strongest_partition_flat(W2, b, box=None, decoder=None):
+def strongest_partition_flat(W2: np.ndarray, b: np.ndarray, box: Optional[Box] = None,
+                             decoder: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flat form of strongest_partition: (pts (P, 2), offsets (G+1,), features (G,)).
 
     Cell g is pts[offsets[g]:offsets[g+1]], a convex polygon (counter-clockwise),
@@ -937,7 +946,8 @@ class Partition(Mapping):
         return f"Partition({len(self)} cells, {self.pts.shape[0]} vertices)"
 
 
-def strongest_partition(W2, b, box=None, decoder=None) -> Partition:
+def strongest_partition(W2: np.ndarray, b: np.ndarray, box: Optional[Box] = None,
+                        decoder: Optional[np.ndarray] = None) -> Partition:
     """Exact partition of the box into cells argmax_k p_k(h), p_k(h) = A_k.h + b_k.
 
     A_k = W_k (tied) or ``decoder[k]``. Returns a Partition: a mapping
@@ -1012,7 +1022,8 @@ def _raster(A, b, extent, res, chunk, want_count=False):
     return idx.reshape(shp), best.reshape(shp), (count.reshape(shp) if want_count else None)
 
 
-def zone_raster(W2, b, extent, res, positive_only: bool = False, decoder=None,
+def zone_raster(W2: np.ndarray, b: np.ndarray, extent: Box, res: int, positive_only: bool = False,
+                decoder: Optional[np.ndarray] = None,
                 chunk: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Raster fallback: ((res, res) argmax feature, (res, res) max p), rows from ymin.
 
@@ -1027,15 +1038,16 @@ def zone_raster(W2, b, extent, res, positive_only: bool = False, decoder=None,
     return idx, best
 
 
-def active_count_raster(W2, b, extent, res, decoder=None, chunk: Optional[int] = None) -> np.ndarray:
+def active_count_raster(W2: np.ndarray, b: np.ndarray, extent: Box, res: int,
+                        decoder: Optional[np.ndarray] = None, chunk: Optional[int] = None) -> np.ndarray:
     """(res, res) number of features with p_k(h) > 0 at each pixel centre."""
     A = _normals2(W2, decoder)
     b = _arr(b, "b", 1)
     return _raster(A, b, extent, res, chunk, want_count=True)[2]
 
 
-def naive_argmax_raster(W2, b, extent, res: int = 512, chunk: Optional[int] = None,
-                        decoder=None) -> np.ndarray:
+def naive_argmax_raster(W2: np.ndarray, b: np.ndarray, extent: Box, res: int = 512, chunk: Optional[int] = None,
+                        decoder: Optional[np.ndarray] = None) -> np.ndarray:
     """The naive chunked numpy raster of argmax_k p_k over all n features (the baseline).
 
     ``chunk`` is the number of features evaluated per block (default: as many as

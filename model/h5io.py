@@ -33,13 +33,16 @@ import stat
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Tuple, TypeVar, Union
 
 import numpy as np
 
 from . import outfile
 from .config import ConfigError
 from .outfile import RunFileError
+
+if TYPE_CHECKING:
+    import h5py
 
 RUN_FORMAT = "latent-geometry-run"
 SWEEP_FORMAT = "latent-geometry-sweep"
@@ -68,7 +71,7 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def as_str(v) -> str:
+def as_str(v: object) -> str:
     """An HDF5 string attribute (bytes, str or a 0-d array of either) as str; TypeError otherwise."""
     if isinstance(v, bytes):
         return v.decode("utf-8")
@@ -87,7 +90,7 @@ def _named(exc: RunFileError, fmt: str) -> RunFileError:
     return RunFileError(exc.path, exc.problem, status=exc.status, kind=kind)
 
 
-def check_real(ds, path, name: str) -> None:
+def check_real(ds: h5py.Dataset, path: Union[str, Path], name: str) -> None:
     """Refuse a dataset that does not hold real numbers (complex, strings, compound...): one line."""
     kind = ds.dtype.kind
     if kind not in "fiu":
@@ -96,13 +99,13 @@ def check_real(ds, path, name: str) -> None:
         raise RunFileError(path, f"{name} holds {what} ({ds.dtype}); it must hold real numbers")
 
 
-def check_whole(ds, path, name: str) -> None:
+def check_whole(ds: h5py.Dataset, path: Union[str, Path], name: str) -> None:
     """Refuse a dataset that does not hold whole numbers (indices, steps, codes): one line."""
     if ds.dtype.kind not in "iu":
         raise RunFileError(path, f"{name} holds {ds.dtype} values; it must hold whole numbers")
 
 
-def read_version(f, path, fmt: str, newest: int) -> int:
+def read_version(f: h5py.File, path: Union[str, Path], fmt: str, newest: int) -> int:
     """The file's ``format_version`` (1..``newest``); a newer or unknown one is refused."""
     raw = f.attrs.get("format_version")
     try:
@@ -182,7 +185,7 @@ def _head(text: str, path, kind: str) -> tuple:
         os.close(fd)
 
 
-def check_readable(path, fmt: Optional[str] = RUN_FORMAT) -> None:
+def check_readable(path: Union[str, Path], fmt: Optional[str] = RUN_FORMAT) -> None:
     """Refuse, with a one-line RunFileError naming the file and its kind (``fmt``, a FILE_KINDS
     key), any path that is not a regular, readable file that starts like HDF5, before anything
     opens it: a missing file, a broken link, a symbolic link loop, a folder, a FIFO (opening one
@@ -299,7 +302,7 @@ def _check_format(f, path: Path, fmt: str) -> None:
                        kind=kind)
 
 
-def read_h5(path, fn: Callable[..., T], fmt: Optional[str] = RUN_FORMAT) -> T:
+def read_h5(path: Union[str, Path], fn: Callable[[h5py.File], T], fmt: Optional[str] = RUN_FORMAT) -> T:
     """The read guard every reader of this program's HDF5 files goes through: check the path
     (check_readable), open it (as an SWMR reader when a writer has it, or left the mark),
     refuse a file that reaches outside itself or is of another kind (``fmt``: a FILE_KINDS
@@ -333,7 +336,7 @@ def read_h5(path, fn: Callable[..., T], fmt: Optional[str] = RUN_FORMAT) -> T:
         raise RunFileError(path, f"is a damaged {kind} ({type(exc).__name__}: {one_line(exc)})") from None
 
 
-def file_kind(path) -> str:
+def file_kind(path: Union[str, Path]) -> str:
     """Which of this program's files ``path`` is: RUN_FORMAT, SWEEP_FORMAT or DATASIZE_FORMAT,
     read from its ``format`` attribute through the read guard; any other HDF5 file is a one-line
     RunFileError naming the kinds it could have been."""
@@ -355,7 +358,7 @@ def file_kind(path) -> str:
 
 
 # ----------------------------------------------------------------------- write
-def write_error(path, exc: BaseException, doing: str) -> RunFileError:
+def write_error(path: Union[str, Path], exc: BaseException, doing: str) -> RunFileError:
     """The RunFileError for a failed write (``doing``: "write the sweep file", ...): exit
     status 1 for a disk failure or the machine's, 2 for the user's input (a name, a folder)."""
     if isinstance(exc, RunFileError):
@@ -367,7 +370,7 @@ def write_error(path, exc: BaseException, doing: str) -> RunFileError:
     return RunFileError(path, f"cannot {doing}: {one_line(exc)}", status=1)
 
 
-def check_writable(path, replace: bool, fmt: str) -> Path:
+def check_writable(path: Union[str, Path], replace: bool, fmt: str) -> Path:
     """Refuse, before any work, a target that cannot be written (an existing file without
     ``replace``, a folder, a missing folder, no permission): RunFileError naming the kind."""
     path = Path(path)
@@ -377,14 +380,15 @@ def check_writable(path, replace: bool, fmt: str) -> Path:
         raise write_error(path, exc, f"write the {kind_name(fmt)}") from None
 
 
-def stamp(f, fmt: str, version: int) -> None:
+def stamp(f: h5py.File, fmt: str, version: int) -> None:
     """Mark a new file with its kind and format version (what read_h5 checks)."""
     f.attrs["format"] = fmt
     f.attrs["format_version"] = int(version)
 
 
 @contextmanager
-def atomic_h5(path, doing: str, libver=None, replace: bool = False) -> Iterator:
+def atomic_h5(path: Union[str, Path], doing: str, libver: Optional[Union[str, Tuple[str, str]]] = None,
+              replace: bool = False) -> Iterator[h5py.File]:
     """A new HDF5 file for ``path``, written in one go: built in memory (h5py's core
     driver) while the with-block runs, then written to a temporary file beside ``path``
     with plain writes and published under ``path`` (model/outfile.py), so a reader never
@@ -424,7 +428,7 @@ def atomic_h5(path, doing: str, libver=None, replace: bool = False) -> Iterator:
 
 
 @contextmanager
-def write_h5(path, fmt: str, version: int, replace: bool = False) -> Iterator:
+def write_h5(path: Union[str, Path], fmt: str, version: int, replace: bool = False) -> Iterator[h5py.File]:
     """atomic_h5 for a file of kind ``fmt``, stamped with its format and ``version``; errors
     say "cannot write the <kind>: ..."."""
     with atomic_h5(path, f"write the {kind_name(fmt)}", replace=replace) as f:

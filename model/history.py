@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -175,7 +175,7 @@ class History:
         with self._lock:
             return self._plan(start, stop)
 
-    def final_grid(self, last_step: int):
+    def final_grid(self, last_step: int) -> Tuple[int, int]:
         """(t0, stride) of the thinned region once every wanted step up to ``last_step`` has been
         appended: its stride then is the smallest power of two (at least the current one) whose
         grid t0, t0 + stride, ... up to ``last_step`` fits the thinned region's P - D rows."""
@@ -187,7 +187,7 @@ class History:
                 stride *= 2
             return t0, stride
 
-    def lasting(self, steps, last_step: int) -> np.ndarray:
+    def lasting(self, steps: np.ndarray, last_step: int) -> np.ndarray:
         """Which of ``steps`` (bool mask) this history will still hold when the run has reached
         ``last_step``: the dense prefix and the final grid of the thinned region (final_grid).
         A run file that records only these rows holds at most ``capacity`` rows (with the
@@ -251,7 +251,8 @@ class History:
             M = None
         return W, b, loss, M
 
-    def append(self, step: int, W, b, loss, M=None, *, latest: bool = False) -> bool:
+    def append(self, step: int, W: np.ndarray, b: np.ndarray, loss: np.ndarray, M: Optional[np.ndarray] = None, *,
+               latest: bool = False) -> bool:
         """Record ``step`` (all K models). Data is copied. Steps must strictly increase.
 
         A step the policy wants is kept; any other step (``latest=True`` marks the
@@ -286,7 +287,8 @@ class History:
                 self._has_latest = True
             return keep
 
-    def append_block(self, steps, W, b, loss, M=None) -> np.ndarray:
+    def append_block(self, steps: np.ndarray, W: np.ndarray, b: np.ndarray, loss: np.ndarray,
+                     M: Optional[np.ndarray] = None) -> np.ndarray:
         """Append R rows at once (steps (R,), W (R,K,m,n), ...): the engine's path.
 
         Same result as R calls of append(); rows in the dense prefix are
@@ -391,7 +393,7 @@ class History:
         with self._lock:
             return self._index_at(step)
 
-    def row(self, i: int):
+    def row(self, i: int) -> Tuple[int, np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
         """(step, W (K,m,n), b (K,n), loss (K,), M (K,n,m) or None): float32 copies."""
         with self._lock:
             n = self._kept + self._has_latest
@@ -433,7 +435,7 @@ class History:
                             loss=float(self._loss[i, model]),
                             M=None if M is None else M.astype(np.float64), model=model)
 
-    def losses(self, model: Optional[int] = None):
+    def losses(self, model: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
         """(steps (N,), loss (N,) for one model or (N, K) for all), as copies."""
         with self._lock:
             n = self._kept + self._has_latest

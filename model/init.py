@@ -6,13 +6,17 @@ member reopened as a single run (seed s + k) starts from the same point.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numpy as np
 
 from .config import ConfigError
 
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
-def henighan(n: int):
+
+def henighan(n: int) -> Tuple[np.ndarray, np.ndarray]:
     """Henighan's exact solution for m = 2: W (2, n), b (n,) with ReLU(W^T W + b) = I.
 
     W_i = r (cos 2 pi i/n, sin 2 pi i/n), r^2 = 1 / (1 - cos 2 pi/n), b_i = -r^2 cos 2 pi/n.
@@ -29,7 +33,7 @@ def henighan(n: int):
     return W, b
 
 
-def xavier(seed: int, m: int, n: int, untied: bool):
+def xavier(seed: int, m: int, n: int, untied: bool) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Xavier-normal W (m, n) (std sqrt(2/(m+n))), and M (n, m) when untied, from seed alone.
 
     Drawn by torch's generator (the runs' seeds mean what they always meant), so torch is
@@ -43,7 +47,7 @@ def xavier(seed: int, m: int, n: int, untied: bool):
     return W, M
 
 
-def initial_parameters(config):
+def initial_parameters(config: TrainConfig) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
     """W (K, m, n), b (K, n), M (K, n, m) or None, as float32 numpy arrays."""
     K, m, n = config.models, config.m, config.n
     W = np.empty((K, m, n), np.float32)

@@ -28,15 +28,20 @@ from __future__ import annotations
 
 import math
 
+from typing import TYPE_CHECKING
+
 import numba as nb
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
 
 LANES = 32
 OPT_ADAM, OPT_ADAMW, OPT_SGD = 0, 1, 2
 _FM = {"contract", "arcp", "nsz", "afn"}
 
 
-def to_blocks(A: np.ndarray, dtype=np.float32) -> np.ndarray:
+def to_blocks(A: np.ndarray, dtype: DTypeLike = np.float32) -> np.ndarray:
     """(K, ...) -> (ceil(K/LANES), ..., LANES), zero-padded."""
     K = A.shape[0]
     nblk = (K + LANES - 1) // LANES

@@ -550,7 +550,7 @@ def _lanczos(hvp, p: int, k: int, U: np.ndarray):
 
 def local_optimum(snapshot: Snapshot, objective: Optional[Objective] = None, k: int = 6, exact_max_params: int = EXACT_MAX_PARAMS, *,
                   bias: bool = True, l2: float = 0.0, symmetries: bool = True, threads: Optional[int] = None,
-                  **tolerances) -> OptimumResult:
+                  **tolerances: Optional[float]) -> OptimumResult:
     """Gradient, lowest curvatures (symmetries set aside) and the kind of point (see the module doc).
 
     objective: model/probe.py's Objective (default: one-hot data with the snapshot's

@@ -31,7 +31,7 @@ import errno
 import os
 import uuid
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 
 class RunFileError(Exception):
@@ -43,7 +43,7 @@ class RunFileError(Exception):
     (a bad file or name, an existing target), 1 for the machine's failure (a full disk,
     an I/O error)."""
 
-    def __init__(self, path, problem: str, status: int = 2, kind: Optional[str] = None):
+    def __init__(self, path: Optional[Union[str, Path]], problem: str, status: int = 2, kind: Optional[str] = None):
         self.path = os.fspath(path) if path is not None else ""
         problem = str(problem).encode("utf-8", "backslashreplace").decode("utf-8")  # no lone surrogates
         self.problem = " ".join(problem.split())  # one line
@@ -108,7 +108,7 @@ def problem(exc: BaseException, doing: str) -> str:
 
 
 # ------------------------------------------------------------------ targets
-def check_target(path, replace: bool = False) -> Path:
+def check_target(path: Union[str, Path], replace: bool = False) -> Path:
     """The target ``path`` if a new file may be published there; otherwise the OSError a
     writer would meet (FileExistsError unless ``replace``, IsADirectoryError,
     FileNotFoundError for a missing folder, PermissionError), raised before any work."""
@@ -125,14 +125,14 @@ def check_target(path, replace: bool = False) -> Path:
     return p
 
 
-def temp_beside(target) -> Path:
+def temp_beside(target: Union[str, Path]) -> Path:
     """A fresh hidden name in ``target``'s folder that keeps its extension (encoders and
     Qt pick the format by it): ``.NAME.1a2b3c4d.part.EXT``. Nothing is created."""
     t = Path(os.fspath(target))
     return t.with_name(f".{t.stem}.{uuid.uuid4().hex[:8]}.part{t.suffix}")
 
 
-def discard(tmp) -> None:
+def discard(tmp: Optional[Union[str, Path]]) -> None:
     """Remove a temporary file if it is there (never raises)."""
     if tmp is not None:
         try:
@@ -141,7 +141,7 @@ def discard(tmp) -> None:
             pass
 
 
-def publish(tmp, target, replace: bool = False) -> Path:
+def publish(tmp: Union[str, Path], target: Union[str, Path], replace: bool = False) -> Path:
     """Put the finished ``tmp`` under ``target``'s name in one step (see the module doc).
     Without ``replace`` an existing ``target`` is never touched: FileExistsError.
     On any error ``tmp`` is removed and the target is as it was."""
@@ -171,7 +171,7 @@ def publish(tmp, target, replace: bool = False) -> Path:
         raise
 
 
-def write_new(path, data) -> None:
+def write_new(path: Union[str, Path], data: Union[bytes, bytearray, memoryview]) -> None:
     """Write ``data`` (bytes-like) to a new file ``path`` with plain os.write (a full disk is an
     ordinary OSError here); the partial file is removed on any error."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -214,7 +214,7 @@ class SpaceReserve:
     may take the space between the check and the write).
     """
 
-    def __init__(self, path):
+    def __init__(self, path: Union[str, Path]):
         self.path = Path(path)
         self._fd = os.open(self.path, os.O_WRONLY)
         self._fallocate, self._ctypes = _libc_fallocate()

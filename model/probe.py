@@ -31,13 +31,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import geometry as geo
 from .config import ConfigError, TrainConfig
 from .snapshot import Snapshot
+
+if TYPE_CHECKING:
+    import threading
+
+    import torch
+
+    from .engine import Progress
+
+#: A feature path's direction u: ("feature", j 0-based), ("angle", degrees), ("random", seed), or an (m,) vector.
+Direction = Union[Tuple[str, float], Sequence[float], np.ndarray]
 
 #: Finite-difference step for slope and curvature at t = 0 (loss(t) is piecewise
 #: quartic in t; 1e-4 keeps float64 round-off in the curvature near 1e-8 * loss).
@@ -81,14 +91,14 @@ class ProbePath:
     def linear(self) -> bool:
         return self.plane is None
 
-    def at(self, snap: Snapshot, t: float):
+    def at(self, snap: Snapshot, t: float) -> Tuple[np.ndarray, np.ndarray]:
         if self.plane is None:
             return snap.W + t * self.dW, snap.b + t * self.db
         W = snap.W.copy()
         W[:, self.feature] = rotate_in_plane(W[:, self.feature], self.plane, float(t))
         return W, snap.b.copy()
 
-    def torch_at(self, snap: Snapshot, t):
+    def torch_at(self, snap: Snapshot, t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(W, b) at a torch scalar t (float64), differentiable in t."""
         import torch
 
@@ -129,7 +139,7 @@ def bias_path(snap: Snapshot, k: int) -> ProbePath:
     return ProbePath("bias", np.zeros_like(snap.W), db, f"b_{k + 1} + t", feature=k)
 
 
-def direction_vector(snap: Snapshot, k: int, direction) -> Tuple[np.ndarray, str]:
+def direction_vector(snap: Snapshot, k: int, direction: Direction) -> Tuple[np.ndarray, str]:
     """u (m,) and its description for a feature path.
 
     direction: ("feature", j) -> W_j (0-based j != k); ("angle", degrees) -> the
@@ -164,7 +174,7 @@ def direction_vector(snap: Snapshot, k: int, direction) -> Tuple[np.ndarray, str
     raise ConfigError("direction", f"must be one of {', '.join(DIRECTION_KINDS)}; got {kind!r}")
 
 
-def feature_path(snap: Snapshot, k: int, direction=("random", 0)) -> ProbePath:
+def feature_path(snap: Snapshot, k: int, direction: Direction = ("random", 0)) -> ProbePath:
     """W_k + t u (k 0-based); see direction_vector for u."""
     k = _check_feature(snap, k)
     u, name = direction_vector(snap, k, direction)
@@ -182,7 +192,7 @@ def random_path(snap: Snapshot, seed: int = 0, bias: bool = True) -> ProbePath:
     return ProbePath("random", dW / norm, db / norm, f"(W, b) + t·d (random unit direction, seed {int(seed)})")
 
 
-def angle_path(snap: Snapshot, k: int, direction=None) -> ProbePath:
+def angle_path(snap: Snapshot, k: int, direction: Optional[Direction] = None) -> ProbePath:
     """W_k rotated by t radians about the origin, |W_k| kept (k 0-based).
 
     m = 2: in the latent plane, counter-clockwise for t > 0, or toward u when a
@@ -222,7 +232,8 @@ def angle_path(snap: Snapshot, k: int, direction=None) -> ProbePath:
                      feature=k, plane=plane, other=other)
 
 
-def make_path(snap: Snapshot, kind: str, feature: Optional[int] = None, direction=None, seed: int = 0,
+def make_path(snap: Snapshot, kind: str, feature: Optional[int] = None, direction: Optional[Direction] = None,
+              seed: int = 0,
               bias: bool = True) -> ProbePath:
     """One entry point for the CLI and the GUI. feature is 0-based."""
     if kind == "bias":
@@ -250,7 +261,8 @@ def make_path(snap: Snapshot, kind: str, feature: Optional[int] = None, directio
 class Objective:
     """The training loss of one model, in float64: one-hot (the n examples e_i) or a dataset X (T, n)."""
 
-    def __init__(self, X: Optional[np.ndarray] = None, importance=None, description: str = ""):
+    def __init__(self, X: Optional[np.ndarray] = None, importance: Optional[np.ndarray] = None,
+                 description: str = ""):
         self.X = None if X is None else np.ascontiguousarray(np.asarray(X, dtype=np.float64))
         self.importance = None if importance is None else np.asarray(importance, dtype=np.float64)
         self.description = description or ("one-hot examples" if X is None else f"{self.X.shape[0]} examples")
@@ -276,7 +288,8 @@ class Objective:
             total += float(np.einsum("ti,ti,i->", P, P, imp))
         return total / T if T else 0.0
 
-    def torch_loss(self, W, b, M=None, off=None):
+    def torch_loss(self, W: torch.Tensor, b: torch.Tensor, M: Optional[torch.Tensor] = None,
+                   off: Optional[torch.Tensor] = None) -> torch.Tensor:
         """The same loss on torch float64 tensors (for autograd).
 
         off: an optional (examples, n) boolean tensor of pre-activations held off (ReLU = 0
@@ -296,7 +309,8 @@ class Objective:
         return (E * E * imp).sum(-1).mean()
 
 
-def objective_for(config: TrainConfig, dataset=None, model: int = 0, eval_examples: int = EVAL_EXAMPLES) -> Objective:
+def objective_for(config: TrainConfig, dataset: Optional[np.ndarray] = None, model: int = 0,
+                  eval_examples: int = EVAL_EXAMPLES) -> Objective:
     """The objective a run's model k was trained on.
 
     identity: one-hot. Finite sparse set: that model's examples (``dataset`` (K, T, n)
@@ -476,7 +490,8 @@ def _angle_kink_distance(snap: Snapshot, path: ProbePath, objective: Objective) 
     return best
 
 
-def two_vector_curve(snap: Snapshot, path: ProbePath, ts, objective: Objective):
+def two_vector_curve(snap: Snapshot, path: ProbePath, ts: Sequence[float],
+                     objective: Objective) -> Tuple[Optional[np.ndarray], str]:
     """(values on ts or None, text): the closed-form loss of the angle path on a model of two features.
 
     Applies when the data is one-hot, the decoder tied, n = 2 and the other feature
@@ -520,13 +535,14 @@ def two_vector_curve(snap: Snapshot, path: ProbePath, ts, objective: Objective):
     return vals, text
 
 
-def finite_differences(snap: Snapshot, path: ProbePath, objective: Objective, h: float = FD_STEP):
+def finite_differences(snap: Snapshot, path: ProbePath, objective: Objective,
+                       h: float = FD_STEP) -> Tuple[float, float, float]:
     """(loss(0), slope, curvature) at t = 0 by central differences."""
     lm, l0, lp = loss_curve(snap, path, [-h, 0.0, h], objective)
     return float(l0), float((lp - lm) / (2 * h)), float((lp - 2 * l0 + lm) / (h * h))
 
 
-def autograd_derivatives(snap: Snapshot, path: ProbePath, objective: Objective):
+def autograd_derivatives(snap: Snapshot, path: ProbePath, objective: Objective) -> Tuple[float, float, float]:
     """(loss(0), dL/dt, d2L/dt2) at t = 0 by torch autograd in float64."""
     import torch
 
@@ -641,7 +657,9 @@ def _train_from(cfg: TrainConfig, start: Snapshot, data, threads, stop_event=Non
 
 def continue_training(config: TrainConfig, original: Snapshot, start: Snapshot, steps: int, t: float = 0.0,
                       objective: Optional[Objective] = None, threads: Optional[int] = None,
-                      dataset=None, control: bool = True, stop_event=None, progress=None) -> ContinueResult:
+                      dataset: Optional[np.ndarray] = None, control: bool = True,
+                      stop_event: Optional[threading.Event] = None,
+                      progress: Optional[Callable[[str, Progress], None]] = None) -> ContinueResult:
     """Train ``start`` (a perturbed copy of ``original``) for ``steps`` more steps with the run's
     settings (fresh optimiser state). With ``control``, the unperturbed model is trained the same
     way too, so an escape that a restarted optimiser alone would give is told apart.
@@ -673,7 +691,7 @@ def continue_training(config: TrainConfig, original: Snapshot, start: Snapshot, 
     return res
 
 
-def save_start_run(path, config: TrainConfig, start: Snapshot) -> TrainConfig:
+def save_start_run(path: Union[str, Path], config: TrainConfig, start: Snapshot) -> TrainConfig:
     """Write ``start`` as a one-snapshot run file at ``path`` and return the config
     ``init="run"`` that trains on from it (so the continued run reopens and
     reproduces like any other): used by the GUI's "continue training"."""

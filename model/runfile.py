@@ -63,7 +63,7 @@ import uuid
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 import numpy as np
 
@@ -305,8 +305,8 @@ class RunWriter:
     failure is raised by the next call (append, maybe_flush, flush or close).
     """
 
-    def __init__(self, path, config: TrainConfig, dataset=None, K: Optional[int] = None,
-                 m: Optional[int] = None, n: Optional[int] = None, flush_seconds: float = 2.0,
+    def __init__(self, path: Union[str, Path], config: TrainConfig, dataset: Optional[np.ndarray] = None,
+                 K: Optional[int] = None, m: Optional[int] = None, n: Optional[int] = None, flush_seconds: float = 2.0,
                  *, untied: Optional[bool] = None, meta: Optional[dict] = None,
                  overwrite: bool = False):
         import h5py
@@ -384,14 +384,15 @@ class RunWriter:
         self._last_flush = time.monotonic()
 
     # ------------------------------------------------------------- appends
-    def append(self, step: int, W, b, loss, M=None) -> None:
+    def append(self, step: int, W: np.ndarray, b: np.ndarray, loss: np.ndarray, M: Optional[np.ndarray] = None) -> None:
         """Stage one row (copies). Steps must strictly increase."""
         K, m, n = self.K, self.m, self.n
         self.append_block(np.array([int(step)]), np.asarray(W).reshape(1, K, m, n),
                           np.asarray(b).reshape(1, K, n), np.asarray(loss).reshape(1, K),
                           None if M is None else np.asarray(M).reshape(1, K, n, m))
 
-    def append_block(self, steps, W, b, loss, M=None) -> None:
+    def append_block(self, steps: np.ndarray, W: np.ndarray, b: np.ndarray, loss: np.ndarray,
+                     M: Optional[np.ndarray] = None) -> None:
         """Stage R rows at once (copies): steps (R,), W (R,K,m,n), b (R,K,n), loss (R,K), M (R,K,n,m).
         A staging block that fills goes to the writer thread."""
         if self._f is None:
@@ -652,7 +653,8 @@ class RunWriter:
         self.close()
 
 
-def save_run(path, config: TrainConfig, history: History, dataset=None, meta: Optional[dict] = None,
+def save_run(path: Union[str, Path], config: TrainConfig, history: History, dataset: Optional[np.ndarray] = None,
+             meta: Optional[dict] = None,
              replace: bool = False) -> Path:
     """Write ``history`` (all rows) to a new file at ``path`` through a RunWriter: the file
     appears complete or not at all; an existing ``path`` is replaced only with ``replace``."""
@@ -799,7 +801,7 @@ def _well_spread(N: int, keep: int) -> np.ndarray:
     return idx
 
 
-def open_run(path, budget_bytes: Optional[int] = None) -> Run:
+def open_run(path: Union[str, Path], budget_bytes: Optional[int] = None) -> Run:
     """Read a run file. The history keeps every row that fits ``budget_bytes``
     (default: the config's history_budget_mb); a longer one is thinned to an even
     spread of its rows (first and last kept), which keeps the file's own
@@ -841,7 +843,7 @@ def open_run(path, budget_bytes: Optional[int] = None) -> Run:
     return read_h5(path, read)
 
 
-def load_snapshot(path, step: Optional[int] = None, model: int = 0):
+def load_snapshot(path: Union[str, Path], step: Optional[int] = None, model: int = 0) -> Tuple[TrainConfig, Snapshot]:
     """(config, Snapshot) of ``model`` at or before ``step`` (None = latest), read
     straight from the file (for "continue training from here"). A halted model
     is clamped to its last finite snapshot."""

@@ -9,13 +9,16 @@ batches are prepared in Python once, then the kernel runs the whole chunk.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, Tuple, Union
 
 import numpy as np
 
 from . import sparse_kernels as sk
 from .data import BatchStream, SparseDataset, make_sparse_dataset
 from .kernels import OPT_ADAM, OPT_ADAMW, OPT_SGD
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 _OPT_CODES = {"adam": OPT_ADAM, "adamw": OPT_ADAMW, "sgd": OPT_SGD}
 #: A step with at least this many (example, output) pairs, of fewer than SPLIT_BLOCKS
@@ -44,7 +47,8 @@ def _identity_csr(n: int):
 class SparseTrainer:
     """Same interface as TorchTrainer: ``run`` (the kernels' contract) and ``state``."""
 
-    def __init__(self, config, W, b, M, dataset=None, batches: Optional[BatchStream] = None,
+    def __init__(self, config: TrainConfig, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray],
+                 dataset: Optional[Union[np.ndarray, SparseDataset]] = None, batches: Optional[BatchStream] = None,
                  generator_seed: int = 0):
         self.cfg = config
         K, m, n = config.models, config.m, config.n
@@ -157,7 +161,8 @@ class SparseTrainer:
         k = min(TRIAL_STEPS, nsteps)
         return [(trial, 0, k)] + ([(rest, k, nsteps)] if k < nsteps else [])
 
-    def run(self, t0, global0, lrs, rec_idx, recW, recb, recM, recloss, halted):
+    def run(self, t0: int, global0: int, lrs: np.ndarray, rec_idx: np.ndarray, recW: np.ndarray,
+            recb: np.ndarray, recM: np.ndarray, recloss: np.ndarray, halted: np.ndarray) -> None:
         """Same contract as kernels.train_identity_chunk."""
         import time
 
@@ -192,6 +197,6 @@ class SparseTrainer:
                 old = self.step_seconds.get(mode)
                 self.step_seconds[mode] = per_step if old is None else 0.5 * (old + per_step)
 
-    def state(self):
+    def state(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         M = np.swapaxes(self.Dt, 1, 2).copy() if self.cfg.untied else None
         return self.W.copy(), self.b.copy(), M

@@ -24,17 +24,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 import numpy as np
 
 from .analysis import analyze
 
+if TYPE_CHECKING:
+    from .analysis import Analysis
+    from .history import History
+
 #: Up to this many snapshots are checked one by one; beyond, coarse-to-fine.
 EXHAUSTIVE_MAX = 400
 
 
-def diagnosis_key(a) -> Tuple:
+def diagnosis_key(a: Analysis) -> Tuple:
     """What must stay the same for a model to be "stuck": the verdict, the dead features, the dead outputs."""
     return (a.verdict, tuple(a.dead), tuple(a.dead_outputs))
 
@@ -62,7 +66,7 @@ class Since:
                 f"{self.changed_at:,}; {self.analysed} snapshots checked, {self.method})")
 
 
-def stable_since(history, step: Optional[int] = None, model: int = 0, onehot: bool = True,
+def stable_since(history: History, step: Optional[int] = None, model: int = 0, onehot: bool = True,
                  exhaustive_max: int = EXHAUSTIVE_MAX) -> Since:
     """The earliest recorded step from which the diagnosis equals the one at ``step`` (default: latest)."""
     steps = history.steps
@@ -115,7 +119,7 @@ def stable_since(history, step: Optional[int] = None, model: int = 0, onehot: bo
                  first_recorded=int(steps[0]), changed_at=changed, method=method, analysed=len(cache))
 
 
-def diagnosis_events(history, model: int = 0, onehot: bool = True, stride: int = 1) -> List[dict]:
+def diagnosis_events(history: History, model: int = 0, onehot: bool = True, stride: int = 1) -> List[dict]:
     """Every recorded step (every ``stride``-th) at which the diagnosis changed, oldest first.
 
     Each event: {"step", "verdict", "dead" (1-based), "dead_outputs" (1-based), "text"}; the
@@ -187,7 +191,8 @@ def _range_reduce(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, op) -> np.ndarr
     return out
 
 
-def plateau_windows(steps, losses, rel_tol: float = PLATEAU_REL_TOL, min_window: int = PLATEAU_MIN_WINDOW,
+def plateau_windows(steps: np.ndarray, losses: np.ndarray, rel_tol: float = PLATEAU_REL_TOL,
+                    min_window: int = PLATEAU_MIN_WINDOW,
                     smooth: int = PLATEAU_SMOOTH) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per recorded snapshot i: (flat, change, end). ``end[i]`` is the index of the first recorded step at
     or after steps[i] + max(steps[i], min_window) (-1 when the history does not reach it: undecided,
@@ -214,8 +219,8 @@ def plateau_windows(steps, losses, rel_tol: float = PLATEAU_REL_TOL, min_window:
     return flat, change, end
 
 
-def loss_plateaus(steps, losses, rel_tol: float = PLATEAU_REL_TOL, min_window: int = PLATEAU_MIN_WINDOW,
-                  smooth: int = PLATEAU_SMOOTH) -> List[dict]:
+def loss_plateaus(steps: np.ndarray, losses: np.ndarray, rel_tol: float = PLATEAU_REL_TOL,
+                  min_window: int = PLATEAU_MIN_WINDOW, smooth: int = PLATEAU_SMOOTH) -> List[dict]:
     """The recorded steps from which the loss stopped moving, oldest first.
 
     A plateau starts at the first recorded step whose window (see ``PLATEAU_REL_TOL``) is flat after
@@ -244,13 +249,13 @@ def loss_plateaus(steps, losses, rel_tol: float = PLATEAU_REL_TOL, min_window: i
     return out
 
 
-def history_plateaus(history, model: int = 0) -> List[dict]:
+def history_plateaus(history: History, model: int = 0) -> List[dict]:
     """``loss_plateaus`` of one model of a history (its recorded losses)."""
     steps, losses = history.losses(model)
     return loss_plateaus(steps, losses)
 
 
-def story_events(history, model: int = 0, onehot: bool = True, stride: int = 1) -> List[dict]:
+def story_events(history: History, model: int = 0, onehot: bool = True, stride: int = 1) -> List[dict]:
     """The timeline's story: the diagnosis changes (one-hot data only: the diagnosis is a one-hot
     one) and the loss plateaus (any data), each event with its "kind" ("diagnosis" | "plateau"),
     sorted by step."""

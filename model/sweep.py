@@ -44,7 +44,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -155,7 +155,8 @@ def grid_label(values: Dict[str, object]) -> str:
     return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
 
 
-def expand_grid(base: TrainConfig, grid: Optional[Dict[str, list]] = None):
+def expand_grid(base: TrainConfig,
+                grid: Optional[Dict[str, list]] = None) -> List[Tuple[Dict[str, object], TrainConfig]]:
     """[(values dict, validated TrainConfig)] for the cartesian product of the grid over base."""
     grid = grid or {}
     keys = list(grid)
@@ -177,7 +178,7 @@ def expand_grid(base: TrainConfig, grid: Optional[Dict[str, list]] = None):
 # ----------------------------------------------------------------------------
 # statistics
 
-def wilson_interval(k: int, n: int, z: float = Z95):
+def wilson_interval(k: int, n: int, z: float = Z95) -> Tuple[float, float]:
     """Wilson score interval for k successes out of n: (low, high); (0, 1) when n = 0."""
     if n <= 0:
         return 0.0, 1.0
@@ -191,7 +192,8 @@ def wilson_interval(k: int, n: int, z: float = Z95):
     return lo, hi
 
 
-def loss_histogram(losses, verdicts, bins: int = 40, floor: float = 1e-12):
+def loss_histogram(losses: np.ndarray, verdicts: Union[Sequence[str], np.ndarray], bins: int = 40,
+                   floor: float = 1e-12) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
     """Histogram of log10(final loss), stacked by verdict.
 
     Returns (edges (bins+1,) in log10 units, {verdict: counts (bins,)}). Losses
@@ -366,7 +368,7 @@ class SweepProgress:
 # ----------------------------------------------------------------------------
 # running
 
-def finding_mask(kinds) -> int:
+def finding_mask(kinds: Iterable[str]) -> int:
     """Bit mask of finding kinds (bit i = FINDING_KINDS[i])."""
     m = 0
     for k in kinds:
@@ -386,7 +388,7 @@ def memory_estimate(cfg: TrainConfig) -> int:
     return engine_memory_estimate(cfg.replace(history_budget_mb=SWEEP_HISTORY_MB))
 
 
-def check_memory(plan, limit: Optional[int] = None) -> None:
+def check_memory(plan: Sequence[Tuple[Dict[str, object], TrainConfig]], limit: Optional[int] = None) -> None:
     """ConfigError naming the first configuration of ``plan`` ([(values, cfg)]) that would
     not fit in ``limit`` bytes (default: the share of the memory available now that a
     sweep may plan for), with the estimate (model.engine.check_memory)."""
@@ -404,7 +406,7 @@ class SweepRunner(TrainingQueue):
     """
 
     def __init__(self, base: TrainConfig, grid: Optional[Dict[str, list]] = None, models: Optional[int] = None,
-                 out=None, threads: Optional[int] = None, overwrite: bool = False):
+                 out: Optional[Union[str, Path]] = None, threads: Optional[int] = None, overwrite: bool = False):
         base = base.replace(models=int(models if models is not None else base.models))
         base.validate()
         if base.init == "run":
@@ -483,7 +485,8 @@ class SweepRunner(TrainingQueue):
                           halted=halted, step=int(step), M=M, findings=findings)
 
 
-def run_sweep(base: TrainConfig, grid=None, models: Optional[int] = None, out=None, progress=None,
+def run_sweep(base: TrainConfig, grid: Optional[Dict[str, list]] = None, models: Optional[int] = None,
+              out: Optional[Union[str, Path]] = None, progress: Optional[Callable[[SweepProgress], None]] = None,
               threads: Optional[int] = None) -> Sweep:
     """Convenience: build a SweepRunner and run it to the end."""
     return SweepRunner(base, grid, models, out=out, threads=threads).run(progress)
@@ -497,7 +500,7 @@ def default_sweep_path(base: TrainConfig, models: int) -> Path:
     return autosave_path(base, "sweep", models)
 
 
-def save_sweep(path, sweep: Sweep, replace: bool = False) -> Path:
+def save_sweep(path: Union[str, Path], sweep: Sweep, replace: bool = False) -> Path:
     """Write the sweep to ``path`` atomically (h5io.write_h5); an existing file is
     replaced only with ``replace``."""
     path = Path(path)
@@ -530,7 +533,7 @@ def save_sweep(path, sweep: Sweep, replace: bool = False) -> Path:
     return path
 
 
-def open_sweep(path) -> Sweep:
+def open_sweep(path: Union[str, Path]) -> Sweep:
     """Read a sweep file through the read guard (h5io.read_h5). Any problem is a
     RunFileError naming the file and its kind (one line)."""
     path = Path(path)

@@ -9,10 +9,14 @@ setting; this path covers the rest with the same maths on (K, B, n) batches:
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
+    from .data import BatchStream
 
 
 class SparseBatch(NamedTuple):
@@ -23,7 +27,9 @@ class SparseBatch(NamedTuple):
 
 
 class TorchTrainer:
-    def __init__(self, config, W, b, M, dataset=None, batches=None, generator_seed=0):
+    def __init__(self, config: TrainConfig, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray],
+                 dataset: Optional[np.ndarray] = None, batches: Optional[BatchStream] = None,
+                 generator_seed: int = 0):
         self.cfg = config
         self.W = torch.tensor(W, dtype=torch.float32)
         self.b = torch.tensor(b, dtype=torch.float32)
@@ -71,7 +77,7 @@ class TorchTrainer:
         idx = torch.randperm(T, generator=self.rng)[: self.batch]
         return X[..., idx, :]
 
-    def loss_and_grads(self, X):
+    def loss_and_grads(self, X: Union[torch.Tensor, SparseBatch]) -> torch.Tensor:
         if isinstance(X, SparseBatch):
             return self._sparse_loss_and_grads(X)
         W, b, M = self.W, self.b, self.M
@@ -135,7 +141,8 @@ class TorchTrainer:
         self.W.grad.copy_(gW)
         return loss
 
-    def run(self, t0, global0, lrs, rec_idx, recW, recb, recM, recloss, halted):
+    def run(self, t0: int, global0: int, lrs: np.ndarray, rec_idx: np.ndarray, recW: np.ndarray,
+            recb: np.ndarray, recM: np.ndarray, recloss: np.ndarray, halted: np.ndarray) -> None:
         """Same contract as kernels.train_identity_chunk."""
         nsteps = len(lrs)
         for s in range(nsteps + 1):
@@ -171,7 +178,7 @@ class TorchTrainer:
             with torch.no_grad():
                 self.opt.step()
 
-    def state(self):
+    def state(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         W = self.W.numpy().copy()
         b = self.b.numpy().copy()
         M = self.M.numpy().copy() if self.M is not None else None
