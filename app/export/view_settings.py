@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     #: A view's settings value: an instance of one of the SETTINGS_CLASSES.
     ViewSettings = Union[ZoneSettings, WheelSettings, GramSettings, PlaneSettings]
 
-_Settings = TypeVar("_Settings")  # with_value returns a value of its argument's own class
+#: with_value returns a value of its argument's own settings class
+_Settings = TypeVar("_Settings", bound="Union[ViewSettings, CameraSettings]")
 
 #: view key -> (module, class) of its settings dataclass
 SETTINGS_CLASSES = {
