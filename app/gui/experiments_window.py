@@ -244,7 +244,8 @@ class SweepTab(_RunnerTab):
         self.base_label.setText(f"the Experiment form's: n = {c.n}, m = {c.m}, {c.data}, {c.optimizer} lr {c.lr:g}, "
                                 f"weight decay {c.effective_weight_decay:g}, {c.steps:,} steps, init {c.init}, seed {c.seed}")
 
-    def start(self, out: Optional[Union[str, os.PathLike[str]]] = None) -> bool:
+    def start(self, out: Union[str, os.PathLike[str], bool, None] = None) -> bool:
+        # out: the file to write; None, or False (the Run button's clicked(checked)): the default name
         from model.sweep import SweepRunner, default_sweep_path, parse_grid
 
         self.refresh_base()
@@ -521,7 +522,8 @@ class DataSizeTab(_RunnerTab):
                           models=num("models", int, "a whole number"), seed=num("seed", int, "a whole number"))
         return cfg, sizes, num("test_examples", int, "a whole number")
 
-    def start(self, out: Optional[Union[str, os.PathLike[str]]] = None) -> bool:
+    def start(self, out: Union[str, os.PathLike[str], bool, None] = None) -> bool:
+        # out: the file to write; None, or False (the Run button's clicked(checked)): the default name
         from model.datasize import DataSizeRunner
 
         try:
