@@ -11,9 +11,11 @@ import json
 import math
 import re
 import sys
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
 if TYPE_CHECKING:  # annotations only: the parser path imports no numpy or h5py
+    import os
+
     from model.config import TrainConfig
     from model.runfile import Run
     from model.snapshot import Snapshot
@@ -51,12 +53,12 @@ class Interrupt:
     usual. Outside the main thread this does nothing (signals go to the main thread).
     """
 
-    def __init__(self, *stops):
+    def __init__(self, *stops: Callable[[], object]):
         self.stops = list(stops)
         self.requested = False
         self._previous = None
 
-    def add(self, stop) -> None:
+    def add(self, stop: Callable[[], object]) -> None:
         """Another thing to stop; called at once if Ctrl+C came already."""
         self.stops.append(stop)
         if self.requested:
@@ -85,7 +87,7 @@ class Interrupt:
             self._previous = None
 
 
-def check_out(path, force: bool, what: str = "--out") -> None:
+def check_out(path: Union[str, os.PathLike[str]], force: bool, what: str = "--out") -> None:
     """Refuse, before any work, an output path that cannot be written: an existing file
     unless --force (one rule for every command that writes), a folder, a missing folder."""
     from model.outfile import check_target, problem
@@ -105,7 +107,7 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{self.prog}: {message}")
 
 
-def int_arg(name, lo: Optional[int] = None, hi: Optional[int] = None):
+def int_arg(name: str, lo: Optional[int] = None, hi: Optional[int] = None) -> Callable[[str], int]:
     """argparse type: a whole number, within [lo, hi] when given (the message names both ends)."""
     def conv(text):
         try:
@@ -120,7 +122,7 @@ def int_arg(name, lo: Optional[int] = None, hi: Optional[int] = None):
     return conv
 
 
-def path_arg(name):
+def path_arg(name: str) -> Callable[[str], str]:
     """argparse type: a file name, never empty (an empty one would mean the current folder)."""
     def conv(text):
         if not str(text).strip():
@@ -133,12 +135,12 @@ def path_arg(name):
 MAX_THREADS = 1024
 
 
-def add_threads_option(p) -> None:
+def add_threads_option(p: argparse._ActionsContainer) -> None:  # a parser or an argument group
     p.add_argument("--threads", type=int_arg("--threads", 1, MAX_THREADS), default=None,
                    help=f"CPU threads, 1..{MAX_THREADS} (default: all cores)")
 
 
-def float_arg(name):
+def float_arg(name: str) -> Callable[[str], float]:
     def conv(text):
         try:
             v = float(text)
@@ -256,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------- train
-def cmd_train(a) -> int:
+def cmd_train(a: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
@@ -332,7 +334,7 @@ def cmd_train(a) -> int:
 
 
 # -------------------------------------------------------------------- inspect
-def cmd_inspect(a) -> int:
+def cmd_inspect(a: argparse.Namespace) -> int:
     from model.analysis import analyze, format_analysis
     from model.runfile import open_run
 
@@ -367,7 +369,7 @@ def run_snapshot(run: "Run", a: argparse.Namespace, prog: str = "") -> "Snapshot
     return run.history.snapshot(step=a.step, model=a.model)
 
 
-def optimum_report(run, snap, model: int) -> dict:
+def optimum_report(run: "Run", snap: "Snapshot", model: int) -> dict:
     """inspect --optimum: model.optimum's test on the snapshot, the recorded step since which
     the diagnosis is unchanged (model.story), and whether what the loss could still lose is
     below what float32 training resolves."""

@@ -13,6 +13,7 @@ Progress bars go to stderr; --json prints exactly one JSON object on stdout.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -24,7 +25,7 @@ COMMANDS = ("sweep", "probe", "datasize")
 MAX_MEMORY_GB = 1e6  # a petabyte: beyond any machine, and still a whole number of bytes in an int64
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     if "sweep" not in sub.choices:
         _add_sweep(sub)
     if "probe" not in sub.choices:
@@ -33,7 +34,7 @@ def add_parser(sub) -> None:
         _add_datasize(sub)
 
 
-def run(a) -> int:
+def run(a: argparse.Namespace) -> int:
     return {"sweep": cmd_sweep, "probe": cmd_probe, "datasize": cmd_datasize}[a.command](a)
 
 
@@ -128,7 +129,7 @@ def _add_sweep(sub):
     _add_cluster_option(p)
 
 
-def cmd_sweep(a) -> int:
+def cmd_sweep(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from model.sweep import SweepRunner, default_sweep_path, parse_grid
@@ -437,7 +438,7 @@ def _one_model_dataset(run, model: int):
     return X[model] if X.ndim == 3 else X
 
 
-def cmd_probe(a) -> int:
+def cmd_probe(a: argparse.Namespace) -> int:
     from model import probe as pr
 
     lo, hi = _probe_check_args(a)
@@ -562,7 +563,7 @@ def _add_datasize(sub):
     _add_cluster_option(p)
 
 
-def cmd_datasize(a) -> int:
+def cmd_datasize(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from model.datasize import DataSizeRunner, fmt_seconds, parse_sizes

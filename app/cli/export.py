@@ -12,9 +12,18 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Sequence, Tuple
 
 from app.cli import EXIT_INTERRUPTED, CliError, Interrupt, float_arg, int_arg, path_arg, check_out
+
+if TYPE_CHECKING:
+    from PyQt6.QtCore import QCoreApplication
+
+    from app.export.figure import FigureOptions
+    from app.export.view_settings import CameraSettings, ViewSettings
+    from model.explorer import ExplorerState
+    from model.snapshot import Snapshot
+    from widgets.context import ViewContext
 
 VIEW_CHOICES = ("zones", "wheel", "gram", "bias", "loss", "verdict", "plane3d", "plane", "figure")  # plane = plane3d
 SET_HELP = ("a view's setting, VIEW.KEY=VALUE (repeatable): zones.clip_to_shape=false, zones.mode=raster, "
@@ -49,7 +58,7 @@ def _common(p, animate: bool):
     p.add_argument("--font-size", type=float_arg("--font-size"), default=10.0, help="points, 4..72 (default 10)")
 
 
-def add_parser(sub):
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Adds both `export` and `animate` (EXTRA_COMMANDS names this module for each)."""
     if "export" in sub.choices:
         return
@@ -113,7 +122,7 @@ def _numbers(text, flag, n, count=None):
     return vals
 
 
-def prepare_display(gl: bool):
+def prepare_display(gl: bool) -> None:
     """Pick the Qt platform before the QApplication exists: offscreen for 2D; an X server for GL."""
     from PyQt6.QtWidgets import QApplication
 
@@ -155,7 +164,7 @@ def _quiet_qt():
 _APP = []  # the QApplication made here: it must outlive every widget
 
 
-def qt_app():
+def qt_app() -> QCoreApplication:
     from PyQt6.QtWidgets import QApplication
 
     app = QApplication.instance()
@@ -169,7 +178,7 @@ def qt_app():
     return app
 
 
-def frames_of(state):
+def frames_of(state: ExplorerState) -> Callable[[Optional[int]], Tuple[Snapshot, ViewContext]]:
     """``frame_at(step) -> (snapshot, ViewContext)`` of an ExplorerState: what the renderer
     and the animation draw (each frame's analysis computed there and then, at any n)."""
     from widgets.context import context_of
@@ -181,7 +190,8 @@ def frames_of(state):
     return frame_at
 
 
-def view_options(a, panels, n: Optional[int]):
+def view_options(a: argparse.Namespace, panels: Sequence[str], n: Optional[int]
+                 ) -> Tuple[Dict[str, ViewSettings], Optional[CameraSettings], Optional[Tuple[int, int, int]]]:
     """(views' settings {key: dataclass}, camera or None, axes 0-based or None) from --axes and --set."""
     from app.export.view_settings import SettingError, apply_sets
 
@@ -197,7 +207,7 @@ def view_options(a, panels, n: Optional[int]):
         raise CliError(f"main.py: {exc}") from None
 
 
-def load(a, panels):
+def load(a: argparse.Namespace, panels: Sequence[str]) -> Tuple[ExplorerState, FigureOptions, str]:
     """(explorer state of the run with the model chosen, figure options, run title)."""
     from app.export.figure import ExportError, FigureOptions, needs_gl, parse_size, plane3d_class, run_title
 
@@ -235,7 +245,7 @@ def load(a, panels):
 
 
 # ----------------------------------------------------------------- commands
-def cmd_export(a) -> int:
+def cmd_export(a: argparse.Namespace) -> int:
     from app.export.figure import ExportError, FigureRenderer, check_output
     from model.h5io import RUN_FORMAT as FORMAT
     from model.h5io import file_kind
@@ -285,7 +295,7 @@ def _refuse_run_options(a, what: str) -> None:
                        f"(its Experiments view is drawn whole: leave out {given[0]})")
 
 
-def export_experiment(a, kind: str) -> int:
+def export_experiment(a: argparse.Namespace, kind: str) -> int:
     """``export`` of a sweep file (the atlas of --config) or a dataset-size file (the SMDD view of --model)."""
     from app.export import experiment_figures as ef
     from app.export.figure import ExportError, FigureOptions, parse_size
@@ -332,7 +342,7 @@ def export_experiment(a, kind: str) -> int:
     return 0
 
 
-def cmd_animate(a) -> int:
+def cmd_animate(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from app.export.animate import AnimationJob, check_fps, check_orbit, select_steps
@@ -383,7 +393,7 @@ def cmd_animate(a) -> int:
     return 0
 
 
-def run(a) -> int:
+def run(a: argparse.Namespace) -> int:
     if a.command == "export":
         return cmd_export(a)
     return cmd_animate(a)

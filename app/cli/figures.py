@@ -14,17 +14,19 @@ exactly the figures written.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 from app.cli import MAX_THREADS, CliError, float_arg, int_arg
 
 MAX_SCALE = 10.0
 
 
-def add_parser(sub):
+def add_parser(sub: argparse._SubParsersAction) -> None:
     if "figures" in sub.choices:
         return
     f = sub.add_parser("figures", help="the seed's figures, reproduced: one PNG each and an index",
@@ -44,7 +46,7 @@ def add_parser(sub):
     f.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def check_out(text: str, force: bool, names) -> Path:
+def check_out(text: str, force: bool, names: Sequence[str]) -> Path:
     """The output folder (not created yet): refused if it is a file, its parent is missing or not
     writable, or it holds files of these names and ``force`` is off."""
     out = Path(os.fspath(text)).expanduser()
@@ -64,7 +66,7 @@ def check_out(text: str, force: bool, names) -> Path:
     return out
 
 
-def run(a) -> int:
+def run(a: argparse.Namespace) -> int:
     from app.export import seed_figures as sf
 
     if a.steps_scale is not None and not 0 < a.steps_scale <= MAX_SCALE:

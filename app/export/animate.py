@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -83,7 +83,7 @@ def select_steps(recorded: Sequence[int], start: Optional[int] = None, end: Opti
     return rec[np.clip(idx, 0, rec.size - 1)]
 
 
-def even_size(w: int, h: int):
+def even_size(w: int, h: int) -> Tuple[int, int]:
     """H.264 with yuv420p needs even sides: round odd ones up."""
     return w + (w % 2), h + (h % 2)
 
@@ -96,7 +96,7 @@ class Mp4Encoder:
     with its own last words when it failed (e.g. a full disk while it writes the index
     at the end: the file would be unplayable, "moov atom not found")."""
 
-    def __init__(self, path: Path, size, fps: float):
+    def __init__(self, path: Path, size: Tuple[int, int], fps: float):
         import subprocess
         import tempfile
         from fractions import Fraction
@@ -129,14 +129,14 @@ class Mp4Encoder:
             why = f"the MP4 encoder failed ({last})"
         return ExportError("--out", f"cannot write {self.name}: {why}", status=1)
 
-    def write(self, frame: bytes):
+    def write(self, frame: bytes) -> None:
         try:
             self.proc.stdin.write(frame)
         except (BrokenPipeError, OSError):
             self.proc.wait()
             raise self._failed() from None
 
-    def close(self):
+    def close(self) -> None:
         try:
             self.proc.stdin.close()
         except OSError:
@@ -148,7 +148,7 @@ class Mp4Encoder:
         finally:
             self.log.close()
 
-    def abort(self):
+    def abort(self) -> None:
         try:
             self.proc.kill()
             self.proc.wait(10)
@@ -165,14 +165,14 @@ class GifEncoder:
     """Animated GIF through Pillow, written frame by frame (constant memory): each frame
     quantized to its own 256-colour table (the flat colours of the views come out exact)."""
 
-    def __init__(self, path: Path, size, fps: float):
+    def __init__(self, path: Path, size: Tuple[int, int], fps: float):
         self.path = self.name = Path(path)  # name: the file named in messages
         self.size = (int(size[0]), int(size[1]))
         self.delay_ms = max(20, int(round(100.0 / fps)) * 10)
         self.f = open(path, "wb")
         self.first = True
 
-    def write(self, frame: bytes):
+    def write(self, frame: bytes) -> None:
         from PIL import GifImagePlugin, Image
 
         im = Image.frombuffer("RGBA", self.size, frame, "raw", "BGRA", 0, 1).convert("RGB")
@@ -185,11 +185,11 @@ class GifEncoder:
             self.f.write(chunk)
         self.first = False
 
-    def close(self):
+    def close(self) -> None:
         self.f.write(b";")
         self.f.close()
 
-    def abort(self):
+    def abort(self) -> None:
         try:
             self.f.close()
         except Exception:
@@ -200,7 +200,7 @@ class EncoderThread:
     """Feeds an encoder from a worker thread through a short queue (the renderer never waits
     on the encoder for long; ``ready()`` says whether a frame can be handed over now)."""
 
-    def __init__(self, encoder, depth: int = 4):
+    def __init__(self, encoder: Union[Mp4Encoder, GifEncoder], depth: int = 4):
         self.encoder = encoder
         self.q: queue.Queue = queue.Queue(maxsize=depth)
         self.error: Optional[BaseException] = None
@@ -231,7 +231,7 @@ class EncoderThread:
                 raise write_error(getattr(self.encoder, "name", "the file"), self.error)
             raise ExportError("--out", f"encoding failed: {' '.join(str(self.error).split())[:300]}", status=1)
 
-    def put(self, frame: bytes):
+    def put(self, frame: bytes) -> None:
         self._check()
         while True:
             try:
@@ -242,7 +242,7 @@ class EncoderThread:
                 if not self.thread.is_alive():
                     raise ExportError("--out", "the encoder stopped") from None
 
-    def finish(self):
+    def finish(self) -> None:
         self.q.put(None)
         self.thread.join()
         self._check()
@@ -251,7 +251,7 @@ class EncoderThread:
         except OSError as exc:  # GIF: the last write or the close met a full disk
             raise write_error(getattr(self.encoder, "name", "the file"), exc) from None
 
-    def abort(self):
+    def abort(self) -> None:
         self._abort = True
         while True:
             try:
@@ -263,7 +263,7 @@ class EncoderThread:
         self.encoder.abort()
 
 
-def open_encoder(path: Path, size, fps: float):
+def open_encoder(path: Path, size: Tuple[int, int], fps: float) -> Union[Mp4Encoder, GifEncoder]:
     return (Mp4Encoder if path.suffix.lower() == ".mp4" else GifEncoder)(path, size, fps)
 
 
@@ -293,8 +293,8 @@ class AnimationJob:
     removes the temporary file.
     """
 
-    def __init__(self, renderer: FigureRenderer, frame_at: Callable, steps: Sequence[int], path, fps: float = 30,
-                 orbit: float = 0.0, replace: bool = False):
+    def __init__(self, renderer: FigureRenderer, frame_at: Callable, steps: Sequence[int],
+                 path: Union[str, os.PathLike[str]], fps: float = 30, orbit: float = 0.0, replace: bool = False):
         self.replace = bool(replace)
         self.target = check_output(path, ANIMATION_FORMATS, replace=self.replace)
         self.fps = check_fps(fps, self.target.suffix.lower())
@@ -315,10 +315,10 @@ class AnimationJob:
         self._last = None
 
     @property
-    def size(self):
+    def size(self) -> Tuple[int, int]:
         return self.renderer.options.width, self.renderer.options.height
 
-    def start(self):
+    def start(self) -> None:
         if self.total:
             self.renderer.prepare(*self.frame_at(int(self.steps[-1])))
         self.tmp = temp_path(self.target)
@@ -391,7 +391,7 @@ class AnimationJob:
         self.tmp = None
         return self.target
 
-    def cancel(self):
+    def cancel(self) -> None:
         if self.enc is not None:
             self.enc.abort()
             self.enc = None

@@ -12,8 +12,9 @@ cells, a label's text, the sweep gallery's thumbnails as images).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
 from PyQt6.QtCore import QPoint, QPointF, QRectF, QSize, Qt
 from PyQt6.QtGui import QPainter, QRegion
@@ -21,6 +22,16 @@ from PyQt6.QtWidgets import QWidget
 
 from app.export.figure import (FIGURE_FORMATS, ExportError, FigureOptions, FigureRenderer, Panel, check_output,
                                render_graphics_view, run_title)
+
+if TYPE_CHECKING:
+    from model.config import TrainConfig
+    from model.datasize import DataSizeSweep
+    from model.probe import ProbeResult
+    from model.snapshot import Snapshot
+    from model.sweep import Sweep
+    from widgets.datasize_view import DataSizeView
+    from widgets.probe_view import ProbeView
+    from widgets.sweep_view import SweepView
 
 #: The experiment views a figure can show: the key, and what the figure's title calls it.
 EXPERIMENT_VIEWS = {"sweep": "Seed sweep", "datasize": "Dataset size (SMDD)", "probe": "Perturbation probe"}
@@ -89,7 +100,7 @@ class ExperimentFigureRenderer(FigureRenderer):
         return _WidgetPanel(key, self.options, self._view)
 
 
-def check_figure_path(path, replace: bool, field_name: str = "--out") -> Path:
+def check_figure_path(path: Union[str, os.PathLike[str]], replace: bool, field_name: str = "--out") -> Path:
     """The figure's path if it ends in .png, .svg or .pdf, its folder is writable and it does not
     exist (or ``replace``); ExportError naming ``field_name`` otherwise."""
     return check_output(path, FIGURE_FORMATS, field_name, replace)
@@ -101,7 +112,7 @@ def _render(path, key: str, view: QWidget, options: Optional[FigureOptions], tit
         return r.save(path, snap, None, replace=replace, interrupted=interrupted)
 
 
-def sweep_view_for(sweep, entry: int = 0):
+def sweep_view_for(sweep: Sweep, entry: int = 0) -> SweepView:
     """A SweepView showing configuration ``entry`` of ``sweep``."""
     from widgets.sweep_view import SweepView
 
@@ -122,7 +133,7 @@ def sweep_view_for(sweep, entry: int = 0):
     return v
 
 
-def datasize_view_for(result, model: int = 0):
+def datasize_view_for(result: DataSizeSweep, model: int = 0) -> DataSizeView:
     from widgets.datasize_view import DataSizeView
 
     v = DataSizeView()
@@ -130,7 +141,7 @@ def datasize_view_for(result, model: int = 0):
     return v
 
 
-def probe_view_for(result, n: int):
+def probe_view_for(result: ProbeResult, n: int) -> ProbeView:
     from widgets.probe_view import ProbeView
 
     v = ProbeView()
@@ -139,8 +150,9 @@ def probe_view_for(result, n: int):
     return v
 
 
-def write_sweep_figure(path, sweep, options: Optional[FigureOptions] = None, entry: int = 0,
-                       replace: bool = False, interrupted=None) -> Path:
+def write_sweep_figure(path: Union[str, os.PathLike[str]], sweep: Sweep, options: Optional[FigureOptions] = None,
+                       entry: int = 0, replace: bool = False,
+                       interrupted: Optional[Callable[[], bool]] = None) -> Path:
     """The sweep atlas (verdict table and rates with intervals, loss histogram, gallery) of one
     configuration to PNG, SVG or PDF."""
     name = Path(str(getattr(sweep, "path", "") or "")).name
@@ -154,8 +166,9 @@ def write_sweep_figure(path, sweep, options: Optional[FigureOptions] = None, ent
                    interrupted=interrupted)
 
 
-def write_datasize_figure(path, result, options: Optional[FigureOptions] = None, model: int = 0,
-                          replace: bool = False, interrupted=None) -> Path:
+def write_datasize_figure(path: Union[str, os.PathLike[str]], result: DataSizeSweep,
+                          options: Optional[FigureOptions] = None, model: int = 0, replace: bool = False,
+                          interrupted: Optional[Callable[[], bool]] = None) -> Path:
     """The dataset-size view (losses and dimensionalities against T, the hidden embeddings per T)."""
     name = Path(str(getattr(result, "path", "") or "")).name
     title = f"{EXPERIMENT_VIEWS['datasize']}" + (f" · {name}" if name else "")
@@ -163,8 +176,9 @@ def write_datasize_figure(path, result, options: Optional[FigureOptions] = None,
                    interrupted=interrupted)
 
 
-def write_probe_figure(path, result, snap, config=None, model: int = 0, options: Optional[FigureOptions] = None,
-                       replace: bool = False, interrupted=None) -> Path:
+def write_probe_figure(path: Union[str, os.PathLike[str]], result: ProbeResult, snap: Snapshot,
+                       config: Optional[TrainConfig] = None, model: int = 0, options: Optional[FigureOptions] = None,
+                       replace: bool = False, interrupted: Optional[Callable[[], bool]] = None) -> Path:
     """The probe view (loss along the path, slope and curvature at 0, the closed form for the
     angle path, the readout) of the probe of ``snap``; the header names the run and the step."""
     title = EXPERIMENT_VIEWS["probe"] + (f" · {run_title(config, model)}" if config is not None else "")

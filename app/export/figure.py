@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PyQt6.QtCore import QMarginsF, QPoint, QPointF, QRectF, QSize, QSizeF, Qt
@@ -41,6 +41,15 @@ from PyQt6.QtWidgets import QApplication, QGraphicsItem, QWidget
 from app.export.view_settings import CameraSettings, settings_class
 from resources import palette
 from widgets.views2d import VIEW_KEYS, VIEW_MODULES, no_si_prefix
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
+
+    from app.export.view_settings import ViewSettings
+    from model.config import TrainConfig
+    from model.snapshot import Snapshot
+    from render3d.plane_view import PlaneView
+    from widgets.context import ViewContext
 
 #: Views that can be exported on their own ("figure" composes several).
 VIEWS = VIEW_KEYS + ("plane3d",)
@@ -71,7 +80,7 @@ class ExportError(ValueError):
         super().__init__(f"{field}: {self.problem}" if field else self.problem)
 
 
-def write_error(target, exc: BaseException, field: str = "--out") -> ExportError:
+def write_error(target: Union[str, os.PathLike[str]], exc: BaseException, field: str = "--out") -> ExportError:
     """The ExportError for a failed write of ``target``: the reason in one line (the disk
     is full, permission denied, ...), status 1 when the disk failed."""
     from model.outfile import is_disk_failure, problem
@@ -101,7 +110,7 @@ class FigureOptions:
     orbit: float = 0.0  # plane3d camera azimuth (degrees)
     views: Dict[str, Any] = field(default_factory=dict)  # view key -> settings dataclass
 
-    def view_settings(self, key: str):
+    def view_settings(self, key: str) -> Optional[ViewSettings]:
         """The settings value the view ``key`` is drawn with (its defaults when none is given);
         None for a view without options."""
         st = self.views.get(key)
@@ -139,7 +148,8 @@ def parse_panels(text: str, field_name: str = "--panels") -> Tuple[str, ...]:
     return keys
 
 
-def check_output(path, formats: Sequence[str], field_name: str = "--out", replace: bool = False) -> Path:
+def check_output(path: Union[str, os.PathLike[str]], formats: Sequence[str], field_name: str = "--out",
+                 replace: bool = False) -> Path:
     """The output path, if its extension is one of ``formats``, its folder is writable, and
     it does not exist yet (or ``replace``: the user asked to replace it)."""
     from model.outfile import check_target
@@ -175,7 +185,7 @@ def temp_path(target: Path) -> Path:
     return temp_beside(target)
 
 
-def finish_file(tmp: Path, target: Path, replace: bool = False):
+def finish_file(tmp: Path, target: Path, replace: bool = False) -> None:
     """Publish the finished temporary file under the target's name (model/outfile.py: one
     step; an existing target only with ``replace``); the temporary file is gone either way."""
     from model.outfile import publish
@@ -189,13 +199,13 @@ def finish_file(tmp: Path, target: Path, replace: bool = False):
         raise write_error(target, exc) from None
 
 
-def discard(tmp: Optional[Path]):
+def discard(tmp: Optional[Path]) -> None:
     from model.outfile import discard as _discard
 
     _discard(tmp)
 
 
-def run_title(config, model: int = 0) -> str:
+def run_title(config: Optional[TrainConfig], model: int = 0) -> str:
     """The config line of a run: 'n = 7, m = 2 · identity · adamw lr 0.001 · seed 0'."""
     if config is None:
         return ""
@@ -207,14 +217,14 @@ def run_title(config, model: int = 0) -> str:
     return f"n = {config.n}, m = {config.m} · {data} · {opt} · {who}"
 
 
-def step_caption(snap) -> str:
+def step_caption(snap: Optional[Snapshot]) -> str:
     if snap is None:
         return ""
     loss = float(snap.loss) if snap.loss is not None else float("nan")
     return f"step {snap.step:,} · loss {loss:.4g}" if np.isfinite(loss) else f"step {snap.step:,}"
 
 
-def plane3d_class():
+def plane3d_class() -> Optional[type[PlaneView]]:
     """render3d.plane_view.PlaneView, or None while it does not exist."""
     try:
         from render3d import plane_view  # noqa: PLC0415
@@ -349,7 +359,7 @@ class Panel:
         hide_in(lay)
         lay.setContentsMargins(0, 0, 0, 0)
 
-    def graphics_views(self):
+    def graphics_views(self) -> List[pg.GraphicsView]:
         import pyqtgraph as pg
 
         return [g for g in self.view.findChildren(pg.GraphicsView)]
@@ -378,7 +388,7 @@ class Panel:
                 if item.cacheMode() != QGraphicsItem.CacheMode.NoCache:
                     item.setCacheMode(QGraphicsItem.CacheMode.NoCache)  # vector output, not cached pixmaps
 
-    def resize(self, w: int, h: int):
+    def resize(self, w: int, h: int) -> None:
         w, h = max(1, int(w)), max(1, int(h))
         if self.size == QSize(w, h):
             return
@@ -395,7 +405,7 @@ class Panel:
             self._style()
             self._styled = True
 
-    def set_snapshot(self, snap, ctx):
+    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
         self.view.set_snapshot(snap, ctx)
         if self._camera_due and snap is not None:  # the scene exists: place the camera as asked
             self._camera_due = False
@@ -415,7 +425,7 @@ class Panel:
         if c.distance is None:
             v.fit()
 
-    def set_orbit(self, offset: float):
+    def set_orbit(self, offset: float) -> None:
         """plane3d: turn the camera ``offset`` degrees from where it was framed."""
         if self.key != "plane3d" or not hasattr(self.view, "set_orbit"):
             return
@@ -425,7 +435,7 @@ class Panel:
             self._az0 = float(self.view.camera_params()["azimuth"])
         self.view.set_orbit(self._az0 + float(offset))
 
-    def prepare(self, snap, ctx):
+    def prepare(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
         """plane3d, before an animation: fix the axis triple and frame the camera on ``snap``
         (the last frame's), so the camera does not jump while training moves the plane."""
         if self.key != "plane3d" or snap is None:
@@ -441,7 +451,7 @@ class Panel:
             v.set_camera(v.camera_preset)
         self._az0 = None
 
-    def paint(self, p: QPainter, rect: QRectF, raster: bool):
+    def paint(self, p: QPainter, rect: QRectF, raster: bool) -> None:
         """Paint the view into ``rect`` (device pixels; the panel is sized to it)."""
         if self.key == "plane3d":
             w, h = int(rect.width()), int(rect.height())
@@ -465,12 +475,12 @@ class Panel:
             render_graphics_view(p, gv, QRectF(rect.x() + off.x(), rect.y() + off.y(), gv.width(), gv.height()),
                                  raster)
 
-    def close(self):
+    def close(self) -> None:
         self.view.close()
         self.view.deleteLater()
 
 
-def render_graphics_view(p: QPainter, gv, target: QRectF, raster: bool) -> None:
+def render_graphics_view(p: QPainter, gv: pg.GraphicsView, target: QRectF, raster: bool) -> None:
     """Paint a pyqtgraph GraphicsView's scene into ``target``: vector paths and text on an SVG or PDF
     painter (``raster`` False: pyqtgraph's export mode, e.g. scatter symbols as paths, not cached
     pixmaps)."""
@@ -562,7 +572,8 @@ class FigureRenderer:
         title.setBold(True)
         return body, title
 
-    def layout(self, n: int, caption: str):
+    def layout(self, n: int, caption: str
+               ) -> Tuple[Optional[QRectF], List[QRectF], List[QRectF], Optional[QRectF]]:
         """(header rect or None, [panel rects], [panel label rects], legend rect or None)."""
         W, H = self.options.width, self.options.height
         fs = pt_px(self.options.font_size)
@@ -630,11 +641,11 @@ class FigureRenderer:
         return QPointF(r.x() + off.x() + sp.x(), r.y() + off.y() + sp.y())
 
     # painting -----------------------------------------------------------------
-    def set_orbit(self, offset: float):
+    def set_orbit(self, offset: float) -> None:
         """The 3D camera's turn (degrees) from its framed azimuth, for the next frames."""
         self.options.orbit = float(offset)
 
-    def prepare(self, snap, ctx):
+    def prepare(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
         """Before an animation: size the panels and let the 3D view fix its triple and frame
         its camera on ``snap`` (the last frame's: the plane grows while training)."""
         caption = step_caption(snap) if self.options.caption else ""
@@ -654,7 +665,7 @@ class FigureRenderer:
         if self.interrupted is not None and self.interrupted():
             raise KeyboardInterrupt
 
-    def paint(self, p: QPainter, snap, ctx, raster: bool = True):
+    def paint(self, p: QPainter, snap: Optional[Snapshot], ctx: Optional[ViewContext], raster: bool = True) -> None:
         """Paint the whole figure onto ``p`` (device pixels, options.width x height)."""
         o = self.options
         n = 0 if snap is None else snap.n
@@ -784,7 +795,7 @@ class FigureRenderer:
                 p.setFont(body)
 
     # targets ------------------------------------------------------------------
-    def image(self, snap, ctx) -> QImage:
+    def image(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> QImage:
         """The figure as a QImage (ARGB32 premultiplied) of exactly options.width x height."""
         o = self.options
         img = QImage(o.width, o.height, QImage.Format.Format_ARGB32_Premultiplied)
@@ -799,7 +810,8 @@ class FigureRenderer:
             p.end()
         return img
 
-    def save(self, path, snap, ctx, replace: bool = False, interrupted=None) -> Path:
+    def save(self, path: Union[str, os.PathLike[str]], snap: Optional[Snapshot], ctx: Optional[ViewContext],
+             replace: bool = False, interrupted: Optional[Callable[[], bool]] = None) -> Path:
         """Write PNG, SVG or PDF (by the extension): rendered in memory, written to a temporary
         file beside it with plain writes (a full disk is one clear line, not libpng's), and
         published under its name (an existing file only with ``replace``). ``interrupted``:
@@ -829,7 +841,7 @@ class FigureRenderer:
         finish_file(tmp, target, replace)
         return target
 
-    def encode(self, ext: str, snap, ctx) -> bytes:
+    def encode(self, ext: str, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> bytes:
         """The figure as the bytes of a .png, .svg or .pdf file."""
         from PyQt6.QtCore import QBuffer, QByteArray, QIODevice
 
@@ -905,7 +917,7 @@ class FigureRenderer:
         finally:
             p.end()  # writes the end of the document
 
-    def close(self):
+    def close(self) -> None:
         for pn in self.panels:
             pn.close()
         self.panels = []
@@ -917,8 +929,9 @@ class FigureRenderer:
         self.close()
 
 
-def export_figure(path, panels: Sequence[str], snap, ctx, options: Optional[FigureOptions] = None,
-                  title: str = "", replace: bool = False) -> Path:
+def export_figure(path: Union[str, os.PathLike[str]], panels: Sequence[str], snap: Optional[Snapshot],
+                  ctx: Optional[ViewContext], options: Optional[FigureOptions] = None, title: str = "",
+                  replace: bool = False) -> Path:
     """Render ``panels`` (one view key, or several side by side) for one snapshot to ``path``."""
     with FigureRenderer(panels, options, title) as r:
         return r.save(path, snap, ctx, replace=replace)

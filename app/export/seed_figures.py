@@ -19,11 +19,21 @@ import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from model.config import TrainConfig
+
+if TYPE_CHECKING:
+    from PyQt6.QtGui import QImage
+
+    from app.export.figure import FigureRenderer
+    from model.analysis import Analysis
+    from model.datasize import DataSizeSweep
+    from model.history import History
+    from model.snapshot import Snapshot
+    from render3d.plane_view import PlaneView
 
 #: Step counts of the full-size trainings (scaled by --steps-scale / --quick).
 N7_STEPS = 25_000
@@ -62,7 +72,7 @@ def run_configs(scale: float = 1.0) -> Dict[str, TrainConfig]:
     }
 
 
-def datasize_plan(quick: bool = False, scale: float = 1.0):
+def datasize_plan(quick: bool = False, scale: float = 1.0) -> Tuple[TrainConfig, Tuple[int, ...], int]:
     """(base config, sizes, test examples) of the T-gon sweep."""
     from model.datasize import smdd_config
 
@@ -94,7 +104,7 @@ class Runs:
         self.datasize = None  # model.datasize.DataSizeSweep
         self._frames: Dict[Tuple[str, int], Frame] = {}
 
-    def add(self, key: str, config: TrainConfig, history):
+    def add(self, key: str, config: TrainConfig, history: History) -> None:
         from model.runfile import save_run
 
         path = self.folder / f"{key}.h5"
@@ -116,19 +126,20 @@ class Runs:
         return self._frames[(key, model)]
 
 
-def analysis_of(snap):
+def analysis_of(snap: Snapshot) -> Analysis:
     from model.analysis import analyze
 
     return analyze(snap, onehot=True)
 
 
-def with_snapshot(frame: Frame, snap, title: Optional[str] = None) -> Frame:
+def with_snapshot(frame: Frame, snap: Snapshot, title: Optional[str] = None) -> Frame:
     """The frame of another snapshot of the same model (probe-perturbed, closed form): its own analysis."""
     ctx = dataclasses.replace(frame.ctx, analysis=analysis_of(snap))
     return Frame(snap, ctx, frame.title if title is None else title, frame.config)
 
 
-def train_all(configs: Dict[str, TrainConfig], runs: Runs, threads: Optional[int], tick: Callable[[int], None]):
+def train_all(configs: Dict[str, TrainConfig], runs: Runs, threads: Optional[int], tick: Callable[[int], None]
+              ) -> None:
     """Train every config (tick(steps done) as it goes) and record it in ``runs``."""
     from model.engine import Trainer
 
@@ -145,7 +156,8 @@ def train_all(configs: Dict[str, TrainConfig], runs: Runs, threads: Optional[int
         runs.add(key, cfg, tr.history)
 
 
-def train_datasize(base, sizes, test_examples, threads, tick):
+def train_datasize(base: TrainConfig, sizes: Sequence[int], test_examples: int, threads: Optional[int],
+                   tick: Callable[[int], None]) -> DataSizeSweep:
     from model.datasize import DataSizeRunner
 
     runner = DataSizeRunner(base, sizes, test_examples, threads=threads)
@@ -164,7 +176,8 @@ def train_datasize(base, sizes, test_examples, threads, tick):
 
 
 # ------------------------------------------------------------------- rendering
-def renderer(panels, frame: Frame, w: int, h: int, title: Optional[str] = None, **opts):
+def renderer(panels: Sequence[str], frame: Frame, w: int, h: int, title: Optional[str] = None,
+             **opts: Any) -> FigureRenderer:
     """A FigureRenderer of ``panels`` at w x h; ``opts``: further FigureOptions (e.g. ``views``)."""
     from app.export.figure import FigureOptions, FigureRenderer
 
@@ -172,11 +185,11 @@ def renderer(panels, frame: Frame, w: int, h: int, title: Optional[str] = None, 
     return FigureRenderer(panels, o, frame.title)
 
 
-def plane_view(r, k: int = 0):
+def plane_view(r: FigureRenderer, k: int = 0) -> PlaneView:
     return r.panels[k].view
 
 
-def set_plane(r, triple, k: int = 0, camera: str = "iso", **settings):
+def set_plane(r: FigureRenderer, triple: Sequence[int], k: int = 0, camera: str = "iso", **settings: Any) -> None:
     """The 3D panel k of renderer r: axis triple (0-based), camera preset and PlaneSettings fields."""
     v = plane_view(r, k)
     v.set_triple(tuple(int(t) for t in triple))
@@ -185,7 +198,7 @@ def set_plane(r, triple, k: int = 0, camera: str = "iso", **settings):
     v.set_camera(camera)
 
 
-def sheet(parts, w: int, h: int):
+def sheet(parts: Sequence[Tuple[FigureRenderer, Frame]], w: int, h: int) -> QImage:
     """Figures side by side in one image: parts = [(renderer, frame)], each renderer as wide as it says."""
     from PyQt6.QtCore import QRectF
     from PyQt6.QtGui import QColor, QImage, QPainter
@@ -207,7 +220,7 @@ def sheet(parts, w: int, h: int):
     return img
 
 
-def datasize_image(result, w: int, h: int):
+def datasize_image(result: DataSizeSweep, w: int, h: int) -> QImage:
     """The dataset-size view (loss and dimensionality against T, the embeddings per T) as an image."""
     import pyqtgraph as pg
     from PyQt6.QtCore import QPoint, Qt
@@ -239,13 +252,13 @@ def datasize_image(result, w: int, h: int):
     return img
 
 
-def feats(idx) -> str:
+def feats(idx: Iterable[int]) -> str:
     """0-based indices as the 1-based feature list a person reads: '1', '2 and 5', '1, 2 and 7'."""
     v = [str(int(i) + 1) for i in idx]
     return v[0] if len(v) == 1 else ", ".join(v[:-1]) + " and " + v[-1] if v else "none"
 
 
-def verdict_line(an) -> str:
+def verdict_line(an: Analysis) -> str:
     loss = f"loss {an.loss:.4g}" if an.loss is not None and math.isfinite(an.loss) else ""
     return f"verdict {an.verdict.replace('_', ' ')}" + (f", {loss}" if loss else "")
 
@@ -287,7 +300,7 @@ def _n6_model(runs: Runs) -> int:
 
 @_figure("latent-zone-intro", (1600, 800), ("n6",),
          "Latent zones of a perfect n = 6 model: W's columns on a circle (left), the latent zones (right)")
-def draw_n6_zones(runs: Runs, size):
+def draw_n6_zones(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     k = _n6_model(runs)
     fr = runs.frame("n6", k)
     an = fr.ctx.analysis
@@ -304,7 +317,7 @@ def draw_n6_zones(runs: Runs, size):
 
 @_figure("latent-zone-intro-2", (1000, 800), ("n6",),
          "The latent space (a planar hexagon) in 3D, with the activation sliver of the z-th feature")
-def draw_n6_plane(runs: Runs, size):
+def draw_n6_plane(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     from render3d.scene import default_triple
 
     k = _n6_model(runs)
@@ -334,7 +347,7 @@ def _n7_setup(fr) -> str:
 
 
 @_figure("symmetric-failure-1", (1600, 800), ("n7",), "Symmetric Failure: n = 7, m = 2, trained for 25,000 epochs")
-def draw_n7_failure(runs: Runs, size):
+def draw_n7_failure(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     fr, an, t = _failure(runs)
     with renderer(("wheel", "zones"), fr, *size) as r:
         img = r.image(fr.snap, fr.ctx)
@@ -355,7 +368,7 @@ def draw_n7_failure(runs: Runs, size):
 
 @_figure("dimensions-1-2-7-simple", (1000, 800), ("n7",),
          "The 1st, 2nd and 7th dimension values of the latent shape (the 7th dimension is enlarged)")
-def draw_n7_dims(runs: Runs, size):
+def draw_n7_dims(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     fr, an, t = _failure(runs)
     with renderer(("plane3d",), fr, *size) as r:
         set_plane(r, t, camera="iso", enlarge=(1.0, 1.0, DEAD_ENLARGE))
@@ -373,7 +386,7 @@ def draw_n7_dims(runs: Runs, size):
 
 @_figure("ideal-vs-unideal-wtw", (1600, 760), ("n7",),
          "Left: ideal WᵀW (all 7 features learnt). Right: Symmetric Failure WᵀW (only 6 features learnt)")
-def draw_gram(runs: Runs, size):
+def draw_gram(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     from widgets.gram_view import GramSettings
 
     from model.init import henighan
@@ -401,7 +414,7 @@ def draw_gram(runs: Runs, size):
 
 
 @_figure("w7-0.05-w6-tilt", (1000, 800), ("n7",), "Tilt introduced when W7 = 0.05 * W6")
-def draw_tilt(runs: Runs, size):
+def draw_tilt(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     from model.probe import feature_path, perturbed
 
     fr, an, t = _failure(runs)
@@ -419,7 +432,7 @@ def draw_tilt(runs: Runs, size):
                  f"Dimensions {feats(t)}, z enlarged ×{DEAD_ENLARGE:g}.")
 
 
-def regular(an) -> bool:
+def regular(an: Analysis) -> bool:
     """The live features form a regular polygon: largest/smallest radius and gap both <= 1.1 (the
     analysis's own regularity criterion)."""
     return (an.radius_ratio is not None and an.gap_ratio is not None and an.radius_ratio <= 1.1
@@ -444,7 +457,7 @@ def _gaps(an) -> str:
 
 
 @_figure("five-5d-axial-vectors", (1600, 800), ("n5",), "Five 5D axial vectors embedded into 2D space, + some rotation")
-def draw_pentagon(runs: Runs, size):
+def draw_pentagon(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     def text(an):
         shape = "still spread into a regular pentagon" if regular(an) else "do not form a regular pentagon (yet)"
         lossy = (", but WᵀW's columns have more than one positive entry, so ReLU cannot recover every axis"
@@ -456,7 +469,7 @@ def draw_pentagon(runs: Runs, size):
 
 @_figure("four-4d-axial-vectors", (1600, 800), ("n4",),
          "Four 4D axial vectors embedded into 2D space, + some rotation (n ≤ 2m)")
-def draw_cross(runs: Runs, size):
+def draw_cross(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     def text(an):
         if regular(an) and an.verdict == "perfect":
             return ("n = 4 = 2m features: two antipodal pairs at right angles (a cross, + some rotation), each "
@@ -468,7 +481,7 @@ def draw_cross(runs: Runs, size):
 
 @_figure("relu-clamping-3d", (1600, 800), ("n3",),
          "Data latents (on the plane) being ReLU-ed onto the ReLU hypercube in 3D: before (left) and after (right)")
-def draw_fold(runs: Runs, size):
+def draw_fold(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     fr = runs.frame("n3")
     w, h = size
     before = dataclasses.replace(fr, title="before ReLU: the latent plane")
@@ -490,7 +503,7 @@ def draw_fold(runs: Runs, size):
 
 @_figure("memorized-training-examples", (1600, 860), ("datasize",),
          "Latent vectors of datasets as T increases: the T-gons")
-def draw_tgons(runs: Runs, size):
+def draw_tgons(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     res = runs.datasize
     img = datasize_image(res, *size)
     b = res.base
@@ -510,7 +523,7 @@ def draw_tgons(runs: Runs, size):
 
 
 @_figure("wtw-visual", (900, 800), ("n7",), "A visual depiction of WᵀW")
-def draw_wtw_visual(runs: Runs, size):
+def draw_wtw_visual(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     from widgets.gram_view import GramSettings
 
     from model.init import henighan
@@ -547,7 +560,7 @@ def index_markdown(entries: Sequence[Tuple[FigureSpec, str]], note: str) -> str:
     return "\n".join(lines)
 
 
-def write_image(img, target: Path, replace: bool = False) -> Path:
+def write_image(img: QImage, target: Path, replace: bool = False) -> Path:
     """PNG through a temporary file beside the target, published at the end (never half-written;
     an existing target only with ``replace``)."""
     from app.export.figure import ExportError, discard, finish_file, temp_path
@@ -576,7 +589,7 @@ def write_text(text: str, target: Path, replace: bool = False) -> Path:
     return target
 
 
-def temp_folder():
+def temp_folder() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="lge-figures-")
 
 

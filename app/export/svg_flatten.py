@@ -32,7 +32,7 @@ import copy
 import math
 import re
 import xml.etree.ElementTree as ET
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -198,7 +198,7 @@ def transform_points(points: str, m: Affine) -> str:
     return " ".join(pt_str(apply(m, v[k], v[k + 1])) for k in range(0, len(v), 2))
 
 
-def pt_str(p) -> str:
+def pt_str(p: Sequence[float]) -> str:
     return f"{fmt(p[0])},{fmt(p[1])}"
 
 
@@ -237,7 +237,7 @@ def _ellipse_path(cx, cy, rx, ry, m: Affine) -> str:
     return " ".join(parts)
 
 
-def bake_shape(el, m: Affine):
+def bake_shape(el: ET.Element, m: Affine) -> None:
     """Map the shape's coordinates by m in place (Unsupported: left as it was)."""
     tag = el.tag.replace(_S, "")
     if tag == "path":
@@ -508,7 +508,7 @@ def _single(v: Optional[str]) -> bool:
 
 def flatten_svg(text: str, font_families: Optional[Mapping[str, str]] = None,
                 clips: Optional[Mapping[int, Tuple[float, float, float, float]]] = None,
-                resample=None) -> str:
+                resample: Optional[Callable[[str, int, int, bool, bool], Optional[str]]] = None) -> str:
     """QSvgGenerator's SVG with geometry in output pixels, literal stroke widths, no vector-effect.
 
     ``font_families``: font-family values to replace (e.g. Qt's alias "Sans Serif" by the

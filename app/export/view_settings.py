@@ -20,9 +20,21 @@ import dataclasses
 import math
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 from render3d.scene import CAMERA_PRESETS
+
+if TYPE_CHECKING:
+    from render3d.scene import PlaneSettings
+    from widgets.feature_wheel import WheelSettings
+    from widgets.gram_view import GramSettings
+    from widgets.zone_map import ZoneSettings
+
+    #: A view's settings value: an instance of one of the SETTINGS_CLASSES.
+    ViewSettings = Union[ZoneSettings, WheelSettings, GramSettings, PlaneSettings]
+
+#: with_value returns a value of its argument's own settings class
+_Settings = TypeVar("_Settings", bound="Union[ViewSettings, CameraSettings]")
 
 #: view key -> (module, class) of its settings dataclass
 SETTINGS_CLASSES = {
@@ -133,7 +145,7 @@ def _number(text, whole: bool):
     return v
 
 
-def coerce(cls, name: str, value) -> Any:
+def coerce(cls: type, name: str, value: Any) -> Any:
     """``value`` (the text after '=' or a JSON value) as the type of field ``name`` of ``cls``;
     ValueError when it is not one."""
     t = _hints(cls)[name]
@@ -165,7 +177,7 @@ def coerce(cls, name: str, value) -> Any:
     raise ValueError
 
 
-def with_value(obj, name: str, value):
+def with_value(obj: _Settings, name: str, value: Any) -> _Settings:
     """``obj`` with field ``name`` set to ``value`` (coerced); the dataclass checks the whole value."""
     return dataclasses.replace(obj, **{name: coerce(type(obj), name, value)})
 
@@ -229,7 +241,8 @@ def _axes_value(value: str, n: Optional[int]) -> Tuple[int, int, int]:
 
 
 def apply_sets(specs: Sequence[str], views: Sequence[str], n: Optional[int], base: Optional[Mapping[str, Any]] = None,
-               camera: Optional[CameraSettings] = None, axes=None):
+               camera: Optional[CameraSettings] = None, axes: Optional[Tuple[int, int, int]] = None
+               ) -> Tuple[Dict[str, ViewSettings], Optional[CameraSettings], Optional[Tuple[int, int, int]]]:
     """Apply ``--set`` specs in order: (views' settings {key: dataclass}, camera or None, axes 0-based
     or None). ``base``: the settings to start from (defaults for the rest); ``n``: the run's features
     (None: not known yet; the axes' range is then left to a later call)."""
@@ -260,7 +273,7 @@ def apply_sets(specs: Sequence[str], views: Sequence[str], n: Optional[int], bas
 
 
 # ------------------------------------------------------------------------ JSON
-def to_json(obj) -> Dict[str, Any]:
+def to_json(obj: Union[ViewSettings, CameraSettings]) -> Dict[str, Any]:
     """A settings value as a JSON object (tuples as lists)."""
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(obj).items()}
 

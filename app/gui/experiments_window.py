@@ -25,8 +25,9 @@ Each tab's Export… draws its view to PNG, SVG or PDF with the renderer of
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple, Union
 
 import numpy as np
 from PyQt6.QtWidgets import (QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
@@ -38,6 +39,12 @@ from model.runfile import RunFileError, autosave_path, user_runs_dir
 from widgets.datasize_view import DataSizeView
 from widgets.probe_view import ProbeView
 from widgets.sweep_view import SweepView
+
+if TYPE_CHECKING:
+    from PyQt6.QtGui import QCloseEvent
+
+    from app.gui.session import Session
+    from model.snapshot import Snapshot
 
 SWEEP_FILTER = "Sweep files (*.h5 *.hdf5);;All files (*)"
 FIGURE_FILTER = "PNG image (*.png);;SVG (*.svg);;PDF (*.pdf)"
@@ -196,8 +203,8 @@ class SweepTab(_RunnerTab):
     OPEN_TITLE = "Open sweep"
     FIGURE_NAME = "sweep-atlas"
 
-    def __init__(self, session, get_config: Callable[[], TrainConfig], on_open_model: Optional[Callable] = None,
-                 parent=None):
+    def __init__(self, session: Session, get_config: Callable[[], TrainConfig],
+                 on_open_model: Optional[Callable] = None, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.session = session
         self.get_config = get_config
@@ -228,7 +235,7 @@ class SweepTab(_RunnerTab):
         self._update_buttons()
         self.refresh_base()
 
-    def refresh_base(self):
+    def refresh_base(self) -> None:
         try:
             c = self.get_config()
         except ConfigError as exc:
@@ -237,7 +244,8 @@ class SweepTab(_RunnerTab):
         self.base_label.setText(f"the Experiment form's: n = {c.n}, m = {c.m}, {c.data}, {c.optimizer} lr {c.lr:g}, "
                                 f"weight decay {c.effective_weight_decay:g}, {c.steps:,} steps, init {c.init}, seed {c.seed}")
 
-    def start(self, out=None) -> bool:
+    def start(self, out: Union[str, os.PathLike[str], bool, None] = None) -> bool:
+        # out: the file to write; None, or False (the Run button's clicked(checked)): the default name
         from model.sweep import SweepRunner, default_sweep_path, parse_grid
 
         self.refresh_base()
@@ -283,12 +291,12 @@ class SweepTab(_RunnerTab):
         _status(self.status, f"sweep failed: {message}", error=True)
         self._update_buttons()
 
-    def open(self, path) -> bool:
+    def open(self, path: Union[str, os.PathLike[str]]) -> bool:
         from model.sweep import open_sweep
 
         return self._open_with(open_sweep, path)
 
-    def open_model(self, entry_index: int, k: int):
+    def open_model(self, entry_index: int, k: int) -> None:
         """Re-run model k of the entry alone (seed s + k: the same model) as a normal run, full history."""
         e = self.sweep.entries[entry_index]
         cfg = e.single_run_config(k)
@@ -309,7 +317,7 @@ class SweepTab(_RunnerTab):
 class ProbeTab(_FigureExport, QWidget):
     FIGURE_NAME = "probe"
 
-    def __init__(self, session, parent=None):
+    def __init__(self, session: Session, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.session = session
         self.job: Optional[BackgroundJob] = None
@@ -397,7 +405,7 @@ class ProbeTab(_FigureExport, QWidget):
         return write_probe_figure(path, self.result, self.base, self.session.config, self.base.model,
                                   replace=replace)
 
-    def perturbed_at(self, t: float):
+    def perturbed_at(self, t: float) -> Snapshot:
         from model import probe as pr
 
         snap = pr.perturbed(self.base, self.path, t)
@@ -414,7 +422,7 @@ class ProbeTab(_FigureExport, QWidget):
         elif self.session.override is not None:
             self.session.set_override(None)
 
-    def continue_from(self, t: float, steps: int):
+    def continue_from(self, t: float, steps: int) -> None:
         from model import probe as pr
 
         if self.result is None:
@@ -468,7 +476,7 @@ class DataSizeTab(_RunnerTab):
     OPEN_TITLE = "Open dataset-size sweep"
     FIGURE_NAME = "dataset-size"
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         from model.datasize import DEFAULT_TEST_EXAMPLES, smdd_config
 
@@ -495,7 +503,7 @@ class DataSizeTab(_RunnerTab):
         lay.addWidget(self.view, 1)
         self._update_buttons()
 
-    def config(self):
+    def config(self) -> Tuple[TrainConfig, List[int], int]:
         """(base TrainConfig, sizes, test examples); ConfigError naming the field."""
         from model.datasize import parse_sizes, smdd_config
 
@@ -514,7 +522,8 @@ class DataSizeTab(_RunnerTab):
                           models=num("models", int, "a whole number"), seed=num("seed", int, "a whole number"))
         return cfg, sizes, num("test_examples", int, "a whole number")
 
-    def start(self, out=None) -> bool:
+    def start(self, out: Union[str, os.PathLike[str], bool, None] = None) -> bool:
+        # out: the file to write; None, or False (the Run button's clicked(checked)): the default name
         from model.datasize import DataSizeRunner
 
         try:
@@ -557,7 +566,7 @@ class DataSizeTab(_RunnerTab):
     def _summary(self, result) -> str:
         return f"{len(result.results)} of {len(result.sizes)} sizes"
 
-    def open(self, path) -> bool:
+    def open(self, path: Union[str, os.PathLike[str]]) -> bool:
         from model.datasize import open_datasize
 
         return self._open_with(open_datasize, path)
@@ -569,8 +578,8 @@ class DataSizeTab(_RunnerTab):
 class ExperimentsWindow(QMainWindow):
     TABS = ("sweep", "probe", "datasize")
 
-    def __init__(self, session, get_config: Callable[[], TrainConfig], on_open_model: Optional[Callable] = None,
-                 parent=None):
+    def __init__(self, session: Session, get_config: Callable[[], TrainConfig],
+                 on_open_model: Optional[Callable] = None, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.setWindowTitle("Experiments — latent geometry explorer")
         self.tabs = QTabWidget()
@@ -583,7 +592,7 @@ class ExperimentsWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.resize(1150, 950)
 
-    def show_tab(self, name: str):
+    def show_tab(self, name: str) -> None:
         self.tabs.setCurrentIndex(self.TABS.index(name))
         if name == "sweep":
             self.sweep.refresh_base()
@@ -597,7 +606,7 @@ class ExperimentsWindow(QMainWindow):
             ok = tab.shutdown(timeout) and ok
         return ok
 
-    def closeEvent(self, e):
+    def closeEvent(self, e: QCloseEvent) -> None:
         if self.probe.session.override is not None:
             self.probe.session.set_override(None)
         super().closeEvent(e)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from PyQt6.QtCore import QTimer, pyqtSignal
 from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog,
@@ -22,6 +22,11 @@ from app.export.animate import DEFAULT_FRAMES, GIF_FPS_MAX, ORBIT_MAX, Animation
 from app.export.figure import (FEATURE_COLOURED, MAX_SIDE, VIEW_TITLES, ExportError, FigureOptions, FigureRenderer,
                                plane3d_class, run_title)
 from app.export.view_settings import CameraSettings
+
+if TYPE_CHECKING:
+    from PyQt6.QtGui import QCloseEvent
+
+    from app.gui.main_window import MainWindow
 
 FIGURE_FILTER = "PNG image (*.png);;SVG vector (*.svg);;PDF vector (*.pdf)"
 ANIMATION_FILTER = "MP4 video (*.mp4);;GIF animation (*.gif)"
@@ -41,7 +46,7 @@ def view_choices() -> List[Tuple[str, Tuple[str, ...]]]:
     return out
 
 
-def window_view_options(window) -> dict:
+def window_view_options(window: MainWindow) -> dict:
     """What the window's views show, as FigureOptions fields: ``views`` (each view's settings
     value), ``axes`` (the 3D view's triple) and ``camera`` (its whole camera)."""
     plane = window.plane3d
@@ -181,7 +186,7 @@ class FigureDialog(_Common):
 
     exported = pyqtSignal(str)
 
-    def __init__(self, window, parent=None):
+    def __init__(self, window: MainWindow, parent: Optional[QWidget] = None):
         super().__init__(window, "Export figure", FIGURE_FILTER, (1200, 800), parent)
         self.background = QComboBox()
         self.background.addItems(["white", "transparent"])
@@ -225,7 +230,7 @@ class AnimationDialog(_Common):
 
     finished_export = pyqtSignal(str)  # the path written, or "" when cancelled / failed
 
-    def __init__(self, window, parent=None):
+    def __init__(self, window: MainWindow, parent: Optional[QWidget] = None):
         super().__init__(window, "Export animation", ANIMATION_FILTER, (1280, 720), parent)
         self.start_box = QSpinBox()
         self.end_box = QSpinBox()
@@ -293,7 +298,7 @@ class AnimationDialog(_Common):
     def default_name(self) -> str:
         return "training.mp4"
 
-    def refresh(self):
+    def refresh(self) -> None:
         """Take the session's run as it is now: the recorded range (a dialog is reused)."""
         if self.running():
             return
@@ -393,7 +398,7 @@ class AnimationDialog(_Common):
         self._end(f"Wrote {out} ({job.total} frames, {secs:.1f} s).")
         self.finished_export.emit(str(out))
 
-    def cancel(self):
+    def cancel(self) -> None:
         if self.job is not None and self.job.state == "running":
             self.job.cancel()
             self._end("Cancelled; no file was written.")
@@ -408,7 +413,7 @@ class AnimationDialog(_Common):
         self.cancel_button.setEnabled(False)
         self.show_message(text, error)
 
-    def closeEvent(self, e):
+    def closeEvent(self, e: QCloseEvent) -> None:
         self.cancel()
         super().closeEvent(e)
 
@@ -430,11 +435,11 @@ def _show(window, cls):
     return d
 
 
-def open_figure_dialog(window) -> FigureDialog:
+def open_figure_dialog(window: MainWindow) -> FigureDialog:
     """File > Export figure… (one dialog per window, reused)."""
     return _show(window, FigureDialog)
 
 
-def open_animation_dialog(window) -> AnimationDialog:
+def open_animation_dialog(window: MainWindow) -> AnimationDialog:
     """File > Export animation… (one dialog per window, reused)."""
     return _show(window, AnimationDialog)

@@ -4,9 +4,10 @@ the timeline, run files. Views redraw at display rate from the session's frame.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, Union
 
 from PyQt6 import sip
 from PyQt6.QtCore import QByteArray, Qt, QTimer, pyqtSignal
@@ -24,6 +25,11 @@ from widgets.timeline import Timeline
 from app.gui.session import Session
 from app.gui.settings import Settings, load_views, save_views
 
+if TYPE_CHECKING:
+    from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
+
+    from app.gui.experiments_window import ExperimentsWindow
+
 DEFAULT_EXPERIMENT = TrainConfig(n=7, m=2, data="identity", optimizer="adamw", lr=1e-3, steps=25_000, seed=0)
 RUN_FILTER = "Run files (*.h5 *.hdf5);;All files (*)"
 MAX_RECENT = 8
@@ -37,7 +43,7 @@ def settings() -> Settings:
 
 
 class RunControls(QWidget):
-    def __init__(self, parent=None):
+    def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -392,7 +398,7 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _=False, name=name: self.show_experiments(name))
             m.addAction(a)
 
-    def show_experiments(self, tab: str = "sweep"):
+    def show_experiments(self, tab: str = "sweep") -> ExperimentsWindow:
         """The Experiments window (one, made on first use), on the given tab."""
         if getattr(self, "experiments", None) is None:
             from app.gui.experiments_window import ExperimentsWindow
@@ -422,7 +428,7 @@ class MainWindow(QMainWindow):
         self.picker.modelChosen.connect(s.set_model)
 
     # ============================================================= actions
-    def start_training(self):
+    def start_training(self) -> None:
         try:
             cfg = self.form.config()
         except ConfigError as exc:
@@ -435,26 +441,26 @@ class MainWindow(QMainWindow):
             return
         settings().setValue("last_experiment", cfg.to_json())
 
-    def toggle_pause(self):
+    def toggle_pause(self) -> None:
         s = self.session
         if s.state == "paused":
             s.resume()
         else:
             s.pause()
 
-    def open_dialog(self):
+    def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open run", str(Path.home()), RUN_FILTER)
         if path:
             self.open_run(path)
 
-    def open_run(self, path) -> bool:
+    def open_run(self, path: Union[str, os.PathLike[str]]) -> bool:
         ok = self.session.open(path)
         if ok:
             self._add_recent(str(path))
             self.setWindowTitle(f"Latent geometry explorer — {Path(path).name}")
         return ok
 
-    def save_dialog(self):
+    def save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save run as", str(Path.home() / "run.h5"), RUN_FILTER)
         if path:
             confirmed = True  # the dialog asked before choosing an existing file
@@ -464,7 +470,7 @@ class MainWindow(QMainWindow):
             if self.session.save_as(path, replace=confirmed):
                 self._add_recent(path)
 
-    def show_error(self, title: str, text: str):
+    def show_error(self, title: str, text: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Warning, title, text.split("\n\n")[0], parent=self)
         if "\n\n" in text:
             box.setDetailedText(text.split("\n\n", 1)[1])
@@ -530,7 +536,7 @@ class MainWindow(QMainWindow):
 
     _in_redraw = False
 
-    def redraw(self):
+    def redraw(self) -> None:
         """Redraw every view from the session's current frame (the one code path)."""
         self._in_redraw = True
         try:
@@ -618,11 +624,11 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(a)
         self.recent_menu.setEnabled(bool(recent))
 
-    def dragEnterEvent(self, e):
+    def dragEnterEvent(self, e: QDragEnterEvent) -> None:
         if e.mimeData().hasUrls() and any(u.isLocalFile() for u in e.mimeData().urls()):
             e.acceptProposedAction()
 
-    def dropEvent(self, e):
+    def dropEvent(self, e: QDropEvent) -> None:
         for u in e.mimeData().urls():
             if u.isLocalFile():
                 self.open_run(u.toLocalFile())
@@ -657,7 +663,7 @@ class MainWindow(QMainWindow):
                 return True
         return False
 
-    def showEvent(self, e):  # noqa: N802 (Qt)
+    def showEvent(self, e: QShowEvent) -> None:  # noqa: N802 (Qt)
         super().showEvent(e)
         QTimer.singleShot(0, self._hide_stale_tab_bars)
         if not getattr(self, "_sized_on_show", False):  # dock sizes take once the window is laid out
@@ -725,7 +731,7 @@ class MainWindow(QMainWindow):
                 e["color"] = VERDICT_COLORS.get(e["verdict"], "#333")
         self.timeline.set_events(events)
 
-    def closeEvent(self, e):
+    def closeEvent(self, e: QCloseEvent) -> None:
         self._story_timer.stop()
         self._story_closed = True
         self._story_pool.shutdown(wait=False, cancel_futures=True)

@@ -11,9 +11,10 @@ something changes; the window redraws at display rate.
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import time
 from pathlib import Path
-from typing import Hashable, Optional, Set, Tuple
+from typing import Hashable, Iterable, Optional, Set, Tuple, Union
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -43,7 +44,7 @@ class Session(QObject):
     selectionChanged = pyqtSignal()
     modelsChanged = pyqtSignal()  # final losses / verdicts of the K models changed
 
-    def __init__(self, parent=None, train_threads: int = 1):
+    def __init__(self, parent: Optional[QObject] = None, train_threads: int = 1):
         super().__init__(parent)
         self.train_threads = train_threads
         self.explorer = ExplorerState()
@@ -96,7 +97,7 @@ class Session(QObject):
         return self.explorer.selected
 
     @selected.setter
-    def selected(self, features) -> None:
+    def selected(self, features: Iterable[int]) -> None:
         self.explorer.selected = set(features)
 
     @property
@@ -108,7 +109,7 @@ class Session(QObject):
         return self.explorer.colors
 
     # ================================================================ training
-    def start(self, config: TrainConfig):
+    def start(self, config: TrainConfig) -> None:
         """Start a new run (stopping any run in progress). Bad configs raise ConfigError."""
         config = config.validate()
         check_memory(config)  # a run that cannot fit is refused (ConfigError naming why), nothing stops
@@ -134,17 +135,17 @@ class Session(QObject):
         self.worker.start()
         self._set_state("training")
 
-    def pause(self):
+    def pause(self) -> None:
         if self.worker is not None and self.worker.is_running():
             self.worker.pause()
             self._set_state("paused")
 
-    def resume(self):
+    def resume(self) -> None:
         if self.worker is not None and self.worker.is_running():
             self.worker.resume()
             self._set_state("training")
 
-    def step_once(self):
+    def step_once(self) -> None:
         """One chunk, then paused again."""
         if self.worker is not None and self.worker.is_running():
             if self.state != "paused":
@@ -171,7 +172,7 @@ class Session(QObject):
         return ok
 
     # ============================================================= run files
-    def open(self, path) -> bool:
+    def open(self, path: Union[str, os.PathLike[str]]) -> bool:
         """Open a saved run. A bad file leaves the current session untouched."""
         try:
             run = open_run(path)  # read before anything stops: a bad file changes nothing
@@ -188,7 +189,7 @@ class Session(QObject):
                           f"{run.history.first_step}..{run.history.latest_step}")
         return True
 
-    def save_as(self, path, replace: bool = False) -> bool:
+    def save_as(self, path: Union[str, os.PathLike[str]], replace: bool = False) -> bool:
         """Save the run to ``path``; an existing file is replaced only with ``replace`` (a save
         dialog that asked)."""
         if self.history is None or self.config is None:

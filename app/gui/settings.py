@@ -30,7 +30,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
 
 ENV_ORG = "LGE_SETTINGS_ORG"
 DEFAULT_ORG = "latent-geometry-explorer"
@@ -122,7 +122,7 @@ class Settings:
     """The settings file as a dict of plain values: ``value(key, default)``, ``setValue(key, v)``
     (names as QSettings', which this replaces). Writes go to disk at once, atomically."""
 
-    def __init__(self, path=None):
+    def __init__(self, path: Optional[Union[str, os.PathLike[str]]] = None):
         self.path = Path(path) if path is not None else settings_path()
         self._values: dict = {}
         text = _read_text(self.path)
@@ -151,11 +151,11 @@ class Settings:
         if dirty:
             self._write()
 
-    def value(self, key: str, default=None):
+    def value(self, key: str, default: Any = None) -> Any:  # a value of the key's SCHEMA kind, or default
         v = self._values.get(key, default)
         return list(v) if isinstance(v, list) else v
 
-    def setValue(self, key: str, value) -> None:  # noqa: N802 (QSettings' name)
+    def setValue(self, key: str, value: Any) -> None:  # noqa: N802 (QSettings' name); value: of the key's SCHEMA kind
         kind = SCHEMA.get(key)
         if kind is None:
             raise KeyError(f"unknown setting {key!r} (known: {', '.join(SCHEMA)})")

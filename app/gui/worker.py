@@ -40,7 +40,7 @@ class BackgroundJob(QObject):
     finished = pyqtSignal()  # the thread is about to end (done, cancelled or failed)
 
     def __init__(self, fn: Callable[[Callable[[Any], None]], Any], cancel: Optional[Callable[[], None]] = None,
-                 name: str = "job", expected: Tuple[Type[BaseException], ...] = (), parent=None):
+                 name: str = "job", expected: Tuple[Type[BaseException], ...] = (), parent: Optional[QObject] = None):
         super().__init__(parent)
         self.fn, self._cancel, self.name, self.expected = fn, cancel, name, tuple(expected)
         self.latest: Any = None
@@ -108,7 +108,7 @@ class TrainingWorker(BackgroundJob):
 
     halted = pyqtSignal(int, int)  # model, step: loss became NaN/inf
 
-    def __init__(self, trainer: Trainer, threads: int = 1, parent=None):
+    def __init__(self, trainer: Trainer, threads: int = 1, parent: Optional[QObject] = None):
         super().__init__(self._train, trainer.request_stop, "training-worker", parent=parent)
         self.trainer = trainer
         self.threads = threads
