@@ -163,19 +163,21 @@ class Trainer:
         return self._dataset
 
     # ------------------------------------------------------------------ flags
-    def request_stop(self) -> None:
-        self._stop.set()
+    def _set_and_wake(self, flag: threading.Event) -> None:
+        """Raise ``flag`` and wake a paused training loop to look at it."""
+        flag.set()
         with self._resume:
             self._resume.notify_all()
+
+    def request_stop(self) -> None:
+        self._set_and_wake(self._stop)
 
     def request_pause(self) -> None:
         self._pause.set()
 
     def step_once(self) -> None:
         """While paused: let exactly one chunk run, then pause again."""
-        self._step_once.set()
-        with self._resume:
-            self._resume.notify_all()
+        self._set_and_wake(self._step_once)
 
     def resume(self) -> None:
         self._pause.clear()

@@ -270,16 +270,30 @@ def cmd_export(a: argparse.Namespace) -> int:
         raise CliError(f"main.py: --step must be from {h.first_step} to {h.latest_step} (the recorded steps of "
                        f"{a.run}), got {a.step}")
     snap, ctx = frames_of(s)(a.step)
+
+    def write(stop: Callable[[], bool]) -> Path:
+        with FigureRenderer(panels, opts, title) as r:
+            return r.save(a.out, snap, ctx, replace=a.force, interrupted=stop)
+
+    return _write_figure(a, write, f"{opts.width}x{opts.height}", f"step {snap.step:,}")
+
+
+def _write_figure(a: argparse.Namespace, write: Callable[[Callable[[], bool]], Path], size: str,
+                  what: str) -> int:
+    """``write(interrupted) -> path`` under Ctrl+C handling, then the one line saying what was
+    written: an ExportError is one line and its status, Ctrl+C writes nothing (status 130)."""
+    from app.export.figure import ExportError
+
     try:
         # Ctrl+C while Qt paints would be swallowed by PyQt: it is asked after the render
-        with Interrupt() as intr, FigureRenderer(panels, opts, title) as r:
-            out = r.save(a.out, snap, ctx, replace=a.force, interrupted=lambda: intr.requested)
+        with Interrupt() as intr:
+            out = write(lambda: intr.requested)
     except ExportError as exc:
         raise CliError(f"main.py: {exc}", exc.status) from None
     except KeyboardInterrupt:
         print(f"main.py: interrupted: nothing was written to {a.out}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(f"wrote {out} ({opts.width}x{opts.height} {out.suffix[1:]}, step {snap.step:,})")
+    print(f"wrote {out} ({size} {out.suffix[1:]}, {what})")
     return 0
 
 
@@ -313,33 +327,26 @@ def export_experiment(a: argparse.Namespace, kind: str) -> int:
                          background=a.background)
     prepare_display(False)
     qt_app()
-    try:
-        with Interrupt() as intr:
-            stop = lambda: intr.requested  # noqa: E731
-            if kind == SWEEP_FORMAT:
-                from model.sweep import open_sweep
 
-                sweep = open_sweep(a.run)
-                if a.model:
-                    raise CliError("main.py export: --model: a sweep file's atlas shows all its models; pick "
-                                   "one with main.py train --seed (model k of seed s is seed s + k)")
-                out = ef.write_sweep_figure(a.out, sweep, opts, entry=(a.config or 1) - 1, replace=a.force,
-                                            interrupted=stop)
-            else:
-                from model.datasize import open_datasize
+    def write(stop: Callable[[], bool]) -> Path:
+        if kind == SWEEP_FORMAT:
+            from model.sweep import open_sweep
 
-                res = open_datasize(a.run)
-                K = res.results[0].W.shape[0] if res.results else 1
-                if not 0 <= a.model < K:
-                    raise CliError(f"main.py export: --model must be from 0 to {K - 1} for {a.run}, got {a.model}")
-                out = ef.write_datasize_figure(a.out, res, opts, model=a.model, replace=a.force, interrupted=stop)
-    except ExportError as exc:
-        raise CliError(f"main.py: {exc}", exc.status) from None
-    except KeyboardInterrupt:
-        print(f"main.py: interrupted: nothing was written to {a.out}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    print(f"wrote {out} ({opts.width}x{opts.height} {out.suffix[1:]}, the {what}'s view)")
-    return 0
+            sweep = open_sweep(a.run)
+            if a.model:
+                raise CliError("main.py export: --model: a sweep file's atlas shows all its models; pick "
+                               "one with main.py train --seed (model k of seed s is seed s + k)")
+            return ef.write_sweep_figure(a.out, sweep, opts, entry=(a.config or 1) - 1, replace=a.force,
+                                         interrupted=stop)
+        from model.datasize import open_datasize
+
+        res = open_datasize(a.run)
+        K = res.results[0].W.shape[0] if res.results else 1
+        if not 0 <= a.model < K:
+            raise CliError(f"main.py export: --model must be from 0 to {K - 1} for {a.run}, got {a.model}")
+        return ef.write_datasize_figure(a.out, res, opts, model=a.model, replace=a.force, interrupted=stop)
+
+    return _write_figure(a, write, f"{opts.width}x{opts.height}", f"the {what}'s view")
 
 
 def cmd_animate(a: argparse.Namespace) -> int:

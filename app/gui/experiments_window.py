@@ -164,7 +164,11 @@ class _RunnerTab(_FigureExport, QWidget):
             self.open(path)
 
     def _show(self, result) -> None:
-        """Show a sweep's result (finished or opened) in the tab's view."""
+        """Show a sweep's result (finished or opened) in the tab's view; Export… once it has one."""
+        self.export_button.setEnabled(self._keep(result))
+
+    def _keep(self, result) -> bool:
+        """Keep ``result`` and hand it to the view; whether it has anything to draw."""
         raise NotImplementedError
 
     def _summary(self, result) -> str:
@@ -275,14 +279,14 @@ class SweepTab(_RunnerTab):
         self.progress.setFormat(f"[{p.index + 1}/{p.configs}] {p.label}: {p.phase} {p.done:,}/{p.total:,}")
 
     def _write_figure(self, path, replace: bool) -> Path:
-        from app.export.experiment_figures import write_sweep_figure
+        from app.export import experiment_figures as ef
 
-        return write_sweep_figure(path, self.sweep, entry=self.view.entry_index, replace=replace)
+        return ef.write_sweep_figure(path, self.sweep, entry=self.view.entry_index, replace=replace)
 
-    def _show(self, sweep):
+    def _keep(self, sweep) -> bool:
         self.sweep = sweep
         self.view.set_sweep(sweep)
-        self.export_button.setEnabled(bool(sweep.entries))
+        return bool(sweep.entries)
 
     def _summary(self, sweep) -> str:
         return f"{len(sweep.entries)} of {sweep.planned} configuration(s)"
@@ -554,14 +558,14 @@ class DataSizeTab(_RunnerTab):
                                 f"{fmt_seconds(p.seconds_left)} left")
 
     def _write_figure(self, path, replace: bool) -> Path:
-        from app.export.experiment_figures import write_datasize_figure
+        from app.export import experiment_figures as ef
 
-        return write_datasize_figure(path, self.result, model=self.view.model, replace=replace)
+        return ef.write_datasize_figure(path, self.result, model=self.view.model, replace=replace)
 
-    def _show(self, result):
+    def _keep(self, result) -> bool:
         self.result = result
         self.view.set_result(result)
-        self.export_button.setEnabled(bool(result.results))
+        return bool(result.results)
 
     def _summary(self, result) -> str:
         return f"{len(result.results)} of {len(result.sizes)} sizes"
