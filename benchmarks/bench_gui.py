@@ -126,8 +126,8 @@ def scrub_breakdown(app, win, frames: int = 20) -> list:
         snap = s.snapshot()
         add("snapshot from the history", _ms(s.snapshot))
         add("analysis, fresh (analyze)", _ms(lambda: analyze(snap, onehot=True)))
-        add("view context, analysis cached", _ms(lambda: s._context(snap)))
-        ctx = s._context(snap)
+        add("view context, analysis cached", _ms(s.frame))
+        _, ctx = s.frame()
         for key, v in views.items():
             shown = v.isVisible() and not v.visibleRegion().isEmpty()
             name = f"update {key}" + ("" if shown else " (hidden: skipped by redraw)")
