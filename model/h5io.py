@@ -61,8 +61,14 @@ T = TypeVar("T")
 
 
 # ----------------------------------------------------------------- small helpers
-def kind_name(fmt: str) -> str:
-    """What a person calls a file of format ``fmt`` ("run file", "sweep file", ...)."""
+#: What a file of any of the kinds is called (a reader that takes every kind: ``fmt`` None).
+ANY_KIND = "run, sweep or dataset-size sweep file"
+
+
+def kind_name(fmt: Optional[str]) -> str:
+    """What a person calls a file of format ``fmt`` ("run file", "sweep file", ...; None: any kind)."""
+    if fmt is None:
+        return ANY_KIND
     return FILE_KINDS.get(fmt, ("HDF5 file",))[0]
 
 
@@ -211,7 +217,7 @@ def check_readable(path: Union[str, Path], fmt: Optional[str] = RUN_FORMAT) -> N
                 ok = False
             if not ok:
                 if fmt is None:  # any of this program's kinds (file_kind)
-                    raise RunFileError(path, "is not HDF5 (a run, sweep or dataset-size sweep file is HDF5)")
+                    raise RunFileError(path, f"is not a {kind} (not HDF5)")
                 raise RunFileError(path, f"is not a {kind} (not HDF5; a {kind} is an HDF5 file with format "
                                          f"'{fmt}')")
     except RunFileError as exc:
@@ -286,12 +292,17 @@ def _check_self_contained(f, path: Path) -> None:
                                              f"only self-contained files are read")
 
 
-def _check_format(f, path: Path, fmt: str) -> None:
+def _format_of(f) -> Optional[str]:
+    """The file's ``format`` attribute as text; None when it has none or it is not text."""
     found = f.attrs.get("format")
     try:
-        found = as_str(found) if found is not None else None
+        return as_str(found) if found is not None else None
     except (TypeError, UnicodeDecodeError):
-        found = None
+        return None
+
+
+def _check_format(f, path: Path, fmt: str) -> None:
+    found = _format_of(f)
     if found == fmt:
         return
     kind, what, _ = FILE_KINDS[fmt]
@@ -343,11 +354,7 @@ def file_kind(path: Union[str, Path]) -> str:
     path = Path(path)
 
     def kind(f):
-        found = f.attrs.get("format")
-        try:
-            found = as_str(found) if found is not None else None
-        except (TypeError, UnicodeDecodeError):
-            found = None
+        found = _format_of(f)
         if found in FILE_KINDS:
             return found
         kinds = [v[0] for v in FILE_KINDS.values()]

@@ -155,3 +155,22 @@ def test_no_module_imports_a_private_name_of_the_file_modules():
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] in IO_MODULES:
                 bad += [f"{src.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
     assert bad == []
+
+
+def test_file_kind_names_each_kind_and_refuses_what_is_none_of_them(good, tmp_path):
+    """file_kind (export's dispatch) reads the kind from the file; a path that is none of the three
+    kinds is one line that says so ("run, sweep or dataset-size sweep file")."""
+    assert {k: h5io.file_kind(p) for k, p in good.items()} == {
+        "run": h5io.RUN_FORMAT, "sweep": h5io.SWEEP_FORMAT, "datasize": h5io.DATASIZE_FORMAT}
+    fifo = tmp_path / "pipe.h5"
+    os.mkfifo(fifo)
+    junk = tmp_path / "junk.h5"
+    junk.write_text("not a file of ours")
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f.attrs["format"] = "something-else"
+    assert str(refusal(h5io.file_kind, fifo)).endswith(
+        "is a named pipe (FIFO), not a run, sweep or dataset-size sweep file: only regular files are read")
+    assert str(refusal(h5io.file_kind, junk)).endswith("is not a run, sweep or dataset-size sweep file (not HDF5)")
+    assert "is an HDF5 file but not a run file, sweep file or dataset-size sweep file" in str(
+        refusal(h5io.file_kind, foreign))
