@@ -73,7 +73,7 @@ from .h5io import (DATASIZE_FORMAT, FILE_KINDS, SWEEP_FORMAT, RunFileError, as_s
                    check_real, check_whole, one_line, read_h5, read_version, stamp, write_error)
 from .h5io import RUN_FORMAT as FORMAT
 from .history import History
-from .snapshot import Snapshot
+from .snapshot import Snapshot, nonfinite_text
 
 FORMAT_VERSION = 1
 LIBVER = ("v110", "v110")  # SWMR needs >= v1.10 file format; v110 keeps files readable by HDF5 1.10+
@@ -415,6 +415,7 @@ class RunWriter:
             M = np.asarray(M).reshape(R, K, n, m)
         else:
             M = None
+        self._mark_nonfinite(steps, W, b, M)
         lo = 0
         while lo < R:
             if self._stage is None:
@@ -427,7 +428,22 @@ class RunWriter:
         self.rows += R
         self._last_step = int(steps[-1])
 
+    def _mark_nonfinite(self, steps: np.ndarray, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray]) -> None:
+        """No row with non-finite parameters is written unmarked: a model whose W, b or M holds a
+        NaN or inf at a step is marked halted there (the first such step), as the engine marks
+        a model whose loss diverged, so every reader knows the state (a float64 sum per model and
+        row: NaN and inf propagate, and float32 values cannot overflow it)."""
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN: not finite, as it should
+            ok = np.isfinite(W.sum(axis=(2, 3), dtype=np.float64)) & np.isfinite(b.sum(axis=2, dtype=np.float64))
+            if M is not None:
+                ok &= np.isfinite(M.sum(axis=(2, 3), dtype=np.float64))
+        if ok.all():
+            return
+        for k in np.flatnonzero(~ok.all(axis=0)):
+            self.mark_halted(int(k), int(steps[int(np.argmin(ok[:, k]))]))
+
     def mark_halted(self, k: int, step: int) -> None:
+        """Model ``k`` stopped at ``step``: its loss or its parameters became NaN/inf there."""
         if not 0 <= int(k) < self.K:
             raise IndexError(f"model {k} out of range 0..{self.K - 1}")
         if self._halted[k] < 0 or step < self._halted[k]:
@@ -882,9 +898,40 @@ def load_snapshot(path: Union[str, Path], step: Optional[int] = None, model: int
         snap = Snapshot(step=int(steps[i]), W=W, b=b, loss=loss, M=M,
                         importance=None if cfg.importance is None else cfg.importance_vector(),
                         model=k)
+        if not snap.finite:  # nothing can start from it
+            raise RunFileError(path, nonfinite_problem(snap, _last_finite(h, steps, i, k, hd.untied)))
         return cfg, snap
 
     return read_h5(path, read)
+
+
+def _last_finite(h, steps: np.ndarray, i: int, k: int, untied: bool) -> Optional[int]:
+    """The latest recorded step before row ``i`` at which model ``k`` is finite (None: none),
+    read a block of rows at a time from the end (a file that is NaN from some row on is read
+    back to there, at most)."""
+    names = ["W", "b"] + (["M"] if untied else [])
+    hi = int(i)
+    block = 256
+    while hi > 0:
+        lo = max(0, hi - block)
+        ok = np.ones(hi - lo, dtype=bool)
+        for name in names:
+            part = np.asarray(h[name][lo:hi, k], dtype=np.float64)
+            with np.errstate(invalid="ignore", over="ignore"):
+                ok &= np.isfinite(part.reshape(hi - lo, -1).sum(axis=1))
+        if ok.any():
+            return int(steps[lo + int(np.flatnonzero(ok)[-1])])
+        hi = lo
+    return None
+
+
+def nonfinite_problem(snap: Snapshot, last_finite: Optional[int]) -> str:
+    """The one-line problem of a snapshot whose parameters are not finite: where, and which
+    step before it is finite (what --step / --init-step can name instead)."""
+    where = nonfinite_text(snap)
+    before = (f"the last finite step before it is {last_finite:,}" if last_finite is not None else
+              "no recorded step before it is finite")
+    return f"model {snap.model} is not finite at step {snap.step:,} ({where}); {before}"
 
 
 # ------------------------------------------------------------------ places
@@ -924,4 +971,4 @@ def autosave_path(config: TrainConfig, kind: str = "run", models: Optional[int] 
 
 __all__ = ["RunFileError", "RunWriter", "Run", "save_run", "open_run", "load_snapshot",
            "user_runs_dir", "autosave_path", "file_kind", "FORMAT", "FORMAT_VERSION", "SWEEP_FORMAT", "DATASIZE_FORMAT",
-           "FILE_KINDS", "NO_SNAPSHOT", "check_readable", "check_real", "read_h5"]
+           "FILE_KINDS", "NO_SNAPSHOT", "check_readable", "check_real", "read_h5", "nonfinite_problem"]

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # annotations only: the parser path imports no numpy or h5py
     import os
 
     from model.config import TrainConfig
+    from model.history import History
     from model.runfile import Run
     from model.snapshot import Snapshot
 
@@ -31,6 +32,33 @@ EXTRA_COMMANDS = {"export": "app.cli.export", "animate": "app.cli.export",
                   "sweep": "app.cli.experiments", "probe": "app.cli.experiments", "datasize": "app.cli.experiments",
                   "figures": "app.cli.figures"}
 COMMANDS = ("train", "inspect") + tuple(EXTRA_COMMANDS)
+
+
+#: The command being run (set by _run): every one-line message starts "main.py COMMAND: ".
+_COMMAND: list = [None]
+#: A word of a message longer than this (an input echoed back: a 10,000-character value or file
+#: name) is shortened to its start and end, so a refusal stays one readable line.
+ECHO_MAX = 200
+_PREFIX = re.compile(r"^main\.py(?: [a-z]+)?: ")
+
+
+def _shorten(word: str) -> str:
+    return f"{word[:100]}…{word[-60:]} ({len(word):,} characters)" if len(word) > ECHO_MAX else word
+
+
+def message(text: object, command: Optional[str] = None) -> str:
+    """One line as every command says it: "main.py COMMAND: text" (the command that runs, or
+    ``command``; "main.py: text" outside any), whatever prefix ``text`` had, with its whitespace
+    folded and every word longer than ECHO_MAX characters shortened (inputs echoed back)."""
+    cmd = command or _COMMAND[0]
+    body = _PREFIX.sub("", " ".join(str(text).split()))
+    body = re.sub(r"\S{%d,}" % (ECHO_MAX + 1), lambda m: _shorten(m.group(0)), body)
+    return f"main.py {cmd}: {body}" if cmd else f"main.py: {body}"
+
+
+def say(text: object) -> None:
+    """Print one line on stderr, as ``message`` words it (notes, interruptions)."""
+    print(message(text), file=sys.stderr)
 
 
 class CliError(Exception):
@@ -303,10 +331,10 @@ def cmd_train(a: argparse.Namespace) -> int:
     h = trainer.history
     if intr.requested:
         if writer.published:
-            print(f"main.py: interrupted at step {trainer.step:,} of {cfg.steps:,}: the history up to step "
-                  f"{writer.committed_step:,} is saved in {out}", file=sys.stderr)
+            say(f"interrupted at step {trainer.step:,} of {cfg.steps:,}: the history up to step "
+                f"{writer.committed_step:,} is saved in {out}")
         else:
-            print("main.py: interrupted before the first snapshot: nothing was saved", file=sys.stderr)
+            say("interrupted before the first snapshot: nothing was saved")
         return EXIT_INTERRUPTED
     onehot = cfg.onehot
     if cfg.models == 1:
@@ -366,7 +394,20 @@ def run_snapshot(run: "Run", a: argparse.Namespace, prog: str = "") -> "Snapshot
         raise CliError(f"{prog}--model must be from 0 to {cfg.models - 1} for {a.run}, got {a.model}")
     if a.step is not None and a.step < 0:
         raise CliError(f"{prog}--step must be >= 0, got {a.step}")
-    return run.history.snapshot(step=a.step, model=a.model)
+    snap = run.history.snapshot(step=a.step, model=a.model)
+    check_finite(snap, run.history, a.run, prog)
+    return snap
+
+
+def check_finite(snap: "Snapshot", history: "History", path: object, prog: str = "") -> None:
+    """A snapshot whose parameters are not finite is one line naming where, and the last recorded
+    step before it that is finite (nothing is analysed, probed or drawn from NaN or inf)."""
+    if snap.finite:
+        return
+    from model.runfile import nonfinite_problem
+
+    before = history.last_finite_step(snap.model, snap.step - 1)
+    raise CliError(f"{prog}{path}: {nonfinite_problem(snap, before)}")
 
 
 def optimum_report(run: "Run", snap: "Snapshot", model: int) -> dict:
@@ -413,6 +454,7 @@ def _run(argv) -> int:
     from model.config import ConfigError
     from model.outfile import RunFileError  # light: the parser path imports no h5py
 
+    _COMMAND[0] = argv[0] if argv and argv[0] in COMMANDS else None
     try:
         if not argv or (len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in COMMANDS):
             from app.gui import run_gui
@@ -428,21 +470,21 @@ def _run(argv) -> int:
         build_parser().print_help()
         return EXIT_USAGE
     except CliError as e:
-        print(str(e), file=sys.stderr)
+        say(e)
         return e.status
     except ConfigError as e:  # every bad option, on one line
-        print("main.py: " + "; ".join(f"{_flag(f)}: {m}" for f, m in e.errors), file=sys.stderr)
+        say("; ".join(f"{_flag(f)}: {m}" for f, m in e.errors))
     except RunFileError as e:
-        print(f"main.py: {e}", file=sys.stderr)
+        say(e)
         return e.status
     except KeyboardInterrupt:
-        print("main.py: interrupted", file=sys.stderr)
+        say("interrupted")
         return EXIT_INTERRUPTED
     except (MemoryError, RuntimeError) as e:
         if not _out_of_memory(e):
             raise
-        print("main.py: out of memory: this run needs more memory than the machine could give "
-              "(lower n, --models, --examples or --batch)", file=sys.stderr)
+        say("out of memory: this run needs more memory than the machine could give "
+            "(lower n, --models, --examples or --batch)")
         return EXIT_FAILURE
     return EXIT_USAGE
 

@@ -18,7 +18,7 @@ import json
 import math
 import sys
 
-from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, add_train_options, float_arg, int_arg, path_arg,
+from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, say, add_train_options, float_arg, int_arg, path_arg,
                      add_threads_option, check_out, config_from_args, run_snapshot)
 
 COMMANDS = ("sweep", "probe", "datasize")
@@ -160,9 +160,8 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     sweep, interrupted = _run_cancellable(a, runner, progress, bar, "sweep")
     if interrupted:
         done = len(sweep.entries)
-        print(f"main.py: interrupted: {done} of {sweep.planned} configuration(s) finished"
-              + (f" and saved in {sweep.path}" if sweep.path is not None else "; nothing was saved"),
-              file=sys.stderr)
+        say(f"interrupted: {done} of {sweep.planned} configuration(s) finished"
+            + (f" and saved in {sweep.path}" if sweep.path is not None else "; nothing was saved"))
         return EXIT_INTERRUPTED
     if a.json:
         _print_json(sweep.summary())
@@ -248,6 +247,11 @@ def _parse_range(text: str):
                        f"got {text!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
         raise CliError(f"main.py probe: --range must be two finite numbers a,b with a < b, got {text!r}")
+    from model.probe import T_MAX
+
+    if max(abs(lo), abs(hi)) > T_MAX:
+        raise CliError(f"main.py probe: --range: each end must be within ±{T_MAX:.6g} (the largest float32: the "
+                       f"parameters are float32), got {text!r}")
     return lo, hi
 
 
@@ -397,6 +401,7 @@ def _probe_save(a, run, snap, path, t_at, objective, cont) -> str:
     from model import probe as pr
     from model.history import History
     from model.runfile import save_run
+    from model.snapshot import nonfinite_text
 
     cfg = run.config
     meta = {"perturbed_from": {"run": str(a.run), "model": int(a.model), "step": int(snap.step),
@@ -412,6 +417,10 @@ def _probe_save(a, run, snap, path, t_at, objective, cont) -> str:
     M = None if not cfg.untied else (start.M if start.M is not None else start.W.T)[None]
     h.append(int(snap.step), start.W[None], start.b[None], [start.loss], M)
     save_run(a.out, one, h, dataset=_one_model_dataset(run, a.model), meta=meta, replace=a.force)
+    saved = h.snapshot()  # as the file holds it: float32
+    if not saved.finite:  # the writer marked it (halted at its step); say so too
+        say(f"note: the perturbed model at t = {t_at:g} is not finite in float32 ({nonfinite_text(saved)}): "
+            f"{a.out} marks it so, and its readers show 'not finite at this step'")
     return f"the perturbed model at t = {t_at:g} (step {snap.step:,})"
 
 
@@ -429,13 +438,14 @@ def _probe_figure(a, res, snap, config) -> None:
 
 
 def _one_model_dataset(run, model: int):
-    """The finite dataset of model ``model`` (None for fresh data)."""
+    """The finite dataset of model ``model`` as a run of one model keeps it, (1, T, n) (None for
+    fresh data)."""
     if run.dataset is None:
         return None
     import numpy as np
 
     X = np.asarray(run.dataset)
-    return X[model] if X.ndim == 3 else X
+    return (X[model] if X.ndim == 3 else X)[None]
 
 
 def cmd_probe(a: argparse.Namespace) -> int:
@@ -471,7 +481,7 @@ def cmd_probe(a: argparse.Namespace) -> int:
         for line in saved:
             print(line)
     if a.out is not None and stopped_at is not None:
-        print(f"main.py: --out: {a.out} was not written (the continued training was interrupted)", file=sys.stderr)
+        say(f"--out: {a.out} was not written (the continued training was interrupted)")
     return _probe_interrupted(stopped_at, a.continue_steps)
 
 
@@ -526,8 +536,8 @@ def _probe_interrupted(stopped_at, steps) -> int:
     """After the probe's output: 0, or the one line and 130 when Ctrl+C cut --continue-steps short."""
     if stopped_at is None:
         return 0
-    print(f"main.py: interrupted: the continued training stopped at step {stopped_at:,} of {steps:,} and is "
-          f"not reported; the probe above is complete", file=sys.stderr)
+    say(f"interrupted: the continued training stopped at step {stopped_at:,} of {steps:,} and is "
+        f"not reported; the probe above is complete")
     return EXIT_INTERRUPTED
 
 
@@ -607,7 +617,7 @@ def cmd_datasize(a: argparse.Namespace) -> int:
         done = len(res.results)
         saved = (f" and saved in {res.path}" if res.path is not None else
                  "; nothing was saved" if a.out else " (no --out: nothing is saved)")
-        print(f"main.py: interrupted: {done} of {len(res.sizes)} size(s) finished{saved}", file=sys.stderr)
+        say(f"interrupted: {done} of {len(res.sizes)} size(s) finished{saved}")
         return EXIT_INTERRUPTED
     if a.json:
         _print_json(res.summary())

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from app.cli import MAX_THREADS, CliError, float_arg, int_arg
+from app.cli import MAX_THREADS, CliError, float_arg, int_arg, say
 
 MAX_SCALE = 10.0
 
@@ -87,8 +87,8 @@ def run(a: argparse.Namespace) -> int:
             _train(sf, runs, scale, a)
             _draw(sf, runs, out, scale, a, written)
     except KeyboardInterrupt:
-        print(f"main.py figures: interrupted: {len(written)} of {len(sf.FIGURES)} figures written to {out} "
-              f"(complete files only; {sf.INDEX} lists them)", file=sys.stderr)
+        say(f"interrupted: {len(written)} of {len(sf.FIGURES)} figures written to {out} "
+            f"(complete files only; {sf.INDEX} lists them)")
         return 130
     print(f"wrote {len(written)} figures and {sf.INDEX} to {out} in {time.monotonic() - t0:.0f} s"
           + ("" if scale == 1.0 else f" (steps x{scale:g})"))
