@@ -374,7 +374,7 @@ def cmd_animate(a: argparse.Namespace) -> int:
         try:
             steps = select_steps(s.history.steps, a.start, a.end, a.frames, a.stride, a.log_time)
         except ExportError as exc:
-            raise CliError(f"main.py: {exc}", exc.status) from None
+            raise CliError(f"{a.run}: {exc.problem}" if exc.field == "run" else str(exc), exc.status) from None
         _check_frames_finite(s, steps, a.run)
         bar = None
 
