@@ -69,7 +69,9 @@ class History:
     """Snapshots of K models trained together, thinned to stay under a memory budget."""
 
     def __init__(self, K: int, m: int, n: int, untied: bool = False,
-                 budget_bytes: int = DEFAULT_BUDGET_BYTES):
+                 budget_bytes: int = DEFAULT_BUDGET_BYTES, max_rows: Optional[int] = None):
+        """``max_rows``: the most rows it will ever be given (a run of S steps: S + 1; a file's
+        rows), so that a large budget for a short run reserves no memory it could never use."""
         K, m, n = int(K), int(m), int(n)
         if K < 1 or m < 1 or n < 1:
             raise ValueError(f"K, m, n must be >= 1, got K={K}, m={m}, n={n}")
@@ -80,6 +82,8 @@ class History:
         self._bpr = _bytes_per_row(K, m, n, self.untied)
         # the (K,) halted array counts against the budget too
         self.capacity = max(3, (self.budget_bytes - 8 * K) // self._bpr)
+        if max_rows is not None:
+            self.capacity = max(3, min(self.capacity, int(max_rows) + 1))  # + 1: the latest's row
         P = self.capacity - 1
         self._P = P
         self.dense_rows = P // 2 if P >= 4 else P - 2  # D

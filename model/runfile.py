@@ -69,8 +69,8 @@ import numpy as np
 
 from . import outfile
 from .config import ConfigError, TrainConfig
-from .h5io import (DATASIZE_FORMAT, FILE_KINDS, SWEEP_FORMAT, RunFileError, as_str, check_readable, file_kind,
-                   check_real, check_whole, one_line, read_h5, read_version, stamp, write_error)
+from .h5io import (DATASIZE_FORMAT, FILE_KINDS, SWEEP_FORMAT, RunFileError, as_str, check_declared, check_readable,
+                   check_real, check_whole, file_kind, file_size, one_line, read_h5, read_version, stamp, write_error)
 from .h5io import RUN_FORMAT as FORMAT
 from .history import History
 from .snapshot import Snapshot, nonfinite_text
@@ -181,11 +181,20 @@ def _write_dataset(f, dataset) -> None:
             g.create_dataset(name, data=arr)
 
 
-def _read_dataset(g, path) -> np.ndarray:
+def _read_dataset(g, path, config: TrainConfig) -> np.ndarray:
+    """The finite dataset (K, T, n), dense, from its CSR arrays; its shape must be the config's
+    (models, examples, n) and fit in this machine's memory before anything is allocated."""
     shape = tuple(int(v) for v in np.asarray(g.attrs["shape"]).reshape(-1))
     if len(shape) != 3 or min(shape) < 0:
         raise RunFileError(path, f"dataset has a bad shape attribute {shape}")
+    want = (config.models, config.examples, config.n)
+    if shape != want:
+        raise RunFileError(path, f"dataset has shape {shape}, but the config (models, examples, n) says {want}")
     K, T, n = shape
+    dense = 4 * K * T * n
+    if dense > _physical_memory():
+        raise RunFileError(path, f"dataset {shape} is {dense / 2**30:.3g} GB as float32, more than this machine's "
+                                 f"memory ({_physical_memory() / 2**30:.3g} GB)")
     check_real(g["data"], path, "dataset/data")
     for name in ("indptr", "indices"):
         check_whole(g[name], path, f"dataset/{name}")
@@ -201,6 +210,14 @@ def _read_dataset(g, path) -> np.ndarray:
     rows = np.repeat(np.arange(R, dtype=np.int64), np.diff(indptr))
     dense[rows, indices] = data
     return dense.reshape(K, T, n)
+
+
+def _physical_memory() -> int:
+    """Bytes of memory this machine has (a bound no array read from a file may pass)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 2**40
 
 
 def _check_dims(config: TrainConfig, K: int, m: int, n: int, untied: bool) -> None:
@@ -784,6 +801,9 @@ def _read_header(f, path: Path) -> _Header:
                                      f"(steps/committed)")
     if N < 0:
         raise RunFileError(path, f"history has a negative row count {N}")
+    size = file_size(f, path)
+    for name in list(want) + [x for x in ("crc",) if x in h]:  # the committed rows must be stored in the file
+        check_declared(h[name], path, f"history/{name}", size, rows=N)
     if "crc" in h and (h["crc"].ndim != 1 or h["crc"].shape[0] < N):
         raise RunFileError(path, f"history/crc has shape {h['crc'].shape}, but the history has {N} rows")
     if "halted" in h and h["halted"].shape != (K,):
@@ -829,9 +849,9 @@ def open_run(path: Union[str, Path], budget_bytes: Optional[int] = None) -> Run:
         if hd.N == 0:  # the writer died (or the disk filled) before its first flush
             raise RunFileError(path, NO_SNAPSHOT)
         h = f["history"]
-        dataset = _read_dataset(f["dataset"], path) if "dataset" in f else None
+        dataset = _read_dataset(f["dataset"], path, hd.config) if "dataset" in f else None
         budget = int(budget_bytes if budget_bytes is not None else hd.config.history_budget_mb * 2**20)
-        hist = History(hd.K, hd.m, hd.n, untied=hd.untied, budget_bytes=budget)
+        hist = History(hd.K, hd.m, hd.n, untied=hd.untied, budget_bytes=budget, max_rows=hd.N + 1)
         steps = _read_steps(h, hd.N, path)
         crcs = np.asarray(h["crc"][:hd.N]) if "crc" in h else None
         idx = _well_spread(hd.N, hist.capacity - 1)
