@@ -43,7 +43,9 @@ _PREFIX = re.compile(r"^main\.py(?: [a-z]+)?: ")
 
 
 def _shorten(word: str) -> str:
-    return f"{word[:100]}…{word[-60:]} ({len(word):,} characters)" if len(word) > ECHO_MAX else word
+    core = word.rstrip(":;,.)'\"")
+    tail = word[len(core):]
+    return f"{core[:100]}…{core[-60:]} ({len(core):,} characters){tail}" if len(core) > ECHO_MAX else word
 
 
 def message(text: object, command: Optional[str] = None) -> str:
@@ -126,6 +128,22 @@ def check_out(path: Union[str, os.PathLike[str]], force: bool, what: str = "--ou
         raise CliError(f"main.py: {what}: {path} already exists; pass --force to replace it") from None
     except OSError as exc:
         raise CliError(f"main.py: {what}: {problem(exc, f'write {path}')}") from None
+
+
+#: What a file of this program (run, sweep, dataset-size sweep) is named: HDF5.
+RUN_EXTENSIONS = (".h5", ".hdf5")
+
+
+def check_run_out(path: Union[str, os.PathLike[str]], force: bool, what: str = "--out") -> None:
+    """check_out for a file of this program (HDF5): its name must end in .h5 or .hdf5, so that a
+    run is never written under a figure's or a document's name."""
+    import os
+
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in RUN_EXTENSIONS:
+        raise CliError(f"{what}: {path}: the file name must end in {' or '.join(RUN_EXTENSIONS)} (an HDF5 file)"
+                       + (f", got {ext!r}" if ext else ""))
+    check_out(path, force, what)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -299,7 +317,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     from model.init import initial_parameters
 
     if a.out is not None:
-        check_out(a.out, a.force)
+        check_run_out(a.out, a.force)
     check_memory(cfg)  # before anything is allocated: a run that cannot fit is refused, naming why
     out = a.out if a.out is not None else str(autosave_path(cfg))
     dataset = make_dataset(cfg)

@@ -19,7 +19,7 @@ import math
 import sys
 
 from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, say, add_train_options, float_arg, int_arg, path_arg,
-                     add_threads_option, check_out, config_from_args, run_snapshot)
+                     add_threads_option, check_run_out, config_from_args, run_snapshot)
 
 COMMANDS = ("sweep", "probe", "datasize")
 MAX_MEMORY_GB = 1e6  # a petabyte: beyond any machine, and still a whole number of bytes in an int64
@@ -139,7 +139,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     cfg = config_from_args(a)
     grid = parse_grid(a.grid)
     if a.out is not None:
-        check_out(a.out, a.force)
+        check_run_out(a.out, a.force)
     out = a.out or str(default_sweep_path(cfg, cfg.models))
     runner = SweepRunner(cfg, grid, cfg.models, out=out, threads=a.threads, overwrite=a.force)
     _connect_cluster(a)
@@ -302,7 +302,7 @@ def _probe_check_args(a) -> tuple:
     if a.continue_steps is not None and not 1 <= a.continue_steps <= 10_000_000:
         raise CliError(f"main.py probe: --continue-steps must be from 1 to 10000000, got {a.continue_steps}")
     if a.out is not None:
-        check_out(a.out, a.force)
+        check_run_out(a.out, a.force)
     if a.figure is not None:
         from app.export.experiment_figures import ExportError, check_figure_path
 
@@ -433,8 +433,8 @@ def _probe_figure(a, res, snap, config) -> None:
     qt_app()
     try:
         write_probe_figure(a.figure, res, snap, config, a.model, replace=a.force)
-    except ExportError as exc:
-        raise CliError(f"main.py probe: {exc}", exc.status) from None
+    except ExportError as exc:  # the figure's own errors name its flag (the renderer says --out)
+        raise CliError(f"main.py probe: --figure: {exc.problem}", exc.status) from None
 
 
 def _one_model_dataset(run, model: int):
@@ -592,7 +592,7 @@ def cmd_datasize(a: argparse.Namespace) -> int:
     sizes = parse_sizes(a.sizes)
     cfg = config_from_args(a)
     if a.out is not None:
-        check_out(a.out, a.force)
+        check_run_out(a.out, a.force)
     limit = None if a.max_memory_gb is None else int(a.max_memory_gb * 2**30)
     runner = DataSizeRunner(cfg, sizes, a.test_examples, out=a.out, threads=a.threads, memory_limit=limit,
                             overwrite=a.force)
