@@ -556,3 +556,137 @@ def test_the_window_s_autosave_on_a_disk_that_fills_stops_but_training_goes_on(q
     run = open_run(path)  # what was written before the disk filled
     assert 1 <= len(run.history) and run.history.latest_step < 300_000
     assert hidden_parts(disk / "runs") == []
+
+
+# ------------------------------------------------- names at the length limit (issue 21, item 10)
+def _name_max(folder) -> int:
+    return os.pathconf(folder, "PC_NAME_MAX")
+
+
+@pytest.fixture(scope="module")
+def sweep_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("sweep") / "s.h5"
+    r = cli("sweep", "--n", "3", "--steps", "5", "--models", "2", "--quiet", "--out", p)
+    assert r.returncode == 0, r.stderr
+    return p
+
+
+#: writer -> (argv before --out / --figure, the flag, the extension)
+NAME_WRITERS = {
+    "train": (["train", "--n", "5", "--steps", "5", "--quiet"], "--out", ".h5"),
+    "sweep": (["sweep", "--n", "3", "--steps", "5", "--models", "2", "--quiet"], "--out", ".h5"),
+    "datasize": (["datasize", "--n", "20", "--sizes", "3", "--steps", "5", "--warmup", "2", "--test-examples", "20",
+                  "--quiet"], "--out", ".h5"),
+    "probe --out": (["probe", "{run}", "--points", "5", "--at", "0.05"], "--out", ".h5"),
+    "probe --figure": (["probe", "{run}", "--points", "5"], "--figure", ".png"),
+    "export png": (["export", "{run}", "--view", "zones", "--size", "100x80"], "--out", ".png"),
+    "export svg": (["export", "{run}", "--view", "wheel", "--size", "100x80"], "--out", ".svg"),
+    "export pdf": (["export", "{run}", "--view", "bias", "--size", "100x80"], "--out", ".pdf"),
+    "export sweep": (["export", "{sweep}", "--size", "400x300"], "--out", ".png"),
+    "animate gif": (["animate", "{run}", "--view", "zones", "--frames", "2", "--size", "100x80", "--quiet"], "--out",
+                    ".gif"),
+    "animate mp4": (["animate", "{run}", "--view", "loss", "--frames", "2", "--size", "128x96", "--quiet"], "--out",
+                    ".mp4"),
+}
+
+
+@pytest.mark.parametrize("length", ["at the limit", "at the limit in UTF-8", "one byte over"])
+@pytest.mark.parametrize("writer", list(NAME_WRITERS))
+def test_a_name_at_the_length_limit_is_written_and_one_byte_more_is_one_line(tmp_path, run7, sweep_file, capsys,
+                                                                           monkeypatch, writer, length):
+    """A name of exactly NAME_MAX bytes (255 here) is a legal name: every writer writes it (its hidden
+    temporary name is shortened to fit, and none is left); one byte more is refused in one line
+    naming the lengths, exit 2, nothing written."""
+    from app.cli import main
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    monkeypatch.setenv("LGE_DATA_DIR", str(tmp_path / "data"))
+    args, flag, ext = NAME_WRITERS[writer]
+    args = [a.format(run=run7, sweep=sweep_file) for a in args]
+    limit = _name_max(tmp_path)
+    room = limit - len(ext) + (length == "one byte over")
+    stem = "é" * (room // 2) + "x" * (room % 2) if "UTF-8" in length else "n" * room
+    out = tmp_path / f"{stem}{ext}"
+    assert len(os.fsencode(out.name)) == limit + (length == "one byte over")
+    rc = main(args + [flag, str(out)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if length == "one byte over":
+        lines = err.strip().splitlines()
+        assert rc == 2 and len(lines) == 1, err
+        assert f"the file name is too long ({limit + 1} bytes; this file system allows {limit})" in lines[0], lines[0]
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name != "data") == []
+    else:
+        assert rc == 0, err
+        assert out.is_file() and out.stat().st_size > 0
+        assert hidden_parts(tmp_path) == []
+
+
+# ------------------------------------------------------- stale hidden files (issue 21, item 14)
+def _wait_for_part(folder, proc, timeout=180.0):
+    deadline = time.monotonic() + timeout
+    while not hidden_parts(folder):
+        assert proc.poll() is None and time.monotonic() < deadline, "no hidden file appeared"
+        time.sleep(0.005)
+    return hidden_parts(folder)
+
+
+@pytest.mark.parametrize("writer", ["train", "animate"])
+def test_a_part_file_left_by_kill_9_is_removed_by_the_next_writer(tmp_path, run7, writer):
+    """kill -9 leaves the writer's hidden file (nothing can remove it then); the next writer in that
+    folder finds that no process with its id and start time runs, and removes it."""
+    args = (["train", "--n", "7", "--steps", "100000000", "--out", tmp_path / "r.h5"] if writer == "train" else
+            ["animate", run7, "--view", "zones", "--frames", "300", "--size", "640x480", "--quiet", "--out",
+             tmp_path / "a.mp4"])
+    p = start(*args)
+    parts = _wait_for_part(tmp_path, p)
+    _kill_when(p, lambda: True)
+    left = hidden_parts(tmp_path)
+    assert left and set(parts) <= set(left), (parts, left)
+    m = re.match(r"^\.(r|a)\.(\d+)-(\d+)-[0-9a-f]{6}-[0-9a-f]{4}\.part\.(h5|mp4)$", left[0])
+    assert m and int(m.group(2)) == p.pid, left  # the writer's own id is in the name
+    r = cli("train", "--n", "5", "--steps", "5", "--quiet", "--out", tmp_path / "next.h5")
+    assert r.returncode == 0, r.stderr
+    assert hidden_parts(tmp_path) == [], hidden_parts(tmp_path)
+
+
+def test_a_live_writer_s_part_file_is_never_removed(tmp_path, run7):
+    """While an animation encodes into its hidden file, another writer in the same folder leaves it
+    alone, and the animation completes and is published."""
+    rd = Reader(start("animate", run7, "--view", "zones", "--frames", "200", "--size", "640x480", "--quiet",
+                      "--out", tmp_path / "a.mp4"))
+    parts = _wait_for_part(tmp_path, rd.proc)
+    r = cli("export", run7, "--view", "zones", "--size", "100x80", "--out", tmp_path / "f.png")
+    assert r.returncode == 0, r.stderr
+    if rd.proc.poll() is None:  # still encoding: its file must still be there
+        assert set(parts) <= set(hidden_parts(tmp_path)), (parts, hidden_parts(tmp_path))
+    assert rd.finish(300) == 0, rd.text[-2000:]
+    assert (tmp_path / "a.mp4").stat().st_size > 0 and hidden_parts(tmp_path) == []
+
+
+def test_remove_stale_judges_only_names_it_can_tell_dead(tmp_path):
+    """Removed: this machine's name of a process that is gone (a pid that runs, started at another
+    time, is another process). Kept: this process's own, another machine's or namespace's, a
+    name of another form, and a folder."""
+    from model import outfile
+
+    me = outfile._owner()
+    if me is None:
+        pytest.skip("no /proc: the writers' names carry no process id here")
+    pid, start_, tag = me.split("-")
+    other_tag = "0" * 6 if tag != "0" * 6 else "1" * 6
+    names = {
+        f".r.{pid}-{int(start_) + 1}-{tag}-0a0a.part.h5": "removed",  # this pid, another start: a dead one's
+        f".r.{2**22 + 7}-5-{tag}-0b0b.part.png": "removed",  # a pid beyond pid_max: nobody runs
+        f".r.{pid}-{start_}-{tag}-0c0c.part.h5": "kept",  # this process: live
+        f".r.{2**22 + 7}-5-{other_tag}-0d0d.part.h5": "kept",  # another machine or namespace
+        ".r.1a2b3c4d.part.h5": "kept",  # the old form: no owner to ask
+        "r.h5": "kept",
+    }
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / f".d.{2**22 + 7}-5-{tag}-0e0e.part").mkdir()
+    gone = outfile.remove_stale(tmp_path)
+    assert sorted(gone) == sorted(n for n, v in names.items() if v == "removed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [n for n, v in names.items() if v == "kept"] + [f".d.{2**22 + 7}-5-{tag}-0e0e.part"])
