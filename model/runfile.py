@@ -57,6 +57,7 @@ import json
 import math
 import os
 import queue
+import secrets
 import threading
 import time
 import uuid
@@ -975,9 +976,12 @@ def autosave_path(config: TrainConfig, kind: str = "run", models: Optional[int] 
                   stem: Optional[str] = None) -> Path:
     """A new, timestamped file name in ``user_runs_dir()`` for this config (``kind``: "run",
     "sweep", ...; ``models``: K when it is not the config's; ``stem``: the name before the
-    time stamp instead of kind and config), never one that exists."""
+    time stamp instead of kind and config), never one that exists. The time stamp carries a
+    random part (``-3f9a1c``): two programs that start in the same second with the same config
+    (two ``train`` without --out, two windows) get two names, as the name is taken only when
+    the file is published, at its first snapshot (or a sweep's first configuration)."""
     runs = user_runs_dir()
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     K = config.models if models is None else models
     base = (f"{kind}-{stamp}-n{config.n}-m{config.m}-K{K}-seed{config.seed}" if stem is None
             else f"{stem}-{stamp}")

@@ -694,3 +694,44 @@ def test_remove_stale_judges_only_names_it_can_tell_dead(tmp_path):
     assert sorted(gone) == sorted(n for n, v in names.items() if v == "removed")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [n for n, v in names.items() if v == "kept"] + [f".d.{2**22 + 7}-5-{tag}-0e0e.part"])
+
+
+# ------------------------------------------------- default names (issue 21, item 6)
+@pytest.mark.parametrize("cmd", [["train", "--n", "7", "--steps", "300", "--quiet"],
+                                 ["sweep", "--n", "5", "--models", "3", "--steps", "50", "--quiet"]],
+                         ids=["train", "sweep"])
+def test_two_runs_started_in_the_same_second_get_two_default_names(tmp_path, cmd):
+    """Without --out, two programs started together with the same config each write their own file
+    in the data folder (the default name's random part): neither fails on the other's name."""
+    env = {"LGE_DATA_DIR": str(tmp_path)}
+    procs = [start(*cmd, **env) for _ in range(2)]
+    outs = [(p.wait(timeout=600), p.stdout.read().decode(), p.stderr.read().decode()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert all(rc == 0 for rc, _, _ in outs), outs
+    files = sorted((tmp_path / "runs").glob(f"{'run' if cmd[0] == 'train' else cmd[0]}-*.h5"))
+    assert len(files) == 2, files
+    said = sorted(re.search(r"saved: (\S+\.h5)", out).group(1) for _, out, _ in outs)
+    assert said == sorted(map(str, files))
+
+
+def test_two_windows_autosave_side_by_side(qtbot, tmp_path, monkeypatch):
+    """Two sessions (two windows) that start the same experiment at once both autosave: the
+    second does not stop its autosave on the first one's name."""
+    from app.gui.session import Session
+
+    monkeypatch.setenv("LGE_DATA_DIR", str(tmp_path))
+    cfg = TrainConfig(n=7, steps=200)
+    sessions = [Session(), Session()]
+    said = []
+    for s in sessions:
+        s.message.connect(said.append)
+    for s in sessions:
+        s.start(cfg)
+    qtbot.waitUntil(lambda: all(s.state == "finished" for s in sessions), timeout=120_000)
+    for s in sessions:
+        assert s.shutdown(5.0)
+    assert not [m for m in said if "autosave stopped" in m], said
+    files = sorted((tmp_path / "runs").glob("run-*.h5"))
+    assert len(files) == 2 and all(len(open_run(f).history) > 1 for f in files), files
