@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 if TYPE_CHECKING:  # annotations only: the parser path imports no numpy or h5py
     import os
 
-    from model.config import TrainConfig
+    from model.config import Option, TrainConfig
     from model.history import History
     from model.runfile import Run
     from model.snapshot import Snapshot
@@ -198,15 +198,28 @@ def float_arg(name: str) -> Callable[[str], float]:
     return conv
 
 
+#: The namespace attribute that lists the training options given on the command line (their dests).
+GIVEN = "given_options"
+
+
+class _Given(argparse.Action):
+    """Store the value (a flag's constant with nargs=0), and remember that the option was given:
+    only given options are refused where they do not apply (a command's own default is not)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
+        setattr(namespace, GIVEN, (getattr(namespace, GIVEN, None) or frozenset()) | {self.dest})
+
+
 def _option_argument(g, opt) -> None:
     """One training option (model.config.Option) as an argparse argument of group ``g``:
     its flag, a type that refuses what is not a number (validate() checks the range, so
     the message is the config's), its help with what it allows and its default. Options
-    that are optional or refused where they do not apply (Option.strict) default to None,
-    "not given"; config_from_args puts the schema's default in their place."""
-    kw: dict = {"dest": opt.key}
+    that are optional default to None, "not given"; config_from_args puts the schema's
+    default in their place. Every option records that it was given (GIVEN)."""
+    kw: dict = {"dest": opt.key, "action": _Given}
     if opt.kind == "bool":  # a flag that flips the default
-        kw.update(action="store_false" if opt.default else "store_true", default=opt.default)
+        kw.update(nargs=0, const=not opt.default, default=opt.default)
         g.add_argument(opt.flag, help=opt.help.replace("%", "%%") + " (default "
                        + ("on; this turns it off)" if opt.default else "off)"), **kw)
         return
@@ -214,7 +227,7 @@ def _option_argument(g, opt) -> None:
         kw["choices"] = opt.choices
     else:
         kw["type"] = {"int": int_arg, "path": path_arg}.get(opt.kind, float_arg)(opt.flag)
-    kw["default"] = None if (opt.optional or opt.strict or opt.kind == "importance") else opt.default
+    kw["default"] = None if (opt.optional or opt.applies or opt.kind == "importance") else opt.default
     # argparse fills in %(default)s when help is shown: a command's own defaults (datasize) included
     shown = ([] if opt.default is None else [f"default {opt.default}"]) if kw["default"] is None \
         else ["default %(default)s"]
@@ -237,21 +250,36 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     add_threads_option(groups["Optimisation"])
 
 
-def config_from_args(a: argparse.Namespace) -> "TrainConfig":
-    """The TrainConfig of the parsed training options, validated; an option refused where
-    it does not apply (Option.strict, e.g. --init-step without --init run) or a bad value
-    raises ConfigError naming the option."""
+def not_applying(opt: "Option", values: dict, grid: Optional[dict] = None) -> Optional[str]:
+    """Why ``opt`` does not apply given the other options' ``values`` (and a sweep's ``grid``:
+    a field it varies meets the condition when one of its values does), from the schema's
+    Option.applies; None when it applies."""
+    for field, allowed in opt.applies:
+        if values.get(field) in allowed or any(v in allowed for v in (grid or {}).get(field, ())):
+            continue
+        ctl = _flag(field)
+        note = f" ({opt.applies_note})" if opt.applies_note else ""
+        now = f"{ctl} is {values.get(field)}" + (" in every configuration of the grid" if field in (grid or {})
+                                                  else "")
+        return f"applies to {ctl} {' or '.join(allowed)}{note}, but {now}"
+    return None
+
+
+def config_from_args(a: argparse.Namespace, grid: Optional[dict] = None) -> "TrainConfig":
+    """The TrainConfig of the parsed training options, validated. An option given where it does
+    not apply (the schema's Option.applies: --momentum with adamw, --warmup with a constant
+    schedule, --init-step without --init run, ...; for a sweep, where no configuration of its
+    ``grid`` makes it apply) or a bad value raises ConfigError naming the option."""
     from model.config import ConfigError, TrainConfig, importance_decay, schema
 
     opts = schema(TrainConfig)
     given = {o.name: getattr(a, o.key, None) for o in opts if o.cli}
     values = {o.name: o.default if given.get(o.name) is None else given[o.name] for o in opts}
+    named = getattr(a, GIVEN, None) or frozenset()
     for o in opts:  # given where it does not apply: refused rather than ignored
-        off = o.applies_to(values) if o.strict and given.get(o.name) is not None else None
-        if off is not None:
-            ctl = _flag(off[0])
-            note = f" ({o.applies_note})" if o.applies_note else ""
-            raise ConfigError(o.name, f"applies to {ctl} {' or '.join(off[1])}{note}, but {ctl} is {values[off[0]]}")
+        why = not_applying(o, values, grid) if o.applies and o.key in named else None
+        if why is not None:
+            raise ConfigError(o.name, why)
     for o in opts:  # the importance options are given as a decay d: I_i = d**(i-1)
         decay = given.get(o.name) if o.kind == "importance" else None
         if decay is not None:

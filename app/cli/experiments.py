@@ -19,7 +19,7 @@ import math
 import sys
 
 from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, say, add_train_options, float_arg, int_arg, path_arg,
-                     add_threads_option, check_run_out, config_from_args, run_snapshot)
+                     add_threads_option, check_run_out, config_from_args, not_applying, run_snapshot)
 
 COMMANDS = ("sweep", "probe", "datasize")
 MAX_MEMORY_GB = 1e6  # a petabyte: beyond any machine, and still a whole number of bytes in an int64
@@ -136,8 +136,9 @@ def cmd_sweep(a: argparse.Namespace) -> int:
 
     if a.init == "run":
         raise CliError("main.py sweep: --init: a sweep trains fresh models: use xavier or analytic")
-    cfg = config_from_args(a)
     grid = parse_grid(a.grid)
+    cfg = config_from_args(a, grid)
+    _check_grid_applies(cfg, grid)
     if a.out is not None:
         check_run_out(a.out, a.force)
     out = a.out or str(default_sweep_path(cfg, cfg.models))
@@ -184,6 +185,18 @@ def cmd_sweep(a: argparse.Namespace) -> int:
         print(f"cancelled: {len(sweep.entries)} of {sweep.planned} configurations done", file=sys.stderr)
     print(f"sweep saved: {out}")
     return 0
+
+
+def _check_grid_applies(cfg, grid: dict) -> None:
+    """A grid key is refused, as a given option is, where no configuration makes it apply
+    (--grid momentum=0.5,0.9 with adamw everywhere)."""
+    from model.config import ConfigError, TrainConfig, schema
+
+    values = cfg.to_dict()
+    for opt in schema(TrainConfig):
+        why = not_applying(opt, values, grid) if opt.name in grid and opt.applies else None
+        if why is not None:
+            raise ConfigError("grid", f"{opt.name} {why}")
 
 
 # =========================================================================== probe

@@ -69,7 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _common(e, animate=False)
     e.add_argument("--step", type=int_arg("--step"), default=None,
                    help="snapshot at or before this step (default: the latest)")
-    e.add_argument("--config", type=int_arg("--config"), default=None,
+    e.add_argument("--config", type=int_arg("--config", 1), default=None,
                    help="a sweep file of several configurations (--grid): which one, 1-based (default 1)")
     e.add_argument("--background", choices=("white", "transparent"), default="white", help="default white")
     e.add_argument("--out", required=True, type=path_arg("--out"), help="FILE.png, FILE.svg or FILE.pdf")
@@ -302,8 +302,8 @@ def _write_figure(a: argparse.Namespace, write: Callable[[Callable[[], bool]], P
 def _refuse_run_options(a, what: str) -> None:
     """The options that choose what of a run to draw do not apply to a sweep or dataset-size file."""
     given = [flag for flag, v in (("--view", a.view), ("--panels", a.panels), ("--step", a.step),
-                                  ("--axes", a.axes), ("--select", a.select), ("--legend", a.legend))
-             if v is not None]
+                                  ("--axes", a.axes), ("--select", a.select), ("--legend", a.legend),
+                                  ("--set", a.set or None)) if v is not None]
     if a.no_caption:
         given.append("--no-caption")
     if given:
