@@ -530,7 +530,7 @@ def _run(argv) -> int:
         if not _out_of_memory(e):
             raise
         say("out of memory: this run needs more memory than the machine could give "
-            "(lower n, --models, --examples or --batch)")
+            "(lower n, --models, --examples, --batch or --history-budget-mb)")
         return EXIT_FAILURE
     return EXIT_USAGE
 

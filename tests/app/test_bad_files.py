@@ -423,7 +423,8 @@ def test_a_real_main_py_on_a_fifo_returns(tmp_path, args):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LGE_QUIT_AFTER_MS="1")
     r = subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
                        cwd=tmp_path, timeout=120, env=env)
-    assert r.returncode == 2 and r.stderr.strip() == "main.py: f.h5: is a named pipe (FIFO), not a run file: only " \
+    prefix = "main.py inspect" if args[0] == "inspect" else "main.py"
+    assert r.returncode == 2 and r.stderr.strip() == f"{prefix}: f.h5: is a named pipe (FIFO), not a run file: only " \
                                                       "regular files are read", r.stderr
 
 

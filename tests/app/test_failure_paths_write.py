@@ -250,7 +250,7 @@ def test_ctrl_c_in_train_before_the_first_snapshot_saves_nothing(tmp_path, capsy
     monkeypatch.setattr(model.engine.Trainer, "run", sigint_then_run)
     out = tmp_path / "r.h5"
     assert main(["train", "--n", "7", "--steps", "1000", "--quiet", "--out", str(out)]) == 130
-    assert capsys.readouterr().err.strip() == "main.py: interrupted before the first snapshot: nothing was saved"
+    assert capsys.readouterr().err.strip() == "main.py train: interrupted before the first snapshot: nothing was saved"
     assert list(tmp_path.iterdir()) == []  # no file, no hidden one
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
 
@@ -263,7 +263,7 @@ def test_ctrl_c_in_a_sweep_keeps_the_finished_configurations(tmp_path):
     rd.wait_for(r"\[2/2\] steps=100000000 train: +\d+%\|.*\| *\d{3,}/")
     assert interrupt(rd) == 130
     line = one_clean_line(rd.text)
-    assert line == f"main.py: interrupted: 1 of 2 configuration(s) finished and saved in {out}", line
+    assert line == f"main.py sweep: interrupted: 1 of 2 configuration(s) finished and saved in {out}", line
     s = open_sweep(out)
     assert s.cancelled and len(s.entries) == 1 and s.entries[0].config.steps == 50
 
@@ -273,7 +273,7 @@ def test_ctrl_c_in_a_sweep_with_nothing_finished_says_nothing_was_saved(tmp_path
     rd = Reader(start("sweep", "--n", "7", "--models", "4", "--steps", "100000000", "--out", out))
     rd.wait_for(r"train: +\d+%\|.*\| *\d{3,}/")
     assert interrupt(rd) == 130
-    assert one_clean_line(rd.text) == "main.py: interrupted: 0 of 1 configuration(s) finished; nothing was saved"
+    assert one_clean_line(rd.text) == "main.py sweep: interrupted: 0 of 1 configuration(s) finished; nothing was saved"
     assert not out.exists() and hidden_parts(tmp_path) == []
 
 
@@ -288,7 +288,7 @@ def test_ctrl_c_in_datasize_keeps_the_finished_sizes(tmp_path):
     rd.wait_for(r"\[2/2\] T = 100,?000")
     assert interrupt(rd) == 130
     line = one_clean_line(rd.text)
-    assert line == f"main.py: interrupted: 1 of 2 size(s) finished and saved in {out}", line
+    assert line == f"main.py datasize: interrupted: 1 of 2 size(s) finished and saved in {out}", line
     d = open_datasize(out)
     assert d.cancelled and [x.T for x in d.results] == [3]
 
@@ -333,7 +333,7 @@ def test_ctrl_c_in_export_writes_nothing_and_exits_130(run7, tmp_path):
         assert p.poll() is None and time.monotonic() < deadline, rd.text[-2000:]
         time.sleep(0.01)
     assert interrupt(rd) == 130
-    assert one_clean_line(rd.text) == f"main.py: interrupted: nothing was written to {out}"
+    assert one_clean_line(rd.text) == f"main.py export: interrupted: nothing was written to {out}"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -419,7 +419,7 @@ def test_no_writer_replaces_a_file_unasked_and_force_replaces_it(tmp_path, run7,
         out.write_bytes(keep)
         assert main(args + ["--out", str(out)]) == 2
         err = capsys.readouterr().err
-        assert err.strip() == f"main.py: --out: {out} already exists; pass --force to replace it", (name, err)
+        assert err.strip() == f"main.py {name}: --out: {out} already exists; pass --force to replace it", (name, err)
         assert out.read_bytes() == keep, name
     # set for this test only: left in os.environ, it made later in-process exports of the 3D
     # view refuse for want of a display instead of naming their bad argument
@@ -438,7 +438,7 @@ def test_train_out_a_folder_says_it_is_a_folder(tmp_path, capsys):
     d = tmp_path / "runs.h5"
     d.mkdir()
     assert main(["train", "--n", "5", "--steps", "5", "--out", str(d)]) == 2
-    assert capsys.readouterr().err.strip() == f"main.py: --out: cannot write {d}: it is a folder"
+    assert capsys.readouterr().err.strip() == f"main.py train: --out: cannot write {d}: it is a folder"
 
 
 # ------------------------------------------------------------------ memory
@@ -454,7 +454,7 @@ def test_train_that_cannot_fit_in_memory_is_refused_before_anything(tmp_path, ca
     out = tmp_path / "m.h5"
     assert main(["train", *args, "--steps", "10", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"main.py: {field}: ") and "would need about" in err and "\n" not in err, err
+    assert err.startswith(f"main.py train: {field}: ") and "would need about" in err and "\n" not in err, err
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
@@ -469,7 +469,7 @@ def test_an_allocation_that_still_fails_is_one_line_and_exit_1(tmp_path, capsys,
     out = tmp_path / "m.h5"
     assert main(["train", "--n", "5", "--steps", "10", "--quiet", "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("main.py: out of memory") and "\n" not in err
+    assert err.startswith("main.py train: out of memory") and "\n" not in err
     assert list(tmp_path.iterdir()) == []  # nothing was recorded: no file
 
 
