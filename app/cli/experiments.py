@@ -64,8 +64,9 @@ def _add_cluster_option(p) -> None:
 
 def _connect_cluster(a) -> None:
     """With --cluster: start or join Ray now, before any progress bar (a missing Ray or an
-    address that does not answer is one line). Ray is imported only here."""
-    if a.cluster:
+    address that does not answer is one line; an empty one is refused, not taken for "run
+    here"). Ray is imported only here."""
+    if a.cluster is not None:
         from model import cluster
 
         cluster.connect(a.cluster)
@@ -73,7 +74,7 @@ def _connect_cluster(a) -> None:
 
 def _run_maybe_on_cluster(a, runner, progress, what: str):
     """runner.run(progress), or on Ray when --cluster is given."""
-    if not a.cluster:
+    if a.cluster is None:
         return runner.run(progress)
     from model import cluster
 

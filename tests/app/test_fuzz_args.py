@@ -506,3 +506,72 @@ def test_bad_argument_is_refused_by_the_real_command(tmp_path, good_run, argv, n
     assert_refused(r.returncode, r.stdout, r.stderr, needle)
     assert_unchanged(cwd, before)
     assert not any(p.is_file() for p in (tmp_path / "data").rglob("*"))
+
+
+# ------------------------------------------------- cluster addresses (issue 21, item 7)
+CLUSTER_ADDRESSES = ["", " ", "local:", "x..y:1", "h" * 300 + ":6379", "a" * 64 + ".example.com:6379", "host",
+                     "host:", ":6379", "host:0", "host:65536", "host:port", "[::g]:6379", "[::1:6379", "héllo.com:1",
+                     "bad_-.com:1", "ray://", "127.0.0.1:1", "ray://127.0.0.1:1", "{http}", "{silent}", "{h2}"]
+
+
+@pytest.fixture(scope="module")
+def services():
+    """Three services on this machine that are not a Ray cluster: an HTTP/1.1 server, one that
+    accepts and says nothing, and an HTTP/2 server (the protocol gRPC and Ray speak: the address
+    passes, and Ray, not installed here or not there, is what is named)."""
+    import socket
+    import threading
+    import time
+
+    socks, stop = [], threading.Event()
+
+    def serve(kind):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        s.settimeout(0.2)
+        socks.append(s)
+
+        def loop():
+            while not stop.is_set():
+                try:
+                    c, _ = s.accept()
+                except OSError:
+                    continue
+                with c:
+                    c.settimeout(10)
+                    try:
+                        c.recv(1024)
+                        if kind == "http":
+                            c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                        elif kind == "h2":  # the server preface: an empty SETTINGS frame (RFC 7540, 3.5)
+                            c.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+                        else:
+                            deadline = time.monotonic() + 10
+                            while not stop.is_set() and time.monotonic() < deadline:
+                                time.sleep(0.05)
+                    except OSError:
+                        pass
+        threading.Thread(target=loop, daemon=True).start()
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+    ports = {k: serve(k) for k in ("http", "silent", "h2")}
+    yield ports
+    stop.set()
+    for s in socks:
+        s.close()
+
+
+@pytest.mark.parametrize("cmd", ["sweep", "datasize"])
+@pytest.mark.parametrize("address", CLUSTER_ADDRESSES)
+def test_a_cluster_address_that_cannot_be_a_ray_cluster_is_one_line(workdir, services, cmd, address, monkeypatch):
+    """--cluster ADDRESS: one line naming --cluster (never a UnicodeError or a Ray log, never a
+    hang, never a silent run here for an empty one), before anything trains."""
+    import model.cluster
+
+    monkeypatch.setattr(model.cluster, "CONNECT_TIMEOUT", 3.0)
+    address = address.format(**services) if address.startswith("{") else address
+    base = ["sweep", "--steps", "2"] if cmd == "sweep" else ["datasize", "--sizes", "3", "--n", "20", "--steps", "2"]
+    rc, out, err = run_in_process([*base, "--cluster", address])
+    assert_refused(rc, out, err, "--cluster")
+    assert len(err.strip()) < 400, err
