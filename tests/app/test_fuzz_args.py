@@ -256,7 +256,10 @@ def _export_common(cmd: str, out: str):
                            "plane3d.enlarge=1,1,-5", "plane3d.enlarge=1,1,nan", "plane3d.enlarge=1,1,inf",
                            "plane3d.enlarge=a,b,c", "plane3d.axes=1,1,2", "plane3d.axes=1,2,9", "plane3d.axes=0,1,2",
                            "plane3d.axes=1,2", "plane3d.slivers=2", "plane3d.camera=bogus", "plane3d.elevation=nan",
-                           "plane3d.azimuth=inf", "plane3d.distance=-1", "plane3d.distance=0", "plane3d.triple=0,1,2"],
+                           "plane3d.azimuth=inf", "plane3d.distance=-1", "plane3d.distance=0", "plane3d.triple=0,1,2",
+                           # beyond what the scene can be drawn at (blank pictures before): bounded
+                           "plane3d.enlarge=1e308,1e308,1e308", "plane3d.enlarge=1,1,1001", "plane3d.enlarge=0.001,1,1",
+                           "plane3d.distance=1e308", "plane3d.elevation=1e300", "plane3d.azimuth=-1e300"],
                  prefix=[cmd, "good.h5", "--view", "figure", "--panels", "plane3d+zones", "--out", out])
     c += _values("--set", ["gram.order=bogus", "gram.bias=maybe", "gram.relu=", "gram.order=1"],
                  prefix=[cmd, "good.h5", "--view", "gram", "--out", out])
