@@ -331,7 +331,7 @@ def run_sweep(runner: SweepRunner, address: str, progress: Optional[Callable[[Sw
                                  halted=a["halted"], step=int(meta["step"]), M=a.get("M"),
                                  findings=a.get("findings"))
         runner.sweep.entries = [finished[j] for j in sorted(finished)]
-        runner.save()  # the runner's own rule: the first save replaces only with --force
+        runner.save_progress()  # the runner's own rules: the first save replaces only with --force
 
     def on_progress(states):
         if progress is None:
@@ -342,10 +342,15 @@ def run_sweep(runner: SweepRunner, address: str, progress: Optional[Callable[[Sw
                                f"on the cluster, {len(finished)} of {len(plan)} configurations done", "train",
                                done, total_steps, rate))
 
-    complete = _drive(run, runner, on_result, on_progress)
+    try:
+        complete = _drive(run, runner, on_result, on_progress)
+    except BaseException:
+        runner.save_unsaved()
+        raise
     runner.sweep.cancelled = not complete or len(finished) < len(plan)
     if runner.out is not None and runner.sweep.cancelled and finished:
         runner.save()  # records the cancel; nothing finished: nothing written
+    runner.save_unsaved()
     if progress is not None:
         progress(SweepProgress(len(finished), len(plan), "", "done", len(finished), len(plan)))
     return runner.sweep

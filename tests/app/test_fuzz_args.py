@@ -155,6 +155,9 @@ def cases_sweep():
     c += [
         ("sweep:--grid-key-twice", ["sweep", "--grid", "n=6", "--grid", "n=7"], "--grid"),
         ("sweep:--grid-momentum-with-adamw", ["sweep", "--grid", "momentum=0.5,0.9"], "--grid"),
+        ("sweep:--grid-of-a-million", ["sweep", "--grid", "lr=" + ",".join(f"{1e-3 * (1 + i / 1e4):.7g}"
+                                                                           for i in range(1000)),
+                                       "--grid", "n=" + ",".join(map(str, range(2, 1002)))], "--grid"),
         ("sweep:--momentum-with-an-adam-grid", ["sweep", "--grid", "optimizer=adam,adamw", "--momentum", "0.5"],
          "--momentum"),
         ("sweep:--warmup-with-a-constant-grid", ["sweep", "--grid", "n=5,6", "--warmup", "10"], "--warmup"),
