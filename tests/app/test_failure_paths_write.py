@@ -735,3 +735,27 @@ def test_two_windows_autosave_side_by_side(qtbot, tmp_path, monkeypatch):
     assert not [m for m in said if "autosave stopped" in m], said
     files = sorted((tmp_path / "runs").glob("run-*.h5"))
     assert len(files) == 2 and all(len(open_run(f).history) > 1 for f in files), files
+
+
+def test_the_window_on_a_data_disk_full_at_start_says_so_in_a_dialog(qtbot, disk, monkeypatch):
+    """A data disk full before the run starts: autosave is disabled with one dialog (not only a
+    status line), and the run trains in memory to its end."""
+    pytest.importorskip("PyQt6")
+    from app.gui.session import Session
+
+    monkeypatch.setenv("LGE_DATA_DIR", str(disk))
+    (disk / "runs").mkdir()
+    fill(disk)
+    s = Session()
+    errors, messages = [], []
+    s.error.connect(lambda title, text: errors.append((title, text)))
+    s.message.connect(messages.append)
+    try:
+        s.start(TrainConfig(n=7, steps=500, seed=0))
+        qtbot.waitUntil(lambda: s.state == "finished", timeout=120_000)
+    finally:
+        assert s.shutdown(timeout=5.0)
+    assert [t for t, _ in errors] == ["Autosave disabled"], errors
+    assert "disk is full" in errors[0][1] and "Save run as" in errors[0][1] and "\n" not in errors[0][1]
+    assert s.history.latest_step == 500 and s.run_path is None
+    assert [p.name for p in (disk / "runs").iterdir()] == []
