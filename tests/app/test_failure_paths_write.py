@@ -759,3 +759,18 @@ def test_the_window_on_a_data_disk_full_at_start_says_so_in_a_dialog(qtbot, disk
     assert "disk is full" in errors[0][1] and "Save run as" in errors[0][1] and "\n" not in errors[0][1]
     assert s.history.latest_step == 500 and s.run_path is None
     assert [p.name for p in (disk / "runs").iterdir()] == []
+
+
+def test_a_budget_larger_than_a_short_run_can_fill_reserves_nothing_it_cannot_use(tmp_path):
+    """--history-budget-mb 100000 --steps 5 (item 12): the history holds the 6 rows the run records,
+    not a 100 GB reservation that failed 'out of memory' blaming n and --models; the same budget for
+    a run long enough to fill it is refused before anything, naming --history-budget-mb."""
+    out = tmp_path / "r.h5"
+    r = cli("train", "--history-budget-mb", "100000", "--steps", "5", "--quiet", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert len(open_run(out).history) == 6
+    r = cli("train", "--history-budget-mb", "100000", "--steps", "1000000000", "--quiet", "--out",
+            tmp_path / "s.h5")
+    line = one_clean_line(r.stderr)
+    assert r.returncode == 2 and line.startswith("main.py train: --history-budget-mb: ") and "the history" in line
+    assert not (tmp_path / "s.h5").exists()
