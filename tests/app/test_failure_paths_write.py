@@ -300,7 +300,7 @@ def test_ctrl_c_in_probe_continue_steps_reports_the_probe_and_exits_130(run7):
     rd.wait_for(r"perturbed: +\d+%\|.*\| *\d{3,}/")
     assert interrupt(rd) == 130
     line = one_clean_line(rd.text)
-    assert re.fullmatch(r"main\.py: interrupted: the continued training stopped at step [\d,]+ of 10,000,000 "
+    assert re.fullmatch(r"main\.py probe: interrupted: the continued training stopped at step [\d,]+ of 10,000,000 "
                         r"and is not reported; the probe above is complete", line), line
     d = json.loads(rd.out)  # the probe itself, complete; no half continuation
     assert "continue" not in d and np.isfinite(d["slope"]) and len(d["loss"]) == 101
@@ -312,7 +312,7 @@ def test_ctrl_c_in_animate_writes_nothing_and_exits_130(run7, tmp_path):
     rd.wait_for(r"\| *\d{2,}/5000")  # frames are being rendered and encoded
     assert interrupt(rd) == 130
     line = one_clean_line(rd.text)
-    assert re.fullmatch(rf"main\.py: interrupted after \d+ of 5000 frames: nothing was written to {re.escape(str(out))}",
+    assert re.fullmatch(rf"main\.py animate: interrupted after \d+ of 5000 frames: nothing was written to {re.escape(str(out))}",
                         line), line
     assert list(tmp_path.iterdir()) == []
 
