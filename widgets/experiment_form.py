@@ -367,7 +367,7 @@ class ExperimentForm(QWidget):
                 try:  # the read guard's own check (a FIFO, a folder, not HDF5: said so; it never blocks)
                     check_readable(path)
                 except RunFileError as exc:
-                    errors[opt.key] = ConfigError(opt.key, exc.problem)
+                    errors[opt.key] = ConfigError(opt.key, str(exc))
         if "weight_decay" in self._fields:  # empty = the optimiser's own default, named here
             opt_name = kw.get("optimizer", "")
             self._fields["weight_decay"].editor.setPlaceholderText(
