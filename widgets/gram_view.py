@@ -50,11 +50,13 @@ def block_indices(n: int, selected: Iterable[int] = (), max_n: int = BLOCK_MAX) 
 
 
 def angular_block(snap: Snapshot, idx: np.ndarray) -> np.ndarray:
-    """idx reordered by the features' angles on the drawn plane (the seed's circulant picture)."""
+    """idx reordered by the features' angles on the drawn plane (the seed's circulant picture),
+    counter-clockwise from the lowest-numbered feature of idx (Henighan's n-gon reads 1, 2, ..., n)."""
     from .views2d import plane_of
     W2 = plane_of(snap)[0]
     idx = np.asarray(idx, dtype=np.int64)
-    return idx[np.argsort(geo.angles(W2[:, idx]), kind="stable")]
+    out = idx[np.argsort(geo.angles(W2[:, idx]), kind="stable")]
+    return np.roll(out, -int(np.argmin(out))) if len(out) else out
 
 
 def gram_block(snap: Snapshot, idx: np.ndarray, relu: bool = False, bias: bool = True) -> np.ndarray:
