@@ -466,8 +466,8 @@ def draw_gram(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     d = an.dead
     if d:
         k = int(np.nonzero(blk == d[0])[0][0])
-        zero = (f"row and column {feats(d)} of WᵀW are 0 (largest |entry| "
-                f"{max(np.abs(P1[k]).max(), np.abs(P1[:, k]).max()):.1g}: |W_{d[0] + 1}| = {an.norms[d[0]]:.1g}), "
+        zero = (f"row and column {feats(d)} of WᵀW are 0 to within "
+                f"{max(np.abs(P1[k]).max(), np.abs(P1[:, k]).max()):.1g} (|W_{d[0] + 1}| = {an.norms[d[0]]:.1g}), "
                 f"white on the scale; p_{d[0] + 1} = b_{d[0] + 1} = {fr.snap.b[d[0]]:.3g} for every input, and the "
                 f"flat row has no maximum to outline")
     else:
@@ -543,10 +543,21 @@ def add_hypercube(r: FigureRenderer, W2: np.ndarray, k: int = 0) -> Tuple[np.nda
     return V, E
 
 
-def distinct_points(V: np.ndarray, rel: float = 1e-9) -> int:
-    """How many different points V's rows are (equal within rel of the largest |coordinate|)."""
-    scale = max(float(np.abs(V).max()), 1e-300)
-    return len(np.unique(np.round(V / (rel * scale)).astype(np.int64), axis=0))
+#: Projected vertices closer than this share of the picture's extent are one point in the figure
+#: (1/1000: under a pixel of an 800-pixel panel); a trained cross's coinciding vertices are ~1e-5 apart.
+SAME_POINT = 1e-3
+
+
+def distinct_points(V: np.ndarray, rel: float = SAME_POINT) -> int:
+    """How many different points V's rows are in the picture: greedy clusters of rows within rel of
+    the largest |coordinate| of each other."""
+    V = np.asarray(V, np.float64)
+    tol = rel * max(float(np.abs(V).max()), 1e-300)
+    reps: List[np.ndarray] = []
+    for v in V:
+        if not any(np.abs(v - r).max() <= tol for r in reps):
+            reps.append(v)
+    return len(reps)
 
 
 def clean_symmetric_failure(W: np.ndarray, b: np.ndarray, loss: float) -> bool:
@@ -578,7 +589,7 @@ def _wheel_zones(runs: Runs, key: str, size, text: Callable):
     c = fr.config
     n = c.n
     cube = (f"Grey, under the feature wheel: the {n}-cube projected by W, its 2^{n} = {len(V)} vertices Σ s_i W_i "
-            f"(s ∈ {{0, 1}}^{n}; {distinct_points(V)} distinct points in the plane) and n·2^(n−1) = {len(E)} edges "
+            f"(s ∈ {{0, 1}}^{n}; {distinct_points(V)} distinct points in the picture) and n·2^(n−1) = {len(E)} edges "
             f"(vertices differing in one s_i: each a copy of some W_i); the {n} edges at the origin are W's columns")
     return img, (f"n = {n}, m = 2, no bias (W and ReLU alone), AdamW, {c.steps:,} steps: {text}; norms "
                  f"{an.norms.min():.3g}–{an.norms.max():.3g}, angular gaps {_gaps(an)}; {verdict_line(an)}. "

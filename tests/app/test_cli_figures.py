@@ -318,6 +318,9 @@ def test_hypercube_of_the_regular_pentagon_and_of_the_cross():
     cross = np.array([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]])
     V4, E4 = sf.hypercube(cross)
     assert sf.distinct_points(V4) == 9 and len(V4) == 16 and len(E4) == 32
+    trained = cross + 1e-5 * np.random.default_rng(0).normal(size=cross.shape)  # a trained cross: loss ~1e-10
+    assert sf.distinct_points(sf.hypercube(trained)[0]) == 9  # one point each in the picture
+    assert sf.distinct_points(V) == 31  # the pentagon's: only s = 0 and s = 1 meet (sum W_i = 0)
     assert sorted(map(tuple, np.unique(V4, axis=0).astype(int).tolist())) == [(x, y) for x in (-1, 0, 1)
                                                                              for y in (-1, 0, 1)]
 
