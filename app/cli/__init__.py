@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 if TYPE_CHECKING:  # annotations only: the parser path imports no numpy or h5py
     import os
 
+    from model.analysis import Analysis
     from model.config import TrainConfig
     from model.runfile import Run
     from model.snapshot import Snapshot
@@ -152,6 +153,27 @@ def float_arg(name: str) -> Callable[[str], float]:
     return conv
 
 
+#: Where the parsed namespace keeps the dests of the training options typed on the command line
+#: (a preset's value is replaced only by an option that was given, not by a default).
+GIVEN = "given_options"
+
+
+def _remember(action: type) -> type:
+    """``action`` that also records its dest in the namespace's GIVEN set when the option is given."""
+    class Given(action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            super().__call__(parser, namespace, values, option_string)
+            seen = set(getattr(namespace, GIVEN, None) or ())
+            seen.add(self.dest)
+            setattr(namespace, GIVEN, seen)
+    return Given
+
+
+_STORE = _remember(argparse._StoreAction)
+_STORE_TRUE = _remember(argparse._StoreTrueAction)
+_STORE_FALSE = _remember(argparse._StoreFalseAction)
+
+
 def _option_argument(g, opt) -> None:
     """One training option (model.config.Option) as an argparse argument of group ``g``:
     its flag, a type that refuses what is not a number (validate() checks the range, so
@@ -160,10 +182,11 @@ def _option_argument(g, opt) -> None:
     "not given"; config_from_args puts the schema's default in their place."""
     kw: dict = {"dest": opt.key}
     if opt.kind == "bool":  # a flag that flips the default
-        kw.update(action="store_false" if opt.default else "store_true", default=opt.default)
+        kw.update(action=_STORE_FALSE if opt.default else _STORE_TRUE, default=opt.default)
         g.add_argument(opt.flag, help=opt.help.replace("%", "%%") + " (default "
                        + ("on; this turns it off)" if opt.default else "off)"), **kw)
         return
+    kw["action"] = _STORE
     if opt.kind == "choice":
         kw["choices"] = opt.choices
     else:
@@ -189,6 +212,50 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     for opt in opts:
         _option_argument(groups[opt.group], opt)
     add_threads_option(groups["Optimisation"])
+    add_preset_options(p)
+
+
+def add_preset_options(p: argparse.ArgumentParser) -> None:
+    """--preset NAME (model.presets: the named experiments) and --preset-param KEY=VALUE."""
+    from model.presets import PRESETS
+
+    g = p.add_argument_group("preset")
+    g.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                   help="start from a named experiment; the training options given beside it replace its values: "
+                   + "; ".join(f"{k}: {v.summary}" for k, v in PRESETS.items()).replace("%", "%%"))
+    with_params = [f"{k} ({', '.join(f'{n}, default {d}' for n, d in v.params.items())})"
+                   for k, v in PRESETS.items() if v.params]
+    g.add_argument("--preset-param", dest="preset_param", action="append", default=None, metavar="KEY=VALUE",
+                   help="a parameter of the preset (repeatable): " + "; ".join(with_params))
+
+
+def preset_params(preset: str, specs: Union[Sequence[str], dict, None]) -> dict:
+    """{name: value} of a preset's parameters from KEY=VALUE texts (or a dict), each typed like
+    its default; ConfigError("preset_param", ...) names a bad one and what the preset takes."""
+    from model.config import ConfigError
+    from model.presets import get
+
+    p = get(preset)
+    items = list(specs.items()) if isinstance(specs, dict) else []
+    for spec in ([] if isinstance(specs, dict) else specs or ()):
+        key, sep, value = str(spec).partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("preset_param", f"must be KEY=VALUE, got {spec!r}")
+        items.append((key.strip(), value.strip()))
+    out = {}
+    allowed = ", ".join(p.params) or "none"
+    for key, value in items:
+        if key not in p.params:
+            raise ConfigError("preset_param", f"{preset} takes no parameter {key!r} (allowed: {allowed})")
+        kind = type(p.params[key])
+        if isinstance(value, str):
+            try:
+                value = kind(float(value)) if kind is int and float(value).is_integer() else kind(value)
+            except ValueError:
+                raise ConfigError("preset_param", f"{key} must be {'a whole number' if kind is int else 'a number'}, "
+                                                  f"got {value!r}") from None
+        out[key] = value
+    return out
 
 
 def config_from_args(a: argparse.Namespace) -> "TrainConfig":
@@ -200,6 +267,22 @@ def config_from_args(a: argparse.Namespace) -> "TrainConfig":
     opts = schema(TrainConfig)
     given = {o.name: getattr(a, o.key, None) for o in opts if o.cli}
     values = {o.name: o.default if given.get(o.name) is None else given[o.name] for o in opts}
+    preset = getattr(a, "preset", None)
+    if preset is None and getattr(a, "preset_param", None):
+        raise ConfigError("preset_param", "applies to --preset (a named experiment's parameters)")
+    if preset is not None:  # the preset's values, replaced by the options given beside it
+        from model.presets import preset_config
+
+        typed = set(getattr(a, GIVEN, None) or ())
+        given = {o.name: given[o.name] if o.key in typed else None for o in opts if o.cli}
+        params = preset_params(preset, a.preset_param)
+        try:
+            base = preset_config(preset, params)
+        except ConfigError as exc:  # a parameter's own check (smdd's T) names the parameter
+            if exc.field in params:
+                raise ConfigError("preset_param", f"{exc.field}: {exc.message}") from None
+            raise
+        values = {**base.to_dict(), **{k: v for k, v in given.items() if v is not None}}
     for o in opts:  # given where it does not apply: refused rather than ignored
         off = o.applies_to(values) if o.strict and given.get(o.name) is not None else None
         if off is not None:
@@ -343,12 +426,7 @@ def cmd_inspect(a: argparse.Namespace) -> int:
     an = analyze(snap, onehot=run.config.onehot, extras=True)  # separability and sensitivity at any n
     opt = optimum_report(run, snap, a.model) if a.optimum else None
     if a.json:
-        d = an.to_dict()
-        d.setdefault("model", a.model)
-        d.setdefault("run", a.run)
-        if opt is not None:
-            d["local_optimum"] = opt
-        print(json.dumps(d, allow_nan=False))
+        print(json.dumps(inspect_report(run, snap, an, a.model, opt, a.run), allow_nan=False))
     else:
         print(format_analysis(an))
         if opt is not None:
@@ -356,6 +434,19 @@ def cmd_inspect(a: argparse.Namespace) -> int:
             print("local optimum: " + opt["text"])
             print("stable since: " + opt["stable_since"]["text"])
     return 0
+
+
+def inspect_report(run: "Run", snap: "Snapshot", an: "Analysis", model: int, optimum: Optional[dict] = None,
+                   path: Optional[str] = None) -> dict:
+    """What ``inspect --json`` prints for ``snap`` (model ``model`` of ``run``) and its analysis
+    ``an``: the analysis' JSON form with the model, the run file and, when computed, the local
+    optimum. The Python API's ``Run.diagnose`` reads the same dict."""
+    d = an.to_dict()
+    d.setdefault("model", int(model))
+    d.setdefault("run", str(run.path if path is None else path))
+    if optimum is not None:
+        d["local_optimum"] = optimum
+    return d
 
 
 def run_snapshot(run: "Run", a: argparse.Namespace, prog: str = "") -> "Snapshot":
