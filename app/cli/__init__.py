@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # annotations only: the parser path imports no numpy or h5py
 
     from model.analysis import Analysis
     from model.config import TrainConfig
+    from model.engine import Trainer
     from model.runfile import Run
     from model.snapshot import Snapshot
 
@@ -341,18 +342,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------- train
-def cmd_train(a: argparse.Namespace) -> int:
-    import numpy as np
-    from tqdm import tqdm
+class Trained:
+    """What ``train_from_args`` did: the config, the trainer (its history and dataset), the run
+    file, whether Ctrl+C stopped it, whether the file was published (it has a snapshot) and
+    the messages about models whose loss became NaN/inf."""
 
-    from model.analysis import analyze
+    def __init__(self, cfg: "TrainConfig", trainer: "Trainer", out: str, interrupted: bool, published: bool,
+                 committed_step: Optional[int], halted: list):
+        self.cfg, self.trainer, self.out, self.interrupted = cfg, trainer, out, interrupted
+        self.published, self.committed_step, self.halted = published, committed_step, halted
+
+
+def train_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = None,
+                    config: Optional["TrainConfig"] = None) -> Trained:
+    """``train``'s work without its printing, for the command and the Python API: the config
+    of the parsed options, the memory check, the run file (--out or a new one in the user's
+    data folder) written while training, Ctrl+C as a request to stop, a progress bar of
+    ``bar_class`` (default tqdm; the API passes tqdm.auto's) unless --quiet. ``config``: a
+    validated config to train instead of the options' (the API's re-run of a sweep's model)."""
+    import numpy as np
+
+    from model.data import make_dataset
     from model.engine import Trainer, check_memory
+    from model.init import initial_parameters
     from model.runfile import RunWriter, autosave_path
 
-    cfg = config_from_args(a)
-    from model.data import make_dataset
-    from model.init import initial_parameters
-
+    if bar_class is None:
+        from tqdm import tqdm as bar_class
+    cfg = config_from_args(a) if config is None else config.validate()
     if a.out is not None:
         check_out(a.out, a.force)
     check_memory(cfg)  # before anything is allocated: a run that cannot fit is refused, naming why
@@ -366,7 +383,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         with RunWriter(out, cfg, dataset=dataset, K=cfg.models, m=cfg.m, n=cfg.n, overwrite=a.force) as writer:
             trainer = Trainer(cfg, writer=writer, threads=a.threads, initial=initial, dataset=dataset)
             intr.add(trainer.request_stop)
-            bar = tqdm(total=cfg.steps, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
+            bar = bar_class(total=cfg.steps, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
 
             def progress(p):
                 bar.update(p.step - bar.n)
@@ -381,13 +398,21 @@ def cmd_train(a: argparse.Namespace) -> int:
                 trainer.run(progress)
             finally:
                 bar.close()
-    for msg in halted_msgs:
+    return Trained(cfg, trainer, out, intr.requested, writer.published, writer.committed_step, halted_msgs)
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from model.analysis import analyze
+
+    t = train_from_args(a)
+    cfg, trainer, out = t.cfg, t.trainer, t.out
+    for msg in t.halted:
         print(msg, file=sys.stderr)
     h = trainer.history
-    if intr.requested:
-        if writer.published:
+    if t.interrupted:
+        if t.published:
             print(f"main.py: interrupted at step {trainer.step:,} of {cfg.steps:,}: the history up to step "
-                  f"{writer.committed_step:,} is saved in {out}", file=sys.stderr)
+                  f"{t.committed_step:,} is saved in {out}", file=sys.stderr)
         else:
             print("main.py: interrupted before the first snapshot: nothing was saved", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -296,6 +296,27 @@ def cmd_export(a: argparse.Namespace) -> int:
     return _write_figure(a, write, f"{opts.width}x{opts.height}", f"step {snap.step:,}")
 
 
+def figure_png(a: argparse.Namespace) -> Tuple[bytes, Snapshot, int, int]:
+    """``export``'s figure of a run file as PNG bytes, not written anywhere, for the Python API:
+    (the PNG, the snapshot drawn, width, height). The options are the parsed ``export`` options
+    (--view, --panels, --set, --axes, --select, --size, --title, ...), checked as the command
+    checks them."""
+    from app.export.figure import FigureRenderer
+
+    a.model = 0 if a.model is None else a.model
+    if a.view is None:
+        raise CliError(f"main.py export: --view: required for a run file, one of {', '.join(VIEW_CHOICES)}")
+    panels = _panels(a)
+    s, opts, title = load(a, panels)
+    h = s.history
+    if a.step is not None and not h.first_step <= a.step <= h.latest_step:
+        raise CliError(f"main.py: --step must be from {h.first_step} to {h.latest_step} (the recorded steps of "
+                       f"{a.run}), got {a.step}")
+    snap, ctx = frames_of(s)(a.step)
+    with FigureRenderer(panels, opts, title) as r:
+        return r.encode(".png", snap, ctx), snap, opts.width, opts.height
+
+
 def _write_figure(a: argparse.Namespace, write: Callable[[Callable[[], bool]], Path], size: str,
                   what: str) -> int:
     """``write(interrupted) -> path`` under Ctrl+C handling, then the one line saying what was
