@@ -507,9 +507,21 @@ class Run:
             "dead": [";".join(str(i + 1) for i in np.nonzero(d)[0]) for d in a["dead"][:, 0]],
             "reconstructed": a["reconstructed"][:, 0].sum(axis=1)})
 
+    def stable_since(self, step: Optional[int] = None, model: int = 0) -> Dict[str, Any]:
+        """The earliest recorded step from which the diagnosis (verdict, dead features, dead outputs)
+        is the one at ``step`` (default: the latest), found coarse-to-fine (a few dozen analyses
+        for a long history; model.story.stable_since): {"step", "verdict", "dead" (1-based),
+        "changed_at", "method", "analysed", "text"}. For a failure: the step it died."""
+        from model.story import stable_since
+
+        self._check_model(model)
+        since = stable_since(self.history, step, model, self.config.onehot)
+        return {**since.to_dict(), "text": since.describe()}
+
     def events(self, model: int = 0, stride: int = 1) -> pd.DataFrame:
-        """The story of the run (the timeline's marks): every recorded step at which the diagnosis
-        changed (a feature died, the verdict changed) and every loss plateau, oldest first."""
+        """The story of the run (the timeline's marks): every recorded step (every ``stride``-th: one
+        analysis each, about 2 ms at n = 7) at which the diagnosis changed (a feature died, the
+        verdict changed) and every loss plateau, oldest first."""
         import pandas as pd
 
         from model.story import story_events
