@@ -267,7 +267,8 @@ class Diagnosis:
         return tuple(f.kind for f in self.findings)
 
     def _repr_html_(self) -> str:
-        out = (f"<b>step {self.step:,}</b>, model {self.model}: <b>{html.escape(self.verdict_text)}</b>"
+        out = (f"<b>step {self.step:,}</b>, model {self.model}: <b>{html.escape(self.verdict.replace('_', ' '))}</b>"
+               f" ({html.escape(self.verdict_text)})"
                + (f"; outcome <b>{html.escape(self.outcome.name)}</b>" if self.outcome else "")
                + (f"<br>loss {self.loss:.6g}" if self.loss is not None else ""))
         rows = "".join(f"<tr><td>{html.escape(f.kind)}</td><td>{html.escape(f.text)}</td><td>"
