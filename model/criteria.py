@@ -1,0 +1,151 @@
+"""The invariant quantities the analysis decides on (numpy, no Qt).
+
+A model's function is x' = ReLU(A x + b) with A = D W the n x n product of
+the decoder and the encoder (D = W^T tied, M untied). Two models with the
+same (A, b) are the same model, so a criterion must read (A, b), not W:
+
+- tied: W -> Q W with Q orthogonal leaves A = W^T W unchanged. Norms,
+  angles between feature vectors and distances to hulls are invariant under
+  Q, so the criteria may read W itself, as long as they are rotation-
+  invariant (no projection onto a chosen plane: ``angle_profiles`` judges
+  regularity in the full latent space for m > 2).
+- untied: W -> R W, M -> M R^-1 with R any invertible m x m matrix (a gauge)
+  leaves A unchanged but not |W_i|, angles or margins. ``function_vectors``
+  returns the *balanced factor* of A instead: with A = U S V^T (its SVD, rank
+  at most m), Phi = S^(1/2) V^T, whose Gram matrix Phi^T Phi = (A^T A)^(1/2)
+  is a function of A alone. Phi is determined up to a rotation (the SVD's
+  freedom), to which the criteria are blind. For a tied model A = W^T W is
+  positive semi-definite, (A^T A)^(1/2) = A, and Phi is W up to a rotation:
+  the same numbers. A dead input (A e_i = 0) has Phi_i = 0.
+
+Resolution. Trained parameters are float32 numbers (training and run files
+keep them so): an entry x stands for any real number within half its
+spacing, |x| 2^-24 = u |x|. A quantity that is a sum of products of them,
+such as a pre-activation p = sum_k D_jk W_ki + b_j, moves by at most
+u (2 sum_k |D_jk W_ki| + |b_j|) <= 2 u S = FLOAT32_RES S, S the scale of the
+terms (``preactivation_scale``: the largest |A_ij| + |b_j| over the model,
+bounding every entry's terms when A's rows and columns are the feature
+vectors' products; it is invariant under the gauge, unlike per-entry
+|D_j||W_i|). A ratio of two norms, each known to relative u, is known to
+relative 2u = FLOAT32_RES. A margin inside that band decides nothing: the
+analysis calls it *undecided*. ``precision_of`` tells float32 parameters
+(every entry equal to its float32 rounding) from exact float64 ones
+(hand-built closed forms), whose resolution is taken as 0.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import numpy as np
+
+from . import geometry as geo
+from .separability import FLOAT32_RES
+
+#: Relative resolution of each kind of parameters (see above).
+RESOLUTION_REL = {"float32": FLOAT32_RES, "float64": 0.0}
+
+
+def precision_of(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None) -> str:
+    """'float32' when every parameter is a float32 number (trained runs), else 'float64'."""
+    for a in (W, b, M):
+        if a is None:
+            continue
+        a = np.asarray(a, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            if not np.array_equal(a.astype(np.float32).astype(np.float64), a):
+                return "float64"
+    return "float32"
+
+
+def function_vectors(W: np.ndarray, M: Optional[np.ndarray] = None) -> Tuple[np.ndarray, str]:
+    """(Phi (m, n), description): the feature vectors the criteria read (see the module doc).
+
+    Tied: W itself. Untied: the balanced factor S^(1/2) V^T of A = M W, computed
+    from the thin QR of M and the SVD of the m x n matrix R W (O(n m^2), no n x n
+    array), signs fixed so each row's largest entry is positive.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    if M is None:
+        return W, "W (tied: the decoder is W^T; criteria are rotation-invariant)"
+    M = np.asarray(M, dtype=np.float64)
+    m = W.shape[0]
+    Q, R = np.linalg.qr(M)  # (n, m), (m, m)
+    _, s, Vt = np.linalg.svd(R @ W, full_matrices=False)  # (m,), (m, n)
+    Phi = np.sqrt(s)[:, None] * Vt
+    if Phi.shape[0] < m:  # fewer features than latent dimensions
+        Phi = np.vstack([Phi, np.zeros((m - Phi.shape[0], Phi.shape[1]))])
+    big = np.argmax(np.abs(Phi), axis=1)
+    sgn = np.sign(Phi[np.arange(Phi.shape[0]), big])
+    sgn[sgn == 0] = 1.0
+    return Phi * sgn[:, None], ("the balanced factor S^(1/2) V^T of the function's product M W = U S V^T "
+                                "(invariant under W -> R W, M -> M R^-1)")
+
+
+def preactivation_scale(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None) -> float:
+    """max_ij |A_ij| + max_j |b_j|, A = D W (chunked; no n x n array for large n)."""
+    W = np.asarray(W, dtype=np.float64)
+    D = geo.decoder_of(W, M)
+    n = W.shape[1]
+    if n == 0:
+        return 0.0
+    top = 0.0
+    blk = max(1, geo.CHUNK_ELEMS // n)
+    for s in range(0, n, blk):
+        top = max(top, float(np.max(np.abs(D[s:s + blk] @ W))))
+    return top + float(np.max(np.abs(b)))
+
+
+def profile_ranks(m: int, live: int) -> int:
+    """How many nearest neighbours an angle profile holds: 2m (every neighbour of a regular polytope
+    in R^m that is within its first shells; the octahedron's five others at m = 3), at most live - 1."""
+    return max(0, min(live - 1, 2 * m))
+
+
+def angle_profiles(V: np.ndarray, ranks: Optional[int] = None) -> np.ndarray:
+    """(L, K): for each column of V (m, L, no zero column), the angles (radians) to its K nearest
+    other columns, ascending. From the Gram matrix of the unit vectors, in row blocks.
+
+    Rotation-invariant by construction (angles between vectors). Angles come from arccos of a
+    clipped cosine, accurate to ~1e-8 rad near 0 (only merged-looking pairs get there, where the
+    ratios they feed are large anyway).
+    """
+    V = np.asarray(V, dtype=np.float64)
+    m, L = V.shape
+    K = profile_ranks(m, L) if ranks is None else int(ranks)
+    if K <= 0:
+        return np.zeros((L, 0))
+    U = V / np.linalg.norm(V, axis=0)
+    out = np.empty((L, K))
+    blk = max(1, geo.CHUNK_ELEMS // L)
+    for s in range(0, L, blk):
+        e = min(L, s + blk)
+        ang = np.arccos(np.clip(U[:, s:e].T @ U, -1.0, 1.0))
+        ang[np.arange(e - s), np.arange(s, e)] = np.inf
+        part = np.partition(ang, K - 1, axis=1)[:, :K] if K < L else ang
+        out[s:e] = np.sort(part, axis=1)[:, :K]
+    return out
+
+
+def profile_ratio(profiles: np.ndarray) -> Tuple[float, int]:
+    """(ratio, rank): the largest, over ranks k, of (largest k-th nearest angle) / (smallest k-th
+    nearest angle) across the features; 1 when every feature sees the same angles to its neighbours
+    (a regular polygon, the octahedron, any vertex-transitive set), inf when some angle is 0. rank is
+    the 1-based rank attaining it (0 with fewer than two features)."""
+    if profiles.shape[0] < 2 or profiles.shape[1] == 0:
+        return 1.0, 0
+    lo = profiles.min(axis=0)
+    hi = profiles.max(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(lo > 0, hi / np.where(lo > 0, lo, 1.0), np.inf)
+    k = int(np.argmax(r))
+    return float(r[k]), k + 1
+
+
+def undecided(value: float, threshold: float, resolution: float) -> bool:
+    """True when |value - threshold| <= resolution > 0: the parameters do not decide the comparison."""
+    return bool(resolution > 0 and math.isfinite(value) and abs(value - threshold) <= resolution)
+
+
+__all__ = ["RESOLUTION_REL", "precision_of", "function_vectors", "preactivation_scale", "profile_ranks",
+           "angle_profiles", "profile_ratio", "undecided"]
