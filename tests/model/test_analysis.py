@@ -117,12 +117,21 @@ def test_merged_is_decided_by_the_outputs_not_the_angle():
     assert analyze(snap(W, np.zeros(4))).merged_groups == [[0, 1]]
     W = polar([179.8, -179.9, 60, -60], [1, 1, 1, 1])
     assert analyze(snap(W, np.zeros(4))).merged_groups == [[0, 1]]
-    # 20 degrees apart, the pair of an n = 8 AdamW failure (each input fires both outputs): merged,
-    # not two-circle, although a third feature sits on a smaller circle
-    W5, b5 = henighan(5)
-    r = np.linalg.norm(W5[:, 0])
-    a = analyze(snap(np.hstack([W5, polar([20.0], [r])]), np.append(b5, b5[0])))
-    assert [0, 5] in a.merged_groups and a.verdict == "merged_failure"
+    # a pair 20 degrees apart sharing one slot of a hexagon (the n = 8 AdamW pairs, 1.5-23 degrees):
+    # with every b = -r^2 cos 50 and r^2 (1 - cos 50) = 1, each pair input fires both pair outputs
+    # (cos 20 > cos 50) and nothing else (its nearest other feature is 50 degrees away): merged
+    r2 = 1 / (1 - math.cos(math.radians(50)))
+    W = polar([-10, 10, 60, 120, 180, 240, 300], [math.sqrt(r2)] * 7)
+    a = analyze(snap(W, np.full(7, -r2 * math.cos(math.radians(50)))))
+    assert a.merged_groups == [[0, 1]] and a.verdict == "merged_failure" and a.failure_key == "merged"
+    g = a.finding("merged").evidence["groups"][0]
+    assert g["fires"] == [1, 2] and g["max_angle_deg"] == pytest.approx(20.0)
+    # the other output of the pair: r^2 (cos 20 - cos 50) on each pair input
+    wrong = r2 * (math.cos(math.radians(20)) - math.cos(math.radians(50)))
+    assert a.loss == pytest.approx(2 * wrong ** 2 / 7, rel=1e-12)
+    # the margin: the pre-activation nearest to changing a fire set, the 50-degree neighbours' outputs,
+    # at exactly 0 (Henighan's construction for the 50-degree spacing): RECON_TOL away
+    assert g["margin"] == pytest.approx(RECON_TOL, rel=1e-9)
 
 
 def test_two_circle_failure():
