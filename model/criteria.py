@@ -104,23 +104,25 @@ def profile_ranks(m: int, live: int) -> int:
 
 def angle_profiles(V: np.ndarray, ranks: Optional[int] = None) -> np.ndarray:
     """(L, K): for each column of V (m, L, no zero column), the angles (radians) to its K nearest
-    other columns, ascending. From the Gram matrix of the unit vectors, in row blocks.
+    other columns, ascending; in row blocks, no L x L x m array for large L.
 
-    Rotation-invariant by construction (angles between vectors). Angles come from arccos of a
-    clipped cosine, accurate to ~1e-8 rad near 0 (only merged-looking pairs get there, where the
-    ratios they feed are large anyway).
+    Rotation-invariant by construction (angles between vectors). Each angle is
+    2 atan2(|u - v|, |u + v|) of the unit vectors, accurate to rounding at 0 and at pi alike
+    (arccos of a cosine loses half the digits there: 1e-8 rad near an antipode).
     """
     V = np.asarray(V, dtype=np.float64)
     m, L = V.shape
     K = profile_ranks(m, L) if ranks is None else int(ranks)
     if K <= 0:
         return np.zeros((L, 0))
-    U = V / np.linalg.norm(V, axis=0)
+    U = np.ascontiguousarray((V / np.linalg.norm(V, axis=0)).T)  # (L, m)
     out = np.empty((L, K))
-    blk = max(1, geo.CHUNK_ELEMS // L)
+    blk = max(1, geo.CHUNK_ELEMS // (2 * L * max(m, 1)))
     for s in range(0, L, blk):
         e = min(L, s + blk)
-        ang = np.arccos(np.clip(U[:, s:e].T @ U, -1.0, 1.0))
+        d = np.linalg.norm(U[s:e, None, :] - U[None, :, :], axis=2)
+        p = np.linalg.norm(U[s:e, None, :] + U[None, :, :], axis=2)
+        ang = 2.0 * np.arctan2(d, p)
         ang[np.arange(e - s), np.arange(s, e)] = np.inf
         part = np.partition(ang, K - 1, axis=1)[:, :K] if K < L else ang
         out[s:e] = np.sort(part, axis=1)[:, :K]
