@@ -562,60 +562,62 @@ def _smallest_gap(ang: np.ndarray, live: np.ndarray) -> float:
     return float(np.min(np.diff(np.concatenate([th, [th[0] + 2 * np.pi]]))))
 
 
-def _table_chunk(P, s, wlive, mask_out, tol, out, lists) -> None:
-    """The per-input facts of rows s.. of P (P[r, k] = p_k(W_{s+r})) into out (see _onehot_table)."""
+def _table_chunk(P, s, wcols, tol, out, lists) -> None:
+    """The per-input facts of rows s.. of P (P[r, k] = p_k(W_{s+r}); overwritten) into out
+    (see _onehot_table). wcols: the outputs of live features (None: all of them)."""
     e = s + P.shape[0]
     r = np.arange(e - s)
     np.maximum(out["col_max"], P.max(axis=0), out=out["col_max"])
     np.minimum(out["col_min"], P.min(axis=0), out=out["col_min"])
-    R = np.maximum(P, 0.0)
-    R[r, r + s] -= 1.0
-    np.abs(R, out=R)
-    out["err"][s:e] = R.max(axis=1)
-    out["err_out"][s:e] = R.argmax(axis=1)
-    del R
-    Pw = P[:, wlive]
-    out["flip"][s:e] = np.abs(Pw - tol).min(axis=1) if Pw.shape[1] else np.inf
-    fire = Pw > tol
-    packed = np.packbits(fire, axis=1)
+    fire = P > tol
+    if wcols is not None:
+        fire &= wcols[None, :]
     anyf = fire.any(axis=1)
-    for t in range(e - s):
-        out["keys"][s + t] = packed[t].tobytes() if anyf[t] else None
-    del Pw, fire
-    P[r, r + s] = -np.inf
-    out["other_all"][s:e] = P.max(axis=1)
-    P += mask_out[None, :]
-    bad = P > tol
-    out["misfire"][s:e] = bad.sum(axis=1)
+    packed = np.packbits(fire, axis=1)
+    for t in np.nonzero(anyf)[0].tolist():
+        out["keys"][s + t] = packed[t].tobytes()
+    own_fires = fire[r, r + s]
+    out["misfire"][s:e] = fire.sum(axis=1) - own_fires
     if lists is not None:
-        for rr, c in zip(*np.nonzero(bad)):
+        fire[r, r + s] = False
+        for rr, c in zip(*np.nonzero(fire)):
             lists[s + int(rr)].append((int(c), float(P[rr, c])))
+    del fire, packed
+    P[r, r + s] = -np.inf
+    am = P.argmax(axis=1)
+    out["other_all"][s:e] = P[r, am]
+    out["other_arg"][s:e] = am
 
 
-def _onehot_table(W, b, D, wlive, live, tol, detail: bool) -> Dict[str, Any]:
+def _onehot_table(W, b, D, wlive, tol, detail: bool) -> Dict[str, Any]:
     """One chunked pass over P[i, k] = p_k(W_i) (no n x n array for large n).
 
     Returns a dict: col_max, col_min (output k's largest / smallest pre-activation over
-    the inputs); misfire[i] (live outputs k != i with P[i, k] > tol) and, when detail,
-    lists[i] = [(k, P[i, k]) ...] for those outputs; other_all[i] (the largest P[i, k]
-    over every k != i, dead features' outputs included); err[i], err_out[i] (the largest
-    |ReLU(P[i, k]) - [k == i]| and its output); keys[i] (the set of outputs of live
-    features that input i fires, packed, None when empty) and flip[i] (the smallest
-    |P[i, k] - tol| over those outputs: how near the set is to changing).
+    the inputs); keys[i] (the set of outputs of live features that input i fires, packed,
+    None when empty); misfire[i] (how many of those are not i's own) and, when detail,
+    lists[i] = [(k, P[i, k]) ...] for them; other_all[i], other_arg[i] (the largest P[i, k]
+    over every k != i, dead features' outputs included, and its k).
     """
     n = W.shape[1]
     out = {"col_max": np.full(n, -np.inf), "col_min": np.full(n, np.inf), "misfire": np.zeros(n, dtype=np.int64),
-           "other_all": np.full(n, -np.inf), "err": np.zeros(n), "err_out": np.zeros(n, dtype=np.int64),
-           "flip": np.full(n, np.inf), "keys": [None] * n}
+           "other_all": np.full(n, -np.inf), "other_arg": np.zeros(n, dtype=np.int64), "keys": [None] * n}
     lists: Optional[List[List]] = [[] for _ in range(n)] if detail else None
-    mask_out = np.where(live, 0.0, -np.inf)
-    blk = max(1, geo.CHUNK_ELEMS // (2 * max(n, 1)))
+    wcols = None if np.all(wlive) else np.asarray(wlive, dtype=bool)
+    blk = max(1, geo.CHUNK_ELEMS // max(n, 1))
     for s in range(0, n, blk):
         e = min(n, s + blk)
-        P = W[:, s:e].T @ D.T + b[None, :]  # (e-s, n)
-        _table_chunk(P, s, wlive, mask_out, tol, out, lists)
+        P = W[:, s:e].T @ D.T
+        P += b[None, :]  # (e-s, n)
+        _table_chunk(P, s, wcols, tol, out, lists)
     out["lists"] = lists
     return out
+
+
+def _rows_flip(f: _Facts, rows: List[int], D: np.ndarray) -> float:
+    """The smallest |p_k(W_i) - tol| over the inputs rows and the outputs of live features: how near
+    their fire sets are to changing."""
+    P = f.W[:, rows].T @ D.T + f.b[None, :]
+    return float(np.min(np.abs(P[:, f.wlive] - f.tol)))
 
 
 def _behaviour_groups(keys: List[Optional[bytes]], cand: np.ndarray) -> List[List[int]]:
@@ -690,7 +692,7 @@ def _basic_facts(snapshot: Snapshot, tol: float, precision: Optional[str]) -> Tu
     m, n = W.shape
     imp = np.ones(n) if snapshot.importance is None else np.asarray(snapshot.importance, dtype=np.float64)
     U, plane = geo.plane_basis(W)
-    phi, space = crit.function_vectors(W, M)
+    phi, psi, space = crit.function_factors(W, M)
     nrm = geo.norms(phi)
     maxn = float(nrm.max()) if n else 0.0
     dead = (nrm < DEAD_REL * maxn) | (nrm < DEAD_ABS)
@@ -702,8 +704,15 @@ def _basic_facts(snapshot: Snapshot, tol: float, precision: Optional[str]) -> Tu
     f = _Facts(W=W, b=b, n=n, m=m, imp=imp, phi=phi, nrm=nrm, ang=geo.angles(U.T @ W),
                dims=geo.feature_dimensionality(W), maxn=maxn, dead=dead, wlive=~dead, selfa=selfa, other=other,
                loss1h=loss1h, thr_deg=min(MERGE_DEG, MERGE_FRAC * 360.0 / max(n, 1)), tol=float(tol),
-               precision=prec, rel=rel, res_p=rel * crit.preactivation_scale(W, b, M) if rel else 0.0)
+               precision=prec, rel=rel, res_p=rel * _preactivation_scale(phi, psi, b) if rel else 0.0)
     return f, plane, space
+
+
+def _preactivation_scale(phi: np.ndarray, psi: np.ndarray, b: np.ndarray) -> float:
+    """criteria.preactivation_scale from factors already computed."""
+    if phi.shape[1] == 0:
+        return 0.0
+    return float(np.max(np.linalg.norm(psi, axis=1)) * np.max(np.linalg.norm(phi, axis=0)) + np.max(np.abs(b)))
 
 
 def _common(f: _Facts, snapshot: Snapshot, onehot: bool, plane: str, space: str) -> Dict[str, Any]:
@@ -784,7 +793,7 @@ def _onehot_facts(f: _Facts, M: Optional[np.ndarray]) -> None:
     merged groups (by behaviour), radii and regularity, the two-circle residual."""
     D = geo.decoder_of(f.W, M)
     # misfires count the outputs of live features (an output that never fires cannot misfire)
-    tab = _onehot_table(f.W, f.b, D, f.wlive, f.wlive, f.tol, detail=f.n <= DETAIL_MAX)
+    tab = _onehot_table(f.W, f.b, D, f.wlive, f.tol, detail=f.n <= DETAIL_MAX)
     f.tab = tab
     f.col_max, f.col_min, f.lists, f.misfire = tab["col_max"], tab["col_min"], tab["lists"], tab["misfire"]
     f.dead_out = f.col_max <= f.tol
@@ -796,8 +805,12 @@ def _onehot_facts(f: _Facts, M: Optional[np.ndarray]) -> None:
     own_err = np.abs(np.maximum(f.selfa, 0.0) - 1.0)
     f.emargin = np.minimum(OWN_TOL - own_err, f.tol - tab["other_all"])
     f.exact = f.emargin >= 0
+    # the output farthest from its target: the own one, or the largest other (target 0)
+    other_pos = np.maximum(tab["other_all"], 0.0)
+    tab["err"] = np.maximum(own_err, other_pos)
+    tab["err_out"] = np.where(own_err >= other_pos, np.arange(f.n), tab["other_arg"])
     f.groups = _behaviour_groups(tab["keys"], f.wlive)
-    f.group_margin = [float(np.min(tab["flip"][g])) for g in f.groups]
+    f.group_margin = [_rows_flip(f, g, D) for g in f.groups]
     _regularity_facts(f)
     f.nl = int(f.live.sum())
     merged = np.zeros(f.n, dtype=bool)

@@ -23,10 +23,9 @@ keep them so): an entry x stands for any real number within half its
 spacing, |x| 2^-24 = u |x|. A quantity that is a sum of products of them,
 such as a pre-activation p = sum_k D_jk W_ki + b_j, moves by at most
 u (2 sum_k |D_jk W_ki| + |b_j|) <= 2 u S = FLOAT32_RES S, S the scale of the
-terms (``preactivation_scale``: the largest |A_ij| + |b_j| over the model,
-bounding every entry's terms when A's rows and columns are the feature
-vectors' products; it is invariant under the gauge, unlike per-entry
-|D_j||W_i|). A ratio of two norms, each known to relative u, is known to
+terms (``preactivation_scale``: max |Psi_j| max |Phi_i| + max |b_j| over
+the model, with A = Psi Phi the balanced factors; |W|_max^2 + |b|_max when
+tied; invariant under the gauge, unlike per-entry |D_j||W_i|). A ratio of two norms, each known to relative u, is known to
 relative 2u = FLOAT32_RES. A margin inside that band decides nothing: the
 analysis calls it *undecided*. ``precision_of`` tells float32 parameters
 (every entry equal to its float32 rounding) from exact float64 ones
@@ -58,41 +57,50 @@ def precision_of(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None) -
     return "float32"
 
 
-def function_vectors(W: np.ndarray, M: Optional[np.ndarray] = None) -> Tuple[np.ndarray, str]:
-    """(Phi (m, n), description): the feature vectors the criteria read (see the module doc).
+def function_factors(W: np.ndarray, M: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, str]:
+    """(Phi (m, n), Psi (n, m), description) with A = Psi Phi: the function's feature vectors and
+    decoder rows (see the module doc).
 
-    Tied: W itself. Untied: the balanced factor S^(1/2) V^T of A = M W, computed
-    from the thin QR of M and the SVD of the m x n matrix R W (O(n m^2), no n x n
-    array), signs fixed so each row's largest entry is positive.
+    Tied: (W, W^T). Untied: the balanced factors Phi = S^(1/2) V^T, Psi = Q U S^(1/2) of A = M W,
+    from the thin QR M = Q R and the SVD R W = U S V^T of an m x n matrix (O(n m^2), no n x n
+    array), signs fixed so each row of Phi has its largest entry positive.
     """
     W = np.asarray(W, dtype=np.float64)
     if M is None:
-        return W, "W (tied: the decoder is W^T; criteria are rotation-invariant)"
+        return W, W.T, "W (tied: the decoder is W^T; criteria are rotation-invariant)"
     M = np.asarray(M, dtype=np.float64)
-    m = W.shape[0]
-    Q, R = np.linalg.qr(M)  # (n, m), (m, m)
-    _, s, Vt = np.linalg.svd(R @ W, full_matrices=False)  # (m,), (m, n)
-    Phi = np.sqrt(s)[:, None] * Vt
-    if Phi.shape[0] < m:  # fewer features than latent dimensions
-        Phi = np.vstack([Phi, np.zeros((m - Phi.shape[0], Phi.shape[1]))])
+    m, n = W.shape
+    Q, R = np.linalg.qr(M)  # (n, k), (k, k), k = min(n, m)
+    U, s, Vt = np.linalg.svd(R @ W, full_matrices=False)  # (k, k), (k,), (k, n)
+    root = np.sqrt(s)
+    Phi = root[:, None] * Vt
+    Psi = (Q @ U) * root[None, :]
     big = np.argmax(np.abs(Phi), axis=1)
     sgn = np.sign(Phi[np.arange(Phi.shape[0]), big])
     sgn[sgn == 0] = 1.0
-    return Phi * sgn[:, None], ("the balanced factor S^(1/2) V^T of the function's product M W = U S V^T "
-                                "(invariant under W -> R W, M -> M R^-1)")
+    Phi, Psi = Phi * sgn[:, None], Psi * sgn[None, :]
+    if Phi.shape[0] < m:  # fewer features than latent dimensions
+        Phi = np.vstack([Phi, np.zeros((m - Phi.shape[0], n))])
+        Psi = np.hstack([Psi, np.zeros((n, m - Psi.shape[1]))])
+    return Phi, Psi, ("the balanced factor S^(1/2) V^T of the function's product M W = U S V^T "
+                      "(invariant under W -> R W, M -> M R^-1)")
+
+
+def function_vectors(W: np.ndarray, M: Optional[np.ndarray] = None) -> Tuple[np.ndarray, str]:
+    """(Phi (m, n), description): the feature vectors the criteria read (W tied; the balanced factor
+    of M W untied; see function_factors)."""
+    Phi, _, desc = function_factors(W, M)
+    return Phi, desc
 
 
 def preactivation_scale(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None) -> float:
-    """max_ij |A_ij| + max_j |b_j|, A = D W (chunked; no n x n array for large n)."""
-    W = np.asarray(W, dtype=np.float64)
-    D = geo.decoder_of(W, M)
-    n = W.shape[1]
-    if n == 0:
+    """max_j |Psi_j| max_i |Phi_i| + max_j |b_j|: the scale of the terms of a pre-activation
+    p_j(W_i) = Psi_j . Phi_i + b_j (|W|_max^2 + |b|_max when tied), which bounds every |A_ij|
+    (Cauchy-Schwarz) and the sum of the products' magnitudes alike; invariant under the gauge. O(n m)."""
+    Phi, Psi, _ = function_factors(W, M)
+    if Phi.shape[1] == 0:
         return 0.0
-    top = 0.0
-    blk = max(1, geo.CHUNK_ELEMS // n)
-    for s in range(0, n, blk):
-        top = max(top, float(np.max(np.abs(D[s:s + blk] @ W))))
+    top = float(np.max(np.linalg.norm(Psi, axis=1))) * float(np.max(np.linalg.norm(Phi, axis=0)))
     return top + float(np.max(np.abs(b)))
 
 
@@ -149,5 +157,5 @@ def undecided(value: float, threshold: float, resolution: float) -> bool:
     return bool(resolution > 0 and math.isfinite(value) and abs(value - threshold) <= resolution)
 
 
-__all__ = ["RESOLUTION_REL", "precision_of", "function_vectors", "preactivation_scale", "profile_ranks",
+__all__ = ["RESOLUTION_REL", "precision_of", "function_factors", "function_vectors", "preactivation_scale", "profile_ranks",
            "angle_profiles", "profile_ratio", "undecided"]
