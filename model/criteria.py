@@ -112,11 +112,13 @@ def profile_ranks(m: int, live: int) -> int:
 
 def angle_profiles(V: np.ndarray, ranks: Optional[int] = None) -> np.ndarray:
     """(L, K): for each column of V (m, L, no zero column), the angles (radians) to its K nearest
-    other columns, ascending; in row blocks, no L x L x m array for large L.
+    other columns, ascending; in row blocks, no L x L array for large L.
 
-    Rotation-invariant by construction (angles between vectors). Each angle is
-    2 atan2(|u - v|, |u + v|) of the unit vectors, accurate to rounding at 0 and at pi alike
-    (arccos of a cosine loses half the digits there: 1e-8 rad near an antipode).
+    Rotation-invariant by construction (angles between vectors). The nearest are chosen by cosine
+    (a Gram block), then each chosen angle is 2 atan2(|u - v|, |u + v|) of the unit vectors, accurate
+    to rounding at 0 and at pi alike (arccos of a cosine loses half the digits there: 1e-8 rad near
+    an antipode). Candidates are the K + 2 largest cosines, so a near-tie at rounding level in the
+    cosine cannot drop a neighbour.
     """
     V = np.asarray(V, dtype=np.float64)
     m, L = V.shape
@@ -124,16 +126,18 @@ def angle_profiles(V: np.ndarray, ranks: Optional[int] = None) -> np.ndarray:
     if K <= 0:
         return np.zeros((L, 0))
     U = np.ascontiguousarray((V / np.linalg.norm(V, axis=0)).T)  # (L, m)
+    C = min(L - 1, K + 2)
     out = np.empty((L, K))
-    blk = max(1, geo.CHUNK_ELEMS // (2 * L * max(m, 1)))
+    blk = max(1, geo.CHUNK_ELEMS // L)
     for s in range(0, L, blk):
         e = min(L, s + blk)
-        d = np.linalg.norm(U[s:e, None, :] - U[None, :, :], axis=2)
-        p = np.linalg.norm(U[s:e, None, :] + U[None, :, :], axis=2)
-        ang = 2.0 * np.arctan2(d, p)
-        ang[np.arange(e - s), np.arange(s, e)] = np.inf
-        part = np.partition(ang, K - 1, axis=1)[:, :K] if K < L else ang
-        out[s:e] = np.sort(part, axis=1)[:, :K]
+        G = U[s:e] @ U.T
+        G[np.arange(e - s), np.arange(s, e)] = -np.inf
+        cand = np.argpartition(-G, C - 1, axis=1)[:, :C] if C < L else np.argsort(-G, axis=1)[:, :C]
+        Uc = U[cand]  # (rows, C, m)
+        d = np.linalg.norm(U[s:e, None, :] - Uc, axis=2)
+        p = np.linalg.norm(U[s:e, None, :] + Uc, axis=2)
+        out[s:e] = np.sort(2.0 * np.arctan2(d, p), axis=1)[:, :K]
     return out
 
 

@@ -708,10 +708,12 @@ def _general(U, want=None) -> Dict[str, Any]:
         margin[0] = np.inf
         return dict(margin=margin, nearest=nearest, blockers=blockers)
     cand = np.ones(k, dtype=bool)
+    eq = None  # the hull's facets (unit normals, offsets), kept for the depth of inner points
     if k > m + 1 and m <= 6:
         from scipy.spatial import ConvexHull, QhullError
         try:
-            hv = ConvexHull(U).vertices
+            hull = ConvexHull(U)
+            hv, eq = hull.vertices, hull.equations
             cand[:] = False
             cand[hv] = True
         except QhullError:
@@ -728,7 +730,7 @@ def _general(U, want=None) -> Dict[str, Any]:
         else:
             margin[i] = dist if cand[i] else 0.0
             blockers[i] = sorted(int(others[s]) for s, l in zip(S, lam) if l > BARY_TOL)
-    return dict(margin=margin, nearest=nearest, blockers=blockers)
+    return dict(margin=margin, nearest=nearest, blockers=blockers, hull_equations=eq)
 
 
 # ----------------------------------------------------------------------------
@@ -801,6 +803,7 @@ def _answer_live(W, idx, computed, scale, out: Dict[str, Any]) -> None:
     reps = np.sort(first)
     want = computed[idx[reps]]
     res = _points_answer(P[reps], want, W.shape[0])
+    out["hull_equations"] = res.get("hull_equations")
     solo = ~dup[reps] & want
     feat = idx[reps]  # original index of each representative
     fs = feat[solo]
@@ -818,9 +821,10 @@ def _answer_live(W, idx, computed, scale, out: Dict[str, Any]) -> None:
         blockers[i] = []
 
 
-def _inside_depth(Ud: np.ndarray, ask: np.ndarray) -> np.ndarray:
+def _inside_depth(Ud: np.ndarray, ask: np.ndarray, equations: Optional[np.ndarray] = None) -> np.ndarray:
     """(k,) for the distinct points Ud (k, m) asked for (inside or touching the hull of the others):
-    the distance to the boundary of that hull (see the module doc; nan where not measured)."""
+    the distance to the boundary of that hull (see the module doc; nan where not measured).
+    equations: the facets of the hull of Ud (m > 2) when already known."""
     k, m = Ud.shape
     depth = np.full(k, np.nan)
     if k < 2 or not ask.any():
@@ -852,23 +856,21 @@ def _inside_depth(Ud: np.ndarray, ask: np.ndarray) -> np.ndarray:
         return depth
     if m > 6:
         return depth  # not measured
-    from scipy.spatial import ConvexHull, QhullError
-    try:
-        hull = ConvexHull(Ud)
-    except QhullError:
-        depth[ask] = 0.0  # flat in R^m
-        return depth
-    isv = np.zeros(k, dtype=bool)
-    isv[hull.vertices] = True
-    depth[ask & isv] = 0.0
-    q = np.nonzero(ask & ~isv)[0]
-    eq = hull.equations  # unit normals, inside: normal . x + offset <= 0
-    if len(q):
-        depth[q] = np.maximum(np.min(-(Ud[q] @ eq[:, :m].T + eq[:, m]), axis=1), 0.0)
+    eq = equations
+    if eq is None:
+        from scipy.spatial import ConvexHull, QhullError
+        try:
+            eq = ConvexHull(Ud).equations
+        except QhullError:
+            depth[ask] = 0.0  # flat in R^m
+            return depth
+    # unit normals, inside: normal . x + offset <= 0; a hull vertex (or a point on a facet) is at ~0
+    q = np.nonzero(ask)[0]
+    depth[q] = np.maximum(np.min(-(Ud[q] @ eq[:, :m].T + eq[:, m]), axis=1), 0.0)
     return depth
 
 
-def _undecided(W, idx, computed, sep, margin, res) -> Tuple[np.ndarray, np.ndarray]:
+def _undecided(W, idx, computed, sep, margin, res, equations=None) -> Tuple[np.ndarray, np.ndarray]:
     """(depth (n,), undecided (n,)) of the live features idx: the signed margin (margin outside,
     minus the depth inside) within res of 0 (res = 0: never undecided)."""
     n = W.shape[1]
@@ -883,7 +885,7 @@ def _undecided(W, idx, computed, sep, margin, res) -> Tuple[np.ndarray, np.ndarr
         inv = inv.ravel()
         ask_d = np.zeros(len(Ud), dtype=bool)
         ask_d[inv[ask]] = True
-        d = _inside_depth(Ud, ask_d)
+        d = _inside_depth(Ud, ask_d, equations)
         depth[idx[ask]] = d[inv[ask]]
     if res <= 0:
         return depth, und
@@ -957,7 +959,7 @@ def separability(W: ArrayLike, live_mask: Optional[ArrayLike] = None,
     if not (resolution_rel >= 0 and math.isfinite(resolution_rel)):
         raise ValueError(f"resolution_rel must be a finite number >= 0, got {resolution_rel!r}")
     res = float(resolution_rel) * scale
-    depth, und = _undecided(W, idx, computed, ans["sep"], ans["margin"], res)
+    depth, und = _undecided(W, idx, computed, ans["sep"], ans["margin"], res, ans.get("hull_equations"))
     out = Separability(n=n, m=m, live=live, separable=ans["sep"], margin=ans["margin"], nearest=ans["nearest"],
                        blockers=ans["blockers"], neighbours=ans["nbr"], **_gap_quantities(W, ans["nbr"]),
                        plane=plane, tolerance=MARGIN_REL, scale=scale, computed=computed,

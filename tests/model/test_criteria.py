@@ -352,3 +352,18 @@ def test_fire_threshold_above_one_never_fires_on_valid_inputs():
     assert "never fires on a valid input" in format_analysis(a)
     assert fire_label(0.0) == "fires at any input x > 0" and fire_label(math.inf) == "never fires"
     assert fire_label(0.5) == "fires for x > 0.5" and "never fires on valid inputs" in fire_label(1.0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_angle_profiles_against_all_pairs(seed):
+    # oracle: every pairwise angle by arccos, sorted per row (accurate to ~1e-8 away from 0 and pi)
+    rng = np.random.default_rng(seed)
+    V = rng.normal(size=(4, 40)) * rng.uniform(0.5, 2.0, size=40)
+    U = V / np.linalg.norm(V, axis=0)
+    A = np.arccos(np.clip(U.T @ U, -1, 1))
+    np.fill_diagonal(A, np.inf)
+    want = np.sort(A, axis=1)[:, :8]
+    np.testing.assert_allclose(crit.angle_profiles(V), want, atol=1e-7)
+    # rotation-invariant
+    Q = ortho_group.rvs(4, random_state=seed)
+    np.testing.assert_allclose(crit.angle_profiles(Q @ V), crit.angle_profiles(V), atol=1e-12)
