@@ -1117,7 +1117,7 @@ def _finding_collapsed(f: _Facts) -> Optional[Finding]:
     formula = ("sum_k I_k ((ReLU(b_k) - 1)^2 + (n-1) ReLU(b_k)^2) / n (1 at b <= 0, (n-1)/n at b = 1/n)"
                if all_dead else "sum_k I_k / n (every output 0)")
     return Finding("collapsed", list(range(f.n)),
-                   f"collapsed: {why}; loss {f.loss1h:.6g}, closed form {ref:.6g}",
+                   f"{why}; loss {f.loss1h:.6g}, closed form {ref:.6g}",
                    {"all_dead": all_dead, "dead_outputs": int(f.dead_out.sum()), "loss": f.loss1h,
                     "reference_loss": ref, "formula": formula, "largest_norm": f.maxn}, None, "none")
 
@@ -1321,7 +1321,8 @@ def _reference(f: _Facts) -> Dict[str, Any]:
     inv_n = 1.0 / n
     fired_dead = f.dead & ~dead_out
     ref_loss = float(np.sum(imp[fired_dead]) * (n - 1) / n ** 2 + np.sum(imp[dead_out]) / n)
-    applies = bool(f.failed.any() and f.nl >= 1 and np.all(f.recon[f.live]))
+    # the closed form assumes every feature that is not dead reconstructed exactly (vacuous when all are dead)
+    applies = bool(f.failed.any() and ((f.nl >= 1 and np.all(f.recon[f.live])) or f.dead.all()))
     unit_imp = not dead_out.any() and np.all(imp == 1)
     return {
         "applies": applies,

@@ -253,6 +253,9 @@ def test_collapse_all_weights_zero(n):
     a0 = analyze(snap(np.zeros((2, n)), np.zeros(n)))
     assert a0.verdict == "collapsed" and a0.loss == pytest.approx(1.0)
     assert a0.finding("collapsed").evidence["reference_loss"] == pytest.approx(1.0)
+    # the dead-feature reference covers it: n dead features at b = 1/n cost n (n-1)/n^2 = (n-1)/n
+    assert a.reference["applies"] and a.reference["loss"] == pytest.approx((n - 1) / n)
+    assert a.verdict_text.startswith("every feature dead")
 
 
 def test_collapse_when_no_output_fires():
