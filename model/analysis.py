@@ -985,7 +985,10 @@ def _findings_separability(f: _Facts) -> List[Finding]:
                            {"features": per, "count": int(len(insep))}, None, "none"))
     sns = np.nonzero(tested & sep.decided_separable & ~f.recon)[0]
     if len(sns):
-        per = [{"feature": i + 1, "separation_margin": float(sep.margin[i]), "gap": sep.gap_dict(i)}
+        partner = {i: [j + 1 for j in g if j != i] for g in f.groups for i in g}
+        per = [{"feature": i + 1, "separation_margin": float(sep.margin[i]), "gap": sep.gap_dict(i),
+                "margin_in_resolutions": float(sep.margin[i] / sep.resolution) if sep.resolution > 0 else None,
+                "merged_with": partner.get(i, [])}
                for i in sns[:DETAIL_MAX].tolist()]
         bits = []
         for e in per[:6]:
