@@ -169,7 +169,7 @@ def _signature(command: str) -> inspect.Signature:
     params = []
     for o in schema():
         if o.cli:
-            default = None if o.kind == "importance" or o.strict else o.default
+            default = None if o.kind == "importance" or o.applies else o.default
             params.append(inspect.Parameter(o.key, inspect.Parameter.KEYWORD_ONLY, default=default))
     for k in COMMAND_OPTIONS[command]:
         params.append(inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY,

@@ -107,8 +107,9 @@ class Trainer:
         budget = int(config.history_budget_mb * 2**20)
         self.rec_bytes = max(1, min(REC_BYTES, budget // 16))
         buffered = int(getattr(writer, "buffer_bytes", 0)) if writer is not None else 0
-        self.history = history or History(K, m, n, untied=config.untied,
-                                          budget_bytes=max(budget - self.rec_bytes - buffered, budget // 2))
+        self.history = history or History(K, m, n, untied=config.untied,  # steps 0..S: at most S + 1 rows
+                                          budget_bytes=max(budget - self.rec_bytes - buffered, budget // 2),
+                                          max_rows=config.steps + 1)
         self.writer = writer
         self.threads = threads
         self.sparse_dataset = dataset if isinstance(dataset, SparseDataset) else None

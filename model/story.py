@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, List, Optional, Tuple
 import numpy as np
 
 from .analysis import analyze
+from .snapshot import NOT_FINITE
 
 if TYPE_CHECKING:
     from .analysis import Analysis
@@ -41,6 +42,20 @@ EXHAUSTIVE_MAX = 400
 def diagnosis_key(a: Analysis) -> Tuple:
     """What must stay the same for a model to be "stuck": the verdict, the dead features, the dead outputs."""
     return (a.verdict, tuple(a.dead), tuple(a.dead_outputs))
+
+
+#: The diagnosis of a snapshot whose parameters are not finite (nothing is analysed there).
+NOT_FINITE_KEY = (NOT_FINITE, (), ())
+
+
+def _diagnose(history: History, step: int, model: int, onehot: bool) -> Tuple[Tuple, Optional[Analysis]]:
+    """(diagnosis key, analysis) of the recorded snapshot at ``step``; a snapshot that is not finite
+    is a diagnosis of its own (NOT_FINITE_KEY, no analysis)."""
+    snap = history.snapshot(step=int(step), model=model)
+    if not snap.finite:
+        return NOT_FINITE_KEY, None
+    a = analyze(snap, onehot=onehot)
+    return diagnosis_key(a), a
 
 
 @dataclass
@@ -77,11 +92,11 @@ def stable_since(history: History, step: Optional[int] = None, model: int = 0, o
 
     def key(i: int):
         if i not in cache:
-            cache[i] = diagnosis_key(analyze(history.snapshot(step=int(steps[i]), model=model), onehot=onehot))
+            cache[i] = _diagnose(history, int(steps[i]), model, onehot)[0]
         return cache[i]
 
     want = key(end)
-    a_end = analyze(history.snapshot(step=int(steps[end]), model=model), onehot=onehot)
+    a_end = _diagnose(history, int(steps[end]), model, onehot)[1]
     if end + 1 <= exhaustive_max:
         i = end
         while i > 0 and key(i - 1) == want:
@@ -115,7 +130,8 @@ def stable_since(history: History, step: Optional[int] = None, model: int = 0, o
             good = hi
         first_same = good
     changed = int(steps[first_same - 1]) if first_same > 0 else None
-    return Since(step=int(steps[first_same]), verdict=a_end.verdict, dead=list(a_end.dead),
+    return Since(step=int(steps[first_same]), verdict=NOT_FINITE if a_end is None else a_end.verdict,
+                 dead=[] if a_end is None else list(a_end.dead),
                  first_recorded=int(steps[0]), changed_at=changed, method=method, analysed=len(cache))
 
 
@@ -129,18 +145,17 @@ def diagnosis_events(history: History, model: int = 0, onehot: bool = True, stri
     out: List[dict] = []
     prev = None
     for i in range(0, len(steps), max(1, int(stride))):
-        a = analyze(history.snapshot(step=int(steps[i]), model=model), onehot=onehot)
-        k = diagnosis_key(a)
+        k = _diagnose(history, int(steps[i]), model, onehot)[0]
         if k != prev:
-            text = a.verdict.replace("_", " ")
-            if prev is not None:
+            text = k[0].replace("_", " ")
+            if prev is not None and NOT_FINITE_KEY not in (k, prev):
                 died = sorted(set(k[1]) - set(prev[1]))
                 revived = sorted(set(prev[1]) - set(k[1]))
                 if died:
                     text += "; dead: " + ", ".join(str(j + 1) for j in died[:8])
                 if revived:
                     text += "; learnt: " + ", ".join(str(j + 1) for j in revived[:8])
-            out.append({"step": int(steps[i]), "verdict": a.verdict, "dead": [j + 1 for j in k[1]],
+            out.append({"step": int(steps[i]), "verdict": k[0], "dead": [j + 1 for j in k[1]],
                         "dead_outputs": [j + 1 for j in k[2]], "text": text})
             prev = k
     return out

@@ -35,7 +35,7 @@ from PyQt6.QtGui import QImage, QPainter, QShowEvent, QVector3D
 from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy,
                              QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from model.snapshot import Snapshot
+from model.snapshot import Snapshot, draws_not_finite
 
 from . import scene as sc
 from .gl_items import GLView, LabelItem, LineItem, MeshItem, PointItem, paint_labels
@@ -178,6 +178,24 @@ def _spin(tip: str) -> QSpinBox:
     return s
 
 
+def _paint_message(img: QImage, text: str, scale: float) -> None:
+    """``text`` centred on ``img`` (the 3D view's export of a snapshot it cannot draw)."""
+    from PyQt6.QtCore import QRectF
+    from PyQt6.QtGui import QColor, QFont
+
+    p = QPainter(img)
+    try:
+        f = QFont()
+        f.setPointSizeF(10 * scale)
+        p.setFont(f)
+        p.setPen(QColor(150, 20, 20))
+        w, h = img.width(), img.height()
+        p.drawText(QRectF(0.05 * w, 0, 0.9 * w, h), int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
+                   text.replace(": ", "\n", 1))
+    finally:
+        p.end()
+
+
 class PlaneView(QWidget):
     """The 3D latent plane inside a triple of output axes (see the module docstring)."""
 
@@ -197,6 +215,7 @@ class PlaneView(QWidget):
         self._framed = None  # the camera as last framed automatically (None: the user moved it)
         self._offscreen = None
         self._updating = False
+        self._not_finite_text: Optional[str] = None
         self.scene: Optional[sc.Scene] = None
 
         lay = QVBoxLayout(self)
@@ -281,7 +300,7 @@ class PlaneView(QWidget):
         self.enlarge_spins = []
         for name in "xyz":
             d = QDoubleSpinBox()
-            d.setRange(0.01, 1000.0)
+            d.setRange(*sc.ENLARGE_RANGE)
             d.setDecimals(2)
             d.setSingleStep(0.5)
             d.setValue(1.0)
@@ -432,6 +451,13 @@ class PlaneView(QWidget):
         self.set_settings(self._settings.with_(enlarge=e))
 
     # ============================================================= drawing
+    def show_not_finite(self, text: Optional[str]) -> None:
+        """The status line (and render_image) say the snapshot is not finite (``text``), or not (None)."""
+        self._not_finite_text = text
+        if text is not None:
+            self.status.setText(text)
+
+    @draws_not_finite
     def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
         """Draw this snapshot (None clears). The camera stays put unless n changed."""
         self._snap, self._ctx = snap, ctx
@@ -630,6 +656,8 @@ class PlaneView(QWidget):
                              caption=self.scene.plane)
             finally:
                 p.end()
+        if self.scene is None and self._not_finite_text is not None:
+            _paint_message(img, self._not_finite_text, scale)
         return img
 
     def _offscreen_view(self):

@@ -83,6 +83,11 @@ Triple = Tuple[int, int, int]
 # ----------------------------------------------------------------------------
 # settings
 
+#: The enlarge factor of an axis, from ... to: beyond, the scene's coordinates overflow or vanish
+#: (the view's spin boxes and --set plane3d.enlarge share it).
+ENLARGE_RANGE = (0.01, 1000.0)
+
+
 @dataclass(frozen=True)
 class PlaneSettings:
     """How the 3D view draws a snapshot. ``triple`` is 0-based (i, j, k) -> (x, y, z)."""
@@ -107,8 +112,9 @@ class PlaneSettings:
         if len(t) != 3:
             raise ValueError(f"triple must be 3 feature indices (0-based), got {self.triple!r}")
         e = tuple(float(v) for v in self.enlarge)
-        if len(e) != 3 or not all(math.isfinite(v) and v > 0 for v in e):
-            raise ValueError(f"enlarge must be 3 positive finite factors, got {self.enlarge!r}")
+        lo, hi = ENLARGE_RANGE
+        if len(e) != 3 or not all(math.isfinite(v) and lo <= v <= hi for v in e):
+            raise ValueError(f"enlarge must be 3 positive factors from {lo:g} to {hi:g}, got {self.enlarge!r}")
         object.__setattr__(self, "triple", t)
         object.__setattr__(self, "enlarge", e)
 

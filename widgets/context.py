@@ -24,6 +24,7 @@ class ViewContext:
     model: int = 0  # the shown model (0-based)
     plane: str = ""  # description of the 2D latent plane (m > 2)
     provider: Optional[AnalysisProvider] = None  # the run's analyses; None: a view computes its own, uncached
+    nonfinite: Optional[str] = None  # where the snapshot is not finite (Frame.nonfinite): the views say so
     extra: dict = field(default_factory=dict)
 
 
@@ -34,5 +35,5 @@ def context_of(frame: Frame, provider: Optional[AnalysisProvider] = None) -> Vie
     pending = bool(frame.pending and frame.analysis is not None)
     return ViewContext(colors=frame.colors, selected=frame.selected, onehot=frame.onehot,
                        analysis=frame.analysis, dataset=frame.dataset, loss_steps=frame.loss_steps,
-                       losses=frame.losses, model=frame.model, provider=provider,
+                       losses=frame.losses, model=frame.model, provider=provider, nonfinite=frame.nonfinite,
                        extra={"analysis_pending": pending})

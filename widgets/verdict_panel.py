@@ -14,7 +14,7 @@ from PyQt6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledItem
                              QTableView, QVBoxLayout, QWidget)
 
 from model.analysis import Analysis, finding_lines
-from model.snapshot import Snapshot
+from model.snapshot import NOT_FINITE, Snapshot, draws_not_finite
 
 from .views2d import analysis_of, feature_colors_for, fmt_num, qcolor, ranges_text, selected_of
 from .live_text import LiveText
@@ -353,6 +353,19 @@ class VerdictPanel(QWidget):
         self.analysis = None
         self.verdict = ""
 
+    def show_not_finite(self, text: Optional[str]) -> None:
+        """The title says the snapshot is not finite (``text``: what and where); None: nothing
+        (the next snapshot's verdict replaces it)."""
+        if text is None:
+            return
+        head, _, detail = text.partition(": ")
+        self.verdict = NOT_FINITE
+        self.title.setColor("#961414")
+        self._title_style = None
+        self.title.setText(head)
+        self.header.setText(detail + "\nno verdict: nothing is analysed from NaN or inf")
+
+    @draws_not_finite
     def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
         if snap is None or snap.n == 0:
             self.analysis = None

@@ -20,6 +20,7 @@ view modules can import this one).
 """
 from __future__ import annotations
 
+import html
 import importlib
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -28,11 +29,12 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont, QPainter, QPen
-from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGraphicsTextItem, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout,
+                             QWidget)
 
 from model import geometry as geo
 from model.analysis import Analysis, analyze
-from model.snapshot import Snapshot
+from model.snapshot import Snapshot, draws_not_finite
 from resources import palette
 
 if TYPE_CHECKING:
@@ -650,10 +652,17 @@ class PlotPanel(QWidget):
     #: the view's frozen settings dataclass; None: the view has no options
     SETTINGS: Optional[type] = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        draw = cls.__dict__.get("set_snapshot")
+        if draw is not None and not getattr(draw, "draws_not_finite", False):
+            cls.set_snapshot = draws_not_finite(draw)  # every view: a snapshot that is not finite is a message
+
     def __init__(self, parent: Optional[QWidget] = None, aspect_locked: bool = False):
         super().__init__(parent)
         self._snap: Optional[Snapshot] = None
         self._ctx = None
+        self._not_finite: Optional[QGraphicsTextItem] = None
         self._settings = self.SETTINGS() if self.SETTINGS is not None else None
         self._setting_widgets: Dict[str, QWidget] = {}
         lay = QVBoxLayout(self)
@@ -744,6 +753,33 @@ class PlotPanel(QWidget):
                 w.setChecked(bool(v))
             elif isinstance(w, QComboBox) and w.currentData() != v:
                 w.setCurrentIndex(w.findData(v))
+
+    def show_not_finite(self, text: Optional[str]) -> None:
+        """Say over the plot, centred, that the snapshot is not finite (``text``), or hide it (None).
+        An item of the plot's scene, so exports draw it too."""
+        item = self._not_finite
+        if text is None:
+            if item is not None and item.isVisible():
+                item.setVisible(False)
+            return
+        if item is None:
+            item = self._not_finite = QGraphicsTextItem(self.plot_item)
+            item.setZValue(1e9)
+            item.setDefaultTextColor(QColor(150, 20, 20))
+            self.plot_item.geometryChanged.connect(self._place_not_finite)
+        head, _, detail = text.partition(": ")
+        item.setHtml(f"<div align='center'><b>{html.escape(head)}</b><br>{html.escape(detail)}</div>")
+        item.setVisible(True)
+        self._place_not_finite()
+
+    def _place_not_finite(self) -> None:
+        item = self._not_finite
+        if item is None:
+            return
+        r = self.plot_item.boundingRect()
+        item.setTextWidth(max(60.0, 0.9 * r.width()))
+        b = item.boundingRect()
+        item.setPos(r.center().x() - b.width() / 2, r.center().y() - b.height() / 2)
 
     def _take(self, snap: Optional[Snapshot], ctx) -> bool:
         """Keep the frame to draw; False (and the view cleared by its ``_clear``) when it has no features."""

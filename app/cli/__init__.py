@@ -17,8 +17,9 @@ if TYPE_CHECKING:  # annotations only: the parser path imports no numpy or h5py
     import os
 
     from model.analysis import Analysis
-    from model.config import TrainConfig
+    from model.config import Option, TrainConfig
     from model.engine import Trainer
+    from model.history import History
     from model.runfile import Run
     from model.snapshot import Snapshot
 
@@ -33,6 +34,35 @@ EXTRA_COMMANDS = {"export": "app.cli.export", "animate": "app.cli.export",
                   "sweep": "app.cli.experiments", "probe": "app.cli.experiments", "datasize": "app.cli.experiments",
                   "figures": "app.cli.figures"}
 COMMANDS = ("train", "inspect") + tuple(EXTRA_COMMANDS)
+
+
+#: The command being run (set by _run): every one-line message starts "main.py COMMAND: ".
+_COMMAND: list = [None]
+#: A word of a message longer than this (an input echoed back: a 10,000-character value or file
+#: name) is shortened to its start and end, so a refusal stays one readable line.
+ECHO_MAX = 200
+_PREFIX = re.compile(r"^main\.py(?: [a-z]+)?: ")
+
+
+def _shorten(word: str) -> str:
+    core = word.rstrip(":;,.)'\"")
+    tail = word[len(core):]
+    return f"{core[:100]}…{core[-60:]} ({len(core):,} characters){tail}" if len(core) > ECHO_MAX else word
+
+
+def message(text: object, command: Optional[str] = None) -> str:
+    """One line as every command says it: "main.py COMMAND: text" (the command that runs, or
+    ``command``; "main.py: text" outside any), whatever prefix ``text`` had, with its whitespace
+    folded and every word longer than ECHO_MAX characters shortened (inputs echoed back)."""
+    cmd = command or _COMMAND[0]
+    body = _PREFIX.sub("", " ".join(str(text).split()))
+    body = re.sub(r"\S{%d,}" % (ECHO_MAX + 1), lambda m: _shorten(m.group(0)), body)
+    return f"main.py {cmd}: {body}" if cmd else f"main.py: {body}"
+
+
+def say(text: object) -> None:
+    """Print one line on stderr, as ``message`` words it (notes, interruptions)."""
+    print(message(text), file=sys.stderr)
 
 
 class CliError(Exception):
@@ -100,6 +130,22 @@ def check_out(path: Union[str, os.PathLike[str]], force: bool, what: str = "--ou
         raise CliError(f"main.py: {what}: {path} already exists; pass --force to replace it") from None
     except OSError as exc:
         raise CliError(f"main.py: {what}: {problem(exc, f'write {path}')}") from None
+
+
+#: What a file of this program (run, sweep, dataset-size sweep) is named: HDF5.
+RUN_EXTENSIONS = (".h5", ".hdf5")
+
+
+def check_run_out(path: Union[str, os.PathLike[str]], force: bool, what: str = "--out") -> None:
+    """check_out for a file of this program (HDF5): its name must end in .h5 or .hdf5, so that a
+    run is never written under a figure's or a document's name."""
+    import os
+
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in RUN_EXTENSIONS:
+        raise CliError(f"{what}: {path}: the file name must end in {' or '.join(RUN_EXTENSIONS)} (an HDF5 file)"
+                       + (f", got {ext!r}" if ext else ""))
+    check_out(path, force, what)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -179,8 +225,8 @@ def _option_argument(g, opt) -> None:
     """One training option (model.config.Option) as an argparse argument of group ``g``:
     its flag, a type that refuses what is not a number (validate() checks the range, so
     the message is the config's), its help with what it allows and its default. Options
-    that are optional or refused where they do not apply (Option.strict) default to None,
-    "not given"; config_from_args puts the schema's default in their place."""
+    that are optional default to None, "not given"; config_from_args puts the schema's
+    default in their place. Every option records that it was given (GIVEN)."""
     kw: dict = {"dest": opt.key}
     if opt.kind == "bool":  # a flag that flips the default
         kw.update(action=_STORE_FALSE if opt.default else _STORE_TRUE, default=opt.default)
@@ -192,7 +238,7 @@ def _option_argument(g, opt) -> None:
         kw["choices"] = opt.choices
     else:
         kw["type"] = {"int": int_arg, "path": path_arg}.get(opt.kind, float_arg)(opt.flag)
-    kw["default"] = None if (opt.optional or opt.strict or opt.kind == "importance") else opt.default
+    kw["default"] = None if (opt.optional or opt.applies or opt.kind == "importance") else opt.default
     # argparse fills in %(default)s when help is shown: a command's own defaults (datasize) included
     shown = ([] if opt.default is None else [f"default {opt.default}"]) if kw["default"] is None \
         else ["default %(default)s"]
@@ -259,23 +305,39 @@ def preset_params(preset: str, specs: Union[Sequence[str], dict, None]) -> dict:
     return out
 
 
-def config_from_args(a: argparse.Namespace) -> "TrainConfig":
-    """The TrainConfig of the parsed training options, validated; an option refused where
-    it does not apply (Option.strict, e.g. --init-step without --init run) or a bad value
-    raises ConfigError naming the option."""
+def not_applying(opt: "Option", values: dict, grid: Optional[dict] = None) -> Optional[str]:
+    """Why ``opt`` does not apply given the other options' ``values`` (and a sweep's ``grid``:
+    a field it varies meets the condition when one of its values does), from the schema's
+    Option.applies; None when it applies."""
+    for field, allowed in opt.applies:
+        if values.get(field) in allowed or any(v in allowed for v in (grid or {}).get(field, ())):
+            continue
+        ctl = _flag(field)
+        note = f" ({opt.applies_note})" if opt.applies_note else ""
+        now = f"{ctl} is {values.get(field)}" + (" in every configuration of the grid" if field in (grid or {})
+                                                  else "")
+        return f"applies to {ctl} {' or '.join(allowed)}{note}, but {now}"
+    return None
+
+
+def config_from_args(a: argparse.Namespace, grid: Optional[dict] = None) -> "TrainConfig":
+    """The TrainConfig of the parsed training options, validated. An option given where it does
+    not apply (the schema's Option.applies: --momentum with adamw, --warmup with a constant
+    schedule, --init-step without --init run, ...; for a sweep, where no configuration of its
+    ``grid`` makes it apply) or a bad value raises ConfigError naming the option."""
     from model.config import ConfigError, TrainConfig, importance_decay, schema
 
     opts = schema(TrainConfig)
     given = {o.name: getattr(a, o.key, None) for o in opts if o.cli}
     values = {o.name: o.default if given.get(o.name) is None else given[o.name] for o in opts}
+    named = set(getattr(a, GIVEN, None) or ())
     preset = getattr(a, "preset", None)
     if preset is None and getattr(a, "preset_param", None):
         raise ConfigError("preset_param", "applies to --preset (a named experiment's parameters)")
     if preset is not None:  # the preset's values, replaced by the options given beside it
         from model.presets import preset_config
 
-        typed = set(getattr(a, GIVEN, None) or ())
-        given = {o.name: given[o.name] if o.key in typed else None for o in opts if o.cli}
+        given = {o.name: given[o.name] if o.key in named else None for o in opts if o.cli}
         params = preset_params(preset, a.preset_param)
         try:
             base = preset_config(preset, params)
@@ -285,11 +347,9 @@ def config_from_args(a: argparse.Namespace) -> "TrainConfig":
             raise
         values = {**base.to_dict(), **{k: v for k, v in given.items() if v is not None}}
     for o in opts:  # given where it does not apply: refused rather than ignored
-        off = o.applies_to(values) if o.strict and given.get(o.name) is not None else None
-        if off is not None:
-            ctl = _flag(off[0])
-            note = f" ({o.applies_note})" if o.applies_note else ""
-            raise ConfigError(o.name, f"applies to {ctl} {' or '.join(off[1])}{note}, but {ctl} is {values[off[0]]}")
+        why = not_applying(o, values, grid) if o.applies and o.key in named else None
+        if why is not None:
+            raise ConfigError(o.name, why)
     for o in opts:  # the importance options are given as a decay d: I_i = d**(i-1)
         decay = given.get(o.name) if o.kind == "importance" else None
         if decay is not None:
@@ -371,7 +431,7 @@ def train_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = None,
         from tqdm import tqdm as bar_class
     cfg = config_from_args(a) if config is None else config.validate()
     if a.out is not None:
-        check_out(a.out, a.force)
+        check_run_out(a.out, a.force)
     check_memory(cfg)  # before anything is allocated: a run that cannot fit is refused, naming why
     out = a.out if a.out is not None else str(autosave_path(cfg))
     dataset = make_dataset(cfg)
@@ -411,10 +471,10 @@ def cmd_train(a: argparse.Namespace) -> int:
     h = trainer.history
     if t.interrupted:
         if t.published:
-            print(f"main.py: interrupted at step {trainer.step:,} of {cfg.steps:,}: the history up to step "
-                  f"{t.committed_step:,} is saved in {out}", file=sys.stderr)
+            say(f"interrupted at step {trainer.step:,} of {cfg.steps:,}: the history up to step "
+                f"{t.committed_step:,} is saved in {out}")
         else:
-            print("main.py: interrupted before the first snapshot: nothing was saved", file=sys.stderr)
+            say("interrupted before the first snapshot: nothing was saved")
         return EXIT_INTERRUPTED
     onehot = cfg.onehot
     if cfg.models == 1:
@@ -482,7 +542,20 @@ def run_snapshot(run: "Run", a: argparse.Namespace, prog: str = "") -> "Snapshot
         raise CliError(f"{prog}--model must be from 0 to {cfg.models - 1} for {a.run}, got {a.model}")
     if a.step is not None and a.step < 0:
         raise CliError(f"{prog}--step must be >= 0, got {a.step}")
-    return run.history.snapshot(step=a.step, model=a.model)
+    snap = run.history.snapshot(step=a.step, model=a.model)
+    check_finite(snap, run.history, a.run, prog)
+    return snap
+
+
+def check_finite(snap: "Snapshot", history: "History", path: object, prog: str = "") -> None:
+    """A snapshot whose parameters are not finite is one line naming where, and the last recorded
+    step before it that is finite (nothing is analysed, probed or drawn from NaN or inf)."""
+    if snap.finite:
+        return
+    from model.runfile import nonfinite_problem
+
+    before = history.last_finite_step(snap.model, snap.step - 1)
+    raise CliError(f"{prog}{path}: {nonfinite_problem(snap, before)}")
 
 
 def optimum_report(run: "Run", snap: "Snapshot", model: int) -> dict:
@@ -529,6 +602,7 @@ def _run(argv) -> int:
     from model.config import ConfigError
     from model.outfile import RunFileError  # light: the parser path imports no h5py
 
+    _COMMAND[0] = argv[0] if argv and argv[0] in COMMANDS else None
     try:
         if not argv or (len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in COMMANDS):
             from app.gui import run_gui
@@ -544,21 +618,21 @@ def _run(argv) -> int:
         build_parser().print_help()
         return EXIT_USAGE
     except CliError as e:
-        print(str(e), file=sys.stderr)
+        say(e)
         return e.status
     except ConfigError as e:  # every bad option, on one line
-        print("main.py: " + "; ".join(f"{_flag(f)}: {m}" for f, m in e.errors), file=sys.stderr)
+        say("; ".join(f"{_flag(f)}: {m}" for f, m in e.errors))
     except RunFileError as e:
-        print(f"main.py: {e}", file=sys.stderr)
+        say(e)
         return e.status
     except KeyboardInterrupt:
-        print("main.py: interrupted", file=sys.stderr)
+        say("interrupted")
         return EXIT_INTERRUPTED
     except (MemoryError, RuntimeError) as e:
         if not _out_of_memory(e):
             raise
-        print("main.py: out of memory: this run needs more memory than the machine could give "
-              "(lower n, --models, --examples or --batch)", file=sys.stderr)
+        say("out of memory: this run needs more memory than the machine could give "
+            "(lower n, --models, --examples, --batch or --history-budget-mb)")
         return EXIT_FAILURE
     return EXIT_USAGE
 

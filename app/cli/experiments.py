@@ -19,8 +19,8 @@ import math
 import sys
 from typing import Callable, Optional
 
-from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, add_train_options, float_arg, int_arg, path_arg,
-                     add_threads_option, check_out, config_from_args, run_snapshot)
+from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, say, add_train_options, float_arg, int_arg, path_arg,
+                     add_threads_option, check_run_out, config_from_args, not_applying, run_snapshot)
 
 COMMANDS = ("sweep", "probe", "datasize")
 MAX_MEMORY_GB = 1e6  # a petabyte: beyond any machine, and still a whole number of bytes in an int64
@@ -65,8 +65,9 @@ def _add_cluster_option(p) -> None:
 
 def _connect_cluster(a) -> None:
     """With --cluster: start or join Ray now, before any progress bar (a missing Ray or an
-    address that does not answer is one line). Ray is imported only here."""
-    if a.cluster:
+    address that does not answer is one line; an empty one is refused, not taken for "run
+    here"). Ray is imported only here."""
+    if a.cluster is not None:
         from model import cluster
 
         cluster.connect(a.cluster)
@@ -74,7 +75,7 @@ def _connect_cluster(a) -> None:
 
 def _run_maybe_on_cluster(a, runner, progress, what: str):
     """runner.run(progress), or on Ray when --cluster is given."""
-    if not a.cluster:
+    if a.cluster is None:
         return runner.run(progress)
     from model import cluster
 
@@ -135,9 +136,8 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     out = sweep.path
     if interrupted:
         done = len(sweep.entries)
-        print(f"main.py: interrupted: {done} of {sweep.planned} configuration(s) finished"
-              + (f" and saved in {sweep.path}" if sweep.path is not None else "; nothing was saved"),
-              file=sys.stderr)
+        say(f"interrupted: {done} of {sweep.planned} configuration(s) finished"
+            + (f" and saved in {sweep.path}" if sweep.path is not None else "; nothing was saved"))
         return EXIT_INTERRUPTED
     if a.json:
         _print_json(sweep.summary())
@@ -159,10 +159,11 @@ def sweep_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = None)
 
     if a.init == "run":
         raise CliError("main.py sweep: --init: a sweep trains fresh models: use xavier or analytic")
-    cfg = config_from_args(a)
     grid = parse_grid(a.grid)
+    cfg = config_from_args(a, grid)
+    _check_grid_applies(cfg, grid)
     if a.out is not None:
-        check_out(a.out, a.force)
+        check_run_out(a.out, a.force)
     out = a.out or str(default_sweep_path(cfg, cfg.models))
     runner = SweepRunner(cfg, grid, cfg.models, out=out, threads=a.threads, overwrite=a.force)
     _connect_cluster(a)
@@ -199,6 +200,18 @@ def _print_sweep(sweep) -> None:
             for v, r in fr.items():
                 print(f"    {v:<24} {r['count']:>7}  {100 * r['rate']:6.2f}%  [{100 * r['ci95'][0]:.2f}, "
                       f"{100 * r['ci95'][1]:.2f}]")
+
+
+def _check_grid_applies(cfg, grid: dict) -> None:
+    """A grid key is refused, as a given option is, where no configuration makes it apply
+    (--grid momentum=0.5,0.9 with adamw everywhere)."""
+    from model.config import ConfigError, TrainConfig, schema
+
+    values = cfg.to_dict()
+    for opt in schema(TrainConfig):
+        why = not_applying(opt, values, grid) if opt.name in grid and opt.applies else None
+        if why is not None:
+            raise ConfigError("grid", f"{opt.name} {why}")
 
 
 # =========================================================================== probe
@@ -262,6 +275,11 @@ def _parse_range(text: str):
                        f"got {text!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
         raise CliError(f"main.py probe: --range must be two finite numbers a,b with a < b, got {text!r}")
+    from model.probe import T_MAX
+
+    if max(abs(lo), abs(hi)) > T_MAX:
+        raise CliError(f"main.py probe: --range: each end must be within ±{T_MAX:.6g} (the largest float32: the "
+                       f"parameters are float32), got {text!r}")
     return lo, hi
 
 
@@ -312,7 +330,7 @@ def _probe_check_args(a) -> tuple:
     if a.continue_steps is not None and not 1 <= a.continue_steps <= 10_000_000:
         raise CliError(f"main.py probe: --continue-steps must be from 1 to 10000000, got {a.continue_steps}")
     if a.out is not None:
-        check_out(a.out, a.force)
+        check_run_out(a.out, a.force)
     if a.figure is not None:
         from app.export.experiment_figures import ExportError, check_figure_path
 
@@ -411,6 +429,7 @@ def _probe_save(a, run, snap, path, t_at, objective, cont) -> str:
     from model import probe as pr
     from model.history import History
     from model.runfile import save_run
+    from model.snapshot import nonfinite_text
 
     cfg = run.config
     meta = {"perturbed_from": {"run": str(a.run), "model": int(a.model), "step": int(snap.step),
@@ -426,6 +445,10 @@ def _probe_save(a, run, snap, path, t_at, objective, cont) -> str:
     M = None if not cfg.untied else (start.M if start.M is not None else start.W.T)[None]
     h.append(int(snap.step), start.W[None], start.b[None], [start.loss], M)
     save_run(a.out, one, h, dataset=_one_model_dataset(run, a.model), meta=meta, replace=a.force)
+    saved = h.snapshot()  # as the file holds it: float32
+    if not saved.finite:  # the writer marked it (halted at its step); say so too
+        say(f"note: the perturbed model at t = {t_at:g} is not finite in float32 ({nonfinite_text(saved)}): "
+            f"{a.out} marks it so, and its readers show 'not finite at this step'")
     return f"the perturbed model at t = {t_at:g} (step {snap.step:,})"
 
 
@@ -438,18 +461,19 @@ def _probe_figure(a, res, snap, config) -> None:
     qt_app()
     try:
         write_probe_figure(a.figure, res, snap, config, a.model, replace=a.force)
-    except ExportError as exc:
-        raise CliError(f"main.py probe: {exc}", exc.status) from None
+    except ExportError as exc:  # the figure's own errors name its flag (the renderer says --out)
+        raise CliError(f"main.py probe: --figure: {exc.problem}", exc.status) from None
 
 
 def _one_model_dataset(run, model: int):
-    """The finite dataset of model ``model`` (None for fresh data)."""
+    """The finite dataset of model ``model`` as a run of one model keeps it, (1, T, n) (None for
+    fresh data)."""
     if run.dataset is None:
         return None
     import numpy as np
 
     X = np.asarray(run.dataset)
-    return X[model] if X.ndim == 3 else X
+    return (X[model] if X.ndim == 3 else X)[None]
 
 
 def compute_probe(a: argparse.Namespace) -> tuple:
@@ -493,7 +517,7 @@ def cmd_probe(a: argparse.Namespace) -> int:
         for line in saved:
             print(line)
     if a.out is not None and stopped_at is not None:
-        print(f"main.py: --out: {a.out} was not written (the continued training was interrupted)", file=sys.stderr)
+        say(f"--out: {a.out} was not written (the continued training was interrupted)")
     return _probe_interrupted(stopped_at, a.continue_steps)
 
 
@@ -548,8 +572,8 @@ def _probe_interrupted(stopped_at, steps) -> int:
     """After the probe's output: 0, or the one line and 130 when Ctrl+C cut --continue-steps short."""
     if stopped_at is None:
         return 0
-    print(f"main.py: interrupted: the continued training stopped at step {stopped_at:,} of {steps:,} and is "
-          f"not reported; the probe above is complete", file=sys.stderr)
+    say(f"interrupted: the continued training stopped at step {stopped_at:,} of {steps:,} and is "
+        f"not reported; the probe above is complete")
     return EXIT_INTERRUPTED
 
 
@@ -591,7 +615,7 @@ def cmd_datasize(a: argparse.Namespace) -> int:
         done = len(res.results)
         saved = (f" and saved in {res.path}" if res.path is not None else
                  "; nothing was saved" if a.out else " (no --out: nothing is saved)")
-        print(f"main.py: interrupted: {done} of {len(res.sizes)} size(s) finished{saved}", file=sys.stderr)
+        say(f"interrupted: {done} of {len(res.sizes)} size(s) finished{saved}")
         return EXIT_INTERRUPTED
     if a.json:
         _print_json(res.summary())
@@ -624,7 +648,7 @@ def datasize_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = No
     sizes = parse_sizes(a.sizes)
     cfg = config_from_args(a)
     if a.out is not None:
-        check_out(a.out, a.force)
+        check_run_out(a.out, a.force)
     limit = None if a.max_memory_gb is None else int(a.max_memory_gb * 2**30)
     runner = DataSizeRunner(cfg, sizes, a.test_examples, out=a.out, threads=a.threads, memory_limit=limit,
                             overwrite=a.force)

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, Optional, Sequence, Tuple
 
-from app.cli import EXIT_INTERRUPTED, CliError, Interrupt, float_arg, int_arg, path_arg, check_out
+from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, check_finite, check_out, float_arg, int_arg, path_arg,
+                     say)
 
 if TYPE_CHECKING:
     from PyQt6.QtCore import QCoreApplication
@@ -69,7 +70,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _common(e, animate=False)
     e.add_argument("--step", type=int_arg("--step"), default=None,
                    help="snapshot at or before this step (default: the latest)")
-    e.add_argument("--config", type=int_arg("--config"), default=None,
+    e.add_argument("--config", type=int_arg("--config", 1), default=None,
                    help="a sweep file of several configurations (--grid): which one, 1-based (default 1)")
     e.add_argument("--background", choices=("white", "transparent"), default="white", help="default white")
     dest = e.add_mutually_exclusive_group(required=True)
@@ -288,6 +289,7 @@ def cmd_export(a: argparse.Namespace) -> int:
         raise CliError(f"main.py: --step must be from {h.first_step} to {h.latest_step} (the recorded steps of "
                        f"{a.run}), got {a.step}")
     snap, ctx = frames_of(s)(a.step)
+    check_finite(snap, h, a.run)  # a figure of NaN says nothing: one line naming a finite step
 
     def write(stop: Callable[[], bool]) -> Path:
         with FigureRenderer(panels, opts, title) as r:
@@ -330,7 +332,7 @@ def _write_figure(a: argparse.Namespace, write: Callable[[Callable[[], bool]], P
     except ExportError as exc:
         raise CliError(f"main.py: {exc}", exc.status) from None
     except KeyboardInterrupt:
-        print(f"main.py: interrupted: nothing was written to {a.out}", file=sys.stderr)
+        say(f"interrupted: nothing was written to {a.out}")
         return EXIT_INTERRUPTED
     print(f"wrote {out} ({size} {out.suffix[1:]}, {what})")
     return 0
@@ -339,8 +341,8 @@ def _write_figure(a: argparse.Namespace, write: Callable[[Callable[[], bool]], P
 def _refuse_run_options(a, what: str) -> None:
     """The options that choose what of a run to draw do not apply to a sweep or dataset-size file."""
     given = [flag for flag, v in (("--view", a.view), ("--panels", a.panels), ("--step", a.step),
-                                  ("--axes", a.axes), ("--select", a.select), ("--legend", a.legend))
-             if v is not None]
+                                  ("--axes", a.axes), ("--select", a.select), ("--legend", a.legend),
+                                  ("--set", a.set or None)) if v is not None]
     if a.no_caption:
         given.append("--no-caption")
     if given:
@@ -433,7 +435,7 @@ def export_data(a: argparse.Namespace) -> int:
     except df.DataFileError as exc:
         raise CliError(f"main.py export: {exc}", exc.status) from None
     except KeyboardInterrupt:
-        print(f"main.py: interrupted: nothing was written to {target}", file=sys.stderr)
+        say(f"interrupted: nothing was written to {target}")
         return EXIT_INTERRUPTED
     print(f"wrote {out} ({summary})")
     return 0
@@ -518,7 +520,8 @@ def cmd_animate(a: argparse.Namespace) -> int:
         try:
             steps = select_steps(s.history.steps, a.start, a.end, a.frames, a.stride, a.log_time)
         except ExportError as exc:
-            raise CliError(f"main.py: {exc}", exc.status) from None
+            raise CliError(f"{a.run}: {exc.problem}" if exc.field == "run" else str(exc), exc.status) from None
+        _check_frames_finite(s, steps, a.run)
         bar = None
 
         def progress(done, total):
@@ -537,13 +540,25 @@ def cmd_animate(a: argparse.Namespace) -> int:
     finally:
         intr.__exit__()
     if path is None:
-        print(f"main.py: interrupted after {job.done} of {len(steps)} frames: nothing was written to {out}",
-              file=sys.stderr)
+        say(f"interrupted after {job.done} of {len(steps)} frames: nothing was written to {out}")
         return EXIT_INTERRUPTED
     w, h = opts.width, opts.height
     print(f"wrote {path} ({len(steps)} frames, {w}x{h}, {a.fps:g} fps, {len(steps) / a.fps:.1f} s; steps "
           f"{int(steps[0]):,}..{int(steps[-1]):,}{', log time' if a.log_time else ''})")
     return 0
+
+
+def _check_frames_finite(s: ExplorerState, steps: Sequence[int], path: str) -> None:
+    """animate: frames whose snapshot is not finite are drawn by the views as NOT_FINITE_TEXT, and
+    one line says which; an animation of nothing but such frames is refused in one line."""
+    bad = [int(t) for t in steps if not s.history.snapshot(step=int(t), model=s.model).finite]
+    if not bad:
+        return
+    if len(bad) == len(steps):
+        snap = s.history.snapshot(step=bad[-1], model=s.model)
+        check_finite(snap, s.history, path)
+    say(f"note: model {s.model} is not finite at {len(bad)} of the {len(steps)} frames (steps {bad[0]:,}.."
+        f"{bad[-1]:,}); they show 'not finite at this step'")
 
 
 def run(a: argparse.Namespace) -> int:

@@ -152,7 +152,7 @@ def check_output(path: Union[str, os.PathLike[str]], formats: Sequence[str], fie
                  replace: bool = False) -> Path:
     """The output path, if its extension is one of ``formats``, its folder is writable, and
     it does not exist yet (or ``replace``: the user asked to replace it)."""
-    from model.outfile import check_target
+    from model.outfile import check_name, check_target
 
     p = Path(os.fspath(path)).expanduser()
     ext = p.suffix.lower()
@@ -160,6 +160,10 @@ def check_output(path: Union[str, os.PathLike[str]], formats: Sequence[str], fie
         raise ExportError(field_name, f"{p}: the file name must end in {', '.join(formats)}"
                                       + (f", got {ext!r}" if ext else ""))
     folder = p.parent if str(p.parent) else Path(".")
+    try:
+        check_name(p)  # before any stat: a name longer than the file system allows fails every one
+    except OSError as exc:
+        raise write_error(p, exc, field_name) from None
     if p.is_dir():
         raise ExportError(field_name, f"cannot write {p}: it is a folder")
     if not folder.is_dir():

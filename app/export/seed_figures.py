@@ -743,30 +743,33 @@ def index_markdown(entries: Sequence[Tuple[FigureSpec, str]], note: str) -> str:
 
 
 def write_image(img: QImage, target: Path, replace: bool = False) -> Path:
-    """PNG through a temporary file beside the target, published at the end (never half-written;
-    an existing target only with ``replace``)."""
-    from app.export.figure import ExportError, discard, finish_file, temp_path
+    """PNG encoded in memory, written through a temporary file beside the target with plain writes
+    (a full disk is one ExportError line, not libpng's) and published at the end (never
+    half-written; an existing target only with ``replace``)."""
+    from PyQt6.QtCore import QBuffer, QIODevice
 
-    tmp = temp_path(target)
-    try:
-        if not img.save(str(tmp), "PNG"):
-            raise ExportError("--out", f"cannot write {target}")
-    except BaseException:
-        discard(tmp)
-        raise
-    finish_file(tmp, target, replace)
-    return target
+    from app.export.figure import ExportError
+
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not img.save(buf, "PNG"):
+        raise ExportError("--out", f"cannot write {target}: the image could not be encoded", status=1)
+    return _write_bytes(bytes(buf.data()), target, replace)
 
 
 def write_text(text: str, target: Path, replace: bool = False) -> Path:
-    from app.export.figure import discard, finish_file, temp_path
+    return _write_bytes(text.encode("utf-8"), target, replace)
+
+
+def _write_bytes(data: bytes, target: Path, replace: bool) -> Path:
+    from app.export.figure import finish_file, temp_path, write_error
+    from model.outfile import write_new
 
     tmp = temp_path(target)
     try:
-        tmp.write_text(text, encoding="utf-8")
-    except BaseException:
-        discard(tmp)
-        raise
+        write_new(tmp, data)  # removes its partial file on any error
+    except OSError as exc:
+        raise write_error(target, exc) from None
     finish_file(tmp, target, replace)
     return target
 

@@ -62,6 +62,13 @@ class SettingError(ValueError):
         super().__init__(f"{field_name}: {problem}")
 
 
+#: The camera's numbers, (low, high, low end open): degrees beyond a million turns lose their
+#: precision, a distance beyond a million scene units (the scene is a few units across, at most
+#: a thousand enlarged) or a field of view outside (0, 180) degrees draws nothing at all.
+CAMERA_RANGES = {"elevation": (-1e6, 1e6, False), "azimuth": (-1e6, 1e6, False), "distance": (0.0, 1e6, True),
+                 "fov": (0.0, 179.0, True)}
+
+
 @dataclass(frozen=True)
 class CameraSettings:
     """The 3D view's camera: a preset, optionally turned to ``elevation`` / ``azimuth``
@@ -81,8 +88,10 @@ class CameraSettings:
             v = getattr(self, name)
             if v is not None and not math.isfinite(float(v)):
                 raise ValueError(f"{name} must be a finite number, got {v!r}")
-        if self.distance is not None and self.distance <= 0:
-            raise ValueError(f"distance must be positive, got {self.distance!r}")
+            lo, hi, open_lo = CAMERA_RANGES[name]
+            if v is not None and not ((lo < v if open_lo else lo <= v) and v <= hi):
+                sign = "positive, " if open_lo and lo == 0 else ""
+                raise ValueError(f"{name} must be {sign}in {'(' if open_lo else '['}{lo:g}, {hi:g}], got {v!r}")
         if self.center is not None:
             c = tuple(float(v) for v in self.center)
             if len(c) != 3 or not all(math.isfinite(v) for v in c):

@@ -568,7 +568,8 @@ class MainWindow(QMainWindow):
         else:
             self._stale.add("plane3d")
         if snap is not None:
-            verdict = ctx.analysis.verdict.replace("_", " ") if ctx.analysis is not None else "…"
+            verdict = (ctx.analysis.verdict.replace("_", " ") if ctx.analysis is not None else
+                       "…" if snap.finite else "none: not finite at this step")
             model = f"model {s.model} · " if s.config.models > 1 else ""
             if getattr(s, "override", None) is not None:
                 model = "perturbed copy (probe) · " + model

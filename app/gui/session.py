@@ -116,12 +116,14 @@ class Session(QObject):
         dataset = make_dataset(config)
         initial = initial_parameters(config)  # may raise for a bad init run: nothing changes then
         self.stop_training()
-        path = autosave_path(config)
-        writer = None
+        writer = path = None
         try:
+            path = autosave_path(config)
             writer = RunWriter(path, config, dataset=dataset)
-        except RunFileError as exc:
+        except RunFileError as exc:  # a full or read-only data disk: said as loudly as a failure mid-run
             self.message.emit(f"autosave disabled: {exc}")
+            self.error.emit("Autosave disabled", f"{exc}; the run trains in memory: File > Save run as… saves it "
+                                                 f"elsewhere")
             path = None
         trainer = Trainer(config, writer=writer, initial=initial, dataset=dataset,
                           on_writer_error=self._autosave_failed)

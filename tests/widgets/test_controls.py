@@ -199,9 +199,21 @@ def test_form_init_run_needs_an_existing_file(form, tmp_path):
     assert f("init_run").isEnabled() and form.browse_button.isEnabled()
     assert list(form.errors()) == ["init_run"]
     f("init_run").setText(str(tmp_path / "missing.h5"))
-    assert "no such file" in form.errors()["init_run"]
-    path = tmp_path / "run.h5"
-    path.write_bytes(b"")
+    assert "file not found" in form.errors()["init_run"]
+    import os
+
+    os.mkfifo(tmp_path / "pipe.h5")  # the read guard's check: said as what it is, without blocking
+    f("init_run").setText(str(tmp_path / "pipe.h5"))
+    assert "named pipe (FIFO)" in form.errors()["init_run"]
+    (tmp_path / "empty.h5").write_bytes(b"")
+    f("init_run").setText(str(tmp_path / "empty.h5"))
+    assert "empty" in form.errors()["init_run"]
+    from model.config import TrainConfig
+    from model.engine import train
+    from model.runfile import save_run
+
+    tr = train(TrainConfig(n=5, steps=5), threads=1)
+    path = save_run(tmp_path / "run.h5", tr.config, tr.history)
     f("init_run").setText(str(path))
     f("init_step").setText("300")
     f("init_model").setText("2")
