@@ -21,6 +21,7 @@ from widgets.experiment_form import ExperimentForm
 from widgets.live_text import LiveText
 from widgets.model_picker import ModelPicker
 from widgets.timeline import Timeline
+from widgets.verdict_panel import verdict_label
 
 from app.gui.session import Session
 from app.gui.settings import Settings, load_views, save_views
@@ -568,7 +569,7 @@ class MainWindow(QMainWindow):
         else:
             self._stale.add("plane3d")
         if snap is not None:
-            verdict = ctx.analysis.verdict.replace("_", " ") if ctx.analysis is not None else "…"
+            verdict = verdict_label(ctx.analysis, snap.step) if ctx.analysis is not None else "…"
             model = f"model {s.model} · " if s.config.models > 1 else ""
             if getattr(s, "override", None) is not None:
                 model = "perturbed copy (probe) · " + model
@@ -724,11 +725,12 @@ class MainWindow(QMainWindow):
     def _story_ready(self, key, events):
         if key != self._story_key:
             return  # an older request
-        from widgets.verdict_panel import VERDICT_COLORS
+        from widgets.verdict_panel import event_text, verdict_color
 
         for e in events:
             if e.get("kind") != "plateau":
-                e["color"] = VERDICT_COLORS.get(e["verdict"], "#333")
+                e["color"] = verdict_color(e["verdict"], e["step"])  # step 0: the initial parameters, grey
+                e["text"] = event_text(e["verdict"], e["step"], e["text"])
         self.timeline.set_events(events)
 
     def closeEvent(self, e: QCloseEvent) -> None:
