@@ -52,6 +52,7 @@ class Frame:
     loss_steps: np.ndarray
     losses: np.ndarray
     model: int
+    history: Optional[History] = None  # the run's recorded history (the feature-history view reads it)
 
 
 class ExplorerState:
@@ -198,7 +199,7 @@ class ExplorerState:
         dataset = None if self.dataset is None else self.dataset[self.model]
         return Frame(snapshot=snap, analysis=analysis, pending=pending, key=key, colors=self.colors,
                      selected=frozenset(self.selected), onehot=self.onehot, dataset=dataset,
-                     loss_steps=steps, losses=losses, model=self.model)
+                     loss_steps=steps, losses=losses, model=self.model, history=self.history)
 
     def losses(self) -> Tuple[np.ndarray, np.ndarray]:
         """(steps (N,), losses (N, K)) of the run, copied once per new recorded row."""

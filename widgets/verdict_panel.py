@@ -203,6 +203,16 @@ def event_text(verdict: str, step: int, text: str) -> str:
     return f"initial parameters (as initialised: {text})" if is_initial(step) else text
 
 
+def dress_story(events: List[dict]) -> List[dict]:
+    """Colour and word the story's diagnosis events (model.story.story_events) for the timeline and the
+    feature history, in place: the verdict's colour, grey and 'initial parameters' at step 0."""
+    for e in events:
+        if e.get("kind") != "plateau":
+            e["color"] = verdict_color(e["verdict"], e["step"])
+            e["text"] = event_text(e["verdict"], e["step"], e["text"])
+    return events
+
+
 def summary_lines(a: Analysis) -> List[str]:
     """The header text as plain lines: verdict, loss, regularity, counts, plane."""
     lines = [title_line(a)]

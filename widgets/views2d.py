@@ -10,6 +10,7 @@ module-level helpers that compute what it draws (testable without pixels):
     bias     widgets.bias_view.BiasNormView       b_i and |W_i| bars
     loss     widgets.loss_view.LossView           loss curves of all K models (log y)
     verdict  widgets.verdict_panel.VerdictPanel   per-feature table + verdict
+    history  widgets.feature_history.FeatureHistoryView  |W_i|, b_i, D_i, sliver share over the run
 
 ``make_views()`` returns one of each, keyed as above. This module holds the
 pieces they share: the plot panel (toolbar row, plot, status line, click and
@@ -59,12 +60,13 @@ VIEW_MODULES = {
     "bias": ("widgets.bias_view", "BiasNormView"),
     "loss": ("widgets.loss_view", "LossView"),
     "verdict": ("widgets.verdict_panel", "VerdictPanel"),
+    "history": ("widgets.feature_history", "FeatureHistoryView"),
 }
 VIEW_KEYS = tuple(VIEW_MODULES)
 
 
 def make_views(parent: Optional[QWidget] = None) -> Dict[str, QWidget]:
-    """One of each view, keyed "zones", "wheel", "gram", "bias", "loss", "verdict"."""
+    """One of each view, keyed "zones", "wheel", "gram", "bias", "loss", "verdict", "history"."""
     out = {}
     for key, (mod, cls) in VIEW_MODULES.items():
         out[key] = getattr(importlib.import_module(mod), cls)(parent)
