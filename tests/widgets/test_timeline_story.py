@@ -4,30 +4,10 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import QPoint, Qt
 
-from model.history import History
-from model.init import henighan
 from model.story import story_events
 from widgets.timeline import StorySlider, Timeline, axis_fractions
 
-DEATH = 3000  # the step at which feature 7 dies
-STEPS = np.concatenate([np.arange(0, 2000, 10), np.arange(2000, 20001, 100)])
-
-
-def _dying_run() -> History:
-    """n = 7: Henighan's solution (perfect, loss decaying to 0 as e^(-s/300)) before DEATH, then the
-    seed's failure: feature 7 dead (W_7 = 0, b_7 = 1/7) beside the n = 6 hexagon, the loss
-    approaching 6/49 from above (0.05 e^(-(s - DEATH)/300))."""
-    W7, b7 = henighan(7)
-    W6, b6 = henighan(6)
-    Wf, bf = np.hstack([W6, np.zeros((2, 1))]), np.append(b6, 1 / 7)
-    h = History(K=1, m=2, n=7, budget_bytes=50_000_000)
-    for s in STEPS:
-        if s < DEATH:
-            W, b, loss = W7, b7, 0.05 * np.exp(-s / 300)
-        else:
-            W, b, loss = Wf, bf, 6 / 49 + 0.05 * np.exp(-(s - DEATH) / 300)
-        h.append(int(s), W[None].astype(np.float32), b[None].astype(np.float32), np.array([loss], np.float32))
-    return h
+from tests.widgets import DEATH, dying_run as _dying_run
 
 
 @pytest.fixture
