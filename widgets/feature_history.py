@@ -105,8 +105,8 @@ def ranges_label(features: Sequence[int]) -> str:
 class StepAxis(pg.AxisItem):
     """A bottom axis labelled in steps whatever the plot's x is (log10(1 + step) on the log axis)."""
 
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
+    def __init__(self, orientation: str = "bottom", **kw: object):
+        super().__init__(orientation, **kw)
         self.axis = "log"
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802 (pyqtgraph)
