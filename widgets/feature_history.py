@@ -29,7 +29,7 @@ from PyQt6.QtWidgets import QWidget
 from model.feature_history import SERIES, FeatureSeries, SeriesTracker
 from model.snapshot import Snapshot
 
-from .views2d import BACKGROUND, PlotPanel, feature_colors_for, fmt_num, selected_of, settings_dataclass
+from .views2d import BACKGROUND, PlotPanel, feature_colors_for, fmt_num, selected_of, settings_dataclass, steady_axes
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -169,6 +169,7 @@ class FeatureHistoryView(PlotPanel):
             p = self.glw.addPlot(row=i // 2, col=i % 2, axisItems={"bottom": StepAxis(orientation="bottom")})
             p.hideButtons()
             p.setMenuEnabled(False)
+            steady_axes(p)
             p.showGrid(x=True, y=True, alpha=0.15)
             p.setLabel("left", PANELS[key])
             p.getAxis("left").enableAutoSIPrefix(False)
