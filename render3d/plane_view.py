@@ -57,7 +57,7 @@ WIDTH = {"thin": 1.2, "outline": 1.6, "thick": 2.8}
 #: software GL most of a scrubbed frame; benchmarks/bench_gui.py measures both ways).
 RASTER_HOST = True
 #: The status line under the view takes this many lines (the whole text is its tooltip).
-STATUS_LINES = 2
+STATUS_LINES = 1
 #: A click within this many pixels of a vertex point picks its feature.
 CLICK_PX = 8.0
 CAMERA_TEXT = {"iso": "Iso", "normal": "Normal", "axis-i": "x", "axis-j": "y", "axis-k": "z"}
@@ -231,7 +231,7 @@ class PlaneView(QWidget):
         # a fixed size (STATUS_LINES lines, the view's width: resizeEvent): a QLabel of a fixed size
         # changes its text without relayouting the window, which every scrubbed frame did
         self.status.ensurePolished()
-        self.status.setFixedHeight(STATUS_LINES * self.status.fontMetrics().lineSpacing() + 4)
+        self.status.setFixedHeight(STATUS_LINES * self.status.fontMetrics().lineSpacing())
         lay.addWidget(self.status)
         self._sync_controls()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QCloseEvent, QImage, QMouseEvent, QPainter, QPaintEvent, QResizeEvent, QWheelEvent
+from PyQt6.QtGui import QHideEvent, QImage, QMouseEvent, QPainter, QPaintEvent, QResizeEvent, QShowEvent, QWheelEvent
 from PyQt6.QtWidgets import QWidget
 
 if TYPE_CHECKING:
@@ -33,8 +33,7 @@ class RasterHost(QWidget):
         self._stale = True
         self.setMinimumSize(gl.minimumSize())  # and the GL widget's size policy and (absent) size hint
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)  # the image covers every pixel
-        gl.setParent(None)
-        gl.setWindowFlag(Qt.WindowType.Window, True)
+        gl.setParent(self, Qt.WindowType.Window)  # a window of its own, deleted with the host
         gl.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         gl.update = self._gl_wants_update  # pyqtgraph's items and camera call view.update() from Python
         gl.resize(max(self.width(), 1), max(self.height(), 1))
@@ -62,9 +61,14 @@ class RasterHost(QWidget):
         p.drawImage(0, 0, self.image())
         p.end()
 
-    def closeEvent(self, e: QCloseEvent) -> None:  # noqa: N802 (Qt)
-        self.gl.close()
-        super().closeEvent(e)
+    def showEvent(self, e: QShowEvent) -> None:  # noqa: N802 (Qt)
+        self.gl.show()
+        self._stale = True
+        super().showEvent(e)
+
+    def hideEvent(self, e: QHideEvent) -> None:  # noqa: N802 (Qt)
+        self.gl.hide()  # its window goes with the host (the GL context stays)
+        super().hideEvent(e)
 
     # the GL view's interaction (orbit, zoom, click on a vertex): its own handlers, at the same coordinates
     def mousePressEvent(self, ev: QMouseEvent) -> None:  # noqa: N802 (Qt)

@@ -202,6 +202,18 @@ def test_the_window_docks_it_and_its_cursor_scrubs_the_session(qtbot, tmp_path):
         assert w.timeline.current_step == DEATH and not w.session.follow_live
         w.redraw()
         assert hv.cursor_step() == DEATH
+        # the export dialog offers the view and draws it
+        w.export_figure_action.trigger()
+        d = w.dialogs[-1]
+        d.view.setCurrentIndex(d.view.findText("Feature history"))
+        assert d.panels() == ("history",)
+        d.path.setText(str(tmp_path / "history.png"))
+        out = d.export()
+        assert out is not None and out.exists(), d.message.text()
+        from PyQt6.QtGui import QImage
+
+        img = QImage(str(out))
+        assert img.width() > 100 and img.pixelColor(img.width() // 2, img.height() // 2).isValid()
     finally:
         w.close()
 
