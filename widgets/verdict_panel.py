@@ -41,6 +41,8 @@ VERDICT_COLORS = {
     "merged_failure": "#d62728",
     "two_circle_failure": "#d62728",
     "imperfect": "#ff7f0e",
+    "collapsed": "#7f7f7f",
+    "undecided": "#bcbd22",
 }
 #: The table keeps room for this many rows when the findings share the panel's height with it.
 TABLE_ROWS_SHOWN = 8
