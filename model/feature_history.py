@@ -5,10 +5,12 @@ with the dead threshold they are judged against. What the feature-history view d
 Every series is computed for all recorded steps at once (arrays over steps, in chunks of
 about ``CHUNK_ELEMENTS`` numbers), never one snapshot at a time:
 
-- |W_i| and b_i: read off the history.
-- the dead threshold: model.analysis calls feature i dead when |W_i| < DEAD_REL max_j |W_j|
-  or |W_i| < DEAD_ABS; the series is max(DEAD_REL max_j |W_j|, DEAD_ABS) at each step, so a
-  feature dies where its norm crosses it.
+- |W_i| and b_i: read off the history. For an untied model the norm is |Phi_i|, the length of
+  the function's own feature vector (model.criteria.function_factors: the balanced factor of
+  M W), which is what the diagnosis judges (``norm_of`` says which).
+- the dead threshold: model.analysis calls feature i dead when |Phi_i| < DEAD_REL max_j |Phi_j|
+  or |Phi_i| < DEAD_ABS (Phi = W tied); the series is max(DEAD_REL max_j |Phi_j|, DEAD_ABS) at
+  each step, so a feature dies where its norm crosses it.
 - D_i = |W_i|^2 / sum_j (W_i/|W_i| . W_j)^2 = |W_i|^4 / (W_i^T G W_i), G = W W^T (m x m), as
   model.geometry.feature_dimensionality (0 for W_i = 0).
 - sliver share: the area of feature i's zone {h : p_i(h) > 0} inside the latent shape over the
@@ -54,7 +56,8 @@ class FeatureSeries:
     bias: np.ndarray  # (N, s) b_i
     dim: np.ndarray  # (N, s) D_i
     share: np.ndarray  # (N, s) sliver share, NaN where the shape has no area
-    dead_threshold: np.ndarray  # (N,) max(DEAD_REL max_j |W_j|, DEAD_ABS)
+    dead_threshold: np.ndarray  # (N,) max(DEAD_REL max_j |Phi_j|, DEAD_ABS)
+    norm_of: str = "W"  # what ``norm`` measures: "W" (tied) or "Phi" (untied: the function's feature vectors)
 
     @property
     def inv_n(self) -> float:
@@ -77,7 +80,7 @@ class FeatureSeries:
     def take(self, rows: np.ndarray) -> "FeatureSeries":
         """The rows ``rows`` (an index or mask over steps)."""
         return FeatureSeries(self.steps[rows], self.features, self.n, self.norm[rows], self.bias[rows],
-                             self.dim[rows], self.share[rows], self.dead_threshold[rows])
+                             self.dim[rows], self.share[rows], self.dead_threshold[rows], self.norm_of)
 
 
 def empty_series(features: Sequence[int], n: int) -> FeatureSeries:
@@ -93,7 +96,7 @@ def concat(parts: Sequence[FeatureSeries]) -> FeatureSeries:
     cat = np.concatenate
     return FeatureSeries(cat([p.steps for p in parts]), p0.features, p0.n, cat([p.norm for p in parts]),
                          cat([p.bias for p in parts]), cat([p.dim for p in parts]), cat([p.share for p in parts]),
-                         cat([p.dead_threshold for p in parts]))
+                         cat([p.dead_threshold for p in parts]), p0.norm_of)
 
 
 # ------------------------------------------------------------------ the maths, over steps
@@ -160,6 +163,14 @@ def sliver_shares(W2: np.ndarray, A: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.where(ok[:, None], share, np.nan)
 
 
+def function_norms(W: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """(T, n) |Phi_i| of untied models at each step: the column norms of the balanced factor
+    S^(1/2) V^T of M W = Q R W = Q U S V^T (model.criteria.function_factors, over steps at once)."""
+    R = np.linalg.qr(M)[1]  # (T, k, k)
+    _U, sv, Vt = np.linalg.svd(R @ W, full_matrices=False)  # (T, k), (T, k, n)
+    return np.sqrt(np.einsum("tk,tkn->tn", sv, Vt * Vt))
+
+
 def _chunk(steps, W, b, M, sel, n, share_rows=None) -> FeatureSeries:
     """The series of one chunk of steps: W (T, m, n), b (T, n), M (T, n, m) or None, all float64;
     the sliver share only at ``share_rows`` (a mask; None: every row), NaN at the others."""
@@ -177,9 +188,10 @@ def _chunk(steps, W, b, M, sel, n, share_rows=None) -> FeatureSeries:
         W2, D2 = _plane(W[rows], D[rows])
         if W2 is not None:
             share[rows] = sliver_shares(W2, D2[:, sel, :], b[rows][:, sel])
-    thr = np.maximum(DEAD_REL * norms.max(axis=1), DEAD_ABS)
-    return FeatureSeries(np.asarray(steps, np.int64), np.asarray(sel, np.int64), n, norms[:, sel], b[:, sel].copy(),
-                         dim, share, thr)
+    strength = norms if M is None else function_norms(W, M)  # what the diagnosis calls dead or alive
+    thr = np.maximum(DEAD_REL * strength.max(axis=1), DEAD_ABS)
+    return FeatureSeries(np.asarray(steps, np.int64), np.asarray(sel, np.int64), n, strength[:, sel],
+                         b[:, sel].copy(), dim, share, thr, "W" if M is None else "Phi")
 
 
 def series_of_arrays(steps: Sequence[int], W: np.ndarray, b: np.ndarray, features: Sequence[int],

@@ -266,6 +266,7 @@ class FeatureHistoryView(PlotPanel):
                     c.setData(x, yj)
             for c in self.curves[key][len(s.features):]:
                 c.setData([], [])
+        self.plots["norm"].setLabel("left", PANELS["norm"] if s.norm_of == "W" else "|Φ_i| (untied: the function's)")
         self.threshold.setData(x, s.dead_threshold)
         self.inv_n.setValue(s.inv_n)
         if len(x):

@@ -13,7 +13,7 @@ from PyQt6.QtGui import QColor, QFont, QPainter, QResizeEvent
 from PyQt6.QtWidgets import (QAbstractItemView, QFrame, QHeaderView, QScrollArea, QSplitter, QStyle,
                              QStyledItemDelegate, QStyleOptionViewItem, QTableView, QVBoxLayout, QWidget)
 
-from model.analysis import DEAD_ABS, DEAD_REL, MERGE_DEG, MERGE_FRAC, RECON_TOL, Analysis, finding_lines
+from model.analysis import DEAD_ABS, DEAD_REL, OWN_TOL, RECON_TOL, Analysis, finding_lines
 from model.snapshot import Snapshot
 
 from .views2d import analysis_of, feature_colors_for, fmt_num, qcolor, ranges_text, selected_of
@@ -52,26 +52,28 @@ INITIAL_COLOR = "#555555"
 #: are model.analysis's own.
 COLUMN_TIPS = {
     "feature": "feature i (1-based) in its colour; selected features first, in bold",
-    "norm": f"|W_i|, the length of feature i's vector; dead below {DEAD_REL:g} x the largest norm (or {DEAD_ABS:g})",
+    "norm": (f"|W_i|, the length of feature i's vector; dead below {DEAD_REL:g} x the largest (or {DEAD_ABS:g}); "
+             f"an untied model is judged on the function's own vectors (the balanced factor of M W)"),
     "angle": "the direction of W_i on the latent plane, degrees",
     "bias": "b_i; a dead feature's best bias under MSE on one-hot data is 1/n (its output is then the mean target)",
     "D_i": ("fractional dimensionality D_i = |W_i|^2 / sum_j (W_i/|W_i| . W_j)^2: the share of a dimension feature i "
             "has to itself. 1: orthogonal to every other feature; each of the n features of a regular polygon in "
             "m = 2 gets 2/n; 0 for W_i = 0"),
     "p_i(W_i)": (f"output i's pre-activation on its own input e_i (|W_i|^2 + b_i when tied); output i fires when it "
-                 f"exceeds {RECON_TOL:g}; the target is 1"),
+                 f"exceeds {RECON_TOL:g}; the target is 1, and a perfect model has it within {OWN_TOL:g} of 1"),
     "max p_j": (f"the largest pre-activation of another live output j on input e_i; e_i is reconstructed only if it "
                 f"stays at or below {RECON_TOL:g} (no other output fires)"),
     "reconstructed": (f"yes: input e_i fires output i (p_i > {RECON_TOL:g}) and no other live output (max p_j <= "
-                      f"{RECON_TOL:g}): the seed's unique single positive value"),
+                      f"{RECON_TOL:g}): the seed's unique single positive value (perfect also asks every output to be "
+                      f"within tolerance of its target)"),
     "dead": ("dead: |W_i| below the dead threshold, the output is ReLU(b_i) whatever the input; output: an output that "
              "never fires on any input (untied decoders)"),
     "separable": ("yes (margin): W_i lies outside the convex hull of the other live W_j, so a line separates it; the "
                   "margin is its distance to that hull. no: it lies inside. Empty for dead features"),
     "fires at x >": ("the smallest one-hot input value x > 0 at which output i fires, -b_i / |W_i|^2 (0: fires for any "
                      "x > 0; never: it cannot fire)"),
-    "merged": (f"live features whose directions lie within min({MERGE_DEG:g} deg, {MERGE_FRAC:g} x 360/n deg) of W_i: "
-               f"they share one zone, and at most one of them can be reconstructed"),
+    "merged": (f"the live features whose inputs fire the same outputs as e_i (each output above {RECON_TOL:g}): the "
+               f"outputs cannot tell these inputs apart, so at most one of them is reconstructed"),
 }
 #: The line under the table: how to read the margins of the findings and where the columns are explained.
 LEGEND = ("[margin ...] after a finding: how far its number is from the threshold that decides it, positive where the "

@@ -7,6 +7,7 @@ import pytest
 
 from model import geometry as geo
 from model.analysis import DEAD_REL, analyze
+from model.criteria import function_vectors
 from model.feature_history import SeriesTracker, feature_series, series_of_arrays, sliver_shares
 from model.history import History
 from model.init import henighan
@@ -73,9 +74,11 @@ def test_vectorised_series_equal_the_per_snapshot_functions(m, untied):
         sens = sensitivity(W[t], b[t], None if M is None else M[t])
         assert s.share[t] == pytest.approx(sens.sliver_share[feats], abs=1e-12, nan_ok=True)
         assert s.dim[t] == pytest.approx(geo.feature_dimensionality(W[t])[feats], abs=1e-12)
-        norms = np.linalg.norm(W[t], axis=0)
+        Phi = function_vectors(W[t], None if M is None else M[t])[0]  # W tied
+        norms = np.linalg.norm(Phi, axis=0)
         assert s.norm[t] == pytest.approx(norms[feats])
         assert s.dead_threshold[t] == pytest.approx(DEAD_REL * norms.max())
+        assert s.norm_of == ("Phi" if untied else "W")
         dead = analyze(Snapshot(t, W[t], b[t], M=None if M is None else M[t])).dead_mask
         assert s.dead()[t].tolist() == dead[feats].tolist()
 

@@ -139,7 +139,14 @@ def test_a_marks_tooltip_stays_when_qt_asks_for_the_widgets_tooltip(qtbot, story
     sl = tl.slider
     x = sl.x_of(h.index_at(DEATH))
     pos = QPoint(x, sl.height() // 2)
-    qtbot.mouseMove(sl, pos)
+    # the pointer's move (sent, not a real cursor move: Qt's own tooltip timer would fire later, after the test)
+    from PyQt6.QtCore import QPointF
+    from PyQt6.QtGui import QMouseEvent
+
+    QApplication.sendEvent(sl, QMouseEvent(QEvent.Type.MouseMove, QPointF(pos), QPointF(sl.mapToGlobal(pos)),
+                                           Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
+                                           Qt.KeyboardModifier.NoModifier))
+    assert "symmetric failure; dead: 7" in QToolTip.text()  # shown by the move
     QApplication.sendEvent(sl, QHelpEvent(QEvent.Type.ToolTip, pos, sl.mapToGlobal(pos)))
     assert "symmetric failure; dead: 7" in QToolTip.text()
     assert "recorded snapshots" not in QToolTip.text()
