@@ -20,7 +20,8 @@
   the whole window with GL on every repaint), and the 3D dock closed.
 
 Run: bash scripts/xdisplay.sh .venv/bin/python benchmarks/bench_gui.py [--scrub-only]
-(--scrub-only: only the n = 7 scrub breakdowns, in a minute or two rather than many)
+(--scrub-only: only the n = 7 scrub breakdowns, in a minute or two rather than many; with --playback also
+the playback rates: frames drawn and snapshots advanced per second at 60/s, 240/s and step ×2/s)
 """
 from __future__ import annotations
 
@@ -277,6 +278,28 @@ def print_breakdowns(columns) -> None:
         print(f"{t}: frame {v[frame]:.1f} ms = {v[frame] / 16.7:.2f} display frames (60 Hz)")
 
 
+def playback_rates(app, layout: str = "explore", seconds: float = 3.0) -> list:
+    """[(rate label, frames/s drawn, snapshots/s advanced)] of the timeline's playback in a window (raster 3D):
+    the labelled rate is kept by skipping frames, whatever the frame rate the window manages."""
+    win = _window(app, layout, True)
+    tl = win.timeline
+    tl.set_follow_live(False)
+    out = []
+    for kind, rate in (("snapshots", 60), ("snapshots", 240), ("log", 2.0)):
+        tl.go_start()
+        tl.set_rate(kind, rate)
+        tl.play()
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds and tl.playing:
+            app.processEvents()
+        st = tl.playback_stats()
+        tl.pause()
+        out.append((tl.speed_combo.currentText(), st["frames_per_s"], st["snapshots_per_s"], st["seconds"],
+                    win.redraw_count))
+    win.close()
+    return out
+
+
 def scrub_only():
     import pyqtgraph as pg
     from PyQt6.QtWidgets import QApplication
@@ -284,6 +307,10 @@ def scrub_only():
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     app = QApplication.instance() or QApplication([])
     print_breakdowns(scrub_breakdowns(app))
+    if "--playback" in sys.argv[1:]:
+        print("\nplayback in the explore window (n = 7, 3,001 snapshots): frames drawn and snapshots advanced a second")
+        for label, fps, sps, secs, _ in playback_rates(app):
+            print(f"  {label:>12}: {fps:6.1f} frames/s, {sps:7.1f} snapshots/s over {secs:.1f} s")
 
 
 def main(seconds=4.0):
