@@ -17,6 +17,7 @@ change, and the series are extended incrementally as training records steps.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import field
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 
     from widgets.context import ViewContext
 
+#: While training records steps (nothing else changed), the curves are drawn again at most this often
+#: (seconds): each redraw hands every curve all its points, and the cursor moves every frame anyway.
+GROWTH_REDRAW_S = 0.5
 #: At most this many features are drawn (a line each, in their colours).
 FEATURES_MAX = 8
 AXES = ("log", "linear")
@@ -149,7 +153,8 @@ class FeatureHistoryView(PlotPanel):
         self.series: Optional[FeatureSeries] = None
         self.features: List[int] = []
         self._drawn = None  # what the curves show: (series, axis, colours, events, show_events)
-        self._x_range = (0.0, 1.0)
+        self._drawn_at = 0.0
+        self._x_range = (math.nan, math.nan)
 
     def _build_plots(self) -> None:
         """Replace the panel's single plot with a 2 x 2 grid of plots linked on x."""
@@ -229,10 +234,13 @@ class FeatureHistoryView(PlotPanel):
         events = tuple((int(e["step"]), str(e.get("kind", "diagnosis")), str(e.get("text", "")),
                         str(e.get("color", "#d62728"))) for e in (ctx.extra.get("story") or []))
         drawn = (self.series, st.axis, colors.tobytes(), events, st.show_events)
-        if self._drawn is None or drawn[0] is not self._drawn[0] or drawn[1:] != self._drawn[1:]:
+        changed = self._drawn is None or drawn[1:] != self._drawn[1:]
+        grown = not changed and drawn[0] is not self._drawn[0]  # only steps recorded (or thinned) since
+        if changed or (grown and time.monotonic() - self._drawn_at >= GROWTH_REDRAW_S):
             self._draw_curves(self.series, colors, st.axis)
-            self._set_events(events, st.axis, st.show_events)
-            self._drawn = drawn
+            if changed:
+                self._set_events(events, st.axis, st.show_events)
+            self._drawn, self._drawn_at = drawn, time.monotonic()
         self._place_cursor(snap.step, st.axis)
         k_main, k_share = self.tracker.strides
         thin = "" if k_main == k_share == 1 else (f"; every {k_main}th recorded step" if k_main > 1 else "") + (
@@ -271,15 +279,11 @@ class FeatureHistoryView(PlotPanel):
         self.inv_n.setValue(s.inv_n)
         if len(x):
             self.threshold_label.setPos(float(x[0]), float(s.dead_threshold[0]))
-            lo, hi = float(x[0]), float(x[-1])
-            if hi <= lo:
-                hi = lo + 1.0
-            self._x_range = (lo, hi)
+            lo, hi = self._cursor_range(s, axis)
             for key, p in self.plots.items():
                 p.getAxis("bottom").axis = axis
                 p.getAxis("bottom").picture = None
                 p.getAxis("bottom").update()
-                self.cursors[key].setBounds((lo, hi))
             self.plots["norm"].setXRange(lo, hi, padding=0.02)
             for key in ("dim", "share"):
                 self.plots[key].setYRange(0.0, 1.05, padding=0)
@@ -336,7 +340,22 @@ class FeatureHistoryView(PlotPanel):
             if isinstance(it, pg.TextItem) and it.pos().y() != top:
                 it.setPos(it.pos().x(), top)
 
+    def _cursor_range(self, s: FeatureSeries, axis: str) -> Tuple[float, float]:
+        """The steps the cursor may be dragged over: the series' (it may be ahead of the curves while
+        training); set on the cursors when it changed."""
+        x = step_x(s.steps[[0, -1]], axis) if len(s.steps) else np.array([0.0, 1.0])
+        lo, hi = float(x[0]), float(x[-1])
+        if hi <= lo:
+            hi = lo + 1.0
+        if (lo, hi) != self._x_range:
+            self._x_range = (lo, hi)
+            for cur in self.cursors.values():
+                cur.setBounds((lo, hi))
+        return lo, hi
+
     def _place_cursor(self, step: int, axis: str) -> None:
+        if self.series is not None:
+            self._cursor_range(self.series, axis)
         x = float(step_x([step], axis)[0])
         for cur in self.cursors.values():
             cur.setVisible(True)

@@ -261,3 +261,32 @@ def test_export_from_the_command_line(qapp, tmp_path, monkeypatch, capsys):
                  str(tmp_path / "bad.png")]) == 2
     err = capsys.readouterr().err.strip()
     assert "history.axis" in err and "log, linear" in err and "\n" not in err
+
+
+def test_while_training_the_curves_follow_at_most_every_half_second(qtbot, monkeypatch):
+    """Rows appended by training extend the series at once (only the new steps are computed); the curves take them
+    at most every GROWTH_REDRAW_S, the cursor every frame."""
+    import widgets.feature_history as fh
+    from model.history import History
+    from model.init import henighan
+
+    clock = [100.0]
+    monkeypatch.setattr(fh.time, "monotonic", lambda: clock[0])
+    W, b = henighan(7)
+    h = History(K=1, m=2, n=7, budget_bytes=50_000_000)
+    v = show(qtbot, FeatureHistoryView(), (900, 500))
+
+    def train_to(step):
+        h.append(step, W[None].astype(np.float32), b[None].astype(np.float32), np.array([0.1], np.float32))
+        snap = h.snapshot()
+        v.set_snapshot(snap, _ctx(h, snap))
+
+    for s in range(0, 50, 10):
+        train_to(s)
+    n_drawn = len(v.curves["norm"][0].getData()[0])
+    train_to(50)  # 0.0 s later: the series has the step, the curves not yet; the cursor has moved
+    assert v.series.steps[-1] == 50 and v.tracker.computed_last == 1
+    assert len(v.curves["norm"][0].getData()[0]) == n_drawn and v.cursor_step() == 50
+    clock[0] += fh.GROWTH_REDRAW_S
+    train_to(60)
+    assert len(v.curves["norm"][0].getData()[0]) == len(h.steps) == 7 > n_drawn  # every recorded step now
