@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
+from PyQt6 import sip
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QHideEvent, QImage, QMouseEvent, QPainter, QPaintEvent, QResizeEvent, QShowEvent, QWheelEvent
 from PyQt6.QtWidgets import QWidget
@@ -33,7 +34,11 @@ class RasterHost(QWidget):
         self._stale = True
         self.setMinimumSize(gl.minimumSize())  # and the GL widget's size policy and (absent) size hint
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)  # the image covers every pixel
-        gl.setParent(self, Qt.WindowType.Window)  # a window of its own, deleted with the host
+        # a window of its own, with no parent: a QOpenGLWidget that is a child of the window, even as a
+        # window of its own (Qt.Window), still makes Qt compose the whole main window with GL (measured:
+        # a one-label repaint 30 ms instead of 0.6). Shown and hidden with the host; Python owns it.
+        gl.setParent(None)
+        gl.setWindowFlag(Qt.WindowType.Window, True)
         gl.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         gl.update = self._gl_wants_update  # pyqtgraph's items and camera call view.update() from Python
         gl.resize(max(self.width(), 1), max(self.height(), 1))
@@ -67,7 +72,8 @@ class RasterHost(QWidget):
         super().showEvent(e)
 
     def hideEvent(self, e: QHideEvent) -> None:  # noqa: N802 (Qt)
-        self.gl.hide()  # its window goes with the host (the GL context stays)
+        if not sip.isdeleted(self.gl):  # (at exit Qt may delete the top-level GL window first)
+            self.gl.hide()  # its window goes with the host (the GL context stays)
         super().hideEvent(e)
 
     # the GL view's interaction (orbit, zoom, click on a vertex): its own handlers, at the same coordinates
