@@ -33,6 +33,7 @@ class LiveText(QWidget):
         self._color = None
         self._min_width = int(min_width)
         self._height = 0
+        self._measured = None  # ((text, width, font), height) of the last measurement
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         copy = QAction("Copy text", self)
@@ -76,6 +77,14 @@ class LiveText(QWidget):
         return f | (int(Qt.TextFlag.TextWordWrap.value) if self._wrap else 0)
 
     def _needed_height(self, width: int) -> int:
+        key = (self._text, int(width), self.font().key())
+        if self._measured is not None and self._measured[0] == key:
+            return self._measured[1]  # layouts ask again and again at the same width: measured once
+        h = self._measure(width)
+        self._measured = (key, h)
+        return h
+
+    def _measure(self, width: int) -> int:
         fm = self.fontMetrics()
         if not self._text:
             return fm.height() + 2 * self.MARGIN
