@@ -468,7 +468,7 @@ class VerdictPanel(QWidget):
         hh = table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(True)
-        for c, w in enumerate((70, 70, 60, 75, 50, 75, 75, 90, 45, 90, 80, 70)):
+        for c, w in enumerate((70, 82, 60, 82, 50, 75, 75, 90, 45, 90, 80, 70)):  # norm, bias: 6.096e-09 fits
             table.setColumnWidth(c, w)
         table.clicked.connect(self._on_clicked)
         return table
