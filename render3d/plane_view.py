@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QImage, QPainter, QShowEvent, QVector3D
+from PyQt6.QtGui import QImage, QPainter, QResizeEvent, QShowEvent, QVector3D
 from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy,
                              QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
@@ -52,6 +52,12 @@ POINT_PX = 9.0
 POINT_PX_LARGE_N = 3.0
 RELU_POINT_PX = 6.0
 WIDTH = {"thin": 1.2, "outline": 1.6, "thick": 2.8}
+#: The GL picture is shown by a raster widget (render3d.raster_host), so no QOpenGLWidget sits in
+#: the window: one would make Qt compose the whole window with OpenGL on every repaint (under
+#: software GL most of a scrubbed frame; benchmarks/bench_gui.py measures both ways).
+RASTER_HOST = True
+#: The status line under the view takes this many lines (the whole text is its tooltip).
+STATUS_LINES = 1
 #: A click within this many pixels of a vertex point picks its feature.
 CLICK_PX = 8.0
 CAMERA_TEXT = {"iso": "Iso", "normal": "Normal", "axis-i": "x", "axis-j": "y", "axis-k": "z"}
@@ -214,6 +220,7 @@ class PlaneView(QWidget):
         self._need_fit = True
         self._framed = None  # the camera as last framed automatically (None: the user moved it)
         self._offscreen = None
+        self.host = None  # the raster widget showing the GL picture, once shown (RASTER_HOST)
         self._updating = False
         self._not_finite_text: Optional[str] = None
         self.scene: Optional[sc.Scene] = None
@@ -240,6 +247,10 @@ class PlaneView(QWidget):
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status.setWordWrap(True)
+        # a fixed size (STATUS_LINES lines, the view's width: resizeEvent): a QLabel of a fixed size
+        # changes its text without relayouting the window, which every scrubbed frame did
+        self.status.ensurePolished()
+        self.status.setFixedHeight(STATUS_LINES * self.status.fontMetrics().lineSpacing())
         lay.addWidget(self.status)
         self._sync_controls()
 
@@ -312,17 +323,30 @@ class PlaneView(QWidget):
             r2.addWidget(d)
         return r2
 
+    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt)
+        m = self.layout().contentsMargins()
+        self.status.setFixedWidth(max(e.size().width() - m.left() - m.right(), 40))
+        super().resizeEvent(e)
+
     def showEvent(self, e: QShowEvent) -> None:  # noqa: N802 (Qt)
         super().showEvent(e)
         # a tabified dock is shown and hidden again while the window first lays out: wait
         QTimer.singleShot(0, self._ensure_gl)
 
     def _ensure_gl(self):
-        """Put the GL widget into the layout once this view is really on screen."""
-        if self.gl.parent() is self or not self.isVisible() or self.visibleRegion().isEmpty():
+        """Put the GL picture into the layout once this view is really on screen: a raster widget
+        showing the GL view's image (RASTER_HOST), or the GL widget itself."""
+        if self.host is not None or self.gl.parent() is self or not self.isVisible() or self.visibleRegion().isEmpty():
             return
         self.gl.resize(max(self.width() - 4, 160), max(self.height() - 80, 120))
-        self.layout().insertWidget(self._gl_slot, self.gl, 1)
+        if RASTER_HOST:
+            from .raster_host import RasterHost
+
+            self.host = RasterHost(self.gl)
+            self.host.resize(self.gl.size())
+            self.layout().insertWidget(self._gl_slot, self.host, 1)
+        else:
+            self.layout().insertWidget(self._gl_slot, self.gl, 1)
 
     def _tool(self, text, tip, slot) -> QToolButton:
         b = QToolButton()
@@ -513,6 +537,7 @@ class PlaneView(QWidget):
         text = self.describe()
         if text != self.status.text():
             self.status.setText(text)
+            self.status.setToolTip(text)  # the whole text, when it takes more than STATUS_LINES lines
 
     def describe(self) -> str:
         """The status line: triple, bias, tilt, flat axes, the plane for m != 2."""

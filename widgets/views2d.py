@@ -10,6 +10,7 @@ module-level helpers that compute what it draws (testable without pixels):
     bias     widgets.bias_view.BiasNormView       b_i and |W_i| bars
     loss     widgets.loss_view.LossView           loss curves of all K models (log y)
     verdict  widgets.verdict_panel.VerdictPanel   per-feature table + verdict
+    history  widgets.feature_history.FeatureHistoryView  |W_i|, b_i, D_i, sliver share over the run
 
 ``make_views()`` returns one of each, keyed as above. This module holds the
 pieces they share: the plot panel (toolbar row, plot, status line, click and
@@ -37,6 +38,8 @@ from model.analysis import Analysis, analyze
 from model.snapshot import Snapshot, draws_not_finite
 from resources import palette
 
+from .live_text import LiveText
+
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
     from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
@@ -61,12 +64,13 @@ VIEW_MODULES = {
     "bias": ("widgets.bias_view", "BiasNormView"),
     "loss": ("widgets.loss_view", "LossView"),
     "verdict": ("widgets.verdict_panel", "VerdictPanel"),
+    "history": ("widgets.feature_history", "FeatureHistoryView"),
 }
 VIEW_KEYS = tuple(VIEW_MODULES)
 
 
 def make_views(parent: Optional[QWidget] = None) -> Dict[str, QWidget]:
-    """One of each view, keyed "zones", "wheel", "gram", "bias", "loss", "verdict"."""
+    """One of each view, keyed "zones", "wheel", "gram", "bias", "loss", "verdict", "history"."""
     out = {}
     for key, (mod, cls) in VIEW_MODULES.items():
         out[key] = getattr(importlib.import_module(mod), cls)(parent)
@@ -622,6 +626,17 @@ def no_si_prefix(axis: pg.AxisItem) -> None:
     axis._updateLabel()
 
 
+def steady_axes(plot: pg.PlotItem) -> None:
+    """Axes that widen for longer tick labels but never narrow again: pyqtgraph's default shrinks an
+    axis whose labels got shorter, and in an aspect-locked plot the wider view then gets longer labels
+    again, which widens the axis: the plot re-laid itself out and repainted forever (a scrubbed window
+    stopped responding)."""
+    for name in ("left", "bottom", "right", "top"):
+        ax = plot.getAxis(name)
+        if ax is not None:
+            ax.setStyle(autoReduceTextSpace=False)
+
+
 def log_ticks_at(axis: pg.AxisItem, values: Iterable[float]) -> None:
     """Major ticks of a log-x axis at exactly ``values`` (e.g. dataset sizes T), labelled with
     the numbers themselves, no minor labels (pyqtgraph's crowd into "4·10⁵·10⁶·10...")."""
@@ -670,8 +685,12 @@ class PlotPanel(QWidget):
         lay.setSpacing(2)
         self.toolbar = QHBoxLayout()
         self.toolbar.setContentsMargins(2, 0, 2, 0)
-        self.note = QLabel("")
-        self.note.setStyleSheet("color: #555; font-size: 9pt;")
+        # LiveText: the note changes with the frame, and a QLabel's setText relayouts the whole window
+        self.note = LiveText("", elide=True, min_width=20)
+        self.note.setColor("#555")
+        f = QFont(self.font())
+        f.setPointSize(9)
+        self.note.setFont(f)
         self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.toolbar.addWidget(self.note, 1)
         lay.addLayout(self.toolbar)
@@ -681,6 +700,7 @@ class PlotPanel(QWidget):
         self.vb = self.plot_item.getViewBox()
         self.plot_item.hideButtons()
         self.plot_item.setMenuEnabled(False)
+        steady_axes(self.plot_item)
         if aspect_locked:
             self.vb.setAspectLocked(True)
         lay.addWidget(self.plot, 1)

@@ -26,12 +26,13 @@ from render3d.scene import CAMERA_PRESETS
 
 if TYPE_CHECKING:
     from render3d.scene import PlaneSettings
+    from widgets.feature_history import HistorySettings
     from widgets.feature_wheel import WheelSettings
     from widgets.gram_view import GramSettings
     from widgets.zone_map import ZoneSettings
 
     #: A view's settings value: an instance of one of the SETTINGS_CLASSES.
-    ViewSettings = Union[ZoneSettings, WheelSettings, GramSettings, PlaneSettings]
+    ViewSettings = Union[ZoneSettings, WheelSettings, GramSettings, PlaneSettings, HistorySettings]
 
 #: with_value returns a value of its argument's own settings class
 _Settings = TypeVar("_Settings", bound="Union[ViewSettings, CameraSettings]")
@@ -42,6 +43,7 @@ SETTINGS_CLASSES = {
     "wheel": ("widgets.feature_wheel", "WheelSettings"),
     "gram": ("widgets.gram_view", "GramSettings"),
     "plane3d": ("render3d.scene", "PlaneSettings"),
+    "history": ("widgets.feature_history", "HistorySettings"),
 }
 VIEW_ALIASES = {"plane": "plane3d"}
 #: keys of the plane3d namespace that set the camera (CameraSettings), not PlaneSettings

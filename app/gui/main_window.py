@@ -21,6 +21,7 @@ from widgets.experiment_form import ExperimentForm
 from widgets.live_text import LiveText
 from widgets.model_picker import ModelPicker
 from widgets.timeline import Timeline
+from widgets.verdict_panel import verdict_label
 
 from app.gui.session import Session
 from app.gui.settings import Settings, load_views, save_views
@@ -34,7 +35,7 @@ DEFAULT_EXPERIMENT = TrainConfig(n=7, m=2, data="identity", optimizer="adamw", l
 RUN_FILTER = "Run files (*.h5 *.hdf5);;All files (*)"
 MAX_RECENT = 8
 VIEW_TITLES = {"zones": "Latent zones", "wheel": "Feature wheel", "gram": "WᵀW + b", "bias": "Bias and norm",
-               "loss": "Loss", "verdict": "Verdict"}
+               "loss": "Loss", "verdict": "Verdict", "history": "Feature history"}
 
 
 def settings() -> Settings:
@@ -178,7 +179,7 @@ class MainWindow(QMainWindow):
 
         self.plane3d = PlaneView()  # fed in redraw() like the 2D views; Alt+click in a 2D view sends a feature
         right = Qt.DockWidgetArea.RightDockWidgetArea
-        for key in ("zones", "plane3d", "wheel", "verdict", "gram", "bias", "loss"):
+        for key in ("zones", "plane3d", "wheel", "verdict", "gram", "bias", "loss", "history"):
             self._dock(key, VIEW_TITLES.get(key, "3D latent plane"),
                        self.plane3d if key == "plane3d" else self.views[key], right)
         for view in self.views.values():
@@ -257,7 +258,7 @@ class MainWindow(QMainWindow):
             self.splitDockWidget(D["zones"], D["verdict"], O.Vertical)  # first: the verdict row spans all three
             self.splitDockWidget(D["zones"], D["plane3d"], O.Horizontal)
             self.splitDockWidget(D["plane3d"], D["wheel"], O.Horizontal)
-            for key in ("gram", "bias", "loss"):
+            for key in ("gram", "bias", "loss", "history"):
                 self.tabifyDockWidget(D["verdict"], D[key])
             shown = list(D)
         elif name == "compare":
@@ -267,7 +268,7 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(D["wheel"], D["plane3d"])
             self.splitDockWidget(D["zones"], D["loss"], O.Vertical)
             self.splitDockWidget(D["loss"], D["verdict"], O.Horizontal)
-            for key in ("gram", "bias"):
+            for key in ("gram", "bias", "history"):
                 self.tabifyDockWidget(D["verdict"], D[key])
             shown = list(D)
         else:  # figure
@@ -425,6 +426,7 @@ class MainWindow(QMainWindow):
                                and self.refresh_story())
         self.timeline.stepRequested.connect(self._step_requested)
         self.timeline.followLiveChanged.connect(s.set_follow_live)
+        self.views["history"].stepRequested.connect(self.timeline.go_to_step)  # the history's cursor scrubs
         self.picker.modelChosen.connect(s.set_model)
 
     # ============================================================= actions
@@ -552,6 +554,8 @@ class MainWindow(QMainWindow):
         if s.history is not None:
             self.timeline.set_steps(s.history.steps)
         snap, ctx = s.frame()
+        if ctx is not None:
+            ctx.extra["story"] = self.timeline.events()  # the feature history marks the story too
         if snap is not None and not s.follow_live:
             self.timeline.set_current_step(snap.step)
         for key, view in self.views.items():
@@ -568,7 +572,7 @@ class MainWindow(QMainWindow):
         else:
             self._stale.add("plane3d")
         if snap is not None:
-            verdict = (ctx.analysis.verdict.replace("_", " ") if ctx.analysis is not None else
+            verdict = (verdict_label(ctx.analysis, snap.step) if ctx.analysis is not None else
                        "…" if snap.finite else "none: not finite at this step")
             model = f"model {s.model} · " if s.config.models > 1 else ""
             if getattr(s, "override", None) is not None:
@@ -725,12 +729,10 @@ class MainWindow(QMainWindow):
     def _story_ready(self, key, events):
         if key != self._story_key:
             return  # an older request
-        from widgets.verdict_panel import VERDICT_COLORS
+        from widgets.verdict_panel import dress_story
 
-        for e in events:
-            if e.get("kind") != "plateau":
-                e["color"] = VERDICT_COLORS.get(e["verdict"], "#333")
-        self.timeline.set_events(events)
+        self.timeline.set_events(dress_story(events))  # verdict colours; step 0: the initial parameters, grey
+        self._dirty = True  # the feature history draws the story too
 
     def closeEvent(self, e: QCloseEvent) -> None:
         self._story_timer.stop()

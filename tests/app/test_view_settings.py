@@ -14,6 +14,7 @@ from app.export.figure import VIEW_TITLES, FigureOptions, FigureRenderer, qimage
 from app.export.view_settings import (CameraSettings, SettingError, apply_sets, from_json, parse_set,  # noqa: E402
                                       to_json)
 from render3d.scene import PlaneSettings  # noqa: E402
+from widgets.feature_history import HistorySettings  # noqa: E402
 from widgets.feature_wheel import WheelSettings  # noqa: E402
 from widgets.gram_view import GramSettings  # noqa: E402
 from widgets.zone_map import ZoneSettings  # noqa: E402
@@ -149,8 +150,11 @@ def test_window_settings_round_trip_into_the_exported_figure(qtbot, window, tmp_
     w.plane3d.toggles["after_relu"].setChecked(True)
     w.plane3d.set_triple((0, 2, 4))
     w.plane3d.set_camera("normal")
+    axis = w.views["history"]._setting_widgets["axis"]
+    axis.setCurrentIndex(axis.findData("linear"))
     want = {"zones": ZoneSettings(clip_to_shape=False), "wheel": WheelSettings(show_gaps=True),
-            "gram": GramSettings(bias=False, order="angle"), "plane3d": w.plane3d.settings}
+            "gram": GramSettings(bias=False, order="angle"), "history": HistorySettings(axis="linear"),
+            "plane3d": w.plane3d.settings}
     assert w.view_settings() == want and want["plane3d"].after_relu and w.plane3d.triple == (0, 2, 4)
     assert load_views(settings()) == want  # saved as they changed
 

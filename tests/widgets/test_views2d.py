@@ -19,10 +19,11 @@ def views(qtbot):
 
 
 def test_make_views_one_of_each_with_the_contract(views):
-    assert tuple(views) == VIEW_KEYS == ("zones", "wheel", "gram", "bias", "loss", "verdict")
+    assert tuple(views) == VIEW_KEYS == ("zones", "wheel", "gram", "bias", "loss", "verdict", "history")
     names = {k: type(v).__name__ for k, v in views.items()}
     assert names == {"zones": "ZoneMapView", "wheel": "FeatureWheelView", "gram": "GramView",
-                     "bias": "BiasNormView", "loss": "LossView", "verdict": "VerdictPanel"}
+                     "bias": "BiasNormView", "loss": "LossView", "verdict": "VerdictPanel",
+                     "history": "FeatureHistoryView"}
     for v in views.values():
         assert isinstance(v.featureClicked, pyqtBoundSignal)
         assert callable(v.set_snapshot)
