@@ -281,7 +281,7 @@ class PlaneView(QWidget):
         self.enlarge_spins = []
         for name in "xyz":
             d = QDoubleSpinBox()
-            d.setRange(0.01, 1000.0)
+            d.setRange(sc.ENLARGE_MIN, sc.ENLARGE_MAX)
             d.setDecimals(2)
             d.setSingleStep(0.5)
             d.setValue(1.0)

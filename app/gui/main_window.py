@@ -3,7 +3,7 @@ the timeline, run files. Views redraw at display rate from the session's frame.
 """
 from __future__ import annotations
 
-import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 DEFAULT_EXPERIMENT = TrainConfig(n=7, m=2, data="identity", optimizer="adamw", lr=1e-3, steps=25_000, seed=0)
 RUN_FILTER = "Run files (*.h5 *.hdf5);;All files (*)"
 MAX_RECENT = 8
+log = logging.getLogger(__name__)
 VIEW_TITLES = {"zones": "Latent zones", "wheel": "Feature wheel", "gram": "WᵀW + b", "bias": "Bias and norm",
                "loss": "Loss", "verdict": "Verdict"}
 
@@ -642,18 +643,20 @@ class MainWindow(QMainWindow):
             if not self._on_screen():
                 self.resize(1400, 900)
                 self.move(40, 40)
-        state = st.value("state")
-        if isinstance(state, bytes):
-            self.restoreState(QByteArray(state))
+        state = st.value("state")  # only bytes this program wrote, unchanged (app/gui/settings.py)
+        if isinstance(state, bytes) and not self.restoreState(QByteArray(state)):
+            log.warning("settings: the saved window state could not be restored; using the default layout")
+            self.apply_layout(self.layout_name or DEFAULT_LAYOUT)
         self._restore_view_settings()
         last = st.value("last_experiment")
+        cfg = DEFAULT_EXPERIMENT
         if isinstance(last, str):
             try:
-                self.form.set_config(TrainConfig.from_json(last))
-            except (ConfigError, ValueError, TypeError, json.JSONDecodeError):
-                pass  # a stale or foreign setting: keep the defaults
-        else:
-            self.form.set_config(DEFAULT_EXPERIMENT)
+                cfg = TrainConfig.from_json(last)
+            except (ConfigError, ValueError, TypeError, RecursionError) as exc:  # stale, foreign or hostile
+                log.warning("settings: dropped last_experiment (%s); using the default experiment",
+                            str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+        self.form.set_config(cfg)
 
     def _on_screen(self) -> bool:
         frame = self.frameGeometry()
