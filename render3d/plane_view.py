@@ -30,9 +30,9 @@ import math
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 import numpy as np
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QPoint, QRect, QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QImage, QPainter, QShowEvent, QVector3D
-from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy,
+from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QLabel, QLayout, QSizePolicy,
                              QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from model.snapshot import Snapshot
@@ -178,6 +178,70 @@ def _spin(tip: str) -> QSpinBox:
     return s
 
 
+class FlowLayout(QLayout):
+    """Widgets left to right, wrapping onto further lines when the width runs out (Qt's flow
+    layout example): the 3D view's controls never make its dock wider than the pictures' share,
+    so they never crush the experiment dock beside it."""
+
+    def __init__(self, parent: Optional[QWidget] = None, spacing: int = 4):
+        super().__init__(parent)
+        self._items: list = []
+        self.setSpacing(spacing)
+        self.setContentsMargins(2, 0, 2, 0)
+
+    def addItem(self, item) -> None:  # noqa: N802 (Qt)
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, i: int):  # noqa: N802 (Qt)
+        return self._items[i] if 0 <= i < len(self._items) else None
+
+    def takeAt(self, i: int):  # noqa: N802 (Qt)
+        return self._items.pop(i) if 0 <= i < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802 (Qt)
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt)
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt)
+        return self._place(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 (Qt)
+        super().setGeometry(rect)
+        self._place(rect, move=True)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt)
+        w = sum(it.sizeHint().width() + self.spacing() for it in self._items)
+        return QSize(w, self.minimumSize().height())
+
+    def minimumSize(self) -> QSize:  # noqa: N802 (Qt)
+        size = QSize()
+        for it in self._items:
+            size = size.expandedTo(it.minimumSize())
+        m = self.contentsMargins()
+        return size + QSize(m.left() + m.right(), m.top() + m.bottom())
+
+    def _place(self, rect: QRect, move: bool) -> int:
+        m = self.contentsMargins()
+        r = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
+        x, y, line = r.x(), r.y(), 0
+        for it in self._items:
+            if it.widget() is not None and not it.widget().isVisibleTo(self.parentWidget()):
+                continue
+            hint = it.sizeHint()
+            if x + hint.width() > r.right() + 1 and line > 0:
+                x, y, line = r.x(), y + line + self.spacing(), 0
+            if move:
+                it.setGeometry(QRect(QPoint(x, y), hint))
+            x += hint.width() + self.spacing()
+            line = max(line, hint.height())
+        return y + line - rect.y() + m.bottom()
+
+
 class PlaneView(QWidget):
     """The 3D latent plane inside a triple of output axes (see the module docstring)."""
 
@@ -224,10 +288,9 @@ class PlaneView(QWidget):
         lay.addWidget(self.status)
         self._sync_controls()
 
-    def _build_triple_row(self) -> QHBoxLayout:
+    def _build_triple_row(self) -> FlowLayout:
         """Row 1: the triple (x, y, z boxes, step z, Default, Selected → axes) and the camera presets."""
-        r1 = QHBoxLayout()
-        r1.setContentsMargins(2, 0, 2, 0)
+        r1 = FlowLayout()
         r1.addWidget(QLabel("axes"))
         self.spins = [_spin("Feature on the x axis (i)"), _spin("Feature on the y axis (j)"),
                       _spin("Feature on the z axis (k): the feature under study")]
@@ -245,7 +308,6 @@ class PlaneView(QWidget):
         self.selected_btn = self._tool("Selected → axes", "Put the features selected in the 2D views into "
                                        "the triple (Alt+click in a 2D view sends one)", self.send_selected)
         r1.addWidget(self.selected_btn)
-        r1.addStretch(1)
         r1.addWidget(QLabel("camera"))
         self.camera_btns = {}
         for key in sc.CAMERA_PRESETS:
@@ -256,10 +318,9 @@ class PlaneView(QWidget):
         r1.addWidget(self.fit_btn)
         return r1
 
-    def _build_toggle_row(self) -> QHBoxLayout:
+    def _build_toggle_row(self) -> FlowLayout:
         """Row 2: the drawing toggles and the enlarge factor of each axis."""
-        r2 = QHBoxLayout()
-        r2.setContentsMargins(2, 0, 2, 0)
+        r2 = FlowLayout()
         self.toggles = {}
         for key, text, tip in (
                 ("show_slivers", "slivers", "Fill the part of the shape where p_axis > 0 in that feature's colour"),
@@ -276,7 +337,6 @@ class PlaneView(QWidget):
             cb.toggled.connect(lambda on, key=key: self.set_settings(self._settings.with_(**{key: bool(on)})))
             self.toggles[key] = cb
             r2.addWidget(cb)
-        r2.addStretch(1)
         r2.addWidget(QLabel("enlarge"))
         self.enlarge_spins = []
         for name in "xyz":

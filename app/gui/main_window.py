@@ -26,7 +26,7 @@ from app.gui.session import Session
 from app.gui.settings import Settings, load_views, save_views
 
 if TYPE_CHECKING:
-    from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
+    from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QResizeEvent, QShowEvent
 
     from app.gui.experiments_window import ExperimentsWindow
 
@@ -74,6 +74,14 @@ STORY_REFRESH_MS = 3000
 #: wheel, loss and verdict (the 3D view tabbed behind the wheel); figure: only the pictures.
 LAYOUTS = ("explore", "compare", "figure")
 DEFAULT_LAYOUT = "explore"
+#: The experiment dock never gets narrower or lower than this (the one-column form, Start, Pause and
+#: Stop stay reachable): Qt keeps a dock at its widget's minimum when sharing the window out, when
+#: restoring a saved state and in Layout > Reset, so a state saved crushed comes back usable.
+EXPERIMENT_MIN_W, EXPERIMENT_MIN_H = 300, 220
+#: The experiment dock's share of the window's width in the explore layout; a window resize (a
+#: maximise) or a restored state that leaves it outside [EXPERIMENT_MIN_W, FORM_MAX_SHARE] of the
+#: width gets FORM_SHARE back (the pictures take the rest).
+FORM_SHARE, FORM_MAX_SHARE = 0.2, 0.3
 
 
 class _FormScroll(QScrollArea):
@@ -166,6 +174,7 @@ class MainWindow(QMainWindow):
         scroll.setWidget(exp)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setMinimumSize(EXPERIMENT_MIN_W, EXPERIMENT_MIN_H)
         self._dock("experiment", "Experiment", scroll, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.picker = ModelPicker()
         self._dock("models", "Models", self.picker, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -300,7 +309,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks([D["timeline"]], [max(self.timeline.sizeHint().height() + 30, 60)], O.Vertical)
         pics = [D["zones"], D["plane3d"], D["wheel"]]
         if name == "explore":
-            self.resizeDocks([D["experiment"], D["zones"]], [int(W * 0.22), int(W * 0.78)], O.Horizontal)
+            form_w = max(EXPERIMENT_MIN_W, int(W * FORM_SHARE))
+            self.resizeDocks([D["experiment"], D["zones"]], [form_w, W - form_w], O.Horizontal)
             self.resizeDocks(pics, [int(W * 0.26)] * 3, O.Horizontal)
             self.resizeDocks([D["zones"], D["verdict"]], [int(H * 0.55), int(H * 0.3)], O.Vertical)
             self.resizeDocks([D["experiment"], D["models"]], [int(H * 0.7), int(H * 0.15)], O.Vertical)
@@ -311,6 +321,24 @@ class MainWindow(QMainWindow):
             self.resizeDocks([D["zones"], D["loss"]], [int(H * 0.5), int(H * 0.35)], O.Vertical)
         else:
             self.resizeDocks(pics, [W // 3] * 3, O.Horizontal)
+
+    def repair_docks(self) -> bool:
+        """Give the experiment dock its share back when it is narrower than EXPERIMENT_MIN_W or wider
+        than FORM_MAX_SHARE of the window (a restored state, a maximise); True when it did."""
+        d = self.docks["experiment"]
+        if sip.isdeleted(self) or self.layout_name is None or not d.isVisible() or d.isFloating():
+            return False
+        W = self.width()
+        if EXPERIMENT_MIN_W <= d.width() <= max(FORM_MAX_SHARE * W, EXPERIMENT_MIN_W + 1):
+            return False
+        form_w = max(EXPERIMENT_MIN_W, int(W * FORM_SHARE))
+        self.resizeDocks([d], [form_w], Qt.Orientation.Horizontal)
+        return True
+
+    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt)
+        super().resizeEvent(e)
+        if e.oldSize().width() > 0 and e.size().width() != e.oldSize().width():
+            QTimer.singleShot(0, self.repair_docks)  # the added width went to the form: share it out again
 
     def set_form_collapsed(self, on: bool) -> None:
         """Hide the form behind a one-line summary of the experiment (or show it again)."""
@@ -647,6 +675,7 @@ class MainWindow(QMainWindow):
         if isinstance(state, bytes) and not self.restoreState(QByteArray(state)):
             log.warning("settings: the saved window state could not be restored; using the default layout")
             self.apply_layout(self.layout_name or DEFAULT_LAYOUT)
+        QTimer.singleShot(0, self.repair_docks)  # a state saved with the form crushed (or too wide)
         self._restore_view_settings()
         last = st.value("last_experiment")
         cfg = DEFAULT_EXPERIMENT
@@ -672,6 +701,7 @@ class MainWindow(QMainWindow):
         if not getattr(self, "_sized_on_show", False):  # dock sizes take once the window is laid out
             self._sized_on_show = True
             QTimer.singleShot(0, self._size_layout)
+        QTimer.singleShot(0, self.repair_docks)
 
     def _hide_stale_tab_bars(self):
         """Work around a Qt 6 dock layout glitch: a tab bar from an earlier, smaller

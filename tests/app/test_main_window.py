@@ -417,3 +417,52 @@ def test_form_reflows_to_one_column_in_a_narrow_dock(qtbot, make_window):
     assert not f.isVisible() and w.form_summary.isVisible()
     w.form_toggle.click()
     assert f.isVisible()
+
+
+def _form_share_ok(w):
+    from app.gui.main_window import EXPERIMENT_MIN_W, FORM_MAX_SHARE
+
+    d = w.docks["experiment"]
+    return EXPERIMENT_MIN_W <= d.width() <= max(FORM_MAX_SHARE * w.width(), EXPERIMENT_MIN_W + 1)
+
+
+def test_the_experiment_dock_is_never_crushed_after_a_large_run_a_restart_or_a_crushed_state(qtbot, make_window,
+                                                                                             monkeypatch):
+    """Issue 22 item 1: after a large-n run (the 3D view's controls grow with n's digits) and after a
+    restart the form keeps at least EXPERIMENT_MIN_W and at most FORM_MAX_SHARE of the width; a state
+    saved with the dock crushed to 60 px is repaired on load, and Layout > Reset gives the share back."""
+    from app.gui.main_window import EXPERIMENT_MIN_W
+
+    monkeypatch.setattr(MainWindow, "refresh_story", lambda self: None)  # minutes at n = 1000; not this test's
+    w = make_window(restore=True)
+    w.resize(1920, 1050)
+    w.form.set_config(TrainConfig(n=1000, m=2, steps=20, seed=0))
+    w.start_training()
+    qtbot.waitUntil(lambda: finished(w), timeout=120000)
+    w.docks["plane3d"].raise_()
+    w.redraw()
+    qtbot.wait(200)
+    qtbot.waitUntil(lambda: _form_share_ok(w), timeout=3000)
+    w.resize(1280, 800)  # a smaller window: the pictures give way, not the form
+    qtbot.waitUntil(lambda: w.width() == 1280, timeout=3000)
+    qtbot.wait(100)
+    assert w.docks["experiment"].width() >= EXPERIMENT_MIN_W
+    w.resize(1920, 1050)
+    qtbot.wait(100)
+    w.close()  # saves geometry and state
+    w2 = make_window(restore=True)
+    qtbot.wait(100)
+    assert _form_share_ok(w2), w2.docks["experiment"].width()
+    # a state saved crushed (as the old window saved it: no minimum then)
+    w2.docks["experiment"].widget().setMinimumSize(0, 0)
+    zones = w2.docks["zones"].widget()
+    zones.setMinimumWidth(w2.width() - 60)  # the pictures take all but 60 px
+    qtbot.waitUntil(lambda: w2.docks["experiment"].width() < 150, timeout=3000)
+    settings().setValue("state", bytes(w2.saveState()))
+    w2.hide()
+    w3 = make_window(restore=True)
+    w3.resize(1920, 1050)
+    qtbot.waitUntil(lambda: _form_share_ok(w3), timeout=3000)
+    w3.resizeDocks([w3.docks["experiment"]], [1200], Qt.Orientation.Horizontal)  # too wide by hand
+    w3.apply_layout("explore")  # Layout > Reset
+    qtbot.waitUntil(lambda: _form_share_ok(w3), timeout=3000)
