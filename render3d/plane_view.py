@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 import numpy as np
 from PyQt6.QtCore import QPoint, QRect, QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QImage, QPainter, QShowEvent, QVector3D
-from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QLabel, QLayout, QSizePolicy,
+from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QLabel, QLayout, QLayoutItem, QSizePolicy,
                              QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from model.snapshot import Snapshot
@@ -189,16 +189,16 @@ class FlowLayout(QLayout):
         self.setSpacing(spacing)
         self.setContentsMargins(2, 0, 2, 0)
 
-    def addItem(self, item) -> None:  # noqa: N802 (Qt)
+    def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 (Qt)
         self._items.append(item)
 
     def count(self) -> int:
         return len(self._items)
 
-    def itemAt(self, i: int):  # noqa: N802 (Qt)
+    def itemAt(self, i: int) -> Optional[QLayoutItem]:  # noqa: N802 (Qt)
         return self._items[i] if 0 <= i < len(self._items) else None
 
-    def takeAt(self, i: int):  # noqa: N802 (Qt)
+    def takeAt(self, i: int) -> Optional[QLayoutItem]:  # noqa: N802 (Qt)
         return self._items.pop(i) if 0 <= i < len(self._items) else None
 
     def expandingDirections(self) -> Qt.Orientation:  # noqa: N802 (Qt)
@@ -504,12 +504,16 @@ class PlaneView(QWidget):
         n = snap.n
         before = (self._settings, self._auto, self._n)
         if n != self._n:
+            # another run (n changed): its triple and enlarge factors were chosen for other features and
+            # are not carried over; the default triple follows training again
+            new_run = self._n is not None
             self._n = n
             self._need_fit = True
             t = self._settings.triple
-            if self._auto or not all(0 <= v < n for v in t) or n < 3:
-                self._auto = self._auto or n >= 3
-                self._settings = self._settings.with_(triple=sc.default_triple(snap, getattr(ctx, "analysis", None)))
+            if new_run or self._auto or not all(0 <= v < n for v in t) or n < 3:
+                self._auto = new_run or self._auto or n >= 3
+                self._settings = self._settings.with_(triple=sc.default_triple(snap, getattr(ctx, "analysis", None)),
+                                                      enlarge=(1.0, 1.0, 1.0) if new_run else self._settings.enlarge)
                 self._slot_age = [1, 0, 2]
         elif self._auto:
             # follow training: switch when a feature has died and none of the triple is dead

@@ -141,8 +141,9 @@ class MainWindow(QMainWindow):
         if restore:
             self._restore_settings()
         self._update_buttons()
+        self.autostart_prompt: Optional[QMessageBox] = None
         if autostart:
-            QTimer.singleShot(0, self.start_training)
+            QTimer.singleShot(0, self.autostart)
 
     # ================================================================ parts
     def _build_experiment_dock(self) -> None:
@@ -238,11 +239,12 @@ class MainWindow(QMainWindow):
         save_views(settings(), self.view_settings())
 
     def _restore_view_settings(self) -> None:
-        """The views' saved settings (the 3D view keeps its triple: it belongs to a run)."""
+        """The views' saved settings (the 3D view keeps its triple and enlarge factors: they belong to a run
+        whose n may differ from the next one's)."""
         views = self.settings_views()
         for key, st in load_views(settings()).items():
             if key == "plane3d":
-                st = st.with_(triple=self.plane3d.triple)
+                st = st.with_(triple=self.plane3d.triple, enlarge=self.plane3d.settings.enlarge)
             views[key].set_settings(st)
         self._save_view_settings()  # rewritten without what was dropped
 
@@ -358,10 +360,14 @@ class MainWindow(QMainWindow):
         except ConfigError as exc:
             self.form_summary.setText(f"invalid: {exc}")
             return
+        self.form_summary.setText(self.form_summary_text(c))
+
+    @staticmethod
+    def form_summary_text(c: TrainConfig) -> str:
+        """An experiment in one line (the collapsed form, the autostart question)."""
         data = "one-hot" if c.onehot else f"sparse S={c.sparsity:g}"
-        self.form_summary.setText(
-            f"n={c.n} m={c.m} {data} · {c.optimizer} lr {c.lr:g} wd {c.effective_weight_decay:g} · "
-            f"{c.steps:,} steps · K={c.models} seed {c.seed}" + (" · untied" if c.untied else ""))
+        return (f"n={c.n} m={c.m} {data} · {c.optimizer} lr {c.lr:g} wd {c.effective_weight_decay:g} · "
+                f"{c.steps:,} steps · K={c.models} seed {c.seed}" + (" · untied" if c.untied else ""))
 
     def _dock(self, key, title, widget, area):
         d = QDockWidget(title, self)
@@ -457,6 +463,33 @@ class MainWindow(QMainWindow):
         self.picker.modelChosen.connect(s.set_model)
 
     # ============================================================= actions
+    def autostart(self) -> bool:
+        """At launch: start the experiment in the form (the remembered one) when it would take at most
+        AUTOSTART_MAX_S seconds (session.estimate_run); else leave it ready and ask, showing the
+        estimate. True when it started."""
+        from app.gui.session import AUTOSTART_MAX_S, estimate_run
+
+        try:
+            cfg = self.form.config()
+        except ConfigError:
+            return False
+        est = estimate_run(cfg, self.session.measured)
+        if est.seconds <= AUTOSTART_MAX_S:
+            self.start_training()
+            return True
+        self.status.setText(f"ready (not started): this experiment would take {est.text()}; press Start to run it")
+        box = QMessageBox(QMessageBox.Icon.Question, "Start the remembered experiment?",
+                          f"The experiment from last time would take {est.text()}:\n{self.form_summary_text(cfg)}"
+                          f"\n\nIt is in the form, ready. Start it now?", parent=self)
+        start = box.addButton("Start", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+        box.setModal(False)
+        box.buttonClicked.connect(lambda b: b is start and self.start_training())
+        self.autostart_prompt = box
+        self.dialogs.append(box)
+        box.show()
+        return False
+
     def start_training(self) -> None:
         try:
             cfg = self.form.config()
@@ -486,7 +519,7 @@ class MainWindow(QMainWindow):
         ok = self.session.open(path)
         if ok:
             self._add_recent(str(path))
-            self.setWindowTitle(f"Latent geometry explorer — {Path(path).name}")
+            self._update_title()
         return ok
 
     def save_dialog(self) -> None:
@@ -498,6 +531,7 @@ class MainWindow(QMainWindow):
                 confirmed = False  # it asked about another name: this one is not replaced
             if self.session.save_as(path, replace=confirmed):
                 self._add_recent(path)
+                self._update_title()
 
     def show_error(self, title: str, text: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Warning, title, text.split("\n\n")[0], parent=self)
@@ -605,8 +639,23 @@ class MainWindow(QMainWindow):
         self.redraw_count += 1
         self.last_redraw_ms = (time.perf_counter() - t0) * 1000
 
+    def _update_title(self) -> None:
+        """The title names what is shown: the run's file when it was opened or saved, else the new run."""
+        s = self.session
+        if s.config is None:
+            title = "Latent geometry explorer"
+        elif s.from_file:
+            title = f"Latent geometry explorer — {Path(s.run_path).name}" if s.run_path else \
+                "Latent geometry explorer"
+        else:
+            c = s.config
+            title = f"Latent geometry explorer — new run n={c.n} m={c.m}" + (
+                f" (autosave {Path(s.run_path).name})" if s.run_path else " (not saved)")
+        self.setWindowTitle(title)
+
     def _on_run_changed(self):
         s = self.session
+        self._update_title()
         self.timeline.show_follow_live(s.follow_live)
         self.timeline.set_steps(s.history.steps if s.history is not None else [])
         self.timeline.set_events([])

@@ -466,3 +466,80 @@ def test_the_experiment_dock_is_never_crushed_after_a_large_run_a_restart_or_a_c
     w3.resizeDocks([w3.docks["experiment"]], [1200], Qt.Orientation.Horizontal)  # too wide by hand
     w3.apply_layout("explore")  # Layout > Reset
     qtbot.waitUntil(lambda: _form_share_ok(w3), timeout=3000)
+
+
+def test_launch_leaves_a_long_remembered_experiment_ready_and_asks_with_the_estimate(qtbot, make_window):
+    """Issue 22 item 2: n = 1,000 for 100,000 steps (hours) is restored into the form, not started;
+    the question shows the estimate and its Start button starts it."""
+    from app.gui.session import AUTOSTART_MAX_S, estimate_run
+
+    long_cfg = TrainConfig(n=1000, m=2, steps=100_000, seed=0)
+    est = estimate_run(long_cfg)
+    assert est.seconds > 3600 > AUTOSTART_MAX_S  # 0.34 s a step measured at n = 1000
+    settings().setValue("last_experiment", long_cfg.to_json())
+    w = make_window(autostart=True, restore=True)
+    qtbot.waitUntil(lambda: w.autostart_prompt is not None and w.autostart_prompt.isVisible(), timeout=5000)
+    qtbot.wait(200)
+    assert not w.session.is_training() and w.session.config is None
+    assert w.form.config().n == 1000
+    assert f"about {est.text().split('about ')[1]}" in w.autostart_prompt.text()
+    assert "ready (not started)" in w.status.text() and " h" in w.status.text()
+    start = next(b for b in w.autostart_prompt.buttons() if b.text() == "Start")
+    w.form.set_config(TrainConfig(n=7, steps=10**8, seed=0))  # (a short stand-in: the same button)
+    start.click()
+    qtbot.waitUntil(lambda: w.session.is_training(), timeout=10000)
+    w.session.stop_training()
+
+
+def test_a_short_remembered_experiment_starts_by_itself(qtbot, make_window):
+    settings().setValue("last_experiment", TrainConfig(n=7, m=2, steps=2000, seed=0).to_json())
+    w = make_window(autostart=True, restore=True)
+    qtbot.waitUntil(lambda: w.session.config is not None, timeout=10000)
+    assert w.session.config.steps == 2000 and w.autostart_prompt is None
+
+
+def test_every_run_shows_its_time_left_and_the_title_follows_the_run(qtbot, make_window, run7):
+    """Issue 22 items 2 and 8: the status bar gives the time left; a new run drops the old file name."""
+    w = make_window()
+    assert w.open_run(run7)
+    assert w.windowTitle().endswith("n7.h5")
+    w.form.set_config(TrainConfig(n=5, steps=10**8, seed=0))
+    w.start_training()
+    assert "n7.h5" not in w.windowTitle() and "new run n=5" in w.windowTitle()
+    qtbot.waitUntil(lambda: " left" in w.status.text(), timeout=20000)
+    assert "steps/s" in w.status.text()
+    w.session.stop_training()
+
+
+def test_kernels_ready_tells_a_first_compile_from_a_cached_one(tmp_path):
+    """Issue 22 item 2: with an empty numba cache the one-hot kernels are not ready (the window says
+    it is preparing them); after one chunk they are, and a new process finds them in the cache."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, '.')\n"
+            "from app.gui.session import kernels_ready\n"
+            "from model.config import TrainConfig\nfrom model.engine import Trainer\n"
+            "c = TrainConfig(n=7, steps=10)\nprint('before', kernels_ready(c))\n"
+            "Trainer(c).train_chunk(2)\nprint('after', kernels_ready(c))\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    r = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "before False" in r.stdout and "after True" in r.stdout
+    r = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert "before True" in r.stdout, r.stdout + r.stderr[-1000:]
+
+
+def test_session_says_it_is_preparing_the_kernels_until_the_first_chunk(qtbot, session, monkeypatch):
+    import app.gui.session as sess
+
+    monkeypatch.setattr(sess, "kernels_ready", lambda config: False)  # as with an empty numba cache
+    said = []
+    session.message.connect(said.append)
+    session.start(TrainConfig(n=7, steps=10**8, seed=0))
+    assert session.preparing and "preparing the compiled kernels (first run only" in said[0]
+    qtbot.waitUntil(lambda: not session.preparing, timeout=20000)
+    assert "left" in said[-1]
+    session.stop_training()
