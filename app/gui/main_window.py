@@ -523,7 +523,15 @@ class MainWindow(QMainWindow):
         return ok
 
     def save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save run as", str(Path.home() / "run.h5"), RUN_FILTER)
+        from model.runfile import RunFileError, user_runs_dir
+
+        s = self.session  # start in the runs folder (where autosaves go), named after the run shown
+        name = Path(s.run_path).name if s.run_path is not None else "run.h5"
+        try:
+            folder = user_runs_dir()
+        except (OSError, RunFileError):  # no runs folder to be had: the home folder
+            folder = Path.home()
+        path, _ = QFileDialog.getSaveFileName(self, "Save run as", str(folder / name), RUN_FILTER)
         if path:
             confirmed = True  # the dialog asked before choosing an existing file
             if not path.endswith((".h5", ".hdf5")):

@@ -1,5 +1,7 @@
 """The explorer window driven as a user drives it (pytest-qt, the real window)."""
 
+from pathlib import Path
+
 import pytest
 from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
@@ -543,3 +545,31 @@ def test_session_says_it_is_preparing_the_kernels_until_the_first_chunk(qtbot, s
     qtbot.waitUntil(lambda: not session.preparing, timeout=20000)
     assert "left" in said[-1]
     session.stop_training()
+
+
+def test_export_keeps_a_typed_existing_path_and_save_as_starts_in_the_runs_folder(
+        qtbot, make_window, run7, tmp_path, monkeypatch):
+    """Issue 22 item 10: a typed existing path is not replaced (the dialog says so); Save run as…
+    opens in the runs folder (where autosaves go), not the home folder."""
+    import app.gui.main_window as mw
+    from app.gui.export_dialog import open_figure_dialog
+    from model.runfile import user_runs_dir
+
+    w = make_window()
+    assert w.open_run(run7)
+    d = open_figure_dialog(w)
+    target = tmp_path / "fig.png"
+    target.write_bytes(b"keep me")
+    d.path.setText(str(target))
+    assert d.export() is None  # typed by hand: never replaced unasked (Browse…'s dialog asks)
+    assert target.read_bytes() == b"keep me" and "already exists" in d.message.text()
+    d.close()
+    seen = {}
+
+    def fake_save(parent, title, start, filt):
+        seen["start"] = start
+        return "", ""
+
+    monkeypatch.setattr(mw.QFileDialog, "getSaveFileName", fake_save)
+    w.save_dialog()
+    assert Path(seen["start"]).parent == user_runs_dir() and seen["start"].endswith(".h5")
