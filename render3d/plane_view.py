@@ -306,7 +306,7 @@ class PlaneView(QWidget):
                                       "seed; follows training until you pick a triple", self.use_default)
         r1.addWidget(self.default_btn)
         self.selected_btn = self._tool("Selected → axes", "Put the features selected in the 2D views into "
-                                       "the triple (Alt+click in a 2D view sends one)", self.send_selected)
+                                       "the triple (Ctrl+Shift+click in a 2D view sends one; Alt+click too)", self.send_selected)
         r1.addWidget(self.selected_btn)
         r1.addWidget(QLabel("camera"))
         self.camera_btns = {}
@@ -539,6 +539,7 @@ class PlaneView(QWidget):
         S = sc.build_scene(snap, self._settings, colors, dead=dead)
         self.scene = S
         self.items.show(S, self._settings)
+        self._show_applied_enlarge(S)
         if self._need_fit:
             self._need_fit = False
             self._apply_camera(self._preset, S)
@@ -551,6 +552,15 @@ class PlaneView(QWidget):
         text = self.describe()
         if text != self.status.text():
             self.status.setText(text)
+
+    def _show_applied_enlarge(self, S: sc.Scene) -> None:
+        """Each enlarge box says the factor in force: a flat axis enlarged automatically (the user's
+        factor x the automatic one) reads "x ×1.00 → ×5 applied", not ×1.00 alone."""
+        for s, d in enumerate(self.enlarge_spins):
+            applied, asked = float(S.enlarge[s]), float(self._settings.enlarge[s])
+            suffix = f" → ×{applied:g} applied" if abs(applied - asked) > 1e-9 * max(asked, 1.0) else ""
+            if d.suffix() != suffix:
+                d.setSuffix(suffix)
 
     def describe(self) -> str:
         """The status line: triple, bias, tilt, flat axes, the plane for m != 2."""

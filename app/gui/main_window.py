@@ -422,6 +422,7 @@ class MainWindow(QMainWindow):
         for d in self.docks.values():
             v.addAction(d.toggleViewAction())
         self._build_experiments_menu()
+        self._build_presets_menu()
         self._refresh_recent()
 
     def _build_experiments_menu(self):
@@ -433,14 +434,60 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _=False, name=name: self.show_experiments(name))
             m.addAction(a)
 
+    def _build_presets_menu(self):
+        """Presets (model.presets, the one list): choosing one fills the form; nothing starts."""
+        from model.presets import PRESETS
+
+        m = self.menuBar().addMenu("&Presets")
+        self.preset_actions = {}
+        for name, p in PRESETS.items():
+            a = QAction(p.title, self)
+            a.setToolTip(f"{p.summary}. Reproduces: {p.reproduces}")
+            a.setStatusTip(p.summary)
+            a.triggered.connect(lambda _=False, name=name: self.use_preset(name))
+            m.addAction(a)
+            self.preset_actions[name] = a
+        m.setToolTipsVisible(True)
+
+    def use_preset(self, name: str) -> None:
+        """Fill the form with preset ``name``'s experiment and say how long it would take; Start runs it."""
+        from app.gui.session import estimate_run
+        from model.presets import get
+
+        p = get(name)
+        cfg = p.build()
+        self.form.set_config(cfg)
+        self.status.setText(f"preset {p.title}: {p.summary}; would take {estimate_run(cfg, self.session.measured).text()}"
+                            f" — press Start to run it")
+
     def show_experiments(self, tab: str = "sweep") -> ExperimentsWindow:
         """The Experiments window (one, made on first use), on the given tab."""
         if getattr(self, "experiments", None) is None:
             from app.gui.experiments_window import ExperimentsWindow
 
             self.experiments = ExperimentsWindow(self.session, self.form.config, on_open_model=self.form.set_config)
+            self._place_experiments(self.experiments)
         self.experiments.show_tab(tab)
         return self.experiments
+
+    def _place_experiments(self, win: QWidget) -> None:
+        """Open the Experiments window where it hides none of the views a probe updates: beside this
+        window when the screen has room, else over the form and models column (the left dock), at most
+        as wide as that column plus a third of the rest."""
+        screen = (self.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+        frame = self.frameGeometry()
+        right_room = screen.right() - frame.right()
+        left_room = frame.left() - screen.left()
+        if max(right_room, left_room) >= 700:
+            w = min(max(right_room, left_room) - 10, 1150)
+            x = frame.right() + 5 if right_room >= left_room else frame.left() - 5 - w
+            win.setGeometry(x, frame.top(), w, min(frame.height(), screen.height()))
+            return
+        d = self.docks["experiment"]
+        left_w = d.width() if d.isVisible() and not d.isFloating() else 0
+        w = max(600, left_w + (self.width() - left_w) // 3)
+        top = self.mapToGlobal(self.rect().topLeft())
+        win.setGeometry(top.x(), top.y() + 40, min(w, screen.width()), max(400, self.height() - 80))
 
     def _connect(self):
         s = self.session
@@ -566,7 +613,11 @@ class MainWindow(QMainWindow):
 
     def _feature_clicked(self, i: int):
         mods = QGuiApplication.keyboardModifiers()
-        if mods & Qt.KeyboardModifier.AltModifier:  # Alt+click: into the 3D view's axis triple
+        K = Qt.KeyboardModifier
+        both = K.ControlModifier | K.ShiftModifier
+        # Ctrl+Shift+click: into the 3D view's axis triple (Alt+click, taken by many window managers to
+        # move windows, stays as an alias)
+        if (mods & both) == both or mods & K.AltModifier:
             self.plane3d.send_feature(i)
             return
         self.session.select_feature(i, add=bool(mods & (Qt.KeyboardModifier.ControlModifier |

@@ -573,3 +573,31 @@ def test_export_keeps_a_typed_existing_path_and_save_as_starts_in_the_runs_folde
     monkeypatch.setattr(mw.QFileDialog, "getSaveFileName", fake_save)
     w.save_dialog()
     assert Path(seen["start"]).parent == user_runs_dir() and seen["start"].endswith(".h5")
+
+
+def test_ctrl_shift_click_sends_a_feature_to_the_3d_axes_and_presets_fill_the_form(qtbot, make_window, monkeypatch):
+    """Issue 22 item 7: Ctrl+Shift+click (window managers take Alt+click) sends a feature to the
+    triple; Ctrl or Shift alone add to the selection. Presets: the menu lists model.presets, a choice
+    fills the form with that config and starts nothing."""
+    import app.gui.main_window as mw
+    from model.presets import PRESETS
+
+    w = make_window()
+
+    class Held:
+        mods = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+
+        @classmethod
+        def keyboardModifiers(cls):
+            return cls.mods
+
+    monkeypatch.setattr(mw, "QGuiApplication", Held)
+    w.views["zones"].featureClicked.emit(5)
+    assert 5 in w.plane3d.triple and w.session.selected == set()
+    monkeypatch.undo()
+    assert list(w.preset_actions) == list(PRESETS)
+    for name, p in PRESETS.items():
+        w.preset_actions[name].trigger()
+        assert w.form.config() == p.build(), name
+        assert not w.session.is_training() and w.session.config is None
+        assert p.title in w.status.text() and "would take" in w.status.text()

@@ -378,3 +378,17 @@ def test_a_run_with_another_n_does_not_inherit_the_triple_or_the_enlarge_factors
     assert view.settings.enlarge == (1.0, 1.0, 1.0)
     assert view.triple == sc.default_triple(snap9, None) and view.default_btn.text() == "Default ✓"
     assert [d.value() for d in view.enlarge_spins] == [1.0, 1.0, 1.0]
+
+
+def test_the_enlarge_box_shows_the_factor_applied_automatically(view, qapp):
+    """Issue 22 item 7: the flat dead axis of the seed's failure is enlarged x5 automatically; its box
+    says so (it read x1.00 while x5 was applied), and says nothing once the user sets a factor."""
+    snap = symmetric_failure_snapshot()
+    view.set_snapshot(snap, make_ctx(snap))
+    assert view.triple == (0, 1, 6)
+    applied = view.scene.enlarge
+    assert applied[2] > 1 and view.settings.enlarge == (1.0, 1.0, 1.0)
+    assert view.enlarge_spins[2].text().endswith(f"→ ×{applied[2]:g} applied")
+    assert view.enlarge_spins[0].suffix() == ""
+    view.enlarge_spins[2].setValue(3.0)
+    assert view.scene.enlarge[2] == 3.0 and view.enlarge_spins[2].suffix() == ""
