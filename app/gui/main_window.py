@@ -77,7 +77,7 @@ DEFAULT_LAYOUT = "explore"
 #: The experiment dock never gets narrower or lower than this (the one-column form, Start, Pause and
 #: Stop stay reachable): Qt keeps a dock at its widget's minimum when sharing the window out, when
 #: restoring a saved state and in Layout > Reset, so a state saved crushed comes back usable.
-EXPERIMENT_MIN_W, EXPERIMENT_MIN_H = 300, 220
+EXPERIMENT_MIN_W, EXPERIMENT_MIN_H = 320, 220
 #: The experiment dock's share of the window's width in the explore layout; a window resize (a
 #: maximise) or a restored state that leaves it outside [EXPERIMENT_MIN_W, FORM_MAX_SHARE] of the
 #: width gets FORM_SHARE back (the pictures take the rest).
@@ -313,6 +313,7 @@ class MainWindow(QMainWindow):
         if name == "explore":
             form_w = max(EXPERIMENT_MIN_W, int(W * FORM_SHARE))
             self.resizeDocks([D["experiment"], D["zones"]], [form_w, W - form_w], O.Horizontal)
+            self.resizeDocks([D["experiment"]], [form_w], O.Horizontal)
             self.resizeDocks(pics, [int(W * 0.26)] * 3, O.Horizontal)
             self.resizeDocks([D["zones"], D["verdict"]], [int(H * 0.55), int(H * 0.3)], O.Vertical)
             self.resizeDocks([D["experiment"], D["models"]], [int(H * 0.7), int(H * 0.15)], O.Vertical)
@@ -333,8 +334,7 @@ class MainWindow(QMainWindow):
         W = self.width()
         if EXPERIMENT_MIN_W <= d.width() <= max(FORM_MAX_SHARE * W, EXPERIMENT_MIN_W + 1):
             return False
-        form_w = max(EXPERIMENT_MIN_W, int(W * FORM_SHARE))
-        self.resizeDocks([d], [form_w], Qt.Orientation.Horizontal)
+        self._size_layout()  # the layout's shares again (the form, the three pictures side by side)
         return True
 
     def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt)
