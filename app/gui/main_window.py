@@ -535,6 +535,7 @@ class MainWindow(QMainWindow):
         self.autostart_prompt = box
         self.dialogs.append(box)
         box.show()
+        QTimer.singleShot(300, lambda: not sip.isdeleted(box) and box.isVisible() and (box.raise_(), box.activateWindow()))
         return False
 
     def start_training(self) -> None:
