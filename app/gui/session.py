@@ -426,7 +426,8 @@ class Session(QObject):
             left = ""
             if p.steps_per_s > 0 and self.config is not None:
                 self.measured[shape_key(self.config)] = 1.0 / p.steps_per_s
-                left = f"   about {fmt_duration((p.total - p.step) / p.steps_per_s)} left"
+                secs = (p.total - p.step) / p.steps_per_s
+                left = f"   about {fmt_duration(secs)} left" if secs >= 1 else "   under a second left"
             self.message.emit(f"step {p.step:,}/{p.total:,}   loss {loss}   {p.steps_per_s:,.0f} steps/s{left}")
 
     def _on_halted(self, k: int, step: int):
