@@ -30,10 +30,10 @@ import math
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 import numpy as np
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QPoint, QRect, QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QImage, QPainter, QResizeEvent, QShowEvent, QVector3D
-from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy,
-                             QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QLabel, QLayout, QLayoutItem, QSizePolicy, QSpinBox,
+                             QToolButton, QVBoxLayout, QWidget)
 
 from model.snapshot import Snapshot, draws_not_finite
 
@@ -202,6 +202,70 @@ def _paint_message(img: QImage, text: str, scale: float) -> None:
         p.end()
 
 
+class FlowLayout(QLayout):
+    """Widgets left to right, wrapping onto further lines when the width runs out (Qt's flow
+    layout example): the 3D view's controls never make its dock wider than the pictures' share,
+    so they never crush the experiment dock beside it."""
+
+    def __init__(self, parent: Optional[QWidget] = None, spacing: int = 4):
+        super().__init__(parent)
+        self._items: list = []
+        self.setSpacing(spacing)
+        self.setContentsMargins(2, 0, 2, 0)
+
+    def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 (Qt)
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, i: int) -> Optional[QLayoutItem]:  # noqa: N802 (Qt)
+        return self._items[i] if 0 <= i < len(self._items) else None
+
+    def takeAt(self, i: int) -> Optional[QLayoutItem]:  # noqa: N802 (Qt)
+        return self._items.pop(i) if 0 <= i < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802 (Qt)
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt)
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt)
+        return self._place(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 (Qt)
+        super().setGeometry(rect)
+        self._place(rect, move=True)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt)
+        w = sum(it.sizeHint().width() + self.spacing() for it in self._items)
+        return QSize(w, self.minimumSize().height())
+
+    def minimumSize(self) -> QSize:  # noqa: N802 (Qt)
+        size = QSize()
+        for it in self._items:
+            size = size.expandedTo(it.minimumSize())
+        m = self.contentsMargins()
+        return size + QSize(m.left() + m.right(), m.top() + m.bottom())
+
+    def _place(self, rect: QRect, move: bool) -> int:
+        m = self.contentsMargins()
+        r = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
+        x, y, line = r.x(), r.y(), 0
+        for it in self._items:
+            if it.widget() is not None and not it.widget().isVisibleTo(self.parentWidget()):
+                continue
+            hint = it.sizeHint()
+            if x + hint.width() > r.right() + 1 and line > 0:
+                x, y, line = r.x(), y + line + self.spacing(), 0
+            if move:
+                it.setGeometry(QRect(QPoint(x, y), hint))
+            x += hint.width() + self.spacing()
+            line = max(line, hint.height())
+        return y + line - rect.y() + m.bottom()
+
+
 class PlaneView(QWidget):
     """The 3D latent plane inside a triple of output axes (see the module docstring)."""
 
@@ -254,10 +318,9 @@ class PlaneView(QWidget):
         lay.addWidget(self.status)
         self._sync_controls()
 
-    def _build_triple_row(self) -> QHBoxLayout:
+    def _build_triple_row(self) -> FlowLayout:
         """Row 1: the triple (x, y, z boxes, step z, Default, Selected → axes) and the camera presets."""
-        r1 = QHBoxLayout()
-        r1.setContentsMargins(2, 0, 2, 0)
+        r1 = FlowLayout()
         r1.addWidget(QLabel("axes"))
         self.spins = [_spin("Feature on the x axis (i)"), _spin("Feature on the y axis (j)"),
                       _spin("Feature on the z axis (k): the feature under study")]
@@ -273,9 +336,8 @@ class PlaneView(QWidget):
                                       "seed; follows training until you pick a triple", self.use_default)
         r1.addWidget(self.default_btn)
         self.selected_btn = self._tool("Selected → axes", "Put the features selected in the 2D views into "
-                                       "the triple (Alt+click in a 2D view sends one)", self.send_selected)
+                                       "the triple (Ctrl+Shift+click in a 2D view sends one; Alt+click too)", self.send_selected)
         r1.addWidget(self.selected_btn)
-        r1.addStretch(1)
         r1.addWidget(QLabel("camera"))
         self.camera_btns = {}
         for key in sc.CAMERA_PRESETS:
@@ -286,10 +348,9 @@ class PlaneView(QWidget):
         r1.addWidget(self.fit_btn)
         return r1
 
-    def _build_toggle_row(self) -> QHBoxLayout:
+    def _build_toggle_row(self) -> FlowLayout:
         """Row 2: the drawing toggles and the enlarge factor of each axis."""
-        r2 = QHBoxLayout()
-        r2.setContentsMargins(2, 0, 2, 0)
+        r2 = FlowLayout()
         self.toggles = {}
         for key, text, tip in (
                 ("show_slivers", "slivers", "Fill the part of the shape where p_axis > 0 in that feature's colour"),
@@ -306,7 +367,6 @@ class PlaneView(QWidget):
             cb.toggled.connect(lambda on, key=key: self.set_settings(self._settings.with_(**{key: bool(on)})))
             self.toggles[key] = cb
             r2.addWidget(cb)
-        r2.addStretch(1)
         r2.addWidget(QLabel("enlarge"))
         self.enlarge_spins = []
         for name in "xyz":
@@ -494,12 +554,16 @@ class PlaneView(QWidget):
         n = snap.n
         before = (self._settings, self._auto, self._n)
         if n != self._n:
+            # another run (n changed): its triple and enlarge factors were chosen for other features and
+            # are not carried over; the default triple follows training again
+            new_run = self._n is not None
             self._n = n
             self._need_fit = True
             t = self._settings.triple
-            if self._auto or not all(0 <= v < n for v in t) or n < 3:
-                self._auto = self._auto or n >= 3
-                self._settings = self._settings.with_(triple=sc.default_triple(snap, getattr(ctx, "analysis", None)))
+            if new_run or self._auto or not all(0 <= v < n for v in t) or n < 3:
+                self._auto = new_run or self._auto or n >= 3
+                self._settings = self._settings.with_(triple=sc.default_triple(snap, getattr(ctx, "analysis", None)),
+                                                      enlarge=(1.0, 1.0, 1.0) if new_run else self._settings.enlarge)
                 self._slot_age = [1, 0, 2]
         elif self._auto:
             # follow training: switch when a feature has died and none of the triple is dead
@@ -525,6 +589,7 @@ class PlaneView(QWidget):
         S = sc.build_scene(snap, self._settings, colors, dead=dead)
         self.scene = S
         self.items.show(S, self._settings)
+        self._show_applied_enlarge(S)
         if self._need_fit:
             self._need_fit = False
             self._apply_camera(self._preset, S)
@@ -538,6 +603,15 @@ class PlaneView(QWidget):
         if text != self.status.text():
             self.status.setText(text)
             self.status.setToolTip(text)  # the whole text, when it takes more than STATUS_LINES lines
+
+    def _show_applied_enlarge(self, S: sc.Scene) -> None:
+        """Each enlarge box says the factor in force: a flat axis enlarged automatically (the user's
+        factor x the automatic one) reads "x ×1.00 → ×5 applied", not ×1.00 alone."""
+        for s, d in enumerate(self.enlarge_spins):
+            applied, asked = float(S.enlarge[s]), float(self._settings.enlarge[s])
+            suffix = f" → ×{applied:g} applied" if abs(applied - asked) > 1e-9 * max(asked, 1.0) else ""
+            if d.suffix() != suffix:
+                d.setSuffix(suffix)
 
     def describe(self) -> str:
         """The status line: triple, bias, tilt, flat axes, the plane for m != 2."""

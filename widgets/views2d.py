@@ -30,7 +30,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont, QPainter, QPen
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGraphicsTextItem, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout,
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGraphicsTextItem, QHBoxLayout, QLabel, QSizePolicy,
+                             QToolButton, QVBoxLayout,
                              QWidget)
 
 from model import geometry as geo
@@ -693,6 +694,13 @@ class PlotPanel(QWidget):
         self.note.setFont(f)
         self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.toolbar.addWidget(self.note, 1)
+        self.reset_btn = QToolButton()
+        self.reset_btn.setText("⟲")
+        self.reset_btn.setObjectName("reset_view")
+        self.reset_btn.setToolTip("Reset the view: show the whole plot again after panning or zooming "
+                                  "(or double-click the plot)")
+        self.reset_btn.clicked.connect(self.reset_view)
+        self.toolbar.addWidget(self.reset_btn)
         lay.addLayout(self.toolbar)
         self.plot = pg.PlotWidget(background=BACKGROUND[:3])
         self.plot.setMinimumSize(120, 100)
@@ -719,7 +727,7 @@ class PlotPanel(QWidget):
         if tip:
             cb.setToolTip(tip)
         cb.toggled.connect(slot)
-        self.toolbar.insertWidget(self.toolbar.count() - 1, cb)
+        self.toolbar.insertWidget(self.toolbar.count() - 2, cb)
         return cb
 
     # settings ----------------------------------------------------------
@@ -760,7 +768,7 @@ class PlotPanel(QWidget):
         if tip:
             combo.setToolTip(tip)
         combo.currentIndexChanged.connect(lambda _i, name=name, c=combo: self._change_setting(name, c.currentData()))
-        self.toolbar.insertWidget(self.toolbar.count() - 1, combo)
+        self.toolbar.insertWidget(self.toolbar.count() - 2, combo)
         self._setting_widgets[name] = combo
         return combo
 
@@ -845,7 +853,15 @@ class PlotPanel(QWidget):
             return None
         return vb.mapSceneToView(ev.scenePos())
 
+    def reset_view(self) -> None:
+        """Back to the whole plot (auto range on both axes), whatever panning and zooming did."""
+        self.vb.enableAutoRange(x=True, y=True)
+        self.vb.autoRange()
+
     def _on_click(self, ev):
+        if ev.double() and ev.button() == Qt.MouseButton.LeftButton:
+            self.reset_view()
+            return
         p = self.clicked_point(ev, self.vb)
         if p is not None:
             self._clicked(p.x(), p.y())
