@@ -284,11 +284,26 @@ class FeatureHistoryView(PlotPanel):
                 p.getAxis("bottom").axis = axis
                 p.getAxis("bottom").picture = None
                 p.getAxis("bottom").update()
-            self.plots["norm"].setXRange(lo, hi, padding=0.02)
-            for key in ("dim", "share"):
-                self.plots[key].setYRange(0.0, 1.05, padding=0)
-            for key in ("norm", "bias"):
-                self.plots[key].enableAutoRange(axis="y")
+            self._home(lo, hi)
+
+    def _home(self, lo: float, hi: float) -> None:
+        """The ranges the view chooses for itself: the whole run on x (linked), D_i and sliver share
+        on [0, 1.05], |W_i| and b_i fitted to their curves."""
+        self.plots["norm"].setXRange(lo, hi, padding=0.02)
+        for key in ("dim", "share"):
+            self.plots[key].setYRange(0.0, 1.05, padding=0)
+        for key in ("norm", "bias"):
+            self.plots[key].enableAutoRange(axis="y")
+
+    def reset_view(self) -> None:
+        """Back to the whole run in every panel (the toolbar's reset button, a double-click)."""
+        s = self.series
+        if s is None or not len(s.steps):  # nothing drawn: each panel's automatic range
+            for p in self.plots.values():
+                p.getViewBox().setRange(xRange=(0.0, 1.0), yRange=(0.0, 1.0))
+                p.getViewBox().enableAutoRange(x=True, y=True)
+            return
+        self._home(*self._cursor_range(s, self._settings.axis))
 
     def _set_events(self, events, axis: str, show: bool) -> None:
         for p, it in self._event_items:
@@ -384,6 +399,9 @@ class FeatureHistoryView(PlotPanel):
         return None
 
     def _scene_clicked(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton and ev.double():
+            self.reset_view()
+            return
         if ev.button() != Qt.MouseButton.LeftButton or self.series is None or not len(self.series.steps):
             return
         hit = self._plot_at(ev.scenePos())
