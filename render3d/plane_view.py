@@ -202,6 +202,22 @@ def _paint_message(img: QImage, text: str, scale: float) -> None:
         p.end()
 
 
+class _StatusBox(QWidget):
+    """Holds the 3D view's status label at exactly its own size, with no layout: the box may shrink to
+    nothing (it never sets its view's minimum width) while the label, of a fixed size, changes its text
+    without asking any layout for room."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(0)
+        self.label = QLabel("", self)
+
+    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt)
+        self.label.setFixedSize(max(e.size().width(), 1), max(e.size().height(), 1))
+        super().resizeEvent(e)
+
+
 class FlowLayout(QLayout):
     """Widgets left to right, wrapping onto further lines when the width runs out (Qt's flow
     layout example): the 3D view's controls never make its dock wider than the pictures' share,
@@ -281,6 +297,7 @@ class PlaneView(QWidget):
         self._slot_age = [1, 0, 2]  # send_feature replaces the slot set longest ago (z first)
         self._n = None
         self._preset = "iso"
+        self._camera_aspect: Optional[float] = None  # the shape a handed-over camera framed (set_camera_params)
         self._need_fit = True
         self._framed = None  # the camera as last framed automatically (None: the user moved it)
         self._offscreen = None
@@ -306,16 +323,18 @@ class PlaneView(QWidget):
         self._gl_slot = lay.count()
         self.items = SceneItems(self.gl)
 
-        self.status = QLabel("")
+        # The status line: a QLabel of a fixed size (STATUS_LINES lines, its box's width) changes its text
+        # without relayouting the window, which every scrubbed frame did. The fixed size sits on the label
+        # inside a box without a layout, not on the view: a label fixed at the view's width would be the
+        # view's minimum width, and the view (and its dock) could then never shrink again.
+        self.status_box = _StatusBox()
+        self.status = self.status_box.label
         self.status.setStyleSheet("color: #333; font-size: 9pt;")
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status.setWordWrap(True)
-        # a fixed size (STATUS_LINES lines, the view's width: resizeEvent): a QLabel of a fixed size
-        # changes its text without relayouting the window, which every scrubbed frame did
         self.status.ensurePolished()
-        self.status.setFixedHeight(STATUS_LINES * self.status.fontMetrics().lineSpacing())
-        lay.addWidget(self.status)
+        self.status_box.setFixedHeight(STATUS_LINES * self.status.fontMetrics().lineSpacing())
+        lay.addWidget(self.status_box)
         self._sync_controls()
 
     def _build_triple_row(self) -> FlowLayout:
@@ -382,11 +401,6 @@ class PlaneView(QWidget):
             self.enlarge_spins.append(d)
             r2.addWidget(d)
         return r2
-
-    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt)
-        m = self.layout().contentsMargins()
-        self.status.setFixedWidth(max(e.size().width() - m.left() - m.right(), 40))
-        super().resizeEvent(e)
 
     def showEvent(self, e: QShowEvent) -> None:  # noqa: N802 (Qt)
         super().showEvent(e)
@@ -644,6 +658,7 @@ class PlaneView(QWidget):
         if preset not in sc.CAMERA_PRESETS:
             raise ValueError(f"camera preset must be one of {', '.join(sc.CAMERA_PRESETS)}, got {preset!r}")
         self._preset = preset
+        self._camera_aspect = None  # a preset frames this view's own shape
         if self.scene is None:
             self._need_fit = True
             return
@@ -674,23 +689,32 @@ class PlaneView(QWidget):
     def _aspect(self) -> float:
         return self.gl.width() / max(self.gl.height(), 1)
 
+    def _framed_aspect(self) -> float:
+        """The shape the camera frames: another view's, when its camera was handed over, else this one's."""
+        return self._aspect() if self._camera_aspect is None else self._camera_aspect
+
     def _apply_camera(self, preset: str, S: sc.Scene):
         c = sc.camera_for(preset, S, self._aspect())
         self.gl.setCameraPosition(pos=QVector3D(*map(float, c["center"])), distance=c["distance"],
                                   elevation=c["elevation"], azimuth=c["azimuth"])
 
     def camera_params(self) -> dict:
-        """The camera: center (3,), distance, elevation, azimuth (degrees), fov."""
+        """The camera: center (3,), distance, elevation, azimuth (degrees), fov, and the aspect
+        (width / height) of the view it frames, so that a picture of another shape shows the same."""
         o = self.gl.opts
         ctr = o["center"]
         return {"center": (ctr.x(), ctr.y(), ctr.z()), "distance": float(o["distance"]),
-                "elevation": float(o["elevation"]), "azimuth": float(o["azimuth"]), "fov": float(o["fov"])}
+                "elevation": float(o["elevation"]), "azimuth": float(o["azimuth"]), "fov": float(o["fov"]),
+                "aspect": self._framed_aspect()}
 
     def set_camera_params(self, center: Optional[Sequence[float]] = None, distance: Optional[float] = None,
                           elevation: Optional[float] = None, azimuth: Optional[float] = None,
-                          fov: Optional[float] = None) -> None:
+                          fov: Optional[float] = None, aspect: Optional[float] = None) -> None:
+        """Place the camera; ``aspect``: the shape of the view it was framed in (another view's camera,
+        e.g. the window's in an export), which render_image keeps; None: this view's own shape."""
         if fov is not None:
             self.gl.opts["fov"] = float(fov)
+        self._camera_aspect = None if aspect is None else float(aspect)
         self.gl.setCameraPosition(pos=None if center is None else QVector3D(*map(float, center)),
                                   distance=distance, elevation=elevation, azimuth=azimuth)
 
@@ -724,7 +748,7 @@ class PlaneView(QWidget):
         # keep what the widget shows inside the image: a wider image than the widget keeps the
         # vertical extent (pyqtgraph's fov is horizontal), a narrower one the horizontal extent
         fov0 = view.opts["fov"]
-        aw = self.gl.width() / max(self.gl.height(), 1)
+        aw = self._framed_aspect()
         ar = w / h
         if ar > aw:
             t = math.tan(math.radians(0.5 * fov0)) * ar / aw

@@ -40,6 +40,9 @@ class RasterHost(QWidget):
         gl.setParent(None)
         gl.setWindowFlag(Qt.WindowType.Window, True)
         gl.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        # never the window that keeps the application alive: closing the main window quits even when the
+        # host was never shown (its hideEvent, which hides this window, then never comes)
+        gl.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)
         gl.update = self._gl_wants_update  # pyqtgraph's items and camera call view.update() from Python
         gl.resize(max(self.width(), 1), max(self.height(), 1))
         gl.show()

@@ -439,10 +439,11 @@ class Panel:
         c = self.options.camera
         v = self.view
         v.set_camera(c.preset)
-        if c.elevation is None and c.azimuth is None and c.distance is None and c.center is None and c.fov is None:
+        if (c.elevation is None and c.azimuth is None and c.distance is None and c.center is None and c.fov is None
+                and c.aspect is None):
             return
         v.set_camera_params(center=c.center, distance=c.distance, elevation=c.elevation, azimuth=c.azimuth,
-                            fov=c.fov)
+                            fov=c.fov, aspect=c.aspect)
         if c.distance is None:
             v.fit()
 

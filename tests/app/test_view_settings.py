@@ -164,6 +164,9 @@ def test_window_settings_round_trip_into_the_exported_figure(qtbot, window, tmp_
     assert o.views == want and o.axes == (0, 2, 4)
     cam = w.plane3d.camera_params()
     assert o.camera == CameraSettings(preset="normal", **cam) and o.camera.exact
+    # what the window's 3D view shows when the dialog takes its options (its controls may relayout
+    # later, e.g. an enlarge box's "applied" suffix; the export keeps this framing, camera.aspect)
+    mine = _rgb(w.plane3d.render_image(360, 300))
 
     # the dialog's export of WᵀW is drawn with the window's settings: W^T W by angle, no b
     d.view.setCurrentIndex(d.view.findText(VIEW_TITLES["gram"]))
@@ -196,7 +199,6 @@ def test_window_settings_round_trip_into_the_exported_figure(qtbot, window, tmp_
         got = pv.camera_params()
         for k in ("distance", "elevation", "azimuth", "fov"):
             assert got[k] == pytest.approx(cam[k])
-    mine = _rgb(w.plane3d.render_image(360, 300))
     assert np.abs(img - mine).mean() < 1.0, np.abs(img - mine).mean()
     assert sorted(os.listdir(tmp_path)) == ["gram.png"]
 
