@@ -129,7 +129,7 @@ def extrapolate(u: Sequence[float], x1: np.ndarray, x2: np.ndarray, x3: np.ndarr
         now = v2 * np.where(conv, g ** (u3 - m2), 1.0)
         toward = (d * now > 0) | (d == 0)
         lng = np.log(np.where(conv, g, 0.5))
-        rhs = 1.0 - d * lng / np.where(now == 0, 1.0, now)  # g^t = rhs solves the integral for t
+        rhs = 1.0 + d * lng / np.where(now == 0, 1.0, now)  # g^t = rhs solves the integral for t
         t_conv = np.where((rhs > 0) & (rhs < 1), np.log(np.where(rhs > 0, rhs, 1.0)) / lng, np.inf)
         t_lin = d / np.where(now == 0, np.inf, now)
         t = np.where(conv, t_conv, t_lin)
@@ -206,18 +206,23 @@ def diagnosis_code(verdict: str, kinds: Sequence[str]) -> int:
 
 
 def loss_near(loss_steps: np.ndarray, losses: np.ndarray, step: float, pool: float = LOSS_POOL) -> np.ndarray:
-    """(K,) median of the recorded losses within ``pool`` doublings of ``step`` (at least the row at or
-    before it), ignoring NaN."""
-    lo, hi = step * 2.0 ** -pool, step * 2.0 ** pool
-    sel = np.nonzero((loss_steps >= lo) & (loss_steps <= hi))[0]
-    if len(sel) == 0:
-        sel = np.array([max(0, int(np.searchsorted(loss_steps, step, side="right")) - 1)])
-    with np.errstate(all="ignore"):
-        import warnings
+    """(K,) the recorded loss nearest ``step`` (in log-time), as the median of it and the rows around it within
+    ``pool`` doublings, as many on each side (centred: a steady trend passes through unbiased), ignoring NaN."""
+    st = np.asarray(loss_steps, dtype=np.float64)
+    if len(st) == 0:
+        return np.full(np.shape(losses)[1] if np.ndim(losses) == 2 else 1, np.nan)
+    lg = np.log2(np.maximum(st, 0.5))
+    t = math.log2(max(step, 0.5))
+    i = int(np.argmin(np.abs(lg - t)))
+    left = int(np.sum((lg < lg[i]) & (lg >= lg[i] - pool)))
+    right = int(np.sum((lg > lg[i]) & (lg <= lg[i] + pool)))
+    h = min(left, right)
+    rows = np.asarray(losses[i - h:i + h + 1], dtype=np.float64)
+    import warnings
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.nanmedian(np.asarray(losses[sel], dtype=np.float64), axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(rows, axis=0)
 
 
 # ----------------------------------------------------------------------------
