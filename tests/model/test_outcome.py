@@ -185,3 +185,22 @@ def test_too_early_to_tell_is_moving_and_sparse_plateaus_are_settled():
     assert history_outcomes(flat, cfg).kinds()[0] == "settled"
     assert history_outcomes(falling, cfg).kinds()[0] == "moving"
     assert set(OUTCOMES) == {"settled", "stuck", "moving"}
+
+
+def test_until_decided_stops_once_every_model_is_settled_or_stuck_and_the_cap_holds_otherwise():
+    from model.engine import decide_grid
+
+    assert decide_grid(5000) == [1024, 1448, 2048, 2896, 4096, 5000]
+    cfg = TrainConfig(n=7, init="analytic", models=2, steps=50_000, until_decided=True, history_budget_mb=4)
+    tr = Trainer(cfg, threads=1)
+    tr.run()
+    # Henighan's n-gon is perfect from step 0: settled at the first check that has its window recorded
+    assert tr.decided_at == 1024 and tr.step == 1024
+    assert history_outcomes(tr.history, cfg).decided().all()
+    # an AdamW model early in training: it stops at the first check where its outcome is decided, else at the cap
+    cfg2 = TrainConfig(n=7, seed=1, steps=1500, until_decided=True, history_budget_mb=4)
+    tr2 = Trainer(cfg2, threads=1)
+    tr2.run()
+    early = history_outcomes(tr2.history, cfg2, step=1024).decided().all()
+    assert (tr2.decided_at, tr2.step) == ((1024, 1024) if early else (None, 1500))
+    assert not early  # at step 1,024 its loss is still falling
