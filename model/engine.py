@@ -308,14 +308,11 @@ class Trainer:
         loop between chunks; progress is called at most every report_seconds
         (and once at the end). ``at_steps``: chunks end exactly at these steps and
         ``on_step(trainer)`` is called there; when it returns True the run stops
-        (``decided_at`` says where). Without them, ``config.until_decided`` checks
-        the outcomes (model.outcome.all_decided) on DECIDE_GRID and stops once every
-        model is settled or stuck.
+        (``decided_at`` says where): model.outcome.decide_hook(config) gives the pair
+        that carries out ``config.until_decided``.
         """
         set_threads(threads if threads is not None else self.threads)
         cfg = self.config
-        if on_step is None and getattr(cfg, "until_decided", False):
-            at_steps, on_step = decide_grid(cfg.steps), _all_decided
         stops = sorted({int(x) for x in (at_steps or ()) if int(x) > self.step})
         t_start = time.perf_counter()
         step_start = self.step
@@ -387,12 +384,6 @@ def decide_grid(cap: int, first: int = DECIDE_FIRST) -> List[int]:
     return out + [int(cap)]
 
 
-def _all_decided(trainer: "Trainer") -> bool:
-    from .outcome import all_decided
-
-    return all_decided(trainer.history, trainer.config)
-
-
 class TrainingQueue:
     """Trains configurations one after another (sweeps, dataset-size sweeps) for a worker
     thread that any other thread may cancel: ``request_cancel`` stops the run in progress
@@ -414,15 +405,16 @@ class TrainingQueue:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def _train(self, config: TrainConfig, progress=None) -> "Trainer":
-        """One configuration, run to its end unless cancelled (before or while it runs)."""
+    def _train(self, config: TrainConfig, progress=None, **run: object) -> "Trainer":
+        """One configuration, run to its end unless cancelled (before or while it runs); ``run``: more
+        arguments of Trainer.run (at_steps, on_step)."""
         trainer = Trainer(config, threads=self.threads)
         with self._lock:
             self._trainer = trainer
         if self._cancel.is_set():
             trainer.request_stop()
         try:
-            trainer.run(progress)
+            trainer.run(progress, **run)
         finally:
             with self._lock:
                 self._trainer = None
@@ -561,10 +553,11 @@ def check_memory(config: TrainConfig, limit: Optional[int] = None, where: str = 
 
 
 def train(config: TrainConfig, progress: Optional[Callable[[Progress], None]] = None,
-          writer: Optional[RunWriter] = None, threads: Optional[int] = None) -> Trainer:
-    """Convenience: build a Trainer, run it to the end, return it."""
+          writer: Optional[RunWriter] = None, threads: Optional[int] = None,
+          at_steps: Optional[Sequence[int]] = None, on_step: Optional[Callable[["Trainer"], bool]] = None) -> Trainer:
+    """Convenience: build a Trainer, run it to the end (Trainer.run's at_steps / on_step), return it."""
     trainer = Trainer(config, writer=writer, threads=threads)
-    trainer.run(progress)
+    trainer.run(progress, at_steps=at_steps, on_step=on_step)
     return trainer
 
 

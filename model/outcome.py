@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -578,7 +578,7 @@ def judge(config: "TrainConfig", step: int, loss_steps: np.ndarray, losses: np.n
     if diverged is not None:
         facts.verdicts[np.asarray(diverged, bool)] = "diverged"
     verdicts = facts.verdicts
-    ev: Dict[str, np.ndarray] = {}
+    ev = evidence_template(K)
     s = max(int(step), 1)
     window_ok = (step >= MIN_STEP and len(loss_steps) >= 3 and loss_steps[0] <= s * 2.0 ** -(1 - LOSS_POOL)
                  and len({rows.at(s * 2.0 ** -VELOCITY_SPAN), rows.at(s * 2.0 ** (-VELOCITY_SPAN / 2)), rows.at(s)}) == 3)
@@ -598,7 +598,6 @@ def judge(config: "TrainConfig", step: int, loss_steps: np.ndarray, losses: np.n
     kind = np.full(K, OUTCOMES.index("moving"), np.int8)
     reason = np.full(K, REASONS.index("window"), np.int8)
     batch = OutcomeBatch(int(step), verdicts, kind, reason, ev)
-    _local_fields(batch)
     if not window_ok:
         return batch
     sparse = verdicts == SPARSE_VERDICT
@@ -627,11 +626,16 @@ def judge(config: "TrainConfig", step: int, loss_steps: np.ndarray, losses: np.n
     return batch
 
 
-def _local_fields(batch: OutcomeBatch) -> None:
-    K = batch.K
-    for name in ("lam", "lam_tol", "drop", "res32", "grad", "floor", "escape_rate", "escape_t"):
-        batch.ev[name] = np.full(K, np.nan)
-    batch.ev["local_kind"] = np.zeros(K, np.int8)
+def evidence_template(K: int) -> Dict[str, np.ndarray]:
+    """Every evidence array of an OutcomeBatch, empty (NaN; -1 for feature and entry indices; 0 for codes and
+    flags): what a batch starts from and what a sweep file that lacks one reads as."""
+    ev = {name: np.full(K, np.nan) for name in ("pace_t", "pace", "loss_half", "loss_s", "quantum", "cross_t", "kink_t",
+                                   "verdict_loss", "lam", "lam_tol", "drop", "res32", "grad", "floor",
+                                   "escape_rate", "escape_t", "sparse_change")}
+    ev.update(window_ok=np.zeros(K, bool), clean=np.zeros(K, bool), stable=np.zeros(K, bool),
+              cross_feature=np.full(K, -1, np.int64), cross_kind=np.zeros(K, np.int8),
+              kink_entry=np.full((K, 2), -1, np.int64), local_kind=np.zeros(K, np.int8))
+    return ev
 
 
 def _sparse_outcomes(batch: OutcomeBatch, sparse: np.ndarray, L_half: np.ndarray, L_s: np.ndarray) -> None:
@@ -645,7 +649,7 @@ def _sparse_outcomes(batch: OutcomeBatch, sparse: np.ndarray, L_half: np.ndarray
     flat = sparse & (rel < PLATEAU_REL_TOL)
     batch.kind[sparse] = np.where(flat[sparse], OUTCOMES.index("settled"), OUTCOMES.index("moving"))
     batch.reason[sparse] = np.where(flat[sparse], REASONS.index("stays"), REASONS.index("pace"))
-    batch.ev["sparse_change"] = np.where(sparse, rel, np.nan)
+    batch.ev["sparse_change"][sparse] = rel[sparse]
 
 
 def _local_check(batch: OutcomeBatch, config: "TrainConfig", i: int, rows: Rows, cand: np.ndarray,
@@ -692,11 +696,9 @@ def _snapshot_of(rows: Rows, i: int, k: int, config: "TrainConfig"):
 
 def _optimum_of(config: "TrainConfig", rows: Rows, i: int, k: int):
     from .optimum import coupled_l2, local_optimum
-    from .probe import Objective
 
-    snap = _snapshot_of(rows, i, k, config)
-    imp = None if config.importance is None else config.importance_vector()
-    return local_optimum(snap, Objective(None, imp), bias=config.bias, l2=coupled_l2(config), threads=1)
+    snap = _snapshot_of(rows, i, k, config)  # one-hot, with the run's importance: optimum's default objective
+    return local_optimum(snap, None, bias=config.bias, l2=coupled_l2(config), threads=1)
 
 
 def _full_escapes(batch: OutcomeBatch, config: "TrainConfig", rows: Rows, i: int, models: np.ndarray) -> None:
@@ -735,7 +737,7 @@ def _evidence(b: OutcomeBatch, k: int) -> Dict[str, Any]:
         "clean": bool(ev["clean"][k]), "diagnosis_stable_over_window": bool(ev["stable"][k]),
         "local": _local_evidence(b, k),
     }
-    if "sparse_change" in ev and math.isfinite(ev["sparse_change"][k]):
+    if math.isfinite(ev["sparse_change"][k]):
         out["sparse_relative_change"] = float(ev["sparse_change"][k])
     return out
 
@@ -772,7 +774,7 @@ def outcome_text(b: OutcomeBatch, k: int) -> str:
     if why == "diverged":
         return "stuck: training stopped it (its loss became NaN/inf)"
     if why == "pace":
-        if "sparse_change" in ev and math.isfinite(ev["sparse_change"][k]):
+        if math.isfinite(ev["sparse_change"][k]):
             return f"moving: the loss changed by {100 * ev['sparse_change'][k]:.2g}% over [{s // 2:,}, {s:,}]"
         if b.verdicts[k] == "perfect":
             return f"moving: perfect, but the loss rises ({ev['pace'][k]:.2g} per doubling over [{s // 2:,}, {s:,}])"
@@ -792,7 +794,7 @@ def outcome_text(b: OutcomeBatch, k: int) -> str:
                     f"{ev['res32'][k]:.1g}")
         return f"moving: the loss has a descent across a kink that gradient descent follows ({lk.replace('_', ' ')})"
     if kind == "settled":
-        if "sparse_change" in ev and math.isfinite(ev["sparse_change"][k]):
+        if math.isfinite(ev["sparse_change"][k]):
             return f"settled: the loss moved {100 * ev['sparse_change'][k]:.2g}% over [{s // 2:,}, {s:,}] (a plateau)"
         return f"settled: perfect, and the loss is not rising (change per doubling {ev['pace'][k]:.2g})"
     lk = LOCAL_KINDS[int(ev["local_kind"][k])]
@@ -867,6 +869,18 @@ def all_decided(history: "History", config: "TrainConfig") -> bool:
     return bool(history_outcomes(history, config).decided().all())
 
 
-__all__ = ["OUTCOMES", "REASONS", "HORIZON_DOUBLINGS", "OutcomeBatch", "Rows", "judge", "history_outcomes",
-           "history_rows", "outcome_of", "all_decided", "outcome_words", "extrapolate", "diagnosis_code",
+def decide_hook(config: "TrainConfig") -> Tuple[Optional[List[int]], Optional[Callable[[Any], bool]]]:
+    """(at_steps, on_step) for engine.Trainer.run that carry out ``config.until_decided``: the outcomes are
+    checked on engine.decide_grid (step 1,024 and every half doubling, and the cap) and the run stops once
+    every model is settled or stuck; (None, None) without the option. Every caller that trains a run passes
+    them (the engine itself does not judge outcomes)."""
+    if not getattr(config, "until_decided", False):
+        return None, None
+    from .engine import decide_grid
+
+    return decide_grid(config.steps), (lambda trainer: all_decided(trainer.history, trainer.config))
+
+
+__all__ = ["OUTCOMES", "REASONS", "evidence_template", "HORIZON_DOUBLINGS", "OutcomeBatch", "Rows", "judge", "history_outcomes",
+           "history_rows", "outcome_of", "all_decided", "decide_hook", "outcome_words", "extrapolate", "diagnosis_code",
            "level_quantum", "local_models", "preactivations"]

@@ -294,12 +294,18 @@ def cmd_train(a: argparse.Namespace) -> int:
                     halted_msgs.append(f"model {k}: loss became NaN/inf at step {s}; its history stops at its "
                                        f"last finite snapshot")
 
+            from model.outcome import decide_hook
+
             try:
-                trainer.run(progress)
+                at_steps, on_step = decide_hook(cfg)  # until_decided: stop once every model is settled or stuck
+                trainer.run(progress, at_steps=at_steps, on_step=on_step)
             finally:
                 bar.close()
     for msg in halted_msgs:
         print(msg, file=sys.stderr)
+    if trainer.decided_at is not None and trainer.decided_at < cfg.steps:
+        print(f"stopped at step {trainer.decided_at:,} of {cfg.steps:,}: every model is settled or stuck "
+              f"(--until-decided)", file=sys.stderr)
     h = trainer.history
     if intr.requested:
         if writer.published:

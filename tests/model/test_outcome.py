@@ -142,7 +142,8 @@ def test_the_seeds_sgd_failure_trained_from_its_limit_point_is_stuck():
     out = history_outcomes(h, cfg, full=True)
     assert out.verdicts[0] == "symmetric_failure" and out.kinds()[0] == "stuck", out.text(0)
     ev = out.evidence(0)
-    far = (lambda m, by: m is None or m > by)  # None: infinitely far (never at the present pace)
+    def far(m, by):
+        return (m is None or m > by)  # None: infinitely far (never at the present pace)
     assert ev["clean"] and far(ev["pace"]["margin"], 1) and far(ev["crossing"]["margin"], 0)
     assert ev["local"]["kind"] in ("minimum", "flat_saddle", "kink_minimum", "nonsmooth_saddle")
     assert "optimum" in ev["local"]
@@ -191,16 +192,21 @@ def test_until_decided_stops_once_every_model_is_settled_or_stuck_and_the_cap_ho
     from model.engine import decide_grid
 
     assert decide_grid(5000) == [1024, 1448, 2048, 2896, 4096, 5000]
+    from model.outcome import decide_hook
+
     cfg = TrainConfig(n=7, init="analytic", models=2, steps=50_000, until_decided=True, history_budget_mb=4)
     tr = Trainer(cfg, threads=1)
-    tr.run()
+    assert decide_hook(cfg.replace(until_decided=False)) == (None, None)
+    at_steps, on_step = decide_hook(cfg)
+    assert at_steps == decide_grid(50_000)
+    tr.run(at_steps=at_steps, on_step=on_step)
     # Henighan's n-gon is perfect from step 0: settled at the first check that has its window recorded
     assert tr.decided_at == 1024 and tr.step == 1024
     assert history_outcomes(tr.history, cfg).decided().all()
     # an AdamW model early in training: it stops at the first check where its outcome is decided, else at the cap
     cfg2 = TrainConfig(n=7, seed=1, steps=1500, until_decided=True, history_budget_mb=4)
     tr2 = Trainer(cfg2, threads=1)
-    tr2.run()
+    tr2.run(*(), **dict(zip(("at_steps", "on_step"), decide_hook(cfg2))))
     early = history_outcomes(tr2.history, cfg2, step=1024).decided().all()
     assert (tr2.decided_at, tr2.step) == ((1024, 1024) if early else (None, 1500))
     assert not early  # at step 1,024 its loss is still falling
