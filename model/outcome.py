@@ -95,6 +95,8 @@ BATCH_HESSIAN_MAX_PARAMS = 600
 BATCH_HESSIAN_BYTES = 128 * 2**20
 #: Entries of P (models x n x n) handled per chunk by the crossing extrapolation.
 CROSSING_CHUNK_ELEMS = 4_000_000
+#: Check 2 reads the n x n pre-activations of three rows: up to this n (above, it is not computed and says so).
+CROSSING_MAX_N = 1024
 EPS = float(np.finfo(np.float64).eps)
 FLOAT32_UNIT = 2.0 ** -24
 FLOAT64_UNIT = 4 * 2.0 ** -53
@@ -588,7 +590,9 @@ def judge(config: "TrainConfig", step: int, loss_steps: np.ndarray, losses: np.n
     ev.update(pace_t=t_pace, pace=pace, loss_half=L_half, loss_s=L_s, quantum=np.full(K, q),
               window_ok=np.full(K, window_ok))
     perfect = verdicts == "perfect"
-    cr = crossings(rows, s, facts, perfect)
+    cr = crossings(rows, s, facts, perfect) if config.onehot and config.n <= CROSSING_MAX_N else \
+        crossings(Rows(rows.steps[:1], rows.W[:1], rows.b[:1]), s, facts, perfect)  # (an empty window: none)
+    ev["crossing_computed"] = np.full(K, bool(config.onehot and config.n <= CROSSING_MAX_N))
     ev.update(cross_t=cr["t"], cross_feature=cr["feature"], cross_kind=cr["kind"], kink_t=cr["kink_t"],
               kink_entry=cr["kink_entry"])
     clean = np.all(facts.recon | facts.dead, axis=1)
@@ -633,6 +637,7 @@ def evidence_template(K: int) -> Dict[str, np.ndarray]:
                                    "verdict_loss", "lam", "lam_tol", "drop", "res32", "grad", "floor",
                                    "escape_rate", "escape_t", "sparse_change")}
     ev.update(window_ok=np.zeros(K, bool), clean=np.zeros(K, bool), stable=np.zeros(K, bool),
+              crossing_computed=np.zeros(K, bool),
               cross_feature=np.full(K, -1, np.int64), cross_kind=np.zeros(K, np.int8),
               kink_entry=np.full((K, 2), -1, np.int64), local_kind=np.zeros(K, np.int8))
     return ev
@@ -729,7 +734,8 @@ def _evidence(b: OutcomeBatch, k: int) -> Dict[str, Any]:
                  "change_per_doubling": _jf(ev["pace"][k]),
                  "level_spacing": _jf(ev["quantum"][k]), "doublings_to_next_level": _jf(ev["pace_t"][k]),
                  "step_of_next_level": _when(s, ev["pace_t"][k]), "margin": _jf(margin_doublings(ev["pace_t"][k]))},
-        "crossing": {"feature": feat + 1 if feat >= 0 else None, "kind": CROSSING_KINDS[int(ev["cross_kind"][k])] or None,
+        "crossing": {"computed": bool(ev["crossing_computed"][k]), "feature": feat + 1 if feat >= 0 else None,
+                     "kind": CROSSING_KINDS[int(ev["cross_kind"][k])] or None,
                      "doublings": _jf(ev["cross_t"][k]), "step": _when(s, ev["cross_t"][k]),
                      "margin": _jf(margin_doublings(ev["cross_t"][k]))},
         "next_kink": {"step": _when(s, ev["kink_t"][k]), "doublings": _jf(ev["kink_t"][k]),
@@ -802,8 +808,9 @@ def outcome_text(b: OutcomeBatch, k: int) -> str:
              "before the loss could fall by float32's resolution", "kink_minimum": "a minimum on its kinks",
              "nonsmooth_saddle": "a non-smooth saddle that gradient descent does not follow",
              "not_computed": "the local model not computed (too many parameters)"}.get(lk, "no local model")
-    return (f"stuck: one level ({q:.3g}) of loss is {pace_t} away, no failing feature is predicted to be repaired "
-            f"within {H:g} doublings, and {local}")
+    repair = (f"no failing feature is predicted to be repaired within {H:g} doublings" if ev["crossing_computed"][k]
+              else f"repairs not predicted (n > {CROSSING_MAX_N})")
+    return f"stuck: one level ({q:.3g}) of loss is {pace_t} away, {repair}, and {local}"
 
 
 def outcome_words(verdict: str, kind: Optional[str]) -> str:

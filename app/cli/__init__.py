@@ -242,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     i = sub.add_parser("inspect", help="the analysis of one snapshot of a run file",
                        description="Analyse one snapshot of a saved run: per-feature norms, angles, biases, "
-                       "dimensionality, reconstruction, the regularity figures and the verdict.")
+                       "dimensionality, reconstruction, the regularity figures and the verdict, and its outcome "
+                       "(settled, stuck or moving: what the recorded history and the optimiser say of its future).")
     i.add_argument("run", type=path_arg("run"), help="run file (.h5)")
     i.add_argument("--step", type=int_arg("--step"), default=None, help="snapshot at or before this step (default: latest)")
     i.add_argument("--model", type=int_arg("--model"), default=0, help="which model of a batched run, 0-based")
@@ -342,21 +343,27 @@ def cmd_train(a: argparse.Namespace) -> int:
 # -------------------------------------------------------------------- inspect
 def cmd_inspect(a: argparse.Namespace) -> int:
     from model.analysis import analyze, format_analysis
+    from model.outcome import outcome_of, outcome_words
     from model.runfile import open_run
 
     run = open_run(a.run)
     snap = run_snapshot(run, a)
     an = analyze(snap, onehot=run.config.onehot, extras=True)  # separability and sensitivity at any n
+    # the outcome reads the run's history up to this step and its optimiser (model/outcome.py)
+    out = outcome_of(run.history, run.config, a.model, snap.step, full=a.optimum)
     opt = optimum_report(run, snap, a.model) if a.optimum else None
     if a.json:
         d = an.to_dict()
         d.setdefault("model", a.model)
         d.setdefault("run", a.run)
+        d["outcome"] = out
+        d["verdict_outcome_text"] = outcome_words(an.verdict, out["kind"])
         if opt is not None:
             d["local_optimum"] = opt
         print(json.dumps(d, allow_nan=False))
     else:
         print(format_analysis(an))
+        print(f"outcome: {outcome_words(an.verdict, out['kind'])}: {out['text']}")
         if opt is not None:
             print("")
             print("local optimum: " + opt["text"])
