@@ -54,7 +54,7 @@ reach the next level is, for any training a person runs, where it is. A pace tha
 reach it sooner, or a repair predicted sooner, is motion.
 
 Sparse data has no verdict: its outcome is ``settled`` when the loss moved by less than
-model.story's PLATEAU_REL_TOL over [s/2, s], else ``moving``.
+PLATEAU_REL_TOL over [s/2, s] (model.story's plateau), else ``moving``.
 
 Cost: everything is batched over models from the history's rows (numpy; torch.func for the
 candidates' Hessians, one vmap); the per-model analyses (model.analysis.analyze) are the
@@ -79,6 +79,15 @@ OUTCOMES = ("settled", "stuck", "moving")
 REASONS = ("stays", "pace", "crossing", "escape", "unsettled", "window", "diverged")
 #: A model that needs more than this many doublings of the step count to change is where it is.
 HORIZON_DOUBLINGS = 10.0
+#: The loss has "stopped moving" (model.story's plateau; sparse data's settled) when, over a doubling window
+#: (a doubling of the step count: training dynamics run on a log-time scale, so a fixed window would
+#: call every slow descent late in a run flat), it stays within this fraction of its value at s.
+#: Why 1e-3: the levels a one-hot model gets stuck on differ by at least a relative 1/n (d against
+#: d + 1 dead features, loss d(n-1)/n²: a relative step of 1/d >= 1/n). A loss moving by less than
+#: 1e-3 per doubling needs more than 1/(n·1e-3) doublings to cover that step: more than 10 doublings
+#: (a run 1,000 times longer) for n <= 100. It is also far above float32's resolution of the loss
+#: (a relative 6e-8), so a float-stuck loss counts as flat and rounding never breaks a plateau.
+PLATEAU_REL_TOL = 1e-3
 #: The velocity window: the rows at s 2^-SPAN, s 2^-SPAN/2 and s.
 VELOCITY_SPAN = 0.25
 #: Recorded losses within this many doublings of a window point are pooled (median) for it.
@@ -644,11 +653,9 @@ def evidence_template(K: int) -> Dict[str, np.ndarray]:
 
 
 def _sparse_outcomes(batch: OutcomeBatch, sparse: np.ndarray, L_half: np.ndarray, L_s: np.ndarray) -> None:
-    """Sparse data: settled when the loss moved by less than story's PLATEAU_REL_TOL over [s/2, s]."""
+    """Sparse data: settled when the loss moved by less than PLATEAU_REL_TOL over [s/2, s]."""
     if not sparse.any():
         return
-    from .story import PLATEAU_REL_TOL
-
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.abs(L_half - L_s) / np.maximum(np.abs(L_s), 1e-300)
     flat = sparse & (rel < PLATEAU_REL_TOL)

@@ -8,6 +8,8 @@ dead outputs) is the same as at a given step, checked on the recorded snapshots.
 ``diagnosis_events`` lists every recorded step at which the diagnosis changed
 (the story of a run: "feature 1 died at step 2,400; symmetric failure since").
 
+``outcome_events`` lists where the model's outcome (model.outcome: settled, stuck, moving) changed.
+
 ``loss_plateaus`` lists the recorded steps from which the loss stopped moving
 ("loss plateau at 0.1224 from step 7,400"): its relative change over a doubling
 of the step count stays below ``PLATEAU_REL_TOL`` (see there for why), and a new
@@ -29,9 +31,11 @@ from typing import TYPE_CHECKING, List, Optional, Tuple
 import numpy as np
 
 from .analysis import analyze
+from .outcome import PLATEAU_REL_TOL
 
 if TYPE_CHECKING:
     from .analysis import Analysis
+    from .config import TrainConfig
     from .history import History
 
 #: Up to this many snapshots are checked one by one; beyond, coarse-to-fine.
@@ -147,15 +151,9 @@ def diagnosis_events(history: History, model: int = 0, onehot: bool = True, stri
 
 
 # ------------------------------------------------------------------ loss plateaus
-#: The loss has "stopped moving" from step s when, over the window [s, s + max(s, PLATEAU_MIN_WINDOW)]
-#: (a doubling of the step count: training dynamics run on a log-time scale, so a fixed window would
-#: call every slow descent late in a run flat), it stays within this fraction of its value at s.
-#: Why 1e-3: the levels a one-hot model gets stuck on differ by at least a relative 1/n (d against
-#: d + 1 dead features, loss d(n-1)/n²: a relative step of 1/d >= 1/n). A loss moving by less than
-#: 1e-3 per doubling needs more than 1/(n·1e-3) doublings to cover that step: more than 10 doublings
-#: (a run 1,000 times longer) for n <= 100. It is also far above float32's resolution of the loss
-#: (a relative 6e-8), so a float-stuck loss counts as flat and rounding never breaks a plateau.
-PLATEAU_REL_TOL = 1e-3
+#: The loss has "stopped moving" from step s when, over the window [s, s + max(s, PLATEAU_MIN_WINDOW)],
+#: it stays within PLATEAU_REL_TOL of its value at s (model/outcome.py says why 1e-3: the outcome's
+#: horizon of 10 doublings).
 #: The shortest window, in steps (the doubling window of step 0 would be empty).
 PLATEAU_MIN_WINDOW = 100
 #: Recorded losses are smoothed by a running median over this many snapshots before the test (a
@@ -255,15 +253,45 @@ def history_plateaus(history: History, model: int = 0) -> List[dict]:
     return loss_plateaus(steps, losses)
 
 
-def story_events(history: History, model: int = 0, onehot: bool = True, stride: int = 1) -> List[dict]:
+def outcome_events(history: History, config: TrainConfig, model: int = 0) -> List[dict]:
+    """The outcome (model.outcome: settled, stuck, moving) of one model through its history: judged at the
+    steps where an outcome can change its reading (engine.decide_grid: step 1,024 and every half doubling up
+    to the latest recorded step, and that step), an event wherever it differs from the one before. Each:
+    {"kind": "outcome", "step" (the first judged step with this outcome), "outcome", "judged_at" (the last),
+    "reason", "text" (the outcome's one line at judged_at)}; before the first judged step the outcome is
+    unknown (no event)."""
+    from .engine import decide_grid
+    from .outcome import history_outcomes
+
+    steps = history.steps
+    if len(steps) == 0:
+        return []
+    latest = int(steps[-1])
+    checks = sorted({int(steps[history.index_at(g)]) for g in decide_grid(latest) if g <= latest})
+    out: List[dict] = []
+    for st in checks:
+        b = history_outcomes(history, config, st, [model], full=False)
+        kind, reason, text = str(b.kinds()[0]), str(b.reasons()[0]), b.text(0)
+        if not out or out[-1]["outcome"] != kind:
+            out.append({"kind": "outcome", "step": st, "outcome": kind})
+        out[-1].update(judged_at=st, reason=reason, text=text)  # the newest evidence of the outcome in force
+    return out
+
+
+def story_events(history: History, model: int = 0, onehot: bool = True, stride: int = 1,
+                 config: Optional[TrainConfig] = None) -> List[dict]:
     """The timeline's story: the diagnosis changes (one-hot data only: the diagnosis is a one-hot
-    one) and the loss plateaus (any data), each event with its "kind" ("diagnosis" | "plateau"),
-    sorted by step."""
+    one), the loss plateaus (any data) and, given the run's config, the outcomes (outcome_events), each
+    event with its "kind" ("diagnosis" | "plateau" | "outcome"), sorted by step."""
     events = [dict(e, kind="diagnosis") for e in diagnosis_events(history, model, onehot, stride)] if onehot else []
     events += history_plateaus(history, model)
-    return sorted(events, key=lambda e: (e["step"], e["kind"] != "diagnosis"))
+    if config is not None:
+        events += outcome_events(history, config, model)
+    order = {"diagnosis": 0, "plateau": 1, "outcome": 2}
+    return sorted(events, key=lambda e: (e["step"], order.get(e["kind"], 3)))
 
 
 __all__ = ["stable_since", "diagnosis_events", "diagnosis_key", "Since", "EXHAUSTIVE_MAX", "loss_plateaus",
+           "outcome_events",
            "plateau_windows", "history_plateaus", "story_events", "PLATEAU_REL_TOL", "PLATEAU_MIN_WINDOW",
            "PLATEAU_SMOOTH"]

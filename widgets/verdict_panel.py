@@ -366,6 +366,13 @@ class VerdictPanel(QWidget):
         sel = selected_of(ctx, snap.n)
         self.model.set_analysis(a, table_order(snap.n, sel.tolist()), colors, sel.tolist())
         lines = summary_lines(a)
+        outcome = (ctx.extra.get("outcome") if ctx is not None else None)
+        if outcome:  # model.story's outcome event in force at this step: "Symmetric failure, stuck: ..."
+            lines[0] = f"{verdict_words(a.verdict)}, {outcome['outcome']}: {a.verdict_text}"
+            since = outcome["step"]
+            at = outcome.get("judged_at", since)
+            lines.insert(1, f"outcome (judged at step {at:,}" + (f", {outcome['outcome']} since step {since:,}"
+                                                                   if since != at else "") + f"): {outcome['text']}")
         col = VERDICT_COLORS.get(a.verdict, "#333")
         if self._title_style != col:
             self.title.setColor(col)

@@ -554,6 +554,8 @@ class MainWindow(QMainWindow):
         snap, ctx = s.frame()
         if snap is not None and not s.follow_live:
             self.timeline.set_current_step(snap.step)
+        if snap is not None and ctx is not None:
+            ctx.extra["outcome"] = self._outcome_at(snap.step)
         for key, view in self.views.items():
             # Views hidden behind a tab or closed are brought up to date when
             # they are shown (visibilityChanged marks the window dirty).
@@ -581,6 +583,7 @@ class MainWindow(QMainWindow):
         self.timeline.show_follow_live(s.follow_live)
         self.timeline.set_steps(s.history.steps if s.history is not None else [])
         self.timeline.set_events([])
+        self._outcome_events = []
         self._story_key = None
         self.refresh_story()
         self._update_models()
@@ -709,7 +712,9 @@ class MainWindow(QMainWindow):
 
         if self._story_closed:
             return
-        self._story_pool.submit(story_events, h, s.model, onehot, stride).add_done_callback(done)
+        # the outcomes (settled, stuck, moving) where they stay cheap: three analyses a judged step
+        config = s.config if s.config.n <= STORY_BIG_N else None
+        self._story_pool.submit(story_events, h, s.model, onehot, stride, config).add_done_callback(done)
 
     def _hover_text(self, index: int) -> str:
         """The timeline's tooltip: the recorded step under the pointer and the shown model's loss there."""
@@ -727,9 +732,20 @@ class MainWindow(QMainWindow):
         from widgets.verdict_panel import VERDICT_COLORS
 
         for e in events:
-            if e.get("kind") != "plateau":
+            if e.get("kind", "diagnosis") == "diagnosis":
                 e["color"] = VERDICT_COLORS.get(e["verdict"], "#333")
         self.timeline.set_events(events)
+        self._outcome_events = [e for e in events if e.get("kind") == "outcome"]
+        self._mark_dirty()  # the verdict panel shows the outcome in force at the shown step
+
+    def _outcome_at(self, step: int):
+        """The shown model's outcome in force at ``step`` (the story's latest event at or before it), or None."""
+        got = None
+        for e in getattr(self, "_outcome_events", []):
+            if e["step"] > step:
+                break
+            got = e
+        return got
 
     def closeEvent(self, e: QCloseEvent) -> None:
         self._story_timer.stop()
