@@ -111,7 +111,7 @@ FLOAT32_UNIT = 2.0 ** -24
 FLOAT64_UNIT = 4 * 2.0 ** -53
 #: Local-model kinds of the batch ("" where not computed).
 LOCAL_KINDS = ("", "minimum", "saddle", "flat_saddle", "kink_minimum", "nonsmooth_saddle", "nonsmooth_escape",
-               "kink_descent", "not_computed")
+               "kink_descent", "not_computed", "nonsmooth_adam")
 CROSSING_KINDS = ("", "repair", "revive", "output")
 
 
@@ -199,21 +199,19 @@ class Facts:
         tol = np.array([float(a.tolerances.get("recon_tol", 1e-2)) for a in analyses])
         rel = np.array([float(a.tolerances.get("dead_rel", 0.1)) for a in analyses])
         loss = np.array([np.nan if a.loss is None else float(a.loss) for a in analyses])
-        keys = np.array([diagnosis_code(a.verdict, a.finding_kinds) for a in analyses], dtype=np.int64)
+        keys = np.array([diagnosis_code(a) for a in analyses], dtype=np.int64)
         return cls(np.array([a.verdict for a in analyses], dtype=object), recon, dead, dout, loss, tol, rel, keys)
 
 
-def diagnosis_code(verdict: str, kinds: Sequence[str]) -> int:
-    """One integer per diagnosis: the verdict and the set of finding kinds (for 'unchanged since')."""
-    from .analysis import FINDING_KINDS
-
-    mask = 0
-    for k in kinds:
-        if k in FINDING_KINDS:
-            mask |= 1 << FINDING_KINDS.index(k)
+def diagnosis_code(a: "Analysis") -> int:
+    """One integer per diagnosis (for 'unchanged since'): the verdict, the set of finding kinds, and how many
+    features are dead, not reconstructed and merged (a merged model that loses one of two merged pairs keeps
+    its verdict and kinds but drops a level)."""
     import zlib
 
-    return (zlib.crc32(str(verdict).encode()) & 0x7FFFFFFF) << 32 | mask
+    text = "|".join([str(a.verdict), ",".join(sorted(a.finding_kinds)), str(int(np.sum(a.dead_mask))),
+                     str(int(np.sum(~np.asarray(a.reconstructed_mask, bool)))), str(len(a.merged_groups))])
+    return zlib.crc32(text.encode()) & 0x7FFFFFFFFFFF
 
 
 def loss_near(loss_steps: np.ndarray, losses: np.ndarray, step: float, pool: float = LOSS_POOL) -> np.ndarray:
@@ -684,14 +682,18 @@ def _local_check(batch: OutcomeBatch, config: "TrainConfig", i: int, rows: Rows,
     esc = neg & (lm["drop"] > lm["res32"]) & (t_esc < HORIZON_DOUBLINGS)
     ev["local_kind"][cand] = np.where(esc, LOCAL_KINDS.index("saddle"),
                                       np.where(neg, LOCAL_KINDS.index("flat_saddle"), LOCAL_KINDS.index("minimum")))
+    adam = config.optimizer in ("adam", "adamw")
     for j in np.nonzero(lm["on_kink"])[0]:  # the full one-sided analysis where a pre-activation sits at 0
         k = int(cand[j])
         res = _optimum_of(config, rows, i, k)
         kk = {"minimum": "kink_minimum", "descent": "kink_descent"}.get(res.kink_kind, "")
         if res.kink_kind == "nonsmooth_saddle":
-            kk = "nonsmooth_escape" if res.gd_follows else "nonsmooth_saddle"
+            # gradient descent feels no force along the flat directions the descent needs; Adam divides each
+            # step by the gradient's size, so it takes full steps along them even so (and does escape: the
+            # n = 8 AdamW runs leave the hexagon-plus-dead limit points the seed's SGD stays at)
+            kk = "nonsmooth_escape" if res.gd_follows else ("nonsmooth_adam" if adam else "nonsmooth_saddle")
         ev["local_kind"][k] = LOCAL_KINDS.index(kk) if kk else ev["local_kind"][k]
-        esc[j] = kk in ("kink_descent", "nonsmooth_escape") or (not kk and bool(esc[j]))
+        esc[j] = kk in ("kink_descent", "nonsmooth_escape", "nonsmooth_adam") or (not kk and bool(esc[j]))
         batch.escapes[k] = res.describe()
     hit = cand[esc]
     batch.kind[hit], batch.reason[hit] = OUTCOMES.index("moving"), REASONS.index("escape")
@@ -706,11 +708,12 @@ def _snapshot_of(rows: Rows, i: int, k: int, config: "TrainConfig"):
                     importance=None if config.importance is None else config.importance_vector(), model=k)
 
 
-def _optimum_of(config: "TrainConfig", rows: Rows, i: int, k: int):
+def _optimum_of(config: "TrainConfig", rows: Rows, i: int, k: int, kink_tol: Optional[float] = None):
     from .optimum import coupled_l2, local_optimum
 
     snap = _snapshot_of(rows, i, k, config)  # one-hot, with the run's importance: optimum's default objective
-    return local_optimum(snap, None, bias=config.bias, l2=coupled_l2(config), threads=1)
+    tol = {} if kink_tol is None or not math.isfinite(kink_tol) else {"kink_tol": float(kink_tol)}
+    return local_optimum(snap, None, bias=config.bias, l2=coupled_l2(config), threads=1, **tol)
 
 
 def _full_escapes(batch: OutcomeBatch, config: "TrainConfig", rows: Rows, i: int, models: np.ndarray) -> None:
@@ -805,6 +808,9 @@ def outcome_text(b: OutcomeBatch, k: int) -> str:
             return (f"moving: a saddle (curvature {ev['lam'][k]:.2g}, tolerance {ev['lam_tol'][k]:.1g}); the loss "
                     f"can fall {ev['drop'][k]:.2g} along it before the next kink, above float32's "
                     f"{ev['res32'][k]:.1g}")
+        if lk == "nonsmooth_adam":
+            return ("moving: a non-smooth saddle whose descent runs along flat directions; Adam scales each step by "
+                    "the gradient's size, so it moves along them")
         return f"moving: the loss has a descent across a kink that gradient descent follows ({lk.replace('_', ' ')})"
     if kind == "settled":
         if math.isfinite(ev["sparse_change"][k]):
@@ -849,7 +855,7 @@ def history_outcomes(history: "History", config: "TrainConfig", step: Optional[i
     before = []
     for e in (1.0, 0.5):
         t = int(steps[history.index_at(int(s * 2.0 ** -e))])
-        before.append(np.array([diagnosis_code(a.verdict, a.finding_kinds) for a in
+        before.append(np.array([diagnosis_code(a) for a in
                                 (analyze(history.snapshot(step=t, model=int(k)), onehot=config.onehot, extras=False)
                                  for k in ks)], dtype=np.int64))
     halted = history.halted[ks]

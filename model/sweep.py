@@ -557,7 +557,7 @@ class Tracer:
         K = cfg.models
         analyses = [analyze(history.snapshot(model=k), onehot=cfg.onehot, extras=False) for k in range(K)]
         diverged = (halted >= 0) & (halted <= step)
-        codes = np.array([diagnosis_code(a.verdict, a.finding_kinds) for a in analyses], dtype=np.int64)
+        codes = np.array([diagnosis_code(a) for a in analyses], dtype=np.int64)
         i = self.grid.index(step)
         before = [self.keys[self.grid[j]] for j in (i - 2, i - 1) if j >= 0] if i >= 2 else None
         rows = Rows(np.array([r[0] for r in self.rows], np.int64), np.stack([r[1] for r in self.rows]),
