@@ -293,7 +293,7 @@ class SweepView(QWidget):
         self.curve.setLabel("bottom", "training steps (log)")
         self.curve.setLabel("left", "rate")
         self.curve.setLogMode(x=True, y=False)
-        self.curve.addLegend(offset=(-5, 5))
+        self.curve.addLegend(offset=(60, 170))  # in the middle left: the curves start at 1 and 0
         self.curve.hideButtons()
         upper.addWidget(left)
         upper.addWidget(self.hist)
@@ -477,16 +477,21 @@ class SweepView(QWidget):
             self.curve.setTitle("failure rate against steps: not recorded in this sweep file")
             return
         self.curve.setTitle("failure rate against training length (95% Wilson bands)")
-        x = np.log10(np.array([c["step"] for c in curve], dtype=np.float64))
+        x = np.array([c["step"] for c in curve], dtype=np.float64)  # the plot's log mode takes the steps as they are
         for key, lo_hi, name, rgb in (("rate", "ci95", "failures", VERDICT_COLORS["symmetric_failure"]),
                                       ("stuck_rate", "stuck_ci95", "stuck failures", OUTCOME_COLORS["stuck"])):
             y = np.array([c[key] for c in curve])
-            lo = pg.PlotDataItem(x, np.array([c[lo_hi][0] for c in curve]), pen=None)
-            hi = pg.PlotDataItem(x, np.array([c[lo_hi][1] for c in curve]), pen=None)
-            self.curve.addItem(pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(*rgb, 50)))
+            band = pg.mkPen(rgb, width=1, style=Qt.PenStyle.DotLine)
+            lo = pg.PlotDataItem(x, np.array([c[lo_hi][0] for c in curve]), pen=band)
+            hi = pg.PlotDataItem(x, np.array([c[lo_hi][1] for c in curve]), pen=band)
+            for item in (lo, hi):  # in the plot, so that its log mode applies to them
+                self.curve.addItem(item)
+            self.curve.addItem(pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(*rgb, 60)))
             self.curve.addItem(pg.PlotDataItem(x, y, pen=pg.mkPen(rgb, width=2), symbol="o", symbolSize=5,
                                                symbolBrush=pg.mkBrush(*rgb), name=name))
         self.curve.setYRange(0, 1.02, padding=0)
+        lx = np.log10(x)
+        self.curve.setXRange(float(lx.min()) - 0.05, float(lx.max()) + 0.05, padding=0)  # log mode: log10 units
 
 
 __all__ = ["SweepView", "Gallery", "GalleryModel", "ThumbnailDelegate", "gallery_order", "thumbnail_segments",
