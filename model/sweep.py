@@ -48,7 +48,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Un
 
 import numpy as np
 
-from .analysis import FINDING_KINDS, SPARSE_VERDICT, VERDICTS, analyze
+from .analysis import FAILURE_MODES, FINDING_KINDS, SPARSE_VERDICT, VERDICTS, analyze
 from .config import ConfigError, Option, TrainConfig, grid_options
 from .engine import TrainingQueue
 from .engine import check_memory as engine_check_memory
@@ -68,8 +68,6 @@ SWEEP_VERDICTS = tuple(VERDICTS) + (DIVERGED, SPARSE_VERDICT)
 SWEEP_HISTORY_MB = 0.01
 #: z of a two-sided 95% interval.
 Z95 = 1.959963984540054
-#: Findings that describe a shape rather than say what failed: left out of the combinations a sweep counts.
-COMBINATION_SKIP = ("regular", "irregular", "separable_not_separated", "not_separable")
 
 # ----------------------------------------------------------------------------
 # grids: the keys are the schema's sweepable options (model.config.grid_options)
@@ -348,11 +346,12 @@ class SweepEntry:
         return out
 
     def finding_combinations(self) -> Dict[str, int]:
-        """{"dead+merged": count, ...}: how many models hold each combination of the findings that say what failed
-        (COMBINATION_SKIP, the shape descriptions, left out), most common first; "none" for models with none."""
+        """{"dead+merged": count, ...}: how many models hold each combination of failure modes (the finding
+        kinds of model.analysis.FAILURE_MODES in the stored masks, sorted and joined as Analysis.failure_key
+        joins them; "none" for a model with none), most common first."""
         if self.findings is None:
             return {}
-        keep = [i for i, k in enumerate(FINDING_KINDS) if k not in COMBINATION_SKIP]
+        keep = [i for i, k in enumerate(FINDING_KINDS) if k in FAILURE_MODES]
         masks = np.asarray(self.findings, np.int64)
         sub = np.zeros(self.K, np.int64)
         for i in keep:
@@ -360,8 +359,7 @@ class SweepEntry:
         vals, counts = np.unique(sub, return_counts=True)
         out = {}
         for v, c in sorted(zip(vals.tolist(), counts.tolist()), key=lambda x: (-x[1], x[0])):
-            names = [FINDING_KINDS[i] for i in keep if (v >> i) & 1]
-            out["+".join(names) or "none"] = int(c)
+            out["+".join(sorted(FINDING_KINDS[i] for i in keep if (v >> i) & 1)) or "none"] = int(c)
         return out
 
     def finding_names(self, k: int) -> List[str]:
@@ -929,6 +927,6 @@ def _complete_ev(ev: Dict[str, np.ndarray], K: int) -> Dict[str, np.ndarray]:
 
 
 __all__ = ["SWEEP_VERDICTS", "DIVERGED", "finding_mask", "Tracer", "entry_arrays", "entry_from_arrays",
-           "COMBINATION_SKIP", "parse_grid", "expand_grid", "grid_label",
+ "parse_grid", "expand_grid", "grid_label",
            "wilson_interval", "loss_histogram", "SweepEntry", "Sweep", "SweepProgress", "SweepRunner",
            "run_sweep", "save_sweep", "open_sweep", "default_sweep_path"]

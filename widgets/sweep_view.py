@@ -44,6 +44,8 @@ VERDICT_COLORS = {
     "merged_failure": (148, 103, 189),
     "two_circle_failure": (255, 127, 14),
     "imperfect": (127, 127, 127),
+    "collapsed": (64, 64, 64),
+    "undecided": (188, 189, 34),
     "diverged": (0, 0, 0),
     "n/a (sparse data)": (31, 119, 180),
 }

@@ -41,6 +41,8 @@ VERDICT_COLORS = {
     "merged_failure": "#d62728",
     "two_circle_failure": "#d62728",
     "imperfect": "#ff7f0e",
+    "collapsed": "#7f7f7f",
+    "undecided": "#bcbd22",
 }
 
 

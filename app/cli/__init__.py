@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 if TYPE_CHECKING:  # annotations only: the parser path imports no numpy or h5py
     import os
 
+    from model.analysis import Analysis
     from model.config import TrainConfig
+    from model.engine import Trainer
     from model.runfile import Run
     from model.snapshot import Snapshot
 
@@ -152,6 +154,27 @@ def float_arg(name: str) -> Callable[[str], float]:
     return conv
 
 
+#: Where the parsed namespace keeps the dests of the training options typed on the command line
+#: (a preset's value is replaced only by an option that was given, not by a default).
+GIVEN = "given_options"
+
+
+def _remember(action: type) -> type:
+    """``action`` that also records its dest in the namespace's GIVEN set when the option is given."""
+    class Given(action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            super().__call__(parser, namespace, values, option_string)
+            seen = set(getattr(namespace, GIVEN, None) or ())
+            seen.add(self.dest)
+            setattr(namespace, GIVEN, seen)
+    return Given
+
+
+_STORE = _remember(argparse._StoreAction)
+_STORE_TRUE = _remember(argparse._StoreTrueAction)
+_STORE_FALSE = _remember(argparse._StoreFalseAction)
+
+
 def _option_argument(g, opt) -> None:
     """One training option (model.config.Option) as an argparse argument of group ``g``:
     its flag, a type that refuses what is not a number (validate() checks the range, so
@@ -160,10 +183,11 @@ def _option_argument(g, opt) -> None:
     "not given"; config_from_args puts the schema's default in their place."""
     kw: dict = {"dest": opt.key}
     if opt.kind == "bool":  # a flag that flips the default
-        kw.update(action="store_false" if opt.default else "store_true", default=opt.default)
+        kw.update(action=_STORE_FALSE if opt.default else _STORE_TRUE, default=opt.default)
         g.add_argument(opt.flag, help=opt.help.replace("%", "%%") + " (default "
                        + ("on; this turns it off)" if opt.default else "off)"), **kw)
         return
+    kw["action"] = _STORE
     if opt.kind == "choice":
         kw["choices"] = opt.choices
     else:
@@ -189,6 +213,50 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     for opt in opts:
         _option_argument(groups[opt.group], opt)
     add_threads_option(groups["Optimisation"])
+    add_preset_options(p)
+
+
+def add_preset_options(p: argparse.ArgumentParser) -> None:
+    """--preset NAME (model.presets: the named experiments) and --preset-param KEY=VALUE."""
+    from model.presets import PRESETS
+
+    g = p.add_argument_group("preset")
+    g.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                   help="start from a named experiment; the training options given beside it replace its values: "
+                   + "; ".join(f"{k}: {v.summary}" for k, v in PRESETS.items()).replace("%", "%%"))
+    with_params = [f"{k} ({', '.join(f'{n}, default {d}' for n, d in v.params.items())})"
+                   for k, v in PRESETS.items() if v.params]
+    g.add_argument("--preset-param", dest="preset_param", action="append", default=None, metavar="KEY=VALUE",
+                   help="a parameter of the preset (repeatable): " + "; ".join(with_params))
+
+
+def preset_params(preset: str, specs: Union[Sequence[str], dict, None]) -> dict:
+    """{name: value} of a preset's parameters from KEY=VALUE texts (or a dict), each typed like
+    its default; ConfigError("preset_param", ...) names a bad one and what the preset takes."""
+    from model.config import ConfigError
+    from model.presets import get
+
+    p = get(preset)
+    items = list(specs.items()) if isinstance(specs, dict) else []
+    for spec in ([] if isinstance(specs, dict) else specs or ()):
+        key, sep, value = str(spec).partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("preset_param", f"must be KEY=VALUE, got {spec!r}")
+        items.append((key.strip(), value.strip()))
+    out = {}
+    allowed = ", ".join(p.params) or "none"
+    for key, value in items:
+        if key not in p.params:
+            raise ConfigError("preset_param", f"{preset} takes no parameter {key!r} (allowed: {allowed})")
+        kind = type(p.params[key])
+        if isinstance(value, str):
+            try:
+                value = kind(float(value)) if kind is int and float(value).is_integer() else kind(value)
+            except ValueError:
+                raise ConfigError("preset_param", f"{key} must be {'a whole number' if kind is int else 'a number'}, "
+                                                  f"got {value!r}") from None
+        out[key] = value
+    return out
 
 
 def config_from_args(a: argparse.Namespace) -> "TrainConfig":
@@ -200,6 +268,22 @@ def config_from_args(a: argparse.Namespace) -> "TrainConfig":
     opts = schema(TrainConfig)
     given = {o.name: getattr(a, o.key, None) for o in opts if o.cli}
     values = {o.name: o.default if given.get(o.name) is None else given[o.name] for o in opts}
+    preset = getattr(a, "preset", None)
+    if preset is None and getattr(a, "preset_param", None):
+        raise ConfigError("preset_param", "applies to --preset (a named experiment's parameters)")
+    if preset is not None:  # the preset's values, replaced by the options given beside it
+        from model.presets import preset_config
+
+        typed = set(getattr(a, GIVEN, None) or ())
+        given = {o.name: given[o.name] if o.key in typed else None for o in opts if o.cli}
+        params = preset_params(preset, a.preset_param)
+        try:
+            base = preset_config(preset, params)
+        except ConfigError as exc:  # a parameter's own check (smdd's T) names the parameter
+            if exc.field in params:
+                raise ConfigError("preset_param", f"{exc.field}: {exc.message}") from None
+            raise
+        values = {**base.to_dict(), **{k: v for k, v in given.items() if v is not None}}
     for o in opts:  # given where it does not apply: refused rather than ignored
         off = o.applies_to(values) if o.strict and given.get(o.name) is not None else None
         if off is not None:
@@ -259,18 +343,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------- train
-def cmd_train(a: argparse.Namespace) -> int:
-    import numpy as np
-    from tqdm import tqdm
+class Trained:
+    """What ``train_from_args`` did: the config, the trainer (its history and dataset), the run
+    file, whether Ctrl+C stopped it, whether the file was published (it has a snapshot) and
+    the messages about models whose loss became NaN/inf."""
 
-    from model.analysis import analyze
+    def __init__(self, cfg: "TrainConfig", trainer: "Trainer", out: str, interrupted: bool, published: bool,
+                 committed_step: Optional[int], halted: list):
+        self.cfg, self.trainer, self.out, self.interrupted = cfg, trainer, out, interrupted
+        self.published, self.committed_step, self.halted = published, committed_step, halted
+
+
+def train_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = None,
+                    config: Optional["TrainConfig"] = None) -> Trained:
+    """``train``'s work without its printing, for the command and the Python API: the config
+    of the parsed options, the memory check, the run file (--out or a new one in the user's
+    data folder) written while training, Ctrl+C as a request to stop, a progress bar of
+    ``bar_class`` (default tqdm; the API passes tqdm.auto's) unless --quiet. ``config``: a
+    validated config to train instead of the options' (the API's re-run of a sweep's model)."""
+    import numpy as np
+
+    from model.data import make_dataset
     from model.engine import Trainer, check_memory
+    from model.init import initial_parameters
     from model.runfile import RunWriter, autosave_path
 
-    cfg = config_from_args(a)
-    from model.data import make_dataset
-    from model.init import initial_parameters
-
+    if bar_class is None:
+        from tqdm import tqdm as bar_class
+    cfg = config_from_args(a) if config is None else config.validate()
     if a.out is not None:
         check_out(a.out, a.force)
     check_memory(cfg)  # before anything is allocated: a run that cannot fit is refused, naming why
@@ -284,7 +384,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         with RunWriter(out, cfg, dataset=dataset, K=cfg.models, m=cfg.m, n=cfg.n, overwrite=a.force) as writer:
             trainer = Trainer(cfg, writer=writer, threads=a.threads, initial=initial, dataset=dataset)
             intr.add(trainer.request_stop)
-            bar = tqdm(total=cfg.steps, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
+            bar = bar_class(total=cfg.steps, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
 
             def progress(p):
                 bar.update(p.step - bar.n)
@@ -302,16 +402,24 @@ def cmd_train(a: argparse.Namespace) -> int:
                 trainer.run(progress, at_steps=at_steps, on_step=on_step)
             finally:
                 bar.close()
-    for msg in halted_msgs:
+    return Trained(cfg, trainer, out, intr.requested, writer.published, writer.committed_step, halted_msgs)
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from model.analysis import analyze
+
+    t = train_from_args(a)
+    cfg, trainer, out = t.cfg, t.trainer, t.out
+    for msg in t.halted:
         print(msg, file=sys.stderr)
     if trainer.decided_at is not None and trainer.decided_at < cfg.steps:
         print(f"stopped at step {trainer.decided_at:,} of {cfg.steps:,}: every model is settled or stuck "
               f"(--until-decided)", file=sys.stderr)
     h = trainer.history
-    if intr.requested:
-        if writer.published:
+    if t.interrupted:
+        if t.published:
             print(f"main.py: interrupted at step {trainer.step:,} of {cfg.steps:,}: the history up to step "
-                  f"{writer.committed_step:,} is saved in {out}", file=sys.stderr)
+                  f"{t.committed_step:,} is saved in {out}", file=sys.stderr)
         else:
             print("main.py: interrupted before the first snapshot: nothing was saved", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -353,14 +461,7 @@ def cmd_inspect(a: argparse.Namespace) -> int:
     out = outcome_of(run.history, run.config, a.model, snap.step, full=a.optimum)
     opt = optimum_report(run, snap, a.model) if a.optimum else None
     if a.json:
-        d = an.to_dict()
-        d.setdefault("model", a.model)
-        d.setdefault("run", a.run)
-        d["outcome"] = out
-        d["verdict_outcome_text"] = outcome_words(an.verdict, out["kind"])
-        if opt is not None:
-            d["local_optimum"] = opt
-        print(json.dumps(d, allow_nan=False))
+        print(json.dumps(inspect_report(run, snap, an, a.model, opt, a.run, outcome=out), allow_nan=False))
     else:
         print(format_analysis(an))
         print(f"outcome: {outcome_words(an.verdict, out['kind'])}: {out['text']}")
@@ -369,6 +470,26 @@ def cmd_inspect(a: argparse.Namespace) -> int:
             print("local optimum: " + opt["text"])
             print("stable since: " + opt["stable_since"]["text"])
     return 0
+
+
+def inspect_report(run: "Run", snap: "Snapshot", an: "Analysis", model: int, optimum: Optional[dict] = None,
+                   path: Optional[str] = None, outcome: Optional[dict] = None) -> dict:
+    """What ``inspect --json`` prints for ``snap`` (model ``model`` of ``run``) and its analysis
+    ``an``: the analysis' JSON form with the model, the run file, its outcome (``outcome``, computed
+    here from the run's history when not given: model.outcome.outcome_of) and, when computed, the
+    local optimum. The Python API's ``Run.diagnose`` reads the same dict."""
+    from model.outcome import outcome_of, outcome_words
+
+    d = an.to_dict()
+    d.setdefault("model", int(model))
+    d.setdefault("run", str(run.path if path is None else path))
+    if outcome is None:
+        outcome = outcome_of(run.history, run.config, model, snap.step, full=optimum is not None)
+    d["outcome"] = outcome
+    d["verdict_outcome_text"] = outcome_words(an.verdict, outcome["kind"])
+    if optimum is not None:
+        d["local_optimum"] = optimum
+    return d
 
 
 def run_snapshot(run: "Run", a: argparse.Namespace, prog: str = "") -> "Snapshot":

@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import sys
+from typing import Callable, Optional
 
 from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, add_train_options, float_arg, int_arg, path_arg,
                      add_threads_option, check_out, config_from_args, run_snapshot)
@@ -133,7 +134,29 @@ def _add_sweep(sub):
 
 
 def cmd_sweep(a: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    sweep, interrupted = sweep_from_args(a)
+    out = sweep.path
+    if interrupted:
+        done = len(sweep.entries)
+        print(f"main.py: interrupted: {done} of {sweep.planned} configuration(s) finished"
+              + (f" and saved in {sweep.path}" if sweep.path is not None else "; nothing was saved"),
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if a.json:
+        _print_json(sweep.summary(per_model=True))
+        return 0
+    _print_sweep(sweep)
+    if sweep.cancelled:
+        print(f"cancelled: {len(sweep.entries)} of {sweep.planned} configurations done", file=sys.stderr)
+    print(f"sweep saved: {out}")
+    return 0
+
+
+def sweep_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = None) -> tuple:
+    """``sweep``'s work without its printing, for the command and the Python API: (the Sweep,
+    whether Ctrl+C stopped it). A progress bar of ``bar_class`` (default tqdm) unless --quiet."""
+    if bar_class is None:
+        from tqdm import tqdm as bar_class
 
     from model.sweep import SweepRunner, default_sweep_path, parse_grid
 
@@ -146,7 +169,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     out = a.out or str(default_sweep_path(cfg, cfg.models))
     runner = SweepRunner(cfg, grid, cfg.models, out=out, threads=a.threads, overwrite=a.force)
     _connect_cluster(a)
-    bar = tqdm(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
+    bar = bar_class(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
     state = {"key": None}
 
     def progress(p):
@@ -160,22 +183,13 @@ def cmd_sweep(a: argparse.Namespace) -> int:
             bar.set_description(f"[{p.index + 1}/{p.configs}] {p.label} {p.phase}")
         bar.update(p.done - bar.n)
 
-    sweep, interrupted = _run_cancellable(a, runner, progress, bar, "sweep")
-    if interrupted:
-        done = len(sweep.entries)
-        print(f"main.py: interrupted: {done} of {sweep.planned} configuration(s) finished"
-              + (f" and saved in {sweep.path}" if sweep.path is not None else "; nothing was saved"),
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if a.json:
-        _print_json(sweep.summary(per_model=True))
-        return 0
+    return _run_cancellable(a, runner, progress, bar, "sweep")
+
+
+def _print_sweep(sweep) -> None:
+    """The sweep's rates per configuration, in words (_print_entry)."""
     for e in sweep.entries:
         _print_entry(e)
-    if sweep.cancelled:
-        print(f"cancelled: {len(sweep.entries)} of {sweep.planned} configurations done", file=sys.stderr)
-    print(f"sweep saved: {out}")
-    return 0
 
 
 def _rate_line(name: str, r: dict, width: int = 20) -> str:
@@ -468,7 +482,10 @@ def _one_model_dataset(run, model: int):
     return X[model] if X.ndim == 3 else X
 
 
-def cmd_probe(a: argparse.Namespace) -> int:
+def compute_probe(a: argparse.Namespace) -> tuple:
+    """The probe the parsed ``probe`` options ask for, before any continuation or file:
+    (run, snapshot, its analysis, the path, the objective, the ProbeResult, (lo, hi), the
+    JSON-safe dict that ``probe --json`` starts from). The Python API's probe() calls it."""
     from model import probe as pr
 
     lo, hi = _probe_check_args(a)
@@ -479,6 +496,11 @@ def cmd_probe(a: argparse.Namespace) -> int:
     res = pr.probe(snap, path, objective, (lo, hi), a.points)
     out = {"run": a.run, "model": a.model, "step": snap.step, "verdict": an.verdict,
            "recorded_loss": snap.loss, **res.to_dict()}
+    return run, snap, an, path, objective, res, (lo, hi), out
+
+
+def cmd_probe(a: argparse.Namespace) -> int:
+    run, snap, an, path, objective, res, (lo, hi), out = compute_probe(a)
     t_at = _probe_t_at(a, lo, hi)
     cont, stopped_at = None, None
     if a.continue_steps is not None:
@@ -594,7 +616,27 @@ def _add_datasize(sub):
 
 
 def cmd_datasize(a: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    res, interrupted = datasize_from_args(a)
+    if interrupted:
+        done = len(res.results)
+        saved = (f" and saved in {res.path}" if res.path is not None else
+                 "; nothing was saved" if a.out else " (no --out: nothing is saved)")
+        print(f"main.py: interrupted: {done} of {len(res.sizes)} size(s) finished{saved}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if a.json:
+        _print_json(res.summary())
+        return 0
+    _print_datasize(res)
+    if a.out:
+        print(f"saved: {a.out}")
+    return 0
+
+
+def datasize_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = None) -> tuple:
+    """``datasize``'s work without its printing, for the command and the Python API: (the
+    DataSizeSweep, whether Ctrl+C stopped it). A progress bar of ``bar_class`` unless --quiet."""
+    if bar_class is None:
+        from tqdm import tqdm as bar_class
 
     from model.datasize import DataSizeRunner, fmt_seconds, parse_sizes
 
@@ -619,8 +661,8 @@ def cmd_datasize(a: argparse.Namespace) -> int:
     _connect_cluster(a)
     # one bar for the whole sweep (its estimated work, in permille), with the size in
     # progress and the time left from model.datasize.TimeLeft
-    bar = tqdm(total=1000, disable=a.quiet, file=sys.stderr, dynamic_ncols=True,
-               bar_format="{percentage:3.0f}%|{bar}| {desc}")
+    bar = bar_class(total=1000, disable=a.quiet, file=sys.stderr, dynamic_ncols=True,
+                    bar_format="{percentage:3.0f}%|{bar}| {desc}")
 
     def progress(p):
         if p.phase == "done":
@@ -632,16 +674,11 @@ def cmd_datasize(a: argparse.Namespace) -> int:
         bar.n = max(bar.n, int(round(1000 * p.fraction)))
         bar.refresh()  # the text changes even when the bar does not move
 
-    res, interrupted = _run_cancellable(a, runner, progress, bar, "datasize")
-    if interrupted:
-        done = len(res.results)
-        saved = (f" and saved in {res.path}" if res.path is not None else
-                 "; nothing was saved" if a.out else " (no --out: nothing is saved)")
-        print(f"main.py: interrupted: {done} of {len(res.sizes)} size(s) finished{saved}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if a.json:
-        _print_json(res.summary())
-        return 0
+    return _run_cancellable(a, runner, progress, bar, "datasize")
+
+
+def _print_datasize(res) -> None:
+    """The dataset-size sweep's table, in words."""
     print(f"{'T':>8} {'train loss':>12} {'test loss':>12} {'sum D_i':>9} {'sum D_t':>9} {'max D_t':>9} "
           f"{'m/|W|^2':>9} {'h radius cv':>12} {'h gap ratio':>12}")
     for r in res.results:
@@ -655,6 +692,3 @@ def cmd_datasize(a: argparse.Namespace) -> int:
               "training examples' hidden vectors, 0 and 1 for a regular T-gon)")
     else:
         print("(h radius cv, h gap ratio: of the training examples' hidden vectors; 0 and 1 for a regular T-gon)")
-    if a.out:
-        print(f"saved: {a.out}")
-    return 0

@@ -8,7 +8,7 @@ import pytest
 from model.analysis import FINDING_KINDS, analyze
 from model.config import TrainConfig
 from model.outcome import OUTCOMES, history_outcomes
-from model.sweep import (COMBINATION_SKIP, entry_arrays, entry_from_arrays, open_sweep, run_sweep, wilson_interval)
+from model.sweep import entry_arrays, entry_from_arrays, open_sweep, run_sweep, wilson_interval
 
 
 @pytest.fixture(scope="module")
@@ -46,20 +46,19 @@ def test_the_final_outcome_is_the_one_a_single_run_of_the_same_seed_gets(small):
     assert b.kinds()[0] == e.outcomes()[k]
 
 
-def test_finding_combinations_count_every_model_once_from_its_mask(small):
+def test_finding_combinations_are_the_analysis_failure_keys_counted(small):
+    """Counted from the stored masks, the combinations equal the analysis's own failure_key of each model's final
+    parameters, counted."""
     sweep, _ = small
     e = sweep.entries[0]
     combos = e.finding_combinations()
     assert sum(combos.values()) == e.K
     expect = {}
     for k in range(e.K):
-        names = [x for x in e.finding_names(k) if x not in COMBINATION_SKIP]
-        key = "+".join(names) or "none"
+        key = analyze(e.snapshot(k)).failure_key
         expect[key] = expect.get(key, 0) + 1
     assert combos == expect
-    # the masks are analyze()'s findings of the final parameters
-    k = 0
-    assert e.finding_names(k) == [x for x in FINDING_KINDS if x in analyze(e.snapshot(k)).finding_kinds]
+    assert e.finding_names(0) == [x for x in FINDING_KINDS if x in analyze(e.snapshot(0)).finding_kinds]
 
 
 def test_outcome_rates_and_the_per_model_list(small):
