@@ -44,7 +44,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -55,9 +55,13 @@ from .engine import check_memory as engine_check_memory
 from .engine import memory_estimate as engine_memory_estimate
 from .h5io import (SWEEP_FORMAT, RunFileError, as_str, check_real, check_whole, check_writable, read_h5, read_version,
                    write_h5)
-from .outcome import OUTCOMES, REASONS, VELOCITY_SPAN
+from .outcome import OUTCOMES, REASONS, VELOCITY_SPAN, OutcomeBatch
 from .runfile import autosave_path
 from .snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from .engine import Trainer
+    from .history import History
 
 SWEEP_FORMAT_VERSION = 1
 #: A model whose loss became NaN/inf; its parameters are its last finite snapshot.
@@ -239,6 +243,8 @@ class SweepEntry:
     #: (K,) int32 bit masks: bit i set when model k has finding FINDING_KINDS[i]
     #: (None for sweeps saved before findings existed)
     findings: Optional[np.ndarray] = None
+    #: (K,) int32 bit masks of the failure modes (bit i = FAILURE_MODES[i]; None for older sweeps)
+    modes: Optional[np.ndarray] = None
     #: The verdict grid (Tracer): its steps (G,), and at each every model's verdict (G, K) object, finding mask
     #: (G, K) int32 (without separability) and outcome (G, K) int8 (OUTCOMES codes). None for older sweeps.
     trace_steps: Optional[np.ndarray] = None
@@ -300,14 +306,13 @@ class SweepEntry:
         return out
 
     # ------------------------------------------------------------------ outcomes
+    @property
     def outcomes(self) -> Optional[np.ndarray]:
         """(K,) object: each model's outcome at ``step`` (settled, stuck, moving), or None when not recorded."""
         return None if self.outcome is None else np.array(OUTCOMES, dtype=object)[self.outcome]
 
-    def outcome_batch(self):
+    def outcome_batch(self) -> Optional["OutcomeBatch"]:
         """The stored outcomes as a model.outcome.OutcomeBatch (for their words and evidence), or None."""
-        from .outcome import OutcomeBatch
-
         if self.outcome is None:
             return None
         return OutcomeBatch(int(self.step), np.asarray(self.verdicts, dtype=object), self.outcome,
@@ -318,7 +323,7 @@ class SweepEntry:
         outcome, and for the failures by outcome ("failure_stuck", "failure_moving": a failure that will stay,
         one still changing)."""
         out: Dict[str, dict] = {}
-        kinds = self.outcomes()
+        kinds = self.outcomes
         if kinds is None:
             return out
         fail = self.verdicts != "perfect"
@@ -346,20 +351,23 @@ class SweepEntry:
         return out
 
     def finding_combinations(self) -> Dict[str, int]:
-        """{"dead+merged": count, ...}: how many models hold each combination of failure modes (the finding
-        kinds of model.analysis.FAILURE_MODES in the stored masks, sorted and joined as Analysis.failure_key
-        joins them; "none" for a model with none), most common first."""
-        if self.findings is None:
+        """{"dead+merged": count, ...}: how many models hold each combination of failure modes, as
+        Analysis.failure_key names it ("none" for a model with none), most common first. From the stored
+        failure-mode masks; a sweep saved before them counts the finding kinds that are failure modes."""
+        if self.modes is not None:
+            masks, names = np.asarray(self.modes, np.int64), FAILURE_MODES
+        elif self.findings is not None:
+            masks, names = np.asarray(self.findings, np.int64), FINDING_KINDS
+        else:
             return {}
-        keep = [i for i, k in enumerate(FINDING_KINDS) if k in FAILURE_MODES]
-        masks = np.asarray(self.findings, np.int64)
+        keep = [i for i, k in enumerate(names) if k in FAILURE_MODES]
         sub = np.zeros(self.K, np.int64)
         for i in keep:
             sub |= ((masks >> i) & 1) << i
         vals, counts = np.unique(sub, return_counts=True)
         out = {}
         for v, c in sorted(zip(vals.tolist(), counts.tolist()), key=lambda x: (-x[1], x[0])):
-            out["+".join(sorted(FINDING_KINDS[i] for i in keep if (v >> i) & 1)) or "none"] = int(c)
+            out["+".join(sorted(names[i] for i in keep if (v >> i) & 1)) or "none"] = int(c)
         return out
 
     def finding_names(self, k: int) -> List[str]:
@@ -372,7 +380,7 @@ class SweepEntry:
     def per_model(self) -> List[dict]:
         """Each model's seed, verdict, outcome (with what decided it, in words), findings and loss: one seed can
         be followed across two sweeps (model k of a configuration with seed s is the single run with seed s + k)."""
-        kinds = self.outcomes()
+        kinds = self.outcomes
         batch = self.outcome_batch()
         out = []
         for k in range(self.K):
@@ -488,9 +496,18 @@ def finding_mask(kinds: Iterable[str]) -> int:
 
 
 def _verdict_of(snap: Snapshot, onehot: bool):
-    """(verdict, finding bit mask) of one model."""
+    """(verdict, finding bit mask, failure-mode bit mask) of one model."""
     a = analyze(snap, onehot=onehot)
-    return a.verdict, finding_mask(a.finding_kinds)
+    return a.verdict, finding_mask(a.finding_kinds), mode_mask(a.failure_modes)
+
+
+def mode_mask(modes: Iterable[str]) -> int:
+    """Bit mask of failure modes (bit i = FAILURE_MODES[i]): what Analysis.failure_key joins."""
+    m = 0
+    for k in modes:
+        if k in FAILURE_MODES:
+            m |= 1 << FAILURE_MODES.index(k)
+    return m
 
 
 def memory_estimate(cfg: TrainConfig) -> int:
@@ -537,7 +554,7 @@ class Tracer:
 
     ROWS_KEPT = 8  # the velocity window of the current grid step lies among the last few traced steps
 
-    def __call__(self, trainer) -> bool:
+    def __call__(self, trainer: "Trainer") -> bool:
         step, W, b, loss, M = trainer.history.row(-1)
         halted = trainer.history.halted
         loss = np.where((halted >= 0) & (halted <= step), np.nan, loss)
@@ -548,7 +565,7 @@ class Tracer:
             return False
         return self._judge(int(step), trainer.history, halted)
 
-    def _judge(self, step: int, history, halted: np.ndarray) -> bool:
+    def _judge(self, step: int, history: "History", halted: np.ndarray) -> bool:
         from .outcome import Rows, diagnosis_code, judge
 
         cfg = self.config
@@ -656,6 +673,7 @@ class SweepRunner(TrainingQueue):
         imp = None if cfg.importance is None else cfg.importance_vector()
         verdicts = np.empty(K, dtype=object)
         findings = np.zeros(K, dtype=np.int32)
+        modes = np.zeros(K, dtype=np.int32)
         t_last = 0.0
         for k in range(K):
             if k % 256 == 0 and self._cancel.is_set():
@@ -669,13 +687,13 @@ class SweepRunner(TrainingQueue):
                 continue
             snap = Snapshot(step=step, W=W[k], b=b[k], loss=float(loss[k]), M=None if M is None else M[k],
                             importance=imp, model=k)
-            verdicts[k], findings[k] = _verdict_of(snap, onehot)
+            verdicts[k], findings[k], modes[k] = _verdict_of(snap, onehot)
             now = time.perf_counter()
             if progress is not None and (now - t_last > 0.1 or k == K - 1):
                 t_last = now
                 progress(SweepProgress(i, total, label, "analyse", k + 1, K))
         return SweepEntry(config=cfg, grid=dict(values), W=W, b=b, loss=loss, verdicts=verdicts,
-                          halted=halted, step=int(step), M=M, findings=findings)
+                          halted=halted, step=int(step), M=M, findings=findings, modes=modes)
 
 
 def run_sweep(base: TrainConfig, grid: Optional[Dict[str, list]] = None, models: Optional[int] = None,
@@ -693,7 +711,8 @@ def entry_arrays(e: SweepEntry) -> Tuple[dict, Dict[str, np.ndarray]]:
     code = {v: i for i, v in enumerate(SWEEP_VERDICTS)}
     arrays = {"W": e.W, "b": e.b, "loss": e.loss, "halted": e.halted,
               "verdict": np.array([code[v] for v in e.verdicts], np.int16)}
-    for name in ("findings", "M", "trace_steps", "trace_findings", "trace_outcomes", "outcome", "outcome_reason"):
+    for name in ("findings", "modes", "M", "trace_steps", "trace_findings", "trace_outcomes", "outcome",
+                 "outcome_reason"):
         if getattr(e, name) is not None:
             arrays[name] = np.asarray(getattr(e, name))
     if e.trace_verdicts is not None:
@@ -707,7 +726,8 @@ def entry_from_arrays(config: TrainConfig, values: Dict[str, object], meta: dict
                       a: Dict[str, np.ndarray]) -> SweepEntry:
     names = np.array(meta["verdict_names"], dtype=object)
     e = SweepEntry(config=config, grid=dict(values), W=a["W"], b=a["b"], loss=a["loss"], verdicts=names[a["verdict"]],
-                   halted=a["halted"], step=int(meta["step"]), M=a.get("M"), findings=a.get("findings"))
+                   halted=a["halted"], step=int(meta["step"]), M=a.get("M"), findings=a.get("findings"),
+                   modes=a.get("modes"))
     for name in ("trace_steps", "trace_findings", "trace_outcomes", "outcome", "outcome_reason"):
         setattr(e, name, a.get(name))
     if "trace_verdicts" in a:
@@ -737,6 +757,7 @@ def save_sweep(path: Union[str, Path], sweep: Sweep, replace: bool = False) -> P
         f.attrs["verdict_names"] = json.dumps(list(SWEEP_VERDICTS))
         f.attrs["finding_names"] = json.dumps(list(FINDING_KINDS))
         f.attrs["outcome_names"] = json.dumps(list(OUTCOMES))
+        f.attrs["mode_names"] = json.dumps(list(FAILURE_MODES))
         f.attrs["outcome_reasons"] = json.dumps(list(REASONS))
         g = f.create_group("configs")
         code = {v: i for i, v in enumerate(SWEEP_VERDICTS)}
@@ -762,8 +783,10 @@ def save_sweep(path: Union[str, Path], sweep: Sweep, replace: bool = False) -> P
 
 
 def _save_outcomes(c, e: SweepEntry, code: Dict[str, int]) -> None:
-    """The trace (trace/steps, verdict, findings, outcome) and the final outcomes (outcome/kind, reason and
+    """The failure-mode masks (modes), the trace (trace/steps, verdict, findings, outcome) and the final outcomes (outcome/kind, reason and
     each evidence array as outcome/ev_NAME) of one configuration; the names' lists are the file's attributes."""
+    if e.modes is not None:
+        c.create_dataset("modes", data=np.asarray(e.modes, np.int32))
     if e.trace_steps is not None:
         t = c.create_group("trace")
         t.create_dataset("steps", data=np.asarray(e.trace_steps, np.int64))
@@ -855,6 +878,16 @@ def _read_outcomes(f, c, e: SweepEntry, path: Path, key: str, names: List[str], 
     """The trace and the final outcomes of configuration ``key`` when the file has them, checked and
     re-mapped onto this version's names (a name this version does not know reads as "moving")."""
     K = e.K
+    mnames = _names(f, "mode_names", path, FAILURE_MODES)
+    if "modes" in c and mnames is not None:
+        check_whole(c["modes"], path, f"configs/{key}/modes")
+        raw = np.asarray(c["modes"][()], np.int64)
+        if raw.shape != (K,):
+            raise RunFileError(path, f"configs/{key}/modes has shape {raw.shape}, needs ({K},)")
+        e.modes = np.zeros(K, np.int32)
+        for bit, kind in enumerate(mnames):
+            if kind in FAILURE_MODES:
+                e.modes |= (((raw >> bit) & 1) << FAILURE_MODES.index(kind)).astype(np.int32)
     onames = _names(f, "outcome_names", path, OUTCOMES)
     rnames = _names(f, "outcome_reasons", path, REASONS)
 
@@ -926,7 +959,7 @@ def _complete_ev(ev: Dict[str, np.ndarray], K: int) -> Dict[str, np.ndarray]:
     return ev
 
 
-__all__ = ["SWEEP_VERDICTS", "DIVERGED", "finding_mask", "Tracer", "entry_arrays", "entry_from_arrays",
+__all__ = ["SWEEP_VERDICTS", "DIVERGED", "finding_mask", "mode_mask", "Tracer", "entry_arrays", "entry_from_arrays",
  "parse_grid", "expand_grid", "grid_label",
            "wilson_interval", "loss_histogram", "SweepEntry", "Sweep", "SweepProgress", "SweepRunner",
            "run_sweep", "save_sweep", "open_sweep", "default_sweep_path"]

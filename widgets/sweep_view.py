@@ -129,7 +129,7 @@ class GalleryModel(QAbstractListModel):
             if e.findings is not None:
                 found = "findings: " + (", ".join(x.replace("_", " ") for x in FINDING_KINDS
                                                   if (int(e.findings[k]) >> FINDING_KINDS.index(x)) & 1) or "none") + "\n"
-            kinds = e.outcomes()
+            kinds = e.outcomes
             outcome = "" if kinds is None else f"outcome: {e.outcome_batch().text(k)}\n"
             return (f"model {k} (seed {e.config.seed + k})\nverdict: {verdict_label(e.verdicts[k])}\n" + outcome
                     + found + f"final loss {float(e.loss[k]):.4g}\nclick: open it in the explorer")
@@ -461,8 +461,8 @@ class SweepView(QWidget):
         kind = self.finding_box.currentData()
         keep = e.has_finding(kind) if kind else None
         outcome = self.outcome_box.currentData()
-        if outcome and e.outcomes() is not None:
-            has = e.outcomes() == outcome
+        if outcome and e.outcomes is not None:
+            has = e.outcomes == outcome
             keep = has if keep is None else keep & has
         self.gallery.gallery_model.set_entry(e, gallery_order(e.verdicts, e.loss, verdict, keep))
 

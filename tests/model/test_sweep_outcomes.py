@@ -23,7 +23,7 @@ def test_the_trace_is_the_verdict_grid_and_ends_with_the_final_verdicts(small):
     e = sweep.entries[0]
     assert e.trace_steps.tolist() == [1024, 1448, 2048, 2896, 3000] and e.step == 3000
     assert (e.trace_verdicts[-1] == e.verdicts).all()  # the last grid step is the final one
-    assert set(e.outcomes()) <= set(OUTCOMES)
+    assert set(e.outcomes) <= set(OUTCOMES)
     # the curve's counts are the trace's, with Wilson intervals of those counts
     for c, v in zip(e.failure_curve(), e.trace_verdicts):
         f = int(np.sum(v != "perfect"))
@@ -43,7 +43,7 @@ def test_the_final_outcome_is_the_one_a_single_run_of_the_same_seed_gets(small):
     tr.run()
     b = history_outcomes(tr.history, cfg)
     assert b.verdicts[0] == e.verdicts[k]
-    assert b.kinds()[0] == e.outcomes()[k]
+    assert b.kinds()[0] == e.outcomes[k]
 
 
 def test_finding_combinations_are_the_analysis_failure_keys_counted(small):
@@ -65,7 +65,7 @@ def test_outcome_rates_and_the_per_model_list(small):
     sweep, _ = small
     e = sweep.entries[0]
     r = e.outcome_rates()
-    kinds = e.outcomes()
+    kinds = e.outcomes
     for o in OUTCOMES:
         assert r[o]["count"] == int(np.sum(kinds == o))
         assert r[o]["ci95"] == pytest.approx(list(wilson_interval(r[o]["count"], e.K)))
@@ -88,12 +88,12 @@ def test_the_file_and_a_cluster_task_keep_the_trace_and_the_outcomes(small, tmp_
     meta, arrays = entry_arrays(e)
     assert all(a.dtype != object for a in arrays.values())  # npz without pickle
     again = entry_from_arrays(e.config, e.grid, json.loads(json.dumps(meta)), arrays)
-    assert (again.outcomes() == e.outcomes()).all() and again.failure_curve() == e.failure_curve()
+    assert (again.outcomes == e.outcomes).all() and again.failure_curve() == e.failure_curve()
 
 
 def test_until_decided_ends_a_sweep_configuration_once_every_model_is_decided(tmp_path):
     """Henighan's n-gon from step 0 (init analytic): every model settled at the first judged step."""
     sweep = run_sweep(TrainConfig(n=6, models=4, steps=40_000, init="analytic", until_decided=True), threads=1)
     e = sweep.entries[0]
-    assert e.step == 1024 and list(e.outcomes()) == ["settled"] * 4 and not sweep.cancelled
+    assert e.step == 1024 and list(e.outcomes) == ["settled"] * 4 and not sweep.cancelled
     assert e.trace_steps.tolist() == [1024]

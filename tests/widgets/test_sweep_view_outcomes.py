@@ -26,7 +26,7 @@ def test_the_curve_and_the_outcome_filter(qtbot, sweep):
     assert list(x) == [c["step"] for c in curve] and list(y) == pytest.approx([c["rate"] for c in curve])
     labels = [v.table.item(r, 0).text() for r in range(v.table.rowCount())]
     assert {"outcome: settled", "outcome: stuck", "outcome: moving", "outcome: failures stuck"} <= set(labels)
-    kinds = e.outcomes()
+    kinds = e.outcomes
     for o in ("settled", "stuck", "moving"):
         v.show_outcome(o)
         shown = sorted(v.gallery.gallery_model.model_at(i) for i in range(v.gallery.gallery_model.rowCount()))
