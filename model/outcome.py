@@ -823,7 +823,9 @@ def outcome_text(b: OutcomeBatch, k: int) -> str:
              "not_computed": "the local model not computed (too many parameters)"}.get(lk, "no local model")
     repair = (f"no failing feature is predicted to be repaired within {H:g} doublings" if ev["crossing_computed"][k]
               else f"repairs not predicted (n > {CROSSING_MAX_N})")
-    return f"stuck: one level ({q:.3g}) of loss is {pace_t} away, {repair}, and {local}"
+    level = (f"the loss is {pace:.2g} doublings from falling one level ({q:.3g})" if math.isfinite(pace) else
+             f"the loss will not fall one level ({q:.3g}) at its present pace")
+    return f"stuck: {level}, {repair}, and {local}"
 
 
 def outcome_words(verdict: str, kind: Optional[str]) -> str:

@@ -464,7 +464,7 @@ def cmd_inspect(a: argparse.Namespace) -> int:
         print(json.dumps(inspect_report(run, snap, an, a.model, opt, a.run, outcome=out), allow_nan=False))
     else:
         print(format_analysis(an))
-        print(f"outcome: {outcome_words(an.verdict, out['kind'])}: {out['text']}")
+        print(f"outcome: {outcome_words(an.verdict, out['kind'])}: {out['text'].split(': ', 1)[-1]}")
         if opt is not None:
             print("")
             print("local optimum: " + opt["text"])
