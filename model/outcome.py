@@ -30,7 +30,7 @@ recorded step s reads its recorded history and the run's optimiser too:
    leads; ``next_kink_step`` reports, in the same way, when the first pre-activation of all
    crosses 0 (the next ReLU kink);
 3. **local model**: the loss has no descent the optimiser follows. The exact Hessian (by
-   autograd, batched over the candidates: the failures the first two checks leave) with the
+   autograd, batched over the candidates: the failures the first checks leave) with the
    latent rotation set aside (model/optimum.py), its lowest curvature lambda against the
    tolerance optimum.py derives (eigensolver rounding plus float32 parameter rounding through
    the third derivative). A negative curvature is an escape only if the loss can fall along
@@ -56,8 +56,8 @@ reach it sooner, or a repair predicted sooner, is motion.
 Sparse data has no verdict: its outcome is ``settled`` when the loss moved by less than
 PLATEAU_REL_TOL over [s/2, s] (model.story's plateau), else ``moving``.
 
-Cost: everything is batched over models from the history's rows (numpy; torch.func for the
-candidates' Hessians, one vmap); the per-model analyses (model.analysis.analyze) are the
+Cost: everything is batched over models from the history's rows (numpy; the candidates' Hessians as
+p Hessian-vector products of their summed loss, plain torch autograd); the per-model analyses (model.analysis.analyze) are the
 caller's, as they are needed for the verdict anyway. ``benchmarks/outcome_audit.py`` times
 10,000 models.
 """
@@ -100,7 +100,7 @@ MIN_STEP = 16
 #: Candidates' Hessians by batched autograd up to this many parameters a model (model/optimum.py's
 #: exact limit); above, the local model of a candidate is not computed in a batch.
 BATCH_HESSIAN_MAX_PARAMS = 600
-#: Models per vmap chunk: (chunk, p, p) float64 Hessians stay near this many bytes.
+#: Models per chunk of the batched Hessian: (chunk, p, p) float64 Hessians stay near this many bytes.
 BATCH_HESSIAN_BYTES = 128 * 2**20
 #: Entries of P (models x n x n) handled per chunk by the crossing extrapolation.
 CROSSING_CHUNK_ELEMS = 4_000_000
@@ -346,50 +346,50 @@ def _param_units(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray]) -> np.nd
     return np.where(ok, FLOAT32_UNIT, FLOAT64_UNIT)
 
 
-def _torch_pieces(m: int, n: int, bias: bool, untied: bool, imp: np.ndarray, l2: float):
-    """(loss(theta, b0), P(theta, b0), tangents(theta)) of one model for torch.func (vmapped by the caller);
-    theta = (W, b if bias, M if untied) as optimum.py lays it out; b0 the fixed bias of a run without one."""
+def _batched_loss(m: int, n: int, bias: bool, untied: bool, imp: np.ndarray, l2: float):
+    """theta (K, p), b0 (K, n) -> (K,) the one-hot loss of each model (torch float64), theta laid out as
+    optimum.py lays out one model's (W, b if bias, M if untied); b0 the fixed bias of a run without one.
+    Models are independent, so the gradient of the sum is each model's gradient and its Hessian is
+    block-diagonal: plain autograd, batched, with no transform to start up."""
     import torch
 
     mn = m * n
     impt = torch.from_numpy(np.asarray(imp, dtype=np.float64))
     eye = torch.eye(n, dtype=torch.float64)
 
-    def split(th, b0):
-        W = th[:mn].reshape(m, n)
-        b = th[mn:mn + n] if bias else b0
-        off = mn + (n if bias else 0)
-        D = th[off:off + mn].reshape(n, m) if untied else W.T
-        return W, b, D
-
-    def P(th, b0):
-        W, b, D = split(th, b0)
-        return (D @ W).T + b
-
     def loss(th, b0):
-        E = torch.relu(P(th, b0)) - eye
-        out = (E * E * impt).sum() / n
-        return out + 0.5 * l2 * (th * th).sum() if l2 else out
-
-    pairs = [(a, c) for a in range(m) for c in range(m)] if untied else [(a, c) for a in range(m) for c in range(a + 1, m)]
-
-    def tangents(th):
-        W = th[:mn].reshape(m, n)
+        K = th.shape[0]
+        W = th[:, :mn].reshape(K, m, n)
+        b = th[:, mn:mn + n] if bias else b0
         off = mn + (n if bias else 0)
-        cols = []
-        for a, c in pairs:
-            A = torch.zeros(m, m, dtype=torch.float64)
-            A[a, c] = 1.0
-            if not untied:
-                A[c, a] = -1.0
-            t = torch.zeros_like(th)
-            t[:mn] = (A @ W).reshape(-1)
-            if untied:
-                M = th[off:off + mn].reshape(n, m)
-                t[off:off + mn] = (-(M @ A)).reshape(-1)
-            cols.append(t)
-        return torch.stack(cols, dim=1) if cols else torch.zeros(th.shape[0], 0, dtype=torch.float64)
-    return loss, P, tangents
+        D = th[:, off:off + mn].reshape(K, n, m) if untied else W.transpose(1, 2)
+        P = torch.einsum("kai,kja->kij", W, D) + b[:, None, :]
+        E = torch.relu(P) - eye
+        out = (E * E * impt).sum(dim=(1, 2)) / n
+        return out + 0.5 * l2 * (th * th).sum(dim=1) if l2 else out
+    return loss
+
+
+def _tangents(theta: np.ndarray, m: int, n: int, bias: bool, untied: bool) -> np.ndarray:
+    """(K, p, s) generators of the latent symmetries at each model's theta (optimum._Params.tangents, batched):
+    tied, A W for A = E_ac - E_ca (a < c); untied, (A W, -M A) for every E_ac."""
+    K = theta.shape[0]
+    mn = m * n
+    W = theta[:, :mn].reshape(K, m, n)
+    off = mn + (n if bias else 0)
+    pairs = [(a, c) for a in range(m) for c in range(m)] if untied else \
+        [(a, c) for a in range(m) for c in range(a + 1, m)]
+    T = np.zeros((K, theta.shape[1], len(pairs)))
+    for j, (a, c) in enumerate(pairs):
+        A = np.zeros((m, m))
+        A[a, c] = 1.0
+        if not untied:
+            A[c, a] = -1.0
+        T[:, :mn, j] = np.einsum("ab,kbi->kai", A, W).reshape(K, -1)
+        if untied:
+            M = theta[:, off:off + mn].reshape(K, n, m)
+            T[:, off:off + mn, j] = -np.einsum("kia,ab->kib", M, A).reshape(K, -1)
+    return T
 
 
 def _thetas(W, b, M, bias: bool) -> np.ndarray:
@@ -401,17 +401,18 @@ def _thetas(W, b, M, bias: bool) -> np.ndarray:
 
 def local_models(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray], config: "TrainConfig",
                  loss: np.ndarray) -> Dict[str, np.ndarray]:
-    """Check 3 for K one-hot models at once (the exact Hessian by torch.func, vmapped): per model the lowest
-    curvature off the latent symmetries (``lam``) and its tolerance (``tol``), the fall the quadratic model
-    allows along it before it stops holding (``drop``) against the float32 resolution of the loss (``res32``),
-    the gradient norm and its float32 floor, and whether some pre-activation sits on a kink (``on_kink``)."""
+    """Check 3 for K one-hot models at once (the exact Hessian by batched autograd: p Hessian-vector
+    products of the summed loss): per model the lowest curvature off the latent symmetries (``lam``) and its
+    tolerance (``tol``), the fall the quadratic model allows along it before the next kink (``drop``) against
+    the float32 resolution of the loss (``res32``), the gradient norm and its float32 floor, and whether some
+    pre-activation sits on a kink (``on_kink``)."""
     import torch
 
     from .optimum import coupled_l2
 
     K, m, n = W.shape
     bias, untied = bool(config.bias), M is not None
-    f, Pf, tang = _torch_pieces(m, n, bias, untied, config.importance_vector(), coupled_l2(config))
+    f = _batched_loss(m, n, bias, untied, config.importance_vector(), coupled_l2(config))
     theta = _thetas(W, b, M, bias)
     p = theta.shape[1]
     b0 = np.zeros((K, n)) if bias else np.asarray(b, np.float64)
@@ -420,27 +421,39 @@ def local_models(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray], config: 
     out["on_kink"] = np.zeros(K, bool)
     out["res32"] = 0.5 * np.spacing(np.abs(np.asarray(loss, np.float64)).astype(np.float32)).astype(np.float64)
     chunk = max(1, int(BATCH_HESSIAN_BYTES // (8 * 4 * p * p)))
-    F = torch.func
-    grad = F.vmap(F.grad(f))
-    hess = F.vmap(F.hessian(f))
-
-    def curv_grad(th, b_, v):  # d/dtheta of v.H(theta).v: D^3 L[v, v, .]
-        return F.grad(lambda t: F.jvp(lambda x: F.grad(f)(x, b_), (t,), (v,))[1] @ v)(th)
-
     for a in range(0, K, chunk):
         sl = slice(a, min(K, a + chunk))
-        th = torch.from_numpy(theta[sl].copy())
+        th = torch.from_numpy(theta[sl].copy()).requires_grad_(True)
         bz = torch.from_numpy(b0[sl].copy())
-        g = grad(th, bz)
-        H = hess(th, bz)
-        H = 0.5 * (H + H.transpose(1, 2))
-        lam, V, Hn = _lowest_off_symmetries(H, F.vmap(tang)(th), th)
-        dl = F.vmap(curv_grad)(th, bz, V)
-        dP = F.vmap(lambda t, b_, v: F.jvp(lambda x: Pf(x, b_), (t,), (v,))[1])(th, bz, V)
-        P = F.vmap(Pf)(th, bz)
-        S = preactivations(np.abs(W[sl]), np.abs(b[sl]), None if M is None else np.abs(M[sl]))
-        _finish_local(out, sl, p, unit[sl], (lam, V, Hn, g, dl, P, dP, th), S, m)
+        (g,) = torch.autograd.grad(f(th, bz).sum(), th, create_graph=True)
+        H = np.stack([torch.autograd.grad(g[:, j].sum(), th, retain_graph=True)[0].detach().numpy()
+                      for j in range(p)], axis=2)  # H[k, :, j] = column j of model k's Hessian
+        H = 0.5 * (H + np.swapaxes(H, 1, 2))
+        lam, V, Hn = _lowest_off_symmetries(H, _tangents(theta[sl], m, n, bias, untied), theta[sl])
+        vt = torch.from_numpy(V)
+        (hv,) = torch.autograd.grad((g * vt).sum(), th, create_graph=True)  # H v, per model
+        (dl,) = torch.autograd.grad((hv * vt).sum(), th)  # d/dtheta of v.H.v: D^3 L[v, v, .]
+        Wn, bn = theta[sl, :m * n].reshape(-1, m, n), (theta[sl, m * n:m * n + n] if bias else b0[sl])
+        Mn = theta[sl, -m * n:].reshape(-1, n, m) if untied else None
+        P = preactivations(Wn, bn, Mn)
+        dP = _preactivation_change(Wn, Mn, V, m, n, bias, untied)
+        S = preactivations(np.abs(Wn), np.abs(bn), None if Mn is None else np.abs(Mn))
+        _finish_local(out, sl, p, unit[sl], (lam, V, Hn, g.detach().numpy(), dl.numpy(), P, dP, theta[sl]), S, m)
     return out
+
+
+def _preactivation_change(W: np.ndarray, M: Optional[np.ndarray], V: np.ndarray, m: int, n: int, bias: bool,
+                          untied: bool) -> np.ndarray:
+    """(k, n, n) the directional derivative of P = (D W)^T + b along each model's V (P is bilinear in W, D)."""
+    k = V.shape[0]
+    mn = m * n
+    dW = V[:, :mn].reshape(k, m, n)
+    db = V[:, mn:mn + n] if bias else np.zeros((k, n))
+    off = mn + (n if bias else 0)
+    if untied:
+        dM = V[:, off:off + mn].reshape(k, n, m)
+        return np.einsum("kai,kja->kij", dW, M) + np.einsum("kai,kja->kij", W, dM) + db[:, None, :]
+    return np.einsum("kai,kaj->kij", dW, W) + np.einsum("kai,kaj->kij", W, dW) + db[:, None, :]
 
 
 def escape_doublings(config: "TrainConfig", step: int, lam: np.ndarray, sigma: np.ndarray, reach: np.ndarray,
@@ -475,27 +488,24 @@ def escape_doublings(config: "TrainConfig", step: int, lam: np.ndarray, sigma: n
     return rate, t
 
 
-def _lowest_off_symmetries(H, T, th):
+def _lowest_off_symmetries(H: np.ndarray, T: np.ndarray, th: np.ndarray):
     """(lowest eigenvalue, its eigenvector, |H|) of each Hessian (k, p, p) with the span of its symmetry
     tangents T (k, p, s) shifted out of the way (given a curvature above every other)."""
-    import torch
-
-    lam_all = torch.linalg.eigvalsh(H)
-    Hn = lam_all.abs().max(dim=1).values
+    lam_all = np.linalg.eigvalsh(H)
+    Hn = np.abs(lam_all).max(axis=1)
     if T.shape[2]:
-        U, S, _ = torch.linalg.svd(T, full_matrices=False)
-        keep = (S > 64 * EPS * torch.clamp(th.norm(dim=1, keepdim=True), min=1.0)).to(H.dtype)
+        U, S, _ = np.linalg.svd(T, full_matrices=False)
+        keep = S > 64 * EPS * np.maximum(np.linalg.norm(th, axis=1, keepdims=True), 1.0)
         U = U * keep[:, None, :]
-        sigma = (2.0 * Hn + 1.0)[:, None, None]
-        H = H + sigma * (U @ U.transpose(1, 2))
-    lam, V = torch.linalg.eigh(H)
+        H = H + (2.0 * Hn + 1.0)[:, None, None] * (U @ np.swapaxes(U, 1, 2))
+    lam, V = np.linalg.eigh(H)
     return lam[:, 0], V[:, :, 0], Hn
 
 
 def _finish_local(out, sl, p, unit, tensors, S, m: int) -> None:
     """The tolerances, the validity radius and the fall along the lowest direction (see local_models);
     S (k, n, n) the sums of the absolute terms of each pre-activation."""
-    lam, V, Hn, g, dl, P, dP, th = (x.numpy() for x in tensors)
+    lam, V, Hn, g, dl, P, dP, th = tensors
     tnorm = np.linalg.norm(th, axis=1)
     # optimum.py's curvature tolerance: eigensolver rounding plus float32 rounding through the third derivative
     tol = 2.0 * p * EPS * Hn + unit * np.sum(np.abs(dl * th), axis=1)
@@ -820,7 +830,8 @@ def outcome_text(b: OutcomeBatch, k: int) -> str:
     local = {"minimum": "the local model is a minimum", "flat_saddle": "its only negative curvature ends at a kink "
              "before the loss could fall by float32's resolution", "kink_minimum": "a minimum on its kinks",
              "nonsmooth_saddle": "a non-smooth saddle that gradient descent does not follow",
-             "not_computed": "the local model not computed (too many parameters)"}.get(lk, "no local model")
+             "not_computed": "the local model not computed (too many parameters)"}.get(
+        lk, "the local model not judged here (inspect and sweeps judge it)")
     repair = (f"no failing feature is predicted to be repaired within {H:g} doublings" if ev["crossing_computed"][k]
               else f"repairs not predicted (n > {CROSSING_MAX_N})")
     level = (f"the loss is {pace:.2g} doublings from falling one level ({q:.3g})" if math.isfinite(pace) else

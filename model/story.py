@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -261,13 +261,15 @@ _OUTCOME_CACHE: dict = {}
 _OUTCOME_LOCK = threading.Lock()
 
 
-def outcome_events(history: History, config: TrainConfig, model: int = 0) -> List[dict]:
+def outcome_events(history: History, config: TrainConfig, model: int = 0, local: bool = True,
+                   stop: Optional[Callable[[], bool]] = None) -> List[dict]:
     """The outcome (model.outcome: settled, stuck, moving) of one model through its history: judged at the
     steps where an outcome can change its reading (engine.decide_grid: step 1,024 and every half doubling up
     to the latest recorded step, and that step), an event wherever it differs from the one before. Each:
     {"kind": "outcome", "step" (the first judged step with this outcome), "outcome", "judged_at" (the last),
     "reason", "text" (the outcome's one line at judged_at)}; before the first judged step the outcome is
-    unknown (no event)."""
+    unknown (no event). ``local=False`` leaves out the local model (model/outcome.py's check 3, which needs
+    torch); ``stop()`` true ends the scan at the next judged step (what was judged is returned)."""
     from .engine import decide_grid
     from .outcome import history_outcomes
 
@@ -279,11 +281,13 @@ def outcome_events(history: History, config: TrainConfig, model: int = 0) -> Lis
     out: List[dict] = []
     cfg_key = config.to_json()
     for st in checks:
-        key = (id(history), int(model), int(st), cfg_key)
+        if stop is not None and stop():
+            break
+        key = (id(history), int(model), int(st), cfg_key, bool(local))
         with _OUTCOME_LOCK:
             got = _OUTCOME_CACHE.get(key)
         if got is None or st == latest:  # the latest step's rows may still be replaced: judged afresh
-            b = history_outcomes(history, config, st, [model], full=False)
+            b = history_outcomes(history, config, st, [model], local=local, full=False)
             got = (str(b.kinds()[0]), str(b.reasons()[0]), b.text(0))
             with _OUTCOME_LOCK:
                 if len(_OUTCOME_CACHE) >= OUTCOME_CACHE_MAX:
@@ -297,14 +301,15 @@ def outcome_events(history: History, config: TrainConfig, model: int = 0) -> Lis
 
 
 def story_events(history: History, model: int = 0, onehot: bool = True, stride: int = 1,
-                 config: Optional[TrainConfig] = None) -> List[dict]:
+                 config: Optional[TrainConfig] = None, local: bool = True,
+                 stop: Optional[Callable[[], bool]] = None) -> List[dict]:
     """The timeline's story: the diagnosis changes (one-hot data only: the diagnosis is a one-hot
-    one), the loss plateaus (any data) and, given the run's config, the outcomes (outcome_events), each
-    event with its "kind" ("diagnosis" | "plateau" | "outcome"), sorted by step."""
+    one), the loss plateaus (any data) and, given the run's config, the outcomes (outcome_events, with
+    ``local`` and ``stop``), each event with its "kind" ("diagnosis" | "plateau" | "outcome"), sorted by step."""
     events = [dict(e, kind="diagnosis") for e in diagnosis_events(history, model, onehot, stride)] if onehot else []
     events += history_plateaus(history, model)
     if config is not None:
-        events += outcome_events(history, config, model)
+        events += outcome_events(history, config, model, local, stop)
     order = {"diagnosis": 0, "plateau": 1, "outcome": 2}
     return sorted(events, key=lambda e: (e["step"], order.get(e["kind"], 3)))
 

@@ -571,6 +571,9 @@ class MainWindow(QMainWindow):
             self._stale.add("plane3d")
         if snap is not None:
             verdict = ctx.analysis.verdict.replace("_", " ") if ctx.analysis is not None else "…"
+            outcome = ctx.extra.get("outcome")
+            if outcome and ctx.analysis is not None and getattr(s, "override", None) is None:
+                verdict += f", {outcome['outcome']}"  # "symmetric failure, stuck"
             model = f"model {s.model} · " if s.config.models > 1 else ""
             if getattr(s, "override", None) is not None:
                 model = "perturbed copy (probe) · " + model
@@ -712,9 +715,11 @@ class MainWindow(QMainWindow):
 
         if self._story_closed:
             return
-        # the outcomes (settled, stuck, moving) where they stay cheap: three analyses a judged step
+        # the outcomes (settled, stuck, moving) where they stay cheap: three analyses a judged step; the scan
+        # stops at the next judged step once the window closes
         config = s.config if s.config.n <= STORY_BIG_N else None
-        self._story_pool.submit(story_events, h, s.model, onehot, stride, config).add_done_callback(done)
+        self._story_pool.submit(story_events, h, s.model, onehot, stride, config, True,
+                                lambda: self._story_closed).add_done_callback(done)
 
     def _hover_text(self, index: int) -> str:
         """The timeline's tooltip: the recorded step under the pointer and the shown model's loss there."""
