@@ -97,3 +97,36 @@ def test_until_decided_ends_a_sweep_configuration_once_every_model_is_decided(tm
     e = sweep.entries[0]
     assert e.step == 1024 and list(e.outcomes) == ["settled"] * 4 and not sweep.cancelled
     assert e.trace_steps.tolist() == [1024]
+
+
+@pytest.mark.parametrize("where, data, words", [
+    ("trace/outcome", "codes", "outcome has codes outside"),
+    ("outcome/kind", "shape", "outcome/kind and reason need shape"),
+    ("modes", "shape", "modes has shape"),
+    ("outcome/ev_pace_t", "text", "ev_pace_t"),
+])
+def test_a_damaged_outcome_in_a_sweep_file_is_one_line(small, tmp_path, where, data, words):
+    import shutil
+
+    import h5py
+
+    from model.outfile import RunFileError
+
+    _, out = small
+    bad = tmp_path / "bad.h5"
+    shutil.copy(out, bad)
+    with h5py.File(bad, "r+") as f:
+        c = f["configs/c0000"]
+        old = c[where]
+        shape = old.shape
+        del c[where]
+        if data == "codes":
+            c.create_dataset(where, data=np.full(shape, 99, np.int8))
+        elif data == "shape":
+            c.create_dataset(where, data=np.zeros(3, np.int8))
+        else:
+            c.create_dataset(where, data=np.array(["x"] * shape[0], dtype="S1"))
+    with pytest.raises(RunFileError) as exc:
+        open_sweep(bad)
+    msg = str(exc.value)
+    assert words in msg and "\n" not in msg and str(bad) in msg
