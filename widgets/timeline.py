@@ -119,6 +119,9 @@ class StorySlider(QSlider):
     MARK_PX = 5
     STRIP_PX = 4
     PLATEAU_COLOR = "#17becf"
+    #: The outcome strip, just above the verdict strip: the outcome in force over each stretch (model.outcome).
+    OUTCOME_PX = 3
+    OUTCOME_COLORS = {"settled": "#2ca02c", "stuck": "#3b0a0a", "moving": "#ffbf00"}
 
     def __init__(self, orientation: Qt.Orientation, parent: Optional[QWidget] = None):
         super().__init__(orientation, parent)
@@ -127,6 +130,7 @@ class StorySlider(QSlider):
         self._frac = np.zeros(0)  # where each index sits, fraction of the track
         self._drag_dx: Optional[int] = None  # pointer x minus handle x while dragging
         self.hover_text: Optional[Callable[[int], str]] = None  # index -> "step 3,000 · loss 0.12"
+        self._outcomes: list = []  # (index, outcome, text): where the outcome changed
         self.setMouseTracking(True)
         # keys go to the timeline's actions (one snapshot, a page...), not to the value arithmetic
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -154,6 +158,25 @@ class StorySlider(QSlider):
         """[(index, text), ...]: the recorded snapshots from which the loss stopped moving."""
         self._plateaus = [(int(i), str(t)) for i, t in marks]
         self.update()
+
+    def set_outcomes(self, spans: Iterable[Tuple[int, str, str]]) -> None:
+        """[(index, outcome, text), ...]: from each recorded snapshot on, the outcome in force (settled, stuck,
+        moving) and its one line, drawn as a strip in OUTCOME_COLORS above the verdict strip."""
+        self._outcomes = [(int(i), str(o), str(t)) for i, o, t in spans]
+        self.update()
+
+    def outcomes(self) -> list:
+        """The outcome strip, [(index, outcome, text), ...]."""
+        return list(self._outcomes)
+
+    def outcome_at(self, index: int) -> Optional[Tuple[str, str]]:
+        """(outcome, text) in force at a slider index (None before the first judged step)."""
+        got = None
+        for i, o, t in self._outcomes:
+            if i > index:
+                break
+            got = (o, t)
+        return got
 
     def marks(self) -> list:
         """The diagnosis marks, [(index, text), ...]."""
@@ -265,6 +288,9 @@ class StorySlider(QSlider):
         lines = []
         if self.hover_text is not None and self.maximum() >= self.minimum():
             lines.append(self.hover_text(self.value_at(x)))
+        here = self.outcome_at(self.value_at(x)) if self._outcomes else None
+        if here is not None:
+            lines.append("outcome " + here[1])
         lines += [t for i, t in self._all_marks() if abs(self.x_of(i) - x) <= self.MARK_HIT_PX]
         return "\n".join(s for s in lines if s)
 
@@ -295,10 +321,22 @@ class StorySlider(QSlider):
         opt = self._styled_option()
         opt.subControls = QStyle.SubControl.SC_SliderGroove | QStyle.SubControl.SC_SliderHandle
         p.drawComplexControl(QStyle.ComplexControl.CC_Slider, opt)
+        if self._outcomes:
+            self._paint_outcomes(p)
         if self._marks or self._plateaus:
             self._paint_diagnosis(p)
             self._paint_plateaus(p)
         p.end()
+
+    def _paint_outcomes(self, p: QPainter) -> None:
+        """The outcome strip: each outcome's colour from its snapshot to the next change."""
+        if not self._outcomes:
+            return
+        y = self.height() - self.STRIP_PX - self.OUTCOME_PX
+        ends = [self.x_of(i) for i, _o, _t in self._outcomes[1:]] + [self.x_of(self.maximum()) + 1]
+        for (i, o, _t), x1 in zip(self._outcomes, ends):
+            x0 = self.x_of(i)
+            p.fillRect(x0, y, max(x1 - x0, 1), self.OUTCOME_PX, QColor(self.OUTCOME_COLORS.get(o, "#888888")))
 
     def _paint_plateaus(self, p: QPainter) -> None:
         """Each plateau: a hollow downward triangle at the top and a dotted line down to the strip."""
@@ -644,9 +682,10 @@ class Timeline(QWidget):
 
     def set_events(self, events: Optional[Iterable[dict]]) -> None:
         """Mark the story: [{"step", "text", "color"?, "kind"?}, ...] (model.story.story_events):
-        diagnosis changes (no kind, or "diagnosis") and loss plateaus (kind "plateau", their own mark
-        style, left out of the verdict strip). A mark sits on the recorded snapshot at or before its
-        step. The events are also the stops of N / Shift+N and of the event list."""
+        diagnosis changes (no kind, or "diagnosis"), loss plateaus (kind "plateau", their own mark
+        style, left out of the verdict strip) and outcomes (kind "outcome" with "outcome": the strip
+        above the verdict strip). A mark sits on the recorded snapshot at or before its step. The
+        events are also the stops of N / Shift+N and of the event list."""
         self._events = sorted(events or [], key=lambda e: int(e["step"]))
         self._place_marks()
         if self.event_list is not None:
@@ -661,8 +700,11 @@ class Timeline(QWidget):
         if not len(self._steps):
             self.slider.set_marks([])
             self.slider.set_plateau_marks([])
+            self.slider.set_outcomes([])
             return
-        diag = [e for e in ev if e.get("kind", "diagnosis") != "plateau"]
+        diag = [e for e in ev if e.get("kind", "diagnosis") not in ("plateau", "outcome")]
+        self.slider.set_outcomes([(self._index_at(int(e["step"])), str(e["outcome"]), str(e["text"]))
+                                  for e in ev if e.get("kind") == "outcome"])
         self.slider.set_marks([(self._index_at(int(e["step"])), f"step {int(e['step']):,}: {e['text']}",
                                 e.get("color", "#d62728")) for e in diag])
         # a plateau's text already names its step ("loss plateau at 0.1224 from step 3,900")

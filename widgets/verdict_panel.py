@@ -211,7 +211,7 @@ def dress_story(events: List[dict]) -> List[dict]:
     """Colour and word the story's diagnosis events (model.story.story_events) for the timeline and the
     feature history, in place: the verdict's colour, grey and 'initial parameters' at step 0."""
     for e in events:
-        if e.get("kind") != "plateau":
+        if e.get("kind", "diagnosis") == "diagnosis":  # plateaus and outcomes keep their own marks
             e["color"] = verdict_color(e["verdict"], e["step"])
             e["text"] = event_text(e["verdict"], e["step"], e["text"])
     return events
@@ -501,6 +501,13 @@ class VerdictPanel(QWidget):
         sel = selected_of(ctx, snap.n)
         self.model.set_analysis(a, table_order(snap.n, sel.tolist()), colors, sel.tolist())
         lines = summary_lines(a)
+        outcome = (ctx.extra.get("outcome") if ctx is not None else None)
+        if outcome and not is_initial(a.step):  # model.story's outcome event in force: "Symmetric failure, stuck: ..."
+            lines[0] = f"{verdict_words(a.verdict)}, {outcome['outcome']}: {a.verdict_text}"
+            since = outcome["step"]
+            at = outcome.get("judged_at", since)
+            lines.insert(1, f"outcome (judged at step {at:,}" + (f", {outcome['outcome']} since step {since:,}"
+                                                                   if since != at else "") + f"): {outcome['text']}")
         col = verdict_color(a.verdict, a.step)
         if self._title_style != col:
             self.title.setColor(col)

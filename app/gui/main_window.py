@@ -681,6 +681,8 @@ class MainWindow(QMainWindow):
             ctx.extra["story"] = self.timeline.events()  # the feature history marks the story too
         if snap is not None and not s.follow_live:
             self.timeline.set_current_step(snap.step)
+        if snap is not None and ctx is not None:
+            ctx.extra["outcome"] = self._outcome_at(snap.step)
         for key, view in self.views.items():
             # Views hidden behind a tab or closed are brought up to date when
             # they are shown (visibilityChanged marks the window dirty).
@@ -697,6 +699,9 @@ class MainWindow(QMainWindow):
         if snap is not None:
             verdict = (verdict_label(ctx.analysis, snap.step) if ctx.analysis is not None else
                        "…" if snap.finite else "none: not finite at this step")
+            outcome = ctx.extra.get("outcome")
+            if outcome and ctx.analysis is not None and getattr(s, "override", None) is None and snap.step > 0:
+                verdict += f", {outcome['outcome']}"  # "symmetric failure, stuck"
             model = f"model {s.model} · " if s.config.models > 1 else ""
             if getattr(s, "override", None) is not None:
                 model = "perturbed copy (probe) · " + model
@@ -724,6 +729,7 @@ class MainWindow(QMainWindow):
         self.timeline.show_follow_live(s.follow_live)
         self.timeline.set_steps(s.history.steps if s.history is not None else [])
         self.timeline.set_events([])
+        self._outcome_events = []
         self._story_key = None
         self.refresh_story()
         self._update_models()
@@ -856,7 +862,11 @@ class MainWindow(QMainWindow):
 
         if self._story_closed:
             return
-        self._story_pool.submit(story_events, h, s.model, onehot, stride).add_done_callback(done)
+        # the outcomes (settled, stuck, moving) where they stay cheap: three analyses a judged step; the scan
+        # stops at the next judged step once the window closes
+        config = s.config if s.config.n <= STORY_BIG_N else None
+        self._story_pool.submit(story_events, h, s.model, onehot, stride, config, True,
+                                lambda: self._story_closed).add_done_callback(done)
 
     def _hover_text(self, index: int) -> str:
         """The timeline's tooltip: the recorded step under the pointer and the shown model's loss there."""
@@ -873,8 +883,19 @@ class MainWindow(QMainWindow):
             return  # an older request
         from widgets.verdict_panel import dress_story
 
-        self.timeline.set_events(dress_story(events))  # verdict colours; step 0: the initial parameters, grey
-        self._dirty = True  # the feature history draws the story too
+        events = dress_story(events)  # verdict colours; step 0: the initial parameters, grey
+        self.timeline.set_events(events)
+        self._outcome_events = [e for e in events if e.get("kind") == "outcome"]
+        self._mark_dirty()  # the feature history draws the story, the verdict panel the outcome in force
+
+    def _outcome_at(self, step: int):
+        """The shown model's outcome in force at ``step`` (the story's latest event at or before it), or None."""
+        got = None
+        for e in getattr(self, "_outcome_events", []):
+            if e["step"] > step:
+                break
+            got = e
+        return got
 
     def closeEvent(self, e: QCloseEvent) -> None:
         self._story_timer.stop()
