@@ -883,10 +883,15 @@ class MainWindow(QMainWindow):
             return  # an older request
         from widgets.verdict_panel import dress_story
 
+        self._story_shown = key
         events = dress_story(events)  # verdict colours; step 0: the initial parameters, grey
         self.timeline.set_events(events)
         self._outcome_events = [e for e in events if e.get("kind") == "outcome"]
         self._mark_dirty()  # the feature history draws the story, the verdict panel the outcome in force
+
+    def story_current(self) -> bool:
+        """Whether the timeline shows the story of the run and model on screen (none is on its way)."""
+        return self._story_key is not None and getattr(self, "_story_shown", None) == self._story_key
 
     def _outcome_at(self, step: int):
         """The shown model's outcome in force at ``step`` (the story's latest event at or before it), or None."""

@@ -115,6 +115,9 @@ def test_a_scrub_redraws_in_the_slider_event_and_a_burst_gives_one_frame(qtbot, 
     w.form.set_config(TrainConfig(n=7, steps=2000, seed=0))
     w.start_training()
     qtbot.waitUntil(lambda: finished(w), timeout=30000)
+    # the run's story (events and outcomes, judged in the background) marks the window dirty when it
+    # arrives: let it arrive first, so that every frame counted below is the scrub's
+    qtbot.waitUntil(w.story_current, timeout=30000)
     w.redraw()
     w.timeline.set_follow_live(False)
     clock = [1000.0]
