@@ -293,7 +293,7 @@ def test_the_engine_s_rows_reach_the_file_unchanged_through_the_writer_thread(tm
     with RunWriter(p, cfg) as w:
         tr = Trainer(cfg, writer=w, threads=1)
         tr.run()
-        assert w._stage_rows < 20  # the run went through many staging blocks
+        assert w.stage_rows < 20  # the run went through many staging blocks
     h, run = tr.history, open_run(p)
     assert np.array_equal(run.history.steps, h.steps)
     with h.locked_arrays() as a, run.history.locked_arrays() as f:
