@@ -406,8 +406,12 @@ def test_plane3d_animation_with_orbit_decodes(gl, session7, tmp_path):
 
     r, job = _job(session7, tmp_path, "o.gif", frames=6, size=(240, 180), panels=("plane3d",), orbit=120)
     with r:
+        view, turns = r.panels[0].view, []
+        set_orbit = view.set_orbit
+        view.set_orbit = lambda azimuth: (turns.append(azimuth), set_orbit(azimuth))[1]
         out = job.run()
-        assert r.panels[0].view.camera_params()["azimuth"] != r.panels[0]._az0  # the camera turned
+        assert len(turns) >= 5 and max(turns) - min(turns) >= 60  # the camera turned, frame by frame
+        assert view.camera_params()["azimuth"] == pytest.approx(turns[-1])
     im = Image.open(out)
     assert im.n_frames == 6 and im.size == (240, 180)
     frames = []
