@@ -1,5 +1,5 @@
 # Quick start: `make run` opens the explorer; `make test` runs the whole suite.
-.PHONY: run test lint setup bench clean
+.PHONY: run test test-fast lint setup bench clean
 PY := .venv/bin/python
 
 setup:
@@ -10,6 +10,10 @@ run: setup
 
 test: setup lint
 	@bash scripts/xdisplay.sh $(PY) -m pytest -q
+
+# the fast tier: every test not marked slow (pytest.ini), without lint
+test-fast: setup
+	@bash scripts/xdisplay.sh $(PY) -m pytest -q -m "not slow"
 
 # ruff: pyflakes and pycodestyle rules; lint-imports: the layer contracts; mypy: each module's error
 # count held to mypy-baseline.json (all configured in pyproject.toml)

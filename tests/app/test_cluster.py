@@ -30,6 +30,7 @@ def _python(code: str, timeout=300, env_extra=None):
                           timeout=timeout, env=env)
 
 
+@pytest.mark.slow
 def test_ray_is_imported_only_when_a_run_asks_for_a_cluster(tmp_path):
     """Even an attempt to import it is caught (whether Ray is installed or not)."""
     r = _python(f"""

@@ -33,6 +33,7 @@ def finished(w):
     return w.session.state in ("finished", "stopped", "failed")
 
 
+@pytest.mark.slow
 def test_default_experiment_starts_at_once_and_every_view_follows(qtbot, make_window):
     w = make_window(autostart=True)
     qtbot.waitUntil(lambda: w.session.is_training() or finished(w), timeout=10000)
@@ -59,6 +60,7 @@ def test_default_experiment_starts_at_once_and_every_view_follows(qtbot, make_wi
                         timeout=3000)
 
 
+@pytest.mark.slow
 def test_pause_step_resume_stop_buttons(qtbot, make_window):
     w = make_window()
     w.form.set_config(TrainConfig(n=7, steps=10**8, seed=0))
@@ -86,6 +88,7 @@ def test_pause_step_resume_stop_buttons(qtbot, make_window):
     assert not w.controls.stop.isEnabled()
 
 
+@pytest.mark.slow
 def test_scrubbing_redraws_from_the_history(qtbot, make_window):
     w = make_window()
     w.form.set_config(TrainConfig(n=7, steps=5000, seed=0))
@@ -104,6 +107,7 @@ def test_scrubbing_redraws_from_the_history(qtbot, make_window):
     qtbot.waitUntil(lambda: w.session.frame()[0].step == 5000, timeout=2000)
 
 
+@pytest.mark.slow
 def test_a_scrub_redraws_in_the_slider_event_and_a_burst_gives_one_frame(qtbot, make_window, monkeypatch):
     """The slider's move redraws before control returns to the event loop (one window composition
     for the slider and the views), and moves within the paced interval after it are coalesced."""
@@ -146,6 +150,7 @@ def test_bad_form_values_block_the_start(qtbot, make_window):
     qtbot.waitUntil(lambda: w.controls.start.isEnabled(), timeout=2000)
 
 
+@pytest.mark.slow
 def test_open_save_and_a_bad_file(qtbot, make_window, tmp_path):
     w = make_window()
     w.form.set_config(TrainConfig(n=6, steps=2000, seed=3, models=4))
@@ -232,6 +237,7 @@ def test_settings_restore_safely(qtbot, make_window):
     assert w3.form.config().n == 9
 
 
+@pytest.mark.slow
 def test_clicking_a_feature_selects_it_in_every_view(qtbot, make_window):
     w = make_window()
     w.form.set_config(TrainConfig(n=7, steps=500, seed=0))
@@ -246,6 +252,7 @@ def test_clicking_a_feature_selects_it_in_every_view(qtbot, make_window):
     assert w.session.selected == set()
 
 
+@pytest.mark.slow
 def test_main_py_opens_the_window_and_a_run_file(tmp_path):
     """`python main.py` (make run) and `python main.py RUN.h5`, as real processes."""
     import os
@@ -276,6 +283,7 @@ def test_main_py_opens_the_window_and_a_run_file(tmp_path):
     assert r.returncode == 2 and "missing.h5" in r.stderr
 
 
+@pytest.mark.slow
 def test_3d_dock_follows_the_frame_and_alt_click_sends_a_feature(qtbot, make_window, monkeypatch):
     import numpy as np
     from PyQt6.QtWidgets import QApplication
@@ -319,6 +327,7 @@ def test_3d_dock_follows_the_frame_and_alt_click_sends_a_feature(qtbot, make_win
     QApplication.processEvents()
 
 
+@pytest.mark.slow
 def test_timeline_tells_when_the_seeds_failure_began(qtbot, make_window, tmp_path):
     """SGD, n = 7, seed 10 (the seed's clean symmetric failure): opened in the window, the
     timeline marks the recorded step where feature 1 died, with the verdict as its text."""
@@ -362,6 +371,7 @@ def test_model_table_before_the_first_step_says_no_loss_not_halted(qtbot, make_w
     w.session.stop_training()
 
 
+@pytest.mark.slow
 def test_layouts_give_the_pictures_the_room_and_are_remembered(qtbot, make_window):
     from app.gui.main_window import LAYOUTS
 

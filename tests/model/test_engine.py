@@ -63,6 +63,7 @@ VARIANTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("changes", VARIANTS, ids=[str(v) for v in VARIANTS])
 def test_kernel_matches_autograd_reference(changes):
     cfg = TrainConfig(n=7, m=2, steps=60, models=5, seed=3, lr=1e-2).replace(**changes).validate()

@@ -265,6 +265,7 @@ def stream_and_kill(path, seconds: float = 6.0):
     return killed_ms, reported
 
 
+@pytest.mark.slow
 def test_sigkill_of_a_writer_at_work_keeps_every_committed_row(tmp_path):
     """A real kill -9 while rows stream in and blocks are in the writer thread: the file
     opens, its rows are intact, it holds every row the writer had reported committed before

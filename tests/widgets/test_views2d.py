@@ -77,6 +77,7 @@ def test_all_views_on_the_seed_models_and_clear(views):
     assert views["verdict"].text() == ""
 
 
+@pytest.mark.slow
 def test_all_views_at_n_10000(views):
     snap = circle_snapshot(10_000)
     steps = np.arange(300) * 10
