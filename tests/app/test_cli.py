@@ -37,6 +37,7 @@ def test_train_prints_progress_loss_and_verdict(trained):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_inspect_json_is_one_object_with_the_documented_keys(trained):
     out, _ = trained
     r = run("inspect", str(out), "--json")

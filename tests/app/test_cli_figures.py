@@ -64,6 +64,7 @@ def test_quick_run_writes_every_figure_and_an_index_of_them(quick):
     assert "x0.02" in index  # says the step counts were reduced
 
 
+@pytest.mark.slow
 def test_the_index_says_how_each_figure_was_obtained(quick):
     """Closed forms say so; the failure says what reproduces it; the T-gons what differs from SMDD."""
     out, r = quick

@@ -418,6 +418,7 @@ def test_kill_9_of_the_window_leaves_autosaves_with_a_snapshot(tmp_path, moment)
 
 
 # ---------------------------------------------------------- files that exist
+@pytest.mark.slow
 def test_no_writer_replaces_a_file_unasked_and_force_replaces_it(tmp_path, run7, capsys, monkeypatch):
     from app.cli import main
 

@@ -174,6 +174,7 @@ def test_open_save_and_a_bad_file(qtbot, make_window, tmp_path):
     assert str(path) in recent
 
 
+@pytest.mark.slow
 def test_drag_and_drop_opens_a_run(qtbot, make_window, tmp_path):
     from model.runfile import save_run
 

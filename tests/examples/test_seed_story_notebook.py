@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# every test reads the one execution of the notebook (a module fixture, about a minute)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "examples" / "seed_story.ipynb"
 RUNNER = """
@@ -56,7 +59,6 @@ def outputs(nb, mime):
             for o in c.outputs if mime in o.get("data", {})]
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_the_notebook_shows_its_figures_and_progress(executed):
     from PIL import Image
@@ -89,7 +91,6 @@ def test_the_seeds_failure_and_its_step(executed):
     assert 0 in analyze(died).dead and 0 not in analyze(before).dead  # feature 1 died exactly there
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_the_dataframe_and_the_failure_counts(executed, tmp_path):
     import pandas as pd
