@@ -181,11 +181,12 @@ def test_live_steps_move_the_frame_only_while_following(qtbot, session):
     qtbot.waitUntil(lambda: session.trainer.step > 0, timeout=10000)
     first = int(session.history.steps[0])
     session.request_step(first)  # scrubbing: stops following
-    frames = []
+    frames, handled = [], []
     session.frameChanged.connect(lambda: frames.append(1))
+    # connected after the session's own handler: counts the progress reports the session has handled
+    session.worker.progressed.connect(lambda: handled.append(1))
     s0 = session.trainer.step
-    qtbot.waitUntil(lambda: session.history.latest_step > s0 + 1000, timeout=20000)
-    qtbot.wait(50)  # the progress signals queued by now are handled
+    qtbot.waitUntil(lambda: session.history.latest_step > s0 + 1000 and len(handled) >= 3, timeout=20000)
     assert session.frame()[0].step == first and not frames  # progress did not move or dirty the frame
     session.set_follow_live(True)
     qtbot.waitUntil(lambda: len(frames) > 1, timeout=5000)  # following: progress marks the frame stale
