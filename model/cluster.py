@@ -209,19 +209,12 @@ def _run_point(runner, items: Callable, what: str, steps: int, board, key: int):
 
 def sweep_point(config_json: str, threads: Optional[int], board: ActorHandle, key: int) -> bytes:
     """Train and judge one sweep configuration (as SweepRunner does in process)."""
-    from .sweep import SWEEP_VERDICTS, SweepRunner
+    from .sweep import SweepRunner, entry_arrays
 
     cfg = TrainConfig.from_json(config_json)
     runner = SweepRunner(cfg, None, cfg.models, out=None, threads=threads)
     e = _run_point(runner, lambda sweep: sweep.entries, "configuration", cfg.steps, board, key)
-    code = {v: i for i, v in enumerate(SWEEP_VERDICTS)}
-    arrays = {"W": e.W, "b": e.b, "loss": e.loss, "halted": e.halted,
-              "verdict": np.array([code[v] for v in e.verdicts], np.int16)}
-    if e.findings is not None:
-        arrays["findings"] = np.asarray(e.findings, np.int32)
-    if e.M is not None:
-        arrays["M"] = e.M
-    return pack_result({"step": int(e.step), "verdict_names": list(SWEEP_VERDICTS)}, arrays)
+    return pack_result(*entry_arrays(e))
 
 
 def datasize_point(config_json: str, T: int, test_examples: int, threads: Optional[int], board: ActorHandle,
@@ -233,8 +226,8 @@ def datasize_point(config_json: str, T: int, test_examples: int, threads: Option
     runner = DataSizeRunner(base, [T], test_examples, out=None, threads=threads)
     r = _run_point(runner, lambda res: res.results, "size", base.steps, board, key)
     return pack_result({"T": int(r.T), "step": int(r.step), "config": r.config.to_json()},
-                 {name: getattr(r, name) for name in ("W", "b", "train_loss", "test_loss", "recorded_loss",
-                                                       "feature_dims", "data_dims", "H")})
+                       {name: getattr(r, name) for name in ("W", "b", "train_loss", "test_loss", "recorded_loss",
+                                                             "feature_dims", "data_dims", "H")})
 
 
 class _Board:
@@ -315,7 +308,7 @@ def run_sweep(runner: SweepRunner, address: str, progress: Optional[Callable[[Sw
               cpus: Optional[int] = None) -> Sweep:
     """SweepRunner ``runner``'s configurations as Ray tasks; returns its Sweep (saved to
     runner.out after each finished configuration, in the plan's order)."""
-    from .sweep import SweepEntry, SweepProgress, grid_label
+    from .sweep import SweepEntry, SweepProgress, entry_from_arrays, grid_label
 
     connect(address, cpus)
     run = ClusterRun(runner.threads)
@@ -328,11 +321,7 @@ def run_sweep(runner: SweepRunner, address: str, progress: Optional[Callable[[Sw
     def on_result(i, blob):
         meta, a = unpack_result(blob)
         values, cfg = plan[i]
-        names = meta["verdict_names"]
-        finished[i] = SweepEntry(config=cfg, grid=dict(values), W=a["W"], b=a["b"], loss=a["loss"],
-                                 verdicts=np.array([names[c] for c in a["verdict"]], dtype=object),
-                                 halted=a["halted"], step=int(meta["step"]), M=a.get("M"),
-                                 findings=a.get("findings"))
+        finished[i] = entry_from_arrays(cfg, values, meta, a)
         runner.sweep.entries = [finished[j] for j in sorted(finished)]
         runner.save_progress()  # the runner's own rules: the first save replaces only with --force
 

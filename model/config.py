@@ -344,6 +344,10 @@ class TrainConfig:
                          low=0, high=1_000_000_000, applies=(("schedule", ("warmup-cosine",)),),
                          applies_note="a constant schedule has no warm-up", sweep=True)
     steps: int = option(25_000, "int", "training steps", group="Optimisation", low=0, high=1_000_000_000, sweep=True)
+    until_decided: bool = option(False, "bool", "stop early once every model is settled or stuck (its outcome, "
+                                 "checked at step 1,024 and every half doubling after it); steps is the cap",
+                                 label="until decided", group="Optimisation", check_text="stop once every model is "
+                                 "settled or stuck", sweep=True)
     # Start from
     init: str = option("xavier", "choice", "xavier (normal), analytic (Henighan's n-gon, needs m = 2), run "
                        "(continue a saved run)", group="Start from", choices=INITS, sweep=True,

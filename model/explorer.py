@@ -55,6 +55,7 @@ class Frame:
     losses: np.ndarray
     model: int
     nonfinite: Optional[str] = None
+    history: Optional[History] = None  # the run's recorded history (the feature-history view reads it)
 
 
 class ExplorerState:
@@ -214,7 +215,8 @@ class ExplorerState:
         dataset = None if self.dataset is None else self.dataset[self.model]
         return Frame(snapshot=snap, analysis=analysis, pending=pending, key=key, colors=self.colors,
                      selected=frozenset(self.selected), onehot=self.onehot, dataset=dataset,
-                     loss_steps=steps, losses=losses, model=self.model, nonfinite=nonfinite)
+                     loss_steps=steps, losses=losses, model=self.model, nonfinite=nonfinite,
+                     history=self.history)
 
     def losses(self) -> Tuple[np.ndarray, np.ndarray]:
         """(steps (N,), losses (N, K)) of the run, copied once per new recorded row."""

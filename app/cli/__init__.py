@@ -386,7 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     i = sub.add_parser("inspect", help="the analysis of one snapshot of a run file",
                        description="Analyse one snapshot of a saved run: per-feature norms, angles, biases, "
-                       "dimensionality, reconstruction, the regularity figures and the verdict.")
+                       "dimensionality, reconstruction, the regularity figures and the verdict, and its outcome "
+                       "(settled, stuck or moving: what the recorded history and the optimiser say of its future).")
     i.add_argument("run", type=path_arg("run"), help="run file (.h5)")
     i.add_argument("--step", type=int_arg("--step"), default=None, help="snapshot at or before this step (default: latest)")
     i.add_argument("--model", type=int_arg("--model"), default=0, help="which model of a batched run, 0-based")
@@ -454,8 +455,11 @@ def train_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = None,
                     halted_msgs.append(f"model {k}: loss became NaN/inf at step {s}; its history stops at its "
                                        f"last finite snapshot")
 
+            from model.outcome import decide_hook
+
             try:
-                trainer.run(progress)
+                at_steps, on_step = decide_hook(cfg)  # until_decided: stop once every model is settled or stuck
+                trainer.run(progress, at_steps=at_steps, on_step=on_step)
             finally:
                 bar.close()
     return Trained(cfg, trainer, out, intr.requested, writer.published, writer.committed_step, halted_msgs)
@@ -468,6 +472,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     cfg, trainer, out = t.cfg, t.trainer, t.out
     for msg in t.halted:
         print(msg, file=sys.stderr)
+    if trainer.decided_at is not None and trainer.decided_at < cfg.steps:
+        print(f"stopped at step {trainer.decided_at:,} of {cfg.steps:,}: every model is settled or stuck "
+              f"(--until-decided)", file=sys.stderr)
     h = trainer.history
     if t.interrupted:
         if t.published:
@@ -504,16 +511,20 @@ def cmd_train(a: argparse.Namespace) -> int:
 # -------------------------------------------------------------------- inspect
 def cmd_inspect(a: argparse.Namespace) -> int:
     from model.analysis import analyze, format_analysis
+    from model.outcome import outcome_of, outcome_words
     from model.runfile import open_run
 
     run = open_run(a.run)
     snap = run_snapshot(run, a)
     an = analyze(snap, onehot=run.config.onehot, extras=True)  # separability and sensitivity at any n
+    # the outcome reads the run's history up to this step and its optimiser (model/outcome.py)
+    out = outcome_of(run.history, run.config, a.model, snap.step, full=a.optimum)
     opt = optimum_report(run, snap, a.model) if a.optimum else None
     if a.json:
-        print(json.dumps(inspect_report(run, snap, an, a.model, opt, a.run), allow_nan=False))
+        print(json.dumps(inspect_report(run, snap, an, a.model, opt, a.run, outcome=out), allow_nan=False))
     else:
         print(format_analysis(an))
+        print(f"outcome: {outcome_words(an.verdict, out['kind'])}: {out['text'].split(': ', 1)[-1]}")
         if opt is not None:
             print("")
             print("local optimum: " + opt["text"])
@@ -522,13 +533,20 @@ def cmd_inspect(a: argparse.Namespace) -> int:
 
 
 def inspect_report(run: "Run", snap: "Snapshot", an: "Analysis", model: int, optimum: Optional[dict] = None,
-                   path: Optional[str] = None) -> dict:
+                   path: Optional[str] = None, outcome: Optional[dict] = None) -> dict:
     """What ``inspect --json`` prints for ``snap`` (model ``model`` of ``run``) and its analysis
-    ``an``: the analysis' JSON form with the model, the run file and, when computed, the local
-    optimum. The Python API's ``Run.diagnose`` reads the same dict."""
+    ``an``: the analysis' JSON form with the model, the run file, its outcome (``outcome``, computed
+    here from the run's history when not given: model.outcome.outcome_of) and, when computed, the
+    local optimum. The Python API's ``Run.diagnose`` reads the same dict."""
+    from model.outcome import outcome_of, outcome_words
+
     d = an.to_dict()
     d.setdefault("model", int(model))
     d.setdefault("run", str(run.path if path is None else path))
+    if outcome is None:
+        outcome = outcome_of(run.history, run.config, model, snap.step, full=optimum is not None)
+    d["outcome"] = outcome
+    d["verdict_outcome_text"] = outcome_words(an.verdict, outcome["kind"])
     if optimum is not None:
         d["local_optimum"] = optimum
     return d

@@ -114,7 +114,8 @@ def _add_sweep(sub):
     p = sub.add_parser("sweep", help="train K seeds of a configuration (or a grid of them) and count the verdicts",
                        description="Seed sweep / failure atlas: K seeds of each configuration trained as one "
                        "batched run; per configuration the count and rate of each verdict with Wilson 95% "
-                       "intervals. Model k of a configuration with --seed s is the single run with seed s + k.")
+                       "intervals, each model's outcome (settled, stuck or moving) and the failure rate against "
+                       "training length. Model k of a configuration with --seed s is the single run with seed s + k.")
     add_train_options(p)
     from model.config import TrainConfig, grid_options
 
@@ -126,7 +127,9 @@ def _add_sweep(sub):
     p.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
                    "is never touched)")
     p.add_argument("--json", action="store_true", help="print one JSON object: per configuration the counts "
-                   "per verdict and per finding and the rates (with 95%% intervals)")
+                   "per verdict, per outcome and per finding and the rates (with 95%% intervals), the failure "
+                   "rate against training length, the finding combinations, and per_model: each model's seed, "
+                   "verdict, outcome and findings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_cluster_option(p)
 
@@ -140,7 +143,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
             + (f" and saved in {sweep.path}" if sweep.path is not None else "; nothing was saved"))
         return EXIT_INTERRUPTED
     if a.json:
-        _print_json(sweep.summary())
+        _print_json(sweep.summary(per_model=True))
         return 0
     _print_sweep(sweep)
     if sweep.cancelled:
@@ -185,21 +188,48 @@ def sweep_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = None)
 
 
 def _print_sweep(sweep) -> None:
-    """The sweep's rates per configuration, in words."""
+    """The sweep's rates per configuration, in words (_print_entry)."""
     for e in sweep.entries:
-        s = e.summary()
-        lo, hi = s["failure_ci95"]
-        print(f"{e.label}: {e.K} models, failures {100 * s['failure_rate']:.1f}% "
-              f"[95% CI {100 * lo:.1f}-{100 * hi:.1f}%], median loss {s['median_loss']:.3g}")
-        for v, r in e.rates().items():
-            print(f"  {v:<20} {r['count']:>7}  {100 * r['rate']:6.2f}%  [{100 * r['ci95'][0]:.2f}, "
-                  f"{100 * r['ci95'][1]:.2f}]")
-        fr = e.finding_rates()
-        if fr:
-            print("  findings (models with each; a model can have several):")
-            for v, r in fr.items():
-                print(f"    {v:<24} {r['count']:>7}  {100 * r['rate']:6.2f}%  [{100 * r['ci95'][0]:.2f}, "
-                      f"{100 * r['ci95'][1]:.2f}]")
+        _print_entry(e)
+
+
+def _rate_line(name: str, r: dict, width: int = 20) -> str:
+    return (f"{name:<{width}} {r['count']:>7}  {100 * r['rate']:6.2f}%  [{100 * r['ci95'][0]:.2f}, "
+            f"{100 * r['ci95'][1]:.2f}]")
+
+
+def _print_entry(e) -> None:
+    """One configuration of a sweep as text: verdicts, outcomes, the failure rate against steps, findings."""
+    s = e.summary()
+    lo, hi = s["failure_ci95"]
+    stop = f" (stopped at step {e.step:,}: every model settled or stuck)" if e.step < e.config.steps else ""
+    print(f"{e.label}: {e.K} models, failures {100 * s['failure_rate']:.1f}% [95% CI {100 * lo:.1f}-{100 * hi:.1f}%], "
+          f"median loss {_g(s['median_loss'], '.3g')}, at step {e.step:,}{stop}")
+    for v, r in e.rates().items():
+        print("  " + _rate_line(v, r))
+    orates = e.outcome_rates()
+    if orates:
+        print("  outcomes (settled: perfect and staying; stuck: a failure training will not leave; moving: "
+              "still changing):")
+        for v in ("settled", "stuck", "moving", "failure_stuck", "failure_moving"):
+            print("    " + _rate_line(v.replace("failure_", "failures ").replace("_", " "), orates[v]))
+    curve = e.failure_curve()
+    if curve:
+        print("  failure rate against training length (stuck: called stuck at that step):")
+        for c in curve:
+            print(f"    step {c['step']:>9,}  failures {100 * c['rate']:6.2f}% [{100 * c['ci95'][0]:.2f}, "
+                  f"{100 * c['ci95'][1]:.2f}]  stuck {100 * c['stuck_rate']:6.2f}% [{100 * c['stuck_ci95'][0]:.2f}, "
+                  f"{100 * c['stuck_ci95'][1]:.2f}]")
+    fr = e.finding_rates()
+    if fr:
+        print("  findings (models with each; a model can have several):")
+        for v, r in fr.items():
+            print("    " + _rate_line(v, r, 24))
+    combos = e.finding_combinations()
+    if combos:
+        print("  finding combinations (models holding exactly these failure findings):")
+        for combo, c in list(combos.items())[:12]:
+            print(f"    {combo:<44} {c:>7}  {100 * c / e.K:6.2f}%")
 
 
 def _check_grid_applies(cfg, grid: dict) -> None:

@@ -26,12 +26,14 @@ if TYPE_CHECKING:
     from model.snapshot import Snapshot
     from widgets.context import ViewContext
 
-VIEW_CHOICES = ("zones", "wheel", "gram", "bias", "loss", "verdict", "plane3d", "plane", "figure")  # plane = plane3d
+VIEW_CHOICES = ("zones", "wheel", "gram", "bias", "loss", "verdict", "history", "plane3d", "plane",
+                "figure")  # plane = plane3d
 SET_HELP = ("a view's setting, VIEW.KEY=VALUE (repeatable): zones.clip_to_shape=false, zones.mode=raster, "
             "wheel.show_data=false, gram.order=angle, gram.bias=false, gram.relu=true, plane3d.axes=1,2,7, "
             "plane3d.enlarge=1,1,5, plane3d.after_relu=true, plane3d.slivers=false (also cube, bias, tilt, "
             "labels, vertices, shape), plane3d.camera=iso|normal|axis-i|axis-j|axis-k, plane3d.elevation=DEG, "
-            "plane3d.azimuth=DEG; a bad key lists the allowed ones")
+            "plane3d.azimuth=DEG, history.axis=log|linear, history.show_events=false; a bad key lists the allowed "
+            "ones")
 XVFB_ARGS = ["-a", "-s", "-screen 0 1920x1080x24 +extension GLX +render -noreset"]
 ENV_XVFB_CHILD = "LGE_UNDER_XVFB"
 

@@ -131,7 +131,11 @@ class TrainingWorker(BackgroundJob):
         # 60 ms chunks: between chunks the worker needs the GIL the GUI holds while it
         # paints; 30 ms chunks kept the GUI at 64-76% of headless training, 60 ms at 84-85%
         # (benchmarks/bench_gui.py), with new steps still reaching the views ~16 times a second
-        self.trainer.run(self._progress, chunk_seconds=0.06, report_seconds=1 / 60, threads=self.threads)
+        from model.outcome import decide_hook
+
+        at_steps, on_step = decide_hook(self.trainer.config)  # until_decided: stop once every model is decided
+        self.trainer.run(self._progress, chunk_seconds=0.06, report_seconds=1 / 60, threads=self.threads,
+                         at_steps=at_steps, on_step=on_step)
 
     def _progress(self, p: Progress) -> None:
         for k, s in p.halted.items():
