@@ -5,7 +5,8 @@ from PyQt6.QtCore import pyqtBoundSignal
 from PyQt6.QtGui import QImage
 
 from model.snapshot import Snapshot
-from tests.widgets import circle_snapshot, henighan_snapshot, make_ctx, render, show, symmetric_failure_snapshot
+from tests.widgets import (circle_snapshot, dying_run, henighan_snapshot, make_ctx, render, show,
+                           symmetric_failure_snapshot)
 from widgets import views2d
 from widgets.views2d import (VIEW_KEYS, color_groups, feature_colors_for, make_views, nice_ceil, nice_range,
                              point_segment_distance, ranges_text)
@@ -53,20 +54,23 @@ def _colourful(view):
 
 def test_all_views_on_the_seed_models_and_clear(views):
     """Each view draws each of the seed's two models (Henighan's heptagon, the symmetric failure),
-    differently, and draws nothing of a model once cleared; the verdict panel says each verdict."""
+    differently, and draws nothing of a model once cleared; the verdict panel says each verdict.
+    The feature-history view draws the run (the history both snapshots come from), the same for
+    both."""
     drawn = {}
+    history = dying_run()
     for name, snap, verdict in (("heptagon", henighan_snapshot(7), "perfect"),
                                 ("failure", symmetric_failure_snapshot(), "symmetric_failure")):
         steps = np.arange(50) * 10
         _all(views, snap, make_ctx(snap, selected=frozenset({1}), loss_steps=steps,
-                                   losses=np.exp(-steps[:, None] / 100.0)))
+                                   losses=np.exp(-steps[:, None] / 100.0), history=history))
         for k, v in views.items():
             if k != "verdict":
                 drawn[k, name] = _colourful(v)
                 assert drawn[k, name].sum() > 200, (k, name)  # the model is drawn (a curve is ~2 px wide)
         assert views["verdict"].verdict == verdict and views["verdict"].table.model().rowCount() == 7
     for k in views:
-        if k != "verdict":
+        if k not in ("verdict", "history"):
             a, b = drawn[k, "heptagon"], drawn[k, "failure"]
             assert a.shape != b.shape or (a != b).sum() > 200, k  # two models, two pictures
     for v in views.values():
