@@ -441,6 +441,7 @@ def _form_share_ok(w):
     return EXPERIMENT_MIN_W <= d.width() <= max(FORM_MAX_SHARE * w.width(), EXPERIMENT_MIN_W + 1)
 
 
+@pytest.mark.slow
 def test_the_experiment_dock_is_never_crushed_after_a_large_run_a_restart_or_a_crushed_state(qtbot, make_window,
                                                                                              monkeypatch):
     """Issue 22 item 1: after a large-n run (the 3D view's controls grow with n's digits) and after a
@@ -506,6 +507,7 @@ def test_launch_leaves_a_long_remembered_experiment_ready_and_asks_with_the_esti
     w.session.stop_training()
 
 
+@pytest.mark.slow
 def test_a_short_remembered_experiment_starts_by_itself(qtbot, make_window):
     settings().setValue("last_experiment", TrainConfig(n=7, m=2, steps=2000, seed=0).to_json())
     w = make_window(autostart=True, restore=True)
@@ -513,6 +515,7 @@ def test_a_short_remembered_experiment_starts_by_itself(qtbot, make_window):
     assert w.session.config.steps == 2000 and w.autostart_prompt is None
 
 
+@pytest.mark.slow
 def test_every_run_shows_its_time_left_and_the_title_follows_the_run(qtbot, make_window, run7):
     """Issue 22 items 2 and 8: the status bar gives the time left; a new run drops the old file name."""
     w = make_window()
@@ -526,6 +529,7 @@ def test_every_run_shows_its_time_left_and_the_title_follows_the_run(qtbot, make
     w.session.stop_training()
 
 
+@pytest.mark.slow
 def test_kernels_ready_tells_a_first_compile_from_a_cached_one(tmp_path):
     """Issue 22 item 2: with an empty numba cache the one-hot kernels are not ready (the window says
     it is preparing them); after one chunk they are, and a new process finds them in the cache."""

@@ -289,6 +289,7 @@ def test_log_time_playback_multiplies_the_step(qtbot):
         tl.set_rate("log", 1.0)
 
 
+@pytest.mark.slow
 def test_play_to_the_next_event_stops_there(qtbot, story):
     tl, h, _events = story
     tl.go_to_step(DEATH - 500)
