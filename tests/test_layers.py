@@ -5,6 +5,8 @@ time, and pickle reached through numpy."""
 import ast
 from pathlib import Path
 
+import pytest
+
 from tests.fresh_python import loaded_after
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +33,7 @@ def test_importing_the_model_loads_no_qt():
                         "model.explorer, model.analysis_provider", QT) == []
 
 
+@pytest.mark.slow
 def test_no_pickle_anywhere():
     bad = []
     for p in ROOT.rglob("*.py"):

@@ -63,6 +63,7 @@ VARIANTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("changes", VARIANTS, ids=[str(v) for v in VARIANTS])
 def test_kernel_matches_autograd_reference(changes):
     cfg = TrainConfig(n=7, m=2, steps=60, models=5, seed=3, lr=1e-2).replace(**changes).validate()
@@ -86,6 +87,7 @@ def test_kernel_matches_autograd_reference(changes):
     np.testing.assert_allclose(h.losses()[1][-1], losses[-1], rtol=1e-3, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("changes", [dict(), dict(untied=True), dict(optimizer="sgd", lr=0.1)])
 def test_torch_path_matches_reference_on_finite_sparse_data(changes):
     cfg = TrainConfig(n=12, m=2, data="sparse", sparsity=0.7, examples=40, steps=40, models=3,

@@ -24,6 +24,7 @@ def sweep_n6_n8():
     return run_sweep(base, parse_grid(["n=6,8"]), models=100)
 
 
+@pytest.mark.slow
 def test_sweep_at_n6_ends_with_every_model_perfect(sweep_n6_n8):
     e = sweep_n6_n8.entries[0]
     assert e.grid == {"n": 6} and e.config.n == 6 and e.K == 100 and e.step == 20_000
@@ -39,6 +40,7 @@ def test_sweep_at_n6_ends_with_every_model_perfect(sweep_n6_n8):
         assert analyze(e.snapshot(k)).loss < 1e-5
 
 
+@pytest.mark.slow
 def test_sweep_at_n8_fails_often_and_each_failure_is_the_single_run_of_seed_s_plus_k(sweep_n6_n8):
     e = sweep_n6_n8.entries[1]
     assert e.config.n == 8 and e.K == 100
@@ -422,6 +424,7 @@ def test_memory_estimate_follows_the_non_zeros_and_oversized_T_is_refused_naming
     assert set(est) == {3, 100, 100_000}
 
 
+@pytest.mark.slow
 def test_memory_estimate_bounds_a_real_runs_peak():
     """A dataset-size sweep at n = 10,000, T = 50,000: the peak of the memory its arrays take
     (numpy's allocations, traced; the kernels' own buffers are O(m T)) stays below the

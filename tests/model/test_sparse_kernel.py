@@ -51,6 +51,7 @@ def _config(opt, data, untied, **more):
                        untied=untied, **opt, **DATA[data]).replace(**more).validate()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("untied", [False, True], ids=["tied", "untied"])
 @pytest.mark.parametrize("data", list(DATA))
 @pytest.mark.parametrize("opt", OPTIMISERS, ids=[o["optimizer"] for o in OPTIMISERS])
@@ -82,6 +83,7 @@ def test_compiled_path_equals_torch_path_and_autograd(opt, data, untied):
 @pytest.mark.parametrize("more", [dict(bias=False), dict(importance=[0.95 ** i for i in range(40)]),
                                   dict(schedule="warmup-cosine", warmup=30), dict(m=3), dict(m=1)],
                          ids=["no-bias", "importance", "warmup-cosine", "m=3", "m=1"])
+@pytest.mark.slow
 def test_compiled_path_options_match_autograd(more):
     cfg = _config(OPTIMISERS[0], "finite", False, **more)
     W0, b0, M0 = initial_parameters(cfg)
@@ -112,6 +114,7 @@ def test_one_hot_minibatches_take_the_compiled_path_and_match_autograd():
                                      dict(models=2, examples=None, batch=64), dict(models=1, m=3, batch=20),
                                      dict(n=2000, examples=700, steps=40)],
                          ids=["K1", "K1-untied", "K2-fresh", "K1-m3-minibatch", "n2000-two-tiles"])
+@pytest.mark.slow
 def test_split_and_per_model_schedules_give_the_same_numbers_bit_for_bit(monkeypatch, changes):
     """Which schedule runs (chosen by timing, so by the machine's load) never changes a number:
     nor does a chunk run partly on one and partly on the other."""
@@ -153,6 +156,7 @@ def test_the_slower_schedule_is_tried_on_a_few_steps_ever_more_rarely():
     assert all(p == [("models", 0, 100)] for i, p in enumerate(plans) if i not in trials)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", ["finite", "minibatch", "fresh"])
 def test_chunking_does_not_change_a_sparse_run(data):
     """A chunk boundary evaluates its step twice: it must draw that step's batch once."""
@@ -165,6 +169,7 @@ def test_chunking_does_not_change_a_sparse_run(data):
     np.testing.assert_array_equal(fine.history.losses()[1], coarse.history.losses()[1])
 
 
+@pytest.mark.slow
 def test_finite_sets_stay_sparse_until_asked_for_dense():
     cfg = TrainConfig(n=10_000, data="sparse", sparsity=0.999, examples=3_000, steps=3, seed=7)
     tr = Trainer(cfg)
