@@ -27,6 +27,7 @@ DATA_KINDS = ("identity", "sparse")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "warmup-cosine")
 INITS = ("xavier", "analytic", "run")
+DEVICES = ("cpu", "cuda")
 
 #: Each optimiser's weight decay when none is given: torch.optim's own defaults
 #: (Adam 0, AdamW 0.01, SGD 0), so "adam" is Adam without regularisation.
@@ -329,6 +330,9 @@ class TrainConfig:
     warmup: int = option(2_500, "int", "warm-up steps (warmup-cosine)", label="warm-up steps", group="Optimisation",
                          low=0, high=1_000_000_000, applies=(("schedule", ("warmup-cosine",)),), sweep=True)
     steps: int = option(25_000, "int", "training steps", group="Optimisation", low=0, high=1_000_000_000, sweep=True)
+    device: str = option("cpu", "choice", "where training runs: cpu (the compiled paths), or cuda (a GPU that torch "
+                         "sees: the batched torch path; the form shows it only then)", group="Optimisation",
+                         choices=DEVICES)
     # Start from
     init: str = option("xavier", "choice", "xavier (normal), analytic (Henighan's n-gon, needs m = 2), run "
                        "(continue a saved run)", group="Start from", choices=INITS, sweep=True,
@@ -448,7 +452,7 @@ def importance_decay(n: int, decay: float) -> list:
 
 
 __all__ = ["TrainConfig", "ConfigError", "Option", "option", "schema", "grid_options", "RULES", "GROUPS",
-           "DATA_KINDS", "OPTIMIZERS", "SCHEDULES", "INITS", "importance_decay"]
+           "DATA_KINDS", "OPTIMIZERS", "SCHEDULES", "INITS", "DEVICES", "importance_decay"]
 
 
 # ------------------------------------------------------------------ SMDD

@@ -14,10 +14,14 @@ hundreds of thousands of steps a second.
 
 Maths (example j = e_j, output i; decoder D = W^T when tied, M when untied;
 the kernel keeps the decoder transposed, Dt (m, n), so both cases share code):
-    P_ij = sum_a Dt_ai W_aj + b_i,  O = ReLU(P),  E = O - I   (P then holds G)
+    P_ij = sum_a Dt_ai W_aj + b_i,  O = ReLU(P),  E = O - I
     L    = (1/n) sum_ij I_i E_ij^2
     G_ij = dL/dP_ij = (2/n) I_i E_ij [P_ij > 0]
-    dL/db = G 1;  tied: dL/dW = W (G + G^T);  untied: dL/dDt = W G^T, dL/dW = Dt G
+    dL/db = G 1;  dL/dDt = W G^T (the decoder's part);  dL/dW = Dt G (the encoder's part),
+    plus the decoder's part when tied (W G^T + W G = W (G + G^T)).
+All of it in one pass over (i, j): G_ij is used as soon as it is known, so nothing of
+size n^2 is ever stored (a thread holds its block's parameters, gradients and moments:
+O(m n LANES) floats).
 Optimisers follow torch.optim (Adam with L2 decay, AdamW with decoupled decay,
 SGD with momentum and L2 decay), bias correction included.
 
@@ -28,16 +32,17 @@ from __future__ import annotations
 
 import math
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numba as nb
 import numpy as np
+
+from .backend import OPT_ADAM, OPT_ADAMW, OPT_SGD, Chunk, Optimiser, Records
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
 
 LANES = 32
-OPT_ADAM, OPT_ADAMW, OPT_SGD = 0, 1, 2
 _FM = {"contract", "arcp", "nsz", "afn"}
 
 
@@ -58,10 +63,12 @@ def from_blocks(B: np.ndarray, K: int) -> np.ndarray:
 
 
 @nb.njit(cache=True, fastmath=_FM, inline="always")
-def optimizer_update(p, g, s1, s2, lr, t, opt, wd, beta1, beta2, eps, momentum):
-    """One optimiser step on flat float32 arrays, in place. t: 1-based count."""
+def optimizer_update(p, g, s1, s2, lr, t, opt):
+    """One optimiser step on flat float32 arrays, in place. t: 1-based count; opt: the
+    settings as backend.Optimiser.kernel_args gives them."""
+    code, wd, beta1, beta2, eps, momentum = opt
     dt = p.dtype.type
-    if opt == OPT_SGD:
+    if code == OPT_SGD:
         mo = dt(momentum)
         wdd = dt(wd)
         lrr = dt(lr)
@@ -80,8 +87,8 @@ def optimizer_update(p, g, s1, s2, lr, t, opt, wd, beta1, beta2, eps, momentum):
     bc2 = 1.0 - beta2 ** t
     step_size = dt(lr / bc1)
     inv_sq_bc2 = dt(1.0 / math.sqrt(bc2))
-    decay = dt(1.0 - lr * wd) if opt == OPT_ADAMW else dt(1.0)
-    l2 = dt(wd) if opt == OPT_ADAM else dt(0.0)
+    decay = dt(1.0 - lr * wd) if code == OPT_ADAMW else dt(1.0)
+    l2 = dt(wd) if code == OPT_ADAM else dt(0.0)
     b1 = dt(beta1)
     b2 = dt(beta2)
     ob1 = dt(1.0 - beta1)
@@ -96,38 +103,89 @@ def optimizer_update(p, g, s1, s2, lr, t, opt, wd, beta1, beta2, eps, momentum):
         p[q] = p[q] * decay - step_size * m1 / (np.sqrt(m2) * inv_sq_bc2 + ep)
 
 
-@nb.njit(cache=True, fastmath=_FM, parallel=True, nogil=True)
-def train_identity_chunk(W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2, imp, K,
-                         t0, global0, lrs, opt, wd, beta1, beta2, eps, momentum,
-                         use_bias, untied, halted,
-                         rec_idx, recW, recb, recM, recloss):
-    """Run steps t0 .. t0 + len(lrs) on every block of models, in place.
-
-    W (nblk,m,n,L), b (nblk,n,L), Dt (nblk,m,n,L) float32 (Dt unused when
-    tied) and their optimiser moments; imp (n,) float32; K the real number of
-    models (lanes past K are padding). t0 counts the optimiser steps taken so
-    far (bias correction); global0 is the run's step number at t0. lrs[s] is
-    the learning rate of update s.
-
-    For s = 0 .. len(lrs): the loss and gradient at the current parameters are
-    computed (that is the loss *of step* global0 + s); if rec_idx[s] >= 0 the
-    parameters and loss go to that row of recW (R,K,m,n), recb (R,K,n), recM
-    (R,K,n,m), recloss (R,K); then, except after the last s, the optimiser
-    updates. A model whose loss or pre-activations stop being finite gets
-    halted[k] = its step; its later rows hold NaN (the history clamps to its
-    last finite row) and other models go on.
-    """
-    nblk, m, n, L = W.shape
-    nsteps = lrs.shape[0]
-    dt = W.dtype.type
+@nb.njit(cache=True, fastmath=_FM, nogil=True)
+def _forward_backward(Wk, Dk, bk, imp, use_bias, gW, gD, gb, loss, chk):
+    """One block's loss (loss[l], summed over (i, j); chk[l] the sum of the pre-activations,
+    to see non-finite values) and gradients: gb, gD (the decoder's part), gW (the encoder's
+    part), each zeroed first. One pass over (output i, example j), G never stored."""
+    m, n, L = Wk.shape
+    dt = Wk.dtype.type
     zero = dt(0.0)
     one = dt(1.0)
     two_over_n = dt(2.0 / n)
+    loss[:] = zero
+    chk[:] = zero
+    gW[:] = zero
+    gD[:] = zero
+    gb[:] = zero
+    for i in range(n):
+        ci = two_over_n * imp[i]
+        ii = imp[i]
+        gbi = gb[i]
+        for j in range(n):
+            d = one if i == j else zero
+            if m == 2:  # the common case: every sum over the lanes of the block, in registers
+                d0 = Dk[0, i]
+                d1 = Dk[1, i]
+                w0 = Wk[0, j]
+                w1 = Wk[1, j]
+                g0 = gD[0, i]
+                g1 = gD[1, i]
+                e0 = gW[0, j]
+                e1 = gW[1, j]
+                for l in range(L):
+                    p = d0[l] * w0[l] + d1[l] * w1[l]
+                    if use_bias:
+                        p += bk[i, l]
+                    chk[l] += p
+                    pos = p > zero
+                    e = (p if pos else zero) - d
+                    loss[l] += ii * e * e
+                    g = ci * e if pos else zero
+                    gbi[l] += g
+                    g0[l] += g * w0[l]
+                    g1[l] += g * w1[l]
+                    e0[l] += g * d0[l]
+                    e1[l] += g * d1[l]
+            else:
+                for l in range(L):
+                    p = bk[i, l] if use_bias else zero
+                    for a in range(m):
+                        p += Dk[a, i, l] * Wk[a, j, l]
+                    chk[l] += p
+                    pos = p > zero
+                    e = (p if pos else zero) - d
+                    loss[l] += ii * e * e
+                    g = ci * e if pos else zero
+                    gbi[l] += g
+                    for a in range(m):
+                        gD[a, i, l] += g * Wk[a, j, l]
+                        gW[a, j, l] += g * Dk[a, i, l]
+
+
+@nb.njit(cache=True, fastmath=_FM, parallel=True, nogil=True)
+def train_identity_chunk(state, imp, K, chunk, opt, flags, halted, rec):
+    """Run the steps of ``chunk`` on every block of models, in place (the contract of
+    model.backend: losses, recorded rows, halting, updates).
+
+    state: (W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2): W (nblk,m,n,L), b (nblk,n,L), Dt
+    (nblk,m,n,L) float32 (Dt unused when tied) and their optimiser moments; imp (n,)
+    float32; K the real number of models (lanes past K are padding); chunk: (t0, global0,
+    lrs) (backend.Chunk.kernel_args); opt: backend.Optimiser.kernel_args; flags:
+    (use_bias, untied); rec: (idx, W (R,K,m,n), b (R,K,n), M (R,K,n,m), loss (R,K))
+    (backend.Records.arrays). A model whose loss or pre-activations stop being finite gets
+    halted[k] = its step; its later rows hold NaN (the history clamps to its last finite row).
+    """
+    W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2 = state
+    t0, global0, lrs = chunk
+    use_bias, untied = flags
+    rec_idx, recW, recb, recM, recloss = rec
+    nblk, m, n, L = W.shape
+    nsteps = lrs.shape[0]
     for blk in nb.prange(nblk):
         Wk = W[blk]
         bk = b[blk]
         Dk = Dt[blk] if untied else Wk
-        P = np.empty((n, n, L), W.dtype)
         gW = np.empty((m, n, L), W.dtype)
         gD = np.empty((m, n, L), W.dtype)
         gb = np.empty((n, L), W.dtype)
@@ -135,44 +193,7 @@ def train_identity_chunk(W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2, imp, K,
         chk = np.empty(L, W.dtype)
         lanes = min(L, K - blk * L)
         for s in range(nsteps + 1):
-            # ---- forward: P = Dt^T W + b, then G, the loss and db in place
-            for l in range(L):
-                loss[l] = zero
-                chk[l] = zero
-            for i in range(n):
-                ci = two_over_n * imp[i]
-                ii = imp[i]
-                for l in range(L):
-                    gb[i, l] = zero
-                for j in range(n):
-                    d = one if i == j else zero
-                    if m == 2:  # the common case, fused: one pass, P never stored
-                        for l in range(L):
-                            p = Dk[0, i, l] * Wk[0, j, l] + Dk[1, i, l] * Wk[1, j, l]
-                            if use_bias:
-                                p += bk[i, l]
-                            chk[l] += p
-                            pos = p > zero
-                            e = (p if pos else zero) - d
-                            loss[l] += ii * e * e
-                            g = ci * e if pos else zero
-                            P[i, j, l] = g
-                            gb[i, l] += g
-                    else:
-                        for l in range(L):
-                            P[i, j, l] = bk[i, l] if use_bias else zero
-                        for a in range(m):
-                            for l in range(L):
-                                P[i, j, l] += Dk[a, i, l] * Wk[a, j, l]
-                        for l in range(L):
-                            p = P[i, j, l]
-                            chk[l] += p
-                            pos = p > zero
-                            e = (p if pos else zero) - d
-                            loss[l] += ii * e * e
-                            g = ci * e if pos else zero
-                            P[i, j, l] = g
-                            gb[i, l] += g
+            _forward_backward(Wk, Dk, bk, imp, use_bias, gW, gD, gb, loss, chk)
             # ---- halting and recording
             r = rec_idx[s]
             for l in range(lanes):
@@ -186,53 +207,57 @@ def train_identity_chunk(W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2, imp, K,
                         for j in range(n):
                             recW[r, k, a, j] = Wk[a, j, l]
                     for j in range(n):
-                        recb[r, k, j] = bk[j, l] if use_bias else zero
+                        recb[r, k, j] = bk[j, l] if use_bias else W.dtype.type(0.0)
                     if untied:
                         for a in range(m):
                             for j in range(n):
                                 recM[r, k, j, a] = Dk[a, j, l]
             if s == nsteps:
                 break
-            # ---- backward
-            if untied:
-                # gD[a,i] = sum_j W[a,j] G[i,j];  gW[a,j] = sum_i Dt[a,i] G[i,j]
+            # ---- fused optimiser update (tied: W's gradient is both parts)
+            if not untied:
                 for a in range(m):
-                    for i in range(n):
-                        for l in range(L):
-                            gD[a, i, l] = zero
-                            gW[a, i, l] = zero
-                for i in range(n):
                     for j in range(n):
-                        for a in range(m):
-                            for l in range(L):
-                                g = P[i, j, l]
-                                gD[a, i, l] += Wk[a, j, l] * g
-                                gW[a, j, l] += Dk[a, i, l] * g
-            else:
-                for a in range(m):
-                    for c in range(n):
                         for l in range(L):
-                            gW[a, c, l] = zero
-                for c in range(n):
-                    for j in range(n):
-                        if m == 2:
-                            for l in range(L):
-                                g = P[j, c, l] + P[c, j, l]
-                                gW[0, c, l] += Wk[0, j, l] * g
-                                gW[1, c, l] += Wk[1, j, l] * g
-                        else:
-                            for a in range(m):
-                                for l in range(L):
-                                    gW[a, c, l] += Wk[a, j, l] * (P[j, c, l] + P[c, j, l])
-            # ---- fused optimiser update
+                            gW[a, j, l] += gD[a, j, l]
             lr = lrs[s]
             tt = t0 + s + 1
             sz = m * n * L
             optimizer_update(Wk.reshape(sz), gW.reshape(sz), sW1[blk].reshape(sz), sW2[blk].reshape(sz),
-                    lr, tt, opt, wd, beta1, beta2, eps, momentum)
+                             lr, tt, opt)
             if use_bias:
                 optimizer_update(bk.reshape(n * L), gb.reshape(n * L), sb1[blk].reshape(n * L),
-                        sb2[blk].reshape(n * L), lr, tt, opt, wd, beta1, beta2, eps, momentum)
+                                 sb2[blk].reshape(n * L), lr, tt, opt)
             if untied:
                 optimizer_update(Dk.reshape(sz), gD.reshape(sz), sD1[blk].reshape(sz), sD2[blk].reshape(sz),
-                        lr, tt, opt, wd, beta1, beta2, eps, momentum)
+                                 lr, tt, opt)
+
+
+class LanesPath:
+    """The one-hot, full-batch path: the models in blocks of LANES, one block a thread
+    (train_identity_chunk). Scratch: O(m n LANES) floats a thread."""
+
+    name = "lanes"
+
+    def __init__(self, config, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray], opt: Optimiser):
+        f32 = np.float32
+        K, m, n = config.models, config.m, config.n
+        self.K, self.untied, self.opt = K, bool(config.untied), opt
+        self.flags = (bool(config.bias), bool(config.untied))
+        self.W = to_blocks(W, f32)
+        self.b = to_blocks(b, f32)
+        self.Dt = to_blocks(np.swapaxes(M, 1, 2), f32) if config.untied else np.zeros((1, m, n, LANES), f32)
+        z = np.zeros_like
+        self.moments = (z(self.W), z(self.W), z(self.b), z(self.b), z(self.Dt), z(self.Dt))
+        self.imp = config.importance_vector().astype(f32)
+
+    def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
+        state = (self.W, self.b, self.Dt) + self.moments
+        train_identity_chunk(state, self.imp, self.K, chunk.kernel_args(), self.opt.kernel_args(), self.flags,
+                             halted, rec.arrays())
+
+    def state(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        W = from_blocks(self.W, self.K).copy()
+        b = from_blocks(self.b, self.K).copy()
+        M = np.swapaxes(from_blocks(self.Dt, self.K), 1, 2).copy() if self.untied else None
+        return W, b, M

@@ -14,13 +14,11 @@ from typing import TYPE_CHECKING, Optional, Tuple, Union
 import numpy as np
 
 from . import sparse_kernels as sk
+from .backend import Chunk, Optimiser, Records
 from .data import BatchStream, SparseDataset, make_sparse_dataset
-from .kernels import OPT_ADAM, OPT_ADAMW, OPT_SGD
 
 if TYPE_CHECKING:
     from .config import TrainConfig
-
-_OPT_CODES = {"adam": OPT_ADAM, "adamw": OPT_ADAMW, "sgd": OPT_SGD}
 #: A step with at least this many (example, output) pairs, of fewer than SPLIT_BLOCKS
 #: models, is computed in feature blocks that threads can share (one parallel region a
 #: step, ~0.1 ms to start on a busy 2-core machine, against ~0.1 ns a pair).
@@ -45,12 +43,15 @@ def _identity_csr(n: int):
 
 
 class SparseTrainer:
-    """Same interface as TorchTrainer: ``run`` (the kernels' contract) and ``state``."""
+    """The fused sparse path (model.backend's contract: ``run`` and ``state``)."""
+
+    name = "fused"
 
     def __init__(self, config: TrainConfig, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray],
                  dataset: Optional[Union[np.ndarray, SparseDataset]] = None, batches: Optional[BatchStream] = None,
-                 generator_seed: int = 0):
+                 generator_seed: int = 0, opt: Optional[Optimiser] = None):
         self.cfg = config
+        self.opt = opt if opt is not None else Optimiser.of(config)
         K, m, n = config.models, config.m, config.n
         f32 = np.float32
         self.W = np.ascontiguousarray(W, dtype=f32).copy()
@@ -161,33 +162,30 @@ class SparseTrainer:
         k = min(TRIAL_STEPS, nsteps)
         return [(trial, 0, k)] + ([(rest, k, nsteps)] if k < nsteps else [])
 
-    def run(self, t0: int, global0: int, lrs: np.ndarray, rec_idx: np.ndarray, recW: np.ndarray,
-            recb: np.ndarray, recM: np.ndarray, recloss: np.ndarray, halted: np.ndarray) -> None:
-        """Same contract as kernels.train_identity_chunk."""
+    def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
+        """model.backend's contract."""
         import time
 
         import numba
 
-        cfg = self.cfg
-        nsteps = len(lrs)
-        indptr, cols, vals, row0, sel = self._chunk_data(global0, nsteps)
-        lrs = np.ascontiguousarray(lrs, dtype=np.float64)
+        nsteps = len(chunk)
+        data = self._chunk_data(chunk.global0, nsteps)
         threads = numba.get_num_threads()
+        state = (self.W, self.b, self.Dt, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2)
+        flags = (bool(self.cfg.bias), bool(self.cfg.untied))
         for mode, a, b in self._plan(threads, nsteps):
             # steps a .. b of the chunk (the loss at b is evaluated again by the next part: the same numbers)
-            args = (self.W, self.b, self.Dt, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2, self.imp,
-                    indptr, cols, vals, self.base, row0[a:b + 1], sel[a:b + 1] if sel.shape[0] else sel,
-                    self.batch, int(t0) + a, int(global0) + a, lrs[a:b], _OPT_CODES[cfg.optimizer],
-                    cfg.effective_weight_decay, float(cfg.beta1), float(cfg.beta2), float(cfg.eps), float(cfg.momentum),
-                    bool(cfg.bias), bool(cfg.untied), halted, rec_idx[a:b + 1], recW, recb, recM, recloss,
-                    self.blocks)
+            indptr, cols, vals, row0, sel = data
+            part_data = (indptr, cols, vals, self.base, row0[a:b + 1], sel[a:b + 1] if sel.shape[0] else sel)
+            args = (state, self.imp, part_data, self.batch, chunk.part(a, b).kernel_args(), self.opt.kernel_args(),
+                    flags, halted, rec.part(a, b).arrays(), self.blocks)
             t = time.perf_counter()
             if mode == "split":
                 sk.train_sparse_split(*args)
             else:
                 # no more threads than models: an idle thread spinning at the end of the region
                 # takes a core from the working ones
-                numba.set_num_threads(max(1, min(threads, cfg.models)))
+                numba.set_num_threads(max(1, min(threads, self.cfg.models)))
                 try:
                     sk.train_sparse_models(*args)
                 finally:
@@ -200,3 +198,54 @@ class SparseTrainer:
     def state(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         M = np.swapaxes(self.Dt, 1, 2).copy() if self.cfg.untied else None
         return self.W.copy(), self.b.copy(), M
+
+
+class BlasTrainer(SparseTrainer):
+    """The BLAS path: the same batches, parameters and update as the fused path, with the
+    dense products of each step (P = H Dt + b, G^T H, G Dt^T: O(K B n m)) done by BLAS
+    (torch.bmm over the K models, in place, no autograd) and the rest by the kernels of
+    model/sparse_kernels.py (blas_*). Right where m is large and the data dense enough
+    that most (example, output) pairs cost m multiply-adds either way; holds a (K, B, n)
+    float32 array. One Python round a step (~0.1 ms)."""
+
+    name = "blas"
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        K, m, n, B = self.cfg.models, self.cfg.m, self.cfg.n, self.batch
+        f32 = np.float32
+        self.P = np.empty((K, B, n), f32)
+        self.H = np.empty((K, B, m), f32)
+        self.dH = np.empty((K, B, m), f32)
+        self.gDt = np.empty((K, m, n), f32)
+        self.gW = np.empty((K, m, n), f32) if self.cfg.untied else np.empty((1, m, n), f32)
+        self.gb = np.empty((K, n), f32)
+        self.rows = np.empty((K, B), np.int64)
+
+    def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
+        """model.backend's contract."""
+        import torch
+
+        nsteps = len(chunk)
+        indptr, cols, vals, row0, sel = self._chunk_data(chunk.global0, nsteps)
+        data = (indptr, cols, vals, self.base, row0, sel)
+        state = (self.W, self.b, self.Dt, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2)
+        flags = (bool(self.cfg.bias), bool(self.cfg.untied))
+        ck, opt, recs = chunk.kernel_args(), self.opt.kernel_args(), rec.arrays()
+        t = torch.from_numpy
+        P, H, dH, gDt = t(self.P), t(self.H), t(self.dH), t(self.gDt)
+        D = t(self.Dt) if self.cfg.untied else t(self.W)  # (K, m, n): p = h . D[:, i]
+        bias = t(self.b)[:, None, :]
+        for s in range(nsteps + 1):
+            sk.blas_hidden(self.W, data, s, self.batch, halted, self.rows, self.H)
+            if self.cfg.bias:
+                torch.baddbmm(bias, H, D, out=P)
+            else:
+                torch.bmm(H, D, out=P)
+            sk.blas_activate(self.P, self.imp, data, self.rows, self.batch, ck, s, state, flags, halted, recs,
+                             self.gb)
+            if s == nsteps:
+                break
+            torch.bmm(H.transpose(1, 2), P, out=gDt)  # the decoder's part, (K, m, n)
+            torch.bmm(P, D.transpose(1, 2), out=dH)  # dL/dh, (K, B, m)
+            sk.blas_update(state, data, self.rows, self.dH, self.gDt, self.gW, self.gb, ck, s, opt, flags, halted)
