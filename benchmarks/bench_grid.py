@@ -301,8 +301,8 @@ def config_of(p: Point):
 def ours_runner(p: Point, threads: Optional[int]):
     from model.engine import Trainer, set_threads
 
-    set_threads(threads)
     tr = Trainer(config_of(p), threads=threads)
+    set_threads(threads)  # after the Trainer: it reaches the libraries imported by then (numba, torch)
 
     def run(k):
         goal = tr.step + k

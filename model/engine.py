@@ -460,7 +460,8 @@ def path_bytes(config: TrainConfig, path: str, threads: Optional[int] = None) ->
     allocates besides, per thread where each thread allocates its own (the lanes' gradient
     block, the fused pass's h, dh, gradients, grouped non-zeros and tile), for every model
     at once where the path does (the BLAS path's (K, B, n) activations, the torch path's
-    temporaries)."""
+    temporaries). The lanes' G is (n, n, 32) float32 a thread: 5 GB at n = 4,000, which is
+    why the dispatcher leaves large n to the fused kernel."""
     from .sparse_backend import feature_blocks
 
     K, n, m, B, nnz_ex = paths.shape(config)
@@ -471,7 +472,7 @@ def path_bytes(config: TrainConfig, path: str, threads: Optional[int] = None) ->
         L = 32
         blocks = -(-K // L)
         state = 3 * f * blocks * L * (mn + n) + 3 * f * (blocks * L * dec if config.untied else mn * L)
-        return state, min(T, blocks) * f * L * (2 * mn + n + 2)
+        return state, min(T, blocks) * f * L * (n * n + 2 * mn + n + 2)  # G (n, n, 32) a thread
     state = 3 * f * (K * (mn + n + dec) + (0 if config.untied else mn))
     step_nnz = B * nnz_ex
     if path == "fused":

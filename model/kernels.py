@@ -14,14 +14,15 @@ hundreds of thousands of steps a second.
 
 Maths (example j = e_j, output i; decoder D = W^T when tied, M when untied;
 the kernel keeps the decoder transposed, Dt (m, n), so both cases share code):
-    P_ij = sum_a Dt_ai W_aj + b_i,  O = ReLU(P),  E = O - I
+    P_ij = sum_a Dt_ai W_aj + b_i,  O = ReLU(P),  E = O - I   (P then holds G)
     L    = (1/n) sum_ij I_i E_ij^2
     G_ij = dL/dP_ij = (2/n) I_i E_ij [P_ij > 0]
-    dL/db = G 1;  dL/dDt = W G^T (the decoder's part);  dL/dW = Dt G (the encoder's part),
-    plus the decoder's part when tied (W G^T + W G = W (G + G^T)).
-All of it in one pass over (i, j): G_ij is used as soon as it is known, so nothing of
-size n^2 is ever stored (a thread holds its block's parameters, gradients and moments:
-O(m n LANES) floats).
+    dL/db = G 1;  tied: dL/dW = W (G + G^T);  untied: dL/dDt = W G^T, dL/dW = Dt G
+A thread holds its block's G: (n, n, LANES) float32, 128 n^2 bytes (model.engine's
+memory model counts it per thread). Accumulating the gradients in the forward pass
+instead (no G) was measured 1.5-4x slower (n = 7 to 100: eleven arrays in the inner
+loop keep LLVM from vectorising it), and at the n where G grows large the dispatcher
+(model/paths.py) sends one-hot data to the fused kernel, which stores nothing of size n^2.
 Optimisers follow torch.optim (Adam with L2 decay, AdamW with decoupled decay,
 SGD with momentum and L2 decay), bias correction included.
 
@@ -103,66 +104,6 @@ def optimizer_update(p, g, s1, s2, lr, t, opt):
         p[q] = p[q] * decay - step_size * m1 / (np.sqrt(m2) * inv_sq_bc2 + ep)
 
 
-@nb.njit(cache=True, fastmath=_FM, nogil=True)
-def _forward_backward(Wk, Dk, bk, imp, use_bias, gW, gD, gb, loss, chk):
-    """One block's loss (loss[l], summed over (i, j); chk[l] the sum of the pre-activations,
-    to see non-finite values) and gradients: gb, gD (the decoder's part), gW (the encoder's
-    part), each zeroed first. One pass over (output i, example j), G never stored."""
-    m, n, L = Wk.shape
-    dt = Wk.dtype.type
-    zero = dt(0.0)
-    one = dt(1.0)
-    two_over_n = dt(2.0 / n)
-    loss[:] = zero
-    chk[:] = zero
-    gW[:] = zero
-    gD[:] = zero
-    gb[:] = zero
-    for i in range(n):
-        ci = two_over_n * imp[i]
-        ii = imp[i]
-        gbi = gb[i]
-        for j in range(n):
-            d = one if i == j else zero
-            if m == 2:  # the common case: every sum over the lanes of the block, in registers
-                d0 = Dk[0, i]
-                d1 = Dk[1, i]
-                w0 = Wk[0, j]
-                w1 = Wk[1, j]
-                g0 = gD[0, i]
-                g1 = gD[1, i]
-                e0 = gW[0, j]
-                e1 = gW[1, j]
-                for l in range(L):
-                    p = d0[l] * w0[l] + d1[l] * w1[l]
-                    if use_bias:
-                        p += bk[i, l]
-                    chk[l] += p
-                    pos = p > zero
-                    e = (p if pos else zero) - d
-                    loss[l] += ii * e * e
-                    g = ci * e if pos else zero
-                    gbi[l] += g
-                    g0[l] += g * w0[l]
-                    g1[l] += g * w1[l]
-                    e0[l] += g * d0[l]
-                    e1[l] += g * d1[l]
-            else:
-                for l in range(L):
-                    p = bk[i, l] if use_bias else zero
-                    for a in range(m):
-                        p += Dk[a, i, l] * Wk[a, j, l]
-                    chk[l] += p
-                    pos = p > zero
-                    e = (p if pos else zero) - d
-                    loss[l] += ii * e * e
-                    g = ci * e if pos else zero
-                    gbi[l] += g
-                    for a in range(m):
-                        gD[a, i, l] += g * Wk[a, j, l]
-                        gW[a, j, l] += g * Dk[a, i, l]
-
-
 @nb.njit(cache=True, fastmath=_FM, parallel=True, nogil=True)
 def train_identity_chunk(state, imp, K, chunk, opt, flags, halted, rec):
     """Run the steps of ``chunk`` on every block of models, in place (the contract of
@@ -182,10 +123,15 @@ def train_identity_chunk(state, imp, K, chunk, opt, flags, halted, rec):
     rec_idx, recW, recb, recM, recloss = rec
     nblk, m, n, L = W.shape
     nsteps = lrs.shape[0]
+    dt = W.dtype.type
+    zero = dt(0.0)
+    one = dt(1.0)
+    two_over_n = dt(2.0 / n)
     for blk in nb.prange(nblk):
         Wk = W[blk]
         bk = b[blk]
         Dk = Dt[blk] if untied else Wk
+        P = np.empty((n, n, L), W.dtype)
         gW = np.empty((m, n, L), W.dtype)
         gD = np.empty((m, n, L), W.dtype)
         gb = np.empty((n, L), W.dtype)
@@ -193,7 +139,44 @@ def train_identity_chunk(state, imp, K, chunk, opt, flags, halted, rec):
         chk = np.empty(L, W.dtype)
         lanes = min(L, K - blk * L)
         for s in range(nsteps + 1):
-            _forward_backward(Wk, Dk, bk, imp, use_bias, gW, gD, gb, loss, chk)
+            # ---- forward: P = Dt^T W + b, then G, the loss and db in place
+            for l in range(L):
+                loss[l] = zero
+                chk[l] = zero
+            for i in range(n):
+                ci = two_over_n * imp[i]
+                ii = imp[i]
+                for l in range(L):
+                    gb[i, l] = zero
+                for j in range(n):
+                    d = one if i == j else zero
+                    if m == 2:  # the common case, fused: one pass, P never stored
+                        for l in range(L):
+                            p = Dk[0, i, l] * Wk[0, j, l] + Dk[1, i, l] * Wk[1, j, l]
+                            if use_bias:
+                                p += bk[i, l]
+                            chk[l] += p
+                            pos = p > zero
+                            e = (p if pos else zero) - d
+                            loss[l] += ii * e * e
+                            g = ci * e if pos else zero
+                            P[i, j, l] = g
+                            gb[i, l] += g
+                    else:
+                        for l in range(L):
+                            P[i, j, l] = bk[i, l] if use_bias else zero
+                        for a in range(m):
+                            for l in range(L):
+                                P[i, j, l] += Dk[a, i, l] * Wk[a, j, l]
+                        for l in range(L):
+                            p = P[i, j, l]
+                            chk[l] += p
+                            pos = p > zero
+                            e = (p if pos else zero) - d
+                            loss[l] += ii * e * e
+                            g = ci * e if pos else zero
+                            P[i, j, l] = g
+                            gb[i, l] += g
             # ---- halting and recording
             r = rec_idx[s]
             for l in range(lanes):
@@ -207,19 +190,45 @@ def train_identity_chunk(state, imp, K, chunk, opt, flags, halted, rec):
                         for j in range(n):
                             recW[r, k, a, j] = Wk[a, j, l]
                     for j in range(n):
-                        recb[r, k, j] = bk[j, l] if use_bias else W.dtype.type(0.0)
+                        recb[r, k, j] = bk[j, l] if use_bias else zero
                     if untied:
                         for a in range(m):
                             for j in range(n):
                                 recM[r, k, j, a] = Dk[a, j, l]
             if s == nsteps:
                 break
-            # ---- fused optimiser update (tied: W's gradient is both parts)
-            if not untied:
+            # ---- backward
+            if untied:
+                # gD[a,i] = sum_j W[a,j] G[i,j];  gW[a,j] = sum_i Dt[a,i] G[i,j]
                 for a in range(m):
-                    for j in range(n):
+                    for i in range(n):
                         for l in range(L):
-                            gW[a, j, l] += gD[a, j, l]
+                            gD[a, i, l] = zero
+                            gW[a, i, l] = zero
+                for i in range(n):
+                    for j in range(n):
+                        for a in range(m):
+                            for l in range(L):
+                                g = P[i, j, l]
+                                gD[a, i, l] += Wk[a, j, l] * g
+                                gW[a, j, l] += Dk[a, i, l] * g
+            else:
+                for a in range(m):
+                    for c in range(n):
+                        for l in range(L):
+                            gW[a, c, l] = zero
+                for c in range(n):
+                    for j in range(n):
+                        if m == 2:
+                            for l in range(L):
+                                g = P[j, c, l] + P[c, j, l]
+                                gW[0, c, l] += Wk[0, j, l] * g
+                                gW[1, c, l] += Wk[1, j, l] * g
+                        else:
+                            for a in range(m):
+                                for l in range(L):
+                                    gW[a, c, l] += Wk[a, j, l] * (P[j, c, l] + P[c, j, l])
+            # ---- fused optimiser update
             lr = lrs[s]
             tt = t0 + s + 1
             sz = m * n * L

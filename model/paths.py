@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -38,26 +38,47 @@ TILE = 512
 
 @dataclass(frozen=True)
 class Costs:
-    """Seconds of the pieces of a step on one thread (measured; see the module's docstring)."""
+    """Seconds of the pieces of a step on one thread, measured with benchmarks/bench_paths.py
+    (CPU seconds of whole steps, data drawing and recording included) and fitted by hand;
+    each comment says where the piece comes from."""
 
-    lane_pair: float = 0.55e-9  # lanes: one (output, example) pair of a block of 32, m = 2 ...
-    lane_pair_m: float = 0.3e-9  # ... and each further latent dimension
-    lane_step: float = 2e-6  # lanes: a block's step besides the pairs (the update, recording)
-    pair: float = 0.35e-9  # fused: one (output, example) pair's pre-activation, per latent dimension
-    fire: float = 1.2e-9  # fused: a pair whose output fires (gradient sums), per latent dimension
-    nonzero: float = 6e-9  # fused and blas: a non-zero (h, the encoder, its own term), per latent dimension
-    model_step: float = 3e-6  # fused: a model's step besides the pairs
-    param: float = 2e-9  # every path: a parameter's update and checks
-    gemm: float = 0.05e-9  # blas: a multiply-add of the dense products
-    dense: float = 0.8e-9  # blas: an element of the (B, n) activation pass
-    blas_step: float = 60e-6  # blas: a step's Python and BLAS calls
-    torch_elem: float = 4e-9  # torch: an element of a (K, B, n) tensor, all passes
-    torch_step: float = 400e-6  # torch: a step's Python, dispatch and autograd-free bookkeeping
+    # lanes: a (output, example) pair of a block of 32 lanes, m = 2, while the block's
+    # (n, n, 32) G stays in L2 (n <= ~100: 25 ns), in L3 (~60 ns) or beyond (~90 ns at n = 1,000);
+    # m != 2 takes the generic loop: the pair cost times m / 2 (n = 30, m = 5: 64 ns)
+    lane_pair: float = 25e-9
+    lane_pair_l3: float = 60e-9
+    lane_pair_mem: float = 90e-9
+    lane_block: float = 1.5e-6  # a block's step besides the pairs (n = 7: 3.6 us a step)
+    lane_n: float = 100e-9  # ... and per feature (the update of 32 lanes, recording)
+    # fused: a pair of the m = 2 loop (one-hot n = 1,000: 0.43 ns; SMDD T = 1,000: 0.5 ns), or per
+    # latent dimension of the generic loop; a non-zero (its own term, h, the encoder's gradient)
+    pair2: float = 0.45e-9
+    pair_m: float = 0.25e-9
+    nonzero: float = 40e-9
+    nonzero_m: float = 10e-9
+    model_step: float = 3e-6  # a model's step besides (n = 7: 3.5 us)
+    model_n: float = 40e-9  # ... per feature (update, checks, recording; SMDD T = 5: 0.34 ms at n = 10,000)
+    # blas: a pair of the (K, B, n) activation pass and per latent dimension of the products;
+    # a non-zero (h and the encoder's gradient, contiguous); the Python and library calls of a step
+    blas_pair: float = 3e-9
+    blas_pair_m: float = 0.1e-9
+    blas_nonzero: float = 5e-9
+    blas_nonzero_m: float = 2e-9
+    blas_model: float = 20e-6
+    blas_model_n: float = 30e-9
+    blas_step: float = 150e-6
+    # torch (the reference, and the GPU's path on the CPU): a pair, all its passes and autograd-free
+    # bookkeeping, and per latent dimension; a step's Python and dispatch
+    torch_pair: float = 20e-9
+    torch_pair_m: float = 0.6e-9
+    torch_step: float = 500e-6
+    # drawing a fresh batch (data.sparse_coo, every path): an entry of a dense draw, a non-zero of a
+    # sparse one (n = 400, B = 1,024, S = 0.9: 5-8 ms)
+    draw_entry: float = 12e-9
+    draw_nonzero: float = 100e-9
 
 
 COSTS = Costs()
-#: The share of outputs that fire, assumed for the cost (Xavier initial weights, zero bias: half).
-FIRE = 0.5
 
 
 @dataclass(frozen=True)
@@ -88,24 +109,37 @@ def shape(config: TrainConfig) -> Tuple[int, int, int, int, float]:
     return K, n, m, B, nnz
 
 
-def step_seconds(config: TrainConfig, path: str, costs: Costs = COSTS, fire: float = FIRE) -> float:
-    """Predicted seconds of one step of ``config`` on ``path``, one thread."""
-    K, n, m, B, nnz = shape(config)
+def _lane_pair(n: int, m: int, c: Costs) -> float:
+    g = 128 * n * n  # bytes of a block's G
+    pair = c.lane_pair if g <= 1.5 * 2**20 else c.lane_pair_l3 if g <= 32 * 2**20 else c.lane_pair_mem
+    return pair * (1.0 if m == 2 else m / 2.0)
+
+
+def draw_seconds(config: TrainConfig, costs: Costs = COSTS) -> float:
+    """Seconds to draw a step's fresh batch (0 for finite sets: drawn once)."""
+    if config.data != "sparse" or config.examples is not None:
+        return 0.0
+    _, n, _, B, nnz = shape(config)
+    dense = 1.0 - config.sparsity >= 0.05 or B * n <= 1_000_000  # data.dense_draw
+    return B * n * costs.draw_entry if dense else B * nnz * costs.draw_nonzero
+
+
+def step_seconds(config: TrainConfig, path: str, costs: Costs = COSTS) -> float:
+    """Predicted seconds of one step of ``config`` on ``path``, one thread, its batch drawn."""
+    K, n, m, B, nnz_ex = shape(config)
     c = costs
-    params = K * (m * n * (2 if config.untied else 1) + n)
+    draw = draw_seconds(config, c)
     if path == "lanes":
-        blocks = math.ceil(K / LANES)
-        return blocks * (n * n * (c.lane_pair + c.lane_pair_m * (m - 2 if m > 2 else 0)) + c.lane_step) \
-            + c.param * params
-    pairs = K * B * n
+        return math.ceil(K / LANES) * (n * n * _lane_pair(n, m, c) + c.lane_block + c.lane_n * n)
+    pairs, nnz = B * n, B * nnz_ex
     if path == "fused":
-        return pairs * m * (c.pair + fire * c.fire) + K * B * nnz * m * c.nonzero + K * c.model_step \
-            + c.param * params
+        pair = c.pair2 if m == 2 else c.pair_m * m
+        return K * (pairs * pair + nnz * (c.nonzero + c.nonzero_m * m) + c.model_step + c.model_n * n) + draw
     if path == "blas":
-        return 3 * pairs * m * c.gemm + pairs * c.dense + K * B * nnz * m * c.nonzero + c.blas_step \
-            + c.param * params
+        return K * (pairs * (c.blas_pair + c.blas_pair_m * m) + nnz * (c.blas_nonzero + c.blas_nonzero_m * m)
+                    + c.blas_model + c.blas_model_n * n) + c.blas_step + draw
     if path == "torch":
-        return pairs * (c.torch_elem + 6 * m * c.gemm) + c.torch_step + 4 * c.param * params
+        return K * pairs * (c.torch_pair + c.torch_pair_m * m) + c.torch_step + draw
     raise ValueError(f"unknown path {path!r}; the paths are {', '.join(PATHS)}")
 
 
@@ -126,4 +160,33 @@ def choose(config: TrainConfig, forced: Optional[str] = None) -> Choice:
     return Choice(best, seconds)
 
 
-__all__ = ["PATHS", "Costs", "COSTS", "Choice", "applicable", "choose", "step_seconds", "shape"]
+class WorkLeft:
+    """Time left of a sequence of parts (a sweep's configurations) whose costs the model
+    predicts (``predicted``: seconds of each, e.g. steps x ``Choice.step_seconds``): the
+    work done so far, in predicted seconds, against the seconds it really took gives one
+    factor for this machine, and the predicted rest times that factor is the time left."""
+
+    def __init__(self, predicted: Sequence[float]):
+        self.predicted = [max(0.0, float(p)) for p in predicted]
+        self.total = sum(self.predicted)
+
+    def done(self, index: int, part_fraction: float) -> float:
+        """Predicted seconds of the work done: parts before ``index`` and that share of it."""
+        done = sum(self.predicted[:index])
+        if index < len(self.predicted):
+            done += min(1.0, max(0.0, float(part_fraction))) * self.predicted[index]
+        return done
+
+    def fraction(self, index: int, part_fraction: float) -> float:
+        return 1.0 if self.total <= 0 else min(1.0, self.done(index, part_fraction) / self.total)
+
+    def seconds_left(self, index: int, part_fraction: float, elapsed: float) -> Optional[float]:
+        """Seconds to the end, None before any work was timed."""
+        done = self.done(index, part_fraction)
+        if done <= 0 or elapsed <= 0:
+            return None
+        return float(elapsed / done * (self.total - done))
+
+
+__all__ = ["PATHS", "WorkLeft", "Costs", "COSTS", "Choice", "applicable", "choose", "step_seconds", "draw_seconds",
+           "shape"]

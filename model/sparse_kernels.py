@@ -524,16 +524,18 @@ def train_sparse_split(state, imp, data, B, chunk, opt, flags, halted, rec, bloc
 # ---------------------------------------------------------------------------- the BLAS path
 # model.sparse_backend.BlasTrainer: per step, the two dense products P = H Dt + b and the
 # gradients' G^T H, G Dt^T go to BLAS (torch.bmm over the K models); these kernels do the
-# rest, one thread a model: h, the activation (non-zeros taken out exactly as in the fused
-# pass: never a difference of sums), halting and recording, the encoder's gradient and
-# the update.
+# rest: h, the activation (non-zeros taken out exactly as in the fused pass: never a
+# difference of sums), halting and recording, the encoder's gradient and the update. They
+# run on the calling thread: three parallel launches a step would cost more than they
+# save (a launch waits for every thread, ~0.1 ms on a busy 2-core machine, more when
+# torch's OpenMP threads still spin from the product before).
 
-@nb.njit(cache=True, fastmath=_FM, error_model="numpy", parallel=True, nogil=True)
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
 def blas_hidden(W, data, s, B, halted, rows, H):
     """rows[k] (B,) and H[k] (B, m) = (W x_e)^T of step s, for every model still training."""
     indptr, cols, vals, base, row0, sel = data
     K, m, n = W.shape
-    for k in nb.prange(K):
+    for k in range(K):
         _batch_rows(s, B, base[k], row0, sel, rows[k])
         Hk = H[k]
         Wk = W[k]
@@ -548,7 +550,7 @@ def blas_hidden(W, data, s, B, halted, rows, H):
                     Hk[e, a] += v * Wk[a, c]
 
 
-@nb.njit(cache=True, fastmath=_FM, error_model="numpy", parallel=True, nogil=True)
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
 def blas_activate(P, imp, data, rows, B, chunk, s, state, flags, halted, rec, gb):
     """P (K, B, n) holds the pre-activations of step s: turn it into G = dL/dP in place,
     with each model's bias gradient gb[k]; then its loss, halting and the recorded row."""
@@ -559,7 +561,7 @@ def blas_activate(P, imp, data, rows, B, chunk, s, state, flags, halted, rec, gb
     K, _, n = P.shape
     coef = P.dtype.type(2.0 / B)
     zero = P.dtype.type(0.0)
-    for k in nb.prange(K):
+    for k in range(K):
         Pk = P[k]
         gbk = gb[k]
         lval = np.nan
@@ -613,7 +615,7 @@ def blas_activate(P, imp, data, rows, B, chunk, s, state, flags, halted, rec, gb
             _record(r, k, lval, W[k], b[k], Dt[k] if untied else W[k], use_bias, untied, rec)
 
 
-@nb.njit(cache=True, fastmath=_FM, error_model="numpy", parallel=True, nogil=True)
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
 def blas_update(state, data, rows, dH, gDt, gW, gb, chunk, s, opt, flags, halted):
     """The encoder's gradient (gW[k][:, c] += v dH[k][e] over the non-zeros; tied: into gDt,
     the decoder's part) and the update of every model still training."""
@@ -622,7 +624,7 @@ def blas_update(state, data, rows, dH, gDt, gW, gb, chunk, s, opt, flags, halted
     t0, _, lrs = chunk
     use_bias, untied = flags
     K, m, n = W.shape
-    for k in nb.prange(K):
+    for k in range(K):
         if halted[k] >= 0:
             continue
         kd = np.int64(k) if untied else np.int64(0)
