@@ -145,8 +145,12 @@ class Trainer:
         if name in ("fused", "blas"):
             from .sparse_backend import BlasTrainer, SparseTrainer
 
+            import os
+
             cls = SparseTrainer if name == "fused" else BlasTrainer
-            return cls(cfg, W, b, M, dataset=dataset, generator_seed=cfg.seed, opt=opt)
+            # fresh batches are drawn ahead on another core, unless the run was given one thread
+            prefetch = (os.cpu_count() or 1) > 1 and (self.threads is None or self.threads > 1)
+            return cls(cfg, W, b, M, dataset=dataset, generator_seed=cfg.seed, opt=opt, prefetch=prefetch)
         from .torch_backend import TorchTrainer
 
         batches = BatchStream(cfg) if (cfg.data == "sparse" and cfg.examples is None) else None
@@ -403,8 +407,9 @@ def set_threads(threads: Optional[int]) -> None:
 #: as about 7 units, rounded up.
 TRAIN_UNITS = 8
 #: Memory the process needs besides training: python, numpy, torch, numba with the compiled
-#: kernels, h5py, scipy (measured: `main.py train --n 7 --steps 10`, ru_maxrss 471 MB).
-BASE_BYTES = 480 * 2**20
+#: kernels, h5py, scipy (measured: 403 MB imported, 468 MB once a kernel has run; `main.py
+#: train --n 7 --steps 10` peaks at 471 MB).
+BASE_BYTES = 470 * 2**20
 #: Of the memory available, this fraction may be planned for.
 MEMORY_FRACTION = 0.8
 
@@ -445,6 +450,16 @@ def sparse_data_bytes(config: TrainConfig, rows: int) -> int:
     nnz = rows * n * (1.0 - config.sparsity)
     draw = 17 * rows * n if dense_draw(rows, n, config.sparsity) else 96 * nnz
     return int(K * (12 * nnz + 8 * (rows + 1)) + draw)
+
+
+def analysis_bytes(n: int) -> int:
+    """Peak bytes of analysing one snapshot (model.analysis: its n x n work chunked to
+    geometry.CHUNK_ELEMS float64, a few of them at once; scipy's modules). Measured with
+    ru_maxrss after train's analysis: +6 MB at n = 7, +108 MB at 1,000, +84 MB at 2,000,
+    +168 MB at 5,000, +172 MB at 20,000; the formula is 40 MB + 4 chunks' worth."""
+    from .geometry import CHUNK_ELEMS
+
+    return int(40 * 2**20 + 32 * min(n * n, CHUNK_ELEMS))
 
 
 def _threads(threads: Optional[int]) -> int:
@@ -497,7 +512,8 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
       holds them, the initial parameters the caller keeps, and per-thread scratch that grows
       with n m (model.engine.path_bytes);
     - "n": the path's (n, n) or (K, n, n) arrays for one-hot data (the BLAS path's
-      activations, the torch path's identity), when the batch is the n examples;
+      activations, the torch path's identity), when the batch is the n examples; and the
+      analysis of a snapshot that train prints and the window draws (ANALYSIS_BYTES);
     - "examples": the K finite sets: dense (K, T, n) as train and the window hold them for
       the run file and the analysis, their CSR conversion, and the training path's own copy
       (sparse; dense on the torch path);
@@ -506,6 +522,7 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
       chunk records and the run file's write buffer.
     """
     from .history import History, _bytes_per_row
+    from .sparse_backend import AHEAD_BYTES
 
     name = path or paths.choose(config).name
     K, n, m, B, nnz_ex = paths.shape(config)
@@ -515,6 +532,7 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
     size_key = "n" if config.onehot and B == n else "batch"
     grows_with_batch = name in ("blas", "torch")
     parts[size_key] = scratch if grows_with_batch else 0
+    parts["n"] = parts.get("n", 0) + analysis_bytes(n)
     if not grows_with_batch:
         parts["models"] += scratch
     if config.data == "sparse" and config.examples is not None:
@@ -524,9 +542,10 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
         csr = 32 * nnz + 8 * (K * T + 1)  # run file's conversion: nonzero()'s indices, values, int32 copies
         own = dense if name == "torch" else sparse_data_bytes(config, T)
         parts["examples"] = int(dense + csr + own)
-    elif config.data == "sparse":
-        chunk = min(CHUNK_DATA_BYTES, 12 * B * nnz_ex + 8 * B)
-        parts["batch"] = int(parts.get("batch", 0) + 2 * chunk + sparse_data_bytes(config.replace(models=1), B))
+    elif config.data == "sparse":  # a chunk's batches (drawn, then concatenated), those drawn ahead, one draw
+        chunk = min(CHUNK_DATA_BYTES, (12 * B * nnz_ex + 8 * B) * (config.steps + 1))
+        ahead = min(AHEAD_BYTES, (20 * B * nnz_ex + 8 * B) * min(256, config.steps + 1))
+        parts["batch"] = int(parts.get("batch", 0) + 2 * chunk + ahead + sparse_data_bytes(config.replace(models=1), B))
     elif B < n:  # one-hot minibatches: the chunk's minibatch rows
         parts["batch"] = int(parts.get("batch", 0) + min(CHUNK_DATA_BYTES, 8 * B * 10**4))
     budget = int(config.history_budget_mb * 2**20)
@@ -544,6 +563,20 @@ def memory_estimate(config: TrainConfig) -> int:
     return int(sum(memory_parts(config).values()))
 
 
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA (or ROCm) GPU. Without a GPU driver on the machine (no
+    /proc/driver/nvidia, no /dev/kfd) torch cannot see one, and is not imported to ask
+    (the window's form asks at start-up)."""
+    import os
+    import sys
+
+    if "torch" not in sys.modules and not (os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/kfd")):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 def check_device(config: TrainConfig) -> None:
     """ConfigError('device', ...) when the run's device is not here (cuda without a GPU that
     torch sees), naming what is available; nothing for the CPU (torch is not imported)."""
@@ -554,7 +587,7 @@ def check_device(config: TrainConfig) -> None:
         return
     import torch
 
-    if not torch.cuda.is_available():
+    if not cuda_available():
         built = f"CUDA {torch.version.cuda}" if torch.version.cuda else "without CUDA"
         raise ConfigError("device", f"{device} needs a GPU that torch can see, and there is none here (torch "
                                     f"{torch.__version__}, built {built}); available: cpu")
@@ -573,7 +606,7 @@ def check_memory(config: TrainConfig, limit: Optional[int] = None, where: str = 
     est = int(sum(parts.values()))
     if est > limit:
         field = max(parts, key=parts.get)
-        what = {"models": "the parameters", "n": f"the one-hot step's ({config.n:,}, {config.n:,}) arrays",
+        what = {"models": "the parameters", "n": f"the arrays that grow with n = {config.n:,}",
                 "examples": f"the {config.examples or 0:,} examples per model", "batch": "the batches",
                 "history_budget_mb": "the history"}[field]
         lower = {"models": "--models or n", "n": "n or --models",
@@ -595,5 +628,5 @@ def train(config: TrainConfig, progress: Optional[Callable[[Progress], None]] = 
 
 
 __all__ = ["Trainer", "Progress", "train", "lr_schedule", "memory_estimate", "memory_parts", "check_memory",
-           "check_device", "path_bytes",
+           "check_device", "cuda_available", "path_bytes",
            "available_memory", "fmt_bytes", "TRAIN_UNITS", "BASE_BYTES", "MEMORY_FRACTION"]

@@ -38,6 +38,66 @@ def feature_blocks(K: int, B: int, n: int) -> int:
     return -(-SPLIT_BLOCKS // K)
 
 
+#: Most bytes of fresh batches drawn ahead (Prefetch), besides the chunk's own.
+AHEAD_BYTES = 16 * 2**20
+
+
+def batches_ahead(config: TrainConfig) -> int:
+    """Fresh batches Prefetch may hold: AHEAD_BYTES of them (CSR: 20 bytes a non-zero,
+    8 a row), at least 2, at most 256."""
+    B = config.effective_batch
+    per = 20 * B * config.n * (1.0 - config.sparsity) + 8 * B
+    return int(max(2, min(256, AHEAD_BYTES // max(per, 1))))
+
+
+class Prefetch:
+    """Fresh batches drawn ahead by a worker thread while the kernels train on the current
+    ones (numpy's generator fills its arrays without the GIL, the kernels run without it):
+    the same stream in the same order, so a run's numbers do not depend on it; at most
+    ``ahead`` batches wait. The thread holds only the stream and the queue, so it ends
+    (within 0.1 s) once this object is collected or ``close``d."""
+
+    def __init__(self, stream: BatchStream, ahead: int):
+        import queue
+        import threading
+
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(ahead)))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=_draw_ahead, args=(stream, self._queue, self._stop),
+                                        name="batch-prefetch", daemon=True)
+        self._thread.start()
+
+    def next_coo(self):
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def __del__(self):
+        self._stop.set()
+
+
+def _draw_ahead(stream: BatchStream, q, stop) -> None:
+    import queue
+
+    while not stop.is_set():
+        try:
+            item = stream.next_coo()
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            item = exc
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        if isinstance(item, BaseException):
+            return
+
+
 def _identity_csr(n: int):
     return np.arange(n + 1, dtype=np.int64), np.arange(n, dtype=np.int64), np.ones(n, np.float32)
 
@@ -49,7 +109,8 @@ class SparseTrainer:
 
     def __init__(self, config: TrainConfig, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray],
                  dataset: Optional[Union[np.ndarray, SparseDataset]] = None, batches: Optional[BatchStream] = None,
-                 generator_seed: int = 0, opt: Optional[Optimiser] = None):
+                 generator_seed: int = 0, opt: Optional[Optimiser] = None, prefetch: bool = False):
+        """``prefetch``: draw fresh batches ahead on another thread (``Prefetch``)."""
         self.cfg = config
         self.opt = opt if opt is not None else Optimiser.of(config)
         K, m, n = config.models, config.m, config.n
@@ -88,6 +149,8 @@ class SparseTrainer:
             self.kind = "fresh"
             self.T = None
             self.batches = batches if batches is not None else BatchStream(config)
+            if prefetch:
+                self.batches = Prefetch(self.batches, ahead=batches_ahead(config))
             self.base = np.zeros(K, np.int64)
         self.minibatch = self.kind == "finite" and self.batch < self.T
         self.blocks = feature_blocks(K, self.batch, n)

@@ -285,3 +285,31 @@ def test_chunks_cut_for_their_recorded_rows_keep_aiming_at_chunk_seconds(monkeyp
     assert min(taken[5:40]) < 10  # the cut chunks were there
     assert max(asked) <= 400 and max(taken) <= 400
     assert max(taken[-20:]) >= 50  # and later chunks run their time's worth
+
+
+@pytest.mark.parametrize("path", SPARSE_PATHS)
+def test_recorded_loss_of_a_memorised_set_is_its_float64_loss_never_negative(path):
+    """Issue 19's case: three examples of n = 1,000 at S = 0.99 are learnt to a loss of ~1e-9,
+    where the old fused kernel's expanded sum of squares (sum ReLU^2, minus ReLU^2 at the
+    non-zeros, plus (ReLU - x)^2 there) recorded -1.02e-8. Every recorded loss must be >= 0
+    and the loss of its recorded parameters computed in float64 (datasize.coo_loss, its own
+    code) to 1e-10 plus 1e-4 of itself: a float32 forward pass rounds each output by ~1e-7 of
+    the ~1 terms it sums, which moves a squared error of size e by ~2e-7 e; the old error
+    was 1e-8, a hundred times that."""
+    from model.datasize import coo_loss
+
+    cfg = TrainConfig(n=1000, data="sparse", sparsity=0.99, examples=3, schedule="warmup-cosine", warmup=500,
+                      steps=10_000).validate()
+    tr = Trainer(cfg, backend=path)
+    tr.run()
+    steps, loss = tr.history.losses(model=0)
+    assert np.all(loss >= 0), loss.min()
+    assert loss[-1] < 1e-7  # the set is learnt: the regime where the expansion went wrong
+    X = tr.dataset[0]
+    rows, cols = np.nonzero(X)
+    worst = 0.0
+    for i in range(0, len(steps), max(1, len(steps) // 100)):
+        _, W, b, rec, _ = tr.history.row(i)
+        exact = coo_loss(W[0], b[0], rows, cols, X[rows, cols], cfg.examples)
+        worst = max(worst, abs(float(rec[0]) - exact) - (1e-10 + 1e-4 * exact))
+    assert worst <= 0.0, worst
