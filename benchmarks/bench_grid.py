@@ -191,31 +191,29 @@ class SlowPoint(Exception):
 
 
 def marginal(run: Callable[[int], None], seconds: float, reps: int, max_step: float = float("inf")) -> float:
-    """Seconds a step: (best time of N2 steps - best time of N1 steps) / (N2 - N1)."""
-    t = time.perf_counter()
-    run(1)  # warm-up (compiles, allocates)
-    if time.perf_counter() - t > 2 * max_step:
-        raise SlowPoint(time.perf_counter() - t)
+    """Seconds a step: (best time of N2 steps - best time of N1 steps) / (N2 - N1), the tries of
+    N1 and N2 interleaved (a run's later steps can be cheaper than its first: the history
+    records every step early on, then thins)."""
+    run(1)  # warm-up: kernels compiled or loaded, arrays allocated (not timed)
     t = time.perf_counter()
     run(1)
     one = max(time.perf_counter() - t, 1e-7)
     if one > max_step:
         raise SlowPoint(one)
+    t_end = time.perf_counter() + min(seconds, 20 * one)  # a little more warm-up, past the first steps
+    while time.perf_counter() < t_end:
+        run(max(1, int(0.1 / one)))
     n2 = int(max(4, min(10**7, seconds / one)))
     n1 = max(1, n2 // 4)
-    if one * n2 > 4 * seconds:  # a slow point: one try of 1 and 2 steps
+    if one * n2 > 4 * seconds:  # a slow point: one try of each
         reps = 1
-
-    def best(k):
-        out = float("inf")
-        for _ in range(reps):
+    best = {n1: float("inf"), n2: float("inf")}
+    for _ in range(reps):
+        for k in (n1, n2):
             t = time.perf_counter()
             run(k)
-            out = min(out, time.perf_counter() - t)
-        return out
-
-    b1, b2 = best(n1), best(n2)
-    return max(b2 - b1, 1e-12) / (n2 - n1)
+            best[k] = min(best[k], time.perf_counter() - t)
+    return max(best[n2] - best[n1], 1e-12) / (n2 - n1)
 
 
 def reference_runner(p: Point) -> Callable[[int], None]:

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Optional, Protocol, Tuple
 import numpy as np
 
 if TYPE_CHECKING:
+    import torch
+
     from .config import TrainConfig
 
 #: The compiled kernels' optimiser codes.
@@ -55,7 +57,7 @@ class Optimiser:
         """(code, weight decay, beta1, beta2, eps, momentum): the compiled kernels' form."""
         return (self.code, self.weight_decay, self.beta1, self.beta2, self.eps, self.momentum)
 
-    def torch(self, params: list, lr: float):
+    def torch(self, params: list, lr: float) -> "torch.optim.Optimizer":
         """The torch.optim optimiser of these settings over ``params``."""
         import torch
 

@@ -521,7 +521,7 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
     - "history_budget_mb": the history as the run fills it (at most its budget), the rows a
       chunk records and the run file's write buffer.
     """
-    from .history import History, _bytes_per_row
+    from .history import History
     from .sparse_backend import AHEAD_BYTES
 
     name = path or paths.choose(config).name
@@ -550,7 +550,8 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
         parts["batch"] = int(parts.get("batch", 0) + min(CHUNK_DATA_BYTES, 8 * B * 10**4))
     budget = int(config.history_budget_mb * 2**20)
     rows = config.steps + 2
-    bpr = _bytes_per_row(K, m, n, config.untied)
+    big = 2**62  # a budget that holds any rows: the difference of two sizes is a row's bytes
+    bpr = History.planned_bytes(K, m, n, config.untied, big, 2) - History.planned_bytes(K, m, n, config.untied, big, 1)
     rec = min(max(2 * bpr, min(REC_BYTES, budget // 16)), bpr * rows)  # a chunk's recorded rows
     buffer = min(budget // 8, bpr * rows)  # the run file's write buffer, as far as rows reach it
     parts["history_budget_mb"] = History.planned_bytes(K, m, n, config.untied, budget, rows) + rec + buffer

@@ -43,6 +43,8 @@ from .backend import OPT_ADAM, OPT_ADAMW, OPT_SGD, Chunk, Optimiser, Records
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
 
+    from .config import TrainConfig
+
 LANES = 32
 _FM = {"contract", "arcp", "nsz", "afn"}
 
@@ -248,7 +250,7 @@ class LanesPath:
 
     name = "lanes"
 
-    def __init__(self, config, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray], opt: Optimiser):
+    def __init__(self, config: TrainConfig, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray], opt: Optimiser):
         f32 = np.float32
         K, m, n = config.models, config.m, config.n
         self.K, self.untied, self.opt = K, bool(config.untied), opt

@@ -9,7 +9,7 @@ batches are prepared in Python once, then the kernel runs the whole chunk.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
 
 import numpy as np
 
@@ -67,7 +67,7 @@ class Prefetch:
                                         name="batch-prefetch", daemon=True)
         self._thread.start()
 
-    def next_coo(self):
+    def next_coo(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         item = self._queue.get()
         if isinstance(item, BaseException):
             raise item
@@ -273,7 +273,7 @@ class BlasTrainer(SparseTrainer):
 
     name = "blas"
 
-    def __init__(self, *args, **kw):
+    def __init__(self, *args: Any, **kw: Any):
         super().__init__(*args, **kw)
         K, m, n, B = self.cfg.models, self.cfg.m, self.cfg.n, self.batch
         f32 = np.float32

@@ -287,7 +287,7 @@ def test_chunks_cut_for_their_recorded_rows_keep_aiming_at_chunk_seconds(monkeyp
     assert max(taken[-20:]) >= 50  # and later chunks run their time's worth
 
 
-@pytest.mark.parametrize("path", SPARSE_PATHS)
+@pytest.mark.parametrize("path", ("fused", "blas"))  # the torch path computes E = ReLU(P) - X directly here
 def test_recorded_loss_of_a_memorised_set_is_its_float64_loss_never_negative(path):
     """Issue 19's case: three examples of n = 1,000 at S = 0.99 are learnt to a loss of ~1e-9,
     where the old fused kernel's expanded sum of squares (sum ReLU^2, minus ReLU^2 at the
