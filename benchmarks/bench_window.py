@@ -92,7 +92,7 @@ def main() -> int:
     print(f"n = {a.n:,}, path {paths.choose(cfg).name}; load {load}")
     print("window steps/s per round:   " + ", ".join(f"{x:,.0f}" for x in gui))
     print("headless steps/s per round: " + ", ".join(f"{x:,.0f}" for x in head))
-    print(f"window {g:,.0f} steps/s ({frames / (a.rounds * a.seconds):.0f} redraws/s), headless {h:,.0f} steps/s: "
+    print(f"window {g:,.0f} steps/s ({frames / (a.rounds * a.seconds):.2f} redraws/s), headless {h:,.0f} steps/s: "
           f"{100 * g / h:.0f}% (target >= 80%)")
     return 0
 
