@@ -87,16 +87,19 @@ def expected_nonzeros(config: TrainConfig, T: int) -> float:
 
 
 def training_bytes(config: TrainConfig, T: int) -> int:
-    """Peak bytes of training K models of ``config`` on T examples each on the compiled sparse
-    path: the data (model.engine.sparse_data_bytes, the one estimate train and sweeps use too)
-    and the parameters, gradients and optimiser moments (O(K m n))."""
-    K, n, m = config.models, config.n, config.m
-    params = 4 * K * (m * n * (2 if config.untied else 1) + n) * 8
-    return int(sparse_data_bytes(config, T) + params)
+    """Peak bytes of training K models of ``config`` on T examples each: model.engine's
+    estimate (the one train, sweeps and the window use: the process, the path's parameters
+    and per-thread state, the sets kept sparse, the history) for a run that keeps its sets
+    sparse and analyses no snapshot."""
+    from .engine import memory_estimate as engine_estimate
+
+    return engine_estimate(config.replace(examples=int(T), batch=None, history_budget_mb=DATASIZE_HISTORY_MB),
+                           held=False)
 
 
 def memory_estimate(config: TrainConfig, T: int, test_examples: int = DEFAULT_TEST_EXAMPLES) -> int:
-    """Peak bytes to train and measure K models of ``config`` on T examples each.
+    """Peak bytes to train and measure K models of ``config`` on T examples each: training
+    (``training_bytes``, the process included) and measuring.
 
     Measuring (coo_loss, one model at a time) holds a chunk of pre-activations and the
     temporaries of its sums (4 float64 copies of a chunk: measured 3.3) and ~96 bytes a
@@ -105,8 +108,7 @@ def memory_estimate(config: TrainConfig, T: int, test_examples: int = DEFAULT_TE
     nnz = expected_nonzeros(config, T) + expected_nonzeros(config, test_examples)
     measure = (32 * min(geo.CHUNK_ELEMS, max(test_examples, T) * n) + 96 * nnz + 16 * m * (T + test_examples)
                + 8 * K * (n + T) + 4 * K * m * (n + T))
-    history = int(DATASIZE_HISTORY_MB * 2**20)
-    return int(training_bytes(config, T) + measure + history + BASE_BYTES)
+    return int(training_bytes(config, T) + measure)
 
 
 def check_sizes(config: TrainConfig, sizes: Sequence[int], limit: Optional[int] = None,

@@ -45,6 +45,18 @@ REC_BYTES = 16 * 2**20
 CHUNK_DATA_BYTES = 16 * 2**20
 
 
+def max_chunk_steps(config: TrainConfig) -> int:
+    """Most steps a chunk takes, so that what it prepares for its steps stays within
+    CHUNK_DATA_BYTES: the learning rates and recorded-row indices (16 bytes a step), the
+    fresh batches drawn for it (CSR: 12 bytes a non-zero, 8 a row) or the minibatches' rows."""
+    B, per = config.effective_batch, 16
+    if config.data == "sparse" and config.examples is None:
+        per += 12 * B * paths.shape(config)[4] + 8 * B
+    elif B < (config.n if config.onehot else (config.examples or B)):
+        per += 8 * B
+    return max(1, int(CHUNK_DATA_BYTES // per))
+
+
 def lr_schedule(config: TrainConfig, steps: np.ndarray) -> np.ndarray:
     """Learning rate of the update taken at each (0-based) step.
 
@@ -127,10 +139,8 @@ class Trainer:
         self.impl = self._make_path(self.path.name, W, b, M, dataset)
         if self.path.name in ("fused", "blas") and config.data == "sparse" and config.examples is not None:
             self.sparse_dataset = self.impl.dataset
-        #: Most steps a chunk takes: fresh batches are drawn a chunk ahead (CHUNK_DATA_BYTES)
-        per_step = 12 * config.effective_batch * paths.shape(config)[4] + 8 * config.effective_batch
-        fresh = config.data == "sparse" and config.examples is None
-        self.max_chunk = max(1, int(CHUNK_DATA_BYTES // per_step)) if fresh else 2**62
+        #: Most steps a chunk takes: what it prepares per step stays within CHUNK_DATA_BYTES
+        self.max_chunk = max_chunk_steps(config)
         self._chunk = 1
         self._first = True
         self._written = -1  # last step written to the run file
@@ -492,10 +502,12 @@ def path_bytes(config: TrainConfig, path: str, threads: Optional[int] = None) ->
     step_nnz = B * nnz_ex
     if path == "fused":
         blocks = feature_blocks(K, B, n)
-        one = f * (m * B * (1 + blocks) + mn * (2 if config.untied else 1) + n) + 8 * B \
-            + 16 * (n + 1) + 12 * step_nnz + f * (n if B < 16 else 512)
-        split = K * blocks * one if blocks > 1 else 0
-        return state, max(min(T, K) * one, split)
+        grads = f * (mn * (2 if config.untied else 1) + n)
+        pass_ = 16 * (n // blocks + 1) + 12 * step_nnz / blocks + f * (n if B < 16 else 512)  # a block's pass
+        one = f * m * B * (1 + blocks) + 8 * B + grads + blocks * pass_  # a thread a model
+        # feature blocks over threads: every task's h, dh and rows at once, T passes at a time
+        split = K * blocks * (2 * f * m * B + 8 * B) + K * grads + T * pass_ if blocks > 1 else 0
+        return state, int(max(min(T, K) * one, split))
     if path == "blas":
         arrays = f * K * (B * n + 2 * B * m + mn * (2 if config.untied else 1) + n) + 8 * K * B
         return state, arrays + T * f * step_nnz
@@ -503,10 +515,13 @@ def path_bytes(config: TrainConfig, path: str, threads: Optional[int] = None) ->
     return torch_state, TRAIN_UNITS * f * K * B * n + (f * n * n if config.onehot else 0)
 
 
-def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optional[str] = None) -> dict:
+def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optional[str] = None,
+                 held: bool = True) -> dict:
     """Peak bytes to train ``config``'s K models on ``path`` (default: the one model.paths
     chooses) with ``threads`` threads (default: all cores), by what needs them, each part
-    keyed by the option that sizes it:
+    keyed by the option that sizes it. ``held``: the caller also holds the finite sets
+    dense and analyses a snapshot, as train and the window do (a dataset-size sweep does
+    neither: it measures, and counts that itself):
 
     - "models": the process (BASE_BYTES), the parameters and optimiser moments as the path
       holds them, the initial parameters the caller keeps, and per-thread scratch that grows
@@ -532,7 +547,7 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
     size_key = "n" if config.onehot and B == n else "batch"
     grows_with_batch = name in ("blas", "torch")
     parts[size_key] = scratch if grows_with_batch else 0
-    parts["n"] = parts.get("n", 0) + analysis_bytes(n)
+    parts["n"] = parts.get("n", 0) + (analysis_bytes(n) if held else 0)
     if not grows_with_batch:
         parts["models"] += scratch
     if config.data == "sparse" and config.examples is not None:
@@ -541,13 +556,13 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
         dense = 4 * K * T * n
         csr = 32 * nnz + 8 * (K * T + 1)  # run file's conversion: nonzero()'s indices, values, int32 copies
         own = dense if name == "torch" else sparse_data_bytes(config, T)
-        parts["examples"] = int(dense + csr + own)
+        parts["examples"] = int((dense + csr if held else 0) + own)
     elif config.data == "sparse":  # a chunk's batches (drawn, then concatenated), those drawn ahead, one draw
         chunk = min(CHUNK_DATA_BYTES, (12 * B * nnz_ex + 8 * B) * (config.steps + 1))
         ahead = min(AHEAD_BYTES, (20 * B * nnz_ex + 8 * B) * min(256, config.steps + 1))
         parts["batch"] = int(parts.get("batch", 0) + 2 * chunk + ahead + sparse_data_bytes(config.replace(models=1), B))
     elif B < n:  # one-hot minibatches: the chunk's minibatch rows
-        parts["batch"] = int(parts.get("batch", 0) + min(CHUNK_DATA_BYTES, 8 * B * 10**4))
+        parts["batch"] = int(parts.get("batch", 0) + min(CHUNK_DATA_BYTES, 8 * B * (config.steps + 1)))
     budget = int(config.history_budget_mb * 2**20)
     rows = config.steps + 2
     big = 2**62  # a budget that holds any rows: the difference of two sizes is a row's bytes
@@ -558,10 +573,10 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
     return {k: int(v) for k, v in parts.items()}
 
 
-def memory_estimate(config: TrainConfig) -> int:
+def memory_estimate(config: TrainConfig, held: bool = True) -> int:
     """Peak bytes to train ``config`` (the sum of ``memory_parts``): the one estimate that
     train, sweeps, dataset-size sweeps and the window check before anything starts."""
-    return int(sum(memory_parts(config).values()))
+    return int(sum(memory_parts(config, held=held).values()))
 
 
 def cuda_available() -> bool:
