@@ -7,15 +7,21 @@
   K and thread count (target >= 80%).
 - Scrub latency: the timeline's slider moved -> every visible 2D view redrawn
   and painted, n = 7 and n = 10,000 (targets 16 ms and 100 ms).
-- Where a scrubbed frame's milliseconds go at n = 7 in the explore layout
-  (``scrub_breakdown``): the snapshot read from the history, the analysis (fresh
-  and cached), each view's update (zones, wheel, WᵀW, bias, loss, 3D GL view,
-  verdict panel, timeline), each view's own paint (rendered alone into an
-  image: no window composition), and what is left of the real frame: Qt's
-  paint dispatch, the backing store and the window's GL composition.
+- Where a scrubbed frame's milliseconds go at n = 7 in the explore and figure
+  layouts (``scrub_breakdown``): the paint events and relayouts of a frame, the
+  snapshot read from the history, the analysis (fresh and cached), each view's
+  update (zones, wheel, WᵀW, bias, loss, 3D view, verdict panel, timeline), each
+  view's own paint (rendered alone into an image: no window composition; the 3D
+  view's GL render into its raster host's image), and what is left of the real
+  frame: Qt's paint dispatch, the backing store and the flush to the X server.
+  Each layout is measured three ways in one run: the 3D view through its raster
+  host (render3d.raster_host: no QOpenGLWidget in the window, the default), the
+  GL widget in the window as it was before (one QOpenGLWidget makes Qt compose
+  the whole window with GL on every repaint), and the 3D dock closed.
 
 Run: bash scripts/xdisplay.sh .venv/bin/python benchmarks/bench_gui.py [--scrub-only]
-(--scrub-only: only the n = 7 scrub breakdown, in seconds rather than minutes)
+(--scrub-only: only the n = 7 scrub breakdowns, in a minute or two rather than many; with --playback also
+the playback rates: frames drawn and snapshots advanced per second at 60/s, 240/s and step ×2/s)
 """
 from __future__ import annotations
 
@@ -118,6 +124,7 @@ def scrub_breakdown(app, win, frames: int = 20) -> list:
         app.processEvents()  # the paint events the redraw posted, composition
         end = time.perf_counter()
         add("paint events per frame (widgets painted)", census.count)
+        add("layout requests per frame (relayouts)", census.layouts)
         add("window area under repainted widgets (% of the window)", census.window_share())
         add("frame: slider moved -> painted (the user's path)", (end - t) * 1000)
         add("  of which redraw() (every update below)", win.last_redraw_ms)
@@ -144,6 +151,11 @@ def scrub_breakdown(app, win, frames: int = 20) -> list:
         ms = _ms(win.timeline.grab)
         own += ms
         add("paint timeline (own)", ms)
+        host = getattr(win.plane3d, "host", None)
+        if host is not None and win.plane3d.isVisible():  # the raster host's own paint is a cached image:
+            ms = _ms(host.gl.grabFramebuffer)  # the GL render it took once per frame
+            own += ms
+            add("render plane3d (GL into the raster host's image)", ms)
         add("composition and dispatch (paint + compose - own paints)",
             max(0.0, rows["  of which paint + compose after redraw()"][-1] - own))
     app.removeEventFilter(census)
@@ -165,9 +177,12 @@ def _paint_census_class():
 
         def reset(self):
             self.count = 0
+            self.layouts = 0
             self.region = QRegion()
 
         def eventFilter(self, obj, event):  # noqa: N802 (Qt)
+            if event.type() == QEvent.Type.LayoutRequest and isinstance(obj, QWidget) and obj.window() is self.win:
+                self.layouts += 1
             if event.type() == QEvent.Type.Paint and isinstance(obj, QWidget) and obj.window() is self.win:
                 self.count += 1
                 self.region = self.region.united(event.region().translated(obj.mapTo(self.win, QPoint(0, 0))))
@@ -193,7 +208,14 @@ def _PaintCensus(win):  # noqa: N802 (a class made once Qt is imported)
     return _paint_census_class()(win)
 
 
+_TRAINED: dict = {}
+
+
 def _n7_run(path="/tmp/bench_gui_7.h5"):
+    """The n = 7 run the breakdowns scrub (trained once per process)."""
+    if path in _TRAINED:
+        return path
+    _TRAINED[path] = True
     from model.config import TrainConfig
     from model.engine import Trainer
     from model.runfile import save_run
@@ -205,58 +227,90 @@ def _n7_run(path="/tmp/bench_gui_7.h5"):
     return path
 
 
-def breakdown_with_and_without_gl(app, win) -> tuple:
-    """(parts, parts with the 3D dock closed): with no QOpenGLWidget shown, Qt flushes the window
-    as a raster image again instead of composing it with GL, which shows what the GL composition
-    of the window costs per frame."""
-    parts = scrub_breakdown(app, win)
-    win.docks["plane3d"].hide()  # for good: the window is closed next (re-shown, its GL view kept
-    app.processEvents()          # the event loop busy under Xvfb)
-    return parts, scrub_breakdown(app, win)
+def _window(app, layout: str, raster: bool):
+    """A window in ``layout`` with the n = 7 run open; ``raster``: the 3D view shown through the raster host
+    (render3d.raster_host, no QOpenGLWidget in the window), else the GL widget in the window as before."""
+    import render3d.plane_view as pv
+    from app.gui.main_window import MainWindow
+
+    pv.RASTER_HOST = raster
+    win = MainWindow(autostart=False, restore=False, layout=layout)
+    win.resize(1600, 1000)
+    win.show()
+    app.processEvents()
+    win.open_run(_n7_run())
+    for _ in range(10):
+        app.processEvents()
+        time.sleep(0.02)
+    win.redraw()
+    return win
 
 
-def print_breakdown(win, parts, no_gl) -> None:
-    print(f"\nwhere a scrubbed frame's time goes, n = 7, layout {win.layout_name}, window "
-          f"{win.width()}x{win.height()} (median ms per frame of 20; the machine is shared and noisy: compare "
-          f"rows of one run)")
-    other = dict((name, ms) for name, ms, _ in no_gl)
-    print(f"{'':60} {'explore':>8}   {'3D dock closed':>14}")
-    for name, ms, note in parts:
-        print(f"{name:60} {ms:8.2f}   {other.get(name, float('nan')):14.2f}   {note}")
-    got = dict((name, ms) for name, ms, _ in parts)
-    comp, comp0 = (d["composition and dispatch (paint + compose - own paints)"] for d in (got, other))
-    own = sum(ms for name, ms in got.items() if name.startswith("paint ") and "events" not in name)
-    upd = sum(ms for name, ms in got.items() if name.startswith("update "))
-    print(f"\nwhat would remove the rest (this run's figures):\n"
-          f"- GL composition of the window: {comp - comp0:.1f} ms (composition with the 3D dock open minus closed): "
-          f"gone if the 3D view were drawn into an image (PlaneView.render_image) shown by a raster widget, so no "
-          f"QOpenGLWidget sits in the window\n"
-          f"- flushing the repainted area ({got['window area under repainted widgets (% of the window)']:.0f}% of "
-          f"the window) to the X server, and Qt's dispatch: {comp0:.1f} ms with the 3D dock closed: it scales with "
-          f"the area (a smaller window, views repainting only their plot items, an X server with shared-memory "
-          f"images)\n"
-          f"- the views' own paints {own:.1f} ms and updates {upd:.1f} ms; the analysis is cached per step "
-          f"({got['view context, analysis cached']:.2f} ms cached against {got['analysis, fresh (analyze)']:.2f} ms "
-          f"fresh); hidden views are skipped")
+def scrub_breakdowns(app, layouts=("explore", "figure")) -> list:
+    """[(column title, parts)]: for each layout, the 3D view through the raster host, the GL widget in the
+    window (the way before the raster host), and the raster window with the 3D dock closed."""
+    out = []
+    for layout in layouts:
+        for raster in (True, False):
+            win = _window(app, layout, raster)
+            out.append((f"{layout} {'raster 3D' if raster else 'GL in window'}", scrub_breakdown(app, win)))
+            if raster:
+                win.docks["plane3d"].hide()
+                app.processEvents()
+                out.append((f"{layout} 3D closed", scrub_breakdown(app, win)))
+            win.close()
+            app.processEvents()
+    return out
+
+
+def print_breakdowns(columns) -> None:
+    print("\nwhere a scrubbed frame's time goes, n = 7, window 1600x1000 (median ms per frame of 20; the machine is "
+          "shared and noisy: compare the columns of one run)")
+    names = list(dict.fromkeys(name for _t, parts in columns for name, _ms, _n in parts))
+    vals = [dict((name, ms) for name, ms, _n in parts) for _t, parts in columns]
+    width = 13
+    print(f"{'':58}" + "".join(f"{t[:width]:>{width + 1}}" for t, _ in columns))
+    print(f"{'':58}" + "".join(f"{t[width:2 * width]:>{width + 1}}" for t, _ in columns))
+    for name in names:
+        print(f"{name[:58]:58}" + "".join(f"{v.get(name, float('nan')):{width + 1}.2f}" for v in vals))
+    frame = "frame: slider moved -> painted (the user's path)"
+    for (t, _), v in zip(columns, vals):
+        print(f"{t}: frame {v[frame]:.1f} ms = {v[frame] / 16.7:.2f} display frames (60 Hz)")
+
+
+def playback_rates(app, layout: str = "explore", seconds: float = 3.0) -> list:
+    """[(rate label, frames/s drawn, snapshots/s advanced)] of the timeline's playback in a window (raster 3D):
+    the labelled rate is kept by skipping frames, whatever the frame rate the window manages."""
+    win = _window(app, layout, True)
+    tl = win.timeline
+    tl.set_follow_live(False)
+    out = []
+    for kind, rate in (("snapshots", 60), ("snapshots", 240), ("log", 2.0)):
+        tl.go_start()
+        tl.set_rate(kind, rate)
+        tl.play()
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds and tl.playing:
+            app.processEvents()
+        st = tl.playback_stats()
+        tl.pause()
+        out.append((tl.speed_combo.currentText(), st["frames_per_s"], st["snapshots_per_s"], st["seconds"],
+                    win.redraw_count))
+    win.close()
+    return out
 
 
 def scrub_only():
     import pyqtgraph as pg
     from PyQt6.QtWidgets import QApplication
 
-    from app.gui.main_window import MainWindow
-
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     app = QApplication.instance() or QApplication([])
-    win = MainWindow(autostart=False, restore=False)
-    win.resize(1600, 1000)
-    win.show()
-    app.processEvents()
-    win.open_run(_n7_run())
-    app.processEvents()
-    win.redraw()
-    print_breakdown(win, *breakdown_with_and_without_gl(app, win))
-    win.close()
+    print_breakdowns(scrub_breakdowns(app))
+    if "--playback" in sys.argv[1:]:
+        print("\nplayback in the explore window (n = 7, 3,001 snapshots): frames drawn and snapshots advanced a second")
+        for label, fps, sps, secs, _ in playback_rates(app):
+            print(f"  {label:>12}: {fps:6.1f} frames/s, {sps:7.1f} snapshots/s over {secs:.1f} s")
 
 
 def main(seconds=4.0):
@@ -340,15 +394,11 @@ def main(seconds=4.0):
             naive.append((time.perf_counter() - t) * 1000)
         rows.append((f"scrub latency n={n:,}, all 2D views (ms, median)", float(np.median(times)),
                      "clear + redraw, no cache", float(np.median(naive)), f"<= {target} ms"))
-    win.open_run("/tmp/bench_gui_7.h5")
-    app.processEvents()
-    win.redraw()
-    parts = breakdown_with_and_without_gl(app, win)
     win.close()
     print(f"{'measure':52} {'ours':>10}  {'baseline':>24} {'':>10}  target")
     for name, o, bname, b, target in rows:
         print(f"{name:52} {o:10,.1f}  {bname:>24} {b:10,.1f}  {target}")
-    print_breakdown(win, *parts)
+    print_breakdowns(scrub_breakdowns(app))
 
 
 if __name__ == "__main__":

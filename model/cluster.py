@@ -64,18 +64,68 @@ def _ray():
     return ray
 
 
-def _check_address(address: str) -> None:
-    """One line, quickly, when nothing listens at HOST:PORT (ray.init would retry for a minute)."""
-    text = address.split("://", 1)[-1]
+#: The connection preface of HTTP/2 (RFC 7540, 3.5), which gRPC, Ray's protocol, speaks from the
+#: first byte; a server answers it with a SETTINGS frame (type 4) before anything else.
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+_H2_SETTINGS = 4
+ADDRESS_HELP = "'local' or a Ray cluster address HOST:PORT (e.g. 10.0.0.5:6379)"
+
+
+def parse_address(address: str) -> tuple:
+    """(host, port) of a cluster address "HOST:PORT" or "ray://HOST:PORT" (IPv6 in brackets);
+    ClusterError naming what is wrong (an empty or over-long host, an empty label as in x..y, a
+    name that is not a host name, a port outside 1..65535), never a UnicodeError."""
+    import ipaddress
+    import re
+
+    text = str(address).strip()
+    if text.startswith("ray://"):
+        text = text[len("ray://"):]
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ClusterError(f"must be 'local' or a Ray cluster address HOST:PORT (e.g. 10.0.0.5:6379), got {address!r}")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ClusterError(f"must be {ADDRESS_HELP}, got {address!r}")
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            return str(ipaddress.IPv6Address(host[1:-1])), int(port)
+        except ValueError:
+            raise ClusterError(f"{host} is not an IPv6 address (in {address!r})") from None
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT):
-            pass
-    except OSError as exc:
-        raise ClusterError(f"no Ray cluster answers at {address} ({exc.strerror or type(exc).__name__}); start one "
-                           f"with 'ray start --head' there, or use --cluster local") from None
+        return str(ipaddress.IPv4Address(host)), int(port)
+    except ValueError:
+        pass
+    labels = host.rstrip(".").split(".")
+    if len(host) > 253 or any(not 1 <= len(x) <= 63 for x in labels):
+        raise ClusterError(f"the host of {address!r} is not a host name: a name has at most 253 characters, "
+                           f"in dot-separated labels of 1 to 63")
+    if not all(re.fullmatch(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?", x) for x in labels):
+        raise ClusterError(f"the host of {address!r} is not a host name (letters, digits, '-' and '_' in "
+                           f"dot-separated labels)")
+    return host, int(port)
+
+
+def _check_address(address: str, timeout: Optional[float] = None) -> None:
+    """One line, quickly, when no Ray cluster can be at HOST:PORT: a bad address, nothing
+    listening (ray.init would retry for a minute), or a service that does not speak HTTP/2,
+    gRPC's protocol and Ray's (ray.init would wait minutes, printing Ray's logs)."""
+    host, port = parse_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout or CONNECT_TIMEOUT) as sock:
+            sock.sendall(_H2_PREFACE)
+            head = b""
+            while len(head) < 9:
+                got = sock.recv(9 - len(head))
+                if not got:
+                    break
+                head += got
+    except socket.timeout:
+        head = None
+    except (OSError, UnicodeError) as exc:
+        raise ClusterError(f"no Ray cluster answers at {address} ({getattr(exc, 'strerror', None) or exc}); start "
+                           f"one with 'ray start --head' there, or use --cluster local") from None
+    if head is None or len(head) < 9 or head[3] != _H2_SETTINGS:
+        what = "said nothing" if not head else "answered in another protocol"
+        raise ClusterError(f"no Ray cluster at {address}: something listens there but {what} (Ray speaks gRPC, "
+                           f"HTTP/2); check the address and port ('ray start --head' prints them)")
 
 
 def connect(address: str, cpus: Optional[int] = None) -> None:
@@ -156,19 +206,12 @@ def _run_point(runner, items: Callable, what: str, steps: int, board, key: int):
 
 def sweep_point(config_json: str, threads: Optional[int], board: ActorHandle, key: int) -> bytes:
     """Train and judge one sweep configuration (as SweepRunner does in process)."""
-    from .sweep import SWEEP_VERDICTS, SweepRunner
+    from .sweep import SweepRunner, entry_arrays
 
     cfg = TrainConfig.from_json(config_json)
     runner = SweepRunner(cfg, None, cfg.models, out=None, threads=threads)
     e = _run_point(runner, lambda sweep: sweep.entries, "configuration", cfg.steps, board, key)
-    code = {v: i for i, v in enumerate(SWEEP_VERDICTS)}
-    arrays = {"W": e.W, "b": e.b, "loss": e.loss, "halted": e.halted,
-              "verdict": np.array([code[v] for v in e.verdicts], np.int16)}
-    if e.findings is not None:
-        arrays["findings"] = np.asarray(e.findings, np.int32)
-    if e.M is not None:
-        arrays["M"] = e.M
-    return _pack({"step": int(e.step), "verdict_names": list(SWEEP_VERDICTS)}, arrays)
+    return _pack(*entry_arrays(e))
 
 
 def datasize_point(config_json: str, T: int, test_examples: int, threads: Optional[int], board: ActorHandle,
@@ -262,7 +305,7 @@ def run_sweep(runner: SweepRunner, address: str, progress: Optional[Callable[[Sw
               cpus: Optional[int] = None) -> Sweep:
     """SweepRunner ``runner``'s configurations as Ray tasks; returns its Sweep (saved to
     runner.out after each finished configuration, in the plan's order)."""
-    from .sweep import SweepEntry, SweepProgress, grid_label
+    from .sweep import SweepEntry, SweepProgress, entry_from_arrays, grid_label
 
     connect(address, cpus)
     run = ClusterRun(runner.threads)
@@ -275,13 +318,9 @@ def run_sweep(runner: SweepRunner, address: str, progress: Optional[Callable[[Sw
     def on_result(i, blob):
         meta, a = _unpack(blob)
         values, cfg = plan[i]
-        names = meta["verdict_names"]
-        finished[i] = SweepEntry(config=cfg, grid=dict(values), W=a["W"], b=a["b"], loss=a["loss"],
-                                 verdicts=np.array([names[c] for c in a["verdict"]], dtype=object),
-                                 halted=a["halted"], step=int(meta["step"]), M=a.get("M"),
-                                 findings=a.get("findings"))
+        finished[i] = entry_from_arrays(cfg, values, meta, a)
         runner.sweep.entries = [finished[j] for j in sorted(finished)]
-        runner.save()  # the runner's own rule: the first save replaces only with --force
+        runner.save_progress()  # the runner's own rules: the first save replaces only with --force
 
     def on_progress(states):
         if progress is None:
@@ -292,10 +331,15 @@ def run_sweep(runner: SweepRunner, address: str, progress: Optional[Callable[[Sw
                                f"on the cluster, {len(finished)} of {len(plan)} configurations done", "train",
                                done, total_steps, rate))
 
-    complete = _drive(run, runner, on_result, on_progress)
+    try:
+        complete = _drive(run, runner, on_result, on_progress)
+    except BaseException:
+        runner.save_unsaved()
+        raise
     runner.sweep.cancelled = not complete or len(finished) < len(plan)
     if runner.out is not None and runner.sweep.cancelled and finished:
         runner.save()  # records the cancel; nothing finished: nothing written
+    runner.save_unsaved()
     if progress is not None:
         progress(SweepProgress(len(finished), len(plan), "", "done", len(finished), len(plan)))
     return runner.sweep

@@ -67,9 +67,9 @@ class Option:
     "importance" (a per-feature list, given as the decay d of I_i = d**i; low/high
     bound d). low/high: the range, each end closed unless low_open/high_open.
     optional: None is allowed (its meaning is in ``help``). applies: ((field,
-    values), ...), the option matters only when each field has one of its values
-    (the form disables it otherwise); strict: the command line refuses it given
-    where it does not apply (applies_note says why it would be meaningless).
+    values), ...), the option matters only when each field has one of its values:
+    the form disables it otherwise, and the command line refuses it given where it
+    does not apply (applies_note says why it would be meaningless there).
     sweep: a sweep grid may vary it (over sweep_choices, when given, else every
     choice; aliases are other names the grid accepts). cli: it has a command-line
     flag (``flag``). Form hints: label, group (one of GROUPS), placeholder,
@@ -91,7 +91,6 @@ class Option:
     optional: bool = False
     applies: tuple = ()
     applies_note: str = ""
-    strict: bool = False
     sweep: bool = False
     sweep_choices: tuple = ()
     aliases: tuple = ()
@@ -268,6 +267,7 @@ RULES = (
 )
 
 _ADAM = (("optimizer", ("adam", "adamw")),)
+_ADAM_NOTE = "sgd has momentum instead"
 _RUN = (("init", ("run",)),)
 _RUN_NOTE = "starting from a saved run"
 
@@ -292,12 +292,12 @@ class TrainConfig:
                        sweep=True)
     sparsity: float = option(0.999, "float", "probability S that an entry is 0 (sparse data)", label="sparsity S",
                              group="Data", low=0.0, high=1.0, high_open=True, applies=(("data", ("sparse",)),),
-                             sweep=True)
+                             applies_note="identity data are the one-hot examples, with no zeros to draw", sweep=True)
     #: T; None = a fresh batch every step (T = infinity)
     examples: Optional[int] = option(
         None, "int", "T, a finite training set fixed by the seed (sparse data); none: a fresh batch every step",
         label="examples T", group="Data", low=1, high=10_000_000, optional=True, applies=(("data", ("sparse",)),),
-        strict=True, applies_note="identity data is the n one-hot examples", sweep=True, aliases=("t",),
+        applies_note="identity data is the n one-hot examples", sweep=True, aliases=("t",),
         placeholder="T", none_check="∞ fresh batches", none_fill="1000")
     batch: Optional[int] = option(None, "int", "examples per step; auto: the full batch for finite sets, 1024 for "
                                   "fresh data", group="Data", low=1, high=1_000_000, optional=True, sweep=True,
@@ -318,18 +318,24 @@ class TrainConfig:
         + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_WEIGHT_DECAY.items()) + ")", label="weight decay",
         group="Optimisation", low=0.0, high=100.0, optional=True, sweep=True, aliases=("wd",))
     momentum: float = option(0.9, "float", "sgd momentum", group="Optimisation", low=0.0, high=1.0, high_open=True,
-                             applies=(("optimizer", ("sgd",)),), sweep=True)
+                             applies=(("optimizer", ("sgd",)),), applies_note="adam and adamw use beta1, beta2",
+                             sweep=True)
     beta1: float = option(0.9, "float", "Adam's first-moment decay (adam, adamw)", group="Optimisation", low=0.0,
-                          high=1.0, high_open=True, applies=_ADAM, sweep=True)
+                          high=1.0, high_open=True, applies=_ADAM, applies_note=_ADAM_NOTE, sweep=True)
     beta2: float = option(0.999, "float", "Adam's second-moment decay (adam, adamw)", group="Optimisation",
-                          low=0.0, high=1.0, high_open=True, applies=_ADAM, sweep=True)
+                          low=0.0, high=1.0, high_open=True, applies=_ADAM, applies_note=_ADAM_NOTE, sweep=True)
     eps: float = option(1e-8, "float", "Adam's denominator epsilon (adam, adamw)", group="Optimisation", low=0.0,
-                        high=1.0, low_open=True, applies=_ADAM, sweep=True)
+                        high=1.0, low_open=True, applies=_ADAM, applies_note=_ADAM_NOTE, sweep=True)
     schedule: str = option("constant", "choice", "constant, or linear warm-up then cosine decay to 0",
                            group="Optimisation", choices=SCHEDULES, sweep=True)
     warmup: int = option(2_500, "int", "warm-up steps (warmup-cosine)", label="warm-up steps", group="Optimisation",
-                         low=0, high=1_000_000_000, applies=(("schedule", ("warmup-cosine",)),), sweep=True)
+                         low=0, high=1_000_000_000, applies=(("schedule", ("warmup-cosine",)),),
+                         applies_note="a constant schedule has no warm-up", sweep=True)
     steps: int = option(25_000, "int", "training steps", group="Optimisation", low=0, high=1_000_000_000, sweep=True)
+    until_decided: bool = option(False, "bool", "stop early once every model is settled or stuck (its outcome, "
+                                 "checked at step 1,024 and every half doubling after it); steps is the cap",
+                                 label="until decided", group="Optimisation", check_text="stop once every model is "
+                                 "settled or stuck", sweep=True)
     device: str = option("cpu", "choice", "where training runs: cpu (the compiled paths), or cuda (a GPU that torch "
                          "sees: the batched torch path; the form shows it only then)", group="Optimisation",
                          choices=DEVICES)
@@ -338,14 +344,14 @@ class TrainConfig:
                        "(continue a saved run)", group="Start from", choices=INITS, sweep=True,
                        sweep_choices=("xavier", "analytic"))
     init_run: Optional[str] = option(None, "path", "the saved run to start from (init run)", label="run file",
-                                     group="Start from", optional=True, applies=_RUN, strict=True,
+                                     group="Start from", optional=True, applies=_RUN,
                                      applies_note=_RUN_NOTE, placeholder="saved run (.h5)")
     init_step: Optional[int] = option(None, "int", "the snapshot at or before this step of the saved run; none: "
                                       "the latest", label="run step", group="Start from", low=0, high=10**12,
-                                      optional=True, applies=_RUN, strict=True, applies_note=_RUN_NOTE,
+                                      optional=True, applies=_RUN, applies_note=_RUN_NOTE,
                                       placeholder="latest")
     init_model: int = option(0, "int", "which model of the saved run, 0-based", label="run model",
-                             group="Start from", low=0, high=MAX_MODELS, applies=_RUN, strict=True,
+                             group="Start from", low=0, high=MAX_MODELS, applies=_RUN,
                              applies_note=_RUN_NOTE)
     # Recording
     history_budget_mb: float = option(

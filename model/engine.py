@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -121,8 +121,9 @@ class Trainer:
         budget = int(config.history_budget_mb * 2**20)
         self.rec_bytes = max(1, min(REC_BYTES, budget // 16))
         buffered = int(getattr(writer, "buffer_bytes", 0)) if writer is not None else 0
-        self.history = history or History(K, m, n, untied=config.untied,
-                                          budget_bytes=max(budget - self.rec_bytes - buffered, budget // 2))
+        self.history = history or History(K, m, n, untied=config.untied,  # steps 0..S: at most S + 1 rows
+                                          budget_bytes=max(budget - self.rec_bytes - buffered, budget // 2),
+                                          max_rows=config.steps + 1)
         self.writer = writer
         self.threads = threads
         self.sparse_dataset = dataset if isinstance(dataset, SparseDataset) else None
@@ -144,6 +145,7 @@ class Trainer:
         self._chunk = 1
         self._first = True
         self._written = -1  # last step written to the run file
+        self.decided_at: Optional[int] = None  # the step at which on_step (until_decided) stopped the run
 
     def _make_path(self, name: str, W, b, M, dataset):
         cfg = self.config
@@ -306,15 +308,20 @@ class Trainer:
 
     def run(self, progress: Optional[Callable[[Progress], None]] = None,
             chunk_seconds: float = 0.1, report_seconds: float = 0.1,
-            threads: Optional[int] = None) -> Progress:
+            threads: Optional[int] = None, at_steps: Optional[Sequence[int]] = None,
+            on_step: Optional[Callable[["Trainer"], bool]] = None) -> Progress:
         """Train until config.steps, a stop request, or every model halted.
 
         Chunks are sized to take about chunk_seconds; pause requests hold the
         loop between chunks; progress is called at most every report_seconds
-        (and once at the end).
+        (and once at the end). ``at_steps``: chunks end exactly at these steps and
+        ``on_step(trainer)`` is called there; when it returns True the run stops
+        (``decided_at`` says where): model.outcome.decide_hook(config) gives the pair
+        that carries out ``config.until_decided``.
         """
         set_threads(threads if threads is not None else self.threads)
         cfg = self.config
+        stops = sorted({int(x) for x in (at_steps or ()) if int(x) > self.step})
         t_start = time.perf_counter()
         step_start = self.step
         last_report = 0.0
@@ -328,7 +335,10 @@ class Trainer:
             self._step_once.clear()
             t0 = time.perf_counter()
             before = self.step
-            halted_acc.update(self.train_chunk(chunk))
+            halted_acc.update(self.train_chunk(min(chunk, stops[0] - self.step) if stops and not self._first
+                                               else chunk))
+            if self._at_stop(stops, on_step):
+                break
             dt = time.perf_counter() - t0
             # aim each chunk at chunk_seconds (bounded growth), from the steps it took: a chunk
             # cut short for its recorded rows must not make the next one look cheap
@@ -348,11 +358,38 @@ class Trainer:
             progress(final)
         return final
 
+    def _at_stop(self, stops: list, on_step) -> bool:
+        """After a chunk: call ``on_step`` at each of ``stops`` reached; True when it says stop."""
+        hit = False
+        while stops and self.step >= stops[0]:
+            if self.step == stops.pop(0) and on_step is not None and on_step(self):
+                hit = True
+        if hit:
+            self.decided_at = self.step
+        return hit
+
     def _progress(self, step_start, t_start, halted, done=False) -> Progress:
         el = time.perf_counter() - t_start
         rate = (self.step - step_start) / el if el > 0 else 0.0
         loss = getattr(self, "_last_loss", np.full(self.K, np.nan, np.float32))
         return Progress(self.step, self.config.steps, loss, rate, dict(halted), done)
+
+
+#: until_decided: the outcomes are checked at DECIDE_FIRST and every half doubling after it (an outcome needs
+#: the doubling window [s/2, s] recorded, and changes on a log-time scale), and at the cap.
+DECIDE_FIRST = 1024
+
+
+def decide_grid(cap: int, first: int = DECIDE_FIRST) -> List[int]:
+    """The steps at which until_decided checks the outcomes: first * 2^(j/2) below the cap, and the cap."""
+    out, j = [], 0
+    while True:
+        s = int(round(first * 2.0 ** (j / 2)))
+        if s >= cap:
+            break
+        out.append(s)
+        j += 1
+    return out + [int(cap)]
 
 
 class TrainingQueue:
@@ -376,15 +413,16 @@ class TrainingQueue:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def _train(self, config: TrainConfig, progress=None) -> "Trainer":
-        """One configuration, run to its end unless cancelled (before or while it runs)."""
+    def _train(self, config: TrainConfig, progress=None, **run: object) -> "Trainer":
+        """One configuration, run to its end unless cancelled (before or while it runs); ``run``: more
+        arguments of Trainer.run (at_steps, on_step)."""
         trainer = Trainer(config, threads=self.threads)
         with self._lock:
             self._trainer = trainer
         if self._cancel.is_set():
             trainer.request_stop()
         try:
-            trainer.run(progress)
+            trainer.run(progress, **run)
         finally:
             with self._lock:
                 self._trainer = None
@@ -636,13 +674,14 @@ def check_memory(config: TrainConfig, limit: Optional[int] = None, where: str = 
 
 
 def train(config: TrainConfig, progress: Optional[Callable[[Progress], None]] = None,
-          writer: Optional[RunWriter] = None, threads: Optional[int] = None) -> Trainer:
-    """Convenience: build a Trainer, run it to the end, return it."""
+          writer: Optional[RunWriter] = None, threads: Optional[int] = None,
+          at_steps: Optional[Sequence[int]] = None, on_step: Optional[Callable[["Trainer"], bool]] = None) -> Trainer:
+    """Convenience: build a Trainer, run it to the end (Trainer.run's at_steps / on_step), return it."""
     trainer = Trainer(config, writer=writer, threads=threads)
-    trainer.run(progress)
+    trainer.run(progress, at_steps=at_steps, on_step=on_step)
     return trainer
 
 
-__all__ = ["Trainer", "Progress", "train", "lr_schedule", "memory_estimate", "memory_parts", "check_memory",
-           "check_device", "cuda_available", "path_bytes",
+__all__ = ["Trainer", "Progress", "train", "lr_schedule", "decide_grid", "DECIDE_FIRST", "memory_estimate",
+           "memory_parts", "check_memory", "check_device", "cuda_available", "path_bytes",
            "available_memory", "fmt_bytes", "TRAIN_UNITS", "BASE_BYTES", "MEMORY_FRACTION"]

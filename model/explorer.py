@@ -30,7 +30,7 @@ from .config import TrainConfig
 from .geometry import angles, project
 from .history import History
 from .runfile import open_run
-from .snapshot import Snapshot
+from .snapshot import NOT_FINITE, Snapshot, nonfinite_text
 
 _SERIALS = itertools.count(1)  # run and override identities: never reused, unlike id()
 
@@ -39,7 +39,9 @@ _SERIALS = itertools.count(1)  # run and override identities: never reused, unli
 class Frame:
     """One frame: what every view draws. ``analysis`` is the snapshot's own, or, while that
     is computed in the background (``pending``), the model's latest one (another step's)
-    or None. ``key`` names the snapshot in the provider's cache."""
+    or None. ``key`` names the snapshot in the provider's cache. ``nonfinite``: where the
+    snapshot's parameters are not finite (model.snapshot.nonfinite_text), None when they
+    are; such a frame has no analysis, and every view draws NOT_FINITE_TEXT instead."""
 
     snapshot: Snapshot
     analysis: Optional[Analysis]
@@ -52,6 +54,8 @@ class Frame:
     loss_steps: np.ndarray
     losses: np.ndarray
     model: int
+    nonfinite: Optional[str] = None
+    history: Optional[History] = None  # the run's recorded history (the feature-history view reads it)
 
 
 class ExplorerState:
@@ -190,15 +194,20 @@ class ExplorerState:
 
     def _frame(self, snap: Snapshot, wait: bool) -> Frame:
         key = self.key_of(snap)
-        analysis = self.analyses.get(key, snap, wait=wait)
-        pending = analysis is None
-        if pending:
-            analysis = self.analyses.latest(self.model)
+        nonfinite = nonfinite_text(snap)
+        if nonfinite is not None:  # nothing to analyse: the views say so
+            analysis, pending = None, False
+        else:
+            analysis = self.analyses.get(key, snap, wait=wait)
+            pending = analysis is None
+            if pending:
+                analysis = self.analyses.latest(self.model)
         steps, losses = self.losses()
         dataset = None if self.dataset is None else self.dataset[self.model]
         return Frame(snapshot=snap, analysis=analysis, pending=pending, key=key, colors=self.colors,
                      selected=frozenset(self.selected), onehot=self.onehot, dataset=dataset,
-                     loss_steps=steps, losses=losses, model=self.model)
+                     loss_steps=steps, losses=losses, model=self.model, nonfinite=nonfinite,
+                     history=self.history)
 
     def losses(self) -> Tuple[np.ndarray, np.ndarray]:
         """(steps (N,), losses (N, K)) of the run, copied once per new recorded row."""
@@ -216,19 +225,20 @@ class ExplorerState:
         n = self.config.n
         ref = None
         if n > CATEGORICAL_MAX and self.has_data():
-            ref = angles(project(self.history.snapshot(model=self.model).W))
+            snap = self.history.snapshot(model=self.model)
+            ref = angles(project(snap.W)) if snap.finite else None  # no angle of NaN: categorical colours
         self.colors = feature_colors(n, ref)
 
     def model_verdicts(self) -> Optional[List[str]]:
-        """The verdict of each model's latest snapshot (for the model picker); None when the run
-        is too large to analyse every model at once (VERDICTS_MAX_WORK) or has no data."""
+        """The verdict of each model's latest snapshot (for the model picker; NOT_FINITE for one whose
+        parameters are not finite there); None when the run is too large to analyse every model at once (VERDICTS_MAX_WORK) or has no data."""
         cfg = self.config
         if not self.has_data() or cfg.models * cfg.n > VERDICTS_MAX_WORK:
             return None
         out = []
         for k in range(cfg.models):
             snap = self.history.snapshot(model=k)
-            out.append(self.analyses.get(self.key_of(snap), snap, wait=True).verdict)
+            out.append(self.analyses.get(self.key_of(snap), snap, wait=True).verdict if snap.finite else NOT_FINITE)
         return out
 
     def final_losses(self) -> np.ndarray:

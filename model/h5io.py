@@ -28,6 +28,7 @@ Nothing from h5py leaks out as a traceback. No pickle.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import stat
 import uuid
@@ -257,6 +258,58 @@ def _open_h5(path: Path, kind: str):
     raise RunFileError(path, f"is a damaged {kind} (HDF5 cannot open it: {msg})")
 
 
+#: Filters that keep the data as large as it is (a checksum, a byte shuffle); any other filter
+#: compresses, by at most COMPRESSION_MAX (deflate's limit is about 1032:1).
+_SIZE_KEEPING_FILTERS = frozenset({2, 3})  # H5Z_FILTER_SHUFFLE, H5Z_FILTER_FLETCHER32
+COMPRESSION_MAX = 1100
+#: A resizable dataset may be declared longer than it is stored by one block of rows: a writer
+#: killed between resizing and writing them (RunWriter stages at most this many bytes).
+RESIZE_SLACK = 32 * 2**20
+
+
+def _fmt_size(nbytes: int) -> str:
+    for unit, size in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if nbytes >= size:
+            return f"{nbytes / size:.3g} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
+def storable_bytes(ds: h5py.Dataset, file_size: int) -> int:
+    """The most bytes of data a dataset stored in a file of ``file_size`` bytes can hold:
+    the file's size, times COMPRESSION_MAX when a filter compresses it."""
+    plist = ds.id.get_create_plist()
+    filters = {plist.get_filter(i)[0] for i in range(plist.get_nfilters())}
+    return int(file_size) * (COMPRESSION_MAX if filters - _SIZE_KEEPING_FILTERS else 1)
+
+
+def check_declared(ds: h5py.Dataset, path: Union[str, Path], name: str, file_size: int,
+                   rows: Optional[int] = None) -> None:
+    """Refuse, before anything is read, a dataset whose declared size (or the first ``rows`` rows
+    of it: what a reader reads) is more than the file could store (``storable_bytes``): a small
+    damaged or hostile file must not make a reader allocate gigabytes of fill values. A
+    resizable dataset read whole may be declared RESIZE_SLACK (or one row) longer than stored."""
+    shape = tuple(int(d) for d in ds.shape)
+    item = int(ds.dtype.itemsize)
+    row = item * math.prod(shape[1:]) if shape else item
+    count = (shape[0] if shape else 1) if rows is None else min(int(rows), shape[0] if shape else 1)
+    declared = row * count
+    limit = storable_bytes(ds, file_size)
+    if rows is None and ds.maxshape is not None and None in ds.maxshape:
+        limit += max(RESIZE_SLACK, row)
+    if declared > limit:
+        what = f"its first {count:,} rows" if rows is not None else f"shape {shape}"
+        raise RunFileError(path, f"{name} declares {what} of {ds.dtype} ({_fmt_size(declared)}), more than the "
+                                 f"whole file ({_fmt_size(file_size)}) can hold: its sizes are damaged")
+
+
+def file_size(f: h5py.File, path: Union[str, Path]) -> int:
+    """The size of the open file on disk (what its datasets must fit in)."""
+    try:
+        return int(os.fstat(f.id.get_vfd_handle()).st_size)
+    except Exception:  # a driver without a descriptor
+        return int(os.path.getsize(path))
+
+
 def _check_self_contained(f, path: Path) -> None:
     """Refuse a file that reaches outside itself: an external link (another file), a dataset
     stored in external raw files, or a virtual dataset (mapped from other files). Reading any of
@@ -264,6 +317,7 @@ def _check_self_contained(f, path: Path) -> None:
     every link without following one; hard-linked cycles are visited once."""
     import h5py
 
+    size = file_size(f, path)
     stack, seen = [f], set()
     while stack:
         g = stack.pop()
@@ -290,6 +344,7 @@ def _check_self_contained(f, path: Path) -> None:
                 if obj.is_virtual:
                     raise RunFileError(path, f"{where} is a virtual dataset (its data lives in other files): "
                                              f"only self-contained files are read")
+                check_declared(obj, path, where.lstrip("/"), size)
 
 
 def _format_of(f) -> Optional[str]:
@@ -444,5 +499,5 @@ def write_h5(path: Union[str, Path], fmt: str, version: int, replace: bool = Fal
 
 
 __all__ = ["RUN_FORMAT", "SWEEP_FORMAT", "DATASIZE_FORMAT", "FILE_KINDS", "RunFileError", "kind_name", "one_line",
-           "as_str", "check_real", "check_whole", "read_version", "check_readable", "read_h5", "write_error",
+           "as_str", "check_real", "check_whole", "check_declared", "storable_bytes", "file_size", "read_version", "check_readable", "read_h5", "write_error",
            "check_writable", "stamp", "atomic_h5", "write_h5"]

@@ -38,7 +38,10 @@ rows), plus the latest (999,999). See benchmarks/bench_history.py.
 
 Models that go NaN/inf are marked with ``mark_halted(k, step)``; ``snapshot()``
 never serves model k from a row at or after that step, nor a non-finite row:
-it clamps to k's last finite snapshot.
+it clamps to k's last finite snapshot. A row with non-finite parameters that is
+not marked (or a halted model with no finite row before its halt) is served as it
+is: a Snapshot whose ``finite`` is False, which every reader reports instead of
+analysing (``last_finite_step`` names where a finite one is).
 
 Thread safety: one writer (the training worker) and any number of readers (the
 GUI) may call at once; a lock guards every method, and readers get copies, so a
@@ -66,7 +69,9 @@ class History:
     """Snapshots of K models trained together, thinned to stay under a memory budget."""
 
     def __init__(self, K: int, m: int, n: int, untied: bool = False,
-                 budget_bytes: int = DEFAULT_BUDGET_BYTES):
+                 budget_bytes: int = DEFAULT_BUDGET_BYTES, max_rows: Optional[int] = None):
+        """``max_rows``: the most rows it will ever be given (a run of S steps: S + 1; a file's
+        rows), so that a large budget for a short run reserves no memory it could never use."""
         K, m, n = int(K), int(m), int(n)
         if K < 1 or m < 1 or n < 1:
             raise ValueError(f"K, m, n must be >= 1, got K={K}, m={m}, n={n}")
@@ -77,6 +82,8 @@ class History:
         self._bpr = _bytes_per_row(K, m, n, self.untied)
         # the (K,) halted array counts against the budget too
         self.capacity = max(3, (self.budget_bytes - 8 * K) // self._bpr)
+        if max_rows is not None:
+            self.capacity = max(3, min(self.capacity, int(max_rows) + 1))  # + 1: the latest's row
         P = self.capacity - 1
         self._P = P
         self.dense_rows = P // 2 if P >= 4 else P - 2  # D
@@ -206,7 +213,8 @@ class History:
         self._steps[i] = step
         self._W[i] = W
         self._b[i] = b
-        self._loss[i] = loss
+        with np.errstate(over="ignore"):  # a float64 loss beyond float32 is recorded as inf, quietly
+            self._loss[i] = loss
         if self._M is not None:
             self._M[i] = M
 
@@ -434,6 +442,20 @@ class History:
                             b=self._b[i, model].astype(np.float64),
                             loss=float(self._loss[i, model]),
                             M=None if M is None else M.astype(np.float64), model=model)
+
+    def last_finite_step(self, model: int = 0, step: Optional[int] = None) -> Optional[int]:
+        """The latest recorded step at or before ``step`` (None: the latest) at which model
+        ``model``'s parameters are all finite; None when there is none (what a reader names
+        when the snapshot asked for is not finite)."""
+        model = int(model)
+        with self._lock:
+            n = self._kept + self._has_latest
+            if not n:
+                return None
+            i = n - 1 if step is None else int(np.searchsorted(self._steps[:n], step, side="right")) - 1
+            while i >= 0 and not self._finite(i, model):
+                i -= 1
+            return int(self._steps[i]) if i >= 0 else None
 
     def losses(self, model: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
         """(steps (N,), loss (N,) for one model or (N, K) for all), as copies."""

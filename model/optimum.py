@@ -8,7 +8,8 @@ and says what kind of point the snapshot is (first match wins):
   the loss is not twice differentiable: the curvature there depends on which
   side one moves to, so one-sided curvatures along the lowest direction are
   given instead of a Hessian value that depends on ReLU'(0) (the Hessian's
-  eigenvalues are still reported, with torch's convention ReLU'(0) = 0);
+  eigenvalues are still reported, with torch's convention ReLU'(0) = 0), and
+  ``kink_kind`` says what the one-sided model of the loss says (below);
 - ``moving``: the gradient still dominates (criterion below); the escape then
   describes the downhill direction -g;
 - ``saddle``: a curvature below -tol; the escape is the lowest eigenvector,
@@ -16,6 +17,24 @@ and says what kind of point the snapshot is (first match wins):
 - ``minimum``: every remaining curvature >= -tol; flat directions (zero
   curvature: zero-loss manifolds, the "wiggle room" of exact solutions) are
   counted, and a minimum with some is called degenerate.
+
+Kink points (exact path). Along a direction d, each pre-activation P_k at 0 turns on when a_k.d > 0
+(a_k its gradient) and adds w_k (ReLU(P_k) - y_k)^2 (y_k its target, w_k = importance / examples); the
+rest is the smooth piece with every kinked P_k off (gradient g, Hessian H). So, to second order,
+L(theta + t d) = L + t (g.d + sum_k -2 y_k w_k ReLU(a_k.d)) + t^2 / 2 (d.H.d + sum_k 2 w_k ReLU(a_k.d)^2),
+one-sided directional derivatives that depend on which kinks d crosses. ``kink_kind``:
+``descent`` when the first-order part is negative for some unit d (beyond the gradient's rounding floor);
+else ``nonsmooth_saddle`` when Q(d) = d.H.d + sum 2 w_k ReLU(a_k.d)^2 is negative for some unit d (beyond
+the curvature tolerance: ``descent_curvature`` is its minimum, found by projected gradient descent on the
+sphere from the smooth piece's lowest eigenvectors and seeded random starts, ``descent_measured`` the
+same number from the true loss at a small t); else ``minimum`` (up to the symmetries; flat directions
+are the zero-loss moves). A non-smooth saddle is one gradient descent need not follow: the smooth piece's
+flat directions (zero curvature, and zero gradient at a stationary point) feel no force, so gradient
+flow never moves the model along them. ``driven_curvature`` is Q's minimum off those flat directions;
+``gd_follows`` is whether it is negative too. When it is not, the descent exists only through a flat
+direction (``flat_share`` of it, described in ``flat_escape``: for the seed's limit point, the hexagon
+growing with its biases), and a model that has not already moved along it stays (the seed's SGD run);
+one that has (the hexagon at r^2 = 2.2) escapes.
 
 Parameters. theta = (W (m, n), b (n,) unless the run has no bias, M (n, m) when
 untied). The loss is ``Objective.torch_loss`` of model/probe.py, the very
@@ -102,6 +121,14 @@ DESCRIBE_SHARE = 0.9
 MAX_PARTS = 3
 #: A part of the direction is "along" a reference direction when |cos| >= this.
 ALONG_COS = 0.9
+#: The one-sided model at a kink is minimised on the unit sphere by projected gradient descent from the
+#: lowest NS_EIGEN_STARTS eigenvectors of the smooth piece (both signs) and NS_RANDOM_STARTS random unit
+#: vectors (seeded: the same point gives the same answer), each for at most NS_ITERS steps of 1 / Lipschitz.
+NS_EIGEN_STARTS = 8
+NS_RANDOM_STARTS = 24
+NS_ITERS = 3000
+NS_SEED = 0x6B1
+KINK_KINDS = ("minimum", "nonsmooth_saddle", "descent")
 
 
 def coupled_l2(config: TrainConfig) -> float:
@@ -144,6 +171,17 @@ class OptimumResult:
     kink_margin: float = float("inf")  # min |P| / tol_P
     kink_distance: float = float("inf")  # min |P| / |grad P| (parameter-space distance to the nearest kink)
     one_sided: Optional[Dict[str, float]] = None
+    # the one-sided model at a kink (exact path): "minimum" | "nonsmooth_saddle" | "descent" ("" elsewhere)
+    kink_kind: str = ""
+    first_order_slope: float = float("nan")  # min over unit d of the one-sided slope
+    descent_curvature: float = float("nan")  # min over unit d of the one-sided curvature Q(d)
+    curvature_tol_q: float = float("nan")
+    descent_measured: float = float("nan")  # 2 (L(t d) - L) / t^2 along the descent, from the true loss
+    driven_curvature: float = float("nan")  # min of Q off the flat directions of the smooth piece
+    gd_follows: Optional[bool] = None  # a non-smooth saddle: whether gradient descent can follow the descent
+    flat_share: float = float("nan")  # the share of |d|^2 along those flat directions
+    flat_direction: Optional[np.ndarray] = None
+    flat_escape: str = ""
     # the direction the escape describes (unit; lowest eigenvector, or -g when moving)
     direction_W: Optional[np.ndarray] = None
     direction_b: Optional[np.ndarray] = None
@@ -175,6 +213,10 @@ class OptimumResult:
             "kink_count": int(self.kink_count), "kink_entries": [list(e) for e in self.kink_entries],
             "kink_margin": f(self.kink_margin), "kink_distance": f(self.kink_distance),
             "one_sided": None if self.one_sided is None else {k: f(v) for k, v in self.one_sided.items()},
+            "kink_kind": self.kink_kind or None, "first_order_slope": f(self.first_order_slope),
+            "descent_curvature": f(self.descent_curvature), "curvature_tol_q": f(self.curvature_tol_q),
+            "descent_measured": f(self.descent_measured), "driven_curvature": f(self.driven_curvature),
+            "gd_follows": self.gd_follows, "flat_share": f(self.flat_share), "flat_escape": self.flat_escape,
             "escape_parts": [dict(p) for p in self.escape_parts],
         }
 
@@ -198,6 +240,8 @@ class OptimumResult:
                      f"(gradient {self.grad_norm:.3g}, loss {self.loss:.6g})")
             if c:
                 first += f"; with them off the lowest curvature is {c[0]:.3g}"
+            if self.kink_kind:
+                return first + "\n  " + self.kink_text(sym, flat)
             if not o:
                 return first
             side = (f"\n  along the lowest direction: curvature {o['curvature_minus']:.4g} for t < 0, "
@@ -209,6 +253,25 @@ class OptimumResult:
                     f"{sym}\n  escape: {self.escape}")
         deg = f"degenerate, {flat}" if self.n_flat else "strict (no flat direction)"
         return (f"local minimum, {deg}: lowest curvatures {low}; gradient {self.grad_norm:.3g}; {sym}")
+
+    def kink_text(self, sym: str = "", flat: str = "") -> str:
+        """What the one-sided model at a kink says, in words (the exact path)."""
+        if self.kink_kind == "descent":
+            return (f"not stationary across the kink: the loss falls at first order along {self.escape} "
+                    f"(one-sided slope {self.first_order_slope:.3g})")
+        if self.kink_kind == "minimum":
+            return (f"a minimum up to its symmetries: along every direction, kinks crossed to either side, the loss "
+                    f"rises or stays flat (lowest one-sided curvature {self.descent_curvature:.3g}, tolerance "
+                    f"{self.curvature_tol_q:.2g}; {flat}; {sym})")
+        head = (f"non-smooth saddle: descent along {self.escape} exists (L - L0 = {0.5 * self.descent_curvature:.3g} "
+                f"t^2 per unit step; measured {0.5 * self.descent_measured:.3g})")
+        if self.gd_follows:
+            return head + (f"; gradient descent can follow it: off the flat directions the one-sided curvature still "
+                           f"falls to {self.driven_curvature:.3g}")
+        return head + (f", gradient descent does not follow it because {100 * self.flat_share:.0f}% of it lies along "
+                       f"flat directions ({self.flat_escape}): no gradient and no curvature there, so nothing moves "
+                       f"the model along them; along every other direction a kink is crossed and the loss rises "
+                       f"(lowest one-sided curvature {self.driven_curvature:.3g})")
 
 
 # ----------------------------------------------------------------------------
@@ -594,6 +657,7 @@ class _Spectrum:
     hvp: Any                # v -> H v
     method: str             # "exact" | "lanczos"
     exact: bool
+    V_all: Optional[np.ndarray] = None  # (p, p - s) every eigenvector off the symmetries (exact only)
 
 
 def _spectrum(loss: "_Loss", theta: np.ndarray, U: np.ndarray, kk: int, exact: bool) -> _Spectrum:
@@ -611,7 +675,8 @@ def _spectrum(loss: "_Loss", theta: np.ndarray, U: np.ndarray, kk: int, exact: b
         N = np.eye(p)
     lam_all, Y = np.linalg.eigh(N.T @ H @ N)
     Hn = float(np.max(np.abs(lam_all))) if lam_all.size else 0.0
-    return _Spectrum(lam_all[:kk], N @ Y[:, :kk], np.zeros(kk), Hn, lam_all, lambda v: H @ v, "exact", True)
+    V_all = N @ Y
+    return _Spectrum(lam_all[:kk], V_all[:, :kk], np.zeros(kk), Hn, lam_all, lambda v: H @ v, "exact", True, V_all)
 
 
 def _moving_ratios(loss: "_Loss", theta, g, sp: _Spectrum, curv_tols, grad_l, dist_other: float, unit: float,
@@ -654,7 +719,7 @@ def _moving_ratios(loss: "_Loss", theta, g, sp: _Spectrum, curv_tols, grad_l, di
 
 
 def _classify(res_obj: OptimumResult, snapshot: Snapshot, params: _Params, true_loss: "_Loss", theta, g,
-              sp: _Spectrum, curv_tols, dist_other: float, fd_step: float) -> None:
+              sp: _Spectrum, curv_tols, dist_other: float, fd_step: float, kink: Optional["_KinkData"] = None) -> None:
     """Set res_obj's kind (kink, moving, saddle, minimum; first match wins), its escape and direction."""
     V, tnorm, gnorm = sp.V, float(np.linalg.norm(theta)), float(np.linalg.norm(g))
 
@@ -669,11 +734,23 @@ def _classify(res_obj: OptimumResult, snapshot: Snapshot, params: _Params, true_
 
     if res_obj.kink_count:
         res_obj.kind = "kink"
-        v = V[:, 0]
+        ns = _nonsmooth(res_obj, params, true_loss, theta, g, sp, curv_tols, kink, dist_other, fd_step) \
+            if sp.exact and kink is not None else None
+        v = V[:, 0] if ns is None else ns
         h0 = fd_step * max(1.0, tnorm)
         h = min(h0, dist_other / 3.0) if math.isfinite(dist_other) else h0
         res_obj.one_sided = _one_sided(true_loss, theta, v, h)
-        o = res_obj.one_sided
+        if res_obj.kink_kind in ("descent", "nonsmooth_saddle"):
+            res_obj.escape = set_direction(v)
+            if res_obj.flat_direction is not None:
+                fW, fb, fM = params.split(res_obj.flat_direction)
+                res_obj.flat_escape = describe_direction(snapshot, np.array(fW), np.array(fb) if params.bias
+                                                         else None, None if fM is None else np.array(fM))[0]
+            return
+        if res_obj.kink_kind == "minimum":
+            set_direction(v)
+            return
+        o = res_obj.one_sided  # Lanczos path: the one-sided test along the lowest direction only
         tol_c = max(curv_tols[0], o["curvature_err"])
         tol_s = o["slope_err"]
 
@@ -695,6 +772,117 @@ def _classify(res_obj: OptimumResult, snapshot: Snapshot, params: _Params, true_
         res_obj.kind = "minimum"
         set_direction(V[:, 0])
         res_obj.escape = ""
+
+
+# ----------------------------------------------------------------------------
+# non-smooth kink points: one-sided directional derivatives
+
+@dataclass
+class _KinkData:
+    """The pre-activations on a kink: their parameter gradients a_k (rows of A), targets y_k and loss
+    weights w_k (importance / examples): the loss holds w_k (ReLU(P_k) - y_k)^2 for each."""
+
+    A: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+
+
+def _kink_data(params: _Params, objective, theta: np.ndarray, idx) -> _KinkData:
+    """A (kinks, p) by reverse-mode autograd of exactly the kinked pre-activations."""
+    torch = _torch()
+    e_idx, o_idx = (np.asarray(i, dtype=np.int64) for i in idx)
+    n = params.n
+    X = np.eye(n) if objective.X is None else objective.X
+    T = X.shape[0]
+    imp = np.ones(n) if objective.importance is None else np.asarray(objective.importance, dtype=np.float64)
+    Xk = torch.from_numpy(np.ascontiguousarray(X[e_idx], dtype=np.float64))
+    oi = torch.from_numpy(o_idx)
+
+    def f(th):
+        W, b, M = params.split(th)
+        b = b if hasattr(b, "requires_grad") else torch.from_numpy(np.asarray(b, dtype=np.float64))
+        D = W.T if M is None else M
+        return ((Xk @ W.T) * D[oi]).sum(-1) + b[oi]
+    A = torch.func.jacrev(f)(torch.from_numpy(theta.copy())).numpy()
+    return _KinkData(A=A.reshape(len(e_idx), -1), y=X[e_idx, o_idx].astype(np.float64), w=imp[o_idx] / T)
+
+
+def _sphere_min(fun, grad, starts: np.ndarray, lip: float, iters: int = NS_ITERS) -> Tuple[float, np.ndarray]:
+    """(value, point) of the smallest ``fun`` found on the unit sphere by projected gradient descent (step
+    1 / lip) from every row of ``starts`` at once; fun is C^1 (piecewise quadratic), so each run ends near
+    a local minimum. fun and grad take and give one row per start."""
+    X = starts[np.linalg.norm(starts, axis=1) > 0]
+    X = X / np.linalg.norm(X, axis=1, keepdims=True)
+    for _ in range(iters):
+        G = grad(X)
+        G = G - np.sum(G * X, axis=1, keepdims=True) * X
+        if float(np.max(np.abs(G))) <= 1e-13 * max(1.0, lip):
+            break
+        X = X - G / lip
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+    vals = fun(X)
+    i = int(np.argmin(vals))
+    return float(vals[i]), X[i]
+
+
+def _one_sided_q(lam: np.ndarray, Ae: np.ndarray, c2: np.ndarray):
+    """(Q, grad Q) for rows X of eigen-coordinates: Q(d) = sum lam d^2 + sum_k c2_k ReLU(a_k.d)^2, the second
+    derivative of the loss along d when the first-order part vanishes."""
+    return (lambda X: (X * X) @ lam + (np.maximum(X @ Ae.T, 0.0) ** 2) @ c2,
+            lambda X: 2.0 * lam[None, :] * X + 2.0 * (np.maximum(X @ Ae.T, 0.0) * c2) @ Ae)
+
+
+def _nonsmooth(res_obj: OptimumResult, params: _Params, true_loss: "_Loss", theta, g, sp: _Spectrum, curv_tols,
+               kink: "_KinkData", dist_other: float, fd_step: float) -> Optional[np.ndarray]:
+    """The one-sided model of the loss at a kink point, and what it says (see the module doc). Sets res_obj's kink_kind
+    and the numbers behind it; returns the direction the escape describes (None for a minimum)."""
+    Vall, lam = sp.V_all, sp.lam_all
+    Ae = kink.A @ Vall  # kink gradients in the eigen-coordinates of the smooth piece (symmetries set aside)
+    ge = Vall.T @ g
+    s1 = -2.0 * kink.y * kink.w  # first order: going on changes the loss by s1 (a.d) for a target y
+    c2 = 2.0 * kink.w  # second order: w ReLU(P)^2 adds 2 w (a.d)^2 once on
+    dim = len(lam)
+    rng = np.random.default_rng(NS_SEED)
+    tol_f = res_obj.grad_floor
+    tol_q = max(max(curv_tols), 2.0 * dim * EPS * (sp.Hn + float(np.sum(c2 * np.sum(Ae * Ae, axis=1)))))
+    res_obj.curvature_tol_q = tol_q
+    eig = np.eye(dim)[:min(dim, NS_EIGEN_STARTS)]
+    starts = np.concatenate([eig, -eig, rng.standard_normal((NS_RANDOM_STARTS, dim))])
+    # first order: g.d + sum s1_k ReLU(a_k.d); descent at first order if it is negative beyond the rounding floor
+    lip1 = float(np.linalg.norm(ge)) + float(np.sum(np.abs(s1) * np.linalg.norm(Ae, axis=1))) + 1e-300
+    v1, x1 = _sphere_min(lambda X: X @ ge + np.maximum(X @ Ae.T, 0.0) @ s1,
+                         lambda X: ge[None, :] + ((X @ Ae.T > 0) * s1) @ Ae,
+                         np.concatenate([starts, -ge[None, :]]), lip1)
+    res_obj.first_order_slope = v1
+    if v1 < -tol_f:
+        res_obj.kink_kind = "descent"
+        return Vall @ x1
+    lip2 = 2.0 * (float(np.max(np.abs(lam))) + float(np.sum(c2 * np.sum(Ae * Ae, axis=1)))) + 1e-300
+    vq, xq = _sphere_min(*_one_sided_q(lam, Ae, c2), starts, lip2)
+    res_obj.descent_curvature = vq
+    if vq >= -tol_q:
+        res_obj.kink_kind = "minimum"
+        return None
+    res_obj.kink_kind = "nonsmooth_saddle"
+    d = Vall @ xq
+    # the measured loss along d, t at two sizes inside the distance to the next kink off the ones at 0
+    h0 = fd_step * max(1.0, float(np.linalg.norm(theta)))
+    h = min(h0, dist_other / 3.0) if math.isfinite(dist_other) else h0
+    L0 = true_loss.value(theta)
+    res_obj.descent_measured = 2.0 * (true_loss.value(theta + 0.5 * h * d) - L0) / (0.5 * h) ** 2
+    # gradient flow: the flat directions of the smooth piece feel no force (zero gradient, zero curvature)
+    flat = np.abs(lam) <= max(curv_tols)
+    res_obj.flat_share = float(np.sum(xq[flat] ** 2))
+    if flat.any():
+        res_obj.flat_direction = Vall[:, flat] @ xq[flat] / math.sqrt(max(res_obj.flat_share, 1e-300))
+    if flat.all():
+        res_obj.driven_curvature, res_obj.gd_follows = math.inf, False
+        return d
+    keep = np.nonzero(~flat)[0]
+    vd, _ = _sphere_min(*_one_sided_q(lam[keep], Ae[:, keep], c2), starts[:, keep], lip2)
+    res_obj.driven_curvature = vd
+    res_obj.gd_follows = bool(vd < -tol_q)
+    return d
 
 
 def _kink_losses(snapshot: Snapshot, objective, params: _Params, l2: float, unit: float, tol_over: dict):
@@ -765,8 +953,9 @@ def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetrie
         moving_ratio=max(ratios) if ratios else 0.0, grad_floor=grad_floor, kink_count=kink_count,
         kink_entries=[(int(o) + 1, int(e) + 1) for e, o in zip(kink_idx[0][:20], kink_idx[1][:20])],
         kink_margin=kink_margin, kink_distance=dist_all, **gd)
+    kink = _kink_data(params, objective, theta, kink_idx) if kink_count and sp.exact else None
     _classify(res_obj, snapshot, params, true_loss, theta, g, sp, curv_tols, dist_other,
-              float(tol_over.get("fd_step", FD_STEP)))
+              float(tol_over.get("fd_step", FD_STEP)), kink)
     return res_obj
 
 
@@ -801,5 +990,6 @@ def _one_sided(loss: _Loss, theta: np.ndarray, v: np.ndarray, h: float) -> Dict[
             "slope_err": max(esp, esm), "curvature_err": max(ecp, ecm)}
 
 
-__all__ = ["local_optimum", "OptimumResult", "coupled_l2", "describe_direction", "KINDS", "TOLERANCE_KEYS",
+__all__ = ["local_optimum", "OptimumResult", "coupled_l2", "describe_direction", "KINDS", "KINK_KINDS",
+           "TOLERANCE_KEYS",
            "FLOAT32_UNIT", "FLOAT64_UNIT"]

@@ -20,6 +20,15 @@ file reserves the space of each block before HDF5 sees it (``SpaceReserve``:
 changing the file's size). A disk that cannot give the space is reported
 before HDF5 writes anything, and what the file held until then stays intact.
 
+Names: a target's name may be as long as its file system allows (``check_name``: NAME_MAX
+bytes, usually 255); the hidden temporary name shortens the target's stem to fit, so a legal
+name is never refused because of the temporary one. The temporary name carries its writer's
+process id, the process's start time and a tag of this machine's boot and process namespace
+(``.NAME.PID-START-TAG-RAND.part.EXT``): a writer killed with -9 leaves it behind, and the
+next writer in that folder removes it (``remove_stale``) once /proc shows that no process
+with that id and start time runs; a live writer's file, or one from another machine or
+namespace (whose processes this one cannot see), is never touched.
+
 ``problem(exc, doing)`` turns an OSError into the one-line phrase every error
 message uses; ``is_disk_failure(exc)`` says whether it was the machine's fault
 (disk full, quota, I/O error: exit status 1) rather than the user's input
@@ -28,7 +37,10 @@ message uses; ``is_disk_failure(exc)`` says whether it was the machine's fault
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
+import re
+import secrets
 import uuid
 from pathlib import Path
 from typing import Optional, Union
@@ -102,6 +114,11 @@ def problem(exc: BaseException, doing: str) -> str:
         why = "it is a folder"
     elif code == errno.EROFS:
         why = "the file system is read-only"
+    elif code == errno.ENAMETOOLONG:
+        why = (exc.strerror if isinstance(exc, OSError) and exc.strerror and "bytes" in exc.strerror
+               else "the file name is too long for this file system")
+    elif code == errno.ELOOP:
+        why = "a symbolic link loop (the links point at each other and never reach a file)"
     else:
         why = (exc.strerror if isinstance(exc, OSError) and exc.strerror else _text(exc))
     return f"cannot {doing}: {why}"
@@ -114,6 +131,7 @@ def check_target(path: Union[str, Path], replace: bool = False) -> Path:
     FileNotFoundError for a missing folder, PermissionError), raised before any work."""
     p = Path(os.fspath(path))
     folder = p.parent if str(p.parent) else Path(".")
+    check_name(p)
     if p.is_dir():
         raise IsADirectoryError(errno.EISDIR, "Is a directory", str(p))
     if not folder.is_dir():
@@ -125,11 +143,114 @@ def check_target(path: Union[str, Path], replace: bool = False) -> Path:
     return p
 
 
+def name_max(folder: Union[str, Path]) -> int:
+    """The longest file name (bytes) the file system of ``folder`` allows (255 when unknown)."""
+    try:
+        return int(os.pathconf(os.fspath(folder) or ".", "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        return 255
+
+
+def check_name(path: Union[str, Path]) -> None:
+    """OSError(ENAMETOOLONG) when ``path``'s name is longer than its folder's file system allows,
+    saying both lengths (before anything stats it: the stat would fail the same way)."""
+    p = Path(os.fspath(path))
+    folder = p.parent if str(p.parent) else Path(".")
+    longest = name_max(folder if folder.is_dir() else ".")
+    size = len(os.fsencode(p.name))
+    if size > longest:
+        raise OSError(errno.ENAMETOOLONG, f"the file name is too long ({size} bytes; this file system allows "
+                                          f"{longest})", str(p))
+
+
+def _fit_utf8(text: str, nbytes: int) -> str:
+    """The longest start of ``text`` whose file-system encoding has at most ``nbytes`` bytes."""
+    if nbytes <= 0:
+        return ""
+    raw = os.fsencode(text)
+    if len(raw) <= nbytes:
+        return text
+    return os.fsdecode(raw[:nbytes]).encode("utf-8", "surrogateescape").decode("utf-8", "ignore")
+
+
+def _start_time(pid: int) -> Optional[int]:
+    """The start time of process ``pid`` (clock ticks since boot, /proc/PID/stat field 22); None
+    when no such process runs (or /proc is not there)."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as fh:
+            stat_line = fh.read()
+        return int(stat_line[stat_line.rindex(b")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_OWNER: dict = {}
+
+
+def _owner() -> Optional[str]:
+    """'PID-START-TAG' of this process (TAG: this boot and process namespace, so a name from
+    another machine or namespace is never judged here); None without /proc."""
+    pid = os.getpid()
+    if pid not in _OWNER:
+        start, tag = _start_time(pid), None
+        try:
+            with open("/proc/sys/kernel/random/boot_id", "rb") as fh:
+                boot = fh.read().strip()
+            ns = os.stat("/proc/self/ns/pid").st_ino
+            tag = hashlib.sha1(boot + b"/" + str(ns).encode()).hexdigest()[:6]
+        except OSError:
+            pass
+        _OWNER[pid] = f"{pid}-{start}-{tag}" if start is not None and tag is not None else None
+    return _OWNER[pid]
+
+
+#: A temporary name of this module: .STEM.PID-START-TAG-RAND.part[.EXT]
+_TEMP_NAME = re.compile(r"^\..*\.(?P<pid>\d+)-(?P<start>\d+)-(?P<tag>[0-9a-f]{6})-[0-9a-f]{4}\.part(\.[^.]*)?$")
+
+
+def remove_stale(folder: Union[str, Path]) -> list:
+    """Remove the temporary files of dead writers in ``folder`` (a writer killed with -9 leaves
+    its own): a name of this module whose process, on this machine and in this namespace, no
+    longer runs (no process with that id, or one started at another time). Returns the names
+    removed; never raises (a folder that cannot be listed is left as it is)."""
+    me = _owner()
+    if me is None:
+        return []
+    tag = me.rsplit("-", 1)[1]
+    gone = []
+    try:
+        entries = list(os.scandir(os.fspath(folder) or "."))
+    except OSError:
+        return []
+    for e in entries:
+        m = _TEMP_NAME.match(e.name) if e.name.startswith(".") and ".part" in e.name else None
+        if m is None or m["tag"] != tag:
+            continue
+        if _start_time(int(m["pid"])) == int(m["start"]):
+            continue  # its writer runs: never touched
+        try:
+            if e.is_file(follow_symlinks=False):
+                os.unlink(e.path)
+                gone.append(e.name)
+        except OSError:
+            pass
+    return gone
+
+
 def temp_beside(target: Union[str, Path]) -> Path:
     """A fresh hidden name in ``target``'s folder that keeps its extension (encoders and
-    Qt pick the format by it): ``.NAME.1a2b3c4d.part.EXT``. Nothing is created."""
+    Qt pick the format by it): ``.NAME.PID-START-TAG-RAND.part.EXT``, NAME shortened so that
+    the whole fits the file system's NAME_MAX. Nothing is created; the temporary files of
+    dead writers in that folder are removed on the way (``remove_stale``)."""
     t = Path(os.fspath(target))
-    return t.with_name(f".{t.stem}.{uuid.uuid4().hex[:8]}.part{t.suffix}")
+    folder = t.parent if str(t.parent) else Path(".")
+    owner = _owner()
+    token = f"{owner}-{secrets.token_hex(2)}" if owner is not None else uuid.uuid4().hex[:8]
+    room = name_max(folder if folder.is_dir() else ".") - len(os.fsencode(f"..{token}.part{t.suffix}"))
+    remove_stale(folder)
+    if room < 0:  # an absurd extension: the name without it
+        return t.with_name(f".{token}.part")
+    return t.with_name(f".{_fit_utf8(t.stem, room)}.{token}.part{t.suffix}")
 
 
 def discard(tmp: Optional[Union[str, Path]]) -> None:
@@ -259,5 +380,5 @@ class SpaceReserve:
             self._fd = -1
 
 
-__all__ = ["check_target", "temp_beside", "publish", "discard", "write_new", "SpaceReserve", "problem",
+__all__ = ["check_target", "check_name", "name_max", "temp_beside", "remove_stale", "publish", "discard", "write_new", "SpaceReserve", "problem",
            "is_disk_failure", "DISK_ERRNOS"]

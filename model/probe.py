@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 #: A feature path's direction u: ("feature", j 0-based), ("angle", degrees), ("random", seed), or an (m,) vector.
 Direction = Union[Tuple[str, float], Sequence[float], np.ndarray]
 
+#: The largest |t| a path takes: float32's largest value. Training and run files hold float32
+#: parameters, so a t beyond it has no model to show, save or train on (W + t u would be inf).
+T_MAX = float(np.finfo(np.float32).max)
 #: Finite-difference step for slope and curvature at t = 0 (loss(t) is piecewise
 #: quartic in t; 1e-4 keeps float64 round-off in the curvature near 1e-8 * loss).
 FD_STEP = 1e-4
@@ -561,6 +564,9 @@ def probe(snap: Snapshot, path: ProbePath, objective: Objective, t_range: Tuple[
     lo, hi = float(t_range[0]), float(t_range[1])
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
         raise ConfigError("range", f"must be two finite numbers a < b, got {lo:g}, {hi:g}")
+    if max(abs(lo), abs(hi)) > T_MAX:
+        raise ConfigError("range", f"each end must be within ±{T_MAX:.6g} (the largest float32: the parameters "
+                                   f"are float32), got {lo:g}, {hi:g}")
     points = int(points)
     if not 3 <= points <= 100_000:
         raise ConfigError("points", f"must be from 3 to 100000, got {points}")
@@ -715,4 +721,4 @@ __all__ = ["ProbePath", "bias_path", "feature_path", "random_path", "angle_path"
            "rotate_in_plane", "two_vector_curve",
            "Objective", "objective_for", "ProbeResult", "probe", "loss_curve", "finite_differences",
            "autograd_derivatives", "kink_distance", "perturbed", "continue_training", "continue_config", "ContinueResult",
-           "save_start_run", "escaped", "PATH_KINDS", "DIRECTION_KINDS", "FD_STEP"]
+           "save_start_run", "escaped", "PATH_KINDS", "DIRECTION_KINDS", "FD_STEP", "T_MAX"]

@@ -57,6 +57,7 @@ import json
 import math
 import os
 import queue
+import secrets
 import threading
 import time
 import uuid
@@ -69,11 +70,11 @@ import numpy as np
 
 from . import outfile
 from .config import ConfigError, TrainConfig
-from .h5io import (DATASIZE_FORMAT, FILE_KINDS, SWEEP_FORMAT, RunFileError, as_str, check_readable, file_kind,
-                   check_real, check_whole, one_line, read_h5, read_version, stamp, write_error)
+from .h5io import (DATASIZE_FORMAT, FILE_KINDS, SWEEP_FORMAT, RunFileError, as_str, check_declared, check_readable,
+                   check_real, check_whole, file_kind, file_size, one_line, read_h5, read_version, stamp, write_error)
 from .h5io import RUN_FORMAT as FORMAT
 from .history import History
-from .snapshot import Snapshot
+from .snapshot import Snapshot, nonfinite_text
 
 FORMAT_VERSION = 1
 LIBVER = ("v110", "v110")  # SWMR needs >= v1.10 file format; v110 keeps files readable by HDF5 1.10+
@@ -181,11 +182,20 @@ def _write_dataset(f, dataset) -> None:
             g.create_dataset(name, data=arr)
 
 
-def _read_dataset(g, path) -> np.ndarray:
+def _read_dataset(g, path, config: TrainConfig) -> np.ndarray:
+    """The finite dataset (K, T, n), dense, from its CSR arrays; its shape must be the config's
+    (models, examples, n) and fit in this machine's memory before anything is allocated."""
     shape = tuple(int(v) for v in np.asarray(g.attrs["shape"]).reshape(-1))
     if len(shape) != 3 or min(shape) < 0:
         raise RunFileError(path, f"dataset has a bad shape attribute {shape}")
+    want = (config.models, config.examples, config.n)
+    if shape != want:
+        raise RunFileError(path, f"dataset has shape {shape}, but the config (models, examples, n) says {want}")
     K, T, n = shape
+    dense = 4 * K * T * n
+    if dense > _physical_memory():
+        raise RunFileError(path, f"dataset {shape} is {dense / 2**30:.3g} GB as float32, more than this machine's "
+                                 f"memory ({_physical_memory() / 2**30:.3g} GB)")
     check_real(g["data"], path, "dataset/data")
     for name in ("indptr", "indices"):
         check_whole(g[name], path, f"dataset/{name}")
@@ -201,6 +211,14 @@ def _read_dataset(g, path) -> np.ndarray:
     rows = np.repeat(np.arange(R, dtype=np.int64), np.diff(indptr))
     dense[rows, indices] = data
     return dense.reshape(K, T, n)
+
+
+def _physical_memory() -> int:
+    """Bytes of memory this machine has (a bound no array read from a file may pass)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 2**40
 
 
 def _check_dims(config: TrainConfig, K: int, m: int, n: int, untied: bool) -> None:
@@ -415,6 +433,7 @@ class RunWriter:
             M = np.asarray(M).reshape(R, K, n, m)
         else:
             M = None
+        self._mark_nonfinite(steps, W, b, M)
         lo = 0
         while lo < R:
             if self._stage is None:
@@ -427,7 +446,22 @@ class RunWriter:
         self.rows += R
         self._last_step = int(steps[-1])
 
+    def _mark_nonfinite(self, steps: np.ndarray, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray]) -> None:
+        """No row with non-finite parameters is written unmarked: a model whose W, b or M holds a
+        NaN or inf at a step is marked halted there (the first such step), as the engine marks
+        a model whose loss diverged, so every reader knows the state (a float64 sum per model and
+        row: NaN and inf propagate, and float32 values cannot overflow it)."""
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN: not finite, as it should
+            ok = np.isfinite(W.sum(axis=(2, 3), dtype=np.float64)) & np.isfinite(b.sum(axis=2, dtype=np.float64))
+            if M is not None:
+                ok &= np.isfinite(M.sum(axis=(2, 3), dtype=np.float64))
+        if ok.all():
+            return
+        for k in np.flatnonzero(~ok.all(axis=0)):
+            self.mark_halted(int(k), int(steps[int(np.argmin(ok[:, k]))]))
+
     def mark_halted(self, k: int, step: int) -> None:
+        """Model ``k`` stopped at ``step``: its loss or its parameters became NaN/inf there."""
         if not 0 <= int(k) < self.K:
             raise IndexError(f"model {k} out of range 0..{self.K - 1}")
         if self._halted[k] < 0 or step < self._halted[k]:
@@ -768,6 +802,9 @@ def _read_header(f, path: Path) -> _Header:
                                      f"(steps/committed)")
     if N < 0:
         raise RunFileError(path, f"history has a negative row count {N}")
+    size = file_size(f, path)
+    for name in list(want) + [x for x in ("crc",) if x in h]:  # the committed rows must be stored in the file
+        check_declared(h[name], path, f"history/{name}", size, rows=N)
     if "crc" in h and (h["crc"].ndim != 1 or h["crc"].shape[0] < N):
         raise RunFileError(path, f"history/crc has shape {h['crc'].shape}, but the history has {N} rows")
     if "halted" in h and h["halted"].shape != (K,):
@@ -813,9 +850,9 @@ def open_run(path: Union[str, Path], budget_bytes: Optional[int] = None) -> Run:
         if hd.N == 0:  # the writer died (or the disk filled) before its first flush
             raise RunFileError(path, NO_SNAPSHOT)
         h = f["history"]
-        dataset = _read_dataset(f["dataset"], path) if "dataset" in f else None
+        dataset = _read_dataset(f["dataset"], path, hd.config) if "dataset" in f else None
         budget = int(budget_bytes if budget_bytes is not None else hd.config.history_budget_mb * 2**20)
-        hist = History(hd.K, hd.m, hd.n, untied=hd.untied, budget_bytes=budget)
+        hist = History(hd.K, hd.m, hd.n, untied=hd.untied, budget_bytes=budget, max_rows=hd.N + 1)
         steps = _read_steps(h, hd.N, path)
         crcs = np.asarray(h["crc"][:hd.N]) if "crc" in h else None
         idx = _well_spread(hd.N, hist.capacity - 1)
@@ -882,9 +919,40 @@ def load_snapshot(path: Union[str, Path], step: Optional[int] = None, model: int
         snap = Snapshot(step=int(steps[i]), W=W, b=b, loss=loss, M=M,
                         importance=None if cfg.importance is None else cfg.importance_vector(),
                         model=k)
+        if not snap.finite:  # nothing can start from it
+            raise RunFileError(path, nonfinite_problem(snap, _last_finite(h, steps, i, k, hd.untied)))
         return cfg, snap
 
     return read_h5(path, read)
+
+
+def _last_finite(h, steps: np.ndarray, i: int, k: int, untied: bool) -> Optional[int]:
+    """The latest recorded step before row ``i`` at which model ``k`` is finite (None: none),
+    read a block of rows at a time from the end (a file that is NaN from some row on is read
+    back to there, at most)."""
+    names = ["W", "b"] + (["M"] if untied else [])
+    hi = int(i)
+    block = 256
+    while hi > 0:
+        lo = max(0, hi - block)
+        ok = np.ones(hi - lo, dtype=bool)
+        for name in names:
+            part = np.asarray(h[name][lo:hi, k], dtype=np.float64)
+            with np.errstate(invalid="ignore", over="ignore"):
+                ok &= np.isfinite(part.reshape(hi - lo, -1).sum(axis=1))
+        if ok.any():
+            return int(steps[lo + int(np.flatnonzero(ok)[-1])])
+        hi = lo
+    return None
+
+
+def nonfinite_problem(snap: Snapshot, last_finite: Optional[int]) -> str:
+    """The one-line problem of a snapshot whose parameters are not finite: where, and which
+    step before it is finite (what --step / --init-step can name instead)."""
+    where = nonfinite_text(snap)
+    before = (f"the last finite step before it is {last_finite:,}" if last_finite is not None else
+              "no recorded step before it is finite")
+    return f"model {snap.model} is not finite at step {snap.step:,} ({where}); {before}"
 
 
 # ------------------------------------------------------------------ places
@@ -908,9 +976,12 @@ def autosave_path(config: TrainConfig, kind: str = "run", models: Optional[int] 
                   stem: Optional[str] = None) -> Path:
     """A new, timestamped file name in ``user_runs_dir()`` for this config (``kind``: "run",
     "sweep", ...; ``models``: K when it is not the config's; ``stem``: the name before the
-    time stamp instead of kind and config), never one that exists."""
+    time stamp instead of kind and config), never one that exists. The time stamp carries a
+    random part (``-3f9a1c``): two programs that start in the same second with the same config
+    (two ``train`` without --out, two windows) get two names, as the name is taken only when
+    the file is published, at its first snapshot (or a sweep's first configuration)."""
     runs = user_runs_dir()
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     K = config.models if models is None else models
     base = (f"{kind}-{stamp}-n{config.n}-m{config.m}-K{K}-seed{config.seed}" if stem is None
             else f"{stem}-{stamp}")
@@ -924,4 +995,4 @@ def autosave_path(config: TrainConfig, kind: str = "run", models: Optional[int] 
 
 __all__ = ["RunFileError", "RunWriter", "Run", "save_run", "open_run", "load_snapshot",
            "user_runs_dir", "autosave_path", "file_kind", "FORMAT", "FORMAT_VERSION", "SWEEP_FORMAT", "DATASIZE_FORMAT",
-           "FILE_KINDS", "NO_SNAPSHOT", "check_readable", "check_real", "read_h5"]
+           "FILE_KINDS", "NO_SNAPSHOT", "check_readable", "check_real", "read_h5", "nonfinite_problem"]

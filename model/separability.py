@@ -51,12 +51,36 @@ point algorithm (finite and exact up to rounding) per feature, with a qhull
 pre-filter where it applies; its final support is the blocking set. m = 1: the
 line case.
 
+Resolution (undecided). Trained parameters are float32 numbers: an entry x
+stands for any real value within half its spacing, |x| 2^-24, so a feature
+vector is known only to |delta W_i| <= 2^-24 |W_i| <= u R (u = 2^-24, R the
+largest live |W_j|; the bound holds for the vector's norm because each
+coordinate's error is at most u times that coordinate). A distance between
+W_i and the hull of the others moves by at most the sum of the two points'
+errors, 2 u R = FLOAT32_RES R (FLOAT32_RES = 2^-23 = float32's machine
+epsilon, about 1.19e-7). A margin within that of 0, on either side, is
+*undecided*: the float32 parameters do not say whether the feature is
+separable. ``separability(..., resolution_rel=...)`` takes the relative
+resolution (FLOAT32_RES by default; 0 for exact float64 parameters, where
+only touching at float64 rounding, MARGIN_REL, is a no). Outside the hull
+the signed margin is the margin; inside it is minus the *depth*, the
+distance from W_i to the boundary of the others' hull: m = 2 and m = 3..6
+from the edges / facets of the hull of every live point (an inner point does
+not shape that hull, so the others' hull is the same), 0 for a point on that
+boundary (a touching hull vertex, a duplicate pair on the hull, collinear or
+coplanar sets: a perturbation at rounding level moves such a point out), the
+1D distance for m = 1; m > 6 does not measure it (nan: decided, unless the
+nearest other point is within the resolution, a near-duplicate).
+
 Sensitivity. ``fire_threshold``: the smallest input value x > 0 at which the
 one-hot input x e_i makes output i fire, p_i = x g_i + b_i > 0 with the gain
 g_i = D_i.W_i (|W_i|^2 tied; D_i the decoder's row i untied). b_i < 0 and
 g_i > 0: -b_i/g_i (fires for x above it, strictly); b_i > 0: 0 (fires at any
 x > 0, however small, e.g. a dead feature with b = 1/n); b_i = 0: 0 when g_i > 0,
-else never; never firing is inf (None in JSON). ``sliver_share``: the area of
+else never; never firing is inf (None in JSON). One-hot inputs take values
+x in (0, 1], so a threshold above 1 (or inf) means the output never fires on
+a valid input: ``fire_label`` says so in words ("never fires on valid inputs
+(needs x > 1.3)"), beside the number. ``sliver_share``: the area of
 the zone {h : p_i(h) > 0} inside the latent shape over the shape's area
 (geometry.zone_areas: the exact areas of zone_polygons' clipped polygons); on
 the principal plane for m > 2 (``plane`` says which), None where the shape has
@@ -84,6 +108,9 @@ PY_HULL_MAX = 1024
 #: distances here are a few operations on them (error ~1e-15 R), so 1e-12 R is
 #: a thousand times the rounding and far below any margin a model can use.
 MARGIN_REL = 1e-12
+#: float32's machine epsilon, 2^-23: the relative resolution of trained (float32) parameters
+#: for a distance between feature vectors (see "Resolution" above).
+FLOAT32_RES = float(np.finfo(np.float32).eps)
 #: Barycentric weights at or below this are dropped from a blocking set (the
 #: point lies on the face of the others); same rounding argument as above.
 BARY_TOL = 1e-12
@@ -106,7 +133,10 @@ def _jf(x) -> Optional[float]:
 class Separability:
     """Per-feature separability (0-based arrays of length n; to_dict is 1-based).
 
-    live: the features tested. separable: strictly separable (False for dead).
+    live: the features tested. separable: strictly separable (False for dead;
+    the float64 geometry, what the views draw). undecided: the separable or
+    inside margin is within ``resolution`` of 0, so the parameters do not decide
+    it (``decision`` says "yes" / "no" / "undecided"); depth: how far inside.
     margin: distance from W_i to the hull of the other live W_j (nan for dead;
     inf for a lone live feature; 0 inside). nearest: (n, m) that hull's point
     nearest W_i (nan where W_i is inside or dead). blockers: lists of 0-based
@@ -141,6 +171,39 @@ class Separability:
     tolerance: float = MARGIN_REL
     scale: float = 1.0
     computed: Optional[np.ndarray] = None  # (n,) bool: the features answered (default: the live ones)
+    depth: Optional[np.ndarray] = None  # (n,) inside the others' hull: distance to its boundary (nan: outside/not measured)
+    undecided: Optional[np.ndarray] = None  # (n,) bool: |signed margin| <= resolution (see the module doc)
+    resolution: float = 0.0  # absolute: resolution_rel x scale
+
+    def signed_margin(self, i: int) -> float:
+        """The margin outside the others' hull (> 0), or minus the depth inside it (nan: not measured)."""
+        if self.separable[i]:
+            return float(self.margin[i])
+        return -float(self.depth[i]) if self.depth is not None else math.nan
+
+    def is_undecided(self, i: int) -> bool:
+        return bool(self.undecided is not None and self.undecided[i])
+
+    def decision(self, i: int) -> Optional[str]:
+        """'yes', 'no', 'undecided' (within the resolution), or None (dead, or not computed)."""
+        if not self.live[i] or (self.computed is not None and not self.computed[i]):
+            return None
+        if self.is_undecided(i):
+            return "undecided"
+        return "yes" if self.separable[i] else "no"
+
+    @property
+    def decided_separable(self) -> np.ndarray:
+        """(n,) bool: separable by more than the resolution."""
+        und = np.zeros(self.n, dtype=bool) if self.undecided is None else self.undecided
+        return self.separable & ~und
+
+    @property
+    def decided_inseparable(self) -> np.ndarray:
+        """(n,) bool: live, computed, and inside (or touching) the others' hull by more than the resolution."""
+        und = np.zeros(self.n, dtype=bool) if self.undecided is None else self.undecided
+        comp = self.live if self.computed is None else self.computed
+        return comp & ~self.separable & ~und
 
     @property
     def has_gap(self) -> np.ndarray:
@@ -177,23 +240,33 @@ class Separability:
         }
 
     def feature_dict(self, i: int) -> Dict[str, Any]:
-        """JSON-safe facts of feature i (0-based argument, 1-based numbers inside)."""
+        """JSON-safe facts of feature i (0-based argument, 1-based numbers inside). ``separable`` is
+        None where not computed or undecided (``separation_decision`` says which)."""
         if self.computed is not None and self.live[i] and not self.computed[i]:
-            return {"separable": None, "separation_margin": None, "blockers": [], "gap": None}
+            return {"separable": None, "separation_margin": None, "blockers": [], "gap": None,
+                    "separation_decision": None, "separation_depth": None,
+                    "separation_resolution": _jf(self.resolution)}
+        und = self.is_undecided(i)
         return {
-            "separable": bool(self.separable[i]),
+            "separable": None if und else bool(self.separable[i]),
             "separation_margin": _jf(self.margin[i]) if self.live[i] else None,
             "blockers": [j + 1 for j in self.blockers[i]],
             "gap": self.gap_dict(i),
+            "separation_decision": self.decision(i),
+            "separation_depth": _jf(self.depth[i]) if self.depth is not None and self.live[i] else None,
+            "separation_resolution": _jf(self.resolution),
         }
 
     def to_dict(self) -> Dict[str, Any]:
         live = np.nonzero(self.live if self.computed is None else self.computed)[0]
+        und = np.zeros(self.n, dtype=bool) if self.undecided is None else self.undecided
         return {
-            "separable": [int(i) + 1 for i in np.nonzero(self.separable)[0]],
-            "not_separable": [int(i) + 1 for i in live[~self.separable[live]]],
+            "separable": [int(i) + 1 for i in np.nonzero(self.separable & ~und)[0]],
+            "not_separable": [int(i) + 1 for i in live[~self.separable[live] & ~und[live]]],
+            "undecided": [int(i) + 1 for i in np.nonzero(und)[0]],
             "plane": self.plane,
             "tolerance": float(self.tolerance * self.scale),
+            "resolution": float(self.resolution),
             "features": [dict(feature=i + 1, **self.feature_dict(i)) for i in range(self.n)],
         }
 
@@ -203,7 +276,10 @@ class Separability:
             return f"feature {i + 1}: dead (not tested)"
         if self.computed is not None and not self.computed[i]:
             return f"feature {i + 1}: separability not computed"
-        if self.separable[i]:
+        if self.is_undecided(i):
+            txt = (f"feature {i + 1}: separability undecided: signed margin {self.signed_margin(i):.3g} is within "
+                   f"the parameters' resolution {self.resolution:.3g}")
+        elif self.separable[i]:
             mg = self.margin[i]
             txt = (f"feature {i + 1}: separable, margin {mg:.4g}" if math.isfinite(mg)
                    else f"feature {i + 1}: separable (no other live feature)")
@@ -237,7 +313,9 @@ class Sensitivity:
     plane: str
 
     def feature_dict(self, i: int) -> Dict[str, Any]:
-        return {"fire_threshold": _jf(self.fire_threshold[i]), "sliver_share": _jf(self.sliver_share[i])}
+        t = float(self.fire_threshold[i])
+        return {"fire_threshold": _jf(t), "fires_on_valid_inputs": bool(t < 1.0), "fire_label": fire_label(t),
+                "sliver_share": _jf(self.sliver_share[i])}
 
     def to_dict(self) -> Dict[str, Any]:
         n = len(self.gain)
@@ -630,10 +708,12 @@ def _general(U, want=None) -> Dict[str, Any]:
         margin[0] = np.inf
         return dict(margin=margin, nearest=nearest, blockers=blockers)
     cand = np.ones(k, dtype=bool)
+    eq = None  # the hull's facets (unit normals, offsets), kept for the depth of inner points
     if k > m + 1 and m <= 6:
         from scipy.spatial import ConvexHull, QhullError
         try:
-            hv = ConvexHull(U).vertices
+            hull = ConvexHull(U)
+            hv, eq = hull.vertices, hull.equations
             cand[:] = False
             cand[hv] = True
         except QhullError:
@@ -650,7 +730,7 @@ def _general(U, want=None) -> Dict[str, Any]:
         else:
             margin[i] = dist if cand[i] else 0.0
             blockers[i] = sorted(int(others[s]) for s, l in zip(S, lam) if l > BARY_TOL)
-    return dict(margin=margin, nearest=nearest, blockers=blockers)
+    return dict(margin=margin, nearest=nearest, blockers=blockers, hull_equations=eq)
 
 
 # ----------------------------------------------------------------------------
@@ -723,6 +803,7 @@ def _answer_live(W, idx, computed, scale, out: Dict[str, Any]) -> None:
     reps = np.sort(first)
     want = computed[idx[reps]]
     res = _points_answer(P[reps], want, W.shape[0])
+    out["hull_equations"] = res.get("hull_equations")
     solo = ~dup[reps] & want
     feat = idx[reps]  # original index of each representative
     fs = feat[solo]
@@ -738,6 +819,83 @@ def _answer_live(W, idx, computed, scale, out: Dict[str, Any]) -> None:
     margin[~computed] = np.nan
     for i in idx[dup & ~computed[idx]]:  # only duplicates have answers filled in up front
         blockers[i] = []
+
+
+def _inside_depth(Ud: np.ndarray, ask: np.ndarray, equations: Optional[np.ndarray] = None) -> np.ndarray:
+    """(k,) for the distinct points Ud (k, m) asked for (inside or touching the hull of the others):
+    the distance to the boundary of that hull (see the module doc; nan where not measured).
+    equations: the facets of the hull of Ud (m > 2) when already known."""
+    k, m = Ud.shape
+    depth = np.full(k, np.nan)
+    if k < 2 or not ask.any():
+        return depth
+    if m == 1:
+        t = Ud[:, 0]
+        depth[ask] = np.minimum(t - t.min(), t.max() - t)[ask]
+        return depth
+    if m == 2:
+        hv = _hull_vertices(Ud)
+        if hv is None:
+            depth[ask] = 0.0  # collinear: the hull has no interior
+            return depth
+        V = Ud[hv]
+        E = np.roll(V, -1, axis=0) - V
+        L = np.linalg.norm(E, axis=1)
+        isv = np.zeros(k, dtype=bool)
+        isv[hv] = True
+        depth[ask & isv] = 0.0
+        q = np.nonzero(ask & ~isv)[0]
+        blk = max(1, geo.CHUNK_ELEMS // max(len(V), 1))
+        for s0 in range(0, len(q), blk):
+            qq = q[s0:s0 + blk]
+            d = _cross(E[None, :, :], Ud[qq][:, None, :] - V[None, :, :]) / L[None, :]  # > 0: inside (ccw)
+            depth[qq] = np.maximum(d.min(axis=1), 0.0)
+        return depth
+    if k <= m + 1:
+        depth[ask] = 0.0  # a point in the hull of at most m others: the set is flat
+        return depth
+    if m > 6:
+        return depth  # not measured
+    eq = equations
+    if eq is None:
+        from scipy.spatial import ConvexHull, QhullError
+        try:
+            eq = ConvexHull(Ud).equations
+        except QhullError:
+            depth[ask] = 0.0  # flat in R^m
+            return depth
+    # unit normals, inside: normal . x + offset <= 0; a hull vertex (or a point on a facet) is at ~0
+    q = np.nonzero(ask)[0]
+    depth[q] = np.maximum(np.min(-(Ud[q] @ eq[:, :m].T + eq[:, m]), axis=1), 0.0)
+    return depth
+
+
+def _undecided(W, idx, computed, sep, margin, res, equations=None) -> Tuple[np.ndarray, np.ndarray]:
+    """(depth (n,), undecided (n,)) of the live features idx: the signed margin (margin outside,
+    minus the depth inside) within res of 0 (res = 0: never undecided)."""
+    n = W.shape[1]
+    depth = np.full(n, np.nan)
+    und = np.zeros(n, dtype=bool)
+    if not len(idx):
+        return depth, und
+    P = np.ascontiguousarray(W[:, idx].T)
+    ask = computed[idx] & ~sep[idx]
+    if ask.any():
+        Ud, inv = np.unique(P, axis=0, return_inverse=True)
+        inv = inv.ravel()
+        ask_d = np.zeros(len(Ud), dtype=bool)
+        ask_d[inv[ask]] = True
+        d = _inside_depth(Ud, ask_d, equations)
+        depth[idx[ask]] = d[inv[ask]]
+    if res <= 0:
+        return depth, und
+    comp = computed[idx]
+    signed = np.where(sep[idx], margin[idx], -depth[idx])
+    und[idx] = comp & (np.abs(signed) <= res)
+    for t in np.nonzero(comp & ~sep[idx] & np.isnan(depth[idx]))[0]:  # m > 6 inside: a near-duplicate?
+        dist = np.linalg.norm(np.delete(P, t, axis=0) - P[t], axis=1)
+        und[idx[t]] = bool(dist.size and dist.min() <= res)
+    return depth, und
 
 
 def _gap_quantities(W, nbr) -> Dict[str, np.ndarray]:
@@ -773,7 +931,7 @@ def _gap_quantities(W, nbr) -> Dict[str, np.ndarray]:
 
 
 def separability(W: ArrayLike, live_mask: Optional[ArrayLike] = None,
-                 features: Optional[ArrayLike] = None) -> Separability:
+                 features: Optional[ArrayLike] = None, resolution_rel: float = FLOAT32_RES) -> Separability:
     """Separability of each live feature vector from the other live ones (see the module doc).
 
     W: (m, n) float64; live_mask: (n,) bool, the features to test and to test
@@ -784,6 +942,9 @@ def separability(W: ArrayLike, live_mask: Optional[ArrayLike] = None,
     margin nan, separable False, None in feature_dict). At n = 10,000 the
     whole answer takes ~50-150 ms; views that redraw per snapshot ask only
     for the selected features (the hull of all live points, ~10 ms, remains).
+    resolution_rel: the parameters' relative resolution (FLOAT32_RES for trained,
+    float32, parameters; 0 for exact ones): a signed margin within
+    resolution_rel x (largest live |W_j|) of 0 is undecided.
     """
     W, live, computed = _check_args(W, live_mask, features)
     m, n = W.shape
@@ -795,9 +956,14 @@ def separability(W: ArrayLike, live_mask: Optional[ArrayLike] = None,
     if len(idx):
         _answer_live(W, idx, computed, scale, ans)
     plane = "latent plane (m = 2)" if m == 2 else geo.plane_basis(W)[1] if m > 2 else "latent line (m = 1)"
+    if not (resolution_rel >= 0 and math.isfinite(resolution_rel)):
+        raise ValueError(f"resolution_rel must be a finite number >= 0, got {resolution_rel!r}")
+    res = float(resolution_rel) * scale
+    depth, und = _undecided(W, idx, computed, ans["sep"], ans["margin"], res, ans.get("hull_equations"))
     out = Separability(n=n, m=m, live=live, separable=ans["sep"], margin=ans["margin"], nearest=ans["nearest"],
                        blockers=ans["blockers"], neighbours=ans["nbr"], **_gap_quantities(W, ans["nbr"]),
-                       plane=plane, tolerance=MARGIN_REL, scale=scale, computed=computed)
+                       plane=plane, tolerance=MARGIN_REL, scale=scale, computed=computed,
+                       depth=depth, undecided=und, resolution=res)
     out._W = W
     return out
 
@@ -812,6 +978,19 @@ def fire_threshold(gain: ArrayLike, b: ArrayLike) -> np.ndarray:
     neg = (b < 0) & (g > 0)
     out[neg] = -b[neg] / g[neg]
     return out
+
+
+def fire_label(threshold: float) -> str:
+    """A fire threshold in words. One-hot inputs are x e_i with x in (0, 1]: the output fires on a
+    valid input iff the threshold is below 1 (at x = 1 exactly, x g + b > 0 iff -b/g < 1)."""
+    t = float(threshold)
+    if math.isnan(t) or math.isinf(t):
+        return "never fires"
+    if t <= 0:
+        return "fires at any input x > 0"
+    if t >= 1:
+        return f"never fires on valid inputs (needs x > {t:.3g}; inputs are in (0, 1])"
+    return f"fires for x > {t:.3g}"
 
 
 def sensitivity(W: ArrayLike, b: ArrayLike, M: Optional[ArrayLike] = None) -> Sensitivity:

@@ -8,6 +8,8 @@ dead outputs) is the same as at a given step, checked on the recorded snapshots.
 ``diagnosis_events`` lists every recorded step at which the diagnosis changed
 (the story of a run: "feature 1 died at step 2,400; symmetric failure since").
 
+``outcome_events`` lists where the model's outcome (model.outcome: settled, stuck, moving) changed.
+
 ``loss_plateaus`` lists the recorded steps from which the loss stopped moving
 ("loss plateau at 0.1224 from step 7,400"): its relative change over a doubling
 of the step count stays below ``PLATEAU_REL_TOL`` (see there for why), and a new
@@ -23,15 +25,19 @@ says which method it used and how many snapshots it analysed.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
 import numpy as np
 
 from .analysis import analyze
+from .outcome import PLATEAU_REL_TOL
+from .snapshot import NOT_FINITE
 
 if TYPE_CHECKING:
     from .analysis import Analysis
+    from .config import TrainConfig
     from .history import History
 
 #: Up to this many snapshots are checked one by one; beyond, coarse-to-fine.
@@ -41,6 +47,20 @@ EXHAUSTIVE_MAX = 400
 def diagnosis_key(a: Analysis) -> Tuple:
     """What must stay the same for a model to be "stuck": the verdict, the dead features, the dead outputs."""
     return (a.verdict, tuple(a.dead), tuple(a.dead_outputs))
+
+
+#: The diagnosis of a snapshot whose parameters are not finite (nothing is analysed there).
+NOT_FINITE_KEY = (NOT_FINITE, (), ())
+
+
+def _diagnose(history: History, step: int, model: int, onehot: bool) -> Tuple[Tuple, Optional[Analysis]]:
+    """(diagnosis key, analysis) of the recorded snapshot at ``step``; a snapshot that is not finite
+    is a diagnosis of its own (NOT_FINITE_KEY, no analysis)."""
+    snap = history.snapshot(step=int(step), model=model)
+    if not snap.finite:
+        return NOT_FINITE_KEY, None
+    a = analyze(snap, onehot=onehot)
+    return diagnosis_key(a), a
 
 
 @dataclass
@@ -77,11 +97,11 @@ def stable_since(history: History, step: Optional[int] = None, model: int = 0, o
 
     def key(i: int):
         if i not in cache:
-            cache[i] = diagnosis_key(analyze(history.snapshot(step=int(steps[i]), model=model), onehot=onehot))
+            cache[i] = _diagnose(history, int(steps[i]), model, onehot)[0]
         return cache[i]
 
     want = key(end)
-    a_end = analyze(history.snapshot(step=int(steps[end]), model=model), onehot=onehot)
+    a_end = _diagnose(history, int(steps[end]), model, onehot)[1]
     if end + 1 <= exhaustive_max:
         i = end
         while i > 0 and key(i - 1) == want:
@@ -115,7 +135,8 @@ def stable_since(history: History, step: Optional[int] = None, model: int = 0, o
             good = hi
         first_same = good
     changed = int(steps[first_same - 1]) if first_same > 0 else None
-    return Since(step=int(steps[first_same]), verdict=a_end.verdict, dead=list(a_end.dead),
+    return Since(step=int(steps[first_same]), verdict=NOT_FINITE if a_end is None else a_end.verdict,
+                 dead=[] if a_end is None else list(a_end.dead),
                  first_recorded=int(steps[0]), changed_at=changed, method=method, analysed=len(cache))
 
 
@@ -129,33 +150,26 @@ def diagnosis_events(history: History, model: int = 0, onehot: bool = True, stri
     out: List[dict] = []
     prev = None
     for i in range(0, len(steps), max(1, int(stride))):
-        a = analyze(history.snapshot(step=int(steps[i]), model=model), onehot=onehot)
-        k = diagnosis_key(a)
+        k = _diagnose(history, int(steps[i]), model, onehot)[0]
         if k != prev:
-            text = a.verdict.replace("_", " ")
-            if prev is not None:
+            text = k[0].replace("_", " ")
+            if prev is not None and NOT_FINITE_KEY not in (k, prev):
                 died = sorted(set(k[1]) - set(prev[1]))
                 revived = sorted(set(prev[1]) - set(k[1]))
                 if died:
                     text += "; dead: " + ", ".join(str(j + 1) for j in died[:8])
                 if revived:
                     text += "; learnt: " + ", ".join(str(j + 1) for j in revived[:8])
-            out.append({"step": int(steps[i]), "verdict": a.verdict, "dead": [j + 1 for j in k[1]],
+            out.append({"step": int(steps[i]), "verdict": k[0], "dead": [j + 1 for j in k[1]],
                         "dead_outputs": [j + 1 for j in k[2]], "text": text})
             prev = k
     return out
 
 
 # ------------------------------------------------------------------ loss plateaus
-#: The loss has "stopped moving" from step s when, over the window [s, s + max(s, PLATEAU_MIN_WINDOW)]
-#: (a doubling of the step count: training dynamics run on a log-time scale, so a fixed window would
-#: call every slow descent late in a run flat), it stays within this fraction of its value at s.
-#: Why 1e-3: the levels a one-hot model gets stuck on differ by at least a relative 1/n (d against
-#: d + 1 dead features, loss d(n-1)/n²: a relative step of 1/d >= 1/n). A loss moving by less than
-#: 1e-3 per doubling needs more than 1/(n·1e-3) doublings to cover that step: more than 10 doublings
-#: (a run 1,000 times longer) for n <= 100. It is also far above float32's resolution of the loss
-#: (a relative 6e-8), so a float-stuck loss counts as flat and rounding never breaks a plateau.
-PLATEAU_REL_TOL = 1e-3
+#: The loss has "stopped moving" from step s when, over the window [s, s + max(s, PLATEAU_MIN_WINDOW)],
+#: it stays within PLATEAU_REL_TOL of its value at s (model/outcome.py says why 1e-3: the outcome's
+#: horizon of 10 doublings).
 #: The shortest window, in steps (the doubling window of step 0 would be empty).
 PLATEAU_MIN_WINDOW = 100
 #: Recorded losses are smoothed by a running median over this many snapshots before the test (a
@@ -255,15 +269,67 @@ def history_plateaus(history: History, model: int = 0) -> List[dict]:
     return loss_plateaus(steps, losses)
 
 
-def story_events(history: History, model: int = 0, onehot: bool = True, stride: int = 1) -> List[dict]:
+#: outcome_events judges each grid step once per (history, model, step, config): the timeline asks again every few
+#: seconds while training, and only the newest step is new (its three analyses cost ~0.3 s at n = 2,000).
+OUTCOME_CACHE_MAX = 4096
+_OUTCOME_CACHE: dict = {}
+_OUTCOME_LOCK = threading.Lock()
+
+
+def outcome_events(history: History, config: TrainConfig, model: int = 0, local: bool = True,
+                   stop: Optional[Callable[[], bool]] = None) -> List[dict]:
+    """The outcome (model.outcome: settled, stuck, moving) of one model through its history: judged at the
+    steps where an outcome can change its reading (engine.decide_grid: step 1,024 and every half doubling up
+    to the latest recorded step, and that step), an event wherever it differs from the one before. Each:
+    {"kind": "outcome", "step" (the first judged step with this outcome), "outcome", "judged_at" (the last),
+    "reason", "text" (the outcome's one line at judged_at)}; before the first judged step the outcome is
+    unknown (no event). ``local=False`` leaves out the local model (model/outcome.py's check 3, which needs
+    torch); ``stop()`` true ends the scan at the next judged step (what was judged is returned)."""
+    from .engine import decide_grid
+    from .outcome import history_outcomes
+
+    steps = history.steps
+    if len(steps) == 0:
+        return []
+    latest = int(steps[-1])
+    checks = sorted({int(steps[history.index_at(g)]) for g in decide_grid(latest) if g <= latest})
+    out: List[dict] = []
+    cfg_key = config.to_json()
+    for st in checks:
+        if stop is not None and stop():
+            break
+        key = (id(history), int(model), int(st), cfg_key, bool(local))
+        with _OUTCOME_LOCK:
+            got = _OUTCOME_CACHE.get(key)
+        if got is None or st == latest:  # the latest step's rows may still be replaced: judged afresh
+            b = history_outcomes(history, config, st, [model], local=local, full=False)
+            got = (str(b.kinds()[0]), str(b.reasons()[0]), b.text(0))
+            with _OUTCOME_LOCK:
+                if len(_OUTCOME_CACHE) >= OUTCOME_CACHE_MAX:
+                    _OUTCOME_CACHE.pop(next(iter(_OUTCOME_CACHE)))
+                _OUTCOME_CACHE[key] = got
+        kind, reason, text = got
+        if not out or out[-1]["outcome"] != kind:
+            out.append({"kind": "outcome", "step": st, "outcome": kind})
+        out[-1].update(judged_at=st, reason=reason, text=text)  # the newest evidence of the outcome in force
+    return out
+
+
+def story_events(history: History, model: int = 0, onehot: bool = True, stride: int = 1,
+                 config: Optional[TrainConfig] = None, local: bool = True,
+                 stop: Optional[Callable[[], bool]] = None) -> List[dict]:
     """The timeline's story: the diagnosis changes (one-hot data only: the diagnosis is a one-hot
-    one) and the loss plateaus (any data), each event with its "kind" ("diagnosis" | "plateau"),
-    sorted by step."""
+    one), the loss plateaus (any data) and, given the run's config, the outcomes (outcome_events, with
+    ``local`` and ``stop``), each event with its "kind" ("diagnosis" | "plateau" | "outcome"), sorted by step."""
     events = [dict(e, kind="diagnosis") for e in diagnosis_events(history, model, onehot, stride)] if onehot else []
     events += history_plateaus(history, model)
-    return sorted(events, key=lambda e: (e["step"], e["kind"] != "diagnosis"))
+    if config is not None:
+        events += outcome_events(history, config, model, local, stop)
+    order = {"diagnosis": 0, "plateau": 1, "outcome": 2}
+    return sorted(events, key=lambda e: (e["step"], order.get(e["kind"], 3)))
 
 
 __all__ = ["stable_since", "diagnosis_events", "diagnosis_key", "Since", "EXHAUSTIVE_MAX", "loss_plateaus",
+           "outcome_events",
            "plateau_windows", "history_plateaus", "story_events", "PLATEAU_REL_TOL", "PLATEAU_MIN_WINDOW",
            "PLATEAU_SMOOTH"]

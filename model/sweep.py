@@ -44,19 +44,24 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .analysis import FINDING_KINDS, SPARSE_VERDICT, VERDICTS, analyze
+from .analysis import FAILURE_MODES, FINDING_KINDS, SPARSE_VERDICT, VERDICTS, analyze
 from .config import ConfigError, Option, TrainConfig, grid_options
 from .engine import TrainingQueue
 from .engine import check_memory as engine_check_memory
 from .engine import memory_estimate as engine_memory_estimate
 from .h5io import (SWEEP_FORMAT, RunFileError, as_str, check_real, check_whole, check_writable, read_h5, read_version,
                    write_h5)
+from .outcome import OUTCOMES, REASONS, VELOCITY_SPAN, OutcomeBatch
 from .runfile import autosave_path
 from .snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from .engine import Trainer
+    from .history import History
 
 SWEEP_FORMAT_VERSION = 1
 #: A model whose loss became NaN/inf; its parameters are its last finite snapshot.
@@ -65,6 +70,13 @@ DIVERGED = "diverged"
 SWEEP_VERDICTS = tuple(VERDICTS) + (DIVERGED, SPARSE_VERDICT)
 #: History budget of a sweep's Trainer: only the final row matters (3 rows minimum).
 SWEEP_HISTORY_MB = 0.01
+#: While configurations finish, the file is saved again only once the time since the last save is
+#: at least this many times what that save took: each save rewrites the whole file, so saving after
+#: every one of N quick configurations cost O(N^2) (100 configurations 11 s, 400: 97 s); this way
+#: saving costs at most the training time / SAVE_TIME_FACTOR plus two saves of the whole file
+#: (linear in N), and a sweep whose configurations take longer than its saves (any real one)
+#: still saves after each. The end of a run, a cancel or an error saves what is not saved yet.
+SAVE_TIME_FACTOR = 9.0
 #: z of a two-sided 95% interval.
 Z95 = 1.959963984540054
 
@@ -155,11 +167,21 @@ def grid_label(values: Dict[str, object]) -> str:
     return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
 
 
+#: The most configurations a grid may have: each is a batched training and a group of the file
+#: (a 10^6 grid took 45 s and 740 MB before its first step). 10,000 quick ones take hours.
+MAX_GRID_CONFIGS = 10_000
+
+
 def expand_grid(base: TrainConfig,
                 grid: Optional[Dict[str, list]] = None) -> List[Tuple[Dict[str, object], TrainConfig]]:
-    """[(values dict, validated TrainConfig)] for the cartesian product of the grid over base."""
+    """[(values dict, validated TrainConfig)] for the cartesian product of the grid over base;
+    ConfigError("grid") for a product of more than MAX_GRID_CONFIGS, before any is built."""
     grid = grid or {}
     keys = list(grid)
+    total = math.prod(len(grid[k]) for k in keys)
+    if total > MAX_GRID_CONFIGS:
+        sizes = " x ".join(f"{len(grid[k])} {k}" for k in keys)
+        raise ConfigError("grid", f"has {total:,} configurations ({sizes}); at most {MAX_GRID_CONFIGS:,}")
     out = []
     for combo in itertools.product(*(grid[k] for k in keys)):
         values = dict(zip(keys, combo))
@@ -238,6 +260,19 @@ class SweepEntry:
     #: (K,) int32 bit masks: bit i set when model k has finding FINDING_KINDS[i]
     #: (None for sweeps saved before findings existed)
     findings: Optional[np.ndarray] = None
+    #: (K,) int32 bit masks of the failure modes (bit i = FAILURE_MODES[i]; None for older sweeps)
+    modes: Optional[np.ndarray] = None
+    #: The verdict grid (Tracer): its steps (G,), and at each every model's verdict (G, K) object, finding mask
+    #: (G, K) int32 (without separability) and outcome (G, K) int8 (OUTCOMES codes). None for older sweeps.
+    trace_steps: Optional[np.ndarray] = None
+    trace_verdicts: Optional[np.ndarray] = None
+    trace_findings: Optional[np.ndarray] = None
+    trace_outcomes: Optional[np.ndarray] = None
+    #: Each model's outcome at ``step`` (K,) int8 (OUTCOMES codes), what decided it (REASONS codes) and the
+    #: evidence arrays of model.outcome.OutcomeBatch.ev (None for older sweeps)
+    outcome: Optional[np.ndarray] = None
+    outcome_reason: Optional[np.ndarray] = None
+    outcome_ev: Optional[Dict[str, np.ndarray]] = None
 
     @property
     def K(self) -> int:
@@ -287,6 +322,94 @@ class SweepEntry:
                 out[kind] = {"count": c, "rate": c / self.K, "ci95": [lo, hi]}
         return out
 
+    # ------------------------------------------------------------------ outcomes
+    @property
+    def outcomes(self) -> Optional[np.ndarray]:
+        """(K,) object: each model's outcome at ``step`` (settled, stuck, moving), or None when not recorded."""
+        return None if self.outcome is None else np.array(OUTCOMES, dtype=object)[self.outcome]
+
+    def outcome_batch(self) -> Optional["OutcomeBatch"]:
+        """The stored outcomes as a model.outcome.OutcomeBatch (for their words and evidence), or None."""
+        if self.outcome is None:
+            return None
+        return OutcomeBatch(int(self.step), np.asarray(self.verdicts, dtype=object), self.outcome,
+                            self.outcome_reason, dict(self.outcome_ev or {}))
+
+    def outcome_rates(self) -> Dict[str, dict]:
+        """Rates that mean something: {name: {"count", "rate", "ci95"}} (Wilson 95%, over all K models) for each
+        outcome, and for the failures by outcome ("failure_stuck", "failure_moving": a failure that will stay,
+        one still changing)."""
+        out: Dict[str, dict] = {}
+        kinds = self.outcomes
+        if kinds is None:
+            return out
+        fail = self.verdicts != "perfect"
+        groups = [(o, kinds == o) for o in OUTCOMES] + [("failure_stuck", fail & (kinds == "stuck")),
+                                                        ("failure_moving", fail & (kinds == "moving"))]
+        for name, sel in groups:
+            c = int(np.sum(sel))
+            lo, hi = wilson_interval(c, self.K)
+            out[name] = {"count": c, "rate": c / self.K if self.K else 0.0, "ci95": [lo, hi]}
+        return out
+
+    def failure_curve(self) -> List[dict]:
+        """The failure rate against training length: at each step of the verdict grid, the failures and the stuck
+        failures among the K models, with Wilson 95% intervals (empty when not recorded)."""
+        if self.trace_steps is None:
+            return []
+        out = []
+        stuck_code = OUTCOMES.index("stuck")
+        for g, step in enumerate(self.trace_steps):
+            fail = self.trace_verdicts[g] != "perfect"
+            stuck = fail & (self.trace_outcomes[g] == stuck_code)
+            f, st = int(fail.sum()), int(stuck.sum())
+            out.append({"step": int(step), "failures": f, "rate": f / self.K, "ci95": list(wilson_interval(f, self.K)),
+                        "stuck": st, "stuck_rate": st / self.K, "stuck_ci95": list(wilson_interval(st, self.K))})
+        return out
+
+    def finding_combinations(self) -> Dict[str, int]:
+        """{"dead+merged": count, ...}: how many models hold each combination of failure modes, as
+        Analysis.failure_key names it ("none" for a model with none), most common first. From the stored
+        failure-mode masks; a sweep saved before them counts the finding kinds that are failure modes."""
+        if self.modes is not None:
+            masks, names = np.asarray(self.modes, np.int64), FAILURE_MODES
+        elif self.findings is not None:
+            masks, names = np.asarray(self.findings, np.int64), FINDING_KINDS
+        else:
+            return {}
+        keep = [i for i, k in enumerate(names) if k in FAILURE_MODES]
+        sub = np.zeros(self.K, np.int64)
+        for i in keep:
+            sub |= ((masks >> i) & 1) << i
+        vals, counts = np.unique(sub, return_counts=True)
+        out = {}
+        for v, c in sorted(zip(vals.tolist(), counts.tolist()), key=lambda x: (-x[1], x[0])):
+            out["+".join(sorted(names[i] for i in keep if (v >> i) & 1)) or "none"] = int(c)
+        return out
+
+    def finding_names(self, k: int) -> List[str]:
+        """Model k's finding kinds."""
+        if self.findings is None:
+            return []
+        m = int(self.findings[int(k)])
+        return [x for i, x in enumerate(FINDING_KINDS) if (m >> i) & 1]
+
+    def per_model(self) -> List[dict]:
+        """Each model's seed, verdict, outcome (with what decided it, in words), findings and loss: one seed can
+        be followed across two sweeps (model k of a configuration with seed s is the single run with seed s + k)."""
+        kinds = self.outcomes
+        batch = self.outcome_batch()
+        out = []
+        for k in range(self.K):
+            loss = float(self.loss[k])
+            d = {"model": k, "seed": int(self.config.seed + k), "verdict": str(self.verdicts[k]),
+                 "outcome": None if kinds is None else str(kinds[k]),
+                 "outcome_reason": None if batch is None else REASONS[int(batch.reason[k])],
+                 "outcome_text": None if batch is None else batch.text(k),
+                 "findings": self.finding_names(k), "loss": loss if math.isfinite(loss) else None}
+            out.append(d)
+        return out
+
     def failures(self) -> np.ndarray:
         """0-based indices of the models whose verdict is not perfect."""
         return np.nonzero(self.verdicts != "perfect")[0]
@@ -310,8 +433,21 @@ class SweepEntry:
             history_budget_mb=TrainConfig().history_budget_mb if history_budget_mb is None else history_budget_mb,
         ).validate()
 
-    def summary(self) -> dict:
-        """JSON-safe: label, grid, config, models, counts, rates (with Wilson 95% intervals), loss median."""
+    def summary(self, per_model: bool = False) -> dict:
+        """JSON-safe: label, grid, config, models, counts, rates (with Wilson 95% intervals), loss median, the
+        outcomes (rates, failures by outcome, the failure rate against training length), the finding
+        combinations, and with ``per_model`` each model's seed, verdict, outcome and findings."""
+        d = self._summary_counts()
+        orates = self.outcome_rates()
+        d.update(step=int(self.step), outcome_counts={k: r["count"] for k, r in orates.items()},
+                 outcome_rates={k: r["rate"] for k, r in orates.items()},
+                 outcome_ci95={k: r["ci95"] for k, r in orates.items()},
+                 failure_curve=self.failure_curve(), finding_combinations=self.finding_combinations())
+        if per_model:
+            d["per_model"] = self.per_model()
+        return d
+
+    def _summary_counts(self) -> dict:
         fin = self.loss[np.isfinite(self.loss)]
         return {
             "label": self.label,
@@ -347,11 +483,11 @@ class Sweep:
             n *= len(v)
         return n
 
-    def summary(self) -> dict:
+    def summary(self, per_model: bool = False) -> dict:
         return {"models": self.models, "grid": self.grid, "cancelled": self.cancelled,
                 "configurations_done": len(self.entries), "configurations_planned": self.planned,
                 "out": None if self.path is None else str(self.path),
-                "configurations": [e.summary() for e in self.entries]}
+                "configurations": [e.summary(per_model) for e in self.entries]}
 
 
 @dataclass
@@ -377,9 +513,18 @@ def finding_mask(kinds: Iterable[str]) -> int:
 
 
 def _verdict_of(snap: Snapshot, onehot: bool):
-    """(verdict, finding bit mask) of one model."""
+    """(verdict, finding bit mask, failure-mode bit mask) of one model."""
     a = analyze(snap, onehot=onehot)
-    return a.verdict, finding_mask(a.finding_kinds)
+    return a.verdict, finding_mask(a.finding_kinds), mode_mask(a.failure_modes)
+
+
+def mode_mask(modes: Iterable[str]) -> int:
+    """Bit mask of failure modes (bit i = FAILURE_MODES[i]): what Analysis.failure_key joins."""
+    m = 0
+    for k in modes:
+        if k in FAILURE_MODES:
+            m |= 1 << FAILURE_MODES.index(k)
+    return m
 
 
 def memory_estimate(cfg: TrainConfig) -> int:
@@ -395,6 +540,83 @@ def check_memory(plan: Sequence[Tuple[Dict[str, object], TrainConfig]], limit: O
     for values, cfg in plan:
         engine_check_memory(cfg.replace(history_budget_mb=SWEEP_HISTORY_MB), limit,
                             f" ({grid_label(values)})" if values else "")
+
+
+class Tracer:
+    """What a sweep records while its models train (Trainer.run's on_step, at ``at_steps``): every model's loss
+    at each traced step, its parameters at the last few (the outcome's velocity window), and at every step of
+    the verdict grid (engine.decide_grid: 1,024 and each half doubling, and the final step) every model's
+    verdict, findings and outcome (model.outcome.judge). With ``until_decided`` it stops the run once every
+    model is settled or stuck. Only K numbers a traced step and K models' parameters at three steps are kept,
+    so the history a sweep's Trainer holds stays tiny."""
+
+    def __init__(self, config: TrainConfig):
+        from .engine import decide_grid
+
+        self.config = config
+        self.grid = [g for g in decide_grid(config.steps) if g >= 1]
+        pts = set()
+        for g in self.grid:
+            pts |= {g, int(round(g * 2.0 ** -(VELOCITY_SPAN / 2))), int(round(g * 2.0 ** -VELOCITY_SPAN)), g // 2}
+        self.at_steps = sorted(x for x in pts if 0 < x <= config.steps)
+        self.loss_steps: List[int] = []
+        self.losses: List[np.ndarray] = []
+        self.rows: List[tuple] = []  # (step, W, b, M), the last ROWS_KEPT traced
+        self.steps: List[int] = []
+        self.verdicts: List[np.ndarray] = []
+        self.findings: List[np.ndarray] = []
+        self.outcomes: List[np.ndarray] = []
+        self.keys: Dict[int, np.ndarray] = {}
+        self.last = None  # the OutcomeBatch at the latest grid step
+
+    ROWS_KEPT = 8  # the velocity window of the current grid step lies among the last few traced steps
+
+    def __call__(self, trainer: "Trainer") -> bool:
+        step, W, b, loss, M = trainer.history.row(-1)
+        halted = trainer.history.halted
+        loss = np.where((halted >= 0) & (halted <= step), np.nan, loss)
+        self.loss_steps.append(int(step))
+        self.losses.append(np.asarray(loss, np.float32))
+        self.rows = (self.rows + [(int(step), W, b, M)])[-self.ROWS_KEPT:]
+        if step not in self.grid:
+            return False
+        return self._judge(int(step), trainer.history, halted)
+
+    def _judge(self, step: int, history: "History", halted: np.ndarray) -> bool:
+        from .outcome import Rows, diagnosis_code, judge
+
+        cfg = self.config
+        K = cfg.models
+        analyses = [analyze(history.snapshot(model=k), onehot=cfg.onehot, extras=False) for k in range(K)]
+        diverged = (halted >= 0) & (halted <= step)
+        codes = np.array([diagnosis_code(a) for a in analyses], dtype=np.int64)
+        i = self.grid.index(step)
+        before = [self.keys[self.grid[j]] for j in (i - 2, i - 1) if j >= 0] if i >= 2 else None
+        rows = Rows(np.array([r[0] for r in self.rows], np.int64), np.stack([r[1] for r in self.rows]),
+                    np.stack([r[2] for r in self.rows]), None if self.rows[0][3] is None else
+                    np.stack([r[3] for r in self.rows]))
+        out = judge(cfg, step, np.array(self.loss_steps), np.stack(self.losses), rows, analyses, before,
+                    diverged=diverged)
+        self.keys[step] = codes
+        self.steps.append(step)
+        verdicts = np.array([DIVERGED if d else a.verdict for a, d in zip(analyses, diverged)], dtype=object)
+        self.verdicts.append(verdicts)
+        self.findings.append(np.array([finding_mask(a.finding_kinds) for a in analyses], dtype=np.int32))
+        self.outcomes.append(out.kind.copy())
+        self.last = out
+        return bool(cfg.until_decided and out.decided().all())
+
+    def fill(self, entry: "SweepEntry") -> None:
+        """Put the trace and the final outcome into ``entry`` (its step must be the last grid step traced)."""
+        if not self.steps or self.steps[-1] != entry.step:
+            return
+        entry.trace_steps = np.array(self.steps, np.int64)
+        entry.trace_verdicts = np.stack(self.verdicts)
+        entry.trace_findings = np.stack(self.findings)
+        entry.trace_outcomes = np.stack(self.outcomes).astype(np.int8)
+        entry.outcome = self.last.kind.astype(np.int8)
+        entry.outcome_reason = self.last.reason.astype(np.int8)
+        entry.outcome_ev = {k: np.asarray(v) for k, v in self.last.ev.items()}
 
 
 class SweepRunner(TrainingQueue):
@@ -419,10 +641,18 @@ class SweepRunner(TrainingQueue):
         self.out = None if out is None else Path(out)
         self.overwrite = overwrite
         self.sweep = Sweep(base=base, grid=self.grid, models=base.models, path=None)  # set once saved
+        self._saved_at, self._save_took, self.unsaved = 0.0, 0.0, False
         if self.out is not None:
             check_writable(self.out, overwrite, SWEEP_FORMAT)
 
     def run(self, progress: Optional[Callable[[SweepProgress], None]] = None) -> Sweep:
+        try:
+            return self._run(progress)
+        except BaseException:
+            self.save_unsaved()  # what finished is kept, as after a cancel
+            raise
+
+    def _run(self, progress: Optional[Callable[[SweepProgress], None]] = None) -> Sweep:
         total = len(self.plan)
         for i, (values, cfg) in enumerate(self.plan):
             if self._cancel.is_set():
@@ -433,17 +663,23 @@ class SweepRunner(TrainingQueue):
                 if progress is not None:
                     progress(SweepProgress(i, total, label, "train", p.step, p.total, p.steps_per_s))
 
-            trainer = self._train(cfg.replace(history_budget_mb=SWEEP_HISTORY_MB), on_progress)
-            if self._cancel.is_set() or trainer.step < cfg.steps and not (trainer.halted >= 0).all():
+            tracer = Tracer(cfg)
+            trainer = self._train(cfg.replace(history_budget_mb=SWEEP_HISTORY_MB), on_progress,
+                                  at_steps=tracer.at_steps, on_step=tracer)
+            finished = trainer.step >= cfg.steps or trainer.decided_at is not None or (trainer.halted >= 0).all()
+            if self._cancel.is_set() or not finished:
                 break
             entry = self._collect(values, cfg, trainer, i, total, label, progress)
+            if entry is not None:
+                tracer.fill(entry)
             if entry is None:
                 break
             self.sweep.entries.append(entry)
-            self.save()
+            self.save_progress()
         self.sweep.cancelled = self._cancel.is_set() or len(self.sweep.entries) < total
         if self.sweep.cancelled and self.sweep.entries:
             self.save()  # records the cancel; with nothing finished nothing is written
+        self.save_unsaved()
         if progress is not None:
             progress(SweepProgress(len(self.sweep.entries), total, "", "done", len(self.sweep.entries), total))
         return self.sweep
@@ -452,7 +688,31 @@ class SweepRunner(TrainingQueue):
         """Save the sweep to ``out``: the first save may replace an existing file only with
         ``overwrite``; later ones replace the file this runner wrote."""
         if self.out is not None:
+            t0 = time.monotonic()
+            self.unsaved = True
             save_sweep(self.out, self.sweep, replace=self.overwrite or self.sweep.path is not None)
+            self.unsaved = False
+            self._saved_at = time.monotonic()
+            self._save_took = self._saved_at - t0
+
+    def save_progress(self) -> None:
+        """After a configuration finished: save now (the first one, or when SAVE_TIME_FACTOR times
+        the last save's time has passed since), else mark the sweep ``unsaved``."""
+        if self.out is None:
+            return
+        if self.sweep.path is not None and time.monotonic() - self._saved_at < SAVE_TIME_FACTOR * self._save_took:
+            self.unsaved = True
+            return
+        self.save()
+
+    def save_unsaved(self) -> None:
+        """Save what finished since the last save (at the end, a cancel or an error); a save that
+        fails here is not raised over the error that ended the run."""
+        if self.unsaved and self.sweep.entries:
+            try:
+                self.save()
+            except RunFileError:
+                pass
 
     def _collect(self, values, cfg, trainer, i, total, label, progress) -> Optional[SweepEntry]:
         h = trainer.history
@@ -463,6 +723,7 @@ class SweepRunner(TrainingQueue):
         imp = None if cfg.importance is None else cfg.importance_vector()
         verdicts = np.empty(K, dtype=object)
         findings = np.zeros(K, dtype=np.int32)
+        modes = np.zeros(K, dtype=np.int32)
         t_last = 0.0
         for k in range(K):
             if k % 256 == 0 and self._cancel.is_set():
@@ -476,13 +737,13 @@ class SweepRunner(TrainingQueue):
                 continue
             snap = Snapshot(step=step, W=W[k], b=b[k], loss=float(loss[k]), M=None if M is None else M[k],
                             importance=imp, model=k)
-            verdicts[k], findings[k] = _verdict_of(snap, onehot)
+            verdicts[k], findings[k], modes[k] = _verdict_of(snap, onehot)
             now = time.perf_counter()
             if progress is not None and (now - t_last > 0.1 or k == K - 1):
                 t_last = now
                 progress(SweepProgress(i, total, label, "analyse", k + 1, K))
         return SweepEntry(config=cfg, grid=dict(values), W=W, b=b, loss=loss, verdicts=verdicts,
-                          halted=halted, step=int(step), M=M, findings=findings)
+                          halted=halted, step=int(step), M=M, findings=findings, modes=modes)
 
 
 def run_sweep(base: TrainConfig, grid: Optional[Dict[str, list]] = None, models: Optional[int] = None,
@@ -490,6 +751,40 @@ def run_sweep(base: TrainConfig, grid: Optional[Dict[str, list]] = None, models:
               threads: Optional[int] = None) -> Sweep:
     """Convenience: build a SweepRunner and run it to the end."""
     return SweepRunner(base, grid, models, out=out, threads=threads).run(progress)
+
+
+# ----------------------------------------------------------------------------
+# an entry as plain arrays (a cluster task's result: JSON meta and npz arrays, no pickle)
+
+def entry_arrays(e: SweepEntry) -> Tuple[dict, Dict[str, np.ndarray]]:
+    """(meta, arrays) of one configuration's results, every array numeric; entry_from_arrays reads them back."""
+    code = {v: i for i, v in enumerate(SWEEP_VERDICTS)}
+    arrays = {"W": e.W, "b": e.b, "loss": e.loss, "halted": e.halted,
+              "verdict": np.array([code[v] for v in e.verdicts], np.int16)}
+    for name in ("findings", "modes", "M", "trace_steps", "trace_findings", "trace_outcomes", "outcome",
+                 "outcome_reason"):
+        if getattr(e, name) is not None:
+            arrays[name] = np.asarray(getattr(e, name))
+    if e.trace_verdicts is not None:
+        arrays["trace_verdicts"] = np.array([[code[v] for v in row] for row in e.trace_verdicts], np.int16)
+    for name, a in (e.outcome_ev or {}).items():
+        arrays["ev_" + name] = np.asarray(a)
+    return {"step": int(e.step), "verdict_names": list(SWEEP_VERDICTS)}, arrays
+
+
+def entry_from_arrays(config: TrainConfig, values: Dict[str, object], meta: dict,
+                      a: Dict[str, np.ndarray]) -> SweepEntry:
+    names = np.array(meta["verdict_names"], dtype=object)
+    e = SweepEntry(config=config, grid=dict(values), W=a["W"], b=a["b"], loss=a["loss"], verdicts=names[a["verdict"]],
+                   halted=a["halted"], step=int(meta["step"]), M=a.get("M"), findings=a.get("findings"),
+                   modes=a.get("modes"))
+    for name in ("trace_steps", "trace_findings", "trace_outcomes", "outcome", "outcome_reason"):
+        setattr(e, name, a.get(name))
+    if "trace_verdicts" in a:
+        e.trace_verdicts = names[a["trace_verdicts"]]
+    ev = {k[3:]: v for k, v in a.items() if k.startswith("ev_")}
+    e.outcome_ev = _complete_ev(ev, e.K) if e.outcome is not None else None
+    return e
 
 
 # ----------------------------------------------------------------------------
@@ -511,6 +806,9 @@ def save_sweep(path: Union[str, Path], sweep: Sweep, replace: bool = False) -> P
         f.attrs["cancelled"] = bool(sweep.cancelled)
         f.attrs["verdict_names"] = json.dumps(list(SWEEP_VERDICTS))
         f.attrs["finding_names"] = json.dumps(list(FINDING_KINDS))
+        f.attrs["outcome_names"] = json.dumps(list(OUTCOMES))
+        f.attrs["mode_names"] = json.dumps(list(FAILURE_MODES))
+        f.attrs["outcome_reasons"] = json.dumps(list(REASONS))
         g = f.create_group("configs")
         code = {v: i for i, v in enumerate(SWEEP_VERDICTS)}
         for i, e in enumerate(sweep.entries):
@@ -529,8 +827,29 @@ def save_sweep(path: Union[str, Path], sweep: Sweep, replace: bool = False) -> P
                 c.create_dataset("findings", data=np.asarray(e.findings, np.int32))
             if e.M is not None:
                 c.create_dataset("M", data=np.asarray(e.M, np.float32))
+            _save_outcomes(c, e, code)
     sweep.path = path
     return path
+
+
+def _save_outcomes(c, e: SweepEntry, code: Dict[str, int]) -> None:
+    """The failure-mode masks (modes), the trace (trace/steps, verdict, findings, outcome) and the final outcomes (outcome/kind, reason and
+    each evidence array as outcome/ev_NAME) of one configuration; the names' lists are the file's attributes."""
+    if e.modes is not None:
+        c.create_dataset("modes", data=np.asarray(e.modes, np.int32))
+    if e.trace_steps is not None:
+        t = c.create_group("trace")
+        t.create_dataset("steps", data=np.asarray(e.trace_steps, np.int64))
+        t.create_dataset("verdict", data=np.array([[code[v] for v in row] for row in e.trace_verdicts], np.int16))
+        t.create_dataset("findings", data=np.asarray(e.trace_findings, np.int32))
+        t.create_dataset("outcome", data=np.asarray(e.trace_outcomes, np.int8))
+    if e.outcome is not None:
+        o = c.create_group("outcome")
+        o.create_dataset("kind", data=np.asarray(e.outcome, np.int8))
+        o.create_dataset("reason", data=np.asarray(e.outcome_reason, np.int8))
+        for name, arr in (e.outcome_ev or {}).items():
+            a = np.asarray(arr)
+            o.create_dataset("ev_" + name, data=a.astype(np.float64) if a.dtype.kind == "f" else a.astype(np.int64))
 
 
 def open_sweep(path: Union[str, Path]) -> Sweep:
@@ -587,18 +906,110 @@ def _read_sweep(f, path: Path) -> Sweep:
             raw = np.asarray(c["findings"][()], np.int64)
             if raw.shape != (K,):
                 raise RunFileError(path, f"configs/{key}/findings has shape {raw.shape}, needs ({K},)")
-            # re-map the file's bit order onto ours (kinds this version does not know are dropped)
-            found = np.zeros(K, dtype=np.int32)
-            for bit, kind in enumerate(fnames):
-                if kind in FINDING_KINDS:
-                    found |= (((raw >> bit) & 1) << FINDING_KINDS.index(kind)).astype(np.int32)
-        sweep.entries.append(SweepEntry(config=cfg, grid=json.loads(as_str(c.attrs["grid"])), W=W, b=b,
-                                        loss=loss, verdicts=verdicts, halted=halted,
-                                        step=int(np.asarray(c.attrs["step"]).reshape(())), M=M,
-                                        findings=found))
+            found = _remap_findings(raw, fnames)
+        e = SweepEntry(config=cfg, grid=json.loads(as_str(c.attrs["grid"])), W=W, b=b, loss=loss,
+                       verdicts=verdicts, halted=halted, step=int(np.asarray(c.attrs["step"]).reshape(())), M=M,
+                       findings=found)
+        _read_outcomes(f, c, e, path, key, names, fnames)
+        sweep.entries.append(e)
     return sweep
 
 
-__all__ = ["SWEEP_VERDICTS", "DIVERGED", "finding_mask", "parse_grid", "expand_grid", "grid_label",
+def _names(f, attr: str, path: Path, ours: Sequence[str]) -> Optional[List[str]]:
+    if attr not in f.attrs:
+        return None
+    got = json.loads(as_str(f.attrs[attr]))
+    if not isinstance(got, list) or not all(isinstance(x, str) for x in got) or len(got) > 127:
+        raise RunFileError(path, f"{attr} is not a list of at most 127 names")
+    return got
+
+
+def _read_outcomes(f, c, e: SweepEntry, path: Path, key: str, names: List[str], fnames) -> None:
+    """The trace and the final outcomes of configuration ``key`` when the file has them, checked and
+    re-mapped onto this version's names (a name this version does not know reads as "moving")."""
+    K = e.K
+    mnames = _names(f, "mode_names", path, FAILURE_MODES)
+    if "modes" in c and mnames is not None:
+        check_whole(c["modes"], path, f"configs/{key}/modes")
+        raw = np.asarray(c["modes"][()], np.int64)
+        if raw.shape != (K,):
+            raise RunFileError(path, f"configs/{key}/modes has shape {raw.shape}, needs ({K},)")
+        e.modes = np.zeros(K, np.int32)
+        for bit, kind in enumerate(mnames):
+            if kind in FAILURE_MODES:
+                e.modes |= (((raw >> bit) & 1) << FAILURE_MODES.index(kind)).astype(np.int32)
+    onames = _names(f, "outcome_names", path, OUTCOMES)
+    rnames = _names(f, "outcome_reasons", path, REASONS)
+
+    def remap(raw, table, ours, what):
+        raw = np.asarray(raw, np.int64)
+        if raw.size and (raw.min() < 0 or raw.max() >= len(table)):
+            raise RunFileError(path, f"configs/{key}/{what} has codes outside 0..{len(table) - 1}")
+        lut = np.array([ours.index(x) if x in ours else ours.index(ours[-1]) for x in table], np.int8)
+        return lut[raw] if raw.size else raw.astype(np.int8)
+    if "trace" in c and onames is not None:
+        t = c["trace"]
+        for name in ("steps", "verdict", "findings", "outcome"):
+            if name not in t:
+                raise RunFileError(path, f"configs/{key}/trace has no '{name}' dataset")
+            check_whole(t[name], path, f"configs/{key}/trace/{name}")
+        steps = np.asarray(t["steps"][()], np.int64)
+        G = len(steps)
+        arrs = {n: np.asarray(t[n][()], np.int64) for n in ("verdict", "findings", "outcome")}
+        for n, a in arrs.items():
+            if a.shape != (G, K):
+                raise RunFileError(path, f"configs/{key}/trace/{n} has shape {a.shape}, needs {(G, K)}")
+        codes = arrs["verdict"]
+        if codes.size and (codes.min() < 0 or codes.max() >= len(names)):
+            raise RunFileError(path, f"configs/{key}/trace/verdict has codes outside 0..{len(names) - 1}")
+        e.trace_steps = steps
+        e.trace_verdicts = np.array(names, dtype=object)[codes]
+        e.trace_findings = _remap_findings(arrs["findings"], fnames)
+        e.trace_outcomes = remap(arrs["outcome"], onames, OUTCOMES, "trace/outcome")
+    if "outcome" in c and onames is not None and rnames is not None:
+        o = c["outcome"]
+        for name in ("kind", "reason"):
+            if name not in o:
+                raise RunFileError(path, f"configs/{key}/outcome has no '{name}' dataset")
+            check_whole(o[name], path, f"configs/{key}/outcome/{name}")
+        kind, reason = np.asarray(o["kind"][()]), np.asarray(o["reason"][()])
+        if kind.shape != (K,) or reason.shape != (K,):
+            raise RunFileError(path, f"configs/{key}/outcome/kind and reason need shape ({K},)")
+        e.outcome = remap(kind, onames, OUTCOMES, "outcome/kind")
+        e.outcome_reason = remap(reason, rnames, REASONS, "outcome/reason")
+        ev = {}
+        for name in o:
+            if name.startswith("ev_"):
+                check_real(o[name], path, f"configs/{key}/outcome/{name}")
+                a = np.asarray(o[name][()])
+                if a.shape[:1] != (K,):
+                    raise RunFileError(path, f"configs/{key}/outcome/{name} has shape {a.shape}, needs ({K}, ...)")
+                ev[name[3:]] = a
+        e.outcome_ev = _complete_ev(ev, K)
+
+
+def _remap_findings(raw: np.ndarray, fnames) -> np.ndarray:
+    """Finding masks in the file's bit order -> ours (kinds this version does not know are dropped)."""
+    out = np.zeros(raw.shape, dtype=np.int32)
+    for bit, kind in enumerate(fnames or []):
+        if kind in FINDING_KINDS:
+            out |= (((raw >> bit) & 1) << FINDING_KINDS.index(kind)).astype(np.int32)
+    return out
+
+
+def _complete_ev(ev: Dict[str, np.ndarray], K: int) -> Dict[str, np.ndarray]:
+    """The evidence arrays model.outcome's words need, filled in (NaN, or 0 for codes) where a file lacks one."""
+    from .outcome import evidence_template
+
+    for name, fill in evidence_template(K).items():
+        if name not in ev or np.shape(ev[name]) != np.shape(fill):
+            ev[name] = fill
+        else:
+            ev[name] = np.asarray(ev[name]).astype(fill.dtype)
+    return ev
+
+
+__all__ = ["SWEEP_VERDICTS", "DIVERGED", "finding_mask", "mode_mask", "Tracer", "entry_arrays", "entry_from_arrays",
+ "parse_grid", "expand_grid", "grid_label",
            "wilson_interval", "loss_histogram", "SweepEntry", "Sweep", "SweepProgress", "SweepRunner",
            "run_sweep", "save_sweep", "open_sweep", "default_sweep_path"]

@@ -30,12 +30,12 @@ import math
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 import numpy as np
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QImage, QPainter, QShowEvent, QVector3D
-from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy,
-                             QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PyQt6.QtCore import QPoint, QRect, QSize, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QImage, QPainter, QResizeEvent, QShowEvent, QVector3D
+from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QLabel, QLayout, QLayoutItem, QSizePolicy, QSpinBox,
+                             QToolButton, QVBoxLayout, QWidget)
 
-from model.snapshot import Snapshot
+from model.snapshot import Snapshot, draws_not_finite
 
 from . import scene as sc
 from .gl_items import GLView, LabelItem, LineItem, MeshItem, PointItem, paint_labels
@@ -52,6 +52,12 @@ POINT_PX = 9.0
 POINT_PX_LARGE_N = 3.0
 RELU_POINT_PX = 6.0
 WIDTH = {"thin": 1.2, "outline": 1.6, "thick": 2.8}
+#: The GL picture is shown by a raster widget (render3d.raster_host), so no QOpenGLWidget sits in
+#: the window: one would make Qt compose the whole window with OpenGL on every repaint (under
+#: software GL most of a scrubbed frame; benchmarks/bench_gui.py measures both ways).
+RASTER_HOST = True
+#: The status line under the view takes this many lines (the whole text is its tooltip).
+STATUS_LINES = 1
 #: A click within this many pixels of a vertex point picks its feature.
 CLICK_PX = 8.0
 CAMERA_TEXT = {"iso": "Iso", "normal": "Normal", "axis-i": "x", "axis-j": "y", "axis-k": "z"}
@@ -178,6 +184,104 @@ def _spin(tip: str) -> QSpinBox:
     return s
 
 
+def _paint_message(img: QImage, text: str, scale: float) -> None:
+    """``text`` centred on ``img`` (the 3D view's export of a snapshot it cannot draw)."""
+    from PyQt6.QtCore import QRectF
+    from PyQt6.QtGui import QColor, QFont
+
+    p = QPainter(img)
+    try:
+        f = QFont()
+        f.setPointSizeF(10 * scale)
+        p.setFont(f)
+        p.setPen(QColor(150, 20, 20))
+        w, h = img.width(), img.height()
+        p.drawText(QRectF(0.05 * w, 0, 0.9 * w, h), int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
+                   text.replace(": ", "\n", 1))
+    finally:
+        p.end()
+
+
+class _StatusBox(QWidget):
+    """Holds the 3D view's status label at exactly its own size, with no layout: the box may shrink to
+    nothing (it never sets its view's minimum width) while the label, of a fixed size, changes its text
+    without asking any layout for room."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(0)
+        self.label = QLabel("", self)
+
+    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt)
+        self.label.setFixedSize(max(e.size().width(), 1), max(e.size().height(), 1))
+        super().resizeEvent(e)
+
+
+class FlowLayout(QLayout):
+    """Widgets left to right, wrapping onto further lines when the width runs out (Qt's flow
+    layout example): the 3D view's controls never make its dock wider than the pictures' share,
+    so they never crush the experiment dock beside it."""
+
+    def __init__(self, parent: Optional[QWidget] = None, spacing: int = 4):
+        super().__init__(parent)
+        self._items: list = []
+        self.setSpacing(spacing)
+        self.setContentsMargins(2, 0, 2, 0)
+
+    def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 (Qt)
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, i: int) -> Optional[QLayoutItem]:  # noqa: N802 (Qt)
+        return self._items[i] if 0 <= i < len(self._items) else None
+
+    def takeAt(self, i: int) -> Optional[QLayoutItem]:  # noqa: N802 (Qt)
+        return self._items.pop(i) if 0 <= i < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802 (Qt)
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt)
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt)
+        return self._place(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 (Qt)
+        super().setGeometry(rect)
+        self._place(rect, move=True)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt)
+        w = sum(it.sizeHint().width() + self.spacing() for it in self._items)
+        return QSize(w, self.minimumSize().height())
+
+    def minimumSize(self) -> QSize:  # noqa: N802 (Qt)
+        size = QSize()
+        for it in self._items:
+            size = size.expandedTo(it.minimumSize())
+        m = self.contentsMargins()
+        return size + QSize(m.left() + m.right(), m.top() + m.bottom())
+
+    def _place(self, rect: QRect, move: bool) -> int:
+        m = self.contentsMargins()
+        r = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
+        x, y, line = r.x(), r.y(), 0
+        for it in self._items:
+            if it.widget() is not None and not it.widget().isVisibleTo(self.parentWidget()):
+                continue
+            hint = it.sizeHint()
+            if x + hint.width() > r.right() + 1 and line > 0:
+                x, y, line = r.x(), y + line + self.spacing(), 0
+            if move:
+                it.setGeometry(QRect(QPoint(x, y), hint))
+            x += hint.width() + self.spacing()
+            line = max(line, hint.height())
+        return y + line - rect.y() + m.bottom()
+
+
 class PlaneView(QWidget):
     """The 3D latent plane inside a triple of output axes (see the module docstring)."""
 
@@ -193,10 +297,13 @@ class PlaneView(QWidget):
         self._slot_age = [1, 0, 2]  # send_feature replaces the slot set longest ago (z first)
         self._n = None
         self._preset = "iso"
+        self._camera_aspect: Optional[float] = None  # the shape a handed-over camera framed (set_camera_params)
         self._need_fit = True
         self._framed = None  # the camera as last framed automatically (None: the user moved it)
         self._offscreen = None
+        self.host = None  # the raster widget showing the GL picture, once shown (RASTER_HOST)
         self._updating = False
+        self._not_finite_text: Optional[str] = None
         self.scene: Optional[sc.Scene] = None
 
         lay = QVBoxLayout(self)
@@ -216,18 +323,23 @@ class PlaneView(QWidget):
         self._gl_slot = lay.count()
         self.items = SceneItems(self.gl)
 
-        self.status = QLabel("")
+        # The status line: a QLabel of a fixed size (STATUS_LINES lines, its box's width) changes its text
+        # without relayouting the window, which every scrubbed frame did. The fixed size sits on the label
+        # inside a box without a layout, not on the view: a label fixed at the view's width would be the
+        # view's minimum width, and the view (and its dock) could then never shrink again.
+        self.status_box = _StatusBox()
+        self.status = self.status_box.label
         self.status.setStyleSheet("color: #333; font-size: 9pt;")
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status.setWordWrap(True)
-        lay.addWidget(self.status)
+        self.status.ensurePolished()
+        self.status_box.setFixedHeight(STATUS_LINES * self.status.fontMetrics().lineSpacing())
+        lay.addWidget(self.status_box)
         self._sync_controls()
 
-    def _build_triple_row(self) -> QHBoxLayout:
+    def _build_triple_row(self) -> FlowLayout:
         """Row 1: the triple (x, y, z boxes, step z, Default, Selected → axes) and the camera presets."""
-        r1 = QHBoxLayout()
-        r1.setContentsMargins(2, 0, 2, 0)
+        r1 = FlowLayout()
         r1.addWidget(QLabel("axes"))
         self.spins = [_spin("Feature on the x axis (i)"), _spin("Feature on the y axis (j)"),
                       _spin("Feature on the z axis (k): the feature under study")]
@@ -243,9 +355,8 @@ class PlaneView(QWidget):
                                       "seed; follows training until you pick a triple", self.use_default)
         r1.addWidget(self.default_btn)
         self.selected_btn = self._tool("Selected → axes", "Put the features selected in the 2D views into "
-                                       "the triple (Alt+click in a 2D view sends one)", self.send_selected)
+                                       "the triple (Ctrl+Shift+click in a 2D view sends one; Alt+click too)", self.send_selected)
         r1.addWidget(self.selected_btn)
-        r1.addStretch(1)
         r1.addWidget(QLabel("camera"))
         self.camera_btns = {}
         for key in sc.CAMERA_PRESETS:
@@ -256,10 +367,9 @@ class PlaneView(QWidget):
         r1.addWidget(self.fit_btn)
         return r1
 
-    def _build_toggle_row(self) -> QHBoxLayout:
+    def _build_toggle_row(self) -> FlowLayout:
         """Row 2: the drawing toggles and the enlarge factor of each axis."""
-        r2 = QHBoxLayout()
-        r2.setContentsMargins(2, 0, 2, 0)
+        r2 = FlowLayout()
         self.toggles = {}
         for key, text, tip in (
                 ("show_slivers", "slivers", "Fill the part of the shape where p_axis > 0 in that feature's colour"),
@@ -276,12 +386,11 @@ class PlaneView(QWidget):
             cb.toggled.connect(lambda on, key=key: self.set_settings(self._settings.with_(**{key: bool(on)})))
             self.toggles[key] = cb
             r2.addWidget(cb)
-        r2.addStretch(1)
         r2.addWidget(QLabel("enlarge"))
         self.enlarge_spins = []
         for name in "xyz":
             d = QDoubleSpinBox()
-            d.setRange(0.01, 1000.0)
+            d.setRange(*sc.ENLARGE_RANGE)
             d.setDecimals(2)
             d.setSingleStep(0.5)
             d.setValue(1.0)
@@ -299,11 +408,19 @@ class PlaneView(QWidget):
         QTimer.singleShot(0, self._ensure_gl)
 
     def _ensure_gl(self):
-        """Put the GL widget into the layout once this view is really on screen."""
-        if self.gl.parent() is self or not self.isVisible() or self.visibleRegion().isEmpty():
+        """Put the GL picture into the layout once this view is really on screen: a raster widget
+        showing the GL view's image (RASTER_HOST), or the GL widget itself."""
+        if self.host is not None or self.gl.parent() is self or not self.isVisible() or self.visibleRegion().isEmpty():
             return
         self.gl.resize(max(self.width() - 4, 160), max(self.height() - 80, 120))
-        self.layout().insertWidget(self._gl_slot, self.gl, 1)
+        if RASTER_HOST:
+            from .raster_host import RasterHost
+
+            self.host = RasterHost(self.gl)
+            self.host.resize(self.gl.size())
+            self.layout().insertWidget(self._gl_slot, self.host, 1)
+        else:
+            self.layout().insertWidget(self._gl_slot, self.gl, 1)
 
     def _tool(self, text, tip, slot) -> QToolButton:
         b = QToolButton()
@@ -432,6 +549,13 @@ class PlaneView(QWidget):
         self.set_settings(self._settings.with_(enlarge=e))
 
     # ============================================================= drawing
+    def show_not_finite(self, text: Optional[str]) -> None:
+        """The status line (and render_image) say the snapshot is not finite (``text``), or not (None)."""
+        self._not_finite_text = text
+        if text is not None:
+            self.status.setText(text)
+
+    @draws_not_finite
     def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
         """Draw this snapshot (None clears). The camera stays put unless n changed."""
         self._snap, self._ctx = snap, ctx
@@ -444,12 +568,16 @@ class PlaneView(QWidget):
         n = snap.n
         before = (self._settings, self._auto, self._n)
         if n != self._n:
+            # another run (n changed): its triple and enlarge factors were chosen for other features and
+            # are not carried over; the default triple follows training again
+            new_run = self._n is not None
             self._n = n
             self._need_fit = True
             t = self._settings.triple
-            if self._auto or not all(0 <= v < n for v in t) or n < 3:
-                self._auto = self._auto or n >= 3
-                self._settings = self._settings.with_(triple=sc.default_triple(snap, getattr(ctx, "analysis", None)))
+            if new_run or self._auto or not all(0 <= v < n for v in t) or n < 3:
+                self._auto = new_run or self._auto or n >= 3
+                self._settings = self._settings.with_(triple=sc.default_triple(snap, getattr(ctx, "analysis", None)),
+                                                      enlarge=(1.0, 1.0, 1.0) if new_run else self._settings.enlarge)
                 self._slot_age = [1, 0, 2]
         elif self._auto:
             # follow training: switch when a feature has died and none of the triple is dead
@@ -475,6 +603,7 @@ class PlaneView(QWidget):
         S = sc.build_scene(snap, self._settings, colors, dead=dead)
         self.scene = S
         self.items.show(S, self._settings)
+        self._show_applied_enlarge(S)
         if self._need_fit:
             self._need_fit = False
             self._apply_camera(self._preset, S)
@@ -487,6 +616,16 @@ class PlaneView(QWidget):
         text = self.describe()
         if text != self.status.text():
             self.status.setText(text)
+            self.status.setToolTip(text)  # the whole text, when it takes more than STATUS_LINES lines
+
+    def _show_applied_enlarge(self, S: sc.Scene) -> None:
+        """Each enlarge box says the factor in force: a flat axis enlarged automatically (the user's
+        factor x the automatic one) reads "x ×1.00 → ×5 applied", not ×1.00 alone."""
+        for s, d in enumerate(self.enlarge_spins):
+            applied, asked = float(S.enlarge[s]), float(self._settings.enlarge[s])
+            suffix = f" → ×{applied:g} applied" if abs(applied - asked) > 1e-9 * max(asked, 1.0) else ""
+            if d.suffix() != suffix:
+                d.setSuffix(suffix)
 
     def describe(self) -> str:
         """The status line: triple, bias, tilt, flat axes, the plane for m != 2."""
@@ -519,6 +658,7 @@ class PlaneView(QWidget):
         if preset not in sc.CAMERA_PRESETS:
             raise ValueError(f"camera preset must be one of {', '.join(sc.CAMERA_PRESETS)}, got {preset!r}")
         self._preset = preset
+        self._camera_aspect = None  # a preset frames this view's own shape
         if self.scene is None:
             self._need_fit = True
             return
@@ -549,23 +689,32 @@ class PlaneView(QWidget):
     def _aspect(self) -> float:
         return self.gl.width() / max(self.gl.height(), 1)
 
+    def _framed_aspect(self) -> float:
+        """The shape the camera frames: another view's, when its camera was handed over, else this one's."""
+        return self._aspect() if self._camera_aspect is None else self._camera_aspect
+
     def _apply_camera(self, preset: str, S: sc.Scene):
         c = sc.camera_for(preset, S, self._aspect())
         self.gl.setCameraPosition(pos=QVector3D(*map(float, c["center"])), distance=c["distance"],
                                   elevation=c["elevation"], azimuth=c["azimuth"])
 
     def camera_params(self) -> dict:
-        """The camera: center (3,), distance, elevation, azimuth (degrees), fov."""
+        """The camera: center (3,), distance, elevation, azimuth (degrees), fov, and the aspect
+        (width / height) of the view it frames, so that a picture of another shape shows the same."""
         o = self.gl.opts
         ctr = o["center"]
         return {"center": (ctr.x(), ctr.y(), ctr.z()), "distance": float(o["distance"]),
-                "elevation": float(o["elevation"]), "azimuth": float(o["azimuth"]), "fov": float(o["fov"])}
+                "elevation": float(o["elevation"]), "azimuth": float(o["azimuth"]), "fov": float(o["fov"]),
+                "aspect": self._framed_aspect()}
 
     def set_camera_params(self, center: Optional[Sequence[float]] = None, distance: Optional[float] = None,
                           elevation: Optional[float] = None, azimuth: Optional[float] = None,
-                          fov: Optional[float] = None) -> None:
+                          fov: Optional[float] = None, aspect: Optional[float] = None) -> None:
+        """Place the camera; ``aspect``: the shape of the view it was framed in (another view's camera,
+        e.g. the window's in an export), which render_image keeps; None: this view's own shape."""
         if fov is not None:
             self.gl.opts["fov"] = float(fov)
+        self._camera_aspect = None if aspect is None else float(aspect)
         self.gl.setCameraPosition(pos=None if center is None else QVector3D(*map(float, center)),
                                   distance=distance, elevation=elevation, azimuth=azimuth)
 
@@ -599,7 +748,7 @@ class PlaneView(QWidget):
         # keep what the widget shows inside the image: a wider image than the widget keeps the
         # vertical extent (pyqtgraph's fov is horizontal), a narrower one the horizontal extent
         fov0 = view.opts["fov"]
-        aw = self.gl.width() / max(self.gl.height(), 1)
+        aw = self._framed_aspect()
         ar = w / h
         if ar > aw:
             t = math.tan(math.radians(0.5 * fov0)) * ar / aw
@@ -630,6 +779,8 @@ class PlaneView(QWidget):
                              caption=self.scene.plane)
             finally:
                 p.end()
+        if self.scene is None and self._not_finite_text is not None:
+            _paint_message(img, self._not_finite_text, scale)
         return img
 
     def _offscreen_view(self):

@@ -83,6 +83,14 @@ Triple = Tuple[int, int, int]
 # ----------------------------------------------------------------------------
 # settings
 
+#: The enlarge factor of an axis, from ... to: beyond, the scene's coordinates overflow or vanish
+#: (the view's spin boxes and --set plane3d.enlarge share it).
+ENLARGE_RANGE = (0.01, 1000.0)
+ENLARGE_MIN, ENLARGE_MAX = ENLARGE_RANGE
+#: Feature indices of a triple are below this (a run's n is far smaller; anything larger is garbage).
+TRIPLE_MAX = 1 << 31
+
+
 @dataclass(frozen=True)
 class PlaneSettings:
     """How the 3D view draws a snapshot. ``triple`` is 0-based (i, j, k) -> (x, y, z)."""
@@ -104,11 +112,15 @@ class PlaneSettings:
 
     def __post_init__(self):
         t = tuple(int(v) for v in self.triple)
-        if len(t) != 3:
-            raise ValueError(f"triple must be 3 feature indices (0-based), got {self.triple!r}")
-        e = tuple(float(v) for v in self.enlarge)
-        if len(e) != 3 or not all(math.isfinite(v) and v > 0 for v in e):
-            raise ValueError(f"enlarge must be 3 positive finite factors, got {self.enlarge!r}")
+        if len(t) != 3 or not all(0 <= v < TRIPLE_MAX for v in t):
+            raise ValueError(f"triple must be 3 feature indices (0-based, below {TRIPLE_MAX:,}), got {self.triple!r}")
+        try:
+            e = tuple(float(v) for v in self.enlarge)
+        except OverflowError:  # a 400-digit integer from a settings file
+            e = (math.inf,)
+        if len(e) != 3 or not all(math.isfinite(v) and ENLARGE_MIN <= v <= ENLARGE_MAX for v in e):
+            raise ValueError(f"enlarge must be 3 positive finite factors from {ENLARGE_MIN:g} to {ENLARGE_MAX:g}, "
+                             f"got {self.enlarge!r}")
         object.__setattr__(self, "triple", t)
         object.__setattr__(self, "enlarge", e)
 

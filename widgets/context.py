@@ -10,6 +10,7 @@ import numpy as np
 
 from model.analysis_provider import AnalysisProvider
 from model.explorer import Frame
+from model.history import History
 
 
 @dataclass
@@ -24,6 +25,8 @@ class ViewContext:
     model: int = 0  # the shown model (0-based)
     plane: str = ""  # description of the 2D latent plane (m > 2)
     provider: Optional[AnalysisProvider] = None  # the run's analyses; None: a view computes its own, uncached
+    nonfinite: Optional[str] = None  # where the snapshot is not finite (Frame.nonfinite): the views say so
+    history: Optional[History] = None  # the run's recorded history (the feature-history view draws its series)
     extra: dict = field(default_factory=dict)
 
 
@@ -34,5 +37,6 @@ def context_of(frame: Frame, provider: Optional[AnalysisProvider] = None) -> Vie
     pending = bool(frame.pending and frame.analysis is not None)
     return ViewContext(colors=frame.colors, selected=frame.selected, onehot=frame.onehot,
                        analysis=frame.analysis, dataset=frame.dataset, loss_steps=frame.loss_steps,
-                       losses=frame.losses, model=frame.model, provider=provider,
+                       losses=frame.losses, model=frame.model, provider=provider, nonfinite=frame.nonfinite,
+                       history=frame.history,
                        extra={"analysis_pending": pending})

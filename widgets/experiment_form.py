@@ -41,6 +41,7 @@ from PyQt6.QtWidgets import (
 
 from model.config import DEFAULT_WEIGHT_DECAY, ConfigError, Option, TrainConfig, importance_decay, schema
 from model.engine import cuda_available
+from model.h5io import RunFileError, check_readable
 
 #: The groups of each column when the form has two (groups not named here go right).
 COLUMNS = (("Model", "Data", "Start from"), ("Optimisation", "Recording"))
@@ -365,10 +366,13 @@ class ExperimentForm(QWidget):
                 errors[key] = ConfigError(key, msg)
         if defaults:
             cfg = cfg.replace(**defaults)
-        for opt in self._options.values():  # a file to start from must exist
+        for opt in self._options.values():  # a file to start from must be one a reader opens
             path = kw[opt.name] if opt.kind == "path" else None
-            if path and applies[opt.key] and opt.key not in errors and not os.path.isfile(path):
-                errors[opt.key] = ConfigError(opt.key, f"no such file: {path}")
+            if path and applies[opt.key] and opt.key not in errors:
+                try:  # the read guard's own check (a FIFO, a folder, not HDF5: said so; it never blocks)
+                    check_readable(path)
+                except RunFileError as exc:
+                    errors[opt.key] = ConfigError(opt.key, str(exc))
         if "weight_decay" in self._fields:  # empty = the optimiser's own default, named here
             opt_name = kw.get("optimizer", "")
             self._fields["weight_decay"].editor.setPlaceholderText(

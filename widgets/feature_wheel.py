@@ -263,6 +263,7 @@ class FeatureWheelView(PlotPanel):
         self._clear_gaps()
         self.set_note("")
         self._W2 = None
+        self._hover_xy = None  # the pointer's last place in plot coordinates (the hover line follows the frame)
         self.dead_marked = []
         self.data_points = 0
 
@@ -297,10 +298,14 @@ class FeatureWheelView(PlotPanel):
         if st.show_gaps:
             parts.append(f"gap needed: {len(self.gap_drawn)} feature(s)" if len(self.gap_drawn) or len(sel) or
                          n <= GAP_ALL_MAX else "gap needed: select features")
+        if getattr(a, "step", snap.step) != snap.step:  # the model's latest analysis, lent while this one computes
+            parts.append(f"dead and groups as at step {a.step:,} (this step's analysis pending)")
         pt = plane_text(snap, ctx)
         if pt:
             parts.append(pt)
         self.set_note("   ".join(parts))
+        if getattr(self, "_hover_xy", None) is not None:  # the hover line names a feature of the model and step shown now
+            self._hovered(*self._hover_xy)
 
     def _draw_arrows(self, W2, colors, sel) -> np.ndarray:
         """Arrows (a subsample above ARROWS_MAX), heads up to LABEL_MAX, dots at the tips above;
@@ -425,10 +430,14 @@ class FeatureWheelView(PlotPanel):
             self.featureClicked.emit(k)
 
     def _hovered(self, x, y):
+        self._hover_xy = (x, y)
         k = self.feature_at(x, y)
         if k >= 0 and self._snap is not None:
             w = self._W2[:, k]
-            text = (f"feature {k + 1}: W = ({w[0]:.4g}, {w[1]:.4g}), |W| = {np.hypot(*w):.4g}, "
+            losses = getattr(self._ctx, "losses", None)
+            model = (f"model {getattr(self._ctx, 'model', 0)}, step {self._snap.step:,}: "
+                     if losses is not None and np.ndim(losses) == 2 and np.shape(losses)[1] > 1 else "")
+            text = (f"{model}feature {k + 1}: W = ({w[0]:.4g}, {w[1]:.4g}), |W| = {np.hypot(*w):.4g}, "
                     f"b = {self._snap.b[k]:.4g}")
             if self._settings.show_gaps and self._sep is not None:
                 text += "   |   " + self._sep.describe(k)

@@ -1,9 +1,10 @@
 """W^T W + b as a heatmap (entry [i, j] = p_i(W_j), geometry.wtw_plus_b), each row's
-maximum outlined (the seed's figure), diverging colours centred on 0. Its settings
-(GramSettings): ReLU(W^T W + b), the reconstruction of I; W^T W alone (without b);
-rows and columns in feature order or by the features' angles. Large n shows a block (selected
-features first, then the first features, BLOCK_MAX in all): n x n float64 is
-800 MB at n = 10,000."""
+maximum outlined (the seed's figure), diverging colours centred on 0 with a colour bar
+that gives their values. Its settings (GramSettings): ReLU(W^T W + b), the reconstruction
+of I; W^T W alone (without b); rows and columns in feature order or by the features'
+angles; the colour bar. The matrix fills its plot at any panel size (square cells, the
+whole shorter side, centred along the longer). Large n shows a block (selected features
+first, then the first features, BLOCK_MAX in all): n x n float64 is 800 MB at n = 10,000."""
 from __future__ import annotations
 
 from dataclasses import field
@@ -49,11 +50,13 @@ def block_indices(n: int, selected: Iterable[int] = (), max_n: int = BLOCK_MAX) 
 
 
 def angular_block(snap: Snapshot, idx: np.ndarray) -> np.ndarray:
-    """idx reordered by the features' angles on the drawn plane (the seed's circulant picture)."""
+    """idx reordered by the features' angles on the drawn plane (the seed's circulant picture),
+    counter-clockwise from the lowest-numbered feature of idx (Henighan's n-gon reads 1, 2, ..., n)."""
     from .views2d import plane_of
     W2 = plane_of(snap)[0]
     idx = np.asarray(idx, dtype=np.int64)
-    return idx[np.argsort(geo.angles(W2[:, idx]), kind="stable")]
+    out = idx[np.argsort(geo.angles(W2[:, idx]), kind="stable")]
+    return np.roll(out, -int(np.argmin(out))) if len(out) else out
 
 
 def gram_block(snap: Snapshot, idx: np.ndarray, relu: bool = False, bias: bool = True) -> np.ndarray:
@@ -68,13 +71,28 @@ def gram_block(snap: Snapshot, idx: np.ndarray, relu: bool = False, bias: bool =
     return np.maximum(P, 0.0) if relu else P
 
 
+#: A row whose entries all lie within FLAT_ULPS float32 steps of the matrix's largest |entry| is
+#: flat: the parameters are float32, so its entries are equal at their resolution and it has no
+#: maximum to outline (a dead feature's row: 0 in WᵀW, b_i in WᵀW + b).
+FLAT_ULPS = 8
+FLAT_REL = FLAT_ULPS * float(np.finfo(np.float32).eps)
+
+
 def row_maxima(P: np.ndarray) -> np.ndarray:
-    """(k,) column of each row's maximum (the first on ties); NaNs ignored."""
+    """(k,) column of each row's maximum (the first on ties), -1 for a flat row (FLAT_REL of the
+    largest |entry|, at least 1e-30 absolute); NaNs ignored."""
     P = np.asarray(P, dtype=np.float64)
     if P.size == 0:
         return np.zeros(P.shape[0], dtype=np.int64)
     Q = np.where(np.isnan(P), -np.inf, P)
-    return np.argmax(Q, axis=1).astype(np.int64)
+    cols = np.argmax(Q, axis=1).astype(np.int64)
+    fin = np.where(np.isfinite(P), P, np.nan)
+    with np.errstate(all="ignore"):
+        spread = np.nanmax(fin, axis=1) - np.nanmin(fin, axis=1) if np.isfinite(P).any() else np.zeros(len(P))
+        scale = np.nanmax(np.abs(fin)) if np.isfinite(P).any() else 0.0
+    flat = np.nan_to_num(spread, nan=0.0) <= max(FLAT_REL * scale, 1e-30)
+    cols[flat] = -1
+    return cols
 
 
 def symmetric_limit(P: np.ndarray) -> float:
@@ -96,6 +114,13 @@ def diverging_lut(k: int = 256) -> np.ndarray:
     return out
 
 
+def diverging_colormap() -> pg.ColorMap:
+    """The diverging LUT as a pyqtgraph ColorMap (the colour bar's and the image's): a
+    256-entry table of it is diverging_lut() itself, so value_color stays the colour drawn."""
+    lut = diverging_lut()
+    return pg.ColorMap(np.linspace(0.0, 1.0, len(lut)), lut)
+
+
 def value_color(v: float, L: float) -> Tuple[int, int, int]:
     """The RGB a value gets (for checks): the LUT entry of v in [-L, L]."""
     lut = diverging_lut()
@@ -113,11 +138,13 @@ GRAM_ORDERS = ("index", "angle")
 class GramSettings:
     """How the WᵀW view draws a snapshot: ``relu`` (ReLU(WᵀW + b), the reconstruction of I),
     ``bias`` (with b, or WᵀW alone), ``order`` of rows and columns ("index": feature order,
-    selected first above BLOCK_MAX; "angle": by the features' angles, the seed's circulant)."""
+    selected first above BLOCK_MAX; "angle": by the features' angles, the seed's circulant),
+    ``colorbar`` (the colour scale beside the matrix: which value each colour stands for)."""
 
     relu: bool = False
     bias: bool = True
     order: str = field(default="index", metadata={"choices": GRAM_ORDERS})
+    colorbar: bool = True
 
 
 class GramView(PlotPanel):
@@ -132,11 +159,23 @@ class GramView(PlotPanel):
         self.bias_box = self.add_setting_toggle("bias", "+ b", "add the bias b_i to row i (off: W^T W alone)")
         self.order_combo = self.add_setting_choice("order", {"index": "feature order", "angle": "by angle"},
                                                    "order rows and columns by feature number or by angle")
+        self.colorbar_box = self.add_setting_toggle("colorbar", "scale", "the colour bar: the value of each colour")
         pi = self.plot_item
         self.vb.invertY(True)
+        # the range is the matrix, set in set_snapshot: no padding, no auto-range (the aspect lock
+        # then widens the longer side symmetrically, so the square matrix is centred)
+        self.vb.disableAutoRange()
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setLookupTable(diverging_lut())
         pi.addItem(self.image)
+        self.bar = pg.ColorBarItem(values=(-1.0, 1.0), colorMap=diverging_colormap(), interactive=False, width=14,
+                                   colorMapMenu=False)
+        self.bar.setImageItem(self.image, insert_in=pi)  # the bar gives the image its map and levels
+        self._bar_shown = True
+        self._range_k = -1  # the block size the view range was last set for
+        self._pad = (0.0, 0.0)  # the plot layout's extra margins (x each side, y each side) that square the box
+        self._squaring = False
+        self.vb.sigResized.connect(self._square)
         self.maxima = ColorPathsItem("stroke", width=2.0)
         self.maxima.setZValue(5)
         pi.addItem(self.maxima)
@@ -149,6 +188,50 @@ class GramView(PlotPanel):
         self.values: Optional[np.ndarray] = None
         self.maxima_cols = np.zeros(0, dtype=np.int64)
         self.limit = 1.0
+        self._show_bar(self._settings.colorbar)
+
+    def _show_bar(self, on: bool) -> None:
+        """The colour bar in the plot's layout (its column taken out when off, so the matrix gets it)."""
+        if on == self._bar_shown:
+            return
+        lay = self.plot_item.layout
+        if on:
+            lay.addItem(self.bar, 2, 5)
+        else:
+            lay.removeItem(self.bar)
+        self.bar.setVisible(on)
+        self._bar_shown = on
+
+    def _square(self, *_: object) -> None:
+        """Make the plot's view box square and centre it (with its axes and the colour bar) in the
+        plot: the matrix then takes the whole shorter side of the panel, not a square of it inside
+        a wide box (in a wide, short dock that was 10% of the panel). Margins of the plot's layout
+        take up what is left over, the same on both sides."""
+        if self._squaring:
+            return
+        lay = self.plot_item.layout
+        size = self.plot_item.size()
+        box = self.vb.size()
+        px, py = self._pad
+        avail_w, avail_h = box.width() + 2 * px, box.height() + 2 * py
+        side = max(1.0, min(avail_w, avail_h))
+        pad = ((avail_w - side) / 2, (avail_h - side) / 2)
+        if size.width() <= 0 or (abs(pad[0] - px) < 0.5 and abs(pad[1] - py) < 0.5):
+            return
+        self._pad = pad
+        self._squaring = True
+        try:
+            lay.setContentsMargins(1 + pad[0], 1 + pad[1], 1 + pad[0], 1 + pad[1])  # PlotItem's own margin is 1
+            lay.activate()
+        finally:
+            self._squaring = False
+
+    def _fit(self, k: int) -> None:
+        """Show the whole k x k matrix (once per block size: a zoom of the user's is kept while
+        the same block is redrawn)."""
+        if k != self._range_k:
+            self.vb.setRange(xRange=(0, k), yRange=(0, k), padding=0)
+            self._range_k = k
 
     def _ticks(self, idx):
         k = len(idx)
@@ -169,6 +252,7 @@ class GramView(PlotPanel):
             return
         n = snap.n
         st = self._settings
+        self._show_bar(st.colorbar)
         sel = selected_of(ctx, n)
         idx = block_indices(n, sel.tolist())
         if st.order == "angle":
@@ -179,11 +263,13 @@ class GramView(PlotPanel):
         L = symmetric_limit(gram_block(snap, idx, False, st.bias) if st.relu else P)
         self.limit = L
         self.image.setImage(P, levels=(-L, L), autoLevels=False)
+        self.bar.setLevels((-L, L))
         self.image.setRect(QRectF(0, 0, k, k))
+        self._fit(k)
         cols = row_maxima(P)
         self.maxima_cols = cols
-        rows = np.arange(k)
-        x, y, con = rects_xy(cols, cols + 1, rows, rows + 1)
+        rows = np.nonzero(cols >= 0)[0]  # a flat row (a dead feature's) has no maximum
+        x, y, con = rects_xy(cols[rows], cols[rows] + 1, rows, rows + 1)
         self.maxima.set_features(np.array([OUTLINE], np.uint8), x, y, con, np.array([len(x)]), max_groups=1)
         pos = np.nonzero(np.isin(idx, sel))[0]
         if len(pos):
@@ -197,6 +283,7 @@ class GramView(PlotPanel):
         set_ticks_if_changed(self.plot_item.getAxis("left"), ticks)
         inner = "W\u1d40W + b" if st.bias else "W\u1d40W"
         what = f"ReLU({inner})" if st.relu else inner
+        self.bar.axis.setLabel(what)
         entry = "p_i(W_j)" if st.bias else "D_i\u00b7W_j"
         shown = "all features" if k == n else (
             f"features {ranges_text((idx + 1).tolist(), 40)} ({k} of {n}"

@@ -4,7 +4,9 @@ QLabel.setText always calls updateGeometry(): the parent layout is
 invalidated, and in a QMainWindow that means a LayoutRequest and a repaint of
 the whole window (docks, separators, status bar) on every frame while
 scrubbing. LiveText repaints only itself, and asks for a new layout only when
-the height its text needs (wrapped at the current width) changes.
+the height its text needs (wrapped at the current width) changes; with ``elide``
+(one line, cut with "…" where it does not fit, the whole text in the tooltip) it
+never asks for one when its text changes.
 """
 from __future__ import annotations
 
@@ -21,14 +23,17 @@ class LiveText(QWidget):
     MARGIN = 2
 
     def __init__(self, text: str = "", parent: Optional[QWidget] = None, wrap: bool = False,
-                 align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, min_width: int = 40):
+                 align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, min_width: int = 40,
+                 elide: bool = False):
         super().__init__(parent)
         self._text = ""
-        self._wrap = bool(wrap)
+        self._wrap = bool(wrap) and not elide
+        self._elide = bool(elide)
         self._align = align
         self._color = None
         self._min_width = int(min_width)
         self._height = 0
+        self._measured = None  # ((text, width, font), height) of the last measurement
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         copy = QAction("Copy text", self)
@@ -45,9 +50,13 @@ class LiveText(QWidget):
         if text == self._text:
             return
         self._text = text
-        self.setToolTip(text if self._wrap else "")
+        self.setToolTip(text if self._wrap or self._elide else "")
         h = self._needed_height(self.width() if self.width() > 0 else 400)
-        if h != self._height or (not self._wrap and self.sizeHint().width() > self.width() > 0):
+        if self._elide:
+            if h != self._height:  # a new line count only
+                self._height = h
+                self.updateGeometry()
+        elif h != self._height or (not self._wrap and self.sizeHint().width() > self.width() > 0):
             self._height = h  # a taller text, or a longer line than the space it has: relayout
             self.updateGeometry()
         self.update()
@@ -68,6 +77,14 @@ class LiveText(QWidget):
         return f | (int(Qt.TextFlag.TextWordWrap.value) if self._wrap else 0)
 
     def _needed_height(self, width: int) -> int:
+        key = (self._text, int(width), self.font().key())
+        if self._measured is not None and self._measured[0] == key:
+            return self._measured[1]  # layouts ask again and again at the same width: measured once
+        h = self._measure(width)
+        self._measured = (key, h)
+        return h
+
+    def _measure(self, width: int) -> int:
         fm = self.fontMetrics()
         if not self._text:
             return fm.height() + 2 * self.MARGIN
@@ -88,6 +105,8 @@ class LiveText(QWidget):
         w = max(fm.horizontalAdvance(s) for s in lines) + 2 * self.MARGIN
         if self._wrap:
             w = min(w, 400)
+        if self._elide:
+            w = self._min_width  # takes the room it is given; a longer text is elided, not a wider layout
         return QSize(max(w, self._min_width), self._needed_height(w))
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
@@ -105,7 +124,12 @@ class LiveText(QWidget):
         p = QPainter(self)
         p.setPen(self._color if self._color is not None else self.palette().windowText().color())
         m = self.MARGIN
-        p.drawText(self.rect().adjusted(m, m, -m, -m), self._flags(), self._text)
+        r = self.rect().adjusted(m, m, -m, -m)
+        text = self._text
+        if self._elide:
+            fm = self.fontMetrics()
+            text = "\n".join(fm.elidedText(ln, Qt.TextElideMode.ElideRight, r.width()) for ln in text.split("\n"))
+        p.drawText(r, self._flags(), text)
         p.end()
 
 

@@ -129,6 +129,36 @@ def step_loss(steps: ArrayLike, main_log: np.ndarray, step: int, snap_loss: floa
     return float(main_log[i]) if 0 <= i < x.size else float("nan")
 
 
+def nice_linear_ticks(lo: float, hi: float, target: int = 4) -> np.ndarray:
+    """Round values (1, 2 or 5 x 10^k apart) inside [lo, hi] (lo > 0), about ``target`` of them:
+    the labels of a log axis whose range is under one decade, where no power of ten falls."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo or lo <= 0:
+        return np.zeros(0)
+    raw = (hi - lo) / max(target, 1)
+    e = 10.0 ** math.floor(math.log10(raw))
+    step = next(f * e for f in (1, 2, 5, 10) if f * e >= raw * (1 - 1e-9))
+    k = np.arange(math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9) + 1)
+    return np.round(k * step, 12)
+
+
+class LogLossAxis(pg.AxisItem):
+    """The loss axis (log): pyqtgraph's decades, and round values with their own labels when the
+    visible range is under one decade (otherwise no tick would be labelled)."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802 (pyqtgraph)
+        if not self.logMode or maxVal - minVal >= 1.0 or not (math.isfinite(minVal) and math.isfinite(maxVal)):
+            return super().tickValues(minVal, maxVal, size)
+        vals = nice_linear_ticks(10.0 ** minVal, 10.0 ** maxVal)
+        return [(1.0, [float(v) for v in np.log10(vals)])] if vals.size else super().tickValues(minVal, maxVal, size)
+
+    def tickStrings(self, values: list, scale: float, spacing: float) -> list:  # noqa: N802 (pyqtgraph)
+        lo, hi = self.range if self.range is not None else (0.0, 1.0)
+        if not self.logMode or abs(hi - lo) >= 1.0 or not values:
+            return super().tickStrings(values, scale, spacing)
+        v = 10.0 ** np.asarray(values, dtype=np.float64)
+        return [f"{x:.4g}" for x in v]
+
+
 # ----------------------------------------------------------------------------
 # the view
 
@@ -138,6 +168,7 @@ class LossView(PlotPanel):
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         pi = self.plot_item
+        pi.setAxisItems({"left": LogLossAxis(orientation="left")})
         pi.getAxis("left").setLogMode(True)
         pi.setLabel("left", "loss")
         pi.setLabel("bottom", "step")
@@ -251,7 +282,8 @@ class LossView(PlotPanel):
         if s is not None:
             K = s["K"]
             if K > 1:
-                parts.append(f"model {s['model'] + 1} of {K}" + ("; others: min/median/max band"
+                # models are numbered from 0 everywhere (the models table, the status bar, the CLI's --model k)
+                parts.append(f"model {s['model']} of models 0–{K - 1}" + ("; others: min/median/max band"
                                                                 if s["band"] is not None else "; others faint"))
             bad = []
             if s["nonpositive"]:
@@ -264,5 +296,19 @@ class LossView(PlotPanel):
             parts.append("no loss history")
         self.set_note("   ".join(parts))
 
+    def hover_text(self, x: float) -> str:
+        """The shown model's recorded loss at the last recorded step <= x (the run's, not the pointer's height)."""
+        s = self.series
+        if s is None or not math.isfinite(x) or not len(s["x"]):
+            return ""
+        xs = np.asarray(s["x"], dtype=np.float64)
+        i = int(np.searchsorted(xs, x, side="right")) - 1
+        if i < 0:
+            return f"before the first recorded step ({xs[0]:,.0f})"
+        y = float(s["main"][i])
+        loss = f"{10 ** y:.6g}" if math.isfinite(y) else "not drawn (NaN, inf or <= 0)"
+        model = f"model {s['model']} · " if s["K"] > 1 else ""
+        return f"{model}step {xs[i]:,.0f}: loss {loss}"
+
     def _hovered(self, x, y):
-        self.status.setText(f"step {x:.0f}, loss {10 ** y:.4g}" if math.isfinite(y) and abs(y) < 300 else "")
+        self.status.setText(self.hover_text(x))

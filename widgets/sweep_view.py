@@ -4,6 +4,9 @@
 - the verdict table: count, rate and Wilson 95% interval of each verdict, and
   the same as bars with interval whiskers;
 - the loss histogram: log10(final loss), stacked by verdict;
+- the failure rate against training length (the verdict grid a sweep records: step 1,024 and every
+  half doubling), with the share of stuck failures, each with its Wilson 95% band;
+- the outcomes (settled, stuck, moving) in the table, and an outcome filter beside the finding filter;
 - the gallery: one small feature wheel per model, grouped by verdict (a tab
   per verdict, "all" sorted by verdict then loss). It is one QListView over a
   model that reads the sweep's numpy arrays; a delegate paints each visible
@@ -26,6 +29,7 @@ from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderV
                              QVBoxLayout, QWidget)
 
 from model.analysis import FINDING_KINDS
+from model.outcome import OUTCOMES
 from model.sweep import SWEEP_VERDICTS, Sweep, SweepEntry, loss_histogram
 from resources import palette
 
@@ -40,9 +44,13 @@ VERDICT_COLORS = {
     "merged_failure": (148, 103, 189),
     "two_circle_failure": (255, 127, 14),
     "imperfect": (127, 127, 127),
+    "collapsed": (64, 64, 64),
+    "undecided": (188, 189, 34),
     "diverged": (0, 0, 0),
     "n/a (sparse data)": (31, 119, 180),
 }
+#: One colour per outcome (model.outcome): the atlas's curve, table rows and gallery tooltips.
+OUTCOME_COLORS = {"settled": (44, 160, 44), "stuck": (59, 10, 10), "moving": (255, 191, 0)}
 THUMB = 84  # thumbnail size, px
 PIXMAP_CACHE = 3000
 
@@ -121,8 +129,10 @@ class GalleryModel(QAbstractListModel):
             if e.findings is not None:
                 found = "findings: " + (", ".join(x.replace("_", " ") for x in FINDING_KINDS
                                                   if (int(e.findings[k]) >> FINDING_KINDS.index(x)) & 1) or "none") + "\n"
-            return (f"model {k} (seed {e.config.seed + k})\nverdict: {verdict_label(e.verdicts[k])}\n" + found
-                    + f"final loss {float(e.loss[k]):.4g}\nclick: open it in the explorer")
+            kinds = e.outcomes
+            outcome = "" if kinds is None else f"outcome: {e.outcome_batch().text(k)}\n"
+            return (f"model {k} (seed {e.config.seed + k})\nverdict: {verdict_label(e.verdicts[k])}\n" + outcome
+                    + found + f"final loss {float(e.loss[k]):.4g}\nclick: open it in the explorer")
         if role == Qt.ItemDataRole.UserRole:
             return k
         if role == Qt.ItemDataRole.DisplayRole:
@@ -250,6 +260,14 @@ class SweepView(QWidget):
         self.finding_label = QLabel("finding:")
         top.addWidget(self.finding_label)
         top.addWidget(self.finding_box, 0)
+        self.outcome_box = QComboBox()
+        self.outcome_box.setObjectName("outcome_filter")
+        self.outcome_box.setToolTip("show only the models with this outcome: settled (perfect and staying), stuck "
+                                    "(a failure training will not leave), moving (still changing)")
+        self.outcome_box.currentIndexChanged.connect(lambda _i: self._tab_changed(self.tabs.currentIndex()))
+        self.outcome_label = QLabel("outcome:")
+        top.addWidget(self.outcome_label)
+        top.addWidget(self.outcome_box, 0)
         lay.addLayout(top)
         split = QSplitter(Qt.Orientation.Vertical)
         upper = QSplitter(Qt.Orientation.Horizontal)
@@ -272,9 +290,17 @@ class SweepView(QWidget):
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self.table, 1)
         ll.addWidget(self.bars, 1)
+        self.curve = pg.PlotWidget()
+        self.curve.setObjectName("failure_curve")
+        self.curve.setLabel("bottom", "training steps (log)")
+        self.curve.setLabel("left", "rate")
+        self.curve.setLogMode(x=True, y=False)
+        self.curve.addLegend(offset=(60, 170))  # in the middle left: the curves start at 1 and 0
+        self.curve.hideButtons()
         upper.addWidget(left)
         upper.addWidget(self.hist)
-        upper.setSizes([400, 500])
+        upper.addWidget(self.curve)
+        upper.setSizes([400, 450, 450])
         lower = QWidget()
         gl = QVBoxLayout(lower)
         gl.setContentsMargins(0, 0, 0, 0)
@@ -292,7 +318,8 @@ class SweepView(QWidget):
 
     def figure_controls(self) -> list:
         """The widgets an exported figure leaves out (app.export.experiment_figures): the pickers."""
-        return [self.config_label, self.config_box, self.finding_label, self.finding_box]
+        return [self.config_label, self.config_box, self.finding_label, self.finding_box, self.outcome_label,
+                self.outcome_box]
 
     # ------------------------------------------------------------------ data
     def set_sweep(self, sweep: Optional[Sweep]) -> None:
@@ -323,8 +350,10 @@ class SweepView(QWidget):
         self.table.setRowCount(0)
         self.bars.clear()
         self.hist.clear()
-        if self.hist.plotItem.legend is not None:
-            self.hist.plotItem.legend.clear()
+        self.curve.clear()
+        for plot in (self.hist, self.curve):
+            if plot.plotItem.legend is not None:
+                plot.plotItem.legend.clear()
         self.tabs.blockSignals(True)
         while self.tabs.count():
             self.tabs.removeTab(0)
@@ -341,9 +370,12 @@ class SweepView(QWidget):
                              f"[{100 * lo:.1f}, {100 * hi:.1f}]{cancelled}")
         rates = e.rates()
         frates = e.finding_rates()
-        self.table.setRowCount(len(rates) + len(frates))
+        orates = e.outcome_rates()
         rows = [(verdict_label(v), r, QColor(*VERDICT_COLORS.get(v, (0, 0, 0)))) for v, r in rates.items()]
+        rows += [(f"outcome: {k.replace('failure_', 'failures ')}", r, QColor(*OUTCOME_COLORS.get(
+            k.replace("failure_", ""), (0, 0, 0)))) for k, r in orates.items()]
         rows += [(f"finding: {k.replace('_', ' ')}", r, QColor(90, 90, 90)) for k, r in frates.items()]
+        self.table.setRowCount(len(rows))
         for row, (label, r, color) in enumerate(rows):
             items = [label, f"{r['count']:,}", f"{100 * r['rate']:.1f}%",
                      f"{100 * r['ci95'][0]:.1f}% – {100 * r['ci95'][1]:.1f}%"]
@@ -359,6 +391,15 @@ class SweepView(QWidget):
             self.finding_box.addItem(f"{k.replace('_', ' ')} ({r['count']:,})", k)
         self.finding_box.setEnabled(bool(frates))
         self.finding_box.blockSignals(False)
+        self.outcome_box.blockSignals(True)
+        self.outcome_box.clear()
+        self.outcome_box.addItem("any", None)
+        for k in OUTCOMES:
+            if k in orates:
+                self.outcome_box.addItem(f"{k} ({orates[k]['count']:,})", k)
+        self.outcome_box.setEnabled(bool(orates))
+        self.outcome_box.blockSignals(False)
+        self._draw_curve(e)
         # bars with Wilson whiskers
         xs = np.arange(len(rates), dtype=float)
         ys = np.array([r["rate"] for r in rates.values()])
@@ -419,8 +460,41 @@ class SweepView(QWidget):
                 self.tabs.blockSignals(False)
         kind = self.finding_box.currentData()
         keep = e.has_finding(kind) if kind else None
+        outcome = self.outcome_box.currentData()
+        if outcome and e.outcomes is not None:
+            has = e.outcomes == outcome
+            keep = has if keep is None else keep & has
         self.gallery.gallery_model.set_entry(e, gallery_order(e.verdicts, e.loss, verdict, keep))
+
+    def show_outcome(self, outcome: Optional[str]) -> None:
+        """Filter the gallery to the models with this outcome (None: any)."""
+        i = self.outcome_box.findData(outcome)
+        self.outcome_box.setCurrentIndex(max(i, 0))
+
+    def _draw_curve(self, e: SweepEntry) -> None:
+        """The failure rate against training length (the verdict grid's steps), and the share of models called
+        stuck failures at each, each with its Wilson 95% band."""
+        curve = e.failure_curve()
+        if not curve:
+            self.curve.setTitle("failure rate against steps: not recorded in this sweep file")
+            return
+        self.curve.setTitle("failure rate against training length (95% Wilson bands)")
+        x = np.array([c["step"] for c in curve], dtype=np.float64)  # the plot's log mode takes the steps as they are
+        for key, lo_hi, name, rgb in (("rate", "ci95", "failures", VERDICT_COLORS["symmetric_failure"]),
+                                      ("stuck_rate", "stuck_ci95", "stuck failures", OUTCOME_COLORS["stuck"])):
+            y = np.array([c[key] for c in curve])
+            band = pg.mkPen(rgb, width=1, style=Qt.PenStyle.DotLine)
+            lo = pg.PlotDataItem(x, np.array([c[lo_hi][0] for c in curve]), pen=band)
+            hi = pg.PlotDataItem(x, np.array([c[lo_hi][1] for c in curve]), pen=band)
+            for item in (lo, hi):  # in the plot, so that its log mode applies to them
+                self.curve.addItem(item)
+            self.curve.addItem(pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(*rgb, 60)))
+            self.curve.addItem(pg.PlotDataItem(x, y, pen=pg.mkPen(rgb, width=2), symbol="o", symbolSize=5,
+                                               symbolBrush=pg.mkBrush(*rgb), name=name))
+        self.curve.setYRange(0, 1.02, padding=0)
+        lx = np.log10(x)
+        self.curve.setXRange(float(lx.min()) - 0.05, float(lx.max()) + 0.05, padding=0)  # log mode: log10 units
 
 
 __all__ = ["SweepView", "Gallery", "GalleryModel", "ThumbnailDelegate", "gallery_order", "thumbnail_segments",
-           "VERDICT_COLORS"]
+           "VERDICT_COLORS", "OUTCOME_COLORS"]

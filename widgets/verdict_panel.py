@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QPainter
-from PyQt6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
-                             QTableView, QVBoxLayout, QWidget)
+from PyQt6.QtGui import QColor, QFont, QPainter, QResizeEvent
+from PyQt6.QtWidgets import (QAbstractItemView, QFrame, QHeaderView, QScrollArea, QSplitter, QStyle,
+                             QStyledItemDelegate, QStyleOptionViewItem, QTableView, QVBoxLayout, QWidget)
 
-from model.analysis import Analysis, finding_lines
-from model.snapshot import Snapshot
+from model.analysis import DEAD_ABS, DEAD_REL, OWN_TOL, RECON_TOL, Analysis, finding_lines
+from model.snapshot import NOT_FINITE, Snapshot, draws_not_finite
 
 from .views2d import analysis_of, feature_colors_for, fmt_num, qcolor, ranges_text, selected_of
 from .live_text import LiveText
@@ -41,7 +41,48 @@ VERDICT_COLORS = {
     "merged_failure": "#d62728",
     "two_circle_failure": "#d62728",
     "imperfect": "#ff7f0e",
+    "collapsed": "#7f7f7f",
+    "undecided": "#bcbd22",
 }
+#: The table keeps room for this many rows when the findings share the panel's height with it.
+TABLE_ROWS_SHOWN = 8
+#: The colour of the initial parameters (step 0): no verdict, so no verdict's colour.
+INITIAL_COLOR = "#555555"
+#: What each column of the table holds and how to read it (the header's tooltips); the thresholds
+#: are model.analysis's own.
+COLUMN_TIPS = {
+    "feature": "feature i (1-based) in its colour; selected features first, in bold",
+    "norm": (f"|W_i|, the length of feature i's vector; dead below {DEAD_REL:g} x the largest (or {DEAD_ABS:g}); "
+             f"an untied model is judged on the function's own vectors (the balanced factor of M W)"),
+    "angle": "the direction of W_i on the latent plane, degrees",
+    "bias": "b_i; a dead feature's best bias under MSE on one-hot data is 1/n (its output is then the mean target)",
+    "D_i": ("fractional dimensionality D_i = |W_i|^2 / sum_j (W_i/|W_i| . W_j)^2: the share of a dimension feature i "
+            "has to itself. 1: orthogonal to every other feature; each of the n features of a regular polygon in "
+            "m = 2 gets 2/n; 0 for W_i = 0"),
+    "p_i(W_i)": (f"output i's pre-activation on its own input e_i (|W_i|^2 + b_i when tied); output i fires when it "
+                 f"exceeds {RECON_TOL:g}; the target is 1, and a perfect model has it within {OWN_TOL:g} of 1"),
+    "max p_j": (f"the largest pre-activation of another live output j on input e_i; e_i is reconstructed only if it "
+                f"stays at or below {RECON_TOL:g} (no other output fires)"),
+    "reconstructed": (f"yes: input e_i fires output i (p_i > {RECON_TOL:g}) and no other live output (max p_j <= "
+                      f"{RECON_TOL:g}): the seed's unique single positive value (perfect also asks every output to be "
+                      f"within tolerance of its target)"),
+    "dead": ("dead: |W_i| below the dead threshold, the output is ReLU(b_i) whatever the input; output: an output that "
+             "never fires on any input (untied decoders)"),
+    "separable": ("yes (margin): W_i lies outside the convex hull of the other live W_j, so a line separates it; the "
+                  "margin is its distance to that hull. no: it lies inside. Empty for dead features"),
+    "fires at x >": ("the smallest one-hot input value x > 0 at which output i fires, -b_i / |W_i|^2 (0: fires for any "
+                     "x > 0; never: it cannot fire)"),
+    "merged": (f"the live features whose inputs fire the same outputs as e_i (each output above {RECON_TOL:g}): the "
+               f"outputs cannot tell these inputs apart, so at most one of them is reconstructed"),
+}
+#: The line under the table: how to read the margins of the findings and where the columns are explained.
+LEGEND = ("[margin ...] after a finding: how far its number is from the threshold that decides it, positive where the "
+          "finding holds; 'dec' = decades, log10 of the ratio to the threshold (+2 dec: a factor 100 to spare), "
+          "plain numbers are pre-activation units. D_i: fractional dimensionality (1: a dimension of its own); "
+          "p_i: pre-activation of output i on input e_i. Hover over a column header for the rest.")
+#: Why a perfect verdict may sit beside an irregular finding (shown when both hold).
+WIGGLE_ROOM = ("perfect though irregular: every input fires its own output and no other, which is all that zero loss "
+               "asks; it does not force equal radii or equal gaps (wiggle room), so the polygon may be irregular")
 
 
 # ----------------------------------------------------------------------------
@@ -134,9 +175,54 @@ def cell_text(a: Analysis, i: int, col: int, partners: Optional[Partners] = None
     raise IndexError(col)
 
 
+def is_initial(step: int) -> bool:
+    """Whether ``step`` holds the initial parameters: step 0, before the first update."""
+    return int(step) == 0
+
+
+def title_line(a: Analysis) -> str:
+    """The panel's title: the verdict and its reason; at step 0 the initial parameters have none.
+
+    A verdict is a claim about what training found (a failure is where optimisation got stuck);
+    step 0 is the initialisation, before any update, so calling it a failure would blame training
+    for a random draw. The findings below still describe the initial geometry, and a researcher
+    reads them as the starting point: that is where the story on the timeline begins."""
+    if is_initial(a.step):
+        return "Before training (step 0): the initial parameters, no verdict yet"
+    return f"{verdict_words(a.verdict)}: {a.verdict_text}"
+
+
+def verdict_color(verdict: str, step: int) -> str:
+    """The colour of a verdict at a step (the title, the timeline's marks): grey at step 0."""
+    return INITIAL_COLOR if is_initial(step) else VERDICT_COLORS.get(verdict, "#333")
+
+
+def verdict_label(a: Analysis, step: int) -> str:
+    """The verdict in a few words for a status line: 'before training' at step 0."""
+    return "before training (initial parameters)" if is_initial(step) else a.verdict.replace("_", " ")
+
+
+def event_text(verdict: str, step: int, text: str) -> str:
+    """A diagnosis event's text on the timeline (model.story): at step 0, the initial parameters."""
+    return f"initial parameters (as initialised: {text})" if is_initial(step) else text
+
+
+def dress_story(events: List[dict]) -> List[dict]:
+    """Colour and word the story's diagnosis events (model.story.story_events) for the timeline and the
+    feature history, in place: the verdict's colour, grey and 'initial parameters' at step 0."""
+    for e in events:
+        if e.get("kind", "diagnosis") == "diagnosis":  # plateaus and outcomes keep their own marks
+            e["color"] = verdict_color(e["verdict"], e["step"])
+            e["text"] = event_text(e["verdict"], e["step"], e["text"])
+    return events
+
+
 def summary_lines(a: Analysis) -> List[str]:
     """The header text as plain lines: verdict, loss, regularity, counts, plane."""
-    lines = [f"{verdict_words(a.verdict)}: {a.verdict_text}"]
+    lines = [title_line(a)]
+    if is_initial(a.step):
+        lines.append(f"as initialised the geometry reads as {a.verdict.replace('_', ' ')} ({a.verdict_text}); a verdict "
+                     f"names what training found, so none is given before the first update")
     loss = a.loss if a.loss is not None else float("nan")
     kind = "exact float64, one-hot" if a.onehot else "recorded"
     lines.append(f"step {a.step} \u00b7 n = {a.n} \u00b7 m = {a.m} \u00b7 loss {fmt_num(loss, 8)} ({kind})")
@@ -145,6 +231,8 @@ def summary_lines(a: Analysis) -> List[str]:
     if found:
         lines.append("findings:")
         lines.extend(found)
+        if a.verdict == "perfect" and a.finding("irregular") is not None:
+            lines.append("  " + WIGGLE_ROOM)
     rg = "; ".join(f"r \u2248 {g['radius']:.4g}: {ranges_text(np.asarray(g['members']) + 1, 40)}"
                    for g in a.radius_groups[:6])
     if len(a.radius_groups) > 6:
@@ -218,8 +306,12 @@ class FeatureTableModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Optional[str]:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{COLUMNS[section]}: {COLUMN_TIPS[COLUMNS[section]]}"
         return None
 
     _DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -323,34 +415,77 @@ class VerdictPanel(QWidget):
         f.setBold(True)
         self.title.setFont(f)
         lay.addWidget(self.title)
-        self.header = LiveText()
+        # the findings wrap at the panel's width (a long one is never cut off) and scroll when the
+        # header is taller than its share; the splitter gives the table or the text more room
+        self.header = LiveText(wrap=True)
         f = QFont(self.font())
         f.setPointSize(9)
         self.header.setFont(f)
         self.header.setColor("#444")
-        lay.addWidget(self.header)
+        self.header_scroll = QScrollArea()
+        self.header_scroll.setWidget(self.header)
+        self.header_scroll.setWidgetResizable(True)
+        self.header_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.header_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._title_style = None
         self.model = FeatureTableModel(self)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setItemDelegate(FastDelegate(self.table))
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        vh = self.table.verticalHeader()
-        vh.setVisible(False)
-        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vh.setDefaultSectionSize(20)
-        hh = self.table.horizontalHeader()
-        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        hh.setStretchLastSection(True)
-        for c, w in enumerate((70, 70, 60, 75, 50, 75, 75, 90, 45, 90, 80, 70)):
-            self.table.setColumnWidth(c, w)
-        self.table.clicked.connect(self._on_clicked)
-        lay.addWidget(self.table, 1)
+        self.table = self._build_table()
+        self.legend = LiveText(LEGEND, wrap=True)
+        f = QFont(self.font())
+        f.setPointSize(8)
+        self.legend.setFont(f)
+        self.legend.setColor("#666")
+        self.legend.setObjectName("verdict_legend")
+        below = QWidget()
+        bl = QVBoxLayout(below)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.setSpacing(2)
+        bl.addWidget(self.table, 1)
+        bl.addWidget(self.legend)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.header_scroll)
+        self.splitter.addWidget(below)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setChildrenCollapsible(False)
+        self._split_by_hand = False  # the user moved the splitter: their sizes stay
+        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_split_by_hand", True))
+        lay.addWidget(self.splitter, 1)
         self.analysis = None
         self.verdict = ""
 
+    def _build_table(self) -> QTableView:
+        table = QTableView()
+        table.setModel(self.model)
+        table.setItemDelegate(FastDelegate(table))
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        vh = table.verticalHeader()
+        vh.setVisible(False)
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(20)
+        hh = table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.setStretchLastSection(True)
+        for c, w in enumerate((70, 82, 60, 82, 50, 75, 75, 90, 45, 90, 80, 70)):  # norm, bias: 6.096e-09 fits
+            table.setColumnWidth(c, w)
+        table.clicked.connect(self._on_clicked)
+        return table
+
+    def show_not_finite(self, text: Optional[str]) -> None:
+        """The title says the snapshot is not finite (``text``: what and where); None: nothing
+        (the next snapshot's verdict replaces it)."""
+        if text is None:
+            return
+        head, _, detail = text.partition(": ")
+        self.verdict = NOT_FINITE
+        self.title.setColor("#961414")
+        self._title_style = None
+        self.title.setText(head)
+        self.header.setText(detail + "\nno verdict: nothing is analysed from NaN or inf")
+
+    @draws_not_finite
     def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
         if snap is None or snap.n == 0:
             self.analysis = None
@@ -366,7 +501,14 @@ class VerdictPanel(QWidget):
         sel = selected_of(ctx, snap.n)
         self.model.set_analysis(a, table_order(snap.n, sel.tolist()), colors, sel.tolist())
         lines = summary_lines(a)
-        col = VERDICT_COLORS.get(a.verdict, "#333")
+        outcome = (ctx.extra.get("outcome") if ctx is not None else None)
+        if outcome and not is_initial(a.step):  # model.story's outcome event in force: "Symmetric failure, stuck: ..."
+            lines[0] = f"{verdict_words(a.verdict)}, {outcome['outcome']}: {a.verdict_text}"
+            since = outcome["step"]
+            at = outcome.get("judged_at", since)
+            lines.insert(1, f"outcome (judged at step {at:,}" + (f", {outcome['outcome']} since step {since:,}"
+                                                                   if since != at else "") + f"): {outcome['text']}")
+        col = verdict_color(a.verdict, a.step)
         if self._title_style != col:
             self.title.setColor(col)
             self._title_style = col
@@ -374,6 +516,25 @@ class VerdictPanel(QWidget):
             lines.insert(1, f"step {snap.step:,} shown; its analysis is being computed (this is step {a.step:,}'s)")
         self.title.setText(lines[0])
         self.header.setText("\n".join(lines[1:]))
+        self._share_height()
+
+    def _share_height(self) -> None:
+        """The findings get the height their wrapped text needs, leaving the table room for its
+        rows (up to TABLE_ROWS_SHOWN) and the legend; past that both share (the findings scroll).
+        Once the user moves the splitter, their sizes stay."""
+        total = self.splitter.height()
+        if self._split_by_hand or total <= 0:
+            return
+        need = self.header.heightForWidth(max(self.header_scroll.viewport().width(), 50)) + 4
+        rows = min(self.model.rowCount(), TABLE_ROWS_SHOWN)
+        table = (rows + 1) * 20 + 8 + self.legend.heightForWidth(max(self.legend.width(), 50))
+        head = int(min(need, max(total - table, 0.35 * total)))
+        if abs(self.splitter.sizes()[0] - head) > 2:
+            self.splitter.setSizes([head, total - head])
+
+    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt)
+        super().resizeEvent(e)
+        self._share_height()
 
     def text(self) -> str:
         """Everything the header shows, as plain text."""

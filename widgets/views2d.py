@@ -10,6 +10,7 @@ module-level helpers that compute what it draws (testable without pixels):
     bias     widgets.bias_view.BiasNormView       b_i and |W_i| bars
     loss     widgets.loss_view.LossView           loss curves of all K models (log y)
     verdict  widgets.verdict_panel.VerdictPanel   per-feature table + verdict
+    history  widgets.feature_history.FeatureHistoryView  |W_i|, b_i, D_i, sliver share over the run
 
 ``make_views()`` returns one of each, keyed as above. This module holds the
 pieces they share: the plot panel (toolbar row, plot, status line, click and
@@ -20,6 +21,7 @@ view modules can import this one).
 """
 from __future__ import annotations
 
+import html
 import importlib
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -28,12 +30,16 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont, QPainter, QPen
-from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGraphicsTextItem, QHBoxLayout, QLabel, QSizePolicy,
+                             QToolButton, QVBoxLayout,
+                             QWidget)
 
 from model import geometry as geo
 from model.analysis import Analysis, analyze
-from model.snapshot import Snapshot
+from model.snapshot import Snapshot, draws_not_finite
 from resources import palette
+
+from .live_text import LiveText
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -59,12 +65,13 @@ VIEW_MODULES = {
     "bias": ("widgets.bias_view", "BiasNormView"),
     "loss": ("widgets.loss_view", "LossView"),
     "verdict": ("widgets.verdict_panel", "VerdictPanel"),
+    "history": ("widgets.feature_history", "FeatureHistoryView"),
 }
 VIEW_KEYS = tuple(VIEW_MODULES)
 
 
 def make_views(parent: Optional[QWidget] = None) -> Dict[str, QWidget]:
-    """One of each view, keyed "zones", "wheel", "gram", "bias", "loss", "verdict"."""
+    """One of each view, keyed "zones", "wheel", "gram", "bias", "loss", "verdict", "history"."""
     out = {}
     for key, (mod, cls) in VIEW_MODULES.items():
         out[key] = getattr(importlib.import_module(mod), cls)(parent)
@@ -620,6 +627,17 @@ def no_si_prefix(axis: pg.AxisItem) -> None:
     axis._updateLabel()
 
 
+def steady_axes(plot: pg.PlotItem) -> None:
+    """Axes that widen for longer tick labels but never narrow again: pyqtgraph's default shrinks an
+    axis whose labels got shorter, and in an aspect-locked plot the wider view then gets longer labels
+    again, which widens the axis: the plot re-laid itself out and repainted forever (a scrubbed window
+    stopped responding)."""
+    for name in ("left", "bottom", "right", "top"):
+        ax = plot.getAxis(name)
+        if ax is not None:
+            ax.setStyle(autoReduceTextSpace=False)
+
+
 def log_ticks_at(axis: pg.AxisItem, values: Iterable[float]) -> None:
     """Major ticks of a log-x axis at exactly ``values`` (e.g. dataset sizes T), labelled with
     the numbers themselves, no minor labels (pyqtgraph's crowd into "4·10⁵·10⁶·10...")."""
@@ -650,10 +668,17 @@ class PlotPanel(QWidget):
     #: the view's frozen settings dataclass; None: the view has no options
     SETTINGS: Optional[type] = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        draw = cls.__dict__.get("set_snapshot")
+        if draw is not None and not getattr(draw, "draws_not_finite", False):
+            cls.set_snapshot = draws_not_finite(draw)  # every view: a snapshot that is not finite is a message
+
     def __init__(self, parent: Optional[QWidget] = None, aspect_locked: bool = False):
         super().__init__(parent)
         self._snap: Optional[Snapshot] = None
         self._ctx = None
+        self._not_finite: Optional[QGraphicsTextItem] = None
         self._settings = self.SETTINGS() if self.SETTINGS is not None else None
         self._setting_widgets: Dict[str, QWidget] = {}
         lay = QVBoxLayout(self)
@@ -661,10 +686,21 @@ class PlotPanel(QWidget):
         lay.setSpacing(2)
         self.toolbar = QHBoxLayout()
         self.toolbar.setContentsMargins(2, 0, 2, 0)
-        self.note = QLabel("")
-        self.note.setStyleSheet("color: #555; font-size: 9pt;")
+        # LiveText: the note changes with the frame, and a QLabel's setText relayouts the whole window
+        self.note = LiveText("", elide=True, min_width=20)
+        self.note.setColor("#555")
+        f = QFont(self.font())
+        f.setPointSize(9)
+        self.note.setFont(f)
         self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.toolbar.addWidget(self.note, 1)
+        self.reset_btn = QToolButton()
+        self.reset_btn.setText("⟲")
+        self.reset_btn.setObjectName("reset_view")
+        self.reset_btn.setToolTip("Reset the view: show the whole plot again after panning or zooming "
+                                  "(or double-click the plot)")
+        self.reset_btn.clicked.connect(self.reset_view)
+        self.toolbar.addWidget(self.reset_btn)
         lay.addLayout(self.toolbar)
         self.plot = pg.PlotWidget(background=BACKGROUND[:3])
         self.plot.setMinimumSize(120, 100)
@@ -672,6 +708,7 @@ class PlotPanel(QWidget):
         self.vb = self.plot_item.getViewBox()
         self.plot_item.hideButtons()
         self.plot_item.setMenuEnabled(False)
+        steady_axes(self.plot_item)
         if aspect_locked:
             self.vb.setAspectLocked(True)
         lay.addWidget(self.plot, 1)
@@ -690,7 +727,7 @@ class PlotPanel(QWidget):
         if tip:
             cb.setToolTip(tip)
         cb.toggled.connect(slot)
-        self.toolbar.insertWidget(self.toolbar.count() - 1, cb)
+        self.toolbar.insertWidget(self.toolbar.count() - 2, cb)
         return cb
 
     # settings ----------------------------------------------------------
@@ -731,7 +768,7 @@ class PlotPanel(QWidget):
         if tip:
             combo.setToolTip(tip)
         combo.currentIndexChanged.connect(lambda _i, name=name, c=combo: self._change_setting(name, c.currentData()))
-        self.toolbar.insertWidget(self.toolbar.count() - 1, combo)
+        self.toolbar.insertWidget(self.toolbar.count() - 2, combo)
         self._setting_widgets[name] = combo
         return combo
 
@@ -744,6 +781,33 @@ class PlotPanel(QWidget):
                 w.setChecked(bool(v))
             elif isinstance(w, QComboBox) and w.currentData() != v:
                 w.setCurrentIndex(w.findData(v))
+
+    def show_not_finite(self, text: Optional[str]) -> None:
+        """Say over the plot, centred, that the snapshot is not finite (``text``), or hide it (None).
+        An item of the plot's scene, so exports draw it too."""
+        item = self._not_finite
+        if text is None:
+            if item is not None and item.isVisible():
+                item.setVisible(False)
+            return
+        if item is None:
+            item = self._not_finite = QGraphicsTextItem(self.plot_item)
+            item.setZValue(1e9)
+            item.setDefaultTextColor(QColor(150, 20, 20))
+            self.plot_item.geometryChanged.connect(self._place_not_finite)
+        head, _, detail = text.partition(": ")
+        item.setHtml(f"<div align='center'><b>{html.escape(head)}</b><br>{html.escape(detail)}</div>")
+        item.setVisible(True)
+        self._place_not_finite()
+
+    def _place_not_finite(self) -> None:
+        item = self._not_finite
+        if item is None:
+            return
+        r = self.plot_item.boundingRect()
+        item.setTextWidth(max(60.0, 0.9 * r.width()))
+        b = item.boundingRect()
+        item.setPos(r.center().x() - b.width() / 2, r.center().y() - b.height() / 2)
 
     def _take(self, snap: Optional[Snapshot], ctx) -> bool:
         """Keep the frame to draw; False (and the view cleared by its ``_clear``) when it has no features."""
@@ -789,7 +853,15 @@ class PlotPanel(QWidget):
             return None
         return vb.mapSceneToView(ev.scenePos())
 
+    def reset_view(self) -> None:
+        """Back to the whole plot (auto range on both axes), whatever panning and zooming did."""
+        self.vb.enableAutoRange(x=True, y=True)
+        self.vb.autoRange()
+
     def _on_click(self, ev):
+        if ev.double() and ev.button() == Qt.MouseButton.LeftButton:
+            self.reset_view()
+            return
         p = self.clicked_point(ev, self.vb)
         if p is not None:
             self._clicked(p.x(), p.y())

@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 if TYPE_CHECKING:  # annotations only: the parser path imports no numpy or h5py
     import os
 
-    from model.config import TrainConfig
+    from model.analysis import Analysis
+    from model.config import Option, TrainConfig
+    from model.engine import Trainer
+    from model.history import History
     from model.runfile import Run
     from model.snapshot import Snapshot
 
@@ -31,6 +34,35 @@ EXTRA_COMMANDS = {"export": "app.cli.export", "animate": "app.cli.export",
                   "sweep": "app.cli.experiments", "probe": "app.cli.experiments", "datasize": "app.cli.experiments",
                   "figures": "app.cli.figures"}
 COMMANDS = ("train", "inspect") + tuple(EXTRA_COMMANDS)
+
+
+#: The command being run (set by _run): every one-line message starts "main.py COMMAND: ".
+_COMMAND: list = [None]
+#: A word of a message longer than this (an input echoed back: a 10,000-character value or file
+#: name) is shortened to its start and end, so a refusal stays one readable line.
+ECHO_MAX = 200
+_PREFIX = re.compile(r"^main\.py(?: [a-z]+)?: ")
+
+
+def _shorten(word: str) -> str:
+    core = word.rstrip(":;,.)'\"")
+    tail = word[len(core):]
+    return f"{core[:100]}…{core[-60:]} ({len(core):,} characters){tail}" if len(core) > ECHO_MAX else word
+
+
+def message(text: object, command: Optional[str] = None) -> str:
+    """One line as every command says it: "main.py COMMAND: text" (the command that runs, or
+    ``command``; "main.py: text" outside any), whatever prefix ``text`` had, with its whitespace
+    folded and every word longer than ECHO_MAX characters shortened (inputs echoed back)."""
+    cmd = command or _COMMAND[0]
+    body = _PREFIX.sub("", " ".join(str(text).split()))
+    body = re.sub(r"\S{%d,}" % (ECHO_MAX + 1), lambda m: _shorten(m.group(0)), body)
+    return f"main.py {cmd}: {body}" if cmd else f"main.py: {body}"
+
+
+def say(text: object) -> None:
+    """Print one line on stderr, as ``message`` words it (notes, interruptions)."""
+    print(message(text), file=sys.stderr)
 
 
 class CliError(Exception):
@@ -100,6 +132,22 @@ def check_out(path: Union[str, os.PathLike[str]], force: bool, what: str = "--ou
         raise CliError(f"main.py: {what}: {problem(exc, f'write {path}')}") from None
 
 
+#: What a file of this program (run, sweep, dataset-size sweep) is named: HDF5.
+RUN_EXTENSIONS = (".h5", ".hdf5")
+
+
+def check_run_out(path: Union[str, os.PathLike[str]], force: bool, what: str = "--out") -> None:
+    """check_out for a file of this program (HDF5): its name must end in .h5 or .hdf5, so that a
+    run is never written under a figure's or a document's name."""
+    import os
+
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in RUN_EXTENSIONS:
+        raise CliError(f"{what}: {path}: the file name must end in {' or '.join(RUN_EXTENSIONS)} (an HDF5 file)"
+                       + (f", got {ext!r}" if ext else ""))
+    check_out(path, force, what)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, no usage dump
         # argparse says "argument --n: <why>"; the project's form is "--n: <why>"
@@ -152,23 +200,45 @@ def float_arg(name: str) -> Callable[[str], float]:
     return conv
 
 
+#: Where the parsed namespace keeps the dests of the training options typed on the command line
+#: (a preset's value is replaced only by an option that was given, not by a default).
+GIVEN = "given_options"
+
+
+def _remember(action: type) -> type:
+    """``action`` that also records its dest in the namespace's GIVEN set when the option is given."""
+    class Given(action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            super().__call__(parser, namespace, values, option_string)
+            seen = set(getattr(namespace, GIVEN, None) or ())
+            seen.add(self.dest)
+            setattr(namespace, GIVEN, seen)
+    return Given
+
+
+_STORE = _remember(argparse._StoreAction)
+_STORE_TRUE = _remember(argparse._StoreTrueAction)
+_STORE_FALSE = _remember(argparse._StoreFalseAction)
+
+
 def _option_argument(g, opt) -> None:
     """One training option (model.config.Option) as an argparse argument of group ``g``:
     its flag, a type that refuses what is not a number (validate() checks the range, so
     the message is the config's), its help with what it allows and its default. Options
-    that are optional or refused where they do not apply (Option.strict) default to None,
-    "not given"; config_from_args puts the schema's default in their place."""
+    that are optional default to None, "not given"; config_from_args puts the schema's
+    default in their place. Every option records that it was given (GIVEN)."""
     kw: dict = {"dest": opt.key}
     if opt.kind == "bool":  # a flag that flips the default
-        kw.update(action="store_false" if opt.default else "store_true", default=opt.default)
+        kw.update(action=_STORE_FALSE if opt.default else _STORE_TRUE, default=opt.default)
         g.add_argument(opt.flag, help=opt.help.replace("%", "%%") + " (default "
                        + ("on; this turns it off)" if opt.default else "off)"), **kw)
         return
+    kw["action"] = _STORE
     if opt.kind == "choice":
         kw["choices"] = opt.choices
     else:
         kw["type"] = {"int": int_arg, "path": path_arg}.get(opt.kind, float_arg)(opt.flag)
-    kw["default"] = None if (opt.optional or opt.strict or opt.kind == "importance") else opt.default
+    kw["default"] = None if (opt.optional or opt.applies or opt.kind == "importance") else opt.default
     # argparse fills in %(default)s when help is shown: a command's own defaults (datasize) included
     shown = ([] if opt.default is None else [f"default {opt.default}"]) if kw["default"] is None \
         else ["default %(default)s"]
@@ -189,23 +259,97 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     for opt in opts:
         _option_argument(groups[opt.group], opt)
     add_threads_option(groups["Optimisation"])
+    add_preset_options(p)
 
 
-def config_from_args(a: argparse.Namespace) -> "TrainConfig":
-    """The TrainConfig of the parsed training options, validated; an option refused where
-    it does not apply (Option.strict, e.g. --init-step without --init run) or a bad value
-    raises ConfigError naming the option."""
+def add_preset_options(p: argparse.ArgumentParser) -> None:
+    """--preset NAME (model.presets: the named experiments) and --preset-param KEY=VALUE."""
+    from model.presets import PRESETS
+
+    g = p.add_argument_group("preset")
+    g.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                   help="start from a named experiment; the training options given beside it replace its values: "
+                   + "; ".join(f"{k}: {v.summary}" for k, v in PRESETS.items()).replace("%", "%%"))
+    with_params = [f"{k} ({', '.join(f'{n}, default {d}' for n, d in v.params.items())})"
+                   for k, v in PRESETS.items() if v.params]
+    g.add_argument("--preset-param", dest="preset_param", action="append", default=None, metavar="KEY=VALUE",
+                   help="a parameter of the preset (repeatable): " + "; ".join(with_params))
+
+
+def preset_params(preset: str, specs: Union[Sequence[str], dict, None]) -> dict:
+    """{name: value} of a preset's parameters from KEY=VALUE texts (or a dict), each typed like
+    its default; ConfigError("preset_param", ...) names a bad one and what the preset takes."""
+    from model.config import ConfigError
+    from model.presets import get
+
+    p = get(preset)
+    items = list(specs.items()) if isinstance(specs, dict) else []
+    for spec in ([] if isinstance(specs, dict) else specs or ()):
+        key, sep, value = str(spec).partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("preset_param", f"must be KEY=VALUE, got {spec!r}")
+        items.append((key.strip(), value.strip()))
+    out = {}
+    allowed = ", ".join(p.params) or "none"
+    for key, value in items:
+        if key not in p.params:
+            raise ConfigError("preset_param", f"{preset} takes no parameter {key!r} (allowed: {allowed})")
+        kind = type(p.params[key])
+        if isinstance(value, str):
+            try:
+                value = kind(float(value)) if kind is int and float(value).is_integer() else kind(value)
+            except ValueError:
+                raise ConfigError("preset_param", f"{key} must be {'a whole number' if kind is int else 'a number'}, "
+                                                  f"got {value!r}") from None
+        out[key] = value
+    return out
+
+
+def not_applying(opt: "Option", values: dict, grid: Optional[dict] = None) -> Optional[str]:
+    """Why ``opt`` does not apply given the other options' ``values`` (and a sweep's ``grid``:
+    a field it varies meets the condition when one of its values does), from the schema's
+    Option.applies; None when it applies."""
+    for field, allowed in opt.applies:
+        if values.get(field) in allowed or any(v in allowed for v in (grid or {}).get(field, ())):
+            continue
+        ctl = _flag(field)
+        note = f" ({opt.applies_note})" if opt.applies_note else ""
+        now = f"{ctl} is {values.get(field)}" + (" in every configuration of the grid" if field in (grid or {})
+                                                  else "")
+        return f"applies to {ctl} {' or '.join(allowed)}{note}, but {now}"
+    return None
+
+
+def config_from_args(a: argparse.Namespace, grid: Optional[dict] = None) -> "TrainConfig":
+    """The TrainConfig of the parsed training options, validated. An option given where it does
+    not apply (the schema's Option.applies: --momentum with adamw, --warmup with a constant
+    schedule, --init-step without --init run, ...; for a sweep, where no configuration of its
+    ``grid`` makes it apply) or a bad value raises ConfigError naming the option."""
     from model.config import ConfigError, TrainConfig, importance_decay, schema
 
     opts = schema(TrainConfig)
     given = {o.name: getattr(a, o.key, None) for o in opts if o.cli}
     values = {o.name: o.default if given.get(o.name) is None else given[o.name] for o in opts}
+    named = set(getattr(a, GIVEN, None) or ())
+    preset = getattr(a, "preset", None)
+    if preset is None and getattr(a, "preset_param", None):
+        raise ConfigError("preset_param", "applies to --preset (a named experiment's parameters)")
+    if preset is not None:  # the preset's values, replaced by the options given beside it
+        from model.presets import preset_config
+
+        given = {o.name: given[o.name] if o.key in named else None for o in opts if o.cli}
+        params = preset_params(preset, a.preset_param)
+        try:
+            base = preset_config(preset, params)
+        except ConfigError as exc:  # a parameter's own check (smdd's T) names the parameter
+            if exc.field in params:
+                raise ConfigError("preset_param", f"{exc.field}: {exc.message}") from None
+            raise
+        values = {**base.to_dict(), **{k: v for k, v in given.items() if v is not None}}
     for o in opts:  # given where it does not apply: refused rather than ignored
-        off = o.applies_to(values) if o.strict and given.get(o.name) is not None else None
-        if off is not None:
-            ctl = _flag(off[0])
-            note = f" ({o.applies_note})" if o.applies_note else ""
-            raise ConfigError(o.name, f"applies to {ctl} {' or '.join(off[1])}{note}, but {ctl} is {values[off[0]]}")
+        why = not_applying(o, values, grid) if o.applies and o.key in named else None
+        if why is not None:
+            raise ConfigError(o.name, why)
     for o in opts:  # the importance options are given as a decay d: I_i = d**(i-1)
         decay = given.get(o.name) if o.kind == "importance" else None
         if decay is not None:
@@ -242,7 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     i = sub.add_parser("inspect", help="the analysis of one snapshot of a run file",
                        description="Analyse one snapshot of a saved run: per-feature norms, angles, biases, "
-                       "dimensionality, reconstruction, the regularity figures and the verdict.")
+                       "dimensionality, reconstruction, the regularity figures and the verdict, and its outcome "
+                       "(settled, stuck or moving: what the recorded history and the optimiser say of its future).")
     i.add_argument("run", type=path_arg("run"), help="run file (.h5)")
     i.add_argument("--step", type=int_arg("--step"), default=None, help="snapshot at or before this step (default: latest)")
     i.add_argument("--model", type=int_arg("--model"), default=0, help="which model of a batched run, 0-based")
@@ -258,20 +403,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------- train
-def cmd_train(a: argparse.Namespace) -> int:
-    import numpy as np
-    from tqdm import tqdm
+class Trained:
+    """What ``train_from_args`` did: the config, the trainer (its history and dataset), the run
+    file, whether Ctrl+C stopped it, whether the file was published (it has a snapshot) and
+    the messages about models whose loss became NaN/inf."""
 
-    from model.analysis import analyze
+    def __init__(self, cfg: "TrainConfig", trainer: "Trainer", out: str, interrupted: bool, published: bool,
+                 committed_step: Optional[int], halted: list):
+        self.cfg, self.trainer, self.out, self.interrupted = cfg, trainer, out, interrupted
+        self.published, self.committed_step, self.halted = published, committed_step, halted
+
+
+def train_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = None,
+                    config: Optional["TrainConfig"] = None) -> Trained:
+    """``train``'s work without its printing, for the command and the Python API: the config
+    of the parsed options, the memory check, the run file (--out or a new one in the user's
+    data folder) written while training, Ctrl+C as a request to stop, a progress bar of
+    ``bar_class`` (default tqdm; the API passes tqdm.auto's) unless --quiet. ``config``: a
+    validated config to train instead of the options' (the API's re-run of a sweep's model)."""
+    import numpy as np
+
+    from model.data import make_dataset
     from model.engine import Trainer, check_memory
+    from model.init import initial_parameters
     from model.runfile import RunWriter, autosave_path
 
-    cfg = config_from_args(a)
-    from model.data import make_dataset
-    from model.init import initial_parameters
-
+    if bar_class is None:
+        from tqdm import tqdm as bar_class
+    cfg = config_from_args(a) if config is None else config.validate()
     if a.out is not None:
-        check_out(a.out, a.force)
+        check_run_out(a.out, a.force)
     check_memory(cfg)  # before anything is allocated: a run that cannot fit is refused, naming why
     out = a.out if a.out is not None else str(autosave_path(cfg))
     dataset = make_dataset(cfg)
@@ -283,7 +444,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         with RunWriter(out, cfg, dataset=dataset, K=cfg.models, m=cfg.m, n=cfg.n, overwrite=a.force) as writer:
             trainer = Trainer(cfg, writer=writer, threads=a.threads, initial=initial, dataset=dataset)
             intr.add(trainer.request_stop)
-            bar = tqdm(total=cfg.steps, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
+            bar = bar_class(total=cfg.steps, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
 
             def progress(p):
                 bar.update(p.step - bar.n)
@@ -294,19 +455,33 @@ def cmd_train(a: argparse.Namespace) -> int:
                     halted_msgs.append(f"model {k}: loss became NaN/inf at step {s}; its history stops at its "
                                        f"last finite snapshot")
 
+            from model.outcome import decide_hook
+
             try:
-                trainer.run(progress)
+                at_steps, on_step = decide_hook(cfg)  # until_decided: stop once every model is settled or stuck
+                trainer.run(progress, at_steps=at_steps, on_step=on_step)
             finally:
                 bar.close()
-    for msg in halted_msgs:
+    return Trained(cfg, trainer, out, intr.requested, writer.published, writer.committed_step, halted_msgs)
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from model.analysis import analyze
+
+    t = train_from_args(a)
+    cfg, trainer, out = t.cfg, t.trainer, t.out
+    for msg in t.halted:
         print(msg, file=sys.stderr)
+    if trainer.decided_at is not None and trainer.decided_at < cfg.steps:
+        print(f"stopped at step {trainer.decided_at:,} of {cfg.steps:,}: every model is settled or stuck "
+              f"(--until-decided)", file=sys.stderr)
     h = trainer.history
-    if intr.requested:
-        if writer.published:
-            print(f"main.py: interrupted at step {trainer.step:,} of {cfg.steps:,}: the history up to step "
-                  f"{writer.committed_step:,} is saved in {out}", file=sys.stderr)
+    if t.interrupted:
+        if t.published:
+            say(f"interrupted at step {trainer.step:,} of {cfg.steps:,}: the history up to step "
+                f"{t.committed_step:,} is saved in {out}")
         else:
-            print("main.py: interrupted before the first snapshot: nothing was saved", file=sys.stderr)
+            say("interrupted before the first snapshot: nothing was saved")
         return EXIT_INTERRUPTED
     onehot = cfg.onehot
     if cfg.models == 1:
@@ -336,26 +511,45 @@ def cmd_train(a: argparse.Namespace) -> int:
 # -------------------------------------------------------------------- inspect
 def cmd_inspect(a: argparse.Namespace) -> int:
     from model.analysis import analyze, format_analysis
+    from model.outcome import outcome_of, outcome_words
     from model.runfile import open_run
 
     run = open_run(a.run)
     snap = run_snapshot(run, a)
     an = analyze(snap, onehot=run.config.onehot, extras=True)  # separability and sensitivity at any n
+    # the outcome reads the run's history up to this step and its optimiser (model/outcome.py)
+    out = outcome_of(run.history, run.config, a.model, snap.step, full=a.optimum)
     opt = optimum_report(run, snap, a.model) if a.optimum else None
     if a.json:
-        d = an.to_dict()
-        d.setdefault("model", a.model)
-        d.setdefault("run", a.run)
-        if opt is not None:
-            d["local_optimum"] = opt
-        print(json.dumps(d, allow_nan=False))
+        print(json.dumps(inspect_report(run, snap, an, a.model, opt, a.run, outcome=out), allow_nan=False))
     else:
         print(format_analysis(an))
+        print(f"outcome: {outcome_words(an.verdict, out['kind'])}: {out['text'].split(': ', 1)[-1]}")
         if opt is not None:
             print("")
             print("local optimum: " + opt["text"])
             print("stable since: " + opt["stable_since"]["text"])
     return 0
+
+
+def inspect_report(run: "Run", snap: "Snapshot", an: "Analysis", model: int, optimum: Optional[dict] = None,
+                   path: Optional[str] = None, outcome: Optional[dict] = None) -> dict:
+    """What ``inspect --json`` prints for ``snap`` (model ``model`` of ``run``) and its analysis
+    ``an``: the analysis' JSON form with the model, the run file, its outcome (``outcome``, computed
+    here from the run's history when not given: model.outcome.outcome_of) and, when computed, the
+    local optimum. The Python API's ``Run.diagnose`` reads the same dict."""
+    from model.outcome import outcome_of, outcome_words
+
+    d = an.to_dict()
+    d.setdefault("model", int(model))
+    d.setdefault("run", str(run.path if path is None else path))
+    if outcome is None:
+        outcome = outcome_of(run.history, run.config, model, snap.step, full=optimum is not None)
+    d["outcome"] = outcome
+    d["verdict_outcome_text"] = outcome_words(an.verdict, outcome["kind"])
+    if optimum is not None:
+        d["local_optimum"] = optimum
+    return d
 
 
 def run_snapshot(run: "Run", a: argparse.Namespace, prog: str = "") -> "Snapshot":
@@ -366,7 +560,20 @@ def run_snapshot(run: "Run", a: argparse.Namespace, prog: str = "") -> "Snapshot
         raise CliError(f"{prog}--model must be from 0 to {cfg.models - 1} for {a.run}, got {a.model}")
     if a.step is not None and a.step < 0:
         raise CliError(f"{prog}--step must be >= 0, got {a.step}")
-    return run.history.snapshot(step=a.step, model=a.model)
+    snap = run.history.snapshot(step=a.step, model=a.model)
+    check_finite(snap, run.history, a.run, prog)
+    return snap
+
+
+def check_finite(snap: "Snapshot", history: "History", path: object, prog: str = "") -> None:
+    """A snapshot whose parameters are not finite is one line naming where, and the last recorded
+    step before it that is finite (nothing is analysed, probed or drawn from NaN or inf)."""
+    if snap.finite:
+        return
+    from model.runfile import nonfinite_problem
+
+    before = history.last_finite_step(snap.model, snap.step - 1)
+    raise CliError(f"{prog}{path}: {nonfinite_problem(snap, before)}")
 
 
 def optimum_report(run: "Run", snap: "Snapshot", model: int) -> dict:
@@ -413,6 +620,7 @@ def _run(argv) -> int:
     from model.config import ConfigError
     from model.outfile import RunFileError  # light: the parser path imports no h5py
 
+    _COMMAND[0] = argv[0] if argv and argv[0] in COMMANDS else None
     try:
         if not argv or (len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in COMMANDS):
             from app.gui import run_gui
@@ -428,21 +636,21 @@ def _run(argv) -> int:
         build_parser().print_help()
         return EXIT_USAGE
     except CliError as e:
-        print(str(e), file=sys.stderr)
+        say(e)
         return e.status
     except ConfigError as e:  # every bad option, on one line
-        print("main.py: " + "; ".join(f"{_flag(f)}: {m}" for f, m in e.errors), file=sys.stderr)
+        say("; ".join(f"{_flag(f)}: {m}" for f, m in e.errors))
     except RunFileError as e:
-        print(f"main.py: {e}", file=sys.stderr)
+        say(e)
         return e.status
     except KeyboardInterrupt:
-        print("main.py: interrupted", file=sys.stderr)
+        say("interrupted")
         return EXIT_INTERRUPTED
     except (MemoryError, RuntimeError) as e:
         if not _out_of_memory(e):
             raise
-        print("main.py: out of memory: this run needs more memory than the machine could give "
-              "(lower n, --models, --examples or --batch)", file=sys.stderr)
+        say("out of memory: this run needs more memory than the machine could give "
+            "(lower n, --models, --examples, --batch or --history-budget-mb)")
         return EXIT_FAILURE
     return EXIT_USAGE
 

@@ -18,9 +18,10 @@ import json
 import math
 import sys
 import time
+from typing import Callable, Optional
 
-from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, add_train_options, float_arg, int_arg, path_arg,
-                     add_threads_option, check_out, config_from_args, run_snapshot)
+from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, say, add_train_options, float_arg, int_arg, path_arg,
+                     add_threads_option, check_run_out, config_from_args, not_applying, run_snapshot)
 
 COMMANDS = ("sweep", "probe", "datasize")
 MAX_MEMORY_GB = 1e6  # a petabyte: beyond any machine, and still a whole number of bytes in an int64
@@ -65,8 +66,9 @@ def _add_cluster_option(p) -> None:
 
 def _connect_cluster(a) -> None:
     """With --cluster: start or join Ray now, before any progress bar (a missing Ray or an
-    address that does not answer is one line). Ray is imported only here."""
-    if a.cluster:
+    address that does not answer is one line; an empty one is refused, not taken for "run
+    here"). Ray is imported only here."""
+    if a.cluster is not None:
         from model import cluster
 
         cluster.connect(a.cluster)
@@ -74,7 +76,7 @@ def _connect_cluster(a) -> None:
 
 def _run_maybe_on_cluster(a, runner, progress, what: str):
     """runner.run(progress), or on Ray when --cluster is given."""
-    if not a.cluster:
+    if a.cluster is None:
         return runner.run(progress)
     from model import cluster
 
@@ -113,7 +115,8 @@ def _add_sweep(sub):
     p = sub.add_parser("sweep", help="train K seeds of a configuration (or a grid of them) and count the verdicts",
                        description="Seed sweep / failure atlas: K seeds of each configuration trained as one "
                        "batched run; per configuration the count and rate of each verdict with Wilson 95% "
-                       "intervals. Model k of a configuration with --seed s is the single run with seed s + k.")
+                       "intervals, each model's outcome (settled, stuck or moving) and the failure rate against "
+                       "training length. Model k of a configuration with --seed s is the single run with seed s + k.")
     add_train_options(p)
     from model.config import TrainConfig, grid_options
 
@@ -125,7 +128,9 @@ def _add_sweep(sub):
     p.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
                    "is never touched)")
     p.add_argument("--json", action="store_true", help="print one JSON object: per configuration the counts "
-                   "per verdict and per finding and the rates (with 95%% intervals)")
+                   "per verdict, per outcome and per finding and the rates (with 95%% intervals), the failure "
+                   "rate against training length, the finding combinations, and per_model: each model's seed, "
+                   "verdict, outcome and findings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_cluster_option(p)
 
@@ -148,21 +153,43 @@ def _sweep_clock(plan):
 
 
 def cmd_sweep(a: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    sweep, interrupted = sweep_from_args(a)
+    out = sweep.path
+    if interrupted:
+        done = len(sweep.entries)
+        say(f"interrupted: {done} of {sweep.planned} configuration(s) finished"
+            + (f" and saved in {sweep.path}" if sweep.path is not None else "; nothing was saved"))
+        return EXIT_INTERRUPTED
+    if a.json:
+        _print_json(sweep.summary(per_model=True))
+        return 0
+    _print_sweep(sweep)
+    if sweep.cancelled:
+        print(f"cancelled: {len(sweep.entries)} of {sweep.planned} configurations done", file=sys.stderr)
+    print(f"sweep saved: {out}")
+    return 0
+
+
+def sweep_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = None) -> tuple:
+    """``sweep``'s work without its printing, for the command and the Python API: (the Sweep,
+    whether Ctrl+C stopped it). A progress bar of ``bar_class`` (default tqdm) unless --quiet."""
+    if bar_class is None:
+        from tqdm import tqdm as bar_class
 
     from model.datasize import fmt_seconds
     from model.sweep import SweepRunner, default_sweep_path, parse_grid
 
     if a.init == "run":
         raise CliError("main.py sweep: --init: a sweep trains fresh models: use xavier or analytic")
-    cfg = config_from_args(a)
     grid = parse_grid(a.grid)
+    cfg = config_from_args(a, grid)
+    _check_grid_applies(cfg, grid)
     if a.out is not None:
-        check_out(a.out, a.force)
+        check_run_out(a.out, a.force)
     out = a.out or str(default_sweep_path(cfg, cfg.models))
     runner = SweepRunner(cfg, grid, cfg.models, out=out, threads=a.threads, overwrite=a.force)
     _connect_cluster(a)
-    bar = tqdm(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
+    bar = bar_class(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
     state = {"key": None}
     clock, share, t_start = _sweep_clock(runner.plan)
 
@@ -182,34 +209,64 @@ def cmd_sweep(a: argparse.Namespace) -> int:
                             refresh=False)
         bar.update(p.done - bar.n)
 
-    sweep, interrupted = _run_cancellable(a, runner, progress, bar, "sweep")
-    if interrupted:
-        done = len(sweep.entries)
-        print(f"main.py: interrupted: {done} of {sweep.planned} configuration(s) finished"
-              + (f" and saved in {sweep.path}" if sweep.path is not None else "; nothing was saved"),
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if a.json:
-        _print_json(sweep.summary())
-        return 0
+    return _run_cancellable(a, runner, progress, bar, "sweep")
+
+
+def _print_sweep(sweep) -> None:
+    """The sweep's rates per configuration, in words (_print_entry)."""
     for e in sweep.entries:
-        s = e.summary()
-        lo, hi = s["failure_ci95"]
-        print(f"{e.label}: {e.K} models, failures {100 * s['failure_rate']:.1f}% "
-              f"[95% CI {100 * lo:.1f}-{100 * hi:.1f}%], median loss {s['median_loss']:.3g}")
-        for v, r in e.rates().items():
-            print(f"  {v:<20} {r['count']:>7}  {100 * r['rate']:6.2f}%  [{100 * r['ci95'][0]:.2f}, "
-                  f"{100 * r['ci95'][1]:.2f}]")
-        fr = e.finding_rates()
-        if fr:
-            print("  findings (models with each; a model can have several):")
-            for v, r in fr.items():
-                print(f"    {v:<24} {r['count']:>7}  {100 * r['rate']:6.2f}%  [{100 * r['ci95'][0]:.2f}, "
-                      f"{100 * r['ci95'][1]:.2f}]")
-    if sweep.cancelled:
-        print(f"cancelled: {len(sweep.entries)} of {sweep.planned} configurations done", file=sys.stderr)
-    print(f"sweep saved: {out}")
-    return 0
+        _print_entry(e)
+
+
+def _rate_line(name: str, r: dict, width: int = 20) -> str:
+    return (f"{name:<{width}} {r['count']:>7}  {100 * r['rate']:6.2f}%  [{100 * r['ci95'][0]:.2f}, "
+            f"{100 * r['ci95'][1]:.2f}]")
+
+
+def _print_entry(e) -> None:
+    """One configuration of a sweep as text: verdicts, outcomes, the failure rate against steps, findings."""
+    s = e.summary()
+    lo, hi = s["failure_ci95"]
+    stop = f" (stopped at step {e.step:,}: every model settled or stuck)" if e.step < e.config.steps else ""
+    print(f"{e.label}: {e.K} models, failures {100 * s['failure_rate']:.1f}% [95% CI {100 * lo:.1f}-{100 * hi:.1f}%], "
+          f"median loss {_g(s['median_loss'], '.3g')}, at step {e.step:,}{stop}")
+    for v, r in e.rates().items():
+        print("  " + _rate_line(v, r))
+    orates = e.outcome_rates()
+    if orates:
+        print("  outcomes (settled: perfect and staying; stuck: a failure training will not leave; moving: "
+              "still changing):")
+        for v in ("settled", "stuck", "moving", "failure_stuck", "failure_moving"):
+            print("    " + _rate_line(v.replace("failure_", "failures ").replace("_", " "), orates[v]))
+    curve = e.failure_curve()
+    if curve:
+        print("  failure rate against training length (stuck: called stuck at that step):")
+        for c in curve:
+            print(f"    step {c['step']:>9,}  failures {100 * c['rate']:6.2f}% [{100 * c['ci95'][0]:.2f}, "
+                  f"{100 * c['ci95'][1]:.2f}]  stuck {100 * c['stuck_rate']:6.2f}% [{100 * c['stuck_ci95'][0]:.2f}, "
+                  f"{100 * c['stuck_ci95'][1]:.2f}]")
+    fr = e.finding_rates()
+    if fr:
+        print("  findings (models with each; a model can have several):")
+        for v, r in fr.items():
+            print("    " + _rate_line(v, r, 24))
+    combos = e.finding_combinations()
+    if combos:
+        print("  finding combinations (models holding exactly these failure findings):")
+        for combo, c in list(combos.items())[:12]:
+            print(f"    {combo:<44} {c:>7}  {100 * c / e.K:6.2f}%")
+
+
+def _check_grid_applies(cfg, grid: dict) -> None:
+    """A grid key is refused, as a given option is, where no configuration makes it apply
+    (--grid momentum=0.5,0.9 with adamw everywhere)."""
+    from model.config import ConfigError, TrainConfig, schema
+
+    values = cfg.to_dict()
+    for opt in schema(TrainConfig):
+        why = not_applying(opt, values, grid) if opt.name in grid and opt.applies else None
+        if why is not None:
+            raise ConfigError("grid", f"{opt.name} {why}")
 
 
 # =========================================================================== probe
@@ -273,6 +330,11 @@ def _parse_range(text: str):
                        f"got {text!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
         raise CliError(f"main.py probe: --range must be two finite numbers a,b with a < b, got {text!r}")
+    from model.probe import T_MAX
+
+    if max(abs(lo), abs(hi)) > T_MAX:
+        raise CliError(f"main.py probe: --range: each end must be within ±{T_MAX:.6g} (the largest float32: the "
+                       f"parameters are float32), got {text!r}")
     return lo, hi
 
 
@@ -323,7 +385,7 @@ def _probe_check_args(a) -> tuple:
     if a.continue_steps is not None and not 1 <= a.continue_steps <= 10_000_000:
         raise CliError(f"main.py probe: --continue-steps must be from 1 to 10000000, got {a.continue_steps}")
     if a.out is not None:
-        check_out(a.out, a.force)
+        check_run_out(a.out, a.force)
     if a.figure is not None:
         from app.export.experiment_figures import ExportError, check_figure_path
 
@@ -422,6 +484,7 @@ def _probe_save(a, run, snap, path, t_at, objective, cont) -> str:
     from model import probe as pr
     from model.history import History
     from model.runfile import save_run
+    from model.snapshot import nonfinite_text
 
     cfg = run.config
     meta = {"perturbed_from": {"run": str(a.run), "model": int(a.model), "step": int(snap.step),
@@ -437,6 +500,10 @@ def _probe_save(a, run, snap, path, t_at, objective, cont) -> str:
     M = None if not cfg.untied else (start.M if start.M is not None else start.W.T)[None]
     h.append(int(snap.step), start.W[None], start.b[None], [start.loss], M)
     save_run(a.out, one, h, dataset=_one_model_dataset(run, a.model), meta=meta, replace=a.force)
+    saved = h.snapshot()  # as the file holds it: float32
+    if not saved.finite:  # the writer marked it (halted at its step); say so too
+        say(f"note: the perturbed model at t = {t_at:g} is not finite in float32 ({nonfinite_text(saved)}): "
+            f"{a.out} marks it so, and its readers show 'not finite at this step'")
     return f"the perturbed model at t = {t_at:g} (step {snap.step:,})"
 
 
@@ -449,21 +516,25 @@ def _probe_figure(a, res, snap, config) -> None:
     qt_app()
     try:
         write_probe_figure(a.figure, res, snap, config, a.model, replace=a.force)
-    except ExportError as exc:
-        raise CliError(f"main.py probe: {exc}", exc.status) from None
+    except ExportError as exc:  # the figure's own errors name its flag (the renderer says --out)
+        raise CliError(f"main.py probe: --figure: {exc.problem}", exc.status) from None
 
 
 def _one_model_dataset(run, model: int):
-    """The finite dataset of model ``model`` (None for fresh data)."""
+    """The finite dataset of model ``model`` as a run of one model keeps it, (1, T, n) (None for
+    fresh data)."""
     if run.dataset is None:
         return None
     import numpy as np
 
     X = np.asarray(run.dataset)
-    return X[model] if X.ndim == 3 else X
+    return (X[model] if X.ndim == 3 else X)[None]
 
 
-def cmd_probe(a: argparse.Namespace) -> int:
+def compute_probe(a: argparse.Namespace) -> tuple:
+    """The probe the parsed ``probe`` options ask for, before any continuation or file:
+    (run, snapshot, its analysis, the path, the objective, the ProbeResult, (lo, hi), the
+    JSON-safe dict that ``probe --json`` starts from). The Python API's probe() calls it."""
     from model import probe as pr
 
     lo, hi = _probe_check_args(a)
@@ -474,6 +545,11 @@ def cmd_probe(a: argparse.Namespace) -> int:
     res = pr.probe(snap, path, objective, (lo, hi), a.points)
     out = {"run": a.run, "model": a.model, "step": snap.step, "verdict": an.verdict,
            "recorded_loss": snap.loss, **res.to_dict()}
+    return run, snap, an, path, objective, res, (lo, hi), out
+
+
+def cmd_probe(a: argparse.Namespace) -> int:
+    run, snap, an, path, objective, res, (lo, hi), out = compute_probe(a)
     t_at = _probe_t_at(a, lo, hi)
     cont, stopped_at = None, None
     if a.continue_steps is not None:
@@ -496,7 +572,7 @@ def cmd_probe(a: argparse.Namespace) -> int:
         for line in saved:
             print(line)
     if a.out is not None and stopped_at is not None:
-        print(f"main.py: --out: {a.out} was not written (the continued training was interrupted)", file=sys.stderr)
+        say(f"--out: {a.out} was not written (the continued training was interrupted)")
     return _probe_interrupted(stopped_at, a.continue_steps)
 
 
@@ -551,8 +627,8 @@ def _probe_interrupted(stopped_at, steps) -> int:
     """After the probe's output: 0, or the one line and 130 when Ctrl+C cut --continue-steps short."""
     if stopped_at is None:
         return 0
-    print(f"main.py: interrupted: the continued training stopped at step {stopped_at:,} of {steps:,} and is "
-          f"not reported; the probe above is complete", file=sys.stderr)
+    say(f"interrupted: the continued training stopped at step {stopped_at:,} of {steps:,} and is "
+        f"not reported; the probe above is complete")
     return EXIT_INTERRUPTED
 
 
@@ -589,7 +665,27 @@ def _add_datasize(sub):
 
 
 def cmd_datasize(a: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    res, interrupted = datasize_from_args(a)
+    if interrupted:
+        done = len(res.results)
+        saved = (f" and saved in {res.path}" if res.path is not None else
+                 "; nothing was saved" if a.out else " (no --out: nothing is saved)")
+        say(f"interrupted: {done} of {len(res.sizes)} size(s) finished{saved}")
+        return EXIT_INTERRUPTED
+    if a.json:
+        _print_json(res.summary())
+        return 0
+    _print_datasize(res)
+    if a.out:
+        print(f"saved: {a.out}")
+    return 0
+
+
+def datasize_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = None) -> tuple:
+    """``datasize``'s work without its printing, for the command and the Python API: (the
+    DataSizeSweep, whether Ctrl+C stopped it). A progress bar of ``bar_class`` unless --quiet."""
+    if bar_class is None:
+        from tqdm import tqdm as bar_class
 
     from model.datasize import DataSizeRunner, fmt_seconds, parse_sizes
 
@@ -607,15 +703,15 @@ def cmd_datasize(a: argparse.Namespace) -> int:
     sizes = parse_sizes(a.sizes)
     cfg = config_from_args(a)
     if a.out is not None:
-        check_out(a.out, a.force)
+        check_run_out(a.out, a.force)
     limit = None if a.max_memory_gb is None else int(a.max_memory_gb * 2**30)
     runner = DataSizeRunner(cfg, sizes, a.test_examples, out=a.out, threads=a.threads, memory_limit=limit,
                             overwrite=a.force)
     _connect_cluster(a)
     # one bar for the whole sweep (its estimated work, in permille), with the size in
     # progress and the time left from model.datasize.TimeLeft
-    bar = tqdm(total=1000, disable=a.quiet, file=sys.stderr, dynamic_ncols=True,
-               bar_format="{percentage:3.0f}%|{bar}| {desc}")
+    bar = bar_class(total=1000, disable=a.quiet, file=sys.stderr, dynamic_ncols=True,
+                    bar_format="{percentage:3.0f}%|{bar}| {desc}")
 
     def progress(p):
         if p.phase == "done":
@@ -627,16 +723,11 @@ def cmd_datasize(a: argparse.Namespace) -> int:
         bar.n = max(bar.n, int(round(1000 * p.fraction)))
         bar.refresh()  # the text changes even when the bar does not move
 
-    res, interrupted = _run_cancellable(a, runner, progress, bar, "datasize")
-    if interrupted:
-        done = len(res.results)
-        saved = (f" and saved in {res.path}" if res.path is not None else
-                 "; nothing was saved" if a.out else " (no --out: nothing is saved)")
-        print(f"main.py: interrupted: {done} of {len(res.sizes)} size(s) finished{saved}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if a.json:
-        _print_json(res.summary())
-        return 0
+    return _run_cancellable(a, runner, progress, bar, "datasize")
+
+
+def _print_datasize(res) -> None:
+    """The dataset-size sweep's table, in words."""
     print(f"{'T':>8} {'train loss':>12} {'test loss':>12} {'sum D_i':>9} {'sum D_t':>9} {'max D_t':>9} "
           f"{'m/|W|^2':>9} {'h radius cv':>12} {'h gap ratio':>12}")
     for r in res.results:
@@ -650,6 +741,3 @@ def cmd_datasize(a: argparse.Namespace) -> int:
               "training examples' hidden vectors, 0 and 1 for a regular T-gon)")
     else:
         print("(h radius cv, h gap ratio: of the training examples' hidden vectors; 0 and 1 for a regular T-gon)")
-    if a.out:
-        print(f"saved: {a.out}")
-    return 0

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, Optional, Sequence, Tuple
 
-from app.cli import EXIT_INTERRUPTED, CliError, Interrupt, float_arg, int_arg, path_arg, check_out
+from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, check_finite, check_out, float_arg, int_arg, path_arg,
+                     say)
 
 if TYPE_CHECKING:
     from PyQt6.QtCore import QCoreApplication
@@ -25,12 +26,14 @@ if TYPE_CHECKING:
     from model.snapshot import Snapshot
     from widgets.context import ViewContext
 
-VIEW_CHOICES = ("zones", "wheel", "gram", "bias", "loss", "verdict", "plane3d", "plane", "figure")  # plane = plane3d
+VIEW_CHOICES = ("zones", "wheel", "gram", "bias", "loss", "verdict", "history", "plane3d", "plane",
+                "figure")  # plane = plane3d
 SET_HELP = ("a view's setting, VIEW.KEY=VALUE (repeatable): zones.clip_to_shape=false, zones.mode=raster, "
             "wheel.show_data=false, gram.order=angle, gram.bias=false, gram.relu=true, plane3d.axes=1,2,7, "
             "plane3d.enlarge=1,1,5, plane3d.after_relu=true, plane3d.slivers=false (also cube, bias, tilt, "
             "labels, vertices, shape), plane3d.camera=iso|normal|axis-i|axis-j|axis-k, plane3d.elevation=DEG, "
-            "plane3d.azimuth=DEG; a bad key lists the allowed ones")
+            "plane3d.azimuth=DEG, history.axis=log|linear, history.show_events=false; a bad key lists the allowed "
+            "ones")
 XVFB_ARGS = ["-a", "-s", "-screen 0 1920x1080x24 +extension GLX +render -noreset"]
 ENV_XVFB_CHILD = "LGE_UNDER_XVFB"
 
@@ -43,7 +46,8 @@ def _common(p, animate: bool):
                    + ("" if animate else "; required for a run file"))
     p.add_argument("--panels", default=None,
                    help="views of --view figure, comma-separated, or wheel+zones / plane3d+zones (default wheel,zones)")
-    p.add_argument("--model", type=int_arg("--model"), default=0, help="which model of a batched run, 0-based")
+    p.add_argument("--model", type=int_arg("--model"), default=None, help="which model of a batched run, 0-based "
+                   "(default 0" + ("" if animate else "; --data: every model") + ")")
     p.add_argument("--axes", default=None, help="plane3d: the output axes i,j,k, 1-based feature numbers (default: two "
                    "strong features and the weakest, as in the seed); the same as --set plane3d.axes=i,j,k")
     p.add_argument("--set", dest="set", action="append", default=[], metavar="VIEW.KEY=VALUE", help=SET_HELP)
@@ -68,10 +72,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _common(e, animate=False)
     e.add_argument("--step", type=int_arg("--step"), default=None,
                    help="snapshot at or before this step (default: the latest)")
-    e.add_argument("--config", type=int_arg("--config"), default=None,
+    e.add_argument("--config", type=int_arg("--config", 1), default=None,
                    help="a sweep file of several configurations (--grid): which one, 1-based (default 1)")
     e.add_argument("--background", choices=("white", "transparent"), default="white", help="default white")
-    e.add_argument("--out", required=True, type=path_arg("--out"), help="FILE.png, FILE.svg or FILE.pdf")
+    dest = e.add_mutually_exclusive_group(required=True)
+    dest.add_argument("--out", type=path_arg("--out"), help="FILE.png, FILE.svg or FILE.pdf")
+    dest.add_argument("--data", type=path_arg("--data"), default=None,
+                      help="a run file's history as arrays, FILE.npz (numpy) or FILE.safetensors: per recorded step W, "
+                      "b, loss (M when untied) and each model's diagnosis (verdict, findings, dead and reconstructed "
+                      "features), with the config, seed, code version and environment as metadata")
+    dest.add_argument("--table", type=path_arg("--table"), default=None,
+                      help="a sweep or dataset-size file as a table, FILE.csv (metadata beside it in FILE.csv.json) or "
+                      "FILE.parquet (metadata in the schema): one row per model (sweep: seed, verdict, outcome, "
+                      "findings, loss, margins) or per size and model (dataset size)")
+    e.add_argument("--stride", type=int_arg("--stride", 1), default=None,
+                   help="--data: every D-th recorded step (the last one always), default every step")
     e.add_argument("--force", action="store_true", help="replace --out if it exists (otherwise an existing file "
                    "is never touched)")
     a = sub.add_parser("animate", help="a video of the training history: MP4 or GIF",
@@ -250,6 +265,12 @@ def cmd_export(a: argparse.Namespace) -> int:
     from model.h5io import RUN_FORMAT as FORMAT
     from model.h5io import file_kind
 
+    if a.data is not None or a.table is not None:
+        return export_data(a)
+    if a.stride is not None:
+        raise CliError("main.py export: --stride: applies to --data (which recorded steps to write)")
+    a.model = 0 if a.model is None else a.model
+
     try:
         check_output(a.out, (".png", ".svg", ".pdf"), replace=True)  # the name; its existence: check_out
     except ExportError as exc:
@@ -270,12 +291,34 @@ def cmd_export(a: argparse.Namespace) -> int:
         raise CliError(f"main.py: --step must be from {h.first_step} to {h.latest_step} (the recorded steps of "
                        f"{a.run}), got {a.step}")
     snap, ctx = frames_of(s)(a.step)
+    check_finite(snap, h, a.run)  # a figure of NaN says nothing: one line naming a finite step
 
     def write(stop: Callable[[], bool]) -> Path:
         with FigureRenderer(panels, opts, title) as r:
             return r.save(a.out, snap, ctx, replace=a.force, interrupted=stop)
 
     return _write_figure(a, write, f"{opts.width}x{opts.height}", f"step {snap.step:,}")
+
+
+def figure_png(a: argparse.Namespace) -> Tuple[bytes, Snapshot, int, int]:
+    """``export``'s figure of a run file as PNG bytes, not written anywhere, for the Python API:
+    (the PNG, the snapshot drawn, width, height). The options are the parsed ``export`` options
+    (--view, --panels, --set, --axes, --select, --size, --title, ...), checked as the command
+    checks them."""
+    from app.export.figure import FigureRenderer
+
+    a.model = 0 if a.model is None else a.model
+    if a.view is None:
+        raise CliError(f"main.py export: --view: required for a run file, one of {', '.join(VIEW_CHOICES)}")
+    panels = _panels(a)
+    s, opts, title = load(a, panels)
+    h = s.history
+    if a.step is not None and not h.first_step <= a.step <= h.latest_step:
+        raise CliError(f"main.py: --step must be from {h.first_step} to {h.latest_step} (the recorded steps of "
+                       f"{a.run}), got {a.step}")
+    snap, ctx = frames_of(s)(a.step)
+    with FigureRenderer(panels, opts, title) as r:
+        return r.encode(".png", snap, ctx), snap, opts.width, opts.height
 
 
 def _write_figure(a: argparse.Namespace, write: Callable[[Callable[[], bool]], Path], size: str,
@@ -291,7 +334,7 @@ def _write_figure(a: argparse.Namespace, write: Callable[[Callable[[], bool]], P
     except ExportError as exc:
         raise CliError(f"main.py: {exc}", exc.status) from None
     except KeyboardInterrupt:
-        print(f"main.py: interrupted: nothing was written to {a.out}", file=sys.stderr)
+        say(f"interrupted: nothing was written to {a.out}")
         return EXIT_INTERRUPTED
     print(f"wrote {out} ({size} {out.suffix[1:]}, {what})")
     return 0
@@ -300,8 +343,8 @@ def _write_figure(a: argparse.Namespace, write: Callable[[Callable[[], bool]], P
 def _refuse_run_options(a, what: str) -> None:
     """The options that choose what of a run to draw do not apply to a sweep or dataset-size file."""
     given = [flag for flag, v in (("--view", a.view), ("--panels", a.panels), ("--step", a.step),
-                                  ("--axes", a.axes), ("--select", a.select), ("--legend", a.legend))
-             if v is not None]
+                                  ("--axes", a.axes), ("--select", a.select), ("--legend", a.legend),
+                                  ("--set", a.set or None)) if v is not None]
     if a.no_caption:
         given.append("--no-caption")
     if given:
@@ -349,6 +392,113 @@ def export_experiment(a: argparse.Namespace, kind: str) -> int:
     return _write_figure(a, write, f"{opts.width}x{opts.height}", f"the {what}'s view")
 
 
+def _refuse_figure_options(a: argparse.Namespace, field: str) -> None:
+    """The options that shape a figure do not apply to --data / --table."""
+    given = [flag for flag, v in (("--view", a.view), ("--panels", a.panels), ("--axes", a.axes),
+                                  ("--select", a.select), ("--legend", a.legend), ("--size", a.size),
+                                  ("--config", a.config)) if v is not None]
+    given += [flag for flag, on in (("--set", a.set), ("--no-title", a.no_title), ("--title", a.title != "auto"),
+                                    ("--no-caption", a.no_caption), ("--font-size", a.font_size != 10.0),
+                                    ("--background", a.background != "white")) if on]
+    if given:
+        raise CliError(f"main.py export: {given[0]}: applies to a figure (--out); {field} writes data: leave it out")
+
+
+def export_data(a: argparse.Namespace) -> int:
+    """``export --data`` (a run's arrays) or ``export --table`` (a sweep's or dataset-size sweep's table)."""
+    from model import datafiles as df
+    from model.h5io import DATASIZE_FORMAT, FILE_KINDS, RUN_FORMAT, file_kind
+
+    field, target = ("--data", a.data) if a.data is not None else ("--table", a.table)
+    try:
+        df.check_suffix(target, df.DATA_SUFFIXES if a.data is not None else df.TABLE_SUFFIXES, field)
+    except df.DataFileError as exc:
+        raise CliError(f"main.py export: {exc}") from None
+    _refuse_figure_options(a, field)
+    for t in df.targets(target):
+        check_out(t, a.force, field)
+    kind = file_kind(a.run)
+    what = FILE_KINDS[kind][0]
+    if a.data is not None and kind != RUN_FORMAT:
+        raise CliError(f"main.py export: --data: applies to a run file; {a.run} is a {what}: use --table")
+    if a.table is not None:
+        if kind == RUN_FORMAT:
+            raise CliError(f"main.py export: --table: applies to a sweep or dataset-size file; {a.run} is a run "
+                           "file: use --data")
+        given = [flag for flag, v in (("--step", a.step), ("--stride", a.stride), ("--model", a.model)) if v is not None]
+        if given:
+            raise CliError(f"main.py export: {given[0]}: applies to --data; a table holds every model's final state")
+    try:
+        with Interrupt() as intr:
+            if a.data is not None:
+                out, summary = _write_run_data(a, lambda: intr.requested)
+            else:
+                out, summary = _write_table(a, kind == DATASIZE_FORMAT)
+    except df.DataFileError as exc:
+        raise CliError(f"main.py export: {exc}", exc.status) from None
+    except KeyboardInterrupt:
+        say(f"interrupted: nothing was written to {target}")
+        return EXIT_INTERRUPTED
+    print(f"wrote {out} ({summary})")
+    return 0
+
+
+def _write_run_data(a: argparse.Namespace, stop: Callable[[], bool]) -> Tuple[Path, str]:
+    from tqdm import tqdm
+
+    from model import datafiles as df
+    from model.runfile import open_run
+
+    run = open_run(a.run)
+    h, cfg = run.history, run.config
+    if a.model is not None and not 0 <= a.model < cfg.models:
+        raise CliError(f"main.py: --model must be from 0 to {cfg.models - 1} for {a.run}, got {a.model}")
+    if a.step is not None and not h.first_step <= a.step <= h.latest_step:
+        raise CliError(f"main.py: --step must be from {h.first_step} to {h.latest_step} (the recorded steps of "
+                       f"{a.run}), got {a.step}")
+    if a.step is not None and a.stride is not None:
+        raise CliError("main.py export: --stride: applies to a range of steps; --step names one")
+    rows = df.select_rows(h.steps, a.step, a.stride)
+    models = list(range(cfg.models)) if a.model is None else [a.model]
+    # a bar only when the diagnoses take seconds (about 2 ms each at n = 7)
+    bar = tqdm(total=len(rows), unit="step", file=sys.stderr, dynamic_ncols=True, desc="diagnosing") \
+        if len(rows) * len(models) >= 2000 else None
+
+    def progress(done: int, total: int) -> bool:
+        if bar is not None:
+            bar.update(done - bar.n)
+        return stop()
+
+    try:
+        arrays = df.run_arrays(cfg, h, rows, models, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    meta = df.run_metadata(cfg, models, source=str(a.run), run_meta=run.meta)
+    out = df.write_arrays(a.data, arrays, meta, replace=a.force)
+    names = ", ".join(k for k in arrays if k != "steps")
+    return out, f"{len(rows):,} steps x {len(models)} model(s): {names}"
+
+
+def _write_table(a: argparse.Namespace, datasize: bool) -> Tuple[Path, str]:
+    from model import datafiles as df
+
+    if datasize:
+        from model.datasize import open_datasize
+
+        res = open_datasize(a.run)
+        frame, meta = df.datasize_table(res), df.datasize_metadata(res)
+    else:
+        from model.sweep import open_sweep
+
+        sweep = open_sweep(a.run)
+        frame, meta = df.sweep_table(sweep), df.sweep_metadata(sweep)
+    meta["source"] = str(a.run)
+    out = df.write_table(a.table, frame, meta, replace=a.force)
+    return out, f"{len(frame):,} rows x {len(frame.columns)} columns" + (
+        f", metadata in {df.sidecar(out)}" if out.suffix.lower() == ".csv" else "")
+
+
 def cmd_animate(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -372,7 +522,8 @@ def cmd_animate(a: argparse.Namespace) -> int:
         try:
             steps = select_steps(s.history.steps, a.start, a.end, a.frames, a.stride, a.log_time)
         except ExportError as exc:
-            raise CliError(f"main.py: {exc}", exc.status) from None
+            raise CliError(f"{a.run}: {exc.problem}" if exc.field == "run" else str(exc), exc.status) from None
+        _check_frames_finite(s, steps, a.run)
         bar = None
 
         def progress(done, total):
@@ -391,8 +542,7 @@ def cmd_animate(a: argparse.Namespace) -> int:
     finally:
         intr.__exit__()
     if path is None:
-        print(f"main.py: interrupted after {job.done} of {len(steps)} frames: nothing was written to {out}",
-              file=sys.stderr)
+        say(f"interrupted after {job.done} of {len(steps)} frames: nothing was written to {out}")
         return EXIT_INTERRUPTED
     w, h = opts.width, opts.height
     print(f"wrote {path} ({len(steps)} frames, {w}x{h}, {a.fps:g} fps, {len(steps) / a.fps:.1f} s; steps "
@@ -400,7 +550,21 @@ def cmd_animate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _check_frames_finite(s: ExplorerState, steps: Sequence[int], path: str) -> None:
+    """animate: frames whose snapshot is not finite are drawn by the views as NOT_FINITE_TEXT, and
+    one line says which; an animation of nothing but such frames is refused in one line."""
+    bad = [int(t) for t in steps if not s.history.snapshot(step=int(t), model=s.model).finite]
+    if not bad:
+        return
+    if len(bad) == len(steps):
+        snap = s.history.snapshot(step=bad[-1], model=s.model)
+        check_finite(snap, s.history, path)
+    say(f"note: model {s.model} is not finite at {len(bad)} of the {len(steps)} frames (steps {bad[0]:,}.."
+        f"{bad[-1]:,}); they show 'not finite at this step'")
+
+
 def run(a: argparse.Namespace) -> int:
     if a.command == "export":
         return cmd_export(a)
+    a.model = 0 if a.model is None else a.model
     return cmd_animate(a)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from app.cli import MAX_THREADS, CliError, float_arg, int_arg
+from app.cli import MAX_THREADS, CliError, float_arg, int_arg, say
 
 MAX_SCALE = 10.0
 
@@ -47,23 +47,45 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def check_out(text: str, force: bool, names: Sequence[str]) -> Path:
-    """The output folder (not created yet): refused if it is a file, its parent is missing or not
-    writable, or it holds files of these names and ``force`` is off."""
+    """The output folder (not created yet): refused if the name is empty, it is a file or a broken
+    link, its parent is missing or not writable, or it holds files of these names and ``force``
+    is off. Every refusal is one line (a name too long, a path /proc cannot hold: the reason)."""
+    from model.outfile import check_name, problem
+
+    if not str(text).strip():
+        raise CliError("main.py figures: --out: needs a folder name, got ''")
     out = Path(os.fspath(text)).expanduser()
-    if out.exists() and not out.is_dir():
-        raise CliError(f"main.py figures: --out {out} is a file, not a folder")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not out.exists() and not parent.is_dir():
-        raise CliError(f"main.py figures: --out {out}: the folder {parent} does not exist")
-    where = out if out.exists() else parent
-    if not os.access(where, os.W_OK | os.X_OK):
-        raise CliError(f"main.py figures: --out {out}: permission denied")
-    if out.is_dir() and not force:
-        taken = [n for n in names if (out / n).exists()]
-        if taken:
-            shown = ", ".join(taken[:3]) + (f" and {len(taken) - 3} more" if len(taken) > 3 else "")
-            raise CliError(f"main.py figures: --out {out} already holds {shown}: pass --force to overwrite them")
+    try:
+        check_name(out)
+        if out.is_symlink() and not out.exists():
+            raise CliError(f"main.py figures: --out {out} is a broken symbolic link (it points to "
+                           f"{os.readlink(out)}, which does not exist)")
+        if out.exists() and not out.is_dir():
+            raise CliError(f"main.py figures: --out {out} is a file, not a folder")
+        parent = out.parent if str(out.parent) else Path(".")
+        if not out.exists() and not parent.is_dir():
+            raise CliError(f"main.py figures: --out {out}: the folder {parent} does not exist")
+        where = out if out.exists() else parent
+        if not os.access(where, os.W_OK | os.X_OK):
+            raise CliError(f"main.py figures: --out {out}: permission denied")
+        taken = [n for n in names if (out / n).exists() or (out / n).is_symlink()] if out.is_dir() else []
+    except OSError as exc:
+        raise CliError(f"main.py figures: --out: {problem(exc, f'write into {out}')}") from None
+    if taken and not force:
+        shown = ", ".join(taken[:3]) + (f" and {len(taken) - 3} more" if len(taken) > 3 else "")
+        raise CliError(f"main.py figures: --out {out} already holds {shown}: pass --force to overwrite them")
     return out
+
+
+def _make_folder(out: Path) -> None:
+    """Create the output folder (one line when the system refuses: /proc, a read-only disk)."""
+    from model.outfile import is_disk_failure, problem
+
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"main.py figures: --out: {problem(exc, f'create the folder {out}')}",
+                       1 if is_disk_failure(exc) else 2) from None
 
 
 def run(a: argparse.Namespace) -> int:
@@ -79,16 +101,21 @@ def run(a: argparse.Namespace) -> int:
     qt_app()
     scale = 0.02 if a.quick else (a.steps_scale or 1.0)
     t0 = time.monotonic()
-    out.mkdir(exist_ok=True)
+    _make_folder(out)
     written = []
+    from app.export.figure import ExportError
+
     try:
         with sf.temp_folder() as tmp:
             runs = sf.Runs(Path(tmp))
             _train(sf, runs, scale, a)
             _draw(sf, runs, out, scale, a, written)
+    except ExportError as exc:  # a figure that cannot be written (a full disk): what was written stays
+        raise CliError(f"main.py figures: {exc}; {len(written)} of {len(sf.FIGURES)} figures were written to "
+                       f"{out} ({sf.INDEX} lists them)", exc.status) from None
     except KeyboardInterrupt:
-        print(f"main.py figures: interrupted: {len(written)} of {len(sf.FIGURES)} figures written to {out} "
-              f"(complete files only; {sf.INDEX} lists them)", file=sys.stderr)
+        say(f"interrupted: {len(written)} of {len(sf.FIGURES)} figures written to {out} "
+            f"(complete files only; {sf.INDEX} lists them)")
         return 130
     print(f"wrote {len(written)} figures and {sf.INDEX} to {out} in {time.monotonic() - t0:.0f} s"
           + ("" if scale == 1.0 else f" (steps x{scale:g})"))

@@ -49,6 +49,9 @@ def select_steps(recorded: Sequence[int], start: Optional[int] = None, end: Opti
     if rec.size == 0:
         raise ExportError("run", "the history is empty")
     first, latest = int(rec[0]), int(rec[-1])
+    if first == latest:
+        raise ExportError("run", f"holds one recorded step ({first}): there is no training to animate (draw it "
+                                 f"with main.py export)")
     s0 = first if start is None else int(start)
     s1 = latest if end is None else int(end)
     if not first <= s0 <= latest:

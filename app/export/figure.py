@@ -58,15 +58,17 @@ FIGURES = {"wheel+zones": ("wheel", "zones"), "plane3d+zones": ("plane3d", "zone
 DEFAULT_PANELS = FIGURES["wheel+zones"]
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
 VIEW_TITLES = {"zones": "Latent zones", "wheel": "Feature wheel", "gram": "WᵀW + b", "bias": "Bias and norm",
-               "loss": "Loss", "verdict": "Verdict", "plane3d": "3D latent plane"}
+               "loss": "Loss", "verdict": "Verdict", "plane3d": "3D latent plane", "history": "Feature history"}
 #: Views whose pictures colour features (the legend is on by default for these).
-FEATURE_COLOURED = ("zones", "wheel", "bias", "plane3d")
+FEATURE_COLOURED = ("zones", "wheel", "bias", "plane3d", "history")
 DPI = 96  # device pixels per inch of every target (1 pt = 4/3 px)
 #: Publication style of the exported plots' axes (the window's are lighter grey).
 AXIS_PEN = (70, 70, 70)
 AXIS_TEXT = (25, 25, 25)
 MAX_SIDE = 8192
 PLANE3D_MISSING = "view plane3d is not available yet"
+#: The feature history's story (model.story) analyses at most this many snapshots of a run (every k-th beyond).
+STORY_SNAPSHOTS = 200
 
 
 class ExportError(ValueError):
@@ -152,7 +154,7 @@ def check_output(path: Union[str, os.PathLike[str]], formats: Sequence[str], fie
                  replace: bool = False) -> Path:
     """The output path, if its extension is one of ``formats``, its folder is writable, and
     it does not exist yet (or ``replace``: the user asked to replace it)."""
-    from model.outfile import check_target
+    from model.outfile import check_name, check_target
 
     p = Path(os.fspath(path)).expanduser()
     ext = p.suffix.lower()
@@ -160,6 +162,10 @@ def check_output(path: Union[str, os.PathLike[str]], formats: Sequence[str], fie
         raise ExportError(field_name, f"{p}: the file name must end in {', '.join(formats)}"
                                       + (f", got {ext!r}" if ext else ""))
     folder = p.parent if str(p.parent) else Path(".")
+    try:
+        check_name(p)  # before any stat: a name longer than the file system allows fails every one
+    except OSError as exc:
+        raise write_error(p, exc, field_name) from None
     if p.is_dir():
         raise ExportError(field_name, f"cannot write {p}: it is a folder")
     if not folder.is_dir():
@@ -406,10 +412,25 @@ class Panel:
             self._styled = True
 
     def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
+        if self.key == "history" and ctx is not None and "story" not in ctx.extra and ctx.history is not None:
+            ctx.extra["story"] = self._story(ctx)  # the window hands its timeline's story; here it is told once
         self.view.set_snapshot(snap, ctx)
         if self._camera_due and snap is not None:  # the scene exists: place the camera as asked
             self._camera_due = False
             self._place_camera()
+
+    def _story(self, ctx: ViewContext) -> list:
+        """The story of the run (model.story) the feature history marks, once per run and model (an
+        animation's frames share it): at most STORY_SNAPSHOTS snapshots analysed, as the window's timeline."""
+        from model.story import story_events
+        from widgets.verdict_panel import dress_story
+
+        h = ctx.history
+        key = (id(h), int(ctx.model), len(h), h.latest_step)
+        if getattr(self, "_story_key", None) != key:
+            stride = max(1, -(-len(h) // STORY_SNAPSHOTS))
+            self._story_key, self._story_events = key, dress_story(story_events(h, ctx.model, ctx.onehot, stride))
+        return list(self._story_events)
 
     def _place_camera(self):
         """plane3d: the camera of options.camera (its preset already framed the scene): turned to
@@ -418,10 +439,11 @@ class Panel:
         c = self.options.camera
         v = self.view
         v.set_camera(c.preset)
-        if c.elevation is None and c.azimuth is None and c.distance is None and c.center is None and c.fov is None:
+        if (c.elevation is None and c.azimuth is None and c.distance is None and c.center is None and c.fov is None
+                and c.aspect is None):
             return
         v.set_camera_params(center=c.center, distance=c.distance, elevation=c.elevation, azimuth=c.azimuth,
-                            fov=c.fov)
+                            fov=c.fov, aspect=c.aspect)
         if c.distance is None:
             v.fit()
 

@@ -26,12 +26,13 @@ from render3d.scene import CAMERA_PRESETS
 
 if TYPE_CHECKING:
     from render3d.scene import PlaneSettings
+    from widgets.feature_history import HistorySettings
     from widgets.feature_wheel import WheelSettings
     from widgets.gram_view import GramSettings
     from widgets.zone_map import ZoneSettings
 
     #: A view's settings value: an instance of one of the SETTINGS_CLASSES.
-    ViewSettings = Union[ZoneSettings, WheelSettings, GramSettings, PlaneSettings]
+    ViewSettings = Union[ZoneSettings, WheelSettings, GramSettings, PlaneSettings, HistorySettings]
 
 #: with_value returns a value of its argument's own settings class
 _Settings = TypeVar("_Settings", bound="Union[ViewSettings, CameraSettings]")
@@ -42,6 +43,7 @@ SETTINGS_CLASSES = {
     "wheel": ("widgets.feature_wheel", "WheelSettings"),
     "gram": ("widgets.gram_view", "GramSettings"),
     "plane3d": ("render3d.scene", "PlaneSettings"),
+    "history": ("widgets.feature_history", "HistorySettings"),
 }
 VIEW_ALIASES = {"plane": "plane3d"}
 #: keys of the plane3d namespace that set the camera (CameraSettings), not PlaneSettings
@@ -62,10 +64,19 @@ class SettingError(ValueError):
         super().__init__(f"{field_name}: {problem}")
 
 
+#: The camera's numbers, (low, high, low end open): degrees beyond a million turns lose their
+#: precision, a distance beyond a million scene units (the scene is a few units across, at most
+#: a thousand enlarged) or a field of view outside (0, 180) degrees draws nothing at all.
+CAMERA_RANGES = {"elevation": (-1e6, 1e6, False), "azimuth": (-1e6, 1e6, False), "distance": (0.0, 1e6, True),
+                 "fov": (0.0, 179.0, True), "aspect": (0.0, 1e3, True)}
+
+
 @dataclass(frozen=True)
 class CameraSettings:
     """The 3D view's camera: a preset, optionally turned to ``elevation`` / ``azimuth``
-    (degrees) and placed at ``distance`` from ``center``; None: the preset's own framing."""
+    (degrees) and placed at ``distance`` from ``center``; None: the preset's own framing.
+    ``aspect``: width / height of the view the camera was framed in (the window's 3D view): a
+    picture of another shape keeps what that view showed (None: the picture's own shape)."""
 
     preset: str = field(default="iso", metadata={"choices": CAMERA_PRESETS})
     elevation: Optional[float] = None
@@ -73,16 +84,19 @@ class CameraSettings:
     distance: Optional[float] = None
     center: Optional[Tuple[float, float, float]] = None
     fov: Optional[float] = None
+    aspect: Optional[float] = None
 
     def __post_init__(self):
         if self.preset not in CAMERA_PRESETS:
             raise ValueError(f"preset must be one of {', '.join(CAMERA_PRESETS)}, got {self.preset!r}")
-        for name in ("elevation", "azimuth", "distance", "fov"):
+        for name in ("elevation", "azimuth", "distance", "fov", "aspect"):
             v = getattr(self, name)
             if v is not None and not math.isfinite(float(v)):
                 raise ValueError(f"{name} must be a finite number, got {v!r}")
-        if self.distance is not None and self.distance <= 0:
-            raise ValueError(f"distance must be positive, got {self.distance!r}")
+            lo, hi, open_lo = CAMERA_RANGES[name]
+            if v is not None and not ((lo < v if open_lo else lo <= v) and v <= hi):
+                sign = "positive, " if open_lo and lo == 0 else ""
+                raise ValueError(f"{name} must be {sign}in {'(' if open_lo else '['}{lo:g}, {hi:g}], got {v!r}")
         if self.center is not None:
             c = tuple(float(v) for v in self.center)
             if len(c) != 3 or not all(math.isfinite(v) for v in c):

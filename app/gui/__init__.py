@@ -51,9 +51,16 @@ def run_gui(path: Optional[str] = None) -> int:
     app.setApplicationName("Latent geometry explorer")
     collect_garbage_in_gui_thread()
     from app.gui.main_window import MainWindow
+    from app.gui.settings import begin_start, end_start
 
+    crashed = begin_start()  # a start that crashed before its window showed: its settings are set aside
     win = MainWindow(autostart=path is None)
     win.show()
+    if crashed:
+        win.status.setText(crashed)
+    from PyQt6.QtCore import QTimer
+
+    QTimer.singleShot(1500, end_start)  # shown, laid out and painted: this start did not crash
     if path is not None:
         if not win.open_run(path):
             # the dialog explains; the window stays usable

@@ -36,7 +36,7 @@ TICK_BUDGET_S = 0.03
 
 def view_choices() -> List[Tuple[str, Tuple[str, ...]]]:
     """(label, panels) offered by both dialogs; the 3D ones only when the 3D view exists."""
-    out = [(VIEW_TITLES[k], (k,)) for k in ("zones", "wheel", "gram", "bias", "loss", "verdict")]
+    out = [(VIEW_TITLES[k], (k,)) for k in ("zones", "wheel", "gram", "bias", "loss", "verdict", "history")]
     has3d = plane3d_class() is not None
     if has3d:
         out.append((VIEW_TITLES["plane3d"], ("plane3d",)))

@@ -3,7 +3,7 @@ the timeline, run files. Views redraw at display rate from the session's frame.
 """
 from __future__ import annotations
 
-import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -21,20 +21,22 @@ from widgets.experiment_form import ExperimentForm
 from widgets.live_text import LiveText
 from widgets.model_picker import ModelPicker
 from widgets.timeline import Timeline
+from widgets.verdict_panel import verdict_label
 
 from app.gui.session import Session
 from app.gui.settings import Settings, load_views, save_views
 
 if TYPE_CHECKING:
-    from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
+    from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QResizeEvent, QShowEvent
 
     from app.gui.experiments_window import ExperimentsWindow
 
 DEFAULT_EXPERIMENT = TrainConfig(n=7, m=2, data="identity", optimizer="adamw", lr=1e-3, steps=25_000, seed=0)
 RUN_FILTER = "Run files (*.h5 *.hdf5);;All files (*)"
 MAX_RECENT = 8
+log = logging.getLogger(__name__)
 VIEW_TITLES = {"zones": "Latent zones", "wheel": "Feature wheel", "gram": "WᵀW + b", "bias": "Bias and norm",
-               "loss": "Loss", "verdict": "Verdict"}
+               "loss": "Loss", "verdict": "Verdict", "history": "Feature history"}
 
 
 def settings() -> Settings:
@@ -73,6 +75,14 @@ STORY_REFRESH_MS = 3000
 #: wheel, loss and verdict (the 3D view tabbed behind the wheel); figure: only the pictures.
 LAYOUTS = ("explore", "compare", "figure")
 DEFAULT_LAYOUT = "explore"
+#: The experiment dock never gets narrower or lower than this (the one-column form, Start, Pause and
+#: Stop stay reachable): Qt keeps a dock at its widget's minimum when sharing the window out, when
+#: restoring a saved state and in Layout > Reset, so a state saved crushed comes back usable.
+EXPERIMENT_MIN_W, EXPERIMENT_MIN_H = 320, 220
+#: The experiment dock's share of the window's width in the explore layout; a window resize (a
+#: maximise) or a restored state that leaves it outside [EXPERIMENT_MIN_W, FORM_MAX_SHARE] of the
+#: width gets FORM_SHARE back (the pictures take the rest).
+FORM_SHARE, FORM_MAX_SHARE = 0.2, 0.3
 
 
 class _FormScroll(QScrollArea):
@@ -132,8 +142,9 @@ class MainWindow(QMainWindow):
         if restore:
             self._restore_settings()
         self._update_buttons()
+        self.autostart_prompt: Optional[QMessageBox] = None
         if autostart:
-            QTimer.singleShot(0, self.start_training)
+            QTimer.singleShot(0, self.autostart)
 
     # ================================================================ parts
     def _build_experiment_dock(self) -> None:
@@ -165,6 +176,7 @@ class MainWindow(QMainWindow):
         scroll.setWidget(exp)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setMinimumSize(EXPERIMENT_MIN_W, EXPERIMENT_MIN_H)
         self._dock("experiment", "Experiment", scroll, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.picker = ModelPicker()
         self._dock("models", "Models", self.picker, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -178,7 +190,7 @@ class MainWindow(QMainWindow):
 
         self.plane3d = PlaneView()  # fed in redraw() like the 2D views; Alt+click in a 2D view sends a feature
         right = Qt.DockWidgetArea.RightDockWidgetArea
-        for key in ("zones", "plane3d", "wheel", "verdict", "gram", "bias", "loss"):
+        for key in ("zones", "plane3d", "wheel", "verdict", "gram", "bias", "loss", "history"):
             self._dock(key, VIEW_TITLES.get(key, "3D latent plane"),
                        self.plane3d if key == "plane3d" else self.views[key], right)
         for view in self.views.values():
@@ -228,11 +240,12 @@ class MainWindow(QMainWindow):
         save_views(settings(), self.view_settings())
 
     def _restore_view_settings(self) -> None:
-        """The views' saved settings (the 3D view keeps its triple: it belongs to a run)."""
+        """The views' saved settings (the 3D view keeps its triple and enlarge factors: they belong to a run
+        whose n may differ from the next one's)."""
         views = self.settings_views()
         for key, st in load_views(settings()).items():
             if key == "plane3d":
-                st = st.with_(triple=self.plane3d.triple)
+                st = st.with_(triple=self.plane3d.triple, enlarge=self.plane3d.settings.enlarge)
             views[key].set_settings(st)
         self._save_view_settings()  # rewritten without what was dropped
 
@@ -257,7 +270,7 @@ class MainWindow(QMainWindow):
             self.splitDockWidget(D["zones"], D["verdict"], O.Vertical)  # first: the verdict row spans all three
             self.splitDockWidget(D["zones"], D["plane3d"], O.Horizontal)
             self.splitDockWidget(D["plane3d"], D["wheel"], O.Horizontal)
-            for key in ("gram", "bias", "loss"):
+            for key in ("gram", "bias", "loss", "history"):
                 self.tabifyDockWidget(D["verdict"], D[key])
             shown = list(D)
         elif name == "compare":
@@ -267,7 +280,7 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(D["wheel"], D["plane3d"])
             self.splitDockWidget(D["zones"], D["loss"], O.Vertical)
             self.splitDockWidget(D["loss"], D["verdict"], O.Horizontal)
-            for key in ("gram", "bias"):
+            for key in ("gram", "bias", "history"):
                 self.tabifyDockWidget(D["verdict"], D[key])
             shown = list(D)
         else:  # figure
@@ -299,7 +312,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([D["timeline"]], [max(self.timeline.sizeHint().height() + 30, 60)], O.Vertical)
         pics = [D["zones"], D["plane3d"], D["wheel"]]
         if name == "explore":
-            self.resizeDocks([D["experiment"], D["zones"]], [int(W * 0.22), int(W * 0.78)], O.Horizontal)
+            form_w = max(EXPERIMENT_MIN_W, int(W * FORM_SHARE))
+            self.resizeDocks([D["experiment"], D["zones"]], [form_w, W - form_w], O.Horizontal)
+            self.resizeDocks([D["experiment"]], [form_w], O.Horizontal)
             self.resizeDocks(pics, [int(W * 0.26)] * 3, O.Horizontal)
             self.resizeDocks([D["zones"], D["verdict"]], [int(H * 0.55), int(H * 0.3)], O.Vertical)
             self.resizeDocks([D["experiment"], D["models"]], [int(H * 0.7), int(H * 0.15)], O.Vertical)
@@ -310,6 +325,23 @@ class MainWindow(QMainWindow):
             self.resizeDocks([D["zones"], D["loss"]], [int(H * 0.5), int(H * 0.35)], O.Vertical)
         else:
             self.resizeDocks(pics, [W // 3] * 3, O.Horizontal)
+
+    def repair_docks(self) -> bool:
+        """Give the experiment dock its share back when it is narrower than EXPERIMENT_MIN_W or wider
+        than FORM_MAX_SHARE of the window (a restored state, a maximise); True when it did."""
+        d = self.docks["experiment"]
+        if sip.isdeleted(self) or self.layout_name is None or not d.isVisible() or d.isFloating():
+            return False
+        W = self.width()
+        if EXPERIMENT_MIN_W <= d.width() <= max(FORM_MAX_SHARE * W, EXPERIMENT_MIN_W + 1):
+            return False
+        self._size_layout()  # the layout's shares again (the form, the three pictures side by side)
+        return True
+
+    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt)
+        super().resizeEvent(e)
+        if e.oldSize().width() > 0 and e.size().width() != e.oldSize().width():
+            QTimer.singleShot(0, self.repair_docks)  # the added width went to the form: share it out again
 
     def set_form_collapsed(self, on: bool) -> None:
         """Hide the form behind a one-line summary of the experiment (or show it again)."""
@@ -329,10 +361,14 @@ class MainWindow(QMainWindow):
         except ConfigError as exc:
             self.form_summary.setText(f"invalid: {exc}")
             return
+        self.form_summary.setText(self.form_summary_text(c))
+
+    @staticmethod
+    def form_summary_text(c: TrainConfig) -> str:
+        """An experiment in one line (the collapsed form, the autostart question)."""
         data = "one-hot" if c.onehot else f"sparse S={c.sparsity:g}"
-        self.form_summary.setText(
-            f"n={c.n} m={c.m} {data} · {c.optimizer} lr {c.lr:g} wd {c.effective_weight_decay:g} · "
-            f"{c.steps:,} steps · K={c.models} seed {c.seed}" + (" · untied" if c.untied else ""))
+        return (f"n={c.n} m={c.m} {data} · {c.optimizer} lr {c.lr:g} wd {c.effective_weight_decay:g} · "
+                f"{c.steps:,} steps · K={c.models} seed {c.seed}" + (" · untied" if c.untied else ""))
 
     def _dock(self, key, title, widget, area):
         d = QDockWidget(title, self)
@@ -387,6 +423,7 @@ class MainWindow(QMainWindow):
         for d in self.docks.values():
             v.addAction(d.toggleViewAction())
         self._build_experiments_menu()
+        self._build_presets_menu()
         self._refresh_recent()
 
     def _build_experiments_menu(self):
@@ -398,14 +435,60 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _=False, name=name: self.show_experiments(name))
             m.addAction(a)
 
+    def _build_presets_menu(self):
+        """Presets (model.presets, the one list): choosing one fills the form; nothing starts."""
+        from model.presets import PRESETS
+
+        m = self.menuBar().addMenu("&Presets")
+        self.preset_actions = {}
+        for name, p in PRESETS.items():
+            a = QAction(p.title, self)
+            a.setToolTip(f"{p.summary}. Reproduces: {p.reproduces}")
+            a.setStatusTip(p.summary)
+            a.triggered.connect(lambda _=False, name=name: self.use_preset(name))
+            m.addAction(a)
+            self.preset_actions[name] = a
+        m.setToolTipsVisible(True)
+
+    def use_preset(self, name: str) -> None:
+        """Fill the form with preset ``name``'s experiment and say how long it would take; Start runs it."""
+        from app.gui.session import estimate_run
+        from model.presets import get
+
+        p = get(name)
+        cfg = p.build()
+        self.form.set_config(cfg)
+        self.status.setText(f"preset {p.title}: {p.summary}; would take {estimate_run(cfg, self.session.measured).text()}"
+                            f" — press Start to run it")
+
     def show_experiments(self, tab: str = "sweep") -> ExperimentsWindow:
         """The Experiments window (one, made on first use), on the given tab."""
         if getattr(self, "experiments", None) is None:
             from app.gui.experiments_window import ExperimentsWindow
 
             self.experiments = ExperimentsWindow(self.session, self.form.config, on_open_model=self.form.set_config)
+            self._place_experiments(self.experiments)
         self.experiments.show_tab(tab)
         return self.experiments
+
+    def _place_experiments(self, win: QWidget) -> None:
+        """Open the Experiments window where it hides none of the views a probe updates: beside this
+        window when the screen has room, else over the form and models column (the left dock), at most
+        as wide as that column plus a third of the rest."""
+        screen = (self.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+        frame = self.frameGeometry()
+        right_room = screen.right() - frame.right()
+        left_room = frame.left() - screen.left()
+        if max(right_room, left_room) >= 700:
+            w = min(max(right_room, left_room) - 10, 1150)
+            x = frame.right() + 5 if right_room >= left_room else frame.left() - 5 - w
+            win.setGeometry(x, frame.top(), w, min(frame.height(), screen.height()))
+            return
+        d = self.docks["experiment"]
+        left_w = d.width() if d.isVisible() and not d.isFloating() else 0
+        w = max(600, left_w + (self.width() - left_w) // 3)
+        top = self.mapToGlobal(self.rect().topLeft())
+        win.setGeometry(top.x(), top.y() + 40, min(w, screen.width()), max(400, self.height() - 80))
 
     def _connect(self):
         s = self.session
@@ -425,9 +508,38 @@ class MainWindow(QMainWindow):
                                and self.refresh_story())
         self.timeline.stepRequested.connect(self._step_requested)
         self.timeline.followLiveChanged.connect(s.set_follow_live)
+        self.views["history"].stepRequested.connect(self.timeline.go_to_step)  # the history's cursor scrubs
         self.picker.modelChosen.connect(s.set_model)
 
     # ============================================================= actions
+    def autostart(self) -> bool:
+        """At launch: start the experiment in the form (the remembered one) when it would take at most
+        AUTOSTART_MAX_S seconds (session.estimate_run); else leave it ready and ask, showing the
+        estimate. True when it started."""
+        from app.gui.session import AUTOSTART_MAX_S, estimate_run
+
+        try:
+            cfg = self.form.config()
+        except ConfigError:
+            return False
+        est = estimate_run(cfg, self.session.measured)
+        if est.seconds <= AUTOSTART_MAX_S:
+            self.start_training()
+            return True
+        self.status.setText(f"ready (not started): this experiment would take {est.text()}; press Start to run it")
+        box = QMessageBox(QMessageBox.Icon.Question, "Start the remembered experiment?",
+                          f"The experiment from last time would take {est.text()}:\n{self.form_summary_text(cfg)}"
+                          f"\n\nIt is in the form, ready. Start it now?", parent=self)
+        start = box.addButton("Start", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+        box.setModal(False)
+        box.buttonClicked.connect(lambda b: b is start and self.start_training())
+        self.autostart_prompt = box
+        self.dialogs.append(box)
+        box.show()
+        QTimer.singleShot(300, lambda: not sip.isdeleted(box) and box.isVisible() and (box.raise_(), box.activateWindow()))
+        return False
+
     def start_training(self) -> None:
         try:
             cfg = self.form.config()
@@ -457,11 +569,19 @@ class MainWindow(QMainWindow):
         ok = self.session.open(path)
         if ok:
             self._add_recent(str(path))
-            self.setWindowTitle(f"Latent geometry explorer — {Path(path).name}")
+            self._update_title()
         return ok
 
     def save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save run as", str(Path.home() / "run.h5"), RUN_FILTER)
+        from model.runfile import RunFileError, user_runs_dir
+
+        s = self.session  # start in the runs folder (where autosaves go), named after the run shown
+        name = Path(s.run_path).name if s.run_path is not None else "run.h5"
+        try:
+            folder = user_runs_dir()
+        except (OSError, RunFileError):  # no runs folder to be had: the home folder
+            folder = Path.home()
+        path, _ = QFileDialog.getSaveFileName(self, "Save run as", str(folder / name), RUN_FILTER)
         if path:
             confirmed = True  # the dialog asked before choosing an existing file
             if not path.endswith((".h5", ".hdf5")):
@@ -469,6 +589,7 @@ class MainWindow(QMainWindow):
                 confirmed = False  # it asked about another name: this one is not replaced
             if self.session.save_as(path, replace=confirmed):
                 self._add_recent(path)
+                self._update_title()
 
     def show_error(self, title: str, text: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Warning, title, text.split("\n\n")[0], parent=self)
@@ -495,7 +616,11 @@ class MainWindow(QMainWindow):
 
     def _feature_clicked(self, i: int):
         mods = QGuiApplication.keyboardModifiers()
-        if mods & Qt.KeyboardModifier.AltModifier:  # Alt+click: into the 3D view's axis triple
+        K = Qt.KeyboardModifier
+        both = K.ControlModifier | K.ShiftModifier
+        # Ctrl+Shift+click: into the 3D view's axis triple (Alt+click, taken by many window managers to
+        # move windows, stays as an alias)
+        if (mods & both) == both or mods & K.AltModifier:
             self.plane3d.send_feature(i)
             return
         self.session.select_feature(i, add=bool(mods & (Qt.KeyboardModifier.ControlModifier |
@@ -552,8 +677,12 @@ class MainWindow(QMainWindow):
         if s.history is not None:
             self.timeline.set_steps(s.history.steps)
         snap, ctx = s.frame()
+        if ctx is not None:
+            ctx.extra["story"] = self.timeline.events()  # the feature history marks the story too
         if snap is not None and not s.follow_live:
             self.timeline.set_current_step(snap.step)
+        if snap is not None and ctx is not None:
+            ctx.extra["outcome"] = self._outcome_at(snap.step)
         for key, view in self.views.items():
             # Views hidden behind a tab or closed are brought up to date when
             # they are shown (visibilityChanged marks the window dirty).
@@ -568,7 +697,11 @@ class MainWindow(QMainWindow):
         else:
             self._stale.add("plane3d")
         if snap is not None:
-            verdict = ctx.analysis.verdict.replace("_", " ") if ctx.analysis is not None else "…"
+            verdict = (verdict_label(ctx.analysis, snap.step) if ctx.analysis is not None else
+                       "…" if snap.finite else "none: not finite at this step")
+            outcome = ctx.extra.get("outcome")
+            if outcome and ctx.analysis is not None and getattr(s, "override", None) is None and snap.step > 0:
+                verdict += f", {outcome['outcome']}"  # "symmetric failure, stuck"
             model = f"model {s.model} · " if s.config.models > 1 else ""
             if getattr(s, "override", None) is not None:
                 model = "perturbed copy (probe) · " + model
@@ -576,11 +709,27 @@ class MainWindow(QMainWindow):
         self.redraw_count += 1
         self.last_redraw_ms = (time.perf_counter() - t0) * 1000
 
+    def _update_title(self) -> None:
+        """The title names what is shown: the run's file when it was opened or saved, else the new run."""
+        s = self.session
+        if s.config is None:
+            title = "Latent geometry explorer"
+        elif s.from_file:
+            title = f"Latent geometry explorer — {Path(s.run_path).name}" if s.run_path else \
+                "Latent geometry explorer"
+        else:
+            c = s.config
+            title = f"Latent geometry explorer — new run n={c.n} m={c.m}" + (
+                f" (autosave {Path(s.run_path).name})" if s.run_path else " (not saved)")
+        self.setWindowTitle(title)
+
     def _on_run_changed(self):
         s = self.session
+        self._update_title()
         self.timeline.show_follow_live(s.follow_live)
         self.timeline.set_steps(s.history.steps if s.history is not None else [])
         self.timeline.set_events([])
+        self._outcome_events = []
         self._story_key = None
         self.refresh_story()
         self._update_models()
@@ -642,18 +791,21 @@ class MainWindow(QMainWindow):
             if not self._on_screen():
                 self.resize(1400, 900)
                 self.move(40, 40)
-        state = st.value("state")
-        if isinstance(state, bytes):
-            self.restoreState(QByteArray(state))
+        state = st.value("state")  # only bytes this program wrote, unchanged (app/gui/settings.py)
+        if isinstance(state, bytes) and not self.restoreState(QByteArray(state)):
+            log.warning("settings: the saved window state could not be restored; using the default layout")
+            self.apply_layout(self.layout_name or DEFAULT_LAYOUT)
+        QTimer.singleShot(0, self.repair_docks)  # a state saved with the form crushed (or too wide)
         self._restore_view_settings()
         last = st.value("last_experiment")
+        cfg = DEFAULT_EXPERIMENT
         if isinstance(last, str):
             try:
-                self.form.set_config(TrainConfig.from_json(last))
-            except (ConfigError, ValueError, TypeError, json.JSONDecodeError):
-                pass  # a stale or foreign setting: keep the defaults
-        else:
-            self.form.set_config(DEFAULT_EXPERIMENT)
+                cfg = TrainConfig.from_json(last)
+            except (ConfigError, ValueError, TypeError, RecursionError) as exc:  # stale, foreign or hostile
+                log.warning("settings: dropped last_experiment (%s); using the default experiment",
+                            str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+        self.form.set_config(cfg)
 
     def _on_screen(self) -> bool:
         frame = self.frameGeometry()
@@ -669,6 +821,7 @@ class MainWindow(QMainWindow):
         if not getattr(self, "_sized_on_show", False):  # dock sizes take once the window is laid out
             self._sized_on_show = True
             QTimer.singleShot(0, self._size_layout)
+        QTimer.singleShot(0, self.repair_docks)
 
     def _hide_stale_tab_bars(self):
         """Work around a Qt 6 dock layout glitch: a tab bar from an earlier, smaller
@@ -709,7 +862,11 @@ class MainWindow(QMainWindow):
 
         if self._story_closed:
             return
-        self._story_pool.submit(story_events, h, s.model, onehot, stride).add_done_callback(done)
+        # the outcomes (settled, stuck, moving) where they stay cheap: three analyses a judged step; the scan
+        # stops at the next judged step once the window closes
+        config = s.config if s.config.n <= STORY_BIG_N else None
+        self._story_pool.submit(story_events, h, s.model, onehot, stride, config, True,
+                                lambda: self._story_closed).add_done_callback(done)
 
     def _hover_text(self, index: int) -> str:
         """The timeline's tooltip: the recorded step under the pointer and the shown model's loss there."""
@@ -724,12 +881,21 @@ class MainWindow(QMainWindow):
     def _story_ready(self, key, events):
         if key != self._story_key:
             return  # an older request
-        from widgets.verdict_panel import VERDICT_COLORS
+        from widgets.verdict_panel import dress_story
 
-        for e in events:
-            if e.get("kind") != "plateau":
-                e["color"] = VERDICT_COLORS.get(e["verdict"], "#333")
+        events = dress_story(events)  # verdict colours; step 0: the initial parameters, grey
         self.timeline.set_events(events)
+        self._outcome_events = [e for e in events if e.get("kind") == "outcome"]
+        self._mark_dirty()  # the feature history draws the story, the verdict panel the outcome in force
+
+    def _outcome_at(self, step: int):
+        """The shown model's outcome in force at ``step`` (the story's latest event at or before it), or None."""
+        got = None
+        for e in getattr(self, "_outcome_events", []):
+            if e["step"] > step:
+                break
+            got = e
+        return got
 
     def closeEvent(self, e: QCloseEvent) -> None:
         self._story_timer.stop()

@@ -32,7 +32,99 @@ from widgets.context import ViewContext, context_of
 
 from app.gui.worker import TrainingWorker
 
-__all__ = ["Session", "SYNC_ANALYSIS_MAX_N", "ANALYSIS_DEBOUNCE_S"]
+__all__ = ["Session", "SYNC_ANALYSIS_MAX_N", "ANALYSIS_DEBOUNCE_S", "RunEstimate", "estimate_run", "kernels_ready",
+           "fmt_duration", "AUTOSTART_MAX_S"]
+
+#: The window starts a remembered experiment by itself only when it would take at most this long
+#: (seconds); a longer one waits for Start, with its estimate shown.
+AUTOSTART_MAX_S = 5.0
+#: The cost of one step of one model, in seconds, fitted to steps timed on this project's 2-core
+#: development machine (shared, so on the slow side). Full-batch one-hot kernel: ONEHOT_S *
+#: n^ONEHOT_POW (72 us at n = 7, 1.6 ms at n = 100, 0.34 s at n = 1000). Fresh sparse batches: a
+#: B x n batch drawn and multiplied, (DRAW_S + ROW_S m) per entry (1.9 ms at B = 1024, n = 20, m = 2;
+#: 3.5 ms at m = 5). A finite sparse set: ROW_S m per non-zero. Every step: STEP_OVERHEAD_S (the
+#: kernel call, the history) and PARAM_S per parameter (the optimiser's update).
+STEP_OVERHEAD_S = 7e-5
+ONEHOT_S, ONEHOT_POW = 3.7e-8, 2.32
+DRAW_S, ROW_S = 4.1e-8, 2.6e-8
+PARAM_S = 5e-9
+
+
+def fmt_duration(seconds: float) -> str:
+    """'4 s', '2 min', '3 h 20 min', '2 days 3 h': a time to read at a glance."""
+    s = max(0.0, float(seconds))
+    if s < 90:
+        return f"{s:.0f} s" if s >= 1 else "under a second"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    if s < 2 * 86400:
+        h, mi = divmod(int(round(s / 60)), 60)
+        return f"{h} h {mi} min" if mi else f"{h} h"
+    d, h = divmod(int(round(s / 3600)), 24)
+    return f"{d} days {h} h" if h else f"{d} days"
+
+
+class RunEstimate:
+    """How long training ``config`` would take: seconds, seconds a step, and whether the rate was
+    measured (a run of the same shape in this session) or estimated (the cost model above)."""
+
+    def __init__(self, seconds: float, seconds_per_step: float, basis: str):
+        self.seconds, self.seconds_per_step, self.basis = float(seconds), float(seconds_per_step), basis
+
+    def text(self) -> str:
+        took = "under a second" if self.seconds < 1 else f"about {fmt_duration(self.seconds)}"
+        return f"{took} ({self.basis}: {self.seconds_per_step * 1e3:.3g} ms a step)"
+
+
+def shape_key(config: TrainConfig) -> tuple:
+    """What a step's cost depends on: runs with the same key train at the same rate."""
+    return (config.n, config.m, config.models, config.onehot, config.effective_batch, config.examples,
+            round(float(config.sparsity), 6), config.untied)
+
+
+def estimate_run(config: TrainConfig, measured: Optional[dict] = None) -> RunEstimate:
+    """The one estimate of a run's duration the window uses (autostart, the confirmation, presets):
+    steps x the seconds a step measured for the same shape (``measured``: shape_key -> seconds a
+    step) or, when none was measured, the cost model above. Not counted: compiling the kernels
+    on a first run (kernels_ready says whether that is to come)."""
+    rate = (measured or {}).get(shape_key(config))
+    if rate is not None:
+        return RunEstimate(config.steps * rate, rate, "measured")
+    K, n, m, B = config.models, config.n, config.m, config.effective_batch
+    if config.onehot and B == n:
+        per_model = ONEHOT_S * n ** ONEHOT_POW
+    elif config.onehot or config.examples is None:  # a batch drawn (or gathered) every step
+        per_model = B * n * (DRAW_S + ROW_S * m)
+    else:  # a finite sparse set: the non-zeros of the batch
+        per_model = B * n * max(1.0 - float(config.sparsity), 0.0) * ROW_S * m
+    per_model += PARAM_S * n * (m * (2 if config.untied else 1) + 1)
+    rate = STEP_OVERHEAD_S + K * per_model
+    return RunEstimate(config.steps * rate, rate, "estimated")
+
+
+def kernels_ready(config: TrainConfig) -> bool:
+    """Whether the compiled kernels ``config`` trains with are ready: compiled in this process, or
+    in numba's on-disk cache (its index file, newer than the kernel's source). False: the first
+    chunk compiles them (about half a minute)."""
+    import importlib
+
+    if config.onehot and config.effective_batch == config.n:
+        mod = importlib.import_module("model.kernels")
+    else:
+        mod = importlib.import_module("model.sparse_kernels")
+    from numba.core.registry import CPUDispatcher
+
+    src = os.path.getmtime(mod.__file__)
+    for d in vars(mod).values():
+        if not isinstance(d, CPUDispatcher) or d.signatures or d.targetoptions.get("inline") == "always":
+            continue  # compiled here already, or compiled into its callers
+        index = getattr(getattr(getattr(d, "_cache", None), "_cache_file", None), "_index_path", None)
+        try:
+            if index is None or os.path.getmtime(index) < src:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 class Session(QObject):
@@ -58,6 +150,9 @@ class Session(QObject):
         self._pending_analysis: set = set()
         self._closed = False
         self._wanted_analysis = None
+        self.measured: dict = {}  # shape_key -> seconds a step, from this session's runs (estimate_run)
+        self.preparing = False  # the first chunk compiles the kernels (kernels_ready)
+        self.from_file = False  # the run shown was opened or saved under a name (False: trained here, autosaved)
 
     # ======================================================= the explorer state
     @property
@@ -116,15 +211,18 @@ class Session(QObject):
         dataset = make_dataset(config)
         initial = initial_parameters(config)  # may raise for a bad init run: nothing changes then
         self.stop_training()
-        path = autosave_path(config)
-        writer = None
+        writer = path = None
         try:
+            path = autosave_path(config)
             writer = RunWriter(path, config, dataset=dataset)
-        except RunFileError as exc:
+        except RunFileError as exc:  # a full or read-only data disk: said as loudly as a failure mid-run
             self.message.emit(f"autosave disabled: {exc}")
+            self.error.emit("Autosave disabled", f"{exc}; the run trains in memory: File > Save run as… saves it "
+                                                 f"elsewhere")
             path = None
         trainer = Trainer(config, writer=writer, initial=initial, dataset=dataset,
                           on_writer_error=self._autosave_failed)
+        self.from_file = False
         self._install(config, trainer.history, dataset, path)
         self.trainer, self.writer = trainer, writer
         self.worker = TrainingWorker(trainer, threads=self.train_threads)
@@ -132,8 +230,11 @@ class Session(QObject):
         self.worker.halted.connect(self._on_halted)
         self.worker.failed.connect(self._on_failed)
         self.worker.finished.connect(self._on_finished)
+        self.preparing = not kernels_ready(config)
         self.worker.start()
         self._set_state("training")
+        self.message.emit("preparing the compiled kernels (first run only: about half a minute)…" if self.preparing
+                          else f"starting: {estimate_run(config, self.measured).text()}")
 
     def pause(self) -> None:
         if self.worker is not None and self.worker.is_running():
@@ -158,6 +259,7 @@ class Session(QObject):
             ok = self.worker.stop(timeout)
             self._finish_writer()
             if ok and self.state in ("training", "paused"):
+                self._recolor()
                 self._set_state("stopped")
         return ok
 
@@ -182,6 +284,7 @@ class Session(QObject):
         self.stop_training()
         self.trainer = None
         self.worker = None
+        self.from_file = True
         self._install(run.config, run.history, run.dataset, Path(path))
         self._set_state("opened")
         self._compute_verdicts()
@@ -201,6 +304,7 @@ class Session(QObject):
             self.error.emit("Cannot save run", str(exc))
             return False
         self.explorer.path = Path(path)
+        self.from_file = True
         self.message.emit(f"saved {path}")
         return True
 
@@ -283,6 +387,14 @@ class Session(QObject):
         self.runChanged.emit()
         self.frameChanged.emit()
 
+    def _recolor(self) -> None:
+        """Above the categorical palette's 20 colours features are coloured by their angle in the
+        latent plane: at the start of a run that is the random initial angle, so once training ends the
+        colours are taken again from the trained model (neighbours in angle get neighbouring hues,
+        the n-gon reads as a colour wheel); they then stay put while scrubbing."""
+        if self.explorer.has_data() and self.config is not None and self.config.n > 20:
+            self.explorer.recolor()
+
     def _set_state(self, state: str):
         self.state = state
         self.stateChanged.emit(state)
@@ -310,9 +422,15 @@ class Session(QObject):
             self.frameChanged.emit()
         p = self.last_progress
         if p is not None:
+            self.preparing = False
             live = p.loss[np.isfinite(p.loss)]
             loss = f"{float(np.median(live)):.4g}" if live.size else "nan"
-            self.message.emit(f"step {p.step:,}/{p.total:,}   loss {loss}   {p.steps_per_s:,.0f} steps/s")
+            left = ""
+            if p.steps_per_s > 0 and self.config is not None:
+                self.measured[shape_key(self.config)] = 1.0 / p.steps_per_s
+                secs = (p.total - p.step) / p.steps_per_s
+                left = f"   about {fmt_duration(secs)} left" if secs >= 1 else "   under a second left"
+            self.message.emit(f"step {p.step:,}/{p.total:,}   loss {loss}   {p.steps_per_s:,.0f} steps/s{left}")
 
     def _on_halted(self, k: int, step: int):
         text = (f"Model {k} (seed {self.config.seed + k}): the loss became NaN or infinite at step {step:,}. "
@@ -332,6 +450,7 @@ class Session(QObject):
         self._finish_writer()
         if self.state in ("training", "paused"):
             self._set_state("finished")
+        self._recolor()
         self.frameChanged.emit()
         self._compute_verdicts()
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import logging
 import math
@@ -36,9 +38,20 @@ ENV_ORG = "LGE_SETTINGS_ORG"
 DEFAULT_ORG = "latent-geometry-explorer"
 FILE_NAME = "explorer.json"
 MAX_BYTES = 1 << 20  # window geometry, dock state, a few paths: a few kB
-#: key -> type of its value: "str", "str_list", "int", "float", "bool", "bytes", "objects" (name -> JSON object)
-SCHEMA = {"geometry": "bytes", "state": "bytes", "last_experiment": "str", "recent": "str_list", "layout": "str",
-          "views": "objects"}
+#: key -> type of its value: "str", "str_list", "int", "float", "bool", "bytes", "objects" (name -> JSON object),
+#: "qt_state" (bytes Qt wrote, stored with a checksum: see _decode_qt_state)
+SCHEMA = {"geometry": "qt_state", "state": "qt_state", "last_experiment": "str", "recent": "str_list",
+          "layout": "str", "views": "objects"}
+#: Bounds of a value (a longer text, list or blob is dropped with a warning): an experiment's JSON is
+#: under 2 kB, a path under 4 kB, the recent list 8 paths, a window state a few kB.
+MAX_TEXT = 1 << 14
+MAX_LIST = 64
+MAX_BLOB = 1 << 16
+#: A view's settings value (views.<key>) holds flags, numbers and short tuples: no deeper than a list
+#: inside the view's object, numbers within these bounds, short texts (app.export.view_settings
+#: checks each field's own type and range after this).
+VIEW_VALUE_MAX_ABS = 1e12
+VIEW_TEXT_MAX = 256
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +63,62 @@ def settings_path() -> Path:
     return Path(platformdirs.user_config_dir(org, appauthor=False)) / FILE_NAME
 
 
+def qt_version() -> str:
+    from PyQt6.QtCore import QT_VERSION_STR
+
+    return str(QT_VERSION_STR)
+
+
+def state_digest(data: bytes, version: str) -> str:
+    """The checksum a window state is stored with: of the bytes and the Qt version that wrote them."""
+    return hashlib.sha256(version.encode("utf-8") + b"\0" + bytes(data)).hexdigest()
+
+
+def _decode_qt_state(raw: Any) -> bytes:
+    """A window state or geometry as Qt wrote it. Qt's restoreState trusts its input (a blob with
+    7 bytes changed made it crash on every start), so only bytes this program stored, unchanged
+    (their SHA-256 with the Qt version matches) and written by this Qt version, are handed back."""
+    if not (isinstance(raw, dict) and set(raw) == {"data", "qt", "sha256"}
+            and all(isinstance(v, str) for v in raw.values())):
+        raise ValueError("is not a window state this program wrote ({data, qt, sha256})")
+    if len(raw["data"]) > MAX_BLOB * 4 // 3 + 4:
+        raise ValueError(f"is larger than {MAX_BLOB} bytes")
+    try:
+        data = base64.b64decode(raw["data"].encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise ValueError("is not base64 text") from None
+    if raw["qt"] != qt_version():
+        raise ValueError(f"was written by Qt {raw['qt'][:20]!r}, not this Qt {qt_version()}")
+    if not hmac.compare_digest(raw["sha256"], state_digest(data, raw["qt"])):
+        raise ValueError("does not match its checksum (the file was changed or damaged)")
+    return data
+
+
+def _bounded_view_value(v: Any, depth: int = 0) -> bool:
+    """Whether ``v`` is a plain, small JSON value a view setting can hold (see VIEW_VALUE_MAX_ABS)."""
+    if v is None or isinstance(v, bool):
+        return True
+    if isinstance(v, int):
+        return abs(v) <= VIEW_VALUE_MAX_ABS
+    if isinstance(v, float):
+        return math.isfinite(v) and abs(v) <= VIEW_VALUE_MAX_ABS
+    if isinstance(v, str):
+        return len(v) <= VIEW_TEXT_MAX
+    if isinstance(v, list):
+        return depth == 0 and len(v) <= 16 and all(_bounded_view_value(x, 1) for x in v)
+    return False
+
+
 def _decode(kind: str, raw: Any):
     """The value stored as ``raw`` (JSON) for a key of type ``kind``; ValueError if it is not one."""
+    if kind == "qt_state":
+        return _decode_qt_state(raw)
+    if kind in ("str", "str_list") and (len(raw) if isinstance(raw, (str, list)) else 0) > \
+            (MAX_TEXT if kind == "str" else MAX_LIST):
+        raise ValueError(f"is longer than {MAX_TEXT if kind == 'str' else MAX_LIST}")
     if kind == "str" and isinstance(raw, str):
         return raw
-    if kind == "str_list" and isinstance(raw, list) and all(isinstance(v, str) for v in raw):
+    if kind == "str_list" and isinstance(raw, list) and all(isinstance(v, str) and len(v) <= MAX_TEXT for v in raw):
         return list(raw)
     if kind == "bool" and isinstance(raw, bool):
         return raw
@@ -75,6 +139,9 @@ def _decode(kind: str, raw: Any):
 
 def _encode(kind: str, value: Any):
     """``value`` as JSON for a key of type ``kind``; TypeError for anything else (a caller's bug)."""
+    if kind == "qt_state" and isinstance(value, (bytes, bytearray, memoryview)):
+        data, version = bytes(value), qt_version()
+        return {"data": base64.b64encode(data).decode("ascii"), "qt": version, "sha256": state_digest(data, version)}
     if kind == "bytes":
         if isinstance(value, (bytes, bytearray, memoryview)):
             return base64.b64encode(bytes(value)).decode("ascii")
@@ -160,7 +227,8 @@ class Settings:
         if kind is None:
             raise KeyError(f"unknown setting {key!r} (known: {', '.join(SCHEMA)})")
         _encode(kind, value)
-        self._values[key] = bytes(value) if kind == "bytes" else (list(value) if kind == "str_list" else value)
+        self._values[key] = bytes(value) if kind in ("bytes", "qt_state") else (
+            list(value) if kind == "str_list" else value)
         self._write()
 
     def remove(self, key: str) -> None:
@@ -203,9 +271,83 @@ def load_views(st: Settings) -> Dict[str, Any]:
         if key not in SETTINGS_CLASSES:
             log.warning("settings: dropped the settings of unknown view %r from %s", key, st.path)
             continue
-        out[key] = from_json(settings_class(key), raw, lambda text: log.warning("settings: %s", text),
-                             where=f"views.{key}")
+        plain = {}
+        for field, v in raw.items():
+            if _bounded_view_value(v):
+                plain[field] = v
+            else:
+                log.warning("settings: dropped entry %r of views.%s from %s: not a plain value within bounds "
+                            "(a flag, a number within ±%g, a short text or a short list of them)",
+                            field, key, st.path, VIEW_VALUE_MAX_ABS)
+        try:
+            out[key] = from_json(settings_class(key), plain, lambda text: log.warning("settings: %s", text),
+                                 where=f"views.{key}")
+        except Exception as exc:  # noqa: BLE001 - settings never stop the window: the defaults stand
+            log.warning("settings: dropped the settings of view %r from %s (%s)", key, st.path, exc)
     return out
 
 
-__all__ = ["Settings", "settings_path", "SCHEMA", "save_views", "load_views"]
+# ------------------------------------------------------------------ the start guard
+MARKER_NAME = "starting.pid"
+CRASHED_SUFFIX = ".crashed"
+
+
+def _marker_path(st_path: Optional[Path] = None) -> Path:
+    return (st_path or settings_path()).with_name(MARKER_NAME)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process (EPERM): alive
+        return True
+    return True
+
+
+def begin_start(st_path: Optional[Path] = None) -> Optional[str]:
+    """Call before the window restores its settings. If the previous start never reached a shown
+    window (its marker is still there and its process is gone: it crashed, e.g. in Qt's
+    restoreState), the settings file is set aside as ``explorer.json.crashed`` and a one-line
+    explanation is returned (the window starts from the defaults); None otherwise. Then writes
+    this start's marker (end_start removes it)."""
+    path = st_path or settings_path()
+    marker = _marker_path(path)
+    said = None
+    try:
+        old = marker.read_text(encoding="ascii", errors="replace").strip()[:32]
+    except OSError:
+        old = None
+    if old is not None:
+        pid = int(old) if old.isdigit() else -1
+        if pid != os.getpid() and not (pid > 0 and _alive(pid)):
+            aside = path.with_name(path.name + CRASHED_SUFFIX)
+            try:
+                if path.exists():
+                    os.replace(path, aside)
+                said = (f"The previous start ended before its window was shown: its settings were set aside as "
+                        f"{aside} and the defaults are used.")
+            except OSError as exc:
+                said = f"The previous start ended before its window was shown; its settings are ignored ({exc})."
+            log.warning("settings: %s", said)
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(os.getpid()), encoding="ascii")
+    except OSError as exc:
+        log.warning("settings: cannot write the start marker %s (%s)", marker, exc.strerror or exc)
+    return said
+
+
+def end_start(st_path: Optional[Path] = None) -> None:
+    """The window is shown: this start did not crash (removes begin_start's marker if it is ours)."""
+    marker = _marker_path(st_path)
+    try:
+        if marker.read_text(encoding="ascii", errors="replace").strip() == str(os.getpid()):
+            marker.unlink()
+    except OSError:
+        pass
+
+
+__all__ = ["Settings", "settings_path", "SCHEMA", "save_views", "load_views", "begin_start", "end_start",
+           "state_digest", "qt_version"]

@@ -143,8 +143,11 @@ class TrainingWorker(BackgroundJob):
         return self.join(timeout)
 
     def _train(self, progress) -> None:
+        from model.outcome import decide_hook
+
+        at_steps, on_step = decide_hook(self.trainer.config)  # until_decided: stop once every model is decided
         self.trainer.run(self._progress, chunk_seconds=chunk_seconds(self.trainer.config.n), report_seconds=1 / 60,
-                         threads=self.threads)
+                         threads=self.threads, at_steps=at_steps, on_step=on_step)
 
     def _progress(self, p: Progress) -> None:
         for k, s in p.halted.items():

@@ -27,6 +27,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE_TIMEOUT_S = 5.0  # the issue's bound for one refusal; a hang never answers
+#: A refusal may add at most this much resident memory (generous: the worker's imports are done;
+#: Qt's first figure setup takes tens of MB). The declared-size files ask for 0.4 to 52 GB.
+REFUSAL_PEAK_KB = 300_000
 
 # where each kind keeps a W array to damage
 W_PATH = {"run": "history/W", "sweep": "configs/c0000/W", "datasize": "sizes/T000000003/W"}
@@ -155,7 +158,59 @@ def build_corpus(folder: Path) -> dict:
             f.create_virtual_dataset(w, layout)
         c[f"{kind}-virtual-dataset"] = (_edit(src, folder / f"{kind}-virtual.h5", virtual), kind,
                                         ["virtual dataset"])
+    c.update(declared_size_corpus(folder, good))
     return c, good
+
+
+#: Declared sizes larger than the file (issue 21, item 5): name -> (kind, what is damaged).
+DECLARED = {
+    "run-1e8-rows": "run", "run-1e9-rows": "run", "run-1e8-rows-uncommitted": "run", "run-2GB-meta": "run",
+    "run-committed-beyond-stored": "run", "run-gzip-W-1e9-rows": "run", "sweep-W-1e8-rows": "sweep",
+    "sweep-gzip-loss-1e8": "sweep", "datasize-H-1e8-rows": "datasize",
+}
+DECLARED_WORDS = ["more than the whole file", "sizes are damaged"]
+
+
+def declared_size_corpus(folder: Path, good: dict) -> dict:
+    """Small files (kB) whose datasets declare gigabytes: resized without data, a committed row
+    count beyond what is stored, a compressed dataset of fill values. Every reader must refuse
+    them before it allocates what they declare."""
+
+    def history_rows(f, rows, commit=True):
+        for name in ("steps", "W", "b", "loss", "crc"):
+            f["history"][name].resize(rows, axis=0)
+        if commit:
+            f["history/committed"][()] = rows
+
+    def committed_beyond(f):  # within what a killed writer's last block may add (the walk lets it
+        history_rows(f, 100_000)  # pass), but the committed rows cannot all be in the file
+
+    def chunked_fill(where, rows, **kw):
+        def fn(f):
+            shape, dtype = f[where].shape, f[where].dtype
+            del f[where]
+            f.create_dataset(where, shape=(rows,) + shape[1:], dtype=dtype, chunks=(min(rows, 10**5),) + shape[1:],
+                             **kw)
+        return fn
+
+    edits = {
+        "run-1e8-rows": lambda f: history_rows(f, 10**8),
+        "run-1e9-rows": lambda f: history_rows(f, 10**9),
+        "run-1e8-rows-uncommitted": lambda f: history_rows(f, 10**8, commit=False),
+        "run-2GB-meta": lambda f: f["meta_json"].resize(2 * 10**9, axis=0),
+        "run-committed-beyond-stored": committed_beyond,
+        "run-gzip-W-1e9-rows": chunked_fill("history/W", 10**9, compression="gzip"),
+        "sweep-W-1e8-rows": chunked_fill(W_PATH["sweep"], 10**8),
+        "sweep-gzip-loss-1e8": chunked_fill("configs/c0000/loss", 10**8, compression="gzip"),
+        "datasize-H-1e8-rows": chunked_fill("sizes/T000000003/H", 10**8),
+    }
+    out = {}
+    for name, fn in edits.items():
+        kind = DECLARED[name]
+        p = _edit(good[kind], folder / f"{name}.h5", fn)
+        assert p.stat().st_size < 400_000, (name, p.stat().st_size)  # small files that declare gigabytes
+        out[name] = (p, kind, DECLARED_WORDS)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +228,7 @@ def corpus_names():
     """(name, kind) of build_corpus's entries, without building it (for parametrize)."""
     general = ["zero-bytes", "random-bytes", "fifo", "symlink-loop", "dangling-symlink", "directory",
                "foreign-hdf5"]
-    out = [(n, None) for n in general] + [("zero-snapshots", "run")]
+    out = [(n, None) for n in general] + [("zero-snapshots", "run")] + list(DECLARED.items())
     for kind in KIND_NAME:
         for d in ("truncated-50%", "truncated-99%", "missing-dataset", "wrong-dtype", "wrong-shape", "complex-W",
                   "external-storage-on-fifo", "external-link", "virtual-dataset"):
@@ -206,6 +261,21 @@ from model.runfile import RunFileError
 import model.runfile
 readers = {"sweep": model.sweep.open_sweep, "datasize": model.datasize.open_datasize, "run": model.runfile.open_run,
            "snapshot": model.runfile.load_snapshot}
+def status_kb(key):
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+def peak_reset():  # the high-water mark of resident memory back to now (Linux: clear_refs 5)
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return None
+    return status_kb("VmRSS")
 proto.write("ready\n")
 for line in sys.stdin:
     req = json.loads(line)
@@ -215,6 +285,7 @@ for line in sys.stdin:
     fo = os.open(req["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     fe = os.open(req["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(fo, 1); os.dup2(fe, 2)
+    base = peak_reset()
     try:
         if "argv" in req:
             try:
@@ -236,7 +307,8 @@ for line in sys.stdin:
         os.dup2(saved[0], 1); os.dup2(saved[1], 2)
         for fd in (fo, fe, *saved):
             os.close(fd)
-    proto.write(json.dumps({"rc": rc}) + "\n")
+    peak = status_kb("VmHWM")
+    proto.write(json.dumps({"rc": rc, "peak_kb": None if base is None or peak is None else peak - base}) + "\n")
 """
 
 
@@ -248,6 +320,7 @@ class Worker:
         self.env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LGE_DATA_DIR=str(tmp / "data"))
         self.proc = None
         self.hangs = 0
+        self.peak_kb = None
 
     def _start(self):
         self.proc = subprocess.Popen([sys.executable, "-c", WORKER, str(ROOT)], stdin=subprocess.PIPE,
@@ -274,8 +347,9 @@ class Worker:
             self.hangs += 1
             self.stop(kill=True)
             return None
-        rc = json.loads(line)["rc"]
-        return rc, (cap / "out").read_text(errors="replace"), (cap / "err").read_text(errors="replace")
+        answer = json.loads(line)
+        self.peak_kb = answer["peak_kb"]  # resident memory the case added at its peak (None: unmeasured)
+        return answer["rc"], (cap / "out").read_text(errors="replace"), (cap / "err").read_text(errors="replace")
 
     def stop(self, kill=False):
         if self.proc is None:
@@ -337,6 +411,8 @@ def test_every_reader_refuses_every_bad_file_in_one_line(worker, corpus, tmp_pat
     assert any(w in lines[0] for w in words), f"none of {words} in {lines[0]!r}"
     assert list(cwd.iterdir()) == [], f"written: {sorted(p.name for p in cwd.iterdir())}"
     assert not any(p.is_file() for p in (worker.tmp / "data").rglob("*"))
+    if worker.peak_kb is not None:  # refused before anything large is allocated (the files declare GBs)
+        assert worker.peak_kb < REFUSAL_PEAK_KB, f"the refusal's resident memory peaked {worker.peak_kb:,} kB higher"
 
 
 @pytest.mark.parametrize("args", [["inspect", "f.h5"], ["f.h5"]], ids=["inspect FIFO", "window FIFO"])
@@ -347,7 +423,8 @@ def test_a_real_main_py_on_a_fifo_returns(tmp_path, args):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LGE_QUIT_AFTER_MS="1")
     r = subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
                        cwd=tmp_path, timeout=120, env=env)
-    assert r.returncode == 2 and r.stderr.strip() == "main.py: f.h5: is a named pipe (FIFO), not a run file: only " \
+    prefix = "main.py inspect" if args[0] == "inspect" else "main.py"
+    assert r.returncode == 2 and r.stderr.strip() == f"{prefix}: f.h5: is a named pipe (FIFO), not a run file: only " \
                                                       "regular files are read", r.stderr
 
 
@@ -488,3 +565,178 @@ def test_the_experiments_tabs_refuse_every_bad_file_in_one_status_line(experimen
     text = t.status.text()
     assert path.name in text and "\n" not in text and any(x in text for x in words), text
     assert getattr(t, "sweep" if tab == "sweep" else "result") is shown
+
+
+# ------------------------------------------------------- non-finite values inside valid files
+def _rewrite_rows(path: Path, fn) -> Path:
+    """Edit a run file's history in place as another writer could (no halted mark), with each
+    row's checksum made to match: the file is valid, its numbers are not finite."""
+    import h5py
+
+    from model.runfile import _block_crc
+
+    with h5py.File(path, "r+") as f:
+        h = f["history"]
+        N = int(h["committed"][()])
+        arrays = {k: h[k][()] for k in ("W", "b", "M") if k in h}
+        fn(arrays, N)
+        for k, a in arrays.items():
+            h[k][...] = a
+        h["crc"][:N] = _block_crc(h["steps"][:N], arrays["W"][:N], arrays["b"][:N], h["loss"][:N],
+                                  arrays["M"][:N] if "M" in arrays else None)
+    return path
+
+
+#: name -> (how model 0's parameters are made non-finite, what animate does: "refused" | "drawn")
+NONFINITE = {
+    "W-inf-one-row": "refused", "W-nan-every-row": "refused", "b-nan-every-row": "refused",
+    "M-nan-untied": "refused", "latest-row-W-nan": "drawn", "W-1e38-marked": "drawn",
+}
+
+
+def nonfinite_corpus(folder: Path) -> dict:
+    """Run files whose model 0 is not finite where a reader looks: name -> path."""
+    from model.config import TrainConfig
+    from model.engine import train
+    from model.history import History
+    from model.runfile import save_run
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tr = train(TrainConfig(n=5, m=2, steps=60, lr=1e-2, seed=1), threads=1)
+    base = save_run(folder / "base.h5", tr.config, tr.history)
+    tu = train(TrainConfig(n=5, m=2, steps=60, lr=1e-2, seed=1, untied=True), threads=1)
+    untied = save_run(folder / "untied.h5", tu.config, tu.history)
+    out = {}
+
+    def variant(name, src, fn):
+        p = folder / f"{name}.h5"
+        shutil.copy(src, p)
+        out[name] = _rewrite_rows(p, fn)
+
+    def col(a, k, v):
+        a[:, 0, ..., k] = v
+
+    one = History(1, 2, 5, budget_bytes=2**20)  # the probe's file of issue 21: one row, W = inf, no mark
+    s = tr.history.snapshot()
+    one.append(s.step, s.W[None], s.b[None], [s.loss])
+    single = save_run(folder / "single.h5", tr.config.replace(models=1), one)
+    variant("W-inf-one-row", single, lambda a, N: a["W"].__setitem__((slice(None), 0, 0, 2), np.inf))
+    variant("W-nan-every-row", base, lambda a, N: col(a["W"], 3, np.nan))
+    variant("b-nan-every-row", base, lambda a, N: a["b"].__setitem__((slice(None), 0, 4), np.nan))
+    variant("M-nan-untied", untied, lambda a, N: a["M"].__setitem__((slice(None), 0, 1, 0), np.nan))
+    variant("latest-row-W-nan", base, lambda a, N: a["W"].__setitem__((N - 1, 0, 1, 1), np.nan))
+    # our own writer, given float32-overflowing rows from step 40 on: it marks the model halted there
+    big = History(1, 2, 5, budget_bytes=2**22)
+    for i, step in enumerate(tr.history.steps):
+        st, W, b, loss, _ = tr.history.row(i)
+        if step >= 40:
+            with np.errstate(over="ignore"):
+                W = W * np.float32(1e38) * np.float32(10)  # inf in float32
+        big.append(st, W, b, loss)
+    out["W-1e38-marked"] = save_run(folder / "W-1e38-marked.h5", tr.config, big)
+    return out
+
+
+@pytest.fixture(scope="module")
+def nonfinite(tmp_path_factory):
+    return nonfinite_corpus(tmp_path_factory.mktemp("nonfinite"))
+
+
+NONFINITE_READERS = ["inspect", "export", "animate", "probe", "train --init-run"]
+
+
+@pytest.mark.parametrize("reader", NONFINITE_READERS)
+@pytest.mark.parametrize("name", list(NONFINITE))
+def test_every_reader_reports_non_finite_parameters_in_one_line(worker, nonfinite, tmp_path, reader, name):
+    """Each command on a file whose model 0 is NaN/inf where it looks: one line naming the file,
+    "not finite" and the step, exit 2, nothing written; or, where a finite snapshot is there to
+    use, it works: a file our writer marked (the readers serve the last finite snapshot), an
+    animation with finite frames (the others drawn as 'not finite at this step', one line says so)."""
+    path = nonfinite[name]
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    argv = READERS[reader][1](str(path))["argv"]
+    answer = worker.ask({"argv": argv}, cwd)
+    assert answer is not None, f"{reader} {name}: no answer within {CASE_TIMEOUT_S:g} s"
+    rc, out, err = answer
+    assert "Traceback" not in err and "Warning" not in err, err
+    lines = err.strip().splitlines()
+    works = name == "W-1e38-marked" or (reader == "animate" and NONFINITE[name] == "drawn")
+    if not works:
+        assert rc == 2 and len(lines) == 1 and out == "", (rc, err, out[:300])
+        assert path.name in lines[0] and ("not finite at step" in lines[0] or "one recorded step" in lines[0]), lines[0]
+        assert list(cwd.iterdir()) == []
+        return
+    assert rc == 0, (rc, err)
+    if reader == "animate":
+        assert (cwd / "out.gif").is_file()
+        if name == "latest-row-W-nan":
+            assert lines == ["main.py animate: note: model 0 is not finite at 1 of the 3 frames (steps 60..60); "
+                             "they show 'not finite at this step'"], lines
+
+
+def test_inspect_optimum_at_a_finite_step_after_non_finite_rows(nonfinite, tmp_path):
+    """A model NaN at steps 20-29 and finite after: inspect --optimum at step 50 works, and the
+    diagnosis is stable only since the first finite step after the NaN rows."""
+    import json
+
+    p = tmp_path / "gap.h5"
+    shutil.copy(nonfinite["latest-row-W-nan"].parent / "base.h5", p)
+    _rewrite_rows(p, lambda a, N: a["W"].__setitem__((slice(20, 30), 0), np.nan))
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "inspect", str(p), "--step", "50", "--optimum",
+                        "--json"], capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    d = json.loads(r.stdout)
+    since = d["local_optimum"]["stable_since"]
+    assert d["step"] == 50 and since["step"] >= 30 and since["changed_at"] is not None and since["changed_at"] >= 29
+
+
+@pytest.mark.parametrize("name", ["W-inf-one-row", "b-nan-every-row", "model-1-of-3"])
+def test_the_window_opens_a_file_with_non_finite_parameters(nonfinite, tmp_path, name):
+    """main.py FILE opens the window (it quits itself after a moment): exit 0, nothing on stderr
+    but Qt's own notes, no traceback; also when only model 1 of a 3-model file is NaN."""
+    if name == "model-1-of-3":
+        from model.config import TrainConfig
+        from model.engine import train
+        from model.runfile import save_run
+
+        tr = train(TrainConfig(n=5, m=2, models=3, steps=40, seed=2), threads=1)
+        path = save_run(tmp_path / "k3.h5", tr.config, tr.history)
+        _rewrite_rows(path, lambda a, N: a["W"].__setitem__((slice(10, None), 1), np.nan))
+    else:
+        path = nonfinite[name]
+    env = dict(os.environ, LGE_QUIT_AFTER_MS="1500", LGE_DATA_DIR=str(tmp_path / "data"))
+    env.setdefault("QT_QPA_PLATFORM", "offscreen") if not env.get("DISPLAY") else None
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), str(path)], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=300, env=env)
+    assert r.returncode == 0 and "Traceback" not in r.stderr and "Error" not in r.stderr, r.stderr[-3000:]
+
+
+def test_open_a_non_finite_file_while_training_shows_it_without_a_traceback(qtbot, nonfinite, tmp_path, monkeypatch,
+                                                                             capfd):
+    """File > Open of a file whose model is NaN while a run trains: the file is shown (as any run that
+    opens), every view draws 'not finite at this step', nothing raises or prints a traceback."""
+    from app.gui.main_window import MainWindow
+    from model.config import TrainConfig
+    from model.snapshot import NOT_FINITE_TEXT
+
+    monkeypatch.setenv("LGE_DATA_DIR", str(tmp_path / "data"))
+    w = MainWindow(autostart=False, restore=False)
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    w.form.set_config(TrainConfig(n=7, steps=200_000))
+    w.start_training()
+    qtbot.waitUntil(lambda: w.session.history is not None and len(w.session.history) > 2, timeout=60_000)
+    assert w.open_run(str(nonfinite["W-nan-every-row"]))
+    for _ in range(5):
+        w.redraw()
+        qtbot.wait(50)
+    drawn = [k for k, v in w.views.items() if k != "verdict" and v.isVisible() and v._not_finite is not None
+             and v._not_finite.isVisible() and NOT_FINITE_TEXT in v._not_finite.toPlainText()]
+    assert drawn, "no visible view says it"
+    assert w.views["verdict"].verdict == "not_finite"
+    assert w.session.state == "opened"
+    err = capfd.readouterr().err
+    assert "Traceback" not in err, err
+    w.session.shutdown(3.0)

@@ -86,7 +86,7 @@ def test_the_new_option_is_on_every_training_command(with_dropout, cmd):
     assert isinstance(cfg, with_dropout) and cfg.dropout == 0.25
     assert config_from_args(build_parser().parse_args(cmd)).dropout == 0.0
     rc, out, err = _main([*cmd, "--dropout", "1.5"])  # refused before anything trains
-    assert rc == 2 and out == "" and err.strip().splitlines() == ["main.py: --dropout: must be in [0, 1), got 1.5"]
+    assert rc == 2 and out == "" and err.strip().splitlines() == [f"main.py {cmd[0]}: --dropout: must be in [0, 1), got 1.5"]
     rc, out, err = _main([*cmd, "--dropout", "lots"])
     assert rc == 2 and err.strip().splitlines() == [f"main.py {cmd[0]}: --dropout: must be a number, got 'lots'"]
 
@@ -94,7 +94,7 @@ def test_the_new_option_is_on_every_training_command(with_dropout, cmd):
 def test_every_bad_option_is_named_on_one_line(with_dropout):
     rc, out, err = _main(["train", "--n", "0", "--dropout", "2"])
     assert rc == 2 and err.strip().splitlines() == [
-        "main.py: --n: must be from 1 to 100000, got 0; --dropout: must be in [0, 1), got 2"]
+        "main.py train: --n: must be from 1 to 100000, got 0; --dropout: must be in [0, 1), got 2"]
 
 
 def test_the_new_option_is_in_the_sweep_grid(with_dropout):

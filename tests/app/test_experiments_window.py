@@ -51,10 +51,14 @@ def test_sweep_runs_in_the_background_and_the_atlas_shows_it(qtbot, make_window,
     counts = e.counts()
     assert sum(counts.values()) == 64 and counts.get("perfect", 0) < 64  # n = 8 fails often
     view = tab.view
-    # one row per verdict, then one per finding
-    assert view.table.rowCount() == len(counts) + len(e.finding_rates())
+    # one row per verdict, then one per outcome (and the failures by outcome), then one per finding
+    orates = e.outcome_rates()
+    assert view.table.rowCount() == len(counts) + len(orates) + len(e.finding_rates())
     assert [view.table.item(r, 0).text() for r in range(len(counts))] == [v.replace("_", " ") for v in counts]
-    assert [view.table.item(len(counts) + r, 0).text() for r in range(len(e.finding_rates()))] == \
+    assert [view.table.item(len(counts) + r, 0).text() for r in range(len(orates))] == \
+        ["outcome: " + k.replace("failure_", "failures ") for k in orates]
+    first = len(counts) + len(orates)
+    assert [view.table.item(first + r, 0).text() for r in range(len(e.finding_rates()))] == \
         ["finding: " + k.replace("_", " ") for k in e.finding_rates()]
     assert view.gallery.gallery_model.rowCount() == 64
     # grouped by verdict: "all" lists the perfect models first, then the failures

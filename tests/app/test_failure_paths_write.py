@@ -250,7 +250,7 @@ def test_ctrl_c_in_train_before_the_first_snapshot_saves_nothing(tmp_path, capsy
     monkeypatch.setattr(model.engine.Trainer, "run", sigint_then_run)
     out = tmp_path / "r.h5"
     assert main(["train", "--n", "7", "--steps", "1000", "--quiet", "--out", str(out)]) == 130
-    assert capsys.readouterr().err.strip() == "main.py: interrupted before the first snapshot: nothing was saved"
+    assert capsys.readouterr().err.strip() == "main.py train: interrupted before the first snapshot: nothing was saved"
     assert list(tmp_path.iterdir()) == []  # no file, no hidden one
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
 
@@ -263,7 +263,7 @@ def test_ctrl_c_in_a_sweep_keeps_the_finished_configurations(tmp_path):
     rd.wait_for(r"\[2/2\] steps=100000000 train: +\d+%\|.*\| *\d{3,}/")
     assert interrupt(rd) == 130
     line = one_clean_line(rd.text)
-    assert line == f"main.py: interrupted: 1 of 2 configuration(s) finished and saved in {out}", line
+    assert line == f"main.py sweep: interrupted: 1 of 2 configuration(s) finished and saved in {out}", line
     s = open_sweep(out)
     assert s.cancelled and len(s.entries) == 1 and s.entries[0].config.steps == 50
 
@@ -273,7 +273,7 @@ def test_ctrl_c_in_a_sweep_with_nothing_finished_says_nothing_was_saved(tmp_path
     rd = Reader(start("sweep", "--n", "7", "--models", "4", "--steps", "100000000", "--out", out))
     rd.wait_for(r"train: +\d+%\|.*\| *\d{3,}/")
     assert interrupt(rd) == 130
-    assert one_clean_line(rd.text) == "main.py: interrupted: 0 of 1 configuration(s) finished; nothing was saved"
+    assert one_clean_line(rd.text) == "main.py sweep: interrupted: 0 of 1 configuration(s) finished; nothing was saved"
     assert not out.exists() and hidden_parts(tmp_path) == []
 
 
@@ -288,7 +288,7 @@ def test_ctrl_c_in_datasize_keeps_the_finished_sizes(tmp_path):
     rd.wait_for(r"\[2/2\] T = 100,?000")
     assert interrupt(rd) == 130
     line = one_clean_line(rd.text)
-    assert line == f"main.py: interrupted: 1 of 2 size(s) finished and saved in {out}", line
+    assert line == f"main.py datasize: interrupted: 1 of 2 size(s) finished and saved in {out}", line
     d = open_datasize(out)
     assert d.cancelled and [x.T for x in d.results] == [3]
 
@@ -300,7 +300,7 @@ def test_ctrl_c_in_probe_continue_steps_reports_the_probe_and_exits_130(run7):
     rd.wait_for(r"perturbed: +\d+%\|.*\| *\d{3,}/")
     assert interrupt(rd) == 130
     line = one_clean_line(rd.text)
-    assert re.fullmatch(r"main\.py: interrupted: the continued training stopped at step [\d,]+ of 10,000,000 "
+    assert re.fullmatch(r"main\.py probe: interrupted: the continued training stopped at step [\d,]+ of 10,000,000 "
                         r"and is not reported; the probe above is complete", line), line
     d = json.loads(rd.out)  # the probe itself, complete; no half continuation
     assert "continue" not in d and np.isfinite(d["slope"]) and len(d["loss"]) == 101
@@ -312,7 +312,7 @@ def test_ctrl_c_in_animate_writes_nothing_and_exits_130(run7, tmp_path):
     rd.wait_for(r"\| *\d{2,}/5000")  # frames are being rendered and encoded
     assert interrupt(rd) == 130
     line = one_clean_line(rd.text)
-    assert re.fullmatch(rf"main\.py: interrupted after \d+ of 5000 frames: nothing was written to {re.escape(str(out))}",
+    assert re.fullmatch(rf"main\.py animate: interrupted after \d+ of 5000 frames: nothing was written to {re.escape(str(out))}",
                         line), line
     assert list(tmp_path.iterdir()) == []
 
@@ -333,7 +333,7 @@ def test_ctrl_c_in_export_writes_nothing_and_exits_130(run7, tmp_path):
         assert p.poll() is None and time.monotonic() < deadline, rd.text[-2000:]
         time.sleep(0.01)
     assert interrupt(rd) == 130
-    assert one_clean_line(rd.text) == f"main.py: interrupted: nothing was written to {out}"
+    assert one_clean_line(rd.text) == f"main.py export: interrupted: nothing was written to {out}"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -419,7 +419,7 @@ def test_no_writer_replaces_a_file_unasked_and_force_replaces_it(tmp_path, run7,
         out.write_bytes(keep)
         assert main(args + ["--out", str(out)]) == 2
         err = capsys.readouterr().err
-        assert err.strip() == f"main.py: --out: {out} already exists; pass --force to replace it", (name, err)
+        assert err.strip() == f"main.py {name}: --out: {out} already exists; pass --force to replace it", (name, err)
         assert out.read_bytes() == keep, name
     # set for this test only: left in os.environ, it made later in-process exports of the 3D
     # view refuse for want of a display instead of naming their bad argument
@@ -438,7 +438,7 @@ def test_train_out_a_folder_says_it_is_a_folder(tmp_path, capsys):
     d = tmp_path / "runs.h5"
     d.mkdir()
     assert main(["train", "--n", "5", "--steps", "5", "--out", str(d)]) == 2
-    assert capsys.readouterr().err.strip() == f"main.py: --out: cannot write {d}: it is a folder"
+    assert capsys.readouterr().err.strip() == f"main.py train: --out: cannot write {d}: it is a folder"
 
 
 # ------------------------------------------------------------------ memory
@@ -454,7 +454,7 @@ def test_train_that_cannot_fit_in_memory_is_refused_before_anything(tmp_path, ca
     out = tmp_path / "m.h5"
     assert main(["train", *args, "--steps", "10", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"main.py: {field}: ") and "would need about" in err and "\n" not in err, err
+    assert err.startswith(f"main.py train: {field}: ") and "would need about" in err and "\n" not in err, err
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
@@ -469,7 +469,7 @@ def test_an_allocation_that_still_fails_is_one_line_and_exit_1(tmp_path, capsys,
     out = tmp_path / "m.h5"
     assert main(["train", "--n", "5", "--steps", "10", "--quiet", "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("main.py: out of memory") and "\n" not in err
+    assert err.startswith("main.py train: out of memory") and "\n" not in err
     assert list(tmp_path.iterdir()) == []  # nothing was recorded: no file
 
 
@@ -557,3 +557,222 @@ def test_the_window_s_autosave_on_a_disk_that_fills_stops_but_training_goes_on(q
     run = open_run(path)  # what was written before the disk filled
     assert 1 <= len(run.history) and run.history.latest_step < 300_000
     assert hidden_parts(disk / "runs") == []
+
+
+# ------------------------------------------------- names at the length limit (issue 21, item 10)
+def _name_max(folder) -> int:
+    return os.pathconf(folder, "PC_NAME_MAX")
+
+
+@pytest.fixture(scope="module")
+def sweep_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("sweep") / "s.h5"
+    r = cli("sweep", "--n", "3", "--steps", "5", "--models", "2", "--quiet", "--out", p)
+    assert r.returncode == 0, r.stderr
+    return p
+
+
+#: writer -> (argv before --out / --figure, the flag, the extension)
+NAME_WRITERS = {
+    "train": (["train", "--n", "5", "--steps", "5", "--quiet"], "--out", ".h5"),
+    "sweep": (["sweep", "--n", "3", "--steps", "5", "--models", "2", "--quiet"], "--out", ".h5"),
+    "datasize": (["datasize", "--n", "20", "--sizes", "3", "--steps", "5", "--warmup", "2", "--test-examples", "20",
+                  "--quiet"], "--out", ".h5"),
+    "probe --out": (["probe", "{run}", "--points", "5", "--at", "0.05"], "--out", ".h5"),
+    "probe --figure": (["probe", "{run}", "--points", "5"], "--figure", ".png"),
+    "export png": (["export", "{run}", "--view", "zones", "--size", "100x80"], "--out", ".png"),
+    "export svg": (["export", "{run}", "--view", "wheel", "--size", "100x80"], "--out", ".svg"),
+    "export pdf": (["export", "{run}", "--view", "bias", "--size", "100x80"], "--out", ".pdf"),
+    "export sweep": (["export", "{sweep}", "--size", "400x300"], "--out", ".png"),
+    "animate gif": (["animate", "{run}", "--view", "zones", "--frames", "2", "--size", "100x80", "--quiet"], "--out",
+                    ".gif"),
+    "animate mp4": (["animate", "{run}", "--view", "loss", "--frames", "2", "--size", "128x96", "--quiet"], "--out",
+                    ".mp4"),
+}
+
+
+@pytest.mark.parametrize("length", ["at the limit", "at the limit in UTF-8", "one byte over"])
+@pytest.mark.parametrize("writer", list(NAME_WRITERS))
+def test_a_name_at_the_length_limit_is_written_and_one_byte_more_is_one_line(tmp_path, run7, sweep_file, capsys,
+                                                                           monkeypatch, writer, length):
+    """A name of exactly NAME_MAX bytes (255 here) is a legal name: every writer writes it (its hidden
+    temporary name is shortened to fit, and none is left); one byte more is refused in one line
+    naming the lengths, exit 2, nothing written."""
+    from app.cli import main
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    monkeypatch.setenv("LGE_DATA_DIR", str(tmp_path / "data"))
+    args, flag, ext = NAME_WRITERS[writer]
+    args = [a.format(run=run7, sweep=sweep_file) for a in args]
+    limit = _name_max(tmp_path)
+    room = limit - len(ext) + (length == "one byte over")
+    stem = "é" * (room // 2) + "x" * (room % 2) if "UTF-8" in length else "n" * room
+    out = tmp_path / f"{stem}{ext}"
+    assert len(os.fsencode(out.name)) == limit + (length == "one byte over")
+    rc = main(args + [flag, str(out)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if length == "one byte over":
+        lines = err.strip().splitlines()
+        assert rc == 2 and len(lines) == 1, err
+        assert f"the file name is too long ({limit + 1} bytes; this file system allows {limit})" in lines[0], lines[0]
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name != "data") == []
+    else:
+        assert rc == 0, err
+        assert out.is_file() and out.stat().st_size > 0
+        assert hidden_parts(tmp_path) == []
+
+
+# ------------------------------------------------------- stale hidden files (issue 21, item 14)
+def _wait_for_part(folder, proc, timeout=180.0):
+    deadline = time.monotonic() + timeout
+    while not hidden_parts(folder):
+        assert proc.poll() is None and time.monotonic() < deadline, "no hidden file appeared"
+        time.sleep(0.005)
+    return hidden_parts(folder)
+
+
+@pytest.mark.parametrize("writer", ["train", "animate"])
+def test_a_part_file_left_by_kill_9_is_removed_by_the_next_writer(tmp_path, run7, writer):
+    """kill -9 leaves the writer's hidden file (nothing can remove it then); the next writer in that
+    folder finds that no process with its id and start time runs, and removes it."""
+    args = (["train", "--n", "7", "--steps", "100000000", "--out", tmp_path / "r.h5"] if writer == "train" else
+            ["animate", run7, "--view", "zones", "--frames", "300", "--size", "640x480", "--quiet", "--out",
+             tmp_path / "a.mp4"])
+    for _ in range(5):  # train publishes its file after its first chunk: kill it before that
+        p = start(*args)
+        parts = _wait_for_part(tmp_path, p)
+        _kill_when(p, lambda: True)
+        left = hidden_parts(tmp_path)
+        if left:
+            break
+        (tmp_path / "r.h5").unlink()
+    assert left and set(parts) <= set(left), (parts, left)
+    m = re.match(r"^\.(r|a)\.(\d+)-(\d+)-[0-9a-f]{6}-[0-9a-f]{4}\.part\.(h5|mp4)$", left[0])
+    assert m and int(m.group(2)) == p.pid, left  # the writer's own id is in the name
+    r = cli("train", "--n", "5", "--steps", "5", "--quiet", "--out", tmp_path / "next.h5")
+    assert r.returncode == 0, r.stderr
+    assert hidden_parts(tmp_path) == [], hidden_parts(tmp_path)
+
+
+def test_a_live_writer_s_part_file_is_never_removed(tmp_path, run7):
+    """While an animation encodes into its hidden file, another writer in the same folder leaves it
+    alone; the animation, interrupted afterwards, removes its own and writes nothing."""
+    rd = Reader(start("animate", run7, "--view", "zones", "--frames", "3000", "--size", "640x480", "--quiet",
+                      "--out", tmp_path / "a.mp4"))
+    parts = _wait_for_part(tmp_path, rd.proc)
+    r = cli("export", run7, "--view", "zones", "--size", "100x80", "--out", tmp_path / "f.png")
+    assert r.returncode == 0, r.stderr
+    running = rd.proc.poll() is None and not (tmp_path / "a.mp4").exists()
+    assert running, "the animation ended before the other writer ran: nothing was shown"
+    assert set(parts) <= set(hidden_parts(tmp_path)), (parts, hidden_parts(tmp_path))
+    assert interrupt(rd, 300) == 130, rd.text[-2000:]
+    assert hidden_parts(tmp_path) == [] and not (tmp_path / "a.mp4").exists()
+
+
+def test_remove_stale_judges_only_names_it_can_tell_dead(tmp_path):
+    """Removed: this machine's name of a process that is gone (a pid that runs, started at another
+    time, is another process). Kept: this process's own, another machine's or namespace's, a
+    name of another form, and a folder."""
+    from model import outfile
+
+    me = outfile._owner()
+    if me is None:
+        pytest.skip("no /proc: the writers' names carry no process id here")
+    pid, start_, tag = me.split("-")
+    other_tag = "0" * 6 if tag != "0" * 6 else "1" * 6
+    names = {
+        f".r.{pid}-{int(start_) + 1}-{tag}-0a0a.part.h5": "removed",  # this pid, another start: a dead one's
+        f".r.{2**22 + 7}-5-{tag}-0b0b.part.png": "removed",  # a pid beyond pid_max: nobody runs
+        f".r.{pid}-{start_}-{tag}-0c0c.part.h5": "kept",  # this process: live
+        f".r.{2**22 + 7}-5-{other_tag}-0d0d.part.h5": "kept",  # another machine or namespace
+        ".r.1a2b3c4d.part.h5": "kept",  # the old form: no owner to ask
+        "r.h5": "kept",
+    }
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / f".d.{2**22 + 7}-5-{tag}-0e0e.part").mkdir()
+    gone = outfile.remove_stale(tmp_path)
+    assert sorted(gone) == sorted(n for n, v in names.items() if v == "removed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [n for n, v in names.items() if v == "kept"] + [f".d.{2**22 + 7}-5-{tag}-0e0e.part"])
+
+
+# ------------------------------------------------- default names (issue 21, item 6)
+@pytest.mark.parametrize("cmd", [["train", "--n", "7", "--steps", "300", "--quiet"],
+                                 ["sweep", "--n", "5", "--models", "3", "--steps", "50", "--quiet"]],
+                         ids=["train", "sweep"])
+def test_two_runs_started_in_the_same_second_get_two_default_names(tmp_path, cmd):
+    """Without --out, two programs started together with the same config each write their own file
+    in the data folder (the default name's random part): neither fails on the other's name."""
+    env = {"LGE_DATA_DIR": str(tmp_path)}
+    procs = [start(*cmd, **env) for _ in range(2)]
+    outs = [(p.wait(timeout=600), p.stdout.read().decode(), p.stderr.read().decode()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert all(rc == 0 for rc, _, _ in outs), outs
+    files = sorted((tmp_path / "runs").glob(f"{'run' if cmd[0] == 'train' else cmd[0]}-*.h5"))
+    assert len(files) == 2, files
+    said = sorted(re.search(r"saved: (\S+\.h5)", out).group(1) for _, out, _ in outs)
+    assert said == sorted(map(str, files))
+
+
+def test_two_windows_autosave_side_by_side(qtbot, tmp_path, monkeypatch):
+    """Two sessions (two windows) that start the same experiment at once both autosave: the
+    second does not stop its autosave on the first one's name."""
+    from app.gui.session import Session
+
+    monkeypatch.setenv("LGE_DATA_DIR", str(tmp_path))
+    cfg = TrainConfig(n=7, steps=200)
+    sessions = [Session(), Session()]
+    said = []
+    for s in sessions:
+        s.message.connect(said.append)
+    for s in sessions:
+        s.start(cfg)
+    qtbot.waitUntil(lambda: all(s.state == "finished" for s in sessions), timeout=120_000)
+    for s in sessions:
+        assert s.shutdown(5.0)
+    assert not [m for m in said if "autosave stopped" in m], said
+    files = sorted((tmp_path / "runs").glob("run-*.h5"))
+    assert len(files) == 2 and all(len(open_run(f).history) > 1 for f in files), files
+
+
+def test_the_window_on_a_data_disk_full_at_start_says_so_in_a_dialog(qtbot, disk, monkeypatch):
+    """A data disk full before the run starts: autosave is disabled with one dialog (not only a
+    status line), and the run trains in memory to its end."""
+    pytest.importorskip("PyQt6")
+    from app.gui.session import Session
+
+    monkeypatch.setenv("LGE_DATA_DIR", str(disk))
+    (disk / "runs").mkdir()
+    fill(disk)
+    s = Session()
+    errors, messages = [], []
+    s.error.connect(lambda title, text: errors.append((title, text)))
+    s.message.connect(messages.append)
+    try:
+        s.start(TrainConfig(n=7, steps=500, seed=0))
+        qtbot.waitUntil(lambda: s.state == "finished", timeout=120_000)
+    finally:
+        assert s.shutdown(timeout=5.0)
+    assert [t for t, _ in errors] == ["Autosave disabled"], errors
+    assert "disk is full" in errors[0][1] and "Save run as" in errors[0][1] and "\n" not in errors[0][1]
+    assert s.history.latest_step == 500 and s.run_path is None
+    assert [p.name for p in (disk / "runs").iterdir()] == []
+
+
+def test_a_budget_larger_than_a_short_run_can_fill_reserves_nothing_it_cannot_use(tmp_path):
+    """--history-budget-mb 100000 --steps 5 (item 12): the history holds the 6 rows the run records,
+    not a 100 GB reservation that failed 'out of memory' blaming n and --models; the same budget for
+    a run long enough to fill it is refused before anything, naming --history-budget-mb."""
+    out = tmp_path / "r.h5"
+    r = cli("train", "--history-budget-mb", "100000", "--steps", "5", "--quiet", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert len(open_run(out).history) == 6
+    r = cli("train", "--history-budget-mb", "100000", "--steps", "1000000000", "--quiet", "--out",
+            tmp_path / "s.h5")
+    line = one_clean_line(r.stderr)
+    assert r.returncode == 2 and line.startswith("main.py train: --history-budget-mb: ") and "the history" in line
+    assert not (tmp_path / "s.h5").exists()

@@ -84,8 +84,12 @@ def schema_option_cases(cmd: str, covered: set):
     from model.config import schema
 
     out = []
+    defaults = {o.name: o.default for o in schema()}
     for opt in schema():
-        if opt.kind not in ("int", "float") or opt.flag in covered or opt.strict:
+        # an option that applies only under another option's value than the default (other than
+        # --data sparse, given below) is fuzzed where that is set up: the cases above
+        unmet = [f for f, allowed in opt.applies if f != "data" and defaults[f] not in allowed]
+        if opt.kind not in ("int", "float") or opt.flag in covered or unmet:
             continue
         fams = INT_FAMILIES if opt.kind == "int" else FLOAT_FAMILIES
         ok = []
@@ -107,6 +111,8 @@ def cases_train():
     c = train_option_cases("train")
     c += [
         ("train:--out=empty", ["train", "--out="], "--out"),
+        ("train:--out=not-hdf5", ["train", "--out", "r.txt"], "--out"),
+        ("train:--out=no-extension", ["train", "--out", "run"], "--out"),
         ("train:--out=missing", ["train", "--out"], "--out"),
         ("train:--init=run-without-file", ["train", "--init", "run"], "--init-run"),
         ("train:--init-run=empty", ["train", "--init", "run", "--init-run="], "--init-run"),
@@ -127,6 +133,15 @@ def cases_train():
         ("train:--sparsity=1", ["train", "--data", "sparse", "--sparsity", "1"], "--sparsity"),
         ("train:--momentum=1", ["train", "--optimizer", "sgd", "--momentum", "1"], "--momentum"),
         ("train:--importance-decay=1.5", ["train", "--importance-decay", "1.5"], "--importance-decay"),
+        # given where the schema says it does not apply (Option.applies): refused, not ignored
+        ("train:--warmup-with-a-constant-schedule", ["train", "--warmup", "100"], "--warmup"),
+        ("train:--momentum-with-adamw", ["train", "--momentum", "0.5"], "--momentum"),
+        ("train:--momentum-with-adam", ["train", "--optimizer", "adam", "--momentum", "0.5"], "--momentum"),
+        ("train:--beta1-with-sgd", ["train", "--optimizer", "sgd", "--beta1", "0.5"], "--beta1"),
+        ("train:--beta2-with-sgd", ["train", "--optimizer", "sgd", "--beta2", "0.5"], "--beta2"),
+        ("train:--eps-with-sgd", ["train", "--optimizer", "sgd", "--eps", "1e-6"], "--eps"),
+        ("train:--sparsity-with-identity-data", ["train", "--sparsity", "0.9"], "--sparsity"),
+        ("train:--init-model-with-xavier", ["train", "--init", "xavier", "--init-model", "0"], "--init-model"),
         ("train:unknown-flag", ["train", "--bogus"], "--bogus"),
         ("train:stray-positional", ["train", "stray"], "stray"),
     ]
@@ -139,8 +154,16 @@ def cases_sweep():
                             "optimizer=rmsprop", "m=3;m=4"], prefix=["sweep"])
     c += [
         ("sweep:--grid-key-twice", ["sweep", "--grid", "n=6", "--grid", "n=7"], "--grid"),
+        ("sweep:--grid-momentum-with-adamw", ["sweep", "--grid", "momentum=0.5,0.9"], "--grid"),
+        ("sweep:--grid-of-a-million", ["sweep", "--grid", "lr=" + ",".join(f"{1e-3 * (1 + i / 1e4):.7g}"
+                                                                           for i in range(1000)),
+                                       "--grid", "n=" + ",".join(map(str, range(2, 1002)))], "--grid"),
+        ("sweep:--momentum-with-an-adam-grid", ["sweep", "--grid", "optimizer=adam,adamw", "--momentum", "0.5"],
+         "--momentum"),
+        ("sweep:--warmup-with-a-constant-grid", ["sweep", "--grid", "n=5,6", "--warmup", "10"], "--warmup"),
         ("sweep:--init=run", ["sweep", "--init", "run", "--init-run", "good.h5"], "--init"),
         ("sweep:--out=empty", ["sweep", "--out="], "--out"),
+        ("sweep:--out=not-hdf5", ["sweep", "--out", "s.svg"], "--out"),
         ("sweep:--out=folder", ["sweep", "--out", "."], "."),
     ]
     return c
@@ -160,6 +183,10 @@ def cases_datasize():
         ("datasize:--batch", ["datasize", "--sizes", "3", "--batch", "5"], "--batch"),
         ("datasize:--init=run", ["datasize", "--sizes", "3", "--init", "run", "--init-run", "good.h5"], "--init"),
         ("datasize:--out=empty", ["datasize", "--sizes", "3", "--out="], "--out"),
+        ("datasize:--warmup-with-a-constant-schedule", ["datasize", "--sizes", "3", "--schedule", "constant",
+                                                        "--warmup", "4"], "--warmup"),
+        ("datasize:--momentum-with-adamw", ["datasize", "--sizes", "3", "--momentum", "0.5"], "--momentum"),
+        ("datasize:--out=not-hdf5", ["datasize", "--sizes", "3", "--out", "d.png"], "--out"),
     ]
     return c
 
@@ -193,7 +220,8 @@ def cases_probe():
     c += _choice("--path", prefix=p)
     c += _values("--direction", ["", "0", "99", "-1", "1.5", "angle:", "angle:nan", "angle:inf", "bogus"],
                  prefix=p)
-    c += _values("--range", ["", "0", "nan", "inf", "2,1", "1,1", "a", "1,2,3", "-inf,1", "1e400"], prefix=p)
+    c += _values("--range", ["", "0", "nan", "inf", "2,1", "1,1", "a", "1,2,3", "-inf,1", "1e400", "1e300",
+                             "3.5e38", "-3.5e38,1"], prefix=p)
     c += [
         ("probe:--feature=beyond-n", p + ["--feature", "6"], "--feature"),
         ("probe:--direction=same-feature", p + ["--feature", "2", "--direction", "2"], "--direction"),
@@ -203,6 +231,10 @@ def cases_probe():
         ("probe:--direction-with-bias-path", p + ["--path", "bias", "--direction", "2"], "--direction"),
         ("probe:--feature-with-random-path", p + ["--path", "random", "--feature", "2"], "--feature"),
         ("probe:--points=2", p + ["--points", "2"], "--points"),
+        ("probe:--at-beyond-float32", p + ["--range", "1e300", "--at", "1e300", "--out", "p.h5"], "--range"),
+        ("probe:--out-not-hdf5", p + ["--at", "0.1", "--out", "p.pdf"], "--out"),
+        ("probe:--out-same-as--figure", p + ["--at", "0.1", "--out", "same.pdf", "--figure", "same.pdf"], "--out"),
+        ("probe:--figure-not-a-figure", p + ["--figure", "f.h5"], "--figure"),
         ("probe:no-file", ["probe"], "run"),
         ("probe:file=missing", ["probe", "absent.h5"], "absent.h5"),
     ]
@@ -227,7 +259,10 @@ def _export_common(cmd: str, out: str):
                            "plane3d.enlarge=1,1,-5", "plane3d.enlarge=1,1,nan", "plane3d.enlarge=1,1,inf",
                            "plane3d.enlarge=a,b,c", "plane3d.axes=1,1,2", "plane3d.axes=1,2,9", "plane3d.axes=0,1,2",
                            "plane3d.axes=1,2", "plane3d.slivers=2", "plane3d.camera=bogus", "plane3d.elevation=nan",
-                           "plane3d.azimuth=inf", "plane3d.distance=-1", "plane3d.distance=0", "plane3d.triple=0,1,2"],
+                           "plane3d.azimuth=inf", "plane3d.distance=-1", "plane3d.distance=0", "plane3d.triple=0,1,2",
+                           # beyond what the scene can be drawn at (blank pictures before): bounded
+                           "plane3d.enlarge=1e308,1e308,1e308", "plane3d.enlarge=1,1,1001", "plane3d.enlarge=0.001,1,1",
+                           "plane3d.distance=1e308", "plane3d.elevation=1e300", "plane3d.azimuth=-1e300"],
                  prefix=[cmd, "good.h5", "--view", "figure", "--panels", "plane3d+zones", "--out", out])
     c += _values("--set", ["gram.order=bogus", "gram.bias=maybe", "gram.relu=", "gram.order=1"],
                  prefix=[cmd, "good.h5", "--view", "gram", "--out", out])
@@ -256,6 +291,16 @@ def cases_export():
     c = _export_common("export", "x.png")
     c += _numeric("int", "--step", ok=("zero",), prefix=p)
     c += _choice("--background", prefix=p)
+    c += [  # a sweep or dataset-size file's view is drawn whole: the run options are refused
+        ("export:--set-on-a-sweep-file", ["export", "sweep.h5", "--set", "zones.mode=raster", "--out", "x.png"],
+         "--set"),
+        ("export:--set-bogus-on-a-sweep-file", ["export", "sweep.h5", "--set", "bogus", "--out", "x.png"], "--set"),
+        ("export:--set-on-a-datasize-file", ["export", "ds.h5", "--set", "wheel.show_data=false", "--out", "x.png"],
+         "--set"),
+        ("export:--config=0", ["export", "sweep.h5", "--config", "0", "--out", "x.png"], "--config"),
+        ("export:--config=beyond", ["export", "sweep.h5", "--config", "2", "--out", "x.png"], "--config"),
+        ("export:--config-on-a-datasize-file", ["export", "ds.h5", "--config", "1", "--out", "x.png"], "--config"),
+    ]
     return c
 
 
@@ -338,6 +383,19 @@ def good_run(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def experiment_files(tmp_path_factory):
+    """A one-configuration sweep file and a dataset-size file every case can name (sweep.h5, ds.h5)."""
+    from model.config import TrainConfig
+    from model.datasize import DataSizeRunner, smdd_config
+    from model.sweep import run_sweep
+
+    d = tmp_path_factory.mktemp("fuzz-experiments")
+    run_sweep(TrainConfig(n=3, steps=5), None, 2, out=d / "sweep.h5", threads=1)
+    DataSizeRunner(smdd_config(n=20, steps=5, warmup=0), [3], test_examples=50, out=d / "ds.h5", threads=1).run()
+    return d / "sweep.h5", d / "ds.h5"
+
+
 def tree(folder: Path) -> dict:
     """path -> (size, mtime_ns) of everything under ``folder`` (folders too)."""
     out = {}
@@ -350,7 +408,7 @@ def tree(folder: Path) -> dict:
 
 
 @pytest.fixture
-def workdir(tmp_path, good_run, monkeypatch, qapp):
+def workdir(tmp_path, good_run, experiment_files, monkeypatch, qapp):
     """A fresh working directory (good.h5, notes.txt, the data folder) with tripwires set."""
     import model.datasize
     import model.engine
@@ -363,6 +421,8 @@ def workdir(tmp_path, good_run, monkeypatch, qapp):
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     shutil.copy(good_run, cwd / "good.h5")
+    for p in experiment_files:
+        shutil.copy(p, cwd / p.name)
     (cwd / "notes.txt").write_text("not a run\n")
     monkeypatch.chdir(cwd)
     monkeypatch.setenv("LGE_DATA_DIR", str(tmp_path / "data"))
@@ -452,3 +512,72 @@ def test_bad_argument_is_refused_by_the_real_command(tmp_path, good_run, argv, n
     assert_refused(r.returncode, r.stdout, r.stderr, needle)
     assert_unchanged(cwd, before)
     assert not any(p.is_file() for p in (tmp_path / "data").rglob("*"))
+
+
+# ------------------------------------------------- cluster addresses (issue 21, item 7)
+CLUSTER_ADDRESSES = ["", " ", "local:", "x..y:1", "h" * 300 + ":6379", "a" * 64 + ".example.com:6379", "host",
+                     "host:", ":6379", "host:0", "host:65536", "host:port", "[::g]:6379", "[::1:6379", "héllo.com:1",
+                     "bad_-.com:1", "ray://", "127.0.0.1:1", "ray://127.0.0.1:1", "{http}", "{silent}", "{h2}"]
+
+
+@pytest.fixture(scope="module")
+def services():
+    """Three services on this machine that are not a Ray cluster: an HTTP/1.1 server, one that
+    accepts and says nothing, and an HTTP/2 server (the protocol gRPC and Ray speak: the address
+    passes, and Ray, not installed here or not there, is what is named)."""
+    import socket
+    import threading
+    import time
+
+    socks, stop = [], threading.Event()
+
+    def serve(kind):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        s.settimeout(0.2)
+        socks.append(s)
+
+        def loop():
+            while not stop.is_set():
+                try:
+                    c, _ = s.accept()
+                except OSError:
+                    continue
+                with c:
+                    c.settimeout(10)
+                    try:
+                        c.recv(1024)
+                        if kind == "http":
+                            c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                        elif kind == "h2":  # the server preface: an empty SETTINGS frame (RFC 7540, 3.5)
+                            c.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+                        else:
+                            deadline = time.monotonic() + 10
+                            while not stop.is_set() and time.monotonic() < deadline:
+                                time.sleep(0.05)
+                    except OSError:
+                        pass
+        threading.Thread(target=loop, daemon=True).start()
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+    ports = {k: serve(k) for k in ("http", "silent", "h2")}
+    yield ports
+    stop.set()
+    for s in socks:
+        s.close()
+
+
+@pytest.mark.parametrize("cmd", ["sweep", "datasize"])
+@pytest.mark.parametrize("address", CLUSTER_ADDRESSES)
+def test_a_cluster_address_that_cannot_be_a_ray_cluster_is_one_line(workdir, services, cmd, address, monkeypatch):
+    """--cluster ADDRESS: one line naming --cluster (never a UnicodeError or a Ray log, never a
+    hang, never a silent run here for an empty one), before anything trains."""
+    import model.cluster
+
+    monkeypatch.setattr(model.cluster, "CONNECT_TIMEOUT", 3.0)
+    address = address.format(**services) if address.startswith("{") else address
+    base = ["sweep", "--steps", "2"] if cmd == "sweep" else ["datasize", "--sizes", "3", "--n", "20", "--steps", "2"]
+    rc, out, err = run_in_process([*base, "--cluster", address])
+    assert_refused(rc, out, err, "--cluster")
+    assert len(err.strip()) < 400, err

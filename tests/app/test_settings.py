@@ -59,7 +59,8 @@ def test_a_pickled_settings_file_never_runs_when_the_window_starts(tmp_path):
     assert "state=" in r.stdout  # the window did start and close
     assert not marker.exists(), "the settings file ran code"
     saved = json.loads((config / org / "explorer.json").read_text())  # the settings it did keep: plain JSON
-    assert isinstance(saved["geometry"], str) and isinstance(saved["state"], str)
+    assert all(isinstance(saved[k], dict) and all(isinstance(v, str) for v in saved[k].values())
+               for k in ("geometry", "state"))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from app.export.figure import VIEW_TITLES, FigureOptions, FigureRenderer, qimage
 from app.export.view_settings import (CameraSettings, SettingError, apply_sets, from_json, parse_set,  # noqa: E402
                                       to_json)
 from render3d.scene import PlaneSettings  # noqa: E402
+from widgets.feature_history import HistorySettings  # noqa: E402
 from widgets.feature_wheel import WheelSettings  # noqa: E402
 from widgets.gram_view import GramSettings  # noqa: E402
 from widgets.zone_map import ZoneSettings  # noqa: E402
@@ -149,8 +150,11 @@ def test_window_settings_round_trip_into_the_exported_figure(qtbot, window, tmp_
     w.plane3d.toggles["after_relu"].setChecked(True)
     w.plane3d.set_triple((0, 2, 4))
     w.plane3d.set_camera("normal")
+    axis = w.views["history"]._setting_widgets["axis"]
+    axis.setCurrentIndex(axis.findData("linear"))
     want = {"zones": ZoneSettings(clip_to_shape=False), "wheel": WheelSettings(show_gaps=True),
-            "gram": GramSettings(bias=False, order="angle"), "plane3d": w.plane3d.settings}
+            "gram": GramSettings(bias=False, order="angle"), "history": HistorySettings(axis="linear"),
+            "plane3d": w.plane3d.settings}
     assert w.view_settings() == want and want["plane3d"].after_relu and w.plane3d.triple == (0, 2, 4)
     assert load_views(settings()) == want  # saved as they changed
 
@@ -160,6 +164,9 @@ def test_window_settings_round_trip_into_the_exported_figure(qtbot, window, tmp_
     assert o.views == want and o.axes == (0, 2, 4)
     cam = w.plane3d.camera_params()
     assert o.camera == CameraSettings(preset="normal", **cam) and o.camera.exact
+    # what the window's 3D view shows when the dialog takes its options (its controls may relayout
+    # later, e.g. an enlarge box's "applied" suffix; the export keeps this framing, camera.aspect)
+    mine = _rgb(w.plane3d.render_image(360, 300))
 
     # the dialog's export of WᵀW is drawn with the window's settings: W^T W by angle, no b
     d.view.setCurrentIndex(d.view.findText(VIEW_TITLES["gram"]))
@@ -192,7 +199,6 @@ def test_window_settings_round_trip_into_the_exported_figure(qtbot, window, tmp_
         got = pv.camera_params()
         for k in ("distance", "elevation", "azimuth", "fov"):
             assert got[k] == pytest.approx(cam[k])
-    mine = _rgb(w.plane3d.render_image(360, 300))
     assert np.abs(img - mine).mean() < 1.0, np.abs(img - mine).mean()
     assert sorted(os.listdir(tmp_path)) == ["gram.png"]
 

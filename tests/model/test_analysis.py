@@ -93,14 +93,45 @@ def test_merged_failure():
     assert 1 not in d["reconstructed"] and 2 not in d["reconstructed"]
 
 
-def test_merged_needs_the_same_direction_not_just_close():
-    W = polar([0, 3, 120, 240], [1, 1, 1, 1])  # 3 degrees apart: not merged at n = 4
+def test_merged_is_decided_by_the_outputs_not_the_angle():
+    # issue 19: merged means the outputs cannot tell two inputs apart (they fire the same outputs),
+    # whatever the angle. 3 degrees apart with b = 0: input 1 fires outputs 1 and 2 (cos 3 > 0.01),
+    # and so does input 2: merged (the old rule, an angle under 1 degree, said not merged).
+    W = polar([0, 3, 120, 240], [1, 1, 1, 1])
     a = analyze(snap(W, np.zeros(4)))
+    assert a.merged_groups == [[0, 1]]
+    g = a.finding("merged").evidence["groups"][0]
+    assert g["fires"] == [1, 2] and g["max_angle_deg"] == pytest.approx(3.0)
+    # the same two directions with biases that split their zones are not merged: b_2 puts output 2
+    # at 1 - 0.9895 = 0.0105 > 0.01 on input 2 and at cos 3 - 0.9895 = 0.0091 <= 0.01 on input 1;
+    # b_1 = -0.9895 likewise keeps output 1 off input 2 (cos 3 - 0.9895 = 0.0091).
+    b = np.array([-0.9895, -0.9895, 0.0, 0.0])
+    a = analyze(snap(W, b))
     assert a.merged_groups == []
-    W = polar([0, 0.5, 120, 240], [1, 1, 1, 1])  # 0.5 degrees: merged
+    assert a.reconstructed == [0, 1, 2, 3]  # each input fires only its own output
+    # ... by the sign test; inputs 1 and 2 give their own output only 0.0105: not within 0.1 of 1
+    assert a.verdict == "imperfect" and a.failure_key == "inexact"
+    assert a.finding("inexact").features == [0, 1]
+    # 0.5 degrees apart, and across the +-180 seam: merged
+    W = polar([0, 0.5, 120, 240], [1, 1, 1, 1])
     assert analyze(snap(W, np.zeros(4))).merged_groups == [[0, 1]]
-    W = polar([179.8, -179.9, 60, -60], [1, 1, 1, 1])  # across the +-180 seam
+    W = polar([179.8, -179.9, 60, -60], [1, 1, 1, 1])
     assert analyze(snap(W, np.zeros(4))).merged_groups == [[0, 1]]
+    # a pair 20 degrees apart sharing one slot of a hexagon (the n = 8 AdamW pairs, 1.5-23 degrees):
+    # with every b = -r^2 cos 50 and r^2 (1 - cos 50) = 1, each pair input fires both pair outputs
+    # (cos 20 > cos 50) and nothing else (its nearest other feature is 50 degrees away): merged
+    r2 = 1 / (1 - math.cos(math.radians(50)))
+    W = polar([-10, 10, 60, 120, 180, 240, 300], [math.sqrt(r2)] * 7)
+    a = analyze(snap(W, np.full(7, -r2 * math.cos(math.radians(50)))))
+    assert a.merged_groups == [[0, 1]] and a.verdict == "merged_failure" and a.failure_key == "merged"
+    g = a.finding("merged").evidence["groups"][0]
+    assert g["fires"] == [1, 2] and g["max_angle_deg"] == pytest.approx(20.0)
+    # the other output of the pair: r^2 (cos 20 - cos 50) on each pair input
+    wrong = r2 * (math.cos(math.radians(20)) - math.cos(math.radians(50)))
+    assert a.loss == pytest.approx(2 * wrong ** 2 / 7, rel=1e-12)
+    # the margin: the pre-activation nearest to changing a fire set, the 50-degree neighbours' outputs,
+    # at exactly 0 (Henighan's construction for the 50-degree spacing): RECON_TOL away
+    assert g["margin"] == pytest.approx(RECON_TOL, rel=1e-9)
 
 
 def test_two_circle_failure():
@@ -131,8 +162,9 @@ def test_dead_threshold_and_all_dead():
     W = polar([0, 90, 180, 270], [1, 1, 1, 0.5 * DEAD_REL])
     a = analyze(snap(W, np.zeros(4)))
     assert a.dead == [3]
+    # every feature dead: collapsed (issue 19; it was "imperfect"), loss (n-1)/n at b = 1/n
     a = analyze(snap(np.zeros((2, 3)), np.full(3, 1 / 3)))
-    assert a.dead == [0, 1, 2] and a.verdict == "imperfect"
+    assert a.dead == [0, 1, 2] and a.verdict == "collapsed"
     assert a.loss == pytest.approx(2 / 3)  # per example: (2/3)^2 + 2 (1/3)^2
     json.dumps(a.to_dict(), allow_nan=False)
 

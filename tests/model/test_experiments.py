@@ -45,7 +45,10 @@ def test_sweep_at_n8_fails_often_and_each_failure_is_the_single_run_of_seed_s_pl
     fails = e.failures()
     # measured: 41/100 (test_seed_facts: 122/300 at another seed range); a substantial share
     assert 20 <= len(fails) <= 65, e.counts()
-    assert {"asymmetric_failure", "two_circle_failure"} <= set(e.counts())
+    # failures with a dead feature, and failures without one (merged or two-circle: issue 19 calls a
+    # pair that fires the same outputs merged, so this sample's one two-circle model is now merged)
+    assert "asymmetric_failure" in e.counts()
+    assert {"merged_failure", "two_circle_failure"} & set(e.counts())
     assert sum(e.counts().values()) == 100
     for k in fails:
         cfg = e.single_run_config(int(k))

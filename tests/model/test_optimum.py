@@ -283,3 +283,89 @@ def test_coupled_l2_is_the_weight_decay_of_sgd_and_adam_only():
     assert coupled_l2(TrainConfig(optimizer="sgd", weight_decay=0.02)) == 0.02
     assert coupled_l2(TrainConfig(optimizer="adam", weight_decay=0.03)) == 0.03
     assert coupled_l2(TrainConfig(optimizer="adamw", weight_decay=0.01)) == 0.0
+
+
+# ----------------------------------------------------------------------------
+# non-smooth critical points: the seed's limit point and Henighan's solution
+
+def seed_limit_point(r2=2.0):
+    """The limit point of the seed's failure (n = 7, feature 1 dead): features 2..7 an exact regular hexagon of
+    radius^2 r2 with b = 1 - r2 (own output exactly 1), W_1 = 0, b_1 = 1/7. At r2 = 2 (Henighan's n = 6:
+    r^2 = 1 / (1 - cos 60°) = 2, b = -r^2 cos 60° = -1) every neighbour's pre-activation r2/2 + 1 - r2 is
+    exactly 0: twelve kinks. Loss 6/49 (output 1 fires 1/7 everywhere)."""
+    ang = np.arange(6) * 2 * np.pi / 6
+    W = np.zeros((2, 7))
+    W[0, 1:] = math.sqrt(r2) * np.cos(ang)
+    W[1, 1:] = math.sqrt(r2) * np.sin(ang)
+    b = np.full(7, 1.0 - r2)
+    b[0] = 1.0 / 7.0
+    return Snapshot(0, W, b)
+
+
+def test_the_seeds_limit_point_is_a_non_smooth_saddle_that_gradient_descent_does_not_follow():
+    snap = seed_limit_point()
+    assert geo.onehot_loss(snap.W, snap.b) == pytest.approx(6 / 49, rel=1e-14)
+    P = snap.W.T @ snap.W + snap.b
+    assert np.sum(np.abs(P) < 1e-12) == 12  # each hexagon feature's two neighbours, exactly at the kink
+    res = local_optimum(snap)
+    assert res.kind == "kink" and res.kink_count == 12 and res.kink_kind == "nonsmooth_saddle"
+    assert res.grad_norm < 1e-12 and res.first_order_slope > -1e-12  # stationary across every kink
+    q = res.descent_curvature
+    assert q < -1e3 * res.curvature_tol_q  # decades beyond the tolerance
+    # the descent is real: the true loss along it falls below 6/49 as (q / 2) t^2
+    d = (res.direction_W, res.direction_b)
+    assert np.linalg.norm(np.concatenate([d[0].ravel(), d[1]])) == pytest.approx(1.0, rel=1e-9)
+    for t in (3e-3, 1e-3, 3e-4):
+        drop = geo.onehot_loss(snap.W + t * d[0], snap.b + t * d[1]) - 6 / 49
+        assert drop < 0 and drop / t ** 2 == pytest.approx(q / 2, rel=0.02)
+    assert res.direction_W[:, 0].any()  # it tilts W_1 ...
+    # ... but needs the flat directions (no gradient, no curvature): without them the loss rises across the kinks
+    assert res.gd_follows is False and 0.2 < res.flat_share < 0.95
+    assert res.driven_curvature > 1e3 * res.curvature_tol_q
+    # the smooth piece alone (every kink off) would call it a smooth saddle: the closed-form cubic's root
+    assert hexagon_lowest_curvature(2.0) < 0
+    assert res.lowest_curvatures[0] == pytest.approx(hexagon_lowest_curvature(2.0), rel=1e-9)
+    text = res.describe()
+    assert "non-smooth saddle: descent along" in text and "gradient descent does not follow it because" in text
+
+
+def test_grown_hexagon_is_a_smooth_saddle_with_room_to_turn():
+    """r^2 = 2.2: the neighbours sit at 1 - r^2/2 = -0.1, off their kinks: the turns are free and the point is an
+    ordinary saddle with the closed-form curvature."""
+    snap = seed_limit_point(2.2)
+    res = local_optimum(snap)
+    assert res.kind == "saddle" and res.kink_count == 0
+    assert res.lowest_curvatures[0] == pytest.approx(hexagon_lowest_curvature(2.2), rel=1e-9)
+
+
+def _sgd_from(snap, steps, noise, seed=0):
+    from model.config import TrainConfig
+    from model.engine import Trainer
+
+    rng = np.random.default_rng(seed)
+    W = (snap.W + noise * rng.standard_normal(snap.W.shape)).astype(np.float32)[None]
+    b = (snap.b + noise * rng.standard_normal(snap.b.shape)).astype(np.float32)[None]
+    cfg = TrainConfig(n=7, m=2, optimizer="sgd", momentum=0.9, weight_decay=0.0, lr=1e-3, steps=steps,
+                      history_budget_mb=4)
+    tr = Trainer(cfg, initial=(W, b, None), threads=1)
+    tr.run()
+    return tr.history
+
+
+def test_sgd_stays_at_the_limit_point_and_escapes_from_the_grown_hexagon():
+    """What the one-sided model says, checked against training itself (the seed's SGD, momentum 0.9, lr 1e-3):
+    from the limit point plus noise the loss returns to 6/49 and W_1 stays at the noise level; from r^2 = 2.2
+    plus the same noise W_1 grows and the loss leaves 6/49."""
+    stay = _sgd_from(seed_limit_point(2.0), 300_000, 1e-3)
+    grow = _sgd_from(seed_limit_point(2.2), 300_000, 1e-3)
+    s_stay, s_grow = stay.snapshot(), grow.snapshot()
+    assert s_stay.loss == pytest.approx(6 / 49, abs=1e-7) and np.linalg.norm(s_stay.W[:, 0]) < 1e-3
+    assert s_grow.loss < 6 / 49 - 1e-4 and np.linalg.norm(s_grow.W[:, 0]) > 1e-2
+
+
+def test_henighans_solution_is_a_minimum_up_to_its_symmetries_on_its_kinks():
+    snap = Snapshot(0, *henighan(7))
+    res = local_optimum(snap)
+    assert res.kind == "kink" and res.kink_count == 14 and res.kink_kind == "minimum"
+    assert res.descent_curvature >= -res.curvature_tol_q and res.n_flat > 0 and res.escape == ""
+    assert "a minimum up to its symmetries" in res.describe()

@@ -444,3 +444,44 @@ def test_features_subset_gives_the_same_answers_for_those_features():
                 assert part.feature_dict(i)["separable"] is None and part.neighbours[i, 0] == -1
     with pytest.raises(ValueError, match="features"):
         separability(W, features=[n])
+
+
+# ----------------------------------------------------------------------------
+# resolution: margins within the parameters' float32 resolution are undecided (issue 19)
+
+def test_inside_depth_closed_forms_in_1d_2d_and_3d():
+    from model.separability import FLOAT32_RES
+    # 2D: (1, 1) inside the triangle (0,0), (4,0), (0,4) (shifted by (1, 2)): nearest edges x = 0, y = 0 at 1
+    W = np.array([[0.0, 4.0, 0.0, 1.0], [0.0, 0.0, 4.0, 1.0]]) + np.array([[1.0], [2.0]])
+    s = separability(W)
+    assert s.depth[3] == pytest.approx(1.0, rel=1e-12) and s.decision(3) == "no"
+    assert s.signed_margin(3) == pytest.approx(-1.0)
+    # a point on an edge of a square (depth 0): undecided at float32, a decided no for exact parameters
+    sq = np.array([[1.0, -1.0, -1.0, 1.0, 1.0], [1.0, 1.0, -1.0, -1.0, 0.0]])
+    assert separability(sq).decision(4) == "undecided"
+    assert separability(sq, resolution_rel=0.0).decision(4) == "no"
+    # collinear points in the plane: the middle ones have no depth (a perturbation off the line frees them)
+    col = np.array([[0.0, 3.0, 1.0, 2.0], [0.0, 0.0, 0.0, 0.0]]) + np.array([[0.5], [2.0]])
+    assert [separability(col).decision(i) for i in range(4)] == ["yes", "yes", "undecided", "undecided"]
+    # m = 1: the line is the whole space; the middle point at 1 of [0, 3] (others 2 and 3 beside) is 1 deep
+    s1 = separability(np.array([[0.0, 3.0, 1.0, 2.0]]) + 0.5)
+    assert s1.depth[2] == pytest.approx(1.0) and s1.decision(2) == "no"
+    # m = 3: the centre of a cube (shifted off the origin) is 1 from each face
+    cube = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=float).T
+    P = np.hstack([cube, np.zeros((3, 1))]) + np.array([[3.0], [0.0], [0.0]])
+    s3 = separability(P)
+    assert s3.depth[8] == pytest.approx(1.0, rel=1e-9) and s3.decision(8) == "no"
+    assert s3.resolution == pytest.approx(FLOAT32_RES * np.linalg.norm(P, axis=0).max())
+
+
+def test_duplicates_on_the_hull_are_undecided_inside_it_are_not():
+    W, _, r = henighan(6)
+    s = separability(np.hstack([W, W[:, [2]]]))  # feature 7 on feature 3, a hull vertex
+    assert s.decision(2) == s.decision(6) == "undecided"
+    assert s.feature_dict(6)["separable"] is None and s.feature_dict(6)["separation_decision"] == "undecided"
+    assert s.to_dict()["undecided"] == [3, 7]
+    inner = 0.5 * W[:, [0]]  # two features at half the radius: deep inside (r/2 from W_1's... edges)
+    s2 = separability(np.hstack([W, inner, inner]))
+    assert s2.decision(6) == s2.decision(7) == "no"
+    # depth: the hexagon's apothem r cos 30 less the point's distance along W_1 towards that edge pair
+    assert s2.depth[6] == pytest.approx(r * math.cos(math.pi / 6) - 0.5 * r * math.cos(math.pi / 6), rel=1e-9)

@@ -98,3 +98,27 @@ def two_radius_snapshot(R: float = 1.6, delta: float = 0.12, step: int = 300):
     ang = np.radians([0, 30, 60, 120, 180, 210, 240, 300])
     r = np.array([R, c30 - delta, R, R, R, c30 + delta, R, R])
     return Snapshot(step, r * np.vstack([np.cos(ang), np.sin(ang)]), np.full(8, -1.5), loss=0.1)
+
+
+DEATH = 3000  # the step at which feature 7 of dying_run dies
+STEPS = np.concatenate([np.arange(0, 2000, 10), np.arange(2000, 20001, 100)])
+
+
+def dying_run():
+    """A History, n = 7: Henighan's solution (perfect, loss decaying to 0 as e^(-s/300)) before DEATH, then the
+    seed's failure: feature 7 dead (W_7 = 0, b_7 = 1/7) beside the n = 6 hexagon, the loss approaching 6/49
+    from above (0.05 e^(-(s - DEATH)/300)); recorded every 10th step to 2,000, every 100th to 20,000."""
+    from model.history import History
+    from model.init import henighan
+
+    W7, b7 = henighan(7)
+    W6, b6 = henighan(6)
+    Wf, bf = np.hstack([W6, np.zeros((2, 1))]), np.append(b6, 1 / 7)
+    h = History(K=1, m=2, n=7, budget_bytes=50_000_000)
+    for s in STEPS:
+        if s < DEATH:
+            W, b, loss = W7, b7, 0.05 * np.exp(-s / 300)
+        else:
+            W, b, loss = Wf, bf, 6 / 49 + 0.05 * np.exp(-(s - DEATH) / 300)
+        h.append(int(s), W[None].astype(np.float32), b[None].astype(np.float32), np.array([loss], np.float32))
+    return h

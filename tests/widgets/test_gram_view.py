@@ -4,12 +4,13 @@ import math
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QPoint, Qt
+from PyQt6.QtWidgets import QApplication
 
 from model import geometry as geo
 from model.snapshot import Snapshot
-from tests.widgets import circle_snapshot, henighan_snapshot, make_ctx, render, rgb_at, show
-from widgets.gram_view import (BLOCK_MAX, GramSettings, GramView, block_indices, diverging_lut, gram_block, row_maxima,
+from tests.widgets import circle_snapshot, henighan_snapshot, make_ctx, render, rgb_at, show, symmetric_failure_snapshot
+from widgets.gram_view import (BLOCK_MAX, GramSettings, GramView, angular_block, block_indices, diverging_lut, gram_block, row_maxima,
                                symmetric_limit, value_color)
 
 
@@ -24,6 +25,18 @@ def test_henighan_row_maxima_are_exactly_the_diagonal(n):
 def test_row_maxima_of_a_non_diagonal_matrix():
     P = np.array([[0.0, 2.0, 1.0], [3.0, np.nan, -1.0], [0.5, 0.5, 0.2]])
     assert row_maxima(P).tolist() == [1, 0, 0]
+
+
+def test_angle_order_is_henighans_circulant_from_feature_1():
+    """Henighan's n-gon in angular order is feature order (1, 2, ..., n), so WᵀW is the seed's
+    circulant r² cos(2π(i - j)/n) with row 1 first; a shuffled copy is put back the same way."""
+    n = 10
+    snap = henighan_snapshot(n)
+    np.testing.assert_array_equal(angular_block(snap, np.arange(n)), np.arange(n))
+    perm = np.random.default_rng(1).permutation(n)
+    shuffled = Snapshot(0, snap.W[:, perm], snap.b[perm])
+    order = angular_block(shuffled, np.arange(n))
+    assert order[0] == 0 and np.array_equal(perm[order], np.roll(np.arange(n), -int(perm[0])))
 
 
 def test_block_indices_selected_first_then_the_first_features():
@@ -136,5 +149,121 @@ def test_large_n_shows_a_block_and_says_so(qtbot):
     v.order_combo.setCurrentIndex(v.order_combo.findData("angle"))
     assert v.settings.order == "angle"
     ang = geo.angles(snap.W[:, v.block])
-    assert np.all(np.diff(ang) >= 0)
+    assert (np.diff(ang) < 0).sum() <= 1  # counter-clockwise once around, from the lowest-numbered feature
+    assert v.block[0] == v.block.min()
     render(v)
+
+
+# ------------------------------------------------ WᵀW as the seed draws it, the colour bar, the space
+def test_symmetric_failure_wtw_has_a_zero_row_and_column_drawn_white_and_no_maximum(qtbot):
+    """The seed's failure (regular hexagon, W_7 = 0, b_7 = 1/7) drawn as WᵀW (bias off): row and
+    column 7 are exactly 0 (the seed's figure), drawn in the colour of 0, and the flat row has no
+    outlined maximum; with b, row 7 is b_7 = 1/7 everywhere, still flat."""
+    snap = symmetric_failure_snapshot()
+    v = show(qtbot, GramView())
+    v.set_settings(GramSettings(bias=False))
+    v.set_snapshot(snap, make_ctx(snap))
+    dead = int(np.nonzero(v.block == 6)[0][0])
+    assert np.all(v.values[dead, :] == 0.0) and np.all(v.values[:, dead] == 0.0)
+    live = [r for r in range(7) if r != dead]
+    r2 = 1 / (1 - math.cos(2 * math.pi / 6))  # Henighan's hexagon: r^2 = 2, the diagonal of WᵀW
+    np.testing.assert_allclose(np.diag(v.values)[live], r2, atol=1e-12)
+    assert v.maxima_cols[dead] == -1 and [int(v.maxima_cols[r]) for r in live] == live
+    img = render(v)
+    white = np.array(value_color(0.0, v.limit), float)
+    for c in range(7):
+        assert np.abs(rgb_at(img, _cell_px(v, dead, c)) - white).max() < 6
+        assert np.abs(rgb_at(img, _cell_px(v, c, dead)) - white).max() < 6
+    v._hovered(dead + 0.5, dead + 0.5)
+    assert "row maximum" not in v.status.text() and v.status.text().startswith("D_7\u00b7W_7 = 0")
+    v.set_settings(GramSettings(bias=True))
+    np.testing.assert_allclose(v.values[dead], 1 / 7, atol=1e-15)
+    assert v.maxima_cols[dead] == -1
+
+
+def test_flat_rows_are_judged_at_float32_resolution():
+    """A dead feature trained to |W_d| ~ 1e-9 leaves a row that differs by ~1e-9 of a scale-1
+    matrix: flat. A row whose maximum stands out by 1e-4 of the scale keeps it."""
+    P = np.array([[1.0, -0.5, 0.2], [1e-9, -1e-9, 0.0], [0.0, 1e-4, 0.0]])
+    assert row_maxima(P).tolist() == [0, -1, 1]
+
+
+def test_colour_bar_spans_the_drawn_values_and_reads_them(qtbot):
+    """The colour bar's levels are the image's, ±max|entry| of what is drawn (Henighan n = 7 without
+    b: ±r², r² = 1/(1 - cos 2π/7)); its axis labels values in that range; its top colour is the
+    colour of +L in the matrix and its bottom the colour of -L."""
+    n = 7
+    snap = henighan_snapshot(n)
+    v = show(qtbot, GramView())
+    v.set_settings(GramSettings(bias=False))
+    v.set_snapshot(snap, make_ctx(snap))
+    r2 = 1 / (1 - math.cos(2 * math.pi / n))
+    assert v.limit == pytest.approx(r2, abs=1e-12) and v.limit == np.abs(v.values).max()
+    assert v.bar.levels() == pytest.approx((-r2, r2), abs=1e-12)
+    assert tuple(v.image.getLevels()) == pytest.approx((-r2, r2), abs=1e-12)
+    assert v.bar.isVisible() and v.bar.axis.range == pytest.approx([-r2, r2], abs=1e-12)
+    np.testing.assert_array_equal(v.bar.colorMap().getLookupTable(nPts=256, alpha=True), diverging_lut())
+    QApplication.processEvents()
+    ticks = [t for level in v.bar.axis.tickValues(-r2, r2, v.bar.axis.size().height()) for t in level[1]]
+    assert ticks and all(-r2 <= t <= r2 for t in ticks) and any(t < -1 for t in ticks) and any(t > 1 for t in ticks)
+    grab = v.plot.viewport().grab().toImage()
+    bar = v.bar.bar.sceneBoundingRect()
+    x = int(bar.center().x())
+    top = rgb_at(grab, QPoint(x, int(bar.top()) + 2))
+    bottom = rgb_at(grab, QPoint(x, int(bar.bottom()) - 2))
+    assert np.abs(top - value_color(r2, r2)).max() < 12 and np.abs(bottom - value_color(-r2, r2)).max() < 12
+    v.set_settings(GramSettings(bias=True))  # Henighan with b: entries from 1 down to r²(cos 6π/7) + b
+    assert v.bar.levels() == pytest.approx((-v.limit, v.limit)) and v.limit == pytest.approx(np.abs(v.values).max())
+
+
+def test_colour_bar_setting_round_trips_through_set_and_json():
+    from app.export.view_settings import SettingError, apply_sets, from_json, to_json
+
+    views, _, _ = apply_sets(["gram.colorbar=off", "gram.bias=false"], ("gram",), n=7)
+    assert views["gram"] == GramSettings(bias=False, colorbar=False)
+    assert from_json(GramSettings, to_json(views["gram"]), lambda w: None) == views["gram"]
+    assert GramSettings().colorbar  # on by default: a heatmap without a scale reads as nothing
+    with pytest.raises(SettingError, match="--set gram.colorbar: .*true or false"):
+        apply_sets(["gram.colorbar=sometimes"], ("gram",), n=7)
+
+
+def _matrix_px(v):
+    QApplication.processEvents()
+    a, b = v.map_to_viewport(0, 0), v.map_to_viewport(len(v.block), len(v.block))
+    return a, b, abs(b.x() - a.x()), abs(b.y() - a.y())
+
+
+@pytest.mark.parametrize("size", [(900, 300), (360, 720), (520, 480), (1250, 275)])
+def test_the_matrix_fills_its_panel_with_square_cells_centred(qtbot, size):
+    """At any panel size the matrix is square and takes the whole shorter side of the plot (less
+    the axes and the bar), centred along the longer: the window's wide, short dock (1250 x 275) drew
+    it in a box padded on all sides, at the left of an empty strip."""
+    snap = symmetric_failure_snapshot()
+    v = show(qtbot, GramView(), size=size)
+    v.set_snapshot(snap, make_ctx(snap))
+    render(v)
+    a, b, w, h = _matrix_px(v)
+    assert abs(w - h) <= 1.5, (w, h)
+    pw, ph = v.plot.viewport().width(), v.plot.viewport().height()
+    left = v.plot_item.getAxis("left").width()
+    bottom = v.plot_item.getAxis("bottom").height()
+    bar = v.bar.width() + 5
+    if pw - left - bar > ph - bottom:  # wide: the height is filled ...
+        assert h >= ph - bottom - 4, (h, ph, bottom)
+        group_l, group_r = a.x() - left, pw - (b.x() + bar)  # ... and axis + matrix + bar centred
+        assert abs(group_l - group_r) <= 4, (group_l, group_r)
+    else:  # tall: the width is filled, the matrix centred vertically (the bottom axis below it)
+        assert w >= pw - left - bar - 6, (w, pw, left, bar)
+        assert abs(a.y() - (ph - b.y() - bottom)) <= 4, (a.y(), ph - b.y() - bottom)
+    # the axis and the bar sit against the matrix, not at the panel's edges
+    def edge(item, right):  # the item's laid-out left or right edge, in viewport pixels
+        g = item.geometry()
+        return v.plot.mapFromScene(v.plot_item.mapToScene(g.topRight() if right else g.topLeft())).x()
+
+    axis_right, bar_left = edge(v.plot_item.getAxis("left"), True), edge(v.bar, False)
+    assert abs(a.x() - axis_right) <= 2 and 0 <= bar_left - b.x() <= 8, (a.x(), axis_right, b.x(), bar_left)
+    before = w
+    v.set_settings(GramSettings(colorbar=False))  # the bar's column goes back to the matrix
+    render(v)
+    assert not v.bar.isVisible()
+    assert _matrix_px(v)[2] >= before - 0.5

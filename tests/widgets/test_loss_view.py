@@ -110,7 +110,7 @@ def test_shown_model_is_highlighted(qtbot):
     assert v.others_count == 2 and v.others_curve.isVisible()
     xo, yo = v.others_curve.getData()
     assert np.isnan(yo).sum() == 2  # two curves, NaN-separated
-    assert "model 2 of 3" in v.note.text()
+    assert "model 1 of models 0–2" in v.note.text()  # 0-based, as the models table and --model k
 
 
 def test_axes_have_no_si_prefix_scale(qtbot):
@@ -124,3 +124,42 @@ def test_axes_have_no_si_prefix_scale(qtbot):
     for name in ("left", "bottom"):
         ax = v.plot_item.getAxis(name)
         assert ax.autoSIPrefixScale == 1.0 and "(x" not in ax.labelString()
+
+
+def test_hover_shows_the_runs_loss_at_the_hovered_step_not_the_pointer_height(qtbot):
+    """Issue 22 item 10: the hover line reads the shown model's recorded loss at the last recorded
+    step <= the pointer's step, whatever the pointer's height; models numbered from 0."""
+    v = LossView()
+    show(qtbot, v, (400, 300))
+    steps = np.arange(0, 1000, 10)
+    L = np.column_stack([np.exp(-steps / 300.0), 2 * np.exp(-steps / 300.0), 3 + 0 * steps])
+    snap = henighan_snapshot(7)
+    v.set_snapshot(snap, make_ctx(snap, loss_steps=steps, losses=L, model=1))
+    text = v.hover_text(455.0)  # between the records at 450 and 460: the one at 450
+    assert text == f"model 1 · step 450: loss {2 * math.exp(-450 / 300):.6g}"
+    v._hovered(455.0, 5.0)  # the pointer far above the curve: the same text
+    assert v.status.text() == text
+    assert "model 1 of models 0–2" in v.note.text()
+    assert v.hover_text(-5.0).startswith("before the first recorded step")
+
+
+def test_a_log_axis_within_one_decade_has_labelled_ticks(qtbot):
+    """Issue 22 item 10: a loss range 0.12..0.16 holds no power of ten; round values are labelled."""
+    from widgets.loss_view import LogLossAxis, nice_linear_ticks
+
+    np.testing.assert_allclose(nice_linear_ticks(0.12, 0.16), [0.12, 0.13, 0.14, 0.15, 0.16])
+    v = LossView()
+    show(qtbot, v, (400, 300))
+    axis = v.plot_item.getAxis("left")
+    assert isinstance(axis, LogLossAxis)
+    lo, hi = math.log10(0.12), math.log10(0.16)
+    v.plot_item.setYRange(lo, hi, padding=0)
+    ticks = axis.tickValues(lo, hi, 300)
+    values = [t for _, vals in ticks for t in vals]
+    assert len(values) >= 3 and all(lo - 1e-9 <= t <= hi + 1e-9 for t in values)
+    labels = axis.tickStrings(values, 1.0, 1.0)
+    assert labels[:2] == ["0.12", "0.13"] or labels[0] in ("0.12", "0.13")
+    assert all(0.12 <= float(s) <= 0.16 for s in labels)
+    # over several decades, pyqtgraph's own decade ticks stay
+    v.plot_item.setYRange(-4, 0, padding=0)
+    assert any(abs(t - round(t)) < 1e-9 for _, vals in axis.tickValues(-4, 0, 300) for t in vals)

@@ -108,3 +108,109 @@ def test_separability_and_fire_threshold_columns(qtbot):
     s = symmetric_failure_snapshot()
     v.set_snapshot(s, make_ctx(s, selected=frozenset({6})))
     assert m.data(m.index(0, COLUMNS.index("separable"))) == ""  # the dead feature is not tested
+
+
+# ------------------------------------------------------------------ explanations
+def test_step_0_is_the_initial_parameters_not_a_failure(qtbot):
+    """The seed's failure geometry handed over at step 0 (as an init could draw it): the title says training has
+    not started, in grey; the header still says what the geometry reads as. One step later it is a verdict."""
+    from widgets.verdict_panel import INITIAL_COLOR, VERDICT_COLORS, verdict_color, verdict_label
+
+    v = show(qtbot, VerdictPanel())
+    s0 = symmetric_failure_snapshot(step=0)
+    v.set_snapshot(s0, make_ctx(s0))
+    title = v.title.text()
+    assert title.startswith("Before training (step 0)") and "failure" not in title.lower()
+    assert v.title._color.name() == INITIAL_COLOR == verdict_color("symmetric_failure", 0)
+    assert "as initialised the geometry reads as symmetric failure" in v.header.text()
+    assert verdict_label(v.analysis, 0) == "before training (initial parameters)"
+    s1 = symmetric_failure_snapshot(step=1)
+    v.set_snapshot(s1, make_ctx(s1))
+    assert v.title.text().startswith("Symmetric failure")
+    assert v.title._color.name() == VERDICT_COLORS["symmetric_failure"]
+    assert "as initialised" not in v.header.text()
+
+
+def test_step_0_of_a_trained_run_is_not_called_a_failure(qtbot):
+    """A real xavier initialisation (n = 7, seed 0) reads as a failure geometry at step 0; the panel gives no
+    verdict there."""
+    from model.config import TrainConfig
+    from model.engine import Trainer
+
+    tr = Trainer(TrainConfig(n=7, steps=5, seed=0))
+    tr.run()
+    v = show(qtbot, VerdictPanel())
+    s = tr.history.snapshot(step=0)
+    v.set_snapshot(s, make_ctx(s))
+    assert v.analysis.verdict != "perfect"  # what the random draw reads as
+    assert v.title.text().startswith("Before training") and "failure" not in v.title.text().lower()
+
+
+def _perfect_irregular_pentagon():
+    """Zero loss with uneven gaps (wiggle room): five features of equal radius at 0, 60, 150, 220, 290 degrees,
+    r^2 = 1 / (1 - cos 60) = 2 and b = 1 - r^2 = -1: p_i(W_i) = r^2 + b = 1 exactly, and a neighbour's
+    p_j(W_i) = r^2 cos(gap) + b <= 2 (0.5) - 1 = 0 (exactly 0 across the 60-degree gap, a ReLU kink)."""
+    import math
+
+    import numpy as np
+
+    from model.snapshot import Snapshot
+
+    ang = np.radians([0, 60, 150, 220, 290])
+    r = math.sqrt(2.0)
+    W = r * np.vstack([np.cos(ang), np.sin(ang)])
+    return Snapshot(500, W, np.full(5, -1.0), loss=0.0)
+
+
+def test_perfect_beside_irregular_says_why_that_is_fine(qtbot):
+    v = show(qtbot, VerdictPanel())
+    s = _perfect_irregular_pentagon()
+    v.set_snapshot(s, make_ctx(s))
+    a = v.analysis
+    assert a.verdict == "perfect" and a.finding("irregular") is not None
+    assert a.loss == pytest.approx(0.0, abs=1e-12)
+    assert a.gap_ratio == pytest.approx(90 / 60)  # the largest gap over the smallest
+    lines = v.header.text().splitlines()
+    why = [ln for ln in lines if "perfect though irregular" in ln]
+    assert why and "zero loss" in why[0] and "wiggle room" in why[0]
+    # after the irregular finding, not before it
+    assert lines.index(why[0]) > next(i for i, ln in enumerate(lines) if ln.strip().startswith("irregular:"))
+    # a regular perfect polygon needs no such line
+    h = henighan_snapshot(7)
+    v.set_snapshot(h, make_ctx(h))
+    assert "perfect though irregular" not in v.header.text()
+
+
+def test_long_findings_wrap_instead_of_being_cut_off(qtbot):
+    from PyQt6.QtWidgets import QApplication
+
+    v = show(qtbot, VerdictPanel(), size=(360, 700))
+    s = circle_snapshot(60, seed=3)  # findings that list many features: lines far wider than 360 px
+    v.set_snapshot(s, make_ctx(s))
+    QApplication.processEvents()
+    hd = v.header
+    fm = hd.fontMetrics()
+    widest = max(fm.horizontalAdvance(ln) for ln in hd.text().splitlines())
+    assert widest > 2 * hd.width()  # would be cut off on one line
+    assert hd.hasHeightForWidth()
+    need = hd.heightForWidth(hd.width())
+    assert need > fm.height() * (hd.text().count("\n") + 2)  # wrapped onto more lines than it has
+    assert hd.height() >= need  # the header is as tall as its wrapped text (the area scrolls, nothing cut)
+    assert v.header_scroll.horizontalScrollBar().maximum() == 0
+
+
+def test_every_column_has_a_tooltip_and_the_margins_are_explained(qtbot):
+    from widgets.verdict_panel import RECON_TOL
+
+    v = show(qtbot, VerdictPanel())
+    s = symmetric_failure_snapshot()
+    v.set_snapshot(s, make_ctx(s))
+    m = v.table.model()
+    tips = [m.headerData(c, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole) for c in range(len(COLUMNS))]
+    assert all(t and t.startswith(f"{name}: ") and len(t) > len(name) + 30 for name, t in zip(COLUMNS, tips))
+    d_i = tips[COLUMNS.index("D_i")]
+    assert "fractional dimensionality" in d_i and "2/n" in d_i
+    assert f"{RECON_TOL:g}" in tips[COLUMNS.index("p_i(W_i)")]
+    legend = v.legend.text()
+    assert v.legend.isVisible() and "'dec' = decades" in legend and "D_i" in legend and "p_i" in legend
+    assert "dec]" in v.header.text()  # the margins the legend explains are there

@@ -19,10 +19,11 @@ def views(qtbot):
 
 
 def test_make_views_one_of_each_with_the_contract(views):
-    assert tuple(views) == VIEW_KEYS == ("zones", "wheel", "gram", "bias", "loss", "verdict")
+    assert tuple(views) == VIEW_KEYS == ("zones", "wheel", "gram", "bias", "loss", "verdict", "history")
     names = {k: type(v).__name__ for k, v in views.items()}
     assert names == {"zones": "ZoneMapView", "wheel": "FeatureWheelView", "gram": "GramView",
-                     "bias": "BiasNormView", "loss": "LossView", "verdict": "VerdictPanel"}
+                     "bias": "BiasNormView", "loss": "LossView", "verdict": "VerdictPanel",
+                     "history": "FeatureHistoryView"}
     for v in views.values():
         assert isinstance(v.featureClicked, pyqtBoundSignal)
         assert callable(v.set_snapshot)
@@ -99,3 +100,34 @@ def test_small_helpers():
     assert np.array_equal(feature_colors_for(snap, ctx), ctx.colors)
     ctx.colors = ctx.colors[:5]  # wrong length: palette colours by angle
     assert feature_colors_for(snap, ctx).shape == (30, 4)
+
+
+def test_every_2d_view_comes_back_from_a_pan_with_reset_and_double_click(views, qtbot):
+    """Issue 22 item 9: a drag pans a plot away; the toolbar's reset button and a double-click
+    on the plot bring back the whole plot (the range the view chose for itself)."""
+    from PyQt6.QtCore import Qt
+
+    snap = symmetric_failure_snapshot()
+    steps = np.arange(50) * 10
+    _all(views, snap, make_ctx(snap, loss_steps=steps, losses=np.exp(-steps[:, None] / 100.0)))
+    for key, v in views.items():
+        if key == "verdict":  # a table, no plot
+            continue
+        for how in ("button", "double-click"):
+            v.reset_view()
+            home = np.array(v.vb.viewRange())
+            w = home[:, 1] - home[:, 0]
+            v.vb.translateBy(x=3 * w[0], y=-2 * w[1])  # the plot dragged far off
+            v.vb.scaleBy((4.0, 4.0))
+            assert not np.allclose(np.array(v.vb.viewRange()), home, rtol=0.05), key
+            if how == "button":
+                qtbot.mouseClick(v.reset_btn, Qt.MouseButton.LeftButton)
+            else:
+                vp = v.plot.viewport()
+                c = vp.rect().center()
+                qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=c)  # as a hand does: click, double-click
+                qtbot.mouseDClick(vp, Qt.MouseButton.LeftButton, pos=c)
+                qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=c)
+                qtbot.wait(30)
+            back = np.array(v.vb.viewRange())
+            np.testing.assert_allclose(back, home, rtol=0.02, atol=0.02 * float(w.max()), err_msg=f"{key} {how}")
