@@ -16,7 +16,7 @@ def test_the_worker_runs_the_trainer_in_chunks_sized_for_n(n, monkeypatch):
     QApplication.instance() or QApplication([])
     asked = {}
 
-    def fake_run(self, progress=None, chunk_seconds=0.1, report_seconds=0.1, threads=None):
+    def fake_run(self, progress=None, chunk_seconds=0.1, report_seconds=0.1, threads=None, **more):
         asked.update(chunk_seconds=chunk_seconds, threads=threads)
 
     monkeypatch.setattr(Trainer, "run", fake_run)
