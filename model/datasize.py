@@ -434,6 +434,9 @@ class DataSizeRunner(TrainingQueue):
             except ConfigError as exc:
                 raise ConfigError("", errors=[(f, f"{m} (at T = {T})") for f, m in exc.errors]) from None
             self.configs.append(cfg)
+        from .engine import check_device
+
+        check_device(base)  # before anything is drawn: a device that is not here is one line
         self.estimates = check_sizes(base, sizes, memory_limit, test_examples)
         self.base = base.replace(examples=None, batch=None)
         self.sizes = sizes

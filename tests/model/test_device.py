@@ -75,9 +75,10 @@ def test_cuda_without_a_gpu_is_one_line_naming_device_and_what_is_available(tmp_
 
     root = Path(__file__).resolve().parents[2]
     out = tmp_path / "r.h5"
-    r = subprocess.run([sys.executable, "main.py", "train", "--device", "cuda", "--steps", "3", "--out", str(out)],
-                       cwd=root, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    lines = [x for x in r.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1 and lines[0].startswith("main.py: --device:") and "available: cpu" in lines[0]
-    assert not out.exists()
+    for cmd in (["train"], ["sweep", "--models", "2"], ["datasize", "--sizes", "3,5", "--n", "30", "--sparsity", "0.9"]):
+        r = subprocess.run([sys.executable, "main.py", *cmd, "--device", "cuda", "--steps", "3", "--out", str(out)],
+                           cwd=root, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (cmd, r.stderr)
+        lines = [x for x in r.stderr.splitlines() if x.strip()]
+        assert len(lines) == 1 and "--device: cuda needs a GPU" in lines[0] and "available: cpu" in lines[0], lines
+        assert not out.exists()
