@@ -38,6 +38,8 @@ def feature_blocks(K: int, B: int, n: int) -> int:
     return -(-SPLIT_BLOCKS // K)
 
 
+#: Multiply-adds of one of a step's products (K B n m) from which the BLAS path uses torch's threads.
+BLAS_THREADED_MACS = 50_000_000
 #: Most bytes of fresh batches drawn ahead (Prefetch), besides the chunk's own.
 AHEAD_BYTES = 16 * 2**20
 
@@ -284,9 +286,24 @@ class BlasTrainer(SparseTrainer):
         self.gW = np.empty((K, m, n), f32) if self.cfg.untied else np.empty((1, m, n), f32)
         self.gb = np.empty((K, n), f32)
         self.rows = np.empty((K, B), np.int64)
+        #: the products use more than one thread only when a step's are large enough to pay for
+        #: the threads' start and wait (a 2-core machine under load: 2 threads on small products
+        #: ran 10-18x slower than one); fresh batches are drawn on the other core meanwhile
+        self.threaded = K * B * n * m >= BLAS_THREADED_MACS
 
     def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
         """model.backend's contract."""
+        import torch
+
+        threads = torch.get_num_threads()
+        if not self.threaded:
+            torch.set_num_threads(1)
+        try:
+            self._run(chunk, rec, halted)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
         import torch
 
         nsteps = len(chunk)
