@@ -547,8 +547,12 @@ def path_bytes(config: TrainConfig, path: str, threads: Optional[int] = None) ->
         split = K * blocks * (2 * f * m * B + 8 * B) + K * grads + T * pass_ if blocks > 1 else 0
         return state, int(max(min(T, K) * one, split))
     if path == "blas":
+        from .sparse_backend import dense_examples
+
         arrays = f * K * (B * n + 2 * B * m + mn * (2 if config.untied else 1) + n) + 8 * K * B
-        return state, arrays + T * f * step_nnz
+        copies = 1 if (config.onehot or config.examples is None) else K
+        dense = f * copies * B * n + f * K * mn if dense_examples(config, copies) else 0  # X, and dh^T X
+        return state, arrays + T * f * step_nnz + dense
     torch_state = f * 8 * K * (mn + n + dec)  # parameters, gradients, moments, foreach temporaries
     return torch_state, TRAIN_UNITS * f * K * B * n + (f * n * n if config.onehot else 0)
 

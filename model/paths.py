@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from .config import TrainConfig
 
 PATHS = ("lanes", "fused", "blas", "torch")
+#: The BLAS path makes a step's examples dense (h = X W^T and the encoder's dh^T X as products)
+#: from this share of non-zeros (S <= 0.97): its loops over the non-zeros cost ~3 ns a latent
+#: dimension each (strided through W), a product ~0.1 ns a multiply-add (sparse_backend.dense_examples).
+DENSE_X_SHARE = 0.03
 LANES = 32  # model.kernels.LANES (not imported: this module stays free of numba)
 #: Examples a tile of the fused wide loop, most (sparse_kernels.TILE).
 TILE = 512
@@ -136,8 +140,11 @@ def step_seconds(config: TrainConfig, path: str, costs: Costs = COSTS) -> float:
         pair = c.pair2 if m == 2 else c.pair_m * m
         return K * (pairs * pair + nnz * (c.nonzero + c.nonzero_m * m) + c.model_step + c.model_n * n) + draw
     if path == "blas":
-        return K * (pairs * (c.blas_pair + c.blas_pair_m * m) + nnz * (c.blas_nonzero + c.blas_nonzero_m * m)
-                    + c.blas_model + c.blas_model_n * n) + c.blas_step + draw
+        dense = not config.onehot and 1.0 - config.sparsity >= DENSE_X_SHARE  # sparse_backend.dense_examples
+        examples = 2 * pairs * m * c.blas_pair_m + pairs * c.blas_pair if dense else \
+            nnz * (c.blas_nonzero + c.blas_nonzero_m * m)
+        return K * (pairs * (c.blas_pair + c.blas_pair_m * m) + examples + c.blas_model + c.blas_model_n * n) \
+            + c.blas_step + draw
     if path == "torch":
         return K * pairs * (c.torch_pair + c.torch_pair_m * m) + c.torch_step + draw
     raise ValueError(f"unknown path {path!r}; the paths are {', '.join(PATHS)}")

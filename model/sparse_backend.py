@@ -16,6 +16,7 @@ import numpy as np
 from . import sparse_kernels as sk
 from .backend import Chunk, Optimiser, Records
 from .data import BatchStream, SparseDataset, make_sparse_dataset
+from .paths import DENSE_X_SHARE
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -40,6 +41,20 @@ def feature_blocks(K: int, B: int, n: int) -> int:
 
 #: Multiply-adds of one of a step's products (K B n m) from which the BLAS path uses torch's threads.
 BLAS_THREADED_MACS = 50_000_000
+#: Most bytes of examples the BLAS path holds dense (dense_examples).
+DENSE_X_BYTES = 256 * 2**20
+
+
+def dense_examples(config: TrainConfig, copies: int) -> bool:
+    """Whether the BLAS path holds the examples of a step dense (``copies`` of (B, n)), so that
+    h = X W^T and the encoder's dh^T X are products too: from model.paths.DENSE_X_SHARE of
+    non-zeros, up to DENSE_X_BYTES."""
+    if config.onehot:
+        return False
+    dense_enough = 1.0 - config.sparsity >= DENSE_X_SHARE
+    return dense_enough and 4 * copies * config.effective_batch * config.n <= DENSE_X_BYTES
+
+
 #: Most bytes of fresh batches drawn ahead (Prefetch), besides the chunk's own.
 AHEAD_BYTES = 16 * 2**20
 
@@ -290,6 +305,10 @@ class BlasTrainer(SparseTrainer):
         #: the threads' start and wait (a 2-core machine under load: 2 threads on small products
         #: ran 10-18x slower than one); fresh batches are drawn on the other core meanwhile
         self.threaded = K * B * n * m >= BLAS_THREADED_MACS
+        #: dense enough that h and the encoder's gradient are products too (dense_examples)
+        shared = self.kind == "fresh" or self.cfg.onehot
+        Kx = 1 if shared else K
+        self.X = np.empty((Kx, B, n), f32) if dense_examples(self.cfg, Kx) else None
 
     def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
         """model.backend's contract."""
@@ -316,8 +335,14 @@ class BlasTrainer(SparseTrainer):
         P, H, dH, gDt = t(self.P), t(self.H), t(self.dH), t(self.gDt)
         D = t(self.Dt) if self.cfg.untied else t(self.W)  # (K, m, n): p = h . D[:, i]
         bias = t(self.b)[:, None, :]
+        dense = self.X is not None
+        X = t(self.X) if dense else None
+        Wt = t(self.W).transpose(1, 2)  # (K, n, m)
         for s in range(nsteps + 1):
-            sk.blas_hidden(self.W, data, s, self.batch, halted, self.rows, self.H)
+            sk.blas_hidden(self.W, data, s, self.batch, halted, self.rows, self.H, not dense)
+            if dense:
+                sk.blas_dense(data, self.rows, self.X)
+                torch.matmul(X, Wt, out=H)  # (Kx, B, n) x (K, n, m): h of every example
             if self.cfg.bias:
                 torch.baddbmm(bias, H, D, out=P)
             else:
@@ -328,4 +353,11 @@ class BlasTrainer(SparseTrainer):
                 break
             torch.bmm(H.transpose(1, 2), P, out=gDt)  # the decoder's part, (K, m, n)
             torch.bmm(P, D.transpose(1, 2), out=dH)  # dL/dh, (K, B, m)
-            sk.blas_update(state, data, self.rows, self.dH, self.gDt, self.gW, self.gb, ck, s, opt, flags, halted)
+            if dense:  # the encoder's part dh^T X: into the decoder's (tied) or alone (untied)
+                enc = torch.matmul(dH.transpose(1, 2), X)
+                if self.cfg.untied:
+                    t(self.gW).copy_(enc)
+                else:
+                    gDt.add_(enc)
+            sk.blas_update(state, data, self.rows, self.dH, self.gDt, self.gW, self.gb, ck, s, opt, flags, halted,
+                           not dense)

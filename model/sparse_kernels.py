@@ -531,12 +531,14 @@ def train_sparse_split(state, imp, data, B, chunk, opt, flags, halted, rec, bloc
 # torch's OpenMP threads still spin from the product before).
 
 @nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
-def blas_hidden(W, data, s, B, halted, rows, H):
-    """rows[k] (B,) and H[k] (B, m) = (W x_e)^T of step s, for every model still training."""
+def blas_hidden(W, data, s, B, halted, rows, H, sparse_h):
+    """rows[k] (B,) of step s and, when ``sparse_h``, H[k] (B, m) = (W x_e)^T from the non-zeros."""
     indptr, cols, vals, base, row0, sel = data
     K, m, n = W.shape
     for k in range(K):
         _batch_rows(s, B, base[k], row0, sel, rows[k])
+        if not sparse_h:
+            continue
         Hk = H[k]
         Wk = W[k]
         for e in range(B):
@@ -616,9 +618,23 @@ def blas_activate(P, imp, data, rows, B, chunk, s, state, flags, halted, rec, gb
 
 
 @nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
-def blas_update(state, data, rows, dH, gDt, gW, gb, chunk, s, opt, flags, halted):
-    """The encoder's gradient (gW[k][:, c] += v dH[k][e] over the non-zeros; tied: into gDt,
-    the decoder's part) and the update of every model still training."""
+def blas_dense(data, rows, X):
+    """X[k] (B, n) = the examples of rows[k], dense (X of one row when the batch is shared)."""
+    indptr, cols, vals = data[0], data[1], data[2]
+    for k in range(X.shape[0]):
+        Xk = X[k]
+        Xk[:] = 0.0
+        for e in range(rows.shape[1]):
+            r = rows[k, e]
+            for q in range(indptr[r], indptr[r + 1]):
+                Xk[e, cols[q]] = vals[q]
+
+
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def blas_update(state, data, rows, dH, gDt, gW, gb, chunk, s, opt, flags, halted, sparse_enc):
+    """The encoder's gradient (when ``sparse_enc``: gW[k][:, c] += v dH[k][e] over the
+    non-zeros; tied: into gDt, the decoder's part; else it is there already) and the update of
+    every model still training."""
     indptr, cols, vals = data[0], data[1], data[2]
     W, b, Dt = state[0], state[1], state[2]
     t0, _, lrs = chunk
@@ -629,9 +645,9 @@ def blas_update(state, data, rows, dH, gDt, gW, gb, chunk, s, opt, flags, halted
             continue
         kd = np.int64(k) if untied else np.int64(0)
         g = gW[k] if untied else gDt[k]
-        if untied:
+        if untied and sparse_enc:
             g[:] = 0.0
-        for e in range(rows.shape[1]):
+        for e in range(rows.shape[1] if sparse_enc else 0):
             r = rows[k, e]
             for q in range(indptr[r], indptr[r + 1]):
                 c = cols[q]
