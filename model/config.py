@@ -27,6 +27,7 @@ DATA_KINDS = ("identity", "sparse")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "warmup-cosine")
 INITS = ("xavier", "analytic", "run")
+DEVICES = ("cpu", "cuda")
 
 #: Each optimiser's weight decay when none is given: torch.optim's own defaults
 #: (Adam 0, AdamW 0.01, SGD 0), so "adam" is Adam without regularisation.
@@ -348,6 +349,9 @@ class TrainConfig:
                                  "checked at step 1,024 and every half doubling after it); steps is the cap",
                                  label="until decided", group="Optimisation", check_text="stop once every model is "
                                  "settled or stuck", sweep=True)
+    device: str = option("cpu", "choice", "where training runs: cpu (the compiled paths), or cuda (a GPU that torch "
+                         "sees: the batched torch path; the form shows it only then)", group="Optimisation",
+                         choices=DEVICES)
     # Start from
     init: str = option("xavier", "choice", "xavier (normal), analytic (Henighan's n-gon, needs m = 2), run "
                        "(continue a saved run)", group="Start from", choices=INITS, sweep=True,
@@ -468,7 +472,7 @@ def importance_decay(n: int, decay: float) -> list:
 
 
 __all__ = ["TrainConfig", "ConfigError", "Option", "option", "schema", "grid_options", "RULES", "GROUPS",
-           "DATA_KINDS", "OPTIMIZERS", "SCHEDULES", "INITS", "importance_decay"]
+           "DATA_KINDS", "OPTIMIZERS", "SCHEDULES", "INITS", "DEVICES", "importance_decay"]
 
 
 # ------------------------------------------------------------------ SMDD
