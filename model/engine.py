@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -49,7 +49,8 @@ def max_chunk_steps(config: TrainConfig) -> int:
     """Most steps a chunk takes, so that what it prepares for its steps stays within
     CHUNK_DATA_BYTES: the learning rates and recorded-row indices (16 bytes a step), the
     fresh batches drawn for it (CSR: 12 bytes a non-zero, 8 a row) or the minibatches' rows."""
-    B, per = config.effective_batch, 16
+    B = config.effective_batch
+    per: float = 16  # bytes a step; a fresh batch's non-zeros per example is an expectation (float)
     if config.data == "sparse" and config.examples is None:
         per += 12 * B * paths.shape(config)[4] + 8 * B
     elif B < (config.n if config.onehot else (config.examples or B)):
@@ -413,16 +414,17 @@ class TrainingQueue:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def _train(self, config: TrainConfig, progress=None, **run: object) -> "Trainer":
-        """One configuration, run to its end unless cancelled (before or while it runs); ``run``: more
-        arguments of Trainer.run (at_steps, on_step)."""
+    def _train(self, config: TrainConfig, progress=None, at_steps: Optional[Sequence[int]] = None,
+               on_step: Optional[Callable[["Trainer"], bool]] = None) -> "Trainer":
+        """One configuration, run to its end unless cancelled (before or while it runs); ``at_steps``,
+        ``on_step``: as Trainer.run's."""
         trainer = Trainer(config, threads=self.threads)
         with self._lock:
             self._trainer = trainer
         if self._cancel.is_set():
             trainer.request_stop()
         try:
-            trainer.run(progress, **run)
+            trainer.run(progress, at_steps=at_steps, on_step=on_step)
         finally:
             with self._lock:
                 self._trainer = None
@@ -517,7 +519,7 @@ def _threads(threads: Optional[int]) -> int:
     return max(1, min(threads or cores, cores))
 
 
-def path_bytes(config: TrainConfig, path: str, threads: Optional[int] = None) -> Tuple[int, int]:
+def path_bytes(config: TrainConfig, path: str, threads: Optional[int] = None) -> Tuple[int, float]:
     """(state, scratch) bytes of ``path`` training ``config``: the parameters and optimiser
     moments as the path lays them out (the lanes padded to blocks of 32), and what a step
     allocates besides, per thread where each thread allocates its own (the lanes' gradient
@@ -558,7 +560,7 @@ def path_bytes(config: TrainConfig, path: str, threads: Optional[int] = None) ->
 
 
 def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optional[str] = None,
-                 held: bool = True) -> dict:
+                 held: bool = True) -> Dict[str, float]:
     """Peak bytes to train ``config``'s K models on ``path`` (default: the one model.paths
     chooses) with ``threads`` threads (default: all cores), by what needs them, each part
     keyed by the option that sizes it. ``held``: the caller also holds the finite sets
@@ -585,7 +587,7 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
     K, n, m, B, nnz_ex = paths.shape(config)
     state, scratch = path_bytes(config, name, threads)
     initial = 4 * K * (m * n * (2 if config.untied else 1) + n)
-    parts = {"models": BASE_BYTES + state + initial}
+    parts: Dict[str, float] = {"models": BASE_BYTES + state + initial}
     size_key = "n" if config.onehot and B == n else "batch"
     grows_with_batch = name in ("blas", "torch")
     parts[size_key] = scratch if grows_with_batch else 0
@@ -663,7 +665,7 @@ def check_memory(config: TrainConfig, limit: Optional[int] = None, where: str = 
     parts = memory_parts(config)
     est = int(sum(parts.values()))
     if est > limit:
-        field = max(parts, key=parts.get)
+        field = max(parts, key=parts.__getitem__)
         what = {"models": "the parameters", "n": f"the arrays that grow with n = {config.n:,}",
                 "examples": f"the {config.examples or 0:,} examples per model", "batch": "the batches",
                 "history_budget_mb": "the history"}[field]

@@ -257,7 +257,11 @@ class LanesPath:
         self.flags = (bool(config.bias), bool(config.untied))
         self.W = to_blocks(W, f32)
         self.b = to_blocks(b, f32)
-        self.Dt = to_blocks(np.swapaxes(M, 1, 2), f32) if config.untied else np.zeros((1, m, n, LANES), f32)
+        if config.untied:
+            assert M is not None, "an untied model has a decoder M"
+            self.Dt = to_blocks(np.swapaxes(M, 1, 2), f32)
+        else:
+            self.Dt = np.zeros((1, m, n, LANES), f32)
         z = np.zeros_like
         self.moments = (z(self.W), z(self.W), z(self.b), z(self.b), z(self.Dt), z(self.Dt))
         self.imp = config.importance_vector().astype(f32)

@@ -9,7 +9,7 @@ batches are prepared in Python once, then the kernel runs the whole chunk.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
@@ -101,6 +101,7 @@ def _draw_ahead(stream: BatchStream, q, stop) -> None:
     import queue
 
     while not stop.is_set():
+        item: Union[Tuple[np.ndarray, np.ndarray, np.ndarray], BaseException]
         try:
             item = stream.next_coo()
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
@@ -144,9 +145,10 @@ class SparseTrainer:
         self.sD1, self.sD2 = z(self.Dt), z(self.Dt)
         self.imp = np.ascontiguousarray(config.importance_vector(), dtype=f32)
         self.batch = int(config.effective_batch)
-        self.batches = None
-        self.sel_cache = None  # (step, rows of the minibatch)
-        self.coo_cache = None  # (step, fresh batch)
+        self.batches: Optional[Union[BatchStream, Prefetch]] = None
+        self.sel_cache: Optional[Tuple[int, np.ndarray]] = None  # (step, rows of the minibatch)
+        self.coo_cache: Optional[Tuple[int, Tuple[np.ndarray, np.ndarray, np.ndarray]]] = None  # (step, fresh batch)
+        self.T: Optional[int]  # examples per model; None for fresh batches
         if config.onehot:
             self.kind = "finite"
             self.T = n
@@ -155,7 +157,9 @@ class SparseTrainer:
         elif config.examples is not None:
             self.kind = "finite"
             if dataset is None:
-                dataset = make_sparse_dataset(config)
+                made = make_sparse_dataset(config)
+                assert made is not None, "finite sparse data (examples set) makes a dataset"
+                dataset = made
             elif not isinstance(dataset, SparseDataset):
                 dataset = SparseDataset.from_dense(dataset)
             self.dataset = dataset
@@ -165,13 +169,12 @@ class SparseTrainer:
         else:
             self.kind = "fresh"
             self.T = None
-            self.batches = batches if batches is not None else BatchStream(config)
-            if prefetch:
-                self.batches = Prefetch(self.batches, ahead=batches_ahead(config))
+            stream = batches if batches is not None else BatchStream(config)
+            self.batches = Prefetch(stream, ahead=batches_ahead(config)) if prefetch else stream
             self.base = np.zeros(K, np.int64)
-        self.minibatch = self.kind == "finite" and self.batch < self.T
+        self.minibatch = self.T is not None and self.batch < self.T  # T is None only for fresh batches
         self.blocks = feature_blocks(K, self.batch, n)
-        self.step_seconds: dict = {}  # schedule -> seconds a step, timed on real steps
+        self.step_seconds: Dict[str, float] = {}  # schedule -> seconds a step, timed on real steps
         self.chunks = 0
         self.retry_every = RETRY_CHUNKS
         self.retry_at = RETRY_CHUNKS
@@ -185,12 +188,14 @@ class SparseTrainer:
         if self.sel_cache is None or self.sel_cache[0] != step:
             import torch
 
+            assert self.T is not None, "minibatches are drawn from a finite set"
             idx = torch.randperm(self.T, generator=self.rng)[: self.batch].numpy().astype(np.int64)
             self.sel_cache = (step, idx)
         return self.sel_cache[1]
 
     def _fresh_batch(self, step: int):
         if self.coo_cache is None or self.coo_cache[0] != step:
+            assert self.batches is not None, "fresh batches come from a stream"
             self.coo_cache = (step, self.batches.next_coo())
         return self.coo_cache[1]
 
@@ -230,9 +235,9 @@ class SparseTrainer:
         if untimed and len(untimed) == 2:
             trial, rest = "split", "models"
         elif untimed:
-            trial, rest = untimed[0], min(self.step_seconds, key=self.step_seconds.get)
+            trial, rest = untimed[0], min(self.step_seconds, key=self.step_seconds.__getitem__)
         else:
-            best = min(self.step_seconds, key=self.step_seconds.get)
+            best = min(self.step_seconds, key=self.step_seconds.__getitem__)
             self.chunks += 1
             if self.chunks < self.retry_at:
                 return [(best, 0, nsteps)]
@@ -335,12 +340,12 @@ class BlasTrainer(SparseTrainer):
         P, H, dH, gDt = t(self.P), t(self.H), t(self.dH), t(self.gDt)
         D = t(self.Dt) if self.cfg.untied else t(self.W)  # (K, m, n): p = h . D[:, i]
         bias = t(self.b)[:, None, :]
-        dense = self.X is not None
-        X = t(self.X) if dense else None
+        X = t(self.X) if self.X is not None else None
+        dense = X is not None
         Wt = t(self.W).transpose(1, 2)  # (K, n, m)
         for s in range(nsteps + 1):
             sk.blas_hidden(self.W, data, s, self.batch, halted, self.rows, self.H, not dense)
-            if dense:
+            if X is not None:  # dense
                 sk.blas_dense(data, self.rows, self.X)
                 torch.matmul(X, Wt, out=H)  # (Kx, B, n) x (K, n, m): h of every example
             if self.cfg.bias:
@@ -353,7 +358,7 @@ class BlasTrainer(SparseTrainer):
                 break
             torch.bmm(H.transpose(1, 2), P, out=gDt)  # the decoder's part, (K, m, n)
             torch.bmm(P, D.transpose(1, 2), out=dH)  # dL/dh, (K, B, m)
-            if dense:  # the encoder's part dh^T X: into the decoder's (tied) or alone (untied)
+            if X is not None:  # dense: the encoder's part dh^T X: into the decoder's (tied) or alone (untied)
                 enc = torch.matmul(dH.transpose(1, 2), X)
                 if self.cfg.untied:
                     t(self.gW).copy_(enc)

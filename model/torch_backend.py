@@ -29,6 +29,14 @@ class SparseBatch(NamedTuple):
     size: int
 
 
+def _grad(p: torch.Tensor) -> torch.Tensor:
+    """p's gradient buffer: TorchTrainer gives every parameter one when it is made and only
+    ever writes into it (the optimiser's step never sets it to None)."""
+    g = p.grad
+    assert g is not None, "a TorchTrainer parameter lost its gradient buffer"
+    return g
+
+
 class TorchTrainer:
     """model.backend's contract on torch tensors of ``device`` ("cpu", "cuda", ...)."""
 
@@ -39,21 +47,21 @@ class TorchTrainer:
                  generator_seed: int = 0, opt: Optional[Optimiser] = None, device: str = "cpu"):
         self.cfg = config
         self.device = torch.device(device)
-        dev = dict(dtype=torch.float32, device=self.device)
-        self.W = torch.tensor(W, **dev)
-        self.b = torch.tensor(b, **dev)
-        self.M = torch.tensor(M, **dev) if M is not None else None
+        f32, dev = torch.float32, self.device
+        self.W = torch.tensor(W, dtype=f32, device=dev)
+        self.b = torch.tensor(b, dtype=f32, device=dev)
+        self.M = torch.tensor(M, dtype=f32, device=dev) if M is not None else None
         params = [self.W] + ([self.b] if config.bias else []) + ([self.M] if self.M is not None else [])
         for p in params:
             p.grad = torch.zeros_like(p)
         self.opt = (opt if opt is not None else Optimiser.of(config)).torch(params, config.lr)
-        self.imp = torch.tensor(config.importance_vector(), **dev)
+        self.imp = torch.tensor(config.importance_vector(), dtype=f32, device=dev)
         self.alive = torch.ones(config.models, dtype=torch.bool, device=self.device)
-        self.data = None
+        self.data: Optional[torch.Tensor] = None
         if config.onehot:
-            self.data = torch.eye(config.n, **dev)  # shared by all models
+            self.data = torch.eye(config.n, dtype=f32, device=dev)  # shared by all models
         elif dataset is not None:
-            self.data = torch.tensor(dataset, **dev)  # (K, T, n)
+            self.data = torch.tensor(dataset, dtype=f32, device=dev)  # (K, T, n)
         self.batches = batches
         self.batch = config.effective_batch
         self.rng = torch.Generator().manual_seed(int(generator_seed) + 0x5EED)  # on the CPU: the same draws anywhere
@@ -99,10 +107,10 @@ class TorchTrainer:
         if M is None:
             gW += torch.matmul(H.transpose(1, 2), G)
         else:
-            self.M.grad.copy_(torch.matmul(G.transpose(1, 2), H))
-        self.W.grad.copy_(gW)
+            _grad(M).copy_(torch.matmul(G.transpose(1, 2), H))
+        _grad(W).copy_(gW)
         if self.cfg.bias:
-            self.b.grad.copy_(G.sum(1))
+            _grad(b).copy_(G.sum(1))
         return loss
 
     def _sparse_loss_and_grads(self, X: "SparseBatch"):
@@ -133,14 +141,14 @@ class TorchTrainer:
         G = R.mul_(c * self.imp)
         G[:, rows, cols] = c * Inz * Enz * (Pnz > 0)
         if self.cfg.bias:
-            self.b.grad.copy_(G.sum(1))
+            _grad(b).copy_(G.sum(1))
         dH = torch.bmm(G, D)  # (K, B, m)
         gW = torch.zeros(K, m, n, device=W.device).index_add_(2, cols, (dH[:, rows, :] * vals[:, None]).transpose(1, 2))
         if M is None:
             gW += torch.bmm(H.transpose(1, 2), G)
         else:
-            self.M.grad.copy_(torch.bmm(G.transpose(1, 2), H))
-        self.W.grad.copy_(gW)
+            _grad(M).copy_(torch.bmm(G.transpose(1, 2), H))
+        _grad(W).copy_(gW)
         return loss
 
     def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
