@@ -48,9 +48,8 @@ class _CheckoutFinder(importlib.abc.MetaPathFinder):
 if _from_checkout():
     if not any(isinstance(f, _CheckoutFinder) for f in sys.meta_path):
         sys.meta_path.append(_CheckoutFinder())
-    # TRANSITIONAL, until the code's own imports name lge.model, lge.app, ... (or are relative):
-    # today app/ and the API import `model`, `app`, ... by their top-level names, so a checkout's
-    # root must be importable. The tree-wide rename deletes these lines.
+    # The checkout's code imports `model`, `app`, ... by their top-level names (the wheel's copy is
+    # rewritten to lge.model, lge.app, ... when it is built: setup.py), so its root must be importable.
     if str(_ROOT) not in sys.path:
         sys.path.insert(0, str(_ROOT))
 

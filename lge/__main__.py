@@ -3,7 +3,7 @@ import sys
 
 
 def main() -> int:
-    from app.cli import main as cli_main  # the rename makes this `from lge.app.cli import main`
+    from app.cli import main as cli_main  # lge.app.cli in the wheel (setup.py rewrites it)
 
     return cli_main()
 
