@@ -240,6 +240,15 @@ def _short(idx0, limit: int = 60) -> str:
     return txt if len(txt) <= limit else f"{len(list(idx0))} features"
 
 
+def _named(idx0, limit: int = 60) -> str:
+    """"feature 3", "features 1, 4-6" or, when long, "80 features" (0-based indices, 1-based text)."""
+    idx = [int(i) for i in idx0]
+    txt = _short(idx, limit)
+    if txt.endswith(" features"):
+        return txt
+    return f"feature {txt}" if len(idx) == 1 else f"features {txt}"
+
+
 def _jsafe(v):
     """Evidence values made JSON-safe (numpy scalars, arrays, inf/nan -> None)."""
     if isinstance(v, dict):
@@ -1199,7 +1208,7 @@ def _mode_phrases(f: _Facts, findings_by_kind: Dict[str, Finding]) -> Dict[str, 
     if f.n and f.nl == 0:
         return {"collapsed": findings_by_kind["collapsed"].text}
     if f.dead.any():
-        ph["dead"] = f"feature(s) {_short(np.nonzero(f.dead)[0], 80)} dead"
+        ph["dead"] = f"{_named(np.nonzero(f.dead)[0], 80)} dead"
     if f.dead_out.any():
         ph["dead_output"] = f"output(s) {_short(np.nonzero(f.dead_out)[0], 80)} never fire"
     if f.groups:
@@ -1219,7 +1228,7 @@ def _failure_verdict(f: _Facts, by_kind: Dict[str, Finding], vm: Dict[str, Optio
     """Dead features or dead outputs beside at least one live feature: symmetric or asymmetric failure."""
     what = []
     if f.dead.any():
-        what.append(f"feature(s) {_short(np.nonzero(f.dead)[0], 80)} dead")
+        what.append(f"{_named(np.nonzero(f.dead)[0], 80)} dead")
         vm["dead"], vr["dead"] = by_kind["dead"].margin, _decade_res(f.rel)
     if f.dead_out.any():
         what.append(f"output(s) {_short(np.nonzero(f.dead_out)[0], 80)} never fire")
