@@ -41,9 +41,26 @@ def cli(*args, timeout=240, **env):
                           timeout=timeout, env=_env(**env))
 
 
+#: the children start() made; a test that fails while one still runs must not leave it training
+#: (a sweep of 10^8 steps) beside the rest of the suite
+_CHILDREN: list = []
+
+
 def start(*args, **env):
-    return subprocess.Popen([sys.executable, MAIN, *map(str, args)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, MAIN, *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, cwd=ROOT, env=_env(**env))
+    _CHILDREN.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def no_child_outlives_its_test():
+    yield
+    while _CHILDREN:
+        proc = _CHILDREN.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
 
 
 def one_clean_line(stderr: str) -> str:
