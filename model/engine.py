@@ -457,9 +457,13 @@ def set_threads(threads: Optional[int]) -> None:
 #: as about 7 units, rounded up.
 TRAIN_UNITS = 8
 #: Memory the process needs besides training: python, numpy, torch, numba with the compiled
-#: kernels, h5py, scipy (measured: 403 MB imported, 468 MB once a kernel has run; `main.py
-#: train --n 7 --steps 10` peaks at 471 MB).
-BASE_BYTES = 470 * 2**20
+#: kernels loaded from numba's cache, h5py, scipy (measured: `main.py train --n 7 --steps 10`
+#: with its kernels cached peaks at 408 MB).
+BASE_BYTES = 410 * 2**20
+#: What LLVM holds while numba compiles a path's kernels, the first run after they change
+#: (model.paths.kernels_ready; measured as the peak's rise over a cached run: 82 MB for the
+#: lanes kernel at n = 7, 150 MB for the fused one at n = 20,000).
+COMPILE_BYTES = 128 * 2**20
 #: Of the memory available, this fraction may be planned for.
 MEMORY_FRACTION = 0.8
 
@@ -567,9 +571,10 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
     dense and analyses a snapshot, as train and the window do (a dataset-size sweep does
     neither: it measures, and counts that itself):
 
-    - "models": the process (BASE_BYTES), the parameters and optimiser moments as the path
-      holds them, the initial parameters the caller keeps, and per-thread scratch that grows
-      with n m (model.engine.path_bytes);
+    - "models": the process (BASE_BYTES; COMPILE_BYTES more when the path's kernels are still
+      to be compiled), the parameters and optimiser moments as the path holds them, the initial
+      parameters the caller keeps, and per-thread scratch that grows with n m
+      (model.engine.path_bytes);
     - "n": the path's (n, n) or (K, n, n) arrays for one-hot data (the BLAS path's
       activations, the torch path's identity), when the batch is the n examples; and the
       analysis of a snapshot that train prints and the window draws (ANALYSIS_BYTES);
@@ -587,7 +592,8 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
     K, n, m, B, nnz_ex = paths.shape(config)
     state, scratch = path_bytes(config, name, threads)
     initial = 4 * K * (m * n * (2 if config.untied else 1) + n)
-    parts: Dict[str, float] = {"models": BASE_BYTES + state + initial}
+    compiling = 0 if paths.kernels_ready(config, name) else COMPILE_BYTES
+    parts: Dict[str, float] = {"models": BASE_BYTES + compiling + state + initial}
     size_key = "n" if config.onehot and B == n else "batch"
     grows_with_batch = name in ("blas", "torch")
     parts[size_key] = scratch if grows_with_batch else 0
@@ -690,4 +696,4 @@ def train(config: TrainConfig, progress: Optional[Callable[[Progress], None]] = 
 
 __all__ = ["Trainer", "Progress", "train", "lr_schedule", "decide_grid", "DECIDE_FIRST", "memory_estimate",
            "memory_parts", "check_memory", "check_device", "cuda_available", "path_bytes",
-           "available_memory", "fmt_bytes", "TRAIN_UNITS", "BASE_BYTES", "MEMORY_FRACTION"]
+           "available_memory", "fmt_bytes", "TRAIN_UNITS", "BASE_BYTES", "COMPILE_BYTES", "MEMORY_FRACTION"]

@@ -167,6 +167,45 @@ def choose(config: TrainConfig, forced: Optional[str] = None) -> Choice:
     return Choice(best, seconds)
 
 
+#: The compiled entry points each path calls, as (module of this package, groups of kernel names):
+#: every group is needed, one kernel of a group is enough (the fused path runs its models either
+#: one a thread or split across threads, as its plan finds faster). The kernels an entry point
+#: calls are compiled with it. The torch path runs none.
+PATH_KERNELS: Dict[str, Tuple[str, Tuple[Tuple[str, ...], ...]]] = {
+    "lanes": ("kernels", (("train_identity_chunk",),)),
+    "fused": ("sparse_kernels", (("train_sparse_models", "train_sparse_split"),)),
+    "blas": ("sparse_kernels", (("blas_hidden",), ("blas_activate",), ("blas_update",))),
+}
+
+
+def kernels_ready(config: TrainConfig, path: Optional[str] = None) -> bool:
+    """Whether the compiled kernels of the path that trains ``config`` (default: the one ``choose``
+    picks) are ready: compiled in this process, or in numba's on-disk cache (its index file, newer
+    than the kernel's source). False: the first chunk compiles them (about half a minute, and
+    memory_parts counts LLVM's memory for it)."""
+    import importlib
+    import os
+
+    name = path or choose(config).name
+    if name not in PATH_KERNELS:
+        return True
+    module, groups = PATH_KERNELS[name]
+    mod = importlib.import_module(f".{module}", __package__)
+    src = os.path.getmtime(str(mod.__file__))
+
+    def ready(kernel: str) -> bool:
+        d = getattr(mod, kernel)
+        if d.signatures:
+            return True  # compiled (or loaded from the cache) in this process
+        index = getattr(getattr(getattr(d, "_cache", None), "_cache_file", None), "_index_path", None)
+        try:
+            return index is not None and os.path.getmtime(index) >= src
+        except OSError:
+            return False
+
+    return all(any(ready(k) for k in group) for group in groups)
+
+
 class WorkLeft:
     """Time left of a sequence of parts (a sweep's configurations) whose costs the model
     predicts (``predicted``: seconds of each, e.g. steps x ``Choice.step_seconds``): the
@@ -195,5 +234,5 @@ class WorkLeft:
         return float(elapsed / done * (self.total - done))
 
 
-__all__ = ["PATHS", "WorkLeft", "Costs", "COSTS", "Choice", "applicable", "choose", "step_seconds", "draw_seconds",
+__all__ = ["PATHS", "PATH_KERNELS", "kernels_ready", "WorkLeft", "Costs", "COSTS", "Choice", "applicable", "choose", "step_seconds", "draw_seconds",
            "shape"]

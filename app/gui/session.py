@@ -26,6 +26,7 @@ from model.engine import Trainer, check_memory
 from model.explorer import ExplorerState
 from model.history import History
 from model.init import initial_parameters
+from model.paths import kernels_ready
 from model.runfile import RunFileError, RunWriter, autosave_path, open_run, save_run
 from model.snapshot import Snapshot
 from widgets.context import ViewContext, context_of
@@ -100,31 +101,6 @@ def estimate_run(config: TrainConfig, measured: Optional[dict] = None) -> RunEst
     per_model += PARAM_S * n * (m * (2 if config.untied else 1) + 1)
     rate = STEP_OVERHEAD_S + K * per_model
     return RunEstimate(config.steps * rate, rate, "estimated")
-
-
-def kernels_ready(config: TrainConfig) -> bool:
-    """Whether the compiled kernels ``config`` trains with are ready: compiled in this process, or
-    in numba's on-disk cache (its index file, newer than the kernel's source). False: the first
-    chunk compiles them (about half a minute)."""
-    import importlib
-
-    if config.onehot and config.effective_batch == config.n:
-        mod = importlib.import_module("model.kernels")
-    else:
-        mod = importlib.import_module("model.sparse_kernels")
-    from numba.core.registry import CPUDispatcher
-
-    src = os.path.getmtime(mod.__file__)
-    for d in vars(mod).values():
-        if not isinstance(d, CPUDispatcher) or d.signatures or d.targetoptions.get("inline") == "always":
-            continue  # compiled here already, or compiled into its callers
-        index = getattr(getattr(getattr(d, "_cache", None), "_cache_file", None), "_index_path", None)
-        try:
-            if index is None or os.path.getmtime(index) < src:
-                return False
-        except OSError:
-            return False
-    return True
 
 
 class Session(QObject):

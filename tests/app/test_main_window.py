@@ -541,7 +541,7 @@ def test_kernels_ready_tells_a_first_compile_from_a_cached_one(tmp_path):
     import sys
 
     code = ("import sys; sys.path.insert(0, '.')\n"
-            "from app.gui.session import kernels_ready\n"
+            "from model.paths import kernels_ready\n"
             "from model.config import TrainConfig\nfrom model.engine import Trainer\n"
             "c = TrainConfig(n=7, steps=10)\nprint('before', kernels_ready(c))\n"
             "Trainer(c).train_chunk(2)\nprint('after', kernels_ready(c))\n")

@@ -19,9 +19,10 @@ argv = json.loads(sys.argv[1])
 cfg = config_from_args(build_parser().parse_args(argv))
 from model.engine import memory_parts
 from model import paths
+parts = memory_parts(cfg)  # as train estimates it before it starts (the kernels compiled or not yet)
 rc = main(argv)
 print(json.dumps({"rc": rc, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                  "parts": memory_parts(cfg), "path": paths.choose(cfg).name}))
+                  "parts": parts, "path": paths.choose(cfg).name}))
 """
 
 SIZES = {
