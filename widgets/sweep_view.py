@@ -36,21 +36,10 @@ from resources import palette
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-#: One colour per verdict (bars, histogram, thumbnail frames).
-VERDICT_COLORS = {
-    "perfect": (44, 160, 44),
-    "symmetric_failure": (214, 39, 40),
-    "asymmetric_failure": (140, 86, 75),
-    "merged_failure": (148, 103, 189),
-    "two_circle_failure": (255, 127, 14),
-    "imperfect": (127, 127, 127),
-    "collapsed": (64, 64, 64),
-    "undecided": (188, 189, 34),
-    "diverged": (0, 0, 0),
-    "n/a (sparse data)": (31, 119, 180),
-}
-#: One colour per outcome (model.outcome): the atlas's curve, table rows and gallery tooltips.
-OUTCOME_COLORS = {"settled": (44, 160, 44), "stuck": (59, 10, 10), "moving": (255, 191, 0)}
+#: One colour per verdict (bars, histogram, thumbnail frames) and per outcome (model.outcome): the atlas's
+#: curve, table rows and gallery tooltips; resources.palette holds the one table of each.
+VERDICT_COLORS = palette.VERDICT_COLORS
+OUTCOME_COLORS = palette.OUTCOME_COLORS
 THUMB = 84  # thumbnail size, px
 PIXMAP_CACHE = 3000
 
