@@ -131,7 +131,7 @@ def _typed(action: argparse.Action, key: str, value: Any) -> Any:
         raise ConfigError(key, f"must be {'a number' if action.type else 'text'}, got {value!r}")
     if action.choices is not None and value not in action.choices:
         raise ConfigError(key, f"must be one of {', '.join(map(str, action.choices))}, got {value!r}")
-    if action.type is not None and isinstance(value, (str, int, float)):
+    if callable(action.type) and isinstance(value, (str, int, float)):  # this parser's types are functions
         try:
             return action.type(value if isinstance(value, str) else repr(value))
         except argparse.ArgumentTypeError as exc:
@@ -867,7 +867,9 @@ def open_in_window(run_or_path: Union[Run, PathLike]) -> subprocess.Popen:
 
 
 for _fn, _cmd in ((train, "train"), (sweep, "sweep"), (datasize, "datasize")):
-    _fn.__signature__ = _signature(_cmd)
+    # inspect.signature() (help(), Jupyter's completion) reads __signature__: typeshed does not declare
+    # it on functions, so mypy needs the ignore
+    _fn.__signature__ = _signature(_cmd)  # type: ignore[union-attr]
     _fn.__doc__ = (_fn.__doc__ or "") + "\n" + _options_doc()
 del _fn, _cmd
 

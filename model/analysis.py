@@ -397,7 +397,7 @@ class Analysis:
     def _feature_dict(self, i: int, partner: Dict[int, List[int]]) -> Dict[str, Any]:
         dout, rm, und = self.dead_output_mask, self.recon_margin, self.recon_undecided
         ru = bool(und is not None and und[i])
-        d = {
+        d: Dict[str, Any] = {
             "feature": i + 1,
             "norm": _jf(self.norms[i]),
             "angle_deg": _jf(self.angles_deg[i]),
@@ -412,9 +412,10 @@ class Analysis:
             "dead_output": bool(dout[i]) if dout is not None else False,
             "merged_with": partner.get(i, []),
         }
-        if self.exact_mask is not None:
-            d.update(exact=bool(self.exact_mask[i]), output_error=_jf(self.output_error[i]),
-                     exact_margin=_jf(self.exact_margin[i]))
+        if self.exact_mask is not None:  # analyse() sets the three together
+            err, em = self.output_error, self.exact_margin
+            d.update(exact=bool(self.exact_mask[i]), output_error=None if err is None else _jf(err[i]),
+                     exact_margin=None if em is None else _jf(em[i]))
         sep = self.function_separability if self.function_separability is not None else self.separability
         if sep is not None:
             sd = sep.feature_dict(i)
@@ -548,7 +549,7 @@ def regularity(nrm: np.ndarray, ang: np.ndarray, live: np.ndarray
     rs = r[o]
     steps = rs[1:] / np.maximum(rs[:-1], 1e-300)
     breaks = np.nonzero(steps > RADIUS_GROUP_RATIO)[0] + 1
-    groups = []
+    groups: List[Dict[str, Union[float, List[int]]]] = []
     for part in np.split(np.arange(len(rs)), breaks):
         groups.append({"radius": float(np.mean(rs[part])), "members": sorted(idx[o[part]].tolist())})
     return cv, gap, groups, ratio, steps
@@ -975,8 +976,10 @@ def _findings_separability(f: _Facts) -> List[Finding]:
     out = []
     tested = f.wlive & ~f.dead_out
     insep = np.nonzero(tested & sep.decided_inseparable)[0]
+    depth = sep.depth
     if len(insep):
-        per = [{"feature": i + 1, "blockers": [j + 1 for j in sep.blockers[i]], "depth": _jf(sep.depth[i])}
+        per = [{"feature": i + 1, "blockers": [j + 1 for j in sep.blockers[i]],
+                "depth": None if depth is None else _jf(depth[i])}
                for i in insep[:DETAIL_MAX].tolist()]
         parts = "; ".join(f"{e['feature']} inside the hull of {', '.join(map(str, e['blockers']))}"
                           for e in per[:6]) + ("; ..." if len(per) > 6 else "")
@@ -1009,7 +1012,9 @@ def _findings_separability(f: _Facts) -> List[Finding]:
 def _regularity_margins(f: _Facts) -> Tuple[float, float, float, float]:
     """(radius margin, angle margin, their resolutions), ratio margins in decades of the log-excess.
     A norm ratio is known to relative rel; an angle to rel radians, so a ratio of angles to 2 rel / the
-    smaller angle."""
+    smaller angle. Only for live features (their regularity() ratios exist)."""
+    if f.ratio is None or f.gap is None:
+        raise ValueError("regularity margins need live features: the radius and gap ratios are None")
     m_r = margin_ratio_below(f.ratio, REGULAR_RATIO)
     m_g = margin_ratio_below(f.gap, REGULAR_GAP)
     res_r = _ratio_margin_res(REGULAR_RATIO, f.rel)
@@ -1369,7 +1374,7 @@ def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True,
     verdict, text, vm, vr, vu, modes = _verdict(f, findings)
     und = _undecided_items(f)
     for k, v in vm.items():  # the verdict's own criteria within resolution
-        if vu.get(k):
+        if vu.get(k) and v is not None:  # undecided: its margin is within resolution (so it has one)
             und.append({"criterion": f"verdict ({k})", "features": [], "margins": [float(v)],
                         "resolution": float(vr[k]), "unit": "pre-activation" if k in PRE_ACTIVATION_MARGINS
                         else "decades"})

@@ -137,15 +137,19 @@ class AnalysisProvider:
                 self._cache.clear()
             self._cache[key] = a
             if not is_override(key):
-                self._latest[int(key[1])] = a
+                self._latest[_model_of(key)] = a
 
     def get(self, key: Hashable, snap: Snapshot, wait: bool = False) -> Optional[Analysis]:
         """The analysis of ``snap``: cached, else computed here when ``wait`` or when n is small
         enough (``in_background`` false); else None (the caller computes it in the background)."""
+        if wait or not self.in_background(snap):
+            return self.get_or_compute(key, snap)
+        return self.cached(key)
+
+    def get_or_compute(self, key: Hashable, snap: Snapshot) -> Analysis:
+        """The analysis of ``snap``: cached, else computed here (at any n)."""
         a = self.cached(key)
-        if a is None and (wait or not self.in_background(snap)):
-            a = self.compute(key, snap)
-        return a
+        return a if a is not None else self.compute(key, snap)
 
     def forget_overrides(self) -> None:
         """Drop every override's analysis (the override was replaced: its memory may be reused)."""
@@ -181,6 +185,13 @@ class AnalysisProvider:
         with self._lock:
             self._sep = (snap, key, sep)
         return sep
+
+
+def _model_of(key: Hashable) -> int:
+    """The model of a recorded snapshot's key ``(run, model, step)``."""
+    if not (isinstance(key, tuple) and len(key) == 3):
+        raise ValueError(f"a recorded snapshot's key is (run, model, step), got {key!r}")
+    return int(key[1])
 
 
 def is_override(key: Hashable) -> bool:

@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -162,14 +162,17 @@ def shutdown() -> None:
 # ----------------------------------------------------------------------------
 # packing: JSON and npz only
 
-def _pack(meta: dict, arrays: Dict[str, np.ndarray]) -> bytes:
+def pack_result(meta: dict, arrays: Dict[str, np.ndarray]) -> bytes:
+    """A task's result as its worker returns it: ``meta`` as JSON and ``arrays`` in one npz (no
+    pickle), for unpack_result on the driver; a task of ClusterRun returns this."""
     buf = io.BytesIO()
-    np.savez(buf, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+    np.savez(buf, allow_pickle=False, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
              **{k: np.asarray(v) for k, v in arrays.items()})
     return buf.getvalue()
 
 
-def _unpack(blob: bytes):
+def unpack_result(blob: bytes) -> Tuple[dict, Dict[str, np.ndarray]]:
+    """(meta, arrays) of a task's result packed by pack_result."""
     with np.load(io.BytesIO(blob), allow_pickle=False) as z:
         meta = json.loads(bytes(z["__meta__"]).decode())
         arrays = {k: z[k] for k in z.files if k != "__meta__"}
@@ -211,7 +214,7 @@ def sweep_point(config_json: str, threads: Optional[int], board: ActorHandle, ke
     cfg = TrainConfig.from_json(config_json)
     runner = SweepRunner(cfg, None, cfg.models, out=None, threads=threads)
     e = _run_point(runner, lambda sweep: sweep.entries, "configuration", cfg.steps, board, key)
-    return _pack(*entry_arrays(e))
+    return pack_result(*entry_arrays(e))
 
 
 def datasize_point(config_json: str, T: int, test_examples: int, threads: Optional[int], board: ActorHandle,
@@ -222,9 +225,9 @@ def datasize_point(config_json: str, T: int, test_examples: int, threads: Option
     base = TrainConfig.from_json(config_json)
     runner = DataSizeRunner(base, [T], test_examples, out=None, threads=threads)
     r = _run_point(runner, lambda res: res.results, "size", base.steps, board, key)
-    return _pack({"T": int(r.T), "step": int(r.step), "config": r.config.to_json()},
-                 {name: getattr(r, name) for name in ("W", "b", "train_loss", "test_loss", "recorded_loss",
-                                                       "feature_dims", "data_dims", "H")})
+    return pack_result({"T": int(r.T), "step": int(r.step), "config": r.config.to_json()},
+                       {name: getattr(r, name) for name in ("W", "b", "train_loss", "test_loss", "recorded_loss",
+                                                             "feature_dims", "data_dims", "H")})
 
 
 class _Board:
@@ -316,7 +319,7 @@ def run_sweep(runner: SweepRunner, address: str, progress: Optional[Callable[[Sw
         run.submit(sweep_point, grid_label(values), cfg.to_json())
 
     def on_result(i, blob):
-        meta, a = _unpack(blob)
+        meta, a = unpack_result(blob)
         values, cfg = plan[i]
         finished[i] = entry_from_arrays(cfg, values, meta, a)
         runner.sweep.entries = [finished[j] for j in sorted(finished)]
@@ -358,13 +361,12 @@ def run_datasize(runner: DataSizeRunner, address: str,
     N = len(sizes)
     finished: Dict[int, SizeResult] = {}
     steps = runner.base.steps
-    for cfg in runner.configs:
-        run.submit(datasize_point, f"T = {cfg.examples}", runner.base.to_json(), int(cfg.examples),
-                   int(runner.test_examples))
+    for T in sizes:  # runner.configs[i] is the base at examples = sizes[i]
+        run.submit(datasize_point, f"T = {T}", runner.base.to_json(), int(T), int(runner.test_examples))
     start = time.monotonic()
 
     def on_result(i, blob):
-        meta, a = _unpack(blob)
+        meta, a = unpack_result(blob)
         finished[i] = SizeResult(int(meta["T"]), TrainConfig.from_json(meta["config"]), int(meta["step"]), **a)
         runner.result.results = [finished[j] for j in sorted(finished)]
         if runner.out is not None:
@@ -412,4 +414,4 @@ def _drive(run: ClusterRun, runner, on_result, on_progress) -> bool:
         w.join(1.0)
 
 
-__all__ = ["ClusterError", "connect", "shutdown", "run_sweep", "run_datasize", "MAX_RETRIES"]
+__all__ = ["ClusterError", "connect", "shutdown", "run_sweep", "run_datasize", "pack_result", "unpack_result", "MAX_RETRIES"]

@@ -27,6 +27,7 @@ DATA_KINDS = ("identity", "sparse")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "warmup-cosine")
 INITS = ("xavier", "analytic", "run")
+DEVICES = ("cpu", "cuda")
 
 #: Each optimiser's weight decay when none is given: torch.optim's own defaults
 #: (Adam 0, AdamW 0.01, SGD 0), so "adam" is Adam without regularisation.
@@ -55,6 +56,8 @@ class ConfigError(ValueError):
 #: The experiment form's groups, in the order they are shown.
 GROUPS = ("Model", "Data", "Optimisation", "Start from", "Recording")
 KINDS = ("int", "float", "choice", "bool", "path", "importance")
+#: The kinds that hold a number and so declare a range (low, high).
+NUMERIC_KINDS = ("int", "float", "importance")
 
 
 @dataclass(frozen=True)
@@ -123,14 +126,23 @@ class Option:
             return "true or false"
         return "a file name"
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(low, high) of a numeric option (option() refuses one declared without both)."""
+        if self.low is None or self.high is None:
+            raise ValueError(f"option {self.name!r} of kind {self.kind!r} has no range")
+        return self.low, self.high
+
     def _interval(self) -> str:
-        return f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        low, high = self.bounds
+        return f"{'(' if self.low_open else '['}{low:g}, {high:g}{')' if self.high_open else ']'}"
 
     def range_problem(self, v: float) -> Optional[str]:
         """Why the number ``v`` is outside the range (None when inside). For importance: of the decay."""
+        low, high = self.bounds
         if self.kind == "int":
-            return None if self.low <= v <= self.high else f"must be from {_fmt(self.low)} to {_fmt(self.high)}, got {v}"
-        if (v < self.low or (self.low_open and v == self.low)) or (v > self.high or (self.high_open and v == self.high)):
+            return None if low <= v <= high else f"must be from {_fmt(low)} to {_fmt(high)}, got {v}"
+        if (v < low or (self.low_open and v == low)) or (v > high or (self.high_open and v == high)):
             return f"must be in {self._interval()}, got {v:g}"
         return None
 
@@ -197,6 +209,8 @@ def option(default: Any, kind: str, help: str, **hints: Any) -> Any:
     """A TrainConfig field declared with its Option (see Option for the hints)."""
     if kind not in KINDS:
         raise ValueError(f"option kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind in NUMERIC_KINDS and (hints.get("low") is None or hints.get("high") is None):
+        raise ValueError(f"a {kind} option declares its range: low and high")
     return dataclasses.field(default=default, metadata={"option": Option(kind, help, **hints)})
 
 
@@ -335,6 +349,9 @@ class TrainConfig:
                                  "checked at step 1,024 and every half doubling after it); steps is the cap",
                                  label="until decided", group="Optimisation", check_text="stop once every model is "
                                  "settled or stuck", sweep=True)
+    device: str = option("cpu", "choice", "where training runs: cpu (the compiled paths), or cuda (a GPU that torch "
+                         "sees: the batched torch path; the form shows it only then)", group="Optimisation",
+                         choices=DEVICES)
     # Start from
     init: str = option("xavier", "choice", "xavier (normal), analytic (Henighan's n-gon, needs m = 2), run "
                        "(continue a saved run)", group="Start from", choices=INITS, sweep=True,
@@ -377,7 +394,8 @@ class TrainConfig:
     def effective_batch(self) -> int:
         if self.batch is not None:
             return self.batch
-        return self.num_examples if self.finite else 1024
+        k = self.num_examples  # None exactly when the data is not finite (see finite)
+        return 1024 if k is None else k
 
     @property
     def effective_weight_decay(self) -> float:
@@ -454,7 +472,7 @@ def importance_decay(n: int, decay: float) -> list:
 
 
 __all__ = ["TrainConfig", "ConfigError", "Option", "option", "schema", "grid_options", "RULES", "GROUPS",
-           "DATA_KINDS", "OPTIMIZERS", "SCHEDULES", "INITS", "importance_decay"]
+           "DATA_KINDS", "OPTIMIZERS", "SCHEDULES", "INITS", "DEVICES", "importance_decay"]
 
 
 # ------------------------------------------------------------------ SMDD

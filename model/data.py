@@ -85,11 +85,16 @@ def model_dataset(seed: int, T: int, n: int, sparsity: float) -> np.ndarray:
 
 
 def make_dataset(config: TrainConfig) -> np.ndarray | None:
-    """(K, T, n) float32 for a finite sparse run; None for identity or fresh data."""
+    """(K, T, n) float32 for a finite sparse run; None for identity or fresh data. Filled in
+    place, one model's set at a time (a stack of K sets would hold them twice)."""
     if config.data != "sparse" or config.examples is None:
         return None
-    return np.stack([model_dataset(config.seed + k, config.examples, config.n, config.sparsity)
-                     for k in range(config.models)])
+    T, n = config.examples, config.n
+    X = np.zeros((config.models, T, n), np.float32)
+    for k in range(config.models):
+        rows, cols, vals = model_dataset_coo(config.seed + k, T, n, config.sparsity)
+        X[k][rows, cols] = vals
+    return X
 
 
 class BatchStream:

@@ -237,7 +237,7 @@ def write_arrays(path: Union[str, os.PathLike[str]], arrays: Dict[str, np.ndarra
         import io
 
         buf = io.BytesIO()
-        np.savez(buf, **arrays, metadata=np.array([json.dumps(meta, allow_nan=False)]))
+        np.savez(buf, allow_pickle=False, **arrays, metadata=np.array([json.dumps(meta, allow_nan=False)]))
         blob = buf.getvalue()
     else:
         from safetensors.numpy import save

@@ -19,8 +19,8 @@ for one T, and ``check_sizes`` refuses, before anything trains, every T whose
 estimate exceeds the memory available, naming T and the estimate.
 
 Progress: ``DataSizeProgress`` carries the whole sweep's fraction done and an
-estimate of the time left (``TimeLeft``: a step of size T costs a + c T, the
-fixed part and the (example, output) pairs, fitted to the sizes timed so far).
+estimate of the time left (``TimeLeft``: each size's steps costed by model.paths' cost
+model, rescaled by the steps this machine has timed, the largest size's first).
 
 Files (HDF5, no pickle; ``format`` = "latent-geometry-datasize", version 1)::
 
@@ -87,16 +87,19 @@ def expected_nonzeros(config: TrainConfig, T: int) -> float:
 
 
 def training_bytes(config: TrainConfig, T: int) -> int:
-    """Peak bytes of training K models of ``config`` on T examples each on the compiled sparse
-    path: the data (model.engine.sparse_data_bytes, the one estimate train and sweeps use too)
-    and the parameters, gradients and optimiser moments (O(K m n))."""
-    K, n, m = config.models, config.n, config.m
-    params = 4 * K * (m * n * (2 if config.untied else 1) + n) * 8
-    return int(sparse_data_bytes(config, T) + params)
+    """Peak bytes of training K models of ``config`` on T examples each: model.engine's
+    estimate (the one train, sweeps and the window use: the process, the path's parameters
+    and per-thread state, the sets kept sparse, the history) for a run that keeps its sets
+    sparse and analyses no snapshot."""
+    from .engine import memory_estimate as engine_estimate
+
+    return engine_estimate(config.replace(examples=int(T), batch=None, history_budget_mb=DATASIZE_HISTORY_MB),
+                           held=False)
 
 
 def memory_estimate(config: TrainConfig, T: int, test_examples: int = DEFAULT_TEST_EXAMPLES) -> int:
-    """Peak bytes to train and measure K models of ``config`` on T examples each.
+    """Peak bytes to train and measure K models of ``config`` on T examples each: training
+    (``training_bytes``, the process included) and measuring.
 
     Measuring (coo_loss, one model at a time) holds a chunk of pre-activations and the
     temporaries of its sums (4 float64 copies of a chunk: measured 3.3) and ~96 bytes a
@@ -105,8 +108,7 @@ def memory_estimate(config: TrainConfig, T: int, test_examples: int = DEFAULT_TE
     nnz = expected_nonzeros(config, T) + expected_nonzeros(config, test_examples)
     measure = (32 * min(geo.CHUNK_ELEMS, max(test_examples, T) * n) + 96 * nnz + 16 * m * (T + test_examples)
                + 8 * K * (n + T) + 4 * K * m * (n + T))
-    history = int(DATASIZE_HISTORY_MB * 2**20)
-    return int(training_bytes(config, T) + measure + history + BASE_BYTES)
+    return int(training_bytes(config, T) + measure)
 
 
 def check_sizes(config: TrainConfig, sizes: Sequence[int], limit: Optional[int] = None,
@@ -289,28 +291,37 @@ def measure(config: TrainConfig, W: np.ndarray, b: np.ndarray, dataset: Union[Sp
 
 
 class TimeLeft:
-    """Time left of a dataset-size sweep, from the steps timed so far.
+    """Time left of a dataset-size sweep, each size's steps costed by model.paths' cost model
+    and rescaled by what this machine measures.
 
-    A step on T examples costs about a + c T seconds (the optimiser's pass and the
-    other per-step work; the (example, output) pairs). Sizes timed at two or more T
-    fit a and c by least squares; before that, a = PRIOR_EXAMPLES c (measured on the
-    compiled path at n = 10,000: a step costs about what 8 more examples cost).
-    Small sizes alone cannot tell c (their steps are mostly the fixed part), so the
-    runner first times a few steps of the largest size (``calibrate``): that point
-    stands in for the largest size until it is timed for real."""
+    ``predict(T)``: the cost model's seconds a step at T (model.paths.step_seconds of that
+    size's configuration and path). The measured seconds a step of a size over its
+    prediction is the size's *factor*; factors are known at the sizes timed so far (finished
+    sizes, the size in progress once it has run MIN_SECONDS, and the largest size, timed
+    for a few steps before the sweep starts: ``calibrate``) and interpolated between them
+    in log T (constant beyond the ends). So a sweep whose small sizes take seconds and
+    whose largest takes minutes is costed by the largest size's own measured step from the
+    start, and by the model's shape in between, rather than extrapolated from the small
+    ones. A size's measuring afterwards costs (T + test examples) times a rate measured on
+    the sizes measured so far. Without ``predict`` a step is costed T + PRIOR_EXAMPLES
+    (a fixed part about 8 examples' worth: measured on the compiled path at n = 10,000)."""
 
     PRIOR_EXAMPLES = 8.0
     #: A size in progress is timed once it has run this long (its first chunk includes
     #: drawing its set and warming up the kernel).
     MIN_SECONDS = 1.0
 
-    def __init__(self, sizes: Sequence[int], steps: int):
+    def __init__(self, sizes: Sequence[int], steps: int, predict: Optional[Callable[[int], float]] = None,
+                 test_examples: int = 0):
         self.sizes = [int(T) for T in sizes]
         self.steps = int(steps)
+        self.predict = predict if predict is not None else (lambda T: float(T) + self.PRIOR_EXAMPLES)
+        self.test_examples = int(test_examples)
         self.timed: Dict[int, tuple] = {}  # T -> (steps, seconds) of finished sizes
         self.current = None  # (index, steps done, seconds) of the size in progress
         self._shown = 0.0  # the largest fraction returned: the bar never moves back
         self.anchor = None  # (T, seconds a step) from calibrate
+        self.measures: Dict[int, float] = {}  # T -> seconds its measuring took
 
     def calibrate(self, T: int, seconds_per_step: float) -> None:
         self.anchor = (int(T), float(seconds_per_step))
@@ -323,48 +334,66 @@ class TimeLeft:
         else:
             self.current = (index, steps_done, seconds)
 
-    def _model(self):
-        """(a, c) seconds a step = a + c T, or None before anything was timed."""
-        pts = [(T, sec / st) for T, (st, sec) in self.timed.items() if st > 0 and sec > 0]
-        if self.anchor is not None and self.anchor[0] not in self.timed and self.anchor[1] > 0:
-            pts.append(self.anchor)
+    def measured(self, index: int, seconds: float) -> None:
+        """Size ``index``'s measuring took ``seconds``."""
+        self.measures[self.sizes[index]] = float(seconds)
+
+    def _factors(self) -> List[Tuple[float, float]]:
+        """(log T, log factor) at the timed sizes, T ascending."""
+        pts = {T: sec / st for T, (st, sec) in self.timed.items() if st > 0 and sec > 0}
+        if self.anchor is not None and self.anchor[0] not in pts and self.anchor[1] > 0:
+            pts[self.anchor[0]] = self.anchor[1]
         if self.current is not None and self.current[1] > 0 and self.current[2] >= self.MIN_SECONDS:
             i, st, sec = self.current
-            if self.sizes[i] not in self.timed:
-                pts.append((self.sizes[i], sec / st))
-        if not pts:
-            return None
-        Ts = np.array([p[0] for p in pts], float)
-        y = np.array([p[1] for p in pts], float)
-        if len(set(Ts.tolist())) >= 2:
-            A = np.column_stack([np.ones_like(Ts), Ts])
-            (a, c), *_ = np.linalg.lstsq(A, y, rcond=None)
-            if a >= 0 and c > 0:
-                return float(a), float(c)
-        c = float(np.sum(y) / np.sum(Ts + self.PRIOR_EXAMPLES))
-        return self.PRIOR_EXAMPLES * c, c
+            pts.setdefault(self.sizes[i], sec / st)
+        out = []
+        for T in sorted(pts):
+            pred = self.predict(T)
+            if pred > 0:
+                out.append((np.log(T), np.log(pts[T] / pred)))
+        return out
+
+    def _step_cost(self, T: int, factors) -> float:
+        """Seconds a step at T: the prediction times the factor interpolated in log T."""
+        if not factors:
+            return self.predict(T)
+        xs = [f[0] for f in factors]
+        ys = [f[1] for f in factors]
+        return float(self.predict(T) * np.exp(np.interp(np.log(T), xs, ys)))
+
+    def _measure_cost(self, T: int) -> float:
+        done = [(t, sec) for t, sec in self.measures.items() if sec > 0]
+        if not done:
+            return 0.0
+        rate = sum(sec for _, sec in done) / sum(t + self.test_examples for t, _ in done)
+        return rate * (T + self.test_examples)
+
+    def _costs(self, factors) -> List[float]:
+        """Each size's steps and measuring, in seconds."""
+        return [self.steps * self._step_cost(T, factors) + self._measure_cost(T) for T in self.sizes]
 
     def fraction(self, index: int, steps_done: int) -> float:
         """Share of the sweep's estimated work done (sizes before `index` done, and
         `steps_done` steps of size `index`); never less than it said before (a refit
         of the cost model may lower the estimate)."""
-        model = self._model()
-        a, c = model if model is not None else (self.PRIOR_EXAMPLES, 1.0)
-        cost = [self.steps * (a + c * T) for T in self.sizes]
-        done = sum(cost[:index]) + (steps_done * (a + c * self.sizes[index]) if index < len(cost) else 0.0)
+        factors = self._factors()
+        cost = self._costs(factors)
+        done = sum(cost[:index])
+        if index < len(cost):
+            done += steps_done * self._step_cost(self.sizes[index], factors)
         total = sum(cost)
         self._shown = max(self._shown, float(min(1.0, done / total)) if total > 0 else 1.0)
         return self._shown
 
     def seconds_left(self, index: int, steps_done: int) -> Optional[float]:
-        """Estimated seconds to the end of the sweep (training), None before any step was timed."""
-        model = self._model()
-        if model is None:
+        """Estimated seconds to the end of the sweep, None before any step was timed."""
+        factors = self._factors()
+        if not factors:
             return None
-        a, c = model
-        left = sum(self.steps * (a + c * T) for T in self.sizes[index + 1:])
+        left = sum(self._costs(factors)[index + 1:])
         if index < len(self.sizes):
-            left += max(0, self.steps - steps_done) * (a + c * self.sizes[index])
+            T = self.sizes[index]
+            left += max(0, self.steps - steps_done) * self._step_cost(T, factors) + self._measure_cost(T)
         return float(left)
 
 
@@ -405,6 +434,9 @@ class DataSizeRunner(TrainingQueue):
             except ConfigError as exc:
                 raise ConfigError("", errors=[(f, f"{m} (at T = {T})") for f, m in exc.errors]) from None
             self.configs.append(cfg)
+        from .engine import check_device
+
+        check_device(base)  # before anything is drawn: a device that is not here is one line
         self.estimates = check_sizes(base, sizes, memory_limit, test_examples)
         self.base = base.replace(examples=None, batch=None)
         self.sizes = sizes
@@ -440,7 +472,11 @@ class DataSizeRunner(TrainingQueue):
         import time
 
         N = len(self.sizes)
-        clock = TimeLeft(self.sizes, self.base.steps)
+        from . import paths
+
+        by_T = {cfg.examples: cfg for cfg in self.configs}
+        clock = TimeLeft(self.sizes, self.base.steps, test_examples=self.test_examples,
+                         predict=lambda T: paths.choose(by_T[T]).step_seconds)
         self.time_left = clock
         if N > 1 and not self._cancel.is_set():
             clock.calibrate(self.sizes[-1], self._step_seconds(self.configs[-1]))
@@ -469,7 +505,9 @@ class DataSizeRunner(TrainingQueue):
                 s = h.snapshot(model=int(k))
                 W[k], b[k], rec[k] = s.W, s.b, np.nan
             data = trainer.sparse_dataset if trainer.sparse_dataset is not None else trainer.dataset
+            t_measure = time.perf_counter()
             trl, tel, fd, dd, H = measure(cfg, W, b, data, self.test_examples, M)
+            clock.measured(i, time.perf_counter() - t_measure)
             self.result.results.append(SizeResult(T, cfg.replace(history_budget_mb=self.base.history_budget_mb),
                                                   int(step), W, b, trl, tel, rec.astype(np.float64), fd, dd, H))
             self.save()

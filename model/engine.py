@@ -2,12 +2,12 @@
 between chunks, progress through a callback (never per step), snapshots into
 the History (and a run file), and NaN/inf halting per model.
 
-Full-batch one-hot runs use the compiled one-hot kernel (kernels.py); sparse
-data (finite sets, full batch or minibatches, fresh batches) and one-hot
-minibatches the compiled sparse kernel (sparse_backend.py, sparse_kernels.py);
-``backend="torch"`` sends those to the torch path (torch_backend.py) instead,
-the reference they are tested against. All follow one contract: evaluate the
-loss of the current step, record it if the history wants it, update.
+The path that trains a run is chosen by model/paths.py from the run's shape: the lanes
+kernel (kernels.py), the fused sparse kernel (sparse_backend.py, sparse_kernels.py), the
+BLAS path (sparse_backend.BlasTrainer) or the torch path (torch_backend.py: the GPU's,
+and the reference the others are tested against); ``backend=`` forces one. All follow
+one contract (model/backend.py): evaluate the loss of the current step, record it if the
+history wants it, update.
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 
-from . import kernels
+from . import paths
+from .backend import Chunk, Optimiser, Records
 from .config import TrainConfig
 from .data import BatchStream, SparseDataset, make_dataset
 from .history import History
@@ -40,8 +41,20 @@ _KERNEL_LOCK = threading.Lock()
 #: row) cut 3,000 steps into 183 chunks instead of 31. 16 MiB stays below glibc's largest
 #: mmap threshold (32 MiB), so the arrays of one chunk reuse the last one's memory.
 REC_BYTES = 16 * 2**20
+#: Most bytes of fresh batches one chunk draws ahead (CSR: 12 bytes a non-zero, 8 a row).
+CHUNK_DATA_BYTES = 16 * 2**20
 
-_OPT_CODES = {"adam": kernels.OPT_ADAM, "adamw": kernels.OPT_ADAMW, "sgd": kernels.OPT_SGD}
+
+def max_chunk_steps(config: TrainConfig) -> int:
+    """Most steps a chunk takes, so that what it prepares for its steps stays within
+    CHUNK_DATA_BYTES: the learning rates and recorded-row indices (16 bytes a step), the
+    fresh batches drawn for it (CSR: 12 bytes a non-zero, 8 a row) or the minibatches' rows."""
+    B, per = config.effective_batch, 16
+    if config.data == "sparse" and config.examples is None:
+        per += 12 * B * paths.shape(config)[4] + 8 * B
+    elif B < (config.n if config.onehot else (config.examples or B)):
+        per += 8 * B
+    return max(1, int(CHUNK_DATA_BYTES // per))
 
 
 def lr_schedule(config: TrainConfig, steps: np.ndarray) -> np.ndarray:
@@ -84,7 +97,7 @@ class Trainer:
     for everything but full-batch one-hot data).
     """
 
-    BACKENDS = ("auto", "torch")
+    BACKENDS = ("auto",) + paths.PATHS
 
     def __init__(self, config: TrainConfig, history: Optional[History] = None, writer: Optional[RunWriter] = None,
                  threads: Optional[int] = None,
@@ -95,10 +108,11 @@ class Trainer:
         """``on_writer_error(exc)``: when given, a run file that cannot be written (a full disk)
         is reported to it and training goes on without the file (the window: the history is
         in memory and can be saved elsewhere); without it the RunFileError ends ``run``.
-        ``backend``: "auto" (the compiled kernels where they apply) or "torch"."""
+        ``backend``: "auto" (model.paths chooses) or a path to force (lanes, fused, blas, torch)."""
         if backend not in self.BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(self.BACKENDS)}, got {backend!r}")
         config.validate()
+        check_device(config)
         self.on_writer_error = on_writer_error
         self.config = config
         K, m, n = config.models, config.m, config.n
@@ -122,37 +136,48 @@ class Trainer:
         self._pause = threading.Event()
         self._step_once = threading.Event()
         self._resume = threading.Condition()
-        self.use_kernel = config.onehot and config.effective_batch == n
-        self.use_sparse_kernel = not self.use_kernel and backend == "auto"
-        if self.use_kernel:
-            f32 = np.float32
-            self.Wb = kernels.to_blocks(W, f32)
-            self.bb = kernels.to_blocks(b, f32)
-            if config.untied:
-                self.Db = kernels.to_blocks(np.swapaxes(M, 1, 2), f32)
-            else:  # unused by the kernel when tied
-                self.Db = np.zeros((1, m, n, kernels.LANES), f32)
-            z = np.zeros_like
-            self.sW1, self.sW2 = z(self.Wb), z(self.Wb)
-            self.sb1, self.sb2 = z(self.bb), z(self.bb)
-            self.sD1, self.sD2 = z(self.Db), z(self.Db)
-            self.imp = config.importance_vector().astype(f32)
-        elif self.use_sparse_kernel:
-            from .sparse_backend import SparseTrainer
-
-            self.sparse = SparseTrainer(config, W, b, M, dataset=dataset, generator_seed=config.seed)
-            if config.data == "sparse" and config.examples is not None:
-                self.sparse_dataset = self.sparse.dataset
-        else:
-            from .torch_backend import TorchTrainer
-
-            batches = BatchStream(config) if (config.data == "sparse" and config.examples is None) else None
-            self.torch = TorchTrainer(config, W, b, M, dataset=self.dataset, batches=batches,
-                                      generator_seed=config.seed)
+        self.path = paths.choose(config, backend)
+        self.impl = self._make_path(self.path.name, W, b, M, dataset)
+        if self.path.name in ("fused", "blas") and config.data == "sparse" and config.examples is not None:
+            self.sparse_dataset = self.impl.dataset
+        #: Most steps a chunk takes: what it prepares per step stays within CHUNK_DATA_BYTES
+        self.max_chunk = max_chunk_steps(config)
         self._chunk = 1
         self._first = True
         self._written = -1  # last step written to the run file
         self.decided_at: Optional[int] = None  # the step at which on_step (until_decided) stopped the run
+
+    def _make_path(self, name: str, W, b, M, dataset):
+        cfg = self.config
+        opt = Optimiser.of(cfg)
+        if name == "lanes":
+            from .kernels import LanesPath
+
+            return LanesPath(cfg, W, b, M, opt)
+        if name in ("fused", "blas"):
+            from .sparse_backend import BlasTrainer, SparseTrainer
+
+            import os
+
+            cls = SparseTrainer if name == "fused" else BlasTrainer
+            # fresh batches are drawn ahead on another core, unless the run was given one thread
+            prefetch = (os.cpu_count() or 1) > 1 and (self.threads is None or self.threads > 1)
+            return cls(cfg, W, b, M, dataset=dataset, generator_seed=cfg.seed, opt=opt, prefetch=prefetch)
+        from .torch_backend import TorchTrainer
+
+        batches = BatchStream(cfg) if (cfg.data == "sparse" and cfg.examples is None) else None
+        return TorchTrainer(cfg, W, b, M, dataset=self.dataset, batches=batches, generator_seed=cfg.seed, opt=opt,
+                            device=getattr(cfg, "device", "cpu"))
+
+    @property
+    def use_kernel(self) -> bool:
+        """Trained by the one-hot lanes kernel."""
+        return self.path.name == "lanes"
+
+    @property
+    def use_sparse_kernel(self) -> bool:
+        """Trained by the fused sparse kernel."""
+        return self.path.name == "fused"
 
     @property
     def dataset(self) -> Optional[np.ndarray]:
@@ -201,21 +226,14 @@ class Trainer:
     # -------------------------------------------------------------- parameters
     def parameters(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         """Current W (K,m,n), b (K,n), M (K,n,m) or None as float32 copies."""
-        if self.use_kernel:
-            W = kernels.from_blocks(self.Wb, self.K).copy()
-            b = kernels.from_blocks(self.bb, self.K).copy()
-            M = np.swapaxes(kernels.from_blocks(self.Db, self.K), 1, 2).copy() if self.config.untied else None
-            return W, b, M
-        if self.use_sparse_kernel:
-            return self.sparse.state()
-        return self.torch.state()
+        return self.impl.state()
 
     # ---------------------------------------------------------------- training
     def train_chunk(self, nsteps: int) -> dict:
         """Take up to nsteps updates (fewer at the end of the run); returns newly halted models."""
         cfg = self.config
         t = self.step
-        nsteps = int(max(0, min(nsteps, cfg.steps - t)))
+        nsteps = int(max(0, min(nsteps, cfg.steps - t, self.max_chunk)))
         if nsteps == 0 and not self._first:
             return {}
         lo = t if self._first else t + 1
@@ -227,29 +245,18 @@ class Trainer:
         rec_steps = np.union1d(wanted, [t + nsteps]).astype(np.int64)
         if not self._first:
             rec_steps = rec_steps[rec_steps > t]
-        R = len(rec_steps)
         rec_idx = -np.ones(nsteps + 1, dtype=np.int64)
-        rec_idx[rec_steps - t] = np.arange(R)
-        K, m, n = self.K, self.m, self.n
-        recW = np.empty((R, K, m, n), np.float32)
-        recb = np.empty((R, K, n), np.float32)
-        recM = np.empty((R, K, n, m) if cfg.untied else (1, 1, 1, 1), np.float32)
-        recloss = np.empty((R, K), np.float32)
-        lrs = lr_schedule(cfg, np.arange(t, t + nsteps))
+        rec_idx[rec_steps - t] = np.arange(len(rec_steps))
+        rec = Records.empty(rec_idx, self.K, self.m, self.n, cfg.untied)
         before = self.halted.copy()
-        if self.use_kernel:
-            with _KERNEL_LOCK:
-                kernels.train_identity_chunk(
-                    self.Wb, self.bb, self.Db, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2,
-                    self.imp, K, t, t, lrs, _OPT_CODES[cfg.optimizer], cfg.effective_weight_decay,
-                    float(cfg.beta1), float(cfg.beta2), float(cfg.eps), float(cfg.momentum),
-                    bool(cfg.bias), bool(cfg.untied), self.halted,
-                    rec_idx, recW, recb, recM, recloss)
-        elif self.use_sparse_kernel:
-            with _KERNEL_LOCK:
-                self.sparse.run(t, t, lrs, rec_idx, recW, recb, recM, recloss, self.halted)
+        chunk = Chunk(t, t, lr_schedule(cfg, np.arange(t, t + nsteps)))
+        if self.path.name == "torch":
+            self.impl.run(chunk, rec, self.halted)
         else:
-            self.torch.run(t, t, lrs, rec_idx, recW, recb, recM, recloss, self.halted)
+            with _KERNEL_LOCK:
+                self.impl.run(chunk, rec, self.halted)
+        R = len(rec_steps)
+        recW, recb, recM, recloss = rec.W, rec.b, rec.M, rec.loss
         kept = self.history.append_block(rec_steps, recW, recb, recloss, recM if cfg.untied else None)
         # The file gets the kept rows that the history will still hold at the end of the run
         # (History.lasting: the dense prefix and the final thinned grid), so it holds at most
@@ -267,7 +274,7 @@ class Trainer:
             self.history.mark_halted(k, s)
             if self.writer is not None:
                 self.writer.mark_halted(k, s)
-        self._last_loss = recloss[-1].copy() if R else np.full(K, np.nan, np.float32)
+        self._last_loss = recloss[-1].copy() if R else np.full(self.K, np.nan, np.float32)
         self.step = t + nsteps
         self._first = False
         if self.writer is not None:
@@ -443,13 +450,14 @@ def set_threads(threads: Optional[int]) -> None:
 
 
 # ---------------------------------------------------------------------- memory
-#: Peak bytes of the torch path per float of the data a step touches (4 K B n bytes for a
-#: (K, B, n) batch, 4 K T n for a finite set): the data, its torch copy and the dense
-#: path's (K, B, n) temporaries; measured at n = 10,000 (T = 500 and 2,000) as about 7
-#: units, rounded up.
+#: Peak bytes of the torch path per float of a (K, B, n) batch: the batch, its torch copy
+#: and the dense path's (K, B, n) temporaries; measured at n = 10,000 (T = 500 and 2,000)
+#: as about 7 units, rounded up.
 TRAIN_UNITS = 8
-#: Memory the process needs besides (torch, numba, the GUI), bytes.
-BASE_BYTES = 400 * 2**20
+#: Memory the process needs besides training: python, numpy, torch, numba with the compiled
+#: kernels, h5py, scipy (measured: 403 MB imported, 468 MB once a kernel has run; `main.py
+#: train --n 7 --steps 10` peaks at 471 MB).
+BASE_BYTES = 470 * 2**20
 #: Of the memory available, this fraction may be planned for.
 MEMORY_FRACTION = 0.8
 
@@ -479,53 +487,168 @@ def fmt_bytes(b: float) -> str:
 
 
 def sparse_data_bytes(config: TrainConfig, rows: int) -> int:
-    """Peak bytes of the compiled sparse path's data for sets (or batches) of ``rows`` examples
-    per model: the K sets kept sparse (CSR: 12 bytes a non-zero, 8 a row), drawing one set
+    """Peak bytes of the compiled paths' data for sets (or batches) of ``rows`` examples per
+    model: the K sets kept sparse (CSR: 12 bytes a non-zero, 8 a row) and drawing one set
     (dense draws, 17 bytes an entry, where data.sparse_coo draws densely; else 96 bytes a
-    non-zero: measured 79 at n = 10,000, T = 50,000) and the kernel's per-step state (h and
-    its per-block gradients: O(K m rows)). The parameters are counted apart."""
+    non-zero: measured 79 at n = 10,000, T = 50,000). The per-step state is counted with
+    the path (``path_bytes``)."""
     from .data import dense_draw
+
+    K, n = config.models, config.n
+    nnz = rows * n * (1.0 - config.sparsity)
+    draw = 17 * rows * n if dense_draw(rows, n, config.sparsity) else 96 * nnz
+    return int(K * (12 * nnz + 8 * (rows + 1)) + draw)
+
+
+def analysis_bytes(n: int) -> int:
+    """Peak bytes of analysing one snapshot (model.analysis: its n x n work chunked to
+    geometry.CHUNK_ELEMS float64, a few of them at once; scipy's modules). Measured with
+    ru_maxrss after train's analysis: +6 MB at n = 7, +108 MB at 1,000, +84 MB at 2,000,
+    +168 MB at 5,000, +172 MB at 20,000; the formula is 40 MB + 4 chunks' worth."""
+    from .geometry import CHUNK_ELEMS
+
+    return int(40 * 2**20 + 32 * min(n * n, CHUNK_ELEMS))
+
+
+def _threads(threads: Optional[int]) -> int:
+    import os
+
+    cores = os.cpu_count() or 1
+    return max(1, min(threads or cores, cores))
+
+
+def path_bytes(config: TrainConfig, path: str, threads: Optional[int] = None) -> Tuple[int, int]:
+    """(state, scratch) bytes of ``path`` training ``config``: the parameters and optimiser
+    moments as the path lays them out (the lanes padded to blocks of 32), and what a step
+    allocates besides, per thread where each thread allocates its own (the lanes' gradient
+    block, the fused pass's h, dh, gradients, grouped non-zeros and tile), for every model
+    at once where the path does (the BLAS path's (K, B, n) activations, the torch path's
+    temporaries). The lanes' G is (n, n, 32) float32 a thread: 5 GB at n = 4,000, which is
+    why the dispatcher leaves large n to the fused kernel."""
     from .sparse_backend import feature_blocks
 
-    K, n, m = config.models, config.n, config.m
-    nnz = rows * n * (1.0 - config.sparsity)
-    data = K * (12 * nnz + 8 * (rows + 1))
-    draw = 17 * rows * n if dense_draw(rows, n, config.sparsity) else 96 * nnz
-    blocks = feature_blocks(K, rows, n)
-    step = K * (4 * m * rows * (2 + blocks) + 8 * rows * blocks)
-    return int(data + draw + step)
+    K, n, m, B, nnz_ex = paths.shape(config)
+    T = _threads(threads)
+    mn, f = m * n, 4
+    dec = mn if config.untied else 0
+    if path == "lanes":
+        L = 32
+        blocks = -(-K // L)
+        state = 3 * f * blocks * L * (mn + n) + 3 * f * (blocks * L * dec if config.untied else mn * L)
+        return state, min(T, blocks) * f * L * (n * n + 2 * mn + n + 2)  # G (n, n, 32) a thread
+    state = 3 * f * (K * (mn + n + dec) + (0 if config.untied else mn))
+    step_nnz = B * nnz_ex
+    if path == "fused":
+        blocks = feature_blocks(K, B, n)
+        grads = f * (mn * (2 if config.untied else 1) + n)
+        pass_ = 16 * (n // blocks + 1) + 12 * step_nnz / blocks + f * (n if B < 16 else 512)  # a block's pass
+        one = f * m * B * (1 + blocks) + 8 * B + grads + blocks * pass_  # a thread a model
+        # feature blocks over threads: every task's h, dh and rows at once, T passes at a time
+        split = K * blocks * (2 * f * m * B + 8 * B) + K * grads + T * pass_ if blocks > 1 else 0
+        return state, int(max(min(T, K) * one, split))
+    if path == "blas":
+        from .sparse_backend import dense_examples
+
+        arrays = f * K * (B * n + 2 * B * m + mn * (2 if config.untied else 1) + n) + 8 * K * B
+        copies = 1 if (config.onehot or config.examples is None) else K
+        dense = f * copies * B * n + f * K * mn if dense_examples(config, copies) else 0  # X, and dh^T X
+        return state, arrays + T * f * step_nnz + dense
+    torch_state = f * 8 * K * (mn + n + dec)  # parameters, gradients, moments, foreach temporaries
+    return torch_state, TRAIN_UNITS * f * K * B * n + (f * n * n if config.onehot else 0)
 
 
-def memory_parts(config: TrainConfig) -> dict:
-    """Peak bytes to train ``config``'s K models, by what needs them (each part keyed by the
-    option that sizes it): "models" (parameters, gradients, optimiser moments and a kept
-    copy: about ten float32 copies of W and b, plus the process itself), "n" (the (n, n)
-    one-hot data of the torch path, used when the batch is not the full n), "examples"
-    (a finite set of T examples per model) or "batch" (a (K, B, n) batch and its
-    temporaries), and "history_budget_mb" (the history as the run fills it, at most its
-    budget, and the run file's write buffer)."""
+def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optional[str] = None,
+                 held: bool = True) -> dict:
+    """Peak bytes to train ``config``'s K models on ``path`` (default: the one model.paths
+    chooses) with ``threads`` threads (default: all cores), by what needs them, each part
+    keyed by the option that sizes it. ``held``: the caller also holds the finite sets
+    dense and analyses a snapshot, as train and the window do (a dataset-size sweep does
+    neither: it measures, and counts that itself):
+
+    - "models": the process (BASE_BYTES), the parameters and optimiser moments as the path
+      holds them, the initial parameters the caller keeps, and per-thread scratch that grows
+      with n m (model.engine.path_bytes);
+    - "n": the path's (n, n) or (K, n, n) arrays for one-hot data (the BLAS path's
+      activations, the torch path's identity), when the batch is the n examples; and the
+      analysis of a snapshot that train prints and the window draws (ANALYSIS_BYTES);
+    - "examples": the K finite sets: dense (K, T, n) as train and the window hold them for
+      the run file and the analysis, their CSR conversion, and the training path's own copy
+      (sparse; dense on the torch path);
+    - "batch": a step's (K, B, n) or per-thread arrays, and the batches a chunk draws ahead;
+    - "history_budget_mb": the history as the run fills it (at most its budget), the rows a
+      chunk records and the run file's write buffer.
+    """
     from .history import History
+    from .sparse_backend import AHEAD_BYTES
 
-    K, n, m = config.models, config.n, config.m
-    params = 4 * K * (m * n * (2 if config.untied else 1) + n)
-    parts = {"models": 10 * params + BASE_BYTES}
-    if config.onehot:
-        if config.effective_batch != n:  # torch path: eye(n) and a (K, B, n) batch
-            parts["n"] = 4 * n * n
-            parts["batch"] = TRAIN_UNITS * 4 * K * config.effective_batch * n
-    elif config.examples is not None:  # sparse data trains on the compiled sparse path: O(non-zeros)
-        parts["examples"] = sparse_data_bytes(config, int(config.examples))
-    else:
-        parts["batch"] = sparse_data_bytes(config, config.effective_batch)
-    parts["history_budget_mb"] = History.planned_bytes(K, m, n, config.untied,
-                                                       int(config.history_budget_mb * 2**20), config.steps + 2)
-    return parts
+    name = path or paths.choose(config).name
+    K, n, m, B, nnz_ex = paths.shape(config)
+    state, scratch = path_bytes(config, name, threads)
+    initial = 4 * K * (m * n * (2 if config.untied else 1) + n)
+    parts = {"models": BASE_BYTES + state + initial}
+    size_key = "n" if config.onehot and B == n else "batch"
+    grows_with_batch = name in ("blas", "torch")
+    parts[size_key] = scratch if grows_with_batch else 0
+    parts["n"] = parts.get("n", 0) + (analysis_bytes(n) if held else 0)
+    if not grows_with_batch:
+        parts["models"] += scratch
+    if config.data == "sparse" and config.examples is not None:
+        T = int(config.examples)
+        nnz = K * T * n * (1.0 - config.sparsity)
+        dense = 4 * K * T * n
+        csr = 32 * nnz + 8 * (K * T + 1)  # run file's conversion: nonzero()'s indices, values, int32 copies
+        own = dense if name == "torch" else sparse_data_bytes(config, T)
+        parts["examples"] = int((dense + csr if held else 0) + own)
+    elif config.data == "sparse":  # a chunk's batches (drawn, then concatenated), those drawn ahead, one draw
+        chunk = min(CHUNK_DATA_BYTES, (12 * B * nnz_ex + 8 * B) * (config.steps + 1))
+        ahead = min(AHEAD_BYTES, (20 * B * nnz_ex + 8 * B) * min(256, config.steps + 1))
+        parts["batch"] = int(parts.get("batch", 0) + 2 * chunk + ahead + sparse_data_bytes(config.replace(models=1), B))
+    elif B < n:  # one-hot minibatches: the chunk's minibatch rows
+        parts["batch"] = int(parts.get("batch", 0) + min(CHUNK_DATA_BYTES, 8 * B * (config.steps + 1)))
+    budget = int(config.history_budget_mb * 2**20)
+    rows = config.steps + 2
+    big = 2**62  # a budget that holds any rows: the difference of two sizes is a row's bytes
+    bpr = History.planned_bytes(K, m, n, config.untied, big, 2) - History.planned_bytes(K, m, n, config.untied, big, 1)
+    rec = min(max(2 * bpr, min(REC_BYTES, budget // 16)), bpr * rows)  # a chunk's recorded rows
+    buffer = min(budget // 8, bpr * rows)  # the run file's write buffer, as far as rows reach it
+    parts["history_budget_mb"] = History.planned_bytes(K, m, n, config.untied, budget, rows) + rec + buffer
+    return {k: int(v) for k, v in parts.items()}
 
 
-def memory_estimate(config: TrainConfig) -> int:
+def memory_estimate(config: TrainConfig, held: bool = True) -> int:
     """Peak bytes to train ``config`` (the sum of ``memory_parts``): the one estimate that
     train, sweeps, dataset-size sweeps and the window check before anything starts."""
-    return int(sum(memory_parts(config).values()))
+    return int(sum(memory_parts(config, held=held).values()))
+
+
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA (or ROCm) GPU. Without a GPU driver on the machine (no
+    /proc/driver/nvidia, no /dev/kfd) torch cannot see one, and is not imported to ask
+    (the window's form asks at start-up)."""
+    import os
+    import sys
+
+    if "torch" not in sys.modules and not (os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/kfd")):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def check_device(config: TrainConfig) -> None:
+    """ConfigError('device', ...) when the run's device is not here (cuda without a GPU that
+    torch sees), naming what is available; nothing for the CPU (torch is not imported)."""
+    from .config import ConfigError
+
+    device = getattr(config, "device", "cpu")
+    if device == "cpu":
+        return
+    import torch
+
+    if not cuda_available():
+        built = f"CUDA {torch.version.cuda}" if torch.version.cuda else "without CUDA"
+        raise ConfigError("device", f"{device} needs a GPU that torch can see, and there is none here (torch "
+                                    f"{torch.__version__}, built {built}); available: cpu")
 
 
 def check_memory(config: TrainConfig, limit: Optional[int] = None, where: str = "") -> int:
@@ -534,16 +657,17 @@ def check_memory(config: TrainConfig, limit: Optional[int] = None, where: str = 
     memory available now). ``where``: a note after the sizes (e.g. a sweep's grid label)."""
     from .config import ConfigError
 
+    check_device(config)
     if limit is None:
         limit = int(MEMORY_FRACTION * available_memory())
     parts = memory_parts(config)
     est = int(sum(parts.values()))
     if est > limit:
         field = max(parts, key=parts.get)
-        what = {"models": "the parameters", "n": f"the ({config.n:,}, {config.n:,}) one-hot data",
+        what = {"models": "the parameters", "n": f"the arrays that grow with n = {config.n:,}",
                 "examples": f"the {config.examples or 0:,} examples per model", "batch": "the batches",
                 "history_budget_mb": "the history"}[field]
-        lower = {"models": "--models or n", "n": "n, or use the full batch (leave --batch out)",
+        lower = {"models": "--models or n", "n": "n or --models",
                  "examples": "--examples, --models or n", "batch": "--batch, --models or n",
                  "history_budget_mb": "--history-budget-mb"}[field]
         K = config.models
@@ -562,5 +686,6 @@ def train(config: TrainConfig, progress: Optional[Callable[[Progress], None]] = 
     return trainer
 
 
-__all__ = ["Trainer", "Progress", "train", "lr_schedule", "decide_grid", "DECIDE_FIRST", "memory_estimate", "memory_parts", "check_memory",
+__all__ = ["Trainer", "Progress", "train", "lr_schedule", "decide_grid", "DECIDE_FIRST", "memory_estimate",
+           "memory_parts", "check_memory", "check_device", "cuda_available", "path_bytes",
            "available_memory", "fmt_bytes", "TRAIN_UNITS", "BASE_BYTES", "MEMORY_FRACTION"]

@@ -82,7 +82,18 @@ class ExplorerState:
         return self.config is None or self.config.onehot
 
     def has_data(self) -> bool:
-        return self.history is not None and len(self.history) > 0
+        return self._recorded() is not None
+
+    def _recorded(self) -> Optional[History]:
+        """The run's history when it holds a snapshot, else None."""
+        h = self.history
+        return h if h is not None and len(h) > 0 else None
+
+    def _loaded(self) -> Tuple[TrainConfig, History]:
+        """The loaded run's config and history (load() sets both); RuntimeError before a run."""
+        if self.config is None or self.history is None:
+            raise RuntimeError("no run is loaded")
+        return self.config, self.history
 
     # ------------------------------------------------------------ navigation
     def set_model(self, k: int) -> bool:
@@ -103,8 +114,8 @@ class ExplorerState:
         self.follow_live = bool(on)
         if self.follow_live:
             self.requested_step = None
-        elif self.requested_step is None and self.has_data():
-            self.requested_step = self.history.latest_step  # stay here while training goes on
+        elif self.requested_step is None and (h := self._recorded()) is not None:
+            self.requested_step = h.latest_step  # stay here while training goes on
 
     def live_advanced(self) -> bool:
         """A new step was recorded: whether the frame moved with it (only when following live
@@ -140,15 +151,13 @@ class ExplorerState:
         """The snapshot every view draws now (the override when there is one); None before data."""
         if self.override is not None:
             return self.override
-        if not self.has_data():
-            return None
-        return self.history.snapshot(step=self.shown_step(), model=self.model)
+        h = self._recorded()
+        return None if h is None else h.snapshot(step=self.shown_step(), model=self.model)
 
     def snapshot_at(self, step: Optional[int]) -> Optional[Snapshot]:
         """The shown model's recorded snapshot at or before ``step`` (None: the latest)."""
-        if not self.has_data():
-            return None
-        return self.history.snapshot(step=step, model=self.model)
+        h = self._recorded()
+        return None if h is None else h.snapshot(step=step, model=self.model)
 
     def key_of(self, snap: Snapshot) -> Hashable:
         """The provider's key for ``snap``: the override's serial, or (run, model, step)."""
@@ -188,7 +197,7 @@ class ExplorerState:
 
     def losses(self) -> Tuple[np.ndarray, np.ndarray]:
         """(steps (N,), losses (N, K)) of the run, copied once per new recorded row."""
-        h = self.history
+        h = self._loaded()[1]
         stamp = (self._run, len(h), h.latest_step)
         if self._loss_cache[0] != stamp:
             steps, losses = h.losses()
@@ -199,32 +208,34 @@ class ExplorerState:
     def recolor(self) -> None:
         """Colours: categorical up to CATEGORICAL_MAX features, else by angle at the shown
         model's latest snapshot (stable while scrubbing)."""
-        n = self.config.n
+        n = self._loaded()[0].n
         ref = None
-        if n > CATEGORICAL_MAX and self.has_data():
-            snap = self.history.snapshot(model=self.model)
+        h = self._recorded()
+        if n > CATEGORICAL_MAX and h is not None:
+            snap = h.snapshot(model=self.model)
             ref = angles(project(snap.W)) if snap.finite else None  # no angle of NaN: categorical colours
         self.colors = feature_colors(n, ref)
 
     def model_verdicts(self) -> Optional[List[str]]:
         """The verdict of each model's latest snapshot (for the model picker; NOT_FINITE for one whose
         parameters are not finite there); None when the run is too large to analyse every model at once (VERDICTS_MAX_WORK) or has no data."""
-        cfg = self.config
-        if not self.has_data() or cfg.models * cfg.n > VERDICTS_MAX_WORK:
+        cfg, h = self.config, self._recorded()
+        if cfg is None or h is None or cfg.models * cfg.n > VERDICTS_MAX_WORK:
             return None
         out = []
         for k in range(cfg.models):
-            snap = self.history.snapshot(model=k)
-            out.append(self.analyses.get(self.key_of(snap), snap, wait=True).verdict if snap.finite else NOT_FINITE)
+            snap = h.snapshot(model=k)
+            out.append(self.analyses.get_or_compute(self.key_of(snap), snap).verdict if snap.finite else NOT_FINITE)
         return out
 
     def final_losses(self) -> np.ndarray:
         """The latest recorded loss of every model; a halted model's from its last finite snapshot."""
         if self.config is None:
             return np.zeros(0)
-        if not self.has_data():
+        h = self._recorded()
+        if h is None:
             return np.full(self.config.models, np.nan)
         losses = self.losses()[1][-1].astype(np.float64)
-        for k in np.nonzero(self.history.halted >= 0)[0]:
-            losses[k] = self.history.snapshot(model=int(k)).loss
+        for k in np.nonzero(h.halted >= 0)[0]:
+            losses[k] = h.snapshot(model=int(k)).loss
         return losses

@@ -30,7 +30,7 @@ rows, computing only the steps it has not seen (a recorded step's parameters nev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -39,6 +39,8 @@ from .analysis import DEAD_ABS, DEAD_REL
 if TYPE_CHECKING:
     from .history import History
 
+#: Integers given as a list or an array (steps, feature indices).
+Steps = Union[Sequence[int], np.ndarray]
 #: Steps are processed in chunks of about this many numbers (steps x m x n).
 CHUNK_ELEMENTS = 4_000_000
 #: The series a FeatureSeries holds per feature, in the order a view draws them.
@@ -83,7 +85,7 @@ class FeatureSeries:
                              self.dim[rows], self.share[rows], self.dead_threshold[rows], self.norm_of)
 
 
-def empty_series(features: Sequence[int], n: int) -> FeatureSeries:
+def empty_series(features: Steps, n: int) -> FeatureSeries:
     s = len(features)
     z = np.zeros((0, s))
     return FeatureSeries(np.zeros(0, np.int64), np.asarray(features, np.int64), int(n), z, z.copy(), z.copy(),
@@ -100,14 +102,14 @@ def concat(parts: Sequence[FeatureSeries]) -> FeatureSeries:
 
 
 # ------------------------------------------------------------------ the maths, over steps
-def _plane(W: np.ndarray, D: np.ndarray) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
-    """(W2 (T, 2, n), D2 (T, n, 2)): the parameters on each step's drawn plane; (None, None) for m = 1.
+def _plane(W: np.ndarray, D: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """(W2 (T, 2, n), D2 (T, n, 2)): the parameters on each step's drawn plane; None for m = 1.
     m > 2: the top two left singular vectors of W, signs as model.geometry.plane_basis fixes them."""
     T, m, n = W.shape
     if m == 2:
         return W, D
     if m < 2:
-        return None, None
+        return None
     U = np.linalg.svd(W, full_matrices=False)[0][:, :, :2]  # (T, m, 2)
     big = np.argmax(np.abs(U), axis=1)  # (T, 2)
     sgn = np.sign(np.take_along_axis(U, big[:, None, :], axis=1))  # (T, 1, 2)
@@ -185,8 +187,9 @@ def _chunk(steps, W, b, M, sel, n, share_rows=None) -> FeatureSeries:
     share = np.full(Ws.shape[::2], np.nan)
     rows = np.ones(len(W), bool) if share_rows is None else np.asarray(share_rows, bool)
     if n >= 3 and rows.any():
-        W2, D2 = _plane(W[rows], D[rows])
-        if W2 is not None:
+        plane = _plane(W[rows], D[rows])
+        if plane is not None:
+            W2, D2 = plane
             share[rows] = sliver_shares(W2, D2[:, sel, :], b[rows][:, sel])
     strength = norms if M is None else function_norms(W, M)  # what the diagnosis calls dead or alive
     thr = np.maximum(DEAD_REL * strength.max(axis=1), DEAD_ABS)
@@ -220,8 +223,7 @@ def _check_features(features: Sequence[int], n: int) -> np.ndarray:
 
 
 def feature_series(history: History, features: Sequence[int], model: int = 0,
-                   steps: Optional[Sequence[int]] = None,
-                   share_steps: Optional[Sequence[int]] = None) -> FeatureSeries:
+                   steps: Optional[Steps] = None, share_steps: Optional[Steps] = None) -> FeatureSeries:
     """The series of ``features`` (0-based) of model ``model`` at every recorded step (or at the
     recorded ``steps`` given that are still recorded), read from the history a chunk at a time;
     the sliver share at ``share_steps`` only when given (NaN at the others)."""

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 #: Target size (elements) of the float64 temporaries in chunked loops (32 MB).
 CHUNK_ELEMS = 1 << 22
@@ -72,7 +73,7 @@ def _check_Wb(W, b) -> Tuple[np.ndarray, np.ndarray]:
     return W, b
 
 
-def decoder_of(W: np.ndarray, M: Optional[np.ndarray] = None) -> np.ndarray:
+def decoder_of(W: ArrayLike, M: Optional[ArrayLike] = None) -> np.ndarray:
     """(n, m) decoder: W^T when tied (M is None), else M."""
     W = _arr(W, "W", 2)
     if M is None:

@@ -89,7 +89,7 @@ def as_str(v: object) -> str:
     raise TypeError(f"expected a string, got {type(v).__name__}")
 
 
-def _named(exc: RunFileError, fmt: str) -> RunFileError:
+def _named(exc: RunFileError, fmt: Optional[str]) -> RunFileError:
     """``exc`` with the file's kind in its message (the same error when it names it already)."""
     kind = kind_name(fmt)
     if exc.kind is not None or kind in exc.problem:

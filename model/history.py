@@ -117,7 +117,7 @@ class History:
 
     @property
     def nbytes(self) -> int:
-        arrays = [self._steps, self._W, self._b, self._loss, self._halted]
+        arrays: list[np.ndarray] = [self._steps, self._W, self._b, self._loss, self._halted]
         if self._M is not None:
             arrays.append(self._M)
         return int(sum(a.nbytes for a in arrays))
@@ -310,6 +310,8 @@ class History:
             return kept
         if np.any(np.diff(steps) <= 0):
             raise ValueError("steps must increase")
+        if self.untied and M is None:
+            raise ValueError("this history is untied: append_block needs M (R, K, n, m)")
         with self._lock:
             r = 0
             n_rows = self._kept + int(self._has_latest)
@@ -325,6 +327,7 @@ class History:
                 self._b[i:i + r] = b[:r]
                 self._loss[i:i + r] = np.asarray(loss[:r]).reshape(r, self.K)
                 if self._M is not None:
+                    assert M is not None  # refused above: an untied history is given M
                     self._M[i:i + r] = M[:r]
                 self._kept += r
                 self._n_dense += r

@@ -18,6 +18,11 @@ the kernel keeps the decoder transposed, Dt (m, n), so both cases share code):
     L    = (1/n) sum_ij I_i E_ij^2
     G_ij = dL/dP_ij = (2/n) I_i E_ij [P_ij > 0]
     dL/db = G 1;  tied: dL/dW = W (G + G^T);  untied: dL/dDt = W G^T, dL/dW = Dt G
+A thread holds its block's G: (n, n, LANES) float32, 128 n^2 bytes (model.engine's
+memory model counts it per thread). Accumulating the gradients in the forward pass
+instead (no G) was measured 1.5-4x slower (n = 7 to 100: eleven arrays in the inner
+loop keep LLVM from vectorising it), and at the n where G grows large the dispatcher
+(model/paths.py) sends one-hot data to the fused kernel, which stores nothing of size n^2.
 Optimisers follow torch.optim (Adam with L2 decay, AdamW with decoupled decay,
 SGD with momentum and L2 decay), bias correction included.
 
@@ -28,16 +33,19 @@ from __future__ import annotations
 
 import math
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numba as nb
 import numpy as np
 
+from .backend import OPT_ADAM, OPT_ADAMW, OPT_SGD, Chunk, Optimiser, Records
+
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
 
+    from .config import TrainConfig
+
 LANES = 32
-OPT_ADAM, OPT_ADAMW, OPT_SGD = 0, 1, 2
 _FM = {"contract", "arcp", "nsz", "afn"}
 
 
@@ -58,10 +66,12 @@ def from_blocks(B: np.ndarray, K: int) -> np.ndarray:
 
 
 @nb.njit(cache=True, fastmath=_FM, inline="always")
-def optimizer_update(p, g, s1, s2, lr, t, opt, wd, beta1, beta2, eps, momentum):
-    """One optimiser step on flat float32 arrays, in place. t: 1-based count."""
+def optimizer_update(p, g, s1, s2, lr, t, opt):
+    """One optimiser step on flat float32 arrays, in place. t: 1-based count; opt: the
+    settings as backend.Optimiser.kernel_args gives them."""
+    code, wd, beta1, beta2, eps, momentum = opt
     dt = p.dtype.type
-    if opt == OPT_SGD:
+    if code == OPT_SGD:
         mo = dt(momentum)
         wdd = dt(wd)
         lrr = dt(lr)
@@ -80,8 +90,8 @@ def optimizer_update(p, g, s1, s2, lr, t, opt, wd, beta1, beta2, eps, momentum):
     bc2 = 1.0 - beta2 ** t
     step_size = dt(lr / bc1)
     inv_sq_bc2 = dt(1.0 / math.sqrt(bc2))
-    decay = dt(1.0 - lr * wd) if opt == OPT_ADAMW else dt(1.0)
-    l2 = dt(wd) if opt == OPT_ADAM else dt(0.0)
+    decay = dt(1.0 - lr * wd) if code == OPT_ADAMW else dt(1.0)
+    l2 = dt(wd) if code == OPT_ADAM else dt(0.0)
     b1 = dt(beta1)
     b2 = dt(beta2)
     ob1 = dt(1.0 - beta1)
@@ -97,26 +107,22 @@ def optimizer_update(p, g, s1, s2, lr, t, opt, wd, beta1, beta2, eps, momentum):
 
 
 @nb.njit(cache=True, fastmath=_FM, parallel=True, nogil=True)
-def train_identity_chunk(W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2, imp, K,
-                         t0, global0, lrs, opt, wd, beta1, beta2, eps, momentum,
-                         use_bias, untied, halted,
-                         rec_idx, recW, recb, recM, recloss):
-    """Run steps t0 .. t0 + len(lrs) on every block of models, in place.
+def train_identity_chunk(state, imp, K, chunk, opt, flags, halted, rec):
+    """Run the steps of ``chunk`` on every block of models, in place (the contract of
+    model.backend: losses, recorded rows, halting, updates).
 
-    W (nblk,m,n,L), b (nblk,n,L), Dt (nblk,m,n,L) float32 (Dt unused when
-    tied) and their optimiser moments; imp (n,) float32; K the real number of
-    models (lanes past K are padding). t0 counts the optimiser steps taken so
-    far (bias correction); global0 is the run's step number at t0. lrs[s] is
-    the learning rate of update s.
-
-    For s = 0 .. len(lrs): the loss and gradient at the current parameters are
-    computed (that is the loss *of step* global0 + s); if rec_idx[s] >= 0 the
-    parameters and loss go to that row of recW (R,K,m,n), recb (R,K,n), recM
-    (R,K,n,m), recloss (R,K); then, except after the last s, the optimiser
-    updates. A model whose loss or pre-activations stop being finite gets
-    halted[k] = its step; its later rows hold NaN (the history clamps to its
-    last finite row) and other models go on.
+    state: (W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2): W (nblk,m,n,L), b (nblk,n,L), Dt
+    (nblk,m,n,L) float32 (Dt unused when tied) and their optimiser moments; imp (n,)
+    float32; K the real number of models (lanes past K are padding); chunk: (t0, global0,
+    lrs) (backend.Chunk.kernel_args); opt: backend.Optimiser.kernel_args; flags:
+    (use_bias, untied); rec: (idx, W (R,K,m,n), b (R,K,n), M (R,K,n,m), loss (R,K))
+    (backend.Records.arrays). A model whose loss or pre-activations stop being finite gets
+    halted[k] = its step; its later rows hold NaN (the history clamps to its last finite row).
     """
+    W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2 = state
+    t0, global0, lrs = chunk
+    use_bias, untied = flags
+    rec_idx, recW, recb, recM, recloss = rec
     nblk, m, n, L = W.shape
     nsteps = lrs.shape[0]
     dt = W.dtype.type
@@ -229,10 +235,40 @@ def train_identity_chunk(W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2, imp, K,
             tt = t0 + s + 1
             sz = m * n * L
             optimizer_update(Wk.reshape(sz), gW.reshape(sz), sW1[blk].reshape(sz), sW2[blk].reshape(sz),
-                    lr, tt, opt, wd, beta1, beta2, eps, momentum)
+                             lr, tt, opt)
             if use_bias:
                 optimizer_update(bk.reshape(n * L), gb.reshape(n * L), sb1[blk].reshape(n * L),
-                        sb2[blk].reshape(n * L), lr, tt, opt, wd, beta1, beta2, eps, momentum)
+                                 sb2[blk].reshape(n * L), lr, tt, opt)
             if untied:
                 optimizer_update(Dk.reshape(sz), gD.reshape(sz), sD1[blk].reshape(sz), sD2[blk].reshape(sz),
-                        lr, tt, opt, wd, beta1, beta2, eps, momentum)
+                                 lr, tt, opt)
+
+
+class LanesPath:
+    """The one-hot, full-batch path: the models in blocks of LANES, one block a thread
+    (train_identity_chunk). Scratch: O(m n LANES) floats a thread."""
+
+    name = "lanes"
+
+    def __init__(self, config: TrainConfig, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray], opt: Optimiser):
+        f32 = np.float32
+        K, m, n = config.models, config.m, config.n
+        self.K, self.untied, self.opt = K, bool(config.untied), opt
+        self.flags = (bool(config.bias), bool(config.untied))
+        self.W = to_blocks(W, f32)
+        self.b = to_blocks(b, f32)
+        self.Dt = to_blocks(np.swapaxes(M, 1, 2), f32) if config.untied else np.zeros((1, m, n, LANES), f32)
+        z = np.zeros_like
+        self.moments = (z(self.W), z(self.W), z(self.b), z(self.b), z(self.Dt), z(self.Dt))
+        self.imp = config.importance_vector().astype(f32)
+
+    def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
+        state = (self.W, self.b, self.Dt) + self.moments
+        train_identity_chunk(state, self.imp, self.K, chunk.kernel_args(), self.opt.kernel_args(), self.flags,
+                             halted, rec.arrays())
+
+    def state(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        W = from_blocks(self.W, self.K).copy()
+        b = from_blocks(self.b, self.K).copy()
+        M = np.swapaxes(from_blocks(self.Dt, self.K), 1, 2).copy() if self.untied else None
+        return W, b, M

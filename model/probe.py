@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import geometry as geo
 from .config import ConfigError, TrainConfig
@@ -158,7 +159,7 @@ def direction_vector(snap: Snapshot, k: int, direction: Direction) -> Tuple[np.n
         return u, "u"
     kind, value = direction
     if kind == "feature":
-        j = _check_feature(snap, value, "direction")
+        j = _check_feature(snap, int(value), "direction")
         if j == k:
             raise ConfigError("direction", f"must be another feature than {k + 1} (W_k + t W_k only rescales it)")
         return snap.W[:, j].copy(), f"W_{j + 1}"
@@ -266,9 +267,10 @@ class Objective:
 
     def __init__(self, X: Optional[np.ndarray] = None, importance: Optional[np.ndarray] = None,
                  description: str = ""):
-        self.X = None if X is None else np.ascontiguousarray(np.asarray(X, dtype=np.float64))
+        data = None if X is None else np.ascontiguousarray(np.asarray(X, dtype=np.float64))
+        self.X = data
         self.importance = None if importance is None else np.asarray(importance, dtype=np.float64)
-        self.description = description or ("one-hot examples" if X is None else f"{self.X.shape[0]} examples")
+        self.description = description or ("one-hot examples" if data is None else f"{data.shape[0]} examples")
 
     @property
     def onehot(self) -> bool:
@@ -411,7 +413,7 @@ class ProbeResult:
         }
 
 
-def loss_curve(snap: Snapshot, path: ProbePath, ts: Sequence[float], objective: Objective) -> np.ndarray:
+def loss_curve(snap: Snapshot, path: ProbePath, ts: ArrayLike, objective: Objective) -> np.ndarray:
     ts = np.asarray(ts, dtype=np.float64)
     return np.array([objective(*path.at(snap, float(t)), M=snap.M) for t in ts])
 
@@ -493,7 +495,7 @@ def _angle_kink_distance(snap: Snapshot, path: ProbePath, objective: Objective) 
     return best
 
 
-def two_vector_curve(snap: Snapshot, path: ProbePath, ts: Sequence[float],
+def two_vector_curve(snap: Snapshot, path: ProbePath, ts: ArrayLike,
                      objective: Objective) -> Tuple[Optional[np.ndarray], str]:
     """(values on ts or None, text): the closed-form loss of the angle path on a model of two features.
 
@@ -514,9 +516,10 @@ def two_vector_curve(snap: Snapshot, path: ProbePath, ts: Sequence[float],
     if snap.n != 2:
         return None, (f"the two-vector curve does not apply: it is the loss of a model of two features, this one "
                       f"has n = {snap.n} (the others' outputs change too)")
-    k = path.feature
+    k, E = path.feature, path.plane
+    if k is None or E is None:
+        raise ValueError("an angle path names its feature and its plane (angle_path sets both)")
     j = 1 - k
-    E = path.plane
     wj = snap.W[:, j]
     cj = E.T @ wj
     if np.linalg.norm(wj - E @ cj) > 1e-12 * max(1.0, float(np.linalg.norm(wj))):

@@ -64,7 +64,7 @@ import uuid
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
@@ -192,9 +192,9 @@ def _read_dataset(g, path, config: TrainConfig) -> np.ndarray:
     if shape != want:
         raise RunFileError(path, f"dataset has shape {shape}, but the config (models, examples, n) says {want}")
     K, T, n = shape
-    dense = 4 * K * T * n
-    if dense > _physical_memory():
-        raise RunFileError(path, f"dataset {shape} is {dense / 2**30:.3g} GB as float32, more than this machine's "
+    nbytes = 4 * K * T * n
+    if nbytes > _physical_memory():
+        raise RunFileError(path, f"dataset {shape} is {nbytes / 2**30:.3g} GB as float32, more than this machine's "
                                  f"memory ({_physical_memory() / 2**30:.3g} GB)")
     check_real(g["data"], path, "dataset/data")
     for name in ("indptr", "indices"):
@@ -342,7 +342,7 @@ class RunWriter:
         row = 4 * (self.K * self.m * self.n * (2 if self.untied else 1) + self.K * self.n + self.K) + 8
         self._row_bytes = row
         self.buffer_bytes = int(max(2 * row, min(_BLOCK_BYTES, config.history_budget_mb * 2**20 / 8)))
-        self._stage_rows = max(1, self.buffer_bytes // 2 // row)
+        self.stage_rows = max(1, self.buffer_bytes // 2 // row)  # rows per staging block
         self._stages: list = []  # made on first use
         self._stage: Optional[_Stage] = None  # the block being filled (caller's side)
         self._buffered_bytes = 0  # bytes staged in it
@@ -362,8 +362,7 @@ class RunWriter:
         self._idle = threading.Condition()
         self._busy = False  # a job is in flight
         self._inflight: Optional[_Stage] = None  # the staging block it holds
-        self._f = None
-        self._reserve = None
+        self._f: Optional[Any] = None  # the h5py.File while open (h5py has no type information)
         self.published = False  # the file is under its name (from its first committed row on)
         self.failed: Optional[RunFileError] = None
         try:
@@ -372,16 +371,17 @@ class RunWriter:
             raise write_error(self.path, exc, "create the run file") from None
         self._tmp = outfile.temp_beside(self.path)
         f = None
+        reserve: Optional[outfile.SpaceReserve] = None
         try:
             image = _header_image(config, meta, self.K, self.m, self.n, self.untied)
             outfile.write_new(self._tmp, image)
-            self._reserve = outfile.SpaceReserve(self._tmp)
-            self._reserve.ensure(len(image) + _META_MARGIN)
+            reserve = outfile.SpaceReserve(self._tmp)
+            reserve.ensure(len(image) + _META_MARGIN)
             f = h5py.File(self._tmp, "r+", libver=LIBVER)
             if dataset is not None:
                 # each array, and up to one chunk of it (h5py's chunks are at most 1 MiB) unfilled
                 need = sum(a.nbytes + min(max(a.nbytes, 2**14), 2**20) for a in _dataset_to_csr(dataset)[1:])
-                self._reserve.ensure(self._reserve.size() + need + _META_MARGIN)
+                reserve.ensure(reserve.size() + need + _META_MARGIN)
                 _write_dataset(f, dataset)
             f.flush()
             f.swmr_mode = True
@@ -391,12 +391,13 @@ class RunWriter:
                     f.close()
                 except Exception:
                     pass
-            if self._reserve is not None:
-                self._reserve.release()
+            if reserve is not None:
+                reserve.release()
             outfile.discard(self._tmp)  # the half-made file is ours: do not leave it behind
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             raise write_error(self.path, exc, "create the run file") from None
+        self._reserve = reserve
         self._f = f
         self._h = f["history"]
         self._last_flush = time.monotonic()
@@ -481,7 +482,7 @@ class RunWriter:
             if st is not self._inflight:
                 st.rows = 0
                 return st
-        st = _Stage(self._stage_rows, self.K, self.m, self.n, self.untied)
+        st = _Stage(self.stage_rows, self.K, self.m, self.n, self.untied)
         self._stages.append(st)
         return st
 
@@ -544,6 +545,14 @@ class RunWriter:
                     self._idle.notify_all()
 
     # ------------------------------------------------------- writer thread
+    @property
+    def _file(self) -> Any:
+        """The open h5py.File: the writer thread runs only while it is open (close() joins the
+        thread before it lets the file go)."""
+        if self._f is None:
+            raise RunFileError(self.path, "the writer is closed")
+        return self._f
+
     def _fail(self, exc: BaseException, doing: str, kept: Optional[str] = None) -> RunFileError:
         """Remember the first write failure: from now on the writer writes nothing (after a
         failed write libhdf5's state cannot be trusted with another one)."""
@@ -559,7 +568,7 @@ class RunWriter:
         """Reserve ``extra`` bytes (plus the metadata margin) past the file's end before
         HDF5 writes them; a disk that cannot give them fails the writer here."""
         try:
-            end = max(int(self._f.id.get_filesize()), self._reserve.size())
+            end = max(int(self._file.id.get_filesize()), self._reserve.size())
             self._reserve.ensure(end + int(extra) + _META_MARGIN)
         except OSError as exc:
             raise self._fail(exc, "write rows") from None
@@ -592,13 +601,13 @@ class RunWriter:
             if halted is not None:
                 self._h["halted"][...] = halted
             if meta is not None:
-                d = self._f["meta_json"]
+                d = self._file["meta_json"]
                 d.resize(len(meta), axis=0)
                 d[...] = np.frombuffer(meta, dtype=np.uint8)
-            self._f.flush()
+            self._file.flush()
             if self.rows_committed != self._written:
                 self._h["committed"][()] = self._written
-                self._f.flush()
+                self._file.flush()
                 self.rows_committed = self._written
                 self.committed_step = self._written_step
         except Exception as exc:
@@ -675,6 +684,11 @@ class RunWriter:
             outfile.discard(self._tmp)
         if err is not None:
             raise err
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes staged in the block being filled, not yet handed to the writer thread."""
+        return self._buffered_bytes
 
     @property
     def closed(self) -> bool:

@@ -215,6 +215,8 @@ class Separability:
         (a = W_i - nearest, unit length; W_i on the side a.h > c), or None when not separable."""
         if not self.separable[i] or not np.all(np.isfinite(self.nearest[i])):
             return None
+        if self._W is None:
+            raise ValueError("separating_line needs the W the result was computed from (separability() keeps it)")
         w = self._W[:, i]
         q = self.nearest[i]
         a = w - q
@@ -294,7 +296,7 @@ class Separability:
         return txt
 
     # the W the result was computed from (for separating_line); set by separability()
-    _W: np.ndarray = field(default=None, repr=False)
+    _W: Optional[np.ndarray] = field(default=None, repr=False)
 
 
 @dataclass
@@ -558,7 +560,7 @@ def _vertex_chains(hl: _Hull, wv: np.ndarray) -> List[Optional[np.ndarray]]:
                 continue
             cand = inner[np.arange(a3[t], b3[t]) % ni]
         if len(cand):
-            chains[t] = _chain(hl, t, cand)
+            chains[t] = _chain(hl, int(t), cand)
     return chains
 
 
@@ -765,7 +767,7 @@ def _points_answer(U: np.ndarray, want: np.ndarray, m: int) -> Dict[str, Any]:
         return _planar(U, want)
     if m > 2:
         return _general(U, want)
-    res = (_planar(np.column_stack([U, np.zeros(len(U))]), want) if len(U) > 1
+    res: Dict[str, Any] = (_planar(np.column_stack([U, np.zeros(len(U))]), want) if len(U) > 1
            else dict(margin=np.array([np.inf]), nearest=np.full((1, 2), np.nan), blockers=[[]],
                      neighbours=np.full((1, 2), -1)))
     res["nearest"] = res["nearest"][:, :1]
@@ -951,7 +953,7 @@ def separability(W: ArrayLike, live_mask: Optional[ArrayLike] = None,
     idx = np.nonzero(live)[0]
     scale = float(np.max(np.linalg.norm(W[:, idx], axis=0))) if len(idx) else 1.0
     scale = scale if scale > 0 else 1.0
-    ans = dict(margin=np.full(n, np.nan), nearest=np.full((n, m), np.nan),
+    ans: Dict[str, Any] = dict(margin=np.full(n, np.nan), nearest=np.full((n, m), np.nan),
                blockers=[[] for _ in range(n)], sep=np.zeros(n, dtype=bool), nbr=np.full((n, 2), -1, dtype=np.int64))
     if len(idx):
         _answer_live(W, idx, computed, scale, ans)

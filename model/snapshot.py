@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, Iterable, List, Optional
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class Snapshot:
         return self.W.T if self.M is None else self.M
 
 
-def _ranges(one_based: Sequence[int], most: int = 6) -> str:
+def _ranges(one_based: Iterable[int], most: int = 6) -> str:
     """[1, 2, 3, 7] -> '1-3, 7' (at most ``most`` runs, then '...')."""
     runs: List[str] = []
     vals = sorted(int(v) for v in one_based)
@@ -137,5 +137,7 @@ def draws_not_finite(set_snapshot: Callable[..., None]) -> Callable[..., None]:
         self.show_not_finite(None)
         set_snapshot(self, snap, ctx)
 
-    guarded.draws_not_finite = True
+    # a marker on the function object (widgets/views2d.py reads it with getattr, so a view is wrapped
+    # once); mypy has no attribute for it on a Callable
+    guarded.draws_not_finite = True  # type: ignore[attr-defined]
     return guarded

@@ -9,18 +9,17 @@ batches are prepared in Python once, then the kernel runs the whole chunk.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
 
 import numpy as np
 
 from . import sparse_kernels as sk
+from .backend import Chunk, Optimiser, Records
 from .data import BatchStream, SparseDataset, make_sparse_dataset
-from .kernels import OPT_ADAM, OPT_ADAMW, OPT_SGD
+from .paths import DENSE_X_SHARE
 
 if TYPE_CHECKING:
     from .config import TrainConfig
-
-_OPT_CODES = {"adam": OPT_ADAM, "adamw": OPT_ADAMW, "sgd": OPT_SGD}
 #: A step with at least this many (example, output) pairs, of fewer than SPLIT_BLOCKS
 #: models, is computed in feature blocks that threads can share (one parallel region a
 #: step, ~0.1 ms to start on a busy 2-core machine, against ~0.1 ns a pair).
@@ -40,17 +39,97 @@ def feature_blocks(K: int, B: int, n: int) -> int:
     return -(-SPLIT_BLOCKS // K)
 
 
+#: Multiply-adds of one of a step's products (K B n m) from which the BLAS path uses torch's threads.
+BLAS_THREADED_MACS = 50_000_000
+#: Most bytes of examples the BLAS path holds dense (dense_examples).
+DENSE_X_BYTES = 256 * 2**20
+
+
+def dense_examples(config: TrainConfig, copies: int) -> bool:
+    """Whether the BLAS path holds the examples of a step dense (``copies`` of (B, n)), so that
+    h = X W^T and the encoder's dh^T X are products too: from model.paths.DENSE_X_SHARE of
+    non-zeros, up to DENSE_X_BYTES."""
+    if config.onehot:
+        return False
+    dense_enough = 1.0 - config.sparsity >= DENSE_X_SHARE
+    return dense_enough and 4 * copies * config.effective_batch * config.n <= DENSE_X_BYTES
+
+
+#: Most bytes of fresh batches drawn ahead (Prefetch), besides the chunk's own.
+AHEAD_BYTES = 16 * 2**20
+
+
+def batches_ahead(config: TrainConfig) -> int:
+    """Fresh batches Prefetch may hold: AHEAD_BYTES of them (CSR: 20 bytes a non-zero,
+    8 a row), at least 2, at most 256."""
+    B = config.effective_batch
+    per = 20 * B * config.n * (1.0 - config.sparsity) + 8 * B
+    return int(max(2, min(256, AHEAD_BYTES // max(per, 1))))
+
+
+class Prefetch:
+    """Fresh batches drawn ahead by a worker thread while the kernels train on the current
+    ones (numpy's generator fills its arrays without the GIL, the kernels run without it):
+    the same stream in the same order, so a run's numbers do not depend on it; at most
+    ``ahead`` batches wait. The thread holds only the stream and the queue, so it ends
+    (within 0.1 s) once this object is collected or ``close``d."""
+
+    def __init__(self, stream: BatchStream, ahead: int):
+        import queue
+        import threading
+
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(ahead)))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=_draw_ahead, args=(stream, self._queue, self._stop),
+                                        name="batch-prefetch", daemon=True)
+        self._thread.start()
+
+    def next_coo(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def __del__(self):
+        self._stop.set()
+
+
+def _draw_ahead(stream: BatchStream, q, stop) -> None:
+    import queue
+
+    while not stop.is_set():
+        try:
+            item = stream.next_coo()
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            item = exc
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        if isinstance(item, BaseException):
+            return
+
+
 def _identity_csr(n: int):
     return np.arange(n + 1, dtype=np.int64), np.arange(n, dtype=np.int64), np.ones(n, np.float32)
 
 
 class SparseTrainer:
-    """Same interface as TorchTrainer: ``run`` (the kernels' contract) and ``state``."""
+    """The fused sparse path (model.backend's contract: ``run`` and ``state``)."""
+
+    name = "fused"
 
     def __init__(self, config: TrainConfig, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray],
                  dataset: Optional[Union[np.ndarray, SparseDataset]] = None, batches: Optional[BatchStream] = None,
-                 generator_seed: int = 0):
+                 generator_seed: int = 0, opt: Optional[Optimiser] = None, prefetch: bool = False):
+        """``prefetch``: draw fresh batches ahead on another thread (``Prefetch``)."""
         self.cfg = config
+        self.opt = opt if opt is not None else Optimiser.of(config)
         K, m, n = config.models, config.m, config.n
         f32 = np.float32
         self.W = np.ascontiguousarray(W, dtype=f32).copy()
@@ -87,6 +166,8 @@ class SparseTrainer:
             self.kind = "fresh"
             self.T = None
             self.batches = batches if batches is not None else BatchStream(config)
+            if prefetch:
+                self.batches = Prefetch(self.batches, ahead=batches_ahead(config))
             self.base = np.zeros(K, np.int64)
         self.minibatch = self.kind == "finite" and self.batch < self.T
         self.blocks = feature_blocks(K, self.batch, n)
@@ -161,33 +242,30 @@ class SparseTrainer:
         k = min(TRIAL_STEPS, nsteps)
         return [(trial, 0, k)] + ([(rest, k, nsteps)] if k < nsteps else [])
 
-    def run(self, t0: int, global0: int, lrs: np.ndarray, rec_idx: np.ndarray, recW: np.ndarray,
-            recb: np.ndarray, recM: np.ndarray, recloss: np.ndarray, halted: np.ndarray) -> None:
-        """Same contract as kernels.train_identity_chunk."""
+    def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
+        """model.backend's contract."""
         import time
 
         import numba
 
-        cfg = self.cfg
-        nsteps = len(lrs)
-        indptr, cols, vals, row0, sel = self._chunk_data(global0, nsteps)
-        lrs = np.ascontiguousarray(lrs, dtype=np.float64)
+        nsteps = len(chunk)
+        data = self._chunk_data(chunk.global0, nsteps)
         threads = numba.get_num_threads()
+        state = (self.W, self.b, self.Dt, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2)
+        flags = (bool(self.cfg.bias), bool(self.cfg.untied))
         for mode, a, b in self._plan(threads, nsteps):
             # steps a .. b of the chunk (the loss at b is evaluated again by the next part: the same numbers)
-            args = (self.W, self.b, self.Dt, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2, self.imp,
-                    indptr, cols, vals, self.base, row0[a:b + 1], sel[a:b + 1] if sel.shape[0] else sel,
-                    self.batch, int(t0) + a, int(global0) + a, lrs[a:b], _OPT_CODES[cfg.optimizer],
-                    cfg.effective_weight_decay, float(cfg.beta1), float(cfg.beta2), float(cfg.eps), float(cfg.momentum),
-                    bool(cfg.bias), bool(cfg.untied), halted, rec_idx[a:b + 1], recW, recb, recM, recloss,
-                    self.blocks)
+            indptr, cols, vals, row0, sel = data
+            part_data = (indptr, cols, vals, self.base, row0[a:b + 1], sel[a:b + 1] if sel.shape[0] else sel)
+            args = (state, self.imp, part_data, self.batch, chunk.part(a, b).kernel_args(), self.opt.kernel_args(),
+                    flags, halted, rec.part(a, b).arrays(), self.blocks)
             t = time.perf_counter()
             if mode == "split":
                 sk.train_sparse_split(*args)
             else:
                 # no more threads than models: an idle thread spinning at the end of the region
                 # takes a core from the working ones
-                numba.set_num_threads(max(1, min(threads, cfg.models)))
+                numba.set_num_threads(max(1, min(threads, self.cfg.models)))
                 try:
                     sk.train_sparse_models(*args)
                 finally:
@@ -200,3 +278,86 @@ class SparseTrainer:
     def state(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         M = np.swapaxes(self.Dt, 1, 2).copy() if self.cfg.untied else None
         return self.W.copy(), self.b.copy(), M
+
+
+class BlasTrainer(SparseTrainer):
+    """The BLAS path: the same batches, parameters and update as the fused path, with the
+    dense products of each step (P = H Dt + b, G^T H, G Dt^T: O(K B n m)) done by BLAS
+    (torch.bmm over the K models, in place, no autograd) and the rest by the kernels of
+    model/sparse_kernels.py (blas_*). Right where m is large and the data dense enough
+    that most (example, output) pairs cost m multiply-adds either way; holds a (K, B, n)
+    float32 array. One Python round a step (~0.1 ms)."""
+
+    name = "blas"
+
+    def __init__(self, *args: Any, **kw: Any):
+        super().__init__(*args, **kw)
+        K, m, n, B = self.cfg.models, self.cfg.m, self.cfg.n, self.batch
+        f32 = np.float32
+        self.P = np.empty((K, B, n), f32)
+        self.H = np.empty((K, B, m), f32)
+        self.dH = np.empty((K, B, m), f32)
+        self.gDt = np.empty((K, m, n), f32)
+        self.gW = np.empty((K, m, n), f32) if self.cfg.untied else np.empty((1, m, n), f32)
+        self.gb = np.empty((K, n), f32)
+        self.rows = np.empty((K, B), np.int64)
+        #: the products use more than one thread only when a step's are large enough to pay for
+        #: the threads' start and wait (a 2-core machine under load: 2 threads on small products
+        #: ran 10-18x slower than one); fresh batches are drawn on the other core meanwhile
+        self.threaded = K * B * n * m >= BLAS_THREADED_MACS
+        #: dense enough that h and the encoder's gradient are products too (dense_examples)
+        shared = self.kind == "fresh" or self.cfg.onehot
+        Kx = 1 if shared else K
+        self.X = np.empty((Kx, B, n), f32) if dense_examples(self.cfg, Kx) else None
+
+    def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
+        """model.backend's contract."""
+        import torch
+
+        threads = torch.get_num_threads()
+        if not self.threaded:
+            torch.set_num_threads(1)
+        try:
+            self._run(chunk, rec, halted)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
+        import torch
+
+        nsteps = len(chunk)
+        indptr, cols, vals, row0, sel = self._chunk_data(chunk.global0, nsteps)
+        data = (indptr, cols, vals, self.base, row0, sel)
+        state = (self.W, self.b, self.Dt, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2)
+        flags = (bool(self.cfg.bias), bool(self.cfg.untied))
+        ck, opt, recs = chunk.kernel_args(), self.opt.kernel_args(), rec.arrays()
+        t = torch.from_numpy
+        P, H, dH, gDt = t(self.P), t(self.H), t(self.dH), t(self.gDt)
+        D = t(self.Dt) if self.cfg.untied else t(self.W)  # (K, m, n): p = h . D[:, i]
+        bias = t(self.b)[:, None, :]
+        dense = self.X is not None
+        X = t(self.X) if dense else None
+        Wt = t(self.W).transpose(1, 2)  # (K, n, m)
+        for s in range(nsteps + 1):
+            sk.blas_hidden(self.W, data, s, self.batch, halted, self.rows, self.H, not dense)
+            if dense:
+                sk.blas_dense(data, self.rows, self.X)
+                torch.matmul(X, Wt, out=H)  # (Kx, B, n) x (K, n, m): h of every example
+            if self.cfg.bias:
+                torch.baddbmm(bias, H, D, out=P)
+            else:
+                torch.bmm(H, D, out=P)
+            sk.blas_activate(self.P, self.imp, data, self.rows, self.batch, ck, s, state, flags, halted, recs,
+                             self.gb)
+            if s == nsteps:
+                break
+            torch.bmm(H.transpose(1, 2), P, out=gDt)  # the decoder's part, (K, m, n)
+            torch.bmm(P, D.transpose(1, 2), out=dH)  # dL/dh, (K, B, m)
+            if dense:  # the encoder's part dh^T X: into the decoder's (tied) or alone (untied)
+                enc = torch.matmul(dH.transpose(1, 2), X)
+                if self.cfg.untied:
+                    t(self.gW).copy_(enc)
+                else:
+                    gDt.add_(enc)
+            sk.blas_update(state, data, self.rows, self.dH, self.gDt, self.gW, self.gb, ck, s, opt, flags, halted,
+                           not dense)

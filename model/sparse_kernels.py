@@ -19,15 +19,18 @@ keeps D transposed, Dt (m, n), so both cases share code; c_b = 2/B):
     G_bi  = c_b I_i (ReLU(p_bi) - x_bi) [p_bi > 0]
     db_i  = sum_b G_bi      dDt[:, i] = sum_b G_bi h_b      dh_b = sum_i G_bi Dt[:, i]
     dW[:, c] += v dh_b over the non-zeros (the encoder); tied: dW = dDt + that.
-At a non-zero the ReLU-only term c_b I_c ReLU(p) becomes c_b I_c (ReLU(p) - v)
-[p > 0]: the correction is -c_b I_c v when p > 0, else nothing, and the loss
-gains I_c ((ReLU(p) - v)^2 - ReLU(p)^2).
+The non-zeros are taken out of the fused pass rather than corrected afterwards: their
+pre-activations are computed by the same pass, read back from it, set to 0 there (so the
+fused pass adds nothing for them), and their own terms I_c (ReLU(p) - v)^2 and gradients
+c_b I_c (ReLU(p) - v) [p > 0] are added one by one. The loss is thus a sum of squares,
+never a difference of two large sums (which rounding can make negative: a trained model's
+-1e-8), and each non-zero's term is exact to float32 rounding of its own size.
 
 Two loop orders for the fused pass: with a batch of at least WIDE_BATCH
 examples, features outside and examples inside (h and its gradient stay in L1
-for a tile of TILE examples, and a feature whose outputs are all <= 0 on the
-tile skips the gradient part); with a smaller batch, examples outside and
-features inside (a loop of n, vectorised).
+for a tile of ``tile_of(m)`` examples, the tile's non-zeros grouped by feature, and a
+feature whose other outputs are all <= 0 on the tile skips the gradient part); with a
+smaller batch, examples outside and features inside (a loop of n, vectorised).
 
 Parallelism: ``train_sparse_models`` gives each model its own thread for the
 whole chunk (no synchronisation per step: right when K >= threads or a step is
@@ -36,8 +39,8 @@ blocks across threads (right for a few models with a long step, SMDD's K = 1,
 T >= a few hundred): one parallel region a step.
 
 Optimisers: model.kernels.optimizer_update, the same torch.optim update as the one-hot
-kernel. Accumulations: float32 within a tile, float64 for the loss across
-tiles. The `reassoc` fast-math flag lets LLVM vectorise the sums; no
+kernel, its settings one tuple (backend.Optimiser.kernel_args). Accumulations: float32
+within a tile, float64 for the loss across tiles. The `reassoc` fast-math flag lets LLVM vectorise the sums; no
 `nnan`/`ninf`: a model whose loss or parameters stop being finite is halted.
 
 Batches: example b of step s of model k is row base[k] + row0[s] + b of the CSR
@@ -56,10 +59,18 @@ import numpy as np
 from .kernels import optimizer_update
 
 _FM = {"contract", "arcp", "nsz", "afn", "reassoc"}
-#: Examples per tile of the wide loop order (h and dh of a tile: 4 TILE floats for m = 2, in L1).
+#: Most examples a tile of the wide loop order (h and dh of a tile: 2 m TILE floats, in L1).
 TILE = 512
 #: Batches of at least this many examples use the wide (features outside) loop order.
 WIDE_BATCH = 16
+
+
+@nb.njit(cache=True)
+def tile_of(m):
+    """Examples a tile for m latent dimensions: h and dh of a tile (2 m tile floats) within
+    32 kB of L1, a multiple of 16 (one AVX-512 register), from 16 to TILE."""
+    t = (4096 // max(m, 1)) // 16 * 16
+    return max(16, min(TILE, t))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -89,224 +100,236 @@ def _hidden(Wk, indptr, cols, vals, rows, H):
                 H[a, e] += v * Wk[a, c]
 
 
-@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True, inline="always")
-def _pre2(d0, d1, h0, h1, bi):
-    """p = d0 h0 + d1 h1 + b: one expression for the fused pass and the corrections (same rounding)."""
-    return d0 * h0 + d1 * h1 + bi
-
-
-@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
-def _narrow4(D0, D1, bs, ims, gbs, g0, g1, H, dh, e, N, coef, use_bias):
-    """m = 2, examples e .. e + 3 in one vectorised pass over the features (slices from 0)."""
-    dt = H.dtype.type
-    zero = dt(0.0)
-    ha0, ha1 = H[0, e], H[1, e]
-    hb0, hb1 = H[0, e + 1], H[1, e + 1]
-    hc0, hc1 = H[0, e + 2], H[1, e + 2]
-    hd0, hd1 = H[0, e + 3], H[1, e + 3]
-    acc = zero
-    a0 = zero
-    a1 = zero
-    b0 = zero
-    b1 = zero
-    c0 = zero
-    c1 = zero
-    d0_ = zero
-    d1_ = zero
-    for i in range(N):
-        x0 = D0[i]
-        x1 = D1[i]
-        bi = bs[i] if use_bias else zero
-        ii = ims[i]
-        pa = _pre2(x0, x1, ha0, ha1, bi)
-        pb = _pre2(x0, x1, hb0, hb1, bi)
-        pc = _pre2(x0, x1, hc0, hc1, bi)
-        pd = _pre2(x0, x1, hd0, hd1, bi)
-        ra = pa if pa > zero else zero
-        rb = pb if pb > zero else zero
-        rc = pc if pc > zero else zero
-        rd = pd if pd > zero else zero
-        acc += ii * (ra * ra + rb * rb + rc * rc + rd * rd)
-        ci = coef * ii
-        ga = ci * ra
-        gbb = ci * rb
-        gc = ci * rc
-        gd = ci * rd
-        gbs[i] += ga + gbb + gc + gd
-        g0[i] += ga * ha0 + gbb * hb0 + gc * hc0 + gd * hd0
-        g1[i] += ga * ha1 + gbb * hb1 + gc * hc1 + gd * hd1
-        a0 += ga * x0
-        a1 += ga * x1
-        b0 += gbb * x0
-        b1 += gbb * x1
-        c0 += gc * x0
-        c1 += gc * x1
-        d0_ += gd * x0
-        d1_ += gd * x1
-    dh[0, e] += a0
-    dh[1, e] += a1
-    dh[0, e + 1] += b0
-    dh[1, e + 1] += b1
-    dh[0, e + 2] += c0
-    dh[1, e + 2] += c1
-    dh[0, e + 3] += d0_
-    dh[1, e + 3] += d1_
-    return acc
-
-
-@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
-def _fused(Dk, bk, imp, H, i0, i1, coef, use_bias, gD, gb, dh):
-    """Features i0 .. i1 as if every x_bi were 0: zero then fill gb[i0:i1], gD[:, i0:i1];
-    add into dh (m, B). Returns sum_b sum_i I_i ReLU(p_bi)^2 (float64).
-
-    Every vectorised loop runs over a slice from 0: with bounds like range(e0, e1)
-    numba's negative-index handling keeps LLVM from vectorising (10x slower)."""
-    m, B = H.shape
-    dt = H.dtype.type
-    zero = dt(0.0)
-    total = 0.0
-    gb[i0:i1] = zero  # (slices: a loop over i with one over a inside is not vectorised: ~20 us at n = 10,000)
-    for a in range(m):
-        gD[a, i0:i1] = zero
-    if B >= WIDE_BATCH:
-        for e0 in range(0, B, TILE):
-            e1 = min(B, e0 + TILE)
-            L = e1 - e0
-            h0 = H[0, e0:e1]
-            h1 = H[m - 1, e0:e1]  # (m = 2 reads these)
-            dh0 = dh[0, e0:e1]
-            dh1 = dh[m - 1, e0:e1]
-            Ht = H[:, e0:e1]
-            dht = dh[:, e0:e1]
-            for i in range(i0, i1):
-                bi = bk[i] if use_bias else zero
-                ii = imp[i]
-                ci = coef * ii
-                if m == 2:
-                    d0 = Dk[0, i]
-                    d1 = Dk[1, i]
-                    acc = zero
-                    for e in range(L):
-                        p = _pre2(d0, d1, h0[e], h1[e], bi)
-                        r = p if p > zero else zero
-                        acc += r * r
-                    if acc > zero:  # some output fires on this tile: its gradient
-                        total += ii * acc
-                        sg = zero
-                        s0 = zero
-                        s1 = zero
-                        for e in range(L):
-                            p = _pre2(d0, d1, h0[e], h1[e], bi)
-                            g = ci * (p if p > zero else zero)
-                            sg += g
-                            s0 += g * h0[e]
-                            s1 += g * h1[e]
-                            dh0[e] += g * d0
-                            dh1[e] += g * d1
-                        gb[i] += sg
-                        gD[0, i] += s0
-                        gD[1, i] += s1
-                else:
-                    acc = zero
-                    sg = zero
-                    for e in range(L):
-                        p = bi
-                        for a in range(m):
-                            p += Dk[a, i] * Ht[a, e]
-                        if p > zero:
-                            acc += p * p
-                            g = ci * p
-                            sg += g
-                            for a in range(m):
-                                gD[a, i] += g * Ht[a, e]
-                                dht[a, e] += g * Dk[a, i]
-                    total += ii * acc
-                    gb[i] += sg
-    else:
-        N = i1 - i0
-        bs = bk[i0:i1]
-        ims = imp[i0:i1]
-        gbs = gb[i0:i1]
-        e = 0
-        if m == 2:
-            D0 = Dk[0, i0:i1]
-            D1 = Dk[1, i0:i1]
-            g0 = gD[0, i0:i1]
-            g1 = gD[1, i0:i1]
-            while e + 4 <= B:  # four examples a pass: each feature's numbers are loaded once for four
-                total += _narrow4(D0, D1, bs, ims, gbs, g0, g1, H, dh, e, N, coef, use_bias)
-                e += 4
-            while e < B:
-                h0 = H[0, e]
-                h1 = H[1, e]
-                acc = zero
-                a0 = zero
-                a1 = zero
-                for i in range(N):
-                    d0 = D0[i]
-                    d1 = D1[i]
-                    p = _pre2(d0, d1, h0, h1, bs[i] if use_bias else zero)
-                    r = p if p > zero else zero
-                    ir = ims[i] * r
-                    acc += ir * r
-                    g = coef * ir
-                    gbs[i] += g
-                    g0[i] += g * h0
-                    g1[i] += g * h1
-                    a0 += g * d0
-                    a1 += g * d1
-                dh[0, e] += a0
-                dh[1, e] += a1
-                total += acc
-                e += 1
-        else:
-            Ds = Dk[:, i0:i1]
-            gDs = gD[:, i0:i1]
-            for e in range(B):
-                acc = zero
-                for i in range(N):
-                    p = bs[i] if use_bias else zero
-                    for a in range(m):
-                        p += Ds[a, i] * H[a, e]
-                    if p > zero:
-                        ir = ims[i] * p
-                        acc += ir * p
-                        g = coef * ir
-                        gbs[i] += g
-                        for a in range(m):
-                            gDs[a, i] += g * H[a, e]
-                            dh[a, e] += g * Ds[a, i]
-                total += acc
-    return total
-
-
-@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
-def _nonzeros(Dk, bk, imp, indptr, cols, vals, rows, H, coef, use_bias, gD, gb, dh):
-    """The non-zeros' corrections to what _fused assumed (x = 0); returns the loss change."""
-    m = H.shape[0]
-    dt = H.dtype.type
-    zero = dt(0.0)
-    total = 0.0
+@nb.njit(cache=True, nogil=True)
+def _columns(indptr, cols, vals, rows, i0, i1):
+    """The step's non-zeros in features i0 .. i1 grouped by feature (CSC): colptr (i1 - i0 + 1),
+    the example and value of each (examples ascending within a feature), and a cursor per
+    feature (colptr's starts) for a pass over the tiles in order."""
+    N = i1 - i0
+    colptr = np.zeros(N + 1, np.int64)
     for e in range(rows.shape[0]):
         r = rows[e]
         for q in range(indptr[r], indptr[r + 1]):
             c = cols[q]
-            v = vals[q]
-            bc = bk[c] if use_bias else zero
-            if m == 2:
-                p = _pre2(Dk[0, c], Dk[1, c], H[0, e], H[1, e], bc)
-            else:
-                p = bc
-                for a in range(m):
-                    p += Dk[a, c] * H[a, e]
-            rr = p if p > zero else zero
-            total += imp[c] * ((rr - v) * (rr - v) - rr * rr)
-            if p > zero:
-                dg = -coef * imp[c] * v
-                gb[c] += dg
-                for a in range(m):
-                    gD[a, c] += dg * H[a, e]
-                    dh[a, e] += dg * Dk[a, c]
+            if i0 <= c < i1:
+                colptr[c - i0 + 1] += 1
+    for j in range(N):
+        colptr[j + 1] += colptr[j]
+    cur = colptr[:N].copy()
+    ent_e = np.empty(colptr[N], np.int64)
+    ent_v = np.empty(colptr[N], np.float32)
+    for e in range(rows.shape[0]):
+        r = rows[e]
+        for q in range(indptr[r], indptr[r + 1]):
+            c = cols[q]
+            if i0 <= c < i1:
+                j = c - i0
+                ent_e[cur[j]] = e
+                ent_v[cur[j]] = vals[q]
+                cur[j] += 1
+    cur[:] = colptr[:N]
+    return colptr, cur, ent_e, ent_v
+
+
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True, inline="always")
+def _pre2(d0, d1, h0, h1, bi):
+    """p = d0 h0 + d1 h1 + b."""
+    return d0 * h0 + d1 * h1 + bi
+
+
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def _nonzero(p, v, ii, ci, Dk, i, H, e, gD, gb, dh):
+    """A non-zero (value v) at output i of example e, whose pre-activation p the fused pass
+    computed: adds its gradient; returns its loss term I_i (ReLU(p) - v)^2 (float64)."""
+    m = H.shape[0]
+    r = p if p > 0.0 else H.dtype.type(0.0)
+    err = r - v
+    if p > 0.0:
+        g = ci * err
+        gb[i] += g
+        for a in range(m):
+            gD[a, i] += g * H[a, e]
+            dh[a, e] += g * Dk[a, i]
+    return float(ii) * float(err) * float(err)
+
+
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def _wide2(Dk, bk, imp, H, dh, i0, i1, e0, e1, coef, use_bias, gD, gb, colptr, cur, ent_e, ent_v, pb):
+    """m = 2, the tile e0 .. e1 of features i0 .. i1 (features outside, examples inside)."""
+    dt = H.dtype.type
+    zero = dt(0.0)
+    L = e1 - e0
+    h0 = H[0, e0:e1]
+    h1 = H[1, e0:e1]
+    dh0 = dh[0, e0:e1]
+    dh1 = dh[1, e0:e1]
+    total = 0.0
+    for i in range(i0, i1):
+        bi = bk[i] if use_bias else zero
+        ii = imp[i]
+        ci = coef * ii
+        d0 = Dk[0, i]
+        d1 = Dk[1, i]
+        for e in range(L):
+            pb[e] = _pre2(d0, d1, h0[e], h1[e], bi)
+        j = i - i0
+        q = cur[j]
+        while q < colptr[j + 1] and ent_e[q] < e1:  # this tile's non-zeros of feature i
+            el = ent_e[q] - e0
+            p = pb[el]
+            pb[el] = zero
+            total += _nonzero(p, ent_v[q], ii, ci, Dk, i, H, ent_e[q], gD, gb, dh)
+            q += 1
+        cur[j] = q
+        acc = zero
+        for e in range(L):
+            r = pb[e] if pb[e] > zero else zero
+            acc += r * r
+        if acc > zero:  # some other output fires on this tile: its gradient
+            total += ii * acc
+            sg = zero
+            s0 = zero
+            s1 = zero
+            for e in range(L):
+                g = ci * (pb[e] if pb[e] > zero else zero)
+                sg += g
+                s0 += g * h0[e]
+                s1 += g * h1[e]
+                dh0[e] += g * d0
+                dh1[e] += g * d1
+            gb[i] += sg
+            gD[0, i] += s0
+            gD[1, i] += s1
+    return total
+
+
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def _wide(Dk, bk, imp, H, dh, i0, i1, e0, e1, coef, use_bias, gD, gb, colptr, cur, ent_e, ent_v, pb):
+    """Any m, the tile e0 .. e1 of features i0 .. i1: each loop over the tile's examples, vectorised."""
+    m = H.shape[0]
+    dt = H.dtype.type
+    zero = dt(0.0)
+    L = e1 - e0
+    total = 0.0
+    for i in range(i0, i1):
+        bi = bk[i] if use_bias else zero
+        ii = imp[i]
+        ci = coef * ii
+        for e in range(L):
+            pb[e] = bi
+        for a in range(m):
+            d = Dk[a, i]
+            ha = H[a, e0:e1]
+            for e in range(L):
+                pb[e] += d * ha[e]
+        j = i - i0
+        q = cur[j]
+        while q < colptr[j + 1] and ent_e[q] < e1:
+            el = ent_e[q] - e0
+            p = pb[el]
+            pb[el] = zero
+            total += _nonzero(p, ent_v[q], ii, ci, Dk, i, H, ent_e[q], gD, gb, dh)
+            q += 1
+        cur[j] = q
+        acc = zero
+        for e in range(L):
+            r = pb[e] if pb[e] > zero else zero
+            pb[e] = r
+            acc += r * r
+        if acc > zero:
+            total += ii * acc
+            sg = zero
+            for e in range(L):
+                g = ci * pb[e]
+                pb[e] = g
+                sg += g
+            gb[i] += sg
+            for a in range(m):
+                d = Dk[a, i]
+                ha = H[a, e0:e1]
+                dha = dh[a, e0:e1]
+                sa = zero
+                for e in range(L):
+                    sa += pb[e] * ha[e]
+                    dha[e] += pb[e] * d
+                gD[a, i] += sa
+    return total
+
+
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def _narrow(Dk, bk, imp, H, dh, i0, i1, coef, use_bias, gD, gb, indptr, cols, vals, rows):
+    """A small batch: examples outside, the features i0 .. i1 inside (vectorised)."""
+    m, B = H.shape
+    dt = H.dtype.type
+    zero = dt(0.0)
+    N = i1 - i0
+    bs = bk[i0:i1]
+    ims = imp[i0:i1]
+    gbs = gb[i0:i1]
+    pb = np.empty(N, H.dtype)
+    total = 0.0
+    for e in range(B):
+        for i in range(N):
+            pb[i] = bs[i] if use_bias else zero
+        for a in range(m):
+            Da = Dk[a, i0:i1]
+            ha = H[a, e]
+            for i in range(N):
+                pb[i] += Da[i] * ha
+        r_ = rows[e]
+        for q in range(indptr[r_], indptr[r_ + 1]):  # the example's non-zeros in this block
+            c = cols[q]
+            if i0 <= c < i1:
+                p = pb[c - i0]
+                pb[c - i0] = zero
+                total += _nonzero(p, vals[q], imp[c], coef * imp[c], Dk, c, H, e, gD, gb, dh)
+        acc = zero
+        for i in range(N):
+            r = pb[i] if pb[i] > zero else zero
+            ir = ims[i] * r
+            acc += ir * r
+            g = coef * ir
+            gbs[i] += g
+            pb[i] = g
+        total += acc
+        for a in range(m):
+            Da = Dk[a, i0:i1]
+            gDa = gD[a, i0:i1]
+            ha = H[a, e]
+            sa = zero
+            for i in range(N):
+                sa += pb[i] * Da[i]
+                gDa[i] += pb[i] * ha
+            dh[a, e] += sa
+    return total
+
+
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def _fused(Dk, bk, imp, H, i0, i1, coef, use_bias, gD, gb, dh, indptr, cols, vals, rows):
+    """Features i0 .. i1 of one model's step: zero then fill gb[i0:i1], gD[:, i0:i1]; add into
+    dh (m, B); returns sum_b sum_i I_i (ReLU(p_bi) - x_bi)^2 (float64), the non-zeros'
+    terms included.
+
+    Every vectorised loop runs over a slice from 0: with bounds like range(e0, e1)
+    numba's negative-index handling keeps LLVM from vectorising (10x slower)."""
+    m, B = H.shape
+    zero = H.dtype.type(0.0)
+    gb[i0:i1] = zero  # (slices: a loop over i with one over a inside is not vectorised: ~20 us at n = 10,000)
+    for a in range(m):
+        gD[a, i0:i1] = zero
+    if B < WIDE_BATCH:
+        return _narrow(Dk, bk, imp, H, dh, i0, i1, coef, use_bias, gD, gb, indptr, cols, vals, rows)
+    colptr, cur, ent_e, ent_v = _columns(indptr, cols, vals, rows, i0, i1)
+    tile = tile_of(m)
+    pb = np.empty(tile, H.dtype)
+    total = 0.0
+    for e0 in range(0, B, tile):
+        e1 = min(B, e0 + tile)
+        if m == 2:
+            total += _wide2(Dk, bk, imp, H, dh, i0, i1, e0, e1, coef, use_bias, gD, gb, colptr, cur, ent_e, ent_v,
+                            pb)
+        else:
+            total += _wide(Dk, bk, imp, H, dh, i0, i1, e0, e1, coef, use_bias, gD, gb, colptr, cur, ent_e, ent_v, pb)
     return total
 
 
@@ -332,7 +355,8 @@ def _finite(x) -> bool:
 
 
 @nb.njit(cache=True, nogil=True)
-def _record(r, k, lval, Wk, bk, Dk, use_bias, untied, recW, recb, recM, recloss):
+def _record(r, k, lval, Wk, bk, Dk, use_bias, untied, rec):
+    _, recW, recb, recM, recloss = rec
     m, n = Wk.shape
     recloss[r, k] = lval
     for a in range(m):
@@ -347,25 +371,24 @@ def _record(r, k, lval, Wk, bk, Dk, use_bias, untied, recW, recb, recM, recloss)
 
 
 @nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
-def _apply(Wk, bk, Dk, gW, gb, gD, sW1, sW2, sb1, sb2, sD1, sD2, lr, tt, opt, wd, beta1, beta2, eps,
-           momentum, use_bias, untied):
-    """One optimiser update of one model (tied: gW already holds the decoder's part)."""
+def _apply(Wk, bk, Dk, gW, gb, gD, moments, lr, tt, opt, use_bias, untied):
+    """One optimiser update of one model (tied: gW already holds the decoder's part).
+    moments: (sW1, sW2, sb1, sb2, sD1, sD2) of this model."""
+    sW1, sW2, sb1, sb2, sD1, sD2 = moments
     m, n = Wk.shape
     sz = m * n
-    optimizer_update(Wk.reshape(sz), gW.reshape(sz), sW1.reshape(sz), sW2.reshape(sz),
-            lr, tt, opt, wd, beta1, beta2, eps, momentum)
+    optimizer_update(Wk.reshape(sz), gW.reshape(sz), sW1.reshape(sz), sW2.reshape(sz), lr, tt, opt)
     if use_bias:
-        optimizer_update(bk, gb, sb1, sb2, lr, tt, opt, wd, beta1, beta2, eps, momentum)
+        optimizer_update(bk, gb, sb1, sb2, lr, tt, opt)
     if untied:
-        optimizer_update(Dk.reshape(sz), gD.reshape(sz), sD1.reshape(sz), sD2.reshape(sz),
-                lr, tt, opt, wd, beta1, beta2, eps, momentum)
+        optimizer_update(Dk.reshape(sz), gD.reshape(sz), sD1.reshape(sz), sD2.reshape(sz), lr, tt, opt)
 
 
 @nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
-def _blocks(Wk, Dk, bk, imp, indptr, cols, vals, s, B, base, row0, sel, coef, use_bias, f0, f1, span,
-            rows, H, gD, gb, dhp, part):
+def _blocks(Wk, Dk, bk, imp, data, s, B, base, coef, use_bias, f0, f1, span, rows, H, gD, gb, dhp, part):
     """Feature blocks f0 .. f1 of one model's step s: h, then the fused pass of each block
     (its own dh partial dhp[f - f0] and loss partial part[f - f0])."""
+    indptr, cols, vals, _, row0, sel = data
     n = Wk.shape[1]
     _batch_rows(s, B, base, row0, sel, rows)
     _hidden(Wk, indptr, cols, vals, rows, H)
@@ -376,16 +399,18 @@ def _blocks(Wk, Dk, bk, imp, indptr, cols, vals, s, B, base, row0, sel, coef, us
         i0 = f * span
         i1 = min(n, i0 + span)
         if i0 < i1:
-            part[j] = _fused(Dk, bk, imp, H, i0, i1, coef, use_bias, gD, gb, dhp[j])
+            part[j] = _fused(Dk, bk, imp, H, i0, i1, coef, use_bias, gD, gb, dhp[j], indptr, cols, vals, rows)
 
 
 @nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
-def _finish(k, s, nsteps, global0, t0, lrs, Wk, bk, Dk, sW1, sW2, sb1, sb2, sD1, sD2, imp, indptr, cols, vals,
-            rows, H, dhp, part, gD, gW, gb, coef, B, opt, wd, beta1, beta2, eps, momentum, use_bias, untied,
-            halted, rec_idx, recW, recb, recM, recloss):
+def _finish(k, s, chunk, Wk, bk, Dk, moments, data, rows, dhp, part, gD, gW, gb, B, opt, flags, halted, rec):
     """The rest of model k's step s once its blocks are done: the partials summed in block
-    order (so the result does not depend on which thread ran which block), the non-zeros,
-    halting, recording, the encoder's gradient and the update."""
+    order (so the result does not depend on which thread ran which block), halting,
+    recording, the encoder's gradient and the update."""
+    t0, global0, lrs = chunk
+    use_bias, untied = flags
+    indptr, cols, vals = data[0], data[1], data[2]
+    nsteps = lrs.shape[0]
     lval = np.nan
     dh = dhp[0]
     if halted[k] < 0:
@@ -393,45 +418,47 @@ def _finish(k, s, nsteps, global0, t0, lrs, Wk, bk, Dk, sW1, sW2, sb1, sb2, sD1,
         for f in range(1, part.shape[0]):
             dh += dhp[f]
             tot += part[f]
-        tot += _nonzeros(Dk, bk, imp, indptr, cols, vals, rows, H, coef, use_bias, gD, gb, dh)
         lval = tot / B
         if not (math.isfinite(lval) and _finite(Wk) and _finite(bk) and (not untied or _finite(Dk))):
             halted[k] = global0 + s
             lval = np.nan
-    r = rec_idx[s]
+    r = rec[0][s]
     if r >= 0:
-        _record(r, k, lval, Wk, bk, Dk, use_bias, untied, recW, recb, recM, recloss)
+        _record(r, k, lval, Wk, bk, Dk, use_bias, untied, rec)
     if s == nsteps or halted[k] >= 0:
         return
     if untied:
         gW[:] = 0.0
     _encoder(indptr, cols, vals, rows, dh, gW)  # tied: gW is gD
-    _apply(Wk, bk, Dk, gW, gb, gD, sW1, sW2, sb1, sb2, sD1, sD2, lrs[s], t0 + s + 1, opt, wd, beta1, beta2,
-           eps, momentum, use_bias, untied)
+    _apply(Wk, bk, Dk, gW, gb, gD, moments, lrs[s], t0 + s + 1, opt, use_bias, untied)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _moments(state, k, kd):
+    _, _, _, sW1, sW2, sb1, sb2, sD1, sD2 = state
+    return (sW1[k], sW2[k], sb1[k], sb2[k], sD1[kd], sD2[kd])
 
 
 @nb.njit(cache=True, fastmath=_FM, error_model="numpy", parallel=True, nogil=True)
-def train_sparse_models(W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2, imp, indptr, cols, vals, base, row0, sel, B,
-                        t0, global0, lrs, opt, wd, beta1, beta2, eps, momentum, use_bias, untied, halted,
-                        rec_idx, recW, recb, recM, recloss, blocks):
-    """Run steps t0 .. t0 + len(lrs) on every model, one thread per model, in place.
+def train_sparse_models(state, imp, data, B, chunk, opt, flags, halted, rec, blocks):
+    """Run the steps of ``chunk`` on every model, one thread per model, in place (the
+    contract of model.backend).
 
-    W (K,m,n), b (K,n), Dt (K,m,n) float32 (Dt, the untied decoder transposed;
-    when tied, one unused row) and their optimiser moments, contiguous; imp (n,) float32;
-    the batches as in the module's docstring. Same contract as
-    model.kernels.train_identity_chunk: for s = 0 .. len(lrs) the loss of step
-    global0 + s at the current parameters, recorded where rec_idx[s] >= 0 (recW
-    (R,K,m,n), recb (R,K,n), recM (R,K,n,m), recloss (R,K)), then, except after
-    the last s, the update with lr lrs[s] (optimiser count t0 + s + 1). A model
-    whose loss or parameters stop being finite gets halted[k] = its step, NaN
-    losses from then on, and no more updates; the others go on.
+    state: (W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2): W (K,m,n), b (K,n), Dt (K,m,n)
+    float32 (Dt, the untied decoder transposed; when tied, one unused row) and their
+    optimiser moments, contiguous; imp (n,) float32; data: (indptr, cols, vals, base, row0,
+    sel), the batches as in the module's docstring; chunk: (t0, global0, lrs); opt:
+    backend.Optimiser.kernel_args; flags: (use_bias, untied); rec: (idx, W, b, M, loss).
 
     ``blocks``: the features are taken in that many blocks, each with its own partial
     sums, added in block order: the same arithmetic as train_sparse_split, so the two
     give the same numbers bit for bit.
     """
+    W, b, Dt = state[0], state[1], state[2]
+    base = data[3]
+    use_bias, untied = flags
     K, m, n = W.shape
-    nsteps = lrs.shape[0]
+    nsteps = chunk[2].shape[0]
     coef = W.dtype.type(2.0 / B)
     nb_ = max(1, min(blocks, n))
     span = (n + nb_ - 1) // nb_
@@ -447,26 +474,26 @@ def train_sparse_models(W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2, imp, indptr, col
         gW = np.empty((m, n), W.dtype) if untied else gD
         gb = np.empty(n, W.dtype)
         rows = np.empty(B, np.int64)
+        moments = _moments(state, k, kd)
         for s in range(nsteps + 1):
             if halted[k] < 0:
-                _blocks(Wk, Dk, bk, imp, indptr, cols, vals, s, B, base[k], row0, sel, coef, use_bias, 0, nb_, span,
-                        rows, H, gD, gb, dhp, part)
-            _finish(k, s, nsteps, global0, t0, lrs, Wk, bk, Dk, sW1[k], sW2[k], sb1[k], sb2[k], sD1[kd], sD2[kd],
-                    imp, indptr, cols, vals, rows, H, dhp, part, gD, gW, gb, coef, B, opt, wd, beta1, beta2, eps,
-                    momentum, use_bias, untied, halted, rec_idx, recW, recb, recM, recloss)
+                _blocks(Wk, Dk, bk, imp, data, s, B, base[k], coef, use_bias, 0, nb_, span, rows, H, gD, gb, dhp,
+                        part)
+            _finish(k, s, chunk, Wk, bk, Dk, moments, data, rows, dhp, part, gD, gW, gb, B, opt, flags, halted, rec)
 
 
 @nb.njit(cache=True, fastmath=_FM, error_model="numpy", parallel=True, nogil=True)
-def train_sparse_split(W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2, imp, indptr, cols, vals, base, row0, sel, B,
-                       t0, global0, lrs, opt, wd, beta1, beta2, eps, momentum, use_bias, untied, halted,
-                       rec_idx, recW, recb, recM, recloss, blocks):
+def train_sparse_split(state, imp, data, B, chunk, opt, flags, halted, rec, blocks):
     """The same contract and arithmetic as train_sparse_models, for a few models with a
     long step: each step's feature blocks (K x blocks of them) are spread over threads,
     one parallel region a step (each block computes h itself, nnz m, rather than wait for
-    another region); the rest of the step (the non-zeros, the encoder's gradient, the
-    update: O(nnz m + n m)) runs on the calling thread."""
+    another region); the rest of the step (the encoder's gradient, the update: O(nnz m +
+    n m)) runs on the calling thread."""
+    W, b, Dt = state[0], state[1], state[2]
+    base = data[3]
+    use_bias, untied = flags
     K, m, n = W.shape
-    nsteps = lrs.shape[0]
+    nsteps = chunk[2].shape[0]
     coef = W.dtype.type(2.0 / B)
     nb_ = max(1, min(blocks, n))
     span = (n + nb_ - 1) // nb_
@@ -484,12 +511,148 @@ def train_sparse_split(W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2, imp, indptr, cols
             f = task % nb_
             if halted[k] < 0:
                 Dk = Dt[k] if untied else W[k]
-                _blocks(W[k], Dk, b[k], imp, indptr, cols, vals, s, B, base[k], row0, sel, coef, use_bias, f, f + 1,
-                        span, rows[task], H[task], gD[k], gb[k], dhp[k, f:f + 1], part[k, f:f + 1])
+                _blocks(W[k], Dk, b[k], imp, data, s, B, base[k], coef, use_bias, f, f + 1, span, rows[task],
+                        H[task], gD[k], gb[k], dhp[k, f:f + 1], part[k, f:f + 1])
         for k in range(K):
             kd = k if untied else 0
             Dk = Dt[k] if untied else W[k]
             gWk = gW[k] if untied else gD[k]
-            _finish(k, s, nsteps, global0, t0, lrs, W[k], b[k], Dk, sW1[k], sW2[k], sb1[k], sb2[k], sD1[kd], sD2[kd],
-                    imp, indptr, cols, vals, rows[k * nb_], H[k * nb_], dhp[k], part[k], gD[k], gWk, gb[k], coef, B,
-                    opt, wd, beta1, beta2, eps, momentum, use_bias, untied, halted, rec_idx, recW, recb, recM, recloss)
+            _finish(k, s, chunk, W[k], b[k], Dk, _moments(state, k, kd), data, rows[k * nb_], dhp[k], part[k],
+                    gD[k], gWk, gb[k], B, opt, flags, halted, rec)
+
+
+# ---------------------------------------------------------------------------- the BLAS path
+# model.sparse_backend.BlasTrainer: per step, the two dense products P = H Dt + b and the
+# gradients' G^T H, G Dt^T go to BLAS (torch.bmm over the K models); these kernels do the
+# rest: h, the activation (non-zeros taken out exactly as in the fused pass: never a
+# difference of sums), halting and recording, the encoder's gradient and the update. They
+# run on the calling thread: three parallel launches a step would cost more than they
+# save (a launch waits for every thread, ~0.1 ms on a busy 2-core machine, more when
+# torch's OpenMP threads still spin from the product before).
+
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def blas_hidden(W, data, s, B, halted, rows, H, sparse_h):
+    """rows[k] (B,) of step s and, when ``sparse_h``, H[k] (B, m) = (W x_e)^T from the non-zeros."""
+    indptr, cols, vals, base, row0, sel = data
+    K, m, n = W.shape
+    for k in range(K):
+        _batch_rows(s, B, base[k], row0, sel, rows[k])
+        if not sparse_h:
+            continue
+        Hk = H[k]
+        Wk = W[k]
+        for e in range(B):
+            for a in range(m):
+                Hk[e, a] = 0.0
+            r = rows[k, e]
+            for q in range(indptr[r], indptr[r + 1]):
+                c = cols[q]
+                v = vals[q]
+                for a in range(m):
+                    Hk[e, a] += v * Wk[a, c]
+
+
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def blas_activate(P, imp, data, rows, B, chunk, s, state, flags, halted, rec, gb):
+    """P (K, B, n) holds the pre-activations of step s: turn it into G = dL/dP in place,
+    with each model's bias gradient gb[k]; then its loss, halting and the recorded row."""
+    indptr, cols, vals = data[0], data[1], data[2]
+    W, b, Dt = state[0], state[1], state[2]
+    use_bias, untied = flags
+    global0 = chunk[1]
+    K, _, n = P.shape
+    coef = P.dtype.type(2.0 / B)
+    zero = P.dtype.type(0.0)
+    for k in range(K):
+        Pk = P[k]
+        gbk = gb[k]
+        lval = np.nan
+        if halted[k] < 0:
+            nnz = 0
+            for e in range(B):
+                r = rows[k, e]
+                nnz += indptr[r + 1] - indptr[r]
+            pnz = np.empty(nnz, P.dtype)
+            j = 0
+            for e in range(B):  # the non-zeros' pre-activations, taken out of the dense pass
+                r = rows[k, e]
+                for q in range(indptr[r], indptr[r + 1]):
+                    pnz[j] = Pk[e, cols[q]]
+                    Pk[e, cols[q]] = zero
+                    j += 1
+            gbk[:] = zero
+            total = 0.0
+            for e in range(B):
+                Pe = Pk[e]
+                acc = zero
+                for i in range(n):
+                    p = Pe[i]
+                    rr = p if p > zero else zero
+                    ir = imp[i] * rr
+                    acc += ir * rr
+                    g = coef * ir
+                    Pe[i] = g
+                    gbk[i] += g
+                total += acc
+            j = 0
+            for e in range(B):
+                r = rows[k, e]
+                for q in range(indptr[r], indptr[r + 1]):
+                    c = cols[q]
+                    p = pnz[j]
+                    rr = p if p > zero else zero
+                    err = rr - vals[q]
+                    total += float(imp[c]) * float(err) * float(err)
+                    g = coef * imp[c] * err if p > zero else zero
+                    Pk[e, c] = g
+                    gbk[c] += g
+                    j += 1
+            lval = total / B
+            Dk = Dt[k] if untied else W[k]
+            if not (math.isfinite(lval) and _finite(W[k]) and _finite(b[k]) and (not untied or _finite(Dk))):
+                halted[k] = global0 + s
+                lval = np.nan
+        r = rec[0][s]
+        if r >= 0:
+            _record(r, k, lval, W[k], b[k], Dt[k] if untied else W[k], use_bias, untied, rec)
+
+
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def blas_dense(data, rows, X):
+    """X[k] (B, n) = the examples of rows[k], dense (X of one row when the batch is shared)."""
+    indptr, cols, vals = data[0], data[1], data[2]
+    for k in range(X.shape[0]):
+        Xk = X[k]
+        Xk[:] = 0.0
+        for e in range(rows.shape[1]):
+            r = rows[k, e]
+            for q in range(indptr[r], indptr[r + 1]):
+                Xk[e, cols[q]] = vals[q]
+
+
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def blas_update(state, data, rows, dH, gDt, gW, gb, chunk, s, opt, flags, halted, sparse_enc):
+    """The encoder's gradient (when ``sparse_enc``: gW[k][:, c] += v dH[k][e] over the
+    non-zeros; tied: into gDt, the decoder's part; else it is there already) and the update of
+    every model still training."""
+    indptr, cols, vals = data[0], data[1], data[2]
+    W, b, Dt = state[0], state[1], state[2]
+    t0, _, lrs = chunk
+    use_bias, untied = flags
+    K, m, n = W.shape
+    for k in range(K):
+        if halted[k] >= 0:
+            continue
+        kd = np.int64(k) if untied else np.int64(0)
+        g = gW[k] if untied else gDt[k]
+        if untied and sparse_enc:
+            g[:] = 0.0
+        for e in range(rows.shape[1] if sparse_enc else 0):
+            r = rows[k, e]
+            for q in range(indptr[r], indptr[r + 1]):
+                c = cols[q]
+                v = vals[q]
+                for a in range(m):
+                    g[a, c] += v * dH[k, e, a]
+        Dk = Dt[k] if untied else W[k]
+        _apply(W[k], b[k], Dk, g, gb[k], gDt[k], _moments(state, k, kd), lrs[s], t0 + s + 1, opt, use_bias, untied)

@@ -1,8 +1,9 @@
-"""General training step in torch: any data (one-hot minibatches, finite or fresh
-sparse sets), closed-form gradients, torch.optim for the update.
+"""The torch path: any data (one-hot, finite or fresh sparse sets), batched over the
+K models, closed-form gradients, torch.optim for the update, on the CPU or a GPU.
 
-The compiled kernel (kernels.py) covers full-batch one-hot data, the seed's
-setting; this path covers the rest with the same maths on (K, B, n) batches:
+It is the path of ``--device cuda`` (model/paths.py), and on the CPU the reference the
+compiled paths are tested against (``Trainer(..., backend="torch")``). The maths on
+(K, B, n) batches:
     H = X W^T (K,B,m);  P = H D^T + b;  O = ReLU(P);  E = O - X
     L_k = mean_b sum_i I_i E^2;  G = (2/B) I E [P > 0]
     db = sum_b G;  dD = G^T H;  dH = G D;  dW_enc = dH^T X;  tied: dW = H^T G + dW_enc
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 import torch
+
+from .backend import Chunk, Optimiser, Records
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -27,35 +30,33 @@ class SparseBatch(NamedTuple):
 
 
 class TorchTrainer:
+    """model.backend's contract on torch tensors of ``device`` ("cpu", "cuda", ...)."""
+
+    name = "torch"
+
     def __init__(self, config: TrainConfig, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray],
                  dataset: Optional[np.ndarray] = None, batches: Optional[BatchStream] = None,
-                 generator_seed: int = 0):
+                 generator_seed: int = 0, opt: Optional[Optimiser] = None, device: str = "cpu"):
         self.cfg = config
-        self.W = torch.tensor(W, dtype=torch.float32)
-        self.b = torch.tensor(b, dtype=torch.float32)
-        self.M = torch.tensor(M, dtype=torch.float32) if M is not None else None
+        self.device = torch.device(device)
+        dev = dict(dtype=torch.float32, device=self.device)
+        self.W = torch.tensor(W, **dev)
+        self.b = torch.tensor(b, **dev)
+        self.M = torch.tensor(M, **dev) if M is not None else None
         params = [self.W] + ([self.b] if config.bias else []) + ([self.M] if self.M is not None else [])
         for p in params:
             p.grad = torch.zeros_like(p)
-        if config.optimizer == "adamw":
-            self.opt = torch.optim.AdamW(params, lr=config.lr, betas=(config.beta1, config.beta2),
-                                         eps=config.eps, weight_decay=config.effective_weight_decay, foreach=True)
-        elif config.optimizer == "adam":
-            self.opt = torch.optim.Adam(params, lr=config.lr, betas=(config.beta1, config.beta2),
-                                        eps=config.eps, weight_decay=config.effective_weight_decay, foreach=True)
-        else:
-            self.opt = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
-                                       weight_decay=config.effective_weight_decay, foreach=True)
-        self.imp = torch.tensor(config.importance_vector(), dtype=torch.float32)
-        self.alive = torch.ones(config.models, dtype=torch.bool)
+        self.opt = (opt if opt is not None else Optimiser.of(config)).torch(params, config.lr)
+        self.imp = torch.tensor(config.importance_vector(), **dev)
+        self.alive = torch.ones(config.models, dtype=torch.bool, device=self.device)
         self.data = None
         if config.onehot:
-            self.data = torch.eye(config.n, dtype=torch.float32)  # shared by all models
+            self.data = torch.eye(config.n, **dev)  # shared by all models
         elif dataset is not None:
-            self.data = torch.tensor(dataset, dtype=torch.float32)  # (K, T, n)
+            self.data = torch.tensor(dataset, **dev)  # (K, T, n)
         self.batches = batches
         self.batch = config.effective_batch
-        self.rng = torch.Generator().manual_seed(int(generator_seed) + 0x5EED)
+        self.rng = torch.Generator().manual_seed(int(generator_seed) + 0x5EED)  # on the CPU: the same draws anywhere
 
     def _batch(self, step):
         """The batch of `step`: each step draws once, even when a chunk boundary
@@ -68,14 +69,15 @@ class TorchTrainer:
     def _draw(self):
         if self.batches is not None:  # shared by all models, kept sparse
             rows, cols, vals = self.batches.next_coo()
-            return SparseBatch(torch.from_numpy(rows), torch.from_numpy(cols), torch.from_numpy(vals),
-                               self.batch)
+            dev = self.device
+            return SparseBatch(torch.from_numpy(rows).to(dev), torch.from_numpy(cols).to(dev),
+                               torch.from_numpy(vals).to(dev), self.batch)
         X = self.data
         T = X.shape[-2]
         if self.batch >= T:
             return X
         idx = torch.randperm(T, generator=self.rng)[: self.batch]
-        return X[..., idx, :]
+        return X[..., idx.to(self.device), :]
 
     def loss_and_grads(self, X: Union[torch.Tensor, SparseBatch]) -> torch.Tensor:
         if isinstance(X, SparseBatch):
@@ -115,25 +117,25 @@ class TorchTrainer:
         K, m, n = W.shape
         D = W.transpose(1, 2) if M is None else M  # (K, n, m)
         Wc = W[:, :, cols] * vals  # (K, m, nnz)
-        H = torch.zeros(K, B, m).index_add_(1, rows, Wc.transpose(1, 2))
+        H = torch.zeros(K, B, m, device=W.device).index_add_(1, rows, Wc.transpose(1, 2))
         if self.cfg.bias:
             P = torch.baddbmm(b[:, None, :], H, D.transpose(1, 2))
         else:
             P = torch.bmm(H, D.transpose(1, 2))
         Pnz = P[:, rows, cols]  # (K, nnz) pre-activations at the non-zeros
+        P[:, rows, cols] = 0.0  # taken out: the loss is a sum of squares, never a difference of two sums
         R = P.clamp_(min=0.0)
-        loss = ((R * R).sum(1) * self.imp).sum(-1)
         Rnz = Pnz.clamp(min=0.0)
         Inz = self.imp[cols]
-        corr = Inz * ((Rnz - vals) ** 2 - Rnz * Rnz)
-        loss = (loss + corr.sum(-1)) / B
+        Enz = Rnz - vals
+        loss = (((R * R).sum(1) * self.imp).sum(-1) + (Inz * Enz * Enz).sum(-1)) / B
         c = 2.0 / B
         G = R.mul_(c * self.imp)
-        G[:, rows, cols] = c * Inz * (Rnz - vals) * (Pnz > 0)
+        G[:, rows, cols] = c * Inz * Enz * (Pnz > 0)
         if self.cfg.bias:
             self.b.grad.copy_(G.sum(1))
         dH = torch.bmm(G, D)  # (K, B, m)
-        gW = torch.zeros(K, m, n).index_add_(2, cols, (dH[:, rows, :] * vals[:, None]).transpose(1, 2))
+        gW = torch.zeros(K, m, n, device=W.device).index_add_(2, cols, (dH[:, rows, :] * vals[:, None]).transpose(1, 2))
         if M is None:
             gW += torch.bmm(H.transpose(1, 2), G)
         else:
@@ -141,10 +143,9 @@ class TorchTrainer:
         self.W.grad.copy_(gW)
         return loss
 
-    def run(self, t0: int, global0: int, lrs: np.ndarray, rec_idx: np.ndarray, recW: np.ndarray,
-            recb: np.ndarray, recM: np.ndarray, recloss: np.ndarray, halted: np.ndarray) -> None:
-        """Same contract as kernels.train_identity_chunk."""
-        nsteps = len(lrs)
+    def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
+        """model.backend's contract."""
+        nsteps, global0, lrs = len(chunk), chunk.global0, chunk.lrs
         for s in range(nsteps + 1):
             loss = self.loss_and_grads(self._batch(global0 + s))
             bad = ~torch.isfinite(loss)
@@ -156,15 +157,15 @@ class TorchTrainer:
                 for k in torch.nonzero(newly).flatten().tolist():
                     halted[k] = global0 + s
                 self.alive &= ~bad
-            r = rec_idx[s]
+            r = rec.idx[s]
             if r >= 0:
-                lv = loss.numpy().copy()
-                lv[~self.alive.numpy()] = np.nan
-                recloss[r] = lv
-                recW[r] = self.W.numpy()
-                recb[r] = self.b.numpy()
+                lv = loss.cpu().numpy().copy()
+                lv[~self.alive.cpu().numpy()] = np.nan
+                rec.loss[r] = lv
+                rec.W[r] = self.W.cpu().numpy()
+                rec.b[r] = self.b.cpu().numpy()
                 if self.M is not None:
-                    recM[r] = self.M.numpy()
+                    rec.M[r] = self.M.cpu().numpy()
             if s == nsteps:
                 break
             # halted models must not poison the others: zero their gradients
@@ -179,7 +180,7 @@ class TorchTrainer:
                 self.opt.step()
 
     def state(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
-        W = self.W.numpy().copy()
-        b = self.b.numpy().copy()
-        M = self.M.numpy().copy() if self.M is not None else None
+        W = self.W.cpu().numpy().copy()
+        b = self.b.cpu().numpy().copy()
+        M = self.M.cpu().numpy().copy() if self.M is not None else None
         return W, b, M

@@ -5,6 +5,8 @@ time, and pickle reached through numpy."""
 import ast
 from pathlib import Path
 
+import pytest
+
 from tests.fresh_python import loaded_after
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +38,7 @@ def test_the_view_registry_loads_no_qt():
     assert loaded_after("import views.registry, views.settings; views.registry.needs_gl(('plane3d',))", QT) == []
 
 
+@pytest.mark.slow
 def test_no_pickle_anywhere():
     bad = []
     for p in ROOT.rglob("*.py"):

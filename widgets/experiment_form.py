@@ -40,6 +40,7 @@ from PyQt6.QtWidgets import (
 )
 
 from model.config import DEFAULT_WEIGHT_DECAY, ConfigError, Option, TrainConfig, importance_decay, schema
+from model.engine import cuda_available
 from model.h5io import RunFileError, check_readable
 
 #: The groups of each column when the form has two (groups not named here go right).
@@ -209,6 +210,10 @@ class ExperimentForm(QWidget):
         grid.addLayout(right, 0, 1)
         grid.addWidget(self.summary, 1, 0, 1, 2)
         self._grid, self._left, self._right, self._columns = grid, left, right, 2
+        device = self._fields.get("device")
+        if device is not None and not cuda_available():  # the choice is there only with a GPU
+            form = device.label.parentWidget().layout()
+            form.setRowVisible(device.label, False)
 
     def two_column_width(self) -> int:
         """The width the form needs to show its groups in two columns."""

@@ -856,7 +856,7 @@ class MainWindow(QMainWindow):
                 events = f.result()
             except Exception:  # noqa: BLE001 - a story that cannot be told is left out, never fatal
                 events = []
-            if not sip.isdeleted(self):
+            if not self._story_closed and not sip.isdeleted(self):  # never into a window being torn down
                 self.storyReady.emit(key, events)
 
         if self._story_closed:
@@ -864,8 +864,9 @@ class MainWindow(QMainWindow):
         # the outcomes (settled, stuck, moving) where they stay cheap: three analyses a judged step; the scan
         # stops at the next judged step once the window closes
         config = s.config if s.config.n <= STORY_BIG_N else None
-        self._story_pool.submit(story_events, h, s.model, onehot, stride, config, True,
-                                lambda: self._story_closed).add_done_callback(done)
+        self._story_future = self._story_pool.submit(story_events, h, s.model, onehot, stride, config, True,
+                                                     lambda: self._story_closed)
+        self._story_future.add_done_callback(done)
 
     def _hover_text(self, index: int) -> str:
         """The timeline's tooltip: the recorded step under the pointer and the shown model's loss there."""
@@ -882,10 +883,15 @@ class MainWindow(QMainWindow):
             return  # an older request
         from widgets.verdict_panel import dress_story
 
+        self._story_shown = key
         events = dress_story(events)  # verdict colours; step 0: the initial parameters, grey
         self.timeline.set_events(events)
         self._outcome_events = [e for e in events if e.get("kind") == "outcome"]
         self._mark_dirty()  # the feature history draws the story, the verdict panel the outcome in force
+
+    def story_current(self) -> bool:
+        """Whether the timeline shows the story of the run and model on screen (none is on its way)."""
+        return self._story_key is not None and getattr(self, "_story_shown", None) == self._story_key
 
     def _outcome_at(self, step: int):
         """The shown model's outcome in force at ``step`` (the story's latest event at or before it), or None."""
@@ -900,6 +906,15 @@ class MainWindow(QMainWindow):
         self._story_timer.stop()
         self._story_closed = True
         self._story_pool.shutdown(wait=False, cancel_futures=True)
+        # a story being told stops at its next judged step (milliseconds): let it, so that no thread is
+        # still in torch while the interpreter and Qt tear down (a run of main.py on a loaded machine
+        # once ended in SIGSEGV after its window closed)
+        fut = getattr(self, "_story_future", None)
+        if fut is not None:
+            try:
+                fut.result(timeout=5.0)
+            except Exception:  # noqa: BLE001 - cancelled, failed or slow: closing goes on regardless
+                pass
         st = settings()
         st.setValue("geometry", bytes(self.saveGeometry()))
         st.setValue("state", bytes(self.saveState()))

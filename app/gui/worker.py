@@ -103,6 +103,21 @@ class BackgroundJob(QObject):
             self.finished.emit()
 
 
+#: Chunks of training in the window, seconds: between chunks the worker needs the GIL that the
+#: GUI holds while it redraws. At n = 7 (redraws of a few ms) 30 ms chunks kept the window at
+#: 64-76% of headless training and 60 ms at 84-85% (benchmarks/bench_gui.py), new steps still
+#: reaching the views ~16 times a second. At n = 1,000 a redraw holds the GIL for 0.1 s (0.3-0.9 s
+#: of wall time while the analysis runs beside it) and the views redraw 1-2 times a second, so
+#: longer chunks cost nothing seen: 60 ms chunks ran at 54-75% of headless, 250 ms at 81-128%
+#: (benchmarks/bench_window.py, a machine at load ~10).
+CHUNK_SECONDS_SMALL, CHUNK_SECONDS_LARGE, LARGE_N = 0.06, 0.25, 100
+
+
+def chunk_seconds(n: int) -> float:
+    """The window's chunk length for a run of n features (CHUNK_SECONDS_*)."""
+    return CHUNK_SECONDS_SMALL if n <= LARGE_N else CHUNK_SECONDS_LARGE
+
+
 class TrainingWorker(BackgroundJob):
     """The explorer's training: ``trainer.run`` in a BackgroundJob; ``stop`` = cancel + join."""
 
@@ -128,14 +143,11 @@ class TrainingWorker(BackgroundJob):
         return self.join(timeout)
 
     def _train(self, progress) -> None:
-        # 60 ms chunks: between chunks the worker needs the GIL the GUI holds while it
-        # paints; 30 ms chunks kept the GUI at 64-76% of headless training, 60 ms at 84-85%
-        # (benchmarks/bench_gui.py), with new steps still reaching the views ~16 times a second
         from model.outcome import decide_hook
 
         at_steps, on_step = decide_hook(self.trainer.config)  # until_decided: stop once every model is decided
-        self.trainer.run(self._progress, chunk_seconds=0.06, report_seconds=1 / 60, threads=self.threads,
-                         at_steps=at_steps, on_step=on_step)
+        self.trainer.run(self._progress, chunk_seconds=chunk_seconds(self.trainer.config.n), report_seconds=1 / 60,
+                         threads=self.threads, at_steps=at_steps, on_step=on_step)
 
     def _progress(self, p: Progress) -> None:
         for k, s in p.halted.items():
@@ -143,4 +155,4 @@ class TrainingWorker(BackgroundJob):
         self.report(p, urgent=p.done)
 
 
-__all__ = ["BackgroundJob", "TrainingWorker"]
+__all__ = ["BackgroundJob", "TrainingWorker", "chunk_seconds"]

@@ -246,6 +246,7 @@ def lookup(corpus, name):
     return path, words
 
 
+@pytest.mark.slow
 def test_corpus_names_match_the_corpus(corpus):
     entries, _ = corpus
     assert sorted(entries) == sorted(n for n, _ in corpus_names())
@@ -675,6 +676,7 @@ def test_every_reader_reports_non_finite_parameters_in_one_line(worker, nonfinit
                              "they show 'not finite at this step'"], lines
 
 
+@pytest.mark.slow
 def test_inspect_optimum_at_a_finite_step_after_non_finite_rows(nonfinite, tmp_path):
     """A model NaN at steps 20-29 and finite after: inspect --optimum at step 50 works, and the
     diagnosis is stable only since the first finite step after the NaN rows."""
@@ -691,6 +693,7 @@ def test_inspect_optimum_at_a_finite_step_after_non_finite_rows(nonfinite, tmp_p
     assert d["step"] == 50 and since["step"] >= 30 and since["changed_at"] is not None and since["changed_at"] >= 29
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["W-inf-one-row", "b-nan-every-row", "model-1-of-3"])
 def test_the_window_opens_a_file_with_non_finite_parameters(nonfinite, tmp_path, name):
     """main.py FILE opens the window (it quits itself after a moment): exit 0, nothing on stderr
@@ -712,6 +715,7 @@ def test_the_window_opens_a_file_with_non_finite_parameters(nonfinite, tmp_path,
     assert r.returncode == 0 and "Traceback" not in r.stderr and "Error" not in r.stderr, r.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_open_a_non_finite_file_while_training_shows_it_without_a_traceback(qtbot, nonfinite, tmp_path, monkeypatch,
                                                                              capfd):
     """File > Open of a file whose model is NaN while a run trains: the file is shown (as any run that

@@ -27,6 +27,7 @@ def trained(tmp_path_factory):
     return out, r
 
 
+@pytest.mark.slow
 def test_train_prints_progress_loss_and_verdict(trained):
     out, r = trained
     assert out.exists()
@@ -36,6 +37,7 @@ def test_train_prints_progress_loss_and_verdict(trained):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_inspect_json_is_one_object_with_the_documented_keys(trained):
     out, _ = trained
     r = run("inspect", str(out), "--json")
@@ -57,6 +59,7 @@ def test_inspect_json_is_one_object_with_the_documented_keys(trained):
     assert d0["step"] == 0 and d0["verdict"] != "perfect"
 
 
+@pytest.mark.slow
 def test_batched_train_prints_a_summary_table(tmp_path):
     out = tmp_path / "k.h5"
     r = run("train", "--n", "7", "--steps", "200", "--models", "5", "--out", str(out), "--quiet")
@@ -105,6 +108,7 @@ def test_inspect_rejects_a_model_out_of_range(trained):
     assert r.returncode == 2 and "--model" in r.stderr and "0 to 0" in r.stderr
 
 
+@pytest.mark.slow
 def test_continue_training_from_a_saved_run(trained, tmp_path):
     out, _ = trained
     cont = tmp_path / "cont.h5"
@@ -119,6 +123,7 @@ def test_continue_training_from_a_saved_run(trained, tmp_path):
     assert not bad.exists()
 
 
+@pytest.mark.slow
 def test_inspect_optimum_on_a_hand_built_history(tmp_path):
     """A run whose history is built by hand: Henighan's n = 7 solution until step 300, then the
     seed's failure with a strictly-off hexagon (r^2 = 3, b = -2; feature 7 W = 0, b = 1/7).

@@ -16,6 +16,7 @@ def _one_line_error(r, *words):
         assert w in lines[0], lines[0]
 
 
+@pytest.mark.slow
 def test_sweep_json_prints_counts_and_rates_per_configuration_and_the_file_reopens(tmp_path):
     from model.sweep import open_sweep
 
@@ -40,6 +41,7 @@ def test_sweep_json_prints_counts_and_rates_per_configuration_and_the_file_reope
     assert "step" in r.stderr  # progress bar on stderr
 
 
+@pytest.mark.slow
 def test_sweep_table_names_failure_rates_with_intervals(tmp_path):
     r = run("sweep", "--n", "8", "--steps", "20000", "--models", "30", "--out", str(tmp_path / "s.h5"), "--quiet")
     assert r.returncode == 0, r.stderr
@@ -69,6 +71,7 @@ def failed_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_probe_json_loss_at_zero_is_the_inspected_loss_and_slopes_agree(failed_run):
     ins = json.loads(run("inspect", str(failed_run), "--json").stdout)
     r = run("probe", str(failed_run), "--path", "bias", "--feature", "3", "--range", "0.5", "--points", "11", "--json")
@@ -82,6 +85,7 @@ def test_probe_json_loss_at_zero_is_the_inspected_loss_and_slopes_agree(failed_r
     assert d["curvature"] == pytest.approx(d["curvature_autograd"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_probe_text_with_continue_reports_escape_and_control(failed_run):
     r = run("probe", str(failed_run), "--path", "feature", "--feature", "3", "--direction", "2",
             "--range", "0.2", "--points", "5", "--continue-steps", "500", "--at", "0.05")
@@ -105,6 +109,7 @@ def test_probe_of_a_missing_file_names_it(tmp_path):
     _one_line_error(run("probe", str(tmp_path / "nope.h5")), "nope.h5", "file not found")
 
 
+@pytest.mark.slow
 def test_datasize_refuses_sizes_that_do_not_fit_naming_t_and_the_estimate(tmp_path):
     out = tmp_path / "ds.h5"
     # the sets are kept sparse, so what does not fit is a large set of dense examples
@@ -115,6 +120,7 @@ def test_datasize_refuses_sizes_that_do_not_fit_naming_t_and_the_estimate(tmp_pa
     _one_line_error(run("datasize", "--sizes", "3", "--data", "identity"), "--data", "sparse")
 
 
+@pytest.mark.slow
 def test_datasize_json_small_run(tmp_path):
     from model.datasize import open_datasize
 
@@ -144,6 +150,7 @@ def test_datasize_json_small_run(tmp_path):
         assert len(res["embedding_radius_cv"]) == 1 and len(res["embedding_gap_ratio"]) == 1
 
 
+@pytest.mark.slow
 def test_datasize_progress_shows_the_whole_sweep_and_the_time_left(tmp_path):
     r = run("datasize", "--sizes", "3,40", "--n", "30", "--sparsity", "0.9", "--steps", "3000", "--warmup", "100",
             "--test-examples", "200", "--threads", "1")
@@ -158,6 +165,7 @@ def test_datasize_progress_shows_the_whole_sweep_and_the_time_left(tmp_path):
     assert "h radius cv" in table[0] and "h gap ratio" in table[0]
 
 
+@pytest.mark.slow
 def test_probe_out_saves_the_perturbed_model_as_a_run(failed_run, tmp_path, qtbot):
     """`probe --out`: the model at --at on the path, built here by hand (W_3 + t W_2, b unchanged),
     is what the run reader finds in the file, at the probed step; inspect and the window open it."""
@@ -194,6 +202,7 @@ def test_probe_out_saves_the_perturbed_model_as_a_run(failed_run, tmp_path, qtbo
     _one_line_error(run("probe", str(failed_run), "--out", str(out)), "--out", "already exists")
 
 
+@pytest.mark.slow
 def test_probe_out_with_continue_saves_the_continued_training(failed_run, tmp_path):
     from model.runfile import open_run
 
@@ -221,6 +230,7 @@ def test_probe_out_and_figure_flags_are_checked(failed_run, args, words):
     _one_line_error(run("probe", str(failed_run), *args), *words)
 
 
+@pytest.mark.slow
 def test_probe_figure_writes_the_probe_view(failed_run, tmp_path):
     out = tmp_path / "probe.png"
     r = run("probe", str(failed_run), "--path", "bias", "--range", "0.5", "--points", "11", "--figure", str(out))

@@ -48,6 +48,7 @@ def quick(tmp_path_factory):
     return out, r
 
 
+@pytest.mark.slow
 def test_quick_run_writes_every_figure_and_an_index_of_them(quick):
     out, r = quick
     assert r.returncode == 0, r.stderr[-2000:]
@@ -63,6 +64,7 @@ def test_quick_run_writes_every_figure_and_an_index_of_them(quick):
     assert "x0.02" in index  # says the step counts were reduced
 
 
+@pytest.mark.slow
 def test_the_index_says_how_each_figure_was_obtained(quick):
     """Closed forms say so; the failure says what reproduces it; the T-gons what differs from SMDD."""
     out, r = quick
@@ -399,6 +401,7 @@ def test_the_tgon_sweep_is_smdds_but_for_n_and_s():
     assert "steps 200 (SMDD: 50,000)" in sf.smdd_difference(quick, smdd)
 
 
+@pytest.mark.slow
 def test_tgons_form_at_smdds_lr_with_smdds_steps_not_with_a_fifth_of_them():
     """Why the sweep needs SMDD's 50,000 steps at lr 1e-3 (the earlier lr 5e-3 made up for 10,000):
     at 50,000 the T = 8 and 10 examples form T-gons (every gap within 20% of 360°/T: measured
@@ -439,6 +442,7 @@ def test_clean_symmetric_failure_against_closed_forms(qapp):
     assert not sf.clean_symmetric_failure(squeezed, b, 6 / 49)  # one gap 11.5° off the hexagon's
 
 
+@pytest.mark.slow
 def test_adamw_never_gives_the_clean_symmetric_failure_sgd_does():
     """ADAMW_NOTE, measured again: 0 of AdamW's 2,000 n = 7 seeds end in the seed's clean failure,
     each far from it (every criterion's margin >= 10x its tolerance in the nearest model); SGD with

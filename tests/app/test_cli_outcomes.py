@@ -8,6 +8,7 @@ import pytest
 from tests.app.test_cli import run
 
 
+@pytest.mark.slow
 def test_sweep_json_follows_each_seed_with_its_verdict_outcome_and_findings(tmp_path):
     out = tmp_path / "s.h5"
     r = run("sweep", "--n", "6", "--steps", "3000", "--models", "24", "--seed", "100", "--out", str(out), "--json")
@@ -41,6 +42,7 @@ def test_sweep_json_follows_each_seed_with_its_verdict_outcome_and_findings(tmp_
     assert c["finding_combinations"].get("none", 0) == sum(1 for p in pm if not set(p["findings"]) & set(FAILURE_MODES))
 
 
+@pytest.mark.slow
 def test_inspect_json_has_the_outcome_with_its_evidence(run7):
     r = run("inspect", str(run7), "--json")
     assert r.returncode == 0, r.stderr
@@ -55,6 +57,7 @@ def test_inspect_json_has_the_outcome_with_its_evidence(run7):
     assert r.returncode == 0 and "\noutcome: " in r.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--until-decided"]])
 def test_train_until_decided_stops_early_and_says_so(tmp_path, args):
     r = run("train", "--n", "6", "--init", "analytic", "--steps", "50000", "--out", str(tmp_path / "r.h5"), *args)

@@ -30,6 +30,7 @@ def _python(code: str, timeout=300, env_extra=None):
                           timeout=timeout, env=env)
 
 
+@pytest.mark.slow
 def test_ray_is_imported_only_when_a_run_asks_for_a_cluster(tmp_path):
     """Even an attempt to import it is caught (whether Ray is installed or not)."""
     r = _python(f"""
@@ -104,7 +105,7 @@ def on_ray(tmp_path_factory):
         run = cluster.ClusterRun()
         run.submit(crash_once, "the crashing point", d + "/crashed-once")
         got = []
-        assert run.run(lambda i, blob: got.append(cluster._unpack(blob)))
+        assert run.run(lambda i, blob: got.append(cluster.unpack_result(blob)))
         # cancel: a long sweep stops, what finished is kept
         long = SweepRunner(TrainConfig(n=6, models=4, steps=10**7), parse_grid(["n=6,7"]), 4,
                            out=d + "/cancelled.h5")
@@ -129,12 +130,12 @@ def on_ray(tmp_path_factory):
 
 def crash_once(marker, threads, board, key):
     """A task whose worker process dies the first time (a lost node), then succeeds."""
-    from model.cluster import _pack
+    from model.cluster import pack_result
 
     if not os.path.exists(marker):
         Path(marker).write_text("crashed")
         os._exit(1)
-    return _pack({"attempt": "after the crash", "key": key}, {"x": np.arange(3)})
+    return pack_result({"attempt": "after the crash", "key": key}, {"x": np.arange(3)})
 
 
 @needs_ray

@@ -31,6 +31,7 @@ def files(tmp_path_factory):
     return hand_sweep(d / "sweep.h5"), hand_datasize(d / "smdd.h5")
 
 
+@pytest.mark.slow
 def test_export_draws_a_sweep_file_as_its_atlas(files, tmp_path):
     from widgets.sweep_view import VERDICT_COLORS
 
@@ -45,6 +46,7 @@ def test_export_draws_a_sweep_file_as_its_atlas(files, tmp_path):
     assert _has_colour(a, VERDICT_COLORS["symmetric_failure"], count=300)
 
 
+@pytest.mark.slow
 def test_export_draws_a_dataset_size_file(files, tmp_path):
     from widgets.datasize_view import TEST_PEN, TRAIN_PEN
 

@@ -38,6 +38,7 @@ def _idle(tab):
     return tab.job is not None and not tab.job.is_running() and tab.run_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_sweep_runs_in_the_background_and_the_atlas_shows_it(qtbot, make_window, session, tmp_path):
     w = make_window(TrainConfig(n=8, steps=20_000, seed=0))
     tab = w.sweep

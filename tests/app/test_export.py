@@ -251,6 +251,7 @@ def _cli(*args, env_extra=None, drop=()):
                           timeout=240, cwd=root, env=env)
 
 
+@pytest.mark.slow
 def test_cli_export_and_animate_without_a_display(run7, tmp_path):
     from PIL import Image
 
@@ -314,6 +315,7 @@ def window(qtbot, run7):
     w.close()
 
 
+@pytest.mark.slow
 def test_window_figure_dialog_writes_the_shown_step(qtbot, window, tmp_path):
     window.session.request_step(600)
     window.export_figure_action.trigger()
@@ -339,6 +341,7 @@ def test_window_figure_dialog_writes_the_shown_step(qtbot, window, tmp_path):
     assert [type(x).__name__ for x in window.dialogs].count("FigureDialog") == 1  # reused
 
 
+@pytest.mark.slow
 def test_window_animation_dialog_progress_cancel_and_finish(qtbot, window, tmp_path):
     import imageio_ffmpeg
     from PyQt6.QtCore import QTimer
@@ -413,8 +416,12 @@ def test_plane3d_animation_with_orbit_decodes(gl, session7, tmp_path):
 
     r, job = _job(session7, tmp_path, "o.gif", frames=6, size=(240, 180), panels=("plane3d",), orbit=120)
     with r:
+        view, turns = r.panels[0].view, []
+        set_orbit = view.set_orbit
+        view.set_orbit = lambda azimuth: (turns.append(azimuth), set_orbit(azimuth))[1]
         out = job.run()
-        assert r.panels[0].view.camera_params()["azimuth"] != r.panels[0]._az0  # the camera turned
+        assert len(turns) >= 5 and max(turns) - min(turns) >= 60  # the camera turned, frame by frame
+        assert view.camera_params()["azimuth"] == pytest.approx(turns[-1])
     im = Image.open(out)
     assert im.n_frames == 6 and im.size == (240, 180)
     frames = []
@@ -424,6 +431,7 @@ def test_plane3d_animation_with_orbit_decodes(gl, session7, tmp_path):
     assert all(np.abs(frames[k] - frames[k + 1]).mean() > 0.2 for k in range(5))
 
 
+@pytest.mark.slow
 def test_cli_plane3d_without_a_display_starts_its_own_x_server(run7, tmp_path):
     import shutil
 

@@ -344,6 +344,7 @@ def _write_experiment(key, folder, name, qapp):
     return ef.write_probe_figure(folder / name, res, snap, cfg, options=opts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", EXPERIMENTS)
 def test_experiment_views_render_alike_in_svg_and_pdf(qapp, tmp_path, key):
     """The sweep atlas, the dataset-size view and the probe view: the same comparison as the

@@ -500,6 +500,7 @@ REAL = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv, needle", REAL, ids=[" ".join(a) for a, _ in REAL])
 def test_bad_argument_is_refused_by_the_real_command(tmp_path, good_run, argv, needle):
     cwd = tmp_path / "cwd"
@@ -568,6 +569,7 @@ def services():
         s.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cmd", ["sweep", "datasize"])
 @pytest.mark.parametrize("address", CLUSTER_ADDRESSES)
 def test_a_cluster_address_that_cannot_be_a_ray_cluster_is_one_line(workdir, services, cmd, address, monkeypatch):

@@ -37,6 +37,7 @@ def m3_run(tmp_path_factory):
     return _write(tmp_path_factory.mktemp("angle") / "m3.h5", Snapshot(0, W, np.zeros(3)))
 
 
+@pytest.mark.slow
 def test_probe_angle_json_matches_the_two_vector_curve(two_run):
     r = run("probe", str(two_run), "--path", "angle", "--feature", "1", "--points", "73", "--json")
     assert r.returncode == 0, r.stderr
@@ -50,6 +51,7 @@ def test_probe_angle_json_matches_the_two_vector_curve(two_run):
     assert np.max(np.abs(np.array(d["reference"]) - expected)) < 1e-12
 
 
+@pytest.mark.slow
 def test_probe_angle_text_prints_degrees_and_the_closed_form_beside_the_loss(two_run):
     r = run("probe", str(two_run), "--path", "angle", "--feature", "2", "--range", "90", "--points", "7")
     assert r.returncode == 0, r.stderr
@@ -60,6 +62,7 @@ def test_probe_angle_text_prints_degrees_and_the_closed_form_beside_the_loss(two
     assert {row[0] for row in rows} == {"-90", "90"}
 
 
+@pytest.mark.slow
 def test_probe_angle_on_seven_features_says_the_curve_does_not_apply(tmp_path):
     from model.init import henighan
     from model.snapshot import Snapshot
@@ -82,6 +85,7 @@ def test_bad_angle_probe_input_is_one_line(m3_run, args, words):
     _one_line_error(run("probe", str(m3_run), "--path", "angle", *args), *words)
 
 
+@pytest.mark.slow
 def test_m3_angle_probe_turns_toward_the_given_feature(m3_run):
     r = run("probe", str(m3_run), "--path", "angle", "--feature", "1", "--direction", "3", "--points", "5", "--json")
     assert r.returncode == 0, r.stderr

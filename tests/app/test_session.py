@@ -1,5 +1,5 @@
 """The session and the training worker, driven through their Qt signals."""
-import time
+import threading
 
 import numpy as np
 import pytest
@@ -30,21 +30,62 @@ def test_training_runs_in_the_background_and_the_frame_follows(qtbot, session):
     assert open_run(session.run_path).history.latest_step == 20_000
 
 
-def test_pause_resume_step_and_stop(qtbot, session):
+class ChunkGate:
+    """Counts the training loop's chunks (its Trainer.train_chunk calls) and can hold the next
+    one open until released."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.started = self.finished = 0
+        self.hold = False
+        self.holding, self.release = threading.Event(), threading.Event()
+
+    def hold_next(self):
+        with self.lock:
+            self.hold = True
+
+    def wrap(self, train_chunk):
+        def counted(trainer, nsteps):
+            with self.lock:
+                self.started += 1
+                hold, self.hold = self.hold, False
+            if hold:
+                self.holding.set()
+                self.release.wait(30)
+            try:
+                return train_chunk(trainer, nsteps)
+            finally:
+                with self.lock:
+                    self.finished += 1
+        return counted
+
+
+def test_pause_resume_step_and_stop(qtbot, session, monkeypatch):
+    """Paused, no chunk runs; one step runs exactly one chunk. The chunks are counted, so a busy
+    machine can make the test miss a wrong chunk but never see one that did not run. The waits
+    after the pause and the step only give a wrong chunk the time to start."""
+    from model.engine import Trainer
+
+    gate = ChunkGate()
+    monkeypatch.setattr(Trainer, "train_chunk", gate.wrap(Trainer.train_chunk))
     session.start(TrainConfig(n=7, steps=10**8, seed=0))
     qtbot.waitUntil(lambda: session.trainer.step > 0, timeout=10000)
+    gate.hold_next()  # pause while a chunk runs: the loop looks at the pause flag only between chunks
+    assert gate.holding.wait(10)
     session.pause()
-    time.sleep(0.2)
+    held = gate.started  # the chunk held open is the last one to start
+    gate.release.set()
+    qtbot.waitUntil(lambda: gate.finished >= held, timeout=10000)
     s1 = session.trainer.step
-    time.sleep(0.2)
-    assert session.trainer.step == s1 and session.state == "paused"
+    qtbot.wait(300)
+    assert gate.started == held and session.trainer.step == s1 and session.state == "paused"
     session.step_once()
-    qtbot.waitUntil(lambda: session.trainer.step > s1, timeout=5000)
+    qtbot.waitUntil(lambda: gate.finished >= held + 1, timeout=10000)
     s2 = session.trainer.step
-    time.sleep(0.2)
-    assert session.trainer.step == s2  # one chunk, then paused again
+    qtbot.wait(300)
+    assert gate.started == held + 1 and session.trainer.step == s2 > s1  # one chunk, then paused again
     session.resume()
-    qtbot.waitUntil(lambda: session.trainer.step > s2, timeout=5000)
+    qtbot.waitUntil(lambda: gate.finished > held + 1 and session.trainer.step > s2, timeout=10000)
     assert session.stop_training(timeout=2.0)  # True: stopped within its own bounded wait
     assert session.state == "stopped" and not session.is_training()
     assert session.history.latest_step == session.trainer.step  # history kept
@@ -143,11 +184,12 @@ def test_live_steps_move_the_frame_only_while_following(qtbot, session):
     qtbot.waitUntil(lambda: session.trainer.step > 0, timeout=10000)
     first = int(session.history.steps[0])
     session.request_step(first)  # scrubbing: stops following
-    frames = []
+    frames, handled = [], []
     session.frameChanged.connect(lambda: frames.append(1))
+    # connected after the session's own handler: counts the progress reports the session has handled
+    session.worker.progressed.connect(lambda: handled.append(1))
     s0 = session.trainer.step
-    qtbot.waitUntil(lambda: session.history.latest_step > s0 + 1000, timeout=20000)
-    qtbot.wait(50)  # the progress signals queued by now are handled
+    qtbot.waitUntil(lambda: session.history.latest_step > s0 + 1000 and len(handled) >= 3, timeout=20000)
     assert session.frame().snapshot.step == first and not frames  # progress did not move or dirty the frame
     session.set_follow_live(True)
     qtbot.waitUntil(lambda: len(frames) > 1, timeout=5000)  # following: progress marks the frame stale

@@ -44,6 +44,7 @@ def write_pickled_ini(path: Path, marker: Path) -> str:
     return text
 
 
+@pytest.mark.slow
 def test_a_pickled_settings_file_never_runs_when_the_window_starts(tmp_path):
     """The real program: `main.py` opens the window (restoring its settings), trains a moment, closes."""
     config = tmp_path / "config"

@@ -115,6 +115,7 @@ def report(name, verdicts, handled):
     return tried, ok
 
 
+@pytest.mark.slow
 def test_hostile_values_are_dropped_and_the_window_starts(tmp_path, saved_state):
     deep = "[" * 100_000 + "]" * 100_000
     big = 10 ** 400
@@ -148,6 +149,7 @@ def test_hostile_values_are_dropped_and_the_window_starts(tmp_path, saved_state)
     assert tried == len(cases) and ok == tried, verdicts
 
 
+@pytest.mark.slow
 def test_damaged_window_states_never_reach_qt(tmp_path, saved_state):
     """Random byte changes of a real saved state with its stored checksum: all dropped."""
     from app.gui.settings import Settings
@@ -167,6 +169,7 @@ def test_damaged_window_states_never_reach_qt(tmp_path, saved_state):
     assert tried == len(cases) and ok == tried, verdicts
 
 
+@pytest.mark.slow
 def test_forged_window_states_that_crash_qt_are_set_aside_on_the_next_start(tmp_path, saved_state):
     """Mutations whose checksum was made to match reach Qt. Each is followed by a start on
     whatever the previous one left (None): a crash of the first start must be recovered by

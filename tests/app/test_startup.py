@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from model.config import TrainConfig
 from model.history import History
@@ -81,6 +82,7 @@ def test_inspect_of_a_small_run_reads_with_h5py_only(tmp_path):
     assert res["imported"] == ["h5py"]
 
 
+@pytest.mark.slow
 def test_training_on_the_compiled_path_from_the_analytic_start_imports_no_torch(tmp_path):
     # Henighan's n-gon start and the compiled one-hot kernel: numba and h5py, not torch
     # (Xavier starts draw from torch's generator, the torch path trains with it)

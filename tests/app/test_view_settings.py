@@ -136,6 +136,7 @@ def _bare(w, h, **kw) -> FigureOptions:
     return FigureOptions(width=w, height=h, title=None, caption=False, legend=False, **kw)
 
 
+@pytest.mark.slow
 def test_window_settings_round_trip_into_the_exported_figure(qtbot, window, tmp_path):
     from app.gui.main_window import settings
     from app.gui.settings import load_views
@@ -203,6 +204,7 @@ def test_window_settings_round_trip_into_the_exported_figure(qtbot, window, tmp_
     assert sorted(os.listdir(tmp_path)) == ["gram.png"]
 
 
+@pytest.mark.slow
 def test_saved_view_settings_come_back_in_a_new_window(qtbot, window):
     from app.gui.main_window import MainWindow
 
@@ -243,6 +245,7 @@ def test_cli_set_draws_what_the_settings_value_draws(run7, tmp_path, monkeypatch
     assert (np.abs(got - default).sum(axis=2) > 60).sum() > 500
 
 
+@pytest.mark.slow
 def test_cli_animate_takes_set_too(run7, tmp_path):
     import subprocess
     import sys

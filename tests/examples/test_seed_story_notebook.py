@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# every test reads the one execution of the notebook (a module fixture, about a minute)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "examples" / "seed_story.ipynb"
 RUNNER = """

@@ -164,6 +164,7 @@ def test_sweep_frame_rates_table_and_rerun(tmp_path):
     assert "<table" in sw._repr_html_()
 
 
+@pytest.mark.slow
 def test_datasize_and_probe(hand_run, tmp_path):  # noqa: F811
     with pytest.raises(ConfigError) as e:
         lge.datasize(n=40)

@@ -80,7 +80,7 @@ def test_trainer_with_a_file_records_at_most_the_budget_in_flight_and_in_the_fil
     def spy(self, steps, *a, **k):
         seen["rows"] = max(seen["rows"], int(np.size(steps)))
         orig(self, steps, *a, **k)
-        seen["buffered"] = max(seen["buffered"], self._buffered_bytes)
+        seen["buffered"] = max(seen["buffered"], self.buffered_bytes)
 
     monkeypatch.setattr(RunWriter, "append_block", spy)
     p = tmp_path / "r.h5"

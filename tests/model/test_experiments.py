@@ -24,6 +24,7 @@ def sweep_n6_n8():
     return run_sweep(base, parse_grid(["n=6,8"]), models=100)
 
 
+@pytest.mark.slow
 def test_sweep_at_n6_ends_with_every_model_perfect(sweep_n6_n8):
     e = sweep_n6_n8.entries[0]
     assert e.grid == {"n": 6} and e.config.n == 6 and e.K == 100 and e.step == 20_000
@@ -39,6 +40,7 @@ def test_sweep_at_n6_ends_with_every_model_perfect(sweep_n6_n8):
         assert analyze(e.snapshot(k)).loss < 1e-5
 
 
+@pytest.mark.slow
 def test_sweep_at_n8_fails_often_and_each_failure_is_the_single_run_of_seed_s_plus_k(sweep_n6_n8):
     e = sweep_n6_n8.entries[1]
     assert e.config.n == 8 and e.K == 100
@@ -403,8 +405,9 @@ def test_memory_estimate_follows_the_non_zeros_and_oversized_T_is_refused_naming
     cfg = smdd_config()  # n = 10,000, S = 0.999: ~10 non-zeros an example
     e = [memory_estimate(cfg, T) for T in (1_000, 10_000, 100_000)]
     assert e[0] < e[1] < e[2]
-    # the compiled path keeps the sets sparse: far below one dense float32 copy of the sets
-    assert e[2] - e[1] < 0.05 * 4 * 99_000 * 10_000
+    # the compiled path keeps the sets sparse: far below one dense float32 copy of the sets (drawing,
+    # keeping and measuring them: ~200 bytes a non-zero, 20 non-zeros per 1,000 dense bytes: ~5%)
+    assert e[2] - e[1] < 0.06 * 4 * 99_000 * 10_000
     # and the data part grows with the non-zeros: ten times the density, several times the growth
     dense10 = cfg.replace(sparsity=0.99)
     assert memory_estimate(dense10, 100_000) - memory_estimate(dense10, 1_000) > 4 * (e[2] - e[1])
@@ -422,6 +425,7 @@ def test_memory_estimate_follows_the_non_zeros_and_oversized_T_is_refused_naming
     assert set(est) == {3, 100, 100_000}
 
 
+@pytest.mark.slow
 def test_memory_estimate_bounds_a_real_runs_peak():
     """A dataset-size sweep at n = 10,000, T = 50,000: the peak of the memory its arrays take
     (numpy's allocations, traced; the kernels' own buffers are O(m T)) stays below the
@@ -487,37 +491,6 @@ def test_datasize_sweep_measures_each_T(datasize_small):
     assert np.median(small.test_loss - small.train_loss) > np.median(big.test_loss - big.train_loss)
     # at T = 3 the examples use the whole plane (SMDD's T-gons: data dimensionality ~ 2 in total)
     assert np.all(small.data_dims.sum(1) > 1.5)
-
-
-def test_time_left_fits_a_plus_c_T_to_the_timed_sizes():
-    from model.datasize import TimeLeft
-
-    tl = TimeLeft([10, 100, 1000], steps=1000)
-    assert tl.seconds_left(0, 0) is None  # nothing timed yet
-    tl.update(0, 1000, 2.0, finished=True)  # T = 10: 2 ms a step
-    tl.update(1, 500, 5.0)  # T = 100, half done: 10 ms a step
-    # a + 10 c = 2e-3, a + 100 c = 10e-3  =>  c = 8e-3 / 90, a = 2e-3 - 10 c
-    c = 8e-3 / 90
-    a = 2e-3 - 10 * c
-    assert tl.seconds_left(1, 500) == pytest.approx(500 * 10e-3 + 1000 * (a + 1000 * c))
-    total = 1000 * ((a + 10 * c) + (a + 100 * c) + (a + 1000 * c))
-    assert tl.fraction(1, 500) == pytest.approx((1000 * 2e-3 + 500 * 10e-3) / total)
-    # one size timed: a step costs what PRIOR_EXAMPLES more examples cost
-    one = TimeLeft([10, 100], steps=100)
-    one.update(0, 100, 1.8, finished=True)  # 18 ms = (10 + 8) c
-    assert one.seconds_left(1, 0) == pytest.approx(100 * 0.001 * (100 + TimeLeft.PRIOR_EXAMPLES))
-    # the bar never moves back when a refit lowers the estimate
-    two = TimeLeft([10, 100], steps=100)
-    two.update(0, 100, 1.01, finished=True)  # 10.1 ms a step
-    two.update(1, 60, 0.5)  # too short to be timed yet: the prior's a = 8 c
-    before = two.fraction(1, 60)
-    assert before == pytest.approx((100 * 18 + 60 * 108) / (100 * 18 + 100 * 108))
-    two.update(1, 60, 6.0)  # 100 ms a step: a fit with a = 0.11 c, T = 100 weighs more
-    fresh = TimeLeft([10, 100], steps=100)
-    fresh.update(0, 100, 1.01, finished=True)
-    fresh.update(1, 60, 6.0)
-    assert fresh.fraction(1, 60) < before - 0.01  # what the refit alone says
-    assert two.fraction(1, 60) == before
 
 
 def test_embedding_regularity_of_hand_built_polygons():

@@ -66,12 +66,18 @@ def test_never_over_budget_and_no_reallocation():
     for budget in (1000, 5000, 123_457):
         h = History(2, 3, 4, budget_bytes=budget)
         assert h.nbytes <= budget
-        ptr = h._W.ctypes.data
+        ptr = _storage(h)
         for s in range(8_000):  # every step appended (also the unwanted ones)
             h.append(s, *rows_for(s, 2, 3, 4))
             assert len(h) <= h.capacity
         assert h.nbytes <= budget
-        assert h._W.ctypes.data == ptr
+        assert _storage(h) == ptr
+
+
+def _storage(h):
+    """The address of the history's W storage (its rows are views from the first)."""
+    with h.locked_arrays() as a:
+        return a["W"].ctypes.data
 
 
 def test_latest_always_kept_and_replaced():

@@ -51,6 +51,7 @@ def hexagon_lowest_curvature(r2=3.0):
     return float(np.min(roots.real)) / 7
 
 
+@pytest.mark.slow
 def test_seed_hexagon_failure_is_a_saddle_whose_escape_turns_the_live_features():
     snap = hexagon_failure()
     assert geo.onehot_loss(snap.W, snap.b) == pytest.approx(6 / 49, rel=1e-14)
@@ -352,6 +353,7 @@ def _sgd_from(snap, steps, noise, seed=0):
     return tr.history
 
 
+@pytest.mark.slow
 def test_sgd_stays_at_the_limit_point_and_escapes_from_the_grown_hexagon():
     """What the one-sided model says, checked against training itself (the seed's SGD, momentum 0.9, lr 1e-3):
     from the limit point plus noise the loss returns to 6/49 and W_1 stays at the noise level; from r^2 = 2.2

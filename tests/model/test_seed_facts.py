@@ -45,6 +45,7 @@ def test_wiggle_room_perfect_models_are_not_regular_polygons():
     (8, 122, 85, 160),
     (10, 272, 245, 295),
 ])
+@pytest.mark.slow
 def test_failure_rates_of_300_seeds(n, expected, low, high):
     """Measured for the issue at K = 300, 20,000 steps: n=7 1/300, n=8 122/300,
     n=10 272/300. Our init draws other random numbers, so the band allows for
@@ -94,6 +95,7 @@ def test_training_with_a_run_file_reopens_to_the_same_history(tmp_path):
             np.testing.assert_array_equal(a.b, b.b)
 
 
+@pytest.mark.slow
 def test_weight_decay_slowly_pulls_perfect_models_onto_the_regular_polygon():
     """Measured: after 100,000 AdamW steps the median radius variation is ~0.02%
     and the gap ratio ~1.003 (against ~13% and ~1.5 at 25,000 steps)."""

@@ -1,7 +1,7 @@
-"""The compiled sparse path (model/sparse_kernels.py) against the torch path and an
-independent autograd + torch.optim reference: every optimiser, tied and untied,
-finite sets (full batch and minibatches) and fresh batches; its schedules agree
-bit for bit; it keeps the data sparse."""
+"""The compiled sparse paths (the fused kernel and the BLAS path: model/sparse_kernels.py,
+model/sparse_backend.py) against the torch path and an independent autograd + torch.optim
+reference: every optimiser, tied and untied, finite sets (full batch and minibatches) and
+fresh batches; the fused kernel's schedules agree bit for bit; the data stays sparse."""
 import numpy as np
 import pytest
 import torch
@@ -51,14 +51,19 @@ def _config(opt, data, untied, **more):
                        untied=untied, **opt, **DATA[data]).replace(**more).validate()
 
 
+COMPILED = ("fused", "blas")
+
+
+@pytest.mark.parametrize("path", COMPILED)
+@pytest.mark.slow
 @pytest.mark.parametrize("untied", [False, True], ids=["tied", "untied"])
 @pytest.mark.parametrize("data", list(DATA))
 @pytest.mark.parametrize("opt", OPTIMISERS, ids=[o["optimizer"] for o in OPTIMISERS])
-def test_compiled_path_equals_torch_path_and_autograd(opt, data, untied):
+def test_compiled_path_equals_torch_path_and_autograd(opt, data, untied, path):
     cfg = _config(opt, data, untied)
     W0, b0, M0 = initial_parameters(cfg)  # b = 0: about half the outputs fire at first
-    ours = Trainer(cfg, initial=(W0, b0, M0))
-    assert ours.use_sparse_kernel and not ours.use_kernel
+    ours = Trainer(cfg, initial=(W0, b0, M0), backend=path)
+    assert ours.path.name == path
     ours.run()
     torch_path = Trainer(cfg, initial=(W0, b0, M0), backend="torch")
     assert not torch_path.use_sparse_kernel
@@ -79,13 +84,15 @@ def test_compiled_path_equals_torch_path_and_autograd(opt, data, untied):
     np.testing.assert_allclose(rec[-1], losses[-1], rtol=1e-3, atol=1e-6)
 
 
+@pytest.mark.parametrize("path", COMPILED)
 @pytest.mark.parametrize("more", [dict(bias=False), dict(importance=[0.95 ** i for i in range(40)]),
-                                  dict(schedule="warmup-cosine", warmup=30), dict(m=3), dict(m=1)],
-                         ids=["no-bias", "importance", "warmup-cosine", "m=3", "m=1"])
-def test_compiled_path_options_match_autograd(more):
+                                  dict(schedule="warmup-cosine", warmup=30), dict(m=3), dict(m=1), dict(m=7)],
+                         ids=["no-bias", "importance", "warmup-cosine", "m=3", "m=1", "m=7"])
+@pytest.mark.slow
+def test_compiled_path_options_match_autograd(more, path):
     cfg = _config(OPTIMISERS[0], "finite", False, **more)
     W0, b0, M0 = initial_parameters(cfg)
-    ours = Trainer(cfg)
+    ours = Trainer(cfg, backend=path)
     ours.run()
     Wr, br, _, _ = reference_train(cfg, W0, b0, M0, _batches_fn(cfg, ours), cfg.steps)
     W, b, _ = ours.parameters()
@@ -95,10 +102,11 @@ def test_compiled_path_options_match_autograd(more):
         assert np.all(b == 0)
 
 
-def test_one_hot_minibatches_take_the_compiled_path_and_match_autograd():
+@pytest.mark.parametrize("path", COMPILED)
+def test_one_hot_minibatches_take_a_compiled_path_and_match_autograd(path):
     cfg = TrainConfig(n=9, batch=4, steps=STEPS, lr=1e-2, seed=2, models=2).validate()
-    ours = Trainer(cfg)
-    assert ours.use_sparse_kernel
+    assert Trainer(cfg).path.name in COMPILED
+    ours = Trainer(cfg, backend=path)
     ours.run()
     W0, b0, M0 = initial_parameters(cfg)
     g = torch.Generator().manual_seed(cfg.seed + 0x5EED)
@@ -112,21 +120,22 @@ def test_one_hot_minibatches_take_the_compiled_path_and_match_autograd():
                                      dict(models=2, examples=None, batch=64), dict(models=1, m=3, batch=20),
                                      dict(n=2000, examples=700, steps=40)],
                          ids=["K1", "K1-untied", "K2-fresh", "K1-m3-minibatch", "n2000-two-tiles"])
+@pytest.mark.slow
 def test_split_and_per_model_schedules_give_the_same_numbers_bit_for_bit(monkeypatch, changes):
     """Which schedule runs (chosen by timing, so by the machine's load) never changes a number:
     nor does a chunk run partly on one and partly on the other."""
     monkeypatch.setattr(sb, "SPLIT_MIN_PAIRS", 1)  # feature blocks at this small size
     cfg = _config(OPTIMISERS[0], "finite", False, steps=120).replace(**changes).validate()
-    plans = {
+    plans = {  # (the fused path's schedules)
         "split": lambda threads, n: [("split", 0, n)],
         "models": lambda threads, n: [("models", 0, n)],
         "mixed": lambda threads, n: [("split", 0, min(3, n))] + ([("models", 3, n)] if n > 3 else []),
     }
     runs = {}
     for name, plan in plans.items():
-        tr = Trainer(cfg, threads=2)
-        assert tr.sparse.blocks > 1
-        tr.sparse._plan = plan
+        tr = Trainer(cfg, threads=2, backend="fused")
+        assert tr.impl.blocks > 1
+        tr.impl._plan = plan
         tr.run(chunk_seconds=0.002)
         runs[name] = tr
     a = runs["split"]
@@ -139,8 +148,8 @@ def test_split_and_per_model_schedules_give_the_same_numbers_bit_for_bit(monkeyp
 
 
 def test_the_slower_schedule_is_tried_on_a_few_steps_ever_more_rarely():
-    tr = Trainer(_config(OPTIMISERS[0], "finite", False, steps=10))
-    sp = tr.sparse
+    tr = Trainer(_config(OPTIMISERS[0], "finite", False, steps=10), backend="fused")
+    sp = tr.impl
     sp.blocks = 4
     assert sp._plan(1, 100) == [("models", 0, 100)]  # one thread: nothing to split
     assert sp._plan(2, 100) == [("split", 0, sb.TRIAL_STEPS), ("models", sb.TRIAL_STEPS, 100)]
@@ -153,11 +162,13 @@ def test_the_slower_schedule_is_tried_on_a_few_steps_ever_more_rarely():
     assert all(p == [("models", 0, 100)] for i, p in enumerate(plans) if i not in trials)
 
 
+@pytest.mark.parametrize("path", COMPILED)
+@pytest.mark.slow
 @pytest.mark.parametrize("data", ["finite", "minibatch", "fresh"])
-def test_chunking_does_not_change_a_sparse_run(data):
+def test_chunking_does_not_change_a_sparse_run(data, path):
     """A chunk boundary evaluates its step twice: it must draw that step's batch once."""
     cfg = _config(OPTIMISERS[0], data, False, steps=200)
-    fine, coarse = Trainer(cfg), Trainer(cfg)
+    fine, coarse = Trainer(cfg, backend=path), Trainer(cfg, backend=path)
     fine.run(chunk_seconds=1e-4)
     coarse.run(chunk_seconds=1.0)
     assert np.array_equal(fine.history.steps, coarse.history.steps)
@@ -165,6 +176,7 @@ def test_chunking_does_not_change_a_sparse_run(data):
     np.testing.assert_array_equal(fine.history.losses()[1], coarse.history.losses()[1])
 
 
+@pytest.mark.slow
 def test_finite_sets_stay_sparse_until_asked_for_dense():
     cfg = TrainConfig(n=10_000, data="sparse", sparsity=0.999, examples=3_000, steps=3, seed=7)
     tr = Trainer(cfg)

@@ -21,6 +21,7 @@ def _history(switch_at, steps):
     return h
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exhaustive_max", [10_000, 0])
 def test_stable_since_finds_the_recorded_step_where_the_failure_began(exhaustive_max):
     steps = np.arange(0, 5000, 10)
@@ -107,6 +108,7 @@ def test_a_still_falling_loss_and_a_spike_are_not_plateaus():
     assert [e["step"] for e in loss_plateaus(steps, late)] == []
 
 
+@pytest.mark.slow
 def test_seeds_sgd_failure_plateaus_at_the_closed_form_loss():
     """The seed's symmetric failure (n = 7, SGD, no weight decay, seed 10): feature 1 dies, and the
     loss settles on d(n-1)/n² = 6/49 after the death; the plateau is marked after the death event."""

@@ -68,11 +68,11 @@ def test_every_finished_configuration_is_in_the_file_also_when_the_run_fails(tmp
     calls = []
     real = SweepRunner._train
 
-    def failing(self, cfg, progress=None):
+    def failing(self, cfg, *args, **kwargs):
         calls.append(cfg.lr)
         if len(calls) == 7:
             raise RuntimeError("the machine failed")
-        return real(self, cfg, progress)
+        return real(self, cfg, *args, **kwargs)
 
     monkeypatch.setattr(SweepRunner, "_train", failing)
     out2 = tmp_path / "s2.h5"

@@ -193,6 +193,7 @@ def test_form_fields_that_do_not_apply_are_disabled(form):
     assert form.config().batch == 100
 
 
+@pytest.mark.slow
 def test_form_init_run_needs_an_existing_file(form, tmp_path):
     f = form.field_widget
     f("init").setCurrentText("run")

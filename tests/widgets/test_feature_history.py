@@ -38,6 +38,7 @@ def view(qtbot, run):
     return v
 
 
+@pytest.mark.slow
 def test_the_series_of_the_dying_feature(view, run):
     """|W_7| falls below the dead threshold exactly at step 3,000; b_7 is 1/7 from then on; D_7 goes from 2/7
     (the 7-gon) to 0; its sliver share from the 7-gon's triangle 2 (1 - cos 2pi/7) / 7 to the whole shape."""
@@ -56,6 +57,7 @@ def test_the_series_of_the_dying_feature(view, run):
     assert np.all(s.share[after, 0] == 1.0)
 
 
+@pytest.mark.slow
 def test_what_is_drawn(view, run):
     """The curves hold the series on the log axis; the dead threshold and 1/n are drawn; the cursor sits on the
     shown step."""
@@ -82,6 +84,7 @@ def test_what_is_drawn(view, run):
     assert len(death) == 4 and all(it.pen.color().name() == "#d62728" for it in death)
 
 
+@pytest.mark.slow
 def test_the_log_axis_and_the_linear_one(view, run):
     h, _ = run
     assert step_x([0, 9, 99, 999], "log") == pytest.approx([0, 1, 2, 3])
@@ -121,6 +124,7 @@ def _drag(qtbot, view, key, x_from, x_to):
     send(QEvent.Type.MouseButtonRelease, x_to, Qt.MouseButton.NoButton)
 
 
+@pytest.mark.slow
 def test_dragging_the_cursor_asks_for_steps(qtbot, view):
     asked = []
     view.stepRequested.connect(asked.append)
@@ -132,6 +136,7 @@ def test_dragging_the_cursor_asks_for_steps(qtbot, view):
     assert len({round(c.value(), 9) for c in view.cursors.values()}) == 1
 
 
+@pytest.mark.slow
 def test_a_click_in_a_panel_asks_for_that_step(qtbot, view):
     vb = view.plots["share"].getViewBox()
     y = sum(vb.viewRange()[1]) / 2
@@ -153,6 +158,7 @@ def test_which_features_are_drawn():
     assert event_label("initial parameters (as initialised: merged failure)") == "initial"
 
 
+@pytest.mark.slow
 def test_scrubbing_moves_only_the_cursor(qtbot, view, run):
     """While the frame moves, the curves stay (the same series object, no setData)."""
     h, story = run
@@ -175,6 +181,7 @@ def test_no_history_says_so(qtbot):
     assert v.series is None
 
 
+@pytest.mark.slow
 def test_the_window_docks_it_and_its_cursor_scrubs_the_session(qtbot, tmp_path):
     from app.gui.main_window import MainWindow
     from model.config import TrainConfig
@@ -215,6 +222,7 @@ def test_the_window_docks_it_and_its_cursor_scrubs_the_session(qtbot, tmp_path):
         w.close()
 
 
+@pytest.mark.slow
 def test_export_from_the_command_line(qapp, tmp_path, monkeypatch, capsys):
     """main.py export RUN --view history --select 1,7 to PNG, SVG and PDF, read back by Qt, librsvg and poppler."""
     import shutil

@@ -1,5 +1,6 @@
 """Feature wheel: dead features marked, radius-group circles, data embeddings, clicks."""
 import numpy as np
+import pytest
 from PyQt6.QtCore import QPoint, QPointF, Qt
 
 from model.analysis import analyze
@@ -104,6 +105,7 @@ def test_arrow_colours_in_the_render(qtbot):
         assert min(np.abs(c - ctx.colors[k, :3]).max() for c in near) < 30
 
 
+@pytest.mark.slow
 def test_large_n_subsamples_arrows_and_labels_only_selected(qtbot):
     snap = circle_snapshot(10_000)
     ctx = make_frame(snap, selected=frozenset({3, 9000}))
@@ -186,6 +188,7 @@ def test_gap_overlay_draws_the_needed_rays_and_goes_with_the_toggle(qtbot):
     assert np.abs(np.array([rgb_at(img2, v.map_to_viewport(*p)) for p in pts]) - base).max() <= 3
 
 
+@pytest.mark.slow
 def test_gap_overlay_at_large_n_only_for_the_selection(qtbot):
     snap = circle_snapshot(10_000)
     v = show(qtbot, FeatureWheelView())

@@ -68,6 +68,12 @@ def _cell_px(v, r, c):
     return v.map_to_viewport(c + 0.5, r + 0.5)
 
 
+def _hover(qtbot, v, r, c):
+    """Move the mouse over the centre of cell (r, c), as a person does (the view is rendered)."""
+    qtbot.mouseMove(v.plot.viewport(), pos=_cell_px(v, r, c))
+    qtbot.waitUntil(lambda: v.status.text() != "", timeout=2000)
+
+
 def test_render_diagonal_red_far_off_diagonal_blue_and_maxima_outlined(qtbot):
     snap = henighan_snapshot(7)
     v = show(qtbot, GramView())
@@ -120,7 +126,8 @@ def test_without_b_the_block_is_wtw_of_henighans_polygon(qtbot):
     i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     np.testing.assert_allclose(v.values, r2 * np.cos(2 * math.pi * (i - j) / n), atol=1e-12)
     assert v.note.text().startswith("W\u1d40W:")
-    v._hovered(1.5, 0.5)
+    render(v)
+    _hover(qtbot, v, 0, 1)
     assert v.status.text().startswith("D_1\u00b7W_2 = ")
     v.set_settings(GramSettings(bias=False, order="angle"))  # the value drives the controls
     assert v.order_combo.currentData() == "angle" and not v.bias_box.isChecked() and len(seen) == 2
@@ -131,7 +138,7 @@ def test_hover_and_click_a_row(qtbot):
     v = show(qtbot, GramView())
     v.set_frame(make_frame(snap))
     render(v)
-    v._hovered(4.5, 2.5)  # row 2, column 4: p_3(W_5)
+    _hover(qtbot, v, 2, 4)  # row 2, column 4: p_3(W_5)
     assert v.status.text().startswith("p_3(W_5) = ")
     assert float(v.status.text().split("=")[1]) == pytest.approx(snap.W[:, 2] @ snap.W[:, 4] + snap.b[2])
     with qtbot.waitSignal(v.featureClicked, timeout=1000) as sig:
@@ -174,7 +181,7 @@ def test_symmetric_failure_wtw_has_a_zero_row_and_column_drawn_white_and_no_maxi
     for c in range(7):
         assert np.abs(rgb_at(img, _cell_px(v, dead, c)) - white).max() < 6
         assert np.abs(rgb_at(img, _cell_px(v, c, dead)) - white).max() < 6
-    v._hovered(dead + 0.5, dead + 0.5)
+    _hover(qtbot, v, dead, dead)
     assert "row maximum" not in v.status.text() and v.status.text().startswith("D_7\u00b7W_7 = 0")
     v.set_settings(GramSettings(bias=True))
     np.testing.assert_allclose(v.values[dead], 1 / 7, atol=1e-15)

@@ -30,6 +30,7 @@ def story(qtbot):
     return tl, h, events
 
 
+@pytest.mark.slow
 def test_story_events_of_the_dying_run(story):
     _tl, h, events = story
     diag = [(e["step"], e["verdict"], e["dead"]) for e in events if e["kind"] == "diagnosis"]
@@ -42,6 +43,7 @@ def test_story_events_of_the_dying_run(story):
     assert plateaus[-1]["level"] == pytest.approx(6 / 49, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_plateau_marks_have_their_own_style_hover_text_and_jump(qtbot, story):
     tl, h, events = story
     sl: StorySlider = tl.slider
@@ -73,6 +75,7 @@ def test_plateau_marks_have_their_own_style_hover_text_and_jump(qtbot, story):
     assert tl.current_step == plateau["step"] and asked[-1] == plateau["step"]
 
 
+@pytest.mark.slow
 def test_clicking_the_death_mark_goes_to_the_step_the_feature_died(qtbot, story):
     tl, h, _events = story
     sl = tl.slider
@@ -286,6 +289,7 @@ def test_log_time_playback_multiplies_the_step(qtbot):
         tl.set_rate("log", 1.0)
 
 
+@pytest.mark.slow
 def test_play_to_the_next_event_stops_there(qtbot, story):
     tl, h, _events = story
     tl.go_to_step(DEATH - 500)

@@ -60,6 +60,7 @@ def test_table_contents_order_and_click(qtbot):
     assert sig.args == [2]
 
 
+@pytest.mark.slow
 def test_large_n_uses_the_model(qtbot):
     v = show(qtbot, VerdictPanel())
     s = circle_snapshot(10_000)

@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 from PyQt6.QtCore import pyqtBoundSignal
+from PyQt6.QtGui import QImage
 
 from model.snapshot import Snapshot
-from tests.widgets import circle_snapshot, henighan_snapshot, make_frame, framed, render, show, symmetric_failure_snapshot
+from tests.widgets import (circle_snapshot, dying_run, framed, henighan_snapshot, make_frame, render, show,
+                           symmetric_failure_snapshot)
 from widgets import views2d
 from widgets.views2d import (VIEW_KEYS, color_groups, feature_colors_for, make_views, nice_ceil, nice_range,
                              point_segment_distance, ranges_text)
@@ -38,15 +40,49 @@ def _all(views, snap, ctx):
             render(v)
 
 
+def _colourful(view):
+    """(h, w) bool: the pixels of the view's plot area (its view box: not the axes, not a colour
+    bar) in a saturated colour, which only a model's drawing has (feature colours, the Gram
+    matrix's red and blue, the loss curve); the background, grid, axes and text are grey."""
+    img = render(view).convertToFormat(QImage.Format.Format_RGB32)
+    rgb = np.frombuffer(img.constBits().asstring(img.sizeInBytes()), np.uint8)
+    rgb = rgb.reshape(img.height(), img.bytesPerLine() // 4, 4)[:, :img.width(), 2::-1].astype(int)
+    r = view.plot.mapFromScene(view.vb.sceneBoundingRect()).boundingRect()
+    box = rgb[max(r.top(), 0):r.bottom(), max(r.left(), 0):r.right()]
+    return box.max(axis=2) - box.min(axis=2) > 60
+
+
 def test_all_views_on_the_seed_models_and_clear(views):
-    for snap in (henighan_snapshot(7), symmetric_failure_snapshot()):
+    """Each view draws each of the seed's two models (Henighan's heptagon, the symmetric failure),
+    differently, and draws nothing of a model once cleared; the verdict panel says each verdict.
+    The feature-history view draws the run (the history both snapshots come from), the same for
+    both."""
+    drawn = {}
+    history = dying_run()
+    for name, snap, verdict in (("heptagon", henighan_snapshot(7), "perfect"),
+                                ("failure", symmetric_failure_snapshot(), "symmetric_failure")):
         steps = np.arange(50) * 10
         _all(views, snap, make_frame(snap, selected=frozenset({1}), loss_steps=steps,
-                                   losses=np.exp(-steps[:, None] / 100.0)))
+                                     losses=np.exp(-steps[:, None] / 100.0), history=history))
+        for k, v in views.items():
+            if k != "verdict":
+                drawn[k, name] = _colourful(v)
+                assert drawn[k, name].sum() > 200, (k, name)  # the model is drawn (a curve is ~2 px wide)
+        assert views["verdict"].verdict == verdict and views["verdict"].table.model().rowCount() == 7
+    for k in views:
+        if k not in ("verdict", "history"):
+            a, b = drawn[k, "heptagon"], drawn[k, "failure"]
+            assert a.shape != b.shape or (a != b).sum() > 200, k  # two models, two pictures
     for v in views.values():
         v.set_frame(None)
+    for k, v in views.items():
+        if k != "verdict":
+            assert _colourful(v).sum() == 0, k  # nothing of either model is left
+    assert views["verdict"].verdict == "" and views["verdict"].table.model().rowCount() == 0
+    assert views["verdict"].text() == ""
 
 
+@pytest.mark.slow
 def test_all_views_at_n_10000(views):
     snap = circle_snapshot(10_000)
     steps = np.arange(300) * 10

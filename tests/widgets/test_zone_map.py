@@ -224,6 +224,7 @@ def pg_point(h):
     return QPointF(float(h[0]), float(h[1]))
 
 
+@pytest.mark.slow
 def test_large_n_uses_the_raster_and_colours_by_the_strongest_feature(qtbot):
     snap = circle_snapshot(10_000)
     ctx = make_frame(snap, selected=frozenset({5, 1234}))
@@ -343,6 +344,7 @@ def test_separation_hover_says_why(qtbot):
     assert t.startswith("feature 6: separable, margin 0.12;") and "half-gap 30.00 deg, needed 19.78 deg" in t
 
 
+@pytest.mark.slow
 def test_separation_at_large_n_draws_the_selection_only(qtbot):
     snap = circle_snapshot(10_000)
     ctx = make_frame(snap)

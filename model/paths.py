@@ -1,0 +1,199 @@
+"""Which training path runs a configuration, and what a step costs: one cost model for the
+dispatcher, the progress bars' time left and the memory check.
+
+Paths (each fulfils model.backend's contract; the equivalence tests force each one):
+
+- ``lanes`` (model/kernels.py): one-hot data, full batch; LANES models a block, every
+  inner loop over the block's lanes. Right where K fills the lanes and n is small: a
+  block costs the same for 1 model as for 32.
+- ``fused`` (model/sparse_kernels.py): any data, one model a thread; one fused pass over
+  the (example, output) pairs, the non-zeros handled one by one. Right where n m is small
+  or few outputs fire (sparse, trained models), and for one-hot data at K below the lanes.
+- ``blas`` (model/sparse_backend.BlasTrainer): any data; the three dense products of a
+  step by BLAS over the K models. Right where m is large and the batch dense enough that
+  most pairs cost m multiply-adds on any path.
+- ``torch`` (model/torch_backend.py): batched torch with torch.optim: the path of a GPU
+  (``device = "cuda"``), and on the CPU the reference the others are tested against.
+
+The choice is a function of the configuration alone (never of the machine's load or the
+threads), so a run's numbers do not depend on where it ran. The costs are seconds a step
+on one thread of the machine the constants were measured on (``Costs``: a 2-core Xeon
+(Ice Lake, AVX-512), `benchmarks/bench_grid.py`); what matters to the choice is their
+ratios, and the time-left estimators rescale them by what they measure.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
+
+PATHS = ("lanes", "fused", "blas", "torch")
+#: The BLAS path makes a step's examples dense (h = X W^T and the encoder's dh^T X as products)
+#: from this share of non-zeros (S <= 0.97): its loops over the non-zeros cost ~3 ns a latent
+#: dimension each (strided through W), a product ~0.1 ns a multiply-add (sparse_backend.dense_examples).
+DENSE_X_SHARE = 0.03
+LANES = 32  # model.kernels.LANES (not imported: this module stays free of numba)
+#: Examples a tile of the fused wide loop, most (sparse_kernels.TILE).
+TILE = 512
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Seconds of the pieces of a step on one thread, measured with benchmarks/bench_paths.py
+    (CPU seconds of whole steps, data drawing and recording included) and fitted by hand;
+    each comment says where the piece comes from."""
+
+    # lanes: a (output, example) pair of a block of 32 lanes, m = 2, while the block's
+    # (n, n, 32) G stays in L2 (n <= ~100: 25 ns), in L3 (~60 ns) or beyond (~90 ns at n = 1,000);
+    # m != 2 takes the generic loop: the pair cost times m / 2 (n = 30, m = 5: 64 ns)
+    lane_pair: float = 25e-9
+    lane_pair_l3: float = 60e-9
+    lane_pair_mem: float = 90e-9
+    lane_block: float = 1.5e-6  # a block's step besides the pairs (n = 7: 3.6 us a step)
+    lane_n: float = 100e-9  # ... and per feature (the update of 32 lanes, recording)
+    # fused: a pair of the m = 2 loop (one-hot n = 1,000: 0.43 ns; SMDD T = 1,000: 0.5 ns), or per
+    # latent dimension of the generic loop; a non-zero (its own term, h, the encoder's gradient)
+    pair2: float = 0.45e-9
+    pair_m: float = 0.25e-9
+    nonzero: float = 40e-9
+    nonzero_m: float = 10e-9
+    model_step: float = 3e-6  # a model's step besides (n = 7: 3.5 us)
+    model_n: float = 40e-9  # ... per feature (update, checks, recording; SMDD T = 5: 0.34 ms at n = 10,000)
+    # blas: a pair of the (K, B, n) activation pass and per latent dimension of the products;
+    # a non-zero (h and the encoder's gradient, contiguous); the Python and library calls of a step
+    blas_pair: float = 3e-9
+    blas_pair_m: float = 0.1e-9
+    blas_nonzero: float = 5e-9
+    blas_nonzero_m: float = 2e-9
+    blas_model: float = 20e-6
+    blas_model_n: float = 30e-9
+    blas_step: float = 150e-6
+    # torch (the reference, and the GPU's path on the CPU): a pair, all its passes and autograd-free
+    # bookkeeping, and per latent dimension; a step's Python and dispatch
+    torch_pair: float = 20e-9
+    torch_pair_m: float = 0.6e-9
+    torch_step: float = 500e-6
+    # drawing a fresh batch (data.sparse_coo, every path): an entry of a dense draw, a non-zero of a
+    # sparse one (n = 400, B = 1,024, S = 0.9: 5-8 ms)
+    draw_entry: float = 12e-9
+    draw_nonzero: float = 100e-9
+
+
+COSTS = Costs()
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The path a configuration runs on, and the predicted seconds a step of each path
+    that could run it (one thread)."""
+
+    name: str
+    seconds: Dict[str, float] = field(default_factory=dict)
+
+    @property
+    def step_seconds(self) -> float:
+        return self.seconds[self.name]
+
+
+def applicable(config: TrainConfig) -> Tuple[str, ...]:
+    """The paths that can train ``config`` on its device."""
+    if getattr(config, "device", "cpu") != "cpu":
+        return ("torch",)
+    full_onehot = config.onehot and config.effective_batch == config.n
+    return (("lanes",) if full_onehot else ()) + ("fused", "blas", "torch")
+
+
+def shape(config: TrainConfig) -> Tuple[int, int, int, int, float]:
+    """(K, n, m, B, non-zeros an example) of a step."""
+    K, n, m, B = config.models, config.n, config.m, config.effective_batch
+    nnz = 1.0 if config.onehot else n * (1.0 - config.sparsity)
+    return K, n, m, B, nnz
+
+
+def _lane_pair(n: int, m: int, c: Costs) -> float:
+    g = 128 * n * n  # bytes of a block's G
+    pair = c.lane_pair if g <= 1.5 * 2**20 else c.lane_pair_l3 if g <= 32 * 2**20 else c.lane_pair_mem
+    return pair * (1.0 if m == 2 else m / 2.0)
+
+
+def draw_seconds(config: TrainConfig, costs: Costs = COSTS) -> float:
+    """Seconds to draw a step's fresh batch (0 for finite sets: drawn once)."""
+    if config.data != "sparse" or config.examples is not None:
+        return 0.0
+    _, n, _, B, nnz = shape(config)
+    dense = 1.0 - config.sparsity >= 0.05 or B * n <= 1_000_000  # data.dense_draw
+    return B * n * costs.draw_entry if dense else B * nnz * costs.draw_nonzero
+
+
+def step_seconds(config: TrainConfig, path: str, costs: Costs = COSTS) -> float:
+    """Predicted seconds of one step of ``config`` on ``path``, one thread, its batch drawn."""
+    K, n, m, B, nnz_ex = shape(config)
+    c = costs
+    draw = draw_seconds(config, c)
+    if path == "lanes":
+        return math.ceil(K / LANES) * (n * n * _lane_pair(n, m, c) + c.lane_block + c.lane_n * n)
+    pairs, nnz = B * n, B * nnz_ex
+    if path == "fused":
+        pair = c.pair2 if m == 2 else c.pair_m * m
+        return K * (pairs * pair + nnz * (c.nonzero + c.nonzero_m * m) + c.model_step + c.model_n * n) + draw
+    if path == "blas":
+        dense = not config.onehot and 1.0 - config.sparsity >= DENSE_X_SHARE  # sparse_backend.dense_examples
+        examples = 2 * pairs * m * c.blas_pair_m + pairs * c.blas_pair if dense else \
+            nnz * (c.blas_nonzero + c.blas_nonzero_m * m)
+        return K * (pairs * (c.blas_pair + c.blas_pair_m * m) + examples + c.blas_model + c.blas_model_n * n) \
+            + c.blas_step + draw
+    if path == "torch":
+        return K * pairs * (c.torch_pair + c.torch_pair_m * m) + c.torch_step + draw
+    raise ValueError(f"unknown path {path!r}; the paths are {', '.join(PATHS)}")
+
+
+def choose(config: TrainConfig, forced: Optional[str] = None) -> Choice:
+    """The fastest path that can train ``config`` (the torch path is the reference and the
+    GPU's: chosen on the CPU only when forced), or ``forced`` when it can run it."""
+    ok = applicable(config)
+    seconds = {p: step_seconds(config, p) for p in ok}
+    if forced not in (None, "auto"):
+        if forced not in PATHS:
+            raise ValueError(f"backend must be auto or one of {', '.join(PATHS)}, got {forced!r}")
+        if forced not in ok:
+            raise ValueError(f"the {forced} path cannot train this configuration (it can: {', '.join(ok)})")
+        return Choice(forced, seconds)
+    if ok == ("torch",):
+        return Choice("torch", seconds)
+    best = min((p for p in ok if p != "torch"), key=seconds.__getitem__)
+    return Choice(best, seconds)
+
+
+class WorkLeft:
+    """Time left of a sequence of parts (a sweep's configurations) whose costs the model
+    predicts (``predicted``: seconds of each, e.g. steps x ``Choice.step_seconds``): the
+    work done so far, in predicted seconds, against the seconds it really took gives one
+    factor for this machine, and the predicted rest times that factor is the time left."""
+
+    def __init__(self, predicted: Sequence[float]):
+        self.predicted = [max(0.0, float(p)) for p in predicted]
+        self.total = sum(self.predicted)
+
+    def done(self, index: int, part_fraction: float) -> float:
+        """Predicted seconds of the work done: parts before ``index`` and that share of it."""
+        done = sum(self.predicted[:index])
+        if index < len(self.predicted):
+            done += min(1.0, max(0.0, float(part_fraction))) * self.predicted[index]
+        return done
+
+    def fraction(self, index: int, part_fraction: float) -> float:
+        return 1.0 if self.total <= 0 else min(1.0, self.done(index, part_fraction) / self.total)
+
+    def seconds_left(self, index: int, part_fraction: float, elapsed: float) -> Optional[float]:
+        """Seconds to the end, None before any work was timed."""
+        done = self.done(index, part_fraction)
+        if done <= 0 or elapsed <= 0:
+            return None
+        return float(elapsed / done * (self.total - done))
+
+
+__all__ = ["PATHS", "WorkLeft", "Costs", "COSTS", "Choice", "applicable", "choose", "step_seconds", "draw_seconds",
+           "shape"]
