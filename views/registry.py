@@ -155,7 +155,8 @@ def needs(panels: Sequence[str]) -> FrozenSet[str]:
 def view_class(key: str) -> type:
     """The view's class (imports its module: Qt, and OpenGL for a GL view)."""
     mod, _, cls = BY_KEY[canonical(key)].widget.partition(":")
-    return getattr(importlib.import_module(mod), cls)  # type: ignore[no-any-return]
+    found: type = getattr(importlib.import_module(mod), cls)
+    return found
 
 
 def settings_fields(key: str) -> Tuple[str, ...]:

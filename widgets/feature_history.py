@@ -209,7 +209,8 @@ class FeatureHistoryView(PlotPanel):
     def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
         if not self._take(snap, frame):
             return
-        h = frame.history if frame is not None else None
+        assert snap is not None and frame is not None  # _take: a snapshot with features, of a frame
+        h = frame.history
         if h is None or not len(h) or h.n != snap.n:
             self._clear()
             self.set_note("no recorded history to draw (a run's history: train or open a run)")

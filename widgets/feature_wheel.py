@@ -262,6 +262,7 @@ class FeatureWheelView(PlotPanel):
     def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
         if not self._take(snap, frame):
             return
+        assert snap is not None and frame is not None  # _take: a snapshot with features, of a frame
         n = snap.n
         st = self._settings
         W2 = plane_of(snap)[0]

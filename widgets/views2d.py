@@ -622,7 +622,8 @@ class PlotPanel(QWidget):
         self._snap: Optional[Snapshot] = None
         self._frame: Optional[Frame] = None
         self._not_finite: Optional[QGraphicsTextItem] = None
-        self._settings = self.SETTINGS() if self.SETTINGS is not None else None
+        # the view's own SETTINGS value (Any: mypy cannot tie it to each subclass's SETTINGS class)
+        self._settings: Any = self.SETTINGS() if self.SETTINGS is not None else None
         self._setting_widgets: Dict[str, QWidget] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)

@@ -487,6 +487,7 @@ class ZoneMapView(PlotPanel):
     def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
         if not self._take(snap, frame):
             return
+        assert snap is not None and frame is not None  # _take: a snapshot with features, of a frame
         n = snap.n
         st = self._settings
         W2, D2, _ = plane_of(snap)

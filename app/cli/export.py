@@ -40,7 +40,8 @@ def set_help() -> str:
     parts = []
     for key in registry.with_settings():
         spec = registry.spec(key)
-        meta = {f.name: f.metadata.get("choices") for f in fields(spec.settings)}
+        meta: dict[str, tuple[str, ...]] = {f.name: tuple(f.metadata.get("choices") or ())
+                                            for f in fields(registry.settings_class(key))}
         keys = [f"{k}={'|'.join(meta[k])}" if meta.get(k) else k for k in registry.settings_fields(key)]
         if spec.gl:
             keys += ["axes=I,J,K (1-based)", f"camera={'|'.join(CAMERA_PRESETS)}", "elevation=DEG", "azimuth=DEG",

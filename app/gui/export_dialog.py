@@ -38,7 +38,7 @@ def view_choices() -> List[Tuple[str, Tuple[str, ...]]]:
     """(label, panels) offered by both dialogs: every view of the registry, then its figures; the GL
     ones only when OpenGL is there."""
     has_gl = plane3d_class() is not None
-    out = [(v.title, (v.key,)) for v in registry.VIEWS if has_gl or not v.gl]
+    out: List[Tuple[str, Tuple[str, ...]]] = [(v.title, (v.key,)) for v in registry.VIEWS if has_gl or not v.gl]
     out += [(title, panels) for panels, title in registry.FIGURES.values() if has_gl or not registry.needs_gl(panels)]
     return out
 
@@ -54,9 +54,9 @@ def window_view_options(window: MainWindow) -> dict:
 class _Common(QDialog):
     """What both dialogs share: view, size, look, file."""
 
-    def __init__(self, window, title: str, formats: str, default_size, parent=None):
+    def __init__(self, window: MainWindow, title: str, formats: str, default_size, parent=None):
         super().__init__(parent if parent is not None else window)
-        self.window = window
+        self.main = window  # the window whose views are exported (not QWidget.window(): this dialog's own)
         self.session = window.session
         self.setWindowTitle(title)
         self._filter = formats
@@ -159,7 +159,7 @@ class _Common(QDialog):
         title = (self.title_text.text().strip() or "auto") if self.title_box.isChecked() else None
         return FigureOptions(width=self.width_box.value(), height=self.height_box.value(), title=title,
                              caption=self.caption_box.isChecked(), legend=self.legend_box.isChecked(),
-                             font_size=self.font_box.value(), **window_view_options(self.window))
+                             font_size=self.font_box.value(), **window_view_options(self.main))
 
     def title(self) -> str:
         s = self.session
@@ -204,7 +204,8 @@ class FigureDialog(_Common):
         if shown is None:
             self.show_message("Nothing to export yet: train or open a run first.", error=True)
             return None
-        frame = self.window.dressed(s.frame_at(shown.snapshot.step))
+        frame = self.main.dressed(s.frame_at(shown.snapshot.step))
+        assert frame is not None  # a frame was shown: the session has its step
         snap = frame.snapshot
         if not self.path.text().strip():
             self.show_message("Choose a file (.png, .svg or .pdf).", error=True)
@@ -348,8 +349,8 @@ class AnimationDialog(_Common):
             if not self.check_replace(self.path.text()):
                 return False
             renderer = FigureRenderer(self.panels(), self.options(), self.title())
-            self.job = AnimationJob(renderer, lambda step: self.window.dressed(s.frame_at(step)), steps, self.path.text().strip(), fps=fps, orbit=orbit,
-                                    replace=self.replace_ok(self.path.text()))
+            self.job = AnimationJob(renderer, lambda step: self.main.dressed(s.frame_at(step)), steps,
+                                    self.path.text().strip(), fps=fps, orbit=orbit, replace=self.replace_ok(self.path.text()))
             self.job.start()
         except ExportError as exc:
             if renderer is not None:
