@@ -166,17 +166,18 @@ def prepare_display(gl: bool) -> None:
     """Pick the Qt platform before the QApplication exists: offscreen for 2D; an X server for GL."""
     from PyQt6.QtWidgets import QApplication
 
+    gl_views = f"view {_gl_view()}"
     app = QApplication.instance()
     if app is not None:  # the platform is chosen already (a process that exported before, or the window)
         if gl and app.platformName() in ("offscreen", "minimal"):
-            raise CliError("main.py: view plane3d needs an X display (GL); this process runs Qt on the "
+            raise CliError(f"main.py: {gl_views} needs an X display (GL); this process runs Qt on the "
                            f"{app.platformName()} platform")
         return
     if not gl:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         return
     if os.environ.get("QT_QPA_PLATFORM", "") == "offscreen":
-        raise CliError("main.py: view plane3d needs an X display (GL), which QT_QPA_PLATFORM=offscreen cannot "
+        raise CliError(f"main.py: {gl_views} needs an X display (GL), which QT_QPA_PLATFORM=offscreen cannot "
                        "host: unset QT_QPA_PLATFORM")
     if os.environ.get("DISPLAY"):
         return
@@ -184,7 +185,7 @@ def prepare_display(gl: bool) -> None:
     main_py = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
     if os.environ.get(ENV_XVFB_CHILD) or shutil.which("xvfb-run") is None or main_py is None \
             or main_py.name != "main.py":
-        raise CliError(f"main.py: view plane3d needs an X display (GL) and there is none: {how}")
+        raise CliError(f"main.py: {gl_views} needs an X display (GL) and there is none: {how}")
     env = dict(os.environ, **{ENV_XVFB_CHILD: "1"})
     sys.stdout.flush()
     sys.stderr.flush()

@@ -58,10 +58,6 @@ VIEWS = registry.view_keys()
 FIGURES = {name: panels for name, (panels, _) in registry.FIGURES.items()}
 DEFAULT_PANELS = FIGURES[registry.DEFAULT_FIGURE]
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
-#: Each view's title (views.registry).
-VIEW_TITLES = {v.key: v.title for v in registry.VIEWS}
-#: Views whose pictures colour features (the legend is on by default for these).
-FEATURE_COLOURED = tuple(v.key for v in registry.VIEWS if v.feature_coloured)
 DPI = 96  # device pixels per inch of every target (1 pt = 4/3 px)
 #: Publication style of the exported plots' axes (the window's are lighter grey).
 AXIS_PEN = (70, 70, 70)
@@ -551,7 +547,7 @@ class FigureRenderer:
     def legend_on(self) -> bool:
         if self.options.legend is not None:
             return bool(self.options.legend)
-        return any(k in FEATURE_COLOURED for k in self.panels_keys)
+        return registry.feature_coloured(self.panels_keys)
 
     def panel_title(self, key: str) -> str:
         """The name above a panel of a composed figure (WᵀW without b says so)."""
@@ -849,7 +845,7 @@ class FigureRenderer:
         target = check_output(path, FIGURE_FORMATS, replace=replace)
         ext = target.suffix.lower()
         if ext in (".svg", ".pdf") and len(self.panels_keys) == 1 and needs_gl(self.panels_keys):
-            raise ExportError("--out", f"the {VIEW_TITLES[self.panels_keys[0]]} view exports to .png (a GL rendering); "
+            raise ExportError("--out", f"the {registry.spec(self.panels_keys[0]).title} view exports to .png (a GL rendering); "
                                        f"SVG and PDF are for 2D views and figures")
         self.interrupted = interrupted
         try:

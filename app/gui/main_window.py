@@ -507,7 +507,10 @@ class MainWindow(QMainWindow):
                                and self.refresh_story())
         self.timeline.stepRequested.connect(self._step_requested)
         self.timeline.followLiveChanged.connect(s.set_follow_live)
-        self.views["history"].stepRequested.connect(self.timeline.go_to_step)  # the history's cursor scrubs
+        for view in self.all_views.values():  # a view that asks for a step (the history's cursor) scrubs
+            asks = getattr(view, "stepRequested", None)
+            if asks is not None:
+                asks.connect(self.timeline.go_to_step)
         self.picker.modelChosen.connect(s.set_model)
 
     # ============================================================= actions

@@ -10,10 +10,11 @@ import pytest
 pytest.importorskip("PyQt6")
 from PyQt6.QtGui import QImage  # noqa: E402
 
-from app.export.figure import VIEW_TITLES, FigureOptions, FigureRenderer, qimage_rgb  # noqa: E402
+from app.export.figure import FigureOptions, FigureRenderer, qimage_rgb  # noqa: E402
 from app.export.view_settings import (CameraSettings, SettingError, apply_sets, from_json, parse_set,  # noqa: E402
                                       to_json)
 from render3d.scene import PlaneSettings  # noqa: E402
+from views import registry  # noqa: E402
 from widgets.feature_history import HistorySettings  # noqa: E402
 from widgets.feature_wheel import WheelSettings  # noqa: E402
 from widgets.gram_view import GramSettings  # noqa: E402
@@ -170,7 +171,7 @@ def test_window_settings_round_trip_into_the_exported_figure(qtbot, window, tmp_
     mine = _rgb(w.plane3d.render_image(360, 300))
 
     # the dialog's export of WᵀW is drawn with the window's settings: W^T W by angle, no b
-    d.view.setCurrentIndex(d.view.findText(VIEW_TITLES["gram"]))
+    d.view.setCurrentIndex(d.view.findText(registry.spec("gram").title))
     assert d.panels() == ("gram",)
     d.width_box.setValue(400)
     d.height_box.setValue(360)
