@@ -3,8 +3,8 @@
 The window's docks and View menu, the export dialog's list, ``main.py export / animate
 --view`` and ``--set``, the settings file (``save_views`` / ``load_views``), ``main.py
 figures`` and the Python API's ``Run.figure(view=...)`` all take the views from ``VIEWS``.
-Adding a view is its widget module (a class with the View protocol, widgets.views2d.View),
-one ``ViewSpec`` line below (and its settings dataclass in views.settings, if it has
+Adding a view is its widget module (a class with the ``View`` protocol below; a 2D view
+subclasses widgets.views2d.PlotPanel, which has it), one ``ViewSpec`` line below (and its settings dataclass in views.settings, if it has
 options) and its tests.
 
 Qt-free: the widget is named as "module:Class" and imported only by the code that draws
@@ -14,10 +14,27 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Dict, FrozenSet, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Optional, Protocol, Sequence, Tuple
 
 from .settings import (CameraSettings, GramSettings, HistorySettings, PlaneSettings, WheelSettings,
                        ZoneSettings)
+
+if TYPE_CHECKING:
+    from model.frame import Frame
+
+
+class View(Protocol):
+    """What the window, the export dialog and the exporter ask of a view's widget (the class a
+    ``ViewSpec.widget`` names): ``set_frame(frame)`` draws a model.frame.Frame (None: clear), the only
+    thing a view receives; ``featureClicked`` (a Qt signal of the feature's 0-based index) reports
+    a click on a feature. A view with options (``ViewSpec.settings``) also has ``settings`` (the value of
+    that class), ``set_settings(value)`` and a ``settingsChanged`` signal; a view may have
+    ``stepRequested`` (a signal of a step): the window's timeline then scrubs to it."""
+
+    featureClicked: Any
+
+    def set_frame(self, frame: Optional[Frame]) -> None: ...
+
 
 #: What a view may need from a frame besides the snapshot, its colours and the selection (model.frame.Frame):
 #: the snapshot's analysis, the run's recorded history, the shown model's dataset, the loss curves of all
@@ -167,6 +184,6 @@ def settings_fields(key: str) -> Tuple[str, ...]:
     return tuple(f.name for f in fields(s.settings) if f.name not in s.hidden_settings)
 
 
-__all__ = ["ViewSpec", "VIEWS", "BY_KEY", "NAMES", "FIGURES", "DEFAULT_FIGURE", "PANELS_MAX", "FRAME_NEEDS",
+__all__ = ["View", "ViewSpec", "VIEWS", "BY_KEY", "NAMES", "FIGURES", "DEFAULT_FIGURE", "PANELS_MAX", "FRAME_NEEDS",
            "view_keys", "spec", "canonical", "with_settings", "settings_class", "needs_gl", "feature_coloured",
            "needs", "view_class", "settings_fields", "CameraSettings"]

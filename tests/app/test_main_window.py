@@ -622,3 +622,25 @@ def test_ctrl_shift_click_sends_a_feature_to_the_3d_axes_and_presets_fill_the_fo
         assert w.form.config() == p.build(), name
         assert not w.session.is_training() and w.session.config is None
         assert p.title in w.status.text() and "would take" in w.status.text()
+
+
+@pytest.mark.slow
+def test_the_window_hosts_every_view_of_the_registry(qtbot, make_window):
+    """A dock per view of views.registry, titled as the registry says, each in the View menu; a view
+    that asks for a step (the feature history's cursor) scrubs the timeline without being named."""
+    from views import registry
+
+    w = make_window()
+    view_menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&View")
+    toggles = {a.text() for a in view_menu.actions()}
+    for v in registry.VIEWS:
+        assert w.docks[v.key].windowTitle() == v.title and w.all_views[v.key] is w.docks[v.key].widget()
+        assert v.title in toggles, v.key
+    assert set(w.all_views) == set(registry.BY_KEY)
+    w.session.start(TrainConfig(n=5, steps=3000, seed=0))
+    qtbot.waitUntil(lambda: finished(w), timeout=30000)
+    w.redraw()
+    target = int(w.session.history.steps[len(w.session.history) // 2])
+    w.all_views["history"].stepRequested.emit(target)
+    qtbot.waitUntil(lambda: w.session.frame().snapshot.step == target, timeout=3000)
+    assert w.timeline.current_step == target and not w.session.follow_live
