@@ -51,18 +51,18 @@ def bench(session, panels, frames: int, ext: str, folder: str):
         return FigureOptions(width=SIZE[0], height=SIZE[1])
 
     with FigureRenderer(panels, opts(), title) as r:  # baseline: render only
-        r.prepare(*session.frame_at(int(steps[-1])))
-        r.image(*session.frame_at(int(steps[0])))  # warm-up (first paint settles the layout)
+        r.prepare(session.frame_at(int(steps[-1])))
+        r.image(session.frame_at(int(steps[0])))  # warm-up (first paint settles the layout)
         t = time.perf_counter()
         last = None
         for s in steps:
             if s != last:  # as AnimationJob does: a repeated snapshot (sparse history) reuses its pixels
-                qimage_bgra(r.image(*session.frame_at(int(s))))
+                qimage_bgra(r.image(session.frame_at(int(s))))
             last = s
         render = time.perf_counter() - t
     out = os.path.join(folder, f"bench_{'_'.join(panels)}{ext}")
     with FigureRenderer(panels, opts(), title) as r:
-        r.image(*session.frame_at(int(steps[0])))  # the same warm-up
+        r.image(session.frame_at(int(steps[0])))  # the same warm-up
         t = time.perf_counter()
         AnimationJob(r, session.frame_at, steps, out, fps=30).run()
         total = time.perf_counter() - t

@@ -134,11 +134,11 @@ def scrub_breakdown(app, win, frames: int = 20) -> list:
         add("snapshot from the history", _ms(s.snapshot))
         add("analysis, fresh (analyze)", _ms(lambda: analyze(snap, onehot=True)))
         add("view context, analysis cached", _ms(s.frame))
-        _, ctx = s.frame()
+        frame = win.dressed(s.frame())
         for key, v in views.items():
             shown = v.isVisible() and not v.visibleRegion().isEmpty()
             name = f"update {key}" + ("" if shown else " (hidden: skipped by redraw)")
-            add(name, _ms(lambda v=v: v.set_snapshot(snap, ctx)) if shown else 0.0)
+            add(name, _ms(lambda v=v: v.set_frame(frame)) if shown else 0.0)
         add("update timeline (steps, position)", _ms(lambda: (win.timeline.set_steps(s.history.steps),
                                                              win.timeline.set_current_step(snap.step))))
         add("update verdict line", _ms(lambda: win.verdict_label.setText(win.verdict_label.text() + "")))
@@ -386,10 +386,10 @@ def main(seconds=4.0):
             # baseline: the same frame with analysis recomputed (no cache) and every view rebuilt
             win.session.analyses.reset(win.session.analyses.onehot)
             t = time.perf_counter()
-            snap, ctx = win.session.frame()
+            frame = win.session.frame()
             for v in win.views.values():
-                v.set_snapshot(None, ctx)
-                v.set_snapshot(snap, ctx)
+                v.set_frame(None)
+                v.set_frame(frame)
             app.processEvents()
             naive.append((time.perf_counter() - t) * 1000)
         rows.append((f"scrub latency n={n:,}, all 2D views (ms, median)", float(np.median(times)),

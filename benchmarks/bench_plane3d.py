@@ -112,7 +112,7 @@ def rows(quick: bool = False):
     from render3d import scene as sc
     from render3d.plane_view import PlaneView
     from resources import palette
-    from widgets.context import ViewContext
+    from model.frame import Frame
 
     view = PlaneView()
     view.resize(VIEW_SIZE[0], VIEW_SIZE[1] + 90)
@@ -124,10 +124,10 @@ def rows(quick: bool = False):
     for n in (7, 10_000):
         snaps = snapshots(n)
         colors = palette.feature_colors(n, geo.angles(snaps[0].W))
-        ctx = ViewContext(colors=colors)
+        frames = [Frame(snapshot=s, colors=colors) for s in snaps]
         st = sc.PlaneSettings(triple=(0, 1, 2))
         reps = (5 if n > 100 else 20) if quick else (15 if n > 100 else 60)
-        view.set_snapshot(snaps[0], ctx)
+        view.set_frame(frames[0])
         view.set_triple((0, 1, 2))
         view.set_camera("iso")
 
@@ -140,7 +140,7 @@ def rows(quick: bool = False):
         build, build_best = _median_ms(lambda r: sc.build_scene(snaps[r % len(snaps)], st, colors), reps)
 
         def change(r):
-            view.set_snapshot(snaps[(r + 1) % len(snaps)], ctx)
+            view.set_frame(frames[(r + 1) % len(snaps)])
             paint()
 
         latency, latency_best = _median_ms(change, reps)

@@ -1,4 +1,4 @@
-"""The six 2D views: time of set_snapshot + one app.processEvents() (the paint), per view
+"""The 2D views: time of set_frame + one app.processEvents() (the paint), per view
 and for all six together, at n = 7 and n = 10,000, against a naive baseline timed in
 the same run.
 
@@ -75,14 +75,14 @@ def contexts(snaps, K: int, N: int = 2000, seed: int = 1):
     from model import geometry as geo
     from model.analysis import analyze
     from resources.palette import feature_colors
-    from widgets.context import ViewContext
+    from model.frame import Frame
 
     rng = np.random.default_rng(seed)
     steps = np.arange(N) * 10
     losses = np.exp(-steps[:, None] / 5000.0) * (1 + 0.3 * rng.random((N, K)))
     colors = feature_colors(snaps[0].n, geo.angles(snaps[-1].W))
-    return [ViewContext(colors=colors, analysis=analyze(s), selected=frozenset({0}), loss_steps=steps,
-                        losses=losses, model=0) for s in snaps]
+    return [Frame(snapshot=s, colors=colors, analysis=analyze(s), selected=frozenset({0}), loss_steps=steps,
+                  losses=losses, model=0) for s in snaps]
 
 
 # ----------------------------------------------------------------------------
@@ -252,17 +252,17 @@ def rows(quick: bool = False, sizes=(7, 10_000)) -> List[Dict[str, object]]:
         base_frames = 2 if n > 1000 else (6 if quick else 12)
         # warm-up: numba compile, first layouts
         for k, v in views.items():
-            v.set_snapshot(snaps[0], ctxs[0])
+            v.set_frame(ctxs[0])
         app.processEvents()
         per_view = {}
         for k, v in views.items():
-            ms, best = _time_frames(app, [v.set_snapshot], snaps, ctxs, frames)
+            ms, best = _time_frames(app, [lambda s, c, v=v: v.set_frame(c)], snaps, ctxs, frames)
             bms, _ = _time_frames(app, [lambda s, c, k=k: naive.set(k, s, c)], snaps, ctxs, base_frames)
             per_view[k] = (ms, bms)
-            out.append(_row("set_snapshot + paint", n, k, ms, bms, None, best_ms=best))
-        ms, best = _time_frames(app, [v.set_snapshot for v in views.values()], snaps, ctxs, frames)
+            out.append(_row("set_frame + paint", n, k, ms, bms, None, best_ms=best))
+        ms, best = _time_frames(app, [lambda s, c, v=v: v.set_frame(c) for v in views.values()], snaps, ctxs, frames)
         bms = sum(b for _, b in per_view.values())
-        out.append(_row("set_snapshot + paint", n, "all six", ms, bms, TARGETS.get(n),
+        out.append(_row("set_frame + paint", n, "all six", ms, bms, TARGETS.get(n),
                         "baseline: sum of the per-view naive times", best_ms=best))
         for w in shown:
             w.close()
@@ -279,7 +279,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     quick = "--quick" in argv
     rs = rows(quick=quick)
-    print(f"2D views: set_snapshot + processEvents, median ms per frame, {VIEW_SIZE[0]}x{VIEW_SIZE[1]} offscreen "
+    print(f"2D views: set_frame + processEvents, median ms per frame, {VIEW_SIZE[0]}x{VIEW_SIZE[1]} offscreen "
           f"(Qt platform {os.environ.get('QT_QPA_PLATFORM')}), {os.cpu_count()} CPUs")
     print(f"{'n':>6}  {'view':<8} {'median':>8} {'best':>7} {'baseline':>10} {'speedup':>8} {'target':>7}  ok")
     for r in rs:

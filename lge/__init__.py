@@ -8,7 +8,7 @@ pandas DataFrames. The options are the command line's, built from the same schem
 
 Packaging: ``lge`` is the distribution's only top-level name. Its subpackages are the
 repository's folders, ``lge.model`` = model/, ``lge.app`` = app/, ``lge.widgets``,
-``lge.render3d``, ``lge.resources``: pyproject.toml's ``package-dir`` maps them so in a
+``lge.render3d``, ``lge.views``, ``lge.resources``: pyproject.toml's ``package-dir`` maps them so in a
 wheel, and ``_CheckoutFinder`` below maps them so when this package is imported from a
 checkout (or an editable install of one), so that installing never puts generic names such
 as ``model`` or ``app`` into site-packages.
@@ -23,7 +23,7 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 _ROOT = _HERE.parent
 #: The repository's folders that are lge's subpackages (pyproject.toml's package-dir says the same).
-SUBPACKAGES = ("model", "app", "widgets", "render3d", "resources")
+SUBPACKAGES = ("model", "app", "widgets", "render3d", "views", "resources")
 
 
 def _from_checkout() -> bool:

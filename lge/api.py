@@ -344,12 +344,13 @@ def _setting_text(value: Any) -> str:
     return str(value)
 
 
-def _view_argv(view: str, model: int, size: Tuple[int, int], settings: Optional[Mapping[str, Any]],
+def _view_argv(view: str, model: int, size: Optional[Tuple[int, int]], settings: Optional[Mapping[str, Any]],
                axes: Optional[Sequence[int]], select: Optional[Sequence[int]], panels: Union[str, Sequence[str], None],
                title: Optional[str], caption: bool, legend: Optional[bool], font_size: float) -> List[str]:
     """The command line's figure options for these keywords (checked there, as for main.py export)."""
-    argv = ["--view", view, "--model", str(model), "--size", f"{int(size[0])}x{int(size[1])}",
-            "--font-size", repr(float(font_size))]
+    argv = ["--view", view, "--model", str(model), "--font-size", repr(float(font_size))]
+    if size is not None:  # else the view's own (views.registry)
+        argv += ["--size", f"{int(size[0])}x{int(size[1])}"]
     for key, value in (settings or {}).items():
         argv += ["--set", f"{key}={_setting_text(value)}"]
     if axes is not None:
@@ -367,6 +368,16 @@ def _view_argv(view: str, model: int, size: Tuple[int, int], settings: Optional[
     if legend is not None:
         argv.append("--legend" if legend else "--no-legend")
     return argv
+
+
+def _draws_gl(ns: argparse.Namespace) -> bool:
+    """Whether the views these parsed options draw need OpenGL (views.registry)."""
+    from views import registry
+
+    if ns.view != "figure":
+        return ns.view in registry.NAMES and registry.needs_gl((ns.view,))
+    names = registry.FIGURES[ns.panels][0] if ns.panels in registry.FIGURES else str(ns.panels or "").split(",")
+    return registry.needs_gl(tuple(registry.canonical(k.strip()) for k in names))
 
 
 def _qt(gl: bool) -> None:
@@ -534,14 +545,15 @@ class Run:
 
     # ---- pictures
     def figure(self, view: str = "zones", step: Optional[int] = None, model: int = 0,
-               size: Tuple[int, int] = (1200, 800), settings: Optional[Mapping[str, Any]] = None,
+               size: Optional[Tuple[int, int]] = None, settings: Optional[Mapping[str, Any]] = None,
                axes: Optional[Sequence[int]] = None, select: Optional[Sequence[int]] = None,
                panels: Union[str, Sequence[str], None] = None, title: Optional[str] = "auto", caption: bool = True,
                legend: Optional[bool] = None, font_size: float = 10.0, background: str = "white") -> Figure:
-        """A view (zones, wheel, gram, bias, loss, verdict, plane3d) or a figure of several
+        """A view (views.registry: zones, wheel, gram, bias, loss, verdict, plane3d, ...) or a figure of several
         (view="figure", panels=("plane3d", "zones")) of one snapshot, drawn as ``main.py export``
         draws it: ``settings`` are its ``--set`` keys ({"plane3d.enlarge": (1, 1, 5)}), ``axes`` and
-        ``select`` 1-based feature numbers; ``title`` None for none. The 3D view needs an X display."""
+        ``select`` 1-based feature numbers; ``title`` None for none; ``size`` (w, h) pixels, None: the view's
+        own (views.registry). The 3D view needs an X display."""
         from app.cli.export import figure_png
 
         argv = [str(self.path), "--out", "figure.png", "--background", background]
@@ -549,14 +561,13 @@ class Run:
         if step is not None:
             argv += ["--step", str(int(step))]
         ns = _namespace("export", argv, {}, ())
-        keys = ns.panels or view
-        _qt("plane" in str(keys))
+        _qt(_draws_gl(ns))
         png, snap, w, h = _call(figure_png, ns)
         return Figure(png, w, h, f"{view} step {snap.step:,}")
 
     def animate(self, out: PathLike, view: str = "zones", start: Optional[int] = None, end: Optional[int] = None,
                 frames: Optional[int] = None, stride: Optional[int] = None, log_time: bool = False, fps: float = 30.0,
-                orbit: float = 0.0, model: int = 0, size: Tuple[int, int] = (1280, 720),
+                orbit: float = 0.0, model: int = 0, size: Optional[Tuple[int, int]] = None,
                 settings: Optional[Mapping[str, Any]] = None, axes: Optional[Sequence[int]] = None,
                 select: Optional[Sequence[int]] = None, panels: Union[str, Sequence[str], None] = None,
                 title: Optional[str] = "auto", caption: bool = True, legend: Optional[bool] = None,
@@ -572,7 +583,7 @@ class Run:
                 argv += [flag, str(int(v))]
         argv += [f for f, on in (("--log-time", log_time), ("--force", force), ("--quiet", quiet)) if on]
         ns = _namespace("animate", argv, {}, ())
-        _qt("plane" in str(ns.panels or view))
+        _qt(_draws_gl(ns))
         if _call(cmd_animate, ns) == EXIT_INTERRUPTED:
             raise LgeError(f"interrupted: nothing was written to {out}", 130)
         return Animation(Path(os.fspath(out)))

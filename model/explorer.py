@@ -5,8 +5,9 @@ edited snapshot shown instead of the history's).
 The window's session wraps one ``ExplorerState`` (adding signals, the training
 worker and the analysis thread); headless export uses one directly: open a file,
 pick the model and the step, take ``frame_at(step)``. Every view draws one
-``Frame``: the snapshot, its analysis (from the state's ``AnalysisProvider``)
-and what else the views share (colours, selection, the loss curves).
+``Frame`` (model.frame): the snapshot, its analysis (from the state's
+``AnalysisProvider``, which the frame carries) and what else the views share
+(colours, selection, the loss curves, the history).
 
 Follow-live has one owner, this state: while following, the frame is the latest
 recorded step and moves with every new one (``live_advanced()`` says whether to
@@ -16,7 +17,6 @@ requested step, so new live steps leave it where it is.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Hashable, List, Optional, Set, Tuple, Union
 
@@ -24,38 +24,15 @@ import numpy as np
 
 from resources.palette import CATEGORICAL_MAX, feature_colors
 
-from .analysis import Analysis
 from .analysis_provider import OVERRIDE, VERDICTS_MAX_WORK, AnalysisProvider
 from .config import TrainConfig
+from .frame import Frame
 from .geometry import angles, project
 from .history import History
 from .runfile import open_run
 from .snapshot import NOT_FINITE, Snapshot, nonfinite_text
 
 _SERIALS = itertools.count(1)  # run and override identities: never reused, unlike id()
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One frame: what every view draws. ``analysis`` is the snapshot's own, or, while that
-    is computed in the background (``pending``), the model's latest one (another step's)
-    or None. ``key`` names the snapshot in the provider's cache. ``nonfinite``: where the
-    snapshot's parameters are not finite (model.snapshot.nonfinite_text), None when they
-    are; such a frame has no analysis, and every view draws NOT_FINITE_TEXT instead."""
-
-    snapshot: Snapshot
-    analysis: Optional[Analysis]
-    pending: bool
-    key: Hashable
-    colors: np.ndarray
-    selected: frozenset
-    onehot: bool
-    dataset: Optional[np.ndarray]
-    loss_steps: np.ndarray
-    losses: np.ndarray
-    model: int
-    nonfinite: Optional[str] = None
-    history: Optional[History] = None  # the run's recorded history (the feature-history view reads it)
 
 
 class ExplorerState:
@@ -216,7 +193,7 @@ class ExplorerState:
         return Frame(snapshot=snap, analysis=analysis, pending=pending, key=key, colors=self.colors,
                      selected=frozenset(self.selected), onehot=self.onehot, dataset=dataset,
                      loss_steps=steps, losses=losses, model=self.model, nonfinite=nonfinite,
-                     history=self.history)
+                     history=self.history, provider=self.analyses)
 
     def losses(self) -> Tuple[np.ndarray, np.ndarray]:
         """(steps (N,), losses (N, K)) of the run, copied once per new recorded row."""

@@ -9,9 +9,8 @@ snapshot that is not finite: the readers report it in one line (the commands) or
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Iterable, List, Optional
 
 import numpy as np
 
@@ -119,25 +118,3 @@ def not_finite_message(snap: Snapshot, detail: Optional[str] = None) -> str:
     """What a view says for a snapshot that is not finite: NOT_FINITE_TEXT, the step and where
     (``detail``, default nonfinite_text)."""
     return f"{NOT_FINITE_TEXT} (step {snap.step:,}): {detail or nonfinite_text(snap)}"
-
-
-def draws_not_finite(set_snapshot: Callable[..., None]) -> Callable[..., None]:
-    """A view's ``set_snapshot(snap, ctx)`` that draws a snapshot whose parameters are not finite
-    as no snapshot (the view cleared; the loss view keeps its curves) and has the view say so
-    with its ``show_not_finite(text)`` (None: a finite snapshot, the message hidden). The text
-    is the frame's (``ctx.nonfinite``) when it has one. One rule for every view: none computes
-    anything from NaN or inf."""
-
-    @functools.wraps(set_snapshot)
-    def guarded(self: Any, snap: Optional[Snapshot], ctx: Any = None) -> None:
-        if snap is not None and not snap.finite:
-            set_snapshot(self, None, ctx)
-            self.show_not_finite(not_finite_message(snap, getattr(ctx, "nonfinite", None)))
-            return
-        self.show_not_finite(None)
-        set_snapshot(self, snap, ctx)
-
-    # a marker on the function object (widgets/views2d.py reads it with getattr, so a view is wrapped
-    # once); mypy has no attribute for it on a Callable
-    guarded.draws_not_finite = True  # type: ignore[attr-defined]
-    return guarded

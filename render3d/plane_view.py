@@ -1,6 +1,6 @@
 """The 3D latent plane (the seed's central picture) as a dock of the explorer.
 
-``PlaneView.set_snapshot(snap, ctx)`` builds the arrays (render3d.scene, pure
+``PlaneView.set_frame(frame)`` builds the arrays (render3d.scene, pure
 numpy) and hands them to a few GL items (render3d.gl_items) that only draw
 them; Qt repaints at display rate. The triple of output axes, the enlarge
 factors and the toggles are ``PlaneSettings``; the camera stays where it is
@@ -35,16 +35,16 @@ from PyQt6.QtGui import QImage, QPainter, QResizeEvent, QShowEvent, QVector3D
 from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QLabel, QLayout, QLayoutItem, QSizePolicy, QSpinBox,
                              QToolButton, QVBoxLayout, QWidget)
 
-from model.snapshot import Snapshot, draws_not_finite
+from model.snapshot import Snapshot, not_finite_message
+from views.settings import ENLARGE_RANGE, PlaneSettings, Triple
 
 from . import scene as sc
 from .gl_items import GLView, LabelItem, LineItem, MeshItem, PointItem, paint_labels
-from .scene import PlaneSettings, Triple
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from widgets.context import ViewContext
+    from model.frame import Frame
 
 BACKGROUND = (255, 255, 255, 255)
 #: Pixel sizes of the drawing elements at scale 1 (render_image scales them with the image).
@@ -291,7 +291,7 @@ class PlaneView(QWidget):
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self._snap: Optional[Snapshot] = None
-        self._ctx = None
+        self._frame: Optional[Frame] = None
         self._settings = PlaneSettings()
         self._auto = True           # the triple follows default_triple until the user picks one
         self._slot_age = [1, 0, 2]  # send_feature replaces the slot set longest ago (z first)
@@ -390,7 +390,7 @@ class PlaneView(QWidget):
         self.enlarge_spins = []
         for name in "xyz":
             d = QDoubleSpinBox()
-            d.setRange(*sc.ENLARGE_RANGE)
+            d.setRange(*ENLARGE_RANGE)
             d.setDecimals(2)
             d.setSingleStep(0.5)
             d.setValue(1.0)
@@ -453,6 +453,11 @@ class PlaneView(QWidget):
             self._auto = False
         self._apply(st, refit=st.triple != old.triple or st.enlarge != old.enlarge)
 
+    def restored(self, st: PlaneSettings) -> PlaneSettings:
+        """Saved settings as this view takes them back in a new window: the toggles, but its own triple and
+        enlarge factors (they belong to a run whose n may differ from the next one's)."""
+        return st.with_(triple=self._settings.triple, enlarge=self._settings.enlarge)
+
     def set_triple(self, triple: Sequence[int]) -> None:
         """Show the output axes (i, j, k) (0-based) on x, y, z; the default no longer follows training."""
         t = tuple(int(v) for v in triple)
@@ -480,8 +485,8 @@ class PlaneView(QWidget):
         self.set_triple(tuple(t))
 
     def send_selected(self) -> None:
-        """The features selected in the 2D views (ctx.selected) go into the triple, up to three."""
-        sel = sorted(getattr(self._ctx, "selected", ()) or ()) if self._ctx is not None else []
+        """The features selected in the 2D views (the frame's selection) go into the triple, up to three."""
+        sel = sorted(self._frame.selected) if self._frame is not None else []
         if self._snap is not None:
             sel = [i for i in sel if 0 <= i < self._snap.n]
         if len(sel) >= 3:
@@ -505,7 +510,7 @@ class PlaneView(QWidget):
         """Back to the default triple (two strong features and the weakest), following training."""
         self._auto = True
         if self._snap is not None:
-            t = sc.default_triple(self._snap, getattr(self._ctx, "analysis", None))
+            t = sc.default_triple(self._snap, self._frame.analysis if self._frame is not None else None)
             self._apply(self._settings.with_(triple=t), refit=t != self._settings.triple)
 
     def _apply(self, st: PlaneSettings, refit: bool):
@@ -555,10 +560,25 @@ class PlaneView(QWidget):
         if text is not None:
             self.status.setText(text)
 
-    @draws_not_finite
-    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
+    def set_frame(self, frame: Optional[Frame]) -> None:
+        """Draw ``frame`` (None clears): the one thing a view receives. A snapshot that is not finite is
+        drawn as none and the status line (and render_image) say so."""
+        snap = None if frame is None else frame.snapshot
+        if snap is not None and not snap.finite:
+            self._draw(None, frame)
+            self.show_not_finite(not_finite_message(snap, frame.nonfinite if frame is not None else None))
+            return
+        self.show_not_finite(None)
+        self._draw(snap, frame)
+
+    @property
+    def frame(self) -> Optional[Frame]:
+        """The frame drawn last."""
+        return self._frame
+
+    def _draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
         """Draw this snapshot (None clears). The camera stays put unless n changed."""
-        self._snap, self._ctx = snap, ctx
+        self._snap, self._frame = snap, frame
         self._ensure_gl()
         if snap is None or snap.n == 0:
             self.scene = None
@@ -576,12 +596,12 @@ class PlaneView(QWidget):
             t = self._settings.triple
             if new_run or self._auto or not all(0 <= v < n for v in t) or n < 3:
                 self._auto = new_run or self._auto or n >= 3
-                self._settings = self._settings.with_(triple=sc.default_triple(snap, getattr(ctx, "analysis", None)),
+                self._settings = self._settings.with_(triple=sc.default_triple(snap, frame.analysis if frame is not None else None),
                                                       enlarge=(1.0, 1.0, 1.0) if new_run else self._settings.enlarge)
                 self._slot_age = [1, 0, 2]
         elif self._auto:
             # follow training: switch when a feature has died and none of the triple is dead
-            a = getattr(ctx, "analysis", None)
+            a = frame.analysis if frame is not None else None
             dead = set(getattr(a, "dead", []) or []) if a is not None and getattr(a, "n", n) == n else set()
             if dead and not dead & set(self._settings.triple):
                 t = sc.default_triple(snap, a)
@@ -594,11 +614,11 @@ class PlaneView(QWidget):
 
     def redraw(self) -> None:
         """Rebuild the scene from the last snapshot and the settings."""
-        snap, ctx = self._snap, self._ctx
+        snap, frame = self._snap, self._frame
         if snap is None:
             return
-        colors = _colors_for(snap, ctx)
-        a = getattr(ctx, "analysis", None)
+        colors = _colors_for(snap, frame)
+        a = frame.analysis if frame is not None else None
         dead = getattr(a, "dead", None) if a is not None and getattr(a, "n", snap.n) == snap.n else None
         S = sc.build_scene(snap, self._settings, colors, dead=dead)
         self.scene = S
@@ -824,9 +844,9 @@ class PlaneView(QWidget):
             self.featureClicked.emit(k)
 
 
-def _colors_for(snap: Snapshot, ctx) -> np.ndarray:
-    """(n, 4) uint8: ctx.colors when they fit the snapshot, else the palette's colours."""
+def _colors_for(snap: Snapshot, frame: Optional[Frame]) -> np.ndarray:
+    """(n, 4) uint8: the frame's colours when they fit the snapshot, else the palette's colours."""
     from resources import palette
 
-    c = None if ctx is None else getattr(ctx, "colors", None)
+    c = None if frame is None else frame.colors
     return palette.colors_for(snap.n, c, lambda: sc.plane_of(snap)[0])

@@ -40,7 +40,7 @@ directions of W's columns, as in the 2D views); ``Scene.plane`` says so.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -48,6 +48,8 @@ from numpy.typing import ArrayLike
 
 from model import geometry as geo
 from model.snapshot import Snapshot
+from views.settings import CAMERA_PRESETS, Triple
+from views.settings import PlaneSettings as PlaneSettings  # re-exported: where the 3D view's settings were
 
 if TYPE_CHECKING:
     from model.analysis import Analysis
@@ -77,55 +79,12 @@ POINT_MAX = 2_500
 SPOKE_MAX = 300
 SPOKE_ALPHA = 0.55
 
-Triple = Tuple[int, int, int]
 
 
 # ----------------------------------------------------------------------------
 # settings
 
-#: The enlarge factor of an axis, from ... to: beyond, the scene's coordinates overflow or vanish
-#: (the view's spin boxes and --set plane3d.enlarge share it).
-ENLARGE_RANGE = (0.01, 1000.0)
-ENLARGE_MIN, ENLARGE_MAX = ENLARGE_RANGE
-#: Feature indices of a triple are below this (a run's n is far smaller; anything larger is garbage).
-TRIPLE_MAX = 1 << 31
-
-
-@dataclass(frozen=True)
-class PlaneSettings:
-    """How the 3D view draws a snapshot. ``triple`` is 0-based (i, j, k) -> (x, y, z)."""
-
-    triple: Triple = (0, 1, 2)
-    enlarge: Tuple[float, float, float] = (1.0, 1.0, 1.0)
-    show_shape: bool = True
-    show_cube: bool = True
-    after_relu: bool = False
-    show_slivers: bool = True
-    show_bias: bool = True
-    show_tilt: bool = True
-    show_vertices: bool = True
-    show_labels: bool = True
-    #: a flat axis (a dead feature: p_k = b_k on the whole plane) whose offset would be
-    #: too small to read is enlarged automatically, as the seed enlarges dimension 7 by hand;
-    #: only axes whose ``enlarge`` factor is 1 (not set by the user)
-    auto_enlarge: bool = True
-
-    def __post_init__(self):
-        t = tuple(int(v) for v in self.triple)
-        if len(t) != 3 or not all(0 <= v < TRIPLE_MAX for v in t):
-            raise ValueError(f"triple must be 3 feature indices (0-based, below {TRIPLE_MAX:,}), got {self.triple!r}")
-        try:
-            e = tuple(float(v) for v in self.enlarge)
-        except OverflowError:  # a 400-digit integer from a settings file
-            e = (math.inf,)
-        if len(e) != 3 or not all(math.isfinite(v) and ENLARGE_MIN <= v <= ENLARGE_MAX for v in e):
-            raise ValueError(f"enlarge must be 3 positive finite factors from {ENLARGE_MIN:g} to {ENLARGE_MAX:g}, "
-                             f"got {self.enlarge!r}")
-        object.__setattr__(self, "triple", t)
-        object.__setattr__(self, "enlarge", e)
-
-    def with_(self, **kw: object) -> "PlaneSettings":
-        return replace(self, **kw)
+# PlaneSettings (and the ranges it checks) live with every view's settings, Qt-free: views.settings.
 
 
 def check_triple(triple: Sequence[int], n: int) -> Triple:
@@ -878,8 +837,6 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: Optional[np.nda
 # ----------------------------------------------------------------------------
 # the camera
 
-#: Camera presets: name -> what it looks along.
-CAMERA_PRESETS = ("iso", "normal", "axis-i", "axis-j", "axis-k")
 ISO = (22.0, 35.0)  # (elevation, azimuth) degrees: the camera above the positive x-y quadrant
 FOV = 60.0           # pyqtgraph's horizontal field of view
 

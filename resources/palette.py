@@ -30,6 +30,33 @@ def _hex(c: str):
 BLUE, GREEN, RED, PURPLE = (_hex(c) for c in ("#1f77b4", "#2ca02c", "#d62728", "#9467bd"))
 GREY = NEUTRAL[:3]
 
+#: One colour per verdict (RGB), the one table: the verdict panel's title, the timeline's and the feature
+#: history's story marks, the sweep view's bars, histogram and thumbnail frames, the exported atlas.
+#: Each failure kind has its own colour (an atlas tells them apart at a glance).
+VERDICT_COLORS = {
+    "perfect": (44, 160, 44),
+    "symmetric_failure": (214, 39, 40),
+    "asymmetric_failure": (140, 86, 75),
+    "merged_failure": (148, 103, 189),
+    "two_circle_failure": (255, 127, 14),
+    "imperfect": (127, 127, 127),
+    "collapsed": (64, 64, 64),
+    "undecided": (188, 189, 34),
+    "diverged": (0, 0, 0),
+    "n/a (sparse data)": (31, 119, 180),
+}
+#: A verdict not in the table.
+VERDICT_OTHER = (51, 51, 51)
+#: The initial parameters (step 0): no verdict, so no verdict's colour.
+INITIAL_COLOR = (85, 85, 85)
+#: One colour per outcome (model.outcome), the one table: the timeline's strip, the atlas' curve and rows.
+OUTCOME_COLORS = {"settled": (44, 160, 44), "stuck": (59, 10, 10), "moving": (255, 191, 0)}
+
+
+def hex_color(rgb) -> str:
+    """'#rrggbb' of an RGB triple."""
+    return "#" + "".join(f"{int(v):02x}" for v in tuple(rgb)[:3])
+
 
 def feature_colors(n: int, ref_angles=None) -> np.ndarray:
     """(n, 4) uint8 RGBA. ref_angles (radians, (n,)) is used only when n > 20."""

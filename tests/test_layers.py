@@ -33,6 +33,11 @@ def test_importing_the_model_loads_no_qt():
                         "model.explorer, model.analysis_provider", QT) == []
 
 
+def test_the_view_registry_loads_no_qt():
+    """The command line builds --view and --set from views/ before any display exists."""
+    assert loaded_after("import views.registry, views.settings; views.registry.needs_gl(('plane3d',))", QT) == []
+
+
 @pytest.mark.slow
 def test_no_pickle_anywhere():
     bad = []
@@ -54,7 +59,7 @@ def test_no_module_imports_another_modules_private_names():
     one (`import discard as _discard`) is fine."""
     import ast
 
-    ours = ("app", "widgets", "render3d", "model", "resources")
+    ours = ("app", "widgets", "render3d", "views", "model", "resources")
     bad = []
     for top in ours:
         for src in sorted((ROOT / top).rglob("*.py")):

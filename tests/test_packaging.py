@@ -46,7 +46,7 @@ def test_the_wheels_only_top_level_name_is_lge(wheel):
     for pkg, folder in mapping.items():
         for py in (ROOT / folder).glob("*.py"):
             assert f"{pkg.replace('.', '/')}/{py.name}" in names, (pkg, py.name)
-    for folder in ("model", "app", "widgets", "render3d", "resources"):
+    for folder in ("model", "app", "widgets", "render3d", "views", "resources"):
         assert f"lge/{folder}/__init__.py" in names
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "lge.__main__:main" in meta
@@ -118,7 +118,7 @@ def test_every_package_folder_is_mapped():
     pyproject.toml, or the wheel would lack it."""
     conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     mapped = set(conf["package-dir"].values())
-    found = {str(p.parent.relative_to(ROOT)) for top in ("lge", "model", "app", "widgets", "render3d", "resources")
+    found = {str(p.parent.relative_to(ROOT)) for top in ("lge", "model", "app", "widgets", "render3d", "views", "resources")
              for p in (ROOT / top).rglob("__init__.py") if "__pycache__" not in p.parts}
     assert found == mapped
     assert set(conf["packages"]) == set(conf["package-dir"])

@@ -1,4 +1,4 @@
-"""Every public function and public method of app/, widgets/, render3d/ and model/ says what it
+"""Every public function and public method of app/, widgets/, render3d/, views/ and model/ says what it
 takes and returns (type hints), so a reader learns the contract without reading the body.
 Public: a name without a leading underscore, at module level or in a public class (dunder
 methods other than __init__'s parameters are exempt; __init__ needs no return type). Compiled
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("app", "widgets", "render3d", "model")
+PACKAGES = ("app", "widgets", "render3d", "views", "model")
 
 
 def _compiled(fn: ast.FunctionDef) -> bool:

@@ -13,7 +13,7 @@ from model import geometry as geo
 from model.snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from widgets.context import ViewContext
+    from model.frame import Frame
 
 from .views2d import (BACKGROUND, LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel,
                       feature_colors_for, fmt_num, nice_range, rects_xy, selected_of,
@@ -183,8 +183,8 @@ class BiasNormView(PlotPanel):
         self.vb2.prepareForPaint()
         return self.plot2.mapFromScene(self.vb2.mapViewToScene(QPointF(float(x), float(y))))
 
-    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
-        self._snap, self._ctx = snap, ctx
+    def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+        self._snap, self._frame = snap, frame
         if snap is None or snap.n == 0:
             for bars, sel, labels in self._pairs:
                 bars.clear()
@@ -198,8 +198,8 @@ class BiasNormView(PlotPanel):
             return
         n = snap.n
         self.bar_width = BAR_WIDTH if n <= BAR_GAP_MAX else 1.0
-        colors = feature_colors_for(snap, ctx)
-        sel = selected_of(ctx, n)
+        colors = feature_colors_for(snap, frame)
+        sel = selected_of(frame, n)
         b, nrm = bias_norm_values(snap)
         self.bias_values, self.norm_values = b, nrm
         self._colors = colors

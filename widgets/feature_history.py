@@ -9,8 +9,8 @@ The features: the selection (at most FEATURES_MAX); with nothing selected, every
 to FEATURES_MAX of them, else the weakest at the latest recorded step (the dead first), so
 a death that training is heading for is on screen without asking.
 
-The events come in ``ctx.extra["story"]`` (the window's story thread, or the exporter); the
-history in ``ctx.history``. While the frame moves (scrubbing, playback) only the cursor
+The events come in the frame's ``story`` (the window's story job, or the exporter); the
+history in its ``history``. While the frame moves (scrubbing, playback) only the cursor
 moves; the curves are redrawn when the history, the features, the events or the settings
 change, and the series are extended incrementally as training records steps.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import field
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -29,20 +28,20 @@ from PyQt6.QtWidgets import QWidget
 
 from model.feature_history import SERIES, FeatureSeries, SeriesTracker
 from model.snapshot import Snapshot
+from views.settings import HistorySettings
 
-from .views2d import BACKGROUND, PlotPanel, feature_colors_for, fmt_num, selected_of, settings_dataclass, steady_axes
+from .views2d import BACKGROUND, PlotPanel, feature_colors_for, fmt_num, selected_of, steady_axes
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from widgets.context import ViewContext
+    from model.frame import Frame
 
 #: While training records steps (nothing else changed), the curves are drawn again at most this often
 #: (seconds): each redraw hands every curve all its points, and the cursor moves every frame anyway.
 GROWTH_REDRAW_S = 0.5
 #: At most this many features are drawn (a line each, in their colours).
 FEATURES_MAX = 8
-AXES = ("log", "linear")
 #: What each panel shows: series key -> (axis label, what the panel draws beside the features).
 PANELS = {"norm": "|W_i|", "bias": "b_i", "dim": "D_i", "share": "sliver share"}
 CURSOR_PEN = (214, 39, 40)
@@ -52,15 +51,6 @@ PLATEAU_COLOR = "#17becf"
 #: in at most LABEL_ROWS rows.
 EVENT_LABELS_MAX = 12
 LABEL_ROWS = 3
-
-
-@settings_dataclass
-class HistorySettings:
-    """``axis``: the step axis, "log" (log10(1 + step): training moves on a log-time scale) or
-    "linear"; ``show_events``: the diagnosis' events as vertical lines."""
-
-    axis: str = field(default="log", metadata={"choices": AXES})
-    show_events: bool = True
 
 
 # ----------------------------------------------------------------------------
@@ -216,23 +206,24 @@ class FeatureHistoryView(PlotPanel):
             cur.setVisible(False)
         self.set_note("")
 
-    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
-        if not self._take(snap, ctx):
+    def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+        if not self._take(snap, frame):
             return
-        h = getattr(ctx, "history", None) if ctx is not None else None
+        assert snap is not None and frame is not None  # _take: a snapshot with features, of a frame
+        h = frame.history
         if h is None or not len(h) or h.n != snap.n:
             self._clear()
             self.set_note("no recorded history to draw (a run's history: train or open a run)")
             return
-        model = int(getattr(ctx, "model", 0) or 0)
+        model = frame.model
         latest = h.snapshot(model=model)
-        feats, why = chosen_features(snap.n, selected_of(ctx, snap.n).tolist(), np.hypot.reduce(latest.W, axis=0))
+        feats, why = chosen_features(snap.n, selected_of(frame, snap.n).tolist(), np.hypot.reduce(latest.W, axis=0))
         self.features = feats
         self.series = self.tracker.update(h, feats, model)
         st = self._settings
-        colors = feature_colors_for(snap, ctx)[feats]
+        colors = feature_colors_for(snap, frame)[feats]
         events = tuple((int(e["step"]), str(e.get("kind", "diagnosis")), str(e.get("text", "")),
-                        str(e.get("color", "#d62728"))) for e in (ctx.extra.get("story") or []))
+                        str(e.get("color", "#d62728"))) for e in frame.story)
         drawn = (self.series, st.axis, colors.tobytes(), events, st.show_events)
         changed = self._drawn is None or drawn[1:] != self._drawn[1:]
         grown = not changed and drawn[0] is not self._drawn[0]  # only steps recorded (or thinned) since

@@ -21,15 +21,16 @@ from PyQt6.QtWidgets import QWidget
 
 from model import geometry as geo
 from model.snapshot import Snapshot
+from views.settings import WheelSettings
 
 if TYPE_CHECKING:
     from model.analysis import Analysis
     from model.separability import Separability
-    from widgets.context import ViewContext
+    from model.frame import Frame
 
 from .views2d import (LABEL_MAX, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel, add_arrow_layers, add_paths,
-                      analysis_of, color_groups, feature_colors_for, label_colors, nice_ceil, plane_of, plane_text,
-                      point_segment_distance, qcolor, ranges_text, segments_xy, selected_of, settings_dataclass)
+                      color_groups, feature_colors_for, label_colors, nice_ceil, plane_of, plane_text,
+                      point_segment_distance, qcolor, ranges_text, segments_xy, selected_of)
 from .zone_map import CLICK_PX, arrow_segments, draw_arrows, label_positions, separability_of
 
 #: At most this many data embeddings are drawn (an even subsample above).
@@ -165,18 +166,9 @@ def _polylines_xy(lines):
 # ----------------------------------------------------------------------------
 # the view
 
-@settings_dataclass
-class WheelSettings:
-    """How the feature wheel draws a snapshot. ``show_data``: the data embeddings of
-    ctx.dataset (when there is one); ``show_gaps``: the needed against the actual gap."""
-
-    show_data: bool = True
-    show_gaps: bool = False
-
-
 class FeatureWheelView(PlotPanel):
     """Feature wheel, drawn as its ``settings`` (WheelSettings) say. ``show_data``: the data
-    embeddings of ctx.dataset as a scatter overlay (only when a dataset is given).
+    embeddings of the frame's dataset as a scatter overlay (only when a dataset is given).
     ``show_gaps`` ("gap needed", off by default): the needed against the actual angular gap
     of features inside their neighbours' chord (see the module doc); the selected features
     only when n > GAP_ALL_MAX."""
@@ -186,7 +178,7 @@ class FeatureWheelView(PlotPanel):
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent, aspect_locked=True)
         self.data_box = self.add_setting_toggle("show_data", "data embeddings",
-                                                "h_t = W x_t of the finite dataset (ctx.dataset)")
+                                                "h_t = W x_t of the finite dataset (the run's dataset)")
         self.data_box.setEnabled(False)
         self.gap_box = self.add_setting_toggle(
             "show_gaps", "gap needed",
@@ -267,24 +259,25 @@ class FeatureWheelView(PlotPanel):
         self.dead_marked = []
         self.data_points = 0
 
-    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
-        if not self._take(snap, ctx):
+    def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+        if not self._take(snap, frame):
             return
+        assert snap is not None and frame is not None  # _take: a snapshot with features, of a frame
         n = snap.n
         st = self._settings
         W2 = plane_of(snap)[0]
         self._W2 = W2
-        a = analysis_of(snap, ctx)
-        colors = feature_colors_for(snap, ctx)
-        sel = selected_of(ctx, n)
+        a = frame.view_analysis()
+        colors = feature_colors_for(snap, frame)
+        sel = selected_of(frame, n)
         drawn = self._draw_arrows(W2, colors, sel)
         self._set_circles(radius_circles(a))
         dead = self._draw_dead(W2, a, colors)
         self._draw_labels(W2, a, colors, sel)
-        ds = getattr(ctx, "dataset", None) if ctx is not None else None
+        ds = frame.dataset
         self._draw_data(snap, ds, colors)
         if st.show_gaps:
-            self._draw_gaps(snap, ctx, W2, colors, sel)
+            self._draw_gaps(snap, frame, W2, colors, sel)
         else:
             self._clear_gaps()
         parts = [f"n = {n}", f"radius groups {len(a.radius_groups)}"]
@@ -300,7 +293,7 @@ class FeatureWheelView(PlotPanel):
                          n <= GAP_ALL_MAX else "gap needed: select features")
         if getattr(a, "step", snap.step) != snap.step:  # the model's latest analysis, lent while this one computes
             parts.append(f"dead and groups as at step {a.step:,} (this step's analysis pending)")
-        pt = plane_text(snap, ctx)
+        pt = plane_text(snap, frame)
         if pt:
             parts.append(pt)
         self.set_note("   ".join(parts))
@@ -380,8 +373,8 @@ class FeatureWheelView(PlotPanel):
         self.gap_shapes = {}
         self._sep = None
 
-    def _draw_gaps(self, snap, ctx, W2, colors, sel):
-        sep = separability_of(snap, ctx)
+    def _draw_gaps(self, snap, frame, W2, colors, sel):
+        sep = separability_of(frame)
         self._sep = sep
         feats = gap_features(sep, sel)
         shapes = {i: gap_geometry(sep, i, W2) for i in feats.tolist()}
@@ -434,8 +427,8 @@ class FeatureWheelView(PlotPanel):
         k = self.feature_at(x, y)
         if k >= 0 and self._snap is not None:
             w = self._W2[:, k]
-            losses = getattr(self._ctx, "losses", None)
-            model = (f"model {getattr(self._ctx, 'model', 0)}, step {self._snap.step:,}: "
+            losses = getattr(self._frame, "losses", None)
+            model = (f"model {getattr(self._frame, 'model', 0)}, step {self._snap.step:,}: "
                      if losses is not None and np.ndim(losses) == 2 and np.shape(losses)[1] > 1 else "")
             text = (f"{model}feature {k + 1}: W = ({w[0]:.4g}, {w[1]:.4g}), |W| = {np.hypot(*w):.4g}, "
                     f"b = {self._snap.b[k]:.4g}")

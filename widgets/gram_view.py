@@ -7,7 +7,6 @@ whole shorter side, centred along the longer). Large n shows a block (selected f
 first, then the first features, BLOCK_MAX in all): n x n float64 is 800 MB at n = 10,000."""
 from __future__ import annotations
 
-from dataclasses import field
 from typing import TYPE_CHECKING, Iterable, Optional, Tuple
 
 import numpy as np
@@ -18,12 +17,13 @@ from PyQt6.QtWidgets import QWidget
 from model import geometry as geo
 from model.snapshot import Snapshot
 from resources import palette
+from views.settings import GramSettings
 
 from .views2d import (LABEL_MAX, OUTLINE, ColorPathsItem, PlotPanel, fmt_num, ranges_text, rects_xy, selected_of,
-                      set_ticks_if_changed, settings_dataclass)
+                      set_ticks_if_changed)
 
 if TYPE_CHECKING:
-    from widgets.context import ViewContext
+    from model.frame import Frame
 
 #: The largest block shown (rows and columns).
 BLOCK_MAX = 200
@@ -131,22 +131,6 @@ def value_color(v: float, L: float) -> Tuple[int, int, int]:
 # ----------------------------------------------------------------------------
 # the view
 
-GRAM_ORDERS = ("index", "angle")
-
-
-@settings_dataclass
-class GramSettings:
-    """How the WᵀW view draws a snapshot: ``relu`` (ReLU(WᵀW + b), the reconstruction of I),
-    ``bias`` (with b, or WᵀW alone), ``order`` of rows and columns ("index": feature order,
-    selected first above BLOCK_MAX; "angle": by the features' angles, the seed's circulant),
-    ``colorbar`` (the colour scale beside the matrix: which value each colour stands for)."""
-
-    relu: bool = False
-    bias: bool = True
-    order: str = field(default="index", metadata={"choices": GRAM_ORDERS})
-    colorbar: bool = True
-
-
 class GramView(PlotPanel):
     """W^T W + b heatmap, drawn as its ``settings`` (GramSettings) say. ``block`` holds
     the feature indices of the rows/columns shown; hover shows the value."""
@@ -240,8 +224,8 @@ class GramView(PlotPanel):
         step = 1 if k <= LABEL_MAX else int(np.ceil(k / 10))
         return [[(t + 0.5, str(int(idx[t]) + 1)) for t in range(0, k, step)]]
 
-    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
-        self._snap, self._ctx = snap, ctx
+    def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+        self._snap, self._frame = snap, frame
         if snap is None or snap.n == 0:
             self.image.clear()
             self.maxima.clear()
@@ -253,7 +237,7 @@ class GramView(PlotPanel):
         n = snap.n
         st = self._settings
         self._show_bar(st.colorbar)
-        sel = selected_of(ctx, n)
+        sel = selected_of(frame, n)
         idx = block_indices(n, sel.tolist())
         if st.order == "angle":
             idx = angular_block(snap, idx)

@@ -1,5 +1,5 @@
-"""The loss curves of all K models on a log y axis (ctx.loss_steps, ctx.losses (N, K)):
-the shown model (ctx.model) highlighted, the others faint (up to OTHERS_MAX lines in
+"""The loss curves of all K models on a log y axis (the frame's loss_steps and losses (N, K)):
+the shown model (frame.model) highlighted, the others faint (up to OTHERS_MAX lines in
 one item, else a min / median / max band), a vertical line at the current step.
 The curves are cached as pixmaps: scrubbing only moves the line over them.
 
@@ -22,7 +22,7 @@ from .views2d import PlotPanel, fmt_num, no_si_prefix
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from widgets.context import ViewContext
+    from model.frame import Frame
 
 #: Up to this many other models are drawn as lines; more become a band.
 OTHERS_MAX = 20
@@ -230,11 +230,11 @@ class LossView(PlotPanel):
         self.median.setData(x, med)
         self.band.setVisible(True)
 
-    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
-        self._snap, self._ctx = snap, ctx
-        steps = getattr(ctx, "loss_steps", None) if ctx is not None else None
-        losses = getattr(ctx, "losses", None) if ctx is not None else None
-        model = int(getattr(ctx, "model", 0) or 0) if ctx is not None else 0
+    def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+        self._snap, self._frame = snap, frame
+        steps = frame.loss_steps if frame is not None else None
+        losses = frame.losses if frame is not None else None
+        model = frame.model if frame is not None else 0
         if snap is None and steps is None:
             self._key = None
             self.series = None

@@ -36,21 +36,10 @@ from resources import palette
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-#: One colour per verdict (bars, histogram, thumbnail frames).
-VERDICT_COLORS = {
-    "perfect": (44, 160, 44),
-    "symmetric_failure": (214, 39, 40),
-    "asymmetric_failure": (140, 86, 75),
-    "merged_failure": (148, 103, 189),
-    "two_circle_failure": (255, 127, 14),
-    "imperfect": (127, 127, 127),
-    "collapsed": (64, 64, 64),
-    "undecided": (188, 189, 34),
-    "diverged": (0, 0, 0),
-    "n/a (sparse data)": (31, 119, 180),
-}
-#: One colour per outcome (model.outcome): the atlas's curve, table rows and gallery tooltips.
-OUTCOME_COLORS = {"settled": (44, 160, 44), "stuck": (59, 10, 10), "moving": (255, 191, 0)}
+#: One colour per verdict (bars, histogram, thumbnail frames) and per outcome (model.outcome): the atlas's
+#: curve, table rows and gallery tooltips; resources.palette holds the one table of each.
+VERDICT_COLORS = palette.VERDICT_COLORS
+OUTCOME_COLORS = palette.OUTCOME_COLORS
 THUMB = 84  # thumbnail size, px
 PIXMAP_CACHE = 3000
 
@@ -181,7 +170,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             p.setPen(pen)
             x0, y0, x1, y1 = segs[i]
             p.drawLine(QPointF(x0, y0), QPointF(x1, y1))
-        vc = VERDICT_COLORS.get(entry.verdicts[k], (0, 0, 0))
+        vc = VERDICT_COLORS.get(entry.verdicts[k], palette.VERDICT_OTHER)
         frame = QPen(QColor(*vc))
         frame.setWidth(3)
         p.setPen(frame)
@@ -371,7 +360,7 @@ class SweepView(QWidget):
         rates = e.rates()
         frates = e.finding_rates()
         orates = e.outcome_rates()
-        rows = [(verdict_label(v), r, QColor(*VERDICT_COLORS.get(v, (0, 0, 0)))) for v, r in rates.items()]
+        rows = [(verdict_label(v), r, QColor(*VERDICT_COLORS.get(v, palette.VERDICT_OTHER))) for v, r in rates.items()]
         rows += [(f"outcome: {k.replace('failure_', 'failures ')}", r, QColor(*OUTCOME_COLORS.get(
             k.replace("failure_", ""), (0, 0, 0)))) for k, r in orates.items()]
         rows += [(f"finding: {k.replace('_', ' ')}", r, QColor(90, 90, 90)) for k, r in frates.items()]
@@ -403,7 +392,7 @@ class SweepView(QWidget):
         # bars with Wilson whiskers
         xs = np.arange(len(rates), dtype=float)
         ys = np.array([r["rate"] for r in rates.values()])
-        brushes = [pg.mkBrush(*VERDICT_COLORS.get(v, (0, 0, 0))) for v in rates]
+        brushes = [pg.mkBrush(*VERDICT_COLORS.get(v, palette.VERDICT_OTHER)) for v in rates]
         self.bars.addItem(pg.BarGraphItem(x=xs, height=ys, width=0.6, brushes=brushes, pen=None))
         lo_ = np.array([r["ci95"][0] for r in rates.values()])
         hi_ = np.array([r["ci95"][1] for r in rates.values()])
@@ -420,7 +409,7 @@ class SweepView(QWidget):
         centres = 0.5 * (edges[1:] + edges[:-1])
         for v, c in counts.items():
             item = pg.BarGraphItem(x=centres, height=c, y0=base, width=w * 0.95,
-                                   brush=pg.mkBrush(*VERDICT_COLORS.get(v, (0, 0, 0))), pen=None)
+                                   brush=pg.mkBrush(*VERDICT_COLORS.get(v, palette.VERDICT_OTHER)), pen=None)
             self.hist.addItem(item)
             self.hist.plotItem.legend.addItem(item, verdict_label(v))
             base = base + c
@@ -430,7 +419,7 @@ class SweepView(QWidget):
         self.tabs.addTab(f"all ({e.K:,})")
         for v, r in rates.items():
             i = self.tabs.addTab(f"{verdict_label(v)} ({r['count']:,})")
-            self.tabs.setTabTextColor(i, QColor(*VERDICT_COLORS.get(v, (0, 0, 0))))
+            self.tabs.setTabTextColor(i, QColor(*VERDICT_COLORS.get(v, palette.VERDICT_OTHER)))
         self.tabs.setCurrentIndex(0)
         self.tabs.blockSignals(False)
         self.tabs.setMinimumHeight(self.tabs.sizeHint().height())  # a bar made empty keeps height 0 otherwise

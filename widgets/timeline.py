@@ -54,6 +54,8 @@ from PyQt6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayou
                              QStyleOptionSlider, QStylePainter, QTableWidget, QTableWidgetItem, QToolButton,
                              QToolTip, QVBoxLayout, QWidget)
 
+from resources import palette
+
 from .live_text import LiveText
 
 if TYPE_CHECKING:
@@ -121,7 +123,7 @@ class StorySlider(QSlider):
     PLATEAU_COLOR = "#17becf"
     #: The outcome strip, just above the verdict strip: the outcome in force over each stretch (model.outcome).
     OUTCOME_PX = 3
-    OUTCOME_COLORS = {"settled": "#2ca02c", "stuck": "#3b0a0a", "moving": "#ffbf00"}
+    OUTCOME_COLORS = {k: palette.hex_color(v) for k, v in palette.OUTCOME_COLORS.items()}  # the one table
 
     def __init__(self, orientation: Qt.Orientation, parent: Optional[QWidget] = None):
         super().__init__(orientation, parent)

@@ -14,15 +14,16 @@ from PyQt6.QtWidgets import (QAbstractItemView, QFrame, QHeaderView, QScrollArea
                              QStyledItemDelegate, QStyleOptionViewItem, QTableView, QVBoxLayout, QWidget)
 
 from model.analysis import DEAD_ABS, DEAD_REL, OWN_TOL, RECON_TOL, Analysis, finding_lines
-from model.snapshot import NOT_FINITE, Snapshot, draws_not_finite
+from model.snapshot import NOT_FINITE, Snapshot, not_finite_message
+from resources import palette
 
-from .views2d import analysis_of, feature_colors_for, fmt_num, qcolor, ranges_text, selected_of
+from .views2d import feature_colors_for, fmt_num, qcolor, ranges_text, selected_of
 from .live_text import LiveText
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from widgets.context import ViewContext
+    from model.frame import Frame
 
 COLUMNS = ("feature", "norm", "angle", "bias", "D_i", "p_i(W_i)", "max p_j", "reconstructed", "dead", "separable",
            "fires at x >", "merged")
@@ -34,20 +35,12 @@ VERDICT_WORDS = {
     "two_circle_failure": "Two-circle failure",
     "imperfect": "Imperfect",
 }
-VERDICT_COLORS = {
-    "perfect": "#2ca02c",
-    "symmetric_failure": "#d62728",
-    "asymmetric_failure": "#d62728",
-    "merged_failure": "#d62728",
-    "two_circle_failure": "#d62728",
-    "imperfect": "#ff7f0e",
-    "collapsed": "#7f7f7f",
-    "undecided": "#bcbd22",
-}
+#: The verdicts' colours as '#rrggbb' (resources.palette.VERDICT_COLORS, the one table).
+VERDICT_COLORS = {k: palette.hex_color(v) for k, v in palette.VERDICT_COLORS.items()}
 #: The table keeps room for this many rows when the findings share the panel's height with it.
 TABLE_ROWS_SHOWN = 8
 #: The colour of the initial parameters (step 0): no verdict, so no verdict's colour.
-INITIAL_COLOR = "#555555"
+INITIAL_COLOR = palette.hex_color(palette.INITIAL_COLOR)
 #: What each column of the table holds and how to read it (the header's tooltips); the thresholds
 #: are model.analysis's own.
 COLUMN_TIPS = {
@@ -194,7 +187,7 @@ def title_line(a: Analysis) -> str:
 
 def verdict_color(verdict: str, step: int) -> str:
     """The colour of a verdict at a step (the title, the timeline's marks): grey at step 0."""
-    return INITIAL_COLOR if is_initial(step) else VERDICT_COLORS.get(verdict, "#333")
+    return INITIAL_COLOR if is_initial(step) else VERDICT_COLORS.get(verdict, palette.hex_color(palette.VERDICT_OTHER))
 
 
 def verdict_label(a: Analysis, step: int) -> str:
@@ -453,6 +446,7 @@ class VerdictPanel(QWidget):
         lay.addWidget(self.splitter, 1)
         self.analysis = None
         self.verdict = ""
+        self._frame: Optional[Frame] = None
 
     def _build_table(self) -> QTableView:
         table = QTableView()
@@ -485,23 +479,38 @@ class VerdictPanel(QWidget):
         self.title.setText(head)
         self.header.setText(detail + "\nno verdict: nothing is analysed from NaN or inf")
 
-    @draws_not_finite
-    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
-        if snap is None or snap.n == 0:
+    def set_frame(self, frame: Optional[Frame]) -> None:
+        """Draw ``frame`` (None clears): the verdict, the findings, the outcome in force and the table. A
+        snapshot that is not finite has no verdict: the title says so."""
+        self._frame = frame
+        snap = None if frame is None else frame.snapshot
+        if snap is not None and not snap.finite:
+            self._draw(None, frame)
+            self.show_not_finite(not_finite_message(snap, frame.nonfinite if frame is not None else None))
+            return
+        self._draw(snap, frame)
+
+    @property
+    def frame(self) -> Optional[Frame]:
+        """The frame drawn last."""
+        return self._frame
+
+    def _draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+        if snap is None or frame is None or snap.n == 0:
             self.analysis = None
             self.verdict = ""
             self.title.setText("")
             self.header.setText("")
             self.model.set_analysis(None, np.zeros(0, dtype=np.int64), np.zeros((0, 4), np.uint8), ())
             return
-        a = analysis_of(snap, ctx)
+        a = frame.view_analysis()
         self.analysis = a
         self.verdict = a.verdict
-        colors = feature_colors_for(snap, ctx)
-        sel = selected_of(ctx, snap.n)
+        colors = feature_colors_for(snap, frame)
+        sel = selected_of(frame, snap.n)
         self.model.set_analysis(a, table_order(snap.n, sel.tolist()), colors, sel.tolist())
         lines = summary_lines(a)
-        outcome = (ctx.extra.get("outcome") if ctx is not None else None)
+        outcome = frame.outcome
         if outcome and not is_initial(a.step):  # model.story's outcome event in force: "Symmetric failure, stuck: ..."
             lines[0] = f"{verdict_words(a.verdict)}, {outcome['outcome']}: {a.verdict_text}"
             since = outcome["step"]

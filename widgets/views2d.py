@@ -1,6 +1,6 @@
 """The six 2D views and what they share.
 
-Every view is a QWidget with ``set_snapshot(snap, ctx)`` (redraw from these two,
+Every view is a QWidget with ``set_frame(frame)`` (redraw from a model.frame.Frame,
 None clears), a ``featureClicked(int)`` signal (0-based feature index) and pure
 module-level helpers that compute what it draws (testable without pixels):
 
@@ -15,15 +15,14 @@ module-level helpers that compute what it draws (testable without pixels):
 ``make_views()`` returns one of each, keyed as above. This module holds the
 pieces they share: the plot panel (toolbar row, plot, status line, click and
 hover plumbing), a coloured-path item that draws thousands of features in a
-few paint calls, colour grouping, the plane for m != 2 and the analysis of a
-snapshot handed over without one. The view classes are importable from here too (lazily, so the
+few paint calls, colour grouping and the plane for m != 2. A view computes no
+analysis: it asks the frame (Frame.view_analysis, Frame.separability). The view classes are importable from here too (lazily, so the
 view modules can import this one).
 """
 from __future__ import annotations
 
 import html
-import importlib
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -35,9 +34,9 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGraphicsTextItem, QHBoxLayou
                              QWidget)
 
 from model import geometry as geo
-from model.analysis import Analysis, analyze
-from model.snapshot import Snapshot, draws_not_finite
+from model.snapshot import Snapshot, not_finite_message
 from resources import palette
+from views import registry
 
 from .live_text import LiveText
 
@@ -45,7 +44,7 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
     from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
 
-    from widgets.context import ViewContext
+    from model.frame import Frame
 
 #: Above this many features no per-feature text labels are drawn (selected ones still are).
 LABEL_MAX = 40
@@ -58,55 +57,28 @@ BACKGROUND = (255, 255, 255, 255)
 #: Outline colour of highlighted (selected) features.
 OUTLINE = (20, 20, 20, 255)
 
-VIEW_MODULES = {
-    "zones": ("widgets.zone_map", "ZoneMapView"),
-    "wheel": ("widgets.feature_wheel", "FeatureWheelView"),
-    "gram": ("widgets.gram_view", "GramView"),
-    "bias": ("widgets.bias_view", "BiasNormView"),
-    "loss": ("widgets.loss_view", "LossView"),
-    "verdict": ("widgets.verdict_panel", "VerdictPanel"),
-    "history": ("widgets.feature_history", "FeatureHistoryView"),
-}
-VIEW_KEYS = tuple(VIEW_MODULES)
+#: The 2D views (views.registry's views drawn without GL), in the registry's order.
+VIEW_KEYS = tuple(v.key for v in registry.VIEWS if not v.gl)
 
 
 def make_views(parent: Optional[QWidget] = None) -> Dict[str, QWidget]:
-    """One of each view, keyed "zones", "wheel", "gram", "bias", "loss", "verdict", "history"."""
-    out = {}
-    for key, (mod, cls) in VIEW_MODULES.items():
-        out[key] = getattr(importlib.import_module(mod), cls)(parent)
-    return out
+    """One of each 2D view (views.registry, GL views aside), keyed as the registry names them."""
+    return {key: registry.view_class(key)(parent) for key in VIEW_KEYS}
 
 
-def __getattr__(name):  # lazy re-export of the view classes (PEP 562)
-    for mod, cls in VIEW_MODULES.values():
-        if name == cls:
-            return getattr(importlib.import_module(mod), cls)
+def __getattr__(name: str) -> type:  # lazy re-export of the view classes (PEP 562)
+    for v in registry.VIEWS:
+        if not v.gl and v.widget.endswith(":" + name):
+            return registry.view_class(v.key)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ----------------------------------------------------------------------------
 # pure helpers (no Qt)
 
-def settings_dataclass(cls: type) -> type:
-    """A view's settings class: a frozen dataclass whose fields that list ``choices`` in their
-    metadata are checked when a value is made (check_choices)."""
-    cls.__post_init__ = check_choices
-    return dataclass(frozen=True)(cls)
-
-
-def check_choices(value: object) -> None:
-    """ValueError unless each field of the settings dataclass ``value`` that lists ``choices`` in
-    its metadata holds one of them."""
-    for f in fields(value):
-        choices = f.metadata.get("choices")
-        if choices is not None and getattr(value, f.name) not in choices:
-            raise ValueError(f"{f.name} must be one of {', '.join(choices)}, got {getattr(value, f.name)!r}")
-
-
-def feature_colors_for(snap: Snapshot, ctx: Optional[ViewContext]) -> np.ndarray:
-    """(n, 4) uint8: ctx.colors when it fits the snapshot, else the palette's colours."""
-    c = None if ctx is None else getattr(ctx, "colors", None)
+def feature_colors_for(snap: Snapshot, frame: Optional[Frame]) -> np.ndarray:
+    """(n, 4) uint8: the frame's colours when they fit the snapshot, else the palette's colours."""
+    c = None if frame is None else frame.colors
     return palette.colors_for(snap.n, c, lambda: plane_of(snap)[0])
 
 
@@ -122,17 +94,17 @@ def plane_of(snap: Snapshot) -> Tuple[np.ndarray, Optional[np.ndarray], str]:
     return np.ascontiguousarray(W2), D2, desc
 
 
-def plane_text(snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> str:
+def plane_text(snap: Optional[Snapshot], frame: Optional[Frame]) -> str:
     """The small plane note shown by the h-space views: '' for m = 2."""
     if snap is None or snap.m == 2:
         return ""
-    txt = getattr(ctx, "plane", "") if ctx is not None else ""
+    txt = frame.plane if frame is not None else ""
     return txt or plane_of(snap)[2]
 
 
-def selected_of(ctx: Optional[ViewContext], n: int) -> np.ndarray:
-    """Sorted valid 0-based indices of ctx.selected."""
-    sel = getattr(ctx, "selected", None) if ctx is not None else None
+def selected_of(frame: Optional[Frame], n: int) -> np.ndarray:
+    """Sorted valid 0-based indices of the frame's selection."""
+    sel = frame.selected if frame is not None else None
     if not sel:
         return np.zeros(0, dtype=np.int64)
     a = np.array(sorted(int(i) for i in sel), dtype=np.int64)
@@ -146,7 +118,7 @@ def color_groups(colors: np.ndarray, max_groups: int = MAX_COLOR_GROUPS) -> Tupl
     RGBA share a group; when there are more than ``max_groups`` distinct
     colours, channels are coarsened (low bits dropped) until at most
     max_groups remain, and a group is drawn in its first member's colour, so a
-    feature's drawn colour is within 2^s - 1 per channel of ctx.colors[i]
+    feature's drawn colour is within 2^s - 1 per channel of frame.colors[i]
     (s = bits dropped; about 2-5 at n = 10,000, where neighbours in angle share
     a hue anyway).
     """
@@ -260,29 +232,6 @@ def ranges_text(one_based: Sequence[int], max_chars: int = 60) -> str:
         return f"{v.size} features"
     txt = ", ".join(str(v[a]) if a == b else f"{v[a]}-{v[b]}" for a, b in zip(starts.tolist(), ends.tolist()))
     return txt if len(txt) <= max_chars else f"{v.size} features"
-
-
-def analysis_of(snap: Snapshot, ctx: Optional[ViewContext]) -> Analysis:
-    """ctx.analysis when it belongs to this snapshot, else the analysis of ``snap`` from
-    ctx.provider (computed once for the views of one frame), else analyze(snap).
-
-    The session computes the analysis once per frame and hands it over in ctx;
-    a view only asks for it (about 0.8 s at n = 10,000) when none came.
-    """
-    onehot = bool(getattr(ctx, "onehot", True)) if ctx is not None else True
-    a = getattr(ctx, "analysis", None) if ctx is not None else None
-    if a is not None and getattr(a, "n", None) == snap.n and getattr(a, "step", snap.step) == snap.step:
-        return a
-    # The session is still computing this frame's analysis (large n, in the
-    # background) and lent the latest one of this model: draw with it rather
-    # than stall the GUI; the exact one arrives with the next frame.
-    extra = getattr(ctx, "extra", None) or {}
-    if a is not None and extra.get("analysis_pending") and getattr(a, "n", None) == snap.n:
-        return a
-    provider = getattr(ctx, "provider", None) if ctx is not None else None
-    if provider is not None and provider.onehot == onehot:
-        return provider.of_snapshot(snap)
-    return analyze(snap, onehot=onehot)
 
 
 # ----------------------------------------------------------------------------
@@ -668,18 +617,13 @@ class PlotPanel(QWidget):
     #: the view's frozen settings dataclass; None: the view has no options
     SETTINGS: Optional[type] = None
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        draw = cls.__dict__.get("set_snapshot")
-        if draw is not None and not getattr(draw, "draws_not_finite", False):
-            cls.set_snapshot = draws_not_finite(draw)  # every view: a snapshot that is not finite is a message
-
     def __init__(self, parent: Optional[QWidget] = None, aspect_locked: bool = False):
         super().__init__(parent)
         self._snap: Optional[Snapshot] = None
-        self._ctx = None
+        self._frame: Optional[Frame] = None
         self._not_finite: Optional[QGraphicsTextItem] = None
-        self._settings = self.SETTINGS() if self.SETTINGS is not None else None
+        # the view's own SETTINGS value (Any: mypy cannot tie it to each subclass's SETTINGS class)
+        self._settings: Any = self.SETTINGS() if self.SETTINGS is not None else None
         self._setting_widgets: Dict[str, QWidget] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
@@ -809,9 +753,32 @@ class PlotPanel(QWidget):
         b = item.boundingRect()
         item.setPos(r.center().x() - b.width() / 2, r.center().y() - b.height() / 2)
 
-    def _take(self, snap: Optional[Snapshot], ctx) -> bool:
+    # the frame --------------------------------------------------------
+    def set_frame(self, frame: Optional[Frame]) -> None:
+        """Draw ``frame`` (None clears): the one thing a view receives. A snapshot whose parameters are
+        not finite is drawn as none (the loss view keeps its curves) and the view says so over the
+        plot (``show_not_finite``): no view computes anything from NaN or inf."""
+        snap = None if frame is None else frame.snapshot
+        if snap is not None and not snap.finite:
+            self.draw(None, frame)
+            self.show_not_finite(not_finite_message(snap, frame.nonfinite if frame is not None else None))
+            return
+        self.show_not_finite(None)
+        self.draw(snap, frame)
+
+    @property
+    def frame(self) -> Optional[Frame]:
+        """The frame drawn last (None: none, or cleared)."""
+        return self._frame
+
+    def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+        """Draw ``snap`` (the frame's snapshot, or None: clear) with what else the frame holds; each
+        view's own (set_frame calls it)."""
+        raise NotImplementedError
+
+    def _take(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> bool:
         """Keep the frame to draw; False (and the view cleared by its ``_clear``) when it has no features."""
-        self._snap, self._ctx = snap, ctx
+        self._snap, self._frame = snap, frame
         if snap is None or snap.n == 0:
             self._clear()
             return False
@@ -827,9 +794,9 @@ class PlotPanel(QWidget):
             self.note.setToolTip(text)
 
     def redraw(self) -> None:
-        """Redraw from the last snapshot and context (after a toggle)."""
+        """Redraw the last frame (after a toggle)."""
         if self._snap is not None:
-            self.set_snapshot(self._snap, self._ctx)
+            self.set_frame(self._frame)
 
     # coordinates -------------------------------------------------------
     def map_to_viewport(self, x: float, y: float) -> QPoint:

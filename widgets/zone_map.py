@@ -12,7 +12,6 @@ n = 10,000 and 256 x 256), not the n x pixels product of geometry.zone_raster.
 from __future__ import annotations
 
 import math
-from dataclasses import field
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 import numba as nb
@@ -25,18 +24,18 @@ from PyQt6.QtWidgets import QWidget
 
 from model import geometry as geo
 from model.analysis_provider import SEPARATION_FULL_MAX
-from model.separability import Separability, separability
+from model.separability import Separability
 from model.snapshot import Snapshot
+from views.settings import ZoneSettings
 
 from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel, add_arrow_layers,
-                      analysis_of, feature_colors_for, fmt_num, label_colors, nice_ceil, plane_of, plane_text,
-                      point_segment_distance, polygons_xy, segments_xy, selected_of, set_selected_arrows,
-                      settings_dataclass)
+                      feature_colors_for, fmt_num, label_colors, nice_ceil, plane_of, plane_text,
+                      point_segment_distance, polygons_xy, segments_xy, selected_of, set_selected_arrows)
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from widgets.context import ViewContext
+    from model.frame import Frame
 
 #: Exact zone polygons up to this many features, the strongest-feature raster above.
 POLYGON_MAX = 300
@@ -338,23 +337,20 @@ def draw_arrows(view: PlotPanel, W2: np.ndarray, feats: np.ndarray, colors: np.n
     set_selected_arrows(view.sel_under, view.sel_arrows, arrow_segments(W2[:, sel]), colors[sel])
 
 
-def separability_of(snap: Snapshot, ctx: Optional[ViewContext]) -> Separability:
-    """The snapshot's model.separability.Separability over its live features (the
-    analysis' dead features excluded): ctx.analysis.separability when the
-    analysis carries one for this snapshot, else computed by ctx.provider (once
-    for the last snapshot and selection: the views redraw at display rate), or
-    here when there is no provider. Above SEPARATION_FULL_MAX features only the
-    selected features are answered (``computed``)."""
-    a = analysis_of(snap, ctx)
-    own = getattr(a, "separability", None)
-    if isinstance(own, Separability) and own.n == snap.n and getattr(a, "step", None) == snap.step:
+def separability_of(frame: Frame) -> Separability:
+    """The frame's snapshot's model.separability.Separability over its live features (the
+    analysis' dead features excluded): the analysis' own when it carries one for this
+    snapshot, else the frame's provider's (Frame.separability: computed once for the last
+    snapshot and selection, the views redraw at display rate). Above SEPARATION_FULL_MAX
+    features only the selected features are answered (``computed``)."""
+    snap = frame.snapshot
+    a = frame.view_analysis()
+    own = a.separability
+    if isinstance(own, Separability) and own.n == snap.n and a.step == snap.step:
         return own
     live = ~np.asarray(a.dead_mask, dtype=bool)
-    feats = None if snap.n <= SEPARATION_FULL_MAX else tuple(selected_of(ctx, snap.n).tolist())
-    provider = getattr(ctx, "provider", None) if ctx is not None else None
-    if provider is not None:
-        return provider.separability(snap, live, feats)
-    return separability(snap.W, live, features=feats)
+    feats = None if snap.n <= SEPARATION_FULL_MAX else tuple(selected_of(frame, snap.n).tolist())
+    return frame.separability(live, feats)
 
 
 def separation_features(sep: Separability, selected: np.ndarray) -> np.ndarray:
@@ -405,20 +401,6 @@ def blocking_polygon(sep: Separability, i: int, W2: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------
 # the view
-
-ZONE_MODES = ("auto", "polygons", "raster")
-
-
-@settings_dataclass
-class ZoneSettings:
-    """How the zone map draws a snapshot. ``clip_to_shape``: zones inside the latent shape (True)
-    or the whole plane around it; ``show_separation``: the separation overlay; ``mode``: "auto"
-    (polygons up to POLYGON_MAX features, raster above), "polygons" or "raster"."""
-
-    clip_to_shape: bool = True
-    show_separation: bool = False
-    mode: str = field(default="auto", metadata={"choices": ZONE_MODES})
-
 
 class ZoneMapView(PlotPanel):
     """Latent-zone map, drawn as its ``settings`` (ZoneSettings) say: clipped to the latent
@@ -502,15 +484,16 @@ class ZoneMapView(PlotPanel):
         self.last_rgba = None
         self._raster_key = None
 
-    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
-        if not self._take(snap, ctx):
+    def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+        if not self._take(snap, frame):
             return
+        assert snap is not None and frame is not None  # _take: a snapshot with features, of a frame
         n = snap.n
         st = self._settings
         W2, D2, _ = plane_of(snap)
         self._W2 = W2
-        colors = feature_colors_for(snap, ctx)
-        sel = selected_of(ctx, n)
+        colors = feature_colors_for(snap, frame)
+        sel = selected_of(frame, n)
         extent = zone_extent(W2, st.clip_to_shape)
         self._extent = extent
         shape = geo.latent_shape(W2)
@@ -528,7 +511,7 @@ class ZoneMapView(PlotPanel):
             self.sel_zones.clear()
         self._draw_outline(shape, n, mode)
         self._draw_arrows(W2, colors, sel)
-        sep_note = self._draw_separation(snap, ctx, W2, sel) if st.show_separation else None
+        sep_note = self._draw_separation(snap, frame, W2, sel) if st.show_separation else None
         if not st.show_separation:
             self._clear_separation()
         self._draw_labels(W2, colors, sel, extent)
@@ -538,7 +521,7 @@ class ZoneMapView(PlotPanel):
             parts.append("arrows: selected only")
         if sep_note:
             parts.append(sep_note)
-        pt = plane_text(snap, ctx)
+        pt = plane_text(snap, frame)
         if pt:
             parts.append(pt)
         self.set_note("   ".join(parts))
@@ -627,9 +610,9 @@ class ZoneMapView(PlotPanel):
         self.sep_polygons = []
         self._sep = None
 
-    def _draw_separation(self, snap, ctx, W2, sel) -> str:
+    def _draw_separation(self, snap, frame, W2, sel) -> str:
         """Draw the separation overlay; returns its note."""
-        sep = separability_of(snap, ctx)
+        sep = separability_of(frame)
         self._sep = sep
         feats = separation_features(sep, sel)
         R = float(np.max(np.hypot(W2[0], W2[1]))) if snap.n else 1.0

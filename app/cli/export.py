@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Optional, Sequence, Tuple
 
 from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, check_finite, check_out, float_arg, int_arg, path_arg,
                      say)
+from views import registry
 
 if TYPE_CHECKING:
     from PyQt6.QtCore import QCoreApplication
@@ -24,16 +25,34 @@ if TYPE_CHECKING:
     from app.export.view_settings import CameraSettings, ViewSettings
     from model.explorer import ExplorerState
     from model.snapshot import Snapshot
-    from widgets.context import ViewContext
+    from model.frame import Frame
 
-VIEW_CHOICES = ("zones", "wheel", "gram", "bias", "loss", "verdict", "history", "plane3d", "plane",
-                "figure")  # plane = plane3d
-SET_HELP = ("a view's setting, VIEW.KEY=VALUE (repeatable): zones.clip_to_shape=false, zones.mode=raster, "
-            "wheel.show_data=false, gram.order=angle, gram.bias=false, gram.relu=true, plane3d.axes=1,2,7, "
-            "plane3d.enlarge=1,1,5, plane3d.after_relu=true, plane3d.slivers=false (also cube, bias, tilt, "
-            "labels, vertices, shape), plane3d.camera=iso|normal|axis-i|axis-j|axis-k, plane3d.elevation=DEG, "
-            "plane3d.azimuth=DEG, history.axis=log|linear, history.show_events=false; a bad key lists the allowed "
-            "ones")
+#: --view: every view of the registry by its key and its aliases, or "figure" (several side by side).
+VIEW_CHOICES = (*registry.NAMES, "figure")
+
+
+def set_help() -> str:
+    """--set's help, from the registry: each view with options and its keys (a choice field lists its values)."""
+    from dataclasses import fields
+
+    from views.settings import CAMERA_PRESETS
+
+    parts = []
+    for key in registry.with_settings():
+        spec = registry.spec(key)
+        meta: dict[str, tuple[str, ...]] = {f.name: tuple(f.metadata.get("choices") or ())
+                                            for f in fields(registry.settings_class(key))}
+        keys = [f"{k}={'|'.join(meta[k])}" if meta.get(k) else k for k in registry.settings_fields(key)]
+        if spec.gl:
+            keys += ["axes=I,J,K (1-based)", f"camera={'|'.join(CAMERA_PRESETS)}", "elevation=DEG", "azimuth=DEG",
+                     "distance=D"]
+        parts.append(f"{key}: {', '.join(keys)}")
+    return ("a view's setting, VIEW.KEY=VALUE (repeatable), e.g. zones.clip_to_shape=false, plane3d.axes=1,2,7, "
+            "plane3d.enlarge=1,1,5 (a show_ toggle may drop show_: plane3d.slivers=false); the keys: "
+            + "; ".join(parts) + "; a bad key lists the allowed ones")
+
+
+SET_HELP = set_help()
 XVFB_ARGS = ["-a", "-s", "-screen 0 1920x1080x24 +extension GLX +render -noreset"]
 ENV_XVFB_CHILD = "LGE_UNDER_XVFB"
 
@@ -45,15 +64,16 @@ def _common(p, animate: bool):
                    help="what to draw: one view, or 'figure' (several side by side, --panels)"
                    + ("" if animate else "; required for a run file"))
     p.add_argument("--panels", default=None,
-                   help="views of --view figure, comma-separated, or wheel+zones / plane3d+zones (default wheel,zones)")
+                   help=f"views of --view figure, comma-separated, or {' / '.join(registry.FIGURES)} (default "
+                   f"{','.join(registry.FIGURES[registry.DEFAULT_FIGURE][0])})")
     p.add_argument("--model", type=int_arg("--model"), default=None, help="which model of a batched run, 0-based "
                    "(default 0" + ("" if animate else "; --data: every model") + ")")
     p.add_argument("--axes", default=None, help="plane3d: the output axes i,j,k, 1-based feature numbers (default: two "
                    "strong features and the weakest, as in the seed); the same as --set plane3d.axes=i,j,k")
     p.add_argument("--set", dest="set", action="append", default=[], metavar="VIEW.KEY=VALUE", help=SET_HELP)
     p.add_argument("--select", default=None, help="features to highlight, 1-based, comma-separated")
-    p.add_argument("--size", default=None, help="WIDTHxHEIGHT in pixels (default " +
-                   ("1280x720" if animate else "1200x800; 1600x800 for a figure") + ")")
+    p.add_argument("--size", default=None, help="WIDTHxHEIGHT in pixels (default: the view's own, " +
+                   ("1280x720" if animate else f"1200x800; {FIGURE_SIZE[0]}x{FIGURE_SIZE[1]} for a figure") + ")")
     p.add_argument("--title", default="auto", help="title text (default: the run's config)")
     p.add_argument("--no-title", action="store_true", help="no title")
     p.add_argument("--no-caption", action="store_true", help="no 'step · loss' caption")
@@ -121,7 +141,12 @@ def _panels(a):
             raise CliError(f"main.py {a.command}: {exc}") from None
     if a.panels is not None:
         raise CliError(f"main.py {a.command}: --panels applies to --view figure")
-    return ("plane3d",) if a.view == "plane" else (a.view,)
+    return (registry.canonical(a.view),)
+
+
+def _gl_view() -> str:
+    """The 3D view's key (views.registry: the view drawn with GL)."""
+    return next(v.key for v in registry.VIEWS if v.gl)
 
 
 def _numbers(text, flag, n, count=None):
@@ -141,17 +166,18 @@ def prepare_display(gl: bool) -> None:
     """Pick the Qt platform before the QApplication exists: offscreen for 2D; an X server for GL."""
     from PyQt6.QtWidgets import QApplication
 
+    gl_views = f"view {_gl_view()}"
     app = QApplication.instance()
     if app is not None:  # the platform is chosen already (a process that exported before, or the window)
         if gl and app.platformName() in ("offscreen", "minimal"):
-            raise CliError("main.py: view plane3d needs an X display (GL); this process runs Qt on the "
+            raise CliError(f"main.py: {gl_views} needs an X display (GL); this process runs Qt on the "
                            f"{app.platformName()} platform")
         return
     if not gl:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         return
     if os.environ.get("QT_QPA_PLATFORM", "") == "offscreen":
-        raise CliError("main.py: view plane3d needs an X display (GL), which QT_QPA_PLATFORM=offscreen cannot "
+        raise CliError(f"main.py: {gl_views} needs an X display (GL), which QT_QPA_PLATFORM=offscreen cannot "
                        "host: unset QT_QPA_PLATFORM")
     if os.environ.get("DISPLAY"):
         return
@@ -159,7 +185,7 @@ def prepare_display(gl: bool) -> None:
     main_py = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
     if os.environ.get(ENV_XVFB_CHILD) or shutil.which("xvfb-run") is None or main_py is None \
             or main_py.name != "main.py":
-        raise CliError(f"main.py: view plane3d needs an X display (GL) and there is none: {how}")
+        raise CliError(f"main.py: {gl_views} needs an X display (GL) and there is none: {how}")
     env = dict(os.environ, **{ENV_XVFB_CHILD: "1"})
     sys.stdout.flush()
     sys.stderr.flush()
@@ -193,14 +219,15 @@ def qt_app() -> QCoreApplication:
     return app
 
 
-def frames_of(state: ExplorerState) -> Callable[[Optional[int]], Tuple[Snapshot, ViewContext]]:
-    """``frame_at(step) -> (snapshot, ViewContext)`` of an ExplorerState: what the renderer
-    and the animation draw (each frame's analysis computed there and then, at any n)."""
-    from widgets.context import context_of
+def frames_of(state: ExplorerState) -> Callable[[Optional[int]], Frame]:
+    """``frame_at(step) -> Frame`` of an ExplorerState: what the renderer and the animation draw
+    (each frame's analysis computed there and then, at any n)."""
 
-    def frame_at(step):
+    def frame_at(step: Optional[int]) -> Frame:
         fr = state.frame_at(step)
-        return fr.snapshot, context_of(fr, state.analyses)
+        if fr is None:
+            raise CliError("main.py: the run has no recorded snapshot to draw")
+        return fr
 
     return frame_at
 
@@ -212,8 +239,9 @@ def view_options(a: argparse.Namespace, panels: Sequence[str], n: Optional[int]
 
     axes = None
     if a.axes is not None:
-        if "plane3d" not in panels:
-            raise CliError("main.py: --axes applies to the 3D view (--view plane3d, or a figure with plane3d)")
+        if not registry.needs_gl(panels):
+            raise CliError(f"main.py: --axes applies to the 3D view (--view {_gl_view()}, or a figure with "
+                           f"{_gl_view()})")
         if n is not None:  # (its range is checked once the run is open)
             axes = tuple(v - 1 for v in _numbers(a.axes, "--axes", n, 3))
     try:
@@ -222,12 +250,25 @@ def view_options(a: argparse.Namespace, panels: Sequence[str], n: Optional[int]
         raise CliError(f"main.py: {exc}") from None
 
 
+#: The default size of a figure of several views side by side.
+FIGURE_SIZE = (1600, 800)
+
+
+def default_size(command: str, panels: Sequence[str]) -> str:
+    """The default --size: a view's own (views.registry: export_size, animate_size), FIGURE_SIZE for several."""
+    if command == "animate":
+        w, h = registry.spec(panels[0]).animate_size
+    else:
+        w, h = FIGURE_SIZE if len(panels) > 1 else registry.spec(panels[0]).export_size
+    return f"{w}x{h}"
+
+
 def load(a: argparse.Namespace, panels: Sequence[str]) -> Tuple[ExplorerState, FigureOptions, str]:
     """(explorer state of the run with the model chosen, figure options, run title)."""
     from app.export.figure import ExportError, FigureOptions, needs_gl, parse_size, plane3d_class, run_title
 
-    if "plane3d" in panels and plane3d_class() is None:
-        raise CliError(f"main.py {a.command}: view plane3d is not available yet")
+    if needs_gl(panels) and plane3d_class() is None:
+        raise CliError(f"main.py {a.command}: view {_gl_view()} cannot be drawn here: OpenGL (PyOpenGL) is missing")
     view_options(a, panels, None)  # a bad --set is refused before anything starts (the axes' range: below)
     prepare_display(needs_gl(panels))
     qt_app()
@@ -243,14 +284,13 @@ def load(a: argparse.Namespace, panels: Sequence[str]) -> Tuple[ExplorerState, F
     if not 0 <= a.model < cfg.models:
         raise CliError(f"main.py: --model must be from 0 to {cfg.models - 1} for {a.run}, got {a.model}")
     s.set_model(a.model)
-    default = "1280x720" if a.command == "animate" else ("1600x800" if len(panels) > 1 else "1200x800")
     try:
-        w, h = parse_size(default if a.size is None else a.size)
+        w, h = parse_size(default_size(a.command, panels) if a.size is None else a.size)
     except ExportError as exc:
         raise CliError(f"main.py: {exc}") from None
     views, camera, axes = view_options(a, panels, cfg.n)
-    if "plane3d" in panels and cfg.n < 3:
-        raise CliError(f"main.py: view plane3d needs n >= 3 output axes; {a.run} has n = {cfg.n}")
+    if needs_gl(panels) and cfg.n < 3:
+        raise CliError(f"main.py: view {_gl_view()} needs n >= 3 output axes; {a.run} has n = {cfg.n}")
     if a.select is not None:
         s.selected = {v - 1 for v in _numbers(a.select, "--select", cfg.n)}
     opts = FigureOptions(width=w, height=h, title=None if a.no_title else a.title, caption=not a.no_caption,
@@ -290,12 +330,13 @@ def cmd_export(a: argparse.Namespace) -> int:
     if a.step is not None and not h.first_step <= a.step <= h.latest_step:
         raise CliError(f"main.py: --step must be from {h.first_step} to {h.latest_step} (the recorded steps of "
                        f"{a.run}), got {a.step}")
-    snap, ctx = frames_of(s)(a.step)
+    frame = frames_of(s)(a.step)
+    snap = frame.snapshot
     check_finite(snap, h, a.run)  # a figure of NaN says nothing: one line naming a finite step
 
     def write(stop: Callable[[], bool]) -> Path:
         with FigureRenderer(panels, opts, title) as r:
-            return r.save(a.out, snap, ctx, replace=a.force, interrupted=stop)
+            return r.save(a.out, frame, replace=a.force, interrupted=stop)
 
     return _write_figure(a, write, f"{opts.width}x{opts.height}", f"step {snap.step:,}")
 
@@ -316,9 +357,9 @@ def figure_png(a: argparse.Namespace) -> Tuple[bytes, Snapshot, int, int]:
     if a.step is not None and not h.first_step <= a.step <= h.latest_step:
         raise CliError(f"main.py: --step must be from {h.first_step} to {h.latest_step} (the recorded steps of "
                        f"{a.run}), got {a.step}")
-    snap, ctx = frames_of(s)(a.step)
+    frame = frames_of(s)(a.step)
     with FigureRenderer(panels, opts, title) as r:
-        return r.encode(".png", snap, ctx), snap, opts.width, opts.height
+        return r.encode(".png", frame), frame.snapshot, opts.width, opts.height
 
 
 def _write_figure(a: argparse.Namespace, write: Callable[[Callable[[], bool]], Path], size: str,
@@ -513,8 +554,8 @@ def cmd_animate(a: argparse.Namespace) -> int:
     except ExportError as exc:
         raise CliError(f"main.py: {exc}", exc.status) from None
     check_out(a.out, a.force)
-    if a.orbit and "plane3d" not in panels:
-        raise CliError("main.py: --orbit applies to the 3D view (--view plane3d, or a figure with plane3d)")
+    if a.orbit and not registry.needs_gl(panels):
+        raise CliError(f"main.py: --orbit applies to the 3D view (--view {_gl_view()}, or a figure with {_gl_view()})")
     s, opts, title = load(a, panels)
     # Ctrl+C: asked between frames (a KeyboardInterrupt raised inside a Qt paint is swallowed)
     intr = Interrupt().__enter__()

@@ -290,7 +290,7 @@ def check_fps(fps: float, ext: str) -> float:
 class AnimationJob:
     """Render ``steps`` through ``renderer`` and encode them to ``path``.
 
-    ``frame_at(step) -> (snapshot, ctx)``. ``orbit``: degrees the 3D camera turns
+    ``frame_at(step) -> Frame`` (model.frame). ``orbit``: degrees the 3D camera turns
     over the whole animation (0: none). Drive it with ``step(budget_s)`` until it
     returns False (or ``run()``), then ``finish()``; ``cancel()`` at any time
     removes the temporary file.
@@ -323,7 +323,7 @@ class AnimationJob:
 
     def start(self) -> None:
         if self.total:
-            self.renderer.prepare(*self.frame_at(int(self.steps[-1])))
+            self.renderer.prepare(self.frame_at(int(self.steps[-1])))
         self.tmp = temp_path(self.target)
         try:
             os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # the name is ours
@@ -347,10 +347,10 @@ class AnimationJob:
         step = int(self.steps[i])
         if self._last is not None and self._last[0] == step and not self.orbit:
             return self._last[1]  # a repeated snapshot: the same pixels
-        snap, ctx = self.frame_at(step)
+        frame = self.frame_at(step)
         if self.orbit:
             self.renderer.set_orbit(self.orbit * i / max(1, self.total - 1))
-        data = qimage_bgra(self.renderer.image(snap, ctx))
+        data = qimage_bgra(self.renderer.image(frame))
         self._last = (step, data)
         return data
 

@@ -71,13 +71,14 @@ class _WidgetPanel(Panel):
         self.options = options
         self.size = QSize(0, 0)
         self._az0 = None
+        self.gl = False
         self.view = view
         view.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         for w in view.figure_controls():
             w.hide()
         self._styled = False
 
-    def set_snapshot(self, snap, ctx) -> None:
+    def set_frame(self, frame) -> None:
         pass
 
     def paint(self, p: QPainter, rect: QRectF, raster: bool) -> None:
@@ -108,8 +109,14 @@ def check_figure_path(path: Union[str, os.PathLike[str]], replace: bool, field_n
 
 def _render(path, key: str, view: QWidget, options: Optional[FigureOptions], title: str, snap=None,
             replace: bool = False, interrupted=None) -> Path:
+    frame = None
+    if snap is not None:  # the header's caption names its step and loss
+        from model.frame import Frame
+        from resources.palette import feature_colors
+
+        frame = Frame(snapshot=snap, colors=feature_colors(snap.n))
     with ExperimentFigureRenderer(key, view, options, title) as r:
-        return r.save(path, snap, None, replace=replace, interrupted=interrupted)
+        return r.save(path, frame, replace=replace, interrupted=interrupted)
 
 
 def sweep_view_for(sweep: Sweep, entry: int = 0) -> SweepView:

@@ -1,5 +1,5 @@
-"""Figures: any view, or several side by side, rendered from (snapshot, ViewContext)
-at a chosen pixel size to a QImage, PNG, SVG or PDF.
+"""Figures: any view, or several side by side, rendered from a model.frame.Frame at a
+chosen pixel size to a QImage, PNG, SVG or PDF.
 
 Export uses the views themselves (a view is a function of snapshot and
 settings): a ``FigureRenderer`` owns fresh, never-shown-on-screen instances of
@@ -40,7 +40,8 @@ from PyQt6.QtWidgets import QApplication, QGraphicsItem, QWidget
 
 from app.export.view_settings import CameraSettings, settings_class
 from resources import palette
-from widgets.views2d import VIEW_KEYS, VIEW_MODULES, no_si_prefix
+from views import registry
+from widgets.views2d import no_si_prefix
 
 if TYPE_CHECKING:
     import pyqtgraph as pg
@@ -49,24 +50,19 @@ if TYPE_CHECKING:
     from model.config import TrainConfig
     from model.snapshot import Snapshot
     from render3d.plane_view import PlaneView
-    from widgets.context import ViewContext
+    from model.frame import Frame
 
-#: Views that can be exported on their own ("figure" composes several).
-VIEWS = VIEW_KEYS + ("plane3d",)
-#: The composed figures offered by name (the seed's pair, and the 3D plane beside the zones).
-FIGURES = {"wheel+zones": ("wheel", "zones"), "plane3d+zones": ("plane3d", "zones")}
-DEFAULT_PANELS = FIGURES["wheel+zones"]
+#: Views that can be exported on their own ("figure" composes several): the registry's.
+VIEWS = registry.view_keys()
+#: The composed figures offered by name (views.registry.FIGURES): name -> panels.
+FIGURES = {name: panels for name, (panels, _) in registry.FIGURES.items()}
+DEFAULT_PANELS = FIGURES[registry.DEFAULT_FIGURE]
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
-VIEW_TITLES = {"zones": "Latent zones", "wheel": "Feature wheel", "gram": "WᵀW + b", "bias": "Bias and norm",
-               "loss": "Loss", "verdict": "Verdict", "plane3d": "3D latent plane", "history": "Feature history"}
-#: Views whose pictures colour features (the legend is on by default for these).
-FEATURE_COLOURED = ("zones", "wheel", "bias", "plane3d", "history")
 DPI = 96  # device pixels per inch of every target (1 pt = 4/3 px)
 #: Publication style of the exported plots' axes (the window's are lighter grey).
 AXIS_PEN = (70, 70, 70)
 AXIS_TEXT = (25, 25, 25)
 MAX_SIDE = 8192
-PLANE3D_MISSING = "view plane3d is not available yet"
 #: The feature history's story (model.story) analyses at most this many snapshots of a run (every k-th beyond).
 STORY_SNAPSHOTS = 200
 
@@ -142,10 +138,10 @@ def parse_panels(text: str, field_name: str = "--panels") -> Tuple[str, ...]:
     """'wheel,zones' or a FIGURES name -> the panel keys."""
     if text in FIGURES:
         return FIGURES[text]
-    keys = tuple(k.strip() for k in str(text).split(",") if k.strip())
+    keys = tuple(registry.canonical(k.strip()) for k in str(text).split(",") if k.strip())
     bad = [k for k in keys if k not in VIEWS]
-    if bad or not 1 <= len(keys) <= 4:
-        raise ExportError(field_name, f"must be 1 to 4 comma-separated views of {', '.join(VIEWS)} "
+    if bad or not 1 <= len(keys) <= registry.PANELS_MAX:
+        raise ExportError(field_name, f"must be 1 to {registry.PANELS_MAX} comma-separated views of {', '.join(VIEWS)} "
                                       f"(or {' / '.join(FIGURES)}), got {text!r}")
     return keys
 
@@ -231,17 +227,19 @@ def step_caption(snap: Optional[Snapshot]) -> str:
 
 
 def plane3d_class() -> Optional[type[PlaneView]]:
-    """render3d.plane_view.PlaneView, or None while it does not exist."""
+    """The GL view's class (render3d.plane_view.PlaneView), or None when it cannot be imported here
+    (no OpenGL)."""
+    gl = [v.key for v in registry.VIEWS if v.gl]
     try:
-        from render3d import plane_view  # noqa: PLC0415
-    except Exception:
+        cls = registry.view_class(gl[0]) if gl else None
+    except ImportError:
         return None
-    cls = getattr(plane_view, "PlaneView", None)
     return cls if cls is not None and hasattr(cls, "render_image") else None
 
 
 def needs_gl(panels: Sequence[str]) -> bool:
-    return "plane3d" in panels
+    """Whether these views draw with OpenGL (views.registry)."""
+    return registry.needs_gl(panels)
 
 
 def svg_font_families(svg_text: str) -> Dict[str, str]:
@@ -290,10 +288,7 @@ def pt_px(pt: float) -> float:
 
 # ----------------------------------------------------------------------- panels
 def _new_view(key: str):
-    import importlib
-
-    mod, cls = VIEW_MODULES[key]
-    return getattr(importlib.import_module(mod), cls)()
+    return registry.view_class(key)()
 
 
 class Panel:
@@ -305,17 +300,15 @@ class Panel:
         self.size = QSize(0, 0)
         self._az0 = None
         self._camera_due = False
-        if key == "plane3d":
-            cls = plane3d_class()
-            if cls is None:
-                raise ExportError("--view", PLANE3D_MISSING)
-            self.view = cls()
-        else:
+        self.gl = registry.spec(key).gl
+        try:
             self.view = _new_view(key)
+        except ImportError as exc:  # a GL view without OpenGL here
+            raise ExportError("--view", f"view {key} cannot be drawn here: {exc}") from None
         v = self.view
         v.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         st = options.view_settings(key)
-        if key == "plane3d":
+        if self.gl:
             self._strip_3d_chrome()
             v.set_settings(st.with_(triple=v.triple))  # the triple is options.axes (None: the default)
             if options.axes is not None:
@@ -327,7 +320,7 @@ class Panel:
             if st is not None:
                 v.set_settings(st)
             self._strip_chrome()
-        self._styled = key == "plane3d"
+        self._styled = self.gl
 
     # 2D: only the plot(s), in publication style --------------------------------
     def _strip_chrome(self):
@@ -411,26 +404,11 @@ class Panel:
             self._style()
             self._styled = True
 
-    def set_snapshot(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
-        if self.key == "history" and ctx is not None and "story" not in ctx.extra and ctx.history is not None:
-            ctx.extra["story"] = self._story(ctx)  # the window hands its timeline's story; here it is told once
-        self.view.set_snapshot(snap, ctx)
-        if self._camera_due and snap is not None:  # the scene exists: place the camera as asked
+    def set_frame(self, frame: Optional[Frame]) -> None:
+        self.view.set_frame(frame)
+        if self._camera_due and frame is not None:  # the scene exists: place the camera as asked
             self._camera_due = False
             self._place_camera()
-
-    def _story(self, ctx: ViewContext) -> list:
-        """The story of the run (model.story) the feature history marks, once per run and model (an
-        animation's frames share it): at most STORY_SNAPSHOTS snapshots analysed, as the window's timeline."""
-        from model.story import story_events
-        from widgets.verdict_panel import dress_story
-
-        h = ctx.history
-        key = (id(h), int(ctx.model), len(h), h.latest_step)
-        if getattr(self, "_story_key", None) != key:
-            stride = max(1, -(-len(h) // STORY_SNAPSHOTS))
-            self._story_key, self._story_events = key, dress_story(story_events(h, ctx.model, ctx.onehot, stride))
-        return list(self._story_events)
 
     def _place_camera(self):
         """plane3d: the camera of options.camera (its preset already framed the scene): turned to
@@ -449,7 +427,7 @@ class Panel:
 
     def set_orbit(self, offset: float) -> None:
         """plane3d: turn the camera ``offset`` degrees from where it was framed."""
-        if self.key != "plane3d" or not hasattr(self.view, "set_orbit"):
+        if not self.gl or not hasattr(self.view, "set_orbit"):
             return
         if self._az0 is None:
             if not offset:
@@ -457,13 +435,13 @@ class Panel:
             self._az0 = float(self.view.camera_params()["azimuth"])
         self.view.set_orbit(self._az0 + float(offset))
 
-    def prepare(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
-        """plane3d, before an animation: fix the axis triple and frame the camera on ``snap``
-        (the last frame's), so the camera does not jump while training moves the plane."""
-        if self.key != "plane3d" or snap is None:
+    def prepare(self, frame: Optional[Frame]) -> None:
+        """The 3D view, before an animation: fix the axis triple and frame the camera on ``frame``
+        (the last one), so the camera does not jump while training moves the plane."""
+        if not self.gl or frame is None:
             return
         v = self.view
-        v.set_snapshot(snap, ctx)
+        v.set_frame(frame)
         if self.options.axes is None:
             v.set_triple(tuple(v.triple))
         if self.options.camera is not None:
@@ -475,7 +453,7 @@ class Panel:
 
     def paint(self, p: QPainter, rect: QRectF, raster: bool) -> None:
         """Paint the view into ``rect`` (device pixels; the panel is sized to it)."""
-        if self.key == "plane3d":
+        if self.gl:
             w, h = int(rect.width()), int(rect.height())
             if raster:
                 img = self.view.render_image(w, h)
@@ -569,14 +547,11 @@ class FigureRenderer:
     def legend_on(self) -> bool:
         if self.options.legend is not None:
             return bool(self.options.legend)
-        return any(k in FEATURE_COLOURED for k in self.panels_keys)
+        return registry.feature_coloured(self.panels_keys)
 
     def panel_title(self, key: str) -> str:
         """The name above a panel of a composed figure (WᵀW without b says so)."""
-        st = self.options.view_settings(key)
-        if key == "gram" and not st.bias:
-            return "ReLU(WᵀW)" if st.relu else "WᵀW"
-        return VIEW_TITLES[key]
+        return registry.spec(key).titled(self.options.view_settings(key))
 
     def title_text(self) -> str:
         t = self.options.title
@@ -667,9 +642,11 @@ class FigureRenderer:
         """The 3D camera's turn (degrees) from its framed azimuth, for the next frames."""
         self.options.orbit = float(offset)
 
-    def prepare(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> None:
+    def prepare(self, frame: Optional[Frame]) -> None:
         """Before an animation: size the panels and let the 3D view fix its triple and frame
-        its camera on ``snap`` (the last frame's: the plane grows while training)."""
+        its camera on ``frame`` (the last one: the plane grows while training)."""
+        frame = self.dressed(frame)
+        snap = None if frame is None else frame.snapshot
         caption = step_caption(snap) if self.options.caption else ""
         _, rects, _, _ = self.layout(0 if snap is None else snap.n, caption)
         if caption:  # room for the caption kept steady over the frames (the title does not jitter)
@@ -677,7 +654,7 @@ class FigureRenderer:
             self._cap_min = 1.15 * QFontMetricsF(body).horizontalAdvance(caption) + pt_px(self.options.font_size)
         for pn, r in zip(self.panels, rects):
             pn.resize(int(r.width()), int(r.height()))
-            pn.prepare(snap, ctx)
+            pn.prepare(frame)
 
     #: A callable asked between panels (export's Ctrl+C): when it says True, painting stops with
     #: KeyboardInterrupt, raised here in Python between Qt's paints (inside one, PyQt swallows it).
@@ -687,16 +664,40 @@ class FigureRenderer:
         if self.interrupted is not None and self.interrupted():
             raise KeyboardInterrupt
 
-    def paint(self, p: QPainter, snap: Optional[Snapshot], ctx: Optional[ViewContext], raster: bool = True) -> None:
-        """Paint the whole figure onto ``p`` (device pixels, options.width x height)."""
+    def dressed(self, frame: Optional[Frame]) -> Optional[Frame]:
+        """``frame`` with what the drawn views need of it and it lacks (views.registry's ``needs``): the
+        story of the run for a view that marks it, told once per run and model (an animation's frames
+        share it; the window hands its timeline's instead)."""
+        if frame is None or "story" not in registry.needs(self.panels_keys) or frame.story or frame.history is None:
+            return frame
+        return frame.replace(story=tuple(self._story(frame)))
+
+    def _story(self, frame: Frame) -> list:
+        """The story of the run (model.story) once per run and model: at most STORY_SNAPSHOTS snapshots
+        analysed, as the window's timeline."""
+        from model.story import story_events
+        from widgets.verdict_panel import dress_story
+
+        h = frame.history
+        assert h is not None  # dressed() asks only for a frame with a history
+        key = (id(h), int(frame.model), len(h), h.latest_step)
+        if getattr(self, "_story_key", None) != key:
+            stride = max(1, -(-len(h) // STORY_SNAPSHOTS))
+            self._story_key, self._story_events = key, dress_story(story_events(h, frame.model, frame.onehot, stride))
+        return list(self._story_events)
+
+    def paint(self, p: QPainter, frame: Optional[Frame], raster: bool = True) -> None:
+        """Paint the whole figure of ``frame`` onto ``p`` (device pixels, options.width x height)."""
         o = self.options
+        frame = self.dressed(frame)
+        snap = None if frame is None else frame.snapshot
         n = 0 if snap is None else snap.n
         caption = step_caption(snap) if o.caption else ""
         hrect, rects, labels, lrect = self.layout(n, caption)
         self.panel_rects = rects
         for pn, r in zip(self.panels, rects):
             pn.resize(int(r.width()), int(r.height()))
-            pn.set_snapshot(snap, ctx)
+            pn.set_frame(frame)
             pn.set_orbit(o.orbit)
         if not self._settled:  # the first paints settle the axes' widths (fonts) and auto-ranges
             scratch = QImage(max(1, o.width), max(1, o.height), QImage.Format.Format_ARGB32_Premultiplied)
@@ -705,7 +706,7 @@ class FigureRenderer:
                 try:
                     for pn, r in zip(self.panels, rects):
                         self._check_stop()
-                        if pn.key != "plane3d":
+                        if not pn.gl:
                             pn.paint(sp, r, True)
                 finally:
                     sp.end()
@@ -746,8 +747,8 @@ class FigureRenderer:
             p.restore()
             self._clip_mark(p, i, True)
         self.legend_swatches = []
-        if lrect is not None and snap is not None:
-            self._paint_legend(p, lrect, snap, ctx)
+        if lrect is not None and frame is not None:
+            self._paint_legend(p, lrect, frame)
 
     def _clip_mark(self, p: QPainter, k: int, end: bool):
         """SVG only: the marks around panel k that app.export.svg_flatten turns into its clip."""
@@ -756,19 +757,19 @@ class FigureRenderer:
 
             p.fillRect(QRectF(*clip_mark(k, end)), QColor(1, 2, 3))
 
-    def _colors(self, snap, ctx) -> np.ndarray:
+    def _colors(self, frame: Frame) -> np.ndarray:
         from widgets.views2d import feature_colors_for
 
-        return feature_colors_for(snap, ctx)
+        return feature_colors_for(frame.snapshot, frame)
 
-    def _paint_legend(self, p: QPainter, rect: QRectF, snap, ctx):
-        n = snap.n
+    def _paint_legend(self, p: QPainter, rect: QRectF, frame: Frame) -> None:
+        n = frame.snapshot.n
         body, _ = self._fonts()
         fm = QFontMetricsF(body)
         fs = pt_px(self.options.font_size)
         p.setFont(body)
         ink = QColor(30, 30, 30)
-        colors = self._colors(snap, ctx)
+        colors = self._colors(frame)
         rows = self._legend_rows(n, rect.width())
         if not rows:  # many features: colour = angle
             text = "feature colour = its angle in the latent plane:  0°"
@@ -789,7 +790,7 @@ class FigureRenderer:
                        int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), "360°")
             return
         rh = rect.height() / len(rows)
-        sel = set(getattr(ctx, "selected", ()) or ())
+        sel = set(frame.selected)
         for r, row in enumerate(rows):
             y = rect.y() + r * rh
             # centre the rows
@@ -817,7 +818,7 @@ class FigureRenderer:
                 p.setFont(body)
 
     # targets ------------------------------------------------------------------
-    def image(self, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> QImage:
+    def image(self, frame: Optional[Frame]) -> QImage:
         """The figure as a QImage (ARGB32 premultiplied) of exactly options.width x height."""
         o = self.options
         img = QImage(o.width, o.height, QImage.Format.Format_ARGB32_Premultiplied)
@@ -827,12 +828,12 @@ class FigureRenderer:
         img.fill(QColor(255, 255, 255) if o.background == "white" else QColor(0, 0, 0, 0))
         p = QPainter(img)
         try:
-            self.paint(p, snap, ctx, raster=True)
+            self.paint(p, frame, raster=True)
         finally:
             p.end()
         return img
 
-    def save(self, path: Union[str, os.PathLike[str]], snap: Optional[Snapshot], ctx: Optional[ViewContext],
+    def save(self, path: Union[str, os.PathLike[str]], frame: Optional[Frame],
              replace: bool = False, interrupted: Optional[Callable[[], bool]] = None) -> Path:
         """Write PNG, SVG or PDF (by the extension): rendered in memory, written to a temporary
         file beside it with plain writes (a full disk is one clear line, not libpng's), and
@@ -843,12 +844,12 @@ class FigureRenderer:
 
         target = check_output(path, FIGURE_FORMATS, replace=replace)
         ext = target.suffix.lower()
-        if ext in (".svg", ".pdf") and "plane3d" in self.panels_keys and len(self.panels_keys) == 1:
-            raise ExportError("--out", "the 3D view exports to .png (a GL rendering); SVG and PDF are for 2D "
-                                       "views and figures")
+        if ext in (".svg", ".pdf") and len(self.panels_keys) == 1 and needs_gl(self.panels_keys):
+            raise ExportError("--out", f"the {registry.spec(self.panels_keys[0]).title} view exports to .png (a GL rendering); "
+                                       f"SVG and PDF are for 2D views and figures")
         self.interrupted = interrupted
         try:
-            data = self.encode(ext, snap, ctx)
+            data = self.encode(ext, frame)
         finally:
             self.interrupted = None
         if not data:
@@ -863,7 +864,7 @@ class FigureRenderer:
         finish_file(tmp, target, replace)
         return target
 
-    def encode(self, ext: str, snap: Optional[Snapshot], ctx: Optional[ViewContext]) -> bytes:
+    def encode(self, ext: str, frame: Optional[Frame]) -> bytes:
         """The figure as the bytes of a .png, .svg or .pdf file."""
         from PyQt6.QtCore import QBuffer, QByteArray, QIODevice
 
@@ -871,12 +872,12 @@ class FigureRenderer:
         buf = QBuffer(ba)
         buf.open(QIODevice.OpenModeFlag.WriteOnly)
         if ext == ".png":
-            if not self.image(snap, ctx).save(buf, "PNG"):
+            if not self.image(frame).save(buf, "PNG"):
                 raise ExportError("--out", "the PNG encoder failed", status=1)
         elif ext == ".svg":
-            self._save_svg(buf, snap, ctx)
+            self._save_svg(buf, frame)
         else:
-            self._save_pdf(buf, snap, ctx)
+            self._save_pdf(buf, frame)
         buf.close()
         data = bytes(ba)
         if ext == ".svg":  # QSvgGenerator states the size in mm, which readers convert at 90 or 96 dpi
@@ -897,7 +898,7 @@ class FigureRenderer:
             data = flatten_svg(text, svg_font_families(text), clips, resample_nearest).encode("utf-8")
         return data
 
-    def _save_svg(self, device, snap, ctx):
+    def _save_svg(self, device, frame):
         from PyQt6.QtSvg import QSvgGenerator
 
         o = self.options
@@ -907,16 +908,16 @@ class FigureRenderer:
         g.setViewBox(QRectF(0, 0, o.width, o.height))
         g.setResolution(DPI)
         g.setTitle(self.title_text() or "figure")
-        g.setDescription(step_caption(snap))
+        g.setDescription(step_caption(None if frame is None else frame.snapshot))
         p = QPainter(g)
         self._svg_marks = True
         try:
-            self.paint(p, snap, ctx, raster=False)
+            self.paint(p, frame, raster=False)
         finally:
             self._svg_marks = False
             p.end()
 
-    def _save_pdf(self, device, snap, ctx):
+    def _save_pdf(self, device, frame):
         o = self.options
         w = QPdfWriter(device)
         w.setResolution(DPI)
@@ -935,7 +936,7 @@ class FigureRenderer:
             sy = w.height() / o.height
             if abs(sx - 1) > 1e-6 or abs(sy - 1) > 1e-6:
                 p.scale(sx, sy)
-            self.paint(p, snap, ctx, raster=False)
+            self.paint(p, frame, raster=False)
         finally:
             p.end()  # writes the end of the document
 
@@ -951,12 +952,12 @@ class FigureRenderer:
         self.close()
 
 
-def export_figure(path: Union[str, os.PathLike[str]], panels: Sequence[str], snap: Optional[Snapshot],
-                  ctx: Optional[ViewContext], options: Optional[FigureOptions] = None, title: str = "",
+def export_figure(path: Union[str, os.PathLike[str]], panels: Sequence[str], frame: Optional[Frame],
+                  options: Optional[FigureOptions] = None, title: str = "",
                   replace: bool = False) -> Path:
     """Render ``panels`` (one view key, or several side by side) for one snapshot to ``path``."""
     with FigureRenderer(panels, options, title) as r:
-        return r.save(path, snap, ctx, replace=replace)
+        return r.save(path, frame, replace=replace)
 
 
 def qimage_bgra(img: QImage) -> bytes:

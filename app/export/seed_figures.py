@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from app.export.figure import FigureRenderer
     from model.analysis import Analysis
+    from model.frame import Frame as ViewFrame
     from model.datasize import DataSizeSweep
     from model.history import History
     from model.snapshot import Snapshot
@@ -114,25 +115,33 @@ def datasize_plan(quick: bool = False, scale: float = 1.0) -> Tuple[TrainConfig,
 
 # --------------------------------------------------------------------- the runs
 @dataclass
-class Frame:
-    """One model at its last step, as the views get it."""
+class Shown:
+    """One model at its last step: the views' frame (model.frame.Frame), its title and config."""
 
-    snap: object
-    ctx: object
+    frame: ViewFrame
     title: str
     config: Optional[TrainConfig]  # None: a closed form, not a trained model
+
+    @property
+    def snap(self) -> Snapshot:
+        return self.frame.snapshot
+
+    @property
+    def analysis(self) -> Analysis:
+        """The snapshot's analysis (the frame's, or its provider's)."""
+        return self.frame.view_analysis()
 
 
 class Runs:
     """The trained histories, saved to run files in ``folder`` and read back through an
-    ExplorerState (the path from a run file to (snapshot, ViewContext) that export takes)."""
+    ExplorerState (the path from a run file to the Frame that export takes)."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self.paths: Dict[str, Path] = {}
         self.configs: Dict[str, TrainConfig] = {}
         self.datasize = None  # model.datasize.DataSizeSweep
-        self._frames: Dict[Tuple[str, int], Frame] = {}
+        self._frames: Dict[Tuple[str, int], Shown] = {}
 
     def add(self, key: str, config: TrainConfig, history: History) -> None:
         from model.runfile import save_run
@@ -141,45 +150,37 @@ class Runs:
         save_run(path, config, history)
         self.paths[key], self.configs[key] = path, config
 
-    def frame(self, key: str, model: int = 0) -> Frame:
+    def frame(self, key: str, model: int = 0) -> Shown:
         if (key, model) not in self._frames:
             from app.export.figure import run_title
             from model.explorer import ExplorerState
-            from widgets.context import context_of
 
             s = ExplorerState()
             s.open(self.paths[key])  # a RunFileError names the file
             s.set_model(model)
             fr = s.frame_at(None)
-            self._frames[(key, model)] = Frame(fr.snapshot, context_of(fr, s.analyses), run_title(s.config, model),
-                                               s.config)
+            assert fr is not None  # a saved run has its snapshots
+            self._frames[(key, model)] = Shown(fr, run_title(s.config, model), s.config)
         return self._frames[(key, model)]
 
 
-def analysis_of(snap: Snapshot) -> Analysis:
-    from model.analysis import analyze
-
-    return analyze(snap, onehot=True)
-
-
-def constructed(W: np.ndarray, b: np.ndarray, title: str) -> Frame:
-    """The frame of a closed-form model (no training): its loss on the one-hot data, its own
-    analysis, the palette's colours in angular order as a run's."""
+def constructed(W: np.ndarray, b: np.ndarray, title: str) -> Shown:
+    """The frame of a closed-form model (no training): its loss on the one-hot data, the palette's
+    colours in angular order as a run's; its analysis is the frame's provider's."""
     from model import geometry as geo
+    from model.frame import Frame
     from model.snapshot import Snapshot
     from resources.palette import feature_colors
-    from widgets.context import ViewContext
 
     W, b = np.asarray(W, np.float64), np.asarray(b, np.float64)
     snap = Snapshot(step=0, W=W, b=b, loss=float(geo.onehot_loss(W, b)))
-    ctx = ViewContext(colors=feature_colors(W.shape[1], geo.angles(W)), analysis=analysis_of(snap))
-    return Frame(snap, ctx, title, None)
+    return Shown(Frame(snapshot=snap, colors=feature_colors(W.shape[1], geo.angles(W))), title, None)
 
 
-def with_snapshot(frame: Frame, snap: Snapshot, title: Optional[str] = None) -> Frame:
-    """The frame of another snapshot of the same model (probe-perturbed, closed form): its own analysis."""
-    ctx = dataclasses.replace(frame.ctx, analysis=analysis_of(snap))
-    return Frame(snap, ctx, frame.title if title is None else title, frame.config)
+def with_snapshot(shown: Shown, snap: Snapshot, title: Optional[str] = None) -> Shown:
+    """Another snapshot of the same model (probe-perturbed, closed form): its own analysis."""
+    return Shown(shown.frame.with_snapshot(snap).replace(analysis=None, pending=False),
+                 shown.title if title is None else title, shown.config)
 
 
 def train_all(configs: Dict[str, TrainConfig], runs: Runs, threads: Optional[int], tick: Callable[[int], None]
@@ -220,7 +221,7 @@ def train_datasize(base: TrainConfig, sizes: Sequence[int], test_examples: int, 
 
 
 # ------------------------------------------------------------------- rendering
-def renderer(panels: Sequence[str], frame: Frame, w: int, h: int, title: Optional[str] = None,
+def renderer(panels: Sequence[str], frame: Shown, w: int, h: int, title: Optional[str] = None,
              **opts: Any) -> FigureRenderer:
     """A FigureRenderer of ``panels`` at w x h; ``opts``: further FigureOptions (e.g. ``views``)."""
     from app.export.figure import FigureOptions, FigureRenderer
@@ -242,7 +243,7 @@ def set_plane(r: FigureRenderer, triple: Sequence[int], k: int = 0, camera: str 
     v.set_camera(camera)
 
 
-def sheet(parts: Sequence[Tuple[FigureRenderer, Frame]], w: int, h: int) -> QImage:
+def sheet(parts: Sequence[Tuple[FigureRenderer, Shown]], w: int, h: int) -> QImage:
     """Figures side by side in one image: parts = [(renderer, frame)], each renderer as wide as it says."""
     from PyQt6.QtCore import QRectF
     from PyQt6.QtGui import QColor, QImage, QPainter
@@ -256,7 +257,7 @@ def sheet(parts: Sequence[Tuple[FigureRenderer, Frame]], w: int, h: int) -> QIma
             p.save()
             p.translate(x, 0)
             p.setClipRect(QRectF(0, 0, r.options.width, h))
-            r.paint(p, fr.snap, fr.ctx, raster=True)
+            r.paint(p, fr.frame, raster=True)
             p.restore()
             x += r.options.width
     finally:
@@ -337,7 +338,7 @@ def _n6_model(runs: Runs) -> int:
     """The first of the n = 6 seeds that reconstructs every feature (the seed picked such a one)."""
     cfg = runs.configs["n6"]
     for k in range(cfg.models):
-        if runs.frame("n6", k).ctx.analysis.verdict == "perfect":
+        if runs.frame("n6", k).analysis.verdict == "perfect":
             return k
     return 0
 
@@ -347,9 +348,9 @@ def _n6_model(runs: Runs) -> int:
 def draw_n6_zones(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     k = _n6_model(runs)
     fr = runs.frame("n6", k)
-    an = fr.ctx.analysis
+    an = fr.analysis
     with renderer(("wheel", "zones"), fr, *size) as r:
-        img = r.image(fr.snap, fr.ctx)
+        img = r.image(fr.frame)
     c = fr.config
     seeds = f"{c.models} seeds {c.seed}–{c.seed + c.models - 1}"
     which = (f"the first of the {seeds} to reconstruct every feature" if an.verdict == "perfect" else
@@ -366,10 +367,10 @@ def draw_n6_plane(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
 
     k = _n6_model(runs)
     fr = runs.frame("n6", k)
-    t = default_triple(fr.snap, fr.ctx.analysis)
+    t = default_triple(fr.snap, fr.analysis)
     with renderer(("plane3d",), fr, *size) as r:
         set_plane(r, t, camera="iso")
-        img = r.image(fr.snap, fr.ctx)
+        img = r.image(fr.frame)
     return img, (f"The same n = 6 model (seed {fr.config.seed + k}): the latent hexagon in output dimensions "
                  f"{feats(t)} (x, y, z). The sliver of the z feature ({t[2] + 1}) is where p_{t[2] + 1} > 0: "
                  f"b_{t[2] + 1} = {fr.snap.b[t[2]]:.3g} sets where it starts. Each axis's sliver in its colour.")
@@ -379,7 +380,7 @@ def _failure(runs: Runs):
     from render3d.scene import default_triple
 
     fr = runs.frame("n7")
-    an = fr.ctx.analysis
+    an = fr.analysis
     t = default_triple(fr.snap, an)
     return fr, an, t
 
@@ -394,7 +395,7 @@ def _n7_setup(fr) -> str:
 def draw_n7_failure(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     fr, an, t = _failure(runs)
     with renderer(("wheel", "zones"), fr, *size) as r:
-        img = r.image(fr.snap, fr.ctx)
+        img = r.image(fr.frame)
     dead = an.dead
     n = fr.snap.n
     if dead:
@@ -416,7 +417,7 @@ def draw_n7_dims(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     fr, an, t = _failure(runs)
     with renderer(("plane3d",), fr, *size) as r:
         set_plane(r, t, camera="iso", enlarge=(1.0, 1.0, DEAD_ENLARGE))
-        img = r.image(fr.snap, fr.ctx)
+        img = r.image(fr.frame)
     z = t[2]
     dead = z in an.dead
     who = "the dead feature" if dead else "the weakest feature"
@@ -434,7 +435,7 @@ WTW = dict(bias=False, order="angle", colorbar=True)
 
 
 def gram_settings() -> Any:
-    from widgets.gram_view import GramSettings
+    from views.settings import GramSettings
 
     return GramSettings(**WTW)
 
@@ -493,7 +494,7 @@ def draw_tilt(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     tilted = with_snapshot(fr, snap, title=f"{fr.title} · W_{z + 1} = {TILT:g}·W_{j + 1}")
     with renderer(("plane3d",), tilted, *size, caption=False) as r:
         set_plane(r, t, camera="iso", enlarge=(1.0, 1.0, DEAD_ENLARGE))
-        img = r.image(tilted.snap, tilted.ctx)
+        img = r.image(tilted.frame)
     return img, (f"The failure ({_n7_setup(fr)}) with W_{z + 1} moved from |W_{z + 1}| = {np.linalg.norm(W0):.2g} "
                  f"to {TILT:g}·W_{j + 1} (the probe's feature path W_{z + 1} + t·W_{j + 1} at t = {TILT:g}; the "
                  f"seed's W_7 = 0.05·W_6): the plane tilts in dimension {z + 1}, rising along W_{j + 1}. "
@@ -581,11 +582,11 @@ def clean_symmetric_failure(W: np.ndarray, b: np.ndarray, loss: float) -> bool:
 
 def _wheel_zones(runs: Runs, key: str, size, text: Callable):
     fr = runs.frame(key)
-    an = fr.ctx.analysis
+    an = fr.analysis
     text = text(an)
     with renderer(("wheel", "zones"), fr, *size) as r:
         V, E = add_hypercube(r, np.asarray(fr.snap.W, np.float64))
-        img = r.image(fr.snap, fr.ctx)
+        img = r.image(fr.frame)
     c = fr.config
     n = c.n
     cube = (f"Grey, under the feature wheel: the {n}-cube projected by W, its 2^{n} = {len(V)} vertices Σ s_i W_i "
@@ -721,7 +722,7 @@ def draw_wtw_visual(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     W = np.stack([np.cos(th), np.sin(th)])
     ideal = constructed(W, np.full(n, -c), title=f"WᵀW of {n} unit vectors 2π/{n} apart (closed form)")
     with renderer(("gram",), ideal, *size, legend=False, caption=False, views={"gram": gram_settings()}) as r:
-        img = r.image(ideal.snap, ideal.ctx)
+        img = r.image(ideal.frame)
         _, P, L = drawn_gram(r)
     second = float(np.sort(P, axis=1)[:, -2].max())
     return img, (f"Constructed, not trained: W_i = (cos 2πi/{n}, sin 2πi/{n}), i = 0 … {n - 1} (the seed's W for "

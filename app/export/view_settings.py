@@ -1,54 +1,38 @@
-"""Every view's settings as one value: the registry of the views' frozen settings
-dataclasses, ``--set VIEW.KEY=VALUE`` parsed against their fields, and their JSON form.
+"""Every view's settings as one value: ``--set VIEW.KEY=VALUE`` parsed against the fields of
+the views' frozen settings dataclasses (views.settings, named by views.registry), and their
+JSON form (the settings file).
 
-Each view with options owns a frozen dataclass next to it (widgets.zone_map.ZoneSettings,
-widgets.feature_wheel.WheelSettings, widgets.gram_view.GramSettings,
-render3d.scene.PlaneSettings); the 3D camera is a ``CameraSettings``. The window's views,
-the export dialog, ``main.py export / animate`` and the saved window settings all read
-and write these values; nothing else holds a copy of a toggle.
+The window's views, the export dialog, ``main.py export / animate`` and the saved window
+settings all read and write these values; nothing else holds a copy of a toggle.
 
 A key's type comes from its field: bool (true/false, on/off, yes/no, 1/0), int, float,
 a string with ``choices`` in the field's metadata, or a tuple of numbers written
-comma-separated (``enlarge=1,1,5``). Two keys are spelled for people: ``plane3d.axes``
-is the axis triple as 1-based feature numbers (the field ``triple`` is 0-based), and a
-``show_`` toggle may be named without it (``plane3d.slivers``). ``plane`` is another name
-for ``plane3d``.
+comma-separated (``enlarge=1,1,5``). Two keys are spelled for people: a GL view's
+``axes`` is the axis triple as 1-based feature numbers (the field ``triple`` is 0-based;
+a spec's ``hidden_settings`` are not offered), and a ``show_`` toggle may be named without
+it (``plane3d.slivers``). A view's aliases name it too (``plane`` is ``plane3d``).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import typing
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
-from render3d.scene import CAMERA_PRESETS
+from views import registry
+from views.settings import CameraSettings
 
-if TYPE_CHECKING:
-    from render3d.scene import PlaneSettings
-    from widgets.feature_history import HistorySettings
-    from widgets.feature_wheel import WheelSettings
-    from widgets.gram_view import GramSettings
-    from widgets.zone_map import ZoneSettings
-
-    #: A view's settings value: an instance of one of the SETTINGS_CLASSES.
-    ViewSettings = Union[ZoneSettings, WheelSettings, GramSettings, PlaneSettings, HistorySettings]
+#: A view's settings value: an instance of one of the registry's settings classes.
+ViewSettings = Any
 
 #: with_value returns a value of its argument's own settings class
-_Settings = TypeVar("_Settings", bound="Union[ViewSettings, CameraSettings]")
+_Settings = TypeVar("_Settings")
 
-#: view key -> (module, class) of its settings dataclass
-SETTINGS_CLASSES = {
-    "zones": ("widgets.zone_map", "ZoneSettings"),
-    "wheel": ("widgets.feature_wheel", "WheelSettings"),
-    "gram": ("widgets.gram_view", "GramSettings"),
-    "plane3d": ("render3d.scene", "PlaneSettings"),
-    "history": ("widgets.feature_history", "HistorySettings"),
-}
-VIEW_ALIASES = {"plane": "plane3d"}
-#: keys of the plane3d namespace that set the camera (CameraSettings), not PlaneSettings
+#: view key -> its settings dataclass, for every view with options (views.registry)
+SETTINGS_CLASSES: Dict[str, type] = {k: registry.settings_class(k) for k in registry.with_settings()}
+#: keys of a GL view's namespace that set the camera (CameraSettings), not the view's settings
 CAMERA_KEYS = {"camera": "preset", "elevation": "elevation", "azimuth": "azimuth", "distance": "distance"}
-#: the plane3d key "axes": 1-based feature numbers (FigureOptions.axes, 0-based)
+#: a GL view's key "axes": 1-based feature numbers (FigureOptions.axes, 0-based)
 AXES_KEY = "axes"
 TRUE = ("true", "on", "yes", "1")
 FALSE = ("false", "off", "no", "0")
@@ -64,61 +48,14 @@ class SettingError(ValueError):
         super().__init__(f"{field_name}: {problem}")
 
 
-#: The camera's numbers, (low, high, low end open): degrees beyond a million turns lose their
-#: precision, a distance beyond a million scene units (the scene is a few units across, at most
-#: a thousand enlarged) or a field of view outside (0, 180) degrees draws nothing at all.
-CAMERA_RANGES = {"elevation": (-1e6, 1e6, False), "azimuth": (-1e6, 1e6, False), "distance": (0.0, 1e6, True),
-                 "fov": (0.0, 179.0, True), "aspect": (0.0, 1e3, True)}
-
-
-@dataclass(frozen=True)
-class CameraSettings:
-    """The 3D view's camera: a preset, optionally turned to ``elevation`` / ``azimuth``
-    (degrees) and placed at ``distance`` from ``center``; None: the preset's own framing.
-    ``aspect``: width / height of the view the camera was framed in (the window's 3D view): a
-    picture of another shape keeps what that view showed (None: the picture's own shape)."""
-
-    preset: str = field(default="iso", metadata={"choices": CAMERA_PRESETS})
-    elevation: Optional[float] = None
-    azimuth: Optional[float] = None
-    distance: Optional[float] = None
-    center: Optional[Tuple[float, float, float]] = None
-    fov: Optional[float] = None
-    aspect: Optional[float] = None
-
-    def __post_init__(self):
-        if self.preset not in CAMERA_PRESETS:
-            raise ValueError(f"preset must be one of {', '.join(CAMERA_PRESETS)}, got {self.preset!r}")
-        for name in ("elevation", "azimuth", "distance", "fov", "aspect"):
-            v = getattr(self, name)
-            if v is not None and not math.isfinite(float(v)):
-                raise ValueError(f"{name} must be a finite number, got {v!r}")
-            lo, hi, open_lo = CAMERA_RANGES[name]
-            if v is not None and not ((lo < v if open_lo else lo <= v) and v <= hi):
-                sign = "positive, " if open_lo and lo == 0 else ""
-                raise ValueError(f"{name} must be {sign}in {'(' if open_lo else '['}{lo:g}, {hi:g}], got {v!r}")
-        if self.center is not None:
-            c = tuple(float(v) for v in self.center)
-            if len(c) != 3 or not all(math.isfinite(v) for v in c):
-                raise ValueError(f"center must be 3 finite numbers, got {self.center!r}")
-            object.__setattr__(self, "center", c)
-
-    @property
-    def exact(self) -> bool:
-        """Whether the whole camera is given (no framing left to the preset)."""
-        return self.distance is not None and self.center is not None
-
-
 def settings_class(view: str) -> type:
     """The settings dataclass of view key ``view`` (KeyError for a view without options)."""
-    import importlib
-
-    mod, cls = SETTINGS_CLASSES[view]
-    return getattr(importlib.import_module(mod), cls)
+    return registry.settings_class(view)
 
 
 def view_key(name: str) -> str:
-    return VIEW_ALIASES.get(name, name)
+    """The key of the view named ``name`` (an alias: its view's key)."""
+    return registry.canonical(name)
 
 
 # --------------------------------------------------------------------- values
@@ -199,15 +136,12 @@ def with_value(obj: _Settings, name: str, value: Any) -> _Settings:
 # ----------------------------------------------------------------------- --set
 def _keys(view: str) -> Dict[str, Tuple[str, str]]:
     """key people type -> (target, field): target "view" (the view's dataclass), "camera", "axes"."""
-    cls = settings_class(view)
     out = {}
-    for name in _fields(cls):
-        if view == "plane3d" and name in ("triple", "auto_enlarge"):
-            continue  # the triple is "axes" (1-based); auto_enlarge follows from enlarge
+    for name in registry.settings_fields(view):  # a GL view's triple is "axes" (1-based)
         out[name] = ("view", name)
         if name.startswith("show_"):
             out[name[5:]] = ("view", name)
-    if view == "plane3d":
+    if registry.spec(view).gl:
         out[AXES_KEY] = ("axes", "")
         for key, name in CAMERA_KEYS.items():
             out[key] = ("camera", name)

@@ -19,9 +19,9 @@ from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDoubl
                              QSpinBox, QVBoxLayout, QWidget)
 
 from app.export.animate import DEFAULT_FRAMES, GIF_FPS_MAX, ORBIT_MAX, AnimationJob, select_steps
-from app.export.figure import (FEATURE_COLOURED, MAX_SIDE, VIEW_TITLES, ExportError, FigureOptions, FigureRenderer,
-                               plane3d_class, run_title)
+from app.export.figure import MAX_SIDE, ExportError, FigureOptions, FigureRenderer, plane3d_class, run_title
 from app.export.view_settings import CameraSettings
+from views import registry
 
 if TYPE_CHECKING:
     from PyQt6.QtGui import QCloseEvent
@@ -35,14 +35,11 @@ TICK_BUDGET_S = 0.03
 
 
 def view_choices() -> List[Tuple[str, Tuple[str, ...]]]:
-    """(label, panels) offered by both dialogs; the 3D ones only when the 3D view exists."""
-    out = [(VIEW_TITLES[k], (k,)) for k in ("zones", "wheel", "gram", "bias", "loss", "verdict", "history")]
-    has3d = plane3d_class() is not None
-    if has3d:
-        out.append((VIEW_TITLES["plane3d"], ("plane3d",)))
-    out.append(("Figure: feature wheel + latent zones", ("wheel", "zones")))
-    if has3d:
-        out.append(("Figure: 3D latent plane + latent zones", ("plane3d", "zones")))
+    """(label, panels) offered by both dialogs: every view of the registry, then its figures; the GL
+    ones only when OpenGL is there."""
+    has_gl = plane3d_class() is not None
+    out: List[Tuple[str, Tuple[str, ...]]] = [(v.title, (v.key,)) for v in registry.VIEWS if has_gl or not v.gl]
+    out += [(title, panels) for panels, title in registry.FIGURES.values() if has_gl or not registry.needs_gl(panels)]
     return out
 
 
@@ -57,9 +54,9 @@ def window_view_options(window: MainWindow) -> dict:
 class _Common(QDialog):
     """What both dialogs share: view, size, look, file."""
 
-    def __init__(self, window, title: str, formats: str, default_size, parent=None):
+    def __init__(self, window: MainWindow, title: str, formats: str, default_size, parent=None):
         super().__init__(parent if parent is not None else window)
-        self.window = window
+        self.main = window  # the window whose views are exported (not QWidget.window(): this dialog's own)
         self.session = window.session
         self.setWindowTitle(title)
         self._filter = formats
@@ -129,7 +126,7 @@ class _Common(QDialog):
         return tuple(self.view.currentData())
 
     def _view_changed(self, *_):
-        self.legend_box.setChecked(any(k in FEATURE_COLOURED for k in self.panels()))
+        self.legend_box.setChecked(registry.feature_coloured(self.panels()))
 
     def _browse(self):
         start = self.path.text() or str(Path.home() / self.default_name())
@@ -162,7 +159,7 @@ class _Common(QDialog):
         title = (self.title_text.text().strip() or "auto") if self.title_box.isChecked() else None
         return FigureOptions(width=self.width_box.value(), height=self.height_box.value(), title=title,
                              caption=self.caption_box.isChecked(), legend=self.legend_box.isChecked(),
-                             font_size=self.font_box.value(), **window_view_options(self.window))
+                             font_size=self.font_box.value(), **window_view_options(self.main))
 
     def title(self) -> str:
         s = self.session
@@ -203,11 +200,13 @@ class FigureDialog(_Common):
 
     def export(self) -> Optional[Path]:
         s = self.session
-        snap, _ = s.frame()
-        if snap is None:
+        shown = s.frame()
+        if shown is None:
             self.show_message("Nothing to export yet: train or open a run first.", error=True)
             return None
-        snap, ctx = s.frame_at(snap.step)
+        frame = self.main.dressed(s.frame_at(shown.snapshot.step))
+        assert frame is not None  # a frame was shown: the session has its step
+        snap = frame.snapshot
         if not self.path.text().strip():
             self.show_message("Choose a file (.png, .svg or .pdf).", error=True)
             return None
@@ -215,7 +214,7 @@ class FigureDialog(_Common):
             return None
         try:
             with FigureRenderer(self.panels(), self.options(), self.title()) as r:
-                out = r.save(self.path.text().strip(), snap, ctx, replace=self.replace_ok(self.path.text()))
+                out = r.save(self.path.text().strip(), frame, replace=self.replace_ok(self.path.text()))
         except ExportError as exc:
             self.show_message(str(exc), error=True)
             return None
@@ -315,7 +314,7 @@ class AnimationDialog(_Common):
     def _view_changed(self, *_):
         super()._view_changed()
         if hasattr(self, "orbit_box"):
-            self.orbit_box.setEnabled("plane3d" in self.panels())
+            self.orbit_box.setEnabled(registry.needs_gl(self.panels()))
 
     def _mode_changed(self, *_):
         frames = self.by_frames.isChecked()
@@ -346,12 +345,12 @@ class AnimationDialog(_Common):
             fps = self.fps_box.value()
             if self.path.text().strip().lower().endswith(".gif") and fps > GIF_FPS_MAX:
                 raise ExportError("Frames per second", f"must be at most {GIF_FPS_MAX} for GIF")
-            orbit = self.orbit_box.value() if "plane3d" in self.panels() else 0.0
+            orbit = self.orbit_box.value() if registry.needs_gl(self.panels()) else 0.0
             if not self.check_replace(self.path.text()):
                 return False
             renderer = FigureRenderer(self.panels(), self.options(), self.title())
-            self.job = AnimationJob(renderer, s.frame_at, steps, self.path.text().strip(), fps=fps, orbit=orbit,
-                                    replace=self.replace_ok(self.path.text()))
+            self.job = AnimationJob(renderer, lambda step: self.main.dressed(s.frame_at(step)), steps,
+                                    self.path.text().strip(), fps=fps, orbit=orbit, replace=self.replace_ok(self.path.text()))
             self.job.start()
         except ExportError as exc:
             if renderer is not None:

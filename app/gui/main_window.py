@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMai
                              QPushButton, QTabBar, QVBoxLayout, QWidget)
 
 from model.config import ConfigError, TrainConfig
+from views import registry
 from widgets.experiment_form import ExperimentForm
 from widgets.live_text import LiveText
 from widgets.model_picker import ModelPicker
@@ -29,14 +30,14 @@ from app.gui.settings import Settings, load_views, save_views
 if TYPE_CHECKING:
     from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QResizeEvent, QShowEvent
 
+    from model.frame import Frame
+
     from app.gui.experiments_window import ExperimentsWindow
 
 DEFAULT_EXPERIMENT = TrainConfig(n=7, m=2, data="identity", optimizer="adamw", lr=1e-3, steps=25_000, seed=0)
 RUN_FILTER = "Run files (*.h5 *.hdf5);;All files (*)"
 MAX_RECENT = 8
 log = logging.getLogger(__name__)
-VIEW_TITLES = {"zones": "Latent zones", "wheel": "Feature wheel", "gram": "WᵀW + b", "bias": "Bias and norm",
-               "loss": "Loss", "verdict": "Verdict", "history": "Feature history"}
 
 
 def settings() -> Settings:
@@ -182,20 +183,16 @@ class MainWindow(QMainWindow):
         self._dock("models", "Models", self.picker, Qt.DockWidgetArea.LeftDockWidgetArea)
 
     def _build_views(self) -> None:
-        """The 2D views and the 3D view, each in a dock; a view's settings are saved as they change."""
-        from widgets.views2d import make_views
-
-        self.views = make_views()
-        from render3d.plane_view import PlaneView
-
-        self.plane3d = PlaneView()  # fed in redraw() like the 2D views; Alt+click in a 2D view sends a feature
+        """Every view of the registry (views.registry), each in a dock titled as the registry says; a
+        view's settings are saved as they change. ``views``: the 2D views; ``plane3d``: the GL view (a
+        Ctrl+Shift+click in a 2D view sends it a feature); ``all_views``: both, in the registry's order."""
+        self.all_views = {v.key: registry.view_class(v.key)() for v in registry.VIEWS}
+        self.views = {k: v for k, v in self.all_views.items() if not registry.spec(k).gl}
+        self.plane3d = next(v for k, v in self.all_views.items() if registry.spec(k).gl)
         right = Qt.DockWidgetArea.RightDockWidgetArea
-        for key in ("zones", "plane3d", "wheel", "verdict", "gram", "bias", "loss", "history"):
-            self._dock(key, VIEW_TITLES.get(key, "3D latent plane"),
-                       self.plane3d if key == "plane3d" else self.views[key], right)
-        for view in self.views.values():
+        for key, view in self.all_views.items():
+            self._dock(key, registry.spec(key).title, view, right)
             view.featureClicked.connect(self._feature_clicked)
-        self.plane3d.featureClicked.connect(self._feature_clicked)
         self.setCentralWidget(None)
         for view in self.settings_views().values():
             view.settingsChanged.connect(self._save_view_settings)
@@ -225,12 +222,8 @@ class MainWindow(QMainWindow):
 
     # ========================================================== view settings
     def settings_views(self) -> dict:
-        """view key -> the view, for every view with settings (the 3D view included)."""
-        from app.export.view_settings import SETTINGS_CLASSES
-
-        out = {k: v for k, v in self.views.items() if k in SETTINGS_CLASSES}
-        out["plane3d"] = self.plane3d
-        return out
+        """view key -> the view, for every view with settings (views.registry)."""
+        return {k: v for k, v in self.all_views.items() if registry.spec(k).settings is not None}
 
     def view_settings(self) -> dict:
         """view key -> the settings value each view shows now."""
@@ -240,13 +233,13 @@ class MainWindow(QMainWindow):
         save_views(settings(), self.view_settings())
 
     def _restore_view_settings(self) -> None:
-        """The views' saved settings (the 3D view keeps its triple and enlarge factors: they belong to a run
-        whose n may differ from the next one's)."""
+        """The views' saved settings, as each view takes them back (``restored``: the 3D view keeps its
+        triple and enlarge factors, which belong to a run whose n may differ from the next one's)."""
         views = self.settings_views()
         for key, st in load_views(settings()).items():
-            if key == "plane3d":
-                st = st.with_(triple=self.plane3d.triple, enlarge=self.plane3d.settings.enlarge)
-            views[key].set_settings(st)
+            view = views[key]
+            restored = getattr(view, "restored", None)
+            view.set_settings(restored(st) if restored is not None else st)
         self._save_view_settings()  # rewritten without what was dropped
 
 
@@ -270,7 +263,7 @@ class MainWindow(QMainWindow):
             self.splitDockWidget(D["zones"], D["verdict"], O.Vertical)  # first: the verdict row spans all three
             self.splitDockWidget(D["zones"], D["plane3d"], O.Horizontal)
             self.splitDockWidget(D["plane3d"], D["wheel"], O.Horizontal)
-            for key in ("gram", "bias", "loss", "history"):
+            for key in self._other_views("zones", "verdict", "plane3d", "wheel"):
                 self.tabifyDockWidget(D["verdict"], D[key])
             shown = list(D)
         elif name == "compare":
@@ -280,7 +273,7 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(D["wheel"], D["plane3d"])
             self.splitDockWidget(D["zones"], D["loss"], O.Vertical)
             self.splitDockWidget(D["loss"], D["verdict"], O.Horizontal)
-            for key in ("gram", "bias", "history"):
+            for key in self._other_views("zones", "wheel", "plane3d", "loss", "verdict"):
                 self.tabifyDockWidget(D["verdict"], D[key])
             shown = list(D)
         else:  # figure
@@ -302,6 +295,12 @@ class MainWindow(QMainWindow):
             a.setChecked(n == name)
         settings().setValue("layout", name)
         self._dirty = True
+
+    @staticmethod
+    def _other_views(*placed: str) -> list:
+        """The registry's views a layout does not place by name: tabbed behind the verdict (a new view
+        appears there without a change here)."""
+        return [k for k in registry.view_keys() if k not in placed]
 
     def _size_layout(self) -> None:
         """Share the window out as the current layout says (fractions of the window)."""
@@ -508,7 +507,10 @@ class MainWindow(QMainWindow):
                                and self.refresh_story())
         self.timeline.stepRequested.connect(self._step_requested)
         self.timeline.followLiveChanged.connect(s.set_follow_live)
-        self.views["history"].stepRequested.connect(self.timeline.go_to_step)  # the history's cursor scrubs
+        for view in self.all_views.values():  # a view that asks for a step (the history's cursor) scrubs
+            asks = getattr(view, "stepRequested", None)
+            if asks is not None:
+                asks.connect(self.timeline.go_to_step)
         self.picker.modelChosen.connect(s.set_model)
 
     # ============================================================= actions
@@ -676,31 +678,23 @@ class MainWindow(QMainWindow):
         self.timeline.show_follow_live(s.follow_live)  # the session owns follow-live; the timeline shows it
         if s.history is not None:
             self.timeline.set_steps(s.history.steps)
-        snap, ctx = s.frame()
-        if ctx is not None:
-            ctx.extra["story"] = self.timeline.events()  # the feature history marks the story too
-        if snap is not None and not s.follow_live:
-            self.timeline.set_current_step(snap.step)
-        if snap is not None and ctx is not None:
-            ctx.extra["outcome"] = self._outcome_at(snap.step)
-        for key, view in self.views.items():
+        frame = self.dressed(s.frame())
+        if frame is not None and not s.follow_live:
+            self.timeline.set_current_step(frame.snapshot.step)
+        for key, view in self.all_views.items():
             # Views hidden behind a tab or closed are brought up to date when
             # they are shown (visibilityChanged marks the window dirty).
             if view.isVisible() and not view.visibleRegion().isEmpty():
-                view.set_snapshot(snap, ctx)
+                view.set_frame(frame)
                 self._stale.discard(key)
             else:
                 self._stale.add(key)
-        if self.plane3d.isVisible() and not self.plane3d.visibleRegion().isEmpty():
-            self.plane3d.set_snapshot(snap, ctx)
-            self._stale.discard("plane3d")
-        else:
-            self._stale.add("plane3d")
-        if snap is not None:
-            verdict = (verdict_label(ctx.analysis, snap.step) if ctx.analysis is not None else
+        if frame is not None:
+            snap, a = frame.snapshot, frame.analysis
+            verdict = (verdict_label(a, snap.step) if a is not None else
                        "…" if snap.finite else "none: not finite at this step")
-            outcome = ctx.extra.get("outcome")
-            if outcome and ctx.analysis is not None and getattr(s, "override", None) is None and snap.step > 0:
+            outcome = frame.outcome
+            if outcome and a is not None and getattr(s, "override", None) is None and snap.step > 0:
                 verdict += f", {outcome['outcome']}"  # "symmetric failure, stuck"
             model = f"model {s.model} · " if s.config.models > 1 else ""
             if getattr(s, "override", None) is not None:
@@ -708,6 +702,14 @@ class MainWindow(QMainWindow):
             self.verdict_label.setText(f"{model}shown: step {snap.step:,} · verdict: {verdict}")
         self.redraw_count += 1
         self.last_redraw_ms = (time.perf_counter() - t0) * 1000
+
+    def dressed(self, frame: Optional[Frame]) -> Optional[Frame]:
+        """``frame`` with what the window knows beyond the session: the story its timeline tells (the
+        feature history marks it) and the outcome in force at the frame's step (the verdict panel
+        says it). The views and the export dialog draw this frame."""
+        if frame is None:
+            return None
+        return frame.replace(story=tuple(self.timeline.events()), outcome=self._outcome_at(frame.snapshot.step))
 
     def _update_title(self) -> None:
         """The title names what is shown: the run's file when it was opened or saved, else the new run."""

@@ -5,8 +5,9 @@ adds what needs Qt or threads: the signals the window listens to, the training
 worker, and the analysis thread in which large models are analysed.
 
 Live training, scrubbing and export all go through `frame()` / `frame_at()`,
-which return (snapshot, ViewContext). The session only marks itself dirty when
-something changes; the window redraws at display rate.
+which return a model.frame.Frame (what every view draws), as ExplorerState's do.
+The session only marks itself dirty when something changes; the window redraws
+at display rate.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import concurrent.futures
 import os
 import time
 from pathlib import Path
-from typing import Hashable, Iterable, Optional, Set, Tuple, Union
+from typing import Hashable, Iterable, Optional, Set, Union
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -24,12 +25,12 @@ from model.config import TrainConfig
 from model.data import make_dataset
 from model.engine import Trainer, check_memory
 from model.explorer import ExplorerState
+from model.frame import Frame
 from model.history import History
 from model.init import initial_parameters
 from model.paths import kernels_ready
 from model.runfile import RunFileError, RunWriter, autosave_path, open_run, save_run
 from model.snapshot import Snapshot
-from widgets.context import ViewContext, context_of
 
 from app.gui.worker import TrainingWorker
 
@@ -314,25 +315,20 @@ class Session(QObject):
     def snapshot(self) -> Optional[Snapshot]:
         return self.explorer.snapshot()
 
-    def frame(self) -> Tuple[Optional[Snapshot], Optional[ViewContext]]:
-        """(snapshot, ViewContext) of the current state; (None, None) before any data. A large
-        model's analysis is computed in the analysis thread (frameChanged when it is ready);
-        meanwhile the model's latest analysis is lent, marked ``analysis_pending``."""
+    def frame(self) -> Optional[Frame]:
+        """The Frame of the current state (ExplorerState.frame); None before any data. A large
+        model's analysis is computed in the analysis job (frameChanged when it is ready);
+        meanwhile the model's latest analysis is lent, the frame marked ``pending``."""
         fr = self.explorer.frame()
-        if fr is None:
-            return None, None
-        if fr.pending:
+        if fr is not None and fr.pending:
             self._analyze_later(fr.key, fr.snapshot)
-        return fr.snapshot, context_of(fr, self.analyses)
+        return fr
 
-    def frame_at(self, step: Optional[int]) -> Tuple[Optional[Snapshot], Optional[ViewContext]]:
-        """(snapshot, ViewContext) of the shown model at or before `step` (None: the latest),
-        leaving the session's state as it is: what export and animation hand the views.
-        The analysis is computed here, even for large n; (None, None) before any data."""
-        fr = self.explorer.frame_at(step)
-        if fr is None:
-            return None, None
-        return fr.snapshot, context_of(fr, self.analyses)
+    def frame_at(self, step: Optional[int]) -> Optional[Frame]:
+        """The Frame of the shown model at or before `step` (None: the latest), leaving the
+        session's state as it is: what export and animation hand the views. The analysis is
+        computed here, even for large n; None before any data."""
+        return self.explorer.frame_at(step)
 
     def _analyze_later(self, key: Hashable, snap: Snapshot) -> None:
         self._wanted_analysis = key

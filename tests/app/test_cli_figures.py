@@ -200,13 +200,11 @@ def test_captions_follow_what_the_model_reached(qapp):
     class FakeRuns:
         configs = {"n7": early}
 
-    frame = sf.Frame(train(early, threads=1).history.snapshot(model=0), None, "t", early)
-    import dataclasses
-
-    from widgets.context import ViewContext
+    from model.frame import Frame
     from resources.palette import feature_colors
 
-    frame = dataclasses.replace(frame, ctx=ViewContext(colors=feature_colors(7), analysis=a))
+    frame = sf.Shown(Frame(snapshot=train(early, threads=1).history.snapshot(model=0), colors=feature_colors(7),
+                           analysis=a), "t", early)
     runs = FakeRuns()
     runs.frame = lambda key, model=0: frame
     _, text = sf.draw_n7_failure(runs, (400, 300))
@@ -221,7 +219,7 @@ def _failure_frame(qapp):
 
     W6, b6 = henighan(6)
     fr = sf.constructed(np.hstack([W6, np.zeros((2, 1))]), np.r_[b6, 1 / 7], title="failure")
-    return sf.Frame(fr.snap, fr.ctx, fr.title, sf.run_configs(1.0)["n7"])
+    return sf.Shown(fr.frame, fr.title, sf.run_configs(1.0)["n7"])
 
 
 class _Runs:
@@ -338,7 +336,7 @@ def test_the_axial_vector_figures_draw_the_projected_cube(qapp):
     fr = sf.constructed(W, np.zeros(5), "pentagon")
     with sf.renderer(("wheel", "zones"), fr, 1000, 500) as r:
         V, E = sf.add_hypercube(r, fr.snap.W)
-        img = r.image(fr.snap, fr.ctx)
+        img = r.image(fr.frame)
         pi = r.panels[0].view.plot_item
         curves = [it for it in pi.items if isinstance(it, pg.PlotCurveItem) and it.opts.get("connect") == "pairs"]
         assert len(curves) == 1

@@ -197,7 +197,7 @@ def test_probe_panel_probes_the_shown_snapshot_and_shows_the_perturbed_model(qtb
     assert shown is session.override
     k = tab.path.feature
     np.testing.assert_allclose(shown.W[:, k], snap.W[:, k] + 0.2 * tab.path.dW[:, k])
-    _, ctx = session.frame()
+    ctx = session.frame()
     assert ctx.analysis is not None and ctx.analysis.step == snap.step
     tab.view.show_box.setChecked(False)
     assert session.override is None and session.snapshot().W[0, k] == snap.W[0, k]

@@ -59,10 +59,11 @@ def render_svg(path, size) -> QImage:
 
 # ------------------------------------------------------------------- figures
 def test_png_figure_has_exact_size_feature_colours_title_and_legend(session7, tmp_path):
-    snap, ctx = session7.frame_at(None)
+    ctx = session7.frame_at(None)
+    snap = ctx.snapshot
     opts = FigureOptions(width=900, height=420)
     with FigureRenderer(("wheel", "zones"), opts, run_title(session7.config)) as r:
-        out = r.save(tmp_path / "fig.png", snap, ctx)
+        out = r.save(tmp_path / "fig.png", ctx)
         img = QImage(str(out))
         assert (img.width(), img.height()) == (900, 420)
         a = rgb_of(img)
@@ -76,10 +77,11 @@ def test_png_figure_has_exact_size_feature_colours_title_and_legend(session7, tm
 
 
 def test_png_options_transparent_no_title_font_size(session7, tmp_path):
-    snap, ctx = session7.frame_at(500)
+    ctx = session7.frame_at(500)
+    snap = ctx.snapshot
     assert snap.step <= 500
     bare = FigureOptions(width=400, height=300, background="transparent", title=None, caption=False, legend=False)
-    export_figure(tmp_path / "bare.png", ("zones",), snap, ctx, bare)
+    export_figure(tmp_path / "bare.png", ("zones",), ctx, bare)
     img = QImage(str(tmp_path / "bare.png")).convertToFormat(QImage.Format.Format_ARGB32)
     assert img.pixelColor(0, 0).alpha() == 0 and img.pixelColor(399, 0).alpha() == 0
     alpha = np.array([[img.pixelColor(x, y).alpha() for x in range(0, 400, 4)] for y in range(0, 300, 4)])
@@ -90,17 +92,18 @@ def test_png_options_transparent_no_title_font_size(session7, tmp_path):
     for pt in (8, 16):
         o = FigureOptions(width=600, height=300, font_size=pt, title="Figure 2", caption=False, legend=False)
         with FigureRenderer(("zones",), o) as r:
-            a = rgb_of(r.image(snap, ctx))
+            a = rgb_of(r.image(ctx))
             hdr = r.layout(snap.n, "")[0]
         ink.append((a[: int(hdr.bottom())].sum(axis=2) < 300).sum())
     assert ink[1] > 2 * ink[0] > 0
 
 
 def test_svg_is_vector_paths_and_text_and_draws_the_same_figure(session7, tmp_path):
-    snap, ctx = session7.frame_at(None)
+    ctx = session7.frame_at(None)
+    snap = ctx.snapshot
     opts = FigureOptions(width=800, height=400)
     with FigureRenderer(("wheel", "zones"), opts, run_title(session7.config)) as r:
-        out = r.save(tmp_path / "fig.svg", snap, ctx)
+        out = r.save(tmp_path / "fig.svg", ctx)
         root = ET.parse(out).getroot()
         ns = "{http://www.w3.org/2000/svg}"
         tags = [el.tag.replace(ns, "") for el in root.iter()]
@@ -118,11 +121,13 @@ def test_svg_is_vector_paths_and_text_and_draws_the_same_figure(session7, tmp_pa
 def test_pdf_opens_with_one_page_of_the_size_and_the_figure(session7, tmp_path):
     from PyQt6.QtPdf import QPdfDocument
 
-    snap, ctx = session7.frame_at(None)
+    ctx = session7.frame_at(None)
+
+    snap = ctx.snapshot
     for key in ("bias", "loss", "verdict", "gram"):  # every kind of 2D view goes to PDF
-        export_figure(tmp_path / f"{key}.pdf", (key,), snap, ctx, FigureOptions(width=500, height=300))
+        export_figure(tmp_path / f"{key}.pdf", (key,), ctx, FigureOptions(width=500, height=300))
     with FigureRenderer(("wheel", "zones"), FigureOptions(width=800, height=400)) as r:
-        out = r.save(tmp_path / "fig.pdf", snap, ctx)
+        out = r.save(tmp_path / "fig.pdf", ctx)
         doc = QPdfDocument(None)
         doc.load(str(out))
         assert doc.status() == QPdfDocument.Status.Ready and doc.pageCount() == 1
@@ -215,7 +220,7 @@ def test_gif_decodes_to_the_frames_and_shows_the_colours(session7, tmp_path):
         frames.append(np.asarray(im.convert("RGB")).astype(int))
     assert np.abs(frames[0] - frames[-1]).mean() > 1
     last = frames[-1].reshape(-1, 3)
-    colors = session7.frame_at(None)[1].colors[:, :3].astype(int)
+    colors = session7.frame_at(None).colors[:, :3].astype(int)
     for c in colors:  # every feature colour is in the last frame (legend swatches at least)
         assert np.min(np.linalg.norm(last - c, axis=1)) < 12
 
@@ -324,7 +329,8 @@ def test_window_figure_dialog_writes_the_shown_step(qtbot, window, tmp_path):
     assert out is not None and "Wrote" in d.message.text()
     img = QImage(str(out))
     assert (img.width(), img.height()) == (700, 300)
-    snap, ctx = window.session.frame()
+    ctx = window.session.frame()
+    snap = ctx.snapshot
     assert snap.step <= 600
     a = rgb_of(img)
     for c in ctx.colors[:, :3]:
@@ -381,10 +387,11 @@ def gl(qapp):
 
 
 def test_plane3d_png_is_rendered_at_the_size_not_upscaled(gl, session7, tmp_path):
-    snap, ctx = session7.frame_at(None)
+    ctx = session7.frame_at(None)
+    snap = ctx.snapshot
     bare = FigureOptions(width=420, height=300, title=None, caption=False, legend=False, axes=(0, 2, 4))
     with FigureRenderer(("plane3d",), bare) as r:
-        out = r.save(tmp_path / "p.png", snap, ctx)
+        out = r.save(tmp_path / "p.png", ctx)
         direct = rgb_of(r.panels[0].view.render_image(420, 300))  # what the view renders at that size
         assert r.panels[0].view.triple == (0, 2, 4)
     a = rgb_of(QImage(str(out)))
@@ -395,11 +402,11 @@ def test_plane3d_png_is_rendered_at_the_size_not_upscaled(gl, session7, tmp_path
         c = ctx.colors[i, :3].astype(int)
         assert (np.linalg.norm(flat - c, axis=1) < 30).sum() > 30, f"feature {i + 1}"
     with pytest.raises(ExportError, match=r"\.png"):
-        export_figure(tmp_path / "p.svg", ("plane3d",), snap, ctx, bare)
+        export_figure(tmp_path / "p.svg", ("plane3d",), ctx, bare)
     # beside the zones, as a composed figure, vector too (the 3D panel embedded as an image)
     with FigureRenderer(("plane3d", "zones"), FigureOptions(width=800, height=360)) as r:
-        r.save(tmp_path / "f.pdf", snap, ctx)
-        a = rgb_of(r.image(snap, ctx))
+        r.save(tmp_path / "f.pdf", ctx)
+        a = rgb_of(r.image(ctx))
         check_arrows_and_legend(a, r, snap, ctx.colors, 1)
     assert sorted(os.listdir(tmp_path)) == ["f.pdf", "p.png"]
 

@@ -46,7 +46,8 @@ def need(binary: str, package: str):
 
 @pytest.fixture
 def frame(session7):
-    snap, ctx = session7.frame_at(None)
+    ctx = session7.frame_at(None)
+    snap = ctx.snapshot
     return snap, ctx, run_title(session7.config)
 
 
@@ -88,9 +89,9 @@ def export_three(panels, snap, ctx, title, folder):
     opts = FigureOptions(width=SIZE[0], height=SIZE[1])
     name = "+".join(panels)
     with FigureRenderer(panels, opts, title) as r:
-        png = r.save(folder / f"{name}.png", snap, ctx)
-        svg = r.save(folder / f"{name}.svg", snap, ctx)
-        pdf = r.save(folder / f"{name}.pdf", snap, ctx)
+        png = r.save(folder / f"{name}.png", ctx)
+        svg = r.save(folder / f"{name}.svg", ctx)
+        pdf = r.save(folder / f"{name}.pdf", ctx)
         arrows = arrow_pixels(r, panels, snap)
     return png_rgb(png), svg, pdf, arrows
 
@@ -164,7 +165,7 @@ def test_qt_svg_as_written_fails_the_comparison(frame, tmp_path, monkeypatch):
     ref, _, _, arrows = export_three(("wheel", "zones"), snap, ctx, title, tmp_path)
     monkeypatch.setattr(sf, "flatten_svg", lambda text, *a, **k: text)
     with FigureRenderer(("wheel", "zones"), FigureOptions(width=SIZE[0], height=SIZE[1]), title) as r:
-        raw = r.save(tmp_path / "raw.svg", snap, ctx)
+        raw = r.save(tmp_path / "raw.svg", ctx)
     assert "non-scaling-stroke" in raw.read_text(encoding="utf-8")
     f = mismatch(ref, rsvg(raw, tmp_path / "raw.png"))
     assert f > 5 * BOUND, f"Qt's own SVG differs on only {f:.2%}: the comparison would not see the defect"
@@ -175,7 +176,7 @@ def test_wide_view_stroke_widths_are_output_pixels(frame, tmp_path):
     in the file it is now a path in output pixels with stroke-width 1.2 and its dashes in pixels."""
     snap, ctx, title = frame
     with FigureRenderer(("wheel",), FigureOptions(width=SIZE[0], height=SIZE[1]), title) as r:
-        svg = r.save(tmp_path / "w.svg", snap, ctx)
+        svg = r.save(tmp_path / "w.svg", ctx)
     root = ET.parse(svg).getroot()
     assert root.get("version") == "1.1"
     for el in root.iter():
@@ -194,7 +195,7 @@ def test_wide_view_stroke_widths_are_output_pixels(frame, tmp_path):
 def test_panels_of_a_figure_are_clipped_to_their_rectangles(frame, tmp_path):
     snap, ctx, title = frame
     with FigureRenderer(("verdict", "zones"), FigureOptions(width=SIZE[0], height=SIZE[1]), title) as r:
-        svg = r.save(tmp_path / "f.svg", snap, ctx)
+        svg = r.save(tmp_path / "f.svg", ctx)
         rects = list(r.panel_rects)
     root = ET.parse(svg).getroot()
     clips = {cp.get("id"): cp.find(SVG + "rect") for cp in root.iter(SVG + "clipPath")}

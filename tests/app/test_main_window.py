@@ -45,7 +45,8 @@ def test_default_experiment_starts_at_once_and_every_view_follows(qtbot, make_wi
     qtbot.waitUntil(lambda: finished(w), timeout=60000)
     qtbot.waitUntil(lambda: not w._dirty, timeout=2000)
     w.redraw()
-    snap, ctx = w.session.frame()
+    ctx = w.session.frame()
+    snap = ctx.snapshot
     assert snap.step == 25_000
     assert ctx.analysis.verdict == "perfect"
     assert w.timeline.current_step == 25_000
@@ -100,13 +101,13 @@ def test_scrubbing_redraws_from_the_history(qtbot, make_window):
     n0 = w.redraw_count
     w.timeline.go_start()
     qtbot.waitUntil(lambda: w.redraw_count > n0, timeout=2000)
-    assert w.session.frame()[0].step == 0 and not w.session.follow_live
+    assert w.session.frame().snapshot.step == 0 and not w.session.follow_live
     w.activateWindow()
     qtbot.waitUntil(w.isActiveWindow, timeout=2000)
     qtbot.keyClick(w, Qt.Key.Key_Right)
-    qtbot.waitUntil(lambda: w.session.frame()[0].step == 1, timeout=2000)
+    qtbot.waitUntil(lambda: w.session.frame().snapshot.step == 1, timeout=2000)
     qtbot.keyClick(w, Qt.Key.Key_End)
-    qtbot.waitUntil(lambda: w.session.frame()[0].step == 5000, timeout=2000)
+    qtbot.waitUntil(lambda: w.session.frame().snapshot.step == 5000, timeout=2000)
 
 
 @pytest.mark.slow
@@ -129,7 +130,7 @@ def test_a_scrub_redraws_in_the_slider_event_and_a_burst_gives_one_frame(qtbot, 
     w._next_redraw = 0.0
     n0 = w.redraw_count
     w.timeline.slider.setValue(10)  # no event processed after it
-    assert w.redraw_count == n0 + 1 and w.session.frame()[0].step == int(w.session.history.steps[10])
+    assert w.redraw_count == n0 + 1 and w.session.frame().snapshot.step == int(w.session.history.steps[10])
     w.last_redraw_ms = 5.0
     w._next_redraw = clock[0] + 0.005  # the pacing after a 5 ms redraw
     for i in (20, 30, 40):
@@ -137,7 +138,7 @@ def test_a_scrub_redraws_in_the_slider_event_and_a_burst_gives_one_frame(qtbot, 
     assert w.redraw_count == n0 + 1  # coalesced: one pending frame, not three
     clock[0] += 0.01
     qtbot.waitUntil(lambda: w.redraw_count == n0 + 2, timeout=2000)
-    assert w.session.frame()[0].step == int(w.session.history.steps[40])  # the latest move wins
+    assert w.session.frame().snapshot.step == int(w.session.history.steps[40])  # the latest move wins
 
 
 def test_bad_form_values_block_the_start(qtbot, make_window):
@@ -173,7 +174,7 @@ def test_open_save_and_a_bad_file(qtbot, make_window, tmp_path):
     assert w2.open_run(path)
     w2.session.set_model(3)
     w2.redraw()
-    assert w2.session.frame()[0].step == 2000
+    assert w2.session.frame().snapshot.step == 2000
     assert w2.picker.K == 4
     recent = settings().value("recent", [])
     assert str(path) in recent
@@ -252,8 +253,8 @@ def test_clicking_a_feature_selects_it_in_every_view(qtbot, make_window):
     w.views["wheel"].featureClicked.emit(4)
     assert w.session.selected == {4}
     w.redraw()
-    assert w.session.frame()[1].selected == frozenset({4})
-    assert w.views["zones"]._ctx.selected == frozenset({4})
+    assert w.session.frame().selected == frozenset({4})
+    assert w.views["zones"].frame.selected == frozenset({4})
     w.views["bias"].featureClicked.emit(4)  # clicking it again clears the selection
     assert w.session.selected == set()
 
@@ -316,7 +317,7 @@ def test_3d_dock_follows_the_frame_and_alt_click_sends_a_feature(qtbot, make_win
     px = np.array([[fb.pixelColor(x, y).getRgb()[:3] for x in range(0, fb.width(), 4)]
                    for y in range(0, fb.height(), 4)])
     assert (px.sum(axis=2) < 600).mean() > 0.01  # the docked GL view draws the scene on screen
-    snap, _ = w.session.frame()
+    snap = w.session.frame().snapshot
     assert w.plane3d.scene is not None and w.plane3d._snap.step == snap.step == 300
     np.testing.assert_allclose(w.plane3d.scene.bias, snap.b[list(w.plane3d.triple)])
     img = w.plane3d.render_image(300, 200)
@@ -621,3 +622,25 @@ def test_ctrl_shift_click_sends_a_feature_to_the_3d_axes_and_presets_fill_the_fo
         assert w.form.config() == p.build(), name
         assert not w.session.is_training() and w.session.config is None
         assert p.title in w.status.text() and "would take" in w.status.text()
+
+
+@pytest.mark.slow
+def test_the_window_hosts_every_view_of_the_registry(qtbot, make_window):
+    """A dock per view of views.registry, titled as the registry says, each in the View menu; a view
+    that asks for a step (the feature history's cursor) scrubs the timeline without being named."""
+    from views import registry
+
+    w = make_window()
+    view_menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&View")
+    toggles = {a.text() for a in view_menu.actions()}
+    for v in registry.VIEWS:
+        assert w.docks[v.key].windowTitle() == v.title and w.all_views[v.key] is w.docks[v.key].widget()
+        assert v.title in toggles, v.key
+    assert set(w.all_views) == set(registry.BY_KEY)
+    w.session.start(TrainConfig(n=5, steps=3000, seed=0))
+    qtbot.waitUntil(lambda: finished(w), timeout=30000)
+    w.redraw()
+    target = int(w.session.history.steps[len(w.session.history) // 2])
+    w.all_views["history"].stepRequested.emit(target)
+    qtbot.waitUntil(lambda: w.session.frame().snapshot.step == target, timeout=3000)
+    assert w.timeline.current_step == target and not w.session.follow_live

@@ -20,7 +20,8 @@ def test_training_runs_in_the_background_and_the_frame_follows(qtbot, session):
     session.start(TrainConfig(n=7, steps=20_000, seed=0))
     assert session.is_training()
     wait_state(qtbot, session, "finished")
-    snap, ctx = session.frame()
+    ctx = session.frame()
+    snap = ctx.snapshot
     assert snap.step == 20_000 and ctx.analysis.verdict == "perfect"
     assert 0 < len(frames) < 2000  # coalesced: not one signal per step
     assert session.run_path is not None and session.run_path.exists()  # autosaved
@@ -94,11 +95,11 @@ def test_scrubbing_serves_the_snapshot_at_or_before_the_step(qtbot, session):
     session.start(TrainConfig(n=7, steps=3000, seed=1))
     wait_state(qtbot, session, "finished")
     session.request_step(1234)
-    snap, _ = session.frame()
+    snap = session.frame().snapshot
     assert snap.step == session.history.steps[session.history.index_at(1234)] <= 1234
     assert not session.follow_live
     session.set_follow_live(True)
-    assert session.frame()[0].step == 3000
+    assert session.frame().snapshot.step == 3000
 
 
 def test_a_worker_exception_becomes_an_error_and_keeps_the_history(qtbot, session, engine_fails_on):
@@ -109,7 +110,7 @@ def test_a_worker_exception_becomes_an_error_and_keeps_the_history(qtbot, sessio
     wait_state(qtbot, session, "failed")
     qtbot.waitUntil(lambda: bool(errors), timeout=5000)
     assert "simulated failure" in errors[0][1]
-    assert len(session.history) > 0 and session.frame()[0] is not None
+    assert len(session.history) > 0 and session.frame().snapshot is not None
 
 
 def test_nan_stops_training_with_a_message_naming_the_step(qtbot, session):
@@ -121,35 +122,35 @@ def test_nan_stops_training_with_a_message_naming_the_step(qtbot, session):
     assert halted_at >= 0
     assert errors and f"step {halted_at:,}" in errors[0][1]
     assert session.trainer.step < 10**6  # training stopped
-    snap = session.frame()[0]
+    snap = session.frame().snapshot
     assert snap.step < halted_at and np.all(np.isfinite(snap.W))
 
 
 def test_opening_a_bad_file_leaves_the_session_untouched(qtbot, session, tmp_path):
     session.start(TrainConfig(n=7, steps=2000, seed=0))
     wait_state(qtbot, session, "finished")
-    before = (session.config, session.history, session.frame()[0].step)
+    before = (session.config, session.history, session.frame().snapshot.step)
     errors = []
     session.error.connect(lambda title, text: errors.append(text))
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"garbage" * 100)
     assert not session.open(bad)
     assert errors and str(bad) in errors[0]
-    assert (session.config, session.history, session.frame()[0].step) == before
+    assert (session.config, session.history, session.frame().snapshot.step) == before
 
 
 def test_save_as_and_open_round_trip(qtbot, session, tmp_path):
     session.start(TrainConfig(n=6, steps=1500, seed=2, models=3))
     wait_state(qtbot, session, "finished")
     session.set_model(2)
-    snap = session.frame()[0]
+    snap = session.frame().snapshot
     path = tmp_path / "saved.h5"
     assert session.save_as(path)
     other = Session()
     try:
         assert other.open(path)
         other.set_model(2)
-        s2 = other.frame()[0]
+        s2 = other.frame().snapshot
         assert s2.step == snap.step
         np.testing.assert_array_equal(s2.W, snap.W)
         assert other.verdicts is not None and len(other.verdicts) == 3
@@ -163,17 +164,19 @@ def test_large_n_analysis_runs_in_the_background_and_views_borrow_the_latest(qtb
     n = SYNC_ANALYSIS_MAX_N + 500
     session.start(TrainConfig(n=n, data="sparse", sparsity=0.99, batch=64, steps=30, seed=0))
     wait_state(qtbot, session, "finished", timeout=60000)
-    snap, ctx = session.frame()
+    ctx = session.frame()
+    snap = ctx.snapshot
     assert ctx.analysis is None or ctx.analysis.step == snap.step  # not computed on this thread
-    qtbot.waitUntil(lambda: session.frame()[1].analysis is not None, timeout=10000)
-    a = session.frame()[1].analysis
+    qtbot.waitUntil(lambda: session.frame().analysis is not None, timeout=10000)
+    a = session.frame().analysis
     assert a.step == snap.step and a.n == n
     session.request_step(10)
-    snap10, ctx10 = session.frame()
+    ctx10 = session.frame()
+    snap10 = ctx10.snapshot
     # while step 10 is analysed in the background, the latest analysis is lent and marked so
     if ctx10.analysis is not None and ctx10.analysis.step != snap10.step:
-        assert ctx10.extra["analysis_pending"]
-    qtbot.waitUntil(lambda: session.frame()[1].analysis.step == snap10.step, timeout=10000)
+        assert ctx10.pending and ctx10.lent
+    qtbot.waitUntil(lambda: session.frame().analysis.step == snap10.step, timeout=10000)
 
 
 def test_live_steps_move_the_frame_only_while_following(qtbot, session):
@@ -187,8 +190,8 @@ def test_live_steps_move_the_frame_only_while_following(qtbot, session):
     session.worker.progressed.connect(lambda: handled.append(1))
     s0 = session.trainer.step
     qtbot.waitUntil(lambda: session.history.latest_step > s0 + 1000 and len(handled) >= 3, timeout=20000)
-    assert session.frame()[0].step == first and not frames  # progress did not move or dirty the frame
+    assert session.frame().snapshot.step == first and not frames  # progress did not move or dirty the frame
     session.set_follow_live(True)
     qtbot.waitUntil(lambda: len(frames) > 1, timeout=5000)  # following: progress marks the frame stale
-    assert session.frame()[0].step > s0
+    assert session.frame().snapshot.step > s0
     assert session.stop_training(timeout=2.0)

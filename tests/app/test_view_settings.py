@@ -10,10 +10,11 @@ import pytest
 pytest.importorskip("PyQt6")
 from PyQt6.QtGui import QImage  # noqa: E402
 
-from app.export.figure import VIEW_TITLES, FigureOptions, FigureRenderer, qimage_rgb  # noqa: E402
+from app.export.figure import FigureOptions, FigureRenderer, qimage_rgb  # noqa: E402
 from app.export.view_settings import (CameraSettings, SettingError, apply_sets, from_json, parse_set,  # noqa: E402
                                       to_json)
 from render3d.scene import PlaneSettings  # noqa: E402
+from views import registry  # noqa: E402
 from widgets.feature_history import HistorySettings  # noqa: E402
 from widgets.feature_wheel import WheelSettings  # noqa: E402
 from widgets.gram_view import GramSettings  # noqa: E402
@@ -170,7 +171,7 @@ def test_window_settings_round_trip_into_the_exported_figure(qtbot, window, tmp_
     mine = _rgb(w.plane3d.render_image(360, 300))
 
     # the dialog's export of WᵀW is drawn with the window's settings: W^T W by angle, no b
-    d.view.setCurrentIndex(d.view.findText(VIEW_TITLES["gram"]))
+    d.view.setCurrentIndex(d.view.findText(registry.spec("gram").title))
     assert d.panels() == ("gram",)
     d.width_box.setValue(400)
     d.height_box.setValue(360)
@@ -180,13 +181,13 @@ def test_window_settings_round_trip_into_the_exported_figure(qtbot, window, tmp_
     d.path.setText(str(tmp_path / "gram.png"))
     out = d.export()
     assert out is not None, d.message.text()
-    snap, ctx = w.session.frame_at(w.session.frame()[0].step)
+    ctx = w.session.frame_at(w.session.frame().snapshot.step)
     shown = _rgb(QImage(str(out)))
     with FigureRenderer(("gram",), _bare(400, 360, views={"gram": GramSettings(bias=False, order="angle")})) as r:
-        same = _rgb(r.image(snap, ctx))
+        same = _rgb(r.image(ctx))
         assert r.panels[0].view.settings == want["gram"]
     with FigureRenderer(("gram",), _bare(400, 360)) as r:
-        default = _rgb(r.image(snap, ctx))
+        default = _rgb(r.image(ctx))
         assert r.panels[0].view.settings == GramSettings()
     assert np.abs(shown - same).max() == 0  # exactly the window's settings
     assert (np.abs(shown - default).sum(axis=2) > 60).sum() > 500  # and the toggles change the picture
@@ -194,7 +195,7 @@ def test_window_settings_round_trip_into_the_exported_figure(qtbot, window, tmp_
     # the 3D view: the window's triple, toggles and camera give the window's own picture
     plane = FigureRenderer(("plane3d",), _bare(360, 300, views=o.views, axes=o.axes, camera=o.camera))
     with plane as r:
-        img = _rgb(r.image(snap, ctx))
+        img = _rgb(r.image(ctx))
         pv = r.panels[0].view
         assert pv.triple == (0, 2, 4) and pv.settings.after_relu
         got = pv.camera_params()
@@ -233,11 +234,11 @@ def test_cli_set_draws_what_the_settings_value_draws(run7, tmp_path, monkeypatch
     s = Session()
     try:
         assert s.open(run7)
-        snap, ctx = s.frame_at(900)
+        ctx = s.frame_at(900)
         with FigureRenderer(("gram",), _bare(420, 300, views={"gram": GramSettings(bias=False, order="angle")})) as r:
-            want = _rgb(r.image(snap, ctx))
+            want = _rgb(r.image(ctx))
         with FigureRenderer(("gram",), _bare(420, 300)) as r:
-            default = _rgb(r.image(snap, ctx))
+            default = _rgb(r.image(ctx))
     finally:
         s.shutdown(timeout=2.0)
     got = _rgb(QImage(str(out)))

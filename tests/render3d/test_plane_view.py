@@ -10,7 +10,7 @@ import pytest
 
 from model.snapshot import Snapshot
 from render3d import scene as sc
-from tests.widgets import blend, henighan_snapshot, make_ctx, symmetric_failure_snapshot
+from tests.widgets import blend, framed, henighan_snapshot, make_frame, symmetric_failure_snapshot
 
 SIZE = (480, 400)
 
@@ -76,8 +76,8 @@ def quiet(v, **kw):
 
 def test_sliver_colour_appears_where_the_sliver_is(view, qapp):
     snap = henighan_snapshot(7)
-    ctx = make_ctx(snap)
-    view.set_snapshot(snap, ctx)
+    ctx = make_frame(snap)
+    view.set_frame(framed(snap, ctx))
     view.set_triple((0, 1, 2))
     quiet(view, show_bias=False)  # the bias arrow's head would cover h = 0, where the neutral colour is read
     view.set_camera("normal")  # the plane faces the camera
@@ -105,7 +105,7 @@ def test_sliver_colour_appears_where_the_sliver_is(view, qapp):
 
 def test_bias_tip_moves_with_b_k_and_the_camera_stays(view, qapp):
     snap = symmetric_failure_snapshot()
-    view.set_snapshot(snap, make_ctx(snap))
+    view.set_frame(make_frame(snap))
     assert view.triple == (0, 1, 6)
     quiet(view, enlarge=(1.0, 1.0, 3.0))  # as the seed enlarges dimension 7 to show b_7
     view.set_camera("axis-i")  # looking down x: y to the right, z (feature 7) up
@@ -115,7 +115,7 @@ def test_bias_tip_moves_with_b_k_and_the_camera_stays(view, qapp):
     b = snap.b.copy()
     b[6] = 0.35
     snap2 = Snapshot(snap.step + 1, snap.W, b)
-    view.set_snapshot(snap2, make_ctx(snap2))
+    view.set_frame(make_frame(snap2))
     # the camera stays put while the snapshot changes (and the scene stays inside the frame)
     assert view._in_view(view.scene) and view.camera_params() == cam
     a2 = render(view, "bias_after")
@@ -137,7 +137,7 @@ def test_dead_feature_plane_is_flat(view, qapp):
     tilted = Snapshot(snap.step, W, snap.b)
 
     def rows_covered(s, name, elevation=0.0):
-        view.set_snapshot(s, make_ctx(s))
+        view.set_frame(make_frame(s))
         view.set_triple((0, 1, 6))
         quiet(view)
         S = view.scene
@@ -159,7 +159,7 @@ def test_dead_feature_plane_is_flat(view, qapp):
 
 def test_render_image_exact_size_and_large(view, qapp):
     snap = henighan_snapshot(7)
-    view.set_snapshot(snap, make_ctx(snap))
+    view.set_frame(make_frame(snap))
     for w, h in ((333, 222), (1500, 1100)):
         img = view.render_image(w, h)
         assert (img.width(), img.height()) == (w, h)
@@ -171,7 +171,7 @@ def test_render_image_exact_size_and_large(view, qapp):
     view.set_camera(view.camera_preset)
     a = rgb(view.render_image(1500, 1100))
     rc = pixel(view, S.tilt @ h + S.bias, 1500, 1100)
-    want = blend((*make_ctx(snap).colors[0, :3], 255 * sc.SLIVER_ALPHA))
+    want = blend((*make_frame(snap).colors[0, :3], 255 * sc.SLIVER_ALPHA))
     assert np.abs(np.median(patch(a, rc), axis=0) - want).max() < 14
 
 
@@ -184,7 +184,7 @@ def test_hidden_and_floated_views_render(qtbot, qapp):
     from render3d.plane_view import PlaneView
 
     snap = henighan_snapshot(7)
-    ctx = make_ctx(snap)
+    ctx = make_frame(snap)
     want = blend((*ctx.colors[0, :3], 255 * sc.SLIVER_ALPHA))
 
     def count(img):
@@ -192,7 +192,7 @@ def test_hidden_and_floated_views_render(qtbot, qapp):
 
     hidden = PlaneView()  # never shown: its GL widget has no context; an offscreen view renders
     qtbot.addWidget(hidden)
-    hidden.set_snapshot(snap, ctx)
+    hidden.set_frame(framed(snap, ctx))
     img = hidden.render_image(400, 300)
     img.save("/tmp/plane3d_test_hidden.png")
     assert count(img) > 100
@@ -207,7 +207,7 @@ def test_hidden_and_floated_views_render(qtbot, qapp):
     win.resize(700, 600)
     win.show()
     qtbot.waitExposed(win)
-    v.set_snapshot(snap, ctx)
+    v.set_frame(framed(snap, ctx))
     qapp.processEvents()
     assert count(v.render_image(400, 300)) > 100
     gen = v.gl.generation
@@ -229,10 +229,10 @@ def test_triple_controls_send_feature_step_default(view, qapp):
     from model.analysis import analyze
 
     snap = symmetric_failure_snapshot()
-    ctx = make_ctx(snap)
+    ctx = make_frame(snap)
     seen = []
     view.settingsChanged.connect(seen.append)
-    view.set_snapshot(snap, ctx)
+    view.set_frame(framed(snap, ctx))
     assert view.triple == (0, 1, 6) and [s.value() for s in view.spins] == [1, 2, 7]
     view.send_feature(3)              # replaces z first
     assert view.triple == (0, 1, 3)
@@ -248,14 +248,12 @@ def test_triple_controls_send_feature_step_default(view, qapp):
     assert view.triple == (4, 5, 0)
     assert seen and seen[-1].triple == (4, 5, 0)
     # the user's triple survives new snapshots
-    view.set_snapshot(snap, ctx)
+    view.set_frame(framed(snap, ctx))
     assert view.triple == (4, 5, 0)
     view.use_default()
     assert view.triple == (0, 1, 6)
     # "Selected -> axes": three selected features become the triple
-    from widgets.context import ViewContext
-
-    view.set_snapshot(snap, ViewContext(colors=ctx.colors, selected=frozenset({2, 3, 5}), analysis=analyze(snap)))
+    view.set_frame(ctx.replace(selected=frozenset({2, 3, 5}), analysis=analyze(snap)))
     view.selected_btn.click()
     assert view.triple == (2, 3, 5)
     # enlarge spin box -> settings -> the scene
@@ -263,7 +261,7 @@ def test_triple_controls_send_feature_step_default(view, qapp):
     assert view.settings.enlarge == (1.0, 1.0, 4.0)
     assert view.scene.enlarge.tolist() == [1.0, 1.0, 4.0]
     assert "features 3, 4, 6" in view.status.text() and "b = (-1, -1, -1)" in view.status.text()
-    view.set_snapshot(None, None)
+    view.set_frame(None)
     assert view.scene is None
 
 
@@ -272,10 +270,10 @@ def test_default_follows_training_until_a_feature_dies(view, qapp):
 
     rng = np.random.default_rng(3)
     early = Snapshot(0, rng.normal(size=(2, 7)), np.zeros(7))
-    view.set_snapshot(early, make_ctx(early))
+    view.set_frame(make_frame(early))
     first = view.triple
     late = symmetric_failure_snapshot()
-    view.set_snapshot(late, make_ctx(late))
+    view.set_frame(make_frame(late))
     assert analyze(late).dead == [6] and 6 not in first
     assert view.triple == (0, 1, 6)
 
@@ -284,7 +282,7 @@ def test_click_on_a_vertex_emits_feature(view, qtbot, qapp):
     from PyQt6.QtCore import QPoint, Qt
 
     snap = henighan_snapshot(7)
-    view.set_snapshot(snap, make_ctx(snap))
+    view.set_frame(make_frame(snap))
     view.set_camera("normal")
     qapp.processEvents()
     x, y = view.pixel_of(view.scene.vertex_pos[4])
@@ -296,7 +294,7 @@ def test_click_on_a_vertex_emits_feature(view, qtbot, qapp):
 
 def test_orbit_turns_the_camera(view, qapp):
     snap = henighan_snapshot(7)
-    view.set_snapshot(snap, make_ctx(snap))
+    view.set_frame(make_frame(snap))
     view.set_camera("iso")
     a = rgb(view.render_image(320, 240))
     cam = view.camera_params()
@@ -311,7 +309,7 @@ def test_orbit_turns_the_camera(view, qapp):
 def test_new_snapshots_reuse_the_gl_buffers(view, qapp):
     rng = np.random.default_rng(0)
     base = henighan_snapshot(7)
-    view.set_snapshot(base, make_ctx(base))
+    view.set_frame(make_frame(base))
     view.render_image(200, 150)  # uploads
     mesh, outline = view.items.mesh, view.items.outline
 
@@ -328,7 +326,7 @@ def test_new_snapshots_reuse_the_gl_buffers(view, qapp):
     assert sizes[0] == mesh._vcap * 12  # (capacity, 3) float32
     for s in range(3):
         snap = Snapshot(s, base.W + 0.05 * rng.normal(size=base.W.shape), base.b + 0.05 * rng.normal(size=7))
-        view.set_snapshot(snap, make_ctx(snap))
+        view.set_frame(make_frame(snap))
         view.render_image(200, 150)
         assert (mesh.m_vbo_position.bufferId(), mesh.m_ibo_faces.bufferId(),
                 outline.m_vbo_position.bufferId()) == ids
@@ -350,22 +348,22 @@ def test_points_in_view_on_a_camera_built_by_hand():
 
 def test_camera_refits_when_the_shape_grows_unless_the_user_moved_it(view):
     s = henighan_snapshot(7)
-    view.set_snapshot(s, make_ctx(s))
+    view.set_frame(make_frame(s))
     assert view._in_view(view.scene)
     big = Snapshot(step=2, W=s.W * 6.0, b=s.b * 36.0)  # the same shape, 6x larger (training grows it)
-    view.set_snapshot(big, make_ctx(big))
+    view.set_frame(make_frame(big))
     assert view._in_view(view.scene)  # framed again: nothing is cut by the frame
     # the user zooms in: their camera is kept even if the shape leaves the frame
     p = view.camera_params()
     view.set_camera_params(distance=p["distance"] / 8)
     bigger = Snapshot(step=3, W=s.W * 12.0, b=s.b * 144.0)
-    view.set_snapshot(bigger, make_ctx(bigger))
+    view.set_frame(make_frame(bigger))
     assert view.camera_params()["distance"] == pytest.approx(p["distance"] / 8)
     assert not view._in_view(view.scene)
     # pressing Fit hands framing back to the view
     view.fit()
-    view.set_snapshot(big, make_ctx(big))
-    view.set_snapshot(Snapshot(step=4, W=s.W * 30.0, b=s.b * 900.0), make_ctx(big))
+    view.set_frame(make_frame(big))
+    view.set_frame(framed(Snapshot(step=4, W=s.W * 30.0, b=s.b * 900.0), make_frame(big)))
     assert view._in_view(view.scene)
 
 
@@ -373,14 +371,14 @@ def test_a_run_with_another_n_does_not_inherit_the_triple_or_the_enlarge_factors
     """Issue 22 item 8: a triple and x5 chosen for an n = 7 run are not carried to an n = 9 run;
     a run with the same n keeps them (scrubbing and a restart of the same experiment)."""
     snap7 = symmetric_failure_snapshot()
-    view.set_snapshot(snap7, make_ctx(snap7))
+    view.set_frame(make_frame(snap7))
     view.set_triple((2, 4, 5))
     view.set_settings(view.settings.with_(enlarge=(1.0, 1.0, 5.0)))
     again = henighan_snapshot(7)
-    view.set_snapshot(again, make_ctx(again))
+    view.set_frame(make_frame(again))
     assert view.triple == (2, 4, 5) and view.settings.enlarge == (1.0, 1.0, 5.0)
     snap9 = henighan_snapshot(9)
-    view.set_snapshot(snap9, make_ctx(snap9))
+    view.set_frame(make_frame(snap9))
     assert view.settings.enlarge == (1.0, 1.0, 1.0)
     assert view.triple == sc.default_triple(snap9, None) and view.default_btn.text() == "Default ✓"
     assert [d.value() for d in view.enlarge_spins] == [1.0, 1.0, 1.0]
@@ -390,7 +388,7 @@ def test_the_enlarge_box_shows_the_factor_applied_automatically(view, qapp):
     """Issue 22 item 7: the flat dead axis of the seed's failure is enlarged x5 automatically; its box
     says so (it read x1.00 while x5 was applied), and says nothing once the user sets a factor."""
     snap = symmetric_failure_snapshot()
-    view.set_snapshot(snap, make_ctx(snap))
+    view.set_frame(make_frame(snap))
     assert view.triple == (0, 1, 6)
     applied = view.scene.enlarge
     assert applied[2] > 1 and view.settings.enlarge == (1.0, 1.0, 1.0)

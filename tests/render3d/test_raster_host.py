@@ -3,7 +3,7 @@ scene on screen, one GL render per changed frame, and the mouse still orbits, zo
 import numpy as np
 import pytest
 
-from tests.widgets import henighan_snapshot, make_ctx, symmetric_failure_snapshot
+from tests.widgets import henighan_snapshot, make_frame, symmetric_failure_snapshot
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def shown(qtbot, qapp):
     qtbot.waitExposed(win)
     qtbot.waitUntil(lambda: v.host is not None, timeout=3000)
     snap = henighan_snapshot(7)
-    v.set_snapshot(snap, make_ctx(snap))
+    v.set_frame(make_frame(snap))
     v.set_camera("normal")
     qapp.processEvents()
     return win, v
@@ -61,7 +61,7 @@ def test_one_render_per_changed_frame_and_none_when_nothing_changed(shown, qapp)
     qapp.processEvents()
     r0 = v.host.renders
     for snap in (symmetric_failure_snapshot(), henighan_snapshot(7)):
-        v.set_snapshot(snap, make_ctx(snap))
+        v.set_frame(make_frame(snap))
         qapp.processEvents()
     assert v.host.renders == r0 + 2
     win.update()  # the window repaints (e.g. another view changed): the image is reused, not rendered again

@@ -1,4 +1,4 @@
-"""Helpers for the widget tests: models, contexts, showing a view, reading its pixels."""
+"""Helpers for the widget tests: models, frames, showing a view, reading its pixels."""
 from __future__ import annotations
 
 import numpy as np
@@ -35,15 +35,24 @@ def circle_snapshot(n: int = 10_000, seed: int = 0, step: int = 300):
     return Snapshot(step, r * np.vstack([np.cos(th), np.sin(th)]), rng.normal(-0.9, 0.05, n), loss=0.5)
 
 
-def make_ctx(snap, analysis=True, **kw):
+def make_frame(snap, analysis=True, **kw):
+    """The model.frame.Frame of ``snap``: colours by angle, its analysis (None with analysis=False: the
+    frame's provider computes it when a view asks), ``kw`` further fields (selected, losses, ...)."""
     from model import geometry as geo
     from model.analysis import analyze
+    from model.frame import Frame
     from resources.palette import feature_colors
-    from widgets.context import ViewContext
 
     W2 = snap.W if snap.m == 2 else geo.project(snap.W)
     a = analyze(snap) if analysis else None
-    return ViewContext(colors=feature_colors(snap.n, geo.angles(W2)), analysis=a, **kw)
+    return Frame(snapshot=snap, colors=feature_colors(snap.n, geo.angles(W2)), analysis=a, **kw)
+
+
+def framed(snap, frame):
+    """``frame`` drawing ``snap`` instead (Frame.with_snapshot); None for no snapshot (a cleared view)."""
+    if snap is None:
+        return None
+    return frame.with_snapshot(snap)
 
 
 def show(qtbot, w, size=SIZE):

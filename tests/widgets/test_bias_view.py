@@ -2,7 +2,7 @@
 import numpy as np
 from PyQt6.QtCore import Qt
 
-from tests.widgets import circle_snapshot, make_ctx, render, rgb_at, show, symmetric_failure_snapshot
+from tests.widgets import circle_snapshot, framed, make_frame, render, rgb_at, show, symmetric_failure_snapshot
 from widgets.bias_view import BIN_MIN, BiasNormView, bar_at, bar_bins, bar_rects, bins_rgba
 
 
@@ -41,9 +41,9 @@ def test_bins_rgba_fills_each_column_between_its_ends():
 
 def test_bars_in_feature_colours_and_clicks(qtbot):
     snap = symmetric_failure_snapshot()
-    ctx = make_ctx(snap)
+    ctx = make_frame(snap)
     v = show(qtbot, BiasNormView())
-    v.set_snapshot(snap, ctx)
+    v.set_frame(framed(snap, ctx))
     img = render(v)
     img2 = render(v, v.plot2)
     for k in range(6):  # b_k = -1 (Henighan n = 6), |W_k| = r
@@ -65,7 +65,7 @@ def test_bars_in_feature_colours_and_clicks(qtbot):
 def test_selected_bars_are_outlined_and_labelled(qtbot):
     snap = symmetric_failure_snapshot()
     v = show(qtbot, BiasNormView())
-    v.set_snapshot(snap, make_ctx(snap, selected=frozenset({1})))
+    v.set_frame(make_frame(snap, selected=frozenset({1})))
     assert v._pairs[0][2].texts() == ["2"] and v._pairs[1][2].texts() == ["2"]
     assert v._pairs[0][1].group_count() == 1
 
@@ -73,7 +73,7 @@ def test_selected_bars_are_outlined_and_labelled(qtbot):
 def test_large_n_bins_the_bars(qtbot):
     snap = circle_snapshot(10_000)
     v = show(qtbot, BiasNormView())
-    v.set_snapshot(snap, make_ctx(snap, analysis=False))
+    v.set_frame(make_frame(snap, analysis=False))
     render(v)
     assert v.binned and v.bin_size > 1 and 10_000 > BIN_MIN
     assert "peak of" in v.note.text()

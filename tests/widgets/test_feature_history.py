@@ -14,16 +14,13 @@ from widgets.feature_history import (FEATURES_MAX, FeatureHistoryView, HistorySe
                                      step_x, x_step)
 from widgets.verdict_panel import dress_story
 
-from tests.widgets import DEATH, dying_run, make_ctx, show
+from tests.widgets import DEATH, dying_run, make_frame, framed, show
 
 R7 = math.sqrt(1 / (1 - math.cos(2 * math.pi / 7)))
 
 
 def _ctx(h, snap, selected=(), story=None):
-    ctx = make_ctx(snap, selected=frozenset(selected), history=h)
-    if story is not None:
-        ctx.extra["story"] = story
-    return ctx
+    return make_frame(snap, selected=frozenset(selected), history=h, story=story or ())
 
 
 @pytest.fixture
@@ -37,7 +34,7 @@ def view(qtbot, run):
     h, story = run
     v = show(qtbot, FeatureHistoryView(), (1100, 640))
     snap = h.snapshot(step=5000)
-    v.set_snapshot(snap, _ctx(h, snap, {6}, story))
+    v.set_frame(framed(snap, _ctx(h, snap, {6}, story)))
     return v
 
 
@@ -170,7 +167,7 @@ def test_scrubbing_moves_only_the_cursor(qtbot, view, run):
     view.curves["norm"][0].setData = lambda *a, **k: calls.append(1)
     for step in (100, 2000, 9000):
         snap = h.snapshot(step=step)
-        view.set_snapshot(snap, _ctx(h, snap, {6}, story))
+        view.set_frame(framed(snap, _ctx(h, snap, {6}, story)))
         assert view.cursor_step() == step
     assert view._drawn is drawn and calls == []
 
@@ -178,9 +175,9 @@ def test_scrubbing_moves_only_the_cursor(qtbot, view, run):
 def test_no_history_says_so(qtbot):
     v = show(qtbot, FeatureHistoryView())
     snap = Snapshot(10, np.eye(2, 5), np.zeros(5), loss=0.1)
-    v.set_snapshot(snap, make_ctx(snap))
+    v.set_frame(make_frame(snap))
     assert "no recorded history" in v.note.text()
-    v.set_snapshot(None, None)
+    v.set_frame(None)
     assert v.series is None
 
 
@@ -205,7 +202,7 @@ def test_the_window_docks_it_and_its_cursor_scrubs_the_session(qtbot, tmp_path):
         w.redraw()
         assert any(hasattr(it, "textItem") and it.textItem.toPlainText() == "dead: 7" for _p, it in hv._event_items)
         hv.stepRequested.emit(DEATH)  # what a drag of the cursor sends
-        qtbot.waitUntil(lambda: w.session.frame()[0].step == DEATH, timeout=3000)
+        qtbot.waitUntil(lambda: w.session.frame().snapshot.step == DEATH, timeout=3000)
         assert w.timeline.current_step == DEATH and not w.session.follow_live
         w.redraw()
         assert hv.cursor_step() == DEATH
@@ -287,7 +284,7 @@ def test_while_training_the_curves_follow_at_most_every_half_second(qtbot, monke
     def train_to(step):
         h.append(step, W[None].astype(np.float32), b[None].astype(np.float32), np.array([0.1], np.float32))
         snap = h.snapshot()
-        v.set_snapshot(snap, _ctx(h, snap))
+        v.set_frame(framed(snap, _ctx(h, snap)))
 
     for s in range(0, 50, 10):
         train_to(s)

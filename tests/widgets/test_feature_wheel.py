@@ -5,7 +5,7 @@ from PyQt6.QtCore import QPoint, QPointF, Qt
 
 from model.analysis import analyze
 from model.snapshot import Snapshot
-from tests.widgets import (circle_snapshot, henighan_snapshot, make_ctx, render, rgb_at, show,
+from tests.widgets import (circle_snapshot, framed, henighan_snapshot, make_frame, render, rgb_at, show,
                            symmetric_failure_snapshot)
 from widgets.feature_wheel import (ARROWS_MAX, FeatureWheelView, WheelSettings, arrow_subset, data_embeddings, dead_text,
                                    radius_circles)
@@ -13,13 +13,13 @@ from widgets.feature_wheel import (ARROWS_MAX, FeatureWheelView, WheelSettings, 
 
 def _view(qtbot, snap, ctx):
     v = show(qtbot, FeatureWheelView())
-    v.set_snapshot(snap, ctx)
+    v.set_frame(framed(snap, ctx))
     return v
 
 
 def test_symmetric_failure_marks_the_dead_feature(qtbot):
     snap = symmetric_failure_snapshot()
-    ctx = make_ctx(snap)
+    ctx = make_frame(snap)
     v = _view(qtbot, snap, ctx)
     assert v.dead_marked == [6]
     assert v.dead_label.textItem.toPlainText() == "dead: 7"
@@ -33,14 +33,14 @@ def test_symmetric_failure_marks_the_dead_feature(qtbot):
     assert best < 40
     # Henighan: nothing dead, no ring, no label
     h = henighan_snapshot(7)
-    v.set_snapshot(h, make_ctx(h))
+    v.set_frame(make_frame(h))
     assert v.dead_marked == [] and not v.dead_rings.isVisible()
     assert v.dead_label.textItem.toPlainText() == ""
 
 
 def test_radius_group_circles_match_the_analysis(qtbot):
     snap = symmetric_failure_snapshot()
-    v = _view(qtbot, snap, make_ctx(snap))
+    v = _view(qtbot, snap, make_frame(snap))
     a = analyze(snap)
     assert len([c for c in v.circle_items if c.isVisible()]) == len(a.radius_groups) == 1
     # two circles: alternate radii 1 and 2.2 (the seed's two-circle picture)
@@ -49,7 +49,7 @@ def test_radius_group_circles_match_the_analysis(qtbot):
     r = np.where(np.arange(n) % 2 == 0, 1.0, 2.2)
     snap2 = Snapshot(1, r * np.vstack([np.cos(th), np.sin(th)]), np.full(n, -0.5))
     a2 = analyze(snap2)
-    v.set_snapshot(snap2, make_ctx(snap2))
+    v.set_frame(make_frame(snap2))
     visible = [c for c in v.circle_items if c.isVisible()]
     assert len(visible) == len(a2.radius_groups) == 2
     np.testing.assert_allclose(sorted(v.shown_circles), sorted(g["radius"] for g in a2.radius_groups))
@@ -65,7 +65,7 @@ def test_data_embeddings_overlay_and_toggle(qtbot):
     H, owner = data_embeddings(snap, X)
     np.testing.assert_allclose(H, X @ snap.W.T)
     assert owner.tolist() == np.argmax(X, axis=1).tolist()
-    ctx = make_ctx(snap, dataset=X)
+    ctx = make_frame(snap, dataset=X)
     v = _view(qtbot, snap, ctx)
     assert v.data_box.isEnabled() and v.settings.show_data
     assert v.data_points == 50 and v.data.isVisible()
@@ -75,13 +75,13 @@ def test_data_embeddings_overlay_and_toggle(qtbot):
     v.set_settings(WheelSettings(show_data=True))
     assert v.data_box.isChecked()
     assert v.data_points == 50
-    v.set_snapshot(snap, make_ctx(snap))  # no dataset: the toggle is disabled
+    v.set_frame(make_frame(snap))  # no dataset: the toggle is disabled
     assert not v.data_box.isEnabled() and v.data_points == 0
 
 
 def test_click_on_an_arrow_emits_its_feature(qtbot):
     snap = henighan_snapshot(7)
-    v = _view(qtbot, snap, make_ctx(snap))
+    v = _view(qtbot, snap, make_frame(snap))
     render(v)
     for k in (0, 4):
         with qtbot.waitSignal(v.featureClicked, timeout=1000) as sig:
@@ -96,7 +96,7 @@ def test_click_on_an_arrow_emits_its_feature(qtbot):
 
 def test_arrow_colours_in_the_render(qtbot):
     snap = henighan_snapshot(7)
-    ctx = make_ctx(snap)
+    ctx = make_frame(snap)
     v = _view(qtbot, snap, ctx)
     img = render(v)
     for k in range(7):
@@ -108,7 +108,7 @@ def test_arrow_colours_in_the_render(qtbot):
 @pytest.mark.slow
 def test_large_n_subsamples_arrows_and_labels_only_selected(qtbot):
     snap = circle_snapshot(10_000)
-    ctx = make_ctx(snap, selected=frozenset({3, 9000}))
+    ctx = make_frame(snap, selected=frozenset({3, 9000}))
     v = _view(qtbot, snap, ctx)
     assert len(v.drawn_arrows) == ARROWS_MAX
     assert sorted(v.labels.texts()) == ["4", "9001"]
@@ -133,7 +133,7 @@ def test_gap_geometry_by_hand():
 
     R, delta = 1.6, 0.12
     snap = two_radius_snapshot(R, delta)
-    sep = separability_of(snap, make_ctx(snap))
+    sep = separability_of(make_frame(snap))
     # only the two small-circle features need a gap; equal neighbour radii, centred: arccos(r / R)
     assert gap_features(sep, np.zeros(0, np.int64)).tolist() == [1, 5]
     for i, r, th in ((1, R * math.cos(math.pi / 6) - delta, 30.0), (5, R * math.cos(math.pi / 6) + delta, -150.0)):  # atan2 angles
@@ -150,7 +150,7 @@ def test_gap_geometry_by_hand():
     assert sep.needed_half_gap[1] > sep.half_gap[1] and sep.needed_half_gap[5] < sep.half_gap[5]
     # a regular polygon needs no gap: nothing drawn unless selected
     h = henighan_snapshot(7)
-    sep7 = separability_of(h, make_ctx(h))
+    sep7 = separability_of(make_frame(h))
     assert gap_features(sep7, np.zeros(0, np.int64)).tolist() == []
     assert gap_features(sep7, np.array([2])).tolist() == [2]
 
@@ -162,7 +162,7 @@ def test_gap_overlay_draws_the_needed_rays_and_goes_with_the_toggle(qtbot):
 
     R, delta = 1.6, 0.12
     snap = two_radius_snapshot(R, delta)
-    ctx = make_ctx(snap)
+    ctx = make_frame(snap)
     v = _view(qtbot, snap, ctx)
     assert not v.settings.show_gaps and not v.gap_box.isChecked()
     # the needed rays of feature 2: at 30 deg -+ arccos((R cos 30 - delta)/R), sampled at 0.7..0.95 R
@@ -193,8 +193,8 @@ def test_gap_overlay_at_large_n_only_for_the_selection(qtbot):
     snap = circle_snapshot(10_000)
     v = show(qtbot, FeatureWheelView())
     v.set_settings(WheelSettings(show_gaps=True))
-    v.set_snapshot(snap, make_ctx(snap))
+    v.set_frame(make_frame(snap))
     assert len(v.gap_drawn) == 0 and "select features" in v.note.text()
-    v.set_snapshot(snap, make_ctx(snap, selected=frozenset({3, 9000})))
+    v.set_frame(make_frame(snap, selected=frozenset({3, 9000})))
     assert set(v.gap_drawn.tolist()) <= {3, 9000}
     render(v)

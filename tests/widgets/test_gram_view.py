@@ -9,7 +9,7 @@ from PyQt6.QtWidgets import QApplication
 
 from model import geometry as geo
 from model.snapshot import Snapshot
-from tests.widgets import circle_snapshot, henighan_snapshot, make_ctx, render, rgb_at, show, symmetric_failure_snapshot
+from tests.widgets import circle_snapshot, henighan_snapshot, make_frame, render, rgb_at, show, symmetric_failure_snapshot
 from widgets.gram_view import (BLOCK_MAX, GramSettings, GramView, angular_block, block_indices, diverging_lut, gram_block, row_maxima,
                                symmetric_limit, value_color)
 
@@ -77,7 +77,7 @@ def _hover(qtbot, v, r, c):
 def test_render_diagonal_red_far_off_diagonal_blue_and_maxima_outlined(qtbot):
     snap = henighan_snapshot(7)
     v = show(qtbot, GramView())
-    v.set_snapshot(snap, make_ctx(snap))
+    v.set_frame(make_frame(snap))
     img = render(v)
     assert v.maxima_cols.tolist() == list(range(7))
     for i in range(7):
@@ -98,7 +98,7 @@ def test_render_diagonal_red_far_off_diagonal_blue_and_maxima_outlined(qtbot):
 def test_relu_toggle_shows_the_reconstruction_of_I(qtbot):
     snap = henighan_snapshot(7)
     v = show(qtbot, GramView())
-    v.set_snapshot(snap, make_ctx(snap))
+    v.set_frame(make_frame(snap))
     v.relu_box.setChecked(True)
     assert v.settings.relu
     np.testing.assert_allclose(v.values, np.eye(7), atol=1e-9)
@@ -115,7 +115,7 @@ def test_without_b_the_block_is_wtw_of_henighans_polygon(qtbot):
     n = 7
     snap = henighan_snapshot(n)
     v = show(qtbot, GramView())
-    v.set_snapshot(snap, make_ctx(snap))
+    v.set_frame(make_frame(snap))
     c = math.cos(2 * math.pi / n)
     r2 = 1 / (1 - c)
     np.testing.assert_allclose(np.diag(v.values), 1.0, atol=1e-12)
@@ -136,7 +136,7 @@ def test_without_b_the_block_is_wtw_of_henighans_polygon(qtbot):
 def test_hover_and_click_a_row(qtbot):
     snap = henighan_snapshot(7)
     v = show(qtbot, GramView())
-    v.set_snapshot(snap, make_ctx(snap))
+    v.set_frame(make_frame(snap))
     render(v)
     _hover(qtbot, v, 2, 4)  # row 2, column 4: p_3(W_5)
     assert v.status.text().startswith("p_3(W_5) = ")
@@ -149,7 +149,7 @@ def test_hover_and_click_a_row(qtbot):
 def test_large_n_shows_a_block_and_says_so(qtbot):
     snap = circle_snapshot(10_000)
     v = show(qtbot, GramView())
-    v.set_snapshot(snap, make_ctx(snap, analysis=False, selected=frozenset({9999})))
+    v.set_frame(make_frame(snap, analysis=False, selected=frozenset({9999})))
     assert len(v.block) == BLOCK_MAX and v.block[0] == 9999
     assert v.values.shape == (BLOCK_MAX, BLOCK_MAX)
     assert f"{BLOCK_MAX} of 10000" in v.note.text()
@@ -169,7 +169,7 @@ def test_symmetric_failure_wtw_has_a_zero_row_and_column_drawn_white_and_no_maxi
     snap = symmetric_failure_snapshot()
     v = show(qtbot, GramView())
     v.set_settings(GramSettings(bias=False))
-    v.set_snapshot(snap, make_ctx(snap))
+    v.set_frame(make_frame(snap))
     dead = int(np.nonzero(v.block == 6)[0][0])
     assert np.all(v.values[dead, :] == 0.0) and np.all(v.values[:, dead] == 0.0)
     live = [r for r in range(7) if r != dead]
@@ -203,7 +203,7 @@ def test_colour_bar_spans_the_drawn_values_and_reads_them(qtbot):
     snap = henighan_snapshot(n)
     v = show(qtbot, GramView())
     v.set_settings(GramSettings(bias=False))
-    v.set_snapshot(snap, make_ctx(snap))
+    v.set_frame(make_frame(snap))
     r2 = 1 / (1 - math.cos(2 * math.pi / n))
     assert v.limit == pytest.approx(r2, abs=1e-12) and v.limit == np.abs(v.values).max()
     assert v.bar.levels() == pytest.approx((-r2, r2), abs=1e-12)
@@ -247,7 +247,7 @@ def test_the_matrix_fills_its_panel_with_square_cells_centred(qtbot, size):
     it in a box padded on all sides, at the left of an empty strip."""
     snap = symmetric_failure_snapshot()
     v = show(qtbot, GramView(), size=size)
-    v.set_snapshot(snap, make_ctx(snap))
+    v.set_frame(make_frame(snap))
     render(v)
     a, b, w, h = _matrix_px(v)
     assert abs(w - h) <= 1.5, (w, h)

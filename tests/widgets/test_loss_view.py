@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from model.snapshot import Snapshot
-from tests.widgets import henighan_snapshot, make_ctx, render, rgb_at, show
+from tests.widgets import henighan_snapshot, make_frame, framed, render, rgb_at, show
 from widgets.loss_view import OTHERS_MAX, LossView, downsample_peak, log_losses, loss_series, step_loss
 
 
@@ -50,7 +50,7 @@ def test_downsample_peak_keeps_extremes():
 
 def _ctx(snap, losses, steps=None, model=0):
     steps = np.arange(losses.shape[0]) * 10 if steps is None else steps
-    return make_ctx(snap, analysis=False, loss_steps=steps, losses=losses, model=model)
+    return make_frame(snap, analysis=False, loss_steps=steps, losses=losses, model=model)
 
 
 def test_view_survives_zeros_nan_and_all_nan(qtbot):
@@ -60,18 +60,18 @@ def test_view_survives_zeros_nan_and_all_nan(qtbot):
     L[10, 0] = 0.0
     L[20, 0] = np.nan
     L[30, 1] = -1.0
-    v.set_snapshot(snap, _ctx(snap, L))
+    v.set_frame(framed(snap, _ctx(snap, L)))
     render(v)
     (x0, x1), (y0, y1) = v.vb.viewRange()
     assert all(math.isfinite(t) for t in (x0, x1, y0, y1))
     assert y0 < -1.2 and y1 > -0.2  # log10 of the losses: 1 down to e^-3.3
     assert "2 zero/negative and 1 NaN/inf not drawn" in v.note.text()
-    v.set_snapshot(snap, _ctx(snap, np.full((10, 2), np.nan)))
+    v.set_frame(framed(snap, _ctx(snap, np.full((10, 2), np.nan))))
     render(v)
-    v.set_snapshot(Snapshot(5, snap.W, snap.b, loss=0.0), _ctx(snap, np.zeros((10, 1))))
+    v.set_frame(framed(Snapshot(5, snap.W, snap.b, loss=0.0), _ctx(snap, np.zeros((10, 1)))))
     render(v)
     assert len(v.marker.data) == 0  # a zero loss has no place on a log axis
-    v.set_snapshot(None, None)
+    v.set_frame(None)
     assert not v.step_line.isVisible()
 
 
@@ -80,11 +80,11 @@ def test_step_line_moves_with_the_snapshot(qtbot):
     L = np.exp(-np.arange(100) / 30.0)[:, None]
     v = show(qtbot, LossView())
     ctx = _ctx(henighan_snapshot(7), L)
-    v.set_snapshot(Snapshot(200, W, b, loss=float(L[20, 0])), ctx)
+    v.set_frame(framed(Snapshot(200, W, b, loss=float(L[20, 0])), ctx))
     img = render(v)
     assert v.step_line.value() == 200
     px200 = v.map_to_viewport(200, 0).x()
-    v.set_snapshot(Snapshot(700, W, b, loss=float("nan")), ctx)
+    v.set_frame(framed(Snapshot(700, W, b, loss=float("nan")), ctx))
     img2 = render(v)
     assert v.step_line.value() == 700
     px700 = v.map_to_viewport(700, 0).x()
@@ -104,7 +104,7 @@ def test_shown_model_is_highlighted(qtbot):
     snap = henighan_snapshot(7)
     L = np.exp(-np.arange(100) / 30.0)[:, None] * np.array([[1.0, 3.0, 5.0]])
     v = show(qtbot, LossView())
-    v.set_snapshot(snap, _ctx(snap, L, model=1))
+    v.set_frame(framed(snap, _ctx(snap, L, model=1)))
     x, y = v.main.getData()
     np.testing.assert_allclose(y, np.log10(L[:, 1]))
     assert v.others_count == 2 and v.others_curve.isVisible()
@@ -119,7 +119,7 @@ def test_axes_have_no_si_prefix_scale(qtbot):
     snap = henighan_snapshot(7)
     L = np.logspace(-1, -4, 400)[:, None]  # this range made pyqtgraph pick a x1000 scale
     v = show(qtbot, LossView())
-    v.set_snapshot(Snapshot(20_000, snap.W, snap.b, loss=1e-9), _ctx(snap, L, steps=np.arange(400) * 50))
+    v.set_frame(framed(Snapshot(20_000, snap.W, snap.b, loss=1e-9), _ctx(snap, L, steps=np.arange(400) * 50)))
     render(v)
     for name in ("left", "bottom"):
         ax = v.plot_item.getAxis(name)
@@ -134,7 +134,7 @@ def test_hover_shows_the_runs_loss_at_the_hovered_step_not_the_pointer_height(qt
     steps = np.arange(0, 1000, 10)
     L = np.column_stack([np.exp(-steps / 300.0), 2 * np.exp(-steps / 300.0), 3 + 0 * steps])
     snap = henighan_snapshot(7)
-    v.set_snapshot(snap, make_ctx(snap, loss_steps=steps, losses=L, model=1))
+    v.set_frame(make_frame(snap, loss_steps=steps, losses=L, model=1))
     text = v.hover_text(455.0)  # between the records at 450 and 460: the one at 450
     assert text == f"model 1 · step 450: loss {2 * math.exp(-450 / 300):.6g}"
     v._hovered(455.0, 5.0)  # the pointer far above the curve: the same text

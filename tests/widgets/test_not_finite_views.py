@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from model.snapshot import NOT_FINITE, NOT_FINITE_TEXT, Snapshot
-from tests.widgets import make_ctx, show, symmetric_failure_snapshot
+from tests.widgets import make_frame, framed, show, symmetric_failure_snapshot
 
 BAD = {
     "W inf": ("W", np.inf, "W of feature 7 is inf"),
@@ -36,9 +36,7 @@ def ctx_for(snap: Snapshot, good: Snapshot):
 
     steps = np.arange(0, 5000, 100)
     losses = np.linspace(1.0, 6 / 49, len(steps))[:, None]
-    ctx = make_ctx(good, analysis=snap.finite, loss_steps=steps, losses=losses)
-    ctx.nonfinite = nonfinite_text(snap)
-    return ctx
+    return make_frame(good, analysis=snap.finite, loss_steps=steps, losses=losses, nonfinite=nonfinite_text(snap))
 
 
 @pytest.mark.parametrize("key", ["zones", "wheel", "gram", "bias", "loss", "verdict"])
@@ -50,9 +48,9 @@ def test_every_2d_view_says_not_finite_and_draws_again_after(qtbot, key, case):
     view = make_views()[key]
     show(qtbot, view)
     good = symmetric_failure_snapshot(step=4100)
-    view.set_snapshot(good, make_ctx(good))
+    view.set_frame(make_frame(good))
     bad = bad_snapshot(what, value)
-    view.set_snapshot(bad, ctx_for(bad, good))  # must not raise
+    view.set_frame(framed(bad, ctx_for(bad, good)))  # must not raise
     want = f"{NOT_FINITE_TEXT} (step 4,200)"
     if key == "verdict":
         assert view.verdict == NOT_FINITE and view.analysis is None  # no confident verdict from NaN b either
@@ -64,7 +62,7 @@ def test_every_2d_view_says_not_finite_and_draws_again_after(qtbot, key, case):
         text = item.toPlainText()
         assert want in text and where in text, text
         assert view._snap is None  # nothing of the bad snapshot kept to hover, click or redraw
-    view.set_snapshot(good, make_ctx(good))
+    view.set_frame(make_frame(good))
     if key == "verdict":
         assert view.verdict == "symmetric_failure"
     else:
@@ -80,7 +78,7 @@ def test_the_message_is_painted_in_the_plot(qtbot):
     show(qtbot, view)
     good = symmetric_failure_snapshot()
     bad = bad_snapshot("W", np.inf)
-    view.set_snapshot(bad, ctx_for(bad, good))
+    view.set_frame(framed(bad, ctx_for(bad, good)))
     img = render(view)
     w, h = img.width(), img.height()
     red = 0
@@ -99,15 +97,15 @@ def test_the_3d_view_says_not_finite_in_its_status_and_its_image(qtbot, qapp):
     v = PlaneView()
     show(qtbot, v, (620, 520))
     good = symmetric_failure_snapshot()
-    v.set_snapshot(good, make_ctx(good))
+    v.set_frame(make_frame(good))
     assert v.scene is not None
     bad = bad_snapshot("b", np.nan)
-    v.set_snapshot(bad, ctx_for(bad, good))
+    v.set_frame(framed(bad, ctx_for(bad, good)))
     assert v.scene is None
     assert v.status.text() == f"{NOT_FINITE_TEXT} (step 4,200): b_7 is NaN"
     img = v.render_image(400, 300)
     arr = np.array([[img.pixelColor(x, y).getRgb()[:3] for x in range(0, 400, 2)] for y in range(100, 200, 2)])
     dark_red = (arr[..., 0] > 110) & (arr[..., 1] < 80) & (arr[..., 2] < 80)
     assert dark_red.sum() > 20
-    v.set_snapshot(good, make_ctx(good))
+    v.set_frame(make_frame(good))
     assert v.scene is not None and NOT_FINITE_TEXT not in v.status.text()

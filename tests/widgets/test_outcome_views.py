@@ -7,7 +7,7 @@ import pytest
 from model.config import TrainConfig
 from model.engine import Trainer
 from model.story import story_events
-from tests.widgets import make_ctx, show, symmetric_failure_snapshot
+from tests.widgets import make_frame, framed, show, symmetric_failure_snapshot
 from widgets.timeline import StorySlider, Timeline
 from widgets.verdict_panel import VerdictPanel
 
@@ -60,11 +60,10 @@ def test_story_tells_the_outcome_and_the_timeline_draws_it(qtbot, sgd_failure):
 def test_the_verdict_panel_says_the_outcome_and_why(qtbot):
     v = show(qtbot, VerdictPanel())
     s = symmetric_failure_snapshot(step=200)
-    ctx = make_ctx(s)
-    ctx.extra["outcome"] = {"kind": "outcome", "step": 200, "outcome": "stuck",
-                            "text": "stuck: no failing feature is predicted to be repaired"}
-    v.set_snapshot(s, ctx)
+    ctx = make_frame(s, outcome={"kind": "outcome", "step": 200, "outcome": "stuck",
+                                 "text": "stuck: no failing feature is predicted to be repaired"})
+    v.set_frame(framed(s, ctx))
     assert v.title.text().startswith("Symmetric failure, stuck: ")
     assert "outcome (judged at step 200): stuck: no failing feature" in v.text()
-    v.set_snapshot(s, make_ctx(s))  # no outcome known (before the first judged step): the verdict alone
+    v.set_frame(make_frame(s))  # no outcome known (before the first judged step): the verdict alone
     assert v.title.text().startswith("Symmetric failure: ") and "outcome" not in v.text()

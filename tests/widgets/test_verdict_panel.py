@@ -3,19 +3,19 @@ import pytest
 from PyQt6.QtCore import QAbstractTableModel, Qt
 from PyQt6.QtWidgets import QTableView
 
-from tests.widgets import circle_snapshot, henighan_snapshot, make_ctx, show, symmetric_failure_snapshot
+from tests.widgets import circle_snapshot, henighan_snapshot, make_frame, framed, show, symmetric_failure_snapshot
 from widgets.verdict_panel import COLUMNS, VerdictPanel, cell_text, table_order, verdict_words
 
 
 def test_verdicts_in_words(qtbot):
     v = show(qtbot, VerdictPanel())
     s = symmetric_failure_snapshot()
-    v.set_snapshot(s, make_ctx(s))
+    v.set_frame(make_frame(s))
     assert v.verdict == "symmetric_failure"
     assert "symmetric" in v.text().lower() and v.title.text().startswith("Symmetric failure")
     assert "7" in v.header_text().splitlines()[0]  # names the dead feature
     h = henighan_snapshot(7)
-    v.set_snapshot(h, make_ctx(h))
+    v.set_frame(make_frame(h))
     assert v.verdict == "perfect" and v.title.text().startswith("Perfect") and "perfect" in v.text().lower()
     assert "radius cv" in v.header_text() and "gap ratio" in v.header_text()
     assert verdict_words("two_circle_failure") == "Two-circle failure"
@@ -24,7 +24,7 @@ def test_verdicts_in_words(qtbot):
 def test_analysis_computed_when_ctx_has_none(qtbot):
     v = show(qtbot, VerdictPanel())
     s = symmetric_failure_snapshot()
-    v.set_snapshot(s, make_ctx(s, analysis=False))
+    v.set_frame(make_frame(s, analysis=False))
     assert v.verdict == "symmetric_failure"
 
 
@@ -32,18 +32,17 @@ def test_a_lent_analysis_says_whose_it_is(qtbot):
     v = show(qtbot, VerdictPanel())
     s = symmetric_failure_snapshot(step=200)
     later = symmetric_failure_snapshot(step=300)
-    lent = make_ctx(s)
-    lent.extra["analysis_pending"] = True  # the session lends step 200's while 300's is computed
-    v.set_snapshot(later, lent)
+    lent = make_frame(s).replace(pending=True)  # the session lends step 200's while 300's is computed
+    v.set_frame(framed(later, lent))
     assert "step 300 shown; its analysis is being computed (this is step 200's)" in v.text()
-    v.set_snapshot(later, make_ctx(later))
+    v.set_frame(make_frame(later))
     assert "being computed" not in v.text()
 
 
 def test_table_contents_order_and_click(qtbot):
     v = show(qtbot, VerdictPanel())
     s = symmetric_failure_snapshot()
-    v.set_snapshot(s, make_ctx(s, selected=frozenset({6})))
+    v.set_frame(make_frame(s, selected=frozenset({6})))
     m = v.table.model()
     assert isinstance(m, QAbstractTableModel) and isinstance(v.table, QTableView)
     assert m.rowCount() == 7 and m.columnCount() == len(COLUMNS)
@@ -65,14 +64,14 @@ def test_table_contents_order_and_click(qtbot):
 def test_large_n_uses_the_model(qtbot):
     v = show(qtbot, VerdictPanel())
     s = circle_snapshot(10_000)
-    v.set_snapshot(s, make_ctx(s, selected=frozenset({9999, 42})))
+    v.set_frame(make_frame(s, selected=frozenset({9999, 42})))
     m = v.table.model()
     assert m.rowCount() == 10_000
     assert [m.data(m.index(r, 0)) for r in range(3)] == ["43", "10000", "1"]
     assert table_order(5, [3, 9, -1]).tolist() == [3, 0, 1, 2, 4]
     a = v.analysis
     assert cell_text(a, 0, COLUMNS.index("norm")) == f"{a.norms[0]:.4g}"
-    v.set_snapshot(None, None)
+    v.set_frame(None)
     assert m.rowCount() == 0 and v.text() == ""
 
 
@@ -81,7 +80,7 @@ def test_findings_are_listed_with_their_numbers(qtbot):
     the closed-form loss 6/49 beside the measured one."""
     v = show(qtbot, VerdictPanel())
     s = symmetric_failure_snapshot()
-    v.set_snapshot(s, make_ctx(s))
+    v.set_frame(make_frame(s))
     text = v.header_text()
     assert "findings:" in text
     dead = [ln for ln in text.splitlines() if ln.strip().startswith("dead:")]
@@ -100,14 +99,14 @@ def test_separability_and_fire_threshold_columns(qtbot):
 
     v = show(qtbot, VerdictPanel())
     h = henighan_snapshot(7)
-    v.set_snapshot(h, make_ctx(h))
+    v.set_frame(make_frame(h))
     m = v.table.model()
     sep = m.data(m.index(0, COLUMNS.index("separable")))
     r = math.sqrt(1 / (1 - math.cos(2 * math.pi / 7)))
     assert sep.startswith("yes (") and float(sep[5:-1]) == pytest.approx(r * (1 - math.cos(2 * math.pi / 7)), rel=1e-3)
     assert float(m.data(m.index(0, COLUMNS.index("fires at x >")))) == pytest.approx(math.cos(2 * math.pi / 7), rel=1e-3)
     s = symmetric_failure_snapshot()
-    v.set_snapshot(s, make_ctx(s, selected=frozenset({6})))
+    v.set_frame(make_frame(s, selected=frozenset({6})))
     assert m.data(m.index(0, COLUMNS.index("separable"))) == ""  # the dead feature is not tested
 
 
@@ -119,14 +118,14 @@ def test_step_0_is_the_initial_parameters_not_a_failure(qtbot):
 
     v = show(qtbot, VerdictPanel())
     s0 = symmetric_failure_snapshot(step=0)
-    v.set_snapshot(s0, make_ctx(s0))
+    v.set_frame(make_frame(s0))
     title = v.title.text()
     assert title.startswith("Before training (step 0)") and "failure" not in title.lower()
     assert v.title._color.name() == INITIAL_COLOR == verdict_color("symmetric_failure", 0)
     assert "as initialised the geometry reads as symmetric failure" in v.header.text()
     assert verdict_label(v.analysis, 0) == "before training (initial parameters)"
     s1 = symmetric_failure_snapshot(step=1)
-    v.set_snapshot(s1, make_ctx(s1))
+    v.set_frame(make_frame(s1))
     assert v.title.text().startswith("Symmetric failure")
     assert v.title._color.name() == VERDICT_COLORS["symmetric_failure"]
     assert "as initialised" not in v.header.text()
@@ -142,7 +141,7 @@ def test_step_0_of_a_trained_run_is_not_called_a_failure(qtbot):
     tr.run()
     v = show(qtbot, VerdictPanel())
     s = tr.history.snapshot(step=0)
-    v.set_snapshot(s, make_ctx(s))
+    v.set_frame(make_frame(s))
     assert v.analysis.verdict != "perfect"  # what the random draw reads as
     assert v.title.text().startswith("Before training") and "failure" not in v.title.text().lower()
 
@@ -166,7 +165,7 @@ def _perfect_irregular_pentagon():
 def test_perfect_beside_irregular_says_why_that_is_fine(qtbot):
     v = show(qtbot, VerdictPanel())
     s = _perfect_irregular_pentagon()
-    v.set_snapshot(s, make_ctx(s))
+    v.set_frame(make_frame(s))
     a = v.analysis
     assert a.verdict == "perfect" and a.finding("irregular") is not None
     assert a.loss == pytest.approx(0.0, abs=1e-12)
@@ -178,7 +177,7 @@ def test_perfect_beside_irregular_says_why_that_is_fine(qtbot):
     assert lines.index(why[0]) > next(i for i, ln in enumerate(lines) if ln.strip().startswith("irregular:"))
     # a regular perfect polygon needs no such line
     h = henighan_snapshot(7)
-    v.set_snapshot(h, make_ctx(h))
+    v.set_frame(make_frame(h))
     assert "perfect though irregular" not in v.header.text()
 
 
@@ -187,7 +186,7 @@ def test_long_findings_wrap_instead_of_being_cut_off(qtbot):
 
     v = show(qtbot, VerdictPanel(), size=(360, 700))
     s = circle_snapshot(60, seed=3)  # findings that list many features: lines far wider than 360 px
-    v.set_snapshot(s, make_ctx(s))
+    v.set_frame(make_frame(s))
     QApplication.processEvents()
     hd = v.header
     fm = hd.fontMetrics()
@@ -205,7 +204,7 @@ def test_every_column_has_a_tooltip_and_the_margins_are_explained(qtbot):
 
     v = show(qtbot, VerdictPanel())
     s = symmetric_failure_snapshot()
-    v.set_snapshot(s, make_ctx(s))
+    v.set_frame(make_frame(s))
     m = v.table.model()
     tips = [m.headerData(c, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole) for c in range(len(COLUMNS))]
     assert all(t and t.startswith(f"{name}: ") and len(t) > len(name) + 30 for name, t in zip(COLUMNS, tips))

@@ -5,7 +5,7 @@ from PyQt6.QtCore import pyqtBoundSignal
 from PyQt6.QtGui import QImage
 
 from model.snapshot import Snapshot
-from tests.widgets import (circle_snapshot, dying_run, henighan_snapshot, make_ctx, render, show,
+from tests.widgets import (circle_snapshot, dying_run, framed, henighan_snapshot, make_frame, render, show,
                            symmetric_failure_snapshot)
 from widgets import views2d
 from widgets.views2d import (VIEW_KEYS, color_groups, feature_colors_for, make_views, nice_ceil, nice_range,
@@ -28,13 +28,13 @@ def test_make_views_one_of_each_with_the_contract(views):
                      "history": "FeatureHistoryView"}
     for v in views.values():
         assert isinstance(v.featureClicked, pyqtBoundSignal)
-        assert callable(v.set_snapshot)
+        assert callable(v.set_frame)
     assert views2d.ZoneMapView is type(views["zones"])  # lazy re-export
 
 
 def _all(views, snap, ctx):
     for v in views.values():
-        v.set_snapshot(snap, ctx)
+        v.set_frame(framed(snap, ctx))
     for k, v in views.items():
         if k != "verdict":
             render(v)
@@ -62,8 +62,8 @@ def test_all_views_on_the_seed_models_and_clear(views):
     for name, snap, verdict in (("heptagon", henighan_snapshot(7), "perfect"),
                                 ("failure", symmetric_failure_snapshot(), "symmetric_failure")):
         steps = np.arange(50) * 10
-        _all(views, snap, make_ctx(snap, selected=frozenset({1}), loss_steps=steps,
-                                   losses=np.exp(-steps[:, None] / 100.0), history=history))
+        _all(views, snap, make_frame(snap, selected=frozenset({1}), loss_steps=steps,
+                                     losses=np.exp(-steps[:, None] / 100.0), history=history))
         for k, v in views.items():
             if k != "verdict":
                 drawn[k, name] = _colourful(v)
@@ -74,7 +74,7 @@ def test_all_views_on_the_seed_models_and_clear(views):
             a, b = drawn[k, "heptagon"], drawn[k, "failure"]
             assert a.shape != b.shape or (a != b).sum() > 200, k  # two models, two pictures
     for v in views.values():
-        v.set_snapshot(None, None)
+        v.set_frame(None)
     for k, v in views.items():
         if k != "verdict":
             assert _colourful(v).sum() == 0, k  # nothing of either model is left
@@ -86,7 +86,7 @@ def test_all_views_on_the_seed_models_and_clear(views):
 def test_all_views_at_n_10000(views):
     snap = circle_snapshot(10_000)
     steps = np.arange(300) * 10
-    ctx = make_ctx(snap, selected=frozenset({0, 5000, 9999}), loss_steps=steps,
+    ctx = make_frame(snap, selected=frozenset({0, 5000, 9999}), loss_steps=steps,
                    losses=np.exp(-steps[:, None] / 1000.0) * np.ones((1, 40)))
     _all(views, snap, ctx)
     assert views["zones"].drawn_mode == "raster"
@@ -94,7 +94,7 @@ def test_all_views_at_n_10000(views):
     # a second, different snapshot reuses the items
     items_before = len(views["wheel"].plot_item.items)
     snap2 = circle_snapshot(10_000, seed=1, step=400)
-    _all(views, snap2, make_ctx(snap2, loss_steps=steps, losses=ctx.losses))
+    _all(views, snap2, make_frame(snap2, loss_steps=steps, losses=ctx.losses))
     assert len(views["wheel"].plot_item.items) == items_before
 
 
@@ -102,13 +102,12 @@ def test_all_views_m3_untied_and_no_colors(views):
     rng = np.random.default_rng(2)
     snap = Snapshot(7, rng.normal(size=(3, 12)), rng.normal(size=12) * 0.2 - 0.5, loss=0.3,
                     M=rng.normal(size=(12, 3)))
-    ctx = make_ctx(snap)
-    ctx.colors = None  # a view falls back to the palette
+    ctx = make_frame(snap).replace(colors=np.zeros((0, 4), np.uint8))  # not this run's: the palette's
     _all(views, snap, ctx)
     assert "principal directions" in views["zones"].note.text()
     assert "principal directions" in views["wheel"].note.text()
     one = Snapshot(1, np.array([[1.0, -0.5, 0.2]]), np.array([0.1, -0.2, 0.0]))  # m = 1
-    _all(views, one, make_ctx(one))
+    _all(views, one, make_frame(one))
 
 
 def test_color_groups_exact_when_few_and_close_when_coarsened():
@@ -132,9 +131,9 @@ def test_small_helpers():
     d = point_segment_distance(np.array([[0, 0, 2, 0], [0, 0, 0, 0]]), 1.0, 1.0)
     np.testing.assert_allclose(d, [1.0, np.sqrt(2)])
     snap = henighan_snapshot(30)
-    ctx = make_ctx(snap)
+    ctx = make_frame(snap)
     assert np.array_equal(feature_colors_for(snap, ctx), ctx.colors)
-    ctx.colors = ctx.colors[:5]  # wrong length: palette colours by angle
+    ctx = ctx.replace(colors=ctx.colors[:5])  # wrong length: palette colours by angle
     assert feature_colors_for(snap, ctx).shape == (30, 4)
 
 
@@ -145,7 +144,7 @@ def test_every_2d_view_comes_back_from_a_pan_with_reset_and_double_click(views, 
 
     snap = symmetric_failure_snapshot()
     steps = np.arange(50) * 10
-    _all(views, snap, make_ctx(snap, loss_steps=steps, losses=np.exp(-steps[:, None] / 100.0)))
+    _all(views, snap, make_frame(snap, loss_steps=steps, losses=np.exp(-steps[:, None] / 100.0)))
     for key, v in views.items():
         if key == "verdict":  # a table, no plot
             continue

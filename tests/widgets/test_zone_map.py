@@ -9,7 +9,7 @@ from PyQt6.QtCore import Qt
 
 from model import geometry as geo
 from model.snapshot import Snapshot
-from tests.widgets import (blend, circle_snapshot, henighan_snapshot, make_ctx, nearest, render, rgb_at, show,
+from tests.widgets import (blend, circle_snapshot, framed, henighan_snapshot, make_frame, nearest, render, rgb_at, show,
                            symmetric_failure_snapshot)
 from widgets import zone_map as zm
 from widgets.zone_map import ZoneMapView, ZoneSettings, envelope_raster, hover_text, polygon_mask, zone_edge, zone_rgba
@@ -64,7 +64,7 @@ def test_polygon_mask_matches_point_in_polygon():
 
 def test_zone_rgba_colours_fires_dims_and_clips():
     snap = henighan_snapshot(7)
-    colors = make_ctx(snap, analysis=False).colors
+    colors = make_frame(snap, analysis=False).colors
     ext = geo.default_box(snap.W, 0.5)
     rgba, idx, best = zone_rgba(snap.W, snap.b, colors, ext, 128, clip_to_shape=True)
     xs, ys = zm.pixel_centres(ext, 128, 128)
@@ -127,14 +127,14 @@ def _view(qtbot, snap, ctx, **kw):
     v = show(qtbot, ZoneMapView())
     if kw:
         v.set_settings(ZoneSettings(**kw))
-    v.set_snapshot(snap, ctx)
+    v.set_frame(framed(snap, ctx))
     return v
 
 
 @pytest.mark.parametrize("mode", ["polygons", "raster"])
 def test_pixel_inside_zone_k_has_feature_k_colour(qtbot, mode):
     snap = henighan_snapshot(7)
-    ctx = make_ctx(snap)
+    ctx = make_frame(snap)
     v = _view(qtbot, snap, ctx, mode=mode)
     assert v.drawn_mode == mode
     img = render(v)
@@ -157,7 +157,7 @@ def test_pixel_inside_zone_k_has_feature_k_colour(qtbot, mode):
 
 def test_outside_the_shape_background_when_clipped_coloured_on_the_whole_plane(qtbot):
     snap = henighan_snapshot(7)
-    ctx = make_ctx(snap)
+    ctx = make_frame(snap)
     v = _view(qtbot, snap, ctx)
     r = float(np.hypot(*snap.W[:, 0]))
     # beyond the middle of the edge W_1 W_2 (the edge is at r cos(pi/7) ~ 0.90 r): outside the shape,
@@ -186,7 +186,7 @@ def test_outside_the_shape_background_when_clipped_coloured_on_the_whole_plane(q
 
 def test_symmetric_failure_dead_zone_covers_the_whole_shape(qtbot):
     snap = symmetric_failure_snapshot()
-    ctx = make_ctx(snap)
+    ctx = make_frame(snap)
     v = _view(qtbot, snap, ctx)
     img = render(v)
     # near the origin only feature 7 fires (b_7 = 1/7 > 0): its zone tints the centre
@@ -197,7 +197,7 @@ def test_symmetric_failure_dead_zone_covers_the_whole_shape(qtbot):
 
 def test_click_on_an_arrow_and_on_a_zone_emits_feature(qtbot):
     snap = henighan_snapshot(7)
-    v = _view(qtbot, snap, make_ctx(snap))
+    v = _view(qtbot, snap, make_frame(snap))
     render(v)
     with qtbot.waitSignal(v.featureClicked, timeout=1000) as sig:
         qtbot.mouseClick(v.plot.viewport(), Qt.MouseButton.LeftButton, pos=v.map_to_viewport(*(0.5 * snap.W[:, 2])))
@@ -211,7 +211,7 @@ def test_click_on_an_arrow_and_on_a_zone_emits_feature(qtbot):
 
 def test_hover_updates_the_status_line(qtbot):
     snap = henighan_snapshot(7)
-    v = _view(qtbot, snap, make_ctx(snap))
+    v = _view(qtbot, snap, make_frame(snap))
     render(v)
     mid = 0.5 * (snap.W[:, 0] + snap.W[:, 1])
     v._on_move(v.vb.mapViewToScene(pg_point(mid)))
@@ -227,7 +227,7 @@ def pg_point(h):
 @pytest.mark.slow
 def test_large_n_uses_the_raster_and_colours_by_the_strongest_feature(qtbot):
     snap = circle_snapshot(10_000)
-    ctx = make_ctx(snap, selected=frozenset({5, 1234}))
+    ctx = make_frame(snap, selected=frozenset({5, 1234}))
     v = _view(qtbot, snap, ctx)
     assert v.drawn_mode == "raster"
     assert v.last_rgba is not None and max(v.last_rgba.shape[:2]) == zm.RASTER_RES
@@ -243,14 +243,14 @@ def test_large_n_uses_the_raster_and_colours_by_the_strongest_feature(qtbot):
     assert sorted(v.labels.texts()) == ["1235", "6"]  # only selected features are labelled
     assert v.sel_edges.group_count() == 1  # the selected zones' edges
     v.set_settings(ZoneSettings(clip_to_shape=False, mode="raster"))
-    v.set_snapshot(None, ctx)
+    v.set_frame(framed(None, ctx))
     assert v.drawn_mode is None
 
 
 def test_m3_model_shows_the_plane(qtbot):
     rng = np.random.default_rng(4)
     snap = Snapshot(5, rng.normal(size=(3, 9)), rng.normal(size=9) * 0.1 - 0.3)
-    v = _view(qtbot, snap, make_ctx(snap))
+    v = _view(qtbot, snap, make_frame(snap))
     assert "principal directions" in v.note.text()
     render(v)
 
@@ -267,7 +267,7 @@ def test_separating_segment_and_blocking_polygon_by_hand():
 
     R, delta = 1.6, 0.12
     snap = two_radius_snapshot(R, delta)
-    sep = zm.separability_of(snap, make_ctx(snap))
+    sep = zm.separability_of(make_frame(snap))
     # feature 6 (at 210 deg, R cos 30 + delta): beyond the chord of 5 and 7 by delta; the
     # max-margin line is perpendicular to its direction, half-way: at R cos 30 + delta/2
     u = np.array([math.cos(math.radians(210)), math.sin(math.radians(210))])
@@ -294,13 +294,13 @@ def test_separation_overlay_appears_where_computed_and_goes_with_the_toggle(qtbo
     from tests.widgets import two_radius_snapshot
 
     snap = two_radius_snapshot()
-    ctx = make_ctx(snap, selected=frozenset({1, 5}))
+    ctx = make_frame(snap, selected=frozenset({1, 5}))
     v = _view(qtbot, snap, ctx)
     assert not v.settings.show_separation and not v.sep_box.isChecked()
     off = render(v)
     # where the overlay will be: along feature 6's separating line, and along the blocking
     # hull's edge from feature 1 to feature 3 (the chord feature 2 sits inside)
-    sep = zm.separability_of(snap, ctx)
+    sep = zm.separability_of(framed(snap, ctx))
     seg = zm.separating_segment(sep, 5, snap.W, zm.SEPARATING_HALF * 1.6)
     line_pts = [seg[:2] + t * (seg[2:] - seg[:2]) for t in np.linspace(0.25, 0.75, 13)]  # inside the shape
     W1, W3 = snap.W[:, 0], snap.W[:, 2]
@@ -333,7 +333,7 @@ def test_separation_hover_says_why(qtbot):
     from tests.widgets import two_radius_snapshot
 
     snap = two_radius_snapshot()
-    v = _view(qtbot, snap, make_ctx(snap), show_separation=True)
+    v = _view(qtbot, snap, make_frame(snap), show_separation=True)
     render(v)
     v._on_move(v.vb.mapViewToScene(pg_point(0.6 * snap.W[:, 1])))
     t = v.status.text()
@@ -347,17 +347,17 @@ def test_separation_hover_says_why(qtbot):
 @pytest.mark.slow
 def test_separation_at_large_n_draws_the_selection_only(qtbot):
     snap = circle_snapshot(10_000)
-    ctx = make_ctx(snap)
+    ctx = make_frame(snap)
     v = _view(qtbot, snap, ctx, show_separation=True)
     assert len(v.sep_drawn) == 0 and "select features" in v.note.text()
-    assert not zm.separability_of(snap, ctx).computed.any()  # nothing selected: nothing asked
+    assert not zm.separability_of(framed(snap, ctx)).computed.any()  # nothing selected: nothing asked
     from model.separability import separability
 
     full = separability(snap.W, ~ctx.analysis.dead_mask)
     some = [int(np.nonzero(full.separable)[0][0]), int(np.nonzero(~full.separable & full.live)[0][0])]
-    ctx2 = make_ctx(snap, selected=frozenset(some))
-    v.set_snapshot(snap, ctx2)
-    sep = zm.separability_of(snap, ctx2)  # only the selection is computed, with the full answer's values
+    ctx2 = make_frame(snap, selected=frozenset(some))
+    v.set_frame(framed(snap, ctx2))
+    sep = zm.separability_of(framed(snap, ctx2))  # only the selection is computed, with the full answer's values
     assert np.nonzero(sep.computed)[0].tolist() == sorted(some)
     assert [sep.separable[i] for i in some] == [True, False]
     assert sep.margin[some[0]] == full.margin[some[0]] and sep.blockers[some[1]] == full.blockers[some[1]]
