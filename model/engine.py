@@ -224,6 +224,13 @@ class Trainer:
     def done(self) -> bool:
         return self.step >= self.config.steps or bool((self.halted >= 0).all())
 
+    def close(self) -> None:
+        """Release what the path holds beyond its parameters (the thread drawing fresh batches
+        ahead); the trainer trains no further, its parameters and history stay readable."""
+        close = getattr(self.impl, "close", None)
+        if close is not None:
+            close()
+
     # -------------------------------------------------------------- parameters
     def parameters(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         """Current W (K,m,n), b (K,n), M (K,n,m) or None as float32 copies."""

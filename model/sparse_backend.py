@@ -183,6 +183,11 @@ class SparseTrainer:
 
             self.rng = torch.Generator().manual_seed(int(generator_seed) + 0x5EED)  # as TorchTrainer
 
+    def close(self) -> None:
+        """Ends the thread drawing batches ahead (this trainer trains no further)."""
+        if isinstance(self.batches, Prefetch):
+            self.batches.close()
+
     # ------------------------------------------------------------------ batches
     def _minibatch_rows(self, step: int) -> np.ndarray:
         if self.sel_cache is None or self.sel_cache[0] != step:

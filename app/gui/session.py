@@ -246,6 +246,8 @@ class Session(QObject):
     def shutdown(self, timeout: float = 2.0) -> bool:
         """Stop everything within `timeout` seconds (closing the window)."""
         ok = self.stop_training(timeout)
+        if ok and self.trainer is not None:
+            self.trainer.close()  # its batch-drawing thread (fresh batches) ends with it
         self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
         return ok
