@@ -28,6 +28,8 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "warmup-cosine")
 INITS = ("xavier", "analytic", "run")
 DEVICES = ("cpu", "cuda")
+#: The training paths (model/paths.py), "auto": the one the cost model picks for the run's shape.
+BACKENDS = ("auto", "lanes", "fused", "blas", "torch")
 
 #: Each optimiser's weight decay when none is given: torch.optim's own defaults
 #: (Adam 0, AdamW 0.01, SGD 0), so "adam" is Adam without regularisation.
@@ -261,6 +263,16 @@ def _run_needs_a_file(c) -> Optional[tuple[str, str]]:
     return None
 
 
+def _backend_applies(c) -> Optional[tuple[str, str]]:
+    if c.backend == "auto":
+        return None
+    if c.device != "cpu" and c.backend != "torch":
+        return "backend", f"{c.device} trains on the torch path, got {c.backend}"
+    if c.backend == "lanes" and not (c.onehot and c.effective_batch == c.n):
+        return "backend", "lanes trains one-hot data in full batches only (the others: fused, blas, torch)"
+    return None
+
+
 def _importance_per_feature(c) -> Optional[tuple[str, str]]:
     imp = c.importance
     if imp is not None and (not isinstance(imp, (list, tuple)) or len(imp) != c.n or not all(
@@ -277,6 +289,7 @@ RULES = (
     (("init", "m"), _analytic_needs_m2),
     (("init", "init_run"), _run_needs_a_file),
     (("importance", "n"), _importance_per_feature),
+    (("backend", "device", "data", "batch", "n"), _backend_applies),
 )
 
 _ADAM = (("optimizer", ("adam", "adamw")),)
@@ -352,6 +365,11 @@ class TrainConfig:
     device: str = option("cpu", "choice", "where training runs: cpu (the compiled paths), or cuda (a GPU that torch "
                          "sees: the batched torch path; the form shows it only then)", group="Optimisation",
                          choices=DEVICES)
+    backend: str = option("auto", "choice", "the training path: auto (the fastest for the run's shape, by the cost "
+                          "model), lanes (one-hot, full batch), fused, blas or torch. All give the same numbers within "
+                          "float32 round-off, which a long run can amplify near a saddle: a sweep's single re-runs use "
+                          "the sweep's path, so they reproduce its models exactly", group="Optimisation",
+                          choices=BACKENDS)
     # Start from
     init: str = option("xavier", "choice", "xavier (normal), analytic (Henighan's n-gon, needs m = 2), run "
                        "(continue a saved run)", group="Start from", choices=INITS, sweep=True,

@@ -105,11 +105,14 @@ class Trainer:
                  initial: Optional[Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]] = None,
                  dataset: Optional[Union[np.ndarray, SparseDataset]] = None,
                  on_writer_error: Optional[Callable[[RunFileError], None]] = None,
-                 backend: str = "auto"):
+                 backend: Optional[str] = None):
         """``on_writer_error(exc)``: when given, a run file that cannot be written (a full disk)
         is reported to it and training goes on without the file (the window: the history is
         in memory and can be saved elsewhere); without it the RunFileError ends ``run``.
-        ``backend``: "auto" (model.paths chooses) or a path to force (lanes, fused, blas, torch)."""
+        ``backend``: "auto" (model.paths chooses) or a path to force (lanes, fused, blas, torch);
+        None: the config's ``backend``."""
+        if backend is None:
+            backend = config.backend
         if backend not in self.BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(self.BACKENDS)}, got {backend!r}")
         config.validate()

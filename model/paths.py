@@ -27,10 +27,12 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
 
+from .config import BACKENDS
+
 if TYPE_CHECKING:
     from .config import TrainConfig
 
-PATHS = ("lanes", "fused", "blas", "torch")
+PATHS = BACKENDS[1:]  # the schema's choices for backend, less "auto"
 #: The BLAS path makes a step's examples dense (h = X W^T and the encoder's dh^T X as products)
 #: from this share of non-zeros (S <= 0.97): its loops over the non-zeros cost ~3 ns a latent
 #: dimension each (strided through W), a product ~0.1 ns a multiply-add (sparse_backend.dense_examples).

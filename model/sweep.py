@@ -424,12 +424,16 @@ class SweepEntry:
                         importance=None if cfg.importance is None else cfg.importance_vector(), model=k)
 
     def single_run_config(self, k: int, history_budget_mb: Optional[float] = None) -> TrainConfig:
-        """The single run that reproduces model k (seed s + k), with its full history."""
+        """The single run that reproduces model k (seed s + k), with its full history, on the
+        path the sweep trained it with (alone the cost model could pick another, whose round-off,
+        amplified near a saddle over a long run, can end in another arrangement)."""
+        from .paths import choose
+
         k = int(k)
         if not 0 <= k < self.K:
             raise IndexError(f"model {k} out of range 0..{self.K - 1}")
         return self.config.replace(
-            models=1, seed=self.config.seed + k,
+            models=1, seed=self.config.seed + k, backend=choose(self.config, self.config.backend).name,
             history_budget_mb=TrainConfig().history_budget_mb if history_budget_mb is None else history_budget_mb,
         ).validate()
 

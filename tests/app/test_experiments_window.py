@@ -102,7 +102,10 @@ def test_clicking_a_thumbnail_reruns_that_model_alone_as_a_normal_run(qtbot, mak
     assert w.opened and w.opened[-1] == cfg  # the main form shows what runs
     qtbot.waitUntil(lambda: session.state == "finished", timeout=30000)
     alone = session.history.snapshot()
-    np.testing.assert_allclose(alone.W, tab.sweep.entries[0].W[k], atol=1e-6)  # the same model
+    # the same model, bit for bit: the single run trains on the path the sweep used (alone, the cost
+    # model picks another, whose round-off gave W 2.6e-6 away here and another arrangement elsewhere)
+    assert cfg.backend == "lanes"
+    np.testing.assert_array_equal(alone.W, tab.sweep.entries[0].W[k])
     assert session.history.first_step == 0 and len(session.history) > 10  # with its full history
 
 
@@ -185,7 +188,10 @@ def test_probe_panel_probes_the_shown_snapshot_and_shows_the_perturbed_model(qtb
     qtbot.waitUntil(lambda: tab.result is not None, timeout=20000)
     r = tab.result
     assert r.loss0 == pytest.approx(a.loss, rel=1e-12)
-    assert r.slope_fd == pytest.approx(r.slope_autograd, rel=1e-4, abs=1e-8)
+    # loss(t) is piecewise quartic: the central difference's error is h^2/6 |L'''| exactly (|L'''| ~ 7 measured
+    # here; the bound allows 100), so within h^2 * 100/6 (the slope here is ~7e-5, so a relative
+    # bound alone is at the mercy of how close to a minimum training stopped)
+    assert r.slope_fd == pytest.approx(r.slope_autograd, rel=1e-4, abs=r.fd_step ** 2 * 100 / 6)
     assert "loss(0) = " in tab.view.readout.text()
     # the curve is drawn: its data is the result
     x, y = tab.view.curve.getData()
