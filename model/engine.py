@@ -606,8 +606,9 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
     parts: Dict[str, float] = {"models": BASE_BYTES + compiling + state + initial}
     size_key = "n" if config.onehot and B == n else "batch"
     grows_with_batch = name in ("blas", "torch")
-    parts[size_key] = scratch if grows_with_batch else 0
-    parts["n"] = parts.get("n", 0) + (analysis_bytes(n) if held else 0)
+    identity = 4 * n * n if name == "torch" and config.onehot else 0  # the torch path's (n, n) one-hot data
+    parts[size_key] = scratch - identity if grows_with_batch else 0
+    parts["n"] = parts.get("n", 0) + identity + (analysis_bytes(n) if held else 0)
     if not grows_with_batch:
         parts["models"] += scratch
     if config.data == "sparse" and config.examples is not None:
@@ -688,9 +689,14 @@ def check_memory(config: TrainConfig, limit: Optional[int] = None, where: str = 
         lower = {"models": "--models or n", "n": "n or --models",
                  "examples": "--examples, --models or n", "batch": "--batch, --models or n",
                  "history_budget_mb": "--history-budget-mb"}[field]
+        size = parts[field]
+        if field == "history_budget_mb" and size > config.history_budget_mb * 2**20:
+            # the history at its fewest rows (a few snapshots of every parameter) is over its budget
+            # already: a smaller budget cannot help, fewer or smaller models can
+            field, what, lower = "models", "the history's fewest snapshots", "--models or n"
         K = config.models
         raise ConfigError(field, f"{K:,} model{'s' if K != 1 else ''} of n = {config.n:,}{where} would need about "
-                                 f"{fmt_bytes(est)} ({what}: {fmt_bytes(parts[field])}), more than the "
+                                 f"{fmt_bytes(est)} ({what}: {fmt_bytes(size)}), more than the "
                                  f"{fmt_bytes(limit)} that may be used; lower {lower}")
     return est
 

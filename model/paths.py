@@ -154,7 +154,10 @@ def step_seconds(config: TrainConfig, path: str, costs: Costs = COSTS) -> float:
 
 def choose(config: TrainConfig, forced: Optional[str] = None) -> Choice:
     """The fastest path that can train ``config`` (the torch path is the reference and the
-    GPU's: chosen on the CPU only when forced), or ``forced`` when it can run it."""
+    GPU's: chosen on the CPU only when forced), or ``forced`` when it can run it (None: the
+    config's own ``backend``)."""
+    if forced is None:
+        forced = getattr(config, "backend", "auto")
     ok = applicable(config)
     seconds = {p: step_seconds(config, p) for p in ok}
     if forced not in (None, "auto"):

@@ -433,7 +433,7 @@ class SweepEntry:
         if not 0 <= k < self.K:
             raise IndexError(f"model {k} out of range 0..{self.K - 1}")
         return self.config.replace(
-            models=1, seed=self.config.seed + k, backend=choose(self.config, self.config.backend).name,
+            models=1, seed=self.config.seed + k, backend=choose(self.config).name,
             history_budget_mb=TrainConfig().history_budget_mb if history_budget_mb is None else history_budget_mb,
         ).validate()
 
