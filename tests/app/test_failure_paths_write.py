@@ -312,7 +312,7 @@ def test_ctrl_c_in_datasize_keeps_the_finished_sizes(tmp_path):
     out = tmp_path / "d.h5"
     # T = 3 takes a moment; T = 100,000 at SMDD's n = 10,000 and S = 0.999 (about 10^6 non-zeros a
     # step) takes minutes even on the compiled sparse path: Ctrl+C comes during it
-    rd = Reader(start("datasize", "--n", "10000", "--sizes", "3,100000", "--steps", "20000", "--warmup", "10",
+    rd = Reader(start("datasize", "--n", "10000", "--sizes", "3,100000", "--steps", "2000", "--warmup", "10",
                       "--test-examples", "100", "--out", out))
     rd.wait_for(r"\[2/2\] T = 100,?000")
     assert interrupt(rd) == 130
