@@ -276,11 +276,14 @@ class LabelItem(GLGraphicsItem):
     def __init__(self):
         super().__init__()
         self.labels = []
+        self.obstacles: Optional[np.ndarray] = None
         self.scale = 1.0
         self.setDepthValue(1000)
 
-    def set_labels(self, labels: Iterable[Label]) -> None:
+    def set_labels(self, labels: Iterable[Label], obstacles: Optional[np.ndarray] = None) -> None:
+        """The labels, and the (2S, 3) segments they should not be written across."""
         self.labels = list(labels)
+        self.obstacles = obstacles
         self.update()
 
     def paint(self) -> None:
@@ -290,13 +293,13 @@ class LabelItem(GLGraphicsItem):
         mvp = np.array(self.mvpMatrix().copyDataTo(), dtype=np.float64).reshape(4, 4)
         painter = QPainter(v)
         try:
-            paint_labels(painter, self.labels, mvp, v.width(), v.height(), self.scale)
+            paint_labels(painter, self.labels, mvp, v.width(), v.height(), self.scale, obstacles=self.obstacles)
         finally:
             painter.end()
 
 
 def paint_labels(painter: QPainter, labels: Sequence[Label], mvp: np.ndarray, width: float, height: float,
-                 scale: float = 1.0, caption: str = "") -> None:
+                 scale: float = 1.0, caption: str = "", obstacles: Optional[np.ndarray] = None) -> None:
     """Draw scene labels (render3d.scene.Label) projected with mvp onto a (width x height) device.
 
     Each label sits just right of and above its point, over a white halo (the
@@ -329,8 +332,15 @@ def paint_labels(painter: QPainter, labels: Sequence[Label], mvp: np.ndarray, wi
         fonts = [bold if labels[i].bold else base for i in shown]
         fms = [QFontMetricsF(f) for f in fonts]
         sizes = [(fm.horizontalAdvance(labels[i].text), fm.height()) for i, fm in zip(shown, fms)]
-        # no two labels overprint (axis and bias labels first; a vertex label with no free place is left out)
-        corners = place_labels(xy[shown], sizes, [labels[i].kind for i in shown], width, height, 5.0 * scale)
+        # no two labels overprint (axis and bias labels first; a vertex label with no free place is left out),
+        # and none is written across a drawn line where another place is free
+        segs = None
+        if obstacles is not None and len(obstacles):
+            sxy, svis = project_to_pixels(mvp, np.asarray(obstacles, dtype=np.float64).reshape(-1, 3), width, height)
+            both = svis[0::2] & svis[1::2]
+            segs = np.concatenate([sxy[0::2], sxy[1::2]], axis=1)[both]
+        corners = place_labels(xy[shown], sizes, [labels[i].kind for i in shown], width, height, 5.0 * scale,
+                               segments=segs)
         for i, font, fm, (x0, y0) in zip(shown, fonts, fms, corners):
             if not np.isfinite(x0):
                 continue

@@ -493,6 +493,11 @@ class Scene:
     plane: str                              # description of the plane (m != 2), '' for m = 2
     info: dict = field(default_factory=dict)
 
+    def label_obstacles(self) -> np.ndarray:
+        """(2S, 3) segments a label should not be written across: the axes, the bias arrow and
+        the tilt vectors (a label placed over its own arrow read as struck through)."""
+        return np.concatenate([self.axes_pos, self.axes_neg, self.bias_lines, self.tilt_lines]).astype(np.float64)
+
 
 def _segments(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(k, 3), (k, 3) -> (2k, 3) interleaved segment endpoints."""
@@ -912,16 +917,37 @@ LABEL_PRIORITY = ("axis", "bias", "tilt", "vertex")
 LABEL_HIDEABLE = ("vertex",)
 
 
+def segment_hits_box(segment: ArrayLike, x0: float, y0: float, x1: float, y1: float) -> bool:
+    """Whether the segment (ax, ay, bx, by) meets the box [x0, x1] x [y0, y1] (Liang-Barsky clipping)."""
+    ax, ay, bx, by = (float(v) for v in np.asarray(segment, dtype=np.float64).reshape(4))
+    dx, dy = bx - ax, by - ay
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-dx, ax - x0), (dx, x1 - ax), (-dy, ay - y0), (dy, y1 - ay)):
+        if p == 0.0:
+            if q < 0.0:
+                return False  # parallel to this edge and outside it
+            continue
+        r = q / p
+        if p < 0.0:
+            t0 = max(t0, r)
+        else:
+            t1 = min(t1, r)
+        if t0 > t1:
+            return False
+    return True
+
+
 def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], width: float, height: float,
-                 gap: float = 5.0) -> np.ndarray:
+                 gap: float = 5.0, segments: Optional[ArrayLike] = None) -> np.ndarray:
     """Top-left corners (N, 2) for text boxes of ``sizes`` (N, 2: w, h) near pixel ``anchors``
     (N, 2) so that no two boxes overlap, or NaN for a hidden label.
 
     Greedy, in LABEL_PRIORITY order: each label takes the first candidate place (right-above
     its point, then right-below, left-above, left-below, then one and two box heights further
-    up or down) that stays inside the picture and overlaps no placed box. A label of a kind
-    not in LABEL_HIDEABLE that finds no free place keeps its first candidate (it is never
-    dropped); a hideable one is hidden.
+    up or down) that stays inside the picture, overlaps no placed box and crosses none of the
+    pixel ``segments`` (S, 4: the drawn lines, so that no label is struck through); failing
+    that, the first that overlaps no box. A label of a kind not in LABEL_HIDEABLE that finds
+    no free place keeps its first candidate (it is never dropped); a hideable one is hidden.
     """
     A = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
     S = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
@@ -937,17 +963,25 @@ def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], wid
     def free(x, y, w, h):
         return all(x + w <= a0 or a1 <= x or y + h <= b0 or b1 <= y for a0, b0, a1, b1 in placed)
 
+    segs = np.zeros((0, 4)) if segments is None else np.asarray(segments, dtype=np.float64).reshape(-1, 4)
+
+    def clear(x, y, w, h):
+        return not any(segment_hits_box(sg, x, y, x + w, y + h) for sg in segs)
+
     for i in order:
         (ax, ay), (w, h) = A[i], S[i]
         cands = [(ax + gap, ay - gap - h), (ax + gap, ay + gap), (ax - gap - w, ay - gap - h), (ax - gap - w, ay + gap)]
         for k in (1, 2):
             cands += [(ax + gap, ay - gap - h - k * h), (ax + gap, ay + gap + k * h)]
-        pos = None
+        pos = fallback = None
         for cx, cy in cands:
             cx, cy = clamp(cx, cy, w, h)
             if free(cx, cy, w, h):
-                pos = (cx, cy)
-                break
+                if clear(cx, cy, w, h):
+                    pos = (cx, cy)
+                    break
+                fallback = fallback or (cx, cy)
+        pos = pos or fallback
         if pos is None:
             if kinds[i] in LABEL_HIDEABLE:
                 continue

@@ -282,3 +282,30 @@ def test_a_vertex_label_with_no_room_is_hidden_but_an_axis_label_never():
     corners = sc.place_labels([(10, 10)] * 3, [(50, 20)] * 3, ["axis", "vertex", "bias"], 60, 26)
     assert np.isfinite(corners[0]).all() and np.isfinite(corners[2]).all()  # kept (may overlap)
     assert np.isnan(corners[1]).all()  # the vertex label is left out
+
+
+def test_segment_hits_box_against_hand_drawn_cases():
+    box = (10.0, 10.0, 20.0, 20.0)
+    assert sc.segment_hits_box((0, 15, 30, 15), *box)  # straight through
+    assert sc.segment_hits_box((12, 12, 13, 13), *box)  # wholly inside
+    assert sc.segment_hits_box((0, 0, 30, 30), *box)  # the diagonal
+    assert not sc.segment_hits_box((0, 0, 9, 30), *box)  # passes left of it
+    assert not sc.segment_hits_box((0, 25, 30, 25), *box)  # above it (y down)
+    assert not sc.segment_hits_box((0, 0, 5, 5), *box)  # stops short
+    assert not sc.segment_hits_box((21, 0, 21, 30), *box)  # parallel, outside
+
+
+def test_a_label_is_not_written_across_a_drawn_line_when_another_place_is_free():
+    # an arrow from the lower left up through the label's default place (right of and above its tip, at
+    # (105, 81)-(185, 95)): the label goes to the first place the line leaves free
+    anchor, size = [(100, 100)], [(80, 14)]
+    seg = [(100, 100, 200, 80)]  # from the tip up and to the right
+    (x0, y0), = sc.place_labels(anchor, size, ["tilt"], 400, 300)
+    assert (x0, y0) == (105, 81) and sc.segment_hits_box(seg[0], x0, y0, x0 + 80, y0 + 14)
+    (x1, y1), = sc.place_labels(anchor, size, ["tilt"], 400, 300, segments=seg)
+    assert not sc.segment_hits_box(seg[0], x1, y1, x1 + 80, y1 + 14)
+    assert (x1, y1) == (105, 105)  # right of and below: the next candidate
+    # lines everywhere: the first box-free place is kept rather than none
+    around = [(0, y, 400, y) for y in (60, 74, 88, 112, 126, 140)]  # through every candidate place
+    (x2, y2), = sc.place_labels(anchor, size, ["tilt"], 400, 300, segments=around)
+    assert (x2, y2) == (105, 81)
