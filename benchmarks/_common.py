@@ -5,12 +5,12 @@ Imported as ``from _common import ...`` by the scripts of this folder (run as
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 
 
-def notebook_step(K: int, n: int, m: int = 2, foreach: Optional[bool] = None) -> Callable[[], None]:
+def notebook_step(K: int, n: int, m: int = 2, foreach: bool | None = None) -> Callable[[], None]:
     """One training step of the pattern of Anthropic's toy-models notebook, as a closure: K models of
     n features in m dimensions (Xavier-normal W, zero b) as one batched einsum forward on one-hot data,
     autograd, torch.optim.AdamW (lr 1e-3, weight decay 1e-2; ``foreach`` passed on)."""

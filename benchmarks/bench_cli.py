@@ -155,7 +155,6 @@ def main():
 
         # ------------------------------------------------------------ reference
         import torch
-
         from bench_sweep import reference
 
         per_step = {}

@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     frames = 60 if "--quick" in argv else 300
     from PyQt6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication([])  # noqa: F841
+    app = QApplication.instance() or QApplication([])
     from app.export.figure import plane3d_class
     from app.gui.session import Session
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from collections.abc import Callable
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from model import geometry as geo  # noqa: E402
+from model import geometry as geo
 
 N = 10_000
 RES = 512
@@ -62,9 +62,9 @@ def _row(case, model, ms, baseline_ms=None, note=""):
             "speedup": (baseline_ms / ms) if baseline_ms and ms else None, "note": note}
 
 
-def rows(quick: bool = False) -> List[Dict[str, object]]:
+def rows(quick: bool = False) -> list[dict[str, object]]:
     """The benchmark rows. quick=True times the baseline raster at 128x128 and scales it."""
-    out: List[Dict[str, object]] = []
+    out: list[dict[str, object]] = []
     models = {"henighan+noise": henighan_noisy(), "random": random_model()}
     for name, (W, b) in models.items():
         box = geo.default_box(W)
@@ -116,12 +116,12 @@ def rows(quick: bool = False) -> List[Dict[str, object]]:
     return out
 
 
-def _fmt(x: Optional[float], spec: str) -> str:
+def _fmt(x: float | None, spec: str) -> str:
     width = int(spec.split(".")[0]) if spec[0].isdigit() else 0
     return "-".rjust(width) if x is None else format(x, spec)
 
 
-def format_rows(rs: List[Dict[str, object]]) -> str:
+def format_rows(rs: list[dict[str, object]]) -> str:
     lines = [f"{'case':47s} {'model':15s} {'ms':>9s} {'baseline ms':>12s} {'speedup':>8s}  note",
              "-" * 120]
     for r in rs:
@@ -131,7 +131,7 @@ def format_rows(rs: List[Dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     quick = "--quick" in argv
     print(f"geometry benchmark: n = {N}, m = 2, numpy {np.__version__}, {os.cpu_count()} CPUs")

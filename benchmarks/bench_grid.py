@@ -47,8 +47,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable, List, Optional
 
 import numpy as np
 
@@ -62,7 +62,7 @@ class Point:
     m: int = 2
     K: int = 1
     S: float = 0.0
-    T: Optional[int] = None
+    T: int | None = None
     B: int = 1024
 
     @property
@@ -85,7 +85,7 @@ class Point:
         return self.n if self.kind == "onehot" else (self.T if self.kind == "smdd" else self.B)
 
 
-def grid() -> List[Point]:
+def grid() -> list[Point]:
     pts = [Point("onehot", n, K=K) for n in (7, 100, 1000, 4000) for K in (1, 100, 10_000)]
     pts += [Point("sparse", n, m=m, S=S, K=K) for n, m in ((20, 5), (100, 20), (400, 30), (1000, 100))
             for S in (0.9, 0.99) for K in (1, 10)]
@@ -108,7 +108,7 @@ def parse_point(text: str) -> Point:
     raise SystemExit(f"bench_grid.py: --points: cannot read {text!r} (onehot:N:K, sparse:N:M:S:K, smdd:T)")
 
 
-def importance(p: Point) -> Optional[list]:
+def importance(p: Point) -> list | None:
     if p.kind != "sparse":
         return None
     d = 0.9 ** min(1.0, 400.0 / p.n)
@@ -296,7 +296,7 @@ def config_of(p: Point):
                        schedule="warmup-cosine", warmup=2500, history_budget_mb=DATASIZE_HISTORY_MB).validate()
 
 
-def ours_runner(p: Point, threads: Optional[int]):
+def ours_runner(p: Point, threads: int | None):
     from model.engine import Trainer, set_threads
 
     tr = Trainer(config_of(p), threads=threads)
@@ -396,7 +396,7 @@ def one_point(p: Point, a, fma: float, bw: float) -> dict:
     return row
 
 
-def fmt_t(s: Optional[float]) -> str:
+def fmt_t(s: float | None) -> str:
     if s is None:
         return "-"
     if s >= 1:

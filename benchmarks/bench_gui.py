@@ -180,7 +180,7 @@ def _paint_census_class():
             self.layouts = 0
             self.region = QRegion()
 
-        def eventFilter(self, obj, event):  # noqa: N802 (Qt)
+        def eventFilter(self, obj, event):
             if event.type() == QEvent.Type.LayoutRequest and isinstance(obj, QWidget) and obj.window() is self.win:
                 self.layouts += 1
             if event.type() == QEvent.Type.Paint and isinstance(obj, QWidget) and obj.window() is self.win:
@@ -204,7 +204,7 @@ def _paint_census_class():
     return PaintCensus
 
 
-def _PaintCensus(win):  # noqa: N802 (a class made once Qt is imported)
+def _PaintCensus(win):
     return _paint_census_class()(win)
 
 

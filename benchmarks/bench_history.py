@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.config import TrainConfig  # noqa: E402
-from model.history import DEFAULT_BUDGET_BYTES, History  # noqa: E402
-from model.runfile import RunWriter, open_run  # noqa: E402
+from model.config import TrainConfig
+from model.history import DEFAULT_BUDGET_BYTES, History
+from model.runfile import RunWriter, open_run
 
 N, M, K = 10_000, 2, 1
 STEPS = 1_000_000

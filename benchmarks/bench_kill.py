@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model.runfile import open_run  # noqa: E402
-from tests.model.test_runfile import stream_and_kill  # noqa: E402
+from model.runfile import open_run
+from tests.model.test_runfile import stream_and_kill
 
 
 def lost_seconds(folder: str, stream: float) -> float:

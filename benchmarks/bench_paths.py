@@ -18,9 +18,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from model import paths  # noqa: E402
-from model.config import TrainConfig  # noqa: E402
-from model.engine import Trainer, set_threads  # noqa: E402
+from model import paths
+from model.config import TrainConfig
+from model.engine import Trainer, set_threads
 
 
 def shapes():

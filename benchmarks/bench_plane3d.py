@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 VIEW_SIZE = (800, 600)
 TARGETS = {7: 16.0, 10_000: 100.0}
@@ -109,10 +109,10 @@ def rows(quick: bool = False):
         raise SystemExit("bench_plane3d needs an X server: bash scripts/xdisplay.sh .venv/bin/python "
                          "benchmarks/bench_plane3d.py")
     from model import geometry as geo
+    from model.frame import Frame
     from render3d import scene as sc
     from render3d.plane_view import PlaneView
     from resources import palette
-    from model.frame import Frame
 
     view = PlaneView()
     view.resize(VIEW_SIZE[0], VIEW_SIZE[1] + 90)

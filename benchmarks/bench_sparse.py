@@ -37,10 +37,10 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from model.config import TrainConfig  # noqa: E402
-from model.data import BatchStream, model_dataset  # noqa: E402
-from model.datasize import DATASIZE_HISTORY_MB  # noqa: E402
-from model.engine import Trainer, set_threads  # noqa: E402
+from model.config import TrainConfig
+from model.data import BatchStream, model_dataset
+from model.datasize import DATASIZE_HISTORY_MB
+from model.engine import Trainer, set_threads
 
 N, M, S = 10_000, 2, 0.999
 #: What the issue asks of each case (ratio to the reference).

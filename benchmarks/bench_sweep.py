@@ -26,10 +26,11 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from _common import notebook_step  # noqa: E402
-from model.config import TrainConfig  # noqa: E402
-from model.engine import set_threads  # noqa: E402
-from model.sweep import SweepRunner  # noqa: E402
+from _common import notebook_step
+
+from model.config import TrainConfig
+from model.engine import set_threads
+from model.sweep import SweepRunner
 
 
 def reference(K: int, n: int, steps: int, m: int = 2) -> float:

@@ -19,9 +19,10 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from _common import notebook_step  # noqa: E402
-from model.config import TrainConfig  # noqa: E402
-from model.engine import Trainer, set_threads  # noqa: E402
+from _common import notebook_step
+
+from model.config import TrainConfig
+from model.engine import Trainer, set_threads
 
 
 def _timed(step_fn, seconds, per_call):

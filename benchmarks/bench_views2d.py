@@ -32,12 +32,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Dict, List, Optional
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 VIEW_SIZE = (520, 440)
 TARGETS = {7: 16.0, 10_000: 100.0}  # ms for all six together
@@ -74,8 +73,8 @@ def snapshots(n: int, count: int = 4, seed: int = 0):
 def contexts(snaps, K: int, N: int = 2000, seed: int = 1):
     from model import geometry as geo
     from model.analysis import analyze
-    from resources.palette import feature_colors
     from model.frame import Frame
+    from resources.palette import feature_colors
 
     rng = np.random.default_rng(seed)
     steps = np.arange(N) * 10
@@ -232,12 +231,12 @@ def _row(case, n, view, ms, baseline_ms, target, note="", best_ms=None):
             "ok": (ms <= target) if target is not None else None, "note": note}
 
 
-def rows(quick: bool = False, sizes=(7, 10_000)) -> List[Dict[str, object]]:
+def rows(quick: bool = False, sizes=(7, 10_000)) -> list[dict[str, object]]:
     """Benchmark rows: each view alone, then all six, for each n; baseline in the same run."""
     app = _app()
     from widgets.views2d import make_views
 
-    out: List[Dict[str, object]] = []
+    out: list[dict[str, object]] = []
     for n in sizes:
         snaps = snapshots(n)
         ctxs = contexts(snaps, K=16 if n <= 20 else 1)
@@ -275,7 +274,7 @@ def _fmt(x, spec=".1f"):
     return "-" if x is None else format(x, spec)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     quick = "--quick" in argv
     rs = rows(quick=quick)

@@ -29,11 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model.analysis import analyze  # noqa: E402
-from model.config import TrainConfig  # noqa: E402
-from model.engine import Trainer  # noqa: E402
-from model.outcome import REASONS, Rows, diagnosis_code, history_outcomes, history_rows, judge  # noqa: E402
-from model.sweep import wilson_interval  # noqa: E402
+from model.analysis import analyze
+from model.config import TrainConfig
+from model.engine import Trainer
+from model.outcome import REASONS, Rows, diagnosis_code, history_outcomes, history_rows, judge
+from model.sweep import wilson_interval
 
 
 def train(cfg: TrainConfig, threads: int) -> Trainer:

@@ -53,8 +53,42 @@ if _from_checkout():
     if str(_ROOT) not in sys.path:
         sys.path.insert(0, str(_ROOT))
 
-from .api import (ConfigError, DataSizeResult, Diagnosis, Figure, Finding, LgeError, Outcome,  # noqa: E402
-                  ProbeResult, Run, SweepResult, datasize, open_in_window, open_run, options, probe, sweep, train)
+from .api import (  # noqa: E402
+    ConfigError,
+    DataSizeResult,
+    Diagnosis,
+    Figure,
+    Finding,
+    LgeError,
+    Outcome,
+    ProbeResult,
+    Run,
+    SweepResult,
+    datasize,
+    open_in_window,
+    open_run,
+    options,
+    probe,
+    sweep,
+    train,
+)
 
-__all__ = ["train", "open_run", "sweep", "datasize", "probe", "open_in_window", "options", "Run", "Diagnosis",
-           "Finding", "Outcome", "Figure", "SweepResult", "DataSizeResult", "ProbeResult", "ConfigError", "LgeError"]
+__all__ = [
+    "ConfigError",
+    "DataSizeResult",
+    "Diagnosis",
+    "Figure",
+    "Finding",
+    "LgeError",
+    "Outcome",
+    "ProbeResult",
+    "Run",
+    "SweepResult",
+    "datasize",
+    "open_in_window",
+    "open_run",
+    "options",
+    "probe",
+    "sweep",
+    "train",
+]

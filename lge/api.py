@@ -29,9 +29,10 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from model.config import ConfigError, schema
 
@@ -49,7 +50,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 #: Each command's own keywords beside the training options of the schema: the command line's
 #: options of the same names (``--preset-param`` is ``preset_param=``, a dict or KEY=VALUE texts).
-COMMAND_OPTIONS: Dict[str, Tuple[str, ...]] = {
+COMMAND_OPTIONS: dict[str, tuple[str, ...]] = {
     "train": ("threads", "out", "force", "quiet", "preset", "preset_param"),
     "sweep": ("threads", "out", "force", "quiet", "preset", "preset_param", "grid", "cluster"),
     "datasize": ("threads", "out", "force", "quiet", "preset", "preset_param", "sizes", "test_examples",
@@ -73,7 +74,7 @@ class LgeError(Exception):
 
 
 # ================================================================ options
-def options(command: str = "train") -> Tuple[str, ...]:
+def options(command: str = "train") -> tuple[str, ...]:
     """The keywords ``train``, ``sweep`` or ``datasize`` accept: the schema's training options
     (by their command-line names: ``importance_decay``, ``bias``), then the command's own."""
     if command == "probe":
@@ -81,7 +82,7 @@ def options(command: str = "train") -> Tuple[str, ...]:
     return tuple(o.key for o in schema() if o.cli) + COMMAND_OPTIONS[command]
 
 
-def _subparser(command: str) -> Tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+def _subparser(command: str) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     from app.cli import build_parser
 
     parser = build_parser()
@@ -192,14 +193,14 @@ class Finding:
     about (1-based), the sentence, the evidence, and how far it is from not holding."""
 
     kind: str
-    features: Tuple[int, ...]
+    features: tuple[int, ...]
     text: str
-    evidence: Dict[str, Any] = field(default_factory=dict)
-    margin: Optional[float] = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    margin: float | None = None
     margin_unit: str = ""
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Finding":
+    def from_dict(cls, d: Mapping[str, Any]) -> Finding:
         return cls(kind=str(d["kind"]), features=tuple(int(i) for i in d.get("features", ())), text=str(d.get("text", "")),
                    evidence=dict(d.get("evidence") or {}), margin=d.get("margin"), margin_unit=str(d.get("margin_unit") or ""))
 
@@ -211,10 +212,10 @@ class Outcome:
 
     name: str
     text: str = ""
-    evidence: Dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, value: Any) -> Optional["Outcome"]:
+    def from_json(cls, value: Any) -> Outcome | None:
         if value is None:
             return None
         if isinstance(value, str):
@@ -231,23 +232,23 @@ class Diagnosis:
 
     step: int
     model: int
-    loss: Optional[float]
+    loss: float | None
     verdict: str
     verdict_text: str
-    verdict_margins: Dict[str, Optional[float]]
-    findings: Tuple[Finding, ...]
-    outcome: Optional[Outcome]
-    dead: Tuple[int, ...]
-    dead_outputs: Tuple[int, ...]
-    reconstructed: Tuple[int, ...]
-    features: Tuple[Dict[str, Any], ...]
-    regularity: Dict[str, Any]
-    reference: Dict[str, Any]
-    local_optimum: Optional[Dict[str, Any]]
-    raw: Dict[str, Any] = field(repr=False)
+    verdict_margins: dict[str, float | None]
+    findings: tuple[Finding, ...]
+    outcome: Outcome | None
+    dead: tuple[int, ...]
+    dead_outputs: tuple[int, ...]
+    reconstructed: tuple[int, ...]
+    features: tuple[dict[str, Any], ...]
+    regularity: dict[str, Any]
+    reference: dict[str, Any]
+    local_optimum: dict[str, Any] | None
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Diagnosis":
+    def from_dict(cls, d: Mapping[str, Any]) -> Diagnosis:
         return cls(step=int(d["step"]), model=int(d.get("model", 0)), loss=d.get("loss"), verdict=str(d["verdict"]),
                    verdict_text=str(d.get("verdict_text", "")), verdict_margins=dict(d.get("verdict_margins") or {}),
                    findings=tuple(Finding.from_dict(f) for f in d.get("findings", ())),
@@ -256,14 +257,14 @@ class Diagnosis:
                    features=tuple(d.get("features", ())), regularity=dict(d.get("regularity") or {}),
                    reference=dict(d.get("reference") or {}), local_optimum=d.get("local_optimum"), raw=dict(d))
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.raw)
 
-    def finding(self, kind: str) -> Optional[Finding]:
+    def finding(self, kind: str) -> Finding | None:
         return next((f for f in self.findings if f.kind == kind), None)
 
     @property
-    def finding_kinds(self) -> Tuple[str, ...]:
+    def finding_kinds(self) -> tuple[str, ...]:
         return tuple(f.kind for f in self.findings)
 
     def _repr_html_(self) -> str:
@@ -344,9 +345,9 @@ def _setting_text(value: Any) -> str:
     return str(value)
 
 
-def _view_argv(view: str, model: int, size: Optional[Tuple[int, int]], settings: Optional[Mapping[str, Any]],
-               axes: Optional[Sequence[int]], select: Optional[Sequence[int]], panels: Union[str, Sequence[str], None],
-               title: Optional[str], caption: bool, legend: Optional[bool], font_size: float) -> List[str]:
+def _view_argv(view: str, model: int, size: tuple[int, int] | None, settings: Mapping[str, Any] | None,
+               axes: Sequence[int] | None, select: Sequence[int] | None, panels: str | Sequence[str] | None,
+               title: str | None, caption: bool, legend: bool | None, font_size: float) -> list[str]:
     """The command line's figure options for these keywords (checked there, as for main.py export)."""
     argv = ["--view", view, "--model", str(model), "--font-size", repr(float(font_size))]
     if size is not None:  # else the view's own (views.registry)
@@ -425,7 +426,7 @@ class Run:
         return int(self.config.models)
 
     @property
-    def meta(self) -> Dict[str, Any]:
+    def meta(self) -> dict[str, Any]:
         return dict(self._run.meta)
 
     @property
@@ -450,7 +451,7 @@ class Run:
                 f"{self.history.latest_step:,}<br>model 0: {d._repr_html_()}")
 
     # ---- numbers
-    def snapshot(self, step: Optional[int] = None, model: int = 0) -> Snapshot:
+    def snapshot(self, step: int | None = None, model: int = 0) -> Snapshot:
         """Model ``model`` at (or before) ``step`` (None: the latest): W (m, n), b (n,), M (n, m) or
         None, float64 numpy arrays; step and loss."""
         self._check_model(model)
@@ -460,7 +461,7 @@ class Run:
         if not 0 <= int(model) < self.models:
             raise ConfigError("model", f"must be from 0 to {self.models - 1}, got {model}")
 
-    def diagnose(self, step: Optional[int] = None, model: int = 0, optimum: bool = False,
+    def diagnose(self, step: int | None = None, model: int = 0, optimum: bool = False,
                  extras: bool = True) -> Diagnosis:
         """The diagnosis of ``model`` at ``step`` (None: the latest): ``main.py inspect --json``'s
         object as typed fields. ``optimum``: also the local-optimum test (inspect --optimum);
@@ -473,8 +474,8 @@ class Run:
         opt = optimum_report(self._run, snap, model) if optimum else None
         return Diagnosis.from_dict(inspect_report(self._run, snap, an, model, opt))
 
-    def arrays(self, step: Optional[int] = None, stride: Optional[int] = None,
-               model: Optional[int] = None) -> Dict[str, Any]:
+    def arrays(self, step: int | None = None, stride: int | None = None,
+               model: int | None = None) -> dict[str, Any]:
         """What ``main.py export --data`` writes, as numpy arrays: steps, W, b, loss, M (untied),
         verdict, findings, dead, reconstructed (model.datafiles says how they are coded), for
         every recorded step (or every ``stride``-th, or the one at ``step``) and every model (or ``model``)."""
@@ -485,8 +486,8 @@ class Run:
         rows = datafiles.select_rows(self.steps, step, stride)
         return datafiles.run_arrays(self.config, self.history, rows, None if model is None else [model])
 
-    def save_data(self, path: PathLike, step: Optional[int] = None, stride: Optional[int] = None,
-                  model: Optional[int] = None, force: bool = False) -> Path:
+    def save_data(self, path: PathLike, step: int | None = None, stride: int | None = None,
+                  model: int | None = None, force: bool = False) -> Path:
         """``arrays(...)`` written to ``path`` (.npz or .safetensors) with the config, seed, code
         version and environment as metadata: ``main.py export RUN --data PATH``'s file."""
         from model import datafiles
@@ -502,7 +503,7 @@ class Run:
         except datafiles.DataFileError as exc:
             raise LgeError(str(exc), exc.status) from None
 
-    def diagnoses(self, stride: Optional[int] = None, model: int = 0) -> pd.DataFrame:
+    def diagnoses(self, stride: int | None = None, model: int = 0) -> pd.DataFrame:
         """The diagnosis at every recorded step (every ``stride``-th): step, loss, verdict, findings
         (";"-joined), dead (1-based, ";"-joined), reconstructed (the count): the data of ``arrays``."""
         import numpy as np
@@ -519,7 +520,7 @@ class Run:
             "dead": [";".join(str(i + 1) for i in np.nonzero(d)[0]) for d in a["dead"][:, 0]],
             "reconstructed": a["reconstructed"][:, 0].sum(axis=1)})
 
-    def stable_since(self, step: Optional[int] = None, model: int = 0) -> Dict[str, Any]:
+    def stable_since(self, step: int | None = None, model: int = 0) -> dict[str, Any]:
         """The earliest recorded step from which the diagnosis (verdict, dead features, dead outputs)
         is the one at ``step`` (default: the latest), found coarse-to-fine (a few dozen analyses
         for a long history; model.story.stable_since): {"step", "verdict", "dead" (1-based),
@@ -544,11 +545,11 @@ class Run:
                               "dead": e.get("dead"), "text": e.get("text", "")} for e in ev])
 
     # ---- pictures
-    def figure(self, view: str = "zones", step: Optional[int] = None, model: int = 0,
-               size: Optional[Tuple[int, int]] = None, settings: Optional[Mapping[str, Any]] = None,
-               axes: Optional[Sequence[int]] = None, select: Optional[Sequence[int]] = None,
-               panels: Union[str, Sequence[str], None] = None, title: Optional[str] = "auto", caption: bool = True,
-               legend: Optional[bool] = None, font_size: float = 10.0, background: str = "white") -> Figure:
+    def figure(self, view: str = "zones", step: int | None = None, model: int = 0,
+               size: tuple[int, int] | None = None, settings: Mapping[str, Any] | None = None,
+               axes: Sequence[int] | None = None, select: Sequence[int] | None = None,
+               panels: str | Sequence[str] | None = None, title: str | None = "auto", caption: bool = True,
+               legend: bool | None = None, font_size: float = 10.0, background: str = "white") -> Figure:
         """A view (views.registry: zones, wheel, gram, bias, loss, verdict, plane3d, ...) or a figure of several
         (view="figure", panels=("plane3d", "zones")) of one snapshot, drawn as ``main.py export``
         draws it: ``settings`` are its ``--set`` keys ({"plane3d.enlarge": (1, 1, 5)}), ``axes`` and
@@ -565,12 +566,12 @@ class Run:
         png, snap, w, h = _call(figure_png, ns)
         return Figure(png, w, h, f"{view} step {snap.step:,}")
 
-    def animate(self, out: PathLike, view: str = "zones", start: Optional[int] = None, end: Optional[int] = None,
-                frames: Optional[int] = None, stride: Optional[int] = None, log_time: bool = False, fps: float = 30.0,
-                orbit: float = 0.0, model: int = 0, size: Optional[Tuple[int, int]] = None,
-                settings: Optional[Mapping[str, Any]] = None, axes: Optional[Sequence[int]] = None,
-                select: Optional[Sequence[int]] = None, panels: Union[str, Sequence[str], None] = None,
-                title: Optional[str] = "auto", caption: bool = True, legend: Optional[bool] = None,
+    def animate(self, out: PathLike, view: str = "zones", start: int | None = None, end: int | None = None,
+                frames: int | None = None, stride: int | None = None, log_time: bool = False, fps: float = 30.0,
+                orbit: float = 0.0, model: int = 0, size: tuple[int, int] | None = None,
+                settings: Mapping[str, Any] | None = None, axes: Sequence[int] | None = None,
+                select: Sequence[int] | None = None, panels: str | Sequence[str] | None = None,
+                title: str | None = "auto", caption: bool = True, legend: bool | None = None,
                 font_size: float = 10.0, force: bool = False, quiet: bool = True) -> Animation:
         """The training history as a video (.mp4) or GIF (.gif), as ``main.py animate`` makes it."""
         from app.cli import EXIT_INTERRUPTED
@@ -605,10 +606,10 @@ class SweepResult:
 
     def __init__(self, sweep: Sweep):
         self.sweep = sweep
-        self._frame: Optional[pd.DataFrame] = None
+        self._frame: pd.DataFrame | None = None
 
     @property
-    def path(self) -> Optional[Path]:
+    def path(self) -> Path | None:
         return self.sweep.path
 
     @property
@@ -619,7 +620,7 @@ class SweepResult:
             self._frame = sweep_table(self.sweep)
         return self._frame
 
-    def summary(self) -> Dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         """``main.py sweep --json``'s object."""
         return self.sweep.summary()
 
@@ -651,7 +652,7 @@ class SweepResult:
             raise ConfigError("config", f"must be from 1 to {len(self.sweep.entries)}, got {config}")
         return self.sweep.entries[int(config) - 1]
 
-    def figure(self, config: int = 1, size: Tuple[int, int] = (1400, 900)) -> Figure:
+    def figure(self, config: int = 1, size: tuple[int, int] = (1400, 900)) -> Figure:
         """The atlas of configuration ``config`` (the Experiments window's sweep view)."""
         from app.export import experiment_figures as ef
 
@@ -672,10 +673,10 @@ class DataSizeResult:
 
     def __init__(self, result: DataSizeSweep):
         self.result = result
-        self._frame: Optional[pd.DataFrame] = None
+        self._frame: pd.DataFrame | None = None
 
     @property
-    def path(self) -> Optional[Path]:
+    def path(self) -> Path | None:
         return self.result.path
 
     @property
@@ -686,7 +687,7 @@ class DataSizeResult:
             self._frame = datasize_table(self.result)
         return self._frame
 
-    def summary(self) -> Dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         return self.result.summary()
 
     def save_table(self, path: PathLike, force: bool = False) -> Path:
@@ -694,7 +695,7 @@ class DataSizeResult:
 
         return _save_table(path, self.frame, datafiles.datasize_metadata(self.result), force)
 
-    def figure(self, model: int = 0, size: Tuple[int, int] = (1400, 900)) -> Figure:
+    def figure(self, model: int = 0, size: tuple[int, int] = (1400, 900)) -> Figure:
         from app.export import experiment_figures as ef
 
         return _experiment_figure(lambda out, opts: ef.write_datasize_figure(out, self.result, opts, model=model),
@@ -711,7 +712,7 @@ class ProbeResult:
     """A perturbation probe: ``data`` is ``main.py probe --json``'s object, ``frame`` the loss along
     the path (t, loss), ``figure()`` the probe view."""
 
-    def __init__(self, data: Dict[str, Any], result: Any, snapshot: Snapshot, config: TrainConfig, model: int):
+    def __init__(self, data: dict[str, Any], result: Any, snapshot: Snapshot, config: TrainConfig, model: int):
         self.data, self._result, self._snap, self._config, self._model = data, result, snapshot, config, model
 
     @property
@@ -735,7 +736,7 @@ class ProbeResult:
     def local_min(self) -> bool:
         return bool(self.data["local_min_along_path"])
 
-    def figure(self, size: Tuple[int, int] = (1400, 900)) -> Figure:
+    def figure(self, size: tuple[int, int] = (1400, 900)) -> Figure:
         from app.export import experiment_figures as ef
 
         def write(out, opts):
@@ -753,7 +754,7 @@ class ProbeResult:
                 f"{'a local minimum' if self.local_min else 'not a minimum'} along the path")
 
 
-def _save_table(path: PathLike, frame: pd.DataFrame, meta: Dict[str, Any], force: bool) -> Path:
+def _save_table(path: PathLike, frame: pd.DataFrame, meta: dict[str, Any], force: bool) -> Path:
     from model import datafiles
 
     try:
@@ -765,7 +766,7 @@ def _save_table(path: PathLike, frame: pd.DataFrame, meta: Dict[str, Any], force
         raise LgeError(str(exc), exc.status) from None
 
 
-def _experiment_figure(write: Callable[[Path, Any], Any], size: Tuple[int, int], title: str) -> Figure:
+def _experiment_figure(write: Callable[[Path, Any], Any], size: tuple[int, int], title: str) -> Figure:
     """An Experiments view drawn by its exporter (to a PNG in a temporary folder), as a Figure."""
     from app.export.figure import ExportError, FigureOptions
 
@@ -780,7 +781,7 @@ def _experiment_figure(write: Callable[[Path, Any], Any], size: Tuple[int, int],
 
 
 # ================================================================ the commands
-def _train(kwargs: Mapping[str, Any], config: Optional[TrainConfig] = None) -> Run:
+def _train(kwargs: Mapping[str, Any], config: TrainConfig | None = None) -> Run:
     from app.cli import train_from_args
     from model.runfile import Run as FileRun
 
@@ -838,7 +839,7 @@ def datasize(**kwargs: Any) -> DataSizeResult:
     return DataSizeResult(result)
 
 
-def probe(run: Union[Run, PathLike], **kwargs: Any) -> ProbeResult:
+def probe(run: Run | PathLike, **kwargs: Any) -> ProbeResult:
     """The loss along a one-parameter path through a snapshot of ``run`` (``main.py probe``):
     path="bias" | "feature" | "random" | "angle", feature (1-based), direction (a feature number,
     "angle:DEG" or "random"), range (A or (a, b)), points, step, model, seed."""
@@ -854,7 +855,7 @@ def probe(run: Union[Run, PathLike], **kwargs: Any) -> ProbeResult:
     return ProbeResult(data, res, snap, file_run.config, ns.model)
 
 
-def open_in_window(run_or_path: Union[Run, PathLike]) -> subprocess.Popen:
+def open_in_window(run_or_path: Run | PathLike) -> subprocess.Popen:
     """Open the run in the explorer window (a new process: ``python -m lge RUN.h5``), to go on
     exploring it there; returns the process."""
     path = run_or_path.path if isinstance(run_or_path, Run) else Path(os.fspath(run_or_path))
@@ -873,6 +874,26 @@ for _fn, _cmd in ((train, "train"), (sweep, "sweep"), (datasize, "datasize")):
     _fn.__doc__ = (_fn.__doc__ or "") + "\n" + _options_doc()
 del _fn, _cmd
 
-__all__ = ["train", "open_run", "sweep", "datasize", "probe", "open_in_window", "options", "Run", "Diagnosis",
-           "Finding", "Outcome", "Figure", "Animation", "SweepResult", "DataSizeResult", "ProbeResult", "ConfigError",
-           "LgeError", "COMMAND_OPTIONS", "PROBE_OPTIONS", "CLI_ONLY"]
+__all__ = [
+    "CLI_ONLY",
+    "COMMAND_OPTIONS",
+    "PROBE_OPTIONS",
+    "Animation",
+    "ConfigError",
+    "DataSizeResult",
+    "Diagnosis",
+    "Figure",
+    "Finding",
+    "LgeError",
+    "Outcome",
+    "ProbeResult",
+    "Run",
+    "SweepResult",
+    "datasize",
+    "open_in_window",
+    "open_run",
+    "options",
+    "probe",
+    "sweep",
+    "train",
+]

@@ -154,13 +154,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any
 
 import numpy as np
 
 from . import criteria as crit
 from . import geometry as geo
-from .separability import Separability, Sensitivity, sensitivity, separability
+from .separability import Sensitivity, Separability, sensitivity, separability
 from .snapshot import Snapshot
 
 #: A feature is dead below this fraction of the largest feature norm (see above).
@@ -211,7 +211,7 @@ EXTRAS_MAX_N = 2000
 SPARSE_VERDICT = "n/a (sparse data)"
 
 
-def _jf(x) -> Optional[float]:
+def _jf(x) -> float | None:
     """JSON-safe float: None for nan/inf."""
     if x is None:
         return None
@@ -219,7 +219,7 @@ def _jf(x) -> Optional[float]:
     return x if math.isfinite(x) else None
 
 
-def _ranges(one_based: List[int]) -> str:
+def _ranges(one_based: list[int]) -> str:
     """[1, 2, 3, 5] -> '1-3, 5'."""
     if not one_based:
         return "none"
@@ -307,13 +307,13 @@ class Finding:
     """
 
     kind: str
-    features: List[int]
+    features: list[int]
     text: str
-    evidence: Dict[str, Any] = field(default_factory=dict)
-    margin: Optional[float] = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    margin: float | None = None
     margin_unit: str = "decades"
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "features": [int(i) + 1 for i in self.features], "text": self.text,
                 "evidence": _jsafe(self.evidence), "margin": _jf(self.margin), "margin_unit": self.margin_unit}
 
@@ -326,8 +326,8 @@ class Analysis:
     n: int
     m: int
     onehot: bool
-    loss: Optional[float]  # one-hot: exact float64 loss; sparse: the recorded loss
-    recorded_loss: Optional[float]
+    loss: float | None  # one-hot: exact float64 loss; sparse: the recorded loss
+    recorded_loss: float | None
     verdict: str
     verdict_text: str
     plane: str
@@ -339,50 +339,50 @@ class Analysis:
     max_other: np.ndarray  # max over live j != i of p_j(W_i) (-inf if none)
     reconstructed_mask: np.ndarray
     dead_mask: np.ndarray  # Phi_i (near) zero
-    merged_groups: List[List[int]]  # 0-based, each of size >= 2
-    radius_cv: Optional[float]
-    gap_ratio: Optional[float]  # the angular ratio (see angle_measure); inf when two live features share an angle
-    radius_groups: List[Dict[str, Any]]  # {"radius": mean, "members": [0-based]}
-    sparse: Dict[str, Any] = field(default_factory=dict)
-    tolerances: Dict[str, float] = field(default_factory=dict)
-    dead_output_mask: Optional[np.ndarray] = None  # outputs that never fire (one-hot)
-    recon_margin: Optional[np.ndarray] = None  # min(p_i(W_i) - tol, tol - max_other), pre-activation units
-    findings: List[Finding] = field(default_factory=list)
-    reference: Dict[str, Any] = field(default_factory=dict)
-    verdict_margins: Dict[str, Optional[float]] = field(default_factory=dict)
-    radius_ratio: Optional[float] = None  # largest / smallest live norm
+    merged_groups: list[list[int]]  # 0-based, each of size >= 2
+    radius_cv: float | None
+    gap_ratio: float | None  # the angular ratio (see angle_measure); inf when two live features share an angle
+    radius_groups: list[dict[str, Any]]  # {"radius": mean, "members": [0-based]}
+    sparse: dict[str, Any] = field(default_factory=dict)
+    tolerances: dict[str, float] = field(default_factory=dict)
+    dead_output_mask: np.ndarray | None = None  # outputs that never fire (one-hot)
+    recon_margin: np.ndarray | None = None  # min(p_i(W_i) - tol, tol - max_other), pre-activation units
+    findings: list[Finding] = field(default_factory=list)
+    reference: dict[str, Any] = field(default_factory=dict)
+    verdict_margins: dict[str, float | None] = field(default_factory=dict)
+    radius_ratio: float | None = None  # largest / smallest live norm
     untied: bool = False
-    separability: Optional[Separability] = None  # of the live W_i, what the views draw (None when not computed)
-    sensitivity: Optional[Sensitivity] = None
+    separability: Separability | None = None  # of the live W_i, what the views draw (None when not computed)
+    sensitivity: Sensitivity | None = None
     # the criteria (see the module doc)
-    function_separability: Optional[Separability] = None  # of the live Phi_i: what the findings use
-    exact_mask: Optional[np.ndarray] = None  # every output of input i within tolerance of its target
-    output_error: Optional[np.ndarray] = None  # max over outputs k of |ReLU(p_k(W_i)) - [k == i]|
-    exact_margin: Optional[np.ndarray] = None  # min(OWN_TOL - own error, RECON_TOL - largest other output)
-    failure_modes: List[str] = field(default_factory=list)
-    undecided: List[Dict[str, Any]] = field(default_factory=list)
-    recon_undecided: Optional[np.ndarray] = None  # (n,) bool
+    function_separability: Separability | None = None  # of the live Phi_i: what the findings use
+    exact_mask: np.ndarray | None = None  # every output of input i within tolerance of its target
+    output_error: np.ndarray | None = None  # max over outputs k of |ReLU(p_k(W_i)) - [k == i]|
+    exact_margin: np.ndarray | None = None  # min(OWN_TOL - own error, RECON_TOL - largest other output)
+    failure_modes: list[str] = field(default_factory=list)
+    undecided: list[dict[str, Any]] = field(default_factory=list)
+    recon_undecided: np.ndarray | None = None  # (n,) bool
     precision: str = "float64"
-    resolutions: Dict[str, float] = field(default_factory=dict)
-    verdict_resolutions: Dict[str, float] = field(default_factory=dict)
+    resolutions: dict[str, float] = field(default_factory=dict)
+    verdict_resolutions: dict[str, float] = field(default_factory=dict)
     criteria_space: str = ""
     angle_measure: str = ""
 
     # -- convenience (0-based)
     @property
-    def reconstructed(self) -> List[int]:
+    def reconstructed(self) -> list[int]:
         return np.nonzero(self.reconstructed_mask)[0].tolist()
 
     @property
-    def dead(self) -> List[int]:
+    def dead(self) -> list[int]:
         return np.nonzero(self.dead_mask)[0].tolist()
 
     @property
-    def dead_outputs(self) -> List[int]:
+    def dead_outputs(self) -> list[int]:
         return [] if self.dead_output_mask is None else np.nonzero(self.dead_output_mask)[0].tolist()
 
     @property
-    def finding_kinds(self) -> List[str]:
+    def finding_kinds(self) -> list[str]:
         return [f.kind for f in self.findings]
 
     @property
@@ -391,22 +391,22 @@ class Analysis:
         name for the combination, for a sweep to count (e.g. 'dead+merged')."""
         return "+".join(sorted(self.failure_modes)) or "none"
 
-    def finding(self, kind: str) -> Optional[Finding]:
+    def finding(self, kind: str) -> Finding | None:
         for f in self.findings:
             if f.kind == kind:
                 return f
         return None
 
-    def merged_with(self, i: int) -> List[int]:
+    def merged_with(self, i: int) -> list[int]:
         for g in self.merged_groups:
             if i in g:
                 return [j for j in g if j != i]
         return []
 
-    def _feature_dict(self, i: int, partner: Dict[int, List[int]]) -> Dict[str, Any]:
+    def _feature_dict(self, i: int, partner: dict[int, list[int]]) -> dict[str, Any]:
         dout, rm, und = self.dead_output_mask, self.recon_margin, self.recon_undecided
         ru = bool(und is not None and und[i])
-        d: Dict[str, Any] = {
+        d: dict[str, Any] = {
             "feature": i + 1,
             "norm": _jf(self.norms[i]),
             "angle_deg": _jf(self.angles_deg[i]),
@@ -435,9 +435,9 @@ class Analysis:
             d.update(self.sensitivity.feature_dict(i))
         return d
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (json.dumps(..., allow_nan=False) works). Features are 1-based."""
-        partner: Dict[int, List[int]] = {}
+        partner: dict[int, list[int]] = {}
         for g in self.merged_groups:
             for i in g:
                 partner[i] = [j + 1 for j in g if j != i]
@@ -489,7 +489,7 @@ class Analysis:
 # ----------------------------------------------------------------------------
 # pieces
 
-def _merged_groups(W, W2, live, thr_rad) -> List[List[int]]:
+def _merged_groups(W, W2, live, thr_rad) -> list[list[int]]:
     """Sparse data: live features whose directions lie within thr_rad of each other (single linkage)."""
     idx = np.nonzero(live)[0]
     L = len(idx)
@@ -504,7 +504,7 @@ def _merged_groups(W, W2, live, thr_rad) -> List[List[int]]:
         label = np.concatenate([[0], np.cumsum(~link)])
         if wrap and label[-1] != 0:
             label[label == label[-1]] = 0
-        groups: Dict[int, List[int]] = {}
+        groups: dict[int, list[int]] = {}
         for lab, i in zip(label.tolist(), idx[o].tolist()):
             groups.setdefault(lab, []).append(i)
     else:
@@ -516,7 +516,7 @@ def _merged_groups(W, W2, live, thr_rad) -> List[List[int]]:
         blk = max(1, geo.CHUNK_ELEMS // L)
         for s in range(0, L, blk):
             C = U[:, s:s + blk].T @ U
-            r, c = np.nonzero(C > cthr)
+            r, c = np.nonzero(cthr < C)
             rows.append(r + s)
             cols.append(c)
         r = np.concatenate(rows)
@@ -537,8 +537,8 @@ def _group_max_angle(W, g) -> float:
 
 
 def regularity(nrm: np.ndarray, ang: np.ndarray, live: np.ndarray
-               ) -> Tuple[Optional[float], Optional[float], List[Dict[str, Union[float, List[int]]]],
-                          Optional[float], Union[List[float], np.ndarray]]:
+               ) -> tuple[float | None, float | None, list[dict[str, float | list[int]]],
+                          float | None, list[float] | np.ndarray]:
     """(radius cv, gap ratio, radius groups, radius ratio, group split ratios) of the live features,
     the gaps between their angles ang (radians, in a plane)."""
     idx = np.nonzero(live)[0]
@@ -558,7 +558,7 @@ def regularity(nrm: np.ndarray, ang: np.ndarray, live: np.ndarray
     rs = r[o]
     steps = rs[1:] / np.maximum(rs[:-1], 1e-300)
     breaks = np.nonzero(steps > RADIUS_GROUP_RATIO)[0] + 1
-    groups: List[Dict[str, Union[float, List[int]]]] = []
+    groups: list[dict[str, float | list[int]]] = []
     for part in np.split(np.arange(len(rs)), breaks):
         groups.append({"radius": float(np.mean(rs[part])), "members": sorted(idx[o[part]].tolist())})
     return cv, gap, groups, ratio, steps
@@ -579,7 +579,7 @@ def _table_chunk(P, s, wcols, tol, out, lists) -> None:
     r = np.arange(e - s)
     np.maximum(out["col_max"], P.max(axis=0), out=out["col_max"])
     np.minimum(out["col_min"], P.min(axis=0), out=out["col_min"])
-    fire = P > tol
+    fire = tol < P
     if wcols is not None:
         fire &= wcols[None, :]
     anyf = fire.any(axis=1)
@@ -599,7 +599,7 @@ def _table_chunk(P, s, wcols, tol, out, lists) -> None:
     out["other_arg"][s:e] = am
 
 
-def _onehot_table(W, b, D, wlive, tol, detail: bool) -> Dict[str, Any]:
+def _onehot_table(W, b, D, wlive, tol, detail: bool) -> dict[str, Any]:
     """One chunked pass over P[i, k] = p_k(W_i) (no n x n array for large n).
 
     Returns a dict: col_max, col_min (output k's largest / smallest pre-activation over
@@ -611,7 +611,7 @@ def _onehot_table(W, b, D, wlive, tol, detail: bool) -> Dict[str, Any]:
     n = W.shape[1]
     out = {"col_max": np.full(n, -np.inf), "col_min": np.full(n, np.inf), "misfire": np.zeros(n, dtype=np.int64),
            "other_all": np.full(n, -np.inf), "other_arg": np.zeros(n, dtype=np.int64), "keys": [None] * n}
-    lists: Optional[List[List]] = [[] for _ in range(n)] if detail else None
+    lists: list[list] | None = [[] for _ in range(n)] if detail else None
     wcols = None if np.all(wlive) else np.asarray(wlive, dtype=bool)
     blk = max(1, geo.CHUNK_ELEMS // max(n, 1))
     for s in range(0, n, blk):
@@ -623,16 +623,16 @@ def _onehot_table(W, b, D, wlive, tol, detail: bool) -> Dict[str, Any]:
     return out
 
 
-def _rows_flip(f: _Facts, rows: List[int], D: np.ndarray) -> float:
+def _rows_flip(f: _Facts, rows: list[int], D: np.ndarray) -> float:
     """The smallest |p_k(W_i) - tol| over the inputs rows and the outputs of live features: how near
     their fire sets are to changing."""
     P = f.W[:, rows].T @ D.T + f.b[None, :]
     return float(np.min(np.abs(P[:, f.wlive] - f.tol)))
 
 
-def _behaviour_groups(keys: List[Optional[bytes]], cand: np.ndarray) -> List[List[int]]:
+def _behaviour_groups(keys: list[bytes | None], cand: np.ndarray) -> list[list[int]]:
     """Features (among cand) whose inputs fire the same non-empty set of outputs, in groups of >= 2."""
-    by: Dict[bytes, List[int]] = {}
+    by: dict[bytes, list[int]] = {}
     for i in np.nonzero(cand)[0].tolist():
         k = keys[i]
         if k is not None:
@@ -668,11 +668,11 @@ class _Facts:
     rel: float = 0.0           # relative resolution of the parameters
     res_p: float = 0.0         # absolute resolution of a pre-activation
     # one-hot only (_onehot_facts)
-    tab: Dict[str, Any] = field(default_factory=dict)  # _onehot_table's output
+    tab: dict[str, Any] = field(default_factory=dict)  # _onehot_table's output
     col_max: Any = None        # per output, over the inputs
     col_min: Any = None
     misfire: Any = None        # per input, how many wrong outputs fire
-    lists: Optional[List[List]] = None
+    lists: list[list] | None = None
     dead_out: Any = None       # outputs that never fire
     failed: Any = None         # dead | dead_out
     live: Any = None           # ~failed
@@ -680,23 +680,23 @@ class _Facts:
     rmargin: Any = None
     exact: Any = None
     emargin: Any = None
-    groups: List[List[int]] = field(default_factory=list)
-    group_margin: List[float] = field(default_factory=list)
-    cv: Optional[float] = None
-    gap: Optional[float] = None
+    groups: list[list[int]] = field(default_factory=list)
+    group_margin: list[float] = field(default_factory=list)
+    cv: float | None = None
+    gap: float | None = None
     gap_lo: float = math.inf   # the smallest angle the angular ratio divides by (radians)
     gap_rank: int = 0          # m > 2: the profile rank that decides the angular ratio
     angle_measure: str = ""
-    rgroups: List[Dict[str, Any]] = field(default_factory=list)
-    ratio: Optional[float] = None
+    rgroups: list[dict[str, Any]] = field(default_factory=list)
+    ratio: float | None = None
     split_steps: Any = None
     nl: int = 0
     residual: Any = None       # live, not reconstructed, in no merged group
     two_circle: bool = False
-    sep: Optional[Separability] = None
+    sep: Separability | None = None
 
 
-def _basic_facts(snapshot: Snapshot, tol: float, precision: Optional[str]) -> Tuple[_Facts, str, str]:
+def _basic_facts(snapshot: Snapshot, tol: float, precision: str | None) -> tuple[_Facts, str, str]:
     """The facts both kinds of analysis need, the drawing plane's description and the criteria space's."""
     W, b, M = snapshot.W, snapshot.b, snapshot.M
     m, n = W.shape
@@ -725,7 +725,7 @@ def _preactivation_scale(phi: np.ndarray, psi: np.ndarray, b: np.ndarray) -> flo
     return float(np.max(np.linalg.norm(psi, axis=1)) * np.max(np.linalg.norm(phi, axis=0)) + np.max(np.abs(b)))
 
 
-def _common(f: _Facts, snapshot: Snapshot, onehot: bool, plane: str, space: str) -> Dict[str, Any]:
+def _common(f: _Facts, snapshot: Snapshot, onehot: bool, plane: str, space: str) -> dict[str, Any]:
     """The keyword arguments of Analysis that both kinds of analysis fill alike."""
     tolerances = {"recon_tol": f.tol, "own_tol": OWN_TOL, "dead_rel": DEAD_REL, "dead_abs": DEAD_ABS,
                   "clean_tol": CLEAN_TOL, "merge_deg": float(f.thr_deg), "radius_group_ratio": RADIUS_GROUP_RATIO,
@@ -741,7 +741,7 @@ def _common(f: _Facts, snapshot: Snapshot, onehot: bool, plane: str, space: str)
                 criteria_space=space)
 
 
-def _sparse_analysis(f: _Facts, common: Dict[str, Any]) -> Analysis:
+def _sparse_analysis(f: _Facts, common: dict[str, Any]) -> Analysis:
     """Sparse data: the one-hot verdicts do not apply; the dimensionality summary instead."""
     nrm, dims = f.nrm, f.dims
     P2 = _plane_coords(f.phi)
@@ -798,7 +798,7 @@ def _regularity_facts(f: _Facts) -> None:
                        "largest over smallest per rank")
 
 
-def _onehot_facts(f: _Facts, M: Optional[np.ndarray]) -> None:
+def _onehot_facts(f: _Facts, M: np.ndarray | None) -> None:
     """Fill f's one-hot facts: the per-output table, reconstruction and exactness with their margins,
     merged groups (by behaviour), radii and regularity, the two-circle residual."""
     D = geo.decoder_of(f.W, M)
@@ -830,7 +830,7 @@ def _onehot_facts(f: _Facts, M: Optional[np.ndarray]) -> None:
     f.two_circle = bool(len(f.rgroups) >= 2 and f.residual.any())
 
 
-def _finding_dead(f: _Facts) -> Optional[Finding]:
+def _finding_dead(f: _Facts) -> Finding | None:
     """Dead features, each with its norm ratio, its bias against 1/n and whether it is clean."""
     if not f.dead.any():
         return None
@@ -862,7 +862,7 @@ def _finding_dead(f: _Facts) -> Optional[Finding]:
                                                 "clean": nclean}, mg)
 
 
-def _finding_dead_output(f: _Facts) -> Optional[Finding]:
+def _finding_dead_output(f: _Facts) -> Finding | None:
     """Outputs that never fire on any input."""
     if not f.dead_out.any():
         return None
@@ -872,10 +872,10 @@ def _finding_dead_output(f: _Facts) -> Optional[Finding]:
     return Finding("dead_output", idx.tolist(),
                    f"output(s) {_short(idx)} never fire on any input (largest pre-activation "
                    f"{float(f.col_max[idx].max()):.3g} <= {f.tol:g}); each costs 1/n of loss",
-                   {"outputs": per, "count": int(len(idx))}, mg, "pre-activation")
+                   {"outputs": per, "count": len(idx)}, mg, "pre-activation")
 
 
-def _misfire_detail(f: _Facts, bad: np.ndarray, per: List[Dict[str, Any]]) -> str:
+def _misfire_detail(f: _Facts, bad: np.ndarray, per: list[dict[str, Any]]) -> str:
     """Which inputs fire which wrong outputs (the first six), or only how many when not listed."""
     if f.lists is None:
         return f"{int(np.sum(f.misfire[bad] > 0))} inputs fire a wrong output"
@@ -889,7 +889,7 @@ def _misfire_detail(f: _Facts, bad: np.ndarray, per: List[Dict[str, Any]]) -> st
     return "; ".join(parts) + ("; ..." if len(per) > 6 else "")
 
 
-def _finding_not_reconstructed(f: _Facts) -> Optional[Finding]:
+def _finding_not_reconstructed(f: _Facts) -> Finding | None:
     """Live features whose input does not give a unique single positive output."""
     bad = np.nonzero(f.live & ~f.recon)[0]
     if not len(bad):
@@ -904,10 +904,10 @@ def _finding_not_reconstructed(f: _Facts) -> Optional[Finding]:
     mg = float(np.max(f.rmargin[bad]))  # the member nearest to being reconstructed
     return Finding("not_reconstructed", bad.tolist(),
                    f"{len(bad)} live feature(s) not reconstructed ({_short(bad)}): {_misfire_detail(f, bad, per)}",
-                   {"features": per, "count": int(len(bad))}, mg, "pre-activation")
+                   {"features": per, "count": len(bad)}, mg, "pre-activation")
 
 
-def _fired_outputs(f: _Facts, key: bytes) -> List[int]:
+def _fired_outputs(f: _Facts, key: bytes) -> list[int]:
     """The outputs (0-based) a packed fire set names."""
     wl = np.nonzero(f.wlive)[0]
     bits = np.unpackbits(np.frombuffer(key, dtype=np.uint8))[:len(wl)].astype(bool)
@@ -925,7 +925,7 @@ def _merged_phrase(f: _Facts, limit: int = 4) -> str:
     return "; ".join(parts) + (f" and {len(f.groups) - limit} more groups" if len(f.groups) > limit else "")
 
 
-def _finding_merged(f: _Facts) -> Optional[Finding]:
+def _finding_merged(f: _Facts) -> Finding | None:
     """Groups of live features whose inputs fire the same outputs (cannot be told apart by the outputs)."""
     if not f.groups:
         return None
@@ -940,7 +940,7 @@ def _finding_merged(f: _Facts) -> Optional[Finding]:
                     "threshold": f.tol}, float(min(f.group_margin)), "pre-activation")
 
 
-def _radii_text(rgroups: List[Dict[str, Any]]) -> str:
+def _radii_text(rgroups: list[dict[str, Any]]) -> str:
     """'live features on 2 radii (r=1: 4, r=2: 4' (the caller closes the bracket)."""
     return (f"live features on {len(rgroups)} radii ("
             + ", ".join(f"r={g['radius']:.3g}: {len(g['members'])}" for g in rgroups[:8])
@@ -951,7 +951,7 @@ def _split_margin(f: _Facts) -> float:
     return -margin_ratio_below(float(np.max(f.split_steps)), RADIUS_GROUP_RATIO)
 
 
-def _finding_radius_groups(f: _Facts) -> Optional[Finding]:
+def _finding_radius_groups(f: _Facts) -> Finding | None:
     """Live features on two or more radii."""
     if len(f.rgroups) < 2:
         return None
@@ -963,7 +963,7 @@ def _finding_radius_groups(f: _Facts) -> Optional[Finding]:
                     "threshold": RADIUS_GROUP_RATIO}, _split_margin(f))
 
 
-def _finding_two_circle(f: _Facts) -> Optional[Finding]:
+def _finding_two_circle(f: _Facts) -> Finding | None:
     """Live features on two or more radii, with live features not reconstructed that no merged group explains."""
     if not f.two_circle:
         return None
@@ -976,7 +976,7 @@ def _finding_two_circle(f: _Facts) -> Optional[Finding]:
                    _split_margin(f))
 
 
-def _findings_separability(f: _Facts) -> List[Finding]:
+def _findings_separability(f: _Facts) -> list[Finding]:
     """The seed's Question 1: live features not linearly separable, and separable ones not reconstructed
     (features whose separability is undecided are in neither)."""
     sep = f.sep
@@ -994,7 +994,7 @@ def _findings_separability(f: _Facts) -> List[Finding]:
                           for e in per[:6]) + ("; ..." if len(per) > 6 else "")
         out.append(Finding("not_separable", insep.tolist(),
                            f"{len(insep)} live feature(s) not linearly separable from the others: {parts}",
-                           {"features": per, "count": int(len(insep))}, None, "none"))
+                           {"features": per, "count": len(insep)}, None, "none"))
     sns = np.nonzero(tested & sep.decided_separable & ~f.recon)[0]
     if len(sns):
         partner = {i: [j + 1 for j in g if j != i] for g in f.groups for i in g}
@@ -1013,12 +1013,12 @@ def _findings_separability(f: _Facts) -> List[Finding]:
             "separable_not_separated", sns.tolist(),
             f"{len(sns)} live feature(s) separable by a line but not reconstructed: " + "; ".join(bits)
             + ("; ..." if len(per) > 6 else ""),
-            {"features": per, "count": int(len(sns)), "resolution": sep.resolution},
+            {"features": per, "count": len(sns), "resolution": sep.resolution},
             float(np.min(sep.margin[sns])), "latent units"))
     return out
 
 
-def _regularity_margins(f: _Facts) -> Tuple[float, float, float, float]:
+def _regularity_margins(f: _Facts) -> tuple[float, float, float, float]:
     """(radius margin, angle margin, their resolutions), ratio margins in decades of the log-excess.
     A norm ratio is known to relative rel; an angle to rel radians, so a ratio of angles to 2 rel / the
     smaller angle. Only for live features (their regularity() ratios exist)."""
@@ -1040,7 +1040,7 @@ def _ratio_undecided(hi: float, lo: float, delta: float, thr: float) -> bool:
     return bottom <= thr <= top
 
 
-def _regularity_decision(f: _Facts) -> Tuple[bool, float, float, bool]:
+def _regularity_decision(f: _Facts) -> tuple[bool, float, float, bool]:
     """(regular, signed margin of the finding that holds, its resolution near the threshold, undecided).
     Undecided: the deciding ratio's threshold lies within the values the ratio can take at the
     parameters' resolution (a norm ratio to relative rel; an angle ratio hi / lo with each angle
@@ -1057,7 +1057,7 @@ def _regularity_decision(f: _Facts) -> Tuple[bool, float, float, bool]:
     return regular, (mg if regular else -mg), res, bool(und and f.rel > 0)
 
 
-def _finding_regularity(f: _Facts) -> Optional[Finding]:
+def _finding_regularity(f: _Facts) -> Finding | None:
     """Whether the live features (at least 3) are regular; the margin is the nearer of the radius and
     angle criteria, signed so that it is positive where the finding (regular or irregular) holds."""
     nl = f.nl
@@ -1080,7 +1080,7 @@ def _finding_regularity(f: _Facts) -> Optional[Finding]:
                    what + f" (regular: both <= {REGULAR_RATIO:g})" + (" [undecided]" if und else ""), ev, mg)
 
 
-def _inexact_parts(f: _Facts, idx: np.ndarray) -> List[Dict[str, Any]]:
+def _inexact_parts(f: _Facts, idx: np.ndarray) -> list[dict[str, Any]]:
     """Per input: its own output, the output farthest from its target, and what that output is."""
     per = []
     for i in idx[:DETAIL_MAX].tolist():
@@ -1094,7 +1094,7 @@ def _inexact_parts(f: _Facts, idx: np.ndarray) -> List[Dict[str, Any]]:
     return per
 
 
-def _inexact_text(per: List[Dict[str, Any]], limit: int = 4) -> str:
+def _inexact_text(per: list[dict[str, Any]], limit: int = 4) -> str:
     bits = []
     for e in per[:limit]:
         if e["worst_is"] == "own":
@@ -1105,7 +1105,7 @@ def _inexact_text(per: List[Dict[str, Any]], limit: int = 4) -> str:
     return "; ".join(bits) + ("; ..." if len(per) > limit else "")
 
 
-def _finding_inexact(f: _Facts) -> Optional[Finding]:
+def _finding_inexact(f: _Facts) -> Finding | None:
     """Inputs the sign test passes whose outputs, dead features' included, are not all within tolerance."""
     idx = np.nonzero(f.wlive & f.recon & ~f.exact)[0]
     if not len(idx):
@@ -1113,7 +1113,7 @@ def _finding_inexact(f: _Facts) -> Optional[Finding]:
     per = _inexact_parts(f, idx)
     return Finding("inexact", idx.tolist(),
                    f"{len(idx)} input(s) reconstructed by the sign test but not within tolerance of the target: "
-                   + _inexact_text(per), {"features": per, "count": int(len(idx)), "own_tol": OWN_TOL,
+                   + _inexact_text(per), {"features": per, "count": len(idx), "own_tol": OWN_TOL,
                                           "other_tol": f.tol}, float(np.max(f.emargin[idx])), "output")
 
 
@@ -1123,7 +1123,7 @@ def _collapsed_loss(f: _Facts) -> float:
     return float(np.sum(f.imp * ((r - 1.0) ** 2 + (f.n - 1) * r * r)) / f.n)
 
 
-def _finding_collapsed(f: _Facts) -> Optional[Finding]:
+def _finding_collapsed(f: _Facts) -> Finding | None:
     """No live feature: every feature dead, or no output fires."""
     if not f.n or f.nl:
         return None
@@ -1139,11 +1139,11 @@ def _finding_collapsed(f: _Facts) -> Optional[Finding]:
                     "reference_loss": ref, "formula": formula, "largest_norm": f.maxn}, None, "none")
 
 
-def _undecided_items(f: _Facts) -> List[Dict[str, Any]]:
+def _undecided_items(f: _Facts) -> list[dict[str, Any]]:
     """Every decision within the parameters' resolution (none for exact parameters)."""
     if f.rel <= 0:
         return []
-    out: List[Dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
 
     def add(criterion, mask, margins, res, unit):
         idx = np.nonzero(mask)[0]
@@ -1183,7 +1183,7 @@ def _undecided_items(f: _Facts) -> List[Dict[str, Any]]:
     return out
 
 
-def _finding_undecided(items: List[Dict[str, Any]]) -> Optional[Finding]:
+def _finding_undecided(items: list[dict[str, Any]]) -> Finding | None:
     if not items:
         return None
     feats = sorted({i - 1 for it in items for i in it["features"]})
@@ -1194,7 +1194,7 @@ def _finding_undecided(items: List[Dict[str, Any]]) -> Optional[Finding]:
                    {"items": items}, None, "none")
 
 
-def _findings(f: _Facts) -> List[Finding]:
+def _findings(f: _Facts) -> list[Finding]:
     """Every finding that holds (the undecided one is added by analyze, after the verdict)."""
     found = [_finding_dead(f), _finding_dead_output(f), _finding_not_reconstructed(f), _finding_merged(f),
              _finding_radius_groups(f), _finding_two_circle(f), *_findings_separability(f), _finding_regularity(f),
@@ -1202,9 +1202,9 @@ def _findings(f: _Facts) -> List[Finding]:
     return [x for x in found if x is not None]
 
 
-def _mode_phrases(f: _Facts, findings_by_kind: Dict[str, Finding]) -> Dict[str, str]:
+def _mode_phrases(f: _Facts, findings_by_kind: dict[str, Finding]) -> dict[str, str]:
     """A phrase for each failure mode present (see FAILURE_MODES), in that order."""
-    ph: Dict[str, str] = {}
+    ph: dict[str, str] = {}
     if f.n and f.nl == 0:
         return {"collapsed": findings_by_kind["collapsed"].text}
     if f.dead.any():
@@ -1223,8 +1223,8 @@ def _mode_phrases(f: _Facts, findings_by_kind: Dict[str, Finding]) -> Dict[str, 
     return ph
 
 
-def _failure_verdict(f: _Facts, by_kind: Dict[str, Finding], vm: Dict[str, Optional[float]],
-                     vr: Dict[str, float], vu: Dict[str, bool]) -> Tuple[str, str]:
+def _failure_verdict(f: _Facts, by_kind: dict[str, Finding], vm: dict[str, float | None],
+                     vr: dict[str, float], vu: dict[str, bool]) -> tuple[str, str]:
     """Dead features or dead outputs beside at least one live feature: symmetric or asymmetric failure."""
     what = []
     if f.dead.any():
@@ -1262,14 +1262,14 @@ def _far_bad(f: _Facts) -> float:
     return float(np.max(-f.rmargin[bad])) if np.any(bad) else math.inf
 
 
-def _verdict_core(f: _Facts, by_kind: Dict[str, Finding]) -> Tuple[str, str, Dict[str, Optional[float]],
-                                                                      Dict[str, float], Dict[str, bool], List[str]]:
+def _verdict_core(f: _Facts, by_kind: dict[str, Finding]) -> tuple[str, str, dict[str, float | None],
+                                                                      dict[str, float], dict[str, bool], list[str]]:
     """(verdict, text, margins, their resolutions, undecided flags set where a margin's resolution is not
     a plain band around 0, the failure modes the text's head already names)."""
     n, nr = f.n, int(f.recon.sum())
-    vm: Dict[str, Optional[float]] = {}
-    vr: Dict[str, float] = {}
-    vu: Dict[str, bool] = {}
+    vm: dict[str, float | None] = {}
+    vr: dict[str, float] = {}
+    vu: dict[str, bool] = {}
     no_dead = -margin_below(float(f.nrm.min()) / f.maxn, DEAD_REL) if n and f.maxn > 0 and not f.dead.any() else None
     if n and f.nl == 0:
         if f.dead.all():
@@ -1306,8 +1306,8 @@ def _verdict_core(f: _Facts, by_kind: Dict[str, Finding]) -> Tuple[str, str, Dic
     return "imperfect", text, vm, vr, vu, ["inexact"]
 
 
-def _verdict(f: _Facts, findings: List[Finding]) -> Tuple[str, str, Dict[str, Optional[float]], Dict[str, float],
-                                                           Dict[str, bool], List[str]]:
+def _verdict(f: _Facts, findings: list[Finding]) -> tuple[str, str, dict[str, float | None], dict[str, float],
+                                                           dict[str, bool], list[str]]:
     """The verdict from the findings (first match wins), its text naming every failure mode present,
     the margins of the criteria that decided it with their resolutions, and the failure modes. A
     deciding margin within its resolution makes the verdict 'undecided'."""
@@ -1331,7 +1331,7 @@ def _verdict(f: _Facts, findings: List[Finding]) -> Tuple[str, str, Dict[str, Op
     return verdict, text, vm, vr, vu, modes
 
 
-def _reference(f: _Facts) -> Dict[str, Any]:
+def _reference(f: _Facts) -> dict[str, Any]:
     """The closed-form loss of the dead features and outputs when every other feature is reconstructed,
     beside the measured loss and each dead feature's bias against 1/n."""
     n, imp, dead_out = f.n, f.imp, f.dead_out
@@ -1356,7 +1356,7 @@ def _reference(f: _Facts) -> Dict[str, Any]:
 
 
 def analyze(snapshot: Snapshot, tol: float = RECON_TOL, onehot: bool = True,
-            extras: Optional[bool] = None, precision: Optional[str] = None) -> Analysis:
+            extras: bool | None = None, precision: str | None = None) -> Analysis:
     """Analyse one snapshot. onehot=False: the model was trained on sparse data.
 
     tol is the reconstruction tolerance (RECON_TOL). extras: compute separability
@@ -1408,7 +1408,7 @@ def _fmt(x, spec):
     return format(x, spec)
 
 
-def fmt_margin(v: Optional[float], unit: str = "decades") -> str:
+def fmt_margin(v: float | None, unit: str = "decades") -> str:
     """A margin in words: '+1.2 dec', '-0.003', 'exact' (infinitely far)."""
     if v is None or (isinstance(v, float) and math.isinf(v) and v > 0):
         return "exact"
@@ -1417,7 +1417,7 @@ def fmt_margin(v: Optional[float], unit: str = "decades") -> str:
     return f"{v:+.2g} dec" if unit == "decades" else f"{v:+.3g}"
 
 
-def finding_lines(a: Analysis) -> List[str]:
+def finding_lines(a: Analysis) -> list[str]:
     """One line per finding: kind, text and margin; then the closed-form reference."""
     out = []
     for f in a.findings:
@@ -1457,7 +1457,7 @@ def _fire_cell(sens, i) -> str:
     return _fmt(t, ".4g") + ("*" if t >= 1 else "")
 
 
-def _header_lines(a: Analysis) -> List[str]:
+def _header_lines(a: Analysis) -> list[str]:
     """Step, loss, verdict, its margins and failure key, the findings."""
     data = "one-hot" if a.onehot else "sparse"
     lines = [f"step {a.step}   n = {a.n}   m = {a.m}   data: {data}" + ("   decoder: untied" if a.untied else "")]
@@ -1513,7 +1513,7 @@ def format_analysis(a: Analysis, max_rows: int = 64) -> str:
     return "\n".join(lines)
 
 
-def _table_lines(a: Analysis, max_rows: int) -> List[str]:
+def _table_lines(a: Analysis, max_rows: int) -> list[str]:
     """The per-feature table ('?': undecided at the parameters' resolution; '*': never fires on a valid input)."""
     lines = [f"{'feature':>7} {'norm':>10} {'angle':>8} {'bias':>11} {'D_i':>6} {'p_i(W_i)':>10} "
              f"{'max p_j':>10}  recon  dead  {'sep':>3} {'sep margin':>10} {'fires x >':>9}  merged"]

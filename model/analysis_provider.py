@@ -40,7 +40,7 @@ The size thresholds that decide what is computed where, named once:
 from __future__ import annotations
 
 import threading
-from typing import Callable, Dict, Hashable, Optional, Sequence, Tuple
+from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 
@@ -63,8 +63,16 @@ VERDICTS_MAX_WORK = 20_000
 #: the six views of one frame ask for the same snapshot, two frames at most are in flight.
 UNKEYED_MAX = 2
 
-__all__ = ["AnalysisProvider", "SYNC_ANALYSIS_MAX_N", "EXTRAS_MAX_N", "SEPARATION_FULL_MAX", "CACHE_MAX",
-           "ANALYSIS_DEBOUNCE_S", "VERDICTS_MAX_WORK", "OVERRIDE"]
+__all__ = [
+    "ANALYSIS_DEBOUNCE_S",
+    "CACHE_MAX",
+    "EXTRAS_MAX_N",
+    "OVERRIDE",
+    "SEPARATION_FULL_MAX",
+    "SYNC_ANALYSIS_MAX_N",
+    "VERDICTS_MAX_WORK",
+    "AnalysisProvider",
+]
 
 #: First element of the key of an override's analysis.
 OVERRIDE = "override"
@@ -82,10 +90,10 @@ class AnalysisProvider:
         self.onehot = bool(onehot)
         self._analyze = analyze_fn
         self._lock = threading.Lock()
-        self._cache: Dict[Hashable, Analysis] = {}
-        self._latest: Dict[int, Analysis] = {}
+        self._cache: dict[Hashable, Analysis] = {}
+        self._latest: dict[int, Analysis] = {}
         self._unkeyed: list = []  # [(snapshot, analysis)], newest last
-        self._sep: Optional[Tuple[Snapshot, Hashable, Separability]] = None
+        self._sep: tuple[Snapshot, Hashable, Separability] | None = None
         self._generation = 0  # bumped by reset(): a result computed for an earlier run is dropped
 
     # ------------------------------------------------------------ the cache
@@ -99,12 +107,12 @@ class AnalysisProvider:
             self._unkeyed.clear()
             self._sep = None
 
-    def cached(self, key: Hashable) -> Optional[Analysis]:
+    def cached(self, key: Hashable) -> Analysis | None:
         """The analysis stored under ``key``, or None."""
         with self._lock:
             return self._cache.get(key)
 
-    def latest(self, model: int) -> Optional[Analysis]:
+    def latest(self, model: int) -> Analysis | None:
         """The most recently computed analysis of a recorded snapshot of ``model`` (any step)."""
         with self._lock:
             return self._latest.get(int(model))
@@ -127,7 +135,7 @@ class AnalysisProvider:
         self.store(key, a, generation)
         return a
 
-    def store(self, key: Hashable, a: Analysis, generation: Optional[int] = None) -> None:
+    def store(self, key: Hashable, a: Analysis, generation: int | None = None) -> None:
         """Store ``a`` under ``key``; a recorded snapshot's (key ``(run, model, step)``) becomes
         its model's latest. ``generation``: the one ``a`` was computed in (dropped if stale)."""
         with self._lock:
@@ -139,7 +147,7 @@ class AnalysisProvider:
             if not is_override(key):
                 self._latest[_model_of(key)] = a
 
-    def get(self, key: Hashable, snap: Snapshot, wait: bool = False) -> Optional[Analysis]:
+    def get(self, key: Hashable, snap: Snapshot, wait: bool = False) -> Analysis | None:
         """The analysis of ``snap``: cached, else computed here when ``wait`` or when n is small
         enough (``in_background`` false); else None (the caller computes it in the background)."""
         if wait or not self.in_background(snap):
@@ -171,7 +179,7 @@ class AnalysisProvider:
             del self._unkeyed[:-UNKEYED_MAX]
         return a
 
-    def separability(self, snap: Snapshot, live: np.ndarray, features: Optional[Sequence[int]] = None
+    def separability(self, snap: Snapshot, live: np.ndarray, features: Sequence[int] | None = None
                      ) -> Separability:
         """model.separability.separability(snap.W, live, features), computed once for the last
         (snapshot, live set, features) asked: the overlays redraw at display rate."""

@@ -17,7 +17,7 @@ The compiled kernels take these values as tuples (``Optimiser.kernel_args``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Protocol, Tuple
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -45,7 +45,7 @@ class Optimiser:
     momentum: float = 0.0
 
     @classmethod
-    def of(cls, config: TrainConfig) -> "Optimiser":
+    def of(cls, config: TrainConfig) -> Optimiser:
         return cls(str(config.optimizer), float(config.effective_weight_decay), float(config.beta1),
                    float(config.beta2), float(config.eps), float(config.momentum))
 
@@ -53,11 +53,11 @@ class Optimiser:
     def code(self) -> int:
         return OPT_CODES[self.kind]
 
-    def kernel_args(self) -> Tuple[int, float, float, float, float, float]:
+    def kernel_args(self) -> tuple[int, float, float, float, float, float]:
         """(code, weight decay, beta1, beta2, eps, momentum): the compiled kernels' form."""
         return (self.code, self.weight_decay, self.beta1, self.beta2, self.eps, self.momentum)
 
-    def torch(self, params: list, lr: float) -> "torch.optim.Optimizer":
+    def torch(self, params: list, lr: float) -> torch.optim.Optimizer:
         """The torch.optim optimiser of these settings over ``params``."""
         import torch
 
@@ -81,11 +81,11 @@ class Chunk:
     def __len__(self) -> int:
         return int(self.lrs.shape[0])
 
-    def part(self, a: int, b: int) -> "Chunk":
+    def part(self, a: int, b: int) -> Chunk:
         """Its steps a .. b (updates a .. b - 1)."""
         return Chunk(self.t0 + a, self.global0 + a, self.lrs[a:b])
 
-    def kernel_args(self) -> Tuple[int, int, np.ndarray]:
+    def kernel_args(self) -> tuple[int, int, np.ndarray]:
         return (int(self.t0), int(self.global0), np.ascontiguousarray(self.lrs, dtype=np.float64))
 
 
@@ -101,12 +101,12 @@ class Records:
     loss: np.ndarray
 
     @classmethod
-    def empty(cls, idx: np.ndarray, K: int, m: int, n: int, untied: bool) -> "Records":
+    def empty(cls, idx: np.ndarray, K: int, m: int, n: int, untied: bool) -> Records:
         R = int((idx >= 0).sum())
         return cls(idx, np.empty((R, K, m, n), np.float32), np.empty((R, K, n), np.float32),
                    np.empty((R, K, n, m) if untied else (1, 1, 1, 1), np.float32), np.empty((R, K), np.float32))
 
-    def part(self, a: int, b: int) -> "Records":
+    def part(self, a: int, b: int) -> Records:
         """The rows of steps a .. b of the chunk."""
         return Records(self.idx[a:b + 1], self.W, self.b, self.M, self.loss)
 
@@ -119,7 +119,7 @@ class Path(Protocol):
 
     def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None: ...
 
-    def state(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]: ...
+    def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]: ...
 
 
-__all__ = ["Optimiser", "Chunk", "Records", "Path", "OPT_ADAM", "OPT_ADAMW", "OPT_SGD", "OPT_CODES"]
+__all__ = ["OPT_ADAM", "OPT_ADAMW", "OPT_CODES", "OPT_SGD", "Chunk", "Optimiser", "Path", "Records"]

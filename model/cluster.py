@@ -25,8 +25,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -57,7 +58,7 @@ class ClusterError(ConfigError):
 
 def _ray():
     try:
-        import ray  # noqa: F401 - only ever imported here
+        import ray
     except ImportError:
         raise ClusterError("needs Ray, which is not installed (pip install -r requirements-cluster.txt); "
                            "leave --cluster out to run here") from None
@@ -103,7 +104,7 @@ def parse_address(address: str) -> tuple:
     return host, int(port)
 
 
-def _check_address(address: str, timeout: Optional[float] = None) -> None:
+def _check_address(address: str, timeout: float | None = None) -> None:
     """One line, quickly, when no Ray cluster can be at HOST:PORT: a bad address, nothing
     listening (ray.init would retry for a minute), or a service that does not speak HTTP/2,
     gRPC's protocol and Ray's (ray.init would wait minutes, printing Ray's logs)."""
@@ -117,7 +118,7 @@ def _check_address(address: str, timeout: Optional[float] = None) -> None:
                 if not got:
                     break
                 head += got
-    except socket.timeout:
+    except TimeoutError:
         head = None
     except (OSError, UnicodeError) as exc:
         raise ClusterError(f"no Ray cluster answers at {address} ({getattr(exc, 'strerror', None) or exc}); start "
@@ -128,7 +129,7 @@ def _check_address(address: str, timeout: Optional[float] = None) -> None:
                            f"HTTP/2); check the address and port ('ray start --head' prints them)")
 
 
-def connect(address: str, cpus: Optional[int] = None) -> None:
+def connect(address: str, cpus: int | None = None) -> None:
     """Start (``local``) or join (``HOST:PORT``) a Ray cluster for this process; a no-op if
     Ray is already running here."""
     address = str(address).strip()
@@ -162,7 +163,7 @@ def shutdown() -> None:
 # ----------------------------------------------------------------------------
 # packing: JSON and npz only
 
-def pack_result(meta: dict, arrays: Dict[str, np.ndarray]) -> bytes:
+def pack_result(meta: dict, arrays: dict[str, np.ndarray]) -> bytes:
     """A task's result as its worker returns it: ``meta`` as JSON and ``arrays`` in one npz (no
     pickle), for unpack_result on the driver; a task of ClusterRun returns this."""
     buf = io.BytesIO()
@@ -171,7 +172,7 @@ def pack_result(meta: dict, arrays: Dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def unpack_result(blob: bytes) -> Tuple[dict, Dict[str, np.ndarray]]:
+def unpack_result(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     """(meta, arrays) of a task's result packed by pack_result."""
     with np.load(io.BytesIO(blob), allow_pickle=False) as z:
         meta = json.loads(bytes(z["__meta__"]).decode())
@@ -207,7 +208,7 @@ def _run_point(runner, items: Callable, what: str, steps: int, board, key: int):
     return done[0]
 
 
-def sweep_point(config_json: str, threads: Optional[int], board: ActorHandle, key: int) -> bytes:
+def sweep_point(config_json: str, threads: int | None, board: ActorHandle, key: int) -> bytes:
     """Train and judge one sweep configuration (as SweepRunner does in process)."""
     from .sweep import SweepRunner, entry_arrays
 
@@ -217,7 +218,7 @@ def sweep_point(config_json: str, threads: Optional[int], board: ActorHandle, ke
     return pack_result(*entry_arrays(e))
 
 
-def datasize_point(config_json: str, T: int, test_examples: int, threads: Optional[int], board: ActorHandle,
+def datasize_point(config_json: str, T: int, test_examples: int, threads: int | None, board: ActorHandle,
                    key: int) -> bytes:
     """Train and measure one dataset size (as DataSizeRunner does in process)."""
     from .datasize import DataSizeRunner
@@ -234,12 +235,12 @@ class _Board:
     """An actor the tasks write their progress to and the driver reads."""
 
     def __init__(self):
-        self.state: Dict[int, tuple] = {}
+        self.state: dict[int, tuple] = {}
 
     def report(self, key: int, done: int, total: int, rate: float):
         self.state[key] = (done, total, rate)
 
-    def read(self) -> Dict[int, tuple]:
+    def read(self) -> dict[int, tuple]:
         return dict(self.state)
 
 
@@ -254,13 +255,13 @@ class ClusterRun:
     (index -> (done, total, steps/s)) every ``poll`` seconds. ``request_cancel`` (any thread)
     cancels what has not finished."""
 
-    def __init__(self, threads: Optional[int] = None, cpus_per_task: int = 1):
+    def __init__(self, threads: int | None = None, cpus_per_task: int = 1):
         self.ray = _ray()
         self.threads = threads if threads is not None else cpus_per_task
         self.cpus = cpus_per_task
         self.board = self.ray.remote(num_cpus=0)(_Board).remote()
-        self.refs: List = []
-        self.labels: List[str] = []
+        self.refs: list = []
+        self.labels: list[str] = []
         self._cancel = threading.Event()
 
     def submit(self, fn: Callable[..., bytes], label: str, *args: object) -> None:
@@ -275,7 +276,7 @@ class ClusterRun:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def run(self, on_result: Callable[[int, bytes], None], on_progress: Optional[Callable] = None,
+    def run(self, on_result: Callable[[int, bytes], None], on_progress: Callable | None = None,
             poll: float = 0.25) -> bool:
         """True when every point finished; False when cancelled (what finished was passed on)."""
         ray = self.ray
@@ -304,8 +305,8 @@ class ClusterRun:
         return True
 
 
-def run_sweep(runner: SweepRunner, address: str, progress: Optional[Callable[[SweepProgress], None]] = None,
-              cpus: Optional[int] = None) -> Sweep:
+def run_sweep(runner: SweepRunner, address: str, progress: Callable[[SweepProgress], None] | None = None,
+              cpus: int | None = None) -> Sweep:
     """SweepRunner ``runner``'s configurations as Ray tasks; returns its Sweep (saved to
     runner.out after each finished configuration, in the plan's order)."""
     from .sweep import SweepEntry, SweepProgress, entry_from_arrays, grid_label
@@ -314,7 +315,7 @@ def run_sweep(runner: SweepRunner, address: str, progress: Optional[Callable[[Sw
     run = ClusterRun(runner.threads)
     plan = runner.plan
     total_steps = sum(cfg.steps for _, cfg in plan)
-    finished: Dict[int, SweepEntry] = {}
+    finished: dict[int, SweepEntry] = {}
     for values, cfg in plan:
         run.submit(sweep_point, grid_label(values), cfg.to_json())
 
@@ -349,8 +350,8 @@ def run_sweep(runner: SweepRunner, address: str, progress: Optional[Callable[[Sw
 
 
 def run_datasize(runner: DataSizeRunner, address: str,
-                 progress: Optional[Callable[[DataSizeProgress], None]] = None,
-                 cpus: Optional[int] = None) -> DataSizeSweep:
+                 progress: Callable[[DataSizeProgress], None] | None = None,
+                 cpus: int | None = None) -> DataSizeSweep:
     """DataSizeRunner ``runner``'s sizes as Ray tasks; returns its DataSizeSweep (saved to
     runner.out after each finished size, sizes in order)."""
     from .datasize import DataSizeProgress, SizeResult
@@ -359,7 +360,7 @@ def run_datasize(runner: DataSizeRunner, address: str,
     run = ClusterRun(runner.threads)
     sizes = runner.sizes
     N = len(sizes)
-    finished: Dict[int, SizeResult] = {}
+    finished: dict[int, SizeResult] = {}
     steps = runner.base.steps
     for T in sizes:  # runner.configs[i] is the base at examples = sizes[i]
         run.submit(datasize_point, f"T = {T}", runner.base.to_json(), int(T), int(runner.test_examples))
@@ -414,4 +415,4 @@ def _drive(run: ClusterRun, runner, on_result, on_progress) -> bool:
         w.join(1.0)
 
 
-__all__ = ["ClusterError", "connect", "shutdown", "run_sweep", "run_datasize", "pack_result", "unpack_result", "MAX_RETRIES"]
+__all__ = ["MAX_RETRIES", "ClusterError", "connect", "pack_result", "run_datasize", "run_sweep", "shutdown", "unpack_result"]

@@ -17,8 +17,9 @@ import dataclasses
 import functools
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -87,8 +88,8 @@ class Option:
     default: Any = None
     label: str = ""
     group: str = "Model"
-    low: Optional[float] = None
-    high: Optional[float] = None
+    low: float | None = None
+    high: float | None = None
     low_open: bool = False
     high_open: bool = False
     choices: tuple = ()
@@ -139,7 +140,7 @@ class Option:
         low, high = self.bounds
         return f"{'(' if self.low_open else '['}{low:g}, {high:g}{')' if self.high_open else ']'}"
 
-    def range_problem(self, v: float) -> Optional[str]:
+    def range_problem(self, v: float) -> str | None:
         """Why the number ``v`` is outside the range (None when inside). For importance: of the decay."""
         low, high = self.bounds
         if self.kind == "int":
@@ -148,7 +149,7 @@ class Option:
             return f"must be in {self._interval()}, got {v:g}"
         return None
 
-    def problem(self, v: object) -> Optional[str]:
+    def problem(self, v: object) -> str | None:
         """Why ``v`` is not a valid value of this option on its own (None when it is).
         Rules between options (RULES) are checked by TrainConfig.problems()."""
         if v is None and (self.optional or self.kind == "importance"):
@@ -169,7 +170,7 @@ class Option:
             return None if isinstance(v, str) else f"must be a file name, got {v!r}"  # empty: RULES
         return None  # importance: a rule, as its length is n's
 
-    def parse(self, text: str, optional: Optional[bool] = None) -> Any:
+    def parse(self, text: str, optional: bool | None = None) -> Any:
         """A number typed by a person ("1e-3", "25_000", "1,000", "1e5" for a whole number)
         as this option's value, without the range check; empty is None when ``optional``
         (default: the option's). ConfigError names the option and what it allows."""
@@ -194,7 +195,7 @@ class Option:
             raise ConfigError(self.key, f"must be a finite number, {self.allowed()}; got {raw!r}")
         return v
 
-    def applies_to(self, values: Mapping[str, Any]) -> Optional[tuple[str, tuple]]:
+    def applies_to(self, values: Mapping[str, Any]) -> tuple[str, tuple] | None:
         """None when the option applies given the other options' ``values``, else the
         (field, values) condition that does not hold."""
         for name, allowed in self.applies:
@@ -216,13 +217,13 @@ def option(default: Any, kind: str, help: str, **hints: Any) -> Any:
     return dataclasses.field(default=default, metadata={"option": Option(kind, help, **hints)})
 
 
-def schema(cls: Optional[type] = None) -> tuple[Option, ...]:
+def schema(cls: type | None = None) -> tuple[Option, ...]:
     """The training options of ``cls`` (default TrainConfig), in declaration order: what
     validate(), the experiment form, the command line and the sweep grid are built from."""
     return _schema(TrainConfig if cls is None else cls)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _schema(cls: type) -> tuple[Option, ...]:
     out = []
     for f in dataclasses.fields(cls):
@@ -233,37 +234,37 @@ def _schema(cls: type) -> tuple[Option, ...]:
     return tuple(out)
 
 
-def grid_options(cls: Optional[type] = None) -> dict[str, Option]:
+def grid_options(cls: type | None = None) -> dict[str, Option]:
     """{name: Option} of the options a sweep grid may vary."""
     return {o.name: o for o in schema(cls) if o.sweep}
 
 
 # --------------------------------------------------------------------------- rules between options
-def _batch_within_n(c) -> Optional[tuple[str, str]]:
+def _batch_within_n(c) -> tuple[str, str] | None:
     if c.onehot and c.batch is not None and c.batch > c.n:
         return "batch", f"must be from 1 to n = {c.n} for identity data, got {c.batch}"
     return None
 
 
-def _batch_within_examples(c) -> Optional[tuple[str, str]]:
+def _batch_within_examples(c) -> tuple[str, str] | None:
     if c.data == "sparse" and c.examples is not None and c.batch is not None and c.batch > c.examples:
         return "batch", f"must be from 1 to examples = {c.examples}, got {c.batch}"
     return None
 
 
-def _analytic_needs_m2(c) -> Optional[tuple[str, str]]:
+def _analytic_needs_m2(c) -> tuple[str, str] | None:
     if c.init == "analytic" and c.m != 2:
         return "init", f"analytic (Henighan's n-gon) needs m = 2, got m = {c.m}"
     return None
 
 
-def _run_needs_a_file(c) -> Optional[tuple[str, str]]:
+def _run_needs_a_file(c) -> tuple[str, str] | None:
     if c.init == "run" and not c.init_run:
         return "init_run", "init 'run' needs the path of a saved run"
     return None
 
 
-def _backend_applies(c) -> Optional[tuple[str, str]]:
+def _backend_applies(c) -> tuple[str, str] | None:
     if c.backend == "auto":
         return None
     if c.device != "cpu" and c.backend != "torch":
@@ -273,7 +274,7 @@ def _backend_applies(c) -> Optional[tuple[str, str]]:
     return None
 
 
-def _importance_per_feature(c) -> Optional[tuple[str, str]]:
+def _importance_per_feature(c) -> tuple[str, str] | None:
     imp = c.importance
     if imp is not None and (not isinstance(imp, (list, tuple)) or len(imp) != c.n or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in imp)):
@@ -320,16 +321,16 @@ class TrainConfig:
                              group="Data", low=0.0, high=1.0, high_open=True, applies=(("data", ("sparse",)),),
                              applies_note="identity data are the one-hot examples, with no zeros to draw", sweep=True)
     #: T; None = a fresh batch every step (T = infinity)
-    examples: Optional[int] = option(
+    examples: int | None = option(
         None, "int", "T, a finite training set fixed by the seed (sparse data); none: a fresh batch every step",
         label="examples T", group="Data", low=1, high=10_000_000, optional=True, applies=(("data", ("sparse",)),),
         applies_note="identity data is the n one-hot examples", sweep=True, aliases=("t",),
         placeholder="T", none_check="∞ fresh batches", none_fill="1000")
-    batch: Optional[int] = option(None, "int", "examples per step; auto: the full batch for finite sets, 1024 for "
+    batch: int | None = option(None, "int", "examples per step; auto: the full batch for finite sets, 1024 for "
                                   "fresh data", group="Data", low=1, high=1_000_000, optional=True, sweep=True,
                                   none_check="auto", none_fill="1024")
     #: per-feature importance I_i; None = all 1
-    importance: Optional[list] = option(
+    importance: list | None = option(
         None, "importance", "per-feature importance I_i = decay**(i-1) (feature i, 1-based); none: all 1",
         label="importance decay", group="Data", low=0.0, high=1.0, low_open=True, placeholder="all 1")
     # Optimisation
@@ -339,7 +340,7 @@ class TrainConfig:
                        low_open=True, sweep=True)
     #: None = the optimiser's default (DEFAULT_WEIGHT_DECAY), kept None so a grid over
     #: optimisers gives each its own
-    weight_decay: Optional[float] = option(
+    weight_decay: float | None = option(
         None, "float", "decoupled for adamw, L2 for adam and sgd; none: the optimiser's own default, as in torch ("
         + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_WEIGHT_DECAY.items()) + ")", label="weight decay",
         group="Optimisation", low=0.0, high=100.0, optional=True, sweep=True, aliases=("wd",))
@@ -374,10 +375,10 @@ class TrainConfig:
     init: str = option("xavier", "choice", "xavier (normal), analytic (Henighan's n-gon, needs m = 2), run "
                        "(continue a saved run)", group="Start from", choices=INITS, sweep=True,
                        sweep_choices=("xavier", "analytic"))
-    init_run: Optional[str] = option(None, "path", "the saved run to start from (init run)", label="run file",
+    init_run: str | None = option(None, "path", "the saved run to start from (init run)", label="run file",
                                      group="Start from", optional=True, applies=_RUN,
                                      applies_note=_RUN_NOTE, placeholder="saved run (.h5)")
-    init_step: Optional[int] = option(None, "int", "the snapshot at or before this step of the saved run; none: "
+    init_step: int | None = option(None, "int", "the snapshot at or before this step of the saved run; none: "
                                       "the latest", label="run step", group="Start from", low=0, high=10**12,
                                       optional=True, applies=_RUN, applies_note=_RUN_NOTE,
                                       placeholder="latest")
@@ -403,7 +404,7 @@ class TrainConfig:
         return self.onehot or self.examples is not None
 
     @property
-    def num_examples(self) -> Optional[int]:
+    def num_examples(self) -> int | None:
         if self.onehot:
             return self.n
         return self.examples
@@ -446,7 +447,7 @@ class TrainConfig:
                 bad.add(hit[0])
         return out
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raise one ConfigError naming every bad field and what each allows."""
         errors = self.problems()
         if errors:
@@ -463,7 +464,7 @@ class TrainConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         if not isinstance(d, dict):
             raise ConfigError("config", "must be a JSON object")
         names = {f.name for f in dataclasses.fields(cls)}
@@ -473,14 +474,14 @@ class TrainConfig:
         return cls(**d).validate()
 
     @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
+    def from_json(cls, text: str) -> TrainConfig:
         try:
             d = json.loads(text)
         except (json.JSONDecodeError, TypeError) as exc:
             raise ConfigError("config", f"is not valid JSON ({exc})") from None
         return cls.from_dict(d)
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
@@ -489,8 +490,22 @@ def importance_decay(n: int, decay: float) -> list:
     return [float(decay) ** i for i in range(n)]
 
 
-__all__ = ["TrainConfig", "ConfigError", "Option", "option", "schema", "grid_options", "RULES", "GROUPS",
-           "DATA_KINDS", "OPTIMIZERS", "SCHEDULES", "INITS", "DEVICES", "importance_decay"]
+__all__ = [
+    "DATA_KINDS",
+    "DEVICES",
+    "GROUPS",
+    "INITS",
+    "OPTIMIZERS",
+    "RULES",
+    "SCHEDULES",
+    "ConfigError",
+    "Option",
+    "TrainConfig",
+    "grid_options",
+    "importance_decay",
+    "option",
+    "schema",
+]
 
 
 # ------------------------------------------------------------------ SMDD

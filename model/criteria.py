@@ -34,7 +34,6 @@ analysis calls it *undecided*. ``precision_of`` tells float32 parameters
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
 
 import numpy as np
 
@@ -45,7 +44,7 @@ from .separability import FLOAT32_RES
 RESOLUTION_REL = {"float32": FLOAT32_RES, "float64": 0.0}
 
 
-def precision_of(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None) -> str:
+def precision_of(W: np.ndarray, b: np.ndarray, M: np.ndarray | None = None) -> str:
     """'float32' when every parameter is a float32 number (trained runs), else 'float64'."""
     for a in (W, b, M):
         if a is None:
@@ -57,7 +56,7 @@ def precision_of(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None) -
     return "float32"
 
 
-def function_factors(W: np.ndarray, M: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, str]:
+def function_factors(W: np.ndarray, M: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """(Phi (m, n), Psi (n, m), description) with A = Psi Phi: the function's feature vectors and
     decoder rows (see the module doc).
 
@@ -86,14 +85,14 @@ def function_factors(W: np.ndarray, M: Optional[np.ndarray] = None) -> Tuple[np.
                       "(invariant under W -> R W, M -> M R^-1)")
 
 
-def function_vectors(W: np.ndarray, M: Optional[np.ndarray] = None) -> Tuple[np.ndarray, str]:
+def function_vectors(W: np.ndarray, M: np.ndarray | None = None) -> tuple[np.ndarray, str]:
     """(Phi (m, n), description): the feature vectors the criteria read (W tied; the balanced factor
     of M W untied; see function_factors)."""
     Phi, _, desc = function_factors(W, M)
     return Phi, desc
 
 
-def preactivation_scale(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None) -> float:
+def preactivation_scale(W: np.ndarray, b: np.ndarray, M: np.ndarray | None = None) -> float:
     """max_j |Psi_j| max_i |Phi_i| + max_j |b_j|: the scale of the terms of a pre-activation
     p_j(W_i) = Psi_j . Phi_i + b_j (|W|_max^2 + |b|_max when tied), which bounds every |A_ij|
     (Cauchy-Schwarz) and the sum of the products' magnitudes alike; invariant under the gauge. O(n m)."""
@@ -110,7 +109,7 @@ def profile_ranks(m: int, live: int) -> int:
     return max(0, min(live - 1, 2 * m))
 
 
-def angle_profiles(V: np.ndarray, ranks: Optional[int] = None) -> np.ndarray:
+def angle_profiles(V: np.ndarray, ranks: int | None = None) -> np.ndarray:
     """(L, K): for each column of V (m, L, no zero column), the angles (radians) to its K nearest
     other columns, ascending; in row blocks, no L x L array for large L.
 
@@ -141,7 +140,7 @@ def angle_profiles(V: np.ndarray, ranks: Optional[int] = None) -> np.ndarray:
     return out
 
 
-def profile_ratio(profiles: np.ndarray) -> Tuple[float, int]:
+def profile_ratio(profiles: np.ndarray) -> tuple[float, int]:
     """(ratio, rank): the largest, over ranks k, of (largest k-th nearest angle) / (smallest k-th
     nearest angle) across the features; 1 when every feature sees the same angles to its neighbours
     (a regular polygon, the octahedron, any vertex-transitive set), inf when some angle is 0. rank is
@@ -161,5 +160,14 @@ def undecided(value: float, threshold: float, resolution: float) -> bool:
     return bool(resolution > 0 and math.isfinite(value) and abs(value - threshold) <= resolution)
 
 
-__all__ = ["RESOLUTION_REL", "precision_of", "function_factors", "function_vectors", "preactivation_scale", "profile_ranks",
-           "angle_profiles", "profile_ratio", "undecided"]
+__all__ = [
+    "RESOLUTION_REL",
+    "angle_profiles",
+    "function_factors",
+    "function_vectors",
+    "preactivation_scale",
+    "precision_of",
+    "profile_ranks",
+    "profile_ratio",
+    "undecided",
+]

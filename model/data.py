@@ -11,7 +11,8 @@ shared by all models of the run.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Optional, Tuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from .config import TrainConfig
 
 #: Sparse examples as (rows, cols, vals): int64 row and column indices, float32 values.
-Coo = Tuple[np.ndarray, np.ndarray, np.ndarray]
+Coo = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 # Distinct stream tags so data never reuses the init's random numbers.
 _DATA_STREAM = 0xDA7A
@@ -129,7 +130,7 @@ class SparseDataset:
             raise ValueError(f"indptr must have K T + 1 = {self.K * self.T + 1} entries, got {self.indptr.shape}")
 
     @classmethod
-    def from_coo(cls, blocks: Iterable[Coo], T: int, n: int) -> "SparseDataset":
+    def from_coo(cls, blocks: Iterable[Coo], T: int, n: int) -> SparseDataset:
         """From one (rows, cols, vals) per model, rows 0..T-1 in row-major order."""
         counts, cols, vals = [], [], []
         for rows, c, v in blocks:
@@ -145,7 +146,7 @@ class SparseDataset:
         return cls(indptr, cat(cols, np.int64), cat(vals, np.float32), K, T, n)
 
     @classmethod
-    def from_dense(cls, X: np.ndarray) -> "SparseDataset":
+    def from_dense(cls, X: np.ndarray) -> SparseDataset:
         """From a dense (K, T, n) array (each block row-major)."""
         X = np.asarray(X, dtype=np.float32)
         K, T, n = X.shape
@@ -170,7 +171,7 @@ class SparseDataset:
         rows = np.repeat(np.arange(self.T, dtype=np.int64), counts)
         return rows, self.cols[lo:hi], self.vals[lo:hi]
 
-    def dense(self, k: Optional[int] = None) -> np.ndarray:
+    def dense(self, k: int | None = None) -> np.ndarray:
         """Model k's (T, n) set, or all of them (K, T, n) when k is None."""
         if k is not None:
             return densify(*self.coo(k), self.T, self.n)
@@ -184,7 +185,7 @@ def model_dataset_coo(seed: int, T: int, n: int, sparsity: float) -> Coo:
     return sparse_coo(rng, T, n, sparsity)
 
 
-def make_sparse_dataset(config: TrainConfig) -> Optional[SparseDataset]:
+def make_sparse_dataset(config: TrainConfig) -> SparseDataset | None:
     """make_dataset's sets, kept sparse (None for identity or fresh data)."""
     if config.data != "sparse" or config.examples is None:
         return None

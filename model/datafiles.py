@@ -32,8 +32,9 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -87,7 +88,7 @@ def code_version() -> str:
         return "unknown"
 
 
-def _version(dist: str) -> Optional[str]:
+def _version(dist: str) -> str | None:
     from importlib import metadata
 
     try:
@@ -96,14 +97,14 @@ def _version(dist: str) -> Optional[str]:
         return None
 
 
-def environment() -> Dict[str, Any]:
+def environment() -> dict[str, Any]:
     """Python, numpy, torch, numba versions and the platform (read from package metadata:
     nothing heavy is imported)."""
     return {"python": sys.version.split()[0], "numpy": np.__version__, "torch": _version("torch"),
             "numba": _version("numba"), "platform": platform.platform(), "machine": platform.machine()}
 
 
-def provenance(config: TrainConfig, kind: str, **extra: Any) -> Dict[str, Any]:
+def provenance(config: TrainConfig, kind: str, **extra: Any) -> dict[str, Any]:
     """What every data file carries: format, kind ("run", "sweep", "datasize"), config, seed,
     code version, environment, creation time, then ``extra``."""
     return {"format": DATA_FORMAT if kind == "run" else TABLE_FORMAT, "format_version": FORMAT_VERSION,
@@ -112,7 +113,7 @@ def provenance(config: TrainConfig, kind: str, **extra: Any) -> Dict[str, Any]:
 
 
 # ------------------------------------------------------------------ targets
-def check_suffix(path: Union[str, os.PathLike[str]], suffixes: Sequence[str], field: str) -> str:
+def check_suffix(path: str | os.PathLike[str], suffixes: Sequence[str], field: str) -> str:
     """The file's lower-case extension when it is one of ``suffixes``; DataFileError otherwise."""
     ext = Path(os.fspath(path)).suffix.lower()
     if ext not in suffixes:
@@ -121,22 +122,22 @@ def check_suffix(path: Union[str, os.PathLike[str]], suffixes: Sequence[str], fi
     return ext
 
 
-def sidecar(path: Union[str, os.PathLike[str]]) -> Path:
+def sidecar(path: str | os.PathLike[str]) -> Path:
     """The metadata file beside a CSV table: ``PATH.json``."""
     p = Path(os.fspath(path))
     return p.with_name(p.name + ".json")
 
 
-def targets(path: Union[str, os.PathLike[str]]) -> List[Path]:
+def targets(path: str | os.PathLike[str]) -> list[Path]:
     """The files a write of ``path`` publishes (a CSV table: the table and its sidecar)."""
     p = Path(os.fspath(path))
     return [p, sidecar(p)] if p.suffix.lower() == ".csv" else [p]
 
 
-def _publish(data: Dict[Path, bytes], replace: bool, field: str) -> Path:
+def _publish(data: dict[Path, bytes], replace: bool, field: str) -> Path:
     """Write each target's bytes to a temporary file beside it, then publish them all (the
     first target last: a CSV table appears after its sidecar). Returns the first target."""
-    tmps: Dict[Path, Path] = {}
+    tmps: dict[Path, Path] = {}
     target = next(iter(data))
     try:
         for target, blob in data.items():
@@ -157,14 +158,14 @@ def _publish(data: Dict[Path, bytes], replace: bool, field: str) -> Path:
 
 
 # ------------------------------------------------------------------ run arrays
-def verdict_names() -> Tuple[str, ...]:
+def verdict_names() -> tuple[str, ...]:
     """Every verdict an array file codes (the sweep's list: the analysis' verdicts, diverged, sparse)."""
     from .analysis import SPARSE_VERDICT, VERDICTS
 
     return tuple(VERDICTS) + ("diverged", SPARSE_VERDICT)
 
 
-def select_rows(steps: np.ndarray, step: Optional[int] = None, stride: Optional[int] = None) -> np.ndarray:
+def select_rows(steps: np.ndarray, step: int | None = None, stride: int | None = None) -> np.ndarray:
     """Indices of the recorded rows to export: the one at or before ``step``, or every
     ``stride``-th row (the last one always included), or all."""
     N = len(steps)
@@ -174,9 +175,9 @@ def select_rows(steps: np.ndarray, step: Optional[int] = None, stride: Optional[
     return idx if idx[-1] == N - 1 else np.append(idx, N - 1)
 
 
-def run_arrays(config: TrainConfig, history: History, rows: Optional[np.ndarray] = None,
-               models: Optional[Sequence[int]] = None,
-               progress: Optional[Callable[[int, int], Optional[bool]]] = None) -> Dict[str, np.ndarray]:
+def run_arrays(config: TrainConfig, history: History, rows: np.ndarray | None = None,
+               models: Sequence[int] | None = None,
+               progress: Callable[[int, int], bool | None] | None = None) -> dict[str, np.ndarray]:
     """The arrays of a run (see the module doc) for the history rows ``rows`` (default all) and
     the models ``models`` (default all, 0-based). ``progress(done, total)`` is called after
     each row's diagnosis; it returning True stops (KeyboardInterrupt: nothing is returned)."""
@@ -215,7 +216,7 @@ def run_arrays(config: TrainConfig, history: History, rows: Optional[np.ndarray]
     return out
 
 
-def run_metadata(config: TrainConfig, models: Sequence[int], **extra: Any) -> Dict[str, Any]:
+def run_metadata(config: TrainConfig, models: Sequence[int], **extra: Any) -> dict[str, Any]:
     """The provenance of a run's arrays, with what the codes and axes mean."""
     from .analysis import FINDING_KINDS
 
@@ -228,7 +229,7 @@ def run_metadata(config: TrainConfig, models: Sequence[int], **extra: Any) -> Di
                             "reconstructed": "step, model, n"}, **extra)
 
 
-def write_arrays(path: Union[str, os.PathLike[str]], arrays: Dict[str, np.ndarray], meta: Dict[str, Any],
+def write_arrays(path: str | os.PathLike[str], arrays: dict[str, np.ndarray], meta: dict[str, Any],
                  replace: bool = False, field: str = "--data") -> Path:
     """``arrays`` and ``meta`` as a .npz or .safetensors file (by the extension), published in one step."""
     target = Path(os.fspath(path))
@@ -248,7 +249,7 @@ def write_arrays(path: Union[str, os.PathLike[str]], arrays: Dict[str, np.ndarra
 
 
 # ------------------------------------------------------------------ tables
-def _outcomes(entry: Any) -> List[Optional[str]]:
+def _outcomes(entry: Any) -> list[str | None]:
     """Each model's outcome (settled, stuck, moving) where the sweep records one: an ``outcomes``
     array on the entry, or the ``per_model`` list of its summary (what ``sweep --json`` prints);
     None where it does not."""
@@ -262,12 +263,12 @@ def _outcomes(entry: Any) -> List[Optional[str]]:
     return [None] * entry.K
 
 
-def sweep_rows(sweep: Sweep, margins: bool = True) -> List[Dict[str, Any]]:
+def sweep_rows(sweep: Sweep, margins: bool = True) -> list[dict[str, Any]]:
     """One dict per model of every configuration (see sweep_table)."""
     from .analysis import FINDING_KINDS, analyze
 
     opts = list(grid_options(TrainConfig))
-    rows: List[Dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     for c, e in enumerate(sweep.entries):
         cfg, outcomes = e.config, _outcomes(e)
         base = {"config": c + 1, "label": e.label, **{k: getattr(cfg, k) for k in opts}}
@@ -313,7 +314,7 @@ def datasize_table(result: DataSizeSweep) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_table(path: Union[str, os.PathLike[str]], frame: pd.DataFrame, meta: Dict[str, Any],
+def write_table(path: str | os.PathLike[str], frame: pd.DataFrame, meta: dict[str, Any],
                 replace: bool = False, field: str = "--table") -> Path:
     """``frame`` as .csv (with the metadata sidecar PATH.json) or .parquet (metadata in the
     schema, key META_KEY), published in one step."""
@@ -335,17 +336,36 @@ def write_table(path: Union[str, os.PathLike[str]], frame: pd.DataFrame, meta: D
     return _publish({target: buf.getvalue()}, replace, field)
 
 
-def sweep_metadata(sweep: Sweep) -> Dict[str, Any]:
+def sweep_metadata(sweep: Sweep) -> dict[str, Any]:
     return provenance(sweep.base, "sweep", grid=sweep.grid, models=int(sweep.models), cancelled=bool(sweep.cancelled),
                       configs=[e.config.to_dict() for e in sweep.entries])
 
 
-def datasize_metadata(result: DataSizeSweep) -> Dict[str, Any]:
+def datasize_metadata(result: DataSizeSweep) -> dict[str, Any]:
     return provenance(result.base, "datasize", sizes=list(result.sizes), test_examples=int(result.test_examples),
                       cancelled=bool(result.cancelled))
 
 
-__all__ = ["DataFileError", "code_version", "environment", "provenance", "check_suffix", "sidecar", "targets",
-           "verdict_names", "select_rows", "run_arrays", "run_metadata", "write_arrays", "sweep_rows", "sweep_table",
-           "datasize_table", "write_table", "sweep_metadata", "datasize_metadata", "DATA_SUFFIXES", "TABLE_SUFFIXES",
-           "META_KEY"]
+__all__ = [
+    "DATA_SUFFIXES",
+    "META_KEY",
+    "TABLE_SUFFIXES",
+    "DataFileError",
+    "check_suffix",
+    "code_version",
+    "datasize_metadata",
+    "datasize_table",
+    "environment",
+    "provenance",
+    "run_arrays",
+    "run_metadata",
+    "select_rows",
+    "sidecar",
+    "sweep_metadata",
+    "sweep_rows",
+    "sweep_table",
+    "targets",
+    "verdict_names",
+    "write_arrays",
+    "write_table",
+]

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -53,7 +54,7 @@ def max_chunk_steps(config: TrainConfig) -> int:
     per: float = 16  # bytes a step; a fresh batch's non-zeros per example is an expectation (float)
     if config.data == "sparse" and config.examples is None:
         per += 12 * B * paths.shape(config)[4] + 8 * B
-    elif B < (config.n if config.onehot else (config.examples or B)):
+    elif (config.n if config.onehot else (config.examples or B)) > B:
         per += 8 * B
     return max(1, int(CHUNK_DATA_BYTES // per))
 
@@ -100,12 +101,12 @@ class Trainer:
 
     BACKENDS = ("auto",) + paths.PATHS
 
-    def __init__(self, config: TrainConfig, history: Optional[History] = None, writer: Optional[RunWriter] = None,
-                 threads: Optional[int] = None,
-                 initial: Optional[Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]] = None,
-                 dataset: Optional[Union[np.ndarray, SparseDataset]] = None,
-                 on_writer_error: Optional[Callable[[RunFileError], None]] = None,
-                 backend: Optional[str] = None):
+    def __init__(self, config: TrainConfig, history: History | None = None, writer: RunWriter | None = None,
+                 threads: int | None = None,
+                 initial: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+                 dataset: np.ndarray | SparseDataset | None = None,
+                 on_writer_error: Callable[[RunFileError], None] | None = None,
+                 backend: str | None = None):
         """``on_writer_error(exc)``: when given, a run file that cannot be written (a full disk)
         is reported to it and training goes on without the file (the window: the history is
         in memory and can be saved elsewhere); without it the RunFileError ends ``run``.
@@ -149,7 +150,7 @@ class Trainer:
         self._chunk = 1
         self._first = True
         self._written = -1  # last step written to the run file
-        self.decided_at: Optional[int] = None  # the step at which on_step (until_decided) stopped the run
+        self.decided_at: int | None = None  # the step at which on_step (until_decided) stopped the run
 
     def _make_path(self, name: str, W, b, M, dataset):
         cfg = self.config
@@ -159,9 +160,9 @@ class Trainer:
 
             return LanesPath(cfg, W, b, M, opt)
         if name in ("fused", "blas"):
-            from .sparse_backend import BlasTrainer, SparseTrainer
-
             import os
+
+            from .sparse_backend import BlasTrainer, SparseTrainer
 
             cls = SparseTrainer if name == "fused" else BlasTrainer
             # fresh batches are drawn ahead on another core, unless the run was given one thread
@@ -184,7 +185,7 @@ class Trainer:
         return self.path.name == "fused"
 
     @property
-    def dataset(self) -> Optional[np.ndarray]:
+    def dataset(self) -> np.ndarray | None:
         """The finite sets, dense (K, T, n); None for one-hot or fresh data."""
         if self._dataset is None:
             if self.sparse_dataset is not None:
@@ -235,7 +236,7 @@ class Trainer:
             close()
 
     # -------------------------------------------------------------- parameters
-    def parameters(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    def parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Current W (K,m,n), b (K,n), M (K,n,m) or None as float32 copies."""
         return self.impl.state()
 
@@ -317,10 +318,10 @@ class Trainer:
         if self.writer is not None:
             self._to_file(self.writer.flush)
 
-    def run(self, progress: Optional[Callable[[Progress], None]] = None,
+    def run(self, progress: Callable[[Progress], None] | None = None,
             chunk_seconds: float = 0.1, report_seconds: float = 0.1,
-            threads: Optional[int] = None, at_steps: Optional[Sequence[int]] = None,
-            on_step: Optional[Callable[["Trainer"], bool]] = None) -> Progress:
+            threads: int | None = None, at_steps: Sequence[int] | None = None,
+            on_step: Callable[[Trainer], bool] | None = None) -> Progress:
         """Train until config.steps, a stop request, or every model halted.
 
         Chunks are sized to take about chunk_seconds; pause requests hold the
@@ -391,7 +392,7 @@ class Trainer:
 DECIDE_FIRST = 1024
 
 
-def decide_grid(cap: int, first: int = DECIDE_FIRST) -> List[int]:
+def decide_grid(cap: int, first: int = DECIDE_FIRST) -> list[int]:
     """The steps at which until_decided checks the outcomes: first * 2^(j/2) below the cap, and the cap."""
     out, j = [], 0
     while True:
@@ -408,10 +409,10 @@ class TrainingQueue:
     thread that any other thread may cancel: ``request_cancel`` stops the run in progress
     between chunks, and ``cancelled`` tells the loop not to start the next one."""
 
-    def __init__(self, threads: Optional[int] = None):
+    def __init__(self, threads: int | None = None):
         self.threads = threads
         self._cancel = threading.Event()
-        self._trainer: Optional[Trainer] = None
+        self._trainer: Trainer | None = None
         self._lock = threading.Lock()
 
     def request_cancel(self) -> None:
@@ -424,8 +425,8 @@ class TrainingQueue:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def _train(self, config: TrainConfig, progress=None, at_steps: Optional[Sequence[int]] = None,
-               on_step: Optional[Callable[["Trainer"], bool]] = None) -> "Trainer":
+    def _train(self, config: TrainConfig, progress=None, at_steps: Sequence[int] | None = None,
+               on_step: Callable[[Trainer], bool] | None = None) -> Trainer:
         """One configuration, run to its end unless cancelled (before or while it runs); ``at_steps``,
         ``on_step``: as Trainer.run's."""
         trainer = Trainer(config, threads=self.threads)
@@ -441,7 +442,7 @@ class TrainingQueue:
         return trainer
 
 
-def set_threads(threads: Optional[int]) -> None:
+def set_threads(threads: int | None) -> None:
     """Threads for numba and torch. None: all cores. The GUI passes 1: with two cores,
     torch's default of two threads collapses when the other core is busy (docs/ARCHITECTURE.md).
 
@@ -526,14 +527,14 @@ def analysis_bytes(n: int) -> int:
     return int(40 * 2**20 + 32 * min(n * n, CHUNK_ELEMS))
 
 
-def _threads(threads: Optional[int]) -> int:
+def _threads(threads: int | None) -> int:
     import os
 
     cores = os.cpu_count() or 1
     return max(1, min(threads or cores, cores))
 
 
-def path_bytes(config: TrainConfig, path: str, threads: Optional[int] = None) -> Tuple[int, float]:
+def path_bytes(config: TrainConfig, path: str, threads: int | None = None) -> tuple[int, float]:
     """(state, scratch) bytes of ``path`` training ``config``: the parameters and optimiser
     moments as the path lays them out (the lanes padded to blocks of 32), and what a step
     allocates besides, per thread where each thread allocates its own (the lanes' gradient
@@ -573,8 +574,8 @@ def path_bytes(config: TrainConfig, path: str, threads: Optional[int] = None) ->
     return torch_state, TRAIN_UNITS * f * K * B * n + (f * n * n if config.onehot else 0)
 
 
-def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optional[str] = None,
-                 held: bool = True) -> Dict[str, float]:
+def memory_parts(config: TrainConfig, threads: int | None = None, path: str | None = None,
+                 held: bool = True) -> dict[str, float]:
     """Peak bytes to train ``config``'s K models on ``path`` (default: the one model.paths
     chooses) with ``threads`` threads (default: all cores), by what needs them, each part
     keyed by the option that sizes it. ``held``: the caller also holds the finite sets
@@ -603,8 +604,8 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
     state, scratch = path_bytes(config, name, threads)
     initial = 4 * K * (m * n * (2 if config.untied else 1) + n)
     compiling = 0 if paths.kernels_ready(config, name) else COMPILE_BYTES
-    parts: Dict[str, float] = {"models": BASE_BYTES + compiling + state + initial}
-    size_key = "n" if config.onehot and B == n else "batch"
+    parts: dict[str, float] = {"models": BASE_BYTES + compiling + state + initial}
+    size_key = "n" if config.onehot and n == B else "batch"
     grows_with_batch = name in ("blas", "torch")
     identity = 4 * n * n if name == "torch" and config.onehot else 0  # the torch path's (n, n) one-hot data
     parts[size_key] = scratch - identity if grows_with_batch else 0
@@ -622,7 +623,7 @@ def memory_parts(config: TrainConfig, threads: Optional[int] = None, path: Optio
         chunk = min(CHUNK_DATA_BYTES, (12 * B * nnz_ex + 8 * B) * (config.steps + 1))
         ahead = min(AHEAD_BYTES, (20 * B * nnz_ex + 8 * B) * min(256, config.steps + 1))
         parts["batch"] = int(parts.get("batch", 0) + 2 * chunk + ahead + sparse_data_bytes(config.replace(models=1), B))
-    elif B < n:  # one-hot minibatches: the chunk's minibatch rows
+    elif n > B:  # one-hot minibatches: the chunk's minibatch rows
         parts["batch"] = int(parts.get("batch", 0) + min(CHUNK_DATA_BYTES, 8 * B * (config.steps + 1)))
     budget = int(config.history_budget_mb * 2**20)
     rows = config.steps + 2
@@ -670,7 +671,7 @@ def check_device(config: TrainConfig) -> None:
                                     f"{torch.__version__}, built {built}); available: cpu")
 
 
-def check_memory(config: TrainConfig, limit: Optional[int] = None, where: str = "") -> int:
+def check_memory(config: TrainConfig, limit: int | None = None, where: str = "") -> int:
     """The estimate, or ConfigError naming the part that dominates it (its option is the
     error's field) when it exceeds ``limit`` bytes (default: MEMORY_FRACTION of the
     memory available now). ``where``: a note after the sizes (e.g. a sweep's grid label)."""
@@ -701,15 +702,32 @@ def check_memory(config: TrainConfig, limit: Optional[int] = None, where: str = 
     return est
 
 
-def train(config: TrainConfig, progress: Optional[Callable[[Progress], None]] = None,
-          writer: Optional[RunWriter] = None, threads: Optional[int] = None,
-          at_steps: Optional[Sequence[int]] = None, on_step: Optional[Callable[["Trainer"], bool]] = None) -> Trainer:
+def train(config: TrainConfig, progress: Callable[[Progress], None] | None = None,
+          writer: RunWriter | None = None, threads: int | None = None,
+          at_steps: Sequence[int] | None = None, on_step: Callable[[Trainer], bool] | None = None) -> Trainer:
     """Convenience: build a Trainer, run it to the end (Trainer.run's at_steps / on_step), return it."""
     trainer = Trainer(config, writer=writer, threads=threads)
     trainer.run(progress, at_steps=at_steps, on_step=on_step)
     return trainer
 
 
-__all__ = ["Trainer", "Progress", "train", "lr_schedule", "decide_grid", "DECIDE_FIRST", "memory_estimate",
-           "memory_parts", "check_memory", "check_device", "cuda_available", "path_bytes",
-           "available_memory", "fmt_bytes", "TRAIN_UNITS", "BASE_BYTES", "COMPILE_BYTES", "MEMORY_FRACTION"]
+__all__ = [
+    "BASE_BYTES",
+    "COMPILE_BYTES",
+    "DECIDE_FIRST",
+    "MEMORY_FRACTION",
+    "TRAIN_UNITS",
+    "Progress",
+    "Trainer",
+    "available_memory",
+    "check_device",
+    "check_memory",
+    "cuda_available",
+    "decide_grid",
+    "fmt_bytes",
+    "lr_schedule",
+    "memory_estimate",
+    "memory_parts",
+    "path_bytes",
+    "train",
+]

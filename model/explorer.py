@@ -17,8 +17,8 @@ requested step, so new live steps leave it where it is.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Hashable
 from pathlib import Path
-from typing import Hashable, List, Optional, Set, Tuple, Union
 
 import numpy as np
 
@@ -38,25 +38,25 @@ _SERIALS = itertools.count(1)  # run and override identities: never reused, unli
 class ExplorerState:
     """The run being explored and what of it is shown. Pure: no threads, no Qt."""
 
-    def __init__(self, provider: Optional[AnalysisProvider] = None):
+    def __init__(self, provider: AnalysisProvider | None = None):
         self.analyses = provider if provider is not None else AnalysisProvider()
-        self.config: Optional[TrainConfig] = None
-        self.history: Optional[History] = None
-        self.dataset: Optional[np.ndarray] = None
-        self.path: Optional[Path] = None
+        self.config: TrainConfig | None = None
+        self.history: History | None = None
+        self.dataset: np.ndarray | None = None
+        self.path: Path | None = None
         self.model = 0
         self.follow_live = True
-        self.requested_step: Optional[int] = None
-        self.selected: Set[int] = set()
-        self.override: Optional[Snapshot] = None
+        self.requested_step: int | None = None
+        self.selected: set[int] = set()
+        self.override: Snapshot | None = None
         self.colors = feature_colors(7)
         self._run = 0
         self._override_id = 0
-        self._loss_cache: Tuple = (None, None, None)
+        self._loss_cache: tuple = (None, None, None)
 
     # ------------------------------------------------------------ the run
-    def load(self, config: TrainConfig, history: History, dataset: Optional[np.ndarray] = None,
-             path: Optional[Union[str, Path]] = None) -> None:
+    def load(self, config: TrainConfig, history: History, dataset: np.ndarray | None = None,
+             path: str | Path | None = None) -> None:
         """Show a new run (being trained, or read from a file) from its start state: model 0,
         following live, nothing selected, no override, no analyses."""
         self.config, self.history, self.dataset = config, history, dataset
@@ -71,7 +71,7 @@ class ExplorerState:
         self.analyses.reset(onehot=config.onehot)
         self.recolor()
 
-    def open(self, path: Union[str, Path]) -> None:
+    def open(self, path: str | Path) -> None:
         """Read a run file and show it. model.runfile.RunFileError (one line naming the file)
         on a bad file, and then the state is as it was."""
         run = open_run(path)
@@ -84,12 +84,12 @@ class ExplorerState:
     def has_data(self) -> bool:
         return self._recorded() is not None
 
-    def _recorded(self) -> Optional[History]:
+    def _recorded(self) -> History | None:
         """The run's history when it holds a snapshot, else None."""
         h = self.history
         return h if h is not None and len(h) > 0 else None
 
-    def _loaded(self) -> Tuple[TrainConfig, History]:
+    def _loaded(self) -> tuple[TrainConfig, History]:
         """The loaded run's config and history (load() sets both); RuntimeError before a run."""
         if self.config is None or self.history is None:
             raise RuntimeError("no run is loaded")
@@ -122,7 +122,7 @@ class ExplorerState:
         and no override is shown)."""
         return self.follow_live and self.override is None
 
-    def shown_step(self) -> Optional[int]:
+    def shown_step(self) -> int | None:
         """The step asked of the history: None (the latest) while following live."""
         return None if self.follow_live else self.requested_step
 
@@ -138,7 +138,7 @@ class ExplorerState:
             self.selected = set() if self.selected == {i} else {i}
         return True
 
-    def set_override(self, snap: Optional[Snapshot]) -> None:
+    def set_override(self, snap: Snapshot | None) -> None:
         """Show ``snap`` (a probed or edited copy of the shown model) instead of the history's
         snapshot until set_override(None) or a new run; the run itself is untouched. The
         replaced override's analyses are forgotten."""
@@ -147,14 +147,14 @@ class ExplorerState:
         self._override_id = next(_SERIALS) if snap is not None else 0
 
     # ---------------------------------------------------------------- frames
-    def snapshot(self) -> Optional[Snapshot]:
+    def snapshot(self) -> Snapshot | None:
         """The snapshot every view draws now (the override when there is one); None before data."""
         if self.override is not None:
             return self.override
         h = self._recorded()
         return None if h is None else h.snapshot(step=self.shown_step(), model=self.model)
 
-    def snapshot_at(self, step: Optional[int]) -> Optional[Snapshot]:
+    def snapshot_at(self, step: int | None) -> Snapshot | None:
         """The shown model's recorded snapshot at or before ``step`` (None: the latest)."""
         h = self._recorded()
         return None if h is None else h.snapshot(step=step, model=self.model)
@@ -165,14 +165,14 @@ class ExplorerState:
             return (OVERRIDE, self._override_id)
         return (self._run, int(snap.model), int(snap.step))
 
-    def frame(self, wait: bool = False) -> Optional[Frame]:
+    def frame(self, wait: bool = False) -> Frame | None:
         """The current frame; None before any data. Without ``wait`` a large model's analysis
         is not computed here (AnalysisProvider.in_background): the frame lends the model's
         latest one and says ``pending``; the caller computes ``frame.key`` elsewhere."""
         snap = self.snapshot()
         return None if snap is None else self._frame(snap, wait)
 
-    def frame_at(self, step: Optional[int]) -> Optional[Frame]:
+    def frame_at(self, step: int | None) -> Frame | None:
         """The frame of the shown model at or before ``step`` (None: the latest), the state left
         as it is, its analysis computed here at any n: what export and animation draw."""
         snap = self.snapshot_at(step)
@@ -195,7 +195,7 @@ class ExplorerState:
                      loss_steps=steps, losses=losses, model=self.model, nonfinite=nonfinite,
                      history=self.history, provider=self.analyses)
 
-    def losses(self) -> Tuple[np.ndarray, np.ndarray]:
+    def losses(self) -> tuple[np.ndarray, np.ndarray]:
         """(steps (N,), losses (N, K)) of the run, copied once per new recorded row."""
         h = self._loaded()[1]
         stamp = (self._run, len(h), h.latest_step)
@@ -216,7 +216,7 @@ class ExplorerState:
             ref = angles(project(snap.W)) if snap.finite else None  # no angle of NaN: categorical colours
         self.colors = feature_colors(n, ref)
 
-    def model_verdicts(self) -> Optional[List[str]]:
+    def model_verdicts(self) -> list[str] | None:
         """The verdict of each model's latest snapshot (for the model picker; NOT_FINITE for one whose
         parameters are not finite there); None when the run is too large to analyse every model at once (VERDICTS_MAX_WORK) or has no data."""
         cfg, h = self.config, self._recorded()

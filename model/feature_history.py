@@ -29,8 +29,9 @@ rows, computing only the steps it has not seen (a recorded step's parameters nev
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
@@ -70,7 +71,7 @@ class FeatureSeries:
         """(N, s) bool: dead at that step, model.analysis' criterion."""
         return self.norm < self.dead_threshold[:, None]
 
-    def died_at(self, feature: int) -> Optional[int]:
+    def died_at(self, feature: int) -> int | None:
         """The first recorded step from which ``feature`` (0-based) stays dead to the end, or None."""
         col = int(np.nonzero(self.features == int(feature))[0][0])
         d = self.dead()[:, col]
@@ -79,7 +80,7 @@ class FeatureSeries:
         alive = np.nonzero(~d)[0]
         return int(self.steps[alive[-1] + 1]) if len(alive) else int(self.steps[0])
 
-    def take(self, rows: np.ndarray) -> "FeatureSeries":
+    def take(self, rows: np.ndarray) -> FeatureSeries:
         """The rows ``rows`` (an index or mask over steps)."""
         return FeatureSeries(self.steps[rows], self.features, self.n, self.norm[rows], self.bias[rows],
                              self.dim[rows], self.share[rows], self.dead_threshold[rows], self.norm_of)
@@ -102,7 +103,7 @@ def concat(parts: Sequence[FeatureSeries]) -> FeatureSeries:
 
 
 # ------------------------------------------------------------------ the maths, over steps
-def _plane(W: np.ndarray, D: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+def _plane(W: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(W2 (T, 2, n), D2 (T, n, 2)): the parameters on each step's drawn plane; None for m = 1.
     m > 2: the top two left singular vectors of W, signs as model.geometry.plane_basis fixes them."""
     T, m, n = W.shape
@@ -198,7 +199,7 @@ def _chunk(steps, W, b, M, sel, n, share_rows=None) -> FeatureSeries:
 
 
 def series_of_arrays(steps: Sequence[int], W: np.ndarray, b: np.ndarray, features: Sequence[int],
-                     M: Optional[np.ndarray] = None) -> FeatureSeries:
+                     M: np.ndarray | None = None) -> FeatureSeries:
     """The series of ``features`` (0-based) from stacked parameters: W (N, m, n), b (N, n), M (N, n, m)."""
     W = np.asarray(W)
     N, m, n = W.shape
@@ -223,7 +224,7 @@ def _check_features(features: Sequence[int], n: int) -> np.ndarray:
 
 
 def feature_series(history: History, features: Sequence[int], model: int = 0,
-                   steps: Optional[Steps] = None, share_steps: Optional[Steps] = None) -> FeatureSeries:
+                   steps: Steps | None = None, share_steps: Steps | None = None) -> FeatureSeries:
     """The series of ``features`` (0-based) of model ``model`` at every recorded step (or at the
     recorded ``steps`` given that are still recorded), read from the history a chunk at a time;
     the sliver share at ``share_steps`` only when given (NaN at the others)."""
@@ -279,10 +280,10 @@ class SeriesTracker:
 
     def __init__(self):
         self._key = None
-        self.series: Optional[FeatureSeries] = None
+        self.series: FeatureSeries | None = None
         self.computed_last = 0  # how many steps the last update computed (tests, benchmarks)
         self.strides = (1, 1)  # (all series, sliver share)
-        self._seen: Optional[np.ndarray] = None  # the history's steps at the last update
+        self._seen: np.ndarray | None = None  # the history's steps at the last update
 
     def update(self, history: History, features: Sequence[int], model: int = 0) -> FeatureSeries:
         steps = history.steps
@@ -313,5 +314,13 @@ class SeriesTracker:
         return new
 
 
-__all__ = ["FeatureSeries", "SERIES", "feature_series", "series_of_arrays", "sliver_shares", "SeriesTracker",
-           "CHUNK_ELEMENTS", "empty_series"]
+__all__ = [
+    "CHUNK_ELEMENTS",
+    "SERIES",
+    "FeatureSeries",
+    "SeriesTracker",
+    "empty_series",
+    "feature_series",
+    "series_of_arrays",
+    "sliver_shares",
+]

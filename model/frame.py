@@ -15,8 +15,9 @@ frame built without one, the separability of a selection) they ask of the frame,
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, Hashable, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from .separability import Separability
 from .snapshot import Snapshot, nonfinite_text
 
 
-def _read_only(a: Optional[np.ndarray]) -> Optional[np.ndarray]:
+def _read_only(a: np.ndarray | None) -> np.ndarray | None:
     """A read-only view of ``a`` (the frame's arrays are shared with the state that made it)."""
     if a is None:
         return None
@@ -50,21 +51,21 @@ class Frame:
 
     snapshot: Snapshot
     colors: np.ndarray  # (n, 4) uint8 RGBA, one per feature (resources.palette)
-    analysis: Optional[Analysis] = None
+    analysis: Analysis | None = None
     pending: bool = False
-    key: Optional[Hashable] = None
+    key: Hashable | None = None
     selected: frozenset = frozenset()  # 0-based feature indices highlighted everywhere
     onehot: bool = True  # one-hot (identity) data: verdicts and reconstruction apply
-    dataset: Optional[np.ndarray] = None  # (T, n) finite dataset of the shown model, for embeddings
-    loss_steps: Optional[np.ndarray] = None  # (N,) recorded steps
-    losses: Optional[np.ndarray] = None  # (N, K) recorded losses of all models
+    dataset: np.ndarray | None = None  # (T, n) finite dataset of the shown model, for embeddings
+    loss_steps: np.ndarray | None = None  # (N,) recorded steps
+    losses: np.ndarray | None = None  # (N, K) recorded losses of all models
     model: int = 0  # the shown model (0-based)
-    nonfinite: Optional[str] = None
-    history: Optional[History] = None  # the run's recorded history (the feature-history view)
-    story: Tuple[Dict[str, Any], ...] = ()
-    outcome: Optional[Dict[str, Any]] = None
+    nonfinite: str | None = None
+    history: History | None = None  # the run's recorded history (the feature-history view)
+    story: tuple[dict[str, Any], ...] = ()
+    outcome: dict[str, Any] | None = None
     plane: str = ""
-    provider: Optional[AnalysisProvider] = field(default=None, compare=False, repr=False)
+    provider: AnalysisProvider | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.provider is None:
@@ -102,7 +103,7 @@ class Frame:
             return got
         return provider.of_snapshot(snap)
 
-    def separability(self, live: np.ndarray, features: Optional[Sequence[int]] = None) -> Separability:
+    def separability(self, live: np.ndarray, features: Sequence[int] | None = None) -> Separability:
         """The separability of the live features (only ``features`` when given) of this snapshot, from the
         provider (computed once for the last selection asked: the overlays redraw at display rate)."""
         provider = self.provider
@@ -110,11 +111,11 @@ class Frame:
         return provider.separability(self.snapshot, live, features)
 
     # ------------------------------------------------------------- new frames
-    def replace(self, **changes: Any) -> "Frame":
+    def replace(self, **changes: Any) -> Frame:
         """This frame with ``changes`` (e.g. the story and outcome the window knows)."""
         return dataclasses.replace(self, **changes)
 
-    def with_snapshot(self, snap: Snapshot) -> "Frame":
+    def with_snapshot(self, snap: Snapshot) -> Frame:
         """The frame of another snapshot of the same model (a perturbed or closed-form one): the same
         colours, selection, run and analysis (a lent one stays lent; one of another snapshot is not
         drawn: view_analysis has the provider compute this one's), no key."""

@@ -27,8 +27,7 @@ every n x n or n x pixels temporary is chunked to about CHUNK_ELEMS elements.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import List, Optional, Sequence, Tuple, Union
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -52,20 +51,20 @@ DEGENERATE_REL = 1e-12
 #: lies at infinity (more than 1e10 normalised units away).
 VERTICAL_NZ = 1e-10
 
-Box = Tuple[float, float, float, float]
+Box = tuple[float, float, float, float]
 
 
 # ----------------------------------------------------------------------------
 # small helpers
 
-def _arr(x, name: str, ndim: Optional[int] = None) -> np.ndarray:
+def _arr(x, name: str, ndim: int | None = None) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64)
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {a.shape}")
     return a
 
 
-def _check_Wb(W, b) -> Tuple[np.ndarray, np.ndarray]:
+def _check_Wb(W, b) -> tuple[np.ndarray, np.ndarray]:
     W = _arr(W, "W", 2)
     b = _arr(b, "b", 1)
     if b.shape != (W.shape[1],):
@@ -73,7 +72,7 @@ def _check_Wb(W, b) -> Tuple[np.ndarray, np.ndarray]:
     return W, b
 
 
-def decoder_of(W: ArrayLike, M: Optional[ArrayLike] = None) -> np.ndarray:
+def decoder_of(W: ArrayLike, M: ArrayLike | None = None) -> np.ndarray:
     """(n, m) decoder: W^T when tied (M is None), else M."""
     W = _arr(W, "W", 2)
     if M is None:
@@ -123,7 +122,7 @@ def default_box(W2: np.ndarray, margin: float = 0.1) -> Box:
 # ----------------------------------------------------------------------------
 # the plane used to draw m != 2 models
 
-def plane_basis(W: np.ndarray) -> Tuple[np.ndarray, str]:
+def plane_basis(W: np.ndarray) -> tuple[np.ndarray, str]:
     """(U (m, 2), description) of the plane that 2D views draw.
 
     m == 2: the identity. m == 1: h is drawn as (h, 0) (U = [[1, 0]]).
@@ -157,7 +156,7 @@ def project(W: np.ndarray) -> np.ndarray:
     return U.T @ _arr(W, "W", 2)
 
 
-def project_decoder(W: np.ndarray, M: Optional[np.ndarray] = None) -> np.ndarray:
+def project_decoder(W: np.ndarray, M: np.ndarray | None = None) -> np.ndarray:
     """(n, 2) decoder restricted to the plane_basis plane: D U (= W2^T when tied)."""
     U, _ = plane_basis(W)
     return decoder_of(W, M) @ U
@@ -193,8 +192,8 @@ def latent_shape(W2: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(W2[:, angular_order(W2)].T)
 
 
-def shape_output_vertices(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None,
-                          rows: Optional[Union[slice, np.ndarray]] = None) -> Tuple[np.ndarray, np.ndarray]:
+def shape_output_vertices(W: np.ndarray, b: np.ndarray, M: np.ndarray | None = None,
+                          rows: slice | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(V, order): V[t] = p(W_order[t]) = column order[t] of D W + b, an (n, n) array.
 
     Rows follow the latent shape's angular order (on the plane_basis plane for
@@ -211,25 +210,25 @@ def shape_output_vertices(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] 
     return V, order
 
 
-def wtw(W: np.ndarray, M: Optional[np.ndarray] = None) -> np.ndarray:
+def wtw(W: np.ndarray, M: np.ndarray | None = None) -> np.ndarray:
     """(n, n) D W (W^T W when tied). Column j is the pre-bias output for e_j."""
     W = _arr(W, "W", 2)
     return decoder_of(W, M) @ W
 
 
-def wtw_plus_b(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None) -> np.ndarray:
+def wtw_plus_b(W: np.ndarray, b: np.ndarray, M: np.ndarray | None = None) -> np.ndarray:
     """(n, n) P = D W + b[:, None]: P[i, j] = p_i(W_j), output i's pre-activation for e_j."""
     W, b = _check_Wb(W, b)
     return wtw(W, M) + b[:, None]
 
 
-def relu_wtw_plus_b(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None) -> np.ndarray:
+def relu_wtw_plus_b(W: np.ndarray, b: np.ndarray, M: np.ndarray | None = None) -> np.ndarray:
     """(n, n) ReLU(D W + b): column j is the reconstruction of e_j (I when perfect)."""
     return np.maximum(wtw_plus_b(W, b, M), 0.0)
 
 
-def onehot_loss(W: np.ndarray, b: np.ndarray, importance: Optional[np.ndarray] = None,
-                M: Optional[np.ndarray] = None) -> float:
+def onehot_loss(W: np.ndarray, b: np.ndarray, importance: np.ndarray | None = None,
+                M: np.ndarray | None = None) -> float:
     """Exact float64 loss on one-hot data: (1/n) sum_j sum_i I_i (ReLU(P_ij) - d_ij)^2.
 
     P_ij = (D W)_ij + b_i is output i for input e_j. Chunked over examples so
@@ -256,9 +255,9 @@ def onehot_loss(W: np.ndarray, b: np.ndarray, importance: Optional[np.ndarray] =
     return total / n
 
 
-def onehot_probe(W: np.ndarray, b: np.ndarray, importance: Optional[np.ndarray] = None,
-                 M: Optional[np.ndarray] = None,
-                 live: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, float]:
+def onehot_probe(W: np.ndarray, b: np.ndarray, importance: np.ndarray | None = None,
+                 M: np.ndarray | None = None,
+                 live: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """The one-hot probes e_i in one pass: numpy in row blocks up to NUMPY_MAX_N features,
     above it a fused numba kernel that builds no n x n array.
 
@@ -357,7 +356,7 @@ def bias_offset(b: np.ndarray, triple: Sequence[int]) -> np.ndarray:
     return b[_triple(triple, b.shape[0])].copy()
 
 
-def tilt(W: np.ndarray, triple: Sequence[int], M: Optional[np.ndarray] = None) -> np.ndarray:
+def tilt(W: np.ndarray, triple: Sequence[int], M: np.ndarray | None = None) -> np.ndarray:
     """(3, m) the gradients of p_i, p_j, p_k over h: rows of the decoder (W_k when tied)."""
     W = _arr(W, "W", 2)
     D = decoder_of(W, M)
@@ -365,7 +364,7 @@ def tilt(W: np.ndarray, triple: Sequence[int], M: Optional[np.ndarray] = None) -
 
 
 def plane_in_triple(W: np.ndarray, b: np.ndarray, triple: Sequence[int], points_h: np.ndarray,
-                    M: Optional[np.ndarray] = None) -> np.ndarray:
+                    M: np.ndarray | None = None) -> np.ndarray:
     """(N, 3) coordinates (p_i, p_j, p_k) of latent points h.
 
     points_h is (N, m); for m != 2 an (N, 2) array of plane coordinates is also
@@ -414,7 +413,7 @@ def _flat_areas(pts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def clip_flat(pts: np.ndarray, offsets: np.ndarray, A: np.ndarray, c: np.ndarray,
-              strict: bool) -> Tuple[np.ndarray, np.ndarray]:
+              strict: bool) -> tuple[np.ndarray, np.ndarray]:
     """Sutherland-Hodgman of every polygon g of a flat batch by {h: A[g].h + c[g] > 0}.
 
     ``strict`` chooses > 0 (open half-plane) or >= 0. Returns (pts, offsets).
@@ -447,7 +446,7 @@ def clip_flat(pts: np.ndarray, offsets: np.ndarray, A: np.ndarray, c: np.ndarray
     return out, new_off
 
 
-def _split(pts, offsets) -> List[np.ndarray]:
+def _split(pts, offsets) -> list[np.ndarray]:
     polys = np.split(pts, offsets[1:-1]) if len(offsets) > 1 else []
     return [p if p.shape[0] >= 3 else np.zeros((0, 2)) for p in polys]
 
@@ -467,7 +466,7 @@ def clip_polygon_halfplane(poly: np.ndarray, a: np.ndarray, c: float) -> np.ndar
 # ----------------------------------------------------------------------------
 # zones
 
-def _zone_windows(V, A, b) -> Tuple[np.ndarray, np.ndarray]:
+def _zone_windows(V, A, b) -> tuple[np.ndarray, np.ndarray]:
     """(lo, cnt): the vertices of the latent shape V (in angular order) that can lie
     in zone k are V[lo_k], ..., V[lo_k + cnt_k - 1] (indices mod N; cnt = N: all).
 
@@ -510,8 +509,8 @@ def _zone_args(W2, b, decoder):
     return A, W2, b
 
 
-def zone_polygons(W2: np.ndarray, b: np.ndarray, clip: str = "shape", box: Optional[Box] = None,
-                  decoder: Optional[np.ndarray] = None) -> List[np.ndarray]:
+def zone_polygons(W2: np.ndarray, b: np.ndarray, clip: str = "shape", box: Box | None = None,
+                  decoder: np.ndarray | None = None) -> list[np.ndarray]:
     """Feature k's zone {h : A_k.h + b_k > 0} clipped to the latent shape (or a box), for all k.
 
     A_k = W_k (tied, m = 2 or W2 = project(W)) or ``decoder[k]`` (n, 2).
@@ -544,7 +543,7 @@ def zone_polygons(W2: np.ndarray, b: np.ndarray, clip: str = "shape", box: Optio
         lo, cnt = _zone_windows(V, A, b)
     else:
         lo, cnt = np.zeros(n, dtype=np.int64), np.full(n, N, dtype=np.int64)
-    polys: List[np.ndarray] = [empty] * n
+    polys: list[np.ndarray] = [empty] * n
     feats = np.nonzero(cnt > 0)[0]
     if len(feats) == 0:
         return polys
@@ -591,7 +590,7 @@ def zone_polygons(W2: np.ndarray, b: np.ndarray, clip: str = "shape", box: Optio
 
 
 def zone_areas(W2: np.ndarray, b: np.ndarray,
-               decoder: Optional[np.ndarray] = None) -> Tuple[np.ndarray, float]:
+               decoder: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """(areas (n,), shape area): the area of each zone {h : A_k.h + b_k > 0} inside the
     latent shape (the polygons of zone_polygons(clip="shape")), without building them.
 
@@ -692,7 +691,7 @@ def _envelope_1d(A, b, reps, box):
     u = Vt[0]
     s = (Ar - a0) @ u
     o = np.lexsort((-br, s))  # slope ascending
-    lines: List[int] = []
+    lines: list[int] = []
     for k in o:  # convex-hull trick, O(n)
         if lines and s[lines[-1]] == s[k]:
             continue  # same slope, lower or equal intercept
@@ -805,8 +804,8 @@ def _hull2d_rays(Ar, h0):
     return hv, ray_k, ray_s, ray_nu
 
 
-def strongest_partition_flat(W2: np.ndarray, b: np.ndarray, box: Optional[Box] = None,
-                             decoder: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def strongest_partition_flat(W2: np.ndarray, b: np.ndarray, box: Box | None = None,
+                             decoder: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flat form of strongest_partition: (pts (P, 2), offsets (G+1,), features (G,)).
 
     Cell g is pts[offsets[g]:offsets[g+1]], a convex polygon (counter-clockwise),
@@ -840,8 +839,7 @@ def strongest_partition_flat(W2: np.ndarray, b: np.ndarray, box: Optional[Box] =
         sp = np.linalg.svd(Pn - Pn.mean(axis=0), compute_uv=False)
         hull = None
         if sc_b > 0 and sp[2] > DEGENERATE_REL * sp[0]:
-            from scipy.spatial import ConvexHull
-            from scipy.spatial import QhullError
+            from scipy.spatial import ConvexHull, QhullError
             try:
                 hull = ConvexHull(Pn)
             except QhullError:
@@ -909,7 +907,7 @@ class Partition(Mapping):
     that draw every cell in one call; polygons are sliced on demand.
     """
 
-    __slots__ = ("pts", "offsets", "features")
+    __slots__ = ("features", "offsets", "pts")
 
     def __init__(self, pts: np.ndarray, offsets: np.ndarray, features: np.ndarray):
         self.pts = pts
@@ -947,8 +945,8 @@ class Partition(Mapping):
         return f"Partition({len(self)} cells, {self.pts.shape[0]} vertices)"
 
 
-def strongest_partition(W2: np.ndarray, b: np.ndarray, box: Optional[Box] = None,
-                        decoder: Optional[np.ndarray] = None) -> Partition:
+def strongest_partition(W2: np.ndarray, b: np.ndarray, box: Box | None = None,
+                        decoder: np.ndarray | None = None) -> Partition:
     """Exact partition of the box into cells argmax_k p_k(h), p_k(h) = A_k.h + b_k.
 
     A_k = W_k (tied) or ``decoder[k]``. Returns a Partition: a mapping
@@ -1024,8 +1022,8 @@ def _raster(A, b, extent, res, chunk, want_count=False):
 
 
 def zone_raster(W2: np.ndarray, b: np.ndarray, extent: Box, res: int, positive_only: bool = False,
-                decoder: Optional[np.ndarray] = None,
-                chunk: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+                decoder: np.ndarray | None = None,
+                chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Raster fallback: ((res, res) argmax feature, (res, res) max p), rows from ymin.
 
     positive_only: the argmax is -1 where every p_k <= 0 (no zone covers the pixel).
@@ -1040,15 +1038,15 @@ def zone_raster(W2: np.ndarray, b: np.ndarray, extent: Box, res: int, positive_o
 
 
 def active_count_raster(W2: np.ndarray, b: np.ndarray, extent: Box, res: int,
-                        decoder: Optional[np.ndarray] = None, chunk: Optional[int] = None) -> np.ndarray:
+                        decoder: np.ndarray | None = None, chunk: int | None = None) -> np.ndarray:
     """(res, res) number of features with p_k(h) > 0 at each pixel centre."""
     A = _normals2(W2, decoder)
     b = _arr(b, "b", 1)
     return _raster(A, b, extent, res, chunk, want_count=True)[2]
 
 
-def naive_argmax_raster(W2: np.ndarray, b: np.ndarray, extent: Box, res: int = 512, chunk: Optional[int] = None,
-                        decoder: Optional[np.ndarray] = None) -> np.ndarray:
+def naive_argmax_raster(W2: np.ndarray, b: np.ndarray, extent: Box, res: int = 512, chunk: int | None = None,
+                        decoder: np.ndarray | None = None) -> np.ndarray:
     """The naive chunked numpy raster of argmax_k p_k over all n features (the baseline).
 
     ``chunk`` is the number of features evaluated per block (default: as many as

@@ -32,9 +32,10 @@ import math
 import os
 import stat
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Optional, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -66,7 +67,7 @@ T = TypeVar("T")
 ANY_KIND = "run, sweep or dataset-size sweep file"
 
 
-def kind_name(fmt: Optional[str]) -> str:
+def kind_name(fmt: str | None) -> str:
     """What a person calls a file of format ``fmt`` ("run file", "sweep file", ...; None: any kind)."""
     if fmt is None:
         return ANY_KIND
@@ -89,7 +90,7 @@ def as_str(v: object) -> str:
     raise TypeError(f"expected a string, got {type(v).__name__}")
 
 
-def _named(exc: RunFileError, fmt: Optional[str]) -> RunFileError:
+def _named(exc: RunFileError, fmt: str | None) -> RunFileError:
     """``exc`` with the file's kind in its message (the same error when it names it already)."""
     kind = kind_name(fmt)
     if exc.kind is not None or kind in exc.problem:
@@ -97,7 +98,7 @@ def _named(exc: RunFileError, fmt: Optional[str]) -> RunFileError:
     return RunFileError(exc.path, exc.problem, status=exc.status, kind=kind)
 
 
-def check_real(ds: h5py.Dataset, path: Union[str, Path], name: str) -> None:
+def check_real(ds: h5py.Dataset, path: str | Path, name: str) -> None:
     """Refuse a dataset that does not hold real numbers (complex, strings, compound...): one line."""
     kind = ds.dtype.kind
     if kind not in "fiu":
@@ -106,13 +107,13 @@ def check_real(ds: h5py.Dataset, path: Union[str, Path], name: str) -> None:
         raise RunFileError(path, f"{name} holds {what} ({ds.dtype}); it must hold real numbers")
 
 
-def check_whole(ds: h5py.Dataset, path: Union[str, Path], name: str) -> None:
+def check_whole(ds: h5py.Dataset, path: str | Path, name: str) -> None:
     """Refuse a dataset that does not hold whole numbers (indices, steps, codes): one line."""
     if ds.dtype.kind not in "iu":
         raise RunFileError(path, f"{name} holds {ds.dtype} values; it must hold whole numbers")
 
 
-def read_version(f: h5py.File, path: Union[str, Path], fmt: str, newest: int) -> int:
+def read_version(f: h5py.File, path: str | Path, fmt: str, newest: int) -> int:
     """The file's ``format_version`` (1..``newest``); a newer or unknown one is refused."""
     raw = f.attrs.get("format_version")
     try:
@@ -129,7 +130,7 @@ def read_version(f: h5py.File, path: Union[str, Path], fmt: str, newest: int) ->
 
 
 # ------------------------------------------------------------------------ read
-def _describe_mode(mode: int) -> Optional[str]:
+def _describe_mode(mode: int) -> str | None:
     """None for a regular file, else what the path is (a FIFO would block every read)."""
     if stat.S_ISREG(mode):
         return None
@@ -192,7 +193,7 @@ def _head(text: str, path, kind: str) -> tuple:
         os.close(fd)
 
 
-def check_readable(path: Union[str, Path], fmt: Optional[str] = RUN_FORMAT) -> None:
+def check_readable(path: str | Path, fmt: str | None = RUN_FORMAT) -> None:
     """Refuse, with a one-line RunFileError naming the file and its kind (``fmt``, a FILE_KINDS
     key), any path that is not a regular, readable file that starts like HDF5, before anything
     opens it: a missing file, a broken link, a symbolic link loop, a folder, a FIFO (opening one
@@ -282,8 +283,8 @@ def storable_bytes(ds: h5py.Dataset, file_size: int) -> int:
     return int(file_size) * (COMPRESSION_MAX if filters - _SIZE_KEEPING_FILTERS else 1)
 
 
-def check_declared(ds: h5py.Dataset, path: Union[str, Path], name: str, file_size: int,
-                   rows: Optional[int] = None) -> None:
+def check_declared(ds: h5py.Dataset, path: str | Path, name: str, file_size: int,
+                   rows: int | None = None) -> None:
     """Refuse, before anything is read, a dataset whose declared size (or the first ``rows`` rows
     of it: what a reader reads) is more than the file could store (``storable_bytes``): a small
     damaged or hostile file must not make a reader allocate gigabytes of fill values. A
@@ -302,7 +303,7 @@ def check_declared(ds: h5py.Dataset, path: Union[str, Path], name: str, file_siz
                                  f"whole file ({_fmt_size(file_size)}) can hold: its sizes are damaged")
 
 
-def file_size(f: h5py.File, path: Union[str, Path]) -> int:
+def file_size(f: h5py.File, path: str | Path) -> int:
     """The size of the open file on disk (what its datasets must fit in)."""
     try:
         return int(os.fstat(f.id.get_vfd_handle()).st_size)
@@ -347,7 +348,7 @@ def _check_self_contained(f, path: Path) -> None:
                 check_declared(obj, path, where.lstrip("/"), size)
 
 
-def _format_of(f) -> Optional[str]:
+def _format_of(f) -> str | None:
     """The file's ``format`` attribute as text; None when it has none or it is not text."""
     found = f.attrs.get("format")
     try:
@@ -368,7 +369,7 @@ def _check_format(f, path: Path, fmt: str) -> None:
                        kind=kind)
 
 
-def read_h5(path: Union[str, Path], fn: Callable[[h5py.File], T], fmt: Optional[str] = RUN_FORMAT) -> T:
+def read_h5(path: str | Path, fn: Callable[[h5py.File], T], fmt: str | None = RUN_FORMAT) -> T:
     """The read guard every reader of this program's HDF5 files goes through: check the path
     (check_readable), open it (as an SWMR reader when a writer has it, or left the mark),
     refuse a file that reaches outside itself or is of another kind (``fmt``: a FILE_KINDS
@@ -402,7 +403,7 @@ def read_h5(path: Union[str, Path], fn: Callable[[h5py.File], T], fmt: Optional[
         raise RunFileError(path, f"is a damaged {kind} ({type(exc).__name__}: {one_line(exc)})") from None
 
 
-def file_kind(path: Union[str, Path]) -> str:
+def file_kind(path: str | Path) -> str:
     """Which of this program's files ``path`` is: RUN_FORMAT, SWEEP_FORMAT or DATASIZE_FORMAT,
     read from its ``format`` attribute through the read guard; any other HDF5 file is a one-line
     RunFileError naming the kinds it could have been."""
@@ -420,7 +421,7 @@ def file_kind(path: Union[str, Path]) -> str:
 
 
 # ----------------------------------------------------------------------- write
-def write_error(path: Union[str, Path], exc: BaseException, doing: str) -> RunFileError:
+def write_error(path: str | Path, exc: BaseException, doing: str) -> RunFileError:
     """The RunFileError for a failed write (``doing``: "write the sweep file", ...): exit
     status 1 for a disk failure or the machine's, 2 for the user's input (a name, a folder)."""
     if isinstance(exc, RunFileError):
@@ -432,7 +433,7 @@ def write_error(path: Union[str, Path], exc: BaseException, doing: str) -> RunFi
     return RunFileError(path, f"cannot {doing}: {one_line(exc)}", status=1)
 
 
-def check_writable(path: Union[str, Path], replace: bool, fmt: str) -> Path:
+def check_writable(path: str | Path, replace: bool, fmt: str) -> Path:
     """Refuse, before any work, a target that cannot be written (an existing file without
     ``replace``, a folder, a missing folder, no permission): RunFileError naming the kind."""
     path = Path(path)
@@ -449,7 +450,7 @@ def stamp(f: h5py.File, fmt: str, version: int) -> None:
 
 
 @contextmanager
-def atomic_h5(path: Union[str, Path], doing: str, libver: Optional[Union[str, Tuple[str, str]]] = None,
+def atomic_h5(path: str | Path, doing: str, libver: str | tuple[str, str] | None = None,
               replace: bool = False) -> Iterator[h5py.File]:
     """A new HDF5 file for ``path``, written in one go: built in memory (h5py's core
     driver) while the with-block runs, then written to a temporary file beside ``path``
@@ -490,7 +491,7 @@ def atomic_h5(path: Union[str, Path], doing: str, libver: Optional[Union[str, Tu
 
 
 @contextmanager
-def write_h5(path: Union[str, Path], fmt: str, version: int, replace: bool = False) -> Iterator[h5py.File]:
+def write_h5(path: str | Path, fmt: str, version: int, replace: bool = False) -> Iterator[h5py.File]:
     """atomic_h5 for a file of kind ``fmt``, stamped with its format and ``version``; errors
     say "cannot write the <kind>: ..."."""
     with atomic_h5(path, f"write the {kind_name(fmt)}", replace=replace) as f:
@@ -498,6 +499,26 @@ def write_h5(path: Union[str, Path], fmt: str, version: int, replace: bool = Fal
         yield f
 
 
-__all__ = ["RUN_FORMAT", "SWEEP_FORMAT", "DATASIZE_FORMAT", "FILE_KINDS", "RunFileError", "kind_name", "one_line",
-           "as_str", "check_real", "check_whole", "check_declared", "storable_bytes", "file_size", "read_version", "check_readable", "read_h5", "write_error",
-           "check_writable", "stamp", "atomic_h5", "write_h5"]
+__all__ = [
+    "DATASIZE_FORMAT",
+    "FILE_KINDS",
+    "RUN_FORMAT",
+    "SWEEP_FORMAT",
+    "RunFileError",
+    "as_str",
+    "atomic_h5",
+    "check_declared",
+    "check_readable",
+    "check_real",
+    "check_whole",
+    "check_writable",
+    "file_size",
+    "kind_name",
+    "one_line",
+    "read_h5",
+    "read_version",
+    "stamp",
+    "storable_bytes",
+    "write_error",
+    "write_h5",
+]

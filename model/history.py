@@ -50,8 +50,8 @@ row read is never torn by a concurrent append or compaction.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class History:
     """Snapshots of K models trained together, thinned to stay under a memory budget."""
 
     def __init__(self, K: int, m: int, n: int, untied: bool = False,
-                 budget_bytes: int = DEFAULT_BUDGET_BYTES, max_rows: Optional[int] = None):
+                 budget_bytes: int = DEFAULT_BUDGET_BYTES, max_rows: int | None = None):
         """``max_rows``: the most rows it will ever be given (a run of S steps: S + 1; a file's
         rows), so that a large budget for a short run reserves no memory it could never use."""
         K, m, n = int(K), int(m), int(n)
@@ -98,7 +98,7 @@ class History:
         self._kept = 0  # kept rows, indices [0, _kept)
         self._n_dense = 0  # kept rows with step < t0 (they come first)
         self._has_latest = False  # a latest row at index _kept
-        self._s0: Optional[int] = None
+        self._s0: int | None = None
         self.stride = 1
         self._lock = threading.RLock()
 
@@ -182,7 +182,7 @@ class History:
         with self._lock:
             return self._plan(start, stop)
 
-    def final_grid(self, last_step: int) -> Tuple[int, int]:
+    def final_grid(self, last_step: int) -> tuple[int, int]:
         """(t0, stride) of the thinned region once every wanted step up to ``last_step`` has been
         appended: its stride then is the smallest power of two (at least the current one) whose
         grid t0, t0 + stride, ... up to ``last_step`` fits the thinned region's P - D rows."""
@@ -259,7 +259,7 @@ class History:
             M = None
         return W, b, loss, M
 
-    def append(self, step: int, W: np.ndarray, b: np.ndarray, loss: np.ndarray, M: Optional[np.ndarray] = None, *,
+    def append(self, step: int, W: np.ndarray, b: np.ndarray, loss: np.ndarray, M: np.ndarray | None = None, *,
                latest: bool = False) -> bool:
         """Record ``step`` (all K models). Data is copied. Steps must strictly increase.
 
@@ -296,7 +296,7 @@ class History:
             return keep
 
     def append_block(self, steps: np.ndarray, W: np.ndarray, b: np.ndarray, loss: np.ndarray,
-                     M: Optional[np.ndarray] = None) -> np.ndarray:
+                     M: np.ndarray | None = None) -> np.ndarray:
         """Append R rows at once (steps (R,), W (R,K,m,n), ...): the engine's path.
 
         Same result as R calls of append(); rows in the dense prefix are
@@ -382,13 +382,13 @@ class History:
             return self._steps[: self._kept + self._has_latest].copy()
 
     @property
-    def latest_step(self) -> Optional[int]:
+    def latest_step(self) -> int | None:
         with self._lock:
             n = self._kept + self._has_latest
             return int(self._steps[n - 1]) if n else None
 
     @property
-    def first_step(self) -> Optional[int]:
+    def first_step(self) -> int | None:
         with self._lock:
             return int(self._steps[0]) if self._kept + self._has_latest else None
 
@@ -404,7 +404,7 @@ class History:
         with self._lock:
             return self._index_at(step)
 
-    def row(self, i: int) -> Tuple[int, np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    def row(self, i: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """(step, W (K,m,n), b (K,n), loss (K,), M (K,n,m) or None): float32 copies."""
         with self._lock:
             n = self._kept + self._has_latest
@@ -421,7 +421,7 @@ class History:
             ok = ok and np.isfinite(self._M[i, k]).all()
         return bool(ok)
 
-    def snapshot(self, step: Optional[int] = None, model: int = 0) -> Snapshot:
+    def snapshot(self, step: int | None = None, model: int = 0) -> Snapshot:
         """Model ``model`` at (or before) ``step`` as a float64 Snapshot; None = latest.
 
         A halted model is clamped to its last finite snapshot before its halt step.
@@ -446,7 +446,7 @@ class History:
                             loss=float(self._loss[i, model]),
                             M=None if M is None else M.astype(np.float64), model=model)
 
-    def last_finite_step(self, model: int = 0, step: Optional[int] = None) -> Optional[int]:
+    def last_finite_step(self, model: int = 0, step: int | None = None) -> int | None:
         """The latest recorded step at or before ``step`` (None: the latest) at which model
         ``model``'s parameters are all finite; None when there is none (what a reader names
         when the snapshot asked for is not finite)."""
@@ -460,7 +460,7 @@ class History:
                 i -= 1
             return int(self._steps[i]) if i >= 0 else None
 
-    def losses(self, model: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+    def losses(self, model: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(steps (N,), loss (N,) for one model or (N, K) for all), as copies."""
         with self._lock:
             n = self._kept + self._has_latest
@@ -485,4 +485,4 @@ class History:
                 f"/{self.capacity}, stride={self.stride})")
 
 
-__all__ = ["History", "DEFAULT_BUDGET_BYTES"]
+__all__ = ["DEFAULT_BUDGET_BYTES", "History"]

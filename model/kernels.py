@@ -32,8 +32,7 @@ model that diverges.
 from __future__ import annotations
 
 import math
-
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
@@ -250,7 +249,7 @@ class LanesPath:
 
     name = "lanes"
 
-    def __init__(self, config: TrainConfig, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray], opt: Optimiser):
+    def __init__(self, config: TrainConfig, W: np.ndarray, b: np.ndarray, M: np.ndarray | None, opt: Optimiser):
         f32 = np.float32
         K, m, n = config.models, config.m, config.n
         self.K, self.untied, self.opt = K, bool(config.untied), opt
@@ -271,7 +270,7 @@ class LanesPath:
         train_identity_chunk(state, self.imp, self.K, chunk.kernel_args(), self.opt.kernel_args(), self.flags,
                              halted, rec.arrays())
 
-    def state(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         W = from_blocks(self.W, self.K).copy()
         b = from_blocks(self.b, self.K).copy()
         M = np.swapaxes(from_blocks(self.Dt, self.K), 1, 2).copy() if self.untied else None

@@ -43,7 +43,6 @@ import re
 import secrets
 import uuid
 from pathlib import Path
-from typing import Optional, Union
 
 
 class RunFileError(Exception):
@@ -55,7 +54,7 @@ class RunFileError(Exception):
     (a bad file or name, an existing target), 1 for the machine's failure (a full disk,
     an I/O error)."""
 
-    def __init__(self, path: Optional[Union[str, Path]], problem: str, status: int = 2, kind: Optional[str] = None):
+    def __init__(self, path: str | Path | None, problem: str, status: int = 2, kind: str | None = None):
         self.path = os.fspath(path) if path is not None else ""
         problem = str(problem).encode("utf-8", "backslashreplace").decode("utf-8")  # no lone surrogates
         self.problem = " ".join(problem.split())  # one line
@@ -75,7 +74,7 @@ def _text(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _errno(exc: BaseException) -> Optional[int]:
+def _errno(exc: BaseException) -> int | None:
     """The errno of an OSError, also when libhdf5 only wrote it into the message (h5py's
     errno is not always the system's, so the message's "errno = N" comes first)."""
     low = _text(exc).lower()
@@ -125,7 +124,7 @@ def problem(exc: BaseException, doing: str) -> str:
 
 
 # ------------------------------------------------------------------ targets
-def check_target(path: Union[str, Path], replace: bool = False) -> Path:
+def check_target(path: str | Path, replace: bool = False) -> Path:
     """The target ``path`` if a new file may be published there; otherwise the OSError a
     writer would meet (FileExistsError unless ``replace``, IsADirectoryError,
     FileNotFoundError for a missing folder, PermissionError), raised before any work."""
@@ -143,7 +142,7 @@ def check_target(path: Union[str, Path], replace: bool = False) -> Path:
     return p
 
 
-def name_max(folder: Union[str, Path]) -> int:
+def name_max(folder: str | Path) -> int:
     """The longest file name (bytes) the file system of ``folder`` allows (255 when unknown)."""
     try:
         return int(os.pathconf(os.fspath(folder) or ".", "PC_NAME_MAX"))
@@ -151,7 +150,7 @@ def name_max(folder: Union[str, Path]) -> int:
         return 255
 
 
-def check_name(path: Union[str, Path]) -> None:
+def check_name(path: str | Path) -> None:
     """OSError(ENAMETOOLONG) when ``path``'s name is longer than its folder's file system allows,
     saying both lengths (before anything stats it: the stat would fail the same way)."""
     p = Path(os.fspath(path))
@@ -173,7 +172,7 @@ def _fit_utf8(text: str, nbytes: int) -> str:
     return os.fsdecode(raw[:nbytes]).encode("utf-8", "surrogateescape").decode("utf-8", "ignore")
 
 
-def _start_time(pid: int) -> Optional[int]:
+def _start_time(pid: int) -> int | None:
     """The start time of process ``pid`` (clock ticks since boot, /proc/PID/stat field 22); None
     when no such process runs (or /proc is not there)."""
     try:
@@ -187,7 +186,7 @@ def _start_time(pid: int) -> Optional[int]:
 _OWNER: dict = {}
 
 
-def _owner() -> Optional[str]:
+def _owner() -> str | None:
     """'PID-START-TAG' of this process (TAG: this boot and process namespace, so a name from
     another machine or namespace is never judged here); None without /proc."""
     pid = os.getpid()
@@ -208,7 +207,7 @@ def _owner() -> Optional[str]:
 _TEMP_NAME = re.compile(r"^\..*\.(?P<pid>\d+)-(?P<start>\d+)-(?P<tag>[0-9a-f]{6})-[0-9a-f]{4}\.part(\.[^.]*)?$")
 
 
-def remove_stale(folder: Union[str, Path]) -> list:
+def remove_stale(folder: str | Path) -> list:
     """Remove the temporary files of dead writers in ``folder`` (a writer killed with -9 leaves
     its own): a name of this module whose process, on this machine and in this namespace, no
     longer runs (no process with that id, or one started at another time). Returns the names
@@ -237,7 +236,7 @@ def remove_stale(folder: Union[str, Path]) -> list:
     return gone
 
 
-def temp_beside(target: Union[str, Path]) -> Path:
+def temp_beside(target: str | Path) -> Path:
     """A fresh hidden name in ``target``'s folder that keeps its extension (encoders and
     Qt pick the format by it): ``.NAME.PID-START-TAG-RAND.part.EXT``, NAME shortened so that
     the whole fits the file system's NAME_MAX. Nothing is created; the temporary files of
@@ -253,7 +252,7 @@ def temp_beside(target: Union[str, Path]) -> Path:
     return t.with_name(f".{_fit_utf8(t.stem, room)}.{token}.part{t.suffix}")
 
 
-def discard(tmp: Optional[Union[str, Path]]) -> None:
+def discard(tmp: str | Path | None) -> None:
     """Remove a temporary file if it is there (never raises)."""
     if tmp is not None:
         try:
@@ -262,7 +261,7 @@ def discard(tmp: Optional[Union[str, Path]]) -> None:
             pass
 
 
-def publish(tmp: Union[str, Path], target: Union[str, Path], replace: bool = False) -> Path:
+def publish(tmp: str | Path, target: str | Path, replace: bool = False) -> Path:
     """Put the finished ``tmp`` under ``target``'s name in one step (see the module doc).
     Without ``replace`` an existing ``target`` is never touched: FileExistsError.
     On any error ``tmp`` is removed and the target is as it was."""
@@ -292,7 +291,7 @@ def publish(tmp: Union[str, Path], target: Union[str, Path], replace: bool = Fal
         raise
 
 
-def write_new(path: Union[str, Path], data: Union[bytes, bytearray, memoryview]) -> None:
+def write_new(path: str | Path, data: bytes | bytearray | memoryview) -> None:
     """Write ``data`` (bytes-like) to a new file ``path`` with plain os.write (a full disk is an
     ordinary OSError here); the partial file is removed on any error."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -335,7 +334,7 @@ class SpaceReserve:
     may take the space between the check and the write).
     """
 
-    def __init__(self, path: Union[str, Path]):
+    def __init__(self, path: str | Path):
         self.path = Path(path)
         self._fd = os.open(self.path, os.O_WRONLY)
         self._fallocate, self._ctypes = _libc_fallocate()
@@ -380,5 +379,17 @@ class SpaceReserve:
             self._fd = -1
 
 
-__all__ = ["check_target", "check_name", "name_max", "temp_beside", "remove_stale", "publish", "discard", "write_new", "SpaceReserve", "problem",
-           "is_disk_failure", "DISK_ERRNOS"]
+__all__ = [
+    "DISK_ERRNOS",
+    "SpaceReserve",
+    "check_name",
+    "check_target",
+    "discard",
+    "is_disk_failure",
+    "name_max",
+    "problem",
+    "publish",
+    "remove_stale",
+    "temp_beside",
+    "write_new",
+]

@@ -24,8 +24,9 @@ ratios, and the time-left estimators rescale them by what they measure.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING
 
 from .config import BACKENDS
 
@@ -93,14 +94,14 @@ class Choice:
     that could run it (one thread)."""
 
     name: str
-    seconds: Dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def step_seconds(self) -> float:
         return self.seconds[self.name]
 
 
-def applicable(config: TrainConfig) -> Tuple[str, ...]:
+def applicable(config: TrainConfig) -> tuple[str, ...]:
     """The paths that can train ``config`` on its device."""
     if getattr(config, "device", "cpu") != "cpu":
         return ("torch",)
@@ -108,7 +109,7 @@ def applicable(config: TrainConfig) -> Tuple[str, ...]:
     return (("lanes",) if full_onehot else ()) + ("fused", "blas", "torch")
 
 
-def shape(config: TrainConfig) -> Tuple[int, int, int, int, float]:
+def shape(config: TrainConfig) -> tuple[int, int, int, int, float]:
     """(K, n, m, B, non-zeros an example) of a step."""
     K, n, m, B = config.models, config.n, config.m, config.effective_batch
     nnz = 1.0 if config.onehot else n * (1.0 - config.sparsity)
@@ -152,7 +153,7 @@ def step_seconds(config: TrainConfig, path: str, costs: Costs = COSTS) -> float:
     raise ValueError(f"unknown path {path!r}; the paths are {', '.join(PATHS)}")
 
 
-def choose(config: TrainConfig, forced: Optional[str] = None) -> Choice:
+def choose(config: TrainConfig, forced: str | None = None) -> Choice:
     """The fastest path that can train ``config`` (the torch path is the reference and the
     GPU's: chosen on the CPU only when forced), or ``forced`` when it can run it (None: the
     config's own ``backend``)."""
@@ -176,14 +177,14 @@ def choose(config: TrainConfig, forced: Optional[str] = None) -> Choice:
 #: every group is needed, one kernel of a group is enough (the fused path runs its models either
 #: one a thread or split across threads, as its plan finds faster). The kernels an entry point
 #: calls are compiled with it. The torch path runs none.
-PATH_KERNELS: Dict[str, Tuple[str, Tuple[Tuple[str, ...], ...]]] = {
+PATH_KERNELS: dict[str, tuple[str, tuple[tuple[str, ...], ...]]] = {
     "lanes": ("kernels", (("train_identity_chunk",),)),
     "fused": ("sparse_kernels", (("train_sparse_models", "train_sparse_split"),)),
     "blas": ("sparse_kernels", (("blas_hidden",), ("blas_activate",), ("blas_update",))),
 }
 
 
-def kernels_ready(config: TrainConfig, path: Optional[str] = None) -> bool:
+def kernels_ready(config: TrainConfig, path: str | None = None) -> bool:
     """Whether the compiled kernels of the path that trains ``config`` (default: the one ``choose``
     picks) are ready: compiled in this process, or in numba's on-disk cache (its index file, newer
     than the kernel's source). False: the first chunk compiles them (about half a minute, and
@@ -231,7 +232,7 @@ class WorkLeft:
     def fraction(self, index: int, part_fraction: float) -> float:
         return 1.0 if self.total <= 0 else min(1.0, self.done(index, part_fraction) / self.total)
 
-    def seconds_left(self, index: int, part_fraction: float, elapsed: float) -> Optional[float]:
+    def seconds_left(self, index: int, part_fraction: float, elapsed: float) -> float | None:
         """Seconds to the end, None before any work was timed."""
         done = self.done(index, part_fraction)
         if done <= 0 or elapsed <= 0:
@@ -239,5 +240,17 @@ class WorkLeft:
         return float(elapsed / done * (self.total - done))
 
 
-__all__ = ["PATHS", "PATH_KERNELS", "kernels_ready", "WorkLeft", "Costs", "COSTS", "Choice", "applicable", "choose", "step_seconds", "draw_seconds",
-           "shape"]
+__all__ = [
+    "COSTS",
+    "PATHS",
+    "PATH_KERNELS",
+    "Choice",
+    "Costs",
+    "WorkLeft",
+    "applicable",
+    "choose",
+    "draw_seconds",
+    "kernels_ready",
+    "shape",
+    "step_seconds",
+]

@@ -10,8 +10,9 @@ beside two radii).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any
 
 from model.config import ConfigError, TrainConfig, importance_decay, smdd_config
 
@@ -32,7 +33,7 @@ class Preset:
     summary: str
     reproduces: str
     build_fn: Callable[..., TrainConfig]
-    params: Dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
     def build(self, **params: Any) -> TrainConfig:
         unknown = sorted(set(params) - set(self.params))
@@ -67,7 +68,7 @@ def _smdd(T: int = SMDD_DEFAULT_T) -> TrainConfig:
     return smdd_config(examples=int(T))
 
 
-_ALL: Tuple[Preset, ...] = (
+_ALL: tuple[Preset, ...] = (
     Preset("seed-failure", "The seed's symmetric failure (n = 7, SGD)",
            "n = 7, m = 2, one-hot, SGD momentum 0.9, no weight decay, seed 10, 25,000 steps",
            "feature 1 never learnt (W_1 -> 0, b_1 -> 1/7) beside a regular hexagon; loss -> 6/49. AdamW at "
@@ -92,7 +93,7 @@ _ALL: Tuple[Preset, ...] = (
 )
 
 #: name -> Preset, in menu order.
-PRESETS: Dict[str, Preset] = {p.name: p for p in _ALL}
+PRESETS: dict[str, Preset] = {p.name: p for p in _ALL}
 
 
 def get(name: str) -> Preset:
@@ -103,11 +104,11 @@ def get(name: str) -> Preset:
     return p
 
 
-def preset_config(name: str, params: Optional[Dict[str, Any]] = None, **changes: Any) -> TrainConfig:
+def preset_config(name: str, params: dict[str, Any] | None = None, **changes: Any) -> TrainConfig:
     """The validated config of preset ``name`` (with its ``params``), then ``changes``
     (any TrainConfig fields, e.g. steps=1000) applied and validated again."""
     cfg = get(name).build(**(params or {}))
     return cfg.replace(**changes).validate() if changes else cfg
 
 
-__all__ = ["Preset", "PRESETS", "get", "preset_config", "SMDD_DEFAULT_T"]
+__all__ = ["PRESETS", "SMDD_DEFAULT_T", "Preset", "get", "preset_config"]

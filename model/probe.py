@@ -29,9 +29,10 @@ the unperturbed loss) or falls back.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from .engine import Progress
 
 #: A feature path's direction u: ("feature", j 0-based), ("angle", degrees), ("random", seed), or an (m,) vector.
-Direction = Union[Tuple[str, float], Sequence[float], np.ndarray]
+Direction = Union[tuple[str, float], Sequence[float], np.ndarray]
 
 #: The largest |t| a path takes: float32's largest value. Training and run files hold float32
 #: parameters, so a t beyond it has no model to show, save or train on (W + t u would be inf).
@@ -87,22 +88,22 @@ class ProbePath:
     dW: np.ndarray  # (m, n)
     db: np.ndarray  # (n,)
     text: str
-    feature: Optional[int] = None  # 0-based, bias, feature and angle paths
-    plane: Optional[np.ndarray] = None  # (m, 2), angle path only
-    other: Optional[int] = None  # 0-based feature the angle path turns toward, if one
+    feature: int | None = None  # 0-based, bias, feature and angle paths
+    plane: np.ndarray | None = None  # (m, 2), angle path only
+    other: int | None = None  # 0-based feature the angle path turns toward, if one
 
     @property
     def linear(self) -> bool:
         return self.plane is None
 
-    def at(self, snap: Snapshot, t: float) -> Tuple[np.ndarray, np.ndarray]:
+    def at(self, snap: Snapshot, t: float) -> tuple[np.ndarray, np.ndarray]:
         if self.plane is None:
             return snap.W + t * self.dW, snap.b + t * self.db
         W = snap.W.copy()
         W[:, self.feature] = rotate_in_plane(W[:, self.feature], self.plane, float(t))
         return W, snap.b.copy()
 
-    def torch_at(self, snap: Snapshot, t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def torch_at(self, snap: Snapshot, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(W, b) at a torch scalar t (float64), differentiable in t."""
         import torch
 
@@ -143,7 +144,7 @@ def bias_path(snap: Snapshot, k: int) -> ProbePath:
     return ProbePath("bias", np.zeros_like(snap.W), db, f"b_{k + 1} + t", feature=k)
 
 
-def direction_vector(snap: Snapshot, k: int, direction: Direction) -> Tuple[np.ndarray, str]:
+def direction_vector(snap: Snapshot, k: int, direction: Direction) -> tuple[np.ndarray, str]:
     """u (m,) and its description for a feature path.
 
     direction: ("feature", j) -> W_j (0-based j != k); ("angle", degrees) -> the
@@ -196,7 +197,7 @@ def random_path(snap: Snapshot, seed: int = 0, bias: bool = True) -> ProbePath:
     return ProbePath("random", dW / norm, db / norm, f"(W, b) + t·d (random unit direction, seed {int(seed)})")
 
 
-def angle_path(snap: Snapshot, k: int, direction: Optional[Direction] = None) -> ProbePath:
+def angle_path(snap: Snapshot, k: int, direction: Direction | None = None) -> ProbePath:
     """W_k rotated by t radians about the origin, |W_k| kept (k 0-based).
 
     m = 2: in the latent plane, counter-clockwise for t > 0, or toward u when a
@@ -236,7 +237,7 @@ def angle_path(snap: Snapshot, k: int, direction: Optional[Direction] = None) ->
                      feature=k, plane=plane, other=other)
 
 
-def make_path(snap: Snapshot, kind: str, feature: Optional[int] = None, direction: Optional[Direction] = None,
+def make_path(snap: Snapshot, kind: str, feature: int | None = None, direction: Direction | None = None,
               seed: int = 0,
               bias: bool = True) -> ProbePath:
     """One entry point for the CLI and the GUI. feature is 0-based."""
@@ -265,7 +266,7 @@ def make_path(snap: Snapshot, kind: str, feature: Optional[int] = None, directio
 class Objective:
     """The training loss of one model, in float64: one-hot (the n examples e_i) or a dataset X (T, n)."""
 
-    def __init__(self, X: Optional[np.ndarray] = None, importance: Optional[np.ndarray] = None,
+    def __init__(self, X: np.ndarray | None = None, importance: np.ndarray | None = None,
                  description: str = ""):
         data = None if X is None else np.ascontiguousarray(np.asarray(X, dtype=np.float64))
         self.X = data
@@ -293,8 +294,8 @@ class Objective:
             total += float(np.einsum("ti,ti,i->", P, P, imp))
         return total / T if T else 0.0
 
-    def torch_loss(self, W: torch.Tensor, b: torch.Tensor, M: Optional[torch.Tensor] = None,
-                   off: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def torch_loss(self, W: torch.Tensor, b: torch.Tensor, M: torch.Tensor | None = None,
+                   off: torch.Tensor | None = None) -> torch.Tensor:
         """The same loss on torch float64 tensors (for autograd).
 
         off: an optional (examples, n) boolean tensor of pre-activations held off (ReLU = 0
@@ -314,7 +315,7 @@ class Objective:
         return (E * E * imp).sum(-1).mean()
 
 
-def objective_for(config: TrainConfig, dataset: Optional[np.ndarray] = None, model: int = 0,
+def objective_for(config: TrainConfig, dataset: np.ndarray | None = None, model: int = 0,
                   eval_examples: int = EVAL_EXAMPLES) -> Objective:
     """The objective a run's model k was trained on.
 
@@ -360,7 +361,7 @@ class ProbeResult:
     slope_left: float = float("nan")  # (L(0) - L(-h)) / h
     slope_right: float = float("nan")  # (L(h) - L(0)) / h
     kink_distance: float = math.inf  # nearest |t| where a pre-activation crosses 0 (0: at t = 0)
-    reference: Optional[np.ndarray] = None  # angle path: the two-vector closed form on ts, where it applies
+    reference: np.ndarray | None = None  # angle path: the two-vector closed form on ts, where it applies
     reference_text: str = ""  # what the reference is, or why there is none
 
     @property
@@ -377,7 +378,7 @@ class ProbeResult:
             abs(self.curvature_fd - self.curvature_autograd) <= 1e-3 * max(1.0, abs(self.curvature_autograd))
 
     @property
-    def t_star(self) -> Optional[float]:
+    def t_star(self) -> float | None:
         """The minimum of the local quadratic model at t = 0, -slope / curvature (None if curvature <= 0)."""
         return -self.slope_fd / self.curvature_fd if self.curvature_fd > 0 else None
 
@@ -388,7 +389,7 @@ class ProbeResult:
         span = float(max(abs(self.ts[0]), abs(self.ts[-1])))
         return ts is not None and abs(ts) <= 0.01 * span
 
-    def best(self) -> Tuple[float, float]:
+    def best(self) -> tuple[float, float]:
         """(t, loss) of the lowest point of the grid."""
         i = int(np.nanargmin(self.losses))
         return float(self.ts[i]), float(self.losses[i])
@@ -496,7 +497,7 @@ def _angle_kink_distance(snap: Snapshot, path: ProbePath, objective: Objective) 
 
 
 def two_vector_curve(snap: Snapshot, path: ProbePath, ts: ArrayLike,
-                     objective: Objective) -> Tuple[Optional[np.ndarray], str]:
+                     objective: Objective) -> tuple[np.ndarray | None, str]:
     """(values on ts or None, text): the closed-form loss of the angle path on a model of two features.
 
     Applies when the data is one-hot, the decoder tied, n = 2 and the other feature
@@ -542,13 +543,13 @@ def two_vector_curve(snap: Snapshot, path: ProbePath, ts: ArrayLike,
 
 
 def finite_differences(snap: Snapshot, path: ProbePath, objective: Objective,
-                       h: float = FD_STEP) -> Tuple[float, float, float]:
+                       h: float = FD_STEP) -> tuple[float, float, float]:
     """(loss(0), slope, curvature) at t = 0 by central differences."""
     lm, l0, lp = loss_curve(snap, path, [-h, 0.0, h], objective)
     return float(l0), float((lp - lm) / (2 * h)), float((lp - 2 * l0 + lm) / (h * h))
 
 
-def autograd_derivatives(snap: Snapshot, path: ProbePath, objective: Objective) -> Tuple[float, float, float]:
+def autograd_derivatives(snap: Snapshot, path: ProbePath, objective: Objective) -> tuple[float, float, float]:
     """(loss(0), dL/dt, d2L/dt2) at t = 0 by torch autograd in float64."""
     import torch
 
@@ -561,7 +562,7 @@ def autograd_derivatives(snap: Snapshot, path: ProbePath, objective: Objective) 
     return float(L.detach()), float(g.detach()), 0.0 if c is None else float(c.detach())
 
 
-def probe(snap: Snapshot, path: ProbePath, objective: Objective, t_range: Tuple[float, float] = (-1.0, 1.0),
+def probe(snap: Snapshot, path: ProbePath, objective: Objective, t_range: tuple[float, float] = (-1.0, 1.0),
           points: int = 201, h: float = FD_STEP) -> ProbeResult:
     """loss(t) on `points` values over t_range (t = 0 always included), slope and curvature at 0."""
     lo, hi = float(t_range[0]), float(t_range[1])
@@ -588,7 +589,7 @@ def probe(snap: Snapshot, path: ProbePath, objective: Objective, t_range: Tuple[
     return res
 
 
-def perturbed(snap: Snapshot, path: ProbePath, t: float, objective: Optional[Objective] = None) -> Snapshot:
+def perturbed(snap: Snapshot, path: ProbePath, t: float, objective: Objective | None = None) -> Snapshot:
     """The model at t on the path (its loss filled in when an objective is given)."""
     W, b = path.at(snap, float(t))
     loss = objective(W, b, M=snap.M) if objective is not None else float("nan")
@@ -612,12 +613,12 @@ class ContinueResult:
     config: TrainConfig
     # the control: the unperturbed model (t = 0) trained on the same way, fresh
     # optimiser state included (a restarted Adam alone can free a stuck model)
-    control_loss_after: Optional[float] = None
-    control_verdict_after: Optional[str] = None
-    control_escaped: Optional[bool] = None
+    control_loss_after: float | None = None
+    control_verdict_after: str | None = None
+    control_escaped: bool | None = None
 
     @property
-    def escape_due_to_perturbation(self) -> Optional[bool]:
+    def escape_due_to_perturbation(self) -> bool | None:
         """Escaped while the unperturbed control did not (None without a control)."""
         if self.control_escaped is None:
             return None
@@ -665,10 +666,10 @@ def _train_from(cfg: TrainConfig, start: Snapshot, data, threads, stop_event=Non
 
 
 def continue_training(config: TrainConfig, original: Snapshot, start: Snapshot, steps: int, t: float = 0.0,
-                      objective: Optional[Objective] = None, threads: Optional[int] = None,
-                      dataset: Optional[np.ndarray] = None, control: bool = True,
-                      stop_event: Optional[threading.Event] = None,
-                      progress: Optional[Callable[[str, Progress], None]] = None) -> ContinueResult:
+                      objective: Objective | None = None, threads: int | None = None,
+                      dataset: np.ndarray | None = None, control: bool = True,
+                      stop_event: threading.Event | None = None,
+                      progress: Callable[[str, Progress], None] | None = None) -> ContinueResult:
     """Train ``start`` (a perturbed copy of ``original``) for ``steps`` more steps with the run's
     settings (fresh optimiser state). With ``control``, the unperturbed model is trained the same
     way too, so an escape that a restarted optimiser alone would give is told apart.
@@ -700,7 +701,7 @@ def continue_training(config: TrainConfig, original: Snapshot, start: Snapshot, 
     return res
 
 
-def save_start_run(path: Union[str, Path], config: TrainConfig, start: Snapshot) -> TrainConfig:
+def save_start_run(path: str | Path, config: TrainConfig, start: Snapshot) -> TrainConfig:
     """Write ``start`` as a one-snapshot run file at ``path`` and return the config
     ``init="run"`` that trains on from it (so the continued run reopens and
     reproduces like any other): used by the GUI's "continue training"."""
@@ -720,8 +721,32 @@ def save_start_run(path: Union[str, Path], config: TrainConfig, start: Snapshot)
                        steps=config.steps).validate()
 
 
-__all__ = ["ProbePath", "bias_path", "feature_path", "random_path", "angle_path", "make_path", "direction_vector",
-           "rotate_in_plane", "two_vector_curve",
-           "Objective", "objective_for", "ProbeResult", "probe", "loss_curve", "finite_differences",
-           "autograd_derivatives", "kink_distance", "perturbed", "continue_training", "continue_config", "ContinueResult",
-           "save_start_run", "escaped", "PATH_KINDS", "DIRECTION_KINDS", "FD_STEP", "T_MAX"]
+__all__ = [
+    "DIRECTION_KINDS",
+    "FD_STEP",
+    "PATH_KINDS",
+    "T_MAX",
+    "ContinueResult",
+    "Objective",
+    "ProbePath",
+    "ProbeResult",
+    "angle_path",
+    "autograd_derivatives",
+    "bias_path",
+    "continue_config",
+    "continue_training",
+    "direction_vector",
+    "escaped",
+    "feature_path",
+    "finite_differences",
+    "kink_distance",
+    "loss_curve",
+    "make_path",
+    "objective_for",
+    "perturbed",
+    "probe",
+    "random_path",
+    "rotate_in_plane",
+    "save_start_run",
+    "two_vector_curve",
+]

@@ -64,14 +64,30 @@ import uuid
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Tuple, Union
+from typing import Any
 
 import numpy as np
 
 from . import outfile
 from .config import ConfigError, TrainConfig
-from .h5io import (DATASIZE_FORMAT, FILE_KINDS, SWEEP_FORMAT, RunFileError, as_str, check_declared, check_readable,
-                   check_real, check_whole, file_kind, file_size, one_line, read_h5, read_version, stamp, write_error)
+from .h5io import (
+    DATASIZE_FORMAT,
+    FILE_KINDS,
+    SWEEP_FORMAT,
+    RunFileError,
+    as_str,
+    check_declared,
+    check_readable,
+    check_real,
+    check_whole,
+    file_kind,
+    file_size,
+    one_line,
+    read_h5,
+    read_version,
+    stamp,
+    write_error,
+)
 from .h5io import RUN_FORMAT as FORMAT
 from .history import History
 from .snapshot import Snapshot, nonfinite_text
@@ -323,9 +339,9 @@ class RunWriter:
     failure is raised by the next call (append, maybe_flush, flush or close).
     """
 
-    def __init__(self, path: Union[str, Path], config: TrainConfig, dataset: Optional[np.ndarray] = None,
-                 K: Optional[int] = None, m: Optional[int] = None, n: Optional[int] = None, flush_seconds: float = 2.0,
-                 *, untied: Optional[bool] = None, meta: Optional[dict] = None,
+    def __init__(self, path: str | Path, config: TrainConfig, dataset: np.ndarray | None = None,
+                 K: int | None = None, m: int | None = None, n: int | None = None, flush_seconds: float = 2.0,
+                 *, untied: bool | None = None, meta: dict | None = None,
                  overwrite: bool = False):
         import h5py
 
@@ -344,34 +360,34 @@ class RunWriter:
         self.buffer_bytes = int(max(2 * row, min(_BLOCK_BYTES, config.history_budget_mb * 2**20 / 8)))
         self.stage_rows = max(1, self.buffer_bytes // 2 // row)  # rows per staging block
         self._stages: list = []  # made on first use
-        self._stage: Optional[_Stage] = None  # the block being filled (caller's side)
+        self._stage: _Stage | None = None  # the block being filled (caller's side)
         self._buffered_bytes = 0  # bytes staged in it
         self.rows = 0  # rows appended (staged, in flight or written)
-        self._last_step: Optional[int] = None
+        self._last_step: int | None = None
         self._halted = np.full(self.K, -1, dtype=np.int64)
         self._halted_dirty = False
-        self._meta_dirty: Optional[bytes] = None
+        self._meta_dirty: bytes | None = None
         # the writer thread's side (read by the caller only while the thread is idle, or
         # as single attributes)
         self._written = 0  # rows written to the datasets
         self.rows_committed = 0  # the rows a crash right now would keep
-        self.committed_step: Optional[int] = None  # the step of the last of them (None before the first)
-        self._written_step: Optional[int] = None
-        self._thread: Optional[threading.Thread] = None
-        self._jobs: "queue.Queue" = queue.Queue()
+        self.committed_step: int | None = None  # the step of the last of them (None before the first)
+        self._written_step: int | None = None
+        self._thread: threading.Thread | None = None
+        self._jobs: queue.Queue = queue.Queue()
         self._idle = threading.Condition()
         self._busy = False  # a job is in flight
-        self._inflight: Optional[_Stage] = None  # the staging block it holds
-        self._f: Optional[Any] = None  # the h5py.File while open (h5py has no type information)
+        self._inflight: _Stage | None = None  # the staging block it holds
+        self._f: Any | None = None  # the h5py.File while open (h5py has no type information)
         self.published = False  # the file is under its name (from its first committed row on)
-        self.failed: Optional[RunFileError] = None
+        self.failed: RunFileError | None = None
         try:
             outfile.check_target(self.path, self.replace)
         except OSError as exc:
             raise write_error(self.path, exc, "create the run file") from None
         self._tmp = outfile.temp_beside(self.path)
         f = None
-        reserve: Optional[outfile.SpaceReserve] = None
+        reserve: outfile.SpaceReserve | None = None
         try:
             image = _header_image(config, meta, self.K, self.m, self.n, self.untied)
             outfile.write_new(self._tmp, image)
@@ -403,7 +419,7 @@ class RunWriter:
         self._last_flush = time.monotonic()
 
     # ------------------------------------------------------------- appends
-    def append(self, step: int, W: np.ndarray, b: np.ndarray, loss: np.ndarray, M: Optional[np.ndarray] = None) -> None:
+    def append(self, step: int, W: np.ndarray, b: np.ndarray, loss: np.ndarray, M: np.ndarray | None = None) -> None:
         """Stage one row (copies). Steps must strictly increase."""
         K, m, n = self.K, self.m, self.n
         self.append_block(np.array([int(step)]), np.asarray(W).reshape(1, K, m, n),
@@ -411,7 +427,7 @@ class RunWriter:
                           None if M is None else np.asarray(M).reshape(1, K, n, m))
 
     def append_block(self, steps: np.ndarray, W: np.ndarray, b: np.ndarray, loss: np.ndarray,
-                     M: Optional[np.ndarray] = None) -> None:
+                     M: np.ndarray | None = None) -> None:
         """Stage R rows at once (copies): steps (R,), W (R,K,m,n), b (R,K,n), loss (R,K), M (R,K,n,m).
         A staging block that fills goes to the writer thread."""
         if self._f is None:
@@ -447,7 +463,7 @@ class RunWriter:
         self.rows += R
         self._last_step = int(steps[-1])
 
-    def _mark_nonfinite(self, steps: np.ndarray, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray]) -> None:
+    def _mark_nonfinite(self, steps: np.ndarray, W: np.ndarray, b: np.ndarray, M: np.ndarray | None) -> None:
         """No row with non-finite parameters is written unmarked: a model whose W, b or M holds a
         NaN or inf at a step is marked halted there (the first such step), as the engine marks
         a model whose loss diverged, so every reader knows the state (a float64 sum per model and
@@ -553,7 +569,7 @@ class RunWriter:
             raise RunFileError(self.path, "the writer is closed")
         return self._f
 
-    def _fail(self, exc: BaseException, doing: str, kept: Optional[str] = None) -> RunFileError:
+    def _fail(self, exc: BaseException, doing: str, kept: str | None = None) -> RunFileError:
         """Remember the first write failure: from now on the writer writes nothing (after a
         failed write libhdf5's state cannot be trusted with another one)."""
         if self.failed is None:
@@ -694,15 +710,15 @@ class RunWriter:
     def closed(self) -> bool:
         return self._f is None
 
-    def __enter__(self) -> "RunWriter":
+    def __enter__(self) -> RunWriter:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
 
-def save_run(path: Union[str, Path], config: TrainConfig, history: History, dataset: Optional[np.ndarray] = None,
-             meta: Optional[dict] = None,
+def save_run(path: str | Path, config: TrainConfig, history: History, dataset: np.ndarray | None = None,
+             meta: dict | None = None,
              replace: bool = False) -> Path:
     """Write ``history`` (all rows) to a new file at ``path`` through a RunWriter: the file
     appears complete or not at all; an existing ``path`` is replaced only with ``replace``."""
@@ -742,7 +758,7 @@ class Run:
     path: Path
     config: TrainConfig
     history: History
-    dataset: Optional[np.ndarray] = None
+    dataset: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
 
 
@@ -846,13 +862,13 @@ def _read_halted(h, K: int) -> np.ndarray:
 
 def _well_spread(N: int, keep: int) -> np.ndarray:
     """``keep`` indices of range(N), evenly spread over the rows, first and last included."""
-    if N <= keep:
+    if keep >= N:
         return np.arange(N)
     idx = np.unique(np.round(np.linspace(0, N - 1, keep)).astype(np.int64))
     return idx
 
 
-def open_run(path: Union[str, Path], budget_bytes: Optional[int] = None) -> Run:
+def open_run(path: str | Path, budget_bytes: int | None = None) -> Run:
     """Read a run file. The history keeps every row that fits ``budget_bytes``
     (default: the config's history_budget_mb); a longer one is thinned to an even
     spread of its rows (first and last kept), which keeps the file's own
@@ -894,7 +910,7 @@ def open_run(path: Union[str, Path], budget_bytes: Optional[int] = None) -> Run:
     return read_h5(path, read)
 
 
-def load_snapshot(path: Union[str, Path], step: Optional[int] = None, model: int = 0) -> Tuple[TrainConfig, Snapshot]:
+def load_snapshot(path: str | Path, step: int | None = None, model: int = 0) -> tuple[TrainConfig, Snapshot]:
     """(config, Snapshot) of ``model`` at or before ``step`` (None = latest), read
     straight from the file (for "continue training from here"). A halted model
     is clamped to its last finite snapshot."""
@@ -940,7 +956,7 @@ def load_snapshot(path: Union[str, Path], step: Optional[int] = None, model: int
     return read_h5(path, read)
 
 
-def _last_finite(h, steps: np.ndarray, i: int, k: int, untied: bool) -> Optional[int]:
+def _last_finite(h, steps: np.ndarray, i: int, k: int, untied: bool) -> int | None:
     """The latest recorded step before row ``i`` at which model ``k`` is finite (None: none),
     read a block of rows at a time from the end (a file that is NaN from some row on is read
     back to there, at most)."""
@@ -960,7 +976,7 @@ def _last_finite(h, steps: np.ndarray, i: int, k: int, untied: bool) -> Optional
     return None
 
 
-def nonfinite_problem(snap: Snapshot, last_finite: Optional[int]) -> str:
+def nonfinite_problem(snap: Snapshot, last_finite: int | None) -> str:
     """The one-line problem of a snapshot whose parameters are not finite: where, and which
     step before it is finite (what --step / --init-step can name instead)."""
     where = nonfinite_text(snap)
@@ -986,8 +1002,8 @@ def user_runs_dir() -> Path:
     return runs
 
 
-def autosave_path(config: TrainConfig, kind: str = "run", models: Optional[int] = None,
-                  stem: Optional[str] = None) -> Path:
+def autosave_path(config: TrainConfig, kind: str = "run", models: int | None = None,
+                  stem: str | None = None) -> Path:
     """A new, timestamped file name in ``user_runs_dir()`` for this config (``kind``: "run",
     "sweep", ...; ``models``: K when it is not the config's; ``stem``: the name before the
     time stamp instead of kind and config), never one that exists. The time stamp carries a
@@ -1007,6 +1023,24 @@ def autosave_path(config: TrainConfig, kind: str = "run", models: Optional[int] 
     return p
 
 
-__all__ = ["RunFileError", "RunWriter", "Run", "save_run", "open_run", "load_snapshot",
-           "user_runs_dir", "autosave_path", "file_kind", "FORMAT", "FORMAT_VERSION", "SWEEP_FORMAT", "DATASIZE_FORMAT",
-           "FILE_KINDS", "NO_SNAPSHOT", "check_readable", "check_real", "read_h5", "nonfinite_problem"]
+__all__ = [
+    "DATASIZE_FORMAT",
+    "FILE_KINDS",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "NO_SNAPSHOT",
+    "SWEEP_FORMAT",
+    "Run",
+    "RunFileError",
+    "RunWriter",
+    "autosave_path",
+    "check_readable",
+    "check_real",
+    "file_kind",
+    "load_snapshot",
+    "nonfinite_problem",
+    "open_run",
+    "read_h5",
+    "save_run",
+    "user_runs_dir",
+]

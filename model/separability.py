@@ -90,11 +90,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
-
-from numpy.typing import ArrayLike
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import geometry as geo
 
@@ -119,7 +118,7 @@ WOLFE_REL = 1e-15
 WOLFE_MAX_ITER = 1000
 
 
-def _jf(x) -> Optional[float]:
+def _jf(x) -> float | None:
     if x is None:
         return None
     x = float(x)
@@ -156,7 +155,7 @@ class Separability:
     separable: np.ndarray
     margin: np.ndarray
     nearest: np.ndarray
-    blockers: List[List[int]]
+    blockers: list[list[int]]
     neighbours: np.ndarray
     radius: np.ndarray
     neighbour_radii: np.ndarray
@@ -170,9 +169,9 @@ class Separability:
     plane: str = "latent plane (m = 2)"
     tolerance: float = MARGIN_REL
     scale: float = 1.0
-    computed: Optional[np.ndarray] = None  # (n,) bool: the features answered (default: the live ones)
-    depth: Optional[np.ndarray] = None  # (n,) inside the others' hull: distance to its boundary (nan: outside/not measured)
-    undecided: Optional[np.ndarray] = None  # (n,) bool: |signed margin| <= resolution (see the module doc)
+    computed: np.ndarray | None = None  # (n,) bool: the features answered (default: the live ones)
+    depth: np.ndarray | None = None  # (n,) inside the others' hull: distance to its boundary (nan: outside/not measured)
+    undecided: np.ndarray | None = None  # (n,) bool: |signed margin| <= resolution (see the module doc)
     resolution: float = 0.0  # absolute: resolution_rel x scale
 
     def signed_margin(self, i: int) -> float:
@@ -184,7 +183,7 @@ class Separability:
     def is_undecided(self, i: int) -> bool:
         return bool(self.undecided is not None and self.undecided[i])
 
-    def decision(self, i: int) -> Optional[str]:
+    def decision(self, i: int) -> str | None:
         """'yes', 'no', 'undecided' (within the resolution), or None (dead, or not computed)."""
         if not self.live[i] or (self.computed is not None and not self.computed[i]):
             return None
@@ -210,7 +209,7 @@ class Separability:
         """(n,) bool: features with gap evidence (two neighbours on the others' hull around the origin)."""
         return self.neighbours[:, 0] >= 0
 
-    def separating_line(self, i: int) -> Optional[Tuple[np.ndarray, float]]:
+    def separating_line(self, i: int) -> tuple[np.ndarray, float] | None:
         """(a (m,), c): the max-margin hyperplane {h : a.h = c} between W_i and the others' hull
         (a = W_i - nearest, unit length; W_i on the side a.h > c), or None when not separable."""
         if not self.separable[i] or not np.all(np.isfinite(self.nearest[i])):
@@ -223,7 +222,7 @@ class Separability:
         a = a / np.linalg.norm(a)
         return a, float(a @ (0.5 * (w + q)))
 
-    def gap_dict(self, i: int) -> Optional[Dict[str, Any]]:
+    def gap_dict(self, i: int) -> dict[str, Any] | None:
         """JSON-safe gap evidence of feature i (1-based neighbours, angles in degrees), or None."""
         if self.neighbours[i, 0] < 0:
             return None
@@ -241,7 +240,7 @@ class Separability:
             "outside_chord": bool(self.outside_chord[i]),
         }
 
-    def feature_dict(self, i: int) -> Dict[str, Any]:
+    def feature_dict(self, i: int) -> dict[str, Any]:
         """JSON-safe facts of feature i (0-based argument, 1-based numbers inside). ``separable`` is
         None where not computed or undecided (``separation_decision`` says which)."""
         if self.computed is not None and self.live[i] and not self.computed[i]:
@@ -259,7 +258,7 @@ class Separability:
             "separation_resolution": _jf(self.resolution),
         }
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         live = np.nonzero(self.live if self.computed is None else self.computed)[0]
         und = np.zeros(self.n, dtype=bool) if self.undecided is None else self.undecided
         return {
@@ -296,7 +295,7 @@ class Separability:
         return txt
 
     # the W the result was computed from (for separating_line); set by separability()
-    _W: Optional[np.ndarray] = field(default=None, repr=False)
+    _W: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -314,12 +313,12 @@ class Sensitivity:
     shape_area: float
     plane: str
 
-    def feature_dict(self, i: int) -> Dict[str, Any]:
+    def feature_dict(self, i: int) -> dict[str, Any]:
         t = float(self.fire_threshold[i])
         return {"fire_threshold": _jf(t), "fires_on_valid_inputs": bool(t < 1.0), "fire_label": fire_label(t),
                 "sliver_share": _jf(self.sliver_share[i])}
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         n = len(self.gain)
         return {"plane": self.plane, "shape_area": _jf(self.shape_area),
                 "features": [dict(feature=i + 1, gain=_jf(self.gain[i]), **self.feature_dict(i)) for i in range(n)]}
@@ -343,7 +342,7 @@ def _seg_nearest(p, a, b):
     return q, np.linalg.norm(p - q, axis=-1)
 
 
-def _hull2(P) -> List[int]:
+def _hull2(P) -> list[int]:
     """Counter-clockwise convex hull of a few 2D points (Andrew's monotone chain),
     collinear points dropped; indices into P."""
     o = sorted(range(len(P)), key=lambda k: (P[k][0], P[k][1]))
@@ -353,12 +352,12 @@ def _hull2(P) -> List[int]:
     def turn(a, b, c):
         return (P[b][0] - P[a][0]) * (P[c][1] - P[a][1]) - (P[b][1] - P[a][1]) * (P[c][0] - P[a][0])
 
-    lower: List[int] = []
+    lower: list[int] = []
     for k in o:
         while len(lower) >= 2 and turn(lower[-2], lower[-1], k) <= 0:
             lower.pop()
         lower.append(k)
-    upper: List[int] = []
+    upper: list[int] = []
     for k in reversed(o):
         while len(upper) >= 2 and turn(upper[-2], upper[-1], k) <= 0:
             upper.pop()
@@ -366,7 +365,7 @@ def _hull2(P) -> List[int]:
     return lower[:-1] + upper[:-1]
 
 
-def min_norm_point(Q: ArrayLike) -> Tuple[np.ndarray, List[int], np.ndarray]:
+def min_norm_point(Q: ArrayLike) -> tuple[np.ndarray, list[int], np.ndarray]:
     """Wolfe's algorithm: the point x of conv(rows of Q) nearest the origin.
 
     Returns (x, support, weights): x = weights @ Q[support], the support
@@ -457,7 +456,7 @@ def _needed_half_gap(r, R1, R2, a1, a2):
 # ----------------------------------------------------------------------------
 # the planar method
 
-def _hull_vertices(U: np.ndarray) -> Optional[np.ndarray]:
+def _hull_vertices(U: np.ndarray) -> np.ndarray | None:
     """Indices of the convex hull of the 2D points U, counter-clockwise; None for fewer than 3 points
     or a (numerically) collinear set."""
     k = U.shape[0]
@@ -516,7 +515,7 @@ def _order_hull(U: np.ndarray, hull_v: np.ndarray) -> _Hull:
     return _Hull(U, hull_v, U[hull_v], th_v, inner[o], th_in[o], touch)
 
 
-def _chain(hl: _Hull, t: int, cand: np.ndarray) -> Optional[np.ndarray]:
+def _chain(hl: _Hull, t: int, cand: np.ndarray) -> np.ndarray | None:
     """The chain of the others' hull that replaces vertex t, from the candidate inner points in its
     triangle (None: the triangle is empty, the chord is the chain)."""
     U = hl.U
@@ -538,7 +537,7 @@ def _chain(hl: _Hull, t: int, cand: np.ndarray) -> Optional[np.ndarray]:
     return ids[np.array(hv[:s1 + 1])]
 
 
-def _vertex_chains(hl: _Hull, wv: np.ndarray) -> List[Optional[np.ndarray]]:
+def _vertex_chains(hl: _Hull, wv: np.ndarray) -> list[np.ndarray | None]:
     """For each hull vertex asked for (wv), the chain of the others' hull that replaces it."""
     h, ni, inner = hl.h, len(hl.inner), hl.inner
     # inner points in the angular window (th_prev, th_next) about c
@@ -549,7 +548,7 @@ def _vertex_chains(hl: _Hull, wv: np.ndarray) -> List[Optional[np.ndarray]]:
     th3 = np.concatenate([hl.th_in - 2 * np.pi, hl.th_in, hl.th_in + 2 * np.pi])
     a3 = np.searchsorted(th3, lo_t, side="left")
     b3 = np.searchsorted(th3, hi_t, side="right")
-    chains: List[Optional[np.ndarray]] = [None] * h
+    chains: list[np.ndarray | None] = [None] * h
     for t in np.nonzero(wv)[0]:
         if ni == 0:
             break
@@ -564,7 +563,7 @@ def _vertex_chains(hl: _Hull, wv: np.ndarray) -> List[Optional[np.ndarray]]:
     return chains
 
 
-def _vertex_margins(hl: _Hull, chains, wv, margin, nearest, blockers) -> Tuple[np.ndarray, np.ndarray]:
+def _vertex_margins(hl: _Hull, chains, wv, margin, nearest, blockers) -> tuple[np.ndarray, np.ndarray]:
     """Each hull vertex's distance to its chain (the chord when its triangle is empty), and the blockers
     of one that touches it. Returns the masks (simple: chord, cx: chain)."""
     U, V, hull_v, prv, nxt = hl.U, hl.V, hl.hull_v, hl.prv, hl.nxt
@@ -648,7 +647,7 @@ def _gap_neighbours(hl: _Hull, chains, simple, cx, inner_w, nb) -> None:
             nb[hull_v[t]] = (ch[e[0]], ch[e[0] + 1])
 
 
-def _planar(U, want=None) -> Dict[str, Any]:
+def _planar(U, want=None) -> dict[str, Any]:
     """Separability of distinct 2D points U (k, 2) from each other; see the module doc.
 
     Returns margin (k,), nearest (k, 2), blockers (list of index lists), and the
@@ -658,7 +657,7 @@ def _planar(U, want=None) -> Dict[str, Any]:
     k = U.shape[0]
     margin = np.zeros(k)
     nearest = np.full((k, 2), np.nan)
-    blockers: List[List[int]] = [[] for _ in range(k)]
+    blockers: list[list[int]] = [[] for _ in range(k)]
     nb = np.full((k, 2), -1, dtype=np.int64)
     if k == 1:
         margin[0] = np.inf
@@ -700,12 +699,12 @@ def _collinear(U, margin, nearest, blockers, nb):
     return dict(margin=margin, nearest=nearest, blockers=blockers, neighbours=nb)
 
 
-def _general(U, want=None) -> Dict[str, Any]:
+def _general(U, want=None) -> dict[str, Any]:
     """Separability of distinct points U (k, m), m > 2: Wolfe's algorithm per point (``want``: only those)."""
     k, m = U.shape
     margin = np.zeros(k)
     nearest = np.full((k, m), np.nan)
-    blockers: List[List[int]] = [[] for _ in range(k)]
+    blockers: list[list[int]] = [[] for _ in range(k)]
     if k == 1:
         margin[0] = np.inf
         return dict(margin=margin, nearest=nearest, blockers=blockers)
@@ -738,7 +737,7 @@ def _general(U, want=None) -> Dict[str, Any]:
 # ----------------------------------------------------------------------------
 # public API
 
-def _check_args(W, live_mask, features) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_args(W, live_mask, features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(W as float64, the live mask, the features to answer for), or ValueError naming the argument."""
     W = np.asarray(W, dtype=np.float64)
     if W.ndim != 2:
@@ -761,13 +760,13 @@ def _check_args(W, live_mask, features) -> Tuple[np.ndarray, np.ndarray, np.ndar
     return W, live, computed
 
 
-def _points_answer(U: np.ndarray, want: np.ndarray, m: int) -> Dict[str, Any]:
+def _points_answer(U: np.ndarray, want: np.ndarray, m: int) -> dict[str, Any]:
     """margin, nearest, blockers (and neighbours for m <= 2) of the distinct points U (k, m)."""
     if m == 2:
         return _planar(U, want)
     if m > 2:
         return _general(U, want)
-    res: Dict[str, Any] = (_planar(np.column_stack([U, np.zeros(len(U))]), want) if len(U) > 1
+    res: dict[str, Any] = (_planar(np.column_stack([U, np.zeros(len(U))]), want) if len(U) > 1
            else dict(margin=np.array([np.inf]), nearest=np.full((1, 2), np.nan), blockers=[[]],
                      neighbours=np.full((1, 2), -1)))
     res["nearest"] = res["nearest"][:, :1]
@@ -788,7 +787,7 @@ def _plane_neighbours(W, idx, reps, want, res) -> np.ndarray:
     return nb_rep
 
 
-def _answer_live(W, idx, computed, scale, out: Dict[str, Any]) -> None:
+def _answer_live(W, idx, computed, scale, out: dict[str, Any]) -> None:
     """Fill out's margin, nearest, blockers, separable and neighbours for the live features idx."""
     margin, blockers = out["margin"], out["blockers"]
     P = np.ascontiguousarray(W[:, idx].T)
@@ -823,7 +822,7 @@ def _answer_live(W, idx, computed, scale, out: Dict[str, Any]) -> None:
         blockers[i] = []
 
 
-def _inside_depth(Ud: np.ndarray, ask: np.ndarray, equations: Optional[np.ndarray] = None) -> np.ndarray:
+def _inside_depth(Ud: np.ndarray, ask: np.ndarray, equations: np.ndarray | None = None) -> np.ndarray:
     """(k,) for the distinct points Ud (k, m) asked for (inside or touching the hull of the others):
     the distance to the boundary of that hull (see the module doc; nan where not measured).
     equations: the facets of the hull of Ud (m > 2) when already known."""
@@ -872,7 +871,7 @@ def _inside_depth(Ud: np.ndarray, ask: np.ndarray, equations: Optional[np.ndarra
     return depth
 
 
-def _undecided(W, idx, computed, sep, margin, res, equations=None) -> Tuple[np.ndarray, np.ndarray]:
+def _undecided(W, idx, computed, sep, margin, res, equations=None) -> tuple[np.ndarray, np.ndarray]:
     """(depth (n,), undecided (n,)) of the live features idx: the signed margin (margin outside,
     minus the depth inside) within res of 0 (res = 0: never undecided)."""
     n = W.shape[1]
@@ -900,7 +899,7 @@ def _undecided(W, idx, computed, sep, margin, res, equations=None) -> Tuple[np.n
     return depth, und
 
 
-def _gap_quantities(W, nbr) -> Dict[str, np.ndarray]:
+def _gap_quantities(W, nbr) -> dict[str, np.ndarray]:
     """Radii, gaps, the half-gap needed and the chord's distance and margin on the plane, for each
     feature with two neighbours (nan elsewhere)."""
     m, n = W.shape
@@ -932,8 +931,8 @@ def _gap_quantities(W, nbr) -> Dict[str, np.ndarray]:
     return g
 
 
-def separability(W: ArrayLike, live_mask: Optional[ArrayLike] = None,
-                 features: Optional[ArrayLike] = None, resolution_rel: float = FLOAT32_RES) -> Separability:
+def separability(W: ArrayLike, live_mask: ArrayLike | None = None,
+                 features: ArrayLike | None = None, resolution_rel: float = FLOAT32_RES) -> Separability:
     """Separability of each live feature vector from the other live ones (see the module doc).
 
     W: (m, n) float64; live_mask: (n,) bool, the features to test and to test
@@ -953,7 +952,7 @@ def separability(W: ArrayLike, live_mask: Optional[ArrayLike] = None,
     idx = np.nonzero(live)[0]
     scale = float(np.max(np.linalg.norm(W[:, idx], axis=0))) if len(idx) else 1.0
     scale = scale if scale > 0 else 1.0
-    ans: Dict[str, Any] = dict(margin=np.full(n, np.nan), nearest=np.full((n, m), np.nan),
+    ans: dict[str, Any] = dict(margin=np.full(n, np.nan), nearest=np.full((n, m), np.nan),
                blockers=[[] for _ in range(n)], sep=np.zeros(n, dtype=bool), nbr=np.full((n, 2), -1, dtype=np.int64))
     if len(idx):
         _answer_live(W, idx, computed, scale, ans)
@@ -995,7 +994,7 @@ def fire_label(threshold: float) -> str:
     return f"fires for x > {t:.3g}"
 
 
-def sensitivity(W: ArrayLike, b: ArrayLike, M: Optional[ArrayLike] = None) -> Sensitivity:
+def sensitivity(W: ArrayLike, b: ArrayLike, M: ArrayLike | None = None) -> Sensitivity:
     """Per-feature fire threshold and sliver share (see the module doc). M: (n, m) untied decoder."""
     W, b = geo._check_Wb(W, b)
     m, n = W.shape

@@ -9,8 +9,8 @@ snapshot that is not finite: the readers report it in one line (the commands) or
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, List, Optional
 
 import numpy as np
 
@@ -34,8 +34,8 @@ class Snapshot:
     W: np.ndarray
     b: np.ndarray
     loss: float = float("nan")
-    M: Optional[np.ndarray] = None
-    importance: Optional[np.ndarray] = None
+    M: np.ndarray | None = None
+    importance: np.ndarray | None = None
     model: int = 0
     #: every value of W, b (and M) is finite (set from the arrays, never passed)
     finite: bool = field(default=True, init=False, compare=False)
@@ -76,7 +76,7 @@ class Snapshot:
 
 def _ranges(one_based: Iterable[int], most: int = 6) -> str:
     """[1, 2, 3, 7] -> '1-3, 7' (at most ``most`` runs, then '...')."""
-    runs: List[str] = []
+    runs: list[str] = []
     vals = sorted(int(v) for v in one_based)
     i = 0
     while i < len(vals):
@@ -95,7 +95,7 @@ def _kinds(a: np.ndarray) -> str:
     return "/".join(kinds)
 
 
-def nonfinite_text(snap: Snapshot) -> Optional[str]:
+def nonfinite_text(snap: Snapshot) -> str | None:
     """Where ``snap``'s parameters are not finite, in one line ("W of features 1-7 is inf; b_3
     is NaN"); None when every value is finite. Feature numbers are 1-based."""
     if snap.finite:
@@ -114,7 +114,7 @@ def nonfinite_text(snap: Snapshot) -> Optional[str]:
     return "; ".join(parts)
 
 
-def not_finite_message(snap: Snapshot, detail: Optional[str] = None) -> str:
+def not_finite_message(snap: Snapshot, detail: str | None = None) -> str:
     """What a view says for a snapshot that is not finite: NOT_FINITE_TEXT, the step and where
     (``detail``, default nonfinite_text)."""
     return f"{NOT_FINITE_TEXT} (step {snap.step:,}): {detail or nonfinite_text(snap)}"

@@ -9,7 +9,7 @@ batches are prepared in Python once, then the kernel runs the whole chunk.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -84,7 +84,7 @@ class Prefetch:
                                         name="batch-prefetch", daemon=True)
         self._thread.start()
 
-    def next_coo(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def next_coo(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         item = self._queue.get()
         if isinstance(item, BaseException):
             raise item
@@ -101,7 +101,7 @@ def _draw_ahead(stream: BatchStream, q, stop) -> None:
     import queue
 
     while not stop.is_set():
-        item: Union[Tuple[np.ndarray, np.ndarray, np.ndarray], BaseException]
+        item: tuple[np.ndarray, np.ndarray, np.ndarray] | BaseException
         try:
             item = stream.next_coo()
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
@@ -125,9 +125,9 @@ class SparseTrainer:
 
     name = "fused"
 
-    def __init__(self, config: TrainConfig, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray],
-                 dataset: Optional[Union[np.ndarray, SparseDataset]] = None, batches: Optional[BatchStream] = None,
-                 generator_seed: int = 0, opt: Optional[Optimiser] = None, prefetch: bool = False):
+    def __init__(self, config: TrainConfig, W: np.ndarray, b: np.ndarray, M: np.ndarray | None,
+                 dataset: np.ndarray | SparseDataset | None = None, batches: BatchStream | None = None,
+                 generator_seed: int = 0, opt: Optimiser | None = None, prefetch: bool = False):
         """``prefetch``: draw fresh batches ahead on another thread (``Prefetch``)."""
         self.cfg = config
         self.opt = opt if opt is not None else Optimiser.of(config)
@@ -145,10 +145,10 @@ class SparseTrainer:
         self.sD1, self.sD2 = z(self.Dt), z(self.Dt)
         self.imp = np.ascontiguousarray(config.importance_vector(), dtype=f32)
         self.batch = int(config.effective_batch)
-        self.batches: Optional[Union[BatchStream, Prefetch]] = None
-        self.sel_cache: Optional[Tuple[int, np.ndarray]] = None  # (step, rows of the minibatch)
-        self.coo_cache: Optional[Tuple[int, Tuple[np.ndarray, np.ndarray, np.ndarray]]] = None  # (step, fresh batch)
-        self.T: Optional[int]  # examples per model; None for fresh batches
+        self.batches: BatchStream | Prefetch | None = None
+        self.sel_cache: tuple[int, np.ndarray] | None = None  # (step, rows of the minibatch)
+        self.coo_cache: tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None  # (step, fresh batch)
+        self.T: int | None  # examples per model; None for fresh batches
         if config.onehot:
             self.kind = "finite"
             self.T = n
@@ -174,7 +174,7 @@ class SparseTrainer:
             self.base = np.zeros(K, np.int64)
         self.minibatch = self.T is not None and self.batch < self.T  # T is None only for fresh batches
         self.blocks = feature_blocks(K, self.batch, n)
-        self.step_seconds: Dict[str, float] = {}  # schedule -> seconds a step, timed on real steps
+        self.step_seconds: dict[str, float] = {}  # schedule -> seconds a step, timed on real steps
         self.chunks = 0
         self.retry_every = RETRY_CHUNKS
         self.retry_at = RETRY_CHUNKS
@@ -285,7 +285,7 @@ class SparseTrainer:
                 old = self.step_seconds.get(mode)
                 self.step_seconds[mode] = per_step if old is None else 0.5 * (old + per_step)
 
-    def state(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         M = np.swapaxes(self.Dt, 1, 2).copy() if self.cfg.untied else None
         return self.W.copy(), self.b.copy(), M
 

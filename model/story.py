@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 EXHAUSTIVE_MAX = 400
 
 
-def diagnosis_key(a: Analysis) -> Tuple:
+def diagnosis_key(a: Analysis) -> tuple:
     """What must stay the same for a model to be "stuck": the verdict, the dead features, the dead outputs."""
     return (a.verdict, tuple(a.dead), tuple(a.dead_outputs))
 
@@ -53,7 +54,7 @@ def diagnosis_key(a: Analysis) -> Tuple:
 NOT_FINITE_KEY = (NOT_FINITE, (), ())
 
 
-def _diagnose(history: History, step: int, model: int, onehot: bool) -> Tuple[Tuple, Optional[Analysis]]:
+def _diagnose(history: History, step: int, model: int, onehot: bool) -> tuple[tuple, Analysis | None]:
     """(diagnosis key, analysis) of the recorded snapshot at ``step``; a snapshot that is not finite
     is a diagnosis of its own (NOT_FINITE_KEY, no analysis)."""
     snap = history.snapshot(step=int(step), model=model)
@@ -67,9 +68,9 @@ def _diagnose(history: History, step: int, model: int, onehot: bool) -> Tuple[Tu
 class Since:
     step: int  # the earliest recorded step with the same diagnosis (first_recorded if it never changed)
     verdict: str
-    dead: List[int]  # 0-based
+    dead: list[int]  # 0-based
     first_recorded: int
-    changed_at: Optional[int]  # the latest recorded step before `step` (with another diagnosis), or None
+    changed_at: int | None  # the latest recorded step before `step` (with another diagnosis), or None
     method: str  # "exhaustive" | "coarse-to-fine"
     analysed: int
 
@@ -86,7 +87,7 @@ class Since:
                 f"{self.changed_at:,}; {self.analysed} snapshots checked, {self.method})")
 
 
-def stable_since(history: History, step: Optional[int] = None, model: int = 0, onehot: bool = True,
+def stable_since(history: History, step: int | None = None, model: int = 0, onehot: bool = True,
                  exhaustive_max: int = EXHAUSTIVE_MAX) -> Since:
     """The earliest recorded step from which the diagnosis equals the one at ``step`` (default: latest)."""
     steps = history.steps
@@ -140,14 +141,14 @@ def stable_since(history: History, step: Optional[int] = None, model: int = 0, o
                  first_recorded=int(steps[0]), changed_at=changed, method=method, analysed=len(cache))
 
 
-def diagnosis_events(history: History, model: int = 0, onehot: bool = True, stride: int = 1) -> List[dict]:
+def diagnosis_events(history: History, model: int = 0, onehot: bool = True, stride: int = 1) -> list[dict]:
     """Every recorded step (every ``stride``-th) at which the diagnosis changed, oldest first.
 
     Each event: {"step", "verdict", "dead" (1-based), "dead_outputs" (1-based), "text"}; the
     first recorded snapshot is always the first event.
     """
     steps = history.steps
-    out: List[dict] = []
+    out: list[dict] = []
     prev = None
     for i in range(0, len(steps), max(1, int(stride))):
         k = _diagnose(history, int(steps[i]), model, onehot)[0]
@@ -207,7 +208,7 @@ def _range_reduce(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, op) -> np.ndarr
 
 def plateau_windows(steps: np.ndarray, losses: np.ndarray, rel_tol: float = PLATEAU_REL_TOL,
                     min_window: int = PLATEAU_MIN_WINDOW,
-                    smooth: int = PLATEAU_SMOOTH) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    smooth: int = PLATEAU_SMOOTH) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per recorded snapshot i: (flat, change, end). ``end[i]`` is the index of the first recorded step at
     or after steps[i] + max(steps[i], min_window) (-1 when the history does not reach it: undecided,
     never flat); ``change[i]`` the largest relative deviation of the smoothed loss over [i, end[i]] from
@@ -234,7 +235,7 @@ def plateau_windows(steps: np.ndarray, losses: np.ndarray, rel_tol: float = PLAT
 
 
 def loss_plateaus(steps: np.ndarray, losses: np.ndarray, rel_tol: float = PLATEAU_REL_TOL,
-                  min_window: int = PLATEAU_MIN_WINDOW, smooth: int = PLATEAU_SMOOTH) -> List[dict]:
+                  min_window: int = PLATEAU_MIN_WINDOW, smooth: int = PLATEAU_SMOOTH) -> list[dict]:
     """The recorded steps from which the loss stopped moving, oldest first.
 
     A plateau starts at the first recorded step whose window (see ``PLATEAU_REL_TOL``) is flat after
@@ -247,7 +248,7 @@ def loss_plateaus(steps: np.ndarray, losses: np.ndarray, rel_tol: float = PLATEA
     steps = np.asarray(steps, dtype=np.int64).reshape(-1)
     flat, change, end = plateau_windows(steps, losses, rel_tol, min_window, smooth)
     loss = _running_median(np.asarray(losses, dtype=np.float64).reshape(-1), int(smooth))
-    out: List[dict] = []
+    out: list[dict] = []
     was_flat = False
     for i in range(len(steps)):
         if end[i] < 0:
@@ -263,7 +264,7 @@ def loss_plateaus(steps: np.ndarray, losses: np.ndarray, rel_tol: float = PLATEA
     return out
 
 
-def history_plateaus(history: History, model: int = 0) -> List[dict]:
+def history_plateaus(history: History, model: int = 0) -> list[dict]:
     """``loss_plateaus`` of one model of a history (its recorded losses)."""
     steps, losses = history.losses(model)
     return loss_plateaus(steps, losses)
@@ -277,7 +278,7 @@ _OUTCOME_LOCK = threading.Lock()
 
 
 def outcome_events(history: History, config: TrainConfig, model: int = 0, local: bool = True,
-                   stop: Optional[Callable[[], bool]] = None) -> List[dict]:
+                   stop: Callable[[], bool] | None = None) -> list[dict]:
     """The outcome (model.outcome: settled, stuck, moving) of one model through its history: judged at the
     steps where an outcome can change its reading (engine.decide_grid: step 1,024 and every half doubling up
     to the latest recorded step, and that step), an event wherever it differs from the one before. Each:
@@ -293,7 +294,7 @@ def outcome_events(history: History, config: TrainConfig, model: int = 0, local:
         return []
     latest = int(steps[-1])
     checks = sorted({int(steps[history.index_at(g)]) for g in decide_grid(latest) if g <= latest})
-    out: List[dict] = []
+    out: list[dict] = []
     cfg_key = config.to_json()
     for st in checks:
         if stop is not None and stop():
@@ -316,8 +317,8 @@ def outcome_events(history: History, config: TrainConfig, model: int = 0, local:
 
 
 def story_events(history: History, model: int = 0, onehot: bool = True, stride: int = 1,
-                 config: Optional[TrainConfig] = None, local: bool = True,
-                 stop: Optional[Callable[[], bool]] = None) -> List[dict]:
+                 config: TrainConfig | None = None, local: bool = True,
+                 stop: Callable[[], bool] | None = None) -> list[dict]:
     """The timeline's story: the diagnosis changes (one-hot data only: the diagnosis is a one-hot
     one), the loss plateaus (any data) and, given the run's config, the outcomes (outcome_events, with
     ``local`` and ``stop``), each event with its "kind" ("diagnosis" | "plateau" | "outcome"), sorted by step."""
@@ -329,7 +330,18 @@ def story_events(history: History, model: int = 0, onehot: bool = True, stride: 
     return sorted(events, key=lambda e: (e["step"], order.get(e["kind"], 3)))
 
 
-__all__ = ["stable_since", "diagnosis_events", "diagnosis_key", "Since", "EXHAUSTIVE_MAX", "loss_plateaus",
-           "outcome_events",
-           "plateau_windows", "history_plateaus", "story_events", "PLATEAU_REL_TOL", "PLATEAU_MIN_WINDOW",
-           "PLATEAU_SMOOTH"]
+__all__ = [
+    "EXHAUSTIVE_MAX",
+    "PLATEAU_MIN_WINDOW",
+    "PLATEAU_REL_TOL",
+    "PLATEAU_SMOOTH",
+    "Since",
+    "diagnosis_events",
+    "diagnosis_key",
+    "history_plateaus",
+    "loss_plateaus",
+    "outcome_events",
+    "plateau_windows",
+    "stable_since",
+    "story_events",
+]

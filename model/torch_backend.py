@@ -10,7 +10,7 @@ compiled paths are tested against (``Trainer(..., backend="torch")``). The maths
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
@@ -42,9 +42,9 @@ class TorchTrainer:
 
     name = "torch"
 
-    def __init__(self, config: TrainConfig, W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray],
-                 dataset: Optional[np.ndarray] = None, batches: Optional[BatchStream] = None,
-                 generator_seed: int = 0, opt: Optional[Optimiser] = None, device: str = "cpu"):
+    def __init__(self, config: TrainConfig, W: np.ndarray, b: np.ndarray, M: np.ndarray | None,
+                 dataset: np.ndarray | None = None, batches: BatchStream | None = None,
+                 generator_seed: int = 0, opt: Optimiser | None = None, device: str = "cpu"):
         self.cfg = config
         self.device = torch.device(device)
         f32, dev = torch.float32, self.device
@@ -57,7 +57,7 @@ class TorchTrainer:
         self.opt = (opt if opt is not None else Optimiser.of(config)).torch(params, config.lr)
         self.imp = torch.tensor(config.importance_vector(), dtype=f32, device=dev)
         self.alive = torch.ones(config.models, dtype=torch.bool, device=self.device)
-        self.data: Optional[torch.Tensor] = None
+        self.data: torch.Tensor | None = None
         if config.onehot:
             self.data = torch.eye(config.n, dtype=f32, device=dev)  # shared by all models
         elif dataset is not None:
@@ -87,7 +87,7 @@ class TorchTrainer:
         idx = torch.randperm(T, generator=self.rng)[: self.batch]
         return X[..., idx.to(self.device), :]
 
-    def loss_and_grads(self, X: Union[torch.Tensor, SparseBatch]) -> torch.Tensor:
+    def loss_and_grads(self, X: torch.Tensor | SparseBatch) -> torch.Tensor:
         if isinstance(X, SparseBatch):
             return self._sparse_loss_and_grads(X)
         W, b, M = self.W, self.b, self.M
@@ -113,7 +113,7 @@ class TorchTrainer:
             _grad(b).copy_(G.sum(1))
         return loss
 
-    def _sparse_loss_and_grads(self, X: "SparseBatch"):
+    def _sparse_loss_and_grads(self, X: SparseBatch):
         """The same maths for a batch with a few non-zeros per example.
 
         Where x = 0 (almost everywhere): E = ReLU(P) and G = (2/B) I ReLU(P),
@@ -187,7 +187,7 @@ class TorchTrainer:
             with torch.no_grad():
                 self.opt.step()
 
-    def state(self) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         W = self.W.cpu().numpy().copy()
         b = self.b.cpu().numpy().copy()
         M = self.M.cpu().numpy().copy() if self.M is not None else None

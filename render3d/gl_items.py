@@ -21,19 +21,20 @@ padding is invisible (degenerate triangles, zero-alpha segments and points).
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Dict, Iterable, Optional, Sequence, Union
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph.opengl as gl
+from PyQt6.QtCore import QPointF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter
+from PyQt6.QtOpenGL import QOpenGLBuffer
+from PyQt6.QtWidgets import QWidget
 from pyqtgraph.opengl import shaders
 from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
 from pyqtgraph.opengl.items import GLLinePlotItem as _lpi
 from pyqtgraph.opengl.items import GLMeshItem as _mi
 from pyqtgraph.opengl.items import GLScatterPlotItem as _spi
-from PyQt6.QtCore import QPointF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter
-from PyQt6.QtOpenGL import QOpenGLBuffer
-from PyQt6.QtWidgets import QWidget
 
 from .scene import Label, place_labels, project_to_pixels
 
@@ -84,7 +85,7 @@ class GLView(gl.GLViewWidget):
 
     clicked = pyqtSignal(float, float)
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.generation = 0
         self.programs: dict = {}
@@ -100,7 +101,7 @@ class GLView(gl.GLViewWidget):
         self.paint_count += 1
         super().paintGL()
 
-    def mvp(self, width: Optional[float] = None, height: Optional[float] = None) -> np.ndarray:
+    def mvp(self, width: float | None = None, height: float | None = None) -> np.ndarray:
         """(4, 4) row-major projection x view matrix for a viewport of this size (default: the widget)."""
         w = float(self.width() if width is None else width)
         h = float(self.height() if height is None else height)
@@ -166,7 +167,7 @@ class LineItem(_ContextSafe, gl.GLLinePlotItem):
     _BUFFERS = (("m_vbo_position", _VB), ("m_vbo_color", _VB))
 
     def __init__(self, width: float = 1.0, antialias: bool = True,
-                 glOptions: Union[str, Dict[str, object]] = LINE_OPTS):
+                 glOptions: str | dict[str, object] = LINE_OPTS):
         super().__init__(mode="lines", width=width, antialias=antialias, glOptions=glOptions)
         self._cap = 0
         self.count = 0
@@ -192,7 +193,7 @@ class PointItem(_ContextSafe, gl.GLScatterPlotItem):
 
     _BUFFERS = (("m_vbo_position", _VB), ("m_vbo_color", _VB), ("m_vbo_size", _VB))
 
-    def __init__(self, glOptions: Union[str, Dict[str, object]] = LINE_OPTS):
+    def __init__(self, glOptions: str | dict[str, object] = LINE_OPTS):
         super().__init__(pxMode=True, glOptions=glOptions)
         self._cap = 0
         self.count = 0
@@ -221,7 +222,7 @@ class MeshItem(_ContextSafe, gl.GLMeshItem):
                 ("m_ibo_faces", _IB), ("m_vbo_edgeVerts", _VB), ("m_ibo_edges", _IB))
     _ALL = _mi.DirtyFlag.POSITION | _mi.DirtyFlag.COLOR | _mi.DirtyFlag.FACES
 
-    def __init__(self, glOptions: Union[str, Dict[str, object]] = MESH_OPTS):
+    def __init__(self, glOptions: str | dict[str, object] = MESH_OPTS):
         super().__init__(smooth=True, computeNormals=False, shader=None, glOptions=glOptions)
         self._vcap = 0
         self._fcap = 0
@@ -276,11 +277,11 @@ class LabelItem(GLGraphicsItem):
     def __init__(self):
         super().__init__()
         self.labels = []
-        self.obstacles: Optional[np.ndarray] = None
+        self.obstacles: np.ndarray | None = None
         self.scale = 1.0
         self.setDepthValue(1000)
 
-    def set_labels(self, labels: Iterable[Label], obstacles: Optional[np.ndarray] = None) -> None:
+    def set_labels(self, labels: Iterable[Label], obstacles: np.ndarray | None = None) -> None:
         """The labels, and the (2S, 3) segments they should not be written across."""
         self.labels = list(labels)
         self.obstacles = obstacles
@@ -299,7 +300,7 @@ class LabelItem(GLGraphicsItem):
 
 
 def paint_labels(painter: QPainter, labels: Sequence[Label], mvp: np.ndarray, width: float, height: float,
-                 scale: float = 1.0, caption: str = "", obstacles: Optional[np.ndarray] = None) -> None:
+                 scale: float = 1.0, caption: str = "", obstacles: np.ndarray | None = None) -> None:
     """Draw scene labels (render3d.scene.Label) projected with mvp onto a (width x height) device.
 
     Each label sits just right of and above its point, over a white halo (the

@@ -27,13 +27,24 @@ mid-animation.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PyQt6.QtCore import QPoint, QRect, QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QImage, QPainter, QResizeEvent, QShowEvent, QVector3D
-from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QLabel, QLayout, QLayoutItem, QSizePolicy, QSpinBox,
-                             QToolButton, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QLabel,
+    QLayout,
+    QLayoutItem,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from model.snapshot import Snapshot, not_finite_message
 from views.settings import ENLARGE_RANGE, PlaneSettings, Triple
@@ -213,7 +224,7 @@ class _StatusBox(QWidget):
         self.setMinimumWidth(0)
         self.label = QLabel("", self)
 
-    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt)
+    def resizeEvent(self, e: QResizeEvent) -> None:
         self.label.setFixedSize(max(e.size().width(), 1), max(e.size().height(), 1))
         super().resizeEvent(e)
 
@@ -223,42 +234,42 @@ class FlowLayout(QLayout):
     layout example): the 3D view's controls never make its dock wider than the pictures' share,
     so they never crush the experiment dock beside it."""
 
-    def __init__(self, parent: Optional[QWidget] = None, spacing: int = 4):
+    def __init__(self, parent: QWidget | None = None, spacing: int = 4):
         super().__init__(parent)
         self._items: list = []
         self.setSpacing(spacing)
         self.setContentsMargins(2, 0, 2, 0)
 
-    def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 (Qt)
+    def addItem(self, item: QLayoutItem) -> None:
         self._items.append(item)
 
     def count(self) -> int:
         return len(self._items)
 
-    def itemAt(self, i: int) -> Optional[QLayoutItem]:  # noqa: N802 (Qt)
+    def itemAt(self, i: int) -> QLayoutItem | None:
         return self._items[i] if 0 <= i < len(self._items) else None
 
-    def takeAt(self, i: int) -> Optional[QLayoutItem]:  # noqa: N802 (Qt)
+    def takeAt(self, i: int) -> QLayoutItem | None:
         return self._items.pop(i) if 0 <= i < len(self._items) else None
 
-    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802 (Qt)
+    def expandingDirections(self) -> Qt.Orientation:
         return Qt.Orientation(0)
 
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt)
+    def hasHeightForWidth(self) -> bool:
         return True
 
-    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt)
+    def heightForWidth(self, width: int) -> int:
         return self._place(QRect(0, 0, width, 0), move=False)
 
-    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 (Qt)
+    def setGeometry(self, rect: QRect) -> None:
         super().setGeometry(rect)
         self._place(rect, move=True)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 (Qt)
+    def sizeHint(self) -> QSize:
         w = sum(it.sizeHint().width() + self.spacing() for it in self._items)
         return QSize(w, self.minimumSize().height())
 
-    def minimumSize(self) -> QSize:  # noqa: N802 (Qt)
+    def minimumSize(self) -> QSize:
         size = QSize()
         for it in self._items:
             size = size.expandedTo(it.minimumSize())
@@ -288,23 +299,23 @@ class PlaneView(QWidget):
     featureClicked = pyqtSignal(int)
     settingsChanged = pyqtSignal(object)  # PlaneSettings, after any change of triple, toggle or factor
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._snap: Optional[Snapshot] = None
-        self._frame: Optional[Frame] = None
+        self._snap: Snapshot | None = None
+        self._frame: Frame | None = None
         self._settings = PlaneSettings()
         self._auto = True           # the triple follows default_triple until the user picks one
         self._slot_age = [1, 0, 2]  # send_feature replaces the slot set longest ago (z first)
         self._n = None
         self._preset = "iso"
-        self._camera_aspect: Optional[float] = None  # the shape a handed-over camera framed (set_camera_params)
+        self._camera_aspect: float | None = None  # the shape a handed-over camera framed (set_camera_params)
         self._need_fit = True
         self._framed = None  # the camera as last framed automatically (None: the user moved it)
         self._offscreen = None
         self.host = None  # the raster widget showing the GL picture, once shown (RASTER_HOST)
         self._updating = False
-        self._not_finite_text: Optional[str] = None
-        self.scene: Optional[sc.Scene] = None
+        self._not_finite_text: str | None = None
+        self.scene: sc.Scene | None = None
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
@@ -402,7 +413,7 @@ class PlaneView(QWidget):
             r2.addWidget(d)
         return r2
 
-    def showEvent(self, e: QShowEvent) -> None:  # noqa: N802 (Qt)
+    def showEvent(self, e: QShowEvent) -> None:
         super().showEvent(e)
         # a tabified dock is shown and hidden again while the window first lays out: wait
         QTimer.singleShot(0, self._ensure_gl)
@@ -554,13 +565,13 @@ class PlaneView(QWidget):
         self.set_settings(self._settings.with_(enlarge=e))
 
     # ============================================================= drawing
-    def show_not_finite(self, text: Optional[str]) -> None:
+    def show_not_finite(self, text: str | None) -> None:
         """The status line (and render_image) say the snapshot is not finite (``text``), or not (None)."""
         self._not_finite_text = text
         if text is not None:
             self.status.setText(text)
 
-    def set_frame(self, frame: Optional[Frame]) -> None:
+    def set_frame(self, frame: Frame | None) -> None:
         """Draw ``frame`` (None clears): the one thing a view receives. A snapshot that is not finite is
         drawn as none and the status line (and render_image) say so."""
         snap = None if frame is None else frame.snapshot
@@ -572,11 +583,11 @@ class PlaneView(QWidget):
         self._draw(snap, frame)
 
     @property
-    def frame(self) -> Optional[Frame]:
+    def frame(self) -> Frame | None:
         """The frame drawn last."""
         return self._frame
 
-    def _draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+    def _draw(self, snap: Snapshot | None, frame: Frame | None) -> None:
         """Draw this snapshot (None clears). The camera stays put unless n changed."""
         self._snap, self._frame = snap, frame
         self._ensure_gl()
@@ -727,9 +738,9 @@ class PlaneView(QWidget):
                 "elevation": float(o["elevation"]), "azimuth": float(o["azimuth"]), "fov": float(o["fov"]),
                 "aspect": self._framed_aspect()}
 
-    def set_camera_params(self, center: Optional[Sequence[float]] = None, distance: Optional[float] = None,
-                          elevation: Optional[float] = None, azimuth: Optional[float] = None,
-                          fov: Optional[float] = None, aspect: Optional[float] = None) -> None:
+    def set_camera_params(self, center: Sequence[float] | None = None, distance: float | None = None,
+                          elevation: float | None = None, azimuth: float | None = None,
+                          fov: float | None = None, aspect: float | None = None) -> None:
         """Place the camera; ``aspect``: the shape of the view it was framed in (another view's camera,
         e.g. the window's in an export), which render_image keeps; None: this view's own shape."""
         if fov is not None:
@@ -745,7 +756,7 @@ class PlaneView(QWidget):
         self.gl.setCameraPosition(azimuth=float(azimuth_degrees))
 
     # ============================================================== export
-    def render_image(self, width: int, height: int, scale: Optional[float] = None) -> QImage:
+    def render_image(self, width: int, height: int, scale: float | None = None) -> QImage:
         """The current scene rendered at exactly width x height pixels (QImage ARGB32).
 
         Rendered offscreen (renderToArray, tiled FBO), not a screen grab scaled
@@ -832,7 +843,7 @@ class PlaneView(QWidget):
         j = int(np.argmin(d))
         return int(k[j]) if d[j] <= CLICK_PX else -1
 
-    def pixel_of(self, p3: ArrayLike) -> Tuple[float, float]:
+    def pixel_of(self, p3: ArrayLike) -> tuple[float, float]:
         """GL-view pixel (x, y) of a point in GL coordinates (tests, picking)."""
         xy, _ = sc.project_to_pixels(self.gl.mvp(), np.asarray(p3, dtype=np.float64).reshape(1, 3),
                                      self.gl.width(), self.gl.height())
@@ -844,7 +855,7 @@ class PlaneView(QWidget):
             self.featureClicked.emit(k)
 
 
-def _colors_for(snap: Snapshot, frame: Optional[Frame]) -> np.ndarray:
+def _colors_for(snap: Snapshot, frame: Frame | None) -> np.ndarray:
     """(n, 4) uint8: the frame's colours when they fit the snapshot, else the palette's colours."""
     from resources import palette
 

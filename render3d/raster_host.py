@@ -12,7 +12,7 @@ host's (same size), so orbiting, zooming and clicking a vertex work as before.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from PyQt6 import sip
 from PyQt6.QtCore import Qt
@@ -26,11 +26,11 @@ if TYPE_CHECKING:
 class RasterHost(QWidget):
     """Shows ``gl``'s picture (see the module doc); ``renders`` counts the pictures taken."""
 
-    def __init__(self, gl: GLView, parent: Optional[QWidget] = None):
+    def __init__(self, gl: GLView, parent: QWidget | None = None):
         super().__init__(parent)
         self.gl = gl
         self.renders = 0
-        self._image: Optional[QImage] = None
+        self._image: QImage | None = None
         self._stale = True
         self.setMinimumSize(gl.minimumSize())  # and the GL widget's size policy and (absent) size hint
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)  # the image covers every pixel
@@ -59,37 +59,37 @@ class RasterHost(QWidget):
             self.renders += 1
         return self._image
 
-    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt)
+    def resizeEvent(self, e: QResizeEvent) -> None:
         self.gl.resize(e.size())
         self._stale = True
         super().resizeEvent(e)
 
-    def paintEvent(self, e: QPaintEvent) -> None:  # noqa: N802 (Qt)
+    def paintEvent(self, e: QPaintEvent) -> None:
         p = QPainter(self)
         p.drawImage(0, 0, self.image())
         p.end()
 
-    def showEvent(self, e: QShowEvent) -> None:  # noqa: N802 (Qt)
+    def showEvent(self, e: QShowEvent) -> None:
         self.gl.show()
         self._stale = True
         super().showEvent(e)
 
-    def hideEvent(self, e: QHideEvent) -> None:  # noqa: N802 (Qt)
+    def hideEvent(self, e: QHideEvent) -> None:
         if not sip.isdeleted(self.gl):  # (at exit Qt may delete the top-level GL window first)
             self.gl.hide()  # its window goes with the host (the GL context stays)
         super().hideEvent(e)
 
     # the GL view's interaction (orbit, zoom, click on a vertex): its own handlers, at the same coordinates
-    def mousePressEvent(self, ev: QMouseEvent) -> None:  # noqa: N802 (Qt)
+    def mousePressEvent(self, ev: QMouseEvent) -> None:
         self.gl.mousePressEvent(ev)
 
-    def mouseMoveEvent(self, ev: QMouseEvent) -> None:  # noqa: N802 (Qt)
+    def mouseMoveEvent(self, ev: QMouseEvent) -> None:
         self.gl.mouseMoveEvent(ev)
 
-    def mouseReleaseEvent(self, ev: QMouseEvent) -> None:  # noqa: N802 (Qt)
+    def mouseReleaseEvent(self, ev: QMouseEvent) -> None:
         self.gl.mouseReleaseEvent(ev)
 
-    def wheelEvent(self, ev: QWheelEvent) -> None:  # noqa: N802 (Qt)
+    def wheelEvent(self, ev: QWheelEvent) -> None:
         self.gl.wheelEvent(ev)
 
 

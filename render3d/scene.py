@@ -40,8 +40,9 @@ directions of W's columns, as in the 2D views); ``Scene.plane`` says so.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -105,7 +106,7 @@ def check_triple(triple: Sequence[int], n: int) -> Triple:
     return t  # type: ignore[return-value]
 
 
-def default_triple(snap: Snapshot, analysis: Optional[Analysis] = None) -> Triple:
+def default_triple(snap: Snapshot, analysis: Analysis | None = None) -> Triple:
     """The seed's choice: two strong features on x, y and the weakest (dead) one on z.
 
     Weakest: the dead feature of smallest norm when ``analysis`` has dead
@@ -151,7 +152,7 @@ def step_triple(triple: Sequence[int], n: int, delta: int = 1) -> Triple:
 # ----------------------------------------------------------------------------
 # the plane
 
-def plane_of(snap: Snapshot) -> Tuple[np.ndarray, np.ndarray, str]:
+def plane_of(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, str]:
     """(W2 (2, n), D2 (n, 2), description): feature vectors and decoder on the drawn plane.
 
     m = 2: W and D = W^T (or the untied M). m != 2: the plane_basis plane U,
@@ -167,7 +168,7 @@ def plane_of(snap: Snapshot) -> Tuple[np.ndarray, np.ndarray, str]:
     return np.ascontiguousarray(W2), np.ascontiguousarray(D2), desc
 
 
-def shape_polygon(W2: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def shape_polygon(W2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(V (N, 2), order (N,)): the latent shape's vertices in angular order and their features."""
     order = geo.angular_order(W2)
     return np.ascontiguousarray(W2[:, order].T), order
@@ -249,7 +250,7 @@ def _concat(parts):
 
 
 def split_cells(pts: np.ndarray, off: np.ndarray, bits: np.ndarray, a: np.ndarray, c: float,
-                bit: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+                bit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split every convex cell by the line a.h + c = 0: the part where a.h + c > 0 gets ``bit``.
 
     Only the cells the line crosses are clipped (a sliver line crosses few of
@@ -279,7 +280,7 @@ def split_cells(pts: np.ndarray, off: np.ndarray, bits: np.ndarray, a: np.ndarra
     return _concat([(keep_pts, keep_off, bits[~cross]), p, q])
 
 
-def sign_cells(V: np.ndarray, A3: np.ndarray, b3: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sign_cells(V: np.ndarray, A3: np.ndarray, b3: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The latent shape cut into convex cells of constant sign of p_a(h) = A3[a].h + b3[a].
 
     V: (N, 2) shape vertices in angular order. Returns (pts (P, 2), offsets
@@ -356,7 +357,7 @@ def fan_faces(off: np.ndarray) -> np.ndarray:
 # small geometry helpers
 
 def cone_mesh(tips: np.ndarray, dirs: np.ndarray, length: ArrayLike, radius: ArrayLike,
-              segments: int = 12) -> Tuple[np.ndarray, np.ndarray]:
+              segments: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """Arrowheads: k cones with the given tips, axis directions (towards the tip), length, radius.
 
     Returns (vertices (k * (segments + 2), 3), faces (k * 2 * segments, 3) uint32).
@@ -390,7 +391,7 @@ def cone_mesh(tips: np.ndarray, dirs: np.ndarray, length: ArrayLike, radius: Arr
 
 
 def project_to_pixels(mvp: np.ndarray, pts: np.ndarray, width: float,
-                      height: float) -> Tuple[np.ndarray, np.ndarray]:
+                      height: float) -> tuple[np.ndarray, np.ndarray]:
     """(k, 2) pixel positions (x right, y down) and (k,) visibility of 3D points.
 
     mvp: (4, 4) row-major model-view-projection matrix (as QMatrix4x4 prints it).
@@ -415,7 +416,7 @@ def rgba01(colors: np.ndarray) -> np.ndarray:
     return c / 255.0 if c.size and c.max() > 1.0 else c
 
 
-def darker(c: ArrayLike, f: float = 0.7) -> Tuple[float, float, float, float]:
+def darker(c: ArrayLike, f: float = 0.7) -> tuple[float, float, float, float]:
     c = np.asarray(c, dtype=np.float64).ravel()
     return (float(c[0] * f), float(c[1] * f), float(c[2] * f), 1.0)
 
@@ -429,7 +430,7 @@ class Label:
 
     pos: np.ndarray
     text: str
-    color: Tuple[float, float, float, float]
+    color: tuple[float, float, float, float]
     kind: str = ""
     bold: bool = False
 
@@ -452,7 +453,7 @@ class Scene:
     mesh_faces: np.ndarray                  # (F, 3) uint32
     mesh_colors: np.ndarray                 # (P, 4) float32
     outline: np.ndarray                     # (2N, 3) segments of the shape's outline
-    outline_color: Tuple[float, float, float, float]
+    outline_color: tuple[float, float, float, float]
     shape3: np.ndarray                      # (N, 3) shape vertices p(W_order[t]) in GL coordinates
     order: np.ndarray                       # (N,) features in angular order
     # vertices p(W_t), feature order
@@ -485,7 +486,7 @@ class Scene:
     # after ReLU
     relu_pos: np.ndarray                    # (n, 3) ReLU(p(W_t)) (only when after_relu, else (0, 3))
     relu_lines: np.ndarray                  # (2n, 3) vertex -> image
-    labels: List[Label]
+    labels: list[Label]
     center: np.ndarray                      # (3,) middle of the drawn content
     radius: float                           # half-diagonal of its bounding box
     fit_points: np.ndarray                  # (K, 3) what a camera preset frames
@@ -572,7 +573,7 @@ class _Frame:
         return self.b3 * self.E
 
 
-def _frame(snap: Snapshot, settings: PlaneSettings, colors: Optional[np.ndarray], W2, D2) -> _Frame:
+def _frame(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | None, W2, D2) -> _Frame:
     n = snap.n
     tri = check_triple(settings.triple, n)
     ti = np.array(tri, dtype=np.int64)
@@ -605,7 +606,7 @@ def _cell_colors(fr: _Frame, bits: np.ndarray, cnt: np.ndarray, slivers: bool) -
     return np.repeat(ccol, cnt, axis=0).astype(np.float32)
 
 
-def _spokes(fr: _Frame, vertex_pos: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def _spokes(fr: _Frame, vertex_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The feature wheel on the plane, p(0) = b -> p(W_t) for the features off the triple (n <= SPOKE_MAX)."""
     n = vertex_pos.shape[0]
     if n > SPOKE_MAX:
@@ -617,7 +618,7 @@ def _spokes(fr: _Frame, vertex_pos: np.ndarray) -> Tuple[np.ndarray, np.ndarray]
     return spokes, np.repeat(sc_, 2, axis=0)
 
 
-def _tilted_axes(fr: _Frame, flat: np.ndarray) -> List[int]:
+def _tilted_axes(fr: _Frame, flat: np.ndarray) -> list[int]:
     """The positions s of the triple that get a tilt arrow: not flat, and not a repeat of an earlier axis."""
     tri = fr.tri
     return [s for s in range(3) if not (flat[s] or (s > 0 and tri[s] in tri[:s]))]
@@ -672,7 +673,7 @@ def _extent(fr: _Frame, shape3: np.ndarray, settings: PlaneSettings) -> _Extent:
     return _Extent(lo, hi, span, axis_len, axis_neg, ax, axn)
 
 
-def _add_head(heads: List[list], tip: np.ndarray, d: np.ndarray, color, hl: float) -> None:
+def _add_head(heads: list[list], tip: np.ndarray, d: np.ndarray, color, hl: float) -> None:
     """Append an arrowhead at tip along d (none for a zero-length arrow), at most 0.45 of the arrow long."""
     L = float(np.linalg.norm(d))
     if L > 0:
@@ -683,7 +684,7 @@ def _heads(fr: _Frame, ext: _Extent, axes_colors: np.ndarray, tilt_arrows, setti
     """Arrowheads of the bias, the tilt arrows and the positive axes, scaled with the scene: (vertices,
     faces, colours)."""
     hl = 0.035 * ext.span
-    heads: List[list] = []
+    heads: list[list] = []
     if settings.show_bias:
         _add_head(heads, fr.tip, fr.tip, BIAS, hl)  # the bias arrow starts at the origin
     if settings.show_tilt:
@@ -707,7 +708,7 @@ def _cube(E: np.ndarray, show: bool) -> np.ndarray:
     return _segments(c8[[a for a, _ in ed]], c8[[b_ for _, b_ in ed]])
 
 
-def _after_relu(vertex_pos: np.ndarray, on: bool) -> Tuple[np.ndarray, np.ndarray]:
+def _after_relu(vertex_pos: np.ndarray, on: bool) -> tuple[np.ndarray, np.ndarray]:
     """Each vertex's image ReLU(p(W_t)) and a line to it from every vertex that moves."""
     if not on:
         return np.zeros((0, 3)), np.zeros((0, 3), np.float32)
@@ -724,12 +725,12 @@ def _normal(fr: _Frame) -> np.ndarray:
     return nv / nn if nn > 1e-12 * max(float(np.linalg.norm(c1) * np.linalg.norm(c2)), 1e-300) else np.zeros(3)
 
 
-def _labels(fr: _Frame, ext: _Extent, tmag, flat, dead_set, vertex_pos, settings: PlaneSettings) -> List[Label]:
+def _labels(fr: _Frame, ext: _Extent, tmag, flat, dead_set, vertex_pos, settings: PlaneSettings) -> list[Label]:
     """The axes' feature numbers (with enlarge factor, flat or dead), the bias, the tilts, the vertices."""
     if not settings.show_labels:
         return []
     tri, E, col = fr.tri, fr.E, fr.col
-    labels: List[Label] = []
+    labels: list[Label] = []
     for s in range(3):
         t = tri[s]
         txt = f"{t + 1}" + (f" (×{E[s]:g})" if E[s] != 1 else "")
@@ -764,8 +765,8 @@ def _fit_points(fr: _Frame, ext: _Extent, shape3: np.ndarray, cube: np.ndarray) 
     return np.concatenate([sub, fr.tip[None, :], np.zeros((1, 3)), ext.ax, ext.axn, ends, cube.reshape(-1, 3)])
 
 
-def build_scene(snap: Snapshot, settings: PlaneSettings, colors: Optional[np.ndarray] = None,
-                dead: Optional[Sequence[int]] = None) -> Scene:
+def build_scene(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | None = None,
+                dead: Sequence[int] | None = None) -> Scene:
     """All arrays of the 3D view for (snapshot, settings, feature colours (n, 4) uint8).
 
     ``dead``: 0-based dead features (model.analysis.Analysis.dead); a dead axis
@@ -852,7 +853,7 @@ def camera_direction(elevation: float, azimuth: float) -> np.ndarray:
     return np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
 
 
-def direction_angles(d: ArrayLike) -> Tuple[float, float]:
+def direction_angles(d: ArrayLike) -> tuple[float, float]:
     """(elevation, azimuth) degrees of a direction from the centre towards the camera."""
     d = np.asarray(d, dtype=np.float64)
     d = d / np.linalg.norm(d)
@@ -877,7 +878,7 @@ def underside_direction(scene: Scene) -> np.ndarray:
     return -nv
 
 
-def camera_basis(elevation: float, azimuth: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def camera_basis(elevation: float, azimuth: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(d, r, u): towards the camera, screen right, screen up (pyqtgraph's euler camera, z up)."""
     d = camera_direction(elevation, azimuth)
     az = math.radians(azimuth)
@@ -887,7 +888,7 @@ def camera_basis(elevation: float, azimuth: float) -> Tuple[np.ndarray, np.ndarr
 
 
 def fit_camera(points: ArrayLike, elevation: float, azimuth: float, aspect: float = 4 / 3, fov: float = FOV,
-               margin: float = 0.85) -> Tuple[np.ndarray, float]:
+               margin: float = 0.85) -> tuple[np.ndarray, float]:
     """(center (3,), distance): the perspective camera looking from (elevation, azimuth) in which
     every point lies inside ``margin`` of the view, centred on their projected extent.
 
@@ -938,7 +939,7 @@ def segment_hits_box(segment: ArrayLike, x0: float, y0: float, x1: float, y1: fl
 
 
 def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], width: float, height: float,
-                 gap: float = 5.0, segments: Optional[ArrayLike] = None) -> np.ndarray:
+                 gap: float = 5.0, segments: ArrayLike | None = None) -> np.ndarray:
     """Top-left corners (N, 2) for text boxes of ``sizes`` (N, 2: w, h) near pixel ``anchors``
     (N, 2) so that no two boxes overlap, or NaN for a hidden label.
 

@@ -2,13 +2,13 @@
 import ast
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, List
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def loaded_after(statements: str, libraries: Iterable[str]) -> List[str]:
+def loaded_after(statements: str, libraries: Iterable[str]) -> list[str]:
     """The top-level packages among ``libraries`` that a fresh interpreter, run in the repository root,
     has imported once it has executed ``statements`` (sorted; [] when none)."""
     code = (f"import sys; {statements}; "

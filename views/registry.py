@@ -13,11 +13,11 @@ Qt-free: the widget is named as "module:Class" and imported only by the code tha
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Optional, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .settings import (CameraSettings, GramSettings, HistorySettings, PlaneSettings, WheelSettings,
-                       ZoneSettings)
+from .settings import CameraSettings, GramSettings, HistorySettings, PlaneSettings, WheelSettings, ZoneSettings
 
 if TYPE_CHECKING:
     from model.frame import Frame
@@ -33,7 +33,7 @@ class View(Protocol):
 
     featureClicked: Any
 
-    def set_frame(self, frame: Optional[Frame]) -> None: ...
+    def set_frame(self, frame: Frame | None) -> None: ...
 
 
 #: What a view may need from a frame besides the snapshot, its colours and the selection (model.frame.Frame):
@@ -65,15 +65,15 @@ class ViewSpec:
     key: str
     title: str
     widget: str
-    settings: Optional[type] = None
-    aliases: Tuple[str, ...] = ()
-    needs: FrozenSet[str] = frozenset()
+    settings: type | None = None
+    aliases: tuple[str, ...] = ()
+    needs: frozenset[str] = frozenset()
     feature_coloured: bool = False
-    export_size: Tuple[int, int] = (1200, 800)
-    animate_size: Tuple[int, int] = (1280, 720)
+    export_size: tuple[int, int] = (1200, 800)
+    animate_size: tuple[int, int] = (1280, 720)
     gl: bool = False
-    hidden_settings: Tuple[str, ...] = ()
-    title_of: Optional[Callable[[Any], str]] = field(default=None, compare=False)
+    hidden_settings: tuple[str, ...] = ()
+    title_of: Callable[[Any], str] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         bad = set(self.needs) - FRAME_NEEDS
@@ -88,7 +88,7 @@ class ViewSpec:
 
 
 #: Every view, in the order of the window's View menu and the export dialog's list.
-VIEWS: Tuple[ViewSpec, ...] = (
+VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec("zones", "Latent zones", "widgets.zone_map:ZoneMapView", ZoneSettings,
              needs=frozenset({"analysis"}), feature_coloured=True),
     ViewSpec("wheel", "Feature wheel", "widgets.feature_wheel:FeatureWheelView", WheelSettings,
@@ -105,11 +105,11 @@ VIEWS: Tuple[ViewSpec, ...] = (
 )
 
 #: key -> spec
-BY_KEY: Dict[str, ViewSpec] = {v.key: v for v in VIEWS}
+BY_KEY: dict[str, ViewSpec] = {v.key: v for v in VIEWS}
 #: every name the command line accepts -> the view's key
-NAMES: Dict[str, str] = {**{v.key: v.key for v in VIEWS}, **{a: v.key for v in VIEWS for a in v.aliases}}
+NAMES: dict[str, str] = {**{v.key: v.key for v in VIEWS}, **{a: v.key for v in VIEWS for a in v.aliases}}
 #: The composed figures offered by name: name -> (panels, title).
-FIGURES: Dict[str, Tuple[Tuple[str, ...], str]] = {
+FIGURES: dict[str, tuple[tuple[str, ...], str]] = {
     "wheel+zones": (("wheel", "zones"), "Figure: feature wheel + latent zones"),
     "plane3d+zones": (("plane3d", "zones"), "Figure: 3D latent plane + latent zones"),
 }
@@ -119,7 +119,7 @@ DEFAULT_FIGURE = "wheel+zones"
 PANELS_MAX = 4
 
 
-def view_keys() -> Tuple[str, ...]:
+def view_keys() -> tuple[str, ...]:
     """Every view's key, in the registry's order."""
     return tuple(BY_KEY)
 
@@ -137,7 +137,7 @@ def canonical(name: str) -> str:
     return NAMES.get(name, name)
 
 
-def with_settings() -> Tuple[str, ...]:
+def with_settings() -> tuple[str, ...]:
     """The keys of the views that have options (a settings dataclass)."""
     return tuple(v.key for v in VIEWS if v.settings is not None)
 
@@ -160,9 +160,9 @@ def feature_coloured(panels: Sequence[str]) -> bool:
     return any(BY_KEY[canonical(k)].feature_coloured for k in panels if canonical(k) in BY_KEY)
 
 
-def needs(panels: Sequence[str]) -> FrozenSet[str]:
+def needs(panels: Sequence[str]) -> frozenset[str]:
     """What these views read of a frame, together."""
-    out: FrozenSet[str] = frozenset()
+    out: frozenset[str] = frozenset()
     for k in panels:
         if canonical(k) in BY_KEY:
             out |= BY_KEY[canonical(k)].needs
@@ -176,7 +176,7 @@ def view_class(key: str) -> type:
     return found
 
 
-def settings_fields(key: str) -> Tuple[str, ...]:
+def settings_fields(key: str) -> tuple[str, ...]:
     """The settings fields ``--set`` offers for view ``key`` (its hidden ones left out)."""
     s = BY_KEY[canonical(key)]
     if s.settings is None:
@@ -184,6 +184,25 @@ def settings_fields(key: str) -> Tuple[str, ...]:
     return tuple(f.name for f in fields(s.settings) if f.name not in s.hidden_settings)
 
 
-__all__ = ["View", "ViewSpec", "VIEWS", "BY_KEY", "NAMES", "FIGURES", "DEFAULT_FIGURE", "PANELS_MAX", "FRAME_NEEDS",
-           "view_keys", "spec", "canonical", "with_settings", "settings_class", "needs_gl", "feature_coloured",
-           "needs", "view_class", "settings_fields", "CameraSettings"]
+__all__ = [
+    "BY_KEY",
+    "DEFAULT_FIGURE",
+    "FIGURES",
+    "FRAME_NEEDS",
+    "NAMES",
+    "PANELS_MAX",
+    "VIEWS",
+    "CameraSettings",
+    "View",
+    "ViewSpec",
+    "canonical",
+    "feature_coloured",
+    "needs",
+    "needs_gl",
+    "settings_class",
+    "settings_fields",
+    "spec",
+    "view_class",
+    "view_keys",
+    "with_settings",
+]

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
-from typing import Optional, Tuple, TypeVar
+from typing import TypeVar
 
 _T = TypeVar("_T")
 
-Triple = Tuple[int, int, int]
+Triple = tuple[int, int, int]
 
 
 def check_choices(value: object) -> None:
@@ -105,7 +105,7 @@ class PlaneSettings:
     """How the 3D view draws a snapshot. ``triple`` is 0-based (i, j, k) -> (x, y, z)."""
 
     triple: Triple = (0, 1, 2)
-    enlarge: Tuple[float, float, float] = (1.0, 1.0, 1.0)
+    enlarge: tuple[float, float, float] = (1.0, 1.0, 1.0)
     show_shape: bool = True
     show_cube: bool = True
     after_relu: bool = False
@@ -133,7 +133,7 @@ class PlaneSettings:
         object.__setattr__(self, "triple", t)
         object.__setattr__(self, "enlarge", e)
 
-    def with_(self, **kw: object) -> "PlaneSettings":
+    def with_(self, **kw: object) -> PlaneSettings:
         return replace(self, **kw)  # type: ignore[arg-type]  # dataclasses.replace checks the names
 
 
@@ -152,12 +152,12 @@ class CameraSettings:
     picture of another shape keeps what that view showed (None: the picture's own shape)."""
 
     preset: str = field(default="iso", metadata={"choices": CAMERA_PRESETS})
-    elevation: Optional[float] = None
-    azimuth: Optional[float] = None
-    distance: Optional[float] = None
-    center: Optional[Tuple[float, float, float]] = None
-    fov: Optional[float] = None
-    aspect: Optional[float] = None
+    elevation: float | None = None
+    azimuth: float | None = None
+    distance: float | None = None
+    center: tuple[float, float, float] | None = None
+    fov: float | None = None
+    aspect: float | None = None
 
     def __post_init__(self) -> None:
         if self.preset not in CAMERA_PRESETS:
@@ -182,6 +182,20 @@ class CameraSettings:
         return self.distance is not None and self.center is not None
 
 
-__all__ = ["settings_dataclass", "check_choices", "ZoneSettings", "WheelSettings", "GramSettings", "HistorySettings",
-           "PlaneSettings", "CameraSettings", "ZONE_MODES", "GRAM_ORDERS", "HISTORY_AXES",
-           "CAMERA_PRESETS", "ENLARGE_RANGE", "TRIPLE_MAX", "Triple"]
+__all__ = [
+    "CAMERA_PRESETS",
+    "ENLARGE_RANGE",
+    "GRAM_ORDERS",
+    "HISTORY_AXES",
+    "TRIPLE_MAX",
+    "ZONE_MODES",
+    "CameraSettings",
+    "GramSettings",
+    "HistorySettings",
+    "PlaneSettings",
+    "Triple",
+    "WheelSettings",
+    "ZoneSettings",
+    "check_choices",
+    "settings_dataclass",
+]

@@ -2,7 +2,7 @@
 1-based, x linked), bars in the feature colours, selected bars outlined and labelled."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -15,9 +15,21 @@ from model.snapshot import Snapshot
 if TYPE_CHECKING:
     from model.frame import Frame
 
-from .views2d import (BACKGROUND, LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel,
-                      feature_colors_for, fmt_num, nice_range, rects_xy, selected_of,
-                      set_ticks_if_changed)
+from .views2d import (
+    BACKGROUND,
+    LABEL_MAX,
+    OUTLINE,
+    SELECTED_LABEL_MAX,
+    ColorPathsItem,
+    LabelPool,
+    PlotPanel,
+    feature_colors_for,
+    fmt_num,
+    nice_range,
+    rects_xy,
+    selected_of,
+    set_ticks_if_changed,
+)
 
 #: Bar width in feature units (bars touch above BAR_GAP_MAX features: no moire of sub-pixel gaps).
 BAR_WIDTH = 0.8
@@ -33,7 +45,7 @@ CLICK_PX = 4.0
 # ----------------------------------------------------------------------------
 # pure helpers
 
-def bar_rects(values: np.ndarray, width: float = BAR_WIDTH) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def bar_rects(values: np.ndarray, width: float = BAR_WIDTH) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(x0, x1, y0, y1) arrays of the bars: feature i (0-based) at x = i + 1, from 0 to values[i]."""
     v = np.asarray(values, dtype=np.float64).ravel()
     v = np.where(np.isfinite(v), v, 0.0)
@@ -57,7 +69,7 @@ def bar_at(values: np.ndarray, x: float, y: float, width: float = BAR_WIDTH,
 
 
 def bar_bins(values: np.ndarray, x_lo: float, x_hi: float,
-             nbins: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+             nbins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Peak downsampling of the bars visible in [x_lo, x_hi] into at most nbins bins.
 
     Consecutive features (x = i + 1) share a bin of k = ceil(visible / nbins);
@@ -107,7 +119,7 @@ def bins_rgba(lo: np.ndarray, hi: np.ndarray, colors: np.ndarray, y0: float, y1:
     return out
 
 
-def bias_norm_values(snap: Snapshot) -> Tuple[np.ndarray, np.ndarray]:
+def bias_norm_values(snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
     """(b, |W_i|) per feature (norms in the full m dims)."""
     return snap.b.copy(), geo.norms(snap.W)
 
@@ -125,7 +137,7 @@ def _unlink_x(vb: pg.ViewBox) -> None:
 class BiasNormView(PlotPanel):
     """Two bar plots: ``plot`` (bias b_i) above ``plot2`` (norm |W_i|)."""
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.plot_item.setLabel("left", "bias b_i")
         self.plot2 = pg.PlotWidget(background=BACKGROUND[:3])
@@ -183,7 +195,7 @@ class BiasNormView(PlotPanel):
         self.vb2.prepareForPaint()
         return self.plot2.mapFromScene(self.vb2.mapViewToScene(QPointF(float(x), float(y))))
 
-    def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+    def draw(self, snap: Snapshot | None, frame: Frame | None) -> None:
         self._snap, self._frame = snap, frame
         if snap is None or snap.n == 0:
             for bars, sel, labels in self._pairs:

@@ -8,7 +8,7 @@ of the K models of each size is drawn in the embedding panels.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, Optional, Tuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -41,7 +41,7 @@ def _num(x) -> str:
     return "inf" if not np.isfinite(x) else f"{x:.3g}"
 
 
-def curves(result: DataSizeSweep, model: Optional[int] = None) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+def curves(result: DataSizeSweep, model: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{name: (T (S,), values (S,))}: medians over the K models unless ``model`` is given."""
     Ts = np.array([r.T for r in result.results], dtype=np.float64)
 
@@ -68,13 +68,13 @@ def embedding_segments(H: np.ndarray, max_points: int = POINTS_MAX) -> np.ndarra
 
         H = project(H)
     T = H.shape[1]
-    idx = np.arange(T) if T <= max_points else np.linspace(0, T - 1, max_points).astype(np.int64)
+    idx = np.arange(T) if max_points >= T else np.linspace(0, T - 1, max_points).astype(np.int64)
     z = np.zeros(len(idx))
     return np.column_stack([z, z, H[0, idx], H[1, idx]])
 
 
 class DataSizeView(QWidget):
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.result = None
         self.model = 0
@@ -109,7 +109,7 @@ class DataSizeView(QWidget):
         """The widgets an exported figure leaves out (app.export.experiment_figures): none."""
         return []
 
-    def set_result(self, result: Optional[DataSizeSweep], model: int = 0) -> None:
+    def set_result(self, result: DataSizeSweep | None, model: int = 0) -> None:
         self.result = result
         self.model = int(model)
         for p in (self.loss_plot, self.dim_plot):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import Any, Optional
+from typing import Any
 
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import (
@@ -87,17 +87,17 @@ class ExperimentForm(QWidget):
     validityChanged = pyqtSignal(bool)
     configChanged = pyqtSignal()
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._options: dict[str, Option] = {o.key: o for o in schema(TrainConfig)}
         self._fields: dict[str, _Field] = {}
         self._none_checks: dict[str, QCheckBox] = {}  # key -> the check box that means None
         self._browse_buttons: dict[str, QPushButton] = {}
         self._errors: dict[str, ConfigError] = {}
-        self._cfg: Optional[TrainConfig] = None
+        self._cfg: TrainConfig | None = None
         self._valid = True
         self._loading = False
-        self._custom_importance: Optional[list] = None
+        self._custom_importance: list | None = None
         self._build()
         # the schema's "auto" and "∞ fresh batches" boxes and the run file's browse button
         self.fresh_check = self._none_checks.get("examples")
@@ -326,7 +326,7 @@ class ExperimentForm(QWidget):
         text = editor.text()
         if opt.kind == "importance" and text.strip() == "custom" and self._custom_importance:
             return list(self._custom_importance)
-        v = opt.parse(text, optional=opt.optional and check is None or opt.kind == "importance")
+        v = opt.parse(text, optional=(opt.optional and check is None) or opt.kind == "importance")
         if opt.kind == "importance" and v is not None:
             why = opt.range_problem(v)
             if why is not None:
@@ -427,7 +427,7 @@ class ExperimentForm(QWidget):
             self._fields[key].editor.setText(path)
 
 
-def _detect_decay(imp) -> Optional[float]:
+def _detect_decay(imp) -> float | None:
     """The decay d when ``imp`` is importance_decay(n, d), else None."""
     try:
         vals = [float(v) for v in imp]
@@ -444,4 +444,4 @@ def _detect_decay(imp) -> Optional[float]:
     return None
 
 
-__all__ = ["ExperimentForm", "COLUMNS", "tooltip", "INVALID_STYLE"]
+__all__ = ["COLUMNS", "INVALID_STYLE", "ExperimentForm", "tooltip"]

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -67,8 +68,8 @@ def x_step(x: float, axis: str) -> int:
     return int(round(10.0 ** float(x) - 1.0)) if axis == "log" else int(round(float(x)))
 
 
-def chosen_features(n: int, selected: Sequence[int], latest_norms: Optional[np.ndarray] = None,
-                    cap: int = FEATURES_MAX) -> Tuple[List[int], str]:
+def chosen_features(n: int, selected: Sequence[int], latest_norms: np.ndarray | None = None,
+                    cap: int = FEATURES_MAX) -> tuple[list[int], str]:
     """(features 0-based, why) the view draws: the selection (first ``cap``), else every feature when
     n <= cap, else the ``cap`` weakest at the latest recorded step (``latest_norms``), weakest first."""
     sel = sorted({int(i) for i in selected if 0 <= int(i) < n})
@@ -103,7 +104,7 @@ class StepAxis(pg.AxisItem):
         super().__init__(orientation, **kw)
         self.axis = "log"
 
-    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802 (pyqtgraph)
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
         if self.axis != "log":
             return super().tickValues(minVal, maxVal, size)
         lo, hi = max(minVal, 0.0), max(maxVal, 0.0)
@@ -116,7 +117,7 @@ class StepAxis(pg.AxisItem):
             ticks.append((0.5, sorted(v for v in minor if inside(v))))
         return ticks
 
-    def tickStrings(self, values: list, scale: float, spacing: float) -> list:  # noqa: N802 (pyqtgraph)
+    def tickStrings(self, values: list, scale: float, spacing: float) -> list:
         if self.axis != "log":
             return [f"{v:,.0f}" if abs(v) >= 1 or v == 0 else f"{v:g}" for v in values]
         return [f"{x_step(v, 'log'):,}" for v in values]
@@ -132,7 +133,7 @@ class FeatureHistoryView(PlotPanel):
     SETTINGS = HistorySettings
     stepRequested = pyqtSignal(int)
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.add_setting_choice("axis", {"log": "log step", "linear": "linear step"},
                                 "the step axis: log10(1 + step) spreads the early steps, where training moves fast")
@@ -140,8 +141,8 @@ class FeatureHistoryView(PlotPanel):
                                                          "changed (coloured by verdict), the loss plateaued (cyan)")
         self._build_plots()
         self.tracker = SeriesTracker()
-        self.series: Optional[FeatureSeries] = None
-        self.features: List[int] = []
+        self.series: FeatureSeries | None = None
+        self.features: list[int] = []
         self._drawn = None  # what the curves show: (series, axis, colours, events, show_events)
         self._drawn_at = 0.0
         self._x_range = (math.nan, math.nan)
@@ -157,9 +158,9 @@ class FeatureHistoryView(PlotPanel):
         old.hide()
         old.setParent(None)
         old.deleteLater()
-        self.plots: Dict[str, pg.PlotItem] = {}
-        self.cursors: Dict[str, pg.InfiniteLine] = {}
-        self.curves: Dict[str, List[pg.PlotDataItem]] = {k: [] for k in SERIES}
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.cursors: dict[str, pg.InfiniteLine] = {}
+        self.curves: dict[str, list[pg.PlotDataItem]] = {k: [] for k in SERIES}
         for i, key in enumerate(SERIES):
             p = self.glw.addPlot(row=i // 2, col=i % 2, axisItems={"bottom": StepAxis(orientation="bottom")})
             p.hideButtons()
@@ -188,7 +189,7 @@ class FeatureHistoryView(PlotPanel):
         self.plots["bias"].addItem(self.inv_n, ignoreBounds=False)
         self.threshold_label = pg.TextItem("dead below", color=REFERENCE_PEN, anchor=(0, 1))
         self.plots["norm"].addItem(self.threshold_label, ignoreBounds=True)
-        self._event_items: List[Tuple[pg.PlotItem, pg.GraphicsObject]] = []
+        self._event_items: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
         self.glw.scene().sigMouseClicked.connect(self._scene_clicked)
         self.glw.scene().sigMouseMoved.connect(self._scene_moved)
 
@@ -206,7 +207,7 @@ class FeatureHistoryView(PlotPanel):
             cur.setVisible(False)
         self.set_note("")
 
-    def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+    def draw(self, snap: Snapshot | None, frame: Frame | None) -> None:
         if not self._take(snap, frame):
             return
         assert snap is not None and frame is not None  # _take: a snapshot with features, of a frame
@@ -346,7 +347,7 @@ class FeatureHistoryView(PlotPanel):
             if isinstance(it, pg.TextItem) and it.pos().y() != top:
                 it.setPos(it.pos().x(), top)
 
-    def _cursor_range(self, s: FeatureSeries, axis: str) -> Tuple[float, float]:
+    def _cursor_range(self, s: FeatureSeries, axis: str) -> tuple[float, float]:
         """The steps the cursor may be dragged over: the series' (it may be ahead of the curves while
         training); set on the cursors when it changed."""
         x = step_x(s.steps[[0, -1]], axis) if len(s.steps) else np.array([0.0, 1.0])
@@ -370,7 +371,7 @@ class FeatureHistoryView(PlotPanel):
         self._place_event_labels()
 
     # ------------------------------------------------------------ interaction
-    def cursor_step(self) -> Optional[int]:
+    def cursor_step(self) -> int | None:
         """The step under the cursor (the shown step), or None."""
         cur = self.cursors["norm"]
         return x_step(cur.value(), self._settings.axis) if cur.isVisible() else None
@@ -382,7 +383,7 @@ class FeatureHistoryView(PlotPanel):
                 cur.setValue(x)
         self.stepRequested.emit(max(x_step(x, self._settings.axis), 0))
 
-    def _plot_at(self, scene_pos: QPointF) -> Optional[Tuple[str, QPointF]]:
+    def _plot_at(self, scene_pos: QPointF) -> tuple[str, QPointF] | None:
         for key, p in self.plots.items():
             vb = p.getViewBox()
             if vb.sceneBoundingRect().contains(scene_pos):
@@ -417,5 +418,12 @@ class FeatureHistoryView(PlotPanel):
         self.status.setText(" · ".join(parts))
 
 
-__all__ = ["FeatureHistoryView", "HistorySettings", "chosen_features", "step_x", "x_step", "StepAxis",
-           "FEATURES_MAX"]
+__all__ = [
+    "FEATURES_MAX",
+    "FeatureHistoryView",
+    "HistorySettings",
+    "StepAxis",
+    "chosen_features",
+    "step_x",
+    "x_step",
+]

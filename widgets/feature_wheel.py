@@ -12,7 +12,7 @@ inside the chord and not linearly separable."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -25,12 +25,29 @@ from views.settings import WheelSettings
 
 if TYPE_CHECKING:
     from model.analysis import Analysis
-    from model.separability import Separability
     from model.frame import Frame
+    from model.separability import Separability
 
-from .views2d import (LABEL_MAX, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel, add_arrow_layers, add_paths,
-                      color_groups, feature_colors_for, label_colors, nice_ceil, plane_of, plane_text,
-                      point_segment_distance, qcolor, ranges_text, segments_xy, selected_of)
+from .views2d import (
+    LABEL_MAX,
+    SELECTED_LABEL_MAX,
+    ColorPathsItem,
+    LabelPool,
+    PlotPanel,
+    add_arrow_layers,
+    add_paths,
+    color_groups,
+    feature_colors_for,
+    label_colors,
+    nice_ceil,
+    plane_of,
+    plane_text,
+    point_segment_distance,
+    qcolor,
+    ranges_text,
+    segments_xy,
+    selected_of,
+)
 from .zone_map import CLICK_PX, arrow_segments, draw_arrows, label_positions, separability_of
 
 #: At most this many data embeddings are drawn (an even subsample above).
@@ -57,12 +74,12 @@ ARC_POINTS = 48
 # ----------------------------------------------------------------------------
 # pure helpers
 
-def circle_xy(radius: float, k: int = CIRCLE_POINTS) -> Tuple[np.ndarray, np.ndarray]:
+def circle_xy(radius: float, k: int = CIRCLE_POINTS) -> tuple[np.ndarray, np.ndarray]:
     t = np.linspace(0.0, 2 * np.pi, k)
     return radius * np.cos(t), radius * np.sin(t)
 
 
-def radius_circles(analysis: Analysis) -> List[Tuple[float, int]]:
+def radius_circles(analysis: Analysis) -> list[tuple[float, int]]:
     """[(radius, member count)] of the analysis' radius groups (live features)."""
     return [(float(g["radius"]), len(g["members"])) for g in analysis.radius_groups]
 
@@ -85,7 +102,7 @@ def arrow_subset(W2: np.ndarray, max_arrows: int = ARROWS_MAX) -> np.ndarray:
 
 
 def data_embeddings(snap: Snapshot, dataset: np.ndarray,
-                    max_points: int = DATA_MAX) -> Tuple[np.ndarray, np.ndarray]:
+                    max_points: int = DATA_MAX) -> tuple[np.ndarray, np.ndarray]:
     """(H (T', 2) embeddings h_t = W x_t on the drawn plane, owner (T',) strongest input feature).
 
     An even subsample of at most max_points examples; owner[t] = argmax_i x_t[i]
@@ -95,7 +112,7 @@ def data_embeddings(snap: Snapshot, dataset: np.ndarray,
     if X.ndim != 2 or X.shape[1] != snap.n:
         raise ValueError(f"dataset must be (T, n) = (T, {snap.n}), got shape {X.shape}")
     T = X.shape[0]
-    if T > max_points:
+    if max_points < T:
         X = X[np.linspace(0, T - 1, max_points).astype(np.int64)]
     W2 = plane_of(snap)[0]
     H = X @ W2.T
@@ -175,7 +192,7 @@ class FeatureWheelView(PlotPanel):
 
     SETTINGS = WheelSettings
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent, aspect_locked=True)
         self.data_box = self.add_setting_toggle("show_data", "data embeddings",
                                                 "h_t = W x_t of the finite dataset (the run's dataset)")
@@ -187,7 +204,7 @@ class FeatureWheelView(PlotPanel):
             "dashed rays and inner arc in its colour = the gap it would need to lie outside that chord\n"
             "(arccos(r/R) each side for equal radii). Needed wider than actual: not linearly separable.")
         pi = self.plot_item
-        self.circle_items: List[pg.PlotCurveItem] = []
+        self.circle_items: list[pg.PlotCurveItem] = []
         self.circle_labels = LabelPool(pi, cap=8, size_pt=7)
         self.data = pg.ScatterPlotItem(size=4, pen=None)
         self.data.setZValue(-3)
@@ -218,12 +235,12 @@ class FeatureWheelView(PlotPanel):
         pi.addItem(self.bounds_item)
         self._W2 = None
         self.drawn_arrows = np.zeros(0, dtype=np.int64)
-        self.dead_marked: List[int] = []
-        self.shown_circles: List[float] = []
+        self.dead_marked: list[int] = []
+        self.shown_circles: list[float] = []
         self.data_points = 0
 
     # drawing -----------------------------------------------------------
-    def _set_circles(self, radii: List[Tuple[float, int]]):
+    def _set_circles(self, radii: list[tuple[float, int]]):
         while len(self.circle_items) < len(radii):
             pen = pg.mkPen(CIRCLE_PEN, width=1.2, style=Qt.PenStyle.DashLine)
             it = pg.PlotCurveItem(pen=pen)
@@ -259,7 +276,7 @@ class FeatureWheelView(PlotPanel):
         self.dead_marked = []
         self.data_points = 0
 
-    def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+    def draw(self, snap: Snapshot | None, frame: Frame | None) -> None:
         if not self._take(snap, frame):
             return
         assert snap is not None and frame is not None  # _take: a snapshot with features, of a frame

@@ -7,7 +7,8 @@ whole shorter side, centred along the longer). Large n shows a block (selected f
 first, then the first features, BLOCK_MAX in all): n x n float64 is 800 MB at n = 10,000."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Optional, Tuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -19,8 +20,17 @@ from model.snapshot import Snapshot
 from resources import palette
 from views.settings import GramSettings
 
-from .views2d import (LABEL_MAX, OUTLINE, ColorPathsItem, PlotPanel, fmt_num, ranges_text, rects_xy, selected_of,
-                      set_ticks_if_changed)
+from .views2d import (
+    LABEL_MAX,
+    OUTLINE,
+    ColorPathsItem,
+    PlotPanel,
+    fmt_num,
+    ranges_text,
+    rects_xy,
+    selected_of,
+    set_ticks_if_changed,
+)
 
 if TYPE_CHECKING:
     from model.frame import Frame
@@ -121,7 +131,7 @@ def diverging_colormap() -> pg.ColorMap:
     return pg.ColorMap(np.linspace(0.0, 1.0, len(lut)), lut)
 
 
-def value_color(v: float, L: float) -> Tuple[int, int, int]:
+def value_color(v: float, L: float) -> tuple[int, int, int]:
     """The RGB a value gets (for checks): the LUT entry of v in [-L, L]."""
     lut = diverging_lut()
     t = (np.clip(v, -L, L) + L) / (2 * L)
@@ -137,7 +147,7 @@ class GramView(PlotPanel):
 
     SETTINGS = GramSettings
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent, aspect_locked=True)
         self.relu_box = self.add_setting_toggle("relu", "ReLU", "show ReLU(W^T W + b): the reconstruction of I")
         self.bias_box = self.add_setting_toggle("bias", "+ b", "add the bias b_i to row i (off: W^T W alone)")
@@ -169,7 +179,7 @@ class GramView(PlotPanel):
         pi.getAxis("bottom").setLabel("j (input e_j)")
         pi.getAxis("left").setLabel("i (output)")
         self.block = np.zeros(0, dtype=np.int64)
-        self.values: Optional[np.ndarray] = None
+        self.values: np.ndarray | None = None
         self.maxima_cols = np.zeros(0, dtype=np.int64)
         self.limit = 1.0
         self._show_bar(self._settings.colorbar)
@@ -224,7 +234,7 @@ class GramView(PlotPanel):
         step = 1 if k <= LABEL_MAX else int(np.ceil(k / 10))
         return [[(t + 0.5, str(int(idx[t]) + 1)) for t in range(0, k, step)]]
 
-    def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+    def draw(self, snap: Snapshot | None, frame: Frame | None) -> None:
         self._snap, self._frame = snap, frame
         if snap is None or snap.n == 0:
             self.image.clear()
@@ -276,7 +286,7 @@ class GramView(PlotPanel):
             shown += ", by angle"
         self.set_note(f"{what}: [i, j] = {entry}, row maxima outlined, colour limits \u00b1{fmt_num(L)}; {shown}")
 
-    def cell_at(self, x: float, y: float) -> Tuple[int, int]:
+    def cell_at(self, x: float, y: float) -> tuple[int, int]:
         """(row, column) block position of the cell under (x, y), or (-1, -1)."""
         k = len(self.block)
         c, r = int(np.floor(x)), int(np.floor(y))

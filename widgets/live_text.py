@@ -10,8 +10,6 @@ never asks for one when its text changes.
 """
 from __future__ import annotations
 
-from typing import Optional, Union
-
 from PyQt6.QtCore import QRect, QSize, Qt
 from PyQt6.QtGui import QAction, QColor, QFont, QGuiApplication, QPainter, QPaintEvent, QResizeEvent
 from PyQt6.QtWidgets import QSizePolicy, QWidget
@@ -22,7 +20,7 @@ class LiveText(QWidget):
 
     MARGIN = 2
 
-    def __init__(self, text: str = "", parent: Optional[QWidget] = None, wrap: bool = False,
+    def __init__(self, text: str = "", parent: QWidget | None = None, wrap: bool = False,
                  align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, min_width: int = 40,
                  elide: bool = False):
         super().__init__(parent)
@@ -45,7 +43,7 @@ class LiveText(QWidget):
     def text(self) -> str:
         return self._text
 
-    def setText(self, text: str) -> None:  # noqa: N802 (Qt naming)
+    def setText(self, text: str) -> None:
         text = str(text)
         if text == self._text:
             return
@@ -61,11 +59,11 @@ class LiveText(QWidget):
             self.updateGeometry()
         self.update()
 
-    def setColor(self, color: Union[QColor, str, Qt.GlobalColor]) -> None:  # noqa: N802
+    def setColor(self, color: QColor | str | Qt.GlobalColor) -> None:
         self._color = QColor(color)
         self.update()
 
-    def setFont(self, font: QFont) -> None:  # noqa: N802
+    def setFont(self, font: QFont) -> None:
         super().setFont(font)
         self._height = self._needed_height(max(self.width(), 400))
         self.updateGeometry()
@@ -93,13 +91,13 @@ class LiveText(QWidget):
         r = fm.boundingRect(QRect(0, 0, max(width - 2 * self.MARGIN, 10), 10_000), self._flags(), self._text)
         return r.height() + 2 * self.MARGIN
 
-    def hasHeightForWidth(self) -> bool:  # noqa: N802
+    def hasHeightForWidth(self) -> bool:
         return self._wrap
 
-    def heightForWidth(self, w: int) -> int:  # noqa: N802
+    def heightForWidth(self, w: int) -> int:
         return self._needed_height(w)
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         fm = self.fontMetrics()
         lines = self._text.split("\n") if self._text else [""]
         w = max(fm.horizontalAdvance(s) for s in lines) + 2 * self.MARGIN
@@ -109,10 +107,10 @@ class LiveText(QWidget):
             w = self._min_width  # takes the room it is given; a longer text is elided, not a wider layout
         return QSize(max(w, self._min_width), self._needed_height(w))
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
+    def minimumSizeHint(self) -> QSize:
         return QSize(self._min_width, self._needed_height(max(self.width(), self._min_width)))
 
-    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802
+    def resizeEvent(self, e: QResizeEvent) -> None:
         if self._wrap:
             h = self._needed_height(e.size().width())
             if h != self._height:
@@ -120,7 +118,7 @@ class LiveText(QWidget):
                 self.updateGeometry()
         super().resizeEvent(e)
 
-    def paintEvent(self, e: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, e: QPaintEvent) -> None:
         p = QPainter(self)
         p.setPen(self._color if self._color is not None else self.palette().windowText().color())
         m = self.MARGIN

@@ -9,7 +9,8 @@ the note) instead of breaking the axis."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Dict, Iterable, Optional, Tuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -49,7 +50,7 @@ def log_losses(losses: ArrayLike) -> np.ndarray:
     return out
 
 
-def loss_series(steps: ArrayLike, losses: ArrayLike, model: int = 0, others_max: int = OTHERS_MAX) -> Dict[str, object]:
+def loss_series(steps: ArrayLike, losses: ArrayLike, model: int = 0, others_max: int = OTHERS_MAX) -> dict[str, object]:
     """What the loss view draws, in log10 units.
 
     Returns a dict: x (N,) steps; main (N,) log10 loss of ``model`` (NaN gaps);
@@ -66,7 +67,7 @@ def loss_series(steps: ArrayLike, losses: ArrayLike, model: int = 0, others_max:
     K = L.shape[1]
     model = int(model) if 0 <= int(model) < K else 0
     lg = log_losses(L)
-    out: Dict[str, object] = {
+    out: dict[str, object] = {
         "x": x, "main": lg[:, model] if K else np.full(x.size, np.nan), "others": None, "band": None,
         "nonpositive": int(np.sum(np.isfinite(L) & (L <= 0))), "nan": int(np.sum(~np.isfinite(L))),
         "K": K, "model": model,
@@ -86,12 +87,12 @@ def loss_series(steps: ArrayLike, losses: ArrayLike, model: int = 0, others_max:
     return out
 
 
-def downsample_peak(x: np.ndarray, y: np.ndarray, max_points: int = OTHERS_POINTS) -> Tuple[np.ndarray, np.ndarray]:
+def downsample_peak(x: np.ndarray, y: np.ndarray, max_points: int = OTHERS_POINTS) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) reduced to at most ~max_points by keeping each bucket's min and max (NaN-aware)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     N = x.size
-    if N <= max_points:
+    if max_points >= N:
         return x, y
     k = int(np.ceil(2 * N / max_points))
     B = N // k
@@ -107,7 +108,7 @@ def downsample_peak(x: np.ndarray, y: np.ndarray, max_points: int = OTHERS_POINT
     return np.concatenate([xs, x[B * k:]]), np.concatenate([ys, y[B * k:]])
 
 
-def others_xy(x: np.ndarray, arrays: Iterable[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+def others_xy(x: np.ndarray, arrays: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Several curves over the same x as one NaN-separated polyline (each peak-downsampled)."""
     xs, ys = [], []
     for y in arrays:
@@ -145,13 +146,13 @@ class LogLossAxis(pg.AxisItem):
     """The loss axis (log): pyqtgraph's decades, and round values with their own labels when the
     visible range is under one decade (otherwise no tick would be labelled)."""
 
-    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802 (pyqtgraph)
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
         if not self.logMode or maxVal - minVal >= 1.0 or not (math.isfinite(minVal) and math.isfinite(maxVal)):
             return super().tickValues(minVal, maxVal, size)
         vals = nice_linear_ticks(10.0 ** minVal, 10.0 ** maxVal)
         return [(1.0, [float(v) for v in np.log10(vals)])] if vals.size else super().tickValues(minVal, maxVal, size)
 
-    def tickStrings(self, values: list, scale: float, spacing: float) -> list:  # noqa: N802 (pyqtgraph)
+    def tickStrings(self, values: list, scale: float, spacing: float) -> list:
         lo, hi = self.range if self.range is not None else (0.0, 1.0)
         if not self.logMode or abs(hi - lo) >= 1.0 or not values:
             return super().tickStrings(values, scale, spacing)
@@ -165,7 +166,7 @@ class LogLossAxis(pg.AxisItem):
 class LossView(PlotPanel):
     """Loss curves (log y). ``step_line`` is the vertical line at snap.step."""
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         pi = self.plot_item
         pi.setAxisItems({"left": LogLossAxis(orientation="left")})
@@ -203,7 +204,7 @@ class LossView(PlotPanel):
         pi.addItem(self.others_curve)
         self.others_count = 0
         self._key = None
-        self.series: Optional[Dict[str, object]] = None
+        self.series: dict[str, object] | None = None
 
     def _set_others(self, arrays, x):
         """The other models' curves: one item (one path, one cached pixmap), NaN-separated."""
@@ -230,7 +231,7 @@ class LossView(PlotPanel):
         self.median.setData(x, med)
         self.band.setVisible(True)
 
-    def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+    def draw(self, snap: Snapshot | None, frame: Frame | None) -> None:
         self._snap, self._frame = snap, frame
         steps = frame.loss_steps if frame is not None else None
         losses = frame.losses if frame is not None else None

@@ -12,7 +12,8 @@ with seed s is the same model as a single run with seed s + k.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, pyqtSignal
@@ -37,7 +38,7 @@ COL_MODEL, COL_SEED, COL_LOSS, COL_VERDICT = range(4)
 class ModelTableModel(QAbstractTableModel):
     """K rows read from numpy arrays through a sort permutation."""
 
-    def __init__(self, parent: Optional[QObject] = None):
+    def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._seeds = np.zeros(0, dtype=np.int64)
         self._losses = np.zeros(0, dtype=np.float64)
@@ -47,7 +48,7 @@ class ModelTableModel(QAbstractTableModel):
         self._sort: tuple = (COL_MODEL, Qt.SortOrder.AscendingOrder)
 
     # data
-    def set_data(self, seeds: ArrayLike, losses: ArrayLike, verdicts: Optional[Sequence[Optional[str]]]) -> None:
+    def set_data(self, seeds: ArrayLike, losses: ArrayLike, verdicts: Sequence[str | None] | None) -> None:
         self.beginResetModel()
         self._seeds = np.asarray(seeds, dtype=np.int64).reshape(-1)
         self._losses = np.asarray(losses, dtype=np.float64).reshape(-1)
@@ -62,7 +63,7 @@ class ModelTableModel(QAbstractTableModel):
         self._apply_sort()
         self.endResetModel()
 
-    def update_losses(self, losses: ArrayLike, verdicts: Optional[Sequence[Optional[str]]] = None) -> None:
+    def update_losses(self, losses: ArrayLike, verdicts: Sequence[str | None] | None = None) -> None:
         """New final losses/verdicts for the same K models (keeps the sort)."""
         losses = np.asarray(losses, dtype=np.float64).reshape(-1)
         K = len(self._seeds)
@@ -92,19 +93,19 @@ class ModelTableModel(QAbstractTableModel):
         return int(self._rows[k])
 
     # Qt model API
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._order)
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Optional[str]:
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> str | None:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return COLUMNS[section]
         return None
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Union[str, int, None]:
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> str | int | None:
         if not index.isValid():
             return None
         k = int(self._order[index.row()])
@@ -172,7 +173,7 @@ class ModelPicker(QWidget):
 
     modelChosen = pyqtSignal(int)
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._current = 0
         self._updating = False
@@ -233,7 +234,7 @@ class ModelPicker(QWidget):
     def current(self) -> int:
         return self._current
 
-    def set_models(self, seeds: ArrayLike, losses: ArrayLike, verdicts: Optional[Sequence[str]] = None) -> None:
+    def set_models(self, seeds: ArrayLike, losses: ArrayLike, verdicts: Sequence[str] | None = None) -> None:
         """The K models: their seeds, final losses and (optionally) verdicts. Keeps the
         current model when it still exists. K = 1 hides and disables the picker."""
         same_k = len(np.asarray(seeds).reshape(-1)) == self.table_model.K and self.table_model.K > 0
@@ -321,4 +322,4 @@ class ModelPicker(QWidget):
             self._choose(self.table_model.model_at(current.row()))
 
 
-__all__ = ["ModelPicker", "ModelTableModel", "COLUMNS"]
+__all__ = ["COLUMNS", "ModelPicker", "ModelTableModel"]

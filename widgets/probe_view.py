@@ -17,13 +17,25 @@ Features are numbered from 1 in the controls, as in the seed.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
-                             QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from resources.palette import BLUE, GREEN, PURPLE, RED
 
@@ -47,7 +59,7 @@ def _spin_box(lo: int, hi: int, value: int, suffix: str = "") -> QSpinBox:
     return sb
 
 
-def local_models(result: ProbeResult, ts: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def local_models(result: ProbeResult, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(tangent, quadratic) of the result at t = 0 over ts: L0 + s t and L0 + s t + c t^2 / 2."""
     ts = np.asarray(ts, dtype=np.float64)
     tan = result.loss0 + result.slope_fd * ts
@@ -90,7 +102,7 @@ class ProbeView(QWidget):
     showPerturbed = pyqtSignal(bool)
     continueRequested = pyqtSignal(float, int)  # t, steps
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.result = None
         self.n = 7
@@ -215,7 +227,7 @@ class ProbeView(QWidget):
                           self.steps, self.continue_button, self.status]
 
     # ------------------------------------------------------------- controls
-    def set_model_info(self, n: int, dead: Sequence[int] = (), steps: Optional[int] = None) -> None:
+    def set_model_info(self, n: int, dead: Sequence[int] = (), steps: int | None = None) -> None:
         """Feature ranges for n; the default moved feature is the first dead one (the seed's feature 7)."""
         self.n = int(n)
         for sb in (self.feature, self.dir_feature):
@@ -273,7 +285,7 @@ class ProbeView(QWidget):
         for w in (self.slider, self.show_box, self.continue_button, self.steps):
             w.setEnabled(on)
 
-    def set_result(self, result: Optional[ProbeResult]) -> None:
+    def set_result(self, result: ProbeResult | None) -> None:
         self.result = result
         if result is None:
             for c in (self.curve, self.tangent, self.quad):

@@ -18,15 +18,29 @@ A view of data only: it never trains. ``set_sweep(sweep)`` (None clears).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QAbstractListModel, QModelIndex, QObject, QPointF, QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QPainter, QPen, QPixmap
-from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QListView,
-                             QSplitter, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTabBar, QTableWidget, QTableWidgetItem,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListView,
+    QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTabBar,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from model.analysis import FINDING_KINDS
 from model.outcome import OUTCOMES
@@ -51,8 +65,8 @@ def verdict_label(v: str) -> str:
 # ----------------------------------------------------------------------------
 # pure helpers
 
-def gallery_order(verdicts: ArrayLike, losses: ArrayLike, verdict: Optional[str] = None,
-                  keep: Optional[ArrayLike] = None) -> np.ndarray:
+def gallery_order(verdicts: ArrayLike, losses: ArrayLike, verdict: str | None = None,
+                  keep: ArrayLike | None = None) -> np.ndarray:
     """Model indices shown in the gallery: one verdict's models by loss, or (None) all
     models grouped by verdict (SWEEP_VERDICTS order), each group by loss. keep: an
     optional (K,) bool filter (e.g. the models with one finding)."""
@@ -91,12 +105,12 @@ def thumbnail_segments(W: np.ndarray, size: float, margin: float = 6.0) -> np.nd
 class GalleryModel(QAbstractListModel):
     """Rows = models of one sweep entry, in a given order. Data is read lazily."""
 
-    def __init__(self, parent: Optional[QObject] = None):
+    def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.entry = None
         self.order = np.zeros(0, dtype=np.int64)
 
-    def set_entry(self, entry: Optional[SweepEntry], order: ArrayLike) -> None:
+    def set_entry(self, entry: SweepEntry | None, order: ArrayLike) -> None:
         self.beginResetModel()
         self.entry = entry
         self.order = np.asarray(order, dtype=np.int64)
@@ -108,7 +122,7 @@ class GalleryModel(QAbstractListModel):
     def model_at(self, row: int) -> int:
         return int(self.order[row])
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Union[str, int, None]:
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> str | int | None:
         if not index.isValid() or self.entry is None:
             return None
         k = int(self.order[index.row()])
@@ -132,10 +146,10 @@ class GalleryModel(QAbstractListModel):
 class ThumbnailDelegate(QStyledItemDelegate):
     """Paints a small feature wheel per model; pixmaps are cached (LRU)."""
 
-    def __init__(self, parent: Optional[QObject] = None, size: int = THUMB):
+    def __init__(self, parent: QObject | None = None, size: int = THUMB):
         super().__init__(parent)
         self.size = size
-        self._cache: "OrderedDict" = OrderedDict()
+        self._cache: OrderedDict = OrderedDict()
         self.painted = 0  # thumbnails rendered (not served from the cache): for tests
 
     def clear(self) -> None:
@@ -200,7 +214,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
 class Gallery(QListView):
     modelClicked = pyqtSignal(int)  # model index k of the entry
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setResizeMode(QListView.ResizeMode.Adjust)
@@ -225,7 +239,7 @@ class SweepView(QWidget):
 
     modelChosen = pyqtSignal(int, int)  # entry index, model k
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.sweep = None
         self.entry_index = 0
@@ -311,7 +325,7 @@ class SweepView(QWidget):
                 self.outcome_box]
 
     # ------------------------------------------------------------------ data
-    def set_sweep(self, sweep: Optional[Sweep]) -> None:
+    def set_sweep(self, sweep: Sweep | None) -> None:
         self.sweep = sweep
         self.gallery.delegate.clear()
         self.config_box.blockSignals(True)
@@ -324,7 +338,7 @@ class SweepView(QWidget):
         self.entry_index = 0
         self._show_entry()
 
-    def entry(self) -> Optional[SweepEntry]:
+    def entry(self) -> SweepEntry | None:
         if self.sweep is None or not self.sweep.entries:
             return None
         return self.sweep.entries[min(self.entry_index, len(self.sweep.entries) - 1)]
@@ -431,12 +445,12 @@ class SweepView(QWidget):
             return
         self.show_verdict(self._verdict_tabs[i])
 
-    def show_finding(self, kind: Optional[str]) -> None:
+    def show_finding(self, kind: str | None) -> None:
         """Filter the gallery to the models with this finding (None: any)."""
         i = self.finding_box.findData(kind)
         self.finding_box.setCurrentIndex(max(i, 0))
 
-    def show_verdict(self, verdict: Optional[str]) -> None:
+    def show_verdict(self, verdict: str | None) -> None:
         """Gallery of one verdict's models (None: all, grouped by verdict), within the finding filter."""
         e = self.entry()
         if e is None:
@@ -455,7 +469,7 @@ class SweepView(QWidget):
             keep = has if keep is None else keep & has
         self.gallery.gallery_model.set_entry(e, gallery_order(e.verdicts, e.loss, verdict, keep))
 
-    def show_outcome(self, outcome: Optional[str]) -> None:
+    def show_outcome(self, outcome: str | None) -> None:
         """Filter the gallery to the models with this outcome (None: any)."""
         i = self.outcome_box.findData(outcome)
         self.outcome_box.setCurrentIndex(max(i, 0))
@@ -485,5 +499,13 @@ class SweepView(QWidget):
         self.curve.setXRange(float(lx.min()) - 0.05, float(lx.max()) + 0.05, padding=0)  # log mode: log10 units
 
 
-__all__ = ["SweepView", "Gallery", "GalleryModel", "ThumbnailDelegate", "gallery_order", "thumbnail_segments",
-           "VERDICT_COLORS", "OUTCOME_COLORS"]
+__all__ = [
+    "OUTCOME_COLORS",
+    "VERDICT_COLORS",
+    "Gallery",
+    "GalleryModel",
+    "SweepView",
+    "ThumbnailDelegate",
+    "gallery_order",
+    "thumbnail_segments",
+]

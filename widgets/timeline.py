@@ -44,15 +44,41 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PyQt6.QtCore import QEvent, QKeyCombination, QPoint, QRect, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import (QColor, QHelpEvent, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPaintEvent, QPen,
-                         QPolygon, QShortcut, QWheelEvent)
-from PyQt6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QSlider, QStyle,
-                             QStyleOptionSlider, QStylePainter, QTableWidget, QTableWidgetItem, QToolButton,
-                             QToolTip, QVBoxLayout, QWidget)
+from PyQt6.QtGui import (
+    QColor,
+    QHelpEvent,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPolygon,
+    QShortcut,
+    QWheelEvent,
+)
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QSlider,
+    QStyle,
+    QStyleOptionSlider,
+    QStylePainter,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
 
 from resources import palette
 
@@ -74,7 +100,7 @@ SLIDER_MIN_PX = 160
 AXES = {"log": "log step", "step": "step", "snapshots": "snapshots"}
 DEFAULT_AXIS = "log"
 #: A playback rate: ("snapshots", snapshots per second) or ("log", growth of 1 + step per second).
-Rate = Tuple[str, float]
+Rate = tuple[str, float]
 
 
 def axis_fractions(steps: ArrayLike, axis: str) -> np.ndarray:
@@ -125,13 +151,13 @@ class StorySlider(QSlider):
     OUTCOME_PX = 3
     OUTCOME_COLORS = {k: palette.hex_color(v) for k, v in palette.OUTCOME_COLORS.items()}  # the one table
 
-    def __init__(self, orientation: Qt.Orientation, parent: Optional[QWidget] = None):
+    def __init__(self, orientation: Qt.Orientation, parent: QWidget | None = None):
         super().__init__(orientation, parent)
         self._marks: list = []  # (index, text, QColor): diagnosis changes
         self._plateaus: list = []  # (index, text): loss plateaus
         self._frac = np.zeros(0)  # where each index sits, fraction of the track
-        self._drag_dx: Optional[int] = None  # pointer x minus handle x while dragging
-        self.hover_text: Optional[Callable[[int], str]] = None  # index -> "step 3,000 · loss 0.12"
+        self._drag_dx: int | None = None  # pointer x minus handle x while dragging
+        self.hover_text: Callable[[int], str] | None = None  # index -> "step 3,000 · loss 0.12"
         self._outcomes: list = []  # (index, outcome, text): where the outcome changed
         self.setMouseTracking(True)
         # keys go to the timeline's actions (one snapshot, a page...), not to the value arithmetic
@@ -152,16 +178,16 @@ class StorySlider(QSlider):
             return 0.0
         return float(self._frac[min(max(int(index), 0), n - 1)])
 
-    def set_marks(self, marks: Iterable[Tuple[int, str, Union[str, QColor]]]) -> None:
+    def set_marks(self, marks: Iterable[tuple[int, str, str | QColor]]) -> None:
         self._marks = [(int(i), str(t), QColor(c)) for i, t, c in marks]
         self.update()
 
-    def set_plateau_marks(self, marks: Iterable[Tuple[int, str]]) -> None:
+    def set_plateau_marks(self, marks: Iterable[tuple[int, str]]) -> None:
         """[(index, text), ...]: the recorded snapshots from which the loss stopped moving."""
         self._plateaus = [(int(i), str(t)) for i, t in marks]
         self.update()
 
-    def set_outcomes(self, spans: Iterable[Tuple[int, str, str]]) -> None:
+    def set_outcomes(self, spans: Iterable[tuple[int, str, str]]) -> None:
         """[(index, outcome, text), ...]: from each recorded snapshot on, the outcome in force (settled, stuck,
         moving) and its one line, drawn as a strip in OUTCOME_COLORS above the verdict strip."""
         self._outcomes = [(int(i), str(o), str(t)) for i, o, t in spans]
@@ -171,7 +197,7 @@ class StorySlider(QSlider):
         """The outcome strip, [(index, outcome, text), ...]."""
         return list(self._outcomes)
 
-    def outcome_at(self, index: int) -> Optional[Tuple[str, str]]:
+    def outcome_at(self, index: int) -> tuple[str, str] | None:
         """(outcome, text) in force at a slider index (None before the first judged step)."""
         got = None
         for i, o, t in self._outcomes:
@@ -197,7 +223,7 @@ class StorySlider(QSlider):
         self.initStyleOption(opt)
         return opt
 
-    def _track(self) -> Tuple[int, int]:
+    def _track(self) -> tuple[int, int]:
         """(x of the first handle centre, pixels the handle centre travels) of the groove."""
         opt = self._option()
         st = self.style()
@@ -226,7 +252,7 @@ class StorySlider(QSlider):
         # several snapshots on one pixel (a dense stretch of the axis): the first of them
         return self.minimum() + int(np.searchsorted(px, px[j], side="left"))
 
-    def mark_near(self, x: float) -> Optional[int]:
+    def mark_near(self, x: float) -> int | None:
         """The index of the mark within MARK_HIT_PX of pixel x (the nearest), or None."""
         best = None
         for i, _t in self._all_marks():
@@ -241,7 +267,7 @@ class StorySlider(QSlider):
         return self.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle,
                                            self)
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt)
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() != Qt.MouseButton.LeftButton or self.maximum() <= self.minimum() or not self.isEnabled():
             super().mousePressEvent(event)
             return
@@ -255,7 +281,7 @@ class StorySlider(QSlider):
         self.setSliderDown(True)
         event.accept()
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt)
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         x = event.position().x()
         if self._drag_dx is not None and event.buttons() & Qt.MouseButton.LeftButton:
             self.setValue(self.value_at(x - self._drag_dx))
@@ -269,7 +295,7 @@ class StorySlider(QSlider):
                 QToolTip.hideText()
         event.accept()
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt)
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._drag_dx is not None and event.button() == Qt.MouseButton.LeftButton:
             self._drag_dx = None
             self.setSliderDown(False)
@@ -277,7 +303,7 @@ class StorySlider(QSlider):
             return
         super().mouseReleaseEvent(event)
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt)
+    def wheelEvent(self, event: QWheelEvent) -> None:
         """One snapshot per wheel notch (forward: later)."""
         notches = event.angleDelta().y() or event.angleDelta().x()
         steps = int(round(notches / 120)) or (1 if notches > 0 else -1 if notches < 0 else 0)
@@ -318,7 +344,7 @@ class StorySlider(QSlider):
         opt.sliderPosition = opt.sliderValue = min(max(x, 0), max(span, 1))
         return opt
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt)
+    def paintEvent(self, event: QPaintEvent) -> None:
         p = QStylePainter(self)
         opt = self._styled_option()
         opt.subControls = QStyle.SubControl.SC_SliderGroove | QStyle.SubControl.SC_SliderHandle
@@ -378,7 +404,7 @@ class EventList(QWidget):
 
     stepActivated = pyqtSignal(int)
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Events")
         lay = QVBoxLayout(self)
@@ -398,7 +424,7 @@ class EventList(QWidget):
         self.table.cellDoubleClicked.connect(self._activate)
         self.table.cellActivated.connect(self._activate)
         lay.addWidget(self.table)
-        self._steps: List[int] = []
+        self._steps: list[int] = []
         self.resize(460, 260)
 
     def set_events(self, events: Sequence[dict]) -> None:
@@ -417,10 +443,10 @@ class EventList(QWidget):
             t.setItem(r, 1, what)
         t.resizeColumnToContents(0)
 
-    def steps(self) -> List[int]:
+    def steps(self) -> list[int]:
         return list(self._steps)
 
-    def show_current(self, step: Optional[int]) -> None:
+    def show_current(self, step: int | None) -> None:
         """Select the last event at or before ``step`` (none before the first)."""
         r = -1 if step is None else int(np.searchsorted(self._steps, step, side="right")) - 1
         if r < 0:
@@ -445,11 +471,11 @@ class Timeline(QWidget):
     playingChanged = pyqtSignal(bool)
     axisChanged = pyqtSignal(str)
 
-    def __init__(self, parent: Optional[QWidget] = None, clock: Callable[[], float] = time.perf_counter):
+    def __init__(self, parent: QWidget | None = None, clock: Callable[[], float] = time.perf_counter):
         super().__init__(parent)
         self._steps = np.zeros(0, dtype=np.int64)
         self._index = -1  # slider position; -1 = no steps
-        self._anchor: Optional[int] = None  # the step the user (or the session) chose
+        self._anchor: int | None = None  # the step the user (or the session) chose
         self._playing = False
         self._updating = False
         self._shortcuts: list = []
@@ -457,10 +483,10 @@ class Timeline(QWidget):
         self._axis = DEFAULT_AXIS
         #: the playback clock (seconds); tests hand in a fake one
         self.clock = clock
-        self._play: Dict[str, float] = {}  # t0, i0, s0 of the current run of playback
-        self._stop_at: Optional[int] = None  # play to this index, then pause (play to the next event)
+        self._play: dict[str, float] = {}  # t0, i0, s0 of the current run of playback
+        self._stop_at: int | None = None  # play to this index, then pause (play to the next event)
         self._stats = {"frames": 0, "snapshots": 0, "t0": 0.0, "t1": 0.0}
-        self.event_list: Optional[EventList] = None
+        self.event_list: EventList | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build()
         self._timer = QTimer(self)
@@ -576,7 +602,7 @@ class Timeline(QWidget):
         return self._steps.copy()
 
     @property
-    def current_step(self) -> Optional[int]:
+    def current_step(self) -> int | None:
         """The recorded step the timeline sits on (None before any step)."""
         return int(self._steps[self._index]) if self._index >= 0 else None
 
@@ -682,7 +708,7 @@ class Timeline(QWidget):
         if after is not None and after != before:
             self.stepRequested.emit(after)
 
-    def set_events(self, events: Optional[Iterable[dict]]) -> None:
+    def set_events(self, events: Iterable[dict] | None) -> None:
         """Mark the story: [{"step", "text", "color"?, "kind"?}, ...] (model.story.story_events):
         diagnosis changes (no kind, or "diagnosis"), loss plateaus (kind "plateau", their own mark
         style, left out of the verdict strip) and outcomes (kind "outcome" with "outcome": the strip
@@ -788,7 +814,7 @@ class Timeline(QWidget):
         self.play()
         self._stop_at = i
 
-    def playback_stats(self) -> Dict[str, float]:
+    def playback_stats(self) -> dict[str, float]:
         """Of the current (or last) run of playback: frames shown (steps requested), snapshots
         advanced, seconds on the playback clock, and both per second."""
         s = dict(self._stats)
@@ -831,9 +857,7 @@ class Timeline(QWidget):
             self._stats["frames"] += 1
             self._stats["snapshots"] += target - self._index
             self._move_to(target, stop_following=False)
-        if self._stop_at is not None and self._index >= self._stop_at:
-            self.pause()
-        elif self._index >= N - 1 and not self.loop:
+        if (self._stop_at is not None and self._index >= self._stop_at) or (self._index >= N - 1 and not self.loop):
             self.pause()
 
     def _rate_changed(self, _i: int) -> None:
@@ -874,7 +898,7 @@ class Timeline(QWidget):
             return np.zeros(0, dtype=np.int64)
         return np.unique([self._index_at(int(e["step"])) for e in self._events])
 
-    def _next_event_index(self) -> Optional[int]:
+    def _next_event_index(self) -> int | None:
         idx = self._event_indices()
         later = idx[idx > self._index]
         return int(later[0]) if len(later) else None
@@ -930,7 +954,7 @@ class Timeline(QWidget):
         return el
 
     # ------------------------------------------------------------------ keys
-    def key_actions(self) -> List[Tuple[str, Callable[[], None]]]:
+    def key_actions(self) -> list[tuple[str, Callable[[], None]]]:
         """(key sequence, action) of every timeline key (KEYS in the module doc)."""
         return [("Space", self.toggle_play), ("Left", self.step_back), ("Right", self.step_forward),
                 ("Home", self.go_start), ("End", self.go_end), ("PgUp", self.page_back),
@@ -954,7 +978,7 @@ class Timeline(QWidget):
             self._shortcuts.append(sc)
         return list(self._shortcuts)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt)
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
         pressed = QKeySequence(QKeyCombination(mods, event.keyCombination().key()))
         for key, slot in self.key_actions():
@@ -1025,5 +1049,16 @@ class Timeline(QWidget):
             self.event_list.show_current(self.current_step)
 
 
-__all__ = ["Timeline", "StorySlider", "EventList", "SPEEDS", "LOG_RATES", "TICK_HZ", "AXES", "DEFAULT_AXIS",
-           "PAGE_FRACTION", "axis_fractions", "rate_text"]
+__all__ = [
+    "AXES",
+    "DEFAULT_AXIS",
+    "LOG_RATES",
+    "PAGE_FRACTION",
+    "SPEEDS",
+    "TICK_HZ",
+    "EventList",
+    "StorySlider",
+    "Timeline",
+    "axis_fractions",
+    "rate_text",
+]

@@ -5,20 +5,32 @@ selected features first."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Tuple, Union
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QPainter, QResizeEvent
-from PyQt6.QtWidgets import (QAbstractItemView, QFrame, QHeaderView, QScrollArea, QSplitter, QStyle,
-                             QStyledItemDelegate, QStyleOptionViewItem, QTableView, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHeaderView,
+    QScrollArea,
+    QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from model.analysis import DEAD_ABS, DEAD_REL, OWN_TOL, RECON_TOL, Analysis, finding_lines
 from model.snapshot import NOT_FINITE, Snapshot, not_finite_message
 from resources import palette
 
-from .views2d import feature_colors_for, fmt_num, qcolor, ranges_text, selected_of
 from .live_text import LiveText
+from .views2d import feature_colors_for, fmt_num, qcolor, ranges_text, selected_of
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -110,7 +122,7 @@ class Partners:
             flat = np.fromiter((i for g in self.groups for i in g), dtype=np.int64, count=sum(lens))
             self.of[flat] = np.repeat(np.arange(len(self.groups)), lens)
 
-    def get(self, i: int, default: Iterable[int] = ()) -> List[int]:
+    def get(self, i: int, default: Iterable[int] = ()) -> list[int]:
         if not self.groups:
             return list(default)
         if self.of is None:
@@ -121,12 +133,12 @@ class Partners:
         return [j for j in self.groups[gi] if j != i]
 
 
-def merged_partners(a: Analysis) -> "Partners":
+def merged_partners(a: Analysis) -> Partners:
     """{feature: [partners]}-like lookup (0-based) from the analysis' merged groups."""
     return Partners(a.merged_groups, a.n)
 
 
-def cell_text(a: Analysis, i: int, col: int, partners: Optional[Partners] = None) -> str:
+def cell_text(a: Analysis, i: int, col: int, partners: Partners | None = None) -> str:
     """The text of feature i (0-based) in column col of the table."""
     name = COLUMNS[col]
     if name == "feature":
@@ -200,7 +212,7 @@ def event_text(verdict: str, step: int, text: str) -> str:
     return f"initial parameters (as initialised: {text})" if is_initial(step) else text
 
 
-def dress_story(events: List[dict]) -> List[dict]:
+def dress_story(events: list[dict]) -> list[dict]:
     """Colour and word the story's diagnosis events (model.story.story_events) for the timeline and the
     feature history, in place: the verdict's colour, grey and 'initial parameters' at step 0."""
     for e in events:
@@ -210,7 +222,7 @@ def dress_story(events: List[dict]) -> List[dict]:
     return events
 
 
-def summary_lines(a: Analysis) -> List[str]:
+def summary_lines(a: Analysis) -> list[str]:
     """The header text as plain lines: verdict, loss, regularity, counts, plane."""
     lines = [title_line(a)]
     if is_initial(a.step):
@@ -254,7 +266,7 @@ def summary_lines(a: Analysis) -> List[str]:
 class FeatureTableModel(QAbstractTableModel):
     """The per-feature table over an Analysis; rows in ``order`` (feature indices)."""
 
-    def __init__(self, parent: Optional[QObject] = None):
+    def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.a = None
         self.order = np.zeros(0, dtype=np.int64)
@@ -266,7 +278,7 @@ class FeatureTableModel(QAbstractTableModel):
         self._grey = QColor(130, 130, 130)
         self._qcolors = {}
 
-    def set_analysis(self, a: Optional[Analysis], order: ArrayLike, colors: np.ndarray,
+    def set_analysis(self, a: Analysis | None, order: ArrayLike, colors: np.ndarray,
                      selected: Iterable[int]) -> None:
         """New contents. Same rows (count and order): dataChanged, else a model reset."""
         order = np.asarray(order, dtype=np.int64)
@@ -298,7 +310,7 @@ class FeatureTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Optional[str]:
+                   role: int = Qt.ItemDataRole.DisplayRole) -> str | None:
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
@@ -315,7 +327,7 @@ class FeatureTableModel(QAbstractTableModel):
     _HANDLED = frozenset((_DISPLAY, _DECORATION, _FONT, _FOREGROUND, _ALIGN))
     _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
-    def cell(self, row: int, col: int) -> Tuple[str, Optional[QColor], bool, bool, bool]:
+    def cell(self, row: int, col: int) -> tuple[str, QColor | None, bool, bool, bool]:
         """(text, colour swatch or None, bold, dead, right-aligned) of a cell, in one call (the delegate's)."""
         i = int(self.order[row])
         dec = None
@@ -327,7 +339,7 @@ class FeatureTableModel(QAbstractTableModel):
                 0 < col < 7)
 
     def data(self, index: QModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Union[str, QColor, QFont, int, None]:
+             role: int = Qt.ItemDataRole.DisplayRole) -> str | QColor | QFont | int | None:
         if role not in self._HANDLED or self.a is None:
             return None
         r, c = index.row(), index.column()
@@ -354,7 +366,7 @@ class FastDelegate(QStyledItemDelegate):
     _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
     _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
-    def __init__(self, parent: Optional[QObject] = None):
+    def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._bold = QFont()
         self._bold.setBold(True)
@@ -395,7 +407,7 @@ class VerdictPanel(QWidget):
 
     featureClicked = pyqtSignal(int)
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -446,7 +458,7 @@ class VerdictPanel(QWidget):
         lay.addWidget(self.splitter, 1)
         self.analysis = None
         self.verdict = ""
-        self._frame: Optional[Frame] = None
+        self._frame: Frame | None = None
 
     def _build_table(self) -> QTableView:
         table = QTableView()
@@ -467,7 +479,7 @@ class VerdictPanel(QWidget):
         table.clicked.connect(self._on_clicked)
         return table
 
-    def show_not_finite(self, text: Optional[str]) -> None:
+    def show_not_finite(self, text: str | None) -> None:
         """The title says the snapshot is not finite (``text``: what and where); None: nothing
         (the next snapshot's verdict replaces it)."""
         if text is None:
@@ -479,7 +491,7 @@ class VerdictPanel(QWidget):
         self.title.setText(head)
         self.header.setText(detail + "\nno verdict: nothing is analysed from NaN or inf")
 
-    def set_frame(self, frame: Optional[Frame]) -> None:
+    def set_frame(self, frame: Frame | None) -> None:
         """Draw ``frame`` (None clears): the verdict, the findings, the outcome in force and the table. A
         snapshot that is not finite has no verdict: the title says so."""
         self._frame = frame
@@ -491,11 +503,11 @@ class VerdictPanel(QWidget):
         self._draw(snap, frame)
 
     @property
-    def frame(self) -> Optional[Frame]:
+    def frame(self) -> Frame | None:
         """The frame drawn last."""
         return self._frame
 
-    def _draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+    def _draw(self, snap: Snapshot | None, frame: Frame | None) -> None:
         if snap is None or frame is None or snap.n == 0:
             self.analysis = None
             self.verdict = ""
@@ -541,7 +553,7 @@ class VerdictPanel(QWidget):
         if abs(self.splitter.sizes()[0] - head) > 2:
             self.splitter.setSizes([head, total - head])
 
-    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt)
+    def resizeEvent(self, e: QResizeEvent) -> None:
         super().resizeEvent(e)
         self._share_height()
 

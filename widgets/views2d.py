@@ -22,16 +22,25 @@ view modules can import this one).
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont, QPainter, QPen
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGraphicsTextItem, QHBoxLayout, QLabel, QSizePolicy,
-                             QToolButton, QVBoxLayout,
-                             QWidget)
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGraphicsTextItem,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from model import geometry as geo
 from model.snapshot import Snapshot, not_finite_message
@@ -61,7 +70,7 @@ OUTLINE = (20, 20, 20, 255)
 VIEW_KEYS = tuple(v.key for v in registry.VIEWS if not v.gl)
 
 
-def make_views(parent: Optional[QWidget] = None) -> Dict[str, QWidget]:
+def make_views(parent: QWidget | None = None) -> dict[str, QWidget]:
     """One of each 2D view (views.registry, GL views aside), keyed as the registry names them."""
     return {key: registry.view_class(key)(parent) for key in VIEW_KEYS}
 
@@ -76,13 +85,13 @@ def __getattr__(name: str) -> type:  # lazy re-export of the view classes (PEP 5
 # ----------------------------------------------------------------------------
 # pure helpers (no Qt)
 
-def feature_colors_for(snap: Snapshot, frame: Optional[Frame]) -> np.ndarray:
+def feature_colors_for(snap: Snapshot, frame: Frame | None) -> np.ndarray:
     """(n, 4) uint8: the frame's colours when they fit the snapshot, else the palette's colours."""
     c = None if frame is None else frame.colors
     return palette.colors_for(snap.n, c, lambda: plane_of(snap)[0])
 
 
-def plane_of(snap: Snapshot) -> Tuple[np.ndarray, Optional[np.ndarray], str]:
+def plane_of(snap: Snapshot) -> tuple[np.ndarray, np.ndarray | None, str]:
     """(W2 (2, n), decoder2 (n, 2) or None when tied, description) of the drawn plane.
 
     m = 2: W itself. m != 2: geometry.project (top two principal directions).
@@ -94,7 +103,7 @@ def plane_of(snap: Snapshot) -> Tuple[np.ndarray, Optional[np.ndarray], str]:
     return np.ascontiguousarray(W2), D2, desc
 
 
-def plane_text(snap: Optional[Snapshot], frame: Optional[Frame]) -> str:
+def plane_text(snap: Snapshot | None, frame: Frame | None) -> str:
     """The small plane note shown by the h-space views: '' for m = 2."""
     if snap is None or snap.m == 2:
         return ""
@@ -102,7 +111,7 @@ def plane_text(snap: Optional[Snapshot], frame: Optional[Frame]) -> str:
     return txt or plane_of(snap)[2]
 
 
-def selected_of(frame: Optional[Frame], n: int) -> np.ndarray:
+def selected_of(frame: Frame | None, n: int) -> np.ndarray:
     """Sorted valid 0-based indices of the frame's selection."""
     sel = frame.selected if frame is not None else None
     if not sel:
@@ -111,7 +120,7 @@ def selected_of(frame: Optional[Frame], n: int) -> np.ndarray:
     return a[(a >= 0) & (a < n)]
 
 
-def color_groups(colors: np.ndarray, max_groups: int = MAX_COLOR_GROUPS) -> Tuple[np.ndarray, np.ndarray]:
+def color_groups(colors: np.ndarray, max_groups: int = MAX_COLOR_GROUPS) -> tuple[np.ndarray, np.ndarray]:
     """Group features by colour so thousands of them draw in a few paint calls.
 
     Returns (group (n,) int, group_colors (G, 4) uint8). Features with equal
@@ -142,13 +151,13 @@ def color_groups(colors: np.ndarray, max_groups: int = MAX_COLOR_GROUPS) -> Tupl
 _PEN_CACHE: dict = {}
 
 
-def segments_xy(segs: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def segments_xy(segs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(k, 4) segments (x0, y0, x1, y1) -> interleaved x, y for connect='pairs'."""
     s = np.asarray(segs, dtype=np.float64).reshape(-1, 4)
     return s[:, [0, 2]].ravel(), s[:, [1, 3]].ravel()
 
 
-def polygons_xy(polys: Sequence[np.ndarray]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def polygons_xy(polys: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A list of (k, 2) polygons -> (x, y, connect) for one path of closed subpaths."""
     polys = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polys]
     polys = [p for p in polys if p.shape[0] >= 2]
@@ -162,7 +171,7 @@ def polygons_xy(polys: Sequence[np.ndarray]) -> Tuple[np.ndarray, np.ndarray, np
     return pts[:, 0], pts[:, 1], con
 
 
-def rects_xy(x0: ArrayLike, x1: ArrayLike, y0: ArrayLike, y1: ArrayLike) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rects_xy(x0: ArrayLike, x1: ArrayLike, y0: ArrayLike, y1: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Axis-aligned rectangles (arrays) -> (x, y, connect) of closed subpaths."""
     x0, x1, y0, y1 = (np.asarray(v, dtype=np.float64).ravel() for v in (x0, x1, y0, y1))
     k = x0.size
@@ -203,7 +212,7 @@ def nice_ceil(x: float) -> float:
     return float(f"{_NICE[min(k, len(_NICE) - 1)] * 10 ** e:.12g}")
 
 
-def nice_range(lo: float, hi: float) -> Tuple[float, float]:
+def nice_range(lo: float, hi: float) -> tuple[float, float]:
     """(lo, hi) widened to nice numbers on both sides of 0 (0 included)."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
     a = -nice_ceil(-lo) if lo < 0 else 0.0
@@ -237,7 +246,7 @@ def ranges_text(one_based: Sequence[int], max_chars: int = 60) -> str:
 # ----------------------------------------------------------------------------
 # Qt helpers
 
-def qcolor(c: ArrayLike, alpha: Optional[int] = None) -> QColor:
+def qcolor(c: ArrayLike, alpha: int | None = None) -> QColor:
     c = [int(v) for v in np.asarray(c).ravel()[:4]]
     if len(c) == 3:
         c.append(255)
@@ -271,14 +280,14 @@ class ColorPathsItem(pg.GraphicsObject):
 
     MODES = ("lines", "points", "stroke", "fill")
 
-    def __init__(self, mode: str = "lines", width: float = 1.5, outline: Optional[ArrayLike] = None):
+    def __init__(self, mode: str = "lines", width: float = 1.5, outline: ArrayLike | None = None):
         super().__init__()
         if mode not in self.MODES:
             raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
         self.mode = mode
         self.width = float(width)
         self.outline = outline
-        self._items: List[Tuple[QPen, QBrush, object]] = []
+        self._items: list[tuple[QPen, QBrush, object]] = []
         self._bounds = None  # (x0, x1, y0, y1)
         self._rect = QRectF()
         self._padded = None
@@ -302,7 +311,7 @@ class ColorPathsItem(pg.GraphicsObject):
             _PEN_CACHE[key] = pen
         return pen
 
-    def set_paths(self, groups: Sequence[Tuple[object, object]], bounds: Optional[Sequence[float]]) -> None:
+    def set_paths(self, groups: Sequence[tuple[object, object]], bounds: Sequence[float] | None) -> None:
         """groups: [(rgba, primitive)], primitive a QPainterPath (stroke/fill) or a
         QPolygonF (lines: point pairs; points); bounds: (x0, x1, y0, y1) or None."""
         self.prepareGeometryChange()
@@ -332,8 +341,8 @@ class ColorPathsItem(pg.GraphicsObject):
         self.informViewBoundsChanged()
         self.update()
 
-    def set_features(self, colors: np.ndarray, x: np.ndarray, y: np.ndarray, connect: Union[str, np.ndarray, None] = None,
-                     counts: Optional[np.ndarray] = None, max_groups: int = MAX_COLOR_GROUPS) -> None:
+    def set_features(self, colors: np.ndarray, x: np.ndarray, y: np.ndarray, connect: str | np.ndarray | None = None,
+                     counts: np.ndarray | None = None, max_groups: int = MAX_COLOR_GROUPS) -> None:
         """Per-feature geometry, flat: feature f owns ``counts[f]`` consecutive points.
 
         lines: 2 points per segment; points: 1 per feature; stroke/fill: closed
@@ -424,7 +433,7 @@ class ColorPathsItem(pg.GraphicsObject):
         self.prepareGeometryChange()  # the pixel padding depends on the zoom
 
     def dataBounds(self, ax: int, frac: float = 1.0,
-                   orthoRange: Optional[Sequence[float]] = None) -> Optional[Tuple[float, float]]:
+                   orthoRange: Sequence[float] | None = None) -> tuple[float, float] | None:
         if self._bounds is None:
             return None
         return (self._bounds[0], self._bounds[1]) if ax == 0 else (self._bounds[2], self._bounds[3])
@@ -444,7 +453,7 @@ class ColorPathsItem(pg.GraphicsObject):
                 p.drawPath(prim)
 
 
-def add_paths(plot_item: pg.PlotItem, kind: str, z: float, width: float = 1.0) -> "ColorPathsItem":
+def add_paths(plot_item: pg.PlotItem, kind: str, z: float, width: float = 1.0) -> ColorPathsItem:
     """A ColorPathsItem at depth z, added to the plot (the views' layers of arrows and heads)."""
     item = ColorPathsItem(kind, width=width) if kind != "fill" else ColorPathsItem(kind)
     item.setZValue(z)
@@ -459,7 +468,7 @@ def label_colors(colors: np.ndarray) -> np.ndarray:
     return dark
 
 
-def set_selected_arrows(under: "ColorPathsItem", over: "ColorPathsItem", segs: np.ndarray,
+def set_selected_arrows(under: ColorPathsItem, over: ColorPathsItem, segs: np.ndarray,
                         colors: np.ndarray) -> None:
     """The selected features' arrows ``segs`` (k, 4): a dark underlay and their colours on top."""
     if len(colors):
@@ -471,7 +480,7 @@ def set_selected_arrows(under: "ColorPathsItem", over: "ColorPathsItem", segs: n
         over.clear()
 
 
-def add_arrow_layers(plot_item: pg.PlotItem, z: float) -> Tuple[ColorPathsItem, ColorPathsItem, ColorPathsItem,
+def add_arrow_layers(plot_item: pg.PlotItem, z: float) -> tuple[ColorPathsItem, ColorPathsItem, ColorPathsItem,
                                                                 ColorPathsItem]:
     """The four layers every arrow view draws: shafts, heads, and the selected
     arrows' white underlay and coloured shaft on top. Returns them in that order."""
@@ -490,7 +499,7 @@ class LabelsItem(pg.GraphicsObject):
         self._font.setPointSize(size_pt)
         self._bold = QFont(self._font)
         self._bold.setBold(True)
-        self._labels: List[Tuple[str, float, float, QColor, bool]] = []
+        self._labels: list[tuple[str, float, float, QColor, bool]] = []
         self.setZValue(50)
 
     def set_point_size(self, size_pt: float) -> None:
@@ -500,7 +509,7 @@ class LabelsItem(pg.GraphicsObject):
         self.prepareGeometryChange()
         self.update()
 
-    def set_labels(self, labels: Iterable[Tuple[str, float, float, ArrayLike, bool]]) -> None:
+    def set_labels(self, labels: Iterable[tuple[str, float, float, ArrayLike, bool]]) -> None:
         self._labels = [(str(t), float(x), float(y), qcolor(c), bool(bd)) for t, x, y, c, bd in labels]
         self.prepareGeometryChange()
         self.update()
@@ -519,7 +528,7 @@ class LabelsItem(pg.GraphicsObject):
         inner = vr.adjusted(3 * px, 3 * py, -3 * px, -3 * py)
         return r.intersected(inner)
 
-    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Optional[Sequence[float]] = None) -> None:
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Sequence[float] | None = None) -> None:
         return None
 
     def viewRangeChanged(self) -> None:
@@ -554,7 +563,7 @@ class LabelPool:
         self.shown = 0
         self._labels = []
 
-    def set(self, labels: Sequence[Tuple[str, float, float, ArrayLike, bool]]) -> None:
+    def set(self, labels: Sequence[tuple[str, float, float, ArrayLike, bool]]) -> None:
         """labels: [(text, x, y, rgba, bold)], centred at (x, y)."""
         labels = list(labels)[: self.cap]
         if labels or self._labels:
@@ -562,7 +571,7 @@ class LabelPool:
         self._labels = labels
         self.shown = len(labels)
 
-    def texts(self) -> List[str]:
+    def texts(self) -> list[str]:
         return [str(t[0]) for t in self._labels]
 
 
@@ -594,7 +603,7 @@ def log_ticks_at(axis: pg.AxisItem, values: Iterable[float]) -> None:
     axis.setTicks([[(float(np.log10(v)), f"{v:,.0f}" if v >= 1 else f"{v:g}") for v in vals], []])
 
 
-def set_ticks_if_changed(axis: pg.AxisItem, ticks: Optional[List[List[Tuple[float, str]]]]) -> None:
+def set_ticks_if_changed(axis: pg.AxisItem, ticks: list[list[tuple[float, str]]] | None) -> None:
     """axis.setTicks(ticks) only when they differ (setTicks drops the axis' cached picture)."""
     if getattr(axis, "_lge_ticks", "unset") != ticks:
         axis.setTicks(ticks)
@@ -615,16 +624,16 @@ class PlotPanel(QWidget):
     featureClicked = pyqtSignal(int)
     settingsChanged = pyqtSignal(object)  # the new settings value, after any change
     #: the view's frozen settings dataclass; None: the view has no options
-    SETTINGS: Optional[type] = None
+    SETTINGS: type | None = None
 
-    def __init__(self, parent: Optional[QWidget] = None, aspect_locked: bool = False):
+    def __init__(self, parent: QWidget | None = None, aspect_locked: bool = False):
         super().__init__(parent)
-        self._snap: Optional[Snapshot] = None
-        self._frame: Optional[Frame] = None
-        self._not_finite: Optional[QGraphicsTextItem] = None
+        self._snap: Snapshot | None = None
+        self._frame: Frame | None = None
+        self._not_finite: QGraphicsTextItem | None = None
         # the view's own SETTINGS value (Any: mypy cannot tie it to each subclass's SETTINGS class)
         self._settings: Any = self.SETTINGS() if self.SETTINGS is not None else None
-        self._setting_widgets: Dict[str, QWidget] = {}
+        self._setting_widgets: dict[str, QWidget] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.setSpacing(2)
@@ -703,7 +712,7 @@ class PlotPanel(QWidget):
         self._setting_widgets[name] = cb
         return cb
 
-    def add_setting_choice(self, name: str, choices: Dict[str, str], tip: str = "") -> QComboBox:
+    def add_setting_choice(self, name: str, choices: dict[str, str], tip: str = "") -> QComboBox:
         """A combo box (value -> text) that shows the setting ``name`` and asks to change it."""
         combo = QComboBox()
         for value, text in choices.items():
@@ -726,7 +735,7 @@ class PlotPanel(QWidget):
             elif isinstance(w, QComboBox) and w.currentData() != v:
                 w.setCurrentIndex(w.findData(v))
 
-    def show_not_finite(self, text: Optional[str]) -> None:
+    def show_not_finite(self, text: str | None) -> None:
         """Say over the plot, centred, that the snapshot is not finite (``text``), or hide it (None).
         An item of the plot's scene, so exports draw it too."""
         item = self._not_finite
@@ -754,7 +763,7 @@ class PlotPanel(QWidget):
         item.setPos(r.center().x() - b.width() / 2, r.center().y() - b.height() / 2)
 
     # the frame --------------------------------------------------------
-    def set_frame(self, frame: Optional[Frame]) -> None:
+    def set_frame(self, frame: Frame | None) -> None:
         """Draw ``frame`` (None clears): the one thing a view receives. A snapshot whose parameters are
         not finite is drawn as none (the loss view keeps its curves) and the view says so over the
         plot (``show_not_finite``): no view computes anything from NaN or inf."""
@@ -767,16 +776,16 @@ class PlotPanel(QWidget):
         self.draw(snap, frame)
 
     @property
-    def frame(self) -> Optional[Frame]:
+    def frame(self) -> Frame | None:
         """The frame drawn last (None: none, or cleared)."""
         return self._frame
 
-    def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+    def draw(self, snap: Snapshot | None, frame: Frame | None) -> None:
         """Draw ``snap`` (the frame's snapshot, or None: clear) with what else the frame holds; each
         view's own (set_frame calls it)."""
         raise NotImplementedError
 
-    def _take(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> bool:
+    def _take(self, snap: Snapshot | None, frame: Frame | None) -> bool:
         """Keep the frame to draw; False (and the view cleared by its ``_clear``) when it has no features."""
         self._snap, self._frame = snap, frame
         if snap is None or snap.n == 0:
@@ -805,14 +814,14 @@ class PlotPanel(QWidget):
         sp = self.vb.mapViewToScene(QPointF(float(x), float(y)))
         return self.plot.mapFromScene(sp)
 
-    def view_pixel_size(self) -> Tuple[float, float]:
+    def view_pixel_size(self) -> tuple[float, float]:
         """Size of one screen pixel in view units (x, y)."""
         self.vb.prepareForPaint()
         px = self.vb.viewPixelSize()
         return float(px[0]), float(px[1])
 
     # events ------------------------------------------------------------
-    def clicked_point(self, ev: MouseClickEvent, vb: pg.ViewBox) -> Optional[QPointF]:
+    def clicked_point(self, ev: MouseClickEvent, vb: pg.ViewBox) -> QPointF | None:
         """The view point of a left click inside view box ``vb`` (None for any other click)."""
         if ev.button() != Qt.MouseButton.LeftButton or self._snap is None:
             return None

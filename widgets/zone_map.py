@@ -12,14 +12,13 @@ n = 10,000 and 256 x 256), not the n x pixels product of geometry.zone_raster.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QRectF
-
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtWidgets import QWidget
 
 from model import geometry as geo
@@ -28,9 +27,26 @@ from model.separability import Separability
 from model.snapshot import Snapshot
 from views.settings import ZoneSettings
 
-from .views2d import (LABEL_MAX, OUTLINE, SELECTED_LABEL_MAX, ColorPathsItem, LabelPool, PlotPanel, add_arrow_layers,
-                      feature_colors_for, fmt_num, label_colors, nice_ceil, plane_of, plane_text,
-                      point_segment_distance, polygons_xy, segments_xy, selected_of, set_selected_arrows)
+from .views2d import (
+    LABEL_MAX,
+    OUTLINE,
+    SELECTED_LABEL_MAX,
+    ColorPathsItem,
+    LabelPool,
+    PlotPanel,
+    add_arrow_layers,
+    feature_colors_for,
+    fmt_num,
+    label_colors,
+    nice_ceil,
+    plane_of,
+    plane_text,
+    point_segment_distance,
+    polygons_xy,
+    segments_xy,
+    selected_of,
+    set_selected_arrows,
+)
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -154,7 +170,7 @@ def _polygon_toggles(px, py, x0, dx, y0, dy, nx, ny, tog):  # pragma: no cover -
             tog[r, c] ^= 1
 
 
-def raster_shape(extent: Sequence[float], res: int = RASTER_RES) -> Tuple[int, int]:
+def raster_shape(extent: Sequence[float], res: int = RASTER_RES) -> tuple[int, int]:
     """(nx, ny) pixels of a raster of the extent: longest side ``res``, square pixels."""
     x0, x1, y0, y1 = extent
     w, h = x1 - x0, y1 - y0
@@ -163,7 +179,7 @@ def raster_shape(extent: Sequence[float], res: int = RASTER_RES) -> Tuple[int, i
     return max(1, int(round(res * w / h))), res
 
 
-def pixel_centres(extent: Sequence[float], nx: int, ny: int) -> Tuple[np.ndarray, np.ndarray]:
+def pixel_centres(extent: Sequence[float], nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:
     x0, x1, y0, y1 = (float(v) for v in extent)
     xs = x0 + (np.arange(nx) + 0.5) * ((x1 - x0) / nx)
     ys = y0 + (np.arange(ny) + 0.5) * ((y1 - y0) / ny)
@@ -171,7 +187,7 @@ def pixel_centres(extent: Sequence[float], nx: int, ny: int) -> Tuple[np.ndarray
 
 
 def envelope_raster(A: np.ndarray, b: np.ndarray, extent: Sequence[float], nx: int,
-                    ny: int) -> Tuple[np.ndarray, np.ndarray]:
+                    ny: int) -> tuple[np.ndarray, np.ndarray]:
     """((ny, nx) argmax_k p_k, (ny, nx) max_k p_k) at pixel centres, p_k(h) = A_k.h + b_k.
 
     Rows start at ymin (geometry's raster convention). Exact per row: the upper
@@ -205,15 +221,15 @@ def polygon_mask(poly: np.ndarray, extent: Sequence[float], nx: int, ny: int) ->
     return (np.bitwise_xor.accumulate(tog, axis=1)[:, :nx]).astype(bool)
 
 
-def zone_extent(W2: np.ndarray, clip_to_shape: bool) -> Tuple[float, float, float, float]:
+def zone_extent(W2: np.ndarray, clip_to_shape: bool) -> tuple[float, float, float, float]:
     """The box drawn: around the shape (clipped) or the larger whole-plane box."""
     return geo.default_box(W2, SHAPE_MARGIN if clip_to_shape else WHOLE_PLANE_MARGIN)
 
 
 def zone_rgba(W2: ArrayLike, b: ArrayLike, colors: ArrayLike, extent: Sequence[float], res: int = RASTER_RES,
-              clip_to_shape: bool = True, decoder: Optional[ArrayLike] = None, alpha_on: int = RASTER_ALPHA_ON,
+              clip_to_shape: bool = True, decoder: ArrayLike | None = None, alpha_on: int = RASTER_ALPHA_ON,
               alpha_off: int = RASTER_ALPHA_OFF,
-              shape: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+              shape: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The large-n zone map: (ny, nx, 4) uint8 RGBA, rows from ymin, and (idx, best).
 
     Each pixel takes the colour of its strongest feature (argmax_k p_k(h)) with
@@ -235,7 +251,7 @@ def zone_rgba(W2: ArrayLike, b: ArrayLike, colors: ArrayLike, extent: Sequence[f
     return rgba, idx, best
 
 
-def zone_edge(a: ArrayLike, c: float, box: Sequence[float]) -> Optional[np.ndarray]:
+def zone_edge(a: ArrayLike, c: float, box: Sequence[float]) -> np.ndarray | None:
     """(4,) segment (x0, y0, x1, y1) of the zone boundary {h : a.h + c = 0} inside the box, or None."""
     a = np.asarray(a, dtype=np.float64).ravel()[:2]
     x0, x1, y0, y1 = (float(v) for v in box)
@@ -257,7 +273,7 @@ def zone_edge(a: ArrayLike, c: float, box: Sequence[float]) -> Optional[np.ndarr
     return np.r_[p0 + lo * d, p0 + hi * d]
 
 
-def active_features(snap: Snapshot, h: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
+def active_features(snap: Snapshot, h: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(features with p_k(h) > 0 sorted by p descending, their p) at h on the drawn plane."""
     W2, D2, _ = plane_of(snap)
     A = W2.T if D2 is None else D2
@@ -268,7 +284,7 @@ def active_features(snap: Snapshot, h: ArrayLike) -> Tuple[np.ndarray, np.ndarra
     return act, p[act]
 
 
-def hover_text(snap: Optional[Snapshot], h: ArrayLike, max_items: int = 12) -> str:
+def hover_text(snap: Snapshot | None, h: ArrayLike, max_items: int = 12) -> str:
     """What hovering at h shows: h, the active features (p_k(h) > 0, 1-based) and their p."""
     if snap is None:
         return ""
@@ -294,7 +310,7 @@ def arrow_segments(W2: np.ndarray) -> np.ndarray:
     return np.column_stack([np.zeros(n), np.zeros(n), W2[0], W2[1]])
 
 
-def arrow_heads(W2: np.ndarray, size: Optional[float] = None) -> np.ndarray:
+def arrow_heads(W2: np.ndarray, size: float | None = None) -> np.ndarray:
     """(n, 3, 2) triangles at the tips of the feature vectors (size: head length)."""
     W2 = np.asarray(W2, dtype=np.float64)
     nrm = np.hypot(W2[0], W2[1])
@@ -365,7 +381,7 @@ def separation_features(sep: Separability, selected: np.ndarray) -> np.ndarray:
     return np.zeros(0, dtype=np.int64)
 
 
-def separating_segment(sep: Separability, i: int, W: np.ndarray, half: float) -> Optional[np.ndarray]:
+def separating_segment(sep: Separability, i: int, W: np.ndarray, half: float) -> np.ndarray | None:
     """(4,) segment (x0, y0, x1, y1) on the drawn plane of feature i's max-margin line,
     centred between W_i and the others' hull, 2 * half long; None when not separable.
 
@@ -413,7 +429,7 @@ class ZoneMapView(PlotPanel):
 
     SETTINGS = ZoneSettings
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent, aspect_locked=True)
         self.clip_box = self.add_setting_toggle("clip_to_shape", "clip to latent shape",
                                                 "on: zones inside the latent shape; off: the whole plane around it")
@@ -461,7 +477,7 @@ class ZoneMapView(PlotPanel):
         self.last_rgba = None
         self._raster_key = None
 
-    def extent(self) -> Optional[Tuple[float, float, float, float]]:
+    def extent(self) -> tuple[float, float, float, float] | None:
         """The box (xmin, xmax, ymin, ymax) of the last frame, or None."""
         return self._extent
 
@@ -484,7 +500,7 @@ class ZoneMapView(PlotPanel):
         self.last_rgba = None
         self._raster_key = None
 
-    def draw(self, snap: Optional[Snapshot], frame: Optional[Frame]) -> None:
+    def draw(self, snap: Snapshot | None, frame: Frame | None) -> None:
         if not self._take(snap, frame):
             return
         assert snap is not None and frame is not None  # _take: a snapshot with features, of a frame

@@ -11,7 +11,8 @@ import json
 import math
 import re
 import sys
-from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Optional, Union
 
 if TYPE_CHECKING:  # annotations only: the parser path imports no numpy or h5py
     import os
@@ -50,7 +51,7 @@ def _shorten(word: str) -> str:
     return f"{core[:100]}…{core[-60:]} ({len(core):,} characters){tail}" if len(core) > ECHO_MAX else word
 
 
-def message(text: object, command: Optional[str] = None) -> str:
+def message(text: object, command: str | None = None) -> str:
     """One line as every command says it: "main.py COMMAND: text" (the command that runs, or
     ``command``; "main.py: text" outside any), whatever prefix ``text`` had, with its whitespace
     folded and every word longer than ECHO_MAX characters shortened (inputs echoed back)."""
@@ -103,7 +104,7 @@ class Interrupt:
         for stop in self.stops:
             stop()
 
-    def __enter__(self) -> "Interrupt":
+    def __enter__(self) -> Interrupt:
         import signal
         import threading
 
@@ -119,7 +120,7 @@ class Interrupt:
             self._previous = None
 
 
-def check_out(path: Union[str, os.PathLike[str]], force: bool, what: str = "--out") -> None:
+def check_out(path: str | os.PathLike[str], force: bool, what: str = "--out") -> None:
     """Refuse, before any work, an output path that cannot be written: an existing file
     unless --force (one rule for every command that writes), a folder, a missing folder."""
     from model.outfile import check_target, problem
@@ -136,7 +137,7 @@ def check_out(path: Union[str, os.PathLike[str]], force: bool, what: str = "--ou
 RUN_EXTENSIONS = (".h5", ".hdf5")
 
 
-def check_run_out(path: Union[str, os.PathLike[str]], force: bool, what: str = "--out") -> None:
+def check_run_out(path: str | os.PathLike[str], force: bool, what: str = "--out") -> None:
     """check_out for a file of this program (HDF5): its name must end in .h5 or .hdf5, so that a
     run is never written under a figure's or a document's name."""
     import os
@@ -155,7 +156,7 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{self.prog}: {message}")
 
 
-def int_arg(name: str, lo: Optional[int] = None, hi: Optional[int] = None) -> Callable[[str], int]:
+def int_arg(name: str, lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
     """argparse type: a whole number, within [lo, hi] when given (the message names both ends)."""
     def conv(text):
         try:
@@ -276,7 +277,7 @@ def add_preset_options(p: argparse.ArgumentParser) -> None:
                    help="a parameter of the preset (repeatable): " + "; ".join(with_params))
 
 
-def preset_params(preset: str, specs: Union[Sequence[str], dict, None]) -> dict:
+def preset_params(preset: str, specs: Sequence[str] | dict | None) -> dict:
     """{name: value} of a preset's parameters from KEY=VALUE texts (or a dict), each typed like
     its default; ConfigError("preset_param", ...) names a bad one and what the preset takes."""
     from model.config import ConfigError
@@ -305,7 +306,7 @@ def preset_params(preset: str, specs: Union[Sequence[str], dict, None]) -> dict:
     return out
 
 
-def not_applying(opt: "Option", values: dict, grid: Optional[dict] = None) -> Optional[str]:
+def not_applying(opt: Option, values: dict, grid: dict | None = None) -> str | None:
     """Why ``opt`` does not apply given the other options' ``values`` (and a sweep's ``grid``:
     a field it varies meets the condition when one of its values does), from the schema's
     Option.applies; None when it applies."""
@@ -320,7 +321,7 @@ def not_applying(opt: "Option", values: dict, grid: Optional[dict] = None) -> Op
     return None
 
 
-def config_from_args(a: argparse.Namespace, grid: Optional[dict] = None) -> "TrainConfig":
+def config_from_args(a: argparse.Namespace, grid: dict | None = None) -> TrainConfig:
     """The TrainConfig of the parsed training options, validated. An option given where it does
     not apply (the schema's Option.applies: --momentum with adamw, --warmup with a constant
     schedule, --init-step without --init run, ...; for a sweep, where no configuration of its
@@ -408,14 +409,14 @@ class Trained:
     file, whether Ctrl+C stopped it, whether the file was published (it has a snapshot) and
     the messages about models whose loss became NaN/inf."""
 
-    def __init__(self, cfg: "TrainConfig", trainer: "Trainer", out: str, interrupted: bool, published: bool,
-                 committed_step: Optional[int], halted: list):
+    def __init__(self, cfg: TrainConfig, trainer: Trainer, out: str, interrupted: bool, published: bool,
+                 committed_step: int | None, halted: list):
         self.cfg, self.trainer, self.out, self.interrupted = cfg, trainer, out, interrupted
         self.published, self.committed_step, self.halted = published, committed_step, halted
 
 
-def train_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = None,
-                    config: Optional["TrainConfig"] = None) -> Trained:
+def train_from_args(a: argparse.Namespace, bar_class: Callable | None = None,
+                    config: TrainConfig | None = None) -> Trained:
     """``train``'s work without its printing, for the command and the Python API: the config
     of the parsed options, the memory check, the run file (--out or a new one in the user's
     data folder) written while training, Ctrl+C as a request to stop, a progress bar of
@@ -532,8 +533,8 @@ def cmd_inspect(a: argparse.Namespace) -> int:
     return 0
 
 
-def inspect_report(run: "Run", snap: "Snapshot", an: "Analysis", model: int, optimum: Optional[dict] = None,
-                   path: Optional[str] = None, outcome: Optional[dict] = None) -> dict:
+def inspect_report(run: Run, snap: Snapshot, an: Analysis, model: int, optimum: dict | None = None,
+                   path: str | None = None, outcome: dict | None = None) -> dict:
     """What ``inspect --json`` prints for ``snap`` (model ``model`` of ``run``) and its analysis
     ``an``: the analysis' JSON form with the model, the run file, its outcome (``outcome``, computed
     here from the run's history when not given: model.outcome.outcome_of) and, when computed, the
@@ -552,7 +553,7 @@ def inspect_report(run: "Run", snap: "Snapshot", an: "Analysis", model: int, opt
     return d
 
 
-def run_snapshot(run: "Run", a: argparse.Namespace, prog: str = "") -> "Snapshot":
+def run_snapshot(run: Run, a: argparse.Namespace, prog: str = "") -> Snapshot:
     """The snapshot --step/--model name in a run file opened for inspect or probe; a model
     the run does not have or a negative step is one line (prog: the message's prefix)."""
     cfg = run.config
@@ -565,7 +566,7 @@ def run_snapshot(run: "Run", a: argparse.Namespace, prog: str = "") -> "Snapshot
     return snap
 
 
-def check_finite(snap: "Snapshot", history: "History", path: object, prog: str = "") -> None:
+def check_finite(snap: Snapshot, history: History, path: object, prog: str = "") -> None:
     """A snapshot whose parameters are not finite is one line naming where, and the last recorded
     step before it that is finite (nothing is analysed, probed or drawn from NaN or inf)."""
     if snap.finite:
@@ -576,7 +577,7 @@ def check_finite(snap: "Snapshot", history: "History", path: object, prog: str =
     raise CliError(f"{prog}{path}: {nonfinite_problem(snap, before)}")
 
 
-def optimum_report(run: "Run", snap: "Snapshot", model: int) -> dict:
+def optimum_report(run: Run, snap: Snapshot, model: int) -> dict:
     """inspect --optimum: model.optimum's test on the snapshot, the recorded step since which
     the diagnosis is unchanged (model.story), and whether what the loss could still lose is
     below what float32 training resolves."""
@@ -655,7 +656,7 @@ def _run(argv) -> int:
     return EXIT_USAGE
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """The command line; returns the exit status. A reader that closes the pipe early
     (``main.py inspect run.h5 --json | head -c 10``) ends the command quietly: Python's
     recipe, stdout pointed at /dev/null so that the interpreter's final flush is quiet."""

@@ -18,10 +18,23 @@ import json
 import math
 import sys
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
-from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, say, add_train_options, float_arg, int_arg, path_arg,
-                     add_threads_option, check_run_out, config_from_args, not_applying, run_snapshot)
+from app.cli import (
+    EXIT_INTERRUPTED,
+    CliError,
+    Interrupt,
+    add_threads_option,
+    add_train_options,
+    check_run_out,
+    config_from_args,
+    float_arg,
+    int_arg,
+    not_applying,
+    path_arg,
+    run_snapshot,
+    say,
+)
 
 COMMANDS = ("sweep", "probe", "datasize")
 MAX_MEMORY_GB = 1e6  # a petabyte: beyond any machine, and still a whole number of bytes in an int64
@@ -170,7 +183,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     return 0
 
 
-def sweep_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = None) -> tuple:
+def sweep_from_args(a: argparse.Namespace, bar_class: Callable | None = None) -> tuple:
     """``sweep``'s work without its printing, for the command and the Python API: (the Sweep,
     whether Ctrl+C stopped it). A progress bar of ``bar_class`` (default tqdm) unless --quiet."""
     if bar_class is None:
@@ -509,7 +522,7 @@ def _probe_save(a, run, snap, path, t_at, objective, cont) -> str:
 
 def _probe_figure(a, res, snap, config) -> None:
     """--figure: the probe view (the window's, off screen) drawn to PNG, SVG or PDF."""
-    from app.cli.export import qt_app, prepare_display
+    from app.cli.export import prepare_display, qt_app
     from app.export.experiment_figures import ExportError, write_probe_figure
 
     prepare_display(False)
@@ -681,7 +694,7 @@ def cmd_datasize(a: argparse.Namespace) -> int:
     return 0
 
 
-def datasize_from_args(a: argparse.Namespace, bar_class: Optional[Callable] = None) -> tuple:
+def datasize_from_args(a: argparse.Namespace, bar_class: Callable | None = None) -> tuple:
     """``datasize``'s work without its printing, for the command and the Python API: (the
     DataSizeSweep, whether Ctrl+C stopped it). A progress bar of ``bar_class`` unless --quiet."""
     if bar_class is None:

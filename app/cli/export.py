@@ -11,11 +11,11 @@ import argparse
 import os
 import shutil
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING
 
-from app.cli import (EXIT_INTERRUPTED, CliError, Interrupt, check_finite, check_out, float_arg, int_arg, path_arg,
-                     say)
+from app.cli import EXIT_INTERRUPTED, CliError, Interrupt, check_finite, check_out, float_arg, int_arg, path_arg, say
 from views import registry
 
 if TYPE_CHECKING:
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from app.export.figure import FigureOptions
     from app.export.view_settings import CameraSettings, ViewSettings
     from model.explorer import ExplorerState
-    from model.snapshot import Snapshot
     from model.frame import Frame
+    from model.snapshot import Snapshot
 
 #: --view: every view of the registry by its key and its aliases, or "figure" (several side by side).
 VIEW_CHOICES = (*registry.NAMES, "figure")
@@ -219,11 +219,11 @@ def qt_app() -> QCoreApplication:
     return app
 
 
-def frames_of(state: ExplorerState) -> Callable[[Optional[int]], Frame]:
+def frames_of(state: ExplorerState) -> Callable[[int | None], Frame]:
     """``frame_at(step) -> Frame`` of an ExplorerState: what the renderer and the animation draw
     (each frame's analysis computed there and then, at any n)."""
 
-    def frame_at(step: Optional[int]) -> Frame:
+    def frame_at(step: int | None) -> Frame:
         fr = state.frame_at(step)
         if fr is None:
             raise CliError("main.py: the run has no recorded snapshot to draw")
@@ -232,8 +232,8 @@ def frames_of(state: ExplorerState) -> Callable[[Optional[int]], Frame]:
     return frame_at
 
 
-def view_options(a: argparse.Namespace, panels: Sequence[str], n: Optional[int]
-                 ) -> Tuple[Dict[str, ViewSettings], Optional[CameraSettings], Optional[Tuple[int, int, int]]]:
+def view_options(a: argparse.Namespace, panels: Sequence[str], n: int | None
+                 ) -> tuple[dict[str, ViewSettings], CameraSettings | None, tuple[int, int, int] | None]:
     """(views' settings {key: dataclass}, camera or None, axes 0-based or None) from --axes and --set."""
     from app.export.view_settings import SettingError, apply_sets
 
@@ -263,7 +263,7 @@ def default_size(command: str, panels: Sequence[str]) -> str:
     return f"{w}x{h}"
 
 
-def load(a: argparse.Namespace, panels: Sequence[str]) -> Tuple[ExplorerState, FigureOptions, str]:
+def load(a: argparse.Namespace, panels: Sequence[str]) -> tuple[ExplorerState, FigureOptions, str]:
     """(explorer state of the run with the model chosen, figure options, run title)."""
     from app.export.figure import ExportError, FigureOptions, needs_gl, parse_size, plane3d_class, run_title
 
@@ -341,7 +341,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     return _write_figure(a, write, f"{opts.width}x{opts.height}", f"step {snap.step:,}")
 
 
-def figure_png(a: argparse.Namespace) -> Tuple[bytes, Snapshot, int, int]:
+def figure_png(a: argparse.Namespace) -> tuple[bytes, Snapshot, int, int]:
     """``export``'s figure of a run file as PNG bytes, not written anywhere, for the Python API:
     (the PNG, the snapshot drawn, width, height). The options are the parsed ``export`` options
     (--view, --panels, --set, --axes, --select, --size, --title, ...), checked as the command
@@ -484,7 +484,7 @@ def export_data(a: argparse.Namespace) -> int:
     return 0
 
 
-def _write_run_data(a: argparse.Namespace, stop: Callable[[], bool]) -> Tuple[Path, str]:
+def _write_run_data(a: argparse.Namespace, stop: Callable[[], bool]) -> tuple[Path, str]:
     from tqdm import tqdm
 
     from model import datafiles as df
@@ -521,7 +521,7 @@ def _write_run_data(a: argparse.Namespace, stop: Callable[[], bool]) -> Tuple[Pa
     return out, f"{len(rows):,} steps x {len(models)} model(s): {names}"
 
 
-def _write_table(a: argparse.Namespace, datasize: bool) -> Tuple[Path, str]:
+def _write_table(a: argparse.Namespace, datasize: bool) -> tuple[Path, str]:
     from model import datafiles as df
 
     if datasize:

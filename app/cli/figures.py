@@ -18,8 +18,8 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from app.cli import MAX_THREADS, CliError, float_arg, int_arg, say
 
@@ -95,7 +95,7 @@ def run(a: argparse.Namespace) -> int:
         raise CliError(f"main.py figures: --steps-scale must be > 0 and <= {MAX_SCALE:g}, got {a.steps_scale:g}")
     names = [s.file for s in sf.FIGURES] + [sf.INDEX]
     out = check_out(a.out, a.force, names)
-    from app.cli.export import qt_app, prepare_display
+    from app.cli.export import prepare_display, qt_app
 
     prepare_display(True)  # the 3D figures need GL: under xvfb-run when there is no display
     qt_app()

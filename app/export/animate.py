@@ -16,13 +16,21 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from app.export.figure import (ExportError, FigureRenderer, check_output, discard, finish_file, qimage_bgra, temp_path,
-                     write_error)
+from app.export.figure import (
+    ExportError,
+    FigureRenderer,
+    check_output,
+    discard,
+    finish_file,
+    qimage_bgra,
+    temp_path,
+    write_error,
+)
 
 ANIMATION_FORMATS = (".mp4", ".gif")
 DEFAULT_FRAMES = 150
@@ -34,8 +42,8 @@ X264_PARAMS = ["-preset", "veryfast", "-crf", "20", "-movflags", "+faststart"]
 
 
 # ------------------------------------------------------------------ step plan
-def select_steps(recorded: Sequence[int], start: Optional[int] = None, end: Optional[int] = None,
-                 frames: Optional[int] = None, stride: Optional[int] = None, log_time: bool = False) -> np.ndarray:
+def select_steps(recorded: Sequence[int], start: int | None = None, end: int | None = None,
+                 frames: int | None = None, stride: int | None = None, log_time: bool = False) -> np.ndarray:
     """The recorded step shown in each frame (at or before each frame's time).
 
     Frame times run from ``start`` to ``end`` (default: the first and latest
@@ -86,7 +94,7 @@ def select_steps(recorded: Sequence[int], start: Optional[int] = None, end: Opti
     return rec[np.clip(idx, 0, rec.size - 1)]
 
 
-def even_size(w: int, h: int) -> Tuple[int, int]:
+def even_size(w: int, h: int) -> tuple[int, int]:
     """H.264 with yuv420p needs even sides: round odd ones up."""
     return w + (w % 2), h + (h % 2)
 
@@ -99,7 +107,7 @@ class Mp4Encoder:
     with its own last words when it failed (e.g. a full disk while it writes the index
     at the end: the file would be unplayable, "moov atom not found")."""
 
-    def __init__(self, path: Path, size: Tuple[int, int], fps: float):
+    def __init__(self, path: Path, size: tuple[int, int], fps: float):
         import subprocess
         import tempfile
         from fractions import Fraction
@@ -168,7 +176,7 @@ class GifEncoder:
     """Animated GIF through Pillow, written frame by frame (constant memory): each frame
     quantized to its own 256-colour table (the flat colours of the views come out exact)."""
 
-    def __init__(self, path: Path, size: Tuple[int, int], fps: float):
+    def __init__(self, path: Path, size: tuple[int, int], fps: float):
         self.path = self.name = Path(path)  # name: the file named in messages
         self.size = (int(size[0]), int(size[1]))
         self.delay_ms = max(20, int(round(100.0 / fps)) * 10)
@@ -203,10 +211,10 @@ class EncoderThread:
     """Feeds an encoder from a worker thread through a short queue (the renderer never waits
     on the encoder for long; ``ready()`` says whether a frame can be handed over now)."""
 
-    def __init__(self, encoder: Union[Mp4Encoder, GifEncoder], depth: int = 4):
+    def __init__(self, encoder: Mp4Encoder | GifEncoder, depth: int = 4):
         self.encoder = encoder
         self.q: queue.Queue = queue.Queue(maxsize=depth)
-        self.error: Optional[BaseException] = None
+        self.error: BaseException | None = None
         self._abort = False
         self.thread = threading.Thread(target=self._run, name="export-encoder", daemon=True)
         self.thread.start()
@@ -266,7 +274,7 @@ class EncoderThread:
         self.encoder.abort()
 
 
-def open_encoder(path: Path, size: Tuple[int, int], fps: float) -> Union[Mp4Encoder, GifEncoder]:
+def open_encoder(path: Path, size: tuple[int, int], fps: float) -> Mp4Encoder | GifEncoder:
     return (Mp4Encoder if path.suffix.lower() == ".mp4" else GifEncoder)(path, size, fps)
 
 
@@ -297,7 +305,7 @@ class AnimationJob:
     """
 
     def __init__(self, renderer: FigureRenderer, frame_at: Callable, steps: Sequence[int],
-                 path: Union[str, os.PathLike[str]], fps: float = 30, orbit: float = 0.0, replace: bool = False):
+                 path: str | os.PathLike[str], fps: float = 30, orbit: float = 0.0, replace: bool = False):
         self.replace = bool(replace)
         self.target = check_output(path, ANIMATION_FORMATS, replace=self.replace)
         self.fps = check_fps(fps, self.target.suffix.lower())
@@ -311,14 +319,14 @@ class AnimationJob:
             o.width, o.height = even_size(o.width, o.height)
         o.background = "white"  # video frames are opaque
         self.done = 0
-        self.tmp: Optional[Path] = None
-        self.enc: Optional[EncoderThread] = None
-        self.t0: Optional[float] = None
+        self.tmp: Path | None = None
+        self.enc: EncoderThread | None = None
+        self.t0: float | None = None
         self.state = "new"  # new | running | finished | cancelled | failed
         self._last = None
 
     @property
-    def size(self) -> Tuple[int, int]:
+    def size(self) -> tuple[int, int]:
         return self.renderer.options.width, self.renderer.options.height
 
     def start(self) -> None:
@@ -403,8 +411,8 @@ class AnimationJob:
         if self.state in ("new", "running"):
             self.state = "cancelled"
 
-    def run(self, progress: Optional[Callable[[int, int], None]] = None,
-            should_stop: Optional[Callable[[], bool]] = None) -> Optional[Path]:
+    def run(self, progress: Callable[[int, int], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> Path | None:
         """Every frame, then finish (the CLI's loop). ``should_stop`` is asked between slices of
         a quarter of a second: when it says True the job cancels (nothing is written) and run
         returns None. An exception (a KeyboardInterrupt too) cancels and re-raises."""
@@ -428,7 +436,7 @@ class AnimationJob:
     def elapsed(self) -> float:
         return 0.0 if self.t0 is None else time.perf_counter() - self.t0
 
-    def eta(self) -> Optional[float]:
+    def eta(self) -> float | None:
         """Seconds left, from the mean time per frame so far (None before the first frame)."""
         if self.done == 0:
             return None

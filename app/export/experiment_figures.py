@@ -13,15 +13,24 @@ cells, a label's text, the sweep gallery's thumbnails as images).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QPoint, QPointF, QRectF, QSize, Qt
 from PyQt6.QtGui import QPainter, QRegion
 from PyQt6.QtWidgets import QWidget
 
-from app.export.figure import (FIGURE_FORMATS, ExportError, FigureOptions, FigureRenderer, Panel, check_output,
-                               render_graphics_view, run_title)
+from app.export.figure import (
+    FIGURE_FORMATS,
+    ExportError,
+    FigureOptions,
+    FigureRenderer,
+    Panel,
+    check_output,
+    render_graphics_view,
+    run_title,
+)
 
 if TYPE_CHECKING:
     from model.config import TrainConfig
@@ -88,7 +97,7 @@ class _WidgetPanel(Panel):
 class ExperimentFigureRenderer(FigureRenderer):
     """A FigureRenderer whose one panel is an experiment view (``EXPERIMENT_VIEWS``) holding its result."""
 
-    def __init__(self, key: str, view: QWidget, options: Optional[FigureOptions] = None, title: str = ""):
+    def __init__(self, key: str, view: QWidget, options: FigureOptions | None = None, title: str = ""):
         self._view = view
         options = options or FigureOptions(*DEFAULT_SIZE)
         options.legend = False  # no feature colours to explain (the views say what their colours are)
@@ -101,13 +110,13 @@ class ExperimentFigureRenderer(FigureRenderer):
         return _WidgetPanel(key, self.options, self._view)
 
 
-def check_figure_path(path: Union[str, os.PathLike[str]], replace: bool, field_name: str = "--out") -> Path:
+def check_figure_path(path: str | os.PathLike[str], replace: bool, field_name: str = "--out") -> Path:
     """The figure's path if it ends in .png, .svg or .pdf, its folder is writable and it does not
     exist (or ``replace``); ExportError naming ``field_name`` otherwise."""
     return check_output(path, FIGURE_FORMATS, field_name, replace)
 
 
-def _render(path, key: str, view: QWidget, options: Optional[FigureOptions], title: str, snap=None,
+def _render(path, key: str, view: QWidget, options: FigureOptions | None, title: str, snap=None,
             replace: bool = False, interrupted=None) -> Path:
     frame = None
     if snap is not None:  # the header's caption names its step and loss
@@ -121,9 +130,9 @@ def _render(path, key: str, view: QWidget, options: Optional[FigureOptions], tit
 
 def sweep_view_for(sweep: Sweep, entry: int = 0) -> SweepView:
     """A SweepView showing configuration ``entry`` of ``sweep``."""
-    from widgets.sweep_view import SweepView
-
     from PyQt6.QtWidgets import QSplitter
+
+    from widgets.sweep_view import SweepView
 
     v = SweepView()
     v.set_sweep(sweep)
@@ -157,9 +166,9 @@ def probe_view_for(result: ProbeResult, n: int) -> ProbeView:
     return v
 
 
-def write_sweep_figure(path: Union[str, os.PathLike[str]], sweep: Sweep, options: Optional[FigureOptions] = None,
+def write_sweep_figure(path: str | os.PathLike[str], sweep: Sweep, options: FigureOptions | None = None,
                        entry: int = 0, replace: bool = False,
-                       interrupted: Optional[Callable[[], bool]] = None) -> Path:
+                       interrupted: Callable[[], bool] | None = None) -> Path:
     """The sweep atlas (verdict table and rates with intervals, loss histogram, gallery) of one
     configuration to PNG, SVG or PDF."""
     name = Path(str(getattr(sweep, "path", "") or "")).name
@@ -173,9 +182,9 @@ def write_sweep_figure(path: Union[str, os.PathLike[str]], sweep: Sweep, options
                    interrupted=interrupted)
 
 
-def write_datasize_figure(path: Union[str, os.PathLike[str]], result: DataSizeSweep,
-                          options: Optional[FigureOptions] = None, model: int = 0, replace: bool = False,
-                          interrupted: Optional[Callable[[], bool]] = None) -> Path:
+def write_datasize_figure(path: str | os.PathLike[str], result: DataSizeSweep,
+                          options: FigureOptions | None = None, model: int = 0, replace: bool = False,
+                          interrupted: Callable[[], bool] | None = None) -> Path:
     """The dataset-size view (losses and dimensionalities against T, the hidden embeddings per T)."""
     name = Path(str(getattr(result, "path", "") or "")).name
     title = f"{EXPERIMENT_VIEWS['datasize']}" + (f" · {name}" if name else "")
@@ -183,9 +192,9 @@ def write_datasize_figure(path: Union[str, os.PathLike[str]], result: DataSizeSw
                    interrupted=interrupted)
 
 
-def write_probe_figure(path: Union[str, os.PathLike[str]], result: ProbeResult, snap: Snapshot,
-                       config: Optional[TrainConfig] = None, model: int = 0, options: Optional[FigureOptions] = None,
-                       replace: bool = False, interrupted: Optional[Callable[[], bool]] = None) -> Path:
+def write_probe_figure(path: str | os.PathLike[str], result: ProbeResult, snap: Snapshot,
+                       config: TrainConfig | None = None, model: int = 0, options: FigureOptions | None = None,
+                       replace: bool = False, interrupted: Callable[[], bool] | None = None) -> Path:
     """The probe view (loss along the path, slope and curvature at 0, the closed form for the
     angle path, the readout) of the probe of ``snap``; the header names the run and the step."""
     title = EXPERIMENT_VIEWS["probe"] + (f" · {run_title(config, model)}" if config is not None else "")
@@ -193,6 +202,17 @@ def write_probe_figure(path: Union[str, os.PathLike[str]], result: ProbeResult, 
                    interrupted=interrupted)
 
 
-__all__ = ["EXPERIMENT_VIEWS", "DEFAULT_SIZE", "ExperimentFigureRenderer", "paint_widget_tree", "check_figure_path",
-           "write_sweep_figure", "write_datasize_figure", "write_probe_figure", "sweep_view_for",
-           "datasize_view_for", "probe_view_for", "ExportError"]
+__all__ = [
+    "DEFAULT_SIZE",
+    "EXPERIMENT_VIEWS",
+    "ExperimentFigureRenderer",
+    "ExportError",
+    "check_figure_path",
+    "datasize_view_for",
+    "paint_widget_tree",
+    "probe_view_for",
+    "sweep_view_for",
+    "write_datasize_figure",
+    "write_probe_figure",
+    "write_sweep_figure",
+]

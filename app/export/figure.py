@@ -28,14 +28,25 @@ asked (``replace``).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PyQt6.QtCore import QMarginsF, QPoint, QPointF, QRectF, QSize, QSizeF, Qt
-from PyQt6.QtGui import (QColor, QFont, QFontMetricsF, QImage, QLinearGradient, QPageLayout, QPageSize,
-                         QPainter, QPdfWriter, QPen)
+from PyQt6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QLinearGradient,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+    QPen,
+)
 from PyQt6.QtWidgets import QApplication, QGraphicsItem, QWidget
 
 from app.export.view_settings import CameraSettings, settings_class
@@ -48,9 +59,9 @@ if TYPE_CHECKING:
 
     from app.export.view_settings import ViewSettings
     from model.config import TrainConfig
+    from model.frame import Frame
     from model.snapshot import Snapshot
     from render3d.plane_view import PlaneView
-    from model.frame import Frame
 
 #: Views that can be exported on their own ("figure" composes several): the registry's.
 VIEWS = registry.view_keys()
@@ -78,7 +89,7 @@ class ExportError(ValueError):
         super().__init__(f"{field}: {self.problem}" if field else self.problem)
 
 
-def write_error(target: Union[str, os.PathLike[str]], exc: BaseException, field: str = "--out") -> ExportError:
+def write_error(target: str | os.PathLike[str], exc: BaseException, field: str = "--out") -> ExportError:
     """The ExportError for a failed write of ``target``: the reason in one line (the disk
     is full, permission denied, ...), status 1 when the disk failed."""
     from model.outfile import is_disk_failure, problem
@@ -99,16 +110,16 @@ class FigureOptions:
     width: int = 1200
     height: int = 800
     background: str = "white"  # "white" | "transparent"
-    title: Optional[str] = "auto"  # "auto": the run's config; "" / None: no title; else the text
+    title: str | None = "auto"  # "auto": the run's config; "" / None: no title; else the text
     caption: bool = True  # "step S · loss L" at the right of the title line
-    legend: Optional[bool] = None  # feature colours; None: on for the views that colour features
+    legend: bool | None = None  # feature colours; None: on for the views that colour features
     font_size: float = 10.0  # points (96 dpi: 1 pt = 4/3 px)
-    axes: Optional[Tuple[int, int, int]] = None  # plane3d axis triple, 0-based
-    camera: Optional[CameraSettings] = None  # plane3d camera
+    axes: tuple[int, int, int] | None = None  # plane3d axis triple, 0-based
+    camera: CameraSettings | None = None  # plane3d camera
     orbit: float = 0.0  # plane3d camera azimuth (degrees)
-    views: Dict[str, Any] = field(default_factory=dict)  # view key -> settings dataclass
+    views: dict[str, Any] = field(default_factory=dict)  # view key -> settings dataclass
 
-    def view_settings(self, key: str) -> Optional[ViewSettings]:
+    def view_settings(self, key: str) -> ViewSettings | None:
         """The settings value the view ``key`` is drawn with (its defaults when none is given);
         None for a view without options."""
         st = self.views.get(key)
@@ -121,7 +132,7 @@ class FigureOptions:
 
 
 # ---------------------------------------------------------------------- helpers
-def parse_size(text: str, field_name: str = "--size") -> Tuple[int, int]:
+def parse_size(text: str, field_name: str = "--size") -> tuple[int, int]:
     """'1280x720' -> (1280, 720); ExportError naming the field otherwise."""
     t = str(text).lower().replace("×", "x").strip()
     parts = t.split("x")
@@ -134,7 +145,7 @@ def parse_size(text: str, field_name: str = "--size") -> Tuple[int, int]:
     return w, h
 
 
-def parse_panels(text: str, field_name: str = "--panels") -> Tuple[str, ...]:
+def parse_panels(text: str, field_name: str = "--panels") -> tuple[str, ...]:
     """'wheel,zones' or a FIGURES name -> the panel keys."""
     if text in FIGURES:
         return FIGURES[text]
@@ -146,7 +157,7 @@ def parse_panels(text: str, field_name: str = "--panels") -> Tuple[str, ...]:
     return keys
 
 
-def check_output(path: Union[str, os.PathLike[str]], formats: Sequence[str], field_name: str = "--out",
+def check_output(path: str | os.PathLike[str], formats: Sequence[str], field_name: str = "--out",
                  replace: bool = False) -> Path:
     """The output path, if its extension is one of ``formats``, its folder is writable, and
     it does not exist yet (or ``replace``: the user asked to replace it)."""
@@ -201,13 +212,13 @@ def finish_file(tmp: Path, target: Path, replace: bool = False) -> None:
         raise write_error(target, exc) from None
 
 
-def discard(tmp: Optional[Path]) -> None:
+def discard(tmp: Path | None) -> None:
     from model.outfile import discard as _discard
 
     _discard(tmp)
 
 
-def run_title(config: Optional[TrainConfig], model: int = 0) -> str:
+def run_title(config: TrainConfig | None, model: int = 0) -> str:
     """The config line of a run: 'n = 7, m = 2 · identity · adamw lr 0.001 · seed 0'."""
     if config is None:
         return ""
@@ -219,14 +230,14 @@ def run_title(config: Optional[TrainConfig], model: int = 0) -> str:
     return f"n = {config.n}, m = {config.m} · {data} · {opt} · {who}"
 
 
-def step_caption(snap: Optional[Snapshot]) -> str:
+def step_caption(snap: Snapshot | None) -> str:
     if snap is None:
         return ""
     loss = float(snap.loss) if snap.loss is not None else float("nan")
     return f"step {snap.step:,} · loss {loss:.4g}" if np.isfinite(loss) else f"step {snap.step:,}"
 
 
-def plane3d_class() -> Optional[type[PlaneView]]:
+def plane3d_class() -> type[PlaneView] | None:
     """The GL view's class (render3d.plane_view.PlaneView), or None when it cannot be imported here
     (no OpenGL)."""
     gl = [v.key for v in registry.VIEWS if v.gl]
@@ -242,7 +253,7 @@ def needs_gl(panels: Sequence[str]) -> bool:
     return registry.needs_gl(panels)
 
 
-def svg_font_families(svg_text: str) -> Dict[str, str]:
+def svg_font_families(svg_text: str) -> dict[str, str]:
     """font-family values of Qt's SVG -> the family Qt resolved them to, with a CSS generic
     fallback: Qt writes its alias "Sans Serif", which other renderers may map to another font."""
     import re
@@ -258,7 +269,7 @@ def svg_font_families(svg_text: str) -> Dict[str, str]:
     return out
 
 
-def resample_nearest(href: str, w: int, h: int, flip_x: bool, flip_y: bool) -> Optional[str]:
+def resample_nearest(href: str, w: int, h: int, flip_x: bool, flip_y: bool) -> str | None:
     """A data-URI bitmap enlarged to w x h pixels without smoothing (and mirrored), as a PNG
     data URI; None if it cannot be decoded or would shrink."""
     import base64
@@ -358,7 +369,7 @@ class Panel:
         hide_in(lay)
         lay.setContentsMargins(0, 0, 0, 0)
 
-    def graphics_views(self) -> List[pg.GraphicsView]:
+    def graphics_views(self) -> list[pg.GraphicsView]:
         import pyqtgraph as pg
 
         return [g for g in self.view.findChildren(pg.GraphicsView)]
@@ -404,7 +415,7 @@ class Panel:
             self._style()
             self._styled = True
 
-    def set_frame(self, frame: Optional[Frame]) -> None:
+    def set_frame(self, frame: Frame | None) -> None:
         self.view.set_frame(frame)
         if self._camera_due and frame is not None:  # the scene exists: place the camera as asked
             self._camera_due = False
@@ -435,7 +446,7 @@ class Panel:
             self._az0 = float(self.view.camera_params()["azimuth"])
         self.view.set_orbit(self._az0 + float(offset))
 
-    def prepare(self, frame: Optional[Frame]) -> None:
+    def prepare(self, frame: Frame | None) -> None:
         """The 3D view, before an animation: fix the axis triple and frame the camera on ``frame``
         (the last one), so the camera does not jump while training moves the plane."""
         if not self.gl or frame is None:
@@ -502,7 +513,7 @@ class FigureRenderer:
     ``title``: the run's config line used when ``options.title == "auto"``.
     """
 
-    def __init__(self, panels: Sequence[str], options: Optional[FigureOptions] = None, title: str = ""):
+    def __init__(self, panels: Sequence[str], options: FigureOptions | None = None, title: str = ""):
         self.options = options or FigureOptions()
         self.panels_keys = tuple(panels)
         bad = [k for k in self.panels_keys if k not in self.known_views()]
@@ -519,7 +530,7 @@ class FigureRenderer:
         # antialiased lines, as in the window (app.gui sets it there; a headless export did not,
         # and its PNG lines were jagged next to the same figure in SVG / PDF)
         pg.setConfigOptions(antialias=True)
-        self.panels: List[Panel] = []
+        self.panels: list[Panel] = []
         try:
             for k in self.panels_keys:
                 self.panels.append(self.make_panel(k))
@@ -529,14 +540,14 @@ class FigureRenderer:
         self._settled = False
         self._svg_marks = False  # paint the panel clip marks (SVG export)
         self._cap_min = 0.0
-        self.legend_swatches: List[Tuple[int, QRectF]] = []  # (feature, rect) of the last frame (tests)
-        self.panel_rects: List[QRectF] = []
+        self.legend_swatches: list[tuple[int, QRectF]] = []  # (feature, rect) of the last frame (tests)
+        self.panel_rects: list[QRectF] = []
 
     def known_views(self) -> Sequence[str]:
         """The panel keys this renderer draws (a subclass draws other widgets: experiment views)."""
         return VIEWS
 
-    def make_panel(self, key: str) -> "Panel":
+    def make_panel(self, key: str) -> Panel:
         """A fresh, never-shown panel for ``key`` (a subclass builds its own)."""
         return Panel(key, self.options)
 
@@ -570,7 +581,7 @@ class FigureRenderer:
         return body, title
 
     def layout(self, n: int, caption: str
-               ) -> Tuple[Optional[QRectF], List[QRectF], List[QRectF], Optional[QRectF]]:
+               ) -> tuple[QRectF | None, list[QRectF], list[QRectF], QRectF | None]:
         """(header rect or None, [panel rects], [panel label rects], legend rect or None)."""
         W, H = self.options.width, self.options.height
         fs = pt_px(self.options.font_size)
@@ -625,7 +636,7 @@ class FigureRenderer:
             rows.append(row)
         return rows
 
-    def to_pixel(self, panel: int, x: float, y: float) -> Optional[QPointF]:
+    def to_pixel(self, panel: int, x: float, y: float) -> QPointF | None:
         """Figure pixel of the view point (x, y) in 2D panel ``panel``'s (first) plot, as last painted."""
         pn = self.panels[panel]
         vb = getattr(pn.view, "vb", None)
@@ -642,7 +653,7 @@ class FigureRenderer:
         """The 3D camera's turn (degrees) from its framed azimuth, for the next frames."""
         self.options.orbit = float(offset)
 
-    def prepare(self, frame: Optional[Frame]) -> None:
+    def prepare(self, frame: Frame | None) -> None:
         """Before an animation: size the panels and let the 3D view fix its triple and frame
         its camera on ``frame`` (the last one: the plane grows while training)."""
         frame = self.dressed(frame)
@@ -664,7 +675,7 @@ class FigureRenderer:
         if self.interrupted is not None and self.interrupted():
             raise KeyboardInterrupt
 
-    def dressed(self, frame: Optional[Frame]) -> Optional[Frame]:
+    def dressed(self, frame: Frame | None) -> Frame | None:
         """``frame`` with what the drawn views need of it and it lacks (views.registry's ``needs``): the
         story of the run for a view that marks it, told once per run and model (an animation's frames
         share it; the window hands its timeline's instead)."""
@@ -686,7 +697,7 @@ class FigureRenderer:
             self._story_key, self._story_events = key, dress_story(story_events(h, frame.model, frame.onehot, stride))
         return list(self._story_events)
 
-    def paint(self, p: QPainter, frame: Optional[Frame], raster: bool = True) -> None:
+    def paint(self, p: QPainter, frame: Frame | None, raster: bool = True) -> None:
         """Paint the whole figure of ``frame`` onto ``p`` (device pixels, options.width x height)."""
         o = self.options
         frame = self.dressed(frame)
@@ -818,7 +829,7 @@ class FigureRenderer:
                 p.setFont(body)
 
     # targets ------------------------------------------------------------------
-    def image(self, frame: Optional[Frame]) -> QImage:
+    def image(self, frame: Frame | None) -> QImage:
         """The figure as a QImage (ARGB32 premultiplied) of exactly options.width x height."""
         o = self.options
         img = QImage(o.width, o.height, QImage.Format.Format_ARGB32_Premultiplied)
@@ -833,8 +844,8 @@ class FigureRenderer:
             p.end()
         return img
 
-    def save(self, path: Union[str, os.PathLike[str]], frame: Optional[Frame],
-             replace: bool = False, interrupted: Optional[Callable[[], bool]] = None) -> Path:
+    def save(self, path: str | os.PathLike[str], frame: Frame | None,
+             replace: bool = False, interrupted: Callable[[], bool] | None = None) -> Path:
         """Write PNG, SVG or PDF (by the extension): rendered in memory, written to a temporary
         file beside it with plain writes (a full disk is one clear line, not libpng's), and
         published under its name (an existing file only with ``replace``). ``interrupted``:
@@ -864,7 +875,7 @@ class FigureRenderer:
         finish_file(tmp, target, replace)
         return target
 
-    def encode(self, ext: str, frame: Optional[Frame]) -> bytes:
+    def encode(self, ext: str, frame: Frame | None) -> bytes:
         """The figure as the bytes of a .png, .svg or .pdf file."""
         from PyQt6.QtCore import QBuffer, QByteArray, QIODevice
 
@@ -952,8 +963,8 @@ class FigureRenderer:
         self.close()
 
 
-def export_figure(path: Union[str, os.PathLike[str]], panels: Sequence[str], frame: Optional[Frame],
-                  options: Optional[FigureOptions] = None, title: str = "",
+def export_figure(path: str | os.PathLike[str], panels: Sequence[str], frame: Frame | None,
+                  options: FigureOptions | None = None, title: str = "",
                   replace: bool = False) -> Path:
     """Render ``panels`` (one view key, or several side by side) for one snapshot to ``path``."""
     with FigureRenderer(panels, options, title) as r:
@@ -981,5 +992,17 @@ def qimage_rgb(img: QImage) -> np.ndarray:
     return a[:, :, [2, 1, 0]].copy()
 
 
-__all__ = ["ExportError", "FigureOptions", "FigureRenderer", "export_figure", "parse_size", "parse_panels",
-           "check_output", "run_title", "step_caption", "plane3d_class", "VIEWS", "FIGURES"]
+__all__ = [
+    "FIGURES",
+    "VIEWS",
+    "ExportError",
+    "FigureOptions",
+    "FigureRenderer",
+    "check_output",
+    "export_figure",
+    "parse_panels",
+    "parse_size",
+    "plane3d_class",
+    "run_title",
+    "step_caption",
+]

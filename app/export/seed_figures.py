@@ -20,9 +20,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,8 +34,8 @@ if TYPE_CHECKING:
 
     from app.export.figure import FigureRenderer
     from model.analysis import Analysis
-    from model.frame import Frame as ViewFrame
     from model.datasize import DataSizeSweep
+    from model.frame import Frame as ViewFrame
     from model.history import History
     from model.snapshot import Snapshot
     from render3d.plane_view import PlaneView
@@ -86,7 +87,7 @@ def scaled(steps: int, scale: float) -> int:
     return max(MIN_STEPS, int(round(steps * scale)))
 
 
-def run_configs(scale: float = 1.0) -> Dict[str, TrainConfig]:
+def run_configs(scale: float = 1.0) -> dict[str, TrainConfig]:
     """The trainings behind the figures (one-hot data, m = 2)."""
     from model.presets import preset_config
 
@@ -103,7 +104,7 @@ def run_configs(scale: float = 1.0) -> Dict[str, TrainConfig]:
     }
 
 
-def datasize_plan(quick: bool = False, scale: float = 1.0) -> Tuple[TrainConfig, Tuple[int, ...], int]:
+def datasize_plan(quick: bool = False, scale: float = 1.0) -> tuple[TrainConfig, tuple[int, ...], int]:
     """(base config, sizes, test examples) of the T-gon sweep."""
     from model.datasize import smdd_config
 
@@ -120,7 +121,7 @@ class Shown:
 
     frame: ViewFrame
     title: str
-    config: Optional[TrainConfig]  # None: a closed form, not a trained model
+    config: TrainConfig | None  # None: a closed form, not a trained model
 
     @property
     def snap(self) -> Snapshot:
@@ -138,10 +139,10 @@ class Runs:
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self.paths: Dict[str, Path] = {}
-        self.configs: Dict[str, TrainConfig] = {}
+        self.paths: dict[str, Path] = {}
+        self.configs: dict[str, TrainConfig] = {}
         self.datasize = None  # model.datasize.DataSizeSweep
-        self._frames: Dict[Tuple[str, int], Shown] = {}
+        self._frames: dict[tuple[str, int], Shown] = {}
 
     def add(self, key: str, config: TrainConfig, history: History) -> None:
         from model.runfile import save_run
@@ -177,13 +178,13 @@ def constructed(W: np.ndarray, b: np.ndarray, title: str) -> Shown:
     return Shown(Frame(snapshot=snap, colors=feature_colors(W.shape[1], geo.angles(W))), title, None)
 
 
-def with_snapshot(shown: Shown, snap: Snapshot, title: Optional[str] = None) -> Shown:
+def with_snapshot(shown: Shown, snap: Snapshot, title: str | None = None) -> Shown:
     """Another snapshot of the same model (probe-perturbed, closed form): its own analysis."""
     return Shown(shown.frame.with_snapshot(snap).replace(analysis=None, pending=False),
                  shown.title if title is None else title, shown.config)
 
 
-def train_all(configs: Dict[str, TrainConfig], runs: Runs, threads: Optional[int], tick: Callable[[int], None]
+def train_all(configs: dict[str, TrainConfig], runs: Runs, threads: int | None, tick: Callable[[int], None]
               ) -> None:
     """Train every config (tick(steps done) as it goes) and record it in ``runs``."""
     from model.engine import Trainer
@@ -201,7 +202,7 @@ def train_all(configs: Dict[str, TrainConfig], runs: Runs, threads: Optional[int
         runs.add(key, cfg, tr.history)
 
 
-def train_datasize(base: TrainConfig, sizes: Sequence[int], test_examples: int, threads: Optional[int],
+def train_datasize(base: TrainConfig, sizes: Sequence[int], test_examples: int, threads: int | None,
                    tick: Callable[[int], None]) -> DataSizeSweep:
     from model.datasize import DataSizeRunner
 
@@ -221,7 +222,7 @@ def train_datasize(base: TrainConfig, sizes: Sequence[int], test_examples: int, 
 
 
 # ------------------------------------------------------------------- rendering
-def renderer(panels: Sequence[str], frame: Shown, w: int, h: int, title: Optional[str] = None,
+def renderer(panels: Sequence[str], frame: Shown, w: int, h: int, title: str | None = None,
              **opts: Any) -> FigureRenderer:
     """A FigureRenderer of ``panels`` at w x h; ``opts``: further FigureOptions (e.g. ``views``)."""
     from app.export.figure import FigureOptions, FigureRenderer
@@ -243,7 +244,7 @@ def set_plane(r: FigureRenderer, triple: Sequence[int], k: int = 0, camera: str 
     v.set_camera(camera)
 
 
-def sheet(parts: Sequence[Tuple[FigureRenderer, Shown]], w: int, h: int) -> QImage:
+def sheet(parts: Sequence[tuple[FigureRenderer, Shown]], w: int, h: int) -> QImage:
     """Figures side by side in one image: parts = [(renderer, frame)], each renderer as wide as it says."""
     from PyQt6.QtCore import QRectF
     from PyQt6.QtGui import QColor, QImage, QPainter
@@ -313,8 +314,8 @@ def verdict_line(an: Analysis) -> str:
 class FigureSpec:
     slug: str  # file name without extension, after the seed's caption
     caption: str  # the seed's caption (or, without one, what its figure shows)
-    size: Tuple[int, int]
-    runs: Tuple[str, ...]  # the trainings it needs ("datasize": the T-gon sweep)
+    size: tuple[int, int]
+    runs: tuple[str, ...]  # the trainings it needs ("datasize": the T-gon sweep)
     draw: Callable  # draw(runs) -> (QImage, what this run shows)
 
     @property
@@ -323,10 +324,10 @@ class FigureSpec:
 
 
 #: Every figure, in the seed's order (the order the draw functions below are defined in).
-FIGURES: List[FigureSpec] = []
+FIGURES: list[FigureSpec] = []
 
 
-def _figure(slug: str, size: Tuple[int, int], runs: Tuple[str, ...], caption: str):
+def _figure(slug: str, size: tuple[int, int], runs: tuple[str, ...], caption: str):
     """Register the decorated draw function as the figure ``slug`` (see FigureSpec) at the end of FIGURES."""
     def register(draw: Callable) -> Callable:
         FIGURES.append(FigureSpec(slug, caption, size, runs, draw))
@@ -345,7 +346,7 @@ def _n6_model(runs: Runs) -> int:
 
 @_figure("latent-zone-intro", (1600, 800), ("n6",),
          "Latent zones of a perfect n = 6 model: W's columns on a circle (left), the latent zones (right)")
-def draw_n6_zones(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
+def draw_n6_zones(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     k = _n6_model(runs)
     fr = runs.frame("n6", k)
     an = fr.analysis
@@ -362,7 +363,7 @@ def draw_n6_zones(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
 
 @_figure("latent-zone-intro-2", (1000, 800), ("n6",),
          "The latent space (a planar hexagon) in 3D, with the activation sliver of the z-th feature")
-def draw_n6_plane(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
+def draw_n6_plane(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     from render3d.scene import default_triple
 
     k = _n6_model(runs)
@@ -392,7 +393,7 @@ def _n7_setup(fr) -> str:
 
 
 @_figure("symmetric-failure-1", (1600, 800), ("n7",), "Symmetric Failure: n = 7, m = 2, trained for 25,000 epochs")
-def draw_n7_failure(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
+def draw_n7_failure(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     fr, an, t = _failure(runs)
     with renderer(("wheel", "zones"), fr, *size) as r:
         img = r.image(fr.frame)
@@ -413,7 +414,7 @@ def draw_n7_failure(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
 
 @_figure("dimensions-1-2-7-simple", (1000, 800), ("n7",),
          "The 1st, 2nd and 7th dimension values of the latent shape (the 7th dimension is enlarged)")
-def draw_n7_dims(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
+def draw_n7_dims(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     fr, an, t = _failure(runs)
     with renderer(("plane3d",), fr, *size) as r:
         set_plane(r, t, camera="iso", enlarge=(1.0, 1.0, DEAD_ENLARGE))
@@ -440,7 +441,7 @@ def gram_settings() -> Any:
     return GramSettings(**WTW)
 
 
-def drawn_gram(r: FigureRenderer) -> Tuple[np.ndarray, np.ndarray, Tuple[float, float]]:
+def drawn_gram(r: FigureRenderer) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """(block, values, colour-bar levels) of renderer r's WᵀW panel as last drawn: what the figure
     shows, for its caption and the tests."""
     v = r.panels[0].view
@@ -449,7 +450,7 @@ def drawn_gram(r: FigureRenderer) -> Tuple[np.ndarray, np.ndarray, Tuple[float, 
 
 @_figure("ideal-vs-unideal-wtw", (1600, 760), ("n7",),
          "Left: ideal WᵀW (all 7 features learnt). Right: Symmetric Failure WᵀW (only 6 features learnt)")
-def draw_gram(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
+def draw_gram(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     from model.init import henighan
 
     fr, an, t = _failure(runs)
@@ -483,7 +484,7 @@ def draw_gram(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
 
 
 @_figure("w7-0.05-w6-tilt", (1000, 800), ("n7",), "Tilt introduced when W7 = 0.05 * W6")
-def draw_tilt(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
+def draw_tilt(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     from model.probe import feature_path, perturbed
 
     fr, an, t = _failure(runs)
@@ -508,7 +509,7 @@ def regular(an: Analysis) -> bool:
             and an.gap_ratio <= 1.1)
 
 
-def hypercube(W: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def hypercube(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The unit n-cube's image under W (m, n): (vertices (2^n, m), edges (n 2^(n-1), 2)).
 
     Vertex s (s in {0, 1}^n, bit i of the row index is s_i) goes to sum_i s_i W_i; an edge joins
@@ -528,7 +529,7 @@ def hypercube(W: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 CUBE_PEN = (150, 150, 150)
 
 
-def add_hypercube(r: FigureRenderer, W2: np.ndarray, k: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+def add_hypercube(r: FigureRenderer, W2: np.ndarray, k: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Draw the projected n-cube of W2 (2, n) under panel k's arrows (its plot's range takes it
     in); returns (vertices, edges) as drawn."""
     import pyqtgraph as pg
@@ -554,7 +555,7 @@ def distinct_points(V: np.ndarray, rel: float = SAME_POINT) -> int:
     the largest |coordinate| of each other."""
     V = np.asarray(V, np.float64)
     tol = rel * max(float(np.abs(V).max()), 1e-300)
-    reps: List[np.ndarray] = []
+    reps: list[np.ndarray] = []
     for v in V:
         if not any(np.abs(v - r).max() <= tol for r in reps):
             reps.append(v)
@@ -604,7 +605,7 @@ def _gaps(an) -> str:
 
 
 @_figure("five-5d-axial-vectors", (1600, 800), ("n5",), "Five 5D axial vectors embedded into 2D space, + some rotation")
-def draw_pentagon(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
+def draw_pentagon(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     def text(an):
         shape = "still spread into a regular pentagon" if regular(an) else "do not form a regular pentagon (yet)"
         lossy = (", but WᵀW's columns have more than one positive entry, so ReLU cannot recover every axis"
@@ -616,7 +617,7 @@ def draw_pentagon(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
 
 @_figure("four-4d-axial-vectors", (1600, 800), ("n4",),
          "Four 4D axial vectors embedded into 2D space, + some rotation (n ≤ 2m)")
-def draw_cross(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
+def draw_cross(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     def text(an):
         if regular(an) and an.verdict == "perfect":
             return ("n = 4 = 2m features: two antipodal pairs at right angles (a cross, + some rotation), each "
@@ -626,7 +627,7 @@ def draw_cross(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
     return _wheel_zones(runs, "n4", size, text)
 
 
-def trigonal() -> Tuple[np.ndarray, np.ndarray]:
+def trigonal() -> tuple[np.ndarray, np.ndarray]:
     """The trigonal planar n = 3 arrangement without bias: W_i = (cos 2πi/3, sin 2πi/3), b = 0.
     WᵀW has 1 on the diagonal and cos 120° = -1/2 off it, so ReLU(WᵀW) = I exactly (loss 0); W's
     rows are orthogonal, of equal length √(3/2), and both orthogonal to (1, 1, 1): the latent
@@ -643,7 +644,7 @@ def gaps_deg(W2: np.ndarray) -> np.ndarray:
 
 @_figure("relu-clamping-3d", (1800, 700), (),
          "Data latents (on the plane) being ReLU-ed onto the ReLU hypercube in 3D: before (left) and after (right)")
-def draw_fold(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
+def draw_fold(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     fr = constructed(*trigonal(), title="")
     w, h = size
     views = ((False, "iso", "before ReLU: the latent plane"),
@@ -670,7 +671,7 @@ def draw_fold(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
 
 @_figure("memorized-training-examples", (1600, 860), ("datasize",),
          "Latent vectors of datasets as T increases: the T-gons")
-def draw_tgons(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
+def draw_tgons(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     from model.config import smdd_config
 
     res = runs.datasize
@@ -715,7 +716,7 @@ WTW_VISUAL_N = 10
 
 
 @_figure("wtw-visual", (900, 800), (), "A visual depiction of WᵀW")
-def draw_wtw_visual(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
+def draw_wtw_visual(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     n = WTW_VISUAL_N
     c = math.cos(2 * math.pi / n)
     th = 2 * math.pi * np.arange(n) / n
@@ -732,7 +733,7 @@ def draw_wtw_visual(runs: Runs, size: Tuple[int, int]) -> Tuple[QImage, str]:
                  f"positive ({1 - c:.4f}): ReLU(WᵀW + b) is a multiple of I.")
 
 
-def index_markdown(entries: Sequence[Tuple[FigureSpec, str]], note: str) -> str:
+def index_markdown(entries: Sequence[tuple[FigureSpec, str]], note: str) -> str:
     """The index page: each written figure with the seed's caption and what this run shows."""
     lines = ["# Optimization Failure: the figures, reproduced", "",
              "Figures of Ryan Tan's *Optimization Failure* (CC BY 4.0), drawn by the latent geometry "
@@ -779,5 +780,17 @@ def temp_folder() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="lge-figures-")
 
 
-__all__ = ["FIGURES", "FigureSpec", "Runs", "run_configs", "datasize_plan", "train_all", "train_datasize",
-           "index_markdown", "write_image", "write_text", "temp_folder", "INDEX"]
+__all__ = [
+    "FIGURES",
+    "INDEX",
+    "FigureSpec",
+    "Runs",
+    "datasize_plan",
+    "index_markdown",
+    "run_configs",
+    "temp_folder",
+    "train_all",
+    "train_datasize",
+    "write_image",
+    "write_text",
+]

@@ -32,7 +32,7 @@ import copy
 import math
 import re
 import xml.etree.ElementTree as ET
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Callable, Mapping, Sequence
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -41,7 +41,7 @@ SHAPES = ("path", "polyline", "polygon", "line", "rect", "circle", "ellipse")
 #: Presentation properties whose value this rewrite needs when a child inherits it.
 INHERITED = ("stroke", "stroke-width", "stroke-dasharray", "stroke-dashoffset", "fill")
 
-Affine = Tuple[float, float, float, float, float, float]  # SVG matrix(a, b, c, d, e, f)
+Affine = tuple[float, float, float, float, float, float]  # SVG matrix(a, b, c, d, e, f)
 IDENTITY: Affine = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _NUM_RE = re.compile(_NUM)
@@ -60,7 +60,7 @@ def compose(m: Affine, n: Affine) -> Affine:
     return (a * A + c * B, b * A + d * B, a * C + c * D, b * C + d * D, a * E + c * F + e, b * E + d * F + f)
 
 
-def apply(m: Affine, x: float, y: float) -> Tuple[float, float]:
+def apply(m: Affine, x: float, y: float) -> tuple[float, float]:
     a, b, c, d, e, f = m
     return a * x + c * y + e, b * x + d * y + f
 
@@ -82,7 +82,7 @@ def axis_aligned(m: Affine, eps: float = 1e-12) -> bool:
     return abs(m[1]) <= eps and abs(m[2]) <= eps
 
 
-def parse_transform(text: Optional[str]) -> Affine:
+def parse_transform(text: str | None) -> Affine:
     """An SVG transform list (matrix, translate, scale, rotate, skewX, skewY) as one affine."""
     m = IDENTITY
     if not text:
@@ -125,7 +125,7 @@ def fmt_matrix(m: Affine) -> str:
 def transform_path(d: str, m: Affine) -> str:
     """Path data with every point mapped by m, written as absolute M / L / C / Q / Z."""
     tokens = _PATH_TOKEN.findall(d)
-    out: List[str] = []
+    out: list[str] = []
     i, cmd = 0, None
     cx = cy = sx = sy = 0.0
 
@@ -298,7 +298,7 @@ class _Flattener:
         self.root = root
         self.fonts = dict(font_families)
         self.resample = resample
-        self.paints: Dict[str, ET.Element] = {}  # gradient id -> element
+        self.paints: dict[str, ET.Element] = {}  # gradient id -> element
         self.defs = None
         self.clones = 0
         for el in root.iter():
@@ -315,7 +315,7 @@ class _Flattener:
         for el in self.root.iter():
             el.attrib.pop("vector-effect", None)
 
-    def _paint(self, value: Optional[str], m: Affine) -> Optional[str]:
+    def _paint(self, value: str | None, m: Affine) -> str | None:
         """A url(#gradient) in user space, re-expressed for coordinates mapped by m."""
         if not value or not value.startswith("url(#") or is_identity(m):
             return value
@@ -332,7 +332,7 @@ class _Flattener:
         self.paints[new_id] = clone
         return f"url(#{new_id})"
 
-    def _walk(self, el, m: Affine, inherited: Dict[str, str]):
+    def _walk(self, el, m: Affine, inherited: dict[str, str]):
         tag = el.tag.replace(_S, "")
         if tag in ("defs", "linearGradient", "radialGradient", "title", "desc", "metadata"):
             return
@@ -353,7 +353,7 @@ class _Flattener:
         elif not is_identity(m):  # text, image, use: keep the transform on the element itself
             self._place(el, tag, m, props)
 
-    def _shape(self, el, m: Affine, props: Dict[str, str]):
+    def _shape(self, el, m: Affine, props: dict[str, str]):
         nonscaling = el.attrib.pop("vector-effect", None) == "non-scaling-stroke"
         baked = True
         try:
@@ -383,7 +383,7 @@ class _Flattener:
                 if new != v:
                     el.set(name, new)
 
-    def _place(self, el, tag: str, m: Affine, props: Dict[str, str]):
+    def _place(self, el, tag: str, m: Affine, props: dict[str, str]):
         if tag == "image" and self._resample_image(el, m):
             return
         if is_translation(m) and tag in ("text", "image") and _single(el.get("x")) and _single(el.get("y")):
@@ -427,7 +427,7 @@ class _Flattener:
         return True
 
     # panel clips ------------------------------------------------------------
-    def clip_marked(self, clips: Mapping[int, Tuple[float, float, float, float]]):
+    def clip_marked(self, clips: Mapping[int, tuple[float, float, float, float]]):
         """Wrap what was painted between the begin and end marks of clip k (see ``clip_mark``)
         in a group clipped to its rectangle; the marks are removed."""
         if not clips:
@@ -497,18 +497,18 @@ MARK_Y = -100000.0
 MAX_RESAMPLE = 8192
 
 
-def clip_mark(k: int, end: bool) -> Tuple[float, float, float, float]:
+def clip_mark(k: int, end: bool) -> tuple[float, float, float, float]:
     """The rectangle (x, y, w, h) to paint as the begin / end mark of clip k."""
     return (-MARK_X0 - 2 * k - (1 if end else 0), MARK_Y, 1.0, 1.0)
 
 
-def _single(v: Optional[str]) -> bool:
+def _single(v: str | None) -> bool:
     return v is None or len(_NUM_RE.findall(v)) == 1
 
 
-def flatten_svg(text: str, font_families: Optional[Mapping[str, str]] = None,
-                clips: Optional[Mapping[int, Tuple[float, float, float, float]]] = None,
-                resample: Optional[Callable[[str, int, int, bool, bool], Optional[str]]] = None) -> str:
+def flatten_svg(text: str, font_families: Mapping[str, str] | None = None,
+                clips: Mapping[int, tuple[float, float, float, float]] | None = None,
+                resample: Callable[[str, int, int, bool, bool], str | None] | None = None) -> str:
     """QSvgGenerator's SVG with geometry in output pixels, literal stroke widths, no vector-effect.
 
     ``font_families``: font-family values to replace (e.g. Qt's alias "Sans Serif" by the
@@ -528,4 +528,4 @@ def flatten_svg(text: str, font_families: Optional[Mapping[str, str]] = None,
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
-__all__ = ["flatten_svg", "clip_mark", "parse_transform", "transform_path", "compose", "Unsupported"]
+__all__ = ["Unsupported", "clip_mark", "compose", "flatten_svg", "parse_transform", "transform_path"]

@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from views import registry
 from views.settings import CameraSettings
@@ -29,7 +30,7 @@ ViewSettings = Any
 _Settings = TypeVar("_Settings")
 
 #: view key -> its settings dataclass, for every view with options (views.registry)
-SETTINGS_CLASSES: Dict[str, type] = {k: registry.settings_class(k) for k in registry.with_settings()}
+SETTINGS_CLASSES: dict[str, type] = {k: registry.settings_class(k) for k in registry.with_settings()}
 #: keys of a GL view's namespace that set the camera (CameraSettings), not the view's settings
 CAMERA_KEYS = {"camera": "preset", "elevation": "elevation", "azimuth": "azimuth", "distance": "distance"}
 #: a GL view's key "axes": 1-based feature numbers (FigureOptions.axes, 0-based)
@@ -59,11 +60,11 @@ def view_key(name: str) -> str:
 
 
 # --------------------------------------------------------------------- values
-def _hints(cls) -> Dict[str, Any]:
+def _hints(cls) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _fields(cls) -> Dict[str, dataclasses.Field]:
+def _fields(cls) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls)}
 
 
@@ -134,7 +135,7 @@ def with_value(obj: _Settings, name: str, value: Any) -> _Settings:
 
 
 # ----------------------------------------------------------------------- --set
-def _keys(view: str) -> Dict[str, Tuple[str, str]]:
+def _keys(view: str) -> dict[str, tuple[str, str]]:
     """key people type -> (target, field): target "view" (the view's dataclass), "camera", "axes"."""
     out = {}
     for name in registry.settings_fields(view):  # a GL view's triple is "axes" (1-based)
@@ -152,7 +153,7 @@ def allowed_keys(view: str) -> list:
     return sorted(_keys(view))
 
 
-def parse_set(spec: str, views: Sequence[str]) -> Tuple[str, str, str, str, str]:
+def parse_set(spec: str, views: Sequence[str]) -> tuple[str, str, str, str, str]:
     """``VIEW.KEY=VALUE`` -> (view key, key, target, field, value text). ``views``: the views drawn
     (a setting of a view not drawn is refused, not ignored). SettingError names ``--set VIEW.KEY``."""
     text = str(spec)
@@ -176,7 +177,7 @@ def parse_set(spec: str, views: Sequence[str]) -> Tuple[str, str, str, str, str]
     return v, k, target, fname, value
 
 
-def _axes_value(value: str, n: Optional[int]) -> Tuple[int, int, int]:
+def _axes_value(value: str, n: int | None) -> tuple[int, int, int]:
     try:
         vals = [int(t) for t in value.split(",")]
     except ValueError:
@@ -188,9 +189,9 @@ def _axes_value(value: str, n: Optional[int]) -> Tuple[int, int, int]:
     return tuple(x - 1 for x in vals)  # type: ignore[return-value]
 
 
-def apply_sets(specs: Sequence[str], views: Sequence[str], n: Optional[int], base: Optional[Mapping[str, Any]] = None,
-               camera: Optional[CameraSettings] = None, axes: Optional[Tuple[int, int, int]] = None
-               ) -> Tuple[Dict[str, ViewSettings], Optional[CameraSettings], Optional[Tuple[int, int, int]]]:
+def apply_sets(specs: Sequence[str], views: Sequence[str], n: int | None, base: Mapping[str, Any] | None = None,
+               camera: CameraSettings | None = None, axes: tuple[int, int, int] | None = None
+               ) -> tuple[dict[str, ViewSettings], CameraSettings | None, tuple[int, int, int] | None]:
     """Apply ``--set`` specs in order: (views' settings {key: dataclass}, camera or None, axes 0-based
     or None). ``base``: the settings to start from (defaults for the rest); ``n``: the run's features
     (None: not known yet; the axes' range is then left to a later call)."""
@@ -221,7 +222,7 @@ def apply_sets(specs: Sequence[str], views: Sequence[str], n: Optional[int], bas
 
 
 # ------------------------------------------------------------------------ JSON
-def to_json(obj: Union[ViewSettings, CameraSettings]) -> Dict[str, Any]:
+def to_json(obj: ViewSettings | CameraSettings) -> dict[str, Any]:
     """A settings value as a JSON object (tuples as lists)."""
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(obj).items()}
 
@@ -245,5 +246,17 @@ def from_json(cls, raw: Any, warn: Callable[[str], None], where: str = "") -> An
     return obj
 
 
-__all__ = ["CameraSettings", "SettingError", "SETTINGS_CLASSES", "settings_class", "parse_set", "apply_sets",
-           "allowed_keys", "coerce", "with_value", "to_json", "from_json", "view_key"]
+__all__ = [
+    "SETTINGS_CLASSES",
+    "CameraSettings",
+    "SettingError",
+    "allowed_keys",
+    "apply_sets",
+    "coerce",
+    "from_json",
+    "parse_set",
+    "settings_class",
+    "to_json",
+    "view_key",
+    "with_value",
+]

@@ -5,7 +5,6 @@ import os
 import sys
 from typing import Optional
 
-
 _COLLECTORS: list = []  # the one collector of this process (kept alive with the QApplication)
 
 
@@ -29,7 +28,7 @@ def has_display() -> bool:
     return True
 
 
-def run_gui(path: Optional[str] = None) -> int:
+def run_gui(path: str | None = None) -> int:
     if not has_display():
         print("main.py: no display (DISPLAY is not set): run the explorer on a desktop, under "
               "xvfb-run, or use the headless commands (main.py train --help)", file=sys.stderr)
@@ -42,9 +41,8 @@ def run_gui(path: Optional[str] = None) -> int:
         except RunFileError as exc:
             print(f"main.py: {exc}", file=sys.stderr)
             return 2
-    from PyQt6.QtWidgets import QApplication
-
     import pyqtgraph as pg
+    from PyQt6.QtWidgets import QApplication
 
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     app = QApplication.instance() or QApplication(sys.argv[:1])

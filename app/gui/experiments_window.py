@@ -26,15 +26,28 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PyQt6.QtWidgets import (QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
-                             QProgressBar, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from model.config import ConfigError, TrainConfig
 from app.gui.worker import BackgroundJob
+from model.config import ConfigError, TrainConfig
 from model.runfile import RunFileError, autosave_path, user_runs_dir
 from widgets.datasize_view import DataSizeView
 from widgets.probe_view import ProbeView
@@ -83,7 +96,7 @@ class _FigureExport:
     def _export_status(self, text: str, error: bool = False) -> None:
         _status(self.status, text, error)
 
-    def export_figure(self, path, replace: bool = False) -> Optional[Path]:
+    def export_figure(self, path, replace: bool = False) -> Path | None:
         """Draw the view to ``path`` (.png, .svg, .pdf); the outcome goes to the status line."""
         from app.export.figure import ExportError
 
@@ -95,7 +108,7 @@ class _FigureExport:
         self._export_status(f"figure saved: {out}")
         return out
 
-    def export_dialog(self) -> Optional[Path]:
+    def export_dialog(self) -> Path | None:
         path, chosen = QFileDialog.getSaveFileName(self, "Export figure", str(Path.home() / f"{self.FIGURE_NAME}.png"),
                                                    FIGURE_FILTER)
         if not path:
@@ -208,12 +221,12 @@ class SweepTab(_RunnerTab):
     FIGURE_NAME = "sweep-atlas"
 
     def __init__(self, session: Session, get_config: Callable[[], TrainConfig],
-                 on_open_model: Optional[Callable] = None, parent: Optional[QWidget] = None):
+                 on_open_model: Callable | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
         self.get_config = get_config
         self.on_open_model = on_open_model
-        self.job: Optional[BackgroundJob] = None
+        self.job: BackgroundJob | None = None
         self.runner = None
         self.sweep = None
         lay = QVBoxLayout(self)
@@ -248,7 +261,7 @@ class SweepTab(_RunnerTab):
         self.base_label.setText(f"the Experiment form's: n = {c.n}, m = {c.m}, {c.data}, {c.optimizer} lr {c.lr:g}, "
                                 f"weight decay {c.effective_weight_decay:g}, {c.steps:,} steps, init {c.init}, seed {c.seed}")
 
-    def start(self, out: Union[str, os.PathLike[str], bool, None] = None) -> bool:
+    def start(self, out: str | os.PathLike[str] | bool | None = None) -> bool:
         # out: the file to write; None, or False (the Run button's clicked(checked)): the default name
         from model.sweep import SweepRunner, default_sweep_path, parse_grid
 
@@ -295,7 +308,7 @@ class SweepTab(_RunnerTab):
         _status(self.status, f"sweep failed: {message}", error=True)
         self._update_buttons()
 
-    def open(self, path: Union[str, os.PathLike[str]]) -> bool:
+    def open(self, path: str | os.PathLike[str]) -> bool:
         from model.sweep import open_sweep
 
         return self._open_with(open_sweep, path)
@@ -321,10 +334,10 @@ class SweepTab(_RunnerTab):
 class ProbeTab(_FigureExport, QWidget):
     FIGURE_NAME = "probe"
 
-    def __init__(self, session: Session, parent: Optional[QWidget] = None):
+    def __init__(self, session: Session, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
-        self.job: Optional[BackgroundJob] = None
+        self.job: BackgroundJob | None = None
         self.base = None  # the snapshot probed
         self.path = None
         self.result = None
@@ -480,11 +493,11 @@ class DataSizeTab(_RunnerTab):
     OPEN_TITLE = "Open dataset-size sweep"
     FIGURE_NAME = "dataset-size"
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         from model.datasize import DEFAULT_TEST_EXAMPLES, smdd_config
 
-        self.job: Optional[BackgroundJob] = None
+        self.job: BackgroundJob | None = None
         self.runner = None
         self.result = None
         s = smdd_config()
@@ -507,7 +520,7 @@ class DataSizeTab(_RunnerTab):
         lay.addWidget(self.view, 1)
         self._update_buttons()
 
-    def config(self) -> Tuple[TrainConfig, List[int], int]:
+    def config(self) -> tuple[TrainConfig, list[int], int]:
         """(base TrainConfig, sizes, test examples); ConfigError naming the field."""
         from model.datasize import parse_sizes, smdd_config
 
@@ -526,7 +539,7 @@ class DataSizeTab(_RunnerTab):
                           models=num("models", int, "a whole number"), seed=num("seed", int, "a whole number"))
         return cfg, sizes, num("test_examples", int, "a whole number")
 
-    def start(self, out: Union[str, os.PathLike[str], bool, None] = None) -> bool:
+    def start(self, out: str | os.PathLike[str] | bool | None = None) -> bool:
         # out: the file to write; None, or False (the Run button's clicked(checked)): the default name
         from model.datasize import DataSizeRunner
 
@@ -570,7 +583,7 @@ class DataSizeTab(_RunnerTab):
     def _summary(self, result) -> str:
         return f"{len(result.results)} of {len(result.sizes)} sizes"
 
-    def open(self, path: Union[str, os.PathLike[str]]) -> bool:
+    def open(self, path: str | os.PathLike[str]) -> bool:
         from model.datasize import open_datasize
 
         return self._open_with(open_datasize, path)
@@ -583,7 +596,7 @@ class ExperimentsWindow(QMainWindow):
     TABS = ("sweep", "probe", "datasize")
 
     def __init__(self, session: Session, get_config: Callable[[], TrainConfig],
-                 on_open_model: Optional[Callable] = None, parent: Optional[QWidget] = None):
+                 on_open_model: Callable | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Experiments — latent geometry explorer")
         self.tabs = QTabWidget()
@@ -616,4 +629,4 @@ class ExperimentsWindow(QMainWindow):
         super().closeEvent(e)
 
 
-__all__ = ["ExperimentsWindow", "SweepTab", "ProbeTab", "DataSizeTab"]
+__all__ = ["DataSizeTab", "ExperimentsWindow", "ProbeTab", "SweepTab"]

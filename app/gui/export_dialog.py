@@ -11,12 +11,27 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QTimer, pyqtSignal
-from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog,
-                             QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QRadioButton,
-                             QSpinBox, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.export.animate import DEFAULT_FRAMES, GIF_FPS_MAX, ORBIT_MAX, AnimationJob, select_steps
 from app.export.figure import MAX_SIDE, ExportError, FigureOptions, FigureRenderer, plane3d_class, run_title
@@ -34,11 +49,11 @@ TICK_MS = 5  # the animation timer; each tick renders for at most TICK_BUDGET_S
 TICK_BUDGET_S = 0.03
 
 
-def view_choices() -> List[Tuple[str, Tuple[str, ...]]]:
+def view_choices() -> list[tuple[str, tuple[str, ...]]]:
     """(label, panels) offered by both dialogs: every view of the registry, then its figures; the GL
     ones only when OpenGL is there."""
     has_gl = plane3d_class() is not None
-    out: List[Tuple[str, Tuple[str, ...]]] = [(v.title, (v.key,)) for v in registry.VIEWS if has_gl or not v.gl]
+    out: list[tuple[str, tuple[str, ...]]] = [(v.title, (v.key,)) for v in registry.VIEWS if has_gl or not v.gl]
     out += [(title, panels) for panels, title in registry.FIGURES.values() if has_gl or not registry.needs_gl(panels)]
     return out
 
@@ -122,7 +137,7 @@ class _Common(QDialog):
         self.view.currentIndexChanged.connect(self._view_changed)
         self._view_changed()
 
-    def panels(self) -> Tuple[str, ...]:
+    def panels(self) -> tuple[str, ...]:
         return tuple(self.view.currentData())
 
     def _view_changed(self, *_):
@@ -183,7 +198,7 @@ class FigureDialog(_Common):
 
     exported = pyqtSignal(str)
 
-    def __init__(self, window: MainWindow, parent: Optional[QWidget] = None):
+    def __init__(self, window: MainWindow, parent: QWidget | None = None):
         super().__init__(window, "Export figure", FIGURE_FILTER, (1200, 800), parent)
         self.background = QComboBox()
         self.background.addItems(["white", "transparent"])
@@ -198,7 +213,7 @@ class FigureDialog(_Common):
         o.background = self.background.currentText()
         return o
 
-    def export(self) -> Optional[Path]:
+    def export(self) -> Path | None:
         s = self.session
         shown = s.frame()
         if shown is None:
@@ -229,7 +244,7 @@ class AnimationDialog(_Common):
 
     finished_export = pyqtSignal(str)  # the path written, or "" when cancelled / failed
 
-    def __init__(self, window: MainWindow, parent: Optional[QWidget] = None):
+    def __init__(self, window: MainWindow, parent: QWidget | None = None):
         super().__init__(window, "Export animation", ANIMATION_FILTER, (1280, 720), parent)
         self.start_box = QSpinBox()
         self.end_box = QSpinBox()
@@ -285,8 +300,8 @@ class AnimationDialog(_Common):
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
         self.add_buttons(self.start_button, self.cancel_button)
-        self.job: Optional[AnimationJob] = None
-        self.renderer: Optional[FigureRenderer] = None
+        self.job: AnimationJob | None = None
+        self.renderer: FigureRenderer | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)

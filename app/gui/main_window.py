@@ -7,15 +7,28 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING
 
 from PyQt6 import sip
 from PyQt6.QtCore import QByteArray, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QGuiApplication, QKeySequence
-from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-                             QScrollArea, QToolButton,
-                             QPushButton, QTabBar, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QTabBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from app.gui.session import Session
+from app.gui.settings import Settings, load_views, save_views
 from model.config import ConfigError, TrainConfig
 from views import registry
 from widgets.experiment_form import ExperimentForm
@@ -24,15 +37,11 @@ from widgets.model_picker import ModelPicker
 from widgets.timeline import Timeline
 from widgets.verdict_panel import verdict_label
 
-from app.gui.session import Session
-from app.gui.settings import Settings, load_views, save_views
-
 if TYPE_CHECKING:
     from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QResizeEvent, QShowEvent
 
-    from model.frame import Frame
-
     from app.gui.experiments_window import ExperimentsWindow
+    from model.frame import Frame
 
 DEFAULT_EXPERIMENT = TrainConfig(n=7, m=2, data="identity", optimizer="adamw", lr=1e-3, steps=25_000, seed=0)
 RUN_FILTER = "Run files (*.h5 *.hdf5);;All files (*)"
@@ -46,7 +55,7 @@ def settings() -> Settings:
 
 
 class RunControls(QWidget):
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -94,14 +103,14 @@ class _FormScroll(QScrollArea):
         self._form = form
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
-    def resizeEvent(self, e):  # noqa: N802 (Qt)
+    def resizeEvent(self, e):
         self._form.set_columns(2 if self.viewport().width() >= self._form.two_column_width() + 8 else 1)
         super().resizeEvent(e)
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, session: Optional[Session] = None, autostart: bool = True, restore: bool = True,
-                 layout: Optional[str] = None):
+    def __init__(self, session: Session | None = None, autostart: bool = True, restore: bool = True,
+                 layout: str | None = None):
         super().__init__()
         self.setWindowTitle("Latent geometry explorer")
         self.setAcceptDrops(True)
@@ -143,7 +152,7 @@ class MainWindow(QMainWindow):
         if restore:
             self._restore_settings()
         self._update_buttons()
-        self.autostart_prompt: Optional[QMessageBox] = None
+        self.autostart_prompt: QMessageBox | None = None
         if autostart:
             QTimer.singleShot(0, self.autostart)
 
@@ -337,7 +346,7 @@ class MainWindow(QMainWindow):
         self._size_layout()  # the layout's shares again (the form, the three pictures side by side)
         return True
 
-    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 (Qt)
+    def resizeEvent(self, e: QResizeEvent) -> None:
         super().resizeEvent(e)
         if e.oldSize().width() > 0 and e.size().width() != e.oldSize().width():
             QTimer.singleShot(0, self.repair_docks)  # the added width went to the form: share it out again
@@ -567,7 +576,7 @@ class MainWindow(QMainWindow):
         if path:
             self.open_run(path)
 
-    def open_run(self, path: Union[str, os.PathLike[str]]) -> bool:
+    def open_run(self, path: str | os.PathLike[str]) -> bool:
         ok = self.session.open(path)
         if ok:
             self._add_recent(str(path))
@@ -703,7 +712,7 @@ class MainWindow(QMainWindow):
         self.redraw_count += 1
         self.last_redraw_ms = (time.perf_counter() - t0) * 1000
 
-    def dressed(self, frame: Optional[Frame]) -> Optional[Frame]:
+    def dressed(self, frame: Frame | None) -> Frame | None:
         """``frame`` with what the window knows beyond the session: the story its timeline tells (the
         feature history marks it) and the outcome in force at the frame's step (the verdict panel
         says it). The views and the export dialog draw this frame."""
@@ -817,7 +826,7 @@ class MainWindow(QMainWindow):
                 return True
         return False
 
-    def showEvent(self, e: QShowEvent) -> None:  # noqa: N802 (Qt)
+    def showEvent(self, e: QShowEvent) -> None:
         super().showEvent(e)
         QTimer.singleShot(0, self._hide_stale_tab_bars)
         if not getattr(self, "_sized_on_show", False):  # dock sizes take once the window is laid out

@@ -14,12 +14,13 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import time
+from collections.abc import Hashable, Iterable
 from pathlib import Path
-from typing import Hashable, Iterable, Optional, Set, Union
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from app.gui.worker import TrainingWorker
 from model.analysis_provider import ANALYSIS_DEBOUNCE_S, SYNC_ANALYSIS_MAX_N, AnalysisProvider
 from model.config import TrainConfig
 from model.data import make_dataset
@@ -32,10 +33,16 @@ from model.paths import kernels_ready
 from model.runfile import RunFileError, RunWriter, autosave_path, open_run, save_run
 from model.snapshot import Snapshot
 
-from app.gui.worker import TrainingWorker
-
-__all__ = ["Session", "SYNC_ANALYSIS_MAX_N", "ANALYSIS_DEBOUNCE_S", "RunEstimate", "estimate_run", "kernels_ready",
-           "fmt_duration", "AUTOSTART_MAX_S"]
+__all__ = [
+    "ANALYSIS_DEBOUNCE_S",
+    "AUTOSTART_MAX_S",
+    "SYNC_ANALYSIS_MAX_N",
+    "RunEstimate",
+    "Session",
+    "estimate_run",
+    "fmt_duration",
+    "kernels_ready",
+]
 
 #: The window starts a remembered experiment by itself only when it would take at most this long
 #: (seconds); a longer one waits for Start, with its estimate shown.
@@ -84,7 +91,7 @@ def shape_key(config: TrainConfig) -> tuple:
             round(float(config.sparsity), 6), config.untied)
 
 
-def estimate_run(config: TrainConfig, measured: Optional[dict] = None) -> RunEstimate:
+def estimate_run(config: TrainConfig, measured: dict | None = None) -> RunEstimate:
     """The one estimate of a run's duration the window uses (autostart, the confirmation, presets):
     steps x the seconds a step measured for the same shape (``measured``: shape_key -> seconds a
     step) or, when none was measured, the cost model above. Not counted: compiling the kernels
@@ -93,7 +100,7 @@ def estimate_run(config: TrainConfig, measured: Optional[dict] = None) -> RunEst
     if rate is not None:
         return RunEstimate(config.steps * rate, rate, "measured")
     K, n, m, B = config.models, config.n, config.m, config.effective_batch
-    if config.onehot and B == n:
+    if config.onehot and n == B:
         per_model = ONEHOT_S * n ** ONEHOT_POW
     elif config.onehot or config.examples is None:  # a batch drawn (or gathered) every step
         per_model = B * n * (DRAW_S + ROW_S * m)
@@ -113,15 +120,15 @@ class Session(QObject):
     selectionChanged = pyqtSignal()
     modelsChanged = pyqtSignal()  # final losses / verdicts of the K models changed
 
-    def __init__(self, parent: Optional[QObject] = None, train_threads: int = 1):
+    def __init__(self, parent: QObject | None = None, train_threads: int = 1):
         super().__init__(parent)
         self.train_threads = train_threads
         self.explorer = ExplorerState()
-        self.trainer: Optional[Trainer] = None
-        self.worker: Optional[TrainingWorker] = None
-        self.writer: Optional[RunWriter] = None
+        self.trainer: Trainer | None = None
+        self.worker: TrainingWorker | None = None
+        self.writer: RunWriter | None = None
         self.state = "idle"
-        self.verdicts: Optional[list] = None
+        self.verdicts: list | None = None
         self.last_progress = None
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
         self._pending_analysis: set = set()
@@ -137,19 +144,19 @@ class Session(QObject):
         return self.explorer.analyses
 
     @property
-    def config(self) -> Optional[TrainConfig]:
+    def config(self) -> TrainConfig | None:
         return self.explorer.config
 
     @property
-    def history(self) -> Optional[History]:
+    def history(self) -> History | None:
         return self.explorer.history
 
     @property
-    def dataset(self) -> Optional[np.ndarray]:
+    def dataset(self) -> np.ndarray | None:
         return self.explorer.dataset
 
     @property
-    def run_path(self) -> Optional[Path]:
+    def run_path(self) -> Path | None:
         return self.explorer.path
 
     @property
@@ -161,11 +168,11 @@ class Session(QObject):
         return self.explorer.follow_live
 
     @property
-    def requested_step(self) -> Optional[int]:
+    def requested_step(self) -> int | None:
         return self.explorer.requested_step
 
     @property
-    def selected(self) -> Set[int]:
+    def selected(self) -> set[int]:
         return self.explorer.selected
 
     @selected.setter
@@ -173,7 +180,7 @@ class Session(QObject):
         self.explorer.selected = set(features)
 
     @property
-    def override(self) -> Optional[Snapshot]:
+    def override(self) -> Snapshot | None:
         return self.explorer.override
 
     @property
@@ -253,7 +260,7 @@ class Session(QObject):
         return ok
 
     # ============================================================= run files
-    def open(self, path: Union[str, os.PathLike[str]]) -> bool:
+    def open(self, path: str | os.PathLike[str]) -> bool:
         """Open a saved run. A bad file leaves the current session untouched."""
         try:
             run = open_run(path)  # read before anything stops: a bad file changes nothing
@@ -271,7 +278,7 @@ class Session(QObject):
                           f"{run.history.first_step}..{run.history.latest_step}")
         return True
 
-    def save_as(self, path: Union[str, os.PathLike[str]], replace: bool = False) -> bool:
+    def save_as(self, path: str | os.PathLike[str], replace: bool = False) -> bool:
         """Save the run to ``path``; an existing file is replaced only with ``replace`` (a save
         dialog that asked)."""
         if self.history is None or self.config is None:
@@ -307,17 +314,17 @@ class Session(QObject):
             self.selectionChanged.emit()
             self.frameChanged.emit()
 
-    def set_override(self, snap: Optional[Snapshot]) -> None:
+    def set_override(self, snap: Snapshot | None) -> None:
         """Show ``snap`` (e.g. a perturbed copy of the shown model) in every view instead of the
         history's snapshot, until set_override(None) or a new run; the run itself is untouched."""
         self.explorer.set_override(snap)
         self.frameChanged.emit()
 
     # ================================================================ frames
-    def snapshot(self) -> Optional[Snapshot]:
+    def snapshot(self) -> Snapshot | None:
         return self.explorer.snapshot()
 
-    def frame(self) -> Optional[Frame]:
+    def frame(self) -> Frame | None:
         """The Frame of the current state (ExplorerState.frame); None before any data. A large
         model's analysis is computed in the analysis job (frameChanged when it is ready);
         meanwhile the model's latest analysis is lent, the frame marked ``pending``."""
@@ -326,7 +333,7 @@ class Session(QObject):
             self._analyze_later(fr.key, fr.snapshot)
         return fr
 
-    def frame_at(self, step: Optional[int]) -> Optional[Frame]:
+    def frame_at(self, step: int | None) -> Frame | None:
         """The Frame of the shown model at or before `step` (None: the latest), leaving the
         session's state as it is: what export and animation hand the views. The analysis is
         computed here, even for large n; None before any data."""

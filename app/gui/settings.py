@@ -32,7 +32,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any
 
 ENV_ORG = "LGE_SETTINGS_ORG"
 DEFAULT_ORG = "latent-geometry-explorer"
@@ -155,7 +155,7 @@ def _encode(kind: str, value: Any):
     raise TypeError(f"setting of type {kind} cannot hold {type(value).__name__}")
 
 
-def _read_text(path: Path) -> Optional[str]:
+def _read_text(path: Path) -> str | None:
     """The file's text; None when there is none. Only a regular file, read without blocking."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
@@ -189,7 +189,7 @@ class Settings:
     """The settings file as a dict of plain values: ``value(key, default)``, ``setValue(key, v)``
     (names as QSettings', which this replaces). Writes go to disk at once, atomically."""
 
-    def __init__(self, path: Optional[Union[str, os.PathLike[str]]] = None):
+    def __init__(self, path: str | os.PathLike[str] | None = None):
         self.path = Path(path) if path is not None else settings_path()
         self._values: dict = {}
         text = _read_text(self.path)
@@ -222,7 +222,7 @@ class Settings:
         v = self._values.get(key, default)
         return list(v) if isinstance(v, list) else v
 
-    def setValue(self, key: str, value: Any) -> None:  # noqa: N802 (QSettings' name); value: of the key's SCHEMA kind
+    def setValue(self, key: str, value: Any) -> None:  # QSettings' name; value: of the key's SCHEMA kind
         kind = SCHEMA.get(key)
         if kind is None:
             raise KeyError(f"unknown setting {key!r} (known: {', '.join(SCHEMA)})")
@@ -254,14 +254,14 @@ class Settings:
             log.warning("settings: cannot write %s (%s)", self.path, exc.strerror or exc)
 
 
-def save_views(st: Settings, views: Dict[str, Any]) -> None:
+def save_views(st: Settings, views: dict[str, Any]) -> None:
     """Store the views' settings values (view key -> dataclass) under ``views``."""
     from app.export.view_settings import to_json
 
     st.setValue("views", {k: to_json(v) for k, v in views.items()})
 
 
-def load_views(st: Settings) -> Dict[str, Any]:
+def load_views(st: Settings) -> dict[str, Any]:
     """The stored views' settings as their dataclasses (view key -> value); what cannot be read
     is left out with a warning each (app.export.view_settings.from_json)."""
     from app.export.view_settings import SETTINGS_CLASSES, from_json, settings_class
@@ -292,7 +292,7 @@ MARKER_NAME = "starting.pid"
 CRASHED_SUFFIX = ".crashed"
 
 
-def _marker_path(st_path: Optional[Path] = None) -> Path:
+def _marker_path(st_path: Path | None = None) -> Path:
     return (st_path or settings_path()).with_name(MARKER_NAME)
 
 
@@ -306,7 +306,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def begin_start(st_path: Optional[Path] = None) -> Optional[str]:
+def begin_start(st_path: Path | None = None) -> str | None:
     """Call before the window restores its settings. If the previous start never reached a shown
     window (its marker is still there and its process is gone: it crashed, e.g. in Qt's
     restoreState), the settings file is set aside as ``explorer.json.crashed`` and a one-line
@@ -339,7 +339,7 @@ def begin_start(st_path: Optional[Path] = None) -> Optional[str]:
     return said
 
 
-def end_start(st_path: Optional[Path] = None) -> None:
+def end_start(st_path: Path | None = None) -> None:
     """The window is shown: this start did not crash (removes begin_start's marker if it is ours)."""
     marker = _marker_path(st_path)
     try:
@@ -349,5 +349,14 @@ def end_start(st_path: Optional[Path] = None) -> None:
         pass
 
 
-__all__ = ["Settings", "settings_path", "SCHEMA", "save_views", "load_views", "begin_start", "end_start",
-           "state_digest", "qt_version"]
+__all__ = [
+    "SCHEMA",
+    "Settings",
+    "begin_start",
+    "end_start",
+    "load_views",
+    "qt_version",
+    "save_views",
+    "settings_path",
+    "state_digest",
+]

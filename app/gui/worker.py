@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import threading
 import traceback
-from typing import Any, Callable, Optional, Tuple, Type
+from collections.abc import Callable
+from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
@@ -39,14 +40,14 @@ class BackgroundJob(QObject):
     failed = pyqtSignal(str, str)  # message, traceback text ("" for an expected error)
     finished = pyqtSignal()  # the thread is about to end (done, cancelled or failed)
 
-    def __init__(self, fn: Callable[[Callable[[Any], None]], Any], cancel: Optional[Callable[[], None]] = None,
-                 name: str = "job", expected: Tuple[Type[BaseException], ...] = (), parent: Optional[QObject] = None):
+    def __init__(self, fn: Callable[[Callable[[Any], None]], Any], cancel: Callable[[], None] | None = None,
+                 name: str = "job", expected: tuple[type[BaseException], ...] = (), parent: QObject | None = None):
         super().__init__(parent)
         self.fn, self._cancel, self.name, self.expected = fn, cancel, name, tuple(expected)
         self.latest: Any = None
-        self.error: Optional[str] = None
+        self.error: str | None = None
         self._pending = threading.Event()  # a progressed signal is queued and not yet taken
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ GUI thread
     def start(self) -> None:
@@ -71,7 +72,7 @@ class BackgroundJob(QObject):
         if self._cancel is not None:
             self._cancel()
 
-    def join(self, timeout: Optional[float] = None) -> bool:
+    def join(self, timeout: float | None = None) -> bool:
         """Wait up to ``timeout`` seconds (None: until it ends) for the thread; True when it has
         ended (or never started). Never terminates it."""
         if self._thread is not None:
@@ -123,7 +124,7 @@ class TrainingWorker(BackgroundJob):
 
     halted = pyqtSignal(int, int)  # model, step: loss became NaN/inf
 
-    def __init__(self, trainer: Trainer, threads: int = 1, parent: Optional[QObject] = None):
+    def __init__(self, trainer: Trainer, threads: int = 1, parent: QObject | None = None):
         super().__init__(self._train, trainer.request_stop, "training-worker", parent=parent)
         self.trainer = trainer
         self.threads = threads

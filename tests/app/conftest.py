@@ -3,7 +3,6 @@ and an engine that fails on a chosen chunk."""
 import pytest
 
 
-
 @pytest.fixture
 def session(qtbot):
     """A fresh Session (nothing open), shut down cleanly afterwards."""

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PyQt6")
-from PyQt6.QtGui import QImage  # noqa: E402
+from PyQt6.QtGui import QImage
 
-import app.export.seed_figures as sf  # noqa: E402
-from model.config import TrainConfig  # noqa: E402
+import app.export.seed_figures as sf
+from model.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -263,7 +263,7 @@ def test_ideal_vs_failed_draws_wtw_without_b_its_dead_row_and_column_zero(qapp, 
     live = np.delete(np.arange(n), k)
     np.testing.assert_allclose(np.diag(P1)[live], 2.0, atol=1e-12)  # the hexagon's r² = 1/(1 - cos 60°)
     for P, L in ((P0, L0), (P1, L1)):
-        assert L == pytest.approx((-np.abs(P).max(), np.abs(P).max()), abs=0)
+        assert pytest.approx((-np.abs(P).max(), np.abs(P).max()), abs=0) == L
     assert "row and column 7 of WᵀW are 0" in text and "WᵀW (without b" in text
     assert f"±{r2:.3g} left, ±2 right" in text
 
@@ -274,7 +274,7 @@ def test_wtw_visual_is_the_seeds_circulant_of_ten_unit_vectors(qapp, drawn):
     n = sf.WTW_VISUAL_N
     i, j = np.meshgrid(blk, blk, indexing="ij")
     np.testing.assert_allclose(P, np.cos(2 * math.pi * (i - j) / n), atol=1e-12)
-    assert blk.tolist() == list(range(n)) and L == pytest.approx((-1.0, 1.0), abs=1e-12)
+    assert blk.tolist() == list(range(n)) and pytest.approx((-1.0, 1.0), abs=1e-12) == L
     from widgets.gram_view import row_maxima
 
     assert row_maxima(P).tolist() == list(range(n))  # the outlined maxima: the diagonal
@@ -417,7 +417,7 @@ def test_tgons_form_at_smdds_lr_with_smdds_steps_not_with_a_fifth_of_them():
 
     full = spread(base.steps)
     for T, g in full.items():
-        assert 0.8 <= g.min() and g.max() <= 1.2, (T, g)
+        assert g.min() >= 0.8 and g.max() <= 1.2, (T, g)
     short = spread(base.steps // 5)
     for T, g in short.items():
         assert g.min() < 0.8 or g.max() > 1.2, (T, g)

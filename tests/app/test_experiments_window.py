@@ -10,7 +10,7 @@ from model.analysis import analyze
 from model.config import TrainConfig
 
 pytest.importorskip("PyQt6")
-from app.gui.experiments_window import ExperimentsWindow  # noqa: E402
+from app.gui.experiments_window import ExperimentsWindow
 
 
 @pytest.fixture

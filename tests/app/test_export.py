@@ -10,13 +10,22 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PyQt6")
-from PyQt6.QtCore import QSize  # noqa: E402
-from PyQt6.QtGui import QColor, QImage, QPainter  # noqa: E402
+from PyQt6.QtCore import QSize
+from PyQt6.QtGui import QColor, QImage, QPainter
 
-from app.export.animate import AnimationJob, select_steps  # noqa: E402
-from app.export.figure import (ExportError, FigureOptions, FigureRenderer, check_output, export_figure,  # noqa: E402
-                        parse_panels, parse_size, qimage_rgb, run_title)
-from model import geometry as geo  # noqa: E402
+from app.export.animate import AnimationJob, select_steps
+from app.export.figure import (
+    ExportError,
+    FigureOptions,
+    FigureRenderer,
+    check_output,
+    export_figure,
+    parse_panels,
+    parse_size,
+    qimage_rgb,
+    run_title,
+)
+from model import geometry as geo
 
 
 def rgb_of(img: QImage) -> np.ndarray:

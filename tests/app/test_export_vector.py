@@ -25,10 +25,10 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PyQt6")
-from PyQt6.QtGui import QImage  # noqa: E402
+from PyQt6.QtGui import QImage
 
-from app.export.figure import FigureOptions, FigureRenderer, qimage_rgb, run_title  # noqa: E402
-from app.export.svg_flatten import clip_mark, flatten_svg, parse_transform, transform_path  # noqa: E402
+from app.export.figure import FigureOptions, FigureRenderer, qimage_rgb, run_title
+from app.export.svg_flatten import clip_mark, flatten_svg, parse_transform, transform_path
 
 SIZE = (600, 400)
 BLUR = 9  # px: the averaging window of the difference image
@@ -292,7 +292,7 @@ def test_flatten_path_commands_relative_and_unsupported_kept_with_a_pixel_width(
                           'd="M0,0 A1,1 0 0 1 1,1" vector-effect="non-scaling-stroke"')
     svg = svg.replace('<path vector-effect="none" ', "<path ")
     root = _parse(flatten_svg(svg))
-    arc = [el for el in root.iter(SVG + "path") if "A" in el.get("d")][0]
+    arc = next(el for el in root.iter(SVG + "path") if "A" in el.get("d"))
     # an arc is not rewritten: it keeps the transform, its width divided by the scale (1.5 px / 50)
     assert parse_transform(arc.get("transform")) == pytest.approx((50, 0, 0, -50, 100, 50))
     assert float(arc.get("stroke-width")) == pytest.approx(0.03)

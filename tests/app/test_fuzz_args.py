@@ -410,13 +410,13 @@ def tree(folder: Path) -> dict:
 @pytest.fixture
 def workdir(tmp_path, good_run, experiment_files, monkeypatch, qapp):
     """A fresh working directory (good.h5, notes.txt, the data folder) with tripwires set."""
+    import app.export.animate
+    import app.export.figure
+    import app.gui.main_window
     import model.datasize
     import model.engine
     import model.probe
     import model.sweep
-    import app.export.animate
-    import app.export.figure
-    import app.gui.main_window
 
     cwd = tmp_path / "cwd"
     cwd.mkdir()

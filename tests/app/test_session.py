@@ -7,7 +7,7 @@ import pytest
 from model.config import TrainConfig
 
 pytest.importorskip("PyQt6")
-from app.gui.session import Session  # noqa: E402
+from app.gui.session import Session
 
 
 def wait_state(qtbot, s, *states, timeout=20000):

@@ -85,7 +85,7 @@ def saved_state(qapp):
     return state, geo
 
 
-def state_entry(data: bytes, checksum_of: bytes = None) -> dict:
+def state_entry(data: bytes, checksum_of: bytes | None = None) -> dict:
     from app.gui.settings import qt_version, state_digest
 
     v = qt_version()

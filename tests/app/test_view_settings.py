@@ -8,17 +8,16 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PyQt6")
-from PyQt6.QtGui import QImage  # noqa: E402
+from PyQt6.QtGui import QImage
 
-from app.export.figure import FigureOptions, FigureRenderer, qimage_rgb  # noqa: E402
-from app.export.view_settings import (CameraSettings, SettingError, apply_sets, from_json, parse_set,  # noqa: E402
-                                      to_json)
-from render3d.scene import PlaneSettings  # noqa: E402
-from views import registry  # noqa: E402
-from widgets.feature_history import HistorySettings  # noqa: E402
-from widgets.feature_wheel import WheelSettings  # noqa: E402
-from widgets.gram_view import GramSettings  # noqa: E402
-from widgets.zone_map import ZoneSettings  # noqa: E402
+from app.export.figure import FigureOptions, FigureRenderer, qimage_rgb
+from app.export.view_settings import CameraSettings, SettingError, apply_sets, from_json, parse_set, to_json
+from render3d.scene import PlaneSettings
+from views import registry
+from widgets.feature_history import HistorySettings
+from widgets.feature_wheel import WheelSettings
+from widgets.gram_view import GramSettings
+from widgets.zone_map import ZoneSettings
 
 VIEWS = ("zones", "wheel", "gram", "plane3d")
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from model.analysis import (DEAD_REL, RECON_TOL, REPRESENTED_NORM, analyze, format_analysis)
+from model.analysis import DEAD_REL, RECON_TOL, REPRESENTED_NORM, analyze, format_analysis
 from model.snapshot import Snapshot
 
 

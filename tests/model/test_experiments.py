@@ -11,7 +11,6 @@ from model.config import ConfigError, TrainConfig
 from model.engine import train
 from model.runfile import RunFileError, open_run, save_run
 
-
 # =============================================================================
 # sweeps
 

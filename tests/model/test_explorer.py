@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 
 from model.analysis import analyze
-from model.analysis_provider import (CACHE_MAX, OVERRIDE, SEPARATION_FULL_MAX, SYNC_ANALYSIS_MAX_N,
-                                     VERDICTS_MAX_WORK, AnalysisProvider)
+from model.analysis_provider import (
+    CACHE_MAX,
+    OVERRIDE,
+    SEPARATION_FULL_MAX,
+    SYNC_ANALYSIS_MAX_N,
+    VERDICTS_MAX_WORK,
+    AnalysisProvider,
+)
 from model.config import TrainConfig
 from model.explorer import ExplorerState
 from model.history import History

@@ -35,7 +35,7 @@ def in_polygon(poly, X, Y):
         crosses = (ay > Y) != (by > Y)
         with np.errstate(divide="ignore", invalid="ignore"):
             xint = ax + (Y - ay) * (bx - ax) / (by - ay)
-        inside ^= crosses & (X < xint)
+        inside ^= crosses & (xint > X)
     return inside
 
 

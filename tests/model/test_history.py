@@ -46,7 +46,7 @@ def test_sizes_and_capacity():
 def test_dense_prefix_then_thinning():
     h = History(1, 2, 5, budget_bytes=40 * History(1, 2, 5).bytes_per_snapshot + 8)
     cap, D = h.capacity, h.dense_rows
-    assert cap == 40 and D == (cap - 1) // 2
+    assert cap == 40 and (cap - 1) // 2 == D
     run_engine(h, 10_000, chunk=37, start=100)
     st = h.steps
     # dense prefix: every step from the first one
@@ -86,7 +86,7 @@ def test_latest_always_kept_and_replaced():
         h.append(s, *rows_for(s))
         assert h.latest_step == s
         step, W, b, loss, _ = h.row(len(h) - 1)
-        assert step == s and np.all(W == s)
+        assert step == s and np.all(s == W)
         assert h.snapshot().step == s
     steps = h.steps
     assert np.all(np.diff(steps) > 0)
@@ -224,9 +224,9 @@ def test_concurrent_writer_and_readers_see_consistent_rows():
                     step, W, b, loss, _ = h.row(int(rng.integers(0, N)))
                 except IndexError:
                     continue  # the history compacted meanwhile
-                assert np.all(W == step) and np.all(b == step) and np.all(loss == step)
+                assert np.all(step == W) and np.all(b == step) and np.all(loss == step)
                 snap = h.snapshot(int(rng.integers(0, 6000)), model=int(rng.integers(0, K)))
-                assert np.all(snap.W == snap.step) and np.all(snap.b == snap.step)
+                assert np.all(snap.step == snap.W) and np.all(snap.b == snap.step)
                 st, ls = h.losses()
                 assert np.array_equal(ls[:, 0], st.astype(np.float32))
         except Exception as exc:
@@ -245,6 +245,7 @@ def test_concurrent_writer_and_readers_see_consistent_rows():
 def test_append_block_equals_row_by_row_appends():
     """The engine's block append keeps exactly what per-row appends keep."""
     import numpy as np
+
     from model.history import History
 
     rng = np.random.default_rng(0)

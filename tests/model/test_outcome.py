@@ -10,8 +10,15 @@ from model.config import TrainConfig
 from model.engine import Trainer
 from model.history import History
 from model.init import henighan
-from model.outcome import (HORIZON_DOUBLINGS, OUTCOMES, escape_doublings, extrapolate, history_outcomes,
-                           level_quantum, outcome_words)
+from model.outcome import (
+    HORIZON_DOUBLINGS,
+    OUTCOMES,
+    escape_doublings,
+    extrapolate,
+    history_outcomes,
+    level_quantum,
+    outcome_words,
+)
 
 SGD = dict(optimizer="sgd", momentum=0.9, weight_decay=0.0, lr=1e-3)
 

@@ -45,7 +45,7 @@ def test_turning_keeps_the_norm_and_goes_toward_the_chosen_feature():
         assert np.array_equal(W[:, 1], snap.W[:, 1]) and np.array_equal(b, snap.b)
         ang = math.acos(np.clip(W[:, 0] @ W[:, 1] / (r * np.linalg.norm(W[:, 1])), -1, 1))
         assert ang == pytest.approx(abs(a0 - t), abs=1e-12)  # toward W_2: the angle shrinks by t
-    assert pr.perturbed(snap, path, 0.5).W == pytest.approx(path.at(snap, 0.5)[0], abs=0)
+    assert pytest.approx(path.at(snap, 0.5)[0], abs=0) == pr.perturbed(snap, path, 0.5).W
 
 
 def test_general_two_vector_closed_form_with_norms_biases_and_importance():

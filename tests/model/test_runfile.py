@@ -17,8 +17,7 @@ import pytest
 import model.runfile as runfile
 from model.config import TrainConfig
 from model.history import History
-from model.runfile import (RunFileError, RunWriter, autosave_path, load_snapshot, open_run, save_run,
-                           user_runs_dir)
+from model.runfile import RunFileError, RunWriter, autosave_path, load_snapshot, open_run, save_run, user_runs_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -208,7 +207,7 @@ def test_sigkill_keeps_flushed_rows(tmp_path):
     assert np.array_equal(st, np.arange(len(st)))
     for i in (0, len(st) // 2, len(st) - 1):
         step, W, b, loss, _ = r.history.row(i)
-        assert np.all(W == step) and np.all(b == step) and np.all(loss == step)
+        assert np.all(step == W) and np.all(b == step) and np.all(loss == step)
     assert load_snapshot(p)[1].step == st[-1]
 
 
@@ -280,7 +279,7 @@ def test_sigkill_of_a_writer_at_work_keeps_every_committed_row(tmp_path):
     assert len(set(reported)) >= 2  # it committed again while streaming
     for i in (0, len(st) // 2, len(st) - 1):
         step, W, b, loss, _ = r.history.row(i)
-        assert np.all(W == step % 65536) and np.all(b == -(step % 65536)) and np.all(loss == step % 1000)
+        assert np.all(step % 65536 == W) and np.all(b == -(step % 65536)) and np.all(loss == step % 1000)
 
 
 def test_the_engine_s_rows_reach_the_file_unchanged_through_the_writer_thread(tmp_path):
@@ -519,6 +518,7 @@ def test_user_runs_dir_and_autosave_path(tmp_path, monkeypatch):
 
 def test_block_crc_equals_the_per_row_crc():
     import numpy as np
+
     from model.runfile import _block_crc, _row_crc
 
     rng = np.random.default_rng(1)

@@ -274,7 +274,7 @@ def test_labels_are_placed_without_overlap_axis_labels_first():
     # the axis label took the default place: right of and above its point
     assert tuple(corners[2]) == (105, 100 - 5 - 14)
     # every box is inside the picture
-    assert all(0 <= x and x + 80 <= 400 and 0 <= y and y + 14 <= 300 for x, y in corners)
+    assert all(x >= 0 and x + 80 <= 400 and y >= 0 and y + 14 <= 300 for x, y in corners)
 
 
 def test_a_vertex_label_with_no_room_is_hidden_but_an_axis_label_never():

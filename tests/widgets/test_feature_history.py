@@ -10,11 +10,17 @@ from PyQt6.QtCore import QPoint, QPointF, Qt
 from model.analysis import DEAD_REL
 from model.snapshot import Snapshot
 from model.story import story_events
-from widgets.feature_history import (FEATURES_MAX, FeatureHistoryView, HistorySettings, chosen_features, event_label,
-                                     step_x, x_step)
+from tests.widgets import DEATH, dying_run, framed, make_frame, show
+from widgets.feature_history import (
+    FEATURES_MAX,
+    FeatureHistoryView,
+    HistorySettings,
+    chosen_features,
+    event_label,
+    step_x,
+    x_step,
+)
 from widgets.verdict_panel import dress_story
-
-from tests.widgets import DEATH, dying_run, make_frame, framed, show
 
 R7 = math.sqrt(1 / (1 - math.cos(2 * math.pi / 7)))
 

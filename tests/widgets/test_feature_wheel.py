@@ -5,10 +5,25 @@ from PyQt6.QtCore import QPoint, QPointF, Qt
 
 from model.analysis import analyze
 from model.snapshot import Snapshot
-from tests.widgets import (circle_snapshot, framed, henighan_snapshot, make_frame, render, rgb_at, show,
-                           symmetric_failure_snapshot)
-from widgets.feature_wheel import (ARROWS_MAX, FeatureWheelView, WheelSettings, arrow_subset, data_embeddings, dead_text,
-                                   radius_circles)
+from tests.widgets import (
+    circle_snapshot,
+    framed,
+    henighan_snapshot,
+    make_frame,
+    render,
+    rgb_at,
+    show,
+    symmetric_failure_snapshot,
+)
+from widgets.feature_wheel import (
+    ARROWS_MAX,
+    FeatureWheelView,
+    WheelSettings,
+    arrow_subset,
+    data_embeddings,
+    dead_text,
+    radius_circles,
+)
 
 
 def _view(qtbot, snap, ctx):

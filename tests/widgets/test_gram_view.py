@@ -9,9 +9,27 @@ from PyQt6.QtWidgets import QApplication
 
 from model import geometry as geo
 from model.snapshot import Snapshot
-from tests.widgets import circle_snapshot, henighan_snapshot, make_frame, render, rgb_at, show, symmetric_failure_snapshot
-from widgets.gram_view import (BLOCK_MAX, GramSettings, GramView, angular_block, block_indices, diverging_lut, gram_block, row_maxima,
-                               symmetric_limit, value_color)
+from tests.widgets import (
+    circle_snapshot,
+    henighan_snapshot,
+    make_frame,
+    render,
+    rgb_at,
+    show,
+    symmetric_failure_snapshot,
+)
+from widgets.gram_view import (
+    BLOCK_MAX,
+    GramSettings,
+    GramView,
+    angular_block,
+    block_indices,
+    diverging_lut,
+    gram_block,
+    row_maxima,
+    symmetric_limit,
+    value_color,
+)
 
 
 @pytest.mark.parametrize("n", [3, 5, 7, 10, 64, 301])

@@ -11,7 +11,7 @@ class _Counter(QObject):
         super().__init__()
         self.layouts = 0
 
-    def eventFilter(self, obj, e):  # noqa: N802
+    def eventFilter(self, obj, e):
         if e.type() == QEvent.Type.LayoutRequest:
             self.layouts += 1
         return False

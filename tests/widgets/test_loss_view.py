@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from model.snapshot import Snapshot
-from tests.widgets import henighan_snapshot, make_frame, framed, render, rgb_at, show
+from tests.widgets import framed, henighan_snapshot, make_frame, render, rgb_at, show
 from widgets.loss_view import OTHERS_MAX, LossView, downsample_peak, log_losses, loss_series, step_loss
 
 

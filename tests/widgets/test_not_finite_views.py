@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from model.snapshot import NOT_FINITE, NOT_FINITE_TEXT, Snapshot
-from tests.widgets import make_frame, framed, show, symmetric_failure_snapshot
+from tests.widgets import framed, make_frame, show, symmetric_failure_snapshot
 
 BAD = {
     "W inf": ("W", np.inf, "W of feature 7 is inf"),

@@ -7,7 +7,7 @@ import pytest
 from model.config import TrainConfig
 from model.engine import Trainer
 from model.story import story_events
-from tests.widgets import make_frame, framed, show, symmetric_failure_snapshot
+from tests.widgets import framed, make_frame, show, symmetric_failure_snapshot
 from widgets.timeline import StorySlider, Timeline
 from widgets.verdict_panel import VerdictPanel
 

@@ -3,7 +3,7 @@ import pytest
 from PyQt6.QtCore import QAbstractTableModel, Qt
 from PyQt6.QtWidgets import QTableView
 
-from tests.widgets import circle_snapshot, henighan_snapshot, make_frame, framed, show, symmetric_failure_snapshot
+from tests.widgets import circle_snapshot, framed, henighan_snapshot, make_frame, show, symmetric_failure_snapshot
 from widgets.verdict_panel import COLUMNS, VerdictPanel, cell_text, table_order, verdict_words
 
 

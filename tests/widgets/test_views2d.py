@@ -5,11 +5,27 @@ from PyQt6.QtCore import pyqtBoundSignal
 from PyQt6.QtGui import QImage
 
 from model.snapshot import Snapshot
-from tests.widgets import (circle_snapshot, dying_run, framed, henighan_snapshot, make_frame, render, show,
-                           symmetric_failure_snapshot)
+from tests.widgets import (
+    circle_snapshot,
+    dying_run,
+    framed,
+    henighan_snapshot,
+    make_frame,
+    render,
+    show,
+    symmetric_failure_snapshot,
+)
 from widgets import views2d
-from widgets.views2d import (VIEW_KEYS, color_groups, feature_colors_for, make_views, nice_ceil, nice_range,
-                             point_segment_distance, ranges_text)
+from widgets.views2d import (
+    VIEW_KEYS,
+    color_groups,
+    feature_colors_for,
+    make_views,
+    nice_ceil,
+    nice_range,
+    point_segment_distance,
+    ranges_text,
+)
 
 
 @pytest.fixture

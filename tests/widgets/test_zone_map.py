@@ -9,8 +9,18 @@ from PyQt6.QtCore import Qt
 
 from model import geometry as geo
 from model.snapshot import Snapshot
-from tests.widgets import (blend, circle_snapshot, framed, henighan_snapshot, make_frame, nearest, render, rgb_at, show,
-                           symmetric_failure_snapshot)
+from tests.widgets import (
+    blend,
+    circle_snapshot,
+    framed,
+    henighan_snapshot,
+    make_frame,
+    nearest,
+    render,
+    rgb_at,
+    show,
+    symmetric_failure_snapshot,
+)
 from widgets import zone_map as zm
 from widgets.zone_map import ZoneMapView, ZoneSettings, envelope_raster, hover_text, polygon_mask, zone_edge, zone_rgba
 
