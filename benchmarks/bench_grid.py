@@ -117,7 +117,7 @@ def importance(p: Point) -> list | None:
 
 def load() -> str:
     try:
-        return "%.1f" % os.getloadavg()[0]
+        return f"{os.getloadavg()[0]:.1f}"
     except OSError:
         return "?"
 
@@ -346,7 +346,7 @@ def floor(p: Point, fired: float, fma: float, bw: float):
     else:
         nnz = B * n * (1.0 - p.S)
         macs = K * (B * n * m + 2 * m * fired * B * n + 2 * m * nnz)
-        data = 12 * nnz * (1 if p.kind == "sparse" else 1)
+        data = 12 * nnz  # coordinates and values of the non-zeros, sparse and SMDD alike
     macs += 5 * K * params
     byts = K * params * 4 * 6 + data  # W, b and two moments read, W and b written (and the moments: ~6 passes)
     tc, tm = macs / fma, byts / bw

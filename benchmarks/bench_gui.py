@@ -274,7 +274,7 @@ def print_breakdowns(columns) -> None:
     for name in names:
         print(f"{name[:58]:58}" + "".join(f"{v.get(name, float('nan')):{width + 1}.2f}" for v in vals))
     frame = "frame: slider moved -> painted (the user's path)"
-    for (t, _), v in zip(columns, vals):
+    for (t, _), v in zip(columns, vals, strict=True):
         print(f"{t}: frame {v[frame]:.1f} ms = {v[frame] / 16.7:.2f} display frames (60 Hz)")
 
 

@@ -49,7 +49,7 @@ TARGETS = {5: 10.0, 100: 20.0, 1000: 20.0, None: 20.0}
 
 def load() -> str:
     try:
-        return "load %.2f %.2f %.2f" % os.getloadavg()
+        return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     except OSError:
         return "load ?"
 
@@ -167,7 +167,7 @@ def main():
         fl = floor_seconds(T, B, fired, rate, thr)
         name = f"full batch T = {T:,}" if T is not None else "fresh batches of 1,024"
         print(f"{name:28} {ref:9,.1f}/s {o1:9,.0f}/s {o1 / ref:6.1f}x {oall:8,.0f}/s {oall / ref:6.1f}x "
-              f"{'>= %gx' % TARGETS[T]:>7} {fired:7.3f} {(1 / best) / fl:7.1f}x  {load()}")
+              f"{f'>= {TARGETS[T]:g}x':>7} {fired:7.3f} {(1 / best) / fl:7.1f}x  {load()}")
     print("steps/s; ratio = ours / reference; x floor = our best time a step / the arithmetic floor "
           "(see the docstring)")
 

@@ -250,7 +250,7 @@ def rows(quick: bool = False, sizes=(7, 10_000)) -> list[dict[str, object]]:
         frames = 12 if (quick or n > 1000) else 30
         base_frames = 2 if n > 1000 else (6 if quick else 12)
         # warm-up: numba compile, first layouts
-        for k, v in views.items():
+        for v in views.values():
             v.set_frame(ctxs[0])
         app.processEvents()
         per_view = {}

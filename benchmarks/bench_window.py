@@ -86,7 +86,7 @@ def main() -> int:
     win.close()
     g, h = sum(gui) / len(gui), sum(head) / len(head)
     try:
-        load = "%.1f" % os.getloadavg()[0]
+        load = f"{os.getloadavg()[0]:.1f}"
     except OSError:
         load = "?"
     print(f"n = {a.n:,}, path {paths.choose(cfg).name}; load {load}")

@@ -505,7 +505,7 @@ def _merged_groups(W, W2, live, thr_rad) -> list[list[int]]:
         if wrap and label[-1] != 0:
             label[label == label[-1]] = 0
         groups: dict[int, list[int]] = {}
-        for lab, i in zip(label.tolist(), idx[o].tolist()):
+        for lab, i in zip(label.tolist(), idx[o].tolist(), strict=True):
             groups.setdefault(lab, []).append(i)
     else:
         from scipy.sparse import coo_matrix
@@ -523,7 +523,7 @@ def _merged_groups(W, W2, live, thr_rad) -> list[list[int]]:
         c = np.concatenate(cols)
         ncomp, lab = connected_components(coo_matrix((np.ones(len(r)), (r, c)), shape=(L, L)), directed=False)
         groups = {}
-        for la, i in zip(lab.tolist(), idx.tolist()):
+        for la, i in zip(lab.tolist(), idx.tolist(), strict=True):
             groups.setdefault(la, []).append(i)
     out = [sorted(g) for g in groups.values() if len(g) >= 2]
     return sorted(out)
@@ -590,7 +590,7 @@ def _table_chunk(P, s, wcols, tol, out, lists) -> None:
     out["misfire"][s:e] = fire.sum(axis=1) - own_fires
     if lists is not None:
         fire[r, r + s] = False
-        for rr, c in zip(*np.nonzero(fire)):
+        for rr, c in zip(*np.nonzero(fire), strict=True):
             lists[s + int(rr)].append((int(c), float(P[rr, c])))
     del fire, packed
     P[r, r + s] = -np.inf
@@ -930,7 +930,7 @@ def _finding_merged(f: _Facts) -> Finding | None:
     if not f.groups:
         return None
     per = []
-    for g, mg in zip(f.groups[:DETAIL_MAX], f.group_margin):
+    for g, mg in zip(f.groups[:DETAIL_MAX], f.group_margin, strict=True):
         per.append({"features": [i + 1 for i in g], "fires": [j + 1 for j in _fired_outputs(f, f.tab["keys"][g[0]])],
                     "max_angle_deg": _group_max_angle(f.phi, g), "margin": mg,
                     "undecided": bool(f.res_p > 0 and mg <= f.res_p)})
@@ -1159,7 +1159,7 @@ def _undecided_items(f: _Facts) -> list[dict[str, Any]]:
         dm = np.log10(DEAD_REL * f.maxn / f.nrm) if f.maxn > 0 else np.full(f.n, np.inf)
     add("dead", np.abs(dm) <= _decade_res(f.rel), dm, _decade_res(f.rel), "decades")
     add("dead_output", np.abs(f.tol - f.col_max) <= rp, f.tol - f.col_max, rp, "pre-activation")
-    for g, mg in zip(f.groups, f.group_margin):
+    for g, mg in zip(f.groups, f.group_margin, strict=True):
         if mg <= rp:
             out.append({"criterion": "merged", "features": [i + 1 for i in g], "margins": [mg], "resolution": rp,
                         "unit": "pre-activation"})
@@ -1424,12 +1424,11 @@ def finding_lines(a: Analysis) -> list[str]:
         mg = "" if f.margin_unit == "none" else f"  [margin {fmt_margin(f.margin, f.margin_unit)}]"
         out.append(f"  {f.kind}: {f.text}{mg}")
     r = a.reference
-    if r:
-        if np.any(a.dead_mask) or (a.dead_output_mask is not None and np.any(a.dead_output_mask)):
-            out.append(f"  reference {r['formula_short']} = {r['loss']:.10g}, measured {_fmt(r['loss_measured'], '.10g')} "
-                       f"({r['loss_diff']:+.2g}); dead b - 1/n: "
-                       + (", ".join(f"{k}: {v:+.2g}" for k, v in list(r["dead_bias_diff"].items())[:8]) or "none")
-                       + ("" if r.get("applies") else " (does not apply: a live feature is not reconstructed)"))
+    if r and (np.any(a.dead_mask) or (a.dead_output_mask is not None and np.any(a.dead_output_mask))):
+        out.append(f"  reference {r['formula_short']} = {r['loss']:.10g}, measured {_fmt(r['loss_measured'], '.10g')} "
+                   f"({r['loss_diff']:+.2g}); dead b - 1/n: "
+                   + (", ".join(f"{k}: {v:+.2g}" for k, v in list(r["dead_bias_diff"].items())[:8]) or "none")
+                   + ("" if r.get("applies") else " (does not apply: a live feature is not reconstructed)"))
     return out
 
 

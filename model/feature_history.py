@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .history import History
 
 #: Integers given as a list or an array (steps, feature indices).
-Steps = Union[Sequence[int], np.ndarray]
+Steps = Sequence[int] | np.ndarray
 #: Steps are processed in chunks of about this many numbers (steps x m x n).
 CHUNK_ELEMENTS = 4_000_000
 #: The series a FeatureSeries holds per feature, in the order a view draws them.

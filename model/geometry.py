@@ -583,7 +583,7 @@ def zone_polygons(W2: np.ndarray, b: np.ndarray, clip: str = "shape", box: Box |
         counts = np.bincount(g[e], minlength=len(fk))
         off = np.zeros(len(fk) + 1, dtype=np.int64)
         np.cumsum(counts, out=off[1:])
-        for k, poly in zip(fk.tolist(), _split(out, off)):
+        for k, poly in zip(fk.tolist(), _split(out, off), strict=True):
             polys[k] = poly
         s0 = e0
     return polys

@@ -118,7 +118,7 @@ def read_version(f: h5py.File, path: str | Path, fmt: str, newest: int) -> int:
     raw = f.attrs.get("format_version")
     try:
         ver = int(np.asarray(raw).reshape(()))
-    except Exception:
+    except Exception:  # noqa: BLE001 - a stranger's attribute that does not parse, whatever it is, is one line
         raise RunFileError(path, f"has an unreadable format_version {raw!r}") from None
     kind = kind_name(fmt)
     if ver > newest:
@@ -215,7 +215,7 @@ def check_readable(path: str | Path, fmt: str | None = RUN_FORMAT) -> None:
 
             try:  # HDF5 also allows a user block before the signature
                 ok = bool(h5py.is_hdf5(text))
-            except Exception:
+            except Exception:  # noqa: BLE001 - h5py raises on odd paths; any failure means not HDF5
                 ok = False
             if not ok:
                 if fmt is None:  # any of this program's kinds (file_kind)
@@ -307,7 +307,7 @@ def file_size(f: h5py.File, path: str | Path) -> int:
     """The size of the open file on disk (what its datasets must fit in)."""
     try:
         return int(os.fstat(f.id.get_vfd_handle()).st_size)
-    except Exception:  # a driver without a descriptor
+    except Exception:  # noqa: BLE001 - a driver without a descriptor
         return int(os.path.getsize(path))
 
 
@@ -383,7 +383,7 @@ def read_h5(path: str | Path, fn: Callable[[h5py.File], T], fmt: str | None = RU
             f = _open_h5(path, kind)
         except RunFileError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the file boundary: HDF5's errors become one RunFileError line
             raise RunFileError(path, f"is a damaged {kind} (HDF5 cannot open it: {one_line(exc)})") from None
         with f:
             _check_self_contained(f, path)
@@ -399,7 +399,7 @@ def read_h5(path: str | Path, fn: Callable[[h5py.File], T], fmt: str | None = RU
                                  f"damaged)") from None
     except OSError as exc:
         raise RunFileError(path, f"is a damaged {kind} (read failed: {one_line(exc)})") from None
-    except Exception as exc:  # the file boundary: nothing from h5py leaks out as a traceback
+    except Exception as exc:  # noqa: BLE001 - the file boundary: nothing from h5py leaks out as a traceback
         raise RunFileError(path, f"is a damaged {kind} ({type(exc).__name__}: {one_line(exc)})") from None
 
 
@@ -470,7 +470,7 @@ def atomic_h5(path: str | Path, doing: str, libver: str | tuple[str, str] | None
     try:
         f = h5py.File(f"image-{uuid.uuid4().hex}.h5", "w", driver="core", backing_store=False,
                       **({"libver": libver} if libver else {}))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - building the image failed, whatever the cause: one write error line
         raise write_error(path, exc, doing) from None
     try:
         try:
@@ -484,7 +484,7 @@ def atomic_h5(path: str | Path, doing: str, libver: str | tuple[str, str] | None
         outfile.publish(tmp, path, replace)
     except RunFileError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - publishing failed, whatever the cause: one write error line
         raise write_error(path, exc, doing) from None
     finally:
         outfile.discard(tmp)

@@ -32,7 +32,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from .engine import Progress
 
 #: A feature path's direction u: ("feature", j 0-based), ("angle", degrees), ("random", seed), or an (m,) vector.
-Direction = Union[tuple[str, float], Sequence[float], np.ndarray]
+Direction = tuple[str, float] | Sequence[float] | np.ndarray
 
 #: The largest |t| a path takes: float32's largest value. Training and run files hold float32
 #: parameters, so a t beyond it has no model to show, save or train on (W + t u would be inf).

@@ -257,7 +257,7 @@ def _chunk_bytes(d, lo: int, hi: int) -> int:
     if c is None:
         return 0
     per_rows = 1
-    for size, k in zip(d.shape[1:], c[1:]):
+    for size, k in zip(d.shape[1:], c[1:], strict=True):
         per_rows *= -(-int(size) // int(k))
     new = -(-int(hi) // c[0]) - (-(-int(lo) // c[0]))
     return max(0, new) * per_rows * int(np.prod(c)) * d.dtype.itemsize
@@ -405,7 +405,7 @@ class RunWriter:
             if f is not None:
                 try:
                     f.close()
-                except Exception:
+                except Exception:  # noqa: BLE001 - closing on an error path: the first error is the one reported
                     pass
             if reserve is not None:
                 reserve.release()
@@ -600,11 +600,11 @@ class RunWriter:
         try:
             for name in names + ["crc", "steps"]:  # steps last: the rows' data first, then their steps
                 h[name].resize(hi, axis=0)
-            for name, a in zip(names, arrays):
+            for name, a in zip(names, arrays, strict=True):
                 h[name][lo:hi] = a
             h["crc"][lo:hi] = _block_crc(steps, *arrays)
             h["steps"][lo:hi] = steps
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the writer's boundary: one RunFileError, the file marked failed
             raise self._fail(exc, "write rows") from None
         self._written = hi
         self._written_step = int(steps[-1])
@@ -626,7 +626,7 @@ class RunWriter:
                 self._file.flush()
                 self.rows_committed = self._written
                 self.committed_step = self._written_step
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the writer's boundary: one RunFileError, the file marked failed
             raise self._fail(exc, "flush") from None
         if not self.published and self.rows_committed:
             try:
@@ -693,7 +693,7 @@ class RunWriter:
         f, self._f = self._f, None
         try:
             f.close()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - closing: the first error is the one reported
             err = err or write_error(self.path, exc, "close the run file")
         self._reserve.release()
         if not self.published:

@@ -615,8 +615,8 @@ def _inner_blockers(hl: _Hull, inner_w: np.ndarray, th_w: np.ndarray, blockers) 
     lam = np.stack([la, lb, lc], axis=1)
     keep = lam > BARY_TOL
     keep[~keep.any(axis=1), 0] = True
-    for i, tr, kp in zip(inner_w.tolist(), tri.tolist(), keep.tolist()):
-        blockers[i] = sorted(v for v, f in zip(tr, kp) if f)
+    for i, tr, kp in zip(inner_w.tolist(), tri.tolist(), keep.tolist(), strict=True):
+        blockers[i] = sorted(v for v, f in zip(tr, kp, strict=True) if f)
 
 
 def _gap_neighbours(hl: _Hull, chains, simple, cx, inner_w, nb) -> None:
@@ -730,7 +730,7 @@ def _general(U, want=None) -> dict[str, Any]:
             nearest[i] = U[i] + x
         else:
             margin[i] = dist if cand[i] else 0.0
-            blockers[i] = sorted(int(others[s]) for s, l in zip(S, lam) if l > BARY_TOL)
+            blockers[i] = sorted(int(others[s]) for s, l in zip(S, lam, strict=True) if l > BARY_TOL)
     return dict(margin=margin, nearest=nearest, blockers=blockers, hull_equations=eq)
 
 

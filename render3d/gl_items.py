@@ -332,7 +332,7 @@ def paint_labels(painter: QPainter, labels: Sequence[Label], mvp: np.ndarray, wi
                  if vis[i] and -50 <= x <= width + 50 and -50 <= y <= height + 50]
         fonts = [bold if labels[i].bold else base for i in shown]
         fms = [QFontMetricsF(f) for f in fonts]
-        sizes = [(fm.horizontalAdvance(labels[i].text), fm.height()) for i, fm in zip(shown, fms)]
+        sizes = [(fm.horizontalAdvance(labels[i].text), fm.height()) for i, fm in zip(shown, fms, strict=True)]
         # no two labels overprint (axis and bias labels first; a vertex label with no free place is left out),
         # and none is written across a drawn line where another place is free
         segs = None
@@ -342,7 +342,7 @@ def paint_labels(painter: QPainter, labels: Sequence[Label], mvp: np.ndarray, wi
             segs = np.concatenate([sxy[0::2], sxy[1::2]], axis=1)[both]
         corners = place_labels(xy[shown], sizes, [labels[i].kind for i in shown], width, height, 5.0 * scale,
                                segments=segs)
-        for i, font, fm, (x0, y0) in zip(shown, fonts, fms, corners):
+        for i, font, fm, (x0, y0) in zip(shown, fonts, fms, corners, strict=True):
             if not np.isfinite(x0):
                 continue
             c = labels[i].color

@@ -354,7 +354,7 @@ class PlaneView(QWidget):
         r1.addWidget(QLabel("axes"))
         self.spins = [_spin("Feature on the x axis (i)"), _spin("Feature on the y axis (j)"),
                       _spin("Feature on the z axis (k): the feature under study")]
-        for name, s in zip("xyz", self.spins):
+        for name, s in zip("xyz", self.spins, strict=True):
             r1.addWidget(QLabel(name))
             r1.addWidget(s)
             s.valueChanged.connect(self._spins_changed)
@@ -538,10 +538,10 @@ class PlaneView(QWidget):
         self._updating = True
         try:
             n = self._snap.n if self._snap is not None else max(self._settings.triple) + 1
-            for s, v in zip(self.spins, self._settings.triple):
+            for s, v in zip(self.spins, self._settings.triple, strict=True):
                 s.setRange(1, max(n, 1))
                 s.setValue(v + 1)
-            for d, v in zip(self.enlarge_spins, self._settings.enlarge):
+            for d, v in zip(self.enlarge_spins, self._settings.enlarge, strict=True):
                 d.setValue(v)
             for key, cb in self.toggles.items():
                 cb.setChecked(getattr(self._settings, key))
@@ -553,7 +553,7 @@ class PlaneView(QWidget):
         if self._updating:
             return
         t = tuple(s.value() - 1 for s in self.spins)
-        for slot, (a, b) in enumerate(zip(t, self._settings.triple)):
+        for slot, (a, b) in enumerate(zip(t, self._settings.triple, strict=True)):
             if a != b:
                 self._touch(slot)
         self.set_triple(t)

@@ -688,12 +688,12 @@ def _heads(fr: _Frame, ext: _Extent, axes_colors: np.ndarray, tilt_arrows, setti
     if settings.show_bias:
         _add_head(heads, fr.tip, fr.tip, BIAS, hl)  # the bias arrow starts at the origin
     if settings.show_tilt:
-        for s0, e0, c0 in zip(*tilt_arrows):
+        for s0, e0, c0 in zip(*tilt_arrows, strict=True):
             _add_head(heads, e0, e0 - s0, c0, hl)
     for s in range(3):  # the positive end of each axis
         e0 = ext.ax[2 * s + 1]
         heads.append([e0, e0, tuple(axes_colors[2 * s]), 0.8 * hl])
-    tips, dirs, cols, lens = zip(*heads)
+    tips, dirs, cols, lens = zip(*heads, strict=True)
     hv, hf = cone_mesh(np.array(tips), np.array(dirs), np.array(lens), 0.32 * np.array(lens))
     per = hv.shape[0] // max(len(heads), 1)
     return hv, hf, np.repeat(np.array(cols, dtype=np.float32).reshape(-1, 4), per, axis=0)

@@ -218,7 +218,7 @@ class BiasNormView(PlotPanel):
         self.binned = n > BIN_MIN
         self._bin_key = None
         self._yranges = []
-        for bi, vals in zip(self._bounds_items, (b, nrm)):
+        for bi, vals in zip(self._bounds_items, (b, nrm), strict=True):
             fin = vals[np.isfinite(vals)]
             lo, hi = nice_range(fin.min(initial=0.0), fin.max(initial=0.0) * (1.12 if len(sel) else 1.0))
             bi.set_bounds((0.5, n + 0.5, lo, hi))
@@ -230,7 +230,7 @@ class BiasNormView(PlotPanel):
         else:
             for img in self._bin_images:
                 img.setVisible(False)
-        for (bars, sel_item, labels), vals in zip(self._pairs, (b, nrm)):
+        for (bars, sel_item, labels), vals in zip(self._pairs, (b, nrm), strict=True):
             x0, x1, y0, y1 = bar_rects(vals, self.bar_width)
             if not self.binned:
                 x, y, con = rects_xy(x0, x1, y0, y1)
@@ -272,7 +272,7 @@ class BiasNormView(PlotPanel):
             return
         self._bin_key = key
         for img, vb, (ylo, yhi), vals in zip(self._bin_images, (self.vb, self.vb2), self._yranges,
-                                            (self.bias_values, self.norm_values)):
+                                            (self.bias_values, self.norm_values), strict=True):
             x0, x1, y0, y1, owner, k = bar_bins(vals, xa, xb, nb)
             if len(owner) == 0:
                 img.setVisible(False)

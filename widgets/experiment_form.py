@@ -439,7 +439,7 @@ def _detect_decay(imp) -> float | None:
     if not 0.0 < d <= 1.0:
         return None
     ref = importance_decay(len(vals), d)
-    if all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-300) for a, b in zip(vals, ref)):
+    if all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-300) for a, b in zip(vals, ref, strict=True)):
         return d
     return None
 

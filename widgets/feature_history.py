@@ -272,7 +272,7 @@ class FeatureHistoryView(PlotPanel):
         if len(x):
             self.threshold_label.setPos(float(x[0]), float(s.dead_threshold[0]))
             lo, hi = self._cursor_range(s, axis)
-            for key, p in self.plots.items():
+            for p in self.plots.values():
                 p.getAxis("bottom").axis = axis
                 p.getAxis("bottom").picture = None
                 p.getAxis("bottom").update()

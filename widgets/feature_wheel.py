@@ -247,7 +247,7 @@ class FeatureWheelView(PlotPanel):
             it.setZValue(7.5)  # above the arrows: at large n the arrows fill the disk
             self.plot_item.addItem(it)
             self.circle_items.append(it)
-        for it, (r, _) in zip(self.circle_items, radii):
+        for it, (r, _) in zip(self.circle_items, radii, strict=True):
             it.setData(*circle_xy(r))
             it.setVisible(True)
         for it in self.circle_items[len(radii):]:
@@ -360,7 +360,7 @@ class FeatureWheelView(PlotPanel):
         selset = set(sel.tolist())
         dark = label_colors(colors[lab])
         self.labels.set([(str(i + 1), px, py, dark[t], i in selset)
-                         for t, (i, (px, py)) in enumerate(zip(lab.tolist(), pos))])
+                         for t, (i, (px, py)) in enumerate(zip(lab.tolist(), pos, strict=True))])
 
     def _draw_data(self, snap, ds, colors) -> None:
         """The data embeddings of ``ds`` (the finite dataset), when there is one and they are on."""

@@ -116,7 +116,7 @@ class GalleryModel(QAbstractListModel):
         self.order = np.asarray(order, dtype=np.int64)
         self.endResetModel()
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's own signature
         return 0 if parent.isValid() else len(self.order)
 
     def model_at(self, row: int) -> int:

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from PyQt6.QtCore import QEvent, QKeyCombination, QPoint, QRect, Qt, QTimer, pyqtSignal
@@ -149,7 +149,7 @@ class StorySlider(QSlider):
     PLATEAU_COLOR = "#17becf"
     #: The outcome strip, just above the verdict strip: the outcome in force over each stretch (model.outcome).
     OUTCOME_PX = 3
-    OUTCOME_COLORS = {k: palette.hex_color(v) for k, v in palette.OUTCOME_COLORS.items()}  # the one table
+    OUTCOME_COLORS: ClassVar[dict] = {k: palette.hex_color(v) for k, v in palette.OUTCOME_COLORS.items()}  # the one table
 
     def __init__(self, orientation: Qt.Orientation, parent: QWidget | None = None):
         super().__init__(orientation, parent)
@@ -362,7 +362,7 @@ class StorySlider(QSlider):
             return
         y = self.height() - self.STRIP_PX - self.OUTCOME_PX
         ends = [self.x_of(i) for i, _o, _t in self._outcomes[1:]] + [self.x_of(self.maximum()) + 1]
-        for (i, o, _t), x1 in zip(self._outcomes, ends):
+        for (i, o, _t), x1 in zip(self._outcomes, ends, strict=True):
             x0 = self.x_of(i)
             p.fillRect(x0, y, max(x1 - x0, 1), self.OUTCOME_PX, QColor(self.OUTCOME_COLORS.get(o, "#888888")))
 
@@ -387,7 +387,7 @@ class StorySlider(QSlider):
         h = self.height()
         # the strip: each mark's colour from its snapshot to the next mark (the verdict in force)
         ends = [self.x_of(i) for i, _t, _c in self._marks[1:]] + [self.x_of(self.maximum()) + 1]
-        for (i, _t, c), x1 in zip(self._marks, ends):
+        for (i, _t, c), x1 in zip(self._marks, ends, strict=True):
             x0 = self.x_of(i)
             p.fillRect(x0, h - self.STRIP_PX, max(x1 - x0, 1), self.STRIP_PX, c)
         w = self.MARK_PX

@@ -239,7 +239,7 @@ def ranges_text(one_based: Sequence[int], max_chars: int = 60) -> str:
     ends = np.concatenate([brk, [v.size - 1]])
     if len(starts) * 2 > max_chars:  # every run takes at least 2 characters
         return f"{v.size} features"
-    txt = ", ".join(str(v[a]) if a == b else f"{v[a]}-{v[b]}" for a, b in zip(starts.tolist(), ends.tolist()))
+    txt = ", ".join(str(v[a]) if a == b else f"{v[a]}-{v[b]}" for a, b in zip(starts.tolist(), ends.tolist(), strict=True))
     return txt if len(txt) <= max_chars else f"{v.size} features"
 
 

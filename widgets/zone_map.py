@@ -298,7 +298,7 @@ def hover_text(snap: Snapshot | None, h: ArrayLike, max_items: int = 12) -> str:
         k = int(np.argmax(pall)) if pall.size else -1
         tail = "   active: none" + (f" (largest p = {fmt_num(pall[k])} at feature {k + 1})" if k >= 0 else "")
         return head + tail
-    items = ", ".join(f"{k + 1} (p = {fmt_num(v)})" for k, v in zip(act[:max_items].tolist(), p[:max_items].tolist()))
+    items = ", ".join(f"{k + 1} (p = {fmt_num(v)})" for k, v in zip(act[:max_items].tolist(), p[:max_items].tolist(), strict=True))
     more = f", ... {len(act) - max_items} more" if len(act) > max_items else ""
     return f"{head}   active ({len(act)} of {snap.n}): {items}{more}"
 
@@ -616,7 +616,7 @@ class ZoneMapView(PlotPanel):
         selset = set(sel.tolist())
         dark = label_colors(colors[lab_feats])
         self.labels.set([(str(i + 1), px, py, dark[t], i in selset)
-                         for t, (i, (px, py)) in enumerate(zip(lab_feats.tolist(), pos))])
+                         for t, (i, (px, py)) in enumerate(zip(lab_feats.tolist(), pos, strict=True))])
 
     def _clear_separation(self):
         for it in (self.sep_lines, self.sep_margins, self.sep_hulls):

@@ -12,7 +12,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # annotations only: the parser path imports no numpy or h5py
     import os
@@ -57,7 +57,7 @@ def message(text: object, command: str | None = None) -> str:
     folded and every word longer than ECHO_MAX characters shortened (inputs echoed back)."""
     cmd = command or _COMMAND[0]
     body = _PREFIX.sub("", " ".join(str(text).split()))
-    body = re.sub(r"\S{%d,}" % (ECHO_MAX + 1), lambda m: _shorten(m.group(0)), body)
+    body = re.sub(rf"\S{{{ECHO_MAX + 1},}}", lambda m: _shorten(m.group(0)), body)
     return f"main.py {cmd}: {body}" if cmd else f"main.py: {body}"
 
 
@@ -398,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "rotation set aside), whether the snapshot is a minimum, a saddle (with its escape direction), on "
                    "a ReLU kink or still moving, and the recorded step since which the diagnosis is unchanged "
                    "(slower: seconds; Lanczos above 600 parameters)")
-    for name, mod in EXTRA_COMMANDS.items():
+    for mod in dict.fromkeys(EXTRA_COMMANDS.values()):  # each module once: it adds all its commands
         importlib.import_module(mod).add_parser(sub)
     return p
 
@@ -439,30 +439,30 @@ def train_from_args(a: argparse.Namespace, bar_class: Callable | None = None,
     dataset = make_dataset(cfg)
     initial = initial_parameters(cfg)  # before the file opens: a bad --init-run leaves no empty file
     halted_msgs = []
-    with Interrupt() as intr:
-        # the file appears under its name with its first snapshot (RunWriter); a run stopped
-        # before that, or that cannot write it, leaves none
-        with RunWriter(out, cfg, dataset=dataset, K=cfg.models, m=cfg.m, n=cfg.n, overwrite=a.force) as writer:
-            trainer = Trainer(cfg, writer=writer, threads=a.threads, initial=initial, dataset=dataset)
-            intr.add(trainer.request_stop)
-            bar = bar_class(total=cfg.steps, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
+    # the file appears under its name with its first snapshot (RunWriter); a run stopped
+    # before that, or that cannot write it, leaves none
+    with (Interrupt() as intr,
+          RunWriter(out, cfg, dataset=dataset, K=cfg.models, m=cfg.m, n=cfg.n, overwrite=a.force) as writer):
+        trainer = Trainer(cfg, writer=writer, threads=a.threads, initial=initial, dataset=dataset)
+        intr.add(trainer.request_stop)
+        bar = bar_class(total=cfg.steps, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
 
-            def progress(p):
-                bar.update(p.step - bar.n)
-                live = p.loss[np.isfinite(p.loss)]
-                if live.size:
-                    bar.set_postfix_str(f"loss {np.median(live):.3g}" + (" (median)" if cfg.models > 1 else ""))
-                for k, s in p.halted.items():
-                    halted_msgs.append(f"model {k}: loss became NaN/inf at step {s}; its history stops at its "
-                                       f"last finite snapshot")
+        def progress(p):
+            bar.update(p.step - bar.n)
+            live = p.loss[np.isfinite(p.loss)]
+            if live.size:
+                bar.set_postfix_str(f"loss {np.median(live):.3g}" + (" (median)" if cfg.models > 1 else ""))
+            for k, s in p.halted.items():
+                halted_msgs.append(f"model {k}: loss became NaN/inf at step {s}; its history stops at its "
+                                   f"last finite snapshot")
 
-            from model.outcome import decide_hook
+        from model.outcome import decide_hook
 
-            try:
-                at_steps, on_step = decide_hook(cfg)  # until_decided: stop once every model is settled or stuck
-                trainer.run(progress, at_steps=at_steps, on_step=on_step)
-            finally:
-                bar.close()
+        try:
+            at_steps, on_step = decide_hook(cfg)  # until_decided: stop once every model is settled or stuck
+            trainer.run(progress, at_steps=at_steps, on_step=on_step)
+        finally:
+            bar.close()
     return Trained(cfg, trainer, out, intr.requested, writer.published, writer.committed_step, halted_msgs)
 
 

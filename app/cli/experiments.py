@@ -161,8 +161,8 @@ def _sweep_clock(plan):
 
     train = [cfg.steps * paths.choose(cfg).step_seconds for _, cfg in plan]
     analyse = [cfg.models * (ANALYSE_SECONDS + 2e-6 * cfg.n) for _, cfg in plan]
-    share = [t / (t + a) if t + a > 0 else 1.0 for t, a in zip(train, analyse)]
-    return paths.WorkLeft([t + a for t, a in zip(train, analyse)]), share, time.perf_counter()
+    share = [t / (t + a) if t + a > 0 else 1.0 for t, a in zip(train, analyse, strict=True)]
+    return paths.WorkLeft([t + a for t, a in zip(train, analyse, strict=True)]), share, time.perf_counter()
 
 
 def cmd_sweep(a: argparse.Namespace) -> int:

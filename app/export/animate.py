@@ -122,7 +122,7 @@ class Mp4Encoder:
                "-s", f"{int(w)}x{int(h)}", "-pix_fmt", "bgra", "-r", str(Fraction(fps).limit_denominator()),
                "-i", "-", "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-v", "error",
                *X264_PARAMS, str(self.path)]
-        self.log = tempfile.TemporaryFile()  # ffmpeg's messages, for the error line
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - ffmpeg's messages for the error line, open while it runs
         # its own session: a Ctrl+C in the terminal reaches this program, which stops the encoder itself
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log,
                                      start_new_session=True)
@@ -163,11 +163,11 @@ class Mp4Encoder:
         try:
             self.proc.kill()
             self.proc.wait(10)
-        except Exception:
+        except Exception:  # noqa: BLE001 - cleanup of an encoder that is being aborted
             pass
         try:
             self.proc.stdin.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - cleanup of an encoder that is being aborted
             pass
         self.log.close()
 
@@ -180,7 +180,7 @@ class GifEncoder:
         self.path = self.name = Path(path)  # name: the file named in messages
         self.size = (int(size[0]), int(size[1]))
         self.delay_ms = max(20, int(round(100.0 / fps)) * 10)
-        self.f = open(path, "wb")
+        self.f = open(path, "wb")  # noqa: SIM115 - held open across put() calls, closed by finish() or abort()
         self.first = True
 
     def write(self, frame: bytes) -> None:
@@ -203,7 +203,7 @@ class GifEncoder:
     def abort(self) -> None:
         try:
             self.f.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - cleanup on abort: the first error is the one reported
             pass
 
 
@@ -228,7 +228,7 @@ class EncoderThread:
                 continue
             try:
                 self.encoder.write(item)
-            except BaseException as exc:  # surfaced to the caller at its next put/finish
+            except BaseException as exc:  # noqa: BLE001 - surfaced to the caller at its next put/finish
                 self.error = exc
 
     def ready(self) -> bool:

@@ -663,7 +663,7 @@ class FigureRenderer:
         if caption:  # room for the caption kept steady over the frames (the title does not jitter)
             body, _ = self._fonts()
             self._cap_min = 1.15 * QFontMetricsF(body).horizontalAdvance(caption) + pt_px(self.options.font_size)
-        for pn, r in zip(self.panels, rects):
+        for pn, r in zip(self.panels, rects, strict=True):
             pn.resize(int(r.width()), int(r.height()))
             pn.prepare(frame)
 
@@ -706,7 +706,7 @@ class FigureRenderer:
         caption = step_caption(snap) if o.caption else ""
         hrect, rects, labels, lrect = self.layout(n, caption)
         self.panel_rects = rects
-        for pn, r in zip(self.panels, rects):
+        for pn, r in zip(self.panels, rects, strict=True):
             pn.resize(int(r.width()), int(r.height()))
             pn.set_frame(frame)
             pn.set_orbit(o.orbit)
@@ -715,7 +715,7 @@ class FigureRenderer:
             for _ in range(2):
                 sp = QPainter(scratch)
                 try:
-                    for pn, r in zip(self.panels, rects):
+                    for pn, r in zip(self.panels, rects, strict=True):
                         self._check_stop()
                         if not pn.gl:
                             pn.paint(sp, r, True)
@@ -747,9 +747,9 @@ class FigureRenderer:
         if labels:
             p.setFont(body)
             p.setPen(QColor(60, 60, 60))
-            for key, lr in zip(self.panels_keys, labels):
+            for key, lr in zip(self.panels_keys, labels, strict=True):
                 p.drawText(lr, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), self.panel_title(key))
-        for i, (pn, r) in enumerate(zip(self.panels, rects)):
+        for i, (pn, r) in enumerate(zip(self.panels, rects, strict=True)):
             self._check_stop()
             p.save()
             self._clip_mark(p, i, False)

@@ -653,9 +653,9 @@ def draw_fold(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     frames = [dataclasses.replace(fr, title=t) for _, _, t in views]
     rs = [renderer(("plane3d",), x, w // 3, h, caption=False) for x in frames]
     try:
-        for r, (relu, camera, _) in zip(rs, views):
+        for r, (relu, camera, _) in zip(rs, views, strict=True):
             set_plane(r, (0, 1, 2), camera=camera, after_relu=relu)
-        img = sheet(list(zip(rs, frames)), w, h)
+        img = sheet(list(zip(rs, frames, strict=True)), w, h)
     finally:
         for r in rs:
             r.close()

@@ -71,11 +71,11 @@ def scale_of(m: Affine) -> float:
 
 
 def is_identity(m: Affine, eps: float = 1e-12) -> bool:
-    return all(abs(u - v) <= eps for u, v in zip(m, IDENTITY))
+    return all(abs(u - v) <= eps for u, v in zip(m, IDENTITY, strict=True))
 
 
 def is_translation(m: Affine, eps: float = 1e-12) -> bool:
-    return all(abs(u - v) <= eps for u, v in zip(m[:4], IDENTITY[:4]))
+    return all(abs(u - v) <= eps for u, v in zip(m[:4], IDENTITY[:4], strict=True))
 
 
 def axis_aligned(m: Affine, eps: float = 1e-12) -> bool:

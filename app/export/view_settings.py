@@ -120,7 +120,7 @@ def coerce(cls: type, name: str, value: Any) -> Any:
         kinds = typing.get_args(base)
         if len(parts) != len(kinds):
             raise ValueError
-        return tuple(_number(p.strip() if isinstance(p, str) else p, k is int) for p, k in zip(parts, kinds))
+        return tuple(_number(p.strip() if isinstance(p, str) else p, k is int) for p, k in zip(parts, kinds, strict=True))
     if base is str:
         v = value.strip() if isinstance(value, str) else None
         if v is None or ("choices" in f.metadata and v not in f.metadata["choices"]):

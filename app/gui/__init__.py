@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
 
 _COLLECTORS: list = []  # the one collector of this process (kept alive with the QApplication)
 
@@ -59,10 +58,9 @@ def run_gui(path: str | None = None) -> int:
     from PyQt6.QtCore import QTimer
 
     QTimer.singleShot(1500, end_start)  # shown, laid out and painted: this start did not crash
-    if path is not None:
-        if not win.open_run(path):
-            # the dialog explains; the window stays usable
-            pass
+    if path is not None and not win.open_run(path):
+        # the dialog explains; the window stays usable
+        pass
     quit_ms = os.environ.get("LGE_QUIT_AFTER_MS")  # smoke tests: close by itself
     if quit_ms:
         from PyQt6.QtCore import QTimer

@@ -798,10 +798,9 @@ class MainWindow(QMainWindow):
     def _restore_settings(self):
         st = settings()
         geo = st.value("geometry")
-        if isinstance(geo, bytes) and self.restoreGeometry(QByteArray(geo)):
-            if not self._on_screen():
-                self.resize(1400, 900)
-                self.move(40, 40)
+        if isinstance(geo, bytes) and self.restoreGeometry(QByteArray(geo)) and not self._on_screen():
+            self.resize(1400, 900)
+            self.move(40, 40)
         state = st.value("state")  # only bytes this program wrote, unchanged (app/gui/settings.py)
         if isinstance(state, bytes) and not self.restoreState(QByteArray(state)):
             log.warning("settings: the saved window state could not be restored; using the default layout")

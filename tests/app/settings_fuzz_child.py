@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import sys
+from pathlib import Path
 
 
 def check(w) -> str:
@@ -40,7 +41,7 @@ def check(w) -> str:
 
 
 def main() -> int:
-    cases = json.loads(open(sys.argv[1], encoding="utf-8").read())
+    cases = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     first = int(sys.argv[2])
     import pyqtgraph as pg
     from PyQt6.QtWidgets import QApplication

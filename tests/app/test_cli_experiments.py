@@ -141,7 +141,7 @@ def test_datasize_json_small_run(tmp_path):
 
     from model.data import model_dataset
 
-    for res, T in zip(d["results"], (3, 100)):
+    for res, T in zip(d["results"], (3, 100), strict=True):
         emb = np.array(res["embeddings"])
         assert emb.shape == (1, T, 2)
         X = model_dataset(0, T, 30, 0.9).astype(np.float64)

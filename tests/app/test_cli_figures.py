@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -70,7 +71,7 @@ def test_the_index_says_how_each_figure_was_obtained(quick):
     out, r = quick
     assert r.returncode == 0, r.stderr[-2000:]
     index = (out / sf.INDEX).read_text(encoding="utf-8")
-    parts = dict(zip(listed(index), re.split(r"\n## \d+\. ", index)[1:]))
+    parts = dict(zip(listed(index), re.split(r"\n## \d+\. ", index)[1:], strict=True))
     for slug in ("relu-clamping-3d", "wtw-visual"):
         assert "Constructed, not trained" in parts[slug + ".png"], slug
     assert "Henighan's closed form" in parts["ideal-vs-unideal-wtw.png"]
@@ -198,7 +199,7 @@ def test_captions_follow_what_the_model_reached(qapp):
     assert a.dead == []
 
     class FakeRuns:
-        configs = {"n7": early}
+        configs: ClassVar[dict] = {"n7": early}
 
     from model.frame import Frame
     from resources.palette import feature_colors

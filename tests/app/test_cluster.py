@@ -146,14 +146,14 @@ def test_a_small_grid_on_local_ray_equals_the_in_process_run(on_ray):
     d, info = on_ray
     here, ray = open_sweep(d / "sweep_here.h5"), open_sweep(d / "sweep_ray.h5")
     assert len(here.entries) == len(ray.entries) == 4 and not ray.cancelled
-    for a, b in zip(here.entries, ray.entries):
+    for a, b in zip(here.entries, ray.entries, strict=True):
         assert a.grid == b.grid and a.config == b.config and a.step == b.step
         for name in ("W", "b", "loss", "halted"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
         assert list(a.verdicts) == list(b.verdicts)
     here, ray = open_datasize(d / "ds_here.h5"), open_datasize(d / "ds_ray.h5")
     assert [r.T for r in ray.results] == [3, 10, 40] and not ray.cancelled
-    for a, b in zip(here.results, ray.results):
+    for a, b in zip(here.results, ray.results, strict=True):
         assert a.T == b.T and a.config == b.config and a.step == b.step
         for name in ("W", "b", "train_loss", "test_loss", "recorded_loss", "feature_dims", "data_dims", "H"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name))

@@ -17,7 +17,8 @@ from app.gui.experiments_window import ExperimentsWindow
 def make_window(qtbot, session):
     made = []
 
-    def make(config=TrainConfig(n=8, steps=3000, seed=0)):
+    def make(config=None):
+        config = config or TrainConfig(n=8, steps=3000, seed=0)
         opened = []
         w = ExperimentsWindow(session, lambda: config, on_open_model=opened.append)
         w.opened = opened

@@ -31,7 +31,7 @@ def test_cuda_path_equals_the_cpu_path_within_float32_round_off(name):
     cpu.run()
     gpu.run()
     assert np.abs(cpu.parameters()[0] - W0).max() > 5e-3  # it trained: the comparison can fail
-    for a, b in zip(cpu.parameters(), gpu.parameters()):
+    for a, b in zip(cpu.parameters(), gpu.parameters(), strict=True):
         if a is not None:
             np.testing.assert_allclose(b, a, atol=1e-4)  # as the CPU paths against autograd (test_sparse_kernel)
     np.testing.assert_allclose(gpu.history.losses()[1], cpu.history.losses()[1], rtol=1e-3, atol=1e-6)
@@ -49,7 +49,7 @@ def test_the_torch_path_runs_on_a_named_device():
     ref.run()
     fused = Trainer(cfg, initial=(W0, b0, M0), backend="fused")
     fused.run()
-    for a, b in zip(ref.parameters(), fused.parameters()):
+    for a, b in zip(ref.parameters(), fused.parameters(), strict=True):
         if a is not None:
             np.testing.assert_allclose(a, b, atol=1e-4)
 

@@ -169,7 +169,7 @@ def test_sweep_file_round_trip(tmp_path, sweep_n6_n8):
     assert back.models == 100 and back.grid == {"n": [6, 8]} and not back.cancelled
     assert back.base == sweep_n6_n8.base
     assert len(back.entries) == 2
-    for a, b in zip(back.entries, sweep_n6_n8.entries):
+    for a, b in zip(back.entries, sweep_n6_n8.entries, strict=True):
         assert a.config == b.config and a.grid == b.grid and a.step == b.step
         np.testing.assert_array_equal(a.W, b.W)
         np.testing.assert_array_equal(a.b, b.b)
@@ -531,7 +531,7 @@ def test_datasize_file_round_trip(tmp_path, datasize_small):
     save_datasize(p, datasize_small)
     back = open_datasize(p)
     assert back.sizes == [3, 5, 200] and back.test_examples == 1500 and back.base == datasize_small.base
-    for a, b in zip(back.results, datasize_small.results):
+    for a, b in zip(back.results, datasize_small.results, strict=True):
         assert a.T == b.T and a.config == b.config
         for name in ("W", "b", "train_loss", "test_loss", "feature_dims", "data_dims", "H"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name))

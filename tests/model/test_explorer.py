@@ -295,7 +295,7 @@ def test_open_reads_a_run_file_and_a_bad_file_changes_nothing(tmp_path):
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"garbage" * 100)
     before = (st.config, st.history, st.path, st.frame().key)
-    with pytest.raises(RunFileError, match="bad.h5"):
+    with pytest.raises(RunFileError, match=r"bad\.h5"):
         st.open(bad)
     assert (st.config, st.history, st.path, st.frame().key) == before
 

@@ -31,7 +31,7 @@ def in_polygon(poly, X, Y):
     """Even-odd rule, vectorised over pixels (independent of the code under test)."""
     inside = np.zeros(X.shape, dtype=bool)
     P = np.asarray(poly)
-    for (ax, ay), (bx, by) in zip(P, np.roll(P, -1, axis=0)):
+    for (ax, ay), (bx, by) in zip(P, np.roll(P, -1, axis=0), strict=True):
         crosses = (ay > Y) != (by > Y)
         with np.errstate(divide="ignore", invalid="ignore"):
             xint = ax + (Y - ay) * (bx - ax) / (by - ay)
@@ -42,7 +42,7 @@ def in_polygon(poly, X, Y):
 def in_convex(poly, X, Y, slack=0.0):
     P = np.asarray(poly)
     ok = np.ones(X.shape, dtype=bool)
-    for (ax, ay), (bx, by) in zip(P, np.roll(P, -1, axis=0)):
+    for (ax, ay), (bx, by) in zip(P, np.roll(P, -1, axis=0), strict=True):
         ok &= (bx - ax) * (Y - ay) - (by - ay) * (X - ax) >= -slack
     return ok
 

@@ -213,7 +213,7 @@ def test_until_decided_stops_once_every_model_is_settled_or_stuck_and_the_cap_ho
     # an AdamW model early in training: it stops at the first check where its outcome is decided, else at the cap
     cfg2 = TrainConfig(n=7, seed=1, steps=1500, until_decided=True, history_budget_mb=4)
     tr2 = Trainer(cfg2, threads=1)
-    tr2.run(*(), **dict(zip(("at_steps", "on_step"), decide_hook(cfg2))))
+    tr2.run(*(), **dict(zip(("at_steps", "on_step"), decide_hook(cfg2), strict=True)))
     early = history_outcomes(tr2.history, cfg2, step=1024).decided().all()
     assert (tr2.decided_at, tr2.step) == ((1024, 1024) if early else (None, 1500))
     assert not early  # at step 1,024 its loss is still falling

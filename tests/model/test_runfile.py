@@ -51,7 +51,7 @@ def assert_same_history(a: History, b: History):
     for i in range(len(a)):
         ra, rb = a.row(i), b.row(i)
         assert ra[0] == rb[0]
-        for x, y in zip(ra[1:], rb[1:]):
+        for x, y in zip(ra[1:], rb[1:], strict=True):
             assert (x is None and y is None) or np.array_equal(x, y)
 
 

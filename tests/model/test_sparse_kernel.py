@@ -140,7 +140,7 @@ def test_split_and_per_model_schedules_give_the_same_numbers_bit_for_bit(monkeyp
         runs[name] = tr
     a = runs["split"]
     for b in (runs["models"], runs["mixed"]):
-        for x, y in zip(a.parameters(), b.parameters()):
+        for x, y in zip(a.parameters(), b.parameters(), strict=True):
             if x is not None:
                 np.testing.assert_array_equal(x, y)
         np.testing.assert_array_equal(a.history.steps, b.history.steps)

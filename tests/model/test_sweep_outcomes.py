@@ -25,7 +25,7 @@ def test_the_trace_is_the_verdict_grid_and_ends_with_the_final_verdicts(small):
     assert (e.trace_verdicts[-1] == e.verdicts).all()  # the last grid step is the final one
     assert set(e.outcomes) <= set(OUTCOMES)
     # the curve's counts are the trace's, with Wilson intervals of those counts
-    for c, v in zip(e.failure_curve(), e.trace_verdicts):
+    for c, v in zip(e.failure_curve(), e.trace_verdicts, strict=True):
         f = int(np.sum(v != "perfect"))
         assert c["failures"] == f and c["ci95"] == pytest.approx(list(wilson_interval(f, e.K)))
 

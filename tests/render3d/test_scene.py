@@ -266,7 +266,7 @@ def test_labels_are_placed_without_overlap_axis_labels_first():
     sizes = [(80, 14)] * 3
     corners = sc.place_labels(anchors, sizes, ["vertex", "bias", "axis"], 400, 300)
     assert np.all(np.isfinite(corners))
-    boxes = [(x, y, x + w, y + h) for (x, y), (w, h) in zip(corners, sizes)]
+    boxes = [(x, y, x + w, y + h) for (x, y), (w, h) in zip(corners, sizes, strict=True)]
     for i in range(3):
         for j in range(i + 1, 3):
             a, b = boxes[i], boxes[j]

@@ -1,6 +1,8 @@
 """The experiment form, the timeline and the model picker (pytest-qt, offscreen)."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from PyQt6.QtCore import QAbstractTableModel, QPoint, Qt
@@ -397,9 +399,9 @@ def test_timeline_playback_loops(qtbot, timeline):
     timeline.speed = 240
     asked = _record(timeline.stepRequested)
     timeline.play()
-    qtbot.waitUntil(lambda: any(b < a for a, b in zip(asked, asked[1:])), timeout=10_000)
+    qtbot.waitUntil(lambda: any(b < a for a, b in itertools.pairwise(asked)), timeout=10_000)
     assert timeline.playing
-    i = next(i for i, (a, b) in enumerate(zip(asked, asked[1:])) if b < a)
+    i = next(i for i, (a, b) in enumerate(itertools.pairwise(asked)) if b < a)
     assert asked[i] == steps[-1] and asked[i + 1] == 0  # the last frame, then the first
     timeline.pause()
     assert not timeline.playing

@@ -248,7 +248,7 @@ def test_colour_bar_setting_round_trips_through_set_and_json():
     assert views["gram"] == GramSettings(bias=False, colorbar=False)
     assert from_json(GramSettings, to_json(views["gram"]), lambda w: None) == views["gram"]
     assert GramSettings().colorbar  # on by default: a heatmap without a scale reads as nothing
-    with pytest.raises(SettingError, match="--set gram.colorbar: .*true or false"):
+    with pytest.raises(SettingError, match=r"--set gram\.colorbar: .*true or false"):
         apply_sets(["gram.colorbar=sometimes"], ("gram",), n=7)
 
 

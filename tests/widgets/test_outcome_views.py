@@ -1,6 +1,8 @@
 """The outcome in the views: the timeline's outcome strip (colour per outcome, the outcome in the hover text)
 and the verdict panel's "verdict, outcome" title with its evidence line, driven by model.story's outcome events
 of a real history (the seed's SGD failure trained from its limit point: stuck)."""
+import itertools
+
 import numpy as np
 import pytest
 
@@ -35,7 +37,7 @@ def test_story_tells_the_outcome_and_the_timeline_draws_it(qtbot, sgd_failure):
     events = story_events(h, 0, True, max(1, len(h) // 200), cfg)  # the window's stride
     outs = [e for e in events if e["kind"] == "outcome"]
     assert outs and outs[-1]["outcome"] == "stuck" and outs[-1]["judged_at"] == h.latest_step
-    assert all(a["outcome"] != b["outcome"] for a, b in zip(outs, outs[1:]))  # an event where it changed
+    assert all(a["outcome"] != b["outcome"] for a, b in itertools.pairwise(outs))  # an event where it changed
     assert outs[0]["step"] >= 1024  # nothing is judged before its window [s/2, s] is recorded
     tl = Timeline()
     qtbot.addWidget(tl)

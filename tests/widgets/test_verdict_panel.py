@@ -207,7 +207,7 @@ def test_every_column_has_a_tooltip_and_the_margins_are_explained(qtbot):
     v.set_frame(make_frame(s))
     m = v.table.model()
     tips = [m.headerData(c, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole) for c in range(len(COLUMNS))]
-    assert all(t and t.startswith(f"{name}: ") and len(t) > len(name) + 30 for name, t in zip(COLUMNS, tips))
+    assert all(t and t.startswith(f"{name}: ") and len(t) > len(name) + 30 for name, t in zip(COLUMNS, tips, strict=True))
     d_i = tips[COLUMNS.index("D_i")]
     assert "fractional dimensionality" in d_i and "2/n" in d_i
     assert f"{RECON_TOL:g}" in tips[COLUMNS.index("p_i(W_i)")]
