@@ -317,10 +317,10 @@ class TimeLeft:
         self.steps = int(steps)
         self.predict = predict if predict is not None else (lambda T: float(T) + self.PRIOR_EXAMPLES)
         self.test_examples = int(test_examples)
-        self.timed: Dict[int, tuple] = {}  # T -> (steps, seconds) of finished sizes
-        self.current = None  # (index, steps done, seconds) of the size in progress
+        self.timed: Dict[int, Tuple[int, float]] = {}  # T -> (steps, seconds) of finished sizes
+        self.current: Optional[Tuple[int, int, float]] = None  # (index, steps done, seconds) of the size in progress
         self._shown = 0.0  # the largest fraction returned: the bar never moves back
-        self.anchor = None  # (T, seconds a step) from calibrate
+        self.anchor: Optional[Tuple[int, float]] = None  # (T, seconds a step) from calibrate
         self.measures: Dict[int, float] = {}  # T -> seconds its measuring took
 
     def calibrate(self, T: int, seconds_per_step: float) -> None:
@@ -484,6 +484,7 @@ class DataSizeRunner(TrainingQueue):
             if self._cancel.is_set():
                 break
             T = cfg.examples
+            assert T is not None, "each size's config has examples = T (set in __init__)"
             t_start = time.perf_counter()
 
             def on_progress(p, i=i, T=T, t_start=t_start):
@@ -505,6 +506,7 @@ class DataSizeRunner(TrainingQueue):
                 s = h.snapshot(model=int(k))
                 W[k], b[k], rec[k] = s.W, s.b, np.nan
             data = trainer.sparse_dataset if trainer.sparse_dataset is not None else trainer.dataset
+            assert data is not None, "examples = T makes a finite set, so the trainer holds it"
             t_measure = time.perf_counter()
             trl, tel, fd, dd, H = measure(cfg, W, b, data, self.test_examples, M)
             clock.measured(i, time.perf_counter() - t_measure)

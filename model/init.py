@@ -69,6 +69,8 @@ def initial_parameters(config: TrainConfig) -> Tuple[np.ndarray, np.ndarray, Opt
     elif config.init == "run":
         from .runfile import RunFileError, load_snapshot
 
+        if config.init_run is None:  # validate() refuses this too; a config built without it lands here
+            raise ConfigError("init_run", "init 'run' needs the path of a saved run")
         try:
             saved_config, snap = load_snapshot(config.init_run, config.init_step, config.init_model)
         except RunFileError as exc:  # the option that named the file: one message for the CLI and the form

@@ -91,7 +91,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -283,9 +283,10 @@ class _Params:
     def __init__(self, snap: Snapshot, bias: bool):
         self.m, self.n = snap.m, snap.n
         self.bias = bool(bias)
-        self.untied = snap.M is not None
+        M = snap.M
+        self.untied = M is not None
         self.b0 = snap.b if not self.bias else None
-        parts = [snap.W.ravel()] + ([snap.b] if self.bias else []) + ([snap.M.ravel()] if self.untied else [])
+        parts = [snap.W.ravel()] + ([snap.b] if self.bias else []) + ([M.ravel()] if M is not None else [])
         self.theta = np.ascontiguousarray(np.concatenate(parts).astype(np.float64))
         self.p = self.theta.size
         mn = self.m * self.n
@@ -494,7 +495,8 @@ def describe_direction(snap: Snapshot, dW: np.ndarray, db: Optional[np.ndarray],
     nrm = np.linalg.norm(W, axis=0)
     big = nrm > max(1e-9, 1e-6 * (float(nrm.max()) if n else 0.0))
     units = np.where(big[None, :], W / np.where(big, nrm, 1.0)[None, :], 0.0)
-    parts = []
+    # (kind "W" | "b" | "M", feature, squared length, the part: a vector, or b's one number)
+    parts: List[Tuple[str, int, float, Union[float, np.ndarray]]] = []
     for i in range(n):
         w = dW[:, i]
         a = float(np.linalg.norm(w))
@@ -509,13 +511,14 @@ def describe_direction(snap: Snapshot, dW: np.ndarray, db: Optional[np.ndarray],
                 parts.append(("M", i, am * am, mm))
     total = sum(p[2] for p in parts) or 1.0
     parts.sort(key=lambda p: -p[2])
-    chosen, acc = [], 0.0
+    chosen: List[Tuple[str, int, float, Union[float, np.ndarray]]] = []
+    acc = 0.0
     for p in parts:
         if len(chosen) >= max_parts or (chosen and acc >= share * total) or p[2] < 0.01 * total:
             break
         chosen.append(p)
         acc += p[2]
-    out = []
+    out: List[Dict[str, Any]] = []
     for kind, i, w2, val in chosen:
         frac = w2 / total
         if kind == "b":
@@ -528,7 +531,7 @@ def describe_direction(snap: Snapshot, dW: np.ndarray, db: Optional[np.ndarray],
         u = v / length
         text, comp = None, length
         if kind == "W":
-            best = (0.0, None, None)
+            best: Tuple[float, Optional[str], Optional[int]] = (0.0, None, None)  # (cos, label, j)
             for j in range(n):
                 if not big[j]:
                     continue
@@ -807,7 +810,12 @@ def _kink_data(params: _Params, objective, theta: np.ndarray, idx) -> _KinkData:
     return _KinkData(A=A.reshape(len(e_idx), -1), y=X[e_idx, o_idx].astype(np.float64), w=imp[o_idx] / T)
 
 
-def _sphere_min(fun, grad, starts: np.ndarray, lip: float, iters: int = NS_ITERS) -> Tuple[float, np.ndarray]:
+#: A function of the rows of X (one row a start or a direction) that gives one value or row per row.
+_RowFun = Callable[[np.ndarray], np.ndarray]
+
+
+def _sphere_min(fun: _RowFun, grad: _RowFun, starts: np.ndarray, lip: float,
+                iters: int = NS_ITERS) -> Tuple[float, np.ndarray]:
     """(value, point) of the smallest ``fun`` found on the unit sphere by projected gradient descent (step
     1 / lip) from every row of ``starts`` at once; fun is C^1 (piecewise quadratic), so each run ends near
     a local minimum. fun and grad take and give one row per start."""
@@ -825,7 +833,7 @@ def _sphere_min(fun, grad, starts: np.ndarray, lip: float, iters: int = NS_ITERS
     return float(vals[i]), X[i]
 
 
-def _one_sided_q(lam: np.ndarray, Ae: np.ndarray, c2: np.ndarray):
+def _one_sided_q(lam: np.ndarray, Ae: np.ndarray, c2: np.ndarray) -> Tuple[_RowFun, _RowFun]:
     """(Q, grad Q) for rows X of eigen-coordinates: Q(d) = sum lam d^2 + sum_k c2_k ReLU(a_k.d)^2, the second
     derivative of the loss along d when the first-order part vanishes."""
     return (lambda X: (X * X) @ lam + (np.maximum(X @ Ae.T, 0.0) ** 2) @ c2,
@@ -837,6 +845,7 @@ def _nonsmooth(res_obj: OptimumResult, params: _Params, true_loss: "_Loss", thet
     """The one-sided model of the loss at a kink point, and what it says (see the module doc). Sets res_obj's kink_kind
     and the numbers behind it; returns the direction the escape describes (None for a minimum)."""
     Vall, lam = sp.V_all, sp.lam_all
+    assert Vall is not None, "the kink path runs on the exact spectrum only, which keeps V_all"
     Ae = kink.A @ Vall  # kink gradients in the eigen-coordinates of the smooth piece (symmetries set aside)
     ge = Vall.T @ g
     s1 = -2.0 * kink.y * kink.w  # first order: going on changes the loss by s1 (a.d) for a target y

@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -119,7 +119,7 @@ CROSSING_KINDS = ("", "repair", "revive", "output")
 # extrapolation in log-time
 
 def extrapolate(u: Sequence[float], x1: np.ndarray, x2: np.ndarray, x3: np.ndarray,
-                target: np.ndarray) -> np.ndarray:
+                target: Union[np.ndarray, float]) -> np.ndarray:
     """Doublings after u[2] until x reaches ``target`` (inf: not towards it, or never).
 
     x1, x2, x3 are the values at log2-steps u[0] < u[1] < u[2]. The two rates v1, v2 (per
@@ -273,7 +273,8 @@ def preactivations(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None)
     return np.einsum("kai,kja->kij", W, D) + np.asarray(b, dtype=np.float64)[:, None, :]
 
 
-def _deciding(P: np.ndarray, W: np.ndarray, live: np.ndarray, tol: np.ndarray, rel: np.ndarray):
+def _deciding(P: np.ndarray, W: np.ndarray, live: np.ndarray, tol: np.ndarray,
+              rel: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per feature, each (K, n): wrong (the larger of the live wrong outputs minus tol and tol minus the own
     output: > 0 not reconstructed), ratio (|W_i| / max |W| minus the dead threshold) and fires (the largest
     value output i takes minus tol)."""
@@ -313,9 +314,9 @@ def crossings(rows: Rows, step: int, facts: Facts, perfect: np.ndarray) -> Dict[
         rec, dead, dout = facts.recon[sl], facts.dead[sl], facts.dead_out[sl]
         per = perfect[sl, None]
         failing_live = ~rec & live[sl] & ~per
-        cand.append((np.where(failing_live, extrapolate(u, *(d[0] for d in dec), 0.0), np.inf), 1))
-        cand.append((np.where(dead & ~per, extrapolate(u, *(d[1] for d in dec), 0.0), np.inf), 2))
-        cand.append((np.where(dout & ~per, extrapolate(u, *(d[2] for d in dec), 0.0), np.inf), 3))
+        cand.append((np.where(failing_live, extrapolate(u, dec[0][0], dec[1][0], dec[2][0], 0.0), np.inf), 1))
+        cand.append((np.where(dead & ~per, extrapolate(u, dec[0][1], dec[1][1], dec[2][1], 0.0), np.inf), 2))
+        cand.append((np.where(dout & ~per, extrapolate(u, dec[0][2], dec[1][2], dec[2][2], 0.0), np.inf), 3))
         T = np.stack([c[0] for c in cand])  # (4, k, n)
         flat = T.transpose(1, 0, 2).reshape(T.shape[1], -1)
         j = np.argmin(flat, axis=1)
@@ -451,6 +452,7 @@ def _preactivation_change(W: np.ndarray, M: Optional[np.ndarray], V: np.ndarray,
     db = V[:, mn:mn + n] if bias else np.zeros((k, n))
     off = mn + (n if bias else 0)
     if untied:
+        assert M is not None, "an untied model has its decoder M"
         dM = V[:, off:off + mn].reshape(k, n, m)
         return np.einsum("kai,kja->kij", dW, M) + np.einsum("kai,kja->kij", W, dM) + db[:, None, :]
     return np.einsum("kai,kaj->kij", dW, W) + np.einsum("kai,kaj->kij", W, dW) + db[:, None, :]
@@ -722,8 +724,9 @@ def _optimum_of(config: "TrainConfig", rows: Rows, i: int, k: int, kink_tol: Opt
     from .optimum import coupled_l2, local_optimum
 
     snap = _snapshot_of(rows, i, k, config)  # one-hot, with the run's importance: optimum's default objective
-    tol = {} if kink_tol is None or not math.isfinite(kink_tol) else {"kink_tol": float(kink_tol)}
-    return local_optimum(snap, None, bias=config.bias, l2=coupled_l2(config), threads=1, **tol)
+    # optimum reads kink_tol with .get: None is the same as not giving it (its own derived tolerance)
+    tol = None if kink_tol is None or not math.isfinite(kink_tol) else float(kink_tol)
+    return local_optimum(snap, None, bias=config.bias, l2=coupled_l2(config), threads=1, kink_tol=tol)
 
 
 def _full_escapes(batch: OutcomeBatch, config: "TrainConfig", rows: Rows, i: int, models: np.ndarray) -> None:
@@ -882,7 +885,8 @@ def history_rows(history: "History", step: int, models: np.ndarray) -> Rows:
     s = float(step)
     idx = sorted({history.index_at(int(s * 2.0 ** -e)) for e in (VELOCITY_SPAN, VELOCITY_SPAN / 2, 0.0)})
     got = [history.row(i) for i in idx]
-    M = None if got[0][4] is None else np.stack([g[4][models] for g in got])
+    Ms = [g[4] for g in got if g[4] is not None]  # all or none: a run is tied or untied throughout
+    M = np.stack([x[models] for x in Ms]) if Ms else None
     return Rows(np.array([g[0] for g in got], dtype=np.int64), np.stack([g[1][models] for g in got]),
                 np.stack([g[2][models] for g in got]), M)
 

@@ -312,7 +312,7 @@ class SweepEntry:
 
     def finding_rates(self) -> Dict[str, dict]:
         """{finding: {"count", "rate", "ci95"}} (Wilson 95%) for every finding seen, FINDING_KINDS order."""
-        out = {}
+        out: Dict[str, dict] = {}
         if self.findings is None:
             return out
         for kind in FINDING_KINDS:
@@ -332,6 +332,7 @@ class SweepEntry:
         """The stored outcomes as a model.outcome.OutcomeBatch (for their words and evidence), or None."""
         if self.outcome is None:
             return None
+        assert self.outcome_reason is not None, "outcome and outcome_reason are recorded and read together"
         return OutcomeBatch(int(self.step), np.asarray(self.verdicts, dtype=object), self.outcome,
                             self.outcome_reason, dict(self.outcome_ev or {}))
 
@@ -357,11 +358,13 @@ class SweepEntry:
         failures among the K models, with Wilson 95% intervals (empty when not recorded)."""
         if self.trace_steps is None:
             return []
+        verdicts, outcomes = self.trace_verdicts, self.trace_outcomes
+        assert verdicts is not None and outcomes is not None, "the trace's arrays are recorded and read together"
         out = []
         stuck_code = OUTCOMES.index("stuck")
         for g, step in enumerate(self.trace_steps):
-            fail = self.trace_verdicts[g] != "perfect"
-            stuck = fail & (self.trace_outcomes[g] == stuck_code)
+            fail = verdicts[g] != "perfect"
+            stuck = fail & (outcomes[g] == stuck_code)
             f, st = int(fail.sum()), int(stuck.sum())
             out.append({"step": int(step), "failures": f, "rate": f / self.K, "ci95": list(wilson_interval(f, self.K)),
                         "stuck": st, "stuck_rate": st / self.K, "stuck_ci95": list(wilson_interval(st, self.K))})
@@ -371,6 +374,7 @@ class SweepEntry:
         """{"dead+merged": count, ...}: how many models hold each combination of failure modes, as
         Analysis.failure_key names it ("none" for a model with none), most common first. From the stored
         failure-mode masks; a sweep saved before them counts the finding kinds that are failure modes."""
+        names: Tuple[str, ...]
         if self.modes is not None:
             masks, names = np.asarray(self.modes, np.int64), FAILURE_MODES
         elif self.findings is not None:
@@ -571,7 +575,7 @@ class Tracer:
         self.findings: List[np.ndarray] = []
         self.outcomes: List[np.ndarray] = []
         self.keys: Dict[int, np.ndarray] = {}
-        self.last = None  # the OutcomeBatch at the latest grid step
+        self.last: Optional[OutcomeBatch] = None  # the OutcomeBatch at the latest grid step
 
     ROWS_KEPT = 8  # the velocity window of the current grid step lies among the last few traced steps
 
@@ -614,13 +618,15 @@ class Tracer:
         """Put the trace and the final outcome into ``entry`` (its step must be the last grid step traced)."""
         if not self.steps or self.steps[-1] != entry.step:
             return
+        last = self.last
+        assert last is not None, "a traced grid step (self.steps) always sets self.last in __call__"
         entry.trace_steps = np.array(self.steps, np.int64)
         entry.trace_verdicts = np.stack(self.verdicts)
         entry.trace_findings = np.stack(self.findings)
         entry.trace_outcomes = np.stack(self.outcomes).astype(np.int8)
-        entry.outcome = self.last.kind.astype(np.int8)
-        entry.outcome_reason = self.last.reason.astype(np.int8)
-        entry.outcome_ev = {k: np.asarray(v) for k, v in self.last.ev.items()}
+        entry.outcome = last.kind.astype(np.int8)
+        entry.outcome_reason = last.reason.astype(np.int8)
+        entry.outcome_ev = {k: np.asarray(v) for k, v in last.ev.items()}
 
 
 class SweepRunner(TrainingQueue):
@@ -842,9 +848,11 @@ def _save_outcomes(c, e: SweepEntry, code: Dict[str, int]) -> None:
     if e.modes is not None:
         c.create_dataset("modes", data=np.asarray(e.modes, np.int32))
     if e.trace_steps is not None:
+        verdicts = e.trace_verdicts
+        assert verdicts is not None, "the trace's arrays are recorded and read together"
         t = c.create_group("trace")
         t.create_dataset("steps", data=np.asarray(e.trace_steps, np.int64))
-        t.create_dataset("verdict", data=np.array([[code[v] for v in row] for row in e.trace_verdicts], np.int16))
+        t.create_dataset("verdict", data=np.array([[code[v] for v in row] for row in verdicts], np.int16))
         t.create_dataset("findings", data=np.asarray(e.trace_findings, np.int32))
         t.create_dataset("outcome", data=np.asarray(e.trace_outcomes, np.int8))
     if e.outcome is not None:
@@ -976,11 +984,11 @@ def _read_outcomes(f, c, e: SweepEntry, path: Path, key: str, names: List[str], 
             if name not in o:
                 raise RunFileError(path, f"configs/{key}/outcome has no '{name}' dataset")
             check_whole(o[name], path, f"configs/{key}/outcome/{name}")
-        kind, reason = np.asarray(o["kind"][()]), np.asarray(o["reason"][()])
-        if kind.shape != (K,) or reason.shape != (K,):
+        kind_raw, reason_raw = np.asarray(o["kind"][()]), np.asarray(o["reason"][()])  # (kind is a mode's name above)
+        if kind_raw.shape != (K,) or reason_raw.shape != (K,):
             raise RunFileError(path, f"configs/{key}/outcome/kind and reason need shape ({K},)")
-        e.outcome = remap(kind, onames, OUTCOMES, "outcome/kind")
-        e.outcome_reason = remap(reason, rnames, REASONS, "outcome/reason")
+        e.outcome = remap(kind_raw, onames, OUTCOMES, "outcome/kind")
+        e.outcome_reason = remap(reason_raw, rnames, REASONS, "outcome/reason")
         ev = {}
         for name in o:
             if name.startswith("ev_"):
