@@ -36,14 +36,15 @@ The training sets are not stored: they are regenerated from the seeds
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import geometry as geo
-from .config import DEFAULT_TEST_EXAMPLES, ConfigError, TrainConfig, smdd_config  # noqa: F401 (re-exported)
+from .config import DEFAULT_TEST_EXAMPLES, ConfigError, TrainConfig, smdd_config
 from .data import sparse_coo
 from .engine import BASE_BYTES, MEMORY_FRACTION, TrainingQueue, available_memory, fmt_bytes, sparse_data_bytes  # noqa: F401
 from .h5io import DATASIZE_FORMAT, RunFileError, as_str, check_real, check_writable, read_h5, read_version, write_h5
@@ -59,7 +60,7 @@ _TEST_STREAM = 0x7E57
 DATASIZE_HISTORY_MB = 4.0
 
 
-def parse_sizes(text: str) -> List[int]:
+def parse_sizes(text: str) -> list[int]:
     """'3,5,8,1e3' -> [3, 5, 8, 1000] (sorted, unique). Bad input: ConfigError('sizes', ...)."""
     out = []
     for part in str(text).replace(";", ",").split(","):
@@ -111,8 +112,8 @@ def memory_estimate(config: TrainConfig, T: int, test_examples: int = DEFAULT_TE
     return int(training_bytes(config, T) + measure)
 
 
-def check_sizes(config: TrainConfig, sizes: Sequence[int], limit: Optional[int] = None,
-                test_examples: int = DEFAULT_TEST_EXAMPLES) -> Dict[int, int]:
+def check_sizes(config: TrainConfig, sizes: Sequence[int], limit: int | None = None,
+                test_examples: int = DEFAULT_TEST_EXAMPLES) -> dict[int, int]:
     """{T: estimated bytes}; ConfigError('sizes', ...) naming every T that would not fit in ``limit``
     (default: MEMORY_FRACTION of the memory available now)."""
     if limit is None:
@@ -132,7 +133,7 @@ def check_sizes(config: TrainConfig, sizes: Sequence[int], limit: Optional[int] 
 # measuring
 
 def coo_loss(W: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, count: int,
-             importance: Optional[np.ndarray] = None, M: Optional[np.ndarray] = None) -> float:
+             importance: np.ndarray | None = None, M: np.ndarray | None = None) -> float:
     """Mean over ``count`` examples (given as COO) of sum_i I_i (ReLU(D W x + b)_i - x_i)^2, float64.
 
     Dense only in chunks of examples: the zeros contribute I_i ReLU(p_i)^2, the
@@ -206,11 +207,11 @@ class SizeResult:
 @dataclass
 class DataSizeSweep:
     base: TrainConfig
-    sizes: List[int]
+    sizes: list[int]
     test_examples: int
-    results: List[SizeResult] = field(default_factory=list)
+    results: list[SizeResult] = field(default_factory=list)
     cancelled: bool = False
-    path: Optional[Path] = None
+    path: Path | None = None
 
     def summary(self) -> dict:
         return {"base": self.base.to_dict(), "sizes": list(self.sizes), "test_examples": self.test_examples,
@@ -234,7 +235,7 @@ class DataSizeProgress:
     total: int
     steps_per_s: float = 0.0
     fraction: float = 0.0  # of the whole sweep (its estimated work)
-    seconds_left: Optional[float] = None  # estimated, to the end of the sweep; None until timed
+    seconds_left: float | None = None  # estimated, to the end of the sweep; None until timed
 
 
 def hidden_embeddings(W: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, T: int) -> np.ndarray:
@@ -246,7 +247,7 @@ def hidden_embeddings(W: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: n
     return H
 
 
-def embedding_regularity(H: np.ndarray) -> Tuple[Optional[float], Optional[float]]:
+def embedding_regularity(H: np.ndarray) -> tuple[float | None, float | None]:
     """(radius_cv, gap_ratio) of the non-zero hidden vectors (columns of H, m = 2 or their
     principal plane): the same figures inspect gives for feature vectors. A regular T-gon
     has radius_cv 0 and gap_ratio 1."""
@@ -259,9 +260,9 @@ def embedding_regularity(H: np.ndarray) -> Tuple[Optional[float], Optional[float
     return cv, gap
 
 
-def measure(config: TrainConfig, W: np.ndarray, b: np.ndarray, dataset: Union[SparseDataset, np.ndarray],
-            test_examples: int, M: Optional[np.ndarray] = None
-            ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def measure(config: TrainConfig, W: np.ndarray, b: np.ndarray, dataset: SparseDataset | np.ndarray,
+            test_examples: int, M: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """train loss, test loss, feature dims, data dims, H for K models.
     dataset: a data.SparseDataset, or dense (K, T, n)."""
     from .data import SparseDataset
@@ -311,17 +312,17 @@ class TimeLeft:
     #: drawing its set and warming up the kernel).
     MIN_SECONDS = 1.0
 
-    def __init__(self, sizes: Sequence[int], steps: int, predict: Optional[Callable[[int], float]] = None,
+    def __init__(self, sizes: Sequence[int], steps: int, predict: Callable[[int], float] | None = None,
                  test_examples: int = 0):
         self.sizes = [int(T) for T in sizes]
         self.steps = int(steps)
         self.predict = predict if predict is not None else (lambda T: float(T) + self.PRIOR_EXAMPLES)
         self.test_examples = int(test_examples)
-        self.timed: Dict[int, Tuple[int, float]] = {}  # T -> (steps, seconds) of finished sizes
-        self.current: Optional[Tuple[int, int, float]] = None  # (index, steps done, seconds) of the size in progress
+        self.timed: dict[int, tuple[int, float]] = {}  # T -> (steps, seconds) of finished sizes
+        self.current: tuple[int, int, float] | None = None  # (index, steps done, seconds) of the size in progress
         self._shown = 0.0  # the largest fraction returned: the bar never moves back
-        self.anchor: Optional[Tuple[int, float]] = None  # (T, seconds a step) from calibrate
-        self.measures: Dict[int, float] = {}  # T -> seconds its measuring took
+        self.anchor: tuple[int, float] | None = None  # (T, seconds a step) from calibrate
+        self.measures: dict[int, float] = {}  # T -> seconds its measuring took
 
     def calibrate(self, T: int, seconds_per_step: float) -> None:
         self.anchor = (int(T), float(seconds_per_step))
@@ -338,7 +339,7 @@ class TimeLeft:
         """Size ``index``'s measuring took ``seconds``."""
         self.measures[self.sizes[index]] = float(seconds)
 
-    def _factors(self) -> List[Tuple[float, float]]:
+    def _factors(self) -> list[tuple[float, float]]:
         """(log T, log factor) at the timed sizes, T ascending."""
         pts = {T: sec / st for T, (st, sec) in self.timed.items() if st > 0 and sec > 0}
         if self.anchor is not None and self.anchor[0] not in pts and self.anchor[1] > 0:
@@ -368,7 +369,7 @@ class TimeLeft:
         rate = sum(sec for _, sec in done) / sum(t + self.test_examples for t, _ in done)
         return rate * (T + self.test_examples)
 
-    def _costs(self, factors) -> List[float]:
+    def _costs(self, factors) -> list[float]:
         """Each size's steps and measuring, in seconds."""
         return [self.steps * self._step_cost(T, factors) + self._measure_cost(T) for T in self.sizes]
 
@@ -385,7 +386,7 @@ class TimeLeft:
         self._shown = max(self._shown, float(min(1.0, done / total)) if total > 0 else 1.0)
         return self._shown
 
-    def seconds_left(self, index: int, steps_done: int) -> Optional[float]:
+    def seconds_left(self, index: int, steps_done: int) -> float | None:
         """Estimated seconds to the end of the sweep, None before any step was timed."""
         factors = self._factors()
         if not factors:
@@ -397,7 +398,7 @@ class TimeLeft:
         return float(left)
 
 
-def fmt_seconds(s: Optional[float]) -> str:
+def fmt_seconds(s: float | None) -> str:
     """'2 h 05 min', '12 min 30 s', '45 s'; '?' when unknown."""
     if s is None or not np.isfinite(s):
         return "?"
@@ -413,8 +414,8 @@ class DataSizeRunner(TrainingQueue):
     """Train one finite-T configuration per size, in order; cancel keeps the finished sizes."""
 
     def __init__(self, base: TrainConfig, sizes: Sequence[int], test_examples: int = DEFAULT_TEST_EXAMPLES,
-                 out: Optional[Union[str, Path]] = None, threads: Optional[int] = None,
-                 memory_limit: Optional[int] = None,
+                 out: str | Path | None = None, threads: int | None = None,
+                 memory_limit: int | None = None,
                  overwrite: bool = False):
         if base.data != "sparse":
             raise ConfigError("data", f"a dataset-size sweep needs sparse data, got {base.data!r}")
@@ -468,7 +469,7 @@ class DataSizeRunner(TrainingQueue):
             return (time.perf_counter() - t) / extra
         return one
 
-    def run(self, progress: Optional[Callable[[DataSizeProgress], None]] = None) -> DataSizeSweep:
+    def run(self, progress: Callable[[DataSizeProgress], None] | None = None) -> DataSizeSweep:
         import time
 
         N = len(self.sizes)
@@ -533,7 +534,7 @@ class DataSizeRunner(TrainingQueue):
 # ----------------------------------------------------------------------------
 # files
 
-def save_datasize(path: Union[str, Path], sweep: DataSizeSweep, replace: bool = False) -> Path:
+def save_datasize(path: str | Path, sweep: DataSizeSweep, replace: bool = False) -> Path:
     """Write the dataset-size sweep atomically (h5io.write_h5); an existing file is
     replaced only with ``replace``."""
     path = Path(path)
@@ -559,7 +560,7 @@ def save_datasize(path: Union[str, Path], sweep: DataSizeSweep, replace: bool = 
     return path
 
 
-def open_datasize(path: Union[str, Path]) -> DataSizeSweep:
+def open_datasize(path: str | Path) -> DataSizeSweep:
     """Read a dataset-size sweep file through the read guard (h5io.read_h5). Any problem is
     a RunFileError naming the file and its kind (one line)."""
     path = Path(path)
@@ -591,7 +592,27 @@ def _read_datasize(f, path: Path) -> DataSizeSweep:
     return sw
 
 
-__all__ = ["SMDD_SIZES", "smdd_config", "parse_sizes", "memory_estimate", "training_bytes", "check_sizes",
-           "available_memory", "coo_loss", "fresh_test_set", "measure", "hidden_embeddings", "embedding_regularity",
-           "TimeLeft", "fmt_seconds", "SizeResult", "DataSizeSweep", "DataSizeProgress",
-           "DataSizeRunner", "save_datasize", "open_datasize", "fmt_bytes", "DEFAULT_TEST_EXAMPLES"]
+__all__ = [
+    "DEFAULT_TEST_EXAMPLES",
+    "SMDD_SIZES",
+    "DataSizeProgress",
+    "DataSizeRunner",
+    "DataSizeSweep",
+    "SizeResult",
+    "TimeLeft",
+    "available_memory",
+    "check_sizes",
+    "coo_loss",
+    "embedding_regularity",
+    "fmt_bytes",
+    "fmt_seconds",
+    "fresh_test_set",
+    "hidden_embeddings",
+    "measure",
+    "memory_estimate",
+    "open_datasize",
+    "parse_sizes",
+    "save_datasize",
+    "smdd_config",
+    "training_bytes",
+]

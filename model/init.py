@@ -6,7 +6,7 @@ member reopened as a single run (seed s + k) starts from the same point.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .config import TrainConfig
 
 
-def henighan(n: int) -> Tuple[np.ndarray, np.ndarray]:
+def henighan(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Henighan's exact solution for m = 2: W (2, n), b (n,) with ReLU(W^T W + b) = I.
 
     W_i = r (cos 2 pi i/n, sin 2 pi i/n), r^2 = 1 / (1 - cos 2 pi/n), b_i = -r^2 cos 2 pi/n.
@@ -33,7 +33,7 @@ def henighan(n: int) -> Tuple[np.ndarray, np.ndarray]:
     return W, b
 
 
-def xavier(seed: int, m: int, n: int, untied: bool) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+def xavier(seed: int, m: int, n: int, untied: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Xavier-normal W (m, n) (std sqrt(2/(m+n))), and M (n, m) when untied, from seed alone.
 
     Drawn by torch's generator (the runs' seeds mean what they always meant), so torch is
@@ -47,7 +47,7 @@ def xavier(seed: int, m: int, n: int, untied: bool) -> Tuple[np.ndarray, Optiona
     return W, M
 
 
-def initial_parameters(config: TrainConfig) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+def initial_parameters(config: TrainConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """W (K, m, n), b (K, n), M (K, n, m) or None, as float32 numpy arrays."""
     K, m, n = config.models, config.m, config.n
     W = np.empty((K, m, n), np.float32)

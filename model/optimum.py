@@ -90,8 +90,9 @@ Thresholds (each criterion reports its margin in ``to_dict``):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -144,7 +145,7 @@ def coupled_l2(config: TrainConfig) -> float:
 @dataclass
 class OptimumResult:
     grad_norm: float
-    lowest_curvatures: List[float]  # the k lowest, symmetries set aside
+    lowest_curvatures: list[float]  # the k lowest, symmetries set aside
     kind: str  # "minimum" | "saddle" | "kink" | "moving"
     escape: str  # 1-based; "" for a minimum
     loss: float = float("nan")
@@ -154,7 +155,7 @@ class OptimumResult:
     n_flat: int = 0
     n_flat_lower_bound: bool = False  # Lanczos: only the k computed are counted
     n_negative: int = 0
-    curvature_tols: List[float] = field(default_factory=list)
+    curvature_tols: list[float] = field(default_factory=list)
     hessian_norm: float = float("nan")
     param_precision: str = "float64"
     # moving
@@ -167,10 +168,10 @@ class OptimumResult:
     radius_from_kink: bool = False  # the validity radius is the distance to the nearest ReLU kink
     # kinks
     kink_count: int = 0
-    kink_entries: List[Tuple[int, int]] = field(default_factory=list)  # (output, example), 1-based, at most 20
+    kink_entries: list[tuple[int, int]] = field(default_factory=list)  # (output, example), 1-based, at most 20
     kink_margin: float = float("inf")  # min |P| / tol_P
     kink_distance: float = float("inf")  # min |P| / |grad P| (parameter-space distance to the nearest kink)
-    one_sided: Optional[Dict[str, float]] = None
+    one_sided: dict[str, float] | None = None
     # the one-sided model at a kink (exact path): "minimum" | "nonsmooth_saddle" | "descent" ("" elsewhere)
     kink_kind: str = ""
     first_order_slope: float = float("nan")  # min over unit d of the one-sided slope
@@ -178,15 +179,15 @@ class OptimumResult:
     curvature_tol_q: float = float("nan")
     descent_measured: float = float("nan")  # 2 (L(t d) - L) / t^2 along the descent, from the true loss
     driven_curvature: float = float("nan")  # min of Q off the flat directions of the smooth piece
-    gd_follows: Optional[bool] = None  # a non-smooth saddle: whether gradient descent can follow the descent
+    gd_follows: bool | None = None  # a non-smooth saddle: whether gradient descent can follow the descent
     flat_share: float = float("nan")  # the share of |d|^2 along those flat directions
-    flat_direction: Optional[np.ndarray] = None
+    flat_direction: np.ndarray | None = None
     flat_escape: str = ""
     # the direction the escape describes (unit; lowest eigenvector, or -g when moving)
-    direction_W: Optional[np.ndarray] = None
-    direction_b: Optional[np.ndarray] = None
-    direction_M: Optional[np.ndarray] = None
-    escape_parts: List[Dict[str, Any]] = field(default_factory=list)
+    direction_W: np.ndarray | None = None
+    direction_b: np.ndarray | None = None
+    direction_M: np.ndarray | None = None
+    escape_parts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def negative_margin(self) -> float:
@@ -330,7 +331,7 @@ def _torch():
     return torch
 
 
-def _param_unit(snap: Snapshot) -> Tuple[float, str]:
+def _param_unit(snap: Snapshot) -> tuple[float, str]:
     arrays = [snap.W, snap.b] + ([snap.M] if snap.M is not None else [])
     if all(np.array_equal(a.astype(np.float32).astype(np.float64), a) for a in arrays):
         return FLOAT32_UNIT, "float32"
@@ -419,7 +420,7 @@ class _Loss:
 # ----------------------------------------------------------------------------
 # pre-activations and kinks
 
-def _preactivation_stats(snap: Snapshot, objective, bias: bool, unit: float, tol_abs: Optional[float] = None):
+def _preactivation_stats(snap: Snapshot, objective, bias: bool, unit: float, tol_abs: float | None = None):
     """Pre-activations P (examples x outputs) that depend on the parameters, with
     their rounding tolerance (or ``tol_abs``) and the parameter-space norm of their gradient.
 
@@ -438,8 +439,8 @@ def _preactivation_stats(snap: Snapshot, objective, bias: bool, unit: float, tol
     T = X.shape[0]
     blk = max(1, 2_000_000 // max(n, 1))
     margin, dist_other, dist_all, count = math.inf, math.inf, math.inf, 0
-    rows: List[np.ndarray] = []
-    cols: List[np.ndarray] = []
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
     for s in range(0, T, blk):
         Xs = X[s:s + blk]
         H = Xs @ W.T  # (t, m)
@@ -480,8 +481,8 @@ def _preactivation_stats(snap: Snapshot, objective, bias: bool, unit: float, tol
 # ----------------------------------------------------------------------------
 # describing a direction in the seed's words
 
-def describe_direction(snap: Snapshot, dW: np.ndarray, db: Optional[np.ndarray], dM: Optional[np.ndarray],
-                       share: float = DESCRIBE_SHARE, max_parts: int = MAX_PARTS) -> Tuple[str, List[Dict[str, Any]]]:
+def describe_direction(snap: Snapshot, dW: np.ndarray, db: np.ndarray | None, dM: np.ndarray | None,
+                       share: float = DESCRIBE_SHARE, max_parts: int = MAX_PARTS) -> tuple[str, list[dict[str, Any]]]:
     """(text, parts) for a unit direction in parameter space, 1-based feature numbers.
 
     Each feature's W part is named by the reference it lies closest to (|cos| >=
@@ -496,7 +497,7 @@ def describe_direction(snap: Snapshot, dW: np.ndarray, db: Optional[np.ndarray],
     big = nrm > max(1e-9, 1e-6 * (float(nrm.max()) if n else 0.0))
     units = np.where(big[None, :], W / np.where(big, nrm, 1.0)[None, :], 0.0)
     # (kind "W" | "b" | "M", feature, squared length, the part: a vector, or b's one number)
-    parts: List[Tuple[str, int, float, Union[float, np.ndarray]]] = []
+    parts: list[tuple[str, int, float, float | np.ndarray]] = []
     for i in range(n):
         w = dW[:, i]
         a = float(np.linalg.norm(w))
@@ -511,14 +512,14 @@ def describe_direction(snap: Snapshot, dW: np.ndarray, db: Optional[np.ndarray],
                 parts.append(("M", i, am * am, mm))
     total = sum(p[2] for p in parts) or 1.0
     parts.sort(key=lambda p: -p[2])
-    chosen: List[Tuple[str, int, float, Union[float, np.ndarray]]] = []
+    chosen: list[tuple[str, int, float, float | np.ndarray]] = []
     acc = 0.0
     for p in parts:
         if len(chosen) >= max_parts or (chosen and acc >= share * total) or p[2] < 0.01 * total:
             break
         chosen.append(p)
         acc += p[2]
-    out: List[Dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
     for kind, i, w2, val in chosen:
         frac = w2 / total
         if kind == "b":
@@ -531,7 +532,7 @@ def describe_direction(snap: Snapshot, dW: np.ndarray, db: Optional[np.ndarray],
         u = v / length
         text, comp = None, length
         if kind == "W":
-            best: Tuple[float, Optional[str], Optional[int]] = (0.0, None, None)  # (cos, label, j)
+            best: tuple[float, str | None, int | None] = (0.0, None, None)  # (cos, label, j)
             for j in range(n):
                 if not big[j]:
                     continue
@@ -614,9 +615,9 @@ def _lanczos(hvp, p: int, k: int, U: np.ndarray):
     return lam, V, res, lam_max
 
 
-def local_optimum(snapshot: Snapshot, objective: Optional[Objective] = None, k: int = 6, exact_max_params: int = EXACT_MAX_PARAMS, *,
-                  bias: bool = True, l2: float = 0.0, symmetries: bool = True, threads: Optional[int] = None,
-                  **tolerances: Optional[float]) -> OptimumResult:
+def local_optimum(snapshot: Snapshot, objective: Objective | None = None, k: int = 6, exact_max_params: int = EXACT_MAX_PARAMS, *,
+                  bias: bool = True, l2: float = 0.0, symmetries: bool = True, threads: int | None = None,
+                  **tolerances: float | None) -> OptimumResult:
     """Gradient, lowest curvatures (symmetries set aside) and the kind of point (see the module doc).
 
     objective: model/probe.py's Objective (default: one-hot data with the snapshot's
@@ -660,10 +661,10 @@ class _Spectrum:
     hvp: Any                # v -> H v
     method: str             # "exact" | "lanczos"
     exact: bool
-    V_all: Optional[np.ndarray] = None  # (p, p - s) every eigenvector off the symmetries (exact only)
+    V_all: np.ndarray | None = None  # (p, p - s) every eigenvector off the symmetries (exact only)
 
 
-def _spectrum(loss: "_Loss", theta: np.ndarray, U: np.ndarray, kk: int, exact: bool) -> _Spectrum:
+def _spectrum(loss: _Loss, theta: np.ndarray, U: np.ndarray, kk: int, exact: bool) -> _Spectrum:
     """The lowest curvatures on the complement of span(U): exact Hessian or Lanczos."""
     p, s = theta.size, U.shape[1]
     if not exact:
@@ -682,8 +683,8 @@ def _spectrum(loss: "_Loss", theta: np.ndarray, U: np.ndarray, kk: int, exact: b
     return _Spectrum(lam_all[:kk], V_all[:, :kk], np.zeros(kk), Hn, lam_all, lambda v: H @ v, "exact", True, V_all)
 
 
-def _moving_ratios(loss: "_Loss", theta, g, sp: _Spectrum, curv_tols, grad_l, dist_other: float, unit: float,
-                   tol_round: float, grad_floor: float) -> Tuple[List[float], Dict[str, Any]]:
+def _moving_ratios(loss: _Loss, theta, g, sp: _Spectrum, curv_tols, grad_l, dist_other: float, unit: float,
+                   tol_round: float, grad_floor: float) -> tuple[list[float], dict[str, Any]]:
     """Along -g and each lowest direction: the Newton step against half the radius where the quadratic
     model holds (or the gradient against its floor where the curvature is flat). Returns the ratios and
     what the gradient direction says (grad_curvature, newton_distance, validity_radius, loss_drop,
@@ -721,8 +722,8 @@ def _moving_ratios(loss: "_Loss", theta, g, sp: _Spectrum, curv_tols, grad_l, di
     return ratios, gd
 
 
-def _classify(res_obj: OptimumResult, snapshot: Snapshot, params: _Params, true_loss: "_Loss", theta, g,
-              sp: _Spectrum, curv_tols, dist_other: float, fd_step: float, kink: Optional["_KinkData"] = None) -> None:
+def _classify(res_obj: OptimumResult, snapshot: Snapshot, params: _Params, true_loss: _Loss, theta, g,
+              sp: _Spectrum, curv_tols, dist_other: float, fd_step: float, kink: _KinkData | None = None) -> None:
     """Set res_obj's kind (kink, moving, saddle, minimum; first match wins), its escape and direction."""
     V, tnorm, gnorm = sp.V, float(np.linalg.norm(theta)), float(np.linalg.norm(g))
 
@@ -815,7 +816,7 @@ _RowFun = Callable[[np.ndarray], np.ndarray]
 
 
 def _sphere_min(fun: _RowFun, grad: _RowFun, starts: np.ndarray, lip: float,
-                iters: int = NS_ITERS) -> Tuple[float, np.ndarray]:
+                iters: int = NS_ITERS) -> tuple[float, np.ndarray]:
     """(value, point) of the smallest ``fun`` found on the unit sphere by projected gradient descent (step
     1 / lip) from every row of ``starts`` at once; fun is C^1 (piecewise quadratic), so each run ends near
     a local minimum. fun and grad take and give one row per start."""
@@ -833,15 +834,15 @@ def _sphere_min(fun: _RowFun, grad: _RowFun, starts: np.ndarray, lip: float,
     return float(vals[i]), X[i]
 
 
-def _one_sided_q(lam: np.ndarray, Ae: np.ndarray, c2: np.ndarray) -> Tuple[_RowFun, _RowFun]:
+def _one_sided_q(lam: np.ndarray, Ae: np.ndarray, c2: np.ndarray) -> tuple[_RowFun, _RowFun]:
     """(Q, grad Q) for rows X of eigen-coordinates: Q(d) = sum lam d^2 + sum_k c2_k ReLU(a_k.d)^2, the second
     derivative of the loss along d when the first-order part vanishes."""
     return (lambda X: (X * X) @ lam + (np.maximum(X @ Ae.T, 0.0) ** 2) @ c2,
             lambda X: 2.0 * lam[None, :] * X + 2.0 * (np.maximum(X @ Ae.T, 0.0) * c2) @ Ae)
 
 
-def _nonsmooth(res_obj: OptimumResult, params: _Params, true_loss: "_Loss", theta, g, sp: _Spectrum, curv_tols,
-               kink: "_KinkData", dist_other: float, fd_step: float) -> Optional[np.ndarray]:
+def _nonsmooth(res_obj: OptimumResult, params: _Params, true_loss: _Loss, theta, g, sp: _Spectrum, curv_tols,
+               kink: _KinkData, dist_other: float, fd_step: float) -> np.ndarray | None:
     """The one-sided model of the loss at a kink point, and what it says (see the module doc). Sets res_obj's kink_kind
     and the numbers behind it; returns the direction the escape describes (None for a minimum)."""
     Vall, lam = sp.V_all, sp.lam_all
@@ -960,7 +961,7 @@ def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetrie
         method=sp.method, n_params=p, n_symmetries=s, n_flat=n_flat, n_flat_lower_bound=not sp.exact,
         n_negative=n_neg, curvature_tols=curv_tols, hessian_norm=sp.Hn, param_precision=prec,
         moving_ratio=max(ratios) if ratios else 0.0, grad_floor=grad_floor, kink_count=kink_count,
-        kink_entries=[(int(o) + 1, int(e) + 1) for e, o in zip(kink_idx[0][:20], kink_idx[1][:20])],
+        kink_entries=[(int(o) + 1, int(e) + 1) for e, o in zip(kink_idx[0][:20], kink_idx[1][:20], strict=True)],
         kink_margin=kink_margin, kink_distance=dist_all, **gd)
     kink = _kink_data(params, objective, theta, kink_idx) if kink_count and sp.exact else None
     _classify(res_obj, snapshot, params, true_loss, theta, g, sp, curv_tols, dist_other,
@@ -968,7 +969,7 @@ def _local_optimum(snapshot, objective, k, exact_max_params, bias, l2, symmetrie
     return res_obj
 
 
-def _one_sided(loss: _Loss, theta: np.ndarray, v: np.ndarray, h: float) -> Dict[str, float]:
+def _one_sided(loss: _Loss, theta: np.ndarray, v: np.ndarray, h: float) -> dict[str, float]:
     """One-sided slopes and curvatures of t -> L(theta + t v) at 0, from points on
     one side only (t = c h, c > 0, and t = -c h), so each side sees one piece of
     the piecewise-polynomial loss: the second-order one-sided difference for the
@@ -999,6 +1000,14 @@ def _one_sided(loss: _Loss, theta: np.ndarray, v: np.ndarray, h: float) -> Dict[
             "slope_err": max(esp, esm), "curvature_err": max(ecp, ecm)}
 
 
-__all__ = ["local_optimum", "OptimumResult", "coupled_l2", "describe_direction", "KINDS", "KINK_KINDS",
-           "TOLERANCE_KEYS",
-           "FLOAT32_UNIT", "FLOAT64_UNIT"]
+__all__ = [
+    "FLOAT32_UNIT",
+    "FLOAT64_UNIT",
+    "KINDS",
+    "KINK_KINDS",
+    "TOLERANCE_KEYS",
+    "OptimumResult",
+    "coupled_l2",
+    "describe_direction",
+    "local_optimum",
+]

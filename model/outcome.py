@@ -64,8 +64,9 @@ caller's, as they are needed for the verdict anyway. ``benchmarks/outcome_audit.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -119,7 +120,7 @@ CROSSING_KINDS = ("", "repair", "revive", "output")
 # extrapolation in log-time
 
 def extrapolate(u: Sequence[float], x1: np.ndarray, x2: np.ndarray, x3: np.ndarray,
-                target: Union[np.ndarray, float]) -> np.ndarray:
+                target: np.ndarray | float) -> np.ndarray:
     """Doublings after u[2] until x reaches ``target`` (inf: not towards it, or never).
 
     x1, x2, x3 are the values at log2-steps u[0] < u[1] < u[2]. The two rates v1, v2 (per
@@ -164,7 +165,7 @@ class Rows:
     steps: np.ndarray
     W: np.ndarray
     b: np.ndarray
-    M: Optional[np.ndarray] = None
+    M: np.ndarray | None = None
 
     def at(self, step: float) -> int:
         """Index of the row at or before ``step`` (0 when all are after it)."""
@@ -185,7 +186,7 @@ class Facts:
     keys: np.ndarray  # (K,) int64 diagnosis codes (verdict and finding kinds)
 
     @classmethod
-    def of(cls, analyses: Sequence["Analysis"]) -> "Facts":
+    def of(cls, analyses: Sequence[Analysis]) -> Facts:
         K = len(analyses)
         n = analyses[0].n if K else 0
         recon = np.zeros((K, n), bool)
@@ -203,7 +204,7 @@ class Facts:
         return cls(np.array([a.verdict for a in analyses], dtype=object), recon, dead, dout, loss, tol, rel, keys)
 
 
-def diagnosis_code(a: "Analysis") -> int:
+def diagnosis_code(a: Analysis) -> int:
     """One integer per diagnosis (for 'unchanged since'): the verdict, the set of finding kinds, and how many
     features are dead, not reconstructed and merged (a merged model that loses one of two merged pairs keeps
     its verdict and kinds but drops a level)."""
@@ -237,7 +238,7 @@ def loss_near(loss_steps: np.ndarray, losses: np.ndarray, step: float, pool: flo
 # ----------------------------------------------------------------------------
 # check 1: the pace of the loss
 
-def level_quantum(config: "TrainConfig") -> float:
+def level_quantum(config: TrainConfig) -> float:
     """q = (n - 1)/n^2 times the mean importance: the spacing of the failure levels d (n - 1)/n^2."""
     n = config.n
     imp = config.importance_vector()
@@ -245,7 +246,7 @@ def level_quantum(config: "TrainConfig") -> float:
 
 
 def pace_doublings(step: int, loss_steps: np.ndarray, losses: np.ndarray,
-                   quantum: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                   quantum: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(doublings until the loss has fallen by one level (inf: never at its present pace), the change of the
     loss per doubling over [s/2, s] (negative falling), L(s/2), L(s)), each (K,).
 
@@ -266,7 +267,7 @@ def pace_doublings(step: int, loss_steps: np.ndarray, losses: np.ndarray,
 # ----------------------------------------------------------------------------
 # check 2: where the present motion leads (pre-activations)
 
-def preactivations(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None) -> np.ndarray:
+def preactivations(W: np.ndarray, b: np.ndarray, M: np.ndarray | None = None) -> np.ndarray:
     """(K, n, n) P[k, i, j] = p_j(W_i) = D_j . W_i + b_j (D = W^T tied, M untied), float64."""
     W = np.asarray(W, dtype=np.float64)
     D = np.swapaxes(W, 1, 2) if M is None else np.asarray(M, dtype=np.float64)
@@ -274,7 +275,7 @@ def preactivations(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray] = None)
 
 
 def _deciding(P: np.ndarray, W: np.ndarray, live: np.ndarray, tol: np.ndarray,
-              rel: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+              rel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per feature, each (K, n): wrong (the larger of the live wrong outputs minus tol and tol minus the own
     output: > 0 not reconstructed), ratio (|W_i| / max |W| minus the dead threshold) and fires (the largest
     value output i takes minus tol)."""
@@ -290,7 +291,7 @@ def _deciding(P: np.ndarray, W: np.ndarray, live: np.ndarray, tol: np.ndarray,
     return wrong, ratio, fires
 
 
-def crossings(rows: Rows, step: int, facts: Facts, perfect: np.ndarray) -> Dict[str, np.ndarray]:
+def crossings(rows: Rows, step: int, facts: Facts, perfect: np.ndarray) -> dict[str, np.ndarray]:
     """Check 2 for K models: the doublings until the first failing feature is repaired (``t``), which feature
     and how (``feature`` 0-based, -1 none; ``kind`` a CROSSING_KINDS code), and the next kink of all
     (``kink_t``, ``kink_entry`` (input, output) 0-based). A perfect model has no failing feature."""
@@ -309,7 +310,7 @@ def crossings(rows: Rows, step: int, facts: Facts, perfect: np.ndarray) -> Dict[
     for a in range(0, K, chunk):
         sl = slice(a, min(K, a + chunk))
         Ps = [preactivations(rows.W[i, sl], rows.b[i, sl], None if rows.M is None else rows.M[i, sl]) for i in idx]
-        dec = [_deciding(P, rows.W[i, sl], live[sl], facts.recon_tol[sl], facts.dead_rel[sl]) for P, i in zip(Ps, idx)]
+        dec = [_deciding(P, rows.W[i, sl], live[sl], facts.recon_tol[sl], facts.dead_rel[sl]) for P, i in zip(Ps, idx, strict=True)]
         cand = []
         rec, dead, dout = facts.recon[sl], facts.dead[sl], facts.dead_out[sl]
         per = perfect[sl, None]
@@ -337,7 +338,7 @@ def crossings(rows: Rows, step: int, facts: Facts, perfect: np.ndarray) -> Dict[
 # ----------------------------------------------------------------------------
 # check 3: the local model, batched over the candidates
 
-def _param_units(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray]) -> np.ndarray:
+def _param_units(W: np.ndarray, b: np.ndarray, M: np.ndarray | None) -> np.ndarray:
     """(K,) the precision of each model's parameters: half a float32 ulp when all are float32 numbers
     (a trained model), else a few float64 ulps (built by hand from cos, sin, sqrt)."""
     def is32(a):
@@ -400,8 +401,8 @@ def _thetas(W, b, M, bias: bool) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(parts, axis=1))
 
 
-def local_models(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray], config: "TrainConfig",
-                 loss: np.ndarray) -> Dict[str, np.ndarray]:
+def local_models(W: np.ndarray, b: np.ndarray, M: np.ndarray | None, config: TrainConfig,
+                 loss: np.ndarray) -> dict[str, np.ndarray]:
     """Check 3 for K one-hot models at once (the exact Hessian by batched autograd: p Hessian-vector
     products of the summed loss): per model the lowest curvature off the latent symmetries (``lam``) and its
     tolerance (``tol``), the fall the quadratic model allows along it before the next kink (``drop``) against
@@ -443,7 +444,7 @@ def local_models(W: np.ndarray, b: np.ndarray, M: Optional[np.ndarray], config: 
     return out
 
 
-def _preactivation_change(W: np.ndarray, M: Optional[np.ndarray], V: np.ndarray, m: int, n: int, bias: bool,
+def _preactivation_change(W: np.ndarray, M: np.ndarray | None, V: np.ndarray, m: int, n: int, bias: bool,
                           untied: bool) -> np.ndarray:
     """(k, n, n) the directional derivative of P = (D W)^T + b along each model's V (P is bilinear in W, D)."""
     k = V.shape[0]
@@ -458,8 +459,8 @@ def _preactivation_change(W: np.ndarray, M: Optional[np.ndarray], V: np.ndarray,
     return np.einsum("kai,kaj->kij", dW, W) + np.einsum("kai,kaj->kij", W, dW) + db[:, None, :]
 
 
-def escape_doublings(config: "TrainConfig", step: int, lam: np.ndarray, sigma: np.ndarray, reach: np.ndarray,
-                     x0: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def escape_doublings(config: TrainConfig, step: int, lam: np.ndarray, sigma: np.ndarray, reach: np.ndarray,
+                     x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(e-folding rate per step, doublings of the step count to escape) along a negative curvature lam for the
     run's optimiser, linearised about the point (lam >= 0: rate 0, never):
 
@@ -497,7 +498,7 @@ def _lowest_off_symmetries(H: np.ndarray, T: np.ndarray, th: np.ndarray):
     Hn = np.abs(lam_all).max(axis=1)
     if T.shape[2]:
         U, S, _ = np.linalg.svd(T, full_matrices=False)
-        keep = S > 64 * EPS * np.maximum(np.linalg.norm(th, axis=1, keepdims=True), 1.0)
+        keep = 64 * EPS * np.maximum(np.linalg.norm(th, axis=1, keepdims=True), 1.0) < S
         U = U * keep[:, None, :]
         H = H + (2.0 * Hn + 1.0)[:, None, None] * (U @ np.swapaxes(U, 1, 2))
     lam, V = np.linalg.eigh(H)
@@ -541,8 +542,8 @@ class OutcomeBatch:
     verdicts: np.ndarray  # (K,) object
     kind: np.ndarray  # (K,) int8 index into OUTCOMES
     reason: np.ndarray  # (K,) int8 index into REASONS
-    ev: Dict[str, np.ndarray] = field(default_factory=dict)
-    escapes: Dict[int, str] = field(default_factory=dict)  # model -> the local model's words (full analyses)
+    ev: dict[str, np.ndarray] = field(default_factory=dict)
+    escapes: dict[int, str] = field(default_factory=dict)  # model -> the local model's words (full analyses)
 
     @property
     def K(self) -> int:
@@ -558,11 +559,11 @@ class OutcomeBatch:
         """(K,) bool: settled or stuck."""
         return self.kind != OUTCOMES.index("moving")
 
-    def evidence(self, k: int) -> Dict[str, Any]:
+    def evidence(self, k: int) -> dict[str, Any]:
         """Model k's evidence, JSON-safe (features 1-based), each check with its margin."""
         return _evidence(self, int(k))
 
-    def to_dict(self, k: int) -> Dict[str, Any]:
+    def to_dict(self, k: int) -> dict[str, Any]:
         """{"kind", "reason", "text", "evidence"} of model k."""
         k = int(k)
         return {"kind": OUTCOMES[self.kind[k]], "reason": REASONS[self.reason[k]], "text": self.text(k),
@@ -573,14 +574,14 @@ class OutcomeBatch:
         return outcome_text(self, int(k))
 
 
-def _jf(x) -> Optional[float]:
+def _jf(x) -> float | None:
     x = float(x)
     return x if math.isfinite(x) else None
 
 
-def judge(config: "TrainConfig", step: int, loss_steps: np.ndarray, losses: np.ndarray, rows: Rows,
-          analyses: Sequence["Analysis"], keys_before: Optional[Sequence[np.ndarray]] = None,
-          local: bool = True, full: bool = False, diverged: Optional[np.ndarray] = None) -> OutcomeBatch:
+def judge(config: TrainConfig, step: int, loss_steps: np.ndarray, losses: np.ndarray, rows: Rows,
+          analyses: Sequence[Analysis], keys_before: Sequence[np.ndarray] | None = None,
+          local: bool = True, full: bool = False, diverged: np.ndarray | None = None) -> OutcomeBatch:
     """The outcome of each of K models at ``step`` (see the module doc).
 
     loss_steps (N,), losses (N, K): the recorded losses (rows after ``step`` are ignored); rows: the recorded
@@ -649,7 +650,7 @@ def judge(config: "TrainConfig", step: int, loss_steps: np.ndarray, losses: np.n
     return batch
 
 
-def evidence_template(K: int) -> Dict[str, np.ndarray]:
+def evidence_template(K: int) -> dict[str, np.ndarray]:
     """Every evidence array of an OutcomeBatch, empty (NaN; -1 for feature and entry indices; 0 for codes and
     flags): what a batch starts from and what a sweep file that lacks one reads as."""
     ev = {name: np.full(K, np.nan) for name in ("pace_t", "pace", "loss_half", "loss_s", "quantum", "cross_t", "kink_t",
@@ -674,7 +675,7 @@ def _sparse_outcomes(batch: OutcomeBatch, sparse: np.ndarray, L_half: np.ndarray
     batch.ev["sparse_change"][sparse] = rel[sparse]
 
 
-def _local_check(batch: OutcomeBatch, config: "TrainConfig", i: int, rows: Rows, cand: np.ndarray,
+def _local_check(batch: OutcomeBatch, config: TrainConfig, i: int, rows: Rows, cand: np.ndarray,
                  loss: np.ndarray) -> None:
     """Check 3 on the candidates (still called stuck): an escape the optimiser can take makes them moving."""
     ev = batch.ev
@@ -711,7 +712,7 @@ def _local_check(batch: OutcomeBatch, config: "TrainConfig", i: int, rows: Rows,
     batch.kind[hit], batch.reason[hit] = OUTCOMES.index("moving"), REASONS.index("escape")
 
 
-def _snapshot_of(rows: Rows, i: int, k: int, config: "TrainConfig"):
+def _snapshot_of(rows: Rows, i: int, k: int, config: TrainConfig):
     from .snapshot import Snapshot
 
     return Snapshot(step=int(rows.steps[i]), W=np.asarray(rows.W[i, k], np.float64),
@@ -720,7 +721,7 @@ def _snapshot_of(rows: Rows, i: int, k: int, config: "TrainConfig"):
                     importance=None if config.importance is None else config.importance_vector(), model=k)
 
 
-def _optimum_of(config: "TrainConfig", rows: Rows, i: int, k: int, kink_tol: Optional[float] = None):
+def _optimum_of(config: TrainConfig, rows: Rows, i: int, k: int, kink_tol: float | None = None):
     from .optimum import coupled_l2, local_optimum
 
     snap = _snapshot_of(rows, i, k, config)  # one-hot, with the run's importance: optimum's default objective
@@ -729,7 +730,7 @@ def _optimum_of(config: "TrainConfig", rows: Rows, i: int, k: int, kink_tol: Opt
     return local_optimum(snap, None, bias=config.bias, l2=coupled_l2(config), threads=1, kink_tol=tol)
 
 
-def _full_escapes(batch: OutcomeBatch, config: "TrainConfig", rows: Rows, i: int, models: np.ndarray) -> None:
+def _full_escapes(batch: OutcomeBatch, config: TrainConfig, rows: Rows, i: int, models: np.ndarray) -> None:
     for k in models:
         k = int(k)
         if k not in batch.escapes:
@@ -739,14 +740,14 @@ def _full_escapes(batch: OutcomeBatch, config: "TrainConfig", rows: Rows, i: int
 # ----------------------------------------------------------------------------
 # words and numbers
 
-def _when(step: int, t: float) -> Optional[int]:
+def _when(step: int, t: float) -> int | None:
     """The step t doublings after ``step`` (None when never)."""
     if not math.isfinite(t) or t > 60:
         return None
     return int(round(max(step, 1) * 2.0 ** t))
 
 
-def _evidence(b: OutcomeBatch, k: int) -> Dict[str, Any]:
+def _evidence(b: OutcomeBatch, k: int) -> dict[str, Any]:
     ev, s, H = b.ev, b.step, HORIZON_DOUBLINGS
     feat = int(ev["cross_feature"][k])
     entry = [int(x) for x in ev["kink_entry"][k]]
@@ -771,7 +772,7 @@ def _evidence(b: OutcomeBatch, k: int) -> Dict[str, Any]:
     return out
 
 
-def _local_evidence(b: OutcomeBatch, k: int) -> Dict[str, Any]:
+def _local_evidence(b: OutcomeBatch, k: int) -> dict[str, Any]:
     ev = b.ev
     lam, tol, drop, res = (float(ev[x][k]) for x in ("lam", "lam_tol", "drop", "res32"))
     g, fl = float(ev["grad"][k]), float(ev["floor"][k])
@@ -842,7 +843,7 @@ def outcome_text(b: OutcomeBatch, k: int) -> str:
     return f"stuck: {level}, {repair}, and {local}"
 
 
-def outcome_words(verdict: str, kind: Optional[str]) -> str:
+def outcome_words(verdict: str, kind: str | None) -> str:
     """'symmetric_failure', 'stuck' -> 'symmetric failure, stuck' (the verdict alone when there is no outcome)."""
     v = str(verdict).replace("_", " ")
     return v if not kind else f"{v}, {kind}"
@@ -851,9 +852,9 @@ def outcome_words(verdict: str, kind: Optional[str]) -> str:
 # ----------------------------------------------------------------------------
 # from a run's history
 
-def history_outcomes(history: "History", config: "TrainConfig", step: Optional[int] = None,
-                     models: Optional[Sequence[int]] = None, local: bool = True, full: bool = False,
-                     analyses: Optional[Sequence["Analysis"]] = None) -> OutcomeBatch:
+def history_outcomes(history: History, config: TrainConfig, step: int | None = None,
+                     models: Sequence[int] | None = None, local: bool = True, full: bool = False,
+                     analyses: Sequence[Analysis] | None = None) -> OutcomeBatch:
     """The outcomes at the recorded step at or before ``step`` (None: the latest) of ``models`` (default:
     all) of a run's history, from its recorded losses and rows. Each model is analysed at s, s/sqrt 2 and
     s/2 (model.analysis.analyze, without separability; ``analyses`` at s may be given)."""
@@ -880,7 +881,7 @@ def history_outcomes(history: "History", config: "TrainConfig", step: Optional[i
                  diverged=diverged)
 
 
-def history_rows(history: "History", step: int, models: np.ndarray) -> Rows:
+def history_rows(history: History, step: int, models: np.ndarray) -> Rows:
     """The history's rows of the velocity window before ``step`` (and at it), for ``models``."""
     s = float(step)
     idx = sorted({history.index_at(int(s * 2.0 ** -e)) for e in (VELOCITY_SPAN, VELOCITY_SPAN / 2, 0.0)})
@@ -891,8 +892,8 @@ def history_rows(history: "History", step: int, models: np.ndarray) -> Rows:
                 np.stack([g[2][models] for g in got]), M)
 
 
-def outcome_of(history: "History", config: "TrainConfig", model: int = 0, step: Optional[int] = None,
-               full: bool = True) -> Dict[str, Any]:
+def outcome_of(history: History, config: TrainConfig, model: int = 0, step: int | None = None,
+               full: bool = True) -> dict[str, Any]:
     """One model's outcome as JSON (``inspect``): {"kind", "reason", "text", "evidence"}; with ``full`` the
     local model's own words (optimum.local_optimum) for a failure."""
     b = history_outcomes(history, config, step, [int(model)], local=True, full=full)
@@ -901,12 +902,12 @@ def outcome_of(history: "History", config: "TrainConfig", model: int = 0, step: 
     return d
 
 
-def all_decided(history: "History", config: "TrainConfig") -> bool:
+def all_decided(history: History, config: TrainConfig) -> bool:
     """Whether every model of the history is settled or stuck at its latest recorded step (``until_decided``)."""
     return bool(history_outcomes(history, config).decided().all())
 
 
-def decide_hook(config: "TrainConfig") -> Tuple[Optional[List[int]], Optional[Callable[[Any], bool]]]:
+def decide_hook(config: TrainConfig) -> tuple[list[int] | None, Callable[[Any], bool] | None]:
     """(at_steps, on_step) for engine.Trainer.run that carry out ``config.until_decided``: the outcomes are
     checked on engine.decide_grid (step 1,024 and every half doubling, and the cap) and the run stops once
     every model is settled or stuck; (None, None) without the option. Every caller that trains a run passes
@@ -918,6 +919,23 @@ def decide_hook(config: "TrainConfig") -> Tuple[Optional[List[int]], Optional[Ca
     return decide_grid(config.steps), (lambda trainer: all_decided(trainer.history, trainer.config))
 
 
-__all__ = ["OUTCOMES", "REASONS", "evidence_template", "HORIZON_DOUBLINGS", "OutcomeBatch", "Rows", "judge", "history_outcomes",
-           "history_rows", "outcome_of", "all_decided", "decide_hook", "outcome_words", "extrapolate", "diagnosis_code",
-           "level_quantum", "local_models", "preactivations"]
+__all__ = [
+    "HORIZON_DOUBLINGS",
+    "OUTCOMES",
+    "REASONS",
+    "OutcomeBatch",
+    "Rows",
+    "all_decided",
+    "decide_hook",
+    "diagnosis_code",
+    "evidence_template",
+    "extrapolate",
+    "history_outcomes",
+    "history_rows",
+    "judge",
+    "level_quantum",
+    "local_models",
+    "outcome_of",
+    "outcome_words",
+    "preactivations",
+]

@@ -42,9 +42,10 @@ import itertools
 import json
 import math
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -53,8 +54,17 @@ from .config import ConfigError, Option, TrainConfig, grid_options
 from .engine import TrainingQueue
 from .engine import check_memory as engine_check_memory
 from .engine import memory_estimate as engine_memory_estimate
-from .h5io import (SWEEP_FORMAT, RunFileError, as_str, check_real, check_whole, check_writable, read_h5, read_version,
-                   write_h5)
+from .h5io import (
+    SWEEP_FORMAT,
+    RunFileError,
+    as_str,
+    check_real,
+    check_whole,
+    check_writable,
+    read_h5,
+    read_version,
+    write_h5,
+)
 from .outcome import OUTCOMES, REASONS, VELOCITY_SPAN, OutcomeBatch
 from .runfile import autosave_path
 from .snapshot import Snapshot
@@ -83,7 +93,7 @@ Z95 = 1.959963984540054
 # ----------------------------------------------------------------------------
 # grids: the keys are the schema's sweepable options (model.config.grid_options)
 
-def _grid_keys() -> Dict[str, Option]:
+def _grid_keys() -> dict[str, Option]:
     """{key: Option} of the options a grid may vary, with their aliases (wd, optimiser, t)."""
     opts = grid_options(TrainConfig)
     keys = dict(opts)
@@ -93,7 +103,7 @@ def _grid_keys() -> Dict[str, Option]:
     return keys
 
 
-def _grid_key(raw: str, keys: Dict[str, Option]) -> Optional[Option]:
+def _grid_key(raw: str, keys: dict[str, Option]) -> Option | None:
     return keys.get(raw.strip().lower().replace("-", "_"))
 
 
@@ -127,12 +137,12 @@ def _parse_value(opt: Option, text: str):
     return v
 
 
-def parse_grid(specs: Optional[Sequence[str]]) -> Dict[str, list]:
+def parse_grid(specs: Sequence[str] | None) -> dict[str, list]:
     """["n=6,7,8", "lr=1e-3,3e-3"] -> {"n": [6, 7, 8], "lr": [0.001, 0.003]} (key order kept).
 
     Several pairs may also share one string, separated by spaces or ';'.
     """
-    grid: Dict[str, list] = {}
+    grid: dict[str, list] = {}
     keys = _grid_keys()
     names = ", ".join(grid_options(TrainConfig))
     for spec in specs or []:
@@ -160,7 +170,7 @@ def parse_grid(specs: Optional[Sequence[str]]) -> Dict[str, list]:
     return grid
 
 
-def grid_label(values: Dict[str, object]) -> str:
+def grid_label(values: dict[str, object]) -> str:
     """{"n": 8, "lr": 0.001} -> 'n=8 lr=0.001' ('base' when empty)."""
     if not values:
         return "base"
@@ -173,7 +183,7 @@ MAX_GRID_CONFIGS = 10_000
 
 
 def expand_grid(base: TrainConfig,
-                grid: Optional[Dict[str, list]] = None) -> List[Tuple[Dict[str, object], TrainConfig]]:
+                grid: dict[str, list] | None = None) -> list[tuple[dict[str, object], TrainConfig]]:
     """[(values dict, validated TrainConfig)] for the cartesian product of the grid over base;
     ConfigError("grid") for a product of more than MAX_GRID_CONFIGS, before any is built."""
     grid = grid or {}
@@ -184,7 +194,7 @@ def expand_grid(base: TrainConfig,
         raise ConfigError("grid", f"has {total:,} configurations ({sizes}); at most {MAX_GRID_CONFIGS:,}")
     out = []
     for combo in itertools.product(*(grid[k] for k in keys)):
-        values = dict(zip(keys, combo))
+        values = dict(zip(keys, combo, strict=True))
         cfg = base.replace(**values)
         try:
             cfg.validate()
@@ -200,7 +210,7 @@ def expand_grid(base: TrainConfig,
 # ----------------------------------------------------------------------------
 # statistics
 
-def wilson_interval(k: int, n: int, z: float = Z95) -> Tuple[float, float]:
+def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for k successes out of n: (low, high); (0, 1) when n = 0."""
     if n <= 0:
         return 0.0, 1.0
@@ -214,8 +224,8 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> Tuple[float, float]:
     return lo, hi
 
 
-def loss_histogram(losses: np.ndarray, verdicts: Union[Sequence[str], np.ndarray], bins: int = 40,
-                   floor: float = 1e-12) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
+def loss_histogram(losses: np.ndarray, verdicts: Sequence[str] | np.ndarray, bins: int = 40,
+                   floor: float = 1e-12) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Histogram of log10(final loss), stacked by verdict.
 
     Returns (edges (bins+1,) in log10 units, {verdict: counts (bins,)}). Losses
@@ -249,30 +259,30 @@ class SweepEntry:
     """One configuration of a sweep: K models, their final parameters and verdicts."""
 
     config: TrainConfig  # models = K, seed = s: model k is the single run with seed s + k
-    grid: Dict[str, object]
+    grid: dict[str, object]
     W: np.ndarray  # (K, m, n) float32
     b: np.ndarray  # (K, n) float32
     loss: np.ndarray  # (K,) float32, the recorded loss at `step` (NaN when diverged)
     verdicts: np.ndarray  # (K,) object: names from SWEEP_VERDICTS
     halted: np.ndarray  # (K,) int64, -1 = ran to the end
     step: int
-    M: Optional[np.ndarray] = None
+    M: np.ndarray | None = None
     #: (K,) int32 bit masks: bit i set when model k has finding FINDING_KINDS[i]
     #: (None for sweeps saved before findings existed)
-    findings: Optional[np.ndarray] = None
+    findings: np.ndarray | None = None
     #: (K,) int32 bit masks of the failure modes (bit i = FAILURE_MODES[i]; None for older sweeps)
-    modes: Optional[np.ndarray] = None
+    modes: np.ndarray | None = None
     #: The verdict grid (Tracer): its steps (G,), and at each every model's verdict (G, K) object, finding mask
     #: (G, K) int32 (without separability) and outcome (G, K) int8 (OUTCOMES codes). None for older sweeps.
-    trace_steps: Optional[np.ndarray] = None
-    trace_verdicts: Optional[np.ndarray] = None
-    trace_findings: Optional[np.ndarray] = None
-    trace_outcomes: Optional[np.ndarray] = None
+    trace_steps: np.ndarray | None = None
+    trace_verdicts: np.ndarray | None = None
+    trace_findings: np.ndarray | None = None
+    trace_outcomes: np.ndarray | None = None
     #: Each model's outcome at ``step`` (K,) int8 (OUTCOMES codes), what decided it (REASONS codes) and the
     #: evidence arrays of model.outcome.OutcomeBatch.ev (None for older sweeps)
-    outcome: Optional[np.ndarray] = None
-    outcome_reason: Optional[np.ndarray] = None
-    outcome_ev: Optional[Dict[str, np.ndarray]] = None
+    outcome: np.ndarray | None = None
+    outcome_reason: np.ndarray | None = None
+    outcome_ev: dict[str, np.ndarray] | None = None
 
     @property
     def K(self) -> int:
@@ -286,7 +296,7 @@ class SweepEntry:
     def seeds(self) -> np.ndarray:
         return self.config.seed + np.arange(self.K, dtype=np.int64)
 
-    def counts(self) -> Dict[str, int]:
+    def counts(self) -> dict[str, int]:
         """{verdict: count} for every verdict seen, in SWEEP_VERDICTS order."""
         out = {}
         for v in SWEEP_VERDICTS:
@@ -295,7 +305,7 @@ class SweepEntry:
                 out[v] = c
         return out
 
-    def rates(self) -> Dict[str, dict]:
+    def rates(self) -> dict[str, dict]:
         """{verdict: {"count", "rate", "ci95": [low, high]}} (Wilson 95%) for every verdict seen."""
         K = self.K
         out = {}
@@ -310,9 +320,9 @@ class SweepEntry:
             return np.zeros(self.K, dtype=bool)
         return (np.asarray(self.findings, np.int64) >> FINDING_KINDS.index(kind)) & 1 == 1
 
-    def finding_rates(self) -> Dict[str, dict]:
+    def finding_rates(self) -> dict[str, dict]:
         """{finding: {"count", "rate", "ci95"}} (Wilson 95%) for every finding seen, FINDING_KINDS order."""
-        out: Dict[str, dict] = {}
+        out: dict[str, dict] = {}
         if self.findings is None:
             return out
         for kind in FINDING_KINDS:
@@ -324,11 +334,11 @@ class SweepEntry:
 
     # ------------------------------------------------------------------ outcomes
     @property
-    def outcomes(self) -> Optional[np.ndarray]:
+    def outcomes(self) -> np.ndarray | None:
         """(K,) object: each model's outcome at ``step`` (settled, stuck, moving), or None when not recorded."""
         return None if self.outcome is None else np.array(OUTCOMES, dtype=object)[self.outcome]
 
-    def outcome_batch(self) -> Optional["OutcomeBatch"]:
+    def outcome_batch(self) -> OutcomeBatch | None:
         """The stored outcomes as a model.outcome.OutcomeBatch (for their words and evidence), or None."""
         if self.outcome is None:
             return None
@@ -336,11 +346,11 @@ class SweepEntry:
         return OutcomeBatch(int(self.step), np.asarray(self.verdicts, dtype=object), self.outcome,
                             self.outcome_reason, dict(self.outcome_ev or {}))
 
-    def outcome_rates(self) -> Dict[str, dict]:
+    def outcome_rates(self) -> dict[str, dict]:
         """Rates that mean something: {name: {"count", "rate", "ci95"}} (Wilson 95%, over all K models) for each
         outcome, and for the failures by outcome ("failure_stuck", "failure_moving": a failure that will stay,
         one still changing)."""
-        out: Dict[str, dict] = {}
+        out: dict[str, dict] = {}
         kinds = self.outcomes
         if kinds is None:
             return out
@@ -353,7 +363,7 @@ class SweepEntry:
             out[name] = {"count": c, "rate": c / self.K if self.K else 0.0, "ci95": [lo, hi]}
         return out
 
-    def failure_curve(self) -> List[dict]:
+    def failure_curve(self) -> list[dict]:
         """The failure rate against training length: at each step of the verdict grid, the failures and the stuck
         failures among the K models, with Wilson 95% intervals (empty when not recorded)."""
         if self.trace_steps is None:
@@ -370,11 +380,11 @@ class SweepEntry:
                         "stuck": st, "stuck_rate": st / self.K, "stuck_ci95": list(wilson_interval(st, self.K))})
         return out
 
-    def finding_combinations(self) -> Dict[str, int]:
+    def finding_combinations(self) -> dict[str, int]:
         """{"dead+merged": count, ...}: how many models hold each combination of failure modes, as
         Analysis.failure_key names it ("none" for a model with none), most common first. From the stored
         failure-mode masks; a sweep saved before them counts the finding kinds that are failure modes."""
-        names: Tuple[str, ...]
+        names: tuple[str, ...]
         if self.modes is not None:
             masks, names = np.asarray(self.modes, np.int64), FAILURE_MODES
         elif self.findings is not None:
@@ -387,18 +397,18 @@ class SweepEntry:
             sub |= ((masks >> i) & 1) << i
         vals, counts = np.unique(sub, return_counts=True)
         out = {}
-        for v, c in sorted(zip(vals.tolist(), counts.tolist()), key=lambda x: (-x[1], x[0])):
+        for v, c in sorted(zip(vals.tolist(), counts.tolist(), strict=True), key=lambda x: (-x[1], x[0])):
             out["+".join(sorted(names[i] for i in keep if (v >> i) & 1)) or "none"] = int(c)
         return out
 
-    def finding_names(self, k: int) -> List[str]:
+    def finding_names(self, k: int) -> list[str]:
         """Model k's finding kinds."""
         if self.findings is None:
             return []
         m = int(self.findings[int(k)])
         return [x for i, x in enumerate(FINDING_KINDS) if (m >> i) & 1]
 
-    def per_model(self) -> List[dict]:
+    def per_model(self) -> list[dict]:
         """Each model's seed, verdict, outcome (with what decided it, in words), findings and loss: one seed can
         be followed across two sweeps (model k of a configuration with seed s is the single run with seed s + k)."""
         kinds = self.outcomes
@@ -427,7 +437,7 @@ class SweepEntry:
                         M=None if self.M is None else self.M[k],
                         importance=None if cfg.importance is None else cfg.importance_vector(), model=k)
 
-    def single_run_config(self, k: int, history_budget_mb: Optional[float] = None) -> TrainConfig:
+    def single_run_config(self, k: int, history_budget_mb: float | None = None) -> TrainConfig:
         """The single run that reproduces model k (seed s + k), with its full history, on the
         path the sweep trained it with (alone the cost model could pick another, whose round-off,
         amplified near a saddle over a long run, can end in another arrangement)."""
@@ -478,11 +488,11 @@ class SweepEntry:
 @dataclass
 class Sweep:
     base: TrainConfig
-    grid: Dict[str, list]
+    grid: dict[str, list]
     models: int
-    entries: List[SweepEntry] = field(default_factory=list)
+    entries: list[SweepEntry] = field(default_factory=list)
     cancelled: bool = False
-    path: Optional[Path] = None
+    path: Path | None = None
 
     @property
     def planned(self) -> int:
@@ -541,7 +551,7 @@ def memory_estimate(cfg: TrainConfig) -> int:
     return engine_memory_estimate(cfg.replace(history_budget_mb=SWEEP_HISTORY_MB))
 
 
-def check_memory(plan: Sequence[Tuple[Dict[str, object], TrainConfig]], limit: Optional[int] = None) -> None:
+def check_memory(plan: Sequence[tuple[dict[str, object], TrainConfig]], limit: int | None = None) -> None:
     """ConfigError naming the first configuration of ``plan`` ([(values, cfg)]) that would
     not fit in ``limit`` bytes (default: the share of the memory available now that a
     sweep may plan for), with the estimate (model.engine.check_memory)."""
@@ -567,19 +577,19 @@ class Tracer:
         for g in self.grid:
             pts |= {g, int(round(g * 2.0 ** -(VELOCITY_SPAN / 2))), int(round(g * 2.0 ** -VELOCITY_SPAN)), g // 2}
         self.at_steps = sorted(x for x in pts if 0 < x <= config.steps)
-        self.loss_steps: List[int] = []
-        self.losses: List[np.ndarray] = []
-        self.rows: List[tuple] = []  # (step, W, b, M), the last ROWS_KEPT traced
-        self.steps: List[int] = []
-        self.verdicts: List[np.ndarray] = []
-        self.findings: List[np.ndarray] = []
-        self.outcomes: List[np.ndarray] = []
-        self.keys: Dict[int, np.ndarray] = {}
-        self.last: Optional[OutcomeBatch] = None  # the OutcomeBatch at the latest grid step
+        self.loss_steps: list[int] = []
+        self.losses: list[np.ndarray] = []
+        self.rows: list[tuple] = []  # (step, W, b, M), the last ROWS_KEPT traced
+        self.steps: list[int] = []
+        self.verdicts: list[np.ndarray] = []
+        self.findings: list[np.ndarray] = []
+        self.outcomes: list[np.ndarray] = []
+        self.keys: dict[int, np.ndarray] = {}
+        self.last: OutcomeBatch | None = None  # the OutcomeBatch at the latest grid step
 
     ROWS_KEPT = 8  # the velocity window of the current grid step lies among the last few traced steps
 
-    def __call__(self, trainer: "Trainer") -> bool:
+    def __call__(self, trainer: Trainer) -> bool:
         step, W, b, loss, M = trainer.history.row(-1)
         halted = trainer.history.halted
         loss = np.where((halted >= 0) & (halted <= step), np.nan, loss)
@@ -590,7 +600,7 @@ class Tracer:
             return False
         return self._judge(int(step), trainer.history, halted)
 
-    def _judge(self, step: int, history: "History", halted: np.ndarray) -> bool:
+    def _judge(self, step: int, history: History, halted: np.ndarray) -> bool:
         from .outcome import Rows, diagnosis_code, judge
 
         cfg = self.config
@@ -607,14 +617,14 @@ class Tracer:
                     diverged=diverged)
         self.keys[step] = codes
         self.steps.append(step)
-        verdicts = np.array([DIVERGED if d else a.verdict for a, d in zip(analyses, diverged)], dtype=object)
+        verdicts = np.array([DIVERGED if d else a.verdict for a, d in zip(analyses, diverged, strict=True)], dtype=object)
         self.verdicts.append(verdicts)
         self.findings.append(np.array([finding_mask(a.finding_kinds) for a in analyses], dtype=np.int32))
         self.outcomes.append(out.kind.copy())
         self.last = out
         return bool(cfg.until_decided and out.decided().all())
 
-    def fill(self, entry: "SweepEntry") -> None:
+    def fill(self, entry: SweepEntry) -> None:
         """Put the trace and the final outcome into ``entry`` (its step must be the last grid step traced)."""
         if not self.steps or self.steps[-1] != entry.step:
             return
@@ -637,8 +647,8 @@ class SweepRunner(TrainingQueue):
     completed configuration (atomically).
     """
 
-    def __init__(self, base: TrainConfig, grid: Optional[Dict[str, list]] = None, models: Optional[int] = None,
-                 out: Optional[Union[str, Path]] = None, threads: Optional[int] = None, overwrite: bool = False):
+    def __init__(self, base: TrainConfig, grid: dict[str, list] | None = None, models: int | None = None,
+                 out: str | Path | None = None, threads: int | None = None, overwrite: bool = False):
         base = base.replace(models=int(models if models is not None else base.models))
         base.validate()
         if base.init == "run":
@@ -655,14 +665,14 @@ class SweepRunner(TrainingQueue):
         if self.out is not None:
             check_writable(self.out, overwrite, SWEEP_FORMAT)
 
-    def run(self, progress: Optional[Callable[[SweepProgress], None]] = None) -> Sweep:
+    def run(self, progress: Callable[[SweepProgress], None] | None = None) -> Sweep:
         try:
             return self._run(progress)
         except BaseException:
             self.save_unsaved()  # what finished is kept, as after a cancel
             raise
 
-    def _run(self, progress: Optional[Callable[[SweepProgress], None]] = None) -> Sweep:
+    def _run(self, progress: Callable[[SweepProgress], None] | None = None) -> Sweep:
         total = len(self.plan)
         for i, (values, cfg) in enumerate(self.plan):
             if self._cancel.is_set():
@@ -724,7 +734,7 @@ class SweepRunner(TrainingQueue):
             except RunFileError:
                 pass
 
-    def _collect(self, values, cfg, trainer, i, total, label, progress) -> Optional[SweepEntry]:
+    def _collect(self, values, cfg, trainer, i, total, label, progress) -> SweepEntry | None:
         h = trainer.history
         step, W, b, loss, M = h.row(len(h) - 1)
         halted = h.halted
@@ -756,9 +766,9 @@ class SweepRunner(TrainingQueue):
                           halted=halted, step=int(step), M=M, findings=findings, modes=modes)
 
 
-def run_sweep(base: TrainConfig, grid: Optional[Dict[str, list]] = None, models: Optional[int] = None,
-              out: Optional[Union[str, Path]] = None, progress: Optional[Callable[[SweepProgress], None]] = None,
-              threads: Optional[int] = None) -> Sweep:
+def run_sweep(base: TrainConfig, grid: dict[str, list] | None = None, models: int | None = None,
+              out: str | Path | None = None, progress: Callable[[SweepProgress], None] | None = None,
+              threads: int | None = None) -> Sweep:
     """Convenience: build a SweepRunner and run it to the end."""
     return SweepRunner(base, grid, models, out=out, threads=threads).run(progress)
 
@@ -766,7 +776,7 @@ def run_sweep(base: TrainConfig, grid: Optional[Dict[str, list]] = None, models:
 # ----------------------------------------------------------------------------
 # an entry as plain arrays (a cluster task's result: JSON meta and npz arrays, no pickle)
 
-def entry_arrays(e: SweepEntry) -> Tuple[dict, Dict[str, np.ndarray]]:
+def entry_arrays(e: SweepEntry) -> tuple[dict, dict[str, np.ndarray]]:
     """(meta, arrays) of one configuration's results, every array numeric; entry_from_arrays reads them back."""
     code = {v: i for i, v in enumerate(SWEEP_VERDICTS)}
     arrays = {"W": e.W, "b": e.b, "loss": e.loss, "halted": e.halted,
@@ -782,8 +792,8 @@ def entry_arrays(e: SweepEntry) -> Tuple[dict, Dict[str, np.ndarray]]:
     return {"step": int(e.step), "verdict_names": list(SWEEP_VERDICTS)}, arrays
 
 
-def entry_from_arrays(config: TrainConfig, values: Dict[str, object], meta: dict,
-                      a: Dict[str, np.ndarray]) -> SweepEntry:
+def entry_from_arrays(config: TrainConfig, values: dict[str, object], meta: dict,
+                      a: dict[str, np.ndarray]) -> SweepEntry:
     names = np.array(meta["verdict_names"], dtype=object)
     e = SweepEntry(config=config, grid=dict(values), W=a["W"], b=a["b"], loss=a["loss"], verdicts=names[a["verdict"]],
                    halted=a["halted"], step=int(meta["step"]), M=a.get("M"), findings=a.get("findings"),
@@ -805,7 +815,7 @@ def default_sweep_path(base: TrainConfig, models: int) -> Path:
     return autosave_path(base, "sweep", models)
 
 
-def save_sweep(path: Union[str, Path], sweep: Sweep, replace: bool = False) -> Path:
+def save_sweep(path: str | Path, sweep: Sweep, replace: bool = False) -> Path:
     """Write the sweep to ``path`` atomically (h5io.write_h5); an existing file is
     replaced only with ``replace``."""
     path = Path(path)
@@ -842,7 +852,7 @@ def save_sweep(path: Union[str, Path], sweep: Sweep, replace: bool = False) -> P
     return path
 
 
-def _save_outcomes(c, e: SweepEntry, code: Dict[str, int]) -> None:
+def _save_outcomes(c, e: SweepEntry, code: dict[str, int]) -> None:
     """The failure-mode masks (modes), the trace (trace/steps, verdict, findings, outcome) and the final outcomes (outcome/kind, reason and
     each evidence array as outcome/ev_NAME) of one configuration; the names' lists are the file's attributes."""
     if e.modes is not None:
@@ -864,7 +874,7 @@ def _save_outcomes(c, e: SweepEntry, code: Dict[str, int]) -> None:
             o.create_dataset("ev_" + name, data=a.astype(np.float64) if a.dtype.kind == "f" else a.astype(np.int64))
 
 
-def open_sweep(path: Union[str, Path]) -> Sweep:
+def open_sweep(path: str | Path) -> Sweep:
     """Read a sweep file through the read guard (h5io.read_h5). Any problem is a
     RunFileError naming the file and its kind (one line)."""
     path = Path(path)
@@ -927,7 +937,7 @@ def _read_sweep(f, path: Path) -> Sweep:
     return sweep
 
 
-def _names(f, attr: str, path: Path, ours: Sequence[str]) -> Optional[List[str]]:
+def _names(f, attr: str, path: Path, ours: Sequence[str]) -> list[str] | None:
     if attr not in f.attrs:
         return None
     got = json.loads(as_str(f.attrs[attr]))
@@ -936,7 +946,7 @@ def _names(f, attr: str, path: Path, ours: Sequence[str]) -> Optional[List[str]]
     return got
 
 
-def _read_outcomes(f, c, e: SweepEntry, path: Path, key: str, names: List[str], fnames) -> None:
+def _read_outcomes(f, c, e: SweepEntry, path: Path, key: str, names: list[str], fnames) -> None:
     """The trace and the final outcomes of configuration ``key`` when the file has them, checked and
     re-mapped onto this version's names (a name this version does not know reads as "moving")."""
     K = e.K
@@ -1009,7 +1019,7 @@ def _remap_findings(raw: np.ndarray, fnames) -> np.ndarray:
     return out
 
 
-def _complete_ev(ev: Dict[str, np.ndarray], K: int) -> Dict[str, np.ndarray]:
+def _complete_ev(ev: dict[str, np.ndarray], K: int) -> dict[str, np.ndarray]:
     """The evidence arrays model.outcome's words need, filled in (NaN, or 0 for codes) where a file lacks one."""
     from .outcome import evidence_template
 
@@ -1021,7 +1031,25 @@ def _complete_ev(ev: Dict[str, np.ndarray], K: int) -> Dict[str, np.ndarray]:
     return ev
 
 
-__all__ = ["SWEEP_VERDICTS", "DIVERGED", "finding_mask", "mode_mask", "Tracer", "entry_arrays", "entry_from_arrays",
- "parse_grid", "expand_grid", "grid_label",
-           "wilson_interval", "loss_histogram", "SweepEntry", "Sweep", "SweepProgress", "SweepRunner",
-           "run_sweep", "save_sweep", "open_sweep", "default_sweep_path"]
+__all__ = [
+    "DIVERGED",
+    "SWEEP_VERDICTS",
+    "Sweep",
+    "SweepEntry",
+    "SweepProgress",
+    "SweepRunner",
+    "Tracer",
+    "default_sweep_path",
+    "entry_arrays",
+    "entry_from_arrays",
+    "expand_grid",
+    "finding_mask",
+    "grid_label",
+    "loss_histogram",
+    "mode_mask",
+    "open_sweep",
+    "parse_grid",
+    "run_sweep",
+    "save_sweep",
+    "wilson_interval",
+]
