@@ -11,6 +11,7 @@ history wants it, update.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -675,7 +676,7 @@ def check_memory(config: TrainConfig, limit: int | None = None, where: str = "")
     """The estimate, or ConfigError naming the part that dominates it (its option is the
     error's field) when it exceeds ``limit`` bytes (default: MEMORY_FRACTION of the
     memory available now). ``where``: a note after the sizes (e.g. a sweep's grid label)."""
-    from .config import ConfigError
+    from .config import ConfigError, schema
 
     check_device(config)
     if limit is None:
@@ -691,10 +692,12 @@ def check_memory(config: TrainConfig, limit: int | None = None, where: str = "")
                  "examples": "--examples, --models or n", "batch": "--batch, --models or n",
                  "history_budget_mb": "--history-budget-mb"}[field]
         size = parts[field]
-        if field == "history_budget_mb" and size > config.history_budget_mb * 2**20:
-            # the history at its fewest rows (a few snapshots of every parameter) is over its budget
-            # already: a smaller budget cannot help, fewer or smaller models can
-            field, what, lower = "models", "the history's fewest snapshots", "--models or n"
+        if field == "history_budget_mb":
+            low = next(o.low for o in schema(type(config)) if o.name == "history_budget_mb")
+            if sum(memory_parts(dataclasses.replace(config, history_budget_mb=low)).values()) > limit:
+                # even the smallest budget leaves a few snapshots of every parameter, and those do not
+                # fit: a smaller budget cannot help, fewer or smaller models can
+                field, what, lower = "models", "the history's fewest snapshots", "--models or n"
         K = config.models
         raise ConfigError(field, f"{K:,} model{'s' if K != 1 else ''} of n = {config.n:,}{where} would need about "
                                  f"{fmt_bytes(est)} ({what}: {fmt_bytes(size)}), more than the "

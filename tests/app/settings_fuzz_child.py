@@ -23,7 +23,7 @@ from pathlib import Path
 def check(w) -> str:
     """'' when the window shows sane state, else what is wrong."""
     from app.gui.main_window import LAYOUTS
-    from render3d.scene import ENLARGE_MAX, ENLARGE_MIN
+    from views.settings import ENLARGE_MAX, ENLARGE_MIN
 
     e = w.plane3d.settings.enlarge
     if not all(math.isfinite(v) and ENLARGE_MIN <= v <= ENLARGE_MAX for v in e):
