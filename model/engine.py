@@ -693,8 +693,9 @@ def check_memory(config: TrainConfig, limit: int | None = None, where: str = "")
                  "history_budget_mb": "--history-budget-mb"}[field]
         size = parts[field]
         if field == "history_budget_mb":
-            low = next(o.low for o in schema(type(config)) if o.name == "history_budget_mb")
-            if sum(memory_parts(dataclasses.replace(config, history_budget_mb=low)).values()) > limit:
+            low = next(float(o.low or 0.0) for o in schema(type(config)) if o.name == "history_budget_mb")
+            fewest = memory_parts(dataclasses.replace(config, history_budget_mb=low))
+            if sum(float(v) for v in fewest.values()) > limit:
                 # even the smallest budget leaves a few snapshots of every parameter, and those do not
                 # fit: a smaller budget cannot help, fewer or smaller models can
                 field, what, lower = "models", "the history's fewest snapshots", "--models or n"
