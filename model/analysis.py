@@ -930,7 +930,7 @@ def _finding_merged(f: _Facts) -> Finding | None:
     if not f.groups:
         return None
     per = []
-    for g, mg in zip(f.groups[:DETAIL_MAX], f.group_margin, strict=True):
+    for g, mg in zip(f.groups[:DETAIL_MAX], f.group_margin[:DETAIL_MAX], strict=True):
         per.append({"features": [i + 1 for i in g], "fires": [j + 1 for j in _fired_outputs(f, f.tab["keys"][g[0]])],
                     "max_angle_deg": _group_max_angle(f.phi, g), "margin": mg,
                     "undecided": bool(f.res_p > 0 and mg <= f.res_p)})

@@ -247,7 +247,7 @@ class FeatureWheelView(PlotPanel):
             it.setZValue(7.5)  # above the arrows: at large n the arrows fill the disk
             self.plot_item.addItem(it)
             self.circle_items.append(it)
-        for it, (r, _) in zip(self.circle_items, radii, strict=True):
+        for it, (r, _) in zip(self.circle_items, radii, strict=False):  # more items than circles: the rest hidden
             it.setData(*circle_xy(r))
             it.setVisible(True)
         for it in self.circle_items[len(radii):]:

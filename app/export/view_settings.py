@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -64,6 +65,11 @@ def _hints(cls) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+def _is_union(t) -> bool:
+    """``Optional[X]`` and ``X | None`` alike (typing.Union and types.UnionType are two origins)."""
+    return typing.get_origin(t) in (typing.Union, types.UnionType)
+
+
 def _fields(cls) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls)}
 
@@ -75,7 +81,7 @@ def _describe(cls, name: str) -> str:
         return "one of " + ", ".join(f.metadata["choices"])
     t = _hints(cls)[name]
     args = [a for a in typing.get_args(t) if a is not type(None)]
-    base = args[0] if typing.get_origin(t) is typing.Union and args else t
+    base = args[0] if _is_union(t) and args else t
     if base is bool:
         return "true or false"
     if base is int:
@@ -103,7 +109,7 @@ def coerce(cls: type, name: str, value: Any) -> Any:
     t = _hints(cls)[name]
     f = _fields(cls)[name]
     args = [a for a in typing.get_args(t) if a is not type(None)]
-    optional = typing.get_origin(t) is typing.Union and type(None) in typing.get_args(t)
+    optional = _is_union(t) and type(None) in typing.get_args(t)
     base = args[0] if optional else t
     if optional and (value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "auto"))):
         return None

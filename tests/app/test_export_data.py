@@ -91,7 +91,7 @@ def test_safetensors_opens_with_safetensors_with_metadata(hand_run, tmp_path):
     out = tmp_path / "hand.safetensors"
     assert export(path, "--data", out) == 0
     with safe_open(str(out), framework="np") as f:
-        arrays = {k: f.get_tensor(k) for k in f}
+        arrays = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has keys(), it does not iterate
         meta = {k: json.loads(v) for k, v in f.metadata().items()}
     check_arrays(arrays, meta, cfg, h)
 
