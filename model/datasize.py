@@ -320,6 +320,7 @@ class TimeLeft:
         self.test_examples = int(test_examples)
         self.timed: dict[int, tuple[int, float]] = {}  # T -> (steps, seconds) of finished sizes
         self.current: tuple[int, int, float] | None = None  # (index, steps done, seconds) of the size in progress
+        self._trail: list[tuple[int, float]] = []  # the size in progress: (steps done, seconds) as reported
         self._shown = 0.0  # the largest fraction returned: the bar never moves back
         self.anchor: tuple[int, float] | None = None  # (T, seconds a step) from calibrate
         self.measures: dict[int, float] = {}  # T -> seconds its measuring took
@@ -332,8 +333,24 @@ class TimeLeft:
         if finished:
             self.timed[T] = (steps_done, seconds)
             self.current = None
+            self._trail = []
         else:
+            if self.current is None or self.current[0] != index:
+                self._trail = []
             self.current = (index, steps_done, seconds)
+            self._trail.append((int(steps_done), float(seconds)))
+
+    def _recent_rate(self) -> float | None:
+        """Seconds a step of the size in progress over the later half of its time so far (a step
+        costs more as training goes on: more outputs fire, so the fused kernel's work grows),
+        once it has run MIN_SECONDS; None before."""
+        if self.current is None or self.current[2] < self.MIN_SECONDS or self.current[1] <= 0:
+            return None
+        _, st, sec = self.current
+        start = next(((s, t) for s, t in self._trail if t >= sec / 2), (0, 0.0))
+        if st - start[0] <= 0 or sec - start[1] <= 0:
+            return sec / st
+        return (sec - start[1]) / (st - start[0])
 
     def measured(self, index: int, seconds: float) -> None:
         """Size ``index``'s measuring took ``seconds``."""
@@ -344,9 +361,10 @@ class TimeLeft:
         pts = {T: sec / st for T, (st, sec) in self.timed.items() if st > 0 and sec > 0}
         if self.anchor is not None and self.anchor[0] not in pts and self.anchor[1] > 0:
             pts[self.anchor[0]] = self.anchor[1]
-        if self.current is not None and self.current[1] > 0 and self.current[2] >= self.MIN_SECONDS:
-            i, st, sec = self.current
-            pts.setdefault(self.sizes[i], sec / st)
+        recent = self._recent_rate()
+        if recent is not None and self.current is not None:
+            # the size in progress, measured now, outweighs its calibration on fresh parameters
+            pts[self.sizes[self.current[0]]] = recent
         out = []
         for T in sorted(pts):
             pred = self.predict(T)
