@@ -473,9 +473,10 @@ TRAIN_UNITS = 8
 #: with its kernels cached peaks at 408 MB).
 BASE_BYTES = 410 * 2**20
 #: What LLVM holds while numba compiles a path's kernels, the first run after they change
-#: (model.paths.kernels_ready; measured as the peak's rise over a cached run: 82 MB for the
-#: lanes kernel at n = 7, 150 MB for the fused one at n = 20,000).
-COMPILE_BYTES = 128 * 2**20
+#: (model.paths.kernels_ready), by path: measured as the peak's rise over a cached run, 83 MiB
+#: for the lanes kernel (n = 7), 132-139 MiB for the fused one (n = 20,000); the BLAS path
+#: compiles the same module's other kernels, counted as the fused path's.
+COMPILE_BYTES = {"lanes": 96 * 2**20, "fused": 144 * 2**20, "blas": 144 * 2**20}
 #: Of the memory available, this fraction may be planned for.
 MEMORY_FRACTION = 0.8
 
@@ -520,12 +521,13 @@ def sparse_data_bytes(config: TrainConfig, rows: int) -> int:
 
 def analysis_bytes(n: int) -> int:
     """Peak bytes of analysing one snapshot (model.analysis: its n x n work chunked to
-    geometry.CHUNK_ELEMS float64, a few of them at once; scipy's modules). Measured with
-    ru_maxrss after train's analysis: +6 MB at n = 7, +108 MB at 1,000, +84 MB at 2,000,
-    +168 MB at 5,000, +172 MB at 20,000; the formula is 40 MB + 4 chunks' worth."""
+    geometry.CHUNK_ELEMS float64, two of them at once; scipy's modules). Measured as
+    `main.py train --steps 1`'s VmHWM with the kernels cached, over n = 7's (383 MiB): +105 MiB
+    at n = 1,000, +48 at 2,000, +70 at 5,000, +75 at 20,000; the formula, 40 MiB + two chunks'
+    worth, gives 56, 101, 104 and 104."""
     from .geometry import CHUNK_ELEMS
 
-    return int(40 * 2**20 + 32 * min(n * n, CHUNK_ELEMS))
+    return int(40 * 2**20 + 16 * min(n * n, CHUNK_ELEMS))
 
 
 def _threads(threads: int | None) -> int:
@@ -604,7 +606,7 @@ def memory_parts(config: TrainConfig, threads: int | None = None, path: str | No
     K, n, m, B, nnz_ex = paths.shape(config)
     state, scratch = path_bytes(config, name, threads)
     initial = 4 * K * (m * n * (2 if config.untied else 1) + n)
-    compiling = 0 if paths.kernels_ready(config, name) else COMPILE_BYTES
+    compiling = 0 if paths.kernels_ready(config, name) else COMPILE_BYTES.get(name, 0)
     parts: dict[str, float] = {"models": BASE_BYTES + compiling + state + initial}
     size_key = "n" if config.onehot and n == B else "batch"
     grows_with_batch = name in ("blas", "torch")
