@@ -73,6 +73,13 @@ def embedding_segments(H: np.ndarray, max_points: int = POINTS_MAX) -> np.ndarra
     return np.column_stack([z, z, H[0, idx], H[1, idx]])
 
 
+#: The legends' look: dark text (the theme's grey was faint on white) over a white box.
+LEGEND = dict(labelTextColor=(40, 40, 40), brush=pg.mkBrush(255, 255, 255, 230))
+#: Room kept for one legend row, as a share of a plot's height (a row is 20-25 px with its frame and the
+#: offset; a plot of the window or of an export is 200 px high or more).
+LEGEND_ROW = 0.2
+
+
 class DataSizeView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -90,12 +97,14 @@ class DataSizeView(QWidget):
         self.loss_plot.setLogMode(x=True, y=True)
         self.loss_plot.setLabel("bottom", "dataset size T")
         self.loss_plot.setLabel("left", "loss")
-        self.loss_plot.addLegend(offset=(5, 5))
+        # the legends sit in a row along the top, over headroom kept free of data (_headroom): they
+        # covered the curves where they ran (the dimensions fall to the lower right, the losses cross)
+        self.loss_plot.addLegend(offset=(5, 2), colCount=2, **LEGEND)
         self.dim_plot = pg.PlotWidget()
         self.dim_plot.setLogMode(x=True, y=False)
         self.dim_plot.setLabel("bottom", "dataset size T")
         self.dim_plot.setLabel("left", "dimensionality")
-        self.dim_plot.addLegend(offset=(-5, -5))
+        self.dim_plot.addLegend(offset=(5, 2), colCount=2, **LEGEND)
         tl.addWidget(self.loss_plot)
         tl.addWidget(self.dim_plot)
         self.grid = pg.GraphicsLayoutWidget()
@@ -141,6 +150,11 @@ class DataSizeView(QWidget):
             self.dim_plot.plot(T, v, pen=pg.mkPen(pen, width=2, style=style), symbolBrush=pen, name=name, **sym)
         for p in (self.loss_plot, self.dim_plot):
             log_ticks_at(p.getAxis("bottom"), [r.T for r in result.results])
+        losses = np.concatenate([c[k][1] for k in ("train loss", "test loss")])
+        _headroom(self.loss_plot, np.log10(losses[np.isfinite(losses) & (losses > 0)]), rows=1)
+        dims = np.concatenate([c[k][1] for k in ("feature dims (sum D_i)", "data dims (sum D_t)",
+                                                 "max feature D_i", "max data D_t")])
+        _headroom(self.dim_plot, np.append(dims[np.isfinite(dims)], 0.0), rows=2)
         rs = result.results
         if len(rs) > MAX_PANELS:
             rs = [rs[i] for i in np.linspace(0, len(rs) - 1, MAX_PANELS).round().astype(int)]
@@ -165,6 +179,23 @@ class DataSizeView(QWidget):
             p.plot(ds[:, 2], ds[:, 3], pen=None, symbol="o", symbolSize=5 if r.T <= 200 else 3,
                    symbolBrush=DATA_PEN, symbolPen=None)
             self.panels.append(p)
+
+
+def _headroom(plot: pg.PlotWidget, ys: np.ndarray, rows: int) -> None:
+    """The y range of ``plot`` (in its axis units: log10 where the axis is logarithmic) spanning
+    ``ys`` with room above them for its legend: LEGEND_ROW of the height a row, or the legend's
+    own height where the plot is laid out smaller than that assumes (at most 60%)."""
+    if not ys.size:
+        return
+    pi = plot.plotItem
+    share = LEGEND_ROW * rows
+    vb_h = pi.getViewBox().height()
+    if pi.legend is not None and vb_h > 0:
+        share = max(share, (pi.legend.boundingRect().height() + 8.0) / vb_h)
+    lo, hi = float(ys.min()), float(ys.max())
+    span = max(hi - lo, 1e-9)
+    free = 1.0 - min(share, 0.6)  # the share of the height the data may use
+    plot.setYRange(lo - 0.04 * span, lo + span / free, padding=0)
 
 
 __all__ = ["DataSizeView", "curves", "embedding_segments"]
