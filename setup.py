@@ -14,6 +14,7 @@ builds the wheel, installs it beside a researcher's own ``model.py`` and ``app.p
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import tomllib
 from pathlib import Path
@@ -24,6 +25,7 @@ from setuptools.command.build_py import build_py
 HERE = Path(__file__).resolve().parent
 
 
+@functools.cache  # read once a build, not once a module
 def mapped_folders() -> tuple:
     """The top-level folders the wheel installs under lge (package-dir's ``lge.X`` keys)."""
     conf = tomllib.loads((HERE / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]

@@ -35,6 +35,7 @@ The training sets are not stored: they are regenerated from the seeds
 """
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -320,7 +321,9 @@ class TimeLeft:
         self.test_examples = int(test_examples)
         self.timed: dict[int, tuple[int, float]] = {}  # T -> (steps, seconds) of finished sizes
         self.current: tuple[int, int, float] | None = None  # (index, steps done, seconds) of the size in progress
-        self._trail: list[tuple[int, float]] = []  # the size in progress: (steps done, seconds) as reported
+        # the size in progress as reported, in time order: steps done, and the seconds they took
+        self._trail_steps: list[int] = []
+        self._trail_seconds: list[float] = []
         self._shown = 0.0  # the largest fraction returned: the bar never moves back
         self.anchor: tuple[int, float] | None = None  # (T, seconds a step) from calibrate
         self.measures: dict[int, float] = {}  # T -> seconds its measuring took
@@ -333,12 +336,13 @@ class TimeLeft:
         if finished:
             self.timed[T] = (steps_done, seconds)
             self.current = None
-            self._trail = []
+            self._trail_steps, self._trail_seconds = [], []
         else:
             if self.current is None or self.current[0] != index:
-                self._trail = []
+                self._trail_steps, self._trail_seconds = [], []
             self.current = (index, steps_done, seconds)
-            self._trail.append((int(steps_done), float(seconds)))
+            self._trail_steps.append(int(steps_done))
+            self._trail_seconds.append(float(seconds))
 
     def _recent_rate(self) -> float | None:
         """Seconds a step of the size in progress over the later half of its time so far (a step
@@ -347,7 +351,10 @@ class TimeLeft:
         if self.current is None or self.current[2] < self.MIN_SECONDS or self.current[1] <= 0:
             return None
         _, st, sec = self.current
-        start = next(((s, t) for s, t in self._trail if t >= sec / 2), (0, 0.0))
+        # the first report at or after half the time so far (a bisection: every report asks this,
+        # and an hour of a size's reports is tens of thousands of them)
+        k = bisect.bisect_left(self._trail_seconds, sec / 2)
+        start = (self._trail_steps[k], self._trail_seconds[k]) if k < len(self._trail_steps) else (0, 0.0)
         if st - start[0] <= 0 or sec - start[1] <= 0:
             return sec / st
         return (sec - start[1]) / (st - start[0])
