@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph.opengl as gl
 from PyQt6.QtCore import QPointF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter, QVector3D, QWheelEvent
 from PyQt6.QtOpenGL import QOpenGLBuffer
 from PyQt6.QtWidgets import QWidget
 from pyqtgraph.opengl import shaders
@@ -36,7 +36,7 @@ from pyqtgraph.opengl.items import GLLinePlotItem as _lpi
 from pyqtgraph.opengl.items import GLMeshItem as _mi
 from pyqtgraph.opengl.items import GLScatterPlotItem as _spi
 
-from .scene import Label, place_labels, project_to_pixels
+from .scene import Label, place_labels, project_to_pixels, slide_into_view, zoom_toward
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -108,6 +108,25 @@ class GLView(gl.GLViewWidget):
         region = (0, 0, w, h)
         m = self.projectionMatrix(region, region) * self.viewMatrix()
         return np.array(m.copyDataTo(), dtype=np.float64).reshape(4, 4)
+
+    def wheelEvent(self, ev: QWheelEvent) -> None:
+        """Zoom towards the point under the cursor (render3d.scene.zoom_toward): what the researcher
+        points at stays in view. pyqtgraph zooms towards the camera's centre, which pushed a shape
+        that was not in the middle of the picture out of it. Ctrl+wheel changes the field of view, as
+        in pyqtgraph."""
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(ev)
+            return
+        delta = ev.angleDelta().x() or ev.angleDelta().y()
+        if delta == 0:
+            return
+        o = self.opts
+        ctr = o["center"]
+        p = ev.position()
+        c, dist = zoom_toward((ctr.x(), ctr.y(), ctr.z()), float(o["distance"]), float(o["elevation"]),
+                              float(o["azimuth"]), p.x(), p.y(), self.width(), self.height(), 0.999 ** delta,
+                              float(o["fov"]))
+        self.setCameraPosition(pos=QVector3D(*map(float, c)), distance=dist)
 
     def mousePressEvent(self, ev: QMouseEvent) -> None:
         self._press = ev.position()
@@ -328,6 +347,7 @@ def paint_labels(painter: QPainter, labels: Sequence[Label], mvp: np.ndarray, wi
     if labels:
         pos = np.array([lb.pos for lb in labels], dtype=np.float64).reshape(-1, 3)
         xy, vis = project_to_pixels(mvp, pos, width, height)
+        _slide_axis_labels(labels, xy, vis, mvp, width, height, scale)
         shown = [i for i, (x, y) in enumerate(xy)
                  if vis[i] and -50 <= x <= width + 50 and -50 <= y <= height + 50]
         fonts = [bold if labels[i].bold else base for i in shown]
@@ -351,3 +371,15 @@ def paint_labels(painter: QPainter, labels: Sequence[Label], mvp: np.ndarray, wi
     if caption:
         fm = QFontMetricsF(base)
         text(6 * scale, 6 * scale + fm.ascent(), caption, base, QColor(40, 40, 40))
+
+
+def _slide_axis_labels(labels: Sequence[Label], xy: np.ndarray, vis: np.ndarray, mvp: np.ndarray, width: float,
+                       height: float, scale: float) -> None:
+    """In place: a label with a base (an axis's) whose point is outside the picture moves back along its
+    line to where the line leaves the picture (a Fit that frames the shape leaves a long axis's end out)."""
+    for i, lb in enumerate(labels):
+        if lb.base is None or not vis[i]:
+            continue
+        bxy, bvis = project_to_pixels(mvp, np.asarray(lb.base, dtype=np.float64).reshape(1, 3), width, height)
+        if bvis[0]:
+            xy[i] = slide_into_view(bxy[0], xy[i], width, height, 24.0 * scale)

@@ -433,6 +433,9 @@ class Label:
     color: tuple[float, float, float, float]
     kind: str = ""
     bold: bool = False
+    #: where the thing labelled starts (an axis: the origin); a label whose point leaves the picture
+    #: slides back along base -> pos to where that line leaves it (``slide_into_view``)
+    base: np.ndarray | None = None
 
 
 @dataclass
@@ -740,7 +743,7 @@ def _labels(fr: _Frame, ext: _Extent, tmag, flat, dead_set, vertex_pos, settings
             txt += f"  dead, nearly flat: |W{t + 1}| = {fmt(tmag[s])}"
         apos = ext.ax[2 * s + 1].copy()
         apos[s] += 0.04 * ext.span
-        labels.append(Label(apos, txt, darker(col[t], 0.75), "axis", True))
+        labels.append(Label(apos, txt, darker(col[t], 0.75), "axis", True, base=np.zeros(3)))
     if settings.show_bias:
         labels.append(Label(fr.tip.copy(), "b = (" + ", ".join(fmt(v) for v in fr.b3) + ")", BIAS, "bias"))
     if settings.show_tilt:
@@ -756,13 +759,38 @@ def _labels(fr: _Frame, ext: _Extent, tmag, flat, dead_set, vertex_pos, settings
     return labels
 
 
-def _fit_points(fr: _Frame, ext: _Extent, shape3: np.ndarray, cube: np.ndarray) -> np.ndarray:
-    """What the camera frames: the shape (subsampled), the origin, the bias tip, the axes, the cube."""
+#: Fit frames the shape: the axes, the cube and the axis labels' room count only up to this share of the
+#: shape's span beyond the shape's box, so an axis enlarged x5 (and its cube) cannot shrink the shape into
+#: a corner of the picture; where they end within that reach (nothing enlarged) they are framed whole.
+FIT_REACH = 0.25
+
+
+def _fit_points(fr: _Frame, ext: _Extent, shape3: np.ndarray, cube: np.ndarray, after_relu: bool = False) -> np.ndarray:
+    """What the camera frames: the shape (subsampled; folded too, after ReLU), the origin and the bias
+    tip in full; the axes, their labels' room and the cube clipped to FIT_REACH of that core's span."""
     N = shape3.shape[0]
     sub = shape3 if N <= 4000 else shape3[:: int(math.ceil(N / 4000))]
+    core = [sub, fr.tip[None, :], np.zeros((1, 3))]
+    if after_relu:
+        core.append(np.maximum(sub, 0.0))
+    core3 = np.concatenate(core)
     ends = ext.ax[1::2].copy()
     ends[[0, 1, 2], [0, 1, 2]] += 0.06 * ext.span  # room for the axis labels
-    return np.concatenate([sub, fr.tip[None, :], np.zeros((1, 3)), ext.ax, ext.axn, ends, cube.reshape(-1, 3)])
+    return np.concatenate([core3, clip_to_reach(core3, np.concatenate([ext.ax, ext.axn, ends, cube.reshape(-1, 3)]))])
+
+
+def clip_to_reach(core: ArrayLike, extra: ArrayLike, reach: float = FIT_REACH) -> np.ndarray:
+    """``extra`` (k, 3) clamped, coordinate by coordinate, into the box of ``core`` (N, 3) grown by
+    ``reach`` times the box's largest side on every side. A point on an axis stays on it (the core
+    holds the origin, so the other coordinates, 0, are inside)."""
+    C = np.asarray(core, dtype=np.float64).reshape(-1, 3)
+    X = np.asarray(extra, dtype=np.float64).reshape(-1, 3)
+    if C.shape[0] == 0:
+        return X
+    lo, hi = C.min(axis=0), C.max(axis=0)
+    span = float(np.max(hi - lo))
+    pad = reach * (span if span > 0 else 1.0)
+    return np.clip(X, lo - pad, hi + pad)
 
 
 def build_scene(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | None = None,
@@ -835,7 +863,7 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | No
         axis_len=ext.axis_len, cube=cube,
         relu_pos=relu_pos.astype(np.float32), relu_lines=relu_lines,
         labels=_labels(fr, ext, tmag, flat, dead_set, vertex_pos, settings),
-        fit_points=_fit_points(fr, ext, shape3, cube), center=0.5 * (ext.lo + ext.hi),
+        fit_points=_fit_points(fr, ext, shape3, cube, settings.after_relu), center=0.5 * (ext.lo + ext.hi),
         radius=max(radius, 1e-6), normal=_normal(fr), plane="" if snap.m == 2 else desc, info=info,
     )
 
@@ -938,6 +966,32 @@ def segment_hits_box(segment: ArrayLike, x0: float, y0: float, x1: float, y1: fl
     return True
 
 
+def slide_into_view(base: ArrayLike, tip: ArrayLike, width: float, height: float, inset: float) -> np.ndarray:
+    """The pixel ``tip`` (2,), or where the segment base -> tip leaves the picture shrunk by ``inset``
+    on every side when ``tip`` lies outside it (Liang-Barsky); ``tip`` when the segment never
+    enters it. Keeps an axis label on screen, on its axis, when Fit leaves a long axis's end out."""
+    b = np.asarray(base, dtype=np.float64).reshape(2)
+    t = np.asarray(tip, dtype=np.float64).reshape(2)
+    x0, y0, x1, y1 = inset, inset, width - inset, height - inset
+    if x0 <= t[0] <= x1 and y0 <= t[1] <= y1:
+        return t
+    d = t - b
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-d[0], b[0] - x0), (d[0], x1 - b[0]), (-d[1], b[1] - y0), (d[1], y1 - b[1])):
+        if p == 0.0:
+            if q < 0.0:
+                return t
+            continue
+        r = q / p
+        if p < 0.0:
+            t0 = max(t0, r)
+        else:
+            t1 = min(t1, r)
+        if t0 > t1:
+            return t
+    return b + t1 * d
+
+
 def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], width: float, height: float,
                  gap: float = 5.0, segments: ArrayLike | None = None) -> np.ndarray:
     """Top-left corners (N, 2) for text boxes of ``sizes`` (N, 2: w, h) near pixel ``anchors``
@@ -1007,6 +1061,24 @@ def points_in_view(points: ArrayLike, center: ArrayLike, distance: float, elevat
     tx = math.tan(math.radians(0.5 * fov)) * margin
     ty = tx / max(aspect, 1e-6)
     return bool(np.all(np.abs(Q @ r) <= tx * depth) and np.all(np.abs(Q @ u) <= ty * depth))
+
+
+def zoom_toward(center: ArrayLike, distance: float, elevation: float, azimuth: float, x: float, y: float,
+                width: float, height: float, factor: float, fov: float = FOV) -> tuple[np.ndarray, float]:
+    """(center, distance) of the camera zoomed by ``factor`` (< 1: in) towards the pixel (x, y) of a
+    width x height view: the camera moves along the ray through that pixel, so whatever lies under
+    the cursor stays under it (the point P where the ray meets the plane through the centre facing
+    the camera: centre' = P + factor (centre - P), distance' = factor distance, hence camera' =
+    P + factor (camera - P)). fov: the horizontal field of view (degrees), as pyqtgraph's."""
+    c = np.asarray(center, dtype=np.float64).reshape(3)
+    _d, r, u = camera_basis(elevation, azimuth)
+    tx = math.tan(math.radians(0.5 * fov))
+    ty = tx * height / max(width, 1e-9)
+    xn = 2.0 * x / max(width, 1e-9) - 1.0
+    yn = 1.0 - 2.0 * y / max(height, 1e-9)
+    P = c + float(distance) * (r * xn * tx + u * yn * ty)
+    f = float(factor)
+    return P + f * (c - P), f * float(distance)
 
 
 def camera_for(preset: str, scene: Scene, aspect: float = 4 / 3) -> dict:

@@ -396,3 +396,77 @@ def test_the_enlarge_box_shows_the_factor_applied_automatically(view, qapp):
     assert view.enlarge_spins[0].suffix() == ""
     view.enlarge_spins[2].setValue(3.0)
     assert view.scene.enlarge[2] == 3.0 and view.enlarge_spins[2].suffix() == ""
+
+
+def _features_box_share(v):
+    """max(width, height) share of the view that the features' points take on screen."""
+    w, h = v.gl.width(), v.gl.height()
+    xy, vis = sc.project_to_pixels(v.gl.mvp(), v.scene.vertex_pos.astype(float), w, h)
+    assert vis.all()
+    return max(np.ptp(xy[:, 0]) / w, np.ptp(xy[:, 1]) / h)
+
+
+def test_fit_frames_the_shape_not_the_enlarged_axis(view, qapp):
+    """Issue 22 item 7: with z enlarged x5 (the seed's flat dead axis), Fit framed the stretched axis
+    and cube (5 units tall) and left the shape (z = 0.71) a fifth of the picture. Fit frames the shape,
+    the origin and the bias tip, the axes and cube only up to FIT_REACH of that core's span beyond it:
+    the extreme framed points fill 85% of the view (fit_camera's margin) and the core is at least
+    1 / (1 + 2 FIT_REACH) of what is framed, so the shape (most of its core here) takes well over a
+    third of the picture (0.21 before, 0.41 after)."""
+    snap = symmetric_failure_snapshot()
+    view.set_frame(make_frame(snap))
+    view.set_settings(view.settings.with_(enlarge=(1.0, 1.0, 5.0)))
+    view.set_camera("iso")
+    view.fit()
+    assert view.scene.enlarge[2] == 5.0
+    assert _features_box_share(view) > 1 / 3
+    # nothing is cut: every feature point and the bias tip are in the picture
+    ctr = view.camera_params()["center"]
+    o = view.gl.opts
+    assert sc.points_in_view(np.vstack([view.scene.vertex_pos, view.scene.bias_tip]), ctr, o["distance"],
+                             o["elevation"], o["azimuth"], view.gl.width() / view.gl.height(), o["fov"])
+    # the z axis's end is outside the picture now; its label slides back along the axis into it
+    w, h = view.gl.width(), view.gl.height()
+    end = sc.project_to_pixels(view.gl.mvp(), view.scene.axes_pos[5:6].astype(float), w, h)[0][0]
+    assert not (0 <= end[1] <= h)
+    base = sc.project_to_pixels(view.gl.mvp(), np.zeros((1, 3)), w, h)[0][0]
+    p = sc.slide_into_view(base, end, w, h, 24.0)
+    assert 24.0 - 1e-9 <= p[1] <= h - 24.0 + 1e-9 and 0 <= p[0] <= w
+    a, b = end - base, p - base
+    assert abs(a[0] * b[1] - a[1] * b[0]) < 1e-6 * float(a @ a)  # on the axis line
+
+
+def _wheel(v, x, y, notches):
+    from PyQt6.QtCore import QPoint, QPointF, Qt
+    from PyQt6.QtGui import QWheelEvent
+    from PyQt6.QtWidgets import QApplication
+
+    target = v.host if v.host is not None else v.gl
+    for _ in range(abs(notches)):
+        c = QPointF(x, y)
+        ev = QWheelEvent(c, QPointF(target.mapToGlobal(c.toPoint())), QPoint(0, 0),
+                         QPoint(0, 120 if notches > 0 else -120), Qt.MouseButton.NoButton,
+                         Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(target, ev)
+
+
+def test_wheel_zoom_keeps_what_is_under_the_cursor(view, qapp):
+    """Issue 22 item 7: the wheel zoomed towards the camera's centre, pushing the shape out of the
+    picture. It zooms towards the cursor: the features' centroid under the cursor stays there (within
+    a pixel) through six notches in, while the picture is magnified (distance x 0.999^720 = 0.49)."""
+    snap = symmetric_failure_snapshot()
+    view.set_frame(make_frame(snap))
+    view.set_settings(view.settings.with_(enlarge=(1.0, 1.0, 5.0)))
+    view.fit()
+    view.set_camera_params(azimuth=view.camera_params()["azimuth"] + 25)  # the user orbited: centre off the shape
+    w, h = view.gl.width(), view.gl.height()
+    cen = view.scene.vertex_pos.astype(float).mean(axis=0)[None]
+    x, y = sc.project_to_pixels(view.gl.mvp(), cen, w, h)[0][0]
+    d0, share0 = view.camera_params()["distance"], _features_box_share(view)
+    _wheel(view, x, y, 6)
+    x1, y1 = sc.project_to_pixels(view.gl.mvp(), cen, w, h)[0][0]
+    assert np.hypot(x1 - x, y1 - y) < 1.0 and 0 <= x1 <= w and 0 <= y1 <= h
+    assert view.camera_params()["distance"] == pytest.approx(d0 * 0.999 ** 720)
+    assert _features_box_share(view) > 1.5 * share0
+    _wheel(view, x, y, -6)  # and back out: the camera returns to where it was
+    assert view.camera_params()["distance"] == pytest.approx(d0)
