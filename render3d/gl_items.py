@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph.opengl as gl
 from PyQt6.QtCore import QPointF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter, QVector3D, QWheelEvent
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter, QPen, QVector3D, QWheelEvent
 from PyQt6.QtOpenGL import QOpenGLBuffer
 from PyQt6.QtWidgets import QWidget
 from pyqtgraph.opengl import shaders
@@ -36,7 +36,7 @@ from pyqtgraph.opengl.items import GLLinePlotItem as _lpi
 from pyqtgraph.opengl.items import GLMeshItem as _mi
 from pyqtgraph.opengl.items import GLScatterPlotItem as _spi
 
-from .scene import Label, place_labels, project_to_pixels, slide_into_view, zoom_toward
+from .scene import LABEL_FAR, Label, place_labels, project_to_pixels, slide_into_view, zoom_toward
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -297,13 +297,17 @@ class LabelItem(GLGraphicsItem):
         super().__init__()
         self.labels = []
         self.obstacles: np.ndarray | None = None
+        self.area: np.ndarray | None = None
         self.scale = 1.0
         self.setDepthValue(1000)
 
-    def set_labels(self, labels: Iterable[Label], obstacles: np.ndarray | None = None) -> None:
-        """The labels, and the (2S, 3) segments they should not be written across."""
+    def set_labels(self, labels: Iterable[Label], obstacles: np.ndarray | None = None,
+                   area: np.ndarray | None = None) -> None:
+        """The labels, the (2S, 3) segments they should not be written across and the (K, 3) polygon
+        (the filled shape) they should not be written over."""
         self.labels = list(labels)
         self.obstacles = obstacles
+        self.area = area
         self.update()
 
     def paint(self) -> None:
@@ -313,19 +317,23 @@ class LabelItem(GLGraphicsItem):
         mvp = np.array(self.mvpMatrix().copyDataTo(), dtype=np.float64).reshape(4, 4)
         painter = QPainter(v)
         try:
-            paint_labels(painter, self.labels, mvp, v.width(), v.height(), self.scale, obstacles=self.obstacles)
+            paint_labels(painter, self.labels, mvp, v.width(), v.height(), self.scale, obstacles=self.obstacles,
+                         area=self.area)
         finally:
             painter.end()
 
 
 def paint_labels(painter: QPainter, labels: Sequence[Label], mvp: np.ndarray, width: float, height: float,
-                 scale: float = 1.0, caption: str = "", obstacles: np.ndarray | None = None) -> None:
+                 scale: float = 1.0, caption: str = "", obstacles: np.ndarray | None = None,
+                 area: np.ndarray | None = None) -> list[tuple[Label, tuple[float, float, float, float]]]:
     """Draw scene labels (render3d.scene.Label) projected with mvp onto a (width x height) device.
 
     Each label sits just right of and above its point, over a white halo (the
     text drawn in white around it) so it reads over the mesh and the lines.
-    ``caption`` (e.g. the plane of an m > 2 model) goes in the top-left corner.
+    ``caption`` (e.g. the plane of an m > 2 model) goes in the top-left corner. Returns each label
+    drawn with its text box (x0, y0, x1, y1) in pixels.
     """
+    drawn: list[tuple[Label, tuple[float, float, float, float]]] = []
     painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
     base = QFont("DejaVu Sans")
     base.setPixelSize(max(8, int(round(12 * scale))))
@@ -360,17 +368,22 @@ def paint_labels(painter: QPainter, labels: Sequence[Label], mvp: np.ndarray, wi
             sxy, svis = project_to_pixels(mvp, np.asarray(obstacles, dtype=np.float64).reshape(-1, 3), width, height)
             both = svis[0::2] & svis[1::2]
             segs = np.concatenate([sxy[0::2], sxy[1::2]], axis=1)[both]
+        areas = _projected_areas(area, mvp, width, height)
         corners = place_labels(xy[shown], sizes, [labels[i].kind for i in shown], width, height, 5.0 * scale,
-                               segments=segs)
+                               segments=segs, areas=areas)
+        _leaders(painter, [labels[i] for i in shown], xy[shown], sizes, corners, scale)
         for i, font, fm, (x0, y0) in zip(shown, fonts, fms, corners, strict=True):
             if not np.isfinite(x0):
                 continue
             c = labels[i].color
             text(float(x0), float(y0) + fm.ascent(), labels[i].text, font,
                  QColor.fromRgbF(float(c[0]), float(c[1]), float(c[2]), float(c[3])))
+            drawn.append((labels[i], (float(x0), float(y0), float(x0) + fm.horizontalAdvance(labels[i].text),
+                                      float(y0) + fm.height())))
     if caption:
         fm = QFontMetricsF(base)
         text(6 * scale, 6 * scale + fm.ascent(), caption, base, QColor(40, 40, 40))
+    return drawn
 
 
 def _slide_axis_labels(labels: Sequence[Label], xy: np.ndarray, vis: np.ndarray, mvp: np.ndarray, width: float,
@@ -383,3 +396,27 @@ def _slide_axis_labels(labels: Sequence[Label], xy: np.ndarray, vis: np.ndarray,
         bxy, bvis = project_to_pixels(mvp, np.asarray(lb.base, dtype=np.float64).reshape(1, 3), width, height)
         if bvis[0]:
             xy[i] = slide_into_view(bxy[0], xy[i], width, height, 24.0 * scale)
+
+
+def _projected_areas(area: np.ndarray | None, mvp: np.ndarray, width: float, height: float) -> list:
+    """The label-free polygon in pixels ([] when there is none or part of it is behind the camera)."""
+    if area is None or len(area) < 3:
+        return []
+    pxy, pvis = project_to_pixels(mvp, np.asarray(area, dtype=np.float64).reshape(-1, 3), width, height)
+    return [pxy] if pvis.all() else []
+
+
+def _leaders(painter: QPainter, labels: Sequence[Label], anchors: np.ndarray, sizes: Sequence, corners: np.ndarray,
+             scale: float) -> None:
+    """A thin line from a label placed away from its point (LABEL_FAR: further than 3 gaps) to the point."""
+    for lb, (ax, ay), (w, h), (x0, y0) in zip(labels, anchors, sizes, corners, strict=True):
+        if lb.kind not in LABEL_FAR or not np.isfinite(x0):
+            continue
+        nx, ny = min(max(ax, x0), x0 + w), min(max(ay, y0), y0 + h)  # the box's nearest point
+        if np.hypot(nx - ax, ny - ay) <= 15.0 * scale:
+            continue
+        c = lb.color
+        pen = QPen(QColor.fromRgbF(float(c[0]), float(c[1]), float(c[2]), 0.8))
+        pen.setWidthF(max(1.0, scale))
+        painter.setPen(pen)
+        painter.drawLine(QPointF(float(nx), float(ny)), QPointF(float(ax), float(ay)))

@@ -184,7 +184,7 @@ class SceneItems:
                                         (RELU_POINT_PX if S.n <= 300 else POINT_PX_LARGE_N) * s)
         else:
             self.relu_points.set_points(z, np.zeros((0, 4)), 1.0)
-        self.labels.set_labels(S.labels, S.label_obstacles())
+        self.labels.set_labels(S.labels, S.label_obstacles(), S.label_area)
 
 
 def _spin(tip: str) -> QSpinBox:
@@ -807,7 +807,8 @@ class PlaneView(QWidget):
             p = QPainter(img)
             try:
                 paint_labels(p, self.scene.labels if self._settings.show_labels else [], mvp, w, h, scale,
-                             caption=self.scene.plane, obstacles=self.scene.label_obstacles())
+                             caption=self.scene.plane, obstacles=self.scene.label_obstacles(),
+                             area=self.scene.label_area)
             finally:
                 p.end()
         if self.scene is None and self._not_finite_text is not None:

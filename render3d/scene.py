@@ -496,6 +496,9 @@ class Scene:
     normal: np.ndarray                      # (3,) unit normal of the plane in GL coordinates (0 if degenerate)
     plane: str                              # description of the plane (m != 2), '' for m = 2
     info: dict = field(default_factory=dict)
+    #: (K, 3) the filled shape's outline where it is drawn flat (not after ReLU), else (0, 3): labels
+    #: are kept off it (``place_labels(areas=)``), the bias label, whose point is on it, most of all
+    label_area: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
 
     def label_obstacles(self) -> np.ndarray:
         """(2S, 3) segments a label should not be written across: the axes, the bias arrow and
@@ -865,7 +868,17 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | No
         labels=_labels(fr, ext, tmag, flat, dead_set, vertex_pos, settings),
         fit_points=_fit_points(fr, ext, shape3, cube, settings.after_relu), center=0.5 * (ext.lo + ext.hi),
         radius=max(radius, 1e-6), normal=_normal(fr), plane="" if snap.m == 2 else desc, info=info,
+        label_area=_label_area(shape3, settings),
     )
+
+
+def _label_area(shape3: np.ndarray, settings: PlaneSettings) -> np.ndarray:
+    """The outline of the filled shape labels keep off (every k-th vertex beyond AREA_MAX_VERTICES), or
+    none when the shape is not drawn filled and flat (hidden, or folded after ReLU)."""
+    if not settings.show_shape or settings.after_relu or shape3.shape[0] < 3:
+        return np.zeros((0, 3))
+    N = shape3.shape[0]
+    return np.asarray(shape3[:: int(math.ceil(N / AREA_MAX_VERTICES))], dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------
@@ -992,17 +1005,97 @@ def slide_into_view(base: ArrayLike, tip: ArrayLike, width: float, height: float
     return b + t1 * d
 
 
+#: Kinds that, when no place next to their point is clear, are moved further away (rings of
+#: candidates up to LABEL_FAR_MAX of the picture's larger side) to a clear place, with a leader line.
+LABEL_FAR = ("bias",)
+LABEL_FAR_MAX = 0.45
+#: The shape's outline as a label obstacle has at most this many vertices (every k-th beyond).
+AREA_MAX_VERTICES = 128
+
+
+def boxes_clear_of_polygon(poly: ArrayLike, x0: float, y0: float, x1: float, y1: float) -> bool:
+    """Whether the box [x0, x1] x [y0, y1] lies wholly outside the closed polygon ``poly`` (k, 2) pixels."""
+    return bool(boxes_clear_of_polygon_many(poly, np.array([[x0, y0, x1, y1]], dtype=np.float64))[0])
+
+
+def boxes_clear_of_polygon_many(poly: ArrayLike, boxes: ArrayLike) -> np.ndarray:
+    """(M,) whether each box (M, 4: x0, y0, x1, y1) lies wholly outside the closed polygon ``poly``
+    (k, 2): no edge meets the box (Liang-Barsky, vectorised over boxes x edges) and the box's centre
+    is not inside (even-odd rule). A box outside the polygon's bounding box is clear at once."""
+    P = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
+    B = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    out = np.ones(len(B), dtype=bool)
+    if len(P) < 3 or len(B) == 0:
+        return out
+    lo, hi = P.min(axis=0), P.max(axis=0)
+    near = ~((B[:, 2] < lo[0]) | (B[:, 0] > hi[0]) | (B[:, 3] < lo[1]) | (B[:, 1] > hi[1]))
+    if not near.any():
+        return out
+    b = B[near]
+    A, E = P, np.roll(P, -1, axis=0)
+    d = E - A
+    x0, y0, x1, y1 = (b[:, c:c + 1] for c in range(4))  # (M', 1) against (k,) edges
+    t0 = np.zeros((len(b), len(P)))
+    t1 = np.ones((len(b), len(P)))
+    alive = np.ones_like(t0, dtype=bool)
+    for p, q in ((-d[:, 0], A[:, 0] - x0), (d[:, 0], x1 - A[:, 0]), (-d[:, 1], A[:, 1] - y0), (d[:, 1], y1 - A[:, 1])):
+        zero = p == 0.0
+        alive &= ~(zero & (q < 0.0))
+        r = q / np.where(zero, 1.0, p)
+        t0 = np.where(p < 0.0, np.maximum(t0, r), t0)
+        t1 = np.where(p > 0.0, np.minimum(t1, r), t1)
+    hit = np.any(alive & (t0 <= t1), axis=1)
+    cx, cy = 0.5 * (b[:, 0:1] + b[:, 2:3]), 0.5 * (b[:, 1:2] + b[:, 3:4])
+    cross = (A[:, 1] > cy) != (E[:, 1] > cy)
+    xs = A[:, 0] + (cy - A[:, 1]) * d[:, 0] / np.where(d[:, 1] == 0, 1.0, d[:, 1])
+    inside = (np.count_nonzero(cross & (xs > cx), axis=1) % 2).astype(bool)
+    out[near] = ~(hit | inside)
+    return out
+
+
+def _far_candidates(ax: float, ay: float, w: float, h: float, gap: float, width: float, height: float) -> np.ndarray:
+    """(M, 2) top-left corners of a w x h box centred on rings of growing radius around (ax, ay), 16
+    directions each, nearest ring first; only those wholly inside the picture."""
+    step = h + gap
+    radii = step * np.arange(2, max(int(LABEL_FAR_MAX * max(width, height) / step), 2) + 1)
+    a = np.linspace(0.0, 2 * np.pi, 16, endpoint=False)
+    x = (ax + np.outer(radii, np.cos(a))).ravel() - 0.5 * w
+    y = (ay - np.outer(radii, np.sin(a))).ravel() - 0.5 * h
+    inside = (x >= 2.0) & (y >= 2.0) & (x + w <= width - 2.0) & (y + h <= height - 2.0)
+    return np.column_stack([x, y])[inside]
+
+
+def _first_place(cands, w, h, clamp, free, clear, off_areas, need_clear=False):
+    """(the first candidate, clamped into the picture, that is free of placed boxes, clear of lines and
+    off the areas, or None; the first free one, or None); with need_clear, only clear ones are free."""
+    ok = off_areas(cands, w, h)
+    fallback = None
+    for j, (cx, cy) in enumerate(cands):
+        if need_clear and not ok[j]:
+            continue
+        cx, cy = clamp(cx, cy, w, h)
+        if free(cx, cy, w, h):
+            if ok[j] and clear(cx, cy, w, h):
+                return (cx, cy), fallback
+            fallback = fallback or (None if need_clear else (cx, cy))
+    return None, fallback
+
+
 def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], width: float, height: float,
-                 gap: float = 5.0, segments: ArrayLike | None = None) -> np.ndarray:
+                 gap: float = 5.0, segments: ArrayLike | None = None,
+                 areas: Sequence[ArrayLike] | None = None) -> np.ndarray:
     """Top-left corners (N, 2) for text boxes of ``sizes`` (N, 2: w, h) near pixel ``anchors``
     (N, 2) so that no two boxes overlap, or NaN for a hidden label.
 
     Greedy, in LABEL_PRIORITY order: each label takes the first candidate place (right-above
     its point, then right-below, left-above, left-below, then one and two box heights further
-    up or down) that stays inside the picture, overlaps no placed box and crosses none of the
-    pixel ``segments`` (S, 4: the drawn lines, so that no label is struck through); failing
-    that, the first that overlaps no box. A label of a kind not in LABEL_HIDEABLE that finds
-    no free place keeps its first candidate (it is never dropped); a hideable one is hidden.
+    up or down) that stays inside the picture, overlaps no placed box, crosses none of the
+    pixel ``segments`` (S, 4: the drawn lines, so that no label is struck through) and lies
+    outside every polygon of ``areas`` (pixel (k, 2) each: the filled shape, so that no label
+    is written over it); a kind in LABEL_FAR with no such place nearby tries rings further out
+    (its painter draws a leader line); failing that, the first that overlaps no box. A label
+    of a kind not in LABEL_HIDEABLE that finds no free place keeps its first candidate (it is
+    never dropped); a hideable one is hidden.
     """
     A = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
     S = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
@@ -1019,23 +1112,33 @@ def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], wid
         return all(x + w <= a0 or a1 <= x or y + h <= b0 or b1 <= y for a0, b0, a1, b1 in placed)
 
     segs = np.zeros((0, 4)) if segments is None else np.asarray(segments, dtype=np.float64).reshape(-1, 4)
+    polys = [np.asarray(a, dtype=np.float64).reshape(-1, 2) for a in (areas or ())]
 
     def clear(x, y, w, h):
         return not any(segment_hits_box(sg, x, y, x + w, y + h) for sg in segs)
+
+    def off_areas(cands, w, h):
+        """(len(cands),) whether each candidate, clamped into the picture, is clear of every area."""
+        C = np.asarray(cands, dtype=np.float64).reshape(-1, 2)
+        C = np.column_stack([np.clip(C[:, 0], 2.0, max(width - w - 2.0, 2.0)),
+                             np.clip(C[:, 1], 2.0, max(height - h - 2.0, 2.0))])  # as clamp does
+        ok = np.ones(len(C), dtype=bool)
+        for pg in polys:
+            ok &= boxes_clear_of_polygon_many(pg, np.column_stack([C, C[:, 0] + w, C[:, 1] + h]))
+        return ok
 
     for i in order:
         (ax, ay), (w, h) = A[i], S[i]
         cands = [(ax + gap, ay - gap - h), (ax + gap, ay + gap), (ax - gap - w, ay - gap - h), (ax - gap - w, ay + gap)]
         for k in (1, 2):
             cands += [(ax + gap, ay - gap - h - k * h), (ax + gap, ay + gap + k * h)]
-        pos = fallback = None
-        for cx, cy in cands:
-            cx, cy = clamp(cx, cy, w, h)
-            if free(cx, cy, w, h):
-                if clear(cx, cy, w, h):
-                    pos = (cx, cy)
+        pos, fallback = _first_place(cands, w, h, clamp, free, clear, off_areas)
+        if pos is None and kinds[i] in LABEL_FAR:
+            far = [tuple(c) for c in _far_candidates(ax, ay, w, h, gap, width, height)]
+            for k in range(0, len(far), 64):  # nearest rings first: most labels find a place in the first
+                pos, _ = _first_place(far[k:k + 64], w, h, clamp, free, clear, off_areas, need_clear=True)
+                if pos is not None:
                     break
-                fallback = fallback or (cx, cy)
         pos = pos or fallback
         if pos is None:
             if kinds[i] in LABEL_HIDEABLE:

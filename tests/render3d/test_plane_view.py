@@ -470,3 +470,34 @@ def test_wheel_zoom_keeps_what_is_under_the_cursor(view, qapp):
     assert _features_box_share(view) > 1.5 * share0
     _wheel(view, x, y, -6)  # and back out: the camera returns to where it was
     assert view.camera_params()["distance"] == pytest.approx(d0)
+
+
+def test_the_bias_label_is_not_written_over_the_plane(view, qapp):
+    """Issue 22 item 7: the bias label sat over the filled plane (its point p(0) = b lies on it). Laid out
+    as the window and the export lay it out (paint_labels), its box does not meet the projected shape
+    (checked with Qt's own polygon intersection), and a leader line joins it to the tip."""
+    from PyQt6.QtCore import QPointF, QRectF
+    from PyQt6.QtGui import QImage, QPainter, QPolygonF
+
+    from render3d.gl_items import paint_labels
+
+    snap = symmetric_failure_snapshot()
+    view.set_frame(make_frame(snap))
+    view.set_settings(view.settings.with_(enlarge=(1.0, 1.0, 5.0)))
+    view.fit()
+    S = view.scene
+    w, h = view.gl.width(), view.gl.height()
+    mvp = view.gl.mvp(w, h)
+    img = QImage(w, h, QImage.Format.Format_ARGB32)
+    p = QPainter(img)
+    try:
+        drawn = paint_labels(p, S.labels, mvp, w, h, 1.0, obstacles=S.label_obstacles(), area=S.label_area)
+    finally:
+        p.end()
+    (x0, y0, x1, y1), = [box for lb, box in drawn if lb.kind == "bias"]
+    shape_px = sc.project_to_pixels(mvp, S.shape3.astype(float), w, h)[0]
+    plane = QPolygonF([QPointF(float(x), float(y)) for x, y in shape_px])
+    tx, ty = sc.project_to_pixels(mvp, S.bias_tip[None].astype(float), w, h)[0][0]
+    assert plane.intersects(QPolygonF(QRectF(tx - 3, ty - 3, 6, 6)))  # its point is on the plane
+    assert not plane.intersects(QPolygonF(QRectF(x0, y0, x1 - x0, y1 - y0)))
+    assert S.label_area.shape == S.shape3.shape

@@ -309,3 +309,27 @@ def test_a_label_is_not_written_across_a_drawn_line_when_another_place_is_free()
     around = [(0, y, 400, y) for y in (60, 74, 88, 112, 126, 140)]  # through every candidate place
     (x2, y2), = sc.place_labels(anchor, size, ["tilt"], 400, 300, segments=around)
     assert (x2, y2) == (105, 81)
+
+
+def test_a_box_is_clear_of_a_polygon_only_outside_it():
+    sq = [(0, 0), (100, 0), (100, 100), (0, 100)]
+    assert sc.boxes_clear_of_polygon(sq, 110, 10, 150, 30)          # beside it
+    assert not sc.boxes_clear_of_polygon(sq, 90, 10, 150, 30)       # across an edge
+    assert not sc.boxes_clear_of_polygon(sq, 20, 20, 40, 40)        # wholly inside
+    assert not sc.boxes_clear_of_polygon(sq, -10, -10, 200, 200)    # around it
+    tri = [(0, 0), (100, 0), (0, 100)]
+    assert sc.boxes_clear_of_polygon(tri, 60, 60, 90, 90)           # in its bounding box, past the hypotenuse
+    assert not sc.boxes_clear_of_polygon(tri, 40, 40, 60, 60)       # on the hypotenuse
+
+
+def test_the_bias_label_leaves_the_filled_shape_for_a_clear_place():
+    """The bias label's point is inside the shape (p(0) = b lies on the plane): nearby places are all
+    over the shape, so it goes further out (LABEL_FAR) to a place clear of it; a tilt label, not in
+    LABEL_FAR, keeps a nearby place."""
+    poly = np.array([(100, 100), (300, 100), (300, 250), (100, 250)], float)
+    (x, y), = sc.place_labels([(200, 175)], [(90, 16)], ["bias"], 400, 300, areas=[poly])
+    assert sc.boxes_clear_of_polygon(poly, x, y, x + 90, y + 16) and 0 <= x <= 310 and 0 <= y <= 284
+    (x0, y0), = sc.place_labels([(200, 175)], [(90, 16)], ["bias"], 400, 300)  # no area: right-above its point
+    assert (x0, y0) == (205, 175 - 5 - 16)
+    (x1, y1), = sc.place_labels([(200, 175)], [(90, 16)], ["tilt"], 400, 300, areas=[poly])
+    assert (x1, y1) == (x0, y0)
