@@ -13,7 +13,10 @@ weakest, following training until a feature dies), "Selected → axes" (the
 features selected in the 2D views go into the triple), toggles (slivers,
 after ReLU, cube, bias, tilt, labels), the enlarge factor per axis and the
 camera presets (iso, normal = from the plane's underside, along x / y / z,
-Fit). A click on a vertex point emits featureClicked (selects it everywhere).
+Fit). A click on a vertex point emits featureClicked (selects it everywhere). A right-click opens
+``context_menu``: the feature under the cursor onto the x, y or z axis (the axis pick that Alt+click
+gives, for window managers that take Alt+click), the triple's controls, the toggles, the cameras and
+Fit. The wheel zooms towards the cursor; Fit frames the shape, not an enlarged axis's far end.
 
 Export: ``render_image(w, h)`` renders the current scene at exactly w x h
 pixels (GLViewWidget.renderToArray, then the labels painted over it);
@@ -32,13 +35,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PyQt6.QtCore import QPoint, QRect, QSize, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QImage, QPainter, QResizeEvent, QShowEvent, QVector3D
+from PyQt6.QtGui import QContextMenuEvent, QImage, QPainter, QResizeEvent, QShowEvent, QVector3D
 from PyQt6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QLabel,
     QLayout,
     QLayoutItem,
+    QMenu,
     QSizePolicy,
     QSpinBox,
     QToolButton,
@@ -849,6 +853,55 @@ class PlaneView(QWidget):
         xy, _ = sc.project_to_pixels(self.gl.mvp(), np.asarray(p3, dtype=np.float64).reshape(1, 3),
                                      self.gl.width(), self.gl.height())
         return float(xy[0, 0]), float(xy[0, 1])
+
+    def context_menu(self, x: float, y: float) -> QMenu:
+        """The right-click menu at pixel (x, y) of the picture: the feature under the cursor onto the x, y
+        or z axis (Alt+click, which window managers take, and Ctrl+Shift+click in a 2D view do the same
+        from the 2D views), the triple's other controls, the display toggles, the camera presets, Fit."""
+        menu = QMenu(self)
+        k = self.feature_at(x, y)
+        if k >= 0:
+            for s, name in enumerate("xyz"):
+                act = menu.addAction(f"Feature {k + 1} → {name} axis")
+                act.setEnabled(self._settings.triple[s] != k)
+                act.triggered.connect(lambda _=False, s=s, k=k: self.put_on_axis(k, s))
+            menu.addSeparator()
+        for text, slot in (("Selected → axes", self.send_selected), ("Step z ◀", lambda: self.step(-1)),
+                           ("Step z ▶", lambda: self.step(1)), ("Default triple", self.use_default)):
+            menu.addAction(text).triggered.connect(lambda _=False, f=slot: f())
+        menu.addSeparator()
+        for key, cb in self.toggles.items():
+            act = menu.addAction(cb.text())
+            act.setCheckable(True)
+            act.setChecked(getattr(self._settings, key))
+            act.setToolTip(cb.toolTip())
+            act.toggled.connect(cb.setChecked)
+        menu.addSeparator()
+        cams = menu.addMenu("Camera")
+        for key in sc.CAMERA_PRESETS:
+            cams.addAction(CAMERA_TIPS[key]).triggered.connect(lambda _=False, k=key: self.set_camera(k))
+        menu.addAction("Fit").triggered.connect(lambda _=False: self.fit())
+        return menu
+
+    def put_on_axis(self, feature: int, slot: int) -> None:
+        """Feature ``feature`` (0-based) onto axis ``slot`` (0, 1, 2 = x, y, z); a feature already on another
+        axis swaps places with the one it replaces."""
+        t = list(self._settings.triple)
+        k = int(feature)
+        if k in t:
+            t[t.index(k)] = t[slot]
+        t[slot] = k
+        self._touch(slot)
+        self.set_triple(tuple(t))
+
+    def contextMenuEvent(self, ev: QContextMenuEvent) -> None:
+        """Right-click on the picture (forwarded by its host or the GL widget): ``context_menu``."""
+        pic = self.host if self.host is not None else self.gl
+        p = pic.mapFrom(self, ev.pos())
+        if not pic.rect().contains(p):
+            super().contextMenuEvent(ev)
+            return
+        self.context_menu(p.x(), p.y()).exec(ev.globalPos())
 
     def _gl_clicked(self, x, y):
         k = self.feature_at(x, y)

@@ -501,3 +501,49 @@ def test_the_bias_label_is_not_written_over_the_plane(view, qapp):
     assert plane.intersects(QPolygonF(QRectF(tx - 3, ty - 3, 6, 6)))  # its point is on the plane
     assert not plane.intersects(QPolygonF(QRectF(x0, y0, x1 - x0, y1 - y0)))
     assert S.label_area.shape == S.shape3.shape
+
+
+def test_right_click_menu_picks_axes_toggles_and_fits(view, qapp, monkeypatch):
+    """Issue 22 item 7: Alt+click (the axis pick) is taken by window managers (openbox, KDE, XFCE): a
+    right-click on the picture offers the feature under the cursor on each axis, the toggles and Fit."""
+    from PyQt6.QtCore import QPoint
+    from PyQt6.QtGui import QContextMenuEvent
+
+    snap = henighan_snapshot(7)
+    view.set_frame(make_frame(snap))
+    view.set_triple((0, 1, 2))
+    x, y = view.pixel_of(view.scene.vertex_pos[4])
+    menu = view.context_menu(x, y)
+    acts = {a.text(): a for a in menu.actions() if a.text()}
+    assert {"Feature 5 → x axis", "Feature 5 → y axis", "Feature 5 → z axis", "Fit"} <= set(acts)
+    assert {"slivers", "after ReLU", "cube", "bias", "tilt", "labels"} <= set(acts)
+    acts["Feature 5 → y axis"].trigger()
+    assert view.triple == (0, 4, 2)
+    x, y = view.pixel_of(view.scene.vertex_pos[4])  # a new triple is framed anew
+    menu = view.context_menu(x, y)
+    acts = {a.text(): a for a in menu.actions() if a.text()}
+    assert not acts["Feature 5 → y axis"].isEnabled()
+    acts["Feature 5 → x axis"].trigger()  # already on y: the two swap
+    assert view.triple == (4, 0, 2)
+    x, y = view.pixel_of(view.scene.vertex_pos[4])
+    acts = {a.text(): a for a in view.context_menu(x, y).actions() if a.text()}
+    acts["cube"].trigger()
+    assert view.settings.show_cube is False
+    # away from every vertex: no feature to pick, the rest is there
+    far = view.context_menu(2, 2)
+    assert not [a for a in far.actions() if a.text().startswith("Feature")]
+    # a real right-click on the picture opens it, at the picture's coordinates
+    seen = []
+
+    class Menu:
+        def exec(self, *_):
+            seen.append(True)
+
+    monkeypatch.setattr(view, "context_menu", lambda px, py: seen.append((px, py)) or Menu())
+    pic = view.host if view.host is not None else view.gl
+    at = QPoint(int(x), int(y))
+    ev = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, at, pic.mapToGlobal(at))
+    from PyQt6.QtWidgets import QApplication
+
+    QApplication.sendEvent(pic, ev)
+    assert seen == [(int(x), int(y)), True]
