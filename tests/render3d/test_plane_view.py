@@ -547,3 +547,31 @@ def test_right_click_menu_picks_axes_toggles_and_fits(view, qapp, monkeypatch):
 
     QApplication.sendEvent(pic, ev)
     assert seen == [(int(x), int(y)), True]
+
+
+def _shown_factors(v):
+    """The factor each enlarge box says is in force: its "→ ×F applied" suffix, else its value."""
+    out = []
+    for d in v.enlarge_spins:
+        suf = d.suffix()
+        out.append(float(suf.split("×")[1].split()[0]) if "applied" in suf else d.value())
+    return out
+
+
+def test_the_enlarge_boxes_always_show_the_factor_applied(view, qapp):
+    """Issue 22 item 7: the enlarge box read x1.00 while x5 was applied. Whatever sets the factors (the
+    settings a window loads, --set's settings before the first frame, a box, the automatic enlarging
+    of a flat axis, a new run), the boxes say what the scene applies."""
+    snap = symmetric_failure_snapshot()
+    loaded = view.settings.with_(enlarge=(1.0, 1.0, 5.0), show_cube=False)
+    view.set_settings(loaded)  # before any frame, as an export's --set does
+    view.set_frame(make_frame(snap))
+    assert tuple(view.scene.enlarge) == (1.0, 1.0, 5.0) and _shown_factors(view) == [1.0, 1.0, 5.0]
+    view.set_settings(view.restored(loaded.with_(enlarge=(2.0, 2.0, 2.0))))  # a window's saved settings
+    assert _shown_factors(view) == list(view.scene.enlarge)
+    view.set_settings(view.settings.with_(enlarge=(1.0, 1.0, 1.0)))  # z back to 1: the flat axis is auto-enlarged
+    assert view.scene.enlarge[2] > 1 and _shown_factors(view) == list(view.scene.enlarge)
+    view.enlarge_spins[0].setValue(3.0)
+    assert _shown_factors(view) == list(view.scene.enlarge) == [3.0, 1.0, view.scene.enlarge[2]]
+    view.set_frame(make_frame(henighan_snapshot(9)))  # another run: x1 again
+    assert _shown_factors(view) == list(view.scene.enlarge)
