@@ -157,6 +157,8 @@ class SceneItems:
             thin.append((S.relu_lines, sc.RELU_LINE))
         if st.show_tilt:
             thick.append((S.tilt_lines, S.tilt_line_colors))
+        if st.after_relu and len(S.relu_bars):
+            thick.append((S.relu_bars, S.relu_bar_colors))
         for item, parts in ((self.thin, thin), (self.thick, thick)):
             parts = [(np.asarray(p, dtype=np.float32).reshape(-1, 3), c) for p, c in parts]
             item.set_lines(np.concatenate([p for p, _ in parts]),
@@ -390,6 +392,8 @@ class PlaneView(QWidget):
                 ("show_slivers", "slivers", "Fill the part of the shape where p_axis > 0 in that feature's colour"),
                 ("after_relu", "after ReLU", "Fold the shape through ReLU: each vertex goes to ReLU(p), "
                                              "onto the hypercube's faces and edges"),
+                ("show_relu_surface", "ReLU surface", "After ReLU: the folded shape shaded and opaque, and each "
+                                                      "piece folded onto a line drawn as a bar in its colour"),
                 ("show_cube", "cube", "Edges of the ReLU hypercube (unit cube in the positive octant)"),
                 ("show_bias", "bias", "The bias offset: origin -> (b_i, b_j, b_k), where h = 0 lands"),
                 ("show_tilt", "tilt", "Along each axis, the direction on the plane in which p_axis grows, "

@@ -499,6 +499,9 @@ class Scene:
     #: (K, 3) the filled shape's outline where it is drawn flat (not after ReLU), else (0, 3): labels
     #: are kept off it (``place_labels(areas=)``), the bias label, whose point is on it, most of all
     label_area: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    #: after ReLU (show_relu_surface): (2K, 3) bars, the pieces of the shape folded onto a line, and colours
+    relu_bars: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.float32))
+    relu_bar_colors: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
 
     def label_obstacles(self) -> np.ndarray:
         """(2S, 3) segments a label should not be written across: the axes, the bias arrow and
@@ -837,6 +840,9 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | No
     dead_set = set(int(d) for d in (dead or ()))
 
     areas = cell_areas(pts, off)
+    mesh_colors = _cell_colors(fr, bits, np.diff(off), settings.show_slivers)
+    if settings.after_relu and settings.show_relu_surface:
+        mesh_colors = shade_folded(P3, off, mesh_colors)
     radius = float(0.5 * np.linalg.norm(np.maximum(ext.axis_len, ext.hi) - np.minimum(ext.axis_neg, ext.lo)))
     info = {
         "triple": tri,
@@ -851,7 +857,7 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | No
         n=n, triple=tri, enlarge=E,
         cells_h=pts, cells_off=off, cells_bits=bits,
         mesh_pos=P3.astype(np.float32), mesh_faces=fan_faces(off),
-        mesh_colors=_cell_colors(fr, bits, np.diff(off), settings.show_slivers),
+        mesh_colors=mesh_colors,
         outline=outline, outline_color=GHOST if settings.after_relu else OUTLINE,
         shape3=shape3.astype(np.float32), order=order,
         vertex_pos=vertex_pos.astype(np.float32), vertex_colors=fr.col, vertex_shown=shown,
@@ -869,6 +875,7 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | No
         fit_points=_fit_points(fr, ext, shape3, cube, settings.after_relu), center=0.5 * (ext.lo + ext.hi),
         radius=max(radius, 1e-6), normal=_normal(fr), plane="" if snap.m == 2 else desc, info=info,
         label_area=_label_area(shape3, settings),
+        **_relu_surface(P3, off, bits, mesh_colors, settings),
     )
 
 
@@ -1206,3 +1213,73 @@ def camera_for(preset: str, scene: Scene, aspect: float = 4 / 3) -> dict:
         el, az = 90.0, -90.0
     c, D = fit_camera(scene.fit_points, el, az, aspect)
     return {"elevation": el, "azimuth": az, "center": c, "distance": D}
+
+
+#: The folded shape's light (GL coordinates, from above the positive octant) and its shading:
+#: colour x (RELU_AMBIENT + (1 - RELU_AMBIENT) |n . light|), at alpha RELU_ALPHA.
+RELU_LIGHT = np.array([0.35, 0.55, 1.0]) / np.linalg.norm([0.35, 0.55, 1.0])
+RELU_AMBIENT = 0.55
+RELU_ALPHA = 0.88
+#: A folded cell whose area is below this share of its perimeter squared lies on a line (or a point).
+FOLD_FLAT = 1e-6
+
+
+def _folded_normals(P3: np.ndarray, off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """((G, 3) Newell normals (twice the area, unnormalised), (G,) perimeters) of the folded cells."""
+    G = len(off) - 1
+    cnt = np.diff(off)
+    gid = np.repeat(np.arange(G), cnt)
+    nxt = np.arange(P3.shape[0]) + 1
+    nxt[off[1:] - 1] = off[:-1]
+    a, b = P3.astype(np.float64), P3[nxt].astype(np.float64)
+    nrm = np.stack([np.bincount(gid, weights=(a[:, 1] - b[:, 1]) * (a[:, 2] + b[:, 2]), minlength=G),
+                    np.bincount(gid, weights=(a[:, 2] - b[:, 2]) * (a[:, 0] + b[:, 0]), minlength=G),
+                    np.bincount(gid, weights=(a[:, 0] - b[:, 0]) * (a[:, 1] + b[:, 1]), minlength=G)], axis=1)
+    per = np.bincount(gid, weights=np.linalg.norm(b - a, axis=1), minlength=G)
+    return nrm, per
+
+
+def shade_folded(P3: np.ndarray, off: np.ndarray, colors: np.ndarray) -> np.ndarray:
+    """(P, 4) the folded cells' vertex colours lit by RELU_LIGHT (each piece of the hypercube's faces
+    and of the plane gets its own shade, so the folds read), at alpha RELU_ALPHA."""
+    G = len(off) - 1
+    if G == 0:
+        return colors
+    nrm, _ = _folded_normals(P3, off)
+    nn = np.linalg.norm(nrm, axis=1)
+    lam = np.abs(nrm @ RELU_LIGHT) / np.where(nn > 0, nn, 1.0)
+    f = np.repeat(RELU_AMBIENT + (1 - RELU_AMBIENT) * lam, np.diff(off))
+    out = colors.astype(np.float32).copy()
+    out[:, :3] *= f[:, None].astype(np.float32)
+    out[:, 3] = RELU_ALPHA
+    return out
+
+
+def _relu_surface(P3: np.ndarray, off: np.ndarray, bits: np.ndarray, colors: np.ndarray,
+                  settings: PlaneSettings) -> dict:
+    """The bars of the folded shape: each cell where some axis fires and that ReLU folds onto a line
+    (a sliver onto its axis, or onto a face's edge), from one end of its image to the other, in its
+    colour (opaque, darkened). Empty unless after_relu and show_relu_surface."""
+    none = {"relu_bars": np.zeros((0, 3), np.float32), "relu_bar_colors": np.zeros((0, 4), np.float32)}
+    G = len(off) - 1
+    if not (settings.after_relu and settings.show_relu_surface) or G == 0:
+        return none
+    nrm, per = _folded_normals(P3, off)
+    line = (np.linalg.norm(nrm, axis=1) <= FOLD_FLAT * per ** 2) & (bits != 0) & (per > 0)
+    if not line.any():
+        return none
+    cnt = np.diff(off)
+    gid = np.repeat(np.arange(G), cnt)
+    P = P3.astype(np.float64)
+    v0 = P[off[:-1]]
+    d = P - v0[gid]
+    dn = np.linalg.norm(d, axis=1)
+    far = np.lexsort((-dn, gid))[off[:-1]]  # each cell's vertex farthest from its first
+    u = d[far] / np.where(dn[far] > 0, dn[far], 1.0)[:, None]
+    t = np.einsum("ij,ij->i", d, u[gid])
+    tmin, tmax = np.minimum.reduceat(t, off[:-1]), np.maximum.reduceat(t, off[:-1])
+    a, b = (v0 + tmin[:, None] * u)[line], (v0 + tmax[:, None] * u)[line]
+    c = colors[off[:-1]][line].astype(np.float32).copy()
+    c[:, :3] *= 0.8
+    c[:, 3] = 1.0
+    return {"relu_bars": _segments(a, b), "relu_bar_colors": np.repeat(c, 2, axis=0)}

@@ -114,6 +114,9 @@ class PlaneSettings:
     show_tilt: bool = True
     show_vertices: bool = True
     show_labels: bool = True
+    #: after ReLU: the folded shape as a shaded, opaque surface, and each piece folded onto a line
+    #: (a sliver snapped onto an axis or a face's edge) as a bar in its features' colour
+    show_relu_surface: bool = True
     #: a flat axis (a dead feature: p_k = b_k on the whole plane) whose offset would be
     #: too small to read is enlarged automatically, as the seed enlarges dimension 7 by hand;
     #: only axes whose ``enlarge`` factor is 1 (not set by the user)

@@ -333,3 +333,28 @@ def test_the_bias_label_leaves_the_filled_shape_for_a_clear_place():
     assert (x0, y0) == (205, 175 - 5 - 16)
     (x1, y1), = sc.place_labels([(200, 175)], [(90, 16)], ["tilt"], 400, 300, areas=[poly])
     assert (x1, y1) == (x0, y0)
+
+
+def test_after_relu_the_slivers_fold_onto_bars_of_the_closed_form_length():
+    """Issue 22 item 7 (after ReLU drew only thin grey lines). The seed's failure (Henighan n = 6:
+    r^2 = 2, b_i = -1, plus W_7 = 0, b_7 = 1/7) on axes (1, 2, 7): feature 7 fires everywhere at
+    p_7 = 1/7, so the part of the shape where feature 1 fires folds onto the bar from (0, 0, 1/7) to
+    (max p_1, 0, 1/7), max p_1 = p_1(W_1) = r^2 + b_1 = 1; likewise feature 2 along y. The folded
+    pieces are shaded (opaque); the toggle turns bars and shading off."""
+    from tests.widgets import symmetric_failure_snapshot
+
+    snap = symmetric_failure_snapshot()
+    st = sc.PlaneSettings(triple=(0, 1, 6), after_relu=True, auto_enlarge=False, show_cube=False)
+    S = sc.build_scene(snap, st)
+    bars = S.relu_bars.astype(float).reshape(-1, 2, 3)
+    assert len(bars) and np.allclose(bars[:, :, 2], 1 / 7, atol=1e-6)
+    for s in (0, 1):
+        on = bars[np.all(np.abs(bars[:, :, 1 - s]) < 1e-6, axis=1)]  # bars along axis s
+        assert len(on), s
+        assert on[:, :, s].min() == pytest.approx(0.0, abs=1e-6) and on[:, :, s].max() == pytest.approx(1.0, abs=1e-6)
+    assert np.all(S.relu_bar_colors[:, 3] == 1.0)
+    assert np.allclose(S.mesh_colors[: len(S.mesh_pos), 3], sc.RELU_ALPHA)
+    off = sc.build_scene(snap, st.with_(show_relu_surface=False))
+    assert len(off.relu_bars) == 0 and not np.allclose(off.mesh_colors[:, 3], sc.RELU_ALPHA)
+    flat = sc.build_scene(snap, st.with_(after_relu=False))
+    assert len(flat.relu_bars) == 0
