@@ -672,10 +672,13 @@ def test_a_story_slower_than_the_refresh_still_arrives_while_training(qtbot, mon
     monkeypatch.setattr(model.story, "story_events", slow_story)
     w = make_window()
     w.form.set_config(TrainConfig(n=7, steps=10**9, seed=0))
-    w.start_training()
-    assert started.wait(10)
-    qtbot.waitUntil(lambda: len(ticks) >= 5 and w.session.state == "training"
-                    and len(w.session.history) > told[0], timeout=10000)
-    release.set()
+    try:
+        w.start_training()
+        qtbot.waitUntil(started.is_set, timeout=10000)  # the first story is held
+        n0 = len(ticks)
+        qtbot.waitUntil(lambda: len(ticks) >= n0 + 5 and len(w.session.history) > told[0], timeout=10000)
+        assert len(told) == 1  # no refresh while it was being told
+    finally:
+        release.set()
     qtbot.waitUntil(lambda: any(e["text"] == "story 0" for e in w.timeline.events()), timeout=10000)
     assert w.session.stop_training(timeout=2.0)
