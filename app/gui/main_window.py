@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PyQt6 import sip
-from PyQt6.QtCore import QByteArray, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QByteArray, Qt, QTimer
 from PyQt6.QtGui import QAction, QGuiApplication, QKeySequence
 from PyQt6.QtWidgets import (
     QDockWidget,
@@ -29,6 +29,7 @@ from PyQt6.QtWidgets import (
 
 from app.gui.session import Session
 from app.gui.settings import Settings, load_views, save_views
+from app.gui.worker import BackgroundQueue
 from model.config import ConfigError, TrainConfig
 from views import registry
 from widgets.experiment_form import ExperimentForm
@@ -216,16 +217,16 @@ class MainWindow(QMainWindow):
         self.timeline.install_shortcuts(self)
 
     def _start_story(self) -> None:
-        """The timeline's story (steps where the diagnosis changed), computed off the GUI thread."""
-        import concurrent.futures
-
-        self._story_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="story")
-        self._story_key = None
-        self._story_closed = False
-        self.storyReady.connect(self._story_ready)
+        """The timeline's story (steps where the diagnosis changed), computed off the GUI thread in a
+        latest-wins BackgroundQueue: a refresh asked for while one is being told replaces the one waiting."""
+        self._story_jobs = BackgroundQueue("story", parent=self)
+        self._story_key: tuple | None = None
+        self._story_jobs.done.connect(self._story_ready)
+        # a story that cannot be told is left out, never fatal
+        self._story_jobs.failed.connect(lambda key, message, tb: self._story_ready(key, []))
         self._story_timer = QTimer(self)
         self._story_timer.setInterval(STORY_REFRESH_MS)
-        self._story_timer.timeout.connect(lambda: self.session.state == "training" and self.refresh_story())
+        self._story_timer.timeout.connect(self._refresh_story_while_training)
         self._story_timer.start()
         self.timeline.slider.hover_text = self._hover_text
 
@@ -843,8 +844,6 @@ class MainWindow(QMainWindow):
                 b.hide()
 
     # ============================================================= the story
-    storyReady = pyqtSignal(object, object)  # key, events (from the story thread)
-
     def refresh_story(self) -> None:
         """Mark on the timeline the recorded steps where the shown model's diagnosis changed and
         where its loss plateaued."""
@@ -862,22 +861,18 @@ class MainWindow(QMainWindow):
         stride = max(1, -(-len(h) // cap))
         onehot = s.config.onehot  # else only the plateaus: the one-hot diagnosis does not apply
 
-        def done(f, key=key):
-            try:
-                events = f.result()
-            except Exception:  # noqa: BLE001 - a story that cannot be told is left out, never fatal
-                events = []
-            if not self._story_closed and not sip.isdeleted(self):  # never into a window being torn down
-                self.storyReady.emit(key, events)
-
-        if self._story_closed:
-            return
         # the outcomes (settled, stuck, moving) where they stay cheap: three analyses a judged step; the scan
-        # stops at the next judged step once the window closes
+        # stops at the next judged step once the window closes (the queue's is_closed)
         config = s.config if s.config.n <= STORY_BIG_N else None
-        self._story_future = self._story_pool.submit(story_events, h, s.model, onehot, stride, config, True,
-                                                     lambda: self._story_closed)
-        self._story_future.add_done_callback(done)
+        model, jobs = s.model, self._story_jobs
+        jobs.submit(key, lambda: story_events(h, model, onehot, stride, config, True, jobs.is_closed))
+
+    def _refresh_story_while_training(self) -> None:
+        """The timer's refresh, skipped while a story is still being told: that one then arrives and
+        is shown (a new key every tick would make each story taking longer than STORY_REFRESH_MS
+        stale before it arrived, and none would ever be shown while training)."""
+        if self.session.state == "training" and not self._story_jobs.busy():
+            self.refresh_story()
 
     def _hover_text(self, index: int) -> str:
         """The timeline's tooltip: the recorded step under the pointer and the shown model's loss there."""
@@ -889,7 +884,7 @@ class MainWindow(QMainWindow):
         index = min(max(int(index), 0), len(steps) - 1)
         return f"step {int(steps[index]):,} · loss {float(losses[index]):.6g}"
 
-    def _story_ready(self, key, events):
+    def _story_ready(self, key: tuple, events: list) -> None:
         if key != self._story_key:
             return  # an older request
         from widgets.verdict_panel import dress_story
@@ -913,22 +908,15 @@ class MainWindow(QMainWindow):
             got = e
         return got
 
-    def closeEvent(self, e: QCloseEvent) -> None:
+    def closeEvent(self, e: QCloseEvent | None) -> None:
         self._story_timer.stop()
-        self._story_closed = True
-        self._story_pool.shutdown(wait=False, cancel_futures=True)
-        # a story being told stops at its next judged step (milliseconds): let it, so that no thread is
+        # a story being told stops at its next judged step (milliseconds): wait for it, so that no thread is
         # still in torch while the interpreter and Qt tear down (a run of main.py on a loaded machine
-        # once ended in SIGSEGV after its window closed)
-        fut = getattr(self, "_story_future", None)
-        if fut is not None:
-            try:
-                fut.result(timeout=5.0)
-            except Exception:  # noqa: BLE001 - cancelled, failed or slow: closing goes on regardless
-                pass
+        # once ended in SIGSEGV after its window closed); nothing it returns is delivered now
+        self._story_jobs.close(timeout=5.0)
         st = settings()
-        st.setValue("geometry", bytes(self.saveGeometry()))
-        st.setValue("state", bytes(self.saveState()))
+        st.setValue("geometry", self.saveGeometry().data())
+        st.setValue("state", self.saveState().data())
         self._redraw_timer.stop()
         for d in self.dialogs:
             d.close()

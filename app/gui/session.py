@@ -2,7 +2,8 @@
 model.explorer.ExplorerState (the run, the shown model, the step, the selection,
 follow-live, the override) and its model.analysis_provider.AnalysisProvider, and
 adds what needs Qt or threads: the signals the window listens to, the training
-worker, and the analysis thread in which large models are analysed.
+worker, and the analysis queue (a latest-wins BackgroundQueue) in which large
+models are analysed.
 
 Live training, scrubbing and export all go through `frame()` / `frame_at()`,
 which return a model.frame.Frame (what every view draws), as ExplorerState's do.
@@ -11,16 +12,14 @@ at display rate.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import os
-import time
 from collections.abc import Hashable, Iterable
 from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from app.gui.worker import TrainingWorker
+from app.gui.worker import BackgroundQueue, TrainingWorker
 from model.analysis_provider import ANALYSIS_DEBOUNCE_S, SYNC_ANALYSIS_MAX_N, AnalysisProvider
 from model.config import TrainConfig
 from model.data import make_dataset
@@ -130,10 +129,10 @@ class Session(QObject):
         self.state = "idle"
         self.verdicts: list | None = None
         self.last_progress = None
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
-        self._pending_analysis: set = set()
-        self._closed = False
-        self._wanted_analysis = None
+        self._analysis = BackgroundQueue("analysis", parent=self)  # large models' analyses, latest wins
+        self._analysis.done.connect(self._analysis_done)
+        self._analysis.failed.connect(self._analysis_failed)
+        self._wanted_analysis: Hashable | None = None
         self.measured: dict = {}  # shape_key -> seconds a step, from this session's runs (estimate_run)
         self.preparing = False  # the first chunk compiles the kernels (kernels_ready)
         self.from_file = False  # the run shown was opened or saved under a name (False: trained here, autosaved)
@@ -255,9 +254,8 @@ class Session(QObject):
         ok = self.stop_training(timeout)
         if ok and self.trainer is not None:
             self.trainer.close()  # its batch-drawing thread (fresh batches) ends with it
-        self._closed = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        return ok
+        # an analysis running (about a second at n = 10,000) ends within the timeout; one waiting is dropped
+        return self._analysis.close(timeout) and ok
 
     # ============================================================= run files
     def open(self, path: str | os.PathLike[str]) -> bool:
@@ -340,25 +338,22 @@ class Session(QObject):
         return self.explorer.frame_at(step)
 
     def _analyze_later(self, key: Hashable, snap: Snapshot) -> None:
+        """Ask the analysis queue for ``snap``'s analysis. While scrubbing, frames pass faster than
+        analyses finish: a request waits ANALYSIS_DEBOUNCE_S and is replaced by the next frame's
+        meanwhile; asking again for the one waiting or running queues nothing."""
         self._wanted_analysis = key
-        if key not in self._pending_analysis and not self._closed:
-            self._pending_analysis.add(key)
-            fut = self._pool.submit(self._analyze_if_wanted, key, snap)
-            fut.add_done_callback(lambda f, key=key: self._analysis_done(key, f))
+        analyses = self.analyses
+        self._analysis.submit(key, lambda: analyses.compute(key, snap), delay=ANALYSIS_DEBOUNCE_S)
 
-    def _analyze_if_wanted(self, key: Hashable, snap: Snapshot):  # analysis thread
-        # While scrubbing, frames pass faster than analyses finish: wait a
-        # moment, then skip the job if another frame is wanted by now.
-        time.sleep(ANALYSIS_DEBOUNCE_S)
-        if key != self._wanted_analysis or self._closed:
-            return None
-        return self.analyses.compute(key, snap)
+    def _analysis_done(self, key: Hashable, _analysis: object) -> None:
+        """An analysis is ready (and cached by the provider): redraw when it is the frame's; a result
+        for a frame no longer wanted is not shown (it stays cached for a return to its step)."""
+        if key == self._wanted_analysis:
+            self.frameChanged.emit()
 
-    def _analysis_done(self, key: Hashable, fut) -> None:  # analysis thread
-        self._pending_analysis.discard(key)
-        if fut.cancelled() or fut.exception() is not None or fut.result() is None:
-            return
-        self.frameChanged.emit()  # queued to the GUI thread
+    def _analysis_failed(self, key: Hashable, message: str, _tb: str) -> None:
+        if key == self._wanted_analysis:
+            self.message.emit(f"analysis failed: {message}")
 
     # ============================================================== internals
     def _install(self, config, history, dataset, path) -> None:

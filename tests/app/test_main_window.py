@@ -644,3 +644,41 @@ def test_the_window_hosts_every_view_of_the_registry(qtbot, make_window):
     w.all_views["history"].stepRequested.emit(target)
     qtbot.waitUntil(lambda: w.session.frame().snapshot.step == target, timeout=3000)
     assert w.timeline.current_step == target and not w.session.follow_live
+
+
+def test_a_story_slower_than_the_refresh_still_arrives_while_training(qtbot, monkeypatch, make_window):
+    """The story is asked for again every STORY_REFRESH_MS while training, each time with a new key (the
+    history grew). A story that takes longer than that must still be shown: the refresh waits while one
+    is being told. The first story is held until several refresh ticks have passed, then released."""
+    import threading
+
+    import app.gui.main_window as mw
+    import model.story
+
+    monkeypatch.setattr(mw, "STORY_REFRESH_MS", 20)
+    ticks, told, started, release = [], [], threading.Event(), threading.Event()
+    refresh = mw.MainWindow._refresh_story_while_training
+    monkeypatch.setattr(mw.MainWindow, "_refresh_story_while_training", lambda self: (ticks.append(1), refresh(self)))
+
+    def slow_story(history, model, *args):
+        i = len(told)
+        told.append(len(history))
+        if i == 0:
+            started.set()
+            assert release.wait(10)
+        return [{"kind": "plateau", "step": 0, "level": 1.0, "change": 0.0, "rel_tol": 0.01, "window": [0, 0],
+                 "margin": None, "text": f"story {i}"}]
+
+    monkeypatch.setattr(model.story, "story_events", slow_story)
+    w = make_window()
+    w.form.set_config(TrainConfig(n=7, steps=10**9, seed=0))
+    try:
+        w.start_training()
+        qtbot.waitUntil(started.is_set, timeout=10000)  # the first story is held
+        n0 = len(ticks)
+        qtbot.waitUntil(lambda: len(ticks) >= n0 + 5 and len(w.session.history) > told[0], timeout=10000)
+        assert len(told) == 1  # no refresh while it was being told
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: any(e["text"] == "story 0" for e in w.timeline.events()), timeout=10000)
+    assert w.session.stop_training(timeout=2.0)

@@ -195,3 +195,45 @@ def test_live_steps_move_the_frame_only_while_following(qtbot, session):
     qtbot.waitUntil(lambda: len(frames) > 1, timeout=5000)  # following: progress marks the frame stale
     assert session.frame().snapshot.step > s0
     assert session.stop_training(timeout=2.0)
+
+
+def test_background_analyses_run_in_the_analysis_thread_latest_wins_and_stale_results_are_not_shown(
+        qtbot, session7, monkeypatch):
+    """Every snapshot analysed in the background (in_background forced on at n = 7): the analysis runs
+    in the session's analysis thread; frames asked for while one runs replace each other (only the
+    last is analysed); the result of a frame no longer wanted does not redraw, the wanted one does."""
+    from model.analysis_provider import AnalysisProvider
+
+    s = session7
+    provider = s.analyses
+    real = provider._analyze
+    ran, first_started, release = [], threading.Event(), threading.Event()
+
+    def recorded(snap, **kw):
+        ran.append((snap.step, threading.current_thread().name))
+        if len(ran) == 1:
+            first_started.set()
+            assert release.wait(10)
+        return real(snap, **kw)
+
+    monkeypatch.setattr(AnalysisProvider, "in_background", staticmethod(lambda snap: True))
+    monkeypatch.setattr(provider, "_analyze", recorded)
+    steps = [int(x) for x in s.history.steps[[3, 5, 8, 11]]]
+    s.request_step(steps[0])
+    assert s.frame().pending  # not computed here
+    assert first_started.wait(10)  # the first frame's analysis holds the analysis thread
+    for step in steps[1:]:  # scrubbing on: each replaces the one waiting
+        s.request_step(step)
+        fr = s.frame()
+        assert fr.pending and fr.snapshot.step == step
+    redraws = []
+    s.frameChanged.connect(lambda: redraws.append(s.frame().snapshot.step))
+    release.set()
+    qtbot.waitUntil(lambda: bool(redraws), timeout=10000)
+    qtbot.waitUntil(lambda: not s._analysis.busy(), timeout=10000)
+    qtbot.wait(0)  # deliver anything still posted
+    assert [step for step, _ in ran] == [steps[0], steps[-1]]  # steps[1:-1] were replaced, never analysed
+    assert {name for _, name in ran} == {"analysis"}
+    assert redraws == [steps[-1]]  # the stale first result did not redraw; the wanted one did
+    fr = s.frame()
+    assert not fr.pending and fr.analysis.step == steps[-1]
