@@ -2,6 +2,8 @@
 the verdict panel's laid-out findings, the 3D view's labels) is rebuilt when the frame asks for something
 else. Each view is scrubbed A -> B -> C -> A and compared, at every step, with a fresh view of the same size
 that drew only that frame: the pictures are equal pixel for pixel."""
+import itertools
+
 import numpy as np
 import pytest
 
@@ -90,7 +92,7 @@ def test_the_verdict_panel_lays_out_a_new_text_inside_the_frame(qtbot, qapp):
     for w in (v, v.header_scroll.viewport()):
         w.installEventFilter(late)
     moved = 0
-    for (_, before), (name, fr) in zip(frames, frames[1:], strict=False):
+    for (_, before), (name, fr) in itertools.pairwise(frames):
         v.set_frame(before)
         qapp.processEvents()
         h0 = v.header.height()
