@@ -215,6 +215,7 @@ class FeatureWheelView(PlotPanel):
         self.dead_rings = pg.ScatterPlotItem(pxMode=True, symbol="o", brush=None)
         self.dead_rings.setZValue(9)
         self.dead_rings.setVisible(False)
+        self._rings_key = None  # (features, colours) the rings were built for
         pi.addItem(self.dead_rings)
         self.dead_label = pg.TextItem(anchor=(0, 0), color=(40, 40, 40))
         self.dead_label.setZValue(20)
@@ -265,6 +266,7 @@ class FeatureWheelView(PlotPanel):
         self._set_circles([])
         self.dead_rings.setData([])
         self.dead_rings.setVisible(False)
+        self._rings_key = None
         self.dead_label.setText("")
         self.labels.set([])
         self.data.setData([])
@@ -335,14 +337,20 @@ class FeatureWheelView(PlotPanel):
         self.dead_marked = dead.tolist()
         if len(dead):
             ring = dead[:DEAD_RINGS_MAX]
-            self.dead_rings.setData(pos=np.zeros((len(ring), 2)), size=14 + 7 * np.arange(len(ring)),
-                                    pen=[pg.mkPen(qcolor(colors[i]), width=2.5) for i in ring],
-                                    brush=None, symbol="o")
-            self.dead_rings.setVisible(True)
+            # the rings sit at the origin: they change with the dead set and its colours, not with the step
+            # (a scrub through a run with dead features rebuilt them every frame: ~1 ms of pens and spots)
+            key = (ring.tobytes(), np.asarray(colors)[ring].tobytes())
+            if key != self._rings_key or not self.dead_rings.isVisible():
+                self._rings_key = key
+                self.dead_rings.setData(pos=np.zeros((len(ring), 2)), size=14 + 7 * np.arange(len(ring)),
+                                        pen=[pg.mkPen(qcolor(colors[i]), width=2.5) for i in ring],
+                                        brush=None, symbol="o")
+                self.dead_rings.setVisible(True)
             self.dead_label.setText(dead_text(dead))
             r = max(float(np.max(np.hypot(W2[0], W2[1]))), 1e-9)
             self.dead_label.setPos(0.04 * r, -0.04 * r)
         elif self.dead_rings.isVisible():
+            self._rings_key = None
             self.dead_rings.setData([])
             self.dead_rings.setVisible(False)
             self.dead_label.setText("")

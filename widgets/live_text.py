@@ -32,6 +32,7 @@ class LiveText(QWidget):
         self._min_width = int(min_width)
         self._height = 0
         self._measured = None  # ((text, width, font), height) of the last measurement
+        self._advance = None  # ((text, font), widest line's advance) of the last measurement
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         copy = QAction("Copy text", self)
@@ -97,10 +98,20 @@ class LiveText(QWidget):
     def heightForWidth(self, w: int) -> int:
         return self._needed_height(w)
 
-    def sizeHint(self) -> QSize:
+    def _text_width(self) -> int:
+        """The widest line's advance (layouts ask for the size hint several times a frame: measured once
+        per text and font)."""
+        key = (self._text, self.font().key())
+        if self._advance is not None and self._advance[0] == key:
+            return self._advance[1]
         fm = self.fontMetrics()
         lines = self._text.split("\n") if self._text else [""]
-        w = max(fm.horizontalAdvance(s) for s in lines) + 2 * self.MARGIN
+        w = max(fm.horizontalAdvance(s) for s in lines)
+        self._advance = (key, w)
+        return w
+
+    def sizeHint(self) -> QSize:
+        w = self._text_width() + 2 * self.MARGIN
         if self._wrap:
             w = min(w, 400)
         if self._elide:

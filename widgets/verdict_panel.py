@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, pyqtSignal
+from PyQt6.QtCore import QAbstractTableModel, QCoreApplication, QEvent, QModelIndex, QObject, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QPainter, QResizeEvent
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -537,7 +537,19 @@ class VerdictPanel(QWidget):
             lines.insert(1, f"step {snap.step:,} shown; its analysis is being computed (this is step {a.step:,}'s)")
         self.title.setText(lines[0])
         self.header.setText("\n".join(lines[1:]))
-        self._share_height()
+        self._settle_layout()
+
+    def _settle_layout(self) -> None:
+        """Lay out now what a new text's height changed (the title in the panel, the findings in
+        their scroll area), inside the frame: the resized texts are then painted with the frame's
+        other changes. Left to the event loop, the layout ran after the frame's repaint and cost a
+        second repaint and flush of the window in most scrubbed frames (benchmarks/bench_gui.py). Then
+        the findings get their share of the height (``_share_height``)."""
+        kind = QEvent.Type.LayoutRequest.value
+        QCoreApplication.sendPostedEvents(self, kind)  # the title's height: the splitter's share
+        self._share_height()  # the findings' share of the splitter
+        for w in (self.header_scroll.viewport(), self.header_scroll, self.header_scroll.viewport()):
+            QCoreApplication.sendPostedEvents(w, kind)  # the findings in their scroll area (a scroll bar shown or gone)
 
     def _share_height(self) -> None:
         """The findings get the height their wrapped text needs, leaving the table room for its
