@@ -126,9 +126,10 @@ class Trainer:
         budget = int(config.history_budget_mb * 2**20)
         self.rec_bytes = max(1, min(REC_BYTES, budget // 16))
         buffered = sum(int(getattr(r, "buffer_bytes", 0)) for r in recorders)
-        self.history = history or History(K, m, n, untied=config.untied,  # steps 0..S: at most S + 1 rows
-                                          budget_bytes=max(budget - self.rec_bytes - buffered, budget // 2),
-                                          max_rows=config.steps + 1)
+        # (not ``history or``: an empty History is falsy, and a caller's own was then replaced)
+        self.history = history if history is not None else History(
+            K, m, n, untied=config.untied, budget_bytes=max(budget - self.rec_bytes - buffered, budget // 2),
+            max_rows=config.steps + 1)  # steps 0..S: at most S + 1 rows
         #: where recorded blocks go, in order: the history first (the run's policy reads it back)
         self.recorders: tuple[Recorder, ...] = (self.history, *recorders)
         self.threads = threads

@@ -77,7 +77,7 @@ class RunFileRecorder:
     (a RunWriter: its thread writes them and commits whole blocks with their CRCs, flushing
     every ``flush_seconds``), the models that halted are marked, and ``close`` writes the
     latest row if it is not in the file yet, then closes the writer. So the file holds the
-    rows the history ends with (at most its capacity, however many steps), and the latest.
+    rows on the history's final grid and the latest: at most its capacity, however many steps.
 
     A write failure (RunFileError: a full disk) goes to ``on_error`` once when given, and
     the run goes on without the file (the window: the history is in memory and can be saved
