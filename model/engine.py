@@ -275,8 +275,7 @@ class Trainer:
         # keeps only these (a run file) holds at most the history's capacity, however many steps;
         # the chunk's last step is recorded either way, as the latest.
         lasting = np.isin(rec_steps, wanted) & self.history.lasting(rec_steps, cfg.steps)
-        block = Block(rec_steps, rec.W, rec.b, rec.loss, rec.M if cfg.untied else None, lasting, int(cfg.steps),
-                      newly)
+        block = Block(rec_steps, rec.W, rec.b, rec.loss, rec.M if cfg.untied else None, lasting, newly)
         for recorder in self.recorders:
             recorder.record(block)
         self._last_loss = rec.loss[-1].copy() if R else np.full(self.K, np.nan, np.float32)

@@ -39,8 +39,7 @@ class Block:
     ``M`` (R, K, n, m) for untied runs, else None: float32. ``lasting`` (R,) bool: the rows
     the record policy keeps to the run's end (the History's dense prefix and final grid);
     the others (the chunk's last step, when off the grid) are only the latest snapshot, to
-    be replaced. ``halted``: the models whose loss became NaN/inf in this chunk, and where.
-    ``last_step``: the step the run ends at (config.steps)."""
+    be replaced. ``halted``: the models whose loss became NaN/inf in this chunk, and where."""
 
     steps: np.ndarray
     W: np.ndarray
@@ -48,7 +47,6 @@ class Block:
     loss: np.ndarray
     M: np.ndarray | None
     lasting: np.ndarray
-    last_step: int
     halted: Mapping[int, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
