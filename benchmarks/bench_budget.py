@@ -24,6 +24,7 @@ import json, os, sys, threading, time
 sys.path.insert(0, sys.argv[1])
 from model.config import TrainConfig
 from model.engine import Trainer
+from model.recording import RunFileRecorder
 from model.runfile import RunWriter
 
 def rss():
@@ -49,7 +50,7 @@ th = threading.Thread(target=watch)
 th.start()
 t = time.perf_counter()
 with RunWriter(path, cfg) as w:
-    tr = Trainer(cfg, writer=w, threads=1)
+    tr = Trainer(cfg, recorders=[RunFileRecorder(w)], threads=1)
     tr.run()
 secs = time.perf_counter() - t
 done.set()

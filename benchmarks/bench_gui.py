@@ -61,12 +61,14 @@ def headless_rate(cfg, seconds, threads=1):
     import tempfile
 
     from model.engine import Trainer, set_threads
+    from model.recording import RunFileRecorder
     from model.runfile import RunWriter
 
     set_threads(threads)
     cfg = cfg.replace(steps=10**9)
     path = os.path.join(tempfile.mkdtemp(), "headless.h5")
-    tr = Trainer(cfg, writer=RunWriter(path, cfg))
+    writer = RunWriter(path, cfg)
+    tr = Trainer(cfg, recorders=[RunFileRecorder(writer)])
     tr.train_chunk(2)
     t0 = time.perf_counter()
     s0 = tr.step
@@ -77,7 +79,7 @@ def headless_rate(cfg, seconds, threads=1):
         dt = time.perf_counter() - c0
         chunk = int(max(1, min(chunk * 4, chunk * 0.03 / max(dt, 1e-9))))
     rate = (tr.step - s0) / (time.perf_counter() - t0)
-    tr.writer.close()
+    writer.close()
     return rate
 
 

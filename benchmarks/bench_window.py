@@ -21,11 +21,12 @@ os.environ.setdefault("LGE_SETTINGS_ORG", "lge-bench")
 def headless_rate(cfg, seconds: float) -> float:
     """Steps a second of the engine as `main.py train` runs it (Trainer.run, all threads, a run file)."""
     from model.engine import Trainer
+    from model.recording import RunFileRecorder
     from model.runfile import RunWriter
 
     path = os.path.join(tempfile.mkdtemp(), "headless.h5")
     with RunWriter(path, cfg) as writer:
-        tr = Trainer(cfg, writer=writer)
+        tr = Trainer(cfg, recorders=[RunFileRecorder(writer)])
         tr.train_chunk(2)  # warm-up: kernels loaded
         t0, s0 = time.perf_counter(), tr.step
 

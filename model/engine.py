@@ -1,6 +1,7 @@
 """The training engine: K models at once, in chunks, with stop/pause flags
-between chunks, progress through a callback (never per step), snapshots into
-the History (and a run file), and NaN/inf halting per model.
+between chunks, progress through a callback (never per step), NaN/inf halting per
+model, and each chunk's recorded rows handed as a ``Block`` to the recorders the caller
+wired (model/recording.py: the History always, a run file or anything else besides).
 
 The path that trains a run is chosen by model/paths.py from the run's shape: the lanes
 kernel (kernels.py), the fused sparse kernel (sparse_backend.py, sparse_kernels.py), the
@@ -26,10 +27,10 @@ from .config import TrainConfig
 from .data import BatchStream, SparseDataset, make_dataset
 from .history import History
 from .init import initial_parameters
+from .recording import Block
 
 if TYPE_CHECKING:
-    from .h5io import RunFileError
-    from .runfile import RunWriter
+    from .recording import Recorder
 
 # numba's fallback 'workqueue' threading layer aborts if two threads launch
 # parallel kernels at once; one kernel call at a time per process is safe
@@ -102,35 +103,35 @@ class Trainer:
 
     BACKENDS = ("auto",) + paths.PATHS
 
-    def __init__(self, config: TrainConfig, history: History | None = None, writer: RunWriter | None = None,
+    def __init__(self, config: TrainConfig, history: History | None = None, recorders: Sequence[Recorder] = (),
                  threads: int | None = None,
                  initial: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
                  dataset: np.ndarray | SparseDataset | None = None,
-                 on_writer_error: Callable[[RunFileError], None] | None = None,
                  backend: str | None = None):
-        """``on_writer_error(exc)``: when given, a run file that cannot be written (a full disk)
-        is reported to it and training goes on without the file (the window: the history is
-        in memory and can be saved elsewhere); without it the RunFileError ends ``run``.
-        ``backend``: "auto" (model.paths chooses) or a path to force (lanes, fused, blas, torch);
-        None: the config's ``backend``."""
+        """``history``: the record policy and first recorder (default: one sized to the
+        budget). ``recorders``: where each chunk's recorded rows go besides the history
+        (model/recording.py: a RunFileRecorder for a run file), in order; ``run`` closes them
+        when it ends. ``backend``: "auto" (model.paths chooses) or a path to force (lanes,
+        fused, blas, torch); None: the config's ``backend``."""
         if backend is None:
             backend = config.backend
         if backend not in self.BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(self.BACKENDS)}, got {backend!r}")
         config.validate()
         check_device(config)
-        self.on_writer_error = on_writer_error
         self.config = config
         K, m, n = config.models, config.m, config.n
         # The budget bounds everything that records the run: the rows a chunk records
-        # (rec_bytes), the run file's write buffer, and the history gets the rest.
+        # (rec_bytes), what the recorders buffer (a run file's writer), and the history gets the rest.
         budget = int(config.history_budget_mb * 2**20)
         self.rec_bytes = max(1, min(REC_BYTES, budget // 16))
-        buffered = int(getattr(writer, "buffer_bytes", 0)) if writer is not None else 0
-        self.history = history or History(K, m, n, untied=config.untied,  # steps 0..S: at most S + 1 rows
-                                          budget_bytes=max(budget - self.rec_bytes - buffered, budget // 2),
-                                          max_rows=config.steps + 1)
-        self.writer = writer
+        buffered = sum(int(getattr(r, "buffer_bytes", 0)) for r in recorders)
+        # (not ``history or``: an empty History is falsy, and a caller's own was then replaced)
+        self.history = history if history is not None else History(
+            K, m, n, untied=config.untied, budget_bytes=max(budget - self.rec_bytes - buffered, budget // 2),
+            max_rows=config.steps + 1)  # steps 0..S: at most S + 1 rows
+        #: where recorded blocks go, in order: the history first (the run's policy reads it back)
+        self.recorders: tuple[Recorder, ...] = (self.history, *recorders)
         self.threads = threads
         self.sparse_dataset = dataset if isinstance(dataset, SparseDataset) else None
         self._dataset = None if isinstance(dataset, SparseDataset) else dataset
@@ -150,7 +151,6 @@ class Trainer:
         self.max_chunk = max_chunk_steps(config)
         self._chunk = 1
         self._first = True
-        self._written = -1  # last step written to the run file
         self.decided_at: int | None = None  # the step at which on_step (until_decided) stopped the run
 
     def _make_path(self, name: str, W, b, M, dataset):
@@ -269,55 +269,25 @@ class Trainer:
             with _KERNEL_LOCK:
                 self.impl.run(chunk, rec, self.halted)
         R = len(rec_steps)
-        recW, recb, recM, recloss = rec.W, rec.b, rec.M, rec.loss
-        kept = self.history.append_block(rec_steps, recW, recb, recloss, recM if cfg.untied else None)
-        # The file gets the kept rows that the history will still hold at the end of the run
-        # (History.lasting: the dense prefix and the final thinned grid), so it holds at most
-        # the history's capacity of rows, however many steps; the latest row is written when
-        # a run ends (write_latest).
-        if self.writer is not None:
-            fkeep = kept & self.history.lasting(rec_steps, cfg.steps)
-            if fkeep.any():
-                sel = slice(None) if fkeep.all() else fkeep  # all kept: views, no copy (the writer copies)
-                self._to_file(self.writer.append_block, rec_steps[sel], recW[sel], recb[sel], recloss[sel],
-                              recM[sel] if cfg.untied else None)
-                self._written = int(rec_steps[fkeep][-1])
         newly = {int(k): int(self.halted[k]) for k in np.nonzero((self.halted >= 0) & (before < 0))[0]}
-        for k, s in newly.items():
-            self.history.mark_halted(k, s)
-            if self.writer is not None:
-                self.writer.mark_halted(k, s)
-        self._last_loss = recloss[-1].copy() if R else np.full(self.K, np.nan, np.float32)
+        # Lasting rows: those the history will still hold at the end of the run (the wanted
+        # steps on its dense prefix or final thinned grid, History.lasting), so a recorder that
+        # keeps only these (a run file) holds at most the history's capacity, however many steps;
+        # the chunk's last step is recorded either way, as the latest.
+        lasting = np.isin(rec_steps, wanted) & self.history.lasting(rec_steps, cfg.steps)
+        block = Block(rec_steps, rec.W, rec.b, rec.loss, rec.M if cfg.untied else None, lasting, newly)
+        for recorder in self.recorders:
+            recorder.record(block)
+        self._last_loss = rec.loss[-1].copy() if R else np.full(self.K, np.nan, np.float32)
         self.step = t + nsteps
         self._first = False
-        if self.writer is not None:
-            self._to_file(self.writer.maybe_flush)
         return newly
 
-    def _to_file(self, fn, *args):
-        """A call on the run file's writer; a write failure (RunFileError) ends the run, or with
-        ``on_writer_error`` is reported there once and the run goes on without the file."""
-        from .runfile import RunFileError
-
-        try:
-            return fn(*args)
-        except RunFileError as exc:
-            if self.on_writer_error is None:
-                raise
-            self.writer = None
-            self.on_writer_error(exc)
-
-    def write_latest(self) -> None:
-        """Write the history's latest row to the run file if it is not there yet, and flush."""
-        if self.writer is None:
-            return
-        latest = self.history.latest_step
-        if latest is not None and latest > self._written:
-            step, W, b, loss, M = self.history.row(len(self.history) - 1)
-            self._to_file(self.writer.append, int(step), W, b, loss, M)
-            self._written = int(step)
-        if self.writer is not None:
-            self._to_file(self.writer.flush)
+    def close_recorders(self) -> None:
+        """The run has ended: every recorder finishes what it holds (a run file writes its
+        latest row and closes). ``run`` calls it when it returns."""
+        for recorder in self.recorders:
+            recorder.close()
 
     def run(self, progress: Callable[[Progress], None] | None = None,
             chunk_seconds: float = 0.1, report_seconds: float = 0.1,
@@ -365,7 +335,7 @@ class Trainer:
                 last_report = now
                 progress(self._progress(step_start, t_start, halted_acc))
                 halted_acc = {}
-        self.write_latest()
+        self.close_recorders()
         final = self._progress(step_start, t_start, halted_acc, done=True)
         if progress is not None:
             progress(final)
@@ -709,10 +679,11 @@ def check_memory(config: TrainConfig, limit: int | None = None, where: str = "")
 
 
 def train(config: TrainConfig, progress: Callable[[Progress], None] | None = None,
-          writer: RunWriter | None = None, threads: int | None = None,
+          recorders: Sequence[Recorder] = (), threads: int | None = None,
           at_steps: Sequence[int] | None = None, on_step: Callable[[Trainer], bool] | None = None) -> Trainer:
-    """Convenience: build a Trainer, run it to the end (Trainer.run's at_steps / on_step), return it."""
-    trainer = Trainer(config, writer=writer, threads=threads)
+    """Convenience: build a Trainer with ``recorders``, run it to the end (Trainer.run's at_steps /
+    on_step), return it."""
+    trainer = Trainer(config, recorders=recorders, threads=threads)
     trainer.run(progress, at_steps=at_steps, on_step=on_step)
     return trainer
 

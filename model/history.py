@@ -52,10 +52,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from .recording import Block
 
 DEFAULT_BUDGET_BYTES = 256 * 2**20
 
@@ -358,6 +362,17 @@ class History:
                 if self._kept - self._n_dense >= 2:
                     gap = int(self._steps[self._kept - 1] - self._steps[self._kept - 2])
                     self.stride = max(self.stride, 1 << max(0, gap.bit_length() - 1))
+
+    # -------------------------------------------------------------- recorder
+    def record(self, block: Block) -> None:
+        """As a recorder of a run (model.recording): append the block's rows (the policy keeps
+        them or holds the last as the latest) and mark the models that halted."""
+        self.append_block(block.steps, block.W, block.b, block.loss, block.M)
+        for k, s in block.halted.items():
+            self.mark_halted(k, s)
+
+    def close(self) -> None:
+        """As a recorder: nothing to finish (the rows are in memory)."""
 
     # ---------------------------------------------------------------- halting
     def mark_halted(self, k: int, step: int) -> None:

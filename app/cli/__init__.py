@@ -427,6 +427,7 @@ def train_from_args(a: argparse.Namespace, bar_class: Callable | None = None,
     from model.data import make_dataset
     from model.engine import Trainer, check_memory
     from model.init import initial_parameters
+    from model.recording import RunFileRecorder
     from model.runfile import RunWriter, autosave_path
 
     if bar_class is None:
@@ -443,7 +444,8 @@ def train_from_args(a: argparse.Namespace, bar_class: Callable | None = None,
     # before that, or that cannot write it, leaves none
     with (Interrupt() as intr,
           RunWriter(out, cfg, dataset=dataset, K=cfg.models, m=cfg.m, n=cfg.n, overwrite=a.force) as writer):
-        trainer = Trainer(cfg, writer=writer, threads=a.threads, initial=initial, dataset=dataset)
+        trainer = Trainer(cfg, recorders=[RunFileRecorder(writer)], threads=a.threads, initial=initial,
+                          dataset=dataset)
         intr.add(trainer.request_stop)
         bar = bar_class(total=cfg.steps, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
 

@@ -29,6 +29,7 @@ from model.frame import Frame
 from model.history import History
 from model.init import initial_parameters
 from model.paths import kernels_ready
+from model.recording import Recorder, RunFileRecorder
 from model.runfile import RunFileError, RunWriter, autosave_path, open_run, save_run
 from model.snapshot import Snapshot
 
@@ -203,8 +204,9 @@ class Session(QObject):
             self.error.emit("Autosave disabled", f"{exc}; the run trains in memory: File > Save run as… saves it "
                                                  f"elsewhere")
             path = None
-        trainer = Trainer(config, writer=writer, initial=initial, dataset=dataset,
-                          on_writer_error=self._autosave_failed)
+        # what the run keeps: the history (the trainer's own) and, unless autosave is off, the run file
+        recorders: list[Recorder] = [] if writer is None else [RunFileRecorder(writer, on_error=self._autosave_failed)]
+        trainer = Trainer(config, recorders=recorders, initial=initial, dataset=dataset)
         self.from_file = False
         self._install(config, trainer.history, dataset, path)
         self.trainer, self.writer = trainer, writer

@@ -13,6 +13,7 @@ from model.config import TrainConfig
 from model.engine import Trainer
 from model.history import History
 from model.outfile import check_target, is_disk_failure, problem, publish, temp_beside
+from model.recording import RunFileRecorder
 from model.runfile import RunFileError, RunWriter, open_run
 
 
@@ -85,7 +86,7 @@ def test_trainer_with_a_file_records_at_most_the_budget_in_flight_and_in_the_fil
     monkeypatch.setattr(RunWriter, "append_block", spy)
     p = tmp_path / "r.h5"
     with RunWriter(p, cfg) as w:
-        tr = Trainer(cfg, writer=w, threads=1)
+        tr = Trainer(cfg, recorders=[RunFileRecorder(w)], threads=1)
         tr.run()
     h = tr.history
     bpr = h.bytes_per_snapshot
@@ -130,7 +131,7 @@ def test_a_run_stopped_before_its_first_snapshot_leaves_no_file(tmp_path):
     cfg = TrainConfig(n=5, steps=100).validate()
     p = tmp_path / "r.h5"
     with RunWriter(p, cfg) as w:
-        tr = Trainer(cfg, writer=w)
+        tr = Trainer(cfg, recorders=[RunFileRecorder(w)])
         tr.request_stop()
         tr.run()
         assert not w.published

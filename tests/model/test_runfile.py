@@ -17,6 +17,7 @@ import pytest
 import model.runfile as runfile
 from model.config import TrainConfig
 from model.history import History
+from model.recording import RunFileRecorder
 from model.runfile import RunFileError, RunWriter, autosave_path, load_snapshot, open_run, save_run, user_runs_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -291,7 +292,7 @@ def test_the_engine_s_rows_reach_the_file_unchanged_through_the_writer_thread(tm
     cfg = TrainConfig(n=7, models=40, steps=3000, history_budget_mb=0.25, lr=0.8, optimizer="sgd").validate()
     p = tmp_path / "r.h5"
     with RunWriter(p, cfg) as w:
-        tr = Trainer(cfg, writer=w, threads=1)
+        tr = Trainer(cfg, recorders=[RunFileRecorder(w)], threads=1)
         tr.run()
         assert w.stage_rows < 20  # the run went through many staging blocks
     h, run = tr.history, open_run(p)

@@ -10,6 +10,7 @@ import pytest
 from model.analysis import analyze
 from model.config import TrainConfig
 from model.engine import Trainer, train
+from model.recording import RunFileRecorder
 from model.runfile import RunWriter, open_run
 
 
@@ -79,7 +80,7 @@ def test_training_with_a_run_file_reopens_to_the_same_history(tmp_path):
     cfg = TrainConfig(n=7, steps=3000, models=4, seed=1)
     path = tmp_path / "run.h5"
     with RunWriter(path, cfg) as w:
-        tr = Trainer(cfg, writer=w)
+        tr = Trainer(cfg, recorders=[RunFileRecorder(w)])
         tr.run()
     run = open_run(path)
     assert run.config == cfg
