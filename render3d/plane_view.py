@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PyQt6.QtCore import QPoint, QRect, QSize, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QContextMenuEvent, QImage, QPainter, QResizeEvent, QShowEvent, QVector3D
+from PyQt6.QtGui import QAction, QContextMenuEvent, QImage, QPainter, QResizeEvent, QShowEvent, QVector3D
 from PyQt6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -124,7 +124,7 @@ class SceneItems:
             view.addItem(it)
         self.lines = [self.thin, self.thick, self.outline]
         self.scale = 1.0
-        self._dense = None
+        self._dense: bool | None = None
 
     def clear(self) -> None:
         for it in self.lines:
@@ -144,8 +144,8 @@ class SceneItems:
 
     def show(self, S: sc.Scene, st: PlaneSettings) -> None:
         s = self.scale
-        thin = [(S.axes_neg, sc.NEG_AXIS)]
-        thick = [(S.axes_pos, S.axes_colors)]
+        thin: list[tuple[np.ndarray, Any]] = [(S.axes_neg, sc.NEG_AXIS)]  # (segments, one colour or per segment)
+        thick: list[tuple[np.ndarray, Any]] = [(S.axes_pos, S.axes_colors)]
         if st.show_cube:
             thin.append((S.cube, sc.CUBE))
         if st.show_bias:
@@ -159,8 +159,8 @@ class SceneItems:
             thick.append((S.tilt_lines, S.tilt_line_colors))
         if st.after_relu and len(S.relu_bars):
             thick.append((S.relu_bars, S.relu_bar_colors))
-        for item, parts in ((self.thin, thin), (self.thick, thick)):
-            parts = [(np.asarray(p, dtype=np.float32).reshape(-1, 3), c) for p, c in parts]
+        for item, given in ((self.thin, thin), (self.thick, thick)):
+            parts = [(np.asarray(p, dtype=np.float32).reshape(-1, 3), c) for p, c in given]
             item.set_lines(np.concatenate([p for p, _ in parts]),
                            np.concatenate([_colored(p, c) for p, c in parts]))
         # thousands of tiny segments: plain 1-px lines (antialiased wide lines cost ~2 us each in
@@ -312,7 +312,7 @@ class PlaneView(QWidget):
         self._settings = PlaneSettings()
         self._auto = True           # the triple follows default_triple until the user picks one
         self._slot_age = [1, 0, 2]  # send_feature replaces the slot set longest ago (z first)
-        self._n = None
+        self._n: int | None = None
         self._preset = "iso"
         self._camera_aspect: float | None = None  # the shape a handed-over camera framed (set_camera_params)
         self._need_fit = True
@@ -863,28 +863,35 @@ class PlaneView(QWidget):
         or z axis (Alt+click, which window managers take, and Ctrl+Shift+click in a 2D view do the same
         from the 2D views), the triple's other controls, the display toggles, the camera presets, Fit."""
         menu = QMenu(self)
+
+        def action(text: str, into: QMenu = menu) -> QAction:
+            act = into.addAction(text)
+            assert act is not None, "QMenu.addAction(text) returns the new action"
+            return act
+
         k = self.feature_at(x, y)
         if k >= 0:
             for s, name in enumerate("xyz"):
-                act = menu.addAction(f"Feature {k + 1} → {name} axis")
+                act = action(f"Feature {k + 1} → {name} axis")
                 act.setEnabled(self._settings.triple[s] != k)
                 act.triggered.connect(lambda _=False, s=s, k=k: self.put_on_axis(k, s))
             menu.addSeparator()
         for text, slot in (("Selected → axes", self.send_selected), ("Step z ◀", lambda: self.step(-1)),
                            ("Step z ▶", lambda: self.step(1)), ("Default triple", self.use_default)):
-            menu.addAction(text).triggered.connect(lambda _=False, f=slot: f())
+            action(text).triggered.connect(lambda _=False, f=slot: f())
         menu.addSeparator()
         for key, cb in self.toggles.items():
-            act = menu.addAction(cb.text())
+            act = action(cb.text())
             act.setCheckable(True)
             act.setChecked(getattr(self._settings, key))
             act.setToolTip(cb.toolTip())
             act.toggled.connect(cb.setChecked)
         menu.addSeparator()
         cams = menu.addMenu("Camera")
+        assert cams is not None, "QMenu.addMenu(title) returns the new menu"
         for key in sc.CAMERA_PRESETS:
-            cams.addAction(CAMERA_TIPS[key]).triggered.connect(lambda _=False, k=key: self.set_camera(k))
-        menu.addAction("Fit").triggered.connect(lambda _=False: self.fit())
+            action(CAMERA_TIPS[key], cams).triggered.connect(lambda _=False, k=key: self.set_camera(k))
+        action("Fit").triggered.connect(lambda _=False: self.fit())
         return menu
 
     def put_on_axis(self, feature: int, slot: int) -> None:
@@ -898,8 +905,10 @@ class PlaneView(QWidget):
         self._touch(slot)
         self.set_triple(tuple(t))
 
-    def contextMenuEvent(self, ev: QContextMenuEvent) -> None:
+    def contextMenuEvent(self, ev: QContextMenuEvent | None) -> None:
         """Right-click on the picture (forwarded by its host or the GL widget): ``context_menu``."""
+        if ev is None:
+            return
         pic = self.host if self.host is not None else self.gl
         p = pic.mapFrom(self, ev.pos())
         if not pic.rect().contains(p):

@@ -215,7 +215,7 @@ class FeatureWheelView(PlotPanel):
         self.dead_rings = pg.ScatterPlotItem(pxMode=True, symbol="o", brush=None)
         self.dead_rings.setZValue(9)
         self.dead_rings.setVisible(False)
-        self._rings_key = None  # (features, colours) the rings were built for
+        self._rings_key: tuple[bytes, bytes] | None = None  # (features, colours) the rings were built for
         pi.addItem(self.dead_rings)
         self.dead_label = pg.TextItem(anchor=(0, 0), color=(40, 40, 40))
         self.dead_label.setZValue(20)
@@ -234,7 +234,7 @@ class FeatureWheelView(PlotPanel):
         self.labels = LabelPool(pi)
         self.bounds_item = ColorPathsItem()  # no paths: keeps the labels beyond the tips in view
         pi.addItem(self.bounds_item)
-        self._W2 = None
+        self._W2: np.ndarray | None = None
         self.drawn_arrows = np.zeros(0, dtype=np.int64)
         self.dead_marked: list[int] = []
         self.shown_circles: list[float] = []

@@ -28,11 +28,11 @@ class LiveText(QWidget):
         self._wrap = bool(wrap) and not elide
         self._elide = bool(elide)
         self._align = align
-        self._color = None
+        self._color: QColor | None = None
         self._min_width = int(min_width)
         self._height = 0
-        self._measured = None  # ((text, width, font), height) of the last measurement
-        self._advance = None  # ((text, font), widest line's advance) of the last measurement
+        self._measured: tuple[tuple[str, int, str], int] | None = None  # ((text, width, font), height) of the last measurement
+        self._advance: tuple[tuple[str, str], int] | None = None  # ((text, font), widest line's advance) of the last measurement
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         copy = QAction("Copy text", self)
