@@ -107,8 +107,8 @@ def test_work_left_scales_the_predicted_parts_by_what_was_measured():
 
 
 def test_the_size_in_progress_is_costed_by_its_recent_steps_not_its_calibration():
-    """A step costs more as training goes on (more outputs fire): the largest size, calibrated on
-    fresh parameters at 0.5 ms a step, really runs 0.5 ms for its first 200 steps and 2 ms after.
+    """A step costs more than its calibration said (the machine got busier): the largest size,
+    calibrated at 0.5 ms a step, really runs 0.5 ms for its first 200 steps and 2 ms after.
     Once it has run a second, the time left follows its recent steps (within 20%), where the
     calibration alone would say a quarter of the truth."""
     clock = TimeLeft([1000], 3000, predict=lambda T: 1e-3)
@@ -127,3 +127,35 @@ def test_the_size_in_progress_is_costed_by_its_recent_steps_not_its_calibration(
             assert abs(clock.seconds_left(0, done) - truth) <= 0.2 * truth, (done, clock.seconds_left(0, done), truth)
             checked += 1
     assert checked > 10
+
+
+def test_the_calibration_divides_by_the_steps_taken_not_the_steps_asked(monkeypatch):
+    """The calibration trains a throw-away model of the largest size for about a second. At
+    n = 10,000 its first chunks take fewer steps than asked (the history records every early
+    step and caps a chunk's rows), so dividing by the steps asked said 0.3 ms where a step
+    took 2 ms. On a fake clock where a step costs 1 ms and a chunk 0.2 ms more, the
+    calibration must say at least 1 ms (the per-step cost alone) and at most 1.2 ms (one
+    chunk of one step per step, the worst the chunk overhead can add)."""
+    import time
+
+    from model.config import smdd_config
+    from model.datasize import DataSizeRunner
+    from model.engine import Trainer
+
+    now = [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
+    real = Trainer.train_chunk
+    taken = []
+
+    def charged(self, nsteps):
+        before = self.step
+        out = real(self, nsteps)
+        taken.append((nsteps, self.step - before))
+        now[0] += 1e-3 * (self.step - before) + 2e-4
+        return out
+
+    monkeypatch.setattr(Trainer, "train_chunk", charged)
+    runner = DataSizeRunner(smdd_config(steps=1000, warmup=100), [5, 8], test_examples=10)
+    per_step = runner.time_a_step(runner.configs[-1], budget=0.5)
+    assert any(got < asked for asked, got in taken), "no chunk was cut short: the case this guards is gone"
+    assert 1e-3 <= per_step <= 1.2e-3, (per_step, taken[:12])
