@@ -477,26 +477,36 @@ class DataSizeRunner(TrainingQueue):
         self.result = DataSizeSweep(self.base, sizes, test_examples, path=None)  # set once saved
 
     def time_a_step(self, cfg: TrainConfig, budget: float = 1.0) -> float:
-        """Seconds a step of ``cfg`` takes here now: a throw-away Trainer (its set drawn and one
-        step to warm up), then trained the way a run trains (``Trainer.run``'s chunks of about
-        0.1 s) for about ``budget`` s, the seconds divided by the steps *taken*. A chunk takes
-        fewer steps than asked while the history records densely (the first steps): dividing
-        by the steps asked made the calibration 4-10x too cheap at n = 10,000."""
+        """Seconds a step of ``cfg`` takes here now: a throw-away Trainer of the size's own
+        configuration (its steps, its history budget: the same recording, so the same chunks),
+        its set drawn and one step taken to warm up, then trained as a run trains
+        (``Trainer.run``'s chunks of about 0.1 s) for about ``budget`` s; the seconds over the
+        steps *taken* in the later half of that time. A chunk takes fewer steps than asked
+        while the history records densely (the first steps): dividing by the steps asked made
+        the calibration 4-10x too cheap at n = 10,000, and counting the first chunks' overhead
+        (or a longer run's sparser recording) made it 2x too dear."""
         import time
 
         from .engine import Trainer, set_threads
 
         set_threads(self.threads)
-        tr = Trainer(cfg.replace(steps=10**6, history_budget_mb=0.01), threads=self.threads)
+        tr = Trainer(cfg, threads=self.threads)
         tr.train_chunk(1)
-        s0, t0 = tr.step, time.perf_counter()
+        t0 = time.perf_counter()
+        trail = [(tr.step, t0)]
 
-        def enough(_p) -> None:
-            if time.perf_counter() - t0 >= budget:
+        def note(_p) -> None:
+            now = time.perf_counter()
+            trail.append((tr.step, now))
+            if now - t0 >= budget:
                 tr.request_stop()
 
-        tr.run(enough, report_seconds=0.0)
-        return (time.perf_counter() - t0) / max(1, tr.step - s0)
+        tr.run(note, report_seconds=0.0)
+        end = trail[-1]
+        half = next((pt for pt in trail if pt[1] >= t0 + (end[1] - t0) / 2), trail[0])
+        if end[0] > half[0]:
+            return (end[1] - half[1]) / (end[0] - half[0])
+        return (end[1] - t0) / max(1, end[0] - trail[0][0])
 
     def run(self, progress: Callable[[DataSizeProgress], None] | None = None) -> DataSizeSweep:
         import time
