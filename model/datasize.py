@@ -36,6 +36,7 @@ The training sets are not stored: they are regenerated from the seeds
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -480,8 +481,8 @@ class DataSizeRunner(TrainingQueue):
         """Seconds a step of ``cfg`` takes here now: a throw-away Trainer of the size's own
         configuration (its steps, its history budget: the same recording, so the same chunks),
         its set drawn and one step taken to warm up, then trained as a run trains
-        (``Trainer.run``'s chunks of about 0.1 s) for about ``budget`` s; the seconds over the
-        steps *taken* in the later half of that time. A chunk takes fewer steps than asked
+        (``Trainer.run``'s chunks of about 0.1 s) for about ``budget`` s; the median over the
+        chunks of the later half of that time of a chunk's seconds over the steps it *took*. A chunk takes fewer steps than asked
         while the history records densely (the first steps): dividing by the steps asked made
         the calibration 4-10x too cheap at n = 10,000, and counting the first chunks' overhead
         (or a longer run's sparser recording) made it 2x too dear."""
@@ -503,9 +504,13 @@ class DataSizeRunner(TrainingQueue):
 
         tr.run(note, report_seconds=0.0)
         end = trail[-1]
-        half = next((pt for pt in trail if pt[1] >= t0 + (end[1] - t0) / 2), trail[0])
-        if end[0] > half[0]:
-            return (end[1] - half[1]) / (end[0] - half[0])
+        later = [pt for pt in trail if pt[1] >= t0 + (end[1] - t0) / 2]
+        rates = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in itertools.pairwise(trail[trail.index(later[0]) - 1:])
+                 if b[0] > a[0]] if later and trail.index(later[0]) > 0 else []
+        if rates:
+            # the median chunk: a second on a shared machine holds a stall or two (another
+            # process's burst) that the run's minutes average out
+            return float(np.median(rates))
         return (end[1] - t0) / max(1, end[0] - trail[0][0])
 
     def run(self, progress: Callable[[DataSizeProgress], None] | None = None) -> DataSizeSweep:
