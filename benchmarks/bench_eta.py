@@ -1,6 +1,8 @@
-"""How right the time left is: a dataset-size sweep (SMDD's n = 10,000) runs with its progress
-recorded (wall time, the predicted seconds left); at the end the truth is
-known, and each prediction made after the first 5% of the work is compared with it.
+"""How right the time left is: a dataset-size sweep (SMDD's n = 10,000), a seed sweep over
+configurations of different cost (n = 7, 100, 1,000) and a single training run (n = 1,000) run
+with their progress recorded (wall time, the predicted seconds left, as the command line's bar
+and the window compute it); at the end the truth is known, and each prediction made after the
+first 5% of the work is compared with it.
 
     .venv/bin/python benchmarks/bench_eta.py [--quick]
 
@@ -63,6 +65,40 @@ def datasize(sizes, steps):
     return rec, time.perf_counter() - t0
 
 
+def sweep(steps):
+    from model.config import TrainConfig
+    from model.sweep import SweepClock, SweepRunner, parse_grid
+
+    base = TrainConfig(n=7, m=2, steps=steps, models=20)
+    runner = SweepRunner(base, parse_grid(["n=7,100,1000"]), 20)
+    clock = SweepClock.from_plan(runner.plan, runner.threads)  # started as the command line starts it, before the run
+    rec, t0, total = [], clock.start, steps * len(runner.plan)
+
+    def progress(p):
+        if p.phase == "done":
+            return
+        done_steps = p.index * steps + (p.done if p.phase == "train" else steps)
+        rec.append((time.perf_counter() - t0, clock.fraction(p), clock.seconds_left(p), done_steps / total))
+
+    runner.run(progress)
+    return rec, time.perf_counter() - t0
+
+
+def train(steps):
+    from model.config import TrainConfig
+    from model.engine import Trainer
+
+    tr = Trainer(TrainConfig(n=1000, m=2, steps=steps, models=1))
+    rec, t0 = [], time.perf_counter()
+
+    def progress(p):  # the window's status line: the steps left at the run's rate so far
+        left = (p.total - p.step) / p.steps_per_s if p.steps_per_s > 0 else None
+        rec.append((time.perf_counter() - t0, p.step / p.total, left, p.step / p.total))
+
+    tr.run(progress)
+    return rec, time.perf_counter() - t0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -71,6 +107,11 @@ def main() -> int:
     datasize([5, 1000], 5)  # the kernels compiled and loaded first: a first run's compile is no one's step
     rec, t = datasize([5, 100, 1000], steps)
     report(f"datasize n=10,000 T=5,100,1000 x{steps}", rec, t)
+    sweep(10)  # warm: the sweep's paths compiled and loaded
+    rec, t = sweep(steps * 3)
+    report(f"sweep n=7,100,1000 K=20 x{steps * 3}", rec, t, naive=True)
+    rec, t = train(steps * 5)
+    report(f"train n=1000 x{steps * 5}", rec, t, naive=False)
     return 0
 
 

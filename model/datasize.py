@@ -36,6 +36,7 @@ The training sets are not stored: they are regenerated from the seeds
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -345,9 +346,11 @@ class TimeLeft:
             self._trail_seconds.append(float(seconds))
 
     def _recent_rate(self) -> float | None:
-        """Seconds a step of the size in progress over the later half of its time so far (a step
-        costs more as training goes on: more outputs fire, so the fused kernel's work grows),
-        once it has run MIN_SECONDS; None before."""
+        """Seconds a step of the size in progress over the later half of its time so far, once it
+        has run MIN_SECONDS; None before. The size's own recent steps outweigh its calibration
+        (a second timed before the sweep): the machine's load, and with it a step's cost, changes
+        over a sweep of minutes, and the later half leaves out the size's first chunks (its set
+        drawn, the kernel warmed, short chunks while the history records densely)."""
         if self.current is None or self.current[2] < self.MIN_SECONDS or self.current[1] <= 0:
             return None
         _, st, sec = self.current
@@ -370,7 +373,7 @@ class TimeLeft:
             pts[self.anchor[0]] = self.anchor[1]
         recent = self._recent_rate()
         if recent is not None and self.current is not None:
-            # the size in progress, measured now, outweighs its calibration on fresh parameters
+            # the size in progress, measured now, outweighs its calibration
             pts[self.sizes[self.current[0]]] = recent
         out = []
         for T in sorted(pts):
@@ -474,25 +477,41 @@ class DataSizeRunner(TrainingQueue):
         super().__init__(threads)
         self.result = DataSizeSweep(self.base, sizes, test_examples, path=None)  # set once saved
 
-    def _step_seconds(self, cfg: TrainConfig, budget: float = 1.0) -> float:
-        """Seconds a step of ``cfg`` takes here now: a few steps of a throw-away Trainer
-        (its set drawn, one step to warm up, then steps for up to about ``budget`` s)."""
+    def time_a_step(self, cfg: TrainConfig, budget: float = 1.0) -> float:
+        """Seconds a step of ``cfg`` takes here now: a throw-away Trainer of the size's own
+        configuration (its steps, its history budget: the same recording, so the same chunks),
+        its set drawn and one step taken to warm up, then trained as a run trains
+        (``Trainer.run``'s chunks of about 0.1 s) for about ``budget`` s; the median over the
+        chunks of the later half of that time of a chunk's seconds over the steps it *took*. A chunk takes fewer steps than asked
+        while the history records densely (the first steps): dividing by the steps asked made
+        the calibration 4-10x too cheap at n = 10,000, and counting the first chunks' overhead
+        (or a longer run's sparser recording) made it 2x too dear."""
         import time
 
         from .engine import Trainer, set_threads
 
         set_threads(self.threads)
-        tr = Trainer(cfg.replace(steps=10**6, history_budget_mb=0.01), threads=self.threads)
+        tr = Trainer(cfg, threads=self.threads)
         tr.train_chunk(1)
-        t = time.perf_counter()
-        tr.train_chunk(1)
-        one = time.perf_counter() - t
-        extra = int(max(0, min(20, budget / max(one, 1e-6) - 1)))
-        if extra:
-            t = time.perf_counter()
-            tr.train_chunk(extra)
-            return (time.perf_counter() - t) / extra
-        return one
+        t0 = time.perf_counter()
+        trail = [(tr.step, t0)]
+
+        def note(_p) -> None:
+            now = time.perf_counter()
+            trail.append((tr.step, now))
+            if now - t0 >= budget:
+                tr.request_stop()
+
+        tr.run(note, report_seconds=0.0)
+        end = trail[-1]
+        later = [pt for pt in trail if pt[1] >= t0 + (end[1] - t0) / 2]
+        rates = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in itertools.pairwise(trail[trail.index(later[0]) - 1:])
+                 if b[0] > a[0]] if later and trail.index(later[0]) > 0 else []
+        if rates:
+            # the median chunk: a second on a shared machine holds a stall or two (another
+            # process's burst) that the run's minutes average out
+            return float(np.median(rates))
+        return (end[1] - t0) / max(1, end[0] - trail[0][0])
 
     def run(self, progress: Callable[[DataSizeProgress], None] | None = None) -> DataSizeSweep:
         import time
@@ -505,7 +524,7 @@ class DataSizeRunner(TrainingQueue):
                          predict=lambda T: paths.choose(by_T[T]).step_seconds)
         self.time_left = clock
         if N > 1 and not self._cancel.is_set():
-            clock.calibrate(self.sizes[-1], self._step_seconds(self.configs[-1]))
+            clock.calibrate(self.sizes[-1], self.time_a_step(self.configs[-1]))
         for i, cfg in enumerate(self.configs):
             if self._cancel.is_set():
                 break

@@ -35,12 +35,16 @@ from numpy.typing import ArrayLike
 #: Target size (elements) of the float64 temporaries in chunked loops (32 MB).
 CHUNK_ELEMS = 1 << 22
 
-#: Up to this many features onehot_probe and zone_areas run in numpy (an n x n block
-#: of 1,024^2 float64 is 8 MB and takes milliseconds); above it through the numba
-#: kernels, whose fixed cost (importing numba and loading a kernel from its on-disk
-#: cache: about a second in a fresh process) is then small beside the work. A fixed
-#: rule, so that the same model always gets the same path and the same bits.
-NUMPY_MAX_N = 1024
+#: Up to this many features onehot_probe and zone_areas run in numpy; above it through the
+#: numba kernels, whose fixed cost (importing numba and loading a kernel from its on-disk
+#: cache: about a second in a fresh process) numpy avoids for a one-off look at a small
+#: model. The kernels win at every n once loaded (benchmarks/bench_analysis.py: n = 512,
+#: numpy 15 + 27 ms, kernels 0.4 + 1.3 ms; n = 1,000, 20 + 51 against 1.5 + 3.9 ms), and a
+#: sweep analyses thousands of models in a process that trains with numba: up to 256 numpy
+#: costs at most 3 ms a model (its n x n blocks still fit the cache; at 512 they do not and
+#: it is 10x slower). A fixed rule, so that the same model always gets the same path and
+#: the same bits.
+NUMPY_MAX_N = 256
 
 #: Relative size of a singular value below which points count as collinear
 #: (2D feature vectors) or coplanar (lifted points) in strongest_partition.

@@ -24,7 +24,6 @@ ratios, and the time-left estimators rescale them by what they measure.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -153,6 +152,20 @@ def step_seconds(config: TrainConfig, path: str, costs: Costs = COSTS) -> float:
     raise ValueError(f"unknown path {path!r}; the paths are {', '.join(PATHS)}")
 
 
+def threads_busy(config: TrainConfig, path: str, threads: int | None = None) -> int:
+    """Threads a step of ``config`` on ``path`` keeps busy (``step_seconds`` is one thread's;
+    None: every core): the lanes kernel spreads its blocks of LANES models, the fused kernel
+    its models or one model's blocks (model/sparse_backend.py); the BLAS and torch paths run
+    their own products on one thread but the largest. The dispatcher never looks at this: the
+    choice is a function of the run alone; the time left divides by it."""
+    import os
+
+    t = max(1, threads or os.cpu_count() or 1)
+    if path == "lanes":
+        return min(t, math.ceil(config.models / LANES))
+    return t if path == "fused" else 1
+
+
 def choose(config: TrainConfig, forced: str | None = None) -> Choice:
     """The fastest path that can train ``config`` (the torch path is the reference and the
     GPU's: chosen on the CPU only when forced), or ``forced`` when it can run it (None: the
@@ -212,45 +225,17 @@ def kernels_ready(config: TrainConfig, path: str | None = None) -> bool:
     return all(any(ready(k) for k in group) for group in groups)
 
 
-class WorkLeft:
-    """Time left of a sequence of parts (a sweep's configurations) whose costs the model
-    predicts (``predicted``: seconds of each, e.g. steps x ``Choice.step_seconds``): the
-    work done so far, in predicted seconds, against the seconds it really took gives one
-    factor for this machine, and the predicted rest times that factor is the time left."""
-
-    def __init__(self, predicted: Sequence[float]):
-        self.predicted = [max(0.0, float(p)) for p in predicted]
-        self.total = sum(self.predicted)
-
-    def done(self, index: int, part_fraction: float) -> float:
-        """Predicted seconds of the work done: parts before ``index`` and that share of it."""
-        done = sum(self.predicted[:index])
-        if index < len(self.predicted):
-            done += min(1.0, max(0.0, float(part_fraction))) * self.predicted[index]
-        return done
-
-    def fraction(self, index: int, part_fraction: float) -> float:
-        return 1.0 if self.total <= 0 else min(1.0, self.done(index, part_fraction) / self.total)
-
-    def seconds_left(self, index: int, part_fraction: float, elapsed: float) -> float | None:
-        """Seconds to the end, None before any work was timed."""
-        done = self.done(index, part_fraction)
-        if done <= 0 or elapsed <= 0:
-            return None
-        return float(elapsed / done * (self.total - done))
-
-
 __all__ = [
     "COSTS",
     "PATHS",
     "PATH_KERNELS",
     "Choice",
     "Costs",
-    "WorkLeft",
     "applicable",
     "choose",
     "draw_seconds",
     "kernels_ready",
     "shape",
     "step_seconds",
+    "threads_busy",
 ]

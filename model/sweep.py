@@ -519,6 +519,124 @@ class SweepProgress:
     steps_per_s: float = 0.0
 
 
+#: A sweep's analysis of one model (its verdict), seconds at n features: a fixed part and
+#: parts linear and quadratic in n, fitted to trained models on a quiet 2-core machine
+#: (benchmarks/bench_analysis.py and a sweep's own phases: n = 7, 100, 300, 1,000, 2,000 took
+#: about 4, 7, 17, 100 and 200 ms). The time left rescales it by what the analyses measure.
+ANALYSE_SECONDS, ANALYSE_PER_FEATURE, ANALYSE_PER_PAIR = 3e-3, 6e-5, 3e-8
+
+
+def analysis_seconds(n: int) -> float:
+    """The predicted seconds of one model's analysis in a sweep, at n features."""
+    return ANALYSE_SECONDS + ANALYSE_PER_FEATURE * n + ANALYSE_PER_PAIR * n * n
+
+
+class SweepClock:
+    """Share done and time left of a sweep, from its progress reports. Each configuration
+    costs its steps at the cost model's step (model.paths) and its models' analysis
+    (``analysis_seconds``); the rest of each kind of work is rescaled by what that kind
+    took so far on this machine (the seconds of its phases over their predicted seconds):
+    training and analysis get separate factors, because the cost model's error is not the
+    same for both (a loaded machine slows the compiled training more than numpy's
+    analysis). Before a kind is timed it takes the other's factor. The command line's bar
+    and the Experiments window both read it; the reports are the runner's
+    ``SweepProgress``, taken at any rate (a phase starts at its first report)."""
+
+    def __init__(self, train: Sequence[float], analyse: Sequence[float], start: float | None = None):
+        """``train``, ``analyse``: each configuration's predicted seconds of each kind
+        (``from_plan`` costs a runner's plan)."""
+        self.predicted = {"train": [float(t) for t in train], "analyse": [float(a) for a in analyse]}
+        self.total = sum(map(sum, self.predicted.values()))
+        self.start = time.perf_counter() if start is None else float(start)
+        self._phase: tuple[int, str] | None = None  # the phase of the latest report
+        self._last = (0.0, self.start)  # its share done and its time
+        self._spent = {"train": 0.0, "analyse": 0.0}  # seconds between reports of one phase, by kind
+        self._done = {"train": 0.0, "analyse": 0.0}  # the predicted seconds of that work
+        self._shown = 0.0
+
+    @classmethod
+    def from_plan(cls, plan: Sequence[tuple[dict, TrainConfig]], threads: int | None = None,
+                  start: float | None = None) -> SweepClock:
+        """The clock of a runner's plan trained on ``threads`` (None: every core): steps at the
+        cost model's step over the threads its path keeps busy, and the models' analyses (one
+        thread). Without the threads a sweep of n = 7 (lanes: one block of models, one thread)
+        then n = 1,000 (fused: both cores) took its first factor to the second, 2x wrong."""
+        from . import paths
+        from .engine import decide_grid
+
+        train = []
+        for _, cfg in plan:
+            choice = paths.choose(cfg)
+            steps = cfg.steps * choice.step_seconds / paths.threads_busy(cfg, choice.name, threads)
+            # the Tracer judges every model at each step of the verdict grid while it trains: at
+            # n = 1,000 these analyses take longer than the steps between them
+            traces = len([g for g in decide_grid(cfg.steps) if g >= 1]) * cfg.models * analysis_seconds(cfg.n)
+            train.append(steps + traces)
+        return cls(train, [cfg.models * analysis_seconds(cfg.n) for _, cfg in plan], start)
+
+    def _observe(self, p: SweepProgress, now: float) -> float:
+        """Note report ``p`` at ``now``; returns the share of its phase done. The time between
+        two reports of one phase, against the predicted seconds of the work between them, is
+        what the factors count; the time between phases is left out: it holds what the cost
+        model does not cost (a process's first kernels loaded, a trainer built), which would
+        make a configuration of a few milliseconds look 30x slow and its factor, applied to
+        the long ones after it, a time left many times too long."""
+        f = min(1.0, max(0.0, p.done / max(p.total, 1)))
+        key = (p.index, p.phase)
+        if key == self._phase:
+            last_f, last_t = self._last
+            if f > last_f and now > last_t:
+                self._spent[p.phase] += now - last_t
+                self._done[p.phase] += (f - last_f) * self.predicted[p.phase][p.index]
+        self._phase, self._last = key, (f, now)
+        return f
+
+    def _factors(self) -> dict[str, float | None]:
+        """Each kind's seconds measured over its predicted seconds; a kind not yet timed takes
+        the other's."""
+        out = {k: self._spent[k] / self._done[k] if self._done[k] > 0 and self._spent[k] > 0 else None
+               for k in self._spent}
+        for k, other in (("train", "analyse"), ("analyse", "train")):
+            if out[k] is None:
+                out[k] = out[other]
+        return out
+
+    def seconds_left(self, p: SweepProgress, now: float | None = None) -> float | None:
+        """Estimated seconds to the end of the sweep; None before any work was timed."""
+        if p.phase == "done":
+            return 0.0
+        now = time.perf_counter() if now is None else now
+        f = self._observe(p, now)
+        fac = self._factors()
+        if fac["train"] is None or fac["analyse"] is None:
+            return None
+        i = p.index
+        left = (1 - f) * self.predicted[p.phase][i] * fac[p.phase]
+        if p.phase == "train":
+            left += self.predicted["analyse"][i] * fac["analyse"]
+        for kind in ("train", "analyse"):
+            left += sum(self.predicted[kind][i + 1:]) * fac[kind]
+        return float(left)
+
+    def fraction(self, p: SweepProgress, now: float | None = None) -> float:
+        """The share of the sweep done at report ``p``: the time spent over the time spent and
+        left (the predicted share before anything is timed); never less than it said before."""
+        if p.phase == "done":
+            return 1.0
+        now = time.perf_counter() if now is None else now
+        left = self.seconds_left(p, now)
+        if left is not None and now - self.start + left > 0:
+            share = (now - self.start) / (now - self.start + left)
+        else:
+            f = min(1.0, max(0.0, p.done / max(p.total, 1)))
+            done = sum(self.predicted["train"][:p.index]) + sum(self.predicted["analyse"][:p.index])
+            done += f * self.predicted[p.phase][p.index] + (self.predicted["train"][p.index]
+                                                           if p.phase == "analyse" else 0.0)
+            share = done / self.total if self.total > 0 else 0.0
+        self._shown = max(self._shown, min(1.0, share))
+        return self._shown
+
+
 # ----------------------------------------------------------------------------
 # running
 
@@ -1032,13 +1150,18 @@ def _complete_ev(ev: dict[str, np.ndarray], K: int) -> dict[str, np.ndarray]:
 
 
 __all__ = [
+    "ANALYSE_PER_FEATURE",
+    "ANALYSE_PER_PAIR",
+    "ANALYSE_SECONDS",
     "DIVERGED",
     "SWEEP_VERDICTS",
     "Sweep",
+    "SweepClock",
     "SweepEntry",
     "SweepProgress",
     "SweepRunner",
     "Tracer",
+    "analysis_seconds",
     "default_sweep_path",
     "entry_arrays",
     "entry_from_arrays",

@@ -17,7 +17,6 @@ import argparse
 import json
 import math
 import sys
-import time
 from collections.abc import Callable
 
 from app.cli import (
@@ -148,23 +147,6 @@ def _add_sweep(sub):
     _add_cluster_option(p)
 
 
-#: Seconds to analyse one model of a sweep (its verdict), besides 2 us a feature: a rough
-#: figure (n = 8: 20-50 ms); the time left rescales it with the training by what it measures.
-ANALYSE_SECONDS = 0.03
-
-
-def _sweep_clock(plan):
-    """(model.paths.WorkLeft over the configurations, the share of each configuration's
-    predicted time that is training, the start time): each configuration costs its steps
-    at the cost model's step plus its models' analysis."""
-    from model import paths
-
-    train = [cfg.steps * paths.choose(cfg).step_seconds for _, cfg in plan]
-    analyse = [cfg.models * (ANALYSE_SECONDS + 2e-6 * cfg.n) for _, cfg in plan]
-    share = [t / (t + a) if t + a > 0 else 1.0 for t, a in zip(train, analyse, strict=True)]
-    return paths.WorkLeft([t + a for t, a in zip(train, analyse, strict=True)]), share, time.perf_counter()
-
-
 def cmd_sweep(a: argparse.Namespace) -> int:
     sweep, interrupted = sweep_from_args(a)
     out = sweep.path
@@ -190,7 +172,7 @@ def sweep_from_args(a: argparse.Namespace, bar_class: Callable | None = None) ->
         from tqdm import tqdm as bar_class
 
     from model.datasize import fmt_seconds
-    from model.sweep import SweepRunner, default_sweep_path, parse_grid
+    from model.sweep import SweepClock, SweepRunner, default_sweep_path, parse_grid
 
     if a.init == "run":
         raise CliError("main.py sweep: --init: a sweep trains fresh models: use xavier or analytic")
@@ -204,7 +186,7 @@ def sweep_from_args(a: argparse.Namespace, bar_class: Callable | None = None) ->
     _connect_cluster(a)
     bar = bar_class(total=1, unit="step", disable=a.quiet, file=sys.stderr, dynamic_ncols=True)
     state = {"key": None}
-    clock, share, t_start = _sweep_clock(runner.plan)
+    clock = SweepClock.from_plan(runner.plan, runner.threads)
 
     def progress(p):
         if p.phase == "done":
@@ -214,9 +196,7 @@ def sweep_from_args(a: argparse.Namespace, bar_class: Callable | None = None) ->
             state["key"] = key
             bar.reset(total=p.total)
             bar.unit = "step" if p.phase == "train" else "model"
-        f = p.done / max(p.total, 1)
-        part = share[p.index] * f if p.phase == "train" else share[p.index] + (1 - share[p.index]) * f
-        left = clock.seconds_left(p.index, part, time.perf_counter() - t_start)
+        left = clock.seconds_left(p)
         bar.set_description(f"[{p.index + 1}/{p.configs}] {p.label} {p.phase}"
                             + (f"; all: about {fmt_seconds(left)} left" if p.configs > 1 and left is not None else ""),
                             refresh=False)

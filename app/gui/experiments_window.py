@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
     from app.gui.session import Session
     from model.snapshot import Snapshot
+    from model.sweep import SweepClock
 
 SWEEP_FILTER = "Sweep files (*.h5 *.hdf5);;All files (*)"
 FIGURE_FILTER = "PNG image (*.png);;SVG (*.svg);;PDF (*.pdf)"
@@ -229,6 +230,7 @@ class SweepTab(_RunnerTab):
         self.job: BackgroundJob | None = None
         self.runner = None
         self.sweep = None
+        self.clock: SweepClock | None = None  # the running sweep's share done and time left
         lay = QVBoxLayout(self)
         form = QFormLayout()
         self.base_label = QLabel("")
@@ -263,7 +265,7 @@ class SweepTab(_RunnerTab):
 
     def start(self, out: str | os.PathLike[str] | bool | None = None) -> bool:
         # out: the file to write; None, or False (the Run button's clicked(checked)): the default name
-        from model.sweep import SweepRunner, default_sweep_path, parse_grid
+        from model.sweep import SweepClock, SweepRunner, default_sweep_path, parse_grid
 
         self.refresh_base()
         try:
@@ -278,18 +280,21 @@ class SweepTab(_RunnerTab):
             _status(self.status, str(exc), error=True)
             return False
         self.progress.setValue(0)
+        self.clock = SweepClock.from_plan(runner.plan, runner.threads)
         self._start_job(runner, "sweep", f"sweeping {len(runner.plan)} configuration(s) × "
                         f"{self.models.value():,} seeds → {path}", self._on_failed)
         return True
 
     def _on_progress(self):
         p = self._latest_progress()
-        if p is None:
+        if p is None or self.clock is None:
             return
-        frac = (p.index + (p.done / max(p.total, 1)) * (0.9 if p.phase == "train" else 1.0)
-                - (0 if p.phase == "train" else 0.1) * (1 - p.done / max(p.total, 1))) / max(p.configs, 1)
-        self.progress.setValue(int(1000 * min(max(frac, 0.0), 1.0)))
-        self.progress.setFormat(f"[{p.index + 1}/{p.configs}] {p.label}: {p.phase} {p.done:,}/{p.total:,}")
+        from model.datasize import fmt_seconds
+
+        left = self.clock.seconds_left(p)
+        self.progress.setValue(int(1000 * min(max(self.clock.fraction(p), 0.0), 1.0)))
+        self.progress.setFormat(f"[{p.index + 1}/{p.configs}] {p.label}: {p.phase} {p.done:,}/{p.total:,}"
+                                + (f" · all: %p%, about {fmt_seconds(left)} left" if left is not None else ""))
 
     def _write_figure(self, path, replace: bool) -> Path:
         from app.export import experiment_figures as ef
