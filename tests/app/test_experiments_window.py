@@ -81,6 +81,18 @@ def test_sweep_runs_in_the_background_and_the_atlas_shows_it(qtbot, make_window,
     assert (c.red(), c.green(), c.blue()) == VERDICT_COLORS["asymmetric_failure"]
     inner = [img.pixelColor(x, y) for x in range(r.x() + 10, r.x() + 80, 3) for y in range(r.y() + 10, r.y() + 80, 3)]
     assert sum(1 for p in inner if (p.red(), p.green(), p.blue()) != (255, 255, 255)) > 20
+    # the bar reads the sweep's clock (model.sweep.SweepClock): the whole sweep's share and its time left,
+    # once a phase has been timed between two reports
+    from model.sweep import SweepClock, SweepProgress
+
+    tab.clock = SweepClock([10.0, 10.0], [1.0, 1.0])
+    tab.job.latest = SweepProgress(0, 2, "n=8", "train", 10, 100)
+    tab._on_progress()
+    assert "left" not in tab.progress.format()  # nothing timed yet: no guess
+    tab.job.latest = SweepProgress(0, 2, "n=8", "train", 60, 100)
+    tab._on_progress()
+    assert tab.progress.format().startswith("[1/2] n=8: train 60/100 · all: %p%, about ")
+    assert tab.progress.format().endswith(" left") and tab.progress.value() > 0
 
 
 def test_clicking_a_thumbnail_reruns_that_model_alone_as_a_normal_run(qtbot, make_window, session, tmp_path):
