@@ -4,6 +4,7 @@ line or any control; the window's view embeds that same content."""
 import pytest
 
 pytest.importorskip("PyQt6")
+from PyQt6 import sip
 from PyQt6.QtWidgets import QAbstractButton, QApplication, QComboBox, QGraphicsView, QLabel, QWidget
 
 from app.export.figure import ContentPanel, FigureOptions, FigureRenderer
@@ -12,7 +13,7 @@ from widgets.live_text import LiveText
 from widgets.views2d import PlotContent, PlotPanel
 
 #: The views split so far; a view taken back to drawing in its widget fails here.
-SPLIT = {"loss"}
+SPLIT = {"bias", "gram", "loss"}
 #: Widgets that are chrome: controls, labels, the note, a whole view widget.
 CHROME = (QAbstractButton, QComboBox, QLabel, LiveText, PlotPanel)
 
@@ -28,6 +29,11 @@ def in_graphics_view(w) -> bool:
             return True
         w = w.parentWidget()
     return False
+
+
+def address(w) -> int:
+    """The C++ object's address: a widget's identity (Python wrappers of the same widget come and go)."""
+    return sip.unwrapinstance(w)
 
 
 def top(w):
@@ -56,13 +62,13 @@ def plot_option_roots(r) -> set[int]:
                     c = it.ctrl
                     groups = (c.transformGroup, c.decimateGroup, c.averageGroup, c.alphaGroup, c.gridGroup,
                               c.pointsGroup)
-                    roots |= {id(top(g)) for g in groups} | {id(top(it.ctrlMenu))}
+                    roots |= {address(top(g)) for g in groups} | {address(top(it.ctrlMenu))}
     return roots
 
 
 def empty_top(w) -> bool:
-    """A plain top-level QWidget holding nothing: the form pyqtgraph's PlotItem builds its options in
-    (plotConfigTemplate's ``Ui_Form.setupUi``), left empty when its groups move into the menu."""
+    """A plain top-level QWidget holding nothing: e.g. the form pyqtgraph's PlotItem builds its options
+    in (plotConfigTemplate's ``Ui_Form.setupUi``), left empty when its groups move into the menu."""
     return type(w) is QWidget and w.parentWidget() is None and not w.children()
 
 
@@ -70,14 +76,15 @@ def widgets_of_export(panels, ctx):
     """(the kinds of panel, [(widget class name, is chrome, in a graphics view)] of the widgets alive
     while a figure of ``panels`` is painted that were not alive before, leaving out pyqtgraph's own
     plot-options menus)."""
-    before = set(map(id, QApplication.allWidgets()))
+    before = set(map(address, QApplication.allWidgets()))
     with FigureRenderer(panels, FigureOptions(width=500, height=360)) as r:
         r.image(ctx)
         kinds = [type(p) for p in r.panels]
         pg_menus = plot_option_roots(r)
-        fresh = [w for w in QApplication.allWidgets() if id(w) not in before and id(top(w)) not in pg_menus]
+        fresh = [w for w in QApplication.allWidgets() if address(w) not in before and address(top(w)) not in pg_menus]
         forms = [w for w in fresh if empty_top(w)]
-        assert len(forms) <= plot_items(r)  # one options form per pg.PlotItem, no more
+        # pyqtgraph's own: an options form per pg.PlotItem, and one more a pg.GraphicsLayoutWidget makes
+        assert len(forms) <= plot_items(r) + sum(len(pn.graphics_views()) for pn in r.panels)
         new = [(type(w).__name__, isinstance(w, CHROME), in_graphics_view(w), isinstance(w, QGraphicsView))
                for w in fresh if not empty_top(w)]
     return kinds, new
