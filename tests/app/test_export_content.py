@@ -13,7 +13,7 @@ from widgets.live_text import LiveText
 from widgets.views2d import PlotContent, PlotPanel
 
 #: The views split so far; a view taken back to drawing in its widget fails here.
-SPLIT = {"bias", "gram", "loss"}
+SPLIT = {"bias", "gram", "history", "loss", "zones"}
 #: Widgets that are chrome: controls, labels, the note, a whole view widget.
 CHROME = (QAbstractButton, QComboBox, QLabel, LiveText, PlotPanel)
 
