@@ -25,6 +25,7 @@ import html
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -787,8 +788,9 @@ class PlotPanel(QWidget):
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
-        if cls.__dict__.get("CONTENT") is not None and "SETTINGS" not in cls.__dict__:
-            cls.SETTINGS = cls.CONTENT.SETTINGS
+        content = cls.__dict__.get("CONTENT")
+        if content is not None and "SETTINGS" not in cls.__dict__:
+            cls.SETTINGS = content.SETTINGS
 
     def __init__(self, parent: QWidget | None = None, aspect_locked: bool = False):
         super().__init__(parent)
@@ -867,10 +869,12 @@ class PlotPanel(QWidget):
     def _change_setting(self, name: str, value: object) -> None:
         self.set_settings(replace(self.content.settings, **{name: value}))
 
+    def _toggle_setting(self, name: str, on: bool) -> None:
+        self._change_setting(name, bool(on))
+
     def add_setting_toggle(self, name: str, text: str, tip: str = "") -> QCheckBox:
         """A checkbox that shows the bool setting ``name`` and asks to change it."""
-        cb = self.add_toggle(text, bool(getattr(self.settings, name)),
-                             lambda on, name=name: self._change_setting(name, bool(on)), tip)
+        cb = self.add_toggle(text, bool(getattr(self.settings, name)), partial(self._toggle_setting, name), tip)
         self._setting_widgets[name] = cb
         return cb
 
