@@ -29,7 +29,14 @@ class View(Protocol):
     thing a view receives; ``featureClicked`` (a Qt signal of the feature's 0-based index) reports
     a click on a feature. A view with options (``ViewSpec.settings``) also has ``settings`` (the value of
     that class), ``set_settings(value)`` and a ``settingsChanged`` signal; a view may have
-    ``stepRequested`` (a signal of a step): the window's timeline then scrubs to it."""
+    ``stepRequested`` (a signal of a step): the window's timeline then scrubs to it.
+
+    A view may have ``CONTENT``: the class of what it draws, without its chrome (no toolbar, no status line, no
+    controls), or None for a view not split so (the feature wheel, the verdict table, the 3D view). The
+    widget embeds an instance (``view.content``); the exporter builds one alone (``content_class``),
+    hands it the settings and the frame and renders its scene, so an export builds none of the
+    widget. A content has the widget's ``settings`` / ``set_settings`` and ``set_frame``, and ``plot``:
+    the pyqtgraph view onto the scene it draws into (widgets.views2d.PlotContent)."""
 
     featureClicked: Any
 
@@ -176,6 +183,13 @@ def view_class(key: str) -> type:
     return found
 
 
+def content_class(key: str) -> type | None:
+    """The class of view ``key``'s drawable content (its widget class's ``CONTENT``: the plots without
+    toolbar or controls, which an export builds alone), or None for a view whose widget draws itself."""
+    found: type | None = getattr(view_class(key), "CONTENT", None)
+    return found
+
+
 def settings_fields(key: str) -> tuple[str, ...]:
     """The settings fields ``--set`` offers for view ``key`` (its hidden ones left out)."""
     s = BY_KEY[canonical(key)]
@@ -196,6 +210,7 @@ __all__ = [
     "View",
     "ViewSpec",
     "canonical",
+    "content_class",
     "feature_coloured",
     "needs",
     "needs_gl",

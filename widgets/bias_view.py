@@ -22,6 +22,7 @@ from .views2d import (
     SELECTED_LABEL_MAX,
     ColorPathsItem,
     LabelPool,
+    PlotContent,
     PlotPanel,
     feature_colors_for,
     fmt_num,
@@ -29,6 +30,7 @@ from .views2d import (
     rects_xy,
     selected_of,
     set_ticks_if_changed,
+    steady_axes,
 )
 
 #: Bar width in feature units (bars touch above BAR_GAP_MAX features: no moire of sub-pixel gaps).
@@ -134,28 +136,21 @@ def _unlink_x(vb: pg.ViewBox) -> None:
         vb.setXLink(None)
 
 
-class BiasNormView(PlotPanel):
-    """Two bar plots: ``plot`` (bias b_i) above ``plot2`` (norm |W_i|)."""
+class BiasNormContent(PlotContent):
+    """What the bias view draws: two bar plots in one scene, ``plot_item`` (bias b_i) above
+    ``plot_item2`` (norm |W_i|), x linked."""
 
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
+    def __init__(self) -> None:
+        super().__init__()
         self.plot_item.setLabel("left", "bias b_i")
-        self.plot2 = pg.PlotWidget(background=BACKGROUND[:3])
-        self.plot2.setMinimumSize(120, 80)
-        self.plot_item2 = self.plot2.getPlotItem()
-        self.plot_item2.hideButtons()
-        self.plot_item2.setMenuEnabled(False)
         self.plot_item2.setLabel("left", "norm |W_i|")
         self.plot_item2.setLabel("bottom", "feature")
-        self.vb2 = self.plot_item2.getViewBox()
+        self.plot.setMinimumSize(120, 180)  # two plots
         self.vb2.setXLink(self.vb)
-        # Unlink before the children go: Qt emits destroyed() before it deletes a widget's children,
-        # and a link left in place lets a resize of one view box reach the other after its C++ object
-        # was deleted (RuntimeError in the Qt event loop, then a segmentation fault in AxisItem).
-        self.destroyed.connect(lambda *_, vb2=self.vb2: _unlink_x(vb2))
-        self.layout().insertWidget(2, self.plot2, 1)
-        self.plot2.scene().sigMouseClicked.connect(self._on_click2)
-        self.plot2.scene().sigMouseMoved.connect(self._on_move2)
+        # Unlink before the view goes: Qt emits destroyed() before it deletes a widget's children, and a
+        # link left in place lets a resize of one view box reach the other after its C++ object was
+        # deleted (RuntimeError in the Qt event loop, then a segmentation fault in AxisItem).
+        self.plot.destroyed.connect(lambda *_, vb2=self.vb2: _unlink_x(vb2))
         self._pairs = []
         self._bin_images = []
         for pi in (self.plot_item, self.plot_item2):
@@ -188,6 +183,20 @@ class BiasNormView(PlotPanel):
         self._yranges = []
         self.vb.sigXRangeChanged.connect(self._rebin)
         self.vb.sigResized.connect(self._rebin)
+
+    def make_plot(self) -> pg.GraphicsView:
+        """One view onto both plots (the bias above the norm)."""
+        plot = pg.GraphicsLayoutWidget()
+        plot.setBackground(BACKGROUND[:3])
+        pis = [plot.addPlot(row=r, col=0, enableMenu=False) for r in (0, 1)]
+        for pi in pis:
+            pi.hideButtons()
+            pi.setMenuEnabled(False)
+            steady_axes(pi)
+        self.plot_item, self.plot_item2 = pis
+        self.vb, self.vb2 = pis[0].getViewBox(), pis[1].getViewBox()
+        self.plot2 = plot  # the norm plot's view (the same one)
+        return plot
 
     # coordinates of the second plot ------------------------------------
     def map_to_viewport2(self, x: float, y: float) -> QPoint:
@@ -283,6 +292,21 @@ class BiasNormView(PlotPanel):
             img.setVisible(True)
             self.bin_size = k
         self._update_note()
+
+
+
+class BiasNormView(PlotPanel):
+    """The bias view in the window: its BiasNormContent; a click on a bar selects its feature, hover
+    says the feature's b and |W|."""
+
+    CONTENT = BiasNormContent
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        # unlinked before Qt deletes the children (BiasNormContent says why)
+        self.destroyed.connect(lambda *_, vb2=self.vb2: _unlink_x(vb2))
+        self.plot2.scene().sigMouseClicked.connect(self._on_click2)
+        self.plot2.scene().sigMouseMoved.connect(self._on_move2)
 
     # interaction -------------------------------------------------------
     def _pick(self, vb, vals, x, y) -> int:

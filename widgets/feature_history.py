@@ -31,7 +31,7 @@ from model.feature_history import SERIES, FeatureSeries, SeriesTracker
 from model.snapshot import Snapshot
 from views.settings import HistorySettings
 
-from .views2d import BACKGROUND, PlotPanel, feature_colors_for, fmt_num, selected_of, steady_axes
+from .views2d import BACKGROUND, PlotContent, PlotPanel, feature_colors_for, fmt_num, selected_of, steady_axes
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -126,20 +126,16 @@ class StepAxis(pg.AxisItem):
 # ----------------------------------------------------------------------------
 # the view
 
-class FeatureHistoryView(PlotPanel):
-    """|W_i|, b_i, D_i and sliver share of the chosen features over the run (2 x 2 panels sharing the
-    step axis), the current step as a draggable cursor, the story's events as lines."""
+class FeatureHistoryContent(PlotContent):
+    """What the feature history draws: |W_i|, b_i, D_i and sliver share of the chosen features over the
+    run (2 x 2 plots in one scene sharing the step axis), the current step as a cursor, the story's
+    events as lines."""
 
     SETTINGS = HistorySettings
-    stepRequested = pyqtSignal(int)
 
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.add_setting_choice("axis", {"log": "log step", "linear": "linear step"},
-                                "the step axis: log10(1 + step) spreads the early steps, where training moves fast")
-        self.add_setting_toggle("show_events", "events", "the diagnosis' events: a feature died, the verdict "
-                                                         "changed (coloured by verdict), the loss plateaued (cyan)")
-        self._build_plots()
+    def __init__(self) -> None:
+        super().__init__()
+        self.plot.setMinimumSize(200, 150)
         self.tracker = SeriesTracker()
         self.series: FeatureSeries | None = None
         self.features: list[int] = []
@@ -147,22 +143,16 @@ class FeatureHistoryView(PlotPanel):
         self._drawn_at = 0.0
         self._x_range = (math.nan, math.nan)
 
-    def _build_plots(self) -> None:
-        """Replace the panel's single plot with a 2 x 2 grid of plots linked on x."""
-        lay = self.layout()
-        old = self.plot
+    def make_plot(self) -> pg.GraphicsView:
+        """A 2 x 2 grid of plots linked on x, in one view."""
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground(BACKGROUND[:3])
-        self.glw.setMinimumSize(200, 150)
-        lay.replaceWidget(old, self.glw)
-        old.hide()
-        old.setParent(None)
-        old.deleteLater()
         self.plots: dict[str, pg.PlotItem] = {}
         self.cursors: dict[str, pg.InfiniteLine] = {}
         self.curves: dict[str, list[pg.PlotDataItem]] = {k: [] for k in SERIES}
         for i, key in enumerate(SERIES):
-            p = self.glw.addPlot(row=i // 2, col=i % 2, axisItems={"bottom": StepAxis(orientation="bottom")})
+            p = self.glw.addPlot(row=i // 2, col=i % 2, axisItems={"bottom": StepAxis(orientation="bottom")},
+                                 enableMenu=False)
             p.hideButtons()
             p.setMenuEnabled(False)
             steady_axes(p)
@@ -175,10 +165,8 @@ class FeatureHistoryView(PlotPanel):
             cur = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(CURSOR_PEN, width=2),
                                   hoverPen=pg.mkPen(CURSOR_PEN, width=4))
             cur.setZValue(30)
-            cur.sigDragged.connect(self._cursor_dragged)
             p.addItem(cur, ignoreBounds=True)
             self.plots[key], self.cursors[key] = p, cur
-        self.plot = self.glw  # what the panel's helpers and the exporter look for
         self.plot_item = self.plots["norm"]
         self.vb = self.plot_item.getViewBox()
         self.threshold = pg.PlotDataItem(pen=pg.mkPen(REFERENCE_PEN, width=1.2, style=Qt.PenStyle.DashLine))
@@ -190,8 +178,7 @@ class FeatureHistoryView(PlotPanel):
         self.threshold_label = pg.TextItem("dead below", color=REFERENCE_PEN, anchor=(0, 1))
         self.plots["norm"].addItem(self.threshold_label, ignoreBounds=True)
         self._event_items: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
-        self.glw.scene().sigMouseClicked.connect(self._scene_clicked)
-        self.glw.scene().sigMouseMoved.connect(self._scene_moved)
+        return self.glw
 
     # ------------------------------------------------------------ drawing
     def _clear(self):
@@ -287,16 +274,6 @@ class FeatureHistoryView(PlotPanel):
         for key in ("norm", "bias"):
             self.plots[key].enableAutoRange(axis="y")
 
-    def reset_view(self) -> None:
-        """Back to the whole run in every panel (the toolbar's reset button, a double-click)."""
-        s = self.series
-        if s is None or not len(s.steps):  # nothing drawn: each panel's automatic range
-            for p in self.plots.values():
-                p.getViewBox().setRange(xRange=(0.0, 1.0), yRange=(0.0, 1.0))
-                p.getViewBox().enableAutoRange(x=True, y=True)
-            return
-        self._home(*self._cursor_range(s, self._settings.axis))
-
     def _set_events(self, events, axis: str, show: bool) -> None:
         for p, it in self._event_items:
             p.removeItem(it)
@@ -370,11 +347,41 @@ class FeatureHistoryView(PlotPanel):
                 cur.setValue(x)
         self._place_event_labels()
 
-    # ------------------------------------------------------------ interaction
     def cursor_step(self) -> int | None:
         """The step under the cursor (the shown step), or None."""
         cur = self.cursors["norm"]
         return x_step(cur.value(), self._settings.axis) if cur.isVisible() else None
+
+
+
+class FeatureHistoryView(PlotPanel):
+    """The feature history in the window: its FeatureHistoryContent under the settings' controls; drag
+    the cursor or click a plot to scrub (``stepRequested``), hover for the values at a step."""
+
+    CONTENT = FeatureHistoryContent
+    stepRequested = pyqtSignal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.add_setting_choice("axis", {"log": "log step", "linear": "linear step"},
+                                "the step axis: log10(1 + step) spreads the early steps, where training moves fast")
+        self.add_setting_toggle("show_events", "events", "the diagnosis' events: a feature died, the verdict "
+                                                         "changed (coloured by verdict), the loss plateaued (cyan)")
+        for cur in self.cursors.values():
+            cur.sigDragged.connect(self._cursor_dragged)
+        self.plot.scene().sigMouseClicked.connect(self._scene_clicked)
+        self.plot.scene().sigMouseMoved.connect(self._scene_moved)
+
+    # ------------------------------------------------------------ interaction
+    def reset_view(self) -> None:
+        """Back to the whole run in every panel (the toolbar's reset button, a double-click)."""
+        s = self.series
+        if s is None or not len(s.steps):  # nothing drawn: each panel's automatic range
+            for p in self.plots.values():
+                p.getViewBox().setRange(xRange=(0.0, 1.0), yRange=(0.0, 1.0))
+                p.getViewBox().enableAutoRange(x=True, y=True)
+            return
+        self._home(*self._cursor_range(s, self._settings.axis))
 
     def _cursor_dragged(self, line: pg.InfiniteLine) -> None:
         x = float(line.value())
@@ -420,6 +427,7 @@ class FeatureHistoryView(PlotPanel):
 
 __all__ = [
     "FEATURES_MAX",
+    "FeatureHistoryContent",
     "FeatureHistoryView",
     "HistorySettings",
     "StepAxis",

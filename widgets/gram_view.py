@@ -24,6 +24,7 @@ from .views2d import (
     LABEL_MAX,
     OUTLINE,
     ColorPathsItem,
+    PlotContent,
     PlotPanel,
     fmt_num,
     ranges_text,
@@ -141,19 +142,14 @@ def value_color(v: float, L: float) -> tuple[int, int, int]:
 # ----------------------------------------------------------------------------
 # the view
 
-class GramView(PlotPanel):
-    """W^T W + b heatmap, drawn as its ``settings`` (GramSettings) say. ``block`` holds
-    the feature indices of the rows/columns shown; hover shows the value."""
+class GramContent(PlotContent):
+    """What the WᵀW view draws: the W^T W + b heatmap, as its ``settings`` (GramSettings) say. ``block``
+    holds the feature indices of the rows/columns shown."""
 
     SETTINGS = GramSettings
 
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent, aspect_locked=True)
-        self.relu_box = self.add_setting_toggle("relu", "ReLU", "show ReLU(W^T W + b): the reconstruction of I")
-        self.bias_box = self.add_setting_toggle("bias", "+ b", "add the bias b_i to row i (off: W^T W alone)")
-        self.order_combo = self.add_setting_choice("order", {"index": "feature order", "angle": "by angle"},
-                                                   "order rows and columns by feature number or by angle")
-        self.colorbar_box = self.add_setting_toggle("colorbar", "scale", "the colour bar: the value of each colour")
+    def __init__(self) -> None:
+        super().__init__(aspect_locked=True)
         pi = self.plot_item
         self.vb.invertY(True)
         # the range is the matrix, set in set_snapshot: no padding, no auto-range (the aspect lock
@@ -293,6 +289,22 @@ class GramView(PlotPanel):
         if 0 <= r < k and 0 <= c < k:
             return r, c
         return -1, -1
+
+
+
+class GramView(PlotPanel):
+    """The WᵀW view in the window: its GramContent under the settings' toggles; hover shows the value,
+    a click selects the row's feature."""
+
+    CONTENT = GramContent
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.relu_box = self.add_setting_toggle("relu", "ReLU", "show ReLU(W^T W + b): the reconstruction of I")
+        self.bias_box = self.add_setting_toggle("bias", "+ b", "add the bias b_i to row i (off: W^T W alone)")
+        self.order_combo = self.add_setting_choice("order", {"index": "feature order", "angle": "by angle"},
+                                                   "order rows and columns by feature number or by angle")
+        self.colorbar_box = self.add_setting_toggle("colorbar", "scale", "the colour bar: the value of each colour")
 
     def _hovered(self, x, y):
         r, c = self.cell_at(x, y)

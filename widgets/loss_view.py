@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtWidgets import QGraphicsItem, QWidget
+from PyQt6.QtWidgets import QGraphicsItem
 
 from model.snapshot import Snapshot
 
-from .views2d import PlotPanel, fmt_num, no_si_prefix
+from .views2d import PlotContent, PlotPanel, fmt_num, no_si_prefix
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -163,11 +163,11 @@ class LogLossAxis(pg.AxisItem):
 # ----------------------------------------------------------------------------
 # the view
 
-class LossView(PlotPanel):
-    """Loss curves (log y). ``step_line`` is the vertical line at snap.step."""
+class LossContent(PlotContent):
+    """What the loss view draws: loss curves (log y). ``step_line`` is the vertical line at snap.step."""
 
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
+    def __init__(self) -> None:
+        super().__init__()
         pi = self.plot_item
         pi.setAxisItems({"left": LogLossAxis(orientation="left")})
         pi.getAxis("left").setLogMode(True)
@@ -311,5 +311,12 @@ class LossView(PlotPanel):
         model = f"model {s['model']} · " if s["K"] > 1 else ""
         return f"{model}step {xs[i]:,.0f}: loss {loss}"
 
+
+
+class LossView(PlotPanel):
+    """The loss view in the window: its LossContent; hover says the recorded loss at the pointer's step."""
+
+    CONTENT = LossContent
+
     def _hovered(self, x, y):
-        self.status.setText(self.hover_text(x))
+        self.status.setText(self.content.hover_text(x))

@@ -22,8 +22,10 @@ view modules can import this one).
 from __future__ import annotations
 
 import html
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -610,130 +612,117 @@ def set_ticks_if_changed(axis: pg.AxisItem, ticks: list[list[tuple[float, str]]]
         axis._lge_ticks = ticks
 
 
-class PlotPanel(QWidget):
-    """A plot with a toolbar row (toggles, notes) above and a status line below.
+class PlotContent:
+    """What a 2D view draws, and nothing else: its plot(s) in one pyqtgraph scene and the drawing of a
+    frame into them (``set_frame``, which calls the view's ``draw``). No toolbar, no status line, no
+    controls: the window's view (``PlotPanel``) embeds ``plot`` between its toolbar and status line, and
+    the exporter (app.export.figure) builds a content alone, sizes ``plot`` and renders its scene.
 
-    Subclasses override ``_clicked(x, y)`` and ``_hovered(x, y)`` (view
-    coordinates of the plot). A view with options names its frozen settings
-    dataclass in ``SETTINGS``: ``settings`` is the value, ``set_settings(s)``
-    replaces it (one ``settingsChanged(s)`` signal, a redraw), and the toolbar's
-    checkboxes and combos (``add_setting_toggle`` / ``add_setting_choice``) only
-    show the value and ask for a new one: the value is the one owner.
-    """
+    ``plot`` is the pg.GraphicsView onto the scene (pyqtgraph's axes map through a view's device
+    transform: in a scene without a view an AxisItem draws no ticks, so the content keeps one, never
+    shown when exporting); ``plot_item`` / ``vb`` its (first) plot and view box. A view with options
+    names its frozen settings dataclass in ``SETTINGS``: ``settings`` is the value, ``set_settings``
+    replaces it and redraws. ``note`` is the one-line note the window shows above the plot (an export
+    leaves it out); ``noted``, when set, is called with each new note."""
 
-    featureClicked = pyqtSignal(int)
-    settingsChanged = pyqtSignal(object)  # the new settings value, after any change
     #: the view's frozen settings dataclass; None: the view has no options
     SETTINGS: type | None = None
 
-    def __init__(self, parent: QWidget | None = None, aspect_locked: bool = False):
-        super().__init__(parent)
+    def __init__(self, aspect_locked: bool = False, settings_class: type | None = None):
+        if settings_class is not None:
+            self.SETTINGS = settings_class
         self._snap: Snapshot | None = None
         self._frame: Frame | None = None
         self._not_finite: QGraphicsTextItem | None = None
         # the view's own SETTINGS value (Any: mypy cannot tie it to each subclass's SETTINGS class)
         self._settings: Any = self.SETTINGS() if self.SETTINGS is not None else None
-        self._setting_widgets: dict[str, QWidget] = {}
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(2, 2, 2, 2)
-        lay.setSpacing(2)
-        self.toolbar = QHBoxLayout()
-        self.toolbar.setContentsMargins(2, 0, 2, 0)
-        # LiveText: the note changes with the frame, and a QLabel's setText relayouts the whole window
-        self.note = LiveText("", elide=True, min_width=20)
-        self.note.setColor("#555")
-        f = QFont(self.font())
-        f.setPointSize(9)
-        self.note.setFont(f)
-        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.toolbar.addWidget(self.note, 1)
-        self.reset_btn = QToolButton()
-        self.reset_btn.setText("⟲")
-        self.reset_btn.setObjectName("reset_view")
-        self.reset_btn.setToolTip("Reset the view: show the whole plot again after panning or zooming "
-                                  "(or double-click the plot)")
-        self.reset_btn.clicked.connect(self.reset_view)
-        self.toolbar.addWidget(self.reset_btn)
-        lay.addLayout(self.toolbar)
-        self.plot = pg.PlotWidget(background=BACKGROUND[:3])
+        self.note = ""
+        self.noted: Callable[[str], object] | None = None
+        self.plot: pg.GraphicsView = self.make_plot()
         self.plot.setMinimumSize(120, 100)
-        self.plot_item = self.plot.getPlotItem()
-        self.vb = self.plot_item.getViewBox()
+        if aspect_locked:
+            self.vb.setAspectLocked(True)
+
+    def make_plot(self) -> pg.GraphicsView:
+        """The view onto the content's scene, with ``plot_item`` and ``vb`` set: one plot here; a view of
+        several plots builds a pg.GraphicsLayoutWidget instead."""
+        plot = pg.PlotWidget(background=BACKGROUND[:3], enableMenu=False)  # no context menu: none built
+        self.plot_item: pg.PlotItem = plot.getPlotItem()
+        self.vb: pg.ViewBox = self.plot_item.getViewBox()
         self.plot_item.hideButtons()
         self.plot_item.setMenuEnabled(False)
         steady_axes(self.plot_item)
-        if aspect_locked:
-            self.vb.setAspectLocked(True)
-        lay.addWidget(self.plot, 1)
-        self.status = QLabel("")
-        self.status.setStyleSheet("color: #333; font-size: 9pt;")
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        lay.addWidget(self.status)
-        self.plot.scene().sigMouseClicked.connect(self._on_click)
-        self.plot.scene().sigMouseMoved.connect(self._on_move)
+        return plot
 
-    # toolbar -----------------------------------------------------------
-    def add_toggle(self, text: str, checked: bool, slot: Callable[[bool], object], tip: str = "") -> QCheckBox:
-        cb = QCheckBox(text)
-        cb.setChecked(checked)
-        if tip:
-            cb.setToolTip(tip)
-        cb.toggled.connect(slot)
-        self.toolbar.insertWidget(self.toolbar.count() - 2, cb)
-        return cb
+    def scene(self) -> pg.GraphicsScene:
+        """The scene holding everything the view draws."""
+        return self.plot.scene()
 
     # settings ----------------------------------------------------------
     @property
     def settings(self) -> Any:
-        """The view's settings (a frozen dataclass, ``SETTINGS``); None for a view without options."""
+        """The settings (a frozen dataclass, ``SETTINGS``); None for a view without options."""
         return self._settings
 
-    def set_settings(self, st: object) -> None:
-        """Replace the settings: the controls show them, ``settingsChanged`` is emitted once and the
-        view redraws; the same value again changes nothing."""
+    def set_settings(self, st: object) -> bool:
+        """Replace the settings and redraw the last frame; False (nothing done) when ``st`` is the value
+        already drawn, TypeError when it is not a ``SETTINGS``."""
         if self.SETTINGS is None or not isinstance(st, self.SETTINGS):
             want = self.SETTINGS.__name__ if self.SETTINGS is not None else "nothing (this view has no options)"
             raise TypeError(f"settings must be a {want}, got {type(st).__name__}")
         if st == self._settings:
-            return
+            return False
         self._settings = st
-        self._show_settings()
-        self.settingsChanged.emit(st)
         self.redraw()
+        return True
 
-    def _change_setting(self, name: str, value) -> None:
-        self.set_settings(replace(self._settings, **{name: value}))
+    # the frame --------------------------------------------------------
+    def set_frame(self, frame: Frame | None, draw: Callable[[Snapshot | None, Frame | None], None] | None = None
+                  ) -> None:
+        """Draw ``frame`` (None clears) with ``draw`` (None: this content's). A snapshot whose parameters
+        are not finite is drawn as none (the loss view keeps its curves) and the view says so over the
+        plot (``show_not_finite``): no view computes anything from NaN or inf."""
+        draw = self.draw if draw is None else draw
+        snap = None if frame is None else frame.snapshot
+        if snap is not None and not snap.finite:
+            draw(None, frame)
+            self.show_not_finite(not_finite_message(snap, frame.nonfinite if frame is not None else None))
+            return
+        self.show_not_finite(None)
+        draw(snap, frame)
 
-    def add_setting_toggle(self, name: str, text: str, tip: str = "") -> QCheckBox:
-        """A checkbox that shows the bool setting ``name`` and asks to change it."""
-        cb = self.add_toggle(text, bool(getattr(self._settings, name)),
-                             lambda on, name=name: self._change_setting(name, bool(on)), tip)
-        self._setting_widgets[name] = cb
-        return cb
+    @property
+    def frame(self) -> Frame | None:
+        """The frame drawn last (None: none, or cleared)."""
+        return self._frame
 
-    def add_setting_choice(self, name: str, choices: dict[str, str], tip: str = "") -> QComboBox:
-        """A combo box (value -> text) that shows the setting ``name`` and asks to change it."""
-        combo = QComboBox()
-        for value, text in choices.items():
-            combo.addItem(text, value)
-        combo.setCurrentIndex(max(0, combo.findData(getattr(self._settings, name))))
-        if tip:
-            combo.setToolTip(tip)
-        combo.currentIndexChanged.connect(lambda _i, name=name, c=combo: self._change_setting(name, c.currentData()))
-        self.toolbar.insertWidget(self.toolbar.count() - 2, combo)
-        self._setting_widgets[name] = combo
-        return combo
+    def draw(self, snap: Snapshot | None, frame: Frame | None) -> None:
+        """Draw ``snap`` (the frame's snapshot, or None: clear) with what else the frame holds; each
+        view's own (set_frame calls it)."""
+        raise NotImplementedError
 
-    def _show_settings(self) -> None:
-        """The controls show the current value (a control already showing it is left alone, so
-        nothing is asked again)."""
-        for name, w in self._setting_widgets.items():
-            v = getattr(self._settings, name)
-            if isinstance(w, QCheckBox) and w.isChecked() != bool(v):
-                w.setChecked(bool(v))
-            elif isinstance(w, QComboBox) and w.currentData() != v:
-                w.setCurrentIndex(w.findData(v))
+    def _take(self, snap: Snapshot | None, frame: Frame | None) -> bool:
+        """Keep the frame to draw; False (and the view cleared by its ``_clear``) when it has no features."""
+        self._snap, self._frame = snap, frame
+        if snap is None or snap.n == 0:
+            self._clear()
+            return False
+        return True
+
+    def _clear(self) -> None:
+        pass
+
+    def redraw(self) -> None:
+        """Redraw the last frame (after a change of settings)."""
+        if self._snap is not None:
+            self.set_frame(self._frame)
+
+    def set_note(self, text: str) -> None:
+        """The note the window shows above the plot."""
+        if text != self.note:
+            self.note = text
+            if self.noted is not None:
+                self.noted(text)
 
     def show_not_finite(self, text: str | None) -> None:
         """Say over the plot, centred, that the snapshot is not finite (``text``), or hide it (None).
@@ -762,51 +751,6 @@ class PlotPanel(QWidget):
         b = item.boundingRect()
         item.setPos(r.center().x() - b.width() / 2, r.center().y() - b.height() / 2)
 
-    # the frame --------------------------------------------------------
-    def set_frame(self, frame: Frame | None) -> None:
-        """Draw ``frame`` (None clears): the one thing a view receives. A snapshot whose parameters are
-        not finite is drawn as none (the loss view keeps its curves) and the view says so over the
-        plot (``show_not_finite``): no view computes anything from NaN or inf."""
-        snap = None if frame is None else frame.snapshot
-        if snap is not None and not snap.finite:
-            self.draw(None, frame)
-            self.show_not_finite(not_finite_message(snap, frame.nonfinite if frame is not None else None))
-            return
-        self.show_not_finite(None)
-        self.draw(snap, frame)
-
-    @property
-    def frame(self) -> Frame | None:
-        """The frame drawn last (None: none, or cleared)."""
-        return self._frame
-
-    def draw(self, snap: Snapshot | None, frame: Frame | None) -> None:
-        """Draw ``snap`` (the frame's snapshot, or None: clear) with what else the frame holds; each
-        view's own (set_frame calls it)."""
-        raise NotImplementedError
-
-    def _take(self, snap: Snapshot | None, frame: Frame | None) -> bool:
-        """Keep the frame to draw; False (and the view cleared by its ``_clear``) when it has no features."""
-        self._snap, self._frame = snap, frame
-        if snap is None or snap.n == 0:
-            self._clear()
-            return False
-        return True
-
-    def _clear(self):
-        pass
-
-    def set_note(self, text: str) -> None:
-        """The small note above the plot (its tooltip holds the whole text when it is cut off)."""
-        if self.note.text() != text:
-            self.note.setText(text)
-            self.note.setToolTip(text)
-
-    def redraw(self) -> None:
-        """Redraw the last frame (after a toggle)."""
-        if self._snap is not None:
-            self.set_frame(self._frame)
-
     # coordinates -------------------------------------------------------
     def map_to_viewport(self, x: float, y: float) -> QPoint:
         """View coordinates -> pixel position in ``self.plot.viewport()`` (for clicks and pixel checks)."""
@@ -819,6 +763,185 @@ class PlotPanel(QWidget):
         self.vb.prepareForPaint()
         px = self.vb.viewPixelSize()
         return float(px[0]), float(px[1])
+
+
+class PlotPanel(QWidget):
+    """A view in the window: its content (``CONTENT``, a PlotContent: the plots and the drawing) between
+    a toolbar row (toggles, the content's note) and a status line, and the interaction (clicks, hover).
+
+    Subclasses override ``_clicked(x, y)`` and ``_hovered(x, y)`` (view coordinates of the plot). The
+    settings value is the content's: ``settings``, ``set_settings(s)`` (one ``settingsChanged(s)``
+    signal, a redraw), and the toolbar's checkboxes and combos (``add_setting_toggle`` /
+    ``add_setting_choice``) only show the value and ask for a new one: the value is the one owner.
+    What the content holds (its drawn values, ``plot_item``, ...) reads through the panel too.
+
+    A view not split yet (the feature wheel) leaves ``CONTENT`` None, names its ``SETTINGS`` here and
+    writes ``draw`` on the panel: it draws into a bare PlotContent's plot."""
+
+    featureClicked = pyqtSignal(int)
+    settingsChanged = pyqtSignal(object)  # the new settings value, after any change
+    #: what the view draws (a PlotContent class, buildable without this widget: the exporter does);
+    #: None: a view not split yet (its content is a bare PlotContent it draws into)
+    CONTENT: type[PlotContent] | None = None
+    #: the view's frozen settings dataclass (its CONTENT's); None: the view has no options
+    SETTINGS: type | None = None
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        content = cls.__dict__.get("CONTENT")
+        if content is not None and "SETTINGS" not in cls.__dict__:
+            cls.SETTINGS = content.SETTINGS
+
+    def __init__(self, parent: QWidget | None = None, aspect_locked: bool = False):
+        super().__init__(parent)
+        self._split = self.CONTENT is not None  # the content draws (else: a view not split yet)
+        self.content = (self.CONTENT() if self.CONTENT is not None
+                        else PlotContent(aspect_locked, settings_class=self.SETTINGS))
+        self._setting_widgets: dict[str, QWidget] = {}
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.setSpacing(2)
+        self.toolbar = QHBoxLayout()
+        self.toolbar.setContentsMargins(2, 0, 2, 0)
+        # LiveText: the note changes with the frame, and a QLabel's setText relayouts the whole window
+        self.note = LiveText("", elide=True, min_width=20)
+        self.note.setColor("#555")
+        f = QFont(self.font())
+        f.setPointSize(9)
+        self.note.setFont(f)
+        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.toolbar.addWidget(self.note, 1)
+        # weakly: the content must not keep the widget's Python object alive past its C++ object
+        show = weakref.WeakMethod(self._show_note)
+        self.content.noted = lambda text: None if (m := show()) is None else m(text)
+        self.reset_btn = QToolButton()
+        self.reset_btn.setText("⟲")
+        self.reset_btn.setObjectName("reset_view")
+        self.reset_btn.setToolTip("Reset the view: show the whole plot again after panning or zooming "
+                                  "(or double-click the plot)")
+        self.reset_btn.clicked.connect(self.reset_view)
+        self.toolbar.addWidget(self.reset_btn)
+        lay.addLayout(self.toolbar)
+        self.plot = self.content.plot
+        self.plot_item = self.content.plot_item
+        self.vb = self.content.vb
+        lay.addWidget(self.plot, 1)
+        self.status = QLabel("")
+        self.status.setStyleSheet("color: #333; font-size: 9pt;")
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.status)
+        self.plot.scene().sigMouseClicked.connect(self._on_click)
+        self.plot.scene().sigMouseMoved.connect(self._on_move)
+
+    def __getattr__(self, name: str) -> Any:
+        """What the content holds (the drawn values, its items) reads through the view."""
+        if name == "content" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.content, name)
+
+    # toolbar -----------------------------------------------------------
+    def add_toggle(self, text: str, checked: bool, slot: Callable[[bool], object], tip: str = "") -> QCheckBox:
+        cb = QCheckBox(text)
+        cb.setChecked(checked)
+        if tip:
+            cb.setToolTip(tip)
+        cb.toggled.connect(slot)
+        self.toolbar.insertWidget(self.toolbar.count() - 2, cb)
+        return cb
+
+    # settings ----------------------------------------------------------
+    @property
+    def settings(self) -> Any:
+        """The view's settings (a frozen dataclass, ``SETTINGS``); None for a view without options."""
+        return self.content.settings
+
+    def set_settings(self, st: object) -> None:
+        """Replace the settings: the controls show them, ``settingsChanged`` is emitted once and the
+        view redraws; the same value again changes nothing."""
+        if not self.content.set_settings(st):
+            return
+        self._show_settings()
+        self.settingsChanged.emit(st)
+        if not self._split:
+            self.redraw()
+
+    def _change_setting(self, name: str, value: object) -> None:
+        self.set_settings(replace(self.content.settings, **{name: value}))
+
+    def _toggle_setting(self, name: str, on: bool) -> None:
+        self._change_setting(name, bool(on))
+
+    def add_setting_toggle(self, name: str, text: str, tip: str = "") -> QCheckBox:
+        """A checkbox that shows the bool setting ``name`` and asks to change it."""
+        cb = self.add_toggle(text, bool(getattr(self.settings, name)), partial(self._toggle_setting, name), tip)
+        self._setting_widgets[name] = cb
+        return cb
+
+    def add_setting_choice(self, name: str, choices: dict[str, str], tip: str = "") -> QComboBox:
+        """A combo box (value -> text) that shows the setting ``name`` and asks to change it."""
+        combo = QComboBox()
+        for value, text in choices.items():
+            combo.addItem(text, value)
+        combo.setCurrentIndex(max(0, combo.findData(getattr(self.settings, name))))
+        if tip:
+            combo.setToolTip(tip)
+        combo.currentIndexChanged.connect(lambda _i, name=name, c=combo: self._change_setting(name, c.currentData()))
+        self.toolbar.insertWidget(self.toolbar.count() - 2, combo)
+        self._setting_widgets[name] = combo
+        return combo
+
+    def _show_settings(self) -> None:
+        """The controls show the current value (a control already showing it is left alone, so
+        nothing is asked again)."""
+        for name, w in self._setting_widgets.items():
+            v = getattr(self.settings, name)
+            if isinstance(w, QCheckBox) and w.isChecked() != bool(v):
+                w.setChecked(bool(v))
+            elif isinstance(w, QComboBox) and w.currentData() != v:
+                w.setCurrentIndex(w.findData(v))
+
+    # the frame --------------------------------------------------------
+    def set_frame(self, frame: Frame | None) -> None:
+        """Draw ``frame`` (None clears): the one thing a view receives; its content draws it
+        (PlotContent.set_frame)."""
+        self.content.set_frame(frame, None if self._split else self.draw)
+
+    @property
+    def frame(self) -> Frame | None:
+        """The frame drawn last (None: none, or cleared)."""
+        return self._frame
+
+    def draw(self, snap: Snapshot | None, frame: Frame | None) -> None:
+        """A view not split yet draws here (its content's plot); a split view's content draws."""
+        raise NotImplementedError
+
+    def _take(self, snap: Snapshot | None, frame: Frame | None) -> bool:
+        """Keep the frame to draw (a view not split yet); False (and the view cleared by its ``_clear``)
+        when it has no features."""
+        self._snap, self._frame = snap, frame
+        if snap is None or snap.n == 0:
+            self._clear()
+            return False
+        return True
+
+    def _clear(self) -> None:
+        pass
+
+    def set_note(self, text: str) -> None:
+        """The small note above the plot (a view not split yet sets it here)."""
+        self._show_note(text)
+
+    def _show_note(self, text: str) -> None:
+        """Show the content's note (its tooltip holds the whole text when it is cut off)."""
+        if self.note.text() != text:
+            self.note.setText(text)
+            self.note.setToolTip(text)
+
+    def redraw(self) -> None:
+        """Redraw the last frame (after a toggle)."""
+        if self._snap is not None:
+            self.set_frame(self._frame)
 
     # events ------------------------------------------------------------
     def clicked_point(self, ev: MouseClickEvent, vb: pg.ViewBox) -> QPointF | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numba as nb
 import numpy as np
@@ -33,6 +33,7 @@ from .views2d import (
     SELECTED_LABEL_MAX,
     ColorPathsItem,
     LabelPool,
+    PlotContent,
     PlotPanel,
     add_arrow_layers,
     feature_colors_for,
@@ -339,7 +340,7 @@ def label_positions(W2: np.ndarray, offset: float) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # separability (shared with the feature wheel), computed once per snapshot
 
-def draw_arrows(view: PlotPanel, W2: np.ndarray, feats: np.ndarray, colors: np.ndarray, sel: np.ndarray) -> None:
+def draw_arrows(view: Any, W2: np.ndarray, feats: np.ndarray, colors: np.ndarray, sel: np.ndarray) -> None:
     """Into the arrow layers of ``view`` (views2d.add_arrow_layers: arrows, heads, sel_under,
     sel_arrows): the arrows of ``feats``, every head up to LABEL_MAX features, the selected on top."""
     n = W2.shape[1]
@@ -418,27 +419,18 @@ def blocking_polygon(sep: Separability, i: int, W2: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # the view
 
-class ZoneMapView(PlotPanel):
-    """Latent-zone map, drawn as its ``settings`` (ZoneSettings) say: clipped to the latent
-    shape or the whole plane, polygons or raster. Hover shows hover_text in the status line.
-    With ``show_separation`` (the "separation" checkbox, off by default): for the selected features (every live one up to SEPARATION_ALL_MAX when
-    none is selected), the max-margin line between W_i and the other live features'
-    hull (dashed, dark; the margin as a thin segment to the hull's nearest point) when
-    W_i is linearly separable, else the hull of its blockers (dashed, red); hovering
-    a feature's arrow then says which, with the margin and the neighbours' gap."""
+class ZoneMapContent(PlotContent):
+    """What the zone map draws, as its ``settings`` (ZoneSettings) say: the latent zones clipped to the
+    latent shape or the whole plane, polygons or raster, the arrows and labels. With
+    ``show_separation`` (off by default): for the selected features (every live one up to
+    SEPARATION_ALL_MAX when none is selected), the max-margin line between W_i and the other live
+    features' hull (dashed, dark; the margin as a thin segment to the hull's nearest point) when W_i is
+    linearly separable, else the hull of its blockers (dashed, red)."""
 
     SETTINGS = ZoneSettings
 
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent, aspect_locked=True)
-        self.clip_box = self.add_setting_toggle("clip_to_shape", "clip to latent shape",
-                                                "on: zones inside the latent shape; off: the whole plane around it")
-        self.sep_box = self.add_setting_toggle(
-            "show_separation", "separation",
-            "Linear separability of the selected features (every live one when none is selected and n is small):\n"
-            "dashed dark line: the max-margin line between W_i and the hull of the other live W_j\n"
-            "(thin segment: the margin, to the hull's nearest point); dashed red outline: the\n"
-            "features whose hull contains W_i (not separable). Hover an arrow for the numbers.")
+    def __init__(self) -> None:
+        super().__init__(aspect_locked=True)
         pi = self.plot_item
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(-10)
@@ -492,7 +484,6 @@ class ZoneMapView(PlotPanel):
         self._clear_separation()
         self.labels.set([])
         self.set_note("")
-        self.status.setText("")
         self.drawn_mode = None
         self._arrow_feats = np.zeros(0, dtype=np.int64)
         self._W2 = None
@@ -673,18 +664,6 @@ class ZoneMapView(PlotPanel):
                 txt += " (select features to draw their lines)"
         return txt
 
-    # interaction -------------------------------------------------------
-    def _hovered(self, x, y):
-        text = hover_text(self._snap, (x, y))
-        if self._settings.show_separation and self._sep is not None and self._W2 is not None:
-            feats = self._arrow_feats
-            if len(feats):
-                d = point_segment_distance(arrow_segments(self._W2[:, feats]), x, y)
-                k = int(np.argmin(d))
-                if d[k] <= CLICK_PX * max(self.view_pixel_size()):
-                    text = self._sep.describe(int(feats[k])) + "   |   " + text
-        self.status.setText(text)
-
     def feature_at(self, x: float, y: float) -> int:
         """The feature a click at (x, y) picks: an arrow within CLICK_PX pixels, else
         the strongest feature whose zone covers (x, y); -1 for none."""
@@ -700,6 +679,42 @@ class ZoneMapView(PlotPanel):
                 return int(feats[k])
         act, _ = active_features(snap, (x, y))
         return int(act[0]) if len(act) else -1
+
+
+class ZoneMapView(PlotPanel):
+    """The zone map in the window: its ZoneMapContent under the settings' toggles. Hover shows
+    hover_text in the status line (with the separation drawn, hovering a feature's arrow says whether it
+    is separable, with the margin and the neighbours' gap); a click selects the feature picked."""
+
+    CONTENT = ZoneMapContent
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.clip_box = self.add_setting_toggle("clip_to_shape", "clip to latent shape",
+                                                "on: zones inside the latent shape; off: the whole plane around it")
+        self.sep_box = self.add_setting_toggle(
+            "show_separation", "separation",
+            "Linear separability of the selected features (every live one when none is selected and n is small):\n"
+            "dashed dark line: the max-margin line between W_i and the hull of the other live W_j\n"
+            "(thin segment: the margin, to the hull's nearest point); dashed red outline: the\n"
+            "features whose hull contains W_i (not separable). Hover an arrow for the numbers.")
+
+    def set_frame(self, frame: Frame | None) -> None:
+        super().set_frame(frame)
+        if self.content.drawn_mode is None:
+            self.status.setText("")  # nothing drawn: nothing hovered
+
+    # interaction -------------------------------------------------------
+    def _hovered(self, x, y):
+        text = hover_text(self._snap, (x, y))
+        if self._settings.show_separation and self._sep is not None and self._W2 is not None:
+            feats = self._arrow_feats
+            if len(feats):
+                d = point_segment_distance(arrow_segments(self._W2[:, feats]), x, y)
+                k = int(np.argmin(d))
+                if d[k] <= CLICK_PX * max(self.view_pixel_size()):
+                    text = self._sep.describe(int(feats[k])) + "   |   " + text
+        self.status.setText(text)
 
     def _clicked(self, x, y):
         k = self.feature_at(x, y)

@@ -375,28 +375,12 @@ class Panel:
         return [g for g in self.view.findChildren(pg.GraphicsView)]
 
     def _style(self):
-        import pyqtgraph as pg
-
-        from widgets.views2d import LabelsItem
-
-        pt = float(self.options.font_size)
-        font = QFont()
-        font.setPointSizeF(pt)
         gvs = self.graphics_views()
         if not gvs:  # a Qt widget (the verdict table): its font
+            font = QFont()
+            font.setPointSizeF(float(self.options.font_size))
             self.view.setFont(font)
-        for gv in gvs:
-            for item in gv.scene().items():
-                if isinstance(item, pg.AxisItem):
-                    item.setTickFont(font)
-                    item.label.setFont(font)
-                    item.setPen(pg.mkPen(AXIS_PEN))
-                    item.setTextPen(pg.mkPen(AXIS_TEXT))
-                    no_si_prefix(item)  # "loss (x0.001)" over "7·10²" reads badly in print
-                elif isinstance(item, LabelsItem):
-                    item.set_point_size(max(6.0, pt - 1.0))
-                if item.cacheMode() != QGraphicsItem.CacheMode.NoCache:
-                    item.setCacheMode(QGraphicsItem.CacheMode.NoCache)  # vector output, not cached pixmaps
+        publication_style(gvs, self.options.font_size)
 
     def resize(self, w: int, h: int) -> None:
         w, h = max(1, int(w)), max(1, int(h))
@@ -491,6 +475,84 @@ class Panel:
         self.view.deleteLater()
 
 
+def publication_style(gvs: Sequence[pg.GraphicsView], font_size: float) -> None:
+    """The plots of these views in print style: axes in the figure's font and darker ink, no SI
+    prefix, labels a point smaller, no cached pixmaps (vector output)."""
+    import pyqtgraph as pg
+
+    from widgets.views2d import LabelsItem
+
+    pt = float(font_size)
+    font = QFont()
+    font.setPointSizeF(pt)
+    for gv in gvs:
+        for item in gv.scene().items():
+            if isinstance(item, pg.AxisItem):
+                item.setTickFont(font)
+                item.label.setFont(font)
+                item.setPen(pg.mkPen(AXIS_PEN))
+                item.setTextPen(pg.mkPen(AXIS_TEXT))
+                no_si_prefix(item)  # "loss (x0.001)" over "7·10²" reads badly in print
+            elif isinstance(item, LabelsItem):
+                item.set_point_size(max(6.0, pt - 1.0))
+            if item.cacheMode() != QGraphicsItem.CacheMode.NoCache:
+                item.setCacheMode(QGraphicsItem.CacheMode.NoCache)  # vector output, not cached pixmaps
+
+
+class ContentPanel:
+    """One 2D view inside a figure, from its drawable content alone (views.registry.content_class: a
+    widgets.views2d.PlotContent, the plots and their drawing): no view widget, no toolbar, no status
+    line, no controls are built. The content's pg.GraphicsView is sized to the panel's rectangle and
+    never shown on screen; its scene is what gets painted."""
+
+    gl = False
+
+    def __init__(self, key: str, options: FigureOptions, content_class: type):
+        self.key = key
+        self.options = options
+        self.size = QSize(0, 0)
+        self.view = content_class()
+        self.view.plot.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        st = options.view_settings(key)
+        if st is not None:
+            self.view.set_settings(st)
+        self._styled = False
+
+    def graphics_views(self) -> list[pg.GraphicsView]:
+        return [self.view.plot]
+
+    def resize(self, w: int, h: int) -> None:
+        w, h = max(1, int(w)), max(1, int(h))
+        if self.size == QSize(w, h):
+            return
+        self.size = QSize(w, h)
+        gv = self.view.plot
+        gv.resize(w, h)
+        if not gv.isVisible():
+            gv.show()  # off screen (WA_DontShowOnScreen): lays the plots out at the size
+        QApplication.sendPostedEvents()
+        if not self._styled:  # once the plots have a size (their items map pixels then)
+            publication_style(self.graphics_views(), self.options.font_size)
+            self._styled = True
+
+    def set_frame(self, frame: Frame | None) -> None:
+        self.view.set_frame(frame)
+
+    def set_orbit(self, offset: float) -> None:
+        """No camera in a 2D view."""
+
+    def prepare(self, frame: Frame | None) -> None:
+        """Nothing to fix before an animation (a 2D view's ranges follow each frame)."""
+
+    def paint(self, p: QPainter, rect: QRectF, raster: bool) -> None:
+        """Paint the content's scene into ``rect`` (device pixels; the panel is sized to it)."""
+        render_graphics_view(p, self.view.plot, QRectF(rect.x(), rect.y(), rect.width(), rect.height()), raster)
+
+    def close(self) -> None:
+        self.view.plot.close()
+        self.view.plot.deleteLater()
+
+
 def render_graphics_view(p: QPainter, gv: pg.GraphicsView, target: QRectF, raster: bool) -> None:
     """Paint a pyqtgraph GraphicsView's scene into ``target``: vector paths and text on an SVG or PDF
     painter (``raster`` False: pyqtgraph's export mode, e.g. scatter symbols as paths, not cached
@@ -530,7 +592,7 @@ class FigureRenderer:
         # antialiased lines, as in the window (app.gui sets it there; a headless export did not,
         # and its PNG lines were jagged next to the same figure in SVG / PDF)
         pg.setConfigOptions(antialias=True)
-        self.panels: list[Panel] = []
+        self.panels: list[Panel | ContentPanel] = []
         try:
             for k in self.panels_keys:
                 self.panels.append(self.make_panel(k))
@@ -547,9 +609,14 @@ class FigureRenderer:
         """The panel keys this renderer draws (a subclass draws other widgets: experiment views)."""
         return VIEWS
 
-    def make_panel(self, key: str) -> Panel:
-        """A fresh, never-shown panel for ``key`` (a subclass builds its own)."""
-        return Panel(key, self.options)
+    def make_panel(self, key: str) -> Panel | ContentPanel:
+        """A fresh, never-shown panel for ``key``: the view's drawable content alone when it has one
+        (views.registry.content_class), else its widget (a subclass builds its own)."""
+        try:
+            content = registry.content_class(key)
+        except ImportError:
+            content = None  # a GL view without OpenGL here: Panel says so
+        return ContentPanel(key, self.options, content) if content is not None else Panel(key, self.options)
 
     @property
     def size(self) -> QSize:
@@ -644,7 +711,7 @@ class FigureRenderer:
             return None
         gv = pn.view.plot
         sp = vb.mapViewToScene(QPointF(float(x), float(y)))
-        off = gv.mapTo(pn.view, QPoint(0, 0))
+        off = QPoint(0, 0) if isinstance(pn, ContentPanel) else gv.mapTo(pn.view, QPoint(0, 0))
         r = self.panel_rects[panel]
         return QPointF(r.x() + off.x() + sp.x(), r.y() + off.y() + sp.y())
 
