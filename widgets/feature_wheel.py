@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QPainter
 from PyQt6.QtWidgets import QSpinBox, QWidget
 
 from model import geometry as geo
@@ -288,6 +289,26 @@ def _polylines_xy(lines):
     return pts[:, 0], pts[:, 1], con
 
 
+class TipDots(ColorPathsItem):
+    """A dot at every feature's tip (ColorPathsItem "points"), the points mapped to device pixels
+    before they are drawn: Qt's drawPoints with a wide cosmetic pen under the plot's scale
+    (thousands of pixels per data unit) drew each dot as a horizontal dash ~10 pixels long."""
+
+    def __init__(self, width: float = 3.0):
+        super().__init__("points", width=width)
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        if not self._items:
+            return
+        tr = p.transform()
+        p.save()
+        p.resetTransform()
+        for pen, _brush, prim in self._items:
+            p.setPen(pen)
+            p.drawPoints(tr.map(prim))
+        p.restore()
+
+
 # ----------------------------------------------------------------------------
 # the view
 
@@ -333,7 +354,9 @@ class FeatureWheelView(PlotPanel):
         self.data.setVisible(False)
         pi.addItem(self.data)
         self.arrows, self.heads, self.sel_under, self.sel_arrows = add_arrow_layers(pi, 5)
-        self.tips = add_paths(pi, "points", 6, 3.0)
+        self.tips = TipDots(3.0)
+        self.tips.setZValue(6)
+        pi.addItem(self.tips)
         self.dead_rings = pg.ScatterPlotItem(pxMode=True, symbol="o", brush=None)
         self.dead_rings.setZValue(9)
         self.dead_rings.setVisible(False)
