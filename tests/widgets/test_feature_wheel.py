@@ -330,12 +330,15 @@ def test_at_n_1000_the_drawn_items_are_bounded_by_the_setting(qtbot):
     assert set(v.related[3][0].tolist()) == set(np.argsort(-o)[:12].tolist())
     for k in (0, 5, 40):
         v.set_settings(WheelSettings(strongest=k))
+        assert v.strongest_spin.value() == k  # the toolbar shows the setting
         assert _segments_drawn(v.arrows) == k and len(v.labels.texts()) <= k + 1
         assert sum(_segments_drawn(it) for it in v.spoke_layers.values()) <= ANGLE_BINS
     # three selected features at most get their relations; the rest are drawn but not related
     v.set_settings(WheelSettings(strongest=5))
     v.set_frame(make_frame(snap, selected=frozenset({1, 2, 3, 4, 5})))
     assert len(v.related) == 3 and _segments_drawn(v.arrows) == 15 and _segments_drawn(v.sel_arrows) == 5
+    v.strongest_spin.setValue(2)  # the toolbar asks for the setting
+    assert v.settings.strongest == 2 and _segments_drawn(v.arrows) == 6
     render(v)
 
 
