@@ -3,8 +3,9 @@ Qt-free, so that the command line (``--set VIEW.KEY=VALUE``), the settings file 
 Python API read and check them without a display. The views themselves (widgets/,
 render3d/) take and emit these values; nothing else holds a copy of a toggle.
 
-A field whose values are a closed list names them in its metadata (``choices``), checked
-when a value is made (``settings_dataclass``).
+A field whose values are a closed list names them in its metadata (``choices``), a whole
+number its bounds (``range``: (low, high)); both are checked when a value is made
+(``settings_dataclass``).
 """
 from __future__ import annotations
 
@@ -19,11 +20,15 @@ Triple = tuple[int, int, int]
 
 def check_choices(value: object) -> None:
     """ValueError unless each field of the settings dataclass ``value`` that lists ``choices`` in
-    its metadata holds one of them."""
+    its metadata holds one of them, and each that gives a whole-number ``range`` (low, high) lies in it."""
     for f in fields(value):  # type: ignore[arg-type]  # a dataclass instance (settings_dataclass)
+        v = getattr(value, f.name)
         choices = f.metadata.get("choices")
-        if choices is not None and getattr(value, f.name) not in choices:
-            raise ValueError(f"{f.name} must be one of {', '.join(choices)}, got {getattr(value, f.name)!r}")
+        if choices is not None and v not in choices:
+            raise ValueError(f"{f.name} must be one of {', '.join(choices)}, got {v!r}")
+        span = f.metadata.get("range")
+        if span is not None and (isinstance(v, bool) or not isinstance(v, int) or not span[0] <= v <= span[1]):
+            raise ValueError(f"{f.name} must be a whole number from {span[0]} to {span[1]}, got {v!r}")
 
 
 def settings_dataclass(cls: type[_T]) -> type[_T]:
@@ -50,13 +55,27 @@ class ZoneSettings:
     mode: str = field(default="auto", metadata={"choices": ZONE_MODES})
 
 
+#: How the feature wheel draws the feature vectors: each its own arrow up to
+#: widgets.feature_wheel.ARROWS_ALL_MAX features ("auto"), always, or binned by angle.
+WHEEL_ARROWS = ("auto", "all", "binned")
+#: The wheel's ``strongest``: how many relations (or spokes) are drawn and labelled, up to this.
+STRONGEST_MAX = 200
+
+
 @settings_dataclass
 class WheelSettings:
     """How the feature wheel draws a snapshot. ``show_data``: the data embeddings of the
-    frame's dataset (when there is one); ``show_gaps``: the needed against the actual gap."""
+    frame's dataset (when there is one); ``show_gaps``: the needed against the actual gap;
+    ``arrows``: every feature its own arrow ("all"), one spoke per angle bin ("binned": many
+    features in one direction become one thicker spoke with their count), or "auto" (all up
+    to ARROWS_ALL_MAX features, binned above); ``strongest``: when binned, how many spokes
+    are labelled (the strongest), and for a selected feature how many of the others with the
+    largest overlap W_i·W_j are drawn as arrows and labelled."""
 
     show_data: bool = True
     show_gaps: bool = False
+    arrows: str = field(default="auto", metadata={"choices": WHEEL_ARROWS})
+    strongest: int = field(default=12, metadata={"range": (0, STRONGEST_MAX)})
 
 
 #: Rows and columns of WᵀW: feature order, or by the features' angles (the seed's circulant).
@@ -190,7 +209,9 @@ __all__ = [
     "ENLARGE_RANGE",
     "GRAM_ORDERS",
     "HISTORY_AXES",
+    "STRONGEST_MAX",
     "TRIPLE_MAX",
+    "WHEEL_ARROWS",
     "ZONE_MODES",
     "CameraSettings",
     "GramSettings",

@@ -8,20 +8,33 @@ edge of the other live features' hull that the ray through W_i crosses), the
 chord u-v, an arc over the actual gap between u and v, and two dashed rays in
 W_i's colour at the edges of the gap it would need to lie outside the chord (its
 position in the gap kept). Rays outside the arc: the gap is too small, W_i is
-inside the chord and not linearly separable."""
+inside the chord and not linearly separable.
+
+Many features (above ARROWS_ALL_MAX, or with ``arrows = "binned"``): a thousand arrows from one
+origin are a disk of colour that hides what the wheel is for (where the directions are, how
+many features share one, how long they are). The live features are binned by angle
+(ANGLE_BINS bins of 5 degrees) and each bin is one spoke: along its members' resultant
+direction, as long as its longest member, thicker the more features it holds and faded by its
+length; every feature's tip is still a dot, dead features stay rings at the origin. The
+``strongest`` spokes (largest sum of |W_i|^2: the squared length the direction carries) are
+labelled "strongest member ×count". A selected feature i is drawn as its own arrow with the
+``strongest`` other features of largest positive overlap W_i·W_j (the off-diagonal of WᵀW: how
+much input i drives output j), each its own arrow faded by that overlap and labelled; the note
+and a key inside the plot say what is drawn ("feature 1: 12 strongest overlaps of 999")."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QWidget
+from PyQt6.QtGui import QPainter
+from PyQt6.QtWidgets import QSpinBox, QWidget
 
 from model import geometry as geo
 from model.snapshot import Snapshot
-from views.settings import WheelSettings
+from views.settings import STRONGEST_MAX, WheelSettings
 
 if TYPE_CHECKING:
     from model.analysis import Analysis
@@ -47,6 +60,7 @@ from .views2d import (
     ranges_text,
     segments_xy,
     selected_of,
+    set_selected_arrows,
 )
 from .zone_map import CLICK_PX, arrow_segments, draw_arrows, label_positions, separability_of
 
@@ -56,6 +70,24 @@ DATA_MAX = 20_000
 #: (every feature's tip is still drawn as a dot): 10,000 full-length lines cost
 #: ~30 ms of pixel filling and show the same colour disk.
 ARROWS_MAX = 600
+#: "auto": every feature its own arrow up to this many features, one spoke per angle bin above
+#: (heads and every number are drawn up to LABEL_MAX; a wheel of more arrows than that is a
+#: disk of overlapping lines, ~9 degrees apart on average at 40, 0.36 at 1,000).
+ARROWS_ALL_MAX = LABEL_MAX
+#: Angle bins of the binned wheel: 72 of 5 degrees (a merged group of the seed's failures lies
+#: within a thousandth of a degree; Henighan's n-gon has its features 360/n degrees apart, so up
+#: to n = 72 each of its features is a spoke of its own).
+ANGLE_BINS = 72
+#: The widest spoke (pixels): a group of 2^6 = 64 or more features.
+SPOKE_WIDTH_MAX = 10.5
+#: The strongest overlaps are drawn for this many of the selected features (the first selected).
+RELATED_SEL_MAX = 3
+#: Labels closer than this fraction of the plotted radius are merged into one ("8 +11": feature 8
+#: and 11 more): ~10 pixels of a wheel 700 pixels across; in data units, so a picture of any
+#: size merges the same labels as the window.
+LABEL_MERGE = 0.03
+#: The faintest spoke or relation (a fraction of opaque): still seen over the white background.
+FADE_MIN = 0.3
 #: At most this many dead features get their own ring at the origin.
 DEAD_RINGS_MAX = 6
 CIRCLE_PEN = (90, 90, 90, 255)
@@ -99,6 +131,83 @@ def arrow_subset(W2: np.ndarray, max_arrows: int = ARROWS_MAX) -> np.ndarray:
         return np.arange(n, dtype=np.int64)
     order = geo.angular_order(W2)
     return np.sort(order[np.linspace(0, n - 1, max_arrows).round().astype(np.int64)])
+
+
+class Spoke(NamedTuple):
+    """One angle bin of the binned wheel: ``members`` (0-based, longest first), the spoke's
+    ``angle`` (radians, the members' resultant direction) and ``length`` (the longest member's
+    |W_i|), ``weight`` = sum of the members' |W_i|^2 (what "strongest" ranks by)."""
+
+    members: np.ndarray
+    angle: float
+    length: float
+    weight: float
+
+
+def angle_spokes(W2: np.ndarray, live: np.ndarray, bins: int = ANGLE_BINS) -> list[Spoke]:
+    """The live features of the drawn plane W2 (2, n) binned by angle into ``bins`` equal bins
+    (the first starts at -180 degrees): one Spoke per non-empty bin, in angular order."""
+    W2 = np.asarray(W2, dtype=np.float64)
+    feats = np.nonzero(np.asarray(live, dtype=bool))[0]
+    if feats.size == 0:
+        return []
+    x, y = W2[0, feats], W2[1, feats]
+    norm = np.hypot(x, y)
+    b = np.clip(((np.arctan2(y, x) + np.pi) / (2 * np.pi) * bins).astype(np.int64), 0, bins - 1)
+    out = []
+    for k in np.unique(b):
+        at = np.nonzero(b == k)[0]
+        at = at[np.argsort(-norm[at], kind="stable")]
+        ang = math.atan2(float(y[at].sum()), float(x[at].sum()))
+        out.append(Spoke(feats[at], ang, float(norm[at[0]]), float(np.sum(norm[at] ** 2))))
+    return out
+
+
+def strongest_spokes(spokes: list[Spoke], k: int) -> list[int]:
+    """Indices into ``spokes`` of the k of largest weight (sum |W_i|^2), strongest first."""
+    w = np.array([s.weight for s in spokes], dtype=np.float64)
+    return np.argsort(-w, kind="stable")[: max(int(k), 0)].tolist()
+
+
+def strongest_overlaps(W: np.ndarray, i: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(features j != i, their overlaps W_i·W_j): the k largest positive overlaps with feature i
+    (the full W (m, n), not the drawn plane), largest first (ties: lower index first). A negative
+    overlap is not drawn: input i pushes output j down, it does not fire it."""
+    W = np.asarray(W, dtype=np.float64)
+    o = W[:, i] @ W
+    o[i] = -np.inf
+    cand = np.nonzero(o > 0)[0]
+    order = cand[np.lexsort((cand, -o[cand]))][: max(int(k), 0)]
+    return order, o[order]
+
+
+def spoke_width(count: int) -> float:
+    """A spoke's pen width (pixels) for its member count: 1.5 for one feature, +1.5 per doubling
+    of the count (rounded: 2 -> 3, 3 -> 4.5, 24 -> 9), at most SPOKE_WIDTH_MAX (from 46 on)."""
+    return min(1.5 * (1 + round(math.log2(max(int(count), 1)))), SPOKE_WIDTH_MAX)
+
+
+def merge_labels(xy: np.ndarray, eps: float) -> list[list[int]]:
+    """Labels that would sit on one another, merged: groups of indices into ``xy`` (k, 2), in
+    priority order, each group led by the label kept; a label within ``eps`` of an earlier kept
+    one joins its group."""
+    groups: list[list[int]] = []
+    kept: list[tuple[float, float]] = []
+    for t, (x, y) in enumerate(np.asarray(xy, dtype=np.float64).reshape(-1, 2).tolist()):
+        for g, (kx, ky) in zip(groups, kept, strict=True):
+            if math.hypot(x - kx, y - ky) <= eps:
+                g.append(t)
+                break
+        else:
+            groups.append([t])
+            kept.append((x, y))
+    return groups
+
+
+def fade(strength: np.ndarray) -> np.ndarray:
+    """Alpha (uint8) for a strength in [0, 1] (clipped): FADE_MIN of opaque at 0, opaque at 1."""
+    s = np.clip(np.asarray(strength, dtype=np.float64), 0.0, 1.0)
+    return np.round(255 * (FADE_MIN + (1 - FADE_MIN) * s)).astype(np.uint8)
 
 
 def data_embeddings(snap: Snapshot, dataset: np.ndarray,
@@ -180,6 +289,26 @@ def _polylines_xy(lines):
     return pts[:, 0], pts[:, 1], con
 
 
+class TipDots(ColorPathsItem):
+    """A dot at every feature's tip (ColorPathsItem "points"), the points mapped to device pixels
+    before they are drawn: Qt's drawPoints with a wide cosmetic pen under the plot's scale
+    (thousands of pixels per data unit) drew each dot as a horizontal dash ~10 pixels long."""
+
+    def __init__(self, width: float = 3.0):
+        super().__init__("points", width=width)
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        if not self._items:
+            return
+        tr = p.transform()
+        p.save()
+        p.resetTransform()
+        for pen, _brush, prim in self._items:
+            p.setPen(pen)
+            p.drawPoints(tr.map(prim))
+        p.restore()
+
+
 # ----------------------------------------------------------------------------
 # the view
 
@@ -197,6 +326,20 @@ class FeatureWheelView(PlotPanel):
         self.data_box = self.add_setting_toggle("show_data", "data embeddings",
                                                 "h_t = W x_t of the finite dataset (the run's dataset)")
         self.data_box.setEnabled(False)
+        self.arrows_combo = self.add_setting_choice(
+            "arrows", {"auto": "arrows: auto", "all": "arrows: all", "binned": "arrows: binned"},
+            f"auto: every feature its own arrow up to {ARROWS_ALL_MAX} features, binned above;\n"
+            f"binned: one spoke per {360 // ANGLE_BINS}\u00b0 of angle, thicker the more features it holds, "
+            "faded by its length")
+        self.strongest_spin = QSpinBox()
+        self.strongest_spin.setRange(0, STRONGEST_MAX)
+        self.strongest_spin.setValue(self._settings.strongest)
+        self.strongest_spin.setPrefix("strongest ")
+        self.strongest_spin.setToolTip(
+            "Binned: how many spokes are labelled (largest sum of |W_i|\u00b2), and for a selected feature i\n"
+            "how many others of largest overlap W_i\u00b7W_j are drawn as arrows and labelled")
+        self.strongest_spin.valueChanged.connect(lambda v: self._change_setting("strongest", int(v)))
+        self.toolbar.insertWidget(self.toolbar.count() - 2, self.strongest_spin)
         self.gap_box = self.add_setting_toggle(
             "show_gaps", "gap needed",
             "For a feature inside the circle of its neighbours u, v (the other live features' hull edge\n"
@@ -211,7 +354,9 @@ class FeatureWheelView(PlotPanel):
         self.data.setVisible(False)
         pi.addItem(self.data)
         self.arrows, self.heads, self.sel_under, self.sel_arrows = add_arrow_layers(pi, 5)
-        self.tips = add_paths(pi, "points", 6, 3.0)
+        self.tips = TipDots(3.0)
+        self.tips.setZValue(6)
+        pi.addItem(self.tips)
         self.dead_rings = pg.ScatterPlotItem(pxMode=True, symbol="o", brush=None)
         self.dead_rings.setZValue(9)
         self.dead_rings.setVisible(False)
@@ -232,6 +377,12 @@ class FeatureWheelView(PlotPanel):
         self.gap_shapes: dict = {}  # feature -> gap_geometry
         self._sep = None
         self.labels = LabelPool(pi)
+        self.spoke_layers: dict[float, ColorPathsItem] = {}  # pen width -> the spokes of that width
+        self.spokes: list[Spoke] = []
+        self.related: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # selected i -> (j, W_i·W_j) drawn
+        self.key_label = pg.TextItem(anchor=(0, 0), color=(70, 70, 70))
+        self.key_label.setZValue(20)
+        pi.addItem(self.key_label, ignoreBounds=True)
         self.bounds_item = ColorPathsItem()  # no paths: keeps the labels beyond the tips in view
         pi.addItem(self.bounds_item)
         self._W2: np.ndarray | None = None
@@ -259,7 +410,25 @@ class FeatureWheelView(PlotPanel):
         self.circle_labels.set([(f"r={r:.3g} ({k})", r * c, -r * c, CIRCLE_PEN, False) for r, k in radii[:8]]
                                if len(radii) > 1 else [])
 
+    def _show_settings(self) -> None:
+        super()._show_settings()
+        if self.strongest_spin.value() != self._settings.strongest:
+            self.strongest_spin.setValue(self._settings.strongest)
+
+    def binned(self, n: int) -> bool:
+        """Whether a wheel of n features is drawn as angle-bin spokes (the ``arrows`` setting)."""
+        mode = self._settings.arrows
+        return mode == "binned" or (mode == "auto" and n > ARROWS_ALL_MAX)
+
+    def _clear_spokes(self):
+        for it in self.spoke_layers.values():
+            it.clear()
+        self.spokes = []
+        self.related = {}
+        self.key_label.setText("")
+
     def _clear(self):
+        self._clear_spokes()
         for it in (self.arrows, self.heads, self.tips, self.sel_under, self.sel_arrows):
             it.clear()
         self.drawn_arrows = np.zeros(0, dtype=np.int64)
@@ -289,10 +458,15 @@ class FeatureWheelView(PlotPanel):
         a = frame.view_analysis()
         colors = feature_colors_for(snap, frame)
         sel = selected_of(frame, n)
-        drawn = self._draw_arrows(W2, colors, sel)
+        binned = self.binned(n)
+        if binned:
+            drawn = self._draw_spokes(snap.W, W2, a, colors, sel)
+        else:
+            self._clear_spokes()
+            drawn = self._draw_arrows(W2, colors, sel)
         self._set_circles(radius_circles(a))
         dead = self._draw_dead(W2, a, colors)
-        self._draw_labels(W2, a, colors, sel)
+        self._draw_labels(W2, a, colors, sel, binned)
         ds = frame.dataset
         self._draw_data(snap, ds, colors)
         if st.show_gaps:
@@ -300,7 +474,9 @@ class FeatureWheelView(PlotPanel):
         else:
             self._clear_gaps()
         parts = [f"n = {n}", f"radius groups {len(a.radius_groups)}"]
-        if len(drawn) < n:
+        if binned:
+            parts.append(self.key_label.toPlainText().replace("\n", "; "))
+        elif len(drawn) < n:
             parts.append(f"arrows: {len(drawn)} of {n} (even in angle), every tip dotted")
         if len(dead):
             parts.append(f"{len(dead)} dead")
@@ -331,6 +507,65 @@ class FeatureWheelView(PlotPanel):
             self.tips.set_features(colors, W2[0], W2[1])
         return drawn
 
+    def _draw_spokes(self, W, W2, a, colors, sel) -> np.ndarray:
+        """Binned: one spoke per angle bin of the live features (width: count, alpha: length over
+        the longest), the selected features' arrows with, for the first RELATED_SEL_MAX of them,
+        the ``strongest`` others of largest overlap W_i·W_j (alpha: W_i·W_j / |W_i|^2), a dot at
+        every tip; the key. Returns the features drawn as arrows of their own."""
+        k = self._settings.strongest
+        spokes = angle_spokes(W2, ~np.asarray(a.dead_mask, dtype=bool))
+        self.spokes = spokes
+        rmax = max((sp.length for sp in spokes), default=0.0)
+        by_width: dict[float, list[Spoke]] = {}
+        for sp in spokes:
+            by_width.setdefault(spoke_width(len(sp.members)), []).append(sp)
+        for w in sorted(set(by_width) - set(self.spoke_layers)):
+            self.spoke_layers[w] = add_paths(self.plot_item, "lines", 4.0 + w / 100, w)  # under the arrows (5)
+        for w, layer in self.spoke_layers.items():
+            group = by_width.get(w, [])
+            if not group:
+                layer.clear()
+                continue
+            ang = np.array([sp.angle for sp in group])
+            length = np.array([sp.length for sp in group])
+            col = np.array(colors)[[int(sp.members[0]) for sp in group]]
+            col[:, 3] = fade(length / max(rmax, 1e-300))
+            segs = np.column_stack([np.zeros(len(group)), np.zeros(len(group)),
+                                    length * np.cos(ang), length * np.sin(ang)])
+            layer.set_features(col, *segments_xy(segs))
+        self.related = {i: strongest_overlaps(W, i, k) for i in sel[:RELATED_SEL_MAX].tolist()}
+        rel = np.concatenate([j for j, _ in self.related.values()] + [np.zeros(0, np.int64)])
+        if len(rel):
+            own = [np.full(len(j), max(float(W[:, i] @ W[:, i]), 1e-300)) for i, (j, _) in self.related.items()]
+            col = np.array(colors)[rel]
+            col[:, 3] = fade(np.concatenate([o for _, o in self.related.values()]) / np.concatenate(own))
+            self.arrows.set_features(col, *segments_xy(arrow_segments(W2[:, rel])))
+        else:
+            self.arrows.clear()
+        self.heads.clear()
+        set_selected_arrows(self.sel_under, self.sel_arrows, arrow_segments(W2[:, sel]), colors[sel])
+        self.tips.set_features(colors, W2[0], W2[1])
+        self.key_label.setText(self._key_text(W2.shape[1], spokes, len(sel)))
+        self.drawn_arrows = np.unique(np.r_[rel, sel]).astype(np.int64)
+        return self.drawn_arrows
+
+    def _key_text(self, n: int, spokes: list[Spoke], n_sel: int) -> str:
+        """What the binned wheel draws, for the key in the plot and the note."""
+        live = sum(len(sp.members) for sp in spokes)
+        lines = [f"{len(spokes)} spokes for {live} live features ({360 / ANGLE_BINS:g}\u00b0 bins): "
+                 "width = count, fade = length"]
+        k = self._settings.strongest
+        for i, (j, o) in self.related.items():
+            what = (f"{len(j)} strongest of {n - 1}" if len(j) == k else
+                    f"all {len(j)} of {n - 1} with a positive overlap" if len(j) else f"none of {n - 1} overlaps it")
+            lines.append(f"feature {i + 1}: {what}" + (f" (W\u00b7W {o[0]:.3g} to {o[-1]:.3g})" if len(j) else ""))
+        if n_sel > RELATED_SEL_MAX:
+            lines.append(f"(strongest overlaps of the first {RELATED_SEL_MAX} selected)")
+        if not n_sel:
+            lines.append(f"{min(k, len(spokes), LABEL_MAX)} strongest of {len(spokes)} spokes labelled "
+                         "(sum |W|\u00b2); select a feature for its strongest overlaps")
+        return "\n".join(lines)
+
     def _draw_dead(self, W2, a, colors) -> np.ndarray:
         """Dead features: hollow rings at the origin and a label; returns them."""
         dead = np.nonzero(a.dead_mask)[0]
@@ -356,12 +591,17 @@ class FeatureWheelView(PlotPanel):
             self.dead_label.setText("")
         return dead
 
-    def _draw_labels(self, W2, a, colors, sel) -> None:
-        """The live features' numbers up to LABEL_MAX (else the selected ones'); the auto-range bounds."""
+    def _draw_labels(self, W2, a, colors, sel, binned: bool) -> None:
+        """The live features' numbers up to LABEL_MAX (else the selected ones'), the binned wheel's
+        (_spoke_labels); the auto-range bounds."""
         n = W2.shape[1]
         rmax = float(np.max(np.hypot(W2[0], W2[1]))) if n else 1.0
         R = nice_ceil(1.15 * max(rmax, max([r for r, _ in radius_circles(a)], default=0.0), 1e-9))
         self.bounds_item.set_bounds((-R, R, -R, R))
+        self.key_label.setPos(-R, R)
+        if binned:
+            self.labels.set(self._spoke_labels(W2, colors, sel, rmax, R))
+            return
         lab = np.arange(n) if n <= LABEL_MAX else sel[:SELECTED_LABEL_MAX]
         lab = lab[~a.dead_mask[lab]] if n <= LABEL_MAX else lab
         pos = label_positions(W2[:, lab], 0.08 * max(rmax, 1e-9))
@@ -369,6 +609,36 @@ class FeatureWheelView(PlotPanel):
         dark = label_colors(colors[lab])
         self.labels.set([(str(i + 1), px, py, dark[t], i in selset)
                          for t, (i, (px, py)) in enumerate(zip(lab.tolist(), pos, strict=True))])
+
+    def _spoke_labels(self, W2, colors, sel, rmax, R) -> list:
+        """Binned: the selected features (bold) and their strongest overlaps, or without a selection
+        the ``strongest`` spokes (at most LABEL_MAX); labels closer than LABEL_MERGE * R merged into
+        "first ×count" (count: the features at that place)."""
+        off = 0.08 * max(rmax, 1e-9)
+        sel = sel[:SELECTED_LABEL_MAX]
+        ids, counts, bold = sel.tolist(), [1] * len(sel), [True] * len(sel)
+        pos = [label_positions(W2[:, sel], off)]
+        if self.related:
+            seen = set(ids)
+            rel = [j for js, _ in self.related.values() for j in js.tolist() if not (j in seen or seen.add(j))]
+            ids += rel
+            counts += [1] * len(rel)
+            bold += [False] * len(rel)
+            pos.append(label_positions(W2[:, np.asarray(rel, dtype=np.int64)], off))
+        elif not len(sel):
+            top = [self.spokes[t] for t in strongest_spokes(self.spokes, min(self._settings.strongest, LABEL_MAX))]
+            ids = [int(sp.members[0]) for sp in top]
+            counts, bold = [len(sp.members) for sp in top], [False] * len(top)
+            pos = [np.array([[(sp.length + off) * math.cos(sp.angle), (sp.length + off) * math.sin(sp.angle)]
+                             for sp in top]).reshape(-1, 2)]
+        xy = np.vstack(pos) if ids else np.zeros((0, 2))
+        dark = label_colors(colors[np.asarray(ids, dtype=np.int64)])
+        out = []
+        for g in merge_labels(xy, LABEL_MERGE * R):
+            c = sum(counts[t] for t in g)
+            t = g[0]
+            out.append((f"{ids[t] + 1}" + (f" \u00d7{c}" if c > 1 else ""), xy[t, 0], xy[t, 1], dark[t], bold[t]))
+        return out
 
     def _draw_data(self, snap, ds, colors) -> None:
         """The data embeddings of ``ds`` (the finite dataset), when there is one and they are on."""

@@ -85,7 +85,8 @@ def _describe(cls, name: str) -> str:
     if base is bool:
         return "true or false"
     if base is int:
-        return "a whole number"
+        span = f.metadata.get("range")
+        return f"a whole number from {span[0]} to {span[1]}" if span else "a whole number"
     if base is float:
         return "a finite number"
     if typing.get_origin(base) is tuple:

@@ -124,7 +124,9 @@ def test_arrow_colours_in_the_render(qtbot):
 def test_large_n_subsamples_arrows_and_labels_only_selected(qtbot):
     snap = circle_snapshot(10_000)
     ctx = make_frame(snap, selected=frozenset({3, 9000}))
-    v = _view(qtbot, snap, ctx)
+    v = show(qtbot, FeatureWheelView())
+    v.set_settings(WheelSettings(arrows="all"))  # every arrow (a subsample above ARROWS_MAX), not binned
+    v.set_frame(ctx)
     assert len(v.drawn_arrows) == ARROWS_MAX
     assert sorted(v.labels.texts()) == ["4", "9001"]
     assert v.tips.group_count() > 0
@@ -213,3 +215,168 @@ def test_gap_overlay_at_large_n_only_for_the_selection(qtbot):
     v.set_frame(make_frame(snap, selected=frozenset({3, 9000})))
     assert set(v.gap_drawn.tolist()) <= {3, 9000}
     render(v)
+
+
+# ----------------------------------------------------------------------------
+# many features: angle-bin spokes, the strongest overlaps of a selected feature
+
+def _segments_drawn(item) -> int:
+    """Line segments an arrow layer (ColorPathsItem "lines") paints: two points each."""
+    return sum(prim.size() for _pen, _brush, prim in item._items) // 2
+
+
+def _polygon_with_duplicates():
+    """Henighan's 10-gon turned by 2.5 degrees (each feature mid-way in a 5-degree bin; still
+    ReLU(WᵀW + b) = I) and three hand-placed near-duplicates: feature 11 (index 10) = 0.9 r at
+    3.5 degrees, feature 12 = 1.1 r at 0.5 degrees (both beside feature 1 at 2.5), feature 13 = r
+    at 183 degrees (beside feature 6 at 182.5)."""
+    n = 10
+    r = np.sqrt(1 / (1 - np.cos(2 * np.pi / n)))
+    deg = np.r_[2.5 + 36.0 * np.arange(n), 3.5, 0.5, 183.0]
+    rad = np.r_[np.full(n, r), 0.9 * r, 1.1 * r, r]
+    W = rad * np.vstack([np.cos(np.radians(deg)), np.sin(np.radians(deg))])
+    return Snapshot(5, W, np.full(13, -0.5)), r
+
+
+def test_strongest_overlaps_by_hand():
+    from widgets.feature_wheel import strongest_overlaps
+
+    snap, r = _polygon_with_duplicates()
+    # W_1·W_j = |W_1||W_j| cos(angle between): 12 at 2 degrees (1.1 r^2 cos 2), 11 at 1 degree (0.9 r^2 cos 1),
+    # 2 and 10 at 36 (r^2 cos 36), 3 and 9 at 72 (r^2 cos 72); the rest (108 degrees and beyond) are negative
+    js, o = strongest_overlaps(snap.W, 0, 20)
+    assert js.tolist() == [11, 10, 1, 9, 2, 8]
+    r2 = r * r
+    c = np.cos(np.radians([2, 1, 36, 36, 72, 72]))
+    np.testing.assert_allclose(o, r2 * np.array([1.1, 0.9, 1, 1, 1, 1]) * c, rtol=1e-12)
+    assert strongest_overlaps(snap.W, 0, 3)[0].tolist() == [11, 10, 1]
+    assert strongest_overlaps(snap.W, 0, 0)[0].tolist() == []
+    # feature 13 (at 183 degrees) overlaps feature 6 (182.5) most (r^2 cos 0.5), then 7 (218.5: r^2 cos 35.5),
+    # then 5 (146.5: r^2 cos 36.5)
+    assert strongest_overlaps(snap.W, 12, 3)[0].tolist() == [5, 6, 4]
+
+
+def test_angle_spokes_by_hand():
+    from widgets.feature_wheel import angle_spokes, spoke_width, strongest_spokes
+
+    snap, r = _polygon_with_duplicates()
+    live = np.ones(13, dtype=bool)
+    spokes = angle_spokes(snap.W, live)
+    # bins of 5 degrees from -180: features 12, 1, 11 (0.5, 2.5, 3.5 degrees) share bin 36; 6 and 13 (182.5 and
+    # 183 degrees = -177.5, -177) share bin 0; every other polygon feature has a bin of its own
+    assert len(spokes) == 10
+    by_first = {int(sp.members[0]): sp for sp in spokes}
+    three = by_first[11]
+    assert three.members.tolist() == [11, 0, 10]  # longest first: 1.1 r, r, 0.9 r
+    assert np.isclose(three.length, 1.1 * r) and np.isclose(three.weight, (1.21 + 1 + 0.81) * r * r)
+    # its direction: the resultant of the three vectors
+    th = np.radians([0.5, 2.5, 3.5])
+    want = np.arctan2(np.sum([1.1, 1, 0.9] * np.sin(th)), np.sum([1.1, 1, 0.9] * np.cos(th)))
+    assert np.isclose(three.angle, want)
+    assert by_first[5].members.tolist() == [5, 12] and np.isclose(by_first[5].weight, 2 * r * r)
+    assert sorted(len(sp.members) for sp in spokes) == [1] * 8 + [2, 3]
+    top = strongest_spokes(spokes, 2)
+    assert [int(spokes[t].members[0]) for t in top] == [11, 5]
+    live[11] = False  # a dead feature is in no spoke
+    assert sorted(int(f) for sp in angle_spokes(snap.W, live) for f in sp.members) == [i for i in range(13) if i != 11]
+    assert [spoke_width(c) for c in (1, 2, 3, 24, 46, 1000)] == [1.5, 3.0, 4.5, 9.0, 10.5, 10.5]
+
+
+def test_binned_wheel_draws_the_strongest_overlaps_of_the_selected(qtbot):
+    from widgets.feature_wheel import fade
+
+    snap, r = _polygon_with_duplicates()
+    v = show(qtbot, FeatureWheelView())
+    v.set_settings(WheelSettings(arrows="binned", strongest=3))
+    v.set_frame(make_frame(snap, selected=frozenset({0})))
+    assert v.binned(13)
+    assert list(v.related) == [0] and v.related[0][0].tolist() == [11, 10, 1]
+    assert v.drawn_arrows.tolist() == [0, 1, 10, 11]
+    assert _segments_drawn(v.arrows) == 3 and _segments_drawn(v.sel_arrows) == 1
+    # faded by W_1·W_j / |W_1|^2: 1.1 cos 2 (clipped to 1: opaque), 0.9 cos 1, cos 36
+    alphas = sorted({pen.color().alpha() for pen, _b, _p in v.arrows._items})
+    want = fade(np.array([1.1 * np.cos(np.radians(2)), 0.9 * np.cos(np.radians(1)), np.cos(np.radians(36))]))
+    assert alphas == sorted(set(want.tolist())) and want.tolist() == [255, 237, 221]  # 255 (0.3 + 0.7 x): 255, 237.1, 220.9
+    assert sorted(v.labels.texts()) == ["1", "11", "12", "2"]
+    key = v.key_label.toPlainText()
+    assert "10 spokes for 13 live features" in key and "feature 1: 3 strongest of 12" in key
+    # without a selection: no relation arrows; the 3 strongest spokes labelled, "×count" where several
+    v.set_frame(make_frame(snap))
+    assert v.related == {} and _segments_drawn(v.arrows) == 0
+    assert v.labels.texts()[:2] == ["12 \u00d73", "6 \u00d72"] and len(v.labels.texts()) == 3
+    assert "3 strongest of 10 spokes labelled" in v.key_label.toPlainText()
+    # every spoke drawn once, in the layer of its width: 8 single, one of 2, one of 3
+    assert {w: _segments_drawn(it) for w, it in v.spoke_layers.items() if _segments_drawn(it)} == {
+        1.5: 8, 3.0: 1, 4.5: 1}
+
+
+def test_at_n_1000_the_drawn_items_are_bounded_by_the_setting(qtbot):
+    from widgets.feature_wheel import ANGLE_BINS
+
+    snap = circle_snapshot(1000)
+    v = show(qtbot, FeatureWheelView())
+    v.set_frame(make_frame(snap, selected=frozenset({3})))
+    assert v.settings.arrows == "auto" and v.settings.strongest == 12 and v.binned(1000)
+    spokes = sum(_segments_drawn(it) for it in v.spoke_layers.values())
+    assert spokes == len(v.spokes) <= ANGLE_BINS
+    assert sorted(int(f) for sp in v.spokes for f in sp.members) == list(range(1000))  # nothing dead, each once
+    assert _segments_drawn(v.arrows) == 12 and len(v.drawn_arrows) == 13
+    assert len(v.labels.texts()) <= 13
+    assert "feature 4: 12 strongest of 999" in v.key_label.toPlainText()
+    assert "12 strongest of 999" in v.note.text()
+    # the 12 drawn are the 12 largest overlaps W_4·W_j
+    o = snap.W[:, 3] @ snap.W
+    o[3] = -np.inf
+    assert set(v.related[3][0].tolist()) == set(np.argsort(-o)[:12].tolist())
+    for k in (0, 5, 40):
+        v.set_settings(WheelSettings(strongest=k))
+        assert v.strongest_spin.value() == k  # the toolbar shows the setting
+        assert _segments_drawn(v.arrows) == k and len(v.labels.texts()) <= k + 1
+        assert sum(_segments_drawn(it) for it in v.spoke_layers.values()) <= ANGLE_BINS
+    # three selected features at most get their relations; the rest are drawn but not related
+    v.set_settings(WheelSettings(strongest=5))
+    v.set_frame(make_frame(snap, selected=frozenset({1, 2, 3, 4, 5})))
+    assert len(v.related) == 3 and _segments_drawn(v.arrows) == 15 and _segments_drawn(v.sel_arrows) == 5
+    v.strongest_spin.setValue(2)  # the toolbar asks for the setting
+    assert v.settings.strongest == 2 and _segments_drawn(v.arrows) == 6
+    render(v)
+
+
+def test_small_n_draws_every_arrow_as_before(qtbot):
+    """n = 7 (the seed's symmetric failure: a regular hexagon of radius sqrt 2 and feature 7 dead):
+    every feature its own arrow (0, 0) -> W_i with a head, the live features numbered, no spokes,
+    no key, nothing related even with a selection."""
+    snap = symmetric_failure_snapshot()
+    v = show(qtbot, FeatureWheelView())
+    v.set_frame(make_frame(snap, selected=frozenset({1})))
+    assert not v.binned(7) and v.spokes == [] and v.related == {}
+    assert v.key_label.toPlainText() == ""
+    assert v.drawn_arrows.tolist() == list(range(7))
+    assert _segments_drawn(v.arrows) == 7 and _segments_drawn(v.sel_arrows) == 1
+    assert v.heads.group_count() > 0 and v.tips.group_count() == 0
+    assert sorted(v.labels.texts()) == ["1", "2", "3", "4", "5", "6"]
+    # the arrows' ends: the hexagon W_i = sqrt 2 (cos 2 pi i/6, sin 2 pi i/6) and W_7 = 0
+    pts = np.concatenate([np.array([(prim.at(t).x(), prim.at(t).y()) for t in range(prim.size())])
+                          for _pen, _b, prim in v.arrows._items])
+    th = 2 * np.pi * np.arange(6) / 6
+    want = np.c_[np.sqrt(2) * np.cos(th), np.sqrt(2) * np.sin(th)]
+    tips = pts[1::2]
+    for w in want:
+        assert np.min(np.hypot(*(tips - w).T)) < 1e-6
+    assert np.sum(np.hypot(*tips.T) < 1e-6) == 1  # feature 7's arrow has no length
+    assert "spokes" not in v.note.text()
+
+
+def test_strongest_setting_is_checked():
+    from app.export.view_settings import SettingError, apply_sets
+
+    with pytest.raises(ValueError, match="strongest must be a whole number from 0 to 200"):
+        WheelSettings(strongest=-1)
+    with pytest.raises(ValueError, match="arrows must be one of auto, all, binned"):
+        WheelSettings(arrows="some")
+    with pytest.raises(SettingError, match="strongest"):
+        apply_sets(["wheel.strongest=201"], ["wheel"], 7)
+    with pytest.raises(SettingError, match="a whole number from 0 to 200"):
+        apply_sets(["wheel.strongest=many"], ["wheel"], 7)
+    got, _, _ = apply_sets(["wheel.strongest=3", "wheel.arrows=binned"], ["wheel"], 7)
+    assert got["wheel"] == WheelSettings(arrows="binned", strongest=3)
