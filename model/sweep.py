@@ -607,9 +607,10 @@ class SweepClock:
             return 0.0
         now = time.perf_counter() if now is None else now
         f = self._observe(p, now)
-        fac = self._factors()
-        if fac["train"] is None or fac["analyse"] is None:
+        known = self._factors()
+        if known["train"] is None or known["analyse"] is None:
             return None
+        fac = {"train": known["train"], "analyse": known["analyse"]}  # both timed (or borrowed)
         i = p.index
         left = (1 - f) * self.predicted[p.phase][i] * fac[p.phase]
         if p.phase == "train":
