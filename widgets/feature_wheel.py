@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QPainter
+from PyQt6.QtGui import QPainter, QPolygonF
 from PyQt6.QtWidgets import QSpinBox, QWidget
 
 from model import geometry as geo
@@ -304,6 +304,7 @@ class TipDots(ColorPathsItem):
         p.save()
         p.resetTransform()
         for pen, _brush, prim in self._items:
+            assert isinstance(prim, QPolygonF), "the points mode holds its dots as a QPolygonF"
             p.setPen(pen)
             p.drawPoints(tr.map(prim))
         p.restore()
@@ -620,7 +621,12 @@ class FeatureWheelView(PlotPanel):
         pos = [label_positions(W2[:, sel], off)]
         if self.related:
             seen = set(ids)
-            rel = [j for js, _ in self.related.values() for j in js.tolist() if not (j in seen or seen.add(j))]
+            rel = []
+            for js, _ in self.related.values():
+                for j in js.tolist():
+                    if j not in seen:  # a feature related to two selected ones is labelled once
+                        seen.add(j)
+                        rel.append(j)
             ids += rel
             counts += [1] * len(rel)
             bold += [False] * len(rel)
