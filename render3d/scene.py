@@ -1072,20 +1072,72 @@ def _far_candidates(ax: float, ay: float, w: float, h: float, gap: float, width:
     return np.column_stack([x, y])[inside]
 
 
-def _first_place(cands, w, h, clamp, free, clear, off_areas, need_clear=False):
-    """(the first candidate, clamped into the picture, that is free of placed boxes, clear of lines and
-    off the areas, or None; the first free one, or None); with need_clear, only clear ones are free."""
-    ok = off_areas(cands, w, h)
-    fallback = None
-    for j, (cx, cy) in enumerate(cands):
-        if need_clear and not ok[j]:
-            continue
-        cx, cy = clamp(cx, cy, w, h)
-        if free(cx, cy, w, h):
-            if ok[j] and clear(cx, cy, w, h):
-                return (cx, cy), fallback
-            fallback = fallback or (None if need_clear else (cx, cy))
-    return None, fallback
+def segments_hit_boxes(segments: ArrayLike, boxes: ArrayLike) -> np.ndarray:
+    """(M, S) whether each segment (S, 4: ax, ay, bx, by) meets each box (M, 4: x0, y0, x1, y1): the
+    Liang-Barsky clipping of ``segment_hits_box``, vectorised over boxes x segments (same arithmetic, so
+    the same answers)."""
+    sg = np.asarray(segments, dtype=np.float64).reshape(-1, 4)
+    B = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if len(sg) == 0 or len(B) == 0:
+        return np.zeros((len(B), len(sg)), dtype=bool)
+    ax, ay = sg[:, 0], sg[:, 1]
+    dx, dy = sg[:, 2] - ax, sg[:, 3] - ay
+    x0, y0, x1, y1 = (B[:, c:c + 1] for c in range(4))  # (M, 1) against (S,) segments
+    t0 = np.zeros((len(B), len(sg)))
+    t1 = np.ones((len(B), len(sg)))
+    alive = np.ones_like(t0, dtype=bool)
+    for p, q in ((-dx, ax - x0), (dx, x1 - ax), (-dy, ay - y0), (dy, y1 - ay)):
+        zero = p == 0.0
+        alive &= ~(zero & (q < 0.0))  # parallel to this edge and outside it
+        r = q / np.where(zero, 1.0, p)
+        t0 = np.where(p < 0.0, np.maximum(t0, r), t0)
+        t1 = np.where(p > 0.0, np.minimum(t1, r), t1)
+    return alive & (t0 <= t1)
+
+
+@dataclass
+class _Placing:
+    """What a label's candidate places are checked against: the picture, the boxes placed so far, the
+    pixel segments labels keep off and the areas (polygons) they stay outside."""
+
+    width: float
+    height: float
+    segs: np.ndarray
+    polys: list
+    placed: list = field(default_factory=list)  # (x0, y0, x1, y1)
+
+    def clamp(self, x: float, y: float, w: float, h: float) -> tuple[float, float]:
+        return min(max(x, 2.0), max(self.width - w - 2.0, 2.0)), min(max(y, 2.0), max(self.height - h - 2.0, 2.0))
+
+    def first(self, cands: ArrayLike, w: float, h: float, need_clear: bool = False):
+        """(the first candidate, clamped into the picture, that is free of placed boxes, clear of the
+        segments and off the areas, or None; the first free one, or None); with need_clear, only
+        candidates off the areas count. Every candidate is checked at once (numpy)."""
+        C = np.asarray(cands, dtype=np.float64).reshape(-1, 2)
+        X = np.clip(C[:, 0], 2.0, max(self.width - w - 2.0, 2.0))  # as clamp does
+        Y = np.clip(C[:, 1], 2.0, max(self.height - h - 2.0, 2.0))
+        boxes = np.column_stack([X, Y, X + w, Y + h])
+        ok = np.ones(len(C), dtype=bool)
+        for pg in self.polys:
+            ok &= boxes_clear_of_polygon_many(pg, boxes)
+        free = np.ones(len(C), dtype=bool)
+        if self.placed:
+            P = np.asarray(self.placed, dtype=np.float64)
+            a0, b0, a1, b1 = P[:, 0], P[:, 1], P[:, 2], P[:, 3]
+            free = np.all((boxes[:, 2:3] <= a0) | (a1 <= boxes[:, 0:1]) | (boxes[:, 3:4] <= b0) | (b1 <= boxes[:, 1:2]),
+                          axis=1)
+        good = free & ok
+        if good.any() and len(self.segs):
+            idx = np.flatnonzero(good)
+            good[idx] = ~segments_hit_boxes(self.segs, boxes[idx]).any(axis=1)
+        fallback = None
+        if not need_clear and free.any():
+            j = int(np.argmax(free))
+            fallback = (float(X[j]), float(Y[j]))
+        if good.any():
+            j = int(np.argmax(good))
+            return (float(X[j]), float(Y[j])), fallback
+        return None, fallback
 
 
 def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], width: float, height: float,
@@ -1102,7 +1154,8 @@ def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], wid
     is written over it); a kind in LABEL_FAR with no such place nearby tries rings further out
     (its painter draws a leader line); failing that, the first that overlaps no box. A label
     of a kind not in LABEL_HIDEABLE that finds no free place keeps its first candidate (it is
-    never dropped); a hideable one is hidden.
+    never dropped); a hideable one is hidden. Each label's candidates are checked at once (numpy:
+    this runs on every frame of a scrub).
     """
     A = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
     S = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
@@ -1110,49 +1163,28 @@ def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], wid
     out = np.full((N, 2), np.nan)
     rank = {k: i for i, k in enumerate(LABEL_PRIORITY)}
     order = sorted(range(N), key=lambda i: (rank.get(kinds[i], len(rank)), i))
-    placed = []  # (x0, y0, x1, y1)
-
-    def clamp(x, y, w, h):
-        return min(max(x, 2.0), max(width - w - 2.0, 2.0)), min(max(y, 2.0), max(height - h - 2.0, 2.0))
-
-    def free(x, y, w, h):
-        return all(x + w <= a0 or a1 <= x or y + h <= b0 or b1 <= y for a0, b0, a1, b1 in placed)
-
     segs = np.zeros((0, 4)) if segments is None else np.asarray(segments, dtype=np.float64).reshape(-1, 4)
-    polys = [np.asarray(a, dtype=np.float64).reshape(-1, 2) for a in (areas or ())]
-
-    def clear(x, y, w, h):
-        return not any(segment_hits_box(sg, x, y, x + w, y + h) for sg in segs)
-
-    def off_areas(cands, w, h):
-        """(len(cands),) whether each candidate, clamped into the picture, is clear of every area."""
-        C = np.asarray(cands, dtype=np.float64).reshape(-1, 2)
-        C = np.column_stack([np.clip(C[:, 0], 2.0, max(width - w - 2.0, 2.0)),
-                             np.clip(C[:, 1], 2.0, max(height - h - 2.0, 2.0))])  # as clamp does
-        ok = np.ones(len(C), dtype=bool)
-        for pg in polys:
-            ok &= boxes_clear_of_polygon_many(pg, np.column_stack([C, C[:, 0] + w, C[:, 1] + h]))
-        return ok
-
+    pl = _Placing(float(width), float(height), segs,
+                  [np.asarray(a, dtype=np.float64).reshape(-1, 2) for a in (areas or ())])
     for i in order:
         (ax, ay), (w, h) = A[i], S[i]
         cands = [(ax + gap, ay - gap - h), (ax + gap, ay + gap), (ax - gap - w, ay - gap - h), (ax - gap - w, ay + gap)]
         for k in (1, 2):
             cands += [(ax + gap, ay - gap - h - k * h), (ax + gap, ay + gap + k * h)]
-        pos, fallback = _first_place(cands, w, h, clamp, free, clear, off_areas)
+        pos, fallback = pl.first(cands, w, h)
         if pos is None and kinds[i] in LABEL_FAR:
-            far = [tuple(c) for c in _far_candidates(ax, ay, w, h, gap, width, height)]
+            far = _far_candidates(ax, ay, w, h, gap, width, height)
             for k in range(0, len(far), 64):  # nearest rings first: most labels find a place in the first
-                pos, _ = _first_place(far[k:k + 64], w, h, clamp, free, clear, off_areas, need_clear=True)
+                pos, _ = pl.first(far[k:k + 64], w, h, need_clear=True)
                 if pos is not None:
                     break
         pos = pos or fallback
         if pos is None:
             if kinds[i] in LABEL_HIDEABLE:
                 continue
-            pos = clamp(*cands[0], w, h)
+            pos = pl.clamp(*cands[0], w, h)
         out[i] = pos
-        placed.append((pos[0], pos[1], pos[0] + w, pos[1] + h))
+        pl.placed.append((pos[0], pos[1], pos[0] + w, pos[1] + h))
     return out
 
 
