@@ -435,7 +435,8 @@ class PlaneView(QWidget):
         if RASTER_HOST:
             from .raster_host import RasterHost
 
-            self.host = RasterHost(self.gl)
+            self.host = RasterHost(self.gl, overlay=self._paint_host_labels)
+            self.items.labels.setVisible(False)  # painted onto the host's image instead (raster engine)
             self.host.resize(self.gl.size())
             self.layout().insertWidget(self._gl_slot, self.host, 1)
         else:
@@ -811,17 +812,29 @@ class PlaneView(QWidget):
             if hidden:
                 view.hide()
         img = QImage(np.ascontiguousarray(arr).data, w, h, 4 * w, QImage.Format.Format_ARGB32).copy()
-        if self.scene is not None and (self._settings.show_labels or self.scene.plane):
-            p = QPainter(img)
-            try:
-                paint_labels(p, self.scene.labels if self._settings.show_labels else [], mvp, w, h, scale,
-                             caption=self.scene.plane, obstacles=self.scene.label_obstacles(),
-                             area=self.scene.label_area)
-            finally:
-                p.end()
+        self._paint_labels(img, mvp, w, h, scale, caption=True)
         if self.scene is None and self._not_finite_text is not None:
             _paint_message(img, self._not_finite_text, scale)
         return img
+
+    def _paint_labels(self, img: QImage, mvp: np.ndarray, w: int, h: int, scale: float, caption: bool) -> None:
+        """The scene's labels (and, with ``caption``, the plane's caption) painted onto ``img`` (w x h logical
+        pixels, projected with ``mvp``): the export's and the raster host's one way of drawing them."""
+        S = self.scene
+        if S is None or not ((self._settings.show_labels and S.labels) or (caption and S.plane)):
+            return
+        p = QPainter(img)
+        try:
+            paint_labels(p, S.labels if self._settings.show_labels else [], mvp, w, h, scale,
+                         caption=S.plane if caption else "", obstacles=S.label_obstacles(), area=S.label_area)
+        finally:
+            p.end()
+
+    def _paint_host_labels(self, img: QImage) -> None:
+        """The raster host's overlay: the labels the GL view's LabelItem drew, at the widget's size and scale."""
+        if self.items.labels.labels:
+            w, h = self.gl.width(), self.gl.height()
+            self._paint_labels(img, self.gl.mvp(w, h), w, h, self.items.scale, caption=False)
 
     def _offscreen_view(self):
         if self._offscreen is None:
