@@ -1106,15 +1106,12 @@ class _Placing:
     polys: list
     placed: list = field(default_factory=list)  # (x0, y0, x1, y1)
 
-    def clamp(self, x: float, y: float, w: float, h: float) -> tuple[float, float]:
-        return min(max(x, 2.0), max(self.width - w - 2.0, 2.0)), min(max(y, 2.0), max(self.height - h - 2.0, 2.0))
-
     def first(self, cands: ArrayLike, w: float, h: float, need_clear: bool = False):
         """(the first candidate, clamped into the picture, that is free of placed boxes, clear of the
         segments and off the areas, or None; the first free one, or None); with need_clear, only
         candidates off the areas count. Every candidate is checked at once (numpy)."""
         C = np.asarray(cands, dtype=np.float64).reshape(-1, 2)
-        X = np.clip(C[:, 0], 2.0, max(self.width - w - 2.0, 2.0))  # as clamp does
+        X = np.clip(C[:, 0], 2.0, max(self.width - w - 2.0, 2.0))  # clamped into the picture
         Y = np.clip(C[:, 1], 2.0, max(self.height - h - 2.0, 2.0))
         boxes = np.column_stack([X, Y, X + w, Y + h])
         ok = np.ones(len(C), dtype=bool)
@@ -1166,25 +1163,46 @@ def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], wid
     segs = np.zeros((0, 4)) if segments is None else np.asarray(segments, dtype=np.float64).reshape(-1, 4)
     pl = _Placing(float(width), float(height), segs,
                   [np.asarray(a, dtype=np.float64).reshape(-1, 2) for a in (areas or ())])
+    if N == 0:
+        return out
+    # every label's near candidates at once: whether each is clear of the lines and off the areas does not
+    # depend on the labels placed before it (only whether it is free does, checked in the loop)
+    G = gap
+    ax, ay, w, h = A[:, 0:1], A[:, 1:2], S[:, 0:1], S[:, 1:2]
+    near = np.concatenate([
+        ax + G, ay - G - h, ax + G, ay + G, ax - G - w, ay - G - h, ax - G - w, ay + G,
+        ax + G, ay - G - h - 1 * h, ax + G, ay + G + 1 * h, ax + G, ay - G - h - 2 * h, ax + G, ay + G + 2 * h],
+        axis=1).reshape(N, 8, 2)  # right-above, right-below, left-above, left-below, then further up/down
+    X = np.clip(near[:, :, 0], 2.0, np.maximum(width - w - 2.0, 2.0))  # clamped into the picture
+    Y = np.clip(near[:, :, 1], 2.0, np.maximum(height - h - 2.0, 2.0))
+    boxes = np.stack([X, Y, X + w, Y + h], axis=2).reshape(-1, 4)
+    ok = np.ones(len(boxes), dtype=bool)
+    for pg in pl.polys:
+        ok &= boxes_clear_of_polygon_many(pg, boxes)
+    if len(segs):
+        ok &= ~segments_hit_boxes(segs, boxes).any(axis=1)
+    ok = ok.reshape(N, 8)
     for i in order:
-        (ax, ay), (w, h) = A[i], S[i]
-        cands = [(ax + gap, ay - gap - h), (ax + gap, ay + gap), (ax - gap - w, ay - gap - h), (ax - gap - w, ay + gap)]
-        for k in (1, 2):
-            cands += [(ax + gap, ay - gap - h - k * h), (ax + gap, ay + gap + k * h)]
-        pos, fallback = pl.first(cands, w, h)
+        bx = boxes.reshape(N, 8, 4)[i].tolist()
+        free = [all(x1 <= a0 or a1 <= x0 or y1 <= b0 or b1 <= y0 for a0, b0, a1, b1 in pl.placed)
+                for x0, y0, x1, y1 in bx]
+        good = [j for j in range(8) if free[j] and ok[i, j]]
+        pos = (bx[good[0]][0], bx[good[0]][1]) if good else None
         if pos is None and kinds[i] in LABEL_FAR:
-            far = _far_candidates(ax, ay, w, h, gap, width, height)
+            far = _far_candidates(A[i, 0], A[i, 1], S[i, 0], S[i, 1], gap, width, height)
             for k in range(0, len(far), 64):  # nearest rings first: most labels find a place in the first
-                pos, _ = pl.first(far[k:k + 64], w, h, need_clear=True)
+                pos, _ = pl.first(far[k:k + 64], S[i, 0], S[i, 1], need_clear=True)
                 if pos is not None:
                     break
-        pos = pos or fallback
+        if pos is None and any(free):
+            j = free.index(True)  # the first place free of other labels, across a line or the shape
+            pos = (bx[j][0], bx[j][1])
         if pos is None:
             if kinds[i] in LABEL_HIDEABLE:
                 continue
-            pos = pl.clamp(*cands[0], w, h)
+            pos = (bx[0][0], bx[0][1])
         out[i] = pos
-        pl.placed.append((pos[0], pos[1], pos[0] + w, pos[1] + h))
+        pl.placed.append((pos[0], pos[1], pos[0] + S[i, 0], pos[1] + S[i, 1]))
     return out
 
 
