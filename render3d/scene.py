@@ -875,7 +875,7 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | No
         fit_points=_fit_points(fr, ext, shape3, cube, settings.after_relu), center=0.5 * (ext.lo + ext.hi),
         radius=max(radius, 1e-6), normal=_normal(fr), plane="" if snap.m == 2 else desc, info=info,
         label_area=_label_area(shape3, settings),
-        **_relu_surface(P3, off, bits, mesh_colors, settings),
+        **_relu_surface(P3, off, bits, fr.col[fr.ti], settings),
     )
 
 
@@ -1305,11 +1305,13 @@ def shade_folded(P3: np.ndarray, off: np.ndarray, colors: np.ndarray) -> np.ndar
     return out
 
 
-def _relu_surface(P3: np.ndarray, off: np.ndarray, bits: np.ndarray, colors: np.ndarray,
+def _relu_surface(P3: np.ndarray, off: np.ndarray, bits: np.ndarray, triple_colors: np.ndarray,
                   settings: PlaneSettings) -> dict:
     """The bars of the folded shape: each cell where some axis fires and that ReLU folds onto a line
-    (a sliver onto its axis, or onto a face's edge), from one end of its image to the other, in its
-    colour (opaque, darkened). Empty unless after_relu and show_relu_surface."""
+    (a sliver onto its axis, or onto a face's edge), from one end of its image to the other, in the
+    colour of its own feature: the firing axis of the triple along which the bar runs (its largest
+    component; the other firing axes are flat on it), undarkened and opaque (``triple_colors``: (3, 4)
+    RGBA 0..1 of the triple's features). Empty unless after_relu and show_relu_surface."""
     none = {"relu_bars": np.zeros((0, 3), np.float32), "relu_bar_colors": np.zeros((0, 4), np.float32)}
     G = len(off) - 1
     if not (settings.after_relu and settings.show_relu_surface) or G == 0:
@@ -1329,7 +1331,8 @@ def _relu_surface(P3: np.ndarray, off: np.ndarray, bits: np.ndarray, colors: np.
     t = np.einsum("ij,ij->i", d, u[gid])
     tmin, tmax = np.minimum.reduceat(t, off[:-1]), np.maximum.reduceat(t, off[:-1])
     a, b = (v0 + tmin[:, None] * u)[line], (v0 + tmax[:, None] * u)[line]
-    c = colors[off[:-1]][line].astype(np.float32).copy()
-    c[:, :3] *= 0.8
+    fires = ((bits[line, None] >> np.arange(3)) & 1).astype(bool)  # (L, 3)
+    along = np.where(fires, np.abs(u[line]), -1.0).argmax(axis=1)  # the firing axis the bar runs along
+    c = np.asarray(triple_colors, dtype=np.float32)[along].copy()
     c[:, 3] = 1.0
     return {"relu_bars": _segments(a, b), "relu_bar_colors": np.repeat(c, 2, axis=0)}
