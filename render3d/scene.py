@@ -39,6 +39,7 @@ directions of W's columns, as in the 2D views); ``Scene.plane`` says so.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -372,22 +373,40 @@ def cone_mesh(tips: np.ndarray, dirs: np.ndarray, length: ArrayLike, radius: Arr
     u = np.where(nrm[:, None] > 0, dirs / np.where(nrm > 0, nrm, 1.0)[:, None], 0.0)
     # two unit vectors perpendicular to u
     ref = np.where(np.abs(u[:, 2:3]) < 0.9, np.array([[0.0, 0.0, 1.0]]), np.array([[1.0, 0.0, 0.0]]))
-    p = np.cross(u, ref)
+    p = _cross(u, ref)
     pn = np.linalg.norm(p, axis=1)
     p = np.where(pn[:, None] > 0, p / np.where(pn > 0, pn, 1.0)[:, None], 0.0)
-    q = np.cross(u, p)
-    ang = 2 * np.pi * np.arange(segments) / segments
+    q = _cross(u, p)
+    cos_a, sin_a, f1 = _cone_template(int(segments))
     base = tips - L[:, None] * u
-    ring = (base[:, None, :] + R[:, None, None] * (np.cos(ang)[None, :, None] * p[:, None, :]
-                                                   + np.sin(ang)[None, :, None] * q[:, None, :]))
+    ring = (base[:, None, :] + R[:, None, None] * (cos_a[None, :, None] * p[:, None, :]
+                                                   + sin_a[None, :, None] * q[:, None, :]))
     verts = np.concatenate([tips[:, None, :], base[:, None, :], ring], axis=1)  # (k, S+2, 3)
+    faces = (f1[None, :, :] + (np.arange(k) * (segments + 2))[:, None, None]).reshape(-1, 3)
+    return verts.reshape(-1, 3), faces.astype(np.uint32)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross products of (k, 3) arrays, as np.cross computes them (the same products and
+    differences, without its axis handling: this runs for every arrowhead of every frame)."""
+    return np.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+                     a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+                     a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], axis=1)
+
+
+@functools.lru_cache(maxsize=8)
+def _cone_template(segments: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cos, sin) of the ring's angles and the (2S, 3) faces of one cone (tip 0, base centre 1, ring 2..),
+    read-only: the same for every arrowhead."""
+    ang = 2 * np.pi * np.arange(segments) / segments
     s = np.arange(segments)
     s1 = (s + 1) % segments
     side = np.stack([np.zeros(segments, int), 2 + s, 2 + s1], axis=1)
     cap = np.stack([np.ones(segments, int), 2 + s1, 2 + s], axis=1)
-    f1 = np.concatenate([side, cap])  # (2S, 3)
-    faces = (f1[None, :, :] + (np.arange(k) * (segments + 2))[:, None, None]).reshape(-1, 3)
-    return verts.reshape(-1, 3), faces.astype(np.uint32)
+    out = (np.cos(ang), np.sin(ang), np.concatenate([side, cap]))
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def project_to_pixels(mvp: np.ndarray, pts: np.ndarray, width: float,
@@ -582,7 +601,8 @@ class _Frame:
         return self.b3 * self.E
 
 
-def _frame(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | None, W2, D2) -> _Frame:
+def _frame(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | None, W2, D2, V=None) -> _Frame:
+    """The triple's frame; ``V``: the shape's vertices (shape_polygon(W2)[0]) when the caller has them."""
     n = snap.n
     tri = check_triple(settings.triple, n)
     ti = np.array(tri, dtype=np.int64)
@@ -597,7 +617,7 @@ def _frame(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | None, W
     A3 = D2[ti]
     b3 = snap.b[ti]
     if settings.auto_enlarge:
-        E = E * auto_enlarge_factors(A3, b3, shape_polygon(W2)[0], tuple(settings.enlarge))
+        E = E * auto_enlarge_factors(A3, b3, shape_polygon(W2)[0] if V is None else V, tuple(settings.enlarge))
     return _Frame(tri, ti, A3, b3, E, col)
 
 
@@ -808,11 +828,11 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | No
     """
     n = snap.n
     W2, D2, desc = plane_of(snap)
-    fr = _frame(snap, settings, colors, W2, D2)
+    V, order = shape_polygon(W2)
+    fr = _frame(snap, settings, colors, W2, D2, V)
     tri, E, tip = fr.tri, fr.E, fr.tip
 
     # the latent shape and its sign cells
-    V, order = shape_polygon(W2)
     pts, off, bits = sign_cells(V, fr.A3, fr.b3)
     P3 = fr.to_gl(pts)
     if settings.after_relu:
