@@ -12,8 +12,10 @@
   snapshot read from the history, the analysis (fresh and cached), each view's
   update (zones, wheel, WᵀW, bias, loss, 3D view, verdict panel, timeline), each
   view's own paint (rendered alone into an image: no window composition; the 3D
-  view's GL render into its raster host's image), and what is left of the real
-  frame: Qt's paint dispatch, the backing store and the flush to the X server.
+  view's GL render into its raster host's image, then its labels placed and
+  painted onto that image), each view's paint inside the real frame (its paint
+  events timed where Qt delivers them), and what is left of the real frame: Qt's
+  paint dispatch, the backing store and the flush to the X server.
   Each layout is measured three ways in one run: the 3D view through its raster
   host (render3d.raster_host: no QOpenGLWidget in the window, the default), the
   GL widget in the window as it was before (one QOpenGLWidget makes Qt compose
@@ -128,6 +130,8 @@ def scrub_breakdown(app, win, frames: int = 20) -> list:
         add("paint events per frame (widgets painted)", census.count)
         add("layout requests per frame (relayouts)", census.layouts)
         add("window area under repainted widgets (% of the window)", census.window_share())
+        for key in ("plane3d", *win.views, "timeline", "other widgets"):
+            add(f"  in the frame: paint {key}", census.paint_ms.get(key, 0.0))
         add("frame: slider moved -> painted (the user's path)", (end - t) * 1000)
         add("  of which redraw() (every update below)", win.last_redraw_ms)
         add("  of which paint + compose after redraw()", (end - t_redraw) * 1000)
@@ -158,6 +162,11 @@ def scrub_breakdown(app, win, frames: int = 20) -> list:
             ms = _ms(host.gl.grabFramebuffer)  # the GL render it took once per frame
             own += ms
             add("render plane3d (GL into the raster host's image)", ms)
+            if getattr(host, "overlay", None) is not None:  # then its labels, painted onto that image
+                img = host.gl.grabFramebuffer()
+                ms = _ms(lambda img=img: host.overlay(img))
+                own += ms
+                add("  plane3d labels placed and painted onto it (raster)", ms)
         add("composition and dispatch (paint + compose - own paints)",
             max(0.0, rows["  of which paint + compose after redraw()"][-1] - own))
     app.removeEventFilter(census)
@@ -181,6 +190,39 @@ def _paint_census_class():
             self.count = 0
             self.layouts = 0
             self.region = QRegion()
+            self.paint_ms: dict = {}  # view key (or widget class) -> ms of its paint events in the frame
+            self._inside = False
+
+        def _owner(self, w) -> str:
+            views = dict(self.win.views, plane3d=self.win.plane3d, timeline=self.win.timeline)
+            keys = {id(v): k for k, v in views.items()}
+            x = w
+            while x is not None:
+                if id(x) in keys:
+                    return keys[id(x)]
+                x = x.parentWidget()
+            return "other widgets"
+
+        def _timed_paint(self, obj, event) -> bool:
+            """Deliver the paint event here, timed; False where Qt must (a widget made by C++: its
+            event() is protected; the paint then goes on untimed)."""
+            from PyQt6.QtWidgets import QAbstractScrollArea
+
+            par = obj.parentWidget()
+            t = time.perf_counter()
+            self._inside = True
+            try:
+                if isinstance(par, QAbstractScrollArea) and par.viewport() is obj:
+                    par.viewportEvent(event)  # a graphics view's viewport: its view paints it
+                else:
+                    obj.event(event)
+            except RuntimeError:
+                return False
+            finally:
+                self._inside = False
+            key = self._owner(obj)
+            self.paint_ms[key] = self.paint_ms.get(key, 0.0) + (time.perf_counter() - t) * 1000
+            return True
 
         def eventFilter(self, obj, event):
             if event.type() == QEvent.Type.LayoutRequest and isinstance(obj, QWidget) and obj.window() is self.win:
@@ -188,6 +230,8 @@ def _paint_census_class():
             if event.type() == QEvent.Type.Paint and isinstance(obj, QWidget) and obj.window() is self.win:
                 self.count += 1
                 self.region = self.region.united(event.region().translated(obj.mapTo(self.win, QPoint(0, 0))))
+                if not self._inside:
+                    return self._timed_paint(obj, event)
             return False
 
         def window_share(self) -> float:

@@ -66,7 +66,7 @@ BACKGROUND = (255, 255, 255, 255)
 POINT_PX = 9.0
 POINT_PX_LARGE_N = 3.0
 RELU_POINT_PX = 6.0
-WIDTH = {"thin": 1.2, "outline": 1.6, "thick": 2.8}
+WIDTH = {"thin": 1.2, "outline": 1.6, "thick": 2.8, "bar": 7.0}
 #: The GL picture is shown by a raster widget (render3d.raster_host), so no QOpenGLWidget sits in
 #: the window: one would make Qt compose the whole window with OpenGL on every repaint (under
 #: software GL most of a scrubbed frame; benchmarks/bench_gui.py measures both ways).
@@ -104,25 +104,28 @@ class SceneItems:
     half-axes, drop lines, spokes, ReLU lines) in one item, the thick ones
     (positive half-axes, bias arrow, tilt arrows) in another, the outline, the
     arrowheads, the points, the translucent shape (drawn after everything
-    opaque) and the labels (last).
+    opaque) and the labels (last). The after-ReLU bars, wide (WIDTH["bar"]), go
+    first: a bar lying on its own axis is at the axis's depth, and the depth test
+    keeps what is drawn first there, so the bar reads over its axis.
     """
 
     def __init__(self, view: GLView):
         self.view = view
         self.thin = LineItem(WIDTH["thin"])
         self.thick = LineItem(WIDTH["thick"])
+        self.bars = LineItem(WIDTH["bar"])
         self.outline = LineItem(WIDTH["outline"])
         self.heads = MeshItem(glOptions="translucent")
         self.points = PointItem()
         self.relu_points = PointItem()
         self.mesh = MeshItem()
         self.labels = LabelItem()
-        order = [self.thin, self.thick, self.outline, self.heads, self.points, self.relu_points, self.mesh,
+        order = [self.bars, self.thin, self.thick, self.outline, self.heads, self.points, self.relu_points, self.mesh,
                  self.labels]
         for d, it in enumerate(order):
             it.setDepthValue(d)  # the translucent mesh after everything opaque, the labels last
             view.addItem(it)
-        self.lines = [self.thin, self.thick, self.outline]
+        self.lines = [self.bars, self.thin, self.thick, self.outline]
         self.scale = 1.0
         self._dense: bool | None = None
 
@@ -157,12 +160,12 @@ class SceneItems:
             thin.append((S.relu_lines, sc.RELU_LINE))
         if st.show_tilt:
             thick.append((S.tilt_lines, S.tilt_line_colors))
-        if st.after_relu and len(S.relu_bars):
-            thick.append((S.relu_bars, S.relu_bar_colors))
         for item, given in ((self.thin, thin), (self.thick, thick)):
             parts = [(np.asarray(p, dtype=np.float32).reshape(-1, 3), c) for p, c in given]
             item.set_lines(np.concatenate([p for p, _ in parts]),
                            np.concatenate([_colored(p, c) for p, c in parts]))
+        bars = st.after_relu and len(S.relu_bars)
+        self.bars.set_lines(S.relu_bars if bars else np.zeros((0, 3)), S.relu_bar_colors if bars else np.zeros((0, 4)))
         # thousands of tiny segments: plain 1-px lines (antialiased wide lines cost ~2 us each in
         # software GL, and at that density the ring looks the same)
         dense = S.n > 300
@@ -435,7 +438,8 @@ class PlaneView(QWidget):
         if RASTER_HOST:
             from .raster_host import RasterHost
 
-            self.host = RasterHost(self.gl)
+            self.host = RasterHost(self.gl, overlay=self._paint_host_labels)
+            self.items.labels.setVisible(False)  # painted onto the host's image instead (raster engine)
             self.host.resize(self.gl.size())
             self.layout().insertWidget(self._gl_slot, self.host, 1)
         else:
@@ -811,17 +815,29 @@ class PlaneView(QWidget):
             if hidden:
                 view.hide()
         img = QImage(np.ascontiguousarray(arr).data, w, h, 4 * w, QImage.Format.Format_ARGB32).copy()
-        if self.scene is not None and (self._settings.show_labels or self.scene.plane):
-            p = QPainter(img)
-            try:
-                paint_labels(p, self.scene.labels if self._settings.show_labels else [], mvp, w, h, scale,
-                             caption=self.scene.plane, obstacles=self.scene.label_obstacles(),
-                             area=self.scene.label_area)
-            finally:
-                p.end()
+        self._paint_labels(img, mvp, w, h, scale, caption=True)
         if self.scene is None and self._not_finite_text is not None:
             _paint_message(img, self._not_finite_text, scale)
         return img
+
+    def _paint_labels(self, img: QImage, mvp: np.ndarray, w: int, h: int, scale: float, caption: bool) -> None:
+        """The scene's labels (and, with ``caption``, the plane's caption) painted onto ``img`` (w x h logical
+        pixels, projected with ``mvp``): the export's and the raster host's one way of drawing them."""
+        S = self.scene
+        if S is None or not ((self._settings.show_labels and S.labels) or (caption and S.plane)):
+            return
+        p = QPainter(img)
+        try:
+            paint_labels(p, S.labels if self._settings.show_labels else [], mvp, w, h, scale,
+                         caption=S.plane if caption else "", obstacles=S.label_obstacles(), area=S.label_area)
+        finally:
+            p.end()
+
+    def _paint_host_labels(self, img: QImage) -> None:
+        """The raster host's overlay: the labels the GL view's LabelItem drew, at the widget's size and scale."""
+        if self.items.labels.labels:
+            w, h = self.gl.width(), self.gl.height()
+            self._paint_labels(img, self.gl.mvp(w, h), w, h, self.items.scale, caption=False)
 
     def _offscreen_view(self):
         if self._offscreen is None:

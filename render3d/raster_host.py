@@ -5,13 +5,18 @@ OpenGL on every repaint of every widget: under software GL (Mesa llvmpipe, Xvfb,
 machine without a GPU) that composition, not the drawing, was most of a scrubbed frame
 (benchmarks/bench_gui.py). ``RasterHost`` keeps the GL view (render3d.gl_items.GLView) as a
 top-level widget that is never shown on screen (its own window and context), sized like
-the host; the host paints the GL view's framebuffer (``grabFramebuffer``: the scene and its
-labels) as an image, re-rendered only when the GL view asked for an update (a new scene, a
-camera move), and hands the mouse and wheel to the GL view, whose coordinates are the
-host's (same size), so orbiting, zooming and clicking a vertex work as before.
+the host; the host paints the GL view's framebuffer (``grabFramebuffer``) as an image,
+re-rendered only when the GL view asked for an update (a new scene, a camera move), and hands
+the mouse and wheel to the GL view, whose coordinates are the host's (same size), so orbiting,
+zooming and clicking a vertex work as before.
+
+``overlay(image)``, when given, paints onto that image after each grab, with Qt's raster
+engine: the 3D view's labels, drawn there by the same ``paint_labels`` its export uses
+(text through QPainter on the GL paint engine cost about twice as much, on every scrubbed frame).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PyQt6 import sip
@@ -26,9 +31,10 @@ if TYPE_CHECKING:
 class RasterHost(QWidget):
     """Shows ``gl``'s picture (see the module doc); ``renders`` counts the pictures taken."""
 
-    def __init__(self, gl: GLView, parent: QWidget | None = None):
+    def __init__(self, gl: GLView, parent: QWidget | None = None, overlay: Callable[[QImage], None] | None = None):
         super().__init__(parent)
         self.gl = gl
+        self.overlay = overlay
         self.renders = 0
         self._image: QImage | None = None
         self._stale = True
@@ -56,6 +62,8 @@ class RasterHost(QWidget):
         if self._stale or self._image is None or self._image.size() != self.gl.size():
             self._stale = False
             self._image = self.gl.grabFramebuffer()
+            if self.overlay is not None:
+                self.overlay(self._image)
             self.renders += 1
         return self._image
 

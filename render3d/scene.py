@@ -39,6 +39,7 @@ directions of W's columns, as in the 2D views); ``Scene.plane`` says so.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -372,22 +373,40 @@ def cone_mesh(tips: np.ndarray, dirs: np.ndarray, length: ArrayLike, radius: Arr
     u = np.where(nrm[:, None] > 0, dirs / np.where(nrm > 0, nrm, 1.0)[:, None], 0.0)
     # two unit vectors perpendicular to u
     ref = np.where(np.abs(u[:, 2:3]) < 0.9, np.array([[0.0, 0.0, 1.0]]), np.array([[1.0, 0.0, 0.0]]))
-    p = np.cross(u, ref)
+    p = _cross(u, ref)
     pn = np.linalg.norm(p, axis=1)
     p = np.where(pn[:, None] > 0, p / np.where(pn > 0, pn, 1.0)[:, None], 0.0)
-    q = np.cross(u, p)
-    ang = 2 * np.pi * np.arange(segments) / segments
+    q = _cross(u, p)
+    cos_a, sin_a, f1 = _cone_template(int(segments))
     base = tips - L[:, None] * u
-    ring = (base[:, None, :] + R[:, None, None] * (np.cos(ang)[None, :, None] * p[:, None, :]
-                                                   + np.sin(ang)[None, :, None] * q[:, None, :]))
+    ring = (base[:, None, :] + R[:, None, None] * (cos_a[None, :, None] * p[:, None, :]
+                                                   + sin_a[None, :, None] * q[:, None, :]))
     verts = np.concatenate([tips[:, None, :], base[:, None, :], ring], axis=1)  # (k, S+2, 3)
+    faces = (f1[None, :, :] + (np.arange(k) * (segments + 2))[:, None, None]).reshape(-1, 3)
+    return verts.reshape(-1, 3), faces.astype(np.uint32)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross products of (k, 3) arrays, as np.cross computes them (the same products and
+    differences, without its axis handling: this runs for every arrowhead of every frame)."""
+    return np.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+                     a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+                     a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], axis=1)
+
+
+@functools.lru_cache(maxsize=8)
+def _cone_template(segments: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cos, sin) of the ring's angles and the (2S, 3) faces of one cone (tip 0, base centre 1, ring 2..),
+    read-only: the same for every arrowhead."""
+    ang = 2 * np.pi * np.arange(segments) / segments
     s = np.arange(segments)
     s1 = (s + 1) % segments
     side = np.stack([np.zeros(segments, int), 2 + s, 2 + s1], axis=1)
     cap = np.stack([np.ones(segments, int), 2 + s1, 2 + s], axis=1)
-    f1 = np.concatenate([side, cap])  # (2S, 3)
-    faces = (f1[None, :, :] + (np.arange(k) * (segments + 2))[:, None, None]).reshape(-1, 3)
-    return verts.reshape(-1, 3), faces.astype(np.uint32)
+    out = (np.cos(ang), np.sin(ang), np.concatenate([side, cap]))
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def project_to_pixels(mvp: np.ndarray, pts: np.ndarray, width: float,
@@ -582,7 +601,8 @@ class _Frame:
         return self.b3 * self.E
 
 
-def _frame(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | None, W2, D2) -> _Frame:
+def _frame(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | None, W2, D2, V=None) -> _Frame:
+    """The triple's frame; ``V``: the shape's vertices (shape_polygon(W2)[0]) when the caller has them."""
     n = snap.n
     tri = check_triple(settings.triple, n)
     ti = np.array(tri, dtype=np.int64)
@@ -597,7 +617,7 @@ def _frame(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | None, W
     A3 = D2[ti]
     b3 = snap.b[ti]
     if settings.auto_enlarge:
-        E = E * auto_enlarge_factors(A3, b3, shape_polygon(W2)[0], tuple(settings.enlarge))
+        E = E * auto_enlarge_factors(A3, b3, shape_polygon(W2)[0] if V is None else V, tuple(settings.enlarge))
     return _Frame(tri, ti, A3, b3, E, col)
 
 
@@ -808,11 +828,11 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | No
     """
     n = snap.n
     W2, D2, desc = plane_of(snap)
-    fr = _frame(snap, settings, colors, W2, D2)
+    V, order = shape_polygon(W2)
+    fr = _frame(snap, settings, colors, W2, D2, V)
     tri, E, tip = fr.tri, fr.E, fr.tip
 
     # the latent shape and its sign cells
-    V, order = shape_polygon(W2)
     pts, off, bits = sign_cells(V, fr.A3, fr.b3)
     P3 = fr.to_gl(pts)
     if settings.after_relu:
@@ -875,7 +895,7 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | No
         fit_points=_fit_points(fr, ext, shape3, cube, settings.after_relu), center=0.5 * (ext.lo + ext.hi),
         radius=max(radius, 1e-6), normal=_normal(fr), plane="" if snap.m == 2 else desc, info=info,
         label_area=_label_area(shape3, settings),
-        **_relu_surface(P3, off, bits, mesh_colors, settings),
+        **_relu_surface(P3, off, bits, fr.col[fr.ti], settings),
     )
 
 
@@ -1072,20 +1092,69 @@ def _far_candidates(ax: float, ay: float, w: float, h: float, gap: float, width:
     return np.column_stack([x, y])[inside]
 
 
-def _first_place(cands, w, h, clamp, free, clear, off_areas, need_clear=False):
-    """(the first candidate, clamped into the picture, that is free of placed boxes, clear of lines and
-    off the areas, or None; the first free one, or None); with need_clear, only clear ones are free."""
-    ok = off_areas(cands, w, h)
-    fallback = None
-    for j, (cx, cy) in enumerate(cands):
-        if need_clear and not ok[j]:
-            continue
-        cx, cy = clamp(cx, cy, w, h)
-        if free(cx, cy, w, h):
-            if ok[j] and clear(cx, cy, w, h):
-                return (cx, cy), fallback
-            fallback = fallback or (None if need_clear else (cx, cy))
-    return None, fallback
+def segments_hit_boxes(segments: ArrayLike, boxes: ArrayLike) -> np.ndarray:
+    """(M, S) whether each segment (S, 4: ax, ay, bx, by) meets each box (M, 4: x0, y0, x1, y1): the
+    Liang-Barsky clipping of ``segment_hits_box``, vectorised over boxes x segments (same arithmetic, so
+    the same answers)."""
+    sg = np.asarray(segments, dtype=np.float64).reshape(-1, 4)
+    B = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if len(sg) == 0 or len(B) == 0:
+        return np.zeros((len(B), len(sg)), dtype=bool)
+    ax, ay = sg[:, 0], sg[:, 1]
+    dx, dy = sg[:, 2] - ax, sg[:, 3] - ay
+    x0, y0, x1, y1 = (B[:, c:c + 1] for c in range(4))  # (M, 1) against (S,) segments
+    t0 = np.zeros((len(B), len(sg)))
+    t1 = np.ones((len(B), len(sg)))
+    alive = np.ones_like(t0, dtype=bool)
+    for p, q in ((-dx, ax - x0), (dx, x1 - ax), (-dy, ay - y0), (dy, y1 - ay)):
+        zero = p == 0.0
+        alive &= ~(zero & (q < 0.0))  # parallel to this edge and outside it
+        r = q / np.where(zero, 1.0, p)
+        t0 = np.where(p < 0.0, np.maximum(t0, r), t0)
+        t1 = np.where(p > 0.0, np.minimum(t1, r), t1)
+    return alive & (t0 <= t1)
+
+
+@dataclass
+class _Placing:
+    """What a label's candidate places are checked against: the picture, the boxes placed so far, the
+    pixel segments labels keep off and the areas (polygons) they stay outside."""
+
+    width: float
+    height: float
+    segs: np.ndarray
+    polys: list
+    placed: list = field(default_factory=list)  # (x0, y0, x1, y1)
+
+    def first(self, cands: ArrayLike, w: float, h: float, need_clear: bool = False):
+        """(the first candidate, clamped into the picture, that is free of placed boxes, clear of the
+        segments and off the areas, or None; the first free one, or None); with need_clear, only
+        candidates off the areas count. Every candidate is checked at once (numpy)."""
+        C = np.asarray(cands, dtype=np.float64).reshape(-1, 2)
+        X = np.clip(C[:, 0], 2.0, max(self.width - w - 2.0, 2.0))  # clamped into the picture
+        Y = np.clip(C[:, 1], 2.0, max(self.height - h - 2.0, 2.0))
+        boxes = np.column_stack([X, Y, X + w, Y + h])
+        ok = np.ones(len(C), dtype=bool)
+        for pg in self.polys:
+            ok &= boxes_clear_of_polygon_many(pg, boxes)
+        free = np.ones(len(C), dtype=bool)
+        if self.placed:
+            P = np.asarray(self.placed, dtype=np.float64)
+            a0, b0, a1, b1 = P[:, 0], P[:, 1], P[:, 2], P[:, 3]
+            free = np.all((boxes[:, 2:3] <= a0) | (a1 <= boxes[:, 0:1]) | (boxes[:, 3:4] <= b0) | (b1 <= boxes[:, 1:2]),
+                          axis=1)
+        good = free & ok
+        if good.any() and len(self.segs):
+            idx = np.flatnonzero(good)
+            good[idx] = ~segments_hit_boxes(self.segs, boxes[idx]).any(axis=1)
+        fallback = None
+        if not need_clear and free.any():
+            j = int(np.argmax(free))
+            fallback = (float(X[j]), float(Y[j]))
+        if good.any():
+            j = int(np.argmax(good))
+            return (float(X[j]), float(Y[j])), fallback
+        return None, fallback
 
 
 def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], width: float, height: float,
@@ -1102,7 +1171,8 @@ def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], wid
     is written over it); a kind in LABEL_FAR with no such place nearby tries rings further out
     (its painter draws a leader line); failing that, the first that overlaps no box. A label
     of a kind not in LABEL_HIDEABLE that finds no free place keeps its first candidate (it is
-    never dropped); a hideable one is hidden.
+    never dropped); a hideable one is hidden. Each label's candidates are checked at once (numpy:
+    this runs on every frame of a scrub).
     """
     A = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
     S = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
@@ -1110,49 +1180,49 @@ def place_labels(anchors: ArrayLike, sizes: ArrayLike, kinds: Sequence[str], wid
     out = np.full((N, 2), np.nan)
     rank = {k: i for i, k in enumerate(LABEL_PRIORITY)}
     order = sorted(range(N), key=lambda i: (rank.get(kinds[i], len(rank)), i))
-    placed = []  # (x0, y0, x1, y1)
-
-    def clamp(x, y, w, h):
-        return min(max(x, 2.0), max(width - w - 2.0, 2.0)), min(max(y, 2.0), max(height - h - 2.0, 2.0))
-
-    def free(x, y, w, h):
-        return all(x + w <= a0 or a1 <= x or y + h <= b0 or b1 <= y for a0, b0, a1, b1 in placed)
-
     segs = np.zeros((0, 4)) if segments is None else np.asarray(segments, dtype=np.float64).reshape(-1, 4)
-    polys = [np.asarray(a, dtype=np.float64).reshape(-1, 2) for a in (areas or ())]
-
-    def clear(x, y, w, h):
-        return not any(segment_hits_box(sg, x, y, x + w, y + h) for sg in segs)
-
-    def off_areas(cands, w, h):
-        """(len(cands),) whether each candidate, clamped into the picture, is clear of every area."""
-        C = np.asarray(cands, dtype=np.float64).reshape(-1, 2)
-        C = np.column_stack([np.clip(C[:, 0], 2.0, max(width - w - 2.0, 2.0)),
-                             np.clip(C[:, 1], 2.0, max(height - h - 2.0, 2.0))])  # as clamp does
-        ok = np.ones(len(C), dtype=bool)
-        for pg in polys:
-            ok &= boxes_clear_of_polygon_many(pg, np.column_stack([C, C[:, 0] + w, C[:, 1] + h]))
-        return ok
-
+    pl = _Placing(float(width), float(height), segs,
+                  [np.asarray(a, dtype=np.float64).reshape(-1, 2) for a in (areas or ())])
+    if N == 0:
+        return out
+    # every label's near candidates at once: whether each is clear of the lines and off the areas does not
+    # depend on the labels placed before it (only whether it is free does, checked in the loop)
+    G = gap
+    ax, ay, w, h = A[:, 0:1], A[:, 1:2], S[:, 0:1], S[:, 1:2]
+    near = np.concatenate([
+        ax + G, ay - G - h, ax + G, ay + G, ax - G - w, ay - G - h, ax - G - w, ay + G,
+        ax + G, ay - G - h - 1 * h, ax + G, ay + G + 1 * h, ax + G, ay - G - h - 2 * h, ax + G, ay + G + 2 * h],
+        axis=1).reshape(N, 8, 2)  # right-above, right-below, left-above, left-below, then further up/down
+    X = np.clip(near[:, :, 0], 2.0, np.maximum(width - w - 2.0, 2.0))  # clamped into the picture
+    Y = np.clip(near[:, :, 1], 2.0, np.maximum(height - h - 2.0, 2.0))
+    boxes = np.stack([X, Y, X + w, Y + h], axis=2).reshape(-1, 4)
+    ok = np.ones(len(boxes), dtype=bool)
+    for pg in pl.polys:
+        ok &= boxes_clear_of_polygon_many(pg, boxes)
+    if len(segs):
+        ok &= ~segments_hit_boxes(segs, boxes).any(axis=1)
+    ok = ok.reshape(N, 8)
     for i in order:
-        (ax, ay), (w, h) = A[i], S[i]
-        cands = [(ax + gap, ay - gap - h), (ax + gap, ay + gap), (ax - gap - w, ay - gap - h), (ax - gap - w, ay + gap)]
-        for k in (1, 2):
-            cands += [(ax + gap, ay - gap - h - k * h), (ax + gap, ay + gap + k * h)]
-        pos, fallback = _first_place(cands, w, h, clamp, free, clear, off_areas)
+        bx = boxes.reshape(N, 8, 4)[i].tolist()
+        free = [all(x1 <= a0 or a1 <= x0 or y1 <= b0 or b1 <= y0 for a0, b0, a1, b1 in pl.placed)
+                for x0, y0, x1, y1 in bx]
+        good = [j for j in range(8) if free[j] and ok[i, j]]
+        pos = (bx[good[0]][0], bx[good[0]][1]) if good else None
         if pos is None and kinds[i] in LABEL_FAR:
-            far = [tuple(c) for c in _far_candidates(ax, ay, w, h, gap, width, height)]
+            far = _far_candidates(A[i, 0], A[i, 1], S[i, 0], S[i, 1], gap, width, height)
             for k in range(0, len(far), 64):  # nearest rings first: most labels find a place in the first
-                pos, _ = _first_place(far[k:k + 64], w, h, clamp, free, clear, off_areas, need_clear=True)
+                pos, _ = pl.first(far[k:k + 64], S[i, 0], S[i, 1], need_clear=True)
                 if pos is not None:
                     break
-        pos = pos or fallback
+        if pos is None and any(free):
+            j = free.index(True)  # the first place free of other labels, across a line or the shape
+            pos = (bx[j][0], bx[j][1])
         if pos is None:
             if kinds[i] in LABEL_HIDEABLE:
                 continue
-            pos = clamp(*cands[0], w, h)
+            pos = (bx[0][0], bx[0][1])
         out[i] = pos
-        placed.append((pos[0], pos[1], pos[0] + w, pos[1] + h))
+        pl.placed.append((pos[0], pos[1], pos[0] + S[i, 0], pos[1] + S[i, 1]))
     return out
 
 
@@ -1255,11 +1325,13 @@ def shade_folded(P3: np.ndarray, off: np.ndarray, colors: np.ndarray) -> np.ndar
     return out
 
 
-def _relu_surface(P3: np.ndarray, off: np.ndarray, bits: np.ndarray, colors: np.ndarray,
+def _relu_surface(P3: np.ndarray, off: np.ndarray, bits: np.ndarray, triple_colors: np.ndarray,
                   settings: PlaneSettings) -> dict:
     """The bars of the folded shape: each cell where some axis fires and that ReLU folds onto a line
-    (a sliver onto its axis, or onto a face's edge), from one end of its image to the other, in its
-    colour (opaque, darkened). Empty unless after_relu and show_relu_surface."""
+    (a sliver onto its axis, or onto a face's edge), from one end of its image to the other, in the
+    colour of its own feature: the firing axis of the triple along which the bar runs (its largest
+    component; the other firing axes are flat on it), undarkened and opaque (``triple_colors``: (3, 4)
+    RGBA 0..1 of the triple's features). Empty unless after_relu and show_relu_surface."""
     none = {"relu_bars": np.zeros((0, 3), np.float32), "relu_bar_colors": np.zeros((0, 4), np.float32)}
     G = len(off) - 1
     if not (settings.after_relu and settings.show_relu_surface) or G == 0:
@@ -1279,7 +1351,8 @@ def _relu_surface(P3: np.ndarray, off: np.ndarray, bits: np.ndarray, colors: np.
     t = np.einsum("ij,ij->i", d, u[gid])
     tmin, tmax = np.minimum.reduceat(t, off[:-1]), np.maximum.reduceat(t, off[:-1])
     a, b = (v0 + tmin[:, None] * u)[line], (v0 + tmax[:, None] * u)[line]
-    c = colors[off[:-1]][line].astype(np.float32).copy()
-    c[:, :3] *= 0.8
+    fires = ((bits[line, None] >> np.arange(3)) & 1).astype(bool)  # (L, 3)
+    along = np.where(fires, np.abs(u[line]), -1.0).argmax(axis=1)  # the firing axis the bar runs along
+    c = np.asarray(triple_colors, dtype=np.float32)[along].copy()
     c[:, 3] = 1.0
     return {"relu_bars": _segments(a, b), "relu_bar_colors": np.repeat(c, 2, axis=0)}

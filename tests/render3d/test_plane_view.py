@@ -575,3 +575,36 @@ def test_the_enlarge_boxes_always_show_the_factor_applied(view, qapp):
     assert _shown_factors(view) == list(view.scene.enlarge) == [3.0, 1.0, view.scene.enlarge[2]]
     view.set_frame(make_frame(henighan_snapshot(9)))  # another run: x1 again
     assert _shown_factors(view) == list(view.scene.enlarge)
+
+
+def test_an_after_relu_bar_on_its_own_axis_reads_over_the_axis(view, qapp):
+    """Issue 22 item 7: the seed's failure after ReLU on axes (1, 2, 7): feature 1's sliver folds onto the bar
+    from (0, 0, 1/7) to (1, 0, 1/7), parallel to axis 1 and in its colour. The bar is drawn wide (WIDTH["bar"])
+    in feature 1's own colour: across the bar's middle, a run of pixels of that colour several times the axis
+    line's width; with the bars off (show_relu_surface), none of that width."""
+    from render3d.plane_view import WIDTH
+
+    snap = symmetric_failure_snapshot()
+    fr = make_frame(snap)
+    view.set_frame(fr)
+    view.set_settings(view.settings.with_(triple=(0, 1, 6), after_relu=True, auto_enlarge=False, show_cube=False,
+                                          show_labels=False))
+    view.set_camera("axis-k")  # down the z axis: the bar seen across its width
+    qapp.processEvents()
+    want = fr.colors[0, :3].astype(float)
+
+    def run_across(a):
+        r, c = pixel(view, (0.5, 0.0, 1 / 7))  # the bar's middle
+        col = a[max(r - 25, 0): r + 26, c].astype(float)  # a vertical line of pixels through it
+        close = np.linalg.norm(col - want, axis=1) < 40
+        best = k = 0
+        for v in close:
+            k = k + 1 if v else 0
+            best = max(best, k)
+        return best
+
+    on = run_across(render(view, "relu_bar"))
+    view.set_settings(view.settings.with_(show_relu_surface=False))
+    qapp.processEvents()
+    off = run_across(render(view, "relu_bar_off"))
+    assert on >= 0.7 * WIDTH["bar"] and on >= off + 3, (on, off)

@@ -104,3 +104,30 @@ def test_hiding_the_host_hides_its_gl_window(shown, qapp):
     win.show()
     qapp.processEvents()
     assert v.gl.isVisible()
+
+
+def test_the_window_draws_the_labels_as_the_export_does_pixel_for_pixel(shown, qapp):
+    """The labels are painted onto the host's image by the export's own paint_labels (raster engine), not by
+    the GL view. The GL scenes themselves differ in a few pixels (grabFramebuffer against renderToArray's
+    tiled FBO: ~0.7% of the picture, on lines and points), so: wherever the two bare scenes agree, the window
+    with its labels equals the export with its labels pixel for pixel, and the labels are really there."""
+    _win, v = shown
+    for snap in (symmetric_failure_snapshot(), henighan_snapshot(7)):
+        v.set_frame(make_frame(snap))
+        qapp.processEvents()
+        w, h = v.host.width(), v.host.height()
+        window = _pixels(v.host.image())
+        export = _pixels(v.render_image(w, h, scale=v.items.scale))
+        assert not v.items.labels.visible()  # the GL view draws none itself
+        v.set_settings(v.settings.with_(show_labels=False))
+        qapp.processEvents()
+        bare_window = _pixels(v.host.image())
+        bare_export = _pixels(v.render_image(w, h, scale=v.items.scale))
+        same = np.all(bare_window == bare_export, axis=2)
+        assert window.shape == export.shape == (h, w, 3) and same.mean() > 0.98
+        assert np.array_equal(window[same], export[same])
+        text = np.any(window != bare_window, axis=2) & same
+        assert text.mean() > 0.002  # the labels were on the window's picture (where the scenes agree)
+        v.set_settings(v.settings.with_(show_labels=True))
+        qapp.processEvents()
+        assert np.array_equal(_pixels(v.host.image()), window)

@@ -335,6 +335,14 @@ def test_the_bias_label_leaves_the_filled_shape_for_a_clear_place():
     assert (x1, y1) == (x0, y0)
 
 
+def palette_colors(snap):
+    """The feature colours build_scene uses when given none (the palette's, by angle)."""
+    from model import geometry as geo
+    from resources import palette
+
+    return palette.feature_colors(snap.n, geo.angles(sc.plane_of(snap)[0]))
+
+
 def test_after_relu_the_slivers_fold_onto_bars_of_the_closed_form_length():
     """Issue 22 item 7 (after ReLU drew only thin grey lines). The seed's failure (Henighan n = 6:
     r^2 = 2, b_i = -1, plus W_7 = 0, b_7 = 1/7) on axes (1, 2, 7): feature 7 fires everywhere at
@@ -353,6 +361,13 @@ def test_after_relu_the_slivers_fold_onto_bars_of_the_closed_form_length():
         assert len(on), s
         assert on[:, :, s].min() == pytest.approx(0.0, abs=1e-6) and on[:, :, s].max() == pytest.approx(1.0, abs=1e-6)
     assert np.all(S.relu_bar_colors[:, 3] == 1.0)
+    # each bar in its own feature's colour, as the palette gives it (not a mix with the flat feature 7 that
+    # fires on it too, not darkened): a 1-fire bar on its own axis is that feature's full colour
+    cols = S.relu_bar_colors.reshape(-1, 2, 4)
+    feat = sc.rgba01(palette_colors(snap))
+    for s in (0, 1):
+        along = np.all(np.abs(bars[:, :, 1 - s]) < 1e-6, axis=1)
+        np.testing.assert_allclose(cols[along, :, :3], np.broadcast_to(feat[s, :3], cols[along, :, :3].shape))
     assert np.allclose(S.mesh_colors[: len(S.mesh_pos), 3], sc.RELU_ALPHA)
     off = sc.build_scene(snap, st.with_(show_relu_surface=False))
     assert len(off.relu_bars) == 0 and not np.allclose(off.mesh_colors[:, 3], sc.RELU_ALPHA)
