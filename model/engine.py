@@ -491,11 +491,11 @@ def sparse_data_bytes(config: TrainConfig, rows: int) -> int:
 
 def analysis_bytes(n: int) -> int:
     """Peak bytes of analysing one snapshot (model.analysis: its n x n work chunked to
-    geometry.CHUNK_ELEMS float64, two of them at once; scipy's modules). Measured as
+    memory.CHUNK_ELEMS float64, two of them at once; scipy's modules). Measured as
     `main.py train --steps 1`'s VmHWM with the kernels cached, over n = 7's (383 MiB): +105 MiB
     at n = 1,000, +48 at 2,000, +70 at 5,000, +75 at 20,000; the formula, 40 MiB + two chunks'
     worth, gives 56, 101, 104 and 104."""
-    from .geometry import CHUNK_ELEMS
+    from .memory import CHUNK_ELEMS
 
     return int(40 * 2**20 + 16 * min(n * n, CHUNK_ELEMS))
 

@@ -32,8 +32,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-#: Target size (elements) of the float64 temporaries in chunked loops (32 MB).
-CHUNK_ELEMS = 1 << 22
+from .memory import CHUNK_ELEMS  # the chunk size, shared with training's memory estimate
 
 #: Up to this many features onehot_probe and zone_areas run in numpy; above it through the
 #: numba kernels, whose fixed cost (importing numba and loading a kernel from its on-disk
