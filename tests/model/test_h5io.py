@@ -1,4 +1,4 @@
-"""model/h5io.py: every reader and writer of the three kinds of file (run, sweep, dataset-size
+"""model/storage/h5io.py: every reader and writer of the three kinds of file (run, sweep, dataset-size
 sweep) refuses a bad file or target in one line that names the file and its kind."""
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import h5py
 import numpy as np
 import pytest
 
-from model import h5io
 from model.config import TrainConfig
-from model.datasize import DataSizeRunner, open_datasize, save_datasize, smdd_config
-from model.engine import train
-from model.outfile import RunFileError
-from model.runfile import load_snapshot, open_run, save_run
-from model.sweep import SweepRunner, open_sweep, run_sweep, save_sweep
+from model.experiments.datasize import DataSizeRunner, open_datasize, save_datasize, smdd_config
+from model.experiments.sweep import SweepRunner, open_sweep, run_sweep, save_sweep
+from model.storage import h5io
+from model.storage.outfile import RunFileError
+from model.storage.runfile import load_snapshot, open_run, save_run
+from model.training.engine import train
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = ("run", "sweep", "datasize")
