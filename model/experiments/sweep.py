@@ -607,9 +607,11 @@ class SweepClock:
             return 0.0
         now = time.perf_counter() if now is None else now
         f = self._observe(p, now)
-        fac = self._factors()
-        if fac["train"] is None or fac["analyse"] is None:
+        factors = self._factors()
+        train, analyse = factors["train"], factors["analyse"]
+        if train is None or analyse is None:
             return None
+        fac = {"train": train, "analyse": analyse}
         i = p.index
         left = (1 - f) * self.predicted[p.phase][i] * fac[p.phase]
         if p.phase == "train":
