@@ -150,7 +150,7 @@ IO_MODULES = ("h5io", "outfile", "runfile", "sweep", "datasize")
 def test_no_module_imports_a_private_name_of_the_file_modules():
     """The file modules share their helpers through h5io's public names, never each other's _names."""
     bad = []
-    for src in sorted((REPO / "model").glob("*.py")):
+    for src in sorted((REPO / "model").rglob("*.py")):
         for node in ast.walk(ast.parse(src.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] in IO_MODULES:
                 bad += [f"{src.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]

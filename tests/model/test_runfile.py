@@ -456,7 +456,7 @@ def test_bad_files_give_one_line_run_file_error(tmp_path, make):
 
 
 def test_no_pickle_anywhere():
-    for mod in ("runfile.py", "history.py"):
+    for mod in ("storage/runfile.py", "history.py"):
         src = (REPO / "model" / mod).read_text()
         assert "import pickle" not in src and "allow_pickle=True" not in src and "cPickle" not in src
 
