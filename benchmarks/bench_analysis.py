@@ -1,5 +1,5 @@
 """Where the one-hot probe and the zone areas should leave numpy for the numba kernels
-(``model.geometry.NUMPY_MAX_N``), and what a sweep's analysis of one model costs.
+(``model.analysis.geometry.NUMPY_MAX_N``), and what a sweep's analysis of one model costs.
 
     .venv/bin/python benchmarks/bench_analysis.py
 
@@ -7,7 +7,7 @@ For n in 64 .. 2,000 (a noisy regular polygon, the shape a sweep analyses most):
 five calls of ``onehot_probe`` and ``zone_areas`` on each path, both timed in this run with the
 kernels already loaded (as in a sweep, whose training loads numba), the ratio numpy / kernels,
 and the path the fixed rule picks. Then ``analyze`` of one model, the whole of a sweep's per-model
-analysis, against n (what ``model.sweep.SweepClock`` costs a model's analysis by).
+analysis, against n (what ``model.experiments.sweep.SweepClock`` costs a model's analysis by).
 """
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from model import geometry as g
-from model.analysis import analyze
+from model.analysis import geometry as g
+from model.analysis.analysis import analyze
+from model.experiments.sweep import analysis_seconds
 from model.snapshot import Snapshot
-from model.sweep import analysis_seconds
 
 
 def polygon(n: int, seed: int = 0):

@@ -23,9 +23,9 @@ CHILD = r"""
 import json, os, sys, threading, time
 sys.path.insert(0, sys.argv[1])
 from model.config import TrainConfig
-from model.engine import Trainer
-from model.recording import RunFileRecorder
-from model.runfile import RunWriter
+from model.training.engine import Trainer
+from model.training.recording import RunFileRecorder
+from model.storage.runfile import RunWriter
 
 def rss():
     with open("/proc/self/status") as f:

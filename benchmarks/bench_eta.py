@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.datasize import DataSizeRunner, smdd_config
+from model.experiments.datasize import DataSizeRunner, smdd_config
 
 
 def errors(records, t_end, naive):
@@ -67,7 +67,7 @@ def datasize(sizes, steps):
 
 def sweep(steps):
     from model.config import TrainConfig
-    from model.sweep import SweepClock, SweepRunner, parse_grid
+    from model.experiments.sweep import SweepClock, SweepRunner, parse_grid
 
     base = TrainConfig(n=7, m=2, steps=steps, models=20)
     runner = SweepRunner(base, parse_grid(["n=7,100,1000"]), 20)
@@ -86,7 +86,7 @@ def sweep(steps):
 
 def train(steps):
     from model.config import TrainConfig
-    from model.engine import Trainer
+    from model.training.engine import Trainer
 
     tr = Trainer(TrainConfig(n=1000, m=2, steps=steps, models=1))
     rec, t0 = [], time.perf_counter()

@@ -31,8 +31,8 @@ TARGET_FPS = 30.0
 
 def make_run(folder: str) -> str:
     from model.config import TrainConfig
-    from model.engine import train
-    from model.runfile import save_run
+    from model.storage.runfile import save_run
+    from model.training.engine import train
 
     cfg = TrainConfig(n=7, m=2, steps=3000, lr=1e-2, seed=0)
     path = os.path.join(folder, "bench_n7.h5")

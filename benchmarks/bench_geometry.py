@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from model import geometry as geo
+from model.analysis import geometry as geo
 
 N = 10_000
 RES = 512
@@ -107,7 +107,7 @@ def rows(quick: bool = False) -> list[dict[str, object]]:
     t_p = _best(lambda: geo.onehot_probe(W, b), 2)
     out.append(_row("onehot_probe (fused numba: recon facts + loss)", "henighan+noise", t_p, t_l,
                     "baseline: onehot_loss (numpy, chunked); used by analysis.analyze"))
-    from model.analysis import analyze
+    from model.analysis.analysis import analyze
     from model.snapshot import Snapshot
     t_a = _best(lambda: analyze(Snapshot(0, W, b)), 2)
     out.append(_row("analysis.analyze (one-hot, all n)", "henighan+noise", t_a, None, ""))

@@ -17,7 +17,7 @@ Reference (torch, autograd, torch.optim.AdamW lr 1e-3 wd 1e-2, the notebook patt
   (entries 0 with probability S, else uniform (0, 1], rows of unit norm, like ours),
   shared by the K instances as our fresh batches are, importance-weighted loss;
 - SMDD: the naive dense loop of benchmarks/bench_sparse.py (dense (T, n) X).
-Ours: model.engine.Trainer, history recording included (the default budget; SMDD: the
+Ours: model.training.engine.Trainer, history recording included (the default budget; SMDD: the
 dataset-size sweep's), the dispatcher's choice of path (printed when the code has one).
 
 Timing: marginal times, (time of N2 steps - time of N1 steps) / (N2 - N1), each the best
@@ -264,7 +264,7 @@ def sparse_reference_step(p: Point) -> Callable[[], None]:
 def smdd_reference_step(T: int) -> Callable[[], None]:
     import torch
 
-    from model.data import model_dataset
+    from model.training.data import model_dataset
 
     N = 10_000
     g = torch.Generator().manual_seed(0)
@@ -290,14 +290,14 @@ def config_of(p: Point):
     if p.kind == "sparse":
         return TrainConfig(n=p.n, m=p.m, models=p.K, data="sparse", sparsity=p.S, batch=p.B, importance=importance(p),
                            steps=10**9, seed=0).validate()
-    from model.datasize import DATASIZE_HISTORY_MB
+    from model.experiments.datasize import DATASIZE_HISTORY_MB
 
     return TrainConfig(n=p.n, m=2, data="sparse", sparsity=0.999, examples=p.T, steps=10**9, seed=0,
                        schedule="warmup-cosine", warmup=2500, history_budget_mb=DATASIZE_HISTORY_MB).validate()
 
 
 def ours_runner(p: Point, threads: int | None):
-    from model.engine import Trainer, set_threads
+    from model.training.engine import Trainer, set_threads
 
     tr = Trainer(config_of(p), threads=threads)
     set_threads(threads)  # after the Trainer: it reaches the libraries imported by then (numba, torch)
@@ -329,7 +329,7 @@ def fired_fraction(tr, p: Point) -> float:
     if p.kind == "smdd":
         X = tr.dataset[0]
     else:
-        from model.data import BatchStream
+        from model.training.data import BatchStream
 
         X = BatchStream(tr.config).next()
     P = (X @ W[k].T) @ D.T + b[k]
@@ -371,7 +371,7 @@ def fits(p: Point, limit: float) -> tuple:
 def one_point(p: Point, a, fma: float, bw: float) -> dict:
     import torch
 
-    from model.engine import available_memory
+    from model.training.engine import available_memory
 
     row = asdict(p)
     row.update(name=p.name, label=p.label, load=load())

@@ -62,9 +62,9 @@ def headless_rate(cfg, seconds, threads=1):
     """The headless engine as `main.py train` runs it: recording to a run file."""
     import tempfile
 
-    from model.engine import Trainer, set_threads
-    from model.recording import RunFileRecorder
-    from model.runfile import RunWriter
+    from model.storage.runfile import RunWriter
+    from model.training.engine import Trainer, set_threads
+    from model.training.recording import RunFileRecorder
 
     set_threads(threads)
     cfg = cfg.replace(steps=10**9)
@@ -101,7 +101,7 @@ def scrub_breakdown(app, win, frames: int = 20) -> list:
     compose the whole window with GL); each view's own paint is ``grab()`` (rendered into an image,
     outside the window's backing store), so "composition and dispatch" = paint + compose minus the
     views' own paints."""
-    from model.analysis import analyze
+    from model.analysis.analysis import analyze
 
     s = win.session
     steps_arr = s.history.steps
@@ -263,8 +263,8 @@ def _n7_run(path="/tmp/bench_gui_7.h5"):
         return path
     _TRAINED[path] = True
     from model.config import TrainConfig
-    from model.engine import Trainer
-    from model.runfile import save_run
+    from model.storage.runfile import save_run
+    from model.training.engine import Trainer
 
     c = TrainConfig(n=7, steps=3000, seed=0)
     tr = Trainer(c)
@@ -365,8 +365,8 @@ def main(seconds=4.0):
 
     from app.gui.main_window import MainWindow
     from model.config import TrainConfig
-    from model.engine import Trainer
-    from model.runfile import save_run
+    from model.storage.runfile import save_run
+    from model.training.engine import Trainer
 
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     app = QApplication.instance() or QApplication([])

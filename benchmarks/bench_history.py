@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model.config import TrainConfig
 from model.history import DEFAULT_BUDGET_BYTES, History
-from model.runfile import RunWriter, open_run
+from model.storage.runfile import RunWriter, open_run
 
 N, M, K = 10_000, 2, 1
 STEPS = 1_000_000

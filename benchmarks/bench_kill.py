@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model.runfile import open_run
+from model.storage.runfile import open_run
 from tests.model.test_runfile import stream_and_kill
 
 

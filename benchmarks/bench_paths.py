@@ -1,11 +1,11 @@
-"""The cost model of model/paths.py against measured steps: every path at shapes around
+"""The cost model of model/training/paths.py against measured steps: every path at shapes around
 its constants, on one thread, in CPU seconds (the process's CPU time is what a step costs
 this process, whatever else runs on a shared machine; wall time is printed beside it).
 
 For each shape: each path's measured seconds a step (CPU; the best of --reps tries of a
 chunk of steps, data drawing and recording included), the model's prediction, their
 ratio, and whether the dispatcher's choice is the measured fastest. The constants in
-model.paths.Costs were set from this script's output.
+model.training.paths.Costs were set from this script's output.
 
 Run: .venv/bin/python benchmarks/bench_paths.py [--reps 3] [--seconds 1] [--paths lanes,fused,blas]
 """
@@ -18,9 +18,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from model import paths
 from model.config import TrainConfig
-from model.engine import Trainer, set_threads
+from model.training import paths
+from model.training.engine import Trainer, set_threads
 
 
 def shapes():

@@ -13,7 +13,7 @@ triple (1, 2, 3), slivers, bias, tilt, cube, labels on, view VIEW_SIZE):
   i.e. what redrawing at display rate costs.
 Baseline (same snapshots, same machine, same run): the naive build, a Python loop
 over the latent shape's triangles that clips each one by each axis of the
-triple with model.geometry.clip_polygon_halfplane and appends vertices and
+triple with model.analysis.geometry.clip_polygon_halfplane and appends vertices and
 colours to lists (what one writes first). Its ratio to ``build`` is the speed-up.
 
 Targets: latency and frame <= 16 ms at n = 7, <= 100 ms at n = 10,000.
@@ -35,8 +35,8 @@ TARGETS = {7: 16.0, 10_000: 100.0}
 
 
 def snapshots(n: int, count: int = 4):
-    from model.init import henighan
     from model.snapshot import Snapshot
+    from model.training.init import henighan
 
     rng = np.random.default_rng(0)
     out = []
@@ -56,7 +56,7 @@ def snapshots(n: int, count: int = 4):
 
 def naive_build(snap, triple, colors):
     """The baseline: per-triangle, per-axis Python loop (same cells, same colours)."""
-    from model import geometry as geo
+    from model.analysis import geometry as geo
     from render3d import scene as sc
 
     W2, D2, _ = sc.plane_of(snap)
@@ -108,8 +108,8 @@ def rows(quick: bool = False):
     if app.platformName() in ("offscreen", "minimal"):
         raise SystemExit("bench_plane3d needs an X server: bash scripts/xdisplay.sh .venv/bin/python "
                          "benchmarks/bench_plane3d.py")
-    from model import geometry as geo
-    from model.frame import Frame
+    from model.analysis import geometry as geo
+    from model.analysis.frame import Frame
     from render3d import scene as sc
     from render3d.plane_view import PlaneView
     from resources import palette

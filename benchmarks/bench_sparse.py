@@ -9,7 +9,7 @@ Reference (the naive loop): dense X of shape (T, n) (or a fresh dense (1024, n)
 batch from the same stream every step) in torch, relu(X @ W^T @ W + b), the
 loss, autograd, torch.optim.AdamW, one thread.
 
-Ours: model.engine.Trainer on the compiled sparse path, history recording
+Ours: model.training.engine.Trainer on the compiled sparse path, history recording
 included (the dataset-size sweep's budget), on one thread and on every core.
 Both are timed the same way: a warm-up, then whole steps for about --seconds.
 
@@ -38,9 +38,9 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from model.config import TrainConfig
-from model.data import BatchStream, model_dataset
-from model.datasize import DATASIZE_HISTORY_MB
-from model.engine import Trainer, set_threads
+from model.experiments.datasize import DATASIZE_HISTORY_MB
+from model.training.data import BatchStream, model_dataset
+from model.training.engine import Trainer, set_threads
 
 N, M, S = 10_000, 2, 0.999
 #: What the issue asks of each case (ratio to the reference).

@@ -8,8 +8,8 @@ batched einsum forward, autograd, torch.optim.AdamW (foreach); it trains only
 extrapolated linearly to the full step count (the table says so); pass
 --ref-steps 20000 to time it in full.
 
-Ours: model.sweep.SweepRunner, i.e. the compiled batched kernel, the final
-parameters of every model, and every model's verdict by model.analysis.analyze
+Ours: model.experiments.sweep.SweepRunner, i.e. the compiled batched kernel, the final
+parameters of every model, and every model's verdict by model.analysis.analysis.analyze
 (the same verdict `inspect` gives), timed end to end; its training part is
 shown on its own too.
 
@@ -29,8 +29,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from _common import notebook_step
 
 from model.config import TrainConfig
-from model.engine import set_threads
-from model.sweep import SweepRunner
+from model.experiments.sweep import SweepRunner
+from model.training.engine import set_threads
 
 
 def reference(K: int, n: int, steps: int, m: int = 2) -> float:

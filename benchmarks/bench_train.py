@@ -4,7 +4,7 @@ Baselines:
 - reference: the pattern of Anthropic's toy-models notebook: K models as one
   batched einsum forward, autograd, torch.optim.AdamW;
 - plain loop: one nn.Module per model, autograd, torch.optim.AdamW (K = 1).
-Ours: model.engine.Trainer, history recording included (default budget).
+Ours: model.training.engine.Trainer, history recording included (default budget).
 
 Run: .venv/bin/python benchmarks/bench_train.py [--seconds 2] [--quick]
 """
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from _common import notebook_step
 
 from model.config import TrainConfig
-from model.engine import Trainer, set_threads
+from model.training.engine import Trainer, set_threads
 
 
 def _timed(step_fn, seconds, per_call):
@@ -88,7 +88,7 @@ def ours(cfg, seconds=2.0):
 
 def reference_sparse(n, batch, S, seconds=2.0):
     """Autograd baseline for the sparse setting (one model): steps/s."""
-    from model.data import BatchStream
+    from model.training.data import BatchStream
 
     cfg = TrainConfig(n=n, data="sparse", sparsity=S, batch=batch)
     stream = BatchStream(cfg)

@@ -51,8 +51,8 @@ def _app():
 
 def snapshots(n: int, count: int = 4, seed: int = 0):
     """A few different snapshots of one kind (see the module docstring)."""
-    from model.init import henighan
     from model.snapshot import Snapshot
+    from model.training.init import henighan
 
     rng = np.random.default_rng(seed)
     out = []
@@ -71,9 +71,9 @@ def snapshots(n: int, count: int = 4, seed: int = 0):
 
 
 def contexts(snaps, K: int, N: int = 2000, seed: int = 1):
-    from model import geometry as geo
-    from model.analysis import analyze
-    from model.frame import Frame
+    from model.analysis import geometry as geo
+    from model.analysis.analysis import analyze
+    from model.analysis.frame import Frame
     from resources.palette import feature_colors
 
     rng = np.random.default_rng(seed)
@@ -119,7 +119,7 @@ class NaiveViews:
         from PyQt6.QtCore import QRectF
         from PyQt6.QtWidgets import QGraphicsPolygonItem
 
-        from model import geometry as geo
+        from model.analysis import geometry as geo
         from widgets.zone_map import RASTER_RES, raster_shape, zone_extent
 
         pg, p = self.pg, self.w["zones"].getPlotItem().getViewBox()

@@ -20,9 +20,9 @@ os.environ.setdefault("LGE_SETTINGS_ORG", "lge-bench")
 
 def headless_rate(cfg, seconds: float) -> float:
     """Steps a second of the engine as `main.py train` runs it (Trainer.run, all threads, a run file)."""
-    from model.engine import Trainer
-    from model.recording import RunFileRecorder
-    from model.runfile import RunWriter
+    from model.storage.runfile import RunWriter
+    from model.training.engine import Trainer
+    from model.training.recording import RunFileRecorder
 
     path = os.path.join(tempfile.mkdtemp(), "headless.h5")
     with RunWriter(path, cfg) as writer:
@@ -60,8 +60,8 @@ def main() -> int:
     from PyQt6.QtWidgets import QApplication
 
     from app.gui.main_window import MainWindow
-    from model import paths
     from model.config import TrainConfig
+    from model.training import paths
 
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     app = QApplication.instance() or QApplication([])

@@ -12,9 +12,9 @@ sweep of that length say), and one of --long steps, whose final verdicts are the
 - of the failures called ``moving``, the share perfect at --long (a moving call whose motion ended the failure);
 - of the models called ``settled``, the share still perfect;
 
-each with its Wilson 95% interval, and the calls by what decided them. Timing: model.outcome.judge on the short
+each with its Wilson 95% interval, and the calls by what decided them. Timing: model.analysis.outcome.judge on the short
 run's 1,000 models tiled to --timing-models (10,000) models, against the baseline every sweep pays already, the
-per-model analysis (model.analysis.analyze, without separability) of the same models at the same step; the ratio
+per-model analysis (model.analysis.analysis.analyze, without separability) of the same models at the same step; the ratio
 is the figure (absolute times depend on the machine). --json prints one JSON object.
 """
 from __future__ import annotations
@@ -29,11 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model.analysis import analyze
+from model.analysis.analysis import analyze
+from model.analysis.outcome import REASONS, Rows, diagnosis_code, history_outcomes, history_rows, judge
 from model.config import TrainConfig
-from model.engine import Trainer
-from model.outcome import REASONS, Rows, diagnosis_code, history_outcomes, history_rows, judge
-from model.sweep import wilson_interval
+from model.experiments.sweep import wilson_interval
+from model.training.engine import Trainer
 
 
 def train(cfg: TrainConfig, threads: int) -> Trainer:

@@ -40,11 +40,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from model.config import TrainConfig
-    from model.datasize import DataSizeSweep
+    from model.experiments.datasize import DataSizeSweep
+    from model.experiments.sweep import Sweep
     from model.history import History
-    from model.runfile import Run as FileRun
     from model.snapshot import Snapshot
-    from model.sweep import Sweep
+    from model.storage.runfile import Run as FileRun
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -308,7 +308,7 @@ class Figure:
 
 
 def _write_file(target: Path, data: bytes, force: bool) -> Path:
-    from model import outfile
+    from model.storage import outfile
 
     try:
         outfile.check_target(target, force)
@@ -467,7 +467,7 @@ class Run:
         object as typed fields. ``optimum``: also the local-optimum test (inspect --optimum);
         ``extras=False`` leaves out separability and sensitivity (faster at large n)."""
         from app.cli import inspect_report, optimum_report
-        from model.analysis import analyze
+        from model.analysis.analysis import analyze
 
         snap = self.snapshot(step, model)
         an = analyze(snap, onehot=self.config.onehot, extras=extras)
@@ -477,9 +477,9 @@ class Run:
     def arrays(self, step: int | None = None, stride: int | None = None,
                model: int | None = None) -> dict[str, Any]:
         """What ``main.py export --data`` writes, as numpy arrays: steps, W, b, loss, M (untied),
-        verdict, findings, dead, reconstructed (model.datafiles says how they are coded), for
+        verdict, findings, dead, reconstructed (model.experiments.datafiles says how they are coded), for
         every recorded step (or every ``stride``-th, or the one at ``step``) and every model (or ``model``)."""
-        from model import datafiles
+        from model.experiments import datafiles
 
         if model is not None:
             self._check_model(model)
@@ -490,7 +490,7 @@ class Run:
                   model: int | None = None, force: bool = False) -> Path:
         """``arrays(...)`` written to ``path`` (.npz or .safetensors) with the config, seed, code
         version and environment as metadata: ``main.py export RUN --data PATH``'s file."""
-        from model import datafiles
+        from model.experiments import datafiles
 
         models = list(range(self.models)) if model is None else [model]
         try:
@@ -509,8 +509,8 @@ class Run:
         import numpy as np
         import pandas as pd
 
-        from model.analysis import FINDING_KINDS
-        from model.datafiles import verdict_names
+        from model.analysis.analysis import FINDING_KINDS
+        from model.experiments.datafiles import verdict_names
 
         a, names = self.arrays(stride=stride, model=model), verdict_names()
         return pd.DataFrame({
@@ -523,9 +523,9 @@ class Run:
     def stable_since(self, step: int | None = None, model: int = 0) -> dict[str, Any]:
         """The earliest recorded step from which the diagnosis (verdict, dead features, dead outputs)
         is the one at ``step`` (default: the latest), found coarse-to-fine (a few dozen analyses
-        for a long history; model.story.stable_since): {"step", "verdict", "dead" (1-based),
+        for a long history; model.analysis.story.stable_since): {"step", "verdict", "dead" (1-based),
         "changed_at", "method", "analysed", "text"}. For a failure: the step it died."""
-        from model.story import stable_since
+        from model.analysis.story import stable_since
 
         self._check_model(model)
         since = stable_since(self.history, step, model, self.config.onehot)
@@ -537,7 +537,7 @@ class Run:
         verdict changed) and every loss plateau, oldest first."""
         import pandas as pd
 
-        from model.story import story_events
+        from model.analysis.story import story_events
 
         self._check_model(model)
         ev = story_events(self.history, model, self.config.onehot, stride)
@@ -600,7 +600,7 @@ def _html_table(frame: pd.DataFrame) -> str:
 
 class SweepResult:
     """A seed sweep: ``frame`` has one row per model (configuration, grid values, seed, verdict,
-    outcome, findings, loss, margins: model.datafiles.sweep_table); ``rates()`` one row per
+    outcome, findings, loss, margins: model.experiments.datafiles.sweep_table); ``rates()`` one row per
     configuration and verdict with Wilson 95% intervals; ``run(k)`` re-trains one model alone with
     its whole history; ``figure()`` draws the atlas; ``save_table`` writes CSV or Parquet."""
 
@@ -615,7 +615,7 @@ class SweepResult:
     @property
     def frame(self) -> pd.DataFrame:
         if self._frame is None:
-            from model.datafiles import sweep_table
+            from model.experiments.datafiles import sweep_table
 
             self._frame = sweep_table(self.sweep)
         return self._frame
@@ -635,7 +635,7 @@ class SweepResult:
     def save_table(self, path: PathLike, force: bool = False) -> Path:
         """The frame as .csv (metadata in PATH.json beside it) or .parquet (metadata in its schema):
         ``main.py export SWEEP --table PATH``'s file."""
-        from model import datafiles
+        from model.experiments import datafiles
 
         return _save_table(path, self.frame, datafiles.sweep_metadata(self.sweep), force)
 
@@ -669,7 +669,7 @@ class SweepResult:
 
 class DataSizeResult:
     """A dataset-size sweep (SMDD): ``frame`` has one row per size T and model
-    (model.datafiles.datasize_table); ``summary()`` is ``main.py datasize --json``'s object."""
+    (model.experiments.datafiles.datasize_table); ``summary()`` is ``main.py datasize --json``'s object."""
 
     def __init__(self, result: DataSizeSweep):
         self.result = result
@@ -682,7 +682,7 @@ class DataSizeResult:
     @property
     def frame(self) -> pd.DataFrame:
         if self._frame is None:
-            from model.datafiles import datasize_table
+            from model.experiments.datafiles import datasize_table
 
             self._frame = datasize_table(self.result)
         return self._frame
@@ -691,7 +691,7 @@ class DataSizeResult:
         return self.result.summary()
 
     def save_table(self, path: PathLike, force: bool = False) -> Path:
-        from model import datafiles
+        from model.experiments import datafiles
 
         return _save_table(path, self.frame, datafiles.datasize_metadata(self.result), force)
 
@@ -755,7 +755,7 @@ class ProbeResult:
 
 
 def _save_table(path: PathLike, frame: pd.DataFrame, meta: dict[str, Any], force: bool) -> Path:
-    from model import datafiles
+    from model.experiments import datafiles
 
     try:
         for t in datafiles.targets(path):
@@ -783,7 +783,7 @@ def _experiment_figure(write: Callable[[Path, Any], Any], size: tuple[int, int],
 # ================================================================ the commands
 def _train(kwargs: Mapping[str, Any], config: TrainConfig | None = None) -> Run:
     from app.cli import train_from_args
-    from model.runfile import Run as FileRun
+    from model.storage.runfile import Run as FileRun
 
     ns = _namespace("train", [], kwargs, options("train"))
     t = _call(train_from_args, ns, _bar(), config)
@@ -807,7 +807,7 @@ def train(**kwargs: Any) -> Run:
 
 def open_run(path: PathLike) -> Run:
     """A saved run file (``main.py inspect``'s input); a bad file is one RunFileError line."""
-    from model.runfile import open_run as read
+    from model.storage.runfile import open_run as read
 
     return Run(read(os.fspath(path)))
 

@@ -7,7 +7,7 @@ whether a sweep grid may vary it, and how the experiment form shows it. ``schema
 reads these declarations back as ``Option`` records, and everything else is built
 from them: ``validate()`` (every bad field at once, in one ``ConfigError``), the
 experiment form (widgets.experiment_form), the training options of every command
-that trains (app.cli) and the sweep grid parser (model.sweep). Adding a training
+that trains (app.cli) and the sweep grid parser (model.experiments.sweep). Adding a training
 option is one ``option(...)`` line here. Rules between options (a batch within the
 training set, analytic needs m = 2, ...) are ``RULES``.
 """
@@ -29,7 +29,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "warmup-cosine")
 INITS = ("xavier", "analytic", "run")
 DEVICES = ("cpu", "cuda")
-#: The training paths (model/paths.py), "auto": the one the cost model picks for the run's shape.
+#: The training paths (model/training/paths.py), "auto": the one the cost model picks for the run's shape.
 BACKENDS = ("auto", "lanes", "fused", "blas", "torch")
 
 #: Each optimiser's weight decay when none is given: torch.optim's own defaults
@@ -509,14 +509,14 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ SMDD
-#: Fresh examples that measure a dataset-size sweep's test loss (model.datasize).
+#: Fresh examples that measure a dataset-size sweep's test loss (model.experiments.datasize).
 DEFAULT_TEST_EXAMPLES = 2_000
 
 
 def smdd_config(n: int = 10_000, **changes: Any) -> TrainConfig:
     """SMDD's training setting (the sizes are set per T): n = 10,000, m = 2, S = 0.999,
     full-batch AdamW, lr 1e-3, weight decay 1e-2, warm-up 2,500 steps then cosine,
-    50,000 steps. Here rather than in model.datasize so that the command line's
+    50,000 steps. Here rather than in model.experiments.datasize so that the command line's
     defaults cost no import of the training machinery."""
     cfg = TrainConfig(n=n, m=2, data="sparse", sparsity=0.999, examples=None, batch=None, steps=50_000,
                       optimizer="adamw", lr=1e-3, weight_decay=1e-2, schedule="warmup-cosine", warmup=2_500)

@@ -59,7 +59,7 @@ import numpy as np
 from .snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from .recording import Block
+    from .training.recording import Block
 
 DEFAULT_BUDGET_BYTES = 256 * 2**20
 
@@ -365,7 +365,7 @@ class History:
 
     # -------------------------------------------------------------- recorder
     def record(self, block: Block) -> None:
-        """As a recorder of a run (model.recording): append the block's rows (the policy keeps
+        """As a recorder of a run (model.training.recording): append the block's rows (the policy keeps
         them or holds the last as the latest) and mark the models that halted."""
         self.append_block(block.steps, block.W, block.b, block.loss, block.M)
         for k, s in block.halted.items():

@@ -59,7 +59,7 @@ from .gl_items import GLView, LabelItem, LineItem, MeshItem, PointItem, paint_la
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from model.frame import Frame
+    from model.analysis.frame import Frame
 
 BACKGROUND = (255, 255, 255, 255)
 #: Pixel sizes of the drawing elements at scale 1 (render_image scales them with the image).

@@ -13,7 +13,7 @@ never an n x n array): n = 10,000 builds in a few milliseconds.
 
 The parts (see Scene for the arrays):
 - the latent shape: the polygon of h-space through the W_t in angular order
-  (model.geometry.latent_shape), triangulated as a fan from h = 0 (exact when
+  (model.analysis.geometry.latent_shape), triangulated as a fan from h = 0 (exact when
   every angular gap is below pi, pac-man included; a gap of pi or more is cut
   off along its chord), then split along the three lines p_a(h) = 0 of the
   triple into cells of constant sign pattern. A cell where exactly one axis
@@ -34,7 +34,7 @@ The parts (see Scene for the arrays):
   and optionally the unit ReLU hypercube in the positive octant.
 - after ReLU: each vertex's image ReLU(p(W_t)) and a line to it.
 
-m != 2: the plane is model.geometry.plane_basis's (the top two principal
+m != 2: the plane is model.analysis.geometry.plane_basis's (the top two principal
 directions of W's columns, as in the 2D views); ``Scene.plane`` says so.
 """
 from __future__ import annotations
@@ -48,13 +48,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from model import geometry as geo
+from model.analysis import geometry as geo
 from model.snapshot import Snapshot
 from views.settings import CAMERA_PRESETS, Triple
 from views.settings import PlaneSettings as PlaneSettings  # re-exported: where the 3D view's settings were
 
 if TYPE_CHECKING:
-    from model.analysis import Analysis
+    from model.analysis.analysis import Analysis
 
 #: Colour (RGBA 0..1) of the part of the shape where no axis of the triple fires.
 NEUTRAL = (0.70, 0.71, 0.75, 0.42)
@@ -823,7 +823,7 @@ def build_scene(snap: Snapshot, settings: PlaneSettings, colors: np.ndarray | No
                 dead: Sequence[int] | None = None) -> Scene:
     """All arrays of the 3D view for (snapshot, settings, feature colours (n, 4) uint8).
 
-    ``dead``: 0-based dead features (model.analysis.Analysis.dead); a dead axis
+    ``dead``: 0-based dead features (model.analysis.analysis.Analysis.dead); a dead axis
     of the triple whose tilt is not exactly flat is labelled "dead, nearly flat".
     """
     n = snap.n

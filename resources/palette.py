@@ -49,7 +49,7 @@ VERDICT_COLORS = {
 VERDICT_OTHER = (51, 51, 51)
 #: The initial parameters (step 0): no verdict, so no verdict's colour.
 INITIAL_COLOR = (85, 85, 85)
-#: One colour per outcome (model.outcome), the one table: the timeline's strip, the atlas' curve and rows.
+#: One colour per outcome (model.analysis.outcome), the one table: the timeline's strip, the atlas' curve and rows.
 OUTCOME_COLORS = {"settled": (44, 160, 44), "stuck": (59, 10, 10), "moving": (255, 191, 0)}
 
 

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .settings import CameraSettings, GramSettings, HistorySettings, PlaneSettings, WheelSettings, ZoneSettings
 
 if TYPE_CHECKING:
-    from model.frame import Frame
+    from model.analysis.frame import Frame
 
 
 class View(Protocol):
     """What the window, the export dialog and the exporter ask of a view's widget (the class a
-    ``ViewSpec.widget`` names): ``set_frame(frame)`` draws a model.frame.Frame (None: clear), the only
+    ``ViewSpec.widget`` names): ``set_frame(frame)`` draws a model.analysis.frame.Frame (None: clear), the only
     thing a view receives; ``featureClicked`` (a Qt signal of the feature's 0-based index) reports
     a click on a feature. A view with options (``ViewSpec.settings``) also has ``settings`` (the value of
     that class), ``set_settings(value)`` and a ``settingsChanged`` signal; a view may have
@@ -43,9 +43,9 @@ class View(Protocol):
     def set_frame(self, frame: Frame | None) -> None: ...
 
 
-#: What a view may need from a frame besides the snapshot, its colours and the selection (model.frame.Frame):
+#: What a view may need from a frame besides the snapshot, its colours and the selection (model.analysis.frame.Frame):
 #: the snapshot's analysis, the run's recorded history, the shown model's dataset, the loss curves of all
-#: models, the story of the run (the diagnosis' events, model.story) and the outcome in force at the step.
+#: models, the story of the run (the diagnosis' events, model.analysis.story) and the outcome in force at the step.
 FRAME_NEEDS = frozenset({"analysis", "history", "dataset", "losses", "story", "outcome"})
 
 

@@ -9,11 +9,11 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, QPointF
 from PyQt6.QtWidgets import QWidget
 
-from model import geometry as geo
+from model.analysis import geometry as geo
 from model.snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from model.frame import Frame
+    from model.analysis.frame import Frame
 
 from .views2d import (
     BACKGROUND,

@@ -20,7 +20,7 @@ from resources.palette import BLUE, GREEN, GREY, PURPLE, RED
 from .views2d import log_ticks_at
 
 if TYPE_CHECKING:
-    from model.datasize import DataSizeSweep
+    from model.experiments.datasize import DataSizeSweep
 
 TRAIN_PEN, TEST_PEN = BLUE, RED  # the loss curves
 FEATURE_PEN, DATA_PEN = GREY, BLUE  # the embedding panels: feature vectors, training examples
@@ -64,7 +64,7 @@ def embedding_segments(H: np.ndarray, max_points: int = POINTS_MAX) -> np.ndarra
     """(k, 4) segments from the origin to each column of H (m = 2; an even subsample above max_points)."""
     H = np.asarray(H, dtype=np.float64)
     if H.shape[0] != 2:
-        from model.geometry import project
+        from model.analysis.geometry import project
 
         H = project(H)
     T = H.shape[1]

@@ -40,8 +40,8 @@ from PyQt6.QtWidgets import (
 )
 
 from model.config import DEFAULT_WEIGHT_DECAY, ConfigError, Option, TrainConfig, importance_decay, schema
-from model.engine import cuda_available
-from model.h5io import RunFileError, check_readable
+from model.storage.h5io import RunFileError, check_readable
+from model.training.engine import cuda_available
 
 #: The groups of each column when the form has two (groups not named here go right).
 COLUMNS = (("Model", "Data", "Start from"), ("Optimisation", "Recording"))

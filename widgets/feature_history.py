@@ -1,8 +1,8 @@
 """The story of each chosen feature over the whole run: |W_i| against the dead threshold,
 b_i against 1/n, the fractional dimensionality D_i and the sliver share, at every recorded
-step (model.feature_history computes the series, vectorised over steps), with the current
+step (model.analysis.feature_history computes the series, vectorised over steps), with the current
 step as a cursor you can drag (dragging asks for that step: ``stepRequested``) and the
-diagnosis' events (model.story: a feature died, the verdict changed, the loss plateaued) as
+diagnosis' events (model.analysis.story: a feature died, the verdict changed, the loss plateaued) as
 vertical lines, on a log or linear step axis (``HistorySettings``).
 
 The features: the selection (at most FEATURES_MAX); with nothing selected, every feature up
@@ -27,7 +27,7 @@ from PyQt6.QtCore import QPointF, Qt, pyqtSignal
 from PyQt6.QtGui import QFont, QFontMetrics
 from PyQt6.QtWidgets import QWidget
 
-from model.feature_history import SERIES, FeatureSeries, SeriesTracker
+from model.analysis.feature_history import SERIES, FeatureSeries, SeriesTracker
 from model.snapshot import Snapshot
 from views.settings import HistorySettings
 
@@ -36,7 +36,7 @@ from .views2d import BACKGROUND, PlotContent, PlotPanel, feature_colors_for, fmt
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from model.frame import Frame
+    from model.analysis.frame import Frame
 
 #: While training records steps (nothing else changed), the curves are drawn again at most this often
 #: (seconds): each redraw hands every curve all its points, and the cursor moves every frame anyway.

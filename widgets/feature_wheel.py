@@ -3,7 +3,7 @@ features marked at the origin, the analysis' radius groups as dashed circles,
 and for a finite dataset the data embeddings h_t = W x_t (the SMDD figure).
 
 On demand ("gap needed"), the two-circle question: for a feature W_i inside its
-neighbours' circle (model.separability's gap evidence: the neighbours u, v are the
+neighbours' circle (model.analysis.separability's gap evidence: the neighbours u, v are the
 edge of the other live features' hull that the ray through W_i crosses), the
 chord u-v, an arc over the actual gap between u and v, and two dashed rays in
 W_i's colour at the edges of the gap it would need to lie outside the chord (its
@@ -32,14 +32,14 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QPainter, QPolygonF
 from PyQt6.QtWidgets import QSpinBox, QWidget
 
-from model import geometry as geo
+from model.analysis import geometry as geo
 from model.snapshot import Snapshot
 from views.settings import STRONGEST_MAX, WheelSettings
 
 if TYPE_CHECKING:
-    from model.analysis import Analysis
-    from model.frame import Frame
-    from model.separability import Separability
+    from model.analysis.analysis import Analysis
+    from model.analysis.frame import Frame
+    from model.analysis.separability import Separability
 
 from .views2d import (
     LABEL_MAX,

@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QRectF
 from PyQt6.QtWidgets import QWidget
 
-from model import geometry as geo
+from model.analysis import geometry as geo
 from model.snapshot import Snapshot
 from resources import palette
 from views.settings import GramSettings
@@ -34,7 +34,7 @@ from .views2d import (
 )
 
 if TYPE_CHECKING:
-    from model.frame import Frame
+    from model.analysis.frame import Frame
 
 #: The largest block shown (rows and columns).
 BLOCK_MAX = 200

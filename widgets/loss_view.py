@@ -23,7 +23,7 @@ from .views2d import PlotContent, PlotPanel, fmt_num, no_si_prefix
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from model.frame import Frame
+    from model.analysis.frame import Frame
 
 #: Up to this many other models are drawn as lines; more become a band.
 OTHERS_MAX = 20

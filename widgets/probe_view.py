@@ -2,7 +2,7 @@
 
 Controls pick a one-parameter path through the snapshot (b_i + t; W_i + t u with u
 another feature's W_j, an angle or random; a random direction in all
-parameters; W_i turned by an angle θ, |W_i| kept: model/probe.py); the plot
+parameters; W_i turned by an angle θ, |W_i| kept: model/analysis/probe.py); the plot
 shows loss(t) with t = 0 marked, the tangent (slope) and the local quadratic
 (curvature) there, and a draggable marker for the chosen t; a slider moves it
 too. The readout gives loss(0), the slope and curvature by finite differences
@@ -42,7 +42,7 @@ from resources.palette import BLUE, GREEN, PURPLE, RED
 from .views2d import no_si_prefix
 
 if TYPE_CHECKING:
-    from model.probe import ProbeResult
+    from model.analysis.probe import ProbeResult
 
 CURVE_PEN, TANGENT_PEN, QUAD_PEN = BLUE, RED, GREEN  # loss(t), the slope and the curvature at 0
 REF_PEN = PURPLE  # the two-vector closed form

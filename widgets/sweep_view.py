@@ -42,15 +42,15 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from model.analysis import FINDING_KINDS
-from model.outcome import OUTCOMES
-from model.sweep import SWEEP_VERDICTS, Sweep, SweepEntry, loss_histogram
+from model.analysis.analysis import FINDING_KINDS
+from model.analysis.outcome import OUTCOMES
+from model.experiments.sweep import SWEEP_VERDICTS, Sweep, SweepEntry, loss_histogram
 from resources import palette
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-#: One colour per verdict (bars, histogram, thumbnail frames) and per outcome (model.outcome): the atlas's
+#: One colour per verdict (bars, histogram, thumbnail frames) and per outcome (model.analysis.outcome): the atlas's
 #: curve, table rows and gallery tooltips; resources.palette holds the one table of each.
 VERDICT_COLORS = palette.VERDICT_COLORS
 OUTCOME_COLORS = palette.OUTCOME_COLORS
@@ -88,7 +88,7 @@ def thumbnail_segments(W: np.ndarray, size: float, margin: float = 6.0) -> np.nd
     scaled so the longest fits the thumbnail; y grows downwards."""
     W = np.asarray(W, dtype=np.float64)
     if W.shape[0] != 2:
-        from model.geometry import project
+        from model.analysis.geometry import project
 
         W = project(W)
     r = float(np.max(np.hypot(W[0], W[1]))) if W.size else 0.0

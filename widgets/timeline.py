@@ -147,7 +147,7 @@ class StorySlider(QSlider):
     MARK_PX = 5
     STRIP_PX = 4
     PLATEAU_COLOR = "#17becf"
-    #: The outcome strip, just above the verdict strip: the outcome in force over each stretch (model.outcome).
+    #: The outcome strip, just above the verdict strip: the outcome in force over each stretch (model.analysis.outcome).
     OUTCOME_PX = 3
     OUTCOME_COLORS: ClassVar[dict] = {k: palette.hex_color(v) for k, v in palette.OUTCOME_COLORS.items()}  # the one table
 
@@ -709,7 +709,7 @@ class Timeline(QWidget):
             self.stepRequested.emit(after)
 
     def set_events(self, events: Iterable[dict] | None) -> None:
-        """Mark the story: [{"step", "text", "color"?, "kind"?}, ...] (model.story.story_events):
+        """Mark the story: [{"step", "text", "color"?, "kind"?}, ...] (model.analysis.story.story_events):
         diagnosis changes (no kind, or "diagnosis"), loss plateaus (kind "plateau", their own mark
         style, left out of the verdict strip) and outcomes (kind "outcome" with "outcome": the strip
         above the verdict strip). A mark sits on the recorded snapshot at or before its step. The

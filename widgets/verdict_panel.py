@@ -25,7 +25,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from model.analysis import DEAD_ABS, DEAD_REL, OWN_TOL, RECON_TOL, Analysis, finding_lines
+from model.analysis.analysis import DEAD_ABS, DEAD_REL, OWN_TOL, RECON_TOL, Analysis, finding_lines
 from model.snapshot import NOT_FINITE, Snapshot, not_finite_message
 from resources import palette
 
@@ -35,7 +35,7 @@ from .views2d import feature_colors_for, fmt_num, qcolor, ranges_text, selected_
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from model.frame import Frame
+    from model.analysis.frame import Frame
 
 COLUMNS = ("feature", "norm", "angle", "bias", "D_i", "p_i(W_i)", "max p_j", "reconstructed", "dead", "separable",
            "fires at x >", "merged")
@@ -54,7 +54,7 @@ TABLE_ROWS_SHOWN = 8
 #: The colour of the initial parameters (step 0): no verdict, so no verdict's colour.
 INITIAL_COLOR = palette.hex_color(palette.INITIAL_COLOR)
 #: What each column of the table holds and how to read it (the header's tooltips); the thresholds
-#: are model.analysis's own.
+#: are model.analysis.analysis's own.
 COLUMN_TIPS = {
     "feature": "feature i (1-based) in its colour; selected features first, in bold",
     "norm": (f"|W_i|, the length of feature i's vector; dead below {DEAD_REL:g} x the largest (or {DEAD_ABS:g}); "
@@ -208,12 +208,12 @@ def verdict_label(a: Analysis, step: int) -> str:
 
 
 def event_text(verdict: str, step: int, text: str) -> str:
-    """A diagnosis event's text on the timeline (model.story): at step 0, the initial parameters."""
+    """A diagnosis event's text on the timeline (model.analysis.story): at step 0, the initial parameters."""
     return f"initial parameters (as initialised: {text})" if is_initial(step) else text
 
 
 def dress_story(events: list[dict]) -> list[dict]:
-    """Colour and word the story's diagnosis events (model.story.story_events) for the timeline and the
+    """Colour and word the story's diagnosis events (model.analysis.story.story_events) for the timeline and the
     feature history, in place: the verdict's colour, grey and 'initial parameters' at step 0."""
     for e in events:
         if e.get("kind", "diagnosis") == "diagnosis":  # plateaus and outcomes keep their own marks
@@ -523,7 +523,7 @@ class VerdictPanel(QWidget):
         self.model.set_analysis(a, table_order(snap.n, sel.tolist()), colors, sel.tolist())
         lines = summary_lines(a)
         outcome = frame.outcome
-        if outcome and not is_initial(a.step):  # model.story's outcome event in force: "Symmetric failure, stuck: ..."
+        if outcome and not is_initial(a.step):  # model.analysis.story's outcome event in force: "Symmetric failure, stuck: ..."
             lines[0] = f"{verdict_words(a.verdict)}, {outcome['outcome']}: {a.verdict_text}"
             since = outcome["step"]
             at = outcome.get("judged_at", since)

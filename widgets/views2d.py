@@ -1,6 +1,6 @@
 """The six 2D views and what they share.
 
-Every view is a QWidget with ``set_frame(frame)`` (redraw from a model.frame.Frame,
+Every view is a QWidget with ``set_frame(frame)`` (redraw from a model.analysis.frame.Frame,
 None clears), a ``featureClicked(int)`` signal (0-based feature index) and pure
 module-level helpers that compute what it draws (testable without pixels):
 
@@ -44,7 +44,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from model import geometry as geo
+from model.analysis import geometry as geo
 from model.snapshot import Snapshot, not_finite_message
 from resources import palette
 from views import registry
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
     from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
 
-    from model.frame import Frame
+    from model.analysis.frame import Frame
 
 #: Above this many features no per-feature text labels are drawn (selected ones still are).
 LABEL_MAX = 40

@@ -21,9 +21,9 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtWidgets import QWidget
 
-from model import geometry as geo
-from model.analysis_provider import SEPARATION_FULL_MAX
-from model.separability import Separability
+from model.analysis import geometry as geo
+from model.analysis.analysis_provider import SEPARATION_FULL_MAX
+from model.analysis.separability import Separability
 from model.snapshot import Snapshot
 from views.settings import ZoneSettings
 
@@ -52,7 +52,7 @@ from .views2d import (
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from model.frame import Frame
+    from model.analysis.frame import Frame
 
 #: Exact zone polygons up to this many features, the strongest-feature raster above.
 POLYGON_MAX = 300
@@ -355,7 +355,7 @@ def draw_arrows(view: Any, W2: np.ndarray, feats: np.ndarray, colors: np.ndarray
 
 
 def separability_of(frame: Frame) -> Separability:
-    """The frame's snapshot's model.separability.Separability over its live features (the
+    """The frame's snapshot's model.analysis.separability.Separability over its live features (the
     analysis' dead features excluded): the analysis' own when it carries one for this
     snapshot, else the frame's provider's (Frame.separability: computed once for the last
     snapshot and selection, the views redraw at display rate). Above SEPARATION_FULL_MAX

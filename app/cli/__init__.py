@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # annotations only: the parser path imports no numpy or h5py
     import os
 
-    from model.analysis import Analysis
+    from model.analysis.analysis import Analysis
     from model.config import Option, TrainConfig
-    from model.engine import Trainer
     from model.history import History
-    from model.runfile import Run
     from model.snapshot import Snapshot
+    from model.storage.runfile import Run
+    from model.training.engine import Trainer
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1  # the machine failed (a full disk, an I/O error, out of memory), not the input
@@ -123,7 +123,7 @@ class Interrupt:
 def check_out(path: str | os.PathLike[str], force: bool, what: str = "--out") -> None:
     """Refuse, before any work, an output path that cannot be written: an existing file
     unless --force (one rule for every command that writes), a folder, a missing folder."""
-    from model.outfile import check_target, problem
+    from model.storage.outfile import check_target, problem
 
     try:
         check_target(path, force)
@@ -424,11 +424,11 @@ def train_from_args(a: argparse.Namespace, bar_class: Callable | None = None,
     validated config to train instead of the options' (the API's re-run of a sweep's model)."""
     import numpy as np
 
-    from model.data import make_dataset
-    from model.engine import Trainer, check_memory
-    from model.init import initial_parameters
-    from model.recording import RunFileRecorder
-    from model.runfile import RunWriter, autosave_path
+    from model.storage.runfile import RunWriter, autosave_path
+    from model.training.data import make_dataset
+    from model.training.engine import Trainer, check_memory
+    from model.training.init import initial_parameters
+    from model.training.recording import RunFileRecorder
 
     if bar_class is None:
         from tqdm import tqdm as bar_class
@@ -458,7 +458,7 @@ def train_from_args(a: argparse.Namespace, bar_class: Callable | None = None,
                 halted_msgs.append(f"model {k}: loss became NaN/inf at step {s}; its history stops at its "
                                    f"last finite snapshot")
 
-        from model.outcome import decide_hook
+        from model.analysis.outcome import decide_hook
 
         try:
             at_steps, on_step = decide_hook(cfg)  # until_decided: stop once every model is settled or stuck
@@ -469,7 +469,7 @@ def train_from_args(a: argparse.Namespace, bar_class: Callable | None = None,
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from model.analysis import analyze
+    from model.analysis.analysis import analyze
 
     t = train_from_args(a)
     cfg, trainer, out = t.cfg, t.trainer, t.out
@@ -490,7 +490,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if cfg.models == 1:
         snap = h.snapshot(model=0)
         an = analyze(snap, onehot=onehot)
-        from model.analysis import format_analysis
+        from model.analysis.analysis import format_analysis
 
         print(format_analysis(an))
     else:
@@ -513,14 +513,14 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------- inspect
 def cmd_inspect(a: argparse.Namespace) -> int:
-    from model.analysis import analyze, format_analysis
-    from model.outcome import outcome_of, outcome_words
-    from model.runfile import open_run
+    from model.analysis.analysis import analyze, format_analysis
+    from model.analysis.outcome import outcome_of, outcome_words
+    from model.storage.runfile import open_run
 
     run = open_run(a.run)
     snap = run_snapshot(run, a)
     an = analyze(snap, onehot=run.config.onehot, extras=True)  # separability and sensitivity at any n
-    # the outcome reads the run's history up to this step and its optimiser (model/outcome.py)
+    # the outcome reads the run's history up to this step and its optimiser (model/analysis/outcome.py)
     out = outcome_of(run.history, run.config, a.model, snap.step, full=a.optimum)
     opt = optimum_report(run, snap, a.model) if a.optimum else None
     if a.json:
@@ -539,9 +539,9 @@ def inspect_report(run: Run, snap: Snapshot, an: Analysis, model: int, optimum: 
                    path: str | None = None, outcome: dict | None = None) -> dict:
     """What ``inspect --json`` prints for ``snap`` (model ``model`` of ``run``) and its analysis
     ``an``: the analysis' JSON form with the model, the run file, its outcome (``outcome``, computed
-    here from the run's history when not given: model.outcome.outcome_of) and, when computed, the
+    here from the run's history when not given: model.analysis.outcome.outcome_of) and, when computed, the
     local optimum. The Python API's ``Run.diagnose`` reads the same dict."""
-    from model.outcome import outcome_of, outcome_words
+    from model.analysis.outcome import outcome_of, outcome_words
 
     d = an.to_dict()
     d.setdefault("model", int(model))
@@ -573,21 +573,21 @@ def check_finite(snap: Snapshot, history: History, path: object, prog: str = "")
     step before it that is finite (nothing is analysed, probed or drawn from NaN or inf)."""
     if snap.finite:
         return
-    from model.runfile import nonfinite_problem
+    from model.storage.runfile import nonfinite_problem
 
     before = history.last_finite_step(snap.model, snap.step - 1)
     raise CliError(f"{prog}{path}: {nonfinite_problem(snap, before)}")
 
 
 def optimum_report(run: Run, snap: Snapshot, model: int) -> dict:
-    """inspect --optimum: model.optimum's test on the snapshot, the recorded step since which
-    the diagnosis is unchanged (model.story), and whether what the loss could still lose is
+    """inspect --optimum: model.analysis.optimum's test on the snapshot, the recorded step since which
+    the diagnosis is unchanged (model.analysis.story), and whether what the loss could still lose is
     below what float32 training resolves."""
     import numpy as np
 
-    from model.optimum import coupled_l2, local_optimum
-    from model.probe import objective_for
-    from model.story import stable_since
+    from model.analysis.optimum import coupled_l2, local_optimum
+    from model.analysis.probe import objective_for
+    from model.analysis.story import stable_since
 
     cfg = run.config
     obj = objective_for(cfg, run.dataset, model)
@@ -621,7 +621,7 @@ def _out_of_memory(exc: BaseException) -> bool:
 
 def _run(argv) -> int:
     from model.config import ConfigError
-    from model.outfile import RunFileError  # light: the parser path imports no h5py
+    from model.storage.outfile import RunFileError  # light: the parser path imports no h5py
 
     _COMMAND[0] = argv[0] if argv and argv[0] in COMMANDS else None
     try:

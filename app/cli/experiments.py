@@ -81,7 +81,7 @@ def _connect_cluster(a) -> None:
     address that does not answer is one line; an empty one is refused, not taken for "run
     here"). Ray is imported only here."""
     if a.cluster is not None:
-        from model import cluster
+        from model.experiments import cluster
 
         cluster.connect(a.cluster)
 
@@ -90,7 +90,7 @@ def _run_maybe_on_cluster(a, runner, progress, what: str):
     """runner.run(progress), or on Ray when --cluster is given."""
     if a.cluster is None:
         return runner.run(progress)
-    from model import cluster
+    from model.experiments import cluster
 
     try:
         if what == "sweep":
@@ -171,8 +171,8 @@ def sweep_from_args(a: argparse.Namespace, bar_class: Callable | None = None) ->
     if bar_class is None:
         from tqdm import tqdm as bar_class
 
-    from model.datasize import fmt_seconds
-    from model.sweep import SweepClock, SweepRunner, default_sweep_path, parse_grid
+    from model.experiments.datasize import fmt_seconds
+    from model.experiments.sweep import SweepClock, SweepRunner, default_sweep_path, parse_grid
 
     if a.init == "run":
         raise CliError("main.py sweep: --init: a sweep trains fresh models: use xavier or analytic")
@@ -323,7 +323,7 @@ def _parse_range(text: str):
                        f"got {text!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
         raise CliError(f"main.py probe: --range must be two finite numbers a,b with a < b, got {text!r}")
-    from model.probe import T_MAX
+    from model.analysis.probe import T_MAX
 
     if max(abs(lo), abs(hi)) > T_MAX:
         raise CliError(f"main.py probe: --range: each end must be within ±{T_MAX:.6g} (the largest float32: the "
@@ -391,8 +391,8 @@ def _probe_check_args(a) -> tuple:
 
 def _probe_snapshot(a):
     """(run, snapshot, its analysis) of --model at --step."""
-    from model.analysis import analyze
-    from model.runfile import open_run
+    from model.analysis.analysis import analyze
+    from model.storage.runfile import open_run
 
     run = open_run(a.run)
     cfg = run.config
@@ -446,7 +446,7 @@ def _probe_continue(a, run, snap, path, t_at, objective):
 
     from tqdm import tqdm
 
-    from model import probe as pr
+    from model.analysis import probe as pr
 
     start = pr.perturbed(snap, path, t_at, objective)
     stop = threading.Event()
@@ -474,10 +474,10 @@ def _probe_continue(a, run, snap, path, t_at, objective):
 def _probe_save(a, run, snap, path, t_at, objective, cont) -> str:
     """--out: the perturbed model at t_at (one snapshot), or its continued training (the whole
     history), as a run file that inspect, export, probe and the window open. Returns what was saved."""
-    from model import probe as pr
+    from model.analysis import probe as pr
     from model.history import History
-    from model.runfile import save_run
     from model.snapshot import nonfinite_text
+    from model.storage.runfile import save_run
 
     cfg = run.config
     meta = {"perturbed_from": {"run": str(a.run), "model": int(a.model), "step": int(snap.step),
@@ -528,7 +528,7 @@ def compute_probe(a: argparse.Namespace) -> tuple:
     """The probe the parsed ``probe`` options ask for, before any continuation or file:
     (run, snapshot, its analysis, the path, the objective, the ProbeResult, (lo, hi), the
     JSON-safe dict that ``probe --json`` starts from). The Python API's probe() calls it."""
-    from model import probe as pr
+    from model.analysis import probe as pr
 
     lo, hi = _probe_check_args(a)
     run, snap, an = _probe_snapshot(a)
@@ -680,7 +680,7 @@ def datasize_from_args(a: argparse.Namespace, bar_class: Callable | None = None)
     if bar_class is None:
         from tqdm import tqdm as bar_class
 
-    from model.datasize import DataSizeRunner, fmt_seconds, parse_sizes
+    from model.experiments.datasize import DataSizeRunner, fmt_seconds, parse_sizes
 
     if a.data != "sparse":
         raise CliError(f"main.py datasize: --data must be sparse for a dataset-size sweep, got {a.data}")
@@ -702,7 +702,7 @@ def datasize_from_args(a: argparse.Namespace, bar_class: Callable | None = None)
                             overwrite=a.force)
     _connect_cluster(a)
     # one bar for the whole sweep (its estimated work, in permille), with the size in
-    # progress and the time left from model.datasize.TimeLeft
+    # progress and the time left from model.experiments.datasize.TimeLeft
     bar = bar_class(total=1000, disable=a.quiet, file=sys.stderr, dynamic_ncols=True,
                     bar_format="{percentage:3.0f}%|{bar}| {desc}")
 

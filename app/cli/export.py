@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
     from app.export.figure import FigureOptions
     from app.export.view_settings import CameraSettings, ViewSettings
-    from model.explorer import ExplorerState
-    from model.frame import Frame
+    from model.analysis.explorer import ExplorerState
+    from model.analysis.frame import Frame
     from model.snapshot import Snapshot
 
 #: --view: every view of the registry by its key and its aliases, or "figure" (several side by side).
@@ -272,8 +272,8 @@ def load(a: argparse.Namespace, panels: Sequence[str]) -> tuple[ExplorerState, F
     view_options(a, panels, None)  # a bad --set is refused before anything starts (the axes' range: below)
     prepare_display(needs_gl(panels))
     qt_app()
-    from model.explorer import ExplorerState
-    from model.runfile import RunFileError
+    from model.analysis.explorer import ExplorerState
+    from model.storage.runfile import RunFileError
 
     s = ExplorerState()
     try:
@@ -302,8 +302,8 @@ def load(a: argparse.Namespace, panels: Sequence[str]) -> tuple[ExplorerState, F
 # ----------------------------------------------------------------- commands
 def cmd_export(a: argparse.Namespace) -> int:
     from app.export.figure import ExportError, FigureRenderer, check_output
-    from model.h5io import RUN_FORMAT as FORMAT
-    from model.h5io import file_kind
+    from model.storage.h5io import RUN_FORMAT as FORMAT
+    from model.storage.h5io import file_kind
 
     if a.data is not None or a.table is not None:
         return export_data(a)
@@ -397,7 +397,7 @@ def export_experiment(a: argparse.Namespace, kind: str) -> int:
     """``export`` of a sweep file (the atlas of --config) or a dataset-size file (the SMDD view of --model)."""
     from app.export import experiment_figures as ef
     from app.export.figure import ExportError, FigureOptions, parse_size
-    from model.runfile import DATASIZE_FORMAT, FILE_KINDS, SWEEP_FORMAT
+    from model.storage.runfile import DATASIZE_FORMAT, FILE_KINDS, SWEEP_FORMAT
 
     what = FILE_KINDS[kind][0]
     _refuse_run_options(a, what)
@@ -414,7 +414,7 @@ def export_experiment(a: argparse.Namespace, kind: str) -> int:
 
     def write(stop: Callable[[], bool]) -> Path:
         if kind == SWEEP_FORMAT:
-            from model.sweep import open_sweep
+            from model.experiments.sweep import open_sweep
 
             sweep = open_sweep(a.run)
             if a.model:
@@ -422,7 +422,7 @@ def export_experiment(a: argparse.Namespace, kind: str) -> int:
                                "one with main.py train --seed (model k of seed s is seed s + k)")
             return ef.write_sweep_figure(a.out, sweep, opts, entry=(a.config or 1) - 1, replace=a.force,
                                          interrupted=stop)
-        from model.datasize import open_datasize
+        from model.experiments.datasize import open_datasize
 
         res = open_datasize(a.run)
         K = res.results[0].W.shape[0] if res.results else 1
@@ -447,8 +447,8 @@ def _refuse_figure_options(a: argparse.Namespace, field: str) -> None:
 
 def export_data(a: argparse.Namespace) -> int:
     """``export --data`` (a run's arrays) or ``export --table`` (a sweep's or dataset-size sweep's table)."""
-    from model import datafiles as df
-    from model.h5io import DATASIZE_FORMAT, FILE_KINDS, RUN_FORMAT, file_kind
+    from model.experiments import datafiles as df
+    from model.storage.h5io import DATASIZE_FORMAT, FILE_KINDS, RUN_FORMAT, file_kind
 
     field, target = ("--data", a.data) if a.data is not None else ("--table", a.table)
     try:
@@ -487,8 +487,8 @@ def export_data(a: argparse.Namespace) -> int:
 def _write_run_data(a: argparse.Namespace, stop: Callable[[], bool]) -> tuple[Path, str]:
     from tqdm import tqdm
 
-    from model import datafiles as df
-    from model.runfile import open_run
+    from model.experiments import datafiles as df
+    from model.storage.runfile import open_run
 
     run = open_run(a.run)
     h, cfg = run.history, run.config
@@ -522,15 +522,15 @@ def _write_run_data(a: argparse.Namespace, stop: Callable[[], bool]) -> tuple[Pa
 
 
 def _write_table(a: argparse.Namespace, datasize: bool) -> tuple[Path, str]:
-    from model import datafiles as df
+    from model.experiments import datafiles as df
 
     if datasize:
-        from model.datasize import open_datasize
+        from model.experiments.datasize import open_datasize
 
         res = open_datasize(a.run)
         frame, meta = df.datasize_table(res), df.datasize_metadata(res)
     else:
-        from model.sweep import open_sweep
+        from model.experiments.sweep import open_sweep
 
         sweep = open_sweep(a.run)
         frame, meta = df.sweep_table(sweep), df.sweep_metadata(sweep)

@@ -50,7 +50,7 @@ def check_out(text: str, force: bool, names: Sequence[str]) -> Path:
     """The output folder (not created yet): refused if the name is empty, it is a file or a broken
     link, its parent is missing or not writable, or it holds files of these names and ``force``
     is off. Every refusal is one line (a name too long, a path /proc cannot hold: the reason)."""
-    from model.outfile import check_name, problem
+    from model.storage.outfile import check_name, problem
 
     if not str(text).strip():
         raise CliError("main.py figures: --out: needs a folder name, got ''")
@@ -79,7 +79,7 @@ def check_out(text: str, force: bool, names: Sequence[str]) -> Path:
 
 def _make_folder(out: Path) -> None:
     """Create the output folder (one line when the system refuses: /proc, a read-only disk)."""
-    from model.outfile import is_disk_failure, problem
+    from model.storage.outfile import is_disk_failure, problem
 
     try:
         out.mkdir(exist_ok=True)

@@ -298,7 +298,7 @@ def check_fps(fps: float, ext: str) -> float:
 class AnimationJob:
     """Render ``steps`` through ``renderer`` and encode them to ``path``.
 
-    ``frame_at(step) -> Frame`` (model.frame). ``orbit``: degrees the 3D camera turns
+    ``frame_at(step) -> Frame`` (model.analysis.frame). ``orbit``: degrees the 3D camera turns
     over the whole animation (0: none). Drive it with ``step(budget_s)`` until it
     returns False (or ``run()``), then ``finish()``; ``cancel()`` at any time
     removes the temporary file.

@@ -33,11 +33,11 @@ from app.export.figure import (
 )
 
 if TYPE_CHECKING:
+    from model.analysis.probe import ProbeResult
     from model.config import TrainConfig
-    from model.datasize import DataSizeSweep
-    from model.probe import ProbeResult
+    from model.experiments.datasize import DataSizeSweep
+    from model.experiments.sweep import Sweep
     from model.snapshot import Snapshot
-    from model.sweep import Sweep
     from widgets.datasize_view import DataSizeView
     from widgets.probe_view import ProbeView
     from widgets.sweep_view import SweepView
@@ -120,7 +120,7 @@ def _render(path, key: str, view: QWidget, options: FigureOptions | None, title:
             replace: bool = False, interrupted=None) -> Path:
     frame = None
     if snap is not None:  # the header's caption names its step and loss
-        from model.frame import Frame
+        from model.analysis.frame import Frame
         from resources.palette import feature_colors
 
         frame = Frame(snapshot=snap, colors=feature_colors(snap.n))

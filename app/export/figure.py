@@ -1,4 +1,4 @@
-"""Figures: any view, or several side by side, rendered from a model.frame.Frame at a
+"""Figures: any view, or several side by side, rendered from a model.analysis.frame.Frame at a
 chosen pixel size to a QImage, PNG, SVG or PDF.
 
 Export uses the views themselves (a view is a function of snapshot and
@@ -21,7 +21,7 @@ written lossless.
 Around the panels: a header (the run's config at the left, "step · loss" at
 the right), the feature-colour legend below, and the panel names above the
 panels of a composed figure. Files are written to a temporary file in the
-target folder and published under their name at the end (model/outfile.py), so
+target folder and published under their name at the end (model/storage/outfile.py), so
 a failure leaves no partial file, and an existing file is replaced only when
 asked (``replace``).
 """
@@ -58,8 +58,8 @@ if TYPE_CHECKING:
     import pyqtgraph as pg
 
     from app.export.view_settings import ViewSettings
+    from model.analysis.frame import Frame
     from model.config import TrainConfig
-    from model.frame import Frame
     from model.snapshot import Snapshot
     from render3d.plane_view import PlaneView
 
@@ -74,7 +74,7 @@ DPI = 96  # device pixels per inch of every target (1 pt = 4/3 px)
 AXIS_PEN = (70, 70, 70)
 AXIS_TEXT = (25, 25, 25)
 MAX_SIDE = 8192
-#: The feature history's story (model.story) analyses at most this many snapshots of a run (every k-th beyond).
+#: The feature history's story (model.analysis.story) analyses at most this many snapshots of a run (every k-th beyond).
 STORY_SNAPSHOTS = 200
 
 
@@ -92,7 +92,7 @@ class ExportError(ValueError):
 def write_error(target: str | os.PathLike[str], exc: BaseException, field: str = "--out") -> ExportError:
     """The ExportError for a failed write of ``target``: the reason in one line (the disk
     is full, permission denied, ...), status 1 when the disk failed."""
-    from model.outfile import is_disk_failure, problem
+    from model.storage.outfile import is_disk_failure, problem
 
     return ExportError(field, problem(exc, f"write {target}"), status=1 if is_disk_failure(exc) else 2)
 
@@ -161,7 +161,7 @@ def check_output(path: str | os.PathLike[str], formats: Sequence[str], field_nam
                  replace: bool = False) -> Path:
     """The output path, if its extension is one of ``formats``, its folder is writable, and
     it does not exist yet (or ``replace``: the user asked to replace it)."""
-    from model.outfile import check_name, check_target
+    from model.storage.outfile import check_name, check_target
 
     p = Path(os.fspath(path)).expanduser()
     ext = p.suffix.lower()
@@ -192,16 +192,16 @@ def check_output(path: str | os.PathLike[str], formats: Sequence[str], field_nam
 
 def temp_path(target: Path) -> Path:
     """A fresh, hidden temporary name beside ``target`` with the same extension (published on
-    success: model/outfile.py). Nothing is created."""
-    from model.outfile import temp_beside
+    success: model/storage/outfile.py). Nothing is created."""
+    from model.storage.outfile import temp_beside
 
     return temp_beside(target)
 
 
 def finish_file(tmp: Path, target: Path, replace: bool = False) -> None:
-    """Publish the finished temporary file under the target's name (model/outfile.py: one
+    """Publish the finished temporary file under the target's name (model/storage/outfile.py: one
     step; an existing target only with ``replace``); the temporary file is gone either way."""
-    from model.outfile import publish
+    from model.storage.outfile import publish
 
     try:
         publish(tmp, target, replace)
@@ -213,7 +213,7 @@ def finish_file(tmp: Path, target: Path, replace: bool = False) -> None:
 
 
 def discard(tmp: Path | None) -> None:
-    from model.outfile import discard as _discard
+    from model.storage.outfile import discard as _discard
 
     _discard(tmp)
 
@@ -751,9 +751,9 @@ class FigureRenderer:
         return frame.replace(story=tuple(self._story(frame)))
 
     def _story(self, frame: Frame) -> list:
-        """The story of the run (model.story) once per run and model: at most STORY_SNAPSHOTS snapshots
+        """The story of the run (model.analysis.story) once per run and model: at most STORY_SNAPSHOTS snapshots
         analysed, as the window's timeline."""
-        from model.story import story_events
+        from model.analysis.story import story_events
         from widgets.verdict_panel import dress_story
 
         h = frame.history
@@ -918,7 +918,7 @@ class FigureRenderer:
         published under its name (an existing file only with ``replace``). ``interrupted``:
         a callable asked between panels and before writing; when it says True nothing is
         written and KeyboardInterrupt is raised."""
-        from model.outfile import write_new
+        from model.storage.outfile import write_new
 
         target = check_output(path, FIGURE_FORMATS, replace=replace)
         ext = target.suffix.lower()

@@ -8,7 +8,7 @@ window) and says, in a caption of its own, what this run shows (measured from
 the trained model, not assumed: a reduced-step run says what it reached).
 
 The trainings are small (n <= 7 at m = 2 on one-hot data, a few seconds each),
-except the dataset-size T-gons, which use the SMDD machinery (model.datasize) with
+except the dataset-size T-gons, which use the SMDD machinery (model.experiments.datasize) with
 SMDD's optimiser, learning rate, schedule and step count but fewer features (so that the
 command stays about a minute; SMDD's own scale is the datasize command's): ``DATASIZE``
 says which. Two figures draw closed forms instead of trained models, and say so: the
@@ -33,9 +33,9 @@ if TYPE_CHECKING:
     from PyQt6.QtGui import QImage
 
     from app.export.figure import FigureRenderer
-    from model.analysis import Analysis
-    from model.datasize import DataSizeSweep
-    from model.frame import Frame as ViewFrame
+    from model.analysis.analysis import Analysis
+    from model.analysis.frame import Frame as ViewFrame
+    from model.experiments.datasize import DataSizeSweep
     from model.history import History
     from model.snapshot import Snapshot
     from render3d.plane_view import PlaneView
@@ -106,7 +106,7 @@ def run_configs(scale: float = 1.0) -> dict[str, TrainConfig]:
 
 def datasize_plan(quick: bool = False, scale: float = 1.0) -> tuple[TrainConfig, tuple[int, ...], int]:
     """(base config, sizes, test examples) of the T-gon sweep."""
-    from model.datasize import smdd_config
+    from model.experiments.datasize import smdd_config
 
     d = DATASIZE_QUICK if quick else DATASIZE
     steps = d["steps"] if quick else scaled(d["steps"], scale)
@@ -117,7 +117,7 @@ def datasize_plan(quick: bool = False, scale: float = 1.0) -> tuple[TrainConfig,
 # --------------------------------------------------------------------- the runs
 @dataclass
 class Shown:
-    """One model at its last step: the views' frame (model.frame.Frame), its title and config."""
+    """One model at its last step: the views' frame (model.analysis.frame.Frame), its title and config."""
 
     frame: ViewFrame
     title: str
@@ -141,11 +141,11 @@ class Runs:
         self.folder = Path(folder)
         self.paths: dict[str, Path] = {}
         self.configs: dict[str, TrainConfig] = {}
-        self.datasize = None  # model.datasize.DataSizeSweep
+        self.datasize = None  # model.experiments.datasize.DataSizeSweep
         self._frames: dict[tuple[str, int], Shown] = {}
 
     def add(self, key: str, config: TrainConfig, history: History) -> None:
-        from model.runfile import save_run
+        from model.storage.runfile import save_run
 
         path = self.folder / f"{key}.h5"
         save_run(path, config, history)
@@ -154,7 +154,7 @@ class Runs:
     def frame(self, key: str, model: int = 0) -> Shown:
         if (key, model) not in self._frames:
             from app.export.figure import run_title
-            from model.explorer import ExplorerState
+            from model.analysis.explorer import ExplorerState
 
             s = ExplorerState()
             s.open(self.paths[key])  # a RunFileError names the file
@@ -168,8 +168,8 @@ class Runs:
 def constructed(W: np.ndarray, b: np.ndarray, title: str) -> Shown:
     """The frame of a closed-form model (no training): its loss on the one-hot data, the palette's
     colours in angular order as a run's; its analysis is the frame's provider's."""
-    from model import geometry as geo
-    from model.frame import Frame
+    from model.analysis import geometry as geo
+    from model.analysis.frame import Frame
     from model.snapshot import Snapshot
     from resources.palette import feature_colors
 
@@ -187,7 +187,7 @@ def with_snapshot(shown: Shown, snap: Snapshot, title: str | None = None) -> Sho
 def train_all(configs: dict[str, TrainConfig], runs: Runs, threads: int | None, tick: Callable[[int], None]
               ) -> None:
     """Train every config (tick(steps done) as it goes) and record it in ``runs``."""
-    from model.engine import Trainer
+    from model.training.engine import Trainer
 
     for key, cfg in configs.items():
         tr = Trainer(cfg, threads=threads)
@@ -204,7 +204,7 @@ def train_all(configs: dict[str, TrainConfig], runs: Runs, threads: int | None, 
 
 def train_datasize(base: TrainConfig, sizes: Sequence[int], test_examples: int, threads: int | None,
                    tick: Callable[[int], None]) -> DataSizeSweep:
-    from model.datasize import DataSizeRunner
+    from model.experiments.datasize import DataSizeRunner
 
     runner = DataSizeRunner(base, sizes, test_examples, threads=threads)
     done = {}
@@ -451,7 +451,7 @@ def drawn_gram(r: FigureRenderer) -> tuple[np.ndarray, np.ndarray, tuple[float, 
 @_figure("ideal-vs-unideal-wtw", (1600, 760), ("n7",),
          "Left: ideal WᵀW (all 7 features learnt). Right: Symmetric Failure WᵀW (only 6 features learnt)")
 def draw_gram(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
-    from model.init import henighan
+    from model.training.init import henighan
 
     fr, an, t = _failure(runs)
     n = fr.snap.n
@@ -485,7 +485,7 @@ def draw_gram(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
 
 @_figure("w7-0.05-w6-tilt", (1000, 800), ("n7",), "Tilt introduced when W7 = 0.05 * W6")
 def draw_tilt(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
-    from model.probe import feature_path, perturbed
+    from model.analysis.probe import feature_path, perturbed
 
     fr, an, t = _failure(runs)
     z, j = t[2], t[0]
@@ -765,7 +765,7 @@ def write_text(text: str, target: Path, replace: bool = False) -> Path:
 
 def _write_bytes(data: bytes, target: Path, replace: bool) -> Path:
     from app.export.figure import finish_file, temp_path, write_error
-    from model.outfile import write_new
+    from model.storage.outfile import write_new
 
     tmp = temp_path(target)
     try:

@@ -33,7 +33,7 @@ def run_gui(path: str | None = None) -> int:
               "xvfb-run, or use the headless commands (main.py train --help)", file=sys.stderr)
         return 2
     if path is not None:  # a path that is no readable regular file: one line, before any window opens
-        from model.runfile import RunFileError, check_readable
+        from model.storage.runfile import RunFileError, check_readable
 
         try:
             check_readable(path)

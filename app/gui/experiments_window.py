@@ -48,7 +48,7 @@ from PyQt6.QtWidgets import (
 
 from app.gui.worker import BackgroundJob
 from model.config import ConfigError, TrainConfig
-from model.runfile import RunFileError, autosave_path, user_runs_dir
+from model.storage.runfile import RunFileError, autosave_path, user_runs_dir
 from widgets.datasize_view import DataSizeView
 from widgets.probe_view import ProbeView
 from widgets.sweep_view import SweepView
@@ -57,8 +57,8 @@ if TYPE_CHECKING:
     from PyQt6.QtGui import QCloseEvent
 
     from app.gui.session import Session
+    from model.experiments.sweep import SweepClock
     from model.snapshot import Snapshot
-    from model.sweep import SweepClock
 
 SWEEP_FILTER = "Sweep files (*.h5 *.hdf5);;All files (*)"
 FIGURE_FILTER = "PNG image (*.png);;SVG (*.svg);;PDF (*.pdf)"
@@ -120,7 +120,7 @@ class _FigureExport:
 
 
 class _RunnerTab(_FigureExport, QWidget):
-    """What the sweep and dataset-size tabs share: a runner (model.engine.TrainingQueue) in a
+    """What the sweep and dataset-size tabs share: a runner (model.training.engine.TrainingQueue) in a
     BackgroundJob, the Run / Open / Cancel buttons, the progress bar and the status line."""
 
     CANCEL_NOTE = "cancelling"
@@ -265,7 +265,7 @@ class SweepTab(_RunnerTab):
 
     def start(self, out: str | os.PathLike[str] | bool | None = None) -> bool:
         # out: the file to write; None, or False (the Run button's clicked(checked)): the default name
-        from model.sweep import SweepClock, SweepRunner, default_sweep_path, parse_grid
+        from model.experiments.sweep import SweepClock, SweepRunner, default_sweep_path, parse_grid
 
         self.refresh_base()
         try:
@@ -289,7 +289,7 @@ class SweepTab(_RunnerTab):
         p = self._latest_progress()
         if p is None or self.clock is None:
             return
-        from model.datasize import fmt_seconds
+        from model.experiments.datasize import fmt_seconds
 
         left = self.clock.seconds_left(p)
         self.progress.setValue(int(1000 * min(max(self.clock.fraction(p), 0.0), 1.0)))
@@ -314,7 +314,7 @@ class SweepTab(_RunnerTab):
         self._update_buttons()
 
     def open(self, path: str | os.PathLike[str]) -> bool:
-        from model.sweep import open_sweep
+        from model.experiments.sweep import open_sweep
 
         return self._open_with(open_sweep, path)
 
@@ -379,14 +379,14 @@ class ProbeTab(_FigureExport, QWidget):
         snap = self._history_snapshot()
         dead = []
         if snap is not None and s.config.onehot and snap.n <= 2000:
-            from model.analysis import analyze
+            from model.analysis.analysis import analyze
 
             dead = analyze(snap).dead
         self.view.set_model_info(s.config.n, dead, s.config.steps)
         self.info.setText("probes the snapshot the explorer shows (model, step) at the moment Probe is pressed")
 
     def start(self, params: dict) -> bool:
-        from model import probe as pr
+        from model.analysis import probe as pr
 
         s = self.session
         snap = self._history_snapshot()
@@ -428,7 +428,7 @@ class ProbeTab(_FigureExport, QWidget):
                                   replace=replace)
 
     def perturbed_at(self, t: float) -> Snapshot:
-        from model import probe as pr
+        from model.analysis import probe as pr
 
         snap = pr.perturbed(self.base, self.path, t)
         loss = float(np.interp(t, self.result.ts, self.result.losses))
@@ -445,7 +445,7 @@ class ProbeTab(_FigureExport, QWidget):
             self.session.set_override(None)
 
     def continue_from(self, t: float, steps: int) -> None:
-        from model import probe as pr
+        from model.analysis import probe as pr
 
         if self.result is None:
             return
@@ -472,8 +472,8 @@ class ProbeTab(_FigureExport, QWidget):
         if s.config is not cfg and s.config != cfg:
             self.continued = None
             return
-        from model import probe as pr
-        from model.analysis import analyze
+        from model.analysis import probe as pr
+        from model.analysis.analysis import analyze
 
         end = s.history.snapshot()
         a = analyze(end, onehot=cfg.onehot)
@@ -500,7 +500,7 @@ class DataSizeTab(_RunnerTab):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        from model.datasize import DEFAULT_TEST_EXAMPLES, smdd_config
+        from model.experiments.datasize import DEFAULT_TEST_EXAMPLES, smdd_config
 
         self.job: BackgroundJob | None = None
         self.runner = None
@@ -527,7 +527,7 @@ class DataSizeTab(_RunnerTab):
 
     def config(self) -> tuple[TrainConfig, list[int], int]:
         """(base TrainConfig, sizes, test examples); ConfigError naming the field."""
-        from model.datasize import parse_sizes, smdd_config
+        from model.experiments.datasize import parse_sizes, smdd_config
 
         def num(key, conv, what):
             text = self.fields[key].text().strip()
@@ -546,7 +546,7 @@ class DataSizeTab(_RunnerTab):
 
     def start(self, out: str | os.PathLike[str] | bool | None = None) -> bool:
         # out: the file to write; None, or False (the Run button's clicked(checked)): the default name
-        from model.datasize import DataSizeRunner
+        from model.experiments.datasize import DataSizeRunner
 
         try:
             cfg, sizes, test = self.config()
@@ -555,7 +555,7 @@ class DataSizeTab(_RunnerTab):
         except (ConfigError, RunFileError) as exc:
             _status(self.status, str(exc), error=True)
             return False
-        from model.datasize import fmt_bytes
+        from model.experiments.datasize import fmt_bytes
 
         est = max(runner.estimates.values())
         self._start_job(runner, "datasize",
@@ -568,7 +568,7 @@ class DataSizeTab(_RunnerTab):
         p = self._latest_progress()
         if p is None:
             return
-        from model.datasize import fmt_seconds
+        from model.experiments.datasize import fmt_seconds
 
         self.progress.setValue(int(1000 * min(max(p.fraction, 0.0), 1.0)))
         what = f"step {p.done:,}/{p.total:,}" if p.phase == "train" else "measuring"
@@ -589,7 +589,7 @@ class DataSizeTab(_RunnerTab):
         return f"{len(result.results)} of {len(result.sizes)} sizes"
 
     def open(self, path: str | os.PathLike[str]) -> bool:
-        from model.datasize import open_datasize
+        from model.experiments.datasize import open_datasize
 
         return self._open_with(open_datasize, path)
 

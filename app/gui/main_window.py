@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QResizeEvent, QShowEvent
 
     from app.gui.experiments_window import ExperimentsWindow
-    from model.frame import Frame
+    from model.analysis.frame import Frame
 
 DEFAULT_EXPERIMENT = TrainConfig(n=7, m=2, data="identity", optimizer="adamw", lr=1e-3, steps=25_000, seed=0)
 RUN_FILTER = "Run files (*.h5 *.hdf5);;All files (*)"
@@ -585,7 +585,7 @@ class MainWindow(QMainWindow):
         return ok
 
     def save_dialog(self) -> None:
-        from model.runfile import RunFileError, user_runs_dir
+        from model.storage.runfile import RunFileError, user_runs_dir
 
         s = self.session  # start in the runs folder (where autosaves go), named after the run shown
         name = Path(s.run_path).name if s.run_path is not None else "run.h5"
@@ -847,7 +847,7 @@ class MainWindow(QMainWindow):
     def refresh_story(self) -> None:
         """Mark on the timeline the recorded steps where the shown model's diagnosis changed and
         where its loss plateaued."""
-        from model.story import story_events
+        from model.analysis.story import story_events
 
         s = self.session
         h = s.history

@@ -1,12 +1,12 @@
 """The session: the window's one owner of what is shown. It wraps a Qt-free
-model.explorer.ExplorerState (the run, the shown model, the step, the selection,
-follow-live, the override) and its model.analysis_provider.AnalysisProvider, and
+model.analysis.explorer.ExplorerState (the run, the shown model, the step, the selection,
+follow-live, the override) and its model.analysis.analysis_provider.AnalysisProvider, and
 adds what needs Qt or threads: the signals the window listens to, the training
 worker, and the analysis queue (a latest-wins BackgroundQueue) in which large
 models are analysed.
 
 Live training, scrubbing and export all go through `frame()` / `frame_at()`,
-which return a model.frame.Frame (what every view draws), as ExplorerState's do.
+which return a model.analysis.frame.Frame (what every view draws), as ExplorerState's do.
 The session only marks itself dirty when something changes; the window redraws
 at display rate.
 """
@@ -20,18 +20,18 @@ import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from app.gui.worker import BackgroundQueue, TrainingWorker
-from model.analysis_provider import ANALYSIS_DEBOUNCE_S, SYNC_ANALYSIS_MAX_N, AnalysisProvider
+from model.analysis.analysis_provider import ANALYSIS_DEBOUNCE_S, SYNC_ANALYSIS_MAX_N, AnalysisProvider
+from model.analysis.explorer import ExplorerState
+from model.analysis.frame import Frame
 from model.config import TrainConfig
-from model.data import make_dataset
-from model.engine import Trainer, check_memory
-from model.explorer import ExplorerState
-from model.frame import Frame
 from model.history import History
-from model.init import initial_parameters
-from model.paths import kernels_ready
-from model.recording import Recorder, RunFileRecorder
-from model.runfile import RunFileError, RunWriter, autosave_path, open_run, save_run
 from model.snapshot import Snapshot
+from model.storage.runfile import RunFileError, RunWriter, autosave_path, open_run, save_run
+from model.training.data import make_dataset
+from model.training.engine import Trainer, check_memory
+from model.training.init import initial_parameters
+from model.training.paths import kernels_ready
+from model.training.recording import Recorder, RunFileRecorder
 
 __all__ = [
     "ANALYSIS_DEBOUNCE_S",

@@ -45,7 +45,7 @@ from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from model.engine import Progress, Trainer
+from model.training.engine import Progress, Trainer
 
 
 def describe_failure(exc: BaseException, expected: tuple[type[BaseException], ...]) -> tuple[str, str]:
@@ -276,7 +276,7 @@ class TrainingWorker(BackgroundJob):
         return self.join(timeout)
 
     def _train(self, progress) -> None:
-        from model.outcome import decide_hook
+        from model.analysis.outcome import decide_hook
 
         at_steps, on_step = decide_hook(self.trainer.config)  # until_decided: stop once every model is decided
         self.trainer.run(self._progress, chunk_seconds=chunk_seconds(self.trainer.config.n), report_seconds=1 / 60,

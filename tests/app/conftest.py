@@ -18,8 +18,8 @@ def run7(tmp_path_factory):
     """A short n = 7 run (1,500 steps, lr 1e-2, seed 0) saved to a file, once for the whole test session:
     features moving all along; arrows, zones, a loss curve, a WᵀW with contrast to draw."""
     from model.config import TrainConfig
-    from model.engine import train
-    from model.runfile import save_run
+    from model.storage.runfile import save_run
+    from model.training.engine import train
 
     cfg = TrainConfig(n=7, m=2, steps=1500, lr=1e-2, seed=0)
     tr = train(cfg, threads=1)
@@ -39,7 +39,7 @@ def session7(session, run7):
 def engine_fails_on(monkeypatch):
     """engine_fails_on(k, message): Trainer.train_chunk raises RuntimeError(message) on its k-th call
     (counted from now) and trains as usual on every other."""
-    from model.engine import Trainer
+    from model.training.engine import Trainer
 
     def arm(k: int, message: str) -> None:
         orig = Trainer.train_chunk

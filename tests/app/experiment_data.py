@@ -3,7 +3,7 @@ sweep whose small-T embeddings are exact regular T-gons, and a probe of the seed
 import numpy as np
 
 from model.config import TrainConfig
-from model.init import henighan
+from model.training.init import henighan
 
 
 def seed_failure(n: int = 7):
@@ -15,9 +15,9 @@ def seed_failure(n: int = 7):
 
 def hand_sweep(path):
     """Three Henighan n = 7 solutions (perfect) and two seed failures (symmetric), saved to ``path``."""
-    from model.analysis import analyze
+    from model.analysis.analysis import analyze
+    from model.experiments.sweep import Sweep, SweepEntry, finding_mask, save_sweep
     from model.snapshot import Snapshot
-    from model.sweep import Sweep, SweepEntry, finding_mask, save_sweep
 
     W7, b7 = henighan(7)
     Wf, bf = seed_failure(7)
@@ -36,7 +36,7 @@ def hand_sweep(path):
 def hand_datasize(path, sizes=(3, 5, 8), n: int = 20):
     """Per T, one model whose T training examples embed as a regular T-gon of radius 1 (radius cv 0,
     gap ratio 1), the train loss falling with 1/T and the test loss flat."""
-    from model.datasize import DataSizeSweep, SizeResult, save_datasize
+    from model.experiments.datasize import DataSizeSweep, SizeResult, save_datasize
 
     base = TrainConfig(n=n, data="sparse", sparsity=0.9, steps=100, optimizer="adamw", schedule="warmup-cosine",
                        warmup=10)
@@ -55,7 +55,7 @@ def hand_datasize(path, sizes=(3, 5, 8), n: int = 20):
 
 def seed_probe():
     """(result, snapshot, config): the feature path W_7 + t W_6 through the seed's failure."""
-    from model import probe as pr
+    from model.analysis import probe as pr
     from model.snapshot import Snapshot
 
     W, b = seed_failure(7)

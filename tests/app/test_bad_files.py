@@ -2,7 +2,7 @@
 what is wrong, exit status 2, no traceback, nothing written, and never a hang.
 
 Readers: the commands inspect, export, animate, probe and train --init-run; the sweep and
-dataset-size file readers (model.sweep.open_sweep, model.datasize.open_datasize, which the
+dataset-size file readers (model.experiments.sweep.open_sweep, model.experiments.datasize.open_datasize, which the
 window's Experiments tabs use); the explorer window's Open (one dialog) and the Experiments
 tabs' Open (one status line).
 
@@ -39,10 +39,10 @@ KIND_NAME = {"run": "run file", "sweep": "sweep file", "datasize": "dataset-size
 # ----------------------------------------------------------------- the corpus
 def _good_files(folder: Path) -> dict:
     from model.config import TrainConfig
-    from model.datasize import DataSizeRunner, smdd_config
-    from model.engine import train
-    from model.runfile import save_run
-    from model.sweep import run_sweep
+    from model.experiments.datasize import DataSizeRunner, smdd_config
+    from model.experiments.sweep import run_sweep
+    from model.storage.runfile import save_run
+    from model.training.engine import train
 
     tr = train(TrainConfig(n=5, m=2, steps=200, lr=1e-2, seed=0), threads=1)
     save_run(folder / "good-run.h5", tr.config, tr.history)
@@ -100,8 +100,8 @@ def build_corpus(folder: Path) -> dict:
     # a run whose writer died before its first snapshot (older versions published the file at
     # once; today's RunWriter publishes it with its first snapshot): a real run, its rows cut to 0
     from model.config import TrainConfig
-    from model.engine import Trainer
-    from model.runfile import save_run
+    from model.storage.runfile import save_run
+    from model.training.engine import Trainer
 
     cfg = TrainConfig(n=5, steps=10)
     tr = Trainer(cfg)
@@ -257,11 +257,11 @@ WORKER = r"""
 import json, os, sys, traceback
 proto = os.fdopen(os.dup(1), "w", buffering=1)
 sys.path.insert(0, sys.argv[1])
-import app.cli, app.cli.export, app.cli.experiments, model.sweep, model.datasize
-from model.runfile import RunFileError
-import model.runfile
-readers = {"sweep": model.sweep.open_sweep, "datasize": model.datasize.open_datasize, "run": model.runfile.open_run,
-           "snapshot": model.runfile.load_snapshot}
+import app.cli, app.cli.export, app.cli.experiments, model.experiments.sweep, model.experiments.datasize
+from model.storage.runfile import RunFileError
+import model.storage.runfile
+readers = {"sweep": model.experiments.sweep.open_sweep, "datasize": model.experiments.datasize.open_datasize, "run": model.storage.runfile.open_run,
+           "snapshot": model.storage.runfile.load_snapshot}
 def status_kb(key):
     try:
         with open("/proc/self/status") as fh:
@@ -574,7 +574,7 @@ def _rewrite_rows(path: Path, fn) -> Path:
     row's checksum made to match: the file is valid, its numbers are not finite."""
     import h5py
 
-    from model.runfile import _block_crc
+    from model.storage.runfile import _block_crc
 
     with h5py.File(path, "r+") as f:
         h = f["history"]
@@ -598,9 +598,9 @@ NONFINITE = {
 def nonfinite_corpus(folder: Path) -> dict:
     """Run files whose model 0 is not finite where a reader looks: name -> path."""
     from model.config import TrainConfig
-    from model.engine import train
     from model.history import History
-    from model.runfile import save_run
+    from model.storage.runfile import save_run
+    from model.training.engine import train
 
     folder.mkdir(parents=True, exist_ok=True)
     tr = train(TrainConfig(n=5, m=2, steps=60, lr=1e-2, seed=1), threads=1)
@@ -700,8 +700,8 @@ def test_the_window_opens_a_file_with_non_finite_parameters(nonfinite, tmp_path,
     but Qt's own notes, no traceback; also when only model 1 of a 3-model file is NaN."""
     if name == "model-1-of-3":
         from model.config import TrainConfig
-        from model.engine import train
-        from model.runfile import save_run
+        from model.storage.runfile import save_run
+        from model.training.engine import train
 
         tr = train(TrainConfig(n=5, m=2, models=3, steps=40, seed=2), threads=1)
         path = save_run(tmp_path / "k3.h5", tr.config, tr.history)

@@ -134,8 +134,8 @@ def test_inspect_optimum_on_a_hand_built_history(tmp_path):
 
     from model.config import TrainConfig
     from model.history import History
-    from model.init import henighan
-    from model.runfile import save_run
+    from model.storage.runfile import save_run
+    from model.training.init import henighan
 
     Wh, bh = henighan(7)
     th6 = 2 * np.pi / 6 * np.arange(1, 7)

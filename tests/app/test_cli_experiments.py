@@ -18,7 +18,7 @@ def _one_line_error(r, *words):
 
 @pytest.mark.slow
 def test_sweep_json_prints_counts_and_rates_per_configuration_and_the_file_reopens(tmp_path):
-    from model.sweep import open_sweep
+    from model.experiments.sweep import open_sweep
 
     out = tmp_path / "sweep.h5"
     r = run("sweep", "--steps", "20000", "--models", "40", "--grid", "n=6,8", "--out", str(out), "--json")
@@ -122,7 +122,7 @@ def test_datasize_refuses_sizes_that_do_not_fit_naming_t_and_the_estimate(tmp_pa
 
 @pytest.mark.slow
 def test_datasize_json_small_run(tmp_path):
-    from model.datasize import open_datasize
+    from model.experiments.datasize import open_datasize
 
     out = tmp_path / "ds.h5"
     r = run("datasize", "--sizes", "3,100", "--n", "30", "--sparsity", "0.9", "--steps", "1200", "--warmup", "100",
@@ -139,7 +139,7 @@ def test_datasize_json_small_run(tmp_path):
     # the hidden vectors of the training examples, per model: h_t = W x_t, from the seeds' sets
     import numpy as np
 
-    from model.data import model_dataset
+    from model.training.data import model_dataset
 
     for res, T in zip(d["results"], (3, 100), strict=True):
         emb = np.array(res["embeddings"])
@@ -170,7 +170,7 @@ def test_probe_out_saves_the_perturbed_model_as_a_run(failed_run, tmp_path, qtbo
     """`probe --out`: the model at --at on the path, built here by hand (W_3 + t W_2, b unchanged),
     is what the run reader finds in the file, at the probed step; inspect and the window open it."""
     from app.gui.session import Session
-    from model.runfile import open_run
+    from model.storage.runfile import open_run
 
     out = tmp_path / "perturbed.h5"
     r = run("probe", str(failed_run), "--path", "feature", "--feature", "3", "--direction", "2", "--range", "0.5",
@@ -204,7 +204,7 @@ def test_probe_out_saves_the_perturbed_model_as_a_run(failed_run, tmp_path, qtbo
 
 @pytest.mark.slow
 def test_probe_out_with_continue_saves_the_continued_training(failed_run, tmp_path):
-    from model.runfile import open_run
+    from model.storage.runfile import open_run
 
     out = tmp_path / "continued.h5"
     r = run("probe", str(failed_run), "--path", "bias", "--feature", "3", "--range", "0.5", "--points", "5",

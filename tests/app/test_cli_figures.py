@@ -165,8 +165,8 @@ def test_full_scale_trainings_are_what_the_captions_say():
     against closed forms: the n = 7 symmetric failure (feature 1 dead, b_1 = 1/n, loss
     d(n-1)/n² = 6/49), a perfect n = 6 model, the n = 5 regular pentagon (gaps 2π/5) without
     bias, the n = 4 cross (gaps π/2, perfect)."""
-    from model.analysis import analyze
-    from model.engine import train
+    from model.analysis.analysis import analyze
+    from model.training.engine import train
 
     cfgs = sf.run_configs(1.0)
     tr = train(cfgs["n7"], threads=1)
@@ -191,8 +191,8 @@ def test_full_scale_trainings_are_what_the_captions_say():
 
 def test_captions_follow_what_the_model_reached(qapp):
     """A run stopped early is not described as the failure it did not reach."""
-    from model.analysis import analyze
-    from model.engine import train
+    from model.analysis.analysis import analyze
+    from model.training.engine import train
 
     early = sf.run_configs(0.002)["n7"]  # 50 steps
     a = analyze(train(early, threads=1).history.snapshot(model=0), onehot=True)
@@ -201,7 +201,7 @@ def test_captions_follow_what_the_model_reached(qapp):
     class FakeRuns:
         configs: ClassVar[dict] = {"n7": early}
 
-    from model.frame import Frame
+    from model.analysis.frame import Frame
     from resources.palette import feature_colors
 
     frame = sf.Shown(Frame(snapshot=train(early, threads=1).history.snapshot(model=0), colors=feature_colors(7),
@@ -216,7 +216,7 @@ def test_captions_follow_what_the_model_reached(qapp):
 def _failure_frame(qapp):
     """The seed's failure in closed form (Henighan's hexagon, W_7 = 0, b_7 = 1/7) as the n7 figures
     get it: the preset's config, its own analysis."""
-    from model.init import henighan
+    from model.training.init import henighan
 
     W6, b6 = henighan(6)
     fr = sf.constructed(np.hstack([W6, np.zeros((2, 1))]), np.r_[b6, 1 / 7], title="failure")
@@ -305,7 +305,7 @@ def test_hypercube_of_the_regular_pentagon_and_of_the_cross():
     cross ±e1, ±e2 collapses onto a 3 x 3 grid of 9 points."""
     from scipy.spatial import ConvexHull
 
-    from model.init import henighan
+    from model.training.init import henighan
 
     W, _ = henighan(5)
     V, _ = sf.hypercube(W)
@@ -331,7 +331,7 @@ def test_the_axial_vector_figures_draw_the_projected_cube(qapp):
     every vertex, and the outermost vertex's pixel is the cube's grey."""
     import pyqtgraph as pg
 
-    from model.init import henighan
+    from model.training.init import henighan
 
     W, b = henighan(5)
     fr = sf.constructed(W, np.zeros(5), "pentagon")
@@ -372,7 +372,7 @@ def test_training_does_not_reach_the_trigonal_arrangement():
     """TRIGONAL_NOTE's measurement: 40 one-hot n = 3 seeds without bias stop at the first loss-0
     arrangement (every gap >= 90°), none within 20° of 120° (closest: 29.8° off); seed 0 at
     90°/92.6°/177.4°."""
-    from model.engine import train
+    from model.training.engine import train
 
     cfg = TrainConfig(n=3, m=2, bias=False, steps=sf.SMALL_STEPS, models=40, seed=0)
     h = train(cfg, threads=1).history
@@ -407,7 +407,7 @@ def test_tgons_form_at_smdds_lr_with_smdds_steps_not_with_a_fifth_of_them():
     """Why the sweep needs SMDD's 50,000 steps at lr 1e-3 (the earlier lr 5e-3 made up for 10,000):
     at 50,000 the T = 8 and 10 examples form T-gons (every gap within 20% of 360°/T: measured
     0.95-1.13 and 0.87-1.09 of it); at 10,000 they do not (0.54-1.36 and 0.52-1.21)."""
-    from model.datasize import DataSizeRunner
+    from model.experiments.datasize import DataSizeRunner
 
     base, _, _ = sf.datasize_plan()
 
@@ -425,7 +425,7 @@ def test_tgons_form_at_smdds_lr_with_smdds_steps_not_with_a_fifth_of_them():
 
 
 def test_clean_symmetric_failure_against_closed_forms(qapp):
-    from model.init import henighan
+    from model.training.init import henighan
 
     fr = _failure_frame(qapp)
     W, b = fr.snap.W, fr.snap.b
@@ -448,8 +448,8 @@ def test_adamw_never_gives_the_clean_symmetric_failure_sgd_does():
     """ADAMW_NOTE, measured again: 0 of AdamW's 2,000 n = 7 seeds end in the seed's clean failure,
     each far from it (every criterion's margin >= 10x its tolerance in the nearest model); SGD with
     momentum 0.9, no weight decay (the preset) does, at seed 10 and in about a quarter of seeds."""
-    from model.engine import train
     from model.presets import preset_config
+    from model.training.engine import train
 
     adamw = TrainConfig(n=7, m=2, steps=25_000, models=2_000, seed=0)
     h = train(adamw, threads=1).history

@@ -37,7 +37,7 @@ def test_sweep_json_follows_each_seed_with_its_verdict_outcome_and_findings(tmp_
         assert 0 <= x["ci95"][0] <= x["rate"] <= x["ci95"][1] <= 1
     # the finding combinations count every model once
     assert sum(c["finding_combinations"].values()) == 24
-    from model.analysis import FAILURE_MODES
+    from model.analysis.analysis import FAILURE_MODES
 
     assert c["finding_combinations"].get("none", 0) == sum(1 for p in pm if not set(p["findings"]) & set(FAILURE_MODES))
 

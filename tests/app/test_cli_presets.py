@@ -9,7 +9,7 @@ import tqdm
 
 from app.cli import build_parser, config_from_args, main
 from model.presets import preset_config
-from model.runfile import open_run
+from model.storage.runfile import open_run
 
 
 @pytest.fixture(autouse=True)

@@ -84,10 +84,10 @@ def on_ray(tmp_path_factory):
     r = _python(f"""
         import json, os
         import numpy as np
-        from model import cluster
+        from model.experiments import cluster
         from model.config import TrainConfig
-        from model.datasize import DataSizeRunner, smdd_config
-        from model.sweep import SweepRunner, parse_grid
+        from model.experiments.datasize import DataSizeRunner, smdd_config
+        from model.experiments.sweep import SweepRunner, parse_grid
         d = r"{d}"
         base = TrainConfig(n=5, models=8, steps=400)
         grid = parse_grid(["n=5,6", "lr=1e-3,3e-3"])
@@ -116,7 +116,7 @@ def on_ray(tmp_path_factory):
         threading.Timer(3.0, long.request_cancel).start()
         sw = cluster.run_sweep(long, "local")
         cancel_seen = bool(seen)
-        from model.sweep import open_sweep
+        from model.experiments.sweep import open_sweep
         kept = os.path.exists(d + "/cancelled.h5") and open_sweep(d + "/cancelled.h5")
         kept = [kept.cancelled, len(kept.entries)] if kept else None
         cluster.shutdown()
@@ -130,7 +130,7 @@ def on_ray(tmp_path_factory):
 
 def crash_once(marker, threads, board, key):
     """A task whose worker process dies the first time (a lost node), then succeeds."""
-    from model.cluster import pack_result
+    from model.experiments.cluster import pack_result
 
     if not os.path.exists(marker):
         Path(marker).write_text("crashed")
@@ -140,8 +140,8 @@ def crash_once(marker, threads, board, key):
 
 @needs_ray
 def test_a_small_grid_on_local_ray_equals_the_in_process_run(on_ray):
-    from model.datasize import open_datasize
-    from model.sweep import open_sweep
+    from model.experiments.datasize import open_datasize
+    from model.experiments.sweep import open_sweep
 
     d, info = on_ray
     here, ray = open_sweep(d / "sweep_here.h5"), open_sweep(d / "sweep_ray.h5")

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import model.config
-import model.sweep
+import model.experiments.sweep
 import widgets.experiment_form
 from model.config import ConfigError, TrainConfig, option, schema
 
@@ -32,7 +32,7 @@ def _holders():
 @pytest.fixture
 def with_dropout(monkeypatch):
     """The one edit, in place for one test: TrainConfig with a 'dropout' option."""
-    for mod in (model.config, model.sweep, widgets.experiment_form):
+    for mod in (model.config, model.experiments.sweep, widgets.experiment_form):
         monkeypatch.setattr(mod, "TrainConfig", _WithDropout)
     yield _WithDropout
     # a module first imported during the test bound the patched name ("from model.config
@@ -98,7 +98,7 @@ def test_every_bad_option_is_named_on_one_line(with_dropout):
 
 
 def test_the_new_option_is_in_the_sweep_grid(with_dropout):
-    from model.sweep import expand_grid, parse_grid
+    from model.experiments.sweep import expand_grid, parse_grid
 
     grid = parse_grid(["dropout=0,0.5", "n=6"])
     assert grid == {"dropout": [0.0, 0.5], "n": [6]}
@@ -115,7 +115,7 @@ def test_no_trace_is_left_behind():
     """After the tests above (monkeypatch undone): the real schema has no dropout."""
     assert "dropout" not in {o.name for o in schema()}
     assert "dropout" not in {o.name for o in model.config.schema()}
-    assert model.sweep.TrainConfig is TrainConfig is model.config.TrainConfig
+    assert model.experiments.sweep.TrainConfig is TrainConfig is model.config.TrainConfig
     assert _holders() == []  # no module, imported before or during the tests, holds the patched class
     with pytest.raises(ConfigError, match="unknown key 'dropout'"):
-        model.sweep.parse_grid(["dropout=0.5"])
+        model.experiments.sweep.parse_grid(["dropout=0.5"])

@@ -6,7 +6,7 @@ import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication
 
-from model.analysis import analyze
+from model.analysis.analysis import analyze
 from model.config import TrainConfig
 
 pytest.importorskip("PyQt6")
@@ -81,9 +81,9 @@ def test_sweep_runs_in_the_background_and_the_atlas_shows_it(qtbot, make_window,
     assert (c.red(), c.green(), c.blue()) == VERDICT_COLORS["asymmetric_failure"]
     inner = [img.pixelColor(x, y) for x in range(r.x() + 10, r.x() + 80, 3) for y in range(r.y() + 10, r.y() + 80, 3)]
     assert sum(1 for p in inner if (p.red(), p.green(), p.blue()) != (255, 255, 255)) > 20
-    # the bar reads the sweep's clock (model.sweep.SweepClock): the whole sweep's share and its time left,
+    # the bar reads the sweep's clock (model.experiments.sweep.SweepClock): the whole sweep's share and its time left,
     # once a phase has been timed between two reports
-    from model.sweep import SweepClock, SweepProgress
+    from model.experiments.sweep import SweepClock, SweepProgress
 
     tab.clock = SweepClock([10.0, 10.0], [1.0, 1.0])
     tab.job.latest = SweepProgress(0, 2, "n=8", "train", 10, 100)
@@ -133,7 +133,7 @@ def test_cancel_keeps_what_finished_and_leaves_no_thread(qtbot, make_window, tmp
     qtbot.waitUntil(lambda: _idle(tab), timeout=10000)
     assert tab.sweep.cancelled and len(tab.sweep.entries) == 1
     assert "cancelled" in tab.status.text()
-    from model.sweep import open_sweep
+    from model.experiments.sweep import open_sweep
 
     assert len(open_sweep(tmp_path / "c.h5").entries) == 1
 
@@ -148,7 +148,7 @@ def test_bad_grid_is_refused_at_the_field_and_nothing_runs(make_window):
 
 def test_gallery_of_thousands_paints_only_what_is_visible(qtbot):
     """5,000 thumbnails: the list paints the visible ones on demand, never all."""
-    from model.sweep import Sweep, SweepEntry
+    from model.experiments.sweep import Sweep, SweepEntry
     from widgets.sweep_view import SweepView
 
     rng = np.random.default_rng(0)
@@ -176,8 +176,8 @@ def test_gallery_of_thousands_paints_only_what_is_visible(qtbot):
 
 @pytest.fixture
 def failed_run(tmp_path_factory):
-    from model.engine import train
-    from model.runfile import save_run
+    from model.storage.runfile import save_run
+    from model.training.engine import train
 
     tr = train(TrainConfig(n=8, steps=20_000, seed=0))
     path = tmp_path_factory.mktemp("probe") / "n8.h5"
@@ -262,7 +262,7 @@ def test_datasize_tab_refuses_sizes_that_do_not_fit_and_runs_small_ones(qtbot, m
     assert tab.view.panels[0].titleLabel.text.startswith("T = 3")
     assert values == sorted(values) and tab.progress.value() == 1000  # the whole sweep, forwards only
     # a report in the middle of a long sweep: the whole sweep's share and the time left
-    from model.datasize import DataSizeProgress
+    from model.experiments.datasize import DataSizeProgress
 
     tab.job.latest = DataSizeProgress(2, 11, 8, "train", 12_000, 50_000, 9000.0, 0.25, 125.0)
     tab._on_progress()
@@ -292,10 +292,10 @@ def test_sweep_counts_and_filters_by_finding(qtbot, tmp_path):
     """Findings are recorded per model, survive the file, are counted with Wilson intervals and
     filter the gallery: checked against models built by hand (a clean symmetric failure, a
     Henighan solution, a two-radius failure)."""
-    from model.analysis import analyze
-    from model.init import henighan
+    from model.analysis.analysis import analyze
+    from model.experiments.sweep import Sweep, SweepEntry, finding_mask, open_sweep, save_sweep, wilson_interval
     from model.snapshot import Snapshot
-    from model.sweep import Sweep, SweepEntry, finding_mask, open_sweep, save_sweep, wilson_interval
+    from model.training.init import henighan
     from widgets.sweep_view import SweepView
 
     W7, b7 = henighan(7)

@@ -25,7 +25,7 @@ from app.export.figure import (
     qimage_rgb,
     run_title,
 )
-from model import geometry as geo
+from model.analysis import geometry as geo
 
 
 def rgb_of(img: QImage) -> np.ndarray:

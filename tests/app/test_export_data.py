@@ -11,7 +11,7 @@ import pytest
 from app.cli import main
 from model.config import TrainConfig
 from model.history import History
-from model.runfile import save_run
+from model.storage.runfile import save_run
 
 N = 7
 
@@ -107,8 +107,8 @@ def test_step_and_model_select_what_is_written(hand_run, tmp_path):
 
 
 def hand_sweep(tmp_path):
-    from model.analysis import FINDING_KINDS
-    from model.sweep import Sweep, SweepEntry, save_sweep
+    from model.analysis.analysis import FINDING_KINDS
+    from model.experiments.sweep import Sweep, SweepEntry, save_sweep
 
     cfg = TrainConfig(n=N, m=2, models=2, seed=40, steps=100)
     (Wp, bp), (Wf, bf) = henighan(N), seed_failure()
@@ -160,7 +160,7 @@ def test_datasize_table_holds_the_files_values(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tqdm.tqdm, "monitor_interval", 0)  # the datasize run's bar starts no monitor thread
 
-    from model.datasize import open_datasize
+    from model.experiments.datasize import open_datasize
 
     src = tmp_path / "ds.h5"
     assert main(["datasize", "--sizes", "3,5", "--n", "40", "--models", "2", "--steps", "30", "--quiet",

@@ -330,12 +330,12 @@ def _write_experiment(key, folder, name, qapp):
 
     opts = FigureOptions(width=900, height=600)
     if key == "sweep":
-        from model.sweep import open_sweep
+        from model.experiments.sweep import open_sweep
 
         path = folder / "sweep.h5"
         return ef.write_sweep_figure(folder / name, open_sweep(path if path.exists() else hand_sweep(path)), opts)
     if key == "datasize":
-        from model.datasize import open_datasize
+        from model.experiments.datasize import open_datasize
 
         path = folder / "smdd.h5"
         return ef.write_datasize_figure(folder / name, open_datasize(path if path.exists() else hand_datasize(path)),

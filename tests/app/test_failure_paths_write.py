@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from model.config import TrainConfig
-from model.runfile import open_run
+from model.storage.runfile import open_run
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = str(ROOT / "main.py")
@@ -197,7 +197,7 @@ def test_train_force_on_a_full_disk_keeps_the_old_run(disk, run7):
 
 @pytest.mark.slow
 def test_sweep_on_a_disk_that_fills_keeps_the_configurations_saved_before(disk):
-    from model.sweep import open_sweep
+    from model.experiments.sweep import open_sweep
 
     out = disk / "s.h5"
     # each configuration adds about 200 kB to the file (W and b of 250 models of n = 64), and a
@@ -212,7 +212,7 @@ def test_sweep_on_a_disk_that_fills_keeps_the_configurations_saved_before(disk):
 
 @pytest.mark.slow
 def test_datasize_on_a_disk_that_fills_keeps_the_sizes_saved_before(disk):
-    from model.datasize import open_datasize
+    from model.experiments.datasize import open_datasize
 
     out = disk / "d.h5"
     # each size adds about 330 kB (W, b and the feature dimensions of 40 models of n = 400), and
@@ -263,16 +263,16 @@ def test_ctrl_c_in_train_keeps_the_history_and_exits_130(tmp_path):
 def test_ctrl_c_in_train_before_the_first_snapshot_saves_nothing(tmp_path, capsys, monkeypatch):
     """A real SIGINT, delivered (in this process) just as training starts: the handler asks the
     engine to stop before its first chunk, so nothing was recorded and no file appears."""
-    import model.engine
+    import model.training.engine
     from app.cli import main
 
-    run = model.engine.Trainer.run
+    run = model.training.engine.Trainer.run
 
     def sigint_then_run(self, *a, **k):
         os.kill(os.getpid(), signal.SIGINT)
         return run(self, *a, **k)
 
-    monkeypatch.setattr(model.engine.Trainer, "run", sigint_then_run)
+    monkeypatch.setattr(model.training.engine.Trainer, "run", sigint_then_run)
     out = tmp_path / "r.h5"
     assert main(["train", "--n", "7", "--steps", "1000", "--quiet", "--out", str(out)]) == 130
     assert capsys.readouterr().err.strip() == "main.py train: interrupted before the first snapshot: nothing was saved"
@@ -282,7 +282,7 @@ def test_ctrl_c_in_train_before_the_first_snapshot_saves_nothing(tmp_path, capsy
 
 @pytest.mark.slow
 def test_ctrl_c_in_a_sweep_keeps_the_finished_configurations(tmp_path):
-    from model.sweep import open_sweep
+    from model.experiments.sweep import open_sweep
 
     out = tmp_path / "s.h5"
     rd = Reader(start("sweep", "--n", "7", "--models", "4", "--grid", "steps=50,100000000", "--out", out))
@@ -307,7 +307,7 @@ def test_ctrl_c_in_a_sweep_with_nothing_finished_says_nothing_was_saved(tmp_path
 
 @pytest.mark.slow
 def test_ctrl_c_in_datasize_keeps_the_finished_sizes(tmp_path):
-    from model.datasize import open_datasize
+    from model.experiments.datasize import open_datasize
 
     out = tmp_path / "d.h5"
     # T = 3 takes a moment; T = 100,000 at SMDD's n = 10,000 and S = 0.999 (about 10^6 non-zeros a
@@ -496,13 +496,13 @@ def test_train_that_cannot_fit_in_memory_is_refused_before_anything(tmp_path, ca
 
 
 def test_an_allocation_that_still_fails_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
-    import model.engine
+    import model.training.engine
     from app.cli import main
 
     def no_memory(*a, **k):
         raise MemoryError
 
-    monkeypatch.setattr(model.engine.Trainer, "train_chunk", no_memory)
+    monkeypatch.setattr(model.training.engine.Trainer, "train_chunk", no_memory)
     out = tmp_path / "m.h5"
     assert main(["train", "--n", "5", "--steps", "10", "--quiet", "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip()
@@ -530,7 +530,7 @@ def test_a_closed_output_pipe_ends_quietly(run7, tmp_path, args):
 # ---------------------------------------------------------------- smaller
 def test_a_sparse_fresh_data_sweep_runs_end_to_end(tmp_path, capsys):
     from app.cli import main
-    from model.sweep import open_sweep
+    from model.experiments.sweep import open_sweep
 
     out = tmp_path / "s.h5"
     assert main(["sweep", "--data", "sparse", "--steps", "20", "--models", "2", "--quiet", "--out", str(out)]) == 0
@@ -546,7 +546,8 @@ def test_sweep_help_shows_a_plain_percent_sign():
 
 
 def test_memory_estimate_is_one_function_for_train_sweep_and_datasize():
-    from model import datasize, engine, sweep
+    from model.experiments import datasize, sweep
+    from model.training import engine
 
     cfg = TrainConfig(n=1000, data="sparse", sparsity=0.99, examples=500, models=10, steps=100)
     parts = engine.memory_parts(cfg)
@@ -716,7 +717,7 @@ def test_remove_stale_judges_only_names_it_can_tell_dead(tmp_path):
     """Removed: this machine's name of a process that is gone (a pid that runs, started at another
     time, is another process). Kept: this process's own, another machine's or namespace's, a
     name of another form, and a folder."""
-    from model import outfile
+    from model.storage import outfile
 
     # this process's PID-START-TAG, as its own temporary names carry it
     me = re.fullmatch(r"\.r\.(\d+)-(\d+)-([0-9a-f]{6})-[0-9a-f]{4}\.part\.h5",

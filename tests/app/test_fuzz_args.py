@@ -373,8 +373,8 @@ class Tripwire(BaseException):
 def good_run(tmp_path_factory):
     """A tiny n = 5 run (steps 0..200) every case can name as good.h5."""
     from model.config import TrainConfig
-    from model.engine import train
-    from model.runfile import save_run
+    from model.storage.runfile import save_run
+    from model.training.engine import train
 
     cfg = TrainConfig(n=5, m=2, steps=200, lr=1e-2, seed=0)
     tr = train(cfg, threads=1)
@@ -387,8 +387,8 @@ def good_run(tmp_path_factory):
 def experiment_files(tmp_path_factory):
     """A one-configuration sweep file and a dataset-size file every case can name (sweep.h5, ds.h5)."""
     from model.config import TrainConfig
-    from model.datasize import DataSizeRunner, smdd_config
-    from model.sweep import run_sweep
+    from model.experiments.datasize import DataSizeRunner, smdd_config
+    from model.experiments.sweep import run_sweep
 
     d = tmp_path_factory.mktemp("fuzz-experiments")
     run_sweep(TrainConfig(n=3, steps=5), None, 2, out=d / "sweep.h5", threads=1)
@@ -413,10 +413,10 @@ def workdir(tmp_path, good_run, experiment_files, monkeypatch, qapp):
     import app.export.animate
     import app.export.figure
     import app.gui.main_window
-    import model.datasize
-    import model.engine
-    import model.probe
-    import model.sweep
+    import model.analysis.probe
+    import model.experiments.datasize
+    import model.experiments.sweep
+    import model.training.engine
 
     cwd = tmp_path / "cwd"
     cwd.mkdir()
@@ -432,10 +432,10 @@ def workdir(tmp_path, good_run, experiment_files, monkeypatch, qapp):
             raise Tripwire(f"accepted: reached {where}")
         return fn
 
-    monkeypatch.setattr(model.engine.Trainer, "run", wire("Trainer.run"))
-    monkeypatch.setattr(model.sweep.SweepRunner, "run", wire("SweepRunner.run"))
-    monkeypatch.setattr(model.datasize.DataSizeRunner, "run", wire("DataSizeRunner.run"))
-    monkeypatch.setattr(model.probe, "continue_training", wire("probe.continue_training"))
+    monkeypatch.setattr(model.training.engine.Trainer, "run", wire("Trainer.run"))
+    monkeypatch.setattr(model.experiments.sweep.SweepRunner, "run", wire("SweepRunner.run"))
+    monkeypatch.setattr(model.experiments.datasize.DataSizeRunner, "run", wire("DataSizeRunner.run"))
+    monkeypatch.setattr(model.analysis.probe, "continue_training", wire("probe.continue_training"))
     monkeypatch.setattr(app.export.figure.FigureRenderer, "save", wire("FigureRenderer.save"))
     monkeypatch.setattr(app.export.animate.AnimationJob, "run", wire("AnimationJob.run"))
     monkeypatch.setattr(app.gui.main_window, "MainWindow", wire("the window"))
@@ -575,9 +575,9 @@ def services():
 def test_a_cluster_address_that_cannot_be_a_ray_cluster_is_one_line(workdir, services, cmd, address, monkeypatch):
     """--cluster ADDRESS: one line naming --cluster (never a UnicodeError or a Ray log, never a
     hang, never a silent run here for an empty one), before anything trains."""
-    import model.cluster
+    import model.experiments.cluster
 
-    monkeypatch.setattr(model.cluster, "CONNECT_TIMEOUT", 3.0)
+    monkeypatch.setattr(model.experiments.cluster, "CONNECT_TIMEOUT", 3.0)
     address = address.format(**services) if address.startswith("{") else address
     base = ["sweep", "--steps", "2"] if cmd == "sweep" else ["datasize", "--sizes", "3", "--n", "20", "--steps", "2"]
     rc, out, err = run_in_process([*base, "--cluster", address])

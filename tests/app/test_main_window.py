@@ -9,7 +9,7 @@ from PyQt6.QtWidgets import QLineEdit
 
 from app.gui.main_window import DEFAULT_EXPERIMENT, MainWindow, settings
 from model.config import TrainConfig
-from model.engine import Trainer
+from model.training.engine import Trainer
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ def test_open_save_and_a_bad_file(qtbot, make_window, tmp_path):
 
 @pytest.mark.slow
 def test_drag_and_drop_opens_a_run(qtbot, make_window, tmp_path):
-    from model.runfile import save_run
+    from model.storage.runfile import save_run
 
     cfg = TrainConfig(n=5, steps=100, seed=0)
     tr = Trainer(cfg)
@@ -266,7 +266,7 @@ def test_main_py_opens_the_window_and_a_run_file(tmp_path):
     import subprocess
     import sys
 
-    from model.runfile import save_run
+    from model.storage.runfile import save_run
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, LGE_QUIT_AFTER_MS="6000", LGE_SETTINGS_ORG="lge-test-main")
@@ -340,8 +340,8 @@ def test_3d_dock_follows_the_frame_and_alt_click_sends_a_feature(qtbot, make_win
 def test_timeline_tells_when_the_seeds_failure_began(qtbot, make_window, tmp_path):
     """SGD, n = 7, seed 10 (the seed's clean symmetric failure): opened in the window, the
     timeline marks the recorded step where feature 1 died, with the verdict as its text."""
-    from model.runfile import save_run
-    from model.story import stable_since
+    from model.analysis.story import stable_since
+    from model.storage.runfile import save_run
 
     cfg = TrainConfig(n=7, optimizer="sgd", weight_decay=0.0, seed=10, steps=25_000)
     tr = Trainer(cfg)
@@ -542,8 +542,8 @@ def test_kernels_ready_tells_a_first_compile_from_a_cached_one(tmp_path):
     import sys
 
     code = ("import sys; sys.path.insert(0, '.')\n"
-            "from model.paths import kernels_ready\n"
-            "from model.config import TrainConfig\nfrom model.engine import Trainer\n"
+            "from model.training.paths import kernels_ready\n"
+            "from model.config import TrainConfig\nfrom model.training.engine import Trainer\n"
             "c = TrainConfig(n=7, steps=10)\nprint('before', kernels_ready(c))\n"
             "Trainer(c).train_chunk(2)\nprint('after', kernels_ready(c))\n")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -574,7 +574,7 @@ def test_export_keeps_a_typed_existing_path_and_save_as_starts_in_the_runs_folde
     opens in the runs folder (where autosaves go), not the home folder."""
     import app.gui.main_window as mw
     from app.gui.export_dialog import open_figure_dialog
-    from model.runfile import user_runs_dir
+    from model.storage.runfile import user_runs_dir
 
     w = make_window()
     assert w.open_run(run7)
@@ -653,7 +653,7 @@ def test_a_story_slower_than_the_refresh_still_arrives_while_training(qtbot, mon
     import threading
 
     import app.gui.main_window as mw
-    import model.story
+    import model.analysis.story
 
     monkeypatch.setattr(mw, "STORY_REFRESH_MS", 20)
     ticks, told, started, release = [], [], threading.Event(), threading.Event()
@@ -669,7 +669,7 @@ def test_a_story_slower_than_the_refresh_still_arrives_while_training(qtbot, mon
         return [{"kind": "plateau", "step": 0, "level": 1.0, "change": 0.0, "rel_tol": 0.01, "window": [0, 0],
                  "margin": None, "text": f"story {i}"}]
 
-    monkeypatch.setattr(model.story, "story_events", slow_story)
+    monkeypatch.setattr(model.analysis.story, "story_events", slow_story)
     w = make_window()
     w.form.set_config(TrainConfig(n=7, steps=10**9, seed=0))
     try:

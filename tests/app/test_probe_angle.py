@@ -10,7 +10,7 @@ from tests.app.test_cli_experiments import _one_line_error
 
 
 def _write(path, snap):
-    from model import probe as pr
+    from model.analysis import probe as pr
     from model.config import TrainConfig
 
     pr.save_start_run(path, TrainConfig(n=snap.n, m=snap.m), snap)
@@ -64,8 +64,8 @@ def test_probe_angle_text_prints_degrees_and_the_closed_form_beside_the_loss(two
 
 @pytest.mark.slow
 def test_probe_angle_on_seven_features_says_the_curve_does_not_apply(tmp_path):
-    from model.init import henighan
     from model.snapshot import Snapshot
+    from model.training.init import henighan
 
     f = _write(tmp_path / "h7.h5", Snapshot(0, *henighan(7), loss=0.0))
     r = run("probe", str(f), "--path", "angle", "--feature", "7", "--direction", "6", "--range", "30", "--json")
@@ -123,9 +123,9 @@ def _purple_pixels(img):
 
 
 def test_probe_view_draws_the_angle_path_in_degrees_with_the_overlay(qtbot):
-    from model import probe as pr
-    from model.init import henighan
+    from model.analysis import probe as pr
     from model.snapshot import Snapshot
+    from model.training.init import henighan
     from widgets.probe_view import DEG, ProbeView
 
     snap = _two_vectors()

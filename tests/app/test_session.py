@@ -25,7 +25,7 @@ def test_training_runs_in_the_background_and_the_frame_follows(qtbot, session):
     assert snap.step == 20_000 and ctx.analysis.verdict == "perfect"
     assert 0 < len(frames) < 2000  # coalesced: not one signal per step
     assert session.run_path is not None and session.run_path.exists()  # autosaved
-    from model.runfile import open_run
+    from model.storage.runfile import open_run
 
     assert open_run(session.run_path).history.latest_step == 20_000
 
@@ -64,7 +64,7 @@ def test_pause_resume_step_and_stop(qtbot, session, monkeypatch):
     """Paused, no chunk runs; one step runs exactly one chunk. The chunks are counted, so a busy
     machine can make the test miss a wrong chunk but never see one that did not run. The waits
     after the pause and the step only give a wrong chunk the time to start."""
-    from model.engine import Trainer
+    from model.training.engine import Trainer
 
     gate = ChunkGate()
     monkeypatch.setattr(Trainer, "train_chunk", gate.wrap(Trainer.train_chunk))
@@ -202,7 +202,7 @@ def test_background_analyses_run_in_the_analysis_thread_latest_wins_and_stale_re
     """Every snapshot analysed in the background (in_background forced on at n = 7): the analysis runs
     in the session's analysis thread; frames asked for while one runs replace each other (only the
     last is analysed); the result of a frame no longer wanted does not redraw, the wanted one does."""
-    from model.analysis_provider import AnalysisProvider
+    from model.analysis.analysis_provider import AnalysisProvider
 
     s = session7
     provider = s.analyses

@@ -15,8 +15,8 @@ import pytest
 
 from model.config import TrainConfig
 from model.history import History
-from model.init import henighan
-from model.runfile import save_run
+from model.storage.runfile import save_run
+from model.training.init import henighan
 from tests.fresh_python import loaded_after
 
 ROOT = Path(__file__).resolve().parents[2]

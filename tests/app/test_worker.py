@@ -8,7 +8,7 @@ import pytest
 from PyQt6.QtWidgets import QApplication
 
 from app.gui.worker import BackgroundJob
-from model.outfile import RunFileError
+from model.storage.outfile import RunFileError
 
 WAIT_MS = 10_000  # only ends a hang
 

@@ -8,7 +8,7 @@ from PyQt6.QtWidgets import QApplication
 
 from app.gui import worker
 from model.config import TrainConfig
-from model.engine import Trainer
+from model.training.engine import Trainer
 
 
 @pytest.mark.parametrize("n", [7, 100, 101, 1000])

@@ -9,7 +9,7 @@ import pytest
 from PyQt6.QtWidgets import QApplication
 
 from app.gui.worker import BackgroundQueue
-from model.outfile import RunFileError
+from model.storage.outfile import RunFileError
 
 WAIT_S = 10.0  # only ends a hang
 

@@ -77,8 +77,8 @@ def test_the_notebook_shows_its_figures_and_progress(executed):
 
 @pytest.mark.timeout(1800)
 def test_the_seeds_failure_and_its_step(executed):
-    from model.analysis import analyze
-    from model.runfile import open_run
+    from model.analysis.analysis import analyze
+    from model.storage.runfile import open_run
 
     _, s = executed
     assert s["verdict"] == "symmetric_failure" and s["died_feature"] == 1

@@ -114,7 +114,7 @@ def test_arrays_and_save_data_are_export_datas(hand_run, tmp_path):  # noqa: F81
     path, cfg, h = hand_run
     run = lge.open_run(path)
     a = run.arrays()
-    names = __import__("model.datafiles", fromlist=["x"]).verdict_names()
+    names = __import__("model.experiments.datafiles", fromlist=["x"]).verdict_names()
     assert [names[v] for v in a["verdict"][:, 0]] == ["perfect", "symmetric_failure"]
     out = run.save_data(tmp_path / "d.npz")
     with np.load(out) as z:

@@ -1,11 +1,11 @@
-"""model.analysis against hand-built models whose facts are known by construction."""
+"""model.analysis.analysis against hand-built models whose facts are known by construction."""
 import json
 import math
 
 import numpy as np
 import pytest
 
-from model.analysis import DEAD_REL, RECON_TOL, REPRESENTED_NORM, analyze, format_analysis
+from model.analysis.analysis import DEAD_REL, RECON_TOL, REPRESENTED_NORM, analyze, format_analysis
 from model.snapshot import Snapshot
 
 
@@ -349,7 +349,7 @@ def test_weak_feature_is_dead_but_not_clean():
 
 
 def test_regularity_threshold_flips_exactly_at_the_ratio_and_margin_changes_sign():
-    from model.analysis import REGULAR_RATIO
+    from model.analysis.analysis import REGULAR_RATIO
     W6, b6 = henighan(6)
     for f, want, sign in ((0.999, "symmetric_failure", 1), (1.001, "asymmetric_failure", -1)):
         scale = np.ones(6)

@@ -1,6 +1,6 @@
 """What the history budget bounds (the history, the rows in flight, the run file's write
 buffer, and the run file's row count), and the one publishing rule of every writer
-(model/outfile.py): nothing replaced unasked, nothing half-written under the name."""
+(model/storage/outfile.py): nothing replaced unasked, nothing half-written under the name."""
 from __future__ import annotations
 
 import errno
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from model.config import TrainConfig
-from model.engine import Trainer
 from model.history import History
-from model.outfile import check_target, is_disk_failure, problem, publish, temp_beside
-from model.recording import RunFileRecorder
-from model.runfile import RunFileError, RunWriter, open_run
+from model.storage.outfile import check_target, is_disk_failure, problem, publish, temp_beside
+from model.storage.runfile import RunFileError, RunWriter, open_run
+from model.training.engine import Trainer
+from model.training.recording import RunFileRecorder
 
 
 def _simulate(h: History, steps: int, chunk: int, on_append=None):
@@ -141,7 +141,7 @@ def test_a_run_stopped_before_its_first_snapshot_leaves_no_file(tmp_path):
 def test_a_writer_that_cannot_reserve_space_keeps_the_committed_rows_and_writes_nothing_more(tmp_path, monkeypatch):
     """The reservation refuses before HDF5 writes: the writer fails once, with status 1, and
     the file still opens with every committed row."""
-    from model import outfile
+    from model.storage import outfile
 
     cfg = TrainConfig(n=5).validate()
     p = tmp_path / "r.h5"

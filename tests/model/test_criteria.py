@@ -9,9 +9,9 @@ import pytest
 from scipy.linalg import sqrtm
 from scipy.stats import ortho_group
 
-from model import criteria as crit
-from model.analysis import OWN_TOL, RECON_TOL, analyze, format_analysis
-from model.separability import FLOAT32_RES, fire_label, separability
+from model.analysis import criteria as crit
+from model.analysis.analysis import OWN_TOL, RECON_TOL, analyze, format_analysis
+from model.analysis.separability import FLOAT32_RES, fire_label, separability
 from model.snapshot import Snapshot
 
 

@@ -4,10 +4,10 @@ not here is one ConfigError naming --device and what is available."""
 import numpy as np
 import pytest
 
-from model import paths
 from model.config import ConfigError, TrainConfig
-from model.engine import Trainer, check_device, cuda_available
-from model.init import initial_parameters
+from model.training import paths
+from model.training.engine import Trainer, check_device, cuda_available
+from model.training.init import initial_parameters
 
 NO_GPU = "no GPU here: torch sees no CUDA device (these tests run on a machine with one)"
 
@@ -40,7 +40,7 @@ def test_cuda_path_equals_the_cpu_path_within_float32_round_off(name):
 def test_the_torch_path_runs_on_a_named_device():
     """The GPU's code path, on the device every machine has: the torch path given
     device="cpu" explicitly is the torch path."""
-    from model.torch_backend import TorchTrainer
+    from model.training.torch_backend import TorchTrainer
 
     cfg = CASES["fresh"].validate()
     W0, b0, M0 = initial_parameters(cfg)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from model import paths
 from model.config import TrainConfig
-from model.engine import Trainer, lr_schedule
-from model.init import henighan, initial_parameters
+from model.training import paths
+from model.training.engine import Trainer, lr_schedule
+from model.training.init import henighan, initial_parameters
 
 
 def reference_train(cfg, W0, b0, M0, X_fn, steps):
@@ -115,7 +115,7 @@ def test_every_sparse_path_matches_reference_on_finite_sparse_data(changes, path
 @pytest.mark.parametrize("path", SPARSE_PATHS)
 def test_every_sparse_path_on_fresh_batches_matches_reference(path):
     cfg = TrainConfig(n=30, m=2, data="sparse", sparsity=0.9, batch=64, steps=30, seed=2, lr=1e-2).validate()
-    from model.data import BatchStream
+    from model.training.data import BatchStream
 
     stream = BatchStream(cfg)
     batches = [stream.next() for _ in range(cfg.steps + 1)]
@@ -127,7 +127,7 @@ def test_every_sparse_path_on_fresh_batches_matches_reference(path):
 
 
 def test_sparse_examples_are_unit_norm_with_the_right_sparsity():
-    from model.data import model_dataset
+    from model.training.data import model_dataset
 
     X = model_dataset(0, 2000, 500, 0.99)
     norms = np.linalg.norm(X, axis=1)
@@ -226,7 +226,7 @@ def test_henighan_init_stays_put_and_schedule_shapes():
 
 
 def test_very_sparse_batches_draw_only_nonzeros_and_stay_exact():
-    from model.data import sparse_coo
+    from model.training.data import sparse_coo
 
     rng = np.random.default_rng(0)
     rows, cols, vals = sparse_coo(rng, 300, 10_000, 0.999)
@@ -262,7 +262,7 @@ def test_chunks_cut_for_their_recorded_rows_keep_aiming_at_chunk_seconds(monkeyp
     short because they would record too many rows must not make the next chunk's asked
     size grow without bound; the asked size stays within 4x the 100 steps the clock
     allows (the controller's growth bound), and every chunk's steps within it."""
-    import model.engine as engine
+    import model.training.engine as engine
 
     clock = [0.0]
     monkeypatch.setattr(engine.time, "perf_counter", lambda: clock[0])
@@ -298,7 +298,7 @@ def test_recorded_loss_of_a_memorised_set_is_its_float64_loss_never_negative(pat
     code) to 1e-10 plus 1e-4 of itself: a float32 forward pass rounds each output by ~1e-7 of
     the ~1 terms it sums, which moves a squared error of size e by ~2e-7 e; the old error
     was 1e-8, a hundred times that."""
-    from model.datasize import coo_loss
+    from model.experiments.datasize import coo_loss
 
     cfg = TrainConfig(n=1000, data="sparse", sparsity=0.99, examples=3, schedule="warmup-cosine", warmup=500,
                       steps=10_000).validate()

@@ -6,10 +6,10 @@ import threading
 import numpy as np
 import pytest
 
-from model.analysis import analyze
+from model.analysis.analysis import analyze
 from model.config import ConfigError, TrainConfig
-from model.engine import train
-from model.runfile import RunFileError, open_run, save_run
+from model.storage.runfile import RunFileError, open_run, save_run
+from model.training.engine import train
 
 # =============================================================================
 # sweeps
@@ -17,7 +17,7 @@ from model.runfile import RunFileError, open_run, save_run
 @pytest.fixture(scope="module")
 def sweep_n6_n8():
     """The issue's sweep: AdamW, lr 1e-3, 20,000 steps, 100 seeds, as a grid over n = 6, 8."""
-    from model.sweep import parse_grid, run_sweep
+    from model.experiments.sweep import parse_grid, run_sweep
 
     base = TrainConfig(m=2, optimizer="adamw", lr=1e-3, steps=20_000, seed=0)
     return run_sweep(base, parse_grid(["n=6,8"]), models=100)
@@ -64,7 +64,7 @@ def test_sweep_at_n8_fails_often_and_each_failure_is_the_single_run_of_seed_s_pl
 
 
 def test_sweep_summary_has_rates_and_intervals_that_add_up(sweep_n6_n8):
-    from model.sweep import wilson_interval
+    from model.experiments.sweep import wilson_interval
 
     e = sweep_n6_n8.entries[1]
     s = e.summary()
@@ -80,7 +80,7 @@ def test_sweep_summary_has_rates_and_intervals_that_add_up(sweep_n6_n8):
 
 def test_wilson_interval_matches_the_quadratic_it_solves():
     """Wilson's interval: the p with (phat - p)^2 = z^2 p (1 - p) / n, solved here by numpy's roots."""
-    from model.sweep import wilson_interval
+    from model.experiments.sweep import wilson_interval
 
     z = 1.959963984540054
     for k, n in [(41, 100), (1, 300), (122, 300), (7, 10), (5, 5)]:
@@ -101,7 +101,7 @@ def test_wilson_interval_matches_the_quadratic_it_solves():
 
 
 def test_grid_parsing_and_expansion():
-    from model.sweep import expand_grid, grid_label, parse_grid
+    from model.experiments.sweep import expand_grid, grid_label, parse_grid
 
     g = parse_grid(["n=6,7", "lr=1e-3,3e-3", "optimizer=adam"])
     assert g == {"n": [6, 7], "lr": [1e-3, 3e-3], "optimizer": ["adam"]}
@@ -125,7 +125,7 @@ def test_grid_parsing_and_expansion():
     (["lr=nan"], ["finite"]),
 ])
 def test_bad_grids_name_the_key_and_what_is_allowed(spec, words):
-    from model.sweep import parse_grid
+    from model.experiments.sweep import parse_grid
 
     with pytest.raises(ConfigError) as ei:
         parse_grid(spec)
@@ -135,7 +135,7 @@ def test_bad_grids_name_the_key_and_what_is_allowed(spec, words):
 
 
 def test_grid_values_the_config_refuses_name_the_configuration():
-    from model.sweep import expand_grid, parse_grid
+    from model.experiments.sweep import expand_grid, parse_grid
 
     with pytest.raises(ConfigError) as ei:
         expand_grid(TrainConfig(), parse_grid(["n=6,0"]))
@@ -146,7 +146,7 @@ def test_grid_values_the_config_refuses_name_the_configuration():
 
 
 def test_loss_histogram_is_stacked_by_verdict(sweep_n6_n8):
-    from model.sweep import loss_histogram
+    from model.experiments.sweep import loss_histogram
 
     e = sweep_n6_n8.entries[1]
     edges, counts = loss_histogram(e.loss, e.verdicts, bins=30)
@@ -161,7 +161,7 @@ def test_loss_histogram_is_stacked_by_verdict(sweep_n6_n8):
 
 
 def test_sweep_file_round_trip(tmp_path, sweep_n6_n8):
-    from model.sweep import open_sweep, save_sweep
+    from model.experiments.sweep import open_sweep, save_sweep
 
     path = tmp_path / "sweep.h5"
     save_sweep(path, sweep_n6_n8)
@@ -182,7 +182,7 @@ def test_sweep_file_round_trip(tmp_path, sweep_n6_n8):
 
 
 def test_bad_sweep_files_give_one_line_naming_the_file(tmp_path):
-    from model.sweep import open_sweep
+    from model.experiments.sweep import open_sweep
 
     cases = []
     missing = tmp_path / "missing.h5"
@@ -202,7 +202,7 @@ def test_bad_sweep_files_give_one_line_naming_the_file(tmp_path):
 
 
 def test_cancel_keeps_the_completed_configurations(tmp_path):
-    from model.sweep import SweepRunner, open_sweep, parse_grid
+    from model.experiments.sweep import SweepRunner, open_sweep, parse_grid
 
     out = tmp_path / "cancelled.h5"
     runner = SweepRunner(TrainConfig(n=6, seed=3), parse_grid(["steps=500,50000000,600"]), models=4, out=out)
@@ -224,7 +224,7 @@ def test_cancel_keeps_the_completed_configurations(tmp_path):
 
 
 def test_cancel_from_another_thread_stops_a_long_configuration():
-    from model.sweep import SweepRunner
+    from model.experiments.sweep import SweepRunner
 
     runner = SweepRunner(TrainConfig(n=7, steps=50_000_000), None, models=2)
     t = threading.Timer(0.5, runner.request_cancel)
@@ -254,7 +254,7 @@ def _pick(trainer, verdict):
 
 @pytest.mark.parametrize("verdict", ["asymmetric_failure", "perfect"])
 def test_probe_at_t0_is_the_models_loss_and_its_numerical_gradient_matches_autograd(trained_n8, verdict):
-    from model import probe as pr
+    from model.analysis import probe as pr
 
     snap, a = _pick(trained_n8, verdict)
     obj = pr.objective_for(trained_n8.config)
@@ -276,7 +276,7 @@ def test_probe_at_t0_is_the_models_loss_and_its_numerical_gradient_matches_autog
 
 
 def test_probe_on_a_finite_sparse_dataset_uses_the_models_own_examples(tmp_path):
-    from model import probe as pr
+    from model.analysis import probe as pr
 
     cfg = TrainConfig(n=20, data="sparse", sparsity=0.8, examples=16, steps=800, models=2, seed=4)
     tr = train(cfg, threads=1)
@@ -296,7 +296,7 @@ def test_the_seeds_symmetric_failure_is_a_local_optimum_along_b7_and_w7_equals_a
     """The seed's n = 7 model: a regular hexagon, W_7 = 0, b_7 = 1/7, loss 6/49.
     Along b_7 + t: L = ((6 (1/7 + t)^2 + (t - 6/7)^2) / 7 + 6/49 - 1/7... slope 0, curvature
     (12 + 2)/7 = 2 exactly. Along W_7 = a W_6: slope 0, curvature > 0, loss grows both ways."""
-    from model import probe as pr
+    from model.analysis import probe as pr
     from tests.widgets import symmetric_failure_snapshot
 
     s = symmetric_failure_snapshot()
@@ -326,7 +326,7 @@ def test_exact_solutions_sit_on_a_kink_and_the_probe_says_so():
     """Henighan's n-gon puts the neighbours' pre-activations exactly at 0: along b_1 + t,
     L(t) = (t^2 + 2 ReLU(t)^2) / 7 near 0, curvature 2/7 on the left and 6/7 on the
     right. Central differences see the average 4/7, autograd (ReLU'(0) = 0) the left 2/7."""
-    from model import probe as pr
+    from model.analysis import probe as pr
     from tests.widgets import henighan_snapshot
 
     s = henighan_snapshot(7)
@@ -342,7 +342,7 @@ def test_exact_solutions_sit_on_a_kink_and_the_probe_says_so():
 
 
 def test_bad_probe_arguments_raise_config_errors():
-    from model import probe as pr
+    from model.analysis import probe as pr
     from tests.widgets import henighan_snapshot
 
     s = henighan_snapshot(7)
@@ -357,7 +357,7 @@ def test_bad_probe_arguments_raise_config_errors():
 
 
 def test_continue_training_from_a_perturbed_model(trained_n8):
-    from model import probe as pr
+    from model.analysis import probe as pr
 
     snap, a = _pick(trained_n8, "asymmetric_failure")
     k = a.dead[0]
@@ -381,8 +381,8 @@ def test_continue_training_from_a_perturbed_model(trained_n8):
 
 
 def test_a_perturbed_model_saved_as_a_run_starts_a_normal_run(tmp_path, trained_n8):
-    from model import probe as pr
-    from model.init import initial_parameters
+    from model.analysis import probe as pr
+    from model.training.init import initial_parameters
 
     snap = trained_n8.history.snapshot(model=3)
     start = pr.perturbed(snap, pr.bias_path(snap, 2), -0.25)
@@ -399,7 +399,7 @@ def test_a_perturbed_model_saved_as_a_run_starts_a_normal_run(tmp_path, trained_
 # dataset-size sweeps
 
 def test_memory_estimate_follows_the_non_zeros_and_oversized_T_is_refused_naming_T_and_the_estimate():
-    from model.datasize import check_sizes, fmt_bytes, memory_estimate, smdd_config
+    from model.experiments.datasize import check_sizes, fmt_bytes, memory_estimate, smdd_config
 
     cfg = smdd_config()  # n = 10,000, S = 0.999: ~10 non-zeros an example
     e = [memory_estimate(cfg, T) for T in (1_000, 10_000, 100_000)]
@@ -431,7 +431,7 @@ def test_memory_estimate_bounds_a_real_runs_peak():
     estimate, and not far below it (the estimate is not padded into uselessness)."""
     import tracemalloc
 
-    from model.datasize import BASE_BYTES, DataSizeRunner, memory_estimate, smdd_config
+    from model.experiments.datasize import BASE_BYTES, DataSizeRunner, memory_estimate, smdd_config
 
     cfg = smdd_config(steps=2, warmup=1)
     runner = DataSizeRunner(cfg, [50_000], test_examples=2000, threads=1)
@@ -446,7 +446,7 @@ def test_memory_estimate_bounds_a_real_runs_peak():
 
 
 def test_parse_sizes():
-    from model.datasize import parse_sizes
+    from model.experiments.datasize import parse_sizes
 
     assert parse_sizes("3,5,8,1e3, 10") == [3, 5, 8, 10, 1000]
     for bad, words in [("3,x", "'x'"), ("", "at least one"), ("0", "from 1"), ("2.5", "'2.5'")]:
@@ -457,16 +457,16 @@ def test_parse_sizes():
 
 @pytest.fixture(scope="module")
 def datasize_small():
-    from model.datasize import DataSizeRunner, smdd_config
+    from model.experiments.datasize import DataSizeRunner, smdd_config
 
     base = smdd_config(n=30, sparsity=0.9, steps=1500, warmup=150, models=2)
     return DataSizeRunner(base, [3, 5, 200], test_examples=1500, threads=1).run()
 
 
 def test_datasize_sweep_measures_each_T(datasize_small):
-    from model import geometry as geo
-    from model.data import model_dataset
-    from model.datasize import coo_loss
+    from model.analysis import geometry as geo
+    from model.experiments.datasize import coo_loss
+    from model.training.data import model_dataset
 
     res = datasize_small
     assert [r.T for r in res.results] == [3, 5, 200] and not res.cancelled
@@ -493,7 +493,7 @@ def test_datasize_sweep_measures_each_T(datasize_small):
 
 
 def test_embedding_regularity_of_hand_built_polygons():
-    from model.datasize import embedding_regularity
+    from model.experiments.datasize import embedding_regularity
 
     th = 2 * np.pi * np.arange(5) / 5 + 0.3
     pent = 0.7 * np.stack([np.cos(th), np.sin(th)])
@@ -510,8 +510,8 @@ def test_embedding_regularity_of_hand_built_polygons():
 
 
 def test_coo_loss_equals_the_dense_loss():
-    from model.datasize import coo_loss
-    from model.probe import Objective
+    from model.analysis.probe import Objective
+    from model.experiments.datasize import coo_loss
 
     rng = np.random.default_rng(0)
     W, b = rng.normal(size=(2, 25)), rng.normal(-0.3, 0.2, 25)
@@ -525,7 +525,7 @@ def test_coo_loss_equals_the_dense_loss():
 
 
 def test_datasize_file_round_trip(tmp_path, datasize_small):
-    from model.datasize import open_datasize, save_datasize
+    from model.experiments.datasize import open_datasize, save_datasize
 
     p = tmp_path / "ds.h5"
     save_datasize(p, datasize_small)
@@ -542,7 +542,7 @@ def test_datasize_file_round_trip(tmp_path, datasize_small):
 
 
 def test_datasize_refuses_one_hot_data():
-    from model.datasize import DataSizeRunner
+    from model.experiments.datasize import DataSizeRunner
 
     with pytest.raises(ConfigError) as ei:
         DataSizeRunner(TrainConfig(n=10), [3])
@@ -550,7 +550,7 @@ def test_datasize_refuses_one_hot_data():
 
 
 def test_a_sweep_that_would_not_fit_in_memory_is_refused_before_anything_trains(tmp_path):
-    from model.sweep import SweepRunner, check_memory, expand_grid, memory_estimate
+    from model.experiments.sweep import SweepRunner, check_memory, expand_grid, memory_estimate
 
     small = TrainConfig(n=8, models=100)
     assert memory_estimate(small.replace(models=1000)) > memory_estimate(small)

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from model.analysis import analyze
-from model.analysis_provider import (
+from model.analysis.analysis import analyze
+from model.analysis.analysis_provider import (
     CACHE_MAX,
     OVERRIDE,
     SEPARATION_FULL_MAX,
@@ -15,13 +15,13 @@ from model.analysis_provider import (
     VERDICTS_MAX_WORK,
     AnalysisProvider,
 )
+from model.analysis.explorer import ExplorerState
+from model.analysis.separability import separability
 from model.config import TrainConfig
-from model.explorer import ExplorerState
 from model.history import History
-from model.init import henighan
-from model.runfile import RunFileError, save_run
-from model.separability import separability
 from model.snapshot import Snapshot
+from model.storage.runfile import RunFileError, save_run
+from model.training.init import henighan
 from tests.widgets import symmetric_failure_snapshot
 
 

@@ -1,18 +1,18 @@
-"""model.feature_history: the per-step series of chosen features, against closed forms and against the
+"""model.analysis.feature_history: the per-step series of chosen features, against closed forms and against the
 per-snapshot functions they vectorise (geometry.feature_dimensionality, separability.sensitivity)."""
 import math
 
 import numpy as np
 import pytest
 
-from model import geometry as geo
-from model.analysis import DEAD_REL, analyze
-from model.criteria import function_vectors
-from model.feature_history import SeriesTracker, feature_series, series_of_arrays, sliver_shares
+from model.analysis import geometry as geo
+from model.analysis.analysis import DEAD_REL, analyze
+from model.analysis.criteria import function_vectors
+from model.analysis.feature_history import SeriesTracker, feature_series, series_of_arrays, sliver_shares
+from model.analysis.separability import sensitivity
 from model.history import History
-from model.init import henighan
-from model.separability import sensitivity
 from model.snapshot import Snapshot
+from model.training.init import henighan
 
 DEATH = 3000
 

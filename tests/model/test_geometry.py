@@ -1,4 +1,4 @@
-"""model.geometry against facts computed by hand (never against its own output)."""
+"""model.analysis.geometry against facts computed by hand (never against its own output)."""
 import math
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from model import geometry as g
+from model.analysis import geometry as g
 
 
 def henighan(n):
@@ -375,7 +375,7 @@ def test_rasters_by_hand():
 
 
 def test_model_does_not_import_qt():
-    code = ("import sys, model.geometry, model.analysis; "
+    code = ("import sys, model.analysis.geometry, model.analysis.analysis; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PyQt6', 'PyQt5', 'PySide6', 'pyqtgraph', 'superqt')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[2]))

@@ -1,4 +1,4 @@
-"""model/h5io.py: every reader and writer of the three kinds of file (run, sweep, dataset-size
+"""model/storage/h5io.py: every reader and writer of the three kinds of file (run, sweep, dataset-size
 sweep) refuses a bad file or target in one line that names the file and its kind."""
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import h5py
 import numpy as np
 import pytest
 
-from model import h5io
 from model.config import TrainConfig
-from model.datasize import DataSizeRunner, open_datasize, save_datasize, smdd_config
-from model.engine import train
-from model.outfile import RunFileError
-from model.runfile import load_snapshot, open_run, save_run
-from model.sweep import SweepRunner, open_sweep, run_sweep, save_sweep
+from model.experiments.datasize import DataSizeRunner, open_datasize, save_datasize, smdd_config
+from model.experiments.sweep import SweepRunner, open_sweep, run_sweep, save_sweep
+from model.storage import h5io
+from model.storage.outfile import RunFileError
+from model.storage.runfile import load_snapshot, open_run, save_run
+from model.training.engine import train
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = ("run", "sweep", "datasize")
@@ -150,7 +150,7 @@ IO_MODULES = ("h5io", "outfile", "runfile", "sweep", "datasize")
 def test_no_module_imports_a_private_name_of_the_file_modules():
     """The file modules share their helpers through h5io's public names, never each other's _names."""
     bad = []
-    for src in sorted((REPO / "model").glob("*.py")):
+    for src in sorted((REPO / "model").rglob("*.py")):
         for node in ast.walk(ast.parse(src.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] in IO_MODULES:
                 bad += [f"{src.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]

@@ -1,4 +1,4 @@
-"""The memory model (model.engine.memory_parts) against measured peaks: `main.py train` at a
+"""The memory model (model.training.engine.memory_parts) against measured peaks: `main.py train` at a
 few sizes, each in a fresh process, its peak (VmHWM) against the estimate train checks before
 it starts. Each size is one where a different part dominates the training's own memory (the
 analysis of a large n, the BLAS path's (K, B, n) activations, the finite sets held dense),
@@ -17,8 +17,8 @@ import json, sys
 from app.cli import build_parser, config_from_args, main
 argv = json.loads(sys.argv[1])
 cfg = config_from_args(build_parser().parse_args(argv))
-from model.engine import memory_parts
-from model import paths
+from model.training.engine import memory_parts
+from model.training import paths
 parts = memory_parts(cfg)  # as train estimates it before it starts (the kernels compiled or not yet)
 rc = main(argv)
 # VmHWM: this program's own peak. ru_maxrss keeps the peak of the process image before exec, which is

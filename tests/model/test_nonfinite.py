@@ -11,8 +11,8 @@ import pytest
 
 from model.config import TrainConfig
 from model.history import History
-from model.runfile import RunFileError, load_snapshot, open_run, save_run
 from model.snapshot import NOT_FINITE, NOT_FINITE_TEXT, Snapshot, nonfinite_text
+from model.storage.runfile import RunFileError, load_snapshot, open_run, save_run
 
 
 def henighan(n: int = 7):
@@ -24,7 +24,7 @@ def henighan(n: int = 7):
 
 
 def test_the_closed_form_is_perfect_and_finite():
-    from model.analysis import analyze
+    from model.analysis.analysis import analyze
 
     W, b = henighan(7)
     s = Snapshot(0, W, b)
@@ -119,7 +119,7 @@ def test_last_finite_step_names_the_step_a_reader_can_use():
 def test_the_story_makes_non_finite_rows_a_diagnosis_of_their_own():
     """A model NaN at rows 3-5 and finite (perfect) again after: stable_since at a finite step after
     the NaN rows stops at them, and the events name them, without analysing NaN."""
-    from model.story import diagnosis_events, stable_since
+    from model.analysis.story import diagnosis_events, stable_since
 
     h = _history(1, 10, {(r, 0): ("W", np.nan) for r in (3, 4, 5)})
     since = stable_since(h, 9)
@@ -132,7 +132,7 @@ def test_the_story_makes_non_finite_rows_a_diagnosis_of_their_own():
 
 
 def test_a_frame_that_is_not_finite_has_no_analysis_and_says_where():
-    from model.explorer import ExplorerState
+    from model.analysis.explorer import ExplorerState
 
     h = _history(2, 6, {(5, 1): ("b", np.nan), (2, 0): ("W", -np.inf)})
     s = ExplorerState()

@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from model import geometry as geo
-from model import probe as pr
-from model.init import henighan, xavier
-from model.optimum import coupled_l2, local_optimum
+from model.analysis import geometry as geo
+from model.analysis import probe as pr
+from model.analysis.optimum import coupled_l2, local_optimum
 from model.snapshot import Snapshot
+from model.training.init import henighan, xavier
 
 
 def hexagon_failure(r2=3.0):
@@ -341,7 +341,7 @@ def test_grown_hexagon_is_a_smooth_saddle_with_room_to_turn():
 
 def _sgd_from(snap, steps, noise, seed=0):
     from model.config import TrainConfig
-    from model.engine import Trainer
+    from model.training.engine import Trainer
 
     rng = np.random.default_rng(seed)
     W = (snap.W + noise * rng.standard_normal(snap.W.shape)).astype(np.float32)[None]

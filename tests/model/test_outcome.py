@@ -1,4 +1,4 @@
-"""Outcomes (model/outcome.py): settled, stuck or moving, from hand-built histories with known slopes, the
+"""Outcomes (model/analysis/outcome.py): settled, stuck or moving, from hand-built histories with known slopes, the
 seed's SGD failure trained from its constructed limit point, and Henighan's exact solution."""
 import json
 import math
@@ -6,11 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from model.config import TrainConfig
-from model.engine import Trainer
-from model.history import History
-from model.init import henighan
-from model.outcome import (
+from model.analysis.outcome import (
     HORIZON_DOUBLINGS,
     OUTCOMES,
     escape_doublings,
@@ -19,6 +15,10 @@ from model.outcome import (
     level_quantum,
     outcome_words,
 )
+from model.config import TrainConfig
+from model.history import History
+from model.training.engine import Trainer
+from model.training.init import henighan
 
 SGD = dict(optimizer="sgd", momentum=0.9, weight_decay=0.0, lr=1e-3)
 
@@ -196,10 +196,10 @@ def test_too_early_to_tell_is_moving_and_sparse_plateaus_are_settled():
 
 
 def test_until_decided_stops_once_every_model_is_settled_or_stuck_and_the_cap_holds_otherwise():
-    from model.engine import decide_grid
+    from model.training.engine import decide_grid
 
     assert decide_grid(5000) == [1024, 1448, 2048, 2896, 4096, 5000]
-    from model.outcome import decide_hook
+    from model.analysis.outcome import decide_hook
 
     cfg = TrainConfig(n=7, init="analytic", models=2, steps=50_000, until_decided=True, history_budget_mb=4)
     tr = Trainer(cfg, threads=1)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from model import presets
-from model.analysis import analyze
+from model.analysis.analysis import analyze
 from model.config import ConfigError, TrainConfig
-from model.engine import train
+from model.training.engine import train
 
 
 def test_every_preset_builds_a_valid_config():

@@ -4,11 +4,11 @@ import math
 import numpy as np
 import pytest
 
-from model import geometry as geo
-from model import probe as pr
+from model.analysis import geometry as geo
+from model.analysis import probe as pr
 from model.config import ConfigError
-from model.init import henighan
 from model.snapshot import Snapshot
+from model.training.init import henighan
 
 THETAS = np.linspace(-math.pi, math.pi, 721)
 

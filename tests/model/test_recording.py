@@ -1,4 +1,4 @@
-"""Recorders (model/recording.py): the trainer hands each chunk's recorded rows to the recorders
+"""Recorders (model/training/recording.py): the trainer hands each chunk's recorded rows to the recorders
 its caller wires, and knows nothing of where they go. The record cadence is checked against
 the History's policy worked out by hand, not against the code's own output."""
 from __future__ import annotations
@@ -8,12 +8,12 @@ import os
 import numpy as np
 import pytest
 
-import model.runfile as runfile
+import model.storage.runfile as runfile
 from model.config import TrainConfig
-from model.engine import Trainer, train
 from model.history import History
-from model.recording import Block, Recorder, RunFileRecorder
-from model.runfile import RunFileError, RunWriter, open_run
+from model.storage.runfile import RunFileError, RunWriter, open_run
+from model.training.engine import Trainer, train
+from model.training.recording import Block, Recorder, RunFileRecorder
 
 
 class ListRecorder:

@@ -14,11 +14,19 @@ import h5py
 import numpy as np
 import pytest
 
-import model.runfile as runfile
+import model.storage.runfile as runfile
 from model.config import TrainConfig
 from model.history import History
-from model.recording import RunFileRecorder
-from model.runfile import RunFileError, RunWriter, autosave_path, load_snapshot, open_run, save_run, user_runs_dir
+from model.storage.runfile import (
+    RunFileError,
+    RunWriter,
+    autosave_path,
+    load_snapshot,
+    open_run,
+    save_run,
+    user_runs_dir,
+)
+from model.training.recording import RunFileRecorder
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -136,7 +144,7 @@ def test_writer_append_flush_reopen(tmp_path):
         assert np.array_equal(live.history.steps, np.arange(10))
         assert np.array_equal(live.dataset, ds) and live.meta == {"started": 1}
         # a reader in another process too
-        code = ("import sys; from model.runfile import open_run; "
+        code = ("import sys; from model.storage.runfile import open_run; "
                 "print(len(open_run(sys.argv[1]).history))")
         out = subprocess.run([sys.executable, "-c", code, str(p)], cwd=REPO, capture_output=True,
                              text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -168,7 +176,7 @@ def test_writer_errors(tmp_path):
 CHILD = r"""
 import sys, numpy as np
 from model.config import TrainConfig
-from model.runfile import RunWriter
+from model.storage.runfile import RunWriter
 path = sys.argv[1]
 K, m, n = 2, 2, 3000
 w = RunWriter(path, TrainConfig(n=n, m=m, models=K).validate(), flush_seconds=0.0)
@@ -221,7 +229,7 @@ def test_sigkill_keeps_flushed_rows(tmp_path):
 TIMED_CHILD = r"""
 import sys, time, numpy as np
 from model.config import TrainConfig
-from model.runfile import RunWriter
+from model.storage.runfile import RunWriter
 K, m, n = 20, 2, 100
 w = RunWriter(sys.argv[1], TrainConfig(n=n, m=m, models=K, history_budget_mb=2).validate())
 last = -1
@@ -286,7 +294,7 @@ def test_sigkill_of_a_writer_at_work_keeps_every_committed_row(tmp_path):
 def test_the_engine_s_rows_reach_the_file_unchanged_through_the_writer_thread(tmp_path):
     """Many hand-offs (a small budget: staging blocks of a few rows), every row compared
     with the history's, bit for bit, and the halted steps with them."""
-    from model.engine import Trainer
+    from model.training.engine import Trainer
 
     # SGD at lr 0.8: 31 of the 40 models diverge (at steps 25 to 134), the others train on
     cfg = TrainConfig(n=7, models=40, steps=3000, history_budget_mb=0.25, lr=0.8, optimizer="sgd").validate()
@@ -448,7 +456,7 @@ def test_bad_files_give_one_line_run_file_error(tmp_path, make):
 
 
 def test_no_pickle_anywhere():
-    for mod in ("runfile.py", "history.py"):
+    for mod in ("storage/runfile.py", "history.py"):
         src = (REPO / "model" / mod).read_text()
         assert "import pickle" not in src and "allow_pickle=True" not in src and "cPickle" not in src
 
@@ -520,7 +528,7 @@ def test_user_runs_dir_and_autosave_path(tmp_path, monkeypatch):
 def test_block_crc_equals_the_per_row_crc():
     import numpy as np
 
-    from model.runfile import _block_crc, _row_crc
+    from model.storage.runfile import _block_crc, _row_crc
 
     rng = np.random.default_rng(1)
     steps = np.array([3, 9, 12])

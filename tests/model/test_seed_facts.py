@@ -7,11 +7,11 @@ happened to print once.
 import numpy as np
 import pytest
 
-from model.analysis import analyze
+from model.analysis.analysis import analyze
 from model.config import TrainConfig
-from model.engine import Trainer, train
-from model.recording import RunFileRecorder
-from model.runfile import RunWriter, open_run
+from model.storage.runfile import RunWriter, open_run
+from model.training.engine import Trainer, train
+from model.training.recording import RunFileRecorder
 
 
 def _train(**kw):

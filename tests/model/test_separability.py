@@ -1,4 +1,4 @@
-"""model.separability against hand-computed cases, closed forms and independent oracles
+"""model.analysis.separability against hand-computed cases, closed forms and independent oracles
 (scipy's LP for hull membership, all-pairs segment distances for the margin), never
 against its own earlier output."""
 import json
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from model import geometry as geo
-from model import separability as sep_module
-from model.separability import MARGIN_REL, min_norm_point, sensitivity, separability
+from model.analysis import geometry as geo
+from model.analysis import separability as sep_module
+from model.analysis.separability import MARGIN_REL, min_norm_point, sensitivity, separability
 
 
 def henighan(n):
@@ -450,7 +450,7 @@ def test_features_subset_gives_the_same_answers_for_those_features():
 # resolution: margins within the parameters' float32 resolution are undecided (issue 19)
 
 def test_inside_depth_closed_forms_in_1d_2d_and_3d():
-    from model.separability import FLOAT32_RES
+    from model.analysis.separability import FLOAT32_RES
     # 2D: (1, 1) inside the triangle (0,0), (4,0), (0,4) (shifted by (1, 2)): nearest edges x = 0, y = 0 at 1
     W = np.array([[0.0, 4.0, 0.0, 1.0], [0.0, 0.0, 4.0, 1.0]]) + np.array([[1.0], [2.0]])
     s = separability(W)

@@ -1,16 +1,16 @@
-"""The compiled sparse paths (the fused kernel and the BLAS path: model/sparse_kernels.py,
-model/sparse_backend.py) against the torch path and an independent autograd + torch.optim
+"""The compiled sparse paths (the fused kernel and the BLAS path: model/training/sparse_kernels.py,
+model/training/sparse_backend.py) against the torch path and an independent autograd + torch.optim
 reference: every optimiser, tied and untied, finite sets (full batch and minibatches) and
 fresh batches; the fused kernel's schedules agree bit for bit; the data stays sparse."""
 import numpy as np
 import pytest
 import torch
 
-import model.sparse_backend as sb
+import model.training.sparse_backend as sb
 from model.config import TrainConfig
-from model.data import BatchStream, SparseDataset, make_dataset, make_sparse_dataset, model_dataset
-from model.engine import Trainer
-from model.init import initial_parameters
+from model.training.data import BatchStream, SparseDataset, make_dataset, make_sparse_dataset, model_dataset
+from model.training.engine import Trainer
+from model.training.init import initial_parameters
 from tests.model.test_engine import reference_train
 
 OPTIMISERS = [dict(optimizer="adamw", lr=1e-3), dict(optimizer="adam", lr=1e-3, weight_decay=1e-3),

@@ -1,11 +1,11 @@
-"""model.story: when the diagnosis changed, on histories built by hand."""
+"""model.analysis.story: when the diagnosis changed, on histories built by hand."""
 import numpy as np
 import pytest
 
-from model.analysis import analyze
+from model.analysis.analysis import analyze
+from model.analysis.story import diagnosis_events, stable_since
 from model.history import History
-from model.init import henighan
-from model.story import diagnosis_events, stable_since
+from model.training.init import henighan
 
 
 def _history(switch_at, steps):
@@ -73,7 +73,7 @@ def _closed_form_plateau_start(steps, floor, amp, tau, tol):
 
 
 def test_loss_plateaus_on_a_hand_built_curve():
-    from model.story import PLATEAU_REL_TOL, loss_plateaus
+    from model.analysis.story import PLATEAU_REL_TOL, loss_plateaus
 
     steps, loss = _decay_drop_tail()
     ev = loss_plateaus(steps, loss)
@@ -93,7 +93,7 @@ def test_loss_plateaus_on_a_hand_built_curve():
 
 
 def test_a_still_falling_loss_and_a_spike_are_not_plateaus():
-    from model.story import loss_plateaus
+    from model.analysis.story import loss_plateaus
 
     steps = np.arange(0, 20001, 10)
     # a power law falls by the same factor each doubling: never flat, however late
@@ -112,9 +112,9 @@ def test_a_still_falling_loss_and_a_spike_are_not_plateaus():
 def test_seeds_sgd_failure_plateaus_at_the_closed_form_loss():
     """The seed's symmetric failure (n = 7, SGD, no weight decay, seed 10): feature 1 dies, and the
     loss settles on d(n-1)/n² = 6/49 after the death; the plateau is marked after the death event."""
+    from model.analysis.story import PLATEAU_REL_TOL, story_events
     from model.config import TrainConfig
-    from model.engine import Trainer
-    from model.story import PLATEAU_REL_TOL, story_events
+    from model.training.engine import Trainer
 
     tr = Trainer(TrainConfig(n=7, optimizer="sgd", weight_decay=0.0, seed=10, steps=20_000), threads=1)
     tr.run()

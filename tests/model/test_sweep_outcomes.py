@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from model.analysis import FINDING_KINDS, analyze
+from model.analysis.analysis import FINDING_KINDS, analyze
+from model.analysis.outcome import OUTCOMES, history_outcomes
 from model.config import TrainConfig
-from model.outcome import OUTCOMES, history_outcomes
-from model.sweep import entry_arrays, entry_from_arrays, open_sweep, run_sweep, wilson_interval
+from model.experiments.sweep import entry_arrays, entry_from_arrays, open_sweep, run_sweep, wilson_interval
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_the_trace_is_the_verdict_grid_and_ends_with_the_final_verdicts(small):
 def test_the_final_outcome_is_the_one_a_single_run_of_the_same_seed_gets(small):
     """Model k of the sweep is the single run with seed s + k: its recorded history (every step, a full budget)
     gives the same verdict and outcome at the final step."""
-    from model.engine import Trainer
+    from model.training.engine import Trainer
 
     sweep, _ = small
     e = sweep.entries[0]
@@ -110,7 +110,7 @@ def test_a_damaged_outcome_in_a_sweep_file_is_one_line(small, tmp_path, where, d
 
     import h5py
 
-    from model.outfile import RunFileError
+    from model.storage.outfile import RunFileError
 
     _, out = small
     bad = tmp_path / "bad.h5"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-import model.sweep as sw
+import model.experiments.sweep as sw
 from model.config import ConfigError, TrainConfig
-from model.sweep import MAX_GRID_CONFIGS, SAVE_TIME_FACTOR, SweepRunner, expand_grid, open_sweep
+from model.experiments.sweep import MAX_GRID_CONFIGS, SAVE_TIME_FACTOR, SweepRunner, expand_grid, open_sweep
 
 
 class Clock:

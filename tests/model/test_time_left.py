@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from model.datasize import TimeLeft
-from model.sweep import SweepClock, SweepProgress
+from model.experiments.datasize import TimeLeft
+from model.experiments.sweep import SweepClock, SweepProgress
 
 SIZES = [3, 5, 8, 10, 15, 30, 50, 100, 200, 500, 1000]
 STEPS = 2000
@@ -136,7 +136,7 @@ def test_sweep_clock_from_a_plan_costs_analysis_by_n():
     100 ms against 4 ms): a flat figure made a sweep ending at n = 1,000 look nearly done
     while a third of it was still to come."""
     from model.config import TrainConfig
-    from model.sweep import SweepRunner, analysis_seconds, parse_grid
+    from model.experiments.sweep import SweepRunner, analysis_seconds, parse_grid
 
     runner = SweepRunner(TrainConfig(n=7, m=2, steps=100, models=10), parse_grid(["n=7,1000"]), 10)
     clock = SweepClock.from_plan(runner.plan)
@@ -177,8 +177,8 @@ def test_the_calibration_divides_by_the_steps_taken_not_the_steps_asked(monkeypa
     import time
 
     from model.config import smdd_config
-    from model.datasize import DataSizeRunner
-    from model.engine import Trainer
+    from model.experiments.datasize import DataSizeRunner
+    from model.training.engine import Trainer
 
     now = [0.0]
     monkeypatch.setattr(time, "perf_counter", lambda: now[0])

@@ -226,7 +226,7 @@ def test_hidden_and_floated_views_render(qtbot, qapp):
 
 
 def test_triple_controls_send_feature_step_default(view, qapp):
-    from model.analysis import analyze
+    from model.analysis.analysis import analyze
 
     snap = symmetric_failure_snapshot()
     ctx = make_frame(snap)
@@ -266,7 +266,7 @@ def test_triple_controls_send_feature_step_default(view, qapp):
 
 
 def test_default_follows_training_until_a_feature_dies(view, qapp):
-    from model.analysis import analyze
+    from model.analysis.analysis import analyze
 
     rng = np.random.default_rng(3)
     early = Snapshot(0, rng.normal(size=(2, 7)), np.zeros(7))

@@ -95,7 +95,7 @@ def test_enlarge_scales_every_coordinate_and_relu_folds_cells():
 
 
 def test_symmetric_failure_default_triple_flat_dead_axis():
-    from model.analysis import analyze
+    from model.analysis.analysis import analyze
 
     snap = symmetric_failure_snapshot()
     tri = sc.default_triple(snap, analyze(snap))
@@ -172,7 +172,7 @@ def test_m3_uses_the_principal_plane_and_says_so():
     snap = Snapshot(0, W, rng.normal(-0.5, 0.1, 6))
     S = build_scene(snap, PlaneSettings(triple=(0, 1, 2)))
     assert "principal" in S.plane
-    from model.geometry import plane_basis
+    from model.analysis.geometry import plane_basis
 
     U, _ = plane_basis(W)
     # vertex t is p(h) at h = the projection U U^T W_t of W_t onto the plane: W^T U U^T W_t + b
@@ -337,7 +337,7 @@ def test_the_bias_label_leaves_the_filled_shape_for_a_clear_place():
 
 def palette_colors(snap):
     """The feature colours build_scene uses when given none (the palette's, by angle)."""
-    from model import geometry as geo
+    from model.analysis import geometry as geo
     from resources import palette
 
     return palette.feature_colors(snap.n, geo.angles(sc.plane_of(snap)[0]))

@@ -7,8 +7,8 @@ SIZE = (520, 480)
 
 
 def henighan_snapshot(n: int = 7, step: int = 100):
-    from model.init import henighan
     from model.snapshot import Snapshot
+    from model.training.init import henighan
 
     W, b = henighan(n)
     return Snapshot(step, W, b, loss=0.0)
@@ -16,8 +16,8 @@ def henighan_snapshot(n: int = 7, step: int = 100):
 
 def symmetric_failure_snapshot(step: int = 200):
     """The seed's symmetric failure: a regular hexagon (Henighan n = 6) and W_7 = 0, b_7 = 1/7."""
-    from model.init import henighan
     from model.snapshot import Snapshot
+    from model.training.init import henighan
 
     W6, b6 = henighan(6)
     W = np.hstack([W6, np.zeros((2, 1))])
@@ -36,11 +36,11 @@ def circle_snapshot(n: int = 10_000, seed: int = 0, step: int = 300):
 
 
 def make_frame(snap, analysis=True, **kw):
-    """The model.frame.Frame of ``snap``: colours by angle, its analysis (None with analysis=False: the
+    """The model.analysis.frame.Frame of ``snap``: colours by angle, its analysis (None with analysis=False: the
     frame's provider computes it when a view asks), ``kw`` further fields (selected, losses, ...)."""
-    from model import geometry as geo
-    from model.analysis import analyze
-    from model.frame import Frame
+    from model.analysis import geometry as geo
+    from model.analysis.analysis import analyze
+    from model.analysis.frame import Frame
     from resources.palette import feature_colors
 
     W2 = snap.W if snap.m == 2 else geo.project(snap.W)
@@ -118,7 +118,7 @@ def dying_run():
     seed's failure: feature 7 dead (W_7 = 0, b_7 = 1/7) beside the n = 6 hexagon, the loss approaching 6/49
     from above (0.05 e^(-(s - DEATH)/300)); recorded every 10th step to 2,000, every 100th to 20,000."""
     from model.history import History
-    from model.init import henighan
+    from model.training.init import henighan
 
     W7, b7 = henighan(7)
     W6, b6 = henighan(6)

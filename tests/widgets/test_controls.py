@@ -212,8 +212,8 @@ def test_form_init_run_needs_an_existing_file(form, tmp_path):
     f("init_run").setText(str(tmp_path / "empty.h5"))
     assert "empty" in form.errors()["init_run"]
     from model.config import TrainConfig
-    from model.engine import train
-    from model.runfile import save_run
+    from model.storage.runfile import save_run
+    from model.training.engine import train
 
     tr = train(TrainConfig(n=5, steps=5), threads=1)
     path = save_run(tmp_path / "run.h5", tr.config, tr.history)
@@ -509,7 +509,7 @@ def test_picker_1000_rows_without_per_cell_items(qtbot, picker, monkeypatch):
     assert rows_asked, "the view painted nothing"
     assert len(rows_asked) < 60  # only the visible rows are read
     assert picker.view.indexAt(QPoint(5, 5)).row() == 0
-    assert model.data(model.index(999, 1)) == "1099"
+    assert model.training.data(model.index(999, 1)) == "1099"
     picker.close()
 
 

@@ -5,7 +5,7 @@ from tests.app.experiment_data import hand_datasize
 
 
 def test_the_legends_cover_no_point_of_the_curves(qtbot, tmp_path):
-    from model.datasize import open_datasize
+    from model.experiments.datasize import open_datasize
     from widgets.datasize_view import DataSizeView
 
     v = DataSizeView()

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import QPoint, QPointF, Qt
 
-from model.analysis import DEAD_REL
+from model.analysis.analysis import DEAD_REL
+from model.analysis.story import story_events
 from model.snapshot import Snapshot
-from model.story import story_events
 from tests.widgets import DEATH, dying_run, framed, make_frame, show
 from widgets.feature_history import (
     FEATURES_MAX,
@@ -191,7 +191,7 @@ def test_no_history_says_so(qtbot):
 def test_the_window_docks_it_and_its_cursor_scrubs_the_session(qtbot, tmp_path):
     from app.gui.main_window import MainWindow
     from model.config import TrainConfig
-    from model.runfile import save_run
+    from model.storage.runfile import save_run
 
     path = tmp_path / "dying.h5"
     save_run(path, TrainConfig(n=7, steps=20_000), dying_run())
@@ -238,7 +238,7 @@ def test_export_from_the_command_line(qapp, tmp_path, monkeypatch, capsys):
 
     from app.cli import main
     from model.config import TrainConfig
-    from model.runfile import save_run
+    from model.storage.runfile import save_run
 
     monkeypatch.setenv("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM", "xcb"))
     run = tmp_path / "dying.h5"
@@ -279,7 +279,7 @@ def test_while_training_the_curves_follow_at_most_every_half_second(qtbot, monke
     at most every GROWTH_REDRAW_S, the cursor every frame."""
     import widgets.feature_history as fh
     from model.history import History
-    from model.init import henighan
+    from model.training.init import henighan
 
     clock = [100.0]
     monkeypatch.setattr(fh.time, "monotonic", lambda: clock[0])

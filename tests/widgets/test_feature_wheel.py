@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import QPoint, QPointF, Qt
 
-from model.analysis import analyze
+from model.analysis.analysis import analyze
 from model.snapshot import Snapshot
 from tests.widgets import (
     circle_snapshot,

@@ -7,7 +7,7 @@ import pytest
 from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtWidgets import QApplication
 
-from model import geometry as geo
+from model.analysis import geometry as geo
 from model.snapshot import Snapshot
 from tests.widgets import (
     circle_snapshot,

@@ -1,14 +1,14 @@
 """The outcome in the views: the timeline's outcome strip (colour per outcome, the outcome in the hover text)
-and the verdict panel's "verdict, outcome" title with its evidence line, driven by model.story's outcome events
+and the verdict panel's "verdict, outcome" title with its evidence line, driven by model.analysis.story's outcome events
 of a real history (the seed's SGD failure trained from its limit point: stuck)."""
 import itertools
 
 import numpy as np
 import pytest
 
+from model.analysis.story import story_events
 from model.config import TrainConfig
-from model.engine import Trainer
-from model.story import story_events
+from model.training.engine import Trainer
 from tests.widgets import framed, make_frame, show, symmetric_failure_snapshot
 from widgets.timeline import StorySlider, Timeline
 from widgets.verdict_panel import VerdictPanel

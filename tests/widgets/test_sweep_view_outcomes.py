@@ -5,7 +5,7 @@ import pyqtgraph as pg
 import pytest
 
 from model.config import TrainConfig
-from model.sweep import run_sweep
+from model.experiments.sweep import run_sweep
 from widgets.sweep_view import SweepView
 
 

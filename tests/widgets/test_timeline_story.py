@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import QPoint, Qt
 
-from model.story import story_events
+from model.analysis.story import story_events
 from tests.widgets import DEATH
 from tests.widgets import dying_run as _dying_run
 from widgets.timeline import StorySlider, Timeline, axis_fractions

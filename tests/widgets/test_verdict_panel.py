@@ -135,7 +135,7 @@ def test_step_0_of_a_trained_run_is_not_called_a_failure(qtbot):
     """A real xavier initialisation (n = 7, seed 0) reads as a failure geometry at step 0; the panel gives no
     verdict there."""
     from model.config import TrainConfig
-    from model.engine import Trainer
+    from model.training.engine import Trainer
 
     tr = Trainer(TrainConfig(n=7, steps=5, seed=0))
     tr.run()

@@ -1,4 +1,4 @@
-"""Latent-zone map: the raster kernels against model.geometry, hover_text by hand,
+"""Latent-zone map: the raster kernels against model.analysis.geometry, hover_text by hand,
 pixels of a rendered Henighan heptagon, the clip toggle, clicks, n = 10,000."""
 import math
 import re
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
 
-from model import geometry as geo
+from model.analysis import geometry as geo
 from model.snapshot import Snapshot
 from tests.widgets import (
     blend,
@@ -361,7 +361,7 @@ def test_separation_at_large_n_draws_the_selection_only(qtbot):
     v = _view(qtbot, snap, ctx, show_separation=True)
     assert len(v.sep_drawn) == 0 and "select features" in v.note.text()
     assert not zm.separability_of(framed(snap, ctx)).computed.any()  # nothing selected: nothing asked
-    from model.separability import separability
+    from model.analysis.separability import separability
 
     full = separability(snap.W, ~ctx.analysis.dead_mask)
     some = [int(np.nonzero(full.separable)[0][0]), int(np.nonzero(~full.separable & full.live)[0][0])]

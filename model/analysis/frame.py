@@ -5,12 +5,12 @@ and nothing else: the snapshot, its analysis (or, while that is computed in the 
 model's latest one, marked ``pending``), the feature colours and the selection, what else a view
 may need (views.registry says which view reads what: the dataset, the loss curves of all models,
 the recorded history, the story of the run, the outcome in force) and where the snapshot is not
-finite. ``model.explorer.ExplorerState.frame()`` builds it for the window's session and for
+finite. ``model.analysis.explorer.ExplorerState.frame()`` builds it for the window's session and for
 headless export alike.
 
 Views compute no analysis: what they need beyond the frame's own analysis (the analysis of a
 frame built without one, the separability of a selection) they ask of the frame, which asks its
-``provider`` (model.analysis_provider.AnalysisProvider, the one cache of analyses).
+``provider`` (model.analysis.analysis_provider.AnalysisProvider, the one cache of analyses).
 """
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from ..history import History
+from ..snapshot import Snapshot, nonfinite_text
 from .analysis import Analysis
 from .analysis_provider import AnalysisProvider
-from .history import History
 from .separability import Separability
-from .snapshot import Snapshot, nonfinite_text
 
 
 def _read_only(a: np.ndarray | None) -> np.ndarray | None:
@@ -44,7 +44,7 @@ class Frame:
     snapshot in the provider's cache (None: a snapshot of no run, e.g. a closed form). ``nonfinite``:
     where the snapshot's parameters are not finite (model.snapshot.nonfinite_text), None when they
     are; such a frame has no analysis and every view says NOT_FINITE_TEXT instead. ``story``: the
-    run's story (model.story events, dressed with their colours) and ``outcome`` the outcome event
+    run's story (model.analysis.story events, dressed with their colours) and ``outcome`` the outcome event
     in force at the snapshot's step, when the maker of the frame knows them. ``plane``: what the 2D
     latent plane is when m != 2 ("" : the views describe it themselves). ``provider``: the one cache
     of analyses the frame asks (a fresh one when none is given)."""

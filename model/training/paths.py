@@ -1,18 +1,18 @@
 """Which training path runs a configuration, and what a step costs: one cost model for the
 dispatcher, the progress bars' time left and the memory check.
 
-Paths (each fulfils model.backend's contract; the equivalence tests force each one):
+Paths (each fulfils model.training.backend's contract; the equivalence tests force each one):
 
-- ``lanes`` (model/kernels.py): one-hot data, full batch; LANES models a block, every
+- ``lanes`` (model/training/kernels.py): one-hot data, full batch; LANES models a block, every
   inner loop over the block's lanes. Right where K fills the lanes and n is small: a
   block costs the same for 1 model as for 32.
-- ``fused`` (model/sparse_kernels.py): any data, one model a thread; one fused pass over
+- ``fused`` (model/training/sparse_kernels.py): any data, one model a thread; one fused pass over
   the (example, output) pairs, the non-zeros handled one by one. Right where n m is small
   or few outputs fire (sparse, trained models), and for one-hot data at K below the lanes.
-- ``blas`` (model/sparse_backend.BlasTrainer): any data; the three dense products of a
+- ``blas`` (model/training/sparse_backend.BlasTrainer): any data; the three dense products of a
   step by BLAS over the K models. Right where m is large and the batch dense enough that
   most pairs cost m multiply-adds on any path.
-- ``torch`` (model/torch_backend.py): batched torch with torch.optim: the path of a GPU
+- ``torch`` (model/training/torch_backend.py): batched torch with torch.optim: the path of a GPU
   (``device = "cuda"``), and on the CPU the reference the others are tested against.
 
 The choice is a function of the configuration alone (never of the machine's load or the
@@ -27,17 +27,17 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .config import BACKENDS
+from ..config import BACKENDS
 
 if TYPE_CHECKING:
-    from .config import TrainConfig
+    from ..config import TrainConfig
 
 PATHS = BACKENDS[1:]  # the schema's choices for backend, less "auto"
 #: The BLAS path makes a step's examples dense (h = X W^T and the encoder's dh^T X as products)
 #: from this share of non-zeros (S <= 0.97): its loops over the non-zeros cost ~3 ns a latent
 #: dimension each (strided through W), a product ~0.1 ns a multiply-add (sparse_backend.dense_examples).
 DENSE_X_SHARE = 0.03
-LANES = 32  # model.kernels.LANES (not imported: this module stays free of numba)
+LANES = 32  # model.training.kernels.LANES (not imported: this module stays free of numba)
 #: Examples a tile of the fused wide loop, most (sparse_kernels.TILE).
 TILE = 512
 
@@ -155,7 +155,7 @@ def step_seconds(config: TrainConfig, path: str, costs: Costs = COSTS) -> float:
 def threads_busy(config: TrainConfig, path: str, threads: int | None = None) -> int:
     """Threads a step of ``config`` on ``path`` keeps busy (``step_seconds`` is one thread's;
     None: every core): the lanes kernel spreads its blocks of LANES models, the fused kernel
-    its models or one model's blocks (model/sparse_backend.py); the BLAS and torch paths run
+    its models or one model's blocks (model/training/sparse_backend.py); the BLAS and torch paths run
     their own products on one thread but the largest. The dispatcher never looks at this: the
     choice is a function of the run alone; the time left divides by it."""
     import os

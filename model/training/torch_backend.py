@@ -1,7 +1,7 @@
 """The torch path: any data (one-hot, finite or fresh sparse sets), batched over the
 K models, closed-form gradients, torch.optim for the update, on the CPU or a GPU.
 
-It is the path of ``--device cuda`` (model/paths.py), and on the CPU the reference the
+It is the path of ``--device cuda`` (model/training/paths.py), and on the CPU the reference the
 compiled paths are tested against (``Trainer(..., backend="torch")``). The maths on
 (K, B, n) batches:
     H = X W^T (K,B,m);  P = H D^T + b;  O = ReLU(P);  E = O - X
@@ -18,7 +18,7 @@ import torch
 from .backend import Chunk, Optimiser, Records
 
 if TYPE_CHECKING:
-    from .config import TrainConfig
+    from ..config import TrainConfig
     from .data import BatchStream
 
 
@@ -38,7 +38,7 @@ def _grad(p: torch.Tensor) -> torch.Tensor:
 
 
 class TorchTrainer:
-    """model.backend's contract on torch tensors of ``device`` ("cpu", "cuda", ...)."""
+    """model.training.backend's contract on torch tensors of ``device`` ("cpu", "cuda", ...)."""
 
     name = "torch"
 
@@ -152,7 +152,7 @@ class TorchTrainer:
         return loss
 
     def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
-        """model.backend's contract."""
+        """model.training.backend's contract."""
         nsteps, global0, lrs = len(chunk), chunk.global0, chunk.lrs
         for s in range(nsteps + 1):
             loss = self.loss_and_grads(self._batch(global0 + s))

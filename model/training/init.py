@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .config import ConfigError
+from ..config import ConfigError
 
 if TYPE_CHECKING:
-    from .config import TrainConfig
+    from ..config import TrainConfig
 
 
 def henighan(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +67,7 @@ def initial_parameters(config: TrainConfig) -> tuple[np.ndarray, np.ndarray, np.
         if M is not None:
             M[:] = Wh.T
     elif config.init == "run":
-        from .runfile import RunFileError, load_snapshot
+        from ..storage.runfile import RunFileError, load_snapshot
 
         if config.init_run is None:  # validate() refuses this too; a config built without it lands here
             raise ConfigError("init_run", "init 'run' needs the path of a saved run")

@@ -1,6 +1,6 @@
 """Outcomes, not snapshots: is a model settled, stuck or still moving? (no Qt)
 
-A verdict (model.analysis) names what one snapshot looks like. Whether the optimisation
+A verdict (model.analysis.analysis) names what one snapshot looks like. Whether the optimisation
 has *failed* is a claim about the future of training, so the outcome of a model at a
 recorded step s reads its recorded history and the run's optimiser too:
 
@@ -31,7 +31,7 @@ recorded step s reads its recorded history and the run's optimiser too:
    crosses 0 (the next ReLU kink);
 3. **local model**: the loss has no descent the optimiser follows. The exact Hessian (by
    autograd, batched over the candidates: the failures the first checks leave) with the
-   latent rotation set aside (model/optimum.py), its lowest curvature lambda against the
+   latent rotation set aside (model/analysis/optimum.py), its lowest curvature lambda against the
    tolerance optimum.py derives (eigensolver rounding plus float32 parameter rounding through
    the third derivative). A negative curvature is an escape only if the loss can fall along
    it by more than the float32 resolution of the loss before the quadratic model stops
@@ -48,16 +48,16 @@ doublings over the horizon: positive is on the stuck side). The gradient norm ag
 float32 floor (the gradient a stationary point shows once its parameters are rounded to
 float32, optimum.py's grad_floor) is reported beside them.
 
-Why HORIZON_DOUBLINGS = 10: the same reasoning as model.story's plateau: training runs on a
+Why HORIZON_DOUBLINGS = 10: the same reasoning as model.analysis.story's plateau: training runs on a
 log-time scale, and a model that needs more than 10 doublings (a run 1,000 times longer) to
 reach the next level is, for any training a person runs, where it is. A pace that would
 reach it sooner, or a repair predicted sooner, is motion.
 
 Sparse data has no verdict: its outcome is ``settled`` when the loss moved by less than
-PLATEAU_REL_TOL over [s/2, s] (model.story's plateau), else ``moving``.
+PLATEAU_REL_TOL over [s/2, s] (model.analysis.story's plateau), else ``moving``.
 
 Cost: everything is batched over models from the history's rows (numpy; the candidates' Hessians as
-p Hessian-vector products of their summed loss, plain torch autograd); the per-model analyses (model.analysis.analyze) are the
+p Hessian-vector products of their summed loss, plain torch autograd); the per-model analyses (model.analysis.analysis.analyze) are the
 caller's, as they are needed for the verdict anyway. ``benchmarks/outcome_audit.py`` times
 10,000 models.
 """
@@ -71,16 +71,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from ..config import TrainConfig
+    from ..history import History
     from .analysis import Analysis
-    from .config import TrainConfig
-    from .history import History
 
 OUTCOMES = ("settled", "stuck", "moving")
 #: What decided a ``moving`` call (each is one check above) or, for the others, "stays".
 REASONS = ("stays", "pace", "crossing", "escape", "unsettled", "window", "diverged")
 #: A model that needs more than this many doublings of the step count to change is where it is.
 HORIZON_DOUBLINGS = 10.0
-#: The loss has "stopped moving" (model.story's plateau; sparse data's settled) when, over a doubling window
+#: The loss has "stopped moving" (model.analysis.story's plateau; sparse data's settled) when, over a doubling window
 #: (a doubling of the step count: training dynamics run on a log-time scale, so a fixed window would
 #: call every slow descent late in a run flat), it stays within this fraction of its value at s.
 #: Why 1e-3: the levels a one-hot model gets stuck on differ by at least a relative 1/n (d against
@@ -98,7 +98,7 @@ PACE_PIECES = 2
 PACE_SPAN = 0.25
 #: Below this step there is no window to read.
 MIN_STEP = 16
-#: Candidates' Hessians by batched autograd up to this many parameters a model (model/optimum.py's
+#: Candidates' Hessians by batched autograd up to this many parameters a model (model/analysis/optimum.py's
 #: exact limit); above, the local model of a candidate is not computed in a batch.
 BATCH_HESSIAN_MAX_PARAMS = 600
 #: Models per chunk of the batched Hessian: (chunk, p, p) float64 Hessians stay near this many bytes.
@@ -174,7 +174,7 @@ class Rows:
 
 @dataclass
 class Facts:
-    """What the analyses of K models at step s say, as arrays (from model.analysis.analyze)."""
+    """What the analyses of K models at step s say, as arrays (from model.analysis.analysis.analyze)."""
 
     verdicts: np.ndarray  # (K,) object
     recon: np.ndarray  # (K, n) bool
@@ -713,7 +713,7 @@ def _local_check(batch: OutcomeBatch, config: TrainConfig, i: int, rows: Rows, c
 
 
 def _snapshot_of(rows: Rows, i: int, k: int, config: TrainConfig):
-    from .snapshot import Snapshot
+    from ..snapshot import Snapshot
 
     return Snapshot(step=int(rows.steps[i]), W=np.asarray(rows.W[i, k], np.float64),
                     b=np.asarray(rows.b[i, k], np.float64),
@@ -857,7 +857,7 @@ def history_outcomes(history: History, config: TrainConfig, step: int | None = N
                      analyses: Sequence[Analysis] | None = None) -> OutcomeBatch:
     """The outcomes at the recorded step at or before ``step`` (None: the latest) of ``models`` (default:
     all) of a run's history, from its recorded losses and rows. Each model is analysed at s, s/sqrt 2 and
-    s/2 (model.analysis.analyze, without separability; ``analyses`` at s may be given)."""
+    s/2 (model.analysis.analysis.analyze, without separability; ``analyses`` at s may be given)."""
     from .analysis import analyze
 
     steps = history.steps
@@ -914,7 +914,7 @@ def decide_hook(config: TrainConfig) -> tuple[list[int] | None, Callable[[Any], 
     them (the engine itself does not judge outcomes)."""
     if not getattr(config, "until_decided", False):
         return None, None
-    from .engine import decide_grid
+    from ..training.engine import decide_grid
 
     return decide_grid(config.steps), (lambda trainer: all_decided(trainer.history, trainer.config))
 

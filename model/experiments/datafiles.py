@@ -5,7 +5,7 @@ carrying its provenance: the config, the seed, the code version and the environm
 - ``run_arrays(config, history)``: per recorded step (all of them, or every ``stride``-th,
   or the one at ``step``) ``steps`` (N,), ``W`` (N, K, m, n), ``b`` (N, K, n), ``loss`` (N, K),
   ``M`` (N, K, n, m) when untied, and the diagnosis of every model at every step, as
-  ``model.analysis.analyze`` gives it (the verdict ``inspect`` prints): ``verdict`` (N, K)
+  ``model.analysis.analysis.analyze`` gives it (the verdict ``inspect`` prints): ``verdict`` (N, K)
   int16, an index into the metadata's ``verdict_names``; ``findings`` (N, K) int32, bit i
   set when the model has the finding ``finding_names[i]`` (the sweep file's coding);
   ``dead`` and ``reconstructed`` (N, K, n) bool per feature.
@@ -20,7 +20,7 @@ carrying its provenance: the config, the seed, the code version and the environm
 - ``provenance(config)``: the metadata every file carries.
 
 Every writer builds the file under a hidden temporary name beside the target and publishes
-it in one step (model/outfile.py): an existing file is replaced only when asked, an error
+it in one step (model/storage/outfile.py): an existing file is replaced only when asked, an error
 or Ctrl+C leaves nothing under the target's name. pandas and pyarrow are imported when a
 table is built, never at import time.
 """
@@ -38,14 +38,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import outfile
-from .config import TrainConfig, grid_options
+from ..config import TrainConfig, grid_options
+from ..storage import outfile
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..history import History
     from .datasize import DataSizeSweep
-    from .history import History
     from .sweep import Sweep
 
 DATA_FORMAT = "latent-geometry-data"
@@ -160,7 +160,7 @@ def _publish(data: dict[Path, bytes], replace: bool, field: str) -> Path:
 # ------------------------------------------------------------------ run arrays
 def verdict_names() -> tuple[str, ...]:
     """Every verdict an array file codes (the sweep's list: the analysis' verdicts, diverged, sparse)."""
-    from .analysis import SPARSE_VERDICT, VERDICTS
+    from ..analysis.analysis import SPARSE_VERDICT, VERDICTS
 
     return tuple(VERDICTS) + ("diverged", SPARSE_VERDICT)
 
@@ -181,8 +181,8 @@ def run_arrays(config: TrainConfig, history: History, rows: np.ndarray | None = 
     """The arrays of a run (see the module doc) for the history rows ``rows`` (default all) and
     the models ``models`` (default all, 0-based). ``progress(done, total)`` is called after
     each row's diagnosis; it returning True stops (KeyboardInterrupt: nothing is returned)."""
-    from .analysis import FINDING_KINDS, analyze
-    from .snapshot import Snapshot
+    from ..analysis.analysis import FINDING_KINDS, analyze
+    from ..snapshot import Snapshot
 
     steps_all = history.steps
     rows = np.arange(len(steps_all)) if rows is None else np.asarray(rows, np.int64)
@@ -218,7 +218,7 @@ def run_arrays(config: TrainConfig, history: History, rows: np.ndarray | None = 
 
 def run_metadata(config: TrainConfig, models: Sequence[int], **extra: Any) -> dict[str, Any]:
     """The provenance of a run's arrays, with what the codes and axes mean."""
-    from .analysis import FINDING_KINDS
+    from ..analysis.analysis import FINDING_KINDS
 
     return provenance(config, "run", models=[int(k) for k in models],
                       model_seeds=[int(config.seed) + int(k) for k in models],
@@ -265,7 +265,7 @@ def _outcomes(entry: Any) -> list[str | None]:
 
 def sweep_rows(sweep: Sweep, margins: bool = True) -> list[dict[str, Any]]:
     """One dict per model of every configuration (see sweep_table)."""
-    from .analysis import FINDING_KINDS, analyze
+    from ..analysis.analysis import FINDING_KINDS, analyze
 
     opts = list(grid_options(TrainConfig))
     rows: list[dict[str, Any]] = []

@@ -7,7 +7,7 @@ and ``format_analysis`` prints it for the CLI.
 
 One-hot data; p(h) = D h + b with D the decoder (W^T when tied, M when
 untied); P[i, j] = p_j(W_i) is output j's pre-activation on input e_i. The
-model's function is (A, b) with A = D W (model.criteria).
+model's function is (A, b) with A = D W (model.analysis.criteria).
 
 What the criteria read (invariance). Every criterion reads the function, so
 that two parameterisations of one model get the same findings: the
@@ -17,7 +17,7 @@ and every criterion below is rotation-invariant), the balanced factor of A
 when untied (invariant under W -> R W, M -> M R^-1 for any invertible R).
 Norms |Phi_i|, angles between Phi_i, radius groups, regularity, merging and
 separability use Phi in the full latent space; for m > 2 nothing is judged
-on a projection. The plane (model.geometry.plane_basis) only places the
+on a projection. The plane (model.analysis.geometry.plane_basis) only places the
 reported ``angles_deg`` for drawing.
 
 Findings (kinds in FINDING_KINDS):
@@ -56,7 +56,7 @@ Findings (kinds in FINDING_KINDS):
   features not reconstructed that no merged group explains.
 - not_separable / separable_not_separated (the seed's Question 1): a live
   Phi_i is linearly separable when it lies strictly outside the convex hull
-  of the other live Phi_j (model.separability; margin = its distance to that
+  of the other live Phi_j (model.analysis.separability; margin = its distance to that
   hull, blockers = the features whose hull holds it). Reconstruction implies
   separability (a zone is a half-space), so the interesting features are the
   separable ones that are not reconstructed ("separable but not separated");
@@ -98,7 +98,7 @@ second, and an own output at 0.9 costs 0.01/n of loss.
 
 Resolution (undecided). Trained parameters are float32 numbers; a quantity
 computed from them is known only to its float32 resolution
-(model.criteria: FLOAT32_RES = 2^-23 relative, times the scale of the
+(model.analysis.criteria: FLOAT32_RES = 2^-23 relative, times the scale of the
 quantities compared: the model's pre-activation scale for pre-activations,
 the largest live |Phi_j| for separability margins; a norm ratio to relative
 2^-23, an angle to 2^-23 radians). A criterion whose value is within that
@@ -158,10 +158,10 @@ from typing import Any
 
 import numpy as np
 
+from ..snapshot import Snapshot
 from . import criteria as crit
 from . import geometry as geo
 from .separability import Sensitivity, Separability, sensitivity, separability
-from .snapshot import Snapshot
 
 #: A feature is dead below this fraction of the largest feature norm (see above).
 DEAD_REL = 0.1
@@ -205,7 +205,7 @@ FINDING_KINDS = ("dead", "dead_output", "not_reconstructed", "merged", "radius_g
 #: The failure modes the verdict text names and failure_key joins (see above).
 FAILURE_MODES = ("collapsed", "dead", "dead_output", "merged", "two_circle", "not_reconstructed", "inexact",
                  "undecided")
-#: Separability and sensitivity (model.separability) are part of the analysis up to this n
+#: Separability and sensitivity (model.analysis.separability) are part of the analysis up to this n
 #: (about 0.5 s more at n = 10,000); above, only when asked (inspect always asks).
 EXTRAS_MAX_N = 2000
 SPARSE_VERDICT = "n/a (sparse data)"

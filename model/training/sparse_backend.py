@@ -1,4 +1,4 @@
-"""The compiled sparse path of the engine (model/sparse_kernels.py): sparse data,
+"""The compiled sparse path of the engine (model/training/sparse_kernels.py): sparse data,
 finite sets (full batch or minibatches), fresh batches, and one-hot minibatches.
 
 It draws the same batches as the torch path (torch_backend.py) from the same
@@ -19,7 +19,7 @@ from .data import BatchStream, SparseDataset, make_sparse_dataset
 from .paths import DENSE_X_SHARE
 
 if TYPE_CHECKING:
-    from .config import TrainConfig
+    from ..config import TrainConfig
 #: A step with at least this many (example, output) pairs, of fewer than SPLIT_BLOCKS
 #: models, is computed in feature blocks that threads can share (one parallel region a
 #: step, ~0.1 ms to start on a busy 2-core machine, against ~0.1 ns a pair).
@@ -47,7 +47,7 @@ DENSE_X_BYTES = 256 * 2**20
 
 def dense_examples(config: TrainConfig, copies: int) -> bool:
     """Whether the BLAS path holds the examples of a step dense (``copies`` of (B, n)), so that
-    h = X W^T and the encoder's dh^T X are products too: from model.paths.DENSE_X_SHARE of
+    h = X W^T and the encoder's dh^T X are products too: from model.training.paths.DENSE_X_SHARE of
     non-zeros, up to DENSE_X_BYTES."""
     if config.onehot:
         return False
@@ -121,7 +121,7 @@ def _identity_csr(n: int):
 
 
 class SparseTrainer:
-    """The fused sparse path (model.backend's contract: ``run`` and ``state``)."""
+    """The fused sparse path (model.training.backend's contract: ``run`` and ``state``)."""
 
     name = "fused"
 
@@ -253,7 +253,7 @@ class SparseTrainer:
         return [(trial, 0, k)] + ([(rest, k, nsteps)] if k < nsteps else [])
 
     def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
-        """model.backend's contract."""
+        """model.training.backend's contract."""
         import time
 
         import numba
@@ -294,7 +294,7 @@ class BlasTrainer(SparseTrainer):
     """The BLAS path: the same batches, parameters and update as the fused path, with the
     dense products of each step (P = H Dt + b, G^T H, G Dt^T: O(K B n m)) done by BLAS
     (torch.bmm over the K models, in place, no autograd) and the rest by the kernels of
-    model/sparse_kernels.py (blas_*). Right where m is large and the data dense enough
+    model/training/sparse_kernels.py (blas_*). Right where m is large and the data dense enough
     that most (example, output) pairs cost m multiply-adds either way; holds a (K, B, n)
     float32 array. One Python round a step (~0.1 ms)."""
 
@@ -321,7 +321,7 @@ class BlasTrainer(SparseTrainer):
         self.X = np.empty((Kx, B, n), f32) if dense_examples(self.cfg, Kx) else None
 
     def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
-        """model.backend's contract."""
+        """model.training.backend's contract."""
         import torch
 
         threads = torch.get_num_threads()

@@ -17,7 +17,7 @@ The size thresholds that decide what is computed where, named once:
   where it is asked; above, the window computes it in the background (~0.8 s
   at n = 10,000 on the same machine) and lends the model's latest analysis
   meanwhile.
-- ``EXTRAS_MAX_N`` (2,000, model.analysis): separability and sensitivity are
+- ``EXTRAS_MAX_N`` (2,000, model.analysis.analysis): separability and sensitivity are
   part of the analysis up to here (about 0.5 s more at n = 10,000).
 - ``SEPARATION_FULL_MAX`` (= ``EXTRAS_MAX_N``): above it the analysis carries
   no separability, so the overlays ask for the selected features only (the whole
@@ -44,9 +44,9 @@ from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 
+from ..snapshot import Snapshot
 from .analysis import EXTRAS_MAX_N, Analysis, analyze
 from .separability import Separability, separability
-from .snapshot import Snapshot
 
 # Each value's reason is in the module docstring above.
 #: Features up to which an analysis is computed where it is asked (above: in the background).
@@ -181,7 +181,7 @@ class AnalysisProvider:
 
     def separability(self, snap: Snapshot, live: np.ndarray, features: Sequence[int] | None = None
                      ) -> Separability:
-        """model.separability.separability(snap.W, live, features), computed once for the last
+        """model.analysis.separability.separability(snap.W, live, features), computed once for the last
         (snapshot, live set, features) asked: the overlays redraw at display rate."""
         feats = None if features is None else tuple(int(i) for i in features)
         key = (np.asarray(live, dtype=bool).tobytes(), feats)

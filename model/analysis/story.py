@@ -8,14 +8,14 @@ dead outputs) is the same as at a given step, checked on the recorded snapshots.
 ``diagnosis_events`` lists every recorded step at which the diagnosis changed
 (the story of a run: "feature 1 died at step 2,400; symmetric failure since").
 
-``outcome_events`` lists where the model's outcome (model.outcome: settled, stuck, moving) changed.
+``outcome_events`` lists where the model's outcome (model.analysis.outcome: settled, stuck, moving) changed.
 
 ``loss_plateaus`` lists the recorded steps from which the loss stopped moving
 ("loss plateau at 0.1224 from step 7,400"): its relative change over a doubling
 of the step count stays below ``PLATEAU_REL_TOL`` (see there for why), and a new
 plateau starts only after the loss moved again.
 
-Each check is one ``model.analysis.analyze`` (about 1 ms at n = 7, ~0.3 s at
+Each check is one ``model.analysis.analysis.analyze`` (about 1 ms at n = 7, ~0.3 s at
 n = 10,000), so a long history at large n is scanned coarse-to-fine: snapshots
 at exponentially growing distances back from the step until one differs, then
 a bisection between the last match and the first difference. That assumes the
@@ -32,14 +32,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..snapshot import NOT_FINITE
 from .analysis import analyze
 from .outcome import PLATEAU_REL_TOL
-from .snapshot import NOT_FINITE
 
 if TYPE_CHECKING:
+    from ..config import TrainConfig
+    from ..history import History
     from .analysis import Analysis
-    from .config import TrainConfig
-    from .history import History
 
 #: Up to this many snapshots are checked one by one; beyond, coarse-to-fine.
 EXHAUSTIVE_MAX = 400
@@ -169,7 +169,7 @@ def diagnosis_events(history: History, model: int = 0, onehot: bool = True, stri
 
 # ------------------------------------------------------------------ loss plateaus
 #: The loss has "stopped moving" from step s when, over the window [s, s + max(s, PLATEAU_MIN_WINDOW)],
-#: it stays within PLATEAU_REL_TOL of its value at s (model/outcome.py says why 1e-3: the outcome's
+#: it stays within PLATEAU_REL_TOL of its value at s (model/analysis/outcome.py says why 1e-3: the outcome's
 #: horizon of 10 doublings).
 #: The shortest window, in steps (the doubling window of step 0 would be empty).
 PLATEAU_MIN_WINDOW = 100
@@ -279,14 +279,14 @@ _OUTCOME_LOCK = threading.Lock()
 
 def outcome_events(history: History, config: TrainConfig, model: int = 0, local: bool = True,
                    stop: Callable[[], bool] | None = None) -> list[dict]:
-    """The outcome (model.outcome: settled, stuck, moving) of one model through its history: judged at the
+    """The outcome (model.analysis.outcome: settled, stuck, moving) of one model through its history: judged at the
     steps where an outcome can change its reading (engine.decide_grid: step 1,024 and every half doubling up
     to the latest recorded step, and that step), an event wherever it differs from the one before. Each:
     {"kind": "outcome", "step" (the first judged step with this outcome), "outcome", "judged_at" (the last),
     "reason", "text" (the outcome's one line at judged_at)}; before the first judged step the outcome is
-    unknown (no event). ``local=False`` leaves out the local model (model/outcome.py's check 3, which needs
+    unknown (no event). ``local=False`` leaves out the local model (model/analysis/outcome.py's check 3, which needs
     torch); ``stop()`` true ends the scan at the next judged step (what was judged is returned)."""
-    from .engine import decide_grid
+    from ..training.engine import decide_grid
     from .outcome import history_outcomes
 
     steps = history.steps

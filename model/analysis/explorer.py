@@ -5,7 +5,7 @@ edited snapshot shown instead of the history's).
 The window's session wraps one ``ExplorerState`` (adding signals, the training
 worker and the analysis thread); headless export uses one directly: open a file,
 pick the model and the step, take ``frame_at(step)``. Every view draws one
-``Frame`` (model.frame): the snapshot, its analysis (from the state's
+``Frame`` (model.analysis.frame): the snapshot, its analysis (from the state's
 ``AnalysisProvider``, which the frame carries) and what else the views share
 (colours, selection, the loss curves, the history).
 
@@ -24,13 +24,13 @@ import numpy as np
 
 from resources.palette import CATEGORICAL_MAX, feature_colors
 
+from ..config import TrainConfig
+from ..history import History
+from ..snapshot import NOT_FINITE, Snapshot, nonfinite_text
+from ..storage.runfile import open_run
 from .analysis_provider import OVERRIDE, VERDICTS_MAX_WORK, AnalysisProvider
-from .config import TrainConfig
 from .frame import Frame
 from .geometry import angles, project
-from .history import History
-from .runfile import open_run
-from .snapshot import NOT_FINITE, Snapshot, nonfinite_text
 
 _SERIALS = itertools.count(1)  # run and override identities: never reused, unlike id()
 
@@ -72,7 +72,7 @@ class ExplorerState:
         self.recolor()
 
     def open(self, path: str | Path) -> None:
-        """Read a run file and show it. model.runfile.RunFileError (one line naming the file)
+        """Read a run file and show it. model.storage.runfile.RunFileError (one line naming the file)
         on a bad file, and then the state is as it was."""
         run = open_run(path)
         self.load(run.config, run.history, run.dataset, Path(path))

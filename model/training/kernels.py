@@ -18,11 +18,11 @@ the kernel keeps the decoder transposed, Dt (m, n), so both cases share code):
     L    = (1/n) sum_ij I_i E_ij^2
     G_ij = dL/dP_ij = (2/n) I_i E_ij [P_ij > 0]
     dL/db = G 1;  tied: dL/dW = W (G + G^T);  untied: dL/dDt = W G^T, dL/dW = Dt G
-A thread holds its block's G: (n, n, LANES) float32, 128 n^2 bytes (model.engine's
+A thread holds its block's G: (n, n, LANES) float32, 128 n^2 bytes (model.training.engine's
 memory model counts it per thread). Accumulating the gradients in the forward pass
 instead (no G) was measured 1.5-4x slower (n = 7 to 100: eleven arrays in the inner
 loop keep LLVM from vectorising it), and at the n where G grows large the dispatcher
-(model/paths.py) sends one-hot data to the fused kernel, which stores nothing of size n^2.
+(model/training/paths.py) sends one-hot data to the fused kernel, which stores nothing of size n^2.
 Optimisers follow torch.optim (Adam with L2 decay, AdamW with decoupled decay,
 SGD with momentum and L2 decay), bias correction included.
 
@@ -42,7 +42,7 @@ from .backend import OPT_ADAM, OPT_ADAMW, OPT_SGD, Chunk, Optimiser, Records
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
 
-    from .config import TrainConfig
+    from ..config import TrainConfig
 
 LANES = 32
 _FM = {"contract", "arcp", "nsz", "afn"}
@@ -108,7 +108,7 @@ def optimizer_update(p, g, s1, s2, lr, t, opt):
 @nb.njit(cache=True, fastmath=_FM, parallel=True, nogil=True)
 def train_identity_chunk(state, imp, K, chunk, opt, flags, halted, rec):
     """Run the steps of ``chunk`` on every block of models, in place (the contract of
-    model.backend: losses, recorded rows, halting, updates).
+    model.training.backend: losses, recorded rows, halting, updates).
 
     state: (W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2): W (nblk,m,n,L), b (nblk,n,L), Dt
     (nblk,m,n,L) float32 (Dt unused when tied) and their optimiser moments; imp (n,)

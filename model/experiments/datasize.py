@@ -3,7 +3,7 @@ Descent", SMDD): train on sparse data with a finite training set of T examples,
 for each T of a list, and measure what the model represents (no Qt).
 
 Per T (K models, model k with seed s + k, its training set from that seed
-alone, model/data.py): the final W, b; the train loss (on its T examples) and
+alone, model/training/data.py): the final W, b; the train loss (on its T examples) and
 the test loss (on fresh examples from a separate stream), both float64 and
 recomputed from the final parameters; the feature dimensionalities D_i of
 the columns of W and the data dimensionalities of the hidden embeddings
@@ -13,13 +13,13 @@ T-gons at small T, drawn beside the feature vectors).
 SMDD's setting (``smdd_config``): n = 10,000, m = 2, S = 0.999, full-batch
 AdamW, lr 1e-3, weight decay 1e-2, linear warm-up (2,500 steps) then cosine
 decay, 50,000 steps. Training goes through the engine's compiled sparse path
-(model/sparse_kernels.py) and the sets stay sparse, so memory grows like the
+(model/training/sparse_kernels.py) and the sets stay sparse, so memory grows like the
 non-zeros, K T n (1 - S), not like K T n: ``memory_estimate`` gives the peak
 for one T, and ``check_sizes`` refuses, before anything trains, every T whose
 estimate exceeds the memory available, naming T and the estimate.
 
 Progress: ``DataSizeProgress`` carries the whole sweep's fraction done and an
-estimate of the time left (``TimeLeft``: each size's steps costed by model.paths' cost
+estimate of the time left (``TimeLeft``: each size's steps costed by model.training.paths' cost
 model, rescaled by the steps this machine has timed, the largest size's first).
 
 Files (HDF5, no pickle; ``format`` = "latent-geometry-datasize", version 1)::
@@ -31,7 +31,7 @@ Files (HDF5, no pickle; ``format`` = "latent-geometry-datasize", version 1)::
                   feature_dims (K,n) f64, data_dims (K,T) f64, H (K,m,T) f32
 
 The training sets are not stored: they are regenerated from the seeds
-(``model.data.model_dataset``).
+(``model.training.data.model_dataset``).
 """
 from __future__ import annotations
 
@@ -45,14 +45,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import geometry as geo
-from .config import DEFAULT_TEST_EXAMPLES, ConfigError, TrainConfig, smdd_config
-from .data import sparse_coo
-from .engine import BASE_BYTES, MEMORY_FRACTION, TrainingQueue, available_memory, fmt_bytes, sparse_data_bytes  # noqa: F401
-from .h5io import DATASIZE_FORMAT, RunFileError, as_str, check_real, check_writable, read_h5, read_version, write_h5
+from ..analysis import geometry as geo
+from ..config import DEFAULT_TEST_EXAMPLES, ConfigError, TrainConfig, smdd_config
+from ..storage.h5io import (
+    DATASIZE_FORMAT,
+    RunFileError,
+    as_str,
+    check_real,
+    check_writable,
+    read_h5,
+    read_version,
+    write_h5,
+)
+from ..training.data import sparse_coo
+from ..training.engine import BASE_BYTES, MEMORY_FRACTION, TrainingQueue, available_memory, fmt_bytes, sparse_data_bytes  # noqa: F401
 
 if TYPE_CHECKING:
-    from .data import Coo, SparseDataset
+    from ..training.data import Coo, SparseDataset
 
 DATASIZE_FORMAT_VERSION = 1
 #: SMDD's sizes (the issue's list, continued by 1-2-5 decades).
@@ -90,11 +99,11 @@ def expected_nonzeros(config: TrainConfig, T: int) -> float:
 
 
 def training_bytes(config: TrainConfig, T: int) -> int:
-    """Peak bytes of training K models of ``config`` on T examples each: model.engine's
+    """Peak bytes of training K models of ``config`` on T examples each: model.training.engine's
     estimate (the one train, sweeps and the window use: the process, the path's parameters
     and per-thread state, the sets kept sparse, the history) for a run that keeps its sets
     sparse and analyses no snapshot."""
-    from .engine import memory_estimate as engine_estimate
+    from ..training.engine import memory_estimate as engine_estimate
 
     return engine_estimate(config.replace(examples=int(T), batch=None, history_budget_mb=DATASIZE_HISTORY_MB),
                            held=False)
@@ -253,7 +262,7 @@ def embedding_regularity(H: np.ndarray) -> tuple[float | None, float | None]:
     """(radius_cv, gap_ratio) of the non-zero hidden vectors (columns of H, m = 2 or their
     principal plane): the same figures inspect gives for feature vectors. A regular T-gon
     has radius_cv 0 and gap_ratio 1."""
-    from .analysis import regularity
+    from ..analysis.analysis import regularity
 
     H = np.asarray(H, dtype=np.float64)
     H2 = H if H.shape[0] == 2 else geo.project(H)
@@ -267,7 +276,7 @@ def measure(config: TrainConfig, W: np.ndarray, b: np.ndarray, dataset: SparseDa
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """train loss, test loss, feature dims, data dims, H for K models.
     dataset: a data.SparseDataset, or dense (K, T, n)."""
-    from .data import SparseDataset
+    from ..training.data import SparseDataset
 
     if not isinstance(dataset, SparseDataset):
         dataset = SparseDataset.from_dense(dataset)
@@ -294,10 +303,10 @@ def measure(config: TrainConfig, W: np.ndarray, b: np.ndarray, dataset: SparseDa
 
 
 class TimeLeft:
-    """Time left of a dataset-size sweep, each size's steps costed by model.paths' cost model
+    """Time left of a dataset-size sweep, each size's steps costed by model.training.paths' cost model
     and rescaled by what this machine measures.
 
-    ``predict(T)``: the cost model's seconds a step at T (model.paths.step_seconds of that
+    ``predict(T)``: the cost model's seconds a step at T (model.training.paths.step_seconds of that
     size's configuration and path). The measured seconds a step of a size over its
     prediction is the size's *factor*; factors are known at the sizes timed so far (finished
     sizes, the size in progress once it has run MIN_SECONDS, and the largest size, timed
@@ -463,7 +472,7 @@ class DataSizeRunner(TrainingQueue):
             except ConfigError as exc:
                 raise ConfigError("", errors=[(f, f"{m} (at T = {T})") for f, m in exc.errors]) from None
             self.configs.append(cfg)
-        from .engine import check_device
+        from ..training.engine import check_device
 
         check_device(base)  # before anything is drawn: a device that is not here is one line
         self.estimates = check_sizes(base, sizes, memory_limit, test_examples)
@@ -488,7 +497,7 @@ class DataSizeRunner(TrainingQueue):
         (or a longer run's sparser recording) made it 2x too dear."""
         import time
 
-        from .engine import Trainer, set_threads
+        from ..training.engine import Trainer, set_threads
 
         set_threads(self.threads)
         tr = Trainer(cfg, threads=self.threads)
@@ -517,7 +526,7 @@ class DataSizeRunner(TrainingQueue):
         import time
 
         N = len(self.sizes)
-        from . import paths
+        from ..training import paths
 
         by_T = {cfg.examples: cfg for cfg in self.configs}
         clock = TimeLeft(self.sizes, self.base.steps, test_examples=self.test_examples,

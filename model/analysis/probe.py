@@ -37,16 +37,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..config import ConfigError, TrainConfig
+from ..snapshot import Snapshot
 from . import geometry as geo
-from .config import ConfigError, TrainConfig
-from .snapshot import Snapshot
 
 if TYPE_CHECKING:
     import threading
 
     import torch
 
-    from .engine import Progress
+    from ..training.engine import Progress
 
 #: A feature path's direction u: ("feature", j 0-based), ("angle", degrees), ("random", seed), or an (m,) vector.
 Direction = tuple[str, float] | Sequence[float] | np.ndarray
@@ -328,7 +328,7 @@ def objective_for(config: TrainConfig, dataset: np.ndarray | None = None, model:
         return Objective(None, imp)
     if config.examples is not None:
         if dataset is None:
-            from .data import model_dataset
+            from ..training.data import model_dataset
 
             X = model_dataset(config.seed + model, config.examples, config.n, config.sparsity)
         else:
@@ -336,7 +336,7 @@ def objective_for(config: TrainConfig, dataset: np.ndarray | None = None, model:
             if X.ndim == 3:
                 X = X[model]
         return Objective(X, imp, f"the model's {X.shape[0]} training examples")
-    from .data import sparse_examples
+    from ..training.data import sparse_examples
 
     rng = np.random.default_rng([_EVAL_STREAM, config.seed])
     X = sparse_examples(rng, int(eval_examples), config.n, config.sparsity, dtype=np.float64)
@@ -647,7 +647,7 @@ def escaped(loss_before: float, loss_after: float) -> bool:
 
 
 def _train_from(cfg: TrainConfig, start: Snapshot, data, threads, stop_event=None, progress=None):
-    from .engine import Trainer
+    from ..training.engine import Trainer
 
     M = None if start.M is None else start.M[None].astype(np.float32)
     if cfg.untied and M is None:
@@ -705,8 +705,8 @@ def save_start_run(path: str | Path, config: TrainConfig, start: Snapshot) -> Tr
     """Write ``start`` as a one-snapshot run file at ``path`` and return the config
     ``init="run"`` that trains on from it (so the continued run reopens and
     reproduces like any other): used by the GUI's "continue training"."""
-    from .history import History
-    from .runfile import save_run
+    from ..history import History
+    from ..storage.runfile import save_run
 
     path = Path(path)
     one = config.replace(models=1, seed=config.seed + int(start.model), init="xavier", init_run=None,

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .config import ConfigError, TrainConfig
+from ..config import ConfigError, TrainConfig
 
 if TYPE_CHECKING:
     from ray.actor import ActorHandle

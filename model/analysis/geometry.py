@@ -1,7 +1,7 @@
 """Geometry of the latent plane, as exact float64 numpy (no Qt, no torch).
 
 scipy.spatial (ConvexHull) builds the strongest-feature partition. Above
-NUMPY_MAX_N features, numba kernels (model/geometry_kernels.py, imported on
+NUMPY_MAX_N features, numba kernels (model/analysis/geometry_kernels.py, imported on
 first use) fuse the one-hot probes (onehot_probe) so no n x n array is built,
 and sum the zone areas; below it the same sums run in numpy, which costs less
 than loading numba.
@@ -32,8 +32,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-#: Target size (elements) of the float64 temporaries in chunked loops (32 MB).
-CHUNK_ELEMS = 1 << 22
+from ..memory import CHUNK_ELEMS  # the chunk size, shared with training's memory estimate
 
 #: Up to this many features onehot_probe and zone_areas run in numpy; above it through the
 #: numba kernels, whose fixed cost (importing numba and loading a kernel from its on-disk

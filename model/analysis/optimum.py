@@ -37,7 +37,7 @@ growing with its biases), and a model that has not already moved along it stays 
 one that has (the hexagon at r^2 = 2.2) escapes.
 
 Parameters. theta = (W (m, n), b (n,) unless the run has no bias, M (n, m) when
-untied). The loss is ``Objective.torch_loss`` of model/probe.py, the very
+untied). The loss is ``Objective.torch_loss`` of model/analysis/probe.py, the very
 function training minimises (same normalisation: the mean over the examples of
 sum_i I_i (ReLU(D W x + b)_i - x_i)^2; one-hot data is the identity matrix),
 plus (l2 / 2)|theta|^2 when the run's optimiser adds coupled L2 decay
@@ -96,10 +96,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .snapshot import Snapshot
+from ..snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from .config import TrainConfig
+    from ..config import TrainConfig
     from .probe import Objective
 
 EPS = float(np.finfo(np.float64).eps)
@@ -620,7 +620,7 @@ def local_optimum(snapshot: Snapshot, objective: Objective | None = None, k: int
                   **tolerances: float | None) -> OptimumResult:
     """Gradient, lowest curvatures (symmetries set aside) and the kind of point (see the module doc).
 
-    objective: model/probe.py's Objective (default: one-hot data with the snapshot's
+    objective: model/analysis/probe.py's Objective (default: one-hot data with the snapshot's
     importance). bias=False: the run has no bias (b is no parameter). l2: coupled L2
     decay of the optimiser (``coupled_l2(config)``). symmetries=False keeps the
     symmetry directions in (for checking that they are flat). tolerances override the

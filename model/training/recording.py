@@ -1,13 +1,13 @@
 """What a run keeps, and where it goes: the trainer records blocks, recorders keep them.
 
-The trainer (model/engine.py) decides *which* steps are recorded: its History's policy
+The trainer (model/training/engine.py) decides *which* steps are recorded: its History's policy
 (dense at first, then thinning on a log grid: ``History.record_steps``) plus the last step
 of every chunk. Each chunk's recorded rows leave the trainer as one ``Block``, handed to
 every recorder the caller wired, in order; the trainer knows nothing of where they go.
 
 - ``History`` (model/history.py) is always the first recorder: the in-memory snapshots the
   window, sweeps and ``until_decided`` read, and the record policy itself.
-- ``RunFileRecorder`` (here) writes a run file through a ``RunWriter`` (model/runfile.py):
+- ``RunFileRecorder`` (here) writes a run file through a ``RunWriter`` (model/storage/runfile.py):
   the rows the history keeps to the run's end (``Block.lasting``), the latest row when the
   run ends, and the models that halted.
 - Anything else with ``record(block)`` and ``close()`` (a test's list, a live feed).
@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from .h5io import RunFileError
+from ..storage.h5io import RunFileError
 
 if TYPE_CHECKING:
-    from .runfile import RunWriter
+    from ..storage.runfile import RunWriter
 
 
 @dataclass(frozen=True)

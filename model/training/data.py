@@ -19,7 +19,7 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
 
-    from .config import TrainConfig
+    from ..config import TrainConfig
 
 #: Sparse examples as (rows, cols, vals): int64 row and column indices, float32 values.
 Coo = tuple[np.ndarray, np.ndarray, np.ndarray]

@@ -11,11 +11,11 @@ parameters kept, every model's verdict counted (no Qt).
 - ``SweepRunner(base, grid, models).run(progress)`` trains each configuration
   as one batched Trainer with a tiny history (only the final parameters are
   kept, so K = 10,000+ fits), then analyses each model alone with
-  ``model.analysis.analyze`` (the same verdict as ``inspect`` gives).
+  ``model.analysis.analysis.analyze`` (the same verdict as ``inspect`` gives).
   ``request_cancel()`` (any thread) stops between chunks; the configurations
   completed so far are kept (and saved), the one in progress is dropped.
 - Model k of a configuration with seed s is the single run with seed s + k
-  (model/init.py, model/data.py): ``SweepEntry.single_run_config(k)``
+  (model/training/init.py, model/training/data.py): ``SweepEntry.single_run_config(k)``
   re-trains it alone with its full history.
 - Rates come with Wilson 95% intervals (``wilson_interval``), the loss
   histogram is over log10(final loss), stacked by verdict.
@@ -31,7 +31,7 @@ Sweep files (HDF5, no pickle; ``format`` = "latent-geometry-sweep", version 1)::
                     M (K,n,m) f32 when untied
 
 ``save_sweep`` writes the whole file to a temporary name and publishes it under
-the target's (model/h5io.py's write_h5), so a crash never leaves a half-written sweep
+the target's (model/storage/h5io.py's write_h5), so a crash never leaves a half-written sweep
 and an existing file is replaced only when asked (``replace``; the runner's
 ``overwrite``, the CLI's --force); the runner saves after each completed
 configuration, and writes nothing when none completed. Every read or write failure is a RunFileError (one line).
@@ -49,12 +49,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .analysis import FAILURE_MODES, FINDING_KINDS, SPARSE_VERDICT, VERDICTS, analyze
-from .config import ConfigError, Option, TrainConfig, grid_options
-from .engine import TrainingQueue
-from .engine import check_memory as engine_check_memory
-from .engine import memory_estimate as engine_memory_estimate
-from .h5io import (
+from ..analysis.analysis import FAILURE_MODES, FINDING_KINDS, SPARSE_VERDICT, VERDICTS, analyze
+from ..analysis.outcome import OUTCOMES, REASONS, VELOCITY_SPAN, OutcomeBatch
+from ..config import ConfigError, Option, TrainConfig, grid_options
+from ..snapshot import Snapshot
+from ..storage.h5io import (
     SWEEP_FORMAT,
     RunFileError,
     as_str,
@@ -65,13 +64,14 @@ from .h5io import (
     read_version,
     write_h5,
 )
-from .outcome import OUTCOMES, REASONS, VELOCITY_SPAN, OutcomeBatch
-from .runfile import autosave_path
-from .snapshot import Snapshot
+from ..storage.runfile import autosave_path
+from ..training.engine import TrainingQueue
+from ..training.engine import check_memory as engine_check_memory
+from ..training.engine import memory_estimate as engine_memory_estimate
 
 if TYPE_CHECKING:
-    from .engine import Trainer
-    from .history import History
+    from ..history import History
+    from ..training.engine import Trainer
 
 SWEEP_FORMAT_VERSION = 1
 #: A model whose loss became NaN/inf; its parameters are its last finite snapshot.
@@ -279,7 +279,7 @@ class SweepEntry:
     trace_findings: np.ndarray | None = None
     trace_outcomes: np.ndarray | None = None
     #: Each model's outcome at ``step`` (K,) int8 (OUTCOMES codes), what decided it (REASONS codes) and the
-    #: evidence arrays of model.outcome.OutcomeBatch.ev (None for older sweeps)
+    #: evidence arrays of model.analysis.outcome.OutcomeBatch.ev (None for older sweeps)
     outcome: np.ndarray | None = None
     outcome_reason: np.ndarray | None = None
     outcome_ev: dict[str, np.ndarray] | None = None
@@ -339,7 +339,7 @@ class SweepEntry:
         return None if self.outcome is None else np.array(OUTCOMES, dtype=object)[self.outcome]
 
     def outcome_batch(self) -> OutcomeBatch | None:
-        """The stored outcomes as a model.outcome.OutcomeBatch (for their words and evidence), or None."""
+        """The stored outcomes as a model.analysis.outcome.OutcomeBatch (for their words and evidence), or None."""
         if self.outcome is None:
             return None
         assert self.outcome_reason is not None, "outcome and outcome_reason are recorded and read together"
@@ -441,7 +441,7 @@ class SweepEntry:
         """The single run that reproduces model k (seed s + k), with its full history, on the
         path the sweep trained it with (alone the cost model could pick another, whose round-off,
         amplified near a saddle over a long run, can end in another arrangement)."""
-        from .paths import choose
+        from ..training.paths import choose
 
         k = int(k)
         if not 0 <= k < self.K:
@@ -533,7 +533,7 @@ def analysis_seconds(n: int) -> float:
 
 class SweepClock:
     """Share done and time left of a sweep, from its progress reports. Each configuration
-    costs its steps at the cost model's step (model.paths) and its models' analysis
+    costs its steps at the cost model's step (model.training.paths) and its models' analysis
     (``analysis_seconds``); the rest of each kind of work is rescaled by what that kind
     took so far on this machine (the seconds of its phases over their predicted seconds):
     training and analysis get separate factors, because the cost model's error is not the
@@ -561,8 +561,8 @@ class SweepClock:
         cost model's step over the threads its path keeps busy, and the models' analyses (one
         thread). Without the threads a sweep of n = 7 (lanes: one block of models, one thread)
         then n = 1,000 (fused: both cores) took its first factor to the second, 2x wrong."""
-        from . import paths
-        from .engine import decide_grid
+        from ..training import paths
+        from ..training.engine import decide_grid
 
         train = []
         for _, cfg in plan:
@@ -607,10 +607,11 @@ class SweepClock:
             return 0.0
         now = time.perf_counter() if now is None else now
         f = self._observe(p, now)
-        known = self._factors()
-        if known["train"] is None or known["analyse"] is None:
+        factors = self._factors()
+        train, analyse = factors["train"], factors["analyse"]
+        if train is None or analyse is None:
             return None
-        fac = {"train": known["train"], "analyse": known["analyse"]}  # both timed (or borrowed)
+        fac = {"train": train, "analyse": analyse}
         i = p.index
         left = (1 - f) * self.predicted[p.phase][i] * fac[p.phase]
         if p.phase == "train":
@@ -666,14 +667,14 @@ def mode_mask(modes: Iterable[str]) -> int:
 
 def memory_estimate(cfg: TrainConfig) -> int:
     """Peak bytes to train one configuration's K models at once and analyse them: the
-    engine's estimate (model.engine.memory_estimate) with the sweep's tiny history."""
+    engine's estimate (model.training.engine.memory_estimate) with the sweep's tiny history."""
     return engine_memory_estimate(cfg.replace(history_budget_mb=SWEEP_HISTORY_MB))
 
 
 def check_memory(plan: Sequence[tuple[dict[str, object], TrainConfig]], limit: int | None = None) -> None:
     """ConfigError naming the first configuration of ``plan`` ([(values, cfg)]) that would
     not fit in ``limit`` bytes (default: the share of the memory available now that a
-    sweep may plan for), with the estimate (model.engine.check_memory)."""
+    sweep may plan for), with the estimate (model.training.engine.check_memory)."""
     for values, cfg in plan:
         engine_check_memory(cfg.replace(history_budget_mb=SWEEP_HISTORY_MB), limit,
                             f" ({grid_label(values)})" if values else "")
@@ -683,12 +684,12 @@ class Tracer:
     """What a sweep records while its models train (Trainer.run's on_step, at ``at_steps``): every model's loss
     at each traced step, its parameters at the last few (the outcome's velocity window), and at every step of
     the verdict grid (engine.decide_grid: 1,024 and each half doubling, and the final step) every model's
-    verdict, findings and outcome (model.outcome.judge). With ``until_decided`` it stops the run once every
+    verdict, findings and outcome (model.analysis.outcome.judge). With ``until_decided`` it stops the run once every
     model is settled or stuck. Only K numbers a traced step and K models' parameters at three steps are kept,
     so the history a sweep's Trainer holds stays tiny."""
 
     def __init__(self, config: TrainConfig):
-        from .engine import decide_grid
+        from ..training.engine import decide_grid
 
         self.config = config
         self.grid = [g for g in decide_grid(config.steps) if g >= 1]
@@ -720,7 +721,7 @@ class Tracer:
         return self._judge(int(step), trainer.history, halted)
 
     def _judge(self, step: int, history: History, halted: np.ndarray) -> bool:
-        from .outcome import Rows, diagnosis_code, judge
+        from ..analysis.outcome import Rows, diagnosis_code, judge
 
         cfg = self.config
         K = cfg.models
@@ -1139,8 +1140,8 @@ def _remap_findings(raw: np.ndarray, fnames) -> np.ndarray:
 
 
 def _complete_ev(ev: dict[str, np.ndarray], K: int) -> dict[str, np.ndarray]:
-    """The evidence arrays model.outcome's words need, filled in (NaN, or 0 for codes) where a file lacks one."""
-    from .outcome import evidence_template
+    """The evidence arrays model.analysis.outcome's words need, filled in (NaN, or 0 for codes) where a file lacks one."""
+    from ..analysis.outcome import evidence_template
 
     for name, fill in evidence_template(K).items():
         if name not in ev or np.shape(ev[name]) != np.shape(fill):

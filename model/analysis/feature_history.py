@@ -6,21 +6,21 @@ Every series is computed for all recorded steps at once (arrays over steps, in c
 about ``CHUNK_ELEMENTS`` numbers), never one snapshot at a time:
 
 - |W_i| and b_i: read off the history. For an untied model the norm is |Phi_i|, the length of
-  the function's own feature vector (model.criteria.function_factors: the balanced factor of
+  the function's own feature vector (model.analysis.criteria.function_factors: the balanced factor of
   M W), which is what the diagnosis judges (``norm_of`` says which).
-- the dead threshold: model.analysis calls feature i dead when |Phi_i| < DEAD_REL max_j |Phi_j|
+- the dead threshold: model.analysis.analysis calls feature i dead when |Phi_i| < DEAD_REL max_j |Phi_j|
   or |Phi_i| < DEAD_ABS (Phi = W tied); the series is max(DEAD_REL max_j |Phi_j|, DEAD_ABS) at
   each step, so a feature dies where its norm crosses it.
 - D_i = |W_i|^2 / sum_j (W_i/|W_i| . W_j)^2 = |W_i|^4 / (W_i^T G W_i), G = W W^T (m x m), as
-  model.geometry.feature_dimensionality (0 for W_i = 0).
+  model.analysis.geometry.feature_dimensionality (0 for W_i = 0).
 - sliver share: the area of feature i's zone {h : p_i(h) > 0} inside the latent shape over the
-  shape's area, as model.separability's sensitivity: the shape is the polygon through the W_j
+  shape's area, as model.analysis.separability's sensitivity: the shape is the polygon through the W_j
   in angular order; the zone's area is the shoelace sum over the shape's edges clipped by the
   line p_i = 0 (an edge inside counts P x Q, an edge leaving P x X, an edge entering X x Q, X
   where it crosses) plus the pieces of the line inside the shape, (-b_i/|a_i|)(sum of entry t -
-  sum of exit t) with t the position along the line (model.geometry.zone_areas' method, here
+  sum of exit t) with t the position along the line (model.analysis.geometry.zone_areas' method, here
   for every step and feature at once). p(h) = D h + b with D the decoder (W^T tied, M untied);
-  for m > 2 on the principal plane of each step (model.geometry.plane_basis); NaN where the
+  for m > 2 on the principal plane of each step (model.analysis.geometry.plane_basis); NaN where the
   shape has no area (m = 1, n < 3, collinear features).
 
 ``feature_series(history, features, model)`` reads a History; ``series_of_arrays`` takes the
@@ -38,7 +38,7 @@ import numpy as np
 from .analysis import DEAD_ABS, DEAD_REL
 
 if TYPE_CHECKING:
-    from .history import History
+    from ..history import History
 
 #: Integers given as a list or an array (steps, feature indices).
 Steps = Sequence[int] | np.ndarray
@@ -68,7 +68,7 @@ class FeatureSeries:
         return 1.0 / self.n
 
     def dead(self) -> np.ndarray:
-        """(N, s) bool: dead at that step, model.analysis' criterion."""
+        """(N, s) bool: dead at that step, model.analysis.analysis' criterion."""
         return self.norm < self.dead_threshold[:, None]
 
     def died_at(self, feature: int) -> int | None:
@@ -105,7 +105,7 @@ def concat(parts: Sequence[FeatureSeries]) -> FeatureSeries:
 # ------------------------------------------------------------------ the maths, over steps
 def _plane(W: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(W2 (T, 2, n), D2 (T, n, 2)): the parameters on each step's drawn plane; None for m = 1.
-    m > 2: the top two left singular vectors of W, signs as model.geometry.plane_basis fixes them."""
+    m > 2: the top two left singular vectors of W, signs as model.analysis.geometry.plane_basis fixes them."""
     T, m, n = W.shape
     if m == 2:
         return W, D
@@ -168,7 +168,7 @@ def sliver_shares(W2: np.ndarray, A: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 def function_norms(W: np.ndarray, M: np.ndarray) -> np.ndarray:
     """(T, n) |Phi_i| of untied models at each step: the column norms of the balanced factor
-    S^(1/2) V^T of M W = Q R W = Q U S V^T (model.criteria.function_factors, over steps at once)."""
+    S^(1/2) V^T of M W = Q R W = Q U S V^T (model.analysis.criteria.function_factors, over steps at once)."""
     R = np.linalg.qr(M)[1]  # (T, k, k)
     _U, sv, Vt = np.linalg.svd(R @ W, full_matrices=False)  # (T, k), (T, k, n)
     return np.sqrt(np.einsum("tk,tkn->tn", sv, Vt * Vt))

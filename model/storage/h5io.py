@@ -2,8 +2,8 @@
 one kind of error.
 
 Three kinds of file, each named by its ``format`` attribute (``FILE_KINDS``): run files
-(model/runfile.py), sweep files (model/sweep.py) and dataset-size sweep files
-(model/datasize.py). Every module that reads or writes one goes through here:
+(model/storage/runfile.py), sweep files (model/experiments/sweep.py) and dataset-size sweep files
+(model/experiments/datasize.py). Every module that reads or writes one goes through here:
 
 - ``read_h5(path, fn, fmt)``: ``check_readable`` (a regular, readable file that starts
   like HDF5: a FIFO, a socket, a folder, a broken link or a link loop is refused before
@@ -15,12 +15,12 @@ Three kinds of file, each named by its ``format`` attribute (``FILE_KINDS``): ru
 - ``read_version``: the ``format_version`` attribute, refused when newer than this
   program reads.
 - ``write_h5(path, fmt, version)``: a new file built in memory and published under its
-  name in one step (model/outfile.py): a reader never sees half a file, a full disk
+  name in one step (model/storage/outfile.py): a reader never sees half a file, a full disk
   never reaches HDF5, an existing file is replaced only when asked.
 - ``check_writable(path, replace, fmt)``: refuse, before any work, a target that cannot
   be written.
 
-Every failure is a ``RunFileError`` (model/outfile.py) whose message is one line naming
+Every failure is a ``RunFileError`` (model/storage/outfile.py) whose message is one line naming
 the file and its kind: "sweep.h5: is a truncated sweep file (…)", or, when the problem
 does not say the kind itself, "sweep.h5 (sweep file): configs/c0000 has no 'W' dataset".
 Nothing from h5py leaks out as a traceback. No pickle.
@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from ..config import ConfigError
 from . import outfile
-from .config import ConfigError
 from .outfile import RunFileError
 
 if TYPE_CHECKING:
@@ -454,7 +454,7 @@ def atomic_h5(path: str | Path, doing: str, libver: str | tuple[str, str] | None
               replace: bool = False) -> Iterator[h5py.File]:
     """A new HDF5 file for ``path``, written in one go: built in memory (h5py's core
     driver) while the with-block runs, then written to a temporary file beside ``path``
-    with plain writes and published under ``path`` (model/outfile.py), so a reader never
+    with plain writes and published under ``path`` (model/storage/outfile.py), so a reader never
     sees half a file, a full disk never reaches HDF5, and a failed write leaves the old
     file as it was. An existing ``path`` is replaced only with ``replace``. Any error:
     RunFileError naming ``path`` and what was being done (``doing``, e.g. "write the sweep

@@ -1,7 +1,7 @@
 """What every training path shares: the optimiser's settings as one value, a chunk of
 steps, the rows a chunk records, and the contract a path fulfils.
 
-A path (model/paths.py chooses one) is an object with
+A path (model/training/paths.py chooses one) is an object with
 
 - ``run(chunk: Chunk, rec: Records, halted)``: for s = 0 .. len(chunk.lrs), the loss of
   step chunk.global0 + s at the current parameters, recorded in row rec.idx[s] when that
@@ -24,7 +24,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-    from .config import TrainConfig
+    from ..config import TrainConfig
 
 #: The compiled kernels' optimiser codes.
 OPT_ADAM, OPT_ADAMW, OPT_SGD = 0, 1, 2

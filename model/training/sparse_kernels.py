@@ -38,7 +38,7 @@ short); ``train_sparse_split`` splits each step's fused pass into feature
 blocks across threads (right for a few models with a long step, SMDD's K = 1,
 T >= a few hundred): one parallel region a step.
 
-Optimisers: model.kernels.optimizer_update, the same torch.optim update as the one-hot
+Optimisers: model.training.kernels.optimizer_update, the same torch.optim update as the one-hot
 kernel, its settings one tuple (backend.Optimiser.kernel_args). Accumulations: float32
 within a tile, float64 for the loss across tiles. The `reassoc` fast-math flag lets LLVM vectorise the sums; no
 `nnan`/`ninf`: a model whose loss or parameters stop being finite is halted.
@@ -442,7 +442,7 @@ def _moments(state, k, kd):
 @nb.njit(cache=True, fastmath=_FM, error_model="numpy", parallel=True, nogil=True)
 def train_sparse_models(state, imp, data, B, chunk, opt, flags, halted, rec, blocks):
     """Run the steps of ``chunk`` on every model, one thread per model, in place (the
-    contract of model.backend).
+    contract of model.training.backend).
 
     state: (W, b, Dt, sW1, sW2, sb1, sb2, sD1, sD2): W (K,m,n), b (K,n), Dt (K,m,n)
     float32 (Dt, the untied decoder transposed; when tied, one unused row) and their
@@ -522,7 +522,7 @@ def train_sparse_split(state, imp, data, B, chunk, opt, flags, halted, rec, bloc
 
 
 # ---------------------------------------------------------------------------- the BLAS path
-# model.sparse_backend.BlasTrainer: per step, the two dense products P = H Dt + b and the
+# model.training.sparse_backend.BlasTrainer: per step, the two dense products P = H Dt + b and the
 # gradients' G^T H, G Dt^T go to BLAS (torch.bmm over the K models); these kernels do the
 # rest: h, the activation (non-zeros taken out exactly as in the fused pass: never a
 # difference of sums), halting and recording, the encoder's gradient and the update. They

@@ -1,13 +1,13 @@
 """The training engine: K models at once, in chunks, with stop/pause flags
 between chunks, progress through a callback (never per step), NaN/inf halting per
 model, and each chunk's recorded rows handed as a ``Block`` to the recorders the caller
-wired (model/recording.py: the History always, a run file or anything else besides).
+wired (model/training/recording.py: the History always, a run file or anything else besides).
 
-The path that trains a run is chosen by model/paths.py from the run's shape: the lanes
+The path that trains a run is chosen by model/training/paths.py from the run's shape: the lanes
 kernel (kernels.py), the fused sparse kernel (sparse_backend.py, sparse_kernels.py), the
 BLAS path (sparse_backend.BlasTrainer) or the torch path (torch_backend.py: the GPU's,
 and the reference the others are tested against); ``backend=`` forces one. All follow
-one contract (model/backend.py): evaluate the loss of the current step, record it if the
+one contract (model/training/backend.py): evaluate the loss of the current step, record it if the
 history wants it, update.
 """
 from __future__ import annotations
@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..config import TrainConfig
+from ..history import History
 from . import paths
 from .backend import Chunk, Optimiser, Records
-from .config import TrainConfig
 from .data import BatchStream, SparseDataset, make_dataset
-from .history import History
 from .init import initial_parameters
 from .recording import Block
 
@@ -110,8 +110,8 @@ class Trainer:
                  backend: str | None = None):
         """``history``: the record policy and first recorder (default: one sized to the
         budget). ``recorders``: where each chunk's recorded rows go besides the history
-        (model/recording.py: a RunFileRecorder for a run file), in order; ``run`` closes them
-        when it ends. ``backend``: "auto" (model.paths chooses) or a path to force (lanes,
+        (model/training/recording.py: a RunFileRecorder for a run file), in order; ``run`` closes them
+        when it ends. ``backend``: "auto" (model.training.paths chooses) or a path to force (lanes,
         fused, blas, torch); None: the config's ``backend``."""
         if backend is None:
             backend = config.backend
@@ -299,7 +299,7 @@ class Trainer:
         loop between chunks; progress is called at most every report_seconds
         (and once at the end). ``at_steps``: chunks end exactly at these steps and
         ``on_step(trainer)`` is called there; when it returns True the run stops
-        (``decided_at`` says where): model.outcome.decide_hook(config) gives the pair
+        (``decided_at`` says where): model.analysis.outcome.decide_hook(config) gives the pair
         that carries out ``config.until_decided``.
         """
         set_threads(threads if threads is not None else self.threads)
@@ -424,7 +424,7 @@ def set_threads(threads: int | None) -> None:
 
     cores = os.cpu_count() or 1
     n = max(1, min(threads or cores, cores))
-    numba = sys.modules.get("numba")  # imported with the kernels (model.kernels)
+    numba = sys.modules.get("numba")  # imported with the kernels (model.training.kernels)
     if numba is not None:
         n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
         numba.set_num_threads(n)
@@ -443,7 +443,7 @@ TRAIN_UNITS = 8
 #: with its kernels cached peaks at 408 MB).
 BASE_BYTES = 410 * 2**20
 #: What LLVM holds while numba compiles a path's kernels, the first run after they change
-#: (model.paths.kernels_ready), by path: measured as the peak's rise over a cached run, 83 MiB
+#: (model.training.paths.kernels_ready), by path: measured as the peak's rise over a cached run, 83 MiB
 #: for the lanes kernel (n = 7), 132-139 MiB for the fused one (n = 20,000); the BLAS path
 #: compiles the same module's other kernels, counted as the fused path's.
 COMPILE_BYTES = {"lanes": 96 * 2**20, "fused": 144 * 2**20, "blas": 144 * 2**20}
@@ -490,12 +490,12 @@ def sparse_data_bytes(config: TrainConfig, rows: int) -> int:
 
 
 def analysis_bytes(n: int) -> int:
-    """Peak bytes of analysing one snapshot (model.analysis: its n x n work chunked to
-    geometry.CHUNK_ELEMS float64, two of them at once; scipy's modules). Measured as
+    """Peak bytes of analysing one snapshot (model.analysis.analysis: its n x n work chunked to
+    memory.CHUNK_ELEMS float64, two of them at once; scipy's modules). Measured as
     `main.py train --steps 1`'s VmHWM with the kernels cached, over n = 7's (383 MiB): +105 MiB
     at n = 1,000, +48 at 2,000, +70 at 5,000, +75 at 20,000; the formula, 40 MiB + two chunks'
     worth, gives 56, 101, 104 and 104."""
-    from .geometry import CHUNK_ELEMS
+    from ..memory import CHUNK_ELEMS
 
     return int(40 * 2**20 + 16 * min(n * n, CHUNK_ELEMS))
 
@@ -549,7 +549,7 @@ def path_bytes(config: TrainConfig, path: str, threads: int | None = None) -> tu
 
 def memory_parts(config: TrainConfig, threads: int | None = None, path: str | None = None,
                  held: bool = True) -> dict[str, float]:
-    """Peak bytes to train ``config``'s K models on ``path`` (default: the one model.paths
+    """Peak bytes to train ``config``'s K models on ``path`` (default: the one model.training.paths
     chooses) with ``threads`` threads (default: all cores), by what needs them, each part
     keyed by the option that sizes it. ``held``: the caller also holds the finite sets
     dense and analyses a snapshot, as train and the window do (a dataset-size sweep does
@@ -558,7 +558,7 @@ def memory_parts(config: TrainConfig, threads: int | None = None, path: str | No
     - "models": the process (BASE_BYTES; COMPILE_BYTES more when the path's kernels are still
       to be compiled), the parameters and optimiser moments as the path holds them, the initial
       parameters the caller keeps, and per-thread scratch that grows with n m
-      (model.engine.path_bytes);
+      (model.training.engine.path_bytes);
     - "n": the path's (n, n) or (K, n, n) arrays for one-hot data (the BLAS path's
       activations, the torch path's identity), when the batch is the n examples; and the
       analysis of a snapshot that train prints and the window draws (ANALYSIS_BYTES);
@@ -569,7 +569,7 @@ def memory_parts(config: TrainConfig, threads: int | None = None, path: str | No
     - "history_budget_mb": the history as the run fills it (at most its budget), the rows a
       chunk records and the run file's write buffer.
     """
-    from .history import History
+    from ..history import History
     from .sparse_backend import AHEAD_BYTES
 
     name = path or paths.choose(config).name
@@ -631,7 +631,7 @@ def cuda_available() -> bool:
 def check_device(config: TrainConfig) -> None:
     """ConfigError('device', ...) when the run's device is not here (cuda without a GPU that
     torch sees), naming what is available; nothing for the CPU (torch is not imported)."""
-    from .config import ConfigError
+    from ..config import ConfigError
 
     device = getattr(config, "device", "cpu")
     if device == "cpu":
@@ -648,7 +648,7 @@ def check_memory(config: TrainConfig, limit: int | None = None, where: str = "")
     """The estimate, or ConfigError naming the part that dominates it (its option is the
     error's field) when it exceeds ``limit`` bytes (default: MEMORY_FRACTION of the
     memory available now). ``where``: a note after the sizes (e.g. a sweep's grid label)."""
-    from .config import ConfigError, schema
+    from ..config import ConfigError, schema
 
     check_device(config)
     if limit is None:

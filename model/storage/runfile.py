@@ -34,7 +34,7 @@ caught. (Flushes reach the OS, not the platter: a power cut is not covered;
 kill -9 is.) Verified by tests/model/test_runfile.py::test_sigkill_keeps_flushed_rows
 and ::test_sigkill_of_a_writer_at_work_loses_at_most_five_seconds, and, during development, by 100+ kills at random moments (n = 7, 1,000, 20,000).
 
-Names and full disks (model/outfile.py): a RunWriter builds the file under a
+Names and full disks (model/storage/outfile.py): a RunWriter builds the file under a
 hidden temporary name beside the target and publishes it under the target's name
 at the first flush that commits a row (at once after the first chunk), so a run
 file never appears without a snapshot, and an existing file is replaced only when
@@ -43,13 +43,13 @@ asked (``overwrite``). Before HDF5 writes a block, its space is reserved
 write (after which it cannot be trusted: a flush could crash the process), and the
 rows committed until then stay readable.
 
-Reading goes through model/h5io.py's guard (``read_h5``: regular files only,
+Reading goes through model/storage/h5io.py's guard (``read_h5``: regular files only,
 self-contained, of this kind, SWMR readers for a file a writer has or left).
 Every failure to read or write a run file is a ``RunFileError`` whose message is
 one line naming the file, its kind and the problem; its ``status`` says whose
 failure it was (2: the input, 1: the machine). This module never pickles.
 ``FORMAT``, ``SWEEP_FORMAT``, ``DATASIZE_FORMAT``, ``FILE_KINDS``, ``check_readable``,
-``check_real`` and ``read_h5`` are model/h5io.py's, re-exported.
+``check_real`` and ``read_h5`` are model/storage/h5io.py's, re-exported.
 """
 from __future__ import annotations
 
@@ -68,8 +68,10 @@ from typing import Any
 
 import numpy as np
 
+from ..config import ConfigError, TrainConfig
+from ..history import History
+from ..snapshot import Snapshot, nonfinite_text
 from . import outfile
-from .config import ConfigError, TrainConfig
 from .h5io import (
     DATASIZE_FORMAT,
     FILE_KINDS,
@@ -89,8 +91,6 @@ from .h5io import (
     write_error,
 )
 from .h5io import RUN_FORMAT as FORMAT
-from .history import History
-from .snapshot import Snapshot, nonfinite_text
 
 FORMAT_VERSION = 1
 LIBVER = ("v110", "v110")  # SWMR needs >= v1.10 file format; v110 keeps files readable by HDF5 1.10+
@@ -328,7 +328,7 @@ class RunWriter:
     writer thread touches the HDF5 file between ``__init__`` and ``close``.
 
     The file is built under a hidden temporary name beside ``path`` and appears
-    under ``path`` (model/outfile.py's ``publish``) at the first flush that
+    under ``path`` (model/storage/outfile.py's ``publish``) at the first flush that
     commits a row, which ``maybe_flush`` does at once and waits for: a run file
     is never seen without a snapshot, and a run that recorded none leaves no
     file. An existing ``path`` is refused (RunFileError, status 2) unless

@@ -1,7 +1,7 @@
-"""numba kernels of model/geometry.py, for large n: the fused one-hot probes and
+"""numba kernels of model/analysis/geometry.py, for large n: the fused one-hot probes and
 the zone areas (no Qt, no torch).
 
-A module of its own so that importing model.geometry costs no numba: geometry
+A module of its own so that importing model.analysis.geometry costs no numba: geometry
 runs these only above ``geometry.NUMPY_MAX_N`` features, where they beat numpy
 by far (no n x n temporaries); below it the same sums in numpy are cheaper
 than importing numba and loading a kernel from its on-disk cache (cache=True:
