@@ -108,6 +108,17 @@ def parse_point(text: str) -> Point:
     raise SystemExit(f"bench_grid.py: --points: cannot read {text!r} (onehot:N:K, sparse:N:M:S:K, smdd:T)")
 
 
+def model_module(name: str):
+    """model.<sub>.<module>, or model.<module> in a checkout from before model/ had subpackages
+    (``--repo`` times another checkout's code)."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"model.{name}")
+    except ModuleNotFoundError:
+        return importlib.import_module(f"model.{name.rsplit('.', 1)[-1]}")
+
+
 def importance(p: Point) -> list | None:
     if p.kind != "sparse":
         return None
@@ -264,7 +275,7 @@ def sparse_reference_step(p: Point) -> Callable[[], None]:
 def smdd_reference_step(T: int) -> Callable[[], None]:
     import torch
 
-    from model.training.data import model_dataset
+    model_dataset = model_module("training.data").model_dataset
 
     N = 10_000
     g = torch.Generator().manual_seed(0)
@@ -290,14 +301,15 @@ def config_of(p: Point):
     if p.kind == "sparse":
         return TrainConfig(n=p.n, m=p.m, models=p.K, data="sparse", sparsity=p.S, batch=p.B, importance=importance(p),
                            steps=10**9, seed=0).validate()
-    from model.experiments.datasize import DATASIZE_HISTORY_MB
+    DATASIZE_HISTORY_MB = model_module("experiments.datasize").DATASIZE_HISTORY_MB
 
     return TrainConfig(n=p.n, m=2, data="sparse", sparsity=0.999, examples=p.T, steps=10**9, seed=0,
                        schedule="warmup-cosine", warmup=2500, history_budget_mb=DATASIZE_HISTORY_MB).validate()
 
 
 def ours_runner(p: Point, threads: int | None):
-    from model.training.engine import Trainer, set_threads
+    engine = model_module("training.engine")
+    Trainer, set_threads = engine.Trainer, engine.set_threads
 
     tr = Trainer(config_of(p), threads=threads)
     set_threads(threads)  # after the Trainer: it reaches the libraries imported by then (numba, torch)
@@ -329,7 +341,7 @@ def fired_fraction(tr, p: Point) -> float:
     if p.kind == "smdd":
         X = tr.dataset[0]
     else:
-        from model.training.data import BatchStream
+        BatchStream = model_module("training.data").BatchStream
 
         X = BatchStream(tr.config).next()
     P = (X @ W[k].T) @ D.T + b[k]
@@ -371,7 +383,7 @@ def fits(p: Point, limit: float) -> tuple:
 def one_point(p: Point, a, fma: float, bw: float) -> dict:
     import torch
 
-    from model.training.engine import available_memory
+    available_memory = model_module("training.engine").available_memory
 
     row = asdict(p)
     row.update(name=p.name, label=p.label, load=load())
