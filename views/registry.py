@@ -32,7 +32,7 @@ class View(Protocol):
     ``stepRequested`` (a signal of a step): the window's timeline then scrubs to it.
 
     A view may have ``CONTENT``: the class of what it draws, without its chrome (no toolbar, no status line, no
-    controls), or None for a view not split so (the feature wheel, the verdict table, the 3D view). The
+    controls), or None for a view not split so (the verdict table, the 3D view). The
     widget embeds an instance (``view.content``); the exporter builds one alone (``content_class``),
     hands it the settings and the frame and renders its scene, so an export builds none of the
     widget. A content has the widget's ``settings`` / ``set_settings`` and ``set_frame``, and ``plot``:

@@ -46,6 +46,7 @@ from .views2d import (
     SELECTED_LABEL_MAX,
     ColorPathsItem,
     LabelPool,
+    PlotContent,
     PlotPanel,
     add_arrow_layers,
     add_paths,
@@ -313,40 +314,18 @@ class TipDots(ColorPathsItem):
 # ----------------------------------------------------------------------------
 # the view
 
-class FeatureWheelView(PlotPanel):
-    """Feature wheel, drawn as its ``settings`` (WheelSettings) say. ``show_data``: the data
-    embeddings of the frame's dataset as a scatter overlay (only when a dataset is given).
-    ``show_gaps`` ("gap needed", off by default): the needed against the actual angular gap
-    of features inside their neighbours' chord (see the module doc); the selected features
+class WheelContent(PlotContent):
+    """What the feature wheel draws, as its ``settings`` (WheelSettings) say: the arrows or the binned
+    spokes, the radius-group circles, the dead features, the labels and the key in the plot. ``show_data``: the
+    data embeddings of the frame's dataset as a scatter overlay (only when a dataset is given; ``data_available``
+    says whether the last frame had one). ``show_gaps`` ("gap needed", off by default): the needed against the
+    actual angular gap of features inside their neighbours' chord (see the module doc); the selected features
     only when n > GAP_ALL_MAX."""
 
     SETTINGS = WheelSettings
 
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent, aspect_locked=True)
-        self.data_box = self.add_setting_toggle("show_data", "data embeddings",
-                                                "h_t = W x_t of the finite dataset (the run's dataset)")
-        self.data_box.setEnabled(False)
-        self.arrows_combo = self.add_setting_choice(
-            "arrows", {"auto": "arrows: auto", "all": "arrows: all", "binned": "arrows: binned"},
-            f"auto: every feature its own arrow up to {ARROWS_ALL_MAX} features, binned above;\n"
-            f"binned: one spoke per {360 // ANGLE_BINS}\u00b0 of angle, thicker the more features it holds, "
-            "faded by its length")
-        self.strongest_spin = QSpinBox()
-        self.strongest_spin.setRange(0, STRONGEST_MAX)
-        self.strongest_spin.setValue(self._settings.strongest)
-        self.strongest_spin.setPrefix("strongest ")
-        self.strongest_spin.setToolTip(
-            "Binned: how many spokes are labelled (largest sum of |W_i|\u00b2), and for a selected feature i\n"
-            "how many others of largest overlap W_i\u00b7W_j are drawn as arrows and labelled")
-        self.strongest_spin.valueChanged.connect(lambda v: self._change_setting("strongest", int(v)))
-        self.toolbar.insertWidget(self.toolbar.count() - 2, self.strongest_spin)
-        self.gap_box = self.add_setting_toggle(
-            "show_gaps", "gap needed",
-            "For a feature inside the circle of its neighbours u, v (the other live features' hull edge\n"
-            "across its direction): grey arc = the actual gap between u and v, dotted line = the chord u-v,\n"
-            "dashed rays and inner arc in its colour = the gap it would need to lie outside that chord\n"
-            "(arccos(r/R) each side for equal radii). Needed wider than actual: not linearly separable.")
+    def __init__(self) -> None:
+        super().__init__(aspect_locked=True)
         pi = self.plot_item
         self.circle_items: list[pg.PlotCurveItem] = []
         self.circle_labels = LabelPool(pi, cap=8, size_pt=7)
@@ -391,6 +370,7 @@ class FeatureWheelView(PlotPanel):
         self.dead_marked: list[int] = []
         self.shown_circles: list[float] = []
         self.data_points = 0
+        self.data_available = False  # the last frame drawn had a finite dataset of this model's n
 
     # drawing -----------------------------------------------------------
     def _set_circles(self, radii: list[tuple[float, int]]):
@@ -410,11 +390,6 @@ class FeatureWheelView(PlotPanel):
         c = np.cos(np.pi / 4)
         self.circle_labels.set([(f"r={r:.3g} ({k})", r * c, -r * c, CIRCLE_PEN, False) for r, k in radii[:8]]
                                if len(radii) > 1 else [])
-
-    def _show_settings(self) -> None:
-        super()._show_settings()
-        if self.strongest_spin.value() != self._settings.strongest:
-            self.strongest_spin.setValue(self._settings.strongest)
 
     def binned(self, n: int) -> bool:
         """Whether a wheel of n features is drawn as angle-bin spokes (the ``arrows`` setting)."""
@@ -444,7 +419,6 @@ class FeatureWheelView(PlotPanel):
         self._clear_gaps()
         self.set_note("")
         self._W2 = None
-        self._hover_xy = None  # the pointer's last place in plot coordinates (the hover line follows the frame)
         self.dead_marked = []
         self.data_points = 0
 
@@ -481,7 +455,7 @@ class FeatureWheelView(PlotPanel):
             parts.append(f"arrows: {len(drawn)} of {n} (even in angle), every tip dotted")
         if len(dead):
             parts.append(f"{len(dead)} dead")
-        if self.data_points:
+        if self.data_points and ds is not None:  # data points are drawn only from a dataset
             parts.append(f"{self.data_points} data points" + (f" (of {np.shape(ds)[0]})"
                                                                if np.shape(ds)[0] > self.data_points else ""))
         if st.show_gaps:
@@ -493,8 +467,6 @@ class FeatureWheelView(PlotPanel):
         if pt:
             parts.append(pt)
         self.set_note("   ".join(parts))
-        if getattr(self, "_hover_xy", None) is not None:  # the hover line names a feature of the model and step shown now
-            self._hovered(*self._hover_xy)
 
     def _draw_arrows(self, W2, colors, sel) -> np.ndarray:
         """Arrows (a subsample above ARROWS_MAX), heads up to LABEL_MAX, dots at the tips above;
@@ -649,7 +621,7 @@ class FeatureWheelView(PlotPanel):
     def _draw_data(self, snap, ds, colors) -> None:
         """The data embeddings of ``ds`` (the finite dataset), when there is one and they are on."""
         have = ds is not None and np.ndim(ds) == 2 and np.shape(ds)[1] == snap.n
-        self.data_box.setEnabled(bool(have))
+        self.data_available = bool(have)
         if have and self._settings.show_data:
             H, owner = data_embeddings(snap, ds)
             grp, gcol = color_groups(colors)
@@ -709,14 +681,73 @@ class FeatureWheelView(PlotPanel):
             labs.append((lab, 0.7 * r * math.cos(th), 0.7 * r * math.sin(th), dark[t], False))
         self.gap_labels.set(labs)
 
+
+class FeatureWheelView(PlotPanel):
+    """The feature wheel in the window: its WheelContent under the settings' controls (data embeddings, the
+    arrows drop-down, the strongest spin box, gap needed). Hover says the feature under the pointer (W, |W|,
+    b; with the gaps drawn, its gap evidence) in the status line, following the frame; a click selects it."""
+
+    CONTENT = WheelContent
+    content: WheelContent  # PlotPanel builds it from CONTENT
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.data_box = self.add_setting_toggle("show_data", "data embeddings",
+                                                "h_t = W x_t of the finite dataset (the run's dataset)")
+        self.data_box.setEnabled(False)
+        self.arrows_combo = self.add_setting_choice(
+            "arrows", {"auto": "arrows: auto", "all": "arrows: all", "binned": "arrows: binned"},
+            f"auto: every feature its own arrow up to {ARROWS_ALL_MAX} features, binned above;\n"
+            f"binned: one spoke per {360 // ANGLE_BINS}\u00b0 of angle, thicker the more features it holds, "
+            "faded by its length")
+        self.strongest_spin = QSpinBox()
+        self.strongest_spin.setRange(0, STRONGEST_MAX)
+        self.strongest_spin.setValue(self.settings.strongest)
+        self.strongest_spin.setPrefix("strongest ")
+        self.strongest_spin.setToolTip(
+            "Binned: how many spokes are labelled (largest sum of |W_i|\u00b2), and for a selected feature i\n"
+            "how many others of largest overlap W_i\u00b7W_j are drawn as arrows and labelled")
+        self.strongest_spin.valueChanged.connect(lambda v: self._change_setting("strongest", int(v)))
+        self.toolbar.insertWidget(self.toolbar.count() - 2, self.strongest_spin)
+        self.gap_box = self.add_setting_toggle(
+            "show_gaps", "gap needed",
+            "For a feature inside the circle of its neighbours u, v (the other live features' hull edge\n"
+            "across its direction): grey arc = the actual gap between u and v, dotted line = the chord u-v,\n"
+            "dashed rays and inner arc in its colour = the gap it would need to lie outside that chord\n"
+            "(arccos(r/R) each side for equal radii). Needed wider than actual: not linearly separable.")
+        self._hover_xy: tuple[float, float] | None = None  # the pointer's last place in plot coordinates
+
+    def set_frame(self, frame: Frame | None) -> None:
+        super().set_frame(frame)
+        self._drawn()
+
+    def set_settings(self, st: object) -> None:
+        super().set_settings(st)
+        self._drawn()
+
+    def _drawn(self) -> None:
+        """After a draw: the data toggle offered only with a dataset; the hover line names a feature of
+        the model and step shown now (none once the wheel is cleared)."""
+        self.data_box.setEnabled(self.content.data_available)
+        if self.content._W2 is None:
+            self._hover_xy = None
+        elif self._hover_xy is not None:
+            self._hovered(*self._hover_xy)
+
+    def _show_settings(self) -> None:
+        super()._show_settings()
+        if self.strongest_spin.value() != self.settings.strongest:
+            self.strongest_spin.setValue(self.settings.strongest)
+
     # interaction -------------------------------------------------------
     def feature_at(self, x: float, y: float) -> int:
         """The arrow within CLICK_PX pixels of (x, y) (nearest), or -1."""
-        if self._W2 is None or self._W2.shape[1] == 0:
+        W2 = self.content._W2
+        if W2 is None or W2.shape[1] == 0:
             return -1
-        d = point_segment_distance(arrow_segments(self._W2), x, y)
+        d = point_segment_distance(arrow_segments(W2), x, y)
         k = int(np.argmin(d))
-        return k if d[k] <= CLICK_PX * max(self.view_pixel_size()) else -1
+        return k if d[k] <= CLICK_PX * max(self.content.view_pixel_size()) else -1
 
     def _clicked(self, x, y):
         k = self.feature_at(x, y)
@@ -726,15 +757,17 @@ class FeatureWheelView(PlotPanel):
     def _hovered(self, x, y):
         self._hover_xy = (x, y)
         k = self.feature_at(x, y)
-        if k >= 0 and self._snap is not None:
-            w = self._W2[:, k]
-            losses = getattr(self._frame, "losses", None)
-            model = (f"model {getattr(self._frame, 'model', 0)}, step {self._snap.step:,}: "
+        c = self.content
+        snap, frame = c._snap, c.frame
+        if k >= 0 and snap is not None:
+            w = c._W2[:, k]
+            losses = getattr(frame, "losses", None)
+            model = (f"model {getattr(frame, 'model', 0)}, step {snap.step:,}: "
                      if losses is not None and np.ndim(losses) == 2 and np.shape(losses)[1] > 1 else "")
             text = (f"{model}feature {k + 1}: W = ({w[0]:.4g}, {w[1]:.4g}), |W| = {np.hypot(*w):.4g}, "
-                    f"b = {self._snap.b[k]:.4g}")
-            if self._settings.show_gaps and self._sep is not None:
-                text += "   |   " + self._sep.describe(k)
+                    f"b = {snap.b[k]:.4g}")
+            if self.settings.show_gaps and c._sep is not None:
+                text += "   |   " + c._sep.describe(k)
             self.status.setText(text)
         else:
             self.status.setText(f"h = ({x:.4g}, {y:.4g})")

@@ -628,9 +628,7 @@ class PlotContent:
     #: the view's frozen settings dataclass; None: the view has no options
     SETTINGS: type | None = None
 
-    def __init__(self, aspect_locked: bool = False, settings_class: type | None = None):
-        if settings_class is not None:
-            self.SETTINGS = settings_class
+    def __init__(self, aspect_locked: bool = False):
         self._snap: Snapshot | None = None
         self._frame: Frame | None = None
         self._not_finite: QGraphicsTextItem | None = None
@@ -677,19 +675,17 @@ class PlotContent:
         return True
 
     # the frame --------------------------------------------------------
-    def set_frame(self, frame: Frame | None, draw: Callable[[Snapshot | None, Frame | None], None] | None = None
-                  ) -> None:
-        """Draw ``frame`` (None clears) with ``draw`` (None: this content's). A snapshot whose parameters
-        are not finite is drawn as none (the loss view keeps its curves) and the view says so over the
-        plot (``show_not_finite``): no view computes anything from NaN or inf."""
-        draw = self.draw if draw is None else draw
+    def set_frame(self, frame: Frame | None) -> None:
+        """Draw ``frame`` (None clears) with this content's ``draw``. A snapshot whose parameters are not
+        finite is drawn as none (the loss view keeps its curves) and the view says so over the plot
+        (``show_not_finite``): no view computes anything from NaN or inf."""
         snap = None if frame is None else frame.snapshot
         if snap is not None and not snap.finite:
-            draw(None, frame)
+            self.draw(None, frame)
             self.show_not_finite(not_finite_message(snap, frame.nonfinite if frame is not None else None))
             return
         self.show_not_finite(None)
-        draw(snap, frame)
+        self.draw(snap, frame)
 
     @property
     def frame(self) -> Frame | None:
@@ -773,16 +769,13 @@ class PlotPanel(QWidget):
     settings value is the content's: ``settings``, ``set_settings(s)`` (one ``settingsChanged(s)``
     signal, a redraw), and the toolbar's checkboxes and combos (``add_setting_toggle`` /
     ``add_setting_choice``) only show the value and ask for a new one: the value is the one owner.
-    What the content holds (its drawn values, ``plot_item``, ...) reads through the panel too.
-
-    A view not split yet (the feature wheel) leaves ``CONTENT`` None, names its ``SETTINGS`` here and
-    writes ``draw`` on the panel: it draws into a bare PlotContent's plot."""
+    What the content holds (its drawn values, ``plot_item``, ...) reads through the panel too."""
 
     featureClicked = pyqtSignal(int)
     settingsChanged = pyqtSignal(object)  # the new settings value, after any change
     #: what the view draws (a PlotContent class, buildable without this widget: the exporter does);
-    #: None: a view not split yet (its content is a bare PlotContent it draws into)
-    CONTENT: type[PlotContent] | None = None
+    #: every subclass names its own
+    CONTENT: type[PlotContent] = PlotContent
     #: the view's frozen settings dataclass (its CONTENT's); None: the view has no options
     SETTINGS: type | None = None
 
@@ -792,11 +785,11 @@ class PlotPanel(QWidget):
         if content is not None and "SETTINGS" not in cls.__dict__:
             cls.SETTINGS = content.SETTINGS
 
-    def __init__(self, parent: QWidget | None = None, aspect_locked: bool = False):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._split = self.CONTENT is not None  # the content draws (else: a view not split yet)
-        self.content = (self.CONTENT() if self.CONTENT is not None
-                        else PlotContent(aspect_locked, settings_class=self.SETTINGS))
+        if self.CONTENT is PlotContent:
+            raise TypeError(f"{type(self).__name__} names no CONTENT (the PlotContent it embeds)")
+        self.content = self.CONTENT()
         self._setting_widgets: dict[str, QWidget] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
@@ -863,8 +856,6 @@ class PlotPanel(QWidget):
             return
         self._show_settings()
         self.settingsChanged.emit(st)
-        if not self._split:
-            self.redraw()
 
     def _change_setting(self, name: str, value: object) -> None:
         self.set_settings(replace(self.content.settings, **{name: value}))
@@ -905,32 +896,12 @@ class PlotPanel(QWidget):
     def set_frame(self, frame: Frame | None) -> None:
         """Draw ``frame`` (None clears): the one thing a view receives; its content draws it
         (PlotContent.set_frame)."""
-        self.content.set_frame(frame, None if self._split else self.draw)
+        self.content.set_frame(frame)
 
     @property
     def frame(self) -> Frame | None:
         """The frame drawn last (None: none, or cleared)."""
-        return self._frame
-
-    def draw(self, snap: Snapshot | None, frame: Frame | None) -> None:
-        """A view not split yet draws here (its content's plot); a split view's content draws."""
-        raise NotImplementedError
-
-    def _take(self, snap: Snapshot | None, frame: Frame | None) -> bool:
-        """Keep the frame to draw (a view not split yet); False (and the view cleared by its ``_clear``)
-        when it has no features."""
-        self._snap, self._frame = snap, frame
-        if snap is None or snap.n == 0:
-            self._clear()
-            return False
-        return True
-
-    def _clear(self) -> None:
-        pass
-
-    def set_note(self, text: str) -> None:
-        """The small note above the plot (a view not split yet sets it here)."""
-        self._show_note(text)
+        return self.content.frame
 
     def _show_note(self, text: str) -> None:
         """Show the content's note (its tooltip holds the whole text when it is cut off)."""
@@ -938,15 +909,10 @@ class PlotPanel(QWidget):
             self.note.setText(text)
             self.note.setToolTip(text)
 
-    def redraw(self) -> None:
-        """Redraw the last frame (after a toggle)."""
-        if self._snap is not None:
-            self.set_frame(self._frame)
-
     # events ------------------------------------------------------------
     def clicked_point(self, ev: MouseClickEvent, vb: pg.ViewBox) -> QPointF | None:
         """The view point of a left click inside view box ``vb`` (None for any other click)."""
-        if ev.button() != Qt.MouseButton.LeftButton or self._snap is None:
+        if ev.button() != Qt.MouseButton.LeftButton or self.content._snap is None:
             return None
         if not vb.sceneBoundingRect().contains(ev.scenePos()):
             return None
@@ -966,7 +932,7 @@ class PlotPanel(QWidget):
             self._clicked(p.x(), p.y())
 
     def _on_move(self, scene_pos):
-        if self._snap is None:
+        if self.content._snap is None:
             return
         if not self.vb.sceneBoundingRect().contains(scene_pos):
             return

@@ -13,7 +13,7 @@ from widgets.live_text import LiveText
 from widgets.views2d import PlotContent, PlotPanel
 
 #: The views split so far; a view taken back to drawing in its widget fails here.
-SPLIT = {"bias", "gram", "history", "loss", "zones"}
+SPLIT = {"bias", "gram", "history", "loss", "wheel", "zones"}
 #: Widgets that are chrome: controls, labels, the note, a whole view widget.
 CHROME = (QAbstractButton, QComboBox, QLabel, LiveText, PlotPanel)
 
@@ -109,9 +109,9 @@ def test_an_export_of_a_split_view_builds_no_chrome(session7, key):
 
 
 def test_the_check_sees_the_chrome_of_a_view_drawn_by_its_widget(session7):
-    """The feature wheel is not split: its export builds its widget, and the check above says so."""
-    assert registry.content_class("wheel") is None
-    kinds, new = widgets_of_export(("wheel",), session7.frame_at(None))
+    """The verdict table is not split: its export builds its widget, and the check above says so."""
+    assert registry.content_class("verdict") is None
+    kinds, new = widgets_of_export(("verdict",), session7.frame_at(None))
     assert ContentPanel not in kinds
     assert any(is_chrome for _, is_chrome, _, _ in new)
     assert any(not inside for _, _, inside, _ in new)
