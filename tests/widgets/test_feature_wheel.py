@@ -201,6 +201,8 @@ def test_gap_overlay_draws_the_needed_rays_and_goes_with_the_toggle(qtbot):
     assert "feature 2: not separable" in v.status.text() and f"needed {math.degrees(need):.2f} deg" in v.status.text()
     v.set_settings(WheelSettings())
     assert not v.gap_box.isChecked() and len(v.gap_drawn) == 0
+    # the hover line follows the settings (the content redraws, the widget asks the hover again)
+    assert v.status.text().startswith("feature 2: W = (") and "separable" not in v.status.text()
     img2 = render(v)
     assert np.abs(np.array([rgb_at(img2, v.map_to_viewport(*p)) for p in pts]) - base).max() <= 3
 
@@ -380,3 +382,35 @@ def test_strongest_setting_is_checked():
         apply_sets(["wheel.strongest=many"], ["wheel"], 7)
     got, _, _ = apply_sets(["wheel.strongest=3", "wheel.arrows=binned"], ["wheel"], 7)
     assert got["wheel"] == WheelSettings(arrows="binned", strongest=3)
+
+
+def test_the_wheel_content_draws_without_its_widget(qtbot):
+    """WheelContent alone (what an export builds): the drawing, the key and the note, no widget; the
+    widget embeds one and offers the data toggle only when the content drew a frame with a dataset."""
+    from widgets.feature_wheel import WheelContent
+    from widgets.views2d import PlotPanel
+
+    snap = circle_snapshot(1000)
+    c = WheelContent()
+    qtbot.addWidget(c.plot)
+    c.set_frame(make_frame(snap, selected=frozenset({3})))
+    assert "feature 4: 12 strongest of 999" in c.key_label.toPlainText() and "12 strongest of 999" in c.note
+    assert len(c.drawn_arrows) == 13 and not c.data_available
+    assert c.plot.parentWidget() is None  # nothing but its own view onto the scene
+    h = henighan_snapshot(7)
+    v = show(qtbot, FeatureWheelView())
+    assert isinstance(v, PlotPanel) and type(v.content) is WheelContent
+    v.set_frame(make_frame(h, dataset=np.eye(7)))
+    assert v.content.data_available and v.data_box.isEnabled()
+    v.set_frame(make_frame(h))
+    assert not v.content.data_available and not v.data_box.isEnabled()
+
+
+def test_a_panel_names_its_content():
+    from widgets.views2d import PlotPanel
+
+    class Bare(PlotPanel):
+        pass
+
+    with pytest.raises(TypeError, match="names no CONTENT"):
+        Bare()
