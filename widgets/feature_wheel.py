@@ -692,8 +692,8 @@ class FeatureWheelView(PlotPanel):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.data_box = self.add_setting_toggle("show_data", "data embeddings",
-                                                "h_t = W x_t of the finite dataset (the run's dataset)")
+        self.data_box = self.add_setting_toggle("show_data", "data",  # short: the row sets the dock's minimum
+                                                "data embeddings: h_t = W x_t of the finite dataset (the run's dataset)")
         self.data_box.setEnabled(False)
         self.arrows_combo = self.add_setting_choice(
             "arrows", {"auto": "arrows: auto", "all": "arrows: all", "binned": "arrows: binned"},
@@ -703,7 +703,7 @@ class FeatureWheelView(PlotPanel):
         self.strongest_spin = QSpinBox()
         self.strongest_spin.setRange(0, STRONGEST_MAX)
         self.strongest_spin.setValue(self.settings.strongest)
-        self.strongest_spin.setPrefix("strongest ")
+        self.strongest_spin.setPrefix("top ")  # short: the toolbar row sets the dock's minimum width
         self.strongest_spin.setToolTip(
             "Binned: how many spokes are labelled (largest sum of |W_i|\u00b2), and for a selected feature i\n"
             "how many others of largest overlap W_i\u00b7W_j are drawn as arrows and labelled")

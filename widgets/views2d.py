@@ -875,6 +875,10 @@ class PlotPanel(QWidget):
         for value, text in choices.items():
             combo.addItem(text, value)
         combo.setCurrentIndex(max(0, combo.findData(getattr(self.settings, name))))
+        # as narrow as a few characters when the row is short of room (the choices still open in full): a
+        # toolbar row of fixed-width combos set the dock's, and so the window's, minimum width
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(4)
         if tip:
             combo.setToolTip(tip)
         combo.currentIndexChanged.connect(lambda _i, name=name, c=combo: self._change_setting(name, c.currentData()))

@@ -45,7 +45,7 @@ MAX_RETRIES = 3
 CONNECT_TIMEOUT = 5.0
 #: Workers report progress at most this often (seconds).
 REPORT_SECONDS = 0.5
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[2]  # the checkout (or the installed package) holding model/
 
 
 class ClusterError(ConfigError):

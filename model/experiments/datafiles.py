@@ -56,7 +56,7 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 #: the parquet schema-metadata key (and the CSV sidecar's content) that holds the provenance
 META_KEY = "latent_geometry"
 DISTRIBUTION = "latent-geometry-explorer"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout holding model/ (model/experiments/datafiles.py)
 
 
 class DataFileError(ValueError):

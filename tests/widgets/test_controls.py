@@ -509,7 +509,7 @@ def test_picker_1000_rows_without_per_cell_items(qtbot, picker, monkeypatch):
     assert rows_asked, "the view painted nothing"
     assert len(rows_asked) < 60  # only the visible rows are read
     assert picker.view.indexAt(QPoint(5, 5)).row() == 0
-    assert model.training.data(model.index(999, 1)) == "1099"
+    assert model.data(model.index(999, 1)) == "1099"
     picker.close()
 
 
