@@ -536,11 +536,12 @@ class SweepClock:
     costs its steps at the cost model's step (model.training.paths) and its models' analysis
     (``analysis_seconds``); the rest of each kind of work is rescaled by what that kind
     took so far on this machine (the seconds of its phases over their predicted seconds):
-    training and analysis get separate factors, because the cost model's error is not the
-    same for both (a loaded machine slows the compiled training more than numpy's
-    analysis). Before a kind is timed it takes the other's factor. The command line's bar
-    and the Experiments window both read it; the reports are the runner's
-    ``SweepProgress``, taken at any rate (a phase starts at its first report)."""
+    training and analysis get separate factors, because the cost model's errors for the two
+    differ (the steps are fitted to measured steps of each path, the analyses to a few sizes;
+    one factor for both was off by up to 2x in tests/model/test_time_left.py's sweep). Before
+    a kind is timed it takes the other's factor. The command line's bar and the Experiments
+    window both read it; the reports are the runner's ``SweepProgress``, taken at any rate
+    (a phase is timed from its first report)."""
 
     def __init__(self, train: Sequence[float], analyse: Sequence[float], start: float | None = None):
         """``train``, ``analyse``: each configuration's predicted seconds of each kind
@@ -583,12 +584,14 @@ class SweepClock:
         the long ones after it, a time left many times too long."""
         f = min(1.0, max(0.0, p.done / max(p.total, 1)))
         key = (p.index, p.phase)
-        if key == self._phase:
-            last_f, last_t = self._last
-            if f > last_f and now > last_t:
-                self._spent[p.phase] += now - last_t
-                self._done[p.phase] += (f - last_f) * self.predicted[p.phase][p.index]
-        self._phase, self._last = key, (f, now)
+        if key != self._phase:
+            self._phase, self._last = key, (f, now)
+            return f
+        last_f, last_t = self._last
+        if f > last_f and now > last_t:  # a report with no new work (asked twice) moves nothing
+            self._spent[p.phase] += now - last_t
+            self._done[p.phase] += (f - last_f) * self.predicted[p.phase][p.index]
+            self._last = (f, now)
         return f
 
     def _factors(self) -> dict[str, float | None]:

@@ -111,7 +111,7 @@ def test_sweep_clock_scales_training_and_analysis_by_their_own_factors(every):
     analyse = [0.5, 0.5, 3.0, 0.2, 20.0, 1.0]
     clock = SweepClock(train, analyse, start=0.0)
     reports, total = _sweep_reports([2.5 * t for t in train], [0.4 * a for a in analyse], every)
-    assert clock.seconds_left(reports[0][0], now=0.0) is None  # nothing timed yet
+    assert SweepClock(train, analyse, start=0.0).seconds_left(reports[0][0], now=reports[0][1]) is None  # nothing timed
     checked = 0
     for p, now in reports:
         est = clock.seconds_left(p, now=now)
@@ -197,3 +197,18 @@ def test_the_calibration_divides_by_the_steps_taken_not_the_steps_asked(monkeypa
     per_step = runner.time_a_step(runner.configs[-1], budget=0.5)
     assert any(got < asked for asked, got in taken), "no chunk was cut short: the case this guards is gone"
     assert 1e-3 <= per_step <= 1.2e-3, (per_step, taken[:12])
+
+
+def test_sweep_clock_counts_the_time_between_reports_asked_twice():
+    """The window asks the clock twice a report (the time left, then the share); a report
+    asked again later, or a report with no new steps, must not drop the time since the
+    last one that moved: the next report's step is charged all of it."""
+    clock = SweepClock([10.0], [1.0], start=0.0)
+    p = lambda done: SweepProgress(0, 1, "c", "train", done, 100)  # noqa: E731
+    clock.seconds_left(p(10), now=1.0)
+    clock.seconds_left(p(20), now=2.0)  # 10% of 10 s predicted took 1 s: factor 1
+    clock.fraction(p(20), now=5.0)  # the same report asked again, 3 s later
+    clock.seconds_left(p(20), now=6.0)  # no new steps
+    left = clock.seconds_left(p(30), now=8.0)  # 10% more took 6 s since the report at 20
+    # the factor counts 1 + 6 s for 20% of 10 s: 3.5; the rest is 70% of 10 s and 1 s of analysis
+    assert left == pytest.approx(3.5 * (0.7 * 10.0 + 1.0))
