@@ -868,10 +868,14 @@ class MainWindow(QMainWindow):
         jobs.submit(key, lambda: story_events(h, model, onehot, stride, config, True, jobs.is_closed))
 
     def _refresh_story_while_training(self) -> None:
-        """The timer's refresh, skipped while a story is still being told: that one then arrives and
-        is shown (a new key every tick would make each story taking longer than STORY_REFRESH_MS
-        stale before it arrived, and none would ever be shown while training)."""
-        if self.session.state == "training" and not self._story_jobs.busy():
+        """The timer's refresh, skipped while a story asked for is not yet on the timeline (being
+        told, or told and its result still on its way to this thread): that one then arrives and is
+        shown. A new key every tick would make each story taking longer than STORY_REFRESH_MS stale
+        before it arrived, and none would ever be shown while training; asking only whether the
+        queue is busy left a gap between the story's end and its delivery in which a tick made it
+        stale."""
+        waiting = self._story_key is not None and not self.story_current()
+        if self.session.state == "training" and not waiting:
             self.refresh_story()
 
     def _hover_text(self, index: int) -> str:
