@@ -986,15 +986,15 @@ LABEL_PRIORITY = ("axis", "bias", "tilt", "vertex")
 LABEL_HIDEABLE = ("vertex",)
 
 
-def segment_hits_box(segment: ArrayLike, x0: float, y0: float, x1: float, y1: float) -> bool:
-    """Whether the segment (ax, ay, bx, by) meets the box [x0, x1] x [y0, y1] (Liang-Barsky clipping)."""
-    ax, ay, bx, by = (float(v) for v in np.asarray(segment, dtype=np.float64).reshape(4))
-    dx, dy = bx - ax, by - ay
+def _clip_span(ax: float, ay: float, dx: float, dy: float,
+               x0: float, y0: float, x1: float, y1: float) -> tuple[float, float] | None:
+    """Liang-Barsky: the part [t0, t1] of [0, 1] where a + t d lies in the box [x0, x1] x [y0, y1];
+    None when the segment misses it."""
     t0, t1 = 0.0, 1.0
     for p, q in ((-dx, ax - x0), (dx, x1 - ax), (-dy, ay - y0), (dy, y1 - ay)):
         if p == 0.0:
             if q < 0.0:
-                return False  # parallel to this edge and outside it
+                return None  # parallel to this edge and outside it
             continue
         r = q / p
         if p < 0.0:
@@ -1002,8 +1002,14 @@ def segment_hits_box(segment: ArrayLike, x0: float, y0: float, x1: float, y1: fl
         else:
             t1 = min(t1, r)
         if t0 > t1:
-            return False
-    return True
+            return None
+    return t0, t1
+
+
+def segment_hits_box(segment: ArrayLike, x0: float, y0: float, x1: float, y1: float) -> bool:
+    """Whether the segment (ax, ay, bx, by) meets the box [x0, x1] x [y0, y1] (Liang-Barsky clipping)."""
+    ax, ay, bx, by = (float(v) for v in np.asarray(segment, dtype=np.float64).reshape(4))
+    return _clip_span(ax, ay, bx - ax, by - ay, x0, y0, x1, y1) is not None
 
 
 def slide_into_view(base: ArrayLike, tip: ArrayLike, width: float, height: float, inset: float) -> np.ndarray:
@@ -1016,20 +1022,8 @@ def slide_into_view(base: ArrayLike, tip: ArrayLike, width: float, height: float
     if x0 <= t[0] <= x1 and y0 <= t[1] <= y1:
         return t
     d = t - b
-    t0, t1 = 0.0, 1.0
-    for p, q in ((-d[0], b[0] - x0), (d[0], x1 - b[0]), (-d[1], b[1] - y0), (d[1], y1 - b[1])):
-        if p == 0.0:
-            if q < 0.0:
-                return t
-            continue
-        r = q / p
-        if p < 0.0:
-            t0 = max(t0, r)
-        else:
-            t1 = min(t1, r)
-        if t0 > t1:
-            return t
-    return b + t1 * d
+    span = _clip_span(float(b[0]), float(b[1]), float(d[0]), float(d[1]), x0, y0, x1, y1)
+    return t if span is None else b + span[1] * d
 
 
 #: Kinds that, when no place next to their point is clear, are moved further away (rings of
