@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -517,6 +517,7 @@ class SweepProgress:
     done: int  # steps (train) or models (analyse)
     total: int
     steps_per_s: float = 0.0
+    traced_seconds: float = 0.0  # seconds this configuration's verdict-grid analyses took so far (train)
 
 
 #: A sweep's analysis of one model (its verdict), seconds at n features: a fixed part and
@@ -533,75 +534,118 @@ def analysis_seconds(n: int) -> float:
 
 class SweepClock:
     """Share done and time left of a sweep, from its progress reports. Each configuration
-    costs its steps at the cost model's step (model.training.paths) and its models' analysis
-    (``analysis_seconds``); the rest of each kind of work is rescaled by what that kind
-    took so far on this machine (the seconds of its phases over their predicted seconds):
-    training and analysis get separate factors, because the cost model's errors for the two
-    differ (the steps are fitted to measured steps of each path, the analyses to a few sizes;
-    one factor for both was off by up to 2x in tests/model/test_time_left.py's sweep). Before
-    a kind is timed it takes the other's factor. The command line's bar and the Experiments
-    window both read it; the reports are the runner's ``SweepProgress``, taken at any rate
-    (a phase is timed from its first report)."""
+    costs three kinds of work: its steps at the cost model's step (model.training.paths), the
+    verdict grid's analyses while it trains (the Tracer judges every model at each step of
+    ``engine.decide_grid``) and its models' analysis at the end (``analysis_seconds``). Each
+    kind is rescaled by what that kind took so far on this machine (its measured seconds over
+    its predicted seconds), because the cost model's errors differ by kind: the steps are
+    fitted to measured steps of each path, the analyses to a few finished models, and a
+    half-trained model at n = 1,000 took twice a finished one's analysis. One factor for
+    training and analysis was off by up to 2x in tests/model/test_time_left.py's sweep.
 
-    def __init__(self, train: Sequence[float], analyse: Sequence[float], start: float | None = None):
-        """``train``, ``analyse``: each configuration's predicted seconds of each kind
-        (``from_plan`` costs a runner's plan)."""
-        self.predicted = {"train": [float(t) for t in train], "analyse": [float(a) for a in analyse]}
+    The grid's analyses are lumps at their steps, not spread over the steps: between two
+    grid steps at n = 1,000 a sweep trains for tens of seconds and then judges for several,
+    and spreading them made the time left swing from right after a judgement to 30% low
+    before the next. The runner's reports carry the seconds its judgements took
+    (``SweepProgress.traced_seconds``), so training and judging are timed apart. A kind not
+    yet timed takes another's factor (the grid's analyses the final analyses', then
+    training's). The command line's bar and the Experiments window both read it; the
+    reports are the runner's ``SweepProgress``, taken at any rate (a phase is timed from
+    its first report)."""
+
+    KINDS: ClassVar[tuple[str, ...]] = ("train", "trace", "analyse")
+    #: whose factor a kind not yet timed borrows, in order
+    BORROW: ClassVar[dict[str, tuple[str, str]]] = {"train": ("trace", "analyse"), "trace": ("analyse", "train"), "analyse": ("trace", "train")}
+
+    def __init__(self, train: Sequence[float], analyse: Sequence[float], start: float | None = None,
+                 traces: Sequence[tuple[float, Sequence[int], int]] | None = None):
+        """``train``, ``analyse``: each configuration's predicted seconds of training (its steps)
+        and of its final analysis; ``traces``: each configuration's grid analyses, (seconds of
+        one judgement of all its models, the steps judged, the configuration's steps); None:
+        none (``from_plan`` costs a runner's plan)."""
+        traces = traces if traces is not None else [(0.0, (), 1)] * len(train)
+        self._grid = [(float(sec), sorted(int(g) for g in grid), max(1, int(steps))) for sec, grid, steps in traces]
+        self.predicted = {"train": [float(t) for t in train],
+                          "trace": [sec * len(grid) for sec, grid, _ in self._grid],
+                          "analyse": [float(a) for a in analyse]}
         self.total = sum(map(sum, self.predicted.values()))
         self.start = time.perf_counter() if start is None else float(start)
         self._phase: tuple[int, str] | None = None  # the phase of the latest report
-        self._last = (0.0, self.start)  # its share done and its time
-        self._spent = {"train": 0.0, "analyse": 0.0}  # seconds between reports of one phase, by kind
-        self._done = {"train": 0.0, "analyse": 0.0}  # the predicted seconds of that work
+        self._last = (0, 0.0, self.start)  # its work done (steps or models), its traced seconds, its time
+        self._spent = dict.fromkeys(self.KINDS, 0.0)  # seconds measured between reports of one phase, by kind
+        self._done = dict.fromkeys(self.KINDS, 0.0)  # the predicted seconds of that work
         self._shown = 0.0
 
     @classmethod
     def from_plan(cls, plan: Sequence[tuple[dict, TrainConfig]], threads: int | None = None,
                   start: float | None = None) -> SweepClock:
         """The clock of a runner's plan trained on ``threads`` (None: every core): steps at the
-        cost model's step over the threads its path keeps busy, and the models' analyses (one
-        thread). Without the threads a sweep of n = 7 (lanes: one block of models, one thread)
-        then n = 1,000 (fused: both cores) took its first factor to the second, 2x wrong."""
+        cost model's step over the threads its path keeps busy, the grid's analyses and the
+        models' final analyses (one thread). Without the threads a sweep of n = 7 (lanes: one
+        block of models, one thread) then n = 1,000 (fused: both cores) took its first factor
+        to the second, 2x wrong."""
         from ..training import paths
         from ..training.engine import decide_grid
 
-        train = []
+        train, traces = [], []
         for _, cfg in plan:
             choice = paths.choose(cfg)
-            steps = cfg.steps * choice.step_seconds / paths.threads_busy(cfg, choice.name, threads)
-            # the Tracer judges every model at each step of the verdict grid while it trains: at
-            # n = 1,000 these analyses take longer than the steps between them
-            traces = len([g for g in decide_grid(cfg.steps) if g >= 1]) * cfg.models * analysis_seconds(cfg.n)
-            train.append(steps + traces)
-        return cls(train, [cfg.models * analysis_seconds(cfg.n) for _, cfg in plan], start)
+            train.append(cfg.steps * choice.step_seconds / paths.threads_busy(cfg, choice.name, threads))
+            traces.append((cfg.models * analysis_seconds(cfg.n), [g for g in decide_grid(cfg.steps) if g >= 1],
+                           cfg.steps))
+        return cls(train, [cfg.models * analysis_seconds(cfg.n) for _, cfg in plan], start, traces)
 
-    def _observe(self, p: SweepProgress, now: float) -> float:
-        """Note report ``p`` at ``now``; returns the share of its phase done. The time between
-        two reports of one phase, against the predicted seconds of the work between them, is
-        what the factors count; the time between phases is left out: it holds what the cost
-        model does not cost (a process's first kernels loaded, a trainer built), which would
-        make a configuration of a few milliseconds look 30x slow and its factor, applied to
-        the long ones after it, a time left many times too long."""
-        f = min(1.0, max(0.0, p.done / max(p.total, 1)))
+    def _work(self, i: int, phase: str, done: float, total: int) -> dict[str, float]:
+        """The predicted seconds, by kind, of configuration ``i``'s phase up to ``done`` of ``total``
+        (steps or models): in training, the steps and the grid steps judged by then (a grid
+        step is judged before the report that reaches it)."""
+        f = min(1.0, max(0.0, done / max(total, 1)))
+        if phase != "train":
+            return {"analyse": f * self.predicted["analyse"][i]}
+        sec, grid, steps = self._grid[i]
+        step = f * steps
+        return {"train": f * self.predicted["train"][i], "trace": sec * sum(1 for g in grid if g <= step)}
+
+    def _observe(self, p: SweepProgress, now: float) -> None:
+        """Note report ``p`` at ``now``. The time between two reports of one phase, against the
+        predicted seconds of the work between them, is what the factors count (the grid's
+        judgements by the seconds the report says they took); the time between phases is
+        left out: it holds what the cost model does not cost (a process's first kernels
+        loaded, a trainer built), which would make a configuration of a few milliseconds
+        look 30x slow and its factor, applied to the long ones after it, a time left many
+        times too long."""
         key = (p.index, p.phase)
+        traced = float(p.traced_seconds)
         if key != self._phase:
-            self._phase, self._last = key, (f, now)
-            return f
-        last_f, last_t = self._last
-        if f > last_f and now > last_t:  # a report with no new work (asked twice) moves nothing
-            self._spent[p.phase] += now - last_t
-            self._done[p.phase] += (f - last_f) * self.predicted[p.phase][p.index]
-            self._last = (f, now)
-        return f
+            self._phase, self._last = key, (p.done, traced, now)
+            return
+        last_done, last_traced, last_t = self._last
+        if p.done > last_done and now > last_t:  # a report with no new work (asked twice) moves nothing
+            before = self._work(p.index, p.phase, last_done, p.total)
+            after = self._work(p.index, p.phase, p.done, p.total)
+            judged = min(max(0.0, traced - last_traced), now - last_t)
+            if p.phase == "train":
+                self._spent["train"] += now - last_t - judged
+                self._spent["trace"] += judged
+            else:
+                self._spent["analyse"] += now - last_t
+            for kind, sec in after.items():
+                self._done[kind] += sec - before[kind]
+            self._last = (p.done, traced, now)
 
-    def _factors(self) -> dict[str, float | None]:
-        """Each kind's seconds measured over its predicted seconds; a kind not yet timed takes
-        the other's."""
-        out = {k: self._spent[k] / self._done[k] if self._done[k] > 0 and self._spent[k] > 0 else None
-               for k in self._spent}
-        for k, other in (("train", "analyse"), ("analyse", "train")):
-            if out[k] is None:
-                out[k] = out[other]
+    def _factors(self) -> dict[str, float] | None:
+        """Each kind's seconds measured over its predicted seconds (a kind not yet timed borrows
+        another's: ``BORROW``); None before any kind was timed."""
+        own = {k: self._spent[k] / self._done[k] if self._done[k] > 0 and self._spent[k] > 0 else None
+               for k in self.KINDS}
+        out = {}
+        for k in self.KINDS:
+            f = own[k]
+            for other in self.BORROW[k]:
+                f = own[other] if f is None else f
+            if f is None:
+                return None
+            out[k] = f
         return out
 
     def seconds_left(self, p: SweepProgress, now: float | None = None) -> float | None:
@@ -609,17 +653,16 @@ class SweepClock:
         if p.phase == "done":
             return 0.0
         now = time.perf_counter() if now is None else now
-        f = self._observe(p, now)
-        factors = self._factors()
-        train, analyse = factors["train"], factors["analyse"]
-        if train is None or analyse is None:
+        self._observe(p, now)
+        fac = self._factors()
+        if fac is None:
             return None
-        fac = {"train": train, "analyse": analyse}
         i = p.index
-        left = (1 - f) * self.predicted[p.phase][i] * fac[p.phase]
+        done = self._work(i, p.phase, p.done, p.total)
+        left = sum((self.predicted[k][i] - sec) * fac[k] for k, sec in done.items())
         if p.phase == "train":
             left += self.predicted["analyse"][i] * fac["analyse"]
-        for kind in ("train", "analyse"):
+        for kind in self.KINDS:
             left += sum(self.predicted[kind][i + 1:]) * fac[kind]
         return float(left)
 
@@ -633,10 +676,11 @@ class SweepClock:
         if left is not None and now - self.start + left > 0:
             share = (now - self.start) / (now - self.start + left)
         else:
-            f = min(1.0, max(0.0, p.done / max(p.total, 1)))
-            done = sum(self.predicted["train"][:p.index]) + sum(self.predicted["analyse"][:p.index])
-            done += f * self.predicted[p.phase][p.index] + (self.predicted["train"][p.index]
-                                                           if p.phase == "analyse" else 0.0)
+            i = p.index
+            done = sum(sum(self.predicted[k][:i]) for k in self.KINDS)
+            done += sum(self._work(i, p.phase, p.done, p.total).values())
+            if p.phase == "analyse":
+                done += self.predicted["train"][i] + self.predicted["trace"][i]
             share = done / self.total if self.total > 0 else 0.0
         self._shown = max(self._shown, min(1.0, share))
         return self._shown
@@ -709,6 +753,7 @@ class Tracer:
         self.outcomes: list[np.ndarray] = []
         self.keys: dict[int, np.ndarray] = {}
         self.last: OutcomeBatch | None = None  # the OutcomeBatch at the latest grid step
+        self.seconds = 0.0  # what the judgements took so far (the time left costs them apart from the steps)
 
     ROWS_KEPT = 8  # the velocity window of the current grid step lies among the last few traced steps
 
@@ -721,7 +766,11 @@ class Tracer:
         self.rows = (self.rows + [(int(step), W, b, M)])[-self.ROWS_KEPT:]
         if step not in self.grid:
             return False
-        return self._judge(int(step), trainer.history, halted)
+        t0 = time.perf_counter()
+        try:
+            return self._judge(int(step), trainer.history, halted)
+        finally:
+            self.seconds += time.perf_counter() - t0
 
     def _judge(self, step: int, history: History, halted: np.ndarray) -> bool:
         from ..analysis.outcome import Rows, diagnosis_code, judge
@@ -802,11 +851,13 @@ class SweepRunner(TrainingQueue):
                 break
             label = grid_label(values)
 
-            def on_progress(p, i=i, label=label):
-                if progress is not None:
-                    progress(SweepProgress(i, total, label, "train", p.step, p.total, p.steps_per_s))
-
             tracer = Tracer(cfg)
+
+            def on_progress(p, i=i, label=label, tracer=tracer):
+                if progress is not None:
+                    progress(SweepProgress(i, total, label, "train", p.step, p.total, p.steps_per_s,
+                                           tracer.seconds))
+
             trainer = self._train(cfg.replace(history_budget_mb=SWEEP_HISTORY_MB), on_progress,
                                   at_steps=tracer.at_steps, on_step=tracer)
             finished = trainer.step >= cfg.steps or trainer.decided_at is not None or (trainer.halted >= 0).all()

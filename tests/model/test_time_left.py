@@ -212,3 +212,57 @@ def test_sweep_clock_counts_the_time_between_reports_asked_twice():
     left = clock.seconds_left(p(30), now=8.0)  # 10% more took 6 s since the report at 20
     # the factor counts 1 + 6 s for 20% of 10 s: 3.5; the rest is 70% of 10 s and 1 s of analysis
     assert left == pytest.approx(3.5 * (0.7 * 10.0 + 1.0))
+
+
+def _lumpy_sweep(step_factor, judge_factor, traced):
+    """Two configurations on a fake clock, each 3,000 steps judged at its verdict grid (1,024,
+    1,448, 2,048, 2,896 and 3,000: engine.decide_grid), a report every 50 steps, then its
+    analysis. The second is the large one: 20 s of steps and 4 s a judgement predicted.
+    Steps really take ``step_factor`` and judgements ``judge_factor`` times their prediction;
+    ``traced``: the reports say what the judgements took. [(report, its time)], total time."""
+    from model.training.engine import decide_grid
+
+    grid = [g for g in decide_grid(3000) if g >= 1]
+    configs = [(2.0, 0.2, 0.5), (20.0, 4.0, 2.0)]  # predicted: steps, one judgement, final analysis
+    out, now = [], 0.0
+    for i, (steps_s, judge_s, analyse_s) in enumerate(configs):
+        judged = 0.0
+        for done in range(50, 3001, 50):
+            now += 50 / 3000 * steps_s * step_factor
+            for g in grid:
+                if done - 50 < g <= done:
+                    now += judge_s * judge_factor
+                    judged += judge_s * judge_factor
+            out.append((SweepProgress(i, 2, f"c{i}", "train", done, 3000, 0.0, judged if traced else 0.0), now))
+        for k in range(1, 11):
+            now += analyse_s / 10
+            out.append((SweepProgress(i, 2, f"c{i}", "analyse", k, 10), now))
+    return configs, grid, out, now
+
+
+def test_sweep_clock_costs_the_verdict_grid_as_lumps_at_its_steps():
+    """At n = 1,000 a sweep trains for tens of seconds between grid steps and then judges its
+    models for several. Spread over the steps, the judgements made the time left swing from
+    right after one to 30% low before the next (benchmarks/bench_eta.py's sweep). Costed as
+    lumps at their steps and timed apart (the report's traced_seconds), the time left is
+    within 20% from 5% of the work on, with steps 2x and judgements 3x their prediction (a
+    half-trained model's analysis costs more than the finished one's the cost model knows)."""
+    configs, grid, reports, total = _lumpy_sweep(2.0, 3.0, traced=True)
+    clock = SweepClock([c[0] for c in configs], [c[2] for c in configs], start=0.0,
+                       traces=[(c[1], grid, 3000) for c in configs])
+    errs = []
+    for p, now in reports:
+        est = clock.seconds_left(p, now=now)
+        truth = total - now
+        if now >= 0.05 * total and truth > 1e-9:
+            assert est is not None
+            errs.append(abs(est - truth) / truth)
+    assert len(errs) > 50 and max(errs) <= 0.2, max(errs)
+    # the same sweep costed as before: the judgements spread over the steps, one factor
+    old = SweepClock([c[0] + c[1] * len(grid) for c in configs], [c[2] for c in configs], start=0.0)
+    worst = 0.0
+    for p, now in _lumpy_sweep(2.0, 3.0, traced=False)[2]:
+        est = old.seconds_left(p, now=now)
+        if now >= 0.05 * total and total - now > 1e-9 and est is not None:
+            worst = max(worst, abs(est - (total - now)) / (total - now))
+    assert worst > 0.2, worst  # what the lumps fix
