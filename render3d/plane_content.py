@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from PyQt6.QtCore import Qt
@@ -35,6 +35,8 @@ from . import scene as sc
 from .gl_items import GLView, LabelItem, LineItem, MeshItem, PointItem, paint_labels
 
 if TYPE_CHECKING:
+    from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
+
     from model.analysis.frame import Frame
 
 BACKGROUND = (255, 255, 255, 255)
@@ -80,7 +82,7 @@ class SceneItems:
         self.relu_points = PointItem()
         self.mesh = MeshItem()
         self.labels = LabelItem()
-        order = [self.bars, self.thin, self.thick, self.outline, self.heads, self.points, self.relu_points, self.mesh,
+        order: list[GLGraphicsItem] = [self.bars, self.thin, self.thick, self.outline, self.heads, self.points, self.relu_points, self.mesh,
                  self.labels]
         for d, it in enumerate(order):
             it.setDepthValue(d)  # the translucent mesh after everything opaque, the labels last
@@ -569,7 +571,9 @@ class PlaneContent:
                 items.show(self.scene, self._settings)
             if hidden:
                 view.hide()
-        img = QImage(np.ascontiguousarray(arr).data, w, h, 4 * w, QImage.Format.Format_ARGB32).copy()
+        # (the array's buffer, which PyQt takes as it is; the stubs name only bytes) copied into the image
+        buf = cast("bytes", np.ascontiguousarray(arr).data)
+        img = QImage(buf, w, h, 4 * w, QImage.Format.Format_ARGB32).copy()
         self.paint_labels(img, mvp, w, h, scale, caption=True)
         if self.scene is None and self._not_finite_text is not None:
             _paint_message(img, self._not_finite_text, scale)

@@ -111,8 +111,9 @@ class _StatusBox(QWidget):
         self.setMinimumWidth(0)
         self.label = QLabel("", self)
 
-    def resizeEvent(self, e: QResizeEvent) -> None:
-        self.label.setFixedSize(max(e.size().width(), 1), max(e.size().height(), 1))
+    def resizeEvent(self, e: QResizeEvent | None) -> None:
+        if e is not None:
+            self.label.setFixedSize(max(e.size().width(), 1), max(e.size().height(), 1))
         super().resizeEvent(e)
 
 
@@ -127,8 +128,9 @@ class FlowLayout(QLayout):
         self.setSpacing(spacing)
         self.setContentsMargins(2, 0, 2, 0)
 
-    def addItem(self, item: QLayoutItem) -> None:
-        self._items.append(item)
+    def addItem(self, item: QLayoutItem | None) -> None:
+        if item is not None:
+            self._items.append(item)
 
     def count(self) -> int:
         return len(self._items)
@@ -306,7 +308,7 @@ class PlaneView(QWidget):
             r2.addWidget(d)
         return r2
 
-    def showEvent(self, e: QShowEvent) -> None:
+    def showEvent(self, e: QShowEvent | None) -> None:
         super().showEvent(e)
         # a tabified dock is shown and hidden again while the window first lays out: wait
         QTimer.singleShot(0, self._ensure_gl)
@@ -417,8 +419,8 @@ class PlaneView(QWidget):
             for s, v in zip(self.spins, c.triple, strict=True):
                 s.setRange(1, max(n, 1))
                 s.setValue(v + 1)
-            for d, v in zip(self.enlarge_spins, c.settings.enlarge, strict=True):
-                d.setValue(v)
+            for d, e in zip(self.enlarge_spins, c.settings.enlarge, strict=True):
+                d.setValue(e)
             for key, cb in self.toggles.items():
                 cb.setChecked(getattr(c.settings, key))
             self.default_btn.setText("Default ✓" if c.following else "Default")

@@ -1,17 +1,19 @@
 """Figures: any view, or several side by side, rendered from a model.analysis.frame.Frame at a
 chosen pixel size to a QImage, PNG, SVG or PDF.
 
-Export uses the views themselves (a view is a function of snapshot and
-settings): a ``FigureRenderer`` owns fresh, never-shown-on-screen instances of
-the views it draws, hands them each frame's snapshot, and paints them with a
-QPainter onto the target device:
+Export draws the views' drawable content, not their widgets (a view is a function of snapshot
+and settings): a ``FigureRenderer`` builds, for each view it draws, a fresh content
+(views.registry.content_class) that is never shown on screen, hands it each frame and paints it
+with a QPainter onto the target device:
 
-- 2D views: their pyqtgraph scenes through ``QGraphicsScene.render`` (real
-  vector paths and text in SVG and PDF; pyqtgraph's own SVGExporter fails on
-  Qt 6.11), a Qt widget (the verdict table) through ``QWidget.render``;
-- the 3D view (``render3d.plane_view.PlaneView``): its ``render_image(w, h)``
-  at exactly the panel's pixel size (in SVG/PDF a bitmap of twice the pixels,
-  line widths and fonts: the same picture, sharper).
+- 2D views (``ContentPanel``, a widgets.views2d.PlotContent): their pyqtgraph scene through
+  ``QGraphicsScene.render`` (real vector paths and text in SVG and PDF; pyqtgraph's own
+  SVGExporter fails on Qt 6.11);
+- the 3D view (``PlaneContentPanel``, a render3d.plane_content.PlaneContent): its GL view sized
+  to the panel, then ``render_image(w, h)`` at exactly the panel's pixel size (in SVG/PDF a
+  bitmap of twice the pixels, line widths and fonts: the same picture, sharper);
+- a view with no content of its own (the verdict table; the Experiments views,
+  app.export.experiment_figures) by its widget (``Panel``: toolbar hidden, ``QWidget.render``).
 
 SVG: QSvgGenerator's output is rewritten by ``app.export.svg_flatten`` (geometry in
 output pixels, literal stroke widths, each panel clipped to its rectangle) so
@@ -499,6 +501,7 @@ class PlaneContentPanel:
         g.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)  # never the window that keeps the app alive
         st = options.view_settings(key)
         v = self.view
+        st = v.settings if st is None else st
         v.set_settings(st.with_(triple=v.triple))  # the triple is options.axes (None: the default)
         if options.axes is not None:
             v.set_triple(tuple(int(a) for a in options.axes))
