@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("PyQt6")
 from PyQt6 import sip
+from PyQt6.QtCore import QEvent
 from PyQt6.QtWidgets import QAbstractButton, QApplication, QComboBox, QGraphicsView, QLabel, QWidget
 
 from app.export.figure import ContentPanel, FigureOptions, FigureRenderer, PlaneContentPanel
@@ -173,7 +174,10 @@ def test_an_export_of_the_3d_view_builds_only_its_gl_view(gl, session7, panels):
         assert (g.width(), g.height()) == (int(r.panel_rects[0].width()), int(r.panel_rects[0].height()))
         rest = [w for w in fresh if w is not g and not in_graphics_view(w) and not empty_top(w)]
         assert not rest, [type(w).__name__ for w in rest]  # beside it, only the 2D panels' own views
+        gl_address = address(g)
     assert (a.width(), a.height()) == (700, 360)
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # closing the figure deletes its GL view
+    assert gl_address not in set(map(address, QApplication.allWidgets()))
 
 
 def test_the_3d_window_view_embeds_the_same_content(gl, qtbot, session7):
