@@ -198,3 +198,38 @@ def test_the_3d_window_view_embeds_the_same_content(gl, qtbot, session7):
     assert [s.value() for s in view.spins] == [1, 3, 5]
     content.set_triple((1, 2, 3))  # a change made on the content shows in the widget's controls too
     assert [s.value() for s in view.spins] == [2, 3, 4] and "features 2, 3, 4" in view.status.text()
+
+
+def test_the_3d_export_of_the_windows_camera_is_the_windows_picture(gl, qtbot, session7):
+    """A shown PlaneView (its GL view behind the raster host) and the export built from its content class alone,
+    given the view's settings, triple and camera, draw the same pixels, for several cameras and toggles."""
+    import numpy as np
+    from PyQt6.QtWidgets import QMainWindow
+
+    from app.export.figure import qimage_rgb
+    from render3d.plane_view import PlaneView
+    from views.settings import CameraSettings
+
+    win = QMainWindow()
+    view = PlaneView()
+    win.setCentralWidget(view)
+    qtbot.addWidget(win)
+    win.resize(640, 520)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: view.host is not None and view.gl.isValid(), timeout=3000)
+    ctx = session7.frame_at(None)
+    for preset, changes in (("iso", {}), ("normal", {"after_relu": True}), ("axis-i", {"enlarge": (1.0, 1.0, 4.0)})):
+        view.set_frame(ctx)
+        view.set_triple((0, 2, 4))
+        view.set_settings(view.settings.with_(**changes))
+        view.set_camera(preset)
+        mine = qimage_rgb(view.render_image(360, 300))
+        cam = CameraSettings(preset=preset, **view.camera_params())
+        o = FigureOptions(width=360, height=300, title=None, caption=False, legend=False,
+                          views={"plane3d": view.settings}, axes=view.triple, camera=cam)
+        with FigureRenderer(("plane3d",), o) as r:
+            got = qimage_rgb(r.image(ctx))
+            assert type(r.panels[0]) is PlaneContentPanel
+        assert np.array_equal(got, mine), (preset, int((got != mine).any(axis=2).sum()))
+        assert (np.abs(mine.astype(int) - 255).sum(axis=2) > 60).sum() > 2000  # a picture, not a blank
