@@ -5,7 +5,7 @@ their shader programs are cached per class (GLLinePlotItem, GLScatterPlotItem)
 or per module (GLMeshItem's shaders), and their buffers live in the context
 that created them. A second context, i.e. a floated dock (Qt gives a widget
 a new context when it changes top-level window) or the hidden offscreen view
-that ``PlaneView.render_image`` uses when the dock was never shown, then
+that ``PlaneContent.render_image`` uses when the dock was never shown, then
 fails with ``GLError 1281 invalid value`` in glUseProgram (pyqtgraph issues
 #1822, #2008, #2618, #3455; the usual remedy, AA_ShareOpenGLContexts, must be
 set before the QApplication exists). These subclasses cache programs per

@@ -1,17 +1,19 @@
 """Figures: any view, or several side by side, rendered from a model.analysis.frame.Frame at a
 chosen pixel size to a QImage, PNG, SVG or PDF.
 
-Export uses the views themselves (a view is a function of snapshot and
-settings): a ``FigureRenderer`` owns fresh, never-shown-on-screen instances of
-the views it draws, hands them each frame's snapshot, and paints them with a
-QPainter onto the target device:
+Export draws the views' drawable content, not their widgets (a view is a function of snapshot
+and settings): a ``FigureRenderer`` builds, for each view it draws, a fresh content
+(views.registry.content_class) that is never shown on screen, hands it each frame and paints it
+with a QPainter onto the target device:
 
-- 2D views: their pyqtgraph scenes through ``QGraphicsScene.render`` (real
-  vector paths and text in SVG and PDF; pyqtgraph's own SVGExporter fails on
-  Qt 6.11), a Qt widget (the verdict table) through ``QWidget.render``;
-- the 3D view (``render3d.plane_view.PlaneView``): its ``render_image(w, h)``
-  at exactly the panel's pixel size (in SVG/PDF a bitmap of twice the pixels,
-  line widths and fonts: the same picture, sharper).
+- 2D views (``ContentPanel``, a widgets.views2d.PlotContent): their pyqtgraph scene through
+  ``QGraphicsScene.render`` (real vector paths and text in SVG and PDF; pyqtgraph's own
+  SVGExporter fails on Qt 6.11);
+- the 3D view (``PlaneContentPanel``, a render3d.plane_content.PlaneContent): its GL view sized
+  to the panel, then ``render_image(w, h)`` at exactly the panel's pixel size (in SVG/PDF a
+  bitmap of twice the pixels, line widths and fonts: the same picture, sharper);
+- a view with no content of its own (the verdict table; the Experiments views,
+  app.export.experiment_figures) by its widget (``Panel``: toolbar hidden, ``QWidget.render``).
 
 SVG: QSvgGenerator's output is rewritten by ``app.export.svg_flatten`` (geometry in
 output pixels, literal stroke widths, each panel clipped to its rectangle) so
@@ -303,35 +305,25 @@ def _new_view(key: str):
 
 
 class Panel:
-    """One view inside a figure, sized to its rectangle, never shown on screen."""
+    """One view inside a figure drawn by its whole widget, sized to its rectangle, never shown on screen:
+    the path of a view with no drawable content of its own (views.registry.content_class None: the
+    verdict table) and of the Experiments views (app.export.experiment_figures). Its toolbar and status
+    line are hidden; a split view is drawn by ContentPanel or PlaneContentPanel instead."""
+
+    gl = False
 
     def __init__(self, key: str, options: FigureOptions):
         self.key = key
         self.options = options
         self.size = QSize(0, 0)
-        self._az0 = None
-        self._camera_due = False
-        self.gl = registry.spec(key).gl
-        try:
-            self.view = _new_view(key)
-        except ImportError as exc:  # a GL view without OpenGL here
-            raise ExportError("--view", f"view {key} cannot be drawn here: {exc}") from None
+        self.view = _new_view(key)
         v = self.view
         v.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         st = options.view_settings(key)
-        if self.gl:
-            self._strip_3d_chrome()
-            v.set_settings(st.with_(triple=v.triple))  # the triple is options.axes (None: the default)
-            if options.axes is not None:
-                v.set_triple(tuple(int(a) for a in options.axes))
-            self._camera_due = options.camera is not None
-            if options.camera is not None:
-                v.set_camera(options.camera.preset)
-        else:
-            if st is not None:
-                v.set_settings(st)
-            self._strip_chrome()
-        self._styled = self.gl
+        if st is not None:
+            v.set_settings(st)
+        self._strip_chrome()
+        self._styled = False
 
     # 2D: only the plot(s), in publication style --------------------------------
     def _strip_chrome(self):
@@ -347,27 +339,6 @@ class Panel:
             status.hide()
         if v.layout() is not None:
             v.layout().setContentsMargins(0, 0, 0, 0)
-
-    def _strip_3d_chrome(self):
-        """Only the GL view: its toolbar rows would set the widget's minimum size and the GL
-        view's aspect (the camera is framed for that aspect)."""
-        v = self.view
-        gl = getattr(v, "gl", None)
-        lay = v.layout()
-        if lay is None:
-            return
-
-        def hide_in(layout):
-            for i in range(layout.count()):
-                it = layout.itemAt(i)
-                w = it.widget()
-                if w is not None and w is not gl:
-                    w.hide()
-                elif it.layout() is not None:
-                    hide_in(it.layout())
-
-        hide_in(lay)
-        lay.setContentsMargins(0, 0, 0, 0)
 
     def graphics_views(self) -> list[pg.GraphicsView]:
         import pyqtgraph as pg
@@ -401,63 +372,15 @@ class Panel:
 
     def set_frame(self, frame: Frame | None) -> None:
         self.view.set_frame(frame)
-        if self._camera_due and frame is not None:  # the scene exists: place the camera as asked
-            self._camera_due = False
-            self._place_camera()
-
-    def _place_camera(self):
-        """plane3d: the camera of options.camera (its preset already framed the scene): turned to
-        its angles, at its distance and centre when given; without a distance, framed again
-        from the new direction."""
-        c = self.options.camera
-        v = self.view
-        v.set_camera(c.preset)
-        if (c.elevation is None and c.azimuth is None and c.distance is None and c.center is None and c.fov is None
-                and c.aspect is None):
-            return
-        v.set_camera_params(center=c.center, distance=c.distance, elevation=c.elevation, azimuth=c.azimuth,
-                            fov=c.fov, aspect=c.aspect)
-        if c.distance is None:
-            v.fit()
 
     def set_orbit(self, offset: float) -> None:
-        """plane3d: turn the camera ``offset`` degrees from where it was framed."""
-        if not self.gl or not hasattr(self.view, "set_orbit"):
-            return
-        if self._az0 is None:
-            if not offset:
-                return
-            self._az0 = float(self.view.camera_params()["azimuth"])
-        self.view.set_orbit(self._az0 + float(offset))
+        """No camera in a view drawn by its widget."""
 
     def prepare(self, frame: Frame | None) -> None:
-        """The 3D view, before an animation: fix the axis triple and frame the camera on ``frame``
-        (the last one), so the camera does not jump while training moves the plane."""
-        if not self.gl or frame is None:
-            return
-        v = self.view
-        v.set_frame(frame)
-        if self.options.axes is None:
-            v.set_triple(tuple(v.triple))
-        if self.options.camera is not None:
-            self._camera_due = False
-            self._place_camera()
-        else:
-            v.set_camera(v.camera_preset)
-        self._az0 = None
+        """Nothing to fix before an animation."""
 
     def paint(self, p: QPainter, rect: QRectF, raster: bool) -> None:
         """Paint the view into ``rect`` (device pixels; the panel is sized to it)."""
-        if self.gl:
-            w, h = int(rect.width()), int(rect.height())
-            if raster:
-                img = self.view.render_image(w, h)
-            else:  # twice the pixels, and twice the line widths and fonts: the same picture, sharper
-                from render3d.plane_view import image_scale
-
-                img = self.view.render_image(2 * w, 2 * h, scale=2 * image_scale(w, h))
-            p.drawImage(rect, img)
-            return
         gvs = [g for g in self.graphics_views() if g.isVisible()]
         if not gvs:
             p.save()
@@ -553,6 +476,115 @@ class ContentPanel:
         self.view.plot.deleteLater()
 
 
+class PlaneContentPanel:
+    """The 3D view inside a figure, from its drawable content alone (views.registry.content_class: a
+    render3d.plane_content.PlaneContent: the scene, the settings, the camera, the GL view): no view
+    widget, no toolbar, no enlarge boxes, no status line, no raster host are built. The content's GL view
+    is made a window of its own, never shown on screen, sized to the panel's rectangle (the camera is
+    framed for that shape); ``paint`` draws its ``render_image`` at exactly the panel's pixels (in SVG /
+    PDF: twice the pixels, line widths and fonts, the same picture sharper).
+
+    ``options.axes``: the triple (None: the default, which follows training); ``options.camera``: the
+    camera, placed once the first frame's scene exists; ``set_orbit(offset)``: the camera turned that many
+    degrees from where it was framed (an orbit animation)."""
+
+    gl = True
+
+    def __init__(self, key: str, options: FigureOptions, content_class: type):
+        self.key = key
+        self.options = options
+        self.size = QSize(0, 0)
+        self._az0: float | None = None
+        self.view = content_class()
+        g = self.view.gl
+        g.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        g.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)  # never the window that keeps the app alive
+        st = options.view_settings(key)
+        v = self.view
+        st = v.settings if st is None else st
+        v.set_settings(st.with_(triple=v.triple))  # the triple is options.axes (None: the default)
+        if options.axes is not None:
+            v.set_triple(tuple(int(a) for a in options.axes))
+        self._camera_due = options.camera is not None
+        if options.camera is not None:
+            v.set_camera(options.camera.preset)
+
+    def graphics_views(self) -> list[pg.GraphicsView]:
+        """No pyqtgraph scene: the picture is the GL view's."""
+        return []
+
+    def resize(self, w: int, h: int) -> None:
+        """The GL view at the panel's size, shown off screen (it has a GL context from then on)."""
+        w, h = max(1, int(w)), max(1, int(h))
+        if self.size == QSize(w, h):
+            return
+        self.size = QSize(w, h)
+        g = self.view.gl
+        g.resize(w, h)
+        if not g.isVisible():
+            g.show()
+        QApplication.sendPostedEvents()
+
+    def set_frame(self, frame: Frame | None) -> None:
+        self.view.set_frame(frame)
+        if self._camera_due and frame is not None:  # the scene exists: place the camera as asked
+            self._camera_due = False
+            self._place_camera()
+
+    def _place_camera(self) -> None:
+        """The camera of options.camera (its preset already framed the scene): turned to its angles, at
+        its distance and centre when given; without a distance, framed again from the new direction."""
+        c = self.options.camera
+        assert c is not None, "placed only when options.camera is given"
+        v = self.view
+        v.set_camera(c.preset)
+        if (c.elevation is None and c.azimuth is None and c.distance is None and c.center is None and c.fov is None
+                and c.aspect is None):
+            return
+        v.set_camera_params(center=c.center, distance=c.distance, elevation=c.elevation, azimuth=c.azimuth,
+                            fov=c.fov, aspect=c.aspect)
+        if c.distance is None:
+            v.fit()
+
+    def set_orbit(self, offset: float) -> None:
+        """Turn the camera ``offset`` degrees from where it was framed."""
+        if self._az0 is None:
+            if not offset:
+                return
+            self._az0 = float(self.view.camera_params()["azimuth"])
+        self.view.set_orbit(self._az0 + float(offset))
+
+    def prepare(self, frame: Frame | None) -> None:
+        """Before an animation: fix the axis triple and frame the camera on ``frame`` (the last one), so
+        the camera does not jump while training moves the plane."""
+        if frame is None:
+            return
+        v = self.view
+        v.set_frame(frame)
+        if self.options.axes is None:
+            v.set_triple(tuple(v.triple))
+        if self.options.camera is not None:
+            self._camera_due = False
+            self._place_camera()
+        else:
+            v.set_camera(v.camera_preset)
+        self._az0 = None
+
+    def paint(self, p: QPainter, rect: QRectF, raster: bool) -> None:
+        """Paint the content's picture into ``rect`` (device pixels; the panel is sized to it)."""
+        from render3d.plane_content import image_scale
+
+        w, h = int(rect.width()), int(rect.height())
+        if raster:
+            img = self.view.render_image(w, h)
+        else:  # twice the pixels, and twice the line widths and fonts: the same picture, sharper
+            img = self.view.render_image(2 * w, 2 * h, scale=2 * image_scale(w, h))
+        p.drawImage(rect, img)
+
+    def close(self) -> None:
+        self.view.close()
+
+
 def render_graphics_view(p: QPainter, gv: pg.GraphicsView, target: QRectF, raster: bool) -> None:
     """Paint a pyqtgraph GraphicsView's scene into ``target``: vector paths and text on an SVG or PDF
     painter (``raster`` False: pyqtgraph's export mode, e.g. scatter symbols as paths, not cached
@@ -592,7 +624,7 @@ class FigureRenderer:
         # antialiased lines, as in the window (app.gui sets it there; a headless export did not,
         # and its PNG lines were jagged next to the same figure in SVG / PDF)
         pg.setConfigOptions(antialias=True)
-        self.panels: list[Panel | ContentPanel] = []
+        self.panels: list[Panel | ContentPanel | PlaneContentPanel] = []
         try:
             for k in self.panels_keys:
                 self.panels.append(self.make_panel(k))
@@ -609,14 +641,18 @@ class FigureRenderer:
         """The panel keys this renderer draws (a subclass draws other widgets: experiment views)."""
         return VIEWS
 
-    def make_panel(self, key: str) -> Panel | ContentPanel:
+    def make_panel(self, key: str) -> Panel | ContentPanel | PlaneContentPanel:
         """A fresh, never-shown panel for ``key``: the view's drawable content alone when it has one
         (views.registry.content_class), else its widget (a subclass builds its own)."""
         try:
             content = registry.content_class(key)
-        except ImportError:
-            content = None  # a GL view without OpenGL here: Panel says so
-        return ContentPanel(key, self.options, content) if content is not None else Panel(key, self.options)
+        except ImportError as exc:  # a GL view without OpenGL here
+            raise ExportError("--view", f"view {key} cannot be drawn here: {exc}") from None
+        if content is None:
+            return Panel(key, self.options)
+        if registry.spec(key).gl:
+            return PlaneContentPanel(key, self.options, content)
+        return ContentPanel(key, self.options, content)
 
     @property
     def size(self) -> QSize:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from model.experiments.datasize import DataSizeSweep
     from model.history import History
     from model.snapshot import Snapshot
-    from render3d.plane_view import PlaneView
+    from render3d.plane_content import PlaneContent
 
 #: Step counts of the full-size trainings (scaled by --steps-scale / --quick); the n = 7 failure
 #: takes its own from the preset (model.presets, "seed-failure").
@@ -231,7 +231,8 @@ def renderer(panels: Sequence[str], frame: Shown, w: int, h: int, title: str | N
     return FigureRenderer(panels, o, frame.title)
 
 
-def plane_view(r: FigureRenderer, k: int = 0) -> PlaneView:
+def plane_view(r: FigureRenderer, k: int = 0) -> PlaneContent:
+    """The drawable content of the 3D panel k of renderer r (its camera, triple and settings)."""
     return r.panels[k].view
 
 

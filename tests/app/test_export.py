@@ -420,6 +420,27 @@ def test_plane3d_png_is_rendered_at_the_size_not_upscaled(gl, session7, tmp_path
     assert sorted(os.listdir(tmp_path)) == ["f.pdf", "p.png"]
 
 
+@pytest.mark.parametrize("size", [(1600, 600), (1200, 800), (420, 700)])
+def test_plane3d_default_camera_frames_the_shape_for_the_pictures_shape(gl, session7, size):
+    """Without a camera given, the export frames the shape (render3d.scene.fit_camera) for its own panel's
+    width / height: every fit point lies inside the picture drawn. (The widget path framed it for the 640 x 480
+    GL view it had when the first frame came, whatever the picture's shape: a wide picture cut the shape.)"""
+    from render3d import scene as sc
+
+    w, h = size
+    with FigureRenderer(("plane3d",), FigureOptions(width=w, height=h, title=None, caption=False, legend=False)) as r:
+        r.image(session7.frame_at(None))
+        v = r.panels[0].view
+        cam = v.camera_params()
+        assert cam["aspect"] == pytest.approx(w / h)  # the panel fills the picture: no title, caption, legend
+        S = v.scene
+        assert sc.points_in_view(S.fit_points, cam["center"], cam["distance"], cam["elevation"], cam["azimuth"],
+                                 w / h, cam["fov"])
+        # and framed, not just inside: 20% closer and some fit point leaves the picture
+        assert not sc.points_in_view(S.fit_points, cam["center"], 0.8 * cam["distance"], cam["elevation"],
+                                     cam["azimuth"], w / h, cam["fov"])
+
+
 def test_plane3d_animation_with_orbit_decodes(gl, session7, tmp_path):
     from PIL import Image
 

@@ -1,21 +1,32 @@
 """Exports draw a view's content, not its widget: a view split into content and chrome
 (views.registry.content_class) is exported without building its widget, its toolbar, its status
-line or any control; the window's view embeds that same content."""
+line or any control; the window's view embeds that same content. The 3D view's content builds one
+widget, its GL view (a QOpenGLWidget: GL needs a widget with a context to render into), hidden: that
+is the whole of what its export builds."""
 import pytest
 
 pytest.importorskip("PyQt6")
 from PyQt6 import sip
+from PyQt6.QtCore import QEvent
 from PyQt6.QtWidgets import QAbstractButton, QApplication, QComboBox, QGraphicsView, QLabel, QWidget
 
-from app.export.figure import ContentPanel, FigureOptions, FigureRenderer
+from app.export.figure import ContentPanel, FigureOptions, FigureRenderer, PlaneContentPanel
 from views import registry
 from widgets.live_text import LiveText
 from widgets.views2d import PlotContent, PlotPanel
 
 #: The views split so far; a view taken back to drawing in its widget fails here.
 SPLIT = {"bias", "gram", "history", "loss", "wheel", "zones"}
+#: The GL views split so far.
+SPLIT_GL = {"plane3d"}
 #: Widgets that are chrome: controls, labels, the note, a whole view widget.
 CHROME = (QAbstractButton, QComboBox, QLabel, LiveText, PlotPanel)
+
+
+@pytest.fixture
+def gl(qapp):
+    if qapp.platformName() in ("offscreen", "minimal"):
+        pytest.skip("GL needs a real X server (run under xvfb-run); offscreen cannot host QOpenGLWidget")
 
 
 def split_views() -> set[str]:
@@ -127,3 +138,98 @@ def test_the_window_view_embeds_the_same_content(qtbot, session7, key):
     view.set_frame(session7.frame_at(None))
     assert content.frame is not None and view.frame is content.frame
     assert view.note.text() == content.note and content.note  # the toolbar shows the content's note
+
+
+def test_the_3d_views_content_is_the_registrys():
+    from render3d.plane_content import PlaneContent
+
+    gl_views = {v.key for v in registry.VIEWS if v.gl}
+    assert gl_views == SPLIT_GL
+    for key in gl_views:
+        assert issubclass(registry.content_class(key), PlaneContent), key
+
+
+@pytest.mark.parametrize("panels", [("plane3d",), ("plane3d", "zones")])
+def test_an_export_of_the_3d_view_builds_only_its_gl_view(gl, session7, panels):
+    """No PlaneView, toolbar rows, enlarge boxes, status line or raster host: the one widget the 3D panel
+    builds is its content's GL view, never shown on screen (the widget path built 40 widgets here)."""
+    from PyQt6.QtCore import Qt
+
+    from render3d.gl_items import GLView
+    from render3d.plane_view import PlaneView
+
+    ctx = session7.frame_at(None)
+    before = set(map(address, QApplication.allWidgets()))
+    with FigureRenderer(panels, FigureOptions(width=700, height=360)) as r:
+        a = r.image(ctx)
+        pn = r.panels[0]
+        assert type(pn) is PlaneContentPanel and pn.graphics_views() == []
+        pg_menus = plot_option_roots(r)  # the zones panel's pyqtgraph plot-options menus (as above)
+        fresh = [w for w in QApplication.allWidgets() if address(w) not in before and address(top(w)) not in pg_menus]
+        gls = [w for w in fresh if isinstance(w, GLView)]
+        assert [address(w) for w in gls] == [address(pn.view.gl)]  # the content's own, and no other
+        g = gls[0]
+        assert g.isValid() and g.testAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen) and g.parentWidget() is None
+        assert not any(isinstance(w, (PlaneView, *CHROME)) for w in fresh)
+        assert (g.width(), g.height()) == (int(r.panel_rects[0].width()), int(r.panel_rects[0].height()))
+        rest = [w for w in fresh if w is not g and not in_graphics_view(w) and not empty_top(w)]
+        assert not rest, [type(w).__name__ for w in rest]  # beside it, only the 2D panels' own views
+        gl_address = address(g)
+    assert (a.width(), a.height()) == (700, 360)
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # closing the figure deletes its GL view
+    assert gl_address not in set(map(address, QApplication.allWidgets()))
+
+
+def test_the_3d_window_view_embeds_the_same_content(gl, qtbot, session7):
+    from render3d.plane_view import PlaneView
+
+    view = PlaneView()
+    qtbot.addWidget(view)
+    content = view.content
+    assert type(content) is registry.content_class("plane3d")
+    assert view.gl is content.gl and view.items is content.items
+    seen = []
+    view.settingsChanged.connect(seen.append)
+    view.set_frame(session7.frame_at(None))
+    assert view.frame is content.frame is not None and view.scene is content.scene is not None
+    assert view.status.text() == content.describe() and content.describe()  # the status line is the content's
+    view.set_triple((0, 2, 4))  # a request through the widget changes the content and says so once
+    assert content.triple == (0, 2, 4) and seen == [content.settings]
+    assert [s.value() for s in view.spins] == [1, 3, 5]
+    content.set_triple((1, 2, 3))  # a change made on the content shows in the widget's controls too
+    assert [s.value() for s in view.spins] == [2, 3, 4] and "features 2, 3, 4" in view.status.text()
+
+
+def test_the_3d_export_of_the_windows_camera_is_the_windows_picture(gl, qtbot, session7):
+    """A shown PlaneView (its GL view behind the raster host) and the export built from its content class alone,
+    given the view's settings, triple and camera, draw the same pixels, for several cameras and toggles."""
+    import numpy as np
+    from PyQt6.QtWidgets import QMainWindow
+
+    from app.export.figure import qimage_rgb
+    from render3d.plane_view import PlaneView
+    from views.settings import CameraSettings
+
+    win = QMainWindow()
+    view = PlaneView()
+    win.setCentralWidget(view)
+    qtbot.addWidget(win)
+    win.resize(640, 520)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: view.host is not None and view.gl.isValid(), timeout=3000)
+    ctx = session7.frame_at(None)
+    for preset, changes in (("iso", {}), ("normal", {"after_relu": True}), ("axis-i", {"enlarge": (1.0, 1.0, 4.0)})):
+        view.set_frame(ctx)
+        view.set_triple((0, 2, 4))
+        view.set_settings(view.settings.with_(**changes))
+        view.set_camera(preset)
+        mine = qimage_rgb(view.render_image(360, 300))
+        cam = CameraSettings(preset=preset, **view.camera_params())
+        o = FigureOptions(width=360, height=300, title=None, caption=False, legend=False,
+                          views={"plane3d": view.settings}, axes=view.triple, camera=cam)
+        with FigureRenderer(("plane3d",), o) as r:
+            got = qimage_rgb(r.image(ctx))
+            assert type(r.panels[0]) is PlaneContentPanel
+        assert np.array_equal(got, mine), (preset, int((got != mine).any(axis=2).sum()))
+        assert (np.abs(mine.astype(int) - 255).sum(axis=2) > 60).sum() > 2000  # a picture, not a blank
