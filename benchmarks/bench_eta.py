@@ -65,12 +65,12 @@ def datasize(sizes, steps):
     return rec, time.perf_counter() - t0
 
 
-def sweep(steps):
+def sweep(steps, models=20):
     from model.config import TrainConfig
     from model.experiments.sweep import SweepClock, SweepRunner, parse_grid
 
-    base = TrainConfig(n=7, m=2, steps=steps, models=20)
-    runner = SweepRunner(base, parse_grid(["n=7,100,1000"]), 20)
+    base = TrainConfig(n=7, m=2, steps=steps, models=models)
+    runner = SweepRunner(base, parse_grid(["n=7,100,1000"]), models)
     clock = SweepClock.from_plan(runner.plan, runner.threads)  # started as the command line starts it, before the run
     rec, t0, total = [], clock.start, steps * len(runner.plan)
 
@@ -107,7 +107,7 @@ def main() -> int:
     datasize([5, 1000], 5)  # the kernels compiled and loaded first: a first run's compile is no one's step
     rec, t = datasize([5, 100, 1000], steps)
     report(f"datasize n=10,000 T=5,100,1000 x{steps}", rec, t)
-    sweep(10)  # warm: the sweep's paths compiled and loaded
+    sweep(1030, models=2)  # warm: the sweep's paths and the verdict grid's analyses (1,024) compiled and loaded
     rec, t = sweep(steps * 3)
     report(f"sweep n=7,100,1000 K=20 x{steps * 3}", rec, t, naive=True)
     rec, t = train(steps * 5)

@@ -98,7 +98,7 @@ PACE_PIECES = 2
 PACE_SPAN = 0.25
 #: Below this step there is no window to read.
 MIN_STEP = 16
-#: Candidates' Hessians by batched autograd up to this many parameters a model (model/analysis/optimum.py's
+#: Candidates' Hessians (in closed form, batched) up to this many parameters a model (model/analysis/optimum.py's
 #: exact limit); above, the local model of a candidate is not computed in a batch.
 BATCH_HESSIAN_MAX_PARAMS = 600
 #: Models per chunk of the batched Hessian: (chunk, p, p) float64 Hessians stay near this many bytes.
