@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PyQt6.QtCore import QAbstractTableModel, QCoreApplication, QEvent, QModelIndex, QObject, Qt, pyqtSignal
@@ -400,17 +400,19 @@ class FastDelegate(QStyledItemDelegate):
 
 
 # ----------------------------------------------------------------------------
-# the panel
+# the content and the panel
 
-class VerdictPanel(QWidget):
-    """Verdict in words + regularity figures (``header``) above the per-feature table (``table``)."""
-
-    featureClicked = pyqtSignal(int)
+class VerdictContent(QWidget):
+    """What the verdict table draws, and nothing else: the verdict in words (``title``), the findings and
+    regularity figures (``header``, in a scroll area), the per-feature table (``table`` over ``model``,
+    painted by a FastDelegate) and its legend, the findings over the table in a splitter. Its table
+    reports no clicks and selects nothing: the window's ``VerdictPanel`` embeds this content and adds
+    those; the exporter (app.export.figure) builds a content alone, sizes it and paints it."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(4)
         # plain-text labels (rich text is re-parsed and re-laid out on every frame)
         # LiveText, not QLabel: a QLabel's setText relayouts the whole window on every frame
@@ -453,19 +455,19 @@ class VerdictPanel(QWidget):
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setChildrenCollapsible(False)
-        self._split_by_hand = False  # the user moved the splitter: their sizes stay
-        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_split_by_hand", True))
+        #: the user moved the splitter (the window's panel says so): their sizes stay
+        self.split_by_hand = False
         lay.addWidget(self.splitter, 1)
-        self.analysis = None
+        self.analysis: Analysis | None = None
         self.verdict = ""
         self._frame: Frame | None = None
 
     def _build_table(self) -> QTableView:
+        """The per-feature table, read only: no selection, no clicks (the panel's)."""
         table = QTableView()
         table.setModel(self.model)
         table.setItemDelegate(FastDelegate(table))
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         vh = table.verticalHeader()
         vh.setVisible(False)
@@ -476,7 +478,6 @@ class VerdictPanel(QWidget):
         hh.setStretchLastSection(True)
         for c, w in enumerate((70, 82, 60, 82, 50, 75, 75, 90, 45, 90, 80, 70)):  # norm, bias: 6.096e-09 fits
             table.setColumnWidth(c, w)
-        table.clicked.connect(self._on_clicked)
         return table
 
     def show_not_finite(self, text: str | None) -> None:
@@ -556,7 +557,7 @@ class VerdictPanel(QWidget):
         rows (up to TABLE_ROWS_SHOWN) and the legend; past that both share (the findings scroll).
         Once the user moves the splitter, their sizes stay."""
         total = self.splitter.height()
-        if self._split_by_hand or total <= 0:
+        if self.split_by_hand or total <= 0:
             return
         need = self.header.heightForWidth(max(self.header_scroll.viewport().width(), 50)) + 4
         rows = min(self.model.rowCount(), TABLE_ROWS_SHOWN)
@@ -577,7 +578,51 @@ class VerdictPanel(QWidget):
         """The header as plain text (for tests and export)."""
         return "\n".join(summary_lines(self.analysis)) if self.analysis is not None else ""
 
-    def _on_clicked(self, index):
-        k = self.model.feature_of_row(index.row())
+
+class VerdictPanel(QWidget):
+    """The verdict table in the window: its content (``CONTENT``, a VerdictContent: the verdict, findings and
+    per-feature table) with what is only for the window: a row of the table is selected by a click and
+    reported (``featureClicked``), and a splitter moved by hand keeps its sizes. What the content holds
+    (``title``, ``header``, ``table``, ``model``, ``analysis``, ``verdict``, ``text()``, ...) reads through
+    the panel."""
+
+    featureClicked = pyqtSignal(int)
+    #: what the view draws (buildable without this widget: the exporter does)
+    CONTENT = VerdictContent
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        self.content = self.CONTENT()
+        lay.addWidget(self.content)
+        table = self.content.table
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.clicked.connect(self._on_clicked)
+        self.content.splitter.splitterMoved.connect(self._split_moved)
+
+    def __getattr__(self, name: str) -> Any:
+        """What the content holds (its widgets, the analysis drawn, its texts) reads through the panel."""
+        if name == "content" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.content, name)
+
+    def set_frame(self, frame: Frame | None) -> None:
+        """Draw ``frame`` (None clears): the content draws it (VerdictContent.set_frame), laid out in the
+        panel at once (the content's new height is not left to the event loop)."""
+        self.content.set_frame(frame)
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.LayoutRequest.value)
+
+    @property
+    def frame(self) -> Frame | None:
+        """The frame drawn last."""
+        return self.content.frame
+
+    def _split_moved(self, *_: object) -> None:
+        self.content.split_by_hand = True
+
+    def _on_clicked(self, index: QModelIndex) -> None:
+        k = self.content.model.feature_of_row(index.row())
         if k >= 0:
             self.featureClicked.emit(k)

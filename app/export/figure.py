@@ -553,6 +553,75 @@ class ContentPanel:
         self.view.plot.deleteLater()
 
 
+class WidgetContentPanel:
+    """One view inside a figure from its drawable content where that content is a widget tree
+    (views.registry.content_class: the verdict table's widgets.verdict_panel.VerdictContent, its title,
+    findings and per-feature table; an Experiments view's content, app.export.experiment_figures): no
+    view widget, no click handling, selection or controls are built. The content is sized to the
+    panel's rectangle, never shown on screen, and painted by its own paint (``QWidget.render``, children
+    included); its plots, if any, in publication style."""
+
+    gl = False
+
+    def __init__(self, key: str, options: FigureOptions, content: QWidget):
+        self.key = key
+        self.options = options
+        self.size = QSize(0, 0)
+        self.view = content
+        content.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        self._styled = False
+
+    def graphics_views(self) -> list[pg.GraphicsView]:
+        import pyqtgraph as pg
+
+        return list(self.view.findChildren(pg.GraphicsView))
+
+    def _style(self) -> None:
+        gvs = self.graphics_views()
+        if not gvs:  # Qt widgets only (the verdict table): the figure's font
+            font = QFont()
+            font.setPointSizeF(float(self.options.font_size))
+            self.view.setFont(font)
+        publication_style(gvs, self.options.font_size)
+
+    def resize(self, w: int, h: int) -> None:
+        w, h = max(1, int(w)), max(1, int(h))
+        if self.size == QSize(w, h):
+            return
+        self.size = QSize(w, h)
+        v = self.view
+        v.resize(w, h)
+        if not v.isVisible():
+            v.show()  # off screen (WA_DontShowOnScreen): lays the content out at the size
+        v.resize(w, h)
+        if v.layout() is not None:
+            v.layout().activate()
+        QApplication.sendPostedEvents()
+        if not self._styled:  # once the plots have a size (their items map pixels then)
+            self._style()
+            self._styled = True
+
+    def set_frame(self, frame: Frame | None) -> None:
+        self.view.set_frame(frame)
+
+    def set_orbit(self, offset: float) -> None:
+        """No camera in a 2D view."""
+
+    def prepare(self, frame: Frame | None) -> None:
+        """Nothing to fix before an animation."""
+
+    def paint(self, p: QPainter, rect: QRectF, raster: bool) -> None:
+        """Paint the content into ``rect`` (device pixels; the panel is sized to it)."""
+        p.save()
+        p.translate(rect.topLeft())
+        self.view.render(p, QPoint(0, 0), flags=QWidget.RenderFlag.DrawChildren)
+        p.restore()
+
+    def close(self) -> None:
+        self.view.close()
+        self.view.deleteLater()
+
+
 def render_graphics_view(p: QPainter, gv: pg.GraphicsView, target: QRectF, raster: bool) -> None:
     """Paint a pyqtgraph GraphicsView's scene into ``target``: vector paths and text on an SVG or PDF
     painter (``raster`` False: pyqtgraph's export mode, e.g. scatter symbols as paths, not cached
@@ -592,7 +661,7 @@ class FigureRenderer:
         # antialiased lines, as in the window (app.gui sets it there; a headless export did not,
         # and its PNG lines were jagged next to the same figure in SVG / PDF)
         pg.setConfigOptions(antialias=True)
-        self.panels: list[Panel | ContentPanel] = []
+        self.panels: list[Panel | ContentPanel | WidgetContentPanel] = []
         try:
             for k in self.panels_keys:
                 self.panels.append(self.make_panel(k))
@@ -609,14 +678,18 @@ class FigureRenderer:
         """The panel keys this renderer draws (a subclass draws other widgets: experiment views)."""
         return VIEWS
 
-    def make_panel(self, key: str) -> Panel | ContentPanel:
+    def make_panel(self, key: str) -> Panel | ContentPanel | WidgetContentPanel:
         """A fresh, never-shown panel for ``key``: the view's drawable content alone when it has one
         (views.registry.content_class), else its widget (a subclass builds its own)."""
         try:
             content = registry.content_class(key)
         except ImportError:
             content = None  # a GL view without OpenGL here: Panel says so
-        return ContentPanel(key, self.options, content) if content is not None else Panel(key, self.options)
+        if content is None:
+            return Panel(key, self.options)
+        if issubclass(content, QWidget):  # a widget tree (the verdict table)
+            return WidgetContentPanel(key, self.options, content())
+        return ContentPanel(key, self.options, content)
 
     @property
     def size(self) -> QSize:
