@@ -8,7 +8,7 @@ of the K models of each size is drawn in the embedding panels.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -80,13 +80,17 @@ LEGEND = dict(labelTextColor=(40, 40, 40), brush=pg.mkBrush(255, 255, 255, 230))
 LEGEND_ROW = 0.2
 
 
-class DataSizeView(QWidget):
+class DataSizeContent(QWidget):
+    """What the dataset-size view draws: the summary line, the loss and dimensionality curves against T and
+    the embedding panels per T. It has no controls; the window's ``DataSizeView`` embeds it, the exporter
+    (app.export.experiment_figures) builds it alone."""
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.result = None
+        self.result: DataSizeSweep | None = None
         self.model = 0
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(2, 2, 2, 2)
+        lay.setContentsMargins(0, 0, 0, 0)
         self.summary = QLabel("no dataset-size sweep")
         lay.addWidget(self.summary)
         split = QSplitter(Qt.Orientation.Vertical)
@@ -113,10 +117,6 @@ class DataSizeView(QWidget):
         split.setSizes([300, 500])
         lay.addWidget(split, 1)
         self.panels: list = []
-
-    def figure_controls(self) -> list:
-        """The widgets an exported figure leaves out (app.export.experiment_figures): none."""
-        return []
 
     def set_result(self, result: DataSizeSweep | None, model: int = 0) -> None:
         self.result = result
@@ -181,6 +181,31 @@ class DataSizeView(QWidget):
             self.panels.append(p)
 
 
+class DataSizeView(QWidget):
+    """The dataset-size view in the Experiments window: its content (``CONTENT``, a DataSizeContent) in the
+    window's 2-px margin; what the content holds (``loss_plot``, ``panels``, ``model``, ...) reads through
+    the view."""
+
+    #: what the view draws (buildable without this widget: the exporter does)
+    CONTENT = DataSizeContent
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.content = self.CONTENT()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.content)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "content" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.content, name)
+
+    def set_result(self, result: DataSizeSweep | None, model: int = 0) -> None:
+        """Draw ``result`` (None clears), model ``model`` of each size in the embedding panels."""
+        self.content.set_result(result, model)
+
+
 def _headroom(plot: pg.PlotWidget, ys: np.ndarray, rows: int) -> None:
     """The y range of ``plot`` (in its axis units: log10 where the axis is logarithmic) spanning
     ``ys`` with room above them for its legend: LEGEND_ROW of the height a row, or the legend's
@@ -198,4 +223,4 @@ def _headroom(plot: pg.PlotWidget, ys: np.ndarray, rows: int) -> None:
     plot.setYRange(lo - 0.04 * span, lo + span / free, padding=0)
 
 
-__all__ = ["DataSizeView", "curves", "embedding_segments"]
+__all__ = ["DataSizeContent", "DataSizeView", "curves", "embedding_segments"]

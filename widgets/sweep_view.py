@@ -18,7 +18,7 @@ A view of data only: it never trains. ``set_sweep(sweep)`` (None clears).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -212,7 +212,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
 
 class Gallery(QListView):
-    modelClicked = pyqtSignal(int)  # model index k of the entry
+    """The thumbnails of one entry's models, read only: it selects nothing and reports no click (the
+    SweepView's, which turns a click into ``modelChosen``)."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -222,57 +223,53 @@ class Gallery(QListView):
         self.setUniformItemSizes(True)
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setBatchSize(500)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setSpacing(2)
         self.gallery_model = GalleryModel(self)
         self.delegate = ThumbnailDelegate(self)
         self.setModel(self.gallery_model)
         self.setItemDelegate(self.delegate)
-        self.clicked.connect(lambda idx: self.modelClicked.emit(self.gallery_model.model_at(idx.row())))
 
 
 # ----------------------------------------------------------------------------
-# the view
+# the content and the view
 
-class SweepView(QWidget):
-    """Verdict table and bars, loss histogram and gallery of one sweep."""
-
-    modelChosen = pyqtSignal(int, int)  # entry index, model k
+class SweepContent(QWidget):
+    """What the atlas draws of one configuration of a sweep, and nothing else: the summary line, the
+    verdict / outcome / finding table with the rate bars, the loss histogram, the failure curve and the
+    gallery of the models (``show_models`` picks which). No picker, tab or click: the window's
+    ``SweepView`` embeds this content and adds those (its pickers in ``top_row`` beside the summary, its
+    verdict tabs at the top of ``gallery_box``); the exporter (app.export.experiment_figures) builds a
+    content alone."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.sweep = None
+        self.sweep: Sweep | None = None
         self.entry_index = 0
-        self._verdict_tabs: list = []
+        #: the drawn entry's rates (SweepEntry.rates, finding_rates, outcome_rates): the view's pickers read them
+        self.rates: dict = {}
+        self.finding_rates: dict = {}
+        self.outcome_rates: dict = {}
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(2, 2, 2, 2)
-        top = QHBoxLayout()
-        self.config_box = QComboBox()
-        self.config_box.setToolTip("the grid configuration shown")
-        self.config_box.currentIndexChanged.connect(self._entry_changed)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.top_row = QHBoxLayout()
         self.summary = QLabel("no sweep")
         self.summary.setWordWrap(True)
-        self.config_label = QLabel("configuration:")
-        top.addWidget(self.config_label)
-        top.addWidget(self.config_box, 0)
-        top.addWidget(self.summary, 1)
-        self.finding_box = QComboBox()
-        self.finding_box.setObjectName("finding_filter")
-        self.finding_box.setToolTip("show only the models with this finding (counts per finding are in the table)")
-        self.finding_box.currentIndexChanged.connect(lambda _i: self._tab_changed(self.tabs.currentIndex()))
-        self.finding_label = QLabel("finding:")
-        top.addWidget(self.finding_label)
-        top.addWidget(self.finding_box, 0)
-        self.outcome_box = QComboBox()
-        self.outcome_box.setObjectName("outcome_filter")
-        self.outcome_box.setToolTip("show only the models with this outcome: settled (perfect and staying), stuck "
-                                    "(a failure training will not leave), moving (still changing)")
-        self.outcome_box.currentIndexChanged.connect(lambda _i: self._tab_changed(self.tabs.currentIndex()))
-        self.outcome_label = QLabel("outcome:")
-        top.addWidget(self.outcome_label)
-        top.addWidget(self.outcome_box, 0)
-        lay.addLayout(top)
-        split = QSplitter(Qt.Orientation.Vertical)
+        self.top_row.addWidget(self.summary, 1)
+        lay.addLayout(self.top_row)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self._build_upper())
+        lower = QWidget()
+        self.gallery_box = QVBoxLayout(lower)
+        self.gallery_box.setContentsMargins(0, 0, 0, 0)
+        self.gallery = Gallery()
+        self.gallery_box.addWidget(self.gallery, 1)
+        self.splitter.addWidget(lower)
+        self.splitter.setSizes([300, 500])
+        lay.addWidget(self.splitter, 1)
+
+    def _build_upper(self) -> QSplitter:
+        """The table over the rate bars, the loss histogram and the failure curve, side by side."""
         upper = QSplitter(Qt.Orientation.Horizontal)
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["verdict", "count", "rate", "95% interval (Wilson)"])
@@ -304,51 +301,24 @@ class SweepView(QWidget):
         upper.addWidget(self.hist)
         upper.addWidget(self.curve)
         upper.setSizes([400, 450, 450])
-        lower = QWidget()
-        gl = QVBoxLayout(lower)
-        gl.setContentsMargins(0, 0, 0, 0)
-        self.tabs = QTabBar()
-        self.tabs.setExpanding(False)
-        self.tabs.currentChanged.connect(self._tab_changed)
-        self.gallery = Gallery()
-        self.gallery.modelClicked.connect(lambda k: self.modelChosen.emit(self.entry_index, k))
-        gl.addWidget(self.tabs)
-        gl.addWidget(self.gallery, 1)
-        split.addWidget(upper)
-        split.addWidget(lower)
-        split.setSizes([300, 500])
-        lay.addWidget(split, 1)
-
-    def figure_controls(self) -> list:
-        """The widgets an exported figure leaves out (app.export.experiment_figures): the pickers."""
-        return [self.config_label, self.config_box, self.finding_label, self.finding_box, self.outcome_label,
-                self.outcome_box]
+        return upper
 
     # ------------------------------------------------------------------ data
-    def set_sweep(self, sweep: Sweep | None) -> None:
+    def set_sweep(self, sweep: Sweep | None, entry: int = 0) -> None:
+        """Draw configuration ``entry`` of ``sweep`` (None clears), its gallery all models by verdict."""
         self.sweep = sweep
         self.gallery.delegate.clear()
-        self.config_box.blockSignals(True)
-        self.config_box.clear()
-        if sweep is not None:
-            for e in sweep.entries:
-                self.config_box.addItem(e.label)
-        self.config_box.blockSignals(False)
-        self.config_box.setVisible(sweep is not None and len(sweep.entries) > 1)
-        self.entry_index = 0
-        self._show_entry()
+        self.set_entry(entry)
 
     def entry(self) -> SweepEntry | None:
         if self.sweep is None or not self.sweep.entries:
             return None
         return self.sweep.entries[min(self.entry_index, len(self.sweep.entries) - 1)]
 
-    def _entry_changed(self, i: int):
-        if i >= 0:
-            self.entry_index = i
-            self._show_entry()
-
-    def _show_entry(self):
+    def set_entry(self, i: int) -> None:
+        """Draw configuration ``i`` of the sweep: summary, table, bars, histogram, curve; the gallery all
+        its models, grouped by verdict."""
+        self.entry_index = int(i)
         e = self.entry()
         self.table.setRowCount(0)
         self.bars.clear()
@@ -357,27 +327,31 @@ class SweepView(QWidget):
         for plot in (self.hist, self.curve):
             if plot.plotItem.legend is not None:
                 plot.plotItem.legend.clear()
-        self.tabs.blockSignals(True)
-        while self.tabs.count():
-            self.tabs.removeTab(0)
-        self.tabs.blockSignals(False)
+        self.rates, self.finding_rates, self.outcome_rates = {}, {}, {}
         if e is None:
             self.summary.setText("no sweep" if self.sweep is None else "the sweep has no completed configuration")
             self.gallery.gallery_model.set_entry(None, [])
             return
         s = e.summary()
         lo, hi = s["failure_ci95"]
-        cancelled = " (cancelled: partial)" if self.sweep.cancelled else ""
+        cancelled = " (cancelled: partial)" if self.sweep is not None and self.sweep.cancelled else ""
         self.summary.setText(f"{e.K:,} models (seeds {e.config.seed}..{e.config.seed + e.K - 1}), "
                              f"{e.config.steps:,} steps · failures {100 * s['failure_rate']:.1f}% "
                              f"[{100 * lo:.1f}, {100 * hi:.1f}]{cancelled}")
-        rates = e.rates()
-        frates = e.finding_rates()
-        orates = e.outcome_rates()
-        rows = [(verdict_label(v), r, QColor(*VERDICT_COLORS.get(v, palette.VERDICT_OTHER))) for v, r in rates.items()]
+        self.rates, self.finding_rates, self.outcome_rates = e.rates(), e.finding_rates(), e.outcome_rates()
+        self._fill_table()
+        self._draw_curve(e)
+        self._draw_bars()
+        self._draw_histogram(e)
+        self.show_models(None)
+
+    def _fill_table(self) -> None:
+        """A row per verdict, per outcome and per finding: count, rate and Wilson interval."""
+        rows = [(verdict_label(v), r, QColor(*VERDICT_COLORS.get(v, palette.VERDICT_OTHER)))
+                for v, r in self.rates.items()]
         rows += [(f"outcome: {k.replace('failure_', 'failures ')}", r, QColor(*OUTCOME_COLORS.get(
-            k.replace("failure_", ""), (0, 0, 0)))) for k, r in orates.items()]
-        rows += [(f"finding: {k.replace('_', ' ')}", r, QColor(90, 90, 90)) for k, r in frates.items()]
+            k.replace("failure_", ""), (0, 0, 0)))) for k, r in self.outcome_rates.items()]
+        rows += [(f"finding: {k.replace('_', ' ')}", r, QColor(90, 90, 90)) for k, r in self.finding_rates.items()]
         self.table.setRowCount(len(rows))
         for row, (label, r, color) in enumerate(rows):
             items = [label, f"{r['count']:,}", f"{100 * r['rate']:.1f}%",
@@ -387,23 +361,10 @@ class SweepView(QWidget):
                 if col == 0:
                     it.setForeground(color)
                 self.table.setItem(row, col, it)
-        self.finding_box.blockSignals(True)
-        self.finding_box.clear()
-        self.finding_box.addItem("any", None)
-        for k, r in frates.items():
-            self.finding_box.addItem(f"{k.replace('_', ' ')} ({r['count']:,})", k)
-        self.finding_box.setEnabled(bool(frates))
-        self.finding_box.blockSignals(False)
-        self.outcome_box.blockSignals(True)
-        self.outcome_box.clear()
-        self.outcome_box.addItem("any", None)
-        for k in OUTCOMES:
-            if k in orates:
-                self.outcome_box.addItem(f"{k} ({orates[k]['count']:,})", k)
-        self.outcome_box.setEnabled(bool(orates))
-        self.outcome_box.blockSignals(False)
-        self._draw_curve(e)
-        # bars with Wilson whiskers
+
+    def _draw_bars(self) -> None:
+        """The verdicts' rates as bars with Wilson whiskers."""
+        rates = self.rates
         xs = np.arange(len(rates), dtype=float)
         ys = np.array([r["rate"] for r in rates.values()])
         brushes = [pg.mkBrush(*VERDICT_COLORS.get(v, palette.VERDICT_OTHER)) for v in rates]
@@ -416,7 +377,9 @@ class SweepView(QWidget):
                                                for i, v in enumerate(rates)]])
         self.bars.setYRange(0, 1.05, padding=0)
         self.bars.setXRange(-0.6, len(rates) - 0.4, padding=0)
-        # stacked histogram
+
+    def _draw_histogram(self, e: SweepEntry) -> None:
+        """log10(final loss), stacked by verdict."""
         edges, counts = loss_histogram(e.loss, e.verdicts, bins=40)
         base = np.zeros(len(edges) - 1)
         w = edges[1] - edges[0]
@@ -427,11 +390,146 @@ class SweepView(QWidget):
             self.hist.addItem(item)
             self.hist.plotItem.legend.addItem(item, verdict_label(v))
             base = base + c
-        # verdict tabs
+
+    def show_models(self, verdict: str | None, keep: np.ndarray | None = None) -> None:
+        """The gallery: one verdict's models by loss (None: all, grouped by verdict), only those ``keep``
+        says (None: every one)."""
+        e = self.entry()
+        if e is None:
+            return
+        self.gallery.gallery_model.set_entry(e, gallery_order(e.verdicts, e.loss, verdict, keep))
+
+    def _draw_curve(self, e: SweepEntry) -> None:
+        """The failure rate against training length (the verdict grid's steps), and the share of models called
+        stuck failures at each, each with its Wilson 95% band."""
+        curve = e.failure_curve()
+        if not curve:
+            self.curve.setTitle("failure rate against steps: not recorded in this sweep file")
+            return
+        self.curve.setTitle("failure rate against training length (95% Wilson bands)")
+        x = np.array([c["step"] for c in curve], dtype=np.float64)  # the plot's log mode takes the steps as they are
+        for key, lo_hi, name, rgb in (("rate", "ci95", "failures", VERDICT_COLORS["symmetric_failure"]),
+                                      ("stuck_rate", "stuck_ci95", "stuck failures", OUTCOME_COLORS["stuck"])):
+            y = np.array([c[key] for c in curve])
+            band = pg.mkPen(rgb, width=1, style=Qt.PenStyle.DotLine)
+            lo = pg.PlotDataItem(x, np.array([c[lo_hi][0] for c in curve]), pen=band)
+            hi = pg.PlotDataItem(x, np.array([c[lo_hi][1] for c in curve]), pen=band)
+            for item in (lo, hi):  # in the plot, so that its log mode applies to them
+                self.curve.addItem(item)
+            self.curve.addItem(pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(*rgb, 60)))
+            self.curve.addItem(pg.PlotDataItem(x, y, pen=pg.mkPen(rgb, width=2), symbol="o", symbolSize=5,
+                                               symbolBrush=pg.mkBrush(*rgb), name=name))
+        self.curve.setYRange(0, 1.02, padding=0)
+        lx = np.log10(x)
+        self.curve.setXRange(float(lx.min()) - 0.05, float(lx.max()) + 0.05, padding=0)  # log mode: log10 units
+
+
+
+class SweepView(QWidget):
+    """The atlas in the Experiments window: its content (``CONTENT``, a SweepContent: table, bars, histogram,
+    curve, gallery) with the controls: the configuration, finding and outcome pickers beside the summary,
+    the verdict tabs over the gallery, and a click on a thumbnail (``modelChosen``). What the content holds
+    (``table``, ``gallery``, ``curve``, ``sweep``, ``entry_index``, ...) reads through the view."""
+
+    modelChosen = pyqtSignal(int, int)  # entry index, model k
+    #: what the view draws (buildable without this widget: the exporter does)
+    CONTENT = SweepContent
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.content = self.CONTENT()
+        self._verdict_tabs: list = []
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        top = self.content.top_row
+        self.config_box = QComboBox()
+        self.config_box.setToolTip("the grid configuration shown")
+        self.config_box.currentIndexChanged.connect(self._entry_changed)
+        self.config_label = QLabel("configuration:")
+        top.insertWidget(0, self.config_label)
+        top.insertWidget(1, self.config_box, 0)
+        self.finding_box = QComboBox()
+        self.finding_box.setObjectName("finding_filter")
+        self.finding_box.setToolTip("show only the models with this finding (counts per finding are in the table)")
+        self.finding_box.currentIndexChanged.connect(lambda _i: self._tab_changed(self.tabs.currentIndex()))
+        self.finding_label = QLabel("finding:")
+        top.addWidget(self.finding_label)
+        top.addWidget(self.finding_box, 0)
+        self.outcome_box = QComboBox()
+        self.outcome_box.setObjectName("outcome_filter")
+        self.outcome_box.setToolTip("show only the models with this outcome: settled (perfect and staying), stuck "
+                                    "(a failure training will not leave), moving (still changing)")
+        self.outcome_box.currentIndexChanged.connect(lambda _i: self._tab_changed(self.tabs.currentIndex()))
+        self.outcome_label = QLabel("outcome:")
+        top.addWidget(self.outcome_label)
+        top.addWidget(self.outcome_box, 0)
+        self.tabs = QTabBar()
+        self.tabs.setExpanding(False)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.content.gallery_box.insertWidget(0, self.tabs)
+        gallery = self.content.gallery
+        gallery.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        gallery.clicked.connect(self._thumbnail_clicked)
+        lay.addWidget(self.content, 1)
+
+    def __getattr__(self, name: str) -> Any:
+        """What the content holds (its plots, table, gallery, the sweep drawn) reads through the view."""
+        if name == "content" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.content, name)
+
+    def _thumbnail_clicked(self, index: QModelIndex) -> None:
+        self.modelChosen.emit(self.content.entry_index, self.content.gallery.gallery_model.model_at(index.row()))
+
+    # ------------------------------------------------------------------ data
+    def set_sweep(self, sweep: Sweep | None) -> None:
+        self.content.set_sweep(sweep)
+        self.config_box.blockSignals(True)
+        self.config_box.clear()
+        if sweep is not None:
+            for e in sweep.entries:
+                self.config_box.addItem(e.label)
+        self.config_box.blockSignals(False)
+        self.config_box.setVisible(sweep is not None and len(sweep.entries) > 1)
+        self._show_pickers()
+
+    def entry(self) -> SweepEntry | None:
+        return self.content.entry()
+
+    def _entry_changed(self, i: int):
+        if i >= 0:
+            self.content.set_entry(i)
+            self._show_pickers()
+
+    def _show_pickers(self) -> None:
+        """The finding and outcome pickers and the verdict tabs of the entry drawn (with their counts)."""
         self.tabs.blockSignals(True)
-        self._verdict_tabs = [None] + list(rates)
+        while self.tabs.count():
+            self.tabs.removeTab(0)
+        self.tabs.blockSignals(False)
+        e = self.entry()
+        if e is None:
+            return
+        c = self.content
+        self.finding_box.blockSignals(True)
+        self.finding_box.clear()
+        self.finding_box.addItem("any", None)
+        for k, r in c.finding_rates.items():
+            self.finding_box.addItem(f"{k.replace('_', ' ')} ({r['count']:,})", k)
+        self.finding_box.setEnabled(bool(c.finding_rates))
+        self.finding_box.blockSignals(False)
+        self.outcome_box.blockSignals(True)
+        self.outcome_box.clear()
+        self.outcome_box.addItem("any", None)
+        for k in OUTCOMES:
+            if k in c.outcome_rates:
+                self.outcome_box.addItem(f"{k} ({c.outcome_rates[k]['count']:,})", k)
+        self.outcome_box.setEnabled(bool(c.outcome_rates))
+        self.outcome_box.blockSignals(False)
+        self.tabs.blockSignals(True)
+        self._verdict_tabs = [None] + list(c.rates)
         self.tabs.addTab(f"all ({e.K:,})")
-        for v, r in rates.items():
+        for v, r in c.rates.items():
             i = self.tabs.addTab(f"{verdict_label(v)} ({r['count']:,})")
             self.tabs.setTabTextColor(i, QColor(*VERDICT_COLORS.get(v, palette.VERDICT_OTHER)))
         self.tabs.setCurrentIndex(0)
@@ -467,36 +565,12 @@ class SweepView(QWidget):
         if outcome and e.outcomes is not None:
             has = e.outcomes == outcome
             keep = has if keep is None else keep & has
-        self.gallery.gallery_model.set_entry(e, gallery_order(e.verdicts, e.loss, verdict, keep))
+        self.content.show_models(verdict, keep)
 
     def show_outcome(self, outcome: str | None) -> None:
         """Filter the gallery to the models with this outcome (None: any)."""
         i = self.outcome_box.findData(outcome)
         self.outcome_box.setCurrentIndex(max(i, 0))
-
-    def _draw_curve(self, e: SweepEntry) -> None:
-        """The failure rate against training length (the verdict grid's steps), and the share of models called
-        stuck failures at each, each with its Wilson 95% band."""
-        curve = e.failure_curve()
-        if not curve:
-            self.curve.setTitle("failure rate against steps: not recorded in this sweep file")
-            return
-        self.curve.setTitle("failure rate against training length (95% Wilson bands)")
-        x = np.array([c["step"] for c in curve], dtype=np.float64)  # the plot's log mode takes the steps as they are
-        for key, lo_hi, name, rgb in (("rate", "ci95", "failures", VERDICT_COLORS["symmetric_failure"]),
-                                      ("stuck_rate", "stuck_ci95", "stuck failures", OUTCOME_COLORS["stuck"])):
-            y = np.array([c[key] for c in curve])
-            band = pg.mkPen(rgb, width=1, style=Qt.PenStyle.DotLine)
-            lo = pg.PlotDataItem(x, np.array([c[lo_hi][0] for c in curve]), pen=band)
-            hi = pg.PlotDataItem(x, np.array([c[lo_hi][1] for c in curve]), pen=band)
-            for item in (lo, hi):  # in the plot, so that its log mode applies to them
-                self.curve.addItem(item)
-            self.curve.addItem(pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(*rgb, 60)))
-            self.curve.addItem(pg.PlotDataItem(x, y, pen=pg.mkPen(rgb, width=2), symbol="o", symbolSize=5,
-                                               symbolBrush=pg.mkBrush(*rgb), name=name))
-        self.curve.setYRange(0, 1.02, padding=0)
-        lx = np.log10(x)
-        self.curve.setXRange(float(lx.min()) - 0.05, float(lx.max()) + 0.05, padding=0)  # log mode: log10 units
 
 
 __all__ = [
@@ -504,6 +578,7 @@ __all__ = [
     "VERDICT_COLORS",
     "Gallery",
     "GalleryModel",
+    "SweepContent",
     "SweepView",
     "ThumbnailDelegate",
     "gallery_order",
