@@ -97,14 +97,14 @@ class DataSizeContent(QWidget):
         top = QWidget()
         tl = QHBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
-        self.loss_plot = pg.PlotWidget()
+        self.loss_plot = pg.PlotWidget(enableMenu=False)  # pyqtgraph's right-click menus: the view's
         self.loss_plot.setLogMode(x=True, y=True)
         self.loss_plot.setLabel("bottom", "dataset size T")
         self.loss_plot.setLabel("left", "loss")
         # the legends sit in a row along the top, over headroom kept free of data (_headroom): they
         # covered the curves where they ran (the dimensions fall to the lower right, the losses cross)
         self.loss_plot.addLegend(offset=(5, 2), colCount=2, **LEGEND)
-        self.dim_plot = pg.PlotWidget()
+        self.dim_plot = pg.PlotWidget(enableMenu=False)
         self.dim_plot.setLogMode(x=True, y=False)
         self.dim_plot.setLabel("bottom", "dataset size T")
         self.dim_plot.setLabel("left", "dimensionality")
@@ -117,6 +117,10 @@ class DataSizeContent(QWidget):
         split.setSizes([300, 500])
         lay.addWidget(split, 1)
         self.panels: list = []
+
+    def plot_items(self) -> list[pg.PlotItem]:
+        """The plots drawn (the view gives them pyqtgraph's right-click menus)."""
+        return [self.loss_plot.getPlotItem(), self.dim_plot.getPlotItem(), *self.panels]
 
     def set_result(self, result: DataSizeSweep | None, model: int = 0) -> None:
         self.result = result
@@ -164,7 +168,7 @@ class DataSizeContent(QWidget):
             if r.T <= REGULARITY_MAX_T:
                 cv, gap = r.regularity()[k]
                 title += f"<br><small>radius cv {_num(cv)}, gap ratio {_num(gap)}</small>"
-            p = self.grid.addPlot(row=i // PANELS_PER_ROW, col=i % PANELS_PER_ROW, title=title)
+            p = self.grid.addPlot(row=i // PANELS_PER_ROW, col=i % PANELS_PER_ROW, title=title, enableMenu=False)
             p.setAspectLocked(True)
             p.hideAxis("left")
             p.hideAxis("bottom")
@@ -195,6 +199,8 @@ class DataSizeView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.content)
+        for pi in self.content.plot_items():
+            pi.setMenuEnabled(True)  # pyqtgraph's right-click menus (range, log, export, ...)
 
     def __getattr__(self, name: str) -> Any:
         if name == "content" or name.startswith("__"):
@@ -204,6 +210,8 @@ class DataSizeView(QWidget):
     def set_result(self, result: DataSizeSweep | None, model: int = 0) -> None:
         """Draw ``result`` (None clears), model ``model`` of each size in the embedding panels."""
         self.content.set_result(result, model)
+        for pi in self.content.plot_items():
+            pi.setMenuEnabled(True)  # pyqtgraph's right-click menus (range, log, export, ...)
 
 
 def _headroom(plot: pg.PlotWidget, ys: np.ndarray, rows: int) -> None:

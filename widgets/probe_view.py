@@ -118,7 +118,7 @@ class ProbeContent(QWidget):
 
     def _build_plot(self) -> pg.PlotWidget:
         """loss(t) with its slope and curvature at 0, the closed-form overlay, and the t marker."""
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(enableMenu=False)  # pyqtgraph's right-click menus: the view's
         self.plot.setLabel("bottom", "t")
         self.plot.setLabel("left", "loss")
         for ax in ("bottom", "left"):
@@ -219,6 +219,7 @@ class ProbeView(QWidget):
         self.n = 7
         self.content = self.CONTENT()
         self.content.marker.setMovable(True)  # dragged by hand in the window: the t shown
+        self.content.plot.getPlotItem().setMenuEnabled(True)  # pyqtgraph's right-click menus (range, export, ...)
         self.content.readout.setText("Probe the snapshot shown: choose a path and press Probe.")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)

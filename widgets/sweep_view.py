@@ -276,11 +276,11 @@ class SweepContent(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.bars = pg.PlotWidget()
+        self.bars = pg.PlotWidget(enableMenu=False)  # pyqtgraph's right-click menus: the view's
         self.bars.setLabel("left", "rate")
         self.bars.setMouseEnabled(False, False)
         self.bars.hideButtons()
-        self.hist = pg.PlotWidget()
+        self.hist = pg.PlotWidget(enableMenu=False)  # pyqtgraph's right-click menus: the view's
         self.hist.setLabel("bottom", "log10 final loss")
         self.hist.setLabel("left", "models")
         self.hist.addLegend(offset=(-5, 5))
@@ -290,7 +290,7 @@ class SweepContent(QWidget):
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self.table, 1)
         ll.addWidget(self.bars, 1)
-        self.curve = pg.PlotWidget()
+        self.curve = pg.PlotWidget(enableMenu=False)  # pyqtgraph's right-click menus: the view's
         self.curve.setObjectName("failure_curve")
         self.curve.setLabel("bottom", "training steps (log)")
         self.curve.setLabel("left", "rate")
@@ -391,6 +391,10 @@ class SweepContent(QWidget):
             self.hist.plotItem.legend.addItem(item, verdict_label(v))
             base = base + c
 
+    def plot_items(self) -> list[pg.PlotItem]:
+        """The plots drawn (the view gives them pyqtgraph's right-click menus)."""
+        return [w.getPlotItem() for w in (self.bars, self.hist, self.curve)]
+
     def show_models(self, verdict: str | None, keep: np.ndarray | None = None) -> None:
         """The gallery: one verdict's models by loss (None: all, grouped by verdict), only those ``keep``
         says (None: every one)."""
@@ -470,6 +474,8 @@ class SweepView(QWidget):
         gallery = self.content.gallery
         gallery.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         gallery.clicked.connect(self._thumbnail_clicked)
+        for pi in self.content.plot_items():
+            pi.setMenuEnabled(True)  # pyqtgraph's right-click menus (range, log, export, ...)
         lay.addWidget(self.content, 1)
 
     def __getattr__(self, name: str) -> Any:
