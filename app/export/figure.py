@@ -567,7 +567,8 @@ class WidgetContentPanel:
         self.key = key
         self.options = options
         self.size = QSize(0, 0)
-        self.view = content
+        # Any: each content class has its own drawing API (set_frame for a view drawn by frames)
+        self.view: Any = content
         content.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         self._styled = False
 
