@@ -107,7 +107,7 @@ class GalleryModel(QAbstractListModel):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.entry = None
+        self.entry: SweepEntry | None = None
         self.order = np.zeros(0, dtype=np.int64)
 
     def set_entry(self, entry: SweepEntry | None, order: ArrayLike) -> None:
@@ -132,8 +132,8 @@ class GalleryModel(QAbstractListModel):
             if e.findings is not None:
                 found = "findings: " + (", ".join(x.replace("_", " ") for x in FINDING_KINDS
                                                   if (int(e.findings[k]) >> FINDING_KINDS.index(x)) & 1) or "none") + "\n"
-            kinds = e.outcomes
-            outcome = "" if kinds is None else f"outcome: {e.outcome_batch().text(k)}\n"
+            batch = e.outcome_batch()  # None where the sweep recorded no outcomes
+            outcome = "" if batch is None else f"outcome: {batch.text(k)}\n"
             return (f"model {k} (seed {e.config.seed + k})\nverdict: {verdict_label(e.verdicts[k])}\n" + outcome
                     + found + f"final loss {float(e.loss[k]):.4g}\nclick: open it in the explorer")
         if role == Qt.ItemDataRole.UserRole:
@@ -195,10 +195,10 @@ class ThumbnailDelegate(QStyledItemDelegate):
             self._cache.popitem(last=False)
         return pm
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(self, painter: QPainter | None, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         model = index.model()
         entry = getattr(model, "entry", None)
-        if entry is None:
+        if painter is None or entry is None:
             return
         k = index.data(Qt.ItemDataRole.UserRole)
         r = option.rect
@@ -273,8 +273,10 @@ class SweepContent(QWidget):
         upper = QSplitter(Qt.Orientation.Horizontal)
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["verdict", "count", "rate", "95% interval (Wilson)"])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.verticalHeader().setVisible(False)
+        hh, vh = self.table.horizontalHeader(), self.table.verticalHeader()
+        assert hh is not None and vh is not None  # a QTableWidget has both
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        vh.setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.bars = pg.PlotWidget(enableMenu=False)  # pyqtgraph's right-click menus: the view's
         self.bars.setLabel("left", "rate")

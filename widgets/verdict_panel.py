@@ -113,21 +113,21 @@ class Partners:
     def __init__(self, groups: Sequence[Sequence[int]], n: int):
         self.groups = groups
         self.n = n
-        self.of = None
+        self.of: np.ndarray | None = None
 
-    def _build(self):
-        self.of = np.full(self.n, -1, dtype=np.int64)
+    def _build(self) -> np.ndarray:
+        of = self.of = np.full(self.n, -1, dtype=np.int64)
         if self.groups:
             lens = [len(g) for g in self.groups]
             flat = np.fromiter((i for g in self.groups for i in g), dtype=np.int64, count=sum(lens))
-            self.of[flat] = np.repeat(np.arange(len(self.groups)), lens)
+            of[flat] = np.repeat(np.arange(len(self.groups)), lens)
+        return of
 
     def get(self, i: int, default: Iterable[int] = ()) -> list[int]:
         if not self.groups:
             return list(default)
-        if self.of is None:
-            self._build()
-        gi = int(self.of[i]) if 0 <= i < len(self.of) else -1
+        of = self.of if self.of is not None else self._build()
+        gi = int(of[i]) if 0 <= i < len(of) else -1
         if gi < 0:
             return list(default)
         return [j for j in self.groups[gi] if j != i]
@@ -238,7 +238,7 @@ def summary_lines(a: Analysis) -> list[str]:
         lines.extend(found)
         if a.verdict == "perfect" and a.finding("irregular") is not None:
             lines.append("  " + WIGGLE_ROOM)
-    rg = "; ".join(f"r \u2248 {g['radius']:.4g}: {ranges_text(np.asarray(g['members']) + 1, 40)}"
+    rg = "; ".join(f"r \u2248 {g['radius']:.4g}: {ranges_text((np.asarray(g['members']) + 1).tolist(), 40)}"
                    for g in a.radius_groups[:6])
     if len(a.radius_groups) > 6:
         rg += f"; ... {len(a.radius_groups) - 6} more"
@@ -249,7 +249,7 @@ def summary_lines(a: Analysis) -> list[str]:
                  + (f" ({rg})" if rg else ""))
     nr, nd = int(np.sum(a.reconstructed_mask)), int(np.sum(a.dead_mask))
     lines.append(f"reconstructed {nr} of {a.n} \u00b7 dead {nd}"
-                 + (f" ({ranges_text(np.nonzero(a.dead_mask)[0] + 1, 40)})" if nd else "")
+                 + (f" ({ranges_text((np.nonzero(a.dead_mask)[0] + 1).tolist(), 40)})" if nd else "")
                  + f" \u00b7 merged groups {len(a.merged_groups)}")
     if a.sparse:
         s = a.sparse
@@ -268,15 +268,15 @@ class FeatureTableModel(QAbstractTableModel):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.a = None
+        self.a: Analysis | None = None
         self.order = np.zeros(0, dtype=np.int64)
         self.colors = np.zeros((0, 4), np.uint8)
-        self.selected = frozenset()
-        self.partners = {}
+        self.selected: frozenset[int] = frozenset()
+        self.partners: Partners | None = None
         self._bold = QFont()
         self._bold.setBold(True)
         self._grey = QColor(130, 130, 130)
-        self._qcolors = {}
+        self._qcolors: dict[int, QColor] = {}
 
     def set_analysis(self, a: Analysis | None, order: ArrayLike, colors: np.ndarray,
                      selected: Iterable[int]) -> None:
@@ -293,7 +293,7 @@ class FeatureTableModel(QAbstractTableModel):
             self._qcolors = {}
         self.colors = colors
         self.selected = frozenset(int(i) for i in selected)
-        self.partners = merged_partners(a) if a is not None else {}
+        self.partners = merged_partners(a) if a is not None else None
         if same_rows:
             if len(order):
                 self.dataChanged.emit(self.index(0, 0), self.index(len(order) - 1, len(COLUMNS) - 1))
@@ -329,14 +329,15 @@ class FeatureTableModel(QAbstractTableModel):
 
     def cell(self, row: int, col: int) -> tuple[str, QColor | None, bool, bool, bool]:
         """(text, colour swatch or None, bold, dead, right-aligned) of a cell, in one call (the delegate's)."""
+        a = self.a
+        assert a is not None  # asked only for the rows of an analysis (rowCount is 0 without one)
         i = int(self.order[row])
         dec = None
         if col == 0:
             dec = self._qcolors.get(i)
             if dec is None:
                 dec = self._qcolors[i] = qcolor(self.colors[i])
-        return (cell_text(self.a, i, col, self.partners), dec, i in self.selected, bool(self.a.dead_mask[i]),
-                0 < col < 7)
+        return (cell_text(a, i, col, self.partners), dec, i in self.selected, bool(a.dead_mask[i]), 0 < col < 7)
 
     def data(self, index: QModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> str | QColor | QFont | int | None:
@@ -371,13 +372,13 @@ class FastDelegate(QStyledItemDelegate):
         self._bold = QFont()
         self._bold.setBold(True)
         self._grey = QColor(130, 130, 130)
-        self._text = None
+        self._text: QColor | None = None
 
     _SELECTED = QStyle.StateFlag.State_Selected.value
 
-    def paint(self, p: QPainter, opt: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(self, p: QPainter | None, opt: QStyleOptionViewItem, index: QModelIndex) -> None:
         m = index.model()
-        if m.a is None:
+        if p is None or not isinstance(m, FeatureTableModel) or m.a is None:
             return
         text, dec, bold, dead, right = m.cell(index.row(), index.column())
         r = opt.rect
@@ -434,7 +435,7 @@ class VerdictContent(QWidget):
         self.header_scroll.setWidgetResizable(True)
         self.header_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.header_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self._title_style = None
+        self._title_style: str | None = None
         self.model = FeatureTableModel(self)
         self.table = self._build_table()
         self.legend = LiveText(LEGEND, wrap=True)
@@ -469,11 +470,11 @@ class VerdictContent(QWidget):
         table.setItemDelegate(FastDelegate(table))
         table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        vh = table.verticalHeader()
+        vh, hh = table.verticalHeader(), table.horizontalHeader()
+        assert vh is not None and hh is not None  # a QTableView has both
         vh.setVisible(False)
         vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         vh.setDefaultSectionSize(20)
-        hh = table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(True)
         for c, w in enumerate((70, 82, 60, 82, 50, 75, 75, 90, 45, 90, 80, 70)):  # norm, bias: 6.096e-09 fits
@@ -559,14 +560,15 @@ class VerdictContent(QWidget):
         total = self.splitter.height()
         if self.split_by_hand or total <= 0:
             return
-        need = self.header.heightForWidth(max(self.header_scroll.viewport().width(), 50)) + 4
+        vp = self.header_scroll.viewport()
+        need = self.header.heightForWidth(max(vp.width() if vp is not None else 0, 50)) + 4
         rows = min(self.model.rowCount(), TABLE_ROWS_SHOWN)
         table = (rows + 1) * 20 + 8 + self.legend.heightForWidth(max(self.legend.width(), 50))
         head = int(min(need, max(total - table, 0.35 * total)))
         if abs(self.splitter.sizes()[0] - head) > 2:
             self.splitter.setSizes([head, total - head])
 
-    def resizeEvent(self, e: QResizeEvent) -> None:
+    def resizeEvent(self, e: QResizeEvent | None) -> None:
         super().resizeEvent(e)
         self._share_height()
 

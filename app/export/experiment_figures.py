@@ -136,7 +136,9 @@ def sweep_content_for(sweep: Sweep, entry: int = 0) -> SweepContent:
     c.set_sweep(sweep, int(entry))
     # the table whole (a row per verdict and per finding) over the gallery, which scrolls on screen
     t = c.table
-    need = t.horizontalHeader().sizeHint().height() + t.rowCount() * t.verticalHeader().defaultSectionSize() + 4
+    hh, vh = t.horizontalHeader(), t.verticalHeader()
+    assert hh is not None and vh is not None  # a QTableWidget has both
+    need = hh.sizeHint().height() + t.rowCount() * vh.defaultSectionSize() + 4
     t.setMinimumHeight(need)
     t.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     for sp in c.findChildren(QSplitter):
