@@ -34,6 +34,7 @@ from app.export.figure import (
 )
 
 if TYPE_CHECKING:
+    from model.analysis.frame import Frame
     from model.analysis.probe import ProbeResult
     from model.config import TrainConfig
     from model.experiments.datasize import DataSizeSweep
@@ -80,8 +81,8 @@ class ExperimentPanel(WidgetContentPanel):
     """An experiment view's content as the one panel of a figure (it holds its result; snapshots pass it
     by), inset by INSET, its pyqtgraph views painted as their scenes (``paint_widget_tree``)."""
 
-    def set_frame(self, frame) -> None:
-        pass
+    def set_frame(self, frame: Frame | None) -> None:
+        """Nothing: the content holds its result (a frame only names the step in the header)."""
 
     def resize(self, w: int, h: int) -> None:
         super().resize(int(w) - 2 * INSET, int(h) - 2 * INSET)
