@@ -32,11 +32,12 @@ class View(Protocol):
     ``stepRequested`` (a signal of a step): the window's timeline then scrubs to it.
 
     A view may have ``CONTENT``: the class of what it draws, without its chrome (no toolbar, no status line, no
-    controls), or None for a view not split so (the verdict table, the 3D view). The
+    controls), or None for a view not split so (the 3D view). The
     widget embeds an instance (``view.content``); the exporter builds one alone (``content_class``),
-    hands it the settings and the frame and renders its scene, so an export builds none of the
-    widget. A content has the widget's ``settings`` / ``set_settings`` and ``set_frame``, and ``plot``:
-    the pyqtgraph view onto the scene it draws into (widgets.views2d.PlotContent)."""
+    hands it the settings and the frame and renders it, so an export builds none of the
+    widget. A content has the widget's ``settings`` / ``set_settings`` and ``set_frame``, and either ``plot``:
+    the pyqtgraph view onto the scene it draws into (widgets.views2d.PlotContent), or is itself a QWidget
+    painted whole (the verdict table's widgets.verdict_panel.VerdictContent: its texts and table)."""
 
     featureClicked: Any
 
@@ -184,8 +185,9 @@ def view_class(key: str) -> type:
 
 
 def content_class(key: str) -> type | None:
-    """The class of view ``key``'s drawable content (its widget class's ``CONTENT``: the plots without
-    toolbar or controls, which an export builds alone), or None for a view whose widget draws itself."""
+    """The class of view ``key``'s drawable content (its widget class's ``CONTENT``: the plots, or the verdict
+    table's texts and table, without toolbar or controls, which an export builds alone), or None for a view
+    whose widget draws itself."""
     found: type | None = getattr(view_class(key), "CONTENT", None)
     return found
 
