@@ -45,6 +45,22 @@ def test_every_view_class_has_the_view_protocol():
             assert own is None or own is v.settings, v.key  # the 2D views name it; the 3D view types it
 
 
+def test_every_view_has_drawable_content_and_a_view_without_is_refused(monkeypatch):
+    """Export builds each view's content alone (app.export.figure.make_panel): every registered view
+    names its CONTENT, a class with set_frame; a widget class without one is a TypeError, not a
+    silent fallback to exporting the widget."""
+    for v in registry.VIEWS:
+        content = registry.content_class(v.key)
+        assert isinstance(content, type) and callable(getattr(content, "set_frame", None)), v.key
+
+    class Bare:
+        pass
+
+    monkeypatch.setattr(registry, "view_class", lambda key: Bare)
+    with pytest.raises(TypeError, match="CONTENT"):
+        registry.content_class(registry.VIEWS[0].key)
+
+
 def test_the_command_line_offers_the_registry():
     from app.cli import build_parser
     from app.cli.export import set_help

@@ -31,13 +31,14 @@ class View(Protocol):
     that class), ``set_settings(value)`` and a ``settingsChanged`` signal; a view may have
     ``stepRequested`` (a signal of a step): the window's timeline then scrubs to it.
 
-    A view may have ``CONTENT``: the class of what it draws, without its chrome (no toolbar, no status line, no
-    controls), or None for a view not split so (the verdict table). The widget embeds an instance
-    (``view.content``); the exporter builds one alone (``content_class``), hands it the settings and the
-    frame and renders it, so an export builds none of the widget. A content has the widget's ``settings`` /
-    ``set_settings`` and ``set_frame``, and either ``plot``: the pyqtgraph view onto the scene it draws
-    into (a 2D view: widgets.views2d.PlotContent), or, for a GL view (``ViewSpec.gl``), ``gl`` (its GL view),
-    ``render_image(w, h)`` and the camera (render3d.plane_content.PlaneContent)."""
+    A view has ``CONTENT``: the class of what it draws, without its chrome (no toolbar, no status line, no
+    controls). The widget embeds an instance (``view.content``); the exporter builds one alone
+    (``content_class``), hands it the settings and the frame and renders it, so an export builds none of
+    the widget. A content has the widget's ``settings`` / ``set_settings`` and ``set_frame``, and either
+    ``plot``: the pyqtgraph view onto the scene it draws into (a 2D view: widgets.views2d.PlotContent);
+    or, for a GL view (``ViewSpec.gl``), ``gl`` (its GL view), ``render_image(w, h)`` and the camera
+    (render3d.plane_content.PlaneContent); or it is itself a QWidget painted whole (the verdict table's
+    widgets.verdict_panel.VerdictContent: its texts and table)."""
 
     featureClicked: Any
 
@@ -184,11 +185,13 @@ def view_class(key: str) -> type:
     return found
 
 
-def content_class(key: str) -> type | None:
-    """The class of view ``key``'s drawable content (its widget class's ``CONTENT``: the plots, or the 3D
-    scene and its camera, without toolbar or controls, which an export builds alone), or None for a view
-    whose widget draws itself."""
-    found: type | None = getattr(view_class(key), "CONTENT", None)
+def content_class(key: str) -> type:
+    """The class of view ``key``'s drawable content (its widget class's ``CONTENT``: the plots, the 3D
+    scene and its camera, or the verdict table's texts and table, without toolbar or controls), which an
+    export builds alone. Every view has one: a view class without ``CONTENT`` is a TypeError."""
+    found = getattr(view_class(key), "CONTENT", None)
+    if not isinstance(found, type):
+        raise TypeError(f"view {key}'s widget class names no CONTENT (its drawable content)")
     return found
 
 

@@ -8,7 +8,7 @@ of the K models of each size is drawn in the embedding panels.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -80,27 +80,31 @@ LEGEND = dict(labelTextColor=(40, 40, 40), brush=pg.mkBrush(255, 255, 255, 230))
 LEGEND_ROW = 0.2
 
 
-class DataSizeView(QWidget):
+class DataSizeContent(QWidget):
+    """What the dataset-size view draws: the summary line, the loss and dimensionality curves against T and
+    the embedding panels per T. It has no controls; the window's ``DataSizeView`` embeds it, the exporter
+    (app.export.experiment_figures) builds it alone."""
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.result = None
+        self.result: DataSizeSweep | None = None
         self.model = 0
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(2, 2, 2, 2)
+        lay.setContentsMargins(0, 0, 0, 0)
         self.summary = QLabel("no dataset-size sweep")
         lay.addWidget(self.summary)
         split = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
         tl = QHBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
-        self.loss_plot = pg.PlotWidget()
+        self.loss_plot = pg.PlotWidget(enableMenu=False)  # pyqtgraph's right-click menus: the view's
         self.loss_plot.setLogMode(x=True, y=True)
         self.loss_plot.setLabel("bottom", "dataset size T")
         self.loss_plot.setLabel("left", "loss")
         # the legends sit in a row along the top, over headroom kept free of data (_headroom): they
         # covered the curves where they ran (the dimensions fall to the lower right, the losses cross)
         self.loss_plot.addLegend(offset=(5, 2), colCount=2, **LEGEND)
-        self.dim_plot = pg.PlotWidget()
+        self.dim_plot = pg.PlotWidget(enableMenu=False)
         self.dim_plot.setLogMode(x=True, y=False)
         self.dim_plot.setLabel("bottom", "dataset size T")
         self.dim_plot.setLabel("left", "dimensionality")
@@ -114,9 +118,9 @@ class DataSizeView(QWidget):
         lay.addWidget(split, 1)
         self.panels: list = []
 
-    def figure_controls(self) -> list:
-        """The widgets an exported figure leaves out (app.export.experiment_figures): none."""
-        return []
+    def plot_items(self) -> list[pg.PlotItem]:
+        """The plots drawn (the view gives them pyqtgraph's right-click menus)."""
+        return [self.loss_plot.getPlotItem(), self.dim_plot.getPlotItem(), *self.panels]
 
     def set_result(self, result: DataSizeSweep | None, model: int = 0) -> None:
         self.result = result
@@ -164,7 +168,7 @@ class DataSizeView(QWidget):
             if r.T <= REGULARITY_MAX_T:
                 cv, gap = r.regularity()[k]
                 title += f"<br><small>radius cv {_num(cv)}, gap ratio {_num(gap)}</small>"
-            p = self.grid.addPlot(row=i // PANELS_PER_ROW, col=i % PANELS_PER_ROW, title=title)
+            p = self.grid.addPlot(row=i // PANELS_PER_ROW, col=i % PANELS_PER_ROW, title=title, enableMenu=False)
             p.setAspectLocked(True)
             p.hideAxis("left")
             p.hideAxis("bottom")
@@ -179,6 +183,35 @@ class DataSizeView(QWidget):
             p.plot(ds[:, 2], ds[:, 3], pen=None, symbol="o", symbolSize=5 if r.T <= 200 else 3,
                    symbolBrush=DATA_PEN, symbolPen=None)
             self.panels.append(p)
+
+
+class DataSizeView(QWidget):
+    """The dataset-size view in the Experiments window: its content (``CONTENT``, a DataSizeContent) in the
+    window's 2-px margin; what the content holds (``loss_plot``, ``panels``, ``model``, ...) reads through
+    the view."""
+
+    #: what the view draws (buildable without this widget: the exporter does)
+    CONTENT = DataSizeContent
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.content = self.CONTENT()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.content)
+        for pi in self.content.plot_items():
+            pi.setMenuEnabled(True)  # pyqtgraph's right-click menus (range, log, export, ...)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "content" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.content, name)
+
+    def set_result(self, result: DataSizeSweep | None, model: int = 0) -> None:
+        """Draw ``result`` (None clears), model ``model`` of each size in the embedding panels."""
+        self.content.set_result(result, model)
+        for pi in self.content.plot_items():
+            pi.setMenuEnabled(True)  # pyqtgraph's right-click menus (range, log, export, ...)
 
 
 def _headroom(plot: pg.PlotWidget, ys: np.ndarray, rows: int) -> None:
@@ -198,4 +231,4 @@ def _headroom(plot: pg.PlotWidget, ys: np.ndarray, rows: int) -> None:
     plot.setYRange(lo - 0.04 * span, lo + span / free, padding=0)
 
 
-__all__ = ["DataSizeView", "curves", "embedding_segments"]
+__all__ = ["DataSizeContent", "DataSizeView", "curves", "embedding_segments"]

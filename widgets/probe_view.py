@@ -18,7 +18,7 @@ Features are numbered from 1 in the controls, as in the seed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -96,25 +96,136 @@ def readout_text(result: ProbeResult) -> str:
     return "<br>".join(lines)
 
 
+class ProbeContent(QWidget):
+    """What the probe view draws of a result, and nothing else: loss along the path with its slope and
+    curvature at 0, the closed-form overlay (angle path), t = 0 and the marker at the chosen t with its
+    dot on the curve (``place_t``), over the readout. No control: the marker does not move by hand here.
+    The window's ``ProbeView`` embeds this content and adds the path controls, the t row (``box``: between
+    the plot and the readout) and the dragging of the marker; the exporter
+    (app.export.experiment_figures) builds a content alone."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.result: ProbeResult | None = None
+        self._xscale = 1.0  # plot x per path t: degrees per radian for the angle path
+        self.box = QVBoxLayout(self)
+        self.box.setContentsMargins(0, 0, 0, 0)
+        self.box.addWidget(self._build_plot(), 1)
+        self.readout = QLabel("")
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        self.readout.setWordWrap(True)
+        self.box.addWidget(self.readout)
+
+    def _build_plot(self) -> pg.PlotWidget:
+        """loss(t) with its slope and curvature at 0, the closed-form overlay, and the t marker."""
+        self.plot = pg.PlotWidget(enableMenu=False)  # pyqtgraph's right-click menus: the view's
+        self.plot.setLabel("bottom", "t")
+        self.plot.setLabel("left", "loss")
+        for ax in ("bottom", "left"):
+            no_si_prefix(self.plot.getAxis(ax))
+        self.plot.addLegend(offset=(-5, 5))
+        self.curve = self.plot.plot([], [], pen=pg.mkPen(CURVE_PEN, width=2), name="loss(t)")
+        self.tangent = self.plot.plot([], [], pen=pg.mkPen(TANGENT_PEN, width=1.5, style=Qt.PenStyle.DashLine),
+                                      name="slope at 0")
+        self.quad = self.plot.plot([], [], pen=pg.mkPen(QUAD_PEN, width=1.5, style=Qt.PenStyle.DotLine),
+                                   name="curvature at 0")
+        # the two-vector closed form (angle path); in the legend only while drawn
+        # drawn wide and translucent under loss(t), so a curve that matches shows as a halo around it
+        self.ref = self.plot.plot([], [], pen=pg.mkPen(REF_PEN + (REF_ALPHA,), width=7))
+        self.ref.setZValue(-1)
+        self.zero = pg.InfiniteLine(0.0, angle=90, pen=pg.mkPen((120, 120, 120), width=1))
+        self.marker = pg.InfiniteLine(0.0, angle=90, movable=False, pen=pg.mkPen((0, 0, 0), width=2))
+        self.plot.addItem(self.zero)
+        self.plot.addItem(self.marker)
+        self.dot = pg.ScatterPlotItem([], [], size=9, brush=pg.mkBrush(0, 0, 0))
+        self.plot.addItem(self.dot)
+        return self.plot
+
+    def set_result(self, result: ProbeResult | None) -> None:
+        """Draw ``result`` (None clears), the marker at t = 0."""
+        self.result = result
+        if result is None:
+            for c in (self.curve, self.tangent, self.quad):
+                c.setData([], [])
+            self._set_reference(None, None)
+            self.readout.setText("")
+            return
+        ts, ls = result.ts, result.losses
+        angle = result.path.kind == "angle"
+        self._xscale = DEG if angle else 1.0
+        self.plot.setLabel("bottom", "θ (degrees)" if angle else "t")
+        xs = ts * self._xscale
+        self.curve.setData(xs, ls)
+        tan, quad = local_models(result, ts)
+        span = float(max(abs(ts[0]), abs(ts[-1])))
+        near = np.abs(ts) <= 0.35 * span
+        self.tangent.setData(xs[near], tan[near])
+        self.quad.setData(xs[near], quad[near])
+        ref = getattr(result, "reference", None) if angle else None
+        self._set_reference(xs, ref)
+        allv = ls if ref is None else np.concatenate([ls, ref])
+        lo, hi = float(np.nanmin(allv)), float(np.nanmax(allv))
+        pad = 0.05 * (hi - lo if hi > lo else max(abs(hi), 1e-6))
+        self.plot.setXRange(float(xs[0]), float(xs[-1]), padding=0.02)
+        self.plot.setYRange(lo - pad, hi + pad, padding=0)
+        self.readout.setText(readout_text(result))
+        self.place_t(0.0)
+
+    def _set_reference(self, xs, ref):
+        legend = self.plot.plotItem.legend
+        if ref is None:
+            self.ref.setData([], [])
+            if legend is not None:
+                legend.removeItem(self.ref)
+            return
+        self.ref.setData(xs, np.asarray(ref, dtype=np.float64))
+        if legend is not None and not any(getattr(sample, "item", None) is self.ref for sample, _ in legend.items):
+            legend.addItem(self.ref, "two-vector closed form")
+
+    def t(self) -> float:
+        """The marker's t in the path's units (radians for the angle path)."""
+        return float(self.marker.value()) / self._xscale
+
+    def place_t(self, t: float) -> tuple[float, float]:
+        """The marker at ``t`` (clipped to the path's range) and the dot at loss(t) on the curve: (t, loss)."""
+        r = self.result
+        if r is None:
+            return float(t), float("nan")
+        t = float(np.clip(t, r.ts[0], r.ts[-1]))
+        self.marker.blockSignals(True)
+        self.marker.setValue(t * self._xscale)
+        self.marker.blockSignals(False)
+        loss = float(np.interp(t, r.ts, r.losses))
+        self.dot.setData([t * self._xscale], [loss])
+        return t, loss
+
+
 class ProbeView(QWidget):
+    """The probe in the Experiments window: its content (``CONTENT``, a ProbeContent: the plot and the
+    readout) with the controls: the path, Probe, the t slider and its label, the marker dragged by hand,
+    showing the model at t, Continue, and the status line. What the content holds (``plot``, ``curve``,
+    ``marker``, ``readout``, ``result``, ...) reads through the view."""
+
     probeRequested = pyqtSignal(dict)  # kind, feature (0-based), direction, seed, range, points
     tChanged = pyqtSignal(float)
     showPerturbed = pyqtSignal(bool)
     continueRequested = pyqtSignal(float, int)  # t, steps
 
+    #: what the view draws (buildable without this widget: the exporter does)
+    CONTENT = ProbeContent
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.result = None
         self.n = 7
+        self.content = self.CONTENT()
+        self.content.marker.setMovable(True)  # dragged by hand in the window: the t shown
+        self.content.plot.getPlotItem().setMenuEnabled(True)  # pyqtgraph's right-click menus (range, export, ...)
+        self.content.readout.setText("Probe the snapshot shown: choose a path and press Probe.")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(self._build_path_controls())
-        lay.addWidget(self._build_plot(), 1)
-        lay.addLayout(self._build_t_row())
-        self.readout = QLabel("Probe the snapshot shown: choose a path and press Probe.")
-        self.readout.setTextFormat(Qt.TextFormat.RichText)
-        self.readout.setWordWrap(True)
-        lay.addWidget(self.readout)
+        lay.addWidget(self.content, 1)
+        self.content.box.insertLayout(1, self._build_t_row())  # between the plot and the readout
         self.status = QLabel("")
         lay.addWidget(self.status)
         self._connect()
@@ -128,7 +239,6 @@ class ProbeView(QWidget):
         self.kind.addItems(["feature", "bias", "random", "angle"])
         self.kind.setToolTip("feature: W_i + t u · bias: b_i + t · random: a random unit direction in (W, b) · "
                              "angle: W_i turned by θ toward the direction, |W_i| kept")
-        self._xscale = 1.0  # plot x per path t: degrees per radian for the angle path
         self.feature = QSpinBox()
         self.feature.setRange(1, self.n)
         self.feature.setPrefix("i = ")
@@ -164,31 +274,6 @@ class ProbeView(QWidget):
         g.addWidget(self.run_button, 1, 6)
         return g
 
-    def _build_plot(self) -> pg.PlotWidget:
-        """loss(t) with its slope and curvature at 0, the closed-form overlay, and the t marker."""
-        self.plot = pg.PlotWidget()
-        self.plot.setLabel("bottom", "t")
-        self.plot.setLabel("left", "loss")
-        for ax in ("bottom", "left"):
-            no_si_prefix(self.plot.getAxis(ax))
-        self.plot.addLegend(offset=(-5, 5))
-        self.curve = self.plot.plot([], [], pen=pg.mkPen(CURVE_PEN, width=2), name="loss(t)")
-        self.tangent = self.plot.plot([], [], pen=pg.mkPen(TANGENT_PEN, width=1.5, style=Qt.PenStyle.DashLine),
-                                      name="slope at 0")
-        self.quad = self.plot.plot([], [], pen=pg.mkPen(QUAD_PEN, width=1.5, style=Qt.PenStyle.DotLine),
-                                   name="curvature at 0")
-        # the two-vector closed form (angle path); in the legend only while drawn
-        # drawn wide and translucent under loss(t), so a curve that matches shows as a halo around it
-        self.ref = self.plot.plot([], [], pen=pg.mkPen(REF_PEN + (REF_ALPHA,), width=7))
-        self.ref.setZValue(-1)
-        self.zero = pg.InfiniteLine(0.0, angle=90, pen=pg.mkPen((120, 120, 120), width=1))
-        self.marker = pg.InfiniteLine(0.0, angle=90, movable=True, pen=pg.mkPen((0, 0, 0), width=2))
-        self.plot.addItem(self.zero)
-        self.plot.addItem(self.marker)
-        self.dot = pg.ScatterPlotItem([], [], size=9, brush=pg.mkBrush(0, 0, 0))
-        self.plot.addItem(self.dot)
-        return self.plot
-
     def _build_t_row(self) -> QHBoxLayout:
         """The t slider, showing the model at t, and continuing training from it."""
         row = QHBoxLayout()
@@ -214,17 +299,9 @@ class ProbeView(QWidget):
         self.direction.currentIndexChanged.connect(self._update_enabled)
         self.run_button.clicked.connect(self.request)
         self.slider.valueChanged.connect(self._slider_moved)
-        self.marker.sigPositionChanged.connect(self._marker_moved)
+        self.content.marker.sigPositionChanged.connect(self._marker_moved)
         self.show_box.toggled.connect(self.showPerturbed.emit)
         self.continue_button.clicked.connect(lambda: self.continueRequested.emit(self.t(), self.steps.value()))
-
-    def figure_controls(self) -> list:
-        """The widgets an exported figure leaves out (app.export.experiment_figures): the path
-        pickers, Probe, the t slider and its readout, Continue; the plot and the readout stay."""
-        caption = [w for w in self.findChildren(QLabel) if w.text() == "path"]
-        return caption + [self.kind, self.feature, self.direction, self.dir_feature, self.angle, self.seed,
-                          self.span, self.points, self.run_button, self.slider, self.t_label, self.show_box,
-                          self.steps, self.continue_button, self.status]
 
     # ------------------------------------------------------------- controls
     def set_model_info(self, n: int, dead: Sequence[int] = (), steps: int | None = None) -> None:
@@ -285,89 +362,55 @@ class ProbeView(QWidget):
         for w in (self.slider, self.show_box, self.continue_button, self.steps):
             w.setEnabled(on)
 
+    def __getattr__(self, name: str) -> Any:
+        """What the content holds (its plot and items, the readout, the result drawn) reads through the view."""
+        if name == "content" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.content, name)
+
     def set_result(self, result: ProbeResult | None) -> None:
-        self.result = result
+        self.content.set_result(result)
         if result is None:
-            for c in (self.curve, self.tangent, self.quad):
-                c.setData([], [])
-            self._set_reference(None, None)
-            self.readout.setText("")
             self._set_has_result(False)
             return
-        ts, ls = result.ts, result.losses
-        angle = result.path.kind == "angle"
-        self._xscale = DEG if angle else 1.0
-        self.plot.setLabel("bottom", "θ (degrees)" if angle else "t")
-        xs = ts * self._xscale
-        self.curve.setData(xs, ls)
-        tan, quad = local_models(result, ts)
-        span = float(max(abs(ts[0]), abs(ts[-1])))
-        near = np.abs(ts) <= 0.35 * span
-        self.tangent.setData(xs[near], tan[near])
-        self.quad.setData(xs[near], quad[near])
-        ref = getattr(result, "reference", None) if angle else None
-        self._set_reference(xs, ref)
-        allv = ls if ref is None else np.concatenate([ls, ref])
-        lo, hi = float(np.nanmin(allv)), float(np.nanmax(allv))
-        pad = 0.05 * (hi - lo if hi > lo else max(abs(hi), 1e-6))
-        self.plot.setXRange(float(xs[0]), float(xs[-1]), padding=0.02)
-        self.plot.setYRange(lo - pad, hi + pad, padding=0)
-        self.readout.setText(readout_text(result))
         self.status.setText("")
         self._set_has_result(True)
         self.set_t(0.0)
 
-    def _set_reference(self, xs, ref):
-        legend = self.plot.plotItem.legend
-        if ref is None:
-            self.ref.setData([], [])
-            if legend is not None:
-                legend.removeItem(self.ref)
-            return
-        self.ref.setData(xs, np.asarray(ref, dtype=np.float64))
-        if legend is not None and not any(getattr(sample, "item", None) is self.ref for sample, _ in legend.items):
-            legend.addItem(self.ref, "two-vector closed form")
-
     # -------------------------------------------------------------------- t
     def t(self) -> float:
         """The marker's t in the path's units (radians for the angle path)."""
-        return float(self.marker.value()) / self._xscale
+        return self.content.t()
 
     def set_t(self, t: float) -> None:
-        if self.result is None:
+        r = self.content.result
+        if r is None:
             return
-        ts = self.result.ts
-        t = float(np.clip(t, ts[0], ts[-1]))
-        self.marker.blockSignals(True)
-        self.marker.setValue(t * self._xscale)
-        self.marker.blockSignals(False)
+        t, loss = self.content.place_t(t)
+        ts = r.ts
         self.slider.blockSignals(True)
         self.slider.setValue(int(round((t - ts[0]) / (ts[-1] - ts[0]) * SLIDER_STEPS)))
         self.slider.blockSignals(False)
-        self._t_changed(t)
+        self._t_changed(t, loss)
 
     def _slider_moved(self, v: int):
-        if self.result is None:
+        r = self.content.result
+        if r is None:
             return
-        ts = self.result.ts
+        ts = r.ts
         t = float(ts[0] + (ts[-1] - ts[0]) * v / SLIDER_STEPS)
         if abs(t) < 0.5 * (ts[-1] - ts[0]) / SLIDER_STEPS:
             t = 0.0
-        self.marker.blockSignals(True)
-        self.marker.setValue(t * self._xscale)
-        self.marker.blockSignals(False)
-        self._t_changed(t)
+        self._t_changed(*self.content.place_t(t))
 
     def _marker_moved(self):
         self.set_t(self.t())
 
-    def _t_changed(self, t: float):
-        r = self.result
-        loss = float(np.interp(t, r.ts, r.losses))
-        self.dot.setData([t * self._xscale], [loss])
-        where = f"θ = {t * DEG:.4g}°" if r.path.kind == "angle" else f"t = {t:.4g}"
+    def _t_changed(self, t: float, loss: float):
+        r = self.content.result
+        where = f"θ = {t * DEG:.4g}°" if r is not None and r.path.kind == "angle" else f"t = {t:.4g}"
         self.t_label.setText(f"{where}   loss ≈ {loss:.5g}")
         self.tChanged.emit(t)
 
 
-__all__ = ["ProbeView", "local_models", "readout_text"]
+__all__ = ["ProbeContent", "ProbeView", "local_models", "readout_text"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PyQt6.QtCore import QAbstractTableModel, QCoreApplication, QEvent, QModelIndex, QObject, Qt, pyqtSignal
@@ -113,21 +113,21 @@ class Partners:
     def __init__(self, groups: Sequence[Sequence[int]], n: int):
         self.groups = groups
         self.n = n
-        self.of = None
+        self.of: np.ndarray | None = None
 
-    def _build(self):
-        self.of = np.full(self.n, -1, dtype=np.int64)
+    def _build(self) -> np.ndarray:
+        of = self.of = np.full(self.n, -1, dtype=np.int64)
         if self.groups:
             lens = [len(g) for g in self.groups]
             flat = np.fromiter((i for g in self.groups for i in g), dtype=np.int64, count=sum(lens))
-            self.of[flat] = np.repeat(np.arange(len(self.groups)), lens)
+            of[flat] = np.repeat(np.arange(len(self.groups)), lens)
+        return of
 
     def get(self, i: int, default: Iterable[int] = ()) -> list[int]:
         if not self.groups:
             return list(default)
-        if self.of is None:
-            self._build()
-        gi = int(self.of[i]) if 0 <= i < len(self.of) else -1
+        of = self.of if self.of is not None else self._build()
+        gi = int(of[i]) if 0 <= i < len(of) else -1
         if gi < 0:
             return list(default)
         return [j for j in self.groups[gi] if j != i]
@@ -238,7 +238,7 @@ def summary_lines(a: Analysis) -> list[str]:
         lines.extend(found)
         if a.verdict == "perfect" and a.finding("irregular") is not None:
             lines.append("  " + WIGGLE_ROOM)
-    rg = "; ".join(f"r \u2248 {g['radius']:.4g}: {ranges_text(np.asarray(g['members']) + 1, 40)}"
+    rg = "; ".join(f"r \u2248 {g['radius']:.4g}: {ranges_text((np.asarray(g['members']) + 1).tolist(), 40)}"
                    for g in a.radius_groups[:6])
     if len(a.radius_groups) > 6:
         rg += f"; ... {len(a.radius_groups) - 6} more"
@@ -249,7 +249,7 @@ def summary_lines(a: Analysis) -> list[str]:
                  + (f" ({rg})" if rg else ""))
     nr, nd = int(np.sum(a.reconstructed_mask)), int(np.sum(a.dead_mask))
     lines.append(f"reconstructed {nr} of {a.n} \u00b7 dead {nd}"
-                 + (f" ({ranges_text(np.nonzero(a.dead_mask)[0] + 1, 40)})" if nd else "")
+                 + (f" ({ranges_text((np.nonzero(a.dead_mask)[0] + 1).tolist(), 40)})" if nd else "")
                  + f" \u00b7 merged groups {len(a.merged_groups)}")
     if a.sparse:
         s = a.sparse
@@ -268,15 +268,15 @@ class FeatureTableModel(QAbstractTableModel):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.a = None
+        self.a: Analysis | None = None
         self.order = np.zeros(0, dtype=np.int64)
         self.colors = np.zeros((0, 4), np.uint8)
-        self.selected = frozenset()
-        self.partners = {}
+        self.selected: frozenset[int] = frozenset()
+        self.partners: Partners | None = None
         self._bold = QFont()
         self._bold.setBold(True)
         self._grey = QColor(130, 130, 130)
-        self._qcolors = {}
+        self._qcolors: dict[int, QColor] = {}
 
     def set_analysis(self, a: Analysis | None, order: ArrayLike, colors: np.ndarray,
                      selected: Iterable[int]) -> None:
@@ -293,7 +293,7 @@ class FeatureTableModel(QAbstractTableModel):
             self._qcolors = {}
         self.colors = colors
         self.selected = frozenset(int(i) for i in selected)
-        self.partners = merged_partners(a) if a is not None else {}
+        self.partners = merged_partners(a) if a is not None else None
         if same_rows:
             if len(order):
                 self.dataChanged.emit(self.index(0, 0), self.index(len(order) - 1, len(COLUMNS) - 1))
@@ -329,14 +329,15 @@ class FeatureTableModel(QAbstractTableModel):
 
     def cell(self, row: int, col: int) -> tuple[str, QColor | None, bool, bool, bool]:
         """(text, colour swatch or None, bold, dead, right-aligned) of a cell, in one call (the delegate's)."""
+        a = self.a
+        assert a is not None  # asked only for the rows of an analysis (rowCount is 0 without one)
         i = int(self.order[row])
         dec = None
         if col == 0:
             dec = self._qcolors.get(i)
             if dec is None:
                 dec = self._qcolors[i] = qcolor(self.colors[i])
-        return (cell_text(self.a, i, col, self.partners), dec, i in self.selected, bool(self.a.dead_mask[i]),
-                0 < col < 7)
+        return (cell_text(a, i, col, self.partners), dec, i in self.selected, bool(a.dead_mask[i]), 0 < col < 7)
 
     def data(self, index: QModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> str | QColor | QFont | int | None:
@@ -371,13 +372,13 @@ class FastDelegate(QStyledItemDelegate):
         self._bold = QFont()
         self._bold.setBold(True)
         self._grey = QColor(130, 130, 130)
-        self._text = None
+        self._text: QColor | None = None
 
     _SELECTED = QStyle.StateFlag.State_Selected.value
 
-    def paint(self, p: QPainter, opt: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(self, p: QPainter | None, opt: QStyleOptionViewItem, index: QModelIndex) -> None:
         m = index.model()
-        if m.a is None:
+        if p is None or not isinstance(m, FeatureTableModel) or m.a is None:
             return
         text, dec, bold, dead, right = m.cell(index.row(), index.column())
         r = opt.rect
@@ -400,17 +401,19 @@ class FastDelegate(QStyledItemDelegate):
 
 
 # ----------------------------------------------------------------------------
-# the panel
+# the content and the panel
 
-class VerdictPanel(QWidget):
-    """Verdict in words + regularity figures (``header``) above the per-feature table (``table``)."""
-
-    featureClicked = pyqtSignal(int)
+class VerdictContent(QWidget):
+    """What the verdict table draws, and nothing else: the verdict in words (``title``), the findings and
+    regularity figures (``header``, in a scroll area), the per-feature table (``table`` over ``model``,
+    painted by a FastDelegate) and its legend, the findings over the table in a splitter. Its table
+    reports no clicks and selects nothing: the window's ``VerdictPanel`` embeds this content and adds
+    those; the exporter (app.export.figure) builds a content alone, sizes it and paints it."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(4)
         # plain-text labels (rich text is re-parsed and re-laid out on every frame)
         # LiveText, not QLabel: a QLabel's setText relayouts the whole window on every frame
@@ -432,7 +435,7 @@ class VerdictPanel(QWidget):
         self.header_scroll.setWidgetResizable(True)
         self.header_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.header_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self._title_style = None
+        self._title_style: str | None = None
         self.model = FeatureTableModel(self)
         self.table = self._build_table()
         self.legend = LiveText(LEGEND, wrap=True)
@@ -453,30 +456,29 @@ class VerdictPanel(QWidget):
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setChildrenCollapsible(False)
-        self._split_by_hand = False  # the user moved the splitter: their sizes stay
-        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_split_by_hand", True))
+        #: the user moved the splitter (the window's panel says so): their sizes stay
+        self.split_by_hand = False
         lay.addWidget(self.splitter, 1)
-        self.analysis = None
+        self.analysis: Analysis | None = None
         self.verdict = ""
         self._frame: Frame | None = None
 
     def _build_table(self) -> QTableView:
+        """The per-feature table, read only: no selection, no clicks (the panel's)."""
         table = QTableView()
         table.setModel(self.model)
         table.setItemDelegate(FastDelegate(table))
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        vh = table.verticalHeader()
+        vh, hh = table.verticalHeader(), table.horizontalHeader()
+        assert vh is not None and hh is not None  # a QTableView has both
         vh.setVisible(False)
         vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         vh.setDefaultSectionSize(20)
-        hh = table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(True)
         for c, w in enumerate((70, 82, 60, 82, 50, 75, 75, 90, 45, 90, 80, 70)):  # norm, bias: 6.096e-09 fits
             table.setColumnWidth(c, w)
-        table.clicked.connect(self._on_clicked)
         return table
 
     def show_not_finite(self, text: str | None) -> None:
@@ -556,16 +558,17 @@ class VerdictPanel(QWidget):
         rows (up to TABLE_ROWS_SHOWN) and the legend; past that both share (the findings scroll).
         Once the user moves the splitter, their sizes stay."""
         total = self.splitter.height()
-        if self._split_by_hand or total <= 0:
+        if self.split_by_hand or total <= 0:
             return
-        need = self.header.heightForWidth(max(self.header_scroll.viewport().width(), 50)) + 4
+        vp = self.header_scroll.viewport()
+        need = self.header.heightForWidth(max(vp.width() if vp is not None else 0, 50)) + 4
         rows = min(self.model.rowCount(), TABLE_ROWS_SHOWN)
         table = (rows + 1) * 20 + 8 + self.legend.heightForWidth(max(self.legend.width(), 50))
         head = int(min(need, max(total - table, 0.35 * total)))
         if abs(self.splitter.sizes()[0] - head) > 2:
             self.splitter.setSizes([head, total - head])
 
-    def resizeEvent(self, e: QResizeEvent) -> None:
+    def resizeEvent(self, e: QResizeEvent | None) -> None:
         super().resizeEvent(e)
         self._share_height()
 
@@ -577,7 +580,51 @@ class VerdictPanel(QWidget):
         """The header as plain text (for tests and export)."""
         return "\n".join(summary_lines(self.analysis)) if self.analysis is not None else ""
 
-    def _on_clicked(self, index):
-        k = self.model.feature_of_row(index.row())
+
+class VerdictPanel(QWidget):
+    """The verdict table in the window: its content (``CONTENT``, a VerdictContent: the verdict, findings and
+    per-feature table) with what is only for the window: a row of the table is selected by a click and
+    reported (``featureClicked``), and a splitter moved by hand keeps its sizes. What the content holds
+    (``title``, ``header``, ``table``, ``model``, ``analysis``, ``verdict``, ``text()``, ...) reads through
+    the panel."""
+
+    featureClicked = pyqtSignal(int)
+    #: what the view draws (buildable without this widget: the exporter does)
+    CONTENT = VerdictContent
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        self.content = self.CONTENT()
+        lay.addWidget(self.content)
+        table = self.content.table
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.clicked.connect(self._on_clicked)
+        self.content.splitter.splitterMoved.connect(self._split_moved)
+
+    def __getattr__(self, name: str) -> Any:
+        """What the content holds (its widgets, the analysis drawn, its texts) reads through the panel."""
+        if name == "content" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.content, name)
+
+    def set_frame(self, frame: Frame | None) -> None:
+        """Draw ``frame`` (None clears): the content draws it (VerdictContent.set_frame), laid out in the
+        panel at once (the content's new height is not left to the event loop)."""
+        self.content.set_frame(frame)
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.LayoutRequest.value)
+
+    @property
+    def frame(self) -> Frame | None:
+        """The frame drawn last."""
+        return self.content.frame
+
+    def _split_moved(self, *_: object) -> None:
+        self.content.split_by_hand = True
+
+    def _on_clicked(self, index: QModelIndex) -> None:
+        k = self.content.model.feature_of_row(index.row())
         if k >= 0:
             self.featureClicked.emit(k)

@@ -3,11 +3,12 @@
 as the explorer's views (``app.export.figure.FigureRenderer``: header, temporary file
 published in one step, SVG flattened for librsvg, lossless PDF images).
 
-Each view is a fresh, never-shown instance of the window's own widget, given the result
-(``set_sweep`` / ``set_result``) and sized to the figure; its controls (the widgets its
-``figure_controls()`` names: path pickers, buttons, sliders) are hidden, so the figure
-shows the plots, tables and readouts. The plots are painted as their pyqtgraph scenes
-(vector paths and text in SVG and PDF), every other widget by its own paint (a table's
+Each figure draws a view's content alone (widgets.sweep_view.SweepContent,
+widgets.datasize_view.DataSizeContent, widgets.probe_view.ProbeContent: the plots, tables,
+readouts and gallery the window's view embeds), a fresh, never-shown instance given the result
+(``set_sweep`` / ``set_result``) and sized to the figure: no view widget and none of its
+controls (pickers, tabs, buttons, sliders) is built. The plots are painted as their pyqtgraph
+scenes (vector paths and text in SVG and PDF), every other widget by its own paint (a table's
 cells, a label's text, the sweep gallery's thumbnails as images).
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PyQt6.QtCore import QPoint, QPointF, QRectF, QSize, Qt
+from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt
 from PyQt6.QtGui import QPainter, QRegion
 from PyQt6.QtWidgets import QWidget
 
@@ -26,26 +27,30 @@ from app.export.figure import (
     ExportError,
     FigureOptions,
     FigureRenderer,
-    Panel,
+    WidgetContentPanel,
     check_output,
     render_graphics_view,
     run_title,
 )
 
 if TYPE_CHECKING:
+    from model.analysis.frame import Frame
     from model.analysis.probe import ProbeResult
     from model.config import TrainConfig
     from model.experiments.datasize import DataSizeSweep
     from model.experiments.sweep import Sweep
     from model.snapshot import Snapshot
-    from widgets.datasize_view import DataSizeView
-    from widgets.probe_view import ProbeView
-    from widgets.sweep_view import SweepView
+    from widgets.datasize_view import DataSizeContent
+    from widgets.probe_view import ProbeContent
+    from widgets.sweep_view import SweepContent
 
 #: The experiment views a figure can show: the key, and what the figure's title calls it.
 EXPERIMENT_VIEWS = {"sweep": "Seed sweep", "datasize": "Dataset size (SMDD)", "probe": "Perturbation probe"}
 #: The default figure size of an experiment view (pixels): they hold more than one plot.
 DEFAULT_SIZE = (1400, 900)
+#: The content's inset in its figure (px): the margin the window's view keeps around it, which the
+#: figures have always shown.
+INSET = 2
 
 
 def paint_widget_tree(p: QPainter, root: QWidget, origin: QPointF, raster: bool) -> None:
@@ -72,33 +77,26 @@ def paint_widget_tree(p: QPainter, root: QWidget, origin: QPointF, raster: bool)
     walk(root)
 
 
-class _WidgetPanel(Panel):
-    """An experiment view as the one panel of a figure (it holds its result; snapshots pass it by)."""
+class ExperimentPanel(WidgetContentPanel):
+    """An experiment view's content as the one panel of a figure (it holds its result; snapshots pass it
+    by), inset by INSET, its pyqtgraph views painted as their scenes (``paint_widget_tree``)."""
 
-    def __init__(self, key: str, options: FigureOptions, view: QWidget):
-        self.key = key
-        self.options = options
-        self.size = QSize(0, 0)
-        self._az0 = None
-        self.gl = False
-        self.view = view
-        view.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-        for w in view.figure_controls():
-            w.hide()
-        self._styled = False
+    def set_frame(self, frame: Frame | None) -> None:
+        """Nothing: the content holds its result (a frame only names the step in the header)."""
 
-    def set_frame(self, frame) -> None:
-        pass
+    def resize(self, w: int, h: int) -> None:
+        super().resize(int(w) - 2 * INSET, int(h) - 2 * INSET)
 
     def paint(self, p: QPainter, rect: QRectF, raster: bool) -> None:
-        paint_widget_tree(p, self.view, rect.topLeft(), raster)
+        paint_widget_tree(p, self.view, rect.topLeft() + QPointF(INSET, INSET), raster)
 
 
 class ExperimentFigureRenderer(FigureRenderer):
-    """A FigureRenderer whose one panel is an experiment view (``EXPERIMENT_VIEWS``) holding its result."""
+    """A FigureRenderer whose one panel is an experiment view's content (``EXPERIMENT_VIEWS``) holding its
+    result."""
 
-    def __init__(self, key: str, view: QWidget, options: FigureOptions | None = None, title: str = ""):
-        self._view = view
+    def __init__(self, key: str, content: QWidget, options: FigureOptions | None = None, title: str = ""):
+        self._content = content
         options = options or FigureOptions(*DEFAULT_SIZE)
         options.legend = False  # no feature colours to explain (the views say what their colours are)
         super().__init__((key,), options, title)
@@ -106,8 +104,8 @@ class ExperimentFigureRenderer(FigureRenderer):
     def known_views(self) -> Sequence[str]:
         return tuple(EXPERIMENT_VIEWS)
 
-    def make_panel(self, key: str) -> Panel:
-        return _WidgetPanel(key, self.options, self._view)
+    def make_panel(self, key: str) -> ExperimentPanel:
+        return ExperimentPanel(key, self.options, self._content)
 
 
 def check_figure_path(path: str | os.PathLike[str], replace: bool, field_name: str = "--out") -> Path:
@@ -116,7 +114,7 @@ def check_figure_path(path: str | os.PathLike[str], replace: bool, field_name: s
     return check_output(path, FIGURE_FORMATS, field_name, replace)
 
 
-def _render(path, key: str, view: QWidget, options: FigureOptions | None, title: str, snap=None,
+def _render(path, key: str, content: QWidget, options: FigureOptions | None, title: str, snap=None,
             replace: bool = False, interrupted=None) -> Path:
     frame = None
     if snap is not None:  # the header's caption names its step and loss
@@ -124,46 +122,48 @@ def _render(path, key: str, view: QWidget, options: FigureOptions | None, title:
         from resources.palette import feature_colors
 
         frame = Frame(snapshot=snap, colors=feature_colors(snap.n))
-    with ExperimentFigureRenderer(key, view, options, title) as r:
+    with ExperimentFigureRenderer(key, content, options, title) as r:
         return r.save(path, frame, replace=replace, interrupted=interrupted)
 
 
-def sweep_view_for(sweep: Sweep, entry: int = 0) -> SweepView:
-    """A SweepView showing configuration ``entry`` of ``sweep``."""
+def sweep_content_for(sweep: Sweep, entry: int = 0) -> SweepContent:
+    """The atlas's content drawing configuration ``entry`` of ``sweep``, laid out for a figure: the table
+    whole (a row per verdict, outcome and finding) over the gallery (all models, by verdict)."""
     from PyQt6.QtWidgets import QSplitter
 
-    from widgets.sweep_view import SweepView
+    from widgets.sweep_view import SweepContent
 
-    v = SweepView()
-    v.set_sweep(sweep)
-    if entry:
-        v.config_box.setCurrentIndex(int(entry))
+    c = SweepContent()
+    c.set_sweep(sweep, int(entry))
     # the table whole (a row per verdict and per finding) over the gallery, which scrolls on screen
-    t = v.table
-    need = t.horizontalHeader().sizeHint().height() + t.rowCount() * t.verticalHeader().defaultSectionSize() + 4
+    t = c.table
+    hh, vh = t.horizontalHeader(), t.verticalHeader()
+    assert hh is not None and vh is not None  # a QTableWidget has both
+    need = hh.sizeHint().height() + t.rowCount() * vh.defaultSectionSize() + 4
     t.setMinimumHeight(need)
     t.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    for sp in v.findChildren(QSplitter):
+    for sp in c.findChildren(QSplitter):
         if sp.orientation() == Qt.Orientation.Vertical:
             sp.setSizes([need + 250, 300])
-    return v
+    return c
 
 
-def datasize_view_for(result: DataSizeSweep, model: int = 0) -> DataSizeView:
-    from widgets.datasize_view import DataSizeView
+def datasize_content_for(result: DataSizeSweep, model: int = 0) -> DataSizeContent:
+    """The dataset-size view's content drawing ``result`` (model ``model`` of each size)."""
+    from widgets.datasize_view import DataSizeContent
 
-    v = DataSizeView()
-    v.set_result(result, model)
-    return v
+    c = DataSizeContent()
+    c.set_result(result, model)
+    return c
 
 
-def probe_view_for(result: ProbeResult, n: int) -> ProbeView:
-    from widgets.probe_view import ProbeView
+def probe_content_for(result: ProbeResult) -> ProbeContent:
+    """The probe view's content drawing ``result`` (the marker at t = 0)."""
+    from widgets.probe_view import ProbeContent
 
-    v = ProbeView()
-    v.set_model_info(n)
-    v.set_result(result)
-    return v
+    c = ProbeContent()
+    c.set_result(result)
+    return c
 
 
 def write_sweep_figure(path: str | os.PathLike[str], sweep: Sweep, options: FigureOptions | None = None,
@@ -178,7 +178,7 @@ def write_sweep_figure(path: str | os.PathLike[str], sweep: Sweep, options: Figu
                                       f"got {int(entry) + 1}")
     if len(sweep.entries) > 1:
         title += f" · configuration {int(entry) + 1} of {len(sweep.entries)}: {sweep.entries[int(entry)].label}"
-    return _render(path, "sweep", sweep_view_for(sweep, entry), options, title, replace=replace,
+    return _render(path, "sweep", sweep_content_for(sweep, entry), options, title, replace=replace,
                    interrupted=interrupted)
 
 
@@ -188,7 +188,7 @@ def write_datasize_figure(path: str | os.PathLike[str], result: DataSizeSweep,
     """The dataset-size view (losses and dimensionalities against T, the hidden embeddings per T)."""
     name = Path(str(getattr(result, "path", "") or "")).name
     title = f"{EXPERIMENT_VIEWS['datasize']}" + (f" · {name}" if name else "")
-    return _render(path, "datasize", datasize_view_for(result, model), options, title, replace=replace,
+    return _render(path, "datasize", datasize_content_for(result, model), options, title, replace=replace,
                    interrupted=interrupted)
 
 
@@ -198,20 +198,22 @@ def write_probe_figure(path: str | os.PathLike[str], result: ProbeResult, snap: 
     """The probe view (loss along the path, slope and curvature at 0, the closed form for the
     angle path, the readout) of the probe of ``snap``; the header names the run and the step."""
     title = EXPERIMENT_VIEWS["probe"] + (f" · {run_title(config, model)}" if config is not None else "")
-    return _render(path, "probe", probe_view_for(result, snap.n), options, title, snap=snap, replace=replace,
+    return _render(path, "probe", probe_content_for(result), options, title, snap=snap, replace=replace,
                    interrupted=interrupted)
 
 
 __all__ = [
     "DEFAULT_SIZE",
     "EXPERIMENT_VIEWS",
+    "INSET",
     "ExperimentFigureRenderer",
+    "ExperimentPanel",
     "ExportError",
     "check_figure_path",
-    "datasize_view_for",
+    "datasize_content_for",
     "paint_widget_tree",
-    "probe_view_for",
-    "sweep_view_for",
+    "probe_content_for",
+    "sweep_content_for",
     "write_datasize_figure",
     "write_probe_figure",
     "write_sweep_figure",

@@ -12,8 +12,11 @@ with a QPainter onto the target device:
 - the 3D view (``PlaneContentPanel``, a render3d.plane_content.PlaneContent): its GL view sized
   to the panel, then ``render_image(w, h)`` at exactly the panel's pixel size (in SVG/PDF a
   bitmap of twice the pixels, line widths and fonts: the same picture, sharper);
-- a view with no content of its own (the verdict table; the Experiments views,
-  app.export.experiment_figures) by its widget (``Panel``: toolbar hidden, ``QWidget.render``).
+- a content that is a widget tree (``WidgetContentPanel``: the verdict table's VerdictContent; the
+  Experiments views' contents, app.export.experiment_figures) by its own paint (``QWidget.render``).
+
+No panel builds a view's widget: no toolbar, status line or control exists during an export
+(tests/app/test_export_content.py counts every widget built).
 
 SVG: QSvgGenerator's output is rewritten by ``app.export.svg_flatten`` (geometry in
 output pixels, literal stroke widths, each panel clipped to its rectangle) so
@@ -304,100 +307,6 @@ def _new_view(key: str):
     return registry.view_class(key)()
 
 
-class Panel:
-    """One view inside a figure drawn by its whole widget, sized to its rectangle, never shown on screen:
-    the path of a view with no drawable content of its own (views.registry.content_class None: the
-    verdict table) and of the Experiments views (app.export.experiment_figures). Its toolbar and status
-    line are hidden; a split view is drawn by ContentPanel or PlaneContentPanel instead."""
-
-    gl = False
-
-    def __init__(self, key: str, options: FigureOptions):
-        self.key = key
-        self.options = options
-        self.size = QSize(0, 0)
-        self.view = _new_view(key)
-        v = self.view
-        v.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-        st = options.view_settings(key)
-        if st is not None:
-            v.set_settings(st)
-        self._strip_chrome()
-        self._styled = False
-
-    # 2D: only the plot(s), in publication style --------------------------------
-    def _strip_chrome(self):
-        v = self.view
-        tb = getattr(v, "toolbar", None)
-        if tb is not None:
-            for i in range(tb.count()):
-                w = tb.itemAt(i).widget()
-                if w is not None:
-                    w.hide()
-        status = getattr(v, "status", None)
-        if isinstance(status, QWidget):
-            status.hide()
-        if v.layout() is not None:
-            v.layout().setContentsMargins(0, 0, 0, 0)
-
-    def graphics_views(self) -> list[pg.GraphicsView]:
-        import pyqtgraph as pg
-
-        return [g for g in self.view.findChildren(pg.GraphicsView)]
-
-    def _style(self):
-        gvs = self.graphics_views()
-        if not gvs:  # a Qt widget (the verdict table): its font
-            font = QFont()
-            font.setPointSizeF(float(self.options.font_size))
-            self.view.setFont(font)
-        publication_style(gvs, self.options.font_size)
-
-    def resize(self, w: int, h: int) -> None:
-        w, h = max(1, int(w)), max(1, int(h))
-        if self.size == QSize(w, h):
-            return
-        self.size = QSize(w, h)
-        v = self.view
-        v.resize(w, h)
-        if not v.isVisible():
-            v.show()
-        v.resize(w, h)
-        if v.layout() is not None:
-            v.layout().activate()
-        QApplication.sendPostedEvents()
-        if not self._styled:  # once the plots have a size (their items map pixels then)
-            self._style()
-            self._styled = True
-
-    def set_frame(self, frame: Frame | None) -> None:
-        self.view.set_frame(frame)
-
-    def set_orbit(self, offset: float) -> None:
-        """No camera in a view drawn by its widget."""
-
-    def prepare(self, frame: Frame | None) -> None:
-        """Nothing to fix before an animation."""
-
-    def paint(self, p: QPainter, rect: QRectF, raster: bool) -> None:
-        """Paint the view into ``rect`` (device pixels; the panel is sized to it)."""
-        gvs = [g for g in self.graphics_views() if g.isVisible()]
-        if not gvs:
-            p.save()
-            p.translate(rect.topLeft())
-            self.view.render(p, QPoint(0, 0), flags=QWidget.RenderFlag.DrawChildren)
-            p.restore()
-            return
-        for gv in gvs:
-            off = gv.mapTo(self.view, QPoint(0, 0))
-            render_graphics_view(p, gv, QRectF(rect.x() + off.x(), rect.y() + off.y(), gv.width(), gv.height()),
-                                 raster)
-
-    def close(self) -> None:
-        self.view.close()
-        self.view.deleteLater()
-
-
 def publication_style(gvs: Sequence[pg.GraphicsView], font_size: float) -> None:
     """The plots of these views in print style: axes in the figure's font and darker ink, no SI
     prefix, labels a point smaller, no cached pixmaps (vector output)."""
@@ -585,6 +494,76 @@ class PlaneContentPanel:
         self.view.close()
 
 
+class WidgetContentPanel:
+    """One view inside a figure from its drawable content where that content is a widget tree
+    (views.registry.content_class: the verdict table's widgets.verdict_panel.VerdictContent, its title,
+    findings and per-feature table; an Experiments view's content, app.export.experiment_figures): no
+    view widget, no click handling, selection or controls are built. The content is sized to the
+    panel's rectangle, never shown on screen, and painted by its own paint (``QWidget.render``, children
+    included); its plots, if any, in publication style."""
+
+    gl = False
+
+    def __init__(self, key: str, options: FigureOptions, content: QWidget):
+        self.key = key
+        self.options = options
+        self.size = QSize(0, 0)
+        # Any: each content class has its own drawing API (set_frame for a view drawn by frames)
+        self.view: Any = content
+        content.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        self._styled = False
+
+    def graphics_views(self) -> list[pg.GraphicsView]:
+        import pyqtgraph as pg
+
+        return list(self.view.findChildren(pg.GraphicsView))
+
+    def _style(self) -> None:
+        gvs = self.graphics_views()
+        if not gvs:  # Qt widgets only (the verdict table): the figure's font
+            font = QFont()
+            font.setPointSizeF(float(self.options.font_size))
+            self.view.setFont(font)
+        publication_style(gvs, self.options.font_size)
+
+    def resize(self, w: int, h: int) -> None:
+        w, h = max(1, int(w)), max(1, int(h))
+        if self.size == QSize(w, h):
+            return
+        self.size = QSize(w, h)
+        v = self.view
+        v.resize(w, h)
+        if not v.isVisible():
+            v.show()  # off screen (WA_DontShowOnScreen): lays the content out at the size
+        v.resize(w, h)
+        if v.layout() is not None:
+            v.layout().activate()
+        QApplication.sendPostedEvents()
+        if not self._styled:  # once the plots have a size (their items map pixels then)
+            self._style()
+            self._styled = True
+
+    def set_frame(self, frame: Frame | None) -> None:
+        self.view.set_frame(frame)
+
+    def set_orbit(self, offset: float) -> None:
+        """No camera in a 2D view."""
+
+    def prepare(self, frame: Frame | None) -> None:
+        """Nothing to fix before an animation."""
+
+    def paint(self, p: QPainter, rect: QRectF, raster: bool) -> None:
+        """Paint the content into ``rect`` (device pixels; the panel is sized to it)."""
+        p.save()
+        p.translate(rect.topLeft())
+        self.view.render(p, QPoint(0, 0), flags=QWidget.RenderFlag.DrawChildren)
+        p.restore()
+
+    def close(self) -> None:
+        self.view.close()
+        self.view.deleteLater()
+
+
 def render_graphics_view(p: QPainter, gv: pg.GraphicsView, target: QRectF, raster: bool) -> None:
     """Paint a pyqtgraph GraphicsView's scene into ``target``: vector paths and text on an SVG or PDF
     painter (``raster`` False: pyqtgraph's export mode, e.g. scatter symbols as paths, not cached
@@ -624,7 +603,7 @@ class FigureRenderer:
         # antialiased lines, as in the window (app.gui sets it there; a headless export did not,
         # and its PNG lines were jagged next to the same figure in SVG / PDF)
         pg.setConfigOptions(antialias=True)
-        self.panels: list[Panel | ContentPanel | PlaneContentPanel] = []
+        self.panels: list[ContentPanel | PlaneContentPanel | WidgetContentPanel] = []
         try:
             for k in self.panels_keys:
                 self.panels.append(self.make_panel(k))
@@ -641,17 +620,17 @@ class FigureRenderer:
         """The panel keys this renderer draws (a subclass draws other widgets: experiment views)."""
         return VIEWS
 
-    def make_panel(self, key: str) -> Panel | ContentPanel | PlaneContentPanel:
+    def make_panel(self, key: str) -> ContentPanel | PlaneContentPanel | WidgetContentPanel:
         """A fresh, never-shown panel for ``key``: the view's drawable content alone when it has one
         (views.registry.content_class), else its widget (a subclass builds its own)."""
         try:
             content = registry.content_class(key)
         except ImportError as exc:  # a GL view without OpenGL here
             raise ExportError("--view", f"view {key} cannot be drawn here: {exc}") from None
-        if content is None:
-            return Panel(key, self.options)
         if registry.spec(key).gl:
             return PlaneContentPanel(key, self.options, content)
+        if issubclass(content, QWidget):  # a widget tree (the verdict table, an Experiments view)
+            return WidgetContentPanel(key, self.options, content())
         return ContentPanel(key, self.options, content)
 
     @property

@@ -268,19 +268,21 @@ def sheet(parts: Sequence[tuple[FigureRenderer, Shown]], w: int, h: int) -> QIma
 
 
 def datasize_image(result: DataSizeSweep, w: int, h: int) -> QImage:
-    """The dataset-size view (loss and dimensionality against T, the embeddings per T) as an image."""
+    """The dataset-size view's content (loss and dimensionality against T, the embeddings per T) as an image,
+    inset as in its Experiments figure (app.export.experiment_figures.INSET); no view widget is built."""
     import pyqtgraph as pg
     from PyQt6.QtCore import QPoint, Qt
     from PyQt6.QtGui import QColor, QImage, QPainter
     from PyQt6.QtWidgets import QApplication, QWidget
 
-    from widgets.datasize_view import DataSizeView
+    from app.export.experiment_figures import INSET
+    from widgets.datasize_view import DataSizeContent
 
     pg.setConfigOptions(antialias=True, background="w", foreground="k")  # as the window (app.gui)
-    v = DataSizeView()
+    v = DataSizeContent()
     v.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
     try:
-        v.resize(w, h)
+        v.resize(w - 2 * INSET, h - 2 * INSET)
         v.show()
         v.set_result(result)
         for _ in range(3):
@@ -290,7 +292,7 @@ def datasize_image(result: DataSizeSweep, w: int, h: int) -> QImage:
         p = QPainter(img)
         try:
             p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-            v.render(p, QPoint(0, 0), flags=QWidget.RenderFlag.DrawChildren)
+            v.render(p, QPoint(INSET, INSET), flags=QWidget.RenderFlag.DrawChildren)
         finally:
             p.end()
     finally:

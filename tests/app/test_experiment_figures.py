@@ -84,12 +84,14 @@ def test_probe_view_figure_shows_the_curve(qapp, tmp_path):
     out = write_probe_figure(tmp_path / "probe.png", res, snap, cfg)
     a = _pixels(out)
     assert _has_colour(a, CURVE_PEN, count=200)
-    # nothing of the controls: the figure hides them (no "Probe" or "Continue" button is drawn, so the
-    # widget's figure_controls are hidden while it is painted)
-    from app.export.experiment_figures import probe_view_for
+    # the figure draws the probe's content: the marker and its dot at t = 0 on loss(0), no control built
+    from PyQt6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QSlider
 
-    v = probe_view_for(res, snap.n)
-    assert v.run_button in v.figure_controls() and v.continue_button in v.figure_controls()
+    from app.export.experiment_figures import probe_content_for
+
+    c = probe_content_for(res)
+    assert c.t() == 0.0 and list(c.dot.getData()[1]) == pytest.approx([res.loss0])
+    assert not c.findChildren((QAbstractButton, QAbstractSpinBox, QComboBox, QSlider))
 
 
 def test_experiments_window_export_buttons_write_each_view(qtbot, tmp_path, files, monkeypatch):

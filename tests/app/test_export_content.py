@@ -2,25 +2,49 @@
 (views.registry.content_class) is exported without building its widget, its toolbar, its status
 line or any control; the window's view embeds that same content. The 3D view's content builds one
 widget, its GL view (a QOpenGLWidget: GL needs a widget with a context to render into), hidden: that
-is the whole of what its export builds."""
+is the whole of what its export builds. So are the Experiments window's views
+(app.export.experiment_figures): their figures build the plots, tables, readouts and gallery, none of
+the pickers, tabs, buttons or sliders."""
 import pytest
 
 pytest.importorskip("PyQt6")
 from PyQt6 import sip
 from PyQt6.QtCore import QEvent
-from PyQt6.QtWidgets import QAbstractButton, QApplication, QComboBox, QGraphicsView, QLabel, QWidget
+from PyQt6.QtWidgets import (
+    QAbstractButton,
+    QAbstractScrollArea,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QGraphicsView,
+    QLabel,
+    QLineEdit,
+    QSlider,
+    QTabBar,
+    QWidget,
+)
 
-from app.export.figure import ContentPanel, FigureOptions, FigureRenderer, PlaneContentPanel
+from app.export.figure import ContentPanel, FigureOptions, FigureRenderer, PlaneContentPanel, WidgetContentPanel
 from views import registry
+from widgets.datasize_view import DataSizeView
 from widgets.live_text import LiveText
+from widgets.probe_view import ProbeView
+from widgets.sweep_view import SweepView
+from widgets.verdict_panel import VerdictContent, VerdictPanel
 from widgets.views2d import PlotContent, PlotPanel
 
-#: The views split so far; a view taken back to drawing in its widget fails here.
+#: The plot views split so far; a view taken back to drawing in its widget fails here.
 SPLIT = {"bias", "gram", "history", "loss", "wheel", "zones"}
 #: The GL views split so far.
 SPLIT_GL = {"plane3d"}
+#: The views whose content is a widget tree (a table, labels): drawn by their own paint.
+WIDGET_SPLIT = {"verdict"}
 #: Widgets that are chrome: controls, labels, the note, a whole view widget.
 CHROME = (QAbstractButton, QComboBox, QLabel, LiveText, PlotPanel)
+#: Controls: what a hand works (a content of tables and labels has none).
+CONTROLS = (QAbstractButton, QComboBox, QAbstractSpinBox, QSlider, QTabBar, QLineEdit)
+#: The views' widgets, the chrome around a content.
+VIEW_WIDGETS = (PlotPanel, VerdictPanel, SweepView, DataSizeView, ProbeView)
 
 
 @pytest.fixture
@@ -30,7 +54,7 @@ def gl(qapp):
 
 
 def split_views() -> set[str]:
-    return {v.key for v in registry.VIEWS if not v.gl and registry.content_class(v.key) is not None}
+    return {v.key for v in registry.VIEWS if not v.gl}
 
 
 def in_graphics_view(w) -> bool:
@@ -63,17 +87,21 @@ def plot_items(r) -> int:
 def plot_option_roots(r) -> set[int]:
     """pyqtgraph's own plot-options menu of every pg.PlotItem drawn (built by PlotItem.__init__ for its
     context menu, which the views turn off; never shown): its menu and form, as top-level widgets."""
+    return option_roots([gv for pn in r.panels for gv in pn.graphics_views()])
+
+
+def option_roots(gvs) -> set[int]:
+    """The top-level widgets of pyqtgraph's plot-options menus of the pg.PlotItems in these views."""
     import pyqtgraph as pg
 
     roots = set()
-    for pn in r.panels:
-        for gv in pn.graphics_views():
-            for it in gv.scene().items():
-                if isinstance(it, pg.PlotItem):
-                    c = it.ctrl
-                    groups = (c.transformGroup, c.decimateGroup, c.averageGroup, c.alphaGroup, c.gridGroup,
-                              c.pointsGroup)
-                    roots |= {address(top(g)) for g in groups} | {address(top(it.ctrlMenu))}
+    for gv in gvs:
+        for it in gv.scene().items():
+            if isinstance(it, pg.PlotItem):
+                c = it.ctrl
+                groups = (c.transformGroup, c.decimateGroup, c.averageGroup, c.alphaGroup, c.gridGroup,
+                          c.pointsGroup)
+                roots |= {address(top(g)) for g in groups} | {address(top(it.ctrlMenu))}
     return roots
 
 
@@ -101,10 +129,37 @@ def widgets_of_export(panels, ctx):
     return kinds, new
 
 
+def frame_part(w) -> bool:
+    """``w`` is part of a scroll area's own frame (its scroll bars, a table's corner button), not of what
+    the area shows (the widgets in its viewport)."""
+    child = w
+    parent = w.parentWidget()
+    while parent is not None:
+        if isinstance(parent, QAbstractScrollArea):
+            vp = parent.viewport()
+            return not (child is vp or (vp is not None and vp.isAncestorOf(child)))
+        child, parent = parent, parent.parentWidget()
+    return False
+
+
+def chrome_of(widgets) -> list[str]:
+    """The chrome among ``widgets``: a view widget, or a control that is not a scroll area's own part."""
+    return [type(w).__name__ for w in widgets
+            if isinstance(w, VIEW_WIDGETS) or (isinstance(w, CONTROLS) and not frame_part(w))]
+
+
+def fresh_widgets(make):
+    """(what ``make()`` returns, the widgets alive afterwards that were not before it ran)."""
+    before = set(map(address, QApplication.allWidgets()))
+    out = make()
+    return out, [w for w in QApplication.allWidgets() if address(w) not in before]
+
+
 def test_the_split_views_are_the_registrys():
-    assert split_views() >= SPLIT, f"not split: {SPLIT - split_views()}"
+    assert split_views() >= SPLIT | WIDGET_SPLIT, f"not split: {(SPLIT | WIDGET_SPLIT) - split_views()}"
     for key in split_views():
-        assert issubclass(registry.content_class(key), PlotContent), key
+        cls = registry.content_class(key)
+        assert issubclass(cls, QWidget if key in WIDGET_SPLIT else PlotContent), key
 
 
 @pytest.mark.parametrize("key", sorted(SPLIT))
@@ -119,13 +174,116 @@ def test_an_export_of_a_split_view_builds_no_chrome(session7, key):
     assert sum(gv for *_, gv in new) == 1  # the content's one view onto its scene
 
 
-def test_the_check_sees_the_chrome_of_a_view_drawn_by_its_widget(session7):
-    """The verdict table is not split: its export builds its widget, and the check above says so."""
-    assert registry.content_class("verdict") is None
-    kinds, new = widgets_of_export(("verdict",), session7.frame_at(None))
-    assert ContentPanel not in kinds
-    assert any(is_chrome for _, is_chrome, _, _ in new)
-    assert any(not inside for _, _, inside, _ in new)
+def test_an_export_of_the_verdict_table_builds_its_content_alone(session7):
+    """The verdict table's export builds a VerdictContent (title, findings, the feature table): no
+    VerdictPanel, no control, and every widget it built lies in that content."""
+    ctx = session7.frame_at(None)
+    before = set(map(address, QApplication.allWidgets()))
+    with FigureRenderer(("verdict",), FigureOptions(width=500, height=360)) as r:
+        r.image(ctx)
+        assert [type(p) for p in r.panels] == [WidgetContentPanel]
+        content = r.panels[0].view
+        assert type(content) is VerdictContent and content.verdict == ctx.analysis.verdict
+        fresh = [w for w in QApplication.allWidgets() if address(w) not in before]
+        assert content.table.model().rowCount() == 7 and content.table in fresh
+        assert not chrome_of(fresh), f"the export built {chrome_of(fresh)}"
+        outside = [type(w).__name__ for w in fresh if address(top(w)) != address(content)]
+        assert not outside, f"widgets outside the content: {outside}"
+        # the table reports no click and selects nothing: that is the panel's
+        assert content.table.receivers(content.table.clicked) == 0
+        assert content.table.selectionMode() == content.table.SelectionMode.NoSelection
+        counts = len(fresh)
+    assert counts > 5  # the content's own widgets were counted (title, findings, table, legend, ...)
+
+
+@pytest.mark.parametrize("key", ["zones", "verdict"])
+def test_the_check_sees_the_chrome_of_a_whole_view(qtbot, key):
+    """The control case: the same count over the window's view widget finds its chrome (the plot view's
+    reset button, the verdict panel itself), so a clean count above is not a blind one."""
+    view, fresh = fresh_widgets(registry.view_class(key))
+    qtbot.addWidget(view)
+    found = chrome_of(fresh)
+    assert type(view).__name__ in found
+    if key == "zones":
+        assert "QToolButton" in found  # the toolbar's reset button
+        assert any(isinstance(w, (QLabel, LiveText)) and not in_graphics_view(w) for w in fresh)  # note, status
+    else:
+        assert view.table.receivers(view.table.clicked) == 1  # the panel's click
+
+
+# -------------------------------------------------------------- the Experiments window's views
+@pytest.fixture(scope="module")
+def experiment_files(tmp_path_factory):
+    from tests.app.experiment_data import hand_datasize, hand_sweep
+
+    d = tmp_path_factory.mktemp("content")
+    return hand_sweep(d / "sweep.h5"), hand_datasize(d / "smdd.h5")
+
+
+def _widgets_of_experiment_figure(monkeypatch, write):
+    """(the content painted, the widgets alive while the figure is painted that were not before ``write``
+    ran): the real write_*_figure path, watched from inside its paint."""
+    seen = {}
+    paint = FigureRenderer.paint
+
+    def watching(self, p, frame, raster=True):
+        paint(self, p, frame, raster)
+        seen["content"] = self.panels[0].view
+        menus = option_roots(self.panels[0].graphics_views())  # pyqtgraph's own, as above
+        seen["alive"] = [w for w in QApplication.allWidgets() if address(top(w)) not in menus]
+
+    monkeypatch.setattr(FigureRenderer, "paint", watching)
+    before = set(map(address, QApplication.allWidgets()))
+    write()
+    return seen["content"], [w for w in seen["alive"] if address(w) not in before]
+
+
+@pytest.mark.parametrize("key", ["sweep", "datasize", "probe"])
+def test_an_experiment_figure_builds_its_content_and_no_control(qapp, monkeypatch, tmp_path, experiment_files, key):
+    from app.export import experiment_figures as ef
+    from model.experiments.datasize import open_datasize
+    from model.experiments.sweep import open_sweep
+    from tests.app.experiment_data import seed_probe
+    from widgets.datasize_view import DataSizeContent
+    from widgets.probe_view import ProbeContent
+    from widgets.sweep_view import SweepContent
+
+    out = tmp_path / f"{key}.png"
+    if key == "sweep":
+        write, kind = (lambda: ef.write_sweep_figure(out, open_sweep(experiment_files[0]))), SweepContent
+    elif key == "datasize":
+        write, kind = (lambda: ef.write_datasize_figure(out, open_datasize(experiment_files[1]))), DataSizeContent
+    else:
+        res, snap, cfg = seed_probe()
+        write, kind = (lambda: ef.write_probe_figure(out, res, snap, cfg)), ProbeContent
+    content, fresh = _widgets_of_experiment_figure(monkeypatch, write)
+    assert out.exists() and type(content) is kind
+    assert address(content) in set(map(address, fresh))
+    assert not chrome_of(fresh), f"{key}: the figure built {chrome_of(fresh)}"
+    outside = [type(w).__name__ for w in fresh if address(top(w)) != address(content) and not empty_top(w)]
+    assert not outside, f"{key}: widgets outside the content: {outside}"
+    assert any(isinstance(w, QGraphicsView) for w in fresh)  # its plots were built (and counted)
+
+
+@pytest.mark.parametrize("cls", [SweepView, DataSizeView, ProbeView])
+def test_the_check_sees_the_controls_of_an_experiment_view(qtbot, cls):
+    """The control case of the Experiments views: the window's view is chrome, and the sweep's and the
+    probe's carry controls (pickers, tabs; buttons, slider, spin boxes)."""
+    view, fresh = fresh_widgets(cls)
+    qtbot.addWidget(view)
+    found = chrome_of(fresh)
+    assert cls.__name__ in found
+    if cls is SweepView:
+        assert {"QComboBox", "QTabBar"} <= set(found)
+    elif cls is ProbeView:
+        assert {"QPushButton", "QSlider", "QSpinBox", "QComboBox"} <= set(found)
+    assert type(view.content) is cls.CONTENT and view.content.parentWidget() is view
+    # pyqtgraph's right-click menus are the window's: its view turns them on, a content alone has none
+    items = [view.plot.getPlotItem()] if cls is ProbeView else view.content.plot_items()
+    assert items and all(pi.getViewBox().menu is not None for pi in items)
+    alone = cls.CONTENT()
+    items = [alone.plot.getPlotItem()] if cls is ProbeView else alone.plot_items()
+    assert all(pi.getViewBox().menu is None for pi in items)
 
 
 @pytest.mark.parametrize("key", sorted(SPLIT))

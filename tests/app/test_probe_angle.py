@@ -162,3 +162,28 @@ def test_probe_view_draws_the_angle_path_in_degrees_with_the_overlay(qtbot):
     v.set_t(0.25)
     assert v.marker.value() == pytest.approx(0.25) and v.plot.getAxis("bottom").labelText == "t"
     v.close()
+
+
+def test_the_marker_is_dragged_in_the_window_and_fixed_in_the_content(qtbot):
+    """The marker moved by hand (as a drag sets its value) moves the slider, the t label and asks for the model
+    at t (tChanged); that is the view's: the probe's content alone (what a figure draws) has a fixed marker."""
+    from tests.app.experiment_data import seed_probe
+    from widgets.probe_view import SLIDER_STEPS, ProbeContent, ProbeView
+
+    res, snap, _ = seed_probe()
+    v = ProbeView()
+    qtbot.addWidget(v)
+    v.set_model_info(snap.n)
+    v.set_result(res)
+    assert v.marker.movable and v.slider.value() == SLIDER_STEPS // 2
+    ts = res.ts
+    t = float(ts[0] + 0.75 * (ts[-1] - ts[0]))
+    with qtbot.waitSignal(v.tChanged, timeout=1000) as sig:
+        v.marker.setValue(t)  # what a drag of the line does
+    assert sig.args[0] == pytest.approx(t)
+    assert v.slider.value() == round(0.75 * SLIDER_STEPS)
+    assert f"t = {t:.4g}" in v.t_label.text()
+    assert list(v.dot.getData()[1]) == pytest.approx([np.interp(t, ts, res.losses)])
+    alone = ProbeContent()
+    alone.set_result(res)
+    assert not alone.marker.movable and alone.t() == 0.0

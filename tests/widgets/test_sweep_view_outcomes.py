@@ -3,10 +3,11 @@ the table, and the gallery filtered by outcome (and by outcome and finding toget
 import numpy as np
 import pyqtgraph as pg
 import pytest
+from PyQt6.QtWidgets import QComboBox
 
 from model.config import TrainConfig
 from model.experiments.sweep import run_sweep
-from widgets.sweep_view import SweepView
+from widgets.sweep_view import SweepContent, SweepView
 
 
 @pytest.fixture(scope="module")
@@ -38,4 +39,5 @@ def test_the_curve_and_the_outcome_filter(qtbot, sweep):
     v.show_outcome(None)
     v.show_finding(None)
     assert v.gallery.gallery_model.rowCount() == e.K
-    assert v.outcome_box in v.figure_controls()
+    # the filters are the view's: the atlas's content alone (what a figure draws) has no picker
+    assert not SweepContent().findChildren(QComboBox)

@@ -214,3 +214,29 @@ def test_every_column_has_a_tooltip_and_the_margins_are_explained(qtbot):
     legend = v.legend.text()
     assert v.legend.isVisible() and "'dec' = decades" in legend and "D_i" in legend and "p_i" in legend
     assert "dec]" in v.header.text()  # the margins the legend explains are there
+
+
+def test_a_splitter_moved_by_hand_stays_where_the_hand_left_it(qtbot, qapp):
+    """The hand-moved splitter is the panel's (chrome): after a move, a new frame and a resize keep the sizes; the
+    content alone (what an export draws) shares the height by its text."""
+    from widgets.verdict_panel import VerdictContent
+
+    v = show(qtbot, VerdictPanel())
+    v.resize(700, 500)
+    fr = make_frame(symmetric_failure_snapshot())
+    v.set_frame(fr)
+    qapp.processEvents()
+    sp = v.content.splitter
+    auto = sp.sizes()[0]
+    sp.moveSplitter(auto + 60, 1)  # as a drag of the handle does (emits splitterMoved)
+    moved = sp.sizes()[0]
+    assert abs(moved - (auto + 60)) <= 2 and v.content.split_by_hand
+    v.set_frame(fr)  # the next frame shares the height again, unless a hand moved the splitter
+    qapp.processEvents()
+    assert sp.sizes()[0] == moved
+    v.content.split_by_hand = False  # the control: unmoved, the findings take their text's share again
+    v.set_frame(fr)
+    qapp.processEvents()
+    assert abs(sp.sizes()[0] - auto) <= 2
+    alone = VerdictContent()
+    assert not alone.split_by_hand and alone.table.receivers(alone.table.clicked) == 0
