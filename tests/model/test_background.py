@@ -186,3 +186,51 @@ def test_an_unused_worker_starts_no_thread_and_closes_at_once():
 def test_a_depth_below_one_is_refused():
     with pytest.raises(ValueError, match="depth"):
         Worker("bad", depth=0)
+
+
+# ------------------------------------------------------------ the model's users of the Worker
+def thread_ends(name: str) -> bool:
+    """Whether every thread called ``name`` ends within WAIT_S (joined, so nothing is polled)."""
+    for t in [t for t in threading.enumerate() if t.name == name]:
+        t.join(WAIT_S)
+        if t.is_alive():
+            return False
+    return True
+
+
+class CountingStream:
+    """A batch stream that hands out 0, 1, 2, ... (and the thread that drew each); ``fail_at``
+    makes that draw raise."""
+
+    def __init__(self, fail_at: int | None = None):
+        self.k, self.fail_at, self.threads = 0, fail_at, set()
+
+    def next_coo(self):
+        self.threads.add(threading.current_thread().name)
+        if self.k == self.fail_at:
+            raise MemoryError("cannot draw the batch")
+        self.k += 1
+        return self.k - 1
+
+
+def test_prefetch_draws_ahead_on_a_worker_in_the_stream_s_order():
+    from model.training.sparse_backend import Prefetch
+
+    stream = CountingStream()
+    pre = Prefetch(stream, ahead=3)  # type: ignore[arg-type]  # any object with next_coo
+    assert [pre.next_coo() for _ in range(50)] == list(range(50))  # the stream's order, none lost
+    assert stream.threads == {THREAD_PREFIX + "batch-prefetch"}
+    assert stream.k <= 50 + 3  # at most `ahead` drawn beyond what was taken
+    pre.close()
+    assert thread_ends(THREAD_PREFIX + "batch-prefetch")
+
+
+def test_prefetch_raises_a_failed_draw_in_the_consumer_and_again_after():
+    from model.training.sparse_backend import Prefetch
+
+    pre = Prefetch(CountingStream(fail_at=2), ahead=4)  # type: ignore[arg-type]
+    assert pre.next_coo() == 0 and pre.next_coo() == 1
+    for _ in range(2):
+        with pytest.raises(MemoryError, match="cannot draw"):
+            pre.next_coo()
+    assert thread_ends(THREAD_PREFIX + "batch-prefetch")  # the failure stopped the line: it ends by itself
