@@ -4,7 +4,8 @@ GIF: Pillow, one frame at a time).
 
 The frame loop renders on the calling (GUI) thread, a frame at a time
 (``AnimationJob.step(budget)``: the window calls it from a timer, the CLI in a
-loop), and hands the pixels to an encoder thread through a short queue. The
+loop), and hands the pixels to the encoder's Worker (model/background.py)
+through a short bounded line. The
 file is written to a temporary file beside the target and renamed when the
 last frame is in; cancel or an error removes the temporary file, so no
 half-written file is left behind.
@@ -13,8 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from app.export.figure import (
     temp_path,
     write_error,
 )
+from model.background import Outcome, Worker
 
 ANIMATION_FORMATS = (".mp4", ".gif")
 DEFAULT_FRAMES = 150
@@ -208,33 +208,30 @@ class GifEncoder:
 
 
 class EncoderThread:
-    """Feeds an encoder from a worker thread through a short queue (the renderer never waits
-    on the encoder for long; ``ready()`` says whether a frame can be handed over now)."""
+    """Feeds an encoder on a Worker (model/background.py, thread ``work:export-encoder``): a pipe.
+    Frames go through a bounded line (``depth``) in order; ``put`` holds the renderer while the
+    line is full (``ready()`` says whether a frame can be handed over now). The first failed
+    write stops the line (``stop_on_failure``) and is raised in the renderer's thread, once, at
+    its next ``put`` or at ``finish``; the frames behind it are dropped. The CLI runs no Qt event
+    loop, so the outcome is delivered directly: the Worker keeps the error for the renderer."""
 
     def __init__(self, encoder: Mp4Encoder | GifEncoder, depth: int = 4):
         self.encoder = encoder
-        self.q: queue.Queue = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
-        self._abort = False
-        self.thread = threading.Thread(target=self._run, name="export-encoder", daemon=True)
-        self.thread.start()
+        self.worker = Worker("export-encoder", self._deliver, depth=depth, stop_on_failure=True)
 
-    def _run(self):
-        while True:
-            item = self.q.get()
-            if item is None or self._abort:
-                return
-            if self.error is not None:
-                continue
-            try:
-                self.encoder.write(item)
-            except BaseException as exc:  # noqa: BLE001 - surfaced to the caller at its next put/finish
-                self.error = exc
+    def _deliver(self, outcome: Outcome) -> None:
+        if not outcome.ok and self.error is None:
+            self.error = outcome.error
 
     def ready(self) -> bool:
-        return not self.q.full()
+        return self.worker.waiting() < (self.worker.depth or 1)
 
-    def _check(self):
+    def idle(self) -> bool:
+        """Every frame handed over has been taken by the encoder."""
+        return self.worker.waiting() == 0
+
+    def _check(self) -> None:
         if self.error is not None:
             if isinstance(self.error, ExportError):
                 raise self.error
@@ -243,19 +240,15 @@ class EncoderThread:
             raise ExportError("--out", f"encoding failed: {' '.join(str(self.error).split())[:300]}", status=1)
 
     def put(self, frame: bytes) -> None:
+        """Hand a frame over (waiting while the line is full); raises the encoder's failure."""
         self._check()
-        while True:
-            try:
-                self.q.put(frame, timeout=0.1)
-                return
-            except queue.Full:
-                self._check()
-                if not self.thread.is_alive():
-                    raise ExportError("--out", "the encoder stopped") from None
+        if not self.worker.submit(lambda: self.encoder.write(frame)):
+            self._check()  # the failure that stopped the line
+            raise ExportError("--out", "the encoder stopped", status=1)
 
     def finish(self) -> None:
-        self.q.put(None)
-        self.thread.join()
+        """Wait for every frame to be written, then close the encoder; raises its failure."""
+        self.worker.close(drain=True)
         self._check()
         try:
             self.encoder.close()
@@ -263,14 +256,8 @@ class EncoderThread:
             raise write_error(getattr(self.encoder, "name", "the file"), exc) from None
 
     def abort(self) -> None:
-        self._abort = True
-        while True:
-            try:
-                self.q.get_nowait()
-            except queue.Empty:
-                break
-        self.q.put(None)
-        self.thread.join(10.0)
+        """Drop the frames waiting, wait (at most 10 s) for the one being written, abort the encoder."""
+        self.worker.close(10.0)
         self.encoder.abort()
 
 
@@ -387,7 +374,7 @@ class AnimationJob:
 
     def encoder_idle(self) -> bool:
         """True when every queued frame has been taken by the encoder (finish() then waits at most one frame)."""
-        return self.enc is None or self.enc.q.empty()
+        return self.enc is None or self.enc.idle()
 
     def finish(self) -> Path:
         """Wait for the encoder, then move the file into place."""

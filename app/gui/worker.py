@@ -1,7 +1,9 @@
-"""Background jobs: a Python thread that runs one computation and never touches a widget.
+"""The windows' adapters of the one background-work mechanism (model/background.py's ``Worker``):
+each runs its work on a Worker and delivers the outcome through a Qt signal, which the GUI thread
+receives queued; no thread here touches a widget.
 
 ``BackgroundJob`` runs ``fn(progress)`` (training, a sweep, a probe, a dataset-size
-sweep) and reports through Qt signals, which the GUI receives queued:
+sweep) on a Worker of one request and reports through Qt signals:
 
 - ``progressed()``: coalesced. The thread keeps the newest report in ``latest``
   and sends a signal only when the GUI has taken the previous one
@@ -16,19 +18,20 @@ sweep) and reports through Qt signals, which the GUI receives queued:
   a runner's ``request_cancel``); ``join(timeout)`` waits for the thread and says
   whether it ended. Nothing is ever terminated.
 
-``BackgroundQueue`` is the same discipline for work asked for again and again
+``BackgroundQueue`` is a latest-wins Worker for work asked for again and again
 (a large model's analysis while scrubbing, the timeline's story while training):
-one thread, latest wins. ``submit(key, fn)`` puts ``fn()`` in the one waiting
-place, replacing (dropping) a request that has not started; the thread runs
-one request at a time, in the order submitted, so a request that ran was the
-latest when it started. ``done(key, result)`` / ``failed(key, message,
-traceback)`` come through the GUI thread's event loop; the key says which
-request, so the caller drops a result no longer wanted. ``close(timeout)``
-drops the waiting request, refuses new ones, and waits up to ``timeout`` for
-the one running; after it returns no signal of the queue reaches anyone.
+``submit(key, fn, delay)`` puts ``fn()`` in the one waiting place, replacing
+(dropping) a request that has not started; the thread runs one request at a
+time, in the order submitted, so a request that ran was the latest when it
+started. ``done(key, result)`` / ``failed(key, message, traceback)`` come
+through the GUI thread's event loop; the key says which request, so the caller
+drops a result no longer wanted. ``close(timeout)`` drops the waiting request,
+refuses new ones, and waits up to ``timeout`` for the one running; after it
+returns no signal of the queue reaches anyone.
 
-Failures are described the same way in both: an ``expected`` exception is its
-message alone, any other ``Type: message`` with its traceback.
+Failures are described the same way in both (``describe_failure``, the Worker's):
+an ``expected`` exception is its message alone, any other ``Type: message`` with
+its traceback.
 
 ``TrainingWorker`` is the explorer's training job: the engine's Trainer, with
 pause, resume, one step, and a ``halted`` signal for a model whose loss became
@@ -37,28 +40,17 @@ NaN/inf.
 from __future__ import annotations
 
 import threading
-import time
-import traceback
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from model.background import Outcome, Worker, describe_failure
 from model.training.engine import Progress, Trainer
 
 
-def describe_failure(exc: BaseException, expected: tuple[type[BaseException], ...]) -> tuple[str, str]:
-    """(message, traceback text) of a failed computation: an ``expected`` error is its message alone
-    (a bad file, a bad form: the message is the whole story), any other ``Type: message`` and the
-    traceback of the exception being handled."""
-    if isinstance(exc, expected):
-        return str(exc), ""
-    return f"{type(exc).__name__}: {exc}", traceback.format_exc()
-
-
 class BackgroundJob(QObject):
-    """``fn(progress)`` in a Python thread (see the module doc). ``latest``: the newest report."""
+    """``fn(progress)`` on a Worker (see the module doc). ``latest``: the newest report."""
 
     progressed = pyqtSignal()  # take_latest() for the report
     done = pyqtSignal(object)  # fn's result
@@ -72,18 +64,20 @@ class BackgroundJob(QObject):
         self.latest: Any = None
         self.error: str | None = None
         self._pending = threading.Event()  # a progressed signal is queued and not yet taken
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(name, self._deliver, expected=self.expected)
+        self._started = False
 
     # ------------------------------------------------------------ GUI thread
     def start(self) -> None:
-        """Start the thread (once)."""
-        if self._thread is not None:
+        """Start the thread (once): the Worker runs ``fn`` and ends (closed, drained, at once)."""
+        if self._started:
             raise RuntimeError(f"{self.name} was started already")
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
+        self._started = True
+        self._worker.submit(lambda: self.fn(self.report))
+        self._worker.close(timeout=0.0, drain=True)  # one request: the thread ends after it
 
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._worker.is_alive()
 
     def take_latest(self) -> Any:
         """The newest report (None before the first); the next report may send a signal again.
@@ -100,10 +94,7 @@ class BackgroundJob(QObject):
     def join(self, timeout: float | None = None) -> bool:
         """Wait up to ``timeout`` seconds (None: until it ends) for the thread; True when it has
         ended (or never started). Never terminates it."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
+        return self._worker.join(timeout)
 
     # --------------------------------------------------------- the job's thread
     def report(self, p: Any, urgent: bool = False) -> None:
@@ -114,44 +105,29 @@ class BackgroundJob(QObject):
             self._pending.set()
             self.progressed.emit()
 
-    def _run(self) -> None:
-        try:
-            result = self.fn(self.report)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
-            self.error, tb = describe_failure(exc, self.expected)
-            self.failed.emit(self.error, tb)
+    def _deliver(self, outcome: Outcome) -> None:
+        if outcome.ok:
+            self.done.emit(outcome.result)
         else:
-            self.done.emit(result)
-        finally:
-            self.finished.emit()
-
-
-@dataclass
-class _Request:
-    key: Hashable
-    fn: Callable[[], Any]
-    due: float  # time.monotonic() before which it does not start (the debounce)
+            self.error = outcome.message
+            self.failed.emit(outcome.message, outcome.traceback)
+        self.finished.emit()
 
 
 class BackgroundQueue(QObject):
-    """Latest-wins work in one Python thread (see the module doc): ``submit(key, fn, delay)``,
+    """Latest-wins work on a Worker (see the module doc): ``submit(key, fn, delay)``,
     ``done(key, result)``, ``failed(key, message, traceback)``, ``close(timeout)``."""
 
     done = pyqtSignal(object, object)  # key, fn's result
     failed = pyqtSignal(object, str, str)  # key, message, traceback text ("" for an expected error)
-    _relay = pyqtSignal(object, bool, object, str, str)  # thread -> GUI thread: key, ok, result, message, tb
+    _relay = pyqtSignal(object)  # worker thread -> GUI thread: the Outcome
 
     def __init__(self, name: str = "queue", expected: tuple[type[BaseException], ...] = (),
                  parent: QObject | None = None):
         super().__init__(parent)
         self.name, self.expected = name, tuple(expected)
-        self._cond = threading.Condition(threading.RLock())
-        self._waiting: _Request | None = None
-        self._running: Hashable | None = None
-        self._busy = False  # a request is running (its key may be None)
-        self._closed = False
-        self._thread: threading.Thread | None = None
-        self._relay.connect(self._deliver)  # queued: the queue lives in the GUI thread, emits from its own
+        self._worker = Worker(name, self._relay.emit, latest=True, expected=self.expected)
+        self._relay.connect(self._deliver)  # queued: the queue lives in the GUI thread, emits from the worker's
 
     # ------------------------------------------------------------ GUI thread
     def submit(self, key: Hashable, fn: Callable[[], Any], delay: float = 0.0) -> bool:
@@ -159,81 +135,30 @@ class BackgroundQueue(QObject):
         replaces the request waiting (which never runs). When ``key`` is the one running or the
         one waiting, nothing new is queued (the result on its way is the one wanted), and a
         different request waiting is dropped. False when nothing new was queued (or closed)."""
-        with self._cond:
-            if self._closed:
-                return False
-            if self._busy and key == self._running:
-                self._waiting = None
-                return False
-            if self._waiting is not None and self._waiting.key == key:
-                return False
-            self._waiting = _Request(key, fn, time.monotonic() + max(0.0, float(delay)))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
-                self._thread.start()
-            self._cond.notify_all()
-            return True
+        return self._worker.submit(fn, key=key, delay=delay)
 
     def busy(self) -> bool:
         """Whether a request waits or runs."""
-        with self._cond:
-            return self._busy or self._waiting is not None
+        return self._worker.busy()
 
     def is_closed(self) -> bool:
         """Whether close() was called: a ``fn`` that can stop early asks this (any thread)."""
-        return self._closed
+        return self._worker.cancelled()
 
     def close(self, timeout: float | None = None) -> bool:
         """Drop the waiting request, refuse new ones, and wait up to ``timeout`` seconds (None:
         until it ends) for the one running (a ``fn`` that asks ``is_closed`` stops early). True
         when the thread has ended (or never started). Never terminates it; from now on no
         ``done`` or ``failed`` is delivered."""
-        with self._cond:
-            self._closed = True
-            self._waiting = None
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
+        return self._worker.close(timeout)
 
-    def _deliver(self, key: Hashable, ok: bool, result: Any, message: str, tb: str) -> None:
-        if self._closed:
+    def _deliver(self, outcome: Outcome) -> None:
+        if self._worker.cancelled():
             return  # posted before close(), delivered after: nobody wants it now
-        if ok:
-            self.done.emit(key, result)
+        if outcome.ok:
+            self.done.emit(outcome.key, outcome.result)
         else:
-            self.failed.emit(key, message, tb)
-
-    # ------------------------------------------------------- the queue's thread
-    def _next(self) -> _Request | None:
-        """The next request once it is due (None: closed)."""
-        with self._cond:
-            while not self._closed:
-                req = self._waiting
-                if req is None:
-                    self._cond.wait()
-                    continue
-                left = req.due - time.monotonic()
-                if left > 0:
-                    self._cond.wait(left)  # a newer request or close() wakes it early
-                    continue
-                self._waiting, self._running, self._busy = None, req.key, True
-                return req
-            return None
-
-    def _serve(self) -> None:
-        while (req := self._next()) is not None:
-            ok, result, message, tb = True, None, "", ""
-            try:
-                result = req.fn()
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
-                ok = False
-                message, tb = describe_failure(exc, self.expected)
-            with self._cond:
-                self._running, self._busy = None, False
-                if not self._closed:
-                    self._relay.emit(req.key, ok, result, message, tb)
+            self.failed.emit(outcome.key, outcome.message, outcome.traceback)
 
 
 #: Chunks of training in the window, seconds: between chunks the worker needs the GIL that the

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..background import Worker
 from ..config import ConfigError, TrainConfig
 
 if TYPE_CHECKING:
@@ -397,22 +398,20 @@ def run_datasize(runner: DataSizeRunner, address: str,
 
 
 def _drive(run: ClusterRun, runner, on_result, on_progress) -> bool:
-    """run.run, cancelled when the runner is (its request_cancel comes from any thread)."""
-    stop = threading.Event()
+    """run.run, cancelled when the runner is (its request_cancel comes from any thread): a Worker
+    (model/background.py, ``cluster-cancel-watch``) looks every 0.1 s and relays the cancel."""
+    watch = Worker("cluster-cancel-watch")
 
-    def watch():
-        while not stop.wait(0.1):
+    def relay() -> None:
+        while not watch.wait_cancelled(0.1):
             if runner.cancelled:
                 run.request_cancel()
                 return
 
-    w = threading.Thread(target=watch, name="cluster-cancel-watch", daemon=True)
-    w.start()
+    watch.submit(relay)
     try:
         return run.run(on_result, on_progress)
     finally:
-        stop.set()
-        w.join(1.0)
-
+        watch.close(1.0)
 
 __all__ = ["MAX_RETRIES", "ClusterError", "connect", "pack_result", "run_datasize", "run_sweep", "shutdown", "unpack_result"]

@@ -56,9 +56,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import queue
 import secrets
-import threading
 import time
 import uuid
 import zlib
@@ -68,6 +66,7 @@ from typing import Any
 
 import numpy as np
 
+from ..background import Worker
 from ..config import ConfigError, TrainConfig
 from ..history import History
 from ..snapshot import Snapshot, nonfinite_text
@@ -373,11 +372,8 @@ class RunWriter:
         self.rows_committed = 0  # the rows a crash right now would keep
         self.committed_step: int | None = None  # the step of the last of them (None before the first)
         self._written_step: int | None = None
-        self._thread: threading.Thread | None = None
-        self._jobs: queue.Queue = queue.Queue()
-        self._idle = threading.Condition()
-        self._busy = False  # a job is in flight
-        self._inflight: _Stage | None = None  # the staging block it holds
+        self._writer = Worker("run-writer")  # the writer thread (model/background.py), started by the first job
+        self._inflight: _Stage | None = None  # the staging block the job in flight holds
         self._f: Any | None = None  # the h5py.File while open (h5py has no type information)
         self.published = False  # the file is under its name (from its first committed row on)
         self.failed: RunFileError | None = None
@@ -503,9 +499,7 @@ class RunWriter:
         return st
 
     def _wait_idle(self) -> None:
-        with self._idle:
-            while self._busy:
-                self._idle.wait()
+        self._writer.wait_idle()
 
     def _submit(self, flush: bool, wait: bool) -> None:
         """Hand the staged rows (and, with ``flush``, a flush of them and of the halted steps
@@ -525,40 +519,28 @@ class RunWriter:
                 halted, self._halted_dirty = self._halted.copy(), False
             meta, self._meta_dirty = self._meta_dirty, None
             self._last_flush = time.monotonic()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="run-writer", daemon=True)
-            self._thread.start()
-        with self._idle:
-            self._busy = True
-            self._inflight = stage
-        self._jobs.put((stage, flush, halted, meta))
+        self._inflight = stage
+        self._writer.submit(lambda: self._job(stage, flush, halted, meta))
         if wait:
             self._wait_idle()
             if self.failed is not None:
                 raise self.failed
 
-    def _work(self) -> None:
-        """The writer thread: one job at a time until close() sends None."""
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            stage, flush, halted, meta = job
-            try:
-                if self.failed is None:
-                    if stage is not None:
-                        self._write_stage(stage)
-                    if flush:
-                        self._flush_file(halted, meta)
-            except RunFileError:
-                pass  # recorded in self.failed by _fail
-            except BaseException as exc:  # noqa: BLE001 - reported to the caller, never lost
-                self._fail(exc, "write rows")
-            finally:
-                with self._idle:
-                    self._busy = False
-                    self._inflight = None
-                    self._idle.notify_all()
+    def _job(self, stage: _Stage | None, flush: bool, halted: np.ndarray | None, meta: bytes | None) -> None:
+        """One job on the writer thread: write the staged rows, then flush; a failure is kept
+        in ``failed`` for the caller (which raises it at its next append, flush or close)."""
+        try:
+            if self.failed is None:
+                if stage is not None:
+                    self._write_stage(stage)
+                if flush:
+                    self._flush_file(halted, meta)
+        except RunFileError:
+            pass  # recorded in self.failed by _fail
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller, never lost
+            self._fail(exc, "write rows")
+        finally:
+            self._inflight = None
 
     # ------------------------------------------------------- writer thread
     @property
@@ -683,11 +665,7 @@ class RunWriter:
                 self.flush()
             except RunFileError as exc:
                 err = exc
-        self._wait_idle()
-        if self._thread is not None:
-            self._jobs.put(None)
-            self._thread.join()
-            self._thread = None
+        self._writer.close(drain=True)  # the jobs handed over are written (or failed); then the thread ends
         err = err or self.failed
         self._stages, self._stage = [], None
         f, self._f = self._f, None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..background import Worker
 from . import sparse_kernels as sk
 from .backend import Chunk, Optimiser, Records
 from .data import BatchStream, SparseDataset, make_sparse_dataset
@@ -68,52 +69,42 @@ def batches_ahead(config: TrainConfig) -> int:
 
 
 class Prefetch:
-    """Fresh batches drawn ahead by a worker thread while the kernels train on the current
-    ones (numpy's generator fills its arrays without the GIL, the kernels run without it):
-    the same stream in the same order, so a run's numbers do not depend on it; at most
-    ``ahead`` batches wait. The thread holds only the stream and the queue, so it ends
-    (within 0.1 s) once this object is collected or ``close``d."""
+    """Fresh batches drawn ahead on a Worker (model/background.py, ``batch-prefetch``) while the
+    kernels train on the current ones (numpy's generator fills its arrays without the GIL, the
+    kernels run without it): the same stream in the same order (the Worker runs its line in
+    order and delivers each batch, in order, to the queue ``next_coo`` takes from), so a run's
+    numbers do not depend on it; at most ``ahead`` batches are drawn or waiting. A failed draw
+    stops the line and is raised by ``next_coo`` (and again by every later call). The thread
+    holds only the stream and the queue, so it ends (after the draw in hand) once this object
+    is collected or ``close``d."""
 
     def __init__(self, stream: BatchStream, ahead: int):
         import queue
-        import threading
 
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(ahead)))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=_draw_ahead, args=(stream, self._queue, self._stop),
-                                        name="batch-prefetch", daemon=True)
-        self._thread.start()
+        self._stream = stream
+        self._ready: queue.SimpleQueue = queue.SimpleQueue()  # outcomes, in the order drawn
+        self._failed: BaseException | None = None
+        self._worker = Worker("batch-prefetch", self._ready.put, stop_on_failure=True)
+        for _ in range(max(1, int(ahead))):
+            self._worker.submit(stream.next_coo)
 
     def next_coo(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        item = self._queue.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
+        if self._failed is not None:
+            raise self._failed
+        outcome = self._ready.get()
+        if outcome.error is not None:
+            self._failed = outcome.error
+            raise outcome.error
+        self._worker.submit(self._stream.next_coo)  # one taken, one more drawn ahead
+        return outcome.result
 
     def close(self) -> None:
-        self._stop.set()
+        self._worker.close(timeout=0.0)
 
     def __del__(self):
-        self._stop.set()
-
-
-def _draw_ahead(stream: BatchStream, q, stop) -> None:
-    import queue
-
-    while not stop.is_set():
-        item: tuple[np.ndarray, np.ndarray, np.ndarray] | BaseException
-        try:
-            item = stream.next_coo()
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            item = exc
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                break
-            except queue.Full:
-                continue
-        if isinstance(item, BaseException):
-            return
+        worker = getattr(self, "_worker", None)  # None: __init__ failed before it
+        if worker is not None:
+            worker.close(timeout=0.0)
 
 
 def _identity_csr(n: int):

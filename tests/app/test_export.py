@@ -245,6 +245,90 @@ def test_cancel_leaves_no_file_behind(session7, tmp_path):
     assert os.listdir(tmp_path) == [] and job.state == "cancelled"
 
 
+class FakeEncoder:
+    """An encoder that records each frame and the thread that wrote it; ``gate`` holds each write,
+    ``fail_at`` makes that frame's write fail as a full disk would."""
+
+    def __init__(self, path, size=(4, 4), fps=10, gate=None, fail_at=None):
+        import errno
+        import threading
+
+        self.path = self.name = path
+        self.frames, self.threads, self.closed, self.aborted = [], [], False, False
+        self.gate, self.fail_at, self.errno = gate, fail_at, errno.ENOSPC
+        self.wrote = threading.Event()
+        with open(path, "wb") as f:
+            f.write(b"partial")
+
+    def write(self, frame):
+        import threading
+
+        if self.gate is not None:
+            assert self.gate.wait(10)
+        if len(self.frames) == self.fail_at:
+            raise OSError(self.errno, "No space left on device")
+        self.frames.append(frame)
+        self.threads.append(threading.current_thread().name)
+        self.wrote.set()
+
+    def close(self):
+        self.closed = True
+
+    def abort(self):
+        self.aborted = True
+
+
+def test_the_encoder_is_a_pipe_on_the_background_worker_in_order_with_back_pressure(tmp_path):
+    import threading
+
+    from app.export.animate import EncoderThread
+    from model.background import THREAD_PREFIX
+
+    gate = threading.Event()
+    enc = FakeEncoder(tmp_path / "f.gif", gate=gate)
+    pipe = EncoderThread(enc, depth=2)
+    pipe.put(b"0")  # taken by the worker, which waits on the gate
+    held = threading.Event()
+    for k in (1, 2):
+        pipe.put(b"%d" % k)
+    assert not pipe.ready() and not pipe.idle()  # the line (depth 2) is full
+    t = threading.Thread(target=lambda: (pipe.put(b"3"), held.set()))
+    t.start()
+    assert not held.wait(0.2)  # the renderer is held back while the encoder is behind
+    gate.set()
+    assert held.wait(10)
+    t.join(10)
+    for k in range(4, 10):
+        pipe.put(b"%d" % k)
+    pipe.finish()
+    assert enc.frames == [b"%d" % k for k in range(10)] and enc.closed  # every frame, in order
+    assert set(enc.threads) == {THREAD_PREFIX + "export-encoder"}  # written on the one mechanism's thread
+    assert not pipe.worker.is_alive()
+
+
+def test_an_encoder_failure_is_raised_once_and_leaves_nothing_under_the_target(session7, tmp_path, monkeypatch):
+    import app.export.animate as animate
+
+    made = []
+
+    def failing(path, size, fps):
+        made.append(FakeEncoder(path, size, fps, fail_at=3))
+        return made[-1]
+
+    monkeypatch.setattr(animate, "open_encoder", failing)
+    r, job = _job(session7, tmp_path, "f.gif", frames=20)
+    with r, pytest.raises(ExportError) as err:
+        job.run()
+    assert err.value.status == 1 and err.value.field == "--out"
+    assert "f.gif" in str(err.value) and "disk is full" in str(err.value)
+    enc = made[0]
+    assert len(enc.frames) == 3 and enc.aborted and not enc.closed  # stopped at the failure, never finished
+    assert job.state == "failed" and job.done < job.total
+    assert os.listdir(tmp_path) == []  # neither the target nor the temporary file
+    job.cancel()  # a second cancel neither raises nor reports again
+    assert job.state == "failed"
+
+
 # ------------------------------------------------------------------------ CLI
 def _cli(*args, env_extra=None, drop=()):
     import subprocess

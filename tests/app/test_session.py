@@ -4,6 +4,7 @@ import threading
 import numpy as np
 import pytest
 
+from model.background import THREAD_PREFIX
 from model.config import TrainConfig
 
 pytest.importorskip("PyQt6")
@@ -233,7 +234,7 @@ def test_background_analyses_run_in_the_analysis_thread_latest_wins_and_stale_re
     qtbot.waitUntil(lambda: not s._analysis.busy(), timeout=10000)
     qtbot.wait(0)  # deliver anything still posted
     assert [step for step, _ in ran] == [steps[0], steps[-1]]  # steps[1:-1] were replaced, never analysed
-    assert {name for _, name in ran} == {"analysis"}
+    assert {name for _, name in ran} == {THREAD_PREFIX + "analysis"}  # the session's analysis queue, a Worker
     assert redraws == [steps[-1]]  # the stale first result did not redraw; the wanted one did
     fr = s.frame()
     assert not fr.pending and fr.analysis.step == steps[-1]
