@@ -21,8 +21,8 @@ padding is invisible (degenerate triangles, zero-alpha segments and points).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph.opengl as gl
@@ -89,7 +89,7 @@ class GLView(gl.GLViewWidget):
         super().__init__(parent)
         self.generation = 0
         self.programs: dict = {}
-        self._press = None
+        self._press: QPointF | None = None
         self.paint_count = 0
 
     def initializeGL(self) -> None:
@@ -146,6 +146,7 @@ class _ContextSafe:
 
     _BUFFERS: tuple = ()
     _gen = None
+    view: Callable[[], Any]  # the GL item's own (pyqtgraph's GLGraphicsItem.view): the view it is drawn in
 
     def _sync_context(self) -> bool:
         v = self.view()

@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -75,7 +76,7 @@ def select_steps(recorded: Sequence[int], start: int | None = None, end: int | N
             raise ExportError("--log-time", "spaces a number of frames (--frames), not a --stride")
         if not 1 <= stride <= s1 - s0:
             raise ExportError("--stride", f"must be from 1 to {s1 - s0} (the steps from {s0} to {s1}), got {stride}")
-        times = np.arange(s0, s1 + 1, int(stride), dtype=np.int64)
+        times: np.ndarray = np.arange(s0, s1 + 1, int(stride), dtype=np.int64)
         if times[-1] != s1:
             times = np.append(times, s1)
         if times.size > MAX_FRAMES:
@@ -140,16 +141,21 @@ class Mp4Encoder:
             why = f"the MP4 encoder failed ({last})"
         return ExportError("--out", f"cannot write {self.name}: {why}", status=1)
 
+    def _stdin(self) -> IO[bytes]:
+        stdin = self.proc.stdin
+        assert stdin is not None, "the encoder is started with stdin=PIPE"
+        return stdin
+
     def write(self, frame: bytes) -> None:
         try:
-            self.proc.stdin.write(frame)
+            self._stdin().write(frame)
         except (BrokenPipeError, OSError):
             self.proc.wait()
             raise self._failed() from None
 
     def close(self) -> None:
         try:
-            self.proc.stdin.close()
+            self._stdin().close()
         except OSError:
             pass
         self.proc.wait()
@@ -166,7 +172,7 @@ class Mp4Encoder:
         except Exception:  # noqa: BLE001 - cleanup of an encoder that is being aborted
             pass
         try:
-            self.proc.stdin.close()
+            self._stdin().close()
         except Exception:  # noqa: BLE001 - cleanup of an encoder that is being aborted
             pass
         self.log.close()
@@ -310,7 +316,7 @@ class AnimationJob:
         self.enc: EncoderThread | None = None
         self.t0: float | None = None
         self.state = "new"  # new | running | finished | cancelled | failed
-        self._last = None
+        self._last: tuple[int, bytes] | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -358,11 +364,13 @@ class AnimationJob:
         if self.state != "running":
             return False
         t_end = time.perf_counter() + budget_s
+        enc = self.enc
+        assert enc is not None, "a running job has its encoder (start() made it)"
         try:
             while self.done < self.total:
-                if not wait and not self.enc.ready() and self.done > 0:
+                if not wait and not enc.ready() and self.done > 0:
                     break  # the encoder is behind: come back later rather than wait here
-                self.enc.put(self._render(self.done))
+                enc.put(self._render(self.done))
                 self.done += 1
                 if time.perf_counter() >= t_end:
                     break
@@ -379,6 +387,7 @@ class AnimationJob:
     def finish(self) -> Path:
         """Wait for the encoder, then move the file into place."""
         try:
+            assert self.enc is not None and self.tmp is not None, "finish() follows start()"
             self.enc.finish()
             finish_file(self.tmp, self.target, self.replace)
         except BaseException:

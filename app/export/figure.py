@@ -295,7 +295,7 @@ def resample_nearest(href: str, w: int, h: int, flip_x: bool, flip_y: bool) -> s
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
     img.save(buf, "PNG")
     buf.close()
-    return "data:image/png;base64," + base64.b64encode(bytes(ba)).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(ba.data()).decode("ascii")
 
 
 def pt_px(pt: float) -> float:
@@ -706,7 +706,9 @@ class FigureRenderer:
         fs = pt_px(self.options.font_size)
         sw = fs
         head = fm.horizontalAdvance("feature") + fs
-        rows, row, x = [], [], head
+        rows: list[list[tuple[int, float]]] = []
+        row: list[tuple[int, float]] = []
+        x = head
         for i in range(n):
             w = sw + 0.4 * fs + fm.horizontalAdvance(str(i + 1)) + fs
             if row and x + w > width:
@@ -751,7 +753,7 @@ class FigureRenderer:
 
     #: A callable asked between panels (export's Ctrl+C): when it says True, painting stops with
     #: KeyboardInterrupt, raised here in Python between Qt's paints (inside one, PyQt swallows it).
-    interrupted = None
+    interrupted: Callable[[], bool] | None = None
 
     def _check_stop(self):
         if self.interrupted is not None and self.interrupted():
@@ -972,7 +974,7 @@ class FigureRenderer:
         else:
             self._save_pdf(buf, frame)
         buf.close()
-        data = bytes(ba)
+        data = ba.data()
         if ext == ".svg":  # QSvgGenerator states the size in mm, which readers convert at 90 or 96 dpi
             import re
 
@@ -1061,9 +1063,10 @@ def qimage_bgra(img: QImage) -> bytes:
     w, h = img.width(), img.height()
     ptr = img.constBits()
     ptr.setsize(img.sizeInBytes())
+    raw = ptr.asstring()  # a copy of the pixels (bytes(ptr) copied too)
     if img.bytesPerLine() == 4 * w:
-        return bytes(ptr)
-    a = np.frombuffer(ptr, dtype=np.uint8).reshape(h, img.bytesPerLine())[:, : 4 * w]
+        return raw
+    a = np.frombuffer(raw, dtype=np.uint8).reshape(h, img.bytesPerLine())[:, : 4 * w]
     return a.tobytes()
 
 

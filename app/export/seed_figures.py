@@ -68,8 +68,20 @@ CLEAN_TOL = dict(dead=1e-3, bias=1e-3, gap_deg=1.0, radius=1e-2, loss=1e-3)
 #: and 18.7°-43.7°, regular 45° and 36°), which an earlier version made up for with lr 5e-3; at
 #: SMDD's 50,000 steps lr 1e-3 forms them. T = 15 and 30 show where the T-gons stop (the seed:
 #: "under a certain threshold limit").
-DATASIZE = dict(n=1_000, sparsity=0.99, steps=50_000, lr=1e-3, sizes=(3, 5, 8, 10, 15, 30), test_examples=500)
-DATASIZE_QUICK = dict(n=200, sparsity=0.95, steps=200, lr=1e-3, sizes=(3, 5), test_examples=100)
+@dataclass(frozen=True)
+class DataSizePlan:
+    """The T-gon sweep's scale: features, sparsity, steps, learning rate, sizes T, test examples."""
+
+    n: int
+    sparsity: float
+    steps: int
+    lr: float
+    sizes: tuple[int, ...]
+    test_examples: int
+
+
+DATASIZE = DataSizePlan(n=1_000, sparsity=0.99, steps=50_000, lr=1e-3, sizes=(3, 5, 8, 10, 15, 30), test_examples=500)
+DATASIZE_QUICK = DataSizePlan(n=200, sparsity=0.95, steps=200, lr=1e-3, sizes=(3, 5), test_examples=100)
 #: The trigonal n = 3 arrangement is a closed form: why (measured with this repository's trainer).
 TRIGONAL_NOTE = ("Constructed, not trained: trained n = 3 models do not reach 120° gaps. Without a bias, any "
                  "arrangement with every gap ≥ 90° already has loss 0, so training stops at the first one "
@@ -109,9 +121,9 @@ def datasize_plan(quick: bool = False, scale: float = 1.0) -> tuple[TrainConfig,
     from model.experiments.datasize import smdd_config
 
     d = DATASIZE_QUICK if quick else DATASIZE
-    steps = d["steps"] if quick else scaled(d["steps"], scale)
-    cfg = smdd_config(n=d["n"], sparsity=d["sparsity"], steps=steps, lr=d["lr"], warmup=max(1, steps // 20))
-    return cfg, tuple(d["sizes"]), d["test_examples"]
+    steps = d.steps if quick else scaled(d.steps, scale)
+    cfg = smdd_config(n=d.n, sparsity=d.sparsity, steps=steps, lr=d.lr, warmup=max(1, steps // 20))
+    return cfg, d.sizes, d.test_examples
 
 
 # --------------------------------------------------------------------- the runs
@@ -122,6 +134,13 @@ class Shown:
     frame: ViewFrame
     title: str
     config: TrainConfig | None  # None: a closed form, not a trained model
+
+    @property
+    def trained(self) -> TrainConfig:
+        """The config of a trained model (a closed form has none: ValueError)."""
+        if self.config is None:
+            raise ValueError(f"{self.title} is a closed form: it has no training config")
+        return self.config
 
     @property
     def snap(self) -> Snapshot:
@@ -141,7 +160,7 @@ class Runs:
         self.folder = Path(folder)
         self.paths: dict[str, Path] = {}
         self.configs: dict[str, TrainConfig] = {}
-        self.datasize = None  # model.experiments.datasize.DataSizeSweep
+        self.datasize: DataSizeSweep | None = None  # trained by the figures that need it
         self._frames: dict[tuple[str, int], Shown] = {}
 
     def add(self, key: str, config: TrainConfig, history: History) -> None:
@@ -207,7 +226,7 @@ def train_datasize(base: TrainConfig, sizes: Sequence[int], test_examples: int, 
     from model.experiments.datasize import DataSizeRunner
 
     runner = DataSizeRunner(base, sizes, test_examples, threads=threads)
-    done = {}
+    done: dict[int, int] = {}
 
     def progress(p):
         if p.phase == "train":
@@ -355,7 +374,7 @@ def draw_n6_zones(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     an = fr.analysis
     with renderer(("wheel", "zones"), fr, *size) as r:
         img = r.image(fr.frame)
-    c = fr.config
+    c = fr.trained
     seeds = f"{c.models} seeds {c.seed}–{c.seed + c.models - 1}"
     which = (f"the first of the {seeds} to reconstruct every feature" if an.verdict == "perfect" else
              f"none of the {seeds} reconstructs every feature at this step count")
@@ -375,7 +394,7 @@ def draw_n6_plane(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     with renderer(("plane3d",), fr, *size) as r:
         set_plane(r, t, camera="iso")
         img = r.image(fr.frame)
-    return img, (f"The same n = 6 model (seed {fr.config.seed + k}): the latent hexagon in output dimensions "
+    return img, (f"The same n = 6 model (seed {fr.trained.seed + k}): the latent hexagon in output dimensions "
                  f"{feats(t)} (x, y, z). The sliver of the z feature ({t[2] + 1}) is where p_{t[2] + 1} > 0: "
                  f"b_{t[2] + 1} = {fr.snap.b[t[2]]:.3g} sets where it starts. Each axis's sliver in its colour.")
 
@@ -448,7 +467,8 @@ def drawn_gram(r: FigureRenderer) -> tuple[np.ndarray, np.ndarray, tuple[float, 
     """(block, values, colour-bar levels) of renderer r's WᵀW panel as last drawn: what the figure
     shows, for its caption and the tests."""
     v = r.panels[0].view
-    return v.block.copy(), np.array(v.values, copy=True), tuple(float(x) for x in v.bar.levels())
+    lo, hi = v.bar.levels()
+    return v.block.copy(), np.array(v.values, copy=True), (float(lo), float(hi))
 
 
 @_figure("ideal-vs-unideal-wtw", (1600, 760), ("n7",),
@@ -591,7 +611,7 @@ def _wheel_zones(runs: Runs, key: str, size, text: Callable):
     with renderer(("wheel", "zones"), fr, *size) as r:
         V, E = add_hypercube(r, np.asarray(fr.snap.W, np.float64))
         img = r.image(fr.frame)
-    c = fr.config
+    c = fr.trained
     n = c.n
     cube = (f"Grey, under the feature wheel: the {n}-cube projected by W, its 2^{n} = {len(V)} vertices Σ s_i W_i "
             f"(s ∈ {{0, 1}}^{n}; {distinct_points(V)} distinct points in the picture) and n·2^(n−1) = {len(E)} edges "
@@ -678,6 +698,8 @@ def draw_tgons(runs: Runs, size: tuple[int, int]) -> tuple[QImage, str]:
     from model.config import smdd_config
 
     res = runs.datasize
+    if res is None:
+        raise ValueError("the T-gon figure needs the dataset-size sweep (its runs key 'datasize')")
     img = datasize_image(res, *size)
     b = res.base
     parts = []
@@ -759,7 +781,7 @@ def write_image(img: QImage, target: Path, replace: bool = False) -> Path:
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
     if not img.save(buf, "PNG"):
         raise ExportError("--out", f"cannot write {target}: the image could not be encoded", status=1)
-    return _write_bytes(bytes(buf.data()), target, replace)
+    return _write_bytes(buf.data().data(), target, replace)
 
 
 def write_text(text: str, target: Path, replace: bool = False) -> Path:
