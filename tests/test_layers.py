@@ -28,6 +28,7 @@ def _imports(path):
             yield mod, node.lineno
 
 
+@pytest.mark.slow
 def test_importing_the_model_loads_no_qt():
     """One module of each subpackage at least (import-linter checks model/'s imports; this, what loads)."""
     assert loaded_after("import model.training.engine, model.analysis.analysis, model.analysis.geometry, "
@@ -56,6 +57,7 @@ def test_no_pickle_anywhere():
     assert not bad, bad
 
 
+@pytest.mark.slow
 def test_no_module_imports_another_modules_private_names():
     """Modules share code through public names only: `from model.x import _helper` couples to what
     x keeps to itself (import-linter sees modules, not names). Aliasing a public name to a private

@@ -9,6 +9,8 @@ import ast
 import threading
 from pathlib import Path
 
+import pytest
+
 from model.background import THREAD_PREFIX, Worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +51,7 @@ def sources() -> list[Path]:
     return [f for f in files if f.is_file() and f != CORE]
 
 
+@pytest.mark.slow
 def test_no_module_but_the_core_starts_a_thread():
     files = sources()
     assert len(files) > 50  # the packages were found

@@ -37,6 +37,7 @@ def wheel(tmp_path_factory):
     return out / r.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_the_wheels_only_top_level_name_is_lge(wheel):
     mapping = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
     names = zipfile.ZipFile(wheel).namelist()
@@ -52,6 +53,7 @@ def test_the_wheels_only_top_level_name_is_lge(wheel):
     assert "lge.__main__:main" in meta
 
 
+@pytest.mark.slow
 def test_the_wheels_modules_import_themselves_under_lge(wheel):
     """The build rewrote every import of a mapped folder, and every module name handed to importlib,
     to its lge. name (setup.py): no module of the wheel names model, app, ... at the top level."""

@@ -417,6 +417,7 @@ def test_every_reader_refuses_every_bad_file_in_one_line(worker, corpus, tmp_pat
 
 
 @pytest.mark.parametrize("args", [["inspect", "f.h5"], ["f.h5"]], ids=["inspect FIFO", "window FIFO"])
+@pytest.mark.slow
 def test_a_real_main_py_on_a_fifo_returns(tmp_path, args):
     """The real program (not the worker) on a FIFO, as a command and as the window's file argument
     (refused before any window opens): one line, exit 2. The timeout only ends a hang."""
@@ -496,6 +497,7 @@ def refused_in_time(worker, tmp_path, reader, path):
 
 
 @pytest.mark.parametrize("name", WINDOW_CASES)
+@pytest.mark.slow
 def test_the_window_refuses_every_bad_run_file_with_one_dialog(qtbot, corpus, worker, tmp_path, unblock, name):
     from app.gui.main_window import MainWindow
 
@@ -515,6 +517,7 @@ def test_the_window_refuses_every_bad_run_file_with_one_dialog(qtbot, corpus, wo
 
 
 @pytest.mark.parametrize("name", WINDOW_CASES)
+@pytest.mark.slow
 def test_the_window_refuses_to_start_from_every_bad_run_file_with_one_dialog(qtbot, corpus, worker, tmp_path,
                                                                             unblock, monkeypatch, name):
     """The form's init = run from a bad file: Start shows one dialog; nothing trains, nothing is saved."""

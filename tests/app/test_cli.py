@@ -83,6 +83,7 @@ def test_batched_train_prints_a_summary_table(tmp_path):
     (["inspect", "/nonexistent/run.h5"], "/nonexistent/run.h5"),
     (["inspect"], "run"),
 ])
+@pytest.mark.slow
 def test_bad_arguments_give_one_line_and_exit_2(args, needle, tmp_path):
     r = run(*args, "--out", str(tmp_path / "x.h5")) if args[0] == "train" else run(*args)
     assert r.returncode == 2, (r.stdout, r.stderr)
@@ -93,6 +94,7 @@ def test_bad_arguments_give_one_line_and_exit_2(args, needle, tmp_path):
     assert not (tmp_path / "x.h5").exists()
 
 
+@pytest.mark.slow
 def test_inspect_of_a_foreign_file_names_the_file(tmp_path):
     bad = tmp_path / "notes.h5"
     bad.write_text("not a run")
@@ -102,6 +104,7 @@ def test_inspect_of_a_foreign_file_names_the_file(tmp_path):
     assert r.returncode == 2
 
 
+@pytest.mark.slow
 def test_inspect_rejects_a_model_out_of_range(trained):
     out, _ = trained
     r = run("inspect", str(out), "--model", "3")

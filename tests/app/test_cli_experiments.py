@@ -56,6 +56,7 @@ def test_sweep_table_names_failure_rates_with_intervals(tmp_path):
     (["--models", "0"], ["--models", "from 1"]),
     (["--init", "run", "--init-run", "x.h5"], ["--init", "fresh models"]),
 ])
+@pytest.mark.slow
 def test_bad_sweep_input_is_one_line_and_writes_nothing(tmp_path, args, words):
     out = tmp_path / "never.h5"
     r = run("sweep", "--steps", "100", "--out", str(out), *args)
@@ -101,10 +102,12 @@ def test_probe_text_with_continue_reports_escape_and_control(failed_run):
     (["--range", "1,0"], ["--range", "a < b"]),
     (["--model", "2"], ["--model", "from 0 to 0"]),
 ])
+@pytest.mark.slow
 def test_bad_probe_input_is_one_line(failed_run, args, words):
     _one_line_error(run("probe", str(failed_run), *args), *words)
 
 
+@pytest.mark.slow
 def test_probe_of_a_missing_file_names_it(tmp_path):
     _one_line_error(run("probe", str(tmp_path / "nope.h5")), "nope.h5", "file not found")
 
@@ -226,6 +229,7 @@ def test_probe_out_with_continue_saves_the_continued_training(failed_run, tmp_pa
     (["--force"], ["--force", "--out or --figure"]),
     (["--figure", "x.txt"], ["--figure", ".png, .svg, .pdf"]),
 ])
+@pytest.mark.slow
 def test_probe_out_and_figure_flags_are_checked(failed_run, args, words):
     _one_line_error(run("probe", str(failed_run), *args), *words)
 

@@ -82,6 +82,7 @@ def test_the_index_says_how_each_figure_was_obtained(quick):
         assert "-cube projected by W" in parts[slug + ".png"], slug
 
 
+@pytest.mark.slow
 def test_existing_figures_are_not_overwritten_without_force(quick):
     out, r = quick
     assert r.returncode == 0
@@ -114,6 +115,7 @@ def test_bad_flags_are_one_line_and_exit_2(tmp_path, capsys, args, needle):
     assert os.listdir(tmp_path) == ["file.txt"]
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_complete_files_and_an_index_of_exactly_them(tmp_path, capsys, monkeypatch, qapp):
     """Interrupted while drawing the third figure: the first two are complete (an older file of the same
     name was replaced, --force), the index lists exactly them, nothing else is left."""
@@ -160,6 +162,7 @@ def test_an_interrupted_write_leaves_no_file(tmp_path, monkeypatch, qapp):
 
 
 # --------------------------------------------- the trainings, against the maths
+@pytest.mark.slow
 def test_full_scale_trainings_are_what_the_captions_say():
     """The runs behind the figures, at full step counts (each a few seconds at most), checked
     against closed forms: the n = 7 symmetric failure (feature 1 dead, b_1 = 1/n, loss
@@ -351,6 +354,7 @@ def test_the_axial_vector_figures_draw_the_projected_cube(qapp):
     assert max(abs(c.red() - sf.CUBE_PEN[0]), abs(c.green() - sf.CUBE_PEN[1]), abs(c.blue() - sf.CUBE_PEN[2])) < 40
 
 
+@pytest.mark.slow
 def test_the_fold_figure_is_the_trigonal_arrangement(qapp):
     """Three features 120° apart, no bias: ReLU(WᵀW) = I exactly, W's rows orthogonal to (1, 1, 1)
     (the plane is normal to the cube's diagonal); the figure says it is constructed and why."""

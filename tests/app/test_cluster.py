@@ -57,6 +57,7 @@ def test_ray_is_imported_only_when_a_run_asks_for_a_cluster(tmp_path):
     ("nowhere", ["must be 'local' or a Ray cluster address HOST:PORT", "'nowhere'"]),
 ])
 @pytest.mark.parametrize("command", ["sweep", "datasize"])
+@pytest.mark.slow
 def test_a_cluster_that_does_not_answer_is_one_line_and_nothing_is_written(tmp_path, command, address, words):
     out = tmp_path / "x.h5"
     args = SWEEP if command == "sweep" else DATASIZE
@@ -65,6 +66,7 @@ def test_a_cluster_that_does_not_answer_is_one_line_and_nothing_is_written(tmp_p
 
 
 @pytest.mark.parametrize("command", ["sweep", "datasize"])
+@pytest.mark.slow
 def test_ray_missing_is_one_line_and_nothing_is_written(tmp_path, command):
     fake = tmp_path / "fake" / "ray"
     fake.mkdir(parents=True)

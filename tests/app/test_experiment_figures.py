@@ -64,18 +64,21 @@ def test_export_draws_a_dataset_size_file(files, tmp_path):
     (["--config", "2"], ["--config", "from 1 to 1"]),
     (["--model", "2"], ["--model", "atlas shows all its models"]),
 ])
+@pytest.mark.slow
 def test_run_options_on_a_sweep_file_are_refused_in_one_line(files, tmp_path, args, words):
     out = tmp_path / "never.png"
     _one_line_error(run("export", str(files[0]), "--out", str(out), *args), *words)
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_config_is_only_for_a_sweep_file(files, tmp_path):
     out = tmp_path / "never.png"
     _one_line_error(run("export", str(files[1]), "--out", str(out), "--config", "1"), "--config", "sweep file")
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_probe_view_figure_shows_the_curve(qapp, tmp_path):
     from app.export.experiment_figures import write_probe_figure
     from widgets.probe_view import CURVE_PEN
@@ -94,6 +97,7 @@ def test_probe_view_figure_shows_the_curve(qapp, tmp_path):
     assert not c.findChildren((QAbstractButton, QAbstractSpinBox, QComboBox, QSlider))
 
 
+@pytest.mark.slow
 def test_experiments_window_export_buttons_write_each_view(qtbot, tmp_path, files, monkeypatch):
     """Each tab's Export… draws its view with the same renderer (the dialog's answer faked)."""
     import app.gui.experiments_window as xw

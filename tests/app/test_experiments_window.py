@@ -95,6 +95,7 @@ def test_sweep_runs_in_the_background_and_the_atlas_shows_it(qtbot, make_window,
     assert tab.progress.format().endswith(" left") and tab.progress.value() > 0
 
 
+@pytest.mark.slow
 def test_clicking_a_thumbnail_reruns_that_model_alone_as_a_normal_run(qtbot, make_window, session, tmp_path):
     w = make_window(TrainConfig(n=8, steps=4000, seed=10))
     tab = w.sweep
@@ -122,6 +123,7 @@ def test_clicking_a_thumbnail_reruns_that_model_alone_as_a_normal_run(qtbot, mak
     assert session.history.first_step == 0 and len(session.history) > 10  # with its full history
 
 
+@pytest.mark.slow
 def test_cancel_keeps_what_finished_and_leaves_no_thread(qtbot, make_window, tmp_path):
     w = make_window(TrainConfig(n=6, steps=2000, seed=0))
     tab = w.sweep
@@ -185,6 +187,7 @@ def failed_run(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_probe_panel_probes_the_shown_snapshot_and_shows_the_perturbed_model(qtbot, make_window, session, failed_run):
     assert session.open(failed_run)
     w = make_window()
@@ -222,6 +225,7 @@ def test_probe_panel_probes_the_shown_snapshot_and_shows_the_perturbed_model(qtb
     assert session.override is None and session.snapshot().W[0, k] == snap.W[0, k]
 
 
+@pytest.mark.slow
 def test_continue_training_from_the_perturbed_model_reports_escape(qtbot, make_window, session, failed_run):
     assert session.open(failed_run)
     w = make_window()

@@ -127,6 +127,7 @@ def test_svg_is_vector_paths_and_text_and_draws_the_same_figure(session7, tmp_pa
             check_arrows_and_legend(a, r, snap, ctx.colors, panel)
 
 
+@pytest.mark.slow
 def test_pdf_opens_with_one_page_of_the_size_and_the_figure(session7, tmp_path):
     from PyQt6.QtPdf import QPdfDocument
 
@@ -196,6 +197,7 @@ def _job(session, tmp_path, name, panels=("zones",), frames=12, size=(320, 240),
     return r, AnimationJob(r, session.frame_at, steps, tmp_path / name, fps=fps, **kw)
 
 
+@pytest.mark.slow
 def test_mp4_is_h264_with_the_frames_and_size_and_frames_change(session7, tmp_path):
     import imageio_ffmpeg
 
@@ -215,6 +217,7 @@ def test_mp4_is_h264_with_the_frames_and_size_and_frames_change(session7, tmp_pa
     assert os.listdir(tmp_path) == ["a.mp4"]
 
 
+@pytest.mark.slow
 def test_gif_decodes_to_the_frames_and_shows_the_colours(session7, tmp_path):
     from PIL import Image
 
@@ -479,6 +482,7 @@ def gl(qapp):
         pytest.skip("GL needs a real X server (run under xvfb-run); offscreen cannot host QOpenGLWidget")
 
 
+@pytest.mark.slow
 def test_plane3d_png_is_rendered_at_the_size_not_upscaled(gl, session7, tmp_path):
     ctx = session7.frame_at(None)
     snap = ctx.snapshot
@@ -505,6 +509,7 @@ def test_plane3d_png_is_rendered_at_the_size_not_upscaled(gl, session7, tmp_path
 
 
 @pytest.mark.parametrize("size", [(1600, 600), (1200, 800), (420, 700)])
+@pytest.mark.slow
 def test_plane3d_default_camera_frames_the_shape_for_the_pictures_shape(gl, session7, size):
     """Without a camera given, the export frames the shape (render3d.scene.fit_camera) for its own panel's
     width / height: every fit point lies inside the picture drawn. (The widget path framed it for the 640 x 480
@@ -525,6 +530,7 @@ def test_plane3d_default_camera_frames_the_shape_for_the_pictures_shape(gl, sess
                                      cam["azimuth"], w / h, cam["fov"])
 
 
+@pytest.mark.slow
 def test_plane3d_animation_with_orbit_decodes(gl, session7, tmp_path):
     from PIL import Image
 

@@ -163,6 +163,7 @@ def test_the_split_views_are_the_registrys():
 
 
 @pytest.mark.parametrize("key", sorted(SPLIT))
+@pytest.mark.slow
 def test_an_export_of_a_split_view_builds_no_chrome(session7, key):
     ctx = session7.frame_at(None)
     kinds, new = widgets_of_export((key,), ctx)
@@ -308,6 +309,7 @@ def test_the_3d_views_content_is_the_registrys():
 
 
 @pytest.mark.parametrize("panels", [("plane3d",), ("plane3d", "zones")])
+@pytest.mark.slow
 def test_an_export_of_the_3d_view_builds_only_its_gl_view(gl, session7, panels):
     """No PlaneView, toolbar rows, enlarge boxes, status line or raster host: the one widget the 3D panel
     builds is its content's GL view, never shown on screen (the widget path built 40 widgets here)."""
@@ -358,6 +360,7 @@ def test_the_3d_window_view_embeds_the_same_content(gl, qtbot, session7):
     assert [s.value() for s in view.spins] == [2, 3, 4] and "features 2, 3, 4" in view.status.text()
 
 
+@pytest.mark.slow
 def test_the_3d_export_of_the_windows_camera_is_the_windows_picture(gl, qtbot, session7):
     """A shown PlaneView (its GL view behind the raster host) and the export built from its content class alone,
     given the view's settings, triple and camera, draw the same pixels, for several cameras and toggles."""

@@ -131,6 +131,7 @@ def check_table(frame, cfg):
     assert frame["margin_dead"].iloc[1] == pytest.approx(math.log10(0.1 * math.sqrt(2) / 1e-4), rel=1e-4)
 
 
+@pytest.mark.slow
 def test_sweep_table_as_csv_opens_in_pandas_with_sidecar_metadata(tmp_path):
     import pandas as pd
 
@@ -154,6 +155,7 @@ def test_sweep_table_as_parquet_opens_in_pyarrow_with_schema_metadata(tmp_path):
     assert meta["config"] == cfg.to_dict() and meta["seed"] == 40 and meta["code_version"]
 
 
+@pytest.mark.slow
 def test_datasize_table_holds_the_files_values(tmp_path, monkeypatch):
     import pandas as pd
     import tqdm

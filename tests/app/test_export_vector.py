@@ -120,6 +120,7 @@ def check_arrows(a: np.ndarray, arrows, colors, what: str):
 
 # --------------------------------------------------------- renders compared
 @pytest.mark.parametrize("panels", VIEWS, ids=["+".join(v) for v in VIEWS])
+@pytest.mark.slow
 def test_svg_and_pdf_render_like_the_png_outside_qt(frame, tmp_path, panels):
     need("rsvg-convert", "librsvg2-bin")
     need("pdftoppm", "poppler-utils")
@@ -139,6 +140,7 @@ def test_svg_and_pdf_render_like_the_png_outside_qt(frame, tmp_path, panels):
     assert "vector-effect" not in text and 'baseProfile="tiny"' not in text
 
 
+@pytest.mark.slow
 def test_figure_with_the_3d_plane_renders_like_the_png(frame, tmp_path, qapp):
     """The 3D panel is a bitmap inside the vector figure (twice the pixels in SVG / PDF)."""
     from app.export.figure import plane3d_class
@@ -155,6 +157,7 @@ def test_figure_with_the_3d_plane_renders_like_the_png(frame, tmp_path, qapp):
     assert f_svg < BOUND and f_pdf < BOUND, (f_svg, f_pdf)
 
 
+@pytest.mark.slow
 def test_qt_svg_as_written_fails_the_comparison(frame, tmp_path, monkeypatch):
     """The comparison detects the defect it is for: QSvgGenerator's own output (non-scaling strokes
     under the plot's scaling transform) rendered by librsvg is far from the PNG."""

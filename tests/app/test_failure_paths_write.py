@@ -562,6 +562,7 @@ def test_memory_estimate_is_one_function_for_train_sweep_and_datasize():
     assert 0 < d < 2**30  # the measurement's own share on top
 
 
+@pytest.mark.slow
 def test_a_sweep_with_a_config_that_cannot_fit_leaves_the_existing_file(tmp_path, run7, capsys):
     from app.cli import main
 

@@ -141,6 +141,7 @@ def test_a_scrub_redraws_in_the_slider_event_and_a_burst_gives_one_frame(qtbot, 
     assert w.session.frame().snapshot.step == int(w.session.history.steps[40])  # the latest move wins
 
 
+@pytest.mark.slow
 def test_bad_form_values_block_the_start(qtbot, make_window):
     w = make_window()
     lr = w.form.field_widget("lr")
@@ -198,6 +199,7 @@ def test_drag_and_drop_opens_a_run(qtbot, make_window, tmp_path):
     assert w.session.config.n == 5 and w.session.history.latest_step == 100
 
 
+@pytest.mark.slow
 def test_worker_exception_shows_a_dialog_and_keeps_the_history(qtbot, make_window, engine_fails_on):
     engine_fails_on(4, "simulated engine failure")
     w = make_window()
@@ -210,6 +212,7 @@ def test_worker_exception_shows_a_dialog_and_keeps_the_history(qtbot, make_windo
     w.redraw()  # the views still draw the kept history
 
 
+@pytest.mark.slow
 def test_nan_run_stops_with_a_message_naming_the_step(qtbot, make_window):
     w = make_window()
     w.form.set_config(TrainConfig(n=7, steps=10**6, seed=0, optimizer="sgd", lr=100.0))
@@ -220,6 +223,7 @@ def test_nan_run_stops_with_a_message_naming_the_step(qtbot, make_window):
     assert f"step {step:,}" in w.dialogs[-1].text()
 
 
+@pytest.mark.slow
 def test_closing_while_training_stops_within_two_seconds(qtbot, make_window):
     w = make_window()
     w.form.set_config(TrainConfig(n=7, steps=10**9, seed=0))
@@ -230,6 +234,7 @@ def test_closing_while_training_stops_within_two_seconds(qtbot, make_window):
     assert not worker.is_running()  # the time it takes is benchmarks/bench_gui.py's business
 
 
+@pytest.mark.slow
 def test_settings_restore_safely(qtbot, make_window):
     st = settings()
     w = make_window()
@@ -369,6 +374,7 @@ def test_timeline_tells_when_the_seeds_failure_began(qtbot, make_window, tmp_pat
     assert (h.index_at(plateaus[-1]["step"]), plateaus[-1]["text"]) in w.timeline.slider.plateau_marks()
 
 
+@pytest.mark.slow
 def test_model_table_before_the_first_step_says_no_loss_not_halted(qtbot, make_window):
     w = make_window()
     w.form.set_config(TrainConfig(n=7, models=4, steps=10**9, seed=0))
@@ -418,6 +424,7 @@ def test_layouts_give_the_pictures_the_room_and_are_remembered(qtbot, make_windo
     assert set(LAYOUTS) == {"explore", "compare", "figure"}
 
 
+@pytest.mark.slow
 def test_form_reflows_to_one_column_in_a_narrow_dock(qtbot, make_window):
     w = make_window()
     f = w.form
@@ -491,6 +498,7 @@ def test_the_experiment_dock_is_never_crushed_after_a_large_run_a_restart_or_a_c
     qtbot.waitUntil(lambda: _form_share_ok(w3), timeout=3000)
 
 
+@pytest.mark.slow
 def test_launch_leaves_a_long_remembered_experiment_ready_and_asks_with_the_estimate(qtbot, make_window):
     """Issue 22 item 2: n = 1,000 for 100,000 steps (hours) is restored into the form, not started;
     the question shows the estimate and its Start button starts it."""
@@ -571,6 +579,7 @@ def test_session_says_it_is_preparing_the_kernels_until_the_first_chunk(qtbot, s
     session.stop_training()
 
 
+@pytest.mark.slow
 def test_export_keeps_a_typed_existing_path_and_save_as_starts_in_the_runs_folder(
         qtbot, make_window, run7, tmp_path, monkeypatch):
     """Issue 22 item 10: a typed existing path is not replaced (the dialog says so); Save run as…
@@ -599,6 +608,7 @@ def test_export_keeps_a_typed_existing_path_and_save_as_starts_in_the_runs_folde
     assert Path(seen["start"]).parent == user_runs_dir() and seen["start"].endswith(".h5")
 
 
+@pytest.mark.slow
 def test_ctrl_shift_click_sends_a_feature_to_the_3d_axes_and_presets_fill_the_form(qtbot, make_window, monkeypatch):
     """Issue 22 item 7: Ctrl+Shift+click (window managers take Alt+click) sends a feature to the
     triple; Ctrl or Shift alone add to the selection. Presets: the menu lists model.presets, a choice
@@ -649,6 +659,7 @@ def test_the_window_hosts_every_view_of_the_registry(qtbot, make_window):
     assert w.timeline.current_step == target and not w.session.follow_live
 
 
+@pytest.mark.slow
 def test_a_story_slower_than_the_refresh_still_arrives_while_training(qtbot, monkeypatch, make_window):
     """The story is asked for again every STORY_REFRESH_MS while training, each time with a new key (the
     history grew). A story that takes longer than that must still be shown: the refresh waits while one

@@ -81,6 +81,7 @@ def test_probe_angle_on_seven_features_says_the_curve_does_not_apply(tmp_path):
     (["--feature", "4", "--direction", "2"], ["--feature", "from 1 to n = 3, got 4"]),
     (["--feature", "1", "--direction", "2", "--range", "0"], ["--range", "a < b"]),
 ])
+@pytest.mark.slow
 def test_bad_angle_probe_input_is_one_line(m3_run, args, words):
     _one_line_error(run("probe", str(m3_run), "--path", "angle", *args), *words)
 
@@ -122,6 +123,7 @@ def _purple_pixels(img):
     return int(np.sum(np.abs(rgb - want).sum(axis=1) < 30))
 
 
+@pytest.mark.slow
 def test_probe_view_draws_the_angle_path_in_degrees_with_the_overlay(qtbot):
     from model.analysis import probe as pr
     from model.snapshot import Snapshot

@@ -15,6 +15,7 @@ def wait_state(qtbot, s, *states, timeout=20000):
     qtbot.waitUntil(lambda: s.state in states, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_training_runs_in_the_background_and_the_frame_follows(qtbot, session):
     frames = []
     session.frameChanged.connect(lambda: frames.append(1))
@@ -61,6 +62,7 @@ class ChunkGate:
         return counted
 
 
+@pytest.mark.slow
 def test_pause_resume_step_and_stop(qtbot, session, monkeypatch):
     """Paused, no chunk runs; one step runs exactly one chunk. The chunks are counted, so a busy
     machine can make the test miss a wrong chunk but never see one that did not run. The waits
@@ -159,6 +161,7 @@ def test_save_as_and_open_round_trip(qtbot, session, tmp_path):
         other.shutdown()
 
 
+@pytest.mark.slow
 def test_large_n_analysis_runs_in_the_background_and_views_borrow_the_latest(qtbot, session):
     from app.gui.session import SYNC_ANALYSIS_MAX_N
 
@@ -180,6 +183,7 @@ def test_large_n_analysis_runs_in_the_background_and_views_borrow_the_latest(qtb
     qtbot.waitUntil(lambda: session.frame().analysis.step == snap10.step, timeout=10000)
 
 
+@pytest.mark.slow
 def test_live_steps_move_the_frame_only_while_following(qtbot, session):
     session.start(TrainConfig(n=7, steps=10**8, seed=0))
     qtbot.waitUntil(lambda: session.trainer.step > 0, timeout=10000)
@@ -198,6 +202,7 @@ def test_live_steps_move_the_frame_only_while_following(qtbot, session):
     assert session.stop_training(timeout=2.0)
 
 
+@pytest.mark.slow
 def test_background_analyses_run_in_the_analysis_thread_latest_wins_and_stale_results_are_not_shown(
         qtbot, session7, monkeypatch):
     """Every snapshot analysed in the background (in_background forced on at n = 7): the analysis runs

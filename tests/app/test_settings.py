@@ -137,6 +137,7 @@ def test_a_fifo_as_the_settings_file_does_not_block(config_home, caplog):
     assert any("not a regular file" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_the_window_restores_from_the_json_settings(qtbot, config_home):
     from app.gui.main_window import MainWindow, settings
     from model.config import TrainConfig

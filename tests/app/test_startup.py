@@ -67,6 +67,7 @@ def test_a_bad_flag_imports_no_heavy_library():
     assert res["imported"] == []
 
 
+@pytest.mark.slow
 def test_inspect_of_a_small_run_reads_with_h5py_only(tmp_path):
     # Henighan's hexagon (n = 6) saved by hand: inspect reads it (h5py) and analyses it in
     # numpy; no torch (training only), no numba (large n only), no Qt, no scipy (a hull of

@@ -221,6 +221,7 @@ def test_saved_view_settings_come_back_in_a_new_window(qtbot, window):
 
 
 # --------------------------------------------------------------- command line
+@pytest.mark.slow
 def test_cli_set_draws_what_the_settings_value_draws(run7, tmp_path, monkeypatch, qapp):
     from app.cli import main
     from app.gui.session import Session

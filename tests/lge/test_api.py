@@ -85,6 +85,7 @@ def test_train_with_a_preset_is_the_command_lines_config_and_run(tmp_path):
     assert str(e.value) == f"out: {out} already exists; pass force to replace it"
 
 
+@pytest.mark.slow
 def test_diagnose_is_inspect_json_as_typed_objects(hand_run):  # noqa: F811
     path, cfg, _ = hand_run
     run = lge.open_run(path)
@@ -141,6 +142,7 @@ def test_figure_is_a_png_of_the_asked_size(hand_run):  # noqa: F811
 
 
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="the 3D view needs an X display (scripts/xdisplay.sh)")
+@pytest.mark.slow
 def test_plane3d_figure_on_the_x_display(hand_run):  # noqa: F811
     path, _, _ = hand_run
     fig = lge.open_run(path).figure("plane3d", step=10, axes=(1, 2, 7), size=(400, 300))
@@ -148,6 +150,7 @@ def test_plane3d_figure_on_the_x_display(hand_run):  # noqa: F811
     assert img.shape == (300, 400, 3) and len(np.unique(img.reshape(-1, 3), axis=0)) > 20  # drawn, not blank
 
 
+@pytest.mark.slow
 def test_sweep_frame_rates_table_and_rerun(tmp_path):
     import pyarrow.parquet as pq
 
@@ -200,6 +203,7 @@ def test_open_in_window_starts_the_explorer_on_the_file(hand_run, monkeypatch): 
         lge.open_in_window(path.parent / "missing.h5")
 
 
+@pytest.mark.slow
 def test_importing_lge_is_light_and_maps_its_subpackages_onto_the_checkout():
     heavy = ("torch", "numba", "pandas", "pyarrow", "h5py", "PyQt6", "pyqtgraph", "matplotlib", "scipy")
     assert loaded_after("import lge", heavy) == []

@@ -69,6 +69,7 @@ def test_final_grid_matches_the_closed_form():
     assert h.final_grid(49 + 49)[1] == 1  # 50 grid points fit at stride 1
 
 
+@pytest.mark.slow
 def test_trainer_with_a_file_records_at_most_the_budget_in_flight_and_in_the_file(tmp_path, monkeypatch):
     """A long one-hot run with a small budget: every chunk's recorded rows stay within
     rec_bytes, the writer buffers at most an eighth of the budget, and the file ends with

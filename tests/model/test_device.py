@@ -37,6 +37,7 @@ def test_cuda_path_equals_the_cpu_path_within_float32_round_off(name):
     np.testing.assert_allclose(gpu.history.losses()[1], cpu.history.losses()[1], rtol=1e-3, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_torch_path_runs_on_a_named_device():
     """The GPU's code path, on the device every machine has: the torch path given
     device="cpu" explicitly is the torch path."""
@@ -63,6 +64,7 @@ def test_cuda_runs_only_the_torch_path():
 
 
 @pytest.mark.skipif(cuda_available(), reason="a GPU is here: the refusal is for machines without one")
+@pytest.mark.slow
 def test_cuda_without_a_gpu_is_one_line_naming_device_and_what_is_available(tmp_path):
     with pytest.raises(ConfigError) as e:
         check_device(TrainConfig(device="cuda"))

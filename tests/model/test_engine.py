@@ -113,6 +113,7 @@ def test_every_sparse_path_matches_reference_on_finite_sparse_data(changes, path
 
 
 @pytest.mark.parametrize("path", SPARSE_PATHS)
+@pytest.mark.slow
 def test_every_sparse_path_on_fresh_batches_matches_reference(path):
     cfg = TrainConfig(n=30, m=2, data="sparse", sparsity=0.9, batch=64, steps=30, seed=2, lr=1e-2).validate()
     from model.training.data import BatchStream
@@ -143,6 +144,7 @@ def test_sparse_examples_are_unit_norm_with_the_right_sparsity():
     TrainConfig(n=7, steps=300, models=6, seed=10),
     TrainConfig(n=9, data="sparse", sparsity=0.8, examples=30, steps=100, models=4, seed=10),
 ], ids=["identity", "finite-sparse"])
+@pytest.mark.slow
 def test_model_k_of_a_batch_is_the_single_run_with_seed_s_plus_k(cfg, path):
     if path not in paths.applicable(cfg):
         pytest.skip(f"the {path} path does not train {cfg.data} data")
@@ -188,6 +190,7 @@ def test_a_diverging_model_halts_and_the_others_go_on(data, path):
     assert np.all(np.isfinite(bad.W))
 
 
+@pytest.mark.slow
 def test_stop_and_pause_flags_take_effect_between_chunks():
     cfg = TrainConfig(n=7, steps=10**8, seed=0)
     tr = Trainer(cfg, threads=1)
@@ -257,6 +260,7 @@ def test_each_optimiser_defaults_to_torchs_weight_decay():
     assert TrainConfig(optimizer="adamw").replace(optimizer="adam").effective_weight_decay == 0.0
 
 
+@pytest.mark.slow
 def test_chunks_cut_for_their_recorded_rows_keep_aiming_at_chunk_seconds(monkeypatch):
     """On a fake clock (1 ms a step, so chunk_seconds = 0.1 means 100 steps): chunks cut
     short because they would record too many rows must not make the next chunk's asked
@@ -290,6 +294,7 @@ def test_chunks_cut_for_their_recorded_rows_keep_aiming_at_chunk_seconds(monkeyp
 
 
 @pytest.mark.parametrize("path", ("fused", "blas"))  # the torch path computes E = ReLU(P) - X directly here
+@pytest.mark.slow
 def test_recorded_loss_of_a_memorised_set_is_its_float64_loss_never_negative(path):
     """Issue 19's case: three examples of n = 1,000 at S = 0.99 are learnt to a loss of ~1e-9,
     where the old fused kernel's expanded sum of squares (sum ReLU^2, minus ReLU^2 at the

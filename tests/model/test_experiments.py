@@ -63,6 +63,7 @@ def test_sweep_at_n8_fails_often_and_each_failure_is_the_single_run_of_seed_s_pl
     assert analyze(train(e.single_run_config(k)).history.snapshot()).verdict == "perfect"
 
 
+@pytest.mark.slow
 def test_sweep_summary_has_rates_and_intervals_that_add_up(sweep_n6_n8):
     from model.experiments.sweep import wilson_interval
 
@@ -201,6 +202,7 @@ def test_bad_sweep_files_give_one_line_naming_the_file(tmp_path):
         assert str(path) in msg and words in msg and "\n" not in msg
 
 
+@pytest.mark.slow
 def test_cancel_keeps_the_completed_configurations(tmp_path):
     from model.experiments.sweep import SweepRunner, open_sweep, parse_grid
 
@@ -223,6 +225,7 @@ def test_cancel_keeps_the_completed_configurations(tmp_path):
     assert back.summary()["configurations_planned"] == 3
 
 
+@pytest.mark.slow
 def test_cancel_from_another_thread_stops_a_long_configuration():
     from model.experiments.sweep import SweepRunner
 
@@ -463,6 +466,7 @@ def datasize_small():
     return DataSizeRunner(base, [3, 5, 200], test_examples=1500, threads=1).run()
 
 
+@pytest.mark.slow
 def test_datasize_sweep_measures_each_T(datasize_small):
     from model.analysis import geometry as geo
     from model.experiments.datasize import coo_loss

@@ -79,6 +79,7 @@ def test_provider_analyses_the_closed_forms_and_serves_the_same_object_for_the_s
     assert p.latest(0) is f and count.calls == 2  # the model's latest: the last one computed
 
 
+@pytest.mark.slow
 def test_provider_leaves_large_models_to_the_caller_unless_asked_to_wait():
     n = SYNC_ANALYSIS_MAX_N + 1
     W, b = perfect(n)
@@ -225,6 +226,7 @@ def test_an_override_gets_its_own_analysis_and_a_replaced_one_is_never_served():
     assert st.live_advanced()
 
 
+@pytest.mark.slow
 def test_a_freed_override_is_not_kept_and_its_successor_gets_its_own_analysis():
     import gc
     import weakref

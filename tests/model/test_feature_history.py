@@ -62,6 +62,7 @@ def test_a_dead_feature_at_one_over_n_fires_on_the_whole_shape():
 
 
 @pytest.mark.parametrize("m, untied", [(2, False), (2, True), (3, False), (4, True)])
+@pytest.mark.slow
 def test_vectorised_series_equal_the_per_snapshot_functions(m, untied):
     rng = np.random.default_rng(m + 10 * untied)
     T, n = 40, 9

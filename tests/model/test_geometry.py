@@ -374,6 +374,7 @@ def test_rasters_by_hand():
     assert np.array_equal(g.naive_argmax_raster(W2, b, ext, 4, chunk=1), g.zone_raster(W2, b, ext, 4)[0])
 
 
+@pytest.mark.slow
 def test_model_does_not_import_qt():
     code = ("import sys, model.analysis.geometry, model.analysis.analysis; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PyQt6', 'PyQt5', 'PySide6', 'pyqtgraph', 'superqt')]; "

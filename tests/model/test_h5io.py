@@ -147,6 +147,7 @@ def test_a_written_file_is_stamped_with_its_kind_and_reads_back(good, tmp_path):
 IO_MODULES = ("h5io", "outfile", "runfile", "sweep", "datasize")
 
 
+@pytest.mark.slow
 def test_no_module_imports_a_private_name_of_the_file_modules():
     """The file modules share their helpers through h5io's public names, never each other's _names."""
     bad = []

@@ -62,6 +62,7 @@ def test_dense_prefix_then_thinning():
     assert 10_000 - (kept[-1] - 100) <= 2 * h.stride
 
 
+@pytest.mark.slow
 def test_never_over_budget_and_no_reallocation():
     for budget in (1000, 5000, 123_457):
         h = History(2, 3, 4, budget_bytes=budget)

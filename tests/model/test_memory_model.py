@@ -44,6 +44,7 @@ SIZES = {
 
 
 @pytest.mark.parametrize("name", list(SIZES))
+@pytest.mark.slow
 def test_estimate_is_within_25_percent_of_the_measured_peak(name, tmp_path):
     args, path = SIZES[name]
     argv = ["train", "--quiet", *args, "--out", str(tmp_path / "run.h5")]

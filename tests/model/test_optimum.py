@@ -91,6 +91,7 @@ def test_seed_hexagon_failure_is_a_saddle_whose_escape_turns_the_live_features()
     assert "saddle" in res.describe() and "escape:" in res.describe()
 
 
+@pytest.mark.slow
 def test_hexagon_failure_with_neighbours_at_zero_is_on_kinks():
     """r^2 = 2, b = -1 (Henighan's hexagon) plus the dead feature: each live feature's two neighbours sit
     exactly at 0, twelve kinks; with them off, the Hessian's lowest curvature is the cubic's root at r2 = 2."""
@@ -303,6 +304,7 @@ def seed_limit_point(r2=2.0):
     return Snapshot(0, W, b)
 
 
+@pytest.mark.slow
 def test_the_seeds_limit_point_is_a_non_smooth_saddle_that_gradient_descent_does_not_follow():
     snap = seed_limit_point()
     assert geo.onehot_loss(snap.W, snap.b) == pytest.approx(6 / 49, rel=1e-14)

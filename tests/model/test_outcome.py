@@ -139,6 +139,7 @@ def _train(cfg, W, b):
     return tr.history
 
 
+@pytest.mark.slow
 def test_the_seeds_sgd_failure_trained_from_its_limit_point_is_stuck():
     """SGD (momentum 0.9, lr 1e-3) from the constructed limit point plus noise returns to 6/49: every check says
     it stays, each with room to spare."""
@@ -157,6 +158,7 @@ def test_the_seeds_sgd_failure_trained_from_its_limit_point_is_stuck():
     assert outcome_words(out.verdicts[0], "stuck") == "symmetric failure, stuck"
 
 
+@pytest.mark.slow
 def test_the_grown_hexagon_is_moving_long_before_its_loss_moves():
     """From r^2 = 2.2 plus the same noise SGD escapes (test_optimum checks it leaves 6/49 by step 300,000); at
     step 60,000 the loss has not moved yet, and the local model already says moving."""

@@ -124,6 +124,7 @@ def test_load_snapshot(tmp_path):
 
 
 # ---------------------------------------------------------------- live writing
+@pytest.mark.slow
 def test_writer_append_flush_reopen(tmp_path):
     cfg = make_config(models=2)
     K, m, n = 2, 2, 7
@@ -191,6 +192,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_sigkill_keeps_flushed_rows(tmp_path):
     """A real kill -9 mid-run: the file opens with at least every row flushed before it."""
     p = tmp_path / "killed.h5"

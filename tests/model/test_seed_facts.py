@@ -25,6 +25,7 @@ def test_n6_adamw_lr1e3_25000_steps_seed0_ends_perfect():
     assert a.loss < 1e-5
 
 
+@pytest.mark.slow
 def test_wiggle_room_perfect_models_are_not_regular_polygons():
     """50 n = 6 models after 25,000 AdamW steps: all perfect, radii vary ~13%
     (median), largest/smallest gap ~1.5: perfect must not demand regularity."""
@@ -60,6 +61,7 @@ def test_failure_rates_of_300_seeds(n, expected, low, high):
         assert {"asymmetric_failure", "two_circle_failure"} <= kinds
 
 
+@pytest.mark.slow
 def test_adamw_failures_with_a_dead_feature_are_weak_not_clean():
     """AdamW n = 8 failures with a dead feature: W_i small but not 0 and b_i > 0, not the seed's
     clean W = 0, b = 1/n (that one needs SGD without weight decay), beside irregular live features."""
@@ -131,6 +133,7 @@ def test_adamw_n7_failures_are_a_weak_feature_beside_two_radii(seed):
     assert a.verdict_margins["regular"] > 0.5 and a.verdict_margins["dead"] > 0.3
 
 
+@pytest.mark.slow
 def test_untied_seed0_outputs_that_never_fire_are_the_failure():
     """Untied n = 7 seed 0 ends at loss 6/7: six outputs never fire, one per 1/n of loss."""
     a = analyze(_train(n=7, untied=True, seed=0).history.snapshot())

@@ -224,6 +224,7 @@ def test_one_and_two_live_features():
 
 @pytest.mark.parametrize("hull", ["monotone chain", "qhull"])
 @pytest.mark.parametrize("seed", range(12))
+@pytest.mark.slow
 def test_random_planar_sets_agree_with_lp_and_all_pairs_distance(seed, hull, monkeypatch):
     if hull == "qhull":  # the path above PY_HULL_MAX points, forced at small n
         monkeypatch.setattr(sep_module, "PY_HULL_MAX", 0)

@@ -58,6 +58,7 @@ def test_saving_takes_at_most_its_share_of_a_sweep_however_many_configurations(t
     assert saves == list(range(1, 51))
 
 
+@pytest.mark.slow
 def test_every_finished_configuration_is_in_the_file_also_when_the_run_fails(tmp_path, monkeypatch):
     grid = {"lr": [1e-3 * (1 + i / 100) for i in range(12)]}
     out = tmp_path / "s.h5"

@@ -157,6 +157,7 @@ def test_dead_feature_plane_is_flat(view, qapp):
     assert len(rows_covered(snap, "flat_from_above", elevation=15.0)) >= 10  # the flat one is drawn
 
 
+@pytest.mark.slow
 def test_render_image_exact_size_and_large(view, qapp):
     snap = henighan_snapshot(7)
     view.set_frame(make_frame(snap))
@@ -175,6 +176,7 @@ def test_render_image_exact_size_and_large(view, qapp):
     assert np.abs(np.median(patch(a, rc), axis=0) - want).max() < 14
 
 
+@pytest.mark.slow
 def test_hidden_and_floated_views_render(qtbot, qapp):
     if qapp.platformName() in ("offscreen", "minimal"):
         pytest.skip("GL needs a real X server")

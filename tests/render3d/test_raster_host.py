@@ -106,6 +106,7 @@ def test_hiding_the_host_hides_its_gl_window(shown, qapp):
     assert v.gl.isVisible()
 
 
+@pytest.mark.slow
 def test_the_window_draws_the_labels_as_the_export_does_pixel_for_pixel(shown, qapp):
     """The labels are painted onto the host's image by the export's own paint_labels (raster engine), not by
     the GL view. The GL scenes themselves differ in a few pixels (grabFramebuffer against renderToArray's

@@ -41,6 +41,7 @@ def ctx_for(snap: Snapshot, good: Snapshot):
 
 @pytest.mark.parametrize("key", ["zones", "wheel", "gram", "bias", "loss", "verdict"])
 @pytest.mark.parametrize("case", list(BAD))
+@pytest.mark.slow
 def test_every_2d_view_says_not_finite_and_draws_again_after(qtbot, key, case):
     from widgets.views2d import make_views
 

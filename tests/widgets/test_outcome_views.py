@@ -32,6 +32,7 @@ def sgd_failure():
     return cfg, tr.history
 
 
+@pytest.mark.slow
 def test_story_tells_the_outcome_and_the_timeline_draws_it(qtbot, sgd_failure):
     cfg, h = sgd_failure
     events = story_events(h, 0, True, max(1, len(h) // 200), cfg)  # the window's stride

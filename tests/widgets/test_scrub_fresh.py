@@ -122,6 +122,7 @@ def test_the_wheel_rings_follow_the_colours(qtbot, steps):
         assert (pen.color().red(), pen.color().green(), pen.color().blue()) == tuple(int(c) for c in want), name
 
 
+@pytest.mark.slow
 def test_the_3d_view_scrubbed_equals_a_fresh_view_at_each_step(qtbot, qapp):
     """The 3D view's picture in a window (its raster host's image: the GL scene, then the labels painted onto
     it) after A -> B -> C -> A equals, pixel for pixel, a fresh view's that drew only that frame with the same

@@ -132,6 +132,7 @@ def test_an_early_event_is_not_crammed_into_the_first_percent(qtbot):
     assert sl._handle_rect().center().x() == pytest.approx(sl.x_of(700), abs=1)
 
 
+@pytest.mark.slow
 def test_a_marks_tooltip_stays_when_qt_asks_for_the_widgets_tooltip(qtbot, story):
     """Qt's delayed tooltip event used to replace the mark's text by the slider's generic tooltip."""
     from PyQt6.QtCore import QEvent
@@ -166,6 +167,7 @@ def test_a_marks_tooltip_stays_when_qt_asks_for_the_widgets_tooltip(qtbot, story
     assert not QToolTip.isVisible()
 
 
+@pytest.mark.slow
 def test_page_up_and_down_move_a_tenth_of_the_snapshots(qtbot, story):
     tl, h, _events = story
     N = len(h)
@@ -186,6 +188,7 @@ def test_page_up_and_down_move_a_tenth_of_the_snapshots(qtbot, story):
     assert tl.current_index == N - 1
 
 
+@pytest.mark.slow
 def test_next_and_previous_event_keys_visit_the_story_in_order(qtbot, story):
     tl, h, events = story
     stops = sorted({h.index_at(e["step"]) for e in events})
@@ -210,6 +213,7 @@ def test_next_and_previous_event_keys_visit_the_story_in_order(qtbot, story):
     assert tl.current_step == DEATH
 
 
+@pytest.mark.slow
 def test_the_event_list_names_each_event_and_a_double_click_goes_there(qtbot, story):
     tl, h, events = story
     el = tl.toggle_event_list()

@@ -36,6 +36,7 @@ def views(qtbot):
     return vs
 
 
+@pytest.mark.slow
 def test_make_views_one_of_each_with_the_contract(views):
     assert tuple(views) == VIEW_KEYS == ("zones", "wheel", "gram", "bias", "loss", "verdict", "history")
     names = {k: type(v).__name__ for k, v in views.items()}
@@ -68,6 +69,7 @@ def _colourful(view):
     return box.max(axis=2) - box.min(axis=2) > 60
 
 
+@pytest.mark.slow
 def test_all_views_on_the_seed_models_and_clear(views):
     """Each view draws each of the seed's two models (Henighan's heptagon, the symmetric failure),
     differently, and draws nothing of a model once cleared; the verdict panel says each verdict.
@@ -114,6 +116,7 @@ def test_all_views_at_n_10000(views):
     assert len(views["wheel"].plot_item.items) == items_before
 
 
+@pytest.mark.slow
 def test_all_views_m3_untied_and_no_colors(views):
     rng = np.random.default_rng(2)
     snap = Snapshot(7, rng.normal(size=(3, 12)), rng.normal(size=12) * 0.2 - 0.5, loss=0.3,
@@ -153,6 +156,7 @@ def test_small_helpers():
     assert feature_colors_for(snap, ctx).shape == (30, 4)
 
 
+@pytest.mark.slow
 def test_every_2d_view_comes_back_from_a_pan_with_reset_and_double_click(views, qtbot):
     """Issue 22 item 9: a drag pans a plot away; the toolbar's reset button and a double-click
     on the plot bring back the whole plot (the range the view chose for itself)."""

@@ -31,6 +31,7 @@ WHITE = np.array([255.0, 255.0, 255.0])
 # pure helpers
 
 @pytest.mark.parametrize("seed,n", [(0, 7), (1, 50), (2, 400), (3, 3000)])
+@pytest.mark.slow
 def test_envelope_raster_matches_the_brute_force_raster(seed, n):
     rng = np.random.default_rng(seed)
     W = rng.normal(size=(2, n))
@@ -56,6 +57,7 @@ def test_envelope_raster_handles_equal_slopes_and_dead_features():
     assert not np.any(idx == 0)  # always beaten by feature 1
 
 
+@pytest.mark.slow
 def test_polygon_mask_matches_point_in_polygon():
     # a concave "pac-man" with a vertex at the origin, and a square
     pac = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
