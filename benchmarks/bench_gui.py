@@ -91,7 +91,7 @@ def _ms(fn) -> float:
     return (time.perf_counter() - t) * 1000
 
 
-def scrub_breakdown(app, win, frames: int = 20) -> list:
+def scrub_breakdown(app, win, frames: int = 20, seed: int = 1) -> list:
     """[(part, median ms per frame, note)] of the scrubbed frames of the run open in ``win``.
 
     Each frame is the user's path (slider moved -> session -> redraw -> painted), timed whole,
@@ -105,8 +105,9 @@ def scrub_breakdown(app, win, frames: int = 20) -> list:
 
     s = win.session
     steps_arr = s.history.steps
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     rows: dict = {}
+    in_frame = _count_gui_analyses(s)
 
     def add(key, ms):
         rows.setdefault(key, []).append(ms)
@@ -120,6 +121,7 @@ def scrub_breakdown(app, win, frames: int = 20) -> list:
         time.sleep(0.05)
         app.processEvents()
         census.reset()
+        in_frame[0] = 0
         c0, t, cpu = win.redraw_count, time.perf_counter(), time.process_time()
         win.timeline.slider.setValue(int(idx))
         while win.redraw_count == c0 and time.perf_counter() - t < 2:
@@ -127,6 +129,7 @@ def scrub_breakdown(app, win, frames: int = 20) -> list:
         t_redraw = time.perf_counter()
         end, rounds = _until_painted(app, census)  # the paint events the redraw posted, composition
         add("frame: CPU time of this process (less sensitive to load)", (time.process_time() - cpu) * 1000)
+        add("analyses computed in the frame (GUI thread)", in_frame[0])
         add("paint events per frame (widgets painted)", census.count)
         add("window repaints per frame (each flushed to the X server)", census.passes)
         add("event-loop rounds that painted", rounds)
@@ -172,7 +175,39 @@ def scrub_breakdown(app, win, frames: int = 20) -> list:
         add("composition and dispatch (paint + compose - own paints)",
             max(0.0, rows["  of which paint + compose after redraw()"][-1] - own))
     app.removeEventFilter(census)
+    s.analyses._analyze = in_frame[1]
     return [(k, float(np.median(v)), f"max {max(v):.1f}") for k, v in rows.items()]
+
+
+def _count_gui_analyses(session) -> list:
+    """[count, original]: the session's provider counts the analyses computed on the GUI thread (the
+    bench's own ``analyze`` calls are direct, not through the provider)."""
+    import threading
+
+    provider = session.analyses
+    box = [0, provider._analyze]
+
+    def counted(snap, onehot=True):
+        if threading.current_thread() is threading.main_thread():
+            box[0] += 1
+        return box[1](snap, onehot=onehot)
+
+    provider._analyze = counted
+    return box
+
+
+def _wait_ahead(app, win, limit_s: float = 180.0) -> bool:
+    """Wait until the session has computed its analyses ahead (Session.compute_ahead); False for a
+    window without them (the code before they were added)."""
+    s = win.session
+    if not hasattr(s, "ahead_running"):
+        return False
+    t = time.perf_counter()
+    while s.ahead_running() and time.perf_counter() - t < limit_s:
+        app.processEvents()
+        time.sleep(0.02)
+    app.processEvents()
+    return True
 
 
 def _until_painted(app, census, limit_s: float = 2.0) -> tuple[float, int]:
@@ -319,17 +354,22 @@ def _window(app, layout: str, raster: bool):
 
 
 def scrub_breakdowns(app, layouts=("explore", "figure")) -> list:
-    """[(column title, parts)]: for each layout, the 3D view through the raster host, the GL widget in the
-    window (the way before the raster host), and the raster window with the 3D dock closed."""
+    """[(column title, parts)]: for each layout, the 3D view through the raster host scrubbed to 20 steps
+    just after the run was opened (first visits: most analyses computed in the frame), then with the
+    analyses cached ("cached": where the session computes them ahead, 20 other steps once it has; before
+    that, the same 20 steps again), the raster window with the 3D dock closed (analyses cached likewise),
+    and the GL widget in the window (the way before the raster host; first visits)."""
     out = []
     for layout in layouts:
         for raster in (True, False):
             win = _window(app, layout, raster)
             out.append((f"{layout} {'raster 3D' if raster else 'GL in window'}", scrub_breakdown(app, win)))
             if raster:
+                seed = 2 if _wait_ahead(app, win) else 1
+                out.append((f"{layout} raster, cached", scrub_breakdown(app, win, seed=seed)))
                 win.docks["plane3d"].hide()
                 app.processEvents()
-                out.append((f"{layout} 3D closed", scrub_breakdown(app, win)))
+                out.append((f"{layout} 3D closed", scrub_breakdown(app, win, seed=seed)))
             win.close()
             app.processEvents()
     return out

@@ -280,8 +280,8 @@ class Session(QObject):
     def compute_ahead(self) -> bool:
         """Compute the shown model's analyses of its recorded snapshots ahead of being shown, in a
         thread (ExplorerState.plan_ahead: small models, nearest the shown step first), so that a scrub
-        finds them cached; it waits while steps are asked for (AHEAD_QUIET_S). Never while training nor after shutdown.
-        False when there is nothing to compute."""
+        finds them cached; it waits while steps are asked for (AHEAD_QUIET_S). Never while training
+        nor after shutdown. False when there is nothing to compute."""
         self._stop_ahead()
         if self.is_training() or self._closed:
             return False
