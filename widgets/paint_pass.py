@@ -16,6 +16,7 @@ the same widgets paint the same regions, once.
 """
 from __future__ import annotations
 
+from PyQt6 import sip
 from PyQt6.QtCore import QCoreApplication, QEvent, QObject, Qt
 from PyQt6.QtWidgets import QGraphicsView, QWidget
 
@@ -35,6 +36,7 @@ class PaintPass(QObject):
         self.passes = 0
         self._holding = False
         self._held = False
+        self._views: list[QGraphicsView] | None = None  # found once (findChildren over the whole window: 1-3 ms a frame)
         window.installEventFilter(self)
 
     def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:
@@ -45,10 +47,17 @@ class PaintPass(QObject):
             self.passes += 1
         return False
 
+    def refresh(self) -> None:
+        """Look for the window's graphics views again at the next frame (one made after the first
+        frame is otherwise not gathered: it would repaint in a pass of its own, as before)."""
+        self._views = None
+
     def scenes(self) -> list:
         """The scenes of the window's shown graphics views, each once."""
+        if self._views is None or any(sip.isdeleted(v) for v in self._views):
+            self._views = self.window.findChildren(QGraphicsView)
         out: list = []
-        for view in self.window.findChildren(QGraphicsView):
+        for view in self._views:
             scene = view.scene()
             if scene is not None and view.isVisible() and scene not in out:
                 out.append(scene)
