@@ -271,7 +271,7 @@ class Session(QObject):
         if ok and self.trainer is not None:
             self.trainer.close()  # its batch-drawing thread (fresh batches) ends with it
         self._closed = True  # nothing is computed ahead from now on (a training run's end may still arrive)
-        self._stop_ahead()
+        self.stop_ahead()
         ahead_ok = all(j.join(timeout) for j in list(self._ahead_jobs))  # one analysis ahead: milliseconds
         # an analysis running (about a second at n = 10,000) ends within the timeout; one waiting is dropped
         return self._analysis.close(timeout) and ok and ahead_ok
@@ -282,7 +282,7 @@ class Session(QObject):
         thread (ExplorerState.plan_ahead: small models, nearest the shown step first), so that a scrub
         finds them cached; it waits while steps are asked for (AHEAD_QUIET_S). Never while training
         nor after shutdown. False when there is nothing to compute."""
-        self._stop_ahead()
+        self.stop_ahead()
         if self.is_training() or self._closed:
             return False
         plan = self.explorer.plan_ahead()
@@ -306,10 +306,10 @@ class Session(QObject):
         return True
 
     def ahead_running(self) -> bool:
-        """Whether analyses are being computed ahead now."""
-        return self._ahead is not None and self._ahead.is_running()
+        """Whether analyses are being computed ahead now (a job asked to stop finishes the one in hand)."""
+        return any(j.is_running() for j in self._ahead_jobs)
 
-    def _stop_ahead(self) -> BackgroundJob | None:
+    def stop_ahead(self) -> BackgroundJob | None:
         """Ask the analyses ahead to stop (between two analyses); returns the job, not waited for."""
         job, self._ahead = self._ahead, None
         self._ahead_stop.set()
@@ -432,7 +432,7 @@ class Session(QObject):
 
     # ============================================================== internals
     def _install(self, config, history, dataset, path) -> None:
-        self._stop_ahead()
+        self.stop_ahead()
         self.explorer.load(config, history, dataset, path)
         self.verdicts = None
         self.last_progress = None
