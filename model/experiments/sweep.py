@@ -532,6 +532,21 @@ def analysis_seconds(n: int) -> float:
     return ANALYSE_SECONDS + ANALYSE_PER_FEATURE * n + ANALYSE_PER_PAIR * n * n
 
 
+#: A judgement of the verdict grid (the Tracer: the analysis of a half-trained model without its
+#: extras, and model.analysis.outcome.judge), seconds a model at n features: a fixed part, a part
+#: linear in n, and the crossings' extrapolation over three rows of the n x n pre-activations
+#: (only up to outcome.CROSSING_MAX_N), fitted to judgements of 20 models in a sweep (n = 7, 100,
+#: 1,000: about 1.3, 5 and 220 ms a model, 150 of those 220 in the crossings).
+JUDGE_SECONDS, JUDGE_PER_FEATURE, JUDGE_PER_CROSSING = 1e-3, 3e-5, 1.6e-7
+
+
+def judge_seconds(n: int) -> float:
+    """The predicted seconds of one model's judgement at a step of the verdict grid, at n features."""
+    from ..analysis.outcome import CROSSING_MAX_N
+
+    return JUDGE_SECONDS + JUDGE_PER_FEATURE * n + (JUDGE_PER_CROSSING * n * n if n <= CROSSING_MAX_N else 0.0)
+
+
 class SweepClock:
     """Share done and time left of a sweep, from its progress reports. Each configuration
     costs three kinds of work: its steps at the cost model's step (model.training.paths), the
@@ -574,6 +589,7 @@ class SweepClock:
         self._last = (0, 0.0, self.start)  # its work done (steps or models), its traced seconds, its time
         self._spent = dict.fromkeys(self.KINDS, 0.0)  # seconds measured between reports of one phase, by kind
         self._done = dict.fromkeys(self.KINDS, 0.0)  # the predicted seconds of that work
+        self._judged: list[float] = []  # each timed stretch of judgements over its predicted seconds
         self._shown = 0.0
 
     @classmethod
@@ -591,7 +607,7 @@ class SweepClock:
         for _, cfg in plan:
             choice = paths.choose(cfg)
             train.append(cfg.steps * choice.step_seconds / paths.threads_busy(cfg, choice.name, threads))
-            traces.append((cfg.models * analysis_seconds(cfg.n), [g for g in decide_grid(cfg.steps) if g >= 1],
+            traces.append((cfg.models * judge_seconds(cfg.n), [g for g in decide_grid(cfg.steps) if g >= 1],
                            cfg.steps))
         return cls(train, [cfg.models * analysis_seconds(cfg.n) for _, cfg in plan], start, traces)
 
@@ -627,6 +643,9 @@ class SweepClock:
             if p.phase == "train":
                 self._spent["train"] += now - last_t - judged
                 self._spent["trace"] += judged
+                predicted = after["trace"] - before["trace"]
+                if judged > 0 and predicted > 0:
+                    self._judged.append(judged / predicted)
             else:
                 self._spent["analyse"] += now - last_t
             for kind, sec in after.items():
@@ -635,9 +654,13 @@ class SweepClock:
 
     def _factors(self) -> dict[str, float] | None:
         """Each kind's seconds measured over its predicted seconds (a kind not yet timed borrows
-        another's: ``BORROW``); None before any kind was timed."""
+        another's: ``BORROW``); None before any kind was timed. The grid's judgements take the
+        median of their own: a judgement's cost depends on its models (the local-optimum check
+        runs only when some look stuck, and took 5 s at n = 100 where the others took 0.1)."""
         own = {k: self._spent[k] / self._done[k] if self._done[k] > 0 and self._spent[k] > 0 else None
                for k in self.KINDS}
+        if self._judged:  # the median judgement: one that ran the local check (seconds where most take
+            own["trace"] = float(np.median(self._judged))  # a tenth) must not scale all the others
         out = {}
         for k in self.KINDS:
             f = own[k]
@@ -1224,6 +1247,7 @@ __all__ = [
     "expand_grid",
     "finding_mask",
     "grid_label",
+    "judge_seconds",
     "loss_histogram",
     "mode_mask",
     "open_sweep",

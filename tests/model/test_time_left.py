@@ -214,12 +214,13 @@ def test_sweep_clock_counts_the_time_between_reports_asked_twice():
     assert left == pytest.approx(3.5 * (0.7 * 10.0 + 1.0))
 
 
-def _lumpy_sweep(step_factor, judge_factor, traced):
+def _lumpy_sweep(step_factor, judge_factor, traced, outlier=0.0):
     """Two configurations on a fake clock, each 3,000 steps judged at its verdict grid (1,024,
     1,448, 2,048, 2,896 and 3,000: engine.decide_grid), a report every 50 steps, then its
     analysis. The second is the large one: 20 s of steps and 4 s a judgement predicted.
     Steps really take ``step_factor`` and judgements ``judge_factor`` times their prediction;
-    ``traced``: the reports say what the judgements took. [(report, its time)], total time."""
+    ``traced``: the reports say what the judgements took; ``outlier``: seconds one judgement of the
+    small configuration (at 2,048) takes more (a local-optimum check). [(report, its time)], total time."""
     from model.training.engine import decide_grid
 
     grid = [g for g in decide_grid(3000) if g >= 1]
@@ -231,8 +232,9 @@ def _lumpy_sweep(step_factor, judge_factor, traced):
             now += 50 / 3000 * steps_s * step_factor
             for g in grid:
                 if done - 50 < g <= done:
-                    now += judge_s * judge_factor
-                    judged += judge_s * judge_factor
+                    extra = outlier if (i == 0 and g == 2048) else 0.0
+                    now += judge_s * judge_factor + extra
+                    judged += judge_s * judge_factor + extra
             out.append((SweepProgress(i, 2, f"c{i}", "train", done, 3000, 0.0, judged if traced else 0.0), now))
         for k in range(1, 11):
             now += analyse_s / 10
@@ -266,3 +268,34 @@ def test_sweep_clock_costs_the_verdict_grid_as_lumps_at_its_steps():
         if now >= 0.05 * total and total - now > 1e-9 and est is not None:
             worst = max(worst, abs(est - (total - now)) / (total - now))
     assert worst > 0.2, worst  # what the lumps fix
+
+
+def test_one_slow_judgement_does_not_scale_the_others():
+    """A judgement that ran the local-optimum check took 5 s at n = 100 where the others took 0.1:
+    charged to every later judgement, it made a seed sweep's time left 3-4x too long until the
+    large configuration's own judgements outweighed it. The judgements' factor is their median, so
+    one slow judgement of the small configuration (10 s where its others take 0.6) leaves the time
+    left within 20% from 5% of the work on; the cumulative ratio the steps use would not."""
+    configs, grid, reports, total = _lumpy_sweep(2.0, 3.0, traced=True, outlier=10.0)
+    clock = SweepClock([c[0] for c in configs], [c[2] for c in configs], start=0.0,
+                       traces=[(c[1], grid, 3000) for c in configs])
+    errs = []
+    for p, now in reports:
+        est = clock.seconds_left(p, now=now)
+        if now >= 0.05 * total and total - now > 1e-9 and est is not None:
+            errs.append(abs(est - (total - now)) / (total - now))
+    assert errs and max(errs) <= 0.2, max(errs)
+
+    class SummedClock(SweepClock):  # the judgements' seconds over their prediction, summed, as the steps'
+        def _observe(self, p, now):
+            super()._observe(p, now)
+            self._judged.clear()
+
+    summed = SummedClock([c[0] for c in configs], [c[2] for c in configs], start=0.0,
+                         traces=[(c[1], grid, 3000) for c in configs])
+    worst = 0.0
+    for p, now in reports:
+        est = summed.seconds_left(p, now=now)
+        if now >= 0.05 * total and total - now > 1e-9 and est is not None:
+            worst = max(worst, abs(est - (total - now)) / (total - now))
+    assert worst > 0.2, worst  # what the median fixes
