@@ -36,7 +36,7 @@ PATHS = BACKENDS[1:]  # the schema's choices for backend, less "auto"
 #: The BLAS path makes a step's examples dense (h = X W^T and the encoder's dh^T X as products)
 #: from this share of non-zeros (S <= 0.97): its loops over the non-zeros cost ~3 ns a latent
 #: dimension each (strided through W), a product ~0.1 ns a multiply-add (sparse_backend.dense_examples).
-DENSE_X_SHARE = 0.03
+DENSE_X_SHARE = 0.5
 LANES = 32  # model.training.kernels.LANES (not imported: this module stays free of numba)
 #: Examples a tile of the fused wide loop, most (sparse_kernels.TILE).
 TILE = 512

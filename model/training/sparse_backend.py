@@ -319,18 +319,28 @@ class BlasTrainer(SparseTrainer):
         shared = self.kind == "fresh" or self.cfg.onehot
         Kx = 1 if shared else K
         self.X = np.empty((Kx, B, n), f32) if dense_examples(self.cfg, Kx) else None
+        #: sparse examples: W^T and the encoder's gradient transposed, (n, m) a model, so that a
+        #: non-zero's m multiply-adds run over a contiguous row (blas_hidden, blas_update)
+        Ks = 1 if self.X is not None else K
+        self.WT = np.empty((Ks, n, m), f32)
+        self.gT = np.empty((Ks, n, m), f32)
 
     def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
         """model.training.backend's contract."""
+        import numba
         import torch
 
-        threads = torch.get_num_threads()
+        threads, nb_threads = torch.get_num_threads(), numba.get_num_threads()
         if not self.threaded:
             torch.set_num_threads(1)
+        # the kernels run the models in parallel: no more numba threads than models (an idle
+        # thread spinning at the end of a region takes a core from the working ones)
+        numba.set_num_threads(max(1, min(nb_threads, self.cfg.models)) if self.threaded else 1)
         try:
             self._run(chunk, rec, halted)
         finally:
             torch.set_num_threads(threads)
+            numba.set_num_threads(nb_threads)
 
     def _run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
         import torch
@@ -344,21 +354,17 @@ class BlasTrainer(SparseTrainer):
         t = torch.from_numpy
         P, H, dH, gDt = t(self.P), t(self.H), t(self.dH), t(self.gDt)
         D = t(self.Dt) if self.cfg.untied else t(self.W)  # (K, m, n): p = h . D[:, i]
-        bias = t(self.b)[:, None, :]
         X = t(self.X) if self.X is not None else None
         dense = X is not None
         Wt = t(self.W).transpose(1, 2)  # (K, n, m)
         for s in range(nsteps + 1):
-            sk.blas_hidden(self.W, data, s, self.batch, halted, self.rows, self.H, not dense)
+            sk.blas_hidden(self.W, data, s, self.batch, halted, self.rows, self.H, not dense, self.WT)
             if X is not None:  # dense
                 sk.blas_dense(data, self.rows, self.X)
                 torch.matmul(X, Wt, out=H)  # (Kx, B, n) x (K, n, m): h of every example
-            if self.cfg.bias:
-                torch.baddbmm(bias, H, D, out=P)
-            else:
-                torch.bmm(H, D, out=P)
+            torch.bmm(H, D, out=P)  # the bias is added by blas_activate, in its pass over P
             sk.blas_activate(self.P, self.imp, data, self.rows, self.batch, ck, s, state, flags, halted, recs,
-                             self.gb)
+                             self.gb, bool(self.cfg.bias))
             if s == nsteps:
                 break
             torch.bmm(H.transpose(1, 2), P, out=gDt)  # the decoder's part, (K, m, n)
@@ -370,4 +376,4 @@ class BlasTrainer(SparseTrainer):
                 else:
                     gDt.add_(enc)
             sk.blas_update(state, data, self.rows, self.dH, self.gDt, self.gW, self.gb, ck, s, opt, flags, halted,
-                           not dense)
+                           not dense, self.gT)
