@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 
 PATHS = BACKENDS[1:]  # the schema's choices for backend, less "auto"
 #: The BLAS path makes a step's examples dense (h = X W^T and the encoder's dh^T X as products)
-#: from this share of non-zeros (S <= 0.97): its loops over the non-zeros cost ~3 ns a latent
-#: dimension each (strided through W), a product ~0.1 ns a multiply-add (sparse_backend.dense_examples).
+#: from this share of non-zeros (S <= 0.5): below it, its loops over the non-zeros (contiguous
+#: rows of W^T and of the transposed gradient, ~0.15 ns a latent dimension each, two of them)
+#: cost less than the two products (~0.1 ns a multiply-add each, over every entry)
+#: (sparse_backend.dense_examples).
 DENSE_X_SHARE = 0.5
 LANES = 32  # model.training.kernels.LANES (not imported: this module stays free of numba)
 #: Examples a tile of the fused wide loop, most (sparse_kernels.TILE).
@@ -69,7 +71,7 @@ class Costs:
     blas_pair: float = 3e-9
     blas_pair_m: float = 0.1e-9
     blas_nonzero: float = 5e-9
-    blas_nonzero_m: float = 2e-9
+    blas_nonzero_m: float = 0.3e-9
     blas_model: float = 20e-6
     blas_model_n: float = 30e-9
     blas_step: float = 150e-6
@@ -78,10 +80,10 @@ class Costs:
     torch_pair: float = 20e-9
     torch_pair_m: float = 0.6e-9
     torch_step: float = 500e-6
-    # drawing a fresh batch (data.sparse_coo, every path): an entry of a dense draw, a non-zero of a
-    # sparse one (n = 400, B = 1,024, S = 0.9: 5-8 ms)
+    # drawing a fresh batch (data.fresh_coo, every path): an entry of a dense draw (from
+    # data.DENSE_FRESH non-zeros), a non-zero of a sparse one (n = 1,000, B = 1,024, S = 0.9: 3.4 ms)
     draw_entry: float = 12e-9
-    draw_nonzero: float = 100e-9
+    draw_nonzero: float = 30e-9
 
 
 COSTS = Costs()
@@ -125,8 +127,10 @@ def draw_seconds(config: TrainConfig, costs: Costs = COSTS) -> float:
     """Seconds to draw a step's fresh batch (0 for finite sets: drawn once)."""
     if config.data != "sparse" or config.examples is not None:
         return 0.0
+    from .data import DENSE_FRESH
+
     _, n, _, B, nnz = shape(config)
-    dense = 1.0 - config.sparsity >= 0.05 or B * n <= 1_000_000  # data.dense_draw
+    dense = 1.0 - config.sparsity >= DENSE_FRESH  # data.fresh_coo
     return B * n * costs.draw_entry if dense else B * nnz * costs.draw_nonzero
 
 
