@@ -525,19 +525,19 @@ def train_sparse_split(state, imp, data, B, chunk, opt, flags, halted, rec, bloc
 # model.training.sparse_backend.BlasTrainer: per step, the two dense products P = H Dt + b and the
 # gradients' G^T H, G Dt^T go to BLAS (torch.bmm over the K models); these kernels do the
 # rest: h, the activation (non-zeros taken out exactly as in the fused pass: never a
-# difference of sums), halting and recording, the encoder's gradient and the update. They
-# run on the calling thread: three parallel launches a step would cost more than they
-# save (a launch waits for every thread, ~0.1 ms on a busy 2-core machine, more when
-# torch's OpenMP threads still spin from the product before).
+# difference of sums), halting and recording, the encoder's gradient and the update. Each
+# takes a range of models k0 .. k1: BlasTrainer runs groups of models on threads of its own,
+# each group a whole chunk, with no parallel launch a step (a launch waits for every thread,
+# and on a loaded 2-core machine a thread that lost its core makes every region wait a time
+# slice, ~5-10 ms).
 
-@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True, parallel=True)
-def blas_hidden(W, data, s, B, halted, rows, H, sparse_h, WT):
-    """rows[k] (B,) of step s and, when ``sparse_h``, H[k] (B, m) = (W x_e)^T from the non-zeros,
-    through WT[k] (n, m) = W[k]^T, so that a non-zero adds a contiguous row (~0.1 ns a latent
-    dimension; through W's strided columns ~3 ns). Models in parallel (numba's threads)."""
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def blas_hidden(W, data, s, B, halted, rows, H, sparse_h, WT, k0, k1):
+    """For models k0 .. k1 - 1: rows[k] (B,) of step s and, when ``sparse_h``, H[k] (B, m) =
+    (W x_e)^T from the non-zeros, through WT[k] (n, m) = W[k]^T, so that a non-zero adds a
+    contiguous row (~0.1 ns a latent dimension; through W's strided columns ~3 ns)."""
     indptr, cols, vals, base, row0, sel = data
-    K, m, n = W.shape
-    for k in nb.prange(K):
+    for k in range(k0, k1):
         _batch_rows(s, B, base[k], row0, sel, rows[k])
         if not sparse_h:
             continue
@@ -546,8 +546,7 @@ def blas_hidden(W, data, s, B, halted, rows, H, sparse_h, WT):
 
 @nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
 def _hidden_t(Wk, WTk, indptr, cols, vals, rows, Hk):
-    """Hk[e] = W x_e for the examples of ``rows``, through WTk = Wk^T (filled here). A function
-    of its own, compiled outside the parallel loop, so that its inner loop is vectorised."""
+    """Hk[e] = W x_e for the examples of ``rows``, through WTk = Wk^T (filled here)."""
     m, n = Wk.shape
     for a in range(m):
         for c in range(n):
@@ -600,19 +599,19 @@ def _activate_row(Pe, bk, add_bias, imp, q0, q1, cols, vals, coef, pz, gbk):
     return total
 
 
-@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True, parallel=True)
-def blas_activate(P, imp, data, rows, B, chunk, s, state, flags, halted, rec, gb, add_bias):
-    """P (K, B, n) holds the pre-activations of step s (without the bias when ``add_bias``:
-    added here, in the same pass): turn it into G = dL/dP in place, with each model's bias
-    gradient gb[k]; then its loss, halting and the recorded row. One pass over P, a row at a
-    time (in L1); models in parallel (numba's threads)."""
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def blas_activate(P, imp, data, rows, B, chunk, s, state, flags, halted, rec, gb, add_bias, k0, k1):
+    """For models k0 .. k1 - 1: P[k] (B, n) holds the pre-activations of step s (without the
+    bias when ``add_bias``: added here, in the same pass): turn it into G = dL/dP in place, with
+    the bias gradient gb[k]; then the loss, halting and the recorded row. One pass over P, a
+    row at a time (in L1)."""
     indptr, cols, vals = data[0], data[1], data[2]
     W, b, Dt = state[0], state[1], state[2]
     use_bias, untied = flags
     global0 = chunk[1]
-    K, _, n = P.shape
+    n = P.shape[2]
     coef = P.dtype.type(2.0 / B)
-    for k in nb.prange(K):
+    for k in range(k0, k1):
         Pk = P[k]
         gbk = gb[k]
         lval = np.nan
@@ -647,18 +646,17 @@ def blas_dense(data, rows, X):
                 Xk[e, cols[q]] = vals[q]
 
 
-@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True, parallel=True)
-def blas_update(state, data, rows, dH, gDt, gW, gb, chunk, s, opt, flags, halted, sparse_enc, gT):
-    """The encoder's gradient (when ``sparse_enc``: gT[k][c, :] += v dH[k][e] over the non-zeros,
-    contiguous rows, then added transposed to gW[k] (m, n); tied: into gDt, the decoder's part;
-    else it is there already) and the update of every model still training. Models in
-    parallel (numba's threads)."""
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def blas_update(state, data, rows, dH, gDt, gW, gb, chunk, s, opt, flags, halted, sparse_enc, gT, k0, k1):
+    """For models k0 .. k1 - 1: the encoder's gradient (when ``sparse_enc``: gT[k][c, :] +=
+    v dH[k][e] over the non-zeros, contiguous rows, then added transposed to gW[k] (m, n); tied:
+    into gDt, the decoder's part; else it is there already) and the update of every model still
+    training."""
     indptr, cols, vals = data[0], data[1], data[2]
     W, b, Dt = state[0], state[1], state[2]
     t0, _, lrs = chunk
     use_bias, untied = flags
-    K, m, n = W.shape
-    for k in nb.prange(K):
+    for k in range(k0, k1):
         if halted[k] >= 0:
             continue
         kd = np.int64(k) if untied else np.int64(0)
@@ -672,8 +670,7 @@ def blas_update(state, data, rows, dH, gDt, gW, gb, chunk, s, opt, flags, halted
 @nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
 def _encoder_t(indptr, cols, vals, rows, dHk, gTk, g, replace):
     """The encoder's gradient of one model over the non-zeros: gTk[c] += v dHk[e] (contiguous
-    rows), then g (m, n) = gTk^T (``replace``) or += gTk^T. Compiled outside the parallel loop
-    (vectorised)."""
+    rows), then g (m, n) = gTk^T (``replace``) or += gTk^T."""
     m, n = g.shape
     gTk[:] = 0.0
     for e in range(rows.shape[0]):
