@@ -562,24 +562,21 @@ def _hidden_t(Wk, WTk, indptr, cols, vals, rows, Hk):
                 He[a] += v * Wc[a]
 
 
-@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
-def _activate_row(Pe, bk, add_bias, imp, q0, q1, cols, vals, coef, pz, gbk):
-    """Example e's row of P: its pre-activations (plus the bias when ``add_bias``) become
-    G = dL/dP in place, summed into the bias gradient gbk; returns the row's loss. The
-    non-zeros are taken out of the dense pass (their pre-activations kept in pz, the entries
-    set to 0, where the dense pass adds nothing) and handled one by one."""
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True, inline="always")
+def _activate_row(Pe, bk, imp, q0, q1, cols, vals, coef, pz, gbk):
+    """Example e's row of P: its pre-activations (plus the bias bk) become G = dL/dP in place,
+    summed into the bias gradient gbk; returns the row's loss. The non-zeros are taken out of
+    the dense pass: their pre-activations kept in pz, their entries set to -b (the dense
+    pass's p = -b + b is exactly 0 there, where it adds nothing), then handled one by one."""
     n = Pe.shape[0]
     zero = Pe.dtype.type(0.0)
-    if add_bias:
-        for i in range(n):
-            Pe[i] += bk[i]
     for q in range(q0, q1):
         c = cols[q]
-        pz[q - q0] = Pe[c]
-        Pe[c] = zero
+        pz[q - q0] = Pe[c] + bk[c]
+        Pe[c] = -bk[c]
     acc = zero
     for i in range(n):
-        p = Pe[i]
+        p = Pe[i] + bk[i]
         rr = p if p > zero else zero
         ir = imp[i] * rr
         acc += ir * rr
@@ -617,12 +614,12 @@ def blas_activate(P, imp, data, rows, B, chunk, s, state, flags, halted, rec, gb
         lval = np.nan
         if halted[k] < 0:
             pz = np.empty(n, P.dtype)
+            bias = b[k] if add_bias else np.zeros(n, P.dtype)
             gbk[:] = 0.0
             total = 0.0
             for e in range(B):
                 r = rows[k, e]
-                total += _activate_row(Pk[e], b[k], add_bias, imp, indptr[r], indptr[r + 1], cols, vals, coef, pz,
-                                       gbk)
+                total += _activate_row(Pk[e], bias, imp, indptr[r], indptr[r + 1], cols, vals, coef, pz, gbk)
             lval = total / B
             Dk = Dt[k] if untied else W[k]
             if not (math.isfinite(lval) and _finite(W[k]) and _finite(b[k]) and (not untied or _finite(Dk))):
