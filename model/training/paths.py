@@ -39,6 +39,11 @@ PATHS = BACKENDS[1:]  # the schema's choices for backend, less "auto"
 #: cost less than the two products (~0.1 ns a multiply-add each, over every entry)
 #: (sparse_backend.dense_examples).
 DENSE_X_SHARE = 0.5
+#: Multiply-adds of one of a step's products (K B n m) from which the BLAS path splits its models
+#: into groups, a thread each for a whole chunk (sparse_backend.BlasTrainer.groups): measured on
+#: 2 cores, n = 100, m = 20, K = 10 (2e7) 4.9 -> 2.0-3.5 ms a step; n = 20, m = 5, K = 10 (1e6)
+#: 1.1 -> 1.3-1.8 ms (the threads' start and the chunk's end cost more than they save).
+BLAS_THREADED_MACS = 10_000_000
 LANES = 32  # model.training.kernels.LANES (not imported: this module stays free of numba)
 #: Examples a tile of the fused wide loop, most (sparse_kernels.TILE).
 TILE = 512
@@ -159,14 +164,18 @@ def step_seconds(config: TrainConfig, path: str, costs: Costs = COSTS) -> float:
 def threads_busy(config: TrainConfig, path: str, threads: int | None = None) -> int:
     """Threads a step of ``config`` on ``path`` keeps busy (``step_seconds`` is one thread's;
     None: every core): the lanes kernel spreads its blocks of LANES models, the fused kernel
-    its models or one model's blocks (model/training/sparse_backend.py); the BLAS and torch paths run
-    their own products on one thread but the largest. The dispatcher never looks at this: the
-    choice is a function of the run alone; the time left divides by it."""
+    its models or one model's blocks (model/training/sparse_backend.py); the BLAS path its groups of
+    models where a step is large enough (BLAS_THREADED_MACS); the torch path runs its products on
+    one thread but the largest. The dispatcher never looks at this: the choice is a function of
+    the run alone; the time left divides by it."""
     import os
 
     t = max(1, threads or os.cpu_count() or 1)
     if path == "lanes":
         return min(t, math.ceil(config.models / LANES))
+    if path == "blas":
+        K, n, m, B, _ = shape(config)
+        return min(t, K) if K * B * n * m >= BLAS_THREADED_MACS else 1
     return t if path == "fused" else 1
 
 
@@ -230,6 +239,7 @@ def kernels_ready(config: TrainConfig, path: str | None = None) -> bool:
 
 
 __all__ = [
+    "BLAS_THREADED_MACS",
     "COSTS",
     "PATHS",
     "PATH_KERNELS",

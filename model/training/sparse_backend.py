@@ -16,7 +16,7 @@ import numpy as np
 from . import sparse_kernels as sk
 from .backend import Chunk, Optimiser, Records
 from .data import BatchStream, SparseDataset, make_sparse_dataset
-from .paths import DENSE_X_SHARE
+from .paths import BLAS_THREADED_MACS, DENSE_X_SHARE
 
 if TYPE_CHECKING:
     from ..config import TrainConfig
@@ -39,8 +39,6 @@ def feature_blocks(K: int, B: int, n: int) -> int:
     return -(-SPLIT_BLOCKS // K)
 
 
-#: Multiply-adds of one of a step's products (K B n m) from which the BLAS path uses torch's threads.
-BLAS_THREADED_MACS = 50_000_000
 #: Most bytes of examples the BLAS path holds dense (dense_examples).
 DENSE_X_BYTES = 256 * 2**20
 
