@@ -67,6 +67,45 @@ def sparse_coo(rng: np.random.Generator, count: int, n: int, sparsity: float) ->
     return rows.astype(np.int64), cols.astype(np.int64), vals.astype(np.float32)
 
 
+#: From this density fresh_coo draws through sparse_coo's dense mask (2 numbers an entry), which
+#: is then no slower than about 4 numbers a non-zero.
+DENSE_FRESH = 0.75
+#: Gaps fresh_coo draws at first: the mean number of non-zeros plus GAP_SDS standard deviations
+#: plus GAP_EXTRA (drawing more when they fall short is rare, and gives the same distribution).
+GAP_SDS = 6.0
+GAP_EXTRA = 16
+
+
+def fresh_coo(rng: np.random.Generator, count: int, n: int, sparsity: float) -> Coo:
+    """`count` sparse examples as (rows, cols, vals), the distribution of sparse_coo (each
+    entry non-zero with probability 1 - S, independently; values uniform in (0, 1]; rows of
+    unit norm; row-major order), drawing only the non-zeros: the positions of the non-zeros
+    of the (count, n) entries read in row-major order are a Bernoulli process, whose gaps
+    are independent Geometric(1 - S) (numpy's Generator.geometric: the trials up to and
+    including the next success). About 4 random numbers a non-zero instead of 2 an entry:
+    at n = 1,000, S = 0.9, B = 1,024 a batch takes ~3 ms instead of ~50 (fresh batches, drawn
+    every step; the finite sets keep sparse_coo's stream, so their examples do not change)."""
+    p = 1.0 - float(sparsity)
+    if p >= DENSE_FRESH:
+        return sparse_coo(rng, count, n, sparsity)
+    total = int(count) * int(n)
+    if p <= 0.0 or total == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    p = min(p, 1.0)
+    # enough gaps to pass the end almost always (mean + GAP_SDS sd + GAP_EXTRA); more are drawn if not
+    mean = total * p
+    want = max(1, int(mean + GAP_SDS * np.sqrt(mean * (1.0 - p)) + GAP_EXTRA))
+    pos = np.cumsum(rng.geometric(p, size=want)) - 1
+    while pos[-1] < total - 1:
+        pos = np.concatenate([pos, pos[-1] + np.cumsum(rng.geometric(p, size=want))])
+    pos = pos[: np.searchsorted(pos, total)]
+    rows, cols = np.divmod(pos, n)
+    vals = 1.0 - rng.random(pos.size)  # uniform in (0, 1]
+    norms = np.sqrt(np.bincount(rows, weights=vals * vals, minlength=count))
+    vals = vals / norms[rows]
+    return rows.astype(np.int64), cols.astype(np.int64), vals.astype(np.float32)
+
+
 def densify(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, count: int, n: int,
             dtype: DTypeLike = np.float32) -> np.ndarray:
     X = np.zeros((count, n), dtype=dtype)
@@ -108,8 +147,8 @@ class BatchStream:
         self.batch = config.effective_batch
 
     def next_coo(self) -> Coo:
-        """The next batch as (rows, cols, vals)."""
-        return sparse_coo(self.rng, self.batch, self.n, self.sparsity)
+        """The next batch as (rows, cols, vals) (fresh_coo: only the non-zeros drawn)."""
+        return fresh_coo(self.rng, self.batch, self.n, self.sparsity)
 
     def next(self) -> np.ndarray:
         """The next batch, dense (B, n); the same stream as next_coo."""

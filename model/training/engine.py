@@ -543,7 +543,8 @@ def path_bytes(config: TrainConfig, path: str, threads: int | None = None) -> tu
 
         arrays = f * K * (B * n + 2 * B * m + mn * (2 if config.untied else 1) + n) + 8 * K * B
         copies = 1 if (config.onehot or config.examples is None) else K
-        dense = f * copies * B * n + f * K * mn if dense_examples(config, copies) else 0  # X, and dh^T X
+        # X and dh^T X; or W^T and the transposed encoder gradient, (n, m) a model (sparse examples)
+        dense = f * copies * B * n + f * K * mn if dense_examples(config, copies) else 2 * f * K * mn
         return state, arrays + T * f * step_nnz + dense
     torch_state = f * 8 * K * (mn + n + dec)  # parameters, gradients, moments, foreach temporaries
     return torch_state, TRAIN_UNITS * f * K * B * n + (f * n * n if config.onehot else 0)

@@ -34,9 +34,16 @@ if TYPE_CHECKING:
 
 PATHS = BACKENDS[1:]  # the schema's choices for backend, less "auto"
 #: The BLAS path makes a step's examples dense (h = X W^T and the encoder's dh^T X as products)
-#: from this share of non-zeros (S <= 0.97): its loops over the non-zeros cost ~3 ns a latent
-#: dimension each (strided through W), a product ~0.1 ns a multiply-add (sparse_backend.dense_examples).
-DENSE_X_SHARE = 0.03
+#: from this share of non-zeros (S <= 0.5): below it, its loops over the non-zeros (contiguous
+#: rows of W^T and of the transposed gradient, ~0.15 ns a latent dimension each, two of them)
+#: cost less than the two products (~0.1 ns a multiply-add each, over every entry)
+#: (sparse_backend.dense_examples).
+DENSE_X_SHARE = 0.5
+#: Multiply-adds of one of a step's products (K B n m) from which the BLAS path splits its models
+#: into groups, a thread each for a whole chunk (sparse_backend.BlasTrainer.groups): measured on
+#: 2 cores, n = 100, m = 20, K = 10 (2e7) 4.9 -> 2.0-3.5 ms a step; n = 20, m = 5, K = 10 (1e6)
+#: 1.1 -> 1.3-1.8 ms (the threads' start and the chunk's end cost more than they save).
+BLAS_THREADED_MACS = 10_000_000
 LANES = 32  # model.training.kernels.LANES (not imported: this module stays free of numba)
 #: Examples a tile of the fused wide loop, most (sparse_kernels.TILE).
 TILE = 512
@@ -69,7 +76,7 @@ class Costs:
     blas_pair: float = 3e-9
     blas_pair_m: float = 0.1e-9
     blas_nonzero: float = 5e-9
-    blas_nonzero_m: float = 2e-9
+    blas_nonzero_m: float = 0.3e-9
     blas_model: float = 20e-6
     blas_model_n: float = 30e-9
     blas_step: float = 150e-6
@@ -78,10 +85,10 @@ class Costs:
     torch_pair: float = 20e-9
     torch_pair_m: float = 0.6e-9
     torch_step: float = 500e-6
-    # drawing a fresh batch (data.sparse_coo, every path): an entry of a dense draw, a non-zero of a
-    # sparse one (n = 400, B = 1,024, S = 0.9: 5-8 ms)
+    # drawing a fresh batch (data.fresh_coo, every path): an entry of a dense draw (from
+    # data.DENSE_FRESH non-zeros), a non-zero of a sparse one (n = 1,000, B = 1,024, S = 0.9: 3.4 ms)
     draw_entry: float = 12e-9
-    draw_nonzero: float = 100e-9
+    draw_nonzero: float = 30e-9
 
 
 COSTS = Costs()
@@ -125,8 +132,10 @@ def draw_seconds(config: TrainConfig, costs: Costs = COSTS) -> float:
     """Seconds to draw a step's fresh batch (0 for finite sets: drawn once)."""
     if config.data != "sparse" or config.examples is not None:
         return 0.0
+    from .data import DENSE_FRESH
+
     _, n, _, B, nnz = shape(config)
-    dense = 1.0 - config.sparsity >= 0.05 or B * n <= 1_000_000  # data.dense_draw
+    dense = 1.0 - config.sparsity >= DENSE_FRESH  # data.fresh_coo
     return B * n * costs.draw_entry if dense else B * nnz * costs.draw_nonzero
 
 
@@ -155,14 +164,18 @@ def step_seconds(config: TrainConfig, path: str, costs: Costs = COSTS) -> float:
 def threads_busy(config: TrainConfig, path: str, threads: int | None = None) -> int:
     """Threads a step of ``config`` on ``path`` keeps busy (``step_seconds`` is one thread's;
     None: every core): the lanes kernel spreads its blocks of LANES models, the fused kernel
-    its models or one model's blocks (model/training/sparse_backend.py); the BLAS and torch paths run
-    their own products on one thread but the largest. The dispatcher never looks at this: the
-    choice is a function of the run alone; the time left divides by it."""
+    its models or one model's blocks (model/training/sparse_backend.py); the BLAS path its groups of
+    models where a step is large enough (BLAS_THREADED_MACS); the torch path runs its products on
+    one thread but the largest. The dispatcher never looks at this: the choice is a function of
+    the run alone; the time left divides by it."""
     import os
 
     t = max(1, threads or os.cpu_count() or 1)
     if path == "lanes":
         return min(t, math.ceil(config.models / LANES))
+    if path == "blas":
+        K, n, m, B, _ = shape(config)
+        return min(t, K) if K * B * n * m >= BLAS_THREADED_MACS else 1
     return t if path == "fused" else 1
 
 
@@ -226,6 +239,7 @@ def kernels_ready(config: TrainConfig, path: str | None = None) -> bool:
 
 
 __all__ = [
+    "BLAS_THREADED_MACS",
     "COSTS",
     "PATHS",
     "PATH_KERNELS",

@@ -17,7 +17,7 @@ from ..background import Worker
 from . import sparse_kernels as sk
 from .backend import Chunk, Optimiser, Records
 from .data import BatchStream, SparseDataset, make_sparse_dataset
-from .paths import DENSE_X_SHARE
+from .paths import BLAS_THREADED_MACS, DENSE_X_SHARE
 
 if TYPE_CHECKING:
     from ..config import TrainConfig
@@ -40,8 +40,6 @@ def feature_blocks(K: int, B: int, n: int) -> int:
     return -(-SPLIT_BLOCKS // K)
 
 
-#: Multiply-adds of one of a step's products (K B n m) from which the BLAS path uses torch's threads.
-BLAS_THREADED_MACS = 50_000_000
 #: Most bytes of examples the BLAS path holds dense (dense_examples).
 DENSE_X_BYTES = 256 * 2**20
 
@@ -302,63 +300,101 @@ class BlasTrainer(SparseTrainer):
         self.gW = np.empty((K, m, n), f32) if self.cfg.untied else np.empty((1, m, n), f32)
         self.gb = np.empty((K, n), f32)
         self.rows = np.empty((K, B), np.int64)
-        #: the products use more than one thread only when a step's are large enough to pay for
-        #: the threads' start and wait (a 2-core machine under load: 2 threads on small products
-        #: ran 10-18x slower than one); fresh batches are drawn on the other core meanwhile
+        #: the models are split into groups on threads of their own (``groups``) only when a step's
+        #: products are large enough to pay for the threads' start (a 2-core machine under load: 2
+        #: threads on small products ran 10-18x slower than one); fresh batches are drawn on the
+        #: other core meanwhile
         self.threaded = K * B * n * m >= BLAS_THREADED_MACS
         #: dense enough that h and the encoder's gradient are products too (dense_examples)
         shared = self.kind == "fresh" or self.cfg.onehot
         Kx = 1 if shared else K
         self.X = np.empty((Kx, B, n), f32) if dense_examples(self.cfg, Kx) else None
+        #: sparse examples: W^T and the encoder's gradient transposed, (n, m) a model, so that a
+        #: non-zero's m multiply-adds run over a contiguous row (blas_hidden, blas_update)
+        Ks = 1 if self.X is not None else K
+        self.WT = np.empty((Ks, n, m), f32)
+        self.gT = np.empty((Ks, n, m), f32)
+        self.X_more: list[np.ndarray] = []  # copies of a shared dense batch for the other groups (_examples)
+
+    def groups(self, threads: int) -> list[tuple[int, int]]:
+        """The models' groups, (k0, k1) each, one a thread for a whole chunk: as many as threads
+        (at most one a model) when the step is large enough to pay for them (``threaded``), else
+        one. Every product runs on one thread, a single group's too: on the shared 2-core machine
+        torch's 2-thread products, a barrier each, made n = 1,000, m = 100, K = 1 take 35 ms a step
+        against 15 on one thread (the other core draws the batches)."""
+        K = self.cfg.models
+        g = max(1, min(threads, K)) if self.threaded else 1
+        return [(K * i // g, K * (i + 1) // g) for i in range(g)]
 
     def run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
-        """model.training.backend's contract."""
+        """model.training.backend's contract. Groups of models on threads of their own (the
+        kernels and torch's products release the GIL), without a barrier a step: a thread that
+        loses its core on a busy machine delays its own group only."""
         import torch
 
         threads = torch.get_num_threads()
-        if not self.threaded:
-            torch.set_num_threads(1)
+        groups = self.groups(threads)
+        data = self._chunk_data(chunk.global0, len(chunk))  # once: a fresh batch is drawn once
+        torch.set_num_threads(1)
         try:
-            self._run(chunk, rec, halted)
+            if len(groups) == 1:
+                self._run(chunk, rec, halted, data, 0, groups[0][1], 0)
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(len(groups), thread_name_prefix="blas-models") as pool:
+                    jobs = [pool.submit(self._run, chunk, rec, halted, data, k0, k1, i)
+                            for i, (k0, k1) in enumerate(groups)]
+                    for job in jobs:
+                        job.result()
         finally:
             torch.set_num_threads(threads)
 
-    def _run(self, chunk: Chunk, rec: Records, halted: np.ndarray) -> None:
+    def _examples(self, group: int) -> np.ndarray | None:
+        """The dense examples a group fills: its own copy of a shared (1, B, n) batch (the
+        groups fill it at once), or the (K, B, n) per-model sets (each group its rows)."""
+        if self.X is None or self.X.shape[0] > 1 or group == 0:
+            return self.X
+        while len(self.X_more) < group:
+            self.X_more.append(np.empty_like(self.X))
+        return self.X_more[group - 1]
+
+    def _run(self, chunk: Chunk, rec: Records, halted: np.ndarray, chunk_data: tuple, k0: int, k1: int,
+             group: int) -> None:
         import torch
 
         nsteps = len(chunk)
-        indptr, cols, vals, row0, sel = self._chunk_data(chunk.global0, nsteps)
+        indptr, cols, vals, row0, sel = chunk_data
         data = (indptr, cols, vals, self.base, row0, sel)
         state = (self.W, self.b, self.Dt, self.sW1, self.sW2, self.sb1, self.sb2, self.sD1, self.sD2)
         flags = (bool(self.cfg.bias), bool(self.cfg.untied))
         ck, opt, recs = chunk.kernel_args(), self.opt.kernel_args(), rec.arrays()
         t = torch.from_numpy
-        P, H, dH, gDt = t(self.P), t(self.H), t(self.dH), t(self.gDt)
-        D = t(self.Dt) if self.cfg.untied else t(self.W)  # (K, m, n): p = h . D[:, i]
-        bias = t(self.b)[:, None, :]
-        X = t(self.X) if self.X is not None else None
+        ks = slice(k0, k1)
+        P, H, dH, gDt = t(self.P)[ks], t(self.H)[ks], t(self.dH)[ks], t(self.gDt)[ks]
+        D = (t(self.Dt) if self.cfg.untied else t(self.W))[ks]  # (k, m, n): p = h . D[:, i]
+        Xg = self._examples(group)
+        shared = Xg is not None and Xg.shape[0] == 1
+        X = None if Xg is None else (t(Xg) if shared else t(Xg)[ks])
         dense = X is not None
-        Wt = t(self.W).transpose(1, 2)  # (K, n, m)
+        Wt = t(self.W)[ks].transpose(1, 2)  # (k, n, m)
         for s in range(nsteps + 1):
-            sk.blas_hidden(self.W, data, s, self.batch, halted, self.rows, self.H, not dense)
-            if X is not None:  # dense
-                sk.blas_dense(data, self.rows, self.X)
-                torch.matmul(X, Wt, out=H)  # (Kx, B, n) x (K, n, m): h of every example
-            if self.cfg.bias:
-                torch.baddbmm(bias, H, D, out=P)
-            else:
-                torch.bmm(H, D, out=P)
+            sk.blas_hidden(self.W, data, s, self.batch, halted, self.rows, self.H, not dense, self.WT, k0, k1)
+            if X is not None and Xg is not None:  # dense
+                sk.blas_dense(data, self.rows[k0:k0 + 1] if shared else self.rows[ks], Xg if shared else Xg[ks])
+                torch.matmul(X, Wt, out=H)  # (Kx, B, n) x (k, n, m): h of every example
+            torch.bmm(H, D, out=P)  # the bias is added by blas_activate, in its pass over P
             sk.blas_activate(self.P, self.imp, data, self.rows, self.batch, ck, s, state, flags, halted, recs,
-                             self.gb)
+                             self.gb, bool(self.cfg.bias), k0, k1)
             if s == nsteps:
                 break
-            torch.bmm(H.transpose(1, 2), P, out=gDt)  # the decoder's part, (K, m, n)
-            torch.bmm(P, D.transpose(1, 2), out=dH)  # dL/dh, (K, B, m)
+            torch.bmm(H.transpose(1, 2), P, out=gDt)  # the decoder's part, (k, m, n)
+            torch.bmm(P, D.transpose(1, 2), out=dH)  # dL/dh, (k, B, m)
             if X is not None:  # dense: the encoder's part dh^T X: into the decoder's (tied) or alone (untied)
                 enc = torch.matmul(dH.transpose(1, 2), X)
                 if self.cfg.untied:
-                    t(self.gW).copy_(enc)
+                    t(self.gW)[ks].copy_(enc)
                 else:
                     gDt.add_(enc)
             sk.blas_update(state, data, self.rows, self.dH, self.gDt, self.gW, self.gb, ck, s, opt, flags, halted,
-                           not dense)
+                           not dense, self.gT, k0, k1)

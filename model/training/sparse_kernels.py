@@ -525,88 +525,101 @@ def train_sparse_split(state, imp, data, B, chunk, opt, flags, halted, rec, bloc
 # model.training.sparse_backend.BlasTrainer: per step, the two dense products P = H Dt + b and the
 # gradients' G^T H, G Dt^T go to BLAS (torch.bmm over the K models); these kernels do the
 # rest: h, the activation (non-zeros taken out exactly as in the fused pass: never a
-# difference of sums), halting and recording, the encoder's gradient and the update. They
-# run on the calling thread: three parallel launches a step would cost more than they
-# save (a launch waits for every thread, ~0.1 ms on a busy 2-core machine, more when
-# torch's OpenMP threads still spin from the product before).
+# difference of sums), halting and recording, the encoder's gradient and the update. Each
+# takes a range of models k0 .. k1: BlasTrainer runs groups of models on threads of its own,
+# each group a whole chunk, with no parallel launch a step (a launch waits for every thread,
+# and on a loaded 2-core machine a thread that lost its core makes every region wait a time
+# slice, ~5-10 ms).
 
 @nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
-def blas_hidden(W, data, s, B, halted, rows, H, sparse_h):
-    """rows[k] (B,) of step s and, when ``sparse_h``, H[k] (B, m) = (W x_e)^T from the non-zeros."""
+def blas_hidden(W, data, s, B, halted, rows, H, sparse_h, WT, k0, k1):
+    """For models k0 .. k1 - 1: rows[k] (B,) of step s and, when ``sparse_h``, H[k] (B, m) =
+    (W x_e)^T from the non-zeros, through WT[k] (n, m) = W[k]^T, so that a non-zero adds a
+    contiguous row (~0.1 ns a latent dimension; through W's strided columns ~3 ns)."""
     indptr, cols, vals, base, row0, sel = data
-    K, m, n = W.shape
-    for k in range(K):
+    for k in range(k0, k1):
         _batch_rows(s, B, base[k], row0, sel, rows[k])
         if not sparse_h:
             continue
-        Hk = H[k]
-        Wk = W[k]
-        for e in range(B):
-            for a in range(m):
-                Hk[e, a] = 0.0
-            r = rows[k, e]
-            for q in range(indptr[r], indptr[r + 1]):
-                c = cols[q]
-                v = vals[q]
-                for a in range(m):
-                    Hk[e, a] += v * Wk[a, c]
+        _hidden_t(W[k], WT[k], indptr, cols, vals, rows[k], H[k])
 
 
 @nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
-def blas_activate(P, imp, data, rows, B, chunk, s, state, flags, halted, rec, gb):
-    """P (K, B, n) holds the pre-activations of step s: turn it into G = dL/dP in place,
-    with each model's bias gradient gb[k]; then its loss, halting and the recorded row."""
+def _hidden_t(Wk, WTk, indptr, cols, vals, rows, Hk):
+    """Hk[e] = W x_e for the examples of ``rows``, through WTk = Wk^T (filled here)."""
+    m, n = Wk.shape
+    for a in range(m):
+        for c in range(n):
+            WTk[c, a] = Wk[a, c]
+    for e in range(rows.shape[0]):
+        He = Hk[e]
+        He[:] = 0.0
+        r = rows[e]
+        for q in range(indptr[r], indptr[r + 1]):
+            v = vals[q]
+            Wc = WTk[cols[q]]
+            for a in range(m):
+                He[a] += v * Wc[a]
+
+
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True, inline="always")
+def _activate_row(Pe, bk, imp, q0, q1, cols, vals, coef, pz, gbk):
+    """Example e's row of P: its pre-activations (plus the bias bk) become G = dL/dP in place,
+    summed into the bias gradient gbk; returns the row's loss. The non-zeros are taken out of
+    the dense pass: their pre-activations kept in pz, their entries set to -b (the dense
+    pass's p = -b + b is exactly 0 there, where it adds nothing), then handled one by one."""
+    n = Pe.shape[0]
+    zero = Pe.dtype.type(0.0)
+    for q in range(q0, q1):
+        c = cols[q]
+        pz[q - q0] = Pe[c] + bk[c]
+        Pe[c] = -bk[c]
+    acc = zero
+    for i in range(n):
+        p = Pe[i] + bk[i]
+        rr = p if p > zero else zero
+        ir = imp[i] * rr
+        acc += ir * rr
+        g = coef * ir
+        Pe[i] = g
+        gbk[i] += g
+    total = float(acc)
+    for q in range(q0, q1):
+        c = cols[q]
+        p = pz[q - q0]
+        rr = p if p > zero else zero
+        err = rr - vals[q]
+        total += float(imp[c]) * float(err) * float(err)
+        g = coef * imp[c] * err if p > zero else zero
+        Pe[c] = g
+        gbk[c] += g
+    return total
+
+
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def blas_activate(P, imp, data, rows, B, chunk, s, state, flags, halted, rec, gb, add_bias, k0, k1):
+    """For models k0 .. k1 - 1: P[k] (B, n) holds the pre-activations of step s (without the
+    bias when ``add_bias``: added here, in the same pass): turn it into G = dL/dP in place, with
+    the bias gradient gb[k]; then the loss, halting and the recorded row. One pass over P, a
+    row at a time (in L1)."""
     indptr, cols, vals = data[0], data[1], data[2]
     W, b, Dt = state[0], state[1], state[2]
     use_bias, untied = flags
     global0 = chunk[1]
-    K, _, n = P.shape
+    n = P.shape[2]
     coef = P.dtype.type(2.0 / B)
-    zero = P.dtype.type(0.0)
-    for k in range(K):
+    for k in range(k0, k1):
         Pk = P[k]
         gbk = gb[k]
         lval = np.nan
         if halted[k] < 0:
-            nnz = 0
-            for e in range(B):
-                r = rows[k, e]
-                nnz += indptr[r + 1] - indptr[r]
-            pnz = np.empty(nnz, P.dtype)
-            j = 0
-            for e in range(B):  # the non-zeros' pre-activations, taken out of the dense pass
-                r = rows[k, e]
-                for q in range(indptr[r], indptr[r + 1]):
-                    pnz[j] = Pk[e, cols[q]]
-                    Pk[e, cols[q]] = zero
-                    j += 1
-            gbk[:] = zero
+            pz = np.empty(n, P.dtype)
+            bias = b[k] if add_bias else np.zeros(n, P.dtype)
+            gbk[:] = 0.0
             total = 0.0
             for e in range(B):
-                Pe = Pk[e]
-                acc = zero
-                for i in range(n):
-                    p = Pe[i]
-                    rr = p if p > zero else zero
-                    ir = imp[i] * rr
-                    acc += ir * rr
-                    g = coef * ir
-                    Pe[i] = g
-                    gbk[i] += g
-                total += acc
-            j = 0
-            for e in range(B):
                 r = rows[k, e]
-                for q in range(indptr[r], indptr[r + 1]):
-                    c = cols[q]
-                    p = pnz[j]
-                    rr = p if p > zero else zero
-                    err = rr - vals[q]
-                    total += float(imp[c]) * float(err) * float(err)
-                    g = coef * imp[c] * err if p > zero else zero
-                    Pk[e, c] = g
-                    gbk[c] += g
-                    j += 1
+                total += _activate_row(Pk[e], bias, imp, indptr[r], indptr[r + 1], cols, vals, coef, pz, gbk)
             lval = total / B
             Dk = Dt[k] if untied else W[k]
             if not (math.isfinite(lval) and _finite(W[k]) and _finite(b[k]) and (not untied or _finite(Dk))):
@@ -631,28 +644,44 @@ def blas_dense(data, rows, X):
 
 
 @nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
-def blas_update(state, data, rows, dH, gDt, gW, gb, chunk, s, opt, flags, halted, sparse_enc):
-    """The encoder's gradient (when ``sparse_enc``: gW[k][:, c] += v dH[k][e] over the
-    non-zeros; tied: into gDt, the decoder's part; else it is there already) and the update of
-    every model still training."""
+def blas_update(state, data, rows, dH, gDt, gW, gb, chunk, s, opt, flags, halted, sparse_enc, gT, k0, k1):
+    """For models k0 .. k1 - 1: the encoder's gradient (when ``sparse_enc``: gT[k][c, :] +=
+    v dH[k][e] over the non-zeros, contiguous rows, then added transposed to gW[k] (m, n); tied:
+    into gDt, the decoder's part; else it is there already) and the update of every model still
+    training."""
     indptr, cols, vals = data[0], data[1], data[2]
     W, b, Dt = state[0], state[1], state[2]
     t0, _, lrs = chunk
     use_bias, untied = flags
-    K, m, n = W.shape
-    for k in range(K):
+    for k in range(k0, k1):
         if halted[k] >= 0:
             continue
         kd = np.int64(k) if untied else np.int64(0)
         g = gW[k] if untied else gDt[k]
-        if untied and sparse_enc:
-            g[:] = 0.0
-        for e in range(rows.shape[1] if sparse_enc else 0):
-            r = rows[k, e]
-            for q in range(indptr[r], indptr[r + 1]):
-                c = cols[q]
-                v = vals[q]
-                for a in range(m):
-                    g[a, c] += v * dH[k, e, a]
+        if sparse_enc:
+            _encoder_t(indptr, cols, vals, rows[k], dH[k], gT[k], g, untied)
         Dk = Dt[k] if untied else W[k]
         _apply(W[k], b[k], Dk, g, gb[k], gDt[k], _moments(state, k, kd), lrs[s], t0 + s + 1, opt, use_bias, untied)
+
+
+@nb.njit(cache=True, fastmath=_FM, error_model="numpy", nogil=True)
+def _encoder_t(indptr, cols, vals, rows, dHk, gTk, g, replace):
+    """The encoder's gradient of one model over the non-zeros: gTk[c] += v dHk[e] (contiguous
+    rows), then g (m, n) = gTk^T (``replace``) or += gTk^T."""
+    m, n = g.shape
+    gTk[:] = 0.0
+    for e in range(rows.shape[0]):
+        r = rows[e]
+        dHe = dHk[e]
+        for q in range(indptr[r], indptr[r + 1]):
+            v = vals[q]
+            gc = gTk[cols[q]]
+            for a in range(m):
+                gc[a] += v * dHe[a]
+    for a in range(m):
+        if replace:
+            for c in range(n):
+                g[a, c] = gTk[c, a]
+        else:
+            for c in range(n):
+                g[a, c] += gTk[c, a]

@@ -200,3 +200,57 @@ def test_sparse_dataset_round_trips_with_the_dense_sets():
     rows, cols, vals = sp.coo(2)
     np.testing.assert_array_equal(X[2][rows, cols], vals)
     assert np.count_nonzero(X[2]) == vals.size
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("untied", [False, True], ids=["tied", "untied"])
+@pytest.mark.parametrize("data", ["finite", "fresh"])
+def test_blas_path_with_dense_examples_matches_the_torch_path_and_autograd(data, untied):
+    """Dense enough data (S = 0.3: 70% non-zeros, from paths.DENSE_X_SHARE) takes the BLAS path's
+    dense branch (h = X W^T and the encoder's gradient as products); sparser data its contiguous
+    loops over the non-zeros (the tests above, S = 0.9). Both branches train the same models."""
+    from model.training.paths import DENSE_X_SHARE
+
+    cfg = _config(OPTIMISERS[0], data, untied, sparsity=0.3, m=3)
+    assert 1.0 - cfg.sparsity >= DENSE_X_SHARE
+    W0, b0, M0 = initial_parameters(cfg)
+    ours = Trainer(cfg, initial=(W0, b0, M0), backend="blas")
+    assert ours.impl.X is not None  # the dense branch
+    sparse_cfg = _config(OPTIMISERS[0], data, untied)
+    assert Trainer(sparse_cfg, backend="blas").impl.X is None  # S = 0.9: the sparse branch
+    ours.run()
+    torch_path = Trainer(cfg, initial=(W0, b0, M0), backend="torch")
+    torch_path.run()
+    Wr, br, Mr, _ = reference_train(cfg, W0, b0, M0, _batches_fn(cfg, ours), cfg.steps)
+    W, b, M = ours.parameters()
+    assert np.abs(W - W0).max() > 50 * ATOL
+    for got, want, other in ((W, Wr, torch_path.parameters()[0]), (b, br, torch_path.parameters()[1]),
+                             (M, Mr, torch_path.parameters()[2])):
+        if want is not None:
+            np.testing.assert_allclose(got, want, atol=ATOL)
+            np.testing.assert_allclose(got, other, atol=ATOL)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("S", [0.3, 0.9], ids=["dense", "sparse"])
+def test_blas_path_gives_the_same_numbers_on_one_thread_or_two(monkeypatch, S):
+    """The BLAS path's kernels run the models in parallel when a step is large enough
+    (BLAS_THREADED_MACS, forced here): each model's sums run in the same order on any thread."""
+    from model.training.engine import set_threads
+
+    monkeypatch.setattr(sb, "BLAS_THREADED_MACS", 0)
+    cfg = _config(OPTIMISERS[0], "fresh", True, sparsity=S, steps=60)
+    runs = []
+    for threads in (1, 2):
+        set_threads(threads)
+        try:
+            tr = Trainer(cfg, backend="blas")
+            assert tr.impl.threaded
+            tr.run()
+        finally:
+            set_threads(None)
+        runs.append((tr.parameters(), tr.history.losses()[1]))
+    (p1, l1), (p2, l2) = runs
+    for a, b in zip(p1, p2, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(l1, l2)
