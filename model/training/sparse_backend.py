@@ -9,6 +9,7 @@ batches are prepared in Python once, then the kernel runs the whole chunk.
 """
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -279,6 +280,11 @@ class SparseTrainer:
         return self.W.copy(), self.b.copy(), M
 
 
+#: How long a chunk waits for a group of models on another thread (a chunk is sized to about
+#: 0.1 s; a group that has not finished in this long is a fault, not a busy machine).
+GROUP_TIMEOUT_S = 600.0
+
+
 class BlasTrainer(SparseTrainer):
     """The BLAS path: the same batches, parameters and update as the fused path, with the
     dense products of each step (P = H Dt + b, G^T H, G Dt^T: O(K B n m)) done by BLAS
@@ -290,7 +296,11 @@ class BlasTrainer(SparseTrainer):
     name = "blas"
 
     def __init__(self, *args: Any, **kw: Any):
+        import queue
+
         super().__init__(*args, **kw)
+        self._group_workers: list[Worker] = []  # groups 1.. of a chunk (group 0 runs on the caller's thread)
+        self._group_done: queue.SimpleQueue = queue.SimpleQueue()  # their outcomes
         K, m, n, B = self.cfg.models, self.cfg.m, self.cfg.n, self.batch
         f32 = np.float32
         self.P = np.empty((K, B, n), f32)
@@ -337,18 +347,54 @@ class BlasTrainer(SparseTrainer):
         data = self._chunk_data(chunk.global0, len(chunk))  # once: a fresh batch is drawn once
         torch.set_num_threads(1)
         try:
-            if len(groups) == 1:
-                self._run(chunk, rec, halted, data, 0, groups[0][1], 0)
-            else:
-                from concurrent.futures import ThreadPoolExecutor
-
-                with ThreadPoolExecutor(len(groups), thread_name_prefix="blas-models") as pool:
-                    jobs = [pool.submit(self._run, chunk, rec, halted, data, k0, k1, i)
-                            for i, (k0, k1) in enumerate(groups)]
-                    for job in jobs:
-                        job.result()
+            self._run_groups(chunk, rec, halted, data, groups)
         finally:
             torch.set_num_threads(threads)
+
+    def _run_groups(self, chunk: Chunk, rec: Records, halted: np.ndarray, data: Any,
+                    groups: list[tuple[int, int]]) -> None:
+        """Group 0 on the calling thread, each other group on a Worker of its own (model/background.py,
+        ``blas-models-<i>``, kept for the trainer's life); returns once every group has run its chunk,
+        raising the first failure."""
+        import queue
+
+        while len(self._group_workers) < len(groups) - 1:
+            self._group_workers.append(Worker(f"blas-models-{len(self._group_workers) + 1}", self._group_done.put))
+        # the Workers' threads hold what they ran last: a weak reference lets the trainer be freed (and
+        # its __del__ end them) once its owner drops it
+        me = weakref.ref(self)
+
+        def group(k0: int, k1: int, i: int) -> None:
+            trainer = me()
+            assert trainer is not None, "the trainer waits for its groups"
+            trainer._run(chunk, rec, halted, data, k0, k1, i)
+
+        for i, (k0, k1) in enumerate(groups[1:], start=1):
+            self._group_workers[i - 1].submit(lambda k0=k0, k1=k1, i=i: group(k0, k1, i))
+        failure: BaseException | None = None
+        try:
+            self._run(chunk, rec, halted, data, 0, groups[0][1], 0)
+        finally:  # the other groups write into rec: wait for every one before returning or raising
+            for _ in groups[1:]:
+                try:
+                    outcome = self._group_done.get(timeout=GROUP_TIMEOUT_S)
+                except queue.Empty:
+                    failure = RuntimeError(f"a group of models did not finish its chunk in {GROUP_TIMEOUT_S:.0f} s")
+                    break
+                if not outcome.ok and failure is None:
+                    failure = outcome.error
+        if failure is not None:  # group 0's own failure, if any, was raised above
+            raise failure
+
+    def close(self) -> None:
+        """Ends the threads of the model groups and the one drawing batches ahead."""
+        for worker in self._group_workers:
+            worker.close(timeout=0.0)
+        super().close()
+
+    def __del__(self):
+        for worker in getattr(self, "_group_workers", ()):  # () : __init__ failed before it
+            worker.close(timeout=0.0)
 
     def _examples(self, group: int) -> np.ndarray | None:
         """The dense examples a group fills: its own copy of a shared (1, B, n) batch (the
