@@ -9,6 +9,7 @@ batches are prepared in Python once, then the kernel runs the whole chunk.
 """
 from __future__ import annotations
 
+import functools
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -370,7 +371,7 @@ class BlasTrainer(SparseTrainer):
             trainer._run(chunk, rec, halted, data, k0, k1, i)
 
         for i, (k0, k1) in enumerate(groups[1:], start=1):
-            self._group_workers[i - 1].submit(lambda k0=k0, k1=k1, i=i: group(k0, k1, i))
+            self._group_workers[i - 1].submit(functools.partial(group, k0, k1, i))
         failure: BaseException | None = None
         try:
             self._run(chunk, rec, halted, data, 0, groups[0][1], 0)
