@@ -379,9 +379,7 @@ class ProbeTab(_FigureExport, QWidget):
         snap = self._history_snapshot()
         dead = []
         if snap is not None and s.config.onehot and snap.n <= 2000:
-            from model.analysis.analysis import analyze
-
-            dead = analyze(snap).dead
+            dead = s.analyses.of_snapshot(snap).dead  # the session's provider: the one that computes
         self.view.set_model_info(s.config.n, dead, s.config.steps)
         self.info.setText("probes the snapshot the explorer shows (model, step) at the moment Probe is pressed")
 
@@ -473,10 +471,9 @@ class ProbeTab(_FigureExport, QWidget):
             self.continued = None
             return
         from model.analysis import probe as pr
-        from model.analysis.analysis import analyze
 
         end = s.history.snapshot()
-        a = analyze(end, onehot=cfg.onehot)
+        a = s.analyses.of_snapshot(end)  # the session's provider (its onehot is the run's)
         loss = a.loss if cfg.onehot else end.loss
         esc = pr.escaped(loss0, loss)
         self.view.status.setText(
