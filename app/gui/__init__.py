@@ -41,6 +41,7 @@ def run_gui(path: str | None = None) -> int:
             print(f"main.py: {exc}", file=sys.stderr)
             return 2
     import pyqtgraph as pg
+    from PyQt6.QtCore import QEvent
     from PyQt6.QtWidgets import QApplication
 
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
@@ -73,4 +74,12 @@ def run_gui(path: str | None = None) -> int:
             win.close()
 
         QTimer.singleShot(int(quit_ms), report_and_close)
-    return app.exec()
+    code = app.exec()
+    # tear the window down here, in order, while the application and its GL contexts exist: left to
+    # the interpreter's exit, its widgets (the 3D view's GL context among them) were destroyed after
+    # them, and the process crashed on its way out in about one run in ten on a busy machine
+    win.close()
+    win.deleteLater()
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    app.processEvents()
+    return code
