@@ -23,7 +23,8 @@
 
 Run: bash scripts/xdisplay.sh .venv/bin/python benchmarks/bench_gui.py [--scrub-only]
 (--scrub-only: only the n = 7 scrub breakdowns, in a minute or two rather than many; with --playback also
-the playback rates: frames drawn and snapshots advanced per second at 60/s, 240/s and step ×2/s)
+the playback rates: frames drawn and snapshots advanced per second at 60/s, 240/s and step ×2/s; --no-gl:
+without the GL-widget-in-the-window columns)
 """
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ def _ms(fn) -> float:
     return (time.perf_counter() - t) * 1000
 
 
-def scrub_breakdown(app, win, frames: int = 20) -> list:
+def scrub_breakdown(app, win, frames: int = 20, seed: int = 1) -> list:
     """[(part, median ms per frame, note)] of the scrubbed frames of the run open in ``win``.
 
     Each frame is the user's path (slider moved -> session -> redraw -> painted), timed whole,
@@ -105,8 +106,9 @@ def scrub_breakdown(app, win, frames: int = 20) -> list:
 
     s = win.session
     steps_arr = s.history.steps
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     rows: dict = {}
+    in_frame = _count_gui_analyses(s)
 
     def add(key, ms):
         rows.setdefault(key, []).append(ms)
@@ -120,14 +122,18 @@ def scrub_breakdown(app, win, frames: int = 20) -> list:
         time.sleep(0.05)
         app.processEvents()
         census.reset()
-        c0, t = win.redraw_count, time.perf_counter()
+        in_frame[0] = 0
+        c0, t, cpu = win.redraw_count, time.perf_counter(), time.thread_time()
         win.timeline.slider.setValue(int(idx))
         while win.redraw_count == c0 and time.perf_counter() - t < 2:
             app.processEvents()
         t_redraw = time.perf_counter()
-        app.processEvents()  # the paint events the redraw posted, composition
-        end = time.perf_counter()
+        end, rounds = _until_painted(app, census)  # the paint events the redraw posted, composition
+        add("frame: CPU time of the GUI thread (less sensitive to load)", (time.thread_time() - cpu) * 1000)
+        add("analyses computed in the frame (GUI thread)", in_frame[0])
         add("paint events per frame (widgets painted)", census.count)
+        add("window repaints per frame (each flushed to the X server)", census.passes)
+        add("event-loop rounds that painted", rounds)
         add("layout requests per frame (relayouts)", census.layouts)
         add("window area under repainted widgets (% of the window)", census.window_share())
         for key in ("plane3d", *win.views, "timeline", "other widgets"):
@@ -170,7 +176,57 @@ def scrub_breakdown(app, win, frames: int = 20) -> list:
         add("composition and dispatch (paint + compose - own paints)",
             max(0.0, rows["  of which paint + compose after redraw()"][-1] - own))
     app.removeEventFilter(census)
+    s.analyses._analyze = in_frame[1]
     return [(k, float(np.median(v)), f"max {max(v):.1f}") for k, v in rows.items()]
+
+
+def _count_gui_analyses(session) -> list:
+    """[count, original]: the session's provider counts the analyses computed on the GUI thread (the
+    bench's own ``analyze`` calls are direct, not through the provider)."""
+    import threading
+
+    provider = session.analyses
+    box = [0, provider._analyze]
+
+    def counted(snap, onehot=True):
+        if threading.current_thread() is threading.main_thread():
+            box[0] += 1
+        return box[1](snap, onehot=onehot)
+
+    provider._analyze = counted
+    return box
+
+
+def _wait_ahead(app, win, limit_s: float = 180.0) -> bool:
+    """Wait until the session has computed its analyses ahead (Session.compute_ahead); False for a
+    window without them (the code before they were added)."""
+    s = win.session
+    if not hasattr(s, "ahead_running"):
+        return False
+    t = time.perf_counter()
+    while s.ahead_running() and time.perf_counter() - t < limit_s:
+        app.processEvents()
+        time.sleep(0.02)
+    app.processEvents()
+    return True
+
+
+def _until_painted(app, census, limit_s: float = 2.0) -> tuple[float, int]:
+    """Run the event loop until the frame is on screen: rounds of processEvents until one paints
+    nothing after one that painted (a round delivers the events posted before it, so a repaint
+    posted while painting comes in the next). (time the last painting round ended, rounds that
+    painted). One round was the measure before: a repaint the window posted late (a second
+    scene's, an autorange's) was left out of the frame. ``census`` was reset when the frame began."""
+    t0 = time.perf_counter()
+    end, rounds = t0, 0
+    while time.perf_counter() - t0 < limit_s:
+        c = census.count
+        app.processEvents()
+        if census.count != c:
+            end, rounds = time.perf_counter(), rounds + 1
+        elif census.count > 0:
+            break
+    return end, rounds
 
 
 def _paint_census_class():
@@ -188,6 +244,8 @@ def _paint_census_class():
 
         def reset(self):
             self.count = 0
+            self.passes = 0  # the window's repaints that painted (each ends with a flush to the X server)
+            self._pass_open = False
             self.layouts = 0
             self.region = QRegion()
             self.paint_ms: dict = {}  # view key (or widget class) -> ms of its paint events in the frame
@@ -227,8 +285,12 @@ def _paint_census_class():
         def eventFilter(self, obj, event):
             if event.type() == QEvent.Type.LayoutRequest and isinstance(obj, QWidget) and obj.window() is self.win:
                 self.layouts += 1
+            if event.type() == QEvent.Type.UpdateRequest and obj is self.win:
+                self._pass_open = True  # (one held back and posted again by widgets.paint_pass opens it twice)
             if event.type() == QEvent.Type.Paint and isinstance(obj, QWidget) and obj.window() is self.win:
                 self.count += 1
+                self.passes += self._pass_open
+                self._pass_open = False
                 self.region = self.region.united(event.region().translated(obj.mapTo(self.win, QPoint(0, 0))))
                 if not self._inside:
                     return self._timed_paint(obj, event)
@@ -293,14 +355,20 @@ def _window(app, layout: str, raster: bool):
 
 
 def scrub_breakdowns(app, layouts=("explore", "figure")) -> list:
-    """[(column title, parts)]: for each layout, the 3D view through the raster host, the GL widget in the
-    window (the way before the raster host), and the raster window with the 3D dock closed."""
+    """[(column title, parts)]: for each layout, the 3D view through the raster host scrubbed to 20 steps
+    just after the run was opened (first visits: most analyses computed in the frame), then the same 20
+    steps again with their analyses cached ("cached", once the session's analyses ahead are done where it
+    computes them: then any step's analysis is cached; the same steps keep the pictures' cost comparable
+    between versions), the raster window with the 3D dock closed (the same steps), and the GL widget in the
+    window (the way before the raster host; first visits)."""
     out = []
     for layout in layouts:
-        for raster in (True, False):
+        for raster in (True, False) if "--no-gl" not in sys.argv[1:] else (True,):
             win = _window(app, layout, raster)
             out.append((f"{layout} {'raster 3D' if raster else 'GL in window'}", scrub_breakdown(app, win)))
             if raster:
+                _wait_ahead(app, win)  # none running beside the frames measured next
+                out.append((f"{layout} raster, cached", scrub_breakdown(app, win)))
                 win.docks["plane3d"].hide()
                 app.processEvents()
                 out.append((f"{layout} 3D closed", scrub_breakdown(app, win)))

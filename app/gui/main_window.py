@@ -35,6 +35,7 @@ from views import registry
 from widgets.experiment_form import ExperimentForm
 from widgets.live_text import LiveText
 from widgets.model_picker import ModelPicker
+from widgets.paint_pass import PaintPass
 from widgets.timeline import Timeline
 from widgets.verdict_panel import verdict_label
 
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self._connect()
+        self.paint_pass = PaintPass(self)
 
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setInterval(16)  # display rate; frames are dropped, never queued
@@ -710,6 +712,7 @@ class MainWindow(QMainWindow):
             if getattr(s, "override", None) is not None:
                 model = "perturbed copy (probe) · " + model
             self.verdict_label.setText(f"{model}shown: step {snap.step:,} · verdict: {verdict}")
+        self.paint_pass.gather()  # the frame's views painted and flushed in one pass (widgets.paint_pass)
         self.redraw_count += 1
         self.last_redraw_ms = (time.perf_counter() - t0) * 1000
 

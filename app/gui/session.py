@@ -13,13 +13,15 @@ at display rate.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Hashable, Iterable
 from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from app.gui.worker import BackgroundQueue, TrainingWorker
+from app.gui.worker import BackgroundJob, BackgroundQueue, TrainingWorker
 from model.analysis.analysis_provider import ANALYSIS_DEBOUNCE_S, SYNC_ANALYSIS_MAX_N, AnalysisProvider
 from model.analysis.explorer import ExplorerState
 from model.analysis.frame import Frame
@@ -34,6 +36,7 @@ from model.training.paths import kernels_ready
 from model.training.recording import Recorder, RunFileRecorder
 
 __all__ = [
+    "AHEAD_QUIET_S",
     "ANALYSIS_DEBOUNCE_S",
     "AUTOSTART_MAX_S",
     "SYNC_ANALYSIS_MAX_N",
@@ -44,6 +47,10 @@ __all__ = [
     "kernels_ready",
 ]
 
+#: Seconds after the last step asked for (a scrub, playback) before analyses are computed ahead again
+#: (Session.compute_ahead): the thread that computes them holds the GIL in slices of up to 5 ms
+#: (sys.getswitchinterval), which every frame of a drag would wait for.
+AHEAD_QUIET_S = 0.4
 #: The window starts a remembered experiment by itself only when it would take at most this long
 #: (seconds); a longer one waits for Start, with its estimate shown.
 AUTOSTART_MAX_S = 5.0
@@ -137,6 +144,12 @@ class Session(QObject):
         self.measured: dict = {}  # shape_key -> seconds a step, from this session's runs (estimate_run)
         self.preparing = False  # the first chunk compiles the kernels (kernels_ready)
         self.from_file = False  # the run shown was opened or saved under a name (False: trained here, autosaved)
+        self._ahead: BackgroundJob | None = None  # the analyses computed ahead (compute_ahead)
+        self._ahead_jobs: list[BackgroundJob] = []  # every such job whose thread has not ended
+        self._ahead_stop = threading.Event()
+        self._quiet_until = 0.0  # time.monotonic() before which compute_ahead waits (a scrub is going on)
+        self.ahead_computed: int | None = None  # analyses the last finished compute_ahead computed
+        self._closed = False  # shutdown() was called
 
     # ======================================================= the explorer state
     @property
@@ -246,6 +259,7 @@ class Session(QObject):
             if ok and self.state in ("training", "paused"):
                 self._recolor()
                 self._set_state("stopped")
+                self.compute_ahead()
         return ok
 
     def is_training(self) -> bool:
@@ -256,8 +270,62 @@ class Session(QObject):
         ok = self.stop_training(timeout)
         if ok and self.trainer is not None:
             self.trainer.close()  # its batch-drawing thread (fresh batches) ends with it
+        self._closed = True  # nothing is computed ahead from now on (a training run's end may still arrive)
+        self.stop_ahead()
+        ahead_ok = all(j.join(timeout) for j in list(self._ahead_jobs))  # one analysis ahead: milliseconds
         # an analysis running (about a second at n = 10,000) ends within the timeout; one waiting is dropped
-        return self._analysis.close(timeout) and ok
+        return self._analysis.close(timeout) and ok and ahead_ok
+
+    # ===================================================== analyses ahead
+    def compute_ahead(self) -> bool:
+        """Compute the shown model's analyses of its recorded snapshots ahead of being shown, in a
+        thread (ExplorerState.plan_ahead: small models, nearest the shown step first), so that a scrub
+        finds them cached; it waits while steps are asked for (AHEAD_QUIET_S). Never while training
+        nor after shutdown. False when there is nothing to compute."""
+        self.stop_ahead()
+        if self.is_training() or self._closed:
+            return False
+        plan = self.explorer.plan_ahead()
+        if plan is None:
+            return False
+        stop = threading.Event()
+
+        def quiet() -> None:  # the thread waits here while the person scrubs
+            while not stop.is_set() and (left := self._quiet_until - time.monotonic()) > 0:
+                stop.wait(left)
+
+        # no parent, no deleteLater: the GUI thread could delete the job while its thread is still inside
+        # the emit of ``finished``; the session keeps it until that signal has arrived and the thread is done
+        job = BackgroundJob(lambda _report: plan.run_ahead(stop.is_set, quiet), cancel=stop.set,
+                            name="analyses-ahead")
+        job.done.connect(self._ahead_done)
+        job.finished.connect(self._ahead_finished)
+        self._ahead_jobs.append(job)
+        self._ahead, self._ahead_stop, self.ahead_computed = job, stop, None
+        job.start()
+        return True
+
+    def ahead_running(self) -> bool:
+        """Whether analyses are being computed ahead now (a job asked to stop finishes the one in hand)."""
+        return any(j.is_running() for j in self._ahead_jobs)
+
+    def stop_ahead(self) -> BackgroundJob | None:
+        """Ask the analyses ahead to stop (between two analyses); returns the job, not waited for."""
+        job, self._ahead = self._ahead, None
+        self._ahead_stop.set()
+        return job
+
+    def _ahead_done(self, computed: object) -> None:
+        if self.sender() is self._ahead:
+            self.ahead_computed = int(computed) if isinstance(computed, int) else None
+
+    def _ahead_finished(self) -> None:
+        """A job's thread is ending: wait the moment it takes to end, then let the job go (here, in the
+        GUI thread, where it was made)."""
+        job = self.sender()
+        for j in [j for j in self._ahead_jobs if j is job]:
+            j.join(1.0)
+            self._ahead_jobs.remove(j)
 
     # ============================================================= run files
     def open(self, path: str | os.PathLike[str]) -> bool:
@@ -274,6 +342,7 @@ class Session(QObject):
         self._install(run.config, run.history, run.dataset, Path(path))
         self._set_state("opened")
         self._compute_verdicts()
+        self.compute_ahead()
         self.message.emit(f"opened {path}: {len(run.history)} snapshots, steps "
                           f"{run.history.first_step}..{run.history.latest_step}")
         return True
@@ -298,9 +367,13 @@ class Session(QObject):
     def set_model(self, k: int) -> None:
         if self.explorer.set_model(k):
             self.frameChanged.emit()
+            if self.state not in ("training", "paused"):
+                self.compute_ahead()  # the new model's analyses
 
     def request_step(self, step: int) -> None:
-        """Show the snapshot at or before `step` (scrubbing). Stops following live."""
+        """Show the snapshot at or before `step` (scrubbing). Stops following live; the analyses
+        ahead wait until the scrub has been quiet for AHEAD_QUIET_S."""
+        self._quiet_until = time.monotonic() + AHEAD_QUIET_S
         self.explorer.request_step(step)
         self.frameChanged.emit()
 
@@ -359,6 +432,7 @@ class Session(QObject):
 
     # ============================================================== internals
     def _install(self, config, history, dataset, path) -> None:
+        self.stop_ahead()
         self.explorer.load(config, history, dataset, path)
         self.verdicts = None
         self.last_progress = None
@@ -431,6 +505,7 @@ class Session(QObject):
         self._recolor()
         self.frameChanged.emit()
         self._compute_verdicts()
+        self.compute_ahead()
 
     def _compute_verdicts(self) -> None:
         """Final loss and verdict of each model, for the model picker."""

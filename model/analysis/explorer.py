@@ -17,7 +17,8 @@ requested step, so new live steps leave it where it is.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +29,44 @@ from ..config import TrainConfig
 from ..history import History
 from ..snapshot import NOT_FINITE, Snapshot, nonfinite_text
 from ..storage.runfile import open_run
-from .analysis_provider import OVERRIDE, VERDICTS_MAX_WORK, AnalysisProvider
+from .analysis_provider import OVERRIDE, VERDICTS_MAX_WORK, AnalysisProvider, precompute_count
 from .frame import Frame
 from .geometry import angles, project
 
 _SERIALS = itertools.count(1)  # run and override identities: never reused, unlike id()
+
+
+@dataclass(frozen=True)
+class AheadPlan:
+    """The analyses of one model's recorded snapshots to compute ahead of being shown (model.analysis.
+    analysis_provider: PRECOMPUTE_*), with what they are of taken when planned: a run loaded since
+    changes nothing here, and the provider drops what is computed for an earlier run."""
+
+    provider: AnalysisProvider
+    history: History
+    run: int
+    model: int
+    generation: int
+    steps: tuple[int, ...]
+
+    def run_ahead(self, stop: Callable[[], bool], wait: Callable[[], None] | None = None) -> int:
+        """Compute and cache the analysis of each planned step not cached yet, in order (any thread: the
+        window runs it in the background). Before each, ``wait()`` (the window holds it there while the
+        person scrubs) then ``stop()`` ends it. Returns how many analyses it computed."""
+        self.provider.reserve(len(self.steps))
+        done = 0
+        for step in self.steps:
+            if wait is not None:
+                wait()
+            if stop() or self.provider.generation != self.generation:
+                break
+            snap = self.history.snapshot(step=step, model=self.model)
+            key = (self.run, int(snap.model), int(snap.step))
+            if nonfinite_text(snap) is not None or self.provider.cached(key) is not None:
+                continue
+            self.provider.compute(key, snap, generation=self.generation, ahead=True)
+            done += 1
+        return done
 
 
 class ExplorerState:
@@ -145,6 +179,21 @@ class ExplorerState:
         self.analyses.forget_overrides()
         self.override = snap
         self._override_id = next(_SERIALS) if snap is not None else 0
+
+    def plan_ahead(self) -> AheadPlan | None:
+        """The shown model's recorded snapshots whose analyses to compute ahead, nearest the shown step
+        first (as many as analysis_provider.precompute_count allows); None when there are none (no data,
+        or a model too large to analyse ahead)."""
+        h = self._recorded()
+        count = 0 if self.config is None else precompute_count(self.config.n)
+        if h is None or count == 0:
+            return None
+        steps = h.steps
+        shown = self.shown_step()
+        centre = len(steps) - 1 if shown is None else int(np.searchsorted(steps, shown, side="right")) - 1
+        order = np.argsort(np.abs(np.arange(len(steps)) - max(centre, 0)), kind="stable")[:count]
+        return AheadPlan(self.analyses, h, self._run, self.model, self.analyses.generation,
+                         tuple(int(steps[i]) for i in order))
 
     # ---------------------------------------------------------------- frames
     def snapshot(self) -> Snapshot | None:

@@ -211,6 +211,8 @@ def test_background_analyses_run_in_the_analysis_thread_latest_wins_and_stale_re
     from model.analysis.analysis_provider import AnalysisProvider
 
     s = session7
+    s.stop_ahead()  # the analyses computed ahead (opening the run started them) would be counted too
+    qtbot.waitUntil(lambda: not s.ahead_running(), timeout=10000)
     provider = s.analyses
     real = provider._analyze
     ran, first_started, release = [], threading.Event(), threading.Event()
