@@ -78,7 +78,8 @@ def run_gui(path: str | None = None) -> int:
     # tear the window down here, in order, while the application and its GL contexts exist: left to
     # the interpreter's exit, its widgets (the 3D view's GL context among them) were destroyed after
     # them, and the process crashed on its way out in about one run in ten on a busy machine
-    win.close()
+    if win.isVisible():  # exec returns once the last window closed: its closeEvent has run, once
+        win.close()
     win.deleteLater()
     app.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     app.processEvents()
