@@ -57,7 +57,9 @@ if TYPE_CHECKING:
     from PyQt6.QtGui import QCloseEvent
 
     from app.gui.session import Session
-    from model.experiments.sweep import SweepClock
+    from model.analysis.probe import ProbePath, ProbeResult
+    from model.experiments.datasize import DataSizeSweep
+    from model.experiments.sweep import Sweep, SweepClock
     from model.snapshot import Snapshot
 
 SWEEP_FILTER = "Sweep files (*.h5 *.hdf5);;All files (*)"
@@ -77,12 +79,16 @@ def _status(label: QLabel, text: str, error: bool = False):
 EXPECTED = (ConfigError, RunFileError)
 
 
-class _FigureExport:
+class _FigureExport(QWidget):
     """An Export… button that draws the tab's view to PNG, SVG or PDF with the renderer of
     ``main.py export`` (app.export.experiment_figures): ``export_figure(path)`` writes,
-    ``export_dialog()`` asks where (the dialog asks before replacing a file)."""
+    ``export_dialog()`` asks where (the dialog asks before replacing a file). A QWidget: the
+    dialog's parent (each tab lists it before QWidget, so the method order is as it was)."""
 
     FIGURE_NAME = "experiment"
+    #: the tab's status line, which the default ``_export_status`` writes to (made by the tab; a tab
+    #: without one, ProbeTab, overrides ``_export_status``)
+    status: QLabel
 
     def _make_export_button(self) -> QPushButton:
         self.export_button = QPushButton("Export…")
@@ -125,6 +131,15 @@ class _RunnerTab(_FigureExport, QWidget):
 
     CANCEL_NOTE = "cancelling"
     OPEN_TITLE = "Open"
+    job: BackgroundJob | None  # set to None by each tab's __init__, to its job by _start_job
+
+    def start(self, out: str | os.PathLike[str] | bool | None = None) -> bool:
+        """Run the tab's runner, writing to ``out`` (None or False: the default name); whether it started."""
+        raise NotImplementedError
+
+    def _on_progress(self) -> None:
+        """Show the job's latest progress report."""
+        raise NotImplementedError
 
     def _add_controls(self, lay: QVBoxLayout, run_text: str, open_text: str) -> None:
         """The row of Run / Cancel / Open and the progress bar, then the status line, into ``lay``."""
@@ -229,7 +244,7 @@ class SweepTab(_RunnerTab):
         self.on_open_model = on_open_model
         self.job: BackgroundJob | None = None
         self.runner = None
-        self.sweep = None
+        self.sweep: Sweep | None = None
         self.clock: SweepClock | None = None  # the running sweep's share done and time left
         lay = QVBoxLayout(self)
         form = QFormLayout()
@@ -274,7 +289,7 @@ class SweepTab(_RunnerTab):
                 raise ConfigError("init", "a sweep trains fresh models: choose xavier or analytic")
             text = self.grid.text().strip()
             grid = parse_grid([text] if text else [])  # an empty field: no grid (one configuration)
-            path = Path(out) if out else default_sweep_path(base, self.models.value())
+            path = Path(out) if out and not isinstance(out, bool) else default_sweep_path(base, self.models.value())
             runner = SweepRunner(base, grid, self.models.value(), out=path, threads=1)
         except (ConfigError, RunFileError) as exc:
             _status(self.status, str(exc), error=True)
@@ -299,6 +314,7 @@ class SweepTab(_RunnerTab):
     def _write_figure(self, path, replace: bool) -> Path:
         from app.export import experiment_figures as ef
 
+        assert self.sweep is not None, "Export… is enabled only once a sweep is shown"
         return ef.write_sweep_figure(path, self.sweep, entry=self.view.entry_index, replace=replace)
 
     def _keep(self, sweep) -> bool:
@@ -320,6 +336,7 @@ class SweepTab(_RunnerTab):
 
     def open_model(self, entry_index: int, k: int) -> None:
         """Re-run model k of the entry alone (seed s + k: the same model) as a normal run, full history."""
+        assert self.sweep is not None, "a model is chosen from the gallery of the sweep shown"
         e = self.sweep.entries[entry_index]
         cfg = e.single_run_config(k)
         try:
@@ -343,10 +360,11 @@ class ProbeTab(_FigureExport, QWidget):
         super().__init__(parent)
         self.session = session
         self.job: BackgroundJob | None = None
-        self.base = None  # the snapshot probed
-        self.path = None
-        self.result = None
-        self.continued = None  # (run config, loss before, verdict before) of a continued run
+        self.base: Snapshot | None = None  # the snapshot probed
+        self.path: ProbePath | None = None
+        self.result: ProbeResult | None = None
+        # (run config, loss before, verdict before) of a continued run
+        self.continued: tuple[TrainConfig, float, float] | None = None
         lay = QVBoxLayout(self)
         self.info = QLabel("")
         top = QHBoxLayout()
@@ -392,6 +410,7 @@ class ProbeTab(_FigureExport, QWidget):
             self.view.show_error("nothing to probe: train or open a run first")
             return False
         cfg, dataset = s.config, s.dataset
+        assert cfg is not None, "a snapshot to probe comes from a run, which has a config"
         try:
             path = pr.make_path(snap, params["kind"], params["feature"], params["direction"], params["seed"],
                                 bias=cfg.bias)
@@ -422,12 +441,15 @@ class ProbeTab(_FigureExport, QWidget):
     def _write_figure(self, path, replace: bool) -> Path:
         from app.export.experiment_figures import write_probe_figure
 
+        assert self.result is not None and self.base is not None, "Export… is enabled once a probe is done"
         return write_probe_figure(path, self.result, self.base, self.session.config, self.base.model,
                                   replace=replace)
 
     def perturbed_at(self, t: float) -> Snapshot:
         from model.analysis import probe as pr
 
+        assert self.base is not None and self.path is not None and self.result is not None, \
+            "called only once a probe is done"
         snap = pr.perturbed(self.base, self.path, t)
         loss = float(np.interp(t, self.result.ts, self.result.losses))
         return dataclasses.replace(snap, loss=loss)
@@ -448,10 +470,12 @@ class ProbeTab(_FigureExport, QWidget):
         if self.result is None:
             return
         s = self.session
+        config = s.config
+        assert config is not None, "a probe result is of a run's snapshot, and the run has a config"
         start = self.perturbed_at(t)
         try:
-            file = autosave_path(s.config, stem=f"perturbed-model{start.model}-step{start.step}-t{t:.4g}")
-            cfg = pr.save_start_run(file, s.config, start).replace(steps=int(steps)).validate()
+            file = autosave_path(config, stem=f"perturbed-model{start.model}-step{start.step}-t{t:.4g}")
+            cfg = pr.save_start_run(file, config, start).replace(steps=int(steps)).validate()
             before = (self.result.loss0, self.base)
             self.view.show_box.setChecked(False)
             s.start(cfg)
@@ -472,9 +496,11 @@ class ProbeTab(_FigureExport, QWidget):
             return
         from model.analysis import probe as pr
 
+        assert s.history is not None, "the continued run (the session's config) has finished or stopped: it has a history"
         end = s.history.snapshot()
         a = s.analyses.of_snapshot(end)  # the session's provider (its onehot is the run's)
         loss = a.loss if cfg.onehot else end.loss
+        assert loss is not None, "a one-hot analysis carries the exact loss"
         esc = pr.escaped(loss0, loss)
         self.view.status.setText(
             f"continued from t = {t:.4g}: loss {loss0:.5g} → {loss:.5g} after {end.step:,} steps, verdict "
@@ -501,7 +527,7 @@ class DataSizeTab(_RunnerTab):
 
         self.job: BackgroundJob | None = None
         self.runner = None
-        self.result = None
+        self.result: DataSizeSweep | None = None
         s = smdd_config()
         lay = QVBoxLayout(self)
         form = QFormLayout()
@@ -547,7 +573,7 @@ class DataSizeTab(_RunnerTab):
 
         try:
             cfg, sizes, test = self.config()
-            path = Path(out) if out else autosave_path(cfg, "datasize")
+            path = Path(out) if out and not isinstance(out, bool) else autosave_path(cfg, "datasize")
             runner = DataSizeRunner(cfg, sizes, test, out=path, threads=1)
         except (ConfigError, RunFileError) as exc:
             _status(self.status, str(exc), error=True)
@@ -575,6 +601,7 @@ class DataSizeTab(_RunnerTab):
     def _write_figure(self, path, replace: bool) -> Path:
         from app.export import experiment_figures as ef
 
+        assert self.result is not None, "Export… is enabled only once a result is shown"
         return ef.write_datasize_figure(path, self.result, model=self.view.model, replace=replace)
 
     def _keep(self, result) -> bool:
@@ -625,7 +652,7 @@ class ExperimentsWindow(QMainWindow):
             ok = tab.shutdown(timeout) and ok
         return ok
 
-    def closeEvent(self, e: QCloseEvent) -> None:
+    def closeEvent(self, e: QCloseEvent | None) -> None:
         if self.probe.session.override is not None:
             self.probe.session.set_override(None)
         super().closeEvent(e)

@@ -133,9 +133,11 @@ class MainWindow(QMainWindow):
         # ---- status
         # LiveText: a QLabel's setText relayouts the whole window, on every frame
         self.status = LiveText("ready")
-        self.statusBar().addWidget(self.status, 1)
+        bar = self.statusBar()
+        assert bar is not None, "QMainWindow.statusBar() makes the status bar when there is none"
+        bar.addWidget(self.status, 1)
         self.verdict_label = LiveText("", min_width=260)
-        self.statusBar().addPermanentWidget(self.verdict_label)
+        bar.addPermanentWidget(self.verdict_label)
 
         self._build_menus()
         self._connect()
@@ -148,7 +150,7 @@ class MainWindow(QMainWindow):
         self._start_story()
 
         self.resize(1500, 950)
-        self.layout_name = None
+        self.layout_name: str | None = None
         remembered = settings().value("layout") if restore else None
         self.apply_layout(layout or (remembered if remembered in LAYOUTS else DEFAULT_LAYOUT))
         self._update_form_summary()
@@ -349,8 +351,10 @@ class MainWindow(QMainWindow):
         self._size_layout()  # the layout's shares again (the form, the three pictures side by side)
         return True
 
-    def resizeEvent(self, e: QResizeEvent) -> None:
+    def resizeEvent(self, e: QResizeEvent | None) -> None:
         super().resizeEvent(e)
+        if e is None:  # Qt always passes the event; the stubs allow None
+            return
         if e.oldSize().width() > 0 and e.size().width() != e.oldSize().width():
             QTimer.singleShot(0, self.repair_docks)  # the added width went to the form: share it out again
 
@@ -486,7 +490,9 @@ class MainWindow(QMainWindow):
         """Open the Experiments window where it hides none of the views a probe updates: beside this
         window when the screen has room, else over the form and models column (the left dock), at most
         as wide as that column plus a third of the rest."""
-        screen = (self.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+        where = self.screen() or QGuiApplication.primaryScreen()
+        assert where is not None, "a shown window (and a running QGuiApplication) has a screen"
+        screen = where.availableGeometry()
         frame = self.frameGeometry()
         right_room = screen.right() - frame.right()
         left_room = frame.left() - screen.left()
@@ -547,11 +553,21 @@ class MainWindow(QMainWindow):
         start = box.addButton("Start", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
         box.setModal(False)
-        box.buttonClicked.connect(lambda b: b is start and self.start_training())
+
+        def start_if_chosen(b: object) -> None:
+            if b is start:
+                self.start_training()
+
+        def raise_box() -> None:
+            if not sip.isdeleted(box) and box.isVisible():
+                box.raise_()
+                box.activateWindow()
+
+        box.buttonClicked.connect(start_if_chosen)
         self.autostart_prompt = box
         self.dialogs.append(box)
         box.show()
-        QTimer.singleShot(300, lambda: not sip.isdeleted(box) and box.isVisible() and (box.raise_(), box.activateWindow()))
+        QTimer.singleShot(300, raise_box)
         return False
 
     def start_training(self) -> None:
@@ -788,12 +804,18 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(a)
         self.recent_menu.setEnabled(bool(recent))
 
-    def dragEnterEvent(self, e: QDragEnterEvent) -> None:
-        if e.mimeData().hasUrls() and any(u.isLocalFile() for u in e.mimeData().urls()):
+    def dragEnterEvent(self, e: QDragEnterEvent | None) -> None:
+        if e is None:  # Qt always passes an event with data; the stubs allow None for both
+            return
+        mime = e.mimeData()
+        if mime is not None and mime.hasUrls() and any(u.isLocalFile() for u in mime.urls()):
             e.acceptProposedAction()
 
-    def dropEvent(self, e: QDropEvent) -> None:
-        for u in e.mimeData().urls():
+    def dropEvent(self, e: QDropEvent | None) -> None:
+        mime = e.mimeData() if e is not None else None  # as in dragEnterEvent
+        if mime is None:
+            return
+        for u in mime.urls():
             if u.isLocalFile():
                 self.open_run(u.toLocalFile())
                 break
@@ -829,7 +851,7 @@ class MainWindow(QMainWindow):
                 return True
         return False
 
-    def showEvent(self, e: QShowEvent) -> None:
+    def showEvent(self, e: QShowEvent | None) -> None:
         super().showEvent(e)
         QTimer.singleShot(0, self._hide_stale_tab_bars)
         if not getattr(self, "_sized_on_show", False):  # dock sizes take once the window is laid out

@@ -331,7 +331,7 @@ class Session(QObject):
     def open(self, path: str | os.PathLike[str]) -> bool:
         """Open a saved run. A bad file leaves the current session untouched."""
         try:
-            run = open_run(path)  # read before anything stops: a bad file changes nothing
+            run = open_run(Path(path))  # read before anything stops: a bad file changes nothing
         except RunFileError as exc:
             self.error.emit("Cannot open run", str(exc))
             return False
@@ -354,7 +354,7 @@ class Session(QObject):
             self.error.emit("Nothing to save", "Train or open a run first.")
             return False
         try:
-            save_run(path, self.config, self.history, dataset=self.dataset, replace=replace)
+            save_run(Path(path), self.config, self.history, dataset=self.dataset, replace=replace)
         except RunFileError as exc:
             self.error.emit("Cannot save run", str(exc))
             return False
@@ -485,7 +485,9 @@ class Session(QObject):
             self.message.emit(f"step {p.step:,}/{p.total:,}   loss {loss}   {p.steps_per_s:,.0f} steps/s{left}")
 
     def _on_halted(self, k: int, step: int):
-        text = (f"Model {k} (seed {self.config.seed + k}): the loss became NaN or infinite at step {step:,}. "
+        config = self.config
+        assert config is not None, "a model halts only while training, which runs from a config"
+        text = (f"Model {k} (seed {config.seed + k}): the loss became NaN or infinite at step {step:,}. "
                 f"Its training stopped there; its history up to its last finite snapshot is kept.")
         self.message.emit(text)
         self.error.emit("Training diverged", text)
