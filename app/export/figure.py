@@ -331,7 +331,23 @@ def publication_style(gvs: Sequence[pg.GraphicsView], font_size: float) -> None:
                 item.setCacheMode(QGraphicsItem.CacheMode.NoCache)  # vector output, not cached pixmaps
 
 
-class ContentPanel:
+class _FlatPanel:
+    """What a 2D panel does with frames: hands each to its content; no camera to turn, nothing to
+    fix before an animation (a 2D view's ranges follow each frame)."""
+
+    view: Any
+
+    def set_frame(self, frame: Frame | None) -> None:
+        self.view.set_frame(frame)
+
+    def set_orbit(self, offset: float) -> None:
+        """No camera in a 2D view."""
+
+    def prepare(self, frame: Frame | None) -> None:
+        """Nothing to fix before an animation."""
+
+
+class ContentPanel(_FlatPanel):
     """One 2D view inside a figure, from its drawable content alone (views.registry.content_class: a
     widgets.views2d.PlotContent, the plots and their drawing): no view widget, no toolbar, no status
     line, no controls are built. The content's pg.GraphicsView is sized to the panel's rectangle and
@@ -366,15 +382,6 @@ class ContentPanel:
         if not self._styled:  # once the plots have a size (their items map pixels then)
             publication_style(self.graphics_views(), self.options.font_size)
             self._styled = True
-
-    def set_frame(self, frame: Frame | None) -> None:
-        self.view.set_frame(frame)
-
-    def set_orbit(self, offset: float) -> None:
-        """No camera in a 2D view."""
-
-    def prepare(self, frame: Frame | None) -> None:
-        """Nothing to fix before an animation (a 2D view's ranges follow each frame)."""
 
     def paint(self, p: QPainter, rect: QRectF, raster: bool) -> None:
         """Paint the content's scene into ``rect`` (device pixels; the panel is sized to it)."""
@@ -494,7 +501,7 @@ class PlaneContentPanel:
         self.view.close()
 
 
-class WidgetContentPanel:
+class WidgetContentPanel(_FlatPanel):
     """One view inside a figure from its drawable content where that content is a widget tree
     (views.registry.content_class: the verdict table's widgets.verdict_panel.VerdictContent, its title,
     findings and per-feature table; an Experiments view's content, app.export.experiment_figures): no
@@ -542,15 +549,6 @@ class WidgetContentPanel:
         if not self._styled:  # once the plots have a size (their items map pixels then)
             self._style()
             self._styled = True
-
-    def set_frame(self, frame: Frame | None) -> None:
-        self.view.set_frame(frame)
-
-    def set_orbit(self, offset: float) -> None:
-        """No camera in a 2D view."""
-
-    def prepare(self, frame: Frame | None) -> None:
-        """Nothing to fix before an animation."""
 
     def paint(self, p: QPainter, rect: QRectF, raster: bool) -> None:
         """Paint the content into ``rect`` (device pixels; the panel is sized to it)."""
